@@ -1,0 +1,30 @@
+#include "paths.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/un.h>
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : fallback;
+}
+
+const char *omps_pipe_dir(void)
+{
+	return env_or("OPENMPS_PIPE_DIRECTORY", OMPS_DEFAULT_PIPE_DIR);
+}
+
+const char *omps_log_dir(void)
+{
+	return env_or("OPENMPS_LOG_DIRECTORY", OMPS_DEFAULT_LOG_DIR);
+}
+
+int omps_pipe_path(char *buf, size_t len, const char *name)
+{
+	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
+	int n = snprintf(buf, len, "%s/%s", omps_pipe_dir(), name);
+
+	return n < 0 || (size_t)n >= len || (size_t)n >= max ? -1 : 0;
+}

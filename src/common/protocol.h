@@ -1,0 +1,138 @@
+/* The wire protocol between openmps-control, openmps-server and clients.
+ *
+ * Every socket is AF_UNIX SOCK_SEQPACKET: one message is one packet, so there
+ * is no framing and a short read is a protocol error. Every message starts
+ * with struct omps_msg. The first message on a connection is OMPS_MSG_HELLO
+ * with the sender's protocol version; a peer of another version is answered
+ * OMPS_MSG_REFUSED with a reason and closed. All parties run on one host, so
+ * structures travel in native byte order; sizes are fixed and checked.
+ *
+ * Connections:
+ *   front end  -> daemon  <pipe dir>/control, role UI: command lines, answers
+ *   client     -> daemon  <pipe dir>/control, role CLIENT: admission; the
+ *                         connection stays open for the client's life
+ *   daemon    <-> server  a socketpair made at spawn (OPENMPS_CONTROL_FD)
+ *   client    <-> server  a socketpair made by the daemon at admission, one
+ *                         end passed to each with SCM_RIGHTS
+ */
+#ifndef OPENMPS_PROTOCOL_H
+#define OPENMPS_PROTOCOL_H
+
+#include <stdint.h>
+
+#define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
+#define OMPS_PROTOCOL_VERSION 1
+#define OMPS_MSG_MAX	      65536 /* largest packet, header included */
+
+#define OMPS_MAX_DEVICES   64
+#define OMPS_MAX_MEMLIMITS 16
+#define OMPS_DEVKEY_MAX	   48  /* "0".."63" or a GPU UUID, NUL included */
+#define OMPS_COMM_MAX	   256 /* a client's command line as ps shows it */
+
+enum omps_role {
+	OMPS_ROLE_UI = 1,     /* the openmps-control front end */
+	OMPS_ROLE_CLIENT = 2, /* a CUDA program through the shim */
+	OMPS_ROLE_SERVER = 3, /* openmps-server on its control socketpair */
+};
+
+enum omps_msg_type {
+	OMPS_MSG_HELLO = 1,	    /* first message: struct omps_hello [+ omps_client_info] */
+	OMPS_MSG_WELCOME,	    /* hello accepted (UI, server) */
+	OMPS_MSG_REFUSED,	    /* text: why; the sender closes next */
+	OMPS_MSG_UI_COMMAND,	    /* UI -> daemon: one command line, text */
+	OMPS_MSG_UI_ANSWER,	    /* daemon -> UI: output text, status 0 or 1, OMPS_MSGF_MORE */
+	OMPS_MSG_CLIENT_ADMITTED,   /* daemon -> client: omps_admitted + server socket fd */
+	OMPS_MSG_SERVER_READY,	    /* server -> daemon: omps_server_ready */
+	OMPS_MSG_SERVER_SETTINGS,   /* daemon -> server: omps_settings (server-wide) */
+	OMPS_MSG_SERVER_ADMIT,	    /* daemon -> server: omps_admit + client socket fd */
+	OMPS_MSG_SERVER_SHUTDOWN,   /* daemon -> server: omps_shutdown */
+	OMPS_MSG_SERVER_TERMINATE,  /* daemon -> server: omps_terminate */
+	OMPS_MSG_SERVER_TERMINATED, /* server -> daemon: omps_terminate, result set */
+	OMPS_MSG_TYPE_END
+};
+
+#define OMPS_MSGF_MORE 1u /* another packet of the same answer follows */
+
+struct omps_msg {
+	uint32_t type;
+	int32_t status;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+struct omps_hello {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t role;
+	int32_t pid; /* informative: peer credentials are what is trusted */
+};
+
+/* Follows omps_hello from a client: what the client asks for, as the user
+ * wrote it in the environment, so that the daemon validates and logs it. */
+struct omps_client_info {
+	char comm[OMPS_COMM_MAX];
+	char active_thread_percentage[32]; /* CUDA_MPS_ACTIVE_THREAD_PERCENTAGE */
+	char pinned_mem_limit[256];	   /* CUDA_MPS_PINNED_DEVICE_MEM_LIMIT */
+	char priority[16];		   /* CUDA_MPS_CLIENT_PRIORITY */
+};
+
+struct omps_memlimit {
+	char dev[OMPS_DEVKEY_MAX]; /* device ordinal or UUID, as given */
+	uint64_t bytes;
+};
+
+/* Limits at one level (daemon default, one server, one client). */
+struct omps_settings {
+	uint32_t atp_milli; /* active thread percentage x 1000; 0 = not set */
+	int32_t priority;   /* 0 normal, 1 below normal, -1 = not set */
+	uint32_t nmem;
+	uint32_t reserved;
+	struct omps_memlimit mem[OMPS_MAX_MEMLIMITS];
+};
+
+struct omps_admitted {
+	int32_t server_pid;
+	uint32_t client_id;
+	struct omps_settings effective;
+};
+
+struct omps_device {
+	int32_t ordinal;
+	int32_t sm_count;
+	int32_t pci_domain, pci_bus, pci_device, pci_function;
+	uint64_t total_mem;
+	uint8_t uuid[16];
+	char name[96];
+};
+
+struct omps_server_ready {
+	int32_t driver_version;
+	uint32_t ndevices;
+	struct omps_device dev[OMPS_MAX_DEVICES];
+};
+
+struct omps_admit {
+	int32_t pid;
+	uint32_t uid;
+	uint32_t client_id;
+	uint32_t reserved;
+	struct omps_settings effective;
+};
+
+struct omps_shutdown {
+	uint32_t force; /* 0: exit once the last client has left; 1: now */
+};
+
+struct omps_terminate {
+	uint32_t seq;
+	int32_t pid;
+	int32_t result; /* a CUresult, set in the reply */
+};
+
+_Static_assert(sizeof(struct omps_msg) + sizeof(struct omps_server_ready) <= OMPS_MSG_MAX,
+	       "server ready message must fit one packet");
+_Static_assert(sizeof(struct omps_msg) + sizeof(struct omps_hello) + sizeof(struct omps_client_info) <=
+		       OMPS_MSG_MAX,
+	       "client hello must fit one packet");
+
+#endif

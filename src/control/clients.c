@@ -1,0 +1,158 @@
+/* Client admission: who may run now, on which server, with which limits,
+ * and who waits. A client stays connected to the daemon for its whole life;
+ * that connection is how the daemon counts it. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "settings.h"
+#include "sock.h"
+
+static void refuse(struct ctl_daemon *d, struct ctl_conn *c, const char *why)
+{
+	omps_log("NEW CLIENT %d from user %u refused: %s", (int)c->pid, (unsigned)c->uid, why);
+	omps_send(c->fd, OMPS_MSG_REFUSED, 0, 0, why, strlen(why), -1, 0);
+	ctl_conn_close(d, c);
+}
+
+static unsigned long pid_namespace(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payload, size_t len)
+{
+	struct omps_client_info info;
+	char err[512];
+
+	c->role = CONN_CLIENT;
+	if (len != sizeof(info)) {
+		refuse(d, c, "malformed client hello");
+		return;
+	}
+	memcpy(&info, payload, sizeof(info));
+	if (omps_client_request_parse(&info, &c->requested, err, sizeof(err)) < 0) {
+		refuse(d, c, err);
+		return;
+	}
+	snprintf(c->comm, sizeof(c->comm), "%s", info.comm);
+	c->pidns = pid_namespace(c->pid);
+	c->id = ++d->next_client_id;
+	if (d->quitting) {
+		refuse(d, c, "the control daemon is shutting down");
+		return;
+	}
+	ctl_schedule(d);
+}
+
+void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c)
+{
+	(void)d;
+	if (c->server) {
+		c->server->nclients--;
+		omps_log("Client %d disconnected from server %d", (int)c->pid, (int)c->server->pid);
+		c->server = NULL;
+	}
+}
+
+static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
+{
+	struct omps_admit a = {.pid = c->pid, .uid = c->uid, .client_id = c->id};
+	struct omps_admitted reply = {.server_pid = s->pid, .client_id = c->id};
+	int sp[2];
+
+	omps_settings_effective(&s->settings, &c->requested, &c->effective);
+	a.effective = reply.effective = c->effective;
+	if (omps_sock_pair(sp) < 0) {
+		refuse(d, c, "cannot create a connection to the server");
+		return -1;
+	}
+	if (ctl_server_send(s, OMPS_MSG_SERVER_ADMIT, &a, sizeof(a), sp[0]) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		refuse(d, c, "cannot reach the server");
+		return -1;
+	}
+	close(sp[0]);
+	c->server = s;
+	s->nclients++;
+	if (omps_send(c->fd, OMPS_MSG_CLIENT_ADMITTED, 0, 0, &reply, sizeof(reply), sp[1], 0) < 0)
+		omps_log("Client %d left during admission", (int)c->pid); /* the server sees its end close */
+	close(sp[1]);
+	return 0;
+}
+
+static int is_pending(const struct ctl_conn *c)
+{
+	return c->role == CONN_CLIENT && !c->server;
+}
+
+/* The single live server, if any (see the invariant in control.h). */
+static struct ctl_server *live_server(struct ctl_daemon *d)
+{
+	return d->servers;
+}
+
+/* Places waiting clients, oldest first; starts or drains servers as needed.
+ * Called after anything that may let someone in. */
+void ctl_schedule(struct ctl_daemon *d)
+{
+	struct ctl_conn *c, *next;
+
+	for (c = d->conns; c; c = next) {
+		struct ctl_server *s = live_server(d);
+		uid_t want;
+
+		next = c->next;
+		if (!is_pending(c) || c->id == 0)
+			continue;
+		if (d->quitting) {
+			refuse(d, c, "the control daemon is shutting down");
+			continue;
+		}
+		want = d->multiuser ? d->uid : c->uid;
+		if (!s) {
+			s = ctl_server_start(d, want);
+			if (!s) {
+				refuse(d, c, "cannot start a server; see control.log");
+				continue;
+			}
+		}
+		if (s->uid == want && s->state == SRV_ACTIVE) {
+			if (admit(d, c, s) == 0)
+				omps_log("NEW CLIENT %d from user %u: Server already exists", (int)c->pid,
+					 (unsigned)c->uid);
+			continue;
+		}
+		if (s->uid != want && s->state == SRV_ACTIVE) {
+			omps_log("Server %d of user %u must drain before user %u can run", (int)s->pid,
+				 (unsigned)s->uid, (unsigned)want);
+			ctl_server_shutdown(d, s, 0);
+		}
+		if (!c->wait_logged) {
+			c->wait_logged = 1;
+			omps_log("NEW CLIENT %d from user %u: Server is not ready, push client to pending list",
+				 (int)c->pid, (unsigned)c->uid);
+		}
+	}
+	if (d->start_pending && !d->quitting) {
+		struct ctl_server *s = live_server(d);
+
+		if (!s) {
+			d->start_pending = 0;
+			ctl_server_start(d, d->start_uid);
+		} else if (s->uid == d->start_uid) {
+			d->start_pending = 0;
+		} else {
+			ctl_server_shutdown(d, s, 0);
+		}
+	}
+}

@@ -1,0 +1,133 @@
+/* openmps-control internals: the daemon's state, shared by its files.
+ *
+ * One thread, one poll loop (daemon.c). Everything the daemon knows lives in
+ * struct ctl_daemon: the servers it started (servers.c), the connections on
+ * its socket, front ends and clients (clients.c), and the limits it keeps.
+ * Invariant: at most one server process is alive at a time. A client of
+ * another user waits until that server has drained and exited (NVIDIA's
+ * one-user rule); with -M one server runs for every user. */
+#ifndef OPENMPS_CONTROL_H
+#define OPENMPS_CONTROL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "protocol.h"
+
+enum ctl_server_state {
+	SRV_INITIALIZING, /* started, not yet READY */
+	SRV_ACTIVE,	  /* admitting clients */
+	SRV_SHUTTING_DOWN /* told to exit once its clients have left, or forced */
+};
+
+struct ctl_server {
+	struct ctl_server *next;
+	pid_t pid;
+	uid_t uid;
+	int fd; /* control socketpair; -1 once closed */
+	enum ctl_server_state state;
+	struct omps_settings settings; /* server-wide limits */
+	struct omps_server_ready devices;
+	unsigned nclients;
+	uint32_t next_seq;
+	double kill_at; /* monotonic time to SIGKILL it, 0 if none */
+	char failure[256];
+};
+
+enum ctl_conn_role { CONN_NEW, CONN_UI, CONN_CLIENT };
+
+/* A connection on the control socket: a front end or a client. */
+struct ctl_conn {
+	struct ctl_conn *next;
+	uint64_t serial;
+	int fd;
+	pid_t pid;
+	uid_t uid;
+	enum ctl_conn_role role;
+	/* a front end waiting for an answer that comes later */
+	uint32_t wait_seq;	       /* terminate_client: the server's answer */
+	pid_t wait_job;		       /* device_query: a helper process */
+	/* a client */
+	uint32_t id;
+	int wait_logged;
+	struct ctl_server *server; /* NULL while pending */
+	struct omps_settings requested, effective;
+	unsigned long pidns;
+	char comm[OMPS_COMM_MAX];
+};
+
+/* A helper process whose output answers a front end (device_query). */
+struct ctl_job {
+	struct ctl_job *next;
+	pid_t pid;
+	int fd;
+	uint64_t conn_serial;
+	FILE *out;
+	char *text;
+	size_t len;
+	char *tail; /* printed after the helper's output */
+};
+
+struct ctl_daemon {
+	uid_t uid;
+	int multiuser;
+	int listen_fd;
+	char socket_path[108];
+	char pid_path[4096];
+	char server_path[4096];
+	int server_log_fd;
+	struct omps_settings defaults;
+	struct ctl_server *servers;
+	struct ctl_conn *conns; /* in arrival order */
+	struct ctl_job *jobs;
+	uint64_t next_serial;
+	uint32_t next_client_id;
+	uid_t start_uid; /* start_server waiting for the live server to drain */
+	int start_pending;
+	int quitting;
+	double quit_force_at;
+};
+
+/* The answer to one command line: text for the front end, and whether it
+ * failed (the front end then exits non-zero). */
+struct ctl_reply {
+	FILE *out;
+	int failed;
+	int deferred; /* answered later (terminate_client, device_query) */
+};
+
+double ctl_now(void);
+
+/* daemon.c */
+int ctl_daemon_run(int foreground, int multiuser);
+void ctl_answer(struct ctl_daemon *d, struct ctl_conn *c, const char *text, size_t len, int failed);
+struct ctl_conn *ctl_conn_by_serial(struct ctl_daemon *d, uint64_t serial);
+void ctl_conn_close(struct ctl_daemon *d, struct ctl_conn *c);
+void ctl_begin_quit(struct ctl_daemon *d, int timeout);
+
+/* commands.c */
+void ctl_command(struct ctl_daemon *d, struct ctl_conn *c, const char *line, struct ctl_reply *r);
+void ctl_print_command_help(FILE *f);
+
+/* servers.c */
+struct ctl_server *ctl_server_find(struct ctl_daemon *d, pid_t pid);
+struct ctl_server *ctl_server_start(struct ctl_daemon *d, uid_t uid);
+void ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s);
+void ctl_server_shutdown(struct ctl_daemon *d, struct ctl_server *s, int force);
+int ctl_server_send(struct ctl_server *s, uint32_t type, const void *payload, size_t len, int fd);
+void ctl_servers_reap(struct ctl_daemon *d);
+void ctl_servers_timers(struct ctl_daemon *d, double *next);
+const char *ctl_server_state_name(enum ctl_server_state st);
+int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail);
+void ctl_job_readable(struct ctl_daemon *d, struct ctl_job *j);
+
+/* clients.c */
+void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payload, size_t len);
+void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c);
+void ctl_schedule(struct ctl_daemon *d);
+
+/* frontend.c */
+int ctl_frontend(int argc, char **argv);
+
+#endif

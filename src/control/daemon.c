@@ -1,0 +1,569 @@
+/* The control daemon's life: taking the pipe directory, the poll loop over
+ * its socket, its connections, its servers and their signals, and quitting. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "paths.h"
+#include "settings.h"
+#include "sock.h"
+
+double ctl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The pipe directory is created private (0700). One made beforehand by an
+ * operator may be wider, to let other users' clients in, but it must belong
+ * to the daemon's user (or root) and must not be writable by anyone else. */
+static int take_pipe_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create the pipe directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "the pipe directory %s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(err, errlen, "the pipe directory %s belongs to user %u, not to %u", dir,
+			 (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "the pipe directory %s is writable by others (mode %03o); refusing it",
+			 dir, (unsigned)(st.st_mode & 0777));
+		return -1;
+	}
+	return 0;
+}
+
+static int take_lock(char *err, size_t errlen)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", omps_pipe_dir(), OMPS_CONTROL_LOCK);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen, "An instance of this daemon is already running (pipe directory %s)",
+				 omps_pipe_dir());
+		else
+			snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd; /* held, and so the lock, until the daemon exits */
+}
+
+static int write_pid_file(struct ctl_daemon *d)
+{
+	FILE *f;
+
+	snprintf(d->pid_path, sizeof(d->pid_path), "%s/%s", omps_pipe_dir(), OMPS_CONTROL_PID);
+	f = fopen(d->pid_path, "we");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f);
+}
+
+static int find_server_binary(struct ctl_daemon *d)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	if (snprintf(d->server_path, sizeof(d->server_path), "%.*s/openmps-server",
+		     (int)(sizeof(d->server_path) - 32), self) < 0)
+		return -1;
+	return access(d->server_path, X_OK);
+}
+
+/* Raises the descriptor limit: every client holds one connection here. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int setup(struct ctl_daemon *d, int foreground, char *err, size_t errlen)
+{
+	int log_fd;
+
+	d->uid = geteuid();
+	d->listen_fd = -1;
+	omps_settings_defaults(&d->defaults);
+	if (find_server_binary(d) < 0) {
+		snprintf(err, errlen, "cannot find openmps-server beside openmps-control (%s)", d->server_path);
+		return -1;
+	}
+	if (take_pipe_dir(omps_pipe_dir(), err, errlen) < 0 || take_lock(err, errlen) < 0)
+		return -1;
+	log_fd = omps_log_open(omps_log_dir(), "control.log");
+	d->server_log_fd = omps_log_open(omps_log_dir(), "server.log");
+	if (log_fd < 0 || d->server_log_fd < 0) {
+		snprintf(err, errlen, "cannot open the logs in %s: %s", omps_log_dir(), strerror(errno));
+		return -1;
+	}
+	omps_log_init("Control", log_fd, foreground);
+	if (omps_pipe_path(d->socket_path, sizeof(d->socket_path), OMPS_CONTROL_SOCKET) < 0) {
+		snprintf(err, errlen, "the pipe directory %s is too long for a socket path", omps_pipe_dir());
+		return -1;
+	}
+	/* We hold the lock, so a socket already there is a dead daemon's. */
+	unlink(d->socket_path);
+	d->listen_fd = omps_sock_listen(d->socket_path, 128);
+	if (d->listen_fd < 0 || chmod(d->socket_path, 0666) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", d->socket_path, strerror(errno));
+		return -1;
+	}
+	if (write_pid_file(d) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", d->pid_path, strerror(errno));
+		return -1;
+	}
+	raise_nofile();
+	omps_log("Starting control daemon using socket %s", d->socket_path);
+	omps_log("To connect CUDA applications to this daemon, set env OPENMPS_PIPE_DIRECTORY=%s",
+		 omps_pipe_dir());
+	omps_log("openmps control version %s, protocol %d%s", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION,
+		 d->multiuser ? ", multi-user server" : "");
+	return 0;
+}
+
+struct ctl_conn *ctl_conn_by_serial(struct ctl_daemon *d, uint64_t serial)
+{
+	struct ctl_conn *c;
+
+	for (c = d->conns; c; c = c->next)
+		if (c->serial == serial)
+			return c;
+	return NULL;
+}
+
+void ctl_conn_close(struct ctl_daemon *d, struct ctl_conn *c)
+{
+	struct ctl_conn **pp;
+
+	if (c->role == CONN_CLIENT)
+		ctl_client_gone(d, c);
+	else if (c->role == CONN_UI)
+		omps_log("UI closed");
+	for (pp = &d->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	close(c->fd);
+	free(c);
+}
+
+/* Sends an answer in packets that each fit the protocol's limit. */
+void ctl_answer(struct ctl_daemon *d, struct ctl_conn *c, const char *text, size_t len, int failed)
+{
+	const size_t chunk = OMPS_MSG_MAX - sizeof(struct omps_msg);
+
+	do {
+		size_t n = len < chunk ? len : chunk;
+		uint32_t more = len > n ? OMPS_MSGF_MORE : 0;
+
+		if (omps_send(c->fd, OMPS_MSG_UI_ANSWER, failed, more, text, n, -1, 0) < 0) {
+			omps_log("Cannot answer UI (pid %d): %s", (int)c->pid, strerror(errno));
+			ctl_conn_close(d, c);
+			return;
+		}
+		text += n;
+		len -= n;
+	} while (len);
+}
+
+static void ui_command(struct ctl_daemon *d, struct ctl_conn *c, const char *payload, ssize_t n)
+{
+	struct ctl_reply r = {0};
+	char line[4096], *text = NULL;
+	size_t len = 0;
+
+	if (c->wait_seq || c->wait_job) {
+		const char *busy = "One command at a time: the previous one is still running\n";
+
+		ctl_answer(d, c, busy, strlen(busy), 1);
+		return;
+	}
+	if ((size_t)n >= sizeof(line) || memchr(payload, '\0', (size_t)n)) {
+		const char *bad = "Command line too long or not text\n";
+
+		ctl_answer(d, c, bad, strlen(bad), 1);
+		return;
+	}
+	memcpy(line, payload, (size_t)n);
+	line[n] = '\0';
+	omps_log("Cmd:%s", line);
+	r.out = open_memstream(&text, &len);
+	if (!r.out) {
+		omps_log("Out of memory");
+		ctl_conn_close(d, c);
+		return;
+	}
+	ctl_command(d, c, line, &r);
+	fclose(r.out);
+	if (!r.deferred) {
+		omps_log_lines(text);
+		ctl_answer(d, c, text, len, r.failed);
+	}
+	free(text);
+}
+
+static void conn_hello(struct ctl_daemon *d, struct ctl_conn *c, const struct omps_msg *hdr, const char *buf,
+		       ssize_t n)
+{
+	struct omps_hello h;
+	char err[256];
+
+	if (omps_check_hello(buf, (size_t)n, hdr, err, sizeof(err)) < 0)
+		goto refuse;
+	memcpy(&h, buf, sizeof(h));
+	if (h.role == OMPS_ROLE_UI && (size_t)n == sizeof(h)) {
+		c->role = CONN_UI;
+		omps_log("NEW UI");
+		if (omps_send(c->fd, OMPS_MSG_WELCOME, 0, 0, NULL, 0, -1, 0) < 0)
+			ctl_conn_close(d, c);
+		return;
+	}
+	if (h.role == OMPS_ROLE_CLIENT) {
+		ctl_client_hello(d, c, buf + sizeof(h), (size_t)n - sizeof(h));
+		return;
+	}
+	snprintf(err, sizeof(err), "role %u is not accepted on this socket", h.role);
+refuse:
+	omps_log("Connection from pid %d user %u refused: %s", (int)c->pid, (unsigned)c->uid, err);
+	omps_send(c->fd, OMPS_MSG_REFUSED, 0, 0, err, strlen(err), -1, 0);
+	ctl_conn_close(d, c);
+}
+
+static void conn_readable(struct ctl_daemon *d, struct ctl_conn *c)
+{
+	struct omps_msg hdr;
+	char buf[OMPS_MSG_MAX];
+	ssize_t n = omps_recv(c->fd, &hdr, buf, sizeof(buf), NULL);
+
+	if (n < 0) {
+		if (errno == EAGAIN)
+			return;
+		if (errno != ECONNRESET)
+			omps_log("Dropping connection of pid %d: %s", (int)c->pid,
+				 errno == EMSGSIZE ? "oversized message" : "malformed message");
+		ctl_conn_close(d, c);
+		return;
+	}
+	if (c->role == CONN_NEW) {
+		conn_hello(d, c, &hdr, buf, n);
+	} else if (c->role == CONN_UI && hdr.type == OMPS_MSG_UI_COMMAND) {
+		ui_command(d, c, buf, n);
+	} else {
+		omps_log("Unexpected message type %u from pid %d; closing its connection", hdr.type,
+			 (int)c->pid);
+		ctl_conn_close(d, c);
+	}
+}
+
+static void accept_conns(struct ctl_daemon *d)
+{
+	for (;;) {
+		struct ctl_conn *c, **pp;
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				omps_log("accept failed: %s", strerror(errno));
+			return;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c || omps_sock_peer(fd, &c->pid, &c->uid, NULL) < 0) {
+			omps_log("Dropping a connection: %s", c ? "no peer credentials" : "out of memory");
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->serial = ++d->next_serial;
+		for (pp = &d->conns; *pp; pp = &(*pp)->next)
+			;
+		*pp = c;
+		omps_log("Accepting connection...");
+	}
+}
+
+void ctl_begin_quit(struct ctl_daemon *d, int timeout)
+{
+	struct ctl_server *s;
+
+	if (d->quitting)
+		return;
+	d->quitting = 1;
+	if (timeout >= 0)
+		omps_log("quit command issued with timeout of %d", timeout);
+	else
+		omps_log("quit command issued");
+	if (timeout >= 0)
+		d->quit_force_at = ctl_now() + timeout;
+	close(d->listen_fd);
+	d->listen_fd = -1;
+	unlink(d->socket_path);
+	for (s = d->servers; s; s = s->next)
+		ctl_server_shutdown(d, s, 0);
+	ctl_schedule(d); /* refuses whoever still waits */
+}
+
+static int make_signalfd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void on_signal(struct ctl_daemon *d, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			continue; /* reaped below, whatever the count */
+		if (si.ssi_signo == SIGHUP)
+			continue;
+		omps_log("Received signal %u, quitting", si.ssi_signo);
+		ctl_begin_quit(d, 5);
+	}
+	ctl_servers_reap(d);
+}
+
+static void cleanup(struct ctl_daemon *d)
+{
+	while (d->conns)
+		ctl_conn_close(d, d->conns);
+	unlink(d->pid_path);
+	omps_log("Exit with status 0");
+}
+
+struct pollset {
+	struct pollfd *pfd;
+	void **who;
+	char *kind;
+	size_t n, cap;
+};
+
+static void add(struct pollset *p, int fd, char kind, void *who)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 64;
+		p->pfd = realloc(p->pfd, p->cap * sizeof(*p->pfd));
+		p->who = realloc(p->who, p->cap * sizeof(*p->who));
+		p->kind = realloc(p->kind, p->cap);
+		if (!p->pfd || !p->who || !p->kind) {
+			omps_log("Out of memory");
+			exit(1);
+		}
+	}
+	p->pfd[p->n] = (struct pollfd){.fd = fd, .events = POLLIN};
+	p->who[p->n] = who;
+	p->kind[p->n++] = kind;
+}
+
+/* Still on the lists? An earlier handler in the same round may have freed it. */
+static int alive(struct ctl_daemon *d, char kind, void *who)
+{
+	void *x = NULL;
+
+	if (!who)
+		return 1; /* the signalfd and the listening socket */
+	if (kind == 'c')
+		for (x = d->conns; x && x != who; x = ((struct ctl_conn *)x)->next)
+			;
+	else if (kind == 's')
+		for (x = d->servers; x && x != who; x = ((struct ctl_server *)x)->next)
+			;
+	else if (kind == 'j')
+		for (x = d->jobs; x && x != who; x = ((struct ctl_job *)x)->next)
+			;
+	return x != NULL;
+}
+
+static void loop(struct ctl_daemon *d, int sfd)
+{
+	struct pollset p = {0};
+
+	while (!d->quitting || d->servers) {
+		struct ctl_server *s;
+		struct ctl_conn *c;
+		struct ctl_job *j;
+		double next = 0;
+		int timeout = -1;
+		size_t i;
+
+		p.n = 0;
+		add(&p, sfd, 'g', NULL);
+		if (d->listen_fd >= 0)
+			add(&p, d->listen_fd, 'l', NULL);
+		for (s = d->servers; s; s = s->next)
+			if (s->fd >= 0)
+				add(&p, s->fd, 's', s);
+		for (c = d->conns; c; c = c->next)
+			add(&p, c->fd, 'c', c);
+		for (j = d->jobs; j; j = j->next)
+			add(&p, j->fd, 'j', j);
+		ctl_servers_timers(d, &next);
+		if (next > 0) {
+			double ms = (next - ctl_now()) * 1000.0;
+
+			timeout = ms < 0 ? 0 : (int)ms + 1;
+		}
+		if (poll(p.pfd, p.n, timeout) < 0 && errno != EINTR) {
+			omps_log("poll failed: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < p.n; i++) {
+			if (!p.pfd[i].revents || !alive(d, p.kind[i], p.who[i]))
+				continue;
+			switch (p.kind[i]) {
+			case 'g':
+				on_signal(d, sfd);
+				break;
+			case 'l':
+				if (d->listen_fd >= 0)
+					accept_conns(d);
+				break;
+			case 's':
+				ctl_server_readable(d, p.who[i]);
+				break;
+			case 'c':
+				conn_readable(d, p.who[i]);
+				break;
+			case 'j':
+				ctl_job_readable(d, p.who[i]);
+				break;
+			}
+		}
+	}
+	free(p.pfd);
+	free(p.who);
+	free(p.kind);
+}
+
+/* With -d the parent returns once the child listens, or with its error. */
+static int daemonize(int *report_fd)
+{
+	int pfd[2];
+	pid_t pid;
+	char msg[512];
+	ssize_t n;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(pfd[1]);
+		n = read(pfd[0], msg, sizeof(msg) - 1);
+		if (n > 0) {
+			msg[n] = '\0';
+			fprintf(stderr, "%s\n", msg);
+			_exit(1);
+		}
+		_exit(n == 0 ? 0 : 1);
+	}
+	close(pfd[0]);
+	setsid();
+	*report_fd = pfd[1];
+	return 0;
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+int ctl_daemon_run(int foreground, int multiuser)
+{
+	struct ctl_daemon d = {.multiuser = multiuser};
+	char err[512];
+	int report = -1, sfd;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (multiuser && geteuid() != 0) {
+		fprintf(stderr, "Only root user may enable -multiuser-server!\n");
+		return 1;
+	}
+	if (!foreground && daemonize(&report) < 0) {
+		perror("openmps-control: cannot start the daemon");
+		return 1;
+	}
+	sfd = make_signalfd();
+	if (sfd < 0 || setup(&d, foreground, err, sizeof(err)) < 0) {
+		if (sfd < 0)
+			snprintf(err, sizeof(err), "cannot set up signals: %s", strerror(errno));
+		if (report >= 0)
+			(void)!write(report, err, strlen(err));
+		else
+			fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (report >= 0) {
+		close(report);
+		detach_stdio();
+	}
+	loop(&d, sfd);
+	cleanup(&d);
+	return 0;
+}

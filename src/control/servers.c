@@ -1,0 +1,422 @@
+/* The servers the daemon starts: one process per user (or one for all with
+ * -M), spawned with a control socketpair and the server log inherited, then
+ * watched until they exit. Also the device_query helper processes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "devinfo.h"
+#include "log.h"
+#include "settings.h"
+#include "sock.h"
+
+#define FORCE_GRACE 2.0 /* seconds a forced server gets before SIGKILL */
+
+const char *ctl_server_state_name(enum ctl_server_state st)
+{
+	switch (st) {
+	case SRV_INITIALIZING:
+		return "INITIALIZING";
+	case SRV_ACTIVE:
+		return "ACTIVE";
+	case SRV_SHUTTING_DOWN:
+		return "SHUTTING_DOWN";
+	}
+	return "UNKNOWN";
+}
+
+struct ctl_server *ctl_server_find(struct ctl_daemon *d, pid_t pid)
+{
+	struct ctl_server *s;
+
+	for (s = d->servers; s; s = s->next)
+		if (s->pid == pid)
+			return s;
+	return NULL;
+}
+
+int ctl_server_send(struct ctl_server *s, uint32_t type, const void *payload, size_t len, int fd)
+{
+	if (s->fd < 0) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return omps_send(s->fd, type, 0, 0, payload, len, fd, 0);
+}
+
+static int set_fd_env(const char *name, int fd)
+{
+	char v[16];
+	int flags = fcntl(fd, F_GETFD);
+
+	snprintf(v, sizeof(v), "%d", fd);
+	return flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0 || setenv(name, v, 1) < 0 ? -1 : 0;
+}
+
+/* In the child: become the user, keep the two descriptors, exec. */
+static void exec_server(struct ctl_daemon *d, uid_t uid, int ctl_fd)
+{
+	char msg[512];
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (uid != geteuid()) {
+		struct passwd *pw = getpwuid(uid);
+		gid_t gid = pw ? pw->pw_gid : (gid_t)uid;
+
+		if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 || setgid(gid) < 0 ||
+		    setuid(uid) < 0) {
+			snprintf(msg, sizeof(msg), "cannot become user %u: %s", (unsigned)uid, strerror(errno));
+			goto fail;
+		}
+	}
+	if (set_fd_env("OPENMPS_CONTROL_FD", ctl_fd) < 0 || set_fd_env("OPENMPS_LOG_FD", d->server_log_fd) < 0) {
+		snprintf(msg, sizeof(msg), "cannot pass descriptors: %s", strerror(errno));
+		goto fail;
+	}
+	if (chdir("/") < 0) {
+		snprintf(msg, sizeof(msg), "cannot chdir to /: %s", strerror(errno));
+		goto fail;
+	}
+	execl(d->server_path, "openmps-server", (char *)NULL);
+	snprintf(msg, sizeof(msg), "cannot run %.400s: %s", d->server_path, strerror(errno));
+fail:
+	omps_send(ctl_fd, OMPS_MSG_REFUSED, 0, 0, msg, strlen(msg), -1, 1);
+	_exit(127);
+}
+
+struct ctl_server *ctl_server_start(struct ctl_daemon *d, uid_t uid)
+{
+	struct ctl_server *s = calloc(1, sizeof(*s));
+	int sp[2];
+
+	if (!s)
+		return NULL;
+	if (omps_sock_pair(sp) < 0) {
+		omps_log("Cannot start a server for user %u: %s", (unsigned)uid, strerror(errno));
+		free(s);
+		return NULL;
+	}
+	s->pid = fork();
+	if (s->pid < 0) {
+		omps_log("Cannot start a server for user %u: %s", (unsigned)uid, strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		free(s);
+		return NULL;
+	}
+	if (s->pid == 0) {
+		close(sp[0]);
+		exec_server(d, uid, sp[1]);
+	}
+	close(sp[1]);
+	fcntl(sp[0], F_SETFL, O_NONBLOCK);
+	s->fd = sp[0];
+	s->uid = uid;
+	s->state = SRV_INITIALIZING;
+	s->settings = d->defaults;
+	s->next = d->servers;
+	d->servers = s;
+	omps_log("Starting new server %d for user %u", (int)s->pid, (unsigned)uid);
+	return s;
+}
+
+void ctl_server_shutdown(struct ctl_daemon *d, struct ctl_server *s, int force)
+{
+	struct omps_shutdown m = {.force = force ? 1u : 0u};
+
+	(void)d;
+	if (force)
+		omps_log("Force shutting down server %d", (int)s->pid);
+	else if (s->state == SRV_SHUTTING_DOWN)
+		return;
+	else
+		omps_log("Try shutting down server %d: it exits once its %u clients have left", (int)s->pid,
+			 s->nclients);
+	s->state = SRV_SHUTTING_DOWN;
+	if (ctl_server_send(s, OMPS_MSG_SERVER_SHUTDOWN, &m, sizeof(m), -1) < 0 || force) {
+		/* Unreachable or forced: it gets a grace period, then SIGKILL. */
+		if (!s->kill_at)
+			s->kill_at = ctl_now() + (force ? FORCE_GRACE : 0.0);
+	}
+}
+
+static void on_hello(struct ctl_daemon *d, struct ctl_server *s, const struct omps_msg *hdr, const char *buf,
+		     ssize_t n)
+{
+	char err[256];
+
+	(void)d;
+	if (omps_check_hello(buf, (size_t)n, hdr, err, sizeof(err)) < 0) {
+		omps_log("Server %d refused: %s", (int)s->pid, err);
+		snprintf(s->failure, sizeof(s->failure), "%s", err);
+		omps_send(s->fd, OMPS_MSG_REFUSED, 0, 0, err, strlen(err), -1, 0);
+		kill(s->pid, SIGKILL);
+		return;
+	}
+	ctl_server_send(s, OMPS_MSG_WELCOME, &s->settings, sizeof(s->settings), -1);
+}
+
+static void on_ready(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n)
+{
+	if ((size_t)n != sizeof(s->devices)) {
+		omps_log("Server %d sent a malformed ready message", (int)s->pid);
+		kill(s->pid, SIGKILL);
+		return;
+	}
+	memcpy(&s->devices, buf, sizeof(s->devices));
+	if (s->devices.ndevices > OMPS_MAX_DEVICES)
+		s->devices.ndevices = OMPS_MAX_DEVICES;
+	if (s->state == SRV_INITIALIZING)
+		s->state = SRV_ACTIVE;
+	omps_log("NEW SERVER %d: Ready", (int)s->pid);
+	ctl_schedule(d);
+}
+
+/* A front end waits for this answer to terminate_client. */
+static void on_terminated(struct ctl_daemon *d, const char *buf, ssize_t n)
+{
+	struct omps_terminate m;
+	struct ctl_conn *c;
+	char text[128];
+	int len;
+
+	if ((size_t)n != sizeof(m))
+		return;
+	memcpy(&m, buf, sizeof(m));
+	for (c = d->conns; c; c = c->next)
+		if (c->role == CONN_UI && c->wait_seq == m.seq)
+			break;
+	if (!c)
+		return;
+	c->wait_seq = 0;
+	if (m.result == 0)
+		len = snprintf(text, sizeof(text), "0\n");
+	else
+		len = snprintf(text, sizeof(text), "Invalid process %d!\n1\n", (int)m.pid);
+	omps_log_lines(text);
+	ctl_answer(d, c, text, (size_t)len, m.result != 0);
+}
+
+void ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
+{
+	struct omps_msg hdr;
+	char buf[OMPS_MSG_MAX];
+	ssize_t n = omps_recv(s->fd, &hdr, buf, sizeof(buf) - 1, NULL);
+
+	if (n < 0) {
+		if (errno == EAGAIN)
+			return;
+		/* Its exit is handled when it is reaped. */
+		close(s->fd);
+		s->fd = -1;
+		return;
+	}
+	switch (hdr.type) {
+	case OMPS_MSG_HELLO:
+		on_hello(d, s, &hdr, buf, n);
+		break;
+	case OMPS_MSG_SERVER_READY:
+		on_ready(d, s, buf, n);
+		break;
+	case OMPS_MSG_SERVER_TERMINATED:
+		on_terminated(d, buf, n);
+		break;
+	case OMPS_MSG_REFUSED:
+		buf[n] = '\0';
+		snprintf(s->failure, sizeof(s->failure), "%.255s", buf);
+		omps_log("Server %d failed to start: %s", (int)s->pid, s->failure);
+		break;
+	default:
+		omps_log("Unexpected message type %u from server %d", hdr.type, (int)s->pid);
+	}
+}
+
+/* Everyone who depended on a server that is gone. */
+static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
+{
+	struct ctl_server **pp;
+	struct ctl_conn *c, *next;
+	char why[384];
+
+	if (WIFSIGNALED(status))
+		omps_log("Server %d was killed by signal %d", (int)s->pid, WTERMSIG(status));
+	else
+		omps_log("Server %d exited with status %d", (int)s->pid, WEXITSTATUS(status));
+	if (s->state == SRV_INITIALIZING)
+		snprintf(why, sizeof(why), "the server for user %u failed to start: %s", (unsigned)s->uid,
+			 s->failure[0] ? s->failure : "see server.log");
+	for (c = d->conns; c; c = next) {
+		next = c->next;
+		if (c->role == CONN_UI && c->wait_seq) {
+			const char *t = "Server exited before the client was terminated\n1\n";
+
+			c->wait_seq = 0;
+			ctl_answer(d, c, t, strlen(t), 1);
+		} else if (c->role == CONN_CLIENT && c->server == s) {
+			omps_log("Client %d lost its server %d", (int)c->pid, (int)s->pid);
+			c->server = NULL;
+			ctl_conn_close(d, c);
+		} else if (c->role == CONN_CLIENT && !c->server && s->state == SRV_INITIALIZING &&
+			   (d->multiuser || c->uid == s->uid)) {
+			omps_log("NEW CLIENT %d refused: %s", (int)c->pid, why);
+			omps_send(c->fd, OMPS_MSG_REFUSED, 0, 0, why, strlen(why), -1, 0);
+			ctl_conn_close(d, c);
+		}
+	}
+	for (pp = &d->servers; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}
+
+static void job_done(struct ctl_daemon *d, struct ctl_job *j, int status);
+
+void ctl_servers_reap(struct ctl_daemon *d)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct ctl_server *s = ctl_server_find(d, pid);
+		struct ctl_job *j;
+
+		if (s) {
+			server_gone(d, s, status);
+			continue;
+		}
+		for (j = d->jobs; j; j = j->next)
+			if (j->pid == pid)
+				break;
+		if (j)
+			j->pid = -status - 1; /* exited; finished at end of output */
+	}
+	ctl_schedule(d);
+}
+
+void ctl_servers_timers(struct ctl_daemon *d, double *next)
+{
+	double now = ctl_now();
+	struct ctl_server *s;
+
+	if (d->quitting && d->quit_force_at > 0 && now >= d->quit_force_at) {
+		d->quit_force_at = 0;
+		for (s = d->servers; s; s = s->next)
+			if (!s->kill_at)
+				ctl_server_shutdown(d, s, 1);
+	}
+	for (s = d->servers; s; s = s->next) {
+		if (s->kill_at && now >= s->kill_at) {
+			omps_log("Server %d did not exit in time; killing it", (int)s->pid);
+			kill(s->pid, SIGKILL);
+			s->kill_at = now + 3600; /* once */
+		}
+		if (s->kill_at && (!*next || s->kill_at < *next))
+			*next = s->kill_at;
+	}
+	if (d->quitting && d->quit_force_at > 0 && (!*next || d->quit_force_at < *next))
+		*next = d->quit_force_at;
+}
+
+/* device_query runs `openmps-server --query-devices` as a helper, so that
+ * the daemon itself never loads the driver; its output is the answer. */
+int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail)
+{
+	struct ctl_job *j = calloc(1, sizeof(*j));
+	int out[2];
+
+	if (!j || pipe2(out, O_CLOEXEC) < 0) {
+		free(j);
+		return -1;
+	}
+	j->pid = fork();
+	if (j->pid < 0) {
+		close(out[0]);
+		close(out[1]);
+		free(j);
+		return -1;
+	}
+	if (j->pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(out[1], STDERR_FILENO);
+		execl(d->server_path, "openmps-server", "--query-devices", csv ? "--csv" : (char *)NULL,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	j->fd = out[0];
+	j->conn_serial = c->serial;
+	j->tail = tail;
+	j->out = open_memstream(&j->text, &j->len);
+	if (j->out)
+		fputs("Default\n", j->out);
+	j->next = d->jobs;
+	d->jobs = j;
+	c->wait_job = j->pid;
+	return 0;
+}
+
+static void job_done(struct ctl_daemon *d, struct ctl_job *j, int status)
+{
+	struct ctl_conn *c = ctl_conn_by_serial(d, j->conn_serial);
+	struct ctl_job **pp;
+	int failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+
+	if (j->tail)
+		fputs(j->tail, j->out);
+	fclose(j->out);
+	if (c) {
+		c->wait_job = 0;
+		omps_log_lines(j->text);
+		ctl_answer(d, c, j->text, j->len, failed);
+	}
+	for (pp = &d->jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	}
+	close(j->fd);
+	free(j->text);
+	free(j->tail);
+	free(j);
+}
+
+void ctl_job_readable(struct ctl_daemon *d, struct ctl_job *j)
+{
+	char buf[4096];
+	ssize_t n = read(j->fd, buf, sizeof(buf));
+	int status;
+
+	if (n > 0) {
+		fwrite(buf, 1, (size_t)n, j->out);
+		return;
+	}
+	if (n < 0 && errno == EAGAIN)
+		return;
+	/* End of output: the helper has exited or is about to. */
+	if (j->pid > 0 && waitpid(j->pid, &status, 0) != j->pid)
+		status = 1 << 8;
+	else if (j->pid < 0)
+		status = -j->pid - 1;
+	job_done(d, j, status);
+}

@@ -1,0 +1,83 @@
+#include "devices.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static CUresult describe(struct omps_driver *drv, int ordinal, struct omps_device *d)
+{
+	CUdevice dev;
+	CUuuid uuid;
+	size_t total;
+	CUresult r;
+
+	memset(d, 0, sizeof(*d));
+	d->ordinal = ordinal;
+	if ((r = drv->device_get(&dev, ordinal)) ||
+	    (r = drv->device_get_name(d->name, sizeof(d->name) - 1, dev)) ||
+	    (r = drv->device_get_uuid(&uuid, dev)) || (r = drv->device_total_mem(&total, dev)) ||
+	    (r = drv->device_get_attribute(&d->sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev)) ||
+	    (r = drv->device_get_attribute(&d->pci_domain, CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID, dev)) ||
+	    (r = drv->device_get_attribute(&d->pci_bus, CU_DEVICE_ATTRIBUTE_PCI_BUS_ID, dev)) ||
+	    (r = drv->device_get_attribute(&d->pci_device, CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID, dev)))
+		return r;
+	memcpy(d->uuid, uuid.bytes, sizeof(d->uuid));
+	d->total_mem = total;
+	return CUDA_SUCCESS;
+}
+
+int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, int retain, char *err,
+		      size_t errlen)
+{
+	char why[96];
+	CUresult res;
+	int n, i;
+
+	memset(r, 0, sizeof(*r));
+	if ((res = drv->init(0)) || (res = drv->driver_get_version(&r->driver_version)) ||
+	    (res = drv->device_get_count(&n))) {
+		omps_driver_strerror(drv, res, why, sizeof(why));
+		snprintf(err, errlen, "CUDA driver initialisation failed: %s", why);
+		return -1;
+	}
+	if (n > OMPS_MAX_DEVICES)
+		n = OMPS_MAX_DEVICES;
+	for (i = 0; i < n; i++) {
+		struct omps_device *d = &r->dev[i];
+
+		res = describe(drv, i, d);
+		if (!res && retain) {
+			CUcontext ctx;
+			CUdevice dev;
+
+			res = drv->device_get(&dev, i);
+			if (!res)
+				res = drv->primary_ctx_retain(&ctx, dev);
+			if (!res)
+				omps_log("Creating server context on device %d (%s)", i, d->name);
+		}
+		if (res) {
+			omps_driver_strerror(drv, res, why, sizeof(why));
+			snprintf(err, errlen, "device %d: %s", i, why);
+			r->ndevices = (uint32_t)i;
+			if (retain)
+				omps_devices_close(drv, r);
+			return -1;
+		}
+		r->ndevices = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+void omps_devices_close(struct omps_driver *drv, const struct omps_server_ready *r)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->ndevices; i++) {
+		CUdevice dev;
+
+		if (drv->device_get(&dev, (int)i) == CUDA_SUCCESS)
+			drv->primary_ctx_release(dev);
+	}
+}

@@ -1,0 +1,71 @@
+#include "driver.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct sym {
+	const char *name;
+	size_t offset;
+};
+
+#define SYM(field, name) {name, offsetof(struct omps_driver, field)}
+
+/* Versioned names as cuda.h's #defines map them for CUDA 13. */
+static const struct sym syms[] = {
+	SYM(init, "cuInit"),
+	SYM(driver_get_version, "cuDriverGetVersion"),
+	SYM(device_get_count, "cuDeviceGetCount"),
+	SYM(device_get, "cuDeviceGet"),
+	SYM(device_get_name, "cuDeviceGetName"),
+	SYM(device_get_uuid, "cuDeviceGetUuid_v2"),
+	SYM(device_get_attribute, "cuDeviceGetAttribute"),
+	SYM(device_total_mem, "cuDeviceTotalMem_v2"),
+	SYM(primary_ctx_retain, "cuDevicePrimaryCtxRetain"),
+	SYM(primary_ctx_release, "cuDevicePrimaryCtxRelease_v2"),
+	SYM(get_error_name, "cuGetErrorName"),
+};
+
+int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)
+{
+	const char *path = getenv("OPENMPS_DRIVER_PATH");
+	size_t i;
+
+	if (!path || !*path)
+		path = "libcuda.so.1";
+	drv->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!drv->handle) {
+		snprintf(err, errlen, "cannot load the CUDA driver %s: %s", path, dlerror());
+		return -1;
+	}
+	if (dlsym(drv->handle, "openmps_shim_version")) {
+		snprintf(err, errlen,
+			 "%s is the openmps client shim, not the CUDA driver: remove the shim's directory "
+			 "from the daemon's LD_LIBRARY_PATH or set OPENMPS_DRIVER_PATH",
+			 path);
+		goto fail;
+	}
+	for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		void *f = dlsym(drv->handle, syms[i].name);
+
+		if (!f) {
+			snprintf(err, errlen, "the CUDA driver %s lacks %s", path, syms[i].name);
+			goto fail;
+		}
+		*(void **)((char *)drv + syms[i].offset) = f;
+	}
+	return 0;
+fail:
+	dlclose(drv->handle);
+	drv->handle = NULL;
+	return -1;
+}
+
+void omps_driver_strerror(const struct omps_driver *drv, CUresult r, char *buf, size_t len)
+{
+	const char *name = NULL;
+
+	if (drv->get_error_name && drv->get_error_name(r, &name) != CUDA_SUCCESS)
+		name = NULL;
+	snprintf(buf, len, "%s (%d)", name ? name : "CUDA error", (int)r);
+}

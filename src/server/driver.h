@@ -1,0 +1,31 @@
+/* The real CUDA driver, loaded by path with dlopen: OPENMPS_DRIVER_PATH
+ * (tests point it at tests/fakecuda) or the system's libcuda.so.1. The
+ * server must never load the openmps shim in its place. */
+#ifndef OPENMPS_DRIVER_H
+#define OPENMPS_DRIVER_H
+
+#include <cuda.h>
+#include <stddef.h>
+
+struct omps_driver {
+	void *handle;
+	CUresult (*init)(unsigned int);
+	CUresult (*driver_get_version)(int *);
+	CUresult (*device_get_count)(int *);
+	CUresult (*device_get)(CUdevice *, int);
+	CUresult (*device_get_name)(char *, int, CUdevice);
+	CUresult (*device_get_uuid)(CUuuid *, CUdevice);
+	CUresult (*device_get_attribute)(int *, CUdevice_attribute, CUdevice);
+	CUresult (*device_total_mem)(size_t *, CUdevice);
+	CUresult (*primary_ctx_retain)(CUcontext *, CUdevice);
+	CUresult (*primary_ctx_release)(CUdevice);
+	CUresult (*get_error_name)(CUresult, const char **);
+};
+
+/* Loads and resolves the driver; on failure writes why to err. */
+int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen);
+
+/* "CUDA_ERROR_NO_DEVICE (100)" */
+void omps_driver_strerror(const struct omps_driver *drv, CUresult r, char *buf, size_t len);
+
+#endif

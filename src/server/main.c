@@ -1,0 +1,290 @@
+/* openmps-server: owns the GPU contexts and serves the clients that the
+ * control daemon hands to it. Started by openmps-control, never by hand. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "devices.h"
+#include "devinfo.h"
+#include "driver.h"
+#include "log.h"
+#include "memsize.h"
+#include "server.h"
+#include "settings.h"
+#include "sock.h"
+
+static struct omps_driver drv;
+
+static int env_fd(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	long fd;
+
+	if (!v)
+		return -1;
+	fd = strtol(v, &end, 10);
+	unsetenv(name);
+	return *end || fd < 0 || fd > 65535 ? -1 : (int)fd;
+}
+
+static void log_settings(const struct omps_settings *st)
+{
+	char atp[16];
+	uint32_t i;
+
+	omps_atp_format(st->atp_milli, atp, sizeof(atp));
+	omps_log("Active Threads Percentage set to %s", atp);
+	for (i = 0; i < st->nmem; i++)
+		omps_log("Device pinned memory limit for device %s set to 0x%llx bytes", st->mem[i].dev,
+			 (unsigned long long)st->mem[i].bytes);
+	omps_log("Server Priority set to %d", st->priority);
+}
+
+static int query_devices(int csv)
+{
+	struct omps_server_ready r;
+	char err[256], table[16384] = "";
+
+	if (omps_driver_load(&drv, err, sizeof(err)) < 0 || omps_devices_open(&drv, &r, 0, err, sizeof(err)) < 0) {
+		fprintf(stderr, "openmps-server: %s\n", err);
+		return 1;
+	}
+	omps_device_table(&r, csv, table, sizeof(table));
+	fputs(table, stdout);
+	return 0;
+}
+
+/* The daemon's first word: a WELCOME carrying the server-wide settings. */
+static int handshake(struct srv_state *s)
+{
+	struct omps_msg hdr;
+	char buf[OMPS_MSG_MAX];
+	ssize_t n;
+
+	if (omps_send_hello(s->control_fd, OMPS_ROLE_SERVER, NULL, 0) < 0)
+		return -1;
+	n = omps_recv(s->control_fd, &hdr, buf, sizeof(buf), NULL);
+	if (n < 0)
+		return -1;
+	if (hdr.type != OMPS_MSG_WELCOME || (size_t)n != sizeof(s->settings)) {
+		omps_log("Unexpected answer from the control daemon (type %u, %zd bytes)", hdr.type, n);
+		return -1;
+	}
+	memcpy(&s->settings, buf, sizeof(s->settings));
+	if (!omps_settings_valid(&s->settings)) {
+		omps_log("The control daemon sent invalid settings");
+		return -1;
+	}
+	return 0;
+}
+
+static void shutdown_now(struct srv_state *s, const char *why)
+{
+	while (s->clients)
+		srv_client_remove(s, s->clients, why);
+	omps_devices_close(&drv, &s->devices);
+	omps_log("Exiting");
+	exit(0);
+}
+
+static void on_shutdown(struct srv_state *s, const struct omps_shutdown *m)
+{
+	omps_log("Server has been notified to shutdown%s", m->force ? " (forced)" : "");
+	if (m->force || !s->nclients)
+		shutdown_now(s, "was disconnected by a forced shutdown");
+	omps_log("Server was unable to shutdown due to %u active clients; it will exit when they have left",
+		 s->nclients);
+	s->draining = 1;
+}
+
+static void on_terminate(struct srv_state *s, struct omps_terminate *m)
+{
+	struct srv_client *c = srv_client_find(s, m->pid);
+
+	if (!c) {
+		omps_log("Cannot terminate client process %d: not a client of this server", (int)m->pid);
+		m->result = CUDA_ERROR_INVALID_VALUE;
+	} else {
+		omps_log("MPS server requesting client {PID: %d, ID: %u} to exit", (int)c->pid, c->id);
+		srv_client_remove(s, c, "was terminated");
+		omps_log("Client termination succeeded.");
+		m->result = CUDA_SUCCESS;
+	}
+	omps_send(s->control_fd, OMPS_MSG_SERVER_TERMINATED, 0, 0, m, sizeof(*m), -1, 1);
+}
+
+static void lost_daemon(struct srv_state *s)
+{
+	close(s->control_fd);
+	s->control_fd = -1;
+	s->draining = 1;
+	omps_log("Lost the control daemon; serving the %u remaining clients, then exiting", s->nclients);
+}
+
+static void control_readable(struct srv_state *s)
+{
+	struct omps_msg hdr;
+	char buf[OMPS_MSG_MAX];
+	int fd;
+	ssize_t n = omps_recv(s->control_fd, &hdr, buf, sizeof(buf), &fd);
+
+	if (n < 0) {
+		if (errno != EAGAIN)
+			lost_daemon(s);
+		return;
+	}
+	if (hdr.type == OMPS_MSG_SERVER_ADMIT && (size_t)n == sizeof(struct omps_admit) && fd >= 0) {
+		struct omps_admit a;
+
+		memcpy(&a, buf, sizeof(a));
+		if (omps_settings_valid(&a.effective) && srv_client_add(s, fd, &a))
+			return;
+		omps_log("Could not admit client process %d", (int)a.pid);
+	} else if (hdr.type == OMPS_MSG_SERVER_SETTINGS && (size_t)n == sizeof(struct omps_settings)) {
+		struct omps_settings st;
+
+		memcpy(&st, buf, sizeof(st));
+		if (omps_settings_valid(&st)) {
+			s->settings = st;
+			log_settings(&st);
+		}
+	} else if (hdr.type == OMPS_MSG_SERVER_SHUTDOWN && (size_t)n == sizeof(struct omps_shutdown)) {
+		struct omps_shutdown m;
+
+		memcpy(&m, buf, sizeof(m));
+		on_shutdown(s, &m);
+	} else if (hdr.type == OMPS_MSG_SERVER_TERMINATE && (size_t)n == sizeof(struct omps_terminate)) {
+		struct omps_terminate m;
+
+		memcpy(&m, buf, sizeof(m));
+		on_terminate(s, &m);
+	} else {
+		omps_log("Ignoring unexpected message type %u (%zd bytes) from the control daemon", hdr.type, n);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void serve(struct srv_state *s)
+{
+	struct pollfd *pfd = NULL;
+	struct srv_client **who = NULL;
+	size_t cap = 0;
+
+	for (;;) {
+		struct srv_client *c;
+		size_t n = 0, i;
+
+		if (s->draining && !s->nclients)
+			shutdown_now(s, "");
+		if (cap < s->nclients + 1) {
+			cap = 2 * (s->nclients + 1);
+			pfd = realloc(pfd, cap * sizeof(*pfd));
+			who = realloc(who, cap * sizeof(*who));
+			if (!pfd || !who) {
+				omps_log("Out of memory");
+				exit(1);
+			}
+		}
+		pfd[n].fd = s->control_fd;
+		pfd[n++].events = POLLIN;
+		for (c = s->clients; c; c = c->next) {
+			who[n] = c;
+			pfd[n].fd = c->fd;
+			pfd[n++].events = POLLIN;
+		}
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			omps_log("poll failed: %s", strerror(errno));
+			exit(1);
+		}
+		/* Clients first: handling one can only remove that one, while a
+		 * daemon message (terminate, forced shutdown) may remove any. */
+		for (i = 1; i < n; i++)
+			if (pfd[i].revents)
+				srv_client_readable(s, who[i]);
+		if (pfd[0].fd >= 0 && pfd[0].revents)
+			control_readable(s);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: openmps-server [--query-devices [--csv]]\n"
+		   "  The openmps server is started by openmps-control for each user; do not start it by hand.\n"
+		   "  --query-devices   print the devices this server would drive, and exit\n"
+		   "  --version         print the version, and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"query-devices", no_argument, 0, 'q'},
+					      {"csv", no_argument, 0, 'c'},
+					      {"help", no_argument, 0, 'h'},
+					      {"version", no_argument, 0, 'v'},
+					      {0, 0, 0, 0}};
+	struct srv_state s = {.control_fd = -1};
+	char err[512];
+	int opt, query = 0, csv = 0;
+
+	while ((opt = getopt_long(argc, argv, "hqv", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'q':
+			query = 1;
+			break;
+		case 'c':
+			csv = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'v':
+			printf("openmps-server %s, protocol %d\n", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (query)
+		return query_devices(csv);
+	signal(SIGPIPE, SIG_IGN);
+	/* The real driver must never try NVIDIA MPS on the server's behalf. */
+	unsetenv("CUDA_MPS_PIPE_DIRECTORY");
+	omps_log_init("Server", env_fd("OPENMPS_LOG_FD"), 0);
+	s.control_fd = env_fd("OPENMPS_CONTROL_FD");
+	if (s.control_fd < 0) {
+		fprintf(stderr, "openmps-server: started without a control daemon; "
+				"start openmps-control -d and let it start servers\n");
+		return 2;
+	}
+	omps_log("Startup");
+	if (handshake(&s) < 0) {
+		omps_log("Handshake with the control daemon failed: %s", strerror(errno));
+		return 1;
+	}
+	omps_log("Initializing server process");
+	if (omps_driver_load(&drv, err, sizeof(err)) < 0 ||
+	    omps_devices_open(&drv, &s.devices, 1, err, sizeof(err)) < 0) {
+		omps_log("Server failed to start: %s", err);
+		omps_send(s.control_fd, OMPS_MSG_REFUSED, 0, 0, err, strlen(err), -1, 1);
+		return 1;
+	}
+	omps_log("openmps server version %s, protocol %d", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION);
+	omps_log("Display Driver version: %d", s.devices.driver_version);
+	log_settings(&s.settings);
+	if (omps_send(s.control_fd, OMPS_MSG_SERVER_READY, 0, 0, &s.devices, sizeof(s.devices), -1, 1) < 0) {
+		omps_log("Cannot reach the control daemon: %s", strerror(errno));
+		return 1;
+	}
+	omps_log("Server has started");
+	serve(&s);
+	return 0;
+}

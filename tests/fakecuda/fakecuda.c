@@ -1,0 +1,193 @@
+/* fakecuda: a CPU implementation of the CUDA driver calls openmps-server
+ * makes, so that CI runs the whole service without a GPU. The server loads
+ * it through OPENMPS_DRIVER_PATH. Knobs, read at cuInit:
+ *   FAKECUDA_DEVICES=N        number of devices (default 1, at most 8)
+ *   FAKECUDA_INIT_ERROR=R     cuInit fails with CUresult R
+ *   FAKECUDA_INIT_DELAY_MS=T  cuInit takes T milliseconds (a slow start) */
+#include <cuda.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_DEVICES 8
+
+static int ndevices = -1;
+static int retained[MAX_DEVICES];
+
+static int env_int(const char *name, int fallback)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? atoi(v) : fallback;
+}
+
+CUresult CUDAAPI cuInit(unsigned int flags)
+{
+	int delay = env_int("FAKECUDA_INIT_DELAY_MS", 0);
+	int err = env_int("FAKECUDA_INIT_ERROR", 0);
+
+	if (flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (delay > 0) {
+		struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	if (err)
+		return (CUresult)err;
+	ndevices = env_int("FAKECUDA_DEVICES", 1);
+	if (ndevices < 0 || ndevices > MAX_DEVICES)
+		ndevices = MAX_DEVICES;
+	return CUDA_SUCCESS;
+}
+
+static CUresult check(CUdevice dev)
+{
+	if (ndevices < 0)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	return dev >= 0 && dev < ndevices ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+CUresult CUDAAPI cuDriverGetVersion(int *version)
+{
+	if (!version)
+		return CUDA_ERROR_INVALID_VALUE;
+	*version = CUDA_VERSION;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetCount(int *count)
+{
+	if (!count)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (ndevices < 0)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	*count = ndevices;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGet(CUdevice *dev, int ordinal)
+{
+	CUresult r = check(ordinal);
+
+	if (!dev)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		*dev = ordinal;
+	return r;
+}
+
+CUresult CUDAAPI cuDeviceGetName(char *name, int len, CUdevice dev)
+{
+	CUresult r = check(dev);
+
+	if (!name || len <= 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		snprintf(name, (size_t)len, "openmps fakecuda device %d", dev);
+	return r;
+}
+
+CUresult CUDAAPI cuDeviceGetUuid_v2(CUuuid *uuid, CUdevice dev)
+{
+	CUresult r = check(dev);
+	int i;
+
+	if (!uuid)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (r != CUDA_SUCCESS)
+		return r;
+	for (i = 0; i < 16; i++)
+		uuid->bytes[i] = (char)(0xfa + dev * 16 + i);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
+{
+	CUresult r = check(dev);
+
+	if (!bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		*bytes = (size_t)80 << 30;
+	return r;
+}
+
+CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attr, CUdevice dev)
+{
+	CUresult r = check(dev);
+
+	if (!value)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (r != CUDA_SUCCESS)
+		return r;
+	switch (attr) {
+	case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
+		*value = 132;
+		return CUDA_SUCCESS;
+	case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID:
+		*value = 0;
+		return CUDA_SUCCESS;
+	case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID:
+		*value = 0x10 + dev;
+		return CUDA_SUCCESS;
+	case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID:
+		*value = 0;
+		return CUDA_SUCCESS;
+	default:
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+}
+
+CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev)
+{
+	CUresult r = check(dev);
+
+	if (!ctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (r != CUDA_SUCCESS)
+		return r;
+	retained[dev]++;
+	*ctx = (CUcontext)&retained[dev];
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice dev)
+{
+	CUresult r = check(dev);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (retained[dev] == 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	retained[dev]--;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
+{
+	static const struct {
+		CUresult r;
+		const char *name;
+	} names[] = {
+		{CUDA_SUCCESS, "CUDA_SUCCESS"},
+		{CUDA_ERROR_INVALID_VALUE, "CUDA_ERROR_INVALID_VALUE"},
+		{CUDA_ERROR_NOT_INITIALIZED, "CUDA_ERROR_NOT_INITIALIZED"},
+		{CUDA_ERROR_NO_DEVICE, "CUDA_ERROR_NO_DEVICE"},
+		{CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE"},
+		{CUDA_ERROR_INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT"},
+	};
+	size_t i;
+
+	if (!name)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i].r == error) {
+			*name = names[i].name;
+			return CUDA_SUCCESS;
+		}
+	}
+	*name = NULL;
+	return CUDA_ERROR_INVALID_VALUE;
+}
