@@ -537,7 +537,8 @@ void ctl_command(struct ctl_daemon *d, struct ctl_conn *c, const char *line, str
 		if (strcmp(argv[0], cmd->name))
 			continue;
 		if (argc - 1 > cmd->max_args) {
-			fail(r, "Too many arguments. Usage: %s %s", cmd->name, cmd->usage);
+			fail(r, "Too many arguments. Usage: %s%s%s", cmd->name, *cmd->usage ? " " : "",
+			     cmd->usage);
 			return;
 		}
 		if (cmd->privileged && c->uid != d->uid && c->uid != 0) {

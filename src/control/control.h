@@ -113,7 +113,7 @@ void ctl_print_command_help(FILE *f);
 /* servers.c */
 struct ctl_server *ctl_server_find(struct ctl_daemon *d, pid_t pid);
 struct ctl_server *ctl_server_start(struct ctl_daemon *d, uid_t uid);
-void ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s);
+int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s); /* 1: a message was handled */
 void ctl_server_shutdown(struct ctl_daemon *d, struct ctl_server *s, int force);
 int ctl_server_send(struct ctl_server *s, uint32_t type, const void *payload, size_t len, int fd);
 void ctl_servers_reap(struct ctl_daemon *d);

@@ -208,7 +208,7 @@ static void on_terminated(struct ctl_daemon *d, const char *buf, ssize_t n)
 	ctl_answer(d, c, text, (size_t)len, m.result != 0);
 }
 
-void ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
+int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 {
 	struct omps_msg hdr;
 	char buf[OMPS_MSG_MAX];
@@ -216,11 +216,11 @@ void ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 
 	if (n < 0) {
 		if (errno == EAGAIN)
-			return;
+			return 0;
 		/* Its exit is handled when it is reaped. */
 		close(s->fd);
 		s->fd = -1;
-		return;
+		return 0;
 	}
 	switch (hdr.type) {
 	case OMPS_MSG_HELLO:
@@ -240,6 +240,7 @@ void ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 	default:
 		omps_log("Unexpected message type %u from server %d", hdr.type, (int)s->pid);
 	}
+	return 1;
 }
 
 /* Everyone who depended on a server that is gone. */
@@ -249,6 +250,9 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 	struct ctl_conn *c, *next;
 	char why[384];
 
+	/* What it said before dying (why it failed, say) may still be queued. */
+	while (s->fd >= 0 && ctl_server_readable(d, s))
+		;
 	if (WIFSIGNALED(status))
 		omps_log("Server %d was killed by signal %d", (int)s->pid, WTERMSIG(status));
 	else

@@ -1,0 +1,140 @@
+# Helpers for the end-to-end tests: a private daemon in a temporary pipe
+# directory, the real openmps-server with tests/fakecuda as its driver, and
+# test clients in the background. Each check that fails is reported and
+# counted; finish() turns the count into the exit status.
+set -u
+: "${OPENMPS_BIN:?set OPENMPS_BIN to the bin directory of the build}"
+: "${FAKECUDA:?set FAKECUDA to libopenmps-fakecuda.so}"
+
+TMP=$(mktemp -d /tmp/omps.XXXXXX)
+chmod 755 "$TMP" # other users' test clients must reach the pipe directory
+export OPENMPS_PIPE_DIRECTORY=$TMP/pipe OPENMPS_LOG_DIRECTORY=$TMP/log OPENMPS_DRIVER_PATH=$FAKECUDA
+unset CUDA_MPS_ACTIVE_THREAD_PERCENTAGE CUDA_MPS_PINNED_DEVICE_MEM_LIMIT CUDA_MPS_CLIENT_PRIORITY
+CTL=$OPENMPS_BIN/openmps-control
+CLIENT=$OPENMPS_BIN/omps-test-client
+FAILS=0
+CHECKS=0
+
+# Kills whatever this test started: its clients, daemons and servers, found
+# by the pipe directory in their environment.
+cleanup() {
+	local e pid
+	for e in /proc/[0-9]*/environ; do
+		pid=${e#/proc/}
+		pid=${pid%/environ}
+		[ "$pid" = $$ ] && continue
+		case $(cat "/proc/$pid/comm" 2>/dev/null) in
+		openmps-control | openmps-server | omps-test-clien) ;;
+		*) continue ;;
+		esac
+		if tr '\0' '\n' 2>/dev/null <"$e" | grep -qx "OPENMPS_PIPE_DIRECTORY=$OPENMPS_PIPE_DIRECTORY"; then
+			kill -9 "$pid" 2>/dev/null
+		fi
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL (line ${BASH_LINENO[1]:-?}): $*" >&2
+	FAILS=$((FAILS + 1))
+}
+
+check() { # check DESCRIPTION COMMAND...: the command must succeed
+	local what=$1
+	shift
+	CHECKS=$((CHECKS + 1))
+	"$@" || fail "$what"
+}
+
+finish() {
+	if [ "$FAILS" -ne 0 ]; then
+		echo "--- control.log"; cat "$OPENMPS_LOG_DIRECTORY/control.log" 2>/dev/null | tail -n 60
+		echo "--- server.log"; cat "$OPENMPS_LOG_DIRECTORY/server.log" 2>/dev/null | tail -n 30
+		echo "$FAILS of $CHECKS checks failed"
+		exit 1
+	fi
+	echo "all $CHECKS checks passed"
+	exit 0
+}
+
+# c LINE...: send lines to the daemon through the front end.
+c() { printf '%s\n' "$@" | "$CTL"; }
+
+# expect LINE OUTPUT [STATUS]: the command prints exactly OUTPUT and exits STATUS (0).
+expect() {
+	local out rc
+	CHECKS=$((CHECKS + 1))
+	out=$(c "$1" 2>&1)
+	rc=$?
+	[ "$out" == "$2" ] || fail "'$1' printed [$out], expected [$2]"
+	[ "$rc" -eq "${3:-0}" ] || fail "'$1' exited $rc, expected ${3:-0}"
+}
+
+# expect_re LINE REGEX [STATUS]: like expect, with an extended regex.
+expect_re() {
+	local out rc
+	CHECKS=$((CHECKS + 1))
+	out=$(c "$1" 2>&1)
+	rc=$?
+	[[ "$out" =~ $2 ]] || fail "'$1' printed [$out], expected to match /$2/"
+	[ "$rc" -eq "${3:-0}" ] || fail "'$1' exited $rc, expected ${3:-0}"
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: polls until the command succeeds.
+wait_for() {
+	local what=$1 i n=$(($2 * 20))
+	shift 2
+	CHECKS=$((CHECKS + 1))
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	fail "timed out after $((n * 50)) ms waiting for $what"
+	return 1
+}
+
+logged() { grep -qE -- "$1" "$OPENMPS_LOG_DIRECTORY/${2:-control}.log" 2>/dev/null; }
+alive() { kill -0 "$1" 2>/dev/null; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+daemon_pid() { cat "$OPENMPS_PIPE_DIRECTORY/openmps-control.pid" 2>/dev/null; }
+servers() { c get_server_list 2>/dev/null; }
+has_servers() { [ -n "$(servers)" ]; }
+no_servers() { [ -z "$(servers)" ]; }
+
+start_daemon() {
+	CHECKS=$((CHECKS + 1))
+	"$CTL" -d "$@" || fail "the daemon did not start"
+}
+
+# client NAME [ARGS...]: a test client in the background; client_end tells
+# it to leave (SIGTERM) and returns its exit status.
+client() {
+	local name=$1
+	shift
+	"$CLIENT" "$@" </dev/null >"$TMP/$name.out" 2>&1 &
+	printf -v "${name}_pid" %s $!
+}
+
+client_says() { grep -qE -- "$2" "$TMP/$1.out" 2>/dev/null; }
+client_out() { cat "$TMP/$1.out"; }
+
+# client_wait NAME REGEX: waits until the client printed a matching line.
+client_wait() {
+	wait_for "client $1 to print /$2/ (it printed: $(cat "$TMP/$1.out" 2>/dev/null))" 5 client_says "$1" "$2"
+}
+
+client_end() {
+	local pidvar=${1}_pid
+	kill -TERM "${!pidvar}" 2>/dev/null
+	wait "${!pidvar}"
+}
+
+# client_status NAME: waits for the client to exit by itself.
+client_status() {
+	local pidvar=${1}_pid
+	wait "${!pidvar}"
+}
+
+# server_of NAME: the server pid a client was admitted to.
+server_of() { sed -n 's/.*server=\([0-9]*\).*/\1/p' "$TMP/$1.out"; }

@@ -1,0 +1,36 @@
+# A server that cannot start: its waiting clients are refused with the
+# reason, the daemon stays up, and the next client tries again.
+. "$(dirname "$0")/lib.sh"
+FAKECUDA_INIT_ERROR=100 start_daemon
+client a
+client_wait a '^refused: .*the server for user 0 failed to start: CUDA driver initialisation failed: CUDA_ERROR_NO_DEVICE \(100\)'
+check "a refused client exits 4" test "$(client_status a; echo $?)" = 4
+check "server.log: the reason" logged "Server failed to start: CUDA driver initialisation failed" server
+check "control.log: the exit" logged "Server [0-9]+ exited with status 1"
+check "the daemon is still up" alive "$(daemon_pid)"
+expect "get_server_list" ""
+dpid=$(daemon_pid)
+c quit >/dev/null
+wait_for "the daemon to quit" 5 dead "$dpid"
+
+# A driver path that is wrong is reported as such.
+OPENMPS_DRIVER_PATH=/nonexistent/libcuda.so.1 start_daemon
+client b
+client_wait b "^refused: .*cannot load the CUDA driver /nonexistent/libcuda.so.1"
+dpid=$(daemon_pid)
+c quit >/dev/null
+wait_for "the daemon to quit" 5 dead "$dpid"
+
+# Clients that arrive while a slow server starts wait for it.
+FAKECUDA_INIT_DELAY_MS=500 start_daemon
+client c3
+wait_for "the server to be initializing" 5 has_servers
+S=$(servers)
+expect "get_server_status $S" "INITIALIZING"
+client d
+client_wait c3 "^admitted "
+client_wait d "^admitted "
+check "both joined the slow server" test "$(server_of c3)" = "$S" -a "$(server_of d)" = "$S"
+client_end c3
+client_end d
+finish
