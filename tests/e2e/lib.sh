@@ -9,6 +9,10 @@ set -u
 TMP=$(mktemp -d /tmp/omps.XXXXXX)
 chmod 755 "$TMP" # other users' test clients must reach the pipe directory
 export OPENMPS_PIPE_DIRECTORY=$TMP/pipe OPENMPS_LOG_DIRECTORY=$TMP/log OPENMPS_DRIVER_PATH=$FAKECUDA
+# Daemons detach from the terminal: sanitizer reports go to files, which
+# finish() turns into failures.
+mkdir -m 1777 "$TMP/san"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$TMP/san/asan" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$TMP/san/ubsan"
 unset CUDA_MPS_ACTIVE_THREAD_PERCENTAGE CUDA_MPS_PINNED_DEVICE_MEM_LIMIT CUDA_MPS_CLIENT_PRIORITY
 CTL=$OPENMPS_BIN/openmps-control
 CLIENT=$OPENMPS_BIN/omps-test-client
@@ -48,6 +52,12 @@ check() { # check DESCRIPTION COMMAND...: the command must succeed
 }
 
 finish() {
+	local f
+	for f in "$TMP"/san/*; do
+		[ -e "$f" ] || continue
+		fail "sanitizer report $(basename "$f")"
+		cat "$f"
+	done
 	if [ "$FAILS" -ne 0 ]; then
 		echo "--- control.log"; cat "$OPENMPS_LOG_DIRECTORY/control.log" 2>/dev/null | tail -n 60
 		echo "--- server.log"; cat "$OPENMPS_LOG_DIRECTORY/server.log" 2>/dev/null | tail -n 30
