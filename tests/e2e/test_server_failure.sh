@@ -4,7 +4,8 @@
 FAKECUDA_INIT_ERROR=100 start_daemon
 client a
 client_wait a '^refused: .*the server for user 0 failed to start: CUDA driver initialisation failed: CUDA_ERROR_NO_DEVICE \(100\)'
-check "a refused client exits 4" test "$(client_status a; echo $?)" = 4
+client_status a
+check "a refused client exits 4" test $? -eq 4
 check "server.log: the reason" logged "Server failed to start: CUDA driver initialisation failed" server
 check "control.log: the exit" logged "Server [0-9]+ exited with status 1"
 check "the daemon is still up" alive "$(daemon_pid)"

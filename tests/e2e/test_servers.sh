@@ -73,7 +73,8 @@ CUDA_MPS_CLIENT_PRIORITY=3 client bad2
 client_wait bad2 '^refused: .*CUDA_MPS_CLIENT_PRIORITY=3: must be 0 or 1'
 CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=200 client bad3
 client_wait bad3 '^refused: .*CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=200: expected a number in \(0, 100\]'
-check "a refused client exits 4" test "$(client_status bad3; echo $?)" = 4
+client_status bad3
+check "a refused client exits 4" test $? -eq 4
 
 # terminate_client: the client loses its server; others carry on.
 expect "terminate_client $S $b_pid" "0"
