@@ -278,7 +278,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	omps_log("openmps server version %s, protocol %d", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION);
-	omps_log("Display Driver version: %d", s.devices.driver_version);
+	omps_log("CUDA driver API version: %d", s.devices.driver_version);
 	log_settings(&s.settings);
 	if (omps_send(s.control_fd, OMPS_MSG_SERVER_READY, 0, 0, &s.devices, sizeof(s.devices), -1, 1) < 0) {
 		omps_log("Cannot reach the control daemon: %s", strerror(errno));

@@ -10,6 +10,8 @@ check "server.log: the reason" logged "Server failed to start: CUDA driver initi
 check "control.log: the exit" logged "Server [0-9]+ exited with status 1"
 check "the daemon is still up" alive "$(daemon_pid)"
 expect "get_server_list" ""
+expect "device_query" "Default
+openmps-server: CUDA driver initialisation failed: CUDA_ERROR_NO_DEVICE (100)" 1
 dpid=$(daemon_pid)
 c quit >/dev/null
 wait_for "the daemon to quit" 5 dead "$dpid"

@@ -48,6 +48,30 @@ check "ps shows client b" grep -qE "^$b_pid +[0-9]+ +$S +GPU-fafbfcfd-feff-0001 
 check "ps shows three clients" test "$(grep -c "$CLIENT" <<<"$out")" -eq 3
 expect "ps -p $S" "$out"
 
+# device_query: the devices as a helper server sees them, then each server's.
+row0="0               0000:10.00.00  GPU-fafbfcfd-feff-0001-0203-040506070809  openmps fakecuda device 0         N/A"
+row1="1               0000:11.00.00  GPU-0a0b0c0d-0e0f-1011-1213-141516171819  openmps fakecuda device 1         N/A"
+head="Device Ordinal  PCI IDs        UUID                                      Name                              Attributes"
+expect "device_query" "Default
+$head
+$row0
+$row1
+
+Server $S
+$head
+$row0
+$row1"
+expect "device_query $S --csv" "Default
+Device Ordinal,PCI IDs,UUID,Name,Attributes
+0,0000:10.00.00,GPU-fafbfcfd-feff-0001-0203-040506070809,openmps fakecuda device 0,N/A
+1,0000:11.00.00,GPU-0a0b0c0d-0e0f-1011-1213-141516171819,openmps fakecuda device 1,N/A
+
+Server $S
+Device Ordinal,PCI IDs,UUID,Name,Attributes
+0,0000:10.00.00,GPU-fafbfcfd-feff-0001-0203-040506070809,openmps fakecuda device 0,N/A
+1,0000:11.00.00,GPU-0a0b0c0d-0e0f-1011-1213-141516171819,openmps fakecuda device 1,N/A"
+expect "device_query 1" "Server 1 not found" 1
+
 # Per-server settings, shown and handed to the server.
 expect "get_active_thread_percentage $S" "50.0"
 expect "set_active_thread_percentage $S 30" "30.0"
