@@ -112,7 +112,7 @@ void ctl_schedule(struct ctl_daemon *d)
 		uid_t want;
 
 		next = c->next;
-		if (!is_pending(c) || c->id == 0)
+		if (!is_pending(c))
 			continue;
 		if (d->quitting) {
 			refuse(d, c, "the control daemon is shutting down");

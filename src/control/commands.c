@@ -134,17 +134,22 @@ static void cmd_get_client_list(struct ctl_daemon *d, struct ctl_conn *c, int ar
 				struct ctl_reply *r)
 {
 	struct ctl_server *s = server_arg(d, argc, argv, 1, r);
-	pid_t pids[4096];
+	pid_t *pids;
 	size_t n = 0;
 
-	(void)c;
 	if (!s)
 		return;
-	for (c = d->conns; c && n < sizeof(pids) / sizeof(pids[0]); c = c->next)
+	pids = calloc(s->nclients ? s->nclients : 1, sizeof(*pids));
+	if (!pids) {
+		fail(r, "Out of memory");
+		return;
+	}
+	for (c = d->conns; c && n < s->nclients; c = c->next)
 		if (c->role == CONN_CLIENT && c->server == s)
 			pids[n++] = c->pid;
 	while (n) /* newest first, as NVIDIA lists them */
 		fprintf(r->out, "%d\n", (int)pids[--n]);
+	free(pids);
 }
 
 static void device_clients(struct ctl_daemon *d, struct ctl_server *s, struct ctl_reply *r)

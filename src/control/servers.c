@@ -289,8 +289,6 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 	free(s);
 }
 
-static void job_done(struct ctl_daemon *d, struct ctl_job *j, int status);
-
 void ctl_servers_reap(struct ctl_daemon *d)
 {
 	int status;
