@@ -3,7 +3,8 @@
  * it through OPENMPS_DRIVER_PATH. Knobs, read at cuInit:
  *   FAKECUDA_DEVICES=N        number of devices (default 1, at most 8)
  *   FAKECUDA_INIT_ERROR=R     cuInit fails with CUresult R
- *   FAKECUDA_INIT_DELAY_MS=T  cuInit takes T milliseconds (a slow start) */
+ *   FAKECUDA_INIT_DELAY_MS=T  cuInit takes T milliseconds (a slow start)
+ * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,4 +191,37 @@ CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 	}
 	*name = NULL;
 	return CUDA_ERROR_INVALID_VALUE;
+}
+
+/* Resolves names to this library's own functions, as the driver resolves
+ * its own (a dlsym would find the shim's, which come first in global scope). */
+CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int version, cuuint64_t flags,
+				     CUdriverProcAddressQueryResult *status)
+{
+#define FN(name, f) {name, (void *)f}
+	static const struct {
+		const char *name;
+		void *fn;
+	} table[] = {
+		FN("cuInit", cuInit), FN("cuDriverGetVersion", cuDriverGetVersion),
+		FN("cuDeviceGetCount", cuDeviceGetCount), FN("cuDeviceGet", cuDeviceGet),
+		FN("cuDeviceGetName", cuDeviceGetName), FN("cuDeviceGetUuid", cuDeviceGetUuid_v2),
+		FN("cuDeviceTotalMem", cuDeviceTotalMem_v2), FN("cuDeviceGetAttribute", cuDeviceGetAttribute),
+		FN("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain),
+		FN("cuDevicePrimaryCtxRelease", cuDevicePrimaryCtxRelease_v2), FN("cuGetErrorName", cuGetErrorName),
+		FN("cuGetProcAddress", cuGetProcAddress_v2),
+	};
+#undef FN
+	size_t i;
+
+	(void)version, (void)flags;
+	if (!symbol || !pfn)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pfn = NULL;
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!strcmp(table[i].name, symbol))
+			*pfn = table[i].fn;
+	if (status)
+		*status = *pfn ? CU_GET_PROC_ADDRESS_SUCCESS : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+	return *pfn ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
 }

@@ -1,0 +1,87 @@
+/* The entry points that hand out other entry points. cudart (static, as nvcc
+ * links it by default, or shared) resolves ~320 functions through
+ * cuGetProcAddress_v2 at its first call and asks cuGetExportTable for
+ * undocumented tables. The real driver answers; when the shim must see the
+ * calls (tracing now, remoting later) the driver's pointer is swapped for the
+ * shim's own entry point of the same function. Natively, the program gets
+ * the driver's pointers and runs at full speed. */
+#include <stdio.h>
+
+#include "shim.h"
+
+/* The pointer to hand out for one the driver returned. */
+static void *redirect(void *real, const char *symbol)
+{
+	void *self;
+
+	if (!real || !omps_trace_on)
+		return real;
+	self = omps_self_for_real(real);
+	if (!self)
+		omps_trace_note("%s: the driver's entry point has no exported twin; its calls are not traced",
+				symbol);
+	return self ? self : real;
+}
+
+OMPS_EXPORT CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
+						 cuuint64_t flags, CUdriverProcAddressQueryResult *symbolStatus)
+{
+	CUresult (*fn)(const char *, void **, int, cuuint64_t, CUdriverProcAddressQueryResult *) =
+		(CUresult(*)(const char *, void **, int, cuuint64_t,
+			     CUdriverProcAddressQueryResult *))omps_real[OMPS_EP_cuGetProcAddress_v2];
+	uint64_t t0 = omps_trace_now();
+	CUresult r;
+
+	if (!fn)
+		return omps_no_entry(OMPS_EP_cuGetProcAddress_v2);
+	r = fn(symbol, pfn, cudaVersion, flags, symbolStatus);
+	if (r == CUDA_SUCCESS && pfn)
+		*pfn = redirect(*pfn, symbol);
+	if (omps_trace_on)
+		omps_trace(OMPS_EP_cuGetProcAddress_v2, t0, r, "symbol=%s, pfn=%p, cudaVersion=%d, flags=%llu",
+			   symbol ? symbol : "(null)", pfn ? *pfn : NULL, cudaVersion, (unsigned long long)flags);
+	return r;
+}
+
+OMPS_EXPORT CUresult CUDAAPI cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
+{
+	CUresult (*fn)(const char *, void **, int, cuuint64_t) =
+		(CUresult(*)(const char *, void **, int, cuuint64_t))omps_real[OMPS_EP_cuGetProcAddress];
+	uint64_t t0 = omps_trace_now();
+	CUresult r;
+
+	if (!fn)
+		return omps_no_entry(OMPS_EP_cuGetProcAddress);
+	r = fn(symbol, pfn, cudaVersion, flags);
+	if (r == CUDA_SUCCESS && pfn)
+		*pfn = redirect(*pfn, symbol);
+	if (omps_trace_on)
+		omps_trace(OMPS_EP_cuGetProcAddress, t0, r, "symbol=%s, pfn=%p, cudaVersion=%d, flags=%llu",
+			   symbol ? symbol : "(null)", pfn ? *pfn : NULL, cudaVersion, (unsigned long long)flags);
+	return r;
+}
+
+/* Served by the real driver as they are, for now: their slots are called
+ * directly, untraced. The trace records which tables are asked for. */
+OMPS_EXPORT CUresult CUDAAPI cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId)
+{
+	CUresult (*fn)(const void **, const CUuuid *) =
+		(CUresult(*)(const void **, const CUuuid *))omps_real[OMPS_EP_cuGetExportTable];
+	uint64_t t0 = omps_trace_now();
+	const unsigned char *u = pExportTableId ? (const unsigned char *)pExportTableId->bytes : NULL;
+	char id[40] = "(null)";
+	CUresult r;
+
+	if (!fn)
+		return omps_no_entry(OMPS_EP_cuGetExportTable);
+	r = fn(ppExportTable, pExportTableId);
+	if (!omps_trace_on)
+		return r;
+	if (u)
+		snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+			 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+			 u[15]);
+	omps_trace(OMPS_EP_cuGetExportTable, t0, r, "table=%p, id=%s", ppExportTable ? (const void *)*ppExportTable : NULL,
+		   id);
+	return r;
+}

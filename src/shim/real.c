@@ -1,0 +1,175 @@
+/* Finding and loading the real CUDA driver. The shim is itself named
+ * libcuda.so.1, so dlopen("libcuda.so.1") would return the shim: the driver
+ * is looked for by absolute path instead (as ZLUDA does), in
+ * OPENMPS_REAL_DRIVER if set, else in the directories the dynamic loader
+ * would search, skipping the shim's own file and any other openmps shim. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "shim.h"
+
+OMPS_EXPORT const char openmps_shim_version[] = OPENMPS_VERSION;
+
+void *omps_real[OMPS_EP_COUNT];
+
+static void *driver;
+static char driver_path[PATH_MAX];
+static struct stat self_st;
+
+/* omps_real sorted by address, to map the driver's pointers back to ours. */
+struct addr_entry {
+	void *real;
+	enum omps_entry ep;
+};
+static struct addr_entry by_addr[OMPS_EP_COUNT];
+static size_t nby_addr;
+
+static void *try_open(const char *path)
+{
+	struct stat st;
+	void *h;
+
+	if (stat(path, &st) < 0)
+		return NULL;
+	if (st.st_dev == self_st.st_dev && st.st_ino == self_st.st_ino)
+		return NULL;
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return NULL;
+	if (dlsym(h, "openmps_shim_version")) { /* another copy of the shim */
+		dlclose(h);
+		return NULL;
+	}
+	snprintf(driver_path, sizeof(driver_path), "%s", path);
+	return h;
+}
+
+static void *try_dir(const char *dir, size_t len)
+{
+	char path[PATH_MAX];
+
+	if (!len || len > sizeof(path) - 16)
+		return NULL;
+	snprintf(path, sizeof(path), "%.*s/libcuda.so.1", (int)len, dir);
+	return try_open(path);
+}
+
+static void *try_dir_list(const char *list)
+{
+	void *h = NULL;
+
+	while (list && *list && !h) {
+		size_t len = strcspn(list, ":");
+
+		h = try_dir(list, len);
+		list += len + (list[len] == ':');
+	}
+	return h;
+}
+
+/* Directories named in an ld.so.conf file, following its includes. */
+static void *try_conf(const char *file, int depth)
+{
+	char line[PATH_MAX];
+	void *h = NULL;
+	FILE *f;
+
+	if (depth > 4 || !(f = fopen(file, "re")))
+		return NULL;
+	while (!h && fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " \t");
+
+		p[strcspn(p, "#\r\n")] = '\0';
+		if (!strncmp(p, "include", 7) && (p[7] == ' ' || p[7] == '\t')) {
+			glob_t g;
+			size_t i;
+
+			p += 7 + strspn(p + 7, " \t");
+			if (glob(p, 0, NULL, &g) != 0)
+				continue;
+			for (i = 0; i < g.gl_pathc && !h; i++)
+				h = try_conf(g.gl_pathv[i], depth + 1);
+			globfree(&g);
+		} else if (*p == '/') {
+			h = try_dir(p, strcspn(p, " \t"));
+		}
+	}
+	fclose(f);
+	return h;
+}
+
+static void *find_driver(void)
+{
+	static const char *const defaults = "/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/lib:/lib64:"
+					    "/lib/x86_64-linux-gnu:/usr/local/nvidia/lib64:/usr/local/nvidia/lib:"
+					    "/usr/lib/wsl/lib:/usr/lib/aarch64-linux-gnu";
+	const char *env = getenv("OPENMPS_REAL_DRIVER");
+	Dl_info info;
+	void *h;
+
+	if (dladdr((void *)&omps_real, &info) && info.dli_fname)
+		stat(info.dli_fname, &self_st);
+	if (env && *env)
+		return try_open(env);
+	h = try_dir_list(getenv("LD_LIBRARY_PATH"));
+	if (!h)
+		h = try_conf("/etc/ld.so.conf", 0);
+	if (!h)
+		h = try_dir_list(defaults);
+	return h;
+}
+
+static int by_real(const void *a, const void *b)
+{
+	const struct addr_entry *x = a, *y = b;
+
+	return x->real < y->real ? -1 : x->real > y->real;
+}
+
+void *omps_self_for_real(void *real)
+{
+	struct addr_entry key = {.real = real}, *e;
+
+	e = bsearch(&key, by_addr, nby_addr, sizeof(key), by_real);
+	return e ? omps_entry_self[e->ep] : NULL;
+}
+
+CUresult omps_no_entry(enum omps_entry ep)
+{
+	if (omps_trace_on)
+		omps_trace_note("%s: %s", omps_entry_names[ep],
+				driver ? "not in this driver" : "no CUDA driver was found");
+	return driver ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_NO_DEVICE;
+}
+
+__attribute__((constructor)) static void omps_shim_load(void)
+{
+	size_t i;
+
+	omps_trace_init();
+	driver = find_driver();
+	if (!driver) {
+		const char *env = getenv("OPENMPS_REAL_DRIVER");
+
+		fprintf(stderr, "openmps: no CUDA driver found%s%s%s; CUDA calls will fail with "
+				"CUDA_ERROR_NO_DEVICE. Set OPENMPS_REAL_DRIVER to the driver's libcuda.so.1.\n",
+			env && *env ? " at " : "", env && *env ? env : "",
+			env && *env ? " (missing, not loadable, or an openmps shim)" : " beside the shim");
+		return;
+	}
+	for (i = 0; i < OMPS_EP_COUNT; i++) {
+		omps_real[i] = dlsym(driver, omps_entry_names[i]);
+		if (omps_real[i])
+			by_addr[nby_addr++] = (struct addr_entry){omps_real[i], (enum omps_entry)i};
+	}
+	qsort(by_addr, nby_addr, sizeof(by_addr[0]), by_real);
+	if (omps_trace_on)
+		omps_trace_note("shim %s forwarding to %s (%zu of %d entry points)", OPENMPS_VERSION, driver_path,
+				nby_addr, OMPS_EP_COUNT);
+}

@@ -1,0 +1,56 @@
+# The shim with no daemon: it exports every symbol of the toolkit's driver
+# stub, finds the real driver (here fakecuda) by absolute path but never
+# itself, forwards every call, hands out the driver's own pointers from
+# cuGetProcAddress natively, and with OPENMPS_TRACE logs every call.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+PROBE=$OPENMPS_BIN/omps-shim-probe
+STUB=${CUDA_STUB:-/usr/local/cuda/lib64/stubs/libcuda.so}
+export FAKECUDA_DEVICES=3
+
+if [ -f "$STUB" ]; then
+	nm -D --defined-only "$STUB" | awk '$3 ~ /^cu/ {print $3}' | sort >"$TMP/stub.syms"
+	nm -D --defined-only "$SHIM_DIR/libcuda.so.1" | awk '{print $3}' | sort >"$TMP/shim.syms"
+	check "the stub lists the driver's symbols" test "$(wc -l <"$TMP/stub.syms")" -gt 500
+	check "the shim exports every symbol of the driver stub" test -z "$(comm -13 "$TMP/shim.syms" "$TMP/stub.syms")"
+	check "and nothing else but its marker" test "$(comm -23 "$TMP/shim.syms" "$TMP/stub.syms")" = openmps_shim_version
+else
+	echo "no driver stub at $STUB: symbol check skipped"
+fi
+check "the probe runs against the shim" grep -q "libcuda.so.1 => $SHIM_DIR/libcuda.so.1" <<<"$(ldd "$PROBE")"
+
+run() { LD_LIBRARY_PATH=$SHIM_DIR "$@" "$PROBE"; }
+out=$(run env OPENMPS_REAL_DRIVER="$FAKECUDA" 2>&1)
+check "calls reach the driver" grep -qx "devices 3" <<<"$out"
+check "strings come back" grep -qx "name openmps fakecuda device 0" <<<"$out"
+check "natively, cuGetProcAddress hands out the driver's own pointer" grep -qx "procaddress 0 driver" <<<"$out"
+check "which works" grep -qx "devices via procaddress 3" <<<"$out"
+check "error names" grep -qx "error name CUDA_ERROR_NO_DEVICE" <<<"$out"
+check "no trace unless asked" test -z "$(grep openmps-trace <<<"$out")"
+
+# Tracing: every call, with arguments, result and duration; pointers from
+# cuGetProcAddress are the shim's, so their calls are traced too.
+out=$(run env OPENMPS_REAL_DRIVER="$FAKECUDA" OPENMPS_TRACE=1 OPENMPS_TRACE_FILE="$TMP/trace" 2>&1)
+check "traced: cuGetProcAddress hands out the shim's pointer" grep -qx "procaddress 0 shim" <<<"$out"
+check "traced: results unchanged" grep -qx "devices via procaddress 3" <<<"$out"
+t=$TMP/trace
+check "trace: the driver it forwards to" grep -q "# shim .* forwarding to $FAKECUDA" "$t"
+check "trace: cuInit with its argument and result" grep -qE '^openmps-trace [0-9]+ [0-9]+ \+[0-9.]+ cuInit\(Flags=0\) = 0 CUDA_SUCCESS \[[0-9.]+ us\]$' "$t"
+check "trace: cuDeviceGetName's arguments" grep -qE "cuDeviceGetName\(name=0x[0-9a-f]+, len=128, dev=0\) = 0 CUDA_SUCCESS" "$t"
+check "trace: cuGetProcAddress_v2 with the symbol" grep -qE "cuGetProcAddress_v2\(symbol=cuDeviceGetCount, pfn=0x[0-9a-f]+, cudaVersion=13000, flags=0\) = 0" "$t"
+check "trace: the call through the returned pointer" test "$(grep -c 'cuDeviceGetCount(count=' "$t")" -eq 2
+check "trace: a failing result by name" grep -qE "cuGetErrorName\(error=100, pStr=0x[0-9a-f]+\) = 0 CUDA_SUCCESS" "$t"
+
+# Finding the driver: never the shim itself, never another copy of it.
+mkdir "$TMP/drv" "$TMP/shim2"
+cp "$FAKECUDA" "$TMP/drv/libcuda.so.1"
+cp "$SHIM_DIR/libcuda.so.1" "$TMP/shim2/libcuda.so.1"
+out=$(LD_LIBRARY_PATH=$SHIM_DIR:$TMP/shim2:$TMP/drv "$PROBE" 2>&1)
+check "the driver is found along LD_LIBRARY_PATH, past the shims" grep -qx "devices 3" <<<"$out"
+out=$(run env OPENMPS_REAL_DRIVER="$TMP/shim2/libcuda.so.1" 2>&1)
+check "a shim named as the driver is refused" grep -q "^openmps: no CUDA driver found at $TMP/shim2/libcuda.so.1 (missing, not loadable, or an openmps shim)" <<<"$out"
+check "and calls fail cleanly" grep -qx "cuInit 100" <<<"$out"
+out=$(run env OPENMPS_REAL_DRIVER=/nonexistent/libcuda.so.1 OPENMPS_TRACE=1 2>&1)
+check "no driver: cuInit says CUDA_ERROR_NO_DEVICE" grep -qx "cuInit 100" <<<"$out"
+check "no driver: the trace says why" grep -q "# cuInit: no CUDA driver was found" <<<"$out"
+finish
