@@ -20,7 +20,7 @@ static void *redirect(void *real, const char *symbol)
 	if (!self)
 		omps_trace_note("%s: the driver's entry point has no exported twin; its calls are not traced",
 				symbol);
-	return self ? self : real;
+	return self ? self : real; /* a trampoline's calls are not traced either */
 }
 
 OMPS_EXPORT CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,

@@ -140,6 +140,13 @@ void *omps_self_for_real(void *real)
 	return e ? omps_entry_self[e->ep] : NULL;
 }
 
+/* Where a trampoline jumps when the driver lacks its function. All driver
+ * functions return CUresult, so ignoring the arguments is safe. */
+static CUresult missing_entry(void)
+{
+	return driver ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_NO_DEVICE;
+}
+
 CUresult omps_no_entry(enum omps_entry ep)
 {
 	if (omps_trace_on)
@@ -154,6 +161,9 @@ __attribute__((constructor)) static void omps_shim_load(void)
 
 	omps_trace_init();
 	driver = find_driver();
+	for (i = 0; i < OMPS_EP_COUNT; i++)
+		if (omps_entry_untraced[i])
+			omps_real[i] = (void *)missing_entry;
 	if (!driver) {
 		const char *env = getenv("OPENMPS_REAL_DRIVER");
 
@@ -164,9 +174,12 @@ __attribute__((constructor)) static void omps_shim_load(void)
 		return;
 	}
 	for (i = 0; i < OMPS_EP_COUNT; i++) {
-		omps_real[i] = dlsym(driver, omps_entry_names[i]);
-		if (omps_real[i])
-			by_addr[nby_addr++] = (struct addr_entry){omps_real[i], (enum omps_entry)i};
+		void *f = dlsym(driver, omps_entry_names[i]);
+
+		if (f) {
+			omps_real[i] = f;
+			by_addr[nby_addr++] = (struct addr_entry){f, (enum omps_entry)i};
+		}
 	}
 	qsort(by_addr, nby_addr, sizeof(by_addr[0]), by_real);
 	if (omps_trace_on)

@@ -5,6 +5,19 @@
 #include <dlfcn.h>
 #include <stdio.h>
 
+/* Interop entry points, exported by the shim as trampolines. */
+static void trampolines(void)
+{
+	CUresult (*vdpau)(CUdevice *, unsigned int, void *) = (CUresult(*)(CUdevice *, unsigned int, void *))dlsym(
+		RTLD_DEFAULT, "cuVDPAUGetDevice");
+	CUresult (*gl_init)(void) = (CUresult(*)(void))dlsym(RTLD_DEFAULT, "cuGLInit");
+	CUdevice dev = -1;
+	int r = vdpau ? (int)vdpau(&dev, 0, NULL) : -1;
+
+	printf("trampoline %d %d\n", r, (int)dev);
+	printf("missing trampoline %d\n", gl_init ? (int)gl_init() : -1);
+}
+
 int main(void)
 {
 	CUresult (*count_fn)(int *) = NULL;
@@ -17,8 +30,10 @@ int main(void)
 
 	r = cuInit(0);
 	printf("cuInit %d\n", (int)r);
-	if (r != CUDA_SUCCESS)
+	if (r != CUDA_SUCCESS) {
+		trampolines();
 		return 1;
+	}
 	cuDeviceGetCount(&n);
 	cuDeviceGet(&dev, 0);
 	cuDeviceGetName(name, sizeof(name), dev);
@@ -30,5 +45,6 @@ int main(void)
 		printf("devices via procaddress %d\n", n2);
 	cuGetErrorName(CUDA_ERROR_NO_DEVICE, &ename);
 	printf("error name %s\n", ename ? ename : "?");
+	trampolines();
 	return 0;
 }

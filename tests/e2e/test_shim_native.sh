@@ -12,12 +12,20 @@ if [ -f "$STUB" ]; then
 	nm -D --defined-only "$STUB" | awk '$3 ~ /^cu/ {print $3}' | sort >"$TMP/stub.syms"
 	nm -D --defined-only "$SHIM_DIR/libcuda.so.1" | awk '{print $3}' | sort >"$TMP/shim.syms"
 	check "the stub lists the driver's symbols" test "$(wc -l <"$TMP/stub.syms")" -gt 500
-	check "the shim exports every symbol of the driver stub" test -z "$(comm -13 "$TMP/shim.syms" "$TMP/stub.syms")"
-	check "and nothing else but its marker" test "$(comm -23 "$TMP/shim.syms" "$TMP/stub.syms")" = openmps_shim_version
+	missing=$(comm -13 "$TMP/shim.syms" "$TMP/stub.syms" | tr '\n' ' ')
+	check "the shim exports every symbol of the driver stub (missing: $missing)" test -z "$missing"
 else
-	echo "no driver stub at $STUB: symbol check skipped"
+	echo "no driver stub at $STUB: checking against cuda.h alone"
 fi
-check "the probe runs against the shim" grep -q "libcuda.so.1 => $SHIM_DIR/libcuda.so.1" <<<"$(ldd "$PROBE")"
+nm -D --defined-only "$SHIM_DIR/libcuda.so.1" | awk '{print $3}' | sort >"$TMP/shim.syms"
+check "the shim exports driver names and its marker only" test "$(grep -v '^cu' "$TMP/shim.syms")" = openmps_shim_version
+for f in cuInit cuMemAlloc cuMemAlloc_v2 cuMemcpyAsync cuMemcpyAsync_ptsz cuStreamSynchronize_ptsz \
+	cuGetProcAddress cuGetProcAddress_v2 cuGetExportTable cuProfilerStart cuGLMapBufferObject_v2_ptds \
+	cuVDPAUGetDevice cuEGLStreamConsumerConnect; do
+	check "the shim exports $f" grep -qx "$f" "$TMP/shim.syms"
+done
+check "the probe runs against the shim" grep -q "libcuda.so.1 => $SHIM_DIR/libcuda.so.1" \
+	<<<"$(LD_LIBRARY_PATH=$SHIM_DIR ldd "$PROBE")"
 
 run() { LD_LIBRARY_PATH=$SHIM_DIR "$@" "$PROBE"; }
 out=$(run env OPENMPS_REAL_DRIVER="$FAKECUDA" 2>&1)
@@ -27,6 +35,8 @@ check "natively, cuGetProcAddress hands out the driver's own pointer" grep -qx "
 check "which works" grep -qx "devices via procaddress 3" <<<"$out"
 check "error names" grep -qx "error name CUDA_ERROR_NO_DEVICE" <<<"$out"
 check "no trace unless asked" test -z "$(grep openmps-trace <<<"$out")"
+check "a trampoline forwards to the driver" grep -qx "trampoline 0 7" <<<"$out"
+check "a trampoline the driver lacks fails with CUDA_ERROR_NOT_FOUND" grep -qx "missing trampoline 500" <<<"$out"
 
 # Tracing: every call, with arguments, result and duration; pointers from
 # cuGetProcAddress are the shim's, so their calls are traced too.
@@ -50,6 +60,7 @@ check "the driver is found along LD_LIBRARY_PATH, past the shims" grep -qx "devi
 out=$(run env OPENMPS_REAL_DRIVER="$TMP/shim2/libcuda.so.1" 2>&1)
 check "a shim named as the driver is refused" grep -q "^openmps: no CUDA driver found at $TMP/shim2/libcuda.so.1 (missing, not loadable, or an openmps shim)" <<<"$out"
 check "and calls fail cleanly" grep -qx "cuInit 100" <<<"$out"
+check "trampolines too" grep -qx "missing trampoline 100" <<<"$out"
 out=$(run env OPENMPS_REAL_DRIVER=/nonexistent/libcuda.so.1 OPENMPS_TRACE=1 2>&1)
 check "no driver: cuInit says CUDA_ERROR_NO_DEVICE" grep -qx "cuInit 100" <<<"$out"
 check "no driver: the trace says why" grep -q "# cuInit: no CUDA driver was found" <<<"$out"

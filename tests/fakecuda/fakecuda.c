@@ -225,3 +225,15 @@ CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int version
 		*status = *pfn ? CU_GET_PROC_ADDRESS_SUCCESS : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
 	return *pfn ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
 }
+
+/* An interop entry point (cudaVDPAU.h), which the shim forwards through a
+ * trampoline; the VDPAU types are plain integers and pointers. */
+CUresult CUDAAPI cuVDPAUGetDevice(CUdevice *dev, unsigned int vdp_device, void *get_proc_address);
+CUresult CUDAAPI cuVDPAUGetDevice(CUdevice *dev, unsigned int vdp_device, void *get_proc_address)
+{
+	(void)vdp_device, (void)get_proc_address;
+	if (!dev)
+		return CUDA_ERROR_INVALID_VALUE;
+	*dev = 7;
+	return CUDA_SUCCESS;
+}
