@@ -47,6 +47,7 @@ ns=$(stat -L -c %i /proc/self/ns/pid)
 check "ps shows client b" grep -qE "^$b_pid +[0-9]+ +$S +GPU-fafbfcfd-feff-0001 +$ns +25.0 +1 +0=1G,1=512M +$CLIENT\$" <<<"$out"
 check "ps shows three clients" test "$(grep -c "$CLIENT" <<<"$out")" -eq 3
 expect "ps -p $S" "$out"
+check "openmps status shows the server and its clients" test "$("$OPENMPS_BIN/openmps" status)" = "$S"$'\n'"$out"
 
 # device_query: the devices as a helper server sees them, then each server's.
 row0="0               0000:10.00.00  GPU-fafbfcfd-feff-0001-0203-040506070809  openmps fakecuda device 0         N/A"

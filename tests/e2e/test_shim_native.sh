@@ -64,4 +64,19 @@ check "trampolines too" grep -qx "missing trampoline 100" <<<"$out"
 out=$(run env OPENMPS_REAL_DRIVER=/nonexistent/libcuda.so.1 OPENMPS_TRACE=1 2>&1)
 check "no driver: cuInit says CUDA_ERROR_NO_DEVICE" grep -qx "cuInit 100" <<<"$out"
 check "no driver: the trace says why" grep -q "# cuInit: no CUDA driver was found" <<<"$out"
+# openmps run: the shim in front, the program unmodified, tracing on request.
+OMPS=$OPENMPS_BIN/openmps
+out=$(OPENMPS_REAL_DRIVER="$FAKECUDA" "$OMPS" run -- "$PROBE" 2>&1)
+check "openmps run: the program runs over the shim" grep -qx "devices 3" <<<"$out"
+out=$(OPENMPS_REAL_DRIVER="$FAKECUDA" "$OMPS" run -- env)
+check "openmps run: the shim comes first on LD_LIBRARY_PATH" grep -q "^LD_LIBRARY_PATH=$SHIM_DIR" <<<"$out"
+out=$(OPENMPS_REAL_DRIVER="$FAKECUDA" "$OMPS" run --trace="$TMP/run.trace" -- "$PROBE" 2>&1)
+check "openmps run --trace=FILE traces" grep -q "cuInit(Flags=0) = 0 CUDA_SUCCESS" "$TMP/run.trace"
+out=$("$OMPS" run 2>&1)
+check "openmps run without a program exits 2" test $? -eq 2
+check "and says so" grep -q "which program?" <<<"$out"
+out=$("$OMPS" run -- /nonexistent/prog 2>&1)
+check "an unrunnable program exits 127" test $? -eq 127
+"$OMPS" bogus 2>/dev/null
+check "an unknown command exits 2" test $? -eq 2
 finish

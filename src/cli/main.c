@@ -1,0 +1,111 @@
+/* openmps: the user's command line.
+ *   openmps run [--trace[=FILE]] -- PROGRAM [ARGS...]   run a program as a client
+ *   openmps status                                      what the daemon is running
+ * run puts the shim (lib/openmps/libcuda.so.1, found beside this binary) first
+ * on LD_LIBRARY_PATH and executes the program, which stays unmodified. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int shim_dir(char *buf, size_t len)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	if (snprintf(buf, len, "%s/../lib/openmps", self) >= (int)len)
+		return -1;
+	if (!realpath(buf, self) || snprintf(buf, len, "%s", self) >= (int)len)
+		return -1;
+	return access(strcat(self, "/libcuda.so.1"), R_OK);
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {{"trace", optional_argument, 0, 't'}, {0, 0, 0, 0}};
+	char dir[PATH_MAX], *path;
+	const char *old = getenv("LD_LIBRARY_PATH");
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (opt != 't')
+			return 2;
+		setenv("OPENMPS_TRACE", "1", 1);
+		if (optarg)
+			setenv("OPENMPS_TRACE_FILE", optarg, 1);
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "openmps run: which program? Usage: openmps run [--trace[=FILE]] -- PROGRAM [ARGS...]\n");
+		return 2;
+	}
+	if (shim_dir(dir, sizeof(dir)) < 0) {
+		fprintf(stderr, "openmps run: the shim (lib/openmps/libcuda.so.1) is not installed beside %s\n",
+			argv[0]);
+		return 1;
+	}
+	if (asprintf(&path, "%s%s%s", dir, old && *old ? ":" : "", old ? old : "") < 0)
+		return 1;
+	setenv("LD_LIBRARY_PATH", path, 1);
+	free(path);
+	execvp(argv[optind], argv + optind);
+	fprintf(stderr, "openmps run: cannot run %s: %s\n", argv[optind], strerror(errno));
+	return 127;
+}
+
+/* status asks the daemon through openmps-control, installed beside us. */
+static int status(char **argv)
+{
+	char self[PATH_MAX], ctl[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	FILE *p;
+
+	(void)argv;
+	if (n <= 0)
+		return 1;
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(ctl, sizeof(ctl), "%s/openmps-control", self);
+	p = popen(ctl, "w");
+	if (!p)
+		return 1;
+	fputs("get_server_list\nps\n", p);
+	n = pclose(p);
+	return n == 0 ? 0 : 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: openmps run [--trace[=FILE]] -- PROGRAM [ARGS...]\n"
+		   "       openmps status\n\n"
+		   "  run     runs PROGRAM with the openmps client shim as its CUDA driver. With no daemon\n"
+		   "          (openmps-control -d) the shim forwards every call to the real driver, natively.\n"
+		   "          --trace logs every driver call with its arguments, result and duration to\n"
+		   "          stderr or FILE (the same as OPENMPS_TRACE=1 and OPENMPS_TRACE_FILE=FILE).\n"
+		   "  status  the daemon's servers and clients (openmps-control's get_server_list and ps)\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "status"))
+		return status(argv + 1);
+	fprintf(stderr, "openmps: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
