@@ -11,18 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "paths.h"
+
 static int shim_dir(char *buf, size_t len)
 {
-	char self[PATH_MAX], *slash;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char self[PATH_MAX];
 
-	if (n <= 0)
+	if (omps_self_dir(self, sizeof(self)) < 0)
 		return -1;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -1;
-	*slash = '\0';
 	if (snprintf(buf, len, "%s/../lib/openmps", self) >= (int)len)
 		return -1;
 	if (!realpath(buf, self) || snprintf(buf, len, "%s", self) >= (int)len)
@@ -67,14 +63,12 @@ static int run(int argc, char **argv)
 static int status(char **argv)
 {
 	char self[PATH_MAX], ctl[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	FILE *p;
+	int n;
 
 	(void)argv;
-	if (n <= 0)
+	if (omps_self_dir(self, sizeof(self)) < 0)
 		return 1;
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
 	snprintf(ctl, sizeof(ctl), "%s/openmps-control", self);
 	p = popen(ctl, "w");
 	if (!p)

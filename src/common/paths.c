@@ -2,7 +2,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 static const char *env_or(const char *name, const char *fallback)
 {
@@ -27,4 +29,19 @@ int omps_pipe_path(char *buf, size_t len, const char *name)
 	int n = snprintf(buf, len, "%s/%s", omps_pipe_dir(), name);
 
 	return n < 0 || (size_t)n >= len || (size_t)n >= max ? -1 : 0;
+}
+
+int omps_self_dir(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	return 0;
 }

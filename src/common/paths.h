@@ -17,4 +17,8 @@ const char *omps_log_dir(void);	 /* OPENMPS_LOG_DIRECTORY or the default */
 /* Joins dir and name into buf; -1 if it does not fit a socket address. */
 int omps_pipe_path(char *buf, size_t len, const char *name);
 
+/* The directory of the running executable, where openmps finds its own
+ * other programs. -1 if it cannot be read. */
+int omps_self_dir(char *buf, size_t len);
+
 #endif

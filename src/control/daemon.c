@@ -96,16 +96,9 @@ static int write_pid_file(struct ctl_daemon *d)
 static int find_server_binary(struct ctl_daemon *d)
 {
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
 
-	if (n <= 0)
+	if (omps_self_dir(self, sizeof(self)) < 0)
 		return -1;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -1;
-	*slash = '\0';
 	if (snprintf(d->server_path, sizeof(d->server_path), "%.*s/openmps-server",
 		     (int)(sizeof(d->server_path) - 32), self) < 0)
 		return -1;
