@@ -1,0 +1,288 @@
+#include "ring.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RING_MAGIC 0x474e4952u /* "RING" */
+#define REC_PAD	   0xffffffffu /* fills the end of the space; never wraps a record */
+#define ALIGN	   8u
+
+/* Producer and consumer fields sit on separate cache lines. */
+struct omps_ring_shared {
+	uint32_t magic;
+	uint32_t size;
+	char pad0[56];
+	_Atomic uint64_t head; /* written by the producer */
+	char pad1[56];
+	_Atomic uint64_t tail; /* written by the consumer */
+	char pad2[56];
+	_Atomic uint32_t consumer_sleeping; /* futex words: 1 while that side sleeps */
+	_Atomic uint32_t producer_sleeping;
+	char pad3[56];
+	unsigned char data[];
+};
+
+struct rec {
+	uint32_t len; /* payload bytes */
+	uint32_t type;
+};
+
+static uint32_t rec_total(uint32_t len)
+{
+	return (uint32_t)((sizeof(struct rec) + len + ALIGN - 1) & ~(uint64_t)(ALIGN - 1));
+}
+
+size_t omps_ring_bytes(uint32_t size)
+{
+	return sizeof(struct omps_ring_shared) + size;
+}
+
+static int valid_size(uint32_t size)
+{
+	return size >= 256 && (size & (size - 1)) == 0 && size <= (1u << 30);
+}
+
+int omps_ring_init(struct omps_ring *r, void *mem, uint32_t size)
+{
+	struct omps_ring_shared *sh = mem;
+
+	if (!valid_size(size)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(sh, 0, sizeof(*sh));
+	sh->size = size;
+	atomic_store(&sh->head, 0);
+	atomic_store(&sh->tail, 0);
+	sh->magic = RING_MAGIC;
+	return omps_ring_attach(r, mem, omps_ring_bytes(size));
+}
+
+int omps_ring_attach(struct omps_ring *r, void *mem, size_t bytes)
+{
+	struct omps_ring_shared *sh = mem;
+	uint32_t size;
+
+	if (bytes < sizeof(*sh) || sh->magic != RING_MAGIC) {
+		errno = EPROTO;
+		return -1;
+	}
+	size = sh->size; /* read once: the other side may change it */
+	if (!valid_size(size) || bytes < omps_ring_bytes(size)) {
+		errno = EPROTO;
+		return -1;
+	}
+	r->sh = sh;
+	r->data = sh->data;
+	r->size = size;
+	r->head = r->seen = atomic_load_explicit(&sh->head, memory_order_acquire);
+	r->pending = 0;
+	r->tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+	return 0;
+}
+
+uint32_t omps_ring_max_payload(const struct omps_ring *r)
+{
+	return r->size / 2 - (uint32_t)sizeof(struct rec);
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t val, int timeout_ms)
+{
+	struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, val, timeout_ms < 0 ? NULL : &ts, NULL, 0);
+}
+
+/* Free bytes for the producer; rereads the consumer's tail only when needed. */
+static uint64_t room(struct omps_ring *r, uint32_t need)
+{
+	uint64_t used = r->head - r->seen;
+
+	if (r->size - used < need) {
+		r->seen = atomic_load_explicit(&r->sh->tail, memory_order_acquire);
+		used = r->head - r->seen;
+	}
+	return used > r->size ? 0 : r->size - used; /* a tail past head is corruption: no room */
+}
+
+static void put_rec(struct omps_ring *r, uint64_t at, uint32_t type, uint32_t len)
+{
+	struct rec h = {.len = len, .type = type};
+
+	memcpy(r->data + (at & (r->size - 1)), &h, sizeof(h));
+}
+
+void *omps_ring_reserve(struct omps_ring *r, uint32_t type, uint32_t len)
+{
+	uint32_t total, pos, to_end;
+
+	if (len > omps_ring_max_payload(r) || type == REC_PAD) {
+		errno = EMSGSIZE;
+		return NULL;
+	}
+	total = rec_total(len);
+	pos = (uint32_t)(r->head & (r->size - 1));
+	to_end = r->size - pos;
+	if (total > to_end) { /* records never wrap: pad to the end first */
+		if (room(r, to_end + total) < (uint64_t)to_end + total) {
+			errno = EAGAIN;
+			return NULL;
+		}
+		put_rec(r, r->head, REC_PAD, to_end - (uint32_t)sizeof(struct rec));
+		r->head += to_end;
+		pos = 0;
+	} else if (room(r, total) < total) {
+		errno = EAGAIN;
+		return NULL;
+	}
+	put_rec(r, r->head, type, len);
+	r->pending = total;
+	return r->data + pos + sizeof(struct rec);
+}
+
+void omps_ring_commit(struct omps_ring *r)
+{
+	r->head += r->pending;
+	r->pending = 0;
+	/* Publish, then look for a sleeper: with both sequentially consistent,
+	 * either the consumer sees the new head before sleeping, or we see it
+	 * asleep and wake it (see omps_ring_wait_data). */
+	atomic_store(&r->sh->head, r->head);
+	if (atomic_load(&r->sh->consumer_sleeping)) {
+		atomic_store(&r->sh->consumer_sleeping, 0);
+		futex_wake(&r->sh->consumer_sleeping);
+	}
+}
+
+int omps_ring_push(struct omps_ring *r, uint32_t type, const void *payload, uint32_t len, int timeout_ms)
+{
+	void *p = omps_ring_reserve(r, type, len);
+
+	if (!p && errno == EAGAIN && omps_ring_wait_space(r, len, 20, timeout_ms))
+		p = omps_ring_reserve(r, type, len);
+	if (!p)
+		return -1;
+	memcpy(p, payload, len);
+	omps_ring_commit(r);
+	return 0;
+}
+
+static int corrupt(void)
+{
+	errno = EPROTO;
+	return -1;
+}
+
+int64_t omps_ring_pop(struct omps_ring *r, uint32_t *type, void *buf, size_t cap)
+{
+	for (;;) {
+		uint64_t head = atomic_load_explicit(&r->sh->head, memory_order_acquire);
+		uint64_t avail = head - r->tail;
+		uint32_t pos = (uint32_t)(r->tail & (r->size - 1)), total;
+		struct rec h;
+
+		if (avail == 0) {
+			errno = EAGAIN;
+			return 0;
+		}
+		if (avail > r->size || avail % ALIGN || avail < sizeof(h))
+			return corrupt();
+		memcpy(&h, r->data + pos, sizeof(h)); /* copied once, then trusted */
+		if (h.len > r->size)
+			return corrupt();
+		total = rec_total(h.len);
+		if (total > avail || total > r->size - pos)
+			return corrupt();
+		if (h.type != REC_PAD) {
+			if (h.len > cap) {
+				errno = EMSGSIZE;
+				return -1;
+			}
+			memcpy(buf, r->data + pos + sizeof(h), h.len);
+			*type = h.type;
+		} else if (pos + total != r->size) {
+			return corrupt(); /* padding only ever fills the end */
+		}
+		r->tail += total;
+		atomic_store(&r->sh->tail, r->tail);
+		if (atomic_load(&r->sh->producer_sleeping)) {
+			atomic_store(&r->sh->producer_sleeping, 0);
+			futex_wake(&r->sh->producer_sleeping);
+		}
+		if (h.type != REC_PAD)
+			return h.len;
+	}
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The shared wait: spin on ready(), then announce sleep in *word, recheck,
+ * and sleep until woken or the deadline. */
+static int wait_for(struct omps_ring *r, int (*ready)(struct omps_ring *, uint32_t), uint32_t arg,
+		    _Atomic uint32_t *word, int spin_us, int timeout_ms)
+{
+	uint64_t start = now_us(), deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000u;
+
+	while (now_us() - start < (uint64_t)spin_us)
+		if (ready(r, arg))
+			return 1;
+	for (;;) {
+		uint64_t now;
+
+		atomic_store(word, 1);
+		if (ready(r, arg)) {
+			atomic_store(word, 0);
+			return 1;
+		}
+		now = now_us();
+		if (now >= deadline) {
+			atomic_store(word, 0);
+			return 0;
+		}
+		futex_wait(word, 1, timeout_ms < 0 ? -1 : (int)((deadline - now + 999) / 1000));
+	}
+}
+
+static int has_data(struct omps_ring *r, uint32_t unused)
+{
+	(void)unused;
+	return atomic_load(&r->sh->head) != r->tail;
+}
+
+static int has_space(struct omps_ring *r, uint32_t len)
+{
+	uint32_t total = rec_total(len), to_end = r->size - (uint32_t)(r->head & (r->size - 1));
+	uint64_t need = total > to_end ? (uint64_t)to_end + total : total;
+
+	r->seen = atomic_load(&r->sh->tail);
+	return r->head - r->seen <= r->size && r->size - (r->head - r->seen) >= need;
+}
+
+int omps_ring_wait_data(struct omps_ring *r, int spin_us, int timeout_ms)
+{
+	return wait_for(r, has_data, 0, &r->sh->consumer_sleeping, spin_us, timeout_ms);
+}
+
+int omps_ring_wait_space(struct omps_ring *r, uint32_t len, int spin_us, int timeout_ms)
+{
+	if (len > omps_ring_max_payload(r))
+		return 0;
+	return wait_for(r, has_space, len, &r->sh->producer_sleeping, spin_us, timeout_ms);
+}

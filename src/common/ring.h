@@ -1,0 +1,65 @@
+/* A single-producer, single-consumer ring of variable-length records in
+ * shared memory: the data plane's command channel, one per client thread or
+ * stream. The producer (a client) and the consumer (a server worker) touch
+ * no syscall while the other side keeps up; a side that must wait spins
+ * briefly, then sleeps on a futex that the other side wakes only when the
+ * sleeper has said it sleeps.
+ *
+ * The consumer trusts nothing in the shared memory: every index and length
+ * is checked, and records are copied out before use, so a client that
+ * scribbles over its ring gets an error, never a server that reads out of
+ * bounds. */
+#ifndef OPENMPS_RING_H
+#define OPENMPS_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct omps_ring_shared;
+
+struct omps_ring {
+	struct omps_ring_shared *sh;
+	unsigned char *data;
+	uint32_t size; /* bytes of record space, a power of two */
+	uint64_t head; /* producer: next byte to write; published on commit */
+	uint64_t tail; /* consumer: next byte to read */
+	uint64_t seen; /* producer: the consumer's tail last read */
+	uint32_t pending; /* producer: bytes of the reserved, uncommitted record */
+};
+
+/* Bytes of shared memory a ring with `size` bytes of records needs. */
+size_t omps_ring_bytes(uint32_t size);
+
+/* Formats mem (omps_ring_bytes(size) bytes, zeroed or not) as an empty ring.
+ * size must be a power of two, at least 256. Returns 0 or -1 (EINVAL). */
+int omps_ring_init(struct omps_ring *r, void *mem, uint32_t size);
+
+/* Joins a ring formatted by the other side in mem of `bytes` bytes; checks
+ * that its header fits. Returns 0 or -1 (EPROTO). */
+int omps_ring_attach(struct omps_ring *r, void *mem, size_t bytes);
+
+/* The largest payload one record may carry. */
+uint32_t omps_ring_max_payload(const struct omps_ring *r);
+
+/* Producer: room for a payload of len bytes, or NULL (errno EAGAIN: full
+ * now; EMSGSIZE: never fits). Fill it, then commit. */
+void *omps_ring_reserve(struct omps_ring *r, uint32_t type, uint32_t len);
+void omps_ring_commit(struct omps_ring *r);
+
+/* Producer: reserve, copy, commit, waiting up to timeout_ms for room. */
+int omps_ring_push(struct omps_ring *r, uint32_t type, const void *payload, uint32_t len, int timeout_ms);
+
+/* Consumer: copies the next record's payload into buf (capacity cap) and
+ * its type into *type. Returns the payload length, 0 with errno EAGAIN if the
+ * ring is empty, or -1: EPROTO for a corrupt ring, EMSGSIZE for a record
+ * larger than cap (the ring is then unusable). */
+int64_t omps_ring_pop(struct omps_ring *r, uint32_t *type, void *buf, size_t cap);
+
+/* Consumer: waits until a record is there: spins spin_us microseconds, then
+ * sleeps. Returns 1 when there is one, 0 after timeout_ms (-1: forever). */
+int omps_ring_wait_data(struct omps_ring *r, int spin_us, int timeout_ms);
+
+/* Producer: waits until len more bytes of payload fit; as above. */
+int omps_ring_wait_space(struct omps_ring *r, uint32_t len, int spin_us, int timeout_ms);
+
+#endif

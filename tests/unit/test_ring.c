@@ -1,0 +1,180 @@
+/* The shared-memory command ring: order and content across wrap-around,
+ * full and oversized records, corruption by the producer side detected by
+ * the consumer, and two processes exchanging records through a small ring
+ * so that both sides sleep and wake. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ring.h"
+
+static void *shared(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A record's content is derived from its number, so the reader can check it. */
+static uint32_t fill(unsigned char *p, uint64_t seq)
+{
+	uint32_t len = (uint32_t)(seq * 2654435761u % 200) + 8, i;
+
+	memcpy(p, &seq, sizeof(seq));
+	for (i = 8; i < len; i++)
+		p[i] = (unsigned char)(seq + i);
+	return len;
+}
+
+static int matches(const unsigned char *p, int64_t len, uint64_t seq)
+{
+	unsigned char want[256];
+
+	return len == fill(want, seq) && !memcmp(p, want, (size_t)len);
+}
+
+static void test_basic(void)
+{
+	struct omps_ring r;
+	unsigned char buf[512];
+	void *mem = shared(omps_ring_bytes(1024));
+	uint32_t type = 0;
+	uint64_t seq;
+	int bad = 0;
+
+	CHECK(omps_ring_init(&r, mem, 1000) < 0 && errno == EINVAL);
+	CHECK(omps_ring_init(&r, mem, 1024) == 0);
+	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == 0 && errno == EAGAIN);
+	CHECK(omps_ring_push(&r, 7, "hello", 5, 0) == 0);
+	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == 5 && type == 7 && !memcmp(buf, "hello", 5));
+	CHECK(omps_ring_push(&r, 1, "", 0, 0) == 0); /* empty payloads are records too */
+	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == 0 && type == 1);
+
+	/* Many records of varied sizes: every one back in order, across wraps. */
+	for (seq = 0; seq < 10000 && !bad; seq++) {
+		unsigned char rec[256];
+		uint32_t len = fill(rec, seq);
+		int64_t n;
+
+		bad |= omps_ring_push(&r, (uint32_t)seq & 0xff, rec, len, 0) != 0;
+		n = omps_ring_pop(&r, &type, buf, sizeof(buf));
+		bad |= !matches(buf, n, seq) || type != (seq & 0xff);
+	}
+	CHECK(!bad);
+
+	/* Full: refused until the consumer makes room; too big: never. */
+	while (omps_ring_push(&r, 2, buf, 100, 0) == 0)
+		;
+	CHECK(errno == EAGAIN);
+	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == 100);
+	CHECK(omps_ring_push(&r, 2, buf, 100, 0) == 0);
+	CHECK(omps_ring_reserve(&r, 2, omps_ring_max_payload(&r) + 1) == NULL && errno == EMSGSIZE);
+	CHECK(omps_ring_pop(&r, &type, buf, 10) < 0 && errno == EMSGSIZE);
+	munmap(mem, omps_ring_bytes(1024));
+}
+
+/* A hostile producer writes what it likes into shared memory: the consumer
+ * must say EPROTO, never read outside the ring. */
+static void test_corruption(void)
+{
+	size_t bytes = omps_ring_bytes(256);
+	unsigned char *mem = shared(bytes), buf[300];
+	struct omps_ring prod, cons;
+	uint32_t type;
+	uint64_t *head, h;
+	int i, ok = 1;
+
+	CHECK(omps_ring_init(&prod, mem, 256) == 0);
+	CHECK(omps_ring_attach(&cons, mem, bytes) == 0);
+	head = (uint64_t *)(mem + 64);
+	*head = 4096; /* more than the ring holds */
+	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) < 0 && errno == EPROTO);
+	*head = 12; /* not a whole number of records */
+	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) < 0 && errno == EPROTO);
+	*head = 0;
+	CHECK(omps_ring_push(&prod, 1, "abcdefgh", 8, 0) == 0);
+	memcpy(mem + omps_ring_bytes(0), "\xff\xff\x00\x00", 4); /* a length past the end */
+	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) < 0 && errno == EPROTO);
+	memcpy(mem + omps_ring_bytes(0), "\x08\x00\x00\x00\xff\xff\xff\xff", 8); /* padding mid-ring */
+	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) < 0 && errno == EPROTO);
+	/* Random garbage in every field: errors or records, never a crash. */
+	srand(1);
+	for (i = 0; i < 20000; i++) {
+		int64_t n;
+
+		for (h = 0; h < 8; h++)
+			mem[omps_ring_bytes(0) + (size_t)rand() % 256] = (unsigned char)rand();
+		*head = (uint64_t)rand() % 1024;
+		cons.tail = (uint64_t)rand() % 512;
+		n = omps_ring_pop(&cons, &type, buf, sizeof(buf));
+		ok &= n >= -1 && n <= 256;
+	}
+	CHECK(ok);
+	/* The header itself: a bad magic or size is refused at attach. */
+	memcpy(mem, "XXXX", 4);
+	CHECK(omps_ring_attach(&cons, mem, bytes) < 0 && errno == EPROTO);
+	CHECK(omps_ring_init(&prod, mem, 256) == 0);
+	CHECK(omps_ring_attach(&cons, mem, bytes - 1) < 0 && errno == EPROTO);
+	munmap(mem, bytes);
+}
+
+/* Two processes, a 4 KiB ring, 200,000 records: both sides fill, drain,
+ * sleep and wake; the consumer checks every record. */
+static void test_two_processes(void)
+{
+	const uint64_t n = 200000;
+	size_t bytes = omps_ring_bytes(4096);
+	void *mem = shared(bytes);
+	struct omps_ring r;
+	unsigned char buf[512];
+	uint64_t seq, bad = 0;
+	int status = -1;
+	pid_t pid;
+
+	CHECK(omps_ring_init(&r, mem, 4096) == 0);
+	pid = fork();
+	if (pid == 0) {
+		struct omps_ring p;
+
+		if (omps_ring_attach(&p, mem, bytes) < 0)
+			_exit(2);
+		for (seq = 0; seq < n; seq++) {
+			unsigned char rec[256];
+			uint32_t len = fill(rec, seq);
+
+			if (omps_ring_push(&p, 3, rec, len, 5000) < 0)
+				_exit(3);
+			if (seq % 50000 == 0)
+				usleep(20000); /* let the consumer fall asleep */
+		}
+		_exit(0);
+	}
+	for (seq = 0; seq < n; seq++) {
+		uint32_t type;
+		int64_t len;
+
+		if (!omps_ring_wait_data(&r, 10, 5000))
+			break;
+		len = omps_ring_pop(&r, &type, buf, sizeof(buf));
+		bad += !matches(buf, len, seq) || type != 3;
+		if (seq % 40000 == 0)
+			usleep(20000); /* let the producer fill up and wait */
+	}
+	CHECK(seq == n);
+	CHECK(bad == 0);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(omps_ring_wait_data(&r, 10, 50) == 0); /* drained: times out */
+	munmap(mem, bytes);
+}
+
+int main(void)
+{
+	test_basic();
+	test_corruption();
+	test_two_processes();
+	return check_report("ring");
+}
