@@ -13,7 +13,10 @@
  *                         connection stays open for the client's life
  *   daemon    <-> server  a socketpair made at spawn (OPENMPS_CONTROL_FD)
  *   client    <-> server  a socketpair made by the daemon at admission, one
- *                         end passed to each with SCM_RIGHTS
+ *                         end passed to each with SCM_RIGHTS; over it the
+ *                         client opens its data channel: a memfd holding a
+ *                         request ring and a reply ring (ring.h) that carry
+ *                         the driver calls as OMPS_CALL_* records
  */
 #ifndef OPENMPS_PROTOCOL_H
 #define OPENMPS_PROTOCOL_H
@@ -48,6 +51,9 @@ enum omps_msg_type {
 	OMPS_MSG_SERVER_SHUTDOWN,   /* daemon -> server: omps_shutdown */
 	OMPS_MSG_SERVER_TERMINATE,  /* daemon -> server: omps_terminate */
 	OMPS_MSG_SERVER_TERMINATED, /* server -> daemon: omps_terminate, result set */
+	OMPS_MSG_CHANNEL_OPEN,	    /* client -> server: omps_channel_open + memfd of the rings */
+	OMPS_MSG_DEVICE_INFO,	    /* server -> client: omps_device_info, one per device */
+	OMPS_MSG_CHANNEL_READY,	    /* server -> client: status 0, or a CUresult and text */
 	OMPS_MSG_TYPE_END
 };
 
@@ -129,6 +135,88 @@ struct omps_terminate {
 	int32_t result; /* a CUresult, set in the reply */
 };
 
+/* ---- The data channel ---- */
+
+#define OMPS_MAX_ATTRS 256 /* device attributes cached by the client, by CUdevice_attribute */
+
+struct omps_channel_open {
+	uint32_t request_ring; /* bytes of records in each ring; the memfd holds */
+	uint32_t reply_ring;   /* the request ring, then the reply ring */
+};
+
+struct omps_device_info {
+	struct omps_device dev;
+	int32_t attrs[OMPS_MAX_ATTRS]; /* 0 where the driver has no such attribute */
+};
+
+/* Records in the request ring. Calls marked (sync) get exactly one reply
+ * record, or several for data, in order; the others are fire-and-forget and
+ * report a failure at the client's next synchronous call, as the driver
+ * reports asynchronous errors. */
+enum omps_call {
+	OMPS_CALL_MEM_ALLOC = 1, /* (sync) omps_call_alloc -> omps_reply_ptr */
+	OMPS_CALL_MEM_FREE,	 /* (sync) omps_call_ptr -> omps_reply */
+	OMPS_CALL_MEM_GET_INFO,	 /* (sync) omps_call_dev -> omps_reply_info */
+	OMPS_CALL_MEMSET,	 /* omps_call_memset */
+	OMPS_CALL_MEMCPY_HTOD,	 /* omps_call_copy, then the bytes in the same record */
+	OMPS_CALL_MEMCPY_DTOH,	 /* (sync) omps_call_copy -> data records, then omps_reply */
+	OMPS_CALL_MEMCPY_DTOD,	 /* omps_call_copy */
+	OMPS_CALL_SYNCHRONIZE,	 /* (sync) omps_call_dev -> omps_reply */
+	OMPS_CALL_END
+};
+
+enum omps_reply_type {
+	OMPS_REPLY = 1,	 /* omps_reply or a larger struct starting with it */
+	OMPS_REPLY_DATA, /* raw bytes of a device-to-host copy */
+};
+
+struct omps_call_dev {
+	int32_t dev;
+};
+
+struct omps_call_alloc {
+	int32_t dev;
+	uint32_t reserved;
+	uint64_t bytes;
+};
+
+struct omps_call_ptr {
+	uint64_t ptr;
+};
+
+struct omps_call_memset {
+	int32_t dev;
+	uint32_t value;
+	uint32_t elem; /* 1, 2 or 4 bytes */
+	uint32_t reserved;
+	uint64_t ptr;
+	uint64_t count; /* elements */
+};
+
+struct omps_call_copy {
+	int32_t dev;
+	uint32_t reserved;
+	uint64_t dst, src; /* device addresses; the host side is the record or the reply */
+	uint64_t bytes;
+};
+
+struct omps_reply {
+	int32_t result; /* a CUresult */
+	uint32_t reserved;
+};
+
+struct omps_reply_ptr {
+	struct omps_reply r;
+	uint64_t ptr;
+};
+
+struct omps_reply_info {
+	struct omps_reply r;
+	uint64_t free, total;
+};
+
+_Static_assert(sizeof(struct omps_msg) + sizeof(struct omps_device_info) <= OMPS_MSG_MAX,
+	       "device info must fit one packet");
 _Static_assert(sizeof(struct omps_msg) + sizeof(struct omps_server_ready) <= OMPS_MSG_MAX,
 	       "server ready message must fit one packet");
 _Static_assert(sizeof(struct omps_msg) + sizeof(struct omps_hello) + sizeof(struct omps_client_info) <=

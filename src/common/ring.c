@@ -194,7 +194,7 @@ int64_t omps_ring_pop(struct omps_ring *r, uint32_t *type, void *buf, size_t cap
 
 		if (avail == 0) {
 			errno = EAGAIN;
-			return 0;
+			return -1;
 		}
 		if (avail > r->size || avail % ALIGN || avail < sizeof(h))
 			return corrupt();

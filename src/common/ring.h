@@ -50,9 +50,9 @@ void omps_ring_commit(struct omps_ring *r);
 int omps_ring_push(struct omps_ring *r, uint32_t type, const void *payload, uint32_t len, int timeout_ms);
 
 /* Consumer: copies the next record's payload into buf (capacity cap) and
- * its type into *type. Returns the payload length, 0 with errno EAGAIN if the
- * ring is empty, or -1: EPROTO for a corrupt ring, EMSGSIZE for a record
- * larger than cap (the ring is then unusable). */
+ * its type into *type. Returns the payload length (records may be empty), or
+ * -1: EAGAIN when the ring is empty, EPROTO for a corrupt ring, EMSGSIZE for
+ * a record larger than cap (the ring is then unusable). */
 int64_t omps_ring_pop(struct omps_ring *r, uint32_t *type, void *buf, size_t cap);
 
 /* Consumer: waits until a record is there: spins spin_us microseconds, then

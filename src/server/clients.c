@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -16,6 +17,7 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 
 	if (!c)
 		return NULL;
+	c->srv = s;
 	c->fd = fd;
 	c->pid = a->pid;
 	c->uid = a->uid;
@@ -49,6 +51,13 @@ void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *wh
 		s->nclients--;
 		omps_log("Client process %d %s. Number of active clients is %u.", (int)c->pid, why,
 			 s->nclients);
+		if (c->has_worker) {
+			srv_channel_stop(c); /* its worker releases what it held */
+			return;
+		}
+		if (c->map)
+			munmap(c->map, c->map_len);
+		free(c->buf);
 		close(c->fd);
 		free(c);
 		return;
@@ -74,11 +83,26 @@ static void greet(struct srv_state *s, struct srv_client *c, const struct omps_m
 	omps_log("Client {PID: %d, ID: %u} connected", (int)c->pid, c->id);
 }
 
+static void open_channel(struct srv_state *s, struct srv_client *c, const char *buf, ssize_t n, int memfd)
+{
+	char err[256];
+	int r = srv_channel_open(c, memfd, buf, (size_t)n, err, sizeof(err));
+
+	if (memfd >= 0)
+		close(memfd); /* mapped or refused, the descriptor is done with */
+	if (r == 0)
+		return;
+	omps_log("Client process %d: cannot open its data channel: %s", (int)c->pid, err);
+	omps_send(c->fd, OMPS_MSG_CHANNEL_READY, CUDA_ERROR_MPS_CONNECTION_FAILED, 0, err, strlen(err), -1, 0);
+	srv_client_remove(s, c, "was refused a data channel");
+}
+
 void srv_client_readable(struct srv_state *s, struct srv_client *c)
 {
 	struct omps_msg hdr;
 	char buf[OMPS_MSG_MAX];
-	ssize_t n = omps_recv(c->fd, &hdr, buf, sizeof(buf), NULL);
+	int memfd;
+	ssize_t n = omps_recv(c->fd, &hdr, buf, sizeof(buf), &memfd);
 
 	if (n < 0) {
 		if (errno == EAGAIN)
@@ -91,9 +115,17 @@ void srv_client_readable(struct srv_state *s, struct srv_client *c)
 		return;
 	}
 	if (!c->greeted) {
+		if (memfd >= 0)
+			close(memfd);
 		greet(s, c, &hdr, buf, n);
 		return;
 	}
+	if (hdr.type == OMPS_MSG_CHANNEL_OPEN) {
+		open_channel(s, c, buf, n, memfd);
+		return;
+	}
+	if (memfd >= 0)
+		close(memfd);
 	omps_log("Client process %d sent unknown message type %u", (int)c->pid, hdr.type);
 	srv_client_remove(s, c, "was dropped");
 }

@@ -27,7 +27,7 @@ static CUresult describe(struct omps_driver *drv, int ordinal, struct omps_devic
 	return CUDA_SUCCESS;
 }
 
-int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, int retain, char *err,
+int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, CUcontext *ctxs, char *err,
 		      size_t errlen)
 {
 	char why[96];
@@ -47,13 +47,12 @@ int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, int 
 		struct omps_device *d = &r->dev[i];
 
 		res = describe(drv, i, d);
-		if (!res && retain) {
-			CUcontext ctx;
+		if (!res && ctxs) {
 			CUdevice dev;
 
 			res = drv->device_get(&dev, i);
 			if (!res)
-				res = drv->primary_ctx_retain(&ctx, dev);
+				res = drv->primary_ctx_retain(&ctxs[i], dev);
 			if (!res)
 				omps_log("Creating server context on device %d (%s)", i, d->name);
 		}
@@ -61,7 +60,7 @@ int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, int 
 			omps_driver_strerror(drv, res, why, sizeof(why));
 			snprintf(err, errlen, "device %d: %s", i, why);
 			r->ndevices = (uint32_t)i;
-			if (retain)
+			if (ctxs)
 				omps_devices_close(drv, r);
 			return -1;
 		}
@@ -79,5 +78,16 @@ void omps_devices_close(struct omps_driver *drv, const struct omps_server_ready 
 
 		if (drv->device_get(&dev, (int)i) == CUDA_SUCCESS)
 			drv->primary_ctx_release(dev);
+	}
+}
+
+void omps_device_attrs(struct omps_driver *drv, int dev, int32_t *attrs, int n)
+{
+	int a;
+
+	for (a = 0; a < n; a++) {
+		int v = 0;
+
+		attrs[a] = a > 0 && drv->device_get_attribute(&v, (CUdevice_attribute)a, dev) == CUDA_SUCCESS ? v : 0;
 	}
 }

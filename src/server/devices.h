@@ -6,10 +6,12 @@
 #include "driver.h"
 #include "protocol.h"
 
-/* Initialises the driver and fills r. With retain set, also retains every
- * device's primary context. Writes why to err on failure. */
-int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, int retain, char *err,
+/* Initialises the driver and fills r. With ctx given, also retains every
+ * device's primary context into it. Writes why to err on failure. */
+int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, CUcontext *ctx, char *err,
 		      size_t errlen);
+/* Every attribute of device dev the driver knows, 0 for the others. */
+void omps_device_attrs(struct omps_driver *drv, int dev, int32_t *attrs, int n);
 void omps_devices_close(struct omps_driver *drv, const struct omps_server_ready *r);
 
 #endif

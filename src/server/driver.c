@@ -24,6 +24,19 @@ static const struct sym syms[] = {
 	SYM(primary_ctx_retain, "cuDevicePrimaryCtxRetain"),
 	SYM(primary_ctx_release, "cuDevicePrimaryCtxRelease_v2"),
 	SYM(get_error_name, "cuGetErrorName"),
+	SYM(ctx_set_current, "cuCtxSetCurrent"),
+	SYM(stream_create, "cuStreamCreate"),
+	SYM(stream_destroy, "cuStreamDestroy_v2"),
+	SYM(stream_synchronize, "cuStreamSynchronize"),
+	SYM(mem_alloc, "cuMemAlloc_v2"),
+	SYM(mem_free, "cuMemFree_v2"),
+	SYM(mem_get_info, "cuMemGetInfo_v2"),
+	SYM(memset_d8_async, "cuMemsetD8Async"),
+	SYM(memset_d16_async, "cuMemsetD16Async"),
+	SYM(memset_d32_async, "cuMemsetD32Async"),
+	SYM(memcpy_htod_async, "cuMemcpyHtoDAsync_v2"),
+	SYM(memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2"),
+	SYM(memcpy_dtod_async, "cuMemcpyDtoDAsync_v2"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

@@ -20,6 +20,19 @@ struct omps_driver {
 	CUresult (*primary_ctx_retain)(CUcontext *, CUdevice);
 	CUresult (*primary_ctx_release)(CUdevice);
 	CUresult (*get_error_name)(CUresult, const char **);
+	CUresult (*ctx_set_current)(CUcontext);
+	CUresult (*stream_create)(CUstream *, unsigned int);
+	CUresult (*stream_destroy)(CUstream);
+	CUresult (*stream_synchronize)(CUstream);
+	CUresult (*mem_alloc)(CUdeviceptr *, size_t);
+	CUresult (*mem_free)(CUdeviceptr);
+	CUresult (*mem_get_info)(size_t *, size_t *);
+	CUresult (*memset_d8_async)(CUdeviceptr, unsigned char, size_t, CUstream);
+	CUresult (*memset_d16_async)(CUdeviceptr, unsigned short, size_t, CUstream);
+	CUresult (*memset_d32_async)(CUdeviceptr, unsigned int, size_t, CUstream);
+	CUresult (*memcpy_htod_async)(CUdeviceptr, const void *, size_t, CUstream);
+	CUresult (*memcpy_dtoh_async)(void *, CUdeviceptr, size_t, CUstream);
+	CUresult (*memcpy_dtod_async)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

@@ -51,7 +51,7 @@ static int query_devices(int csv)
 	struct omps_server_ready r;
 	char err[256], table[16384] = "";
 
-	if (omps_driver_load(&drv, err, sizeof(err)) < 0 || omps_devices_open(&drv, &r, 0, err, sizeof(err)) < 0) {
+	if (omps_driver_load(&drv, err, sizeof(err)) < 0 || omps_devices_open(&drv, &r, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "openmps-server: %s\n", err);
 		return 1;
 	}
@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 					      {"help", no_argument, 0, 'h'},
 					      {"version", no_argument, 0, 'v'},
 					      {0, 0, 0, 0}};
-	struct srv_state s = {.control_fd = -1};
+	struct srv_state s = {.control_fd = -1, .drv = &drv};
 	char err[512];
 	int opt, query = 0, csv = 0;
 
@@ -272,7 +272,7 @@ int main(int argc, char **argv)
 	}
 	omps_log("Initializing server process");
 	if (omps_driver_load(&drv, err, sizeof(err)) < 0 ||
-	    omps_devices_open(&drv, &s.devices, 1, err, sizeof(err)) < 0) {
+	    omps_devices_open(&drv, &s.devices, s.ctx, err, sizeof(err)) < 0) {
 		omps_log("Server failed to start: %s", err);
 		omps_send(s.control_fd, OMPS_MSG_REFUSED, 0, 0, err, strlen(err), -1, 1);
 		return 1;

@@ -3,19 +3,50 @@
 #ifndef OPENMPS_SERVER_H
 #define OPENMPS_SERVER_H
 
+#include <cuda.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "driver.h"
 #include "protocol.h"
+#include "ring.h"
 
+struct srv_state;
+
+/* One allocation a client made; its frees and pointer ranges are checked
+ * against these, and whatever is left is freed when the client goes. */
+struct srv_alloc {
+	struct srv_alloc *next;
+	CUdeviceptr ptr;
+	uint64_t bytes;
+	int dev;
+};
+
+/* A client. Until its data channel opens, the main thread owns it; after,
+ * its worker thread does, and the main thread only asks it to stop. */
 struct srv_client {
 	struct srv_client *next;
+	struct srv_state *srv;
 	int fd;
 	pid_t pid;
 	uid_t uid;
 	uint32_t id;
 	int greeted;
 	struct omps_settings effective;
+	/* the data channel */
+	void *map;
+	size_t map_len;
+	struct omps_ring req, rep;
+	pthread_t worker;
+	int has_worker;
+	atomic_int stop; /* set by the main thread once the client is off its list */
+	int dead;	 /* the worker gave up on the client and waits for stop */
+	unsigned char *buf; /* one request record, copied out of the ring */
+	struct srv_alloc *allocs;
+	CUstream stream[OMPS_MAX_DEVICES];
+	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
 };
 
 struct srv_state {
@@ -25,6 +56,8 @@ struct srv_state {
 	struct srv_client *clients;
 	struct omps_settings settings; /* server-wide, from the daemon */
 	struct omps_server_ready devices;
+	struct omps_driver *drv;
+	CUcontext ctx[OMPS_MAX_DEVICES]; /* the primary contexts every client shares */
 };
 
 /* clients.c */
@@ -32,5 +65,16 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 struct srv_client *srv_client_find(struct srv_state *s, pid_t pid);
 void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *why);
 void srv_client_readable(struct srv_state *s, struct srv_client *c);
+
+/* channel.c */
+int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_t len, char *err,
+		     size_t errlen);
+void srv_channel_stop(struct srv_client *c);
+int srv_reply(struct srv_client *c, const void *reply, size_t len);
+int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
+
+/* memory.c */
+void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+void srv_memory_release(struct srv_client *c);
 
 #endif

@@ -6,6 +6,8 @@
  *   FAKECUDA_INIT_DELAY_MS=T  cuInit takes T milliseconds (a slow start)
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +168,138 @@ CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 	return CUDA_SUCCESS;
 }
 
+/* Contexts, streams and memory: device memory is host memory, a device
+ * pointer is its address, and work on a stream is done before the call
+ * returns, so synchronising has nothing to wait for. */
+#define FAKE_TOTAL_MEM ((size_t)80 << 30)
+
+static _Atomic size_t mem_used;
+static _Thread_local CUcontext current;
+
+CUresult CUDAAPI cuCtxSetCurrent(CUcontext ctx)
+{
+	if (ctx && (ctx < (CUcontext)&retained[0] || ctx > (CUcontext)&retained[MAX_DEVICES - 1]))
+		return CUDA_ERROR_INVALID_CONTEXT;
+	current = ctx;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxGetCurrent(CUcontext *ctx)
+{
+	if (!ctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	*ctx = current;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags)
+{
+	(void)flags;
+	if (!stream)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!current)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	*stream = (CUstream)malloc(1);
+	return *stream ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult CUDAAPI cuStreamDestroy(CUstream stream)
+{
+	free(stream);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamSynchronize(CUstream stream)
+{
+	(void)stream;
+	return current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+
+/* Each allocation carries its size in front, for cuMemFree's accounting. */
+CUresult CUDAAPI cuMemAlloc(CUdeviceptr *dptr, size_t bytes)
+{
+	size_t *p;
+
+	if (!dptr || !bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!current)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (bytes > FAKE_TOTAL_MEM - atomic_load(&mem_used) || !(p = malloc(bytes + 16)))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	p[0] = bytes;
+	atomic_fetch_add(&mem_used, bytes);
+	*dptr = (CUdeviceptr)(uintptr_t)(p + 2);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemFree(CUdeviceptr dptr)
+{
+	size_t *p = (size_t *)(uintptr_t)dptr - 2;
+
+	if (!dptr)
+		return CUDA_SUCCESS;
+	atomic_fetch_sub(&mem_used, p[0]);
+	free(p);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemGetInfo(size_t *free_bytes, size_t *total)
+{
+	if (!free_bytes || !total)
+		return CUDA_ERROR_INVALID_VALUE;
+	*total = FAKE_TOTAL_MEM;
+	*free_bytes = FAKE_TOTAL_MEM - atomic_load(&mem_used);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, CUstream s)
+{
+	(void)s;
+	memset((void *)(uintptr_t)dst, v, n);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemsetD16Async(CUdeviceptr dst, unsigned short v, size_t n, CUstream s)
+{
+	unsigned short *p = (unsigned short *)(uintptr_t)dst;
+
+	(void)s;
+	while (n--)
+		*p++ = v;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUstream s)
+{
+	unsigned int *p = (unsigned int *)(uintptr_t)dst;
+
+	(void)s;
+	while (n--)
+		*p++ = v;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t n, CUstream s)
+{
+	(void)s;
+	memcpy((void *)(uintptr_t)dst, src, n);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t n, CUstream s)
+{
+	(void)s;
+	memcpy(dst, (const void *)(uintptr_t)src, n);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+	(void)s;
+	memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
+	return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 {
 	static const struct {
@@ -178,6 +312,9 @@ CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 		{CUDA_ERROR_NO_DEVICE, "CUDA_ERROR_NO_DEVICE"},
 		{CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE"},
 		{CUDA_ERROR_INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT"},
+		{CUDA_ERROR_OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY"},
+		{CUDA_ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED"},
+		{CUDA_ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND"},
 	};
 	size_t i;
 

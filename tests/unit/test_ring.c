@@ -48,7 +48,7 @@ static void test_basic(void)
 
 	CHECK(omps_ring_init(&r, mem, 1000) < 0 && errno == EINVAL);
 	CHECK(omps_ring_init(&r, mem, 1024) == 0);
-	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == 0 && errno == EAGAIN);
+	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == -1 && errno == EAGAIN);
 	CHECK(omps_ring_push(&r, 7, "hello", 5, 0) == 0);
 	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == 5 && type == 7 && !memcmp(buf, "hello", 5));
 	CHECK(omps_ring_push(&r, 1, "", 0, 0) == 0); /* empty payloads are records too */

@@ -1,0 +1,184 @@
+/* A client's data channel: the two rings in the memfd it sent, the device
+ * cache it is given, and the worker thread that executes its calls. Once the
+ * worker runs it owns the client: the main thread only sets `stop`, and the
+ * worker releases everything the client held and frees it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "devices.h"
+#include "log.h"
+#include "server.h"
+#include "sock.h"
+
+#define MIN_RING (64u << 10)
+#define MAX_RING (64u << 20)
+
+static int ring_size_ok(uint32_t n)
+{
+	return n >= MIN_RING && n <= MAX_RING && (n & (n - 1)) == 0;
+}
+
+int srv_use_device(struct srv_client *c, int dev, CUstream *stream)
+{
+	struct omps_driver *drv = c->srv->drv;
+	CUresult r;
+
+	if (dev < 0 || (uint32_t)dev >= c->srv->devices.ndevices)
+		return CUDA_ERROR_INVALID_DEVICE;
+	r = drv->ctx_set_current(c->srv->ctx[dev]);
+	if (r == CUDA_SUCCESS && !c->stream[dev])
+		r = drv->stream_create(&c->stream[dev], CU_STREAM_NON_BLOCKING);
+	if (stream)
+		*stream = c->stream[dev];
+	return r;
+}
+
+/* A client that cannot be served any more: its socket is shut so that the
+ * main thread sees it leave, takes it off its list and sets stop. */
+static void give_up(struct srv_client *c, const char *why)
+{
+	omps_log("Client process %d: %s; disconnecting it", (int)c->pid, why);
+	shutdown(c->fd, SHUT_RDWR);
+	c->dead = 1;
+}
+
+int srv_reply(struct srv_client *c, const void *reply, size_t len)
+{
+	if (omps_ring_push(&c->rep, OMPS_REPLY, reply, (uint32_t)len, 5000) == 0)
+		return 0;
+	give_up(c, "it does not take its replies");
+	return -1;
+}
+
+static void dispatch(struct srv_client *c, uint32_t type, size_t len)
+{
+	if (type >= OMPS_CALL_MEM_ALLOC && type < OMPS_CALL_END) {
+		srv_memory_call(c, type, c->buf, len);
+		return;
+	}
+	give_up(c, "unknown call in its request ring");
+}
+
+static void release(struct srv_client *c)
+{
+	uint32_t i;
+
+	srv_memory_release(c);
+	for (i = 0; i < OMPS_MAX_DEVICES; i++)
+		if (c->stream[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
+			c->srv->drv->stream_destroy(c->stream[i]);
+	munmap(c->map, c->map_len);
+	close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+static void *worker(void *arg)
+{
+	struct srv_client *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		uint32_t type;
+		int64_t n;
+
+		if (c->dead) {
+			usleep(10000);
+			continue;
+		}
+		if (!omps_ring_wait_data(&c->req, 50, 100))
+			continue;
+		n = omps_ring_pop(&c->req, &type, c->buf, omps_ring_max_payload(&c->req));
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n < 0) {
+			give_up(c, errno == EPROTO ? "its request ring is corrupt" : "a request too large");
+			continue;
+		}
+		dispatch(c, type, (size_t)n);
+	}
+	release(c);
+	return NULL;
+}
+
+static int map_rings(struct srv_client *c, int memfd, const struct omps_channel_open *o, char *err,
+		     size_t errlen)
+{
+	size_t req = omps_ring_bytes(o->request_ring), need = req + omps_ring_bytes(o->reply_ring);
+	struct stat st;
+	int seals = fcntl(memfd, F_GET_SEALS);
+
+	if (!ring_size_ok(o->request_ring) || !ring_size_ok(o->reply_ring)) {
+		snprintf(err, errlen, "ring sizes must be powers of two from 64 KiB to 64 MiB");
+		return -1;
+	}
+	/* Unsealed, the client could shrink the file under us: SIGBUS. */
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(memfd, &st) < 0 || (size_t)st.st_size < need) {
+		snprintf(err, errlen, "the channel memory must be a memfd sealed against shrinking, of %zu bytes",
+			 need);
+		return -1;
+	}
+	c->map = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (c->map == MAP_FAILED) {
+		c->map = NULL;
+		snprintf(err, errlen, "cannot map the channel memory: %s", strerror(errno));
+		return -1;
+	}
+	c->map_len = need;
+	if (omps_ring_attach(&c->req, c->map, req) < 0 ||
+	    omps_ring_attach(&c->rep, (char *)c->map + req, need - req) < 0) {
+		snprintf(err, errlen, "the rings are not formatted");
+		return -1;
+	}
+	return 0;
+}
+
+int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_t len, char *err, size_t errlen)
+{
+	struct omps_channel_open o;
+	uint32_t i;
+
+	if (c->map || len != sizeof(o) || memfd < 0) {
+		snprintf(err, errlen, "malformed channel request");
+		return -1;
+	}
+	memcpy(&o, payload, sizeof(o));
+	if (map_rings(c, memfd, &o, err, errlen) < 0)
+		return -1;
+	c->buf = malloc(omps_ring_max_payload(&c->req));
+	if (!c->buf) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < c->srv->devices.ndevices; i++) {
+		struct omps_device_info info = {.dev = c->srv->devices.dev[i]};
+
+		omps_device_attrs(c->srv->drv, (int)i, info.attrs, OMPS_MAX_ATTRS);
+		if (omps_send(c->fd, OMPS_MSG_DEVICE_INFO, 0, 0, &info, sizeof(info), -1, 1) < 0) {
+			snprintf(err, errlen, "cannot send device information: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (pthread_create(&c->worker, NULL, worker, c) != 0) {
+		snprintf(err, errlen, "cannot start a worker thread");
+		return -1;
+	}
+	c->has_worker = 1;
+	omps_log("Client {PID: %d, ID: %u} opened its data channel", (int)c->pid, c->id);
+	omps_send(c->fd, OMPS_MSG_CHANNEL_READY, 0, 0, NULL, 0, -1, 1);
+	return 0;
+}
+
+void srv_channel_stop(struct srv_client *c)
+{
+	pthread_t t = c->worker; /* c may be gone once stop is set */
+
+	atomic_store(&c->stop, 1);
+	pthread_detach(t);
+}

@@ -1,0 +1,274 @@
+/* Device memory on a client's behalf: allocations recorded per client, every
+ * pointer range a client names checked against its own allocations (so it
+ * cannot touch another client's memory through the API), copies and sets on
+ * the client's own stream, and everything it left freed when it goes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+/* The allocation of this client that holds [ptr, ptr + bytes), or NULL. */
+static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+{
+	struct srv_alloc *a;
+
+	for (a = c->allocs; a; a = a->next)
+		if (ptr >= a->ptr && bytes <= a->bytes && ptr - a->ptr <= a->bytes - bytes)
+			return a;
+	return NULL;
+}
+
+/* An asynchronous call's failure waits for the next synchronous call. */
+static void deferred(struct srv_client *c, CUresult r)
+{
+	if (r != CUDA_SUCCESS && c->sticky == CUDA_SUCCESS)
+		c->sticky = r;
+}
+
+static int32_t with_sticky(struct srv_client *c, CUresult r)
+{
+	CUresult s = c->sticky;
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	c->sticky = CUDA_SUCCESS;
+	return s;
+}
+
+static void reply(struct srv_client *c, CUresult r)
+{
+	struct omps_reply rep = {.result = with_sticky(c, r)};
+
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
+{
+	struct omps_reply_ptr rep;
+	struct srv_alloc *a = calloc(1, sizeof(*a));
+	CUdeviceptr ptr = 0;
+	CUresult r = a ? srv_use_device(c, m->dev, NULL) : CUDA_ERROR_OUT_OF_MEMORY;
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && !m->bytes)
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->mem_alloc(&ptr, m->bytes);
+	if (r == CUDA_SUCCESS) {
+		*a = (struct srv_alloc){.next = c->allocs, .ptr = ptr, .bytes = m->bytes, .dev = m->dev};
+		c->allocs = a;
+		rep.ptr = ptr;
+	} else {
+		free(a);
+	}
+	rep.r.result = with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
+{
+	CUstream s;
+	CUresult r = srv_use_device(c, a->dev, &s);
+
+	/* Work queued on the client's stream may still use the memory. */
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->stream_synchronize(s);
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->mem_free(a->ptr);
+	return r;
+}
+
+static void mem_free(struct srv_client *c, const struct omps_call_ptr *m)
+{
+	struct srv_alloc **pp, *a;
+
+	for (pp = &c->allocs; (a = *pp); pp = &a->next)
+		if (a->ptr == m->ptr)
+			break;
+	if (!a) {
+		omps_log("Client process %d: cuMemFree of 0x%llx, which it did not allocate", (int)c->pid,
+			 (unsigned long long)m->ptr);
+		reply(c, m->ptr ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS);
+		return;
+	}
+	*pp = a->next;
+	reply(c, free_one(c, a));
+	free(a);
+}
+
+static void mem_get_info(struct srv_client *c, const struct omps_call_dev *m)
+{
+	struct omps_reply_info rep;
+	size_t free_b = 0, total = 0;
+	CUresult r = srv_use_device(c, m->dev, NULL);
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->mem_get_info(&free_b, &total);
+	rep.free = free_b;
+	rep.total = total;
+	rep.r.result = with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+static void memset_(struct srv_client *c, const struct omps_call_memset *m)
+{
+	struct omps_driver *drv = c->srv->drv;
+	CUstream s;
+	CUresult r = srv_use_device(c, m->dev, &s);
+
+	if (r == CUDA_SUCCESS && ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->count > UINT64_MAX / 4 ||
+				  !owned(c, m->ptr, m->count * m->elem) || m->ptr % m->elem))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && m->elem == 1)
+		r = drv->memset_d8_async(m->ptr, (unsigned char)m->value, m->count, s);
+	else if (r == CUDA_SUCCESS && m->elem == 2)
+		r = drv->memset_d16_async(m->ptr, (unsigned short)m->value, m->count, s);
+	else if (r == CUDA_SUCCESS)
+		r = drv->memset_d32_async(m->ptr, m->value, m->count, s);
+	deferred(c, r);
+}
+
+static void copy_htod(struct srv_client *c, const struct omps_call_copy *m, const unsigned char *data,
+		      size_t len)
+{
+	CUstream s;
+	CUresult r = srv_use_device(c, m->dev, &s);
+
+	if (r == CUDA_SUCCESS && (m->bytes != len || !owned(c, m->dst, m->bytes)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->memcpy_htod_async(m->dst, data, len, s);
+	/* The data lives in the worker's record buffer, reused by the next call. */
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->stream_synchronize(s);
+	deferred(c, r);
+}
+
+static void copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
+{
+	uint32_t chunk = omps_ring_max_payload(&c->rep);
+	uint64_t off;
+	CUstream s;
+	CUresult r = srv_use_device(c, m->dev, &s);
+
+	if (r == CUDA_SUCCESS && !owned(c, m->src, m->bytes))
+		r = CUDA_ERROR_INVALID_VALUE;
+	for (off = 0; r == CUDA_SUCCESS && off < m->bytes; off += chunk) {
+		uint32_t n = m->bytes - off < chunk ? (uint32_t)(m->bytes - off) : chunk;
+		void *dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
+
+		if (!dst && omps_ring_wait_space(&c->rep, n, 50, 5000))
+			dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
+		if (!dst) {
+			r = CUDA_ERROR_MPS_RPC_FAILURE;
+			break;
+		}
+		/* Straight into the client's reply ring. */
+		r = c->srv->drv->memcpy_dtoh_async(dst, m->src + off, n, s);
+		if (r == CUDA_SUCCESS)
+			r = c->srv->drv->stream_synchronize(s);
+		omps_ring_commit(&c->rep);
+	}
+	reply(c, r);
+}
+
+static void copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
+{
+	CUstream s;
+	CUresult r = srv_use_device(c, m->dev, &s);
+
+	if (r == CUDA_SUCCESS && (!owned(c, m->src, m->bytes) || !owned(c, m->dst, m->bytes)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->memcpy_dtod_async(m->dst, m->src, m->bytes, s);
+	deferred(c, r);
+}
+
+static void synchronize(struct srv_client *c)
+{
+	CUresult r = CUDA_SUCCESS;
+	int i;
+
+	for (i = 0; i < OMPS_MAX_DEVICES && r == CUDA_SUCCESS; i++)
+		if (c->stream[i] && (r = srv_use_device(c, i, NULL)) == CUDA_SUCCESS)
+			r = c->srv->drv->stream_synchronize(c->stream[i]);
+	reply(c, r);
+}
+
+/* Sizes of the fixed part of each call's record. */
+static const size_t call_size[OMPS_CALL_END] = {
+	[OMPS_CALL_MEM_ALLOC] = sizeof(struct omps_call_alloc),
+	[OMPS_CALL_MEM_FREE] = sizeof(struct omps_call_ptr),
+	[OMPS_CALL_MEM_GET_INFO] = sizeof(struct omps_call_dev),
+	[OMPS_CALL_MEMSET] = sizeof(struct omps_call_memset),
+	[OMPS_CALL_MEMCPY_HTOD] = sizeof(struct omps_call_copy),
+	[OMPS_CALL_MEMCPY_DTOH] = sizeof(struct omps_call_copy),
+	[OMPS_CALL_MEMCPY_DTOD] = sizeof(struct omps_call_copy),
+	[OMPS_CALL_SYNCHRONIZE] = sizeof(struct omps_call_dev),
+};
+
+void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	union {
+		struct omps_call_alloc alloc;
+		struct omps_call_ptr ptr;
+		struct omps_call_dev dev;
+		struct omps_call_memset set;
+		struct omps_call_copy copy;
+	} m;
+	size_t need = call_size[type];
+
+	if (len < need || (type != OMPS_CALL_MEMCPY_HTOD && len != need)) {
+		omps_log("Client process %d: malformed call %u (%zu bytes)", (int)c->pid, type, len);
+		deferred(c, CUDA_ERROR_INVALID_VALUE);
+		return;
+	}
+	memcpy(&m, rec, need);
+	switch (type) {
+	case OMPS_CALL_MEM_ALLOC:
+		mem_alloc(c, &m.alloc);
+		break;
+	case OMPS_CALL_MEM_FREE:
+		mem_free(c, &m.ptr);
+		break;
+	case OMPS_CALL_MEM_GET_INFO:
+		mem_get_info(c, &m.dev);
+		break;
+	case OMPS_CALL_MEMSET:
+		memset_(c, &m.set);
+		break;
+	case OMPS_CALL_MEMCPY_HTOD:
+		copy_htod(c, &m.copy, rec + need, len - need);
+		break;
+	case OMPS_CALL_MEMCPY_DTOH:
+		copy_dtoh(c, &m.copy);
+		break;
+	case OMPS_CALL_MEMCPY_DTOD:
+		copy_dtod(c, &m.copy);
+		break;
+	case OMPS_CALL_SYNCHRONIZE:
+		synchronize(c);
+		break;
+	}
+}
+
+void srv_memory_release(struct srv_client *c)
+{
+	uint64_t bytes = 0;
+	unsigned n = 0;
+
+	while (c->allocs) {
+		struct srv_alloc *a = c->allocs;
+
+		c->allocs = a->next;
+		free_one(c, a);
+		bytes += a->bytes;
+		n++;
+		free(a);
+	}
+	if (n)
+		omps_log("Freed %u allocations (%llu bytes) that client process %d left", n,
+			 (unsigned long long)bytes, (int)c->pid);
+}
