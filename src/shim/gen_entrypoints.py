@@ -22,8 +22,8 @@ import re
 import subprocess
 import sys
 
-# Entry points the shim implements by hand (procaddress.c).
-BY_HAND = {"cuGetProcAddress", "cuGetProcAddress_v2", "cuGetExportTable"}
+# Entry points the shim implements by hand (procaddress.c, remote.c).
+BY_HAND = {"cuGetProcAddress", "cuGetProcAddress_v2", "cuGetExportTable", "cuInit"}
 
 MODES = [[], ["-DCUDA_API_PER_THREAD_DEFAULT_STREAM"], ["-D__CUDA_API_VERSION_INTERNAL"]]
 
@@ -179,13 +179,13 @@ def interop_names(inc):
 
 
 TRAMPOLINE = {
-    "x86_64": "\tjmp *omps_real+{off}(%rip)\n",
-    "aarch64": "\tadrp x16, omps_real+{off}\n\tldr x16, [x16, :lo12:omps_real+{off}]\n\tbr x16\n",
+    "x86_64": "\tjmp *omps_table+{off}(%rip)\n",
+    "aarch64": "\tadrp x16, omps_table+{off}\n\tldr x16, [x16, :lo12:omps_table+{off}]\n\tbr x16\n",
 }
 
 
 def trampolines(names, index):
-    out = ["/* Entry points without a prototype here: a jump through omps_real. */"]
+    out = ["/* Entry points without a prototype here: a jump through omps_table. */"]
     for arch, body in TRAMPOLINE.items():
         out.append(f"#if defined(__{arch}__)")
         for n in names:
@@ -244,7 +244,7 @@ def main():
             fmt.append(f"{a}={f}")
             vals.append(v.format(a))
         src += [f"OMPS_EXPORT CUresult CUDAAPI {n}({proto})", "{",
-                f"\tCUresult (*real_)({proto}) = (CUresult(*)({proto}))omps_real[OMPS_EP_{n}];",
+                f"\tCUresult (*real_)({proto}) = (CUresult(*)({proto}))omps_table[OMPS_EP_{n}];",
                 "\tuint64_t t0_;", "\tCUresult r_;", "",
                 "\tif (!real_)", f"\t\treturn omps_no_entry(OMPS_EP_{n});",
                 "\tif (!omps_trace_on)", f"\t\treturn real_({args});",

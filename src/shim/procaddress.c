@@ -14,7 +14,7 @@ static void *redirect(void *real, const char *symbol)
 {
 	void *self;
 
-	if (!real || !omps_trace_on)
+	if (!real || (!omps_trace_on && omps_mode() == OMPS_NATIVE))
 		return real;
 	self = omps_self_for_real(real);
 	if (!self)
@@ -34,6 +34,7 @@ OMPS_EXPORT CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn,
 
 	if (!fn)
 		return omps_no_entry(OMPS_EP_cuGetProcAddress_v2);
+	omps_mode();
 	r = fn(symbol, pfn, cudaVersion, flags, symbolStatus);
 	if (r == CUDA_SUCCESS && pfn)
 		*pfn = redirect(*pfn, symbol);
@@ -52,6 +53,7 @@ OMPS_EXPORT CUresult CUDAAPI cuGetProcAddress(const char *symbol, void **pfn, in
 
 	if (!fn)
 		return omps_no_entry(OMPS_EP_cuGetProcAddress);
+	omps_mode();
 	r = fn(symbol, pfn, cudaVersion, flags);
 	if (r == CUDA_SUCCESS && pfn)
 		*pfn = redirect(*pfn, symbol);
@@ -73,6 +75,8 @@ OMPS_EXPORT CUresult CUDAAPI cuGetExportTable(const void **ppExportTable, const 
 	CUresult r;
 
 	if (!fn)
+		return omps_no_entry(OMPS_EP_cuGetExportTable);
+	if (omps_mode() != OMPS_NATIVE) /* cudart through the server: not yet */
 		return omps_no_entry(OMPS_EP_cuGetExportTable);
 	r = fn(ppExportTable, pExportTableId);
 	if (!omps_trace_on)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 OMPS_EXPORT const char openmps_shim_version[] = OPENMPS_VERSION;
 
 void *omps_real[OMPS_EP_COUNT];
+void *omps_table[OMPS_EP_COUNT];
 
 static void *driver;
 static char driver_path[PATH_MAX];
@@ -147,12 +149,33 @@ static CUresult missing_entry(void)
 	return driver ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_NO_DEVICE;
 }
 
+static atomic_uchar warned[OMPS_EP_COUNT];
+
 CUresult omps_no_entry(enum omps_entry ep)
 {
+	enum omps_mode mode = omps_mode();
+
+	if (mode == OMPS_REMOTE) {
+		/* Once per function, so that a user sees what is missing. */
+		if (!atomic_exchange(&warned[ep], 1))
+			fprintf(stderr, "openmps: %s is not supported through openmps yet; it returns "
+					"CUDA_ERROR_NOT_SUPPORTED\n",
+				omps_entry_names[ep]);
+		if (omps_trace_on)
+			omps_trace_note("%s: not remoted yet", omps_entry_names[ep]);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if (mode == OMPS_BROKEN)
+		return CUDA_ERROR_MPS_CONNECTION_FAILED;
 	if (omps_trace_on)
 		omps_trace_note("%s: %s", omps_entry_names[ep],
 				driver ? "not in this driver" : "no CUDA driver was found");
 	return driver ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_NO_DEVICE;
+}
+
+void omps_use_driver_locally(enum omps_entry ep)
+{
+	omps_table[ep] = omps_real[ep];
 }
 
 __attribute__((constructor)) static void omps_shim_load(void)
@@ -163,7 +186,7 @@ __attribute__((constructor)) static void omps_shim_load(void)
 	driver = find_driver();
 	for (i = 0; i < OMPS_EP_COUNT; i++)
 		if (omps_entry_untraced[i])
-			omps_real[i] = (void *)missing_entry;
+			omps_real[i] = omps_table[i] = (void *)missing_entry;
 	if (!driver) {
 		const char *env = getenv("OPENMPS_REAL_DRIVER");
 
@@ -182,6 +205,7 @@ __attribute__((constructor)) static void omps_shim_load(void)
 		}
 	}
 	qsort(by_addr, nby_addr, sizeof(by_addr[0]), by_real);
+	memcpy(omps_table, omps_real, sizeof(omps_table)); /* native until a daemon says otherwise */
 	if (omps_trace_on)
 		omps_trace_note("shim %s forwarding to %s (%zu of %d entry points)", OPENMPS_VERSION, driver_path,
 				nby_addr, OMPS_EP_COUNT);

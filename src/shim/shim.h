@@ -13,15 +13,43 @@
 #include <stdint.h>
 
 #include "entrypoints.h"
+#include "protocol.h"
 
 #define OMPS_EXPORT __attribute__((visibility("default")))
 
 /* The real driver's entry points, by enum omps_entry; NULL where missing. */
 extern void *omps_real[OMPS_EP_COUNT];
+/* What each exported entry point calls. */
+extern void *omps_table[OMPS_EP_COUNT];
 extern int omps_trace_on;
+
+/* remote.c */
+enum omps_mode { OMPS_NATIVE, OMPS_REMOTE, OMPS_BROKEN };
+/* Decides, once, whether calls go to the real driver or to a server. */
+enum omps_mode omps_mode(void);
+CUresult omps_call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len);
+CUresult omps_post(uint32_t type, const void *args, size_t len, const void *data, size_t data_len);
+CUresult omps_call_read(uint32_t type, const void *args, size_t len, void *dst, uint64_t bytes);
+uint32_t omps_post_max(void); /* the most data one posted record carries beside its arguments */
+
+/* Puts fn behind entry point `name`; the compiler checks that fn has the
+ * toolkit's prototype for it. */
+#define OMPS_INSTALL(name, fn)                                  \
+	do {                                                    \
+		__typeof__(&name) checked_ = (fn);              \
+		omps_table[OMPS_EP_##name] = (void *)checked_;  \
+	} while (0)
+
+/* device.c */
+void omps_device_install(const struct omps_device_info *devs, int n);
+int omps_current_device(void); /* of the calling thread's context; -1 if none */
+
+/* memory.c */
+void omps_memory_install(void);
 
 /* real.c */
 CUresult omps_no_entry(enum omps_entry ep);
+void omps_use_driver_locally(enum omps_entry ep); /* in remote mode: calls that need no GPU */
 /* The shim's own entry point for a real driver function, or NULL. */
 void *omps_self_for_real(void *real);
 

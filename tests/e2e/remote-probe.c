@@ -1,0 +1,111 @@
+/* A driver-API program for remote mode: device queries, a context, and
+ * memory through the server, checked against what it wrote.
+ *   omps-remote-probe [--bytes N] [--hold-ms T] [--leak]
+ * Prints one fact a line and ends with "remote_probe: PASS" or with the
+ * first call that failed: "remote_probe: FAIL cuXxx = <code>". */
+#include <cuda.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CK(call) EXPECT(call, CUDA_SUCCESS)
+
+#define EXPECT(call, want)                                                                          \
+	do {                                                                                        \
+		CUresult r_ = (call);                                                               \
+		if (r_ != (want)) {                                                                 \
+			if ((want) == CUDA_SUCCESS)                                                 \
+				printf("remote_probe: FAIL %s = %d\n", #call, (int)r_);           \
+			else                                                                        \
+				printf("remote_probe: FAIL %s = %d, expected %d\n", #call, (int)r_, \
+				       (int)(want));                                                \
+			goto out;                                                                   \
+		}                                                                                   \
+	} while (0)
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"bytes", required_argument, 0, 'b'},
+					      {"hold-ms", required_argument, 0, 'h'},
+					      {"leak", no_argument, 0, 'l'},
+					      {0, 0, 0, 0}};
+	size_t bytes = 6 << 20, free0, free1, total, i, n;
+	int opt, hold = 0, leak = 0, count, sms;
+	unsigned int *host, *out;
+	CUdeviceptr a = 0, b = 0;
+	int status = 1;
+	CUcontext ctx;
+	char name[128];
+	CUdevice dev;
+	CUstream s;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'b')
+			bytes = strtoul(optarg, NULL, 10) & ~(size_t)7;
+		else if (opt == 'h')
+			hold = atoi(optarg);
+		else if (opt == 'l')
+			leak = 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	n = bytes / 4;
+	host = malloc(bytes);
+	out = malloc(bytes);
+	CK(cuInit(0));
+	CK(cuDeviceGetCount(&count));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuDeviceGetName(name, sizeof(name), dev));
+	CK(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev));
+	printf("devices %d\nname %s\nsms %d\n", count, name, sms);
+	EXPECT(cuMemAlloc(&a, bytes), CUDA_ERROR_INVALID_CONTEXT);
+	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuMemGetInfo(&free0, &total));
+	CK(cuMemAlloc(&a, bytes));
+	CK(cuMemAlloc(&b, bytes));
+	CK(cuMemGetInfo(&free1, &total));
+	printf("allocated %zu bytes of %zu free\n", free0 - free1, free0);
+	if (hold)
+		usleep((useconds_t)hold * 1000);
+	for (i = 0; i < n; i++)
+		host[i] = (unsigned int)(i * 2654435761u);
+	CK(cuMemsetD32(a, 0x01020304u, n));
+	CK(cuMemcpyHtoD(b, host, bytes));
+	CK(cuMemcpyDtoD(a + bytes / 2, b, bytes / 2));
+	CK(cuMemcpyDtoH(out, a, bytes));
+	for (i = 0; i < n; i++)
+		if (out[i] != (i < n / 2 ? 0x01020304u : host[i - n / 2])) {
+			printf("remote_probe: FAIL word %zu is 0x%08x\n", i, out[i]);
+			goto out;
+		}
+	printf("data verified\n");
+	/* Another process's memory, or none: refused, and nothing else changes. */
+	EXPECT(cuMemFree((CUdeviceptr)0xdead0000), CUDA_ERROR_INVALID_VALUE);
+	CK(cuMemsetD32(a + bytes - 4, 0, 2)); /* one word past the end: reported at the next sync */
+	EXPECT(cuCtxSynchronize(), CUDA_ERROR_INVALID_VALUE);
+	CK(cuCtxSynchronize());
+	EXPECT(cuMemcpyDtoH(out, a + bytes - 4, 8), CUDA_ERROR_INVALID_VALUE);
+	EXPECT(cuStreamCreate(&s, 0), CUDA_ERROR_NOT_SUPPORTED);
+	if (leak) {
+		printf("remote_probe: PASS (leaving its memory)\n");
+		a = b = 0; /* the server frees them, not us */
+		status = 0;
+		goto out;
+	}
+	CK(cuMemFree(a));
+	CK(cuMemFree(b));
+	EXPECT(cuMemFree(a), CUDA_ERROR_INVALID_VALUE);
+	a = b = 0;
+	printf("remote_probe: PASS\n");
+	status = 0;
+out:
+	if (a)
+		cuMemFree(a);
+	if (b)
+		cuMemFree(b);
+	free(host);
+	free(out);
+	return status;
+}

@@ -1,0 +1,64 @@
+# Remote mode over fakecuda: a driver-API program's device queries, context
+# and memory go through the daemon's server; several run at once; bad
+# pointers are refused; what a client leaves, or holds when killed, is
+# freed; a refused client and a dead server give CUDA errors, not hangs.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+PROBE=$OPENMPS_BIN/omps-remote-probe
+# The server sees 2 fake devices, the client's local fake driver 5: what the
+# client reports tells which one answered.
+FAKECUDA_DEVICES=2 start_daemon
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+probe() { LD_LIBRARY_PATH=$SHIM_DIR FAKECUDA_DEVICES=5 "$PROBE" "$@"; }
+
+out=$(probe 2>&1)
+check "a driver-API program passes through the server" grep -qx "remote_probe: PASS" <<<"$out"
+check "its devices are the server's" grep -qx "devices 2" <<<"$out"
+check "attributes come from the server's cache" grep -qx "sms 132" <<<"$out"
+check "it allocated 12 MiB on the server" grep -qx "allocated 12582912 bytes of .*" <<<"$out"
+check "server.log: the data channel" logged "opened its data channel" server
+check "server.log: the foreign free is named" logged "cuMemFree of 0xdead0000, which it did not allocate" server
+out=$(OPENMPS_NATIVE=1 probe 2>&1)
+check "OPENMPS_NATIVE=1 keeps a program native" grep -qx "devices 5" <<<"$out"
+out=$(OPENMPS_TRACE=1 probe 2>&1)
+check "the trace says remote mode" grep -q "# remote mode: client [0-9]* of server [0-9]*" <<<"$out"
+check "remote calls are traced" grep -qE "cuMemAlloc_v2\(dptr=0x[0-9a-f]+, bytesize=6291456\) = 0 CUDA_SUCCESS" <<<"$out"
+check "a call not remoted yet says so" grep -q "^openmps: cuStreamCreate is not supported through openmps yet" <<<"$out"
+
+# Eight at once, with copies larger than a ring record.
+for i in 1 2 3 4 5 6 7 8; do
+	probe --bytes $((9 << 20)) >"$TMP/p$i.out" 2>&1 &
+done
+wait
+check "eight clients at once all pass" test "$(cat "$TMP"/p?.out | grep -cx 'remote_probe: PASS')" -eq 8
+
+# What a client leaves is freed when it exits; the next client sees it all free.
+out=$(probe --leak 2>&1)
+check "a client that leaves its memory passes" grep -qx "remote_probe: PASS (leaving its memory)" <<<"$out"
+wait_for "the server to free what it left" 5 logged "Freed 2 allocations \(12582912 bytes\) that client process" server
+out=$(probe 2>&1)
+check "the next client finds all memory free again" grep -qx "allocated 12582912 bytes of 85899345920 free" <<<"$out"
+
+# Killed while holding memory: freed within a second.
+LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" --hold-ms 5000 >"$TMP/killed.out" 2>&1 &
+kpid=$! # the program itself, not a subshell
+wait_for "the client to allocate" 5 grep -q "^allocated" "$TMP/killed.out"
+kill -9 $kpid
+wait $kpid 2>/dev/null
+wait_for "the server to free a killed client's memory" 2 logged "that client process $kpid left" server
+
+# A client the daemon refuses gets a CUDA error and one line saying why.
+out=$(CUDA_MPS_CLIENT_PRIORITY=7 probe 2>&1)
+check "a refused client: cuInit fails with CUDA_ERROR_MPS_CONNECTION_FAILED" grep -qx "remote_probe: FAIL cuInit(0) = 805" <<<"$out"
+check "and stderr says why" grep -q "^openmps: the openmps control daemon refused the client: CUDA_MPS_CLIENT_PRIORITY=7: must be 0 or 1" <<<"$out"
+
+# The server dies under a client: its next synchronous call fails, no hang.
+probe --hold-ms 1500 >"$TMP/orphan.out" 2>&1 &
+opid=$!
+wait_for "the client to allocate" 5 grep -q "^allocated" "$TMP/orphan.out"
+kill -9 "$(servers)"
+wait $opid
+check "after the server died, the client's next call fails with CUDA_ERROR_MPS_RPC_FAILURE" \
+	grep -q "remote_probe: FAIL .* = 806" "$TMP/orphan.out"
+check "and says so once" grep -q "^openmps: lost the openmps server" "$TMP/orphan.out"
+finish
