@@ -162,6 +162,11 @@ enum omps_call {
 	OMPS_CALL_MEMCPY_DTOH,	 /* (sync) omps_call_copy -> data records, then omps_reply */
 	OMPS_CALL_MEMCPY_DTOD,	 /* omps_call_copy */
 	OMPS_CALL_SYNCHRONIZE,	 /* (sync) omps_call_dev -> omps_reply */
+	OMPS_CALL_IMAGE_DATA,	 /* the next bytes of a module image (raw), gathered by the server */
+	OMPS_CALL_MODULE_LOAD,	 /* (sync) omps_call_module_load -> omps_reply_handle */
+	OMPS_CALL_MODULE_UNLOAD, /* (sync) omps_call_handle -> omps_reply */
+	OMPS_CALL_GET_FUNCTION,	 /* (sync) omps_call_get_function -> omps_reply_function */
+	OMPS_CALL_LAUNCH,	 /* omps_call_launch, then the packed arguments */
 	OMPS_CALL_END
 };
 
@@ -200,6 +205,33 @@ struct omps_call_copy {
 	uint64_t bytes;
 };
 
+#define OMPS_MAX_IMAGE	   (512u << 20) /* largest module image a client may send */
+#define OMPS_MAX_PARAMS	   256		 /* kernel parameters described to the client */
+#define OMPS_MAX_NAME	   1024
+
+struct omps_call_module_load {
+	int32_t dev;
+	uint32_t reserved;
+	uint64_t bytes; /* the image, sent before in OMPS_CALL_IMAGE_DATA records */
+};
+
+struct omps_call_handle {
+	uint32_t handle; /* a module or function of this client, numbered by the server */
+};
+
+struct omps_call_get_function {
+	uint32_t module;
+	char name[OMPS_MAX_NAME];
+};
+
+struct omps_call_launch {
+	uint32_t function;
+	int32_t dev;
+	uint32_t grid[3], block[3];
+	uint32_t shared_mem;
+	uint32_t args_size; /* the packed arguments follow */
+};
+
 struct omps_reply {
 	int32_t result; /* a CUresult */
 	uint32_t reserved;
@@ -213,6 +245,23 @@ struct omps_reply_ptr {
 struct omps_reply_info {
 	struct omps_reply r;
 	uint64_t free, total;
+};
+
+struct omps_reply_handle {
+	struct omps_reply r;
+	uint32_t handle;
+	uint32_t reserved;
+};
+
+struct omps_param {
+	uint32_t offset, size;
+};
+
+struct omps_reply_function {
+	struct omps_reply r;
+	uint32_t handle;
+	uint32_t nparams;
+	struct omps_param params[OMPS_MAX_PARAMS];
 };
 
 _Static_assert(sizeof(struct omps_msg) + sizeof(struct omps_device_info) <= OMPS_MSG_MAX,

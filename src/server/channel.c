@@ -59,8 +59,12 @@ int srv_reply(struct srv_client *c, const void *reply, size_t len)
 
 static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 {
-	if (type >= OMPS_CALL_MEM_ALLOC && type < OMPS_CALL_END) {
+	if (type >= OMPS_CALL_MEM_ALLOC && type <= OMPS_CALL_SYNCHRONIZE) {
 		srv_memory_call(c, type, c->buf, len);
+		return;
+	}
+	if (type >= OMPS_CALL_IMAGE_DATA && type < OMPS_CALL_END) {
+		srv_module_call(c, type, c->buf, len);
 		return;
 	}
 	give_up(c, "unknown call in its request ring");
@@ -70,6 +74,7 @@ static void release(struct srv_client *c)
 {
 	uint32_t i;
 
+	srv_module_release(c);
 	srv_memory_release(c);
 	for (i = 0; i < OMPS_MAX_DEVICES; i++)
 		if (c->stream[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)

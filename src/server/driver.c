@@ -37,6 +37,11 @@ static const struct sym syms[] = {
 	SYM(memcpy_htod_async, "cuMemcpyHtoDAsync_v2"),
 	SYM(memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2"),
 	SYM(memcpy_dtod_async, "cuMemcpyDtoDAsync_v2"),
+	SYM(module_load_data, "cuModuleLoadData"),
+	SYM(module_unload, "cuModuleUnload"),
+	SYM(module_get_function, "cuModuleGetFunction"),
+	SYM(func_get_param_info, "cuFuncGetParamInfo"),
+	SYM(launch_kernel, "cuLaunchKernel"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

@@ -33,6 +33,12 @@ struct omps_driver {
 	CUresult (*memcpy_htod_async)(CUdeviceptr, const void *, size_t, CUstream);
 	CUresult (*memcpy_dtoh_async)(void *, CUdeviceptr, size_t, CUstream);
 	CUresult (*memcpy_dtod_async)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
+	CUresult (*module_load_data)(CUmodule *, const void *);
+	CUresult (*module_unload)(CUmodule);
+	CUresult (*module_get_function)(CUfunction *, CUmodule, const char *);
+	CUresult (*func_get_param_info)(CUfunction, size_t, size_t *, size_t *);
+	CUresult (*launch_kernel)(CUfunction, unsigned int, unsigned int, unsigned int, unsigned int, unsigned int,
+				  unsigned int, unsigned int, CUstream, void **, void **);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

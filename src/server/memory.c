@@ -20,13 +20,13 @@ static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t byte
 }
 
 /* An asynchronous call's failure waits for the next synchronous call. */
-static void deferred(struct srv_client *c, CUresult r)
+void srv_deferred(struct srv_client *c, CUresult r)
 {
 	if (r != CUDA_SUCCESS && c->sticky == CUDA_SUCCESS)
 		c->sticky = r;
 }
 
-static int32_t with_sticky(struct srv_client *c, CUresult r)
+int32_t srv_with_sticky(struct srv_client *c, CUresult r)
 {
 	CUresult s = c->sticky;
 
@@ -36,12 +36,13 @@ static int32_t with_sticky(struct srv_client *c, CUresult r)
 	return s;
 }
 
-static void reply(struct srv_client *c, CUresult r)
+void srv_reply_result(struct srv_client *c, CUresult r)
 {
-	struct omps_reply rep = {.result = with_sticky(c, r)};
+	struct omps_reply rep = {.result = srv_with_sticky(c, r)};
 
 	srv_reply(c, &rep, sizeof(rep));
 }
+
 
 static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 {
@@ -62,7 +63,7 @@ static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 	} else {
 		free(a);
 	}
-	rep.r.result = with_sticky(c, r);
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 
@@ -89,11 +90,11 @@ static void mem_free(struct srv_client *c, const struct omps_call_ptr *m)
 	if (!a) {
 		omps_log("Client process %d: cuMemFree of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
-		reply(c, m->ptr ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS);
+		srv_reply_result(c, m->ptr ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS);
 		return;
 	}
 	*pp = a->next;
-	reply(c, free_one(c, a));
+	srv_reply_result(c, free_one(c, a));
 	free(a);
 }
 
@@ -108,7 +109,7 @@ static void mem_get_info(struct srv_client *c, const struct omps_call_dev *m)
 		r = c->srv->drv->mem_get_info(&free_b, &total);
 	rep.free = free_b;
 	rep.total = total;
-	rep.r.result = with_sticky(c, r);
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 
@@ -127,7 +128,7 @@ static void memset_(struct srv_client *c, const struct omps_call_memset *m)
 		r = drv->memset_d16_async(m->ptr, (unsigned short)m->value, m->count, s);
 	else if (r == CUDA_SUCCESS)
 		r = drv->memset_d32_async(m->ptr, m->value, m->count, s);
-	deferred(c, r);
+	srv_deferred(c, r);
 }
 
 static void copy_htod(struct srv_client *c, const struct omps_call_copy *m, const unsigned char *data,
@@ -143,7 +144,7 @@ static void copy_htod(struct srv_client *c, const struct omps_call_copy *m, cons
 	/* The data lives in the worker's record buffer, reused by the next call. */
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->stream_synchronize(s);
-	deferred(c, r);
+	srv_deferred(c, r);
 }
 
 static void copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
@@ -171,7 +172,7 @@ static void copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 			r = c->srv->drv->stream_synchronize(s);
 		omps_ring_commit(&c->rep);
 	}
-	reply(c, r);
+	srv_reply_result(c, r);
 }
 
 static void copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
@@ -183,7 +184,7 @@ static void copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->memcpy_dtod_async(m->dst, m->src, m->bytes, s);
-	deferred(c, r);
+	srv_deferred(c, r);
 }
 
 static void synchronize(struct srv_client *c)
@@ -194,7 +195,7 @@ static void synchronize(struct srv_client *c)
 	for (i = 0; i < OMPS_MAX_DEVICES && r == CUDA_SUCCESS; i++)
 		if (c->stream[i] && (r = srv_use_device(c, i, NULL)) == CUDA_SUCCESS)
 			r = c->srv->drv->stream_synchronize(c->stream[i]);
-	reply(c, r);
+	srv_reply_result(c, r);
 }
 
 /* Sizes of the fixed part of each call's record. */
@@ -222,7 +223,7 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 
 	if (len < need || (type != OMPS_CALL_MEMCPY_HTOD && len != need)) {
 		omps_log("Client process %d: malformed call %u (%zu bytes)", (int)c->pid, type, len);
-		deferred(c, CUDA_ERROR_INVALID_VALUE);
+		srv_deferred(c, CUDA_ERROR_INVALID_VALUE);
 		return;
 	}
 	memcpy(&m, rec, need);

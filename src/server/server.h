@@ -24,6 +24,20 @@ struct srv_alloc {
 	int dev;
 };
 
+/* A module or function of a client; its handle is its index + 1. */
+struct srv_module {
+	CUmodule mod;
+	int dev;
+};
+
+struct srv_function {
+	CUfunction fn;
+	uint32_t module;
+	uint32_t args_size; /* bytes the packed arguments must have */
+	uint32_t nparams;
+	struct omps_param params[OMPS_MAX_PARAMS];
+};
+
 /* A client. Until its data channel opens, the main thread owns it; after,
  * its worker thread does, and the main thread only asks it to stop. */
 struct srv_client {
@@ -47,6 +61,12 @@ struct srv_client {
 	struct srv_alloc *allocs;
 	CUstream stream[OMPS_MAX_DEVICES];
 	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
+	unsigned char *image; /* a module image being received */
+	uint64_t image_len, image_cap;
+	struct srv_module *modules;
+	uint32_t nmodules;
+	struct srv_function **functions;
+	uint32_t nfunctions;
 };
 
 struct srv_state {
@@ -73,7 +93,14 @@ void srv_channel_stop(struct srv_client *c);
 int srv_reply(struct srv_client *c, const void *reply, size_t len);
 int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
 
-/* memory.c */
+/* module.c */
+void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+void srv_module_release(struct srv_client *c);
+
+/* memory.c: also the sticky-error helpers the other call families share */
+void srv_deferred(struct srv_client *c, CUresult r);
+void srv_reply_result(struct srv_client *c, CUresult r);
+int32_t srv_with_sticky(struct srv_client *c, CUresult r);
 void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_memory_release(struct srv_client *c);
 

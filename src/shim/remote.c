@@ -115,6 +115,7 @@ static void install_remote(void)
 	omps_use_driver_locally(OMPS_EP_cuDriverGetVersion);
 	omps_device_install(devs, ndevs);
 	omps_memory_install();
+	omps_module_install();
 }
 
 static void decide(void)
@@ -183,7 +184,8 @@ static CUresult push(uint32_t type, const void *args, size_t len, const void *da
 		if (!omps_ring_wait_space(&ch.req, (uint32_t)(len + data_len), 50, 100) && server_gone())
 			return lost();
 	}
-	memcpy(p, args, len);
+	if (len)
+		memcpy(p, args, len);
 	if (data_len)
 		memcpy(p + len, data, data_len);
 	omps_ring_commit(&ch.req);
@@ -220,8 +222,8 @@ uint32_t omps_post_max(void)
 
 CUresult omps_call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len)
 {
+	static unsigned char buf[sizeof(struct omps_reply_function)]; /* under ch.lock */
 	struct omps_reply rep = {0};
-	unsigned char buf[256];
 	uint32_t rtype;
 	CUresult r;
 	int64_t n;

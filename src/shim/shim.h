@@ -44,8 +44,9 @@ uint32_t omps_post_max(void); /* the most data one posted record carries beside 
 void omps_device_install(const struct omps_device_info *devs, int n);
 int omps_current_device(void); /* of the calling thread's context; -1 if none */
 
-/* memory.c */
+/* memory.c, module.c */
 void omps_memory_install(void);
+void omps_module_install(void);
 
 /* real.c */
 CUresult omps_no_entry(enum omps_entry ep);

@@ -25,6 +25,18 @@
 		}                                                                                   \
 	} while (0)
 
+/* Real PTX for the GPU; its first line makes fakecuda run its CPU "twice". */
+static const char *ptx = "// fakecuda: twice\n"
+			 ".version 8.0\n.target sm_90\n.address_size 64\n"
+			 ".visible .entry twice(.param .u64 p, .param .u32 n)\n{\n"
+			 " .reg .b32 r<6>; .reg .b64 rd<5>; .reg .pred q;\n"
+			 " ld.param.u64 rd1, [p]; ld.param.u32 r1, [n];\n"
+			 " mov.u32 r2, %ctaid.x; mov.u32 r3, %ntid.x; mov.u32 r4, %tid.x;\n"
+			 " mad.lo.s32 r5, r2, r3, r4; setp.ge.u32 q, r5, r1; @q bra done;\n"
+			 " cvta.to.global.u64 rd2, rd1; mul.wide.u32 rd3, r5, 4; add.s64 rd4, rd2, rd3;\n"
+			 " ld.global.u32 r2, [rd4]; shl.b32 r2, r2, 1; st.global.u32 [rd4], r2;\n"
+			 "done:\n ret;\n}\n";
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"bytes", required_argument, 0, 'b'},
@@ -33,8 +45,17 @@ int main(int argc, char **argv)
 					      {0, 0, 0, 0}};
 	size_t bytes = 6 << 20, free0, free1, total, i, n;
 	int opt, hold = 0, leak = 0, count, sms;
-	unsigned int *host, *out;
+	unsigned int *host, *out, nn;
 	CUdeviceptr a = 0, b = 0;
+	CUmodule mod = NULL;
+	static unsigned char zeros[64]; /* not a function the shim handed out */
+	CUfunction fn, bogus = (CUfunction)zeros;
+	size_t off, sz, psz;
+	struct {
+		CUdeviceptr p;
+		unsigned int n, pad;
+	} packed;
+	void *args[2], *extra[5];
 	int status = 1;
 	CUcontext ctx;
 	char name[128];
@@ -88,6 +109,39 @@ int main(int argc, char **argv)
 	CK(cuCtxSynchronize());
 	EXPECT(cuMemcpyDtoH(out, a + bytes - 4, 8), CUDA_ERROR_INVALID_VALUE);
 	EXPECT(cuStreamCreate(&s, 0), CUDA_ERROR_NOT_SUPPORTED);
+
+	/* Kernels: load, describe, launch with kernelParams and with a packed buffer. */
+	CK(cuModuleLoadData(&mod, ptx));
+	EXPECT(cuModuleGetFunction(&fn, mod, "nosuch"), CUDA_ERROR_NOT_FOUND);
+	CK(cuModuleGetFunction(&fn, mod, "twice"));
+	CK(cuFuncGetParamInfo(fn, 1, &off, &sz));
+	printf("param 1 at %zu, %zu bytes\n", off, sz);
+	nn = (unsigned int)n;
+	CK(cuMemsetD32(a, 21, n));
+	args[0] = &a;
+	args[1] = &nn;
+	CK(cuLaunchKernel(fn, (nn + 255) / 256, 1, 1, 256, 1, 1, 0, NULL, args, NULL));
+	packed.p = a;
+	packed.n = nn;
+	packed.pad = 0;
+	psz = sizeof(packed);
+	extra[0] = CU_LAUNCH_PARAM_BUFFER_POINTER;
+	extra[1] = &packed;
+	extra[2] = CU_LAUNCH_PARAM_BUFFER_SIZE;
+	extra[3] = &psz;
+	extra[4] = CU_LAUNCH_PARAM_END;
+	CK(cuLaunchKernel(fn, (nn + 255) / 256, 1, 1, 256, 1, 1, 0, NULL, NULL, extra));
+	CK(cuMemcpyDtoH(out, a, bytes));
+	for (i = 0; i < n; i++)
+		if (out[i] != 84) {
+			printf("remote_probe: FAIL after two launches word %zu is %u\n", i, out[i]);
+			goto out;
+		}
+	EXPECT(cuLaunchKernel(bogus, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuModuleUnload(mod));
+	EXPECT(cuModuleUnload(mod), CUDA_ERROR_INVALID_HANDLE);
+	mod = NULL;
+	printf("kernels verified\n");
 	if (leak) {
 		printf("remote_probe: PASS (leaving its memory)\n");
 		a = b = 0; /* the server frees them, not us */

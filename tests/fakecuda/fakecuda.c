@@ -300,6 +300,73 @@ CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, C
 	return CUDA_SUCCESS;
 }
 
+/* Modules: an image whose first line starts with "// fakecuda" holds the
+ * built-in CPU kernels. "twice(unsigned *p, unsigned n)" doubles the first n
+ * words of p, one thread a word, as many as the grid has threads. The same
+ * image can be real PTX after that line, so that one test program runs on
+ * the GPU and here. */
+static const char twice_name[] = "twice";
+
+CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
+{
+	if (!module || !image)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (strncmp(image, "// fakecuda", 11))
+		return CUDA_ERROR_INVALID_IMAGE;
+	*module = (CUmodule)malloc(1);
+	return *module ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult CUDAAPI cuModuleUnload(CUmodule module)
+{
+	free(module);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuModuleGetFunction(CUfunction *f, CUmodule module, const char *name)
+{
+	if (!f || !module || !name)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (strcmp(name, twice_name))
+		return CUDA_ERROR_NOT_FOUND;
+	*f = (CUfunction)twice_name;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset, size_t *size)
+{
+	if ((const char *)f != twice_name || !offset || !size || index > 1)
+		return CUDA_ERROR_INVALID_VALUE;
+	*offset = index ? 8 : 0;
+	*size = index ? 4 : 8;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
+				unsigned int by, unsigned int bz, unsigned int smem, CUstream stream, void **params,
+				void **extra)
+{
+	uint64_t threads = (uint64_t)gx * gy * gz * bx * by * bz, i;
+	unsigned int *p = NULL, n = 0;
+
+	(void)smem, (void)stream;
+	if ((const char *)f != twice_name)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (params) {
+		memcpy(&p, params[0], sizeof(p));
+		memcpy(&n, params[1], sizeof(n));
+	} else if (extra && extra[0] == CU_LAUNCH_PARAM_BUFFER_POINTER && extra[2] == CU_LAUNCH_PARAM_BUFFER_SIZE &&
+		   *(size_t *)extra[3] >= 12) {
+		memcpy(&p, extra[1], sizeof(p));
+		memcpy(&n, (char *)extra[1] + 8, sizeof(n));
+	} else {
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	for (i = 0; i < n && i < threads; i++)
+		p[i] *= 2;
+	return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 {
 	static const struct {
@@ -315,6 +382,8 @@ CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 		{CUDA_ERROR_OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY"},
 		{CUDA_ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED"},
 		{CUDA_ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND"},
+		{CUDA_ERROR_INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE"},
+		{CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE"},
 	};
 	size_t i;
 

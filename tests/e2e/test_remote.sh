@@ -1,5 +1,6 @@
-# Remote mode over fakecuda: a driver-API program's device queries, context
-# and memory go through the daemon's server; several run at once; bad
+# Remote mode over fakecuda: a driver-API program's device queries, context,
+# memory, modules and launches go through the daemon's server; several run
+# at once; bad
 # pointers are refused; what a client leaves, or holds when killed, is
 # freed; a refused client and a dead server give CUDA errors, not hangs.
 . "$(dirname "$0")/lib.sh"
@@ -16,6 +17,8 @@ check "a driver-API program passes through the server" grep -qx "remote_probe: P
 check "its devices are the server's" grep -qx "devices 2" <<<"$out"
 check "attributes come from the server's cache" grep -qx "sms 132" <<<"$out"
 check "it allocated 12 MiB on the server" grep -qx "allocated 12582912 bytes of .*" <<<"$out"
+check "the argument layout comes from the server" grep -qx "param 1 at 8, 4 bytes" <<<"$out"
+check "its kernels ran on the server's device" grep -qx "kernels verified" <<<"$out"
 check "server.log: the data channel" logged "opened its data channel" server
 check "server.log: the foreign free is named" logged "cuMemFree of 0xdead0000, which it did not allocate" server
 out=$(OPENMPS_NATIVE=1 probe 2>&1)
