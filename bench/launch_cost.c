@@ -1,0 +1,83 @@
+/* Launch cost, driver API, measured the same way with or without openmps
+ * (the environment decides: run it natively, then under `openmps run` with
+ * a daemon up, and compare).
+ *   async:      cost to the caller of one cuLaunchKernel of an empty kernel
+ *   round trip: one launch followed by cuCtxSynchronize
+ * Prints the median of RUNS runs of each. */
+#include <cuda.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define RUNS 7
+
+static const char *ptx = "// fakecuda: twice\n"
+			 ".version 8.0\n.target sm_90\n.address_size 64\n"
+			 ".visible .entry twice(.param .u64 p, .param .u32 n)\n{\n ret;\n}\n";
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+#define CK(x)                                                            \
+	do {                                                             \
+		CUresult r_ = (x);                                       \
+		if (r_ != CUDA_SUCCESS) {                                \
+			fprintf(stderr, "%s failed: %d\n", #x, (int)r_); \
+			return 1;                                        \
+		}                                                        \
+	} while (0)
+
+int main(void)
+{
+	double async[RUNS], trip[RUNS], t0;
+	CUdeviceptr d;
+	CUcontext ctx;
+	CUmodule mod;
+	CUfunction f;
+	unsigned int n = 0;
+	void *args[] = {&d, &n};
+	int run, i;
+
+	CK(cuInit(0));
+	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuMemAlloc(&d, 4096));
+	CK(cuModuleLoadData(&mod, ptx));
+	CK(cuModuleGetFunction(&f, mod, "twice"));
+	for (run = 0; run < RUNS; run++) {
+		const int launches = 20000, trips = 2000;
+
+		CK(cuCtxSynchronize());
+		t0 = now();
+		for (i = 0; i < launches; i++)
+			CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+		async[run] = (now() - t0) / launches;
+		CK(cuCtxSynchronize());
+		t0 = now();
+		for (i = 0; i < trips; i++) {
+			CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+			CK(cuCtxSynchronize());
+		}
+		trip[run] = (now() - t0) / trips;
+	}
+	qsort(async, RUNS, sizeof(double), cmp);
+	qsort(trip, RUNS, sizeof(double), cmp);
+	printf("async launch cost %.2f us (spread %.2f-%.2f), launch+sync round trip %.2f us (spread %.2f-%.2f)\n",
+	       async[RUNS / 2] * 1e6, async[0] * 1e6, async[RUNS - 1] * 1e6, trip[RUNS / 2] * 1e6, trip[0] * 1e6,
+	       trip[RUNS - 1] * 1e6);
+	cuModuleUnload(mod);
+	cuMemFree(d);
+	return 0;
+}
