@@ -167,6 +167,17 @@ enum omps_call {
 	OMPS_CALL_MODULE_UNLOAD, /* (sync) omps_call_handle -> omps_reply */
 	OMPS_CALL_GET_FUNCTION,	 /* (sync) omps_call_get_function -> omps_reply_function */
 	OMPS_CALL_LAUNCH,	 /* omps_call_launch, then the packed arguments */
+	OMPS_CALL_STREAM_CREATE, /* (sync) omps_call_create -> omps_reply_handle */
+	OMPS_CALL_STREAM_DESTROY, /* omps_call_handle */
+	OMPS_CALL_STREAM_SYNC,	 /* (sync) omps_call_handle -> omps_reply */
+	OMPS_CALL_STREAM_QUERY,	 /* (sync) omps_call_handle -> omps_reply (CUDA_ERROR_NOT_READY while busy) */
+	OMPS_CALL_STREAM_WAIT,	 /* omps_call_pair: stream waits for event */
+	OMPS_CALL_EVENT_CREATE,	 /* (sync) omps_call_create -> omps_reply_handle */
+	OMPS_CALL_EVENT_DESTROY, /* omps_call_handle */
+	OMPS_CALL_EVENT_RECORD,	 /* omps_call_pair: event recorded on stream */
+	OMPS_CALL_EVENT_SYNC,	 /* (sync) omps_call_handle -> omps_reply */
+	OMPS_CALL_EVENT_QUERY,	 /* (sync) omps_call_handle -> omps_reply */
+	OMPS_CALL_EVENT_ELAPSED, /* (sync) omps_call_pair: start, end -> omps_reply_elapsed */
 	OMPS_CALL_END
 };
 
@@ -189,18 +200,20 @@ struct omps_call_ptr {
 	uint64_t ptr;
 };
 
+/* A stream handle of 0 is the client's NULL stream on device `dev`; others
+ * are handles the server gave out, whose own device is used. */
 struct omps_call_memset {
 	int32_t dev;
 	uint32_t value;
 	uint32_t elem; /* 1, 2 or 4 bytes */
-	uint32_t reserved;
+	uint32_t stream;
 	uint64_t ptr;
 	uint64_t count; /* elements */
 };
 
 struct omps_call_copy {
 	int32_t dev;
-	uint32_t reserved;
+	uint32_t stream;
 	uint64_t dst, src; /* device addresses; the host side is the record or the reply */
 	uint64_t bytes;
 };
@@ -230,6 +243,21 @@ struct omps_call_launch {
 	uint32_t grid[3], block[3];
 	uint32_t shared_mem;
 	uint32_t args_size; /* the packed arguments follow */
+	uint32_t stream;
+	uint32_t reserved;
+};
+
+struct omps_call_create {
+	int32_t dev;
+	uint32_t flags;
+	int32_t priority;
+	uint32_t reserved;
+};
+
+struct omps_call_pair {
+	uint32_t first, second; /* (stream, event) for WAIT and RECORD; (start, end) for ELAPSED */
+	uint32_t flags;
+	uint32_t reserved;
 };
 
 struct omps_reply {
@@ -250,6 +278,12 @@ struct omps_reply_info {
 struct omps_reply_handle {
 	struct omps_reply r;
 	uint32_t handle;
+	uint32_t reserved;
+};
+
+struct omps_reply_elapsed {
+	struct omps_reply r;
+	float ms;
 	uint32_t reserved;
 };
 

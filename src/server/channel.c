@@ -63,8 +63,12 @@ static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 		srv_memory_call(c, type, c->buf, len);
 		return;
 	}
-	if (type >= OMPS_CALL_IMAGE_DATA && type < OMPS_CALL_END) {
+	if (type >= OMPS_CALL_IMAGE_DATA && type <= OMPS_CALL_LAUNCH) {
 		srv_module_call(c, type, c->buf, len);
+		return;
+	}
+	if (type >= OMPS_CALL_STREAM_CREATE && type < OMPS_CALL_END) {
+		srv_stream_call(c, type, c->buf, len);
 		return;
 	}
 	give_up(c, "unknown call in its request ring");
@@ -76,6 +80,7 @@ static void release(struct srv_client *c)
 
 	srv_module_release(c);
 	srv_memory_release(c);
+	srv_stream_release(c);
 	for (i = 0; i < OMPS_MAX_DEVICES; i++)
 		if (c->stream[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
 			c->srv->drv->stream_destroy(c->stream[i]);

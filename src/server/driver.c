@@ -42,6 +42,15 @@ static const struct sym syms[] = {
 	SYM(module_get_function, "cuModuleGetFunction"),
 	SYM(func_get_param_info, "cuFuncGetParamInfo"),
 	SYM(launch_kernel, "cuLaunchKernel"),
+	SYM(stream_create_with_priority, "cuStreamCreateWithPriority"),
+	SYM(stream_query, "cuStreamQuery"),
+	SYM(stream_wait_event, "cuStreamWaitEvent"),
+	SYM(event_create, "cuEventCreate"),
+	SYM(event_destroy, "cuEventDestroy_v2"),
+	SYM(event_record, "cuEventRecord"),
+	SYM(event_synchronize, "cuEventSynchronize"),
+	SYM(event_query, "cuEventQuery"),
+	SYM(event_elapsed_time, "cuEventElapsedTime_v2"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

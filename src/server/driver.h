@@ -39,6 +39,15 @@ struct omps_driver {
 	CUresult (*func_get_param_info)(CUfunction, size_t, size_t *, size_t *);
 	CUresult (*launch_kernel)(CUfunction, unsigned int, unsigned int, unsigned int, unsigned int, unsigned int,
 				  unsigned int, unsigned int, CUstream, void **, void **);
+	CUresult (*stream_create_with_priority)(CUstream *, unsigned int, int);
+	CUresult (*stream_query)(CUstream);
+	CUresult (*stream_wait_event)(CUstream, CUevent, unsigned int);
+	CUresult (*event_create)(CUevent *, unsigned int);
+	CUresult (*event_destroy)(CUevent);
+	CUresult (*event_record)(CUevent, CUstream);
+	CUresult (*event_synchronize)(CUevent);
+	CUresult (*event_query)(CUevent);
+	CUresult (*event_elapsed_time)(float *, CUevent, CUevent);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

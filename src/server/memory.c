@@ -117,7 +117,7 @@ static void memset_(struct srv_client *c, const struct omps_call_memset *m)
 {
 	struct omps_driver *drv = c->srv->drv;
 	CUstream s;
-	CUresult r = srv_use_device(c, m->dev, &s);
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	if (r == CUDA_SUCCESS && ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->count > UINT64_MAX / 4 ||
 				  !owned(c, m->ptr, m->count * m->elem) || m->ptr % m->elem))
@@ -135,7 +135,7 @@ static void copy_htod(struct srv_client *c, const struct omps_call_copy *m, cons
 		      size_t len)
 {
 	CUstream s;
-	CUresult r = srv_use_device(c, m->dev, &s);
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	if (r == CUDA_SUCCESS && (m->bytes != len || !owned(c, m->dst, m->bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
@@ -152,7 +152,7 @@ static void copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 	uint32_t chunk = omps_ring_max_payload(&c->rep);
 	uint64_t off;
 	CUstream s;
-	CUresult r = srv_use_device(c, m->dev, &s);
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	if (r == CUDA_SUCCESS && !owned(c, m->src, m->bytes))
 		r = CUDA_ERROR_INVALID_VALUE;
@@ -178,7 +178,7 @@ static void copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 static void copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 {
 	CUstream s;
-	CUresult r = srv_use_device(c, m->dev, &s);
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	if (r == CUDA_SUCCESS && (!owned(c, m->src, m->bytes) || !owned(c, m->dst, m->bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;

@@ -162,7 +162,7 @@ static void launch(struct srv_client *c, const struct omps_call_launch *m, const
 	void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)args, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
 			 CU_LAUNCH_PARAM_END};
 	CUstream s;
-	CUresult r = f ? srv_use_device(c, m->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
+	CUresult r = f ? srv_stream(c, m->stream, m->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
 
 	if (r == CUDA_SUCCESS && (m->args_size != len || len < f->args_size))
 		r = CUDA_ERROR_INVALID_VALUE;

@@ -38,6 +38,12 @@ struct srv_function {
 	struct omps_param params[OMPS_MAX_PARAMS];
 };
 
+/* A stream or event of a client; its handle is its index + 1. */
+struct srv_object {
+	void *obj; /* CUstream or CUevent; NULL once destroyed */
+	int dev;
+};
+
 /* A client. Until its data channel opens, the main thread owns it; after,
  * its worker thread does, and the main thread only asks it to stop. */
 struct srv_client {
@@ -67,6 +73,8 @@ struct srv_client {
 	uint32_t nmodules;
 	struct srv_function **functions;
 	uint32_t nfunctions;
+	struct srv_object *streams, *events;
+	uint32_t nstreams, nevents;
 };
 
 struct srv_state {
@@ -92,6 +100,13 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 void srv_channel_stop(struct srv_client *c);
 int srv_reply(struct srv_client *c, const void *reply, size_t len);
 int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
+
+/* stream.c */
+/* The stream a call names: 0 is the client's NULL stream on dev. Also makes
+ * that stream's device's context current. */
+CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream);
+void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+void srv_stream_release(struct srv_client *c);
 
 /* module.c */
 void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);

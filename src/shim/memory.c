@@ -2,8 +2,9 @@
  * addresses. Allocation, freeing, information and device-to-host copies wait
  * for the server; sets, host-to-device and device-to-device copies are posted
  * and report a failure at the next synchronous call. Host data travels in the
- * request ring, in records of up to omps_post_max() bytes. Only the NULL
- * stream is remoted yet. */
+ * request ring, in records of up to omps_post_max() bytes. A device-to-host
+ * copy on a stream is done by the time it returns: stricter than the driver,
+ * never wrong. */
 #include "shim.h"
 
 static CUresult need_context(int *dev)
@@ -57,8 +58,8 @@ static CUresult set(CUdeviceptr dst, uint32_t value, uint32_t elem, size_t n, CU
 	struct omps_call_memset m = {.value = value, .elem = elem, .ptr = dst, .count = n};
 	CUresult r;
 
-	if (stream)
-		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
 		return r;
 	return omps_post(OMPS_CALL_MEMSET, &m, sizeof(m), NULL, 0);
@@ -101,8 +102,8 @@ static CUresult htod(CUdeviceptr dst, const void *src, size_t bytes, CUstream st
 	size_t chunk = omps_post_max() - sizeof(m), off;
 	CUresult r;
 
-	if (stream)
-		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
 	if (!src && bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
@@ -120,8 +121,8 @@ static CUresult dtoh(void *dst, CUdeviceptr src, size_t bytes, CUstream stream)
 	struct omps_call_copy m = {.src = src, .bytes = bytes};
 	CUresult r;
 
-	if (stream)
-		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
 	if (!dst && bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
@@ -134,8 +135,8 @@ static CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream st
 	struct omps_call_copy m = {.dst = dst, .src = src, .bytes = bytes};
 	CUresult r;
 
-	if (stream)
-		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
 		return r;
 	return omps_post(OMPS_CALL_MEMCPY_DTOD, &m, sizeof(m), NULL, 0);

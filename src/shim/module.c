@@ -3,7 +3,7 @@
  * pieces, then loaded by the server. A function handle is the client's copy
  * of the function's argument layout, so cuFuncGetParamInfo needs no round
  * trip and cuLaunchKernel packs kernelParams into one buffer, posted without
- * waiting. Only the NULL stream is remoted yet. */
+ * waiting. */
 #include <elf.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -232,14 +232,14 @@ static CUresult launch_kernel(CUfunction hfunc, unsigned int gx, unsigned int gy
 
 	if (!f)
 		return CUDA_ERROR_INVALID_HANDLE;
-	if (stream && stream != CU_STREAM_LEGACY && stream != CU_STREAM_PER_THREAD)
-		return CUDA_ERROR_NOT_SUPPORTED;
 	if (f->args_size > sizeof(buf))
 		return CUDA_ERROR_INVALID_VALUE;
 	m = (struct omps_call_launch){.function = f->handle, .dev = omps_current_device(), .grid = {gx, gy, gz},
 				      .block = {bx, by, bz}, .shared_mem = smem};
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
 	r = pack(f, params, extra, buf, &args, &len);
 	if (r != CUDA_SUCCESS)
 		return r;

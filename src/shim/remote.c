@@ -116,6 +116,7 @@ static void install_remote(void)
 	omps_device_install(devs, ndevs);
 	omps_memory_install();
 	omps_module_install();
+	omps_stream_install();
 }
 
 static void decide(void)

@@ -44,9 +44,12 @@ uint32_t omps_post_max(void); /* the most data one posted record carries beside 
 void omps_device_install(const struct omps_device_info *devs, int n);
 int omps_current_device(void); /* of the calling thread's context; -1 if none */
 
-/* memory.c, module.c */
+/* memory.c, module.c, stream.c */
 void omps_memory_install(void);
 void omps_module_install(void);
+void omps_stream_install(void);
+/* The server's handle for s (0: the client's NULL stream). */
+CUresult omps_stream_handle(CUstream s, uint32_t *handle);
 
 /* real.c */
 CUresult omps_no_entry(enum omps_entry ep);

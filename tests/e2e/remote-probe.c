@@ -61,6 +61,9 @@ int main(int argc, char **argv)
 	char name[128];
 	CUdevice dev;
 	CUstream s;
+	CUevent e0, e1;
+	void *pinned, *args_b[2];
+	float ms = -1;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'b')
@@ -108,7 +111,7 @@ int main(int argc, char **argv)
 	EXPECT(cuCtxSynchronize(), CUDA_ERROR_INVALID_VALUE);
 	CK(cuCtxSynchronize());
 	EXPECT(cuMemcpyDtoH(out, a + bytes - 4, 8), CUDA_ERROR_INVALID_VALUE);
-	EXPECT(cuStreamCreate(&s, 0), CUDA_ERROR_NOT_SUPPORTED);
+	EXPECT(cuMemAllocHost(&pinned, 4096), CUDA_ERROR_NOT_SUPPORTED);
 
 	/* Kernels: load, describe, launch with kernelParams and with a packed buffer. */
 	CK(cuModuleLoadData(&mod, ptx));
@@ -138,6 +141,34 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	EXPECT(cuLaunchKernel(bogus, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL), CUDA_ERROR_INVALID_HANDLE);
+
+	/* A stream of its own, events on it, the NULL stream waiting for it. */
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuEventCreate(&e0, CU_EVENT_DEFAULT));
+	CK(cuEventCreate(&e1, CU_EVENT_DEFAULT));
+	CK(cuEventRecord(e0, s));
+	CK(cuMemsetD32Async(b, 5, n, s));
+	args_b[0] = &b;
+	args_b[1] = &nn;
+	CK(cuLaunchKernel(fn, (nn + 255) / 256, 1, 1, 256, 1, 1, 0, s, args_b, NULL));
+	CK(cuEventRecord(e1, s));
+	CK(cuStreamWaitEvent(NULL, e1, 0));
+	CK(cuEventSynchronize(e1));
+	CK(cuEventQuery(e1));
+	CK(cuStreamQuery(s));
+	CK(cuEventElapsedTime(&ms, e0, e1));
+	CK(cuMemcpyDtoHAsync(out, b, bytes, s));
+	CK(cuStreamSynchronize(s));
+	for (i = 0; i < n; i++)
+		if (out[i] != 10) {
+			printf("remote_probe: FAIL on its stream word %zu is %u\n", i, out[i]);
+			goto out;
+		}
+	EXPECT(cuEventRecord((CUevent)zeros, s), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuEventDestroy(e0));
+	CK(cuEventDestroy(e1));
+	CK(cuStreamDestroy(s));
+	printf("streams verified (%s elapsed)\n", ms >= 0 ? "non-negative" : "negative");
 	CK(cuModuleUnload(mod));
 	EXPECT(cuModuleUnload(mod), CUDA_ERROR_INVALID_HANDLE);
 	mod = NULL;

@@ -300,6 +300,70 @@ CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, C
 	return CUDA_SUCCESS;
 }
 
+/* Streams finish their work before calls return; events hold the time they
+ * were recorded. */
+CUresult CUDAAPI cuStreamCreateWithPriority(CUstream *stream, unsigned int flags, int priority)
+{
+	(void)priority;
+	return cuStreamCreate(stream, flags);
+}
+
+CUresult CUDAAPI cuStreamQuery(CUstream stream)
+{
+	(void)stream;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int flags)
+{
+	(void)stream, (void)flags;
+	return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult CUDAAPI cuEventCreate(CUevent *event, unsigned int flags)
+{
+	(void)flags;
+	if (!event)
+		return CUDA_ERROR_INVALID_VALUE;
+	*event = (CUevent)calloc(1, sizeof(struct timespec));
+	return *event ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult CUDAAPI cuEventDestroy(CUevent event)
+{
+	free(event);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream)
+{
+	(void)stream;
+	if (!event)
+		return CUDA_ERROR_INVALID_HANDLE;
+	clock_gettime(CLOCK_MONOTONIC, (struct timespec *)event);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventSynchronize(CUevent event)
+{
+	return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult CUDAAPI cuEventQuery(CUevent event)
+{
+	return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end)
+{
+	const struct timespec *a = (const struct timespec *)start, *b = (const struct timespec *)end;
+
+	if (!ms || !start || !end)
+		return CUDA_ERROR_INVALID_VALUE;
+	*ms = (float)((double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6);
+	return CUDA_SUCCESS;
+}
+
 /* Modules: an image whose first line starts with "// fakecuda" holds the
  * built-in CPU kernels. "twice(unsigned *p, unsigned n)" doubles the first n
  * words of p, one thread a word, as many as the grid has threads. The same

@@ -1,0 +1,184 @@
+/* Streams and events on a client's behalf. Handles index the client's own
+ * tables, so one client cannot use another's; handle 0 is the client's NULL
+ * stream, which the server gives each client per device (non-blocking: it
+ * does not wait for the client's other streams as the legacy NULL stream
+ * would; that is still to come). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+static struct srv_object *lookup(struct srv_object *tab, uint32_t n, uint32_t handle)
+{
+	if (!handle || handle > n || !tab[handle - 1].obj)
+		return NULL;
+	return &tab[handle - 1];
+}
+
+CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream)
+{
+	struct srv_object *o;
+	CUresult r;
+
+	if (!handle)
+		return srv_use_device(c, dev, stream);
+	o = lookup(c->streams, c->nstreams, handle);
+	if (!o)
+		return CUDA_ERROR_INVALID_HANDLE;
+	r = srv_use_device(c, o->dev, NULL);
+	*stream = o->obj;
+	return r;
+}
+
+static uint32_t add(struct srv_object **tab, uint32_t *n, void *obj, int dev)
+{
+	struct srv_object *t = realloc(*tab, (*n + 1) * sizeof(**tab));
+
+	if (!t)
+		return 0;
+	*tab = t;
+	t[*n] = (struct srv_object){.obj = obj, .dev = dev};
+	return ++*n;
+}
+
+static void create(struct srv_client *c, uint32_t type, const struct omps_call_create *m)
+{
+	struct omps_driver *drv = c->srv->drv;
+	struct omps_reply_handle rep;
+	void *obj = NULL;
+	CUresult r = srv_use_device(c, m->dev, NULL);
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && type == OMPS_CALL_STREAM_CREATE)
+		r = drv->stream_create_with_priority((CUstream *)&obj, m->flags, m->priority);
+	else if (r == CUDA_SUCCESS)
+		r = drv->event_create((CUevent *)&obj, m->flags);
+	if (r == CUDA_SUCCESS) {
+		rep.handle = type == OMPS_CALL_STREAM_CREATE ? add(&c->streams, &c->nstreams, obj, m->dev)
+							     : add(&c->events, &c->nevents, obj, m->dev);
+		if (!rep.handle) {
+			if (type == OMPS_CALL_STREAM_CREATE)
+				drv->stream_destroy(obj);
+			else
+				drv->event_destroy(obj);
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+		}
+	}
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+/* Makes o's device current; NULL (and INVALID_HANDLE in *r) if o is none. */
+static struct srv_object *use(struct srv_client *c, struct srv_object *o, CUresult *r)
+{
+	*r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+	return *r == CUDA_SUCCESS ? o : NULL;
+}
+
+static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
+{
+	struct omps_driver *drv = c->srv->drv;
+	int is_stream = type <= OMPS_CALL_STREAM_WAIT;
+	struct srv_object *o = use(c, is_stream ? lookup(c->streams, c->nstreams, handle)
+						 : lookup(c->events, c->nevents, handle), &(CUresult){0});
+	CUresult r = o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+
+	switch (type) {
+	case OMPS_CALL_STREAM_DESTROY:
+	case OMPS_CALL_EVENT_DESTROY:
+		if (o) {
+			r = is_stream ? drv->stream_destroy(o->obj) : drv->event_destroy(o->obj);
+			o->obj = NULL;
+		}
+		srv_deferred(c, r);
+		return;
+	case OMPS_CALL_STREAM_SYNC:
+		r = o ? drv->stream_synchronize(o->obj) : r;
+		break;
+	case OMPS_CALL_STREAM_QUERY:
+		r = o ? drv->stream_query(o->obj) : r;
+		break;
+	case OMPS_CALL_EVENT_SYNC:
+		r = o ? drv->event_synchronize(o->obj) : r;
+		break;
+	case OMPS_CALL_EVENT_QUERY:
+		r = o ? drv->event_query(o->obj) : r;
+		break;
+	}
+	srv_reply_result(c, r);
+}
+
+static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_pair *m)
+{
+	struct omps_driver *drv = c->srv->drv;
+	struct omps_reply_elapsed rep;
+	CUstream s = NULL;
+	CUresult r;
+
+	if (type == OMPS_CALL_EVENT_ELAPSED) {
+		struct srv_object *a = lookup(c->events, c->nevents, m->first);
+		struct srv_object *b = lookup(c->events, c->nevents, m->second);
+
+		memset(&rep, 0, sizeof(rep));
+		r = a && b ? srv_use_device(c, a->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+		if (r == CUDA_SUCCESS)
+			r = drv->event_elapsed_time(&rep.ms, a->obj, b->obj);
+		rep.r.result = srv_with_sticky(c, r);
+		srv_reply(c, &rep, sizeof(rep));
+		return;
+	}
+	/* WAIT: (stream, event); RECORD: (event, stream). */
+	{
+		uint32_t sh = type == OMPS_CALL_STREAM_WAIT ? m->first : m->second;
+		struct srv_object *e = lookup(c->events, c->nevents, type == OMPS_CALL_STREAM_WAIT ? m->second : m->first);
+
+		r = e ? srv_stream(c, sh, e->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
+		if (r == CUDA_SUCCESS && type == OMPS_CALL_STREAM_WAIT)
+			r = drv->stream_wait_event(s, e->obj, m->flags);
+		else if (r == CUDA_SUCCESS)
+			r = drv->event_record(e->obj, s);
+		srv_deferred(c, r);
+	}
+}
+
+void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	union {
+		struct omps_call_create create;
+		struct omps_call_handle handle;
+		struct omps_call_pair pair;
+	} m;
+	size_t need = type == OMPS_CALL_STREAM_CREATE || type == OMPS_CALL_EVENT_CREATE ? sizeof(m.create)
+		      : type == OMPS_CALL_STREAM_WAIT || type == OMPS_CALL_EVENT_RECORD ||
+				type == OMPS_CALL_EVENT_ELAPSED
+			  ? sizeof(m.pair)
+			  : sizeof(m.handle);
+
+	if (len != need) {
+		omps_log("Client process %d: malformed call %u (%zu bytes)", (int)c->pid, type, len);
+		srv_deferred(c, CUDA_ERROR_INVALID_VALUE);
+		return;
+	}
+	memcpy(&m, rec, need);
+	if (type == OMPS_CALL_STREAM_CREATE || type == OMPS_CALL_EVENT_CREATE)
+		create(c, type, &m.create);
+	else if (need == sizeof(m.pair))
+		on_pair(c, type, &m.pair);
+	else
+		on_handle(c, type, m.handle.handle);
+}
+
+void srv_stream_release(struct srv_client *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->nevents; i++)
+		if (c->events[i].obj && srv_use_device(c, c->events[i].dev, NULL) == CUDA_SUCCESS)
+			c->srv->drv->event_destroy(c->events[i].obj);
+	for (i = 0; i < c->nstreams; i++)
+		if (c->streams[i].obj && srv_use_device(c, c->streams[i].dev, NULL) == CUDA_SUCCESS)
+			c->srv->drv->stream_destroy(c->streams[i].obj);
+	free(c->events);
+	free(c->streams);
+}

@@ -1,0 +1,223 @@
+/* Streams and events in remote mode: a handle is the client's small record
+ * of the server's handle and its device. Creating, synchronising, querying
+ * and timing wait for the server; recording, waiting and destroying are
+ * posted. The NULL stream (and CU_STREAM_LEGACY, CU_STREAM_PER_THREAD) is the
+ * client's own NULL stream in the server. */
+#include <stdlib.h>
+
+#include "shim.h"
+
+#define STREAM_MAGIC 0x7374726du
+#define EVENT_MAGIC  0x6576656eu
+
+struct omps_object {
+	uint32_t magic; /* first: all that is read of a handle before it is trusted */
+	uint32_t handle;
+	int dev;
+};
+
+static struct omps_object *object(void *h, uint32_t magic)
+{
+	struct omps_object *o = h;
+
+	return o && o->magic == magic ? o : NULL;
+}
+
+CUresult omps_stream_handle(CUstream s, uint32_t *handle)
+{
+	struct omps_object *o;
+
+	if (!s || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD) {
+		*handle = 0;
+		return CUDA_SUCCESS;
+	}
+	o = object(s, STREAM_MAGIC);
+	if (!o)
+		return CUDA_ERROR_INVALID_HANDLE;
+	*handle = o->handle;
+	return CUDA_SUCCESS;
+}
+
+static CUresult create(uint32_t type, uint32_t magic, unsigned int flags, int priority, void **out)
+{
+	struct omps_call_create m = {.dev = omps_current_device(), .flags = flags, .priority = priority};
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	struct omps_object *o;
+	CUresult r;
+
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (m.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	o = malloc(sizeof(*o));
+	if (!o)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	r = omps_call(type, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS) {
+		free(o);
+		return r;
+	}
+	*o = (struct omps_object){.magic = magic, .handle = rep.handle, .dev = m.dev};
+	*out = o;
+	return CUDA_SUCCESS;
+}
+
+static CUresult stream_create(CUstream *s, unsigned int flags)
+{
+	return create(OMPS_CALL_STREAM_CREATE, STREAM_MAGIC, flags, 0, (void **)s);
+}
+
+static CUresult stream_create_with_priority(CUstream *s, unsigned int flags, int priority)
+{
+	return create(OMPS_CALL_STREAM_CREATE, STREAM_MAGIC, flags, priority, (void **)s);
+}
+
+static CUresult event_create(CUevent *e, unsigned int flags)
+{
+	return create(OMPS_CALL_EVENT_CREATE, EVENT_MAGIC, flags, 0, (void **)e);
+}
+
+static CUresult destroy(uint32_t type, uint32_t magic, void *h)
+{
+	struct omps_object *o = object(h, magic);
+	struct omps_call_handle m;
+
+	if (!o)
+		return CUDA_ERROR_INVALID_HANDLE;
+	m.handle = o->handle;
+	o->magic = 0;
+	free(o);
+	return omps_post(type, &m, sizeof(m), NULL, 0);
+}
+
+static CUresult stream_destroy(CUstream s)
+{
+	return destroy(OMPS_CALL_STREAM_DESTROY, STREAM_MAGIC, s);
+}
+
+static CUresult event_destroy(CUevent e)
+{
+	return destroy(OMPS_CALL_EVENT_DESTROY, EVENT_MAGIC, e);
+}
+
+static CUresult ask(uint32_t type, uint32_t handle)
+{
+	struct omps_call_handle m = {.handle = handle};
+	struct omps_reply rep;
+
+	return omps_call(type, &m, sizeof(m), &rep, sizeof(rep));
+}
+
+/* The NULL stream's work is the client's whole NULL stream on its device. */
+static CUresult null_stream_sync(void)
+{
+	struct omps_call_dev m = {.dev = omps_current_device()};
+	struct omps_reply rep;
+
+	if (m.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	return omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+}
+
+static CUresult stream_synchronize(CUstream s)
+{
+	uint32_t h;
+	CUresult r = omps_stream_handle(s, &h);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	return h ? ask(OMPS_CALL_STREAM_SYNC, h) : null_stream_sync();
+}
+
+static CUresult stream_query(CUstream s)
+{
+	uint32_t h;
+	CUresult r = omps_stream_handle(s, &h);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	/* The NULL stream: answered by waiting, which is never wrong, only slower. */
+	return h ? ask(OMPS_CALL_STREAM_QUERY, h) : null_stream_sync();
+}
+
+static CUresult event_synchronize(CUevent e)
+{
+	struct omps_object *o = object(e, EVENT_MAGIC);
+
+	return o ? ask(OMPS_CALL_EVENT_SYNC, o->handle) : CUDA_ERROR_INVALID_HANDLE;
+}
+
+static CUresult event_query(CUevent e)
+{
+	struct omps_object *o = object(e, EVENT_MAGIC);
+
+	return o ? ask(OMPS_CALL_EVENT_QUERY, o->handle) : CUDA_ERROR_INVALID_HANDLE;
+}
+
+static CUresult pair(uint32_t type, uint32_t first, uint32_t second, unsigned int flags)
+{
+	struct omps_call_pair m = {.first = first, .second = second, .flags = flags};
+
+	return omps_post(type, &m, sizeof(m), NULL, 0);
+}
+
+static CUresult event_record(CUevent e, CUstream s)
+{
+	struct omps_object *o = object(e, EVENT_MAGIC);
+	uint32_t h;
+	CUresult r = omps_stream_handle(s, &h);
+
+	if (r != CUDA_SUCCESS || !o)
+		return r != CUDA_SUCCESS ? r : CUDA_ERROR_INVALID_HANDLE;
+	return pair(OMPS_CALL_EVENT_RECORD, o->handle, h, 0);
+}
+
+static CUresult stream_wait_event(CUstream s, CUevent e, unsigned int flags)
+{
+	struct omps_object *o = object(e, EVENT_MAGIC);
+	uint32_t h;
+	CUresult r = omps_stream_handle(s, &h);
+
+	if (r != CUDA_SUCCESS || !o)
+		return r != CUDA_SUCCESS ? r : CUDA_ERROR_INVALID_HANDLE;
+	return pair(OMPS_CALL_STREAM_WAIT, h, o->handle, flags);
+}
+
+static CUresult event_elapsed_time(float *ms, CUevent start, CUevent end)
+{
+	struct omps_object *a = object(start, EVENT_MAGIC), *b = object(end, EVENT_MAGIC);
+	struct omps_call_pair m;
+	struct omps_reply_elapsed rep = {{0}, 0, 0};
+	CUresult r;
+
+	if (!ms)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!a || !b)
+		return CUDA_ERROR_INVALID_HANDLE;
+	m = (struct omps_call_pair){.first = a->handle, .second = b->handle};
+	r = omps_call(OMPS_CALL_EVENT_ELAPSED, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		*ms = rep.ms;
+	return r;
+}
+
+void omps_stream_install(void)
+{
+	OMPS_INSTALL(cuStreamCreate, stream_create);
+	OMPS_INSTALL(cuStreamCreateWithPriority, stream_create_with_priority);
+	OMPS_INSTALL(cuStreamDestroy_v2, stream_destroy);
+	OMPS_INSTALL(cuStreamSynchronize, stream_synchronize);
+	OMPS_INSTALL(cuStreamSynchronize_ptsz, stream_synchronize);
+	OMPS_INSTALL(cuStreamQuery, stream_query);
+	OMPS_INSTALL(cuStreamQuery_ptsz, stream_query);
+	OMPS_INSTALL(cuStreamWaitEvent, stream_wait_event);
+	OMPS_INSTALL(cuStreamWaitEvent_ptsz, stream_wait_event);
+	OMPS_INSTALL(cuEventCreate, event_create);
+	OMPS_INSTALL(cuEventDestroy_v2, event_destroy);
+	OMPS_INSTALL(cuEventRecord, event_record);
+	OMPS_INSTALL(cuEventRecord_ptsz, event_record);
+	OMPS_INSTALL(cuEventSynchronize, event_synchronize);
+	OMPS_INSTALL(cuEventQuery, event_query);
+	OMPS_INSTALL(cuEventElapsedTime, event_elapsed_time);
+	OMPS_INSTALL(cuEventElapsedTime_v2, event_elapsed_time);
+}
