@@ -5,9 +5,8 @@
  *   round trip: one launch followed by cuCtxSynchronize
  * Prints the median of RUNS runs of each. */
 #include <cuda.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
+
+#include "bench.h"
 
 #define RUNS 7
 
@@ -15,29 +14,12 @@ static const char *ptx = "// fakecuda: twice\n"
 			 ".version 8.0\n.target sm_90\n.address_size 64\n"
 			 ".visible .entry twice(.param .u64 p, .param .u32 n)\n{\n ret;\n}\n";
 
+#define CK BENCH_CK
+
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return bench_now(CLOCK_MONOTONIC);
 }
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-#define CK(x)                                                            \
-	do {                                                             \
-		CUresult r_ = (x);                                       \
-		if (r_ != CUDA_SUCCESS) {                                \
-			fprintf(stderr, "%s failed: %d\n", #x, (int)r_); \
-			return 1;                                        \
-		}                                                        \
-	} while (0)
 
 int main(void)
 {
@@ -72,11 +54,9 @@ int main(void)
 		}
 		trip[run] = (now() - t0) / trips;
 	}
-	qsort(async, RUNS, sizeof(double), cmp);
-	qsort(trip, RUNS, sizeof(double), cmp);
 	printf("async launch cost %.2f us (spread %.2f-%.2f), launch+sync round trip %.2f us (spread %.2f-%.2f)\n",
-	       async[RUNS / 2] * 1e6, async[0] * 1e6, async[RUNS - 1] * 1e6, trip[RUNS / 2] * 1e6, trip[0] * 1e6,
-	       trip[RUNS - 1] * 1e6);
+	       bench_median(async, RUNS) * 1e6, async[0] * 1e6, async[RUNS - 1] * 1e6, bench_median(trip, RUNS) * 1e6,
+	       trip[0] * 1e6, trip[RUNS - 1] * 1e6);
 	cuModuleUnload(mod);
 	cuMemFree(d);
 	return 0;

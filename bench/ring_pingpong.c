@@ -5,13 +5,11 @@
  *   round trip: request and reply, with the server side spinning (busy) and
  *            with it asleep between calls (idle client, futex wake-up)
  * Prints medians of several runs. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "ring.h"
 
 #define RING 65536
@@ -19,23 +17,7 @@
 
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return v[n / 2];
+	return bench_now(CLOCK_MONOTONIC);
 }
 
 /* The server side: echo (mode 1) or drain (mode 0) until a record of type 0. */
@@ -102,8 +84,8 @@ int main(void)
 		idle[i] = run(mem, 2000, 2, 0, 1);
 	}
 	printf("ring one-way post (64 B records), cost to the producer: %.3f us (%.1f M records/s)\n",
-	       median(post, RUNS) * 1e6, 1e-6 / median(post, RUNS));
-	printf("ring round trip, server spinning:   %.2f us\n", median(busy, RUNS) * 1e6);
-	printf("ring round trip, server asleep:     %.2f us (futex wake-up)\n", median(idle, RUNS) * 1e6);
+	       bench_median(post, RUNS) * 1e6, 1e-6 / bench_median(post, RUNS));
+	printf("ring round trip, server spinning:   %.2f us\n", bench_median(busy, RUNS) * 1e6);
+	printf("ring round trip, server asleep:     %.2f us (futex wake-up)\n", bench_median(idle, RUNS) * 1e6);
 	return 0;
 }

@@ -6,10 +6,9 @@
  *   small_kernels START_EPOCH_SECONDS DURATION_SECONDS [ITERATIONS]
  * Prints "kernels N seconds S". */
 #include <cuda.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench.h"
 
 static const char *ptx = ".version 8.0\n.target sm_90\n.address_size 64\n"
 			 ".visible .entry spin(.param .u64 p, .param .u32 iters)\n{\n"
@@ -22,22 +21,13 @@ static const char *ptx = ".version 8.0\n.target sm_90\n.address_size 64\n"
 			 " cvta.to.global.u64 rd2, rd1; st.global.f32 [rd2], f1;\n"
 			 "done:\n ret;\n}\n";
 
+#define CK BENCH_CK
+
+/* Wall-clock time: the workers, separate processes, start at one instant. */
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return bench_now(CLOCK_REALTIME);
 }
-
-#define CK(x)                                                            \
-	do {                                                             \
-		CUresult r_ = (x);                                       \
-		if (r_ != CUDA_SUCCESS) {                                \
-			fprintf(stderr, "%s failed: %d\n", #x, (int)r_); \
-			return 1;                                        \
-		}                                                        \
-	} while (0)
 
 int main(int argc, char **argv)
 {

@@ -119,25 +119,26 @@ static CUresult null_stream_sync(void)
 	return omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
 }
 
-static CUresult stream_synchronize(CUstream s)
+/* Synchronize or query. The NULL stream is always waited for: for a query,
+ * never wrong, only slower. */
+static CUresult on_stream(CUstream s, uint32_t type)
 {
 	uint32_t h;
 	CUresult r = omps_stream_handle(s, &h);
 
 	if (r != CUDA_SUCCESS)
 		return r;
-	return h ? ask(OMPS_CALL_STREAM_SYNC, h) : null_stream_sync();
+	return h ? ask(type, h) : null_stream_sync();
+}
+
+static CUresult stream_synchronize(CUstream s)
+{
+	return on_stream(s, OMPS_CALL_STREAM_SYNC);
 }
 
 static CUresult stream_query(CUstream s)
 {
-	uint32_t h;
-	CUresult r = omps_stream_handle(s, &h);
-
-	if (r != CUDA_SUCCESS)
-		return r;
-	/* The NULL stream: answered by waiting, which is never wrong, only slower. */
-	return h ? ask(OMPS_CALL_STREAM_QUERY, h) : null_stream_sync();
+	return on_stream(s, OMPS_CALL_STREAM_QUERY);
 }
 
 static CUresult event_synchronize(CUevent e)
@@ -161,26 +162,33 @@ static CUresult pair(uint32_t type, uint32_t first, uint32_t second, unsigned in
 	return omps_post(type, &m, sizeof(m), NULL, 0);
 }
 
-static CUresult event_record(CUevent e, CUstream s)
+/* The server's handles for an event and a stream, both checked. */
+static CUresult event_and_stream(CUevent e, CUstream s, uint32_t *event, uint32_t *stream)
 {
 	struct omps_object *o = object(e, EVENT_MAGIC);
-	uint32_t h;
-	CUresult r = omps_stream_handle(s, &h);
+	CUresult r = omps_stream_handle(s, stream);
 
-	if (r != CUDA_SUCCESS || !o)
-		return r != CUDA_SUCCESS ? r : CUDA_ERROR_INVALID_HANDLE;
-	return pair(OMPS_CALL_EVENT_RECORD, o->handle, h, 0);
+	if (r == CUDA_SUCCESS && !o)
+		r = CUDA_ERROR_INVALID_HANDLE;
+	if (o)
+		*event = o->handle;
+	return r;
+}
+
+static CUresult event_record(CUevent e, CUstream s)
+{
+	uint32_t ev, st;
+	CUresult r = event_and_stream(e, s, &ev, &st);
+
+	return r != CUDA_SUCCESS ? r : pair(OMPS_CALL_EVENT_RECORD, ev, st, 0);
 }
 
 static CUresult stream_wait_event(CUstream s, CUevent e, unsigned int flags)
 {
-	struct omps_object *o = object(e, EVENT_MAGIC);
-	uint32_t h;
-	CUresult r = omps_stream_handle(s, &h);
+	uint32_t ev, st;
+	CUresult r = event_and_stream(e, s, &ev, &st);
 
-	if (r != CUDA_SUCCESS || !o)
-		return r != CUDA_SUCCESS ? r : CUDA_ERROR_INVALID_HANDLE;
-	return pair(OMPS_CALL_STREAM_WAIT, h, o->handle, flags);
+	return r != CUDA_SUCCESS ? r : pair(OMPS_CALL_STREAM_WAIT, st, ev, flags);
 }
 
 static CUresult event_elapsed_time(float *ms, CUevent start, CUevent end)

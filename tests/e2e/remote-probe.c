@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "twice_ptx.h"
+
 #define CK(call) EXPECT(call, CUDA_SUCCESS)
 
 #define EXPECT(call, want)                                                                          \
@@ -24,18 +26,6 @@
 			goto out;                                                                   \
 		}                                                                                   \
 	} while (0)
-
-/* Real PTX for the GPU; its first line makes fakecuda run its CPU "twice". */
-static const char *ptx = "// fakecuda: twice\n"
-			 ".version 8.0\n.target sm_90\n.address_size 64\n"
-			 ".visible .entry twice(.param .u64 p, .param .u32 n)\n{\n"
-			 " .reg .b32 r<6>; .reg .b64 rd<5>; .reg .pred q;\n"
-			 " ld.param.u64 rd1, [p]; ld.param.u32 r1, [n];\n"
-			 " mov.u32 r2, %ctaid.x; mov.u32 r3, %ntid.x; mov.u32 r4, %tid.x;\n"
-			 " mad.lo.s32 r5, r2, r3, r4; setp.ge.u32 q, r5, r1; @q bra done;\n"
-			 " cvta.to.global.u64 rd2, rd1; mul.wide.u32 rd3, r5, 4; add.s64 rd4, rd2, rd3;\n"
-			 " ld.global.u32 r2, [rd4]; shl.b32 r2, r2, 1; st.global.u32 [rd4], r2;\n"
-			 "done:\n ret;\n}\n";
 
 int main(int argc, char **argv)
 {
@@ -114,7 +104,7 @@ int main(int argc, char **argv)
 	EXPECT(cuMemAllocHost(&pinned, 4096), CUDA_ERROR_NOT_SUPPORTED);
 
 	/* Kernels: load, describe, launch with kernelParams and with a packed buffer. */
-	CK(cuModuleLoadData(&mod, ptx));
+	CK(cuModuleLoadData(&mod, twice_ptx));
 	EXPECT(cuModuleGetFunction(&fn, mod, "nosuch"), CUDA_ERROR_NOT_FOUND);
 	CK(cuModuleGetFunction(&fn, mod, "twice"));
 	CK(cuFuncGetParamInfo(fn, 1, &off, &sz));

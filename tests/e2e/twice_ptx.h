@@ -1,0 +1,18 @@
+/* "twice(unsigned *p, unsigned n)": doubles the first n words of p, one
+ * thread a word. Real PTX for the GPU; its first line makes fakecuda run its
+ * CPU version of the same kernel. */
+#ifndef OPENMPS_TWICE_PTX_H
+#define OPENMPS_TWICE_PTX_H
+
+static const char twice_ptx[] = "// fakecuda: twice\n"
+				".version 8.0\n.target sm_90\n.address_size 64\n"
+				".visible .entry twice(.param .u64 p, .param .u32 n)\n{\n"
+				" .reg .b32 r<6>; .reg .b64 rd<5>; .reg .pred q;\n"
+				" ld.param.u64 rd1, [p]; ld.param.u32 r1, [n];\n"
+				" mov.u32 r2, %ctaid.x; mov.u32 r3, %ntid.x; mov.u32 r4, %tid.x;\n"
+				" mad.lo.s32 r5, r2, r3, r4; setp.ge.u32 q, r5, r1; @q bra done;\n"
+				" cvta.to.global.u64 rd2, rd1; mul.wide.u32 rd3, r5, 4; add.s64 rd4, rd2, rd3;\n"
+				" ld.global.u32 r2, [rd4]; shl.b32 r2, r2, 1; st.global.u32 [rd4], r2;\n"
+				"done:\n ret;\n}\n";
+
+#endif
