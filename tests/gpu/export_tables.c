@@ -3,6 +3,7 @@
  * serves it, its first word (a byte size in the tables known so far) and
  * every slot, marked "fn" where it points into the driver's code. Learning
  * aid for serving them in remote mode; run on a GPU machine. */
+#define _GNU_SOURCE /* dladdr */
 #include <cuda.h>
 #include <dlfcn.h>
 #include <stdint.h>
