@@ -6,6 +6,8 @@
  * shim's own entry point of the same function. Natively, the program gets
  * the driver's pointers and runs at full speed. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "shim.h"
 
@@ -63,8 +65,16 @@ OMPS_EXPORT CUresult CUDAAPI cuGetProcAddress(const char *symbol, void **pfn, in
 	return r;
 }
 
+static int exports_traced(void)
+{
+	const char *v = getenv("OPENMPS_TRACE_EXPORTS");
+
+	return v && *v && strcmp(v, "0");
+}
+
 /* Served by the real driver as they are, for now: their slots are called
- * directly, untraced. The trace records which tables are asked for. */
+ * directly. The trace records which tables are asked for, and with
+ * OPENMPS_TRACE_EXPORTS=1 which slots are called (exports.c). */
 OMPS_EXPORT CUresult CUDAAPI cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId)
 {
 	CUresult (*fn)(const void **, const CUuuid *) =
@@ -85,6 +95,8 @@ OMPS_EXPORT CUresult CUDAAPI cuGetExportTable(const void **ppExportTable, const 
 		snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
 			 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
 			 u[15]);
+	if (r == CUDA_SUCCESS && ppExportTable && exports_traced())
+		*ppExportTable = omps_exports_wrap(*ppExportTable, id);
 	omps_trace(OMPS_EP_cuGetExportTable, t0, r, "table=%p, id=%s", ppExportTable ? (const void *)*ppExportTable : NULL,
 		   id);
 	return r;

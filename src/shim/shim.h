@@ -57,6 +57,9 @@ void omps_use_driver_locally(enum omps_entry ep); /* in remote mode: calls that 
 /* The shim's own entry point for a real driver function, or NULL. */
 void *omps_self_for_real(void *real);
 
+/* exports.c */
+const void *omps_exports_wrap(const void *table, const char *id);
+
 /* trace.c */
 void omps_trace_init(void);
 uint64_t omps_trace_now(void);

@@ -18,6 +18,23 @@ static void trampolines(void)
 	printf("missing trampoline %d\n", gl_init ? (int)gl_init() : -1);
 }
 
+/* The first export table cudart asks for; fakecuda serves a test one. */
+static void export_slots(void)
+{
+	static const CUuuid f8 = {{(char)0xf8, (char)0xcf, (char)0xf9, 0x51, 0x21, 0x46, (char)0x8b, 0x4e, (char)0xb9,
+				   (char)0xe2, (char)0xfb, 0x46, (char)0x9e, 0x7c, 0x0d, (char)0xd9}};
+	const unsigned long long *t = NULL;
+	long long (*sum)(long long, long long, long long, long long, long long, long long, double);
+	double (*scale)(double, double, float);
+
+	if (cuGetExportTable((const void **)&t, &f8) != CUDA_SUCCESS || !t)
+		return;
+	sum = (long long (*)(long long, long long, long long, long long, long long, long long, double))t[1];
+	scale = (double (*)(double, double, float))t[2];
+	printf("export slots %lld %lld %.2f\n", sum(1, 2, 3, 4, 5, 6, 7.9), sum(10, 20, 30, 40, 50, 60, 0.5),
+	       scale(2.5, 3.0, 0.25f));
+}
+
 int main(void)
 {
 	CUresult (*count_fn)(int *) = NULL;
@@ -45,6 +62,7 @@ int main(void)
 		printf("devices via procaddress %d\n", n2);
 	cuGetErrorName(CUDA_ERROR_NO_DEVICE, &ename);
 	printf("error name %s\n", ename ? ename : "?");
+	export_slots();
 	trampolines();
 	return 0;
 }

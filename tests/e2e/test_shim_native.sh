@@ -34,6 +34,7 @@ check "strings come back" grep -qx "name openmps fakecuda device 0" <<<"$out"
 check "natively, cuGetProcAddress hands out the driver's own pointer" grep -qx "procaddress 0 driver" <<<"$out"
 check "which works" grep -qx "devices via procaddress 3" <<<"$out"
 check "error names" grep -qx "error name CUDA_ERROR_NO_DEVICE" <<<"$out"
+check "export tables come from the driver" grep -qx "export slots 28 210 7.75" <<<"$out"
 check "no trace unless asked" test -z "$(grep openmps-trace <<<"$out")"
 check "a trampoline forwards to the driver" grep -qx "trampoline 0 7" <<<"$out"
 check "a trampoline the driver lacks fails with CUDA_ERROR_NOT_FOUND" grep -qx "missing trampoline 500" <<<"$out"
@@ -50,6 +51,13 @@ check "trace: cuDeviceGetName's arguments" grep -qE "cuDeviceGetName\(name=0x[0-
 check "trace: cuGetProcAddress_v2 with the symbol" grep -qE "cuGetProcAddress_v2\(symbol=cuDeviceGetCount, pfn=0x[0-9a-f]+, cudaVersion=13000, flags=0\) = 0" "$t"
 check "trace: the call through the returned pointer" test "$(grep -c 'cuDeviceGetCount(count=' "$t")" -eq 2
 check "trace: a failing result by name" grep -qE "cuGetErrorName\(error=100, pStr=0x[0-9a-f]+\) = 0 CUDA_SUCCESS" "$t"
+
+# Export-table slots traced: same results through the stubs, calls counted.
+out=$(run env OPENMPS_REAL_DRIVER="$FAKECUDA" OPENMPS_TRACE=1 OPENMPS_TRACE_EXPORTS=1 OPENMPS_TRACE_FILE="$TMP/xtrace" 2>&1)
+check "traced slots pass every argument through" grep -qx "export slots 28 210 7.75" <<<"$out"
+check "a slot's first call is logged" grep -q "# export table f8cff951-2146-8b4e-b9e2-fb469e7c0dd9 slot 1: first call" "$TMP/xtrace"
+check "slot calls are counted at exit" grep -q "# export table f8cff951-2146-8b4e-b9e2-fb469e7c0dd9 slot 1: 2 calls" "$TMP/xtrace"
+check "and the other slot" grep -q "# export table f8cff951-2146-8b4e-b9e2-fb469e7c0dd9 slot 2: 1 calls" "$TMP/xtrace"
 
 # Finding the driver: never the shim itself, never another copy of it.
 mkdir "$TMP/drv" "$TMP/shim2"

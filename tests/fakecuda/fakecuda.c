@@ -463,6 +463,36 @@ CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 	return CUDA_ERROR_INVALID_VALUE;
 }
 
+/* An export table shaped like the driver's (its size in bytes, then
+ * functions), under the UUID of the first table cudart asks for. Its slots
+ * take arguments in every integer register and in vector registers, so a
+ * test can see that the shim's slot tracer passes them all through. */
+static long long slot_sum(long long a, long long b, long long c, long long d, long long e, long long f, double x)
+{
+	return a + b + c + d + e + f + (long long)x;
+}
+
+static double slot_scale(double x, double y, float z)
+{
+	return x * y + (double)z;
+}
+
+static const uint64_t export_table[] = {3 * sizeof(uint64_t), (uint64_t)(uintptr_t)slot_sum,
+					(uint64_t)(uintptr_t)slot_scale};
+
+CUresult CUDAAPI cuGetExportTable(const void **table, const CUuuid *id)
+{
+	static const unsigned char f8[16] = {0xf8, 0xcf, 0xf9, 0x51, 0x21, 0x46, 0x8b, 0x4e,
+					     0xb9, 0xe2, 0xfb, 0x46, 0x9e, 0x7c, 0x0d, 0xd9};
+
+	if (!table || !id)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (memcmp(id->bytes, f8, 16))
+		return CUDA_ERROR_NOT_FOUND;
+	*table = export_table;
+	return CUDA_SUCCESS;
+}
+
 /* Resolves names to this library's own functions, as the driver resolves
  * its own (a dlsym would find the shim's, which come first in global scope). */
 CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int version, cuuint64_t flags,
