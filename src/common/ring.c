@@ -83,6 +83,7 @@ int omps_ring_attach(struct omps_ring *r, void *mem, size_t bytes)
 	r->size = size;
 	r->head = r->seen = atomic_load_explicit(&sh->head, memory_order_acquire);
 	r->pending = 0;
+	atomic_store(&r->interrupted, 0);
 	r->tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
 	return 0;
 }
@@ -252,7 +253,7 @@ static int wait_for(struct omps_ring *r, int (*ready)(struct omps_ring *, uint32
 			return 1;
 		}
 		now = now_us();
-		if (now >= deadline) {
+		if (now >= deadline || atomic_load(&r->interrupted)) {
 			atomic_store(word, 0);
 			return 0;
 		}
@@ -273,6 +274,17 @@ static int has_space(struct omps_ring *r, uint32_t len)
 
 	r->seen = atomic_load(&r->sh->tail);
 	return r->head - r->seen <= r->size && r->size - (r->head - r->seen) >= need;
+}
+
+void omps_ring_interrupt(struct omps_ring *r)
+{
+	/* Set first, then clear the futex words: a waiter that has not read the
+	 * flag yet finds its word changed, so its futex_wait returns at once. */
+	atomic_store(&r->interrupted, 1);
+	atomic_store(&r->sh->consumer_sleeping, 0);
+	atomic_store(&r->sh->producer_sleeping, 0);
+	futex_wake(&r->sh->consumer_sleeping);
+	futex_wake(&r->sh->producer_sleeping);
 }
 
 int omps_ring_wait_data(struct omps_ring *r, int spin_us, int timeout_ms)

@@ -25,6 +25,7 @@ struct omps_ring {
 	uint64_t tail; /* consumer: next byte to read */
 	uint64_t seen; /* producer: the consumer's tail last read */
 	uint32_t pending; /* producer: bytes of the reserved, uncommitted record */
+	_Atomic int interrupted; /* process-private: ends this side's waits */
 };
 
 /* Bytes of shared memory a ring with `size` bytes of records needs. */
@@ -61,5 +62,9 @@ int omps_ring_wait_data(struct omps_ring *r, int spin_us, int timeout_ms);
 
 /* Producer: waits until len more bytes of payload fit; as above. */
 int omps_ring_wait_space(struct omps_ring *r, uint32_t len, int spin_us, int timeout_ms);
+
+/* From another thread of the same process: makes this ring's waits return 0
+ * now and from then on, so that a thread sleeping in them can be stopped. */
+void omps_ring_interrupt(struct omps_ring *r);
 
 #endif

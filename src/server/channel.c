@@ -98,11 +98,13 @@ static void *worker(void *arg)
 		uint32_t type;
 		int64_t n;
 
-		if (c->dead) {
+		if (c->dead) { /* until the main thread has seen the client go */
 			usleep(10000);
 			continue;
 		}
-		if (!omps_ring_wait_data(&c->req, 50, 100))
+		/* Asleep until the client posts or the main thread interrupts; the
+		 * timeout only bounds what a client rewriting the futex word can do. */
+		if (!omps_ring_wait_data(&c->req, 50, 1000))
 			continue;
 		n = omps_ring_pop(&c->req, &type, c->buf, omps_ring_max_payload(&c->req));
 		if (n < 0 && errno == EAGAIN)
@@ -189,6 +191,7 @@ void srv_channel_stop(struct srv_client *c)
 {
 	pthread_t t = c->worker; /* c may be gone once stop is set */
 
+	omps_ring_interrupt(&c->req);
 	atomic_store(&c->stop, 1);
 	pthread_detach(t);
 }

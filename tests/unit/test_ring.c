@@ -3,6 +3,8 @@
  * the consumer, and two processes exchanging records through a small ring
  * so that both sides sleep and wake. */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -171,8 +173,45 @@ static void test_two_processes(void)
 	munmap(mem, bytes);
 }
 
+struct sleeper {
+	struct omps_ring *r;
+	int woke;
+};
+
+static void *sleep_on(void *arg)
+{
+	struct sleeper *s = arg;
+
+	s->woke = omps_ring_wait_data(s->r, 0, 10000) == 0; /* 0: interrupted, not timed out */
+	return NULL;
+}
+
+/* A thread asleep on an empty ring is woken by omps_ring_interrupt long
+ * before its 10 s timeout, and later waits return at once. */
+static void test_interrupt(void)
+{
+	void *mem = shared(omps_ring_bytes(256));
+	struct omps_ring r;
+	struct sleeper s = {&r, 0};
+	struct timespec t0, t1;
+	pthread_t t;
+
+	CHECK(omps_ring_init(&r, mem, 256) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(pthread_create(&t, NULL, sleep_on, &s) == 0);
+	usleep(50000);
+	omps_ring_interrupt(&r);
+	CHECK(pthread_join(t, NULL) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK(s.woke);
+	CHECK(t1.tv_sec - t0.tv_sec < 5);
+	CHECK(omps_ring_wait_data(&r, 0, 10000) == 0);
+	munmap(mem, omps_ring_bytes(256));
+}
+
 int main(void)
 {
+	test_interrupt();
 	test_basic();
 	test_corruption();
 	test_two_processes();
