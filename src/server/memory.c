@@ -69,12 +69,9 @@ static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 
 static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 {
-	CUstream s;
-	CUresult r = srv_use_device(c, a->dev, &s);
+	/* Work queued on any of the client's streams may still use the memory. */
+	CUresult r = srv_sync_device(c, a->dev);
 
-	/* Work queued on the client's stream may still use the memory. */
-	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->stream_synchronize(s);
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->mem_free(a->ptr);
 	return r;
@@ -187,17 +184,6 @@ static void copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 	srv_deferred(c, r);
 }
 
-static void synchronize(struct srv_client *c)
-{
-	CUresult r = CUDA_SUCCESS;
-	int i;
-
-	for (i = 0; i < OMPS_MAX_DEVICES && r == CUDA_SUCCESS; i++)
-		if (c->stream[i] && (r = srv_use_device(c, i, NULL)) == CUDA_SUCCESS)
-			r = c->srv->drv->stream_synchronize(c->stream[i]);
-	srv_reply_result(c, r);
-}
-
 /* Sizes of the fixed part of each call's record. */
 static const size_t call_size[OMPS_CALL_END] = {
 	[OMPS_CALL_MEM_ALLOC] = sizeof(struct omps_call_alloc),
@@ -249,8 +235,8 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 	case OMPS_CALL_MEMCPY_DTOD:
 		copy_dtod(c, &m.copy);
 		break;
-	case OMPS_CALL_SYNCHRONIZE:
-		synchronize(c);
+	case OMPS_CALL_SYNCHRONIZE: /* the context: all of the client's streams on the device */
+		srv_reply_result(c, srv_sync_device(c, m.dev.dev));
 		break;
 	}
 }

@@ -81,15 +81,12 @@ static struct srv_function *function_of(struct srv_client *c, uint32_t handle)
 static CUresult unload(struct srv_client *c, uint32_t handle)
 {
 	struct srv_module *m = module_of(c, handle);
-	CUstream s;
 	uint32_t i;
 	CUresult r;
 
 	if (!m)
 		return CUDA_ERROR_INVALID_HANDLE;
-	r = srv_use_device(c, m->dev, &s);
-	if (r == CUDA_SUCCESS) /* launches in flight may use it */
-		r = c->srv->drv->stream_synchronize(s);
+	r = srv_sync_device(c, m->dev); /* launches in flight, on any stream, may use it */
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->module_unload(m->mod);
 	m->mod = NULL;

@@ -105,6 +105,9 @@ int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes
  * that stream's device's context current. */
 CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream);
+/* Waits for all of the client's work on dev: its NULL stream and every
+ * stream it created there. */
+CUresult srv_sync_device(struct srv_client *c, int dev);
 void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_stream_release(struct srv_client *c);
 

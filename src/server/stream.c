@@ -31,6 +31,21 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 	return r;
 }
 
+CUresult srv_sync_device(struct srv_client *c, int dev)
+{
+	struct omps_driver *drv = c->srv->drv;
+	CUstream null_stream;
+	CUresult r = srv_use_device(c, dev, &null_stream);
+	uint32_t i;
+
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_synchronize(null_stream);
+	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++)
+		if (c->streams[i].obj && c->streams[i].dev == dev)
+			r = drv->stream_synchronize(c->streams[i].obj);
+	return r;
+}
+
 static uint32_t add(struct srv_object **tab, uint32_t *n, void *obj, int dev)
 {
 	struct srv_object *t = realloc(*tab, (*n + 1) * sizeof(**tab));
@@ -69,44 +84,40 @@ static void create(struct srv_client *c, uint32_t type, const struct omps_call_c
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-/* Makes o's device current; NULL (and INVALID_HANDLE in *r) if o is none. */
-static struct srv_object *use(struct srv_client *c, struct srv_object *o, CUresult *r)
-{
-	*r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
-	return *r == CUDA_SUCCESS ? o : NULL;
-}
-
 static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
 {
 	struct omps_driver *drv = c->srv->drv;
 	int is_stream = type <= OMPS_CALL_STREAM_WAIT;
-	struct srv_object *o = use(c, is_stream ? lookup(c->streams, c->nstreams, handle)
-						 : lookup(c->events, c->nevents, handle), &(CUresult){0});
-	CUresult r = o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+	struct srv_object *o = is_stream ? lookup(c->streams, c->nstreams, handle)
+					 : lookup(c->events, c->nevents, handle);
+	/* Its device's context current, or why not. */
+	CUresult r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
-	switch (type) {
-	case OMPS_CALL_STREAM_DESTROY:
-	case OMPS_CALL_EVENT_DESTROY:
-		if (o) {
+	if (r == CUDA_SUCCESS) {
+		switch (type) {
+		case OMPS_CALL_STREAM_DESTROY:
+		case OMPS_CALL_EVENT_DESTROY:
 			r = is_stream ? drv->stream_destroy(o->obj) : drv->event_destroy(o->obj);
 			o->obj = NULL;
+			break;
+		case OMPS_CALL_STREAM_SYNC:
+			r = drv->stream_synchronize(o->obj);
+			break;
+		case OMPS_CALL_STREAM_QUERY:
+			r = drv->stream_query(o->obj);
+			break;
+		case OMPS_CALL_EVENT_SYNC:
+			r = drv->event_synchronize(o->obj);
+			break;
+		case OMPS_CALL_EVENT_QUERY:
+			r = drv->event_query(o->obj);
+			break;
 		}
-		srv_deferred(c, r);
-		return;
-	case OMPS_CALL_STREAM_SYNC:
-		r = o ? drv->stream_synchronize(o->obj) : r;
-		break;
-	case OMPS_CALL_STREAM_QUERY:
-		r = o ? drv->stream_query(o->obj) : r;
-		break;
-	case OMPS_CALL_EVENT_SYNC:
-		r = o ? drv->event_synchronize(o->obj) : r;
-		break;
-	case OMPS_CALL_EVENT_QUERY:
-		r = o ? drv->event_query(o->obj) : r;
-		break;
 	}
-	srv_reply_result(c, r);
+	if (type == OMPS_CALL_STREAM_DESTROY || type == OMPS_CALL_EVENT_DESTROY)
+		srv_deferred(c, r); /* posted: reported at the next synchronous call */
+	else
+		srv_reply_result(c, r);
 }
 
 static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_pair *m)
