@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 1
+#define OMPS_PROTOCOL_VERSION 2
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64
@@ -178,6 +178,9 @@ enum omps_call {
 	OMPS_CALL_EVENT_SYNC,	 /* (sync) omps_call_handle -> omps_reply */
 	OMPS_CALL_EVENT_QUERY,	 /* (sync) omps_call_handle -> omps_reply */
 	OMPS_CALL_EVENT_ELAPSED, /* (sync) omps_call_pair: start, end -> omps_reply_elapsed */
+	OMPS_CALL_GET_GLOBAL,	 /* (sync) omps_call_get_function (a global's name) -> omps_reply_global */
+	OMPS_CALL_FUNC_ATTR,	 /* (sync) omps_call_func_attr -> omps_reply_value */
+	OMPS_CALL_OCCUPANCY,	 /* (sync) omps_call_occupancy -> omps_reply_value */
 	OMPS_CALL_END
 };
 
@@ -242,9 +245,40 @@ struct omps_call_launch {
 	int32_t dev;
 	uint32_t grid[3], block[3];
 	uint32_t shared_mem;
-	uint32_t args_size; /* the packed arguments follow */
+	uint32_t args_size; /* the packed arguments follow the attributes */
 	uint32_t stream;
+	uint32_t nattrs; /* cuLaunchKernelEx's attributes follow, as omps_launch_attr */
+};
+
+#define OMPS_MAX_LAUNCH_ATTRS 8
+
+/* A CUlaunchAttribute, byte for byte: its id, then its value. */
+struct omps_launch_attr {
+	uint32_t id;
 	uint32_t reserved;
+	unsigned char value[64];
+};
+
+struct omps_call_func_attr {
+	uint32_t function;
+	int32_t attrib; /* a CUfunction_attribute */
+	int32_t value;	/* set: the value */
+	uint32_t set;	/* 0: cuFuncGetAttribute, 1: cuFuncSetAttribute */
+};
+
+enum omps_occupancy {
+	OMPS_OCC_BLOCKS_PER_SM, /* cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags */
+	OMPS_OCC_DYNAMIC_SMEM,	/* cuOccupancyAvailableDynamicSMemPerBlock */
+	OMPS_OCC_CLUSTERS,	/* cuOccupancyMaxActiveClusters */
+};
+
+struct omps_call_occupancy {
+	uint32_t function;
+	uint32_t what; /* enum omps_occupancy */
+	int32_t block_size, num_blocks;
+	uint32_t flags;
+	uint32_t grid[3], block[3], cluster[3]; /* OMPS_OCC_CLUSTERS: the launch; cluster 0s: none */
+	uint64_t smem;
 };
 
 struct omps_call_create {
@@ -285,6 +319,16 @@ struct omps_reply_elapsed {
 	struct omps_reply r;
 	float ms;
 	uint32_t reserved;
+};
+
+struct omps_reply_value {
+	struct omps_reply r;
+	int64_t value;
+};
+
+struct omps_reply_global {
+	struct omps_reply r;
+	uint64_t ptr, bytes;
 };
 
 struct omps_param {

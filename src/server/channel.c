@@ -63,11 +63,12 @@ static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 		srv_memory_call(c, type, c->buf, len);
 		return;
 	}
-	if (type >= OMPS_CALL_IMAGE_DATA && type <= OMPS_CALL_LAUNCH) {
+	if ((type >= OMPS_CALL_IMAGE_DATA && type <= OMPS_CALL_LAUNCH) ||
+	    (type >= OMPS_CALL_GET_GLOBAL && type <= OMPS_CALL_OCCUPANCY)) {
 		srv_module_call(c, type, c->buf, len);
 		return;
 	}
-	if (type >= OMPS_CALL_STREAM_CREATE && type < OMPS_CALL_END) {
+	if (type >= OMPS_CALL_STREAM_CREATE && type <= OMPS_CALL_EVENT_ELAPSED) {
 		srv_stream_call(c, type, c->buf, len);
 		return;
 	}

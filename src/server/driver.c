@@ -51,6 +51,13 @@ static const struct sym syms[] = {
 	SYM(event_synchronize, "cuEventSynchronize"),
 	SYM(event_query, "cuEventQuery"),
 	SYM(event_elapsed_time, "cuEventElapsedTime_v2"),
+	SYM(module_get_global, "cuModuleGetGlobal_v2"),
+	SYM(func_get_attribute, "cuFuncGetAttribute"),
+	SYM(func_set_attribute, "cuFuncSetAttribute"),
+	SYM(occupancy_blocks, "cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags"),
+	SYM(occupancy_dynamic_smem, "cuOccupancyAvailableDynamicSMemPerBlock"),
+	SYM(occupancy_clusters, "cuOccupancyMaxActiveClusters"),
+	SYM(launch_kernel_ex, "cuLaunchKernelEx"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

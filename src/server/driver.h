@@ -48,6 +48,13 @@ struct omps_driver {
 	CUresult (*event_synchronize)(CUevent);
 	CUresult (*event_query)(CUevent);
 	CUresult (*event_elapsed_time)(float *, CUevent, CUevent);
+	CUresult (*module_get_global)(CUdeviceptr *, size_t *, CUmodule, const char *);
+	CUresult (*func_get_attribute)(int *, CUfunction_attribute, CUfunction);
+	CUresult (*func_set_attribute)(CUfunction, CUfunction_attribute, int);
+	CUresult (*occupancy_blocks)(int *, CUfunction, int, size_t, unsigned int);
+	CUresult (*occupancy_dynamic_smem)(size_t *, CUfunction, int, int);
+	CUresult (*occupancy_clusters)(int *, CUfunction, const CUlaunchConfig *);
+	CUresult (*launch_kernel_ex)(const CUlaunchConfig *, CUfunction, void **, void **);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

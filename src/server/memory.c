@@ -84,7 +84,7 @@ static void mem_free(struct srv_client *c, const struct omps_call_ptr *m)
 	for (pp = &c->allocs; (a = *pp); pp = &a->next)
 		if (a->ptr == m->ptr)
 			break;
-	if (!a) {
+	if (!a || a->module) {
 		omps_log("Client process %d: cuMemFree of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
 		srv_reply_result(c, m->ptr ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS);
@@ -241,6 +241,35 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 	}
 }
 
+int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdeviceptr ptr, uint64_t bytes)
+{
+	struct srv_alloc *a;
+
+	for (a = c->allocs; a; a = a->next)
+		if (a->module == module && a->ptr == ptr)
+			return 0; /* asked for again */
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -1;
+	*a = (struct srv_alloc){.next = c->allocs, .ptr = ptr, .bytes = bytes, .dev = dev, .module = module};
+	c->allocs = a;
+	return 0;
+}
+
+void srv_memory_forget_module(struct srv_client *c, uint32_t module)
+{
+	struct srv_alloc **pp = &c->allocs, *a;
+
+	while ((a = *pp)) {
+		if (a->module == module) {
+			*pp = a->next;
+			free(a);
+		} else {
+			pp = &a->next;
+		}
+	}
+}
+
 void srv_memory_release(struct srv_client *c)
 {
 	uint64_t bytes = 0;
@@ -250,9 +279,11 @@ void srv_memory_release(struct srv_client *c)
 		struct srv_alloc *a = c->allocs;
 
 		c->allocs = a->next;
-		free_one(c, a);
-		bytes += a->bytes;
-		n++;
+		if (!a->module) {
+			free_one(c, a);
+			bytes += a->bytes;
+			n++;
+		}
 		free(a);
 	}
 	if (n)

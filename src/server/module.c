@@ -90,6 +90,7 @@ static CUresult unload(struct srv_client *c, uint32_t handle)
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->module_unload(m->mod);
 	m->mod = NULL;
+	srv_memory_forget_module(c, handle);
 	for (i = 0; i < c->nfunctions; i++) {
 		if (c->functions[i] && c->functions[i]->module == handle) {
 			free(c->functions[i]);
@@ -152,21 +153,170 @@ static void get_function(struct srv_client *c, const struct omps_call_get_functi
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-static void launch(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *args, size_t len)
+/* cuLaunchKernelEx's attributes that carry only values; those naming
+ * events or graph nodes are not remoted. */
+static int plain_attribute(uint32_t id)
+{
+	switch (id) {
+	case CU_LAUNCH_ATTRIBUTE_IGNORE:
+	case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
+	case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
+	case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
+	case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
+	case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+	case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
+	case CU_LAUNCH_ATTRIBUTE_PRIORITY:
+	case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
+	case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
+	case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void launch(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data, size_t len)
 {
 	struct srv_function *f = function_of(c, m->function);
+	CUlaunchAttribute attrs[OMPS_MAX_LAUNCH_ATTRS];
+	size_t attr_bytes = (size_t)m->nattrs * sizeof(attrs[0]);
 	size_t size = f ? f->args_size : 0; /* the layout's size, whatever the client's buffer */
+	const unsigned char *args = data + (m->nattrs <= OMPS_MAX_LAUNCH_ATTRS ? attr_bytes : 0);
 	void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)args, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
 			 CU_LAUNCH_PARAM_END};
+	CUlaunchConfig cfg;
+	uint32_t i;
 	CUstream s;
 	CUresult r = f ? srv_stream(c, m->stream, m->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
 
-	if (r == CUDA_SUCCESS && (m->args_size != len || len < f->args_size))
+	if (r == CUDA_SUCCESS && (m->nattrs > OMPS_MAX_LAUNCH_ATTRS || len < attr_bytes ||
+				  m->args_size != len - attr_bytes || m->args_size < f->args_size))
 		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS && !m->nattrs) {
 		r = c->srv->drv->launch_kernel(f->fn, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1],
 					       m->block[2], m->shared_mem, s, NULL, size ? extra : NULL);
+		srv_deferred(c, r);
+		return;
+	}
+	if (r == CUDA_SUCCESS) {
+		memcpy(attrs, data, attr_bytes);
+		for (i = 0; i < m->nattrs && r == CUDA_SUCCESS; i++)
+			if (!plain_attribute(attrs[i].id)) {
+				omps_log("Client process %d: launch attribute %u is not supported", (int)c->pid,
+					 attrs[i].id);
+				r = CUDA_ERROR_NOT_SUPPORTED;
+			}
+	}
+	if (r == CUDA_SUCCESS) {
+		cfg = (CUlaunchConfig){m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1], m->block[2],
+				       m->shared_mem, s, attrs, m->nattrs};
+		r = c->srv->drv->launch_kernel_ex(&cfg, f->fn, NULL, size ? extra : NULL);
+	}
 	srv_deferred(c, r);
+}
+
+static void get_global(struct srv_client *c, const struct omps_call_get_function *m)
+{
+	struct omps_reply_global rep;
+	struct srv_module *mod = module_of(c, m->module);
+	CUdeviceptr ptr = 0;
+	size_t bytes = 0;
+	CUresult r = mod ? srv_use_device(c, mod->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && !memchr(m->name, '\0', sizeof(m->name)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->module_get_global(&ptr, &bytes, mod->mod, m->name);
+	if (r == CUDA_SUCCESS && srv_memory_add_global(c, m->module, mod->dev, ptr, bytes))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	rep.ptr = ptr;
+	rep.bytes = bytes;
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+static void reply_value(struct srv_client *c, CUresult r, int64_t value)
+{
+	struct omps_reply_value rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.value = value;
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+static void func_attr(struct srv_client *c, const struct omps_call_func_attr *m)
+{
+	struct srv_function *f = function_of(c, m->function);
+	int v = 0;
+	CUresult r = f ? srv_use_device(c, module_of(c, f->module)->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r == CUDA_SUCCESS && m->set)
+		r = c->srv->drv->func_set_attribute(f->fn, (CUfunction_attribute)m->attrib, m->value);
+	else if (r == CUDA_SUCCESS)
+		r = c->srv->drv->func_get_attribute(&v, (CUfunction_attribute)m->attrib, f->fn);
+	reply_value(c, r, v);
+}
+
+static void occupancy(struct srv_client *c, const struct omps_call_occupancy *m)
+{
+	struct srv_function *f = function_of(c, m->function);
+	CUlaunchAttribute cluster = {.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION};
+	CUlaunchConfig cfg;
+	size_t smem = 0;
+	int64_t value = 0;
+	int v = 0;
+	CUresult r = f ? srv_use_device(c, module_of(c, f->module)->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r != CUDA_SUCCESS) {
+		reply_value(c, r, 0);
+		return;
+	}
+	switch (m->what) {
+	case OMPS_OCC_BLOCKS_PER_SM:
+		r = c->srv->drv->occupancy_blocks(&v, f->fn, m->block_size, m->smem, m->flags);
+		value = v;
+		break;
+	case OMPS_OCC_DYNAMIC_SMEM:
+		r = c->srv->drv->occupancy_dynamic_smem(&smem, f->fn, m->num_blocks, m->block_size);
+		value = (int64_t)smem;
+		break;
+	case OMPS_OCC_CLUSTERS:
+		cluster.value.clusterDim.x = m->cluster[0];
+		cluster.value.clusterDim.y = m->cluster[1];
+		cluster.value.clusterDim.z = m->cluster[2];
+		cfg = (CUlaunchConfig){m->grid[0], m->grid[1],	    m->grid[2], m->block[0], m->block[1], m->block[2],
+				       (unsigned int)m->smem, NULL, &cluster,   m->cluster[0] ? 1 : 0};
+		r = c->srv->drv->occupancy_clusters(&v, f->fn, &cfg);
+		value = v;
+		break;
+	default:
+		r = CUDA_ERROR_INVALID_VALUE;
+	}
+	reply_value(c, r, value);
+}
+
+/* Sizes of the fixed part of each call's record. */
+static size_t call_size(uint32_t type)
+{
+	switch (type) {
+	case OMPS_CALL_MODULE_LOAD:
+		return sizeof(struct omps_call_module_load);
+	case OMPS_CALL_MODULE_UNLOAD:
+		return sizeof(struct omps_call_handle);
+	case OMPS_CALL_GET_FUNCTION:
+	case OMPS_CALL_GET_GLOBAL:
+		return sizeof(struct omps_call_get_function);
+	case OMPS_CALL_LAUNCH:
+		return sizeof(struct omps_call_launch);
+	case OMPS_CALL_FUNC_ATTR:
+		return sizeof(struct omps_call_func_attr);
+	case OMPS_CALL_OCCUPANCY:
+		return sizeof(struct omps_call_occupancy);
+	default:
+		return 0;
+	}
 }
 
 void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
@@ -176,12 +326,10 @@ void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *r
 		struct omps_call_handle handle;
 		struct omps_call_get_function get;
 		struct omps_call_launch launch;
+		struct omps_call_func_attr attr;
+		struct omps_call_occupancy occ;
 	} m;
-	size_t need = type == OMPS_CALL_MODULE_LOAD	? sizeof(m.load)
-		      : type == OMPS_CALL_MODULE_UNLOAD ? sizeof(m.handle)
-		      : type == OMPS_CALL_GET_FUNCTION	? sizeof(m.get)
-		      : type == OMPS_CALL_LAUNCH	? sizeof(m.launch)
-							: 0;
+	size_t need = call_size(type);
 
 	if (type == OMPS_CALL_IMAGE_DATA) {
 		image_data(c, rec, len);
@@ -193,14 +341,29 @@ void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *r
 		return;
 	}
 	memcpy(&m, rec, need);
-	if (type == OMPS_CALL_MODULE_LOAD)
+	switch (type) {
+	case OMPS_CALL_MODULE_LOAD:
 		module_load(c, &m.load);
-	else if (type == OMPS_CALL_MODULE_UNLOAD)
+		break;
+	case OMPS_CALL_MODULE_UNLOAD:
 		srv_reply_result(c, unload(c, m.handle.handle));
-	else if (type == OMPS_CALL_GET_FUNCTION)
+		break;
+	case OMPS_CALL_GET_FUNCTION:
 		get_function(c, &m.get);
-	else
+		break;
+	case OMPS_CALL_GET_GLOBAL:
+		get_global(c, &m.get);
+		break;
+	case OMPS_CALL_LAUNCH:
 		launch(c, &m.launch, rec + need, len - need);
+		break;
+	case OMPS_CALL_FUNC_ATTR:
+		func_attr(c, &m.attr);
+		break;
+	case OMPS_CALL_OCCUPANCY:
+		occupancy(c, &m.occ);
+		break;
+	}
 }
 
 void srv_module_release(struct srv_client *c)

@@ -22,6 +22,7 @@ struct srv_alloc {
 	CUdeviceptr ptr;
 	uint64_t bytes;
 	int dev;
+	uint32_t module; /* a global of this module: the module frees it, not the client */
 };
 
 /* A module or function of a client; its handle is its index + 1. */
@@ -121,5 +122,9 @@ void srv_reply_result(struct srv_client *c, CUresult r);
 int32_t srv_with_sticky(struct srv_client *c, CUresult r);
 void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_memory_release(struct srv_client *c);
+/* A module's global becomes a range the client may copy to and from, until
+ * the module goes. */
+int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdeviceptr ptr, uint64_t bytes);
+void srv_memory_forget_module(struct srv_client *c, uint32_t module);
 
 #endif

@@ -147,6 +147,18 @@ static CUresult ctx_get_device(CUdevice *device)
 	return CUDA_SUCCESS;
 }
 
+static CUresult ctx_get_device_v2(CUdevice *device, CUcontext ctx)
+{
+	int dev = ctx ? ctx_device(ctx) : current;
+
+	if (!device)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	*device = dev;
+	return CUDA_SUCCESS;
+}
+
 static CUresult ctx_synchronize(void)
 {
 	struct omps_call_dev m = {.dev = current};
@@ -179,5 +191,6 @@ void omps_device_install(const struct omps_device_info *info, int n)
 	OMPS_INSTALL(cuCtxSetCurrent, ctx_set_current);
 	OMPS_INSTALL(cuCtxGetCurrent, ctx_get_current);
 	OMPS_INSTALL(cuCtxGetDevice, ctx_get_device);
+	OMPS_INSTALL(cuCtxGetDevice_v2, ctx_get_device_v2);
 	OMPS_INSTALL(cuCtxSynchronize, ctx_synchronize);
 }

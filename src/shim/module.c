@@ -21,6 +21,7 @@ struct omps_function {
 	uint32_t handle;
 	uint32_t nparams;
 	uint32_t args_size;
+	char *name;
 	struct omps_param params[OMPS_MAX_PARAMS];
 };
 
@@ -37,6 +38,7 @@ static void forget_functions(uint32_t module)
 		if (f->module == module) {
 			*pp = f->next;
 			f->magic = 0;
+			free(f->name);
 			free(f);
 		} else {
 			pp = &f->next;
@@ -83,18 +85,15 @@ static size_t image_size(const void *image)
 	return strlen(image) + 1; /* PTX text */
 }
 
-static CUresult module_load_data(CUmodule *module, const void *image)
+static CUresult load(CUmodule *module, const void *image, int dev)
 {
-	struct omps_call_module_load m;
+	struct omps_call_module_load m = {.dev = dev};
 	struct omps_reply_handle rep = {{0}, 0, 0};
 	size_t size, off, chunk = omps_post_max();
 	CUresult r = CUDA_SUCCESS;
 
 	if (!module || !image)
 		return CUDA_ERROR_INVALID_VALUE;
-	m.dev = omps_current_device();
-	if (m.dev < 0)
-		return CUDA_ERROR_INVALID_CONTEXT;
 	size = image_size(image);
 	if (size > OMPS_MAX_IMAGE)
 		return CUDA_ERROR_INVALID_IMAGE;
@@ -109,12 +108,20 @@ static CUresult module_load_data(CUmodule *module, const void *image)
 	return r;
 }
 
+CUresult omps_module_load(CUmodule *module, const void *image)
+{
+	int dev = omps_current_device();
+
+	return dev < 0 ? CUDA_ERROR_INVALID_CONTEXT : load(module, image, dev);
+}
+
+
 /* JIT options are not remoted yet: the image is loaded with the server's defaults. */
 static CUresult module_load_data_ex(CUmodule *module, const void *image, unsigned int n, CUjit_option *options,
 				    void **values)
 {
 	(void)n, (void)options, (void)values;
-	return module_load_data(module, image);
+	return omps_module_load(module, image);
 }
 
 static CUresult module_unload(CUmodule hmod)
@@ -151,7 +158,11 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 		return r != CUDA_SUCCESS ? r : CUDA_ERROR_MPS_RPC_FAILURE;
 	}
 	*f = (struct omps_function){.magic = FUNCTION_MAGIC, .module = m.module, .handle = rep.handle,
-				    .nparams = rep.nparams};
+				    .nparams = rep.nparams, .name = strdup(name)};
+	if (!f->name) {
+		free(f);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
 	memcpy(f->params, rep.params, sizeof(f->params[0]) * rep.nparams);
 	for (uint32_t i = 0; i < f->nparams; i++)
 		if (f->params[i].offset + f->params[i].size > f->args_size)
@@ -219,43 +230,332 @@ static CUresult pack(struct omps_function *f, void **params, void **extra, unsig
 	return CUDA_SUCCESS;
 }
 
-static CUresult launch_kernel(CUfunction hfunc, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
-			      unsigned int by, unsigned int bz, unsigned int smem, CUstream stream, void **params,
-			      void **extra)
+/* Packs and posts one launch; attrs (cuLaunchKernelEx's) travel first. */
+static CUresult launch(struct omps_function *f, const unsigned int grid[3], const unsigned int block[3],
+		       unsigned int smem, CUstream stream, const CUlaunchAttribute *attrs, unsigned int nattrs,
+		       void **params, void **extra)
 {
 	static __thread unsigned char buf[32768];
-	struct omps_function *f = function(hfunc);
+	size_t attr_bytes = (size_t)nattrs * sizeof(*attrs), len;
 	struct omps_call_launch m;
 	const void *args;
-	size_t len;
 	CUresult r;
 
 	if (!f)
 		return CUDA_ERROR_INVALID_HANDLE;
-	if (f->args_size > sizeof(buf))
+	if (f->args_size + attr_bytes > sizeof(buf) || nattrs > OMPS_MAX_LAUNCH_ATTRS || (nattrs && !attrs))
 		return CUDA_ERROR_INVALID_VALUE;
-	m = (struct omps_call_launch){.function = f->handle, .dev = omps_current_device(), .grid = {gx, gy, gz},
-				      .block = {bx, by, bz}, .shared_mem = smem};
+	m = (struct omps_call_launch){.function = f->handle, .dev = omps_current_device(),
+				      .grid = {grid[0], grid[1], grid[2]}, .block = {block[0], block[1], block[2]},
+				      .shared_mem = smem, .nattrs = nattrs};
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
-	r = pack(f, params, extra, buf, &args, &len);
+	r = pack(f, params, extra, buf + attr_bytes, &args, &len);
 	if (r != CUDA_SUCCESS)
 		return r;
-	if (len > omps_post_max() - sizeof(m))
+	if (len + attr_bytes > omps_post_max() - sizeof(m))
 		return CUDA_ERROR_INVALID_VALUE;
 	m.args_size = (uint32_t)len;
-	return omps_post(OMPS_CALL_LAUNCH, &m, sizeof(m), args, len);
+	if (!nattrs)
+		return omps_post(OMPS_CALL_LAUNCH, &m, sizeof(m), args, len);
+	memcpy(buf, attrs, attr_bytes);
+	if (args != buf + attr_bytes) /* extra's buffer: after the attributes */
+		memmove(buf + attr_bytes, args, len);
+	return omps_post(OMPS_CALL_LAUNCH, &m, sizeof(m), buf, attr_bytes + len);
+}
+
+static CUresult launch_kernel(CUfunction hfunc, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
+			      unsigned int by, unsigned int bz, unsigned int smem, CUstream stream, void **params,
+			      void **extra)
+{
+	const unsigned int grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+
+	return launch(function(hfunc), grid, block, smem, stream, NULL, 0, params, extra);
+}
+
+_Static_assert(sizeof(CUlaunchAttribute) == sizeof(struct omps_launch_attr), "sent byte for byte");
+
+static CUresult launch_kernel_ex(const CUlaunchConfig *c, CUfunction hfunc, void **params, void **extra)
+{
+	const unsigned int grid[3] = {c ? c->gridDimX : 0, c ? c->gridDimY : 0, c ? c->gridDimZ : 0};
+	const unsigned int block[3] = {c ? c->blockDimX : 0, c ? c->blockDimY : 0, c ? c->blockDimZ : 0};
+
+	if (!c)
+		return CUDA_ERROR_INVALID_VALUE;
+	return launch(function(hfunc), grid, block, c->sharedMemBytes, c->hStream, c->attrs, c->numAttrs, params,
+		      extra);
+}
+
+/* Libraries are modules here, loaded in the current device's context (or
+ * the first device's, with none current); kernels are functions. JIT and
+ * library options are not remoted: the server's defaults apply. */
+static CUresult library_load_data(CUlibrary *library, const void *code, CUjit_option *jit_options,
+				  void **jit_values, unsigned int njit, CUlibraryOption *options, void **values,
+				  unsigned int n)
+{
+	int dev = omps_current_device();
+
+	(void)jit_options, (void)jit_values, (void)njit, (void)options, (void)values, (void)n;
+	return load((CUmodule *)library, code, dev < 0 ? 0 : dev);
+}
+
+static CUresult library_unload(CUlibrary library)
+{
+	return module_unload((CUmodule)library);
+}
+
+static CUresult library_get_kernel(CUkernel *kernel, CUlibrary library, const char *name)
+{
+	return module_get_function((CUfunction *)kernel, (CUmodule)library, name);
+}
+
+static CUresult library_get_module(CUmodule *module, CUlibrary library)
+{
+	if (!module || !library)
+		return CUDA_ERROR_INVALID_VALUE;
+	*module = (CUmodule)library;
+	return CUDA_SUCCESS;
+}
+
+static CUresult kernel_get_function(CUfunction *fn, CUkernel kernel)
+{
+	if (!fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!function((CUfunction)kernel))
+		return CUDA_ERROR_INVALID_HANDLE;
+	*fn = (CUfunction)kernel;
+	return CUDA_SUCCESS;
+}
+
+static CUresult func_get_module(CUmodule *module, CUfunction hfunc)
+{
+	struct omps_function *f = function(hfunc);
+
+	if (!module)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	*module = (CUmodule)(uintptr_t)f->module;
+	return CUDA_SUCCESS;
+}
+
+static CUresult kernel_get_library(CUlibrary *library, CUkernel kernel)
+{
+	return func_get_module((CUmodule *)library, (CUfunction)kernel);
+}
+
+static CUresult func_get_name(const char **name, CUfunction hfunc)
+{
+	struct omps_function *f = function(hfunc);
+
+	if (!name)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	*name = f->name;
+	return CUDA_SUCCESS;
+}
+
+static CUresult kernel_get_param_info(CUkernel kernel, size_t index, size_t *offset, size_t *size)
+{
+	return func_get_param_info((CUfunction)kernel, index, offset, size);
+}
+
+static CUresult kernel_get_name(const char **name, CUkernel kernel)
+{
+	return func_get_name(name, (CUfunction)kernel);
+}
+
+/* The server loads modules at once, as CUDA_MODULE_LOADING=EAGER would; the
+ * program is told what it asked for, so that it resolves kernels lazily. */
+static CUresult module_get_loading_mode(CUmoduleLoadingMode *mode)
+{
+	const char *v = getenv("CUDA_MODULE_LOADING");
+
+	if (!mode)
+		return CUDA_ERROR_INVALID_VALUE;
+	*mode = v && !strcmp(v, "EAGER") ? CU_MODULE_EAGER_LOADING : CU_MODULE_LAZY_LOADING;
+	return CUDA_SUCCESS;
+}
+
+static CUresult module_get_global(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
+{
+	static struct omps_call_get_function m; /* large; omps_call's lock guards it */
+	struct omps_reply_global rep = {{0}, 0, 0};
+	CUresult r;
+
+	if (!name || strlen(name) >= sizeof(m.name))
+		return CUDA_ERROR_INVALID_VALUE;
+	m.module = (uint32_t)(uintptr_t)hmod;
+	strcpy(m.name, name);
+	r = omps_call(OMPS_CALL_GET_GLOBAL, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (dptr)
+		*dptr = rep.ptr;
+	if (bytes)
+		*bytes = rep.bytes;
+	return CUDA_SUCCESS;
+}
+
+static CUresult library_get_global(CUdeviceptr *dptr, size_t *bytes, CUlibrary library, const char *name)
+{
+	return module_get_global(dptr, bytes, (CUmodule)library, name);
+}
+
+static CUresult func_attr(struct omps_function *f, CUfunction_attribute attrib, int set, int value, int *out)
+{
+	struct omps_call_func_attr m = {.attrib = attrib, .value = value, .set = (uint32_t)set};
+	struct omps_reply_value rep = {{0}, 0};
+	CUresult r;
+
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!set && !out)
+		return CUDA_ERROR_INVALID_VALUE;
+	m.function = f->handle;
+	r = omps_call(OMPS_CALL_FUNC_ATTR, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS && !set)
+		*out = (int)rep.value;
+	return r;
+}
+
+static CUresult func_get_attribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc)
+{
+	return func_attr(function(hfunc), attrib, 0, 0, pi);
+}
+
+static CUresult func_set_attribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
+{
+	return func_attr(function(hfunc), attrib, 1, value, NULL);
+}
+
+/* A kernel is loaded on one device here: others are not its. */
+static CUresult kernel_device(CUdevice dev)
+{
+	int cur = omps_current_device();
+
+	return dev == (cur < 0 ? 0 : cur) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+static CUresult kernel_get_attribute(int *pi, CUfunction_attribute attrib, CUkernel kernel, CUdevice dev)
+{
+	CUresult r = kernel_device(dev);
+
+	return r != CUDA_SUCCESS ? r : func_attr(function((CUfunction)kernel), attrib, 0, 0, pi);
+}
+
+static CUresult kernel_set_attribute(CUfunction_attribute attrib, int value, CUkernel kernel, CUdevice dev)
+{
+	CUresult r = kernel_device(dev);
+
+	return r != CUDA_SUCCESS ? r : func_attr(function((CUfunction)kernel), attrib, 1, value, NULL);
+}
+
+static CUresult occupancy(struct omps_call_occupancy *m, CUfunction hfunc, int64_t *out)
+{
+	struct omps_function *f = function(hfunc);
+	struct omps_reply_value rep = {{0}, 0};
+	CUresult r;
+
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	m->function = f->handle;
+	r = omps_call(OMPS_CALL_OCCUPANCY, m, sizeof(*m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		*out = rep.value;
+	return r;
+}
+
+static CUresult occupancy_blocks(int *blocks, CUfunction func, int block_size, size_t smem, unsigned int flags)
+{
+	struct omps_call_occupancy m = {.what = OMPS_OCC_BLOCKS_PER_SM, .block_size = block_size, .smem = smem,
+					.flags = flags};
+	int64_t v = 0;
+	CUresult r = blocks ? occupancy(&m, func, &v) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*blocks = (int)v;
+	return r;
+}
+
+static CUresult occupancy_blocks_default(int *blocks, CUfunction func, int block_size, size_t smem)
+{
+	return occupancy_blocks(blocks, func, block_size, smem, 0);
+}
+
+static CUresult occupancy_dynamic_smem(size_t *smem, CUfunction func, int num_blocks, int block_size)
+{
+	struct omps_call_occupancy m = {.what = OMPS_OCC_DYNAMIC_SMEM, .num_blocks = num_blocks,
+					.block_size = block_size};
+	int64_t v = 0;
+	CUresult r = smem ? occupancy(&m, func, &v) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*smem = (size_t)v;
+	return r;
+}
+
+/* Only the cluster dimension among the attributes changes the answer. */
+static CUresult occupancy_clusters(int *clusters, CUfunction func, const CUlaunchConfig *c)
+{
+	struct omps_call_occupancy m;
+	int64_t v = 0;
+	unsigned int i;
+	CUresult r;
+
+	if (!clusters || !c || (c->numAttrs && !c->attrs))
+		return CUDA_ERROR_INVALID_VALUE;
+	m = (struct omps_call_occupancy){.what = OMPS_OCC_CLUSTERS, .grid = {c->gridDimX, c->gridDimY, c->gridDimZ},
+					 .block = {c->blockDimX, c->blockDimY, c->blockDimZ},
+					 .smem = c->sharedMemBytes};
+	for (i = 0; i < c->numAttrs; i++) {
+		if (c->attrs[i].id != CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION)
+			continue;
+		m.cluster[0] = c->attrs[i].value.clusterDim.x;
+		m.cluster[1] = c->attrs[i].value.clusterDim.y;
+		m.cluster[2] = c->attrs[i].value.clusterDim.z;
+	}
+	r = occupancy(&m, func, &v);
+	if (r == CUDA_SUCCESS)
+		*clusters = (int)v;
+	return r;
 }
 
 void omps_module_install(void)
 {
-	OMPS_INSTALL(cuModuleLoadData, module_load_data);
+	OMPS_INSTALL(cuModuleLoadData, omps_module_load);
 	OMPS_INSTALL(cuModuleLoadDataEx, module_load_data_ex);
 	OMPS_INSTALL(cuModuleUnload, module_unload);
 	OMPS_INSTALL(cuModuleGetFunction, module_get_function);
 	OMPS_INSTALL(cuFuncGetParamInfo, func_get_param_info);
 	OMPS_INSTALL(cuLaunchKernel, launch_kernel);
 	OMPS_INSTALL(cuLaunchKernel_ptsz, launch_kernel);
+	OMPS_INSTALL(cuLaunchKernelEx, launch_kernel_ex);
+	OMPS_INSTALL(cuLaunchKernelEx_ptsz, launch_kernel_ex);
+	OMPS_INSTALL(cuLibraryLoadData, library_load_data);
+	OMPS_INSTALL(cuLibraryUnload, library_unload);
+	OMPS_INSTALL(cuLibraryGetKernel, library_get_kernel);
+	OMPS_INSTALL(cuLibraryGetModule, library_get_module);
+	OMPS_INSTALL(cuLibraryGetGlobal, library_get_global);
+	OMPS_INSTALL(cuKernelGetFunction, kernel_get_function);
+	OMPS_INSTALL(cuKernelGetLibrary, kernel_get_library);
+	OMPS_INSTALL(cuKernelGetName, kernel_get_name);
+	OMPS_INSTALL(cuKernelGetAttribute, kernel_get_attribute);
+	OMPS_INSTALL(cuKernelSetAttribute, kernel_set_attribute);
+	OMPS_INSTALL(cuKernelGetParamInfo, kernel_get_param_info);
+	OMPS_INSTALL(cuFuncGetModule, func_get_module);
+	OMPS_INSTALL(cuFuncGetName, func_get_name);
+	OMPS_INSTALL(cuFuncGetAttribute, func_get_attribute);
+	OMPS_INSTALL(cuFuncSetAttribute, func_set_attribute);
+	OMPS_INSTALL(cuModuleGetLoadingMode, module_get_loading_mode);
+	OMPS_INSTALL(cuModuleGetGlobal_v2, module_get_global);
+	OMPS_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessor, occupancy_blocks_default);
+	OMPS_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, occupancy_blocks);
+	OMPS_INSTALL(cuOccupancyAvailableDynamicSMemPerBlock, occupancy_dynamic_smem);
+	OMPS_INSTALL(cuOccupancyMaxActiveClusters, occupancy_clusters);
 }

@@ -72,32 +72,25 @@ static int exports_traced(void)
 	return v && *v && strcmp(v, "0");
 }
 
-/* Served by the real driver as they are, for now: their slots are called
- * directly. The trace records which tables are asked for, and with
- * OPENMPS_TRACE_EXPORTS=1 which slots are called (exports.c). */
+/* Natively the driver's tables, or traced copies of them with
+ * OPENMPS_TRACE_EXPORTS=1; in remote mode, the shim's (export_tables.c). */
 OMPS_EXPORT CUresult CUDAAPI cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId)
 {
-	CUresult (*fn)(const void **, const CUuuid *) =
-		(CUresult(*)(const void **, const CUuuid *))omps_real[OMPS_EP_cuGetExportTable];
 	uint64_t t0 = omps_trace_now();
 	const unsigned char *u = pExportTableId ? (const unsigned char *)pExportTableId->bytes : NULL;
 	char id[40] = "(null)";
 	CUresult r;
 
-	if (!fn)
-		return omps_no_entry(OMPS_EP_cuGetExportTable);
-	if (omps_mode() != OMPS_NATIVE) /* cudart through the server: not yet */
-		return omps_no_entry(OMPS_EP_cuGetExportTable);
-	r = fn(ppExportTable, pExportTableId);
+	if (omps_mode() == OMPS_BROKEN)
+		return CUDA_ERROR_MPS_CONNECTION_FAILED;
+	r = omps_export_table(ppExportTable, pExportTableId, omps_trace_on && exports_traced());
 	if (!omps_trace_on)
 		return r;
 	if (u)
 		snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
 			 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
 			 u[15]);
-	if (r == CUDA_SUCCESS && ppExportTable && exports_traced())
-		*ppExportTable = omps_exports_wrap(*ppExportTable, id);
-	omps_trace(OMPS_EP_cuGetExportTable, t0, r, "table=%p, id=%s", ppExportTable ? (const void *)*ppExportTable : NULL,
-		   id);
+	omps_trace(OMPS_EP_cuGetExportTable, t0, r, "table=%p, id=%s",
+		   ppExportTable && r == CUDA_SUCCESS ? (const void *)*ppExportTable : NULL, id);
 	return r;
 }

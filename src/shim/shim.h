@@ -57,8 +57,19 @@ void omps_use_driver_locally(enum omps_entry ep); /* in remote mode: calls that 
 /* The shim's own entry point for a real driver function, or NULL. */
 void *omps_self_for_real(void *real);
 
-/* exports.c */
-const void *omps_exports_wrap(const void *table, const char *id);
+/* module.c: loads an image (cubin, fatbin or PTX) on the current device. */
+CUresult omps_module_load(CUmodule *module, const void *image);
+
+/* export_tables.c: the table the program gets for id; with trace_slots,
+ * traced copies of the driver's (natively). */
+CUresult omps_export_table(const void **table, const CUuuid *id, int trace_slots);
+
+/* export_slots.c: a stub for slot `index` of table `table` (its id in text),
+ * that traces calls to target or refuses them; NULL where it cannot be made.
+ * Stubs run once sealed. */
+enum omps_slot_kind { OMPS_SLOT_TRACED, OMPS_SLOT_REFUSED };
+void *omps_slot_stub(const char *table, unsigned index, void *target, enum omps_slot_kind kind);
+void omps_slot_stubs_seal(void);
 
 /* trace.c */
 void omps_trace_init(void);

@@ -209,6 +209,43 @@ static CUresult event_elapsed_time(float *ms, CUevent start, CUevent end)
 	return r;
 }
 
+/* Graph capture is not remoted: no stream is ever capturing. */
+static CUresult stream_is_capturing(CUstream s, CUstreamCaptureStatus *status)
+{
+	uint32_t h;
+	CUresult r = status ? omps_stream_handle(s, &h) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*status = CU_STREAM_CAPTURE_STATUS_NONE;
+	return r;
+}
+
+static CUresult stream_get_capture_info(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id, CUgraph *graph,
+					const CUgraphNode **deps, const CUgraphEdgeData **edges, size_t *ndeps)
+{
+	CUresult r = stream_is_capturing(s, status);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (id)
+		*id = 0;
+	if (graph)
+		*graph = NULL;
+	if (deps)
+		*deps = NULL;
+	if (edges)
+		*edges = NULL;
+	if (ndeps)
+		*ndeps = 0;
+	return CUDA_SUCCESS;
+}
+
+static CUresult stream_get_capture_info_v2(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id,
+					   CUgraph *graph, const CUgraphNode **deps, size_t *ndeps)
+{
+	return stream_get_capture_info(s, status, id, graph, deps, NULL, ndeps);
+}
+
 void omps_stream_install(void)
 {
 	OMPS_INSTALL(cuStreamCreate, stream_create);
@@ -228,4 +265,10 @@ void omps_stream_install(void)
 	OMPS_INSTALL(cuEventQuery, event_query);
 	OMPS_INSTALL(cuEventElapsedTime, event_elapsed_time);
 	OMPS_INSTALL(cuEventElapsedTime_v2, event_elapsed_time);
+	OMPS_INSTALL(cuStreamIsCapturing, stream_is_capturing);
+	OMPS_INSTALL(cuStreamIsCapturing_ptsz, stream_is_capturing);
+	OMPS_INSTALL(cuStreamGetCaptureInfo_v2, stream_get_capture_info_v2);
+	OMPS_INSTALL(cuStreamGetCaptureInfo_v2_ptsz, stream_get_capture_info_v2);
+	OMPS_INSTALL(cuStreamGetCaptureInfo_v3, stream_get_capture_info);
+	OMPS_INSTALL(cuStreamGetCaptureInfo_v3_ptsz, stream_get_capture_info);
 }

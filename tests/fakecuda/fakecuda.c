@@ -371,14 +371,34 @@ CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end)
  * the GPU and here. */
 static const char twice_name[] = "twice";
 
+/* A module holds one global, "counter" (four words). */
+struct fake_module {
+	unsigned counter[4];
+};
+
 CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 {
 	if (!module || !image)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (strncmp(image, "// fakecuda", 11))
 		return CUDA_ERROR_INVALID_IMAGE;
-	*module = (CUmodule)malloc(1);
+	*module = (CUmodule)calloc(1, sizeof(struct fake_module));
 	return *module ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule module, const char *name)
+{
+	struct fake_module *m = (struct fake_module *)module;
+
+	if (!m || !name)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (strcmp(name, "counter"))
+		return CUDA_ERROR_NOT_FOUND;
+	if (dptr)
+		*dptr = (CUdeviceptr)(uintptr_t)m->counter;
+	if (bytes)
+		*bytes = sizeof(m->counter);
+	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuModuleUnload(CUmodule module)
@@ -429,6 +449,94 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 	for (i = 0; i < n && i < threads; i++)
 		p[i] *= 2;
 	return CUDA_SUCCESS;
+}
+
+/* Function attributes: the dynamic shared memory limit can be set (up to
+ * 227 KiB, as on an H100); the rest are fixed. */
+static int twice_max_dynamic_smem = 48 << 10;
+
+CUresult CUDAAPI cuFuncGetAttribute(int *v, CUfunction_attribute attr, CUfunction f)
+{
+	if ((const char *)f != twice_name)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!v)
+		return CUDA_ERROR_INVALID_VALUE;
+	switch (attr) {
+	case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+		*v = 1024;
+		return CUDA_SUCCESS;
+	case CU_FUNC_ATTRIBUTE_NUM_REGS:
+		*v = 16;
+		return CUDA_SUCCESS;
+	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+		*v = twice_max_dynamic_smem;
+		return CUDA_SUCCESS;
+	default:
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+}
+
+CUresult CUDAAPI cuFuncSetAttribute(CUfunction f, CUfunction_attribute attr, int v)
+{
+	if ((const char *)f != twice_name)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (attr != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES || v < 0 || v > (227 << 10))
+		return CUDA_ERROR_INVALID_VALUE;
+	twice_max_dynamic_smem = v;
+	return CUDA_SUCCESS;
+}
+
+/* Occupancy as on a device of 132 SMs of 2048 threads each. */
+CUresult CUDAAPI cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *n, CUfunction f, int block, size_t smem,
+								       unsigned int flags)
+{
+	(void)smem, (void)flags;
+	if ((const char *)f != twice_name)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!n || block <= 0 || block > 1024)
+		return CUDA_ERROR_INVALID_VALUE;
+	*n = 2048 / block;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuOccupancyAvailableDynamicSMemPerBlock(size_t *smem, CUfunction f, int blocks, int block)
+{
+	if ((const char *)f != twice_name)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!smem || blocks <= 0 || block <= 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	*smem = (size_t)(228 << 10) / (size_t)blocks;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuOccupancyMaxActiveClusters(int *n, CUfunction f, const CUlaunchConfig *c)
+{
+	unsigned size = 1, i;
+
+	if ((const char *)f != twice_name)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!n || !c)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < c->numAttrs; i++)
+		if (c->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION)
+			size = c->attrs[i].value.clusterDim.x * c->attrs[i].value.clusterDim.y *
+			       c->attrs[i].value.clusterDim.z;
+	*n = size ? 132 / (int)size : 0;
+	return CUDA_SUCCESS;
+}
+
+/* Attributes are checked for being known ones, then ignored. */
+CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **params, void **extra)
+{
+	unsigned i;
+
+	if (!c || (c->numAttrs && !c->attrs))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < c->numAttrs; i++)
+		if (c->attrs[i].id > CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING)
+			return CUDA_ERROR_INVALID_VALUE;
+	return cuLaunchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
+			      c->sharedMemBytes, c->hStream, params, extra);
 }
 
 CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)

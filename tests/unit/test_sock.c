@@ -58,13 +58,16 @@ static void test_hello(void)
 {
 	struct omps_hello h = {.magic = OMPS_MAGIC, .version = OMPS_PROTOCOL_VERSION, .role = OMPS_ROLE_UI};
 	struct omps_msg hdr = {.type = OMPS_MSG_HELLO};
-	char err[256];
+	char err[256], want[256];
 
 	CHECK(omps_check_hello(&h, sizeof(h), &hdr, err, sizeof(err)) == 0);
 	CHECK(omps_check_hello(&h, sizeof(h) - 1, &hdr, err, sizeof(err)) < 0);
-	h.version = 2;
+	h.version = OMPS_PROTOCOL_VERSION + 1;
 	CHECK(omps_check_hello(&h, sizeof(h), &hdr, err, sizeof(err)) < 0);
-	CHECK_STR(err, "protocol version 2, but this side speaks version 1: use binaries of one openmps release");
+	snprintf(want, sizeof(want),
+		 "protocol version %d, but this side speaks version %d: use binaries of one openmps release",
+		 OMPS_PROTOCOL_VERSION + 1, OMPS_PROTOCOL_VERSION);
+	CHECK_STR(err, want);
 	h.version = OMPS_PROTOCOL_VERSION;
 	h.magic = 0;
 	CHECK(omps_check_hello(&h, sizeof(h), &hdr, err, sizeof(err)) < 0);
