@@ -58,6 +58,7 @@ static const struct sym syms[] = {
 	SYM(occupancy_dynamic_smem, "cuOccupancyAvailableDynamicSMemPerBlock"),
 	SYM(occupancy_clusters, "cuOccupancyMaxActiveClusters"),
 	SYM(launch_kernel_ex, "cuLaunchKernelEx"),
+	SYM(ctx_get_stream_priority_range, "cuCtxGetStreamPriorityRange"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

@@ -55,6 +55,7 @@ struct omps_driver {
 	CUresult (*occupancy_dynamic_smem)(size_t *, CUfunction, int, int);
 	CUresult (*occupancy_clusters)(int *, CUfunction, const CUlaunchConfig *);
 	CUresult (*launch_kernel_ex)(const CUlaunchConfig *, CUfunction, void **, void **);
+	CUresult (*ctx_get_stream_priority_range)(int *, int *);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

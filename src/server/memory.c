@@ -84,10 +84,14 @@ static void mem_free(struct srv_client *c, const struct omps_call_ptr *m)
 	for (pp = &c->allocs; (a = *pp); pp = &a->next)
 		if (a->ptr == m->ptr)
 			break;
+	if (!m->ptr) {
+		srv_reply_result(c, CUDA_SUCCESS); /* as the driver: freeing 0 does nothing */
+		return;
+	}
 	if (!a || a->module) {
 		omps_log("Client process %d: cuMemFree of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
-		srv_reply_result(c, m->ptr ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS);
+		srv_reply_result(c, CUDA_ERROR_INVALID_VALUE);
 		return;
 	}
 	*pp = a->next;

@@ -159,6 +159,17 @@ static CUresult ctx_get_device_v2(CUdevice *device, CUcontext ctx)
 	return CUDA_SUCCESS;
 }
 
+static CUresult ctx_get_stream_priority_range(int *least, int *greatest)
+{
+	if (current < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (least)
+		*least = devs[current].least_priority;
+	if (greatest)
+		*greatest = devs[current].greatest_priority;
+	return CUDA_SUCCESS;
+}
+
 static CUresult ctx_synchronize(void)
 {
 	struct omps_call_dev m = {.dev = current};
@@ -192,5 +203,6 @@ void omps_device_install(const struct omps_device_info *info, int n)
 	OMPS_INSTALL(cuCtxGetCurrent, ctx_get_current);
 	OMPS_INSTALL(cuCtxGetDevice, ctx_get_device);
 	OMPS_INSTALL(cuCtxGetDevice_v2, ctx_get_device_v2);
+	OMPS_INSTALL(cuCtxGetStreamPriorityRange, ctx_get_stream_priority_range);
 	OMPS_INSTALL(cuCtxSynchronize, ctx_synchronize);
 }

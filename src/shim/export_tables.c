@@ -100,28 +100,19 @@ static CUresult primary_context(CUcontext *pctx, CUdevice dev)
 	return CALL(cuDevicePrimaryCtxRetain, pctx, dev);
 }
 
-/* cudart's fat binary wrapper: its data is a fat binary with its header. */
-struct fatbin_wrapper {
-	uint32_t magic, version;
-	const void *data;
-	const void *filename_or_fatbins;
-};
-
-#define FATBIN_WRAPPER_MAGIC 0x466243b1u
-
-static CUresult module_from_wrapper(CUmodule *module, const struct fatbin_wrapper *w)
+static CUresult module_from_wrapper(CUmodule *module, const struct omps_fatbin_wrapper *w)
 {
-	if (!module || !w || w->magic != FATBIN_WRAPPER_MAGIC || !w->data)
+	if (!module || !w || w->magic != OMPS_FATBIN_WRAPPER_MAGIC || !w->data)
 		return CUDA_ERROR_INVALID_VALUE;
-	return omps_module_load(module, w->data);
+	return omps_module_load(module, w);
 }
 
-static CUresult module_from_fatbin1(CUmodule *module, const struct fatbin_wrapper *w)
+static CUresult module_from_fatbin1(CUmodule *module, const struct omps_fatbin_wrapper *w)
 {
 	return module_from_wrapper(module, w);
 }
 
-static CUresult module_from_fatbin6(CUmodule *module, const struct fatbin_wrapper *w, void *a3, void *a4,
+static CUresult module_from_fatbin6(CUmodule *module, const struct omps_fatbin_wrapper *w, void *a3, void *a4,
 				    uint32_t a5)
 {
 	(void)a3, (void)a4, (void)a5;

@@ -14,6 +14,7 @@
 #define FUNCTION_MAGIC 0x666e6374u
 #define FATBIN_MAGIC   0xba55ed50u
 
+
 struct omps_function {
 	uint32_t magic; /* first: all that is read of a handle before it is trusted */
 	uint32_t module;
@@ -91,9 +92,15 @@ static CUresult load(CUmodule *module, const void *image, int dev)
 	struct omps_reply_handle rep = {{0}, 0, 0};
 	size_t size, off, chunk = omps_post_max();
 	CUresult r = CUDA_SUCCESS;
+	uint32_t magic;
 
 	if (!module || !image)
 		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&magic, image, sizeof(magic));
+	if (magic == OMPS_FATBIN_WRAPPER_MAGIC) /* as cudart passes it to cuLibraryLoadData */
+		image = ((const struct omps_fatbin_wrapper *)image)->data;
+	if (!image)
+		return CUDA_ERROR_INVALID_IMAGE;
 	size = image_size(image);
 	if (size > OMPS_MAX_IMAGE)
 		return CUDA_ERROR_INVALID_IMAGE;

@@ -57,7 +57,19 @@ void omps_use_driver_locally(enum omps_entry ep); /* in remote mode: calls that 
 /* The shim's own entry point for a real driver function, or NULL. */
 void *omps_self_for_real(void *real);
 
-/* module.c: loads an image (cubin, fatbin or PTX) on the current device. */
+/* cudart's wrapper of a fat binary, as it registers it and passes it to
+ * cuLibraryLoadData and the cudart-interface export table. */
+struct omps_fatbin_wrapper {
+	uint32_t magic;
+	uint32_t version;
+	const void *data; /* the fat binary, with its header */
+	const void *filename_or_fatbins;
+};
+
+#define OMPS_FATBIN_WRAPPER_MAGIC 0x466243b1u
+
+/* module.c: loads an image (cubin, fatbin, PTX, or a wrapped fatbin) on the
+ * current device. */
 CUresult omps_module_load(CUmodule *module, const void *image);
 
 /* export_tables.c: the table the program gets for id; with trace_slots,

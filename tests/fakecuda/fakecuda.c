@@ -539,6 +539,16 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 			      c->sharedMemBytes, c->hStream, params, extra);
 }
 
+/* As on an H100: priorities 0 (lowest) to -5. */
+CUresult CUDAAPI cuCtxGetStreamPriorityRange(int *least, int *greatest)
+{
+	if (least)
+		*least = 0;
+	if (greatest)
+		*greatest = -5;
+	return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 {
 	static const struct {
