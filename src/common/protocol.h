@@ -182,6 +182,7 @@ enum omps_call {
 	OMPS_CALL_GET_GLOBAL,	 /* (sync) omps_call_get_function (a global's name) -> omps_reply_global */
 	OMPS_CALL_FUNC_ATTR,	 /* (sync) omps_call_func_attr -> omps_reply_value */
 	OMPS_CALL_OCCUPANCY,	 /* (sync) omps_call_occupancy -> omps_reply_value */
+	OMPS_CALL_CTX_LIMIT,	 /* (sync) omps_call_ctx_limit -> omps_reply_value (the limit now) */
 	OMPS_CALL_END
 };
 
@@ -320,6 +321,16 @@ struct omps_reply_elapsed {
 	struct omps_reply r;
 	float ms;
 	uint32_t reserved;
+};
+
+/* A context limit is shared by every client of the device: a client may
+ * raise one (set), never lower it; a lower value leaves it as it is. */
+struct omps_call_ctx_limit {
+	int32_t dev;
+	uint32_t limit; /* a CUlimit */
+	uint32_t set;
+	uint32_t reserved;
+	uint64_t value;
 };
 
 struct omps_reply_value {

@@ -72,6 +72,10 @@ static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 		srv_stream_call(c, type, c->buf, len);
 		return;
 	}
+	if (type == OMPS_CALL_CTX_LIMIT) {
+		srv_context_call(c, type, c->buf, len);
+		return;
+	}
 	give_up(c, "unknown call in its request ring");
 }
 

@@ -59,6 +59,8 @@ static const struct sym syms[] = {
 	SYM(occupancy_clusters, "cuOccupancyMaxActiveClusters"),
 	SYM(launch_kernel_ex, "cuLaunchKernelEx"),
 	SYM(ctx_get_stream_priority_range, "cuCtxGetStreamPriorityRange"),
+	SYM(ctx_get_limit, "cuCtxGetLimit"),
+	SYM(ctx_set_limit, "cuCtxSetLimit"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

@@ -112,6 +112,9 @@ CUresult srv_sync_device(struct srv_client *c, int dev);
 void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_stream_release(struct srv_client *c);
 
+/* context.c */
+void srv_context_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+
 /* module.c */
 void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_module_release(struct srv_client *c);

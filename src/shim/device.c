@@ -170,14 +170,46 @@ static CUresult ctx_get_stream_priority_range(int *least, int *greatest)
 	return CUDA_SUCCESS;
 }
 
+
+static CUresult ctx_synchronize_v2(CUcontext ctx)
+{
+	int dev = ctx ? ctx_device(ctx) : current;
+	struct omps_call_dev m = {.dev = dev};
+	struct omps_reply rep;
+
+	if (dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	return omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+}
+
 static CUresult ctx_synchronize(void)
 {
-	struct omps_call_dev m = {.dev = current};
-	struct omps_reply rep;
+	return ctx_synchronize_v2(NULL);
+}
+
+static CUresult ctx_limit(CUlimit limit, int set, size_t value, size_t *out)
+{
+	struct omps_call_ctx_limit m = {.dev = current, .limit = (uint32_t)limit, .set = (uint32_t)set,
+					.value = value};
+	struct omps_reply_value rep = {{0}, 0};
+	CUresult r;
 
 	if (current < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	return omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+	r = omps_call(OMPS_CALL_CTX_LIMIT, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS && out)
+		*out = (size_t)rep.value;
+	return r;
+}
+
+static CUresult ctx_get_limit(size_t *value, CUlimit limit)
+{
+	return value ? ctx_limit(limit, 0, 0, value) : CUDA_ERROR_INVALID_VALUE;
+}
+
+static CUresult ctx_set_limit(CUlimit limit, size_t value)
+{
+	return ctx_limit(limit, 1, value, NULL);
 }
 
 void omps_device_install(const struct omps_device_info *info, int n)
@@ -205,4 +237,7 @@ void omps_device_install(const struct omps_device_info *info, int n)
 	OMPS_INSTALL(cuCtxGetDevice_v2, ctx_get_device_v2);
 	OMPS_INSTALL(cuCtxGetStreamPriorityRange, ctx_get_stream_priority_range);
 	OMPS_INSTALL(cuCtxSynchronize, ctx_synchronize);
+	OMPS_INSTALL(cuCtxSynchronize_v2, ctx_synchronize_v2);
+	OMPS_INSTALL(cuCtxGetLimit, ctx_get_limit);
+	OMPS_INSTALL(cuCtxSetLimit, ctx_set_limit);
 }

@@ -5,6 +5,9 @@
  * request ring, in records of up to omps_post_max() bytes. A device-to-host
  * copy on a stream is done by the time it returns: stricter than the driver,
  * never wrong. */
+#include <string.h>
+#include <sys/mman.h>
+
 #include "shim.h"
 
 static CUresult need_context(int *dev)
@@ -24,17 +27,23 @@ static CUresult mem_alloc(CUdeviceptr *dptr, size_t bytesize)
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
 		return r;
 	r = omps_call(OMPS_CALL_MEM_ALLOC, &m, sizeof(m), &rep, sizeof(rep));
-	if (r == CUDA_SUCCESS)
-		*dptr = rep.ptr;
-	return r;
+	if (r != CUDA_SUCCESS)
+		return r;
+	*dptr = rep.ptr;
+	omps_range_add(&(struct omps_range){.base = rep.ptr, .bytes = bytesize, .kind = OMPS_RANGE_DEVICE,
+					    .dev = m.dev});
+	return CUDA_SUCCESS;
 }
 
 static CUresult mem_free(CUdeviceptr dptr)
 {
 	struct omps_call_ptr m = {.ptr = dptr};
 	struct omps_reply rep;
+	CUresult r = omps_call(OMPS_CALL_MEM_FREE, &m, sizeof(m), &rep, sizeof(rep));
 
-	return omps_call(OMPS_CALL_MEM_FREE, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS && dptr)
+		omps_range_remove(dptr, NULL);
+	return r;
 }
 
 static CUresult mem_get_info(size_t *free_bytes, size_t *total)
@@ -157,6 +166,214 @@ static CUresult memcpy_dtod(CUdeviceptr dst, CUdeviceptr src, size_t n)
 	return dtod(dst, src, n, NULL);
 }
 
+/* Page-locked host memory. For now it is the client's alone: copies from
+ * and to it travel through the rings like any host memory, and kernels
+ * cannot reach it (cuMemHostGetDevicePointer is refused). */
+static CUresult host_alloc(void **pp, size_t bytes, unsigned int flags)
+{
+	void *p;
+
+	if (!pp || !bytes || flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP |
+						CU_MEMHOSTALLOC_WRITECOMBINED))
+		return CUDA_ERROR_INVALID_VALUE;
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	if (omps_range_add(&(struct omps_range){.base = (uintptr_t)p, .bytes = bytes, .kind = OMPS_RANGE_HOST,
+						.dev = omps_current_device(), .flags = flags})) {
+		munmap(p, bytes);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	*pp = p;
+	return CUDA_SUCCESS;
+}
+
+static CUresult alloc_host(void **pp, size_t bytes)
+{
+	return host_alloc(pp, bytes, 0);
+}
+
+static CUresult free_host(void *p)
+{
+	struct omps_range r;
+
+	if (omps_range_find((uintptr_t)p, &r) || r.kind != OMPS_RANGE_HOST || r.base != (uintptr_t)p ||
+	    r.registered)
+		return CUDA_ERROR_INVALID_VALUE;
+	omps_range_remove(r.base, NULL);
+	munmap(p, r.bytes);
+	return CUDA_SUCCESS;
+}
+
+static CUresult host_register(void *p, size_t bytes, unsigned int flags)
+{
+	struct omps_range r = {.base = (uintptr_t)p, .bytes = bytes, .kind = OMPS_RANGE_HOST,
+			       .dev = omps_current_device(), .flags = flags, .registered = 1};
+
+	if (!p || !bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!omps_range_find(r.base, NULL) || !omps_range_find(r.base + bytes - 1, NULL))
+		return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+	return omps_range_add(&r) ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+}
+
+static CUresult host_unregister(void *p)
+{
+	struct omps_range r;
+
+	if (omps_range_find((uintptr_t)p, &r) || !r.registered || r.base != (uintptr_t)p)
+		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+	omps_range_remove(r.base, NULL);
+	return CUDA_SUCCESS;
+}
+
+static CUresult host_get_flags(unsigned int *flags, void *p)
+{
+	struct omps_range r;
+
+	if (!flags || omps_range_find((uintptr_t)p, &r) || r.kind != OMPS_RANGE_HOST)
+		return CUDA_ERROR_INVALID_VALUE;
+	*flags = r.flags;
+	return CUDA_SUCCESS;
+}
+
+static CUresult host_get_device_pointer(CUdeviceptr *dptr, void *p, unsigned int flags)
+{
+	(void)dptr, (void)p, (void)flags;
+	return omps_no_entry(OMPS_EP_cuMemHostGetDevicePointer_v2);
+}
+
+static int on_device(CUdeviceptr p)
+{
+	struct omps_range r;
+
+	return !omps_range_find(p, &r) && r.kind == OMPS_RANGE_DEVICE;
+}
+
+/* Unified addressing: the direction follows from where each pointer lies. */
+static CUresult copy_any(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream)
+{
+	int d = on_device(dst), s = on_device(src);
+	CUresult r;
+
+	if (d && s)
+		return dtod(dst, src, bytes, stream);
+	if (d)
+		return htod(dst, (const void *)(uintptr_t)src, bytes, stream);
+	if (s)
+		return dtoh((void *)(uintptr_t)dst, src, bytes, stream);
+	/* Host to host, in stream order. */
+	r = stream ? omps_stream_sync(stream) : CUDA_SUCCESS;
+	if (r == CUDA_SUCCESS && bytes)
+		memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
+	return r;
+}
+
+static CUresult memcpy_any(CUdeviceptr dst, CUdeviceptr src, size_t bytes)
+{
+	return copy_any(dst, src, bytes, NULL);
+}
+
+static CUresult get_address_range(CUdeviceptr *base, size_t *size, CUdeviceptr p)
+{
+	struct omps_range r;
+
+	if (omps_range_find(p, &r) || r.kind != OMPS_RANGE_DEVICE)
+		return CUDA_ERROR_NOT_FOUND;
+	if (base)
+		*base = r.base;
+	if (size)
+		*size = r.bytes;
+	return CUDA_SUCCESS;
+}
+
+/* One attribute of a known range (found) or of an unknown pointer. */
+static CUresult attribute(void *data, CUpointer_attribute a, CUdeviceptr p, const struct omps_range *r, int found)
+{
+	int dev = r->dev < 0 ? 0 : r->dev;
+
+	switch (a) {
+	case CU_POINTER_ATTRIBUTE_CONTEXT:
+		if (found)
+			return omps_table[OMPS_EP_cuDevicePrimaryCtxRetain]
+				       ? ((__typeof__(&cuDevicePrimaryCtxRetain))omps_table[OMPS_EP_cuDevicePrimaryCtxRetain])(
+						 (CUcontext *)data, dev)
+				       : CUDA_ERROR_INVALID_VALUE;
+		*(CUcontext *)data = NULL;
+		break;
+	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+		*(unsigned int *)data = !found ? 0 : r->kind == OMPS_RANGE_DEVICE ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
+		break;
+	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+		*(CUdeviceptr *)data = found && r->kind == OMPS_RANGE_DEVICE ? p : 0;
+		break;
+	case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+		*(void **)data = found && r->kind == OMPS_RANGE_HOST ? (void *)(uintptr_t)p : NULL;
+		break;
+	case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
+	case CU_POINTER_ATTRIBUTE_MAPPED:
+		*(int *)data = found;
+		break;
+	case CU_POINTER_ATTRIBUTE_BUFFER_ID:
+	case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID:
+		*(unsigned long long *)data = found ? r->id : 0;
+		break;
+	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+	case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
+	case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
+		*(int *)data = 0;
+		break;
+	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+		*(int *)data = found ? dev : -2;
+		break;
+	case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+	case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR:
+		*(void **)data = found ? (void *)(uintptr_t)r->base : NULL;
+		break;
+	case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+	case CU_POINTER_ATTRIBUTE_MAPPING_SIZE:
+		*(size_t *)data = found ? r->bytes : 0;
+		break;
+	case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:
+		*(unsigned int *)data = found && r->kind == OMPS_RANGE_DEVICE ? CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE
+									      : CU_POINTER_ATTRIBUTE_ACCESS_FLAG_NONE;
+		break;
+	case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE:
+		*(void **)data = NULL;
+		break;
+	default:
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	return CUDA_SUCCESS;
+}
+
+static CUresult pointer_get_attribute(void *data, CUpointer_attribute a, CUdeviceptr p)
+{
+	struct omps_range r = {0};
+
+	if (!data)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (omps_range_find(p, &r))
+		return CUDA_ERROR_INVALID_VALUE; /* not memory CUDA knows, as the driver says */
+	return attribute(data, a, p, &r, 1);
+}
+
+/* Unknown pointers get the attributes' empty values, without an error. */
+static CUresult pointer_get_attributes(unsigned int n, CUpointer_attribute *attrs, void **data, CUdeviceptr p)
+{
+	struct omps_range r = {.dev = -1};
+	int found = !omps_range_find(p, &r);
+	unsigned int i;
+	CUresult res;
+
+	if (!attrs || !data)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < n; i++)
+		if (data[i] && (res = attribute(data[i], attrs[i], p, &r, found)) != CUDA_SUCCESS)
+			return res;
+	return CUDA_SUCCESS;
+}
+
 void omps_memory_install(void)
 {
 	OMPS_INSTALL(cuMemAlloc_v2, mem_alloc);
@@ -174,4 +391,24 @@ void omps_memory_install(void)
 	OMPS_INSTALL(cuMemcpyHtoDAsync_v2, htod);
 	OMPS_INSTALL(cuMemcpyDtoHAsync_v2, dtoh);
 	OMPS_INSTALL(cuMemcpyDtoDAsync_v2, dtod);
+	OMPS_INSTALL(cuMemcpy, memcpy_any);
+	OMPS_INSTALL(cuMemcpyAsync, copy_any);
+	OMPS_INSTALL(cuMemcpy_ptds, memcpy_any);
+	OMPS_INSTALL(cuMemcpyAsync_ptsz, copy_any);
+	OMPS_INSTALL(cuMemcpyHtoD_v2_ptds, memcpy_htod);
+	OMPS_INSTALL(cuMemcpyDtoH_v2_ptds, memcpy_dtoh);
+	OMPS_INSTALL(cuMemcpyDtoD_v2_ptds, memcpy_dtod);
+	OMPS_INSTALL(cuMemcpyHtoDAsync_v2_ptsz, htod);
+	OMPS_INSTALL(cuMemcpyDtoHAsync_v2_ptsz, dtoh);
+	OMPS_INSTALL(cuMemcpyDtoDAsync_v2_ptsz, dtod);
+	OMPS_INSTALL(cuMemGetAddressRange_v2, get_address_range);
+	OMPS_INSTALL(cuMemHostAlloc, host_alloc);
+	OMPS_INSTALL(cuMemAllocHost_v2, alloc_host);
+	OMPS_INSTALL(cuMemFreeHost, free_host);
+	OMPS_INSTALL(cuMemHostRegister_v2, host_register);
+	OMPS_INSTALL(cuMemHostUnregister, host_unregister);
+	OMPS_INSTALL(cuMemHostGetFlags, host_get_flags);
+	OMPS_INSTALL(cuMemHostGetDevicePointer_v2, host_get_device_pointer);
+	OMPS_INSTALL(cuPointerGetAttribute, pointer_get_attribute);
+	OMPS_INSTALL(cuPointerGetAttributes, pointer_get_attributes);
 }

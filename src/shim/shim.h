@@ -44,12 +44,27 @@ uint32_t omps_post_max(void); /* the most data one posted record carries beside 
 void omps_device_install(const struct omps_device_info *devs, int n);
 int omps_current_device(void); /* of the calling thread's context; -1 if none */
 
+/* ranges.c: the client's device allocations and page-locked host memory. */
+enum omps_range_kind { OMPS_RANGE_DEVICE = 1, OMPS_RANGE_HOST };
+struct omps_range {
+	uint64_t base, bytes;
+	enum omps_range_kind kind;
+	int dev;
+	unsigned int flags; /* host memory: cuMemHostAlloc's or cuMemHostRegister's */
+	int registered;	    /* host memory the program allocated itself */
+	uint64_t id;	    /* process-wide, never reused */
+};
+int omps_range_add(const struct omps_range *r);
+int omps_range_remove(uint64_t base, struct omps_range *out);
+int omps_range_find(uint64_t addr, struct omps_range *out); /* the range holding addr */
+
 /* memory.c, module.c, stream.c */
 void omps_memory_install(void);
 void omps_module_install(void);
 void omps_stream_install(void);
 /* The server's handle for s (0: the client's NULL stream). */
 CUresult omps_stream_handle(CUstream s, uint32_t *handle);
+CUresult omps_stream_sync(CUstream s);
 
 /* real.c */
 CUresult omps_no_entry(enum omps_entry ep);

@@ -131,7 +131,7 @@ static CUresult on_stream(CUstream s, uint32_t type)
 	return h ? ask(type, h) : null_stream_sync();
 }
 
-static CUresult stream_synchronize(CUstream s)
+CUresult omps_stream_sync(CUstream s)
 {
 	return on_stream(s, OMPS_CALL_STREAM_SYNC);
 }
@@ -251,8 +251,8 @@ void omps_stream_install(void)
 	OMPS_INSTALL(cuStreamCreate, stream_create);
 	OMPS_INSTALL(cuStreamCreateWithPriority, stream_create_with_priority);
 	OMPS_INSTALL(cuStreamDestroy_v2, stream_destroy);
-	OMPS_INSTALL(cuStreamSynchronize, stream_synchronize);
-	OMPS_INSTALL(cuStreamSynchronize_ptsz, stream_synchronize);
+	OMPS_INSTALL(cuStreamSynchronize, omps_stream_sync);
+	OMPS_INSTALL(cuStreamSynchronize_ptsz, omps_stream_sync);
 	OMPS_INSTALL(cuStreamQuery, stream_query);
 	OMPS_INSTALL(cuStreamQuery_ptsz, stream_query);
 	OMPS_INSTALL(cuStreamWaitEvent, stream_wait_event);

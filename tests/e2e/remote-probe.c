@@ -52,7 +52,8 @@ int main(int argc, char **argv)
 	CUdevice dev;
 	CUstream s;
 	CUevent e0, e1;
-	void *pinned, *args_b[2];
+	CUdeviceptr managed;
+	void *args_b[2];
 	float ms = -1;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 	EXPECT(cuCtxSynchronize(), CUDA_ERROR_INVALID_VALUE);
 	CK(cuCtxSynchronize());
 	EXPECT(cuMemcpyDtoH(out, a + bytes - 4, 8), CUDA_ERROR_INVALID_VALUE);
-	EXPECT(cuMemAllocHost(&pinned, 4096), CUDA_ERROR_NOT_SUPPORTED);
+	EXPECT(cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_NOT_SUPPORTED);
 
 	/* Kernels: load, describe, launch with kernelParams and with a packed buffer. */
 	CK(cuModuleLoadData(&mod, twice_ptx));

@@ -539,6 +539,28 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 			      c->sharedMemBytes, c->hStream, params, extra);
 }
 
+/* Context limits, by CUlimit, as a fresh H100 context has them. */
+static size_t limits[CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED + 1] = {
+	[CU_LIMIT_STACK_SIZE] = 1024, [CU_LIMIT_PRINTF_FIFO_SIZE] = 1 << 20, [CU_LIMIT_MALLOC_HEAP_SIZE] = 8 << 20,
+	[CU_LIMIT_DEV_RUNTIME_PENDING_LAUNCH_COUNT] = 2048, [CU_LIMIT_MAX_L2_FETCH_GRANULARITY] = 32,
+};
+
+CUresult CUDAAPI cuCtxGetLimit(size_t *value, CUlimit limit)
+{
+	if (!value || (unsigned)limit >= sizeof(limits) / sizeof(limits[0]))
+		return CUDA_ERROR_INVALID_VALUE;
+	*value = limits[limit];
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxSetLimit(CUlimit limit, size_t value)
+{
+	if ((unsigned)limit >= sizeof(limits) / sizeof(limits[0]))
+		return CUDA_ERROR_INVALID_VALUE;
+	limits[limit] = value;
+	return CUDA_SUCCESS;
+}
+
 /* As on an H100: priorities 0 (lowest) to -5. */
 CUresult CUDAAPI cuCtxGetStreamPriorityRange(int *least, int *greatest)
 {

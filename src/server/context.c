@@ -1,0 +1,54 @@
+/* Context-wide settings a client asks for. Every client of a device shares
+ * its one context, so a limit is the most any client needs: a client may
+ * raise it, and a request below the current value changes nothing (the
+ * client still gets at least what it asked for). */
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+/* Raising these costs the others nothing but memory; the rest are fixed. */
+static int raisable(uint32_t limit)
+{
+	return limit == CU_LIMIT_STACK_SIZE || limit == CU_LIMIT_PRINTF_FIFO_SIZE ||
+	       limit == CU_LIMIT_MALLOC_HEAP_SIZE || limit == CU_LIMIT_DEV_RUNTIME_SYNC_DEPTH ||
+	       limit == CU_LIMIT_DEV_RUNTIME_PENDING_LAUNCH_COUNT;
+}
+
+static void ctx_limit(struct srv_client *c, const struct omps_call_ctx_limit *m)
+{
+	struct omps_reply_value rep;
+	size_t now = 0;
+	CUresult r = srv_use_device(c, m->dev, NULL);
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->ctx_get_limit(&now, (CUlimit)m->limit);
+	if (r == CUDA_SUCCESS && m->set && m->value > now) {
+		if (!raisable(m->limit)) {
+			omps_log("Client process %d: context limit %u is shared and cannot be changed", (int)c->pid,
+				 m->limit);
+			r = CUDA_ERROR_NOT_SUPPORTED;
+		} else {
+			r = c->srv->drv->ctx_set_limit((CUlimit)m->limit, m->value);
+			if (r == CUDA_SUCCESS)
+				r = c->srv->drv->ctx_get_limit(&now, (CUlimit)m->limit);
+		}
+	}
+	rep.value = (int64_t)now;
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+void srv_context_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	struct omps_call_ctx_limit m;
+
+	if (type != OMPS_CALL_CTX_LIMIT || len != sizeof(m)) {
+		omps_log("Client process %d: malformed call %u (%zu bytes)", (int)c->pid, type, len);
+		srv_deferred(c, CUDA_ERROR_INVALID_VALUE);
+		return;
+	}
+	memcpy(&m, rec, sizeof(m));
+	ctx_limit(c, &m);
+}
