@@ -4,7 +4,11 @@
  *   the first), restores them and jumps to the driver's function, so the call
  *   itself is untouched (OPENMPS_TRACE_EXPORTS=1, native mode);
  * - refused: the hook returns CUDA_ERROR_NOT_SUPPORTED after one line naming
- *   the slot (remote mode, slots openmps does not serve).
+ *   the slot (remote mode, slots openmps does not serve);
+ * - logged (OPENMPS_TRACE_EXPORTS=args): the first calls of each slot are
+ *   made from C with six integer arguments and logged with their result and
+ *   the 16 bytes behind each argument that points at readable memory. A
+ *   learning aid: arguments in vector registers or on the stack are lost.
  * A stub runs once omps_slot_stubs_seal() has made its page executable.
  * x86-64 only; elsewhere no stub is made and callers keep what they had. */
 #include <pthread.h>
@@ -14,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -55,6 +61,43 @@ __attribute__((visibility("hidden"))) CUresult omps_slot_refused(struct slot *s)
 	return CUDA_ERROR_NOT_SUPPORTED;
 }
 
+/* The 16 bytes at p as hex, or "" where they cannot be read. */
+static void peek(uint64_t p, char *out, size_t len)
+{
+	unsigned char b[16];
+	struct iovec local = {b, sizeof(b)}, remote = {(void *)(uintptr_t)p, sizeof(b)};
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	if (p < 4096 || process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(b))
+		return;
+	o += (size_t)snprintf(out, len, " [");
+	for (i = 0; i < sizeof(b) && o < len; i++)
+		o += (size_t)snprintf(out + o, len - o, "%02x", b[i]);
+	if (o < len)
+		snprintf(out + o, len - o, "]");
+}
+
+uint64_t omps_slot_logged(struct slot *s, const uint64_t *a);
+__attribute__((visibility("hidden"))) uint64_t omps_slot_logged(struct slot *s, const uint64_t *a)
+{
+	uint64_t (*fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) =
+		(uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t))s->target;
+	uint64_t r = fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+	char after[6][40];
+	int i;
+
+	if (atomic_fetch_add(&s->calls, 1) >= 3)
+		return r;
+	for (i = 0; i < 6; i++)
+		peek(a[i], after[i], sizeof(after[i]));
+	omps_trace_note("export table %s slot %u(%#lx%s, %#lx%s, %#lx%s, %#lx%s, %#lx%s, %#lx%s) = %#lx (as int %d)",
+			s->table, s->index, (unsigned long)a[0], after[0], (unsigned long)a[1], after[1],
+			(unsigned long)a[2], after[2], (unsigned long)a[3], after[3], (unsigned long)a[4], after[4],
+			(unsigned long)a[5], after[5], (unsigned long)r, (int)r);
+	return r;
+}
+
 #if defined(__x86_64__)
 /* r11 holds the slot. Everything an argument may travel in is kept. */
 __asm__(".text\n"
@@ -75,8 +118,16 @@ __asm__(".text\n"
 	/* The stack is as at the slot's entry: a tail call returns to its caller. */
 	"omps_slot_hook_refused:\n"
 	"\tmov %r11, %rdi\n"
-	"\tjmp omps_slot_refused\n");
-extern char omps_slot_hook_traced[], omps_slot_hook_refused[];
+	"\tjmp omps_slot_refused\n"
+	/* The six argument registers on the stack, then a C call (16-byte aligned). */
+	"omps_slot_hook_logged:\n"
+	"\tpush %r9\n\tpush %r8\n\tpush %rcx\n\tpush %rdx\n\tpush %rsi\n\tpush %rdi\n"
+	"\tmov %rsp, %rsi\n\tmov %r11, %rdi\n"
+	"\tsub $8, %rsp\n"
+	"\tcall omps_slot_logged\n"
+	"\tadd $56, %rsp\n"
+	"\tret\n");
+extern char omps_slot_hook_traced[], omps_slot_hook_refused[], omps_slot_hook_logged[];
 
 /* mov r11, slot; jmp [rip + 0] -> hook */
 static void write_stub(unsigned char *p, struct slot *s, void *hook)
@@ -129,7 +180,10 @@ void *omps_slot_stub(const char *table, unsigned index, void *target, enum omps_
 	*s = (struct slot){.target = target, .index = index};
 	snprintf(s->table, sizeof(s->table), "%s", table);
 	code = page + page_used++ * STUB_SIZE;
-	write_stub(code, s, kind == OMPS_SLOT_TRACED ? omps_slot_hook_traced : omps_slot_hook_refused);
+	write_stub(code, s,
+		   kind == OMPS_SLOT_TRACED   ? omps_slot_hook_traced
+		   : kind == OMPS_SLOT_LOGGED ? omps_slot_hook_logged
+					      : omps_slot_hook_refused);
 out:
 	pthread_mutex_unlock(&lock);
 	return code;

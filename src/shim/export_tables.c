@@ -298,7 +298,7 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 
 /* A copy of a sized driver table with every function slot traced, but the
  * integrity check answering for the copies. */
-static const void *traced(const uint64_t *real, const char *id, int integrity)
+static const void *traced(const uint64_t *real, const char *id, int integrity, enum omps_slot_kind kind)
 {
 	size_t n = sized_words(real), k;
 	uint64_t *t;
@@ -307,8 +307,7 @@ static const void *traced(const uint64_t *real, const char *id, int integrity)
 		return real;
 	memcpy(t, real, n * 8);
 	for (k = 1; k < n; k++) {
-		void *stub = real[k] ? omps_slot_stub(id, (unsigned)k, (void *)(uintptr_t)real[k], OMPS_SLOT_TRACED)
-				     : NULL;
+		void *stub = real[k] ? omps_slot_stub(id, (unsigned)k, (void *)(uintptr_t)real[k], kind) : NULL;
 
 		if (stub)
 			t[k] = (uint64_t)(uintptr_t)stub;
@@ -337,7 +336,7 @@ static void real_init_once(void)
 		init(0);
 }
 
-CUresult omps_export_table(const void **out, const CUuuid *uuid, int trace_slots)
+CUresult omps_export_table(const void **out, const CUuuid *uuid, enum omps_slot_kind trace_slots)
 {
 	static pthread_once_t real_init = PTHREAD_ONCE_INIT;
 	CUresult (*get)(const void **, const CUuuid *) =
@@ -367,7 +366,7 @@ CUresult omps_export_table(const void **out, const CUuuid *uuid, int trace_slots
 		mine = serve(which, r == CUDA_SUCCESS ? real : NULL, id);
 		r = mine ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 	} else if (r == CUDA_SUCCESS) {
-		mine = trace_slots ? traced(real, id, which == INTEGRITY) : real;
+		mine = trace_slots != OMPS_SLOT_NONE ? traced(real, id, which == INTEGRITY, trace_slots) : real;
 	}
 	if (r == CUDA_SUCCESS) {
 		if (which == CUDART)

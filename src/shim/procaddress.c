@@ -65,11 +65,15 @@ OMPS_EXPORT CUresult CUDAAPI cuGetProcAddress(const char *symbol, void **pfn, in
 	return r;
 }
 
-static int exports_traced(void)
+/* OPENMPS_TRACE_EXPORTS: unset or 0, the tables as they are; "args", slots
+ * logged with arguments; anything else, slots counted. */
+static enum omps_slot_kind exports_traced(void)
 {
 	const char *v = getenv("OPENMPS_TRACE_EXPORTS");
 
-	return v && *v && strcmp(v, "0");
+	if (!omps_trace_on || !v || !*v || !strcmp(v, "0"))
+		return OMPS_SLOT_NONE;
+	return strcmp(v, "args") ? OMPS_SLOT_TRACED : OMPS_SLOT_LOGGED;
 }
 
 /* Natively the driver's tables, or traced copies of them with
@@ -83,7 +87,7 @@ OMPS_EXPORT CUresult CUDAAPI cuGetExportTable(const void **ppExportTable, const 
 
 	if (omps_mode() == OMPS_BROKEN)
 		return CUDA_ERROR_MPS_CONNECTION_FAILED;
-	r = omps_export_table(ppExportTable, pExportTableId, omps_trace_on && exports_traced());
+	r = omps_export_table(ppExportTable, pExportTableId, exports_traced());
 	if (!omps_trace_on)
 		return r;
 	if (u)

@@ -87,14 +87,17 @@ struct omps_fatbin_wrapper {
  * current device. */
 CUresult omps_module_load(CUmodule *module, const void *image);
 
+enum omps_slot_kind { OMPS_SLOT_NONE, OMPS_SLOT_TRACED, OMPS_SLOT_LOGGED, OMPS_SLOT_REFUSED };
+
 /* export_tables.c: the table the program gets for id; with trace_slots,
- * traced copies of the driver's (natively). */
-CUresult omps_export_table(const void **table, const CUuuid *id, int trace_slots);
+ * copies of the driver's with every function slot traced (or logged, with
+ * its arguments and result). */
+CUresult omps_export_table(const void **table, const CUuuid *id, enum omps_slot_kind trace_slots);
+
 
 /* export_slots.c: a stub for slot `index` of table `table` (its id in text),
  * that traces calls to target or refuses them; NULL where it cannot be made.
  * Stubs run once sealed. */
-enum omps_slot_kind { OMPS_SLOT_TRACED, OMPS_SLOT_REFUSED };
 void *omps_slot_stub(const char *table, unsigned index, void *target, enum omps_slot_kind kind);
 void omps_slot_stubs_seal(void);
 
