@@ -351,6 +351,8 @@ struct omps_reply_function {
 	struct omps_reply r;
 	uint32_t handle;
 	uint32_t nparams;
+	int32_t max_threads;	  /* per block: launches beyond are refused at once */
+	int32_t max_dynamic_smem; /* bytes, until the client raises it */
 	struct omps_param params[OMPS_MAX_PARAMS];
 };
 

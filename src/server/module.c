@@ -145,6 +145,9 @@ static void get_function(struct srv_client *c, const struct omps_call_get_functi
 		c->functions[c->nfunctions++] = f;
 		rep.handle = c->nfunctions;
 		rep.nparams = f->nparams;
+		c->srv->drv->func_get_attribute(&rep.max_threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f->fn);
+		c->srv->drv->func_get_attribute(&rep.max_dynamic_smem, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+						f->fn);
 		memcpy(rep.params, f->params, sizeof(rep.params));
 	} else {
 		free(f);

@@ -20,6 +20,11 @@ int omps_current_device(void)
 	return current;
 }
 
+int omps_device_attr(int dev, CUdevice_attribute a)
+{
+	return dev >= 0 && dev < ndevs && a > 0 && a < OMPS_MAX_ATTRS ? devs[dev].attrs[a] : 0;
+}
+
 static int valid(CUdevice d)
 {
 	return d >= 0 && d < ndevs;

@@ -46,23 +46,6 @@ static const struct {
 	[CLS] = {{0xc6, 0x93, 0x33, 0x6e, 0x11, 0x21, 0xdf, 0x11, 0xa8, 0xc3, 0x68, 0xf3, 0x55, 0xd8, 0x95, 0x93}, 16},
 };
 
-/* cuBLAS's table: its slots 4, 39 and 51 take the context (which the
- * driver's tools-TLS slot reports as none in remote mode) and fail without
- * one. cuBLAS works without the table, as it must on drivers that lack it. */
-static const unsigned char hidden[][16] = {
-	{0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48, 0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8, 0xf2},
-};
-
-static int is_hidden(const unsigned char *id)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
-		if (!memcmp(hidden[i], id, 16))
-			return 1;
-	return 0;
-}
-
 #define MAX_HANDED 16
 
 /* Every table handed out, once per id, so that repeated asks (and the
@@ -376,12 +359,6 @@ CUresult omps_export_table(const void **out, const CUuuid *uuid, enum omps_slot_
 		}
 	which = which_table((const unsigned char *)uuid->bytes);
 	id_text((const unsigned char *)uuid->bytes, id, sizeof(id));
-	if (remote && is_hidden((const unsigned char *)uuid->bytes)) {
-		pthread_mutex_unlock(&lock);
-		if (omps_trace_on)
-			omps_trace_note("export table %s: not handed out in remote mode", id);
-		return CUDA_ERROR_NOT_FOUND;
-	}
 	if (remote && which == NTABLES)
 		pthread_once(&real_init, real_init_once); /* its slots may need it */
 	r = get ? get(&real, uuid) : CUDA_ERROR_NOT_FOUND;

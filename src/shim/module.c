@@ -22,6 +22,7 @@ struct omps_function {
 	uint32_t handle;
 	uint32_t nparams;
 	uint32_t args_size;
+	int max_threads, max_dynamic_smem; /* launches beyond are refused here, as the driver would */
 	char *name;
 	struct omps_param params[OMPS_MAX_PARAMS];
 };
@@ -165,7 +166,8 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 		return r != CUDA_SUCCESS ? r : CUDA_ERROR_MPS_RPC_FAILURE;
 	}
 	*f = (struct omps_function){.magic = FUNCTION_MAGIC, .module = m.module, .handle = rep.handle,
-				    .nparams = rep.nparams, .name = strdup(name)};
+				    .nparams = rep.nparams, .name = strdup(name), .max_threads = rep.max_threads,
+				    .max_dynamic_smem = rep.max_dynamic_smem};
 	if (!f->name) {
 		free(f);
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -237,6 +239,30 @@ static CUresult pack(struct omps_function *f, void **params, void **extra, unsig
 	return CUDA_SUCCESS;
 }
 
+/* What the driver refuses at once, refused here too: a posted launch could
+ * only fail at the next synchronous call. */
+static int bad_shape(const struct omps_function *f, const unsigned int grid[3], const unsigned int block[3],
+		     unsigned int smem, int dev)
+{
+	static const CUdevice_attribute max_block[3] = {CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X,
+							CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y,
+							CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z};
+	static const CUdevice_attribute max_grid[3] = {CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X,
+						       CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y,
+						       CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z};
+	uint64_t threads = (uint64_t)block[0] * block[1] * block[2];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		int mb = omps_device_attr(dev, max_block[i]), mg = omps_device_attr(dev, max_grid[i]);
+
+		if (!block[i] || !grid[i] || (mb > 0 && block[i] > (unsigned)mb) || (mg > 0 && grid[i] > (unsigned)mg))
+			return 1;
+	}
+	return (f->max_threads > 0 && threads > (uint64_t)f->max_threads) ||
+	       (f->max_dynamic_smem > 0 && smem > (unsigned)f->max_dynamic_smem);
+}
+
 /* Packs and posts one launch; attrs (cuLaunchKernelEx's) travel first. */
 static CUresult launch(struct omps_function *f, const unsigned int grid[3], const unsigned int block[3],
 		       unsigned int smem, CUstream stream, const CUlaunchAttribute *attrs, unsigned int nattrs,
@@ -257,6 +283,8 @@ static CUresult launch(struct omps_function *f, const unsigned int grid[3], cons
 				      .shared_mem = smem, .nattrs = nattrs};
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
+	if (bad_shape(f, grid, block, smem, m.dev))
+		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
 	r = pack(f, params, extra, buf + attr_bytes, &args, &len);
@@ -283,6 +311,16 @@ static CUresult launch_kernel(CUfunction hfunc, unsigned int gx, unsigned int gy
 }
 
 _Static_assert(sizeof(CUlaunchAttribute) == sizeof(struct omps_launch_attr), "sent byte for byte");
+
+static CUresult launch_cooperative(CUfunction hfunc, unsigned int gx, unsigned int gy, unsigned int gz,
+				   unsigned int bx, unsigned int by, unsigned int bz, unsigned int smem, CUstream stream,
+				   void **params)
+{
+	const unsigned int grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+	CUlaunchAttribute coop = {.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE, .value.cooperative = 1};
+
+	return launch(function(hfunc), grid, block, smem, stream, &coop, 1, params, NULL);
+}
 
 static CUresult launch_kernel_ex(const CUlaunchConfig *c, CUfunction hfunc, void **params, void **extra)
 {
@@ -426,6 +464,8 @@ static CUresult func_attr(struct omps_function *f, CUfunction_attribute attrib, 
 	r = omps_call(OMPS_CALL_FUNC_ATTR, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS && !set)
 		*out = (int)rep.value;
+	if (r == CUDA_SUCCESS && set && attrib == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)
+		f->max_dynamic_smem = value;
 	return r;
 }
 
@@ -543,6 +583,8 @@ void omps_module_install(void)
 	OMPS_INSTALL(cuLaunchKernel, launch_kernel);
 	OMPS_INSTALL(cuLaunchKernel_ptsz, launch_kernel);
 	OMPS_INSTALL(cuLaunchKernelEx, launch_kernel_ex);
+	OMPS_INSTALL(cuLaunchCooperativeKernel, launch_cooperative);
+	OMPS_INSTALL(cuLaunchCooperativeKernel_ptsz, launch_cooperative);
 	OMPS_INSTALL(cuLaunchKernelEx_ptsz, launch_kernel_ex);
 	OMPS_INSTALL(cuLibraryLoadData, library_load_data);
 	OMPS_INSTALL(cuLibraryUnload, library_unload);

@@ -43,6 +43,7 @@ uint32_t omps_post_max(void); /* the most data one posted record carries beside 
 /* device.c */
 void omps_device_install(const struct omps_device_info *devs, int n);
 int omps_current_device(void); /* of the calling thread's context; -1 if none */
+int omps_device_attr(int dev, CUdevice_attribute a); /* from the cache; 0 if unknown */
 
 /* ranges.c: the client's device allocations and page-locked host memory. */
 enum omps_range_kind { OMPS_RANGE_DEVICE = 1, OMPS_RANGE_HOST };

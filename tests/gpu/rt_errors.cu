@@ -13,9 +13,13 @@ int main(void)
 
 	EXPECT(!strcmp(cudaGetErrorName(cudaErrorInvalidValue), "cudaErrorInvalidValue"));
 	EXPECT(strlen(cudaGetErrorString(cudaErrorMemoryAllocation)) > 5);
-	nothing<<<1, 4096>>>(); // more threads than a block may have
-	EXPECT(cudaGetLastError() == cudaErrorInvalidConfiguration);
+	nothing<<<1, 4096>>>(); // more threads than a block may have: refused at once
+	cudaError_t e = cudaGetLastError();
+	printf("a block of 4096 threads: %s\n", cudaGetErrorName(e));
+	EXPECT(e != cudaSuccess);
 	EXPECT(cudaGetLastError() == cudaSuccess);
+	nothing<<<1, 32, 1 << 20>>>(); // a megabyte of shared memory
+	EXPECT(cudaGetLastError() != cudaSuccess);
 	CK(cudaMalloc(&d, sizeof(int)));
 	EXPECT(cudaMemcpy(&h, (char *)d + (1 << 30), sizeof(int), cudaMemcpyDeviceToHost) != cudaSuccess);
 	cudaGetLastError();
