@@ -183,6 +183,9 @@ enum omps_call {
 	OMPS_CALL_FUNC_ATTR,	 /* (sync) omps_call_func_attr -> omps_reply_value */
 	OMPS_CALL_OCCUPANCY,	 /* (sync) omps_call_occupancy -> omps_reply_value */
 	OMPS_CALL_CTX_LIMIT,	 /* (sync) omps_call_ctx_limit -> omps_reply_value (the limit now) */
+	OMPS_CALL_MEMCPY_2D,	 /* omps_call_copy2d; to the device: the rows follow, packed; from it:
+				    (sync) the rows come back packed in data records, then omps_reply */
+	OMPS_CALL_MEMSET_2D,	 /* omps_call_memset2d */
 	OMPS_CALL_END
 };
 
@@ -221,6 +224,27 @@ struct omps_call_copy {
 	uint32_t stream;
 	uint64_t dst, src; /* device addresses; the host side is the record or the reply */
 	uint64_t bytes;
+};
+
+enum omps_copy_kind { OMPS_COPY_HTOD = 1, OMPS_COPY_DTOH, OMPS_COPY_DTOD };
+
+/* Rows of width bytes; on the host side the rows are packed (pitch = width). */
+struct omps_call_copy2d {
+	int32_t dev;
+	uint32_t stream;
+	uint32_t kind; /* enum omps_copy_kind */
+	uint32_t reserved;
+	uint64_t dst, dst_pitch, src, src_pitch; /* the device sides' */
+	uint64_t width, height;
+};
+
+struct omps_call_memset2d {
+	int32_t dev;
+	uint32_t value;
+	uint32_t elem; /* 1, 2 or 4 bytes */
+	uint32_t stream;
+	uint64_t ptr, pitch; /* pitch in bytes */
+	uint64_t width, height; /* width in elements */
 };
 
 #define OMPS_MAX_IMAGE	   (512u << 20) /* largest module image a client may send */

@@ -61,6 +61,10 @@ static const struct sym syms[] = {
 	SYM(ctx_get_stream_priority_range, "cuCtxGetStreamPriorityRange"),
 	SYM(ctx_get_limit, "cuCtxGetLimit"),
 	SYM(ctx_set_limit, "cuCtxSetLimit"),
+	SYM(memcpy_2d_async, "cuMemcpy2DAsync_v2"),
+	SYM(memset_d2d8_async, "cuMemsetD2D8Async"),
+	SYM(memset_d2d16_async, "cuMemsetD2D16Async"),
+	SYM(memset_d2d32_async, "cuMemsetD2D32Async"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

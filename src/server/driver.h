@@ -58,6 +58,10 @@ struct omps_driver {
 	CUresult (*ctx_get_stream_priority_range)(int *, int *);
 	CUresult (*ctx_get_limit)(size_t *, CUlimit);
 	CUresult (*ctx_set_limit)(CUlimit, size_t);
+	CUresult (*memcpy_2d_async)(const CUDA_MEMCPY2D *, CUstream);
+	CUresult (*memset_d2d8_async)(CUdeviceptr, size_t, unsigned char, size_t, size_t, CUstream);
+	CUresult (*memset_d2d16_async)(CUdeviceptr, size_t, unsigned short, size_t, size_t, CUstream);
+	CUresult (*memset_d2d32_async)(CUdeviceptr, size_t, unsigned int, size_t, size_t, CUstream);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

@@ -188,6 +188,109 @@ static void copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 	srv_deferred(c, r);
 }
 
+/* The bytes a pitched region spans: height rows of width, pitch apart. */
+static int span(uint64_t pitch, uint64_t width, uint64_t height, uint64_t *bytes)
+{
+	if (!height || !width)
+		return *bytes = 0, 0;
+	if (width > pitch || height - 1 > (UINT64_MAX - width) / pitch)
+		return -1;
+	*bytes = (height - 1) * pitch + width;
+	return 0;
+}
+
+/* One 2D copy with the host side packed at host (pitch = width). */
+static CUresult copy2d(struct srv_client *c, const struct omps_call_copy2d *m, void *host, uint64_t rows,
+		       uint64_t first, CUstream s)
+{
+	CUDA_MEMCPY2D p = {0};
+
+	p.WidthInBytes = m->width;
+	p.Height = rows;
+	p.srcMemoryType = m->kind == OMPS_COPY_HTOD ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE;
+	p.dstMemoryType = m->kind == OMPS_COPY_DTOH ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE;
+	if (m->kind == OMPS_COPY_HTOD) {
+		p.srcHost = host;
+		p.srcPitch = m->width;
+	} else {
+		p.srcDevice = m->src + first * m->src_pitch;
+		p.srcPitch = m->src_pitch;
+	}
+	if (m->kind == OMPS_COPY_DTOH) {
+		p.dstHost = host;
+		p.dstPitch = m->width;
+	} else {
+		p.dstDevice = m->dst + first * m->dst_pitch;
+		p.dstPitch = m->dst_pitch;
+	}
+	return c->srv->drv->memcpy_2d_async(&p, s);
+}
+
+static void copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, unsigned char *data, size_t len)
+{
+	uint32_t max = omps_ring_max_payload(&c->rep);
+	uint64_t bytes, row = 0, n;
+	CUstream s;
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
+
+	if (r == CUDA_SUCCESS && (m->kind < OMPS_COPY_HTOD || m->kind > OMPS_COPY_DTOD || !m->width ||
+				  (m->kind == OMPS_COPY_HTOD && len != m->width * m->height) ||
+				  (m->kind == OMPS_COPY_DTOH && m->width > max)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_HTOD &&
+	    (span(m->src_pitch, m->width, m->height, &bytes) || !owned(c, m->src, bytes)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_DTOH &&
+	    (span(m->dst_pitch, m->width, m->height, &bytes) || !owned(c, m->dst, bytes)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (m->kind != OMPS_COPY_DTOH) {
+		if (r == CUDA_SUCCESS)
+			r = copy2d(c, m, data, m->height, 0, s);
+		if (r == CUDA_SUCCESS && m->kind == OMPS_COPY_HTOD) /* the record buffer is reused */
+			r = c->srv->drv->stream_synchronize(s);
+		srv_deferred(c, r);
+		return;
+	}
+	/* Back to the client as packed rows, straight into its reply ring. */
+	for (; r == CUDA_SUCCESS && row < m->height; row += n) {
+		void *dst;
+
+		n = m->height - row < max / m->width ? m->height - row : max / m->width;
+		dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, (uint32_t)(n * m->width));
+		if (!dst && omps_ring_wait_space(&c->rep, (uint32_t)(n * m->width), 50, 5000))
+			dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, (uint32_t)(n * m->width));
+		if (!dst) {
+			r = CUDA_ERROR_MPS_RPC_FAILURE;
+			break;
+		}
+		r = copy2d(c, m, dst, n, row, s);
+		if (r == CUDA_SUCCESS)
+			r = c->srv->drv->stream_synchronize(s);
+		omps_ring_commit(&c->rep);
+	}
+	srv_reply_result(c, r);
+}
+
+static void memset_2d(struct srv_client *c, const struct omps_call_memset2d *m)
+{
+	struct omps_driver *drv = c->srv->drv;
+	uint64_t bytes;
+	CUstream s;
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
+
+	if (r == CUDA_SUCCESS && ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->width > UINT64_MAX / 4 ||
+				  span(m->pitch, m->width * m->elem, m->height, &bytes) || !owned(c, m->ptr, bytes) ||
+				  m->ptr % m->elem || m->pitch % m->elem))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && m->elem == 1)
+		r = drv->memset_d2d8_async(m->ptr, m->pitch, (unsigned char)m->value, m->width, m->height, s);
+	else if (r == CUDA_SUCCESS && m->elem == 2)
+		r = drv->memset_d2d16_async(m->ptr, m->pitch, (unsigned short)m->value, m->width, m->height, s);
+	else if (r == CUDA_SUCCESS)
+		r = drv->memset_d2d32_async(m->ptr, m->pitch, m->value, m->width, m->height, s);
+	srv_deferred(c, r);
+}
+
 /* Sizes of the fixed part of each call's record. */
 static const size_t call_size[OMPS_CALL_END] = {
 	[OMPS_CALL_MEM_ALLOC] = sizeof(struct omps_call_alloc),
@@ -198,6 +301,8 @@ static const size_t call_size[OMPS_CALL_END] = {
 	[OMPS_CALL_MEMCPY_DTOH] = sizeof(struct omps_call_copy),
 	[OMPS_CALL_MEMCPY_DTOD] = sizeof(struct omps_call_copy),
 	[OMPS_CALL_SYNCHRONIZE] = sizeof(struct omps_call_dev),
+	[OMPS_CALL_MEMCPY_2D] = sizeof(struct omps_call_copy2d),
+	[OMPS_CALL_MEMSET_2D] = sizeof(struct omps_call_memset2d),
 };
 
 void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
@@ -208,10 +313,12 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 		struct omps_call_dev dev;
 		struct omps_call_memset set;
 		struct omps_call_copy copy;
+		struct omps_call_copy2d copy2d;
+		struct omps_call_memset2d set2d;
 	} m;
 	size_t need = call_size[type];
 
-	if (len < need || (type != OMPS_CALL_MEMCPY_HTOD && len != need)) {
+	if (len < need || (type != OMPS_CALL_MEMCPY_HTOD && type != OMPS_CALL_MEMCPY_2D && len != need)) {
 		omps_log("Client process %d: malformed call %u (%zu bytes)", (int)c->pid, type, len);
 		srv_deferred(c, CUDA_ERROR_INVALID_VALUE);
 		return;
@@ -238,6 +345,12 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 		break;
 	case OMPS_CALL_MEMCPY_DTOD:
 		copy_dtod(c, &m.copy);
+		break;
+	case OMPS_CALL_MEMCPY_2D:
+		copy_2d(c, &m.copy2d, (unsigned char *)rec + need, len - need);
+		break;
+	case OMPS_CALL_MEMSET_2D:
+		memset_2d(c, &m.set2d);
 		break;
 	case OMPS_CALL_SYNCHRONIZE: /* the context: all of the client's streams on the device */
 		srv_reply_result(c, srv_sync_device(c, m.dev.dev));

@@ -204,6 +204,8 @@ static void report(void)
 {
 	size_t i;
 
+	if (!omps_trace_on)
+		return;
 	for (i = 0; i < nslots; i++)
 		if (atomic_load(&slots[i].calls))
 			omps_trace_note("export table %s slot %u: %lu calls", slots[i].table, slots[i].index,

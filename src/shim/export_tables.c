@@ -263,10 +263,15 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 		return NULL;
 	if (which != CLS)
 		t[0] = n * 8;
-	for (k = first; k < have; k++)
-		t[k] = driver_code(real[k])
-			       ? (uint64_t)(uintptr_t)omps_slot_stub(id, (unsigned)k, NULL, OMPS_SLOT_REFUSED)
-			       : real[k];
+	/* Driver functions are refused; without the driver's table, so is
+	 * every slot (but in the unsized table, whose layout is not known). */
+	for (k = first; k < n; k++) {
+		int refuse = k < have ? driver_code(real[k]) : which != CLS;
+
+		t[k] = refuse ? (uint64_t)(uintptr_t)omps_slot_stub(id, (unsigned)k, NULL, OMPS_SLOT_REFUSED)
+		       : k < have ? real[k]
+				  : 0;
+	}
 	omps_slot_stubs_seal();
 #define SLOT(k, fn) (t[k] = (uint64_t)(uintptr_t)(fn))
 	switch (which) {

@@ -16,7 +16,7 @@ static CUresult need_context(int *dev)
 	return *dev < 0 ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
 }
 
-static CUresult mem_alloc(CUdeviceptr *dptr, size_t bytesize)
+CUresult omps_mem_alloc(CUdeviceptr *dptr, size_t bytesize)
 {
 	struct omps_call_alloc m = {.bytes = bytesize};
 	struct omps_reply_ptr rep = {{0}, 0};
@@ -376,7 +376,7 @@ static CUresult pointer_get_attributes(unsigned int n, CUpointer_attribute *attr
 
 void omps_memory_install(void)
 {
-	OMPS_INSTALL(cuMemAlloc_v2, mem_alloc);
+	OMPS_INSTALL(cuMemAlloc_v2, omps_mem_alloc);
 	OMPS_INSTALL(cuMemFree_v2, mem_free);
 	OMPS_INSTALL(cuMemGetInfo_v2, mem_get_info);
 	OMPS_INSTALL(cuMemsetD8_v2, memset_d8);

@@ -117,6 +117,7 @@ static void install_remote(void)
 	omps_memory_install();
 	omps_module_install();
 	omps_stream_install();
+	omps_pitched_install();
 }
 
 static void decide(void)

@@ -63,6 +63,8 @@ int omps_range_find(uint64_t addr, struct omps_range *out); /* the range holding
 void omps_memory_install(void);
 void omps_module_install(void);
 void omps_stream_install(void);
+void omps_pitched_install(void);
+CUresult omps_mem_alloc(CUdeviceptr *dptr, size_t bytes);
 /* The server's handle for s (0: the client's NULL stream). */
 CUresult omps_stream_handle(CUstream s, uint32_t *handle);
 CUresult omps_stream_sync(CUstream s);

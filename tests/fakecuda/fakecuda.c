@@ -371,19 +371,39 @@ CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end)
  * the GPU and here. */
 static const char twice_name[] = "twice";
 
-/* A module holds one global, "counter" (four words). */
+/* A module holds its "twice" function, whose dynamic shared memory limit
+ * can be raised, and one global, "counter" (four words). */
+struct fake_function {
+	const char *name; /* twice_name: all that is read of a handle before it is trusted */
+	int max_dynamic_smem;
+};
+
 struct fake_module {
+	struct fake_function twice;
 	unsigned counter[4];
 };
 
+static struct fake_function *fake_fn(CUfunction f)
+{
+	struct fake_function *fn = (struct fake_function *)f;
+
+	return fn && fn->name == twice_name ? fn : NULL;
+}
+
 CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 {
+	struct fake_module *m;
+
 	if (!module || !image)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (strncmp(image, "// fakecuda", 11))
 		return CUDA_ERROR_INVALID_IMAGE;
-	*module = (CUmodule)calloc(1, sizeof(struct fake_module));
-	return *module ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	m->twice = (struct fake_function){twice_name, 48 << 10};
+	*module = (CUmodule)m;
+	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule module, const char *name)
@@ -413,13 +433,13 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *f, CUmodule module, const char 
 		return CUDA_ERROR_INVALID_VALUE;
 	if (strcmp(name, twice_name))
 		return CUDA_ERROR_NOT_FOUND;
-	*f = (CUfunction)twice_name;
+	*f = (CUfunction)&((struct fake_module *)module)->twice;
 	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset, size_t *size)
 {
-	if ((const char *)f != twice_name || !offset || !size || index > 1)
+	if (!fake_fn(f) || !offset || !size || index > 1)
 		return CUDA_ERROR_INVALID_VALUE;
 	*offset = index ? 8 : 0;
 	*size = index ? 4 : 8;
@@ -434,7 +454,7 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 	unsigned int *p = NULL, n = 0;
 
 	(void)smem, (void)stream;
-	if ((const char *)f != twice_name)
+	if (!fake_fn(f))
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (params) {
 		memcpy(&p, params[0], sizeof(p));
@@ -453,11 +473,9 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 
 /* Function attributes: the dynamic shared memory limit can be set (up to
  * 227 KiB, as on an H100); the rest are fixed. */
-static int twice_max_dynamic_smem = 48 << 10;
-
 CUresult CUDAAPI cuFuncGetAttribute(int *v, CUfunction_attribute attr, CUfunction f)
 {
-	if ((const char *)f != twice_name)
+	if (!fake_fn(f))
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (!v)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -469,7 +487,7 @@ CUresult CUDAAPI cuFuncGetAttribute(int *v, CUfunction_attribute attr, CUfunctio
 		*v = 16;
 		return CUDA_SUCCESS;
 	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
-		*v = twice_max_dynamic_smem;
+		*v = fake_fn(f)->max_dynamic_smem;
 		return CUDA_SUCCESS;
 	default:
 		return CUDA_ERROR_INVALID_VALUE;
@@ -478,11 +496,11 @@ CUresult CUDAAPI cuFuncGetAttribute(int *v, CUfunction_attribute attr, CUfunctio
 
 CUresult CUDAAPI cuFuncSetAttribute(CUfunction f, CUfunction_attribute attr, int v)
 {
-	if ((const char *)f != twice_name)
+	if (!fake_fn(f))
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (attr != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES || v < 0 || v > (227 << 10))
 		return CUDA_ERROR_INVALID_VALUE;
-	twice_max_dynamic_smem = v;
+	fake_fn(f)->max_dynamic_smem = v;
 	return CUDA_SUCCESS;
 }
 
@@ -491,7 +509,7 @@ CUresult CUDAAPI cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *n, CU
 								       unsigned int flags)
 {
 	(void)smem, (void)flags;
-	if ((const char *)f != twice_name)
+	if (!fake_fn(f))
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (!n || block <= 0 || block > 1024)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -501,7 +519,7 @@ CUresult CUDAAPI cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *n, CU
 
 CUresult CUDAAPI cuOccupancyAvailableDynamicSMemPerBlock(size_t *smem, CUfunction f, int blocks, int block)
 {
-	if ((const char *)f != twice_name)
+	if (!fake_fn(f))
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (!smem || blocks <= 0 || block <= 0)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -513,7 +531,7 @@ CUresult CUDAAPI cuOccupancyMaxActiveClusters(int *n, CUfunction f, const CUlaun
 {
 	unsigned size = 1, i;
 
-	if ((const char *)f != twice_name)
+	if (!fake_fn(f))
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (!n || !c)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -538,6 +556,45 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 	return cuLaunchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
 			      c->sharedMemBytes, c->hStream, params, extra);
 }
+
+/* 2D copies and sets: device memory is host memory here. */
+CUresult CUDAAPI cuMemcpy2DAsync(const CUDA_MEMCPY2D *p, CUstream s)
+{
+	const unsigned char *src;
+	unsigned char *dst;
+	size_t y;
+
+	(void)s;
+	if (!p || p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY)
+		return CUDA_ERROR_INVALID_VALUE;
+	src = p->srcMemoryType == CU_MEMORYTYPE_HOST ? (const unsigned char *)p->srcHost
+						      : (const unsigned char *)(uintptr_t)p->srcDevice;
+	dst = p->dstMemoryType == CU_MEMORYTYPE_HOST ? (unsigned char *)p->dstHost
+						      : (unsigned char *)(uintptr_t)p->dstDevice;
+	if (p->WidthInBytes > p->srcPitch || p->WidthInBytes > p->dstPitch)
+		return CUDA_ERROR_INVALID_VALUE;
+	src += p->srcY * p->srcPitch + p->srcXInBytes;
+	dst += p->dstY * p->dstPitch + p->dstXInBytes;
+	for (y = 0; y < p->Height; y++)
+		memmove(dst + y * p->dstPitch, src + y * p->srcPitch, p->WidthInBytes);
+	return CUDA_SUCCESS;
+}
+
+#define MEMSET_2D(name, type)                                                                              \
+	CUresult CUDAAPI name(CUdeviceptr d, size_t pitch, type v, size_t w, size_t h, CUstream s)         \
+	{                                                                                                  \
+		size_t x, y;                                                                               \
+		(void)s;                                                                                   \
+		if (w * sizeof(type) > pitch)                                                              \
+			return CUDA_ERROR_INVALID_VALUE;                                                   \
+		for (y = 0; y < h; y++)                                                                    \
+			for (x = 0; x < w; x++)                                                            \
+				memcpy((char *)(uintptr_t)d + y * pitch + x * sizeof(type), &v, sizeof(type)); \
+		return CUDA_SUCCESS;                                                                       \
+	}
+MEMSET_2D(cuMemsetD2D8Async, unsigned char)
+MEMSET_2D(cuMemsetD2D16Async, unsigned short)
+MEMSET_2D(cuMemsetD2D32Async, unsigned int)
 
 /* Context limits, by CUlimit, as a fresh H100 context has them. */
 static size_t limits[CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED + 1] = {
@@ -649,7 +706,7 @@ CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int version
 		FN("cuDeviceTotalMem", cuDeviceTotalMem_v2), FN("cuDeviceGetAttribute", cuDeviceGetAttribute),
 		FN("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain),
 		FN("cuDevicePrimaryCtxRelease", cuDevicePrimaryCtxRelease_v2), FN("cuGetErrorName", cuGetErrorName),
-		FN("cuGetProcAddress", cuGetProcAddress_v2),
+		FN("cuGetProcAddress", cuGetProcAddress_v2), FN("cuGetExportTable", cuGetExportTable),
 	};
 #undef FN
 	size_t i;

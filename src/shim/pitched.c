@@ -1,0 +1,261 @@
+/* Pitched memory in remote mode: cuMemAllocPitch, 2D and 3D copies, 2D
+ * sets. A 2D copy to the device sends its rows packed, as many whole rows a
+ * record as fit, and the server copies them with cuMemcpy2DAsync; from the
+ * device, the rows come back packed and are spread here. Device to device
+ * is one record. A 3D copy is a 2D copy a slice. Arrays (CUarray) are not
+ * remoted. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define PITCH_ALIGN 512 /* as the driver pitches rows on current GPUs */
+
+static CUresult alloc_pitch(CUdeviceptr *dptr, size_t *pitch, size_t width, size_t height, unsigned int elem)
+{
+	size_t align = PITCH_ALIGN, p;
+	int attr = omps_device_attr(omps_current_device(), CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT);
+	CUresult r;
+
+	if (!dptr || !pitch || !width || !height || (elem != 4 && elem != 8 && elem != 16))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (attr > 0 && (size_t)attr > align)
+		align = (size_t)attr;
+	p = (width + align - 1) / align * align;
+	if (height > SIZE_MAX / p)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = omps_mem_alloc(dptr, p * height);
+	if (r == CUDA_SUCCESS)
+		*pitch = p;
+	return r;
+}
+
+/* One side of a copy: on the device or in this process, at addr. */
+struct side {
+	int device;
+	uint64_t addr, pitch;
+};
+
+static CUresult resolve(CUmemorytype type, const void *host, CUdeviceptr dev, CUarray array, size_t x, size_t y,
+			size_t pitch, struct side *s)
+{
+	struct omps_range r;
+
+	if (type == CU_MEMORYTYPE_ARRAY || array)
+		return omps_no_entry(OMPS_EP_cuArrayCreate_v2); /* arrays: not remoted */
+	if (type == CU_MEMORYTYPE_HOST)
+		s->addr = (uintptr_t)host, s->device = 0;
+	else if (type == CU_MEMORYTYPE_DEVICE)
+		s->addr = dev, s->device = 1;
+	else if (type == CU_MEMORYTYPE_UNIFIED)
+		s->addr = dev, s->device = !omps_range_find(dev, &r) && r.kind == OMPS_RANGE_DEVICE;
+	else
+		return CUDA_ERROR_INVALID_VALUE;
+	s->pitch = pitch;
+	s->addr += y * pitch + x;
+	return CUDA_SUCCESS;
+}
+
+/* Rows to the device, packed, as many a record as fit. */
+static CUresult to_device(struct omps_call_copy2d *m, const struct side *src, size_t height)
+{
+	size_t per = (omps_post_max() - sizeof(*m)) / m->width, row, k, i;
+	unsigned char *buf = malloc(per * m->width);
+	CUresult r = buf ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+	uint64_t dst = m->dst;
+
+	for (row = 0; r == CUDA_SUCCESS && row < height; row += k) {
+		k = height - row < per ? height - row : per;
+		for (i = 0; i < k; i++)
+			memcpy(buf + i * m->width, (const char *)(uintptr_t)(src->addr + (row + i) * src->pitch),
+			       m->width);
+		m->dst = dst + row * m->dst_pitch;
+		m->height = k;
+		r = omps_post(OMPS_CALL_MEMCPY_2D, m, sizeof(*m), buf, k * m->width);
+	}
+	free(buf);
+	return r;
+}
+
+/* Rows from the device: packed in chunks, then spread. */
+static CUresult from_device(struct omps_call_copy2d *m, const struct side *dst, size_t height)
+{
+	size_t per = (16u << 20) / m->width, row, k, i;
+	unsigned char *buf;
+	uint64_t src = m->src;
+	CUresult r;
+
+	if (!per)
+		per = 1;
+	buf = malloc(per * m->width);
+	r = buf ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+	for (row = 0; r == CUDA_SUCCESS && row < height; row += k) {
+		k = height - row < per ? height - row : per;
+		m->src = src + row * m->src_pitch;
+		m->height = k;
+		r = omps_call_read(OMPS_CALL_MEMCPY_2D, m, sizeof(*m), buf, k * m->width);
+		for (i = 0; r == CUDA_SUCCESS && i < k; i++)
+			memcpy((char *)(uintptr_t)(dst->addr + (row + i) * dst->pitch), buf + i * m->width, m->width);
+	}
+	free(buf);
+	return r;
+}
+
+static CUresult copy_2d_async(const CUDA_MEMCPY2D *p, CUstream stream)
+{
+	struct omps_call_copy2d m = {0};
+	struct side src, dst;
+	size_t y;
+	CUresult r;
+
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = resolve(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY,
+			 p->srcPitch, &src)) != CUDA_SUCCESS ||
+	    (r = resolve(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY,
+			 p->dstPitch, &dst)) != CUDA_SUCCESS)
+		return r;
+	if (!p->WidthInBytes || !p->Height)
+		return CUDA_SUCCESS;
+	if (p->WidthInBytes > p->srcPitch || p->WidthInBytes > p->dstPitch)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
+	m.dev = omps_current_device();
+	if (m.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	m.width = p->WidthInBytes;
+	m.dst = dst.addr, m.dst_pitch = dst.pitch;
+	m.src = src.addr, m.src_pitch = src.pitch;
+	if (src.device && dst.device) {
+		m.kind = OMPS_COPY_DTOD;
+		m.height = p->Height;
+		return omps_post(OMPS_CALL_MEMCPY_2D, &m, sizeof(m), NULL, 0);
+	}
+	if (dst.device && m.width <= omps_post_max() - sizeof(m)) {
+		m.kind = OMPS_COPY_HTOD;
+		return to_device(&m, &src, p->Height);
+	}
+	if (src.device && m.width <= omps_post_max()) {
+		m.kind = OMPS_COPY_DTOH;
+		return from_device(&m, &dst, p->Height);
+	}
+	if (src.device || dst.device) { /* rows wider than a record: one copy a row */
+		for (y = 0; r == CUDA_SUCCESS && y < p->Height; y++)
+			r = ((__typeof__(&cuMemcpyAsync))omps_table[OMPS_EP_cuMemcpyAsync])(
+				dst.addr + y * dst.pitch, src.addr + y * src.pitch, m.width, stream);
+		return r;
+	}
+	r = stream ? omps_stream_sync(stream) : CUDA_SUCCESS; /* host to host, in stream order */
+	for (y = 0; r == CUDA_SUCCESS && y < p->Height; y++)
+		memmove((char *)(uintptr_t)(dst.addr + y * dst.pitch), (const char *)(uintptr_t)(src.addr + y * src.pitch),
+			m.width);
+	return r;
+}
+
+static CUresult copy_2d(const CUDA_MEMCPY2D *p)
+{
+	return copy_2d_async(p, NULL);
+}
+
+/* A slice at a time; each slice is a 2D copy some rows further on. */
+static CUresult copy_3d_async(const CUDA_MEMCPY3D *p, CUstream stream)
+{
+	CUresult r = CUDA_SUCCESS;
+	size_t z;
+
+	if (!p || p->srcLOD || p->dstLOD || p->reserved0 || p->reserved1 ||
+	    (p->Depth > 1 && (!p->srcHeight || !p->dstHeight)))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (z = 0; r == CUDA_SUCCESS && z < p->Depth; z++) {
+		CUDA_MEMCPY2D q = {
+			.srcXInBytes = p->srcXInBytes, .srcY = p->srcY + (p->srcZ + z) * p->srcHeight,
+			.srcMemoryType = p->srcMemoryType, .srcHost = p->srcHost, .srcDevice = p->srcDevice,
+			.srcArray = p->srcArray, .srcPitch = p->srcPitch,
+			.dstXInBytes = p->dstXInBytes, .dstY = p->dstY + (p->dstZ + z) * p->dstHeight,
+			.dstMemoryType = p->dstMemoryType, .dstHost = p->dstHost, .dstDevice = p->dstDevice,
+			.dstArray = p->dstArray, .dstPitch = p->dstPitch,
+			.WidthInBytes = p->WidthInBytes, .Height = p->Height,
+		};
+
+		r = copy_2d_async(&q, stream);
+	}
+	return r;
+}
+
+static CUresult copy_3d(const CUDA_MEMCPY3D *p)
+{
+	return copy_3d_async(p, NULL);
+}
+
+static CUresult set_2d(CUdeviceptr d, size_t pitch, unsigned int value, unsigned int elem, size_t w, size_t h,
+		       CUstream stream)
+{
+	struct omps_call_memset2d m = {.value = value, .elem = elem, .ptr = d, .pitch = pitch, .width = w,
+				       .height = h};
+	CUresult r = omps_stream_handle(stream, &m.stream);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	m.dev = omps_current_device();
+	if (m.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	return omps_post(OMPS_CALL_MEMSET_2D, &m, sizeof(m), NULL, 0);
+}
+
+static CUresult set_2d8(CUdeviceptr d, size_t pitch, unsigned char v, size_t w, size_t h)
+{
+	return set_2d(d, pitch, v, 1, w, h, NULL);
+}
+
+static CUresult set_2d16(CUdeviceptr d, size_t pitch, unsigned short v, size_t w, size_t h)
+{
+	return set_2d(d, pitch, v, 2, w, h, NULL);
+}
+
+static CUresult set_2d32(CUdeviceptr d, size_t pitch, unsigned int v, size_t w, size_t h)
+{
+	return set_2d(d, pitch, v, 4, w, h, NULL);
+}
+
+static CUresult set_2d8_async(CUdeviceptr d, size_t pitch, unsigned char v, size_t w, size_t h, CUstream s)
+{
+	return set_2d(d, pitch, v, 1, w, h, s);
+}
+
+static CUresult set_2d16_async(CUdeviceptr d, size_t pitch, unsigned short v, size_t w, size_t h, CUstream s)
+{
+	return set_2d(d, pitch, v, 2, w, h, s);
+}
+
+static CUresult set_2d32_async(CUdeviceptr d, size_t pitch, unsigned int v, size_t w, size_t h, CUstream s)
+{
+	return set_2d(d, pitch, v, 4, w, h, s);
+}
+
+void omps_pitched_install(void)
+{
+	OMPS_INSTALL(cuMemAllocPitch_v2, alloc_pitch);
+	OMPS_INSTALL(cuMemcpy2D_v2, copy_2d);
+	OMPS_INSTALL(cuMemcpy2D_v2_ptds, copy_2d);
+	OMPS_INSTALL(cuMemcpy2DUnaligned_v2, copy_2d);
+	OMPS_INSTALL(cuMemcpy2DUnaligned_v2_ptds, copy_2d);
+	OMPS_INSTALL(cuMemcpy2DAsync_v2, copy_2d_async);
+	OMPS_INSTALL(cuMemcpy2DAsync_v2_ptsz, copy_2d_async);
+	OMPS_INSTALL(cuMemcpy3D_v2, copy_3d);
+	OMPS_INSTALL(cuMemcpy3D_v2_ptds, copy_3d);
+	OMPS_INSTALL(cuMemcpy3DAsync_v2, copy_3d_async);
+	OMPS_INSTALL(cuMemcpy3DAsync_v2_ptsz, copy_3d_async);
+	OMPS_INSTALL(cuMemsetD2D8_v2, set_2d8);
+	OMPS_INSTALL(cuMemsetD2D8_v2_ptds, set_2d8);
+	OMPS_INSTALL(cuMemsetD2D16_v2, set_2d16);
+	OMPS_INSTALL(cuMemsetD2D16_v2_ptds, set_2d16);
+	OMPS_INSTALL(cuMemsetD2D32_v2, set_2d32);
+	OMPS_INSTALL(cuMemsetD2D32_v2_ptds, set_2d32);
+	OMPS_INSTALL(cuMemsetD2D8Async, set_2d8_async);
+	OMPS_INSTALL(cuMemsetD2D8Async_ptsz, set_2d8_async);
+	OMPS_INSTALL(cuMemsetD2D16Async, set_2d16_async);
+	OMPS_INSTALL(cuMemsetD2D16Async_ptsz, set_2d16_async);
+	OMPS_INSTALL(cuMemsetD2D32Async, set_2d32_async);
+	OMPS_INSTALL(cuMemsetD2D32Async_ptsz, set_2d32_async);
+}

@@ -1,0 +1,329 @@
+/* What the CUDA runtime asks of the driver, asked through openmps in remote
+ * mode (over fakecuda in CI): the export tables cudart uses, with its
+ * integrity check; libraries and kernels; globals; function attributes and
+ * occupancy; cuLaunchKernelEx and cooperative launches; pitched memory and
+ * 2D/3D copies; page-locked host memory and unified addressing; context
+ * limits. Prints a line a verified area, then "runtime_probe: PASS", or the
+ * first check that failed. */
+#include <cuda.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "integrity.h"
+#include "twice_ptx.h"
+
+#define FAIL(...)                                            \
+	do {                                                 \
+		printf("runtime_probe: FAIL " __VA_ARGS__);  \
+		printf(" (line %d)\n", __LINE__);            \
+		exit(1);                                     \
+	} while (0)
+#define EXPECT(call, want)                                                          \
+	do {                                                                        \
+		CUresult r_ = (call);                                               \
+		if (r_ != (want))                                                   \
+			FAIL("%s = %d, expected %d", #call, (int)r_, (int)(want)); \
+	} while (0)
+#define CK(call)   EXPECT(call, CUDA_SUCCESS)
+#define TRUE(cond) do { if (!(cond)) FAIL("%s", #cond); } while (0)
+
+static const CUuuid cudart_id = {{0x6b, 0xd5, 0xfb, 0x6c, 0x5b, 0xf4, 0xe7, 0x4a, 0x89, 0x87, 0xd9, 0x39, 0x12,
+				  0xfd, 0x9d, 0xf9}};
+static const CUuuid integrity_id = {{(char)0xd4, 0x08, 0x20, 0x55, (char)0xbd, (char)0xe6, 0x70, 0x4b,
+				     (char)0x8d, 0x34, (char)0xba, 0x12, 0x3c, 0x66, (char)0xe1, (char)0xf2}};
+static const CUuuid checks_id = {{0x26, 0x3e, (char)0x88, 0x60, 0x7c, (char)0xd2, 0x61, 0x43, (char)0x92,
+				  (char)0xf6, (char)0xbb, (char)0xd5, 0x00, 0x6d, (char)0xfa, 0x7e}};
+static const CUuuid cls_id = {{(char)0xc6, (char)0x93, 0x33, 0x6e, 0x11, 0x21, (char)0xdf, 0x11, (char)0xa8,
+			       (char)0xc3, 0x68, (char)0xf3, 0x55, (char)0xd8, (char)0x95, (char)0x93}};
+
+typedef CUresult (*integrity_fn)(uint32_t, uint64_t, uint64_t *);
+typedef CUresult (*primary_fn)(CUcontext *, CUdevice);
+typedef CUresult (*refused_fn)(void);
+typedef CUresult (*cls_put_fn)(CUcontext, void *, void *, void (*)(CUcontext, void *, void *));
+typedef CUresult (*cls_del_fn)(CUcontext, void *);
+typedef CUresult (*cls_get_fn)(void **, CUcontext, void *);
+
+/* The export tables, as cudart uses them. */
+static CUcontext tables(void)
+{
+	CUresult (*get)(const void **, const CUuuid *) = NULL;
+	const uint64_t *cudart, *check, *checks, *cls;
+	struct omps_integrity_device devs[8];
+	struct omps_integrity_msg m = {.version = 13002, .unix_seconds = (uint64_t)time(NULL)};
+	uint64_t got[2], want[2];
+	int n, driver, i;
+	CUcontext ctx, mine;
+	void *v = NULL;
+	static int key, value;
+
+	CK(cuGetProcAddress("cuGetExportTable", (void **)&get, 3000, 0, NULL));
+	CK(get((const void **)&cudart, &cudart_id));
+	CK(get((const void **)&check, &integrity_id));
+	CK(get((const void **)&checks, &checks_id));
+	CK(get((const void **)&cls, &cls_id));
+	TRUE(cudart[0] >= 13 * 8 && check[0] >= 3 * 8 && checks[0] >= 15 * 8);
+	/* The integrity hash over the tables this process was handed. */
+	CK(((integrity_fn)check[1])(m.version, m.unix_seconds, got));
+	CK(cuDriverGetVersion(&driver));
+	CK(cuDeviceGetCount(&n));
+	for (i = 0; i < n && i < 8; i++) {
+		CUuuid u;
+
+		CK(cuDeviceGetUuid(&u, i));
+		memcpy(devs[i].uuid, u.bytes, 16);
+		CK(cuDeviceGetAttribute(&devs[i].pci_domain, CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID, i));
+		CK(cuDeviceGetAttribute(&devs[i].pci_bus, CU_DEVICE_ATTRIBUTE_PCI_BUS_ID, i));
+		CK(cuDeviceGetAttribute(&devs[i].pci_device, CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID, i));
+	}
+	m.driver_version = (uint32_t)driver;
+	m.pid = (uint32_t)getpid();
+	m.thread = (uint32_t)(uintptr_t)pthread_self();
+	m.cudart_table = (uint64_t)(uintptr_t)cudart;
+	m.integrity_table = (uint64_t)(uintptr_t)check;
+	m.slot = check[1];
+	omps_integrity_hash(&m, devs, n, want);
+	TRUE(!memcmp(got, want, sizeof(got)));
+	printf("integrity check verified\n");
+	/* The cudart interface: a device's primary context. */
+	CK(((primary_fn)cudart[2])(&ctx, 0));
+	CK(cuDevicePrimaryCtxRetain(&mine, 0));
+	TRUE(ctx == mine);
+	CK(cuCtxSetCurrent(ctx));
+	EXPECT(((refused_fn)cudart[3])(), CUDA_ERROR_NOT_SUPPORTED);
+	/* Context-local storage, by context or the current one. */
+	CK(((cls_put_fn)cls[0])(ctx, &key, &value, NULL));
+	CK(((cls_get_fn)cls[2])(&v, NULL, &key));
+	TRUE(v == &value);
+	CK(((cls_del_fn)cls[1])(ctx, &key));
+	EXPECT(((cls_get_fn)cls[2])(&v, ctx, &key), CUDA_ERROR_INVALID_HANDLE);
+	printf("export tables verified\n");
+	return ctx;
+}
+
+/* cudart's wrapper of a fat binary; here it wraps the PTX. */
+static const struct {
+	uint32_t magic, version;
+	const void *data, *unused;
+} wrapped = {0x466243b1u, 1, twice_ptx, NULL};
+
+static void kernels(void)
+{
+	unsigned int h[256], n = 256, i, counter[4] = {1, 2, 3, 4}, back[4];
+	CUdeviceptr d, g;
+	CUlibrary lib;
+	CUkernel k;
+	CUfunction f;
+	size_t gsize;
+	int v;
+	void *args[] = {&d, &n};
+	CUlaunchAttribute prio = {.id = CU_LAUNCH_ATTRIBUTE_PRIORITY, .value.priority = 0};
+	CUlaunchAttribute event = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT};
+	CUlaunchAttribute cluster = {.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, .value.clusterDim = {4, 1, 1}};
+	CUlaunchConfig cfg = {1, 1, 1, 256, 1, 1, 0, NULL, &prio, 1};
+	size_t smem;
+
+	CK(cuLibraryLoadData(&lib, &wrapped, NULL, NULL, 0, NULL, NULL, 0));
+	EXPECT(cuLibraryGetKernel(&k, lib, "nosuch"), CUDA_ERROR_NOT_FOUND);
+	CK(cuLibraryGetKernel(&k, lib, "twice"));
+	CK(cuKernelGetFunction(&f, k));
+	for (i = 0; i < n; i++)
+		h[i] = i;
+	CK(cuMemAlloc(&d, sizeof(h)));
+	CK(cuMemcpyHtoD(d, h, sizeof(h)));
+	CK(cuLaunchKernel((CUfunction)k, 1, 1, 1, 256, 1, 1, 0, NULL, args, NULL));
+	CK(cuLaunchKernelEx(&cfg, f, args, NULL));
+	CK(cuLaunchCooperativeKernel(f, 1, 1, 1, 256, 1, 1, 0, NULL, args));
+	CK(cuMemcpyDtoH(h, d, sizeof(h)));
+	for (i = 0; i < n; i++)
+		if (h[i] != i * 8)
+			FAIL("word %u is %u after three launches", i, h[i]);
+	/* Refused at once, as the driver refuses them. */
+	EXPECT(cuLaunchKernel(f, 1, 1, 1, 2048, 1, 1, 0, NULL, args, NULL), CUDA_ERROR_INVALID_VALUE);
+	EXPECT(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 200 << 10, NULL, args, NULL), CUDA_ERROR_INVALID_VALUE);
+	/* Attributes naming objects are not remoted: reported at the next sync. */
+	cfg.attrs = &event;
+	CK(cuLaunchKernelEx(&cfg, f, args, NULL));
+	EXPECT(cuCtxSynchronize(), CUDA_ERROR_NOT_SUPPORTED);
+	/* Function attributes; raising the dynamic shared memory lets it launch. */
+	CK(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f));
+	TRUE(v == 1024);
+	CK(cuKernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 200 << 10, k, 0));
+	CK(cuKernelGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k, 0));
+	TRUE(v == 200 << 10);
+	CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 200 << 10, NULL, args, NULL));
+	EXPECT(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 1 << 30),
+	       CUDA_ERROR_INVALID_VALUE);
+	/* Occupancy (fakecuda: 132 SMs of 2048 threads, 228 KiB). */
+	CK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&v, f, 256, 0));
+	TRUE(v == 8);
+	CK(cuOccupancyAvailableDynamicSMemPerBlock(&smem, f, 4, 256));
+	TRUE(smem == (228 << 10) / 4);
+	cfg.attrs = &cluster;
+	CK(cuOccupancyMaxActiveClusters(&v, f, &cfg));
+	TRUE(v == 33);
+	printf("kernels verified\n");
+	/* A module global, and its bounds. */
+	CK(cuLibraryGetGlobal(&g, &gsize, lib, "counter"));
+	TRUE(gsize == sizeof(counter));
+	CK(cuMemcpyHtoD(g, counter, sizeof(counter)));
+	CK(cuMemcpyDtoH(back, g + 4, 12));
+	TRUE(back[0] == 2 && back[2] == 4);
+	EXPECT(cuMemcpyDtoH(back, g + 4, 16), CUDA_ERROR_INVALID_VALUE);
+	EXPECT(cuMemFree(g), CUDA_ERROR_INVALID_VALUE);
+	CK(cuLibraryUnload(lib));
+	EXPECT(cuMemcpyDtoH(back, g, 4), CUDA_ERROR_INVALID_VALUE); /* gone with its library */
+	CK(cuMemFree(d));
+	printf("globals verified\n");
+}
+
+static void pitched(void)
+{
+	enum { W = 1000, H = 300, D = 4 };
+	static unsigned char h[D][H][W], back[D][H][W];
+	CUdeviceptr a, b, c;
+	size_t pa, pb, pc, x, y, z;
+	CUDA_MEMCPY2D p = {0};
+	CUDA_MEMCPY3D q = {0};
+	CUstream s;
+
+	for (z = 0; z < D; z++)
+		for (y = 0; y < H; y++)
+			for (x = 0; x < W; x++)
+				h[z][y][x] = (unsigned char)(x * 3 + y * 5 + z * 7);
+	CK(cuMemAllocPitch(&a, &pa, W, H, 4));
+	CK(cuMemAllocPitch(&b, &pb, W, H, 4));
+	TRUE(pa >= W && pa % 512 == 0);
+	CK(cuMemsetD2D8(a, pa, 9, W, H));
+	p.srcMemoryType = CU_MEMORYTYPE_DEVICE, p.srcDevice = a, p.srcPitch = pa;
+	p.dstMemoryType = CU_MEMORYTYPE_HOST, p.dstHost = back, p.dstPitch = W;
+	p.WidthInBytes = W, p.Height = H;
+	CK(cuMemcpy2D(&p));
+	for (x = 0; x < W * H; x++)
+		if ((&back[0][0][0])[x] != 9)
+			FAIL("byte %zu after the 2D set", x);
+	/* Host -> pitched -> other pitched -> host, the host side at an offset. */
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	p = (CUDA_MEMCPY2D){.srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = h, .srcPitch = W,
+			    .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = a, .dstPitch = pa,
+			    .WidthInBytes = W, .Height = H};
+	CK(cuMemcpy2DAsync(&p, s));
+	p = (CUDA_MEMCPY2D){.srcMemoryType = CU_MEMORYTYPE_UNIFIED, .srcDevice = a, .srcPitch = pa,
+			    .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = b, .dstPitch = pb,
+			    .WidthInBytes = W, .Height = H};
+	CK(cuMemcpy2DAsync(&p, s));
+	p = (CUDA_MEMCPY2D){.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = b, .srcPitch = pb, .srcY = 10,
+			    .srcXInBytes = 7, .dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = back, .dstPitch = W,
+			    .WidthInBytes = W - 7, .Height = H - 10};
+	memset(back, 0, sizeof(back));
+	CK(cuMemcpy2DAsync(&p, s));
+	CK(cuStreamSynchronize(s));
+	for (y = 0; y < H - 10; y++)
+		if (memcmp(back[0][y], &h[0][y + 10][7], W - 7))
+			FAIL("row %zu after the 2D copies", y);
+	/* Past the allocation's end: refused at the next sync. */
+	p = (CUDA_MEMCPY2D){.srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = h, .srcPitch = W,
+			    .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = a, .dstPitch = pa,
+			    .WidthInBytes = W, .Height = H + 1};
+	CK(cuMemcpy2D(&p));
+	EXPECT(cuCtxSynchronize(), CUDA_ERROR_INVALID_VALUE);
+	/* 3D: four slices there and back. */
+	CK(cuMemAllocPitch(&c, &pc, W, H * D, 4));
+	q.srcMemoryType = CU_MEMORYTYPE_HOST, q.srcHost = h, q.srcPitch = W, q.srcHeight = H;
+	q.dstMemoryType = CU_MEMORYTYPE_DEVICE, q.dstDevice = c, q.dstPitch = pc, q.dstHeight = H;
+	q.WidthInBytes = W, q.Height = H, q.Depth = D;
+	CK(cuMemcpy3D(&q));
+	q = (CUDA_MEMCPY3D){.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = c, .srcPitch = pc, .srcHeight = H,
+			    .dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = back, .dstPitch = W, .dstHeight = H,
+			    .WidthInBytes = W, .Height = H, .Depth = D};
+	memset(back, 0, sizeof(back));
+	CK(cuMemcpy3D(&q));
+	TRUE(!memcmp(back, h, sizeof(h)));
+	CK(cuStreamDestroy(s));
+	CK(cuMemFree(a));
+	CK(cuMemFree(b));
+	CK(cuMemFree(c));
+	printf("pitched copies verified\n");
+}
+
+static void host_memory(void)
+{
+	unsigned int *pinned, *plain = malloc(4096), flags = 0, type = 0, *back;
+	CUpointer_attribute attrs[2] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL};
+	int ordinal = 7;
+	void *data[2] = {&type, &ordinal};
+	CUdeviceptr d, base;
+	size_t size, i;
+
+	CK(cuMemHostAlloc((void **)&pinned, 4096, CU_MEMHOSTALLOC_PORTABLE));
+	CK(cuMemHostGetFlags(&flags, pinned));
+	TRUE(flags == CU_MEMHOSTALLOC_PORTABLE);
+	CK(cuMemAllocHost((void **)&back, 4096));
+	CK(cuMemHostRegister(plain, 4096, 0));
+	EXPECT(cuMemHostRegister(plain, 4096, 0), CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
+	for (i = 0; i < 1024; i++)
+		pinned[i] = (unsigned int)i * 3;
+	CK(cuMemAlloc(&d, 4096));
+	/* Unified addressing: cuMemcpy finds each side. */
+	CK(cuMemcpy(d, (CUdeviceptr)(uintptr_t)pinned, 4096));
+	CK(cuMemcpy((CUdeviceptr)(uintptr_t)plain, d, 4096));
+	CK(cuMemcpyAsync((CUdeviceptr)(uintptr_t)back, (CUdeviceptr)(uintptr_t)plain, 4096, NULL));
+	TRUE(!memcmp(back, pinned, 4096));
+	CK(cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, d + 100));
+	TRUE(type == CU_MEMORYTYPE_DEVICE);
+	CK(cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)(uintptr_t)(pinned + 3)));
+	TRUE(type == CU_MEMORYTYPE_HOST);
+	CK(cuMemGetAddressRange(&base, &size, d + 100));
+	TRUE(base == d && size == 4096);
+	CK(cuPointerGetAttributes(2, attrs, data, (CUdeviceptr)(uintptr_t)&ordinal)); /* not CUDA's */
+	TRUE(type == 0 && ordinal == -2);
+	EXPECT(cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)(uintptr_t)&ordinal),
+	       CUDA_ERROR_INVALID_VALUE);
+	CK(cuMemHostUnregister(plain));
+	CK(cuMemFreeHost(pinned));
+	CK(cuMemFreeHost(back));
+	EXPECT(cuMemFreeHost(plain), CUDA_ERROR_INVALID_VALUE);
+	CK(cuMemFree(d));
+	free(plain);
+	printf("host memory verified\n");
+}
+
+static void context(void)
+{
+	size_t v = 0, v0 = 0;
+	int least = 1, greatest = 1;
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+
+	/* Shared by every client: it only grows (others may raise it meanwhile). */
+	CK(cuCtxGetLimit(&v0, CU_LIMIT_PRINTF_FIFO_SIZE));
+	TRUE(v0 >= 1 << 20);
+	CK(cuCtxSetLimit(CU_LIMIT_PRINTF_FIFO_SIZE, 4096));
+	CK(cuCtxGetLimit(&v, CU_LIMIT_PRINTF_FIFO_SIZE));
+	TRUE(v >= v0);
+	CK(cuCtxSetLimit(CU_LIMIT_PRINTF_FIFO_SIZE, v0 + 4096));
+	CK(cuCtxGetLimit(&v, CU_LIMIT_PRINTF_FIFO_SIZE));
+	TRUE(v >= v0 + 4096);
+	EXPECT(cuCtxSetLimit(CU_LIMIT_MAX_L2_FETCH_GRANULARITY, 128), CUDA_ERROR_NOT_SUPPORTED);
+	CK(cuCtxGetStreamPriorityRange(&least, &greatest));
+	TRUE(least == 0 && greatest == -5);
+	CK(cuStreamIsCapturing(NULL, &st));
+	TRUE(st == CU_STREAM_CAPTURE_STATUS_NONE);
+	printf("context verified\n");
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	CK(cuInit(0));
+	tables();
+	kernels();
+	pitched();
+	host_memory();
+	context();
+	CK(cuCtxSynchronize());
+	printf("runtime_probe: PASS\n");
+	return 0;
+}

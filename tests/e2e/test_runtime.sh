@@ -1,0 +1,30 @@
+# Remote mode over fakecuda, as the CUDA runtime drives it: the export
+# tables (integrity check, primary context, context-local storage, a refused
+# slot), libraries, globals, function attributes, occupancy, extended and
+# cooperative launches, pitched memory, host memory and context limits.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+PROBE=$OPENMPS_BIN/omps-runtime-probe
+start_daemon
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+probe() { LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" "$@"; }
+
+out=$(probe 2>&1)
+check "a runtime-style program passes through the server" grep -qx "runtime_probe: PASS" <<<"$out"
+for area in "integrity check" "export tables" kernels globals "pitched copies" "host memory" context; do
+	check "$area verified" grep -qx "$area verified" <<<"$out"
+done
+check "a refused export slot is named" \
+	grep -q "^openmps: export table 6bd5fb6c-5bf4-e74a-8987-d93912fd9df9 slot 3 is not supported through openmps yet" <<<"$out"
+check "server.log: the unsupported launch attribute" logged "launch attribute 7 is not supported" server
+check "server.log: the shared limit the client may not change" logged "context limit 5 is shared and cannot be changed" server
+
+# Four at once: the export tables and libraries are per process.
+for i in 1 2 3 4; do
+	probe >"$TMP/r$i.out" 2>&1 &
+done
+wait
+cat "$TMP"/r?.out | grep -v "runtime_probe: PASS\|verified$\|not supported through" | head -5
+check "four at once all pass" test "$(cat "$TMP"/r?.out | grep -cx 'runtime_probe: PASS')" -eq 4
+
+finish
