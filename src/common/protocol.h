@@ -186,6 +186,9 @@ enum omps_call {
 	OMPS_CALL_MEMCPY_2D,	 /* omps_call_copy2d; to the device: the rows follow, packed; from it:
 				    (sync) the rows come back packed in data records, then omps_reply */
 	OMPS_CALL_MEMSET_2D,	 /* omps_call_memset2d */
+	OMPS_CALL_MEM_ALLOC_ASYNC, /* (sync) omps_call_alloc (stream in reserved) -> omps_reply_ptr */
+	OMPS_CALL_MEM_FREE_ASYNC,  /* omps_call_free_async */
+	OMPS_CALL_POOL_ATTR,	   /* (sync) omps_call_pool_attr -> omps_reply_value */
 	OMPS_CALL_END
 };
 
@@ -202,6 +205,25 @@ struct omps_call_alloc {
 	int32_t dev;
 	uint32_t reserved;
 	uint64_t bytes;
+};
+
+/* Stream-ordered allocations come from the client's own pool on the device
+ * (one a client and device, made at its first use): its attributes are the
+ * client's to set, and it goes with the client. */
+struct omps_call_free_async {
+	int32_t dev;
+	uint32_t stream;
+	uint64_t ptr;
+};
+
+#define OMPS_POOL_TRIM 0xffffffffu /* attr: cuMemPoolTrimTo(value) */
+
+struct omps_call_pool_attr {
+	int32_t dev;
+	uint32_t attr; /* a CUmemPool_attribute, or OMPS_POOL_TRIM */
+	uint32_t set;
+	uint32_t reserved;
+	uint64_t value; /* int attributes travel widened */
 };
 
 struct omps_call_ptr {

@@ -17,11 +17,9 @@ static int raisable(uint32_t limit)
 
 static void ctx_limit(struct srv_client *c, const struct omps_call_ctx_limit *m)
 {
-	struct omps_reply_value rep;
 	size_t now = 0;
 	CUresult r = srv_use_device(c, m->dev, NULL);
 
-	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->ctx_get_limit(&now, (CUlimit)m->limit);
 	if (r == CUDA_SUCCESS && m->set && m->value > now) {
@@ -35,9 +33,7 @@ static void ctx_limit(struct srv_client *c, const struct omps_call_ctx_limit *m)
 				r = c->srv->drv->ctx_get_limit(&now, (CUlimit)m->limit);
 		}
 	}
-	rep.value = (int64_t)now;
-	rep.r.result = srv_with_sticky(c, r);
-	srv_reply(c, &rep, sizeof(rep));
+	srv_reply_value(c, r, (int64_t)now);
 }
 
 void srv_context_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)

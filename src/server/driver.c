@@ -65,6 +65,13 @@ static const struct sym syms[] = {
 	SYM(memset_d2d8_async, "cuMemsetD2D8Async"),
 	SYM(memset_d2d16_async, "cuMemsetD2D16Async"),
 	SYM(memset_d2d32_async, "cuMemsetD2D32Async"),
+	SYM(mem_pool_create, "cuMemPoolCreate"),
+	SYM(mem_pool_destroy, "cuMemPoolDestroy"),
+	SYM(mem_alloc_from_pool_async, "cuMemAllocFromPoolAsync"),
+	SYM(mem_free_async, "cuMemFreeAsync"),
+	SYM(mem_pool_set_attribute, "cuMemPoolSetAttribute"),
+	SYM(mem_pool_get_attribute, "cuMemPoolGetAttribute"),
+	SYM(mem_pool_trim_to, "cuMemPoolTrimTo"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

@@ -62,6 +62,13 @@ struct omps_driver {
 	CUresult (*memset_d2d8_async)(CUdeviceptr, size_t, unsigned char, size_t, size_t, CUstream);
 	CUresult (*memset_d2d16_async)(CUdeviceptr, size_t, unsigned short, size_t, size_t, CUstream);
 	CUresult (*memset_d2d32_async)(CUdeviceptr, size_t, unsigned int, size_t, size_t, CUstream);
+	CUresult (*mem_pool_create)(CUmemoryPool *, const CUmemPoolProps *);
+	CUresult (*mem_pool_destroy)(CUmemoryPool);
+	CUresult (*mem_alloc_from_pool_async)(CUdeviceptr *, size_t, CUmemoryPool, CUstream);
+	CUresult (*mem_free_async)(CUdeviceptr, CUstream);
+	CUresult (*mem_pool_set_attribute)(CUmemoryPool, CUmemPool_attribute, void *);
+	CUresult (*mem_pool_get_attribute)(CUmemoryPool, CUmemPool_attribute, void *);
+	CUresult (*mem_pool_trim_to)(CUmemoryPool, size_t);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

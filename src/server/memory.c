@@ -36,6 +36,16 @@ int32_t srv_with_sticky(struct srv_client *c, CUresult r)
 	return s;
 }
 
+void srv_reply_value(struct srv_client *c, CUresult r, int64_t value)
+{
+	struct omps_reply_value rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.value = value;
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
 void srv_reply_result(struct srv_client *c, CUresult r)
 {
 	struct omps_reply rep = {.result = srv_with_sticky(c, r)};
@@ -291,6 +301,95 @@ static void memset_2d(struct srv_client *c, const struct omps_call_memset2d *m)
 	srv_deferred(c, r);
 }
 
+/* The client's pool on dev, made at its first use. */
+static CUresult pool_of(struct srv_client *c, int dev, CUmemoryPool *pool)
+{
+	CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
+				.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev}};
+	CUresult r;
+
+	if (!c->pool[dev]) {
+		r = c->srv->drv->mem_pool_create(&c->pool[dev], &props);
+		if (r != CUDA_SUCCESS) {
+			c->pool[dev] = NULL;
+			return r;
+		}
+	}
+	*pool = c->pool[dev];
+	return CUDA_SUCCESS;
+}
+
+static void mem_alloc_async(struct srv_client *c, const struct omps_call_alloc *m)
+{
+	struct omps_reply_ptr rep;
+	struct srv_alloc *a = calloc(1, sizeof(*a));
+	CUdeviceptr ptr = 0;
+	CUmemoryPool pool;
+	CUstream s;
+	CUresult r = a ? srv_stream(c, m->reserved, m->dev, &s) : CUDA_ERROR_OUT_OF_MEMORY;
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && !m->bytes)
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = pool_of(c, m->dev, &pool);
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->mem_alloc_from_pool_async(&ptr, m->bytes, pool, s);
+	if (r == CUDA_SUCCESS) {
+		*a = (struct srv_alloc){.next = c->allocs, .ptr = ptr, .bytes = m->bytes, .dev = m->dev};
+		c->allocs = a;
+		rep.ptr = ptr;
+	} else {
+		free(a);
+	}
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+static void mem_free_async(struct srv_client *c, const struct omps_call_free_async *m)
+{
+	struct srv_alloc **pp, *a;
+	CUstream s;
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
+
+	for (pp = &c->allocs; (a = *pp); pp = &a->next)
+		if (a->ptr == m->ptr && !a->module)
+			break;
+	if (r == CUDA_SUCCESS && !a) {
+		omps_log("Client process %d: cuMemFreeAsync of 0x%llx, which it did not allocate", (int)c->pid,
+			 (unsigned long long)m->ptr);
+		r = CUDA_ERROR_INVALID_VALUE;
+	}
+	if (r == CUDA_SUCCESS) {
+		r = c->srv->drv->mem_free_async(a->ptr, s); /* a plain allocation may be freed so too */
+		*pp = a->next;
+		free(a);
+	}
+	srv_deferred(c, r);
+}
+
+/* Attribute values: the REUSE_ flags are ints, the rest 64-bit. */
+static void pool_attr(struct srv_client *c, const struct omps_call_pool_attr *m)
+{
+	cuuint64_t v64 = m->value;
+	int v32 = (int)m->value;
+	int wide = m->attr >= CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
+	CUmemoryPool pool;
+	CUresult r = srv_use_device(c, m->dev, NULL);
+
+	if (r == CUDA_SUCCESS)
+		r = pool_of(c, m->dev, &pool);
+	if (r == CUDA_SUCCESS && m->attr == OMPS_POOL_TRIM)
+		r = c->srv->drv->mem_pool_trim_to(pool, m->value);
+	else if (r == CUDA_SUCCESS && m->set)
+		r = c->srv->drv->mem_pool_set_attribute(pool, (CUmemPool_attribute)m->attr,
+							wide ? (void *)&v64 : (void *)&v32);
+	else if (r == CUDA_SUCCESS)
+		r = c->srv->drv->mem_pool_get_attribute(pool, (CUmemPool_attribute)m->attr,
+							wide ? (void *)&v64 : (void *)&v32);
+	srv_reply_value(c, r, wide ? (int64_t)v64 : v32);
+}
+
 /* Sizes of the fixed part of each call's record. */
 static const size_t call_size[OMPS_CALL_END] = {
 	[OMPS_CALL_MEM_ALLOC] = sizeof(struct omps_call_alloc),
@@ -303,6 +402,9 @@ static const size_t call_size[OMPS_CALL_END] = {
 	[OMPS_CALL_SYNCHRONIZE] = sizeof(struct omps_call_dev),
 	[OMPS_CALL_MEMCPY_2D] = sizeof(struct omps_call_copy2d),
 	[OMPS_CALL_MEMSET_2D] = sizeof(struct omps_call_memset2d),
+	[OMPS_CALL_MEM_ALLOC_ASYNC] = sizeof(struct omps_call_alloc),
+	[OMPS_CALL_MEM_FREE_ASYNC] = sizeof(struct omps_call_free_async),
+	[OMPS_CALL_POOL_ATTR] = sizeof(struct omps_call_pool_attr),
 };
 
 void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
@@ -315,6 +417,8 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 		struct omps_call_copy copy;
 		struct omps_call_copy2d copy2d;
 		struct omps_call_memset2d set2d;
+		struct omps_call_free_async free_async;
+		struct omps_call_pool_attr pool;
 	} m;
 	size_t need = call_size[type];
 
@@ -351,6 +455,15 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 		break;
 	case OMPS_CALL_MEMSET_2D:
 		memset_2d(c, &m.set2d);
+		break;
+	case OMPS_CALL_MEM_ALLOC_ASYNC:
+		mem_alloc_async(c, &m.alloc);
+		break;
+	case OMPS_CALL_MEM_FREE_ASYNC:
+		mem_free_async(c, &m.free_async);
+		break;
+	case OMPS_CALL_POOL_ATTR:
+		pool_attr(c, &m.pool);
 		break;
 	case OMPS_CALL_SYNCHRONIZE: /* the context: all of the client's streams on the device */
 		srv_reply_result(c, srv_sync_device(c, m.dev.dev));
@@ -390,7 +503,7 @@ void srv_memory_forget_module(struct srv_client *c, uint32_t module)
 void srv_memory_release(struct srv_client *c)
 {
 	uint64_t bytes = 0;
-	unsigned n = 0;
+	unsigned n = 0, i;
 
 	while (c->allocs) {
 		struct srv_alloc *a = c->allocs;
@@ -403,6 +516,9 @@ void srv_memory_release(struct srv_client *c)
 		}
 		free(a);
 	}
+	for (i = 0; i < OMPS_MAX_DEVICES; i++)
+		if (c->pool[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
+			c->srv->drv->mem_pool_destroy(c->pool[i]);
 	if (n)
 		omps_log("Freed %u allocations (%llu bytes) that client process %d left", n,
 			 (unsigned long long)bytes, (int)c->pid);

@@ -239,16 +239,6 @@ static void get_global(struct srv_client *c, const struct omps_call_get_function
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-static void reply_value(struct srv_client *c, CUresult r, int64_t value)
-{
-	struct omps_reply_value rep;
-
-	memset(&rep, 0, sizeof(rep));
-	rep.value = value;
-	rep.r.result = srv_with_sticky(c, r);
-	srv_reply(c, &rep, sizeof(rep));
-}
-
 static void func_attr(struct srv_client *c, const struct omps_call_func_attr *m)
 {
 	struct srv_function *f = function_of(c, m->function);
@@ -259,7 +249,7 @@ static void func_attr(struct srv_client *c, const struct omps_call_func_attr *m)
 		r = c->srv->drv->func_set_attribute(f->fn, (CUfunction_attribute)m->attrib, m->value);
 	else if (r == CUDA_SUCCESS)
 		r = c->srv->drv->func_get_attribute(&v, (CUfunction_attribute)m->attrib, f->fn);
-	reply_value(c, r, v);
+	srv_reply_value(c, r, v);
 }
 
 static void occupancy(struct srv_client *c, const struct omps_call_occupancy *m)
@@ -273,7 +263,7 @@ static void occupancy(struct srv_client *c, const struct omps_call_occupancy *m)
 	CUresult r = f ? srv_use_device(c, module_of(c, f->module)->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
 	if (r != CUDA_SUCCESS) {
-		reply_value(c, r, 0);
+		srv_reply_value(c, r, 0);
 		return;
 	}
 	switch (m->what) {
@@ -297,7 +287,7 @@ static void occupancy(struct srv_client *c, const struct omps_call_occupancy *m)
 	default:
 		r = CUDA_ERROR_INVALID_VALUE;
 	}
-	reply_value(c, r, value);
+	srv_reply_value(c, r, value);
 }
 
 /* Sizes of the fixed part of each call's record. */

@@ -67,6 +67,7 @@ struct srv_client {
 	unsigned char *buf; /* one request record, copied out of the ring */
 	struct srv_alloc *allocs;
 	CUstream stream[OMPS_MAX_DEVICES];
+	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* its stream-ordered allocations' */
 	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
 	unsigned char *image; /* a module image being received */
 	uint64_t image_len, image_cap;
@@ -122,6 +123,7 @@ void srv_module_release(struct srv_client *c);
 /* memory.c: also the sticky-error helpers the other call families share */
 void srv_deferred(struct srv_client *c, CUresult r);
 void srv_reply_result(struct srv_client *c, CUresult r);
+void srv_reply_value(struct srv_client *c, CUresult r, int64_t value); /* omps_reply_value */
 int32_t srv_with_sticky(struct srv_client *c, CUresult r);
 void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_memory_release(struct srv_client *c);

@@ -118,6 +118,7 @@ static void install_remote(void)
 	omps_module_install();
 	omps_stream_install();
 	omps_pitched_install();
+	omps_pool_install();
 }
 
 static void decide(void)

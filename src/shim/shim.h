@@ -64,6 +64,7 @@ void omps_memory_install(void);
 void omps_module_install(void);
 void omps_stream_install(void);
 void omps_pitched_install(void);
+void omps_pool_install(void);
 CUresult omps_mem_alloc(CUdeviceptr *dptr, size_t bytes);
 /* The server's handle for s (0: the client's NULL stream). */
 CUresult omps_stream_handle(CUstream s, uint32_t *handle);

@@ -291,6 +291,39 @@ static void host_memory(void)
 	printf("host memory verified\n");
 }
 
+/* Stream-ordered allocation from the device's pool, which is this client's. */
+static void pools(void)
+{
+	CUmemoryPool pool;
+	cuuint64_t threshold = 1 << 20, v = 0;
+	int follow = 0;
+	unsigned int h[64];
+	CUdeviceptr d;
+	CUstream s;
+
+	CK(cuDeviceGetDefaultMemPool(&pool, 0));
+	CK(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold));
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &v));
+	TRUE(v == 1 << 20);
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES, &follow));
+	TRUE(follow == 1);
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuMemAllocAsync(&d, sizeof(h), s));
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &v));
+	TRUE(v >= sizeof(h));
+	CK(cuMemsetD32Async(d, 77, 64, s));
+	CK(cuMemcpyDtoHAsync(h, d, sizeof(h), s));
+	CK(cuMemFreeAsync(d, s));
+	CK(cuStreamSynchronize(s));
+	TRUE(h[0] == 77 && h[63] == 77);
+	CK(cuMemFreeAsync(d, s)); /* again: refused at the next sync */
+	EXPECT(cuStreamSynchronize(s), CUDA_ERROR_INVALID_VALUE);
+	CK(cuMemAllocFromPoolAsync(&d, 4096, pool, NULL));
+	CK(cuMemPoolTrimTo(pool, 0));
+	CK(cuStreamDestroy(s));
+	printf("pools verified\n"); /* d stays: the server frees it with the pool */
+}
+
 static void context(void)
 {
 	size_t v = 0, v0 = 0;
@@ -322,6 +355,7 @@ int main(void)
 	kernels();
 	pitched();
 	host_memory();
+	pools();
 	context();
 	CK(cuCtxSynchronize());
 	printf("runtime_probe: PASS\n");

@@ -11,13 +11,15 @@ probe() { LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" "$@"; }
 
 out=$(probe 2>&1)
 check "a runtime-style program passes through the server" grep -qx "runtime_probe: PASS" <<<"$out"
-for area in "integrity check" "export tables" kernels globals "pitched copies" "host memory" context; do
+for area in "integrity check" "export tables" kernels globals "pitched copies" "host memory" pools context; do
 	check "$area verified" grep -qx "$area verified" <<<"$out"
 done
 check "a refused export slot is named" \
 	grep -q "^openmps: export table 6bd5fb6c-5bf4-e74a-8987-d93912fd9df9 slot 3 is not supported through openmps yet" <<<"$out"
 check "server.log: the unsupported launch attribute" logged "launch attribute 7 is not supported" server
 check "server.log: the shared limit the client may not change" logged "context limit 5 is shared and cannot be changed" server
+check "server.log: a second stream-ordered free is named" logged "cuMemFreeAsync of 0x[0-9a-f]+, which it did not allocate" server
+wait_for "the server to free what the pool held" 5 logged "Freed 1 allocations \(4096 bytes\)" server
 
 # Four at once: the export tables and libraries are per process.
 for i in 1 2 3 4; do

@@ -557,6 +557,93 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 			      c->sharedMemBytes, c->hStream, params, extra);
 }
 
+/* Memory pools: a pool keeps its attributes and counts what it holds;
+ * stream-ordered allocations are plain ones (streams run at once here). */
+struct fake_pool {
+	int dev;
+	cuuint64_t threshold, used;
+	int reuse[3];
+};
+
+CUresult CUDAAPI cuMemPoolCreate(CUmemoryPool *pool, const CUmemPoolProps *props)
+{
+	struct fake_pool *p;
+
+	if (!pool || !props || props->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!(p = calloc(1, sizeof(*p))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	p->dev = props->location.id;
+	p->reuse[0] = p->reuse[1] = p->reuse[2] = 1;
+	*pool = (CUmemoryPool)p;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemPoolDestroy(CUmemoryPool pool)
+{
+	free(pool);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream s)
+{
+	CUresult r;
+
+	(void)s;
+	if (!pool)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = cuMemAlloc(dptr, bytes);
+	if (r == CUDA_SUCCESS)
+		((struct fake_pool *)pool)->used += bytes;
+	return r;
+}
+
+CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
+{
+	(void)s;
+	return cuMemFree(dptr);
+}
+
+CUresult CUDAAPI cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *v)
+{
+	struct fake_pool *p = (struct fake_pool *)pool;
+
+	if (!p || !v)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (attr >= CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES &&
+	    attr <= CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES)
+		p->reuse[attr - 1] = *(int *)v;
+	else if (attr == CU_MEMPOOL_ATTR_RELEASE_THRESHOLD)
+		p->threshold = *(cuuint64_t *)v;
+	else
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *v)
+{
+	struct fake_pool *p = (struct fake_pool *)pool;
+
+	if (!p || !v)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (attr >= CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES &&
+	    attr <= CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES)
+		*(int *)v = p->reuse[attr - 1];
+	else if (attr == CU_MEMPOOL_ATTR_RELEASE_THRESHOLD)
+		*(cuuint64_t *)v = p->threshold;
+	else if (attr >= CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT && attr <= CU_MEMPOOL_ATTR_USED_MEM_HIGH)
+		*(cuuint64_t *)v = p->used;
+	else
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemPoolTrimTo(CUmemoryPool pool, size_t keep)
+{
+	(void)keep;
+	return pool ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
 /* 2D copies and sets: device memory is host memory here. */
 CUresult CUDAAPI cuMemcpy2DAsync(const CUDA_MEMCPY2D *p, CUstream s)
 {

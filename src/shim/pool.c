@@ -1,0 +1,142 @@
+/* Stream-ordered allocation in remote mode. The device's "default pool" a
+ * program sees is, in the server, a pool of its own (made at first use,
+ * gone with the client), so the attributes it sets concern only it. An
+ * allocation waits for the server (the pointer comes back); a free is
+ * posted, in stream order. Pools a program creates are not remoted. */
+#include "shim.h"
+
+#define POOL_MAGIC 0x706f6f6cu
+
+static struct pool {
+	uint32_t magic; /* first: all that is read of a handle before it is trusted */
+	int dev;
+} pools[OMPS_MAX_DEVICES];
+
+static struct pool *pool_of(CUmemoryPool p)
+{
+	struct pool *q = (struct pool *)p;
+
+	return q && q->magic == POOL_MAGIC ? q : NULL;
+}
+
+static CUresult default_pool(CUmemoryPool *pool, CUdevice dev)
+{
+	int n = 0;
+
+	if (!pool)
+		return CUDA_ERROR_INVALID_VALUE;
+	((__typeof__(&cuDeviceGetCount))omps_table[OMPS_EP_cuDeviceGetCount])(&n);
+	if (dev < 0 || dev >= n || dev >= OMPS_MAX_DEVICES)
+		return CUDA_ERROR_INVALID_DEVICE;
+	pools[dev] = (struct pool){POOL_MAGIC, dev};
+	*pool = (CUmemoryPool)&pools[dev];
+	return CUDA_SUCCESS;
+}
+
+static CUresult alloc(CUdeviceptr *dptr, size_t bytes, int dev, CUstream stream)
+{
+	struct omps_call_alloc m = {.dev = dev, .bytes = bytes};
+	struct omps_reply_ptr rep = {{0}, 0};
+	CUresult r;
+
+	if (!dptr)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if ((r = omps_stream_handle(stream, &m.reserved)) != CUDA_SUCCESS)
+		return r;
+	r = omps_call(OMPS_CALL_MEM_ALLOC_ASYNC, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS)
+		return r;
+	*dptr = rep.ptr;
+	omps_range_add(&(struct omps_range){.base = rep.ptr, .bytes = bytes, .kind = OMPS_RANGE_DEVICE, .dev = dev});
+	return CUDA_SUCCESS;
+}
+
+static CUresult alloc_async(CUdeviceptr *dptr, size_t bytes, CUstream stream)
+{
+	return alloc(dptr, bytes, omps_current_device(), stream);
+}
+
+static CUresult alloc_from_pool_async(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream stream)
+{
+	struct pool *p = pool_of(pool);
+
+	return p ? alloc(dptr, bytes, p->dev, stream) : CUDA_ERROR_INVALID_VALUE;
+}
+
+static CUresult free_async(CUdeviceptr dptr, CUstream stream)
+{
+	struct omps_call_free_async m = {.dev = omps_current_device(), .ptr = dptr};
+	CUresult r;
+
+	if (m.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
+	r = omps_post(OMPS_CALL_MEM_FREE_ASYNC, &m, sizeof(m), NULL, 0);
+	if (r == CUDA_SUCCESS)
+		omps_range_remove(dptr, NULL);
+	return r;
+}
+
+static CUresult attr(CUmemoryPool pool, uint32_t which, int set, uint64_t value, uint64_t *out)
+{
+	struct pool *p = pool_of(pool);
+	struct omps_call_pool_attr m = {.attr = which, .set = (uint32_t)set, .value = value};
+	struct omps_reply_value rep = {{0}, 0};
+	CUresult r;
+
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	m.dev = p->dev;
+	r = omps_call(OMPS_CALL_POOL_ATTR, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS && out)
+		*out = (uint64_t)rep.value;
+	return r;
+}
+
+/* The REUSE_ flags are ints; the others 64-bit. */
+static int wide(CUmemPool_attribute a)
+{
+	return a >= CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
+}
+
+static CUresult pool_set_attribute(CUmemoryPool pool, CUmemPool_attribute a, void *value)
+{
+	if (!value)
+		return CUDA_ERROR_INVALID_VALUE;
+	return attr(pool, a, 1, wide(a) ? *(cuuint64_t *)value : (uint64_t)(int64_t) * (int *)value, NULL);
+}
+
+static CUresult pool_get_attribute(CUmemoryPool pool, CUmemPool_attribute a, void *value)
+{
+	uint64_t v = 0;
+	CUresult r = value ? attr(pool, a, 0, 0, &v) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS && wide(a))
+		*(cuuint64_t *)value = v;
+	else if (r == CUDA_SUCCESS)
+		*(int *)value = (int)v;
+	return r;
+}
+
+static CUresult pool_trim_to(CUmemoryPool pool, size_t keep)
+{
+	return attr(pool, OMPS_POOL_TRIM, 1, keep, NULL);
+}
+
+void omps_pool_install(void)
+{
+	OMPS_INSTALL(cuDeviceGetDefaultMemPool, default_pool);
+	OMPS_INSTALL(cuDeviceGetMemPool, default_pool);
+	OMPS_INSTALL(cuMemAllocAsync, alloc_async);
+	OMPS_INSTALL(cuMemAllocAsync_ptsz, alloc_async);
+	OMPS_INSTALL(cuMemAllocFromPoolAsync, alloc_from_pool_async);
+	OMPS_INSTALL(cuMemAllocFromPoolAsync_ptsz, alloc_from_pool_async);
+	OMPS_INSTALL(cuMemFreeAsync, free_async);
+	OMPS_INSTALL(cuMemFreeAsync_ptsz, free_async);
+	OMPS_INSTALL(cuMemPoolSetAttribute, pool_set_attribute);
+	OMPS_INSTALL(cuMemPoolGetAttribute, pool_get_attribute);
+	OMPS_INSTALL(cuMemPoolTrimTo, pool_trim_to);
+}
