@@ -54,6 +54,9 @@ enum omps_msg_type {
 	OMPS_MSG_CHANNEL_OPEN,	    /* client -> server: omps_channel_open + memfd of the rings */
 	OMPS_MSG_DEVICE_INFO,	    /* server -> client: omps_device_info, one per device */
 	OMPS_MSG_CHANNEL_READY,	    /* server -> client: status 0, or a CUresult and text */
+	OMPS_MSG_HOST_MAP,	    /* client -> server: omps_host_map + memfd: share page-locked memory */
+	OMPS_MSG_HOST_UNMAP,	    /* client -> server: omps_host_map (addr): stop sharing it */
+	OMPS_MSG_HOST_MAPPED,	    /* server -> client: status (a CUresult), omps_host_map */
 	OMPS_MSG_TYPE_END
 };
 
@@ -139,6 +142,17 @@ struct omps_terminate {
 
 #define OMPS_MAX_ATTRS 256 /* device attributes cached by the client, by CUdevice_attribute */
 
+/* Page-locked host memory is a memfd that client and server map at the same
+ * address; the server registers it with the driver, so copies from and to
+ * it are DMA and kernels can reach it at device_ptr (the same address on
+ * current GPUs). */
+struct omps_host_map {
+	uint64_t addr, bytes;
+	uint64_t device_ptr; /* the server's answer */
+	uint32_t flags;	     /* CU_MEMHOSTREGISTER_* */
+	uint32_t reserved;
+};
+
 struct omps_channel_open {
 	uint32_t request_ring; /* bytes of records in each ring; the memfd holds */
 	uint32_t reply_ring;   /* the request ring, then the reply ring */
@@ -189,6 +203,8 @@ enum omps_call {
 	OMPS_CALL_MEM_ALLOC_ASYNC, /* (sync) omps_call_alloc (stream in reserved) -> omps_reply_ptr */
 	OMPS_CALL_MEM_FREE_ASYNC,  /* omps_call_free_async */
 	OMPS_CALL_POOL_ATTR,	   /* (sync) omps_call_pool_attr -> omps_reply_value */
+	OMPS_CALL_MEMCPY_HTOD_HOST, /* omps_call_copy: src is shared host memory; no data travels */
+	OMPS_CALL_MEMCPY_DTOH_HOST, /* omps_call_copy: dst is shared host memory */
 	OMPS_CALL_END
 };
 

@@ -60,7 +60,7 @@ int srv_reply(struct srv_client *c, const void *reply, size_t len)
 static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 {
 	if ((type >= OMPS_CALL_MEM_ALLOC && type <= OMPS_CALL_SYNCHRONIZE) ||
-	    (type >= OMPS_CALL_MEMCPY_2D && type <= OMPS_CALL_POOL_ATTR)) {
+	    (type >= OMPS_CALL_MEMCPY_2D && type <= OMPS_CALL_MEMCPY_DTOH_HOST)) {
 		srv_memory_call(c, type, c->buf, len);
 		return;
 	}
@@ -86,6 +86,7 @@ static void release(struct srv_client *c)
 
 	srv_module_release(c);
 	srv_memory_release(c);
+	srv_host_release(c);
 	srv_stream_release(c);
 	for (i = 0; i < OMPS_MAX_DEVICES; i++)
 		if (c->stream[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)

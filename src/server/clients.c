@@ -23,6 +23,7 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	c->uid = a->uid;
 	c->id = a->client_id;
 	c->effective = a->effective;
+	pthread_mutex_init(&c->hosts_lock, NULL);
 	c->next = s->clients;
 	s->clients = c;
 	s->nclients++;
@@ -122,6 +123,10 @@ void srv_client_readable(struct srv_state *s, struct srv_client *c)
 	}
 	if (hdr.type == OMPS_MSG_CHANNEL_OPEN) {
 		open_channel(s, c, buf, n, memfd);
+		return;
+	}
+	if (hdr.type == OMPS_MSG_HOST_MAP || hdr.type == OMPS_MSG_HOST_UNMAP) {
+		srv_host_message(c, &hdr, buf, (size_t)n, memfd);
 		return;
 	}
 	if (memfd >= 0)

@@ -72,6 +72,9 @@ static const struct sym syms[] = {
 	SYM(mem_pool_set_attribute, "cuMemPoolSetAttribute"),
 	SYM(mem_pool_get_attribute, "cuMemPoolGetAttribute"),
 	SYM(mem_pool_trim_to, "cuMemPoolTrimTo"),
+	SYM(mem_host_register, "cuMemHostRegister_v2"),
+	SYM(mem_host_unregister, "cuMemHostUnregister"),
+	SYM(mem_host_get_device_pointer, "cuMemHostGetDevicePointer_v2"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

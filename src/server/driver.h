@@ -69,6 +69,9 @@ struct omps_driver {
 	CUresult (*mem_pool_set_attribute)(CUmemoryPool, CUmemPool_attribute, void *);
 	CUresult (*mem_pool_get_attribute)(CUmemoryPool, CUmemPool_attribute, void *);
 	CUresult (*mem_pool_trim_to)(CUmemoryPool, size_t);
+	CUresult (*mem_host_register)(void *, size_t, unsigned int);
+	CUresult (*mem_host_unregister)(void *);
+	CUresult (*mem_host_get_device_pointer)(CUdeviceptr *, void *, unsigned int);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

@@ -390,6 +390,24 @@ static void pool_attr(struct srv_client *c, const struct omps_call_pool_attr *m)
 	srv_reply_value(c, r, wide ? (int64_t)v64 : v32);
 }
 
+/* Copies with shared host memory: the DMA works on it in the client's
+ * stream order; nothing waits here. */
+static void copy_host(struct srv_client *c, uint32_t type, const struct omps_call_copy *m)
+{
+	int to_device = type == OMPS_CALL_MEMCPY_HTOD_HOST;
+	uint64_t host = to_device ? m->src : m->dst, dev = to_device ? m->dst : m->src;
+	CUstream s;
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
+
+	if (r == CUDA_SUCCESS && (!srv_host_owned(c, host, m->bytes) || !owned(c, dev, m->bytes)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && to_device)
+		r = c->srv->drv->memcpy_htod_async(dev, (const void *)(uintptr_t)host, m->bytes, s);
+	else if (r == CUDA_SUCCESS)
+		r = c->srv->drv->memcpy_dtoh_async((void *)(uintptr_t)host, dev, m->bytes, s);
+	srv_deferred(c, r);
+}
+
 /* Sizes of the fixed part of each call's record. */
 static const size_t call_size[OMPS_CALL_END] = {
 	[OMPS_CALL_MEM_ALLOC] = sizeof(struct omps_call_alloc),
@@ -405,6 +423,8 @@ static const size_t call_size[OMPS_CALL_END] = {
 	[OMPS_CALL_MEM_ALLOC_ASYNC] = sizeof(struct omps_call_alloc),
 	[OMPS_CALL_MEM_FREE_ASYNC] = sizeof(struct omps_call_free_async),
 	[OMPS_CALL_POOL_ATTR] = sizeof(struct omps_call_pool_attr),
+	[OMPS_CALL_MEMCPY_HTOD_HOST] = sizeof(struct omps_call_copy),
+	[OMPS_CALL_MEMCPY_DTOH_HOST] = sizeof(struct omps_call_copy),
 };
 
 void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
@@ -464,6 +484,10 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 		break;
 	case OMPS_CALL_POOL_ATTR:
 		pool_attr(c, &m.pool);
+		break;
+	case OMPS_CALL_MEMCPY_HTOD_HOST:
+	case OMPS_CALL_MEMCPY_DTOH_HOST:
+		copy_host(c, type, &m.copy);
 		break;
 	case OMPS_CALL_SYNCHRONIZE: /* the context: all of the client's streams on the device */
 		srv_reply_result(c, srv_sync_device(c, m.dev.dev));

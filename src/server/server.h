@@ -68,6 +68,8 @@ struct srv_client {
 	struct srv_alloc *allocs;
 	CUstream stream[OMPS_MAX_DEVICES];
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* its stream-ordered allocations' */
+	struct srv_host *hosts; /* host memory shared with it (host.c) */
+	pthread_mutex_t hosts_lock;
 	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
 	unsigned char *image; /* a module image being received */
 	uint64_t image_len, image_cap;
@@ -112,6 +114,11 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 CUresult srv_sync_device(struct srv_client *c, int dev);
 void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_stream_release(struct srv_client *c);
+
+/* host.c */
+void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const void *buf, size_t n, int fd);
+int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes);
+void srv_host_release(struct srv_client *c);
 
 /* context.c */
 void srv_context_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);

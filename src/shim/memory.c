@@ -5,8 +5,10 @@
  * request ring, in records of up to omps_post_max() bytes. A device-to-host
  * copy on a stream is done by the time it returns: stricter than the driver,
  * never wrong. */
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -104,7 +106,19 @@ static CUresult memset_d32_async(CUdeviceptr d, unsigned int v, size_t n, CUstre
 	return set(d, v, 4, n, s);
 }
 
-static CUresult htod(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream)
+/* Whether [p, p + bytes) is host memory the server maps too. */
+static int shared_host(const void *p, size_t bytes)
+{
+	struct omps_range r;
+
+	return bytes && !omps_range_find((uintptr_t)p, &r) && r.kind == OMPS_RANGE_HOST && r.shared &&
+	       (uintptr_t)p - r.base <= r.bytes - bytes;
+}
+
+/* Host to device. From shared memory the server copies itself (and a
+ * synchronous copy waits for it); other memory travels in the ring, so the
+ * program may reuse it at once. */
+static CUresult htod_on(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream, int sync)
 {
 	struct omps_call_copy m = {0};
 	const unsigned char *p = src;
@@ -117,6 +131,11 @@ static CUresult htod(CUdeviceptr dst, const void *src, size_t bytes, CUstream st
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
 		return r;
+	if (shared_host(src, bytes)) {
+		m.dst = dst, m.src = (uintptr_t)src, m.bytes = bytes;
+		r = omps_post(OMPS_CALL_MEMCPY_HTOD_HOST, &m, sizeof(m), NULL, 0);
+		return r == CUDA_SUCCESS && sync ? omps_stream_sync(stream) : r;
+	}
 	for (off = 0; off < bytes && r == CUDA_SUCCESS; off += chunk) {
 		m.dst = dst + off;
 		m.bytes = bytes - off < chunk ? bytes - off : chunk;
@@ -125,9 +144,17 @@ static CUresult htod(CUdeviceptr dst, const void *src, size_t bytes, CUstream st
 	return r;
 }
 
-static CUresult dtoh(void *dst, CUdeviceptr src, size_t bytes, CUstream stream)
+static CUresult htod(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream)
 {
-	struct omps_call_copy m = {.src = src, .bytes = bytes};
+	return htod_on(dst, src, bytes, stream, 0);
+}
+
+/* Device to host. Into shared memory: posted, and waited for only when
+ * synchronous; into other memory the data comes back through the reply
+ * ring, so even an asynchronous copy is done on return. */
+static CUresult dtoh_on(void *dst, CUdeviceptr src, size_t bytes, CUstream stream, int sync)
+{
+	struct omps_call_copy m = {.dst = (uintptr_t)dst, .src = src, .bytes = bytes};
 	CUresult r;
 
 	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
@@ -136,7 +163,17 @@ static CUresult dtoh(void *dst, CUdeviceptr src, size_t bytes, CUstream stream)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
 		return r;
+	if (shared_host(dst, bytes)) {
+		r = omps_post(OMPS_CALL_MEMCPY_DTOH_HOST, &m, sizeof(m), NULL, 0);
+		return r == CUDA_SUCCESS && sync ? omps_stream_sync(stream) : r;
+	}
+	m.dst = 0;
 	return omps_call_read(OMPS_CALL_MEMCPY_DTOH, &m, sizeof(m), dst, bytes);
+}
+
+static CUresult dtoh(void *dst, CUdeviceptr src, size_t bytes, CUstream stream)
+{
+	return dtoh_on(dst, src, bytes, stream, 0);
 }
 
 static CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream)
@@ -153,12 +190,12 @@ static CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream st
 
 static CUresult memcpy_htod(CUdeviceptr dst, const void *src, size_t n)
 {
-	return htod(dst, src, n, NULL);
+	return htod_on(dst, src, n, NULL, 1);
 }
 
 static CUresult memcpy_dtoh(void *dst, CUdeviceptr src, size_t n)
 {
-	return dtoh(dst, src, n, NULL);
+	return dtoh_on(dst, src, n, NULL, 1);
 }
 
 static CUresult memcpy_dtod(CUdeviceptr dst, CUdeviceptr src, size_t n)
@@ -166,22 +203,98 @@ static CUresult memcpy_dtod(CUdeviceptr dst, CUdeviceptr src, size_t n)
 	return dtod(dst, src, n, NULL);
 }
 
-/* Page-locked host memory. For now it is the client's alone: copies from
- * and to it travel through the rings like any host memory, and kernels
- * cannot reach it (cuMemHostGetDevicePointer is refused). */
-static CUresult host_alloc(void **pp, size_t bytes, unsigned int flags)
+/* Page-locked host memory: a memfd mapped here and, at the same address, in
+ * the server, which registers it with the driver. Copies from and to it are
+ * then DMA on the stream, with no data through the rings, and kernels reach
+ * it. Where the server cannot map it (its address is taken there), it stays
+ * this process's only, and a line says so. */
+#define PAGE 4096ul
+
+static uint64_t page_down(uint64_t a)
+{
+	return a & ~(PAGE - 1);
+}
+
+static uint64_t page_up(uint64_t a)
+{
+	return (a + PAGE - 1) & ~(PAGE - 1);
+}
+
+static void not_shared(const void *p, CUresult r)
+{
+	static int said;
+
+	if (!said++)
+		fprintf(stderr, "openmps: page-locked memory at %p is not shared with the server (error %d): its copies "
+				"go through the channel and kernels cannot reach it\n",
+			p, (int)r);
+}
+
+/* A new memfd of len bytes mapped shared: at `at` in place of what is there
+ * (its contents kept), or anywhere. */
+static void *map_shared(void *at, size_t len, int *fd)
 {
 	void *p;
+
+	*fd = memfd_create("openmps-host", MFD_CLOEXEC);
+	if (*fd < 0 || ftruncate(*fd, (off_t)len) < 0)
+		goto fail;
+	if (!at) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+		if (p == MAP_FAILED)
+			goto fail;
+		return p;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	memcpy(p, at, len);
+	munmap(p, len);
+	p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, *fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	return p;
+fail:
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return NULL;
+}
+
+static CUresult host_alloc(void **pp, size_t bytes, unsigned int flags)
+{
+	struct omps_range r = {.kind = OMPS_RANGE_HOST, .dev = omps_current_device(), .flags = flags};
+	void *failed[4] = {0}, *p = NULL;
+	size_t len = page_up(bytes), i;
+	CUresult res = CUDA_SUCCESS;
+	int fd = -1;
 
 	if (!pp || !bytes || flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP |
 						CU_MEMHOSTALLOC_WRITECOMBINED))
 		return CUDA_ERROR_INVALID_VALUE;
-	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	/* Where the server has the address taken, another one; rarely needed. */
+	for (i = 0; i < 4; i++) {
+		p = map_shared(NULL, len, &fd);
+		if (!p)
+			break;
+		res = omps_host_share((uintptr_t)p, len, fd, &r.device_ptr);
+		close(fd);
+		if (res != CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED)
+			break;
+		failed[i] = p;
+	}
+	for (i = 0; i < 4; i++)
+		if (failed[i] && failed[i] != p)
+			munmap(failed[i], len);
+	if (!p)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	if (omps_range_add(&(struct omps_range){.base = (uintptr_t)p, .bytes = bytes, .kind = OMPS_RANGE_HOST,
-						.dev = omps_current_device(), .flags = flags})) {
-		munmap(p, bytes);
+	r.shared = res == CUDA_SUCCESS;
+	if (!r.shared)
+		not_shared(p, res);
+	r.base = (uintptr_t)p;
+	r.bytes = bytes;
+	if (omps_range_add(&r)) {
+		munmap(p, len);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	*pp = p;
@@ -193,6 +306,28 @@ static CUresult alloc_host(void **pp, size_t bytes)
 	return host_alloc(pp, bytes, 0);
 }
 
+/* Before the server lets go of host memory: no copy may still use it. */
+static void sync_all_devices(void)
+{
+	int n = 0, d;
+
+	((__typeof__(&cuDeviceGetCount))omps_table[OMPS_EP_cuDeviceGetCount])(&n);
+	for (d = 0; d < n; d++) {
+		struct omps_call_dev m = {.dev = d};
+		struct omps_reply rep;
+
+		omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+	}
+}
+
+static void unshare(const struct omps_range *r)
+{
+	if (!r->shared)
+		return;
+	sync_all_devices();
+	omps_host_share(page_down(r->base), page_up(r->base + r->bytes) - page_down(r->base), -1, NULL);
+}
+
 static CUresult free_host(void *p)
 {
 	struct omps_range r;
@@ -200,20 +335,34 @@ static CUresult free_host(void *p)
 	if (omps_range_find((uintptr_t)p, &r) || r.kind != OMPS_RANGE_HOST || r.base != (uintptr_t)p ||
 	    r.registered)
 		return CUDA_ERROR_INVALID_VALUE;
+	unshare(&r);
 	omps_range_remove(r.base, NULL);
-	munmap(p, r.bytes);
+	munmap(p, page_up(r.bytes));
 	return CUDA_SUCCESS;
 }
 
+/* The program's own memory: its pages become a shared memfd in place, their
+ * contents kept, so that the server can map them too. */
 static CUresult host_register(void *p, size_t bytes, unsigned int flags)
 {
 	struct omps_range r = {.base = (uintptr_t)p, .bytes = bytes, .kind = OMPS_RANGE_HOST,
 			       .dev = omps_current_device(), .flags = flags, .registered = 1};
+	uint64_t base = page_down((uintptr_t)p), len = page_up((uintptr_t)p + bytes) - base, dptr = 0;
+	CUresult res = CUDA_ERROR_OUT_OF_MEMORY;
+	int fd;
 
 	if (!p || !bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!omps_range_find(r.base, NULL) || !omps_range_find(r.base + bytes - 1, NULL))
 		return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+	if (map_shared((void *)(uintptr_t)base, len, &fd)) {
+		res = omps_host_share(base, len, fd, &dptr);
+		close(fd);
+	}
+	r.shared = res == CUDA_SUCCESS;
+	r.device_ptr = r.shared ? dptr + ((uintptr_t)p - base) : 0;
+	if (!r.shared)
+		not_shared(p, res);
 	return omps_range_add(&r) ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
@@ -223,6 +372,7 @@ static CUresult host_unregister(void *p)
 
 	if (omps_range_find((uintptr_t)p, &r) || !r.registered || r.base != (uintptr_t)p)
 		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+	unshare(&r);
 	omps_range_remove(r.base, NULL);
 	return CUDA_SUCCESS;
 }
@@ -237,10 +387,19 @@ static CUresult host_get_flags(unsigned int *flags, void *p)
 	return CUDA_SUCCESS;
 }
 
+/* Under unified addressing, the host address itself on current GPUs. */
 static CUresult host_get_device_pointer(CUdeviceptr *dptr, void *p, unsigned int flags)
 {
-	(void)dptr, (void)p, (void)flags;
-	return omps_no_entry(OMPS_EP_cuMemHostGetDevicePointer_v2);
+	struct omps_range r;
+
+	if (!dptr || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (omps_range_find((uintptr_t)p, &r) || r.kind != OMPS_RANGE_HOST)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!r.shared)
+		return CUDA_ERROR_NOT_SUPPORTED; /* not_shared() said why */
+	*dptr = r.device_ptr + ((uintptr_t)p - r.base);
+	return CUDA_SUCCESS;
 }
 
 static int on_device(CUdeviceptr p)
@@ -251,7 +410,7 @@ static int on_device(CUdeviceptr p)
 }
 
 /* Unified addressing: the direction follows from where each pointer lies. */
-static CUresult copy_any(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream)
+static CUresult copy_on(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, int sync)
 {
 	int d = on_device(dst), s = on_device(src);
 	CUresult r;
@@ -259,19 +418,24 @@ static CUresult copy_any(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstrea
 	if (d && s)
 		return dtod(dst, src, bytes, stream);
 	if (d)
-		return htod(dst, (const void *)(uintptr_t)src, bytes, stream);
+		return htod_on(dst, (const void *)(uintptr_t)src, bytes, stream, sync);
 	if (s)
-		return dtoh((void *)(uintptr_t)dst, src, bytes, stream);
-	/* Host to host, in stream order. */
-	r = stream ? omps_stream_sync(stream) : CUDA_SUCCESS;
+		return dtoh_on((void *)(uintptr_t)dst, src, bytes, stream, sync);
+	/* Host to host, in stream order: after what the stream has queued. */
+	r = omps_stream_sync(stream);
 	if (r == CUDA_SUCCESS && bytes)
 		memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
 	return r;
 }
 
+static CUresult copy_any(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream)
+{
+	return copy_on(dst, src, bytes, stream, 0);
+}
+
 static CUresult memcpy_any(CUdeviceptr dst, CUdeviceptr src, size_t bytes)
 {
-	return copy_any(dst, src, bytes, NULL);
+	return copy_on(dst, src, bytes, NULL, 1);
 }
 
 static CUresult get_address_range(CUdeviceptr *base, size_t *size, CUdeviceptr p)

@@ -286,6 +286,31 @@ CUresult omps_call_read(uint32_t type, const void *args, size_t len, void *dst, 
 	return r;
 }
 
+/* Shares host memory (a memfd mapped at addr) with the server, or stops
+ * sharing it (fd < 0), over the socket; the server answers each. */
+CUresult omps_host_share(uint64_t addr, uint64_t bytes, int fd, uint64_t *device_ptr)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct omps_host_map m = {.addr = addr, .bytes = bytes};
+	struct omps_msg hdr;
+	CUresult r = CUDA_ERROR_MPS_RPC_FAILURE;
+	ssize_t n;
+
+	if (ch.lost)
+		return r;
+	pthread_mutex_lock(&lock);
+	if (omps_send(ch.conn.server_fd, fd >= 0 ? OMPS_MSG_HOST_MAP : OMPS_MSG_HOST_UNMAP, 0, 0, &m, sizeof(m), fd,
+		      1) == 0) {
+		n = omps_recv(ch.conn.server_fd, &hdr, &m, sizeof(m), NULL);
+		if (n == (ssize_t)sizeof(m) && hdr.type == OMPS_MSG_HOST_MAPPED)
+			r = (CUresult)hdr.status;
+	}
+	pthread_mutex_unlock(&lock);
+	if (r == CUDA_SUCCESS && device_ptr)
+		*device_ptr = m.device_ptr;
+	return r;
+}
+
 /* cuInit decides the mode: native cuInit, or the server's answer. */
 OMPS_EXPORT CUresult CUDAAPI cuInit(unsigned int Flags)
 {

@@ -31,6 +31,7 @@ CUresult omps_call(uint32_t type, const void *args, size_t len, void *reply, siz
 CUresult omps_post(uint32_t type, const void *args, size_t len, const void *data, size_t data_len);
 CUresult omps_call_read(uint32_t type, const void *args, size_t len, void *dst, uint64_t bytes);
 uint32_t omps_post_max(void); /* the most data one posted record carries beside its arguments */
+CUresult omps_host_share(uint64_t addr, uint64_t bytes, int fd, uint64_t *device_ptr);
 
 /* Puts fn behind entry point `name`; the compiler checks that fn has the
  * toolkit's prototype for it. */
@@ -53,6 +54,8 @@ struct omps_range {
 	int dev;
 	unsigned int flags; /* host memory: cuMemHostAlloc's or cuMemHostRegister's */
 	int registered;	    /* host memory the program allocated itself */
+	int shared;	    /* host memory the server maps too, at device_ptr for kernels */
+	uint64_t device_ptr;
 	uint64_t id;	    /* process-wide, never reused */
 };
 int omps_range_add(const struct omps_range *r);

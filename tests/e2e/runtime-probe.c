@@ -255,8 +255,12 @@ static void host_memory(void)
 	CUpointer_attribute attrs[2] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL};
 	int ordinal = 7;
 	void *data[2] = {&type, &ordinal};
-	CUdeviceptr d, base;
+	CUdeviceptr d, base, mapped;
 	size_t size, i;
+	unsigned int n = 1024;
+	void *args[] = {&mapped, &n};
+	CUmodule mod;
+	CUfunction f;
 
 	CK(cuMemHostAlloc((void **)&pinned, 4096, CU_MEMHOSTALLOC_PORTABLE));
 	CK(cuMemHostGetFlags(&flags, pinned));
@@ -282,6 +286,21 @@ static void host_memory(void)
 	TRUE(type == 0 && ordinal == -2);
 	EXPECT(cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)(uintptr_t)&ordinal),
 	       CUDA_ERROR_INVALID_VALUE);
+	/* Shared with the server at the same address: a kernel works on it in
+	 * place, and copies into it are the server's own. */
+	CK(cuMemHostGetDevicePointer(&mapped, pinned, 0));
+	TRUE(mapped == (CUdeviceptr)(uintptr_t)pinned);
+	CK(cuModuleLoadData(&mod, twice_ptx));
+	CK(cuModuleGetFunction(&f, mod, "twice"));
+	CK(cuLaunchKernel(f, 4, 1, 1, 256, 1, 1, 0, NULL, args, NULL));
+	CK(cuCtxSynchronize());
+	for (i = 0; i < 1024; i++)
+		if (pinned[i] != (unsigned int)i * 6)
+			FAIL("mapped word %zu is %u", i, pinned[i]);
+	CK(cuMemcpyDtoHAsync(plain, d, 4096, NULL)); /* into registered memory */
+	CK(cuStreamSynchronize(NULL));
+	TRUE(plain[5] == 15);
+	CK(cuModuleUnload(mod));
 	CK(cuMemHostUnregister(plain));
 	CK(cuMemFreeHost(pinned));
 	CK(cuMemFreeHost(back));

@@ -557,6 +557,26 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 			      c->sharedMemBytes, c->hStream, params, extra);
 }
 
+/* Page-locked host memory: every address is reachable here. */
+CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
+{
+	(void)flags;
+	return p && bytes ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult CUDAAPI cuMemHostUnregister(void *p)
+{
+	return p ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult CUDAAPI cuMemHostGetDevicePointer(CUdeviceptr *d, void *p, unsigned int flags)
+{
+	if (!d || !p || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	*d = (CUdeviceptr)(uintptr_t)p;
+	return CUDA_SUCCESS;
+}
+
 /* Memory pools: a pool keeps its attributes and counts what it holds;
  * stream-ordered allocations are plain ones (streams run at once here). */
 struct fake_pool {
