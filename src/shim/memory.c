@@ -6,8 +6,10 @@
  * copy on a stream is done by the time it returns: stricter than the driver,
  * never wrong. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -230,16 +232,37 @@ static void not_shared(const void *p, CUresult r)
 			p, (int)r);
 }
 
+/* Where to try next: a random 2 MiB boundary in a 16 TiB window that
+ * processes rarely use, so that clients, whose own mappings tend to land at
+ * like addresses, seldom collide in the server's address space. */
+static void *random_address(void)
+{
+	static __thread unsigned int seed;
+	uint64_t slot;
+
+	if (!seed)
+		seed = (unsigned int)getpid() ^ (unsigned int)(uintptr_t)&seed ^ (unsigned int)time(NULL);
+	slot = ((uint64_t)rand_r(&seed) << 16 ^ (uint64_t)rand_r(&seed)) % (1u << 23);
+	return (void *)(uintptr_t)(0x500000000000ull + (slot << 21));
+}
+
 /* A new memfd of len bytes mapped shared: at `at` in place of what is there
- * (its contents kept), or anywhere. */
+ * (its contents kept), or at a random free address. */
 static void *map_shared(void *at, size_t len, int *fd)
 {
 	void *p;
+	int i;
 
 	*fd = memfd_create("openmps-host", MFD_CLOEXEC);
 	if (*fd < 0 || ftruncate(*fd, (off_t)len) < 0)
 		goto fail;
 	if (!at) {
+		for (i = 0; i < 8; i++) {
+			p = mmap(random_address(), len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, *fd,
+				 0);
+			if (p != MAP_FAILED)
+				return p;
+		}
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
 		if (p == MAP_FAILED)
 			goto fail;
