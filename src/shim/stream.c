@@ -209,6 +209,36 @@ static CUresult event_elapsed_time(float *ms, CUevent start, CUevent end)
 	return r;
 }
 
+/* Host functions and stream callbacks run here, in the program's process,
+ * in stream order: the call waits for the stream's earlier work, runs the
+ * function, and returns, so that later work follows it. The calling thread
+ * waits meanwhile, where the driver would run the function on a thread of
+ * its own; a program that must not wait should record an event instead. */
+static CUresult launch_host_func(CUstream s, CUhostFn fn, void *data)
+{
+	CUresult r;
+
+	if (!fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = omps_stream_sync(s);
+	if (r == CUDA_SUCCESS)
+		fn(data);
+	return r;
+}
+
+static CUresult stream_add_callback(CUstream s, CUstreamCallback cb, void *data, unsigned int flags)
+{
+	uint32_t h;
+	CUresult r;
+
+	if (!cb || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = omps_stream_handle(s, &h)) != CUDA_SUCCESS)
+		return r;
+	cb(s, omps_stream_sync(s), data); /* the callback is told of the stream's error */
+	return CUDA_SUCCESS;
+}
+
 /* Graph capture is not remoted: no stream is ever capturing. */
 static CUresult stream_is_capturing(CUstream s, CUstreamCaptureStatus *status)
 {
@@ -265,6 +295,10 @@ void omps_stream_install(void)
 	OMPS_INSTALL(cuEventQuery, event_query);
 	OMPS_INSTALL(cuEventElapsedTime, event_elapsed_time);
 	OMPS_INSTALL(cuEventElapsedTime_v2, event_elapsed_time);
+	OMPS_INSTALL(cuLaunchHostFunc, launch_host_func);
+	OMPS_INSTALL(cuLaunchHostFunc_ptsz, launch_host_func);
+	OMPS_INSTALL(cuStreamAddCallback, stream_add_callback);
+	OMPS_INSTALL(cuStreamAddCallback_ptsz, stream_add_callback);
 	OMPS_INSTALL(cuStreamIsCapturing, stream_is_capturing);
 	OMPS_INSTALL(cuStreamIsCapturing_ptsz, stream_is_capturing);
 	OMPS_INSTALL(cuStreamGetCaptureInfo_v2, stream_get_capture_info_v2);

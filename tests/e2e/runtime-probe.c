@@ -343,6 +343,40 @@ static void pools(void)
 	printf("pools verified\n"); /* d stays: the server frees it with the pool */
 }
 
+/* Host functions and callbacks: in this process, after the stream's work. */
+static int order[4], norder;
+
+static void host_fn(void *arg)
+{
+	order[norder++] = *(int *)arg;
+}
+
+static void callback(CUstream s, CUresult status, void *arg)
+{
+	(void)s;
+	order[norder++] = status == CUDA_SUCCESS ? (int)*(unsigned int *)arg : -1;
+}
+
+static void host_functions(void)
+{
+	static unsigned int seen;
+	int one = 1;
+	CUdeviceptr d;
+	CUstream s;
+
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuMemAlloc(&d, 4));
+	CK(cuMemsetD32Async(d, 42, 1, s));
+	CK(cuMemcpyDtoHAsync(&seen, d, 4, s));
+	CK(cuLaunchHostFunc(s, host_fn, &one));
+	CK(cuStreamAddCallback(s, callback, &seen, 0));
+	TRUE(norder == 2 && order[0] == 1 && order[1] == 42);
+	EXPECT(cuStreamAddCallback(s, callback, &seen, 1), CUDA_ERROR_INVALID_VALUE);
+	CK(cuStreamDestroy(s));
+	CK(cuMemFree(d));
+	printf("host functions verified\n");
+}
+
 static void context(void)
 {
 	size_t v = 0, v0 = 0;
@@ -375,6 +409,7 @@ int main(void)
 	pitched();
 	host_memory();
 	pools();
+	host_functions();
 	context();
 	CK(cuCtxSynchronize());
 	printf("runtime_probe: PASS\n");

@@ -11,7 +11,7 @@ probe() { LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" "$@"; }
 
 out=$(probe 2>&1)
 check "a runtime-style program passes through the server" grep -qx "runtime_probe: PASS" <<<"$out"
-for area in "integrity check" "export tables" kernels globals "pitched copies" "host memory" pools context; do
+for area in "integrity check" "export tables" kernels globals "pitched copies" "host memory" pools "host functions" context; do
 	check "$area verified" grep -qx "$area verified" <<<"$out"
 done
 check "a refused export slot is named" \
