@@ -205,6 +205,8 @@ enum omps_call {
 	OMPS_CALL_POOL_ATTR,	   /* (sync) omps_call_pool_attr -> omps_reply_value */
 	OMPS_CALL_MEMCPY_HTOD_HOST, /* omps_call_copy: src is shared host memory; no data travels */
 	OMPS_CALL_MEMCPY_DTOH_HOST, /* omps_call_copy: dst is shared host memory */
+	OMPS_CALL_MEMCPY_STAGED,    /* omps_call_staged: a copy through a shared staging buffer */
+	OMPS_CALL_STAGE_WAIT,	    /* (sync) omps_call_handle (the slot) -> omps_reply once its copy is done */
 	OMPS_CALL_END
 };
 
@@ -283,6 +285,18 @@ struct omps_call_memset2d {
 	uint32_t stream;
 	uint64_t ptr, pitch; /* pitch in bytes */
 	uint64_t width, height; /* width in elements */
+};
+
+/* Large copies of pageable memory go through shared page-locked staging
+ * buffers the client owns: it fills one while the DMA empties another. */
+#define OMPS_STAGE_SLOTS 2
+
+struct omps_call_staged {
+	int32_t dev;
+	uint32_t stream;
+	uint32_t to_device;
+	uint32_t slot; /* < OMPS_STAGE_SLOTS: an event marks the copy's end */
+	uint64_t device, host, bytes; /* host: in a shared staging buffer */
 };
 
 #define OMPS_MAX_IMAGE	   (512u << 20) /* largest module image a client may send */

@@ -408,6 +408,36 @@ static void copy_host(struct srv_client *c, uint32_t type, const struct omps_cal
 	srv_deferred(c, r);
 }
 
+/* One piece of a large pageable copy, through a staging buffer. */
+static void copy_staged(struct srv_client *c, const struct omps_call_staged *m)
+{
+	struct omps_driver *drv = c->srv->drv;
+	CUstream s;
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
+
+	if (r == CUDA_SUCCESS && (m->slot >= OMPS_STAGE_SLOTS || !srv_host_owned(c, m->host, m->bytes) ||
+				  !owned(c, m->device, m->bytes)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && !c->stage[m->slot])
+		r = drv->event_create(&c->stage[m->slot], CU_EVENT_DISABLE_TIMING);
+	if (r == CUDA_SUCCESS && m->to_device)
+		r = drv->memcpy_htod_async(m->device, (const void *)(uintptr_t)m->host, m->bytes, s);
+	else if (r == CUDA_SUCCESS)
+		r = drv->memcpy_dtoh_async((void *)(uintptr_t)m->host, m->device, m->bytes, s);
+	if (r == CUDA_SUCCESS)
+		r = drv->event_record(c->stage[m->slot], s);
+	srv_deferred(c, r);
+}
+
+static void stage_wait(struct srv_client *c, const struct omps_call_handle *m)
+{
+	CUresult r = m->handle < OMPS_STAGE_SLOTS ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS && c->stage[m->handle])
+		r = c->srv->drv->event_synchronize(c->stage[m->handle]);
+	srv_reply_result(c, r);
+}
+
 /* Sizes of the fixed part of each call's record. */
 static const size_t call_size[OMPS_CALL_END] = {
 	[OMPS_CALL_MEM_ALLOC] = sizeof(struct omps_call_alloc),
@@ -425,6 +455,8 @@ static const size_t call_size[OMPS_CALL_END] = {
 	[OMPS_CALL_POOL_ATTR] = sizeof(struct omps_call_pool_attr),
 	[OMPS_CALL_MEMCPY_HTOD_HOST] = sizeof(struct omps_call_copy),
 	[OMPS_CALL_MEMCPY_DTOH_HOST] = sizeof(struct omps_call_copy),
+	[OMPS_CALL_MEMCPY_STAGED] = sizeof(struct omps_call_staged),
+	[OMPS_CALL_STAGE_WAIT] = sizeof(struct omps_call_handle),
 };
 
 void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
@@ -439,6 +471,8 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 		struct omps_call_memset2d set2d;
 		struct omps_call_free_async free_async;
 		struct omps_call_pool_attr pool;
+		struct omps_call_staged staged;
+		struct omps_call_handle handle;
 	} m;
 	size_t need = call_size[type];
 
@@ -488,6 +522,12 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 	case OMPS_CALL_MEMCPY_HTOD_HOST:
 	case OMPS_CALL_MEMCPY_DTOH_HOST:
 		copy_host(c, type, &m.copy);
+		break;
+	case OMPS_CALL_MEMCPY_STAGED:
+		copy_staged(c, &m.staged);
+		break;
+	case OMPS_CALL_STAGE_WAIT:
+		stage_wait(c, &m.handle);
 		break;
 	case OMPS_CALL_SYNCHRONIZE: /* the context: all of the client's streams on the device */
 		srv_reply_result(c, srv_sync_device(c, m.dev.dev));
@@ -543,6 +583,9 @@ void srv_memory_release(struct srv_client *c)
 	for (i = 0; i < OMPS_MAX_DEVICES; i++)
 		if (c->pool[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
 			c->srv->drv->mem_pool_destroy(c->pool[i]);
+	for (i = 0; i < OMPS_STAGE_SLOTS; i++)
+		if (c->stage[i])
+			c->srv->drv->event_destroy(c->stage[i]);
 	if (n)
 		omps_log("Freed %u allocations (%llu bytes) that client process %d left", n,
 			 (unsigned long long)bytes, (int)c->pid);

@@ -69,6 +69,7 @@ struct srv_client {
 	CUstream stream[OMPS_MAX_DEVICES];
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* its stream-ordered allocations' */
 	struct srv_host *hosts; /* host memory shared with it (host.c) */
+	CUevent stage[OMPS_STAGE_SLOTS]; /* the end of each staging buffer's last copy */
 	pthread_mutex_t hosts_lock;
 	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
 	unsigned char *image; /* a module image being received */

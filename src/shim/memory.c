@@ -5,6 +5,7 @@
  * request ring, in records of up to omps_post_max() bytes. A device-to-host
  * copy on a stream is done by the time it returns: stricter than the driver,
  * never wrong. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,103 +107,6 @@ static CUresult memset_d16_async(CUdeviceptr d, unsigned short v, size_t n, CUst
 static CUresult memset_d32_async(CUdeviceptr d, unsigned int v, size_t n, CUstream s)
 {
 	return set(d, v, 4, n, s);
-}
-
-/* Whether [p, p + bytes) is host memory the server maps too. */
-static int shared_host(const void *p, size_t bytes)
-{
-	struct omps_range r;
-
-	return bytes && !omps_range_find((uintptr_t)p, &r) && r.kind == OMPS_RANGE_HOST && r.shared &&
-	       (uintptr_t)p - r.base <= r.bytes - bytes;
-}
-
-/* Host to device. From shared memory the server copies itself (and a
- * synchronous copy waits for it); other memory travels in the ring, so the
- * program may reuse it at once. */
-static CUresult htod_on(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream, int sync)
-{
-	struct omps_call_copy m = {0};
-	const unsigned char *p = src;
-	size_t chunk = omps_post_max() - sizeof(m), off;
-	CUresult r;
-
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
-		return r;
-	if (!src && bytes)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
-		return r;
-	if (shared_host(src, bytes)) {
-		m.dst = dst, m.src = (uintptr_t)src, m.bytes = bytes;
-		r = omps_post(OMPS_CALL_MEMCPY_HTOD_HOST, &m, sizeof(m), NULL, 0);
-		return r == CUDA_SUCCESS && sync ? omps_stream_sync(stream) : r;
-	}
-	for (off = 0; off < bytes && r == CUDA_SUCCESS; off += chunk) {
-		m.dst = dst + off;
-		m.bytes = bytes - off < chunk ? bytes - off : chunk;
-		r = omps_post(OMPS_CALL_MEMCPY_HTOD, &m, sizeof(m), p + off, m.bytes);
-	}
-	return r;
-}
-
-static CUresult htod(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream)
-{
-	return htod_on(dst, src, bytes, stream, 0);
-}
-
-/* Device to host. Into shared memory: posted, and waited for only when
- * synchronous; into other memory the data comes back through the reply
- * ring, so even an asynchronous copy is done on return. */
-static CUresult dtoh_on(void *dst, CUdeviceptr src, size_t bytes, CUstream stream, int sync)
-{
-	struct omps_call_copy m = {.dst = (uintptr_t)dst, .src = src, .bytes = bytes};
-	CUresult r;
-
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
-		return r;
-	if (!dst && bytes)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
-		return r;
-	if (shared_host(dst, bytes)) {
-		r = omps_post(OMPS_CALL_MEMCPY_DTOH_HOST, &m, sizeof(m), NULL, 0);
-		return r == CUDA_SUCCESS && sync ? omps_stream_sync(stream) : r;
-	}
-	m.dst = 0;
-	return omps_call_read(OMPS_CALL_MEMCPY_DTOH, &m, sizeof(m), dst, bytes);
-}
-
-static CUresult dtoh(void *dst, CUdeviceptr src, size_t bytes, CUstream stream)
-{
-	return dtoh_on(dst, src, bytes, stream, 0);
-}
-
-static CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream)
-{
-	struct omps_call_copy m = {.dst = dst, .src = src, .bytes = bytes};
-	CUresult r;
-
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
-		return r;
-	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
-		return r;
-	return omps_post(OMPS_CALL_MEMCPY_DTOD, &m, sizeof(m), NULL, 0);
-}
-
-static CUresult memcpy_htod(CUdeviceptr dst, const void *src, size_t n)
-{
-	return htod_on(dst, src, n, NULL, 1);
-}
-
-static CUresult memcpy_dtoh(void *dst, CUdeviceptr src, size_t n)
-{
-	return dtoh_on(dst, src, n, NULL, 1);
-}
-
-static CUresult memcpy_dtod(CUdeviceptr dst, CUdeviceptr src, size_t n)
-{
-	return dtod(dst, src, n, NULL);
 }
 
 /* Page-locked host memory: a memfd mapped here and, at the same address, in
@@ -343,7 +247,7 @@ static void sync_all_devices(void)
 	}
 }
 
-static void unshare(const struct omps_range *r)
+static void stop_sharing(const struct omps_range *r)
 {
 	if (!r->shared)
 		return;
@@ -358,7 +262,7 @@ static CUresult free_host(void *p)
 	if (omps_range_find((uintptr_t)p, &r) || r.kind != OMPS_RANGE_HOST || r.base != (uintptr_t)p ||
 	    r.registered)
 		return CUDA_ERROR_INVALID_VALUE;
-	unshare(&r);
+	stop_sharing(&r);
 	omps_range_remove(r.base, NULL);
 	munmap(p, page_up(r.bytes));
 	return CUDA_SUCCESS;
@@ -395,7 +299,7 @@ static CUresult host_unregister(void *p)
 
 	if (omps_range_find((uintptr_t)p, &r) || !r.registered || r.base != (uintptr_t)p)
 		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
-	unshare(&r);
+	stop_sharing(&r);
 	omps_range_remove(r.base, NULL);
 	return CUDA_SUCCESS;
 }
@@ -423,6 +327,220 @@ static CUresult host_get_device_pointer(CUdeviceptr *dptr, void *p, unsigned int
 		return CUDA_ERROR_NOT_SUPPORTED; /* not_shared() said why */
 	*dptr = r.device_ptr + ((uintptr_t)p - r.base);
 	return CUDA_SUCCESS;
+}
+
+/* Whether [p, p + bytes) is host memory the server maps too. */
+static int shared_host(const void *p, size_t bytes)
+{
+	struct omps_range r;
+
+	return bytes && !omps_range_find((uintptr_t)p, &r) && r.kind == OMPS_RANGE_HOST && r.shared &&
+	       (uintptr_t)p - r.base <= r.bytes - bytes;
+}
+
+/* Large copies of pageable memory: through two shared page-locked staging
+ * buffers, one filled here while the DMA empties the other (as the driver
+ * stages pageable copies itself). Smaller copies, and any copy when the
+ * buffers cannot be shared, travel in the ring. */
+#define STAGE_MIN   (1u << 20)
+#define STAGE_BYTES (4u << 20)
+
+static struct {
+	pthread_mutex_t lock; /* one staged copy at a time */
+	void *buf[OMPS_STAGE_SLOTS];
+	int busy[OMPS_STAGE_SLOTS]; /* a copy may still use it */
+	int state;		    /* 0 not tried, 1 ready, -1 unavailable */
+} stage = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int stage_ready(void)
+{
+	int i;
+
+	if (stage.state)
+		return stage.state > 0;
+	stage.state = -1;
+	for (i = 0; i < OMPS_STAGE_SLOTS; i++)
+		if (host_alloc(&stage.buf[i], STAGE_BYTES, 0) != CUDA_SUCCESS || !shared_host(stage.buf[i], STAGE_BYTES))
+			return 0;
+	stage.state = 1;
+	return 1;
+}
+
+/* Waits until the slot's last copy is done. */
+static CUresult stage_free(int slot)
+{
+	struct omps_call_handle m = {.handle = (uint32_t)slot};
+	struct omps_reply rep;
+	CUresult r = CUDA_SUCCESS;
+
+	if (stage.busy[slot])
+		r = omps_call(OMPS_CALL_STAGE_WAIT, &m, sizeof(m), &rep, sizeof(rep));
+	stage.busy[slot] = 0;
+	return r;
+}
+
+static CUresult stage_post(struct omps_call_staged *m, int slot, uint64_t device, size_t n)
+{
+	m->slot = (uint32_t)slot;
+	m->device = device;
+	m->host = (uintptr_t)stage.buf[slot];
+	m->bytes = n;
+	stage.busy[slot] = 1;
+	return omps_post(OMPS_CALL_MEMCPY_STAGED, m, sizeof(*m), NULL, 0);
+}
+
+/* As the driver: returns once the data is staged, before the DMA ends. */
+static CUresult htod_staged(struct omps_call_staged *m, CUdeviceptr dst, const unsigned char *src, size_t bytes)
+{
+	CUresult r = CUDA_SUCCESS;
+	size_t off, n;
+	int k = 0;
+
+	for (off = 0; off < bytes && r == CUDA_SUCCESS; off += n, k = (k + 1) % OMPS_STAGE_SLOTS) {
+		n = bytes - off < STAGE_BYTES ? bytes - off : STAGE_BYTES;
+		if ((r = stage_free(k)) != CUDA_SUCCESS)
+			break;
+		memcpy(stage.buf[k], src + off, n);
+		r = stage_post(m, k, dst + off, n);
+	}
+	return r;
+}
+
+/* The next piece's DMA runs while this piece is copied out. */
+static CUresult dtoh_staged(struct omps_call_staged *m, unsigned char *dst, CUdeviceptr src, size_t bytes)
+{
+	size_t off = 0, n = bytes < STAGE_BYTES ? bytes : STAGE_BYTES, next;
+	CUresult r;
+	int k = 0;
+
+	if ((r = stage_free(0)) != CUDA_SUCCESS || (r = stage_post(m, 0, src, n)) != CUDA_SUCCESS)
+		return r;
+	for (; off < bytes && r == CUDA_SUCCESS; off = next, k = (k + 1) % OMPS_STAGE_SLOTS) {
+		next = off + n;
+		if (next < bytes) {
+			size_t n2 = bytes - next < STAGE_BYTES ? bytes - next : STAGE_BYTES;
+			int k2 = (k + 1) % OMPS_STAGE_SLOTS;
+
+			if ((r = stage_free(k2)) != CUDA_SUCCESS || (r = stage_post(m, k2, src + next, n2)) != CUDA_SUCCESS)
+				break;
+		}
+		if ((r = stage_free(k)) != CUDA_SUCCESS)
+			break;
+		memcpy(dst + off, stage.buf[k], n);
+		n = bytes - next < STAGE_BYTES ? bytes - next : STAGE_BYTES;
+	}
+	return r;
+}
+
+/* A staged copy, or CUDA_ERROR_NOT_SUPPORTED where staging does not apply. */
+static CUresult staged(int to_device, CUdeviceptr device, void *host, size_t bytes, CUstream stream, int dev)
+{
+	struct omps_call_staged m = {.dev = dev, .to_device = (uint32_t)to_device};
+	CUresult r;
+
+	if (bytes < STAGE_MIN || (r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	pthread_mutex_lock(&stage.lock);
+	r = stage_ready() ? CUDA_SUCCESS : CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = to_device ? htod_staged(&m, device, host, bytes) : dtoh_staged(&m, host, device, bytes);
+	pthread_mutex_unlock(&stage.lock);
+	return r;
+}
+
+/* Host to device. From shared memory the server copies itself (and a
+ * synchronous copy waits for it); other memory travels in the ring, so the
+ * program may reuse it at once. */
+static CUresult htod_on(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream, int sync)
+{
+	struct omps_call_copy m = {0};
+	const unsigned char *p = src;
+	size_t chunk = omps_post_max() - sizeof(m), off;
+	CUresult r;
+
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
+	if (!src && bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
+		return r;
+	if (shared_host(src, bytes)) {
+		m.dst = dst, m.src = (uintptr_t)src, m.bytes = bytes;
+		r = omps_post(OMPS_CALL_MEMCPY_HTOD_HOST, &m, sizeof(m), NULL, 0);
+		return r == CUDA_SUCCESS && sync ? omps_stream_sync(stream) : r;
+	}
+	r = staged(1, dst, (void *)(uintptr_t)src, bytes, stream, m.dev);
+	if (r != CUDA_ERROR_NOT_SUPPORTED)
+		return r;
+	r = CUDA_SUCCESS;
+	for (off = 0; off < bytes && r == CUDA_SUCCESS; off += chunk) {
+		m.dst = dst + off;
+		m.bytes = bytes - off < chunk ? bytes - off : chunk;
+		r = omps_post(OMPS_CALL_MEMCPY_HTOD, &m, sizeof(m), p + off, m.bytes);
+	}
+	return r;
+}
+
+static CUresult htod(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream)
+{
+	return htod_on(dst, src, bytes, stream, 0);
+}
+
+/* Device to host. Into shared memory: posted, and waited for only when
+ * synchronous; into other memory the data comes back through the reply
+ * ring, so even an asynchronous copy is done on return. */
+static CUresult dtoh_on(void *dst, CUdeviceptr src, size_t bytes, CUstream stream, int sync)
+{
+	struct omps_call_copy m = {.dst = (uintptr_t)dst, .src = src, .bytes = bytes};
+	CUresult r;
+
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
+	if (!dst && bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
+		return r;
+	if (shared_host(dst, bytes)) {
+		r = omps_post(OMPS_CALL_MEMCPY_DTOH_HOST, &m, sizeof(m), NULL, 0);
+		return r == CUDA_SUCCESS && sync ? omps_stream_sync(stream) : r;
+	}
+	r = staged(0, src, dst, bytes, stream, m.dev);
+	if (r != CUDA_ERROR_NOT_SUPPORTED)
+		return r;
+	m.dst = 0;
+	return omps_call_read(OMPS_CALL_MEMCPY_DTOH, &m, sizeof(m), dst, bytes);
+}
+
+static CUresult dtoh(void *dst, CUdeviceptr src, size_t bytes, CUstream stream)
+{
+	return dtoh_on(dst, src, bytes, stream, 0);
+}
+
+static CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream)
+{
+	struct omps_call_copy m = {.dst = dst, .src = src, .bytes = bytes};
+	CUresult r;
+
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
+	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
+		return r;
+	return omps_post(OMPS_CALL_MEMCPY_DTOD, &m, sizeof(m), NULL, 0);
+}
+
+static CUresult memcpy_htod(CUdeviceptr dst, const void *src, size_t n)
+{
+	return htod_on(dst, src, n, NULL, 1);
+}
+
+static CUresult memcpy_dtoh(void *dst, CUdeviceptr src, size_t n)
+{
+	return dtoh_on(dst, src, n, NULL, 1);
+}
+
+static CUresult memcpy_dtod(CUdeviceptr dst, CUdeviceptr src, size_t n)
+{
+	return dtod(dst, src, n, NULL);
 }
 
 static int on_device(CUdeviceptr p)
