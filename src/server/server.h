@@ -43,6 +43,9 @@ struct srv_function {
 struct srv_object {
 	void *obj; /* CUstream or CUevent; NULL once destroyed */
 	int dev;
+	int blocking;	    /* a stream the legacy NULL stream waits for, and that waits for it */
+	int dirty;	    /* work queued since the NULL stream last waited for it */
+	uint64_t null_seen; /* the NULL stream's epoch it last waited for */
 };
 
 /* A client. Until its data channel opens, the main thread owns it; after,
@@ -66,7 +69,9 @@ struct srv_client {
 	int dead;	 /* the worker gave up on the client and waits for stop */
 	unsigned char *buf; /* one request record, copied out of the ring */
 	struct srv_alloc *allocs;
-	CUstream stream[OMPS_MAX_DEVICES];
+	CUstream stream[OMPS_MAX_DEVICES]; /* its NULL stream on each device */
+	uint64_t null_epoch[OMPS_MAX_DEVICES]; /* work queued on it so far */
+	CUevent legacy[OMPS_MAX_DEVICES];      /* orders it with the blocking streams */
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* its stream-ordered allocations' */
 	struct srv_host *hosts; /* host memory shared with it (host.c) */
 	CUevent stage[OMPS_STAGE_SLOTS]; /* the end of each staging buffer's last copy */

@@ -1,8 +1,11 @@
 /* Streams and events on a client's behalf. Handles index the client's own
  * tables, so one client cannot use another's; handle 0 is the client's NULL
- * stream, which the server gives each client per device (non-blocking: it
- * does not wait for the client's other streams as the legacy NULL stream
- * would; that is still to come). */
+ * stream, which the server gives each client per device. In the server it is
+ * a non-blocking stream (clients must not wait for each other), and the
+ * legacy semantics are kept here, per client: work on the NULL stream waits
+ * for the client's blocking streams' earlier work, and their work waits for
+ * the NULL stream's, through an event recorded on one and waited for on the
+ * other when the client switches between them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,18 +19,62 @@ static struct srv_object *lookup(struct srv_object *tab, uint32_t n, uint32_t ha
 	return &tab[handle - 1];
 }
 
+/* `to` waits for the work queued so far on `from`. */
+static CUresult follow(struct srv_client *c, int dev, CUstream from, CUstream to)
+{
+	struct omps_driver *drv = c->srv->drv;
+	CUresult r = CUDA_SUCCESS;
+
+	if (!c->legacy[dev])
+		r = drv->event_create(&c->legacy[dev], CU_EVENT_DISABLE_TIMING);
+	if (r == CUDA_SUCCESS)
+		r = drv->event_record(c->legacy[dev], from);
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_wait_event(to, c->legacy[dev], 0);
+	return r;
+}
+
+/* Work about to go on the NULL stream: after the blocking streams' work. */
+static CUresult null_after_blocking(struct srv_client *c, int dev, CUstream null_stream)
+{
+	CUresult r = CUDA_SUCCESS;
+	uint32_t i;
+
+	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++) {
+		struct srv_object *o = &c->streams[i];
+
+		if (o->obj && o->dev == dev && o->blocking && o->dirty) {
+			r = follow(c, dev, o->obj, null_stream);
+			o->dirty = 0;
+		}
+	}
+	c->null_epoch[dev]++;
+	return r;
+}
+
 CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream)
 {
 	struct srv_object *o;
+	CUstream null_stream;
 	CUresult r;
 
-	if (!handle)
-		return srv_use_device(c, dev, stream);
+	if (!handle) {
+		r = srv_use_device(c, dev, stream);
+		return r == CUDA_SUCCESS ? null_after_blocking(c, dev, *stream) : r;
+	}
 	o = lookup(c->streams, c->nstreams, handle);
 	if (!o)
 		return CUDA_ERROR_INVALID_HANDLE;
-	r = srv_use_device(c, o->dev, NULL);
+	r = srv_use_device(c, o->dev, &null_stream);
 	*stream = o->obj;
+	if (r != CUDA_SUCCESS || !o->blocking)
+		return r;
+	/* A blocking stream: after the NULL stream's work it has not waited for. */
+	if (o->null_seen != c->null_epoch[o->dev]) {
+		r = follow(c, o->dev, null_stream, o->obj);
+		o->null_seen = c->null_epoch[o->dev];
+	}
+	o->dirty = 1;
 	return r;
 }
 
@@ -72,6 +119,8 @@ static void create(struct srv_client *c, uint32_t type, const struct omps_call_c
 	if (r == CUDA_SUCCESS) {
 		rep.handle = type == OMPS_CALL_STREAM_CREATE ? add(&c->streams, &c->nstreams, obj, m->dev)
 							     : add(&c->events, &c->nevents, obj, m->dev);
+		if (rep.handle && type == OMPS_CALL_STREAM_CREATE) /* waits for the NULL stream's earlier work */
+			c->streams[rep.handle - 1].blocking = !(m->flags & CU_STREAM_NON_BLOCKING);
 		if (!rep.handle) {
 			if (type == OMPS_CALL_STREAM_CREATE)
 				drv->stream_destroy(obj);
@@ -190,6 +239,9 @@ void srv_stream_release(struct srv_client *c)
 	for (i = 0; i < c->nstreams; i++)
 		if (c->streams[i].obj && srv_use_device(c, c->streams[i].dev, NULL) == CUDA_SUCCESS)
 			c->srv->drv->stream_destroy(c->streams[i].obj);
+	for (i = 0; i < OMPS_MAX_DEVICES; i++)
+		if (c->legacy[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
+			c->srv->drv->event_destroy(c->legacy[i]);
 	free(c->events);
 	free(c->streams);
 }

@@ -400,10 +400,41 @@ static void context(void)
 	printf("context verified\n");
 }
 
-int main(void)
+/* The legacy NULL stream with a blocking and a non-blocking stream: two
+ * switches need an ordering (a blocking stream, then the NULL stream; the
+ * NULL stream, then the blocking stream); the others none. */
+static void legacy(void)
+{
+	CUstream blocking, nonblocking;
+	CUcontext ctx;
+	CUdeviceptr d;
+
+	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuMemAlloc(&d, 64));
+	CK(cuStreamCreate(&blocking, CU_STREAM_DEFAULT));
+	CK(cuStreamCreate(&nonblocking, CU_STREAM_NON_BLOCKING));
+	CK(cuMemsetD8Async(d, 1, 64, blocking));
+	CK(cuMemsetD8Async(d, 2, 64, NULL)); /* waits for the blocking stream */
+	CK(cuMemsetD8Async(d, 3, 64, NULL));
+	CK(cuMemsetD8Async(d, 4, 64, blocking)); /* waits for the NULL stream */
+	CK(cuMemsetD8Async(d, 5, 64, blocking));
+	CK(cuMemsetD8Async(d, 6, 64, nonblocking));
+	CK(cuMemsetD8Async(d, 7, 64, CU_STREAM_LEGACY)); /* waits for the blocking stream again */
+	CK(cuMemsetD8Async(d, 8, 64, nonblocking));
+	CK(cuCtxSynchronize());
+	printf("legacy stream verified\n");
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	CK(cuInit(0));
+	if (argc > 1 && !strcmp(argv[1], "--legacy")) {
+		legacy();
+		printf("runtime_probe: PASS\n");
+		return 0;
+	}
 	tables();
 	kernels();
 	pitched();

@@ -5,9 +5,15 @@
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 PROBE=$OPENMPS_BIN/omps-runtime-probe
+export FAKECUDA_WAIT_LOG=$TMP/waits # the server's stream dependencies, a line each
 start_daemon
 export OPENMPS_REAL_DRIVER=$FAKECUDA
 probe() { LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" "$@"; }
+
+# The legacy NULL stream: ordered with the client's blocking streams only.
+out=$(probe --legacy 2>&1)
+check "the legacy-stream program passes" grep -qx "runtime_probe: PASS" <<<"$out"
+check "three switches between the NULL and a blocking stream: three waits" test "$(wc -l <"$TMP/waits")" -eq 3
 
 out=$(probe 2>&1)
 check "a runtime-style program passes through the server" grep -qx "runtime_probe: PASS" <<<"$out"
