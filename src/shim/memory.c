@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,6 +155,8 @@ static void *random_address(void)
  * (its contents kept), or at a random free address. */
 static void *map_shared(void *at, size_t len, int *fd)
 {
+	struct iovec local, remote;
+	ssize_t copied;
 	void *p;
 	int i;
 
@@ -175,8 +178,14 @@ static void *map_shared(void *at, size_t len, int *fd)
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
 	if (p == MAP_FAILED)
 		goto fail;
-	memcpy(p, at, len);
+	/* Whole pages, other objects' bytes on them too: read by the kernel. */
+	local.iov_base = p;
+	remote.iov_base = at;
+	local.iov_len = remote.iov_len = len;
+	copied = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 	munmap(p, len);
+	if (copied != (ssize_t)len)
+		goto fail;
 	p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, *fd, 0);
 	if (p == MAP_FAILED)
 		goto fail;

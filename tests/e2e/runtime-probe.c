@@ -423,6 +423,9 @@ static void legacy(void)
 	CK(cuMemsetD8Async(d, 7, 64, CU_STREAM_LEGACY)); /* waits for the blocking stream again */
 	CK(cuMemsetD8Async(d, 8, 64, nonblocking));
 	CK(cuCtxSynchronize());
+	CK(cuStreamDestroy(blocking));
+	CK(cuStreamDestroy(nonblocking));
+	CK(cuMemFree(d));
 	printf("legacy stream verified\n");
 }
 

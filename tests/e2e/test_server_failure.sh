@@ -25,7 +25,7 @@ c quit >/dev/null
 wait_for "the daemon to quit" 5 dead "$dpid"
 
 # Clients that arrive while a slow server starts wait for it.
-FAKECUDA_INIT_DELAY_MS=500 start_daemon
+FAKECUDA_INIT_DELAY_MS=2000 start_daemon # long enough to be seen under load
 client c3
 wait_for "the server to be initializing" 5 has_servers
 S=$(servers)
