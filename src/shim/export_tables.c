@@ -29,7 +29,7 @@
 #include "integrity.h"
 #include "shim.h"
 
-enum table { CUDART, INTEGRITY, CTX_CHECKS, CLS, CUBLAS, NTABLES };
+enum table { CUDART, INTEGRITY, CTX_CHECKS, CLS, NTABLES };
 
 static const struct {
 	unsigned char id[16];
@@ -44,17 +44,7 @@ static const struct {
 			 0x7e},
 			15},
 	[CLS] = {{0xc6, 0x93, 0x33, 0x6e, 0x11, 0x21, 0xdf, 0x11, 0xa8, 0xc3, 0x68, 0xf3, 0x55, 0xd8, 0x95, 0x93}, 16},
-	[CUBLAS] = {{0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48, 0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8, 0xf2}, 93},
 };
-
-/* cuBLAS's table (21318c60-…) is the driver's, but for slots 39 and 51,
- * which take the context (that the driver's tools-TLS slot reports as none
- * in remote mode) and fail with CUDA_ERROR_INVALID_HANDLE without one:
- * refused, cuBLAS may take another way. */
-static int driver_slot_kept(enum table which, size_t k)
-{
-	return which == CUBLAS && k != 39 && k != 51;
-}
 
 #define MAX_HANDED 16
 
@@ -276,7 +266,7 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 	/* Driver functions are refused; without the driver's table, so is
 	 * every slot (but in the unsized table, whose layout is not known). */
 	for (k = first; k < n; k++) {
-		int refuse = k < have ? driver_code(real[k]) && !driver_slot_kept(which, k) : which != CLS;
+		int refuse = k < have ? driver_code(real[k]) : which != CLS;
 
 		t[k] = refuse ? (uint64_t)(uintptr_t)omps_slot_stub(id, (unsigned)k, NULL, OMPS_SLOT_REFUSED)
 		       : k < have ? real[k]
@@ -374,7 +364,7 @@ CUresult omps_export_table(const void **out, const CUuuid *uuid, enum omps_slot_
 		}
 	which = which_table((const unsigned char *)uuid->bytes);
 	id_text((const unsigned char *)uuid->bytes, id, sizeof(id));
-	if (remote && (which == NTABLES || which == CUBLAS))
+	if (remote && which == NTABLES)
 		pthread_once(&real_init, real_init_once); /* its slots may need it */
 	r = get ? get(&real, uuid) : CUDA_ERROR_NOT_FOUND;
 	if (remote && which != NTABLES) {
