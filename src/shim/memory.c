@@ -352,7 +352,7 @@ static int shared_host(const void *p, size_t bytes)
  * stages pageable copies itself). Smaller copies, and any copy when the
  * buffers cannot be shared, travel in the ring. */
 #define STAGE_MIN   (1u << 20)
-#define STAGE_BYTES (4u << 20)
+#define STAGE_BYTES (8u << 20)
 
 static struct {
 	pthread_mutex_t lock; /* one staged copy at a time */

@@ -15,18 +15,21 @@ int main(void)
 	spin<<<1, 1>>>(1000); // warm
 	CK(cudaDeviceSynchronize());
 	CK(cudaEventRecord(a, 0));
-	spin<<<1, 1>>>(20 * 1000 * 1000); // about 10 ms at 2 GHz
+	spin<<<1, 1>>>(100 * 1000 * 1000); // about 50 ms at 2 GHz
 	CK(cudaEventRecord(b, 0));
 	CK(cudaEventRecord(blocking, 0));
 	CK(cudaEventRecord(untimed, 0));
-	EXPECT(cudaEventQuery(b) == cudaErrorNotReady);
+	cudaError_t q = cudaEventQuery(b);
+	if (q != cudaErrorNotReady)
+		printf("query of an event behind a 50 ms kernel: %s\n", cudaGetErrorName(q));
+	EXPECT(q == cudaErrorNotReady);
 	CK(cudaEventSynchronize(blocking));
 	CK(cudaEventSynchronize(b));
 	EXPECT(cudaEventQuery(b) == cudaSuccess && cudaEventQuery(untimed) == cudaSuccess);
 	CK(cudaEventElapsedTime(&ms, a, b));
 	EXPECT(ms > 2.0f && ms < 1000.0f);
 	EXPECT(cudaEventElapsedTime(&ms, a, untimed) == cudaErrorInvalidResourceHandle);
-	printf("kernel of 20M cycles: %.2f ms\n", ms);
+	printf("kernel of 100M cycles: %.2f ms\n", ms);
 	CK(cudaEventDestroy(a));
 	CK(cudaEventDestroy(b));
 	CK(cudaEventDestroy(blocking));
