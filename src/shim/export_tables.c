@@ -29,7 +29,9 @@
 #include "integrity.h"
 #include "shim.h"
 
-enum table { CUDART, INTEGRITY, CTX_CHECKS, CLS, NTABLES };
+#define CALL(name, ...) ((__typeof__(&name))omps_table[OMPS_EP_##name])(__VA_ARGS__)
+
+enum table { CUDART, INTEGRITY, CTX_CHECKS, CLS, TOOLS_CONTEXT, NTABLES };
 
 static const struct {
 	unsigned char id[16];
@@ -44,7 +46,54 @@ static const struct {
 			 0x7e},
 			15},
 	[CLS] = {{0xc6, 0x93, 0x33, 0x6e, 0x11, 0x21, 0xdf, 0x11, 0xa8, 0xc3, 0x68, 0xf3, 0x55, 0xd8, 0x95, 0x93}, 16},
+	[TOOLS_CONTEXT] = {{0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48, 0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8,
+			    0xf2},
+			   93},
 };
+
+/* The tools-context table (21318c60-…, which cuBLAS uses) is the driver's
+ * but for the three slots cuBLAS calls with a context: the driver has none
+ * in remote mode. Their answers are those the driver gives natively (traced
+ * with OPENMPS_TRACE_EXPORTS=args on the H100). */
+static int driver_slot_kept(enum table which, size_t k)
+{
+	return which == TOOLS_CONTEXT && k != 4 && k != 39 && k != 51;
+}
+
+/* Slot 4: a flag word that says the context is valid. */
+static CUresult tools_context_valid(CUcontext ctx, uint64_t *out)
+{
+	(void)ctx;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	out[0] = 1;
+	return CUDA_SUCCESS;
+}
+
+/* Slot 51: an object describing the context, whose first word is 1. */
+static CUresult tools_context_object(CUcontext ctx, uint64_t arg, uint64_t **out)
+{
+	static uint64_t object[64] = {1};
+
+	(void)ctx, (void)arg;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	*out = object;
+	return CUDA_SUCCESS;
+}
+
+/* Slot 39: given that object, a pair of words: 7, and the context. */
+static CUresult tools_context_query(CUcontext ctx, const uint64_t *object, uint64_t *out)
+{
+	CUcontext cur = NULL;
+
+	if (!object || !out)
+		return CUDA_ERROR_INVALID_VALUE;
+	CALL(cuCtxGetCurrent, &cur);
+	out[0] = 7;
+	out[1] = (uint64_t)(uintptr_t)(ctx ? ctx : cur);
+	return CUDA_SUCCESS;
+}
 
 #define MAX_HANDED 16
 
@@ -58,7 +107,6 @@ static size_t nhanded;
 static const void *handed_cudart, *handed_integrity;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define CALL(name, ...) ((__typeof__(&name))omps_table[OMPS_EP_##name])(__VA_ARGS__)
 
 /* d4082055-… slot 1. */
 static CUresult integrity_check(uint32_t version, uint64_t unix_seconds, uint64_t result[2])
@@ -266,7 +314,7 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 	/* Driver functions are refused; without the driver's table, so is
 	 * every slot (but in the unsized table, whose layout is not known). */
 	for (k = first; k < n; k++) {
-		int refuse = k < have ? driver_code(real[k]) : which != CLS;
+		int refuse = k < have ? driver_code(real[k]) && !driver_slot_kept(which, k) : which != CLS;
 
 		t[k] = refuse ? (uint64_t)(uintptr_t)omps_slot_stub(id, (unsigned)k, NULL, OMPS_SLOT_REFUSED)
 		       : k < have ? real[k]
@@ -287,6 +335,11 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 	case CTX_CHECKS:
 		SLOT(2, context_check);
 		SLOT(3, check3);
+		break;
+	case TOOLS_CONTEXT:
+		SLOT(4, tools_context_valid);
+		SLOT(39, tools_context_query);
+		SLOT(51, tools_context_object);
 		break;
 	case CLS:
 		SLOT(0, cls_put);
@@ -364,7 +417,7 @@ CUresult omps_export_table(const void **out, const CUuuid *uuid, enum omps_slot_
 		}
 	which = which_table((const unsigned char *)uuid->bytes);
 	id_text((const unsigned char *)uuid->bytes, id, sizeof(id));
-	if (remote && which == NTABLES)
+	if (remote && (which == NTABLES || which == TOOLS_CONTEXT))
 		pthread_once(&real_init, real_init_once); /* its slots may need it */
 	r = get ? get(&real, uuid) : CUDA_ERROR_NOT_FOUND;
 	if (remote && which != NTABLES) {
