@@ -37,6 +37,8 @@ static const CUuuid integrity_id = {{(char)0xd4, 0x08, 0x20, 0x55, (char)0xbd, (
 				     (char)0x8d, 0x34, (char)0xba, 0x12, 0x3c, 0x66, (char)0xe1, (char)0xf2}};
 static const CUuuid checks_id = {{0x26, 0x3e, (char)0x88, 0x60, 0x7c, (char)0xd2, 0x61, 0x43, (char)0x92,
 				  (char)0xf6, (char)0xbb, (char)0xd5, 0x00, 0x6d, (char)0xfa, 0x7e}};
+static const CUuuid tools_context_id = {{0x21, 0x31, (char)0x8c, 0x60, (char)0x97, 0x14, 0x32, 0x48, (char)0x8c,
+					 (char)0xa6, 0x41, (char)0xff, 0x73, 0x24, (char)0xc8, (char)0xf2}};
 static const CUuuid cls_id = {{(char)0xc6, (char)0x93, 0x33, 0x6e, 0x11, 0x21, (char)0xdf, 0x11, (char)0xa8,
 			       (char)0xc3, 0x68, (char)0xf3, 0x55, (char)0xd8, (char)0x95, (char)0x93}};
 
@@ -46,12 +48,16 @@ typedef CUresult (*refused_fn)(void);
 typedef CUresult (*cls_put_fn)(CUcontext, void *, void *, void (*)(CUcontext, void *, void *));
 typedef CUresult (*cls_del_fn)(CUcontext, void *);
 typedef CUresult (*cls_get_fn)(void **, CUcontext, void *);
+typedef CUresult (*valid_fn)(CUcontext, uint64_t *);
+typedef CUresult (*object_fn)(CUcontext, uint64_t, uint64_t **);
+typedef CUresult (*query_fn)(CUcontext, const uint64_t *, uint64_t *);
 
 /* The export tables, as cudart uses them. */
 static CUcontext tables(void)
 {
 	CUresult (*get)(const void **, const CUuuid *) = NULL;
-	const uint64_t *cudart, *check, *checks, *cls;
+	const uint64_t *cudart, *check, *checks, *cls, *tools;
+	uint64_t words[2] = {0, 0}, *object = NULL;
 	struct omps_integrity_device devs[8];
 	struct omps_integrity_msg m = {.version = 13002, .unix_seconds = (uint64_t)time(NULL)};
 	uint64_t got[2], want[2];
@@ -100,6 +106,15 @@ static CUcontext tables(void)
 	TRUE(v == &value);
 	CK(((cls_del_fn)cls[1])(ctx, &key));
 	EXPECT(((cls_get_fn)cls[2])(&v, ctx, &key), CUDA_ERROR_INVALID_HANDLE);
+	/* The tools-context slots cuBLAS calls, answered as the driver does. */
+	CK(get((const void **)&tools, &tools_context_id));
+	CK(((valid_fn)tools[4])(NULL, words));
+	TRUE(words[0] == 1);
+	CK(((object_fn)tools[51])(NULL, 0, &object));
+	TRUE(object && object[0] == 1);
+	CK(((query_fn)tools[39])(NULL, object, words));
+	TRUE(words[0] == 7 && words[1] == (uint64_t)(uintptr_t)ctx);
+	EXPECT(((refused_fn)tools[5])(), CUDA_ERROR_NOT_SUPPORTED);
 	printf("export tables verified\n");
 	return ctx;
 }

@@ -3,6 +3,15 @@
 #define NAME "rt_events"
 #include "check.cuh"
 
+#include <time.h>
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 int main(void)
 {
 	cudaEvent_t a, b, blocking, untimed;
@@ -15,13 +24,20 @@ int main(void)
 	spin<<<1, 1>>>(1000); // warm
 	CK(cudaDeviceSynchronize());
 	CK(cudaEventRecord(a, 0));
+	double launched = now_ms();
 	spin<<<1, 1>>>(100 * 1000 * 1000); // about 50 ms at 2 GHz
 	CK(cudaEventRecord(b, 0));
 	CK(cudaEventRecord(blocking, 0));
 	CK(cudaEventRecord(untimed, 0));
 	cudaError_t q = cudaEventQuery(b);
-	if (q != cudaErrorNotReady)
-		printf("query of an event behind a 50 ms kernel: %s\n", cudaGetErrorName(q));
+	double waited = now_ms() - launched;
+	if (q != cudaErrorNotReady) {
+		float k = -1;
+		cudaEventSynchronize(b);
+		cudaEventElapsedTime(&k, a, b);
+		printf("query of an event behind a 50 ms kernel: %s, %.1f ms after the launch; the kernel took %.1f ms\n",
+		       cudaGetErrorName(q), waited, k);
+	}
 	EXPECT(q == cudaErrorNotReady);
 	CK(cudaEventSynchronize(blocking));
 	CK(cudaEventSynchronize(b));
