@@ -297,6 +297,9 @@ struct omps_call_staged {
 	uint32_t to_device;
 	uint32_t slot; /* < OMPS_STAGE_SLOTS: an event marks the copy's end */
 	uint64_t device, host, bytes; /* host: in a shared staging buffer */
+	uint64_t done;		      /* shared host word the GPU sets to seq after the copy */
+	uint32_t seq;
+	uint32_t reserved;
 };
 
 #define OMPS_MAX_IMAGE	   (512u << 20) /* largest module image a client may send */

@@ -80,6 +80,28 @@ static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 	give_up(c, "unknown call in its request ring");
 }
 
+/* The rings and the record buffer page-locked: copies between them and the
+ * device are then DMA, without the driver's own staging. Optional: a
+ * driver that refuses leaves them pageable. */
+static void pin(struct srv_client *c, int on)
+{
+	struct omps_driver *drv = c->srv->drv;
+
+	if (drv->ctx_set_current(c->srv->ctx[0]) != CUDA_SUCCESS)
+		return;
+	if (on) {
+		c->pinned = drv->mem_host_register(c->map, c->map_len, CU_MEMHOSTREGISTER_PORTABLE) == CUDA_SUCCESS;
+		c->pinned |= (drv->mem_host_register(c->buf, c->buf_len, CU_MEMHOSTREGISTER_PORTABLE) == CUDA_SUCCESS)
+			     << 1;
+		return;
+	}
+	if (c->pinned & 1)
+		drv->mem_host_unregister(c->map);
+	if (c->pinned & 2)
+		drv->mem_host_unregister(c->buf);
+	c->pinned = 0;
+}
+
 static void release(struct srv_client *c)
 {
 	uint32_t i;
@@ -91,6 +113,7 @@ static void release(struct srv_client *c)
 	for (i = 0; i < OMPS_MAX_DEVICES; i++)
 		if (c->stream[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
 			c->srv->drv->stream_destroy(c->stream[i]);
+	pin(c, 0);
 	munmap(c->map, c->map_len);
 	close(c->fd);
 	free(c->buf);
@@ -170,7 +193,9 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 	memcpy(&o, payload, sizeof(o));
 	if (map_rings(c, memfd, &o, err, errlen) < 0)
 		return -1;
-	c->buf = malloc(omps_ring_max_payload(&c->req));
+	c->buf_len = (omps_ring_max_payload(&c->req) + 4095) & ~(size_t)4095;
+	if (posix_memalign((void **)&c->buf, 4096, c->buf_len))
+		c->buf = NULL;
 	if (!c->buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -186,7 +211,9 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 			return -1;
 		}
 	}
+	pin(c, 1);
 	if (pthread_create(&c->worker, NULL, worker, c) != 0) {
+		pin(c, 0);
 		snprintf(err, errlen, "cannot start a worker thread");
 		return -1;
 	}

@@ -75,6 +75,7 @@ static const struct sym syms[] = {
 	SYM(mem_host_register, "cuMemHostRegister_v2"),
 	SYM(mem_host_unregister, "cuMemHostUnregister"),
 	SYM(mem_host_get_device_pointer, "cuMemHostGetDevicePointer_v2"),
+	SYM(stream_write_value32, "cuStreamWriteValue32_v2"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

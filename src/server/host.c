@@ -17,7 +17,7 @@
 
 struct srv_host {
 	struct srv_host *next;
-	uint64_t addr, bytes;
+	uint64_t addr, bytes, device_ptr;
 };
 
 static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char *why, size_t len)
@@ -54,6 +54,7 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 	m->device_ptr = d;
 	h->addr = m->addr;
 	h->bytes = m->bytes;
+	h->device_ptr = d;
 	pthread_mutex_lock(&c->hosts_lock);
 	h->next = c->hosts;
 	c->hosts = h;
@@ -115,14 +116,20 @@ void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const vo
 
 int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes)
 {
+	return srv_host_device_ptr(c, addr, bytes) != 0;
+}
+
+uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes)
+{
 	struct srv_host *h;
-	int found = 0;
+	uint64_t d = 0;
 
 	pthread_mutex_lock(&c->hosts_lock);
-	for (h = c->hosts; h && !found; h = h->next)
-		found = addr >= h->addr && bytes <= h->bytes && addr - h->addr <= h->bytes - bytes;
+	for (h = c->hosts; h && !d; h = h->next)
+		if (addr >= h->addr && bytes <= h->bytes && addr - h->addr <= h->bytes - bytes)
+			d = h->device_ptr ? h->device_ptr + (addr - h->addr) : addr;
 	pthread_mutex_unlock(&c->hosts_lock);
-	return found;
+	return d;
 }
 
 /* When the client goes, after its streams are done. */

@@ -412,6 +412,7 @@ static void copy_host(struct srv_client *c, uint32_t type, const struct omps_cal
 static void copy_staged(struct srv_client *c, const struct omps_call_staged *m)
 {
 	struct omps_driver *drv = c->srv->drv;
+	uint64_t done;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
@@ -426,6 +427,10 @@ static void copy_staged(struct srv_client *c, const struct omps_call_staged *m)
 		r = drv->memcpy_dtoh_async((void *)(uintptr_t)m->host, m->device, m->bytes, s);
 	if (r == CUDA_SUCCESS)
 		r = drv->event_record(c->stage[m->slot], s);
+	/* The fast way for the client to know: a word the GPU sets. Optional;
+	 * STAGE_WAIT on the event is the sure one. */
+	if (r == CUDA_SUCCESS && (done = srv_host_device_ptr(c, m->done, 4)))
+		drv->stream_write_value32(s, done, m->seq, 0);
 	srv_deferred(c, r);
 }
 

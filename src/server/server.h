@@ -68,6 +68,8 @@ struct srv_client {
 	atomic_int stop; /* set by the main thread once the client is off its list */
 	int dead;	 /* the worker gave up on the client and waits for stop */
 	unsigned char *buf; /* one request record, copied out of the ring */
+	size_t buf_len;
+	int pinned; /* 1: the rings, 2: buf, are page-locked */
 	struct srv_alloc *allocs;
 	CUstream stream[OMPS_MAX_DEVICES]; /* its NULL stream on each device */
 	uint64_t null_epoch[OMPS_MAX_DEVICES]; /* work queued on it so far */
@@ -124,6 +126,8 @@ void srv_stream_release(struct srv_client *c);
 /* host.c */
 void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const void *buf, size_t n, int fd);
 int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes);
+/* Where the GPU reaches shared host memory at addr; 0 if not the client's. */
+uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes);
 void srv_host_release(struct srv_client *c);
 
 /* context.c */

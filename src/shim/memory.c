@@ -6,6 +6,7 @@
  * copy on a stream is done by the time it returns: stricter than the driver,
  * never wrong. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,8 +358,10 @@ static int shared_host(const void *p, size_t bytes)
 static struct {
 	pthread_mutex_t lock; /* one staged copy at a time */
 	void *buf[OMPS_STAGE_SLOTS];
-	int busy[OMPS_STAGE_SLOTS]; /* a copy may still use it */
-	int state;		    /* 0 not tried, 1 ready, -1 unavailable */
+	_Atomic uint32_t *done[OMPS_STAGE_SLOTS]; /* after each buffer: the GPU sets it to seq */
+	uint32_t seq[OMPS_STAGE_SLOTS];		  /* of the slot's last copy */
+	int busy[OMPS_STAGE_SLOTS];		  /* a copy may still use it */
+	int state;				  /* 0 not tried, 1 ready, -1 unavailable */
 } stage = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int stage_ready(void)
@@ -368,20 +371,28 @@ static int stage_ready(void)
 	if (stage.state)
 		return stage.state > 0;
 	stage.state = -1;
-	for (i = 0; i < OMPS_STAGE_SLOTS; i++)
-		if (host_alloc(&stage.buf[i], STAGE_BYTES, 0) != CUDA_SUCCESS || !shared_host(stage.buf[i], STAGE_BYTES))
+	for (i = 0; i < OMPS_STAGE_SLOTS; i++) {
+		if (host_alloc(&stage.buf[i], STAGE_BYTES + 64, 0) != CUDA_SUCCESS ||
+		    !shared_host(stage.buf[i], STAGE_BYTES + 64))
 			return 0;
+		stage.done[i] = (_Atomic uint32_t *)((char *)stage.buf[i] + STAGE_BYTES);
+	}
 	stage.state = 1;
 	return 1;
 }
 
-/* Waits until the slot's last copy is done. */
+/* Waits until the slot's last copy is done: the GPU's word says so at once,
+ * most often; else the server waits for the copy's event. */
 static CUresult stage_free(int slot)
 {
 	struct omps_call_handle m = {.handle = (uint32_t)slot};
 	struct omps_reply rep;
 	CUresult r = CUDA_SUCCESS;
+	int spins;
 
+	for (spins = 0; stage.busy[slot] && spins < 2000; spins++)
+		if (atomic_load(stage.done[slot]) == stage.seq[slot])
+			stage.busy[slot] = 0;
 	if (stage.busy[slot])
 		r = omps_call(OMPS_CALL_STAGE_WAIT, &m, sizeof(m), &rep, sizeof(rep));
 	stage.busy[slot] = 0;
@@ -394,6 +405,8 @@ static CUresult stage_post(struct omps_call_staged *m, int slot, uint64_t device
 	m->device = device;
 	m->host = (uintptr_t)stage.buf[slot];
 	m->bytes = n;
+	m->done = (uintptr_t)stage.done[slot];
+	m->seq = ++stage.seq[slot];
 	stage.busy[slot] = 1;
 	return omps_post(OMPS_CALL_MEMCPY_STAGED, m, sizeof(*m), NULL, 0);
 }

@@ -569,6 +569,16 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 			      c->sharedMemBytes, c->hStream, params, extra);
 }
 
+/* Stream memory operations: streams run at once here. */
+CUresult CUDAAPI cuStreamWriteValue32(CUstream s, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
+{
+	(void)s, (void)flags;
+	if (!addr)
+		return CUDA_ERROR_INVALID_VALUE;
+	__atomic_store_n((cuuint32_t *)(uintptr_t)addr, value, __ATOMIC_RELEASE);
+	return CUDA_SUCCESS;
+}
+
 /* Page-locked host memory: every address is reachable here. */
 CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 {
