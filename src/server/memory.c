@@ -54,6 +54,54 @@ void srv_reply_result(struct srv_client *c, CUresult r)
 }
 
 
+/* The client's pool on dev, made at its first use. */
+static CUresult pool_of(struct srv_client *c, int dev, CUmemoryPool *pool)
+{
+	CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
+				.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev}};
+	CUresult r;
+
+	if (!c->pool[dev]) {
+		r = c->srv->drv->mem_pool_create(&c->pool[dev], &props);
+		if (r != CUDA_SUCCESS) {
+			c->pool[dev] = NULL;
+			return r;
+		}
+	}
+	*pool = c->pool[dev];
+	return CUDA_SUCCESS;
+}
+
+/* The client's own memory comes from its pool, in stream order on a quiet
+ * stream of its own: the driver's cuMemFree synchronizes the whole device,
+ * so one client's free would wait for every client's kernels, and hold up
+ * their calls meanwhile. Allocation waits for that quiet stream only, so the
+ * memory is usable at once, on any stream, as cuMemAlloc's. */
+static CUresult quiet_stream(struct srv_client *c, int dev, CUstream *s)
+{
+	CUresult r = CUDA_SUCCESS;
+
+	if (!c->quiet[dev])
+		r = c->srv->drv->stream_create(&c->quiet[dev], CU_STREAM_NON_BLOCKING);
+	*s = c->quiet[dev];
+	return r;
+}
+
+static CUresult alloc_now(struct srv_client *c, int dev, uint64_t bytes, CUdeviceptr *ptr)
+{
+	CUmemoryPool pool;
+	CUstream s;
+	CUresult r = quiet_stream(c, dev, &s);
+
+	if (r == CUDA_SUCCESS)
+		r = pool_of(c, dev, &pool);
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->mem_alloc_from_pool_async(ptr, bytes, pool, s);
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->stream_synchronize(s);
+	return r;
+}
+
 static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 {
 	struct omps_reply_ptr rep;
@@ -65,7 +113,7 @@ static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 	if (r == CUDA_SUCCESS && !m->bytes)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->mem_alloc(&ptr, m->bytes);
+		r = alloc_now(c, m->dev, m->bytes, &ptr);
 	if (r == CUDA_SUCCESS) {
 		*a = (struct srv_alloc){.next = c->allocs, .ptr = ptr, .bytes = m->bytes, .dev = m->dev};
 		c->allocs = a;
@@ -77,13 +125,19 @@ static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 	srv_reply(c, &rep, sizeof(rep));
 }
 
+/* Freed once the client's work queued so far, on any of its streams, is
+ * done; nobody waits for it. */
 static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 {
-	/* Work queued on any of the client's streams may still use the memory. */
-	CUresult r = srv_sync_device(c, a->dev);
+	CUstream s;
+	CUresult r = srv_use_device(c, a->dev, NULL);
 
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->mem_free(a->ptr);
+		r = quiet_stream(c, a->dev, &s);
+	if (r == CUDA_SUCCESS)
+		r = srv_stream_after_all(c, a->dev, s);
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->mem_free_async(a->ptr, s);
 	return r;
 }
 
@@ -299,24 +353,6 @@ static void memset_2d(struct srv_client *c, const struct omps_call_memset2d *m)
 	else if (r == CUDA_SUCCESS)
 		r = drv->memset_d2d32_async(m->ptr, m->pitch, m->value, m->width, m->height, s);
 	srv_deferred(c, r);
-}
-
-/* The client's pool on dev, made at its first use. */
-static CUresult pool_of(struct srv_client *c, int dev, CUmemoryPool *pool)
-{
-	CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
-				.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev}};
-	CUresult r;
-
-	if (!c->pool[dev]) {
-		r = c->srv->drv->mem_pool_create(&c->pool[dev], &props);
-		if (r != CUDA_SUCCESS) {
-			c->pool[dev] = NULL;
-			return r;
-		}
-	}
-	*pool = c->pool[dev];
-	return CUDA_SUCCESS;
 }
 
 static void mem_alloc_async(struct srv_client *c, const struct omps_call_alloc *m)
@@ -585,9 +621,12 @@ void srv_memory_release(struct srv_client *c)
 		}
 		free(a);
 	}
-	for (i = 0; i < OMPS_MAX_DEVICES; i++)
+	for (i = 0; i < OMPS_MAX_DEVICES; i++) {
+		if (c->quiet[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
+			c->srv->drv->stream_destroy(c->quiet[i]); /* its frees still happen */
 		if (c->pool[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
-			c->srv->drv->mem_pool_destroy(c->pool[i]);
+			c->srv->drv->mem_pool_destroy(c->pool[i]); /* released once they have */
+	}
 	for (i = 0; i < OMPS_STAGE_SLOTS; i++)
 		if (c->stage[i])
 			c->srv->drv->event_destroy(c->stage[i]);

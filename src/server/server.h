@@ -74,7 +74,8 @@ struct srv_client {
 	CUstream stream[OMPS_MAX_DEVICES]; /* its NULL stream on each device */
 	uint64_t null_epoch[OMPS_MAX_DEVICES]; /* work queued on it so far */
 	CUevent legacy[OMPS_MAX_DEVICES];      /* orders it with the blocking streams */
-	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* its stream-ordered allocations' */
+	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* all its allocations' */
+	CUstream quiet[OMPS_MAX_DEVICES];    /* where its memory is allocated and freed */
 	struct srv_host *hosts; /* host memory shared with it (host.c) */
 	CUevent stage[OMPS_STAGE_SLOTS]; /* the end of each staging buffer's last copy */
 	pthread_mutex_t hosts_lock;
@@ -120,6 +121,8 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 /* Waits for all of the client's work on dev: its NULL stream and every
  * stream it created there. */
 CUresult srv_sync_device(struct srv_client *c, int dev);
+/* Makes `to` wait for the work queued so far on all the client's streams on dev. */
+CUresult srv_stream_after_all(struct srv_client *c, int dev, CUstream to);
 void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_stream_release(struct srv_client *c);
 

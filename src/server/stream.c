@@ -34,6 +34,19 @@ static CUresult follow(struct srv_client *c, int dev, CUstream from, CUstream to
 	return r;
 }
 
+CUresult srv_stream_after_all(struct srv_client *c, int dev, CUstream to)
+{
+	CUresult r = CUDA_SUCCESS;
+	uint32_t i;
+
+	if (c->stream[dev])
+		r = follow(c, dev, c->stream[dev], to);
+	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++)
+		if (c->streams[i].obj && c->streams[i].dev == dev)
+			r = follow(c, dev, c->streams[i].obj, to);
+	return r;
+}
+
 /* Work about to go on the NULL stream: after the blocking streams' work. */
 static CUresult null_after_blocking(struct srv_client *c, int dev, CUstream null_stream)
 {

@@ -438,6 +438,17 @@ static void legacy(void)
 	CK(cuMemsetD8Async(d, 7, 64, CU_STREAM_LEGACY)); /* waits for the blocking stream again */
 	CK(cuMemsetD8Async(d, 8, 64, nonblocking));
 	CK(cuCtxSynchronize());
+	/* The server's waits so far, as fakecuda logged them (FAKECUDA_WAIT_LOG). */
+	if (getenv("FAKECUDA_WAIT_LOG")) {
+		FILE *f = fopen(getenv("FAKECUDA_WAIT_LOG"), "r");
+		int waits = 0, ch;
+
+		while (f && (ch = fgetc(f)) != EOF)
+			waits += ch == '\n';
+		if (f)
+			fclose(f);
+		printf("waits %d\n", waits);
+	}
 	CK(cuStreamDestroy(blocking));
 	CK(cuStreamDestroy(nonblocking));
 	CK(cuMemFree(d));
