@@ -37,8 +37,11 @@ int main(void)
 		cudaEventElapsedTime(&k, a, b);
 		printf("query of an event behind a 50 ms kernel: %s, %.1f ms after the launch; the kernel took %.1f ms\n",
 		       cudaGetErrorName(q), waited, k);
+		// Done is right only if the query came after the kernel: with other
+		// processes on the GPU (8 at once), the driver can hold up a call that
+		// long (docs/architecture.md, "Calls one client makes can wait").
+		EXPECT(q == cudaSuccess && waited >= k);
 	}
-	EXPECT(q == cudaErrorNotReady);
 	CK(cudaEventSynchronize(blocking));
 	CK(cudaEventSynchronize(b));
 	EXPECT(cudaEventQuery(b) == cudaSuccess && cudaEventQuery(untimed) == cudaSuccess);
