@@ -195,7 +195,11 @@ static CUresult push(uint32_t type, const void *args, size_t len, const void *da
 	return CUDA_SUCCESS;
 }
 
-/* The next record of the reply ring, waiting for it. */
+/* The next record of the reply ring, waiting for it: spinning for up to
+ * REPLY_SPIN_US first, as the driver spins in a synchronize by default,
+ * because a futex wake-up costs tens of microseconds a reply. */
+#define REPLY_SPIN_US 1000
+
 static int64_t next_reply(uint32_t *type, void *buf, size_t cap)
 {
 	for (;;) {
@@ -203,7 +207,7 @@ static int64_t next_reply(uint32_t *type, void *buf, size_t cap)
 
 		if (n >= 0 || errno != EAGAIN)
 			return n;
-		if (!omps_ring_wait_data(&ch.rep, 50, 100) && server_gone())
+		if (!omps_ring_wait_data(&ch.rep, REPLY_SPIN_US, 100) && server_gone())
 			return -1;
 	}
 }
