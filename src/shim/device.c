@@ -187,6 +187,40 @@ static CUresult ctx_synchronize_v2(CUcontext ctx)
 	return omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
 }
 
+/* The server's contexts are plain primary contexts. */
+static CUresult ctx_get_flags(unsigned int *flags)
+{
+	if (!flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (current < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	*flags = 0;
+	return CUDA_SUCCESS;
+}
+
+static CUresult ctx_get_id(CUcontext ctx, unsigned long long *id)
+{
+	int dev = ctx ? ctx_device(ctx) : current;
+
+	if (!id)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	*id = (unsigned long long)dev + 1;
+	return CUDA_SUCCESS;
+}
+
+/* One server owns the devices; peer access between them is not remoted. */
+static CUresult device_can_access_peer(int *can, CUdevice dev, CUdevice peer)
+{
+	if (!can)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!valid(dev) || !valid(peer))
+		return CUDA_ERROR_INVALID_DEVICE;
+	*can = 0;
+	return CUDA_SUCCESS;
+}
+
 static CUresult ctx_synchronize(void)
 {
 	return ctx_synchronize_v2(NULL);
@@ -244,5 +278,8 @@ void omps_device_install(const struct omps_device_info *info, int n)
 	OMPS_INSTALL(cuCtxSynchronize, ctx_synchronize);
 	OMPS_INSTALL(cuCtxSynchronize_v2, ctx_synchronize_v2);
 	OMPS_INSTALL(cuCtxGetLimit, ctx_get_limit);
+	OMPS_INSTALL(cuCtxGetFlags, ctx_get_flags);
+	OMPS_INSTALL(cuCtxGetId, ctx_get_id);
+	OMPS_INSTALL(cuDeviceCanAccessPeer, device_can_access_peer);
 	OMPS_INSTALL(cuCtxSetLimit, ctx_set_limit);
 }

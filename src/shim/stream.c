@@ -3,6 +3,8 @@
  * and timing wait for the server; recording, waiting and destroying are
  * posted. The NULL stream (and CU_STREAM_LEGACY, CU_STREAM_PER_THREAD) is the
  * client's own NULL stream in the server. */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "shim.h"
@@ -14,6 +16,8 @@ struct omps_object {
 	uint32_t magic; /* first: all that is read of a handle before it is trusted */
 	uint32_t handle;
 	int dev;
+	unsigned int flags; /* as created */
+	int priority;
 };
 
 static struct omps_object *object(void *h, uint32_t magic)
@@ -57,7 +61,8 @@ static CUresult create(uint32_t type, uint32_t magic, unsigned int flags, int pr
 		free(o);
 		return r;
 	}
-	*o = (struct omps_object){.magic = magic, .handle = rep.handle, .dev = m.dev};
+	*o = (struct omps_object){.magic = magic, .handle = rep.handle, .dev = m.dev, .flags = flags,
+				  .priority = priority};
 	*out = o;
 	return CUDA_SUCCESS;
 }
@@ -239,6 +244,90 @@ static CUresult stream_add_callback(CUstream s, CUstreamCallback cb, void *data,
 	return CUDA_SUCCESS;
 }
 
+/* The default record; external records belong to graphs, not remoted. */
+static CUresult event_record_with_flags(CUevent e, CUstream s, unsigned int flags)
+{
+	static atomic_int said;
+
+	if (flags == CU_EVENT_RECORD_DEFAULT)
+		return event_record(e, s);
+	if (!atomic_exchange(&said, 1))
+		fprintf(stderr, "openmps: cuEventRecordWithFlags with flags %u (graphs) is not supported through openmps "
+				"yet; it returns CUDA_ERROR_NOT_SUPPORTED\n",
+			flags);
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+/* What a stream was made with; the NULL stream's are the driver's. */
+static CUresult stream_get(CUstream s, struct omps_object *out)
+{
+	uint32_t h;
+	CUresult r = omps_stream_handle(s, &h);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	*out = h ? *object(s, STREAM_MAGIC) : (struct omps_object){.dev = omps_current_device()};
+	return out->dev < 0 ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
+}
+
+static CUresult stream_get_priority(CUstream s, int *priority)
+{
+	struct omps_object o;
+	CUresult r = priority ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*priority = o.priority;
+	return r;
+}
+
+static CUresult stream_get_flags(CUstream s, unsigned int *flags)
+{
+	struct omps_object o;
+	CUresult r = flags ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*flags = o.flags;
+	return r;
+}
+
+/* The client's NULL stream is 0 here; its own streams count from 1. */
+static CUresult stream_get_id(CUstream s, unsigned long long *id)
+{
+	struct omps_object o;
+	CUresult r = id ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*id = o.handle;
+	return r;
+}
+
+static CUresult stream_get_device(CUstream s, CUdevice *dev)
+{
+	struct omps_object o;
+	CUresult r = dev ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*dev = o.dev;
+	return r;
+}
+
+static CUresult stream_get_ctx(CUstream s, CUcontext *ctx)
+{
+	struct omps_object o;
+	CUresult r = ctx ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		r = ((__typeof__(&cuDevicePrimaryCtxRetain))omps_table[OMPS_EP_cuDevicePrimaryCtxRetain])(ctx, o.dev);
+	return r;
+}
+
+static CUresult stream_get_ctx_v2(CUstream s, CUcontext *ctx, CUgreenCtx *green)
+{
+	if (green)
+		*green = NULL;
+	return stream_get_ctx(s, ctx);
+}
+
 /* Graph capture is not remoted: no stream is ever capturing. */
 static CUresult stream_is_capturing(CUstream s, CUstreamCaptureStatus *status)
 {
@@ -295,6 +384,20 @@ void omps_stream_install(void)
 	OMPS_INSTALL(cuEventQuery, event_query);
 	OMPS_INSTALL(cuEventElapsedTime, event_elapsed_time);
 	OMPS_INSTALL(cuEventElapsedTime_v2, event_elapsed_time);
+	OMPS_INSTALL(cuEventRecordWithFlags, event_record_with_flags);
+	OMPS_INSTALL(cuEventRecordWithFlags_ptsz, event_record_with_flags);
+	OMPS_INSTALL(cuStreamGetPriority, stream_get_priority);
+	OMPS_INSTALL(cuStreamGetPriority_ptsz, stream_get_priority);
+	OMPS_INSTALL(cuStreamGetFlags, stream_get_flags);
+	OMPS_INSTALL(cuStreamGetFlags_ptsz, stream_get_flags);
+	OMPS_INSTALL(cuStreamGetId, stream_get_id);
+	OMPS_INSTALL(cuStreamGetId_ptsz, stream_get_id);
+	OMPS_INSTALL(cuStreamGetDevice, stream_get_device);
+	OMPS_INSTALL(cuStreamGetDevice_ptsz, stream_get_device);
+	OMPS_INSTALL(cuStreamGetCtx, stream_get_ctx);
+	OMPS_INSTALL(cuStreamGetCtx_ptsz, stream_get_ctx);
+	OMPS_INSTALL(cuStreamGetCtx_v2, stream_get_ctx_v2);
+	OMPS_INSTALL(cuStreamGetCtx_v2_ptsz, stream_get_ctx_v2);
 	OMPS_INSTALL(cuLaunchHostFunc, launch_host_func);
 	OMPS_INSTALL(cuLaunchHostFunc_ptsz, launch_host_func);
 	OMPS_INSTALL(cuStreamAddCallback, stream_add_callback);

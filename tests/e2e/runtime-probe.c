@@ -379,7 +379,18 @@ static void host_functions(void)
 	CUdeviceptr d;
 	CUstream s;
 
-	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	unsigned int flags = 0;
+	int prio = 1;
+	CUevent e;
+
+	CK(cuStreamCreateWithPriority(&s, CU_STREAM_NON_BLOCKING, -1));
+	CK(cuStreamGetFlags(s, &flags));
+	CK(cuStreamGetPriority(s, &prio));
+	TRUE(flags == CU_STREAM_NON_BLOCKING && prio == -1);
+	CK(cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
+	CK(cuEventRecordWithFlags(e, s, CU_EVENT_RECORD_DEFAULT));
+	CK(cuEventSynchronize(e));
+	CK(cuEventDestroy(e));
 	CK(cuMemAlloc(&d, 4));
 	CK(cuMemsetD32Async(d, 42, 1, s));
 	CK(cuMemcpyDtoHAsync(&seen, d, 4, s));
