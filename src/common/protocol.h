@@ -161,6 +161,8 @@ struct omps_channel_open {
 struct omps_device_info {
 	struct omps_device dev;
 	int32_t least_priority, greatest_priority; /* cuCtxGetStreamPriorityRange in the server's context */
+	uint32_t api_version;			   /* cuCtxGetApiVersion of it */
+	uint32_t reserved;
 	int32_t attrs[OMPS_MAX_ATTRS]; /* 0 where the driver has no such attribute */
 };
 

@@ -204,8 +204,10 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 		struct omps_device_info info = {.dev = c->srv->devices.dev[i]};
 
 		omps_device_attrs(c->srv->drv, (int)i, info.attrs, OMPS_MAX_ATTRS);
-		if (c->srv->drv->ctx_set_current(c->srv->ctx[i]) == CUDA_SUCCESS)
+		if (c->srv->drv->ctx_set_current(c->srv->ctx[i]) == CUDA_SUCCESS) {
 			c->srv->drv->ctx_get_stream_priority_range(&info.least_priority, &info.greatest_priority);
+			c->srv->drv->ctx_get_api_version(c->srv->ctx[i], &info.api_version);
+		}
 		if (omps_send(c->fd, OMPS_MSG_DEVICE_INFO, 0, 0, &info, sizeof(info), -1, 1) < 0) {
 			snprintf(err, errlen, "cannot send device information: %s", strerror(errno));
 			return -1;

@@ -59,6 +59,7 @@ static const struct sym syms[] = {
 	SYM(occupancy_clusters, "cuOccupancyMaxActiveClusters"),
 	SYM(launch_kernel_ex, "cuLaunchKernelEx"),
 	SYM(ctx_get_stream_priority_range, "cuCtxGetStreamPriorityRange"),
+	SYM(ctx_get_api_version, "cuCtxGetApiVersion"),
 	SYM(ctx_get_limit, "cuCtxGetLimit"),
 	SYM(ctx_set_limit, "cuCtxSetLimit"),
 	SYM(memcpy_2d_async, "cuMemcpy2DAsync_v2"),

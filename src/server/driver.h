@@ -56,6 +56,7 @@ struct omps_driver {
 	CUresult (*occupancy_clusters)(int *, CUfunction, const CUlaunchConfig *);
 	CUresult (*launch_kernel_ex)(const CUlaunchConfig *, CUfunction, void **, void **);
 	CUresult (*ctx_get_stream_priority_range)(int *, int *);
+	CUresult (*ctx_get_api_version)(CUcontext, unsigned int *);
 	CUresult (*ctx_get_limit)(size_t *, CUlimit);
 	CUresult (*ctx_set_limit)(CUlimit, size_t);
 	CUresult (*memcpy_2d_async)(const CUDA_MEMCPY2D *, CUstream);

@@ -187,6 +187,18 @@ static CUresult ctx_synchronize_v2(CUcontext ctx)
 	return omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
 }
 
+static CUresult ctx_get_api_version(CUcontext ctx, unsigned int *version)
+{
+	int dev = ctx ? ctx_device(ctx) : current;
+
+	if (!version)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	*version = devs[dev].api_version;
+	return CUDA_SUCCESS;
+}
+
 /* The server's contexts are plain primary contexts. */
 static CUresult ctx_get_flags(unsigned int *flags)
 {
@@ -279,6 +291,7 @@ void omps_device_install(const struct omps_device_info *info, int n)
 	OMPS_INSTALL(cuCtxSynchronize_v2, ctx_synchronize_v2);
 	OMPS_INSTALL(cuCtxGetLimit, ctx_get_limit);
 	OMPS_INSTALL(cuCtxGetFlags, ctx_get_flags);
+	OMPS_INSTALL(cuCtxGetApiVersion, ctx_get_api_version);
 	OMPS_INSTALL(cuCtxGetId, ctx_get_id);
 	OMPS_INSTALL(cuDeviceCanAccessPeer, device_can_access_peer);
 	OMPS_INSTALL(cuCtxSetLimit, ctx_set_limit);

@@ -406,6 +406,7 @@ static void host_functions(void)
 static void context(void)
 {
 	size_t v = 0, v0 = 0;
+	unsigned int api = 0;
 	int least = 1, greatest = 1;
 	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_ACTIVE;
 
@@ -421,6 +422,8 @@ static void context(void)
 	EXPECT(cuCtxSetLimit(CU_LIMIT_MAX_L2_FETCH_GRANULARITY, 128), CUDA_ERROR_NOT_SUPPORTED);
 	CK(cuCtxGetStreamPriorityRange(&least, &greatest));
 	TRUE(least == 0 && greatest == -5);
+	CK(cuCtxGetApiVersion(NULL, &api));
+	TRUE(api == 3020); /* the server's context's, as fakecuda says */
 	CK(cuStreamIsCapturing(NULL, &st));
 	TRUE(st == CU_STREAM_CAPTURE_STATUS_NONE);
 	printf("context verified\n");

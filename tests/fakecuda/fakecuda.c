@@ -747,6 +747,15 @@ CUresult CUDAAPI cuCtxSetLimit(CUlimit limit, size_t value)
 	return CUDA_SUCCESS;
 }
 
+CUresult CUDAAPI cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
+{
+	(void)ctx;
+	if (!version)
+		return CUDA_ERROR_INVALID_VALUE;
+	*version = 3020;
+	return CUDA_SUCCESS;
+}
+
 /* As on an H100: priorities 0 (lowest) to -5. */
 CUresult CUDAAPI cuCtxGetStreamPriorityRange(int *least, int *greatest)
 {
