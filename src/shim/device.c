@@ -2,6 +2,8 @@
  * server sent when the channel opened, so queries cost no round trip (cudart
  * asks for attributes a hundred times at start-up). Contexts are the
  * client's own handles for the server's one primary context per device. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shim.h"
@@ -115,14 +117,30 @@ static CUresult primary_ctx_get_state(CUdevice dev, unsigned int *flags, int *ac
 	return CUDA_SUCCESS;
 }
 
+/* A context the program created: another handle for its device's context in
+ * the server. Its work, memory and modules are the client's, as with the
+ * primary context; destroying it frees the handle only. */
+#define CTX_MAGIC 0x63747874u
+
+struct created_ctx {
+	uint32_t magic; /* first: all that is read of a handle before it is trusted */
+	int dev;
+};
+
 static int ctx_device(CUcontext ctx)
 {
 	void *p = ctx;
+	struct created_ctx *c = p;
 
-	if (p < (void *)&ctxs[0] || p >= (void *)&ctxs[ndevs])
-		return -1;
-	return (int)(((char *)p - (char *)&ctxs[0]) / (long)sizeof(ctxs[0]));
+	if (p >= (void *)&ctxs[0] && p < (void *)&ctxs[ndevs])
+		return (int)(((char *)p - (char *)&ctxs[0]) / (long)sizeof(ctxs[0]));
+	return c && c->magic == CTX_MAGIC ? c->dev : -1;
 }
+
+/* The thread's context stack: its top is the current context. */
+#define CTX_STACK 32
+static __thread CUcontext stack[CTX_STACK];
+static __thread int depth;
 
 static CUresult ctx_set_current(CUcontext ctx)
 {
@@ -130,6 +148,9 @@ static CUresult ctx_set_current(CUcontext ctx)
 
 	if (ctx && dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!depth)
+		depth = 1;
+	stack[depth - 1] = ctx;
 	current = dev;
 	return CUDA_SUCCESS;
 }
@@ -138,7 +159,83 @@ static CUresult ctx_get_current(CUcontext *pctx)
 {
 	if (!pctx)
 		return CUDA_ERROR_INVALID_VALUE;
-	*pctx = current >= 0 ? (CUcontext)&ctxs[current] : NULL;
+	*pctx = depth ? stack[depth - 1] : NULL;
+	return CUDA_SUCCESS;
+}
+
+static CUresult ctx_push_current(CUcontext ctx)
+{
+	int dev = ctx_device(ctx);
+
+	if (dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (depth == CTX_STACK)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	stack[depth++] = ctx;
+	current = dev;
+	return CUDA_SUCCESS;
+}
+
+static CUresult ctx_pop_current(CUcontext *pctx)
+{
+	if (!depth || !stack[depth - 1])
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (pctx)
+		*pctx = stack[depth - 1];
+	depth--;
+	current = depth && stack[depth - 1] ? ctx_device(stack[depth - 1]) : -1;
+	return CUDA_SUCCESS;
+}
+
+static CUresult ctx_create(CUcontext *pctx, unsigned int flags, CUdevice dev)
+{
+	struct created_ctx *c;
+	CUresult r;
+
+	(void)flags; /* scheduling and mapping flags: the server's context has its own */
+	if (!pctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!valid(dev))
+		return CUDA_ERROR_INVALID_DEVICE;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*c = (struct created_ctx){CTX_MAGIC, dev};
+	r = ctx_push_current((CUcontext)c); /* as the driver: the new context is current */
+	if (r != CUDA_SUCCESS) {
+		free(c);
+		return r;
+	}
+	*pctx = (CUcontext)c;
+	return CUDA_SUCCESS;
+}
+
+static CUresult ctx_create_v4(CUcontext *pctx, CUctxCreateParams *params, unsigned int flags, CUdevice dev)
+{
+	if (params && (params->execAffinityParams || params->cigParams)) {
+		fprintf(stderr, "openmps: cuCtxCreate with execution affinity or CIG parameters is not supported "
+				"through openmps yet; it returns CUDA_ERROR_NOT_SUPPORTED\n");
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	return ctx_create(pctx, flags, dev);
+}
+
+static CUresult ctx_destroy(CUcontext ctx)
+{
+	struct created_ctx *c = (struct created_ctx *)ctx;
+	int i;
+
+	if (ctx_device(ctx) < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if ((void *)ctx >= (void *)&ctxs[0] && (void *)ctx < (void *)&ctxs[ndevs])
+		return CUDA_ERROR_INVALID_CONTEXT; /* a primary context is released, not destroyed */
+	for (i = 0; i < depth; i++) /* the driver leaves no thread's stack naming it: this one's at least */
+		if (stack[i] == ctx)
+			stack[i] = NULL;
+	if (depth && !stack[depth - 1])
+		current = -1;
+	c->magic = 0;
+	free(c);
 	return CUDA_SUCCESS;
 }
 
@@ -284,6 +381,11 @@ void omps_device_install(const struct omps_device_info *info, int n)
 	OMPS_INSTALL(cuDevicePrimaryCtxGetState, primary_ctx_get_state);
 	OMPS_INSTALL(cuCtxSetCurrent, ctx_set_current);
 	OMPS_INSTALL(cuCtxGetCurrent, ctx_get_current);
+	OMPS_INSTALL(cuCtxPushCurrent_v2, ctx_push_current);
+	OMPS_INSTALL(cuCtxPopCurrent_v2, ctx_pop_current);
+	OMPS_INSTALL(cuCtxCreate_v2, ctx_create);
+	OMPS_INSTALL(cuCtxCreate_v4, ctx_create_v4);
+	OMPS_INSTALL(cuCtxDestroy_v2, ctx_destroy);
 	OMPS_INSTALL(cuCtxGetDevice, ctx_get_device);
 	OMPS_INSTALL(cuCtxGetDevice_v2, ctx_get_device_v2);
 	OMPS_INSTALL(cuCtxGetStreamPriorityRange, ctx_get_stream_priority_range);

@@ -429,6 +429,42 @@ static void context(void)
 	printf("context verified\n");
 }
 
+/* Contexts the program creates, pushes and pops: handles for its device's
+ * context in the server. */
+static void contexts(CUcontext primary)
+{
+	CUcontext c, cur, popped;
+	CUdeviceptr d;
+	CUdevice dev = -1;
+	unsigned int v = 0;
+
+	CK(cuCtxCreate(&c, NULL, 0, 0));
+	TRUE(c != primary);
+	CK(cuCtxGetCurrent(&cur));
+	TRUE(cur == c);
+	CK(cuCtxGetDevice(&dev));
+	TRUE(dev == 0);
+	CK(cuMemAlloc(&d, 4));
+	CK(cuMemsetD32(d, 9, 1));
+	CK(cuCtxPushCurrent(primary));
+	CK(cuCtxGetCurrent(&cur));
+	TRUE(cur == primary);
+	CK(cuMemcpyDtoH(&v, d, 4)); /* one context in the server: the memory is there */
+	TRUE(v == 9);
+	CK(cuCtxPopCurrent(&popped));
+	TRUE(popped == primary);
+	CK(cuCtxGetCurrent(&cur));
+	TRUE(cur == c);
+	CK(cuMemFree(d));
+	EXPECT(cuCtxDestroy(primary), CUDA_ERROR_INVALID_CONTEXT);
+	CK(cuCtxDestroy(c));
+	CK(cuCtxGetCurrent(&cur));
+	TRUE(cur == NULL);
+	EXPECT(cuMemAlloc(&d, 4), CUDA_ERROR_INVALID_CONTEXT);
+	CK(cuCtxSetCurrent(primary));
+	printf("contexts verified\n");
+}
+
 /* The legacy NULL stream with a blocking and a non-blocking stream: two
  * switches need an ordering (a blocking stream, then the NULL stream; the
  * NULL stream, then the blocking stream); the others none. */
@@ -471,6 +507,8 @@ static void legacy(void)
 
 int main(int argc, char **argv)
 {
+	CUcontext ctx;
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	CK(cuInit(0));
 	if (argc > 1 && !strcmp(argv[1], "--legacy")) {
@@ -478,7 +516,8 @@ int main(int argc, char **argv)
 		printf("runtime_probe: PASS\n");
 		return 0;
 	}
-	tables();
+	ctx = tables();
+	contexts(ctx);
 	kernels();
 	pitched();
 	host_memory();
