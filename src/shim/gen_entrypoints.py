@@ -243,12 +243,21 @@ def main():
             f, v = FORMATS[kind]
             fmt.append(f"{a}={f}")
             vals.append(v.format(a))
+        # The per-thread default stream's names: remote mode must know that a
+        # NULL stream means the calling thread's stream (omps_ptds).
+        ptds = n.endswith("_ptsz") or n.endswith("_ptds")
+        call = [f"\tomps_ptds = 1;", f"\tr_ = real_({args});", "\tomps_ptds = 0;"] if ptds else \
+               [f"\tr_ = real_({args});"]
+        fast = call + ["\treturn r_;"] if ptds else [f"\t\treturn real_({args});"]
         src += [f"OMPS_EXPORT CUresult CUDAAPI {n}({proto})", "{",
                 f"\tCUresult (*real_)({proto}) = (CUresult(*)({proto}))omps_table[OMPS_EP_{n}];",
                 "\tuint64_t t0_;", "\tCUresult r_;", "",
-                "\tif (!real_)", f"\t\treturn omps_no_entry(OMPS_EP_{n});",
-                "\tif (!omps_trace_on)", f"\t\treturn real_({args});",
-                "\tt0_ = omps_trace_now();", f"\tr_ = real_({args});",
+                "\tif (!real_)", f"\t\treturn omps_no_entry(OMPS_EP_{n});"]
+        if ptds:
+            src += ["\tif (!omps_trace_on) {"] + ["\t" + line for line in fast] + ["\t}"]
+        else:
+            src += ["\tif (!omps_trace_on)"] + fast
+        src += ["\tt0_ = omps_trace_now();"] + call + [
                 f'\tomps_trace(OMPS_EP_{n}, t0_, r_, "%s{", ".join(fmt)}", ""' + "".join(f", {v}" for v in vals) + ");",
                 "\treturn r_;", "}", ""]
     src += ["const char *const omps_entry_names[OMPS_EP_COUNT] = {"]

@@ -720,14 +720,6 @@ void omps_memory_install(void)
 	OMPS_INSTALL(cuMemcpyDtoDAsync_v2, dtod);
 	OMPS_INSTALL(cuMemcpy, memcpy_any);
 	OMPS_INSTALL(cuMemcpyAsync, copy_any);
-	OMPS_INSTALL(cuMemcpy_ptds, memcpy_any);
-	OMPS_INSTALL(cuMemcpyAsync_ptsz, copy_any);
-	OMPS_INSTALL(cuMemcpyHtoD_v2_ptds, memcpy_htod);
-	OMPS_INSTALL(cuMemcpyDtoH_v2_ptds, memcpy_dtoh);
-	OMPS_INSTALL(cuMemcpyDtoD_v2_ptds, memcpy_dtod);
-	OMPS_INSTALL(cuMemcpyHtoDAsync_v2_ptsz, htod);
-	OMPS_INSTALL(cuMemcpyDtoHAsync_v2_ptsz, dtoh);
-	OMPS_INSTALL(cuMemcpyDtoDAsync_v2_ptsz, dtod);
 	OMPS_INSTALL(cuMemGetAddressRange_v2, get_address_range);
 	OMPS_INSTALL(cuMemHostAlloc, host_alloc);
 	OMPS_INSTALL(cuMemAllocHost_v2, alloc_host);

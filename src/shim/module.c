@@ -581,11 +581,8 @@ void omps_module_install(void)
 	OMPS_INSTALL(cuModuleGetFunction, module_get_function);
 	OMPS_INSTALL(cuFuncGetParamInfo, func_get_param_info);
 	OMPS_INSTALL(cuLaunchKernel, launch_kernel);
-	OMPS_INSTALL(cuLaunchKernel_ptsz, launch_kernel);
 	OMPS_INSTALL(cuLaunchKernelEx, launch_kernel_ex);
 	OMPS_INSTALL(cuLaunchCooperativeKernel, launch_cooperative);
-	OMPS_INSTALL(cuLaunchCooperativeKernel_ptsz, launch_cooperative);
-	OMPS_INSTALL(cuLaunchKernelEx_ptsz, launch_kernel_ex);
 	OMPS_INSTALL(cuLibraryLoadData, library_load_data);
 	OMPS_INSTALL(cuLibraryUnload, library_unload);
 	OMPS_INSTALL(cuLibraryGetKernel, library_get_kernel);

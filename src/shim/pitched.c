@@ -250,25 +250,14 @@ void omps_pitched_install(void)
 {
 	OMPS_INSTALL(cuMemAllocPitch_v2, alloc_pitch);
 	OMPS_INSTALL(cuMemcpy2D_v2, copy_2d);
-	OMPS_INSTALL(cuMemcpy2D_v2_ptds, copy_2d);
 	OMPS_INSTALL(cuMemcpy2DUnaligned_v2, copy_2d);
-	OMPS_INSTALL(cuMemcpy2DUnaligned_v2_ptds, copy_2d);
 	OMPS_INSTALL(cuMemcpy2DAsync_v2, copy_2d_async);
-	OMPS_INSTALL(cuMemcpy2DAsync_v2_ptsz, copy_2d_async);
 	OMPS_INSTALL(cuMemcpy3D_v2, copy_3d);
-	OMPS_INSTALL(cuMemcpy3D_v2_ptds, copy_3d);
 	OMPS_INSTALL(cuMemcpy3DAsync_v2, copy_3d_async);
-	OMPS_INSTALL(cuMemcpy3DAsync_v2_ptsz, copy_3d_async);
 	OMPS_INSTALL(cuMemsetD2D8_v2, set_2d8);
-	OMPS_INSTALL(cuMemsetD2D8_v2_ptds, set_2d8);
 	OMPS_INSTALL(cuMemsetD2D16_v2, set_2d16);
-	OMPS_INSTALL(cuMemsetD2D16_v2_ptds, set_2d16);
 	OMPS_INSTALL(cuMemsetD2D32_v2, set_2d32);
-	OMPS_INSTALL(cuMemsetD2D32_v2_ptds, set_2d32);
 	OMPS_INSTALL(cuMemsetD2D8Async, set_2d8_async);
-	OMPS_INSTALL(cuMemsetD2D8Async_ptsz, set_2d8_async);
 	OMPS_INSTALL(cuMemsetD2D16Async, set_2d16_async);
-	OMPS_INSTALL(cuMemsetD2D16Async_ptsz, set_2d16_async);
 	OMPS_INSTALL(cuMemsetD2D32Async, set_2d32_async);
-	OMPS_INSTALL(cuMemsetD2D32Async_ptsz, set_2d32_async);
 }

@@ -131,11 +131,8 @@ void omps_pool_install(void)
 	OMPS_INSTALL(cuDeviceGetDefaultMemPool, default_pool);
 	OMPS_INSTALL(cuDeviceGetMemPool, default_pool);
 	OMPS_INSTALL(cuMemAllocAsync, alloc_async);
-	OMPS_INSTALL(cuMemAllocAsync_ptsz, alloc_async);
 	OMPS_INSTALL(cuMemAllocFromPoolAsync, alloc_from_pool_async);
-	OMPS_INSTALL(cuMemAllocFromPoolAsync_ptsz, alloc_from_pool_async);
 	OMPS_INSTALL(cuMemFreeAsync, free_async);
-	OMPS_INSTALL(cuMemFreeAsync_ptsz, free_async);
 	OMPS_INSTALL(cuMemPoolSetAttribute, pool_set_attribute);
 	OMPS_INSTALL(cuMemPoolGetAttribute, pool_get_attribute);
 	OMPS_INSTALL(cuMemPoolTrimTo, pool_trim_to);

@@ -103,6 +103,26 @@ lost:
 	return -1;
 }
 
+/* Each per-thread-default-stream name (_ptsz, _ptds) does what its plain
+ * twin does: its wrapper sets omps_ptds, which gives NULL its meaning. */
+static void install_per_thread_twins(void)
+{
+	size_t i, j, n;
+
+	for (i = 0; i < OMPS_EP_COUNT; i++) {
+		const char *name = omps_entry_names[i];
+
+		n = strlen(name);
+		if (omps_table[i] || n < 6 || (strcmp(name + n - 5, "_ptsz") && strcmp(name + n - 5, "_ptds")))
+			continue;
+		for (j = 0; j < OMPS_EP_COUNT; j++)
+			if (strlen(omps_entry_names[j]) == n - 5 && !strncmp(omps_entry_names[j], name, n - 5)) {
+				omps_table[i] = omps_table[j];
+				break;
+			}
+	}
+}
+
 static void install_remote(void)
 {
 	size_t i;
@@ -119,6 +139,7 @@ static void install_remote(void)
 	omps_stream_install();
 	omps_pitched_install();
 	omps_pool_install();
+	install_per_thread_twins();
 }
 
 static void decide(void)

@@ -71,6 +71,9 @@ void omps_pool_install(void);
 CUresult omps_mem_alloc(CUdeviceptr *dptr, size_t bytes);
 /* The server's handle for s (0: the client's NULL stream). */
 CUresult omps_stream_handle(CUstream s, uint32_t *handle);
+/* Set while a per-thread-default-stream entry point (_ptsz, _ptds) runs: a
+ * NULL stream then means the calling thread's own stream. */
+extern __thread int omps_ptds;
 CUresult omps_stream_sync(CUstream s);
 
 /* real.c */

@@ -27,11 +27,38 @@ static struct omps_object *object(void *h, uint32_t magic)
 	return o && o->magic == magic ? o : NULL;
 }
 
+__thread int omps_ptds;
+
+static CUresult create(uint32_t type, uint32_t magic, unsigned int flags, int priority, void **out);
+
+/* The per-thread default stream: a blocking stream of the thread's own on
+ * each device, made at its first use, so that it is ordered with the legacy
+ * NULL stream and with nothing else, as the driver's. */
+static __thread struct omps_object *per_thread[OMPS_MAX_DEVICES];
+
+static CUresult per_thread_stream(uint32_t *handle)
+{
+	int dev = omps_current_device();
+	CUresult r;
+
+	if (dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!per_thread[dev]) {
+		r = create(OMPS_CALL_STREAM_CREATE, STREAM_MAGIC, CU_STREAM_DEFAULT, 0, (void **)&per_thread[dev]);
+		if (r != CUDA_SUCCESS)
+			return r;
+	}
+	*handle = per_thread[dev]->handle;
+	return CUDA_SUCCESS;
+}
+
 CUresult omps_stream_handle(CUstream s, uint32_t *handle)
 {
 	struct omps_object *o;
 
-	if (!s || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD) {
+	if (s == CU_STREAM_PER_THREAD || (!s && omps_ptds))
+		return per_thread_stream(handle);
+	if (!s || s == CU_STREAM_LEGACY) {
 		*handle = 0;
 		return CUDA_SUCCESS;
 	}
@@ -371,41 +398,25 @@ void omps_stream_install(void)
 	OMPS_INSTALL(cuStreamCreateWithPriority, stream_create_with_priority);
 	OMPS_INSTALL(cuStreamDestroy_v2, stream_destroy);
 	OMPS_INSTALL(cuStreamSynchronize, omps_stream_sync);
-	OMPS_INSTALL(cuStreamSynchronize_ptsz, omps_stream_sync);
 	OMPS_INSTALL(cuStreamQuery, stream_query);
-	OMPS_INSTALL(cuStreamQuery_ptsz, stream_query);
 	OMPS_INSTALL(cuStreamWaitEvent, stream_wait_event);
-	OMPS_INSTALL(cuStreamWaitEvent_ptsz, stream_wait_event);
 	OMPS_INSTALL(cuEventCreate, event_create);
 	OMPS_INSTALL(cuEventDestroy_v2, event_destroy);
 	OMPS_INSTALL(cuEventRecord, event_record);
-	OMPS_INSTALL(cuEventRecord_ptsz, event_record);
 	OMPS_INSTALL(cuEventSynchronize, event_synchronize);
 	OMPS_INSTALL(cuEventQuery, event_query);
 	OMPS_INSTALL(cuEventElapsedTime, event_elapsed_time);
 	OMPS_INSTALL(cuEventElapsedTime_v2, event_elapsed_time);
 	OMPS_INSTALL(cuEventRecordWithFlags, event_record_with_flags);
-	OMPS_INSTALL(cuEventRecordWithFlags_ptsz, event_record_with_flags);
 	OMPS_INSTALL(cuStreamGetPriority, stream_get_priority);
-	OMPS_INSTALL(cuStreamGetPriority_ptsz, stream_get_priority);
 	OMPS_INSTALL(cuStreamGetFlags, stream_get_flags);
-	OMPS_INSTALL(cuStreamGetFlags_ptsz, stream_get_flags);
 	OMPS_INSTALL(cuStreamGetId, stream_get_id);
-	OMPS_INSTALL(cuStreamGetId_ptsz, stream_get_id);
 	OMPS_INSTALL(cuStreamGetDevice, stream_get_device);
-	OMPS_INSTALL(cuStreamGetDevice_ptsz, stream_get_device);
 	OMPS_INSTALL(cuStreamGetCtx, stream_get_ctx);
-	OMPS_INSTALL(cuStreamGetCtx_ptsz, stream_get_ctx);
 	OMPS_INSTALL(cuStreamGetCtx_v2, stream_get_ctx_v2);
-	OMPS_INSTALL(cuStreamGetCtx_v2_ptsz, stream_get_ctx_v2);
 	OMPS_INSTALL(cuLaunchHostFunc, launch_host_func);
-	OMPS_INSTALL(cuLaunchHostFunc_ptsz, launch_host_func);
 	OMPS_INSTALL(cuStreamAddCallback, stream_add_callback);
-	OMPS_INSTALL(cuStreamAddCallback_ptsz, stream_add_callback);
 	OMPS_INSTALL(cuStreamIsCapturing, stream_is_capturing);
-	OMPS_INSTALL(cuStreamIsCapturing_ptsz, stream_is_capturing);
 	OMPS_INSTALL(cuStreamGetCaptureInfo_v2, stream_get_capture_info_v2);
-	OMPS_INSTALL(cuStreamGetCaptureInfo_v2_ptsz, stream_get_capture_info_v2);
 	OMPS_INSTALL(cuStreamGetCaptureInfo_v3, stream_get_capture_info);
-	OMPS_INSTALL(cuStreamGetCaptureInfo_v3_ptsz, stream_get_capture_info);
 }

@@ -429,6 +429,9 @@ static void context(void)
 	printf("context verified\n");
 }
 
+/* As cudart calls it when built for the per-thread default stream. */
+CUresult CUDAAPI cuMemsetD8Async_ptsz(CUdeviceptr d, unsigned char v, size_t n, CUstream s);
+
 /* Contexts the program creates, pushes and pops: handles for its device's
  * context in the server. */
 static void contexts(CUcontext primary)
@@ -465,9 +468,9 @@ static void contexts(CUcontext primary)
 	printf("contexts verified\n");
 }
 
-/* The legacy NULL stream with a blocking and a non-blocking stream: two
- * switches need an ordering (a blocking stream, then the NULL stream; the
- * NULL stream, then the blocking stream); the others none. */
+/* The legacy NULL stream with a blocking and a non-blocking stream, and the
+ * per-thread default stream: each switch between the NULL stream and a
+ * blocking one needs an ordering (five here); the others none. */
 static void legacy(void)
 {
 	CUstream blocking, nonblocking;
@@ -487,6 +490,10 @@ static void legacy(void)
 	CK(cuMemsetD8Async(d, 6, 64, nonblocking));
 	CK(cuMemsetD8Async(d, 7, 64, CU_STREAM_LEGACY)); /* waits for the blocking stream again */
 	CK(cuMemsetD8Async(d, 8, 64, nonblocking));
+	/* The per-thread default stream: a blocking stream of this thread's. */
+	CK(cuMemsetD8Async_ptsz(d, 9, 64, NULL)); /* waits for the NULL stream */
+	CK(cuMemsetD8Async(d, 10, 64, CU_STREAM_PER_THREAD)); /* the same stream */
+	CK(cuMemsetD8Async(d, 11, 64, NULL)); /* waits for it */
 	CK(cuCtxSynchronize());
 	/* The server's waits so far, as fakecuda logged them (FAKECUDA_WAIT_LOG). */
 	if (getenv("FAKECUDA_WAIT_LOG")) {

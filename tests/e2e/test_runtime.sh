@@ -13,7 +13,7 @@ probe() { LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" "$@"; }
 # The legacy NULL stream: ordered with the client's blocking streams only.
 out=$(probe --legacy 2>&1)
 check "the legacy-stream program passes" grep -qx "runtime_probe: PASS" <<<"$out"
-check "three switches between the NULL and a blocking stream: three waits" grep -qx "waits 3" <<<"$out"
+check "five switches between the NULL stream and blocking ones (per-thread included): five waits" grep -qx "waits 5" <<<"$out"
 
 out=$(probe 2>&1)
 check "a runtime-style program passes through the server" grep -qx "runtime_probe: PASS" <<<"$out"
