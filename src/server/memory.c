@@ -102,18 +102,13 @@ static CUresult alloc_now(struct srv_client *c, int dev, uint64_t bytes, CUdevic
 	return r;
 }
 
-static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
+/* An allocation's answer: recorded as the client's (a) if it was made. */
+static void reply_alloc(struct srv_client *c, const struct omps_call_alloc *m, struct srv_alloc *a, CUresult r,
+			CUdeviceptr ptr)
 {
 	struct omps_reply_ptr rep;
-	struct srv_alloc *a = calloc(1, sizeof(*a));
-	CUdeviceptr ptr = 0;
-	CUresult r = a ? srv_use_device(c, m->dev, NULL) : CUDA_ERROR_OUT_OF_MEMORY;
 
 	memset(&rep, 0, sizeof(rep));
-	if (r == CUDA_SUCCESS && !m->bytes)
-		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS)
-		r = alloc_now(c, m->dev, m->bytes, &ptr);
 	if (r == CUDA_SUCCESS) {
 		*a = (struct srv_alloc){.next = c->allocs, .ptr = ptr, .bytes = m->bytes, .dev = m->dev};
 		c->allocs = a;
@@ -123,6 +118,19 @@ static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 	}
 	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
+}
+
+static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
+{
+	struct srv_alloc *a = calloc(1, sizeof(*a));
+	CUdeviceptr ptr = 0;
+	CUresult r = a ? srv_use_device(c, m->dev, NULL) : CUDA_ERROR_OUT_OF_MEMORY;
+
+	if (r == CUDA_SUCCESS && !m->bytes)
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = alloc_now(c, m->dev, m->bytes, &ptr);
+	reply_alloc(c, m, a, r, ptr);
 }
 
 /* Freed once the client's work queued so far, on any of its streams, is
@@ -357,29 +365,19 @@ static void memset_2d(struct srv_client *c, const struct omps_call_memset2d *m)
 
 static void mem_alloc_async(struct srv_client *c, const struct omps_call_alloc *m)
 {
-	struct omps_reply_ptr rep;
 	struct srv_alloc *a = calloc(1, sizeof(*a));
 	CUdeviceptr ptr = 0;
 	CUmemoryPool pool;
 	CUstream s;
 	CUresult r = a ? srv_stream(c, m->reserved, m->dev, &s) : CUDA_ERROR_OUT_OF_MEMORY;
 
-	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS && !m->bytes)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		r = pool_of(c, m->dev, &pool);
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->mem_alloc_from_pool_async(&ptr, m->bytes, pool, s);
-	if (r == CUDA_SUCCESS) {
-		*a = (struct srv_alloc){.next = c->allocs, .ptr = ptr, .bytes = m->bytes, .dev = m->dev};
-		c->allocs = a;
-		rep.ptr = ptr;
-	} else {
-		free(a);
-	}
-	rep.r.result = srv_with_sticky(c, r);
-	srv_reply(c, &rep, sizeof(rep));
+	reply_alloc(c, m, a, r, ptr);
 }
 
 static void mem_free_async(struct srv_client *c, const struct omps_call_free_async *m)
