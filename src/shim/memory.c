@@ -470,6 +470,19 @@ static CUresult staged(int to_device, CUdeviceptr device, void *host, size_t byt
 	return r;
 }
 
+/* What every copy with host memory checks first: its stream, its host
+ * pointer, a current context. */
+static CUresult copy_start(struct omps_call_copy *m, CUstream stream, const void *host, size_t bytes)
+{
+	CUresult r = omps_stream_handle(stream, &m->stream);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (!host && bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	return need_context(&m->dev);
+}
+
 /* Host to device. From shared memory the server copies itself (and a
  * synchronous copy waits for it); other memory travels in the ring, so the
  * program may reuse it at once. */
@@ -480,11 +493,7 @@ static CUresult htod_on(CUdeviceptr dst, const void *src, size_t bytes, CUstream
 	size_t chunk = omps_post_max() - sizeof(m), off;
 	CUresult r;
 
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
-		return r;
-	if (!src && bytes)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
+	if ((r = copy_start(&m, stream, src, bytes)) != CUDA_SUCCESS)
 		return r;
 	if (shared_host(src, bytes)) {
 		m.dst = dst, m.src = (uintptr_t)src, m.bytes = bytes;
@@ -516,11 +525,7 @@ static CUresult dtoh_on(void *dst, CUdeviceptr src, size_t bytes, CUstream strea
 	struct omps_call_copy m = {.dst = (uintptr_t)dst, .src = src, .bytes = bytes};
 	CUresult r;
 
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
-		return r;
-	if (!dst && bytes)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
+	if ((r = copy_start(&m, stream, dst, bytes)) != CUDA_SUCCESS)
 		return r;
 	if (shared_host(dst, bytes)) {
 		r = omps_post(OMPS_CALL_MEMCPY_DTOH_HOST, &m, sizeof(m), NULL, 0);
