@@ -49,6 +49,14 @@ static void give_up(struct srv_client *c, const char *why)
 	c->dead = 1;
 }
 
+void srv_malformed(struct srv_client *c, uint32_t type, size_t len)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "malformed call %u (%zu bytes)", type, len);
+	give_up(c, why);
+}
+
 int srv_reply(struct srv_client *c, const void *reply, size_t len)
 {
 	if (omps_ring_push(&c->rep, OMPS_REPLY, reply, (uint32_t)len, 5000) == 0)

@@ -41,8 +41,7 @@ void srv_context_call(struct srv_client *c, uint32_t type, const unsigned char *
 	struct omps_call_ctx_limit m;
 
 	if (type != OMPS_CALL_CTX_LIMIT || len != sizeof(m)) {
-		omps_log("Client process %d: malformed call %u (%zu bytes)", (int)c->pid, type, len);
-		srv_deferred(c, CUDA_ERROR_INVALID_VALUE);
+		srv_malformed(c, type, len);
 		return;
 	}
 	memcpy(&m, rec, sizeof(m));

@@ -516,8 +516,7 @@ void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *r
 	size_t need = call_size[type];
 
 	if (len < need || (type != OMPS_CALL_MEMCPY_HTOD && type != OMPS_CALL_MEMCPY_2D && len != need)) {
-		omps_log("Client process %d: malformed call %u (%zu bytes)", (int)c->pid, type, len);
-		srv_deferred(c, CUDA_ERROR_INVALID_VALUE);
+		srv_malformed(c, type, len);
 		return;
 	}
 	memcpy(&m, rec, need);

@@ -192,8 +192,11 @@ static void launch(struct srv_client *c, const struct omps_call_launch *m, const
 	CUstream s;
 	CUresult r = f ? srv_stream(c, m->stream, m->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
 
-	if (r == CUDA_SUCCESS && (m->nattrs > OMPS_MAX_LAUNCH_ATTRS || len < attr_bytes ||
-				  m->args_size != len - attr_bytes || m->args_size < f->args_size))
+	if (m->nattrs > OMPS_MAX_LAUNCH_ATTRS || len < attr_bytes || m->args_size != len - attr_bytes) {
+		srv_malformed(c, OMPS_CALL_LAUNCH, sizeof(*m) + len);
+		return;
+	}
+	if (r == CUDA_SUCCESS && m->args_size < f->args_size)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && !m->nattrs) {
 		r = c->srv->drv->launch_kernel(f->fn, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1],
@@ -329,8 +332,7 @@ void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *r
 		return;
 	}
 	if (len < need || (type != OMPS_CALL_LAUNCH && len != need)) {
-		omps_log("Client process %d: malformed call %u (%zu bytes)", (int)c->pid, type, len);
-		srv_deferred(c, CUDA_ERROR_INVALID_VALUE);
+		srv_malformed(c, type, len);
 		return;
 	}
 	memcpy(&m, rec, need);

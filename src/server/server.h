@@ -112,6 +112,8 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 		     size_t errlen);
 void srv_channel_stop(struct srv_client *c);
 int srv_reply(struct srv_client *c, const void *reply, size_t len);
+/* A record that breaks the protocol: the client is disconnected, with a line. */
+void srv_malformed(struct srv_client *c, uint32_t type, size_t len);
 int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
 
 /* stream.c */

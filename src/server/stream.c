@@ -229,8 +229,7 @@ void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *r
 			  : sizeof(m.handle);
 
 	if (len != need) {
-		omps_log("Client process %d: malformed call %u (%zu bytes)", (int)c->pid, type, len);
-		srv_deferred(c, CUDA_ERROR_INVALID_VALUE);
+		srv_malformed(c, type, len);
 		return;
 	}
 	memcpy(&m, rec, need);

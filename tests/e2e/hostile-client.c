@@ -1,0 +1,105 @@
+/* A client that breaks the data-channel protocol on purpose, for the
+ * end-to-end tests: it joins openmps, opens its data channel, then sends
+ * one bad request and waits for the server to drop it.
+ *   omps-hostile-client short|unknown|oversized|garbage
+ *     short:     a synchronous call (cuMemAlloc's) with a record too short
+ *     unknown:   a record of a type that does not exist
+ *     oversized: a launch whose attribute count passes the record's end
+ *     garbage:   the ring's indexes overwritten with nonsense
+ * Prints "dropped" when the server closes the connection within 5 s,
+ * "kept" otherwise; exit 0 when dropped. */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "connect.h"
+#include "ring.h"
+#include "sock.h"
+
+#define RING (1u << 20)
+
+static int open_channel(struct omps_connection *c, struct omps_ring *req, void **map)
+{
+	struct omps_channel_open o = {.request_ring = RING, .reply_ring = RING};
+	size_t bytes = omps_ring_bytes(RING);
+	int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	struct omps_ring rep;
+
+	if (fd < 0 || ftruncate(fd, (off_t)(2 * bytes)) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+		return -1;
+	*map = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*map == MAP_FAILED)
+		return -1;
+	omps_ring_init(req, *map, RING);
+	omps_ring_init(&rep, (char *)*map + bytes, RING);
+	if (omps_send(c->server_fd, OMPS_MSG_CHANNEL_OPEN, 0, 0, &o, sizeof(o), fd, 1) < 0)
+		return -1;
+	close(fd);
+	for (;;) {
+		struct omps_msg hdr;
+		char buf[OMPS_MSG_MAX];
+
+		if (omps_recv(c->server_fd, &hdr, buf, sizeof(buf), NULL) < 0)
+			return -1;
+		if (hdr.type == OMPS_MSG_CHANNEL_READY)
+			return hdr.status ? -1 : 0;
+	}
+}
+
+/* The connection closed by the server within 5 s. */
+static int dropped(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char c;
+
+	while (poll(&p, 1, 5000) > 0)
+		if (recv(fd, &c, 1, 0) <= 0)
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct omps_connection c;
+	struct omps_ring req;
+	const char *what = argc > 1 ? argv[1] : "";
+	unsigned char *p;
+	void *map;
+	char err[256];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (omps_connect(&c, err, sizeof(err)) != OMPS_CONNECT_OK || open_channel(&c, &req, &map) < 0) {
+		printf("no channel: %s\n", err);
+		return 2;
+	}
+	if (!strcmp(what, "short")) {
+		p = omps_ring_reserve(&req, OMPS_CALL_MEM_ALLOC, 3);
+		memset(p, 0, 3);
+		omps_ring_commit(&req);
+	} else if (!strcmp(what, "unknown")) {
+		omps_ring_reserve(&req, 999, 0);
+		omps_ring_commit(&req);
+	} else if (!strcmp(what, "oversized")) {
+		struct omps_call_launch m = {.function = 1, .nattrs = 1000000, .args_size = 0};
+
+		p = omps_ring_reserve(&req, OMPS_CALL_LAUNCH, sizeof(m));
+		memcpy(p, &m, sizeof(m));
+		omps_ring_commit(&req);
+	} else if (!strcmp(what, "garbage")) {
+		memset(map, 0xa5, 256); /* the shared header: indexes and all */
+	} else {
+		fprintf(stderr, "usage: omps-hostile-client short|unknown|oversized|garbage\n");
+		return 2;
+	}
+	if (!dropped(c.server_fd)) {
+		printf("kept\n");
+		return 1;
+	}
+	printf("dropped\n");
+	return 0;
+}

@@ -1,0 +1,26 @@
+# Hostile input on the data channel: a record too short for its call, a
+# record of no known type, a launch whose attributes run past the record, a
+# ring whose shared indexes are overwritten. Each ends only that client's
+# connection, with a line in server.log; the server goes on serving others.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+HOSTILE=$OPENMPS_BIN/omps-hostile-client
+start_daemon
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+
+for what in short unknown oversized garbage; do
+	out=$("$HOSTILE" $what 2>&1)
+	check "$what: the server drops the client" grep -qx dropped <<<"$out"
+done
+check "server.log: the short record is named" logged "malformed call 1 \(3 bytes\); disconnecting it" server
+check "server.log: the unknown record is named" logged "unknown call in its request ring; disconnecting it" server
+check "server.log: the oversized launch is named" logged "malformed call 13 \([0-9]+ bytes\); disconnecting it" server
+check "server.log: the overwritten ring is named" logged "its request ring is corrupt; disconnecting it" server
+S=$(servers)
+check "one server served them all" test "$(wc -w <<<"$S")" -eq 1
+
+# Meanwhile, and after, a well-behaved client is served as ever.
+out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" 2>&1)
+check "a well-behaved client still passes" grep -qx "remote_probe: PASS" <<<"$out"
+check "on the same server" test "$(servers)" = "$S"
+finish
