@@ -424,21 +424,26 @@ static void pool_attr(struct srv_client *c, const struct omps_call_pool_attr *m)
 	srv_reply_value(c, r, wide ? (int64_t)v64 : v32);
 }
 
-/* Copies with shared host memory: the DMA works on it in the client's
- * stream order; nothing waits here. */
+/* A DMA between the client's shared host memory and its device memory, both
+ * checked, on its stream s; nothing waits for it here. */
+static CUresult dma(struct srv_client *c, int to_device, uint64_t dev, uint64_t host, uint64_t bytes, CUstream s)
+{
+	if (!srv_host_owned(c, host, bytes) || !owned(c, dev, bytes))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (to_device)
+		return c->srv->drv->memcpy_htod_async(dev, (const void *)(uintptr_t)host, bytes, s);
+	return c->srv->drv->memcpy_dtoh_async((void *)(uintptr_t)host, dev, bytes, s);
+}
+
+/* Copies with shared host memory. */
 static void copy_host(struct srv_client *c, uint32_t type, const struct omps_call_copy *m)
 {
 	int to_device = type == OMPS_CALL_MEMCPY_HTOD_HOST;
-	uint64_t host = to_device ? m->src : m->dst, dev = to_device ? m->dst : m->src;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
-	if (r == CUDA_SUCCESS && (!srv_host_owned(c, host, m->bytes) || !owned(c, dev, m->bytes)))
-		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS && to_device)
-		r = c->srv->drv->memcpy_htod_async(dev, (const void *)(uintptr_t)host, m->bytes, s);
-	else if (r == CUDA_SUCCESS)
-		r = c->srv->drv->memcpy_dtoh_async((void *)(uintptr_t)host, dev, m->bytes, s);
+	if (r == CUDA_SUCCESS)
+		r = dma(c, to_device, to_device ? m->dst : m->src, to_device ? m->src : m->dst, m->bytes, s);
 	srv_deferred(c, r);
 }
 
@@ -450,15 +455,12 @@ static void copy_staged(struct srv_client *c, const struct omps_call_staged *m)
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
-	if (r == CUDA_SUCCESS && (m->slot >= OMPS_STAGE_SLOTS || !srv_host_owned(c, m->host, m->bytes) ||
-				  !owned(c, m->device, m->bytes)))
+	if (r == CUDA_SUCCESS && m->slot >= OMPS_STAGE_SLOTS)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && !c->stage[m->slot])
 		r = drv->event_create(&c->stage[m->slot], CU_EVENT_DISABLE_TIMING);
-	if (r == CUDA_SUCCESS && m->to_device)
-		r = drv->memcpy_htod_async(m->device, (const void *)(uintptr_t)m->host, m->bytes, s);
-	else if (r == CUDA_SUCCESS)
-		r = drv->memcpy_dtoh_async((void *)(uintptr_t)m->host, m->device, m->bytes, s);
+	if (r == CUDA_SUCCESS)
+		r = dma(c, (int)m->to_device, m->device, m->host, m->bytes, s);
 	if (r == CUDA_SUCCESS)
 		r = drv->event_record(c->stage[m->slot], s);
 	/* The fast way for the client to know: a word the GPU sets. Optional;
