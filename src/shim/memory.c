@@ -361,6 +361,7 @@ static struct {
 	_Atomic uint32_t *done[OMPS_STAGE_SLOTS]; /* after each buffer: the GPU sets it to seq */
 	uint32_t seq[OMPS_STAGE_SLOTS];		  /* of the slot's last copy */
 	int busy[OMPS_STAGE_SLOTS];		  /* a copy may still use it */
+	int word_unreliable;			  /* wait on the server, not the word */
 	int state;				  /* 0 not tried, 1 ready, -1 unavailable */
 } stage = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -381,20 +382,54 @@ static int stage_ready(void)
 	return 1;
 }
 
-/* Waits until the slot's last copy is done: the GPU's word says so at once,
- * most often; else the server waits for the copy's event. */
+/* Waits until the slot's last copy is done. The GPU's word says so, most
+ * often while this thread spins (a DMA of a whole buffer takes a fraction of
+ * a millisecond); past STAGE_SPIN_NS, or where the word was once found not
+ * written, the server waits for the copy's event. */
+#define STAGE_SPIN_NS 3000000
+
+static uint64_t stage_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int stage_word_done(int slot)
+{
+	uint64_t t0 = 0;
+	int i;
+
+	for (i = 0;; i++) {
+		if (atomic_load(stage.done[slot]) == stage.seq[slot])
+			return 1;
+		if (stage.word_unreliable && i >= 2000)
+			return 0;
+		if ((i & 255) == 0) {
+			uint64_t t = stage_now();
+
+			if (!t0)
+				t0 = t;
+			else if (t - t0 > STAGE_SPIN_NS)
+				return 0;
+		}
+	}
+}
+
 static CUresult stage_free(int slot)
 {
 	struct omps_call_handle m = {.handle = (uint32_t)slot};
 	struct omps_reply rep;
-	CUresult r = CUDA_SUCCESS;
-	int spins;
+	CUresult r;
 
-	for (spins = 0; stage.busy[slot] && spins < 2000; spins++)
-		if (atomic_load(stage.done[slot]) == stage.seq[slot])
-			stage.busy[slot] = 0;
-	if (stage.busy[slot])
-		r = omps_call(OMPS_CALL_STAGE_WAIT, &m, sizeof(m), &rep, sizeof(rep));
+	if (!stage.busy[slot] || stage_word_done(slot)) {
+		stage.busy[slot] = 0;
+		return CUDA_SUCCESS;
+	}
+	r = omps_call(OMPS_CALL_STAGE_WAIT, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS && atomic_load(stage.done[slot]) != stage.seq[slot])
+		stage.word_unreliable = 1; /* the server could not have the GPU write it */
 	stage.busy[slot] = 0;
 	return r;
 }
@@ -422,7 +457,7 @@ static CUresult htod_staged(struct omps_call_staged *m, CUdeviceptr dst, const u
 		n = bytes - off < STAGE_BYTES ? bytes - off : STAGE_BYTES;
 		if ((r = stage_free(k)) != CUDA_SUCCESS)
 			break;
-		memcpy(stage.buf[k], src + off, n);
+		omps_copy_parallel(stage.buf[k], src + off, n);
 		r = stage_post(m, k, dst + off, n);
 	}
 	return r;
@@ -448,7 +483,7 @@ static CUresult dtoh_staged(struct omps_call_staged *m, unsigned char *dst, CUde
 		}
 		if ((r = stage_free(k)) != CUDA_SUCCESS)
 			break;
-		memcpy(dst + off, stage.buf[k], n);
+		omps_copy_parallel(dst + off, stage.buf[k], n);
 		n = bytes - next < STAGE_BYTES ? bytes - next : STAGE_BYTES;
 	}
 	return r;

@@ -36,6 +36,13 @@ done
 wait
 check "eight clients at once all pass" test "$(cat "$TMP"/p?.out | grep -cx 'remote_probe: PASS')" -eq 8
 
+# Staged pageable copies split over helper threads, in uneven pieces, or
+# copied by the caller alone.
+out=$(OPENMPS_COPY_THREADS=3 probe --bytes $(((5 << 20) + 1000)) 2>&1)
+check "a copy split over three helper threads arrives whole" grep -qx "remote_probe: PASS" <<<"$out"
+out=$(OPENMPS_COPY_THREADS=0 probe --bytes $((3 << 20)) 2>&1)
+check "and one the caller copies alone" grep -qx "remote_probe: PASS" <<<"$out"
+
 # What a client leaves is freed when it exits; the next client sees it all free.
 out=$(probe --leak 2>&1)
 check "a client that leaves its memory passes" grep -qx "remote_probe: PASS (leaving its memory)" <<<"$out"
