@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 2
+#define OMPS_PROTOCOL_VERSION 3
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64
@@ -209,6 +209,8 @@ enum omps_call {
 	OMPS_CALL_MEMCPY_DTOH_HOST, /* omps_call_copy: dst is shared host memory */
 	OMPS_CALL_MEMCPY_STAGED,    /* omps_call_staged: a copy through a shared staging buffer */
 	OMPS_CALL_STAGE_WAIT,	    /* (sync) omps_call_handle (the slot) -> omps_reply once its copy is done */
+	OMPS_CALL_HOSTFN_AREA,	    /* (sync) omps_call_ptr: the client's omps_hostfn_area -> omps_reply */
+	OMPS_CALL_HOST_FUNC,	    /* omps_call_hostfn: a host function's place in a stream */
 	OMPS_CALL_END
 };
 
@@ -301,6 +303,28 @@ struct omps_call_staged {
 	uint64_t device, host, bytes; /* host: in a shared staging buffer */
 	uint64_t done;		      /* shared host word the GPU sets to seq after the copy */
 	uint32_t seq;
+	uint32_t reserved;
+};
+
+/* Host functions and stream callbacks run in the client, in stream order,
+ * without the caller waiting. The client shares one page-locked area with
+ * the server. For ticket t (slot t % OMPS_HOSTFN_SLOTS) the stream sets
+ * reached[slot], then doorbell, to t; wakes the client's futex on doorbell;
+ * then waits until done[slot] - t, as a signed 32-bit number, is >= 0, which
+ * the client makes so once the function has returned. */
+#define OMPS_HOSTFN_SLOTS 256
+
+struct omps_hostfn_area {
+	uint32_t doorbell;
+	uint32_t reserved[15];
+	uint32_t reached[OMPS_HOSTFN_SLOTS];
+	uint32_t done[OMPS_HOSTFN_SLOTS];
+};
+
+struct omps_call_hostfn {
+	int32_t dev;
+	uint32_t stream;
+	uint32_t ticket;
 	uint32_t reserved;
 };
 

@@ -81,6 +81,10 @@ static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 		srv_stream_call(c, type, c->buf, len);
 		return;
 	}
+	if (type == OMPS_CALL_HOSTFN_AREA || type == OMPS_CALL_HOST_FUNC) {
+		srv_hostfn_call(c, type, c->buf, len);
+		return;
+	}
 	if (type == OMPS_CALL_CTX_LIMIT) {
 		srv_context_call(c, type, c->buf, len);
 		return;
@@ -114,6 +118,7 @@ static void release(struct srv_client *c)
 {
 	uint32_t i;
 
+	srv_hostfn_release(c); /* first: its streams must be able to drain */
 	srv_module_release(c);
 	srv_memory_release(c);
 	srv_host_release(c);

@@ -77,6 +77,8 @@ static const struct sym syms[] = {
 	SYM(mem_host_unregister, "cuMemHostUnregister"),
 	SYM(mem_host_get_device_pointer, "cuMemHostGetDevicePointer_v2"),
 	SYM(stream_write_value32, "cuStreamWriteValue32_v2"),
+	SYM(stream_wait_value32, "cuStreamWaitValue32_v2"),
+	SYM(launch_host_func, "cuLaunchHostFunc"),
 };
 
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)

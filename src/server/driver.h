@@ -74,6 +74,8 @@ struct omps_driver {
 	CUresult (*mem_host_unregister)(void *);
 	CUresult (*mem_host_get_device_pointer)(CUdeviceptr *, void *, unsigned int);
 	CUresult (*stream_write_value32)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+	CUresult (*stream_wait_value32)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+	CUresult (*launch_host_func)(CUstream, CUhostFn, void *);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

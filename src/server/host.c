@@ -119,15 +119,22 @@ int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes)
 	return srv_host_device_ptr(c, addr, bytes) != 0;
 }
 
-uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes)
+uint64_t srv_host_device_ptr_locked(struct srv_client *c, uint64_t addr, uint64_t bytes)
 {
 	struct srv_host *h;
-	uint64_t d = 0;
+
+	for (h = c->hosts; h; h = h->next)
+		if (addr >= h->addr && bytes <= h->bytes && addr - h->addr <= h->bytes - bytes)
+			return h->device_ptr ? h->device_ptr + (addr - h->addr) : addr;
+	return 0;
+}
+
+uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes)
+{
+	uint64_t d;
 
 	pthread_mutex_lock(&c->hosts_lock);
-	for (h = c->hosts; h && !d; h = h->next)
-		if (addr >= h->addr && bytes <= h->bytes && addr - h->addr <= h->bytes - bytes)
-			d = h->device_ptr ? h->device_ptr + (addr - h->addr) : addr;
+	d = srv_host_device_ptr_locked(c, addr, bytes);
 	pthread_mutex_unlock(&c->hosts_lock);
 	return d;
 }

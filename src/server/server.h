@@ -78,6 +78,9 @@ struct srv_client {
 	CUstream quiet[OMPS_MAX_DEVICES];    /* where its memory is allocated and freed */
 	struct srv_host *hosts; /* host memory shared with it (host.c) */
 	CUevent stage[OMPS_STAGE_SLOTS]; /* the end of each staging buffer's last copy */
+	uint64_t hostfn_area;		 /* its struct omps_hostfn_area, shared; 0: none */
+	uint32_t hostfn_last;		 /* the last ticket queued */
+	int hostfn_pending;		 /* some were queued */
 	pthread_mutex_t hosts_lock;
 	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
 	unsigned char *image; /* a module image being received */
@@ -133,6 +136,11 @@ void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const vo
 int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes);
 /* Where the GPU reaches shared host memory at addr; 0 if not the client's. */
 uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes);
+uint64_t srv_host_device_ptr_locked(struct srv_client *c, uint64_t addr, uint64_t bytes); /* hosts_lock held */
+
+/* hostfn.c */
+void srv_hostfn_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+void srv_hostfn_release(struct srv_client *c);
 void srv_host_release(struct srv_client *c);
 
 /* context.c */

@@ -348,6 +348,16 @@ static int shared_host(const void *p, size_t bytes)
 	       (uintptr_t)p - r.base <= r.bytes - bytes;
 }
 
+/* Page-locked memory the server maps too, for the shim's own use. */
+CUresult omps_host_alloc_shared(void **pp, size_t bytes)
+{
+	CUresult r = host_alloc(pp, bytes, 0);
+
+	if (r == CUDA_SUCCESS && !shared_host(*pp, bytes))
+		r = CUDA_ERROR_NOT_SUPPORTED; /* kept: the shim asks once */
+	return r;
+}
+
 /* Large copies of pageable memory: through two shared page-locked staging
  * buffers, one filled here while the DMA empties the other (as the driver
  * stages pageable copies itself). Smaller copies, and any copy when the
@@ -373,8 +383,7 @@ static int stage_ready(void)
 		return stage.state > 0;
 	stage.state = -1;
 	for (i = 0; i < OMPS_STAGE_SLOTS; i++) {
-		if (host_alloc(&stage.buf[i], STAGE_BYTES + 64, 0) != CUDA_SUCCESS ||
-		    !shared_host(stage.buf[i], STAGE_BYTES + 64))
+		if (omps_host_alloc_shared(&stage.buf[i], STAGE_BYTES + 64) != CUDA_SUCCESS)
 			return 0;
 		stage.done[i] = (_Atomic uint32_t *)((char *)stage.buf[i] + STAGE_BYTES);
 	}

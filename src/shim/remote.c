@@ -139,6 +139,7 @@ static void install_remote(void)
 	omps_stream_install();
 	omps_pitched_install();
 	omps_pool_install();
+	omps_hostfn_install();
 	install_per_thread_twins();
 }
 

@@ -241,36 +241,6 @@ static CUresult event_elapsed_time(float *ms, CUevent start, CUevent end)
 	return r;
 }
 
-/* Host functions and stream callbacks run here, in the program's process,
- * in stream order: the call waits for the stream's earlier work, runs the
- * function, and returns, so that later work follows it. The calling thread
- * waits meanwhile, where the driver would run the function on a thread of
- * its own; a program that must not wait should record an event instead. */
-static CUresult launch_host_func(CUstream s, CUhostFn fn, void *data)
-{
-	CUresult r;
-
-	if (!fn)
-		return CUDA_ERROR_INVALID_VALUE;
-	r = omps_stream_sync(s);
-	if (r == CUDA_SUCCESS)
-		fn(data);
-	return r;
-}
-
-static CUresult stream_add_callback(CUstream s, CUstreamCallback cb, void *data, unsigned int flags)
-{
-	uint32_t h;
-	CUresult r;
-
-	if (!cb || flags)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = omps_stream_handle(s, &h)) != CUDA_SUCCESS)
-		return r;
-	cb(s, omps_stream_sync(s), data); /* the callback is told of the stream's error */
-	return CUDA_SUCCESS;
-}
-
 /* The default record; external records belong to graphs, not remoted. */
 static CUresult event_record_with_flags(CUevent e, CUstream s, unsigned int flags)
 {
@@ -414,8 +384,6 @@ void omps_stream_install(void)
 	OMPS_INSTALL(cuStreamGetDevice, stream_get_device);
 	OMPS_INSTALL(cuStreamGetCtx, stream_get_ctx);
 	OMPS_INSTALL(cuStreamGetCtx_v2, stream_get_ctx_v2);
-	OMPS_INSTALL(cuLaunchHostFunc, launch_host_func);
-	OMPS_INSTALL(cuStreamAddCallback, stream_add_callback);
 	OMPS_INSTALL(cuStreamIsCapturing, stream_is_capturing);
 	OMPS_INSTALL(cuStreamGetCaptureInfo_v2, stream_get_capture_info_v2);
 	OMPS_INSTALL(cuStreamGetCaptureInfo_v3, stream_get_capture_info);

@@ -7,6 +7,7 @@
  * first check that failed. */
 #include <cuda.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,8 +359,21 @@ static void pools(void)
 	printf("pools verified\n"); /* d stays: the server frees it with the pool */
 }
 
-/* Host functions and callbacks: in this process, after the stream's work. */
+/* Host functions and callbacks: in this process, after the stream's work,
+ * before the stream's later work, and without the caller waiting. */
 static int order[4], norder;
+static atomic_int released;
+
+/* Returns once the caller that queued it has let it go: a caller that
+ * waited for it would never do so. */
+static void gate(void *arg)
+{
+	int i;
+
+	for (i = 0; i < 5000 && !atomic_load(&released); i++)
+		usleep(1000);
+	*(unsigned int *)arg = atomic_load(&released) ? 99 : 13;
+}
 
 static void host_fn(void *arg)
 {
@@ -375,6 +389,7 @@ static void callback(CUstream s, CUresult status, void *arg)
 static void host_functions(void)
 {
 	static unsigned int seen;
+	unsigned int *pinned;
 	int one = 1;
 	CUdeviceptr d;
 	CUstream s;
@@ -396,8 +411,20 @@ static void host_functions(void)
 	CK(cuMemcpyDtoHAsync(&seen, d, 4, s));
 	CK(cuLaunchHostFunc(s, host_fn, &one));
 	CK(cuStreamAddCallback(s, callback, &seen, 0));
+	CK(cuStreamSynchronize(s));
 	TRUE(norder == 2 && order[0] == 1 && order[1] == 42);
 	EXPECT(cuStreamAddCallback(s, callback, &seen, 1), CUDA_ERROR_INVALID_VALUE);
+	/* The gate writes pinned memory the stream then copies: 99 on the device
+	 * only if it ran before the copy and after this thread went on. */
+	CK(cuMemHostAlloc((void **)&pinned, 4, 0));
+	*pinned = 0;
+	CK(cuLaunchHostFunc(s, gate, pinned));
+	atomic_store(&released, 1);
+	CK(cuMemcpyHtoDAsync(d, pinned, 4, s));
+	CK(cuMemcpyDtoHAsync(&seen, d, 4, s));
+	CK(cuStreamSynchronize(s));
+	TRUE(seen == 99);
+	CK(cuMemFreeHost(pinned));
 	CK(cuStreamDestroy(s));
 	CK(cuMemFree(d));
 	printf("host functions verified\n");

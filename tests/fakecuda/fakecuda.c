@@ -579,6 +579,33 @@ CUresult CUDAAPI cuStreamWriteValue32(CUstream s, CUdeviceptr addr, cuuint32_t v
 	return CUDA_SUCCESS;
 }
 
+/* Waits by polling, as the GPU polls host memory; gives up after 10 s so
+ * that a test that never releases the wait fails instead of hanging. */
+CUresult CUDAAPI cuStreamWaitValue32(CUstream s, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
+{
+	struct timespec nap = {0, 10000};
+	time_t end = time(NULL) + 10;
+
+	(void)s;
+	if (!addr || flags != CU_STREAM_WAIT_VALUE_GEQ)
+		return addr ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_INVALID_VALUE;
+	while ((int32_t)(__atomic_load_n((cuuint32_t *)(uintptr_t)addr, __ATOMIC_ACQUIRE) - value) < 0) {
+		if (time(NULL) > end)
+			return CUDA_ERROR_LAUNCH_TIMEOUT;
+		nanosleep(&nap, NULL);
+	}
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuLaunchHostFunc(CUstream s, CUhostFn fn, void *data)
+{
+	(void)s;
+	if (!fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	fn(data);
+	return CUDA_SUCCESS;
+}
+
 /* Page-locked host memory: every address is reachable here. */
 CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 {

@@ -1,0 +1,101 @@
+/* Host functions and stream callbacks, which run in the client: the stream
+ * tells the client its function is reached and waits on the GPU until the
+ * client says it has returned (protocol.h, struct omps_hostfn_area). The
+ * stream never blocks a driver thread: the driver's host function here only
+ * wakes the client's futex, which is safe even once the client is gone (a
+ * futex call on an address no longer mapped fails, it does not fault). */
+#include <limits.h>
+#include <linux/futex.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "server.h"
+
+static void wake_client(void *doorbell)
+{
+	syscall(SYS_futex, doorbell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static void set_area(struct srv_client *c, const struct omps_call_ptr *m)
+{
+	CUresult r = CUDA_SUCCESS;
+
+	if (c->hostfn_area || m->ptr % 64 || !srv_host_device_ptr(c, m->ptr, sizeof(struct omps_hostfn_area)))
+		r = CUDA_ERROR_INVALID_VALUE; /* set before, or not in memory it shares with us */
+	else
+		c->hostfn_area = m->ptr;
+	srv_reply_result(c, r);
+}
+
+static CUresult word(struct srv_client *c, size_t offset, CUdeviceptr *d)
+{
+	*d = c->hostfn_area ? srv_host_device_ptr(c, c->hostfn_area + offset, 4) : 0;
+	return *d ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+static void host_func(struct srv_client *c, const struct omps_call_hostfn *m)
+{
+	struct omps_driver *drv = c->srv->drv;
+	size_t slot = m->ticket % OMPS_HOSTFN_SLOTS;
+	CUdeviceptr reached, bell, done;
+	CUstream s;
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
+
+	if (r == CUDA_SUCCESS)
+		r = word(c, offsetof(struct omps_hostfn_area, reached) + 4 * slot, &reached);
+	if (r == CUDA_SUCCESS)
+		r = word(c, offsetof(struct omps_hostfn_area, doorbell), &bell);
+	if (r == CUDA_SUCCESS)
+		r = word(c, offsetof(struct omps_hostfn_area, done) + 4 * slot, &done);
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_write_value32(s, reached, m->ticket, 0);
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_write_value32(s, bell, m->ticket, 0);
+	if (r == CUDA_SUCCESS)
+		r = drv->launch_host_func(s, wake_client, (void *)(uintptr_t)c->hostfn_area);
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_wait_value32(s, done, m->ticket, CU_STREAM_WAIT_VALUE_GEQ);
+	if (r == CUDA_SUCCESS) {
+		c->hostfn_pending = 1;
+		c->hostfn_last = m->ticket;
+	}
+	srv_deferred(c, r);
+}
+
+void srv_hostfn_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	union {
+		struct omps_call_ptr area;
+		struct omps_call_hostfn fn;
+	} m;
+	size_t need = type == OMPS_CALL_HOSTFN_AREA ? sizeof(m.area) : sizeof(m.fn);
+
+	if (len != need) {
+		srv_malformed(c, type, len);
+		return;
+	}
+	memcpy(&m, rec, need);
+	if (type == OMPS_CALL_HOSTFN_AREA)
+		set_area(c, &m.area);
+	else
+		host_func(c, &m.fn);
+}
+
+/* A client that is gone runs no more functions: every wait of its streams is
+ * let go, so that its streams drain before its memory is released. Under the
+ * hosts lock, so that the area cannot be unmapped meanwhile. */
+void srv_hostfn_release(struct srv_client *c)
+{
+	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)c->hostfn_area;
+	size_t i;
+
+	if (!c->hostfn_pending)
+		return;
+	pthread_mutex_lock(&c->hosts_lock);
+	if (srv_host_device_ptr_locked(c, c->hostfn_area, sizeof(*a)))
+		for (i = 0; i < OMPS_HOSTFN_SLOTS; i++)
+			__atomic_store_n(&a->done[i], c->hostfn_last, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->hosts_lock);
+}
