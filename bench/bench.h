@@ -28,6 +28,19 @@ static inline double bench_median(double *v, int n)
 	return v[n / 2];
 }
 
+/* A kernel of `iters` dependent multiply-adds per thread; thread 0 of each
+ * block stores the result at p. */
+static const char *const bench_spin_ptx __attribute__((unused)) = ".version 8.0\n.target sm_90\n.address_size 64\n"
+			 ".visible .entry spin(.param .u64 p, .param .u32 iters)\n{\n"
+			 " .reg .b32 r<4>; .reg .f32 f<2>; .reg .b64 rd<3>; .reg .pred q;\n"
+			 " ld.param.u64 rd1, [p]; ld.param.u32 r1, [iters];\n"
+			 " mov.f32 f1, 0f3F800000; mov.u32 r2, 0;\n"
+			 "loop:\n fma.rn.f32 f1, f1, 0f3F7FFFFF, 0f3A83126F; add.u32 r2, r2, 1;\n"
+			 " setp.lt.u32 q, r2, r1; @q bra loop;\n"
+			 " mov.u32 r3, %tid.x; setp.ne.u32 q, r3, 0; @q bra done;\n"
+			 " cvta.to.global.u64 rd2, rd1; st.global.f32 [rd2], f1;\n"
+			 "done:\n ret;\n}\n";
+
 #define BENCH_CK(x)                                                      \
 	do {                                                             \
 		int r_ = (int)(x);                                       \

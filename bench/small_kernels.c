@@ -10,17 +10,6 @@
 
 #include "bench.h"
 
-static const char *ptx = ".version 8.0\n.target sm_90\n.address_size 64\n"
-			 ".visible .entry spin(.param .u64 p, .param .u32 iters)\n{\n"
-			 " .reg .b32 r<4>; .reg .f32 f<2>; .reg .b64 rd<3>; .reg .pred q;\n"
-			 " ld.param.u64 rd1, [p]; ld.param.u32 r1, [iters];\n"
-			 " mov.f32 f1, 0f3F800000; mov.u32 r2, 0;\n"
-			 "loop:\n fma.rn.f32 f1, f1, 0f3F7FFFFF, 0f3A83126F; add.u32 r2, r2, 1;\n"
-			 " setp.lt.u32 q, r2, r1; @q bra loop;\n"
-			 " mov.u32 r3, %tid.x; setp.ne.u32 q, r3, 0; @q bra done;\n"
-			 " cvta.to.global.u64 rd2, rd1; st.global.f32 [rd2], f1;\n"
-			 "done:\n ret;\n}\n";
-
 #define CK BENCH_CK
 
 /* Wall-clock time: the workers, separate processes, start at one instant. */
@@ -54,7 +43,7 @@ int main(int argc, char **argv)
 	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
 	CK(cuCtxSetCurrent(ctx));
 	CK(cuMemAlloc(&d, 256));
-	CK(cuModuleLoadData(&mod, ptx));
+	CK(cuModuleLoadData(&mod, bench_spin_ptx));
 	CK(cuModuleGetFunction(&f, mod, "spin"));
 	CK(cuLaunchKernel(f, 16, 1, 1, 128, 1, 1, 0, NULL, args, NULL)); /* warm up */
 	CK(cuCtxSynchronize());

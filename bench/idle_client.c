@@ -1,0 +1,41 @@
+/* One client of the scale benchmark: starts as a typical CUDA program does
+ * (the primary context, 1 MiB of device memory, a module, one kernel), says
+ * how long that took from the instant its launcher gives, and then holds its
+ * context, idle, for HOLD seconds.
+ *   idle_client LAUNCH_EPOCH_SECONDS HOLD_SECONDS
+ * Prints "ready S" (seconds from launch to the first kernel completed). */
+#include <cuda.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define CK BENCH_CK
+
+int main(int argc, char **argv)
+{
+	unsigned int iters = 1;
+	double launched;
+	CUdeviceptr d;
+	CUcontext ctx;
+	CUmodule mod;
+	CUfunction f;
+	void *args[2] = {&d, &iters};
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: idle_client LAUNCH_EPOCH_SECONDS HOLD_SECONDS\n");
+		return 2;
+	}
+	launched = atof(argv[1]);
+	CK(cuInit(0));
+	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuMemAlloc(&d, 1 << 20));
+	CK(cuModuleLoadData(&mod, bench_spin_ptx));
+	CK(cuModuleGetFunction(&f, mod, "spin"));
+	CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	CK(cuCtxSynchronize());
+	printf("ready %.3f\n", bench_now(CLOCK_REALTIME) - launched);
+	fflush(stdout);
+	sleep((unsigned int)atoi(argv[2]));
+	return 0;
+}
