@@ -162,8 +162,12 @@ ssize_t omps_recv(int fd, struct omps_msg *hdr, void *payload, size_t cap, int *
 		errno = ECONNRESET;
 		goto fail;
 	}
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+	if (msg.msg_flags & MSG_TRUNC) {
 		errno = EMSGSIZE;
+		goto fail;
+	}
+	if (msg.msg_flags & MSG_CTRUNC) { /* a descriptor sent was lost: ours are all taken */
+		errno = EMFILE;
 		goto fail;
 	}
 	if ((size_t)n < sizeof(*hdr)) {

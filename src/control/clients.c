@@ -63,6 +63,8 @@ void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c)
 	}
 }
 
+/* 0: admitted; -1: refused; 1: the server's socket is full, so the client
+ * stays pending until it drains (a burst of clients starting at once). */
 static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 {
 	struct omps_admit a = {.pid = c->pid, .uid = c->uid, .client_id = c->id};
@@ -72,12 +74,23 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 	omps_settings_effective(&s->settings, &c->requested, &c->effective);
 	a.effective = reply.effective = c->effective;
 	if (omps_sock_pair(sp) < 0) {
-		refuse(d, c, "cannot create a connection to the server");
+		char why[128];
+
+		snprintf(why, sizeof(why), "cannot create a connection to the server: %s%s", strerror(errno),
+			 errno == EMFILE ? " (raise the daemon's ulimit -n)" : "");
+		refuse(d, c, why);
 		return -1;
 	}
 	if (ctl_server_send(s, OMPS_MSG_SERVER_ADMIT, &a, sizeof(a), sp[0]) < 0) {
+		int full = errno == EAGAIN || errno == EWOULDBLOCK;
+
 		close(sp[0]);
 		close(sp[1]);
+		if (full) {
+			s->backlogged = 1;
+			return 1;
+		}
+		omps_log("Cannot send client %d to server %d: %s", (int)c->pid, (int)s->pid, strerror(errno));
 		refuse(d, c, "cannot reach the server");
 		return -1;
 	}
@@ -127,9 +140,13 @@ void ctl_schedule(struct ctl_daemon *d)
 			}
 		}
 		if (s->uid == want && s->state == SRV_ACTIVE) {
-			if (admit(d, c, s) == 0)
+			int r = admit(d, c, s);
+
+			if (r == 0)
 				omps_log("NEW CLIENT %d from user %u: Server already exists", (int)c->pid,
 					 (unsigned)c->uid);
+			if (r == 1)
+				break; /* the rest wait their turn, oldest first */
 			continue;
 		}
 		if (s->uid != want && s->state == SRV_ACTIVE) {

@@ -30,6 +30,7 @@ struct ctl_server {
 	struct omps_settings settings; /* server-wide limits */
 	struct omps_server_ready devices;
 	unsigned nclients;
+	int backlogged; /* its socket was full: admit more once it is writable */
 	uint32_t next_seq;
 	double kill_at; /* monotonic time to SIGKILL it, 0 if none */
 	char failure[256];

@@ -388,7 +388,7 @@ struct pollset {
 	size_t n, cap;
 };
 
-static void add(struct pollset *p, int fd, char kind, void *who)
+static void add(struct pollset *p, int fd, short events, char kind, void *who)
 {
 	if (p->n == p->cap) {
 		p->cap = p->cap ? 2 * p->cap : 64;
@@ -400,7 +400,7 @@ static void add(struct pollset *p, int fd, char kind, void *who)
 			exit(1);
 		}
 	}
-	p->pfd[p->n] = (struct pollfd){.fd = fd, .events = POLLIN};
+	p->pfd[p->n] = (struct pollfd){.fd = fd, .events = events};
 	p->who[p->n] = who;
 	p->kind[p->n++] = kind;
 }
@@ -437,16 +437,16 @@ static void loop(struct ctl_daemon *d, int sfd)
 		size_t i;
 
 		p.n = 0;
-		add(&p, sfd, 'g', NULL);
+		add(&p, sfd, POLLIN, 'g', NULL);
 		if (d->listen_fd >= 0)
-			add(&p, d->listen_fd, 'l', NULL);
+			add(&p, d->listen_fd, POLLIN, 'l', NULL);
 		for (s = d->servers; s; s = s->next)
 			if (s->fd >= 0)
-				add(&p, s->fd, 's', s);
+				add(&p, s->fd, s->backlogged ? POLLIN | POLLOUT : POLLIN, 's', s);
 		for (c = d->conns; c; c = c->next)
-			add(&p, c->fd, 'c', c);
+			add(&p, c->fd, POLLIN, 'c', c);
 		for (j = d->jobs; j; j = j->next)
-			add(&p, j->fd, 'j', j);
+			add(&p, j->fd, POLLIN, 'j', j);
 		ctl_servers_timers(d, &next);
 		if (next > 0) {
 			double ms = (next - ctl_now()) * 1000.0;
@@ -469,7 +469,13 @@ static void loop(struct ctl_daemon *d, int sfd)
 					accept_conns(d);
 				break;
 			case 's':
-				ctl_server_readable(d, p.who[i]);
+				s = p.who[i];
+				if (p.pfd[i].revents & POLLOUT && s->backlogged) {
+					s->backlogged = 0;
+					ctl_schedule(d);
+				}
+				if (p.pfd[i].revents & ~POLLOUT && alive(d, 's', s))
+					ctl_server_readable(d, s);
 				break;
 			case 'c':
 				conn_readable(d, p.who[i]);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "devices.h"
@@ -134,6 +135,15 @@ static void control_readable(struct srv_state *s)
 	int fd;
 	ssize_t n = omps_recv(s->control_fd, &hdr, buf, sizeof(buf), &fd);
 
+	if (n < 0 && errno == EMFILE) {
+		struct rlimit rl = {0};
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		omps_log("Could not admit a client: the server has used all of its %llu file descriptors "
+			 "(%u clients); raise the hard limit (ulimit -Hn) of the control daemon",
+			 (unsigned long long)rl.rlim_cur, s->nclients);
+		return;
+	}
 	if (n < 0) {
 		if (errno != EAGAIN)
 			lost_daemon(s);

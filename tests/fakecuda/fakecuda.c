@@ -606,10 +606,15 @@ CUresult CUDAAPI cuLaunchHostFunc(CUstream s, CUhostFn fn, void *data)
 	return CUDA_SUCCESS;
 }
 
-/* Page-locked host memory: every address is reachable here. */
+/* Page-locked host memory: every address is reachable here. Page-locking
+ * takes a real driver milliseconds: FAKECUDA_REGISTER_DELAY_MS says how many. */
 CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 {
+	int delay = env_int("FAKECUDA_REGISTER_DELAY_MS", 0);
+
 	(void)flags;
+	if (delay > 0)
+		nanosleep(&(struct timespec){delay / 1000, (delay % 1000) * 1000000L}, NULL);
 	return p && bytes ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
