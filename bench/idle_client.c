@@ -2,8 +2,10 @@
  * (the primary context, 1 MiB of device memory, a module, one kernel), says
  * how long that took from the instant its launcher gives, and then holds its
  * context, idle, for HOLD seconds.
- *   idle_client LAUNCH_EPOCH_SECONDS HOLD_SECONDS
- * Prints "ready S" (seconds from launch to the first kernel completed). */
+ *   idle_client LAUNCH_EPOCH_SECONDS HOLD_SECONDS [ctx|alloc|full]
+ * Prints "ready S" (seconds from launch to the first kernel completed). With
+ * ctx it stops after the context, with alloc after the allocation: the steps
+ * apart, to tell what costs GPU memory. */
 #include <cuda.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@ int main(int argc, char **argv)
 {
 	unsigned int iters = 1;
 	double launched;
+	int steps;
 	CUdeviceptr d;
 	CUcontext ctx;
 	CUmodule mod;
@@ -26,13 +29,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	launched = atof(argv[1]);
+	steps = argc > 3 ? (argv[3][0] == 'c' ? 0 : argv[3][0] == 'a' ? 1 : 2) : 2;
 	CK(cuInit(0));
 	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
 	CK(cuCtxSetCurrent(ctx));
-	CK(cuMemAlloc(&d, 1 << 20));
-	CK(cuModuleLoadData(&mod, bench_spin_ptx));
-	CK(cuModuleGetFunction(&f, mod, "spin"));
-	CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	if (steps >= 1)
+		CK(cuMemAlloc(&d, 1 << 20));
+	if (steps >= 2) {
+		CK(cuModuleLoadData(&mod, bench_spin_ptx));
+		CK(cuModuleGetFunction(&f, mod, "spin"));
+		CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	}
 	CK(cuCtxSynchronize());
 	printf("ready %.3f\n", bench_now(CLOCK_REALTIME) - launched);
 	fflush(stdout);

@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 					      {"help", no_argument, 0, 'h'},
 					      {"version", no_argument, 0, 'v'},
 					      {0, 0, 0, 0}};
-	struct srv_state s = {.control_fd = -1, .drv = &drv};
+	struct srv_state s = {.control_fd = -1, .drv = &drv, .pool_lock = PTHREAD_MUTEX_INITIALIZER};
 	char err[512];
 	int opt, query = 0, csv = 0;
 

@@ -54,25 +54,58 @@ void srv_reply_result(struct srv_client *c, CUresult r)
 }
 
 
-/* The client's pool on dev, made at its first use. */
-static CUresult pool_of(struct srv_client *c, int dev, CUmemoryPool *pool)
+/* Every client's memory comes from one pool per device: a pool of each
+ * client's own cost 32 MiB of GPU memory a client at its first allocation
+ * (H100, driver 580). Tenants stay apart all the same: memory is zeroed
+ * before it goes back to the pool, and the pool never makes one client's
+ * stream wait for another's (no internal dependencies); it reuses memory
+ * only once its free is done, or along the program's own event waits. */
+static CUresult shared_pool(struct srv_client *c, int dev, CUmemoryPool *pool)
 {
 	CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
 				.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev}};
-	CUresult r;
+	struct srv_state *s = c->srv;
+	CUmemoryPool p = NULL;
+	CUresult r = CUDA_SUCCESS;
+	int no = 0;
 
-	if (!c->pool[dev]) {
-		r = c->srv->drv->mem_pool_create(&c->pool[dev], &props);
-		if (r != CUDA_SUCCESS) {
-			c->pool[dev] = NULL;
-			return r;
-		}
+	pthread_mutex_lock(&s->pool_lock);
+	if (!s->pool[dev]) {
+		r = s->drv->mem_pool_create(&p, &props);
+		if (r == CUDA_SUCCESS)
+			r = s->drv->mem_pool_set_attribute(p, CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES, &no);
+		if (r == CUDA_SUCCESS)
+			s->pool[dev] = p;
+		else if (p)
+			s->drv->mem_pool_destroy(p);
 	}
-	*pool = c->pool[dev];
-	return CUDA_SUCCESS;
+	*pool = s->pool[dev];
+	pthread_mutex_unlock(&s->pool_lock);
+	return r;
 }
 
-/* The client's own memory comes from its pool, in stream order on a quiet
+static void account(struct srv_client *c, int dev, uint64_t bytes, int add)
+{
+	struct srv_pool_view *v = &c->pool[dev];
+
+	v->used = add ? v->used + bytes : v->used - bytes;
+	if (v->used > v->high)
+		v->high = v->used;
+}
+
+/* Back to the shared pool on s, after s's work, zeroed first. */
+static CUresult give_back(struct srv_client *c, const struct srv_alloc *a, CUstream s)
+{
+	CUresult r = c->srv->drv->memset_d8_async(a->ptr, 0, a->bytes, s);
+
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->mem_free_async(a->ptr, s);
+	if (r == CUDA_SUCCESS)
+		account(c, a->dev, a->bytes, 0);
+	return r;
+}
+
+/* The client's memory comes from the pool in stream order on a quiet
  * stream of its own: the driver's cuMemFree synchronizes the whole device,
  * so one client's free would wait for every client's kernels, and hold up
  * their calls meanwhile. Allocation waits for that quiet stream only, so the
@@ -94,7 +127,7 @@ static CUresult alloc_now(struct srv_client *c, int dev, uint64_t bytes, CUdevic
 	CUresult r = quiet_stream(c, dev, &s);
 
 	if (r == CUDA_SUCCESS)
-		r = pool_of(c, dev, &pool);
+		r = shared_pool(c, dev, &pool);
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->mem_alloc_from_pool_async(ptr, bytes, pool, s);
 	if (r == CUDA_SUCCESS)
@@ -112,6 +145,7 @@ static void reply_alloc(struct srv_client *c, const struct omps_call_alloc *m, s
 	if (r == CUDA_SUCCESS) {
 		*a = (struct srv_alloc){.next = c->allocs, .ptr = ptr, .bytes = m->bytes, .dev = m->dev};
 		c->allocs = a;
+		account(c, m->dev, m->bytes, 1);
 		rep.ptr = ptr;
 	} else {
 		free(a);
@@ -145,7 +179,7 @@ static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 	if (r == CUDA_SUCCESS)
 		r = srv_stream_after_all(c, a->dev, s);
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->mem_free_async(a->ptr, s);
+		r = give_back(c, a, s);
 	return r;
 }
 
@@ -374,7 +408,7 @@ static void mem_alloc_async(struct srv_client *c, const struct omps_call_alloc *
 	if (r == CUDA_SUCCESS && !m->bytes)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
-		r = pool_of(c, m->dev, &pool);
+		r = shared_pool(c, m->dev, &pool);
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->mem_alloc_from_pool_async(&ptr, m->bytes, pool, s);
 	reply_alloc(c, m, a, r, ptr);
@@ -395,33 +429,63 @@ static void mem_free_async(struct srv_client *c, const struct omps_call_free_asy
 		r = CUDA_ERROR_INVALID_VALUE;
 	}
 	if (r == CUDA_SUCCESS) {
-		r = c->srv->drv->mem_free_async(a->ptr, s); /* a plain allocation may be freed so too */
+		r = give_back(c, a, s); /* a plain allocation may be freed so too */
 		*pp = a->next;
 		free(a);
 	}
 	srv_deferred(c, r);
 }
 
-/* Attribute values: the REUSE_ flags are ints, the rest 64-bit. */
+/* The client's default pool is its view of the shared one: the policies it
+ * sets are kept and reported back but do not change the shared pool's; the
+ * usage it reads is its own. Attribute values: the REUSE_ flags are ints,
+ * the rest 64-bit. */
+static CUresult view_attr(struct srv_pool_view *v, uint32_t attr, int set, uint64_t *value)
+{
+	if (attr >= CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES &&
+	    attr <= CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES) {
+		int *off = &v->reuse_off[attr - CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES];
+
+		if (set)
+			*off = !*value;
+		*value = (uint64_t)!*off;
+		return CUDA_SUCCESS;
+	}
+	switch (attr) {
+	case CU_MEMPOOL_ATTR_RELEASE_THRESHOLD:
+		if (set)
+			v->threshold = *value;
+		*value = v->threshold;
+		return CUDA_SUCCESS;
+	case CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH:
+	case CU_MEMPOOL_ATTR_USED_MEM_HIGH:
+		if (set && *value)
+			return CUDA_ERROR_INVALID_VALUE; /* only a reset, to 0 */
+		if (set)
+			v->high = v->used;
+		*value = v->high;
+		return CUDA_SUCCESS;
+	case CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT:
+	case CU_MEMPOOL_ATTR_USED_MEM_CURRENT:
+		*value = v->used;
+		return set ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+	}
+	return CUDA_ERROR_INVALID_VALUE;
+}
+
 static void pool_attr(struct srv_client *c, const struct omps_call_pool_attr *m)
 {
-	cuuint64_t v64 = m->value;
-	int v32 = (int)m->value;
-	int wide = m->attr >= CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
+	uint64_t v = m->value;
 	CUmemoryPool pool;
 	CUresult r = srv_use_device(c, m->dev, NULL);
 
-	if (r == CUDA_SUCCESS)
-		r = pool_of(c, m->dev, &pool);
-	if (r == CUDA_SUCCESS && m->attr == OMPS_POOL_TRIM)
-		r = c->srv->drv->mem_pool_trim_to(pool, m->value);
-	else if (r == CUDA_SUCCESS && m->set)
-		r = c->srv->drv->mem_pool_set_attribute(pool, (CUmemPool_attribute)m->attr,
-							wide ? (void *)&v64 : (void *)&v32);
-	else if (r == CUDA_SUCCESS)
-		r = c->srv->drv->mem_pool_get_attribute(pool, (CUmemPool_attribute)m->attr,
-							wide ? (void *)&v64 : (void *)&v32);
-	srv_reply_value(c, r, wide ? (int64_t)v64 : v32);
+	if (r == CUDA_SUCCESS && m->attr == OMPS_POOL_TRIM) { /* frees only what nobody uses */
+		r = shared_pool(c, m->dev, &pool);
+		if (r == CUDA_SUCCESS)
+			r = c->srv->drv->mem_pool_trim_to(pool, m->value);
+	} else if (r == CUDA_SUCCESS)
+		r = view_attr(&c->pool[m->dev], m->attr, (int)m->set, &v);
+	srv_reply_value(c, r, (int64_t)v);
 }
 
 /* A DMA between the client's shared host memory and its device memory, both
@@ -623,8 +687,6 @@ void srv_memory_release(struct srv_client *c)
 	for (i = 0; i < OMPS_MAX_DEVICES; i++) {
 		if (c->quiet[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
 			c->srv->drv->stream_destroy(c->quiet[i]); /* its frees still happen */
-		if (c->pool[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
-			c->srv->drv->mem_pool_destroy(c->pool[i]); /* released once they have */
 	}
 	for (i = 0; i < OMPS_STAGE_SLOTS; i++)
 		if (c->stage[i])

@@ -74,7 +74,11 @@ struct srv_client {
 	CUstream stream[OMPS_MAX_DEVICES]; /* its NULL stream on each device */
 	uint64_t null_epoch[OMPS_MAX_DEVICES]; /* work queued on it so far */
 	CUevent legacy[OMPS_MAX_DEVICES];      /* orders it with the blocking streams */
-	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* all its allocations' */
+	struct srv_pool_view {		     /* the default pool as it sees it */
+		uint64_t used, high;	     /* its own bytes in the shared pool */
+		uint64_t threshold;	     /* as it set them; the shared pool keeps its own */
+		int reuse_off[3];	     /* zero: on, the driver's default */
+	} pool[OMPS_MAX_DEVICES];
 	CUstream quiet[OMPS_MAX_DEVICES];    /* where its memory is allocated and freed */
 	struct srv_host *hosts; /* host memory shared with it (host.c) */
 	CUevent stage[OMPS_STAGE_SLOTS]; /* the end of each staging buffer's last copy */
@@ -102,6 +106,8 @@ struct srv_state {
 	struct omps_server_ready devices;
 	struct omps_driver *drv;
 	CUcontext ctx[OMPS_MAX_DEVICES]; /* the primary contexts every client shares */
+	pthread_mutex_t pool_lock;
+	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* every client's memory (memory.c) */
 };
 
 /* clients.c */

@@ -1,6 +1,7 @@
 /* Stream-ordered allocation in remote mode. The device's "default pool" a
- * program sees is, in the server, a pool of its own (made at first use,
- * gone with the client), so the attributes it sets concern only it. An
+ * program sees is, in the server, its view of the pool all clients share:
+ * the policies it sets are its own and change nothing for the others, and
+ * the usage it reads is its own allocations'. An
  * allocation waits for the server (the pointer comes back); a free is
  * posted, in stream order. Pools a program creates are not remoted. */
 #include "shim.h"

@@ -32,9 +32,10 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"bytes", required_argument, 0, 'b'},
 					      {"hold-ms", required_argument, 0, 'h'},
 					      {"leak", no_argument, 0, 'l'},
+					      {"reuse", no_argument, 0, 'r'},
 					      {0, 0, 0, 0}};
 	size_t bytes = 6 << 20, free0, free1, total, i, n;
-	int opt, hold = 0, leak = 0, count, sms;
+	int opt, hold = 0, leak = 0, reuse = 0, count, sms;
 	unsigned int *host, *out, nn;
 	CUdeviceptr a = 0, b = 0;
 	CUmodule mod = NULL;
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 			hold = atoi(optarg);
 		else if (opt == 'l')
 			leak = 1;
+		else if (opt == 'r')
+			reuse = 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	n = bytes / 4;
@@ -77,6 +80,20 @@ int main(int argc, char **argv)
 	EXPECT(cuMemAlloc(&a, bytes), CUDA_ERROR_INVALID_CONTEXT);
 	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
 	CK(cuCtxSetCurrent(ctx));
+	if (reuse) { /* what another client left must not show: then leave some */
+		CK(cuMemAlloc(&a, bytes));
+		CK(cuMemcpyDtoH(out, a, bytes));
+		for (i = 0; i < n && !out[i]; i++)
+			;
+		printf("got 0x%llx, %s\n", (unsigned long long)a, i == n ? "all zero" : "NOT ZERO");
+		CK(cuMemsetD32(a, 0xabababab, n));
+		CK(cuCtxSynchronize());
+		CK(cuMemFree(a));
+		a = 0;
+		printf("remote_probe: PASS\n");
+		status = 0;
+		goto out;
+	}
 	CK(cuMemGetInfo(&free0, &total));
 	CK(cuMemAlloc(&a, bytes));
 	CK(cuMemAlloc(&b, bytes));

@@ -326,12 +326,13 @@ static void host_memory(void)
 	printf("host memory verified\n");
 }
 
-/* Stream-ordered allocation from the device's pool, which is this client's. */
+/* Stream-ordered allocation from the device's pool: this client's view of
+ * the server's shared pool, with its own policies and its own usage. */
 static void pools(void)
 {
 	CUmemoryPool pool;
-	cuuint64_t threshold = 1 << 20, v = 0;
-	int follow = 0;
+	cuuint64_t threshold = 1 << 20, v = 0, before = 0, high = 0, reset = 0, bad = 5;
+	int follow = 0, internal = 0;
 	unsigned int h[64];
 	CUdeviceptr d;
 	CUstream s;
@@ -342,15 +343,29 @@ static void pools(void)
 	TRUE(v == 1 << 20);
 	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES, &follow));
 	TRUE(follow == 1);
+	CK(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES, &internal));
+	internal = 7;
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES, &internal));
+	TRUE(internal == 0);
 	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &before));
 	CK(cuMemAllocAsync(&d, sizeof(h), s));
 	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &v));
-	TRUE(v >= sizeof(h));
+	TRUE(v == before + sizeof(h)); /* its own bytes, exactly */
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_HIGH, &high));
+	TRUE(high >= v);
+	EXPECT(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_HIGH, &bad), CUDA_ERROR_INVALID_VALUE);
+	EXPECT(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &reset), CUDA_ERROR_INVALID_VALUE);
 	CK(cuMemsetD32Async(d, 77, 64, s));
 	CK(cuMemcpyDtoHAsync(h, d, sizeof(h), s));
 	CK(cuMemFreeAsync(d, s));
 	CK(cuStreamSynchronize(s));
 	TRUE(h[0] == 77 && h[63] == 77);
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &v));
+	TRUE(v == before);
+	CK(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_HIGH, &reset));
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_HIGH, &high));
+	TRUE(high == before);
 	CK(cuMemFreeAsync(d, s)); /* again: refused at the next sync */
 	EXPECT(cuStreamSynchronize(s), CUDA_ERROR_INVALID_VALUE);
 	CK(cuMemAllocFromPoolAsync(&d, 4096, pool, NULL));

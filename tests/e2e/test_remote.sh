@@ -43,6 +43,14 @@ check "a copy split over three helper threads arrives whole" grep -qx "remote_pr
 out=$(OPENMPS_COPY_THREADS=0 probe --bytes $((3 << 20)) 2>&1)
 check "and one the caller copies alone" grep -qx "remote_probe: PASS" <<<"$out"
 
+# Memory a client freed, handed to the next client, is zero.
+first=$(probe --reuse --bytes 65536 2>&1)
+second=$(probe --reuse --bytes 65536 2>&1)
+check "a client writes and frees memory" grep -q "^got 0x[0-9a-f]*, all zero" <<<"$first"
+check "the next client gets the same memory back" \
+	test "$(grep -o '^got 0x[0-9a-f]*' <<<"$first")" = "$(grep -o '^got 0x[0-9a-f]*' <<<"$second")"
+check "and finds it zeroed" grep -q "^got 0x[0-9a-f]*, all zero" <<<"$second"
+
 # What a client leaves is freed when it exits; the next client sees it all free.
 out=$(probe --leak 2>&1)
 check "a client that leaves its memory passes" grep -qx "remote_probe: PASS (leaving its memory)" <<<"$out"

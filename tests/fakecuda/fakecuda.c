@@ -6,6 +6,7 @@
  *   FAKECUDA_INIT_DELAY_MS=T  cuInit takes T milliseconds (a slow start)
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -224,9 +225,10 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *dptr, size_t bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!current)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	if (bytes > FAKE_TOTAL_MEM - atomic_load(&mem_used) || !(p = malloc(bytes + 16)))
+	if (bytes > FAKE_TOTAL_MEM - atomic_load(&mem_used) || !(p = calloc(1, bytes + 16))) /* fresh memory is zero */
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	p[0] = bytes;
+	p[1] = 0;
 	atomic_fetch_add(&mem_used, bytes);
 	*dptr = (CUdeviceptr)(uintptr_t)(p + 2);
 	return CUDA_SUCCESS;
@@ -659,23 +661,66 @@ CUresult CUDAAPI cuMemPoolDestroy(CUmemoryPool pool)
 	return CUDA_SUCCESS;
 }
 
+/* As the driver's pools, memory freed to a pool is handed out again, as it
+ * is, to the next allocation of its size: the last 64 blocks freed. */
+#define POOL_BLOCK 0x706f6f6cu
+static pthread_mutex_t freed_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t *freed[64];
+static int nfreed;
+
+static size_t *reuse_block(size_t bytes)
+{
+	size_t *p = NULL;
+	int i;
+
+	pthread_mutex_lock(&freed_lock);
+	for (i = nfreed - 1; i >= 0 && !p; i--)
+		if (freed[i][0] == bytes) {
+			p = freed[i];
+			freed[i] = freed[--nfreed];
+		}
+	pthread_mutex_unlock(&freed_lock);
+	if (p)
+		atomic_fetch_add(&mem_used, bytes);
+	return p;
+}
+
 CUresult CUDAAPI cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream s)
 {
-	CUresult r;
+	size_t *p;
+	CUresult r = CUDA_SUCCESS;
 
 	(void)s;
-	if (!pool)
+	if (!pool || !dptr)
 		return CUDA_ERROR_INVALID_VALUE;
-	r = cuMemAlloc(dptr, bytes);
-	if (r == CUDA_SUCCESS)
+	if ((p = reuse_block(bytes)))
+		*dptr = (CUdeviceptr)(uintptr_t)(p + 2);
+	else
+		r = cuMemAlloc(dptr, bytes);
+	if (r == CUDA_SUCCESS) {
+		((size_t *)(uintptr_t)*dptr)[-1] = POOL_BLOCK;
 		((struct fake_pool *)pool)->used += bytes;
+	}
 	return r;
 }
 
 CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
 {
+	size_t *p = (size_t *)(uintptr_t)dptr - 2;
+
 	(void)s;
-	return cuMemFree(dptr);
+	if (!dptr || p[1] != POOL_BLOCK)
+		return cuMemFree(dptr);
+	pthread_mutex_lock(&freed_lock);
+	if (nfreed == 64) {
+		atomic_fetch_sub(&mem_used, freed[0][0]);
+		free(freed[0]);
+		freed[0] = freed[--nfreed];
+	}
+	freed[nfreed++] = p;
+	atomic_fetch_sub(&mem_used, p[0]);
+	pthread_mutex_unlock(&freed_lock);
+	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *v)
