@@ -240,7 +240,8 @@ int main(int argc, char **argv)
 					      {"help", no_argument, 0, 'h'},
 					      {"version", no_argument, 0, 'v'},
 					      {0, 0, 0, 0}};
-	struct srv_state s = {.control_fd = -1, .drv = &drv, .pool_lock = PTHREAD_MUTEX_INITIALIZER};
+	struct srv_state s = {.control_fd = -1, .drv = &drv, .pool_lock = PTHREAD_MUTEX_INITIALIZER,
+				.modules_lock = PTHREAD_MUTEX_INITIALIZER};
 	char err[512];
 	int opt, query = 0, csv = 0;
 

@@ -3,10 +3,18 @@
  * their argument layout (cuFuncGetParamInfo), which the client uses to pack
  * arguments into one buffer, launched with CU_LAUNCH_PARAM_BUFFER_POINTER on
  * the client's stream. Handles are indexes into this client's own tables, so
- * a client cannot name another's module or function. */
+ * a client cannot name another's module or function.
+ *
+ * Clients that load the same image share one module when the image holds no
+ * module data (image.h): no variable one client could see another change.
+ * A client that asks for a global of a shared module, or sets a function
+ * attribute other than raising the dynamic shared memory, gets a copy of its
+ * own first, so that nothing it does reaches another client. */
+#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "log.h"
 #include "server.h"
 
@@ -33,9 +41,71 @@ static void image_data(struct srv_client *c, const unsigned char *data, size_t l
 	c->image_len += len;
 }
 
+/* The shared module for this image on dev, loaded if it is not yet. */
+static CUresult load_shared(struct srv_client *c, int dev, const unsigned char *image, uint64_t len,
+			    struct srv_shared_module **out)
+{
+	struct srv_state *s = c->srv;
+	struct srv_shared_module *m;
+	struct sha256_ctx h;
+	unsigned char hash[SHA256_DIGEST_SIZE];
+	CUresult r = CUDA_SUCCESS;
+
+	sha256_init(&h);
+	sha256_update(&h, len, image);
+	sha256_digest(&h, sizeof(hash), hash);
+	pthread_mutex_lock(&s->modules_lock);
+	for (m = s->shared_modules; m; m = m->next)
+		if (m->dev == dev && m->len == len && !memcmp(m->hash, hash, sizeof(hash)))
+			break;
+	if (m) {
+		m->refs++;
+	} else if (!(m = calloc(1, sizeof(*m))) || !(m->image = malloc(len + 1))) {
+		free(m);
+		m = NULL;
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	} else {
+		memcpy(m->image, image, len + 1); /* with the NUL after it */
+		r = s->drv->module_load_data(&m->mod, m->image);
+		if (r == CUDA_SUCCESS) {
+			memcpy(m->hash, hash, sizeof(hash));
+			m->len = len, m->dev = dev, m->refs = 1;
+			m->next = s->shared_modules;
+			s->shared_modules = m;
+		} else {
+			free(m->image);
+			free(m);
+			m = NULL;
+		}
+	}
+	pthread_mutex_unlock(&s->modules_lock);
+	*out = m;
+	return r;
+}
+
+static CUresult unload_shared(struct srv_client *c, struct srv_shared_module *m)
+{
+	struct srv_state *s = c->srv;
+	struct srv_shared_module **pp;
+	CUresult r = CUDA_SUCCESS;
+
+	pthread_mutex_lock(&s->modules_lock);
+	if (--m->refs == 0) {
+		for (pp = &s->shared_modules; *pp != m; pp = &(*pp)->next)
+			;
+		*pp = m->next;
+		r = s->drv->module_unload(m->mod);
+		free(m->image);
+		free(m);
+	}
+	pthread_mutex_unlock(&s->modules_lock);
+	return r;
+}
+
 static void module_load(struct srv_client *c, const struct omps_call_module_load *m)
 {
 	struct omps_reply_handle rep;
+	struct srv_shared_module *shared = NULL;
 	struct srv_module *mods;
 	CUmodule mod = NULL;
 	CUresult r = srv_use_device(c, m->dev, NULL);
@@ -46,17 +116,25 @@ static void module_load(struct srv_client *c, const struct omps_call_module_load
 	if (r == CUDA_SUCCESS) {
 		/* The driver reads PTX up to a NUL: never past what the client sent. */
 		c->image[c->image_len] = '\0';
-		r = c->srv->drv->module_load_data(&mod, c->image);
+		if (omps_image_shareable(c->image, c->image_len)) {
+			r = load_shared(c, m->dev, c->image, c->image_len, &shared);
+			mod = shared ? shared->mod : NULL;
+		} else {
+			r = c->srv->drv->module_load_data(&mod, c->image);
+		}
 	}
 	c->image_len = 0;
 	if (r == CUDA_SUCCESS) {
 		mods = realloc(c->modules, (c->nmodules + 1) * sizeof(*mods));
 		if (!mods) {
-			c->srv->drv->module_unload(mod);
+			if (shared)
+				unload_shared(c, shared);
+			else
+				c->srv->drv->module_unload(mod);
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		} else {
 			c->modules = mods;
-			mods[c->nmodules++] = (struct srv_module){.mod = mod, .dev = m->dev};
+			mods[c->nmodules++] = (struct srv_module){.mod = mod, .dev = m->dev, .shared = shared};
 			rep.handle = c->nmodules;
 		}
 	}
@@ -88,15 +166,54 @@ static CUresult unload(struct srv_client *c, uint32_t handle)
 		return CUDA_ERROR_INVALID_HANDLE;
 	r = srv_sync_device(c, m->dev); /* launches in flight, on any stream, may use it */
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->module_unload(m->mod);
+		r = m->shared ? unload_shared(c, m->shared) : c->srv->drv->module_unload(m->mod);
 	m->mod = NULL;
+	m->shared = NULL;
 	srv_memory_forget_module(c, handle);
 	for (i = 0; i < c->nfunctions; i++) {
 		if (c->functions[i] && c->functions[i]->module == handle) {
+			free(c->functions[i]->name);
 			free(c->functions[i]);
 			c->functions[i] = NULL;
 		}
 	}
+	return r;
+}
+
+/* The client's own copy of a shared module, its functions moved onto it.
+ * The shared one stays for the others; launches already queued keep it. */
+static CUresult make_own(struct srv_client *c, uint32_t handle)
+{
+	struct srv_module *m = &c->modules[handle - 1];
+	CUfunction fns[64], *fn = fns;
+	CUmodule own = NULL;
+	uint32_t i, n = 0;
+	CUresult r;
+
+	if (!m->shared)
+		return CUDA_SUCCESS;
+	pthread_mutex_lock(&c->srv->modules_lock);
+	r = c->srv->drv->module_load_data(&own, m->shared->image);
+	pthread_mutex_unlock(&c->srv->modules_lock);
+	for (i = 0; i < c->nfunctions; i++)
+		n += c->functions[i] && c->functions[i]->module == handle;
+	if (r == CUDA_SUCCESS && n > 64 && !(fn = malloc(n * sizeof(*fn))))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	for (i = 0, n = 0; i < c->nfunctions && r == CUDA_SUCCESS; i++)
+		if (c->functions[i] && c->functions[i]->module == handle)
+			r = c->srv->drv->module_get_function(&fn[n++], own, c->functions[i]->name);
+	if (r == CUDA_SUCCESS) {
+		for (i = 0, n = 0; i < c->nfunctions; i++)
+			if (c->functions[i] && c->functions[i]->module == handle)
+				c->functions[i]->fn = fn[n++];
+		unload_shared(c, m->shared);
+		m->shared = NULL;
+		m->mod = own;
+	} else if (own) {
+		c->srv->drv->module_unload(own);
+	}
+	if (fn != fns)
+		free(fn);
 	return r;
 }
 
@@ -131,7 +248,7 @@ static void get_function(struct srv_client *c, const struct omps_call_get_functi
 	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS && !memchr(m->name, '\0', sizeof(m->name)))
 		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS && !(f = calloc(1, sizeof(*f))))
+	if (r == CUDA_SUCCESS && (!(f = calloc(1, sizeof(*f))) || !(f->name = strdup(m->name))))
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->module_get_function(&f->fn, mod->mod, m->name);
@@ -149,7 +266,8 @@ static void get_function(struct srv_client *c, const struct omps_call_get_functi
 		c->srv->drv->func_get_attribute(&rep.max_dynamic_smem, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
 						f->fn);
 		memcpy(rep.params, f->params, sizeof(rep.params));
-	} else {
+	} else if (f) {
+		free(f->name);
 		free(f);
 	}
 	rep.r.result = srv_with_sticky(c, r);
@@ -232,6 +350,11 @@ static void get_global(struct srv_client *c, const struct omps_call_get_function
 	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS && !memchr(m->name, '\0', sizeof(m->name)))
 		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && mod->shared) { /* data image.c did not see: keep it the client's */
+		omps_log("Client process %d: a global \"%.64s\" of a module shared as holding none; it gets its own copy",
+			 (int)c->pid, m->name);
+		r = make_own(c, m->module);
+	}
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->module_get_global(&ptr, &bytes, mod->mod, m->name);
 	if (r == CUDA_SUCCESS && srv_memory_add_global(c, m->module, mod->dev, ptr, bytes))
@@ -248,6 +371,17 @@ static void func_attr(struct srv_client *c, const struct omps_call_func_attr *m)
 	int v = 0;
 	CUresult r = f ? srv_use_device(c, module_of(c, f->module)->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
+	if (r == CUDA_SUCCESS && m->set && module_of(c, f->module)->shared) {
+		/* Raising the dynamic shared memory limit harms no one sharing the
+		 * function; any other change would reach them all. */
+		int raise = m->attrib == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES &&
+			    c->srv->drv->func_get_attribute(&v, (CUfunction_attribute)m->attrib, f->fn) ==
+				    CUDA_SUCCESS &&
+			    m->value >= v;
+
+		if (!raise)
+			r = make_own(c, f->module);
+	}
 	if (r == CUDA_SUCCESS && m->set)
 		r = c->srv->drv->func_set_attribute(f->fn, (CUfunction_attribute)m->attrib, m->value);
 	else if (r == CUDA_SUCCESS)
@@ -368,8 +502,11 @@ void srv_module_release(struct srv_client *c)
 	for (i = 0; i < c->nmodules; i++)
 		if (c->modules[i].mod)
 			unload(c, i + 1);
-	for (i = 0; i < c->nfunctions; i++)
+	for (i = 0; i < c->nfunctions; i++) {
+		if (c->functions[i])
+			free(c->functions[i]->name);
 		free(c->functions[i]);
+	}
 	free(c->functions);
 	free(c->modules);
 	free(c->image);

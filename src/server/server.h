@@ -26,13 +26,27 @@ struct srv_alloc {
 };
 
 /* A module or function of a client; its handle is its index + 1. */
+/* A module several clients loaded from the same image, which holds no data
+ * (image.h): loaded once. */
+struct srv_shared_module {
+	struct srv_shared_module *next;
+	unsigned char hash[32]; /* SHA-256 of the image */
+	uint64_t len;
+	int dev;
+	unsigned refs;
+	CUmodule mod;
+	unsigned char *image; /* kept: a client that needs its own copy loads it */
+};
+
 struct srv_module {
 	CUmodule mod;
 	int dev;
+	struct srv_shared_module *shared; /* NULL: the client's own */
 };
 
 struct srv_function {
 	CUfunction fn;
+	char *name;
 	uint32_t module;
 	uint32_t args_size; /* bytes the packed arguments must have */
 	uint32_t nparams;
@@ -107,6 +121,8 @@ struct srv_state {
 	struct omps_driver *drv;
 	CUcontext ctx[OMPS_MAX_DEVICES]; /* the primary contexts every client shares */
 	pthread_mutex_t pool_lock;
+	pthread_mutex_t modules_lock;
+	struct srv_shared_module *shared_modules; /* module.c */
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* every client's memory (memory.c) */
 };
 

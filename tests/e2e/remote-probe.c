@@ -1,6 +1,8 @@
 /* A driver-API program for remote mode: device queries, a context, and
  * memory through the server, checked against what it wrote.
  *   omps-remote-probe [--bytes N] [--hold-ms T] [--leak]
+ *   omps-remote-probe --reuse [--bytes N]
+ *   omps-remote-probe --module-hold T --smem V [--counter]
  * Prints one fact a line and ends with "remote_probe: PASS" or with the
  * first call that failed: "remote_probe: FAIL cuXxx = <code>". */
 #include <cuda.h>
@@ -33,9 +35,12 @@ int main(int argc, char **argv)
 					      {"hold-ms", required_argument, 0, 'h'},
 					      {"leak", no_argument, 0, 'l'},
 					      {"reuse", no_argument, 0, 'r'},
+					      {"module-hold", required_argument, 0, 'm'},
+					      {"smem", required_argument, 0, 's'},
+					      {"counter", no_argument, 0, 'c'},
 					      {0, 0, 0, 0}};
 	size_t bytes = 6 << 20, free0, free1, total, i, n;
-	int opt, hold = 0, leak = 0, reuse = 0, count, sms;
+	int opt, hold = 0, leak = 0, reuse = 0, module_hold = -1, smem = 0, counter = 0, count, sms;
 	unsigned int *host, *out, nn;
 	CUdeviceptr a = 0, b = 0;
 	CUmodule mod = NULL;
@@ -66,6 +71,12 @@ int main(int argc, char **argv)
 			leak = 1;
 		else if (opt == 'r')
 			reuse = 1;
+		else if (opt == 'm')
+			module_hold = atoi(optarg);
+		else if (opt == 's')
+			smem = atoi(optarg);
+		else if (opt == 'c')
+			counter = 1; /* the image with a module global */
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	n = bytes / 4;
@@ -90,6 +101,32 @@ int main(int argc, char **argv)
 		CK(cuCtxSynchronize());
 		CK(cuMemFree(a));
 		a = 0;
+		printf("remote_probe: PASS\n");
+		status = 0;
+		goto out;
+	}
+	if (module_hold >= 0) { /* a module, held a while, then a function attribute set */
+		nn = 256;
+		args[0] = &a;
+		args[1] = &nn;
+		CK(cuMemAlloc(&a, 1024));
+		CK(cuModuleLoadData(&mod, counter ? twice_counter_ptx : twice_ptx));
+		CK(cuModuleGetFunction(&fn, mod, "twice"));
+		for (i = 0; i < 2; i++) {
+			CK(cuMemsetD32(a, 21, 256));
+			CK(cuLaunchKernel(fn, 1, 1, 1, 256, 1, 1, 0, NULL, args, NULL));
+			CK(cuMemcpyDtoH(out, a, 1024));
+			if (out[0] != 42 || out[255] != 42) {
+				printf("remote_probe: FAIL the kernel gave %u\n", out[0]);
+				goto out;
+			}
+			if (i)
+				break;
+			printf("loaded\n");
+			usleep((useconds_t)module_hold * 1000);
+			CK(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem));
+		}
+		CK(cuModuleUnload(mod));
 		printf("remote_probe: PASS\n");
 		status = 0;
 		goto out;

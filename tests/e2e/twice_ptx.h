@@ -15,4 +15,10 @@ static const char twice_ptx[] = "// fakecuda: twice\n"
 				" ld.global.u32 r2, [rd4]; shl.b32 r2, r2, 1; st.global.u32 [rd4], r2;\n"
 				"done:\n ret;\n}\n";
 
+/* The same with a module global, "counter" (16 bytes). */
+static const char twice_counter_ptx[] = "// fakecuda: twice\n"
+					".version 8.0\n.target sm_90\n.address_size 64\n"
+					".visible .global .align 4 .b8 counter[16];\n"
+					".visible .entry twice(.param .u64 p, .param .u32 n)\n{\n ret;\n}\n";
+
 #endif

@@ -394,6 +394,7 @@ struct fake_function {
 
 struct fake_module {
 	struct fake_function twice;
+	int has_counter; /* the image declares the global "counter" */
 	unsigned counter[4];
 };
 
@@ -410,12 +411,20 @@ CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 
 	if (!module || !image)
 		return CUDA_ERROR_INVALID_VALUE;
+	const char *log = getenv("FAKECUDA_LOAD_LOG"); /* a line a load, for tests to count */
+	FILE *f;
+
 	if (strncmp(image, "// fakecuda", 11))
 		return CUDA_ERROR_INVALID_IMAGE;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	m->twice = (struct fake_function){twice_name, 48 << 10};
+	m->has_counter = strstr(image, ".global .align 4 .b8 counter[16];") != NULL;
+	if (log && *log && (f = fopen(log, "a"))) {
+		fputs("load\n", f);
+		fclose(f);
+	}
 	*module = (CUmodule)m;
 	return CUDA_SUCCESS;
 }
@@ -426,7 +435,7 @@ CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule mo
 
 	if (!m || !name)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (strcmp(name, "counter"))
+	if (strcmp(name, "counter") || !m->has_counter)
 		return CUDA_ERROR_NOT_FOUND;
 	if (dptr)
 		*dptr = (CUdeviceptr)(uintptr_t)m->counter;

@@ -1,0 +1,14 @@
+/* What a module image holds, as far as sharing it between clients goes. */
+#ifndef OPENMPS_IMAGE_H
+#define OPENMPS_IMAGE_H
+
+#include <stddef.h>
+
+/* 1 when the image (a cubin, a fat binary or PTX) surely has no module data
+ * a kernel or the host could write: no __device__, __constant__ or
+ * __managed__ variable, in any of its variants. Then one loaded module may
+ * serve every client that loads the same image. 0 when it has some, or when
+ * that cannot be told (an unknown format, a compression it cannot undo). */
+int omps_image_shareable(const void *image, size_t len);
+
+#endif

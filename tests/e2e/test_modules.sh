@@ -1,0 +1,34 @@
+# Modules shared between clients: two clients loading the same image that
+# holds no module data get one module; a client that changes a function for
+# itself gets its own copy first; an image with a module global is never
+# shared. fakecuda writes a line for each module the server loads.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+FAKECUDA_LOAD_LOG=$TMP/loads start_daemon
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+probe() { LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" "$@"; }
+loads() { [ -f "$TMP/loads" ] && wc -l <"$TMP/loads" || echo 0; }
+
+probe --module-hold 3000 --smem 100000 >"$TMP/a.out" 2>&1 &
+a=$!
+wait_for "the first client to load its module" 5 grep -q '^loaded' "$TMP/a.out"
+probe --module-hold 300 --smem 1024 >"$TMP/b.out" 2>&1 &
+b=$!
+wait_for "the second client to load the same image" 5 grep -q '^loaded' "$TMP/b.out"
+check "two clients, one module loaded" test "$(loads)" -eq 1
+wait $b
+check "a client that lowers a function's shared memory limit still runs it right" grep -qx 'remote_probe: PASS' "$TMP/b.out"
+check "after it got a copy of its own" test "$(loads)" -eq 2
+wait $a
+check "a client that raises the limit runs on the shared module" grep -qx 'remote_probe: PASS' "$TMP/a.out"
+check "with no copy made" test "$(loads)" -eq 2
+
+rm -f "$TMP/loads"
+probe --module-hold 1500 --smem 100000 --counter >"$TMP/c.out" 2>&1 &
+c=$!
+wait_for "a client to load an image with a global" 5 grep -q '^loaded' "$TMP/c.out"
+probe --module-hold 0 --smem 100000 --counter >"$TMP/d.out" 2>&1
+wait $c
+check "both clients of an image with a global pass" test "$(cat "$TMP"/[cd].out | grep -cx 'remote_probe: PASS')" -eq 2
+check "each got a module of its own" test "$(loads)" -eq 2
+finish

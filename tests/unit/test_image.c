@@ -1,0 +1,158 @@
+/* Which module images may be shared between clients (src/server/image.c):
+ * cubins, PTX and fat binaries, plain and zstd-compressed, built here; and
+ * malformed ones, which must be refused without reading out of bounds. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "check.h"
+#include "image.h"
+
+static void put(unsigned char *p, uint64_t v, int bytes)
+{
+	int i;
+
+	for (i = 0; i < bytes; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* An ELF64 cubin with the named sections (each `size` bytes, no data), the
+ * section-name table last. Returns its length. */
+static size_t elf(unsigned char *e, const char *const *names, int n, uint64_t size)
+{
+	size_t strtab = 64, shoff, len;
+	unsigned char *sh;
+	int i;
+
+	memset(e, 0, 4096);
+	memcpy(e, "\x7f" "ELF\x02\x01\x01", 7);
+	len = strtab + 1; /* the empty name first */
+	for (i = 0; i < n; i++) {
+		strcpy((char *)e + len, names[i]);
+		len += strlen(names[i]) + 1;
+	}
+	strcpy((char *)e + len, ".shstrtab");
+	len += 10;
+	shoff = (len + 7) & ~(size_t)7;
+	put(e + 0x28, shoff, 8);
+	put(e + 0x3a, 64, 2);
+	put(e + 0x3c, (uint64_t)n + 2, 2); /* the null section, ours, the name table */
+	put(e + 0x3e, (uint64_t)n + 1, 2);
+	len = strtab + 1;
+	for (i = 0; i <= n; i++) {
+		sh = e + shoff + 64 * (size_t)(i + 1);
+		put(sh, len - strtab, 4);
+		if (i < n) {
+			put(sh + 0x20, size, 8);
+			len += strlen(names[i]) + 1;
+		} else {
+			put(sh + 0x18, strtab, 8);
+			put(sh + 0x20, len + 10 - strtab, 8);
+		}
+	}
+	return shoff + 64 * (size_t)(n + 2);
+}
+
+/* A fat binary of one entry (1 PTX, 2 ELF) holding data, zstd-compressed or not. */
+static size_t fatbin(unsigned char *f, int kind, const void *data, size_t len, int compress)
+{
+	unsigned char *e = f + 16, *payload = e + 64;
+	size_t stored = len;
+
+	memset(f, 0, 16 + 64);
+	if (compress) {
+		stored = ZSTD_compress(payload, 8192, data, len, 3);
+		put(e + 40, 0x8000, 8);
+		put(e + 56, len, 8);
+	} else {
+		memcpy(payload, data, len);
+	}
+	put(f, 0xba55ed50u, 4);
+	put(f + 4, 1, 2);
+	put(f + 6, 16, 2);
+	put(f + 8, 64 + ((stored + 7) & ~(size_t)7), 8);
+	put(e, (uint64_t)kind, 2);
+	put(e + 4, 64, 4);
+	put(e + 8, (stored + 7) & ~(size_t)7, 8);
+	put(e + 16, stored, 4);
+	put(e + 28, 90, 4);
+	return 16 + 64 + ((stored + 7) & ~(size_t)7);
+}
+
+static const char code_only[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+				".visible .entry k(.param .u64 p)\n{\n .reg .b64 rd<2>;\n"
+				" ld.param.u64 rd1, [p];\n ld.global.u32 %r1, [rd1];\n st.global.u32 [rd1], %r1;\n"
+				" ld.const.u32 %r1, [rd1];\n ret;\n}\n";
+static const char with_global[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+				  ".visible .global .align 4 .u32 counter;\n.visible .entry k()\n{\n ret;\n}\n";
+static const char with_const[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+				 "\t.const .align 8 .b8 table[64];\n.visible .entry k()\n{\n ret;\n}\n";
+static const char with_extern[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+				  ".extern .global .align 4 .u32 shared_counter;\n";
+static const char weak_visible[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+				   ".weak .visible .global .align 4 .u32 w;\n";
+
+int main(void)
+{
+	static const char *const code[] = {".text.k", ".nv.info", ".nv.constant0.k", ".nv.shared.k"};
+	static const char *const device_var[] = {".text.k", ".nv.global"};
+	static const char *const device_init[] = {".text.k", ".nv.global.init"};
+	static const char *const constant_var[] = {".text.k", ".nv.constant3"};
+	static unsigned char e[4096], f[16384], bad[16384];
+	size_t n, m;
+
+	/* PTX: declarations decide, instructions naming a state space do not. */
+	CHECK(omps_image_shareable(code_only, sizeof(code_only)) == 1);
+	CHECK(omps_image_shareable(with_global, sizeof(with_global)) == 0);
+	CHECK(omps_image_shareable(with_const, sizeof(with_const)) == 0);
+	CHECK(omps_image_shareable(with_extern, sizeof(with_extern)) == 0);
+	CHECK(omps_image_shareable(weak_visible, sizeof(weak_visible)) == 0);
+	CHECK(omps_image_shareable("not an image", 13) == 0);
+
+	/* Cubins: data sections make a module the client's own. */
+	n = elf(e, code, 4, 64);
+	CHECK(omps_image_shareable(e, n) == 1);
+	CHECK(omps_image_shareable(e, elf(e, device_var, 2, 16)) == 0);
+	CHECK(omps_image_shareable(e, elf(e, device_init, 2, 16)) == 0);
+	CHECK(omps_image_shareable(e, elf(e, constant_var, 2, 16)) == 0);
+	CHECK(omps_image_shareable(e, elf(e, device_var, 2, 0)) == 1); /* an empty one holds nothing */
+
+	/* Fat binaries, plain and compressed, of either kind. */
+	n = elf(e, code, 4, 64);
+	CHECK(omps_image_shareable(f, fatbin(f, 2, e, n, 0)) == 1);
+	CHECK(omps_image_shareable(f, fatbin(f, 2, e, n, 1)) == 1);
+	CHECK(omps_image_shareable(f, fatbin(f, 1, code_only, sizeof(code_only), 1)) == 1);
+	CHECK(omps_image_shareable(f, fatbin(f, 1, with_global, sizeof(with_global), 1)) == 0);
+	n = elf(e, device_var, 2, 16);
+	CHECK(omps_image_shareable(f, fatbin(f, 2, e, n, 1)) == 0);
+	m = fatbin(f, 1, code_only, sizeof(code_only), 0);
+	f[16 + 40] = 0x00, f[16 + 41] = 0x20; /* marked LZ4: not read, so not shared */
+	CHECK(omps_image_shareable(f, m) == 0);
+	CHECK(omps_image_shareable(f, fatbin(f, 7, code_only, sizeof(code_only), 0)) == 0); /* unknown kind */
+
+	/* Malformed: every length checked; nothing read past the end. */
+	n = elf(e, code, 4, 64);
+	for (m = 0; m < n; m += 7) /* every truncation */
+		CHECK(omps_image_shareable(e, m) == 0 || m >= n);
+	memcpy(bad, e, n);
+	put(bad + 0x28, 1u << 30, 8); /* section headers far past the end */
+	CHECK(omps_image_shareable(bad, n) == 0);
+	memcpy(bad, e, n);
+	put(bad + 0x3e, 99, 2); /* no such name table */
+	CHECK(omps_image_shareable(bad, n) == 0);
+	m = fatbin(f, 2, e, n, 1);
+	memcpy(bad, f, m);
+	put(bad + 8, m, 8); /* the container claims more than there is */
+	CHECK(omps_image_shareable(bad, m) == 0);
+	memcpy(bad, f, m);
+	put(bad + 16 + 8, 1u << 20, 8); /* an entry past the container */
+	CHECK(omps_image_shareable(bad, m) == 0);
+	memcpy(bad, f, m);
+	put(bad + 16 + 56, 1ull << 40, 8); /* an absurd uncompressed size */
+	CHECK(omps_image_shareable(bad, m) == 0);
+	memcpy(bad, f, m);
+	bad[16 + 64 + 10] ^= 0xff; /* a corrupt compressed frame */
+	CHECK(omps_image_shareable(bad, m) == 0);
+	return check_report("image");
+}
