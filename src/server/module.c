@@ -59,7 +59,9 @@ static CUresult load_shared(struct srv_client *c, int dev, const unsigned char *
 		if (m->dev == dev && m->len == len && !memcmp(m->hash, hash, sizeof(hash)))
 			break;
 	if (m) {
-		m->refs++;
+		if (++m->refs == 2)
+			omps_log("Module image of %llu bytes (SHA-256 %02x%02x%02x%02x...) shared between clients",
+				 (unsigned long long)len, hash[0], hash[1], hash[2], hash[3]);
 	} else if (!(m = calloc(1, sizeof(*m))) || !(m->image = malloc(len + 1))) {
 		free(m);
 		m = NULL;

@@ -16,6 +16,7 @@ probe --module-hold 300 --smem 1024 >"$TMP/b.out" 2>&1 &
 b=$!
 wait_for "the second client to load the same image" 5 grep -q '^loaded' "$TMP/b.out"
 check "two clients, one module loaded" test "$(loads)" -eq 1
+check "server.log: the module is shared" logged "Module image of [0-9]+ bytes \\(SHA-256 [0-9a-f]+\\.\\.\\.\\) shared between clients" server
 wait $b
 check "a client that lowers a function's shared memory limit still runs it right" grep -qx 'remote_probe: PASS' "$TMP/b.out"
 check "after it got a copy of its own" test "$(loads)" -eq 2
