@@ -182,6 +182,39 @@ static CUresult unload(struct srv_client *c, uint32_t handle)
 	return r;
 }
 
+/* What the client set on f, set on its copy fn. */
+static CUresult reapply(struct srv_client *c, const struct srv_function *f, CUfunction fn)
+{
+	CUresult r = CUDA_SUCCESS;
+	int a;
+
+	for (a = 0; a < CU_FUNC_ATTRIBUTE_MAX && r == CUDA_SUCCESS; a++)
+		if (f->attr_set & 1u << a)
+			r = c->srv->drv->func_set_attribute(fn, (CUfunction_attribute)a, f->attr[a]);
+	return r;
+}
+
+/* Whether setting attribute a to v on a function others share leaves them
+ * unharmed: a higher dynamic shared memory limit, a permission to launch
+ * larger clusters, and the hints (carveout, cluster scheduling). */
+static int harmless(struct srv_client *c, const struct srv_function *f, uint32_t a, int v)
+{
+	int now = 0;
+
+	switch (a) {
+	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+		return c->srv->drv->func_get_attribute(&now, (CUfunction_attribute)a, f->fn) == CUDA_SUCCESS &&
+		       v >= now;
+	case CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED:
+		return v == 1;
+	case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+	case CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* The client's own copy of a shared module, its functions moved onto it.
  * The shared one stays for the others; launches already queued keep it. */
 static CUresult make_own(struct srv_client *c, uint32_t handle)
@@ -204,6 +237,9 @@ static CUresult make_own(struct srv_client *c, uint32_t handle)
 	for (i = 0, n = 0; i < c->nfunctions && r == CUDA_SUCCESS; i++)
 		if (c->functions[i] && c->functions[i]->module == handle)
 			r = c->srv->drv->module_get_function(&fn[n++], own, c->functions[i]->name);
+	for (i = 0, n = 0; i < c->nfunctions && r == CUDA_SUCCESS; i++)
+		if (c->functions[i] && c->functions[i]->module == handle)
+			r = reapply(c, c->functions[i], fn[n++]);
 	if (r == CUDA_SUCCESS) {
 		for (i = 0, n = 0; i < c->nfunctions; i++)
 			if (c->functions[i] && c->functions[i]->module == handle)
@@ -373,20 +409,15 @@ static void func_attr(struct srv_client *c, const struct omps_call_func_attr *m)
 	int v = 0;
 	CUresult r = f ? srv_use_device(c, module_of(c, f->module)->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
-	if (r == CUDA_SUCCESS && m->set && module_of(c, f->module)->shared) {
-		/* Raising the dynamic shared memory limit harms no one sharing the
-		 * function; any other change would reach them all. */
-		int raise = m->attrib == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES &&
-			    c->srv->drv->func_get_attribute(&v, (CUfunction_attribute)m->attrib, f->fn) ==
-				    CUDA_SUCCESS &&
-			    m->value >= v;
-
-		if (!raise)
-			r = make_own(c, f->module);
-	}
+	if (r == CUDA_SUCCESS && m->set && module_of(c, f->module)->shared &&
+	    !harmless(c, f, m->attrib, m->value))
+		r = make_own(c, f->module); /* the change would reach every client sharing it */
 	if (r == CUDA_SUCCESS && m->set)
 		r = c->srv->drv->func_set_attribute(f->fn, (CUfunction_attribute)m->attrib, m->value);
-	else if (r == CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS && m->set && m->attrib < CU_FUNC_ATTRIBUTE_MAX) {
+		f->attr_set |= 1u << m->attrib;
+		f->attr[m->attrib] = m->value;
+	} else if (r == CUDA_SUCCESS && !m->set)
 		r = c->srv->drv->func_get_attribute(&v, (CUfunction_attribute)m->attrib, f->fn);
 	srv_reply_value(c, r, v);
 }

@@ -47,6 +47,8 @@ struct srv_module {
 struct srv_function {
 	CUfunction fn;
 	char *name;
+	uint32_t attr_set; /* bit a: the client set attribute a to attr[a] */
+	int attr[CU_FUNC_ATTRIBUTE_MAX];
 	uint32_t module;
 	uint32_t args_size; /* bytes the packed arguments must have */
 	uint32_t nparams;

@@ -2,7 +2,7 @@
  * memory through the server, checked against what it wrote.
  *   omps-remote-probe [--bytes N] [--hold-ms T] [--leak]
  *   omps-remote-probe --reuse [--bytes N]
- *   omps-remote-probe --module-hold T --smem V [--counter]
+ *   omps-remote-probe --module-hold T --smem V [--cluster W] [--counter]
  * Prints one fact a line and ends with "remote_probe: PASS" or with the
  * first call that failed: "remote_probe: FAIL cuXxx = <code>". */
 #include <cuda.h>
@@ -38,9 +38,10 @@ int main(int argc, char **argv)
 					      {"module-hold", required_argument, 0, 'm'},
 					      {"smem", required_argument, 0, 's'},
 					      {"counter", no_argument, 0, 'c'},
+					      {"cluster", required_argument, 0, 'w'},
 					      {0, 0, 0, 0}};
 	size_t bytes = 6 << 20, free0, free1, total, i, n;
-	int opt, hold = 0, leak = 0, reuse = 0, module_hold = -1, smem = 0, counter = 0, count, sms;
+	int opt, hold = 0, leak = 0, reuse = 0, module_hold = -1, smem = 0, counter = 0, cluster = 0, count, sms;
 	unsigned int *host, *out, nn;
 	CUdeviceptr a = 0, b = 0;
 	CUmodule mod = NULL;
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
 			smem = atoi(optarg);
 		else if (opt == 'c')
 			counter = 1; /* the image with a module global */
+		else if (opt == 'w')
+			cluster = atoi(optarg);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	n = bytes / 4;
@@ -114,7 +117,8 @@ int main(int argc, char **argv)
 		CK(cuModuleGetFunction(&fn, mod, "twice"));
 		for (i = 0; i < 2; i++) {
 			CK(cuMemsetD32(a, 21, 256));
-			CK(cuLaunchKernel(fn, 1, 1, 1, 256, 1, 1, 0, NULL, args, NULL));
+			/* After the hold, with the dynamic shared memory just allowed. */
+			CK(cuLaunchKernel(fn, 1, 1, 1, 256, 1, 1, i ? (unsigned int)smem : 0, NULL, args, NULL));
 			CK(cuMemcpyDtoH(out, a, 1024));
 			if (out[0] != 42 || out[255] != 42) {
 				printf("remote_probe: FAIL the kernel gave %u\n", out[0]);
@@ -125,6 +129,8 @@ int main(int argc, char **argv)
 			printf("loaded\n");
 			usleep((useconds_t)module_hold * 1000);
 			CK(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem));
+			if (cluster)
+				CK(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH, cluster));
 		}
 		CK(cuModuleUnload(mod));
 		printf("remote_probe: PASS\n");

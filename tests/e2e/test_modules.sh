@@ -24,6 +24,20 @@ wait $a
 check "a client that raises the limit runs on the shared module" grep -qx 'remote_probe: PASS' "$TMP/a.out"
 check "with no copy made" test "$(loads)" -eq 2
 
+# A client that raised the limit on the shared module, then changes the
+# function otherwise, gets a copy that keeps its raised limit.
+rm -f "$TMP/loads"
+probe --module-hold 2000 --smem 60000 >"$TMP/e.out" 2>&1 &
+e=$!
+wait_for "a client to load the image" 5 grep -q '^loaded' "$TMP/e.out"
+probe --module-hold 0 --smem 100000 --cluster 2 >"$TMP/f.out" 2>&1
+wait $e
+check "a copy keeps what the client set before on the shared function" grep -qx 'remote_probe: PASS' "$TMP/f.out"
+check "and the others keep the shared one" grep -qx 'remote_probe: PASS' "$TMP/e.out"
+# the second client's cluster width, and then the first client's limit, lower
+# than the one the second had raised on the shared function: two copies.
+check "a copy for each change the others would have seen" test "$(loads)" -eq 3
+
 rm -f "$TMP/loads"
 probe --module-hold 1500 --smem 100000 --counter >"$TMP/c.out" 2>&1 &
 c=$!

@@ -390,6 +390,7 @@ static const char twice_name[] = "twice";
 struct fake_function {
 	const char *name; /* twice_name: all that is read of a handle before it is trusted */
 	int max_dynamic_smem;
+	int cluster_width; /* required, 0: none */
 };
 
 struct fake_module {
@@ -419,7 +420,7 @@ CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	m->twice = (struct fake_function){twice_name, 48 << 10};
+	m->twice = (struct fake_function){twice_name, 48 << 10, 0};
 	m->has_counter = strstr(image, ".global .align 4 .b8 counter[16];") != NULL;
 	if (log && *log && (f = fopen(log, "a"))) {
 		fputs("load\n", f);
@@ -476,9 +477,11 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 	uint64_t threads = (uint64_t)gx * gy * gz * bx * by * bz, i;
 	unsigned int *p = NULL, n = 0;
 
-	(void)smem, (void)stream;
+	(void)stream;
 	if (!fake_fn(f))
 		return CUDA_ERROR_INVALID_HANDLE;
+	if (smem > (unsigned int)fake_fn(f)->max_dynamic_smem)
+		return CUDA_ERROR_INVALID_VALUE; /* as the driver, past the function's limit */
 	if (params) {
 		memcpy(&p, params[0], sizeof(p));
 		memcpy(&n, params[1], sizeof(n));
@@ -521,6 +524,10 @@ CUresult CUDAAPI cuFuncSetAttribute(CUfunction f, CUfunction_attribute attr, int
 {
 	if (!fake_fn(f))
 		return CUDA_ERROR_INVALID_HANDLE;
+	if (attr == CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH && v >= 0 && v <= 8) {
+		fake_fn(f)->cluster_width = v;
+		return CUDA_SUCCESS;
+	}
 	if (attr != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES || v < 0 || v > (227 << 10))
 		return CUDA_ERROR_INVALID_VALUE;
 	fake_fn(f)->max_dynamic_smem = v;
