@@ -18,10 +18,13 @@ def step(name, fn):
 
 
 def basics():
+    # Element by element: a sum over the whole product cancels down to a few
+    # units, below float32's rounding of a million terms.
     x = torch.randn(1024, 1024, device="cuda")
-    y = (x @ x).sum().item()
-    ref = (x.cpu().double() @ x.cpu().double()).sum().item()
-    assert abs(y - ref) <= 1e-3 * max(1.0, abs(ref)), (y, ref)
+    y = (x @ x).cpu().double()
+    ref = x.cpu().double() @ x.cpu().double()
+    err = (y - ref).abs().max().item()
+    assert err <= 1e-4 * ref.abs().max().item(), (err, ref.abs().max().item())
     free, total = torch.cuda.mem_get_info()
     assert 0 < free <= total
 
