@@ -8,13 +8,11 @@
  * alone); the default is 3, fewer on a machine with fewer processors. */
 #include <linux/futex.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -43,14 +41,6 @@ static struct {
 	struct slot slot[COPIER_MAX];
 } cp = {.lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT};
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -62,17 +52,17 @@ static void *helper(void *arg)
 {
 	struct slot *sl = arg;
 	uint32_t seen = sl->base;
-	uint64_t idle_since = now_ns();
+	uint64_t idle_since = omps_trace_now();
 
 	for (;;) {
 		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != seen) {
 			seen = atomic_load(&sl->gen);
 			memcpy(sl->dst, sl->src, sl->bytes);
 			atomic_fetch_sub_explicit(&cp.pending, 1, memory_order_release);
-			idle_since = now_ns();
+			idle_since = omps_trace_now();
 			continue;
 		}
-		if (now_ns() - idle_since < HELPER_SPIN_NS) {
+		if (omps_trace_now() - idle_since < HELPER_SPIN_NS) {
 			relax();
 			continue;
 		}
@@ -107,23 +97,13 @@ static int wanted_helpers(void)
 
 static void start_helpers(void)
 {
-	sigset_t all, old;
-	pthread_attr_t attr;
-	pthread_t t;
 	int i, n = wanted_helpers();
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 << 10);
 	for (i = 0; i < n; i++) {
 		cp.slot[i].base = atomic_load(&cp.slot[i].gen);
-		if (pthread_create(&t, &attr, helper, &cp.slot[i]))
+		if (omps_thread_start(helper, &cp.slot[i]))
 			break;
 	}
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	cp.helpers = i;
 }
 

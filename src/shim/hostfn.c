@@ -7,7 +7,6 @@
  * shared, the caller waits for the stream and runs the function itself. */
 #include <linux/futex.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -121,19 +120,8 @@ static int ready(void)
 		hf.state = 1;
 		pthread_atfork(NULL, NULL, forget_runner);
 	}
-	if (hf.state > 0 && !hf.thread) {
-		sigset_t all, old;
-		pthread_attr_t attr;
-		pthread_t t;
-
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		hf.thread = pthread_create(&t, &attr, runner, NULL) == 0;
-		pthread_attr_destroy(&attr);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
+	if (hf.state > 0 && !hf.thread)
+		hf.thread = omps_thread_start(runner, NULL) == 0;
 	return hf.state > 0 && hf.thread;
 }
 

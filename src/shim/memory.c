@@ -397,14 +397,6 @@ static int stage_ready(void)
  * written, the server waits for the copy's event. */
 #define STAGE_SPIN_NS 3000000
 
-static uint64_t stage_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int stage_word_done(int slot)
 {
 	uint64_t t0 = 0;
@@ -416,7 +408,7 @@ static int stage_word_done(int slot)
 		if (stage.word_unreliable && i >= 2000)
 			return 0;
 		if ((i & 255) == 0) {
-			uint64_t t = stage_now();
+			uint64_t t = omps_trace_now();
 
 			if (!t0)
 				t0 = t;

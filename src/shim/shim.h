@@ -71,6 +71,9 @@ void omps_pool_install(void);
 void omps_hostfn_install(void);
 CUresult omps_mem_alloc(CUdeviceptr *dptr, size_t bytes);
 CUresult omps_host_alloc_shared(void **pp, size_t bytes);
+/* A detached thread of the shim's own, with every signal blocked, so that
+ * the program's handlers never run on it. 0, or an errno. */
+int omps_thread_start(void *(*fn)(void *), void *arg);
 void omps_copy_parallel(void *dst, const void *src, size_t bytes); /* copier.c */
 /* The server's handle for s (0: the client's NULL stream). */
 CUresult omps_stream_handle(CUstream s, uint32_t *handle);
