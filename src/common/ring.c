@@ -85,6 +85,12 @@ int omps_ring_attach(struct omps_ring *r, void *mem, size_t bytes)
 	r->pending = 0;
 	atomic_store(&r->interrupted, 0);
 	r->tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+	/* Records start at multiples of ALIGN: an index that does not would
+	 * have the consumer read a record header across the end of the ring. */
+	if (r->tail % ALIGN || r->head % ALIGN) {
+		errno = EPROTO;
+		return -1;
+	}
 	return 0;
 }
 
@@ -197,7 +203,7 @@ int64_t omps_ring_pop(struct omps_ring *r, uint32_t *type, void *buf, size_t cap
 			errno = EAGAIN;
 			return -1;
 		}
-		if (avail > r->size || avail % ALIGN || avail < sizeof(h))
+		if (avail > r->size || avail % ALIGN || avail < sizeof(h) || pos % ALIGN)
 			return corrupt();
 		memcpy(&h, r->data + pos, sizeof(h)); /* copied once, then trusted */
 		if (h.len > r->size)

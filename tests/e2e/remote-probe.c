@@ -127,7 +127,14 @@ int main(int argc, char **argv)
 			if (i)
 				break;
 			printf("loaded\n");
-			usleep((useconds_t)module_hold * 1000);
+			/* T ms, or until the file OMPS_PROBE_RELEASE names exists. */
+			for (n = 0; n < (size_t)module_hold / 10; n++) {
+				const char *go = getenv("OMPS_PROBE_RELEASE");
+
+				if (go && access(go, F_OK) == 0)
+					break;
+				usleep(10000);
+			}
 			CK(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem));
 			if (cluster)
 				CK(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH, cluster));

@@ -9,7 +9,9 @@ export OPENMPS_REAL_DRIVER=$FAKECUDA
 probe() { LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" "$@"; }
 loads() { [ -f "$TMP/loads" ] && wc -l <"$TMP/loads" || echo 0; }
 
-probe --module-hold 3000 --smem 100000 >"$TMP/a.out" 2>&1 &
+# The first client holds its module until the test lets it go: a loaded
+# machine must not end its hold before the second client has loaded.
+OMPS_PROBE_RELEASE=$TMP/go-a probe --module-hold 60000 --smem 100000 >"$TMP/a.out" 2>&1 &
 a=$!
 wait_for "the first client to load its module" 5 grep -q '^loaded' "$TMP/a.out"
 probe --module-hold 300 --smem 1024 >"$TMP/b.out" 2>&1 &
@@ -20,6 +22,7 @@ check "server.log: the module is shared" logged "Module image of [0-9]+ bytes \\
 wait $b
 check "a client that lowers a function's shared memory limit still runs it right" grep -qx 'remote_probe: PASS' "$TMP/b.out"
 check "after it got a copy of its own" test "$(loads)" -eq 2
+touch "$TMP/go-a"
 wait $a
 check "a client that raises the limit runs on the shared module" grep -qx 'remote_probe: PASS' "$TMP/a.out"
 check "with no copy made" test "$(loads)" -eq 2
@@ -27,10 +30,11 @@ check "with no copy made" test "$(loads)" -eq 2
 # A client that raised the limit on the shared module, then changes the
 # function otherwise, gets a copy that keeps its raised limit.
 rm -f "$TMP/loads"
-probe --module-hold 2000 --smem 60000 >"$TMP/e.out" 2>&1 &
+OMPS_PROBE_RELEASE=$TMP/go-e probe --module-hold 60000 --smem 60000 >"$TMP/e.out" 2>&1 &
 e=$!
 wait_for "a client to load the image" 5 grep -q '^loaded' "$TMP/e.out"
 probe --module-hold 0 --smem 100000 --cluster 2 >"$TMP/f.out" 2>&1
+touch "$TMP/go-e"
 wait $e
 check "a copy keeps what the client set before on the shared function" grep -qx 'remote_probe: PASS' "$TMP/f.out"
 check "and the others keep the shared one" grep -qx 'remote_probe: PASS' "$TMP/e.out"
@@ -39,10 +43,11 @@ check "and the others keep the shared one" grep -qx 'remote_probe: PASS' "$TMP/e
 check "a copy for each change the others would have seen" test "$(loads)" -eq 3
 
 rm -f "$TMP/loads"
-probe --module-hold 1500 --smem 100000 --counter >"$TMP/c.out" 2>&1 &
+OMPS_PROBE_RELEASE=$TMP/go-c probe --module-hold 60000 --smem 100000 --counter >"$TMP/c.out" 2>&1 &
 c=$!
 wait_for "a client to load an image with a global" 5 grep -q '^loaded' "$TMP/c.out"
 probe --module-hold 0 --smem 100000 --counter >"$TMP/d.out" 2>&1
+touch "$TMP/go-c"
 wait $c
 check "both clients of an image with a global pass" test "$(cat "$TMP"/[cd].out | grep -cx 'remote_probe: PASS')" -eq 2
 check "each got a module of its own" test "$(loads)" -eq 2

@@ -121,6 +121,13 @@ static void test_corruption(void)
 	CHECK(omps_ring_attach(&cons, mem, bytes) < 0 && errno == EPROTO);
 	CHECK(omps_ring_init(&prod, mem, 256) == 0);
 	CHECK(omps_ring_attach(&cons, mem, bytes - 1) < 0 && errno == EPROTO);
+	/* Indexes that are not record boundaries (found by tests/fuzz/fuzz_ring):
+	 * a header read there would cross the end of the ring. */
+	*(uint64_t *)(mem + 128) = 252; /* the shared tail */
+	CHECK(omps_ring_attach(&cons, mem, bytes) < 0 && errno == EPROTO);
+	*(uint64_t *)(mem + 128) = 0;
+	*head = 4;
+	CHECK(omps_ring_attach(&cons, mem, bytes) < 0 && errno == EPROTO);
 	munmap(mem, bytes);
 }
 
