@@ -17,7 +17,7 @@ wait_for "the first client to load its module" 5 grep -q '^loaded' "$TMP/a.out"
 probe --module-hold 300 --smem 1024 >"$TMP/b.out" 2>&1 &
 b=$!
 wait_for "the second client to load the same image" 5 grep -q '^loaded' "$TMP/b.out"
-check "two clients, one module loaded" test "$(loads)" -eq 1
+check "two clients, one module loaded" test "$(loads)" -eq 1 || cat "$TMP/a.out" "$TMP/b.out"
 check "server.log: the module is shared" logged "Module image of [0-9]+ bytes \\(SHA-256 [0-9a-f]+\\.\\.\\.\\) shared between clients" server
 wait $b
 check "a client that lowers a function's shared memory limit still runs it right" grep -qx 'remote_probe: PASS' "$TMP/b.out"

@@ -678,10 +678,10 @@ CUresult CUDAAPI cuMemPoolDestroy(CUmemoryPool pool)
 }
 
 /* As the driver's pools, memory freed to a pool is handed out again, as it
- * is, to the next allocation of its size: the last 64 blocks freed. */
+ * is, to the next allocation of its size: the last 16 blocks freed. */
 #define POOL_BLOCK 0x706f6f6cu
 static pthread_mutex_t freed_lock = PTHREAD_MUTEX_INITIALIZER;
-static size_t *freed[64];
+static size_t *freed[16];
 static int nfreed;
 
 static size_t *reuse_block(size_t bytes)
@@ -728,8 +728,7 @@ CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
 	if (!dptr || p[1] != POOL_BLOCK)
 		return cuMemFree(dptr);
 	pthread_mutex_lock(&freed_lock);
-	if (nfreed == 64) {
-		atomic_fetch_sub(&mem_used, freed[0][0]);
+	if (nfreed == 16) { /* the oldest goes back for good; it is not counted as used */
 		free(freed[0]);
 		freed[0] = freed[--nfreed];
 	}

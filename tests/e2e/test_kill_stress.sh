@@ -1,0 +1,58 @@
+# Clients killed at any point, over and over: SIGKILL at a random moment of
+# a client's life (starting, allocating, copying, launching, synchronizing),
+# eight at a time, OMPS_KILL_ITERATIONS times (1,000), in two rounds. Clients
+# running beside them keep passing; afterwards the server holds no more
+# descriptors, threads or device memory than before, and its resident memory
+# did not grow in the second round (the first fills malloc's arenas and
+# fakecuda's pool, which keep memory as a driver's pool does).
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+N=${OMPS_KILL_ITERATIONS:-1000}
+export ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" # freed memory comes back, not a 256 MiB quarantine
+start_daemon
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+probe() { LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" "$@"; }
+server_pid() { c get_server_list 2>/dev/null | head -1; }
+fds() { ls "/proc/$1/fd" | wc -l; }
+threads() { ls "/proc/$1/task" | wc -l; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+idle() { logged "Number of active clients is 0" server && [ "$(threads "$srv")" -le "$base_threads" ]; }
+
+out=$(probe --bytes 65536 2>&1)
+check "a first client passes" grep -qx "remote_probe: PASS" <<<"$out"
+srv=$(server_pid)
+wait_for "the server to be idle" 5 logged "Number of active clients is 0" server
+base_fds=$(fds "$srv") base_threads=$(threads "$srv") base_rss=$(rss_kib "$srv")
+
+# A client that works throughout, beside the ones being killed.
+( for i in $(seq 20); do probe --bytes $((2 << 20)) || exit 1; done >"$TMP/steady.out" 2>&1 ) &
+steady=$!
+killed=0
+kill_round() {
+	local end=$((killed + N / 2)) pids i
+	while [ $killed -lt $end ]; do
+		pids=()
+		for i in 1 2 3 4 5 6 7 8; do
+			probe --bytes $(((RANDOM % 4 + 1) << 20)) --hold-ms $((RANDOM % 30)) >/dev/null 2>&1 &
+			pids+=($!)
+		done
+		sleep "0.0$((RANDOM % 10))"
+		kill -9 "${pids[@]}" 2>/dev/null
+		wait "${pids[@]}" 2>/dev/null
+		killed=$((killed + 8))
+	done
+	wait_for "the server to let go of every killed client" 30 idle
+}
+kill_round
+rss1=$(rss_kib "$srv")
+kill_round
+wait $steady
+check "a client beside $killed killed ones kept passing" test "$(grep -cx 'remote_probe: PASS' "$TMP/steady.out")" -eq 20
+check "the server survived" alive "$srv"
+check "its descriptors are back to $base_fds" test "$(fds "$srv")" -eq "$base_fds"
+check "its threads are back to $base_threads" test "$(threads "$srv")" -eq "$base_threads"
+rss=$(rss_kib "$srv")
+check "its resident memory did not grow in the second round ($base_rss, $rss1, $rss KiB)" test $((rss - rss1)) -lt 32768
+out=$(probe 2>&1)
+check "all device memory is free again" grep -qx "allocated 12582912 bytes of 85899345920 free" <<<"$out"
+finish
