@@ -52,7 +52,13 @@ check "the server survived" alive "$srv"
 check "its descriptors are back to $base_fds" test "$(fds "$srv")" -eq "$base_fds"
 check "its threads are back to $base_threads" test "$(threads "$srv")" -eq "$base_threads"
 rss=$(rss_kib "$srv")
-check "its resident memory did not grow in the second round ($base_rss, $rss1, $rss KiB)" test $((rss - rss1)) -lt 32768
+# Under AddressSanitizer the heap is its allocator's, which keeps freed memory
+# and its shadow: leaks are LeakSanitizer's to find there (finish reads them).
+if ldd "$OPENMPS_BIN/openmps-server" | grep -q libasan; then
+	echo "resident memory: $base_rss, $rss1, $rss KiB (not compared under AddressSanitizer)"
+else
+	check "its resident memory did not grow in the second round ($base_rss, $rss1, $rss KiB)" test $((rss - rss1)) -lt 32768
+fi
 out=$(probe 2>&1)
 check "all device memory is free again" grep -qx "allocated 12582912 bytes of 85899345920 free" <<<"$out"
 finish
