@@ -227,19 +227,20 @@ static CUresult make_own(struct srv_client *c, uint32_t handle)
 
 	if (!m->shared)
 		return CUDA_SUCCESS;
-	pthread_mutex_lock(&c->srv->modules_lock);
+	/* The image stays while this client holds its reference: no lock. */
 	r = c->srv->drv->module_load_data(&own, m->shared->image);
-	pthread_mutex_unlock(&c->srv->modules_lock);
 	for (i = 0; i < c->nfunctions; i++)
 		n += c->functions[i] && c->functions[i]->module == handle;
 	if (r == CUDA_SUCCESS && n > 64 && !(fn = malloc(n * sizeof(*fn))))
 		r = CUDA_ERROR_OUT_OF_MEMORY;
-	for (i = 0, n = 0; i < c->nfunctions && r == CUDA_SUCCESS; i++)
-		if (c->functions[i] && c->functions[i]->module == handle)
-			r = c->srv->drv->module_get_function(&fn[n++], own, c->functions[i]->name);
-	for (i = 0, n = 0; i < c->nfunctions && r == CUDA_SUCCESS; i++)
-		if (c->functions[i] && c->functions[i]->module == handle)
-			r = reapply(c, c->functions[i], fn[n++]);
+	for (i = 0, n = 0; i < c->nfunctions && r == CUDA_SUCCESS; i++) {
+		if (!c->functions[i] || c->functions[i]->module != handle)
+			continue;
+		r = c->srv->drv->module_get_function(&fn[n], own, c->functions[i]->name);
+		if (r == CUDA_SUCCESS)
+			r = reapply(c, c->functions[i], fn[n]);
+		n++;
+	}
 	if (r == CUDA_SUCCESS) {
 		for (i = 0, n = 0; i < c->nfunctions; i++)
 			if (c->functions[i] && c->functions[i]->module == handle)

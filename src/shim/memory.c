@@ -354,7 +354,7 @@ CUresult omps_host_alloc_shared(void **pp, size_t bytes)
 	CUresult r = host_alloc(pp, bytes, 0);
 
 	if (r == CUDA_SUCCESS && !shared_host(*pp, bytes))
-		r = CUDA_ERROR_NOT_SUPPORTED; /* kept: the shim asks once */
+		r = CUDA_ERROR_NOT_SUPPORTED; /* the memory stays the caller's: each caller asks once */
 	return r;
 }
 
