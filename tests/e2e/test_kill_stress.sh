@@ -9,7 +9,10 @@
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 N=${OMPS_KILL_ITERATIONS:-1000}
 export ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" # freed memory comes back, not a 256 MiB quarantine
-start_daemon
+# One malloc arena, and large blocks mapped and unmapped: otherwise glibc
+# keeps freed memory in an arena per worker thread (up to 8 a core), and on a
+# large machine the second round still grows them: retention, not a leak.
+MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=131072 start_daemon
 export OPENMPS_REAL_DRIVER=$FAKECUDA
 probe() { LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" "$@"; }
 server_pid() { c get_server_list 2>/dev/null | head -1; }
