@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 3
+#define OMPS_PROTOCOL_VERSION 4
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64
@@ -53,7 +53,7 @@ enum omps_msg_type {
 	OMPS_MSG_SERVER_TERMINATED, /* server -> daemon: omps_terminate, result set */
 	OMPS_MSG_CHANNEL_OPEN,	    /* client -> server: omps_channel_open + memfd of the rings */
 	OMPS_MSG_DEVICE_INFO,	    /* server -> client: omps_device_info, one per device */
-	OMPS_MSG_CHANNEL_READY,	    /* server -> client: status 0, or a CUresult and text */
+	OMPS_MSG_CHANNEL_READY,	    /* server -> client: status 0 + the doorbell eventfd, or a CUresult and text */
 	OMPS_MSG_HOST_MAP,	    /* client -> server: omps_host_map + memfd: share page-locked memory */
 	OMPS_MSG_HOST_UNMAP,	    /* client -> server: omps_host_map (addr): stop sharing it */
 	OMPS_MSG_HOST_MAPPED,	    /* server -> client: status (a CUresult), omps_host_map */

@@ -22,7 +22,8 @@ struct omps_ring_shared {
 	char pad1[56];
 	_Atomic uint64_t tail; /* written by the consumer */
 	char pad2[56];
-	_Atomic uint32_t consumer_sleeping; /* futex words: 1 while that side sleeps */
+	_Atomic uint32_t consumer_sleeping; /* futex words: 1 while that side sleeps, */
+	/* and for the consumer, 2 while its ring is parked (omps_ring_park) */
 	_Atomic uint32_t producer_sleeping;
 	char pad3[56];
 	unsigned char data[];
@@ -83,6 +84,7 @@ int omps_ring_attach(struct omps_ring *r, void *mem, size_t bytes)
 	r->size = size;
 	r->head = r->seen = atomic_load_explicit(&sh->head, memory_order_acquire);
 	r->pending = 0;
+	r->doorbell = -1;
 	atomic_store(&r->interrupted, 0);
 	r->tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
 	/* Records start at multiples of ALIGN: an index that does not would
@@ -167,7 +169,14 @@ void omps_ring_commit(struct omps_ring *r)
 	 * asleep and wake it (see omps_ring_wait_data). */
 	atomic_store(&r->sh->head, r->head);
 	if (atomic_load(&r->sh->consumer_sleeping)) {
-		atomic_store(&r->sh->consumer_sleeping, 0);
+		uint64_t one = 1;
+
+		if (atomic_exchange(&r->sh->consumer_sleeping, 0) == 2 && r->doorbell >= 0) {
+			if (write(r->doorbell, &one, sizeof(one)) < 0) {
+				/* EAGAIN: a wake is pending already; EBADF: no consumer */
+			}
+			return;
+		}
 		futex_wake(&r->sh->consumer_sleeping);
 	}
 }
@@ -291,6 +300,18 @@ void omps_ring_interrupt(struct omps_ring *r)
 	atomic_store(&r->sh->producer_sleeping, 0);
 	futex_wake(&r->sh->consumer_sleeping);
 	futex_wake(&r->sh->producer_sleeping);
+}
+
+int omps_ring_park(struct omps_ring *r)
+{
+	/* As in wait_for: announce, then recheck, so that a record published
+	 * before the producer could see the word is not left behind. */
+	atomic_store(&r->sh->consumer_sleeping, 2);
+	if (has_data(r, 0)) {
+		atomic_store(&r->sh->consumer_sleeping, 0);
+		return 1;
+	}
+	return 0;
 }
 
 int omps_ring_wait_data(struct omps_ring *r, int spin_us, int timeout_ms)

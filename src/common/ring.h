@@ -3,7 +3,9 @@
  * stream. The producer (a client) and the consumer (a server worker) touch
  * no syscall while the other side keeps up; a side that must wait spins
  * briefly, then sleeps on a futex that the other side wakes only when the
- * sleeper has said it sleeps.
+ * sleeper has said it sleeps. A consumer that serves many rings from a few
+ * threads may instead park a ring: its producer then rings a doorbell (an
+ * eventfd the consumer polls) rather than waking a futex.
  *
  * The consumer trusts nothing in the shared memory: every index and length
  * is checked, and records are copied out before use, so a client that
@@ -25,6 +27,7 @@ struct omps_ring {
 	uint64_t tail; /* consumer: next byte to read */
 	uint64_t seen; /* producer: the consumer's tail last read */
 	uint32_t pending; /* producer: bytes of the reserved, uncommitted record */
+	int doorbell;	  /* producer: the eventfd to write for a parked consumer; -1 */
 	_Atomic int interrupted; /* process-private: ends this side's waits */
 };
 
@@ -62,6 +65,11 @@ int omps_ring_wait_data(struct omps_ring *r, int spin_us, int timeout_ms);
 
 /* Producer: waits until len more bytes of payload fit; as above. */
 int omps_ring_wait_space(struct omps_ring *r, uint32_t len, int spin_us, int timeout_ms);
+
+/* Consumer: parks the ring instead of sleeping on it: the producer's next
+ * commit rings the doorbell it was given. Returns 1, unparked, if a record
+ * came in meanwhile; 0 once parked. */
+int omps_ring_park(struct omps_ring *r);
 
 /* From another thread of the same process: makes this ring's waits return 0
  * now and from then on, so that a thread sleeping in them can be stopped. */

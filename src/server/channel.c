@@ -1,12 +1,14 @@
 /* A client's data channel: the two rings in the memfd it sent, the device
- * cache it is given, and the worker thread that executes its calls. Once the
- * worker runs it owns the client: the main thread only sets `stop`, and the
+ * cache it is given, the doorbell it rings when its ring is parked, and the
+ * loop a worker thread runs to execute its calls. Once the channel is open
+ * the worker pool owns the client: the main thread only sets `stop`, and a
  * worker releases everything the client held and frees it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -118,6 +120,9 @@ static void release(struct srv_client *c)
 {
 	uint32_t i;
 
+	/* The main thread may still be in srv_channel_stop: wait it out. */
+	pthread_mutex_lock(&c->run_lock);
+	pthread_mutex_unlock(&c->run_lock);
 	srv_hostfn_release(c); /* first: its streams must be able to drain */
 	srv_module_release(c);
 	srv_memory_release(c);
@@ -128,27 +133,64 @@ static void release(struct srv_client *c)
 			c->srv->drv->stream_destroy(c->stream[i]);
 	pin(c, 0);
 	munmap(c->map, c->map_len);
+	srv_workers_forget(c);
+	close(c->bell);
 	close(c->fd);
+	pthread_mutex_destroy(&c->run_lock);
+	pthread_mutex_destroy(&c->hosts_lock);
 	free(c->buf);
 	free(c);
 }
 
-static void *worker(void *arg)
+/* Back to the pool's epoll set, unless the client was stopped meanwhile.
+ * Returns 0 once parked: from then on another thread may own the client. */
+static int park(struct srv_client *c)
 {
-	struct srv_client *c = arg;
+	int r = -1;
 
-	while (!atomic_load(&c->stop)) {
+	pthread_mutex_lock(&c->run_lock);
+	if (!atomic_load(&c->stop)) {
+		c->parked = 1;
+		r = srv_workers_park(c, 0);
+		if (r < 0) {
+			c->parked = 0;
+			omps_log("Client process %d: cannot wait for its doorbell: %s", (int)c->pid,
+				 strerror(errno));
+		}
+	}
+	pthread_mutex_unlock(&c->run_lock);
+	return r;
+}
+
+/* Serves until the client is idle, then parks it; a worker keeps a client
+ * that paused only briefly (its futex), and lets go at once when every
+ * thread of the pool is busy, so that the others get their turn. */
+void srv_channel_run(struct srv_client *c)
+{
+	uint64_t rang;
+
+	pthread_mutex_lock(&c->run_lock);
+	c->parked = 0;
+	pthread_mutex_unlock(&c->run_lock);
+	if (read(c->bell, &rang, sizeof(rang)) < 0) {
+		/* EAGAIN: nothing rang; a spurious wake */
+	}
+	for (;;) {
 		uint32_t type;
 		int64_t n;
 
-		if (c->dead) { /* until the main thread has seen the client go */
-			usleep(10000);
+		if (atomic_load(&c->stop)) {
+			release(c);
+			return;
+		}
+		if (c->dead || (!omps_ring_wait_data(&c->req, 50, srv_workers_saturated(c->srv) ? 0 : 20) &&
+				!omps_ring_park(&c->req))) {
+			if (park(c) == 0)
+				return;
+			if (!atomic_load(&c->stop)) /* cannot park: serve it from here */
+				omps_ring_wait_data(&c->req, 0, 1000);
 			continue;
 		}
-		/* Asleep until the client posts or the main thread interrupts; the
-		 * timeout only bounds what a client rewriting the futex word can do. */
-		if (!omps_ring_wait_data(&c->req, 50, 1000))
-			continue;
 		n = omps_ring_pop(&c->req, &type, c->buf, omps_ring_max_payload(&c->req));
 		if (n < 0 && errno == EAGAIN)
 			continue;
@@ -158,8 +200,6 @@ static void *worker(void *arg)
 		}
 		dispatch(c, type, (size_t)n);
 	}
-	release(c);
-	return NULL;
 }
 
 static int map_rings(struct srv_client *c, int memfd, const struct omps_channel_open *o, char *err,
@@ -226,23 +266,31 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 			return -1;
 		}
 	}
-	pin(c, 1);
-	if (pthread_create(&c->worker, NULL, worker, c) != 0) {
-		pin(c, 0);
-		snprintf(err, errlen, "cannot start a worker thread");
+	/* Parked before the client hears it may post: its first record rings. */
+	c->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->bell < 0 || (omps_ring_park(&c->req), c->parked = 1, srv_workers_park(c, 1) < 0)) {
+		snprintf(err, errlen, "cannot make its doorbell: %s", strerror(errno));
 		return -1;
 	}
+	pin(c, 1);
 	c->has_worker = 1;
 	omps_log("Client {PID: %d, ID: %u} opened its data channel", (int)c->pid, c->id);
-	omps_send(c->fd, OMPS_MSG_CHANNEL_READY, 0, 0, NULL, 0, -1, 1);
+	omps_send(c->fd, OMPS_MSG_CHANNEL_READY, 0, 0, NULL, 0, c->bell, 1);
 	return 0;
 }
 
+/* From the main thread. Whoever owns the client releases it: a worker that
+ * serves it sees stop; a parked one is woken through its doorbell. c may be
+ * freed once run_lock is let go. */
 void srv_channel_stop(struct srv_client *c)
 {
-	pthread_t t = c->worker; /* c may be gone once stop is set */
+	uint64_t one = 1;
 
+	pthread_mutex_lock(&c->run_lock);
 	omps_ring_interrupt(&c->req);
 	atomic_store(&c->stop, 1);
-	pthread_detach(t);
+	if (c->parked && write(c->bell, &one, sizeof(one)) < 0)
+		omps_log("Client process %d: cannot wake a worker to release it: %s", (int)c->pid,
+			 strerror(errno));
+	pthread_mutex_unlock(&c->run_lock);
 }

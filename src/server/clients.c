@@ -23,7 +23,9 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	c->uid = a->uid;
 	c->id = a->client_id;
 	c->effective = a->effective;
+	c->bell = -1;
 	pthread_mutex_init(&c->hosts_lock, NULL);
+	pthread_mutex_init(&c->run_lock, NULL);
 	c->next = s->clients;
 	s->clients = c;
 	s->nclients++;
@@ -58,8 +60,12 @@ void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *wh
 		}
 		if (c->map)
 			munmap(c->map, c->map_len);
+		if (c->bell >= 0)
+			close(c->bell);
 		free(c->buf);
 		close(c->fd);
+		pthread_mutex_destroy(&c->run_lock);
+		pthread_mutex_destroy(&c->hosts_lock);
 		free(c);
 		return;
 	}

@@ -283,7 +283,8 @@ int main(int argc, char **argv)
 	}
 	omps_log("Initializing server process");
 	if (omps_driver_load(&drv, err, sizeof(err)) < 0 ||
-	    omps_devices_open(&drv, &s.devices, s.ctx, err, sizeof(err)) < 0) {
+	    omps_devices_open(&drv, &s.devices, s.ctx, err, sizeof(err)) < 0 ||
+	    srv_workers_start(&s, err, sizeof(err)) < 0) {
 		omps_log("Server failed to start: %s", err);
 		omps_send(s.control_fd, OMPS_MSG_REFUSED, 0, 0, err, strlen(err), -1, 1);
 		return 1;

@@ -65,7 +65,8 @@ struct srv_object {
 };
 
 /* A client. Until its data channel opens, the main thread owns it; after,
- * its worker thread does, and the main thread only asks it to stop. */
+ * the worker pool does (workers.c), and the main thread only asks it to
+ * stop. */
 struct srv_client {
 	struct srv_client *next;
 	struct srv_state *srv;
@@ -79,10 +80,12 @@ struct srv_client {
 	void *map;
 	size_t map_len;
 	struct omps_ring req, rep;
-	pthread_t worker;
-	int has_worker;
+	int bell;	 /* eventfd its shim writes when it posts to a parked ring */
+	int has_worker;	 /* the pool owns it */
+	pthread_mutex_t run_lock; /* orders parking against stop */
+	int parked;		  /* under run_lock: waiting in the pool's epoll set */
 	atomic_int stop; /* set by the main thread once the client is off its list */
-	int dead;	 /* the worker gave up on the client and waits for stop */
+	int dead;	 /* a worker gave up on the client, which waits for stop */
 	unsigned char *buf; /* one request record, copied out of the ring */
 	size_t buf_len;
 	int pinned; /* 1: the rings, 2: buf, are page-locked */
@@ -113,6 +116,15 @@ struct srv_client {
 	uint32_t nstreams, nevents;
 };
 
+struct srv_workers {
+	int epfd; /* the parked clients' doorbells */
+	pthread_mutex_t lock;
+	unsigned total, max;
+	unsigned blocked; /* threads in a synchronize: not counted against max */
+	atomic_uint idle; /* threads waiting in epoll_wait */
+	int spawn_failed;
+};
+
 struct srv_state {
 	int control_fd;	 /* to the daemon; -1 once it is gone */
 	int draining;	 /* exit once the last client has left */
@@ -126,6 +138,7 @@ struct srv_state {
 	pthread_mutex_t modules_lock;
 	struct srv_shared_module *shared_modules; /* module.c */
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* every client's memory (memory.c) */
+	struct srv_workers workers;
 };
 
 /* clients.c */
@@ -138,10 +151,18 @@ void srv_client_readable(struct srv_state *s, struct srv_client *c);
 int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_t len, char *err,
 		     size_t errlen);
 void srv_channel_stop(struct srv_client *c);
+/* A worker serves the client until it parks, or releases it once stopped. */
+void srv_channel_run(struct srv_client *c);
 int srv_reply(struct srv_client *c, const void *reply, size_t len);
 /* A record that breaks the protocol: the client is disconnected, with a line. */
 void srv_malformed(struct srv_client *c, uint32_t type, size_t len);
 int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
+
+/* workers.c */
+int srv_workers_start(struct srv_state *s, char *err, size_t errlen);
+int srv_workers_saturated(struct srv_state *s);
+int srv_workers_park(struct srv_client *c, int first);
+void srv_workers_forget(struct srv_client *c);
 
 /* stream.c */
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes

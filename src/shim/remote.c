@@ -83,17 +83,24 @@ static int open_channel(char *err, size_t errlen)
 	for (;;) {
 		struct omps_msg hdr;
 		char buf[OMPS_MSG_MAX];
-		ssize_t len = omps_recv(ch.conn.server_fd, &hdr, buf, sizeof(buf) - 1, NULL);
+		int bell = -1;
+		ssize_t len = omps_recv(ch.conn.server_fd, &hdr, buf, sizeof(buf) - 1, &bell);
 
 		if (len < 0)
 			goto lost;
+		if (hdr.type == OMPS_MSG_CHANNEL_READY && hdr.status == 0 && bell >= 0) {
+			ch.req.doorbell = bell; /* rung when the server has parked the ring */
+			break;
+		}
+		if (bell >= 0)
+			close(bell);
 		if (hdr.type == OMPS_MSG_DEVICE_INFO && (size_t)len == sizeof(devs[0]) && n < OMPS_MAX_DEVICES) {
 			memcpy(&devs[n++], buf, sizeof(devs[0]));
 			continue;
 		}
-		if (hdr.type == OMPS_MSG_CHANNEL_READY && hdr.status == 0)
-			break;
 		buf[len] = '\0';
+		if (hdr.type == OMPS_MSG_CHANNEL_READY && hdr.status == 0)
+			strcpy(buf, "no doorbell");
 		snprintf(err, errlen, "the server refused the data channel: %s", hdr.type == OMPS_MSG_CHANNEL_READY ? buf : "?");
 		return -1;
 	}

@@ -43,11 +43,16 @@ static int open_channel(struct omps_connection *c, struct omps_ring *req, void *
 	for (;;) {
 		struct omps_msg hdr;
 		char buf[OMPS_MSG_MAX];
+		int bell = -1;
 
-		if (omps_recv(c->server_fd, &hdr, buf, sizeof(buf), NULL) < 0)
+		if (omps_recv(c->server_fd, &hdr, buf, sizeof(buf), &bell) < 0)
 			return -1;
-		if (hdr.type == OMPS_MSG_CHANNEL_READY)
-			return hdr.status ? -1 : 0;
+		if (hdr.type == OMPS_MSG_CHANNEL_READY) {
+			req->doorbell = bell;
+			return hdr.status || bell < 0 ? -1 : 0;
+		}
+		if (bell >= 0)
+			close(bell);
 	}
 }
 
@@ -91,7 +96,11 @@ int main(int argc, char **argv)
 		memcpy(p, &m, sizeof(m));
 		omps_ring_commit(&req);
 	} else if (!strcmp(what, "garbage")) {
+		uint64_t one = 1;
+
 		memset(map, 0xa5, 256); /* the shared header: indexes and all */
+		if (write(req.doorbell, &one, sizeof(one)) < 0) /* as a commit to a parked ring does */
+			return 1;
 	} else {
 		fprintf(stderr, "usage: omps-hostile-client short|unknown|oversized|garbage\n");
 		return 2;

@@ -1,6 +1,7 @@
 /* A driver-API program for remote mode: device queries, a context, and
  * memory through the server, checked against what it wrote.
- *   omps-remote-probe [--bytes N] [--hold-ms T] [--leak]
+ *   omps-remote-probe [--bytes N] [--hold-ms T] [--gate FILE] [--leak]
+ *     (--hold-ms and --gate wait after allocating: T ms, or until FILE exists)
  *   omps-remote-probe --reuse [--bytes N]
  *   omps-remote-probe --module-hold T --smem V [--cluster W] [--counter]
  * Prints one fact a line and ends with "remote_probe: PASS" or with the
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
 					      {"smem", required_argument, 0, 's'},
 					      {"counter", no_argument, 0, 'c'},
 					      {"cluster", required_argument, 0, 'w'},
+					      {"gate", required_argument, 0, 'g'},
 					      {0, 0, 0, 0}};
 	size_t bytes = 6 << 20, free0, free1, total, i, n;
 	int opt, hold = 0, leak = 0, reuse = 0, module_hold = -1, smem = 0, counter = 0, cluster = 0, count, sms;
@@ -62,7 +64,9 @@ int main(int argc, char **argv)
 	CUdeviceptr managed;
 	void *args_b[2];
 	float ms = -1;
+	const char *gate = NULL;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* tests watch its progress */
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'b')
 			bytes = strtoul(optarg, NULL, 10) & ~(size_t)7;
@@ -70,6 +74,8 @@ int main(int argc, char **argv)
 			hold = atoi(optarg);
 		else if (opt == 'l')
 			leak = 1;
+		else if (opt == 'g')
+			gate = optarg;
 		else if (opt == 'r')
 			reuse = 1;
 		else if (opt == 'm')
@@ -151,6 +157,8 @@ int main(int argc, char **argv)
 	printf("allocated %zu bytes of %zu free\n", free0 - free1, free0);
 	if (hold)
 		usleep((useconds_t)hold * 1000);
+	while (gate && access(gate, F_OK) < 0)
+		usleep(10000);
 	for (i = 0; i < n; i++)
 		host[i] = (unsigned int)(i * 2654435761u);
 	CK(cuMemsetD32(a, 0x01020304u, n));

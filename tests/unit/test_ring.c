@@ -1,12 +1,14 @@
 /* The shared-memory command ring: order and content across wrap-around,
  * full and oversized records, corruption by the producer side detected by
  * the consumer, and two processes exchanging records through a small ring
- * so that both sides sleep and wake. */
+ * so that both sides sleep and wake, and a parked ring woken through its
+ * doorbell. */
 #include <errno.h>
 #include <pthread.h>
 #include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -216,8 +218,40 @@ static void test_interrupt(void)
 	munmap(mem, omps_ring_bytes(256));
 }
 
+/* A parked consumer is woken by the doorbell, once, and only when parked;
+ * a record that raced the parking is found by park itself. */
+static void test_park(void)
+{
+	size_t bytes = omps_ring_bytes(1024);
+	void *mem = shared(bytes);
+	struct omps_ring prod, cons;
+	unsigned char buf[64];
+	uint64_t rang = 0;
+	uint32_t type;
+	int bell = eventfd(0, EFD_NONBLOCK);
+
+	CHECK(mem && bell >= 0);
+	CHECK(omps_ring_init(&prod, mem, 1024) == 0 && omps_ring_attach(&cons, mem, bytes) == 0);
+	CHECK(prod.doorbell == -1 && cons.doorbell == -1);
+	prod.doorbell = bell;
+	CHECK(omps_ring_push(&prod, 1, "a", 1, 0) == 0);
+	CHECK(read(bell, &rang, sizeof(rang)) < 0 && errno == EAGAIN); /* not parked: no ring */
+	CHECK(omps_ring_park(&cons) == 1);				 /* the record came first */
+	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) == 1 && type == 1);
+	CHECK(omps_ring_park(&cons) == 0);
+	CHECK(omps_ring_push(&prod, 2, "bb", 2, 0) == 0);
+	CHECK(read(bell, &rang, sizeof(rang)) == sizeof(rang) && rang == 1);
+	CHECK(omps_ring_push(&prod, 3, "ccc", 3, 0) == 0); /* unparked by the first: no second ring */
+	CHECK(read(bell, &rang, sizeof(rang)) < 0 && errno == EAGAIN);
+	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) == 2 && type == 2);
+	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) == 3 && type == 3);
+	close(bell);
+	munmap(mem, bytes);
+}
+
 int main(void)
 {
+	test_park();
 	test_interrupt();
 	test_basic();
 	test_corruption();

@@ -1,0 +1,193 @@
+/* The worker threads: one pool serves every client's request ring, however
+ * many clients there are. A client with work holds a thread; an idle one is
+ * parked: its ring says so, and the eventfd its producer then rings waits in
+ * the pool's epoll set (one-shot: one thread takes it). Idle clients thus
+ * cost no thread. The pool keeps one thread waiting for the next client to
+ * wake, growing up to its limit; threads idle for long exit, down to a few
+ * spares. A thread blocked in a synchronize does not count against the
+ * limit (as Go's runtime does for system calls): clients waiting for long
+ * kernels cannot starve the others, and threads stay at most the limit plus
+ * one a synchronizing client. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+#define SPARE	     2	  /* threads kept waiting when there is nothing to do */
+#define IDLE_EXIT_MS 2000 /* a thread beyond the spares waits this long, then exits */
+#define MAX_LIMIT    1024
+
+static int spawn_locked(struct srv_state *s);
+static struct srv_state *the_server; /* for the synchronize wrappers */
+static CUresult (*stream_synchronize)(CUstream);
+static CUresult (*event_synchronize)(CUevent);
+
+/* Whether no thread waits for the next client while fewer than the limit serve. */
+static int need_thread_locked(struct srv_workers *w)
+{
+	return !atomic_load(&w->idle) && w->total - w->blocked < w->max;
+}
+
+static void *thread_main(void *arg)
+{
+	struct srv_state *s = arg;
+	struct srv_workers *w = &s->workers;
+
+	for (;;) {
+		struct epoll_event ev;
+		int n = epoll_wait(w->epfd, &ev, 1, IDLE_EXIT_MS);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		if (n <= 0) {
+			if (atomic_load(&w->idle) > SPARE) {
+				atomic_fetch_sub(&w->idle, 1);
+				w->total--;
+				pthread_mutex_unlock(&w->lock);
+				return NULL;
+			}
+			pthread_mutex_unlock(&w->lock);
+			continue;
+		}
+		/* The last waiting thread takes a client: start another, so that
+		 * the next client to wake does not wait for this one. */
+		atomic_fetch_sub(&w->idle, 1);
+		if (need_thread_locked(w))
+			spawn_locked(s);
+		pthread_mutex_unlock(&w->lock);
+		srv_channel_run(ev.data.ptr);
+		atomic_fetch_add(&w->idle, 1);
+	}
+}
+
+static int spawn_locked(struct srv_state *s)
+{
+	struct srv_workers *w = &s->workers;
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &attr, thread_main, s);
+	pthread_attr_destroy(&attr);
+	if (r) {
+		if (!w->spawn_failed)
+			omps_log("Cannot start a worker thread (%s); serving with %u", strerror(r), w->total);
+		w->spawn_failed = 1;
+		return -1;
+	}
+	w->total++;
+	atomic_fetch_add(&w->idle, 1);
+	return 0;
+}
+
+static void block(void)
+{
+	struct srv_workers *w = &the_server->workers;
+
+	pthread_mutex_lock(&w->lock);
+	w->blocked++;
+	if (need_thread_locked(w))
+		spawn_locked(the_server);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void unblock(void)
+{
+	struct srv_workers *w = &the_server->workers;
+
+	pthread_mutex_lock(&w->lock);
+	w->blocked--;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static CUresult blocking_stream_synchronize(CUstream st)
+{
+	CUresult r;
+
+	block();
+	r = stream_synchronize(st);
+	unblock();
+	return r;
+}
+
+static CUresult blocking_event_synchronize(CUevent ev)
+{
+	CUresult r;
+
+	block();
+	r = event_synchronize(ev);
+	unblock();
+	return r;
+}
+
+/* The limit: OPENMPS_SERVER_THREADS, else four a core, at least 16. */
+static unsigned limit(void)
+{
+	const char *v = getenv("OPENMPS_SERVER_THREADS");
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	char *end;
+
+	if (v && *v) {
+		long want = strtol(v, &end, 10);
+
+		if (!*end && want >= 1 && want <= MAX_LIMIT)
+			return (unsigned)want;
+		omps_log("OPENMPS_SERVER_THREADS=%s: must be 1 to %d; using the default", v, MAX_LIMIT);
+	}
+	n = n > 0 ? 4 * n : 16;
+	return (unsigned)(n < 16 ? 16 : n > 256 ? 256 : n);
+}
+
+int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
+{
+	struct srv_workers *w = &s->workers;
+	int r;
+
+	pthread_mutex_init(&w->lock, NULL);
+	w->max = limit();
+	the_server = s;
+	stream_synchronize = s->drv->stream_synchronize;
+	event_synchronize = s->drv->event_synchronize;
+	s->drv->stream_synchronize = blocking_stream_synchronize;
+	s->drv->event_synchronize = blocking_event_synchronize;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0) {
+		snprintf(err, errlen, "cannot create the worker threads' epoll set: %s", strerror(errno));
+		return -1;
+	}
+	pthread_mutex_lock(&w->lock);
+	r = spawn_locked(s);
+	pthread_mutex_unlock(&w->lock);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start a worker thread");
+		return -1;
+	}
+	omps_log("Serving clients with up to %u worker threads", w->max);
+	return 0;
+}
+
+int srv_workers_saturated(struct srv_state *s)
+{
+	return atomic_load(&s->workers.idle) == 0;
+}
+
+/* Arms (or rearms) the client's doorbell: the next ring wakes one thread. */
+int srv_workers_park(struct srv_client *c, int first)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
+
+	return epoll_ctl(c->srv->workers.epfd, first ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->bell, &ev);
+}
+
+void srv_workers_forget(struct srv_client *c)
+{
+	epoll_ctl(c->srv->workers.epfd, EPOLL_CTL_DEL, c->bell, NULL);
+}

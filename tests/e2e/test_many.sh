@@ -1,0 +1,74 @@
+# Many clients on one server: OMPS_MANY_CLIENTS (512) start at once, each
+# holding a context and memory, and then all work at the same moment. The
+# server serves them with a bounded pool of threads (here 16): an idle client
+# holds none. Its descriptors are one socket and one doorbell a client, and
+# every client's data comes back right. Clients waiting on long work do not
+# count against the limit: with a pool of 2 and four clients blocked in a
+# synchronize, a fifth is still served.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+N=${OMPS_MANY_CLIENTS:-512}
+LIMIT=16
+OPENMPS_SERVER_THREADS=$LIMIT start_daemon
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+probe() { LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" "$@"; }
+threads() { ls "/proc/$1/task" | wc -l; }
+fds() { ls "/proc/$1/fd" | wc -l; }
+holding() { [ "$(cat "$TMP"/m*.out 2>/dev/null | grep -c '^allocated ')" -eq "$N" ]; }
+
+out=$(probe --bytes 65536 2>&1)
+check "a first client passes" grep -qx "remote_probe: PASS" <<<"$out"
+S=$(servers)
+check "server.log: the pool's limit" logged "Serving clients with up to $LIMIT worker threads" server
+wait_for "the server to be idle" 5 logged "Number of active clients is 0" server
+base_threads=$(threads "$S") base_fds=$(fds "$S")
+
+for i in $(seq $N); do
+	probe --bytes 65536 --gate "$TMP/go" >"$TMP/m$i.out" 2>&1 &
+done
+wait_for "all $N clients to hold memory" 300 holding
+connected=$(c "get_client_list $S" | wc -l)
+check "$N clients are connected to one server at once ($connected)" test "$connected" -eq "$N"
+t=$(threads "$S") f=$(fds "$S")
+echo "server with $N idle clients: $t threads (idle: $base_threads), $f descriptors (idle: $base_fds)"
+check "their threads stay within the pool's limit" test "$t" -le $((base_threads + LIMIT))
+check "two descriptors a client" test "$f" -le $((base_fds + 2 * N))
+
+peak() { # the most threads the server had while they worked
+	local max=0 n
+	while [ ! -e "$TMP/done" ]; do
+		n=$(threads "$S") && [ "$n" -gt "$max" ] && max=$n
+		sleep 0.02
+	done
+	echo "$max" >"$TMP/peak"
+}
+peak &
+sampler=$!
+touch "$TMP/go" # all of them work now
+for p in $(jobs -p); do [ "$p" = "$sampler" ] || wait "$p"; done
+touch "$TMP/done"
+wait "$sampler"
+echo "server while $N clients worked: at most $(cat "$TMP/peak") threads"
+check "the pool stayed within its limit while they worked" test "$(cat "$TMP/peak")" -le $((base_threads + LIMIT))
+check "all $N clients pass" test "$(cat "$TMP"/m*.out | grep -cx 'remote_probe: PASS')" -eq "$N"
+wait_for "the server to let go of them" 60 logged "Number of active clients is 0" server
+check "its descriptors are back to $base_fds" test "$(fds "$S")" -eq "$base_fds"
+
+dpid=$(daemon_pid)
+c quit >/dev/null
+wait_for "the daemon to quit" 10 dead "$dpid"
+touch "$TMP/gate" # their events' work runs until the gate goes
+OPENMPS_SERVER_THREADS=2 FAKECUDA_EVENT_GATE=$TMP/gate start_daemon
+for i in 1 2 3 4; do
+	probe --bytes 65536 >"$TMP/w$i.out" 2>&1 &
+done
+wait_for "four clients to wait for their events" 30 \
+	test "$(cat "$TMP"/w?.out | grep -c '^kernels verified')" -eq 0 -a "$(cat "$TMP"/w?.out | grep -c '^data verified')" -eq 4
+sleep 0.5 # into cuEventSynchronize
+probe --bytes 65536 >"$TMP/fifth.out" 2>&1 &
+wait_for "a fifth client to be served beside them" 10 grep -q "^data verified" "$TMP/fifth.out"
+check "the four still wait" test "$(cat "$TMP"/w?.out | grep -c '^kernels verified')" -eq 0
+rm "$TMP/gate"
+wait
+check "all five pass once their work is done" test "$(cat "$TMP"/w?.out "$TMP/fifth.out" | grep -cx 'remote_probe: PASS')" -eq 5
+finish
