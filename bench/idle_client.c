@@ -5,7 +5,10 @@
  *   idle_client LAUNCH_EPOCH_SECONDS HOLD_SECONDS [ctx|alloc|full]
  * Prints "ready S" (seconds from launch to the first kernel completed). With
  * ctx it stops after the context, with alloc after the allocation: the steps
- * apart, to tell what costs GPU memory. */
+ * apart, to tell what costs GPU memory. With busy it then launches a kernel
+ * of seconds, prints "waiting", synchronizes and prints "sync R T": the
+ * result and the time (CLOCK_REALTIME), for tests that kill the server
+ * meanwhile. */
 #include <cuda.h>
 #include <unistd.h>
 
@@ -29,7 +32,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	launched = atof(argv[1]);
-	steps = argc > 3 ? (argv[3][0] == 'c' ? 0 : argv[3][0] == 'a' ? 1 : 2) : 2;
+	steps = argc > 3 ? (argv[3][0] == 'c' ? 0 : argv[3][0] == 'a' ? 1 : argv[3][0] == 'b' ? 3 : 2) : 2;
 	CK(cuInit(0));
 	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
 	CK(cuCtxSetCurrent(ctx));
@@ -43,6 +46,15 @@ int main(int argc, char **argv)
 	CK(cuCtxSynchronize());
 	printf("ready %.3f\n", bench_now(CLOCK_REALTIME) - launched);
 	fflush(stdout);
+	if (steps == 3) {
+		iters = 1u << 31;
+		CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+		printf("waiting\n");
+		fflush(stdout);
+		iters = (unsigned int)cuCtxSynchronize();
+		printf("sync %u %.6f\n", iters, bench_now(CLOCK_REALTIME));
+		return 0;
+	}
 	sleep((unsigned int)atoi(argv[2]));
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices.h"
@@ -116,6 +117,14 @@ static void pin(struct srv_client *c, int on)
 	c->pinned = 0;
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void release(struct srv_client *c)
 {
 	uint32_t i;
@@ -134,6 +143,8 @@ static void release(struct srv_client *c)
 	pin(c, 0);
 	munmap(c->map, c->map_len);
 	srv_workers_forget(c);
+	omps_log("Client process %d: all it held released, %.1f ms after it left", (int)c->pid,
+		 (double)(now_us() - c->stopped_us) / 1000.0);
 	close(c->bell);
 	close(c->fd);
 	pthread_mutex_destroy(&c->run_lock);
@@ -287,6 +298,7 @@ void srv_channel_stop(struct srv_client *c)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&c->run_lock);
+	c->stopped_us = now_us();
 	omps_ring_interrupt(&c->req);
 	atomic_store(&c->stop, 1);
 	if (c->parked && write(c->bell, &one, sizeof(one)) < 0)

@@ -85,6 +85,7 @@ struct srv_client {
 	pthread_mutex_t run_lock; /* orders parking against stop */
 	int parked;		  /* under run_lock: waiting in the pool's epoll set */
 	atomic_int stop; /* set by the main thread once the client is off its list */
+	uint64_t stopped_us; /* when (CLOCK_MONOTONIC) */
 	int dead;	 /* a worker gave up on the client, which waits for stop */
 	unsigned char *buf; /* one request record, copied out of the ring */
 	size_t buf_len;

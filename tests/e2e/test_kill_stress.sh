@@ -2,7 +2,8 @@
 # a client's life (starting, allocating, copying, launching, synchronizing),
 # eight at a time, OMPS_KILL_ITERATIONS times (1,000), in two rounds. Clients
 # running beside them keep passing; afterwards the server holds no more
-# descriptors, threads or device memory than before, and its resident memory
+# descriptors, threads or device memory than before (each killed client's
+# share released within 1 s of its death), and its resident memory
 # did not grow in the second round (the first fills malloc's arenas and
 # fakecuda's pool, which keep memory as a driver's pool does).
 . "$(dirname "$0")/lib.sh"
@@ -52,6 +53,10 @@ kill_round
 wait $steady
 check "a client beside $killed killed ones kept passing" test "$(grep -cx 'remote_probe: PASS' "$TMP/steady.out")" -eq 20
 check "the server survived" alive "$srv"
+slowest=$(grep -o 'all it held released, [0-9.]* ms' "$TMP/log/server.log" | awk '$5 > m {m = $5} END {print m + 0}')
+released=$(grep -c 'all it held released' "$TMP/log/server.log")
+check "every killed client was released ($released)" test "$released" -ge "$killed"
+check "each within 1 s of its death (slowest: $slowest ms)" awk "BEGIN {exit !($slowest <= 1000)}"
 check "its descriptors are back to $base_fds" test "$(fds "$srv")" -eq "$base_fds"
 check "its threads are back to $base_threads" test "$(threads "$srv")" -le "$base_threads"
 rss=$(rss_kib "$srv")

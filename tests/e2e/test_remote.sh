@@ -80,4 +80,32 @@ wait $opid
 check "after the server died, the client's next call fails with CUDA_ERROR_MPS_RPC_FAILURE" \
 	grep -q "remote_probe: FAIL .* = 806" "$TMP/orphan.out"
 check "and says so once" grep -q "^openmps: lost the openmps server" "$TMP/orphan.out"
+
+# The server dies while clients wait in a call it has not answered (an event
+# whose work runs until the gate goes): each fails within 1 s, and the daemon
+# starts a new server for the next client.
+dpid=$(daemon_pid)
+c "quit -t 1" >/dev/null
+wait_for "the daemon to quit" 5 dead "$dpid"
+touch "$TMP/gate"
+FAKECUDA_EVENT_GATE=$TMP/gate start_daemon
+for i in 1 2 3; do
+	probe --bytes 65536 >"$TMP/wait$i.out" 2>&1 &
+done
+allocated() { [ "$(cat "$TMP"/wait?.out | grep -c '^allocated')" -eq 3 ]; }
+wait_for "three clients to allocate" 10 allocated
+sleep 0.5 # and to wait in a call whose event is gated
+S=$(servers)
+kill -9 "$S"
+t0=$(date +%s%N)
+wait
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "their pending calls fail with CUDA_ERROR_MPS_RPC_FAILURE" \
+	test "$(cat "$TMP"/wait?.out | grep -c 'remote_probe: FAIL .* = 806')" -eq 3
+check "within 1 s of the server's death ($ms ms)" test "$ms" -le 1000
+rm "$TMP/gate"
+wait_for "the daemon to log the death" 5 logged "Server $S was killed by signal 9"
+out=$(probe 2>&1)
+check "the next client gets a new server" grep -qx "remote_probe: PASS" <<<"$out"
+check "not the dead one" test "$(servers)" != "$S"
 finish
