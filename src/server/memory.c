@@ -685,8 +685,20 @@ void srv_memory_release(struct srv_client *c)
 		free(a);
 	}
 	for (i = 0; i < OMPS_MAX_DEVICES; i++) {
-		if (c->quiet[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
-			c->srv->drv->stream_destroy(c->quiet[i]); /* its frees still happen */
+		if (!c->quiet[i] || srv_use_device(c, (int)i, NULL) != CUDA_SUCCESS)
+			continue;
+		c->srv->drv->stream_destroy(c->quiet[i]); /* its frees still happen */
+		/* What the pool holds unused goes back to the device: a tenant's
+		 * peak is not kept for ever after it left. */
+		if (n) {
+			CUmemoryPool pool;
+
+			pthread_mutex_lock(&c->srv->pool_lock);
+			pool = c->srv->pool[i];
+			pthread_mutex_unlock(&c->srv->pool_lock);
+			if (pool)
+				c->srv->drv->mem_pool_trim_to(pool, 0);
+		}
 	}
 	for (i = 0; i < OMPS_STAGE_SLOTS; i++)
 		if (c->stage[i])
