@@ -70,9 +70,22 @@ struct ctl_job {
 	char *tail; /* printed after the helper's output */
 };
 
+#define CTL_MAX_GROUPS 16
+
+/* How the daemon was started (main.c). */
+struct ctl_options {
+	int foreground, multiuser;
+	int nallow;
+	gid_t allow[CTL_MAX_GROUPS]; /* --allow-group: who else may connect */
+	char allow_names[256];
+};
+
 struct ctl_daemon {
 	uid_t uid;
 	int multiuser;
+	int nallow;
+	gid_t allow[CTL_MAX_GROUPS];
+	char allow_names[256];
 	int listen_fd;
 	char socket_path[108];
 	char pid_path[4096];
@@ -101,11 +114,18 @@ struct ctl_reply {
 double ctl_now(void);
 
 /* daemon.c */
-int ctl_daemon_run(int foreground, int multiuser);
+int ctl_daemon_run(const struct ctl_options *o);
 void ctl_answer(struct ctl_daemon *d, struct ctl_conn *c, const char *text, size_t len, int failed);
 struct ctl_conn *ctl_conn_by_serial(struct ctl_daemon *d, uint64_t serial);
 void ctl_conn_close(struct ctl_daemon *d, struct ctl_conn *c);
 void ctl_begin_quit(struct ctl_daemon *d, int timeout);
+
+/* access.c */
+int ctl_access_parse_group(const char *name, gid_t *gid);
+/* 1 if the peer on fd (of uid) may use the daemon; else 0 and why. */
+int ctl_access_allowed(const struct ctl_daemon *d, int fd, uid_t uid, char *why, size_t len);
+int ctl_access_take_dir(const struct ctl_daemon *d, const char *dir, const char *what, mode_t mode, char *err,
+			size_t errlen);
 
 /* commands.c */
 void ctl_command(struct ctl_daemon *d, struct ctl_conn *c, const char *line, struct ctl_reply *r);

@@ -30,34 +30,6 @@ double ctl_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The pipe directory is created private (0700). One made beforehand by an
- * operator may be wider, to let other users' clients in, but it must belong
- * to the daemon's user (or root) and must not be writable by anyone else. */
-static int take_pipe_dir(const char *dir, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create the pipe directory %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "the pipe directory %s is not a directory", dir);
-		return -1;
-	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		snprintf(err, errlen, "the pipe directory %s belongs to user %u, not to %u", dir,
-			 (unsigned)st.st_uid, (unsigned)geteuid());
-		return -1;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "the pipe directory %s is writable by others (mode %03o); refusing it",
-			 dir, (unsigned)(st.st_mode & 0777));
-		return -1;
-	}
-	return 0;
-}
-
 static int take_lock(char *err, size_t errlen)
 {
 	char path[4096];
@@ -127,7 +99,11 @@ static int setup(struct ctl_daemon *d, int foreground, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot find openmps-server beside openmps-control (%s)", d->server_path);
 		return -1;
 	}
-	if (take_pipe_dir(omps_pipe_dir(), err, errlen) < 0 || take_lock(err, errlen) < 0)
+	/* The pipe directory is created private (0700), or for the allowed
+	 * groups; one made beforehand by an operator may be wider, to let
+	 * other users' clients in. */
+	if (ctl_access_take_dir(d, omps_pipe_dir(), "pipe", 0700, err, errlen) < 0 ||
+	    ctl_access_take_dir(d, omps_log_dir(), "log", 0755, err, errlen) < 0 || take_lock(err, errlen) < 0)
 		return -1;
 	log_fd = omps_log_open(omps_log_dir(), "control.log");
 	d->server_log_fd = omps_log_open(omps_log_dir(), "server.log");
@@ -250,6 +226,8 @@ static void conn_hello(struct ctl_daemon *d, struct ctl_conn *c, const struct om
 	char err[256];
 
 	if (omps_check_hello(buf, (size_t)n, hdr, err, sizeof(err)) < 0)
+		goto refuse;
+	if (!ctl_access_allowed(d, c->fd, c->uid, err, sizeof(err)))
 		goto refuse;
 	memcpy(&h, buf, sizeof(h));
 	if (h.role == OMPS_ROLE_UI && (size_t)n == sizeof(h)) {
@@ -533,12 +511,15 @@ static void detach_stdio(void)
 		close(fd);
 }
 
-int ctl_daemon_run(int foreground, int multiuser)
+int ctl_daemon_run(const struct ctl_options *o)
 {
-	struct ctl_daemon d = {.multiuser = multiuser};
+	struct ctl_daemon d = {.multiuser = o->multiuser, .nallow = o->nallow};
+	int foreground = o->foreground, multiuser = o->multiuser;
 	char err[512];
 	int report = -1, sfd;
 
+	memcpy(d.allow, o->allow, sizeof(d.allow));
+	snprintf(d.allow_names, sizeof(d.allow_names), "%s", o->allow_names);
 	signal(SIGPIPE, SIG_IGN);
 	if (multiuser && geteuid() != 0) {
 		fprintf(stderr, "Only root user may enable -multiuser-server!\n");

@@ -22,6 +22,8 @@ static void usage(FILE *f)
 		"  -d,--daemon              Start the daemon in the background\n"
 		"  -f,--foreground          Run the daemon in the foreground, logging to stderr too\n"
 		"  -M,--multiuser-server    Run one server for all users (root only)\n"
+		"  -g,--allow-group GROUP   Only root, the daemon's user and members of GROUP may\n"
+		"                           connect (repeatable; a name or a number)\n"
 		"  -q,--ready-devices       Accepted for compatibility; devices are queried when asked\n\n"
 		"ENVIRONMENT:\n"
 		"  OPENMPS_PIPE_DIRECTORY   sockets and lock (default /tmp/openmps-pipe, created 0700)\n"
@@ -38,14 +40,16 @@ int main(int argc, char **argv)
 		{"help", no_argument, 0, 'h'},		  {"version", no_argument, 0, 'v'},
 		{"daemon", no_argument, 0, 'd'},	  {"foreground", no_argument, 0, 'f'},
 		{"forground", no_argument, 0, 'f'},	  {"multiuser-server", no_argument, 0, 'M'},
-		{"ready-devices", no_argument, 0, 'q'},	  {0, 0, 0, 0}};
-	int opt, daemon = 0, foreground = 0, multiuser = 0, i;
+		{"ready-devices", no_argument, 0, 'q'},	  {"allow-group", required_argument, 0, 'g'},
+		{0, 0, 0, 0}};
+	struct ctl_options o = {0};
+	int opt, daemon = 0, i;
 
 	/* NVIDIA also spells the flag with one dash. */
 	for (i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "-multiuser-server"))
 			argv[i] = "-M";
-	while ((opt = getopt_long(argc, argv, "+hvdfMq", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+hvdfMqg:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(stdout);
@@ -58,10 +62,20 @@ int main(int argc, char **argv)
 			daemon = 1;
 			break;
 		case 'f':
-			foreground = 1;
+			o.foreground = 1;
 			break;
 		case 'M':
-			multiuser = 1;
+			o.multiuser = 1;
+			break;
+		case 'g':
+			if (o.nallow == CTL_MAX_GROUPS || ctl_access_parse_group(optarg, &o.allow[o.nallow]) < 0) {
+				fprintf(stderr, "openmps-control: %s: %s\n", optarg,
+					o.nallow == CTL_MAX_GROUPS ? "too many groups" : "no such group");
+				return 2;
+			}
+			snprintf(o.allow_names + strlen(o.allow_names), sizeof(o.allow_names) - strlen(o.allow_names),
+				 "%s%s", o.nallow ? ", " : "", optarg);
+			o.nallow++;
 			break;
 		case 'q':
 			break;
@@ -70,19 +84,20 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (daemon && foreground) {
+	if (daemon && o.foreground) {
 		fprintf(stderr, "openmps-control: -d and -f exclude each other\n");
 		return 2;
 	}
-	if (daemon || foreground) {
+	if (daemon || o.foreground) {
 		if (optind < argc) {
 			fprintf(stderr, "openmps-control: unexpected argument \"%s\" with -d or -f\n", argv[optind]);
 			return 2;
 		}
-		return ctl_daemon_run(foreground, multiuser);
+		return ctl_daemon_run(&o);
 	}
-	if (multiuser) {
-		fprintf(stderr, "openmps-control: -M applies to the daemon: use it with -d or -f\n");
+	if (o.multiuser || o.nallow) {
+		fprintf(stderr, "openmps-control: -%c applies to the daemon: use it with -d or -f\n",
+			o.multiuser ? 'M' : 'g');
 		return 2;
 	}
 	return ctl_frontend(argc - optind, argv + optind);

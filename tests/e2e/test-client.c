@@ -2,7 +2,9 @@
  * reports what it was given, and stays until told to go. Prints one line
  * per event so that tests can wait for it.
  *
- *   omps-test-client [--uid UID] [--hold SECONDS] [--bad-version]
+ *   omps-test-client [--group GID] [--uid UID] [--hold SECONDS] [--bad-version]
+ *   (--uid: run as UID with gid UID and, before it, --group as the only
+ *   supplementary group)
  *
  * It leaves on SIGTERM or when its time is up.
  * Exit: 0 done, 3 no daemon, 4 refused, 5 failed, 6 server connection closed. */
@@ -20,9 +22,13 @@
 #include "settings.h"
 #include "sock.h"
 
+static gid_t extra_group = (gid_t)-1;
+
 static int drop_to(uid_t uid)
 {
-	if (setgroups(0, NULL) < 0 || setgid((gid_t)uid) < 0 || setuid(uid) < 0) {
+	int n = extra_group != (gid_t)-1;
+
+	if (setgroups((size_t)n, n ? &extra_group : NULL) < 0 || setgid((gid_t)uid) < 0 || setuid(uid) < 0) {
 		perror("omps-test-client: cannot drop privileges");
 		return -1;
 	}
@@ -73,6 +79,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"uid", required_argument, 0, 'u'},
 					      {"hold", required_argument, 0, 'h'},
 					      {"bad-version", no_argument, 0, 'b'},
+					      {"group", required_argument, 0, 'g'},
 					      {0, 0, 0, 0}};
 	struct omps_connection c;
 	char err[512], atp[16], mem[256];
@@ -80,6 +87,8 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'g')
+			extra_group = (gid_t)atoi(optarg);
 		if (opt == 'u' && drop_to((uid_t)atoi(optarg)) < 0)
 			return 5;
 		if (opt == 'h')

@@ -61,4 +61,15 @@ wait_for "the daemon to exit after quit" 5 dead "$dpid"
 check "quit removes the socket" test ! -e "$OPENMPS_PIPE_DIRECTORY/control"
 check "quit removes the pid file" test ! -e "$OPENMPS_PIPE_DIRECTORY/openmps-control.pid"
 check "control.log ends with the exit" logged "Exit with status 0"
+
+# Directories another user could write to are refused: a socket or a log
+# file of theirs could stand in for the daemon's.
+mkdir -m 0777 "$TMP/open-pipe" "$TMP/open-log"
+chmod 0777 "$TMP/open-pipe" "$TMP/open-log" # whatever the umask
+out=$(OPENMPS_PIPE_DIRECTORY=$TMP/open-pipe "$CTL" -d 2>&1)
+check "a pipe directory writable by others is refused" \
+	grep -q "the pipe directory $TMP/open-pipe is writable by others (mode 777); refusing it" <<<"$out"
+out=$(OPENMPS_PIPE_DIRECTORY=$TMP/pipe2 OPENMPS_LOG_DIRECTORY=$TMP/open-log "$CTL" -d 2>&1)
+check "so is a log directory" grep -q "the log directory $TMP/open-log is writable by others (mode 777); refusing it" <<<"$out"
+check "and no daemon started" test ! -e "$TMP/pipe2/control"
 finish

@@ -76,4 +76,42 @@ out=$(as_nobody "$CTL" -d -M 2>&1)
 check "-M is root's alone" test "$out" = "Only root user may enable -multiuser-server!"
 client_end r
 client_end m
+
+# An operator allows groups explicitly (--allow-group): then only root, the
+# daemon's user and members of those groups (primary or supplementary, as
+# the kernel has them) get in; others are refused with the reason.
+dpid=$(daemon_pid)
+c "quit -t 1" >/dev/null
+wait_for "the daemon to quit" 5 dead "$dpid"
+rmdir "$OPENMPS_PIPE_DIRECTORY" 2>/dev/null || rm -rf "$OPENMPS_PIPE_DIRECTORY"
+GROUP=4242
+start_daemon -g $GROUP -g 4243
+check "the pipe directory is made for the allowed group" test "$(stat -c '%a %g' "$OPENMPS_PIPE_DIRECTORY")" = "710 $GROUP"
+dpid=$(daemon_pid)
+c "quit -t 1" >/dev/null
+wait_for "the daemon to quit" 5 dead "$dpid"
+chmod 0711 "$OPENMPS_PIPE_DIRECTORY" # opened wider by the operator: the daemon's check still holds
+start_daemon -g $GROUP -g 4243
+client o --uid $NOBODY
+client_wait o "^refused: .*user $NOBODY is not in a group allowed to use this daemon \\($GROUP, 4243\\)"
+check "control.log: the refusal" logged "user $NOBODY is not in a group allowed to use this daemon"
+out=$(echo get_default_client_priority | as_nobody "$CTL" 2>&1)
+check "nor may it send commands" grep -q "not in a group allowed" <<<"$out"
+client g --group $GROUP --uid $NOBODY
+client_wait g "^admitted "
+check "a member of the group (supplementary) is admitted" test -n "$(server_of g)"
+client_end g
+client r2
+client_wait r2 "^admitted " # root: always
+client_end r2
+dpid=$(daemon_pid)
+c "quit -t 1" >/dev/null
+wait_for "the daemon to quit" 5 dead "$dpid"
+start_daemon -g $NOBODY
+client p --uid $NOBODY
+client_wait p "^admitted "
+check "a member by its primary group is admitted" test -n "$(server_of p)"
+client_end p
+out=$("$CTL" -g nosuchgroup-openmps -d 2>&1)
+check "an unknown group is refused at start" test "$out" = "openmps-control: nosuchgroup-openmps: no such group"
 finish
