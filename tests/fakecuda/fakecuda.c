@@ -4,6 +4,7 @@
  *   FAKECUDA_DEVICES=N        number of devices (default 1, at most 8)
  *   FAKECUDA_INIT_ERROR=R     cuInit fails with CUresult R
  *   FAKECUDA_INIT_DELAY_MS=T  cuInit takes T milliseconds (a slow start)
+ *   FAKECUDA_MEMORY_MB=M      device memory (default 80 GiB): host memory backs it
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #define MAX_DEVICES 8
 
 static int ndevices = -1;
+static size_t fake_total_mem = (size_t)80 << 30; /* FAKECUDA_MEMORY_MB */
 static int retained[MAX_DEVICES];
 
 static int env_int(const char *name, int fallback)
@@ -42,6 +44,8 @@ CUresult CUDAAPI cuInit(unsigned int flags)
 	if (err)
 		return (CUresult)err;
 	ndevices = env_int("FAKECUDA_DEVICES", 1);
+	if (env_int("FAKECUDA_MEMORY_MB", 0) > 0)
+		fake_total_mem = (size_t)env_int("FAKECUDA_MEMORY_MB", 0) << 20;
 	if (ndevices < 0 || ndevices > MAX_DEVICES)
 		ndevices = MAX_DEVICES;
 	return CUDA_SUCCESS;
@@ -173,7 +177,7 @@ CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 /* Contexts, streams and memory: device memory is host memory, a device
  * pointer is its address, and work on a stream is done before the call
  * returns, so synchronising has nothing to wait for. */
-#define FAKE_TOTAL_MEM ((size_t)80 << 30)
+#define FAKE_TOTAL_MEM fake_total_mem
 
 static _Atomic size_t mem_used;
 static _Thread_local CUcontext current;
@@ -217,6 +221,55 @@ CUresult CUDAAPI cuStreamSynchronize(CUstream stream)
 	return current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
 }
 
+/* The live allocations, so that a kernel given a wrong address fails as
+ * the GPU's memory protection would have it, instead of writing anywhere. */
+static struct live_block {
+	uintptr_t base;
+	size_t bytes;
+} *live;
+static size_t nlive, live_cap;
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void live_add(const size_t *p)
+{
+	pthread_mutex_lock(&live_lock);
+	if (nlive == live_cap) {
+		struct live_block *n = realloc(live, (live_cap ? 2 * live_cap : 64) * sizeof(*live));
+
+		if (!n)
+			abort();
+		live = n;
+		live_cap = live_cap ? 2 * live_cap : 64;
+	}
+	live[nlive++] = (struct live_block){(uintptr_t)(p + 2), p[0]};
+	pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(const size_t *p)
+{
+	size_t i;
+
+	pthread_mutex_lock(&live_lock);
+	for (i = 0; i < nlive; i++)
+		if (live[i].base == (uintptr_t)(p + 2)) {
+			live[i] = live[--nlive];
+			break;
+		}
+	pthread_mutex_unlock(&live_lock);
+}
+
+static int live_holds(uintptr_t addr, uint64_t bytes)
+{
+	int found = 0;
+	size_t i;
+
+	pthread_mutex_lock(&live_lock);
+	for (i = 0; i < nlive && !found; i++)
+		found = addr >= live[i].base && bytes <= live[i].bytes && addr - live[i].base <= live[i].bytes - bytes;
+	pthread_mutex_unlock(&live_lock);
+	return found;
+}
+
 /* Each allocation carries its size in front, for cuMemFree's accounting. */
 CUresult CUDAAPI cuMemAlloc(CUdeviceptr *dptr, size_t bytes)
 {
@@ -231,6 +284,7 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *dptr, size_t bytes)
 	p[0] = bytes;
 	p[1] = 0;
 	atomic_fetch_add(&mem_used, bytes);
+	live_add(p);
 	*dptr = (CUdeviceptr)(uintptr_t)(p + 2);
 	return CUDA_SUCCESS;
 }
@@ -242,6 +296,7 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr dptr)
 	if (!dptr)
 		return CUDA_SUCCESS;
 	atomic_fetch_sub(&mem_used, p[0]);
+	live_remove(p);
 	free(p);
 	return CUDA_SUCCESS;
 }
@@ -502,7 +557,11 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 	} else {
 		return CUDA_ERROR_INVALID_VALUE;
 	}
-	for (i = 0; i < n && i < threads; i++)
+	if (n > threads)
+		n = (unsigned int)threads;
+	if (n && !live_holds((uintptr_t)p, (uint64_t)n * sizeof(*p)))
+		return CUDA_ERROR_ILLEGAL_ADDRESS; /* the GPU's memory protection */
+	for (i = 0; i < n; i++)
 		p[i] *= 2;
 	return CUDA_SUCCESS;
 }
@@ -706,8 +765,10 @@ static size_t *reuse_block(size_t bytes)
 			freed[i] = freed[--nfreed];
 		}
 	pthread_mutex_unlock(&freed_lock);
-	if (p)
+	if (p) {
 		atomic_fetch_add(&mem_used, bytes);
+		live_add(p);
+	}
 	return p;
 }
 
@@ -737,6 +798,7 @@ CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
 	(void)s;
 	if (!dptr || p[1] != POOL_BLOCK)
 		return cuMemFree(dptr);
+	live_remove(p);
 	pthread_mutex_lock(&freed_lock);
 	if (nfreed == 16) { /* the oldest goes back for good; it is not counted as used */
 		free(freed[0]);

@@ -1,0 +1,86 @@
+/* Writes the seed corpus of fuzz_dispatch: a few conversations a client's
+ * shim holds with the server, as records (type u32, length u16, bytes).
+ *   seed_dispatch DIR        (run by hand; its output is committed) */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol.h"
+#include "../e2e/twice_ptx.h"
+
+static FILE *f;
+
+static void rec(uint32_t type, const void *p, size_t len)
+{
+	uint16_t n = (uint16_t)len;
+
+	fwrite(&type, 4, 1, f);
+	fwrite(&n, 2, 1, f);
+	fwrite(p, 1, len, f);
+}
+
+static int open_seed(const char *dir, const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	return f ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_call_dev d = {0};
+	struct omps_call_memset ms = {.elem = 4, .value = 7, .ptr = 0x1000, .count = 16};
+	struct omps_call_copy cp = {.dst = 0x1000, .src = 0x2000, .bytes = 64};
+	struct omps_call_module_load ml = {.bytes = strlen(twice_ptx) + 1};
+	struct omps_call_get_function gf = {.module = 1};
+	struct omps_call_create cr = {0};
+	struct omps_call_pair pr = {.first = 1, .second = 1};
+	struct omps_call_handle h = {1};
+	struct {
+		struct omps_call_launch l;
+		uint64_t p;
+		uint32_t n, pad;
+	} la = {.l = {.function = 1, .grid = {1, 1, 1}, .block = {32, 1, 1}, .args_size = 16}, .n = 8};
+	size_t off;
+
+	if (argc != 2)
+		return 2;
+	if (open_seed(argv[1], "memory") < 0)
+		return 1;
+	rec(OMPS_CALL_MEM_ALLOC, &a, sizeof(a));
+	rec(OMPS_CALL_MEM_GET_INFO, &d, sizeof(d));
+	rec(OMPS_CALL_MEMSET, &ms, sizeof(ms));
+	rec(OMPS_CALL_MEMCPY_DTOD, &cp, sizeof(cp));
+	rec(OMPS_CALL_MEMCPY_DTOH, &cp, sizeof(cp));
+	rec(OMPS_CALL_SYNCHRONIZE, &d, sizeof(d));
+	rec(OMPS_CALL_MEM_FREE, &cp.dst, sizeof(cp.dst));
+	fclose(f);
+	if (open_seed(argv[1], "module") < 0)
+		return 1;
+	for (off = 0; off < ml.bytes; off += 4096)
+		rec(OMPS_CALL_IMAGE_DATA, twice_ptx + off, ml.bytes - off < 4096 ? ml.bytes - off : 4096);
+	rec(OMPS_CALL_MODULE_LOAD, &ml, sizeof(ml));
+	strcpy(gf.name, "twice");
+	rec(OMPS_CALL_GET_FUNCTION, &gf, sizeof(gf));
+	rec(OMPS_CALL_MEM_ALLOC, &a, sizeof(a));
+	rec(OMPS_CALL_LAUNCH, &la, sizeof(la));
+	rec(OMPS_CALL_GET_GLOBAL, &gf, sizeof(gf));
+	rec(OMPS_CALL_MODULE_UNLOAD, &h, sizeof(h));
+	fclose(f);
+	if (open_seed(argv[1], "streams") < 0)
+		return 1;
+	rec(OMPS_CALL_STREAM_CREATE, &cr, sizeof(cr));
+	rec(OMPS_CALL_EVENT_CREATE, &cr, sizeof(cr));
+	rec(OMPS_CALL_EVENT_RECORD, &pr, sizeof(pr));
+	rec(OMPS_CALL_STREAM_WAIT, &pr, sizeof(pr));
+	rec(OMPS_CALL_EVENT_SYNC, &h, sizeof(h));
+	rec(OMPS_CALL_EVENT_ELAPSED, &pr, sizeof(pr));
+	rec(OMPS_CALL_STREAM_SYNC, &h, sizeof(h));
+	rec(OMPS_CALL_EVENT_DESTROY, &h, sizeof(h));
+	rec(OMPS_CALL_STREAM_DESTROY, &h, sizeof(h));
+	fclose(f);
+	return 0;
+}
