@@ -6,9 +6,11 @@
  * waiting. */
 #include <elf.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "replies.h"
 #include "shim.h"
 
 #define FUNCTION_MAGIC 0x666e6374u
@@ -148,6 +150,7 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 	static struct omps_call_get_function m;
 	static struct omps_reply_function rep;
 	struct omps_function *f;
+	uint32_t args_size;
 	CUresult r;
 
 	if (!hfunc || !name)
@@ -161,21 +164,23 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 	m.module = (uint32_t)(uintptr_t)hmod;
 	strcpy(m.name, name);
 	r = omps_call(OMPS_CALL_GET_FUNCTION, &m, sizeof(m), &rep, sizeof(rep));
-	if (r != CUDA_SUCCESS || rep.nparams > OMPS_MAX_PARAMS) {
+	if (r == CUDA_SUCCESS && omps_reply_function_check(&rep, &args_size) < 0) {
+		fprintf(stderr, "openmps: the server described function %s with %u parameters out of bounds\n", name,
+			rep.nparams);
+		r = CUDA_ERROR_MPS_RPC_FAILURE;
+	}
+	if (r != CUDA_SUCCESS) {
 		free(f);
-		return r != CUDA_SUCCESS ? r : CUDA_ERROR_MPS_RPC_FAILURE;
+		return r;
 	}
 	*f = (struct omps_function){.magic = FUNCTION_MAGIC, .module = m.module, .handle = rep.handle,
-				    .nparams = rep.nparams, .name = strdup(name), .max_threads = rep.max_threads,
-				    .max_dynamic_smem = rep.max_dynamic_smem};
+				    .nparams = rep.nparams, .args_size = args_size, .name = strdup(name),
+				    .max_threads = rep.max_threads, .max_dynamic_smem = rep.max_dynamic_smem};
 	if (!f->name) {
 		free(f);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	memcpy(f->params, rep.params, sizeof(f->params[0]) * rep.nparams);
-	for (uint32_t i = 0; i < f->nparams; i++)
-		if (f->params[i].offset + f->params[i].size > f->args_size)
-			f->args_size = f->params[i].offset + f->params[i].size;
 	pthread_mutex_lock(&functions_lock);
 	f->next = functions;
 	functions = f;
@@ -231,9 +236,7 @@ static CUresult pack(struct omps_function *f, void **params, void **extra, unsig
 	}
 	if (f->nparams && !params)
 		return CUDA_ERROR_INVALID_VALUE;
-	memset(buf, 0, f->args_size);
-	for (i = 0; i < f->nparams; i++)
-		memcpy(buf + f->params[i].offset, params[i], f->params[i].size);
+	omps_pack_params(f->params, f->nparams, f->args_size, params, buf);
 	*args = buf;
 	*len = f->args_size;
 	return CUDA_SUCCESS;

@@ -230,7 +230,7 @@ static struct live_block {
 static size_t nlive, live_cap;
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void live_add(const size_t *p)
+static void live_add_range(uintptr_t base, size_t bytes)
 {
 	pthread_mutex_lock(&live_lock);
 	if (nlive == live_cap) {
@@ -241,21 +241,31 @@ static void live_add(const size_t *p)
 		live = n;
 		live_cap = live_cap ? 2 * live_cap : 64;
 	}
-	live[nlive++] = (struct live_block){(uintptr_t)(p + 2), p[0]};
+	live[nlive++] = (struct live_block){base, bytes};
 	pthread_mutex_unlock(&live_lock);
 }
 
-static void live_remove(const size_t *p)
+static void live_add(const size_t *p)
+{
+	live_add_range((uintptr_t)(p + 2), p[0]);
+}
+
+static void live_remove_range(uintptr_t base)
 {
 	size_t i;
 
 	pthread_mutex_lock(&live_lock);
 	for (i = 0; i < nlive; i++)
-		if (live[i].base == (uintptr_t)(p + 2)) {
+		if (live[i].base == base) {
 			live[i] = live[--nlive];
 			break;
 		}
 	pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(const size_t *p)
+{
+	live_remove_range((uintptr_t)(p + 2));
 }
 
 static int live_holds(uintptr_t addr, uint64_t bytes)
@@ -702,12 +712,18 @@ CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 	(void)flags;
 	if (delay > 0)
 		nanosleep(&(struct timespec){delay / 1000, (delay % 1000) * 1000000L}, NULL);
-	return p && bytes ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+	if (!p || !bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	live_add_range((uintptr_t)p, bytes); /* kernels reach it */
+	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemHostUnregister(void *p)
 {
-	return p ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	live_remove_range((uintptr_t)p);
+	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemHostGetDevicePointer(CUdeviceptr *d, void *p, unsigned int flags)
