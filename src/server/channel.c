@@ -60,6 +60,13 @@ void srv_malformed(struct srv_client *c, uint32_t type, size_t len)
 	give_up(c, why);
 }
 
+void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle)
+{
+	if (c->bad_handles < 16)
+		omps_log("Client process %d: %s handle %u is not one of its own%s", (int)c->pid, what, handle,
+			 ++c->bad_handles == 16 ? " (further ones not logged)" : "");
+}
+
 int srv_reply(struct srv_client *c, const void *reply, size_t len)
 {
 	if (omps_ring_push(&c->rep, OMPS_REPLY, reply, (uint32_t)len, 5000) == 0)

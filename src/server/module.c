@@ -146,15 +146,19 @@ static void module_load(struct srv_client *c, const struct omps_call_module_load
 
 static struct srv_module *module_of(struct srv_client *c, uint32_t handle)
 {
-	if (!handle || handle > c->nmodules || !c->modules[handle - 1].mod)
+	if (!handle || handle > c->nmodules || !c->modules[handle - 1].mod) {
+		srv_bad_handle(c, "module", handle);
 		return NULL;
+	}
 	return &c->modules[handle - 1];
 }
 
 static struct srv_function *function_of(struct srv_client *c, uint32_t handle)
 {
-	if (!handle || handle > c->nfunctions)
+	if (!handle || handle > c->nfunctions || !c->functions[handle - 1]) {
+		srv_bad_handle(c, "function", handle);
 		return NULL;
+	}
 	return c->functions[handle - 1];
 }
 

@@ -12,10 +12,15 @@
 #include "log.h"
 #include "server.h"
 
-static struct srv_object *lookup(struct srv_object *tab, uint32_t n, uint32_t handle)
+/* A stream or event of the client's, or NULL (logged): handles index the
+ * client's own table, so another client's can never be named. */
+static struct srv_object *lookup(struct srv_client *c, struct srv_object *tab, uint32_t n, uint32_t handle,
+				 const char *what)
 {
-	if (!handle || handle > n || !tab[handle - 1].obj)
+	if (!handle || handle > n || !tab[handle - 1].obj) {
+		srv_bad_handle(c, what, handle);
 		return NULL;
+	}
 	return &tab[handle - 1];
 }
 
@@ -75,7 +80,7 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 		r = srv_use_device(c, dev, stream);
 		return r == CUDA_SUCCESS ? null_after_blocking(c, dev, *stream) : r;
 	}
-	o = lookup(c->streams, c->nstreams, handle);
+	o = lookup(c, c->streams, c->nstreams, handle, "stream");
 	if (!o)
 		return CUDA_ERROR_INVALID_HANDLE;
 	r = srv_use_device(c, o->dev, &null_stream);
@@ -150,8 +155,8 @@ static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
 {
 	struct omps_driver *drv = c->srv->drv;
 	int is_stream = type <= OMPS_CALL_STREAM_WAIT;
-	struct srv_object *o = is_stream ? lookup(c->streams, c->nstreams, handle)
-					 : lookup(c->events, c->nevents, handle);
+	struct srv_object *o = is_stream ? lookup(c, c->streams, c->nstreams, handle, "stream")
+					 : lookup(c, c->events, c->nevents, handle, "event");
 	/* Its device's context current, or why not. */
 	CUresult r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
@@ -190,8 +195,8 @@ static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_
 	CUresult r;
 
 	if (type == OMPS_CALL_EVENT_ELAPSED) {
-		struct srv_object *a = lookup(c->events, c->nevents, m->first);
-		struct srv_object *b = lookup(c->events, c->nevents, m->second);
+		struct srv_object *a = lookup(c, c->events, c->nevents, m->first, "event");
+		struct srv_object *b = lookup(c, c->events, c->nevents, m->second, "event");
 
 		memset(&rep, 0, sizeof(rep));
 		r = a && b ? srv_use_device(c, a->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
@@ -204,7 +209,8 @@ static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_
 	/* WAIT: (stream, event); RECORD: (event, stream). */
 	{
 		uint32_t sh = type == OMPS_CALL_STREAM_WAIT ? m->first : m->second;
-		struct srv_object *e = lookup(c->events, c->nevents, type == OMPS_CALL_STREAM_WAIT ? m->second : m->first);
+		uint32_t eh = type == OMPS_CALL_STREAM_WAIT ? m->second : m->first;
+		struct srv_object *e = lookup(c, c->events, c->nevents, eh, "event");
 
 		r = e ? srv_stream(c, sh, e->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
 		if (r == CUDA_SUCCESS && type == OMPS_CALL_STREAM_WAIT)

@@ -1,11 +1,14 @@
 /* A client that breaks the data-channel protocol on purpose, for the
  * end-to-end tests: it joins openmps, opens its data channel, then sends
  * one bad request and waits for the server to drop it.
- *   omps-hostile-client short|unknown|oversized|garbage
+ *   omps-hostile-client short|unknown|oversized|garbage|handles
  *     short:     a synchronous call (cuMemAlloc's) with a record too short
  *     unknown:   a record of a type that does not exist
  *     oversized: a launch whose attribute count passes the record's end
  *     garbage:   the ring's indexes overwritten with nonsense
+ *     handles:   an event, a module and a function it never had (the
+ *                server answers CUDA_ERROR_INVALID_HANDLE and keeps it:
+ *                prints "refused 400 400 400" then "kept", exit 0)
  * Prints "dropped" when the server closes the connection within 5 s,
  * "kept" otherwise; exit 0 when dropped. */
 #include <fcntl.h>
@@ -21,6 +24,8 @@
 #include "ring.h"
 #include "sock.h"
 
+static struct omps_ring rep; /* the server's answers */
+
 #define RING (1u << 20)
 
 static int open_channel(struct omps_connection *c, struct omps_ring *req, void **map)
@@ -28,8 +33,6 @@ static int open_channel(struct omps_connection *c, struct omps_ring *req, void *
 	struct omps_channel_open o = {.request_ring = RING, .reply_ring = RING};
 	size_t bytes = omps_ring_bytes(RING);
 	int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	struct omps_ring rep;
-
 	if (fd < 0 || ftruncate(fd, (off_t)(2 * bytes)) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
 		return -1;
 	*map = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -95,6 +98,29 @@ int main(int argc, char **argv)
 		p = omps_ring_reserve(&req, OMPS_CALL_LAUNCH, sizeof(m));
 		memcpy(p, &m, sizeof(m));
 		omps_ring_commit(&req);
+	} else if (!strcmp(what, "handles")) {
+		struct omps_call_handle ev = {12345}, mod = {77};
+		struct omps_call_get_function fn = {.module = 5, .name = "twice"};
+		struct omps_reply r[3];
+		uint32_t type;
+		int i;
+
+		omps_ring_push(&req, OMPS_CALL_EVENT_SYNC, &ev, sizeof(ev), 1000);
+		omps_ring_push(&req, OMPS_CALL_MODULE_UNLOAD, &mod, sizeof(mod), 1000);
+		omps_ring_push(&req, OMPS_CALL_GET_FUNCTION, &fn, sizeof(fn), 1000);
+		for (i = 0; i < 3; i++) {
+			static unsigned char buf[sizeof(struct omps_reply_function)];
+
+			while (omps_ring_pop(&rep, &type, buf, sizeof(buf)) < 0)
+				if (!omps_ring_wait_data(&rep, 50, 5000))
+					return 1;
+			memcpy(&r[i], buf, sizeof(r[i]));
+		}
+		printf("refused %d %d %d\n", r[0].result, r[1].result, r[2].result);
+		if (dropped(c.server_fd))
+			return 1;
+		printf("kept\n");
+		return r[0].result == 400 && r[1].result == 400 && r[2].result == 400 ? 0 : 1;
 	} else if (!strcmp(what, "garbage")) {
 		uint64_t one = 1;
 

@@ -16,6 +16,12 @@ check "server.log: the short record is named" logged "malformed call 1 \(3 bytes
 check "server.log: the unknown record is named" logged "unknown call in its request ring; disconnecting it" server
 check "server.log: the oversized launch is named" logged "malformed call 13 \([0-9]+ bytes\); disconnecting it" server
 check "server.log: the overwritten ring is named" logged "its request ring is corrupt; disconnecting it" server
+out=$("$HOSTILE" handles 2>&1)
+check "handles it never had: refused with CUDA_ERROR_INVALID_HANDLE" grep -qx "refused 400 400 400" <<<"$out"
+check "and the client is kept" grep -qx "kept" <<<"$out"
+check "server.log: the event named" logged "Client process [0-9]+: event handle 12345 is not one of its own" server
+check "server.log: the module named" logged "Client process [0-9]+: module handle 77 is not one of its own" server
+check "server.log: the module asked for a function named" logged "Client process [0-9]+: module handle 5 is not one of its own" server
 S=$(servers)
 check "one server served them all" test "$(wc -w <<<"$S")" -eq 1
 
