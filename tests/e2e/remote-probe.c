@@ -59,8 +59,8 @@ int main(int argc, char **argv)
 	CUcontext ctx;
 	char name[128];
 	CUdevice dev;
-	CUstream s;
-	CUevent e0, e1;
+	CUstream s = NULL;
+	CUevent e0 = NULL, e1 = NULL;
 	CUdeviceptr managed;
 	void *args_b[2];
 	float ms = -1;
@@ -232,8 +232,11 @@ int main(int argc, char **argv)
 		}
 	EXPECT(cuEventRecord((CUevent)zeros, s), CUDA_ERROR_INVALID_HANDLE);
 	CK(cuEventDestroy(e0));
+	e0 = NULL;
 	CK(cuEventDestroy(e1));
+	e1 = NULL;
 	CK(cuStreamDestroy(s));
+	s = NULL;
 	printf("streams verified (%s elapsed)\n", ms >= 0 ? "non-negative" : "negative");
 	CK(cuModuleUnload(mod));
 	EXPECT(cuModuleUnload(mod), CUDA_ERROR_INVALID_HANDLE);
@@ -251,7 +254,13 @@ int main(int argc, char **argv)
 	a = b = 0;
 	printf("remote_probe: PASS\n");
 	status = 0;
-out:
+out: /* also after a failure: what it made is let go, so that LeakSanitizer sees none */
+	if (e0)
+		cuEventDestroy(e0);
+	if (e1)
+		cuEventDestroy(e1);
+	if (s)
+		cuStreamDestroy(s);
 	if (a)
 		cuMemFree(a);
 	if (b)

@@ -19,35 +19,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "devices.h"
-#include "log.h"
-#include "server.h"
+#include "server_fixture.h"
 
 #define RING (1u << 20)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct omps_driver drv;
-static struct srv_state srv = {.control_fd = -1, .drv = &drv};
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[256];
-
 	(void)argc, (void)argv;
-	setenv("OPENMPS_DRIVER_PATH", FAKECUDA_PATH, 1);
-	setenv("FAKECUDA_MEMORY_MB", "256", 1); /* device memory is host memory here */
-	omps_log_init("Fuzz", -1, getenv("FUZZ_VERBOSE") != NULL);
-	pthread_mutex_init(&srv.pool_lock, NULL);
-	pthread_mutex_init(&srv.modules_lock, NULL);
-	pthread_mutex_init(&srv.workers.lock, NULL);
-	srv.workers.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (omps_driver_load(&drv, err, sizeof(err)) < 0 ||
-	    omps_devices_open(&drv, &srv.devices, srv.ctx, err, sizeof(err)) < 0) {
-		fprintf(stderr, "fuzz_dispatch: %s\n", err);
-		exit(1);
-	}
+	fuzz_server_init();
 	return 0;
 }
 
@@ -76,7 +58,7 @@ static struct srv_client *new_client(struct omps_ring *req, struct drain *d, int
 
 	if (!c || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
-	c->srv = &srv;
+	c->srv = &fuzz_srv;
 	c->fd = sv[0];
 	*peer = sv[1];
 	c->pid = 4242;

@@ -1,0 +1,34 @@
+/* The server of the fuzz targets: its state over tests/fakecuda, with a
+ * device context open and a worker pool's epoll set but no threads (the
+ * targets run the workers' loop themselves). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+
+#include "devices.h"
+#include "log.h"
+#include "server_fixture.h"
+
+static struct omps_driver drv;
+struct srv_state fuzz_srv = {.control_fd = -1, .drv = &drv};
+
+void fuzz_server_init(void)
+{
+	char err[256];
+
+	signal(SIGPIPE, SIG_IGN); /* a test's peer closes its end first */
+	setenv("OPENMPS_DRIVER_PATH", FAKECUDA_PATH, 1);
+	setenv("FAKECUDA_MEMORY_MB", "256", 1); /* device memory is host memory here */
+	omps_log_init("Fuzz", -1, getenv("FUZZ_VERBOSE") != NULL);
+	pthread_mutex_init(&fuzz_srv.pool_lock, NULL);
+	pthread_mutex_init(&fuzz_srv.modules_lock, NULL);
+	pthread_mutex_init(&fuzz_srv.workers.lock, NULL);
+	fuzz_srv.workers.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (omps_driver_load(&drv, err, sizeof(err)) < 0 ||
+	    omps_devices_open(&drv, &fuzz_srv.devices, fuzz_srv.ctx, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fuzz: the server over fakecuda: %s\n", err);
+		exit(1);
+	}
+}
+
