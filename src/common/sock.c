@@ -79,22 +79,15 @@ int omps_sock_peer(int fd, pid_t *pid, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-int omps_send(int fd, uint32_t type, int32_t status, uint32_t flags, const void *payload, size_t len,
-	      int pass_fd, int block)
+int omps_send_raw(int fd, struct iovec *iov, int iovcnt, int pass_fd, int block)
 {
-	struct omps_msg hdr = {.type = type, .status = status, .flags = flags};
-	struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {(void *)payload, len}};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
 	ssize_t n;
 
-	if (sizeof(hdr) + len > OMPS_MSG_MAX) {
-		errno = EMSGSIZE;
-		return -1;
-	}
 	if (pass_fd >= 0) {
 		struct cmsghdr *c;
 
@@ -110,9 +103,20 @@ int omps_send(int fd, uint32_t type, int32_t status, uint32_t flags, const void 
 	do
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	return n < 0 ? -1 : 0;
+}
+
+int omps_send(int fd, uint32_t type, int32_t status, uint32_t flags, const void *payload, size_t len,
+	      int pass_fd, int block)
+{
+	struct omps_msg hdr = {.type = type, .status = status, .flags = flags};
+	struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {(void *)payload, len}};
+
+	if (sizeof(hdr) + len > OMPS_MSG_MAX) {
+		errno = EMSGSIZE;
 		return -1;
-	return 0;
+	}
+	return omps_send_raw(fd, iov, len ? 2 : 1, pass_fd, block);
 }
 
 /* Closes every descriptor carried by msg except the one kept in *keep. */

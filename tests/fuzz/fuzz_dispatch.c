@@ -23,15 +23,7 @@
 
 #define RING (1u << 20)
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc, (void)argv;
-	fuzz_server_init();
-	return 0;
-}
 
 struct drain {
 	struct omps_ring rep; /* the client's side of the reply ring */

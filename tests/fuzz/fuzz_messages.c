@@ -16,18 +16,11 @@
 
 #include "ring.h"
 #include "server_fixture.h"
+#include "sock.h"
 
 #define RING (64u << 10)
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc, (void)argv;
-	fuzz_server_init();
-	return 0;
-}
 
 /* A memfd as a shim makes one: sealed against shrinking; with rings, if asked. */
 static int channel_memfd(int rings)
@@ -50,25 +43,9 @@ static int channel_memfd(int rings)
 static int send_packet(int fd, const uint8_t *p, size_t len, int flags)
 {
 	struct iovec iov = {(void *)p, len};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	int mfd = flags & 1 ? channel_memfd(flags & 2) : -1, r;
 
-	if (mfd >= 0) {
-		struct cmsghdr *cm;
-
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &mfd, sizeof(int));
-	}
-	r = (int)sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	r = omps_send_raw(fd, &iov, 1, mfd, 0);
 	if (mfd >= 0)
 		close(mfd);
 	return r;

@@ -1,6 +1,6 @@
 /* The server of the fuzz targets: its state over tests/fakecuda, with a
  * device context open and a worker pool's epoll set but no threads (the
- * targets run the workers' loop themselves). */
+ * targets run the workers' loop themselves), made in LLVMFuzzerInitialize. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +13,14 @@
 static struct omps_driver drv;
 struct srv_state fuzz_srv = {.control_fd = -1, .drv = &drv};
 
-void fuzz_server_init(void)
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* libFuzzer calls it once, before the first input. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char err[256];
 
+	(void)argc, (void)argv;
 	signal(SIGPIPE, SIG_IGN); /* a test's peer closes its end first */
 	setenv("OPENMPS_DRIVER_PATH", FAKECUDA_PATH, 1);
 	setenv("FAKECUDA_MEMORY_MB", "256", 1); /* device memory is host memory here */
@@ -30,5 +34,6 @@ void fuzz_server_init(void)
 		fprintf(stderr, "fuzz: the server over fakecuda: %s\n", err);
 		exit(1);
 	}
+	return 0;
 }
 
