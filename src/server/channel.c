@@ -4,6 +4,7 @@
  * the worker pool owns the client: the main thread only sets `stop`, and a
  * worker releases everything the client held and frees it. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +61,23 @@ void srv_malformed(struct srv_client *c, uint32_t type, size_t len)
 	give_up(c, why);
 }
 
+void srv_refused(struct srv_client *c, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	if (c->refusals >= 16)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	omps_log("Client process %d: %s%s", (int)c->pid, what,
+		 ++c->refusals == 16 ? " (further refusals not logged)" : "");
+}
+
 void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle)
 {
-	if (c->bad_handles < 16)
-		omps_log("Client process %d: %s handle %u is not one of its own%s", (int)c->pid, what, handle,
-			 ++c->bad_handles == 16 ? " (further ones not logged)" : "");
+	srv_refused(c, "%s handle %u is not one of its own", what, handle);
 }
 
 int srv_reply(struct srv_client *c, const void *reply, size_t len)

@@ -8,7 +8,8 @@
 #include "log.h"
 #include "server.h"
 
-/* The allocation of this client that holds [ptr, ptr + bytes), or NULL. */
+/* The allocation of this client that holds [ptr, ptr + bytes), or NULL
+ * (logged: another client's memory, or none). */
 static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t bytes)
 {
 	struct srv_alloc *a;
@@ -16,6 +17,8 @@ static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t byte
 	for (a = c->allocs; a; a = a->next)
 		if (ptr >= a->ptr && bytes <= a->bytes && ptr - a->ptr <= a->bytes - bytes)
 			return a;
+	srv_refused(c, "device memory at 0x%llx (%llu bytes) is not within its allocations", (unsigned long long)ptr,
+		    (unsigned long long)bytes);
 	return NULL;
 }
 

@@ -87,7 +87,7 @@ struct srv_client {
 	atomic_int stop; /* set by the main thread once the client is off its list */
 	uint64_t stopped_us; /* when (CLOCK_MONOTONIC) */
 	int dead;	 /* a worker gave up on the client, which waits for stop */
-	unsigned bad_handles; /* logged so far */
+	unsigned refusals; /* logged so far (srv_refused) */
 	unsigned char *buf; /* one request record, copied out of the ring */
 	size_t buf_len;
 	int pinned; /* 1: the rings, 2: buf, are page-locked */
@@ -158,7 +158,10 @@ void srv_channel_run(struct srv_client *c);
 int srv_reply(struct srv_client *c, const void *reply, size_t len);
 /* A record that breaks the protocol: the client is disconnected, with a line. */
 void srv_malformed(struct srv_client *c, uint32_t type, size_t len);
-/* A handle that names none of the client's objects: logged (its first 16). */
+/* What a client asked for and was refused: logged, its first 16, so that a
+ * hostile client cannot fill the disk. */
+void srv_refused(struct srv_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A handle that names none of the client's objects. */
 void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle);
 int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
 

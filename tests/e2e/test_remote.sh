@@ -22,6 +22,8 @@ check "its kernels ran on the server's device" grep -qx "kernels verified" <<<"$
 check "streams and events work" grep -qx "streams verified (non-negative elapsed)" <<<"$out"
 check "server.log: the data channel" logged "opened its data channel" server
 check "server.log: the foreign free is named" logged "cuMemFree of 0xdead0000, which it did not allocate" server
+check "server.log: a set one word past its allocation is named" \
+	logged "device memory at 0x[0-9a-f]+ \(8 bytes\) is not within its allocations" server
 out=$(OPENMPS_NATIVE=1 probe 2>&1)
 check "OPENMPS_NATIVE=1 keeps a program native" grep -qx "devices 5" <<<"$out"
 out=$(OPENMPS_TRACE=1 probe 2>&1)
