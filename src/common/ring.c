@@ -6,8 +6,9 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 #define RING_MAGIC 0x474e4952u /* "RING" */
 #define REC_PAD	   0xffffffffu /* fills the end of the space; never wraps a record */
@@ -241,22 +242,14 @@ int64_t omps_ring_pop(struct omps_ring *r, uint32_t *type, void *buf, size_t cap
 	}
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The shared wait: spin on ready(), then announce sleep in *word, recheck,
  * and sleep until woken or the deadline. */
 static int wait_for(struct omps_ring *r, int (*ready)(struct omps_ring *, uint32_t), uint32_t arg,
 		    _Atomic uint32_t *word, int spin_us, int timeout_ms)
 {
-	uint64_t start = now_us(), deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000u;
+	uint64_t start = omps_now_us(), deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000u;
 
-	while (now_us() - start < (uint64_t)spin_us)
+	while (omps_now_us() - start < (uint64_t)spin_us)
 		if (ready(r, arg))
 			return 1;
 	for (;;) {
@@ -267,7 +260,7 @@ static int wait_for(struct omps_ring *r, int (*ready)(struct omps_ring *, uint32
 			atomic_store(word, 0);
 			return 1;
 		}
-		now = now_us();
+		now = omps_now_us();
 		if (now >= deadline || atomic_load(&r->interrupted)) {
 			atomic_store(word, 0);
 			return 0;

@@ -13,9 +13,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "devices.h"
 #include "log.h"
 #include "server.h"
@@ -137,14 +137,6 @@ static void pin(struct srv_client *c, int on)
 	c->pinned = 0;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void release(struct srv_client *c)
 {
 	uint32_t i;
@@ -164,7 +156,7 @@ static void release(struct srv_client *c)
 	munmap(c->map, c->map_len);
 	srv_workers_forget(c);
 	omps_log("Client process %d: all it held released, %.1f ms after it left", (int)c->pid,
-		 (double)(now_us() - c->stopped_us) / 1000.0);
+		 (double)(omps_now_us() - c->stopped_us) / 1000.0);
 	close(c->bell);
 	close(c->fd);
 	pthread_mutex_destroy(&c->run_lock);
@@ -299,7 +291,11 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 	}
 	/* Parked before the client hears it may post: its first record rings. */
 	c->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->bell < 0 || (omps_ring_park(&c->req), c->parked = 1, srv_workers_park(c, 1) < 0)) {
+	if (c->bell >= 0) {
+		omps_ring_park(&c->req); /* empty: the client may not post yet */
+		c->parked = 1;
+	}
+	if (c->bell < 0 || srv_workers_park(c, 1) < 0) {
 		snprintf(err, errlen, "cannot make its doorbell: %s", strerror(errno));
 		return -1;
 	}
@@ -318,7 +314,7 @@ void srv_channel_stop(struct srv_client *c)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&c->run_lock);
-	c->stopped_us = now_us();
+	c->stopped_us = omps_now_us();
 	omps_ring_interrupt(&c->req);
 	atomic_store(&c->stop, 1);
 	if (c->parked && write(c->bell, &one, sizeof(one)) < 0)
