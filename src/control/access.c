@@ -75,11 +75,10 @@ int ctl_access_allowed(const struct ctl_daemon *d, int fd, uid_t uid, char *why,
 }
 
 /* A directory the daemon keeps its socket or logs in: created with `mode`
- * if missing; otherwise it must be the daemon's user's (or root's), and
- * writable by no one else, or another user could put a socket or log file
- * of their own in its place. */
-int ctl_access_take_dir(const struct ctl_daemon *d, const char *dir, const char *what, mode_t mode, char *err,
-			size_t errlen)
+ * (and given to `group`, unless it is (gid_t)-1) if missing; otherwise it
+ * must be the daemon's user's (or root's), and writable by no one else, or
+ * another user could put a socket or log file of their own in its place. */
+int ctl_access_take_dir(const char *dir, const char *what, mode_t mode, gid_t group, char *err, size_t errlen)
 {
 	struct stat st;
 	int made = mkdir(dir, mode) == 0;
@@ -102,12 +101,9 @@ int ctl_access_take_dir(const struct ctl_daemon *d, const char *dir, const char 
 			 dir, (unsigned)(st.st_mode & 0777));
 		return -1;
 	}
-	/* A pipe directory made here for allowed groups: they may reach the
-	 * socket in it (search), others may not even do that. */
-	if (made && d->nallow && !strcmp(what, "pipe") &&
-	    (chown(dir, (uid_t)-1, d->allow[0]) < 0 || chmod(dir, 0710) < 0)) {
-		snprintf(err, errlen, "cannot give the pipe directory %s to group %u: %s", dir,
-			 (unsigned)d->allow[0], strerror(errno));
+	if (made && group != (gid_t)-1 && (chown(dir, (uid_t)-1, group) < 0 || chmod(dir, mode) < 0)) {
+		snprintf(err, errlen, "cannot give the %s directory %s to group %u: %s", what, dir, (unsigned)group,
+			 strerror(errno));
 		return -1;
 	}
 	return 0;

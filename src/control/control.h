@@ -124,8 +124,7 @@ void ctl_begin_quit(struct ctl_daemon *d, int timeout);
 int ctl_access_parse_group(const char *name, gid_t *gid);
 /* 1 if the peer on fd (of uid) may use the daemon; else 0 and why. */
 int ctl_access_allowed(const struct ctl_daemon *d, int fd, uid_t uid, char *why, size_t len);
-int ctl_access_take_dir(const struct ctl_daemon *d, const char *dir, const char *what, mode_t mode, char *err,
-			size_t errlen);
+int ctl_access_take_dir(const char *dir, const char *what, mode_t mode, gid_t group, char *err, size_t errlen);
 
 /* commands.c */
 void ctl_command(struct ctl_daemon *d, struct ctl_conn *c, const char *line, struct ctl_reply *r);

@@ -100,10 +100,12 @@ static int setup(struct ctl_daemon *d, int foreground, char *err, size_t errlen)
 		return -1;
 	}
 	/* The pipe directory is created private (0700), or for the allowed
-	 * groups; one made beforehand by an operator may be wider, to let
-	 * other users' clients in. */
-	if (ctl_access_take_dir(d, omps_pipe_dir(), "pipe", 0700, err, errlen) < 0 ||
-	    ctl_access_take_dir(d, omps_log_dir(), "log", 0755, err, errlen) < 0 || take_lock(err, errlen) < 0)
+	 * groups, who may reach the socket in it (0710, the first group's);
+	 * one made beforehand by an operator may be wider, to let other
+	 * users' clients in. */
+	if (ctl_access_take_dir(omps_pipe_dir(), "pipe", d->nallow ? 0710 : 0700,
+				d->nallow ? d->allow[0] : (gid_t)-1, err, errlen) < 0 ||
+	    ctl_access_take_dir(omps_log_dir(), "log", 0755, (gid_t)-1, err, errlen) < 0 || take_lock(err, errlen) < 0)
 		return -1;
 	log_fd = omps_log_open(omps_log_dir(), "control.log");
 	d->server_log_fd = omps_log_open(omps_log_dir(), "server.log");
