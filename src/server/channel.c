@@ -162,6 +162,7 @@ static void release(struct srv_client *c)
 	pthread_mutex_destroy(&c->run_lock);
 	pthread_mutex_destroy(&c->hosts_lock);
 	free(c->buf);
+	atomic_fetch_sub(&c->srv->workers.channels, 1);
 	free(c);
 }
 
@@ -301,6 +302,7 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 	}
 	pin(c, 1);
 	c->has_worker = 1;
+	atomic_fetch_add(&c->srv->workers.channels, 1);
 	omps_log("Client {PID: %d, ID: %u} opened its data channel", (int)c->pid, c->id);
 	omps_send(c->fd, OMPS_MSG_CHANNEL_READY, 0, 0, NULL, 0, c->bell, 1);
 	return 0;

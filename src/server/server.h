@@ -124,6 +124,9 @@ struct srv_workers {
 	unsigned total, max;
 	unsigned blocked; /* threads in a synchronize: not counted against max */
 	atomic_uint idle; /* threads waiting in epoll_wait */
+	atomic_uint channels; /* clients with a data channel not yet released */
+	atomic_int stopping;
+	int wake_fd; /* readable once stopping: every thread's epoll_wait returns */
 	int spawn_failed;
 };
 
@@ -170,6 +173,9 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen);
 int srv_workers_saturated(struct srv_state *s);
 int srv_workers_park(struct srv_client *c, int first);
 void srv_workers_forget(struct srv_client *c);
+/* Waits (up to timeout_ms) for every stopped client to be released, then for
+ * the threads to exit: only then may the contexts be destroyed. */
+void srv_workers_stop(struct srv_state *s, int timeout_ms);
 
 /* stream.c */
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes

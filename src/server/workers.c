@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 #include "log.h"
 #include "server.h"
@@ -45,6 +49,12 @@ static void *thread_main(void *arg)
 		if (n < 0 && errno == EINTR)
 			continue;
 		pthread_mutex_lock(&w->lock);
+		if (atomic_load(&w->stopping)) {
+			atomic_fetch_sub(&w->idle, 1);
+			w->total--;
+			pthread_mutex_unlock(&w->lock);
+			return NULL;
+		}
 		if (n <= 0) {
 			if (atomic_load(&w->idle) > SPARE) {
 				atomic_fetch_sub(&w->idle, 1);
@@ -159,7 +169,9 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 	s->drv->stream_synchronize = blocking_stream_synchronize;
 	s->drv->event_synchronize = blocking_event_synchronize;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (w->epfd < 0) {
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->epfd < 0 || w->wake_fd < 0 ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &(struct epoll_event){.events = EPOLLIN}) < 0) {
 		snprintf(err, errlen, "cannot create the worker threads' epoll set: %s", strerror(errno));
 		return -1;
 	}
@@ -190,4 +202,47 @@ int srv_workers_park(struct srv_client *c, int first)
 void srv_workers_forget(struct srv_client *c)
 {
 	epoll_ctl(c->srv->workers.epfd, EPOLL_CTL_DEL, c->bell, NULL);
+}
+
+/* Whether cond(w) came true within deadline_us (a shutdown: polled). */
+static int wait_until(struct srv_workers *w, int (*cond)(struct srv_workers *), uint64_t deadline_us)
+{
+	while (!cond(w)) {
+		if (omps_now_us() >= deadline_us)
+			return 0;
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	return 1;
+}
+
+static int all_released(struct srv_workers *w)
+{
+	return atomic_load(&w->channels) == 0;
+}
+
+static int all_exited(struct srv_workers *w)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->total;
+	pthread_mutex_unlock(&w->lock);
+	return n == 0;
+}
+
+void srv_workers_stop(struct srv_state *s, int timeout_ms)
+{
+	struct srv_workers *w = &s->workers;
+	uint64_t deadline = omps_now_us() + (uint64_t)timeout_ms * 1000;
+	uint64_t one = 1;
+
+	if (!wait_until(w, all_released, deadline)) {
+		/* A client's kernel that never ends holds its worker in a synchronize. */
+		omps_log("%u clients not yet released after %d ms; exiting without them",
+			 atomic_load(&w->channels), timeout_ms);
+		return;
+	}
+	atomic_store(&w->stopping, 1);
+	if (write(w->wake_fd, &one, sizeof(one)) < 0 || !wait_until(w, all_exited, deadline))
+		omps_log("The worker threads did not stop within %d ms", timeout_ms);
 }

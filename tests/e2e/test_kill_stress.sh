@@ -3,7 +3,7 @@
 # eight at a time, OMPS_KILL_ITERATIONS times (1,000), in two rounds. Clients
 # running beside them keep passing; afterwards the server holds no more
 # descriptors, threads or device memory than before (each killed client's
-# share released within 1 s of its death), and its resident memory
+# share released within 1 s of its death; 5 s under the sanitizers), and its resident memory
 # did not grow in the second round (the first fills malloc's arenas and
 # fakecuda's pool, which keep memory as a driver's pool does).
 . "$(dirname "$0")/lib.sh"
@@ -56,13 +56,16 @@ check "the server survived" alive "$srv"
 slowest=$(grep -o 'all it held released, [0-9.]* ms' "$TMP/log/server.log" | awk '$5 > m {m = $5} END {print m + 0}')
 released=$(grep -c 'all it held released' "$TMP/log/server.log")
 check "every killed client was released ($released)" test "$released" -ge "$killed"
-check "each within 1 s of its death (slowest: $slowest ms)" awk "BEGIN {exit !($slowest <= 1000)}"
+bound=1000
+sanitized && bound=5000 # eight instrumented clients starting at once on two cores starve it
+echo "slowest release: $slowest ms after its client's death"
+check "each within $bound ms of its death (slowest: $slowest ms)" awk "BEGIN {exit !($slowest <= $bound)}"
 check "its descriptors are back to $base_fds" test "$(fds "$srv")" -eq "$base_fds"
 check "its threads are back to $base_threads" test "$(threads "$srv")" -le "$base_threads"
 rss=$(rss_kib "$srv")
 # Under AddressSanitizer the heap is its allocator's, which keeps freed memory
 # and its shadow: leaks are LeakSanitizer's to find there (finish reads them).
-if ldd "$OPENMPS_BIN/openmps-server" | grep -q libasan; then
+if sanitized; then
 	echo "resident memory: $base_rss, $rss1, $rss KiB (not compared under AddressSanitizer)"
 else
 	check "its resident memory did not grow in the second round ($base_rss, $rss1, $rss KiB)" test $((rss - rss1)) -lt 32768

@@ -1,5 +1,6 @@
-# Many clients on one server: OMPS_MANY_CLIENTS (512) start at once, each
-# holding a context and memory, and then all work at the same moment. The
+# Many clients on one server: OMPS_MANY_CLIENTS (512; 128 under the
+# sanitizers) start at once, each holding a context and memory, and then all
+# work at the same moment. The
 # server serves them with a bounded pool of threads (here 16): an idle client
 # holds none. Its descriptors are one socket and one doorbell a client, and
 # every client's data comes back right. Clients waiting on long work do not
@@ -8,6 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 N=${OMPS_MANY_CLIENTS:-512}
+sanitized && N=${OMPS_MANY_CLIENTS:-128} # 512 instrumented processes want ~10 GiB
 LIMIT=16
 OPENMPS_SERVER_THREADS=$LIMIT start_daemon
 export OPENMPS_REAL_DRIVER=$FAKECUDA
