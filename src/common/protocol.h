@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 4
+#define OMPS_PROTOCOL_VERSION 5
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64
@@ -57,6 +57,7 @@ enum omps_msg_type {
 	OMPS_MSG_HOST_MAP,	    /* client -> server: omps_host_map + memfd: share page-locked memory */
 	OMPS_MSG_HOST_UNMAP,	    /* client -> server: omps_host_map (addr): stop sharing it */
 	OMPS_MSG_HOST_MAPPED,	    /* server -> client: status (a CUresult), omps_host_map */
+	OMPS_MSG_CLIENT_USAGE,	    /* server -> daemon: omps_client_usage, when it changes */
 	OMPS_MSG_TYPE_END
 };
 
@@ -126,6 +127,14 @@ struct omps_admit {
 	uint32_t client_id;
 	uint32_t reserved;
 	struct omps_settings effective;
+	struct omps_settings requested; /* the client's own: effective again once the server's change */
+};
+
+/* What a client uses now, for ps. */
+struct omps_client_usage {
+	int32_t pid;
+	uint32_t sms; /* SMs its kernels may run on (device 0); 0 = not known yet */
+	uint64_t used[OMPS_MAX_DEVICES]; /* device memory it holds, bytes */
 };
 
 struct omps_shutdown {

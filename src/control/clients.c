@@ -73,6 +73,7 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 
 	omps_settings_effective(&s->settings, &c->requested, &c->effective);
 	a.effective = reply.effective = c->effective;
+	a.requested = c->requested;
 	if (omps_sock_pair(sp) < 0) {
 		char why[128];
 

@@ -68,8 +68,15 @@ static struct ctl_server *server_arg(struct ctl_daemon *d, int argc, char **argv
 	return s;
 }
 
-static void push_settings(struct ctl_server *s)
+/* A server's new limits apply to its running clients too: the server
+ * recomputes each one's from the same rule, for their next calls. */
+static void push_settings(struct ctl_daemon *d, struct ctl_server *s)
 {
+	struct ctl_conn *c;
+
+	for (c = d->conns; c; c = c->next)
+		if (c->role == CONN_CLIENT && c->server == s)
+			omps_settings_effective(&s->settings, &c->requested, &c->effective);
 	ctl_server_send(s, OMPS_MSG_SERVER_SETTINGS, &s->settings, sizeof(s->settings), -1);
 }
 
@@ -185,6 +192,24 @@ static void cmd_get_device_client_list(struct ctl_daemon *d, struct ctl_conn *c,
 		device_clients(d, s, r);
 }
 
+/* "0=12.5M,1=2.0M": the device memory a client holds, by ordinal; "-": none. */
+static void format_usage(const struct omps_client_usage *u, char *buf, size_t len)
+{
+	size_t off = 0;
+	int i, n;
+
+	snprintf(buf, len, "-");
+	for (i = 0; i < OMPS_MAX_DEVICES && off < len; i++) {
+		if (!u->used[i])
+			continue;
+		n = snprintf(buf + off, len - off, "%s%d=%.1fM", off ? "," : "", i,
+			     (double)u->used[i] / (1 << 20));
+		if (n < 0)
+			return;
+		off += (size_t)n;
+	}
+}
+
 static void ps_server(struct ctl_daemon *d, struct ctl_server *s, struct ctl_reply *r)
 {
 	char dev[32] = "-";
@@ -193,14 +218,17 @@ static void ps_server(struct ctl_daemon *d, struct ctl_server *s, struct ctl_rep
 	if (s->devices.ndevices)
 		omps_uuid_format_short(s->devices.dev[0].uuid, dev, sizeof(dev));
 	for (c = d->conns; c; c = c->next) {
-		char atp[16], mem[256];
+		char atp[16], mem[256], sms[16] = "-", used[256];
 
 		if (c->role != CONN_CLIENT || c->server != s)
 			continue;
 		omps_atp_format(c->effective.atp_milli, atp, sizeof(atp));
 		omps_memlimit_format_list(&c->effective, mem, sizeof(mem));
-		fprintf(r->out, "%-10d%-10u%-15d%-26s%-15lu%-11s%-10d%-16s %s\n", (int)c->pid, c->id, (int)s->pid,
-			dev, c->pidns, atp, c->effective.priority, mem, c->comm);
+		if (c->usage.sms)
+			snprintf(sms, sizeof(sms), "%u", c->usage.sms);
+		format_usage(&c->usage, used, sizeof(used));
+		fprintf(r->out, "%-10d%-10u%-15d%-26s%-15lu%-11s%-10d%-16s %-6s%-16s %s\n", (int)c->pid, c->id,
+			(int)s->pid, dev, c->pidns, atp, c->effective.priority, mem, sms, used, c->comm);
 	}
 }
 
@@ -221,8 +249,8 @@ static void cmd_ps(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **ar
 		fprintf(r->out, "Server not found\n");
 		return;
 	}
-	fprintf(r->out, "%-10s%-10s%-15s%-26s%-15s%-11s%-10s%-16s %s\n", "PID", "ID", "SERVER", "DEVICE",
-		"NAMESPACE", "ACTIVE%", "PRIORITY", "MEMLIMIT", "COMMAND");
+	fprintf(r->out, "%-10s%-10s%-15s%-26s%-15s%-11s%-10s%-16s %-6s%-16s %s\n", "PID", "ID", "SERVER",
+		"DEVICE", "NAMESPACE", "ACTIVE%", "PRIORITY", "MEMLIMIT", "SMS", "MEMUSED", "COMMAND");
 	if (s) {
 		ps_server(d, s, r);
 		return;
@@ -272,7 +300,7 @@ static void cmd_set_atp(struct ctl_daemon *d, struct ctl_conn *c, int argc, char
 	if (!s || atp_arg(argc > 2 ? argv[2] : NULL, &milli, r) < 0)
 		return;
 	s->settings.atp_milli = milli;
-	push_settings(s);
+	push_settings(d, s);
 	print_atp(r, milli);
 }
 
@@ -355,7 +383,7 @@ static void cmd_set_memlimit(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 		return;
 	set_memlimit(&s->settings, argv[2], bytes, r);
 	if (!r->failed)
-		push_settings(s);
+		push_settings(d, s);
 }
 
 static void cmd_get_memlimit(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **argv,

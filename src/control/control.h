@@ -54,6 +54,7 @@ struct ctl_conn {
 	int wait_logged;
 	struct ctl_server *server; /* NULL while pending */
 	struct omps_settings requested, effective;
+	struct omps_client_usage usage; /* as its server last said */
 	unsigned long pidns;
 	char comm[OMPS_COMM_MAX];
 };

@@ -208,6 +208,20 @@ static void on_terminated(struct ctl_daemon *d, const char *buf, ssize_t n)
 	ctl_answer(d, c, text, (size_t)len, m.result != 0);
 }
 
+/* What one of its clients uses now (ps shows it). */
+static void on_usage(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n)
+{
+	struct omps_client_usage u;
+	struct ctl_conn *c;
+
+	if ((size_t)n != sizeof(u))
+		return;
+	memcpy(&u, buf, sizeof(u));
+	for (c = d->conns; c; c = c->next)
+		if (c->role == CONN_CLIENT && c->server == s && c->pid == u.pid)
+			c->usage = u;
+}
+
 int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 {
 	struct omps_msg hdr;
@@ -231,6 +245,9 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 		break;
 	case OMPS_MSG_SERVER_TERMINATED:
 		on_terminated(d, buf, n);
+		break;
+	case OMPS_MSG_CLIENT_USAGE:
+		on_usage(d, s, buf, n);
 		break;
 	case OMPS_MSG_REFUSED:
 		buf[n] = '\0';

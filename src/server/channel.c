@@ -38,7 +38,7 @@ int srv_use_device(struct srv_client *c, int dev, CUstream *stream)
 		return CUDA_ERROR_INVALID_DEVICE;
 	r = drv->ctx_set_current(c->srv->ctx[dev]);
 	if (r == CUDA_SUCCESS && !c->stream[dev])
-		r = drv->stream_create(&c->stream[dev], CU_STREAM_NON_BLOCKING);
+		r = srv_qos_stream_create(c, dev, 0, &c->stream[dev]);
 	if (stream)
 		*stream = c->stream[dev];
 	return r;
@@ -161,6 +161,7 @@ static void release(struct srv_client *c)
 	close(c->fd);
 	pthread_mutex_destroy(&c->run_lock);
 	pthread_mutex_destroy(&c->hosts_lock);
+	srv_qos_release(c);
 	free(c->buf);
 	atomic_fetch_sub(&c->srv->workers.channels, 1);
 	free(c);
@@ -209,6 +210,7 @@ void srv_channel_run(struct srv_client *c)
 		}
 		if (c->dead || (!omps_ring_wait_data(&c->req, 50, srv_workers_saturated(c->srv) ? 0 : 20) &&
 				!omps_ring_park(&c->req))) {
+			srv_qos_usage_flush(c);
 			if (park(c) == 0)
 				return;
 			if (!atomic_load(&c->stop)) /* cannot park: serve it from here */
@@ -222,6 +224,7 @@ void srv_channel_run(struct srv_client *c)
 			give_up(c, errno == EPROTO ? "its request ring is corrupt" : "a request too large");
 			continue;
 		}
+		srv_qos_check(c);
 		dispatch(c, type, (size_t)n);
 	}
 }
@@ -282,7 +285,7 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 
 		omps_device_attrs(c->srv->drv, (int)i, info.attrs, OMPS_MAX_ATTRS);
 		if (c->srv->drv->ctx_set_current(c->srv->ctx[i]) == CUDA_SUCCESS) {
-			c->srv->drv->ctx_get_stream_priority_range(&info.least_priority, &info.greatest_priority);
+			srv_qos_priority_range(c->srv, (int)i, &info.least_priority, &info.greatest_priority);
 			c->srv->drv->ctx_get_api_version(c->srv->ctx[i], &info.api_version);
 		}
 		if (omps_send(c->fd, OMPS_MSG_DEVICE_INFO, 0, 0, &info, sizeof(info), -1, 1) < 0) {

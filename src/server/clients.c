@@ -22,7 +22,7 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	c->pid = a->pid;
 	c->uid = a->uid;
 	c->id = a->client_id;
-	c->effective = a->effective;
+	srv_qos_client_init(c, &a->effective, &a->requested);
 	c->bell = -1;
 	pthread_mutex_init(&c->hosts_lock, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
@@ -66,6 +66,7 @@ void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *wh
 		close(c->fd);
 		pthread_mutex_destroy(&c->run_lock);
 		pthread_mutex_destroy(&c->hosts_lock);
+		srv_qos_release(c);
 		free(c);
 		return;
 	}

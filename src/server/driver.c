@@ -81,6 +81,15 @@ static const struct sym syms[] = {
 	SYM(launch_host_func, "cuLaunchHostFunc"),
 };
 
+/* Used where present: without them, SM shares are logged as not enforced. */
+static const struct sym optional_syms[] = {
+	SYM(device_get_dev_resource, "cuDeviceGetDevResource"),
+	SYM(dev_sm_resource_split_by_count, "cuDevSmResourceSplitByCount"),
+	SYM(dev_resource_generate_desc, "cuDevResourceGenerateDesc"),
+	SYM(green_ctx_create, "cuGreenCtxCreate"),
+	SYM(green_ctx_stream_create, "cuGreenCtxStreamCreate"),
+};
+
 int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)
 {
 	const char *path = getenv("OPENMPS_DRIVER_PATH");
@@ -109,6 +118,8 @@ int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)
 		}
 		*(void **)((char *)drv + syms[i].offset) = f;
 	}
+	for (i = 0; i < sizeof(optional_syms) / sizeof(optional_syms[0]); i++)
+		*(void **)((char *)drv + optional_syms[i].offset) = dlsym(drv->handle, optional_syms[i].name);
 	return 0;
 fail:
 	dlclose(drv->handle);

@@ -76,6 +76,13 @@ struct omps_driver {
 	CUresult (*stream_write_value32)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
 	CUresult (*stream_wait_value32)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
 	CUresult (*launch_host_func)(CUstream, CUhostFn, void *);
+	/* Green contexts (CUDA 12.4 and later): NULL where the driver lacks them. */
+	CUresult (*device_get_dev_resource)(CUdevice, CUdevResource *, CUdevResourceType);
+	CUresult (*dev_sm_resource_split_by_count)(CUdevResource *, unsigned int *, const CUdevResource *,
+						   CUdevResource *, unsigned int, unsigned int);
+	CUresult (*dev_resource_generate_desc)(CUdevResourceDesc *, CUdevResource *, unsigned int);
+	CUresult (*green_ctx_create)(CUgreenCtx *, CUdevResourceDesc, CUdevice, unsigned int);
+	CUresult (*green_ctx_stream_create)(CUstream *, CUgreenCtx, unsigned int, int);
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */

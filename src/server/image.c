@@ -1,5 +1,5 @@
-/* Reading module images to tell whether their module has data of its own.
- * Every length and offset comes from the client and is checked before use.
+/* Reading module images to tell whether their module has data of its own,
+ * and how many bytes (a client's memory limit counts them). Every length and offset comes from the client and is checked before use.
  *   cubin: an ELF file; module data lives in the sections .nv.global*
  *     (__device__), .nv.constant3* (__constant__) and .nv.managed*.
  *   PTX: text; module data is a declaration in the .global or .const state
@@ -20,6 +20,7 @@
 #define FATBIN_ELF	  2
 #define ZSTD_MAGIC_BYTES  "\x28\xb5\x2f\xfd"
 #define ENTRY_HEADER_MIN  64
+#define MAX_DATA	  (1ull << 40) /* more than any GPU's memory: a corrupt size */
 
 static uint64_t get(const unsigned char *p, int bytes)
 {
@@ -37,34 +38,37 @@ static int data_section(const char *name)
 	       !strncmp(name, ".nv.managed", 11);
 }
 
-/* 1: an ELF64 cubin without data sections; 0: with, or not readable. */
-static int elf_shareable(const unsigned char *e, size_t len)
+/* The bytes of an ELF64 cubin's data sections; -1: not readable. */
+static int64_t elf_data(const unsigned char *e, size_t len)
 {
-	uint64_t shoff, stroff, strsize;
+	uint64_t shoff, stroff, strsize, total = 0;
 	unsigned shentsize, shnum, shstrndx, i;
 
 	if (len < 64 || memcmp(e, "\x7f" "ELF\x02\x01", 6))
-		return 0;
+		return -1;
 	shoff = get(e + 0x28, 8);
 	shentsize = (unsigned)get(e + 0x3a, 2);
 	shnum = (unsigned)get(e + 0x3c, 2);
 	shstrndx = (unsigned)get(e + 0x3e, 2);
 	if (shentsize < 64 || shstrndx >= shnum || shoff > len || (uint64_t)shnum * shentsize > len - shoff)
-		return 0;
+		return -1;
 	stroff = get(e + shoff + (uint64_t)shstrndx * shentsize + 0x18, 8);
 	strsize = get(e + shoff + (uint64_t)shstrndx * shentsize + 0x20, 8);
 	if (stroff > len || strsize > len - stroff || !strsize || e[stroff + strsize - 1])
-		return 0;
+		return -1;
 	for (i = 0; i < shnum; i++) {
 		uint64_t name = get(e + shoff + (uint64_t)i * shentsize, 4);
 		uint64_t size = get(e + shoff + (uint64_t)i * shentsize + 0x20, 8);
 
 		if (name >= strsize)
-			return 0;
-		if (size && data_section((const char *)e + stroff + name))
-			return 0;
+			return -1;
+		if (data_section((const char *)e + stroff + name)) {
+			if (size > MAX_DATA)
+				return -1;
+			total += size;
+		}
 	}
-	return 1;
+	return (int64_t)total;
 }
 
 static const char *skip_space(const char *p, const char *end)
@@ -81,15 +85,68 @@ static int token_is(const char *p, const char *end, const char *word)
 	return (size_t)(end - p) > n && !memcmp(p, word, n) && (p[n] == ' ' || p[n] == '\t');
 }
 
-/* 1: PTX declaring no variable in the .global or .const state space. */
-static int ptx_shareable(const char *p, size_t len)
+/* The bytes of one declaration's variable, from its type, vector width
+ * and array sizes ("[.align 4] .b8 buf[64]"); -1: not told (unsized). */
+static int64_t ptx_decl_bytes(const char *p, const char *eol)
+{
+	static const struct {
+		const char *name;
+		int bytes;
+	} types[] = {{".b8", 1},  {".u8", 1},  {".s8", 1},  {".b16", 2}, {".u16", 2}, {".s16", 2},
+		     {".f16", 2}, {".b32", 4}, {".u32", 4}, {".s32", 4}, {".f32", 4}, {".b64", 8},
+		     {".u64", 8}, {".s64", 8}, {".f64", 8}};
+	uint64_t bytes = 0, vec = 1;
+	size_t i;
+
+	for (p = skip_space(p, eol); p < eol && *p == '.'; p = skip_space(p, eol)) {
+		if (token_is(p, eol, ".align")) {
+			p = skip_space(p + 6, eol);
+			while (p < eol && *p >= '0' && *p <= '9')
+				p++;
+			continue;
+		}
+		if (token_is(p, eol, ".v2") || token_is(p, eol, ".v4")) {
+			vec = (uint64_t)(p[2] - '0');
+			p += 3;
+			continue;
+		}
+		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (token_is(p, eol, types[i].name))
+				break;
+		if (i == sizeof(types) / sizeof(types[0]))
+			return -1;
+		bytes = (uint64_t)types[i].bytes * vec;
+		p += strlen(types[i].name);
+		break;
+	}
+	if (!bytes)
+		return -1;
+	while (p < eol && *p != '[' && *p != ';' && *p != '=')
+		p++;
+	while (p < eol && *p == '[') {
+		char *end;
+		unsigned long long n = strtoull(p + 1, &end, 10);
+
+		if (end == p + 1 || end >= eol || *end != ']' || !n || n > MAX_DATA / bytes)
+			return -1;
+		bytes *= n;
+		p = end + 1;
+	}
+	return (int64_t)bytes;
+}
+
+/* The bytes of the variables PTX declares in the .global or .const state
+ * space; -1: not PTX, or a declaration whose size it does not tell. */
+static int64_t ptx_data(const char *p, size_t len)
 {
 	static const char *const prefix[] = {".visible", ".extern", ".weak", ".common"};
 	const char *end = p + len, *eol;
+	uint64_t total = 0;
+	int64_t one;
 	size_t i;
 
 	if (!memmem(p, len, ".version", 8))
-		return 0;
+		return -1;
 	for (; p < end; p = eol + 1) {
 		eol = memchr(p, '\n', (size_t)(end - p));
 		if (!eol)
@@ -100,73 +157,92 @@ static int ptx_shareable(const char *p, size_t len)
 				p = skip_space(p + strlen(prefix[i]), eol);
 				i = (size_t)-1; /* qualifiers may follow one another */
 			}
-		if (token_is(p, eol, ".global") || token_is(p, eol, ".const"))
-			return 0;
+		if (!token_is(p, eol, ".global") && !token_is(p, eol, ".const"))
+			continue;
+		one = ptx_decl_bytes(p + (p[1] == 'g' ? 7 : 6), eol);
+		if (one < 0 || total + (uint64_t)one > MAX_DATA)
+			return -1;
+		total += (uint64_t)one;
 	}
-	return 1;
+	return (int64_t)total;
 }
 
-static int entry_shareable(int kind, const unsigned char *data, size_t len, uint64_t plain_len)
+static int64_t entry_data(int kind, const unsigned char *data, size_t len, uint64_t plain_len)
 {
 	unsigned char *plain;
+	int64_t bytes;
 	size_t n;
-	int ok;
 
 	if (len >= 4 && !memcmp(data, ZSTD_MAGIC_BYTES, 4)) {
 		if (!plain_len)
 			plain_len = ZSTD_getFrameContentSize(data, len); /* an error code is huge */
 		if (!plain_len || plain_len > OMPS_MAX_IMAGE || !(plain = malloc(plain_len)))
-			return 0;
+			return -1;
 		n = ZSTD_decompress(plain, plain_len, data, len);
-		ok = !ZSTD_isError(n) && entry_shareable(kind, plain, n, 0);
+		bytes = ZSTD_isError(n) ? -1 : entry_data(kind, plain, n, 0);
 		free(plain);
-		return ok;
+		return bytes;
 	}
 	if (kind == FATBIN_ELF)
-		return elf_shareable(data, len);
-	return kind == FATBIN_PTX && ptx_shareable((const char *)data, strnlen((const char *)data, len));
+		return elf_data(data, len);
+	return kind == FATBIN_PTX ? ptx_data((const char *)data, strnlen((const char *)data, len)) : -1;
 }
 
-/* Every entry must be readable and shareable. */
-static int fatbin_shareable(const unsigned char *f, size_t len)
+/* The most any entry holds (the driver loads one); -1 when one is not readable. */
+static int64_t fatbin_data(const unsigned char *f, size_t len)
 {
 	uint64_t size, off;
+	int64_t most = 0, one;
 
 	if (len < 16)
-		return 0;
+		return -1;
 	size = get(f + 8, 8);
 	if (get(f + 4, 2) != 1 || get(f + 6, 2) != 16 || size > len - 16 || !size)
-		return 0;
+		return -1;
 	for (off = 16; off < 16 + size;) {
 		const unsigned char *e = f + off;
 		uint64_t hdr, payload, stored, flags;
 
 		if (16 + size - off < ENTRY_HEADER_MIN)
-			return 0;
+			return -1;
 		hdr = get(e + 4, 4);
 		payload = get(e + 8, 8);
 		stored = get(e + 16, 4);
 		flags = get(e + 40, 8);
 		if (hdr < ENTRY_HEADER_MIN || hdr > 16 + size - off || payload > 16 + size - off - hdr)
-			return 0;
+			return -1;
 		if (flags & 0x2000 && !(payload >= 4 && !memcmp(e + hdr, ZSTD_MAGIC_BYTES, 4)))
-			return 0; /* LZ4, the older compression: not read here */
+			return -1; /* LZ4, the older compression: not read here */
 		if (!stored || stored > payload)
 			stored = payload;
-		if (!entry_shareable((int)get(e, 2), e + hdr, stored, get(e + 56, 8)))
-			return 0;
+		one = entry_data((int)get(e, 2), e + hdr, stored, get(e + 56, 8));
+		if (one < 0)
+			return -1;
+		most = one > most ? one : most;
 		off += hdr + payload;
 	}
-	return 1;
+	return most;
 }
 
-int omps_image_shareable(const void *image, size_t len)
+static int64_t image_data(const void *image, size_t len)
 {
 	const unsigned char *p = image;
 
 	if (len >= 4 && get(p, 4) == FATBIN_MAGIC)
-		return fatbin_shareable(p, len);
+		return fatbin_data(p, len);
 	if (len >= 4 && !memcmp(p, "\x7f" "ELF", 4))
-		return elf_shareable(p, len);
-	return ptx_shareable(image, strnlen(image, len));
+		return elf_data(p, len);
+	return ptx_data(image, strnlen(image, len));
+}
+
+int omps_image_shareable(const void *image, size_t len)
+{
+	return image_data(image, len) == 0;
+}
+
+uint64_t omps_image_data_bytes(const void *image, size_t len)
+{
+	int64_t n = image_data(image, len);
+
+	return n > 0 ? (uint64_t)n : 0;
 }

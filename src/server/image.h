@@ -3,6 +3,7 @@
 #define OPENMPS_IMAGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* 1 when the image (a cubin, a fat binary or PTX) surely has no module data
  * a kernel or the host could write: no __device__, __constant__ or
@@ -10,5 +11,11 @@
  * serve every client that loads the same image. 0 when it has some, or when
  * that cannot be told (an unknown format, a compression it cannot undo). */
 int omps_image_shareable(const void *image, size_t len);
+
+/* The bytes of module data the image declares (the largest of a fat
+ * binary's variants), which a module loaded from it holds on the device:
+ * counted against its client's memory limit. 0 when none, or when that
+ * cannot be told. */
+uint64_t omps_image_data_bytes(const void *image, size_t len);
 
 #endif

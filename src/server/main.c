@@ -1,6 +1,7 @@
 /* openmps-server: owns the GPU contexts and serves the clients that the
  * control daemon hands to it. Started by openmps-control, never by hand. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -164,6 +165,7 @@ static void control_readable(struct srv_state *s)
 		if (omps_settings_valid(&st)) {
 			s->settings = st;
 			log_settings(&st);
+			srv_qos_settings_changed(s);
 		}
 	} else if (hdr.type == OMPS_MSG_SERVER_SHUTDOWN && (size_t)n == sizeof(struct omps_shutdown)) {
 		struct omps_shutdown m;
@@ -241,7 +243,7 @@ int main(int argc, char **argv)
 					      {"help", no_argument, 0, 'h'},
 					      {"version", no_argument, 0, 'v'},
 					      {0, 0, 0, 0}};
-	struct srv_state s = {.control_fd = -1, .drv = &drv, .pool_lock = PTHREAD_MUTEX_INITIALIZER,
+	struct srv_state s = {.control_fd = -1, .usage_fd = -1, .drv = &drv, .pool_lock = PTHREAD_MUTEX_INITIALIZER,
 				.modules_lock = PTHREAD_MUTEX_INITIALIZER};
 	char err[512];
 	int opt, query = 0, csv = 0;
@@ -290,6 +292,8 @@ int main(int argc, char **argv)
 		omps_send(s.control_fd, OMPS_MSG_REFUSED, 0, 0, err, strlen(err), -1, 1);
 		return 1;
 	}
+	srv_qos_init(&s);
+	s.usage_fd = fcntl(s.control_fd, F_DUPFD_CLOEXEC, 0);
 	omps_log("openmps server version %s, protocol %d", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION);
 	omps_log("CUDA driver API version: %d", s.devices.driver_version);
 	log_settings(&s.settings);

@@ -94,6 +94,7 @@ static void account(struct srv_client *c, int dev, uint64_t bytes, int add)
 	v->used = add ? v->used + bytes : v->used - bytes;
 	if (v->used > v->high)
 		v->high = v->used;
+	srv_qos_usage_changed(c, 0);
 }
 
 /* Back to the shared pool on s, after s's work, zeroed first. */
@@ -166,6 +167,8 @@ static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 	if (r == CUDA_SUCCESS && !m->bytes)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
+		r = srv_qos_mem_check(c, m->dev, m->bytes, "cuMemAlloc");
+	if (r == CUDA_SUCCESS)
 		r = alloc_now(c, m->dev, m->bytes, &ptr);
 	reply_alloc(c, m, a, r, ptr);
 }
@@ -217,6 +220,8 @@ static void mem_get_info(struct srv_client *c, const struct omps_call_dev *m)
 	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->mem_get_info(&free_b, &total);
+	if (r == CUDA_SUCCESS)
+		srv_qos_mem_info(c, m->dev, &free_b, &total);
 	rep.free = free_b;
 	rep.total = total;
 	rep.r.result = srv_with_sticky(c, r);
@@ -410,6 +415,8 @@ static void mem_alloc_async(struct srv_client *c, const struct omps_call_alloc *
 
 	if (r == CUDA_SUCCESS && !m->bytes)
 		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = srv_qos_mem_check(c, m->dev, m->bytes, "cuMemAllocAsync");
 	if (r == CUDA_SUCCESS)
 		r = shared_pool(c, m->dev, &pool);
 	if (r == CUDA_SUCCESS)

@@ -110,6 +110,7 @@ static void module_load(struct srv_client *c, const struct omps_call_module_load
 	struct srv_shared_module *shared = NULL;
 	struct srv_module *mods;
 	CUmodule mod = NULL;
+	uint64_t data = 0;
 	CUresult r = srv_use_device(c, m->dev, NULL);
 
 	memset(&rep, 0, sizeof(rep));
@@ -122,7 +123,10 @@ static void module_load(struct srv_client *c, const struct omps_call_module_load
 			r = load_shared(c, m->dev, c->image, c->image_len, &shared);
 			mod = shared ? shared->mod : NULL;
 		} else {
-			r = c->srv->drv->module_load_data(&mod, c->image);
+			data = omps_image_data_bytes(c->image, c->image_len);
+			r = srv_qos_mem_check(c, m->dev, data, "a module's data");
+			if (r == CUDA_SUCCESS)
+				r = c->srv->drv->module_load_data(&mod, c->image);
 		}
 	}
 	c->image_len = 0;
@@ -136,8 +140,11 @@ static void module_load(struct srv_client *c, const struct omps_call_module_load
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		} else {
 			c->modules = mods;
-			mods[c->nmodules++] = (struct srv_module){.mod = mod, .dev = m->dev, .shared = shared};
+			mods[c->nmodules++] =
+				(struct srv_module){.mod = mod, .dev = m->dev, .shared = shared, .data_bytes = data};
 			rep.handle = c->nmodules;
+			c->module_bytes[m->dev] += data;
+			srv_qos_usage_changed(c, 0);
 		}
 	}
 	rep.r.result = srv_with_sticky(c, r);
@@ -173,6 +180,8 @@ static CUresult unload(struct srv_client *c, uint32_t handle)
 	r = srv_sync_device(c, m->dev); /* launches in flight, on any stream, may use it */
 	if (r == CUDA_SUCCESS)
 		r = m->shared ? unload_shared(c, m->shared) : c->srv->drv->module_unload(m->mod);
+	c->module_bytes[m->dev] -= m->data_bytes;
+	m->data_bytes = 0;
 	m->mod = NULL;
 	m->shared = NULL;
 	srv_memory_forget_module(c, handle);

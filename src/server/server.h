@@ -41,6 +41,7 @@ struct srv_shared_module {
 struct srv_module {
 	CUmodule mod;
 	int dev;
+	uint64_t data_bytes; /* its module data, counted against the client's limit */
 	struct srv_shared_module *shared; /* NULL: the client's own */
 };
 
@@ -59,6 +60,7 @@ struct srv_function {
 struct srv_object {
 	void *obj; /* CUstream or CUevent; NULL once destroyed */
 	int dev;
+	int priority;	    /* a stream's, as the client asked (qos.c maps it) */
 	int blocking;	    /* a stream the legacy NULL stream waits for, and that waits for it */
 	int dirty;	    /* work queued since the NULL stream last waited for it */
 	uint64_t null_seen; /* the NULL stream's epoch it last waited for */
@@ -75,7 +77,22 @@ struct srv_client {
 	uid_t uid;
 	uint32_t id;
 	int greeted;
-	struct omps_settings effective;
+	/* its limits (qos.c): effective follows the server's and its own
+	 * request; the main thread changes it under qos_lock and bumps qos_gen,
+	 * and its worker applies it into qos before its next call */
+	struct omps_settings effective, requested;
+	pthread_mutex_t qos_lock;
+	atomic_uint qos_gen;
+	struct srv_qos {
+		unsigned gen; /* of what was applied; 0: nothing yet */
+		uint32_t atp_milli;
+		int priority;
+		uint64_t mem_limit[OMPS_MAX_DEVICES]; /* bytes; 0: none */
+		struct srv_partition *part[OMPS_MAX_DEVICES]; /* NULL: every SM */
+	} qos;
+	uint64_t module_bytes[OMPS_MAX_DEVICES]; /* its private modules' data */
+	uint64_t usage_sent_us;			 /* last told the daemon (ps) */
+	int usage_dirty;
 	/* the data channel */
 	void *map;
 	size_t map_len;
@@ -130,8 +147,22 @@ struct srv_workers {
 	int spawn_failed;
 };
 
+/* One of the equal groups of SMs a device splits into for a share: a
+ * green context, made at its first use (qos.c). */
+struct srv_partition {
+	struct srv_partition *next;
+	int dev;
+	unsigned want; /* the SMs the share asked for */
+	unsigned sms;  /* what the group has (rounded up to the device's granule) */
+	unsigned group;
+	CUdevResource res;
+	CUgreenCtx green;
+	unsigned users;
+};
+
 struct srv_state {
 	int control_fd;	 /* to the daemon; -1 once it is gone */
+	int usage_fd;	 /* the same socket, for workers' usage figures; never closed */
 	int draining;	 /* exit once the last client has left */
 	unsigned nclients;
 	struct srv_client *clients;
@@ -144,6 +175,10 @@ struct srv_state {
 	struct srv_shared_module *shared_modules; /* module.c */
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* every client's memory (memory.c) */
 	struct srv_workers workers;
+	pthread_mutex_t part_lock;
+	struct srv_partition *parts; /* qos.c */
+	atomic_int part_warned;
+	int prio_least[OMPS_MAX_DEVICES], prio_greatest[OMPS_MAX_DEVICES];
 };
 
 /* clients.c */
@@ -176,6 +211,31 @@ void srv_workers_forget(struct srv_client *c);
 /* Waits (up to timeout_ms) for every stopped client to be released, then for
  * the threads to exit: only then may the contexts be destroyed. */
 void srv_workers_stop(struct srv_state *s, int timeout_ms);
+
+/* qos.c */
+void srv_qos_init(struct srv_state *s);
+void srv_qos_client_init(struct srv_client *c, const struct omps_settings *effective,
+			 const struct omps_settings *requested);
+void srv_qos_settings_changed(struct srv_state *s);
+void srv_qos_apply(struct srv_client *c);
+/* Applies a change of the client's settings, if any, before its next call. */
+static inline void srv_qos_check(struct srv_client *c)
+{
+	if (atomic_load_explicit(&c->qos_gen, memory_order_relaxed) != c->qos.gen)
+		srv_qos_apply(c);
+}
+void srv_qos_release(struct srv_client *c);
+/* What the client's streams are made with: its partition, its priority mapped. */
+CUresult srv_qos_stream_create(struct srv_client *c, int dev, int asked_priority, CUstream *out);
+/* The range a client sees: one level fewer than the device's, the lowest kept for priority 1. */
+void srv_qos_priority_range(const struct srv_state *s, int dev, int *least, int *greatest);
+unsigned srv_qos_sms(const struct srv_client *c, int dev);
+uint64_t srv_qos_used(const struct srv_client *c, int dev);
+/* CUDA_ERROR_OUT_OF_MEMORY (logged) when bytes more would pass its limit. */
+CUresult srv_qos_mem_check(struct srv_client *c, int dev, uint64_t bytes, const char *what);
+void srv_qos_mem_info(const struct srv_client *c, int dev, size_t *free_b, size_t *total);
+void srv_qos_usage_changed(struct srv_client *c, int force);
+void srv_qos_usage_flush(struct srv_client *c);
 
 /* stream.c */
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes

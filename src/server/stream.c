@@ -131,14 +131,16 @@ static void create(struct srv_client *c, uint32_t type, const struct omps_call_c
 
 	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS && type == OMPS_CALL_STREAM_CREATE)
-		r = drv->stream_create_with_priority((CUstream *)&obj, m->flags, m->priority);
+		r = srv_qos_stream_create(c, m->dev, m->priority, (CUstream *)&obj);
 	else if (r == CUDA_SUCCESS)
 		r = drv->event_create((CUevent *)&obj, m->flags);
 	if (r == CUDA_SUCCESS) {
 		rep.handle = type == OMPS_CALL_STREAM_CREATE ? add(&c->streams, &c->nstreams, obj, m->dev)
 							     : add(&c->events, &c->nevents, obj, m->dev);
-		if (rep.handle && type == OMPS_CALL_STREAM_CREATE) /* waits for the NULL stream's earlier work */
+		if (rep.handle && type == OMPS_CALL_STREAM_CREATE) { /* waits for the NULL stream's earlier work */
 			c->streams[rep.handle - 1].blocking = !(m->flags & CU_STREAM_NON_BLOCKING);
+			c->streams[rep.handle - 1].priority = m->priority;
+		}
 		if (!rep.handle) {
 			if (type == OMPS_CALL_STREAM_CREATE)
 				drv->stream_destroy(obj);

@@ -42,9 +42,9 @@ $b_pid.1
 $c3_pid.1"
 expect "get_device_client_list" "$(c "get_device_client_list $S")"
 out=$(c ps)
-check "ps has NVIDIA's columns, then the limits" grep -qE '^PID +ID +SERVER +DEVICE +NAMESPACE +ACTIVE% +PRIORITY +MEMLIMIT +COMMAND$' <<<"$out"
+check "ps has NVIDIA's columns, then the limits and the usage" grep -qE '^PID +ID +SERVER +DEVICE +NAMESPACE +ACTIVE% +PRIORITY +MEMLIMIT +SMS +MEMUSED +COMMAND$' <<<"$out"
 ns=$(stat -L -c %i /proc/self/ns/pid)
-check "ps shows client b" grep -qE "^$b_pid +[0-9]+ +$S +GPU-fafbfcfd-feff-0001 +$ns +25.0 +1 +0=1G,1=512M +$CLIENT\$" <<<"$out"
+check "ps shows client b" grep -qE "^$b_pid +[0-9]+ +$S +GPU-fafbfcfd-feff-0001 +$ns +25.0 +1 +0=1G,1=512M +- +- +$CLIENT\$" <<<"$out" # no data channel: no usage yet
 check "ps shows three clients" test "$(grep -c "$CLIENT" <<<"$out")" -eq 3
 expect "ps -p $S" "$out"
 check "openmps status shows the server and its clients" test "$("$OPENMPS_BIN/openmps" status)" = "$S"$'\n'"$out"

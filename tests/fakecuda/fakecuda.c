@@ -198,15 +198,36 @@ CUresult CUDAAPI cuCtxGetCurrent(CUcontext *ctx)
 	return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags)
+/* A stream knows its priority and the SMs its kernels may run on: every
+ * SM, or a green context's partition. */
+#define FAKE_SMS     132
+#define FAKE_SM_UNIT 8 /* partitions come in multiples of this, as on an H100 */
+struct fake_stream {
+	int priority;
+	unsigned first_sm, nsms;
+};
+
+static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, unsigned nsms)
 {
-	(void)flags;
+	struct fake_stream *s;
+
 	if (!stream)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!current)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	*stream = (CUstream)malloc(1);
-	return *stream ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+	s = malloc(sizeof(*s));
+	if (!s)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	/* As on an H100: priorities 0 (lowest) to -5, clamped. */
+	*s = (struct fake_stream){priority > 0 ? 0 : priority < -5 ? -5 : priority, first_sm, nsms};
+	*stream = (CUstream)s;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags)
+{
+	(void)flags;
+	return new_stream(stream, 0, 0, FAKE_SMS);
 }
 
 CUresult CUDAAPI cuStreamDestroy(CUstream stream)
@@ -372,8 +393,80 @@ CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, C
  * were recorded. */
 CUresult CUDAAPI cuStreamCreateWithPriority(CUstream *stream, unsigned int flags, int priority)
 {
-	(void)priority;
-	return cuStreamCreate(stream, flags);
+	(void)flags;
+	return new_stream(stream, priority, 0, FAKE_SMS);
+}
+
+/* Green contexts: the SMs split into groups of whole units; a group's
+ * first SM rides in the resource's internal bytes. */
+struct fake_green {
+	unsigned first_sm, nsms;
+};
+
+CUresult CUDAAPI cuDeviceGetDevResource(CUdevice dev, CUdevResource *res, CUdevResourceType type)
+{
+	if (check(dev) != CUDA_SUCCESS || !res || type != CU_DEV_RESOURCE_TYPE_SM)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(res, 0, sizeof(*res));
+	res->type = CU_DEV_RESOURCE_TYPE_SM;
+	res->sm.smCount = FAKE_SMS;
+	res->sm.minSmPartitionSize = FAKE_SM_UNIT;
+	res->sm.smCoscheduledAlignment = FAKE_SM_UNIT;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDevSmResourceSplitByCount(CUdevResource *result, unsigned int *nbGroups, const CUdevResource *input,
+					     CUdevResource *remaining, unsigned int useFlags, unsigned int minCount)
+{
+	unsigned size = (minCount + FAKE_SM_UNIT - 1) / FAKE_SM_UNIT * FAKE_SM_UNIT, n, i;
+
+	(void)remaining, (void)useFlags;
+	if (!nbGroups || !input || input->type != CU_DEV_RESOURCE_TYPE_SM || minCount > input->sm.smCount)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (size < FAKE_SM_UNIT)
+		size = FAKE_SM_UNIT;
+	n = input->sm.smCount / size;
+	if (result && n > *nbGroups)
+		n = *nbGroups;
+	*nbGroups = n;
+	for (i = 0; result && i < n; i++) {
+		unsigned first = i * size;
+
+		result[i] = *input;
+		result[i].sm.smCount = size;
+		memcpy(result[i]._internal_padding, &first, sizeof(first));
+	}
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDevResourceGenerateDesc(CUdevResourceDesc *desc, CUdevResource *res, unsigned int n)
+{
+	struct fake_green *g;
+
+	if (!desc || !res || n != 1 || res->type != CU_DEV_RESOURCE_TYPE_SM || !(g = malloc(sizeof(*g))))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&g->first_sm, res->_internal_padding, sizeof(g->first_sm));
+	g->nsms = res->sm.smCount;
+	*desc = (CUdevResourceDesc)g; /* kept: a green context made from it refers to it */
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGreenCtxCreate(CUgreenCtx *ctx, CUdevResourceDesc desc, CUdevice dev, unsigned int flags)
+{
+	(void)flags;
+	if (!ctx || !desc || check(dev) != CUDA_SUCCESS)
+		return CUDA_ERROR_INVALID_VALUE;
+	*ctx = (CUgreenCtx)desc;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGreenCtxStreamCreate(CUstream *stream, CUgreenCtx ctx, unsigned int flags, int priority)
+{
+	const struct fake_green *g = (const struct fake_green *)ctx;
+
+	if (!g || !(flags & CU_STREAM_NON_BLOCKING)) /* as the driver: it must be non-blocking */
+		return CUDA_ERROR_INVALID_VALUE;
+	return new_stream(stream, priority, g->first_sm, g->nsms);
 }
 
 CUresult CUDAAPI cuStreamQuery(CUstream stream)
@@ -459,17 +552,23 @@ CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end)
  * image can be real PTX after that line, so that one test program runs on
  * the GPU and here. */
 static const char twice_name[] = "twice";
+/* "smid(unsigned *out, unsigned n)": out[b] = the SM block b ran on, for
+ * the first n blocks: spread over the SMs its stream may use. */
+static const char smid_name[] = "smid";
+/* "stream_priority(int *out, unsigned n)": out[0] = its stream's priority,
+ * as the driver holds it (tests see how the server mapped it). */
+static const char priority_name[] = "stream_priority";
 
-/* A module holds its "twice" function, whose dynamic shared memory limit
+/* A module holds the three functions, whose dynamic shared memory limit
  * can be raised, and one global, "counter" (four words). */
 struct fake_function {
-	const char *name; /* twice_name: all that is read of a handle before it is trusted */
+	const char *name; /* one of the names above: all that is read of a handle before it is trusted */
 	int max_dynamic_smem;
 	int cluster_width; /* required, 0: none */
 };
 
 struct fake_module {
-	struct fake_function twice;
+	struct fake_function fn[3];
 	int has_counter; /* the image declares the global "counter" */
 	unsigned counter[4];
 };
@@ -478,7 +577,7 @@ static struct fake_function *fake_fn(CUfunction f)
 {
 	struct fake_function *fn = (struct fake_function *)f;
 
-	return fn && fn->name == twice_name ? fn : NULL;
+	return fn && (fn->name == twice_name || fn->name == smid_name || fn->name == priority_name) ? fn : NULL;
 }
 
 CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
@@ -495,7 +594,9 @@ CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	m->twice = (struct fake_function){twice_name, 48 << 10, 0};
+	m->fn[0] = (struct fake_function){twice_name, 48 << 10, 0};
+	m->fn[1] = (struct fake_function){smid_name, 48 << 10, 0};
+	m->fn[2] = (struct fake_function){priority_name, 48 << 10, 0};
 	m->has_counter = strstr(image, ".global .align 4 .b8 counter[16];") != NULL;
 	if (log && *log && (f = fopen(log, "a"))) {
 		fputs("load\n", f);
@@ -528,12 +629,17 @@ CUresult CUDAAPI cuModuleUnload(CUmodule module)
 
 CUresult CUDAAPI cuModuleGetFunction(CUfunction *f, CUmodule module, const char *name)
 {
+	struct fake_module *m = (struct fake_module *)module;
+	int i;
+
 	if (!f || !module || !name)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (strcmp(name, twice_name))
-		return CUDA_ERROR_NOT_FOUND;
-	*f = (CUfunction)&((struct fake_module *)module)->twice;
-	return CUDA_SUCCESS;
+	for (i = 0; i < 3; i++)
+		if (!strcmp(name, m->fn[i].name)) {
+			*f = (CUfunction)&m->fn[i];
+			return CUDA_SUCCESS;
+		}
+	return CUDA_ERROR_NOT_FOUND;
 }
 
 CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset, size_t *size)
@@ -545,11 +651,36 @@ CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset, 
 	return CUDA_SUCCESS;
 }
 
+static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64_t threads, uint64_t blocks,
+			   unsigned *p, unsigned n)
+{
+	static const struct fake_stream whole = {0, 0, FAKE_SMS};
+	uint64_t i;
+
+	if (!s || s == (const void *)CU_STREAM_LEGACY || s == (const void *)CU_STREAM_PER_THREAD)
+		s = &whole;
+	if (name == priority_name)
+		n = n ? 1 : 0;
+	else if (n > (name == smid_name ? blocks : threads))
+		n = (unsigned int)(name == smid_name ? blocks : threads);
+	if (n && !live_holds((uintptr_t)p, (uint64_t)n * sizeof(*p)))
+		return CUDA_ERROR_ILLEGAL_ADDRESS; /* the GPU's memory protection */
+	for (i = 0; i < n; i++) {
+		if (name == twice_name)
+			p[i] *= 2;
+		else if (name == smid_name)
+			p[i] = s->first_sm + (unsigned)(i % s->nsms);
+		else
+			p[i] = (unsigned)s->priority;
+	}
+	return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
 				unsigned int by, unsigned int bz, unsigned int smem, CUstream stream, void **params,
 				void **extra)
 {
-	uint64_t threads = (uint64_t)gx * gy * gz * bx * by * bz, i;
+	uint64_t threads = (uint64_t)gx * gy * gz * bx * by * bz;
 	unsigned int *p = NULL, n = 0;
 
 	(void)stream;
@@ -567,13 +698,8 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 	} else {
 		return CUDA_ERROR_INVALID_VALUE;
 	}
-	if (n > threads)
-		n = (unsigned int)threads;
-	if (n && !live_holds((uintptr_t)p, (uint64_t)n * sizeof(*p)))
-		return CUDA_ERROR_ILLEGAL_ADDRESS; /* the GPU's memory protection */
-	for (i = 0; i < n; i++)
-		p[i] *= 2;
-	return CUDA_SUCCESS;
+	return run_kernel(fake_fn(f)->name, (const struct fake_stream *)stream, threads, (uint64_t)gx * gy * gz, p,
+			  n);
 }
 
 /* Function attributes: the dynamic shared memory limit can be set (up to

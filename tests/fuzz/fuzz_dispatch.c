@@ -25,6 +25,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Every limit set, so that their checks are reached: half the SMs, the
+ * lower priority, 64 MiB on device 0. */
+static const struct omps_settings fuzz_limits = {
+	.atp_milli = 50000, .priority = 1, .nmem = 1, .mem = {{"0", 64u << 20}}};
+
 struct drain {
 	struct omps_ring rep; /* the client's side of the reply ring */
 	atomic_int stop;
@@ -54,6 +59,7 @@ static struct srv_client *new_client(struct omps_ring *req, struct drain *d, int
 	c->fd = sv[0];
 	*peer = sv[1];
 	c->pid = 4242;
+	srv_qos_client_init(c, &fuzz_limits, &fuzz_limits);
 	pthread_mutex_init(&c->hosts_lock, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
 	c->map_len = 2 * half;

@@ -11,7 +11,7 @@
 #include "server_fixture.h"
 
 static struct omps_driver drv;
-struct srv_state fuzz_srv = {.control_fd = -1, .drv = &drv};
+struct srv_state fuzz_srv = {.control_fd = -1, .usage_fd = -1, .drv = &drv};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -34,6 +34,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz: the server over fakecuda: %s\n", err);
 		exit(1);
 	}
+	srv_qos_init(&fuzz_srv);
 	return 0;
 }
 

@@ -1,0 +1,398 @@
+/* Quality of service, enforced by the server for each client:
+ *   - its share of the SMs (active thread percentage): its streams belong to
+ *     a green context holding that many SMs, so its kernels run there only.
+ *     A device splits into equal groups of a share's size; clients of the
+ *     same share spread over them, the least used first.
+ *   - its priority: stream priorities are split in two. Normal clients (0)
+ *     get every level but the lowest, with their own priorities kept in
+ *     order; below-normal clients (1) run at the lowest level.
+ *   - its device memory limit: every allocation, and a private module's
+ *     data, counts; past the limit a call fails with
+ *     CUDA_ERROR_OUT_OF_MEMORY and nothing else changes. cuMemGetInfo shows
+ *     the limit as the total.
+ * The daemon sends the server-wide settings; a client's effective ones
+ * follow the daemon's rule (settings.h), from its own request. A change
+ * bumps the client's generation on the main thread; its worker applies it
+ * before the client's next call, moving its streams (in order: the new
+ * stream waits for the old one's work) to the new partition and priority. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "devinfo.h"
+#include "log.h"
+#include "server.h"
+#include "settings.h"
+#include "sock.h"
+
+#define MAX_GROUPS	  256
+#define USAGE_PERIOD_US	  100000 /* ps's figures: at most this old while a client works */
+
+void srv_qos_init(struct srv_state *s)
+{
+	uint32_t i;
+
+	pthread_mutex_init(&s->part_lock, NULL);
+	for (i = 0; i < s->devices.ndevices; i++)
+		if (s->drv->ctx_set_current(s->ctx[i]) == CUDA_SUCCESS)
+			s->drv->ctx_get_stream_priority_range(&s->prio_least[i], &s->prio_greatest[i]);
+}
+
+void srv_qos_client_init(struct srv_client *c, const struct omps_settings *effective,
+			 const struct omps_settings *requested)
+{
+	pthread_mutex_init(&c->qos_lock, NULL);
+	c->effective = *effective;
+	c->requested = *requested;
+	atomic_store(&c->qos_gen, 1); /* applied before its first call */
+}
+
+/* From the main thread: the server's settings changed. */
+void srv_qos_settings_changed(struct srv_state *s)
+{
+	struct srv_client *c;
+
+	for (c = s->clients; c; c = c->next) {
+		pthread_mutex_lock(&c->qos_lock);
+		omps_settings_effective(&s->settings, &c->requested, &c->effective);
+		atomic_fetch_add(&c->qos_gen, 1);
+		pthread_mutex_unlock(&c->qos_lock);
+	}
+}
+
+/* The device limit that applies to device index dev: by ordinal or UUID. */
+static uint64_t limit_for(const struct srv_state *s, const struct omps_settings *st, uint32_t dev)
+{
+	char ordinal[16], uuid[64];
+	uint32_t i;
+
+	snprintf(ordinal, sizeof(ordinal), "%u", dev);
+	omps_uuid_format(s->devices.dev[dev].uuid, uuid, sizeof(uuid));
+	for (i = 0; i < st->nmem; i++)
+		if (!strcmp(st->mem[i].dev, ordinal) || !strcasecmp(st->mem[i].dev, uuid))
+			return st->mem[i].bytes;
+	return 0;
+}
+
+/* The SMs a share of a device asks for, rounded up; 0: the whole device. */
+static unsigned share_sms(const struct srv_state *s, int dev, uint32_t atp_milli)
+{
+	uint64_t all = (uint64_t)s->devices.dev[dev].sm_count;
+	uint64_t want = (all * atp_milli + 99999) / 100000;
+
+	return !atp_milli || want >= all ? 0 : (unsigned)(want ? want : 1);
+}
+
+static void not_enforced(struct srv_state *s, int dev, uint32_t atp_milli, const char *why)
+{
+	char atp[16];
+
+	if (atomic_exchange(&s->part_warned, 1))
+		return;
+	omps_atp_format(atp_milli, atp, sizeof(atp));
+	omps_log("Active thread percentage %s on device %d is not enforced: %s; clients run on every SM", atp,
+		 dev, why);
+}
+
+/* Under part_lock: the device's groups of at least sms SMs, made once. */
+static struct srv_partition *make_groups(struct srv_state *s, int dev, unsigned sms, uint32_t atp_milli)
+{
+	static CUdevResource groups[MAX_GROUPS];
+	struct omps_driver *drv = s->drv;
+	struct srv_partition *first = NULL;
+	CUdevResource all;
+	unsigned n = MAX_GROUPS, i;
+	CUdevice d;
+	CUresult r;
+
+	if (!drv->device_get_dev_resource || !drv->dev_sm_resource_split_by_count || !drv->green_ctx_create ||
+	    !drv->green_ctx_stream_create || !drv->dev_resource_generate_desc) {
+		not_enforced(s, dev, atp_milli, "the CUDA driver has no green contexts (CUDA 12.4 or later)");
+		return NULL;
+	}
+	r = drv->device_get(&d, s->devices.dev[dev].ordinal);
+	if (r == CUDA_SUCCESS)
+		r = drv->device_get_dev_resource(d, &all, CU_DEV_RESOURCE_TYPE_SM);
+	if (r == CUDA_SUCCESS)
+		r = drv->dev_sm_resource_split_by_count(groups, &n, &all, NULL, 0, sms);
+	if (r != CUDA_SUCCESS || !n) {
+		char e[96];
+
+		omps_driver_strerror(drv, r, e, sizeof(e));
+		not_enforced(s, dev, atp_milli, r ? e : "no group of that size");
+		return NULL;
+	}
+	for (i = n; i-- > 0;) {
+		struct srv_partition *p = calloc(1, sizeof(*p));
+
+		if (!p)
+			break;
+		*p = (struct srv_partition){.next = s->parts, .dev = dev, .want = sms,
+					    .sms = groups[i].sm.smCount, .group = i, .res = groups[i]};
+		s->parts = first = p;
+	}
+	return first;
+}
+
+static struct srv_partition *least_used(struct srv_state *s, int dev, unsigned sms)
+{
+	struct srv_partition *p, *best = NULL;
+
+	for (p = s->parts; p; p = p->next)
+		if (p->dev == dev && p->want == sms && (!best || p->users < best->users))
+			best = p;
+	return best;
+}
+
+/* Under part_lock: p's green context, made at its first use. */
+static int make_green(struct srv_state *s, struct srv_partition *p, uint32_t atp_milli)
+{
+	CUdevResourceDesc desc;
+	CUdevice d;
+	CUresult r = s->drv->device_get(&d, s->devices.dev[p->dev].ordinal);
+
+	if (r == CUDA_SUCCESS)
+		r = s->drv->dev_resource_generate_desc(&desc, &p->res, 1);
+	if (r == CUDA_SUCCESS)
+		r = s->drv->green_ctx_create(&p->green, desc, d, CU_GREEN_CTX_DEFAULT_STREAM);
+	if (r != CUDA_SUCCESS) {
+		char e[96];
+
+		omps_driver_strerror(s->drv, r, e, sizeof(e));
+		not_enforced(s, p->dev, atp_milli, e);
+		p->green = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* The partition for a share of dev: the least used of its groups, with its
+ * green context made; NULL: the whole device. */
+static struct srv_partition *partition_take(struct srv_state *s, int dev, uint32_t atp_milli)
+{
+	unsigned sms = share_sms(s, dev, atp_milli);
+	struct srv_partition *best;
+
+	if (!sms)
+		return NULL;
+	pthread_mutex_lock(&s->part_lock);
+	best = least_used(s, dev, sms);
+	if (!best && make_groups(s, dev, sms, atp_milli))
+		best = least_used(s, dev, sms);
+	if (best && !best->green && make_green(s, best, atp_milli) < 0)
+		best = NULL;
+	if (best)
+		best->users++;
+	pthread_mutex_unlock(&s->part_lock);
+	return best;
+}
+
+static void partition_put(struct srv_state *s, struct srv_partition *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&s->part_lock);
+	p->users--;
+	pthread_mutex_unlock(&s->part_lock);
+}
+
+/* The level a client's stream of asked priority runs at (see the top). */
+static int priority_for(const struct srv_client *c, int dev, int asked)
+{
+	int least = c->srv->prio_least[dev], greatest = c->srv->prio_greatest[dev];
+
+	if (greatest >= least)
+		return asked; /* no priorities to split */
+	if (c->qos.priority >= 1)
+		return least;
+	asked = asked > least ? least : asked < greatest + 1 ? greatest + 1 : asked;
+	return asked - 1;
+}
+
+void srv_qos_priority_range(const struct srv_state *s, int dev, int *least, int *greatest)
+{
+	*least = s->prio_least[dev];
+	*greatest = s->prio_greatest[dev] < *least ? s->prio_greatest[dev] + 1 : s->prio_greatest[dev];
+}
+
+CUresult srv_qos_stream_create(struct srv_client *c, int dev, int asked, CUstream *out)
+{
+	struct srv_partition *p = c->qos.part[dev];
+	int prio = priority_for(c, dev, asked);
+
+	/* Non-blocking always: the server's streams must never wait for the
+	 * context's legacy NULL stream (the client's own is emulated, stream.c). */
+	if (p)
+		return c->srv->drv->green_ctx_stream_create(out, p->green, CU_STREAM_NON_BLOCKING, prio);
+	return c->srv->drv->stream_create_with_priority(out, CU_STREAM_NON_BLOCKING, prio);
+}
+
+/* A stream moved to the client's present partition and priority: a new
+ * one that waits for the old one's work; the old one goes once that is done. */
+static CUresult rehome(struct srv_client *c, int dev, int asked, CUstream *st)
+{
+	struct omps_driver *drv = c->srv->drv;
+	CUstream fresh;
+	CUevent ev;
+	CUresult r = srv_qos_stream_create(c, dev, asked, &fresh);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	r = drv->event_create(&ev, CU_EVENT_DISABLE_TIMING);
+	if (r == CUDA_SUCCESS) {
+		r = drv->event_record(ev, *st);
+		if (r == CUDA_SUCCESS)
+			r = drv->stream_wait_event(fresh, ev, 0);
+		drv->event_destroy(ev);
+	}
+	if (r != CUDA_SUCCESS) {
+		drv->stream_destroy(fresh);
+		return r;
+	}
+	drv->stream_destroy(*st);
+	*st = fresh;
+	return CUDA_SUCCESS;
+}
+
+static CUresult rehome_all(struct srv_client *c, int dev)
+{
+	CUresult r = CUDA_SUCCESS;
+	uint32_t i;
+
+	if (c->stream[dev])
+		r = rehome(c, dev, 0, &c->stream[dev]);
+	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++)
+		if (c->streams[i].obj && c->streams[i].dev == dev)
+			r = rehome(c, dev, c->streams[i].priority, (CUstream *)&c->streams[i].obj);
+	return r;
+}
+
+static void log_applied(struct srv_client *c, const struct omps_settings *st)
+{
+	char atp[16], mem[256];
+
+	omps_atp_format(st->atp_milli, atp, sizeof(atp));
+	omps_memlimit_format_list(st, mem, sizeof(mem));
+	omps_log("Client process %d: active thread percentage %s (%u SMs), priority %d, memory limit %s",
+		 (int)c->pid, atp, srv_qos_sms(c, 0), st->priority, mem);
+}
+
+/* By the client's worker, when its settings changed since it last looked:
+ * its streams move where the partition or the priority changed. */
+void srv_qos_apply(struct srv_client *c)
+{
+	struct srv_state *s = c->srv;
+	struct omps_settings st;
+	int first = !c->qos.gen, reprioritized;
+	uint32_t i;
+
+	pthread_mutex_lock(&c->qos_lock);
+	st = c->effective;
+	c->qos.gen = atomic_load(&c->qos_gen);
+	pthread_mutex_unlock(&c->qos_lock);
+	reprioritized = st.priority != c->qos.priority;
+	c->qos.priority = st.priority;
+	for (i = 0; i < s->devices.ndevices; i++) {
+		struct srv_partition *old = c->qos.part[i];
+		CUresult r;
+
+		c->qos.mem_limit[i] = limit_for(s, &st, i);
+		if (first || st.atp_milli != c->qos.atp_milli) {
+			c->qos.part[i] = partition_take(s, (int)i, st.atp_milli);
+			partition_put(s, old);
+		}
+		/* Streams exist on a device once the client used it (its NULL stream). */
+		if (first || !c->stream[i] || (c->qos.part[i] == old && !reprioritized))
+			continue;
+		r = s->drv->ctx_set_current(s->ctx[i]);
+		if (r == CUDA_SUCCESS)
+			r = rehome_all(c, (int)i);
+		if (r != CUDA_SUCCESS) {
+			char e[96];
+
+			omps_driver_strerror(s->drv, r, e, sizeof(e));
+			omps_log("Client process %d: cannot move its streams to its new settings: %s", (int)c->pid, e);
+		}
+	}
+	c->qos.atp_milli = st.atp_milli;
+	if (!first)
+		log_applied(c, &st);
+	srv_qos_usage_changed(c, 1);
+}
+
+void srv_qos_release(struct srv_client *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < OMPS_MAX_DEVICES; i++) {
+		partition_put(c->srv, c->qos.part[i]);
+		c->qos.part[i] = NULL;
+	}
+	pthread_mutex_destroy(&c->qos_lock);
+}
+
+unsigned srv_qos_sms(const struct srv_client *c, int dev)
+{
+	const struct srv_partition *p = c->qos.part[dev];
+
+	return p ? p->sms : (unsigned)c->srv->devices.dev[dev].sm_count;
+}
+
+uint64_t srv_qos_used(const struct srv_client *c, int dev)
+{
+	return c->pool[dev].used + c->module_bytes[dev];
+}
+
+CUresult srv_qos_mem_check(struct srv_client *c, int dev, uint64_t bytes, const char *what)
+{
+	uint64_t limit = c->qos.mem_limit[dev], used = srv_qos_used(c, dev);
+
+	if (!limit || (bytes <= limit && used <= limit - bytes))
+		return CUDA_SUCCESS;
+	srv_refused(c, "%s of %llu bytes on device %d refused: it holds %llu of its limit of %llu", what,
+		    (unsigned long long)bytes, dev, (unsigned long long)used, (unsigned long long)limit);
+	return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+void srv_qos_mem_info(const struct srv_client *c, int dev, size_t *free_b, size_t *total)
+{
+	uint64_t limit = c->qos.mem_limit[dev], used = srv_qos_used(c, dev);
+	uint64_t left = used < limit ? limit - used : 0;
+
+	if (!limit)
+		return;
+	*total = (size_t)limit;
+	if (*free_b > left)
+		*free_b = (size_t)left;
+}
+
+/* Tells the daemon what the client uses, for ps: at once when forced,
+ * else at most every USAGE_PERIOD_US; srv_qos_usage_flush sends what is left
+ * when the client goes idle. */
+void srv_qos_usage_changed(struct srv_client *c, int force)
+{
+	struct omps_client_usage u;
+	uint64_t now = omps_now_us();
+	uint32_t i;
+
+	c->usage_dirty = 1;
+	if (!force && now - c->usage_sent_us < USAGE_PERIOD_US)
+		return;
+	memset(&u, 0, sizeof(u));
+	u.pid = c->pid;
+	u.sms = c->srv->devices.ndevices ? srv_qos_sms(c, 0) : 0;
+	for (i = 0; i < c->srv->devices.ndevices; i++)
+		u.used[i] = srv_qos_used(c, (int)i);
+	/* Not blocking: a busy daemon misses a figure, not a worker's time. */
+	if (c->srv->usage_fd >= 0 &&
+	    omps_send(c->srv->usage_fd, OMPS_MSG_CLIENT_USAGE, 0, 0, &u, sizeof(u), -1, 0) == 0)
+		c->usage_dirty = 0;
+	c->usage_sent_us = now;
+}
+
+void srv_qos_usage_flush(struct srv_client *c)
+{
+	if (c->usage_dirty)
+		srv_qos_usage_changed(c, 1);
+}
