@@ -88,6 +88,12 @@ static const char with_global[] = ".version 8.0\n.target sm_90\n.address_size 64
 				  ".visible .global .align 4 .u32 counter;\n.visible .entry k()\n{\n ret;\n}\n";
 static const char with_const[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
 				 "\t.const .align 8 .b8 table[64];\n.visible .entry k()\n{\n ret;\n}\n";
+static const char arrays[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+			     ".visible .global .align 4 .b8 blob[1048576];\n"
+			     ".global .f64 grid[4][3] = {0};\n"
+			     "\t.const .v4 .f32 corner;\n";
+static const char unsized[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+			      ".extern .global .align 4 .b8 blob[];\n";
 static const char with_extern[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
 				  ".extern .global .align 4 .u32 shared_counter;\n";
 static const char weak_visible[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
@@ -117,6 +123,17 @@ int main(void)
 	CHECK(omps_image_shareable(e, elf(e, device_init, 2, 16)) == 0);
 	CHECK(omps_image_shareable(e, elf(e, constant_var, 2, 16)) == 0);
 	CHECK(omps_image_shareable(e, elf(e, device_var, 2, 0)) == 1); /* an empty one holds nothing */
+
+	/* How many bytes of module data they hold (a client's memory limit counts them). */
+	CHECK(omps_image_data_bytes(code_only, sizeof(code_only)) == 0);
+	CHECK(omps_image_data_bytes(with_global, sizeof(with_global)) == 4);
+	CHECK(omps_image_data_bytes(with_const, sizeof(with_const)) == 64);
+	CHECK(omps_image_data_bytes(arrays, sizeof(arrays)) == 1048576 + 4 * 3 * 8 + 16);
+	CHECK(omps_image_data_bytes(unsized, sizeof(unsized)) == 0); /* not told: not counted */
+	CHECK(omps_image_shareable(unsized, sizeof(unsized)) == 0);  /* nor shared */
+	CHECK(omps_image_data_bytes(e, elf(e, device_var, 2, 1 << 30)) == 1 << 30);
+	CHECK(omps_image_data_bytes(f, fatbin(f, 2, e, elf(e, device_var, 2, 1 << 30), 1)) == 1 << 30);
+	CHECK(omps_image_data_bytes(f, fatbin(f, 1, arrays, sizeof(arrays), 1)) == 1048576 + 4 * 3 * 8 + 16);
 
 	/* Fat binaries, plain and compressed, of either kind. */
 	n = elf(e, code, 4, 64);

@@ -1,0 +1,204 @@
+/* A driver-API program that shows what its limits let it do. Its arguments
+ * are steps, run in order; each prints one line:
+ *   smid N        N blocks of the smid kernel on a stream of its own:
+ *                 "smid: K SMs, F..L" (the distinct SMs they ran on)
+ *   prio P        a stream of priority P runs the stream_priority kernel
+ *                 (fakecuda only): "prio P: runs at X"
+ *   meminfo       "meminfo: free F total T"
+ *   fill STEP     cuMemAlloc of STEP bytes until it fails:
+ *                 "fill: B bytes in K blocks, then CUDA_ERROR_..."
+ *   fill-async STEP   the same with cuMemAllocAsync
+ *   alloc BYTES   one cuMemAlloc, kept: "alloc: CUDA_..."
+ *   free          frees what fill and fill-async hold: "free: done"
+ *   module BYTES  loads a module holding a BYTES-byte global: "module: CUDA_..."
+ *   wait FILE     "wait: FILE", then waits until FILE exists
+ *   call          one call the server answers (cuMemAlloc): "call: CODE NAME"
+ *                 (after terminate_client: the error its next call gets)
+ * Exits 0 once every step ran, 1 at the first failure of a call that
+ * should not fail. */
+#include <cuda.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smid_ptx.h"
+
+#define MAX_BLOCKS 4096
+#define MAX_HELD   4096
+
+static CUdeviceptr held[MAX_HELD];
+static int nheld;
+static CUmodule smid_mod;
+static CUdeviceptr out;
+
+static const char *name(CUresult r)
+{
+	const char *n = NULL;
+
+	return cuGetErrorName(r, &n) == CUDA_SUCCESS && n ? n : "CUDA error";
+}
+
+#define CK(call)                                                               \
+	do {                                                                   \
+		CUresult r_ = (call);                                          \
+		if (r_ != CUDA_SUCCESS) {                                      \
+			printf("qos_probe: FAIL %s = %s\n", #call, name(r_)); \
+			return -1;                                             \
+		}                                                              \
+	} while (0)
+
+static int launch(const char *fn_name, CUstream s, unsigned blocks, unsigned n)
+{
+	void *args[] = {&out, &n};
+	CUfunction fn;
+
+	if (!smid_mod)
+		CK(cuModuleLoadData(&smid_mod, smid_ptx));
+	if (!out)
+		CK(cuMemAlloc(&out, MAX_BLOCKS * sizeof(unsigned)));
+	CK(cuModuleGetFunction(&fn, smid_mod, fn_name));
+	CK(cuLaunchKernel(fn, blocks, 1, 1, 32, 1, 1, 0, s, args, NULL));
+	CK(cuStreamSynchronize(s));
+	return 0;
+}
+
+static int smid(unsigned blocks)
+{
+	static unsigned host[MAX_BLOCKS];
+	unsigned char seen[1024] = {0};
+	unsigned i, k = 0, lo = ~0u, hi = 0;
+	CUstream s;
+
+	if (blocks > MAX_BLOCKS)
+		blocks = MAX_BLOCKS;
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	if (launch("smid", s, blocks, blocks) < 0)
+		return -1;
+	CK(cuMemcpyDtoH(host, out, blocks * sizeof(unsigned)));
+	CK(cuStreamDestroy(s));
+	for (i = 0; i < blocks; i++) {
+		if (host[i] >= sizeof(seen))
+			continue;
+		k += !seen[host[i]]++;
+		lo = host[i] < lo ? host[i] : lo;
+		hi = host[i] > hi ? host[i] : hi;
+	}
+	printf("smid: %u SMs, %u..%u\n", k, lo, hi);
+	return 0;
+}
+
+static int prio(int p)
+{
+	CUstream s;
+	int at;
+
+	CK(cuStreamCreateWithPriority(&s, CU_STREAM_NON_BLOCKING, p));
+	if (launch("stream_priority", s, 1, 1) < 0)
+		return -1;
+	CK(cuMemcpyDtoH(&at, out, sizeof(at)));
+	CK(cuStreamDestroy(s));
+	printf("prio %d: runs at %d\n", p, at);
+	return 0;
+}
+
+static int fill(size_t step, int async)
+{
+	CUresult r = CUDA_SUCCESS;
+	size_t bytes = 0;
+	int k = 0;
+	CUstream s;
+
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	while (nheld < MAX_HELD) {
+		r = async ? cuMemAllocAsync(&held[nheld], step, s) : cuMemAlloc(&held[nheld], step);
+		if (r != CUDA_SUCCESS)
+			break;
+		nheld++, k++;
+		bytes += step;
+	}
+	CK(cuStreamSynchronize(s));
+	CK(cuStreamDestroy(s));
+	printf("fill: %zu bytes in %d blocks, then %s\n", bytes, k, name(r));
+	return 0;
+}
+
+static int step(char **argv, int *i, int argc)
+{
+	const char *what = argv[*i], *arg = *i + 1 < argc ? argv[*i + 1] : NULL;
+	size_t free_b, total;
+	char ptx[512];
+	CUmodule m;
+	CUresult r;
+
+	if (!strcmp(what, "meminfo")) {
+		CK(cuMemGetInfo(&free_b, &total));
+		printf("meminfo: free %zu total %zu\n", free_b, total);
+		return 0;
+	}
+	if (!strcmp(what, "free")) {
+		while (nheld)
+			CK(cuMemFree(held[--nheld]));
+		printf("free: done\n");
+		return 0;
+	}
+	if (!strcmp(what, "call")) {
+		CUdeviceptr p;
+
+		r = cuMemAlloc(&p, 4096);
+		printf("call: %d %s\n", (int)r, name(r));
+		return 0;
+	}
+	if (!arg) {
+		printf("qos_probe: FAIL %s needs an argument\n", what);
+		return -1;
+	}
+	++*i;
+	if (!strcmp(what, "smid"))
+		return smid((unsigned)strtoul(arg, NULL, 10));
+	if (!strcmp(what, "prio"))
+		return prio(atoi(arg));
+	if (!strcmp(what, "fill") || !strcmp(what, "fill-async"))
+		return fill(strtoull(arg, NULL, 10), what[4] == '-');
+	if (!strcmp(what, "alloc")) {
+		r = nheld < MAX_HELD ? cuMemAlloc(&held[nheld], strtoull(arg, NULL, 10)) : CUDA_ERROR_OUT_OF_MEMORY;
+		nheld += r == CUDA_SUCCESS;
+		printf("alloc: %s\n", name(r));
+		return 0;
+	}
+	if (!strcmp(what, "module")) {
+		snprintf(ptx, sizeof(ptx),
+			 "// fakecuda\n.version 8.0\n.target sm_90\n.address_size 64\n"
+			 ".visible .global .align 4 .b8 blob[%s];\n",
+			 arg);
+		r = cuModuleLoadData(&m, ptx);
+		printf("module: %s\n", name(r));
+		return 0;
+	}
+	if (!strcmp(what, "wait")) {
+		printf("wait: %s\n", arg); /* before: others see it waits */
+		while (access(arg, F_OK) < 0)
+			usleep(10000);
+		return 0;
+	}
+	printf("qos_probe: FAIL unknown step %s\n", what);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	CUcontext ctx;
+	CUdevice dev;
+	int i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (cuInit(0) != CUDA_SUCCESS || cuDeviceGet(&dev, 0) != CUDA_SUCCESS ||
+	    cuDevicePrimaryCtxRetain(&ctx, dev) != CUDA_SUCCESS || cuCtxSetCurrent(ctx) != CUDA_SUCCESS) {
+		printf("qos_probe: FAIL no context\n");
+		return 1;
+	}
+	for (i = 1; i < argc; i++)
+		if (step(argv, &i, argc) < 0)
+			return 1;
+	return 0;
+}

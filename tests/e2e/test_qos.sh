@@ -1,0 +1,98 @@
+# Limits the server enforces (qos.c), over fakecuda, whose 132 SMs split
+# into groups of 8 as an H100's do, and whose kernels report the SMs and the
+# stream priority they ran with:
+#   - active thread percentage: a client's kernels run on its share of the
+#     SMs, from its environment or the server's setting (the lower wins);
+#     clients of one share spread over the device's groups; a change on a
+#     running server reaches running clients at their next launch.
+#   - memory limit: cuMemAlloc, cuMemAllocAsync and module data count;
+#     cuMemGetInfo's total is the limit; past it, CUDA_ERROR_OUT_OF_MEMORY
+#     while other clients allocate on; a lower limit set meanwhile applies.
+#   - priority: normal clients' streams one level above below-normal ones.
+#   - ps shows each client's SMs and memory; terminate_client stops one
+#     client, whose next call fails, and no other.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+probe() { LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-qos-probe" "$@"; }
+bg() { # bg NAME STEPS...: a probe in the background, its output in $TMP/NAME.out
+	local n=$1
+	shift
+	probe "$@" >"$TMP/$n.out" 2>&1 &
+}
+says() { grep -qxE -- "$2" "$TMP/$1.out" 2>/dev/null; }
+M=$((1 << 20))
+start_daemon
+
+out=$(probe smid 1024)
+check "a client without limits runs on all 132 SMs [$out]" test "$out" = "smid: 132 SMs, 0..131"
+S=$(servers)
+out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024)
+check "at 25% its kernels run on 33 SMs rounded up to whole groups: 40 [$out]" grep -qE "^smid: 40 SMs, " <<<"$out"
+
+# Clients of one share spread over the groups: three at 25% hold the three groups of 40.
+for i in 1 2 3; do CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 bg q$i smid 1024 wait "$TMP/go"; done
+all_ran() { says q1 "wait: .*" && says q2 "wait: .*" && says q3 "wait: .*"; }
+wait_for "three clients at 25% to have run" 10 all_ran
+firsts=$(cat "$TMP"/q?.out | sed -n 's/^smid: 40 SMs, \([0-9]*\)\.\..*/\1/p' | sort -n | tr '\n' ' ')
+check "they run on three different groups [$firsts]" test "$firsts" = "0 40 80 "
+touch "$TMP/go"
+wait
+
+# A running client, then the server's share lowered: its next launch obeys.
+rm -f "$TMP/go"
+bg live smid 1024 wait "$TMP/go" smid 1024
+wait_for "a client to run at 100%" 10 says live "wait: $TMP/go"
+expect "set_active_thread_percentage $S 50" "50.0"
+touch "$TMP/go"
+wait
+check "at 100% it ran on every SM" says live "smid: 132 SMs, 0\.\.131"
+check "after set_active_thread_percentage 50, the same client runs on 72 SMs" says live "smid: 72 SMs, [0-9]+\.\.[0-9]+"
+out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024)
+check "a client asking for 25% of a 50% server gets 25% [$out]" grep -qE "^smid: 40 SMs" <<<"$out"
+out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=75 probe smid 1024)
+check "a client asking for 75% of a 50% server gets 50% [$out]" grep -qE "^smid: 72 SMs" <<<"$out"
+expect "set_active_thread_percentage $S 100" "100.0"
+
+# Memory: 64 MiB for this client, whatever the path.
+export CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=64M
+rm -f "$TMP/go"
+bg mem meminfo fill $((4 * M)) free fill-async $((4 * M)) free module $((80 * M)) module $((8 * M)) fill $((4 * M)) \
+	wait "$TMP/go" fill $((4 * M)) free wait "$TMP/go2" call
+unset CUDA_MPS_PINNED_DEVICE_MEM_LIMIT
+wait_for "the limited client to fill its memory" 10 says mem "wait: $TMP/go"
+check "cuMemGetInfo shows the limit as total" grep -qE "^meminfo: free [0-9]+ total $((64 * M))$" "$TMP/mem.out"
+check "cuMemAlloc stops at the limit" says mem "fill: $((64 * M)) bytes in 16 blocks, then CUDA_ERROR_OUT_OF_MEMORY"
+check "cuMemAllocAsync stops at the limit too" test "$(grep -c "^fill: $((64 * M)) bytes in 16 blocks, then CUDA_ERROR_OUT_OF_MEMORY" "$TMP/mem.out")" -eq 2
+check "a module whose data passes the limit is refused" says mem "module: CUDA_ERROR_OUT_OF_MEMORY"
+check "one within it loads" says mem "module: CUDA_SUCCESS"
+check "its data counts: 56 MiB are left" says mem "fill: $((56 * M)) bytes in 14 blocks, then CUDA_ERROR_OUT_OF_MEMORY"
+check "server.log: the refusal, with the figures" logged "cuMemAlloc of 4194304 bytes on device 0 refused: it holds 67108864 of its limit of 67108864" server
+out=$(probe alloc $((96 * M)) alloc $((96 * M)))
+check "meanwhile another client allocates 192 MiB [$out]" test "$out" = $'alloc: CUDA_SUCCESS\nalloc: CUDA_SUCCESS'
+pid=$(pgrep -f "omps-qos-probe meminfo" | head -1)
+ps_out=$(c ps)
+check "ps shows its memory and its SMs" grep -qE "^$pid .* 0=64M +132 +0=64\.0M +" <<<"$ps_out"
+expect "set_device_pinned_mem_limit $S 0 32M" ""
+touch "$TMP/go"
+wait_for "the limited client to try again" 10 says mem "wait: $TMP/go2"
+check "a lower limit set meanwhile applies to its next allocation" says mem "fill: 0 bytes in 0 blocks, then CUDA_ERROR_OUT_OF_MEMORY"
+expect "set_device_pinned_mem_limit $S 0 0" ""
+
+# terminate_client: its next call fails, its memory is freed, another client goes on.
+bg other wait "$TMP/go2" smid 1024
+expect "terminate_client $S $pid" "0"
+wait_for "the server to release it" 5 logged "Client process $pid: all it held released" server
+touch "$TMP/go2"
+wait
+check "the terminated client's next call fails" grep -qE "^call: [1-9][0-9]* " "$TMP/mem.out"
+check "the other client carries on" says other "smid: 132 SMs, 0..131"
+
+# Priorities: fakecuda's range is 0 (lowest) to -5; clients see 0 to -4.
+out=$(probe prio 0 prio -2 prio -4 prio -5 | tr '\n' ' ')
+check "a normal client's priorities run one level up [$out]" \
+	test "$out" = "prio 0: runs at -1 prio -2: runs at -3 prio -4: runs at -5 prio -5: runs at -5 "
+out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe prio 0 prio -4 | tr '\n' ' ')
+check "a below-normal client's run at the lowest level [$out]" test "$out" = "prio 0: runs at 0 prio -4: runs at 0 "
+[ "$FAILS" -ne 0 ] && for f in "$TMP"/*.out; do echo "--- $f"; cat "$f"; done
+finish
