@@ -155,7 +155,7 @@ static void control_readable(struct srv_state *s)
 		struct omps_admit a;
 
 		memcpy(&a, buf, sizeof(a));
-		if (omps_settings_valid(&a.effective) && srv_client_add(s, fd, &a))
+		if (omps_settings_valid(&a.effective) && omps_settings_valid(&a.requested) && srv_client_add(s, fd, &a))
 			return;
 		omps_log("Could not admit client process %d", (int)a.pid);
 	} else if (hdr.type == OMPS_MSG_SERVER_SETTINGS && (size_t)n == sizeof(struct omps_settings)) {
