@@ -19,9 +19,9 @@ CLIENT=$OPENMPS_BIN/omps-test-client
 FAILS=0
 CHECKS=0
 
-# Kills whatever this test started: its clients, daemons and servers, found
-# by the pipe directory in their environment.
-cleanup() {
+# The processes this test started (clients, daemons, servers), found by the
+# pipe directory in their environment.
+ours() {
 	local e pid
 	for e in /proc/[0-9]*/environ; do
 		pid=${e#/proc/}
@@ -31,13 +31,66 @@ cleanup() {
 		openmps-control | openmps-server | omps-*) ;;
 		*) continue ;;
 		esac
-		if tr '\0' '\n' 2>/dev/null <"$e" | grep -qx "OPENMPS_PIPE_DIRECTORY=$OPENMPS_PIPE_DIRECTORY"; then
-			kill -9 "$pid" 2>/dev/null
-		fi
+		tr '\0' '\n' 2>/dev/null <"$e" | grep -qx "OPENMPS_PIPE_DIRECTORY=$OPENMPS_PIPE_DIRECTORY" && echo "$pid"
+	done
+}
+
+# What a process and each of its threads wait in (and the kernel's stack,
+# where it may be read): what a hung test shows before it is killed.
+describe() {
+	local t
+	echo "--- process $1: $(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)"
+	for t in /proc/"$1"/task/*; do
+		printf '  thread %s %s: state %s, in %s\n' "${t##*/}" "$(cat "$t/comm" 2>/dev/null)" \
+			"$(awk '/^State/ {print $2}' "$t/status" 2>/dev/null)" "$(cat "$t/wchan" 2>/dev/null)"
+		sed 's/^/    /' "$t/stack" 2>/dev/null | head -n 8
+	done
+}
+
+cleanup() {
+	local pid
+	if [ -s "$TMP/watchdog.pid" ]; then
+		pid=$(cat "$TMP/watchdog.pid")
+		pkill -P "$pid" 2>/dev/null
+		kill "$pid" 2>/dev/null
+	fi
+	for pid in $(ours); do
+		kill -9 "$pid" 2>/dev/null
 	done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+
+# Past OMPS_TEST_TIMEOUT seconds (CMake sets it a little under CTest's own
+# timeout) the watchdog shows what this test's processes wait in and kills
+# them, and the test fails: CTest would kill only this shell, and a daemon
+# left behind would keep CTest waiting on its output.
+watchdog() {
+	sleep "$1" </dev/null >/dev/null 2>&1 &
+	wait $!
+	local pid
+	echo "TIMEOUT: the test ran past $1 s; what its processes wait in:"
+	local n=0
+	for pid in $(ours); do
+		case $(cat "/proc/$pid/comm" 2>/dev/null) in
+		omps-*) n=$((n + 1)) && [ $n -gt 8 ] && continue ;; # clients: the first eight
+		esac
+		describe "$pid"
+	done
+	echo "--- server.log"; tail -n 30 "$OPENMPS_LOG_DIRECTORY/server.log" 2>/dev/null
+	for pid in $(ours); do
+		kill -9 "$pid" 2>/dev/null
+	done
+	kill -TERM $$
+}
+if [ -n "${OMPS_TEST_TIMEOUT:-}" ]; then
+	# Not a job of this shell: the tests' own "wait" must not wait for it.
+	(
+		watchdog "$OMPS_TEST_TIMEOUT" &
+		echo $! >"$TMP/watchdog.pid"
+	)
+	trap 'fail "timed out after $OMPS_TEST_TIMEOUT s"; finish' TERM
+fi
 
 fail() {
 	echo "FAIL (line ${BASH_LINENO[1]:-?}): $*" >&2
