@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 5 /* the seeds in tests/fuzz/corpus/messages carry it */
+#define OMPS_PROTOCOL_VERSION 6 /* the seeds in tests/fuzz/corpus/messages carry it */
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64
@@ -220,6 +220,15 @@ enum omps_call {
 	OMPS_CALL_STAGE_WAIT,	    /* (sync) omps_call_handle (the slot) -> omps_reply once its copy is done */
 	OMPS_CALL_HOSTFN_AREA,	    /* (sync) omps_call_ptr: the client's omps_hostfn_area -> omps_reply */
 	OMPS_CALL_HOST_FUNC,	    /* omps_call_hostfn: a host function's place in a stream */
+	/* Graphs, from stream capture (graph.c): handles index the client's tables */
+	OMPS_CALL_CAPTURE_BEGIN,   /* (sync) omps_call_capture -> omps_reply */
+	OMPS_CALL_CAPTURE_END,	   /* (sync) omps_call_handle (the stream) -> omps_reply_handle (a graph) */
+	OMPS_CALL_CAPTURE_INFO,	   /* (sync) omps_call_capture (the stream) -> omps_reply_capture */
+	OMPS_CALL_GRAPH_INSTANTIATE, /* (sync) omps_call_instantiate -> omps_reply_handle (an executable graph) */
+	OMPS_CALL_GRAPH_LAUNCH,	     /* omps_call_pair: (executable graph, stream) */
+	OMPS_CALL_GRAPH_UPLOAD,	     /* omps_call_pair: (executable graph, stream) */
+	OMPS_CALL_GRAPH_DESTROY,     /* omps_call_handle (a graph) */
+	OMPS_CALL_GRAPH_EXEC_DESTROY, /* omps_call_handle (an executable graph) */
 	OMPS_CALL_END
 };
 
@@ -435,6 +444,27 @@ struct omps_reply_elapsed {
 	struct omps_reply r;
 	float ms;
 	uint32_t reserved;
+};
+
+/* A stream's capture: the server captures in relaxed mode whatever the
+ * client asks (mode is logged, not applied), so that no other client's call
+ * can invalidate it; the NULL stream cannot be captured. */
+struct omps_call_capture {
+	uint32_t stream;
+	uint32_t mode; /* a CUstreamCaptureMode */
+};
+
+struct omps_call_instantiate {
+	uint32_t graph;
+	uint32_t reserved;
+	uint64_t flags; /* CUgraphInstantiate_flags */
+};
+
+struct omps_reply_capture {
+	struct omps_reply r;
+	uint32_t status; /* a CUstreamCaptureStatus */
+	uint32_t reserved;
+	uint64_t id;
 };
 
 /* A context limit is shared by every client of the device: a client may

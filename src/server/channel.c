@@ -108,6 +108,10 @@ static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 		srv_hostfn_call(c, type, c->buf, len);
 		return;
 	}
+	if (type >= OMPS_CALL_CAPTURE_BEGIN && type <= OMPS_CALL_GRAPH_EXEC_DESTROY) {
+		srv_graph_call(c, type, c->buf, len);
+		return;
+	}
 	if (type == OMPS_CALL_CTX_LIMIT) {
 		srv_context_call(c, type, c->buf, len);
 		return;
@@ -145,6 +149,7 @@ static void release(struct srv_client *c)
 	pthread_mutex_lock(&c->run_lock);
 	pthread_mutex_unlock(&c->run_lock);
 	srv_hostfn_release(c); /* first: its streams must be able to drain */
+	srv_graph_release(c);  /* before its streams: a capture left open ends */
 	srv_module_release(c);
 	srv_memory_release(c);
 	srv_host_release(c);

@@ -79,6 +79,15 @@ static const struct sym syms[] = {
 	SYM(stream_write_value32, "cuStreamWriteValue32_v2"),
 	SYM(stream_wait_value32, "cuStreamWaitValue32_v2"),
 	SYM(launch_host_func, "cuLaunchHostFunc"),
+	SYM(stream_begin_capture, "cuStreamBeginCapture_v2"),
+	SYM(stream_end_capture, "cuStreamEndCapture"),
+	SYM(stream_is_capturing, "cuStreamIsCapturing"),
+	SYM(stream_get_capture_info, "cuStreamGetCaptureInfo_v3"),
+	SYM(graph_instantiate, "cuGraphInstantiateWithFlags"),
+	SYM(graph_launch, "cuGraphLaunch"),
+	SYM(graph_upload, "cuGraphUpload"),
+	SYM(graph_destroy, "cuGraphDestroy"),
+	SYM(graph_exec_destroy, "cuGraphExecDestroy"),
 };
 
 /* Used where present: without them, SM shares are logged as not enforced. */

@@ -76,6 +76,16 @@ struct omps_driver {
 	CUresult (*stream_write_value32)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
 	CUresult (*stream_wait_value32)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
 	CUresult (*launch_host_func)(CUstream, CUhostFn, void *);
+	CUresult (*stream_begin_capture)(CUstream, CUstreamCaptureMode);
+	CUresult (*stream_end_capture)(CUstream, CUgraph *);
+	CUresult (*stream_is_capturing)(CUstream, CUstreamCaptureStatus *);
+	CUresult (*stream_get_capture_info)(CUstream, CUstreamCaptureStatus *, cuuint64_t *, CUgraph *,
+					    const CUgraphNode **, const CUgraphEdgeData **, size_t *);
+	CUresult (*graph_instantiate)(CUgraphExec *, CUgraph, unsigned long long);
+	CUresult (*graph_launch)(CUgraphExec, CUstream);
+	CUresult (*graph_upload)(CUgraphExec, CUstream);
+	CUresult (*graph_destroy)(CUgraph);
+	CUresult (*graph_exec_destroy)(CUgraphExec);
 	/* Green contexts (CUDA 12.4 and later): NULL where the driver lacks them. */
 	CUresult (*device_get_dev_resource)(CUdevice, CUdevResource *, CUdevResourceType);
 	CUresult (*dev_sm_resource_split_by_count)(CUdevResource *, unsigned int *, const CUdevResource *,

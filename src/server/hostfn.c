@@ -43,6 +43,8 @@ static void host_func(struct srv_client *c, const struct omps_call_hostfn *m)
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
+	if (r == CUDA_SUCCESS) /* its ticket would be replayed */
+		r = srv_capture_refuse(c, s, "a host function (cuLaunchHostFunc)");
 	if (r == CUDA_SUCCESS)
 		r = word(c, offsetof(struct omps_hostfn_area, reached) + 4 * slot, &reached);
 	if (r == CUDA_SUCCESS)

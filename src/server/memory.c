@@ -255,6 +255,8 @@ static void copy_htod(struct srv_client *c, const struct omps_call_copy *m, cons
 	if (r == CUDA_SUCCESS && (m->bytes != len || !owned(c, m->dst, m->bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
+		r = srv_capture_refuse(c, s, "a copy of pageable host memory to the device");
+	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->memcpy_htod_async(m->dst, data, len, s);
 	/* The data lives in the worker's record buffer, reused by the next call. */
 	if (r == CUDA_SUCCESS)
@@ -271,6 +273,8 @@ static void copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 
 	if (r == CUDA_SUCCESS && !owned(c, m->src, m->bytes))
 		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = srv_capture_refuse(c, s, "a copy of device memory to pageable host memory");
 	for (off = 0; r == CUDA_SUCCESS && off < m->bytes; off += chunk) {
 		uint32_t n = m->bytes - off < chunk ? (uint32_t)(m->bytes - off) : chunk;
 		void *dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
@@ -357,6 +361,8 @@ static void copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, unsi
 	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_DTOH &&
 	    (span(m->dst_pitch, m->width, m->height, &bytes) || !owned(c, m->dst, bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_DTOD)
+		r = srv_capture_refuse(c, s, "a 2D copy with pageable host memory");
 	if (m->kind != OMPS_COPY_DTOH) {
 		if (r == CUDA_SUCCESS)
 			r = copy2d(c, m, data, m->height, 0, s);
@@ -531,6 +537,8 @@ static void copy_staged(struct srv_client *c, const struct omps_call_staged *m)
 
 	if (r == CUDA_SUCCESS && m->slot >= OMPS_STAGE_SLOTS)
 		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS) /* the staging buffer holds other bytes by the graph's launch */
+		r = srv_capture_refuse(c, s, "an asynchronous copy of pageable host memory");
 	if (r == CUDA_SUCCESS && !c->stage[m->slot])
 		r = drv->event_create(&c->stage[m->slot], CU_EVENT_DISABLE_TIMING);
 	if (r == CUDA_SUCCESS)

@@ -287,6 +287,9 @@ void srv_qos_apply(struct srv_client *c)
 	int first = !c->qos.gen, reprioritized;
 	uint32_t i;
 
+	/* Streams in a capture cannot move: later, once the captures end. */
+	if (c->captures && c->qos.gen)
+		return;
 	pthread_mutex_lock(&c->qos_lock);
 	st = c->effective;
 	c->qos.gen = atomic_load(&c->qos_gen);

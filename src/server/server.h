@@ -133,6 +133,10 @@ struct srv_client {
 	uint32_t nfunctions;
 	struct srv_object *streams, *events;
 	uint32_t nstreams, nevents;
+	struct srv_object *graphs, *execs; /* graph.c: CUgraph, CUgraphExec */
+	uint32_t ngraphs, nexecs;
+	unsigned captures;   /* begun and not yet ended */
+	int capture_spoiled; /* something in them could not be captured */
 };
 
 struct srv_workers {
@@ -248,6 +252,20 @@ CUresult srv_sync_device(struct srv_client *c, int dev);
 CUresult srv_stream_after_all(struct srv_client *c, int dev, CUstream to);
 void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_stream_release(struct srv_client *c);
+/* A client's table of streams, events or graphs: handle = index + 1. Find
+ * logs a handle that is not the client's and returns NULL. */
+struct srv_object *srv_object_find(struct srv_client *c, struct srv_object *tab, uint32_t n, uint32_t handle,
+				   const char *what);
+uint32_t srv_object_add(struct srv_object **tab, uint32_t *n, void *obj, int dev); /* 0: no memory */
+
+/* graph.c */
+void srv_graph_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+void srv_graph_release(struct srv_client *c);
+/* Whether s is in a capture (cheap while the client has none under way). */
+int srv_capturing(struct srv_client *c, CUstream s);
+/* CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (logged; the capture is spoiled)
+ * when s is capturing: for work that a graph cannot replay. */
+CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what);
 
 /* host.c */
 void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const void *buf, size_t n, int fd);

@@ -12,10 +12,9 @@
 #include "log.h"
 #include "server.h"
 
-/* A stream or event of the client's, or NULL (logged): handles index the
- * client's own table, so another client's can never be named. */
-static struct srv_object *lookup(struct srv_client *c, struct srv_object *tab, uint32_t n, uint32_t handle,
-				 const char *what)
+/* Handles index the client's own table, so another client's can never be named. */
+struct srv_object *srv_object_find(struct srv_client *c, struct srv_object *tab, uint32_t n, uint32_t handle,
+				   const char *what)
 {
 	if (!handle || handle > n || !tab[handle - 1].obj) {
 		srv_bad_handle(c, what, handle);
@@ -24,12 +23,16 @@ static struct srv_object *lookup(struct srv_client *c, struct srv_object *tab, u
 	return &tab[handle - 1];
 }
 
-/* `to` waits for the work queued so far on `from`. */
+/* `to` waits for the work queued so far on `from`. Not while either is in
+ * a capture: an event recorded there is a node of the graph, and a stream
+ * that waits for it joins the capture. */
 static CUresult follow(struct srv_client *c, int dev, CUstream from, CUstream to)
 {
 	struct omps_driver *drv = c->srv->drv;
 	CUresult r = CUDA_SUCCESS;
 
+	if (srv_capturing(c, from) || srv_capturing(c, to))
+		return CUDA_SUCCESS;
 	if (!c->legacy[dev])
 		r = drv->event_create(&c->legacy[dev], CU_EVENT_DISABLE_TIMING);
 	if (r == CUDA_SUCCESS)
@@ -80,7 +83,7 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 		r = srv_use_device(c, dev, stream);
 		return r == CUDA_SUCCESS ? null_after_blocking(c, dev, *stream) : r;
 	}
-	o = lookup(c, c->streams, c->nstreams, handle, "stream");
+	o = srv_object_find(c, c->streams, c->nstreams, handle, "stream");
 	if (!o)
 		return CUDA_ERROR_INVALID_HANDLE;
 	r = srv_use_device(c, o->dev, &null_stream);
@@ -105,13 +108,14 @@ CUresult srv_sync_device(struct srv_client *c, int dev)
 
 	if (r == CUDA_SUCCESS)
 		r = drv->stream_synchronize(null_stream);
+	/* A capturing stream runs nothing until its graph is launched. */
 	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++)
-		if (c->streams[i].obj && c->streams[i].dev == dev)
+		if (c->streams[i].obj && c->streams[i].dev == dev && !srv_capturing(c, c->streams[i].obj))
 			r = drv->stream_synchronize(c->streams[i].obj);
 	return r;
 }
 
-static uint32_t add(struct srv_object **tab, uint32_t *n, void *obj, int dev)
+uint32_t srv_object_add(struct srv_object **tab, uint32_t *n, void *obj, int dev)
 {
 	struct srv_object *t = realloc(*tab, (*n + 1) * sizeof(**tab));
 
@@ -135,8 +139,8 @@ static void create(struct srv_client *c, uint32_t type, const struct omps_call_c
 	else if (r == CUDA_SUCCESS)
 		r = drv->event_create((CUevent *)&obj, m->flags);
 	if (r == CUDA_SUCCESS) {
-		rep.handle = type == OMPS_CALL_STREAM_CREATE ? add(&c->streams, &c->nstreams, obj, m->dev)
-							     : add(&c->events, &c->nevents, obj, m->dev);
+		rep.handle = type == OMPS_CALL_STREAM_CREATE ? srv_object_add(&c->streams, &c->nstreams, obj, m->dev)
+							     : srv_object_add(&c->events, &c->nevents, obj, m->dev);
 		if (rep.handle && type == OMPS_CALL_STREAM_CREATE) { /* waits for the NULL stream's earlier work */
 			c->streams[rep.handle - 1].blocking = !(m->flags & CU_STREAM_NON_BLOCKING);
 			c->streams[rep.handle - 1].priority = m->priority;
@@ -157,8 +161,8 @@ static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
 {
 	struct omps_driver *drv = c->srv->drv;
 	int is_stream = type <= OMPS_CALL_STREAM_WAIT;
-	struct srv_object *o = is_stream ? lookup(c, c->streams, c->nstreams, handle, "stream")
-					 : lookup(c, c->events, c->nevents, handle, "event");
+	struct srv_object *o = is_stream ? srv_object_find(c, c->streams, c->nstreams, handle, "stream")
+					 : srv_object_find(c, c->events, c->nevents, handle, "event");
 	/* Its device's context current, or why not. */
 	CUresult r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
@@ -197,8 +201,8 @@ static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_
 	CUresult r;
 
 	if (type == OMPS_CALL_EVENT_ELAPSED) {
-		struct srv_object *a = lookup(c, c->events, c->nevents, m->first, "event");
-		struct srv_object *b = lookup(c, c->events, c->nevents, m->second, "event");
+		struct srv_object *a = srv_object_find(c, c->events, c->nevents, m->first, "event");
+		struct srv_object *b = srv_object_find(c, c->events, c->nevents, m->second, "event");
 
 		memset(&rep, 0, sizeof(rep));
 		r = a && b ? srv_use_device(c, a->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
@@ -212,7 +216,7 @@ static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_
 	{
 		uint32_t sh = type == OMPS_CALL_STREAM_WAIT ? m->first : m->second;
 		uint32_t eh = type == OMPS_CALL_STREAM_WAIT ? m->second : m->first;
-		struct srv_object *e = lookup(c, c->events, c->nevents, eh, "event");
+		struct srv_object *e = srv_object_find(c, c->events, c->nevents, eh, "event");
 
 		r = e ? srv_stream(c, sh, e->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
 		if (r == CUDA_SUCCESS && type == OMPS_CALL_STREAM_WAIT)

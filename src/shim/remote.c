@@ -145,6 +145,7 @@ static void install_remote(void)
 	omps_memory_install();
 	omps_module_install();
 	omps_stream_install();
+	omps_graph_install();
 	omps_pitched_install();
 	omps_pool_install();
 	omps_hostfn_install();

@@ -66,6 +66,7 @@ int omps_range_find(uint64_t addr, struct omps_range *out); /* the range holding
 void omps_memory_install(void);
 void omps_module_install(void);
 void omps_stream_install(void);
+void omps_graph_install(void);
 void omps_pitched_install(void);
 void omps_pool_install(void);
 void omps_hostfn_install(void);

@@ -241,7 +241,7 @@ static CUresult event_elapsed_time(float *ms, CUevent start, CUevent end)
 	return r;
 }
 
-/* The default record; external records belong to graphs, not remoted. */
+/* The default record; external records (graph event nodes) are not remoted. */
 static CUresult event_record_with_flags(CUevent e, CUstream s, unsigned int flags)
 {
 	static atomic_int said;
@@ -325,43 +325,6 @@ static CUresult stream_get_ctx_v2(CUstream s, CUcontext *ctx, CUgreenCtx *green)
 	return stream_get_ctx(s, ctx);
 }
 
-/* Graph capture is not remoted: no stream is ever capturing. */
-static CUresult stream_is_capturing(CUstream s, CUstreamCaptureStatus *status)
-{
-	uint32_t h;
-	CUresult r = status ? omps_stream_handle(s, &h) : CUDA_ERROR_INVALID_VALUE;
-
-	if (r == CUDA_SUCCESS)
-		*status = CU_STREAM_CAPTURE_STATUS_NONE;
-	return r;
-}
-
-static CUresult stream_get_capture_info(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id, CUgraph *graph,
-					const CUgraphNode **deps, const CUgraphEdgeData **edges, size_t *ndeps)
-{
-	CUresult r = stream_is_capturing(s, status);
-
-	if (r != CUDA_SUCCESS)
-		return r;
-	if (id)
-		*id = 0;
-	if (graph)
-		*graph = NULL;
-	if (deps)
-		*deps = NULL;
-	if (edges)
-		*edges = NULL;
-	if (ndeps)
-		*ndeps = 0;
-	return CUDA_SUCCESS;
-}
-
-static CUresult stream_get_capture_info_v2(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id,
-					   CUgraph *graph, const CUgraphNode **deps, size_t *ndeps)
-{
-	return stream_get_capture_info(s, status, id, graph, deps, NULL, ndeps);
-}
-
 void omps_stream_install(void)
 {
 	OMPS_INSTALL(cuStreamCreate, stream_create);
@@ -384,7 +347,4 @@ void omps_stream_install(void)
 	OMPS_INSTALL(cuStreamGetDevice, stream_get_device);
 	OMPS_INSTALL(cuStreamGetCtx, stream_get_ctx);
 	OMPS_INSTALL(cuStreamGetCtx_v2, stream_get_ctx_v2);
-	OMPS_INSTALL(cuStreamIsCapturing, stream_is_capturing);
-	OMPS_INSTALL(cuStreamGetCaptureInfo_v2, stream_get_capture_info_v2);
-	OMPS_INSTALL(cuStreamGetCaptureInfo_v3, stream_get_capture_info);
 }

@@ -202,10 +202,44 @@ CUresult CUDAAPI cuCtxGetCurrent(CUcontext *ctx)
  * SM, or a green context's partition. */
 #define FAKE_SMS     132
 #define FAKE_SM_UNIT 8 /* partitions come in multiples of this, as on an H100 */
+struct fake_graph;
 struct fake_stream {
 	int priority;
 	unsigned first_sm, nsms;
+	struct fake_graph *capture; /* under graph_lock: the capture it is in, or NULL */
+	int origin;		    /* it began that capture */
 };
+
+/* An event holds the time it was recorded, or the capture it was recorded in. */
+struct fake_event {
+	struct timespec t; /* first: read as a struct timespec */
+	unsigned long long capture_id;
+};
+
+/* Stream capture: work queued on a capturing stream becomes a node of its
+ * graph instead of running; launching the graph runs the nodes in order.
+ * These kinds are captured; anything else on a capturing stream spoils the
+ * capture with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, as the driver does
+ * for what it cannot capture. */
+enum fake_node_kind { NODE_MEMSET, NODE_COPY, NODE_KERNEL, NODE_RECORD, NODE_HOSTFN };
+struct fake_node {
+	enum fake_node_kind kind;
+	void *dst;
+	const void *src;
+	size_t n; /* bytes to copy, elements to set, or the kernel's word count */
+	unsigned value, elem;
+	const char *kernel;
+	struct fake_stream on; /* the kernel's stream: its SMs and priority */
+	uint64_t threads, blocks;
+	CUhostFn fn;
+	void *data;
+};
+
+static int capturing(CUstream s);
+static CUresult spoil(CUstream s);
+static CUresult record(CUstream s, const struct fake_node *n);
+static CUresult capture_wait(CUstream s, const struct fake_event *e);
+static void capture_leave(struct fake_stream *s);
 
 static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, unsigned nsms)
 {
@@ -219,7 +253,7 @@ static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, un
 	if (!s)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	/* As on an H100: priorities 0 (lowest) to -5, clamped. */
-	*s = (struct fake_stream){priority > 0 ? 0 : priority < -5 ? -5 : priority, first_sm, nsms};
+	*s = (struct fake_stream){priority > 0 ? 0 : priority < -5 ? -5 : priority, first_sm, nsms, NULL, 0};
 	*stream = (CUstream)s;
 	return CUDA_SUCCESS;
 }
@@ -232,13 +266,15 @@ CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags)
 
 CUresult CUDAAPI cuStreamDestroy(CUstream stream)
 {
+	capture_leave((struct fake_stream *)stream);
 	free(stream);
 	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuStreamSynchronize(CUstream stream)
 {
-	(void)stream;
+	if (capturing(stream))
+		return spoil(stream);
 	return current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
 }
 
@@ -343,6 +379,8 @@ CUresult CUDAAPI cuMemGetInfo(size_t *free_bytes, size_t *total)
 
 CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, CUstream s)
 {
+	if (capturing(s))
+		return record(s, &(struct fake_node){.kind = NODE_MEMSET, .dst = (void *)(uintptr_t)dst, .n = n, .value = v, .elem = 1});
 	(void)s;
 	memset((void *)(uintptr_t)dst, v, n);
 	return CUDA_SUCCESS;
@@ -352,6 +390,8 @@ CUresult CUDAAPI cuMemsetD16Async(CUdeviceptr dst, unsigned short v, size_t n, C
 {
 	unsigned short *p = (unsigned short *)(uintptr_t)dst;
 
+	if (capturing(s))
+		return record(s, &(struct fake_node){.kind = NODE_MEMSET, .dst = (void *)(uintptr_t)dst, .n = n, .value = v, .elem = 2});
 	(void)s;
 	while (n--)
 		*p++ = v;
@@ -362,6 +402,8 @@ CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUs
 {
 	unsigned int *p = (unsigned int *)(uintptr_t)dst;
 
+	if (capturing(s))
+		return record(s, &(struct fake_node){.kind = NODE_MEMSET, .dst = (void *)(uintptr_t)dst, .n = n, .value = v, .elem = 4});
 	(void)s;
 	while (n--)
 		*p++ = v;
@@ -370,6 +412,8 @@ CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUs
 
 CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t n, CUstream s)
 {
+	if (capturing(s))
+		return record(s, &(struct fake_node){.kind = NODE_COPY, .dst = (void *)(uintptr_t)dst, .src = src, .n = n});
 	(void)s;
 	memcpy((void *)(uintptr_t)dst, src, n);
 	return CUDA_SUCCESS;
@@ -377,6 +421,8 @@ CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t n, C
 
 CUresult CUDAAPI cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t n, CUstream s)
 {
+	if (capturing(s))
+		return record(s, &(struct fake_node){.kind = NODE_COPY, .dst = dst, .src = (const void *)(uintptr_t)src, .n = n});
 	(void)s;
 	memcpy(dst, (const void *)(uintptr_t)src, n);
 	return CUDA_SUCCESS;
@@ -384,6 +430,8 @@ CUresult CUDAAPI cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t n, CUstrea
 
 CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
 {
+	if (capturing(s))
+		return record(s, &(struct fake_node){.kind = NODE_COPY, .dst = (void *)(uintptr_t)dst, .src = (const void *)(uintptr_t)src, .n = n});
 	(void)s;
 	memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
 	return CUDA_SUCCESS;
@@ -471,8 +519,7 @@ CUresult CUDAAPI cuGreenCtxStreamCreate(CUstream *stream, CUgreenCtx ctx, unsign
 
 CUresult CUDAAPI cuStreamQuery(CUstream stream)
 {
-	(void)stream;
-	return CUDA_SUCCESS;
+	return capturing(stream) ? spoil(stream) : CUDA_SUCCESS;
 }
 
 /* Streams run at once here, so an ordering between them cannot be seen;
@@ -483,9 +530,14 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int 
 	const char *log = getenv("FAKECUDA_WAIT_LOG");
 	FILE *f;
 
-	(void)stream, (void)flags;
+	CUresult r;
+
+	(void)flags;
 	if (!event)
 		return CUDA_ERROR_INVALID_HANDLE;
+	r = capture_wait(stream, (struct fake_event *)event);
+	if (r != CUDA_SUCCESS)
+		return r;
 	if (log && *log && (f = fopen(log, "a"))) {
 		fputs("wait\n", f);
 		fclose(f);
@@ -498,7 +550,7 @@ CUresult CUDAAPI cuEventCreate(CUevent *event, unsigned int flags)
 	(void)flags;
 	if (!event)
 		return CUDA_ERROR_INVALID_VALUE;
-	*event = (CUevent)calloc(1, sizeof(struct timespec));
+	*event = (CUevent)calloc(1, sizeof(struct fake_event));
 	return *event ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 
@@ -510,9 +562,11 @@ CUresult CUDAAPI cuEventDestroy(CUevent event)
 
 CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream)
 {
-	(void)stream;
 	if (!event)
 		return CUDA_ERROR_INVALID_HANDLE;
+	if (capturing(stream))
+		return record(stream, &(struct fake_node){.kind = NODE_RECORD, .dst = event});
+	((struct fake_event *)event)->capture_id = 0;
 	clock_gettime(CLOCK_MONOTONIC, (struct timespec *)event);
 	return CUDA_SUCCESS;
 }
@@ -654,7 +708,7 @@ CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset, 
 static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64_t threads, uint64_t blocks,
 			   unsigned *p, unsigned n)
 {
-	static const struct fake_stream whole = {0, 0, FAKE_SMS};
+	static const struct fake_stream whole = {0, 0, FAKE_SMS, NULL, 0};
 	uint64_t i;
 
 	if (!s || s == (const void *)CU_STREAM_LEGACY || s == (const void *)CU_STREAM_PER_THREAD)
@@ -698,6 +752,10 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 	} else {
 		return CUDA_ERROR_INVALID_VALUE;
 	}
+	if (capturing(stream))
+		return record(stream, &(struct fake_node){.kind = NODE_KERNEL, .kernel = fake_fn(f)->name,
+							  .on = *(const struct fake_stream *)stream, .threads = threads,
+							  .blocks = (uint64_t)gx * gy * gz, .dst = p, .n = n});
 	return run_kernel(fake_fn(f)->name, (const struct fake_stream *)stream, threads, (uint64_t)gx * gy * gz, p,
 			  n);
 }
@@ -795,7 +853,9 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 /* Stream memory operations: streams run at once here. */
 CUresult CUDAAPI cuStreamWriteValue32(CUstream s, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
 {
-	(void)s, (void)flags;
+	(void)flags;
+	if (capturing(s))
+		return spoil(s);
 	if (!addr)
 		return CUDA_ERROR_INVALID_VALUE;
 	__atomic_store_n((cuuint32_t *)(uintptr_t)addr, value, __ATOMIC_RELEASE);
@@ -809,7 +869,8 @@ CUresult CUDAAPI cuStreamWaitValue32(CUstream s, CUdeviceptr addr, cuuint32_t va
 	struct timespec nap = {0, 10000};
 	time_t end = time(NULL) + 10;
 
-	(void)s;
+	if (capturing(s))
+		return spoil(s);
 	if (!addr || flags != CU_STREAM_WAIT_VALUE_GEQ)
 		return addr ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_INVALID_VALUE;
 	while ((int32_t)(__atomic_load_n((cuuint32_t *)(uintptr_t)addr, __ATOMIC_ACQUIRE) - value) < 0) {
@@ -822,9 +883,10 @@ CUresult CUDAAPI cuStreamWaitValue32(CUstream s, CUdeviceptr addr, cuuint32_t va
 
 CUresult CUDAAPI cuLaunchHostFunc(CUstream s, CUhostFn fn, void *data)
 {
-	(void)s;
 	if (!fn)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (capturing(s))
+		return record(s, &(struct fake_node){.kind = NODE_HOSTFN, .fn = fn, .data = data});
 	fn(data);
 	return CUDA_SUCCESS;
 }
@@ -919,7 +981,8 @@ CUresult CUDAAPI cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytes, CUmemo
 	size_t *p;
 	CUresult r = CUDA_SUCCESS;
 
-	(void)s;
+	if (capturing(s))
+		return spoil(s);
 	if (!pool || !dptr)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((p = reuse_block(bytes)))
@@ -937,7 +1000,8 @@ CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
 {
 	size_t *p = (size_t *)(uintptr_t)dptr - 2;
 
-	(void)s;
+	if (capturing(s))
+		return spoil(s);
 	if (!dptr || p[1] != POOL_BLOCK)
 		return cuMemFree(dptr);
 	live_remove(p);
@@ -999,7 +1063,8 @@ CUresult CUDAAPI cuMemcpy2DAsync(const CUDA_MEMCPY2D *p, CUstream s)
 	unsigned char *dst;
 	size_t y;
 
-	(void)s;
+	if (capturing(s))
+		return spoil(s);
 	if (!p || p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY)
 		return CUDA_ERROR_INVALID_VALUE;
 	src = p->srcMemoryType == CU_MEMORYTYPE_HOST ? (const unsigned char *)p->srcHost
@@ -1019,7 +1084,8 @@ CUresult CUDAAPI cuMemcpy2DAsync(const CUDA_MEMCPY2D *p, CUstream s)
 	CUresult CUDAAPI name(CUdeviceptr d, size_t pitch, type v, size_t w, size_t h, CUstream s)         \
 	{                                                                                                  \
 		size_t x, y;                                                                               \
-		(void)s;                                                                                   \
+		if (capturing(s))                                                                          \
+			return spoil(s);                                                                   \
 		if (w * sizeof(type) > pitch)                                                              \
 			return CUDA_ERROR_INVALID_VALUE;                                                   \
 		for (y = 0; y < h; y++)                                                                    \
@@ -1030,6 +1096,317 @@ CUresult CUDAAPI cuMemcpy2DAsync(const CUDA_MEMCPY2D *p, CUstream s)
 MEMSET_2D(cuMemsetD2D8Async, unsigned char)
 MEMSET_2D(cuMemsetD2D16Async, unsigned short)
 MEMSET_2D(cuMemsetD2D32Async, unsigned int)
+
+/* Stream capture (see struct fake_node). A capture is a graph being built;
+ * streams that wait for an event recorded in it join it. One lock guards
+ * every capture: the server's workers capture for several clients at once. */
+struct fake_graph {
+	struct fake_graph *next; /* the captures under way */
+	unsigned long long id;
+	int invalid;
+	struct fake_node *nodes;
+	size_t n, cap;
+	struct fake_stream *joined[16]; /* the streams in it, the origin first */
+	unsigned njoined;
+};
+
+static pthread_mutex_t graph_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fake_graph *captures;
+static unsigned long long capture_ids;
+
+/* NULL for the NULL stream and its aliases, which never capture. */
+static struct fake_stream *stream_of(CUstream s)
+{
+	return !s || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD ? NULL : (struct fake_stream *)s;
+}
+
+static int capturing(CUstream s)
+{
+	struct fake_stream *fs = stream_of(s);
+	int on;
+
+	if (!fs)
+		return 0;
+	pthread_mutex_lock(&graph_lock);
+	on = fs->capture != NULL;
+	pthread_mutex_unlock(&graph_lock);
+	return on;
+}
+
+static CUresult spoil(CUstream s)
+{
+	struct fake_stream *fs = stream_of(s);
+
+	pthread_mutex_lock(&graph_lock);
+	if (fs && fs->capture)
+		fs->capture->invalid = 1;
+	pthread_mutex_unlock(&graph_lock);
+	return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
+static int append(struct fake_graph *g, const struct fake_node *n)
+{
+	if (g->n == g->cap) {
+		struct fake_node *t = realloc(g->nodes, (g->cap ? 2 * g->cap : 16) * sizeof(*t));
+
+		if (!t)
+			return -1;
+		g->nodes = t;
+		g->cap = g->cap ? 2 * g->cap : 16;
+	}
+	g->nodes[g->n++] = *n;
+	return 0;
+}
+
+static CUresult record(CUstream s, const struct fake_node *n)
+{
+	struct fake_stream *fs = stream_of(s);
+	CUresult r = CUDA_SUCCESS;
+
+	pthread_mutex_lock(&graph_lock);
+	if (n->kind == NODE_RECORD)
+		((struct fake_event *)n->dst)->capture_id = fs->capture->id;
+	if (append(fs->capture, n))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_mutex_unlock(&graph_lock);
+	return r;
+}
+
+static struct fake_graph *capture_by_id(unsigned long long id)
+{
+	struct fake_graph *g;
+
+	for (g = captures; g && g->id != id; g = g->next)
+		;
+	return g;
+}
+
+/* A stream that waits for an event recorded in a capture joins it; a
+ * capturing stream may wait only for its own capture's events. */
+static CUresult capture_wait(CUstream s, const struct fake_event *e)
+{
+	struct fake_stream *fs = stream_of(s);
+	struct fake_graph *g;
+	CUresult r = CUDA_SUCCESS;
+
+	pthread_mutex_lock(&graph_lock);
+	g = e->capture_id ? capture_by_id(e->capture_id) : NULL;
+	if (fs && fs->capture && fs->capture != g) {
+		fs->capture->invalid = 1;
+		r = CUDA_ERROR_STREAM_CAPTURE_ISOLATION;
+	} else if (g && !fs) {
+		r = CUDA_ERROR_STREAM_CAPTURE_IMPLICIT; /* the NULL stream cannot join */
+	} else if (g && !fs->capture) {
+		if (g->njoined < sizeof(g->joined) / sizeof(g->joined[0])) {
+			g->joined[g->njoined++] = fs;
+			fs->capture = g;
+		} else {
+			g->invalid = 1;
+			r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; /* more streams than this fake keeps */
+		}
+	}
+	pthread_mutex_unlock(&graph_lock);
+	return r;
+}
+
+static void capture_leave(struct fake_stream *s)
+{
+	if (!stream_of((CUstream)s))
+		return;
+	unsigned i;
+
+	pthread_mutex_lock(&graph_lock);
+	if (s->capture) {
+		for (i = 0; i < s->capture->njoined; i++)
+			if (s->capture->joined[i] == s)
+				s->capture->joined[i] = NULL;
+		if (s->origin)
+			s->capture->invalid = 1;
+	}
+	s->capture = NULL;
+	pthread_mutex_unlock(&graph_lock);
+}
+
+CUresult CUDAAPI cuStreamBeginCapture_v2(CUstream s, CUstreamCaptureMode mode)
+{
+	struct fake_stream *fs = stream_of(s);
+	struct fake_graph *g;
+	CUresult r = CUDA_SUCCESS;
+
+	if (mode > CU_STREAM_CAPTURE_MODE_RELAXED)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!fs)
+		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_mutex_lock(&graph_lock);
+	if (fs->capture) {
+		r = CUDA_ERROR_ILLEGAL_STATE;
+		free(g);
+	} else {
+		g->id = ++capture_ids;
+		g->joined[g->njoined++] = fs;
+		g->next = captures;
+		captures = g;
+		fs->capture = g;
+		fs->origin = 1;
+	}
+	pthread_mutex_unlock(&graph_lock);
+	return r;
+}
+
+CUresult CUDAAPI cuStreamEndCapture(CUstream s, CUgraph *graph)
+{
+	struct fake_stream *fs = stream_of(s);
+	struct fake_graph *g, **pp;
+	unsigned i;
+
+	if (!graph)
+		return CUDA_ERROR_INVALID_VALUE;
+	*graph = NULL;
+	pthread_mutex_lock(&graph_lock);
+	g = fs ? fs->capture : NULL;
+	if (!g || !fs->origin) {
+		pthread_mutex_unlock(&graph_lock);
+		return g ? CUDA_ERROR_STREAM_CAPTURE_UNMATCHED : CUDA_ERROR_ILLEGAL_STATE;
+	}
+	for (pp = &captures; *pp != g; pp = &(*pp)->next)
+		;
+	*pp = g->next;
+	for (i = 0; i < g->njoined; i++) /* the streams that joined leave with it */
+		if (g->joined[i])
+			g->joined[i]->capture = NULL;
+	fs->capture = NULL;
+	fs->origin = 0;
+	pthread_mutex_unlock(&graph_lock);
+	if (g->invalid) {
+		free(g->nodes);
+		free(g);
+		return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+	}
+	*graph = (CUgraph)g;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamIsCapturing(CUstream s, CUstreamCaptureStatus *status)
+{
+	struct fake_stream *fs = stream_of(s);
+
+	if (!status)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&graph_lock);
+	*status = !fs || !fs->capture ? CU_STREAM_CAPTURE_STATUS_NONE
+		  : fs->capture->invalid ? CU_STREAM_CAPTURE_STATUS_INVALIDATED
+					 : CU_STREAM_CAPTURE_STATUS_ACTIVE;
+	pthread_mutex_unlock(&graph_lock);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamGetCaptureInfo_v3(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id,
+					   CUgraph *graph, const CUgraphNode **deps, const CUgraphEdgeData **edges,
+					   size_t *ndeps)
+{
+	struct fake_stream *fs = stream_of(s);
+	CUresult r = cuStreamIsCapturing(s, status);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	pthread_mutex_lock(&graph_lock);
+	if (id)
+		*id = fs && fs->capture ? fs->capture->id : 0;
+	if (graph)
+		*graph = fs && fs->capture ? (CUgraph)fs->capture : NULL;
+	pthread_mutex_unlock(&graph_lock);
+	if (deps)
+		*deps = NULL;
+	if (edges)
+		*edges = NULL;
+	if (ndeps)
+		*ndeps = 0;
+	return CUDA_SUCCESS;
+}
+
+/* An executable graph is a copy of the graph's nodes. */
+CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph, unsigned long long flags)
+{
+	const struct fake_graph *g = (const struct fake_graph *)graph;
+	struct fake_graph *e;
+
+	(void)flags;
+	if (!exec || !g)
+		return CUDA_ERROR_INVALID_VALUE;
+	e = calloc(1, sizeof(*e));
+	if (!e || (g->n && !(e->nodes = malloc(g->n * sizeof(*e->nodes))))) {
+		free(e);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if (g->n)
+		memcpy(e->nodes, g->nodes, g->n * sizeof(*e->nodes));
+	e->n = e->cap = g->n;
+	*exec = (CUgraphExec)e;
+	return CUDA_SUCCESS;
+}
+
+static CUresult run_node(const struct fake_node *n)
+{
+	switch (n->kind) {
+	case NODE_MEMSET:
+		return n->elem == 1   ? cuMemsetD8Async((CUdeviceptr)(uintptr_t)n->dst, (unsigned char)n->value, n->n, NULL)
+		       : n->elem == 2 ? cuMemsetD16Async((CUdeviceptr)(uintptr_t)n->dst, (unsigned short)n->value, n->n,
+							 NULL)
+				      : cuMemsetD32Async((CUdeviceptr)(uintptr_t)n->dst, n->value, n->n, NULL);
+	case NODE_COPY:
+		memmove(n->dst, n->src, n->n);
+		return CUDA_SUCCESS;
+	case NODE_KERNEL:
+		return run_kernel(n->kernel, &n->on, n->threads, n->blocks, n->dst, (unsigned)n->n);
+	case NODE_RECORD:
+		((struct fake_event *)n->dst)->capture_id = 0;
+		clock_gettime(CLOCK_MONOTONIC, (struct timespec *)n->dst);
+		return CUDA_SUCCESS;
+	case NODE_HOSTFN:
+		n->fn(n->data);
+		return CUDA_SUCCESS;
+	}
+	return CUDA_ERROR_INVALID_VALUE;
+}
+
+/* On a capturing stream, the graph's nodes join that capture (a child graph). */
+CUresult CUDAAPI cuGraphLaunch(CUgraphExec exec, CUstream s)
+{
+	const struct fake_graph *e = (const struct fake_graph *)exec;
+	CUresult r = CUDA_SUCCESS;
+	size_t i;
+
+	if (!e)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < e->n && r == CUDA_SUCCESS; i++)
+		r = capturing(s) ? record(s, &e->nodes[i]) : run_node(&e->nodes[i]);
+	return r;
+}
+
+CUresult CUDAAPI cuGraphUpload(CUgraphExec exec, CUstream s)
+{
+	(void)s;
+	return exec ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult CUDAAPI cuGraphDestroy(CUgraph graph)
+{
+	struct fake_graph *g = (struct fake_graph *)graph;
+
+	if (!g)
+		return CUDA_ERROR_INVALID_VALUE;
+	free(g->nodes);
+	free(g);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec exec)
+{
+	return cuGraphDestroy((CUgraph)exec);
+}
 
 /* Context limits, by CUlimit, as a fresh H100 context has them. */
 static size_t limits[CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED + 1] = {

@@ -1,0 +1,235 @@
+/* CUDA graphs made by stream capture, on a client's behalf. The client's
+ * streams are captured in the server's context in relaxed mode, whatever
+ * mode the client asked: in global or thread-local mode another client's
+ * cuMemAlloc, on any worker thread, would invalidate this client's capture,
+ * and a client's calls are served by whichever worker is free. Graphs and
+ * executable graphs are handles into the client's own tables, so one client
+ * cannot launch or destroy another's; all are destroyed when it goes.
+ *
+ * What cannot be captured (a copy whose bytes travel in the request record
+ * or through a staging buffer, a host function) is refused with
+ * CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and spoils the capture, which then
+ * ends with CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, as the driver would. */
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+int srv_capturing(struct srv_client *c, CUstream s)
+{
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+
+	if (!c->captures) /* the common case: no driver call */
+		return 0;
+	return c->srv->drv->stream_is_capturing(s, &st) == CUDA_SUCCESS && st != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
+CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what)
+{
+	if (!srv_capturing(c, s))
+		return CUDA_SUCCESS;
+	srv_refused(c, "%s cannot be captured in a graph through openmps; its capture is invalidated", what);
+	c->capture_spoiled = 1;
+	return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
+/* The stream a capture call names, with its device's context current. */
+static CUresult capture_stream(struct srv_client *c, uint32_t handle, CUstream *s, int *dev)
+{
+	struct srv_object *o = srv_object_find(c, c->streams, c->nstreams, handle, "stream");
+
+	if (!o)
+		return CUDA_ERROR_INVALID_HANDLE;
+	*dev = o->dev;
+	return srv_stream(c, handle, o->dev, s);
+}
+
+static void begin(struct srv_client *c, const struct omps_call_capture *m)
+{
+	CUstream s;
+	int dev;
+	CUresult r;
+
+	if (!m->stream) { /* as the legacy NULL stream, which the driver does not capture */
+		srv_refused(c, "cuStreamBeginCapture on the NULL stream: not supported");
+		srv_reply_result(c, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+		return;
+	}
+	r = m->mode <= CU_STREAM_CAPTURE_MODE_RELAXED ? capture_stream(c, m->stream, &s, &dev)
+						       : CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->stream_begin_capture(s, CU_STREAM_CAPTURE_MODE_RELAXED);
+	if (r == CUDA_SUCCESS)
+		c->captures++;
+	srv_reply_result(c, r);
+}
+
+static void end(struct srv_client *c, uint32_t handle)
+{
+	struct omps_driver *drv = c->srv->drv;
+	struct omps_reply_handle rep;
+	CUgraph g = NULL;
+	CUstream s;
+	int dev = 0;
+	CUresult r = capture_stream(c, handle, &s, &dev);
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS) {
+		r = drv->stream_end_capture(s, &g);
+		/* These end a capture; others (not capturing, a joined stream) leave it. */
+		if ((r == CUDA_SUCCESS || r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED ||
+		     r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED) &&
+		    c->captures && !--c->captures && c->capture_spoiled) {
+			c->capture_spoiled = 0;
+			if (c->sticky == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)
+				c->sticky = CUDA_SUCCESS; /* reported as this, not again later */
+			r = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+		}
+	}
+	if (r == CUDA_SUCCESS) {
+		rep.handle = srv_object_add(&c->graphs, &c->ngraphs, g, dev);
+		if (!rep.handle)
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if (r != CUDA_SUCCESS && g)
+		drv->graph_destroy(g);
+	rep.r.result = r; /* an asynchronous error meanwhile spoils the capture: reported as that */
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+static void info(struct srv_client *c, const struct omps_call_capture *m)
+{
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	struct omps_reply_capture rep;
+	cuuint64_t id = 0;
+	CUstream s;
+	int dev;
+	CUresult r = CUDA_SUCCESS;
+
+	memset(&rep, 0, sizeof(rep));
+	if (m->stream) /* the NULL stream never captures */
+		r = capture_stream(c, m->stream, &s, &dev);
+	if (r == CUDA_SUCCESS && m->stream)
+		r = c->srv->drv->stream_get_capture_info(s, &st, &id, NULL, NULL, NULL, NULL);
+	rep.status = st;
+	rep.id = id;
+	rep.r.result = r;
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+static void instantiate(struct srv_client *c, const struct omps_call_instantiate *m)
+{
+	struct srv_object *g = srv_object_find(c, c->graphs, c->ngraphs, m->graph, "graph");
+	struct omps_reply_handle rep;
+	CUgraphExec e = NULL;
+	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_instantiate(&e, g->obj, m->flags);
+	if (r == CUDA_SUCCESS) {
+		rep.handle = srv_object_add(&c->execs, &c->nexecs, e, g->dev);
+		if (!rep.handle) {
+			c->srv->drv->graph_exec_destroy(e);
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+		}
+	}
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+/* Launch or upload: (executable graph, stream), posted. */
+static void on_exec(struct srv_client *c, uint32_t type, const struct omps_call_pair *m)
+{
+	struct srv_object *e = srv_object_find(c, c->execs, c->nexecs, m->first, "executable graph");
+	CUstream s;
+	CUresult r = e ? srv_stream(c, m->second, e->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r == CUDA_SUCCESS)
+		r = type == OMPS_CALL_GRAPH_LAUNCH ? c->srv->drv->graph_launch(e->obj, s)
+						   : c->srv->drv->graph_upload(e->obj, s);
+	srv_deferred(c, r);
+}
+
+static void destroy(struct srv_client *c, uint32_t type, uint32_t handle)
+{
+	int exec = type == OMPS_CALL_GRAPH_EXEC_DESTROY;
+	struct srv_object *o = exec ? srv_object_find(c, c->execs, c->nexecs, handle, "executable graph")
+				    : srv_object_find(c, c->graphs, c->ngraphs, handle, "graph");
+	CUresult r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r == CUDA_SUCCESS) {
+		r = exec ? c->srv->drv->graph_exec_destroy(o->obj) : c->srv->drv->graph_destroy(o->obj);
+		o->obj = NULL;
+	}
+	srv_deferred(c, r);
+}
+
+void srv_graph_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	union {
+		struct omps_call_capture capture;
+		struct omps_call_handle handle;
+		struct omps_call_instantiate inst;
+		struct omps_call_pair pair;
+	} m;
+	size_t need = type == OMPS_CALL_CAPTURE_BEGIN || type == OMPS_CALL_CAPTURE_INFO ? sizeof(m.capture)
+		      : type == OMPS_CALL_GRAPH_INSTANTIATE				 ? sizeof(m.inst)
+		      : type == OMPS_CALL_GRAPH_LAUNCH || type == OMPS_CALL_GRAPH_UPLOAD ? sizeof(m.pair)
+											 : sizeof(m.handle);
+
+	if (len != need) {
+		srv_malformed(c, type, len);
+		return;
+	}
+	memcpy(&m, rec, need);
+	switch (type) {
+	case OMPS_CALL_CAPTURE_BEGIN:
+		begin(c, &m.capture);
+		break;
+	case OMPS_CALL_CAPTURE_END:
+		end(c, m.handle.handle);
+		break;
+	case OMPS_CALL_CAPTURE_INFO:
+		info(c, &m.capture);
+		break;
+	case OMPS_CALL_GRAPH_INSTANTIATE:
+		instantiate(c, &m.inst);
+		break;
+	case OMPS_CALL_GRAPH_LAUNCH:
+	case OMPS_CALL_GRAPH_UPLOAD:
+		on_exec(c, type, &m.pair);
+		break;
+	default:
+		destroy(c, type, m.handle.handle);
+	}
+}
+
+/* Before its streams go: a capture it left open is ended, its graphs and
+ * executable graphs destroyed. */
+void srv_graph_release(struct srv_client *c)
+{
+	struct omps_driver *drv = c->srv->drv;
+	CUgraph g;
+	uint32_t i;
+
+	for (i = 0; c->captures && i < c->nstreams; i++) {
+		struct srv_object *o = &c->streams[i];
+
+		if (o->obj && srv_use_device(c, o->dev, NULL) == CUDA_SUCCESS && srv_capturing(c, o->obj)) {
+			g = NULL;
+			drv->stream_end_capture(o->obj, &g);
+			if (g)
+				drv->graph_destroy(g);
+		}
+	}
+	for (i = 0; i < c->nexecs; i++)
+		if (c->execs[i].obj && srv_use_device(c, c->execs[i].dev, NULL) == CUDA_SUCCESS)
+			drv->graph_exec_destroy(c->execs[i].obj);
+	for (i = 0; i < c->ngraphs; i++)
+		if (c->graphs[i].obj && srv_use_device(c, c->graphs[i].dev, NULL) == CUDA_SUCCESS)
+			drv->graph_destroy(c->graphs[i].obj);
+	free(c->execs);
+	free(c->graphs);
+	c->captures = 0;
+}

@@ -1,0 +1,251 @@
+/* CUDA graphs by stream capture, in remote mode: the server captures the
+ * client's stream in its own context (graph.c there), so every launch, copy,
+ * memset and event between begin and end becomes a node of a graph the
+ * server holds. A CUgraph or CUgraphExec here is a small record of the
+ * server's handle. Graphs built node by node (cuGraphCreate, cuGraphAdd*)
+ * are not remoted: those calls fail with CUDA_ERROR_NOT_SUPPORTED and say so.
+ *
+ * Capture status is asked of the server only while this process has a
+ * capture under way: frameworks ask it often (PyTorch, at each allocation
+ * during a capture), and with none under way every stream's is NONE. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define GRAPH_MAGIC 0x67726170u
+#define EXEC_MAGIC  0x67657865u
+
+struct omps_graph {
+	uint32_t magic; /* first: all that is read of a handle before it is trusted */
+	uint32_t handle;
+};
+
+static atomic_int captures; /* begun here and not yet ended */
+static __thread CUstreamCaptureMode thread_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+
+static struct omps_graph *graph_of(void *h, uint32_t magic)
+{
+	struct omps_graph *g = h;
+
+	return g && g->magic == magic ? g : NULL;
+}
+
+static CUresult new_graph(uint32_t magic, uint32_t handle, void **out)
+{
+	struct omps_graph *g = malloc(sizeof(*g));
+
+	if (!g)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*g = (struct omps_graph){.magic = magic, .handle = handle};
+	*out = g;
+	return CUDA_SUCCESS;
+}
+
+static CUresult begin_capture(CUstream s, CUstreamCaptureMode mode)
+{
+	struct omps_call_capture m = {.mode = (uint32_t)mode};
+	struct omps_reply rep;
+	CUresult r = omps_stream_handle(s, &m.stream);
+
+	if (r == CUDA_SUCCESS)
+		r = omps_call(OMPS_CALL_CAPTURE_BEGIN, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		atomic_fetch_add(&captures, 1);
+	return r;
+}
+
+/* The unversioned ABI: global mode. */
+static CUresult begin_capture_v1(CUstream s)
+{
+	return begin_capture(s, CU_STREAM_CAPTURE_MODE_GLOBAL);
+}
+
+static CUresult end_capture(CUstream s, CUgraph *graph)
+{
+	struct omps_call_handle m;
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	CUresult r;
+
+	if (!graph)
+		return CUDA_ERROR_INVALID_VALUE;
+	*graph = NULL;
+	r = omps_stream_handle(s, &m.handle);
+	if (r != CUDA_SUCCESS)
+		return r;
+	r = omps_call(OMPS_CALL_CAPTURE_END, &m, sizeof(m), &rep, sizeof(rep));
+	/* These end the capture; the others leave it under way. */
+	if ((r == CUDA_SUCCESS || r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED ||
+	     r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED) &&
+	    atomic_load(&captures) > 0)
+		atomic_fetch_sub(&captures, 1);
+	if (r == CUDA_SUCCESS)
+		r = new_graph(GRAPH_MAGIC, rep.handle, (void **)graph);
+	return r;
+}
+
+/* The graph and its dependencies are the server's: none are given out. */
+static CUresult capture_info(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id, CUgraph *graph,
+			     const CUgraphNode **deps, const CUgraphEdgeData **edges, size_t *ndeps)
+{
+	struct omps_call_capture m = {0};
+	struct omps_reply_capture rep;
+	CUresult r = status ? omps_stream_handle(s, &m.stream) : CUDA_ERROR_INVALID_VALUE;
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && m.stream && atomic_load(&captures) > 0)
+		r = omps_call(OMPS_CALL_CAPTURE_INFO, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS)
+		return r;
+	*status = (CUstreamCaptureStatus)rep.status;
+	if (id)
+		*id = rep.id;
+	if (graph)
+		*graph = NULL;
+	if (deps)
+		*deps = NULL;
+	if (edges)
+		*edges = NULL;
+	if (ndeps)
+		*ndeps = 0;
+	return CUDA_SUCCESS;
+}
+
+static CUresult capture_info_v2(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id, CUgraph *graph,
+				const CUgraphNode **deps, size_t *ndeps)
+{
+	return capture_info(s, status, id, graph, deps, NULL, ndeps);
+}
+
+static CUresult capture_info_v1(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id)
+{
+	return capture_info(s, status, id, NULL, NULL, NULL, NULL);
+}
+
+static CUresult is_capturing(CUstream s, CUstreamCaptureStatus *status)
+{
+	return capture_info(s, status, NULL, NULL, NULL, NULL, NULL);
+}
+
+/* The mode is the thread's to keep; the server captures in relaxed mode
+ * (protocol.h), so a mode guards nothing across clients. */
+static CUresult exchange_capture_mode(CUstreamCaptureMode *mode)
+{
+	CUstreamCaptureMode old;
+
+	if (!mode || *mode > CU_STREAM_CAPTURE_MODE_RELAXED)
+		return CUDA_ERROR_INVALID_VALUE;
+	old = thread_mode;
+	thread_mode = *mode;
+	*mode = old;
+	return CUDA_SUCCESS;
+}
+
+static CUresult instantiate(CUgraphExec *exec, CUgraph graph, unsigned long long flags)
+{
+	struct omps_graph *g = graph_of(graph, GRAPH_MAGIC);
+	struct omps_call_instantiate m = {.flags = flags};
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	CUresult r;
+
+	if (!exec)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!g)
+		return CUDA_ERROR_INVALID_HANDLE;
+	m.graph = g->handle;
+	r = omps_call(OMPS_CALL_GRAPH_INSTANTIATE, &m, sizeof(m), &rep, sizeof(rep));
+	return r == CUDA_SUCCESS ? new_graph(EXEC_MAGIC, rep.handle, (void **)exec) : r;
+}
+
+/* The unversioned and _v2 ABI: an error node and a log, which stay empty. */
+static CUresult instantiate_v1(CUgraphExec *exec, CUgraph graph, CUgraphNode *err_node, char *log, size_t log_size)
+{
+	if (err_node)
+		*err_node = NULL;
+	if (log && log_size)
+		log[0] = '\0';
+	return instantiate(exec, graph, 0);
+}
+
+static CUresult on_exec(uint32_t type, CUgraphExec exec, CUstream s)
+{
+	struct omps_graph *e = graph_of(exec, EXEC_MAGIC);
+	struct omps_call_pair m = {0};
+	CUresult r = e ? omps_stream_handle(s, &m.second) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	m.first = e->handle;
+	return omps_post(type, &m, sizeof(m), NULL, 0);
+}
+
+static CUresult launch(CUgraphExec exec, CUstream s)
+{
+	return on_exec(OMPS_CALL_GRAPH_LAUNCH, exec, s);
+}
+
+static CUresult upload(CUgraphExec exec, CUstream s)
+{
+	return on_exec(OMPS_CALL_GRAPH_UPLOAD, exec, s);
+}
+
+static CUresult instantiate_with_params(CUgraphExec *exec, CUgraph graph, CUDA_GRAPH_INSTANTIATE_PARAMS *p)
+{
+	CUresult r;
+
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = instantiate(exec, graph, p->flags & ~(cuuint64_t)CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD);
+	if (r == CUDA_SUCCESS && (p->flags & CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD))
+		r = upload(*exec, p->hUploadStream);
+	p->hErrNode_out = NULL;
+	p->result_out = r == CUDA_SUCCESS ? CUDA_GRAPH_INSTANTIATE_SUCCESS : CUDA_GRAPH_INSTANTIATE_ERROR;
+	return r;
+}
+
+static CUresult destroy(uint32_t type, uint32_t magic, void *h)
+{
+	struct omps_graph *g = graph_of(h, magic);
+	struct omps_call_handle m;
+
+	if (!g)
+		return CUDA_ERROR_INVALID_VALUE;
+	m.handle = g->handle;
+	g->magic = 0;
+	free(g);
+	return omps_post(type, &m, sizeof(m), NULL, 0);
+}
+
+static CUresult graph_destroy(CUgraph g)
+{
+	return destroy(OMPS_CALL_GRAPH_DESTROY, GRAPH_MAGIC, g);
+}
+
+static CUresult exec_destroy(CUgraphExec e)
+{
+	return destroy(OMPS_CALL_GRAPH_EXEC_DESTROY, EXEC_MAGIC, e);
+}
+
+void omps_graph_install(void)
+{
+	OMPS_INSTALL(cuStreamBeginCapture_v2, begin_capture);
+	OMPS_INSTALL(cuStreamEndCapture, end_capture);
+	OMPS_INSTALL(cuStreamIsCapturing, is_capturing);
+	OMPS_INSTALL(cuStreamGetCaptureInfo_v2, capture_info_v2);
+	OMPS_INSTALL(cuStreamGetCaptureInfo_v3, capture_info);
+	OMPS_INSTALL(cuThreadExchangeStreamCaptureMode, exchange_capture_mode);
+	OMPS_INSTALL(cuGraphInstantiateWithFlags, instantiate);
+	OMPS_INSTALL(cuGraphInstantiateWithParams, instantiate_with_params);
+	OMPS_INSTALL(cuGraphLaunch, launch);
+	OMPS_INSTALL(cuGraphUpload, upload);
+	OMPS_INSTALL(cuGraphDestroy, graph_destroy);
+	OMPS_INSTALL(cuGraphExecDestroy, exec_destroy);
+	/* Names whose prototypes cuda.h gives only to the driver's own build
+	 * (the unversioned ABI): typed here, by hand. */
+	omps_table[OMPS_EP_cuStreamBeginCapture] = (void *)begin_capture_v1;
+	omps_table[OMPS_EP_cuStreamGetCaptureInfo] = (void *)capture_info_v1;
+	omps_table[OMPS_EP_cuGraphInstantiate] = (void *)instantiate_v1;
+	omps_table[OMPS_EP_cuGraphInstantiate_v2] = (void *)instantiate_v1;
+}
