@@ -1408,6 +1408,35 @@ CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec exec)
 	return cuGraphDestroy((CUgraph)exec);
 }
 
+/* The synchronous forms, for programs that run natively on fakecuda. */
+CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dst, const void *src, size_t n)
+{
+	return cuMemcpyHtoDAsync(dst, src, n, NULL);
+}
+
+CUresult CUDAAPI cuMemcpyDtoH(void *dst, CUdeviceptr src, size_t n)
+{
+	return cuMemcpyDtoHAsync(dst, src, n, NULL);
+}
+
+CUresult CUDAAPI cuMemsetD32(CUdeviceptr dst, unsigned int v, size_t n)
+{
+	return cuMemsetD32Async(dst, v, n, NULL);
+}
+
+static __thread CUstreamCaptureMode thread_capture_mode; /* kept, not enforced */
+
+CUresult CUDAAPI cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode *mode)
+{
+	CUstreamCaptureMode old = thread_capture_mode;
+
+	if (!mode)
+		return CUDA_ERROR_INVALID_VALUE;
+	thread_capture_mode = *mode;
+	*mode = old;
+	return CUDA_SUCCESS;
+}
+
 /* Context limits, by CUlimit, as a fresh H100 context has them. */
 static size_t limits[CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED + 1] = {
 	[CU_LIMIT_STACK_SIZE] = 1024, [CU_LIMIT_PRINTF_FIFO_SIZE] = 1 << 20, [CU_LIMIT_MALLOC_HEAP_SIZE] = 8 << 20,

@@ -39,6 +39,8 @@ int main(int argc, char **argv)
 	struct omps_call_create cr = {0};
 	struct omps_call_pair pr = {.first = 1, .second = 1};
 	struct omps_call_handle h = {1};
+	struct omps_call_capture cap = {.stream = 1};
+	struct omps_call_instantiate gi = {.graph = 1};
 	struct {
 		struct omps_call_launch l;
 		uint64_t p;
@@ -81,6 +83,23 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_STREAM_SYNC, &h, sizeof(h));
 	rec(OMPS_CALL_EVENT_DESTROY, &h, sizeof(h));
 	rec(OMPS_CALL_STREAM_DESTROY, &h, sizeof(h));
+	fclose(f);
+	if (open_seed(argv[1], "graphs") < 0)
+		return 1;
+	rec(OMPS_CALL_STREAM_CREATE, &cr, sizeof(cr));
+	rec(OMPS_CALL_EVENT_CREATE, &cr, sizeof(cr));
+	rec(OMPS_CALL_CAPTURE_BEGIN, &cap, sizeof(cap));
+	rec(OMPS_CALL_CAPTURE_INFO, &cap, sizeof(cap));
+	rec(OMPS_CALL_MEMSET, &ms, sizeof(ms));
+	rec(OMPS_CALL_EVENT_RECORD, &pr, sizeof(pr));
+	rec(OMPS_CALL_CAPTURE_END, &h, sizeof(h));
+	rec(OMPS_CALL_GRAPH_INSTANTIATE, &gi, sizeof(gi));
+	rec(OMPS_CALL_GRAPH_UPLOAD, &pr, sizeof(pr));
+	rec(OMPS_CALL_GRAPH_LAUNCH, &pr, sizeof(pr));
+	rec(OMPS_CALL_STREAM_SYNC, &h, sizeof(h));
+	rec(OMPS_CALL_GRAPH_DESTROY, &h, sizeof(h));
+	rec(OMPS_CALL_GRAPH_EXEC_DESTROY, &h, sizeof(h));
+	rec(OMPS_CALL_CAPTURE_BEGIN, &cap, sizeof(cap)); /* left open: ended at release */
 	fclose(f);
 	return 0;
 }

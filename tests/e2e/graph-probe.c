@@ -1,0 +1,221 @@
+/* CUDA graphs by stream capture, as PyTorch's CUDAGraph uses them, with the
+ * driver API: the same program runs natively (fakecuda or a GPU) and through
+ * openmps, and must print the same.
+ *   omps-graph-probe [--words N] [--replays R]
+ *     a capture that forks to a second stream and joins back (memset, two
+ *     kernels, an event each way, a device copy); nothing runs until the
+ *     graph is launched; R launches give the expected words; the capture's
+ *     status and id along the way; the NULL stream cannot be captured; a
+ *     synchronize inside a capture invalidates it.
+ *   omps-graph-probe --refused
+ *     through openmps only: a pageable copy in a capture spoils it (its
+ *     bytes travel with the call, and a launch could not replay them).
+ *   omps-graph-probe --hold FILE
+ *     begins a capture, captures a kernel, prints "capturing" and waits
+ *     until FILE exists (a client killed mid-capture), then ends it.
+ * Ends with "graph_probe: PASS" or the first call that failed. */
+#include <cuda.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "twice_ptx.h"
+
+#define CK(call) EXPECT(call, CUDA_SUCCESS)
+#define EXPECT(call, want)                                                                                   \
+	do {                                                                                                 \
+		CUresult r_ = (call);                                                                        \
+		if (r_ != (want)) {                                                                          \
+			printf("graph_probe: FAIL %s = %d, expected %d\n", #call, (int)r_, (int)(want));     \
+			goto out;                                                                            \
+		}                                                                                            \
+	} while (0)
+#define CHECK(cond, ...)                                \
+	do {                                            \
+		if (!(cond)) {                          \
+			printf("graph_probe: FAIL ");   \
+			printf(__VA_ARGS__);            \
+			printf("\n");                   \
+			goto out;                       \
+		}                                       \
+	} while (0)
+
+static CUresult twice(CUfunction f, CUdeviceptr p, unsigned n, CUstream s)
+{
+	void *args[] = {&p, &n};
+
+	return cuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, s, args, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"words", required_argument, 0, 'w'},
+					      {"replays", required_argument, 0, 'r'},
+					      {"hold", required_argument, 0, 'h'},
+					      {"refused", no_argument, 0, 'x'},
+					      {0, 0, 0, 0}};
+	unsigned n = 4096, replays = 3, i, *host = NULL;
+	const char *hold = NULL;
+	CUstreamCaptureStatus st;
+	CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+	cuuint64_t id = 0;
+	CUdevice dev;
+	CUcontext ctx;
+	CUmodule mod;
+	CUfunction f;
+	CUdeviceptr a = 0, b = 0, c = 0;
+	CUstream s = NULL, s2 = NULL;
+	CUevent fork = NULL, join = NULL;
+	CUgraph g = NULL, bad = NULL;
+	CUgraphExec e = NULL;
+	int opt, status = 1, refused = 0;
+	size_t bytes;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'w')
+			n = (unsigned)atoi(optarg);
+		else if (opt == 'r')
+			replays = (unsigned)atoi(optarg);
+		else if (opt == 'h')
+			hold = optarg;
+		else if (opt == 'x')
+			refused = 1;
+		else
+			return 2;
+	}
+	bytes = (size_t)n * 4;
+	host = malloc(bytes);
+	if (!host)
+		return 1;
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuModuleLoadData(&mod, twice_ptx));
+	CK(cuModuleGetFunction(&f, mod, "twice"));
+	CK(cuMemAlloc(&a, bytes));
+	CK(cuMemAlloc(&b, bytes));
+	CK(cuMemAlloc(&c, bytes));
+	for (i = 0; i < n; i++)
+		host[i] = i;
+	CK(cuMemcpyHtoD(a, host, bytes));
+	CK(cuMemsetD32(c, 0, n));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuStreamCreate(&s2, CU_STREAM_NON_BLOCKING));
+	CK(cuEventCreate(&fork, CU_EVENT_DISABLE_TIMING));
+	CK(cuEventCreate(&join, CU_EVENT_DISABLE_TIMING));
+
+	if (refused) { /* through openmps: bytes that travel with the call cannot be replayed */
+		CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+		CK(twice(f, a, n, s));
+		cuMemcpyHtoDAsync(a, host, bytes, s); /* posted: its error comes later */
+		EXPECT(cuStreamEndCapture(s, &bad), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+		CK(cuStreamIsCapturing(s, &st));
+		CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "after a refused capture: status %d", (int)st);
+		CK(cuStreamSynchronize(s));
+		printf("a pageable copy in a capture invalidates it\n");
+		printf("graph_probe: PASS\n");
+		status = 0;
+		goto out;
+	}
+	if (hold) {
+		CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+		CK(twice(f, a, n, s));
+		printf("capturing\n");
+		fflush(stdout);
+		while (access(hold, F_OK) < 0)
+			usleep(10000);
+		CK(cuStreamEndCapture(s, &g));
+		printf("graph_probe: PASS\n");
+		status = 0;
+		goto out;
+	}
+
+	CK(cuStreamIsCapturing(s, &st));
+	CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "a new stream's capture status is %d", (int)st);
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	CK(cuStreamGetCaptureInfo(s, &st, &id, NULL, NULL, NULL, NULL));
+	CHECK(st == CU_STREAM_CAPTURE_STATUS_ACTIVE && id, "capturing: status %d, id %llu", (int)st,
+	      (unsigned long long)id);
+	printf("capture %s, id set\n", "active");
+	/* a: twice each launch; b: set to 7, then twice on the forked stream;
+	 * c: a copy of b, after the join. */
+	CK(twice(f, a, n, s));
+	CK(cuMemsetD32Async(b, 7, n, s));
+	CK(cuEventRecord(fork, s));
+	CK(cuStreamWaitEvent(s2, fork, 0));
+	CK(cuStreamIsCapturing(s2, &st));
+	CHECK(st == CU_STREAM_CAPTURE_STATUS_ACTIVE, "a stream that waited for a captured event: status %d",
+	      (int)st);
+	CK(twice(f, b, n, s2));
+	CK(cuEventRecord(join, s2));
+	CK(cuStreamWaitEvent(s, join, 0));
+	CK(cuMemcpyDtoDAsync(c, b, bytes, s));
+	/* Nothing has run yet. A synchronous copy is no part of the capture:
+	 * allowed in relaxed mode, as PyTorch allows its allocator's calls. */
+	CK(cuThreadExchangeStreamCaptureMode(&mode));
+	CHECK(mode == CU_STREAM_CAPTURE_MODE_GLOBAL, "the thread's capture mode was %d", (int)mode);
+	CK(cuMemcpyDtoH(host, c, bytes));
+	CK(cuThreadExchangeStreamCaptureMode(&mode));
+	CHECK(host[0] == 0 && host[n - 1] == 0, "the capture ran its work: c[0] = %u", host[0]);
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuStreamIsCapturing(s, &st));
+	CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "after the capture: status %d", (int)st);
+	CK(cuStreamIsCapturing(s2, &st));
+	CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "the joined stream after the capture: status %d", (int)st);
+	CK(cuMemcpyDtoH(host, a, bytes));
+	CHECK(host[1] == 1 && host[n - 1] == n - 1, "a changed before the graph was launched: a[1] = %u", host[1]);
+	printf("nothing ran during the capture\n");
+
+	CK(cuGraphInstantiate(&e, g, 0));
+	CK(cuGraphDestroy(g)); /* the executable graph stands alone */
+	g = NULL;
+	for (i = 0; i < replays; i++)
+		CK(cuGraphLaunch(e, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(host, a, bytes));
+	for (i = 0; i < n; i++)
+		CHECK(host[i] == i << replays, "after %u launches a[%u] = %u, expected %u", replays, i, host[i],
+		      i << replays);
+	CK(cuMemcpyDtoH(host, c, bytes));
+	for (i = 0; i < n; i++)
+		CHECK(host[i] == 14, "after the launches c[%u] = %u, expected 14", i, host[i]);
+	printf("%u launches: data verified\n", replays);
+
+	EXPECT(cuStreamBeginCapture(NULL, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+	printf("the NULL stream cannot be captured\n");
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(f, a, n, s));
+	EXPECT(cuStreamSynchronize(s), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+	EXPECT(cuStreamEndCapture(s, &bad), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+	CHECK(!bad, "an invalidated capture gave a graph");
+	CK(cuStreamIsCapturing(s, &st));
+	CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "after an invalidated capture: status %d", (int)st);
+	CK(cuMemcpyDtoH(host, a, bytes));
+	CHECK(host[1] == 1u << replays, "the invalidated capture ran: a[1] = %u", host[1]);
+	printf("a synchronize in a capture invalidates it\n");
+	printf("graph_probe: PASS\n");
+	status = 0;
+out:
+	if (e)
+		cuGraphExecDestroy(e);
+	if (g)
+		cuGraphDestroy(g);
+	if (fork)
+		cuEventDestroy(fork);
+	if (join)
+		cuEventDestroy(join);
+	if (s)
+		cuStreamDestroy(s);
+	if (s2)
+		cuStreamDestroy(s2);
+	if (a)
+		cuMemFree(a);
+	if (b)
+		cuMemFree(b);
+	if (c)
+		cuMemFree(c);
+	free(host);
+	return status;
+}

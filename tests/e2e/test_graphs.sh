@@ -1,0 +1,46 @@
+# CUDA graphs by stream capture through the server: the same program prints
+# the same natively (fakecuda as the driver) and through openmps; two
+# clients capture at once without disturbing each other (the server captures
+# in relaxed mode); what a graph cannot replay spoils the capture; a client
+# killed in the middle of a capture is released and the next one passes.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+PROBE=$OPENMPS_BIN/omps-graph-probe
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+probe() { LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" "$@"; }
+
+native=$(OPENMPS_NATIVE=1 probe 2>&1)
+check "natively, the probe passes (it printed: $native)" grep -qx "graph_probe: PASS" <<<"$native"
+
+start_daemon
+remote=$(probe 2>&1)
+check "through openmps, the probe passes (it printed: $remote)" grep -qx "graph_probe: PASS" <<<"$remote"
+check "through openmps it prints what it prints natively" test "$remote" == "$native"
+check "server.log: the NULL stream's capture refused" logged "cuStreamBeginCapture on the NULL stream" server
+
+# Two at once, each with 3 or 5 launches of its own graph.
+probe --replays 5 --words 100000 >"$TMP/one.out" 2>&1 &
+one=$!
+probe --replays 3 --words 70000 >"$TMP/two.out" 2>&1 &
+two=$!
+wait $one
+wait $two
+check "two clients capturing at once both pass ($(cat "$TMP/one.out" "$TMP/two.out" | grep -c PASS) of 2)" \
+	test "$(cat "$TMP/one.out" "$TMP/two.out" | grep -cx 'graph_probe: PASS')" -eq 2
+
+out=$(probe --refused 2>&1)
+check "a pageable copy in a capture invalidates it (it printed: $out)" grep -qx "graph_probe: PASS" <<<"$out"
+check "server.log: why" logged "a copy of pageable host memory to the device cannot be captured" server
+
+# Killed mid-capture.
+LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" --hold "$TMP/never" >"$TMP/held.out" 2>&1 &
+held=$!
+wait_for "a client to be in a capture" 10 grep -qx capturing "$TMP/held.out"
+kill -9 $held
+wait $held 2>/dev/null
+wait_for "the server to release the client killed in its capture" 10 \
+	logged "Client process $held: all it held released" server
+out=$(probe 2>&1)
+check "the next client passes" grep -qx "graph_probe: PASS" <<<"$out"
+check "the server is still the same one" test "$(servers | wc -l)" -eq 1
+finish
