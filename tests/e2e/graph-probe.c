@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 	cuuint64_t id = 0;
 	CUdevice dev;
 	CUcontext ctx;
-	CUmodule mod;
+	CUmodule mod = NULL;
 	CUfunction f;
 	CUdeviceptr a = 0, b = 0, c = 0;
 	CUstream s = NULL, s2 = NULL;
@@ -216,6 +216,8 @@ out:
 		cuMemFree(b);
 	if (c)
 		cuMemFree(c);
+	if (mod)
+		cuModuleUnload(mod);
 	free(host);
 	return status;
 }
