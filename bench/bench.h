@@ -29,8 +29,10 @@ static inline double bench_median(double *v, int n)
 }
 
 /* A kernel of `iters` dependent multiply-adds per thread; thread 0 of each
- * block stores the result at p. */
-static const char *const bench_spin_ptx __attribute__((unused)) = ".version 8.0\n.target sm_90\n.address_size 64\n"
+ * block stores the result at p. Its first line lets fakecuda load it (it
+ * runs nothing there), so that bench/run --dry runs without a GPU. */
+static const char *const bench_spin_ptx __attribute__((unused)) = "// fakecuda: spin (a dry run of the benchmarks)\n"
+			 ".version 8.0\n.target sm_90\n.address_size 64\n"
 			 ".visible .entry spin(.param .u64 p, .param .u32 iters)\n{\n"
 			 " .reg .b32 r<4>; .reg .f32 f<2>; .reg .b64 rd<3>; .reg .pred q;\n"
 			 " ld.param.u64 rd1, [p]; ld.param.u32 r1, [iters];\n"

@@ -1,7 +1,8 @@
 /* Copy bandwidth, driver API, the same way with or without openmps (the
  * environment decides): host to device and back, from and to page-locked
- * (cuMemHostAlloc) and pageable (malloc) memory, at 4 KiB, 1 MiB and
- * 256 MiB. Prints the median of RUNS copies of each, in GB/s. */
+ * (cuMemHostAlloc) and pageable (malloc) memory, from 4 KiB to 256 MiB.
+ * Prints the median of RUNS copies of each, in GB/s, and a line
+ * "result copy_KIND_DIR BYTES MEDIAN LOW HIGH" each for bench/run. */
 #include <cuda.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,11 @@ static double now(void)
 	return bench_now(CLOCK_MONOTONIC);
 }
 
-/* GB/s of one direction and kind of memory, the median of RUNS copies. */
-static double measure(CUdeviceptr d, void *h, size_t bytes, int to_device)
+/* GB/s of one direction and kind of memory, the median of RUNS copies; its
+ * result line is printed. */
+static double measure(CUdeviceptr d, void *h, size_t bytes, int to_device, const char *kind)
 {
-	double rate[RUNS], t0;
+	double rate[RUNS], t0, med;
 	int run, reps = bytes < (1 << 20) ? 200 : bytes < (64 << 20) ? 20 : 1, i;
 
 	for (run = 0; run < RUNS; run++) {
@@ -34,12 +36,15 @@ static double measure(CUdeviceptr d, void *h, size_t bytes, int to_device)
 		CK(cuCtxSynchronize());
 		rate[run] = (double)bytes * reps / (now() - t0) / 1e9;
 	}
-	return bench_median(rate, RUNS);
+	med = bench_median(rate, RUNS);
+	printf("result copy_%s_%s %zu %.3f %.3f %.3f\n", kind, to_device ? "htod" : "dtoh", bytes, med, rate[0],
+	       rate[RUNS - 1]);
+	return med;
 }
 
 int main(void)
 {
-	static const size_t sizes[] = {4096, 1 << 20, 256u << 20};
+	static const size_t sizes[] = {4096, 64 << 10, 1 << 20, 16 << 20, 256u << 20};
 	size_t max = 256u << 20, i;
 	void *pinned, *pageable = malloc(max);
 	CUcontext ctx;
@@ -52,10 +57,13 @@ int main(void)
 	CK(cuMemHostAlloc(&pinned, max, 0));
 	memset(pinned, 1, max);
 	memset(pageable, 1, max);
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-		printf("%9zu B: pinned HtoD %6.2f DtoH %6.2f, pageable HtoD %6.2f DtoH %6.2f GB/s\n", sizes[i],
-		       measure(d, pinned, sizes[i], 1), measure(d, pinned, sizes[i], 0),
-		       measure(d, pageable, sizes[i], 1), measure(d, pageable, sizes[i], 0));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		double a = measure(d, pinned, sizes[i], 1, "pinned"), b = measure(d, pinned, sizes[i], 0, "pinned");
+		double c = measure(d, pageable, sizes[i], 1, "pageable"), e = measure(d, pageable, sizes[i], 0, "pageable");
+
+		printf("%9zu B: pinned HtoD %6.2f DtoH %6.2f, pageable HtoD %6.2f DtoH %6.2f GB/s\n", sizes[i], a, b, c,
+		       e);
+	}
 	CK(cuMemFreeHost(pinned));
 	CK(cuMemFree(d));
 	free(pageable);

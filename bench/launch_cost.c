@@ -3,7 +3,9 @@
  * a daemon up, and compare).
  *   async:      cost to the caller of one cuLaunchKernel of an empty kernel
  *   round trip: one launch followed by cuCtxSynchronize
- * Prints the median of RUNS runs of each. */
+ *   copy:       a 4-byte cuMemcpyDtoH, from the call to its return
+ * Prints the median of RUNS runs of each, then the same as
+ * "result NAME MEDIAN LOW HIGH" lines (microseconds) for bench/run. */
 #include <cuda.h>
 
 #include "bench.h"
@@ -23,7 +25,8 @@ static double now(void)
 
 int main(void)
 {
-	double async[RUNS], trip[RUNS], t0, med_async, med_trip;
+	double async[RUNS], trip[RUNS], copy[RUNS], t0, med_async, med_trip, med_copy;
+	unsigned int word;
 	CUdeviceptr d;
 	CUcontext ctx;
 	CUmodule mod;
@@ -53,6 +56,10 @@ int main(void)
 			CK(cuCtxSynchronize());
 		}
 		trip[run] = (now() - t0) / trips;
+		t0 = now();
+		for (i = 0; i < trips; i++)
+			CK(cuMemcpyDtoH(&word, d, sizeof(word)));
+		copy[run] = (now() - t0) / trips;
 	}
 	/* Medians first: they sort, and the spread is read off the sorted ends. */
 	med_async = bench_median(async, RUNS);
@@ -60,6 +67,12 @@ int main(void)
 	printf("async launch cost %.2f us (spread %.2f-%.2f), launch+sync round trip %.2f us (spread %.2f-%.2f)\n",
 	       med_async * 1e6, async[0] * 1e6, async[RUNS - 1] * 1e6, med_trip * 1e6, trip[0] * 1e6,
 	       trip[RUNS - 1] * 1e6);
+	med_copy = bench_median(copy, RUNS);
+	printf("4-byte copy round trip %.2f us (spread %.2f-%.2f)\n", med_copy * 1e6, copy[0] * 1e6,
+	       copy[RUNS - 1] * 1e6);
+	printf("result launch_async_us %.3f %.3f %.3f\n", med_async * 1e6, async[0] * 1e6, async[RUNS - 1] * 1e6);
+	printf("result launch_sync_us %.3f %.3f %.3f\n", med_trip * 1e6, trip[0] * 1e6, trip[RUNS - 1] * 1e6);
+	printf("result copy4_us %.3f %.3f %.3f\n", med_copy * 1e6, copy[0] * 1e6, copy[RUNS - 1] * 1e6);
 	cuModuleUnload(mod);
 	cuMemFree(d);
 	return 0;

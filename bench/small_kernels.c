@@ -1,16 +1,25 @@
-/* One worker of the small-kernels benchmark: launches kernels of 16 blocks
- * that each spin a fixed number of iterations, in batches of 32 followed by
- * a synchronize, from a common start time for a fixed time, and prints how
- * many it completed. Several workers run at once as separate processes:
- * time-sliced without a service, concurrent under NVIDIA MPS or openmps.
- *   small_kernels START_EPOCH_SECONDS DURATION_SECONDS [ITERATIONS]
+/* One worker of the kernel-throughput benchmarks: launches kernels of BLOCKS
+ * blocks (16: a small fraction of the GPU; a few per SM: the whole of it)
+ * that each spin ITERATIONS dependent steps, in batches of 32 followed by a
+ * synchronize, from a common start time for a fixed time, and prints how
+ * many it completed. Several workers run at once as separate processes
+ * (time-sliced without a service, concurrent under NVIDIA MPS or openmps),
+ * or as THREADS threads of this one process, each with a stream of its own
+ * (the "streams in one process" mode).
+ *   small_kernels START_EPOCH_SECONDS DURATION_SECONDS [ITERATIONS [BLOCKS [THREADS]]]
  * Prints "kernels N seconds S". */
 #include <cuda.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "bench.h"
 
 #define CK BENCH_CK
+
+static double start, duration;
+static unsigned int iters = 4000, blocks = 16;
+static CUcontext ctx;
+static CUfunction f;
 
 /* Wall-clock time: the workers, separate processes, start at one instant. */
 static double now(void)
@@ -18,45 +27,74 @@ static double now(void)
 	return bench_now(CLOCK_REALTIME);
 }
 
-int main(int argc, char **argv)
+static void *worker(void *out)
 {
-	double start, duration, t;
-	unsigned int iters;
-	long kernels = 0;
+	long *kernels = out;
 	CUdeviceptr d;
-	CUcontext ctx;
-	CUmodule mod;
-	CUfunction f;
-	void *args[2];
+	CUstream s;
+	void *args[2] = {&d, &iters};
+	double t;
 	int i;
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: small_kernels START_EPOCH_SECONDS DURATION_SECONDS [ITERATIONS]\n");
-		return 2;
-	}
-	start = atof(argv[1]);
-	duration = atof(argv[2]);
-	iters = argc > 3 ? (unsigned int)atoi(argv[3]) : 4000;
-	args[0] = &d;
-	args[1] = &iters;
-	CK(cuInit(0));
-	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
-	CK(cuCtxSetCurrent(ctx));
-	CK(cuMemAlloc(&d, 256));
-	CK(cuModuleLoadData(&mod, bench_spin_ptx));
-	CK(cuModuleGetFunction(&f, mod, "spin"));
-	CK(cuLaunchKernel(f, 16, 1, 1, 128, 1, 1, 0, NULL, args, NULL)); /* warm up */
-	CK(cuCtxSynchronize());
+	if (cuCtxSetCurrent(ctx) || cuMemAlloc(&d, 256) || cuStreamCreate(&s, CU_STREAM_NON_BLOCKING))
+		return NULL;
+	if (cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL) || cuStreamSynchronize(s)) /* warm up */
+		return NULL;
 	while ((t = now()) < start)
 		usleep(start - t > 0.01 ? 5000 : 100);
 	while (now() < start + duration) {
 		for (i = 0; i < 32; i++)
-			CK(cuLaunchKernel(f, 16, 1, 1, 128, 1, 1, 0, NULL, args, NULL));
-		CK(cuCtxSynchronize());
-		kernels += 32;
+			if (cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL))
+				return NULL;
+		if (cuStreamSynchronize(s))
+			return NULL;
+		*kernels += 32;
+	}
+	cuStreamDestroy(s);
+	cuMemFree(d);
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t tid[256];
+	long counts[256] = {0}, kernels = 0;
+	int nthreads = 1, i, failed = 0;
+	CUmodule mod;
+	void *ok;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: small_kernels START_EPOCH_SECONDS DURATION_SECONDS [ITERATIONS [BLOCKS [THREADS]]]\n");
+		return 2;
+	}
+	start = atof(argv[1]);
+	duration = atof(argv[2]);
+	if (argc > 3)
+		iters = (unsigned int)atoi(argv[3]);
+	if (argc > 4)
+		blocks = (unsigned int)atoi(argv[4]);
+	if (argc > 5)
+		nthreads = atoi(argv[5]);
+	if (nthreads < 1 || nthreads > 256)
+		return 2;
+	CK(cuInit(0));
+	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuModuleLoadData(&mod, bench_spin_ptx));
+	CK(cuModuleGetFunction(&f, mod, "spin"));
+	for (i = 0; i < nthreads; i++)
+		if (pthread_create(&tid[i], NULL, worker, &counts[i]))
+			return 1;
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(tid[i], &ok);
+		failed |= !ok;
+		kernels += counts[i];
+	}
+	if (failed) {
+		fprintf(stderr, "small_kernels: a worker's driver call failed\n");
+		return 1;
 	}
 	printf("kernels %ld seconds %.3f\n", kernels, now() - start);
 	cuModuleUnload(mod);
-	cuMemFree(d);
 	return 0;
 }

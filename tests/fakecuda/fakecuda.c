@@ -612,6 +612,8 @@ static const char smid_name[] = "smid";
 /* "stream_priority(int *out, unsigned n)": out[0] = its stream's priority,
  * as the driver holds it (tests see how the server mapped it). */
 static const char priority_name[] = "stream_priority";
+/* "spin(float *p, unsigned iters)": the benchmarks' kernel; nothing here. */
+static const char spin_name[] = "spin";
 
 /* A module holds the three functions, whose dynamic shared memory limit
  * can be raised, and one global, "counter" (four words). */
@@ -622,7 +624,7 @@ struct fake_function {
 };
 
 struct fake_module {
-	struct fake_function fn[3];
+	struct fake_function fn[4];
 	int has_counter; /* the image declares the global "counter" */
 	unsigned counter[4];
 };
@@ -631,7 +633,10 @@ static struct fake_function *fake_fn(CUfunction f)
 {
 	struct fake_function *fn = (struct fake_function *)f;
 
-	return fn && (fn->name == twice_name || fn->name == smid_name || fn->name == priority_name) ? fn : NULL;
+	return fn && (fn->name == twice_name || fn->name == smid_name || fn->name == priority_name ||
+		      fn->name == spin_name)
+		       ? fn
+		       : NULL;
 }
 
 CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
@@ -651,6 +656,7 @@ CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 	m->fn[0] = (struct fake_function){twice_name, 48 << 10, 0};
 	m->fn[1] = (struct fake_function){smid_name, 48 << 10, 0};
 	m->fn[2] = (struct fake_function){priority_name, 48 << 10, 0};
+	m->fn[3] = (struct fake_function){spin_name, 48 << 10, 0};
 	m->has_counter = strstr(image, ".global .align 4 .b8 counter[16];") != NULL;
 	if (log && *log && (f = fopen(log, "a"))) {
 		fputs("load\n", f);
@@ -688,7 +694,7 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *f, CUmodule module, const char 
 
 	if (!f || !module || !name)
 		return CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (!strcmp(name, m->fn[i].name)) {
 			*f = (CUfunction)&m->fn[i];
 			return CUDA_SUCCESS;
@@ -713,7 +719,9 @@ static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64
 
 	if (!s || s == (const void *)CU_STREAM_LEGACY || s == (const void *)CU_STREAM_PER_THREAD)
 		s = &whole;
-	if (name == priority_name)
+	if (name == spin_name)
+		n = 0;
+	else if (name == priority_name)
 		n = n ? 1 : 0;
 	else if (n > (name == smid_name ? blocks : threads))
 		n = (unsigned int)(name == smid_name ? blocks : threads);
@@ -1422,6 +1430,26 @@ CUresult CUDAAPI cuMemcpyDtoH(void *dst, CUdeviceptr src, size_t n)
 CUresult CUDAAPI cuMemsetD32(CUdeviceptr dst, unsigned int v, size_t n)
 {
 	return cuMemsetD32Async(dst, v, n, NULL);
+}
+
+CUresult CUDAAPI cuCtxSynchronize(void)
+{
+	return current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+
+CUresult CUDAAPI cuMemHostAlloc(void **p, size_t bytes, unsigned int flags)
+{
+	(void)flags;
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	*p = malloc(bytes);
+	return *p ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult CUDAAPI cuMemFreeHost(void *p)
+{
+	free(p);
+	return CUDA_SUCCESS;
 }
 
 static __thread CUstreamCaptureMode thread_capture_mode; /* kept, not enforced */
