@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""One worker of the ResNet-50 benchmark (issue 7): fp16 inference in eager
+mode with cudnn.benchmark. Every worker follows one wall-clock schedule: for
+each batch size, REPS windows of SECONDS (half a second apart), the first at
+START; in each it runs batches until the window ends. Several workers run as
+processes, or as THREADS threads of this one process, each with a stream of
+its own (the model shared).
+    resnet.py START_EPOCH_SECONDS SECONDS BATCHES REPS [THREADS]    (BATCHES: 1,8,32)
+Prints "resnet BATCH REP images N seconds S" for each window."""
+import sys
+import threading
+import time
+
+import torch
+import torchvision
+
+
+def main():
+    start, secs = float(sys.argv[1]), float(sys.argv[2])
+    batches = [int(b) for b in sys.argv[3].split(",")]
+    reps = int(sys.argv[4])
+    threads = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    torch.backends.cudnn.benchmark = True
+    model = torchvision.models.resnet50().cuda().eval().half()
+    windows = [(b, r) for b in batches for r in range(reps)]
+    counts = [[0] * len(windows) for _ in range(threads)]
+    ends = [0.0] * len(windows)
+    failed = []
+
+    def worker(i):
+        try:
+            s = torch.cuda.Stream()
+            xs = {b: torch.randn(b, 3, 224, 224, device="cuda", dtype=torch.half) for b in batches}
+            with torch.no_grad(), torch.cuda.stream(s):
+                for b in batches:  # warm-up: cuDNN picks its algorithms for each shape
+                    for _ in range(3):
+                        model(xs[b])
+                s.synchronize()
+                for k, (b, _) in enumerate(windows):
+                    begin = start + k * (secs + 0.5)
+                    while time.time() < begin:
+                        time.sleep(0.001)
+                    while time.time() < begin + secs:
+                        for _ in range(2):
+                            model(xs[b])
+                        s.synchronize()
+                        counts[i][k] += 2 * b
+                    ends[k] = max(ends[k], time.time() - begin)
+        except Exception as e:  # counted as a failure, said on stderr
+            failed.append(repr(e))
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if failed:
+        print("resnet: " + failed[0], file=sys.stderr)
+        sys.exit(1)
+    for k, (b, r) in enumerate(windows):
+        print(f"resnet {b} {r} images {sum(c[k] for c in counts)} seconds {ends[k]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
