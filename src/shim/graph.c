@@ -18,28 +18,16 @@
 #define GRAPH_MAGIC 0x67726170u
 #define EXEC_MAGIC  0x67657865u
 
-struct omps_graph {
-	uint32_t magic; /* first: all that is read of a handle before it is trusted */
-	uint32_t handle;
-};
-
 static atomic_int captures; /* begun here and not yet ended */
 static __thread CUstreamCaptureMode thread_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
 
-static struct omps_graph *graph_of(void *h, uint32_t magic)
-{
-	struct omps_graph *g = h;
-
-	return g && g->magic == magic ? g : NULL;
-}
-
 static CUresult new_graph(uint32_t magic, uint32_t handle, void **out)
 {
-	struct omps_graph *g = malloc(sizeof(*g));
+	struct omps_object *g = malloc(sizeof(*g));
 
 	if (!g)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	*g = (struct omps_graph){.magic = magic, .handle = handle};
+	*g = (struct omps_object){.magic = magic, .handle = handle};
 	*out = g;
 	return CUDA_SUCCESS;
 }
@@ -145,7 +133,7 @@ static CUresult exchange_capture_mode(CUstreamCaptureMode *mode)
 
 static CUresult instantiate(CUgraphExec *exec, CUgraph graph, unsigned long long flags)
 {
-	struct omps_graph *g = graph_of(graph, GRAPH_MAGIC);
+	struct omps_object *g = omps_object(graph, GRAPH_MAGIC);
 	struct omps_call_instantiate m = {.flags = flags};
 	struct omps_reply_handle rep = {{0}, 0, 0};
 	CUresult r;
@@ -171,7 +159,7 @@ static CUresult instantiate_v1(CUgraphExec *exec, CUgraph graph, CUgraphNode *er
 
 static CUresult on_exec(uint32_t type, CUgraphExec exec, CUstream s)
 {
-	struct omps_graph *e = graph_of(exec, EXEC_MAGIC);
+	struct omps_object *e = omps_object(exec, EXEC_MAGIC);
 	struct omps_call_pair m = {0};
 	CUresult r = e ? omps_stream_handle(s, &m.second) : CUDA_ERROR_INVALID_HANDLE;
 
@@ -205,27 +193,17 @@ static CUresult instantiate_with_params(CUgraphExec *exec, CUgraph graph, CUDA_G
 	return r;
 }
 
-static CUresult destroy(uint32_t type, uint32_t magic, void *h)
-{
-	struct omps_graph *g = graph_of(h, magic);
-	struct omps_call_handle m;
-
-	if (!g)
-		return CUDA_ERROR_INVALID_VALUE;
-	m.handle = g->handle;
-	g->magic = 0;
-	free(g);
-	return omps_post(type, &m, sizeof(m), NULL, 0);
-}
-
+/* As the driver: a handle that is not a graph is an invalid value. */
 static CUresult graph_destroy(CUgraph g)
 {
-	return destroy(OMPS_CALL_GRAPH_DESTROY, GRAPH_MAGIC, g);
+	return omps_object(g, GRAPH_MAGIC) ? omps_object_destroy(OMPS_CALL_GRAPH_DESTROY, GRAPH_MAGIC, g)
+					    : CUDA_ERROR_INVALID_VALUE;
 }
 
 static CUresult exec_destroy(CUgraphExec e)
 {
-	return destroy(OMPS_CALL_GRAPH_EXEC_DESTROY, EXEC_MAGIC, e);
+	return omps_object(e, EXEC_MAGIC) ? omps_object_destroy(OMPS_CALL_GRAPH_EXEC_DESTROY, EXEC_MAGIC, e)
+					   : CUDA_ERROR_INVALID_VALUE;
 }
 
 void omps_graph_install(void)

@@ -78,6 +78,18 @@ int omps_thread_start(void *(*fn)(void *), void *arg);
 void omps_copy_parallel(void *dst, const void *src, size_t bytes); /* copier.c */
 /* The server's handle for s (0: the client's NULL stream). */
 CUresult omps_stream_handle(CUstream s, uint32_t *handle);
+/* A stream, event, graph or executable graph: the client's record of the
+ * server's handle for it (stream.c). */
+struct omps_object {
+	uint32_t magic; /* first: all that is read of a handle before it is trusted */
+	uint32_t handle;
+	int dev;
+	unsigned int flags; /* as created */
+	int priority;
+};
+struct omps_object *omps_object(void *h, uint32_t magic); /* NULL if h is not one of magic's */
+/* Frees the record and posts `type` with its handle; CUDA_ERROR_INVALID_HANDLE if h is not one. */
+CUresult omps_object_destroy(uint32_t type, uint32_t magic, void *h);
 /* Set while a per-thread-default-stream entry point (_ptsz, _ptds) runs: a
  * NULL stream then means the calling thread's own stream. */
 extern __thread int omps_ptds;

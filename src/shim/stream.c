@@ -12,20 +12,13 @@
 #define STREAM_MAGIC 0x7374726du
 #define EVENT_MAGIC  0x6576656eu
 
-struct omps_object {
-	uint32_t magic; /* first: all that is read of a handle before it is trusted */
-	uint32_t handle;
-	int dev;
-	unsigned int flags; /* as created */
-	int priority;
-};
-
-static struct omps_object *object(void *h, uint32_t magic)
+struct omps_object *omps_object(void *h, uint32_t magic)
 {
 	struct omps_object *o = h;
 
 	return o && o->magic == magic ? o : NULL;
 }
+
 
 __thread int omps_ptds;
 
@@ -62,7 +55,7 @@ CUresult omps_stream_handle(CUstream s, uint32_t *handle)
 		*handle = 0;
 		return CUDA_SUCCESS;
 	}
-	o = object(s, STREAM_MAGIC);
+	o = omps_object(s, STREAM_MAGIC);
 	if (!o)
 		return CUDA_ERROR_INVALID_HANDLE;
 	*handle = o->handle;
@@ -109,9 +102,9 @@ static CUresult event_create(CUevent *e, unsigned int flags)
 	return create(OMPS_CALL_EVENT_CREATE, EVENT_MAGIC, flags, 0, (void **)e);
 }
 
-static CUresult destroy(uint32_t type, uint32_t magic, void *h)
+CUresult omps_object_destroy(uint32_t type, uint32_t magic, void *h)
 {
-	struct omps_object *o = object(h, magic);
+	struct omps_object *o = omps_object(h, magic);
 	struct omps_call_handle m;
 
 	if (!o)
@@ -124,12 +117,12 @@ static CUresult destroy(uint32_t type, uint32_t magic, void *h)
 
 static CUresult stream_destroy(CUstream s)
 {
-	return destroy(OMPS_CALL_STREAM_DESTROY, STREAM_MAGIC, s);
+	return omps_object_destroy(OMPS_CALL_STREAM_DESTROY, STREAM_MAGIC, s);
 }
 
 static CUresult event_destroy(CUevent e)
 {
-	return destroy(OMPS_CALL_EVENT_DESTROY, EVENT_MAGIC, e);
+	return omps_object_destroy(OMPS_CALL_EVENT_DESTROY, EVENT_MAGIC, e);
 }
 
 static CUresult ask(uint32_t type, uint32_t handle)
@@ -175,14 +168,14 @@ static CUresult stream_query(CUstream s)
 
 static CUresult event_synchronize(CUevent e)
 {
-	struct omps_object *o = object(e, EVENT_MAGIC);
+	struct omps_object *o = omps_object(e, EVENT_MAGIC);
 
 	return o ? ask(OMPS_CALL_EVENT_SYNC, o->handle) : CUDA_ERROR_INVALID_HANDLE;
 }
 
 static CUresult event_query(CUevent e)
 {
-	struct omps_object *o = object(e, EVENT_MAGIC);
+	struct omps_object *o = omps_object(e, EVENT_MAGIC);
 
 	return o ? ask(OMPS_CALL_EVENT_QUERY, o->handle) : CUDA_ERROR_INVALID_HANDLE;
 }
@@ -197,7 +190,7 @@ static CUresult pair(uint32_t type, uint32_t first, uint32_t second, unsigned in
 /* The server's handles for an event and a stream, both checked. */
 static CUresult event_and_stream(CUevent e, CUstream s, uint32_t *event, uint32_t *stream)
 {
-	struct omps_object *o = object(e, EVENT_MAGIC);
+	struct omps_object *o = omps_object(e, EVENT_MAGIC);
 	CUresult r = omps_stream_handle(s, stream);
 
 	if (r == CUDA_SUCCESS && !o)
@@ -225,7 +218,7 @@ static CUresult stream_wait_event(CUstream s, CUevent e, unsigned int flags)
 
 static CUresult event_elapsed_time(float *ms, CUevent start, CUevent end)
 {
-	struct omps_object *a = object(start, EVENT_MAGIC), *b = object(end, EVENT_MAGIC);
+	struct omps_object *a = omps_object(start, EVENT_MAGIC), *b = omps_object(end, EVENT_MAGIC);
 	struct omps_call_pair m;
 	struct omps_reply_elapsed rep = {{0}, 0, 0};
 	CUresult r;
@@ -263,7 +256,7 @@ static CUresult stream_get(CUstream s, struct omps_object *out)
 
 	if (r != CUDA_SUCCESS)
 		return r;
-	*out = h ? *object(s, STREAM_MAGIC) : (struct omps_object){.dev = omps_current_device()};
+	*out = h ? *omps_object(s, STREAM_MAGIC) : (struct omps_object){.dev = omps_current_device()};
 	return out->dev < 0 ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
 }
 
