@@ -44,6 +44,13 @@ static CUresult capture_stream(struct srv_client *c, uint32_t handle, CUstream *
 	return srv_stream(c, handle, o->dev, s);
 }
 
+/* Whether the driver's answer to cuStreamEndCapture ended a capture; the
+ * others (not capturing, a joined stream) leave it under way. */
+static int ended(CUresult r)
+{
+	return r == CUDA_SUCCESS || r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED || r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED;
+}
+
 static void begin(struct srv_client *c, const struct omps_call_capture *m)
 {
 	CUstream s;
@@ -76,10 +83,7 @@ static void end(struct srv_client *c, uint32_t handle)
 	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS) {
 		r = drv->stream_end_capture(s, &g);
-		/* These end a capture; others (not capturing, a joined stream) leave it. */
-		if ((r == CUDA_SUCCESS || r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED ||
-		     r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED) &&
-		    c->captures && !--c->captures && c->capture_spoiled) {
+		if (ended(r) && c->captures && !--c->captures && c->capture_spoiled) {
 			c->capture_spoiled = 0;
 			if (c->sticky == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)
 				c->sticky = CUDA_SUCCESS; /* reported as this, not again later */
@@ -205,24 +209,30 @@ void srv_graph_call(struct srv_client *c, uint32_t type, const unsigned char *re
 	}
 }
 
+void srv_capture_abandon(struct srv_client *c, CUstream s)
+{
+	CUgraph g = NULL;
+	CUresult r;
+
+	if (!srv_capturing(c, s))
+		return;
+	r = c->srv->drv->stream_end_capture(s, &g);
+	if (g)
+		c->srv->drv->graph_destroy(g);
+	if (ended(r) && c->captures && !--c->captures)
+		c->capture_spoiled = 0;
+}
+
 /* Before its streams go: a capture it left open is ended, its graphs and
  * executable graphs destroyed. */
 void srv_graph_release(struct srv_client *c)
 {
 	struct omps_driver *drv = c->srv->drv;
-	CUgraph g;
 	uint32_t i;
 
-	for (i = 0; c->captures && i < c->nstreams; i++) {
-		struct srv_object *o = &c->streams[i];
-
-		if (o->obj && srv_use_device(c, o->dev, NULL) == CUDA_SUCCESS && srv_capturing(c, o->obj)) {
-			g = NULL;
-			drv->stream_end_capture(o->obj, &g);
-			if (g)
-				drv->graph_destroy(g);
-		}
-	}
+	for (i = 0; c->captures && i < c->nstreams; i++)
+		if (c->streams[i].obj && srv_use_device(c, c->streams[i].dev, NULL) == CUDA_SUCCESS)
+			srv_capture_abandon(c, c->streams[i].obj);
 	for (i = 0; i < c->nexecs; i++)
 		if (c->execs[i].obj && srv_use_device(c, c->execs[i].dev, NULL) == CUDA_SUCCESS)
 			drv->graph_exec_destroy(c->execs[i].obj);

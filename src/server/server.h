@@ -263,6 +263,8 @@ void srv_graph_call(struct srv_client *c, uint32_t type, const unsigned char *re
 void srv_graph_release(struct srv_client *c);
 /* Whether s is in a capture (cheap while the client has none under way). */
 int srv_capturing(struct srv_client *c, CUstream s);
+/* A capture s is in ends, its graph thrown away: s is going. */
+void srv_capture_abandon(struct srv_client *c, CUstream s);
 /* CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (logged; the capture is spoiled)
  * when s is capturing: for work that a graph cannot replay. */
 CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what);

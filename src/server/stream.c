@@ -170,6 +170,8 @@ static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
 		switch (type) {
 		case OMPS_CALL_STREAM_DESTROY:
 		case OMPS_CALL_EVENT_DESTROY:
+			if (is_stream)
+				srv_capture_abandon(c, o->obj);
 			r = is_stream ? drv->stream_destroy(o->obj) : drv->event_destroy(o->obj);
 			o->obj = NULL;
 			break;

@@ -195,6 +195,16 @@ int main(int argc, char **argv)
 	CK(cuMemcpyDtoH(host, a, bytes));
 	CHECK(host[1] == 1u << replays, "the invalidated capture ran: a[1] = %u", host[1]);
 	printf("a synchronize in a capture invalidates it\n");
+	/* A stream destroyed in its capture: the capture goes with it. */
+	CK(cuStreamBeginCapture(s2, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(f, a, n, s2));
+	CK(cuStreamDestroy(s2));
+	s2 = NULL;
+	CK(twice(f, a, n, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(host, a, bytes));
+	CHECK(host[1] == 2u << replays, "after a stream went in its capture: a[1] = %u", host[1]);
+	printf("a stream destroyed in its capture takes the capture with it\n");
 	printf("graph_probe: PASS\n");
 	status = 0;
 out:
