@@ -229,6 +229,7 @@ enum omps_call {
 	OMPS_CALL_GRAPH_UPLOAD,	     /* omps_call_pair: (executable graph, stream) */
 	OMPS_CALL_GRAPH_DESTROY,     /* omps_call_handle (a graph) */
 	OMPS_CALL_GRAPH_EXEC_DESTROY, /* omps_call_handle (an executable graph) */
+	OMPS_CALL_GRAPH_NODES,	      /* (sync) omps_call_handle (a graph) -> omps_reply_value (its node count) */
 	OMPS_CALL_END
 };
 

@@ -108,7 +108,7 @@ static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 		srv_hostfn_call(c, type, c->buf, len);
 		return;
 	}
-	if (type >= OMPS_CALL_CAPTURE_BEGIN && type <= OMPS_CALL_GRAPH_EXEC_DESTROY) {
+	if (type >= OMPS_CALL_CAPTURE_BEGIN && type <= OMPS_CALL_GRAPH_NODES) {
 		srv_graph_call(c, type, c->buf, len);
 		return;
 	}

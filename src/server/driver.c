@@ -88,6 +88,7 @@ static const struct sym syms[] = {
 	SYM(graph_upload, "cuGraphUpload"),
 	SYM(graph_destroy, "cuGraphDestroy"),
 	SYM(graph_exec_destroy, "cuGraphExecDestroy"),
+	SYM(graph_get_nodes, "cuGraphGetNodes"),
 };
 
 /* Used where present: without them, SM shares are logged as not enforced. */

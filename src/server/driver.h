@@ -86,6 +86,7 @@ struct omps_driver {
 	CUresult (*graph_upload)(CUgraphExec, CUstream);
 	CUresult (*graph_destroy)(CUgraph);
 	CUresult (*graph_exec_destroy)(CUgraphExec);
+	CUresult (*graph_get_nodes)(CUgraph, CUgraphNode *, size_t *);
 	/* Green contexts (CUDA 12.4 and later): NULL where the driver lacks them. */
 	CUresult (*device_get_dev_resource)(CUdevice, CUdevResource *, CUdevResourceType);
 	CUresult (*dev_sm_resource_split_by_count)(CUdevResource *, unsigned int *, const CUdevResource *,

@@ -142,6 +142,18 @@ static void instantiate(struct srv_client *c, const struct omps_call_instantiate
 	srv_reply(c, &rep, sizeof(rep));
 }
 
+/* How many nodes a graph has (PyTorch warns of an empty capture). */
+static void nodes(struct srv_client *c, uint32_t handle)
+{
+	struct srv_object *g = srv_object_find(c, c->graphs, c->ngraphs, handle, "graph");
+	size_t n = 0;
+	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_get_nodes(g->obj, NULL, &n);
+	srv_reply_value(c, r, (int64_t)n);
+}
+
 /* Launch or upload: (executable graph, stream), posted. */
 static void on_exec(struct srv_client *c, uint32_t type, const struct omps_call_pair *m)
 {
@@ -203,6 +215,9 @@ void srv_graph_call(struct srv_client *c, uint32_t type, const unsigned char *re
 	case OMPS_CALL_GRAPH_LAUNCH:
 	case OMPS_CALL_GRAPH_UPLOAD:
 		on_exec(c, type, &m.pair);
+		break;
+	case OMPS_CALL_GRAPH_NODES:
+		nodes(c, m.handle.handle);
 		break;
 	default:
 		destroy(c, type, m.handle.handle);

@@ -3,7 +3,8 @@
  * memset and event between begin and end becomes a node of a graph the
  * server holds. A CUgraph or CUgraphExec here is a small record of the
  * server's handle. Graphs built node by node (cuGraphCreate, cuGraphAdd*)
- * are not remoted: those calls fail with CUDA_ERROR_NOT_SUPPORTED and say so.
+ * and the nodes of a graph are not remoted (a graph's node count is): those
+ * calls fail with CUDA_ERROR_NOT_SUPPORTED and say so.
  *
  * Capture status is asked of the server only while this process has a
  * capture under way: frameworks ask it often (PyTorch, at each allocation
@@ -193,6 +194,33 @@ static CUresult instantiate_with_params(CUgraphExec *exec, CUgraph graph, CUDA_G
 	return r;
 }
 
+/* The count only: nodes are the server's, so a node array cannot be given. */
+static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
+{
+	struct omps_object *g = omps_object(graph, GRAPH_MAGIC);
+	struct omps_call_handle m;
+	struct omps_reply_value rep = {{0}, 0};
+	static atomic_int said;
+	CUresult r;
+
+	if (!count)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!g)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (nodes) {
+		if (!atomic_exchange(&said, 1))
+			fprintf(stderr, "openmps: cuGraphGetNodes with an array of nodes is not supported through "
+					"openmps (a captured graph's nodes stay in the server); it returns "
+					"CUDA_ERROR_NOT_SUPPORTED\n");
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	m.handle = g->handle;
+	r = omps_call(OMPS_CALL_GRAPH_NODES, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		*count = (size_t)rep.value;
+	return r;
+}
+
 /* As the driver: a handle that is not a graph is an invalid value. */
 static CUresult graph_destroy(CUgraph g)
 {
@@ -220,6 +248,7 @@ void omps_graph_install(void)
 	OMPS_INSTALL(cuGraphUpload, upload);
 	OMPS_INSTALL(cuGraphDestroy, graph_destroy);
 	OMPS_INSTALL(cuGraphExecDestroy, exec_destroy);
+	OMPS_INSTALL(cuGraphGetNodes, get_nodes);
 	/* Names whose prototypes cuda.h gives only to the driver's own build
 	 * (the unversioned ABI): typed here, by hand. */
 	omps_table[OMPS_EP_cuStreamBeginCapture] = (void *)begin_capture_v1;

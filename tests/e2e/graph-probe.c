@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 	CUgraph g = NULL, bad = NULL;
 	CUgraphExec e = NULL;
 	int opt, status = 1, refused = 0;
-	size_t bytes;
+	size_t bytes, nodes = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'w')
@@ -168,6 +168,9 @@ int main(int argc, char **argv)
 	CHECK(host[1] == 1 && host[n - 1] == n - 1, "a changed before the graph was launched: a[1] = %u", host[1]);
 	printf("nothing ran during the capture\n");
 
+	CK(cuGraphGetNodes(g, NULL, &nodes));
+	CHECK(nodes == 4, "the graph has %zu nodes, expected 4 (two kernels, a memset, a copy)", nodes);
+	printf("a graph of %zu nodes\n", nodes);
 	CK(cuGraphInstantiate(&e, g, 0));
 	CK(cuGraphDestroy(g)); /* the executable graph stands alone */
 	g = NULL;

@@ -217,7 +217,8 @@ struct fake_event {
 };
 
 /* Stream capture: work queued on a capturing stream becomes a node of its
- * graph instead of running; launching the graph runs the nodes in order.
+ * graph instead of running; launching the graph runs the nodes in order. An
+ * event recorded in a capture is an edge, as in the driver: no node.
  * These kinds are captured; anything else on a capturing stream spoils the
  * capture with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, as the driver does
  * for what it cannot capture. */
@@ -1172,9 +1173,9 @@ static CUresult record(CUstream s, const struct fake_node *n)
 	CUresult r = CUDA_SUCCESS;
 
 	pthread_mutex_lock(&graph_lock);
-	if (n->kind == NODE_RECORD)
+	if (n->kind == NODE_RECORD) /* an edge for the streams that wait for it, not a node */
 		((struct fake_event *)n->dst)->capture_id = fs->capture->id;
-	if (append(fs->capture, n))
+	else if (append(fs->capture, n))
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 	pthread_mutex_unlock(&graph_lock);
 	return r;
@@ -1369,10 +1370,8 @@ static CUresult run_node(const struct fake_node *n)
 		return CUDA_SUCCESS;
 	case NODE_KERNEL:
 		return run_kernel(n->kernel, &n->on, n->threads, n->blocks, n->dst, (unsigned)n->n);
-	case NODE_RECORD:
-		((struct fake_event *)n->dst)->capture_id = 0;
-		clock_gettime(CLOCK_MONOTONIC, (struct timespec *)n->dst);
-		return CUDA_SUCCESS;
+	case NODE_RECORD: /* never in a graph (record) */
+		return CUDA_ERROR_INVALID_VALUE;
 	case NODE_HOSTFN:
 		n->fn(n->data);
 		return CUDA_SUCCESS;
@@ -1408,6 +1407,21 @@ CUresult CUDAAPI cuGraphDestroy(CUgraph graph)
 		return CUDA_ERROR_INVALID_VALUE;
 	free(g->nodes);
 	free(g);
+	return CUDA_SUCCESS;
+}
+
+/* Node handles are the nodes' addresses. */
+CUresult CUDAAPI cuGraphGetNodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
+{
+	struct fake_graph *g = (struct fake_graph *)graph;
+	size_t i;
+
+	if (!g || !count)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; nodes && i < *count && i < g->n; i++)
+		nodes[i] = (CUgraphNode)&g->nodes[i];
+	if (!nodes || *count > g->n)
+		*count = g->n;
 	return CUDA_SUCCESS;
 }
 

@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_MEMSET, &ms, sizeof(ms));
 	rec(OMPS_CALL_EVENT_RECORD, &pr, sizeof(pr));
 	rec(OMPS_CALL_CAPTURE_END, &h, sizeof(h));
+	rec(OMPS_CALL_GRAPH_NODES, &h, sizeof(h));
 	rec(OMPS_CALL_GRAPH_INSTANTIATE, &gi, sizeof(gi));
 	rec(OMPS_CALL_GRAPH_UPLOAD, &pr, sizeof(pr));
 	rec(OMPS_CALL_GRAPH_LAUNCH, &pr, sizeof(pr));
