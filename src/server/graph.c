@@ -256,5 +256,20 @@ void srv_graph_release(struct srv_client *c)
 			drv->graph_destroy(c->graphs[i].obj);
 	free(c->execs);
 	free(c->graphs);
+	c->execs = c->graphs = NULL;
+	c->nexecs = c->ngraphs = 0;
 	c->captures = 0;
+}
+
+int srv_graph_live(const struct srv_client *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->ngraphs; i++)
+		if (c->graphs[i].obj)
+			return 1;
+	for (i = 0; i < c->nexecs; i++)
+		if (c->execs[i].obj)
+			return 1;
+	return 0;
 }

@@ -153,7 +153,7 @@ static void module_load(struct srv_client *c, const struct omps_call_module_load
 
 static struct srv_module *module_of(struct srv_client *c, uint32_t handle)
 {
-	if (!handle || handle > c->nmodules || !c->modules[handle - 1].mod) {
+	if (!handle || handle > c->nmodules || !c->modules[handle - 1].mod || c->modules[handle - 1].kept) {
 		srv_bad_handle(c, "module", handle);
 		return NULL;
 	}
@@ -169,6 +169,19 @@ static struct srv_function *function_of(struct srv_client *c, uint32_t handle)
 	return c->functions[handle - 1];
 }
 
+/* The driver's module goes, and what it counted against the client. */
+static CUresult drop(struct srv_client *c, struct srv_module *m)
+{
+	CUresult r = m->shared ? unload_shared(c, m->shared) : c->srv->drv->module_unload(m->mod);
+
+	c->module_bytes[m->dev] -= m->data_bytes;
+	m->data_bytes = 0;
+	m->mod = NULL;
+	m->shared = NULL;
+	m->kept = 0;
+	return r;
+}
+
 static CUresult unload(struct srv_client *c, uint32_t handle)
 {
 	struct srv_module *m = module_of(c, handle);
@@ -178,12 +191,15 @@ static CUresult unload(struct srv_client *c, uint32_t handle)
 	if (!m)
 		return CUDA_ERROR_INVALID_HANDLE;
 	r = srv_sync_device(c, m->dev); /* launches in flight, on any stream, may use it */
-	if (r == CUDA_SUCCESS)
-		r = m->shared ? unload_shared(c, m->shared) : c->srv->drv->module_unload(m->mod);
-	c->module_bytes[m->dev] -= m->data_bytes;
-	m->data_bytes = 0;
-	m->mod = NULL;
-	m->shared = NULL;
+	if (r == CUDA_SUCCESS && srv_graph_live(c)) {
+		/* A graph of its own may launch its kernels yet: a kernel whose
+		 * module is gone would fault the context every client shares. */
+		omps_log("Client process %d: module %u unloaded while it holds graphs; kept loaded until it goes",
+			 (int)c->pid, handle);
+		m->kept = 1;
+	} else if (r == CUDA_SUCCESS) {
+		r = drop(c, m);
+	}
 	srv_memory_forget_module(c, handle);
 	for (i = 0; i < c->nfunctions; i++) {
 		if (c->functions[i] && c->functions[i]->module == handle) {
@@ -546,9 +562,12 @@ void srv_module_release(struct srv_client *c)
 {
 	uint32_t i;
 
-	for (i = 0; i < c->nmodules; i++)
-		if (c->modules[i].mod)
+	for (i = 0; i < c->nmodules; i++) {
+		if (c->modules[i].kept)
+			drop(c, &c->modules[i]); /* its graphs went first (srv_graph_release) */
+		else if (c->modules[i].mod)
 			unload(c, i + 1);
+	}
 	for (i = 0; i < c->nfunctions; i++) {
 		if (c->functions[i])
 			free(c->functions[i]->name);

@@ -43,6 +43,7 @@ struct srv_module {
 	int dev;
 	uint64_t data_bytes; /* its module data, counted against the client's limit */
 	struct srv_shared_module *shared; /* NULL: the client's own */
+	int kept; /* unloaded by the client while it held graphs: loaded until it goes */
 };
 
 struct srv_function {
@@ -261,6 +262,7 @@ uint32_t srv_object_add(struct srv_object **tab, uint32_t *n, void *obj, int dev
 /* graph.c */
 void srv_graph_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_graph_release(struct srv_client *c);
+int srv_graph_live(const struct srv_client *c); /* it holds a graph or an executable graph */
 /* Whether s is in a capture (cheap while the client has none under way). */
 int srv_capturing(struct srv_client *c, CUstream s);
 /* A capture s is in ends, its graph thrown away: s is going. */

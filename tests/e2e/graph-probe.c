@@ -10,6 +10,9 @@
  *   omps-graph-probe --refused
  *     through openmps only: a pageable copy in a capture spoils it (its
  *     bytes travel with the call, and a launch could not replay them).
+ *   omps-graph-probe --unload
+ *     through openmps: a graph's kernel still runs after the program
+ *     unloaded its module (the server keeps the module while graphs live).
  *   omps-graph-probe --hold FILE
  *     begins a capture, captures a kernel, prints "capturing" and waits
  *     until FILE exists (a client killed mid-capture), then ends it.
@@ -54,6 +57,7 @@ int main(int argc, char **argv)
 					      {"replays", required_argument, 0, 'r'},
 					      {"hold", required_argument, 0, 'h'},
 					      {"refused", no_argument, 0, 'x'},
+					      {"unload", no_argument, 0, 'u'},
 					      {0, 0, 0, 0}};
 	unsigned n = 4096, replays = 3, i, *host = NULL;
 	const char *hold = NULL;
@@ -69,7 +73,7 @@ int main(int argc, char **argv)
 	CUevent fork = NULL, join = NULL;
 	CUgraph g = NULL, bad = NULL;
 	CUgraphExec e = NULL;
-	int opt, status = 1, refused = 0;
+	int opt, status = 1, refused = 0, unload = 0;
 	size_t bytes, nodes = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -81,6 +85,8 @@ int main(int argc, char **argv)
 			hold = optarg;
 		else if (opt == 'x')
 			refused = 1;
+		else if (opt == 'u')
+			unload = 1;
 		else
 			return 2;
 	}
@@ -115,6 +121,22 @@ int main(int argc, char **argv)
 		CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "after a refused capture: status %d", (int)st);
 		CK(cuStreamSynchronize(s));
 		printf("a pageable copy in a capture invalidates it\n");
+		printf("graph_probe: PASS\n");
+		status = 0;
+		goto out;
+	}
+	if (unload) { /* through openmps: the module stays loaded while a graph may launch its kernel */
+		CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+		CK(twice(f, a, n, s));
+		CK(cuStreamEndCapture(s, &g));
+		CK(cuGraphInstantiate(&e, g, 0));
+		CK(cuModuleUnload(mod));
+		mod = NULL;
+		CK(cuGraphLaunch(e, s));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(host, a, bytes));
+		CHECK(host[3] == 6, "the graph's kernel after its module's unload: a[3] = %u", host[3]);
+		printf("a graph's kernel runs after its module was unloaded\n");
 		printf("graph_probe: PASS\n");
 		status = 0;
 		goto out;

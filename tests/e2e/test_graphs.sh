@@ -1,8 +1,9 @@
 # CUDA graphs by stream capture through the server: the same program prints
 # the same natively (fakecuda as the driver) and through openmps; two
 # clients capture at once without disturbing each other (the server captures
-# in relaxed mode); what a graph cannot replay spoils the capture; a client
-# killed in the middle of a capture is released and the next one passes.
+# in relaxed mode); what a graph cannot replay spoils the capture; a module
+# unloaded while a graph uses it stays loaded; a client killed in the middle
+# of a capture is released and the next one passes.
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 PROBE=$OPENMPS_BIN/omps-graph-probe
@@ -31,6 +32,10 @@ check "two clients capturing at once both pass ($(cat "$TMP/one.out" "$TMP/two.o
 out=$(probe --refused 2>&1)
 check "a pageable copy in a capture invalidates it (it printed: $out)" grep -qx "graph_probe: PASS" <<<"$out"
 check "server.log: why" logged "a copy of pageable host memory to the device cannot be captured" server
+
+out=$(probe --unload 2>&1)
+check "a graph outlives its module's unload (it printed: $out)" grep -qx "graph_probe: PASS" <<<"$out"
+check "server.log: the module kept" logged "unloaded while it holds graphs; kept loaded until it goes" server
 
 # Killed mid-capture.
 LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" --hold "$TMP/never" >"$TMP/held.out" 2>&1 &

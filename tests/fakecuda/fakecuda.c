@@ -230,6 +230,7 @@ struct fake_node {
 	size_t n; /* bytes to copy, elements to set, or the kernel's word count */
 	unsigned value, elem;
 	const char *kernel;
+	const void *module; /* the kernel's, which must still be loaded at a launch */
 	struct fake_stream on; /* the kernel's stream: its SMs and priority */
 	uint64_t threads, blocks;
 	CUhostFn fn;
@@ -622,6 +623,7 @@ struct fake_function {
 	const char *name; /* one of the names above: all that is read of a handle before it is trusted */
 	int max_dynamic_smem;
 	int cluster_width; /* required, 0: none */
+	const void *module;
 };
 
 struct fake_module {
@@ -640,6 +642,36 @@ static struct fake_function *fake_fn(CUfunction f)
 		       : NULL;
 }
 
+/* The modules loaded: a graph's kernel whose module is gone fails at its
+ * launch, as a real one would fault, instead of running here. */
+static void *loaded[4096];
+static pthread_mutex_t loaded_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void set_loaded(void *m, int on)
+{
+	size_t i;
+
+	pthread_mutex_lock(&loaded_lock);
+	for (i = 0; i < sizeof(loaded) / sizeof(loaded[0]); i++)
+		if (loaded[i] == (on ? NULL : m)) {
+			loaded[i] = on ? m : NULL;
+			break;
+		}
+	pthread_mutex_unlock(&loaded_lock);
+}
+
+static int is_loaded(const void *m)
+{
+	size_t i;
+	int yes = 0;
+
+	pthread_mutex_lock(&loaded_lock);
+	for (i = 0; i < sizeof(loaded) / sizeof(loaded[0]) && !yes; i++)
+		yes = loaded[i] == m;
+	pthread_mutex_unlock(&loaded_lock);
+	return yes;
+}
+
 CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 {
 	struct fake_module *m;
@@ -654,15 +686,16 @@ CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	m->fn[0] = (struct fake_function){twice_name, 48 << 10, 0};
-	m->fn[1] = (struct fake_function){smid_name, 48 << 10, 0};
-	m->fn[2] = (struct fake_function){priority_name, 48 << 10, 0};
-	m->fn[3] = (struct fake_function){spin_name, 48 << 10, 0};
+	m->fn[0] = (struct fake_function){twice_name, 48 << 10, 0, m};
+	m->fn[1] = (struct fake_function){smid_name, 48 << 10, 0, m};
+	m->fn[2] = (struct fake_function){priority_name, 48 << 10, 0, m};
+	m->fn[3] = (struct fake_function){spin_name, 48 << 10, 0, m};
 	m->has_counter = strstr(image, ".global .align 4 .b8 counter[16];") != NULL;
 	if (log && *log && (f = fopen(log, "a"))) {
 		fputs("load\n", f);
 		fclose(f);
 	}
+	set_loaded(m, 1);
 	*module = (CUmodule)m;
 	return CUDA_SUCCESS;
 }
@@ -684,6 +717,7 @@ CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule mo
 
 CUresult CUDAAPI cuModuleUnload(CUmodule module)
 {
+	set_loaded(module, 0);
 	free(module);
 	return CUDA_SUCCESS;
 }
@@ -763,6 +797,7 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 	}
 	if (capturing(stream))
 		return record(stream, &(struct fake_node){.kind = NODE_KERNEL, .kernel = fake_fn(f)->name,
+							  .module = fake_fn(f)->module,
 							  .on = *(const struct fake_stream *)stream, .threads = threads,
 							  .blocks = (uint64_t)gx * gy * gz, .dst = p, .n = n});
 	return run_kernel(fake_fn(f)->name, (const struct fake_stream *)stream, threads, (uint64_t)gx * gy * gz, p,
@@ -1369,6 +1404,8 @@ static CUresult run_node(const struct fake_node *n)
 		memmove(n->dst, n->src, n->n);
 		return CUDA_SUCCESS;
 	case NODE_KERNEL:
+		if (!is_loaded(n->module))
+			return CUDA_ERROR_INVALID_HANDLE;
 		return run_kernel(n->kernel, &n->on, n->threads, n->blocks, n->dst, (unsigned)n->n);
 	case NODE_RECORD: /* never in a graph (record) */
 		return CUDA_ERROR_INVALID_VALUE;
