@@ -177,6 +177,8 @@ static void destroy(struct srv_client *c, uint32_t type, uint32_t handle)
 	if (r == CUDA_SUCCESS) {
 		r = exec ? c->srv->drv->graph_exec_destroy(o->obj) : c->srv->drv->graph_destroy(o->obj);
 		o->obj = NULL;
+		if (!srv_graph_live(c))
+			srv_memory_free_retired(c);
 	}
 	srv_deferred(c, r);
 }

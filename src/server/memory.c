@@ -15,7 +15,7 @@ static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t byte
 	struct srv_alloc *a;
 
 	for (a = c->allocs; a; a = a->next)
-		if (ptr >= a->ptr && bytes <= a->bytes && ptr - a->ptr <= a->bytes - bytes)
+		if (!a->retired && ptr >= a->ptr && bytes <= a->bytes && ptr - a->ptr <= a->bytes - bytes)
 			return a;
 	srv_refused(c, "device memory at 0x%llx (%llu bytes) is not within its allocations", (unsigned long long)ptr,
 		    (unsigned long long)bytes);
@@ -189,12 +189,43 @@ static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 	return r;
 }
 
+/* While the client holds graphs, memory it frees is only retired: a graph
+ * launched later may still write it, and the shared pool would have given it
+ * to another client meanwhile. It stays counted, and unusable through the
+ * API, until its last graph goes (srv_memory_free_retired) or it does. */
+static int retire(struct srv_client *c, struct srv_alloc *a)
+{
+	if (!srv_graph_live(c))
+		return 0;
+	a->retired = 1;
+	return 1;
+}
+
+void srv_memory_free_retired(struct srv_client *c)
+{
+	struct srv_alloc **pp = &c->allocs, *a;
+	unsigned n = 0;
+
+	while ((a = *pp)) {
+		if (a->retired) {
+			srv_deferred(c, free_one(c, a));
+			*pp = a->next;
+			free(a);
+			n++;
+		} else {
+			pp = &a->next;
+		}
+	}
+	if (n)
+		omps_log("Client process %d: %u allocations freed while it held graphs now freed", (int)c->pid, n);
+}
+
 static void mem_free(struct srv_client *c, const struct omps_call_ptr *m)
 {
 	struct srv_alloc **pp, *a;
 
 	for (pp = &c->allocs; (a = *pp); pp = &a->next)
-		if (a->ptr == m->ptr)
+		if (a->ptr == m->ptr && !a->retired)
 			break;
 	if (!m->ptr) {
 		srv_reply_result(c, CUDA_SUCCESS); /* as the driver: freeing 0 does nothing */
@@ -204,6 +235,10 @@ static void mem_free(struct srv_client *c, const struct omps_call_ptr *m)
 		omps_log("Client process %d: cuMemFree of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
 		srv_reply_result(c, CUDA_ERROR_INVALID_VALUE);
+		return;
+	}
+	if (retire(c, a)) {
+		srv_reply_result(c, CUDA_SUCCESS);
 		return;
 	}
 	*pp = a->next;
@@ -437,14 +472,14 @@ static void mem_free_async(struct srv_client *c, const struct omps_call_free_asy
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	for (pp = &c->allocs; (a = *pp); pp = &a->next)
-		if (a->ptr == m->ptr && !a->module)
+		if (a->ptr == m->ptr && !a->module && !a->retired)
 			break;
 	if (r == CUDA_SUCCESS && !a) {
 		omps_log("Client process %d: cuMemFreeAsync of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
 		r = CUDA_ERROR_INVALID_VALUE;
 	}
-	if (r == CUDA_SUCCESS) {
+	if (r == CUDA_SUCCESS && !retire(c, a)) {
 		r = give_back(c, a, s); /* a plain allocation may be freed so too */
 		*pp = a->next;
 		free(a);

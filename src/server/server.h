@@ -23,6 +23,7 @@ struct srv_alloc {
 	uint64_t bytes;
 	int dev;
 	uint32_t module; /* a global of this module: the module frees it, not the client */
+	int retired;	 /* freed by the client while it held graphs (memory.c) */
 };
 
 /* A module or function of a client; its handle is its index + 1. */
@@ -301,5 +302,7 @@ void srv_memory_release(struct srv_client *c);
  * the module goes. */
 int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdeviceptr ptr, uint64_t bytes);
 void srv_memory_forget_module(struct srv_client *c, uint32_t module);
+/* Frees what the client freed while it held graphs: it holds none now. */
+void srv_memory_free_retired(struct srv_client *c);
 
 #endif

@@ -12,7 +12,8 @@
  *     bytes travel with the call, and a launch could not replay them).
  *   omps-graph-probe --unload
  *     through openmps: a graph's kernel still runs after the program
- *     unloaded its module (the server keeps the module while graphs live).
+ *     unloaded its module, and memory freed while a graph may write it is not
+ *     handed out again (the server keeps both while graphs live).
  *   omps-graph-probe --hold FILE
  *     begins a capture, captures a kernel, prints "capturing" and waits
  *     until FILE exists (a client killed mid-capture), then ends it.
@@ -68,7 +69,7 @@ int main(int argc, char **argv)
 	CUcontext ctx;
 	CUmodule mod = NULL;
 	CUfunction f;
-	CUdeviceptr a = 0, b = 0, c = 0;
+	CUdeviceptr a = 0, b = 0, c = 0, d = 0;
 	CUstream s = NULL, s2 = NULL;
 	CUevent fork = NULL, join = NULL;
 	CUgraph g = NULL, bad = NULL;
@@ -137,6 +138,19 @@ int main(int argc, char **argv)
 		CK(cuMemcpyDtoH(host, a, bytes));
 		CHECK(host[3] == 6, "the graph's kernel after its module's unload: a[3] = %u", host[3]);
 		printf("a graph's kernel runs after its module was unloaded\n");
+		/* Memory the graph writes, freed: not given to anyone else while the graph lives. */
+		CK(cuMemFree(a));
+		CK(cuMemAlloc(&d, bytes));
+		CHECK(d != a, "memory freed while a graph writes it was handed out again");
+		a = 0;
+		CK(cuMemsetD32(d, 5, n));
+		CK(cuGraphLaunch(e, s));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(host, d, bytes));
+		CHECK(host[0] == 5 && host[n - 1] == 5, "a graph launched after a free wrote new memory: %u", host[0]);
+		CK(cuMemFree(d));
+		d = 0;
+		printf("memory freed while a graph lives is not handed out again\n");
 		printf("graph_probe: PASS\n");
 		status = 0;
 		goto out;

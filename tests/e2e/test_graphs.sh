@@ -2,8 +2,9 @@
 # the same natively (fakecuda as the driver) and through openmps; two
 # clients capture at once without disturbing each other (the server captures
 # in relaxed mode); what a graph cannot replay spoils the capture; a module
-# unloaded while a graph uses it stays loaded; a client killed in the middle
-# of a capture is released and the next one passes.
+# unloaded, or memory freed, while the client holds graphs stays its own
+# until they go; a client killed in the middle of a capture is released and
+# the next one passes.
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 PROBE=$OPENMPS_BIN/omps-graph-probe
@@ -36,6 +37,7 @@ check "server.log: why" logged "a copy of pageable host memory to the device can
 out=$(probe --unload 2>&1)
 check "a graph outlives its module's unload (it printed: $out)" grep -qx "graph_probe: PASS" <<<"$out"
 check "server.log: the module kept" logged "unloaded while it holds graphs; kept loaded until it goes" server
+check "server.log: the memory freed once its graphs went" logged "allocations freed while it held graphs now freed" server
 
 # Killed mid-capture.
 LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" --hold "$TMP/never" >"$TMP/held.out" 2>&1 &
