@@ -9,18 +9,17 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench.h"
 
 static double start_at, duration;
 static int size;
 
+/* Wall-clock time: the workers, separate processes, start at one instant. */
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return bench_now(CLOCK_REALTIME);
 }
 
 static void *worker(void *out)

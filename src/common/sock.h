@@ -15,12 +15,12 @@ int omps_sock_connect(const char *path);
 int omps_sock_pair(int fds[2]);
 int omps_sock_peer(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 
-/* Sends one message; pass_fd >= 0 travels with it. Never blocks unless
- * block is set, never raises SIGPIPE. Returns 0, or -1 with errno. */
 /* One packet of the bytes in iov, with pass_fd (if >= 0) attached; the
  * header is the caller's. Returns 0 or -1 (errno). */
 int omps_send_raw(int fd, struct iovec *iov, int iovcnt, int pass_fd, int block);
 
+/* Sends one message; pass_fd >= 0 travels with it. Never blocks unless
+ * block is set, never raises SIGPIPE. Returns 0, or -1 with errno. */
 int omps_send(int fd, uint32_t type, int32_t status, uint32_t flags, const void *payload, size_t len,
 	      int pass_fd, int block);
 

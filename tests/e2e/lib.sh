@@ -47,6 +47,13 @@ describe() {
 	done
 }
 
+kill_ours() {
+	local pid
+	for pid in $(ours); do
+		kill -9 "$pid" 2>/dev/null
+	done
+}
+
 cleanup() {
 	local pid
 	if [ -s "$TMP/watchdog.pid" ]; then
@@ -54,9 +61,7 @@ cleanup() {
 		pkill -P "$pid" 2>/dev/null
 		kill "$pid" 2>/dev/null
 	fi
-	for pid in $(ours); do
-		kill -9 "$pid" 2>/dev/null
-	done
+	kill_ours
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -66,11 +71,10 @@ trap cleanup EXIT
 # them, and the test fails: CTest would kill only this shell, and a daemon
 # left behind would keep CTest waiting on its output.
 watchdog() {
+	local pid n=0
 	sleep "$1" </dev/null >/dev/null 2>&1 &
 	wait $!
-	local pid
 	echo "TIMEOUT: the test ran past $1 s; what its processes wait in:"
-	local n=0
 	for pid in $(ours); do
 		case $(cat "/proc/$pid/comm" 2>/dev/null) in
 		omps-*) n=$((n + 1)) && [ $n -gt 8 ] && continue ;; # clients: the first eight
@@ -78,9 +82,7 @@ watchdog() {
 		describe "$pid"
 	done
 	echo "--- server.log"; tail -n 30 "$OPENMPS_LOG_DIRECTORY/server.log" 2>/dev/null
-	for pid in $(ours); do
-		kill -9 "$pid" 2>/dev/null
-	done
+	kill_ours
 	kill -TERM $$
 }
 if [ -n "${OMPS_TEST_TIMEOUT:-}" ]; then
