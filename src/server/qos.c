@@ -5,7 +5,12 @@
  *     same share spread over them, the least used first.
  *   - its priority: stream priorities are split in two. Normal clients (0)
  *     get every level but the lowest, with their own priorities kept in
- *     order; below-normal clients (1) run at the lowest level.
+ *     order; below-normal clients (1) run at the lowest level, and on a
+ *     green context that leaves OPENMPS_PRIORITY_RESERVE percent of the SMs
+ *     (5 by default, rounded to the partition granule) to normal clients: a
+ *     priority orders only blocks waiting to start, and a GPU full of
+ *     below-normal blocks would otherwise hold a normal kernel until one of
+ *     them ends (12 times its latency alone on an H100).
  *   - its device memory limit: every allocation, and a private module's
  *     data, counts; past the limit a call fails with
  *     CUDA_ERROR_OUT_OF_MEMORY and nothing else changes. cuMemGetInfo shows
@@ -16,6 +21,7 @@
  * before the client's next call, moving its streams (in order: the new
  * stream waits for the old one's work) to the new partition and priority. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,11 +34,29 @@
 
 #define MAX_GROUPS	  256
 #define USAGE_PERIOD_US	  100000 /* ps's figures: at most this old while a client works */
+#define PRIORITY_RESERVE_MILLI 5000 /* 5% of the SMs, kept from below-normal clients */
+
+/* OPENMPS_PRIORITY_RESERVE: a percentage, 0 to 50; else the default. */
+static uint32_t reserve_milli(void)
+{
+	const char *v = getenv("OPENMPS_PRIORITY_RESERVE");
+	uint32_t milli;
+
+	if (!v || !*v)
+		return PRIORITY_RESERVE_MILLI;
+	if (!strcmp(v, "0"))
+		return 0;
+	if (omps_atp_parse(v, &milli) == 0 && milli <= 50000)
+		return milli;
+	omps_log("OPENMPS_PRIORITY_RESERVE=%s: must be a percentage from 0 to 50; using 5", v);
+	return PRIORITY_RESERVE_MILLI;
+}
 
 void srv_qos_init(struct srv_state *s)
 {
 	uint32_t i;
 
+	s->reserve_milli = reserve_milli();
 	pthread_mutex_init(&s->part_lock, NULL);
 	for (i = 0; i < s->devices.ndevices; i++)
 		if (s->drv->ctx_set_current(s->ctx[i]) == CUDA_SUCCESS)
@@ -82,6 +106,27 @@ static unsigned share_sms(const struct srv_state *s, int dev, uint32_t atp_milli
 	uint64_t want = (all * atp_milli + 99999) / 100000;
 
 	return !atp_milli || want >= all ? 0 : (unsigned)(want ? want : 1);
+}
+
+/* The share of dev a client's partition is made for: its active thread
+ * percentage (0: all), and no more than what the reserve leaves when it
+ * is below normal. */
+static uint32_t share_for(const struct srv_state *s, int dev, const struct omps_settings *st)
+{
+	uint32_t cap = 100000 - s->reserve_milli, atp = st->atp_milli ? st->atp_milli : 100000;
+
+	(void)dev;
+	return st->priority < 1 || !s->reserve_milli || atp <= cap ? st->atp_milli : cap;
+}
+
+static void log_reserve(struct srv_client *c, int dev)
+{
+	struct srv_state *s = c->srv;
+
+	if (c->qos.part[dev] && !atomic_exchange(&s->reserve_logged, 1))
+		omps_log("Below-normal clients run on %u of the %u SMs of device %d: the rest is kept for "
+			 "normal-priority clients (OPENMPS_PRIORITY_RESERVE, rounded to the partition granule)",
+			 srv_qos_sms(c, dev), s->devices.dev[dev].sm_count, dev);
 }
 
 static void not_enforced(struct srv_state *s, int dev, uint32_t atp_milli, const char *why)
@@ -301,9 +346,13 @@ void srv_qos_apply(struct srv_client *c)
 		CUresult r;
 
 		c->qos.mem_limit[i] = limit_for(s, &st, i);
-		if (first || st.atp_milli != c->qos.atp_milli) {
-			c->qos.part[i] = partition_take(s, (int)i, st.atp_milli);
+		if (first || st.atp_milli != c->qos.atp_milli || reprioritized) {
+			uint32_t share = share_for(s, (int)i, &st);
+
+			c->qos.part[i] = partition_take(s, (int)i, share);
 			partition_put(s, old);
+			if (share != st.atp_milli)
+				log_reserve(c, (int)i);
 		}
 		/* Streams exist on a device once the client used it (its NULL stream). */
 		if (first || !c->stream[i] || (c->qos.part[i] == old && !reprioritized))

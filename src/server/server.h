@@ -184,6 +184,8 @@ struct srv_state {
 	pthread_mutex_t part_lock;
 	struct srv_partition *parts; /* qos.c */
 	atomic_int part_warned;
+	uint32_t reserve_milli; /* of the SMs, kept from below-normal clients (qos.c) */
+	atomic_int reserve_logged;
 	int prio_least[OMPS_MAX_DEVICES], prio_greatest[OMPS_MAX_DEVICES];
 };
 

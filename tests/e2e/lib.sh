@@ -56,10 +56,11 @@ kill_ours() {
 
 cleanup() {
 	local pid
+	: >"$TMP/finished" # the watchdog, woken by the kills below, sees it and says nothing
 	if [ -s "$TMP/watchdog.pid" ]; then
 		pid=$(cat "$TMP/watchdog.pid")
-		pkill -P "$pid" 2>/dev/null
 		kill "$pid" 2>/dev/null
+		pkill -P "$pid" 2>/dev/null
 	fi
 	kill_ours
 	rm -rf "$TMP"
@@ -74,14 +75,21 @@ watchdog() {
 	local pid n=0
 	sleep "$1" </dev/null >/dev/null 2>&1 &
 	wait $!
-	echo "TIMEOUT: the test ran past $1 s; what its processes wait in:"
+	{ [ -e "$TMP/finished" ] || [ ! -d "$TMP" ]; } && exit 0
+	echo "TIMEOUT: the test ran past $1 s"
+	# The machine first: a test slowed by a starved or swapping machine
+	# differs from one that hangs.
+	echo "--- load: $(cat /proc/loadavg)"
+	grep -E '^(MemTotal|MemAvailable|SwapFree|Shmem):' /proc/meminfo | tr -s ' ' | tr '\n' ' '
+	echo
+	echo "--- server.log"; tail -n 30 "$OPENMPS_LOG_DIRECTORY/server.log" 2>/dev/null
+	echo "--- what its processes wait in:"
 	for pid in $(ours); do
 		case $(cat "/proc/$pid/comm" 2>/dev/null) in
 		omps-*) n=$((n + 1)) && [ $n -gt 8 ] && continue ;; # clients: the first eight
 		esac
 		describe "$pid"
 	done
-	echo "--- server.log"; tail -n 30 "$OPENMPS_LOG_DIRECTORY/server.log" 2>/dev/null
 	kill_ours
 	kill -TERM $$
 }

@@ -1,7 +1,8 @@
 /* A driver-API program that shows what its limits let it do. Its arguments
  * are steps, run in order; each prints one line:
  *   smid N        N blocks of the smid kernel on a stream of its own:
- *                 "smid: K SMs, F..L" (the distinct SMs they ran on)
+ *                 "smid: K SMs, F..L" (the distinct SMs they ran on), then
+ *                 "smset: A B ..." (each of them)
  *   prio P        a stream of priority P runs the stream_priority kernel
  *                 (fakecuda only): "prio P: runs at X"
  *   meminfo       "meminfo: free F total T"
@@ -85,6 +86,11 @@ static int smid(unsigned blocks)
 		hi = host[i] > hi ? host[i] : hi;
 	}
 	printf("smid: %u SMs, %u..%u\n", k, lo, hi);
+	printf("smset:"); /* a green context's SMs need not be numbered in a row */
+	for (i = 0; i < sizeof(seen); i++)
+		if (seen[i])
+			printf(" %u", i);
+	printf("\n");
 	return 0;
 }
 

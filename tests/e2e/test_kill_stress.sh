@@ -76,8 +76,11 @@ echo "$killed clients started, $signalled died of the signal; $connected got in,
 check "the signal killed most, not their end ($signalled of $killed)" test "$signalled" -ge $((killed / 2))
 check "a fair share died holding memory ($orphaned)" test "$orphaned" -ge $((killed / 10))
 check "every client that got in was released ($released of $connected)" test "$released" -eq "$connected"
-bound=1000
-sanitized && bound=5000 # eight instrumented clients starting at once on two cores starve it
+# Release follows the death's hang-up at once; what this bound catches is a
+# release left to a timeout. On a shared two-core CI machine, eight clients
+# starting beside the one released delay it by over a second (1.6 s seen), so
+# the bound here is 5 s; the GPU suite's kill-stress holds it to 1 s.
+bound=5000
 echo "slowest release: $slowest ms after its client's death"
 check "each within $bound ms of its death (slowest: $slowest ms)" awk "BEGIN {exit !($slowest <= $bound)}"
 check "its descriptors are back to $base_fds" test "$(fds "$srv")" -eq "$base_fds"

@@ -32,7 +32,7 @@ wait_for "all $N clients to hold memory" 300 holding
 connected=$(c "get_client_list $S" | wc -l)
 check "$N clients are connected to one server at once ($connected)" test "$connected" -eq "$N"
 t=$(threads "$S") f=$(fds "$S")
-echo "server with $N idle clients: $t threads (idle: $base_threads), $f descriptors (idle: $base_fds)"
+echo "at $SECONDS s: server with $N idle clients: $t threads (idle: $base_threads), $f descriptors (idle: $base_fds)"
 check "their threads stay within the pool's limit" test "$t" -le $((base_threads + LIMIT))
 check "two descriptors a client" test "$f" -le $((base_fds + 2 * N))
 
@@ -50,7 +50,7 @@ touch "$TMP/go" # all of them work now
 for p in $(jobs -p); do [ "$p" = "$sampler" ] || wait "$p"; done
 touch "$TMP/done"
 wait "$sampler"
-echo "server while $N clients worked: at most $(cat "$TMP/peak") threads"
+echo "at $SECONDS s: server while $N clients worked: at most $(cat "$TMP/peak") threads"
 check "the pool stayed within its limit while they worked" test "$(cat "$TMP/peak")" -le $((base_threads + LIMIT))
 check "all $N clients pass" test "$(cat "$TMP"/m*.out | grep -cx 'remote_probe: PASS')" -eq "$N"
 wait_for "the server to let go of them" 60 logged "Number of active clients is 0" server

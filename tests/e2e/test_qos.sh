@@ -8,7 +8,8 @@
 #   - memory limit: cuMemAlloc, cuMemAllocAsync and module data count;
 #     cuMemGetInfo's total is the limit; past it, CUDA_ERROR_OUT_OF_MEMORY
 #     while other clients allocate on; a lower limit set meanwhile applies.
-#   - priority: normal clients' streams one level above below-normal ones.
+#   - priority: normal clients' streams one level above below-normal ones,
+#     which leave OPENMPS_PRIORITY_RESERVE of the SMs to normal clients.
 #   - ps shows each client's SMs and memory; terminate_client stops one
 #     client, whose next call fails, and no other.
 . "$(dirname "$0")/lib.sh"
@@ -24,7 +25,7 @@ says() { grep -qxE -- "$2" "$TMP/$1.out" 2>/dev/null; }
 M=$((1 << 20))
 start_daemon
 
-out=$(probe smid 1024)
+out=$(probe smid 1024 | head -n 1)
 check "a client without limits runs on all 132 SMs [$out]" test "$out" = "smid: 132 SMs, 0..131"
 S=$(servers)
 out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024)
@@ -94,5 +95,33 @@ check "a normal client's priorities run one level up [$out]" \
 	test "$out" = "prio 0: runs at -1 prio -2: runs at -3 prio -4: runs at -5 prio -5: runs at -5 "
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe prio 0 prio -4 | tr '\n' ' ')
 check "a below-normal client's run at the lowest level [$out]" test "$out" = "prio 0: runs at 0 prio -4: runs at 0 "
+# Priority orders only blocks waiting to start: below-normal clients leave
+# OPENMPS_PRIORITY_RESERVE (5%) of the SMs to normal ones, rounded to the
+# granule: 128 of 132 here. A share below that cap stays as it was.
+out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+check "a below-normal client runs on 128 of the 132 SMs [$out]" test "$out" = "smid: 128 SMs, 0..127"
+check "server.log: the reserve" logged "Below-normal clients run on 128 of the 132 SMs of device 0: the rest is kept" server
+out=$(probe smid 1024 | head -n 1)
+check "a normal client beside it still runs on all 132 [$out]" test "$out" = "smid: 132 SMs, 0..131"
+out=$(CUDA_MPS_CLIENT_PRIORITY=1 CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024 | head -n 1)
+check "a below-normal client at 25% keeps its 40 [$out]" grep -qE "^smid: 40 SMs" <<<"$out"
+restart() { # restart VALUE: the daemon again, with OPENMPS_PRIORITY_RESERVE=VALUE
+	local dpid
+	dpid=$(daemon_pid)
+	c quit >/dev/null
+	wait_for "the daemon to quit" 10 dead "$dpid"
+	rm -f "$OPENMPS_LOG_DIRECTORY"/*.log
+	OPENMPS_PRIORITY_RESERVE=$1 start_daemon
+}
+restart 20
+out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+check "with a reserve of 20%: 112 SMs (80% of 132, rounded up to the granule) [$out]" test "$out" = "smid: 112 SMs, 0..111"
+restart 0
+out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+check "with none: all 132 [$out]" test "$out" = "smid: 132 SMs, 0..131"
+restart 60
+out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+check "a reserve past 50% is refused, and the default applies [$out]" test "$out" = "smid: 128 SMs, 0..127"
+check "server.log: why" logged "OPENMPS_PRIORITY_RESERVE=60: must be a percentage from 0 to 50; using 5" server
 [ "$FAILS" -ne 0 ] && for f in "$TMP"/*.out; do echo "--- $f"; cat "$f"; done
 finish

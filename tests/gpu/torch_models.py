@@ -11,14 +11,17 @@ Steps (seeded, so that both runs compute the same):
   resnet50-fp16   the same in half precision: relative error <= 1e-2
   bert            a BERT-base-sized encoder from a config with random weights, batch 4 x 128 tokens
                   (fp32): relative error <= 1e-4
-  train           ResNet-18, 50 steps of SGD with momentum: every loss within 1e-3
+  train           ResNet-18, 50 steps of SGD with momentum, deterministic algorithms: every loss within 1e-3
   graph           ResNet-18 inference captured with torch.cuda.graph and replayed on new inputs:
                   equal to eager within 1e-4, in the same run
   along the way   torch.cuda.mem_get_info, pinned non_blocking copies, several streams and events,
                   an NVRTC-compiled kernel (jiterator), device properties
 """
+import os
 import sys
 import traceback
+
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (train), before CUDA starts
 
 import torch
 
@@ -63,7 +66,13 @@ def bert():
 
 
 def train():
+    """Deterministic algorithms only: otherwise two native runs already differ
+    (cuDNN's fastest backward kernels add with atomics), and the comparison
+    would show the GPU's nondeterminism instead of openmps's faithfulness."""
     import torchvision
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(0)
     m = torchvision.models.resnet18().cuda().train()
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
@@ -77,6 +86,9 @@ def train():
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    torch.use_deterministic_algorithms(False)
+    torch.backends.cudnn.deterministic = False
+    torch.backends.cudnn.benchmark = True
     return torch.tensor(losses)
 
 
@@ -125,7 +137,8 @@ def along_the_way():
     torch.cuda.synchronize()
     for i, o in enumerate(outs):
         assert torch.equal(o, h * (i + 1))
-    fn = torch.cuda.jiterator._create_jit_fn("template <typename T> T axpy(T x, T y, T a) { return a * x + y; }")
+    # jiterator: scalar arguments are declared, with a default, when the kernel is made
+    fn = torch.cuda.jiterator._create_jit_fn("template <typename T> T axpy(T x, T y, T a) { return a * x + y; }", a=1.0)
     x = torch.rand(1 << 16, device="cuda")
     y = torch.rand(1 << 16, device="cuda")
     assert torch.allclose(fn(x, y, a=2.0), 2 * x + y)
