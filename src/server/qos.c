@@ -108,14 +108,13 @@ static unsigned share_sms(const struct srv_state *s, int dev, uint32_t atp_milli
 	return !atp_milli || want >= all ? 0 : (unsigned)(want ? want : 1);
 }
 
-/* The share of dev a client's partition is made for: its active thread
+/* The share a client's partitions are made for: its active thread
  * percentage (0: all), and no more than what the reserve leaves when it
  * is below normal. */
-static uint32_t share_for(const struct srv_state *s, int dev, const struct omps_settings *st)
+static uint32_t share_for(const struct srv_state *s, const struct omps_settings *st)
 {
 	uint32_t cap = 100000 - s->reserve_milli, atp = st->atp_milli ? st->atp_milli : 100000;
 
-	(void)dev;
 	return st->priority < 1 || !s->reserve_milli || atp <= cap ? st->atp_milli : cap;
 }
 
@@ -330,7 +329,7 @@ void srv_qos_apply(struct srv_client *c)
 	struct srv_state *s = c->srv;
 	struct omps_settings st;
 	int first = !c->qos.gen, reprioritized;
-	uint32_t i;
+	uint32_t i, share;
 
 	/* Streams in a capture cannot move: later, once the captures end. */
 	if (c->captures && c->qos.gen)
@@ -341,14 +340,13 @@ void srv_qos_apply(struct srv_client *c)
 	pthread_mutex_unlock(&c->qos_lock);
 	reprioritized = st.priority != c->qos.priority;
 	c->qos.priority = st.priority;
+	share = share_for(s, &st);
 	for (i = 0; i < s->devices.ndevices; i++) {
 		struct srv_partition *old = c->qos.part[i];
 		CUresult r;
 
 		c->qos.mem_limit[i] = limit_for(s, &st, i);
 		if (first || st.atp_milli != c->qos.atp_milli || reprioritized) {
-			uint32_t share = share_for(s, (int)i, &st);
-
 			c->qos.part[i] = partition_take(s, (int)i, share);
 			partition_put(s, old);
 			if (share != st.atp_milli)
