@@ -4,7 +4,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline double bench_now(clockid_t clock)
 {
@@ -12,6 +14,35 @@ static inline double bench_now(clockid_t clock)
 
 	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The common start of workers that run at once: START is its wall-clock
+ * epoch, or the path of a file that will hold it. With a file, the worker,
+ * ready, says "ready" on stdout and waits for the file, which bench/run
+ * writes once every worker has said so: a worker slow to start (a context
+ * each, time-sliced; a second or more a client under NVIDIA MPS at 32) is
+ * not left out of the count. 0: no start came in 600 s. */
+static inline double bench_start(const char *start)
+{
+	double t = 0;
+	FILE *f;
+	int i;
+
+	if (!strchr(start, '/'))
+		return atof(start);
+	printf("ready\n");
+	fflush(stdout);
+	for (i = 0; i < 120000; i++) {
+		if ((f = fopen(start, "r"))) {
+			int n = fscanf(f, "%lf", &t);
+
+			fclose(f);
+			if (n == 1)
+				return t;
+		}
+		usleep(5000);
+	}
+	return 0;
 }
 
 static inline int bench_cmp(const void *a, const void *b)

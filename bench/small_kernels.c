@@ -6,17 +6,34 @@
  * (time-sliced without a service, concurrent under NVIDIA MPS or openmps),
  * or as THREADS threads of this one process, each with a stream of its own
  * (the "streams in one process" mode).
- *   small_kernels START_EPOCH_SECONDS DURATION_SECONDS [ITERATIONS [BLOCKS [THREADS]]]
- * Prints "kernels N seconds S". */
+ *   small_kernels START DURATION_SECONDS [ITERATIONS [BLOCKS [THREADS]]]
+ * START: the start's wall-clock epoch, or a file that will hold it
+ * (bench_start). Prints "kernels N seconds S". */
 #include <cuda.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "bench.h"
 
 #define CK BENCH_CK
 
+static const char *start_arg;
 static double start, duration;
+static int nthreads = 1;
+static atomic_int arrived, started;
+
+/* Each thread, warmed up or failed: the last to arrive learns the common
+ * start (bench_start) for all of them. */
+static void arrive(void)
+{
+	if (atomic_fetch_add(&arrived, 1) + 1 == nthreads) {
+		start = bench_start(start_arg);
+		atomic_store(&started, 1);
+	}
+	while (!atomic_load(&started))
+		usleep(1000);
+}
 static unsigned int iters = 4000, blocks = 16;
 static CUcontext ctx;
 static CUfunction f;
@@ -36,10 +53,12 @@ static void *worker(void *out)
 	double t;
 	int i;
 
-	if (cuCtxSetCurrent(ctx) || cuMemAlloc(&d, 256) || cuStreamCreate(&s, CU_STREAM_NON_BLOCKING))
+	if (cuCtxSetCurrent(ctx) || cuMemAlloc(&d, 256) || cuStreamCreate(&s, CU_STREAM_NON_BLOCKING) ||
+	    cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL) || cuStreamSynchronize(s)) { /* warm up */
+		arrive();
 		return NULL;
-	if (cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL) || cuStreamSynchronize(s)) /* warm up */
-		return NULL;
+	}
+	arrive();
 	while ((t = now()) < start)
 		usleep(start - t > 0.01 ? 5000 : 100);
 	while (now() < start + duration) {
@@ -59,15 +78,15 @@ int main(int argc, char **argv)
 {
 	pthread_t tid[256];
 	long counts[256] = {0}, kernels = 0;
-	int nthreads = 1, i, failed = 0;
+	int i, failed = 0;
 	CUmodule mod;
 	void *ok;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: small_kernels START_EPOCH_SECONDS DURATION_SECONDS [ITERATIONS [BLOCKS [THREADS]]]\n");
+		fprintf(stderr, "usage: small_kernels START DURATION_SECONDS [ITERATIONS [BLOCKS [THREADS]]]\n");
 		return 2;
 	}
-	start = atof(argv[1]);
+	start_arg = argv[1];
 	duration = atof(argv[2]);
 	if (argc > 3)
 		iters = (unsigned int)atoi(argv[3]);
