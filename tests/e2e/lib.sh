@@ -59,8 +59,8 @@ cleanup() {
 	: >"$TMP/finished" # the watchdog, woken by the kills below, sees it and says nothing
 	if [ -s "$TMP/watchdog.pid" ]; then
 		pid=$(cat "$TMP/watchdog.pid")
+		pkill -P "$pid" 2>/dev/null # its sleep first: once the watchdog is gone, the sleep is no one's child
 		kill "$pid" 2>/dev/null
-		pkill -P "$pid" 2>/dev/null
 	fi
 	kill_ours
 	rm -rf "$TMP"
