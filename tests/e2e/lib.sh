@@ -181,6 +181,14 @@ servers() { c get_server_list 2>/dev/null; }
 has_servers() { [ -n "$(servers)" ]; }
 no_servers() { [ -z "$(servers)" ]; }
 
+# stop_daemon [SECONDS]: quit, and wait (10 s) until the daemon is gone.
+stop_daemon() {
+	local dpid
+	dpid=$(daemon_pid)
+	c quit >/dev/null
+	wait_for "the daemon to quit" "${1:-10}" dead "$dpid"
+}
+
 start_daemon() {
 	CHECKS=$((CHECKS + 1))
 	"$CTL" -d "$@" || fail "the daemon did not start"

@@ -56,9 +56,7 @@ check "all $N clients pass" test "$(cat "$TMP"/m*.out | grep -cx 'remote_probe: 
 wait_for "the server to let go of them" 60 logged "Number of active clients is 0" server
 check "its descriptors are back to $base_fds" test "$(fds "$S")" -eq "$base_fds"
 
-dpid=$(daemon_pid)
-c quit >/dev/null
-wait_for "the daemon to quit" 10 dead "$dpid"
+stop_daemon
 touch "$TMP/gate" # their events' work runs until the gate goes
 OPENMPS_SERVER_THREADS=2 FAKECUDA_EVENT_GATE=$TMP/gate start_daemon
 for i in 1 2 3 4; do

@@ -106,10 +106,7 @@ check "a normal client beside it still runs on all 132 [$out]" test "$out" = "sm
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024 | head -n 1)
 check "a below-normal client at 25% keeps its 40 [$out]" grep -qE "^smid: 40 SMs" <<<"$out"
 restart() { # restart VALUE: the daemon again, with OPENMPS_PRIORITY_RESERVE=VALUE
-	local dpid
-	dpid=$(daemon_pid)
-	c quit >/dev/null
-	wait_for "the daemon to quit" 10 dead "$dpid"
+	stop_daemon
 	rm -f "$OPENMPS_LOG_DIRECTORY"/*.log
 	OPENMPS_PRIORITY_RESERVE=$1 start_daemon
 }

@@ -12,17 +12,13 @@ check "the daemon is still up" alive "$(daemon_pid)"
 expect "get_server_list" ""
 expect "device_query" "Default
 openmps-server: CUDA driver initialisation failed: CUDA_ERROR_NO_DEVICE (100)" 1
-dpid=$(daemon_pid)
-c quit >/dev/null
-wait_for "the daemon to quit" 5 dead "$dpid"
+stop_daemon 5
 
 # A driver path that is wrong is reported as such.
 OPENMPS_DRIVER_PATH=/nonexistent/libcuda.so.1 start_daemon
 client b
 client_wait b "^refused: .*cannot load the CUDA driver /nonexistent/libcuda.so.1"
-dpid=$(daemon_pid)
-c quit >/dev/null
-wait_for "the daemon to quit" 5 dead "$dpid"
+stop_daemon 5
 
 # Clients that arrive while a slow server starts wait for it.
 FAKECUDA_INIT_DELAY_MS=2000 start_daemon # long enough to be seen under load
