@@ -1,4 +1,5 @@
-/* What the benchmarks share: a clock, medians, and a driver-call check. */
+/* What the benchmarks share: a clock, the common start of their workers,
+ * medians, and a driver-call check. */
 #ifndef OPENMPS_BENCH_H
 #define OPENMPS_BENCH_H
 
@@ -43,6 +44,32 @@ static inline double bench_start(const char *start)
 		usleep(5000);
 	}
 	return 0;
+}
+
+/* The starting line of one worker's threads: each, warmed up or failed,
+ * waits here; the last to come learns the common start (bench_start) for
+ * all of them, and each waits for that instant, which it returns. __atomic
+ * builtins: bench.h serves C and CUDA C++ alike. */
+struct bench_line {
+	const char *arg; /* START as given */
+	int threads;
+	int arrived, known;
+	double start;
+};
+
+static inline double bench_line_wait(struct bench_line *l)
+{
+	double t;
+
+	if (__atomic_add_fetch(&l->arrived, 1, __ATOMIC_ACQ_REL) == l->threads) {
+		l->start = bench_start(l->arg);
+		__atomic_store_n(&l->known, 1, __ATOMIC_RELEASE);
+	}
+	while (!__atomic_load_n(&l->known, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	while ((t = bench_now(CLOCK_REALTIME)) < l->start)
+		usleep(l->start - t > 0.01 ? 5000 : 100);
+	return l->start;
 }
 
 static inline int bench_cmp(const void *a, const void *b)

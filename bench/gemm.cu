@@ -2,7 +2,7 @@
 // SIZE x SIZE matrices, from a common start time for a fixed time. Several
 // workers run as processes, or as THREADS threads of one process, each with
 // its own handle, stream and matrices.
-//   gemm START_EPOCH_SECONDS DURATION_SECONDS SIZE [THREADS]
+//   gemm START DURATION_SECONDS SIZE [THREADS]   (START: as bench.h's bench_start)
 // Prints "flops F seconds S" (2 SIZE^3 a multiply, all workers).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -13,7 +13,8 @@
 
 #include "bench.h"
 
-static double start_at, duration;
+static struct bench_line line; // arg and threads set by main
+static double duration;
 static int size;
 
 /* Wall-clock time: the workers, separate processes, start at one instant. */
@@ -30,19 +31,17 @@ static void *worker(void *out)
 	float *a, *b, *c;
 	cublasHandle_t h;
 	cudaStream_t s;
-	double t;
+	int warm = !cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) && !cudaMalloc(&a, bytes) &&
+		   !cudaMalloc(&b, bytes) && !cudaMalloc(&c, bytes) && !cudaMemset(a, 0, bytes) &&
+		   !cudaMemset(b, 0, bytes) && cublasCreate(&h) == CUBLAS_STATUS_SUCCESS &&
+		   cublasSetStream(h, s) == CUBLAS_STATUS_SUCCESS &&
+		   !cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, size, size, size, &one, a, size, b, size, &zero, c, size) &&
+		   !cudaStreamSynchronize(s); // warm up
+	double start = bench_line_wait(&line);
 
-	if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) || cudaMalloc(&a, bytes) || cudaMalloc(&b, bytes) ||
-	    cudaMalloc(&c, bytes) || cudaMemset(a, 0, bytes) || cudaMemset(b, 0, bytes))
+	if (!warm)
 		return NULL;
-	if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS || cublasSetStream(h, s) != CUBLAS_STATUS_SUCCESS)
-		return NULL;
-	if (cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, size, size, size, &one, a, size, b, size, &zero, c, size) ||
-	    cudaStreamSynchronize(s)) // warm up
-		return NULL;
-	while ((t = now()) < start_at)
-		usleep(start_at - t > 0.01 ? 5000 : 100);
-	while (now() < start_at + duration) {
+	while (now() < start + duration) {
 		for (int k = 0; k < 4; k++)
 			if (cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, size, size, size, &one, a, size, b, size, &zero, c,
 					size))
@@ -67,10 +66,11 @@ int main(int argc, char **argv)
 	void *ok;
 
 	if (argc < 4 || threads < 1 || threads > 64) {
-		fprintf(stderr, "usage: gemm START_EPOCH_SECONDS DURATION_SECONDS SIZE [THREADS]\n");
+		fprintf(stderr, "usage: gemm START DURATION_SECONDS SIZE [THREADS]\n");
 		return 2;
 	}
-	start_at = atof(argv[1]);
+	line.arg = argv[1];
+	line.threads = threads;
 	duration = atof(argv[2]);
 	size = atoi(argv[3]);
 	if (cudaFree(0)) {
@@ -88,6 +88,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gemm: a CUDA or cuBLAS call failed\n");
 		return 1;
 	}
-	printf("flops %.0f seconds %.3f\n", total, now() - start_at);
+	printf("flops %.0f seconds %.3f\n", total, now() - line.start);
 	return 0;
 }

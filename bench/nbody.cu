@@ -2,7 +2,7 @@
 // through shared memory as the CUDA sample does, stepping BODIES bodies from
 // a common start time for a fixed time. Several workers run as processes, or
 // as THREADS threads of one process, each with its own stream and bodies.
-//   nbody START_EPOCH_SECONDS DURATION_SECONDS BODIES [THREADS]
+//   nbody START DURATION_SECONDS BODIES [THREADS]   (START: as bench.h's bench_start)
 // Prints "interactions N seconds S" (body pairs computed, all workers).
 #include <cuda_runtime.h>
 #include <pthread.h>
@@ -14,7 +14,8 @@
 
 #define TILE 256
 
-static double start_at, duration;
+static struct bench_line line; // arg and threads set by main
+static double duration;
 static int bodies;
 
 /* Wall-clock time: the workers, separate processes, start at one instant. */
@@ -63,21 +64,22 @@ static void *worker(void *out)
 	size_t bytes = (size_t)bodies * sizeof(float4);
 	float4 *h = (float4 *)malloc(bytes), *pos[2], *vel;
 	cudaStream_t s;
-	int cur = 0, blocks = (bodies + TILE - 1) / TILE;
-	double t;
+	int cur = 0, blocks = (bodies + TILE - 1) / TILE, warm;
+	double start;
 
 	for (int i = 0; i < bodies; i++)
 		h[i] = make_float4(rand() / (float)RAND_MAX, rand() / (float)RAND_MAX, rand() / (float)RAND_MAX, 1.0f);
-	if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) || cudaMalloc(&pos[0], bytes) ||
-	    cudaMalloc(&pos[1], bytes) || cudaMalloc(&vel, bytes) || cudaMemcpy(pos[0], h, bytes, cudaMemcpyHostToDevice) ||
-	    cudaMemset(vel, 0, bytes))
+	warm = !cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) && !cudaMalloc(&pos[0], bytes) &&
+	       !cudaMalloc(&pos[1], bytes) && !cudaMalloc(&vel, bytes) &&
+	       !cudaMemcpy(pos[0], h, bytes, cudaMemcpyHostToDevice) && !cudaMemset(vel, 0, bytes);
+	if (warm) {
+		step<<<blocks, TILE, 0, s>>>(pos[0], pos[1], vel, bodies, 0.001f); // warm up
+		warm = !cudaStreamSynchronize(s);
+	}
+	start = bench_line_wait(&line);
+	if (!warm)
 		return NULL;
-	step<<<blocks, TILE, 0, s>>>(pos[0], pos[1], vel, bodies, 0.001f); // warm up
-	if (cudaStreamSynchronize(s))
-		return NULL;
-	while ((t = now()) < start_at)
-		usleep(start_at - t > 0.01 ? 5000 : 100);
-	while (now() < start_at + duration) {
+	while (now() < start + duration) {
 		for (int k = 0; k < 4; k++, cur ^= 1)
 			step<<<blocks, TILE, 0, s>>>(pos[cur], pos[cur ^ 1], vel, bodies, 0.001f);
 		if (cudaStreamSynchronize(s))
@@ -100,10 +102,11 @@ int main(int argc, char **argv)
 	void *ok;
 
 	if (argc < 4 || threads < 1 || threads > 64) {
-		fprintf(stderr, "usage: nbody START_EPOCH_SECONDS DURATION_SECONDS BODIES [THREADS]\n");
+		fprintf(stderr, "usage: nbody START DURATION_SECONDS BODIES [THREADS]\n");
 		return 2;
 	}
-	start_at = atof(argv[1]);
+	line.arg = argv[1];
+	line.threads = threads;
 	duration = atof(argv[2]);
 	bodies = atoi(argv[3]);
 	if (cudaFree(0)) {
@@ -121,6 +124,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nbody: a CUDA call failed: %s\n", cudaGetErrorString(cudaGetLastError()));
 		return 1;
 	}
-	printf("interactions %lld seconds %.3f\n", total, now() - start_at);
+	printf("interactions %lld seconds %.3f\n", total, now() - line.start);
 	return 0;
 }

@@ -11,29 +11,14 @@
  * (bench_start). Prints "kernels N seconds S". */
 #include <cuda.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <unistd.h>
 
 #include "bench.h"
 
 #define CK BENCH_CK
 
-static const char *start_arg;
-static double start, duration;
-static int nthreads = 1;
-static atomic_int arrived, started;
-
-/* Each thread, warmed up or failed: the last to arrive learns the common
- * start (bench_start) for all of them. */
-static void arrive(void)
-{
-	if (atomic_fetch_add(&arrived, 1) + 1 == nthreads) {
-		start = bench_start(start_arg);
-		atomic_store(&started, 1);
-	}
-	while (!atomic_load(&started))
-		usleep(1000);
-}
+static struct bench_line line = {.threads = 1};
+static double duration;
 static unsigned int iters = 4000, blocks = 16;
 static CUcontext ctx;
 static CUfunction f;
@@ -50,17 +35,13 @@ static void *worker(void *out)
 	CUdeviceptr d;
 	CUstream s;
 	void *args[2] = {&d, &iters};
-	double t;
-	int i;
+	double start;
+	int i, warm = !cuCtxSetCurrent(ctx) && !cuMemAlloc(&d, 256) && !cuStreamCreate(&s, CU_STREAM_NON_BLOCKING) &&
+		      !cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL) && !cuStreamSynchronize(s);
 
-	if (cuCtxSetCurrent(ctx) || cuMemAlloc(&d, 256) || cuStreamCreate(&s, CU_STREAM_NON_BLOCKING) ||
-	    cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL) || cuStreamSynchronize(s)) { /* warm up */
-		arrive();
+	start = bench_line_wait(&line);
+	if (!warm)
 		return NULL;
-	}
-	arrive();
-	while ((t = now()) < start)
-		usleep(start - t > 0.01 ? 5000 : 100);
 	while (now() < start + duration) {
 		for (i = 0; i < 32; i++)
 			if (cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL))
@@ -86,25 +67,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: small_kernels START DURATION_SECONDS [ITERATIONS [BLOCKS [THREADS]]]\n");
 		return 2;
 	}
-	start_arg = argv[1];
+	line.arg = argv[1];
 	duration = atof(argv[2]);
 	if (argc > 3)
 		iters = (unsigned int)atoi(argv[3]);
 	if (argc > 4)
 		blocks = (unsigned int)atoi(argv[4]);
 	if (argc > 5)
-		nthreads = atoi(argv[5]);
-	if (nthreads < 1 || nthreads > 256)
+		line.threads = atoi(argv[5]);
+	if (line.threads < 1 || line.threads > 256)
 		return 2;
 	CK(cuInit(0));
 	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
 	CK(cuCtxSetCurrent(ctx));
 	CK(cuModuleLoadData(&mod, bench_spin_ptx));
 	CK(cuModuleGetFunction(&f, mod, "spin"));
-	for (i = 0; i < nthreads; i++)
+	for (i = 0; i < line.threads; i++)
 		if (pthread_create(&tid[i], NULL, worker, &counts[i]))
 			return 1;
-	for (i = 0; i < nthreads; i++) {
+	for (i = 0; i < line.threads; i++) {
 		pthread_join(tid[i], &ok);
 		failed |= !ok;
 		kernels += counts[i];
@@ -113,7 +94,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "small_kernels: a worker's driver call failed\n");
 		return 1;
 	}
-	printf("kernels %ld seconds %.3f\n", kernels, now() - start);
+	printf("kernels %ld seconds %.3f\n", kernels, now() - line.start);
 	cuModuleUnload(mod);
 	return 0;
 }
