@@ -7,6 +7,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,39 +24,61 @@ static double now(void)
 	return bench_now(CLOCK_REALTIME);
 }
 
+/* A failed call is said with its name and error: a worker that fails is left
+ * out of the count, and bench/run shows the first lines it printed. */
+#define CUDA_OK(call) ok_cuda((call), #call)
+#define BLAS_OK(call) ok_blas((call), #call)
+static bool ok_cuda(cudaError_t e, const char *what)
+{
+	if (e != cudaSuccess)
+		fprintf(stderr, "gemm %d: %s: %s\n", size, what, cudaGetErrorString(e));
+	return e == cudaSuccess;
+}
+
+static bool ok_blas(cublasStatus_t e, const char *what)
+{
+	if (e != CUBLAS_STATUS_SUCCESS)
+		fprintf(stderr, "gemm %d: %s: %s\n", size, what, cublasGetStatusString(e));
+	return e == CUBLAS_STATUS_SUCCESS;
+}
+
+static bool multiply(cublasHandle_t h, const float *a, const float *b, float *c)
+{
+	const float one = 1.0f, zero = 0.0f;
+
+	return BLAS_OK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, size, size, size, &one, a, size, b, size, &zero, c,
+				   size));
+}
+
 static void *worker(void *out)
 {
 	double *flops = (double *)out;
 	size_t bytes = (size_t)size * size * sizeof(float);
-	const float one = 1.0f, zero = 0.0f;
-	float *a, *b, *c;
-	cublasHandle_t h;
-	cudaStream_t s;
-	int warm = !cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) && !cudaMalloc(&a, bytes) &&
-		   !cudaMalloc(&b, bytes) && !cudaMalloc(&c, bytes) && !cudaMemset(a, 0, bytes) &&
-		   !cudaMemset(b, 0, bytes) && cublasCreate(&h) == CUBLAS_STATUS_SUCCESS &&
-		   cublasSetStream(h, s) == CUBLAS_STATUS_SUCCESS &&
-		   !cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, size, size, size, &one, a, size, b, size, &zero, c, size) &&
-		   !cudaStreamSynchronize(s); // warm up
-	double start = bench_line_wait(&line);
+	float *a = NULL, *b = NULL, *c = NULL;
+	cublasHandle_t h = NULL;
+	cudaStream_t s = NULL;
+	bool ok = CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking)) && CUDA_OK(cudaMalloc(&a, bytes)) &&
+		  CUDA_OK(cudaMalloc(&b, bytes)) && CUDA_OK(cudaMalloc(&c, bytes)) &&
+		  CUDA_OK(cudaMemset(a, 0, bytes)) && CUDA_OK(cudaMemset(b, 0, bytes)) && BLAS_OK(cublasCreate(&h)) &&
+		  BLAS_OK(cublasSetStream(h, s)) && multiply(h, a, b, c) &&
+		  CUDA_OK(cudaStreamSynchronize(s)); // warm up
+	double start = bench_line_wait(&line); // reached even after a failure: the others wait for it
 
-	if (!warm)
-		return NULL;
-	while (now() < start + duration) {
-		for (int k = 0; k < 4; k++)
-			if (cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, size, size, size, &one, a, size, b, size, &zero, c,
-					size))
-				return NULL;
-		if (cudaStreamSynchronize(s))
-			return NULL;
-		*flops += 4 * 2.0 * size * size * size;
+	while (ok && now() < start + duration) {
+		for (int k = 0; ok && k < 4; k++)
+			ok = multiply(h, a, b, c);
+		ok = ok && CUDA_OK(cudaStreamSynchronize(s));
+		if (ok)
+			*flops += 4 * 2.0 * size * size * size;
 	}
-	cublasDestroy(h);
+	if (h)
+		cublasDestroy(h);
 	cudaFree(a);
 	cudaFree(b);
 	cudaFree(c);
-	cudaStreamDestroy(s);
-	return out;
+	if (s)
+		cudaStreamDestroy(s);
+	return ok ? out : NULL;
 }
 
 int main(int argc, char **argv)
@@ -85,7 +108,7 @@ int main(int argc, char **argv)
 		total += flops[i];
 	}
 	if (failed) {
-		fprintf(stderr, "gemm: a CUDA or cuBLAS call failed\n");
+		fprintf(stderr, "gemm %d: a worker failed (said above)\n", size);
 		return 1;
 	}
 	printf("flops %.0f seconds %.3f\n", total, now() - line.start);
