@@ -233,6 +233,9 @@ enum omps_call {
 	OMPS_CALL_END
 };
 
+/* "kernel launch", "memset", ...: for log lines (protocol.c). */
+const char *omps_call_name(uint32_t type);
+
 enum omps_reply_type {
 	OMPS_REPLY = 1,	 /* omps_reply or a larger struct starting with it */
 	OMPS_REPLY_DATA, /* raw bytes of a device-to-host copy */

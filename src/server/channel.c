@@ -90,6 +90,7 @@ int srv_reply(struct srv_client *c, const void *reply, size_t len)
 
 static void dispatch(struct srv_client *c, uint32_t type, size_t len)
 {
+	c->call = type;
 	if ((type >= OMPS_CALL_MEM_ALLOC && type <= OMPS_CALL_SYNCHRONIZE) ||
 	    (type >= OMPS_CALL_MEMCPY_2D && type <= OMPS_CALL_STAGE_WAIT)) {
 		srv_memory_call(c, type, c->buf, len);

@@ -2,6 +2,8 @@
  * pointer range a client names checked against its own allocations (so it
  * cannot touch another client's memory through the API), copies and sets on
  * the client's own stream, and everything it left freed when it goes. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,11 +24,28 @@ static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t byte
 	return NULL;
 }
 
-/* An asynchronous call's failure waits for the next synchronous call. */
+/* An asynchronous call's failure waits for the next synchronous call; the
+ * log says at once what failed (srv_refused's limit applies), since the call
+ * that returns it later may be any other. */
+void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...)
+{
+	char what[192], err[64];
+	va_list ap;
+
+	if (r == CUDA_SUCCESS)
+		return;
+	if (c->sticky == CUDA_SUCCESS)
+		c->sticky = r;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	omps_driver_strerror(c->srv->drv, r, err, sizeof(err));
+	srv_refused(c, "%s failed: %s; its next synchronous call returns it", what, err);
+}
+
 void srv_deferred(struct srv_client *c, CUresult r)
 {
-	if (r != CUDA_SUCCESS && c->sticky == CUDA_SUCCESS)
-		c->sticky = r;
+	srv_deferred_on(c, r, "an asynchronous %s", omps_call_name(c->call));
 }
 
 int32_t srv_with_sticky(struct srv_client *c, CUresult r)

@@ -364,6 +364,20 @@ static int plain_attribute(uint32_t id)
 	}
 }
 
+/* A failed launch named in the log with its shape: the client hears of it
+ * only at its next synchronous call, from whatever call that is. */
+static void launched(struct srv_client *c, const struct srv_function *f, const struct omps_call_launch *m,
+		     CUresult r)
+{
+	if (!f) {
+		srv_deferred(c, r);
+		return;
+	}
+	srv_deferred_on(c, r, "launch of %.80s (grid %u,%u,%u, block %u,%u,%u, %u bytes of shared memory, %u attributes)",
+			f->name, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1], m->block[2],
+			m->shared_mem, m->nattrs);
+}
+
 static void launch(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data, size_t len)
 {
 	struct srv_function *f = function_of(c, m->function);
@@ -387,7 +401,7 @@ static void launch(struct srv_client *c, const struct omps_call_launch *m, const
 	if (r == CUDA_SUCCESS && !m->nattrs) {
 		r = c->srv->drv->launch_kernel(f->fn, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1],
 					       m->block[2], m->shared_mem, s, NULL, size ? extra : NULL);
-		srv_deferred(c, r);
+		launched(c, f, m, r);
 		return;
 	}
 	if (r == CUDA_SUCCESS) {
@@ -404,7 +418,7 @@ static void launch(struct srv_client *c, const struct omps_call_launch *m, const
 				       m->shared_mem, s, attrs, m->nattrs};
 		r = c->srv->drv->launch_kernel_ex(&cfg, f->fn, NULL, size ? extra : NULL);
 	}
-	srv_deferred(c, r);
+	launched(c, f, m, r);
 }
 
 static void get_global(struct srv_client *c, const struct omps_call_get_function *m)

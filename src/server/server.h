@@ -127,6 +127,7 @@ struct srv_client {
 	int hostfn_pending;		 /* some were queued */
 	pthread_mutex_t hosts_lock;
 	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
+	uint32_t call;	 /* the OMPS_CALL_* being served, for srv_deferred's log line */
 	unsigned char *image; /* a module image being received */
 	uint64_t image_len, image_cap;
 	struct srv_module *modules;
@@ -294,7 +295,8 @@ void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *r
 void srv_module_release(struct srv_client *c);
 
 /* memory.c: also the sticky-error helpers the other call families share */
-void srv_deferred(struct srv_client *c, CUresult r);
+void srv_deferred(struct srv_client *c, CUresult r); /* logged as the call c->call */
+void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void srv_reply_result(struct srv_client *c, CUresult r);
 void srv_reply_value(struct srv_client *c, CUresult r, int64_t value); /* omps_reply_value */
 int32_t srv_with_sticky(struct srv_client *c, CUresult r);

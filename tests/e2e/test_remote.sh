@@ -24,6 +24,8 @@ check "server.log: the data channel" logged "opened its data channel" server
 check "server.log: the foreign free is named" logged "cuMemFree of 0xdead0000, which it did not allocate" server
 check "server.log: a set one word past its allocation is named" \
 	logged "device memory at 0x[0-9a-f]+ \(8 bytes\) is not within its allocations" server
+check "server.log: and that its next synchronous call returns the memset's failure" \
+	logged "an asynchronous memset failed: CUDA_ERROR_INVALID_VALUE \(1\); its next synchronous call returns it" server
 out=$(OPENMPS_NATIVE=1 probe 2>&1)
 check "OPENMPS_NATIVE=1 keeps a program native" grep -qx "devices 5" <<<"$out"
 out=$(OPENMPS_TRACE=1 probe 2>&1)

@@ -23,6 +23,8 @@ done
 check "a refused export slot is named" \
 	grep -q "^openmps: export table 6bd5fb6c-5bf4-e74a-8987-d93912fd9df9 slot 3 is not supported through openmps yet" <<<"$out"
 check "server.log: the unsupported launch attribute" logged "launch attribute 7 is not supported" server
+check "server.log: the launch that failed after the client's call returned, named with its shape" logged \
+	"launch of twice \(grid 1,1,1, block 256,1,1, 0 bytes of shared memory, 1 attributes\) failed: CUDA_ERROR_NOT_SUPPORTED \(801\); its next synchronous call returns it" server
 check "server.log: the shared limit the client may not change" logged "context limit 5 is shared and cannot be changed" server
 check "server.log: a second stream-ordered free is named" logged "cuMemFreeAsync of 0x[0-9a-f]+, which it did not allocate" server
 wait_for "the server to free what the pool held" 5 logged "Freed 1 allocations \(4096 bytes\)" server

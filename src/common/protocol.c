@@ -1,0 +1,58 @@
+/* The calls' names, for log lines that say which call of a client failed. */
+#include "protocol.h"
+
+static const char *const names[OMPS_CALL_END] = {
+	[OMPS_CALL_MEM_ALLOC] = "memory allocation",
+	[OMPS_CALL_MEM_FREE] = "memory free",
+	[OMPS_CALL_MEM_GET_INFO] = "memory information query",
+	[OMPS_CALL_MEMSET] = "memset",
+	[OMPS_CALL_MEMCPY_HTOD] = "copy to the device",
+	[OMPS_CALL_MEMCPY_DTOH] = "copy from the device",
+	[OMPS_CALL_MEMCPY_DTOD] = "copy on the device",
+	[OMPS_CALL_SYNCHRONIZE] = "context synchronize",
+	[OMPS_CALL_IMAGE_DATA] = "module image upload",
+	[OMPS_CALL_MODULE_LOAD] = "module load",
+	[OMPS_CALL_MODULE_UNLOAD] = "module unload",
+	[OMPS_CALL_GET_FUNCTION] = "function lookup",
+	[OMPS_CALL_LAUNCH] = "kernel launch",
+	[OMPS_CALL_STREAM_CREATE] = "stream create",
+	[OMPS_CALL_STREAM_DESTROY] = "stream destroy",
+	[OMPS_CALL_STREAM_SYNC] = "stream synchronize",
+	[OMPS_CALL_STREAM_QUERY] = "stream query",
+	[OMPS_CALL_STREAM_WAIT] = "stream wait on an event",
+	[OMPS_CALL_EVENT_CREATE] = "event create",
+	[OMPS_CALL_EVENT_DESTROY] = "event destroy",
+	[OMPS_CALL_EVENT_RECORD] = "event record",
+	[OMPS_CALL_EVENT_SYNC] = "event synchronize",
+	[OMPS_CALL_EVENT_QUERY] = "event query",
+	[OMPS_CALL_EVENT_ELAPSED] = "event elapsed time",
+	[OMPS_CALL_GET_GLOBAL] = "global lookup",
+	[OMPS_CALL_FUNC_ATTR] = "function attribute",
+	[OMPS_CALL_OCCUPANCY] = "occupancy query",
+	[OMPS_CALL_CTX_LIMIT] = "context limit",
+	[OMPS_CALL_MEMCPY_2D] = "2D copy",
+	[OMPS_CALL_MEMSET_2D] = "2D memset",
+	[OMPS_CALL_MEM_ALLOC_ASYNC] = "stream-ordered allocation",
+	[OMPS_CALL_MEM_FREE_ASYNC] = "stream-ordered free",
+	[OMPS_CALL_POOL_ATTR] = "memory pool attribute",
+	[OMPS_CALL_MEMCPY_HTOD_HOST] = "copy from shared host memory",
+	[OMPS_CALL_MEMCPY_DTOH_HOST] = "copy to shared host memory",
+	[OMPS_CALL_MEMCPY_STAGED] = "staged copy",
+	[OMPS_CALL_STAGE_WAIT] = "staged copy wait",
+	[OMPS_CALL_HOSTFN_AREA] = "host function area",
+	[OMPS_CALL_HOST_FUNC] = "host function",
+	[OMPS_CALL_CAPTURE_BEGIN] = "stream capture begin",
+	[OMPS_CALL_CAPTURE_END] = "stream capture end",
+	[OMPS_CALL_CAPTURE_INFO] = "stream capture query",
+	[OMPS_CALL_GRAPH_INSTANTIATE] = "graph instantiate",
+	[OMPS_CALL_GRAPH_LAUNCH] = "graph launch",
+	[OMPS_CALL_GRAPH_UPLOAD] = "graph upload",
+	[OMPS_CALL_GRAPH_DESTROY] = "graph destroy",
+	[OMPS_CALL_GRAPH_EXEC_DESTROY] = "executable graph destroy",
+	[OMPS_CALL_GRAPH_NODES] = "graph node count",
+};
+
+const char *omps_call_name(uint32_t type)
+{
+	return type < OMPS_CALL_END && names[type] ? names[type] : "call of an unknown kind";
+}
