@@ -467,8 +467,12 @@ static CUresult func_attr(struct omps_function *f, CUfunction_attribute attrib, 
 	r = omps_call(OMPS_CALL_FUNC_ATTR, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS && !set)
 		*out = (int)rep.value;
-	if (r == CUDA_SUCCESS && set && attrib == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)
-		f->max_dynamic_smem = value;
+	/* The limit launches are checked against is the server's function's:
+	 * another client sharing the module may have raised it (a lower one
+	 * gets a copy of its own), and the runtime, having read it, sets it
+	 * only when its launch needs more. */
+	if (r == CUDA_SUCCESS && attrib == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)
+		f->max_dynamic_smem = set ? value : (int)rep.value;
 	return r;
 }
 

@@ -3,7 +3,9 @@
  *   omps-remote-probe [--bytes N] [--hold-ms T] [--gate FILE] [--leak]
  *     (--hold-ms and --gate wait after allocating: T ms, or until FILE exists)
  *   omps-remote-probe --reuse [--bytes N]
- *   omps-remote-probe --module-hold T --smem V [--cluster W] [--counter]
+ *   omps-remote-probe --module-hold T --smem V [--cluster W] [--counter] [--read-smem]
+ *     (--read-smem: after the hold, reads the function's shared memory limit
+ *     and raises it only when below V, as the CUDA runtime does)
  * Prints one fact a line and ends with "remote_probe: PASS" or with the
  * first call that failed: "remote_probe: FAIL cuXxx = <code>". */
 #include <cuda.h>
@@ -41,9 +43,11 @@ int main(int argc, char **argv)
 					      {"counter", no_argument, 0, 'c'},
 					      {"cluster", required_argument, 0, 'w'},
 					      {"gate", required_argument, 0, 'g'},
+					      {"read-smem", no_argument, 0, 'q'},
 					      {0, 0, 0, 0}};
 	size_t bytes = 6 << 20, free0, free1, total, i, n;
 	int opt, hold = 0, leak = 0, reuse = 0, module_hold = -1, smem = 0, counter = 0, cluster = 0, count, sms;
+	int read_smem = 0, limit = 0;
 	unsigned int *host, *out, nn;
 	CUdeviceptr a = 0, b = 0;
 	CUmodule mod = NULL;
@@ -86,6 +90,8 @@ int main(int argc, char **argv)
 			counter = 1; /* the image with a module global */
 		else if (opt == 'w')
 			cluster = atoi(optarg);
+		else if (opt == 'q')
+			read_smem = 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	n = bytes / 4;
@@ -141,7 +147,12 @@ int main(int argc, char **argv)
 					break;
 				usleep(10000);
 			}
-			CK(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem));
+			if (read_smem) {
+				CK(cuFuncGetAttribute(&limit, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, fn));
+				printf("limit %d\n", limit);
+			}
+			if (!read_smem || limit < smem)
+				CK(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem));
 			if (cluster)
 				CK(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH, cluster));
 		}

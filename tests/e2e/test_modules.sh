@@ -42,6 +42,25 @@ check "and the others keep the shared one" grep -qx 'remote_probe: PASS' "$TMP/e
 # than the one the second had raised on the shared function: two copies.
 check "a copy for each change the others would have seen" test "$(loads)" -eq 3
 
+# A client that took the function before another raised its shared memory
+# limit reads the raised limit and launches within it without setting it
+# (cuBLAS's SGEMM on the H100, through the runtime): the launch is not refused.
+rm -f "$TMP/loads"
+OMPS_PROBE_RELEASE=$TMP/go-g probe --module-hold 60000 --smem 100000 >"$TMP/g.out" 2>&1 &
+g=$!
+wait_for "a client to load the image" 5 grep -q '^loaded' "$TMP/g.out"
+OMPS_PROBE_RELEASE=$TMP/go-h probe --module-hold 60000 --smem 100000 --read-smem >"$TMP/h.out" 2>&1 &
+h=$!
+wait_for "a second client to load it" 5 grep -q '^loaded' "$TMP/h.out"
+touch "$TMP/go-g"
+wait $g
+check "the first client raised the limit and ran" grep -qx 'remote_probe: PASS' "$TMP/g.out"
+touch "$TMP/go-h"
+wait $h
+check "the second reads the raised limit" grep -qx 'limit 100000' "$TMP/h.out"
+check "and its launch within it runs" grep -qx 'remote_probe: PASS' "$TMP/h.out" || cat "$TMP/h.out"
+check "on the one shared module" test "$(loads)" -eq 1
+
 rm -f "$TMP/loads"
 OMPS_PROBE_RELEASE=$TMP/go-c probe --module-hold 60000 --smem 100000 --counter >"$TMP/c.out" 2>&1 &
 c=$!
