@@ -1,0 +1,31 @@
+# bench/run --dry over fakecuda, with the binaries of this build: the harness
+# of every way of sharing the GPU, not figures. Each point must count work
+# from every worker: the workers start together once all are ready, and the
+# ResNet-50 stand-in (tests/e2e/standin) takes a second to be, so a start
+# given before it would leave its first windows empty.
+. "$(dirname "$0")/lib.sh"
+ROOT=$(realpath "$(dirname "$0")/../..")
+TMPDIR=$TMP OPENMPS_BUILD=$(dirname "$OPENMPS_BIN") RESNET_WORKERS="1 4" \
+	"$ROOT/bench/run" --dry full resnet >"$TMP/tsv" 2>"$TMP/log"
+check "bench/run --dry ends well" test $? -eq 0 || tail -5 "$TMP/log"
+points() { awk -F'\t' -v w="$1" '$1 ~ w && NF == 7' "$TMP/tsv"; }
+check "full: 2, 4 and 8 clients in three modes" test "$(points '^full$' | wc -l)" -eq 9
+check "resnet: 3 batch sizes of 1 and 4 workers in three modes" test "$(points '^resnet-b' | wc -l)" -eq 18
+check "every point counted work in every repetition" \
+	test "$(awk -F'\t' 'NF == 7 && !/^#/ && !($5 > 0)' "$TMP/tsv" | wc -l)" -eq 0
+awk -F'\t' 'NF == 7 && !/^#/ && !($5 > 0)' "$TMP/tsv" | head -3
+# A worker late by the stand-in's second would still count its later windows:
+# four workers in one window count four times one worker's images in it.
+check "four ResNet-50 workers count about four times one" awk -F'\t' '
+	$1 == "resnet-b1" && $3 == "openmps" {v[$2] = $4}
+	END {exit !(v[1] > 0 && v[4] > 3 * v[1])}' "$TMP/tsv"
+check "the CPUs' use is logged for each point" grep -qE "^bench: full 2 openmps: CPUs [0-9]+% busy of [0-9]+; the server took [0-9.]+ of them" "$TMP/log"
+# Its daemons (one a mode), found by their pipe directory under bench/run's own.
+left() {
+	local e
+	for e in /proc/[0-9]*/environ; do
+		tr '\0' '\n' 2>/dev/null <"$e" | grep -q "^OPENMPS_PIPE_DIRECTORY=$TMP/omps-bench" && echo "${e//[^0-9]/}"
+	done
+}
+check "bench/run leaves no daemon or server behind" test -z "$(left)"
+finish
