@@ -214,7 +214,8 @@ void srv_channel_run(struct srv_client *c)
 			release(c);
 			return;
 		}
-		if (c->dead || (!omps_ring_wait_data(&c->req, 50, srv_workers_saturated(c->srv) ? 0 : 20) &&
+		if (c->dead || (!omps_ring_wait_data(&c->req, c->srv->workers.spin_us,
+						     srv_workers_saturated(c->srv) ? 0 : 20) &&
 				!omps_ring_park(&c->req))) {
 			srv_qos_usage_flush(c);
 			if (park(c) == 0)

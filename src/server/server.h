@@ -152,6 +152,7 @@ struct srv_workers {
 	atomic_int stopping;
 	int wake_fd; /* readable once stopping: every thread's epoll_wait returns */
 	int spawn_failed;
+	int spin_us; /* a worker's spin for its client's next request before it sleeps */
 };
 
 /* One of the equal groups of SMs a device splits into for a share: a

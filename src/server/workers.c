@@ -156,6 +156,26 @@ static unsigned limit(void)
 	return (unsigned)(n < 16 ? 16 : n > 256 ? 256 : n);
 }
 
+/* OPENMPS_SERVER_SPIN_US: how long a worker spins for its client's next
+ * request before it sleeps on the ring's futex (waking it then costs the
+ * client a system call and tens of microseconds). Spinning is a core per
+ * client that posts faster than this; 0 to 1000, else the default. */
+#define SPIN_US 50
+static int spin_us(void)
+{
+	const char *v = getenv("OPENMPS_SERVER_SPIN_US");
+	char *end;
+	long us;
+
+	if (!v || !*v)
+		return SPIN_US;
+	us = strtol(v, &end, 10);
+	if (!*end && us >= 0 && us <= 1000)
+		return (int)us;
+	omps_log("OPENMPS_SERVER_SPIN_US=%s: must be 0 to 1000 microseconds; using %d", v, SPIN_US);
+	return SPIN_US;
+}
+
 int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 {
 	struct srv_workers *w = &s->workers;
@@ -163,6 +183,7 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 
 	pthread_mutex_init(&w->lock, NULL);
 	w->max = limit();
+	w->spin_us = spin_us();
 	the_server = s;
 	stream_synchronize = s->drv->stream_synchronize;
 	event_synchronize = s->drv->event_synchronize;
@@ -183,6 +204,8 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 		return -1;
 	}
 	omps_log("Serving clients with up to %u worker threads", w->max);
+	if (w->spin_us != SPIN_US)
+		omps_log("Workers spin %d us for a client's next request (OPENMPS_SERVER_SPIN_US)", w->spin_us);
 	return 0;
 }
 

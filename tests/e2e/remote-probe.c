@@ -6,6 +6,9 @@
  *   omps-remote-probe --module-hold T --smem V [--cluster W] [--counter] [--read-smem]
  *     (--read-smem: after the hold, reads the function's shared memory limit
  *     and raises it only when below V, as the CUDA runtime does)
+ *   omps-remote-probe --paced T
+ *     (posts an asynchronous memset every 200 us for T ms, as a host-bound
+ *     program launches: how long the server spins between them shows)
  * Prints one fact a line and ends with "remote_probe: PASS" or with the
  * first call that failed: "remote_probe: FAIL cuXxx = <code>". */
 #include <cuda.h>
@@ -44,10 +47,11 @@ int main(int argc, char **argv)
 					      {"cluster", required_argument, 0, 'w'},
 					      {"gate", required_argument, 0, 'g'},
 					      {"read-smem", no_argument, 0, 'q'},
+					      {"paced", required_argument, 0, 'p'},
 					      {0, 0, 0, 0}};
 	size_t bytes = 6 << 20, free0, free1, total, i, n;
 	int opt, hold = 0, leak = 0, reuse = 0, module_hold = -1, smem = 0, counter = 0, cluster = 0, count, sms;
-	int read_smem = 0, limit = 0;
+	int read_smem = 0, limit = 0, paced = -1;
 	unsigned int *host, *out, nn;
 	CUdeviceptr a = 0, b = 0;
 	CUmodule mod = NULL;
@@ -92,6 +96,8 @@ int main(int argc, char **argv)
 			cluster = atoi(optarg);
 		else if (opt == 'q')
 			read_smem = 1;
+		else if (opt == 'p')
+			paced = atoi(optarg);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	n = bytes / 4;
@@ -106,6 +112,17 @@ int main(int argc, char **argv)
 	EXPECT(cuMemAlloc(&a, bytes), CUDA_ERROR_INVALID_CONTEXT);
 	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
 	CK(cuCtxSetCurrent(ctx));
+	if (paced >= 0) {
+		CK(cuMemAlloc(&a, 4));
+		for (i = 0; i < (size_t)paced * 5; i++) {
+			CK(cuMemsetD32Async(a, (unsigned int)i, 1, NULL));
+			usleep(200);
+		}
+		CK(cuCtxSynchronize());
+		printf("remote_probe: PASS\n");
+		status = 0;
+		goto out;
+	}
 	if (reuse) { /* what another client left must not show: then leave some */
 		CK(cuMemAlloc(&a, bytes));
 		CK(cuMemcpyDtoH(out, a, bytes));
