@@ -211,11 +211,18 @@ static CUresult unload(struct srv_client *c, uint32_t handle)
 	return r;
 }
 
-/* What the client set on f, set on its copy fn. */
+/* What the client set on f, set on its copy fn; first the dynamic shared
+ * memory limit of the shared function, which others may have raised and the
+ * client may have read and launched within (the shim checks launches
+ * against what it read). */
 static CUresult reapply(struct srv_client *c, const struct srv_function *f, CUfunction fn)
 {
+	const CUfunction_attribute smem = CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
 	CUresult r = CUDA_SUCCESS;
-	int a;
+	int a, shared;
+
+	if (c->srv->drv->func_get_attribute(&shared, smem, f->fn) == CUDA_SUCCESS)
+		r = c->srv->drv->func_set_attribute(fn, smem, shared);
 
 	for (a = 0; a < CU_FUNC_ATTRIBUTE_MAX && r == CUDA_SUCCESS; a++)
 		if (f->attr_set & 1u << a)

@@ -61,6 +61,23 @@ check "the second reads the raised limit" grep -qx 'limit 100000' "$TMP/h.out"
 check "and its launch within it runs" grep -qx 'remote_probe: PASS' "$TMP/h.out" || cat "$TMP/h.out"
 check "on the one shared module" test "$(loads)" -eq 1
 
+# The same reader then changes the function otherwise and gets a copy of its
+# own: the copy keeps the limit it read.
+rm -f "$TMP/loads"
+OMPS_PROBE_RELEASE=$TMP/go-i probe --module-hold 60000 --smem 100000 >"$TMP/i.out" 2>&1 &
+i=$!
+wait_for "a client to load the image" 5 grep -q '^loaded' "$TMP/i.out"
+OMPS_PROBE_RELEASE=$TMP/go-j probe --module-hold 60000 --smem 100000 --read-smem --cluster 2 >"$TMP/j.out" 2>&1 &
+j=$!
+wait_for "a second client to load it" 5 grep -q '^loaded' "$TMP/j.out"
+touch "$TMP/go-i"
+wait $i
+touch "$TMP/go-j"
+wait $j
+check "a reader of the raised limit, in its own copy, still launches within it" grep -qx 'remote_probe: PASS' "$TMP/j.out" ||
+	cat "$TMP/j.out"
+check "after it got its copy" test "$(loads)" -eq 2
+
 rm -f "$TMP/loads"
 OMPS_PROBE_RELEASE=$TMP/go-c probe --module-hold 60000 --smem 100000 --counter >"$TMP/c.out" 2>&1 &
 c=$!
