@@ -138,43 +138,38 @@ static CUresult blocking_event_synchronize(CUevent ev)
 	return r;
 }
 
+/* A whole-number setting from the environment: NAME from LO to HI (UNIT),
+ * else DFLT, with a log line when it is set but wrong. */
+static long env_range(const char *name, long lo, long hi, const char *unit, long dflt)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return dflt;
+	n = strtol(v, &end, 10);
+	if (!*end && n >= lo && n <= hi)
+		return n;
+	omps_log("%s=%s: must be %ld to %ld%s; using %ld", name, v, lo, hi, unit, dflt);
+	return dflt;
+}
+
 /* The limit: OPENMPS_SERVER_THREADS, else four a core, at least 16. */
 static unsigned limit(void)
 {
-	const char *v = getenv("OPENMPS_SERVER_THREADS");
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	char *end;
 
-	if (v && *v) {
-		long want = strtol(v, &end, 10);
-
-		if (!*end && want >= 1 && want <= MAX_LIMIT)
-			return (unsigned)want;
-		omps_log("OPENMPS_SERVER_THREADS=%s: must be 1 to %d; using the default", v, MAX_LIMIT);
-	}
 	n = n > 0 ? 4 * n : 16;
-	return (unsigned)(n < 16 ? 16 : n > 256 ? 256 : n);
+	n = n < 16 ? 16 : n > 256 ? 256 : n;
+	return (unsigned)env_range("OPENMPS_SERVER_THREADS", 1, MAX_LIMIT, "", n);
 }
 
 /* OPENMPS_SERVER_SPIN_US: how long a worker spins for its client's next
  * request before it sleeps on the ring's futex (waking it then costs the
  * client a system call and tens of microseconds). Spinning is a core per
- * client that posts faster than this; 0 to 1000, else the default. */
+ * client that posts faster than this. */
 #define SPIN_US 50
-static int spin_us(void)
-{
-	const char *v = getenv("OPENMPS_SERVER_SPIN_US");
-	char *end;
-	long us;
-
-	if (!v || !*v)
-		return SPIN_US;
-	us = strtol(v, &end, 10);
-	if (!*end && us >= 0 && us <= 1000)
-		return (int)us;
-	omps_log("OPENMPS_SERVER_SPIN_US=%s: must be 0 to 1000 microseconds; using %d", v, SPIN_US);
-	return SPIN_US;
-}
 
 int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 {
@@ -183,7 +178,7 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 
 	pthread_mutex_init(&w->lock, NULL);
 	w->max = limit();
-	w->spin_us = spin_us();
+	w->spin_us = (int)env_range("OPENMPS_SERVER_SPIN_US", 0, 1000, " microseconds", SPIN_US);
 	the_server = s;
 	stream_synchronize = s->drv->stream_synchronize;
 	event_synchronize = s->drv->event_synchronize;
