@@ -42,40 +42,37 @@ check "and the others keep the shared one" grep -qx 'remote_probe: PASS' "$TMP/e
 # than the one the second had raised on the shared function: two copies.
 check "a copy for each change the others would have seen" test "$(loads)" -eq 3
 
-# A client that took the function before another raised its shared memory
-# limit reads the raised limit and launches within it without setting it
-# (cuBLAS's SGEMM on the H100, through the runtime): the launch is not refused.
-rm -f "$TMP/loads"
-OMPS_PROBE_RELEASE=$TMP/go-g probe --module-hold 60000 --smem 100000 >"$TMP/g.out" 2>&1 &
-g=$!
-wait_for "a client to load the image" 5 grep -q '^loaded' "$TMP/g.out"
-OMPS_PROBE_RELEASE=$TMP/go-h probe --module-hold 60000 --smem 100000 --read-smem >"$TMP/h.out" 2>&1 &
-h=$!
-wait_for "a second client to load it" 5 grep -q '^loaded' "$TMP/h.out"
-touch "$TMP/go-g"
-wait $g
-check "the first client raised the limit and ran" grep -qx 'remote_probe: PASS' "$TMP/g.out"
-touch "$TMP/go-h"
-wait $h
-check "the second reads the raised limit" grep -qx 'limit 100000' "$TMP/h.out"
-check "and its launch within it runs" grep -qx 'remote_probe: PASS' "$TMP/h.out" || cat "$TMP/h.out"
+# raise_then_read NAME [ARGS...]: two clients take the function; the first
+# raises its shared memory limit and runs, then the second (ARGS added)
+# reads the raised limit and launches within it without setting it, as the
+# runtime does (cuBLAS's SGEMM on the H100). Outputs: NAME-raiser.out, NAME.out.
+raise_then_read() {
+	local name=$1 raiser reader
+	shift
+	rm -f "$TMP/loads"
+	OMPS_PROBE_RELEASE=$TMP/go-$name-raiser probe --module-hold 60000 --smem 100000 >"$TMP/$name-raiser.out" 2>&1 &
+	raiser=$!
+	wait_for "a client to load the image" 5 grep -q '^loaded' "$TMP/$name-raiser.out"
+	OMPS_PROBE_RELEASE=$TMP/go-$name probe --module-hold 60000 --smem 100000 --read-smem "$@" >"$TMP/$name.out" 2>&1 &
+	reader=$!
+	wait_for "a second client to load it" 5 grep -q '^loaded' "$TMP/$name.out"
+	touch "$TMP/go-$name-raiser"
+	wait $raiser
+	touch "$TMP/go-$name"
+	wait $reader
+}
+
+raise_then_read read
+check "the first client raised the limit and ran" grep -qx 'remote_probe: PASS' "$TMP/read-raiser.out"
+check "the second reads the raised limit" grep -qx 'limit 100000' "$TMP/read.out"
+check "and its launch within it runs" grep -qx 'remote_probe: PASS' "$TMP/read.out" || cat "$TMP/read.out"
 check "on the one shared module" test "$(loads)" -eq 1
 
 # The same reader then changes the function otherwise and gets a copy of its
 # own: the copy keeps the limit it read.
-rm -f "$TMP/loads"
-OMPS_PROBE_RELEASE=$TMP/go-i probe --module-hold 60000 --smem 100000 >"$TMP/i.out" 2>&1 &
-i=$!
-wait_for "a client to load the image" 5 grep -q '^loaded' "$TMP/i.out"
-OMPS_PROBE_RELEASE=$TMP/go-j probe --module-hold 60000 --smem 100000 --read-smem --cluster 2 >"$TMP/j.out" 2>&1 &
-j=$!
-wait_for "a second client to load it" 5 grep -q '^loaded' "$TMP/j.out"
-touch "$TMP/go-i"
-wait $i
-touch "$TMP/go-j"
-wait $j
-check "a reader of the raised limit, in its own copy, still launches within it" grep -qx 'remote_probe: PASS' "$TMP/j.out" ||
-	cat "$TMP/j.out"
+raise_then_read copy --cluster 2
+check "a reader of the raised limit, in its own copy, still launches within it" \
+	grep -qx 'remote_probe: PASS' "$TMP/copy.out" || cat "$TMP/copy.out"
 check "after it got its copy" test "$(loads)" -eq 2
 
 rm -f "$TMP/loads"
