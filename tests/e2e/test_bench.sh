@@ -5,9 +5,13 @@
 # given before it would leave its first windows empty.
 . "$(dirname "$0")/lib.sh"
 ROOT=$(realpath "$(dirname "$0")/../..")
+# Within a bound of its own, well under the watchdog's: a hang here says
+# where bench/run was, with no sleep of it left behind (timeout ends its
+# process group; bench/run's exit stops the daemons).
 TMPDIR=$TMP OPENMPS_BUILD=$(dirname "$OPENMPS_BIN") RESNET_WORKERS="1 4" \
-	"$ROOT/bench/run" --dry full resnet >"$TMP/tsv" 2>"$TMP/log"
-check "bench/run --dry ends well" test $? -eq 0 || tail -5 "$TMP/log"
+	timeout -k 5 240 "$ROOT/bench/run" --dry full resnet >"$TMP/tsv" 2>"$TMP/log"
+rc=$?
+check "bench/run --dry ends well, within 240 s" test $rc -eq 0 || { echo "exit $rc; its log ends:"; tail -5 "$TMP/log"; }
 points() { awk -F'\t' -v w="$1" '$1 ~ w && NF == 7' "$TMP/tsv"; }
 check "full: 2, 4 and 8 clients in three modes" test "$(points '^full$' | wc -l)" -eq 9
 check "resnet: 3 batch sizes of 1 and 4 workers in three modes" test "$(points '^resnet-b' | wc -l)" -eq 18
@@ -20,6 +24,16 @@ check "four ResNet-50 workers count about four times one" awk -F'\t' '
 	$1 == "resnet-b1" && $3 == "openmps" {v[$2] = $4}
 	END {exit !(v[1] > 0 && v[4] > 3 * v[1])}' "$TMP/tsv"
 check "the CPUs' use is logged for each point" grep -qE "^bench: full 2 openmps: CPUs [0-9]+% busy of [0-9]+; the server took [0-9.]+ of them" "$TMP/log"
+# ... sampled inside each measured window (0.3 s in --dry), not an hour
+# after it or before it (an epoch rounded to six digits did both)
+check "the CPUs are sampled inside the measured windows" awk '
+	/CPUs .* busy of/ {
+		n++
+		if (!match($0, /\(from -?[0-9.]+ s to -?[0-9.]+ s of the window\)/)) {bad++; next}
+		split(substr($0, RSTART, RLENGTH), w, " ")
+		if (!(w[2] >= 0 && w[2] < 1 && w[5] > w[2])) {bad++; print "  " $0}
+	}
+	END {exit !(n >= 9 + 12 && !bad)}' "$TMP/log"
 # Its daemons (one a mode), found by their pipe directory under bench/run's own.
 left() {
 	local e
