@@ -25,7 +25,8 @@ check "four ResNet-50 workers count about four times one" awk -F'\t' '
 	END {exit !(v[1] > 0 && v[4] > 3 * v[1])}' "$TMP/tsv"
 check "the CPUs' use is logged for each point" grep -qE "^bench: full 2 openmps: CPUs [0-9]+% busy of [0-9]+; the server took [0-9.]+ of them" "$TMP/log"
 # ... sampled inside each measured window (0.3 s in --dry), not an hour
-# after it or before it (an epoch rounded to six digits did both)
+# after it or before it (an epoch rounded to six digits did both): a line
+# for each of full's 9 points and resnet's 18 (3 modes, 2 worker counts, 3 batches)
 check "the CPUs are sampled inside the measured windows" awk '
 	/CPUs .* busy of/ {
 		n++
@@ -33,7 +34,7 @@ check "the CPUs are sampled inside the measured windows" awk '
 		split(substr($0, RSTART, RLENGTH), w, " ")
 		if (!(w[2] >= 0 && w[2] < 1 && w[5] > w[2])) {bad++; print "  " $0}
 	}
-	END {exit !(n >= 9 + 12 && !bad)}' "$TMP/log"
+	END {exit !(n == 9 + 18 && !bad)}' "$TMP/log"
 # Its daemons (one a mode), found by their pipe directory under bench/run's own.
 left() {
 	local e
