@@ -7,7 +7,7 @@
  * spares. A thread blocked in a synchronize does not count against the
  * limit (as Go's runtime does for system calls): clients waiting for long
  * kernels cannot starve the others, and threads stay at most the limit plus
- * one a synchronizing client. */
+ * one a client waiting for work that still runs. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +28,8 @@
 
 static int spawn_locked(struct srv_state *s);
 static struct srv_state *the_server; /* for the synchronize wrappers */
-static CUresult (*stream_synchronize)(CUstream);
-static CUresult (*event_synchronize)(CUevent);
+static CUresult (*stream_synchronize)(CUstream), (*stream_query)(CUstream);
+static CUresult (*event_synchronize)(CUevent), (*event_query)(CUevent);
 
 /* Whether no thread waits for the next client while fewer than the limit serve. */
 static int need_thread_locked(struct srv_workers *w)
@@ -118,10 +118,17 @@ static void unblock(void)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* A synchronize counts as blocked only when its work is still running: one
+ * on finished work (most of them) returns at once, and taking it for a long
+ * wait would start a thread for nothing, and let the pool pass its limit
+ * whenever a worker is merely preempted inside the call. The query gives
+ * what the synchronize would: success, or the same error. */
 static CUresult blocking_stream_synchronize(CUstream st)
 {
-	CUresult r;
+	CUresult r = stream_query(st);
 
+	if (r != CUDA_ERROR_NOT_READY)
+		return r;
 	block();
 	r = stream_synchronize(st);
 	unblock();
@@ -130,8 +137,10 @@ static CUresult blocking_stream_synchronize(CUstream st)
 
 static CUresult blocking_event_synchronize(CUevent ev)
 {
-	CUresult r;
+	CUresult r = event_query(ev);
 
+	if (r != CUDA_ERROR_NOT_READY)
+		return r;
 	block();
 	r = event_synchronize(ev);
 	unblock();
@@ -181,7 +190,9 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 	w->spin_us = (int)env_range("OPENMPS_SERVER_SPIN_US", 0, 1000, " microseconds", SPIN_US);
 	the_server = s;
 	stream_synchronize = s->drv->stream_synchronize;
+	stream_query = s->drv->stream_query;
 	event_synchronize = s->drv->event_synchronize;
+	event_query = s->drv->event_query;
 	s->drv->stream_synchronize = blocking_stream_synchronize;
 	s->drv->event_synchronize = blocking_event_synchronize;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -228,18 +228,24 @@ static CUresult push(uint32_t type, const void *args, size_t len, const void *da
 
 /* The next record of the reply ring, waiting for it: spinning for up to
  * REPLY_SPIN_US first, as the driver spins in a synchronize by default,
- * because a futex wake-up costs tens of microseconds a reply. */
+ * because a futex wake-up costs tens of microseconds a reply. Once only: a
+ * reply not there by then is far off, and spinning again at each 100 ms
+ * check would take 1% of a core a waiting client, which hundreds of them
+ * on a few cores take from the server that owes them the replies. */
 #define REPLY_SPIN_US 1000
 
 static int64_t next_reply(uint32_t *type, void *buf, size_t cap)
 {
+	int spin_us = REPLY_SPIN_US;
+
 	for (;;) {
 		int64_t n = omps_ring_pop(&ch.rep, type, buf, cap);
 
 		if (n >= 0 || errno != EAGAIN)
 			return n;
-		if (!omps_ring_wait_data(&ch.rep, REPLY_SPIN_US, 100) && server_gone())
+		if (!omps_ring_wait_data(&ch.rep, spin_us, 100) && server_gone())
 			return -1;
+		spin_us = 0;
 	}
 }
 

@@ -9,6 +9,7 @@
  *   omps-remote-probe --paced T
  *     (posts an asynchronous memset every 200 us for T ms, as a host-bound
  *     program launches: how long the server spins between them shows)
+ * Its event synchronize prints how long it waited and the CPU time it took.
  * Prints one fact a line and ends with "remote_probe: PASS" or with the
  * first call that failed: "remote_probe: FAIL cuXxx = <code>". */
 #include <cuda.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "twice_ptx.h"
@@ -34,6 +36,14 @@
 			goto out;                                                                   \
 		}                                                                                   \
 	} while (0)
+
+static double ms_now(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 int main(int argc, char **argv)
 {
@@ -72,6 +82,7 @@ int main(int argc, char **argv)
 	CUdeviceptr managed;
 	void *args_b[2];
 	float ms = -1;
+	double t0, c0;
 	const char *gate = NULL;
 
 	setvbuf(stdout, NULL, _IOLBF, 0); /* tests watch its progress */
@@ -247,7 +258,11 @@ int main(int argc, char **argv)
 	CK(cuLaunchKernel(fn, (nn + 255) / 256, 1, 1, 256, 1, 1, 0, s, args_b, NULL));
 	CK(cuEventRecord(e1, s));
 	CK(cuStreamWaitEvent(NULL, e1, 0));
+	t0 = ms_now(CLOCK_MONOTONIC);
+	c0 = ms_now(CLOCK_THREAD_CPUTIME_ID);
 	CK(cuEventSynchronize(e1));
+	printf("event synchronize: waited %.1f ms, %.2f ms of CPU\n", ms_now(CLOCK_MONOTONIC) - t0,
+	       ms_now(CLOCK_THREAD_CPUTIME_ID) - c0);
 	CK(cuEventQuery(e1));
 	CK(cuStreamQuery(s));
 	CK(cuEventElapsedTime(&ms, e0, e1));

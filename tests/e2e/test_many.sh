@@ -5,7 +5,9 @@
 # holds none. Its descriptors are one socket and one doorbell a client, and
 # every client's data comes back right. Clients waiting on long work do not
 # count against the limit: with a pool of 2 and four clients blocked in a
-# synchronize, a fifth is still served.
+# synchronize, a fifth is still served, and the four take little CPU while
+# they wait. A synchronize on finished work is not such a wait: it never
+# takes the pool past its limit.
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 N=${OMPS_MANY_CLIENTS:-512}
@@ -71,4 +73,31 @@ check "the four still wait" test "$(cat "$TMP"/w?.out | grep -c '^kernels verifi
 rm "$TMP/gate"
 wait
 check "all five pass once their work is done" test "$(cat "$TMP"/w?.out "$TMP/fifth.out" | grep -cx 'remote_probe: PASS')" -eq 5
+# A client spins for its reply once, then sleeps: its CPU is a millisecond or
+# two, and not 1% of the wait (1 ms every 100 ms, 5 cores for 512 clients).
+grep -h "^event synchronize" "$TMP"/w?.out
+frugal() { awk '/^event synchronize/ { n++; if ($4 >= 500 && $6 <= 3 + $4 / 400) ok++ } END { exit !(n == 4 && ok == 4) }' "$TMP"/w?.out; }
+check "the four waited half a second at least, each with a few milliseconds of CPU" frugal
+
+# A synchronize on finished work is not a wait: it holds no thread beyond the
+# limit, however long the call takes (here 200 ms each, as a worker preempted
+# in it would): six clients synchronizing at once keep to a pool of 2.
+stop_daemon
+OPENMPS_SERVER_THREADS=2 FAKECUDA_SYNC_DELAY_MS=200 start_daemon
+probe --bytes 65536 >"$TMP/s0.out" 2>&1
+S=$(servers)
+wait_for "the server to be idle" 5 logged "Number of active clients is 0" server
+base_threads=$(threads "$S")
+rm -f "$TMP/done"
+peak &
+sampler=$!
+for i in 1 2 3 4 5 6; do
+	probe --bytes 65536 >"$TMP/s$i.out" 2>&1 &
+done
+for p in $(jobs -p); do [ "$p" = "$sampler" ] || wait "$p"; done
+touch "$TMP/done"
+wait "$sampler"
+echo "six synchronizing clients on a pool of 2: at most $(cat "$TMP/peak") threads (idle: $base_threads)"
+check "their synchronizes held no thread beyond the pool's limit" test "$(cat "$TMP/peak")" -le $((base_threads + 2))
+check "all six pass" test "$(cat "$TMP"/s[1-6].out | grep -cx 'remote_probe: PASS')" -eq 6
 finish

@@ -5,6 +5,8 @@
  *   FAKECUDA_INIT_ERROR=R     cuInit fails with CUresult R
  *   FAKECUDA_INIT_DELAY_MS=T  cuInit takes T milliseconds (a slow start)
  *   FAKECUDA_MEMORY_MB=M      device memory (default 80 GiB): host memory backs it
+ *   FAKECUDA_SYNC_DELAY_MS=T  a stream or event synchronize takes T milliseconds
+ *                             even on finished work, as a preempted caller would
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
 #include <pthread.h>
@@ -29,6 +31,14 @@ static int env_int(const char *name, int fallback)
 	return v && *v ? atoi(v) : fallback;
 }
 
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	if (ms > 0)
+		nanosleep(&ts, NULL);
+}
+
 CUresult CUDAAPI cuInit(unsigned int flags)
 {
 	int delay = env_int("FAKECUDA_INIT_DELAY_MS", 0);
@@ -36,11 +46,7 @@ CUresult CUDAAPI cuInit(unsigned int flags)
 
 	if (flags)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (delay > 0) {
-		struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
-
-		nanosleep(&ts, NULL);
-	}
+	sleep_ms(delay);
 	if (err)
 		return (CUresult)err;
 	ndevices = env_int("FAKECUDA_DEVICES", 1);
@@ -277,6 +283,7 @@ CUresult CUDAAPI cuStreamSynchronize(CUstream stream)
 {
 	if (capturing(stream))
 		return spoil(stream);
+	sleep_ms(env_int("FAKECUDA_SYNC_DELAY_MS", 0));
 	return current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
 }
 
@@ -573,23 +580,31 @@ CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream)
 	return CUDA_SUCCESS;
 }
 
-/* An event waited for is one whose work still runs while the file that
- * FAKECUDA_EVENT_GATE names exists (at most 30 s): a long kernel, for tests
- * of what a server does while clients wait. */
-CUresult CUDAAPI cuEventSynchronize(CUevent event)
+/* An event's work still runs while the file that FAKECUDA_EVENT_GATE names
+ * exists: a long kernel, for tests of what a server does while clients
+ * wait. A synchronize waits for it (at most 30 s); a query says not ready. */
+static int gate_closed(void)
 {
 	const char *gate = getenv("FAKECUDA_EVENT_GATE");
-	struct timespec nap = {0, 10000000};
+
+	return gate && *gate && access(gate, F_OK) == 0;
+}
+
+CUresult CUDAAPI cuEventSynchronize(CUevent event)
+{
 	int i;
 
-	for (i = 0; gate && *gate && i < 3000 && access(gate, F_OK) == 0; i++)
-		nanosleep(&nap, NULL);
+	sleep_ms(env_int("FAKECUDA_SYNC_DELAY_MS", 0));
+	for (i = 0; i < 3000 && gate_closed(); i++)
+		sleep_ms(10);
 	return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
 CUresult CUDAAPI cuEventQuery(CUevent event)
 {
-	return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+	if (!event)
+		return CUDA_ERROR_INVALID_HANDLE;
+	return gate_closed() ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end)
@@ -939,11 +954,8 @@ CUresult CUDAAPI cuLaunchHostFunc(CUstream s, CUhostFn fn, void *data)
  * takes a real driver milliseconds: FAKECUDA_REGISTER_DELAY_MS says how many. */
 CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 {
-	int delay = env_int("FAKECUDA_REGISTER_DELAY_MS", 0);
-
 	(void)flags;
-	if (delay > 0)
-		nanosleep(&(struct timespec){delay / 1000, (delay % 1000) * 1000000L}, NULL);
+	sleep_ms(env_int("FAKECUDA_REGISTER_DELAY_MS", 0));
 	if (!p || !bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	live_add_range((uintptr_t)p, bytes); /* kernels reach it */
