@@ -9,7 +9,8 @@
  *   omps-remote-probe --paced T
  *     (posts an asynchronous memset every 200 us for T ms, as a host-bound
  *     program launches: how long the server spins between them shows)
- * Its event synchronize prints how long it waited and the CPU time it took.
+ * Its event synchronize says when it starts, then how long it waited and
+ * the CPU time it took.
  * Prints one fact a line and ends with "remote_probe: PASS" or with the
  * first call that failed: "remote_probe: FAIL cuXxx = <code>". */
 #include <cuda.h>
@@ -258,6 +259,7 @@ int main(int argc, char **argv)
 	CK(cuLaunchKernel(fn, (nn + 255) / 256, 1, 1, 256, 1, 1, 0, s, args_b, NULL));
 	CK(cuEventRecord(e1, s));
 	CK(cuStreamWaitEvent(NULL, e1, 0));
+	printf("event synchronize: waiting\n");
 	t0 = ms_now(CLOCK_MONOTONIC);
 	c0 = ms_now(CLOCK_THREAD_CPUTIME_ID);
 	CK(cuEventSynchronize(e1));

@@ -64,19 +64,19 @@ OPENMPS_SERVER_THREADS=2 FAKECUDA_EVENT_GATE=$TMP/gate start_daemon
 for i in 1 2 3 4; do
 	probe --bytes 65536 >"$TMP/w$i.out" 2>&1 &
 done
-verified() { [ "$(cat "$TMP"/w?.out | grep -c '^data verified')" -eq 4 ]; }
-wait_for "four clients to wait for their events" 30 verified
-sleep 0.5 # into cuEventSynchronize
+inside() { [ "$(cat "$TMP"/w?.out | grep -c '^event synchronize: waiting')" -eq 4 ]; }
+wait_for "four clients to wait for their events" 30 inside
 probe --bytes 65536 >"$TMP/fifth.out" 2>&1 &
 wait_for "a fifth client to be served beside them" 10 grep -q "^data verified" "$TMP/fifth.out"
 check "the four still wait" test "$(cat "$TMP"/w?.out | grep -c '^kernels verified')" -eq 0
+sleep 0.5 # so that each waits half a second at least
 rm "$TMP/gate"
 wait
 check "all five pass once their work is done" test "$(cat "$TMP"/w?.out "$TMP/fifth.out" | grep -cx 'remote_probe: PASS')" -eq 5
 # A client spins for its reply once, then sleeps: its CPU is a millisecond or
 # two, and not 1% of the wait (1 ms every 100 ms, 5 cores for 512 clients).
-grep -h "^event synchronize" "$TMP"/w?.out
-frugal() { awk '/^event synchronize/ { n++; if ($4 >= 500 && $6 <= 3 + $4 / 400) ok++ } END { exit !(n == 4 && ok == 4) }' "$TMP"/w?.out; }
+grep -h "^event synchronize: waited" "$TMP"/w?.out
+frugal() { awk '/^event synchronize: waited/ { n++; if ($4 >= 500 && $6 <= 3 + $4 / 400) ok++ } END { exit !(n == 4 && ok == 4) }' "$TMP"/w?.out; }
 check "the four waited half a second at least, each with a few milliseconds of CPU" frugal
 
 # A synchronize on finished work is not a wait: it holds no thread beyond the
