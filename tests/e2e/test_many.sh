@@ -38,7 +38,9 @@ echo "at $SECONDS s: server with $N idle clients: $t threads (idle: $base_thread
 check "their threads stay within the pool's limit" test "$t" -le $((base_threads + LIMIT))
 check "two descriptors a client" test "$f" -le $((base_fds + 2 * N))
 
-peak() { # the most threads the server had while they worked
+# sample_threads, then sample_end: the most threads the server $S had while
+# this shell's other jobs ran, in $TMP/peak; sample_end waits for those jobs.
+peak() {
 	local max=0 n
 	while [ ! -e "$TMP/done" ]; do
 		n=$(threads "$S") && [ "$n" -gt "$max" ] && max=$n
@@ -46,12 +48,20 @@ peak() { # the most threads the server had while they worked
 	done
 	echo "$max" >"$TMP/peak"
 }
-peak &
-sampler=$!
+sample_threads() {
+	rm -f "$TMP/done"
+	peak &
+	sampler=$!
+}
+sample_end() {
+	local p
+	for p in $(jobs -p); do [ "$p" = "$sampler" ] || wait "$p"; done
+	touch "$TMP/done"
+	wait "$sampler"
+}
+sample_threads
 touch "$TMP/go" # all of them work now
-for p in $(jobs -p); do [ "$p" = "$sampler" ] || wait "$p"; done
-touch "$TMP/done"
-wait "$sampler"
+sample_end
 echo "at $SECONDS s: server while $N clients worked: at most $(cat "$TMP/peak") threads"
 check "the pool stayed within its limit while they worked" test "$(cat "$TMP/peak")" -le $((base_threads + LIMIT))
 check "all $N clients pass" test "$(cat "$TMP"/m*.out | grep -cx 'remote_probe: PASS')" -eq "$N"
@@ -88,15 +98,11 @@ probe --bytes 65536 >"$TMP/s0.out" 2>&1
 S=$(servers)
 wait_for "the server to be idle" 5 logged "Number of active clients is 0" server
 base_threads=$(threads "$S")
-rm -f "$TMP/done"
-peak &
-sampler=$!
+sample_threads
 for i in 1 2 3 4 5 6; do
 	probe --bytes 65536 >"$TMP/s$i.out" 2>&1 &
 done
-for p in $(jobs -p); do [ "$p" = "$sampler" ] || wait "$p"; done
-touch "$TMP/done"
-wait "$sampler"
+sample_end
 echo "six synchronizing clients on a pool of 2: at most $(cat "$TMP/peak") threads (idle: $base_threads)"
 check "their synchronizes held no thread beyond the pool's limit" test "$(cat "$TMP/peak")" -le $((base_threads + 2))
 check "all six pass" test "$(cat "$TMP"/s[1-6].out | grep -cx 'remote_probe: PASS')" -eq 6
