@@ -4,7 +4,6 @@
  * the worker pool owns the client: the main thread only sets `stop`, and a
  * worker releases everything the client held and frees it. */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,97 +26,6 @@
 static int ring_size_ok(uint32_t n)
 {
 	return n >= MIN_RING && n <= MAX_RING && (n & (n - 1)) == 0;
-}
-
-int srv_use_device(struct srv_client *c, int dev, CUstream *stream)
-{
-	struct omps_driver *drv = c->srv->drv;
-	CUresult r;
-
-	if (dev < 0 || (uint32_t)dev >= c->srv->devices.ndevices)
-		return CUDA_ERROR_INVALID_DEVICE;
-	r = drv->ctx_set_current(c->srv->ctx[dev]);
-	if (r == CUDA_SUCCESS && !c->stream[dev])
-		r = srv_qos_stream_create(c, dev, 0, &c->stream[dev]);
-	if (stream)
-		*stream = c->stream[dev];
-	return r;
-}
-
-/* A client that cannot be served any more: its socket is shut so that the
- * main thread sees it leave, takes it off its list and sets stop. */
-static void give_up(struct srv_client *c, const char *why)
-{
-	omps_log("Client process %d: %s; disconnecting it", (int)c->pid, why);
-	shutdown(c->fd, SHUT_RDWR);
-	c->dead = 1;
-}
-
-void srv_malformed(struct srv_client *c, uint32_t type, size_t len)
-{
-	char why[96];
-
-	snprintf(why, sizeof(why), "malformed call %u (%zu bytes)", type, len);
-	give_up(c, why);
-}
-
-void srv_refused(struct srv_client *c, const char *fmt, ...)
-{
-	char what[256];
-	va_list ap;
-
-	if (c->refusals >= 16)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	omps_log("Client process %d: %s%s", (int)c->pid, what,
-		 ++c->refusals == 16 ? " (further refusals not logged)" : "");
-}
-
-void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle)
-{
-	srv_refused(c, "%s handle %u is not one of its own", what, handle);
-}
-
-int srv_reply(struct srv_client *c, const void *reply, size_t len)
-{
-	if (omps_ring_push(&c->rep, OMPS_REPLY, reply, (uint32_t)len, 5000) == 0)
-		return 0;
-	give_up(c, "it does not take its replies");
-	return -1;
-}
-
-static void dispatch(struct srv_client *c, uint32_t type, size_t len)
-{
-	c->call = type;
-	if ((type >= OMPS_CALL_MEM_ALLOC && type <= OMPS_CALL_SYNCHRONIZE) ||
-	    (type >= OMPS_CALL_MEMCPY_2D && type <= OMPS_CALL_STAGE_WAIT)) {
-		srv_memory_call(c, type, c->buf, len);
-		return;
-	}
-	if ((type >= OMPS_CALL_IMAGE_DATA && type <= OMPS_CALL_LAUNCH) ||
-	    (type >= OMPS_CALL_GET_GLOBAL && type <= OMPS_CALL_OCCUPANCY)) {
-		srv_module_call(c, type, c->buf, len);
-		return;
-	}
-	if (type >= OMPS_CALL_STREAM_CREATE && type <= OMPS_CALL_EVENT_ELAPSED) {
-		srv_stream_call(c, type, c->buf, len);
-		return;
-	}
-	if (type == OMPS_CALL_HOSTFN_AREA || type == OMPS_CALL_HOST_FUNC) {
-		srv_hostfn_call(c, type, c->buf, len);
-		return;
-	}
-	if (type >= OMPS_CALL_CAPTURE_BEGIN && type <= OMPS_CALL_GRAPH_NODES) {
-		srv_graph_call(c, type, c->buf, len);
-		return;
-	}
-	if (type == OMPS_CALL_CTX_LIMIT) {
-		srv_context_call(c, type, c->buf, len);
-		return;
-	}
-	give_up(c, "unknown call in its request ring");
 }
 
 /* The rings and the record buffer page-locked: copies between them and the
@@ -144,6 +52,7 @@ static void pin(struct srv_client *c, int on)
 
 static void release(struct srv_client *c)
 {
+	struct srv_state *srv = c->srv;
 	uint32_t i;
 
 	/* The main thread may still be in srv_channel_stop: wait it out. */
@@ -159,18 +68,11 @@ static void release(struct srv_client *c)
 		if (c->stream[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
 			c->srv->drv->stream_destroy(c->stream[i]);
 	pin(c, 0);
-	munmap(c->map, c->map_len);
 	srv_workers_forget(c);
 	omps_log("Client process %d: all it held released, %.1f ms after it left", (int)c->pid,
 		 (double)(omps_now_us() - c->stopped_us) / 1000.0);
-	close(c->bell);
-	close(c->fd);
-	pthread_mutex_destroy(&c->run_lock);
-	pthread_mutex_destroy(&c->hosts_lock);
-	srv_qos_release(c);
-	free(c->buf);
-	atomic_fetch_sub(&c->srv->workers.channels, 1);
-	free(c);
+	srv_client_free(c);
+	atomic_fetch_sub(&srv->workers.channels, 1); /* last: the contexts may go now */
 }
 
 /* Back to the pool's epoll set, unless the client was stopped meanwhile.
@@ -228,11 +130,11 @@ void srv_channel_run(struct srv_client *c)
 		if (n < 0 && errno == EAGAIN)
 			continue;
 		if (n < 0) {
-			give_up(c, errno == EPROTO ? "its request ring is corrupt" : "a request too large");
+			srv_give_up(c, errno == EPROTO ? "its request ring is corrupt" : "a request too large");
 			continue;
 		}
 		srv_qos_check(c);
-		dispatch(c, type, (size_t)n);
+		srv_dispatch(c, type, c->buf, (size_t)n);
 	}
 }
 

@@ -33,6 +33,22 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	return c;
 }
 
+/* The client's own memory and descriptors, once its call families have
+ * released what they held on its behalf (channel.c's release). */
+void srv_client_free(struct srv_client *c)
+{
+	if (c->map)
+		munmap(c->map, c->map_len);
+	if (c->bell >= 0)
+		close(c->bell);
+	close(c->fd);
+	pthread_mutex_destroy(&c->run_lock);
+	pthread_mutex_destroy(&c->hosts_lock);
+	srv_qos_release(c);
+	free(c->buf);
+	free(c);
+}
+
 struct srv_client *srv_client_find(struct srv_state *s, pid_t pid)
 {
 	struct srv_client *c;
@@ -54,20 +70,10 @@ void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *wh
 		s->nclients--;
 		omps_log("Client process %d %s. Number of active clients is %u.", (int)c->pid, why,
 			 s->nclients);
-		if (c->has_worker) {
+		if (c->has_worker)
 			srv_channel_stop(c); /* its worker releases what it held */
-			return;
-		}
-		if (c->map)
-			munmap(c->map, c->map_len);
-		if (c->bell >= 0)
-			close(c->bell);
-		free(c->buf);
-		close(c->fd);
-		pthread_mutex_destroy(&c->run_lock);
-		pthread_mutex_destroy(&c->hosts_lock);
-		srv_qos_release(c);
-		free(c);
+		else
+			srv_client_free(c); /* no channel: it holds nothing on the GPU */
 		return;
 	}
 }

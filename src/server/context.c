@@ -1,9 +1,8 @@
 /* Context-wide settings a client asks for. Every client of a device shares
  * its one context, so a limit is the most any client needs: a client may
  * raise it, and a request below the current value changes nothing (the
- * client still gets at least what it asked for). */
-#include <string.h>
-
+ * client still gets at least what it asked for). A context synchronize
+ * waits for the client's own work only. */
 #include "log.h"
 #include "server.h"
 
@@ -15,7 +14,7 @@ static int raisable(uint32_t limit)
 	       limit == CU_LIMIT_DEV_RUNTIME_PENDING_LAUNCH_COUNT;
 }
 
-static void ctx_limit(struct srv_client *c, const struct omps_call_ctx_limit *m)
+void srv_context_limit(struct srv_client *c, const struct omps_call_ctx_limit *m)
 {
 	size_t now = 0;
 	CUresult r = srv_use_device(c, m->dev, NULL);
@@ -36,14 +35,8 @@ static void ctx_limit(struct srv_client *c, const struct omps_call_ctx_limit *m)
 	srv_reply_value(c, r, (int64_t)now);
 }
 
-void srv_context_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+/* The context: all of the client's streams on the device, not the others'. */
+void srv_context_synchronize(struct srv_client *c, const struct omps_call_dev *m)
 {
-	struct omps_call_ctx_limit m;
-
-	if (type != OMPS_CALL_CTX_LIMIT || len != sizeof(m)) {
-		srv_malformed(c, type, len);
-		return;
-	}
-	memcpy(&m, rec, sizeof(m));
-	ctx_limit(c, &m);
+	srv_reply_result(c, srv_sync_device(c, m->dev));
 }

@@ -51,7 +51,7 @@ static int ended(CUresult r)
 	return r == CUDA_SUCCESS || r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED || r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED;
 }
 
-static void begin(struct srv_client *c, const struct omps_call_capture *m)
+void srv_graph_capture_begin(struct srv_client *c, const struct omps_call_capture *m)
 {
 	CUstream s;
 	int dev;
@@ -71,8 +71,9 @@ static void begin(struct srv_client *c, const struct omps_call_capture *m)
 	srv_reply_result(c, r);
 }
 
-static void end(struct srv_client *c, uint32_t handle)
+void srv_graph_capture_end(struct srv_client *c, const struct omps_call_handle *m)
 {
+	uint32_t handle = m->handle;
 	struct omps_driver *drv = c->srv->drv;
 	struct omps_reply_handle rep;
 	CUgraph g = NULL;
@@ -101,7 +102,7 @@ static void end(struct srv_client *c, uint32_t handle)
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-static void info(struct srv_client *c, const struct omps_call_capture *m)
+void srv_graph_capture_info(struct srv_client *c, const struct omps_call_capture *m)
 {
 	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
 	struct omps_reply_capture rep;
@@ -121,7 +122,7 @@ static void info(struct srv_client *c, const struct omps_call_capture *m)
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-static void instantiate(struct srv_client *c, const struct omps_call_instantiate *m)
+void srv_graph_instantiate(struct srv_client *c, const struct omps_call_instantiate *m)
 {
 	struct srv_object *g = srv_object_find(c, c->graphs, c->ngraphs, m->graph, "graph");
 	struct omps_reply_handle rep;
@@ -143,8 +144,9 @@ static void instantiate(struct srv_client *c, const struct omps_call_instantiate
 }
 
 /* How many nodes a graph has (PyTorch warns of an empty capture). */
-static void nodes(struct srv_client *c, uint32_t handle)
+void srv_graph_nodes(struct srv_client *c, const struct omps_call_handle *m)
 {
+	uint32_t handle = m->handle;
 	struct srv_object *g = srv_object_find(c, c->graphs, c->ngraphs, handle, "graph");
 	size_t n = 0;
 	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
@@ -183,47 +185,24 @@ static void destroy(struct srv_client *c, uint32_t type, uint32_t handle)
 	srv_deferred(c, r);
 }
 
-void srv_graph_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+void srv_graph_launch(struct srv_client *c, const struct omps_call_pair *m)
 {
-	union {
-		struct omps_call_capture capture;
-		struct omps_call_handle handle;
-		struct omps_call_instantiate inst;
-		struct omps_call_pair pair;
-	} m;
-	size_t need = type == OMPS_CALL_CAPTURE_BEGIN || type == OMPS_CALL_CAPTURE_INFO ? sizeof(m.capture)
-		      : type == OMPS_CALL_GRAPH_INSTANTIATE				 ? sizeof(m.inst)
-		      : type == OMPS_CALL_GRAPH_LAUNCH || type == OMPS_CALL_GRAPH_UPLOAD ? sizeof(m.pair)
-											 : sizeof(m.handle);
+	on_exec(c, OMPS_CALL_GRAPH_LAUNCH, m);
+}
 
-	if (len != need) {
-		srv_malformed(c, type, len);
-		return;
-	}
-	memcpy(&m, rec, need);
-	switch (type) {
-	case OMPS_CALL_CAPTURE_BEGIN:
-		begin(c, &m.capture);
-		break;
-	case OMPS_CALL_CAPTURE_END:
-		end(c, m.handle.handle);
-		break;
-	case OMPS_CALL_CAPTURE_INFO:
-		info(c, &m.capture);
-		break;
-	case OMPS_CALL_GRAPH_INSTANTIATE:
-		instantiate(c, &m.inst);
-		break;
-	case OMPS_CALL_GRAPH_LAUNCH:
-	case OMPS_CALL_GRAPH_UPLOAD:
-		on_exec(c, type, &m.pair);
-		break;
-	case OMPS_CALL_GRAPH_NODES:
-		nodes(c, m.handle.handle);
-		break;
-	default:
-		destroy(c, type, m.handle.handle);
-	}
+void srv_graph_upload(struct srv_client *c, const struct omps_call_pair *m)
+{
+	on_exec(c, OMPS_CALL_GRAPH_UPLOAD, m);
+}
+
+void srv_graph_destroy(struct srv_client *c, const struct omps_call_handle *m)
+{
+	destroy(c, OMPS_CALL_GRAPH_DESTROY, m->handle);
+}
+
+void srv_graph_exec_destroy(struct srv_client *c, const struct omps_call_handle *m)
+{
+	destroy(c, OMPS_CALL_GRAPH_EXEC_DESTROY, m->handle);
 }
 
 void srv_capture_abandon(struct srv_client *c, CUstream s)

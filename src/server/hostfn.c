@@ -18,7 +18,7 @@ static void wake_client(void *doorbell)
 	syscall(SYS_futex, doorbell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-static void set_area(struct srv_client *c, const struct omps_call_ptr *m)
+void srv_hostfn_area(struct srv_client *c, const struct omps_call_ptr *m)
 {
 	CUresult r = CUDA_SUCCESS;
 
@@ -35,7 +35,7 @@ static CUresult word(struct srv_client *c, size_t offset, CUdeviceptr *d)
 	return *d ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
-static void host_func(struct srv_client *c, const struct omps_call_hostfn *m)
+void srv_hostfn_call(struct srv_client *c, const struct omps_call_hostfn *m)
 {
 	struct omps_driver *drv = c->srv->drv;
 	size_t slot = m->ticket % OMPS_HOSTFN_SLOTS;
@@ -64,25 +64,6 @@ static void host_func(struct srv_client *c, const struct omps_call_hostfn *m)
 		c->hostfn_last = m->ticket;
 	}
 	srv_deferred(c, r);
-}
-
-void srv_hostfn_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
-{
-	union {
-		struct omps_call_ptr area;
-		struct omps_call_hostfn fn;
-	} m;
-	size_t need = type == OMPS_CALL_HOSTFN_AREA ? sizeof(m.area) : sizeof(m.fn);
-
-	if (len != need) {
-		srv_malformed(c, type, len);
-		return;
-	}
-	memcpy(&m, rec, need);
-	if (type == OMPS_CALL_HOSTFN_AREA)
-		set_area(c, &m.area);
-	else
-		host_func(c, &m.fn);
 }
 
 /* A client that is gone runs no more functions: every wait of its streams is

@@ -13,6 +13,7 @@
 #include <zstd.h>
 
 #include "image.h"
+#include "calls.h"
 #include "protocol.h"
 
 #define FATBIN_MAGIC	  0xba55ed50u

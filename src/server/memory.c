@@ -2,7 +2,6 @@
  * pointer range a client names checked against its own allocations (so it
  * cannot touch another client's memory through the API), copies and sets on
  * the client's own stream, and everything it left freed when it goes. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,58 +22,6 @@ static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t byte
 		    (unsigned long long)bytes);
 	return NULL;
 }
-
-/* An asynchronous call's failure waits for the next synchronous call; the
- * log says at once what failed (srv_refused's limit applies), since the call
- * that returns it later may be any other. */
-void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...)
-{
-	char what[192], err[64];
-	va_list ap;
-
-	if (r == CUDA_SUCCESS)
-		return;
-	if (c->sticky == CUDA_SUCCESS)
-		c->sticky = r;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	omps_driver_strerror(c->srv->drv, r, err, sizeof(err));
-	srv_refused(c, "%s failed: %s; its next synchronous call returns it", what, err);
-}
-
-void srv_deferred(struct srv_client *c, CUresult r)
-{
-	srv_deferred_on(c, r, "an asynchronous %s", omps_call_name(c->call));
-}
-
-int32_t srv_with_sticky(struct srv_client *c, CUresult r)
-{
-	CUresult s = c->sticky;
-
-	if (r != CUDA_SUCCESS)
-		return r;
-	c->sticky = CUDA_SUCCESS;
-	return s;
-}
-
-void srv_reply_value(struct srv_client *c, CUresult r, int64_t value)
-{
-	struct omps_reply_value rep;
-
-	memset(&rep, 0, sizeof(rep));
-	rep.value = value;
-	rep.r.result = srv_with_sticky(c, r);
-	srv_reply(c, &rep, sizeof(rep));
-}
-
-void srv_reply_result(struct srv_client *c, CUresult r)
-{
-	struct omps_reply rep = {.result = srv_with_sticky(c, r)};
-
-	srv_reply(c, &rep, sizeof(rep));
-}
-
 
 /* Every client's memory comes from one pool per device: a pool of each
  * client's own cost 32 MiB of GPU memory a client at its first allocation
@@ -177,7 +124,7 @@ static void reply_alloc(struct srv_client *c, const struct omps_call_alloc *m, s
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-static void mem_alloc(struct srv_client *c, const struct omps_call_alloc *m)
+void srv_memory_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 {
 	struct srv_alloc *a = calloc(1, sizeof(*a));
 	CUdeviceptr ptr = 0;
@@ -239,7 +186,7 @@ void srv_memory_free_retired(struct srv_client *c)
 		omps_log("Client process %d: %u allocations freed while it held graphs now freed", (int)c->pid, n);
 }
 
-static void mem_free(struct srv_client *c, const struct omps_call_ptr *m)
+void srv_memory_free(struct srv_client *c, const struct omps_call_ptr *m)
 {
 	struct srv_alloc **pp, *a;
 
@@ -265,7 +212,7 @@ static void mem_free(struct srv_client *c, const struct omps_call_ptr *m)
 	free(a);
 }
 
-static void mem_get_info(struct srv_client *c, const struct omps_call_dev *m)
+void srv_memory_get_info(struct srv_client *c, const struct omps_call_dev *m)
 {
 	struct omps_reply_info rep;
 	size_t free_b = 0, total = 0;
@@ -282,7 +229,7 @@ static void mem_get_info(struct srv_client *c, const struct omps_call_dev *m)
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-static void memset_(struct srv_client *c, const struct omps_call_memset *m)
+void srv_memory_memset(struct srv_client *c, const struct omps_call_memset *m)
 {
 	struct omps_driver *drv = c->srv->drv;
 	CUstream s;
@@ -300,8 +247,8 @@ static void memset_(struct srv_client *c, const struct omps_call_memset *m)
 	srv_deferred(c, r);
 }
 
-static void copy_htod(struct srv_client *c, const struct omps_call_copy *m, const unsigned char *data,
-		      size_t len)
+void srv_memory_copy_htod(struct srv_client *c, const struct omps_call_copy *m, const unsigned char *data,
+			 size_t len)
 {
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
@@ -318,7 +265,7 @@ static void copy_htod(struct srv_client *c, const struct omps_call_copy *m, cons
 	srv_deferred(c, r);
 }
 
-static void copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
+void srv_memory_copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 {
 	uint32_t chunk = omps_ring_max_payload(&c->rep);
 	uint64_t off;
@@ -348,7 +295,7 @@ static void copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 	srv_reply_result(c, r);
 }
 
-static void copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
+void srv_memory_copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 {
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
@@ -398,7 +345,8 @@ static CUresult copy2d(struct srv_client *c, const struct omps_call_copy2d *m, v
 	return c->srv->drv->memcpy_2d_async(&p, s);
 }
 
-static void copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, unsigned char *data, size_t len)
+void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, const unsigned char *data,
+		       size_t len)
 {
 	uint32_t max = omps_ring_max_payload(&c->rep);
 	uint64_t bytes, row = 0, n;
@@ -419,7 +367,7 @@ static void copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, unsi
 		r = srv_capture_refuse(c, s, "a 2D copy with pageable host memory");
 	if (m->kind != OMPS_COPY_DTOH) {
 		if (r == CUDA_SUCCESS)
-			r = copy2d(c, m, data, m->height, 0, s);
+			r = copy2d(c, m, (void *)data, m->height, 0, s); /* read only: to the device */
 		if (r == CUDA_SUCCESS && m->kind == OMPS_COPY_HTOD) /* the record buffer is reused */
 			r = c->srv->drv->stream_synchronize(s);
 		srv_deferred(c, r);
@@ -445,7 +393,7 @@ static void copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, unsi
 	srv_reply_result(c, r);
 }
 
-static void memset_2d(struct srv_client *c, const struct omps_call_memset2d *m)
+void srv_memory_memset_2d(struct srv_client *c, const struct omps_call_memset2d *m)
 {
 	struct omps_driver *drv = c->srv->drv;
 	uint64_t bytes;
@@ -465,7 +413,7 @@ static void memset_2d(struct srv_client *c, const struct omps_call_memset2d *m)
 	srv_deferred(c, r);
 }
 
-static void mem_alloc_async(struct srv_client *c, const struct omps_call_alloc *m)
+void srv_memory_alloc_async(struct srv_client *c, const struct omps_call_alloc *m)
 {
 	struct srv_alloc *a = calloc(1, sizeof(*a));
 	CUdeviceptr ptr = 0;
@@ -484,7 +432,7 @@ static void mem_alloc_async(struct srv_client *c, const struct omps_call_alloc *
 	reply_alloc(c, m, a, r, ptr);
 }
 
-static void mem_free_async(struct srv_client *c, const struct omps_call_free_async *m)
+void srv_memory_free_async(struct srv_client *c, const struct omps_call_free_async *m)
 {
 	struct srv_alloc **pp, *a;
 	CUstream s;
@@ -543,7 +491,7 @@ static CUresult view_attr(struct srv_pool_view *v, uint32_t attr, int set, uint6
 	return CUDA_ERROR_INVALID_VALUE;
 }
 
-static void pool_attr(struct srv_client *c, const struct omps_call_pool_attr *m)
+void srv_memory_pool_attr(struct srv_client *c, const struct omps_call_pool_attr *m)
 {
 	uint64_t v = m->value;
 	CUmemoryPool pool;
@@ -570,9 +518,8 @@ static CUresult dma(struct srv_client *c, int to_device, uint64_t dev, uint64_t 
 }
 
 /* Copies with shared host memory. */
-static void copy_host(struct srv_client *c, uint32_t type, const struct omps_call_copy *m)
+static void copy_host(struct srv_client *c, int to_device, const struct omps_call_copy *m)
 {
-	int to_device = type == OMPS_CALL_MEMCPY_HTOD_HOST;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
@@ -581,8 +528,18 @@ static void copy_host(struct srv_client *c, uint32_t type, const struct omps_cal
 	srv_deferred(c, r);
 }
 
+void srv_memory_copy_from_host(struct srv_client *c, const struct omps_call_copy *m)
+{
+	copy_host(c, 1, m);
+}
+
+void srv_memory_copy_to_host(struct srv_client *c, const struct omps_call_copy *m)
+{
+	copy_host(c, 0, m);
+}
+
 /* One piece of a large pageable copy, through a staging buffer. */
-static void copy_staged(struct srv_client *c, const struct omps_call_staged *m)
+void srv_memory_copy_staged(struct srv_client *c, const struct omps_call_staged *m)
 {
 	struct omps_driver *drv = c->srv->drv;
 	uint64_t done;
@@ -606,109 +563,13 @@ static void copy_staged(struct srv_client *c, const struct omps_call_staged *m)
 	srv_deferred(c, r);
 }
 
-static void stage_wait(struct srv_client *c, const struct omps_call_handle *m)
+void srv_memory_stage_wait(struct srv_client *c, const struct omps_call_handle *m)
 {
 	CUresult r = m->handle < OMPS_STAGE_SLOTS ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 
 	if (r == CUDA_SUCCESS && c->stage[m->handle])
 		r = c->srv->drv->event_synchronize(c->stage[m->handle]);
 	srv_reply_result(c, r);
-}
-
-/* Sizes of the fixed part of each call's record. */
-static const size_t call_size[OMPS_CALL_END] = {
-	[OMPS_CALL_MEM_ALLOC] = sizeof(struct omps_call_alloc),
-	[OMPS_CALL_MEM_FREE] = sizeof(struct omps_call_ptr),
-	[OMPS_CALL_MEM_GET_INFO] = sizeof(struct omps_call_dev),
-	[OMPS_CALL_MEMSET] = sizeof(struct omps_call_memset),
-	[OMPS_CALL_MEMCPY_HTOD] = sizeof(struct omps_call_copy),
-	[OMPS_CALL_MEMCPY_DTOH] = sizeof(struct omps_call_copy),
-	[OMPS_CALL_MEMCPY_DTOD] = sizeof(struct omps_call_copy),
-	[OMPS_CALL_SYNCHRONIZE] = sizeof(struct omps_call_dev),
-	[OMPS_CALL_MEMCPY_2D] = sizeof(struct omps_call_copy2d),
-	[OMPS_CALL_MEMSET_2D] = sizeof(struct omps_call_memset2d),
-	[OMPS_CALL_MEM_ALLOC_ASYNC] = sizeof(struct omps_call_alloc),
-	[OMPS_CALL_MEM_FREE_ASYNC] = sizeof(struct omps_call_free_async),
-	[OMPS_CALL_POOL_ATTR] = sizeof(struct omps_call_pool_attr),
-	[OMPS_CALL_MEMCPY_HTOD_HOST] = sizeof(struct omps_call_copy),
-	[OMPS_CALL_MEMCPY_DTOH_HOST] = sizeof(struct omps_call_copy),
-	[OMPS_CALL_MEMCPY_STAGED] = sizeof(struct omps_call_staged),
-	[OMPS_CALL_STAGE_WAIT] = sizeof(struct omps_call_handle),
-};
-
-void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
-{
-	union {
-		struct omps_call_alloc alloc;
-		struct omps_call_ptr ptr;
-		struct omps_call_dev dev;
-		struct omps_call_memset set;
-		struct omps_call_copy copy;
-		struct omps_call_copy2d copy2d;
-		struct omps_call_memset2d set2d;
-		struct omps_call_free_async free_async;
-		struct omps_call_pool_attr pool;
-		struct omps_call_staged staged;
-		struct omps_call_handle handle;
-	} m;
-	size_t need = call_size[type];
-
-	if (len < need || (type != OMPS_CALL_MEMCPY_HTOD && type != OMPS_CALL_MEMCPY_2D && len != need)) {
-		srv_malformed(c, type, len);
-		return;
-	}
-	memcpy(&m, rec, need);
-	switch (type) {
-	case OMPS_CALL_MEM_ALLOC:
-		mem_alloc(c, &m.alloc);
-		break;
-	case OMPS_CALL_MEM_FREE:
-		mem_free(c, &m.ptr);
-		break;
-	case OMPS_CALL_MEM_GET_INFO:
-		mem_get_info(c, &m.dev);
-		break;
-	case OMPS_CALL_MEMSET:
-		memset_(c, &m.set);
-		break;
-	case OMPS_CALL_MEMCPY_HTOD:
-		copy_htod(c, &m.copy, rec + need, len - need);
-		break;
-	case OMPS_CALL_MEMCPY_DTOH:
-		copy_dtoh(c, &m.copy);
-		break;
-	case OMPS_CALL_MEMCPY_DTOD:
-		copy_dtod(c, &m.copy);
-		break;
-	case OMPS_CALL_MEMCPY_2D:
-		copy_2d(c, &m.copy2d, (unsigned char *)rec + need, len - need);
-		break;
-	case OMPS_CALL_MEMSET_2D:
-		memset_2d(c, &m.set2d);
-		break;
-	case OMPS_CALL_MEM_ALLOC_ASYNC:
-		mem_alloc_async(c, &m.alloc);
-		break;
-	case OMPS_CALL_MEM_FREE_ASYNC:
-		mem_free_async(c, &m.free_async);
-		break;
-	case OMPS_CALL_POOL_ATTR:
-		pool_attr(c, &m.pool);
-		break;
-	case OMPS_CALL_MEMCPY_HTOD_HOST:
-	case OMPS_CALL_MEMCPY_DTOH_HOST:
-		copy_host(c, type, &m.copy);
-		break;
-	case OMPS_CALL_MEMCPY_STAGED:
-		copy_staged(c, &m.staged);
-		break;
-	case OMPS_CALL_STAGE_WAIT:
-		stage_wait(c, &m.handle);
-		break;
-	case OMPS_CALL_SYNCHRONIZE: /* the context: all of the client's streams on the device */
-		srv_reply_result(c, srv_sync_device(c, m.dev.dev));
-		break;
-	}
 }
 
 int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdeviceptr ptr, uint64_t bytes)

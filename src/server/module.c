@@ -1,8 +1,7 @@
-/* Modules and launches on a client's behalf. Images arrive in pieces and are
- * loaded in the client's chosen device's primary context; functions carry
- * their argument layout (cuFuncGetParamInfo), which the client uses to pack
- * arguments into one buffer, launched with CU_LAUNCH_PARAM_BUFFER_POINTER on
- * the client's stream. Handles are indexes into this client's own tables, so
+/* Modules on a client's behalf. Images arrive in pieces and are loaded in the
+ * client's chosen device's primary context; functions carry their argument
+ * layout (cuFuncGetParamInfo), which the client uses to pack arguments into
+ * one buffer (launch.c launches them). Handles are indexes into this client's own tables, so
  * a client cannot name another's module or function.
  *
  * Clients that load the same image share one module when the image holds no
@@ -18,7 +17,7 @@
 #include "log.h"
 #include "server.h"
 
-static void image_data(struct srv_client *c, const unsigned char *data, size_t len)
+void srv_module_image_data(struct srv_client *c, const unsigned char *data, size_t len)
 {
 	if (c->image_len + len > OMPS_MAX_IMAGE) {
 		omps_log("Client process %d: module image larger than %u bytes", (int)c->pid, OMPS_MAX_IMAGE);
@@ -104,7 +103,7 @@ static CUresult unload_shared(struct srv_client *c, struct srv_shared_module *m)
 	return r;
 }
 
-static void module_load(struct srv_client *c, const struct omps_call_module_load *m)
+void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m)
 {
 	struct omps_reply_handle rep;
 	struct srv_shared_module *shared = NULL;
@@ -160,7 +159,7 @@ static struct srv_module *module_of(struct srv_client *c, uint32_t handle)
 	return &c->modules[handle - 1];
 }
 
-static struct srv_function *function_of(struct srv_client *c, uint32_t handle)
+struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle)
 {
 	if (!handle || handle > c->nfunctions || !c->functions[handle - 1]) {
 		srv_bad_handle(c, "function", handle);
@@ -313,7 +312,7 @@ static CUresult describe(struct srv_client *c, struct srv_function *f)
 	return CUDA_ERROR_NOT_SUPPORTED; /* more parameters than a client can be told of */
 }
 
-static void get_function(struct srv_client *c, const struct omps_call_get_function *m)
+void srv_module_get_function(struct srv_client *c, const struct omps_call_get_function *m)
 {
 	struct omps_reply_function rep;
 	struct srv_module *mod = module_of(c, m->module);
@@ -349,86 +348,7 @@ static void get_function(struct srv_client *c, const struct omps_call_get_functi
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-/* cuLaunchKernelEx's attributes that carry only values; those naming
- * events or graph nodes are not remoted. */
-static int plain_attribute(uint32_t id)
-{
-	switch (id) {
-	case CU_LAUNCH_ATTRIBUTE_IGNORE:
-	case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
-	case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
-	case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
-	case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
-	case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
-	case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
-	case CU_LAUNCH_ATTRIBUTE_PRIORITY:
-	case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
-	case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
-	case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* A failed launch named in the log with its shape: the client hears of it
- * only at its next synchronous call, from whatever call that is. */
-static void launched(struct srv_client *c, const struct srv_function *f, const struct omps_call_launch *m,
-		     CUresult r)
-{
-	if (!f) {
-		srv_deferred(c, r);
-		return;
-	}
-	srv_deferred_on(c, r, "launch of %.80s (grid %u,%u,%u, block %u,%u,%u, %u bytes of shared memory, %u attributes)",
-			f->name, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1], m->block[2],
-			m->shared_mem, m->nattrs);
-}
-
-static void launch(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data, size_t len)
-{
-	struct srv_function *f = function_of(c, m->function);
-	CUlaunchAttribute attrs[OMPS_MAX_LAUNCH_ATTRS];
-	size_t attr_bytes = (size_t)m->nattrs * sizeof(attrs[0]);
-	size_t size = f ? f->args_size : 0; /* the layout's size, whatever the client's buffer */
-	const unsigned char *args = data + (m->nattrs <= OMPS_MAX_LAUNCH_ATTRS ? attr_bytes : 0);
-	void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)args, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
-			 CU_LAUNCH_PARAM_END};
-	CUlaunchConfig cfg;
-	uint32_t i;
-	CUstream s;
-	CUresult r = f ? srv_stream(c, m->stream, m->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
-
-	if (m->nattrs > OMPS_MAX_LAUNCH_ATTRS || len < attr_bytes || m->args_size != len - attr_bytes) {
-		srv_malformed(c, OMPS_CALL_LAUNCH, sizeof(*m) + len);
-		return;
-	}
-	if (r == CUDA_SUCCESS && m->args_size < f->args_size)
-		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS && !m->nattrs) {
-		r = c->srv->drv->launch_kernel(f->fn, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1],
-					       m->block[2], m->shared_mem, s, NULL, size ? extra : NULL);
-		launched(c, f, m, r);
-		return;
-	}
-	if (r == CUDA_SUCCESS) {
-		memcpy(attrs, data, attr_bytes);
-		for (i = 0; i < m->nattrs && r == CUDA_SUCCESS; i++)
-			if (!plain_attribute(attrs[i].id)) {
-				omps_log("Client process %d: launch attribute %u is not supported", (int)c->pid,
-					 attrs[i].id);
-				r = CUDA_ERROR_NOT_SUPPORTED;
-			}
-	}
-	if (r == CUDA_SUCCESS) {
-		cfg = (CUlaunchConfig){m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1], m->block[2],
-				       m->shared_mem, s, attrs, m->nattrs};
-		r = c->srv->drv->launch_kernel_ex(&cfg, f->fn, NULL, size ? extra : NULL);
-	}
-	launched(c, f, m, r);
-}
-
-static void get_global(struct srv_client *c, const struct omps_call_get_function *m)
+void srv_module_get_global(struct srv_client *c, const struct omps_call_get_function *m)
 {
 	struct omps_reply_global rep;
 	struct srv_module *mod = module_of(c, m->module);
@@ -454,13 +374,13 @@ static void get_global(struct srv_client *c, const struct omps_call_get_function
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-static void func_attr(struct srv_client *c, const struct omps_call_func_attr *m)
+void srv_module_func_attr(struct srv_client *c, const struct omps_call_func_attr *m)
 {
-	struct srv_function *f = function_of(c, m->function);
+	struct srv_function *f = srv_function_of(c, m->function);
 	int v = 0;
-	CUresult r = f ? srv_use_device(c, module_of(c, f->module)->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+	CUresult r = f ? srv_use_device(c, srv_function_dev(c, f), NULL) : CUDA_ERROR_INVALID_HANDLE;
 
-	if (r == CUDA_SUCCESS && m->set && module_of(c, f->module)->shared &&
+	if (r == CUDA_SUCCESS && m->set && c->modules[f->module - 1].shared &&
 	    !harmless(c, f, m->attrib, m->value))
 		r = make_own(c, f->module); /* the change would reach every client sharing it */
 	if (r == CUDA_SUCCESS && m->set)
@@ -473,110 +393,16 @@ static void func_attr(struct srv_client *c, const struct omps_call_func_attr *m)
 	srv_reply_value(c, r, v);
 }
 
-static void occupancy(struct srv_client *c, const struct omps_call_occupancy *m)
+void srv_module_unload(struct srv_client *c, const struct omps_call_handle *m)
 {
-	struct srv_function *f = function_of(c, m->function);
-	CUlaunchAttribute cluster = {.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION};
-	CUlaunchConfig cfg;
-	size_t smem = 0;
-	int64_t value = 0;
-	int v = 0;
-	CUresult r = f ? srv_use_device(c, module_of(c, f->module)->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
-
-	if (r != CUDA_SUCCESS) {
-		srv_reply_value(c, r, 0);
-		return;
-	}
-	switch (m->what) {
-	case OMPS_OCC_BLOCKS_PER_SM:
-		r = c->srv->drv->occupancy_blocks(&v, f->fn, m->block_size, m->smem, m->flags);
-		value = v;
-		break;
-	case OMPS_OCC_DYNAMIC_SMEM:
-		r = c->srv->drv->occupancy_dynamic_smem(&smem, f->fn, m->num_blocks, m->block_size);
-		value = (int64_t)smem;
-		break;
-	case OMPS_OCC_CLUSTERS:
-		cluster.value.clusterDim.x = m->cluster[0];
-		cluster.value.clusterDim.y = m->cluster[1];
-		cluster.value.clusterDim.z = m->cluster[2];
-		cfg = (CUlaunchConfig){m->grid[0], m->grid[1],	    m->grid[2], m->block[0], m->block[1], m->block[2],
-				       (unsigned int)m->smem, NULL, &cluster,   m->cluster[0] ? 1 : 0};
-		r = c->srv->drv->occupancy_clusters(&v, f->fn, &cfg);
-		value = v;
-		break;
-	default:
-		r = CUDA_ERROR_INVALID_VALUE;
-	}
-	srv_reply_value(c, r, value);
+	srv_reply_result(c, unload(c, m->handle));
 }
 
-/* Sizes of the fixed part of each call's record. */
-static size_t call_size(uint32_t type)
+/* A function's module is loaded while the function exists (unload drops
+ * its functions). */
+int srv_function_dev(struct srv_client *c, const struct srv_function *f)
 {
-	switch (type) {
-	case OMPS_CALL_MODULE_LOAD:
-		return sizeof(struct omps_call_module_load);
-	case OMPS_CALL_MODULE_UNLOAD:
-		return sizeof(struct omps_call_handle);
-	case OMPS_CALL_GET_FUNCTION:
-	case OMPS_CALL_GET_GLOBAL:
-		return sizeof(struct omps_call_get_function);
-	case OMPS_CALL_LAUNCH:
-		return sizeof(struct omps_call_launch);
-	case OMPS_CALL_FUNC_ATTR:
-		return sizeof(struct omps_call_func_attr);
-	case OMPS_CALL_OCCUPANCY:
-		return sizeof(struct omps_call_occupancy);
-	default:
-		return 0;
-	}
-}
-
-void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
-{
-	union {
-		struct omps_call_module_load load;
-		struct omps_call_handle handle;
-		struct omps_call_get_function get;
-		struct omps_call_launch launch;
-		struct omps_call_func_attr attr;
-		struct omps_call_occupancy occ;
-	} m;
-	size_t need = call_size(type);
-
-	if (type == OMPS_CALL_IMAGE_DATA) {
-		image_data(c, rec, len);
-		return;
-	}
-	if (len < need || (type != OMPS_CALL_LAUNCH && len != need)) {
-		srv_malformed(c, type, len);
-		return;
-	}
-	memcpy(&m, rec, need);
-	switch (type) {
-	case OMPS_CALL_MODULE_LOAD:
-		module_load(c, &m.load);
-		break;
-	case OMPS_CALL_MODULE_UNLOAD:
-		srv_reply_result(c, unload(c, m.handle.handle));
-		break;
-	case OMPS_CALL_GET_FUNCTION:
-		get_function(c, &m.get);
-		break;
-	case OMPS_CALL_GET_GLOBAL:
-		get_global(c, &m.get);
-		break;
-	case OMPS_CALL_LAUNCH:
-		launch(c, &m.launch, rec + need, len - need);
-		break;
-	case OMPS_CALL_FUNC_ATTR:
-		func_attr(c, &m.attr);
-		break;
-	case OMPS_CALL_OCCUPANCY:
-		occupancy(c, &m.occ);
-		break;
-	}
+	return c->modules[f->module - 1].dev;
 }
 
 void srv_module_release(struct srv_client *c)

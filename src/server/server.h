@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "calls.h"
 #include "driver.h"
 #include "protocol.h"
 #include "ring.h"
@@ -195,6 +196,7 @@ struct srv_state {
 struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps_admit *a);
 struct srv_client *srv_client_find(struct srv_state *s, pid_t pid);
 void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *why);
+void srv_client_free(struct srv_client *c);
 void srv_client_readable(struct srv_state *s, struct srv_client *c);
 
 /* channel.c */
@@ -203,7 +205,34 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 void srv_channel_stop(struct srv_client *c);
 /* A worker serves the client until it parks, or releases it once stopped. */
 void srv_channel_run(struct srv_client *c);
+
+/* dispatch.c: a record of the client's request ring to its handler, its
+ * length checked against OMPS_CALLS first. */
+void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+
+/* The handlers, one a row of OMPS_CALLS, each in its family's file:
+ * srv_FAMILY_HANDLER(c, the record[, the data after it]). */
+#define SRV_HANDLER_FIXED(family, handler, record) \
+	void srv_##family##_##handler(struct srv_client *c, const struct omps_call_##record *m);
+#define SRV_HANDLER_TAIL(family, handler, record)                                                  \
+	void srv_##family##_##handler(struct srv_client *c, const struct omps_call_##record *m, \
+				      const unsigned char *data, size_t len);
+#define SRV_HANDLER_RAW(family, handler, record) \
+	void srv_##family##_##handler(struct srv_client *c, const unsigned char *data, size_t len);
+#define SRV_HANDLER(NAME, family, handler, record, shape, reply, log) SRV_HANDLER_##shape(family, handler, record)
+OMPS_CALLS(SRV_HANDLER)
+#undef SRV_HANDLER
+
+/* call.c: what every handler uses to answer. */
 int srv_reply(struct srv_client *c, const void *reply, size_t len);
+void srv_reply_result(struct srv_client *c, CUresult r);
+void srv_reply_value(struct srv_client *c, CUresult r, int64_t value); /* omps_reply_value */
+/* r, or else the sticky error of an earlier asynchronous call (then cleared). */
+int32_t srv_with_sticky(struct srv_client *c, CUresult r);
+void srv_deferred(struct srv_client *c, CUresult r); /* logged as the call c->call */
+void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A client that cannot be served any more: disconnected, with a line. */
+void srv_give_up(struct srv_client *c, const char *why);
 /* A record that breaks the protocol: the client is disconnected, with a line. */
 void srv_malformed(struct srv_client *c, uint32_t type, size_t len);
 /* What a client asked for and was refused: logged, its first 16, so that a
@@ -211,6 +240,8 @@ void srv_malformed(struct srv_client *c, uint32_t type, size_t len);
 void srv_refused(struct srv_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A handle that names none of the client's objects. */
 void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle);
+/* Makes dev's context current (and the client's NULL stream on it, made at
+ * its first use, *stream if asked). */
 int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
 
 /* workers.c */
@@ -256,7 +287,6 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 CUresult srv_sync_device(struct srv_client *c, int dev);
 /* Makes `to` wait for the work queued so far on all the client's streams on dev. */
 CUresult srv_stream_after_all(struct srv_client *c, int dev, CUstream to);
-void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_stream_release(struct srv_client *c);
 /* A client's table of streams, events or graphs: handle = index + 1. Find
  * logs a handle that is not the client's and returns NULL. */
@@ -265,7 +295,6 @@ struct srv_object *srv_object_find(struct srv_client *c, struct srv_object *tab,
 uint32_t srv_object_add(struct srv_object **tab, uint32_t *n, void *obj, int dev); /* 0: no memory */
 
 /* graph.c */
-void srv_graph_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_graph_release(struct srv_client *c);
 int srv_graph_live(const struct srv_client *c); /* it holds a graph or an executable graph */
 /* Whether s is in a capture (cheap while the client has none under way). */
@@ -282,26 +311,19 @@ int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes);
 /* Where the GPU reaches shared host memory at addr; 0 if not the client's. */
 uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes);
 uint64_t srv_host_device_ptr_locked(struct srv_client *c, uint64_t addr, uint64_t bytes); /* hosts_lock held */
-
-/* hostfn.c */
-void srv_hostfn_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
-void srv_hostfn_release(struct srv_client *c);
 void srv_host_release(struct srv_client *c);
 
-/* context.c */
-void srv_context_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+/* hostfn.c */
+void srv_hostfn_release(struct srv_client *c);
 
 /* module.c */
-void srv_module_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_module_release(struct srv_client *c);
+/* The client's function of that handle, or NULL (logged). */
+struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle);
+/* The device of the module a function of the client belongs to. */
+int srv_function_dev(struct srv_client *c, const struct srv_function *f);
 
-/* memory.c: also the sticky-error helpers the other call families share */
-void srv_deferred(struct srv_client *c, CUresult r); /* logged as the call c->call */
-void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void srv_reply_result(struct srv_client *c, CUresult r);
-void srv_reply_value(struct srv_client *c, CUresult r, int64_t value); /* omps_reply_value */
-int32_t srv_with_sticky(struct srv_client *c, CUresult r);
-void srv_memory_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+/* memory.c */
 void srv_memory_release(struct srv_client *c);
 /* A module's global becomes a range the client may copy to and from, until
  * the module goes. */

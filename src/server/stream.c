@@ -160,7 +160,7 @@ static void create(struct srv_client *c, uint32_t type, const struct omps_call_c
 static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
 {
 	struct omps_driver *drv = c->srv->drv;
-	int is_stream = type <= OMPS_CALL_STREAM_WAIT;
+	int is_stream = type == OMPS_CALL_STREAM_DESTROY || type == OMPS_CALL_STREAM_SYNC || type == OMPS_CALL_STREAM_QUERY;
 	struct srv_object *o = is_stream ? srv_object_find(c, c->streams, c->nstreams, handle, "stream")
 					 : srv_object_find(c, c->events, c->nevents, handle, "event");
 	/* Its device's context current, or why not. */
@@ -229,30 +229,59 @@ static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_
 	}
 }
 
-void srv_stream_call(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+void srv_stream_create(struct srv_client *c, const struct omps_call_create *m)
 {
-	union {
-		struct omps_call_create create;
-		struct omps_call_handle handle;
-		struct omps_call_pair pair;
-	} m;
-	size_t need = type == OMPS_CALL_STREAM_CREATE || type == OMPS_CALL_EVENT_CREATE ? sizeof(m.create)
-		      : type == OMPS_CALL_STREAM_WAIT || type == OMPS_CALL_EVENT_RECORD ||
-				type == OMPS_CALL_EVENT_ELAPSED
-			  ? sizeof(m.pair)
-			  : sizeof(m.handle);
+	create(c, OMPS_CALL_STREAM_CREATE, m);
+}
 
-	if (len != need) {
-		srv_malformed(c, type, len);
-		return;
-	}
-	memcpy(&m, rec, need);
-	if (type == OMPS_CALL_STREAM_CREATE || type == OMPS_CALL_EVENT_CREATE)
-		create(c, type, &m.create);
-	else if (need == sizeof(m.pair))
-		on_pair(c, type, &m.pair);
-	else
-		on_handle(c, type, m.handle.handle);
+void srv_stream_event_create(struct srv_client *c, const struct omps_call_create *m)
+{
+	create(c, OMPS_CALL_EVENT_CREATE, m);
+}
+
+void srv_stream_destroy(struct srv_client *c, const struct omps_call_handle *m)
+{
+	on_handle(c, OMPS_CALL_STREAM_DESTROY, m->handle);
+}
+
+void srv_stream_synchronize(struct srv_client *c, const struct omps_call_handle *m)
+{
+	on_handle(c, OMPS_CALL_STREAM_SYNC, m->handle);
+}
+
+void srv_stream_query(struct srv_client *c, const struct omps_call_handle *m)
+{
+	on_handle(c, OMPS_CALL_STREAM_QUERY, m->handle);
+}
+
+void srv_stream_event_destroy(struct srv_client *c, const struct omps_call_handle *m)
+{
+	on_handle(c, OMPS_CALL_EVENT_DESTROY, m->handle);
+}
+
+void srv_stream_event_synchronize(struct srv_client *c, const struct omps_call_handle *m)
+{
+	on_handle(c, OMPS_CALL_EVENT_SYNC, m->handle);
+}
+
+void srv_stream_event_query(struct srv_client *c, const struct omps_call_handle *m)
+{
+	on_handle(c, OMPS_CALL_EVENT_QUERY, m->handle);
+}
+
+void srv_stream_wait_event(struct srv_client *c, const struct omps_call_pair *m)
+{
+	on_pair(c, OMPS_CALL_STREAM_WAIT, m);
+}
+
+void srv_stream_event_record(struct srv_client *c, const struct omps_call_pair *m)
+{
+	on_pair(c, OMPS_CALL_EVENT_RECORD, m);
+}
+
+void srv_stream_event_elapsed(struct srv_client *c, const struct omps_call_pair *m)
+{
+	on_pair(c, OMPS_CALL_EVENT_ELAPSED, m);
 }
 
 void srv_stream_release(struct srv_client *c)

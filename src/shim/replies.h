@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "calls.h"
 #include "protocol.h"
 
 /* CUDA's limit on a kernel's parameters (Volta and later, CUDA 12.1 on). */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "entrypoints.h"
+#include "calls.h"
 #include "protocol.h"
 
 #define OMPS_EXPORT __attribute__((visibility("default")))

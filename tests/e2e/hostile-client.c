@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "calls.h"
 #include "connect.h"
 #include "ring.h"
 #include "sock.h"

@@ -1,5 +1,5 @@
 /* libFuzzer target: the server's decoding and execution of a client's calls
- * (src/server: channel.c's dispatch and every call family), over
+ * (src/server: dispatch.c and every call family), over
  * tests/fakecuda. The input is a sequence of records, each a type (u32), a
  * length (u16) and that many bytes, posted into a client's request ring as
  * its shim would; a worker serves them (srv_channel_run, as the pool does),

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "calls.h"
 #include "protocol.h"
 #include "../e2e/twice_ptx.h"
 

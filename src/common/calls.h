@@ -1,0 +1,372 @@
+/* The data channel's calls: the records a client posts in its request ring
+ * and the replies it gets in its reply ring (ring.h), shim <-> server.
+ *
+ * OMPS_CALLS is the one list of calls. Each row says:
+ *   NAME    OMPS_CALL_NAME, its number on the wire (rows keep their order:
+ *           the numbers are the protocol's, OMPS_PROTOCOL_VERSION covers them)
+ *   family  the file on each side that serves it (src/server/FAMILY.c)
+ *   handler the server's function for it: srv_FAMILY_HANDLER
+ *   record  struct omps_call_RECORD, the fixed part of the record
+ *   shape   FIXED: exactly the record; TAIL: the record, then data
+ *           (the handler gets both); RAW: bytes only, no record
+ *   reply   SYNC: exactly one reply record (after any data records);
+ *           ASYNC: none, a failure is reported at the client's next
+ *           synchronous call, as the driver reports asynchronous errors;
+ *           MIXED: as the record says (a 2D copy from the device is SYNC)
+ *   log     what server.log calls it
+ * The enum, the names, the sizes, and the server's dispatch table and
+ * handler prototypes (src/server/dispatch.c, server.h) all come from it.
+ */
+#ifndef OPENMPS_CALLS_H
+#define OPENMPS_CALLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum omps_reply_type {
+	OMPS_REPLY = 1,	 /* omps_reply or a larger struct starting with it */
+	OMPS_REPLY_DATA, /* raw bytes of a device-to-host copy */
+};
+
+struct omps_call_dev {
+	int32_t dev;
+};
+
+struct omps_call_alloc {
+	int32_t dev;
+	uint32_t reserved;
+	uint64_t bytes;
+};
+
+/* Stream-ordered allocations come from the client's own pool on the device
+ * (one a client and device, made at its first use): its attributes are the
+ * client's to set, and it goes with the client. */
+struct omps_call_free_async {
+	int32_t dev;
+	uint32_t stream;
+	uint64_t ptr;
+};
+
+#define OMPS_POOL_TRIM 0xffffffffu /* attr: cuMemPoolTrimTo(value) */
+
+struct omps_call_pool_attr {
+	int32_t dev;
+	uint32_t attr; /* a CUmemPool_attribute, or OMPS_POOL_TRIM */
+	uint32_t set;
+	uint32_t reserved;
+	uint64_t value; /* int attributes travel widened */
+};
+
+struct omps_call_ptr {
+	uint64_t ptr;
+};
+
+/* A stream handle of 0 is the client's NULL stream on device `dev`; others
+ * are handles the server gave out, whose own device is used. */
+struct omps_call_memset {
+	int32_t dev;
+	uint32_t value;
+	uint32_t elem; /* 1, 2 or 4 bytes */
+	uint32_t stream;
+	uint64_t ptr;
+	uint64_t count; /* elements */
+};
+
+struct omps_call_copy {
+	int32_t dev;
+	uint32_t stream;
+	uint64_t dst, src; /* device addresses; the host side is the record or the reply */
+	uint64_t bytes;
+};
+
+enum omps_copy_kind { OMPS_COPY_HTOD = 1, OMPS_COPY_DTOH, OMPS_COPY_DTOD };
+
+/* Rows of width bytes; on the host side the rows are packed (pitch = width). */
+struct omps_call_copy2d {
+	int32_t dev;
+	uint32_t stream;
+	uint32_t kind; /* enum omps_copy_kind */
+	uint32_t reserved;
+	uint64_t dst, dst_pitch, src, src_pitch; /* the device sides' */
+	uint64_t width, height;
+};
+
+struct omps_call_memset2d {
+	int32_t dev;
+	uint32_t value;
+	uint32_t elem; /* 1, 2 or 4 bytes */
+	uint32_t stream;
+	uint64_t ptr, pitch; /* pitch in bytes */
+	uint64_t width, height; /* width in elements */
+};
+
+/* Large copies of pageable memory go through shared page-locked staging
+ * buffers the client owns: it fills one while the DMA empties another. */
+#define OMPS_STAGE_SLOTS 2
+
+struct omps_call_staged {
+	int32_t dev;
+	uint32_t stream;
+	uint32_t to_device;
+	uint32_t slot; /* < OMPS_STAGE_SLOTS: an event marks the copy's end */
+	uint64_t device, host, bytes; /* host: in a shared staging buffer */
+	uint64_t done;		      /* shared host word the GPU sets to seq after the copy */
+	uint32_t seq;
+	uint32_t reserved;
+};
+
+/* Host functions and stream callbacks run in the client, in stream order,
+ * without the caller waiting. The client shares one page-locked area with
+ * the server. For ticket t (slot t % OMPS_HOSTFN_SLOTS) the stream sets
+ * reached[slot], then doorbell, to t; wakes the client's futex on doorbell;
+ * then waits until done[slot] - t, as a signed 32-bit number, is >= 0, which
+ * the client makes so once the function has returned. */
+#define OMPS_HOSTFN_SLOTS 256
+
+struct omps_hostfn_area {
+	uint32_t doorbell;
+	uint32_t reserved[15];
+	uint32_t reached[OMPS_HOSTFN_SLOTS];
+	uint32_t done[OMPS_HOSTFN_SLOTS];
+};
+
+struct omps_call_hostfn {
+	int32_t dev;
+	uint32_t stream;
+	uint32_t ticket;
+	uint32_t reserved;
+};
+
+#define OMPS_MAX_IMAGE	   (512u << 20) /* largest module image a client may send */
+#define OMPS_MAX_PARAMS	   256		 /* kernel parameters described to the client */
+#define OMPS_MAX_NAME	   1024
+
+struct omps_call_module_load {
+	int32_t dev;
+	uint32_t reserved;
+	uint64_t bytes; /* the image, sent before in OMPS_CALL_IMAGE_DATA records */
+};
+
+struct omps_call_handle {
+	uint32_t handle; /* a module or function of this client, numbered by the server */
+};
+
+struct omps_call_get_function {
+	uint32_t module;
+	char name[OMPS_MAX_NAME];
+};
+
+struct omps_call_launch {
+	uint32_t function;
+	int32_t dev;
+	uint32_t grid[3], block[3];
+	uint32_t shared_mem;
+	uint32_t args_size; /* the packed arguments follow the attributes */
+	uint32_t stream;
+	uint32_t nattrs; /* cuLaunchKernelEx's attributes follow, as omps_launch_attr */
+};
+
+#define OMPS_MAX_LAUNCH_ATTRS 8
+
+/* A CUlaunchAttribute, byte for byte: its id, then its value. */
+struct omps_launch_attr {
+	uint32_t id;
+	uint32_t reserved;
+	unsigned char value[64];
+};
+
+struct omps_call_func_attr {
+	uint32_t function;
+	int32_t attrib; /* a CUfunction_attribute */
+	int32_t value;	/* set: the value */
+	uint32_t set;	/* 0: cuFuncGetAttribute, 1: cuFuncSetAttribute */
+};
+
+enum omps_occupancy {
+	OMPS_OCC_BLOCKS_PER_SM, /* cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags */
+	OMPS_OCC_DYNAMIC_SMEM,	/* cuOccupancyAvailableDynamicSMemPerBlock */
+	OMPS_OCC_CLUSTERS,	/* cuOccupancyMaxActiveClusters */
+};
+
+struct omps_call_occupancy {
+	uint32_t function;
+	uint32_t what; /* enum omps_occupancy */
+	int32_t block_size, num_blocks;
+	uint32_t flags;
+	uint32_t grid[3], block[3], cluster[3]; /* OMPS_OCC_CLUSTERS: the launch; cluster 0s: none */
+	uint64_t smem;
+};
+
+struct omps_call_create {
+	int32_t dev;
+	uint32_t flags;
+	int32_t priority;
+	uint32_t reserved;
+};
+
+struct omps_call_pair {
+	uint32_t first, second; /* (stream, event) for WAIT and RECORD; (start, end) for ELAPSED */
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+struct omps_reply {
+	int32_t result; /* a CUresult */
+	uint32_t reserved;
+};
+
+struct omps_reply_ptr {
+	struct omps_reply r;
+	uint64_t ptr;
+};
+
+struct omps_reply_info {
+	struct omps_reply r;
+	uint64_t free, total;
+};
+
+struct omps_reply_handle {
+	struct omps_reply r;
+	uint32_t handle;
+	uint32_t reserved;
+};
+
+struct omps_reply_elapsed {
+	struct omps_reply r;
+	float ms;
+	uint32_t reserved;
+};
+
+/* A stream's capture: the server captures in relaxed mode whatever the
+ * client asks (mode is logged, not applied), so that no other client's call
+ * can invalidate it; the NULL stream cannot be captured. */
+struct omps_call_capture {
+	uint32_t stream;
+	uint32_t mode; /* a CUstreamCaptureMode */
+};
+
+struct omps_call_instantiate {
+	uint32_t graph;
+	uint32_t reserved;
+	uint64_t flags; /* CUgraphInstantiate_flags */
+};
+
+struct omps_reply_capture {
+	struct omps_reply r;
+	uint32_t status; /* a CUstreamCaptureStatus */
+	uint32_t reserved;
+	uint64_t id;
+};
+
+/* A context limit is shared by every client of the device: a client may
+ * raise one (set), never lower it; a lower value leaves it as it is. */
+struct omps_call_ctx_limit {
+	int32_t dev;
+	uint32_t limit; /* a CUlimit */
+	uint32_t set;
+	uint32_t reserved;
+	uint64_t value;
+};
+
+struct omps_reply_value {
+	struct omps_reply r;
+	int64_t value;
+};
+
+struct omps_reply_global {
+	struct omps_reply r;
+	uint64_t ptr, bytes;
+};
+
+struct omps_param {
+	uint32_t offset, size;
+};
+
+struct omps_reply_function {
+	struct omps_reply r;
+	uint32_t handle;
+	uint32_t nparams;
+	int32_t max_threads;	  /* per block: launches beyond are refused at once */
+	int32_t max_dynamic_smem; /* bytes, until the client raises it */
+	struct omps_param params[OMPS_MAX_PARAMS];
+};
+
+/* X(NAME, family, handler, record, shape, reply, log) */
+#define OMPS_CALLS(X)                                                                                  \
+	X(MEM_ALLOC, memory, alloc, alloc, FIXED, SYNC, "memory allocation") /* -> reply_ptr */         \
+	X(MEM_FREE, memory, free, ptr, FIXED, SYNC, "memory free")                                    \
+	X(MEM_GET_INFO, memory, get_info, dev, FIXED, SYNC, "memory information query") /* -> info */ \
+	X(MEMSET, memory, memset, memset, FIXED, ASYNC, "memset")                                     \
+	X(MEMCPY_HTOD, memory, copy_htod, copy, TAIL, ASYNC, "copy to the device") /* the bytes */    \
+	X(MEMCPY_DTOH, memory, copy_dtoh, copy, FIXED, SYNC, "copy from the device") /* data, reply */ \
+	X(MEMCPY_DTOD, memory, copy_dtod, copy, FIXED, ASYNC, "copy on the device")                   \
+	X(SYNCHRONIZE, context, synchronize, dev, FIXED, SYNC, "context synchronize")                 \
+	X(IMAGE_DATA, module, image_data, none, RAW, ASYNC, "module image upload") /* gathered */      \
+	X(MODULE_LOAD, module, load, module_load, FIXED, SYNC, "module load") /* -> reply_handle */    \
+	X(MODULE_UNLOAD, module, unload, handle, FIXED, SYNC, "module unload")                        \
+	X(GET_FUNCTION, module, get_function, get_function, FIXED, SYNC, "function lookup")           \
+	X(LAUNCH, launch, kernel, launch, TAIL, ASYNC, "kernel launch") /* attrs, packed args */      \
+	X(STREAM_CREATE, stream, create, create, FIXED, SYNC, "stream create") /* -> reply_handle */   \
+	X(STREAM_DESTROY, stream, destroy, handle, FIXED, ASYNC, "stream destroy")                    \
+	X(STREAM_SYNC, stream, synchronize, handle, FIXED, SYNC, "stream synchronize")                \
+	X(STREAM_QUERY, stream, query, handle, FIXED, SYNC, "stream query") /* NOT_READY: busy */      \
+	X(STREAM_WAIT, stream, wait_event, pair, FIXED, ASYNC, "stream wait on an event")             \
+	X(EVENT_CREATE, stream, event_create, create, FIXED, SYNC, "event create")                    \
+	X(EVENT_DESTROY, stream, event_destroy, handle, FIXED, ASYNC, "event destroy")                \
+	X(EVENT_RECORD, stream, event_record, pair, FIXED, ASYNC, "event record")                     \
+	X(EVENT_SYNC, stream, event_synchronize, handle, FIXED, SYNC, "event synchronize")            \
+	X(EVENT_QUERY, stream, event_query, handle, FIXED, SYNC, "event query")                       \
+	X(EVENT_ELAPSED, stream, event_elapsed, pair, FIXED, SYNC, "event elapsed time")              \
+	X(GET_GLOBAL, module, get_global, get_function, FIXED, SYNC, "global lookup")                 \
+	X(FUNC_ATTR, module, func_attr, func_attr, FIXED, SYNC, "function attribute")                 \
+	X(OCCUPANCY, launch, occupancy, occupancy, FIXED, SYNC, "occupancy query")                    \
+	X(CTX_LIMIT, context, limit, ctx_limit, FIXED, SYNC, "context limit") /* -> the limit now */   \
+	X(MEMCPY_2D, memory, copy_2d, copy2d, TAIL, MIXED, "2D copy")                                 \
+	X(MEMSET_2D, memory, memset_2d, memset2d, FIXED, ASYNC, "2D memset")                          \
+	X(MEM_ALLOC_ASYNC, memory, alloc_async, alloc, FIXED, SYNC, "stream-ordered allocation")      \
+	X(MEM_FREE_ASYNC, memory, free_async, free_async, FIXED, ASYNC, "stream-ordered free")        \
+	X(POOL_ATTR, memory, pool_attr, pool_attr, FIXED, SYNC, "memory pool attribute")              \
+	X(MEMCPY_HTOD_HOST, memory, copy_from_host, copy, FIXED, ASYNC, "copy from shared host memory") \
+	X(MEMCPY_DTOH_HOST, memory, copy_to_host, copy, FIXED, ASYNC, "copy to shared host memory")   \
+	X(MEMCPY_STAGED, memory, copy_staged, staged, FIXED, ASYNC, "staged copy")                    \
+	X(STAGE_WAIT, memory, stage_wait, handle, FIXED, SYNC, "staged copy wait") /* the slot */      \
+	X(HOSTFN_AREA, hostfn, area, ptr, FIXED, SYNC, "host function area")                          \
+	X(HOST_FUNC, hostfn, call, hostfn, FIXED, ASYNC, "host function")                             \
+	X(CAPTURE_BEGIN, graph, capture_begin, capture, FIXED, SYNC, "stream capture begin")          \
+	X(CAPTURE_END, graph, capture_end, handle, FIXED, SYNC, "stream capture end") /* a graph */    \
+	X(CAPTURE_INFO, graph, capture_info, capture, FIXED, SYNC, "stream capture query")            \
+	X(GRAPH_INSTANTIATE, graph, instantiate, instantiate, FIXED, SYNC, "graph instantiate")       \
+	X(GRAPH_LAUNCH, graph, launch, pair, FIXED, ASYNC, "graph launch") /* (exec, stream) */        \
+	X(GRAPH_UPLOAD, graph, upload, pair, FIXED, ASYNC, "graph upload")                            \
+	X(GRAPH_DESTROY, graph, destroy, handle, FIXED, ASYNC, "graph destroy")                       \
+	X(GRAPH_EXEC_DESTROY, graph, exec_destroy, handle, FIXED, ASYNC, "executable graph destroy")  \
+	X(GRAPH_NODES, graph, nodes, handle, FIXED, SYNC, "graph node count") /* -> reply_value */
+
+enum omps_call {
+	OMPS_CALL_NONE_, /* 0 is no call */
+#define OMPS_CALL_ENUM_(NAME, family, handler, record, shape, reply, log) OMPS_CALL_##NAME,
+	OMPS_CALLS(OMPS_CALL_ENUM_)
+#undef OMPS_CALL_ENUM_
+	OMPS_CALL_END
+};
+
+enum omps_call_shape { OMPS_SHAPE_FIXED = 1, OMPS_SHAPE_TAIL, OMPS_SHAPE_RAW };
+enum omps_call_reply { OMPS_REPLY_SYNC = 1, OMPS_REPLY_ASYNC, OMPS_REPLY_MIXED };
+
+/* What the table says of a call (calls.c). The size is the fixed record's
+ * (0 for RAW); an unknown type has size 0 and shape 0. */
+struct omps_call_info {
+	const char *name; /* "MEM_ALLOC" */
+	const char *family;
+	const char *log; /* "memory allocation": for log lines */
+	uint32_t size;
+	enum omps_call_shape shape;
+	enum omps_call_reply reply;
+};
+const struct omps_call_info *omps_call_info(uint32_t type); /* NULL: no such call */
+/* "kernel launch", "memset", ...; "call of an unknown kind" for no call. */
+const char *omps_call_name(uint32_t type);
+/* Whether len bytes are a well-formed record of the call (its shape and size). */
+int omps_call_len_ok(uint32_t type, size_t len);
+
+#endif

@@ -1,0 +1,122 @@
+/* What every call family needs to answer a call, below the families: the
+ * reply, the sticky error an asynchronous failure leaves for the next
+ * synchronous call, refusals and bad handles logged, a client that breaks
+ * the protocol let go, and the device a call runs on. Nothing here calls
+ * back into a family. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "server.h"
+
+/* A client that cannot be served any more: its socket is shut so that the
+ * main thread sees it leave, takes it off its list and sets stop. */
+void srv_give_up(struct srv_client *c, const char *why)
+{
+	omps_log("Client process %d: %s; disconnecting it", (int)c->pid, why);
+	shutdown(c->fd, SHUT_RDWR);
+	c->dead = 1;
+}
+
+void srv_malformed(struct srv_client *c, uint32_t type, size_t len)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "malformed call %u (%zu bytes)", type, len);
+	srv_give_up(c, why);
+}
+
+void srv_refused(struct srv_client *c, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	if (c->refusals >= 16)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	omps_log("Client process %d: %s%s", (int)c->pid, what,
+		 ++c->refusals == 16 ? " (further refusals not logged)" : "");
+}
+
+void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle)
+{
+	srv_refused(c, "%s handle %u is not one of its own", what, handle);
+}
+
+int srv_reply(struct srv_client *c, const void *reply, size_t len)
+{
+	if (omps_ring_push(&c->rep, OMPS_REPLY, reply, (uint32_t)len, 5000) == 0)
+		return 0;
+	srv_give_up(c, "it does not take its replies");
+	return -1;
+}
+
+/* An asynchronous call's failure waits for the next synchronous call; the
+ * log says at once what failed (srv_refused's limit applies), since the call
+ * that returns it later may be any other. */
+void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...)
+{
+	char what[192], err[64];
+	va_list ap;
+
+	if (r == CUDA_SUCCESS)
+		return;
+	if (c->sticky == CUDA_SUCCESS)
+		c->sticky = r;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	omps_driver_strerror(c->srv->drv, r, err, sizeof(err));
+	srv_refused(c, "%s failed: %s; its next synchronous call returns it", what, err);
+}
+
+void srv_deferred(struct srv_client *c, CUresult r)
+{
+	srv_deferred_on(c, r, "an asynchronous %s", omps_call_name(c->call));
+}
+
+int32_t srv_with_sticky(struct srv_client *c, CUresult r)
+{
+	CUresult s = c->sticky;
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	c->sticky = CUDA_SUCCESS;
+	return s;
+}
+
+void srv_reply_value(struct srv_client *c, CUresult r, int64_t value)
+{
+	struct omps_reply_value rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.value = value;
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+void srv_reply_result(struct srv_client *c, CUresult r)
+{
+	struct omps_reply rep = {.result = srv_with_sticky(c, r)};
+
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+int srv_use_device(struct srv_client *c, int dev, CUstream *stream)
+{
+	struct omps_driver *drv = c->srv->drv;
+	CUresult r;
+
+	if (dev < 0 || (uint32_t)dev >= c->srv->devices.ndevices)
+		return CUDA_ERROR_INVALID_DEVICE;
+	r = drv->ctx_set_current(c->srv->ctx[dev]);
+	if (r == CUDA_SUCCESS && !c->stream[dev])
+		r = srv_qos_stream_create(c, dev, 0, &c->stream[dev]);
+	if (stream)
+		*stream = c->stream[dev];
+	return r;
+}

@@ -1,0 +1,45 @@
+/* One request record to its handler: the table comes from OMPS_CALLS
+ * (calls.h). Every record's length is checked here, against the call's
+ * shape and size, before its handler sees it; the fixed part is copied into
+ * a record of its own type, aligned, and the handler gets that and, for a
+ * call with data, the bytes after it. */
+#include <string.h>
+
+#include "server.h"
+
+typedef void srv_call_fn(struct srv_client *c, const unsigned char *rec, size_t len);
+
+#define INVOKE_FIXED(family, handler, record)            \
+	struct omps_call_##record m;                     \
+	(void)len;                                       \
+	memcpy(&m, rec, sizeof(m));                      \
+	srv_##family##_##handler(c, &m);
+#define INVOKE_TAIL(family, handler, record)             \
+	struct omps_call_##record m;                     \
+	memcpy(&m, rec, sizeof(m));                      \
+	srv_##family##_##handler(c, &m, rec + sizeof(m), len - sizeof(m));
+#define INVOKE_RAW(family, handler, record) srv_##family##_##handler(c, rec, len);
+
+#define THUNK(NAME, family, handler, record, shape, reply, log)                         \
+	static void call_##NAME(struct srv_client *c, const unsigned char *rec, size_t len) \
+	{                                                                                \
+		INVOKE_##shape(family, handler, record)                                  \
+	}
+OMPS_CALLS(THUNK)
+
+#define ENTRY(NAME, family, handler, record, shape, reply, log) [OMPS_CALL_##NAME] = call_##NAME,
+static srv_call_fn *const handlers[OMPS_CALL_END] = {OMPS_CALLS(ENTRY)};
+
+void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	if (type >= OMPS_CALL_END || !handlers[type]) {
+		srv_give_up(c, "unknown call in its request ring");
+		return;
+	}
+	if (!omps_call_len_ok(type, len)) {
+		srv_malformed(c, type, len);
+		return;
+	}
+	c->call = type;
+	handlers[type](c, rec, len);
+}
