@@ -1,12 +1,17 @@
 /* fakecuda: a CPU implementation of the CUDA driver calls openmps-server
  * makes, so that CI runs the whole service without a GPU. The server loads
- * it through OPENMPS_DRIVER_PATH. Knobs, read at cuInit:
+ * it through OPENMPS_DRIVER_PATH. Knobs:
  *   FAKECUDA_DEVICES=N        number of devices (default 1, at most 8)
  *   FAKECUDA_INIT_ERROR=R     cuInit fails with CUresult R
  *   FAKECUDA_INIT_DELAY_MS=T  cuInit takes T milliseconds (a slow start)
  *   FAKECUDA_MEMORY_MB=M      device memory (default 80 GiB): host memory backs it
  *   FAKECUDA_SYNC_DELAY_MS=T  a stream or event synchronize takes T milliseconds
  *                             even on finished work, as a preempted caller would
+ *   FAKECUDA_REGISTER_DELAY_MS=T  page-locking host memory takes T milliseconds
+ *   FAKECUDA_EVENT_GATE=FILE  events' work runs while FILE exists (a long kernel)
+ *   FAKECUDA_LOAD_LOG=FILE    a line for each module load, for tests to count
+ *   FAKECUDA_WAIT_LOG=FILE    a line for each stream wait on an event
+ * Some are read at each call rather than at cuInit, as their comments say.
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
 #include <pthread.h>
@@ -1675,3 +1680,10 @@ CUresult CUDAAPI cuVDPAUGetDevice(CUdevice *dev, unsigned int vdp_device, void *
 	*dev = 7;
 	return CUDA_SUCCESS;
 }
+
+/* Every function the server resolves (OMPS_DRIVER_CALLS, driver.h) is one of
+ * fakecuda's: with one missing, this library does not link (no undefined
+ * symbols allowed), instead of the server failing at its start in CI. */
+#include "driver.h"
+#define FAKECUDA_NEEDED(field, name) (void *)&name,
+__attribute__((used)) static void *const server_calls[] = {OMPS_DRIVER_CALLS(FAKECUDA_NEEDED, FAKECUDA_NEEDED)};
