@@ -1,6 +1,6 @@
 /* A single-producer, single-consumer ring of variable-length records in
- * shared memory: the data plane's command channel, one per client thread or
- * stream. The producer (a client) and the consumer (a server worker) touch
+ * shared memory: the data plane's command channel, a request ring and a
+ * reply ring a client process (one channel a process). The producer (a client) and the consumer (a server worker) touch
  * no syscall while the other side keeps up; a side that must wait spins
  * briefly, then sleeps on a futex that the other side wakes only when the
  * sleeper has said it sleeps. A consumer that serves many rings from a few

@@ -27,7 +27,6 @@ struct srv_alloc {
 	int retired;	 /* freed by the client while it held graphs (memory.c) */
 };
 
-/* A module or function of a client; its handle is its index + 1. */
 /* A module several clients loaded from the same image, which holds no data
  * (image.h): loaded once. */
 struct srv_shared_module {
@@ -40,6 +39,7 @@ struct srv_shared_module {
 	unsigned char *image; /* kept: a client that needs its own copy loads it */
 };
 
+/* A module or function of a client; its handle is its index + 1. */
 struct srv_module {
 	CUmodule mod;
 	int dev;

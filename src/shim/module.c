@@ -1,9 +1,8 @@
-/* Modules and launches in remote mode. An image's size comes from its own
- * header (ELF cubin, fatbin) or its terminating NUL (PTX); it is sent in
- * pieces, then loaded by the server. A function handle is the client's copy
- * of the function's argument layout, so cuFuncGetParamInfo needs no round
- * trip and cuLaunchKernel packs kernelParams into one buffer, posted without
- * waiting. */
+/* Modules in remote mode. An image's size comes from its own header (ELF
+ * cubin, fatbin) or its terminating NUL (PTX); it is sent in pieces, then
+ * loaded by the server. A function handle is the client's copy of the
+ * function's argument layout, so cuFuncGetParamInfo needs no round trip and
+ * a launch (launch.c) packs kernelParams into one buffer. */
 #include <elf.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,21 +12,8 @@
 #include "replies.h"
 #include "shim.h"
 
-#define FUNCTION_MAGIC 0x666e6374u
 #define FATBIN_MAGIC   0xba55ed50u
 
-
-struct omps_function {
-	uint32_t magic; /* first: all that is read of a handle before it is trusted */
-	uint32_t module;
-	struct omps_function *next; /* all functions, to free a module's on unload */
-	uint32_t handle;
-	uint32_t nparams;
-	uint32_t args_size;
-	int max_threads, max_dynamic_smem; /* launches beyond are refused here, as the driver would */
-	char *name;
-	struct omps_param params[OMPS_MAX_PARAMS];
-};
 
 static struct omps_function *functions;
 static pthread_mutex_t functions_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -189,7 +175,7 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 	return CUDA_SUCCESS;
 }
 
-static struct omps_function *function(CUfunction hfunc)
+struct omps_function *omps_function(CUfunction hfunc)
 {
 	struct omps_function *f = (struct omps_function *)hfunc;
 
@@ -198,7 +184,7 @@ static struct omps_function *function(CUfunction hfunc)
 
 static CUresult func_get_param_info(CUfunction hfunc, size_t index, size_t *offset, size_t *size)
 {
-	struct omps_function *f = function(hfunc);
+	struct omps_function *f = omps_function(hfunc);
 
 	if (!f)
 		return CUDA_ERROR_INVALID_HANDLE;
@@ -207,133 +193,6 @@ static CUresult func_get_param_info(CUfunction hfunc, size_t index, size_t *offs
 	*offset = f->params[index].offset;
 	*size = f->params[index].size;
 	return CUDA_SUCCESS;
-}
-
-/* The packed arguments: from `extra` as given, or from kernelParams laid
- * out as the server described the function. */
-static CUresult pack(struct omps_function *f, void **params, void **extra, unsigned char *buf,
-		     const void **args, size_t *len)
-{
-	uint32_t i;
-
-	if (extra) {
-		const void *p = NULL;
-		size_t *n = NULL;
-
-		for (i = 0; extra[i] != CU_LAUNCH_PARAM_END && i < 8; i += 2) {
-			if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER)
-				p = extra[i + 1];
-			else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE)
-				n = extra[i + 1];
-			else
-				return CUDA_ERROR_INVALID_VALUE;
-		}
-		if (!p || !n)
-			return CUDA_ERROR_INVALID_VALUE;
-		*args = p;
-		*len = *n;
-		return CUDA_SUCCESS;
-	}
-	if (f->nparams && !params)
-		return CUDA_ERROR_INVALID_VALUE;
-	omps_pack_params(f->params, f->nparams, f->args_size, params, buf);
-	*args = buf;
-	*len = f->args_size;
-	return CUDA_SUCCESS;
-}
-
-/* What the driver refuses at once, refused here too: a posted launch could
- * only fail at the next synchronous call. */
-static int bad_shape(const struct omps_function *f, const unsigned int grid[3], const unsigned int block[3],
-		     unsigned int smem, int dev)
-{
-	static const CUdevice_attribute max_block[3] = {CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X,
-							CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y,
-							CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z};
-	static const CUdevice_attribute max_grid[3] = {CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X,
-						       CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y,
-						       CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z};
-	uint64_t threads = (uint64_t)block[0] * block[1] * block[2];
-	int i;
-
-	for (i = 0; i < 3; i++) {
-		int mb = omps_device_attr(dev, max_block[i]), mg = omps_device_attr(dev, max_grid[i]);
-
-		if (!block[i] || !grid[i] || (mb > 0 && block[i] > (unsigned)mb) || (mg > 0 && grid[i] > (unsigned)mg))
-			return 1;
-	}
-	return (f->max_threads > 0 && threads > (uint64_t)f->max_threads) ||
-	       (f->max_dynamic_smem > 0 && smem > (unsigned)f->max_dynamic_smem);
-}
-
-/* Packs and posts one launch; attrs (cuLaunchKernelEx's) travel first. */
-static CUresult launch(struct omps_function *f, const unsigned int grid[3], const unsigned int block[3],
-		       unsigned int smem, CUstream stream, const CUlaunchAttribute *attrs, unsigned int nattrs,
-		       void **params, void **extra)
-{
-	static __thread unsigned char buf[32768];
-	size_t attr_bytes = (size_t)nattrs * sizeof(*attrs), len;
-	struct omps_call_launch m;
-	const void *args;
-	CUresult r;
-
-	if (!f)
-		return CUDA_ERROR_INVALID_HANDLE;
-	if (f->args_size + attr_bytes > sizeof(buf) || nattrs > OMPS_MAX_LAUNCH_ATTRS || (nattrs && !attrs))
-		return CUDA_ERROR_INVALID_VALUE;
-	m = (struct omps_call_launch){.function = f->handle, .dev = omps_current_device(),
-				      .grid = {grid[0], grid[1], grid[2]}, .block = {block[0], block[1], block[2]},
-				      .shared_mem = smem, .nattrs = nattrs};
-	if (m.dev < 0)
-		return CUDA_ERROR_INVALID_CONTEXT;
-	if (bad_shape(f, grid, block, smem, m.dev))
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
-		return r;
-	r = pack(f, params, extra, buf + attr_bytes, &args, &len);
-	if (r != CUDA_SUCCESS)
-		return r;
-	if (len + attr_bytes > omps_post_max() - sizeof(m))
-		return CUDA_ERROR_INVALID_VALUE;
-	m.args_size = (uint32_t)len;
-	if (!nattrs)
-		return omps_post(OMPS_CALL_LAUNCH, &m, sizeof(m), args, len);
-	memcpy(buf, attrs, attr_bytes);
-	if (args != buf + attr_bytes) /* extra's buffer: after the attributes */
-		memmove(buf + attr_bytes, args, len);
-	return omps_post(OMPS_CALL_LAUNCH, &m, sizeof(m), buf, attr_bytes + len);
-}
-
-static CUresult launch_kernel(CUfunction hfunc, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
-			      unsigned int by, unsigned int bz, unsigned int smem, CUstream stream, void **params,
-			      void **extra)
-{
-	const unsigned int grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
-
-	return launch(function(hfunc), grid, block, smem, stream, NULL, 0, params, extra);
-}
-
-_Static_assert(sizeof(CUlaunchAttribute) == sizeof(struct omps_launch_attr), "sent byte for byte");
-
-static CUresult launch_cooperative(CUfunction hfunc, unsigned int gx, unsigned int gy, unsigned int gz,
-				   unsigned int bx, unsigned int by, unsigned int bz, unsigned int smem, CUstream stream,
-				   void **params)
-{
-	const unsigned int grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
-	CUlaunchAttribute coop = {.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE, .value.cooperative = 1};
-
-	return launch(function(hfunc), grid, block, smem, stream, &coop, 1, params, NULL);
-}
-
-static CUresult launch_kernel_ex(const CUlaunchConfig *c, CUfunction hfunc, void **params, void **extra)
-{
-	const unsigned int grid[3] = {c ? c->gridDimX : 0, c ? c->gridDimY : 0, c ? c->gridDimZ : 0};
-	const unsigned int block[3] = {c ? c->blockDimX : 0, c ? c->blockDimY : 0, c ? c->blockDimZ : 0};
-
-	if (!c)
-		return CUDA_ERROR_INVALID_VALUE;
-	return launch(function(hfunc), grid, block, c->sharedMemBytes, c->hStream, c->attrs, c->numAttrs, params,
-		      extra);
 }
 
 /* Libraries are modules here, loaded in the current device's context (or
@@ -371,7 +230,7 @@ static CUresult kernel_get_function(CUfunction *fn, CUkernel kernel)
 {
 	if (!fn)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (!function((CUfunction)kernel))
+	if (!omps_function((CUfunction)kernel))
 		return CUDA_ERROR_INVALID_HANDLE;
 	*fn = (CUfunction)kernel;
 	return CUDA_SUCCESS;
@@ -379,7 +238,7 @@ static CUresult kernel_get_function(CUfunction *fn, CUkernel kernel)
 
 static CUresult func_get_module(CUmodule *module, CUfunction hfunc)
 {
-	struct omps_function *f = function(hfunc);
+	struct omps_function *f = omps_function(hfunc);
 
 	if (!module)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -396,7 +255,7 @@ static CUresult kernel_get_library(CUlibrary *library, CUkernel kernel)
 
 static CUresult func_get_name(const char **name, CUfunction hfunc)
 {
-	struct omps_function *f = function(hfunc);
+	struct omps_function *f = omps_function(hfunc);
 
 	if (!name)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -478,12 +337,12 @@ static CUresult func_attr(struct omps_function *f, CUfunction_attribute attrib, 
 
 static CUresult func_get_attribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc)
 {
-	return func_attr(function(hfunc), attrib, 0, 0, pi);
+	return func_attr(omps_function(hfunc), attrib, 0, 0, pi);
 }
 
 static CUresult func_set_attribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
 {
-	return func_attr(function(hfunc), attrib, 1, value, NULL);
+	return func_attr(omps_function(hfunc), attrib, 1, value, NULL);
 }
 
 /* A kernel is loaded on one device here: others are not its. */
@@ -498,86 +357,14 @@ static CUresult kernel_get_attribute(int *pi, CUfunction_attribute attrib, CUker
 {
 	CUresult r = kernel_device(dev);
 
-	return r != CUDA_SUCCESS ? r : func_attr(function((CUfunction)kernel), attrib, 0, 0, pi);
+	return r != CUDA_SUCCESS ? r : func_attr(omps_function((CUfunction)kernel), attrib, 0, 0, pi);
 }
 
 static CUresult kernel_set_attribute(CUfunction_attribute attrib, int value, CUkernel kernel, CUdevice dev)
 {
 	CUresult r = kernel_device(dev);
 
-	return r != CUDA_SUCCESS ? r : func_attr(function((CUfunction)kernel), attrib, 1, value, NULL);
-}
-
-static CUresult occupancy(struct omps_call_occupancy *m, CUfunction hfunc, int64_t *out)
-{
-	struct omps_function *f = function(hfunc);
-	struct omps_reply_value rep = {{0}, 0};
-	CUresult r;
-
-	if (!f)
-		return CUDA_ERROR_INVALID_HANDLE;
-	if (!out)
-		return CUDA_ERROR_INVALID_VALUE;
-	m->function = f->handle;
-	r = omps_call(OMPS_CALL_OCCUPANCY, m, sizeof(*m), &rep, sizeof(rep));
-	if (r == CUDA_SUCCESS)
-		*out = rep.value;
-	return r;
-}
-
-static CUresult occupancy_blocks(int *blocks, CUfunction func, int block_size, size_t smem, unsigned int flags)
-{
-	struct omps_call_occupancy m = {.what = OMPS_OCC_BLOCKS_PER_SM, .block_size = block_size, .smem = smem,
-					.flags = flags};
-	int64_t v = 0;
-	CUresult r = blocks ? occupancy(&m, func, &v) : CUDA_ERROR_INVALID_VALUE;
-
-	if (r == CUDA_SUCCESS)
-		*blocks = (int)v;
-	return r;
-}
-
-static CUresult occupancy_blocks_default(int *blocks, CUfunction func, int block_size, size_t smem)
-{
-	return occupancy_blocks(blocks, func, block_size, smem, 0);
-}
-
-static CUresult occupancy_dynamic_smem(size_t *smem, CUfunction func, int num_blocks, int block_size)
-{
-	struct omps_call_occupancy m = {.what = OMPS_OCC_DYNAMIC_SMEM, .num_blocks = num_blocks,
-					.block_size = block_size};
-	int64_t v = 0;
-	CUresult r = smem ? occupancy(&m, func, &v) : CUDA_ERROR_INVALID_VALUE;
-
-	if (r == CUDA_SUCCESS)
-		*smem = (size_t)v;
-	return r;
-}
-
-/* Only the cluster dimension among the attributes changes the answer. */
-static CUresult occupancy_clusters(int *clusters, CUfunction func, const CUlaunchConfig *c)
-{
-	struct omps_call_occupancy m;
-	int64_t v = 0;
-	unsigned int i;
-	CUresult r;
-
-	if (!clusters || !c || (c->numAttrs && !c->attrs))
-		return CUDA_ERROR_INVALID_VALUE;
-	m = (struct omps_call_occupancy){.what = OMPS_OCC_CLUSTERS, .grid = {c->gridDimX, c->gridDimY, c->gridDimZ},
-					 .block = {c->blockDimX, c->blockDimY, c->blockDimZ},
-					 .smem = c->sharedMemBytes};
-	for (i = 0; i < c->numAttrs; i++) {
-		if (c->attrs[i].id != CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION)
-			continue;
-		m.cluster[0] = c->attrs[i].value.clusterDim.x;
-		m.cluster[1] = c->attrs[i].value.clusterDim.y;
-		m.cluster[2] = c->attrs[i].value.clusterDim.z;
-	}
-	r = occupancy(&m, func, &v);
-	if (r == CUDA_SUCCESS)
-		*clusters = (int)v;
-	return r;
+	return r != CUDA_SUCCESS ? r : func_attr(omps_function((CUfunction)kernel), attrib, 1, value, NULL);
 }
 
 void omps_module_install(void)
@@ -587,9 +374,6 @@ void omps_module_install(void)
 	OMPS_INSTALL(cuModuleUnload, module_unload);
 	OMPS_INSTALL(cuModuleGetFunction, module_get_function);
 	OMPS_INSTALL(cuFuncGetParamInfo, func_get_param_info);
-	OMPS_INSTALL(cuLaunchKernel, launch_kernel);
-	OMPS_INSTALL(cuLaunchKernelEx, launch_kernel_ex);
-	OMPS_INSTALL(cuLaunchCooperativeKernel, launch_cooperative);
 	OMPS_INSTALL(cuLibraryLoadData, library_load_data);
 	OMPS_INSTALL(cuLibraryUnload, library_unload);
 	OMPS_INSTALL(cuLibraryGetKernel, library_get_kernel);
@@ -607,8 +391,4 @@ void omps_module_install(void)
 	OMPS_INSTALL(cuFuncSetAttribute, func_set_attribute);
 	OMPS_INSTALL(cuModuleGetLoadingMode, module_get_loading_mode);
 	OMPS_INSTALL(cuModuleGetGlobal_v2, module_get_global);
-	OMPS_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessor, occupancy_blocks_default);
-	OMPS_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, occupancy_blocks);
-	OMPS_INSTALL(cuOccupancyAvailableDynamicSMemPerBlock, occupancy_dynamic_smem);
-	OMPS_INSTALL(cuOccupancyMaxActiveClusters, occupancy_clusters);
 }

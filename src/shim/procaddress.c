@@ -2,7 +2,7 @@
  * links it by default, or shared) resolves ~320 functions through
  * cuGetProcAddress_v2 at its first call and asks cuGetExportTable for
  * undocumented tables. The real driver answers; when the shim must see the
- * calls (tracing now, remoting later) the driver's pointer is swapped for the
+ * calls (tracing, or remote mode) the driver's pointer is swapped for the
  * shim's own entry point of the same function. Natively, the program gets
  * the driver's pointers and runs at full speed. */
 #include <stdio.h>

@@ -6,110 +6,18 @@
  * call fails with CUDA_ERROR_MPS_CONNECTION_FAILED, after one clear line on
  * stderr saying why. OPENMPS_NATIVE=1 keeps a program native even when a
  * daemon runs. */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "connect.h"
-#include "ring.h"
 #include "shim.h"
-#include "sock.h"
-
-#define REQUEST_RING (4u << 20)
-#define REPLY_RING   (4u << 20)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static enum omps_mode mode = OMPS_NATIVE;
-
-/* One channel a process, for now: a lock makes its producer side single. */
-static struct {
-	struct omps_connection conn;
-	void *map;
-	size_t map_len;
-	struct omps_ring req, rep;
-	pthread_mutex_t lock;
-	int lost;
-} ch = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static int make_rings(char *err, size_t errlen)
-{
-	size_t req = omps_ring_bytes(REQUEST_RING);
-	int fd = memfd_create("openmps-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	ch.map_len = req + omps_ring_bytes(REPLY_RING);
-	if (fd < 0 || ftruncate(fd, (off_t)ch.map_len) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		snprintf(err, errlen, "cannot create the channel memory: %s", strerror(errno));
-		goto fail;
-	}
-	ch.map = mmap(NULL, ch.map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (ch.map == MAP_FAILED) {
-		ch.map = NULL;
-		snprintf(err, errlen, "cannot map the channel memory: %s", strerror(errno));
-		goto fail;
-	}
-	omps_ring_init(&ch.req, ch.map, REQUEST_RING);
-	omps_ring_init(&ch.rep, (char *)ch.map + req, REPLY_RING);
-	return fd;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
-static struct omps_device_info devs[OMPS_MAX_DEVICES];
+static struct omps_device_info devs[OMPS_MAX_DEVICES]; /* the server's, at admission */
 static int ndevs;
-
-/* Sends the rings to the server; takes the device cache it answers with. */
-static int open_channel(char *err, size_t errlen)
-{
-	struct omps_channel_open o = {.request_ring = REQUEST_RING, .reply_ring = REPLY_RING};
-	int fd = make_rings(err, errlen), n = 0, r;
-
-	if (fd < 0)
-		return -1;
-	r = omps_send(ch.conn.server_fd, OMPS_MSG_CHANNEL_OPEN, 0, 0, &o, sizeof(o), fd, 1);
-	close(fd);
-	if (r < 0)
-		goto lost;
-	for (;;) {
-		struct omps_msg hdr;
-		char buf[OMPS_MSG_MAX];
-		int bell = -1;
-		ssize_t len = omps_recv(ch.conn.server_fd, &hdr, buf, sizeof(buf) - 1, &bell);
-
-		if (len < 0)
-			goto lost;
-		if (hdr.type == OMPS_MSG_CHANNEL_READY && hdr.status == 0 && bell >= 0) {
-			ch.req.doorbell = bell; /* rung when the server has parked the ring */
-			break;
-		}
-		if (bell >= 0)
-			close(bell);
-		if (hdr.type == OMPS_MSG_DEVICE_INFO && (size_t)len == sizeof(devs[0]) && n < OMPS_MAX_DEVICES) {
-			memcpy(&devs[n++], buf, sizeof(devs[0]));
-			continue;
-		}
-		buf[len] = '\0';
-		if (hdr.type == OMPS_MSG_CHANNEL_READY && hdr.status == 0)
-			strcpy(buf, "no doorbell");
-		snprintf(err, errlen, "the server refused the data channel: %s", hdr.type == OMPS_MSG_CHANNEL_READY ? buf : "?");
-		return -1;
-	}
-	ndevs = n;
-	return 0;
-lost:
-	snprintf(err, errlen, "lost the openmps server while opening the data channel: %s", strerror(errno));
-	return -1;
-}
 
 /* Each per-thread-default-stream name (_ptsz, _ptds) does what its plain
  * twin does: its wrapper sets omps_ptds, which gives NULL its meaning. */
@@ -143,7 +51,9 @@ static void install_remote(void)
 	omps_use_driver_locally(OMPS_EP_cuDriverGetVersion);
 	omps_device_install(devs, ndevs);
 	omps_memory_install();
+	omps_host_install();
 	omps_module_install();
+	omps_launch_install();
 	omps_stream_install();
 	omps_graph_install();
 	omps_pitched_install();
@@ -154,24 +64,25 @@ static void install_remote(void)
 
 static void decide(void)
 {
+	struct omps_connection conn;
 	const char *native = getenv("OPENMPS_NATIVE");
 	char err[512];
 
 	if (native && *native && strcmp(native, "0"))
 		return;
-	switch (omps_connect(&ch.conn, err, sizeof(err))) {
+	switch (omps_connect(&conn, err, sizeof(err))) {
 	case OMPS_CONNECT_NO_DAEMON:
 		return; /* native, as if openmps were not there */
 	case OMPS_CONNECT_OK:
-		if (open_channel(err, sizeof(err)) == 0) {
+		if (omps_channel_open(&conn, devs, &ndevs, err, sizeof(err)) == 0) {
 			install_remote();
 			mode = OMPS_REMOTE;
 			if (omps_trace_on)
-				omps_trace_note("remote mode: client %u of server %d", ch.conn.client_id,
-						(int)ch.conn.server_pid);
+				omps_trace_note("remote mode: client %u of server %d", conn.client_id,
+						(int)conn.server_pid);
 			return;
 		}
-		omps_disconnect(&ch.conn);
+		omps_disconnect(&conn);
 		break;
 	default:
 		break;
@@ -185,171 +96,6 @@ enum omps_mode omps_mode(void)
 {
 	pthread_once(&once, decide);
 	return mode;
-}
-
-/* The server is gone if its socket says so. */
-static int server_gone(void)
-{
-	struct pollfd p = {.fd = ch.conn.server_fd, .events = POLLIN};
-	char c;
-
-	if (poll(&p, 1, 0) <= 0)
-		return 0;
-	return recv(ch.conn.server_fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) <= 0;
-}
-
-static CUresult lost(void)
-{
-	if (!ch.lost)
-		fprintf(stderr, "openmps: lost the openmps server; CUDA calls fail from now on\n");
-	ch.lost = 1;
-	return CUDA_ERROR_MPS_RPC_FAILURE;
-}
-
-static CUresult push(uint32_t type, const void *args, size_t len, const void *data, size_t data_len)
-{
-	unsigned char *p;
-
-	if (ch.lost)
-		return CUDA_ERROR_MPS_RPC_FAILURE;
-	while (!(p = omps_ring_reserve(&ch.req, type, (uint32_t)(len + data_len)))) {
-		if (errno != EAGAIN)
-			return CUDA_ERROR_INVALID_VALUE;
-		if (!omps_ring_wait_space(&ch.req, (uint32_t)(len + data_len), 50, 100) && server_gone())
-			return lost();
-	}
-	if (len)
-		memcpy(p, args, len);
-	if (data_len)
-		memcpy(p + len, data, data_len);
-	omps_ring_commit(&ch.req);
-	return CUDA_SUCCESS;
-}
-
-/* The next record of the reply ring, waiting for it: spinning for up to
- * REPLY_SPIN_US first, as the driver spins in a synchronize by default,
- * because a futex wake-up costs tens of microseconds a reply. Once only: a
- * reply not there by then is far off, and spinning again at each 100 ms
- * check would take 1% of a core a waiting client, which hundreds of them
- * on a few cores take from the server that owes them the replies. */
-#define REPLY_SPIN_US 1000
-
-static int64_t next_reply(uint32_t *type, void *buf, size_t cap)
-{
-	int spin_us = REPLY_SPIN_US;
-
-	for (;;) {
-		int64_t n = omps_ring_pop(&ch.rep, type, buf, cap);
-
-		if (n >= 0 || errno != EAGAIN)
-			return n;
-		if (!omps_ring_wait_data(&ch.rep, spin_us, 100) && server_gone())
-			return -1;
-		spin_us = 0;
-	}
-}
-
-CUresult omps_post(uint32_t type, const void *args, size_t len, const void *data, size_t data_len)
-{
-	CUresult r;
-
-	pthread_mutex_lock(&ch.lock);
-	r = push(type, args, len, data, data_len);
-	pthread_mutex_unlock(&ch.lock);
-	return r;
-}
-
-uint32_t omps_post_max(void)
-{
-	return omps_ring_max_payload(&ch.req) - 64;
-}
-
-CUresult omps_call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len)
-{
-	static unsigned char buf[sizeof(struct omps_reply_function)]; /* under ch.lock */
-	struct omps_reply rep = {0};
-	uint32_t rtype;
-	CUresult r;
-	int64_t n;
-
-	pthread_mutex_lock(&ch.lock);
-	r = push(type, args, len, NULL, 0);
-	if (r == CUDA_SUCCESS) {
-		n = next_reply(&rtype, buf, sizeof(buf));
-		if (n < 0 || rtype != OMPS_REPLY || (size_t)n < sizeof(rep)) {
-			r = lost();
-		} else {
-			memcpy(&rep, buf, sizeof(rep));
-			memcpy(reply, buf, (size_t)n < reply_len ? (size_t)n : reply_len);
-			r = (CUresult)rep.result;
-		}
-	}
-	pthread_mutex_unlock(&ch.lock);
-	return r;
-}
-
-CUresult omps_call_read(uint32_t type, const void *args, size_t len, void *dst, uint64_t bytes)
-{
-	static unsigned char *bounce; /* where a record goes when dst has too little room left */
-	uint32_t max = omps_ring_max_payload(&ch.rep), rtype;
-	unsigned char *out = dst;
-	struct omps_reply rep;
-	uint64_t got = 0;
-	CUresult r;
-
-	pthread_mutex_lock(&ch.lock);
-	if (!bounce && !(bounce = malloc(max))) {
-		pthread_mutex_unlock(&ch.lock);
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	}
-	r = push(type, args, len, NULL, 0);
-	while (r == CUDA_SUCCESS) {
-		int direct = bytes - got >= max;
-		unsigned char *where = direct ? out + got : bounce;
-		int64_t n = next_reply(&rtype, where, max);
-
-		if (n >= 0 && rtype == OMPS_REPLY_DATA && (uint64_t)n <= bytes - got) {
-			if (!direct)
-				memcpy(out + got, where, (size_t)n);
-			got += (uint64_t)n;
-			continue;
-		}
-		if (n >= (int64_t)sizeof(rep) && rtype == OMPS_REPLY) {
-			memcpy(&rep, where, sizeof(rep));
-			r = (CUresult)rep.result;
-			if (r == CUDA_SUCCESS && got != bytes)
-				r = lost(); /* success without all the data: not our server */
-			break;
-		}
-		r = lost();
-	}
-	pthread_mutex_unlock(&ch.lock);
-	return r;
-}
-
-/* Shares host memory (a memfd mapped at addr) with the server, or stops
- * sharing it (fd < 0), over the socket; the server answers each. */
-CUresult omps_host_share(uint64_t addr, uint64_t bytes, int fd, uint64_t *device_ptr)
-{
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	struct omps_host_map m = {.addr = addr, .bytes = bytes};
-	struct omps_msg hdr;
-	CUresult r = CUDA_ERROR_MPS_RPC_FAILURE;
-	ssize_t n;
-
-	if (ch.lost)
-		return r;
-	pthread_mutex_lock(&lock);
-	if (omps_send(ch.conn.server_fd, fd >= 0 ? OMPS_MSG_HOST_MAP : OMPS_MSG_HOST_UNMAP, 0, 0, &m, sizeof(m), fd,
-		      1) == 0) {
-		n = omps_recv(ch.conn.server_fd, &hdr, &m, sizeof(m), NULL);
-		if (n == (ssize_t)sizeof(m) && hdr.type == OMPS_MSG_HOST_MAPPED)
-			r = (CUresult)hdr.status;
-	}
-	pthread_mutex_unlock(&lock);
-	if (r == CUDA_SUCCESS && device_ptr)
-		*device_ptr = m.device_ptr;
-	return r;
 }
 
 /* cuInit decides the mode: native cuInit, or the server's answer. */
@@ -369,21 +115,4 @@ OMPS_EXPORT CUresult CUDAAPI cuInit(unsigned int Flags)
 	if (omps_trace_on)
 		omps_trace(OMPS_EP_cuInit, t0, r, "Flags=%u", Flags);
 	return r;
-}
-
-int omps_thread_start(void *(*fn)(void *), void *arg)
-{
-	sigset_t all, old;
-	pthread_attr_t attr;
-	pthread_t t;
-	int err;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	err = pthread_create(&t, &attr, fn, arg);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return err;
 }

@@ -1,7 +1,9 @@
 /* The client shim's internals. The shim is libcuda.so.1: it exports every
- * driver entry point (entrypoints.c, generated from cuda.h) and, for now,
- * forwards each to the real driver, which it loads by absolute path at load
- * time (real.c). With OPENMPS_TRACE set it logs every call (trace.c). */
+ * driver entry point (entrypoints.c, generated from cuda.h). Natively each
+ * goes to the real driver, which it loads by absolute path at load time
+ * (real.c); in remote mode (remote.c) the call families below post or call
+ * through the data channel (channel.c) to the server. With OPENMPS_TRACE set
+ * it logs every call (trace.c). */
 #ifndef OPENMPS_SHIM_H
 #define OPENMPS_SHIM_H
 
@@ -28,6 +30,11 @@ extern int omps_trace_on;
 enum omps_mode { OMPS_NATIVE, OMPS_REMOTE, OMPS_BROKEN };
 /* Decides, once, whether calls go to the real driver or to a server. */
 enum omps_mode omps_mode(void);
+
+/* channel.c: the data channel. Calls wait for their reply; posts do not. */
+struct omps_connection;
+int omps_channel_open(const struct omps_connection *conn, struct omps_device_info *devs, int *ndevs, char *err,
+		      size_t errlen);
 CUresult omps_call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len);
 CUresult omps_post(uint32_t type, const void *args, size_t len, const void *data, size_t data_len);
 CUresult omps_call_read(uint32_t type, const void *args, size_t len, void *dst, uint64_t bytes);
@@ -63,21 +70,26 @@ int omps_range_add(const struct omps_range *r);
 int omps_range_remove(uint64_t base, struct omps_range *out);
 int omps_range_find(uint64_t addr, struct omps_range *out); /* the range holding addr */
 
-/* memory.c, module.c, stream.c */
+/* The call families, each installing its entry points in remote mode: one
+ * file each (memory.c, host.c, module.c, launch.c, stream.c, graph.c,
+ * pitched.c for 2D and 3D copies, pool.c, hostfn.c). */
 void omps_memory_install(void);
+void omps_host_install(void);
 void omps_module_install(void);
+void omps_launch_install(void);
 void omps_stream_install(void);
 void omps_graph_install(void);
 void omps_pitched_install(void);
 void omps_pool_install(void);
 void omps_hostfn_install(void);
-CUresult omps_mem_alloc(CUdeviceptr *dptr, size_t bytes);
-CUresult omps_host_alloc_shared(void **pp, size_t bytes);
-/* A detached thread of the shim's own, with every signal blocked, so that
- * the program's handlers never run on it. 0, or an errno. */
+CUresult omps_mem_alloc(CUdeviceptr *dptr, size_t bytes); /* memory.c */
+CUresult omps_host_alloc_shared(void **pp, size_t bytes); /* host.c */
+int omps_shared_host(const void *p, size_t bytes); /* host.c: memory the server maps too */
+/* thread.c: a detached thread of the shim's own, with every signal blocked,
+ * so that the program's handlers never run on it. 0, or an errno. */
 int omps_thread_start(void *(*fn)(void *), void *arg);
 void omps_copy_parallel(void *dst, const void *src, size_t bytes); /* copier.c */
-/* The server's handle for s (0: the client's NULL stream). */
+/* stream.c: the server's handle for s (0: the client's NULL stream). */
 CUresult omps_stream_handle(CUstream s, uint32_t *handle);
 /* A stream, event, graph or executable graph: the client's record of the
  * server's handle for it (stream.c). */
@@ -101,6 +113,22 @@ CUresult omps_no_entry(enum omps_entry ep);
 void omps_use_driver_locally(enum omps_entry ep); /* in remote mode: calls that need no GPU */
 /* The shim's own entry point for a real driver function, or NULL. */
 void *omps_self_for_real(void *real);
+
+/* A function of a module the server loaded (module.c): the handle the
+ * program holds, and the layout its launches are packed by (launch.c). */
+#define FUNCTION_MAGIC 0x666e6374u
+struct omps_function {
+	uint32_t magic; /* first: all that is read of a handle before it is trusted */
+	uint32_t module;
+	struct omps_function *next; /* all functions, to free a module's on unload */
+	uint32_t handle;
+	uint32_t nparams;
+	uint32_t args_size;
+	int max_threads, max_dynamic_smem; /* launches beyond are refused here, as the driver would */
+	char *name;
+	struct omps_param params[OMPS_MAX_PARAMS];
+};
+struct omps_function *omps_function(CUfunction h); /* NULL if h is not one */
 
 /* cudart's wrapper of a fat binary, as it registers it and passes it to
  * cuLibraryLoadData and the cudart-interface export table. */

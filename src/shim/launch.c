@@ -1,0 +1,219 @@
+/* Kernel launches in remote mode, and the occupancy queries that plan them.
+ * cuLaunchKernel packs kernelParams after the function's layout (module.c)
+ * into one buffer and posts it without waiting; what the driver would
+ * refuse at once is refused here, since a posted launch could only fail at
+ * the next synchronous call. */
+#include <string.h>
+
+#include "replies.h"
+#include "shim.h"
+
+/* The packed arguments: from `extra` as given, or from kernelParams laid
+ * out as the server described the function. */
+static CUresult pack(struct omps_function *f, void **params, void **extra, unsigned char *buf,
+		     const void **args, size_t *len)
+{
+	uint32_t i;
+
+	if (extra) {
+		const void *p = NULL;
+		size_t *n = NULL;
+
+		for (i = 0; extra[i] != CU_LAUNCH_PARAM_END && i < 8; i += 2) {
+			if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER)
+				p = extra[i + 1];
+			else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE)
+				n = extra[i + 1];
+			else
+				return CUDA_ERROR_INVALID_VALUE;
+		}
+		if (!p || !n)
+			return CUDA_ERROR_INVALID_VALUE;
+		*args = p;
+		*len = *n;
+		return CUDA_SUCCESS;
+	}
+	if (f->nparams && !params)
+		return CUDA_ERROR_INVALID_VALUE;
+	omps_pack_params(f->params, f->nparams, f->args_size, params, buf);
+	*args = buf;
+	*len = f->args_size;
+	return CUDA_SUCCESS;
+}
+
+/* What the driver refuses at once, refused here too: a posted launch could
+ * only fail at the next synchronous call. */
+static int bad_shape(const struct omps_function *f, const unsigned int grid[3], const unsigned int block[3],
+		     unsigned int smem, int dev)
+{
+	static const CUdevice_attribute max_block[3] = {CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X,
+							CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y,
+							CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z};
+	static const CUdevice_attribute max_grid[3] = {CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X,
+						       CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y,
+						       CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z};
+	uint64_t threads = (uint64_t)block[0] * block[1] * block[2];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		int mb = omps_device_attr(dev, max_block[i]), mg = omps_device_attr(dev, max_grid[i]);
+
+		if (!block[i] || !grid[i] || (mb > 0 && block[i] > (unsigned)mb) || (mg > 0 && grid[i] > (unsigned)mg))
+			return 1;
+	}
+	return (f->max_threads > 0 && threads > (uint64_t)f->max_threads) ||
+	       (f->max_dynamic_smem > 0 && smem > (unsigned)f->max_dynamic_smem);
+}
+
+/* Packs and posts one launch; attrs (cuLaunchKernelEx's) travel first. */
+static CUresult launch(struct omps_function *f, const unsigned int grid[3], const unsigned int block[3],
+		       unsigned int smem, CUstream stream, const CUlaunchAttribute *attrs, unsigned int nattrs,
+		       void **params, void **extra)
+{
+	static __thread unsigned char buf[32768];
+	size_t attr_bytes = (size_t)nattrs * sizeof(*attrs), len;
+	struct omps_call_launch m;
+	const void *args;
+	CUresult r;
+
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (f->args_size + attr_bytes > sizeof(buf) || nattrs > OMPS_MAX_LAUNCH_ATTRS || (nattrs && !attrs))
+		return CUDA_ERROR_INVALID_VALUE;
+	m = (struct omps_call_launch){.function = f->handle, .dev = omps_current_device(),
+				      .grid = {grid[0], grid[1], grid[2]}, .block = {block[0], block[1], block[2]},
+				      .shared_mem = smem, .nattrs = nattrs};
+	if (m.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (bad_shape(f, grid, block, smem, m.dev))
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+		return r;
+	r = pack(f, params, extra, buf + attr_bytes, &args, &len);
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (len + attr_bytes > omps_post_max() - sizeof(m))
+		return CUDA_ERROR_INVALID_VALUE;
+	m.args_size = (uint32_t)len;
+	if (!nattrs)
+		return omps_post(OMPS_CALL_LAUNCH, &m, sizeof(m), args, len);
+	memcpy(buf, attrs, attr_bytes);
+	if (args != buf + attr_bytes) /* extra's buffer: after the attributes */
+		memmove(buf + attr_bytes, args, len);
+	return omps_post(OMPS_CALL_LAUNCH, &m, sizeof(m), buf, attr_bytes + len);
+}
+
+static CUresult launch_kernel(CUfunction hfunc, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
+			      unsigned int by, unsigned int bz, unsigned int smem, CUstream stream, void **params,
+			      void **extra)
+{
+	const unsigned int grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+
+	return launch(omps_function(hfunc), grid, block, smem, stream, NULL, 0, params, extra);
+}
+
+_Static_assert(sizeof(CUlaunchAttribute) == sizeof(struct omps_launch_attr), "sent byte for byte");
+
+static CUresult launch_cooperative(CUfunction hfunc, unsigned int gx, unsigned int gy, unsigned int gz,
+				   unsigned int bx, unsigned int by, unsigned int bz, unsigned int smem, CUstream stream,
+				   void **params)
+{
+	const unsigned int grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+	CUlaunchAttribute coop = {.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE, .value.cooperative = 1};
+
+	return launch(omps_function(hfunc), grid, block, smem, stream, &coop, 1, params, NULL);
+}
+
+static CUresult launch_kernel_ex(const CUlaunchConfig *c, CUfunction hfunc, void **params, void **extra)
+{
+	const unsigned int grid[3] = {c ? c->gridDimX : 0, c ? c->gridDimY : 0, c ? c->gridDimZ : 0};
+	const unsigned int block[3] = {c ? c->blockDimX : 0, c ? c->blockDimY : 0, c ? c->blockDimZ : 0};
+
+	if (!c)
+		return CUDA_ERROR_INVALID_VALUE;
+	return launch(omps_function(hfunc), grid, block, c->sharedMemBytes, c->hStream, c->attrs, c->numAttrs, params,
+		      extra);
+}
+
+static CUresult occupancy(struct omps_call_occupancy *m, CUfunction hfunc, int64_t *out)
+{
+	struct omps_function *f = omps_function(hfunc);
+	struct omps_reply_value rep = {{0}, 0};
+	CUresult r;
+
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	m->function = f->handle;
+	r = omps_call(OMPS_CALL_OCCUPANCY, m, sizeof(*m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		*out = rep.value;
+	return r;
+}
+
+static CUresult occupancy_blocks(int *blocks, CUfunction func, int block_size, size_t smem, unsigned int flags)
+{
+	struct omps_call_occupancy m = {.what = OMPS_OCC_BLOCKS_PER_SM, .block_size = block_size, .smem = smem,
+					.flags = flags};
+	int64_t v = 0;
+	CUresult r = blocks ? occupancy(&m, func, &v) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*blocks = (int)v;
+	return r;
+}
+
+static CUresult occupancy_blocks_default(int *blocks, CUfunction func, int block_size, size_t smem)
+{
+	return occupancy_blocks(blocks, func, block_size, smem, 0);
+}
+
+static CUresult occupancy_dynamic_smem(size_t *smem, CUfunction func, int num_blocks, int block_size)
+{
+	struct omps_call_occupancy m = {.what = OMPS_OCC_DYNAMIC_SMEM, .num_blocks = num_blocks,
+					.block_size = block_size};
+	int64_t v = 0;
+	CUresult r = smem ? occupancy(&m, func, &v) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*smem = (size_t)v;
+	return r;
+}
+
+/* Only the cluster dimension among the attributes changes the answer. */
+static CUresult occupancy_clusters(int *clusters, CUfunction func, const CUlaunchConfig *c)
+{
+	struct omps_call_occupancy m;
+	int64_t v = 0;
+	unsigned int i;
+	CUresult r;
+
+	if (!clusters || !c || (c->numAttrs && !c->attrs))
+		return CUDA_ERROR_INVALID_VALUE;
+	m = (struct omps_call_occupancy){.what = OMPS_OCC_CLUSTERS, .grid = {c->gridDimX, c->gridDimY, c->gridDimZ},
+					 .block = {c->blockDimX, c->blockDimY, c->blockDimZ},
+					 .smem = c->sharedMemBytes};
+	for (i = 0; i < c->numAttrs; i++) {
+		if (c->attrs[i].id != CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION)
+			continue;
+		m.cluster[0] = c->attrs[i].value.clusterDim.x;
+		m.cluster[1] = c->attrs[i].value.clusterDim.y;
+		m.cluster[2] = c->attrs[i].value.clusterDim.z;
+	}
+	r = occupancy(&m, func, &v);
+	if (r == CUDA_SUCCESS)
+		*clusters = (int)v;
+	return r;
+}
+
+void omps_launch_install(void)
+{
+	OMPS_INSTALL(cuLaunchKernel, launch_kernel);
+	OMPS_INSTALL(cuLaunchKernelEx, launch_kernel_ex);
+	OMPS_INSTALL(cuLaunchCooperativeKernel, launch_cooperative);
+	OMPS_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessor, occupancy_blocks_default);
+	OMPS_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, occupancy_blocks);
+	OMPS_INSTALL(cuOccupancyAvailableDynamicSMemPerBlock, occupancy_dynamic_smem);
+	OMPS_INSTALL(cuOccupancyMaxActiveClusters, occupancy_clusters);
+}
