@@ -140,7 +140,7 @@ void ctl_schedule(struct ctl_daemon *d)
 				continue;
 			}
 		}
-		if (s->uid == want && s->state == SRV_ACTIVE) {
+		if (s->uid == want && s->state == CTL_SERVER_ACTIVE) {
 			int r = admit(d, c, s);
 
 			if (r == 0)
@@ -150,7 +150,7 @@ void ctl_schedule(struct ctl_daemon *d)
 				break; /* the rest wait their turn, oldest first */
 			continue;
 		}
-		if (s->uid != want && s->state == SRV_ACTIVE) {
+		if (s->uid != want && s->state == CTL_SERVER_ACTIVE) {
 			omps_log("Server %d of user %u must drain before user %u can run", (int)s->pid,
 				 (unsigned)s->uid, (unsigned)want);
 			ctl_server_shutdown(d, s, 0);

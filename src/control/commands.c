@@ -481,7 +481,7 @@ static void cmd_device_query(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 	for (s = d->servers; s; s = s->next) {
 		char table[16384] = "";
 
-		if ((only && s != only) || s->state == SRV_INITIALIZING)
+		if ((only && s != only) || s->state == CTL_SERVER_INITIALIZING)
 			continue;
 		omps_device_table(&s->devices, csv, table, sizeof(table));
 		fprintf(f, "\nServer %d\n%s", (int)s->pid, table);

@@ -16,9 +16,9 @@
 #include "protocol.h"
 
 enum ctl_server_state {
-	SRV_INITIALIZING, /* started, not yet READY */
-	SRV_ACTIVE,	  /* admitting clients */
-	SRV_SHUTTING_DOWN /* told to exit once its clients have left, or forced */
+	CTL_SERVER_INITIALIZING, /* started, not yet READY */
+	CTL_SERVER_ACTIVE,	  /* admitting clients */
+	CTL_SERVER_SHUTTING_DOWN /* told to exit once its clients have left, or forced */
 };
 
 struct ctl_server {

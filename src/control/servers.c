@@ -23,11 +23,11 @@
 const char *ctl_server_state_name(enum ctl_server_state st)
 {
 	switch (st) {
-	case SRV_INITIALIZING:
+	case CTL_SERVER_INITIALIZING:
 		return "INITIALIZING";
-	case SRV_ACTIVE:
+	case CTL_SERVER_ACTIVE:
 		return "ACTIVE";
-	case SRV_SHUTTING_DOWN:
+	case CTL_SERVER_SHUTTING_DOWN:
 		return "SHUTTING_DOWN";
 	}
 	return "UNKNOWN";
@@ -123,7 +123,7 @@ struct ctl_server *ctl_server_start(struct ctl_daemon *d, uid_t uid)
 	fcntl(sp[0], F_SETFL, O_NONBLOCK);
 	s->fd = sp[0];
 	s->uid = uid;
-	s->state = SRV_INITIALIZING;
+	s->state = CTL_SERVER_INITIALIZING;
 	s->settings = d->defaults;
 	s->next = d->servers;
 	d->servers = s;
@@ -138,12 +138,12 @@ void ctl_server_shutdown(struct ctl_daemon *d, struct ctl_server *s, int force)
 	(void)d;
 	if (force)
 		omps_log("Force shutting down server %d", (int)s->pid);
-	else if (s->state == SRV_SHUTTING_DOWN)
+	else if (s->state == CTL_SERVER_SHUTTING_DOWN)
 		return;
 	else
 		omps_log("Try shutting down server %d: it exits once its %u clients have left", (int)s->pid,
 			 s->nclients);
-	s->state = SRV_SHUTTING_DOWN;
+	s->state = CTL_SERVER_SHUTTING_DOWN;
 	if (ctl_server_send(s, OMPS_MSG_SERVER_SHUTDOWN, &m, sizeof(m), -1) < 0 || force) {
 		/* Unreachable or forced: it gets a grace period, then SIGKILL. */
 		if (!s->kill_at)
@@ -177,8 +177,8 @@ static void on_ready(struct ctl_daemon *d, struct ctl_server *s, const char *buf
 	memcpy(&s->devices, buf, sizeof(s->devices));
 	if (s->devices.ndevices > OMPS_MAX_DEVICES)
 		s->devices.ndevices = OMPS_MAX_DEVICES;
-	if (s->state == SRV_INITIALIZING)
-		s->state = SRV_ACTIVE;
+	if (s->state == CTL_SERVER_INITIALIZING)
+		s->state = CTL_SERVER_ACTIVE;
 	omps_log("NEW SERVER %d: Ready", (int)s->pid);
 	ctl_schedule(d);
 }
@@ -274,7 +274,7 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 		omps_log("Server %d was killed by signal %d", (int)s->pid, WTERMSIG(status));
 	else
 		omps_log("Server %d exited with status %d", (int)s->pid, WEXITSTATUS(status));
-	if (s->state == SRV_INITIALIZING)
+	if (s->state == CTL_SERVER_INITIALIZING)
 		snprintf(why, sizeof(why), "the server for user %u failed to start: %s", (unsigned)s->uid,
 			 s->failure[0] ? s->failure : "see server.log");
 	for (c = d->conns; c; c = next) {
@@ -288,7 +288,7 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 			omps_log("Client %d lost its server %d", (int)c->pid, (int)s->pid);
 			c->server = NULL;
 			ctl_conn_close(d, c);
-		} else if (c->role == CONN_CLIENT && !c->server && s->state == SRV_INITIALIZING &&
+		} else if (c->role == CONN_CLIENT && !c->server && s->state == CTL_SERVER_INITIALIZING &&
 			   (d->multiuser || c->uid == s->uid)) {
 			omps_log("NEW CLIENT %d refused: %s", (int)c->pid, why);
 			omps_send(c->fd, OMPS_MSG_REFUSED, 0, 0, why, strlen(why), -1, 0);

@@ -70,7 +70,7 @@ void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	omps_driver_strerror(c->srv->drv, r, err, sizeof(err));
+	srv_driver_strerror(c->srv->drv, r, err, sizeof(err));
 	srv_refused(c, "%s failed: %s; its next synchronous call returns it", what, err);
 }
 
@@ -108,7 +108,7 @@ void srv_reply_result(struct srv_client *c, CUresult r)
 
 int srv_use_device(struct srv_client *c, int dev, CUstream *stream)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	CUresult r;
 
 	if (dev < 0 || (uint32_t)dev >= c->srv->devices.ndevices)

@@ -33,7 +33,7 @@ static int ring_size_ok(uint32_t n)
  * driver that refuses leaves them pageable. */
 static void pin(struct srv_client *c, int on)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 
 	if (drv->ctx_set_current(c->srv->ctx[0]) != CUDA_SUCCESS)
 		return;
@@ -192,7 +192,7 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 	for (i = 0; i < c->srv->devices.ndevices; i++) {
 		struct omps_device_info info = {.dev = c->srv->devices.dev[i]};
 
-		omps_device_attrs(c->srv->drv, (int)i, info.attrs, OMPS_MAX_ATTRS);
+		srv_device_attrs(c->srv->drv, (int)i, info.attrs, OMPS_MAX_ATTRS);
 		if (c->srv->drv->ctx_set_current(c->srv->ctx[i]) == CUDA_SUCCESS) {
 			srv_qos_priority_range(c->srv, (int)i, &info.least_priority, &info.greatest_priority);
 			c->srv->drv->ctx_get_api_version(c->srv->ctx[i], &info.api_version);

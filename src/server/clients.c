@@ -24,7 +24,7 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	c->id = a->client_id;
 	srv_qos_client_init(c, &a->effective, &a->requested);
 	c->bell = -1;
-	pthread_mutex_init(&c->hosts_lock, NULL);
+	pthread_mutex_init(&c->host.lock, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
 	c->next = s->clients;
 	s->clients = c;
@@ -43,7 +43,7 @@ void srv_client_free(struct srv_client *c)
 		close(c->bell);
 	close(c->fd);
 	pthread_mutex_destroy(&c->run_lock);
-	pthread_mutex_destroy(&c->hosts_lock);
+	pthread_mutex_destroy(&c->host.lock);
 	srv_qos_release(c);
 	free(c->buf);
 	free(c);

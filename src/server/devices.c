@@ -5,7 +5,7 @@
 
 #include "log.h"
 
-static CUresult describe(struct omps_driver *drv, int ordinal, struct omps_device *d)
+static CUresult describe(struct srv_driver *drv, int ordinal, struct omps_device *d)
 {
 	CUdevice dev;
 	CUuuid uuid;
@@ -27,7 +27,7 @@ static CUresult describe(struct omps_driver *drv, int ordinal, struct omps_devic
 	return CUDA_SUCCESS;
 }
 
-int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, CUcontext *ctxs, char *err,
+int srv_devices_open(struct srv_driver *drv, struct omps_server_ready *r, CUcontext *ctxs, char *err,
 		      size_t errlen)
 {
 	char why[96];
@@ -37,7 +37,7 @@ int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, CUco
 	memset(r, 0, sizeof(*r));
 	if ((res = drv->init(0)) || (res = drv->driver_get_version(&r->driver_version)) ||
 	    (res = drv->device_get_count(&n))) {
-		omps_driver_strerror(drv, res, why, sizeof(why));
+		srv_driver_strerror(drv, res, why, sizeof(why));
 		snprintf(err, errlen, "CUDA driver initialisation failed: %s", why);
 		return -1;
 	}
@@ -57,11 +57,11 @@ int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, CUco
 				omps_log("Creating server context on device %d (%s)", i, d->name);
 		}
 		if (res) {
-			omps_driver_strerror(drv, res, why, sizeof(why));
+			srv_driver_strerror(drv, res, why, sizeof(why));
 			snprintf(err, errlen, "device %d: %s", i, why);
 			r->ndevices = (uint32_t)i;
 			if (ctxs)
-				omps_devices_close(drv, r);
+				srv_devices_close(drv, r);
 			return -1;
 		}
 		r->ndevices = (uint32_t)i + 1;
@@ -69,7 +69,7 @@ int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, CUco
 	return 0;
 }
 
-void omps_devices_close(struct omps_driver *drv, const struct omps_server_ready *r)
+void srv_devices_close(struct srv_driver *drv, const struct omps_server_ready *r)
 {
 	uint32_t i;
 
@@ -81,7 +81,7 @@ void omps_devices_close(struct omps_driver *drv, const struct omps_server_ready 
 	}
 }
 
-void omps_device_attrs(struct omps_driver *drv, int dev, int32_t *attrs, int n)
+void srv_device_attrs(struct srv_driver *drv, int dev, int32_t *attrs, int n)
 {
 	int a;
 

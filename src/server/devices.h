@@ -8,10 +8,10 @@
 
 /* Initialises the driver and fills r. With ctx given, also retains every
  * device's primary context into it. Writes why to err on failure. */
-int omps_devices_open(struct omps_driver *drv, struct omps_server_ready *r, CUcontext *ctx, char *err,
+int srv_devices_open(struct srv_driver *drv, struct omps_server_ready *r, CUcontext *ctx, char *err,
 		      size_t errlen);
 /* Every attribute of device dev the driver knows, 0 for the others. */
-void omps_device_attrs(struct omps_driver *drv, int dev, int32_t *attrs, int n);
-void omps_devices_close(struct omps_driver *drv, const struct omps_server_ready *r);
+void srv_device_attrs(struct srv_driver *drv, int dev, int32_t *attrs, int n);
+void srv_devices_close(struct srv_driver *drv, const struct omps_server_ready *r);
 
 #endif

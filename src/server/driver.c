@@ -1,4 +1,4 @@
-/* Resolves struct omps_driver from OMPS_DRIVER_CALLS (driver.h). */
+/* Resolves struct srv_driver from SRV_DRIVER_CALLS (driver.h). */
 #include "driver.h"
 
 #include <dlfcn.h>
@@ -13,11 +13,11 @@ struct sym {
 
 #define STR_(x) #x
 #define STR(x) STR_(x) /* after cuda.h's #defines: the versioned name */
-#define SYM(field, name) {STR(name), offsetof(struct omps_driver, field), 0},
-#define OPTIONAL(field, name) {STR(name), offsetof(struct omps_driver, field), 1},
-static const struct sym syms[] = {OMPS_DRIVER_CALLS(SYM, OPTIONAL)};
+#define SYM(field, name) {STR(name), offsetof(struct srv_driver, field), 0},
+#define OPTIONAL(field, name) {STR(name), offsetof(struct srv_driver, field), 1},
+static const struct sym syms[] = {SRV_DRIVER_CALLS(SYM, OPTIONAL)};
 
-int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen)
+int srv_driver_load(struct srv_driver *drv, char *err, size_t errlen)
 {
 	const char *path = getenv("OPENMPS_DRIVER_PATH");
 	size_t i;
@@ -52,7 +52,7 @@ fail:
 	return -1;
 }
 
-void omps_driver_strerror(const struct omps_driver *drv, CUresult r, char *buf, size_t len)
+void srv_driver_strerror(const struct srv_driver *drv, CUresult r, char *buf, size_t len)
 {
 	const char *name = NULL;
 

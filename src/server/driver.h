@@ -13,7 +13,7 @@
  * cuda.h, and the symbol looked up is the name cuda.h's #defines map it to
  * (cuMemAlloc: "cuMemAlloc_v2"), so both are checked by the compiler;
  * tests/fakecuda is checked against the same list. */
-#define OMPS_DRIVER_CALLS(X, OPT) \
+#define SRV_DRIVER_CALLS(X, OPT) \
 	X(init, cuInit) \
 	X(driver_get_version, cuDriverGetVersion) \
 	X(device_get_count, cuDeviceGetCount) \
@@ -96,17 +96,17 @@
 	OPT(green_ctx_create, cuGreenCtxCreate) \
 	OPT(green_ctx_stream_create, cuGreenCtxStreamCreate)
 
-struct omps_driver {
+struct srv_driver {
 	void *handle;
-#define OMPS_DRIVER_FIELD(field, name) __typeof__(&name) field;
-	OMPS_DRIVER_CALLS(OMPS_DRIVER_FIELD, OMPS_DRIVER_FIELD)
-#undef OMPS_DRIVER_FIELD
+#define SRV_DRIVER_FIELD(field, name) __typeof__(&name) field;
+	SRV_DRIVER_CALLS(SRV_DRIVER_FIELD, SRV_DRIVER_FIELD)
+#undef SRV_DRIVER_FIELD
 };
 
 /* Loads and resolves the driver; on failure writes why to err. */
-int omps_driver_load(struct omps_driver *drv, char *err, size_t errlen);
+int srv_driver_load(struct srv_driver *drv, char *err, size_t errlen);
 
 /* "CUDA_ERROR_NO_DEVICE (100)" */
-void omps_driver_strerror(const struct omps_driver *drv, CUresult r, char *buf, size_t len);
+void srv_driver_strerror(const struct srv_driver *drv, CUresult r, char *buf, size_t len);
 
 #endif

@@ -19,7 +19,7 @@ int srv_capturing(struct srv_client *c, CUstream s)
 {
 	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
 
-	if (!c->captures) /* the common case: no driver call */
+	if (!c->graph.captures) /* the common case: no driver call */
 		return 0;
 	return c->srv->drv->stream_is_capturing(s, &st) == CUDA_SUCCESS && st != CU_STREAM_CAPTURE_STATUS_NONE;
 }
@@ -29,7 +29,7 @@ CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what)
 	if (!srv_capturing(c, s))
 		return CUDA_SUCCESS;
 	srv_refused(c, "%s cannot be captured in a graph through openmps; its capture is invalidated", what);
-	c->capture_spoiled = 1;
+	c->graph.spoiled = 1;
 	return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 }
 
@@ -67,14 +67,14 @@ void srv_graph_capture_begin(struct srv_client *c, const struct omps_call_captur
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->stream_begin_capture(s, CU_STREAM_CAPTURE_MODE_RELAXED);
 	if (r == CUDA_SUCCESS)
-		c->captures++;
+		c->graph.captures++;
 	srv_reply_result(c, r);
 }
 
 void srv_graph_capture_end(struct srv_client *c, const struct omps_call_handle *m)
 {
 	uint32_t handle = m->handle;
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	struct omps_reply_handle rep;
 	CUgraph g = NULL;
 	CUstream s;
@@ -84,15 +84,15 @@ void srv_graph_capture_end(struct srv_client *c, const struct omps_call_handle *
 	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS) {
 		r = drv->stream_end_capture(s, &g);
-		if (ended(r) && c->captures && !--c->captures && c->capture_spoiled) {
-			c->capture_spoiled = 0;
+		if (ended(r) && c->graph.captures && !--c->graph.captures && c->graph.spoiled) {
+			c->graph.spoiled = 0;
 			if (c->sticky == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)
 				c->sticky = CUDA_SUCCESS; /* reported as this, not again later */
 			r = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
 		}
 	}
 	if (r == CUDA_SUCCESS) {
-		rep.handle = srv_object_add(&c->graphs, &c->ngraphs, g, dev);
+		rep.handle = srv_object_add(&c->graph.graphs, &c->graph.ngraphs, g, dev);
 		if (!rep.handle)
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 	}
@@ -124,7 +124,7 @@ void srv_graph_capture_info(struct srv_client *c, const struct omps_call_capture
 
 void srv_graph_instantiate(struct srv_client *c, const struct omps_call_instantiate *m)
 {
-	struct srv_object *g = srv_object_find(c, c->graphs, c->ngraphs, m->graph, "graph");
+	struct srv_object *g = srv_object_find(c, c->graph.graphs, c->graph.ngraphs, m->graph, "graph");
 	struct omps_reply_handle rep;
 	CUgraphExec e = NULL;
 	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
@@ -133,7 +133,7 @@ void srv_graph_instantiate(struct srv_client *c, const struct omps_call_instanti
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->graph_instantiate(&e, g->obj, m->flags);
 	if (r == CUDA_SUCCESS) {
-		rep.handle = srv_object_add(&c->execs, &c->nexecs, e, g->dev);
+		rep.handle = srv_object_add(&c->graph.execs, &c->graph.nexecs, e, g->dev);
 		if (!rep.handle) {
 			c->srv->drv->graph_exec_destroy(e);
 			r = CUDA_ERROR_OUT_OF_MEMORY;
@@ -147,7 +147,7 @@ void srv_graph_instantiate(struct srv_client *c, const struct omps_call_instanti
 void srv_graph_nodes(struct srv_client *c, const struct omps_call_handle *m)
 {
 	uint32_t handle = m->handle;
-	struct srv_object *g = srv_object_find(c, c->graphs, c->ngraphs, handle, "graph");
+	struct srv_object *g = srv_object_find(c, c->graph.graphs, c->graph.ngraphs, handle, "graph");
 	size_t n = 0;
 	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
@@ -159,7 +159,7 @@ void srv_graph_nodes(struct srv_client *c, const struct omps_call_handle *m)
 /* Launch or upload: (executable graph, stream), posted. */
 static void on_exec(struct srv_client *c, uint32_t type, const struct omps_call_pair *m)
 {
-	struct srv_object *e = srv_object_find(c, c->execs, c->nexecs, m->first, "executable graph");
+	struct srv_object *e = srv_object_find(c, c->graph.execs, c->graph.nexecs, m->first, "executable graph");
 	CUstream s;
 	CUresult r = e ? srv_stream(c, m->second, e->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
 
@@ -172,8 +172,8 @@ static void on_exec(struct srv_client *c, uint32_t type, const struct omps_call_
 static void destroy(struct srv_client *c, uint32_t type, uint32_t handle)
 {
 	int exec = type == OMPS_CALL_GRAPH_EXEC_DESTROY;
-	struct srv_object *o = exec ? srv_object_find(c, c->execs, c->nexecs, handle, "executable graph")
-				    : srv_object_find(c, c->graphs, c->ngraphs, handle, "graph");
+	struct srv_object *o = exec ? srv_object_find(c, c->graph.execs, c->graph.nexecs, handle, "executable graph")
+				    : srv_object_find(c, c->graph.graphs, c->graph.ngraphs, handle, "graph");
 	CUresult r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
 	if (r == CUDA_SUCCESS) {
@@ -215,42 +215,42 @@ void srv_capture_abandon(struct srv_client *c, CUstream s)
 	r = c->srv->drv->stream_end_capture(s, &g);
 	if (g)
 		c->srv->drv->graph_destroy(g);
-	if (ended(r) && c->captures && !--c->captures)
-		c->capture_spoiled = 0;
+	if (ended(r) && c->graph.captures && !--c->graph.captures)
+		c->graph.spoiled = 0;
 }
 
 /* Before its streams go: a capture it left open is ended, its graphs and
  * executable graphs destroyed. */
 void srv_graph_release(struct srv_client *c)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	uint32_t i;
 
-	for (i = 0; c->captures && i < c->nstreams; i++)
+	for (i = 0; c->graph.captures && i < c->nstreams; i++)
 		if (c->streams[i].obj && srv_use_device(c, c->streams[i].dev, NULL) == CUDA_SUCCESS)
 			srv_capture_abandon(c, c->streams[i].obj);
-	for (i = 0; i < c->nexecs; i++)
-		if (c->execs[i].obj && srv_use_device(c, c->execs[i].dev, NULL) == CUDA_SUCCESS)
-			drv->graph_exec_destroy(c->execs[i].obj);
-	for (i = 0; i < c->ngraphs; i++)
-		if (c->graphs[i].obj && srv_use_device(c, c->graphs[i].dev, NULL) == CUDA_SUCCESS)
-			drv->graph_destroy(c->graphs[i].obj);
-	free(c->execs);
-	free(c->graphs);
-	c->execs = c->graphs = NULL;
-	c->nexecs = c->ngraphs = 0;
-	c->captures = 0;
+	for (i = 0; i < c->graph.nexecs; i++)
+		if (c->graph.execs[i].obj && srv_use_device(c, c->graph.execs[i].dev, NULL) == CUDA_SUCCESS)
+			drv->graph_exec_destroy(c->graph.execs[i].obj);
+	for (i = 0; i < c->graph.ngraphs; i++)
+		if (c->graph.graphs[i].obj && srv_use_device(c, c->graph.graphs[i].dev, NULL) == CUDA_SUCCESS)
+			drv->graph_destroy(c->graph.graphs[i].obj);
+	free(c->graph.execs);
+	free(c->graph.graphs);
+	c->graph.execs = c->graph.graphs = NULL;
+	c->graph.nexecs = c->graph.ngraphs = 0;
+	c->graph.captures = 0;
 }
 
 int srv_graph_live(const struct srv_client *c)
 {
 	uint32_t i;
 
-	for (i = 0; i < c->ngraphs; i++)
-		if (c->graphs[i].obj)
+	for (i = 0; i < c->graph.ngraphs; i++)
+		if (c->graph.graphs[i].obj)
 			return 1;
-	for (i = 0; i < c->nexecs; i++)
-		if (c->execs[i].obj)
+	for (i = 0; i < c->graph.nexecs; i++)
+		if (c->graph.execs[i].obj)
 			return 1;
 	return 0;
 }

@@ -22,7 +22,7 @@ struct srv_host {
 
 static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char *why, size_t len)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	struct srv_host *h = calloc(1, sizeof(*h));
 	void *p = MAP_FAILED;
 	CUdeviceptr d = 0;
@@ -55,10 +55,10 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 	h->addr = m->addr;
 	h->bytes = m->bytes;
 	h->device_ptr = d;
-	pthread_mutex_lock(&c->hosts_lock);
-	h->next = c->hosts;
-	c->hosts = h;
-	pthread_mutex_unlock(&c->hosts_lock);
+	pthread_mutex_lock(&c->host.lock);
+	h->next = c->host.maps;
+	c->host.maps = h;
+	pthread_mutex_unlock(&c->host.lock);
 	return CUDA_SUCCESS;
 fail:
 	if (p != MAP_FAILED)
@@ -79,13 +79,13 @@ static CUresult unmap(struct srv_client *c, uint64_t addr)
 {
 	struct srv_host **pp, *h;
 
-	pthread_mutex_lock(&c->hosts_lock);
-	for (pp = &c->hosts; (h = *pp); pp = &h->next)
+	pthread_mutex_lock(&c->host.lock);
+	for (pp = &c->host.maps; (h = *pp); pp = &h->next)
 		if (h->addr == addr)
 			break;
 	if (h)
 		*pp = h->next;
-	pthread_mutex_unlock(&c->hosts_lock);
+	pthread_mutex_unlock(&c->host.lock);
 	if (!h)
 		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
 	drop(c, h);
@@ -123,7 +123,7 @@ uint64_t srv_host_device_ptr_locked(struct srv_client *c, uint64_t addr, uint64_
 {
 	struct srv_host *h;
 
-	for (h = c->hosts; h; h = h->next)
+	for (h = c->host.maps; h; h = h->next)
 		if (addr >= h->addr && bytes <= h->bytes && addr - h->addr <= h->bytes - bytes)
 			return h->device_ptr ? h->device_ptr + (addr - h->addr) : addr;
 	return 0;
@@ -133,9 +133,9 @@ uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes
 {
 	uint64_t d;
 
-	pthread_mutex_lock(&c->hosts_lock);
+	pthread_mutex_lock(&c->host.lock);
 	d = srv_host_device_ptr_locked(c, addr, bytes);
-	pthread_mutex_unlock(&c->hosts_lock);
+	pthread_mutex_unlock(&c->host.lock);
 	return d;
 }
 
@@ -146,10 +146,10 @@ void srv_host_release(struct srv_client *c)
 
 	uint32_t i;
 
-	pthread_mutex_lock(&c->hosts_lock);
-	h = c->hosts;
-	c->hosts = NULL;
-	pthread_mutex_unlock(&c->hosts_lock);
+	pthread_mutex_lock(&c->host.lock);
+	h = c->host.maps;
+	c->host.maps = NULL;
+	pthread_mutex_unlock(&c->host.lock);
 	for (i = 0; h && i < c->srv->devices.ndevices; i++)
 		srv_sync_device(c, (int)i); /* no copy may be left using it */
 	while (h) {

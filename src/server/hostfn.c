@@ -22,22 +22,22 @@ void srv_hostfn_area(struct srv_client *c, const struct omps_call_ptr *m)
 {
 	CUresult r = CUDA_SUCCESS;
 
-	if (c->hostfn_area || m->ptr % 64 || !srv_host_device_ptr(c, m->ptr, sizeof(struct omps_hostfn_area)))
+	if (c->hostfn.area || m->ptr % 64 || !srv_host_device_ptr(c, m->ptr, sizeof(struct omps_hostfn_area)))
 		r = CUDA_ERROR_INVALID_VALUE; /* set before, or not in memory it shares with us */
 	else
-		c->hostfn_area = m->ptr;
+		c->hostfn.area = m->ptr;
 	srv_reply_result(c, r);
 }
 
 static CUresult word(struct srv_client *c, size_t offset, CUdeviceptr *d)
 {
-	*d = c->hostfn_area ? srv_host_device_ptr(c, c->hostfn_area + offset, 4) : 0;
+	*d = c->hostfn.area ? srv_host_device_ptr(c, c->hostfn.area + offset, 4) : 0;
 	return *d ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 void srv_hostfn_call(struct srv_client *c, const struct omps_call_hostfn *m)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	size_t slot = m->ticket % OMPS_HOSTFN_SLOTS;
 	CUdeviceptr reached, bell, done;
 	CUstream s;
@@ -56,12 +56,12 @@ void srv_hostfn_call(struct srv_client *c, const struct omps_call_hostfn *m)
 	if (r == CUDA_SUCCESS)
 		r = drv->stream_write_value32(s, bell, m->ticket, 0);
 	if (r == CUDA_SUCCESS)
-		r = drv->launch_host_func(s, wake_client, (void *)(uintptr_t)c->hostfn_area);
+		r = drv->launch_host_func(s, wake_client, (void *)(uintptr_t)c->hostfn.area);
 	if (r == CUDA_SUCCESS)
 		r = drv->stream_wait_value32(s, done, m->ticket, CU_STREAM_WAIT_VALUE_GEQ);
 	if (r == CUDA_SUCCESS) {
-		c->hostfn_pending = 1;
-		c->hostfn_last = m->ticket;
+		c->hostfn.pending = 1;
+		c->hostfn.last = m->ticket;
 	}
 	srv_deferred(c, r);
 }
@@ -71,14 +71,14 @@ void srv_hostfn_call(struct srv_client *c, const struct omps_call_hostfn *m)
  * hosts lock, so that the area cannot be unmapped meanwhile. */
 void srv_hostfn_release(struct srv_client *c)
 {
-	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)c->hostfn_area;
+	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)c->hostfn.area;
 	size_t i;
 
-	if (!c->hostfn_pending)
+	if (!c->hostfn.pending)
 		return;
-	pthread_mutex_lock(&c->hosts_lock);
-	if (srv_host_device_ptr_locked(c, c->hostfn_area, sizeof(*a)))
+	pthread_mutex_lock(&c->host.lock);
+	if (srv_host_device_ptr_locked(c, c->hostfn.area, sizeof(*a)))
 		for (i = 0; i < OMPS_HOSTFN_SLOTS; i++)
-			__atomic_store_n(&a->done[i], c->hostfn_last, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&c->hosts_lock);
+			__atomic_store_n(&a->done[i], c->hostfn.last, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->host.lock);
 }

@@ -236,12 +236,12 @@ static int64_t image_data(const void *image, size_t len)
 	return ptx_data(image, strnlen(image, len));
 }
 
-int omps_image_shareable(const void *image, size_t len)
+int srv_image_shareable(const void *image, size_t len)
 {
 	return image_data(image, len) == 0;
 }
 
-uint64_t omps_image_data_bytes(const void *image, size_t len)
+uint64_t srv_image_data_bytes(const void *image, size_t len)
 {
 	int64_t n = image_data(image, len);
 

@@ -10,12 +10,12 @@
  * __managed__ variable, in any of its variants. Then one loaded module may
  * serve every client that loads the same image. 0 when it has some, or when
  * that cannot be told (an unknown format, a compression it cannot undo). */
-int omps_image_shareable(const void *image, size_t len);
+int srv_image_shareable(const void *image, size_t len);
 
 /* The bytes of module data the image declares (the largest of a fat
  * binary's variants), which a module loaded from it holds on the device:
  * counted against its client's memory limit. 0 when none, or when that
  * cannot be told. */
-uint64_t omps_image_data_bytes(const void *image, size_t len);
+uint64_t srv_image_data_bytes(const void *image, size_t len);
 
 #endif

@@ -20,7 +20,7 @@
 #include "settings.h"
 #include "sock.h"
 
-static struct omps_driver drv;
+static struct srv_driver drv;
 
 static int env_fd(const char *name)
 {
@@ -53,7 +53,7 @@ static int query_devices(int csv)
 	struct omps_server_ready r;
 	char err[256], table[16384] = "";
 
-	if (omps_driver_load(&drv, err, sizeof(err)) < 0 || omps_devices_open(&drv, &r, NULL, err, sizeof(err)) < 0) {
+	if (srv_driver_load(&drv, err, sizeof(err)) < 0 || srv_devices_open(&drv, &r, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "openmps-server: %s\n", err);
 		return 1;
 	}
@@ -91,7 +91,7 @@ static void shutdown_now(struct srv_state *s, const char *why)
 	while (s->clients)
 		srv_client_remove(s, s->clients, why);
 	srv_workers_stop(s, 5000); /* their workers release them meanwhile */
-	omps_devices_close(&drv, &s->devices);
+	srv_devices_close(&drv, &s->devices);
 	omps_log("Exiting");
 	exit(0);
 }
@@ -285,8 +285,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	omps_log("Initializing server process");
-	if (omps_driver_load(&drv, err, sizeof(err)) < 0 ||
-	    omps_devices_open(&drv, &s.devices, s.ctx, err, sizeof(err)) < 0 ||
+	if (srv_driver_load(&drv, err, sizeof(err)) < 0 ||
+	    srv_devices_open(&drv, &s.devices, s.ctx, err, sizeof(err)) < 0 ||
 	    srv_workers_start(&s, err, sizeof(err)) < 0) {
 		omps_log("Server failed to start: %s", err);
 		omps_send(s.control_fd, OMPS_MSG_REFUSED, 0, 0, err, strlen(err), -1, 1);

@@ -15,7 +15,7 @@ static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t byte
 {
 	struct srv_alloc *a;
 
-	for (a = c->allocs; a; a = a->next)
+	for (a = c->mem.allocs; a; a = a->next)
 		if (!a->retired && ptr >= a->ptr && bytes <= a->bytes && ptr - a->ptr <= a->bytes - bytes)
 			return a;
 	srv_refused(c, "device memory at 0x%llx (%llu bytes) is not within its allocations", (unsigned long long)ptr,
@@ -55,7 +55,7 @@ static CUresult shared_pool(struct srv_client *c, int dev, CUmemoryPool *pool)
 
 static void account(struct srv_client *c, int dev, uint64_t bytes, int add)
 {
-	struct srv_pool_view *v = &c->pool[dev];
+	struct srv_pool_view *v = &c->mem.pool[dev];
 
 	v->used = add ? v->used + bytes : v->used - bytes;
 	if (v->used > v->high)
@@ -84,9 +84,9 @@ static CUresult quiet_stream(struct srv_client *c, int dev, CUstream *s)
 {
 	CUresult r = CUDA_SUCCESS;
 
-	if (!c->quiet[dev])
-		r = c->srv->drv->stream_create(&c->quiet[dev], CU_STREAM_NON_BLOCKING);
-	*s = c->quiet[dev];
+	if (!c->mem.quiet[dev])
+		r = c->srv->drv->stream_create(&c->mem.quiet[dev], CU_STREAM_NON_BLOCKING);
+	*s = c->mem.quiet[dev];
 	return r;
 }
 
@@ -113,8 +113,8 @@ static void reply_alloc(struct srv_client *c, const struct omps_call_alloc *m, s
 
 	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS) {
-		*a = (struct srv_alloc){.next = c->allocs, .ptr = ptr, .bytes = m->bytes, .dev = m->dev};
-		c->allocs = a;
+		*a = (struct srv_alloc){.next = c->mem.allocs, .ptr = ptr, .bytes = m->bytes, .dev = m->dev};
+		c->mem.allocs = a;
 		account(c, m->dev, m->bytes, 1);
 		rep.ptr = ptr;
 	} else {
@@ -169,7 +169,7 @@ static int retire(struct srv_client *c, struct srv_alloc *a)
 
 void srv_memory_free_retired(struct srv_client *c)
 {
-	struct srv_alloc **pp = &c->allocs, *a;
+	struct srv_alloc **pp = &c->mem.allocs, *a;
 	unsigned n = 0;
 
 	while ((a = *pp)) {
@@ -190,7 +190,7 @@ void srv_memory_free(struct srv_client *c, const struct omps_call_ptr *m)
 {
 	struct srv_alloc **pp, *a;
 
-	for (pp = &c->allocs; (a = *pp); pp = &a->next)
+	for (pp = &c->mem.allocs; (a = *pp); pp = &a->next)
 		if (a->ptr == m->ptr && !a->retired)
 			break;
 	if (!m->ptr) {
@@ -231,7 +231,7 @@ void srv_memory_get_info(struct srv_client *c, const struct omps_call_dev *m)
 
 void srv_memory_memset(struct srv_client *c, const struct omps_call_memset *m)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
@@ -395,7 +395,7 @@ void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, 
 
 void srv_memory_memset_2d(struct srv_client *c, const struct omps_call_memset2d *m)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	uint64_t bytes;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
@@ -438,7 +438,7 @@ void srv_memory_free_async(struct srv_client *c, const struct omps_call_free_asy
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
-	for (pp = &c->allocs; (a = *pp); pp = &a->next)
+	for (pp = &c->mem.allocs; (a = *pp); pp = &a->next)
 		if (a->ptr == m->ptr && !a->module && !a->retired)
 			break;
 	if (r == CUDA_SUCCESS && !a) {
@@ -502,7 +502,7 @@ void srv_memory_pool_attr(struct srv_client *c, const struct omps_call_pool_attr
 		if (r == CUDA_SUCCESS)
 			r = c->srv->drv->mem_pool_trim_to(pool, m->value);
 	} else if (r == CUDA_SUCCESS)
-		r = view_attr(&c->pool[m->dev], m->attr, (int)m->set, &v);
+		r = view_attr(&c->mem.pool[m->dev], m->attr, (int)m->set, &v);
 	srv_reply_value(c, r, (int64_t)v);
 }
 
@@ -541,7 +541,7 @@ void srv_memory_copy_to_host(struct srv_client *c, const struct omps_call_copy *
 /* One piece of a large pageable copy, through a staging buffer. */
 void srv_memory_copy_staged(struct srv_client *c, const struct omps_call_staged *m)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	uint64_t done;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
@@ -550,12 +550,12 @@ void srv_memory_copy_staged(struct srv_client *c, const struct omps_call_staged 
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS) /* the staging buffer holds other bytes by the graph's launch */
 		r = srv_capture_refuse(c, s, "an asynchronous copy of pageable host memory");
-	if (r == CUDA_SUCCESS && !c->stage[m->slot])
-		r = drv->event_create(&c->stage[m->slot], CU_EVENT_DISABLE_TIMING);
+	if (r == CUDA_SUCCESS && !c->mem.stage[m->slot])
+		r = drv->event_create(&c->mem.stage[m->slot], CU_EVENT_DISABLE_TIMING);
 	if (r == CUDA_SUCCESS)
 		r = dma(c, (int)m->to_device, m->device, m->host, m->bytes, s);
 	if (r == CUDA_SUCCESS)
-		r = drv->event_record(c->stage[m->slot], s);
+		r = drv->event_record(c->mem.stage[m->slot], s);
 	/* The fast way for the client to know: a word the GPU sets. Optional;
 	 * STAGE_WAIT on the event is the sure one. */
 	if (r == CUDA_SUCCESS && (done = srv_host_device_ptr(c, m->done, 4)))
@@ -567,8 +567,8 @@ void srv_memory_stage_wait(struct srv_client *c, const struct omps_call_handle *
 {
 	CUresult r = m->handle < OMPS_STAGE_SLOTS ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 
-	if (r == CUDA_SUCCESS && c->stage[m->handle])
-		r = c->srv->drv->event_synchronize(c->stage[m->handle]);
+	if (r == CUDA_SUCCESS && c->mem.stage[m->handle])
+		r = c->srv->drv->event_synchronize(c->mem.stage[m->handle]);
 	srv_reply_result(c, r);
 }
 
@@ -576,20 +576,20 @@ int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdevi
 {
 	struct srv_alloc *a;
 
-	for (a = c->allocs; a; a = a->next)
+	for (a = c->mem.allocs; a; a = a->next)
 		if (a->module == module && a->ptr == ptr)
 			return 0; /* asked for again */
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -1;
-	*a = (struct srv_alloc){.next = c->allocs, .ptr = ptr, .bytes = bytes, .dev = dev, .module = module};
-	c->allocs = a;
+	*a = (struct srv_alloc){.next = c->mem.allocs, .ptr = ptr, .bytes = bytes, .dev = dev, .module = module};
+	c->mem.allocs = a;
 	return 0;
 }
 
 void srv_memory_forget_module(struct srv_client *c, uint32_t module)
 {
-	struct srv_alloc **pp = &c->allocs, *a;
+	struct srv_alloc **pp = &c->mem.allocs, *a;
 
 	while ((a = *pp)) {
 		if (a->module == module) {
@@ -606,10 +606,10 @@ void srv_memory_release(struct srv_client *c)
 	uint64_t bytes = 0;
 	unsigned n = 0, i;
 
-	while (c->allocs) {
-		struct srv_alloc *a = c->allocs;
+	while (c->mem.allocs) {
+		struct srv_alloc *a = c->mem.allocs;
 
-		c->allocs = a->next;
+		c->mem.allocs = a->next;
 		if (!a->module) {
 			free_one(c, a);
 			bytes += a->bytes;
@@ -618,9 +618,9 @@ void srv_memory_release(struct srv_client *c)
 		free(a);
 	}
 	for (i = 0; i < OMPS_MAX_DEVICES; i++) {
-		if (!c->quiet[i] || srv_use_device(c, (int)i, NULL) != CUDA_SUCCESS)
+		if (!c->mem.quiet[i] || srv_use_device(c, (int)i, NULL) != CUDA_SUCCESS)
 			continue;
-		c->srv->drv->stream_destroy(c->quiet[i]); /* its frees still happen */
+		c->srv->drv->stream_destroy(c->mem.quiet[i]); /* its frees still happen */
 		/* What the pool holds unused goes back to the device: a tenant's
 		 * peak is not kept for ever after it left. */
 		if (n) {
@@ -634,8 +634,8 @@ void srv_memory_release(struct srv_client *c)
 		}
 	}
 	for (i = 0; i < OMPS_STAGE_SLOTS; i++)
-		if (c->stage[i])
-			c->srv->drv->event_destroy(c->stage[i]);
+		if (c->mem.stage[i])
+			c->srv->drv->event_destroy(c->mem.stage[i]);
 	if (n)
 		omps_log("Freed %u allocations (%llu bytes) that client process %d left", n,
 			 (unsigned long long)bytes, (int)c->pid);

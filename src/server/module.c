@@ -19,25 +19,25 @@
 
 void srv_module_image_data(struct srv_client *c, const unsigned char *data, size_t len)
 {
-	if (c->image_len + len > OMPS_MAX_IMAGE) {
+	if (c->mod.image_len + len > OMPS_MAX_IMAGE) {
 		omps_log("Client process %d: module image larger than %u bytes", (int)c->pid, OMPS_MAX_IMAGE);
-		c->image_len = 0;
+		c->mod.image_len = 0;
 		srv_deferred(c, CUDA_ERROR_INVALID_IMAGE);
 		return;
 	}
-	if (c->image_len + len + 1 > c->image_cap) {
-		uint64_t cap = (c->image_len + len + 1) * 2;
-		unsigned char *p = realloc(c->image, cap);
+	if (c->mod.image_len + len + 1 > c->mod.image_cap) {
+		uint64_t cap = (c->mod.image_len + len + 1) * 2;
+		unsigned char *p = realloc(c->mod.image, cap);
 
 		if (!p) {
 			srv_deferred(c, CUDA_ERROR_OUT_OF_MEMORY);
 			return;
 		}
-		c->image = p;
-		c->image_cap = cap;
+		c->mod.image = p;
+		c->mod.image_cap = cap;
 	}
-	memcpy(c->image + c->image_len, data, len);
-	c->image_len += len;
+	memcpy(c->mod.image + c->mod.image_len, data, len);
+	c->mod.image_len += len;
 }
 
 /* The shared module for this image on dev, loaded if it is not yet. */
@@ -113,24 +113,24 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 	CUresult r = srv_use_device(c, m->dev, NULL);
 
 	memset(&rep, 0, sizeof(rep));
-	if (r == CUDA_SUCCESS && (m->bytes != c->image_len || !c->image_len))
+	if (r == CUDA_SUCCESS && (m->bytes != c->mod.image_len || !c->mod.image_len))
 		r = CUDA_ERROR_INVALID_IMAGE;
 	if (r == CUDA_SUCCESS) {
 		/* The driver reads PTX up to a NUL: never past what the client sent. */
-		c->image[c->image_len] = '\0';
-		if (omps_image_shareable(c->image, c->image_len)) {
-			r = load_shared(c, m->dev, c->image, c->image_len, &shared);
+		c->mod.image[c->mod.image_len] = '\0';
+		if (srv_image_shareable(c->mod.image, c->mod.image_len)) {
+			r = load_shared(c, m->dev, c->mod.image, c->mod.image_len, &shared);
 			mod = shared ? shared->mod : NULL;
 		} else {
-			data = omps_image_data_bytes(c->image, c->image_len);
+			data = srv_image_data_bytes(c->mod.image, c->mod.image_len);
 			r = srv_qos_mem_check(c, m->dev, data, "a module's data");
 			if (r == CUDA_SUCCESS)
-				r = c->srv->drv->module_load_data(&mod, c->image);
+				r = c->srv->drv->module_load_data(&mod, c->mod.image);
 		}
 	}
-	c->image_len = 0;
+	c->mod.image_len = 0;
 	if (r == CUDA_SUCCESS) {
-		mods = realloc(c->modules, (c->nmodules + 1) * sizeof(*mods));
+		mods = realloc(c->mod.modules, (c->mod.nmodules + 1) * sizeof(*mods));
 		if (!mods) {
 			if (shared)
 				unload_shared(c, shared);
@@ -138,11 +138,11 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 				c->srv->drv->module_unload(mod);
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		} else {
-			c->modules = mods;
-			mods[c->nmodules++] =
+			c->mod.modules = mods;
+			mods[c->mod.nmodules++] =
 				(struct srv_module){.mod = mod, .dev = m->dev, .shared = shared, .data_bytes = data};
-			rep.handle = c->nmodules;
-			c->module_bytes[m->dev] += data;
+			rep.handle = c->mod.nmodules;
+			c->mod.data_bytes[m->dev] += data;
 			srv_qos_usage_changed(c, 0);
 		}
 	}
@@ -152,20 +152,20 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 
 static struct srv_module *module_of(struct srv_client *c, uint32_t handle)
 {
-	if (!handle || handle > c->nmodules || !c->modules[handle - 1].mod || c->modules[handle - 1].kept) {
+	if (!handle || handle > c->mod.nmodules || !c->mod.modules[handle - 1].mod || c->mod.modules[handle - 1].kept) {
 		srv_bad_handle(c, "module", handle);
 		return NULL;
 	}
-	return &c->modules[handle - 1];
+	return &c->mod.modules[handle - 1];
 }
 
 struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle)
 {
-	if (!handle || handle > c->nfunctions || !c->functions[handle - 1]) {
+	if (!handle || handle > c->mod.nfunctions || !c->mod.functions[handle - 1]) {
 		srv_bad_handle(c, "function", handle);
 		return NULL;
 	}
-	return c->functions[handle - 1];
+	return c->mod.functions[handle - 1];
 }
 
 /* The driver's module goes, and what it counted against the client. */
@@ -173,7 +173,7 @@ static CUresult drop(struct srv_client *c, struct srv_module *m)
 {
 	CUresult r = m->shared ? unload_shared(c, m->shared) : c->srv->drv->module_unload(m->mod);
 
-	c->module_bytes[m->dev] -= m->data_bytes;
+	c->mod.data_bytes[m->dev] -= m->data_bytes;
 	m->data_bytes = 0;
 	m->mod = NULL;
 	m->shared = NULL;
@@ -200,11 +200,11 @@ static CUresult unload(struct srv_client *c, uint32_t handle)
 		r = drop(c, m);
 	}
 	srv_memory_forget_module(c, handle);
-	for (i = 0; i < c->nfunctions; i++) {
-		if (c->functions[i] && c->functions[i]->module == handle) {
-			free(c->functions[i]->name);
-			free(c->functions[i]);
-			c->functions[i] = NULL;
+	for (i = 0; i < c->mod.nfunctions; i++) {
+		if (c->mod.functions[i] && c->mod.functions[i]->module == handle) {
+			free(c->mod.functions[i]->name);
+			free(c->mod.functions[i]);
+			c->mod.functions[i] = NULL;
 		}
 	}
 	return r;
@@ -254,7 +254,7 @@ static int harmless(struct srv_client *c, const struct srv_function *f, uint32_t
  * The shared one stays for the others; launches already queued keep it. */
 static CUresult make_own(struct srv_client *c, uint32_t handle)
 {
-	struct srv_module *m = &c->modules[handle - 1];
+	struct srv_module *m = &c->mod.modules[handle - 1];
 	CUfunction fns[64], *fn = fns;
 	CUmodule own = NULL;
 	uint32_t i, n = 0;
@@ -264,22 +264,22 @@ static CUresult make_own(struct srv_client *c, uint32_t handle)
 		return CUDA_SUCCESS;
 	/* The image stays while this client holds its reference: no lock. */
 	r = c->srv->drv->module_load_data(&own, m->shared->image);
-	for (i = 0; i < c->nfunctions; i++)
-		n += c->functions[i] && c->functions[i]->module == handle;
+	for (i = 0; i < c->mod.nfunctions; i++)
+		n += c->mod.functions[i] && c->mod.functions[i]->module == handle;
 	if (r == CUDA_SUCCESS && n > 64 && !(fn = malloc(n * sizeof(*fn))))
 		r = CUDA_ERROR_OUT_OF_MEMORY;
-	for (i = 0, n = 0; i < c->nfunctions && r == CUDA_SUCCESS; i++) {
-		if (!c->functions[i] || c->functions[i]->module != handle)
+	for (i = 0, n = 0; i < c->mod.nfunctions && r == CUDA_SUCCESS; i++) {
+		if (!c->mod.functions[i] || c->mod.functions[i]->module != handle)
 			continue;
-		r = c->srv->drv->module_get_function(&fn[n], own, c->functions[i]->name);
+		r = c->srv->drv->module_get_function(&fn[n], own, c->mod.functions[i]->name);
 		if (r == CUDA_SUCCESS)
-			r = reapply(c, c->functions[i], fn[n]);
+			r = reapply(c, c->mod.functions[i], fn[n]);
 		n++;
 	}
 	if (r == CUDA_SUCCESS) {
-		for (i = 0, n = 0; i < c->nfunctions; i++)
-			if (c->functions[i] && c->functions[i]->module == handle)
-				c->functions[i]->fn = fn[n++];
+		for (i = 0, n = 0; i < c->mod.nfunctions; i++)
+			if (c->mod.functions[i] && c->mod.functions[i]->module == handle)
+				c->mod.functions[i]->fn = fn[n++];
 		unload_shared(c, m->shared);
 		m->shared = NULL;
 		m->mod = own;
@@ -328,13 +328,13 @@ void srv_module_get_function(struct srv_client *c, const struct omps_call_get_fu
 		r = c->srv->drv->module_get_function(&f->fn, mod->mod, m->name);
 	if (r == CUDA_SUCCESS)
 		r = describe(c, f);
-	if (r == CUDA_SUCCESS && !(fs = realloc(c->functions, (c->nfunctions + 1) * sizeof(*fs))))
+	if (r == CUDA_SUCCESS && !(fs = realloc(c->mod.functions, (c->mod.nfunctions + 1) * sizeof(*fs))))
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (r == CUDA_SUCCESS) {
 		f->module = m->module;
-		c->functions = fs;
-		c->functions[c->nfunctions++] = f;
-		rep.handle = c->nfunctions;
+		c->mod.functions = fs;
+		c->mod.functions[c->mod.nfunctions++] = f;
+		rep.handle = c->mod.nfunctions;
 		rep.nparams = f->nparams;
 		c->srv->drv->func_get_attribute(&rep.max_threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f->fn);
 		c->srv->drv->func_get_attribute(&rep.max_dynamic_smem, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
@@ -380,7 +380,7 @@ void srv_module_func_attr(struct srv_client *c, const struct omps_call_func_attr
 	int v = 0;
 	CUresult r = f ? srv_use_device(c, srv_function_dev(c, f), NULL) : CUDA_ERROR_INVALID_HANDLE;
 
-	if (r == CUDA_SUCCESS && m->set && c->modules[f->module - 1].shared &&
+	if (r == CUDA_SUCCESS && m->set && c->mod.modules[f->module - 1].shared &&
 	    !harmless(c, f, m->attrib, m->value))
 		r = make_own(c, f->module); /* the change would reach every client sharing it */
 	if (r == CUDA_SUCCESS && m->set)
@@ -402,25 +402,25 @@ void srv_module_unload(struct srv_client *c, const struct omps_call_handle *m)
  * its functions). */
 int srv_function_dev(struct srv_client *c, const struct srv_function *f)
 {
-	return c->modules[f->module - 1].dev;
+	return c->mod.modules[f->module - 1].dev;
 }
 
 void srv_module_release(struct srv_client *c)
 {
 	uint32_t i;
 
-	for (i = 0; i < c->nmodules; i++) {
-		if (c->modules[i].kept)
-			drop(c, &c->modules[i]); /* its graphs went first (srv_graph_release) */
-		else if (c->modules[i].mod)
+	for (i = 0; i < c->mod.nmodules; i++) {
+		if (c->mod.modules[i].kept)
+			drop(c, &c->mod.modules[i]); /* its graphs went first (srv_graph_release) */
+		else if (c->mod.modules[i].mod)
 			unload(c, i + 1);
 	}
-	for (i = 0; i < c->nfunctions; i++) {
-		if (c->functions[i])
-			free(c->functions[i]->name);
-		free(c->functions[i]);
+	for (i = 0; i < c->mod.nfunctions; i++) {
+		if (c->mod.functions[i])
+			free(c->mod.functions[i]->name);
+		free(c->mod.functions[i]);
 	}
-	free(c->functions);
-	free(c->modules);
-	free(c->image);
+	free(c->mod.functions);
+	free(c->mod.modules);
+	free(c->mod.image);
 }

@@ -143,7 +143,7 @@ static void not_enforced(struct srv_state *s, int dev, uint32_t atp_milli, const
 static struct srv_partition *make_groups(struct srv_state *s, int dev, unsigned sms, uint32_t atp_milli)
 {
 	static CUdevResource groups[MAX_GROUPS];
-	struct omps_driver *drv = s->drv;
+	struct srv_driver *drv = s->drv;
 	struct srv_partition *first = NULL;
 	CUdevResource all;
 	unsigned n = MAX_GROUPS, i;
@@ -163,7 +163,7 @@ static struct srv_partition *make_groups(struct srv_state *s, int dev, unsigned 
 	if (r != CUDA_SUCCESS || !n) {
 		char e[96];
 
-		omps_driver_strerror(drv, r, e, sizeof(e));
+		srv_driver_strerror(drv, r, e, sizeof(e));
 		not_enforced(s, dev, atp_milli, r ? e : "no group of that size");
 		return NULL;
 	}
@@ -203,7 +203,7 @@ static int make_green(struct srv_state *s, struct srv_partition *p, uint32_t atp
 	if (r != CUDA_SUCCESS) {
 		char e[96];
 
-		omps_driver_strerror(s->drv, r, e, sizeof(e));
+		srv_driver_strerror(s->drv, r, e, sizeof(e));
 		not_enforced(s, p->dev, atp_milli, e);
 		p->green = NULL;
 		return -1;
@@ -276,7 +276,7 @@ CUresult srv_qos_stream_create(struct srv_client *c, int dev, int asked, CUstrea
  * one that waits for the old one's work; the old one goes once that is done. */
 static CUresult rehome(struct srv_client *c, int dev, int asked, CUstream *st)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	CUstream fresh;
 	CUevent ev;
 	CUresult r = srv_qos_stream_create(c, dev, asked, &fresh);
@@ -332,7 +332,7 @@ void srv_qos_apply(struct srv_client *c)
 	uint32_t i, share;
 
 	/* Streams in a capture cannot move: later, once the captures end. */
-	if (c->captures && c->qos.gen)
+	if (c->graph.captures && c->qos.gen)
 		return;
 	pthread_mutex_lock(&c->qos_lock);
 	st = c->effective;
@@ -361,7 +361,7 @@ void srv_qos_apply(struct srv_client *c)
 		if (r != CUDA_SUCCESS) {
 			char e[96];
 
-			omps_driver_strerror(s->drv, r, e, sizeof(e));
+			srv_driver_strerror(s->drv, r, e, sizeof(e));
 			omps_log("Client process %d: cannot move its streams to its new settings: %s", (int)c->pid, e);
 		}
 	}
@@ -391,7 +391,7 @@ unsigned srv_qos_sms(const struct srv_client *c, int dev)
 
 uint64_t srv_qos_used(const struct srv_client *c, int dev)
 {
-	return c->pool[dev].used + c->module_bytes[dev];
+	return c->mem.pool[dev].used + c->mod.data_bytes[dev];
 }
 
 CUresult srv_qos_mem_check(struct srv_client *c, int dev, uint64_t bytes, const char *what)

@@ -93,10 +93,10 @@ struct srv_client {
 		uint64_t mem_limit[OMPS_MAX_DEVICES]; /* bytes; 0: none */
 		struct srv_partition *part[OMPS_MAX_DEVICES]; /* NULL: every SM */
 	} qos;
-	uint64_t module_bytes[OMPS_MAX_DEVICES]; /* its private modules' data */
-	uint64_t usage_sent_us;			 /* last told the daemon (ps) */
+	uint64_t usage_sent_us; /* last told the daemon (ps) */
 	int usage_dirty;
-	/* the data channel */
+
+	/* the data channel (channel.c, workers.c) */
 	void *map;
 	size_t map_len;
 	struct omps_ring req, rep;
@@ -107,40 +107,55 @@ struct srv_client {
 	atomic_int stop; /* set by the main thread once the client is off its list */
 	uint64_t stopped_us; /* when (CLOCK_MONOTONIC) */
 	int dead;	 /* a worker gave up on the client, which waits for stop */
-	unsigned refusals; /* logged so far (srv_refused) */
 	unsigned char *buf; /* one request record, copied out of the ring */
 	size_t buf_len;
 	int pinned; /* 1: the rings, 2: buf, are page-locked */
-	struct srv_alloc *allocs;
-	CUstream stream[OMPS_MAX_DEVICES]; /* its NULL stream on each device */
-	uint64_t null_epoch[OMPS_MAX_DEVICES]; /* work queued on it so far */
-	CUevent legacy[OMPS_MAX_DEVICES];      /* orders it with the blocking streams */
-	struct srv_pool_view {		     /* the default pool as it sees it */
-		uint64_t used, high;	     /* its own bytes in the shared pool */
-		uint64_t threshold;	     /* as it set them; the shared pool keeps its own */
-		int reuse_off[3];	     /* zero: on, the driver's default */
-	} pool[OMPS_MAX_DEVICES];
-	CUstream quiet[OMPS_MAX_DEVICES];    /* where its memory is allocated and freed */
-	struct srv_host *hosts; /* host memory shared with it (host.c) */
-	CUevent stage[OMPS_STAGE_SLOTS]; /* the end of each staging buffer's last copy */
-	uint64_t hostfn_area;		 /* its struct omps_hostfn_area, shared; 0: none */
-	uint32_t hostfn_last;		 /* the last ticket queued */
-	int hostfn_pending;		 /* some were queued */
-	pthread_mutex_t hosts_lock;
+
+	/* answering calls (call.c) */
+	unsigned refusals; /* logged so far (srv_refused) */
 	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
 	uint32_t call;	 /* the OMPS_CALL_* being served, for srv_deferred's log line */
-	unsigned char *image; /* a module image being received */
-	uint64_t image_len, image_cap;
-	struct srv_module *modules;
-	uint32_t nmodules;
-	struct srv_function **functions;
-	uint32_t nfunctions;
+
+	struct { /* memory.c */
+		struct srv_alloc *allocs;
+		struct srv_pool_view {	    /* the default pool as it sees it */
+			uint64_t used, high; /* its own bytes in the shared pool */
+			uint64_t threshold;  /* as it set them; the shared pool keeps its own */
+			int reuse_off[3];    /* zero: on, the driver's default */
+		} pool[OMPS_MAX_DEVICES];
+		CUstream quiet[OMPS_MAX_DEVICES]; /* where its memory is allocated and freed */
+		CUevent stage[OMPS_STAGE_SLOTS];  /* the end of each staging buffer's last copy */
+	} mem;
+	struct { /* module.c */
+		uint64_t data_bytes[OMPS_MAX_DEVICES]; /* its private modules' data */
+		unsigned char *image;		       /* a module image being received */
+		uint64_t image_len, image_cap;
+		struct srv_module *modules;
+		uint32_t nmodules;
+		struct srv_function **functions;
+		uint32_t nfunctions;
+	} mod;
+	/* stream.c: streams and events */
+	CUstream stream[OMPS_MAX_DEVICES];     /* its NULL stream on each device */
+	uint64_t null_epoch[OMPS_MAX_DEVICES]; /* work queued on it so far */
+	CUevent legacy[OMPS_MAX_DEVICES];      /* orders it with the blocking streams */
 	struct srv_object *streams, *events;
 	uint32_t nstreams, nevents;
-	struct srv_object *graphs, *execs; /* graph.c: CUgraph, CUgraphExec */
-	uint32_t ngraphs, nexecs;
-	unsigned captures;   /* begun and not yet ended */
-	int capture_spoiled; /* something in them could not be captured */
+	struct { /* graph.c */
+		struct srv_object *graphs, *execs; /* CUgraph, CUgraphExec */
+		uint32_t ngraphs, nexecs;
+		unsigned captures; /* begun and not yet ended */
+		int spoiled;	   /* something in them could not be captured */
+	} graph;
+	struct { /* host.c: host memory shared with it */
+		struct srv_host *maps;
+		pthread_mutex_t lock;
+	} host;
+	struct { /* hostfn.c */
+		uint64_t area;	/* its struct omps_hostfn_area, shared; 0: none */
+		uint32_t last;	/* the last ticket queued */
+		int pending;	/* some were queued */
+	} hostfn;
 };
 
 struct srv_workers {
@@ -177,7 +192,7 @@ struct srv_state {
 	struct srv_client *clients;
 	struct omps_settings settings; /* server-wide, from the daemon */
 	struct omps_server_ready devices;
-	struct omps_driver *drv;
+	struct srv_driver *drv;
 	CUcontext ctx[OMPS_MAX_DEVICES]; /* the primary contexts every client shares */
 	pthread_mutex_t pool_lock;
 	pthread_mutex_t modules_lock;

@@ -28,7 +28,7 @@ struct srv_object *srv_object_find(struct srv_client *c, struct srv_object *tab,
  * that waits for it joins the capture. */
 static CUresult follow(struct srv_client *c, int dev, CUstream from, CUstream to)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	CUresult r = CUDA_SUCCESS;
 
 	if (srv_capturing(c, from) || srv_capturing(c, to))
@@ -101,7 +101,7 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 
 CUresult srv_sync_device(struct srv_client *c, int dev)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	CUstream null_stream;
 	CUresult r = srv_use_device(c, dev, &null_stream);
 	uint32_t i;
@@ -128,7 +128,7 @@ uint32_t srv_object_add(struct srv_object **tab, uint32_t *n, void *obj, int dev
 
 static void create(struct srv_client *c, uint32_t type, const struct omps_call_create *m)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	struct omps_reply_handle rep;
 	void *obj = NULL;
 	CUresult r = srv_use_device(c, m->dev, NULL);
@@ -159,7 +159,7 @@ static void create(struct srv_client *c, uint32_t type, const struct omps_call_c
 
 static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	int is_stream = type == OMPS_CALL_STREAM_DESTROY || type == OMPS_CALL_STREAM_SYNC || type == OMPS_CALL_STREAM_QUERY;
 	struct srv_object *o = is_stream ? srv_object_find(c, c->streams, c->nstreams, handle, "stream")
 					 : srv_object_find(c, c->events, c->nevents, handle, "event");
@@ -197,7 +197,7 @@ static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
 
 static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_pair *m)
 {
-	struct omps_driver *drv = c->srv->drv;
+	struct srv_driver *drv = c->srv->drv;
 	struct omps_reply_elapsed rep;
 	CUstream s = NULL;
 	CUresult r;

@@ -24,7 +24,7 @@
 #define REPLY_RING   (4u << 20)
 
 static struct {
-	struct omps_connection conn;
+	struct shim_connection conn;
 	void *map;
 	size_t map_len;
 	struct omps_ring req, rep;
@@ -60,7 +60,7 @@ fail:
 
 /* Sends the rings to the server over the connection the daemon brokered
  * (kept from then on); takes the device cache it answers with. */
-int omps_channel_open(const struct omps_connection *conn, struct omps_device_info *devs, int *ndevs, char *err,
+int shim_channel_open(const struct shim_connection *conn, struct omps_device_info *devs, int *ndevs, char *err,
 		      size_t errlen)
 {
 	struct omps_channel_open o = {.request_ring = REQUEST_RING, .reply_ring = REPLY_RING};
@@ -166,7 +166,7 @@ static int64_t next_reply(uint32_t *type, void *buf, size_t cap)
 	}
 }
 
-CUresult omps_post(uint32_t type, const void *args, size_t len, const void *data, size_t data_len)
+CUresult shim_post(uint32_t type, const void *args, size_t len, const void *data, size_t data_len)
 {
 	CUresult r;
 
@@ -176,12 +176,12 @@ CUresult omps_post(uint32_t type, const void *args, size_t len, const void *data
 	return r;
 }
 
-uint32_t omps_post_max(void)
+uint32_t shim_post_max(void)
 {
 	return omps_ring_max_payload(&ch.req) - 64;
 }
 
-CUresult omps_call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len)
+CUresult shim_call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len)
 {
 	static unsigned char buf[sizeof(struct omps_reply_function)]; /* under ch.lock */
 	struct omps_reply rep = {0};
@@ -205,7 +205,7 @@ CUresult omps_call(uint32_t type, const void *args, size_t len, void *reply, siz
 	return r;
 }
 
-CUresult omps_call_read(uint32_t type, const void *args, size_t len, void *dst, uint64_t bytes)
+CUresult shim_call_read(uint32_t type, const void *args, size_t len, void *dst, uint64_t bytes)
 {
 	static unsigned char *bounce; /* where a record goes when dst has too little room left */
 	uint32_t max = omps_ring_max_payload(&ch.rep), rtype;
@@ -246,7 +246,7 @@ CUresult omps_call_read(uint32_t type, const void *args, size_t len, void *dst, 
 
 /* Shares host memory (a memfd mapped at addr) with the server, or stops
  * sharing it (fd < 0), over the socket; the server answers each. */
-CUresult omps_host_share(uint64_t addr, uint64_t bytes, int fd, uint64_t *device_ptr)
+CUresult shim_host_share(uint64_t addr, uint64_t bytes, int fd, uint64_t *device_ptr)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct omps_host_map m = {.addr = addr, .bytes = bytes};

@@ -38,14 +38,14 @@ static void read_comm(char *dst, size_t len)
 	dst[n] = '\0';
 }
 
-static enum omps_connect_result refused(const char *what, const char *text, ssize_t n, char *err,
+static enum shim_connect_result refused(const char *what, const char *text, ssize_t n, char *err,
 					size_t errlen)
 {
 	snprintf(err, errlen, "%s refused the client: %.*s", what, (int)(n > 0 ? n : 0), text);
-	return OMPS_CONNECT_REFUSED;
+	return SHIM_CONNECT_REFUSED;
 }
 
-static enum omps_connect_result admit(struct omps_connection *c, char *err, size_t errlen)
+static enum shim_connect_result admit(struct shim_connection *c, char *err, size_t errlen)
 {
 	struct omps_client_info info;
 	struct omps_msg hdr;
@@ -69,7 +69,7 @@ static enum omps_connect_result admit(struct omps_connection *c, char *err, size
 	if (hdr.type != OMPS_MSG_CLIENT_ADMITTED || (size_t)n != sizeof(struct omps_admitted) ||
 	    c->server_fd < 0) {
 		snprintf(err, errlen, "unexpected answer (type %u) from the openmps control daemon", hdr.type);
-		return OMPS_CONNECT_FAILED;
+		return SHIM_CONNECT_FAILED;
 	}
 	{
 		struct omps_admitted a;
@@ -79,13 +79,13 @@ static enum omps_connect_result admit(struct omps_connection *c, char *err, size
 		c->client_id = a.client_id;
 		c->effective = a.effective;
 	}
-	return OMPS_CONNECT_OK;
+	return SHIM_CONNECT_OK;
 broken:
 	snprintf(err, errlen, "lost the openmps control daemon during admission: %s", strerror(errno));
-	return OMPS_CONNECT_FAILED;
+	return SHIM_CONNECT_FAILED;
 }
 
-static enum omps_connect_result greet_server(struct omps_connection *c, char *err, size_t errlen)
+static enum shim_connect_result greet_server(struct shim_connection *c, char *err, size_t errlen)
 {
 	struct omps_msg hdr;
 	char buf[1024];
@@ -100,40 +100,40 @@ static enum omps_connect_result greet_server(struct omps_connection *c, char *er
 		return refused("the openmps server", buf, n, err, errlen);
 	if (hdr.type != OMPS_MSG_WELCOME) {
 		snprintf(err, errlen, "unexpected answer (type %u) from the openmps server", hdr.type);
-		return OMPS_CONNECT_FAILED;
+		return SHIM_CONNECT_FAILED;
 	}
-	return OMPS_CONNECT_OK;
+	return SHIM_CONNECT_OK;
 broken:
 	snprintf(err, errlen, "lost the openmps server %d while connecting: %s", (int)c->server_pid,
 		 strerror(errno));
-	return OMPS_CONNECT_FAILED;
+	return SHIM_CONNECT_FAILED;
 }
 
-enum omps_connect_result omps_connect(struct omps_connection *c, char *err, size_t errlen)
+enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size_t errlen)
 {
-	enum omps_connect_result r;
+	enum shim_connect_result r;
 	char path[256];
 
 	memset(c, 0, sizeof(*c));
 	c->control_fd = c->server_fd = -1;
 	if (omps_pipe_path(path, sizeof(path), OMPS_CONTROL_SOCKET) < 0) {
 		snprintf(err, errlen, "pipe directory %s is too long for a socket path", omps_pipe_dir());
-		return OMPS_CONNECT_FAILED;
+		return SHIM_CONNECT_FAILED;
 	}
 	c->control_fd = omps_sock_connect(path);
 	if (c->control_fd < 0) {
 		snprintf(err, errlen, "no openmps control daemon at %s: %s", path, strerror(errno));
-		return OMPS_CONNECT_NO_DAEMON;
+		return SHIM_CONNECT_NO_DAEMON;
 	}
 	r = admit(c, err, errlen);
-	if (r == OMPS_CONNECT_OK)
+	if (r == SHIM_CONNECT_OK)
 		r = greet_server(c, err, errlen);
-	if (r != OMPS_CONNECT_OK)
-		omps_disconnect(c);
+	if (r != SHIM_CONNECT_OK)
+		shim_disconnect(c);
 	return r;
 }
 
-void omps_disconnect(struct omps_connection *c)
+void shim_disconnect(struct shim_connection *c)
 {
 	if (c->server_fd >= 0)
 		close(c->server_fd);

@@ -11,14 +11,14 @@
 
 #include "protocol.h"
 
-enum omps_connect_result {
-	OMPS_CONNECT_OK = 0,
-	OMPS_CONNECT_NO_DAEMON, /* nothing listens: run natively */
-	OMPS_CONNECT_REFUSED,	/* the daemon or server said no; err says why */
-	OMPS_CONNECT_FAILED,	/* the conversation broke off */
+enum shim_connect_result {
+	SHIM_CONNECT_OK = 0,
+	SHIM_CONNECT_NO_DAEMON, /* nothing listens: run natively */
+	SHIM_CONNECT_REFUSED,	/* the daemon or server said no; err says why */
+	SHIM_CONNECT_FAILED,	/* the conversation broke off */
 };
 
-struct omps_connection {
+struct shim_connection {
 	int control_fd; /* open for the client's whole life: the daemon counts clients by it */
 	int server_fd;
 	pid_t server_pid;
@@ -26,7 +26,7 @@ struct omps_connection {
 	struct omps_settings effective;
 };
 
-enum omps_connect_result omps_connect(struct omps_connection *c, char *err, size_t errlen);
-void omps_disconnect(struct omps_connection *c);
+enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size_t errlen);
+void shim_disconnect(struct shim_connection *c);
 
 #endif

@@ -52,17 +52,17 @@ static void *helper(void *arg)
 {
 	struct slot *sl = arg;
 	uint32_t seen = sl->base;
-	uint64_t idle_since = omps_trace_now();
+	uint64_t idle_since = shim_trace_now();
 
 	for (;;) {
 		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != seen) {
 			seen = atomic_load(&sl->gen);
 			memcpy(sl->dst, sl->src, sl->bytes);
 			atomic_fetch_sub_explicit(&cp.pending, 1, memory_order_release);
-			idle_since = omps_trace_now();
+			idle_since = shim_trace_now();
 			continue;
 		}
-		if (omps_trace_now() - idle_since < HELPER_SPIN_NS) {
+		if (shim_trace_now() - idle_since < HELPER_SPIN_NS) {
 			relax();
 			continue;
 		}
@@ -101,7 +101,7 @@ static void start_helpers(void)
 
 	for (i = 0; i < n; i++) {
 		cp.slot[i].base = atomic_load(&cp.slot[i].gen);
-		if (omps_thread_start(helper, &cp.slot[i]))
+		if (shim_thread_start(helper, &cp.slot[i]))
 			break;
 	}
 	cp.helpers = i;
@@ -119,7 +119,7 @@ static void copier_init(void)
 	pthread_atfork(NULL, NULL, forget_helpers);
 }
 
-void omps_copy_parallel(void *dst, const void *src, size_t bytes)
+void shim_copy_parallel(void *dst, const void *src, size_t bytes)
 {
 	unsigned char *d = dst;
 	const unsigned char *s = src;

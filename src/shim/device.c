@@ -17,12 +17,12 @@ static struct {
 } ctxs[OMPS_MAX_DEVICES];
 static __thread int current = -1;
 
-int omps_current_device(void)
+int shim_current_device(void)
 {
 	return current;
 }
 
-int omps_device_attr(int dev, CUdevice_attribute a)
+int shim_device_attr(int dev, CUdevice_attribute a)
 {
 	return dev >= 0 && dev < ndevs && a > 0 && a < OMPS_MAX_ATTRS ? devs[dev].attrs[a] : 0;
 }
@@ -281,7 +281,7 @@ static CUresult ctx_synchronize_v2(CUcontext ctx)
 
 	if (dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	return omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+	return shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
 }
 
 static CUresult ctx_get_api_version(CUcontext ctx, unsigned int *version)
@@ -344,7 +344,7 @@ static CUresult ctx_limit(CUlimit limit, int set, size_t value, size_t *out)
 
 	if (current < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	r = omps_call(OMPS_CALL_CTX_LIMIT, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_CTX_LIMIT, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS && out)
 		*out = (size_t)rep.value;
 	return r;
@@ -360,7 +360,7 @@ static CUresult ctx_set_limit(CUlimit limit, size_t value)
 	return ctx_limit(limit, 1, value, NULL);
 }
 
-void omps_device_install(const struct omps_device_info *info, int n)
+void shim_device_install(const struct omps_device_info *info, int n)
 {
 	int i;
 
@@ -368,33 +368,33 @@ void omps_device_install(const struct omps_device_info *info, int n)
 	memcpy(devs, info, sizeof(devs[0]) * (size_t)n);
 	for (i = 0; i < n; i++)
 		ctxs[i].dev = i;
-	OMPS_INSTALL(cuDeviceGetCount, device_get_count);
-	OMPS_INSTALL(cuDeviceGet, device_get);
-	OMPS_INSTALL(cuDeviceGetName, device_get_name);
-	OMPS_INSTALL(cuDeviceGetAttribute, device_get_attribute);
-	OMPS_INSTALL(cuDeviceTotalMem_v2, device_total_mem);
-	OMPS_INSTALL(cuDeviceGetUuid, device_get_uuid);
-	OMPS_INSTALL(cuDeviceGetUuid_v2, device_get_uuid);
-	OMPS_INSTALL(cuDevicePrimaryCtxRetain, primary_ctx_retain);
-	OMPS_INSTALL(cuDevicePrimaryCtxRelease, primary_ctx_release);
-	OMPS_INSTALL(cuDevicePrimaryCtxRelease_v2, primary_ctx_release);
-	OMPS_INSTALL(cuDevicePrimaryCtxGetState, primary_ctx_get_state);
-	OMPS_INSTALL(cuCtxSetCurrent, ctx_set_current);
-	OMPS_INSTALL(cuCtxGetCurrent, ctx_get_current);
-	OMPS_INSTALL(cuCtxPushCurrent_v2, ctx_push_current);
-	OMPS_INSTALL(cuCtxPopCurrent_v2, ctx_pop_current);
-	OMPS_INSTALL(cuCtxCreate_v2, ctx_create);
-	OMPS_INSTALL(cuCtxCreate_v4, ctx_create_v4);
-	OMPS_INSTALL(cuCtxDestroy_v2, ctx_destroy);
-	OMPS_INSTALL(cuCtxGetDevice, ctx_get_device);
-	OMPS_INSTALL(cuCtxGetDevice_v2, ctx_get_device_v2);
-	OMPS_INSTALL(cuCtxGetStreamPriorityRange, ctx_get_stream_priority_range);
-	OMPS_INSTALL(cuCtxSynchronize, ctx_synchronize);
-	OMPS_INSTALL(cuCtxSynchronize_v2, ctx_synchronize_v2);
-	OMPS_INSTALL(cuCtxGetLimit, ctx_get_limit);
-	OMPS_INSTALL(cuCtxGetFlags, ctx_get_flags);
-	OMPS_INSTALL(cuCtxGetApiVersion, ctx_get_api_version);
-	OMPS_INSTALL(cuCtxGetId, ctx_get_id);
-	OMPS_INSTALL(cuDeviceCanAccessPeer, device_can_access_peer);
-	OMPS_INSTALL(cuCtxSetLimit, ctx_set_limit);
+	SHIM_INSTALL(cuDeviceGetCount, device_get_count);
+	SHIM_INSTALL(cuDeviceGet, device_get);
+	SHIM_INSTALL(cuDeviceGetName, device_get_name);
+	SHIM_INSTALL(cuDeviceGetAttribute, device_get_attribute);
+	SHIM_INSTALL(cuDeviceTotalMem_v2, device_total_mem);
+	SHIM_INSTALL(cuDeviceGetUuid, device_get_uuid);
+	SHIM_INSTALL(cuDeviceGetUuid_v2, device_get_uuid);
+	SHIM_INSTALL(cuDevicePrimaryCtxRetain, primary_ctx_retain);
+	SHIM_INSTALL(cuDevicePrimaryCtxRelease, primary_ctx_release);
+	SHIM_INSTALL(cuDevicePrimaryCtxRelease_v2, primary_ctx_release);
+	SHIM_INSTALL(cuDevicePrimaryCtxGetState, primary_ctx_get_state);
+	SHIM_INSTALL(cuCtxSetCurrent, ctx_set_current);
+	SHIM_INSTALL(cuCtxGetCurrent, ctx_get_current);
+	SHIM_INSTALL(cuCtxPushCurrent_v2, ctx_push_current);
+	SHIM_INSTALL(cuCtxPopCurrent_v2, ctx_pop_current);
+	SHIM_INSTALL(cuCtxCreate_v2, ctx_create);
+	SHIM_INSTALL(cuCtxCreate_v4, ctx_create_v4);
+	SHIM_INSTALL(cuCtxDestroy_v2, ctx_destroy);
+	SHIM_INSTALL(cuCtxGetDevice, ctx_get_device);
+	SHIM_INSTALL(cuCtxGetDevice_v2, ctx_get_device_v2);
+	SHIM_INSTALL(cuCtxGetStreamPriorityRange, ctx_get_stream_priority_range);
+	SHIM_INSTALL(cuCtxSynchronize, ctx_synchronize);
+	SHIM_INSTALL(cuCtxSynchronize_v2, ctx_synchronize_v2);
+	SHIM_INSTALL(cuCtxGetLimit, ctx_get_limit);
+	SHIM_INSTALL(cuCtxGetFlags, ctx_get_flags);
+	SHIM_INSTALL(cuCtxGetApiVersion, ctx_get_api_version);
+	SHIM_INSTALL(cuCtxGetId, ctx_get_id);
+	SHIM_INSTALL(cuDeviceCanAccessPeer, device_can_access_peer);
+	SHIM_INSTALL(cuCtxSetLimit, ctx_set_limit);
 }

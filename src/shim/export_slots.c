@@ -9,7 +9,7 @@
  *   made from C with six integer arguments and logged with their result and
  *   the 16 bytes behind each argument that points at readable memory. A
  *   learning aid: arguments in vector registers or on the stack are lost.
- * A stub runs once omps_slot_stubs_seal() has made its page executable.
+ * A stub runs once shim_slot_stubs_seal() has made its page executable.
  * x86-64 only; elsewhere no stub is made and callers keep what they had. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,24 +40,24 @@ static unsigned char *page; /* being filled: writable, not executable, until sea
 static size_t page_used;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-void *omps_slot_traced(struct slot *s);
-CUresult omps_slot_refused(struct slot *s);
+void *shim_slot_traced(struct slot *s);
+CUresult shim_slot_refused(struct slot *s);
 
-__attribute__((visibility("hidden"))) void *omps_slot_traced(struct slot *s)
+__attribute__((visibility("hidden"))) void *shim_slot_traced(struct slot *s)
 {
 	if (atomic_fetch_add(&s->calls, 1) == 0)
-		omps_trace_note("export table %s slot %u: first call", s->table, s->index);
+		shim_trace_note("export table %s slot %u: first call", s->table, s->index);
 	return s->target;
 }
 
-__attribute__((visibility("hidden"))) CUresult omps_slot_refused(struct slot *s)
+__attribute__((visibility("hidden"))) CUresult shim_slot_refused(struct slot *s)
 {
 	if (atomic_fetch_add(&s->calls, 1) == 0)
 		fprintf(stderr, "openmps: export table %s slot %u is not supported through openmps yet; it returns "
 				"CUDA_ERROR_NOT_SUPPORTED\n",
 			s->table, s->index);
-	if (omps_trace_on)
-		omps_trace_note("export table %s slot %u: refused", s->table, s->index);
+	if (shim_trace_on)
+		shim_trace_note("export table %s slot %u: refused", s->table, s->index);
 	return CUDA_ERROR_NOT_SUPPORTED;
 }
 
@@ -78,8 +78,8 @@ static void peek(uint64_t p, char *out, size_t len)
 		snprintf(out + o, len - o, "]");
 }
 
-uint64_t omps_slot_logged(struct slot *s, const uint64_t *a);
-__attribute__((visibility("hidden"))) uint64_t omps_slot_logged(struct slot *s, const uint64_t *a)
+uint64_t shim_slot_logged(struct slot *s, const uint64_t *a);
+__attribute__((visibility("hidden"))) uint64_t shim_slot_logged(struct slot *s, const uint64_t *a)
 {
 	uint64_t (*fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) =
 		(uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t))s->target;
@@ -91,7 +91,7 @@ __attribute__((visibility("hidden"))) uint64_t omps_slot_logged(struct slot *s, 
 		return r;
 	for (i = 0; i < 6; i++)
 		peek(a[i], after[i], sizeof(after[i]));
-	omps_trace_note("export table %s slot %u(%#lx%s, %#lx%s, %#lx%s, %#lx%s, %#lx%s, %#lx%s) = %#lx (as int %d)",
+	shim_trace_note("export table %s slot %u(%#lx%s, %#lx%s, %#lx%s, %#lx%s, %#lx%s, %#lx%s) = %#lx (as int %d)",
 			s->table, s->index, (unsigned long)a[0], after[0], (unsigned long)a[1], after[1],
 			(unsigned long)a[2], after[2], (unsigned long)a[3], after[3], (unsigned long)a[4], after[4],
 			(unsigned long)a[5], after[5], (unsigned long)r, (int)r);
@@ -102,13 +102,13 @@ __attribute__((visibility("hidden"))) uint64_t omps_slot_logged(struct slot *s, 
 /* r11 holds the slot. Everything an argument may travel in is kept. */
 __asm__(".text\n"
 	".p2align 4\n"
-	"omps_slot_hook_traced:\n"
+	"shim_slot_hook_traced:\n"
 	"\tpush %rdi\n\tpush %rsi\n\tpush %rdx\n\tpush %rcx\n\tpush %r8\n\tpush %r9\n\tpush %rax\n\tpush %r11\n"
 	"\tsub $136, %rsp\n"
 	"\tmovdqu %xmm0, 0(%rsp)\n\tmovdqu %xmm1, 16(%rsp)\n\tmovdqu %xmm2, 32(%rsp)\n\tmovdqu %xmm3, 48(%rsp)\n"
 	"\tmovdqu %xmm4, 64(%rsp)\n\tmovdqu %xmm5, 80(%rsp)\n\tmovdqu %xmm6, 96(%rsp)\n\tmovdqu %xmm7, 112(%rsp)\n"
 	"\tmov %r11, %rdi\n"
-	"\tcall omps_slot_traced\n"
+	"\tcall shim_slot_traced\n"
 	"\tmov %rax, %r11\n"
 	"\tmovdqu 0(%rsp), %xmm0\n\tmovdqu 16(%rsp), %xmm1\n\tmovdqu 32(%rsp), %xmm2\n\tmovdqu 48(%rsp), %xmm3\n"
 	"\tmovdqu 64(%rsp), %xmm4\n\tmovdqu 80(%rsp), %xmm5\n\tmovdqu 96(%rsp), %xmm6\n\tmovdqu 112(%rsp), %xmm7\n"
@@ -116,18 +116,18 @@ __asm__(".text\n"
 	"\tpop %r10\n\tpop %rax\n\tpop %r9\n\tpop %r8\n\tpop %rcx\n\tpop %rdx\n\tpop %rsi\n\tpop %rdi\n"
 	"\tjmp *%r11\n"
 	/* The stack is as at the slot's entry: a tail call returns to its caller. */
-	"omps_slot_hook_refused:\n"
+	"shim_slot_hook_refused:\n"
 	"\tmov %r11, %rdi\n"
-	"\tjmp omps_slot_refused\n"
+	"\tjmp shim_slot_refused\n"
 	/* The six argument registers on the stack, then a C call (16-byte aligned). */
-	"omps_slot_hook_logged:\n"
+	"shim_slot_hook_logged:\n"
 	"\tpush %r9\n\tpush %r8\n\tpush %rcx\n\tpush %rdx\n\tpush %rsi\n\tpush %rdi\n"
 	"\tmov %rsp, %rsi\n\tmov %r11, %rdi\n"
 	"\tsub $8, %rsp\n"
-	"\tcall omps_slot_logged\n"
+	"\tcall shim_slot_logged\n"
 	"\tadd $56, %rsp\n"
 	"\tret\n");
-extern char omps_slot_hook_traced[], omps_slot_hook_refused[], omps_slot_hook_logged[];
+extern char shim_slot_hook_traced[], shim_slot_hook_refused[], shim_slot_hook_logged[];
 
 /* mov r11, slot; jmp [rip + 0] -> hook */
 static void write_stub(unsigned char *p, struct slot *s, void *hook)
@@ -151,7 +151,7 @@ static void seal(void)
 	page_used = 0;
 }
 
-void omps_slot_stubs_seal(void)
+void shim_slot_stubs_seal(void)
 {
 	pthread_mutex_lock(&lock);
 	if (page)
@@ -159,7 +159,7 @@ void omps_slot_stubs_seal(void)
 	pthread_mutex_unlock(&lock);
 }
 
-void *omps_slot_stub(const char *table, unsigned index, void *target, enum omps_slot_kind kind)
+void *shim_slot_stub(const char *table, unsigned index, void *target, enum shim_slot_kind kind)
 {
 	unsigned char *code = NULL;
 	struct slot *s;
@@ -181,21 +181,21 @@ void *omps_slot_stub(const char *table, unsigned index, void *target, enum omps_
 	snprintf(s->table, sizeof(s->table), "%s", table);
 	code = page + page_used++ * STUB_SIZE;
 	write_stub(code, s,
-		   kind == OMPS_SLOT_TRACED   ? omps_slot_hook_traced
-		   : kind == OMPS_SLOT_LOGGED ? omps_slot_hook_logged
-					      : omps_slot_hook_refused);
+		   kind == SHIM_SLOT_TRACED   ? shim_slot_hook_traced
+		   : kind == SHIM_SLOT_LOGGED ? shim_slot_hook_logged
+					      : shim_slot_hook_refused);
 out:
 	pthread_mutex_unlock(&lock);
 	return code;
 }
 #else
-void *omps_slot_stub(const char *table, unsigned index, void *target, enum omps_slot_kind kind)
+void *shim_slot_stub(const char *table, unsigned index, void *target, enum shim_slot_kind kind)
 {
 	(void)table, (void)index, (void)target, (void)kind;
 	return NULL;
 }
 
-void omps_slot_stubs_seal(void)
+void shim_slot_stubs_seal(void)
 {
 }
 #endif
@@ -204,11 +204,11 @@ static void report(void)
 {
 	size_t i;
 
-	if (!omps_trace_on)
+	if (!shim_trace_on)
 		return;
 	for (i = 0; i < nslots; i++)
 		if (atomic_load(&slots[i].calls))
-			omps_trace_note("export table %s slot %u: %lu calls", slots[i].table, slots[i].index,
+			shim_trace_note("export table %s slot %u: %lu calls", slots[i].table, slots[i].index,
 					atomic_load(&slots[i].calls));
 }
 

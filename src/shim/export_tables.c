@@ -29,7 +29,7 @@
 #include "integrity.h"
 #include "shim.h"
 
-#define CALL(name, ...) ((__typeof__(&name))omps_table[OMPS_EP_##name])(__VA_ARGS__)
+#define CALL(name, ...) ((__typeof__(&name))shim_table[SHIM_EP_##name])(__VA_ARGS__)
 
 enum table { CUDART, INTEGRITY, CTX_CHECKS, CLS, TOOLS_CONTEXT, NTABLES };
 
@@ -111,8 +111,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* d4082055-… slot 1. */
 static CUresult integrity_check(uint32_t version, uint64_t unix_seconds, uint64_t result[2])
 {
-	struct omps_integrity_device devs[OMPS_MAX_DEVICES];
-	struct omps_integrity_msg m = {.version = version, .unix_seconds = unix_seconds};
+	struct shim_integrity_device devs[OMPS_MAX_DEVICES];
+	struct shim_integrity_msg m = {.version = version, .unix_seconds = unix_seconds};
 	int driver = 0, n = 0, i;
 
 	if (!result)
@@ -138,7 +138,7 @@ static CUresult integrity_check(uint32_t version, uint64_t unix_seconds, uint64_
 	m.cudart_table = (uint64_t)(uintptr_t)handed_cudart;
 	m.integrity_table = (uint64_t)(uintptr_t)handed_integrity;
 	m.slot = (uint64_t)(uintptr_t)integrity_check;
-	omps_integrity_hash(&m, devs, n, result);
+	shim_integrity_hash(&m, devs, n, result);
 	return CUDA_SUCCESS;
 }
 
@@ -148,19 +148,19 @@ static CUresult primary_context(CUcontext *pctx, CUdevice dev)
 	return CALL(cuDevicePrimaryCtxRetain, pctx, dev);
 }
 
-static CUresult module_from_wrapper(CUmodule *module, const struct omps_fatbin_wrapper *w)
+static CUresult module_from_wrapper(CUmodule *module, const struct shim_fatbin_wrapper *w)
 {
-	if (!module || !w || w->magic != OMPS_FATBIN_WRAPPER_MAGIC || !w->data)
+	if (!module || !w || w->magic != SHIM_FATBIN_WRAPPER_MAGIC || !w->data)
 		return CUDA_ERROR_INVALID_VALUE;
-	return omps_module_load(module, w);
+	return shim_module_load(module, w);
 }
 
-static CUresult module_from_fatbin1(CUmodule *module, const struct omps_fatbin_wrapper *w)
+static CUresult module_from_fatbin1(CUmodule *module, const struct shim_fatbin_wrapper *w)
 {
 	return module_from_wrapper(module, w);
 }
 
-static CUresult module_from_fatbin6(CUmodule *module, const struct omps_fatbin_wrapper *w, void *a3, void *a4,
+static CUresult module_from_fatbin6(CUmodule *module, const struct shim_fatbin_wrapper *w, void *a3, void *a4,
 				    uint32_t a5)
 {
 	(void)a3, (void)a4, (void)a5;
@@ -172,7 +172,7 @@ static CUresult module_from_fatbin8(const void *fatbin, CUmodule *module, void *
 	(void)a3, (void)a4, (void)a5;
 	if (!fatbin || !module)
 		return CUDA_ERROR_INVALID_VALUE;
-	return omps_module_load(module, fatbin);
+	return shim_module_load(module, fatbin);
 }
 
 /* 263e8860-… slots 2 and 3: every context here is a plain primary one. */
@@ -280,8 +280,8 @@ static int driver_code(uint64_t word)
 {
 	Dl_info a, b;
 
-	return word && omps_real[OMPS_EP_cuInit] && dladdr((void *)(uintptr_t)word, &a) &&
-	       dladdr(omps_real[OMPS_EP_cuInit], &b) && a.dli_fbase == b.dli_fbase;
+	return word && shim_real[SHIM_EP_cuInit] && dladdr((void *)(uintptr_t)word, &a) &&
+	       dladdr(shim_real[SHIM_EP_cuInit], &b) && a.dli_fbase == b.dli_fbase;
 }
 
 static void id_text(const unsigned char *u, char *out, size_t len)
@@ -316,11 +316,11 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 	for (k = first; k < n; k++) {
 		int refuse = k < have ? driver_code(real[k]) && !driver_slot_kept(which, k) : which != CLS;
 
-		t[k] = refuse ? (uint64_t)(uintptr_t)omps_slot_stub(id, (unsigned)k, NULL, OMPS_SLOT_REFUSED)
+		t[k] = refuse ? (uint64_t)(uintptr_t)shim_slot_stub(id, (unsigned)k, NULL, SHIM_SLOT_REFUSED)
 		       : k < have ? real[k]
 				  : 0;
 	}
-	omps_slot_stubs_seal();
+	shim_slot_stubs_seal();
 #define SLOT(k, fn) (t[k] = (uint64_t)(uintptr_t)(fn))
 	switch (which) {
 	case CUDART:
@@ -356,7 +356,7 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 
 /* A copy of a sized driver table with every function slot traced, but the
  * integrity check answering for the copies. */
-static const void *traced(const uint64_t *real, const char *id, int integrity, enum omps_slot_kind kind)
+static const void *traced(const uint64_t *real, const char *id, int integrity, enum shim_slot_kind kind)
 {
 	size_t n = sized_words(real), k;
 	uint64_t *t;
@@ -365,12 +365,12 @@ static const void *traced(const uint64_t *real, const char *id, int integrity, e
 		return real;
 	memcpy(t, real, n * 8);
 	for (k = 1; k < n; k++) {
-		void *stub = real[k] ? omps_slot_stub(id, (unsigned)k, (void *)(uintptr_t)real[k], kind) : NULL;
+		void *stub = real[k] ? shim_slot_stub(id, (unsigned)k, (void *)(uintptr_t)real[k], kind) : NULL;
 
 		if (stub)
 			t[k] = (uint64_t)(uintptr_t)stub;
 	}
-	omps_slot_stubs_seal();
+	shim_slot_stubs_seal();
 	if (integrity && n > 1)
 		t[1] = (uint64_t)(uintptr_t)integrity_check;
 	return t;
@@ -388,18 +388,18 @@ static enum table which_table(const unsigned char *id)
 
 static void real_init_once(void)
 {
-	CUresult (*init)(unsigned int) = (CUresult(*)(unsigned int))omps_real[OMPS_EP_cuInit];
+	CUresult (*init)(unsigned int) = (CUresult(*)(unsigned int))shim_real[SHIM_EP_cuInit];
 
 	if (init)
 		init(0);
 }
 
-CUresult omps_export_table(const void **out, const CUuuid *uuid, enum omps_slot_kind trace_slots)
+CUresult shim_export_table(const void **out, const CUuuid *uuid, enum shim_slot_kind trace_slots)
 {
 	static pthread_once_t real_init = PTHREAD_ONCE_INIT;
 	CUresult (*get)(const void **, const CUuuid *) =
-		(CUresult(*)(const void **, const CUuuid *))omps_real[OMPS_EP_cuGetExportTable];
-	int remote = omps_mode() == OMPS_REMOTE;
+		(CUresult(*)(const void **, const CUuuid *))shim_real[SHIM_EP_cuGetExportTable];
+	int remote = shim_mode() == SHIM_REMOTE;
 	const void *real = NULL, *mine = NULL;
 	enum table which;
 	CUresult r;
@@ -424,7 +424,7 @@ CUresult omps_export_table(const void **out, const CUuuid *uuid, enum omps_slot_
 		mine = serve(which, r == CUDA_SUCCESS ? real : NULL, id);
 		r = mine ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 	} else if (r == CUDA_SUCCESS) {
-		mine = trace_slots != OMPS_SLOT_NONE ? traced(real, id, which == INTEGRITY, trace_slots) : real;
+		mine = trace_slots != SHIM_SLOT_NONE ? traced(real, id, which == INTEGRITY, trace_slots) : real;
 	}
 	if (r == CUDA_SUCCESS) {
 		if (which == CUDART)

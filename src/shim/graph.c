@@ -24,11 +24,11 @@ static __thread CUstreamCaptureMode thread_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
 
 static CUresult new_graph(uint32_t magic, uint32_t handle, void **out)
 {
-	struct omps_object *g = malloc(sizeof(*g));
+	struct shim_object *g = malloc(sizeof(*g));
 
 	if (!g)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	*g = (struct omps_object){.magic = magic, .handle = handle};
+	*g = (struct shim_object){.magic = magic, .handle = handle};
 	*out = g;
 	return CUDA_SUCCESS;
 }
@@ -37,10 +37,10 @@ static CUresult begin_capture(CUstream s, CUstreamCaptureMode mode)
 {
 	struct omps_call_capture m = {.mode = (uint32_t)mode};
 	struct omps_reply rep;
-	CUresult r = omps_stream_handle(s, &m.stream);
+	CUresult r = shim_stream_handle(s, &m.stream);
 
 	if (r == CUDA_SUCCESS)
-		r = omps_call(OMPS_CALL_CAPTURE_BEGIN, &m, sizeof(m), &rep, sizeof(rep));
+		r = shim_call(OMPS_CALL_CAPTURE_BEGIN, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		atomic_fetch_add(&captures, 1);
 	return r;
@@ -61,10 +61,10 @@ static CUresult end_capture(CUstream s, CUgraph *graph)
 	if (!graph)
 		return CUDA_ERROR_INVALID_VALUE;
 	*graph = NULL;
-	r = omps_stream_handle(s, &m.handle);
+	r = shim_stream_handle(s, &m.handle);
 	if (r != CUDA_SUCCESS)
 		return r;
-	r = omps_call(OMPS_CALL_CAPTURE_END, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_CAPTURE_END, &m, sizeof(m), &rep, sizeof(rep));
 	/* These end the capture; the others leave it under way. */
 	if ((r == CUDA_SUCCESS || r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED ||
 	     r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED) &&
@@ -81,11 +81,11 @@ static CUresult capture_info(CUstream s, CUstreamCaptureStatus *status, cuuint64
 {
 	struct omps_call_capture m = {0};
 	struct omps_reply_capture rep;
-	CUresult r = status ? omps_stream_handle(s, &m.stream) : CUDA_ERROR_INVALID_VALUE;
+	CUresult r = status ? shim_stream_handle(s, &m.stream) : CUDA_ERROR_INVALID_VALUE;
 
 	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS && m.stream && atomic_load(&captures) > 0)
-		r = omps_call(OMPS_CALL_CAPTURE_INFO, &m, sizeof(m), &rep, sizeof(rep));
+		r = shim_call(OMPS_CALL_CAPTURE_INFO, &m, sizeof(m), &rep, sizeof(rep));
 	if (r != CUDA_SUCCESS)
 		return r;
 	*status = (CUstreamCaptureStatus)rep.status;
@@ -134,7 +134,7 @@ static CUresult exchange_capture_mode(CUstreamCaptureMode *mode)
 
 static CUresult instantiate(CUgraphExec *exec, CUgraph graph, unsigned long long flags)
 {
-	struct omps_object *g = omps_object(graph, GRAPH_MAGIC);
+	struct shim_object *g = shim_object(graph, GRAPH_MAGIC);
 	struct omps_call_instantiate m = {.flags = flags};
 	struct omps_reply_handle rep = {{0}, 0, 0};
 	CUresult r;
@@ -144,7 +144,7 @@ static CUresult instantiate(CUgraphExec *exec, CUgraph graph, unsigned long long
 	if (!g)
 		return CUDA_ERROR_INVALID_HANDLE;
 	m.graph = g->handle;
-	r = omps_call(OMPS_CALL_GRAPH_INSTANTIATE, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_GRAPH_INSTANTIATE, &m, sizeof(m), &rep, sizeof(rep));
 	return r == CUDA_SUCCESS ? new_graph(EXEC_MAGIC, rep.handle, (void **)exec) : r;
 }
 
@@ -160,14 +160,14 @@ static CUresult instantiate_v1(CUgraphExec *exec, CUgraph graph, CUgraphNode *er
 
 static CUresult on_exec(uint32_t type, CUgraphExec exec, CUstream s)
 {
-	struct omps_object *e = omps_object(exec, EXEC_MAGIC);
+	struct shim_object *e = shim_object(exec, EXEC_MAGIC);
 	struct omps_call_pair m = {0};
-	CUresult r = e ? omps_stream_handle(s, &m.second) : CUDA_ERROR_INVALID_HANDLE;
+	CUresult r = e ? shim_stream_handle(s, &m.second) : CUDA_ERROR_INVALID_HANDLE;
 
 	if (r != CUDA_SUCCESS)
 		return r;
 	m.first = e->handle;
-	return omps_post(type, &m, sizeof(m), NULL, 0);
+	return shim_post(type, &m, sizeof(m), NULL, 0);
 }
 
 static CUresult launch(CUgraphExec exec, CUstream s)
@@ -197,7 +197,7 @@ static CUresult instantiate_with_params(CUgraphExec *exec, CUgraph graph, CUDA_G
 /* The count only: nodes are the server's, so a node array cannot be given. */
 static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
 {
-	struct omps_object *g = omps_object(graph, GRAPH_MAGIC);
+	struct shim_object *g = shim_object(graph, GRAPH_MAGIC);
 	struct omps_call_handle m;
 	struct omps_reply_value rep = {{0}, 0};
 	static atomic_int said;
@@ -215,7 +215,7 @@ static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
 	m.handle = g->handle;
-	r = omps_call(OMPS_CALL_GRAPH_NODES, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_GRAPH_NODES, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		*count = (size_t)rep.value;
 	return r;
@@ -224,35 +224,35 @@ static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
 /* As the driver: a handle that is not a graph is an invalid value. */
 static CUresult graph_destroy(CUgraph g)
 {
-	return omps_object(g, GRAPH_MAGIC) ? omps_object_destroy(OMPS_CALL_GRAPH_DESTROY, GRAPH_MAGIC, g)
+	return shim_object(g, GRAPH_MAGIC) ? shim_object_destroy(OMPS_CALL_GRAPH_DESTROY, GRAPH_MAGIC, g)
 					    : CUDA_ERROR_INVALID_VALUE;
 }
 
 static CUresult exec_destroy(CUgraphExec e)
 {
-	return omps_object(e, EXEC_MAGIC) ? omps_object_destroy(OMPS_CALL_GRAPH_EXEC_DESTROY, EXEC_MAGIC, e)
+	return shim_object(e, EXEC_MAGIC) ? shim_object_destroy(OMPS_CALL_GRAPH_EXEC_DESTROY, EXEC_MAGIC, e)
 					   : CUDA_ERROR_INVALID_VALUE;
 }
 
-void omps_graph_install(void)
+void shim_graph_install(void)
 {
-	OMPS_INSTALL(cuStreamBeginCapture_v2, begin_capture);
-	OMPS_INSTALL(cuStreamEndCapture, end_capture);
-	OMPS_INSTALL(cuStreamIsCapturing, is_capturing);
-	OMPS_INSTALL(cuStreamGetCaptureInfo_v2, capture_info_v2);
-	OMPS_INSTALL(cuStreamGetCaptureInfo_v3, capture_info);
-	OMPS_INSTALL(cuThreadExchangeStreamCaptureMode, exchange_capture_mode);
-	OMPS_INSTALL(cuGraphInstantiateWithFlags, instantiate);
-	OMPS_INSTALL(cuGraphInstantiateWithParams, instantiate_with_params);
-	OMPS_INSTALL(cuGraphLaunch, launch);
-	OMPS_INSTALL(cuGraphUpload, upload);
-	OMPS_INSTALL(cuGraphDestroy, graph_destroy);
-	OMPS_INSTALL(cuGraphExecDestroy, exec_destroy);
-	OMPS_INSTALL(cuGraphGetNodes, get_nodes);
+	SHIM_INSTALL(cuStreamBeginCapture_v2, begin_capture);
+	SHIM_INSTALL(cuStreamEndCapture, end_capture);
+	SHIM_INSTALL(cuStreamIsCapturing, is_capturing);
+	SHIM_INSTALL(cuStreamGetCaptureInfo_v2, capture_info_v2);
+	SHIM_INSTALL(cuStreamGetCaptureInfo_v3, capture_info);
+	SHIM_INSTALL(cuThreadExchangeStreamCaptureMode, exchange_capture_mode);
+	SHIM_INSTALL(cuGraphInstantiateWithFlags, instantiate);
+	SHIM_INSTALL(cuGraphInstantiateWithParams, instantiate_with_params);
+	SHIM_INSTALL(cuGraphLaunch, launch);
+	SHIM_INSTALL(cuGraphUpload, upload);
+	SHIM_INSTALL(cuGraphDestroy, graph_destroy);
+	SHIM_INSTALL(cuGraphExecDestroy, exec_destroy);
+	SHIM_INSTALL(cuGraphGetNodes, get_nodes);
 	/* Names whose prototypes cuda.h gives only to the driver's own build
 	 * (the unversioned ABI): typed here, by hand. */
-	omps_table[OMPS_EP_cuStreamBeginCapture] = (void *)begin_capture_v1;
-	omps_table[OMPS_EP_cuStreamGetCaptureInfo] = (void *)capture_info_v1;
-	omps_table[OMPS_EP_cuGraphInstantiate] = (void *)instantiate_v1;
-	omps_table[OMPS_EP_cuGraphInstantiate_v2] = (void *)instantiate_v1;
+	shim_table[SHIM_EP_cuStreamBeginCapture] = (void *)begin_capture_v1;
+	shim_table[SHIM_EP_cuStreamGetCaptureInfo] = (void *)capture_info_v1;
+	shim_table[SHIM_EP_cuGraphInstantiate] = (void *)instantiate_v1;
+	shim_table[SHIM_EP_cuGraphInstantiate_v2] = (void *)instantiate_v1;
 }

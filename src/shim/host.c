@@ -101,7 +101,7 @@ fail:
 
 static CUresult host_alloc(void **pp, size_t bytes, unsigned int flags)
 {
-	struct omps_range r = {.kind = OMPS_RANGE_HOST, .dev = omps_current_device(), .flags = flags};
+	struct shim_range r = {.kind = SHIM_RANGE_HOST, .dev = shim_current_device(), .flags = flags};
 	void *failed[4] = {0}, *p = NULL;
 	size_t len = page_up(bytes), i;
 	CUresult res = CUDA_SUCCESS;
@@ -115,7 +115,7 @@ static CUresult host_alloc(void **pp, size_t bytes, unsigned int flags)
 		p = map_shared(NULL, len, &fd);
 		if (!p)
 			break;
-		res = omps_host_share((uintptr_t)p, len, fd, &r.device_ptr);
+		res = shim_host_share((uintptr_t)p, len, fd, &r.device_ptr);
 		close(fd);
 		if (res != CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED)
 			break;
@@ -131,7 +131,7 @@ static CUresult host_alloc(void **pp, size_t bytes, unsigned int flags)
 		not_shared(p, res);
 	r.base = (uintptr_t)p;
 	r.bytes = bytes;
-	if (omps_range_add(&r)) {
+	if (shim_range_add(&r)) {
 		munmap(p, len);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
@@ -149,32 +149,32 @@ static void sync_all_devices(void)
 {
 	int n = 0, d;
 
-	((__typeof__(&cuDeviceGetCount))omps_table[OMPS_EP_cuDeviceGetCount])(&n);
+	((__typeof__(&cuDeviceGetCount))shim_table[SHIM_EP_cuDeviceGetCount])(&n);
 	for (d = 0; d < n; d++) {
 		struct omps_call_dev m = {.dev = d};
 		struct omps_reply rep;
 
-		omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+		shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
 	}
 }
 
-static void stop_sharing(const struct omps_range *r)
+static void stop_sharing(const struct shim_range *r)
 {
 	if (!r->shared)
 		return;
 	sync_all_devices();
-	omps_host_share(page_down(r->base), page_up(r->base + r->bytes) - page_down(r->base), -1, NULL);
+	shim_host_share(page_down(r->base), page_up(r->base + r->bytes) - page_down(r->base), -1, NULL);
 }
 
 static CUresult free_host(void *p)
 {
-	struct omps_range r;
+	struct shim_range r;
 
-	if (omps_range_find((uintptr_t)p, &r) || r.kind != OMPS_RANGE_HOST || r.base != (uintptr_t)p ||
+	if (shim_range_find((uintptr_t)p, &r) || r.kind != SHIM_RANGE_HOST || r.base != (uintptr_t)p ||
 	    r.registered)
 		return CUDA_ERROR_INVALID_VALUE;
 	stop_sharing(&r);
-	omps_range_remove(r.base, NULL);
+	shim_range_remove(r.base, NULL);
 	munmap(p, page_up(r.bytes));
 	return CUDA_SUCCESS;
 }
@@ -183,43 +183,43 @@ static CUresult free_host(void *p)
  * contents kept, so that the server can map them too. */
 static CUresult host_register(void *p, size_t bytes, unsigned int flags)
 {
-	struct omps_range r = {.base = (uintptr_t)p, .bytes = bytes, .kind = OMPS_RANGE_HOST,
-			       .dev = omps_current_device(), .flags = flags, .registered = 1};
+	struct shim_range r = {.base = (uintptr_t)p, .bytes = bytes, .kind = SHIM_RANGE_HOST,
+			       .dev = shim_current_device(), .flags = flags, .registered = 1};
 	uint64_t base = page_down((uintptr_t)p), len = page_up((uintptr_t)p + bytes) - base, dptr = 0;
 	CUresult res = CUDA_ERROR_OUT_OF_MEMORY;
 	int fd;
 
 	if (!p || !bytes)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (!omps_range_find(r.base, NULL) || !omps_range_find(r.base + bytes - 1, NULL))
+	if (!shim_range_find(r.base, NULL) || !shim_range_find(r.base + bytes - 1, NULL))
 		return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
 	if (map_shared((void *)(uintptr_t)base, len, &fd)) {
-		res = omps_host_share(base, len, fd, &dptr);
+		res = shim_host_share(base, len, fd, &dptr);
 		close(fd);
 	}
 	r.shared = res == CUDA_SUCCESS;
 	r.device_ptr = r.shared ? dptr + ((uintptr_t)p - base) : 0;
 	if (!r.shared)
 		not_shared(p, res);
-	return omps_range_add(&r) ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+	return shim_range_add(&r) ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
 static CUresult host_unregister(void *p)
 {
-	struct omps_range r;
+	struct shim_range r;
 
-	if (omps_range_find((uintptr_t)p, &r) || !r.registered || r.base != (uintptr_t)p)
+	if (shim_range_find((uintptr_t)p, &r) || !r.registered || r.base != (uintptr_t)p)
 		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
 	stop_sharing(&r);
-	omps_range_remove(r.base, NULL);
+	shim_range_remove(r.base, NULL);
 	return CUDA_SUCCESS;
 }
 
 static CUresult host_get_flags(unsigned int *flags, void *p)
 {
-	struct omps_range r;
+	struct shim_range r;
 
-	if (!flags || omps_range_find((uintptr_t)p, &r) || r.kind != OMPS_RANGE_HOST)
+	if (!flags || shim_range_find((uintptr_t)p, &r) || r.kind != SHIM_RANGE_HOST)
 		return CUDA_ERROR_INVALID_VALUE;
 	*flags = r.flags;
 	return CUDA_SUCCESS;
@@ -228,11 +228,11 @@ static CUresult host_get_flags(unsigned int *flags, void *p)
 /* Under unified addressing, the host address itself on current GPUs. */
 static CUresult host_get_device_pointer(CUdeviceptr *dptr, void *p, unsigned int flags)
 {
-	struct omps_range r;
+	struct shim_range r;
 
 	if (!dptr || flags)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (omps_range_find((uintptr_t)p, &r) || r.kind != OMPS_RANGE_HOST)
+	if (shim_range_find((uintptr_t)p, &r) || r.kind != SHIM_RANGE_HOST)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!r.shared)
 		return CUDA_ERROR_NOT_SUPPORTED; /* not_shared() said why */
@@ -241,31 +241,31 @@ static CUresult host_get_device_pointer(CUdeviceptr *dptr, void *p, unsigned int
 }
 
 /* Whether [p, p + bytes) is host memory the server maps too. */
-int omps_shared_host(const void *p, size_t bytes)
+int shim_shared_host(const void *p, size_t bytes)
 {
-	struct omps_range r;
+	struct shim_range r;
 
-	return bytes && !omps_range_find((uintptr_t)p, &r) && r.kind == OMPS_RANGE_HOST && r.shared &&
+	return bytes && !shim_range_find((uintptr_t)p, &r) && r.kind == SHIM_RANGE_HOST && r.shared &&
 	       (uintptr_t)p - r.base <= r.bytes - bytes;
 }
 
 /* Page-locked memory the server maps too, for the shim's own use. */
-CUresult omps_host_alloc_shared(void **pp, size_t bytes)
+CUresult shim_host_alloc_shared(void **pp, size_t bytes)
 {
 	CUresult r = host_alloc(pp, bytes, 0);
 
-	if (r == CUDA_SUCCESS && !omps_shared_host(*pp, bytes))
+	if (r == CUDA_SUCCESS && !shim_shared_host(*pp, bytes))
 		r = CUDA_ERROR_NOT_SUPPORTED; /* the memory stays the caller's: each caller asks once */
 	return r;
 }
 
-void omps_host_install(void)
+void shim_host_install(void)
 {
-	OMPS_INSTALL(cuMemHostAlloc, host_alloc);
-	OMPS_INSTALL(cuMemAllocHost_v2, alloc_host);
-	OMPS_INSTALL(cuMemFreeHost, free_host);
-	OMPS_INSTALL(cuMemHostRegister_v2, host_register);
-	OMPS_INSTALL(cuMemHostUnregister, host_unregister);
-	OMPS_INSTALL(cuMemHostGetFlags, host_get_flags);
-	OMPS_INSTALL(cuMemHostGetDevicePointer_v2, host_get_device_pointer);
+	SHIM_INSTALL(cuMemHostAlloc, host_alloc);
+	SHIM_INSTALL(cuMemAllocHost_v2, alloc_host);
+	SHIM_INSTALL(cuMemFreeHost, free_host);
+	SHIM_INSTALL(cuMemHostRegister_v2, host_register);
+	SHIM_INSTALL(cuMemHostUnregister, host_unregister);
+	SHIM_INSTALL(cuMemHostGetFlags, host_get_flags);
+	SHIM_INSTALL(cuMemHostGetDevicePointer_v2, host_get_device_pointer);
 }

@@ -110,25 +110,25 @@ static int ready(void)
 
 	if (!hf.state) {
 		hf.state = -1;
-		if (omps_host_alloc_shared(&p, sizeof(*hf.area)) != CUDA_SUCCESS)
+		if (shim_host_alloc_shared(&p, sizeof(*hf.area)) != CUDA_SUCCESS)
 			return 0;
 		memset(p, 0, sizeof(*hf.area));
 		m.ptr = (uintptr_t)p;
-		if (omps_call(OMPS_CALL_HOSTFN_AREA, &m, sizeof(m), &rep, sizeof(rep)) != CUDA_SUCCESS)
+		if (shim_call(OMPS_CALL_HOSTFN_AREA, &m, sizeof(m), &rep, sizeof(rep)) != CUDA_SUCCESS)
 			return 0;
 		hf.area = p;
 		hf.state = 1;
 		pthread_atfork(NULL, NULL, forget_runner);
 	}
 	if (hf.state > 0 && !hf.thread)
-		hf.thread = omps_thread_start(runner, NULL) == 0;
+		hf.thread = shim_thread_start(runner, NULL) == 0;
 	return hf.state > 0 && hf.thread;
 }
 
 /* Without the area: wait for the stream, then run it here. */
 static CUresult run_here(const struct hostfn *f)
 {
-	CUresult r = omps_stream_sync(f->stream);
+	CUresult r = shim_stream_sync(f->stream);
 
 	if (f->fn) {
 		if (r == CUDA_SUCCESS)
@@ -141,11 +141,11 @@ static CUresult run_here(const struct hostfn *f)
 
 static CUresult enqueue(struct hostfn *f)
 {
-	struct omps_call_hostfn m = {.dev = omps_current_device()};
+	struct omps_call_hostfn m = {.dev = shim_current_device()};
 	uint32_t slot;
 	CUresult r;
 
-	if ((r = omps_stream_handle(f->stream, &m.stream)) != CUDA_SUCCESS)
+	if ((r = shim_stream_handle(f->stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
@@ -163,7 +163,7 @@ static CUresult enqueue(struct hostfn *f)
 	f->ticket = m.ticket;
 	f->used = 1;
 	hf.slot[slot] = *f;
-	r = omps_post(OMPS_CALL_HOST_FUNC, &m, sizeof(m), NULL, 0);
+	r = shim_post(OMPS_CALL_HOST_FUNC, &m, sizeof(m), NULL, 0);
 	if (r != CUDA_SUCCESS)
 		hf.slot[slot].used = 0;
 	pthread_mutex_unlock(&hf.lock);
@@ -184,8 +184,8 @@ static CUresult stream_add_callback(CUstream s, CUstreamCallback cb, void *data,
 	return cb && !flags ? enqueue(&f) : CUDA_ERROR_INVALID_VALUE;
 }
 
-void omps_hostfn_install(void)
+void shim_hostfn_install(void)
 {
-	OMPS_INSTALL(cuLaunchHostFunc, launch_host_func);
-	OMPS_INSTALL(cuStreamAddCallback, stream_add_callback);
+	SHIM_INSTALL(cuLaunchHostFunc, launch_host_func);
+	SHIM_INSTALL(cuStreamAddCallback, stream_add_callback);
 }

@@ -10,7 +10,7 @@
 static const uint8_t key[16] = {0x14, 0x6a, 0xdd, 0xae, 0x53, 0xa9, 0xa7, 0x52,
 				0xaa, 0x08, 0x41, 0x36, 0x0b, 0xf5, 0x5a, 0x9f};
 
-void omps_integrity_hash(const struct omps_integrity_msg *msg, const struct omps_integrity_device *devs,
+void shim_integrity_hash(const struct shim_integrity_msg *msg, const struct shim_integrity_device *devs,
 			 int ndevs, uint64_t out[2])
 {
 	struct HMAC_CTX(struct md2_ctx) ctx;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* The message, laid out as hashed: 48 bytes, then one record per device. */
-struct omps_integrity_msg {
+struct shim_integrity_msg {
 	uint32_t driver_version; /* as cuDriverGetVersion says */
 	uint32_t version;	 /* cudart's argument */
 	uint32_t pid;
@@ -22,15 +22,15 @@ struct omps_integrity_msg {
 	uint64_t unix_seconds;			      /* cudart's argument */
 };
 
-struct omps_integrity_device {
+struct shim_integrity_device {
 	unsigned char uuid[16];
 	int32_t pci_domain, pci_bus, pci_device;
 };
 
-_Static_assert(sizeof(struct omps_integrity_msg) == 48, "hashed as laid out");
-_Static_assert(sizeof(struct omps_integrity_device) == 28, "hashed as laid out");
+_Static_assert(sizeof(struct shim_integrity_msg) == 48, "hashed as laid out");
+_Static_assert(sizeof(struct shim_integrity_device) == 28, "hashed as laid out");
 
-void omps_integrity_hash(const struct omps_integrity_msg *msg, const struct omps_integrity_device *devs,
+void shim_integrity_hash(const struct shim_integrity_msg *msg, const struct shim_integrity_device *devs,
 			 int ndevs, uint64_t out[2]);
 
 #endif

@@ -10,7 +10,7 @@
 
 /* The packed arguments: from `extra` as given, or from kernelParams laid
  * out as the server described the function. */
-static CUresult pack(struct omps_function *f, void **params, void **extra, unsigned char *buf,
+static CUresult pack(struct shim_function *f, void **params, void **extra, unsigned char *buf,
 		     const void **args, size_t *len)
 {
 	uint32_t i;
@@ -35,7 +35,7 @@ static CUresult pack(struct omps_function *f, void **params, void **extra, unsig
 	}
 	if (f->nparams && !params)
 		return CUDA_ERROR_INVALID_VALUE;
-	omps_pack_params(f->params, f->nparams, f->args_size, params, buf);
+	shim_pack_params(f->params, f->nparams, f->args_size, params, buf);
 	*args = buf;
 	*len = f->args_size;
 	return CUDA_SUCCESS;
@@ -43,7 +43,7 @@ static CUresult pack(struct omps_function *f, void **params, void **extra, unsig
 
 /* What the driver refuses at once, refused here too: a posted launch could
  * only fail at the next synchronous call. */
-static int bad_shape(const struct omps_function *f, const unsigned int grid[3], const unsigned int block[3],
+static int bad_shape(const struct shim_function *f, const unsigned int grid[3], const unsigned int block[3],
 		     unsigned int smem, int dev)
 {
 	static const CUdevice_attribute max_block[3] = {CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X,
@@ -56,7 +56,7 @@ static int bad_shape(const struct omps_function *f, const unsigned int grid[3], 
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		int mb = omps_device_attr(dev, max_block[i]), mg = omps_device_attr(dev, max_grid[i]);
+		int mb = shim_device_attr(dev, max_block[i]), mg = shim_device_attr(dev, max_grid[i]);
 
 		if (!block[i] || !grid[i] || (mb > 0 && block[i] > (unsigned)mb) || (mg > 0 && grid[i] > (unsigned)mg))
 			return 1;
@@ -66,7 +66,7 @@ static int bad_shape(const struct omps_function *f, const unsigned int grid[3], 
 }
 
 /* Packs and posts one launch; attrs (cuLaunchKernelEx's) travel first. */
-static CUresult launch(struct omps_function *f, const unsigned int grid[3], const unsigned int block[3],
+static CUresult launch(struct shim_function *f, const unsigned int grid[3], const unsigned int block[3],
 		       unsigned int smem, CUstream stream, const CUlaunchAttribute *attrs, unsigned int nattrs,
 		       void **params, void **extra)
 {
@@ -80,27 +80,27 @@ static CUresult launch(struct omps_function *f, const unsigned int grid[3], cons
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (f->args_size + attr_bytes > sizeof(buf) || nattrs > OMPS_MAX_LAUNCH_ATTRS || (nattrs && !attrs))
 		return CUDA_ERROR_INVALID_VALUE;
-	m = (struct omps_call_launch){.function = f->handle, .dev = omps_current_device(),
+	m = (struct omps_call_launch){.function = f->handle, .dev = shim_current_device(),
 				      .grid = {grid[0], grid[1], grid[2]}, .block = {block[0], block[1], block[2]},
 				      .shared_mem = smem, .nattrs = nattrs};
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (bad_shape(f, grid, block, smem, m.dev))
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+	if ((r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
 	r = pack(f, params, extra, buf + attr_bytes, &args, &len);
 	if (r != CUDA_SUCCESS)
 		return r;
-	if (len + attr_bytes > omps_post_max() - sizeof(m))
+	if (len + attr_bytes > shim_post_max() - sizeof(m))
 		return CUDA_ERROR_INVALID_VALUE;
 	m.args_size = (uint32_t)len;
 	if (!nattrs)
-		return omps_post(OMPS_CALL_LAUNCH, &m, sizeof(m), args, len);
+		return shim_post(OMPS_CALL_LAUNCH, &m, sizeof(m), args, len);
 	memcpy(buf, attrs, attr_bytes);
 	if (args != buf + attr_bytes) /* extra's buffer: after the attributes */
 		memmove(buf + attr_bytes, args, len);
-	return omps_post(OMPS_CALL_LAUNCH, &m, sizeof(m), buf, attr_bytes + len);
+	return shim_post(OMPS_CALL_LAUNCH, &m, sizeof(m), buf, attr_bytes + len);
 }
 
 static CUresult launch_kernel(CUfunction hfunc, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
@@ -109,7 +109,7 @@ static CUresult launch_kernel(CUfunction hfunc, unsigned int gx, unsigned int gy
 {
 	const unsigned int grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
 
-	return launch(omps_function(hfunc), grid, block, smem, stream, NULL, 0, params, extra);
+	return launch(shim_function(hfunc), grid, block, smem, stream, NULL, 0, params, extra);
 }
 
 _Static_assert(sizeof(CUlaunchAttribute) == sizeof(struct omps_launch_attr), "sent byte for byte");
@@ -121,7 +121,7 @@ static CUresult launch_cooperative(CUfunction hfunc, unsigned int gx, unsigned i
 	const unsigned int grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
 	CUlaunchAttribute coop = {.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE, .value.cooperative = 1};
 
-	return launch(omps_function(hfunc), grid, block, smem, stream, &coop, 1, params, NULL);
+	return launch(shim_function(hfunc), grid, block, smem, stream, &coop, 1, params, NULL);
 }
 
 static CUresult launch_kernel_ex(const CUlaunchConfig *c, CUfunction hfunc, void **params, void **extra)
@@ -131,13 +131,13 @@ static CUresult launch_kernel_ex(const CUlaunchConfig *c, CUfunction hfunc, void
 
 	if (!c)
 		return CUDA_ERROR_INVALID_VALUE;
-	return launch(omps_function(hfunc), grid, block, c->sharedMemBytes, c->hStream, c->attrs, c->numAttrs, params,
+	return launch(shim_function(hfunc), grid, block, c->sharedMemBytes, c->hStream, c->attrs, c->numAttrs, params,
 		      extra);
 }
 
 static CUresult occupancy(struct omps_call_occupancy *m, CUfunction hfunc, int64_t *out)
 {
-	struct omps_function *f = omps_function(hfunc);
+	struct shim_function *f = shim_function(hfunc);
 	struct omps_reply_value rep = {{0}, 0};
 	CUresult r;
 
@@ -146,7 +146,7 @@ static CUresult occupancy(struct omps_call_occupancy *m, CUfunction hfunc, int64
 	if (!out)
 		return CUDA_ERROR_INVALID_VALUE;
 	m->function = f->handle;
-	r = omps_call(OMPS_CALL_OCCUPANCY, m, sizeof(*m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_OCCUPANCY, m, sizeof(*m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		*out = rep.value;
 	return r;
@@ -207,13 +207,13 @@ static CUresult occupancy_clusters(int *clusters, CUfunction func, const CUlaunc
 	return r;
 }
 
-void omps_launch_install(void)
+void shim_launch_install(void)
 {
-	OMPS_INSTALL(cuLaunchKernel, launch_kernel);
-	OMPS_INSTALL(cuLaunchKernelEx, launch_kernel_ex);
-	OMPS_INSTALL(cuLaunchCooperativeKernel, launch_cooperative);
-	OMPS_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessor, occupancy_blocks_default);
-	OMPS_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, occupancy_blocks);
-	OMPS_INSTALL(cuOccupancyAvailableDynamicSMemPerBlock, occupancy_dynamic_smem);
-	OMPS_INSTALL(cuOccupancyMaxActiveClusters, occupancy_clusters);
+	SHIM_INSTALL(cuLaunchKernel, launch_kernel);
+	SHIM_INSTALL(cuLaunchKernelEx, launch_kernel_ex);
+	SHIM_INSTALL(cuLaunchCooperativeKernel, launch_cooperative);
+	SHIM_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessor, occupancy_blocks_default);
+	SHIM_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, occupancy_blocks);
+	SHIM_INSTALL(cuOccupancyAvailableDynamicSMemPerBlock, occupancy_dynamic_smem);
+	SHIM_INSTALL(cuOccupancyMaxActiveClusters, occupancy_clusters);
 }

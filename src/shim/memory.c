@@ -2,7 +2,7 @@
  * addresses. Allocation, freeing, information and device-to-host copies wait
  * for the server; sets, host-to-device and device-to-device copies are posted
  * and report a failure at the next synchronous call. Host data travels in the
- * request ring, in records of up to omps_post_max() bytes. A device-to-host
+ * request ring, in records of up to shim_post_max() bytes. A device-to-host
  * copy on a stream is done by the time it returns: stricter than the driver,
  * never wrong. */
 #include <pthread.h>
@@ -19,11 +19,11 @@
 
 static CUresult need_context(int *dev)
 {
-	*dev = omps_current_device();
+	*dev = shim_current_device();
 	return *dev < 0 ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
 }
 
-CUresult omps_mem_alloc(CUdeviceptr *dptr, size_t bytesize)
+CUresult shim_mem_alloc(CUdeviceptr *dptr, size_t bytesize)
 {
 	struct omps_call_alloc m = {.bytes = bytesize};
 	struct omps_reply_ptr rep = {{0}, 0};
@@ -33,11 +33,11 @@ CUresult omps_mem_alloc(CUdeviceptr *dptr, size_t bytesize)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
 		return r;
-	r = omps_call(OMPS_CALL_MEM_ALLOC, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_MEM_ALLOC, &m, sizeof(m), &rep, sizeof(rep));
 	if (r != CUDA_SUCCESS)
 		return r;
 	*dptr = rep.ptr;
-	omps_range_add(&(struct omps_range){.base = rep.ptr, .bytes = bytesize, .kind = OMPS_RANGE_DEVICE,
+	shim_range_add(&(struct shim_range){.base = rep.ptr, .bytes = bytesize, .kind = SHIM_RANGE_DEVICE,
 					    .dev = m.dev});
 	return CUDA_SUCCESS;
 }
@@ -46,10 +46,10 @@ static CUresult mem_free(CUdeviceptr dptr)
 {
 	struct omps_call_ptr m = {.ptr = dptr};
 	struct omps_reply rep;
-	CUresult r = omps_call(OMPS_CALL_MEM_FREE, &m, sizeof(m), &rep, sizeof(rep));
+	CUresult r = shim_call(OMPS_CALL_MEM_FREE, &m, sizeof(m), &rep, sizeof(rep));
 
 	if (r == CUDA_SUCCESS && dptr)
-		omps_range_remove(dptr, NULL);
+		shim_range_remove(dptr, NULL);
 	return r;
 }
 
@@ -63,7 +63,7 @@ static CUresult mem_get_info(size_t *free_bytes, size_t *total)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
 		return r;
-	r = omps_call(OMPS_CALL_MEM_GET_INFO, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_MEM_GET_INFO, &m, sizeof(m), &rep, sizeof(rep));
 	*free_bytes = rep.free;
 	*total = rep.total;
 	return r;
@@ -74,11 +74,11 @@ static CUresult set(CUdeviceptr dst, uint32_t value, uint32_t elem, size_t n, CU
 	struct omps_call_memset m = {.value = value, .elem = elem, .ptr = dst, .count = n};
 	CUresult r;
 
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+	if ((r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
 		return r;
-	return omps_post(OMPS_CALL_MEMSET, &m, sizeof(m), NULL, 0);
+	return shim_post(OMPS_CALL_MEMSET, &m, sizeof(m), NULL, 0);
 }
 
 static CUresult memset_d8(CUdeviceptr d, unsigned char v, size_t n)
@@ -136,7 +136,7 @@ static int stage_ready(void)
 		return stage.state > 0;
 	stage.state = -1;
 	for (i = 0; i < OMPS_STAGE_SLOTS; i++) {
-		if (omps_host_alloc_shared(&stage.buf[i], STAGE_BYTES + 64) != CUDA_SUCCESS)
+		if (shim_host_alloc_shared(&stage.buf[i], STAGE_BYTES + 64) != CUDA_SUCCESS)
 			return 0;
 		stage.done[i] = (_Atomic uint32_t *)((char *)stage.buf[i] + STAGE_BYTES);
 	}
@@ -161,7 +161,7 @@ static int stage_word_done(int slot)
 		if (stage.word_unreliable && i >= 2000)
 			return 0;
 		if ((i & 255) == 0) {
-			uint64_t t = omps_trace_now();
+			uint64_t t = shim_trace_now();
 
 			if (!t0)
 				t0 = t;
@@ -181,7 +181,7 @@ static CUresult stage_free(int slot)
 		stage.busy[slot] = 0;
 		return CUDA_SUCCESS;
 	}
-	r = omps_call(OMPS_CALL_STAGE_WAIT, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_STAGE_WAIT, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS && atomic_load(stage.done[slot]) != stage.seq[slot])
 		stage.word_unreliable = 1; /* the server could not have the GPU write it */
 	stage.busy[slot] = 0;
@@ -197,7 +197,7 @@ static CUresult stage_post(struct omps_call_staged *m, int slot, uint64_t device
 	m->done = (uintptr_t)stage.done[slot];
 	m->seq = ++stage.seq[slot];
 	stage.busy[slot] = 1;
-	return omps_post(OMPS_CALL_MEMCPY_STAGED, m, sizeof(*m), NULL, 0);
+	return shim_post(OMPS_CALL_MEMCPY_STAGED, m, sizeof(*m), NULL, 0);
 }
 
 /* As the driver: returns once the data is staged, before the DMA ends. */
@@ -211,7 +211,7 @@ static CUresult htod_staged(struct omps_call_staged *m, CUdeviceptr dst, const u
 		n = bytes - off < STAGE_BYTES ? bytes - off : STAGE_BYTES;
 		if ((r = stage_free(k)) != CUDA_SUCCESS)
 			break;
-		omps_copy_parallel(stage.buf[k], src + off, n);
+		shim_copy_parallel(stage.buf[k], src + off, n);
 		r = stage_post(m, k, dst + off, n);
 	}
 	return r;
@@ -237,7 +237,7 @@ static CUresult dtoh_staged(struct omps_call_staged *m, unsigned char *dst, CUde
 		}
 		if ((r = stage_free(k)) != CUDA_SUCCESS)
 			break;
-		omps_copy_parallel(dst + off, stage.buf[k], n);
+		shim_copy_parallel(dst + off, stage.buf[k], n);
 		n = bytes - next < STAGE_BYTES ? bytes - next : STAGE_BYTES;
 	}
 	return r;
@@ -249,7 +249,7 @@ static CUresult staged(int to_device, CUdeviceptr device, void *host, size_t byt
 	struct omps_call_staged m = {.dev = dev, .to_device = (uint32_t)to_device};
 	CUresult r;
 
-	if (bytes < STAGE_MIN || (r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+	if (bytes < STAGE_MIN || (r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	pthread_mutex_lock(&stage.lock);
 	r = stage_ready() ? CUDA_SUCCESS : CUDA_ERROR_NOT_SUPPORTED;
@@ -263,7 +263,7 @@ static CUresult staged(int to_device, CUdeviceptr device, void *host, size_t byt
  * pointer, a current context. */
 static CUresult copy_start(struct omps_call_copy *m, CUstream stream, const void *host, size_t bytes)
 {
-	CUresult r = omps_stream_handle(stream, &m->stream);
+	CUresult r = shim_stream_handle(stream, &m->stream);
 
 	if (r != CUDA_SUCCESS)
 		return r;
@@ -279,15 +279,15 @@ static CUresult htod_on(CUdeviceptr dst, const void *src, size_t bytes, CUstream
 {
 	struct omps_call_copy m = {0};
 	const unsigned char *p = src;
-	size_t chunk = omps_post_max() - sizeof(m), off;
+	size_t chunk = shim_post_max() - sizeof(m), off;
 	CUresult r;
 
 	if ((r = copy_start(&m, stream, src, bytes)) != CUDA_SUCCESS)
 		return r;
-	if (omps_shared_host(src, bytes)) {
+	if (shim_shared_host(src, bytes)) {
 		m.dst = dst, m.src = (uintptr_t)src, m.bytes = bytes;
-		r = omps_post(OMPS_CALL_MEMCPY_HTOD_HOST, &m, sizeof(m), NULL, 0);
-		return r == CUDA_SUCCESS && sync ? omps_stream_sync(stream) : r;
+		r = shim_post(OMPS_CALL_MEMCPY_HTOD_HOST, &m, sizeof(m), NULL, 0);
+		return r == CUDA_SUCCESS && sync ? shim_stream_sync(stream) : r;
 	}
 	r = staged(1, dst, (void *)(uintptr_t)src, bytes, stream, m.dev);
 	if (r != CUDA_ERROR_NOT_SUPPORTED)
@@ -296,7 +296,7 @@ static CUresult htod_on(CUdeviceptr dst, const void *src, size_t bytes, CUstream
 	for (off = 0; off < bytes && r == CUDA_SUCCESS; off += chunk) {
 		m.dst = dst + off;
 		m.bytes = bytes - off < chunk ? bytes - off : chunk;
-		r = omps_post(OMPS_CALL_MEMCPY_HTOD, &m, sizeof(m), p + off, m.bytes);
+		r = shim_post(OMPS_CALL_MEMCPY_HTOD, &m, sizeof(m), p + off, m.bytes);
 	}
 	return r;
 }
@@ -316,15 +316,15 @@ static CUresult dtoh_on(void *dst, CUdeviceptr src, size_t bytes, CUstream strea
 
 	if ((r = copy_start(&m, stream, dst, bytes)) != CUDA_SUCCESS)
 		return r;
-	if (omps_shared_host(dst, bytes)) {
-		r = omps_post(OMPS_CALL_MEMCPY_DTOH_HOST, &m, sizeof(m), NULL, 0);
-		return r == CUDA_SUCCESS && sync ? omps_stream_sync(stream) : r;
+	if (shim_shared_host(dst, bytes)) {
+		r = shim_post(OMPS_CALL_MEMCPY_DTOH_HOST, &m, sizeof(m), NULL, 0);
+		return r == CUDA_SUCCESS && sync ? shim_stream_sync(stream) : r;
 	}
 	r = staged(0, src, dst, bytes, stream, m.dev);
 	if (r != CUDA_ERROR_NOT_SUPPORTED)
 		return r;
 	m.dst = 0;
-	return omps_call_read(OMPS_CALL_MEMCPY_DTOH, &m, sizeof(m), dst, bytes);
+	return shim_call_read(OMPS_CALL_MEMCPY_DTOH, &m, sizeof(m), dst, bytes);
 }
 
 static CUresult dtoh(void *dst, CUdeviceptr src, size_t bytes, CUstream stream)
@@ -337,11 +337,11 @@ static CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream st
 	struct omps_call_copy m = {.dst = dst, .src = src, .bytes = bytes};
 	CUresult r;
 
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+	if ((r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
 	if ((r = need_context(&m.dev)) != CUDA_SUCCESS)
 		return r;
-	return omps_post(OMPS_CALL_MEMCPY_DTOD, &m, sizeof(m), NULL, 0);
+	return shim_post(OMPS_CALL_MEMCPY_DTOD, &m, sizeof(m), NULL, 0);
 }
 
 static CUresult memcpy_htod(CUdeviceptr dst, const void *src, size_t n)
@@ -361,9 +361,9 @@ static CUresult memcpy_dtod(CUdeviceptr dst, CUdeviceptr src, size_t n)
 
 static int on_device(CUdeviceptr p)
 {
-	struct omps_range r;
+	struct shim_range r;
 
-	return !omps_range_find(p, &r) && r.kind == OMPS_RANGE_DEVICE;
+	return !shim_range_find(p, &r) && r.kind == SHIM_RANGE_DEVICE;
 }
 
 /* Unified addressing: the direction follows from where each pointer lies. */
@@ -379,7 +379,7 @@ static CUresult copy_on(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream
 	if (s)
 		return dtoh_on((void *)(uintptr_t)dst, src, bytes, stream, sync);
 	/* Host to host, in stream order: after what the stream has queued. */
-	r = omps_stream_sync(stream);
+	r = shim_stream_sync(stream);
 	if (r == CUDA_SUCCESS && bytes)
 		memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
 	return r;
@@ -397,9 +397,9 @@ static CUresult memcpy_any(CUdeviceptr dst, CUdeviceptr src, size_t bytes)
 
 static CUresult get_address_range(CUdeviceptr *base, size_t *size, CUdeviceptr p)
 {
-	struct omps_range r;
+	struct shim_range r;
 
-	if (omps_range_find(p, &r) || r.kind != OMPS_RANGE_DEVICE)
+	if (shim_range_find(p, &r) || r.kind != SHIM_RANGE_DEVICE)
 		return CUDA_ERROR_NOT_FOUND;
 	if (base)
 		*base = r.base;
@@ -409,27 +409,27 @@ static CUresult get_address_range(CUdeviceptr *base, size_t *size, CUdeviceptr p
 }
 
 /* One attribute of a known range (found) or of an unknown pointer. */
-static CUresult attribute(void *data, CUpointer_attribute a, CUdeviceptr p, const struct omps_range *r, int found)
+static CUresult attribute(void *data, CUpointer_attribute a, CUdeviceptr p, const struct shim_range *r, int found)
 {
 	int dev = r->dev < 0 ? 0 : r->dev;
 
 	switch (a) {
 	case CU_POINTER_ATTRIBUTE_CONTEXT:
 		if (found)
-			return omps_table[OMPS_EP_cuDevicePrimaryCtxRetain]
-				       ? ((__typeof__(&cuDevicePrimaryCtxRetain))omps_table[OMPS_EP_cuDevicePrimaryCtxRetain])(
+			return shim_table[SHIM_EP_cuDevicePrimaryCtxRetain]
+				       ? ((__typeof__(&cuDevicePrimaryCtxRetain))shim_table[SHIM_EP_cuDevicePrimaryCtxRetain])(
 						 (CUcontext *)data, dev)
 				       : CUDA_ERROR_INVALID_VALUE;
 		*(CUcontext *)data = NULL;
 		break;
 	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
-		*(unsigned int *)data = !found ? 0 : r->kind == OMPS_RANGE_DEVICE ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
+		*(unsigned int *)data = !found ? 0 : r->kind == SHIM_RANGE_DEVICE ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
 		break;
 	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
-		*(CUdeviceptr *)data = found && r->kind == OMPS_RANGE_DEVICE ? p : 0;
+		*(CUdeviceptr *)data = found && r->kind == SHIM_RANGE_DEVICE ? p : 0;
 		break;
 	case CU_POINTER_ATTRIBUTE_HOST_POINTER:
-		*(void **)data = found && r->kind == OMPS_RANGE_HOST ? (void *)(uintptr_t)p : NULL;
+		*(void **)data = found && r->kind == SHIM_RANGE_HOST ? (void *)(uintptr_t)p : NULL;
 		break;
 	case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
 	case CU_POINTER_ATTRIBUTE_MAPPED:
@@ -456,7 +456,7 @@ static CUresult attribute(void *data, CUpointer_attribute a, CUdeviceptr p, cons
 		*(size_t *)data = found ? r->bytes : 0;
 		break;
 	case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:
-		*(unsigned int *)data = found && r->kind == OMPS_RANGE_DEVICE ? CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE
+		*(unsigned int *)data = found && r->kind == SHIM_RANGE_DEVICE ? CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE
 									      : CU_POINTER_ATTRIBUTE_ACCESS_FLAG_NONE;
 		break;
 	case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE:
@@ -470,11 +470,11 @@ static CUresult attribute(void *data, CUpointer_attribute a, CUdeviceptr p, cons
 
 static CUresult pointer_get_attribute(void *data, CUpointer_attribute a, CUdeviceptr p)
 {
-	struct omps_range r = {0};
+	struct shim_range r = {0};
 
 	if (!data)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (omps_range_find(p, &r))
+	if (shim_range_find(p, &r))
 		return CUDA_ERROR_INVALID_VALUE; /* not memory CUDA knows, as the driver says */
 	return attribute(data, a, p, &r, 1);
 }
@@ -482,8 +482,8 @@ static CUresult pointer_get_attribute(void *data, CUpointer_attribute a, CUdevic
 /* Unknown pointers get the attributes' empty values, without an error. */
 static CUresult pointer_get_attributes(unsigned int n, CUpointer_attribute *attrs, void **data, CUdeviceptr p)
 {
-	struct omps_range r = {.dev = -1};
-	int found = !omps_range_find(p, &r);
+	struct shim_range r = {.dev = -1};
+	int found = !shim_range_find(p, &r);
 	unsigned int i;
 	CUresult res;
 
@@ -495,26 +495,26 @@ static CUresult pointer_get_attributes(unsigned int n, CUpointer_attribute *attr
 	return CUDA_SUCCESS;
 }
 
-void omps_memory_install(void)
+void shim_memory_install(void)
 {
-	OMPS_INSTALL(cuMemAlloc_v2, omps_mem_alloc);
-	OMPS_INSTALL(cuMemFree_v2, mem_free);
-	OMPS_INSTALL(cuMemGetInfo_v2, mem_get_info);
-	OMPS_INSTALL(cuMemsetD8_v2, memset_d8);
-	OMPS_INSTALL(cuMemsetD16_v2, memset_d16);
-	OMPS_INSTALL(cuMemsetD32_v2, memset_d32);
-	OMPS_INSTALL(cuMemsetD8Async, memset_d8_async);
-	OMPS_INSTALL(cuMemsetD16Async, memset_d16_async);
-	OMPS_INSTALL(cuMemsetD32Async, memset_d32_async);
-	OMPS_INSTALL(cuMemcpyHtoD_v2, memcpy_htod);
-	OMPS_INSTALL(cuMemcpyDtoH_v2, memcpy_dtoh);
-	OMPS_INSTALL(cuMemcpyDtoD_v2, memcpy_dtod);
-	OMPS_INSTALL(cuMemcpyHtoDAsync_v2, htod);
-	OMPS_INSTALL(cuMemcpyDtoHAsync_v2, dtoh);
-	OMPS_INSTALL(cuMemcpyDtoDAsync_v2, dtod);
-	OMPS_INSTALL(cuMemcpy, memcpy_any);
-	OMPS_INSTALL(cuMemcpyAsync, copy_any);
-	OMPS_INSTALL(cuMemGetAddressRange_v2, get_address_range);
-	OMPS_INSTALL(cuPointerGetAttribute, pointer_get_attribute);
-	OMPS_INSTALL(cuPointerGetAttributes, pointer_get_attributes);
+	SHIM_INSTALL(cuMemAlloc_v2, shim_mem_alloc);
+	SHIM_INSTALL(cuMemFree_v2, mem_free);
+	SHIM_INSTALL(cuMemGetInfo_v2, mem_get_info);
+	SHIM_INSTALL(cuMemsetD8_v2, memset_d8);
+	SHIM_INSTALL(cuMemsetD16_v2, memset_d16);
+	SHIM_INSTALL(cuMemsetD32_v2, memset_d32);
+	SHIM_INSTALL(cuMemsetD8Async, memset_d8_async);
+	SHIM_INSTALL(cuMemsetD16Async, memset_d16_async);
+	SHIM_INSTALL(cuMemsetD32Async, memset_d32_async);
+	SHIM_INSTALL(cuMemcpyHtoD_v2, memcpy_htod);
+	SHIM_INSTALL(cuMemcpyDtoH_v2, memcpy_dtoh);
+	SHIM_INSTALL(cuMemcpyDtoD_v2, memcpy_dtod);
+	SHIM_INSTALL(cuMemcpyHtoDAsync_v2, htod);
+	SHIM_INSTALL(cuMemcpyDtoHAsync_v2, dtoh);
+	SHIM_INSTALL(cuMemcpyDtoDAsync_v2, dtod);
+	SHIM_INSTALL(cuMemcpy, memcpy_any);
+	SHIM_INSTALL(cuMemcpyAsync, copy_any);
+	SHIM_INSTALL(cuMemGetAddressRange_v2, get_address_range);
+	SHIM_INSTALL(cuPointerGetAttribute, pointer_get_attribute);
+	SHIM_INSTALL(cuPointerGetAttributes, pointer_get_attributes);
 }

@@ -15,13 +15,13 @@
 #define FATBIN_MAGIC   0xba55ed50u
 
 
-static struct omps_function *functions;
+static struct shim_function *functions;
 static pthread_mutex_t functions_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A module's functions die with it, as the driver's do. */
 static void forget_functions(uint32_t module)
 {
-	struct omps_function **pp = &functions, *f;
+	struct shim_function **pp = &functions, *f;
 
 	pthread_mutex_lock(&functions_lock);
 	while ((f = *pp)) {
@@ -79,34 +79,34 @@ static CUresult load(CUmodule *module, const void *image, int dev)
 {
 	struct omps_call_module_load m = {.dev = dev};
 	struct omps_reply_handle rep = {{0}, 0, 0};
-	size_t size, off, chunk = omps_post_max();
+	size_t size, off, chunk = shim_post_max();
 	CUresult r = CUDA_SUCCESS;
 	uint32_t magic;
 
 	if (!module || !image)
 		return CUDA_ERROR_INVALID_VALUE;
 	memcpy(&magic, image, sizeof(magic));
-	if (magic == OMPS_FATBIN_WRAPPER_MAGIC) /* as cudart passes it to cuLibraryLoadData */
-		image = ((const struct omps_fatbin_wrapper *)image)->data;
+	if (magic == SHIM_FATBIN_WRAPPER_MAGIC) /* as cudart passes it to cuLibraryLoadData */
+		image = ((const struct shim_fatbin_wrapper *)image)->data;
 	if (!image)
 		return CUDA_ERROR_INVALID_IMAGE;
 	size = image_size(image);
 	if (size > OMPS_MAX_IMAGE)
 		return CUDA_ERROR_INVALID_IMAGE;
 	for (off = 0; off < size && r == CUDA_SUCCESS; off += chunk)
-		r = omps_post(OMPS_CALL_IMAGE_DATA, NULL, 0, (const char *)image + off,
+		r = shim_post(OMPS_CALL_IMAGE_DATA, NULL, 0, (const char *)image + off,
 			      size - off < chunk ? size - off : chunk);
 	m.bytes = size;
 	if (r == CUDA_SUCCESS)
-		r = omps_call(OMPS_CALL_MODULE_LOAD, &m, sizeof(m), &rep, sizeof(rep));
+		r = shim_call(OMPS_CALL_MODULE_LOAD, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		*module = (CUmodule)(uintptr_t)rep.handle;
 	return r;
 }
 
-CUresult omps_module_load(CUmodule *module, const void *image)
+CUresult shim_module_load(CUmodule *module, const void *image)
 {
-	int dev = omps_current_device();
+	int dev = shim_current_device();
 
 	return dev < 0 ? CUDA_ERROR_INVALID_CONTEXT : load(module, image, dev);
 }
@@ -117,14 +117,14 @@ static CUresult module_load_data_ex(CUmodule *module, const void *image, unsigne
 				    void **values)
 {
 	(void)n, (void)options, (void)values;
-	return omps_module_load(module, image);
+	return shim_module_load(module, image);
 }
 
 static CUresult module_unload(CUmodule hmod)
 {
 	struct omps_call_handle m = {.handle = (uint32_t)(uintptr_t)hmod};
 	struct omps_reply rep;
-	CUresult r = omps_call(OMPS_CALL_MODULE_UNLOAD, &m, sizeof(m), &rep, sizeof(rep));
+	CUresult r = shim_call(OMPS_CALL_MODULE_UNLOAD, &m, sizeof(m), &rep, sizeof(rep));
 
 	if (r == CUDA_SUCCESS)
 		forget_functions(m.handle);
@@ -135,7 +135,7 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 {
 	static struct omps_call_get_function m;
 	static struct omps_reply_function rep;
-	struct omps_function *f;
+	struct shim_function *f;
 	uint32_t args_size;
 	CUresult r;
 
@@ -149,8 +149,8 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 	/* m and rep are large; omps_call's lock guards them. */
 	m.module = (uint32_t)(uintptr_t)hmod;
 	strcpy(m.name, name);
-	r = omps_call(OMPS_CALL_GET_FUNCTION, &m, sizeof(m), &rep, sizeof(rep));
-	if (r == CUDA_SUCCESS && omps_reply_function_check(&rep, &args_size) < 0) {
+	r = shim_call(OMPS_CALL_GET_FUNCTION, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS && shim_reply_function_check(&rep, &args_size) < 0) {
 		fprintf(stderr, "openmps: the server described function %s with %u parameters out of bounds\n", name,
 			rep.nparams);
 		r = CUDA_ERROR_MPS_RPC_FAILURE;
@@ -159,7 +159,7 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 		free(f);
 		return r;
 	}
-	*f = (struct omps_function){.magic = FUNCTION_MAGIC, .module = m.module, .handle = rep.handle,
+	*f = (struct shim_function){.magic = FUNCTION_MAGIC, .module = m.module, .handle = rep.handle,
 				    .nparams = rep.nparams, .args_size = args_size, .name = strdup(name),
 				    .max_threads = rep.max_threads, .max_dynamic_smem = rep.max_dynamic_smem};
 	if (!f->name) {
@@ -175,16 +175,16 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 	return CUDA_SUCCESS;
 }
 
-struct omps_function *omps_function(CUfunction hfunc)
+struct shim_function *shim_function(CUfunction hfunc)
 {
-	struct omps_function *f = (struct omps_function *)hfunc;
+	struct shim_function *f = (struct shim_function *)hfunc;
 
 	return f && f->magic == FUNCTION_MAGIC ? f : NULL;
 }
 
 static CUresult func_get_param_info(CUfunction hfunc, size_t index, size_t *offset, size_t *size)
 {
-	struct omps_function *f = omps_function(hfunc);
+	struct shim_function *f = shim_function(hfunc);
 
 	if (!f)
 		return CUDA_ERROR_INVALID_HANDLE;
@@ -202,7 +202,7 @@ static CUresult library_load_data(CUlibrary *library, const void *code, CUjit_op
 				  void **jit_values, unsigned int njit, CUlibraryOption *options, void **values,
 				  unsigned int n)
 {
-	int dev = omps_current_device();
+	int dev = shim_current_device();
 
 	(void)jit_options, (void)jit_values, (void)njit, (void)options, (void)values, (void)n;
 	return load((CUmodule *)library, code, dev < 0 ? 0 : dev);
@@ -230,7 +230,7 @@ static CUresult kernel_get_function(CUfunction *fn, CUkernel kernel)
 {
 	if (!fn)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (!omps_function((CUfunction)kernel))
+	if (!shim_function((CUfunction)kernel))
 		return CUDA_ERROR_INVALID_HANDLE;
 	*fn = (CUfunction)kernel;
 	return CUDA_SUCCESS;
@@ -238,7 +238,7 @@ static CUresult kernel_get_function(CUfunction *fn, CUkernel kernel)
 
 static CUresult func_get_module(CUmodule *module, CUfunction hfunc)
 {
-	struct omps_function *f = omps_function(hfunc);
+	struct shim_function *f = shim_function(hfunc);
 
 	if (!module)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -255,7 +255,7 @@ static CUresult kernel_get_library(CUlibrary *library, CUkernel kernel)
 
 static CUresult func_get_name(const char **name, CUfunction hfunc)
 {
-	struct omps_function *f = omps_function(hfunc);
+	struct shim_function *f = shim_function(hfunc);
 
 	if (!name)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -297,7 +297,7 @@ static CUresult module_get_global(CUdeviceptr *dptr, size_t *bytes, CUmodule hmo
 		return CUDA_ERROR_INVALID_VALUE;
 	m.module = (uint32_t)(uintptr_t)hmod;
 	strcpy(m.name, name);
-	r = omps_call(OMPS_CALL_GET_GLOBAL, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_GET_GLOBAL, &m, sizeof(m), &rep, sizeof(rep));
 	if (r != CUDA_SUCCESS)
 		return r;
 	if (dptr)
@@ -312,7 +312,7 @@ static CUresult library_get_global(CUdeviceptr *dptr, size_t *bytes, CUlibrary l
 	return module_get_global(dptr, bytes, (CUmodule)library, name);
 }
 
-static CUresult func_attr(struct omps_function *f, CUfunction_attribute attrib, int set, int value, int *out)
+static CUresult func_attr(struct shim_function *f, CUfunction_attribute attrib, int set, int value, int *out)
 {
 	struct omps_call_func_attr m = {.attrib = attrib, .value = value, .set = (uint32_t)set};
 	struct omps_reply_value rep = {{0}, 0};
@@ -323,7 +323,7 @@ static CUresult func_attr(struct omps_function *f, CUfunction_attribute attrib, 
 	if (!set && !out)
 		return CUDA_ERROR_INVALID_VALUE;
 	m.function = f->handle;
-	r = omps_call(OMPS_CALL_FUNC_ATTR, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_FUNC_ATTR, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS && !set)
 		*out = (int)rep.value;
 	/* The limit launches are checked against is the server's function's:
@@ -337,18 +337,18 @@ static CUresult func_attr(struct omps_function *f, CUfunction_attribute attrib, 
 
 static CUresult func_get_attribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc)
 {
-	return func_attr(omps_function(hfunc), attrib, 0, 0, pi);
+	return func_attr(shim_function(hfunc), attrib, 0, 0, pi);
 }
 
 static CUresult func_set_attribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
 {
-	return func_attr(omps_function(hfunc), attrib, 1, value, NULL);
+	return func_attr(shim_function(hfunc), attrib, 1, value, NULL);
 }
 
 /* A kernel is loaded on one device here: others are not its. */
 static CUresult kernel_device(CUdevice dev)
 {
-	int cur = omps_current_device();
+	int cur = shim_current_device();
 
 	return dev == (cur < 0 ? 0 : cur) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
 }
@@ -357,38 +357,38 @@ static CUresult kernel_get_attribute(int *pi, CUfunction_attribute attrib, CUker
 {
 	CUresult r = kernel_device(dev);
 
-	return r != CUDA_SUCCESS ? r : func_attr(omps_function((CUfunction)kernel), attrib, 0, 0, pi);
+	return r != CUDA_SUCCESS ? r : func_attr(shim_function((CUfunction)kernel), attrib, 0, 0, pi);
 }
 
 static CUresult kernel_set_attribute(CUfunction_attribute attrib, int value, CUkernel kernel, CUdevice dev)
 {
 	CUresult r = kernel_device(dev);
 
-	return r != CUDA_SUCCESS ? r : func_attr(omps_function((CUfunction)kernel), attrib, 1, value, NULL);
+	return r != CUDA_SUCCESS ? r : func_attr(shim_function((CUfunction)kernel), attrib, 1, value, NULL);
 }
 
-void omps_module_install(void)
+void shim_module_install(void)
 {
-	OMPS_INSTALL(cuModuleLoadData, omps_module_load);
-	OMPS_INSTALL(cuModuleLoadDataEx, module_load_data_ex);
-	OMPS_INSTALL(cuModuleUnload, module_unload);
-	OMPS_INSTALL(cuModuleGetFunction, module_get_function);
-	OMPS_INSTALL(cuFuncGetParamInfo, func_get_param_info);
-	OMPS_INSTALL(cuLibraryLoadData, library_load_data);
-	OMPS_INSTALL(cuLibraryUnload, library_unload);
-	OMPS_INSTALL(cuLibraryGetKernel, library_get_kernel);
-	OMPS_INSTALL(cuLibraryGetModule, library_get_module);
-	OMPS_INSTALL(cuLibraryGetGlobal, library_get_global);
-	OMPS_INSTALL(cuKernelGetFunction, kernel_get_function);
-	OMPS_INSTALL(cuKernelGetLibrary, kernel_get_library);
-	OMPS_INSTALL(cuKernelGetName, kernel_get_name);
-	OMPS_INSTALL(cuKernelGetAttribute, kernel_get_attribute);
-	OMPS_INSTALL(cuKernelSetAttribute, kernel_set_attribute);
-	OMPS_INSTALL(cuKernelGetParamInfo, kernel_get_param_info);
-	OMPS_INSTALL(cuFuncGetModule, func_get_module);
-	OMPS_INSTALL(cuFuncGetName, func_get_name);
-	OMPS_INSTALL(cuFuncGetAttribute, func_get_attribute);
-	OMPS_INSTALL(cuFuncSetAttribute, func_set_attribute);
-	OMPS_INSTALL(cuModuleGetLoadingMode, module_get_loading_mode);
-	OMPS_INSTALL(cuModuleGetGlobal_v2, module_get_global);
+	SHIM_INSTALL(cuModuleLoadData, shim_module_load);
+	SHIM_INSTALL(cuModuleLoadDataEx, module_load_data_ex);
+	SHIM_INSTALL(cuModuleUnload, module_unload);
+	SHIM_INSTALL(cuModuleGetFunction, module_get_function);
+	SHIM_INSTALL(cuFuncGetParamInfo, func_get_param_info);
+	SHIM_INSTALL(cuLibraryLoadData, library_load_data);
+	SHIM_INSTALL(cuLibraryUnload, library_unload);
+	SHIM_INSTALL(cuLibraryGetKernel, library_get_kernel);
+	SHIM_INSTALL(cuLibraryGetModule, library_get_module);
+	SHIM_INSTALL(cuLibraryGetGlobal, library_get_global);
+	SHIM_INSTALL(cuKernelGetFunction, kernel_get_function);
+	SHIM_INSTALL(cuKernelGetLibrary, kernel_get_library);
+	SHIM_INSTALL(cuKernelGetName, kernel_get_name);
+	SHIM_INSTALL(cuKernelGetAttribute, kernel_get_attribute);
+	SHIM_INSTALL(cuKernelSetAttribute, kernel_set_attribute);
+	SHIM_INSTALL(cuKernelGetParamInfo, kernel_get_param_info);
+	SHIM_INSTALL(cuFuncGetModule, func_get_module);
+	SHIM_INSTALL(cuFuncGetName, func_get_name);
+	SHIM_INSTALL(cuFuncGetAttribute, func_get_attribute);
+	SHIM_INSTALL(cuFuncSetAttribute, func_set_attribute);
+	SHIM_INSTALL(cuModuleGetLoadingMode, module_get_loading_mode);
+	SHIM_INSTALL(cuModuleGetGlobal_v2, module_get_global);
 }

@@ -16,7 +16,7 @@
 static CUresult alloc_pitch(CUdeviceptr *dptr, size_t *pitch, size_t width, size_t height, unsigned int elem)
 {
 	size_t align = PITCH_ALIGN, p;
-	int attr = omps_device_attr(omps_current_device(), CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT);
+	int attr = shim_device_attr(shim_current_device(), CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT);
 	CUresult r;
 
 	if (!dptr || !pitch || !width || !height || (elem != 4 && elem != 8 && elem != 16))
@@ -26,7 +26,7 @@ static CUresult alloc_pitch(CUdeviceptr *dptr, size_t *pitch, size_t width, size
 	p = (width + align - 1) / align * align;
 	if (height > SIZE_MAX / p)
 		return CUDA_ERROR_INVALID_VALUE;
-	r = omps_mem_alloc(dptr, p * height);
+	r = shim_mem_alloc(dptr, p * height);
 	if (r == CUDA_SUCCESS)
 		*pitch = p;
 	return r;
@@ -52,7 +52,7 @@ struct side {
 static CUresult resolve(CUmemorytype type, const void *host, CUdeviceptr dev, CUarray array, size_t x, size_t y,
 			size_t pitch, struct side *s)
 {
-	struct omps_range r;
+	struct shim_range r;
 
 	if (type == CU_MEMORYTYPE_ARRAY || array)
 		return no_arrays();
@@ -61,7 +61,7 @@ static CUresult resolve(CUmemorytype type, const void *host, CUdeviceptr dev, CU
 	else if (type == CU_MEMORYTYPE_DEVICE)
 		s->addr = dev, s->device = 1;
 	else if (type == CU_MEMORYTYPE_UNIFIED)
-		s->addr = dev, s->device = !omps_range_find(dev, &r) && r.kind == OMPS_RANGE_DEVICE;
+		s->addr = dev, s->device = !shim_range_find(dev, &r) && r.kind == SHIM_RANGE_DEVICE;
 	else
 		return CUDA_ERROR_INVALID_VALUE;
 	s->pitch = pitch;
@@ -72,7 +72,7 @@ static CUresult resolve(CUmemorytype type, const void *host, CUdeviceptr dev, CU
 /* Rows to the device, packed, as many a record as fit. */
 static CUresult to_device(struct omps_call_copy2d *m, const struct side *src, size_t height)
 {
-	size_t per = (omps_post_max() - sizeof(*m)) / m->width, row, k, i;
+	size_t per = (shim_post_max() - sizeof(*m)) / m->width, row, k, i;
 	unsigned char *buf = malloc(per * m->width);
 	CUresult r = buf ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 	uint64_t dst = m->dst;
@@ -84,7 +84,7 @@ static CUresult to_device(struct omps_call_copy2d *m, const struct side *src, si
 			       m->width);
 		m->dst = dst + row * m->dst_pitch;
 		m->height = k;
-		r = omps_post(OMPS_CALL_MEMCPY_2D, m, sizeof(*m), buf, k * m->width);
+		r = shim_post(OMPS_CALL_MEMCPY_2D, m, sizeof(*m), buf, k * m->width);
 	}
 	free(buf);
 	return r;
@@ -106,7 +106,7 @@ static CUresult from_device(struct omps_call_copy2d *m, const struct side *dst, 
 		k = height - row < per ? height - row : per;
 		m->src = src + row * m->src_pitch;
 		m->height = k;
-		r = omps_call_read(OMPS_CALL_MEMCPY_2D, m, sizeof(*m), buf, k * m->width);
+		r = shim_call_read(OMPS_CALL_MEMCPY_2D, m, sizeof(*m), buf, k * m->width);
 		for (i = 0; r == CUDA_SUCCESS && i < k; i++)
 			memcpy((char *)(uintptr_t)(dst->addr + (row + i) * dst->pitch), buf + i * m->width, m->width);
 	}
@@ -132,9 +132,9 @@ static CUresult copy_2d_async(const CUDA_MEMCPY2D *p, CUstream stream)
 		return CUDA_SUCCESS;
 	if (p->WidthInBytes > p->srcPitch || p->WidthInBytes > p->dstPitch)
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+	if ((r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
-	m.dev = omps_current_device();
+	m.dev = shim_current_device();
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	m.width = p->WidthInBytes;
@@ -143,23 +143,23 @@ static CUresult copy_2d_async(const CUDA_MEMCPY2D *p, CUstream stream)
 	if (src.device && dst.device) {
 		m.kind = OMPS_COPY_DTOD;
 		m.height = p->Height;
-		return omps_post(OMPS_CALL_MEMCPY_2D, &m, sizeof(m), NULL, 0);
+		return shim_post(OMPS_CALL_MEMCPY_2D, &m, sizeof(m), NULL, 0);
 	}
-	if (dst.device && m.width <= omps_post_max() - sizeof(m)) {
+	if (dst.device && m.width <= shim_post_max() - sizeof(m)) {
 		m.kind = OMPS_COPY_HTOD;
 		return to_device(&m, &src, p->Height);
 	}
-	if (src.device && m.width <= omps_post_max()) {
+	if (src.device && m.width <= shim_post_max()) {
 		m.kind = OMPS_COPY_DTOH;
 		return from_device(&m, &dst, p->Height);
 	}
 	if (src.device || dst.device) { /* rows wider than a record: one copy a row */
 		for (y = 0; r == CUDA_SUCCESS && y < p->Height; y++)
-			r = ((__typeof__(&cuMemcpyAsync))omps_table[OMPS_EP_cuMemcpyAsync])(
+			r = ((__typeof__(&cuMemcpyAsync))shim_table[SHIM_EP_cuMemcpyAsync])(
 				dst.addr + y * dst.pitch, src.addr + y * src.pitch, m.width, stream);
 		return r;
 	}
-	r = stream ? omps_stream_sync(stream) : CUDA_SUCCESS; /* host to host, in stream order */
+	r = stream ? shim_stream_sync(stream) : CUDA_SUCCESS; /* host to host, in stream order */
 	for (y = 0; r == CUDA_SUCCESS && y < p->Height; y++)
 		memmove((char *)(uintptr_t)(dst.addr + y * dst.pitch), (const char *)(uintptr_t)(src.addr + y * src.pitch),
 			m.width);
@@ -206,14 +206,14 @@ static CUresult set_2d(CUdeviceptr d, size_t pitch, unsigned int value, unsigned
 {
 	struct omps_call_memset2d m = {.value = value, .elem = elem, .ptr = d, .pitch = pitch, .width = w,
 				       .height = h};
-	CUresult r = omps_stream_handle(stream, &m.stream);
+	CUresult r = shim_stream_handle(stream, &m.stream);
 
 	if (r != CUDA_SUCCESS)
 		return r;
-	m.dev = omps_current_device();
+	m.dev = shim_current_device();
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	return omps_post(OMPS_CALL_MEMSET_2D, &m, sizeof(m), NULL, 0);
+	return shim_post(OMPS_CALL_MEMSET_2D, &m, sizeof(m), NULL, 0);
 }
 
 static CUresult set_2d8(CUdeviceptr d, size_t pitch, unsigned char v, size_t w, size_t h)
@@ -246,18 +246,18 @@ static CUresult set_2d32_async(CUdeviceptr d, size_t pitch, unsigned int v, size
 	return set_2d(d, pitch, v, 4, w, h, s);
 }
 
-void omps_pitched_install(void)
+void shim_pitched_install(void)
 {
-	OMPS_INSTALL(cuMemAllocPitch_v2, alloc_pitch);
-	OMPS_INSTALL(cuMemcpy2D_v2, copy_2d);
-	OMPS_INSTALL(cuMemcpy2DUnaligned_v2, copy_2d);
-	OMPS_INSTALL(cuMemcpy2DAsync_v2, copy_2d_async);
-	OMPS_INSTALL(cuMemcpy3D_v2, copy_3d);
-	OMPS_INSTALL(cuMemcpy3DAsync_v2, copy_3d_async);
-	OMPS_INSTALL(cuMemsetD2D8_v2, set_2d8);
-	OMPS_INSTALL(cuMemsetD2D16_v2, set_2d16);
-	OMPS_INSTALL(cuMemsetD2D32_v2, set_2d32);
-	OMPS_INSTALL(cuMemsetD2D8Async, set_2d8_async);
-	OMPS_INSTALL(cuMemsetD2D16Async, set_2d16_async);
-	OMPS_INSTALL(cuMemsetD2D32Async, set_2d32_async);
+	SHIM_INSTALL(cuMemAllocPitch_v2, alloc_pitch);
+	SHIM_INSTALL(cuMemcpy2D_v2, copy_2d);
+	SHIM_INSTALL(cuMemcpy2DUnaligned_v2, copy_2d);
+	SHIM_INSTALL(cuMemcpy2DAsync_v2, copy_2d_async);
+	SHIM_INSTALL(cuMemcpy3D_v2, copy_3d);
+	SHIM_INSTALL(cuMemcpy3DAsync_v2, copy_3d_async);
+	SHIM_INSTALL(cuMemsetD2D8_v2, set_2d8);
+	SHIM_INSTALL(cuMemsetD2D16_v2, set_2d16);
+	SHIM_INSTALL(cuMemsetD2D32_v2, set_2d32);
+	SHIM_INSTALL(cuMemsetD2D8Async, set_2d8_async);
+	SHIM_INSTALL(cuMemsetD2D16Async, set_2d16_async);
+	SHIM_INSTALL(cuMemsetD2D32Async, set_2d32_async);
 }

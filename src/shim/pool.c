@@ -26,7 +26,7 @@ static CUresult default_pool(CUmemoryPool *pool, CUdevice dev)
 
 	if (!pool)
 		return CUDA_ERROR_INVALID_VALUE;
-	((__typeof__(&cuDeviceGetCount))omps_table[OMPS_EP_cuDeviceGetCount])(&n);
+	((__typeof__(&cuDeviceGetCount))shim_table[SHIM_EP_cuDeviceGetCount])(&n);
 	if (dev < 0 || dev >= n || dev >= OMPS_MAX_DEVICES)
 		return CUDA_ERROR_INVALID_DEVICE;
 	pools[dev] = (struct pool){POOL_MAGIC, dev};
@@ -44,19 +44,19 @@ static CUresult alloc(CUdeviceptr *dptr, size_t bytes, int dev, CUstream stream)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	if ((r = omps_stream_handle(stream, &m.reserved)) != CUDA_SUCCESS)
+	if ((r = shim_stream_handle(stream, &m.reserved)) != CUDA_SUCCESS)
 		return r;
-	r = omps_call(OMPS_CALL_MEM_ALLOC_ASYNC, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_MEM_ALLOC_ASYNC, &m, sizeof(m), &rep, sizeof(rep));
 	if (r != CUDA_SUCCESS)
 		return r;
 	*dptr = rep.ptr;
-	omps_range_add(&(struct omps_range){.base = rep.ptr, .bytes = bytes, .kind = OMPS_RANGE_DEVICE, .dev = dev});
+	shim_range_add(&(struct shim_range){.base = rep.ptr, .bytes = bytes, .kind = SHIM_RANGE_DEVICE, .dev = dev});
 	return CUDA_SUCCESS;
 }
 
 static CUresult alloc_async(CUdeviceptr *dptr, size_t bytes, CUstream stream)
 {
-	return alloc(dptr, bytes, omps_current_device(), stream);
+	return alloc(dptr, bytes, shim_current_device(), stream);
 }
 
 static CUresult alloc_from_pool_async(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream stream)
@@ -68,16 +68,16 @@ static CUresult alloc_from_pool_async(CUdeviceptr *dptr, size_t bytes, CUmemoryP
 
 static CUresult free_async(CUdeviceptr dptr, CUstream stream)
 {
-	struct omps_call_free_async m = {.dev = omps_current_device(), .ptr = dptr};
+	struct omps_call_free_async m = {.dev = shim_current_device(), .ptr = dptr};
 	CUresult r;
 
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	if ((r = omps_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
+	if ((r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
-	r = omps_post(OMPS_CALL_MEM_FREE_ASYNC, &m, sizeof(m), NULL, 0);
+	r = shim_post(OMPS_CALL_MEM_FREE_ASYNC, &m, sizeof(m), NULL, 0);
 	if (r == CUDA_SUCCESS)
-		omps_range_remove(dptr, NULL);
+		shim_range_remove(dptr, NULL);
 	return r;
 }
 
@@ -91,7 +91,7 @@ static CUresult attr(CUmemoryPool pool, uint32_t which, int set, uint64_t value,
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
 	m.dev = p->dev;
-	r = omps_call(OMPS_CALL_POOL_ATTR, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_POOL_ATTR, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS && out)
 		*out = (uint64_t)rep.value;
 	return r;
@@ -127,14 +127,14 @@ static CUresult pool_trim_to(CUmemoryPool pool, size_t keep)
 	return attr(pool, OMPS_POOL_TRIM, 1, keep, NULL);
 }
 
-void omps_pool_install(void)
+void shim_pool_install(void)
 {
-	OMPS_INSTALL(cuDeviceGetDefaultMemPool, default_pool);
-	OMPS_INSTALL(cuDeviceGetMemPool, default_pool);
-	OMPS_INSTALL(cuMemAllocAsync, alloc_async);
-	OMPS_INSTALL(cuMemAllocFromPoolAsync, alloc_from_pool_async);
-	OMPS_INSTALL(cuMemFreeAsync, free_async);
-	OMPS_INSTALL(cuMemPoolSetAttribute, pool_set_attribute);
-	OMPS_INSTALL(cuMemPoolGetAttribute, pool_get_attribute);
-	OMPS_INSTALL(cuMemPoolTrimTo, pool_trim_to);
+	SHIM_INSTALL(cuDeviceGetDefaultMemPool, default_pool);
+	SHIM_INSTALL(cuDeviceGetMemPool, default_pool);
+	SHIM_INSTALL(cuMemAllocAsync, alloc_async);
+	SHIM_INSTALL(cuMemAllocFromPoolAsync, alloc_from_pool_async);
+	SHIM_INSTALL(cuMemFreeAsync, free_async);
+	SHIM_INSTALL(cuMemPoolSetAttribute, pool_set_attribute);
+	SHIM_INSTALL(cuMemPoolGetAttribute, pool_get_attribute);
+	SHIM_INSTALL(cuMemPoolTrimTo, pool_trim_to);
 }

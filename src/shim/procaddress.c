@@ -16,85 +16,85 @@ static void *redirect(void *real, const char *symbol)
 {
 	void *self;
 
-	if (!real || (!omps_trace_on && omps_mode() == OMPS_NATIVE))
+	if (!real || (!shim_trace_on && shim_mode() == SHIM_NATIVE))
 		return real;
-	self = omps_self_for_real(real);
+	self = shim_self_for_real(real);
 	if (!self)
-		omps_trace_note("%s: the driver's entry point has no exported twin; its calls are not traced",
+		shim_trace_note("%s: the driver's entry point has no exported twin; its calls are not traced",
 				symbol);
 	return self ? self : real; /* a trampoline's calls are not traced either */
 }
 
-OMPS_EXPORT CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
+SHIM_EXPORT CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
 						 cuuint64_t flags, CUdriverProcAddressQueryResult *symbolStatus)
 {
 	CUresult (*fn)(const char *, void **, int, cuuint64_t, CUdriverProcAddressQueryResult *) =
 		(CUresult(*)(const char *, void **, int, cuuint64_t,
-			     CUdriverProcAddressQueryResult *))omps_real[OMPS_EP_cuGetProcAddress_v2];
-	uint64_t t0 = omps_trace_now();
+			     CUdriverProcAddressQueryResult *))shim_real[SHIM_EP_cuGetProcAddress_v2];
+	uint64_t t0 = shim_trace_now();
 	CUresult r;
 
 	if (!fn)
-		return omps_no_entry(OMPS_EP_cuGetProcAddress_v2);
-	omps_mode();
+		return shim_no_entry(SHIM_EP_cuGetProcAddress_v2);
+	shim_mode();
 	r = fn(symbol, pfn, cudaVersion, flags, symbolStatus);
 	if (r == CUDA_SUCCESS && pfn)
 		*pfn = redirect(*pfn, symbol);
-	if (omps_trace_on)
-		omps_trace(OMPS_EP_cuGetProcAddress_v2, t0, r, "symbol=%s, pfn=%p, cudaVersion=%d, flags=%llu",
+	if (shim_trace_on)
+		shim_trace(SHIM_EP_cuGetProcAddress_v2, t0, r, "symbol=%s, pfn=%p, cudaVersion=%d, flags=%llu",
 			   symbol ? symbol : "(null)", pfn ? *pfn : NULL, cudaVersion, (unsigned long long)flags);
 	return r;
 }
 
-OMPS_EXPORT CUresult CUDAAPI cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
+SHIM_EXPORT CUresult CUDAAPI cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
 {
 	CUresult (*fn)(const char *, void **, int, cuuint64_t) =
-		(CUresult(*)(const char *, void **, int, cuuint64_t))omps_real[OMPS_EP_cuGetProcAddress];
-	uint64_t t0 = omps_trace_now();
+		(CUresult(*)(const char *, void **, int, cuuint64_t))shim_real[SHIM_EP_cuGetProcAddress];
+	uint64_t t0 = shim_trace_now();
 	CUresult r;
 
 	if (!fn)
-		return omps_no_entry(OMPS_EP_cuGetProcAddress);
-	omps_mode();
+		return shim_no_entry(SHIM_EP_cuGetProcAddress);
+	shim_mode();
 	r = fn(symbol, pfn, cudaVersion, flags);
 	if (r == CUDA_SUCCESS && pfn)
 		*pfn = redirect(*pfn, symbol);
-	if (omps_trace_on)
-		omps_trace(OMPS_EP_cuGetProcAddress, t0, r, "symbol=%s, pfn=%p, cudaVersion=%d, flags=%llu",
+	if (shim_trace_on)
+		shim_trace(SHIM_EP_cuGetProcAddress, t0, r, "symbol=%s, pfn=%p, cudaVersion=%d, flags=%llu",
 			   symbol ? symbol : "(null)", pfn ? *pfn : NULL, cudaVersion, (unsigned long long)flags);
 	return r;
 }
 
 /* OPENMPS_TRACE_EXPORTS: unset or 0, the tables as they are; "args", slots
  * logged with arguments; anything else, slots counted. */
-static enum omps_slot_kind exports_traced(void)
+static enum shim_slot_kind exports_traced(void)
 {
 	const char *v = getenv("OPENMPS_TRACE_EXPORTS");
 
-	if (!omps_trace_on || !v || !*v || !strcmp(v, "0"))
-		return OMPS_SLOT_NONE;
-	return strcmp(v, "args") ? OMPS_SLOT_TRACED : OMPS_SLOT_LOGGED;
+	if (!shim_trace_on || !v || !*v || !strcmp(v, "0"))
+		return SHIM_SLOT_NONE;
+	return strcmp(v, "args") ? SHIM_SLOT_TRACED : SHIM_SLOT_LOGGED;
 }
 
 /* Natively the driver's tables, or traced copies of them with
  * OPENMPS_TRACE_EXPORTS=1; in remote mode, the shim's (export_tables.c). */
-OMPS_EXPORT CUresult CUDAAPI cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId)
+SHIM_EXPORT CUresult CUDAAPI cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId)
 {
-	uint64_t t0 = omps_trace_now();
+	uint64_t t0 = shim_trace_now();
 	const unsigned char *u = pExportTableId ? (const unsigned char *)pExportTableId->bytes : NULL;
 	char id[40] = "(null)";
 	CUresult r;
 
-	if (omps_mode() == OMPS_BROKEN)
+	if (shim_mode() == SHIM_BROKEN)
 		return CUDA_ERROR_MPS_CONNECTION_FAILED;
-	r = omps_export_table(ppExportTable, pExportTableId, exports_traced());
-	if (!omps_trace_on)
+	r = shim_export_table(ppExportTable, pExportTableId, exports_traced());
+	if (!shim_trace_on)
 		return r;
 	if (u)
 		snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
 			 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
 			 u[15]);
-	omps_trace(OMPS_EP_cuGetExportTable, t0, r, "table=%p, id=%s",
+	shim_trace(SHIM_EP_cuGetExportTable, t0, r, "table=%p, id=%s",
 		   ppExportTable && r == CUDA_SUCCESS ? (const void *)*ppExportTable : NULL, id);
 	return r;
 }

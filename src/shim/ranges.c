@@ -9,7 +9,7 @@
 
 #include "shim.h"
 
-static struct omps_range *ranges;
+static struct shim_range *ranges;
 static size_t n, cap;
 static uint64_t next_id = 1;
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -30,14 +30,14 @@ static size_t upper(uint64_t addr)
 	return lo;
 }
 
-int omps_range_add(const struct omps_range *r)
+int shim_range_add(const struct shim_range *r)
 {
 	size_t i;
 
 	pthread_rwlock_wrlock(&lock);
 	if (n == cap) {
 		size_t c = cap ? cap * 2 : 64;
-		struct omps_range *p = realloc(ranges, c * sizeof(*p));
+		struct shim_range *p = realloc(ranges, c * sizeof(*p));
 
 		if (!p) {
 			pthread_rwlock_unlock(&lock);
@@ -55,7 +55,7 @@ int omps_range_add(const struct omps_range *r)
 	return 0;
 }
 
-int omps_range_remove(uint64_t base, struct omps_range *out)
+int shim_range_remove(uint64_t base, struct shim_range *out)
 {
 	size_t i;
 	int found;
@@ -73,7 +73,7 @@ int omps_range_remove(uint64_t base, struct omps_range *out)
 	return found ? 0 : -1;
 }
 
-int omps_range_find(uint64_t addr, struct omps_range *out)
+int shim_range_find(uint64_t addr, struct shim_range *out)
 {
 	size_t i;
 	int found;

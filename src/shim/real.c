@@ -15,21 +15,21 @@
 
 #include "shim.h"
 
-OMPS_EXPORT const char openmps_shim_version[] = OPENMPS_VERSION;
+SHIM_EXPORT const char openmps_shim_version[] = OPENMPS_VERSION;
 
-void *omps_real[OMPS_EP_COUNT];
-void *omps_table[OMPS_EP_COUNT];
+void *shim_real[SHIM_EP_COUNT];
+void *shim_table[SHIM_EP_COUNT];
 
 static void *driver;
 static char driver_path[PATH_MAX];
 static struct stat self_st;
 
-/* omps_real sorted by address, to map the driver's pointers back to ours. */
+/* shim_real sorted by address, to map the driver's pointers back to ours. */
 struct addr_entry {
 	void *real;
-	enum omps_entry ep;
+	enum shim_entry ep;
 };
-static struct addr_entry by_addr[OMPS_EP_COUNT];
+static struct addr_entry by_addr[SHIM_EP_COUNT];
 static size_t nby_addr;
 
 static void *try_open(const char *path)
@@ -115,7 +115,7 @@ static void *find_driver(void)
 	Dl_info info;
 	void *h;
 
-	if (dladdr((void *)&omps_real, &info) && info.dli_fname)
+	if (dladdr((void *)&shim_real, &info) && info.dli_fname)
 		stat(info.dli_fname, &self_st);
 	if (env && *env)
 		return try_open(env);
@@ -134,12 +134,12 @@ static int by_real(const void *a, const void *b)
 	return x->real < y->real ? -1 : x->real > y->real;
 }
 
-void *omps_self_for_real(void *real)
+void *shim_self_for_real(void *real)
 {
 	struct addr_entry key = {.real = real}, *e;
 
 	e = bsearch(&key, by_addr, nby_addr, sizeof(key), by_real);
-	return e ? omps_entry_self[e->ep] : NULL;
+	return e ? shim_entry_self[e->ep] : NULL;
 }
 
 /* Where a trampoline jumps when the driver lacks its function. All driver
@@ -149,44 +149,44 @@ static CUresult missing_entry(void)
 	return driver ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_NO_DEVICE;
 }
 
-static atomic_uchar warned[OMPS_EP_COUNT];
+static atomic_uchar warned[SHIM_EP_COUNT];
 
-CUresult omps_no_entry(enum omps_entry ep)
+CUresult shim_no_entry(enum shim_entry ep)
 {
-	enum omps_mode mode = omps_mode();
+	enum shim_mode mode = shim_mode();
 
-	if (mode == OMPS_REMOTE) {
+	if (mode == SHIM_REMOTE) {
 		/* Once per function, so that a user sees what is missing. */
 		if (!atomic_exchange(&warned[ep], 1))
 			fprintf(stderr, "openmps: %s is not supported through openmps yet; it returns "
 					"CUDA_ERROR_NOT_SUPPORTED\n",
-				omps_entry_names[ep]);
-		if (omps_trace_on)
-			omps_trace_note("%s: not remoted yet", omps_entry_names[ep]);
+				shim_entry_names[ep]);
+		if (shim_trace_on)
+			shim_trace_note("%s: not remoted yet", shim_entry_names[ep]);
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
-	if (mode == OMPS_BROKEN)
+	if (mode == SHIM_BROKEN)
 		return CUDA_ERROR_MPS_CONNECTION_FAILED;
-	if (omps_trace_on)
-		omps_trace_note("%s: %s", omps_entry_names[ep],
+	if (shim_trace_on)
+		shim_trace_note("%s: %s", shim_entry_names[ep],
 				driver ? "not in this driver" : "no CUDA driver was found");
 	return driver ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_NO_DEVICE;
 }
 
-void omps_use_driver_locally(enum omps_entry ep)
+void shim_use_driver_locally(enum shim_entry ep)
 {
-	omps_table[ep] = omps_real[ep];
+	shim_table[ep] = shim_real[ep];
 }
 
-__attribute__((constructor)) static void omps_shim_load(void)
+__attribute__((constructor)) static void shim_shim_load(void)
 {
 	size_t i;
 
-	omps_trace_init();
+	shim_trace_init();
 	driver = find_driver();
-	for (i = 0; i < OMPS_EP_COUNT; i++)
-		if (omps_entry_untraced[i])
-			omps_real[i] = omps_table[i] = (void *)missing_entry;
+	for (i = 0; i < SHIM_EP_COUNT; i++)
+		if (shim_entry_untraced[i])
+			shim_real[i] = shim_table[i] = (void *)missing_entry;
 	if (!driver) {
 		const char *env = getenv("OPENMPS_REAL_DRIVER");
 
@@ -196,17 +196,17 @@ __attribute__((constructor)) static void omps_shim_load(void)
 			env && *env ? " (missing, not loadable, or an openmps shim)" : " beside the shim");
 		return;
 	}
-	for (i = 0; i < OMPS_EP_COUNT; i++) {
-		void *f = dlsym(driver, omps_entry_names[i]);
+	for (i = 0; i < SHIM_EP_COUNT; i++) {
+		void *f = dlsym(driver, shim_entry_names[i]);
 
 		if (f) {
-			omps_real[i] = f;
-			by_addr[nby_addr++] = (struct addr_entry){f, (enum omps_entry)i};
+			shim_real[i] = f;
+			by_addr[nby_addr++] = (struct addr_entry){f, (enum shim_entry)i};
 		}
 	}
 	qsort(by_addr, nby_addr, sizeof(by_addr[0]), by_real);
-	memcpy(omps_table, omps_real, sizeof(omps_table)); /* native until a daemon says otherwise */
-	if (omps_trace_on)
-		omps_trace_note("shim %s forwarding to %s (%zu of %d entry points)", OPENMPS_VERSION, driver_path,
-				nby_addr, OMPS_EP_COUNT);
+	memcpy(shim_table, shim_real, sizeof(shim_table)); /* native until a daemon says otherwise */
+	if (shim_trace_on)
+		shim_trace_note("shim %s forwarding to %s (%zu of %d entry points)", OPENMPS_VERSION, driver_path,
+				nby_addr, SHIM_EP_COUNT);
 }

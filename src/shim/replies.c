@@ -5,7 +5,7 @@
 
 #include "replies.h"
 
-int omps_reply_function_check(const struct omps_reply_function *rep, uint32_t *args_size)
+int shim_reply_function_check(const struct omps_reply_function *rep, uint32_t *args_size)
 {
 	uint64_t end, size = 0;
 	uint32_t i;
@@ -14,7 +14,7 @@ int omps_reply_function_check(const struct omps_reply_function *rep, uint32_t *a
 		return -1;
 	for (i = 0; i < rep->nparams; i++) {
 		end = (uint64_t)rep->params[i].offset + rep->params[i].size;
-		if (end > OMPS_MAX_ARGS_BYTES)
+		if (end > SHIM_MAX_ARGS_BYTES)
 			return -1;
 		if (end > size)
 			size = end;
@@ -23,7 +23,7 @@ int omps_reply_function_check(const struct omps_reply_function *rep, uint32_t *a
 	return 0;
 }
 
-void omps_pack_params(const struct omps_param *params, uint32_t nparams, uint32_t args_size, void *const *kernel_params,
+void shim_pack_params(const struct omps_param *params, uint32_t nparams, uint32_t args_size, void *const *kernel_params,
 		      unsigned char *buf)
 {
 	uint32_t i;

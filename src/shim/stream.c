@@ -12,26 +12,26 @@
 #define STREAM_MAGIC 0x7374726du
 #define EVENT_MAGIC  0x6576656eu
 
-struct omps_object *omps_object(void *h, uint32_t magic)
+struct shim_object *shim_object(void *h, uint32_t magic)
 {
-	struct omps_object *o = h;
+	struct shim_object *o = h;
 
 	return o && o->magic == magic ? o : NULL;
 }
 
 
-__thread int omps_ptds;
+__thread int shim_ptds;
 
 static CUresult create(uint32_t type, uint32_t magic, unsigned int flags, int priority, void **out);
 
 /* The per-thread default stream: a blocking stream of the thread's own on
  * each device, made at its first use, so that it is ordered with the legacy
  * NULL stream and with nothing else, as the driver's. */
-static __thread struct omps_object *per_thread[OMPS_MAX_DEVICES];
+static __thread struct shim_object *per_thread[OMPS_MAX_DEVICES];
 
 static CUresult per_thread_stream(uint32_t *handle)
 {
-	int dev = omps_current_device();
+	int dev = shim_current_device();
 	CUresult r;
 
 	if (dev < 0)
@@ -45,17 +45,17 @@ static CUresult per_thread_stream(uint32_t *handle)
 	return CUDA_SUCCESS;
 }
 
-CUresult omps_stream_handle(CUstream s, uint32_t *handle)
+CUresult shim_stream_handle(CUstream s, uint32_t *handle)
 {
-	struct omps_object *o;
+	struct shim_object *o;
 
-	if (s == CU_STREAM_PER_THREAD || (!s && omps_ptds))
+	if (s == CU_STREAM_PER_THREAD || (!s && shim_ptds))
 		return per_thread_stream(handle);
 	if (!s || s == CU_STREAM_LEGACY) {
 		*handle = 0;
 		return CUDA_SUCCESS;
 	}
-	o = omps_object(s, STREAM_MAGIC);
+	o = shim_object(s, STREAM_MAGIC);
 	if (!o)
 		return CUDA_ERROR_INVALID_HANDLE;
 	*handle = o->handle;
@@ -64,9 +64,9 @@ CUresult omps_stream_handle(CUstream s, uint32_t *handle)
 
 static CUresult create(uint32_t type, uint32_t magic, unsigned int flags, int priority, void **out)
 {
-	struct omps_call_create m = {.dev = omps_current_device(), .flags = flags, .priority = priority};
+	struct omps_call_create m = {.dev = shim_current_device(), .flags = flags, .priority = priority};
 	struct omps_reply_handle rep = {{0}, 0, 0};
-	struct omps_object *o;
+	struct shim_object *o;
 	CUresult r;
 
 	if (!out)
@@ -76,12 +76,12 @@ static CUresult create(uint32_t type, uint32_t magic, unsigned int flags, int pr
 	o = malloc(sizeof(*o));
 	if (!o)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	r = omps_call(type, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(type, &m, sizeof(m), &rep, sizeof(rep));
 	if (r != CUDA_SUCCESS) {
 		free(o);
 		return r;
 	}
-	*o = (struct omps_object){.magic = magic, .handle = rep.handle, .dev = m.dev, .flags = flags,
+	*o = (struct shim_object){.magic = magic, .handle = rep.handle, .dev = m.dev, .flags = flags,
 				  .priority = priority};
 	*out = o;
 	return CUDA_SUCCESS;
@@ -102,9 +102,9 @@ static CUresult event_create(CUevent *e, unsigned int flags)
 	return create(OMPS_CALL_EVENT_CREATE, EVENT_MAGIC, flags, 0, (void **)e);
 }
 
-CUresult omps_object_destroy(uint32_t type, uint32_t magic, void *h)
+CUresult shim_object_destroy(uint32_t type, uint32_t magic, void *h)
 {
-	struct omps_object *o = omps_object(h, magic);
+	struct shim_object *o = shim_object(h, magic);
 	struct omps_call_handle m;
 
 	if (!o)
@@ -112,17 +112,17 @@ CUresult omps_object_destroy(uint32_t type, uint32_t magic, void *h)
 	m.handle = o->handle;
 	o->magic = 0;
 	free(o);
-	return omps_post(type, &m, sizeof(m), NULL, 0);
+	return shim_post(type, &m, sizeof(m), NULL, 0);
 }
 
 static CUresult stream_destroy(CUstream s)
 {
-	return omps_object_destroy(OMPS_CALL_STREAM_DESTROY, STREAM_MAGIC, s);
+	return shim_object_destroy(OMPS_CALL_STREAM_DESTROY, STREAM_MAGIC, s);
 }
 
 static CUresult event_destroy(CUevent e)
 {
-	return omps_object_destroy(OMPS_CALL_EVENT_DESTROY, EVENT_MAGIC, e);
+	return shim_object_destroy(OMPS_CALL_EVENT_DESTROY, EVENT_MAGIC, e);
 }
 
 static CUresult ask(uint32_t type, uint32_t handle)
@@ -130,18 +130,18 @@ static CUresult ask(uint32_t type, uint32_t handle)
 	struct omps_call_handle m = {.handle = handle};
 	struct omps_reply rep;
 
-	return omps_call(type, &m, sizeof(m), &rep, sizeof(rep));
+	return shim_call(type, &m, sizeof(m), &rep, sizeof(rep));
 }
 
 /* The NULL stream's work is the client's whole NULL stream on its device. */
 static CUresult null_stream_sync(void)
 {
-	struct omps_call_dev m = {.dev = omps_current_device()};
+	struct omps_call_dev m = {.dev = shim_current_device()};
 	struct omps_reply rep;
 
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	return omps_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+	return shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
 }
 
 /* Synchronize or query. The NULL stream is always waited for: for a query,
@@ -149,14 +149,14 @@ static CUresult null_stream_sync(void)
 static CUresult on_stream(CUstream s, uint32_t type)
 {
 	uint32_t h;
-	CUresult r = omps_stream_handle(s, &h);
+	CUresult r = shim_stream_handle(s, &h);
 
 	if (r != CUDA_SUCCESS)
 		return r;
 	return h ? ask(type, h) : null_stream_sync();
 }
 
-CUresult omps_stream_sync(CUstream s)
+CUresult shim_stream_sync(CUstream s)
 {
 	return on_stream(s, OMPS_CALL_STREAM_SYNC);
 }
@@ -168,14 +168,14 @@ static CUresult stream_query(CUstream s)
 
 static CUresult event_synchronize(CUevent e)
 {
-	struct omps_object *o = omps_object(e, EVENT_MAGIC);
+	struct shim_object *o = shim_object(e, EVENT_MAGIC);
 
 	return o ? ask(OMPS_CALL_EVENT_SYNC, o->handle) : CUDA_ERROR_INVALID_HANDLE;
 }
 
 static CUresult event_query(CUevent e)
 {
-	struct omps_object *o = omps_object(e, EVENT_MAGIC);
+	struct shim_object *o = shim_object(e, EVENT_MAGIC);
 
 	return o ? ask(OMPS_CALL_EVENT_QUERY, o->handle) : CUDA_ERROR_INVALID_HANDLE;
 }
@@ -184,14 +184,14 @@ static CUresult pair(uint32_t type, uint32_t first, uint32_t second, unsigned in
 {
 	struct omps_call_pair m = {.first = first, .second = second, .flags = flags};
 
-	return omps_post(type, &m, sizeof(m), NULL, 0);
+	return shim_post(type, &m, sizeof(m), NULL, 0);
 }
 
 /* The server's handles for an event and a stream, both checked. */
 static CUresult event_and_stream(CUevent e, CUstream s, uint32_t *event, uint32_t *stream)
 {
-	struct omps_object *o = omps_object(e, EVENT_MAGIC);
-	CUresult r = omps_stream_handle(s, stream);
+	struct shim_object *o = shim_object(e, EVENT_MAGIC);
+	CUresult r = shim_stream_handle(s, stream);
 
 	if (r == CUDA_SUCCESS && !o)
 		r = CUDA_ERROR_INVALID_HANDLE;
@@ -218,7 +218,7 @@ static CUresult stream_wait_event(CUstream s, CUevent e, unsigned int flags)
 
 static CUresult event_elapsed_time(float *ms, CUevent start, CUevent end)
 {
-	struct omps_object *a = omps_object(start, EVENT_MAGIC), *b = omps_object(end, EVENT_MAGIC);
+	struct shim_object *a = shim_object(start, EVENT_MAGIC), *b = shim_object(end, EVENT_MAGIC);
 	struct omps_call_pair m;
 	struct omps_reply_elapsed rep = {{0}, 0, 0};
 	CUresult r;
@@ -228,7 +228,7 @@ static CUresult event_elapsed_time(float *ms, CUevent start, CUevent end)
 	if (!a || !b)
 		return CUDA_ERROR_INVALID_HANDLE;
 	m = (struct omps_call_pair){.first = a->handle, .second = b->handle};
-	r = omps_call(OMPS_CALL_EVENT_ELAPSED, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_EVENT_ELAPSED, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		*ms = rep.ms;
 	return r;
@@ -249,20 +249,20 @@ static CUresult event_record_with_flags(CUevent e, CUstream s, unsigned int flag
 }
 
 /* What a stream was made with; the NULL stream's are the driver's. */
-static CUresult stream_get(CUstream s, struct omps_object *out)
+static CUresult stream_get(CUstream s, struct shim_object *out)
 {
 	uint32_t h;
-	CUresult r = omps_stream_handle(s, &h);
+	CUresult r = shim_stream_handle(s, &h);
 
 	if (r != CUDA_SUCCESS)
 		return r;
-	*out = h ? *omps_object(s, STREAM_MAGIC) : (struct omps_object){.dev = omps_current_device()};
+	*out = h ? *shim_object(s, STREAM_MAGIC) : (struct shim_object){.dev = shim_current_device()};
 	return out->dev < 0 ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
 }
 
 static CUresult stream_get_priority(CUstream s, int *priority)
 {
-	struct omps_object o;
+	struct shim_object o;
 	CUresult r = priority ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
 
 	if (r == CUDA_SUCCESS)
@@ -272,7 +272,7 @@ static CUresult stream_get_priority(CUstream s, int *priority)
 
 static CUresult stream_get_flags(CUstream s, unsigned int *flags)
 {
-	struct omps_object o;
+	struct shim_object o;
 	CUresult r = flags ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
 
 	if (r == CUDA_SUCCESS)
@@ -283,7 +283,7 @@ static CUresult stream_get_flags(CUstream s, unsigned int *flags)
 /* The client's NULL stream is 0 here; its own streams count from 1. */
 static CUresult stream_get_id(CUstream s, unsigned long long *id)
 {
-	struct omps_object o;
+	struct shim_object o;
 	CUresult r = id ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
 
 	if (r == CUDA_SUCCESS)
@@ -293,7 +293,7 @@ static CUresult stream_get_id(CUstream s, unsigned long long *id)
 
 static CUresult stream_get_device(CUstream s, CUdevice *dev)
 {
-	struct omps_object o;
+	struct shim_object o;
 	CUresult r = dev ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
 
 	if (r == CUDA_SUCCESS)
@@ -303,11 +303,11 @@ static CUresult stream_get_device(CUstream s, CUdevice *dev)
 
 static CUresult stream_get_ctx(CUstream s, CUcontext *ctx)
 {
-	struct omps_object o;
+	struct shim_object o;
 	CUresult r = ctx ? stream_get(s, &o) : CUDA_ERROR_INVALID_VALUE;
 
 	if (r == CUDA_SUCCESS)
-		r = ((__typeof__(&cuDevicePrimaryCtxRetain))omps_table[OMPS_EP_cuDevicePrimaryCtxRetain])(ctx, o.dev);
+		r = ((__typeof__(&cuDevicePrimaryCtxRetain))shim_table[SHIM_EP_cuDevicePrimaryCtxRetain])(ctx, o.dev);
 	return r;
 }
 
@@ -318,26 +318,26 @@ static CUresult stream_get_ctx_v2(CUstream s, CUcontext *ctx, CUgreenCtx *green)
 	return stream_get_ctx(s, ctx);
 }
 
-void omps_stream_install(void)
+void shim_stream_install(void)
 {
-	OMPS_INSTALL(cuStreamCreate, stream_create);
-	OMPS_INSTALL(cuStreamCreateWithPriority, stream_create_with_priority);
-	OMPS_INSTALL(cuStreamDestroy_v2, stream_destroy);
-	OMPS_INSTALL(cuStreamSynchronize, omps_stream_sync);
-	OMPS_INSTALL(cuStreamQuery, stream_query);
-	OMPS_INSTALL(cuStreamWaitEvent, stream_wait_event);
-	OMPS_INSTALL(cuEventCreate, event_create);
-	OMPS_INSTALL(cuEventDestroy_v2, event_destroy);
-	OMPS_INSTALL(cuEventRecord, event_record);
-	OMPS_INSTALL(cuEventSynchronize, event_synchronize);
-	OMPS_INSTALL(cuEventQuery, event_query);
-	OMPS_INSTALL(cuEventElapsedTime, event_elapsed_time);
-	OMPS_INSTALL(cuEventElapsedTime_v2, event_elapsed_time);
-	OMPS_INSTALL(cuEventRecordWithFlags, event_record_with_flags);
-	OMPS_INSTALL(cuStreamGetPriority, stream_get_priority);
-	OMPS_INSTALL(cuStreamGetFlags, stream_get_flags);
-	OMPS_INSTALL(cuStreamGetId, stream_get_id);
-	OMPS_INSTALL(cuStreamGetDevice, stream_get_device);
-	OMPS_INSTALL(cuStreamGetCtx, stream_get_ctx);
-	OMPS_INSTALL(cuStreamGetCtx_v2, stream_get_ctx_v2);
+	SHIM_INSTALL(cuStreamCreate, stream_create);
+	SHIM_INSTALL(cuStreamCreateWithPriority, stream_create_with_priority);
+	SHIM_INSTALL(cuStreamDestroy_v2, stream_destroy);
+	SHIM_INSTALL(cuStreamSynchronize, shim_stream_sync);
+	SHIM_INSTALL(cuStreamQuery, stream_query);
+	SHIM_INSTALL(cuStreamWaitEvent, stream_wait_event);
+	SHIM_INSTALL(cuEventCreate, event_create);
+	SHIM_INSTALL(cuEventDestroy_v2, event_destroy);
+	SHIM_INSTALL(cuEventRecord, event_record);
+	SHIM_INSTALL(cuEventSynchronize, event_synchronize);
+	SHIM_INSTALL(cuEventQuery, event_query);
+	SHIM_INSTALL(cuEventElapsedTime, event_elapsed_time);
+	SHIM_INSTALL(cuEventElapsedTime_v2, event_elapsed_time);
+	SHIM_INSTALL(cuEventRecordWithFlags, event_record_with_flags);
+	SHIM_INSTALL(cuStreamGetPriority, stream_get_priority);
+	SHIM_INSTALL(cuStreamGetFlags, stream_get_flags);
+	SHIM_INSTALL(cuStreamGetId, stream_get_id);
+	SHIM_INSTALL(cuStreamGetDevice, stream_get_device);
+	SHIM_INSTALL(cuStreamGetCtx, stream_get_ctx);
+	SHIM_INSTALL(cuStreamGetCtx_v2, stream_get_ctx_v2);
 }

@@ -6,7 +6,7 @@
 
 #include "shim.h"
 
-int omps_thread_start(void *(*fn)(void *), void *arg)
+int shim_thread_start(void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;
 	pthread_attr_t attr;

@@ -12,11 +12,11 @@
 
 #include "shim.h"
 
-int omps_trace_on;
+int shim_trace_on;
 static int trace_fd = STDERR_FILENO;
 static uint64_t trace_start;
 
-uint64_t omps_trace_now(void)
+uint64_t shim_trace_now(void)
 {
 	struct timespec ts;
 
@@ -24,7 +24,7 @@ uint64_t omps_trace_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void omps_trace_init(void)
+void shim_trace_init(void)
 {
 	const char *on = getenv("OPENMPS_TRACE"), *file = getenv("OPENMPS_TRACE_FILE");
 
@@ -38,8 +38,8 @@ void omps_trace_init(void)
 		else
 			fprintf(stderr, "openmps: cannot open OPENMPS_TRACE_FILE %s; tracing to stderr\n", file);
 	}
-	trace_start = omps_trace_now();
-	omps_trace_on = 1;
+	trace_start = shim_trace_now();
+	shim_trace_on = 1;
 }
 
 static void emit(char *line, size_t len, size_t cap)
@@ -61,7 +61,7 @@ static size_t prefix(char *line, size_t cap, uint64_t now)
 static const char *result_name(CUresult r)
 {
 	CUresult (*name)(CUresult, const char **) =
-		(CUresult(*)(CUresult, const char **))omps_real[OMPS_EP_cuGetErrorName];
+		(CUresult(*)(CUresult, const char **))shim_real[SHIM_EP_cuGetErrorName];
 	const char *s = NULL;
 
 	if (!name || name(r, &s) != CUDA_SUCCESS || !s)
@@ -69,15 +69,15 @@ static const char *result_name(CUresult r)
 	return s;
 }
 
-void omps_trace(enum omps_entry ep, uint64_t t0, CUresult r, const char *fmt, ...)
+void shim_trace(enum shim_entry ep, uint64_t t0, CUresult r, const char *fmt, ...)
 {
-	uint64_t now = omps_trace_now();
+	uint64_t now = shim_trace_now();
 	char line[2048];
 	size_t n = prefix(line, sizeof(line), t0);
 	va_list ap;
 	int k;
 
-	k = snprintf(line + n, sizeof(line) - n, "%s(", omps_entry_names[ep]);
+	k = snprintf(line + n, sizeof(line) - n, "%s(", shim_entry_names[ep]);
 	n += k > 0 ? (size_t)k : 0;
 	va_start(ap, fmt);
 	k = n < sizeof(line) ? vsnprintf(line + n, sizeof(line) - n, fmt, ap) : 0;
@@ -91,10 +91,10 @@ void omps_trace(enum omps_entry ep, uint64_t t0, CUresult r, const char *fmt, ..
 	emit(line, n < sizeof(line) ? n : sizeof(line), sizeof(line));
 }
 
-void omps_trace_note(const char *fmt, ...)
+void shim_trace_note(const char *fmt, ...)
 {
 	char line[1024];
-	size_t n = prefix(line, sizeof(line), omps_trace_now());
+	size_t n = prefix(line, sizeof(line), shim_trace_now());
 	va_list ap;
 	int k;
 

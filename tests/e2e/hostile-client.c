@@ -29,7 +29,7 @@ static struct omps_ring rep; /* the server's answers */
 
 #define RING (1u << 20)
 
-static int open_channel(struct omps_connection *c, struct omps_ring *req, void **map)
+static int open_channel(struct shim_connection *c, struct omps_ring *req, void **map)
 {
 	struct omps_channel_open o = {.request_ring = RING, .reply_ring = RING};
 	size_t bytes = omps_ring_bytes(RING);
@@ -74,7 +74,7 @@ static int dropped(int fd)
 
 int main(int argc, char **argv)
 {
-	struct omps_connection c;
+	struct shim_connection c;
 	struct omps_ring req;
 	const char *what = argc > 1 ? argv[1] : "";
 	unsigned char *p;
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	char err[256];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (omps_connect(&c, err, sizeof(err)) != OMPS_CONNECT_OK || open_channel(&c, &req, &map) < 0) {
+	if (shim_connect(&c, err, sizeof(err)) != SHIM_CONNECT_OK || open_channel(&c, &req, &map) < 0) {
 		printf("no channel: %s\n", err);
 		return 2;
 	}

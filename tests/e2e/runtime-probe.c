@@ -59,8 +59,8 @@ static CUcontext tables(void)
 	CUresult (*get)(const void **, const CUuuid *) = NULL;
 	const uint64_t *cudart, *check, *checks, *cls, *tools;
 	uint64_t words[2] = {0, 0}, *object = NULL;
-	struct omps_integrity_device devs[8];
-	struct omps_integrity_msg m = {.version = 13002, .unix_seconds = (uint64_t)time(NULL)};
+	struct shim_integrity_device devs[8];
+	struct shim_integrity_msg m = {.version = 13002, .unix_seconds = (uint64_t)time(NULL)};
 	uint64_t got[2], want[2];
 	int n, driver, i;
 	CUcontext ctx, mine;
@@ -92,7 +92,7 @@ static CUcontext tables(void)
 	m.cudart_table = (uint64_t)(uintptr_t)cudart;
 	m.integrity_table = (uint64_t)(uintptr_t)check;
 	m.slot = check[1];
-	omps_integrity_hash(&m, devs, n, want);
+	shim_integrity_hash(&m, devs, n, want);
 	TRUE(!memcmp(got, want, sizeof(got)));
 	printf("integrity check verified\n");
 	/* The cudart interface: a device's primary context. */

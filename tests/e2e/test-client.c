@@ -61,7 +61,7 @@ static void on_term(int sig)
 	(void)sig; /* only interrupts poll */
 }
 
-static int hold(struct omps_connection *c, int seconds)
+static int hold(struct shim_connection *c, int seconds)
 {
 	struct sigaction sa = {.sa_handler = on_term};
 	struct pollfd p = {.fd = c->server_fd, .events = POLLIN};
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 					      {"bad-version", no_argument, 0, 'b'},
 					      {"group", required_argument, 0, 'g'},
 					      {0, 0, 0, 0}};
-	struct omps_connection c;
+	struct shim_connection c;
 	char err[512], atp[16], mem[256];
 	int opt, seconds = -1, r;
 
@@ -98,13 +98,13 @@ int main(int argc, char **argv)
 		if (opt == '?')
 			return 2;
 	}
-	switch (omps_connect(&c, err, sizeof(err))) {
-	case OMPS_CONNECT_OK:
+	switch (shim_connect(&c, err, sizeof(err))) {
+	case SHIM_CONNECT_OK:
 		break;
-	case OMPS_CONNECT_NO_DAEMON:
+	case SHIM_CONNECT_NO_DAEMON:
 		printf("no daemon: %s\n", err);
 		return 3;
-	case OMPS_CONNECT_REFUSED:
+	case SHIM_CONNECT_REFUSED:
 		printf("refused: %s\n", err);
 		return 4;
 	default:
@@ -116,6 +116,6 @@ int main(int argc, char **argv)
 	printf("admitted pid=%d server=%d id=%u atp=%s priority=%d mem=%s\n", (int)getpid(), (int)c.server_pid,
 	       c.client_id, atp, c.effective.priority, mem);
 	r = hold(&c, seconds);
-	omps_disconnect(&c);
+	shim_disconnect(&c);
 	return r;
 }

@@ -1681,9 +1681,9 @@ CUresult CUDAAPI cuVDPAUGetDevice(CUdevice *dev, unsigned int vdp_device, void *
 	return CUDA_SUCCESS;
 }
 
-/* Every function the server resolves (OMPS_DRIVER_CALLS, driver.h) is one of
+/* Every function the server resolves (SRV_DRIVER_CALLS, driver.h) is one of
  * fakecuda's: with one missing, this library does not link (no undefined
  * symbols allowed), instead of the server failing at its start in CI. */
 #include "driver.h"
 #define FAKECUDA_NEEDED(field, name) (void *)&name,
-__attribute__((used)) static void *const server_calls[] = {OMPS_DRIVER_CALLS(FAKECUDA_NEEDED, FAKECUDA_NEEDED)};
+__attribute__((used)) static void *const server_calls[] = {SRV_DRIVER_CALLS(FAKECUDA_NEEDED, FAKECUDA_NEEDED)};

@@ -58,19 +58,19 @@ int ctl_server_send(struct ctl_server *s, uint32_t type, const void *payload, si
 void ctl_server_shutdown(struct ctl_daemon *d, struct ctl_server *s, int force)
 {
 	(void)d, (void)force;
-	s->state = SRV_SHUTTING_DOWN;
+	s->state = CTL_SERVER_SHUTTING_DOWN;
 }
 
 const char *ctl_server_state_name(enum ctl_server_state st)
 {
-	return st == SRV_ACTIVE ? "ACTIVE" : "OTHER";
+	return st == CTL_SERVER_ACTIVE ? "ACTIVE" : "OTHER";
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ctl_server server = {.pid = 4242, .uid = 0, .fd = -1, .state = SRV_ACTIVE};
+	struct ctl_server server = {.pid = 4242, .uid = 0, .fd = -1, .state = CTL_SERVER_ACTIVE};
 	struct ctl_conn client = {.pid = 4343, .role = CONN_CLIENT, .server = &server};
 	struct ctl_conn ui = {.role = CONN_UI, .next = &client};
 	struct ctl_daemon d = {.servers = &server, .conns = &ui};

@@ -20,9 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&rep, 0, sizeof(rep));
 	memcpy(&rep, data, size < sizeof(rep) ? size : sizeof(rep));
-	if (omps_reply_function_check(&rep, &args_size) < 0)
+	if (shim_reply_function_check(&rep, &args_size) < 0)
 		return 0;
-	if (args_size > OMPS_MAX_ARGS_BYTES || rep.nparams > OMPS_MAX_PARAMS)
+	if (args_size > SHIM_MAX_ARGS_BYTES || rep.nparams > OMPS_MAX_PARAMS)
 		abort(); /* the check let through what it must refuse */
 	buf = malloc(args_size + 1);
 	for (i = 0; i < rep.nparams; i++) {
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memset(params[i], (int)i, rep.params[i].size);
 	}
 	if (buf)
-		omps_pack_params(rep.params, rep.nparams, args_size, params, buf);
+		shim_pack_params(rep.params, rep.nparams, args_size, params, buf);
 	for (i = 0; i < rep.nparams; i++)
 		free(params[i]);
 	free(buf);

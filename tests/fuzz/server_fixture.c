@@ -10,7 +10,7 @@
 #include "log.h"
 #include "server_fixture.h"
 
-static struct omps_driver drv;
+static struct srv_driver drv;
 struct srv_state fuzz_srv = {.control_fd = -1, .usage_fd = -1, .drv = &drv};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -29,8 +29,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	pthread_mutex_init(&fuzz_srv.modules_lock, NULL);
 	pthread_mutex_init(&fuzz_srv.workers.lock, NULL);
 	fuzz_srv.workers.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (omps_driver_load(&drv, err, sizeof(err)) < 0 ||
-	    omps_devices_open(&drv, &fuzz_srv.devices, fuzz_srv.ctx, err, sizeof(err)) < 0) {
+	if (srv_driver_load(&drv, err, sizeof(err)) < 0 ||
+	    srv_devices_open(&drv, &fuzz_srv.devices, fuzz_srv.ctx, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz: the server over fakecuda: %s\n", err);
 		exit(1);
 	}

@@ -1,6 +1,6 @@
 /* Checks openmps's integrity hash against the driver's own: natively, asks
  * the driver's d4082055-… slot 1 for the hash over its own tables, computes
- * it with omps_integrity_hash over the same facts, and compares. Prints the
+ * it with shim_integrity_hash over the same facts, and compares. Prints the
  * inputs and both answers (a test vector for tests/unit/test_integrity.c)
  * and ends with "integrity_check: PASS" or "FAIL". Run on a GPU machine. */
 #include <cuda.h>
@@ -20,7 +20,7 @@ static const CUuuid integrity_id = {{(char)0xd4, 0x08, 0x20, 0x55, (char)0xbd, (
 int main(void)
 {
 	static const uint32_t versions[] = {13000, 13002, 12082, 12090, 11, 20};
-	struct omps_integrity_device devs[16];
+	struct shim_integrity_device devs[16];
 	const uint64_t *cudart = NULL, *check = NULL;
 	CUresult (*slot)(uint32_t, uint64_t, uint64_t *);
 	int n = 0, driver = 0, i, fails = 0;
@@ -43,7 +43,7 @@ int main(void)
 	}
 	slot = (CUresult(*)(uint32_t, uint64_t, uint64_t *))(uintptr_t)check[1];
 	for (v = 0; v < sizeof(versions) / sizeof(versions[0]); v++) {
-		struct omps_integrity_msg m = {.driver_version = (uint32_t)driver, .version = versions[v],
+		struct shim_integrity_msg m = {.driver_version = (uint32_t)driver, .version = versions[v],
 					       .pid = (uint32_t)getpid(), .thread = (uint32_t)(uintptr_t)pthread_self(),
 					       .cudart_table = (uint64_t)(uintptr_t)cudart,
 					       .integrity_table = (uint64_t)(uintptr_t)check, .slot = check[1],
@@ -54,7 +54,7 @@ int main(void)
 		int same;
 		size_t k;
 
-		omps_integrity_hash(&m, devs, n, ours);
+		shim_integrity_hash(&m, devs, n, ours);
 		same = r == CUDA_SUCCESS && !memcmp(ours, theirs, sizeof(ours));
 		fails += !same;
 		printf("version %u: driver %d %016llx %016llx, openmps %016llx %016llx: %s\n", m.version, (int)r,

@@ -20,46 +20,46 @@ static const unsigned char h100[28] = {
 
 static void test_driver_answers(void)
 {
-	struct omps_integrity_device dev;
-	struct omps_integrity_msg m;
+	struct shim_integrity_device dev;
+	struct shim_integrity_msg m;
 	uint64_t out[2];
 
 	memcpy(&m, message_13002, sizeof(m));
 	memcpy(&dev, h100, sizeof(dev));
 	CHECK(m.version == 13002 && m.driver_version == 13000 && dev.pci_device == 6);
-	omps_integrity_hash(&m, &dev, 1, out);
+	shim_integrity_hash(&m, &dev, 1, out);
 	CHECK(out[0] == 0x53308410a6d0166full && out[1] == 0x992cf8667e7610ddull);
 	m.version = 12082; /* the same facts, cudart 12.8's version */
-	omps_integrity_hash(&m, &dev, 1, out);
+	shim_integrity_hash(&m, &dev, 1, out);
 	CHECK(out[0] == 0x0d65e33a9d9bd91cull && out[1] == 0xc82472944ddcdb92ull);
 	/* Versions ending in 0 or 1 have fixed answers. */
 	m.version = 13000;
-	omps_integrity_hash(&m, &dev, 1, out);
+	shim_integrity_hash(&m, &dev, 1, out);
 	CHECK(out[0] == 0x3341181c03cb675cull && out[1] == 0x8ed383aa1f4cd1e8ull);
 	m.version = 11;
-	omps_integrity_hash(&m, &dev, 1, out);
+	shim_integrity_hash(&m, &dev, 1, out);
 	CHECK(out[0] == 0x1841181c03cb675cull && out[1] == 0x8ed383aa1f4cd1e8ull);
 }
 
 /* Every fact counts: another table address, device or device count changes it. */
 static void test_inputs_matter(void)
 {
-	struct omps_integrity_device dev[2];
-	struct omps_integrity_msg m;
+	struct shim_integrity_device dev[2];
+	struct shim_integrity_msg m;
 	uint64_t base[2], out[2];
 
 	memcpy(&m, message_13002, sizeof(m));
 	memcpy(&dev[0], h100, sizeof(dev[0]));
 	dev[1] = dev[0];
-	omps_integrity_hash(&m, dev, 1, base);
+	shim_integrity_hash(&m, dev, 1, base);
 	m.cudart_table += 8;
-	omps_integrity_hash(&m, dev, 1, out);
+	shim_integrity_hash(&m, dev, 1, out);
 	CHECK(memcmp(out, base, sizeof(out)));
 	m.cudart_table -= 8;
-	omps_integrity_hash(&m, dev, 2, out);
+	shim_integrity_hash(&m, dev, 2, out);
 	CHECK(memcmp(out, base, sizeof(out)));
 	dev[0].pci_bus = 1;
-	omps_integrity_hash(&m, dev, 1, out);
+	shim_integrity_hash(&m, dev, 1, out);
 	CHECK(memcmp(out, base, sizeof(out)));
 }
 

@@ -16,17 +16,17 @@ int main(void)
 	rep.nparams = 2;
 	rep.params[0] = (struct omps_param){0, 8};
 	rep.params[1] = (struct omps_param){8, 4};
-	CHECK(omps_reply_function_check(&rep, &size) == 0 && size == 12);
+	CHECK(shim_reply_function_check(&rep, &size) == 0 && size == 12);
 	memset(buf, 0xee, sizeof(buf));
-	omps_pack_params(rep.params, rep.nparams, size, params, buf);
+	shim_pack_params(rep.params, rep.nparams, size, params, buf);
 	CHECK(!memcmp(buf, &p, 8) && !memcmp(buf + 8, &n, 4) && buf[12] == 0xee);
 	rep.params[1] = (struct omps_param){0xfffffff0u, 0x20}; /* wraps to 0x10 in 32 bits */
-	CHECK(omps_reply_function_check(&rep, &size) < 0);
-	rep.params[1] = (struct omps_param){OMPS_MAX_ARGS_BYTES - 4, 8};
-	CHECK(omps_reply_function_check(&rep, &size) < 0);
-	rep.params[1] = (struct omps_param){OMPS_MAX_ARGS_BYTES - 8, 8};
-	CHECK(omps_reply_function_check(&rep, &size) == 0 && size == OMPS_MAX_ARGS_BYTES);
+	CHECK(shim_reply_function_check(&rep, &size) < 0);
+	rep.params[1] = (struct omps_param){SHIM_MAX_ARGS_BYTES - 4, 8};
+	CHECK(shim_reply_function_check(&rep, &size) < 0);
+	rep.params[1] = (struct omps_param){SHIM_MAX_ARGS_BYTES - 8, 8};
+	CHECK(shim_reply_function_check(&rep, &size) == 0 && size == SHIM_MAX_ARGS_BYTES);
 	rep.nparams = OMPS_MAX_PARAMS + 1;
-	CHECK(omps_reply_function_check(&rep, &size) < 0);
+	CHECK(shim_reply_function_check(&rep, &size) < 0);
 	return check_report("replies");
 }
