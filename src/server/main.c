@@ -243,8 +243,7 @@ int main(int argc, char **argv)
 					      {"help", no_argument, 0, 'h'},
 					      {"version", no_argument, 0, 'v'},
 					      {0, 0, 0, 0}};
-	struct srv_state s = {.control_fd = -1, .usage_fd = -1, .drv = &drv, .pool_lock = PTHREAD_MUTEX_INITIALIZER,
-				.modules_lock = PTHREAD_MUTEX_INITIALIZER};
+	struct srv_state s = {.control_fd = -1, .usage_fd = -1};
 	char err[512];
 	int opt, query = 0, csv = 0;
 
@@ -285,14 +284,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	omps_log("Initializing server process");
-	if (srv_driver_load(&drv, err, sizeof(err)) < 0 ||
-	    srv_devices_open(&drv, &s.devices, s.ctx, err, sizeof(err)) < 0 ||
-	    srv_workers_start(&s, err, sizeof(err)) < 0) {
+	if (srv_state_init(&s, &drv, err, sizeof(err)) < 0 || srv_workers_start(&s, err, sizeof(err)) < 0) {
 		omps_log("Server failed to start: %s", err);
 		omps_send(s.control_fd, OMPS_MSG_REFUSED, 0, 0, err, strlen(err), -1, 1);
 		return 1;
 	}
-	srv_qos_init(&s);
 	s.usage_fd = fcntl(s.control_fd, F_DUPFD_CLOEXEC, 0);
 	omps_log("openmps server version %s, protocol %d", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION);
 	omps_log("CUDA driver API version: %d", s.devices.driver_version);

@@ -259,7 +259,15 @@ void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle);
  * its first use, *stream if asked). */
 int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
 
+/* state.c: the server's state, made once: its locks, the driver, each
+ * device's primary context, the QoS defaults and the worker pool's epoll set
+ * (srv_workers_start starts the threads). main.c, the fuzz fixture and the
+ * unit tests all make it here. drv becomes s->drv. */
+int srv_state_init(struct srv_state *s, struct srv_driver *drv, char *err, size_t errlen);
+
 /* workers.c */
+int srv_workers_init(struct srv_state *s, char *err, size_t errlen);
+/* Starts the threads; a synchronize by a worker counts as blocked from then on. */
 int srv_workers_start(struct srv_state *s, char *err, size_t errlen);
 int srv_workers_saturated(struct srv_state *s);
 int srv_workers_park(struct srv_client *c, int first);

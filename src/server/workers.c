@@ -180,12 +180,28 @@ static unsigned limit(void)
  * client that posts faster than this. */
 #define SPIN_US 50
 
+/* The pool's lock and epoll set, without threads (the fuzz targets and
+ * unit tests run the workers' loop themselves). */
+int srv_workers_init(struct srv_state *s, char *err, size_t errlen)
+{
+	struct srv_workers *w = &s->workers;
+
+	pthread_mutex_init(&w->lock, NULL);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->epfd < 0 || w->wake_fd < 0 ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &(struct epoll_event){.events = EPOLLIN}) < 0) {
+		snprintf(err, errlen, "cannot create the worker threads' epoll set: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 {
 	struct srv_workers *w = &s->workers;
 	int r;
 
-	pthread_mutex_init(&w->lock, NULL);
 	w->max = limit();
 	w->spin_us = (int)env_range("OPENMPS_SERVER_SPIN_US", 0, 1000, " microseconds", SPIN_US);
 	the_server = s;
@@ -195,13 +211,6 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 	event_query = s->drv->event_query;
 	s->drv->stream_synchronize = blocking_stream_synchronize;
 	s->drv->event_synchronize = blocking_event_synchronize;
-	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->epfd < 0 || w->wake_fd < 0 ||
-	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &(struct epoll_event){.events = EPOLLIN}) < 0) {
-		snprintf(err, errlen, "cannot create the worker threads' epoll set: %s", strerror(errno));
-		return -1;
-	}
 	pthread_mutex_lock(&w->lock);
 	r = spawn_locked(s);
 	pthread_mutex_unlock(&w->lock);

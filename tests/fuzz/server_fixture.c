@@ -11,7 +11,7 @@
 #include "server_fixture.h"
 
 static struct srv_driver drv;
-struct srv_state fuzz_srv = {.control_fd = -1, .usage_fd = -1, .drv = &drv};
+struct srv_state fuzz_srv = {.control_fd = -1, .usage_fd = -1};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -25,16 +25,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("OPENMPS_DRIVER_PATH", FAKECUDA_PATH, 1);
 	setenv("FAKECUDA_MEMORY_MB", "256", 1); /* device memory is host memory here */
 	omps_log_init("Fuzz", -1, getenv("FUZZ_VERBOSE") != NULL);
-	pthread_mutex_init(&fuzz_srv.pool_lock, NULL);
-	pthread_mutex_init(&fuzz_srv.modules_lock, NULL);
-	pthread_mutex_init(&fuzz_srv.workers.lock, NULL);
-	fuzz_srv.workers.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv_driver_load(&drv, err, sizeof(err)) < 0 ||
-	    srv_devices_open(&drv, &fuzz_srv.devices, fuzz_srv.ctx, err, sizeof(err)) < 0) {
+	if (srv_state_init(&fuzz_srv, &drv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz: the server over fakecuda: %s\n", err);
 		exit(1);
 	}
-	srv_qos_init(&fuzz_srv);
 	return 0;
 }
 

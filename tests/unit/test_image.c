@@ -6,7 +6,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "check.h"
+#include "task.h"
 #include "image.h"
 
 static void put(unsigned char *p, uint64_t v, int bytes)
@@ -99,7 +99,7 @@ static const char with_extern[] = ".version 8.0\n.target sm_90\n.address_size 64
 static const char weak_visible[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
 				   ".weak .visible .global .align 4 .u32 w;\n";
 
-int main(void)
+TEST(image)
 {
 	static const char *const code[] = {".text.k", ".nv.info", ".nv.constant0.k", ".nv.shared.k"};
 	static const char *const device_var[] = {".text.k", ".nv.global"};
@@ -109,67 +109,66 @@ int main(void)
 	size_t n, m;
 
 	/* PTX: declarations decide, instructions naming a state space do not. */
-	CHECK(srv_image_shareable(code_only, sizeof(code_only)) == 1);
-	CHECK(srv_image_shareable(with_global, sizeof(with_global)) == 0);
-	CHECK(srv_image_shareable(with_const, sizeof(with_const)) == 0);
-	CHECK(srv_image_shareable(with_extern, sizeof(with_extern)) == 0);
-	CHECK(srv_image_shareable(weak_visible, sizeof(weak_visible)) == 0);
-	CHECK(srv_image_shareable("not an image", 13) == 0);
+	ASSERT_EQ(srv_image_shareable(code_only, sizeof(code_only)), 1);
+	ASSERT_EQ(srv_image_shareable(with_global, sizeof(with_global)), 0);
+	ASSERT_EQ(srv_image_shareable(with_const, sizeof(with_const)), 0);
+	ASSERT_EQ(srv_image_shareable(with_extern, sizeof(with_extern)), 0);
+	ASSERT_EQ(srv_image_shareable(weak_visible, sizeof(weak_visible)), 0);
+	ASSERT_EQ(srv_image_shareable("not an image", 13), 0);
 
 	/* Cubins: data sections make a module the client's own. */
 	n = elf(e, code, 4, 64);
-	CHECK(srv_image_shareable(e, n) == 1);
-	CHECK(srv_image_shareable(e, elf(e, device_var, 2, 16)) == 0);
-	CHECK(srv_image_shareable(e, elf(e, device_init, 2, 16)) == 0);
-	CHECK(srv_image_shareable(e, elf(e, constant_var, 2, 16)) == 0);
-	CHECK(srv_image_shareable(e, elf(e, device_var, 2, 0)) == 1); /* an empty one holds nothing */
+	ASSERT_EQ(srv_image_shareable(e, n), 1);
+	ASSERT_EQ(srv_image_shareable(e, elf(e, device_var, 2, 16)), 0);
+	ASSERT_EQ(srv_image_shareable(e, elf(e, device_init, 2, 16)), 0);
+	ASSERT_EQ(srv_image_shareable(e, elf(e, constant_var, 2, 16)), 0);
+	ASSERT_EQ(srv_image_shareable(e, elf(e, device_var, 2, 0)), 1); /* an empty one holds nothing */
 
 	/* How many bytes of module data they hold (a client's memory limit counts them). */
-	CHECK(srv_image_data_bytes(code_only, sizeof(code_only)) == 0);
-	CHECK(srv_image_data_bytes(with_global, sizeof(with_global)) == 4);
-	CHECK(srv_image_data_bytes(with_const, sizeof(with_const)) == 64);
-	CHECK(srv_image_data_bytes(arrays, sizeof(arrays)) == 1048576 + 4 * 3 * 8 + 16);
-	CHECK(srv_image_data_bytes(unsized, sizeof(unsized)) == 0); /* not told: not counted */
-	CHECK(srv_image_shareable(unsized, sizeof(unsized)) == 0);  /* nor shared */
-	CHECK(srv_image_data_bytes(e, elf(e, device_var, 2, 1 << 30)) == 1 << 30);
-	CHECK(srv_image_data_bytes(f, fatbin(f, 2, e, elf(e, device_var, 2, 1 << 30), 1)) == 1 << 30);
-	CHECK(srv_image_data_bytes(f, fatbin(f, 1, arrays, sizeof(arrays), 1)) == 1048576 + 4 * 3 * 8 + 16);
+	ASSERT_EQ(srv_image_data_bytes(code_only, sizeof(code_only)), 0);
+	ASSERT_EQ(srv_image_data_bytes(with_global, sizeof(with_global)), 4);
+	ASSERT_EQ(srv_image_data_bytes(with_const, sizeof(with_const)), 64);
+	ASSERT_EQ(srv_image_data_bytes(arrays, sizeof(arrays)), 1048576 + 4 * 3 * 8 + 16);
+	ASSERT_EQ(srv_image_data_bytes(unsized, sizeof(unsized)), 0); /* not told: not counted */
+	ASSERT_EQ(srv_image_shareable(unsized, sizeof(unsized)), 0);  /* nor shared */
+	ASSERT_EQ(srv_image_data_bytes(e, elf(e, device_var, 2, 1 << 30)), 1 << 30);
+	ASSERT_EQ(srv_image_data_bytes(f, fatbin(f, 2, e, elf(e, device_var, 2, 1 << 30), 1)), 1 << 30);
+	ASSERT_EQ(srv_image_data_bytes(f, fatbin(f, 1, arrays, sizeof(arrays), 1)), 1048576 + 4 * 3 * 8 + 16);
 
 	/* Fat binaries, plain and compressed, of either kind. */
 	n = elf(e, code, 4, 64);
-	CHECK(srv_image_shareable(f, fatbin(f, 2, e, n, 0)) == 1);
-	CHECK(srv_image_shareable(f, fatbin(f, 2, e, n, 1)) == 1);
-	CHECK(srv_image_shareable(f, fatbin(f, 1, code_only, sizeof(code_only), 1)) == 1);
-	CHECK(srv_image_shareable(f, fatbin(f, 1, with_global, sizeof(with_global), 1)) == 0);
+	ASSERT_EQ(srv_image_shareable(f, fatbin(f, 2, e, n, 0)), 1);
+	ASSERT_EQ(srv_image_shareable(f, fatbin(f, 2, e, n, 1)), 1);
+	ASSERT_EQ(srv_image_shareable(f, fatbin(f, 1, code_only, sizeof(code_only), 1)), 1);
+	ASSERT_EQ(srv_image_shareable(f, fatbin(f, 1, with_global, sizeof(with_global), 1)), 0);
 	n = elf(e, device_var, 2, 16);
-	CHECK(srv_image_shareable(f, fatbin(f, 2, e, n, 1)) == 0);
+	ASSERT_EQ(srv_image_shareable(f, fatbin(f, 2, e, n, 1)), 0);
 	m = fatbin(f, 1, code_only, sizeof(code_only), 0);
 	f[16 + 40] = 0x00, f[16 + 41] = 0x20; /* marked LZ4: not read, so not shared */
-	CHECK(srv_image_shareable(f, m) == 0);
-	CHECK(srv_image_shareable(f, fatbin(f, 7, code_only, sizeof(code_only), 0)) == 0); /* unknown kind */
+	ASSERT_EQ(srv_image_shareable(f, m), 0);
+	ASSERT_EQ(srv_image_shareable(f, fatbin(f, 7, code_only, sizeof(code_only), 0)), 0); /* unknown kind */
 
 	/* Malformed: every length checked; nothing read past the end. */
 	n = elf(e, code, 4, 64);
 	for (m = 0; m < n; m += 7) /* every truncation */
-		CHECK(srv_image_shareable(e, m) == 0 || m >= n);
+		ASSERT(srv_image_shareable(e, m) == 0 || m >= n);
 	memcpy(bad, e, n);
 	put(bad + 0x28, 1u << 30, 8); /* section headers far past the end */
-	CHECK(srv_image_shareable(bad, n) == 0);
+	ASSERT_EQ(srv_image_shareable(bad, n), 0);
 	memcpy(bad, e, n);
 	put(bad + 0x3e, 99, 2); /* no such name table */
-	CHECK(srv_image_shareable(bad, n) == 0);
+	ASSERT_EQ(srv_image_shareable(bad, n), 0);
 	m = fatbin(f, 2, e, n, 1);
 	memcpy(bad, f, m);
 	put(bad + 8, m, 8); /* the container claims more than there is */
-	CHECK(srv_image_shareable(bad, m) == 0);
+	ASSERT_EQ(srv_image_shareable(bad, m), 0);
 	memcpy(bad, f, m);
 	put(bad + 16 + 8, 1u << 20, 8); /* an entry past the container */
-	CHECK(srv_image_shareable(bad, m) == 0);
+	ASSERT_EQ(srv_image_shareable(bad, m), 0);
 	memcpy(bad, f, m);
 	put(bad + 16 + 56, 1ull << 40, 8); /* an absurd uncompressed size */
-	CHECK(srv_image_shareable(bad, m) == 0);
+	ASSERT_EQ(srv_image_shareable(bad, m), 0);
 	memcpy(bad, f, m);
 	bad[16 + 64 + 10] ^= 0xff; /* a corrupt compressed frame */
-	CHECK(srv_image_shareable(bad, m) == 0);
-	return check_report("image");
+	ASSERT_EQ(srv_image_shareable(bad, m), 0);
 }

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "check.h"
+#include "task.h"
 #include "integrity.h"
 
 static const unsigned char message_13002[48] = {
@@ -18,7 +18,7 @@ static const unsigned char h100[28] = {
 	0xd4, 0xa7, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00,
 };
 
-static void test_driver_answers(void)
+TEST(integrity_driver_answers)
 {
 	struct shim_integrity_device dev;
 	struct shim_integrity_msg m;
@@ -26,23 +26,29 @@ static void test_driver_answers(void)
 
 	memcpy(&m, message_13002, sizeof(m));
 	memcpy(&dev, h100, sizeof(dev));
-	CHECK(m.version == 13002 && m.driver_version == 13000 && dev.pci_device == 6);
+	ASSERT_EQ(m.version, 13002);
+	ASSERT_EQ(m.driver_version, 13000);
+	ASSERT_EQ(dev.pci_device, 6);
 	shim_integrity_hash(&m, &dev, 1, out);
-	CHECK(out[0] == 0x53308410a6d0166full && out[1] == 0x992cf8667e7610ddull);
+	ASSERT_EQ(out[0], 0x53308410a6d0166full);
+	ASSERT_EQ(out[1], 0x992cf8667e7610ddull);
 	m.version = 12082; /* the same facts, cudart 12.8's version */
 	shim_integrity_hash(&m, &dev, 1, out);
-	CHECK(out[0] == 0x0d65e33a9d9bd91cull && out[1] == 0xc82472944ddcdb92ull);
+	ASSERT_EQ(out[0], 0x0d65e33a9d9bd91cull);
+	ASSERT_EQ(out[1], 0xc82472944ddcdb92ull);
 	/* Versions ending in 0 or 1 have fixed answers. */
 	m.version = 13000;
 	shim_integrity_hash(&m, &dev, 1, out);
-	CHECK(out[0] == 0x3341181c03cb675cull && out[1] == 0x8ed383aa1f4cd1e8ull);
+	ASSERT_EQ(out[0], 0x3341181c03cb675cull);
+	ASSERT_EQ(out[1], 0x8ed383aa1f4cd1e8ull);
 	m.version = 11;
 	shim_integrity_hash(&m, &dev, 1, out);
-	CHECK(out[0] == 0x1841181c03cb675cull && out[1] == 0x8ed383aa1f4cd1e8ull);
+	ASSERT_EQ(out[0], 0x1841181c03cb675cull);
+	ASSERT_EQ(out[1], 0x8ed383aa1f4cd1e8ull);
 }
 
 /* Every fact counts: another table address, device or device count changes it. */
-static void test_inputs_matter(void)
+TEST(integrity_inputs_matter)
 {
 	struct shim_integrity_device dev[2];
 	struct shim_integrity_msg m;
@@ -54,18 +60,11 @@ static void test_inputs_matter(void)
 	shim_integrity_hash(&m, dev, 1, base);
 	m.cudart_table += 8;
 	shim_integrity_hash(&m, dev, 1, out);
-	CHECK(memcmp(out, base, sizeof(out)));
+	ASSERT(memcmp(out, base, sizeof(out)));
 	m.cudart_table -= 8;
 	shim_integrity_hash(&m, dev, 2, out);
-	CHECK(memcmp(out, base, sizeof(out)));
+	ASSERT(memcmp(out, base, sizeof(out)));
 	dev[0].pci_bus = 1;
 	shim_integrity_hash(&m, dev, 1, out);
-	CHECK(memcmp(out, base, sizeof(out)));
-}
-
-int main(void)
-{
-	test_driver_answers();
-	test_inputs_matter();
-	return check_report("integrity");
+	ASSERT(memcmp(out, base, sizeof(out)));
 }

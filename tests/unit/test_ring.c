@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "task.h"
 #include "ring.h"
 
 static void *shared(size_t bytes)
@@ -41,7 +41,7 @@ static int matches(const unsigned char *p, int64_t len, uint64_t seq)
 	return len == fill(want, seq) && !memcmp(p, want, (size_t)len);
 }
 
-static void test_basic(void)
+TEST(ring_basic)
 {
 	struct omps_ring r;
 	unsigned char buf[512];
@@ -50,13 +50,18 @@ static void test_basic(void)
 	uint64_t seq;
 	int bad = 0;
 
-	CHECK(omps_ring_init(&r, mem, 1000) < 0 && errno == EINVAL);
-	CHECK(omps_ring_init(&r, mem, 1024) == 0);
-	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == -1 && errno == EAGAIN);
-	CHECK(omps_ring_push(&r, 7, "hello", 5, 0) == 0);
-	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == 5 && type == 7 && !memcmp(buf, "hello", 5));
-	CHECK(omps_ring_push(&r, 1, "", 0, 0) == 0); /* empty payloads are records too */
-	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == 0 && type == 1);
+	ASSERT_LT(omps_ring_init(&r, mem, 1000), 0);
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_EQ(omps_ring_init(&r, mem, 1024), 0);
+	ASSERT_EQ(omps_ring_pop(&r, &type, buf, sizeof(buf)), -1);
+	ASSERT_EQ(errno, EAGAIN);
+	ASSERT_EQ(omps_ring_push(&r, 7, "hello", 5, 0), 0);
+	ASSERT_EQ(omps_ring_pop(&r, &type, buf, sizeof(buf)), 5);
+	ASSERT_EQ(type, 7);
+	ASSERT(!memcmp(buf, "hello", 5));
+	ASSERT_EQ(omps_ring_push(&r, 1, "", 0, 0), 0); /* empty payloads are records too */
+	ASSERT_EQ(omps_ring_pop(&r, &type, buf, sizeof(buf)), 0);
+	ASSERT_EQ(type, 1);
 
 	/* Many records of varied sizes: every one back in order, across wraps. */
 	for (seq = 0; seq < 10000 && !bad; seq++) {
@@ -68,22 +73,24 @@ static void test_basic(void)
 		n = omps_ring_pop(&r, &type, buf, sizeof(buf));
 		bad |= !matches(buf, n, seq) || type != (seq & 0xff);
 	}
-	CHECK(!bad);
+	ASSERT(!bad);
 
 	/* Full: refused until the consumer makes room; too big: never. */
 	while (omps_ring_push(&r, 2, buf, 100, 0) == 0)
 		;
-	CHECK(errno == EAGAIN);
-	CHECK(omps_ring_pop(&r, &type, buf, sizeof(buf)) == 100);
-	CHECK(omps_ring_push(&r, 2, buf, 100, 0) == 0);
-	CHECK(omps_ring_reserve(&r, 2, omps_ring_max_payload(&r) + 1) == NULL && errno == EMSGSIZE);
-	CHECK(omps_ring_pop(&r, &type, buf, 10) < 0 && errno == EMSGSIZE);
+	ASSERT_EQ(errno, EAGAIN);
+	ASSERT_EQ(omps_ring_pop(&r, &type, buf, sizeof(buf)), 100);
+	ASSERT_EQ(omps_ring_push(&r, 2, buf, 100, 0), 0);
+	ASSERT_EQ(omps_ring_reserve(&r, 2, omps_ring_max_payload(&r) + 1), NULL);
+	ASSERT_EQ(errno, EMSGSIZE);
+	ASSERT_LT(omps_ring_pop(&r, &type, buf, 10), 0);
+	ASSERT_EQ(errno, EMSGSIZE);
 	munmap(mem, omps_ring_bytes(1024));
 }
 
 /* A hostile producer writes what it likes into shared memory: the consumer
  * must say EPROTO, never read outside the ring. */
-static void test_corruption(void)
+TEST(ring_corruption)
 {
 	size_t bytes = omps_ring_bytes(256);
 	unsigned char *mem = shared(bytes), buf[300];
@@ -92,19 +99,23 @@ static void test_corruption(void)
 	uint64_t *head, h;
 	int i, ok = 1;
 
-	CHECK(omps_ring_init(&prod, mem, 256) == 0);
-	CHECK(omps_ring_attach(&cons, mem, bytes) == 0);
+	ASSERT_EQ(omps_ring_init(&prod, mem, 256), 0);
+	ASSERT_EQ(omps_ring_attach(&cons, mem, bytes), 0);
 	head = (uint64_t *)(mem + 64);
 	*head = 4096; /* more than the ring holds */
-	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) < 0 && errno == EPROTO);
+	ASSERT_LT(omps_ring_pop(&cons, &type, buf, sizeof(buf)), 0);
+	ASSERT_EQ(errno, EPROTO);
 	*head = 12; /* not a whole number of records */
-	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) < 0 && errno == EPROTO);
+	ASSERT_LT(omps_ring_pop(&cons, &type, buf, sizeof(buf)), 0);
+	ASSERT_EQ(errno, EPROTO);
 	*head = 0;
-	CHECK(omps_ring_push(&prod, 1, "abcdefgh", 8, 0) == 0);
+	ASSERT_EQ(omps_ring_push(&prod, 1, "abcdefgh", 8, 0), 0);
 	memcpy(mem + omps_ring_bytes(0), "\xff\xff\x00\x00", 4); /* a length past the end */
-	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) < 0 && errno == EPROTO);
+	ASSERT_LT(omps_ring_pop(&cons, &type, buf, sizeof(buf)), 0);
+	ASSERT_EQ(errno, EPROTO);
 	memcpy(mem + omps_ring_bytes(0), "\x08\x00\x00\x00\xff\xff\xff\xff", 8); /* padding mid-ring */
-	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) < 0 && errno == EPROTO);
+	ASSERT_LT(omps_ring_pop(&cons, &type, buf, sizeof(buf)), 0);
+	ASSERT_EQ(errno, EPROTO);
 	/* Random garbage in every field: errors or records, never a crash. */
 	srand(1);
 	for (i = 0; i < 20000; i++) {
@@ -117,25 +128,29 @@ static void test_corruption(void)
 		n = omps_ring_pop(&cons, &type, buf, sizeof(buf));
 		ok &= n >= -1 && n <= 256;
 	}
-	CHECK(ok);
+	ASSERT(ok);
 	/* The header itself: a bad magic or size is refused at attach. */
 	memcpy(mem, "XXXX", 4);
-	CHECK(omps_ring_attach(&cons, mem, bytes) < 0 && errno == EPROTO);
-	CHECK(omps_ring_init(&prod, mem, 256) == 0);
-	CHECK(omps_ring_attach(&cons, mem, bytes - 1) < 0 && errno == EPROTO);
+	ASSERT_LT(omps_ring_attach(&cons, mem, bytes), 0);
+	ASSERT_EQ(errno, EPROTO);
+	ASSERT_EQ(omps_ring_init(&prod, mem, 256), 0);
+	ASSERT_LT(omps_ring_attach(&cons, mem, bytes - 1), 0);
+	ASSERT_EQ(errno, EPROTO);
 	/* Indexes that are not record boundaries (found by tests/fuzz/fuzz_ring):
 	 * a header read there would cross the end of the ring. */
 	*(uint64_t *)(mem + 128) = 252; /* the shared tail */
-	CHECK(omps_ring_attach(&cons, mem, bytes) < 0 && errno == EPROTO);
+	ASSERT_LT(omps_ring_attach(&cons, mem, bytes), 0);
+	ASSERT_EQ(errno, EPROTO);
 	*(uint64_t *)(mem + 128) = 0;
 	*head = 4;
-	CHECK(omps_ring_attach(&cons, mem, bytes) < 0 && errno == EPROTO);
+	ASSERT_LT(omps_ring_attach(&cons, mem, bytes), 0);
+	ASSERT_EQ(errno, EPROTO);
 	munmap(mem, bytes);
 }
 
 /* Two processes, a 4 KiB ring, 200,000 records: both sides fill, drain,
  * sleep and wake; the consumer checks every record. */
-static void test_two_processes(void)
+TEST(ring_two_processes)
 {
 	const uint64_t n = 200000;
 	size_t bytes = omps_ring_bytes(4096);
@@ -146,7 +161,7 @@ static void test_two_processes(void)
 	int status = -1;
 	pid_t pid;
 
-	CHECK(omps_ring_init(&r, mem, 4096) == 0);
+	ASSERT_EQ(omps_ring_init(&r, mem, 4096), 0);
 	pid = fork();
 	if (pid == 0) {
 		struct omps_ring p;
@@ -175,10 +190,12 @@ static void test_two_processes(void)
 		if (seq % 40000 == 0)
 			usleep(20000); /* let the producer fill up and wait */
 	}
-	CHECK(seq == n);
-	CHECK(bad == 0);
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CHECK(omps_ring_wait_data(&r, 10, 50) == 0); /* drained: times out */
+	ASSERT_EQ(seq, n);
+	ASSERT_EQ(bad, 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	ASSERT_EQ(omps_ring_wait_data(&r, 10, 50), 0); /* drained: times out */
 	munmap(mem, bytes);
 }
 
@@ -197,7 +214,7 @@ static void *sleep_on(void *arg)
 
 /* A thread asleep on an empty ring is woken by omps_ring_interrupt long
  * before its 10 s timeout, and later waits return at once. */
-static void test_interrupt(void)
+TEST(ring_interrupt)
 {
 	void *mem = shared(omps_ring_bytes(256));
 	struct omps_ring r;
@@ -205,22 +222,22 @@ static void test_interrupt(void)
 	struct timespec t0, t1;
 	pthread_t t;
 
-	CHECK(omps_ring_init(&r, mem, 256) == 0);
+	ASSERT_EQ(omps_ring_init(&r, mem, 256), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CHECK(pthread_create(&t, NULL, sleep_on, &s) == 0);
+	ASSERT_EQ(pthread_create(&t, NULL, sleep_on, &s), 0);
 	usleep(50000);
 	omps_ring_interrupt(&r);
-	CHECK(pthread_join(t, NULL) == 0);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	CHECK(s.woke);
-	CHECK(t1.tv_sec - t0.tv_sec < 5);
-	CHECK(omps_ring_wait_data(&r, 0, 10000) == 0);
+	ASSERT(s.woke);
+	ASSERT_LT(t1.tv_sec - t0.tv_sec, 5);
+	ASSERT_EQ(omps_ring_wait_data(&r, 0, 10000), 0);
 	munmap(mem, omps_ring_bytes(256));
 }
 
 /* A parked consumer is woken by the doorbell, once, and only when parked;
  * a record that raced the parking is found by park itself. */
-static void test_park(void)
+TEST(ring_park)
 {
 	size_t bytes = omps_ring_bytes(1024);
 	void *mem = shared(bytes);
@@ -230,31 +247,30 @@ static void test_park(void)
 	uint32_t type;
 	int bell = eventfd(0, EFD_NONBLOCK);
 
-	CHECK(mem && bell >= 0);
-	CHECK(omps_ring_init(&prod, mem, 1024) == 0 && omps_ring_attach(&cons, mem, bytes) == 0);
-	CHECK(prod.doorbell == -1 && cons.doorbell == -1);
+	ASSERT(mem);
+	ASSERT_GE(bell, 0);
+	ASSERT_EQ(omps_ring_init(&prod, mem, 1024), 0);
+	ASSERT_EQ(omps_ring_attach(&cons, mem, bytes), 0);
+	ASSERT_EQ(prod.doorbell, -1);
+	ASSERT_EQ(cons.doorbell, -1);
 	prod.doorbell = bell;
-	CHECK(omps_ring_push(&prod, 1, "a", 1, 0) == 0);
-	CHECK(read(bell, &rang, sizeof(rang)) < 0 && errno == EAGAIN); /* not parked: no ring */
-	CHECK(omps_ring_park(&cons) == 1);				 /* the record came first */
-	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) == 1 && type == 1);
-	CHECK(omps_ring_park(&cons) == 0);
-	CHECK(omps_ring_push(&prod, 2, "bb", 2, 0) == 0);
-	CHECK(read(bell, &rang, sizeof(rang)) == sizeof(rang) && rang == 1);
-	CHECK(omps_ring_push(&prod, 3, "ccc", 3, 0) == 0); /* unparked by the first: no second ring */
-	CHECK(read(bell, &rang, sizeof(rang)) < 0 && errno == EAGAIN);
-	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) == 2 && type == 2);
-	CHECK(omps_ring_pop(&cons, &type, buf, sizeof(buf)) == 3 && type == 3);
+	ASSERT_EQ(omps_ring_push(&prod, 1, "a", 1, 0), 0);
+	ASSERT_LT(read(bell, &rang, sizeof(rang)), 0);
+	ASSERT_EQ(errno, EAGAIN); /* not parked: no ring */
+	ASSERT_EQ(omps_ring_park(&cons), 1);				 /* the record came first */
+	ASSERT_EQ(omps_ring_pop(&cons, &type, buf, sizeof(buf)), 1);
+	ASSERT_EQ(type, 1);
+	ASSERT_EQ(omps_ring_park(&cons), 0);
+	ASSERT_EQ(omps_ring_push(&prod, 2, "bb", 2, 0), 0);
+	ASSERT_EQ(read(bell, &rang, sizeof(rang)), sizeof(rang));
+	ASSERT_EQ(rang, 1);
+	ASSERT_EQ(omps_ring_push(&prod, 3, "ccc", 3, 0), 0); /* unparked by the first: no second ring */
+	ASSERT_LT(read(bell, &rang, sizeof(rang)), 0);
+	ASSERT_EQ(errno, EAGAIN);
+	ASSERT_EQ(omps_ring_pop(&cons, &type, buf, sizeof(buf)), 2);
+	ASSERT_EQ(type, 2);
+	ASSERT_EQ(omps_ring_pop(&cons, &type, buf, sizeof(buf)), 3);
+	ASSERT_EQ(type, 3);
 	close(bell);
 	munmap(mem, bytes);
-}
-
-int main(void)
-{
-	test_park();
-	test_interrupt();
-	test_basic();
-	test_corruption();
-	test_two_processes();
-	return check_report("ring");
 }

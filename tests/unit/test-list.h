@@ -1,0 +1,35 @@
+/* Every unit test, by name: TEST(name) in one of the test_*.c files.
+ * CTest runs each as unit_NAME (CMakeLists.txt reads this list). */
+#ifndef OPENMPS_TEST_LIST_H
+#define OPENMPS_TEST_LIST_H
+
+#define TEST_LIST(X) \
+	X(calls_table) \
+	X(calls_lengths) \
+	X(image) \
+	X(integrity_driver_answers) \
+	X(integrity_inputs_matter) \
+	X(log) \
+	X(memsize) \
+	X(replies) \
+	X(ring_park) \
+	X(ring_interrupt) \
+	X(ring_basic) \
+	X(ring_corruption) \
+	X(ring_two_processes) \
+	X(settings_atp) \
+	X(settings_priority_and_keys) \
+	X(settings_memlimits) \
+	X(settings_effective) \
+	X(settings_client_request) \
+	X(settings_valid) \
+	X(sock_roundtrip_with_fd) \
+	X(sock_malformed) \
+	X(sock_hello) \
+	X(sock_peer) \
+	X(server_dispatch_lengths) \
+	X(server_handles) \
+	X(server_memory_limit) \
+	X(server_sm_shares)
+
+#endif

@@ -1,0 +1,189 @@
+/* The server's logic over tests/fakecuda, without threads or a daemon: a
+ * state made by srv_state_init as main.c makes it, clients whose rings are
+ * plain memory, and records handed to srv_dispatch as a worker hands them
+ * (after srv_qos_check). Each test runs in a process of its own. */
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "task.h"
+
+#define RING (256u << 10)
+
+static struct srv_driver drv;
+static struct srv_state st = {.control_fd = -1, .usage_fd = -1};
+
+static void server_up(void)
+{
+	char err[256] = "";
+
+	setenv("OPENMPS_DRIVER_PATH", FAKECUDA_PATH, 1);
+	setenv("FAKECUDA_MEMORY_MB", "64", 1);
+	omps_log_init("Test", -1, getenv("TEST_VERBOSE") != NULL);
+	if (srv_state_init(&st, &drv, err, sizeof(err)) < 0)
+		TASK_FAIL("srv_state_init: %s", err);
+}
+
+static struct srv_client *client(const struct omps_settings *limits)
+{
+	static const struct omps_settings none = {.priority = -1};
+	size_t half = omps_ring_bytes(RING);
+	struct srv_client *c = calloc(1, sizeof(*c));
+	struct omps_ring req, rep;
+	int sv[2];
+
+	ASSERT_NOT_NULL(c);
+	ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	close(sv[1]);
+	c->srv = &st;
+	c->fd = sv[0];
+	c->pid = 4242;
+	srv_qos_client_init(c, limits ? limits : &none, limits ? limits : &none);
+	pthread_mutex_init(&c->host.lock, NULL);
+	pthread_mutex_init(&c->run_lock, NULL);
+	c->map_len = 2 * half;
+	c->map = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT(c->map != MAP_FAILED);
+	ASSERT_EQ(omps_ring_init(&req, c->map, RING), 0);
+	ASSERT_EQ(omps_ring_init(&rep, (char *)c->map + half, RING), 0);
+	ASSERT_EQ(omps_ring_attach(&c->req, c->map, half), 0);
+	ASSERT_EQ(omps_ring_attach(&c->rep, (char *)c->map + half, half), 0);
+	c->buf_len = omps_ring_max_payload(&c->req);
+	c->buf = malloc(c->buf_len);
+	c->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_NOT_NULL(c->buf);
+	ASSERT_GE(c->bell, 0);
+	c->has_worker = 1;
+	return c;
+}
+
+/* As a worker serves a record; returns the reply's length (-1: none). */
+static int64_t call(struct srv_client *c, uint32_t type, const void *rec, size_t len, void *reply, size_t cap)
+{
+	struct omps_ring replies; /* the client's side of its reply ring */
+	uint32_t rtype = 0;
+	int64_t n;
+
+	memcpy(c->buf, rec, len);
+	srv_qos_check(c);
+	srv_dispatch(c, type, c->buf, len);
+	ASSERT_EQ(omps_ring_attach(&replies, (char *)c->map + c->map_len / 2, c->map_len / 2), 0);
+	n = omps_ring_pop(&replies, &rtype, reply, cap);
+	if (n >= 0)
+		ASSERT_EQ(rtype, OMPS_REPLY);
+	return n;
+}
+
+/* Releases everything it held, as when it leaves. */
+static void leave(struct srv_client *c)
+{
+	srv_channel_stop(c);
+	srv_channel_run(c);
+}
+
+TEST(server_dispatch_lengths)
+{
+	struct omps_call_dev dev = {0};
+	struct omps_reply_info info;
+	unsigned char junk[8] = {0};
+	struct srv_client *c;
+
+	server_up();
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_GET_INFO, &dev, sizeof(dev), &info, sizeof(info)), sizeof(info));
+	ASSERT_EQ(info.r.result, CUDA_SUCCESS);
+	ASSERT_UEQ(info.total, 64u << 20);
+	ASSERT_EQ(c->dead, 0);
+	/* A record one byte short ends the client, unanswered. */
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_GET_INFO, &dev, sizeof(dev) - 1, &info, sizeof(info)), -1);
+	ASSERT_EQ(c->dead, 1);
+	leave(c);
+
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_END + 3, junk, sizeof(junk), &info, sizeof(info)), -1);
+	ASSERT_EQ(c->dead, 1);
+	leave(c);
+}
+
+TEST(server_handles)
+{
+	struct srv_client *c, *other;
+	int a, b;
+
+	server_up();
+	c = client(NULL);
+	other = client(NULL);
+	a = (int)srv_object_add(&c->streams, &c->nstreams, &a, 0);
+	b = (int)srv_object_add(&c->streams, &c->nstreams, &b, 0);
+	ASSERT_EQ(a, 1);
+	ASSERT_EQ(b, 2);
+	ASSERT_PTR_EQ(srv_object_find(c, c->streams, c->nstreams, 2, "stream")->obj, &b);
+	ASSERT_NULL(srv_object_find(c, c->streams, c->nstreams, 0, "stream"));
+	ASSERT_NULL(srv_object_find(c, c->streams, c->nstreams, 3, "stream"));
+	/* Handles are indexes into the client's own table: another's are not its. */
+	ASSERT_NULL(srv_object_find(other, other->streams, other->nstreams, 1, "stream"));
+	ASSERT_EQ(c->refusals, 2); /* each logged */
+	c->streams[0].obj = c->streams[1].obj = NULL; /* not driver streams: nothing to destroy */
+	leave(c);
+	leave(other);
+}
+
+TEST(server_memory_limit)
+{
+	static const struct omps_settings limit = {.priority = -1, .nmem = 1, .mem = {{"0", 1u << 20}}};
+	struct omps_call_alloc a = {.dev = 0, .bytes = 512u << 10};
+	struct omps_reply_ptr p, q;
+	struct omps_reply r;
+	struct omps_call_ptr f;
+	struct srv_client *c;
+
+	server_up();
+	c = client(&limit);
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+	ASSERT_EQ(p.r.result, CUDA_SUCCESS);
+	ASSERT_UEQ(srv_qos_used(c, 0), 512u << 10);
+	a.bytes = 768u << 10; /* 1.25 MiB in all: past its limit */
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &q, sizeof(q)), sizeof(q));
+	ASSERT_EQ(q.r.result, CUDA_ERROR_OUT_OF_MEMORY);
+	f.ptr = p.ptr;
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_FREE, &f, sizeof(f), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	ASSERT_UEQ(srv_qos_used(c, 0), 0);
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &q, sizeof(q)), sizeof(q));
+	ASSERT_EQ(q.r.result, CUDA_SUCCESS);
+	/* Freeing what is not its own is refused; its allocation stays. */
+	f.ptr = q.ptr + 4096;
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_FREE, &f, sizeof(f), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(r.result, CUDA_ERROR_INVALID_VALUE);
+	ASSERT_UEQ(srv_qos_used(c, 0), 768u << 10);
+	leave(c);
+}
+
+/* fakecuda's device has 132 SMs, split in groups of 8: a share is rounded
+ * up to whole groups, and a below-normal client leaves the reserve (5%). */
+TEST(server_sm_shares)
+{
+	static const struct omps_settings quarter = {.atp_milli = 25000, .priority = -1};
+	static const struct omps_settings below = {.priority = 1};
+	struct omps_call_dev dev = {0};
+	struct omps_reply_info info;
+	struct srv_client *a, *b, *c;
+
+	server_up();
+	a = client(&quarter);
+	b = client(&below);
+	c = client(NULL);
+	ASSERT_EQ(call(a, OMPS_CALL_MEM_GET_INFO, &dev, sizeof(dev), &info, sizeof(info)), sizeof(info));
+	ASSERT_EQ(call(b, OMPS_CALL_MEM_GET_INFO, &dev, sizeof(dev), &info, sizeof(info)), sizeof(info));
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_GET_INFO, &dev, sizeof(dev), &info, sizeof(info)), sizeof(info));
+	ASSERT_EQ(srv_qos_sms(a, 0), 40);
+	ASSERT_EQ(srv_qos_sms(b, 0), 128);
+	ASSERT_EQ(srv_qos_sms(c, 0), 132);
+	leave(a);
+	leave(b);
+	leave(c);
+}
