@@ -28,6 +28,22 @@ static int ring_size_ok(uint32_t n)
 	return n >= MIN_RING && n <= MAX_RING && (n & (n - 1)) == 0;
 }
 
+/* The client's own memory and descriptors, once its call families have
+ * released what they held on its behalf (channel.c's release). */
+void srv_client_free(struct srv_client *c)
+{
+	if (c->map)
+		munmap(c->map, c->map_len);
+	if (c->bell >= 0)
+		close(c->bell);
+	close(c->fd);
+	pthread_mutex_destroy(&c->run_lock);
+	pthread_mutex_destroy(&c->host.lock);
+	srv_qos_release(c);
+	free(c->buf);
+	free(c);
+}
+
 /* The rings and the record buffer page-locked: copies between them and the
  * device are then DMA, without the driver's own staging. Optional: a
  * driver that refuses leaves them pageable. */

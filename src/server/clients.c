@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -31,22 +30,6 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	s->nclients++;
 	omps_log("Client {PID: %d, ID: %u} admitted for user %u", (int)c->pid, c->id, (unsigned)c->uid);
 	return c;
-}
-
-/* The client's own memory and descriptors, once its call families have
- * released what they held on its behalf (channel.c's release). */
-void srv_client_free(struct srv_client *c)
-{
-	if (c->map)
-		munmap(c->map, c->map_len);
-	if (c->bell >= 0)
-		close(c->bell);
-	close(c->fd);
-	pthread_mutex_destroy(&c->run_lock);
-	pthread_mutex_destroy(&c->host.lock);
-	srv_qos_release(c);
-	free(c->buf);
-	free(c);
 }
 
 struct srv_client *srv_client_find(struct srv_state *s, pid_t pid)

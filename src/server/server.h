@@ -211,13 +211,15 @@ struct srv_state {
 struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps_admit *a);
 struct srv_client *srv_client_find(struct srv_state *s, pid_t pid);
 void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *why);
-void srv_client_free(struct srv_client *c);
 void srv_client_readable(struct srv_state *s, struct srv_client *c);
 
 /* channel.c */
 int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_t len, char *err,
 		     size_t errlen);
 void srv_channel_stop(struct srv_client *c);
+/* The client's own memory and descriptors, once its call families have
+ * released what they held (or it never opened its channel). */
+void srv_client_free(struct srv_client *c);
 /* A worker serves the client until it parks, or releases it once stopped. */
 void srv_channel_run(struct srv_client *c);
 
