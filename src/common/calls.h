@@ -340,7 +340,8 @@ struct omps_reply_function {
 	X(GRAPH_UPLOAD, graph, upload, pair, FIXED, ASYNC, "graph upload")                            \
 	X(GRAPH_DESTROY, graph, destroy, handle, FIXED, ASYNC, "graph destroy")                       \
 	X(GRAPH_EXEC_DESTROY, graph, exec_destroy, handle, FIXED, ASYNC, "executable graph destroy")  \
-	X(GRAPH_NODES, graph, nodes, handle, FIXED, SYNC, "graph node count") /* -> reply_value */
+	X(GRAPH_NODES, graph, nodes, handle, FIXED, SYNC, "graph node count") /* -> reply_value */        \
+	X(MODULE_FUNC_COUNT, module, function_count, handle, FIXED, SYNC, "module function count") /* -> value */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

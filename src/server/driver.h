@@ -8,8 +8,8 @@
 #include <stddef.h>
 
 /* Every driver function the server calls: X(field, cuName), or OPT for one
- * it does without (green contexts, CUDA 12.4 and later: SM shares are then
- * logged as not enforced). A field's type is the function's own from
+ * it does without (CUDA 12.4 and later: without green contexts SM shares
+ * are logged as not enforced; other calls answer CUDA_ERROR_NOT_SUPPORTED). A field's type is the function's own from
  * cuda.h, and the symbol looked up is the name cuda.h's #defines map it to
  * (cuMemAlloc: "cuMemAlloc_v2"), so both are checked by the compiler;
  * tests/fakecuda is checked against the same list. */
@@ -90,6 +90,7 @@
 	X(graph_destroy, cuGraphDestroy) \
 	X(graph_exec_destroy, cuGraphExecDestroy) \
 	X(graph_get_nodes, cuGraphGetNodes) \
+	OPT(module_get_function_count, cuModuleGetFunctionCount) \
 	OPT(device_get_dev_resource, cuDeviceGetDevResource) \
 	OPT(dev_sm_resource_split_by_count, cuDevSmResourceSplitByCount) \
 	OPT(dev_resource_generate_desc, cuDevResourceGenerateDesc) \

@@ -393,6 +393,18 @@ void srv_module_func_attr(struct srv_client *c, const struct omps_call_func_attr
 	srv_reply_value(c, r, v);
 }
 
+void srv_module_function_count(struct srv_client *c, const struct omps_call_handle *m)
+{
+	struct srv_module *mod = module_of(c, m->handle);
+	unsigned int n = 0;
+	CUresult r = mod ? srv_use_device(c, mod->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->module_get_function_count ? c->srv->drv->module_get_function_count(&n, mod->mod)
+							   : CUDA_ERROR_NOT_SUPPORTED;
+	srv_reply_value(c, r, n);
+}
+
 void srv_module_unload(struct srv_client *c, const struct omps_call_handle *m)
 {
 	srv_reply_result(c, unload(c, m->handle));

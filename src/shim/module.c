@@ -146,7 +146,7 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	/* m and rep are large; omps_call's lock guards them. */
+	/* m and rep are large; shim_call's lock guards them. */
 	m.module = (uint32_t)(uintptr_t)hmod;
 	strcpy(m.name, name);
 	r = shim_call(OMPS_CALL_GET_FUNCTION, &m, sizeof(m), &rep, sizeof(rep));
@@ -173,6 +173,27 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 	pthread_mutex_unlock(&functions_lock);
 	*hfunc = (CUfunction)f;
 	return CUDA_SUCCESS;
+}
+
+/* Counted by the server; cuLibraryGetKernelCount too: libraries are
+ * modules here. */
+static CUresult module_get_function_count(unsigned int *count, CUmodule hmod)
+{
+	struct omps_call_handle m = {.handle = (uint32_t)(uintptr_t)hmod};
+	struct omps_reply_value rep = {{0}, 0};
+	CUresult r;
+
+	if (!count)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = shim_call(OMPS_CALL_MODULE_FUNC_COUNT, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		*count = (unsigned int)rep.value;
+	return r;
+}
+
+static CUresult library_get_kernel_count(unsigned int *count, CUlibrary library)
+{
+	return module_get_function_count(count, (CUmodule)library);
 }
 
 struct shim_function *shim_function(CUfunction hfunc)
@@ -289,7 +310,7 @@ static CUresult module_get_loading_mode(CUmoduleLoadingMode *mode)
 
 static CUresult module_get_global(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
 {
-	static struct omps_call_get_function m; /* large; omps_call's lock guards it */
+	static struct omps_call_get_function m; /* large; shim_call's lock guards it */
 	struct omps_reply_global rep = {{0}, 0, 0};
 	CUresult r;
 
@@ -373,6 +394,8 @@ void shim_module_install(void)
 	SHIM_INSTALL(cuModuleLoadDataEx, module_load_data_ex);
 	SHIM_INSTALL(cuModuleUnload, module_unload);
 	SHIM_INSTALL(cuModuleGetFunction, module_get_function);
+	SHIM_INSTALL(cuModuleGetFunctionCount, module_get_function_count);
+	SHIM_INSTALL(cuLibraryGetKernelCount, library_get_kernel_count);
 	SHIM_INSTALL(cuFuncGetParamInfo, func_get_param_info);
 	SHIM_INSTALL(cuLibraryLoadData, library_load_data);
 	SHIM_INSTALL(cuLibraryUnload, library_unload);

@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 	size_t bytes = 6 << 20, free0, free1, total, i, n;
 	int opt, hold = 0, leak = 0, reuse = 0, module_hold = -1, smem = 0, counter = 0, cluster = 0, count, sms;
 	int read_smem = 0, limit = 0, paced = -1;
-	unsigned int *host, *out, nn;
+	unsigned int *host, *out, nn, nfn;
 	CUdeviceptr a = 0, b = 0;
 	CUmodule mod = NULL;
 	static unsigned char zeros[64]; /* not a function the shim handed out */
@@ -223,6 +223,12 @@ int main(int argc, char **argv)
 	CK(cuModuleLoadData(&mod, twice_ptx));
 	EXPECT(cuModuleGetFunction(&fn, mod, "nosuch"), CUDA_ERROR_NOT_FOUND);
 	CK(cuModuleGetFunction(&fn, mod, "twice"));
+	CK(cuModuleGetFunctionCount(&nfn, mod));
+	printf("module functions: %u\n", nfn);
+	if (!nfn) {
+		printf("remote_probe: FAIL a module of no functions\n");
+		goto out;
+	}
 	CK(cuFuncGetParamInfo(fn, 1, &off, &sz));
 	printf("param 1 at %zu, %zu bytes\n", off, sz);
 	nn = (unsigned int)n;

@@ -18,6 +18,7 @@ check "its devices are the server's" grep -qx "devices 2" <<<"$out"
 check "attributes come from the server's cache" grep -qx "sms 132" <<<"$out"
 check "it allocated 12 MiB on the server" grep -qx "allocated 12582912 bytes of .*" <<<"$out"
 check "the argument layout comes from the server" grep -qx "param 1 at 8, 4 bytes" <<<"$out"
+check "a module's functions are counted by the server (fakecuda's four)" grep -qx "module functions: 4" <<<"$out"
 check "its kernels ran on the server's device" grep -qx "kernels verified" <<<"$out"
 check "streams and events work" grep -qx "streams verified (non-negative elapsed)" <<<"$out"
 check "server.log: the data channel" logged "opened its data channel" server

@@ -757,6 +757,16 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *f, CUmodule module, const char 
 	return CUDA_ERROR_NOT_FOUND;
 }
 
+CUresult CUDAAPI cuModuleGetFunctionCount(unsigned int *count, CUmodule module)
+{
+	struct fake_module *m = (struct fake_module *)module;
+
+	if (!count || !m)
+		return CUDA_ERROR_INVALID_VALUE;
+	*count = sizeof(m->fn) / sizeof(m->fn[0]);
+	return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset, size_t *size)
 {
 	if (!fake_fn(f) || !offset || !size || index > 1)

@@ -30,6 +30,7 @@
 	X(server_dispatch_lengths) \
 	X(server_handles) \
 	X(server_memory_limit) \
+	X(server_module_function_count) \
 	X(server_sm_shares)
 
 #endif

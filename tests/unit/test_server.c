@@ -163,6 +163,32 @@ TEST(server_memory_limit)
 	leave(c);
 }
 
+/* A module's functions, counted by the driver behind the server: a call
+ * added to the table as docs/architecture.md's layout section shows. */
+TEST(server_module_function_count)
+{
+	static const char image[] = "// fakecuda\n";
+	struct omps_call_module_load load = {.dev = 0, .bytes = sizeof(image) - 1};
+	struct omps_call_handle mod = {0};
+	struct omps_reply_handle h;
+	struct omps_reply_value v;
+	struct srv_client *c;
+
+	server_up();
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_IMAGE_DATA, image, sizeof(image) - 1, &h, sizeof(h)), -1); /* posted */
+	ASSERT_EQ(call(c, OMPS_CALL_MODULE_LOAD, &load, sizeof(load), &h, sizeof(h)), sizeof(h));
+	ASSERT_EQ(h.r.result, CUDA_SUCCESS);
+	mod.handle = h.handle;
+	ASSERT_EQ(call(c, OMPS_CALL_MODULE_FUNC_COUNT, &mod, sizeof(mod), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.r.result, CUDA_SUCCESS);
+	ASSERT_EQ(v.value, 4);
+	mod.handle = h.handle + 1; /* not one of its modules */
+	ASSERT_EQ(call(c, OMPS_CALL_MODULE_FUNC_COUNT, &mod, sizeof(mod), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.r.result, CUDA_ERROR_INVALID_HANDLE);
+	leave(c);
+}
+
 /* fakecuda's device has 132 SMs, split in groups of 8: a share is rounded
  * up to whole groups, and a below-normal client leaves the reserve (5%). */
 TEST(server_sm_shares)
