@@ -18,6 +18,6 @@ build/bin/ring_pingpong >"$OUT/bench.log" 2>&1 || note "bench: ring_pingpong FAI
 	sleep 1
 	rm -rf "$T"
 	unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
-	scripts/demo 8 3
+	OPENMPS_BUILD=$PWD/build scripts/demo 8 3
 } >>"$OUT/bench.log" 2>&1
 while read -r line; do note "bench: $line"; done <"$OUT/bench.log"
