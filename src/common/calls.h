@@ -5,7 +5,8 @@
  *   NAME    OMPS_CALL_NAME, its number on the wire (rows keep their order:
  *           the numbers are the protocol's, OMPS_PROTOCOL_VERSION covers them)
  *   family  the file on each side that serves it (src/server/FAMILY.c)
- *   handler the server's function for it: srv_FAMILY_HANDLER
+ *   handler the server's function for it: srv_FAMILY_HANDLER (calls alike
+ *           may share one, which tells them apart by c->call)
  *   record  struct omps_call_RECORD, the fixed part of the record
  *   shape   FIXED: exactly the record; TAIL: the record, then data
  *           (the handler gets both); RAW: bytes only, no record
@@ -307,16 +308,16 @@ struct omps_reply_function {
 	X(GET_FUNCTION, module, get_function, get_function, FIXED, SYNC, "function lookup")           \
 	X(LAUNCH, launch, kernel, launch, TAIL, ASYNC, "kernel launch") /* attrs, packed args */      \
 	X(STREAM_CREATE, stream, create, create, FIXED, SYNC, "stream create") /* -> reply_handle */   \
-	X(STREAM_DESTROY, stream, destroy, handle, FIXED, ASYNC, "stream destroy")                    \
-	X(STREAM_SYNC, stream, synchronize, handle, FIXED, SYNC, "stream synchronize")                \
-	X(STREAM_QUERY, stream, query, handle, FIXED, SYNC, "stream query") /* NOT_READY: busy */      \
-	X(STREAM_WAIT, stream, wait_event, pair, FIXED, ASYNC, "stream wait on an event")             \
-	X(EVENT_CREATE, stream, event_create, create, FIXED, SYNC, "event create")                    \
-	X(EVENT_DESTROY, stream, event_destroy, handle, FIXED, ASYNC, "event destroy")                \
-	X(EVENT_RECORD, stream, event_record, pair, FIXED, ASYNC, "event record")                     \
-	X(EVENT_SYNC, stream, event_synchronize, handle, FIXED, SYNC, "event synchronize")            \
-	X(EVENT_QUERY, stream, event_query, handle, FIXED, SYNC, "event query")                       \
-	X(EVENT_ELAPSED, stream, event_elapsed, pair, FIXED, SYNC, "event elapsed time")              \
+	X(STREAM_DESTROY, stream, on_handle, handle, FIXED, ASYNC, "stream destroy")                    \
+	X(STREAM_SYNC, stream, on_handle, handle, FIXED, SYNC, "stream synchronize")                \
+	X(STREAM_QUERY, stream, on_handle, handle, FIXED, SYNC, "stream query") /* NOT_READY: busy */      \
+	X(STREAM_WAIT, stream, on_pair, pair, FIXED, ASYNC, "stream wait on an event")             \
+	X(EVENT_CREATE, stream, create, create, FIXED, SYNC, "event create")                    \
+	X(EVENT_DESTROY, stream, on_handle, handle, FIXED, ASYNC, "event destroy")                \
+	X(EVENT_RECORD, stream, on_pair, pair, FIXED, ASYNC, "event record")                     \
+	X(EVENT_SYNC, stream, on_handle, handle, FIXED, SYNC, "event synchronize")            \
+	X(EVENT_QUERY, stream, on_handle, handle, FIXED, SYNC, "event query")                       \
+	X(EVENT_ELAPSED, stream, on_pair, pair, FIXED, SYNC, "event elapsed time")              \
 	X(GET_GLOBAL, module, get_global, get_function, FIXED, SYNC, "global lookup")                 \
 	X(FUNC_ATTR, module, func_attr, func_attr, FIXED, SYNC, "function attribute")                 \
 	X(OCCUPANCY, launch, occupancy, occupancy, FIXED, SYNC, "occupancy query")                    \
@@ -326,8 +327,8 @@ struct omps_reply_function {
 	X(MEM_ALLOC_ASYNC, memory, alloc_async, alloc, FIXED, SYNC, "stream-ordered allocation")      \
 	X(MEM_FREE_ASYNC, memory, free_async, free_async, FIXED, ASYNC, "stream-ordered free")        \
 	X(POOL_ATTR, memory, pool_attr, pool_attr, FIXED, SYNC, "memory pool attribute")              \
-	X(MEMCPY_HTOD_HOST, memory, copy_from_host, copy, FIXED, ASYNC, "copy from shared host memory") \
-	X(MEMCPY_DTOH_HOST, memory, copy_to_host, copy, FIXED, ASYNC, "copy to shared host memory")   \
+	X(MEMCPY_HTOD_HOST, memory, copy_host, copy, FIXED, ASYNC, "copy from shared host memory") \
+	X(MEMCPY_DTOH_HOST, memory, copy_host, copy, FIXED, ASYNC, "copy to shared host memory")   \
 	X(MEMCPY_STAGED, memory, copy_staged, staged, FIXED, ASYNC, "staged copy")                    \
 	X(STAGE_WAIT, memory, stage_wait, handle, FIXED, SYNC, "staged copy wait") /* the slot */      \
 	X(HOSTFN_AREA, hostfn, area, ptr, FIXED, SYNC, "host function area")                          \
@@ -336,10 +337,10 @@ struct omps_reply_function {
 	X(CAPTURE_END, graph, capture_end, handle, FIXED, SYNC, "stream capture end") /* a graph */    \
 	X(CAPTURE_INFO, graph, capture_info, capture, FIXED, SYNC, "stream capture query")            \
 	X(GRAPH_INSTANTIATE, graph, instantiate, instantiate, FIXED, SYNC, "graph instantiate")       \
-	X(GRAPH_LAUNCH, graph, launch, pair, FIXED, ASYNC, "graph launch") /* (exec, stream) */        \
-	X(GRAPH_UPLOAD, graph, upload, pair, FIXED, ASYNC, "graph upload")                            \
+	X(GRAPH_LAUNCH, graph, on_exec, pair, FIXED, ASYNC, "graph launch") /* (exec, stream) */        \
+	X(GRAPH_UPLOAD, graph, on_exec, pair, FIXED, ASYNC, "graph upload")                            \
 	X(GRAPH_DESTROY, graph, destroy, handle, FIXED, ASYNC, "graph destroy")                       \
-	X(GRAPH_EXEC_DESTROY, graph, exec_destroy, handle, FIXED, ASYNC, "executable graph destroy")  \
+	X(GRAPH_EXEC_DESTROY, graph, destroy, handle, FIXED, ASYNC, "executable graph destroy")  \
 	X(GRAPH_NODES, graph, nodes, handle, FIXED, SYNC, "graph node count") /* -> reply_value */        \
 	X(MODULE_FUNC_COUNT, module, function_count, handle, FIXED, SYNC, "module function count") /* -> value */
 

@@ -157,8 +157,9 @@ void srv_graph_nodes(struct srv_client *c, const struct omps_call_handle *m)
 }
 
 /* Launch or upload: (executable graph, stream), posted. */
-static void on_exec(struct srv_client *c, uint32_t type, const struct omps_call_pair *m)
+void srv_graph_on_exec(struct srv_client *c, const struct omps_call_pair *m)
 {
+	uint32_t type = c->call;
 	struct srv_object *e = srv_object_find(c, c->graph.execs, c->graph.nexecs, m->first, "executable graph");
 	CUstream s;
 	CUresult r = e ? srv_stream(c, m->second, e->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
@@ -169,8 +170,10 @@ static void on_exec(struct srv_client *c, uint32_t type, const struct omps_call_
 	srv_deferred(c, r);
 }
 
-static void destroy(struct srv_client *c, uint32_t type, uint32_t handle)
+/* GRAPH_DESTROY, GRAPH_EXEC_DESTROY */
+void srv_graph_destroy(struct srv_client *c, const struct omps_call_handle *m)
 {
+	uint32_t type = c->call, handle = m->handle;
 	int exec = type == OMPS_CALL_GRAPH_EXEC_DESTROY;
 	struct srv_object *o = exec ? srv_object_find(c, c->graph.execs, c->graph.nexecs, handle, "executable graph")
 				    : srv_object_find(c, c->graph.graphs, c->graph.ngraphs, handle, "graph");
@@ -183,26 +186,6 @@ static void destroy(struct srv_client *c, uint32_t type, uint32_t handle)
 			srv_memory_free_retired(c);
 	}
 	srv_deferred(c, r);
-}
-
-void srv_graph_launch(struct srv_client *c, const struct omps_call_pair *m)
-{
-	on_exec(c, OMPS_CALL_GRAPH_LAUNCH, m);
-}
-
-void srv_graph_upload(struct srv_client *c, const struct omps_call_pair *m)
-{
-	on_exec(c, OMPS_CALL_GRAPH_UPLOAD, m);
-}
-
-void srv_graph_destroy(struct srv_client *c, const struct omps_call_handle *m)
-{
-	destroy(c, OMPS_CALL_GRAPH_DESTROY, m->handle);
-}
-
-void srv_graph_exec_destroy(struct srv_client *c, const struct omps_call_handle *m)
-{
-	destroy(c, OMPS_CALL_GRAPH_EXEC_DESTROY, m->handle);
 }
 
 void srv_capture_abandon(struct srv_client *c, CUstream s)

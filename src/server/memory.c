@@ -517,25 +517,16 @@ static CUresult dma(struct srv_client *c, int to_device, uint64_t dev, uint64_t 
 	return c->srv->drv->memcpy_dtoh_async((void *)(uintptr_t)host, dev, bytes, s);
 }
 
-/* Copies with shared host memory. */
-static void copy_host(struct srv_client *c, int to_device, const struct omps_call_copy *m)
+/* Copies with shared host memory: MEMCPY_HTOD_HOST, MEMCPY_DTOH_HOST. */
+void srv_memory_copy_host(struct srv_client *c, const struct omps_call_copy *m)
 {
+	int to_device = c->call == OMPS_CALL_MEMCPY_HTOD_HOST;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	if (r == CUDA_SUCCESS)
 		r = dma(c, to_device, to_device ? m->dst : m->src, to_device ? m->src : m->dst, m->bytes, s);
 	srv_deferred(c, r);
-}
-
-void srv_memory_copy_from_host(struct srv_client *c, const struct omps_call_copy *m)
-{
-	copy_host(c, 1, m);
-}
-
-void srv_memory_copy_to_host(struct srv_client *c, const struct omps_call_copy *m)
-{
-	copy_host(c, 0, m);
 }
 
 /* One piece of a large pageable copy, through a staging buffer. */

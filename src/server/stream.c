@@ -126,8 +126,10 @@ uint32_t srv_object_add(struct srv_object **tab, uint32_t *n, void *obj, int dev
 	return ++*n;
 }
 
-static void create(struct srv_client *c, uint32_t type, const struct omps_call_create *m)
+/* STREAM_CREATE, EVENT_CREATE */
+void srv_stream_create(struct srv_client *c, const struct omps_call_create *m)
 {
+	uint32_t type = c->call;
 	struct srv_driver *drv = c->srv->drv;
 	struct omps_reply_handle rep;
 	void *obj = NULL;
@@ -157,8 +159,10 @@ static void create(struct srv_client *c, uint32_t type, const struct omps_call_c
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
+/* The calls on one stream or event: destroy, synchronize, query. */
+void srv_stream_on_handle(struct srv_client *c, const struct omps_call_handle *m)
 {
+	uint32_t type = c->call, handle = m->handle;
 	struct srv_driver *drv = c->srv->drv;
 	int is_stream = type == OMPS_CALL_STREAM_DESTROY || type == OMPS_CALL_STREAM_SYNC || type == OMPS_CALL_STREAM_QUERY;
 	struct srv_object *o = is_stream ? srv_object_find(c, c->streams, c->nstreams, handle, "stream")
@@ -195,8 +199,10 @@ static void on_handle(struct srv_client *c, uint32_t type, uint32_t handle)
 		srv_reply_result(c, r);
 }
 
-static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_pair *m)
+/* STREAM_WAIT, EVENT_RECORD, EVENT_ELAPSED */
+void srv_stream_on_pair(struct srv_client *c, const struct omps_call_pair *m)
 {
+	uint32_t type = c->call;
 	struct srv_driver *drv = c->srv->drv;
 	struct omps_reply_elapsed rep;
 	CUstream s = NULL;
@@ -227,61 +233,6 @@ static void on_pair(struct srv_client *c, uint32_t type, const struct omps_call_
 			r = drv->event_record(e->obj, s);
 		srv_deferred(c, r);
 	}
-}
-
-void srv_stream_create(struct srv_client *c, const struct omps_call_create *m)
-{
-	create(c, OMPS_CALL_STREAM_CREATE, m);
-}
-
-void srv_stream_event_create(struct srv_client *c, const struct omps_call_create *m)
-{
-	create(c, OMPS_CALL_EVENT_CREATE, m);
-}
-
-void srv_stream_destroy(struct srv_client *c, const struct omps_call_handle *m)
-{
-	on_handle(c, OMPS_CALL_STREAM_DESTROY, m->handle);
-}
-
-void srv_stream_synchronize(struct srv_client *c, const struct omps_call_handle *m)
-{
-	on_handle(c, OMPS_CALL_STREAM_SYNC, m->handle);
-}
-
-void srv_stream_query(struct srv_client *c, const struct omps_call_handle *m)
-{
-	on_handle(c, OMPS_CALL_STREAM_QUERY, m->handle);
-}
-
-void srv_stream_event_destroy(struct srv_client *c, const struct omps_call_handle *m)
-{
-	on_handle(c, OMPS_CALL_EVENT_DESTROY, m->handle);
-}
-
-void srv_stream_event_synchronize(struct srv_client *c, const struct omps_call_handle *m)
-{
-	on_handle(c, OMPS_CALL_EVENT_SYNC, m->handle);
-}
-
-void srv_stream_event_query(struct srv_client *c, const struct omps_call_handle *m)
-{
-	on_handle(c, OMPS_CALL_EVENT_QUERY, m->handle);
-}
-
-void srv_stream_wait_event(struct srv_client *c, const struct omps_call_pair *m)
-{
-	on_pair(c, OMPS_CALL_STREAM_WAIT, m);
-}
-
-void srv_stream_event_record(struct srv_client *c, const struct omps_call_pair *m)
-{
-	on_pair(c, OMPS_CALL_EVENT_RECORD, m);
-}
-
-void srv_stream_event_elapsed(struct srv_client *c, const struct omps_call_pair *m)
-{
-	on_pair(c, OMPS_CALL_EVENT_ELAPSED, m);
 }
 
 void srv_stream_release(struct srv_client *c)
