@@ -189,6 +189,70 @@ TEST(server_module_function_count)
 	leave(c);
 }
 
+static int waits(const char *log)
+{
+	char line[64];
+	FILE *f = fopen(log, "r");
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* The legacy NULL stream: work on it waits for a blocking stream's earlier
+ * work, and a blocking stream's for the NULL stream's, once each (fakecuda
+ * counts the stream waits the server makes); a non-blocking stream never
+ * waits nor is waited for. */
+TEST(server_legacy_stream_order)
+{
+	char log[] = "/tmp/omps-waits.XXXXXX";
+	struct omps_call_create blocking = {.dev = 0, .flags = 0}, free_running = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_call_memset set = {.dev = 0, .elem = 4, .count = 16};
+	struct omps_reply_handle s1, s2;
+	struct omps_reply_ptr p;
+	struct srv_client *c;
+	int fd = mkstemp(log);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	setenv("FAKECUDA_WAIT_LOG", log, 1);
+	server_up();
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+	set.ptr = p.ptr;
+	ASSERT_EQ(call(c, OMPS_CALL_STREAM_CREATE, &blocking, sizeof(blocking), &s1, sizeof(s1)), sizeof(s1));
+	ASSERT_EQ(call(c, OMPS_CALL_STREAM_CREATE, &free_running, sizeof(free_running), &s2, sizeof(s2)), sizeof(s2));
+	ASSERT_EQ(s1.r.result, CUDA_SUCCESS);
+	ASSERT_EQ(s2.r.result, CUDA_SUCCESS);
+	unlink(log);
+
+	set.stream = s1.handle; /* the blocking stream, then the NULL stream: one wait */
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), &p, sizeof(p)), -1);
+	set.stream = 0;
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), &p, sizeof(p)), -1);
+	ASSERT_EQ(waits(log), 1);
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), &p, sizeof(p)), -1); /* nothing new to wait for */
+	ASSERT_EQ(waits(log), 1);
+	set.stream = s1.handle; /* the blocking stream after the NULL stream's work: one wait */
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), &p, sizeof(p)), -1);
+	ASSERT_EQ(waits(log), 2);
+	set.stream = s2.handle; /* non-blocking, either way round: none */
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), &p, sizeof(p)), -1);
+	set.stream = 0;
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), &p, sizeof(p)), -1);
+	ASSERT_EQ(waits(log), 3); /* the NULL stream after s1's last memset only */
+	set.stream = s2.handle;
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), &p, sizeof(p)), -1);
+	ASSERT_EQ(waits(log), 3);
+	ASSERT_EQ(c->sticky, CUDA_SUCCESS);
+	unlink(log);
+	leave(c);
+}
+
 /* fakecuda's device has 132 SMs, split in groups of 8: a share is rounded
  * up to whole groups, and a below-normal client leaves the reserve (5%). */
 TEST(server_sm_shares)
