@@ -59,6 +59,8 @@ enum omps_msg_type {
 	OMPS_MSG_HOST_UNMAP,	    /* client -> server: omps_host_map (addr): stop sharing it */
 	OMPS_MSG_HOST_MAPPED,	    /* server -> client: status (a CUresult), omps_host_map */
 	OMPS_MSG_CLIENT_USAGE,	    /* server -> daemon: omps_client_usage, when it changes */
+	OMPS_MSG_SERVER_PING,	    /* daemon -> server: omps_ping, about once a second */
+	OMPS_MSG_SERVER_PONG,	    /* server -> daemon: the same omps_ping, from its main loop */
 	OMPS_MSG_TYPE_END
 };
 
@@ -136,6 +138,25 @@ struct omps_client_usage {
 	int32_t pid;
 	uint32_t sms; /* SMs its kernels may run on (device 0); 0 = not known yet */
 	uint64_t used[OMPS_MAX_DEVICES]; /* device memory it holds, bytes */
+};
+
+/* The daemon's watch on a server: the main loop answers each ping; one not
+ * answered for long (OPENMPS_SERVER_WATCHDOG_S) gets the server killed and
+ * its clients a new one. */
+struct omps_ping {
+	uint32_t seq;
+	uint32_t reserved;
+};
+
+/* What a server's main loop is doing, in a page of shared memory it sends
+ * with SERVER_READY, so that the daemon can say where it was stuck.
+ * busy_since_us: CLOCK_MONOTONIC when the loop took the event it handles,
+ * 0 while it waits for one; doing: what it does, whole while seq is even. */
+struct omps_server_beat {
+	uint64_t busy_since_us;
+	uint32_t seq;
+	uint32_t reserved;
+	char doing[240];
 };
 
 struct omps_shutdown {

@@ -132,8 +132,12 @@ static void cmd_get_server_status(struct ctl_daemon *d, struct ctl_conn *c, int 
 {
 	struct ctl_server *s = server_arg(d, argc, argv, 1, r);
 
+	char late[400];
+
 	(void)c;
-	if (s)
+	if (s && ctl_watch_describe(s, late, sizeof(late)))
+		fprintf(r->out, "%s, %s\n", ctl_server_state_name(s->state), late);
+	else if (s)
 		fprintf(r->out, "%s\n", ctl_server_state_name(s->state));
 }
 

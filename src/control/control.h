@@ -34,6 +34,13 @@ struct ctl_server {
 	uint32_t next_seq;
 	double kill_at; /* monotonic time to SIGKILL it, 0 if none */
 	char failure[256];
+	/* the watch (watch.c) */
+	const struct omps_server_beat *beat; /* its main loop's page; NULL if none */
+	uint32_t ping_seq;
+	double ping_sent; /* when the unanswered ping went; 0: none */
+	double next_ping;
+	double started; /* when it was spawned (ctl_now) */
+	int wedged;	/* killed for not answering */
 };
 
 enum ctl_conn_role { CONN_NEW, CONN_UI, CONN_CLIENT };
@@ -102,6 +109,7 @@ struct ctl_daemon {
 	int start_pending;
 	int quitting;
 	double quit_force_at;
+	int watchdog_s; /* OPENMPS_SERVER_WATCHDOG_S; 0: servers are not watched */
 };
 
 /* The answer to one command line: text for the front end, and whether it
@@ -120,6 +128,15 @@ void ctl_answer(struct ctl_daemon *d, struct ctl_conn *c, const char *text, size
 struct ctl_conn *ctl_conn_by_serial(struct ctl_daemon *d, uint64_t serial);
 void ctl_conn_close(struct ctl_daemon *d, struct ctl_conn *c);
 void ctl_begin_quit(struct ctl_daemon *d, int timeout);
+
+/* watch.c: pings to each server's main loop, and a kill for one that stops answering. */
+void ctl_watch_init(struct ctl_daemon *d);
+void ctl_watch_ready(struct ctl_server *s, int beat_fd);
+void ctl_watch_pong(struct ctl_server *s, const char *buf, size_t n);
+void ctl_watch_timers(struct ctl_daemon *d, double *next);
+/* "not answering for 3.0 s: ..." where its loop is late; 0 if it is not. */
+int ctl_watch_describe(const struct ctl_server *s, char *out, size_t len);
+void ctl_watch_release(struct ctl_server *s);
 
 /* access.c */
 int ctl_access_parse_group(const char *name, gid_t *gid);

@@ -545,6 +545,7 @@ int ctl_daemon_run(const struct ctl_options *o)
 		close(report);
 		detach_stdio();
 	}
+	ctl_watch_init(&d);
 	loop(&d, sfd);
 	cleanup(&d);
 	return 0;

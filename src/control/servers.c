@@ -107,6 +107,7 @@ struct ctl_server *ctl_server_start(struct ctl_daemon *d, uid_t uid)
 		free(s);
 		return NULL;
 	}
+	s->started = ctl_now();
 	s->pid = fork();
 	if (s->pid < 0) {
 		omps_log("Cannot start a server for user %u: %s", (unsigned)uid, strerror(errno));
@@ -167,8 +168,9 @@ static void on_hello(struct ctl_daemon *d, struct ctl_server *s, const struct om
 	ctl_server_send(s, OMPS_MSG_WELCOME, &s->settings, sizeof(s->settings), -1);
 }
 
-static void on_ready(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n)
+static void on_ready(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n, int beat_fd)
 {
+	ctl_watch_ready(s, beat_fd);
 	if ((size_t)n != sizeof(s->devices)) {
 		omps_log("Server %d sent a malformed ready message", (int)s->pid);
 		kill(s->pid, SIGKILL);
@@ -226,8 +228,13 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 {
 	struct omps_msg hdr;
 	char buf[OMPS_MSG_MAX];
-	ssize_t n = omps_recv(s->fd, &hdr, buf, sizeof(buf) - 1, NULL);
+	int fd = -1;
+	ssize_t n = omps_recv(s->fd, &hdr, buf, sizeof(buf) - 1, &fd);
 
+	if (n >= 0 && fd >= 0 && hdr.type != OMPS_MSG_SERVER_READY) {
+		close(fd); /* only the ready message carries one (its loop's page) */
+		fd = -1;
+	}
 	if (n < 0) {
 		if (errno == EAGAIN)
 			return 0;
@@ -241,7 +248,10 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 		on_hello(d, s, &hdr, buf, n);
 		break;
 	case OMPS_MSG_SERVER_READY:
-		on_ready(d, s, buf, n);
+		on_ready(d, s, buf, n, fd);
+		break;
+	case OMPS_MSG_SERVER_PONG:
+		ctl_watch_pong(s, buf, (size_t)n);
 		break;
 	case OMPS_MSG_SERVER_TERMINATED:
 		on_terminated(d, buf, n);
@@ -270,7 +280,10 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 	/* What it said before dying (why it failed, say) may still be queued. */
 	while (s->fd >= 0 && ctl_server_readable(d, s))
 		;
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status) && s->wedged)
+		omps_log("Server %d was killed: %s", (int)s->pid,
+			 s->state == CTL_SERVER_INITIALIZING ? s->failure : "it did not answer");
+	else if (WIFSIGNALED(status))
 		omps_log("Server %d was killed by signal %d", (int)s->pid, WTERMSIG(status));
 	else
 		omps_log("Server %d exited with status %d", (int)s->pid, WEXITSTATUS(status));
@@ -303,6 +316,7 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 	}
 	if (s->fd >= 0)
 		close(s->fd);
+	ctl_watch_release(s);
 	free(s);
 }
 
@@ -350,6 +364,7 @@ void ctl_servers_timers(struct ctl_daemon *d, double *next)
 	}
 	if (d->quitting && d->quit_force_at > 0 && (!*next || d->quit_force_at < *next))
 		*next = d->quit_force_at;
+	ctl_watch_timers(d, next);
 }
 
 /* device_query runs `openmps-server --query-devices` as a helper, so that

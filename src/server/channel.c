@@ -205,6 +205,7 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	srv_beat_doing("opening the data channel of client process %d", (int)c->pid);
 	for (i = 0; i < c->srv->devices.ndevices; i++) {
 		struct omps_device_info info = {.dev = c->srv->devices.dev[i]};
 
@@ -228,6 +229,7 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 		snprintf(err, errlen, "cannot make its doorbell: %s", strerror(errno));
 		return -1;
 	}
+	srv_beat_doing("page-locking the data channel of client process %d", (int)c->pid);
 	pin(c, 1);
 	c->has_worker = 1;
 	atomic_fetch_add(&c->srv->workers.channels, 1);

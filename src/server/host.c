@@ -43,6 +43,8 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 		goto fail;
 	}
 	r = drv->ctx_set_current(c->srv->ctx[0]);
+	srv_beat_doing("page-locking %llu bytes of host memory of client process %d", (unsigned long long)m->bytes,
+		       (int)c->pid);
 	if (r == CUDA_SUCCESS)
 		r = drv->mem_host_register(p, m->bytes, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
 	if (r == CUDA_SUCCESS && drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS)

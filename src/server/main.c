@@ -172,6 +172,9 @@ static void control_readable(struct srv_state *s)
 
 		memcpy(&m, buf, sizeof(m));
 		on_shutdown(s, &m);
+	} else if (hdr.type == OMPS_MSG_SERVER_PING && (size_t)n == sizeof(struct omps_ping)) {
+		/* The daemon's watch: answered from this loop, and never waited for. */
+		omps_send(s->control_fd, OMPS_MSG_SERVER_PONG, 0, 0, buf, (size_t)n, -1, 0);
 	} else if (hdr.type == OMPS_MSG_SERVER_TERMINATE && (size_t)n == sizeof(struct omps_terminate)) {
 		struct omps_terminate m;
 
@@ -220,11 +223,17 @@ static void serve(struct srv_state *s)
 		}
 		/* Clients first: handling one can only remove that one, while a
 		 * daemon message (terminate, forced shutdown) may remove any. */
-		for (i = 1; i < n; i++)
-			if (pfd[i].revents)
-				srv_client_readable(s, who[i]);
-		if (pfd[0].fd >= 0 && pfd[0].revents)
+		for (i = 1; i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			srv_beat_doing("reading a message of client process %d", (int)who[i]->pid);
+			srv_client_readable(s, who[i]);
+		}
+		if (pfd[0].fd >= 0 && pfd[0].revents) {
+			srv_beat_doing("reading a message of the control daemon");
 			control_readable(s);
+		}
+		srv_beat_idle();
 	}
 }
 
@@ -245,7 +254,7 @@ int main(int argc, char **argv)
 					      {0, 0, 0, 0}};
 	struct srv_state s = {.control_fd = -1, .usage_fd = -1};
 	char err[512];
-	int opt, query = 0, csv = 0;
+	int opt, query = 0, csv = 0, beat;
 
 	while ((opt = getopt_long(argc, argv, "hqv", opts, NULL)) != -1) {
 		switch (opt) {
@@ -293,10 +302,13 @@ int main(int argc, char **argv)
 	omps_log("openmps server version %s, protocol %d", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION);
 	omps_log("CUDA driver API version: %d", s.devices.driver_version);
 	log_settings(&s.settings);
-	if (omps_send(s.control_fd, OMPS_MSG_SERVER_READY, 0, 0, &s.devices, sizeof(s.devices), -1, 1) < 0) {
+	beat = srv_beat_init(); /* without it, the daemon's watch cannot say where the loop was */
+	if (omps_send(s.control_fd, OMPS_MSG_SERVER_READY, 0, 0, &s.devices, sizeof(s.devices), beat, 1) < 0) {
 		omps_log("Cannot reach the control daemon: %s", strerror(errno));
 		return 1;
 	}
+	if (beat >= 0)
+		close(beat); /* the daemon has its own; the mapping stays */
 	omps_log("Server has started");
 	serve(&s);
 	return 0;

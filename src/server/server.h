@@ -267,6 +267,11 @@ int srv_use_device(struct srv_client *c, int dev, CUstream *stream);
  * unit tests all make it here. drv becomes s->drv. */
 int srv_state_init(struct srv_state *s, struct srv_driver *drv, char *err, size_t errlen);
 
+/* beat.c: what the main loop does, for the daemon's watch (protocol.h). */
+int srv_beat_init(void); /* the page's memfd, sent with SERVER_READY; -1 if none */
+void srv_beat_doing(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void srv_beat_idle(void); /* back in poll */
+
 /* workers.c */
 int srv_workers_init(struct srv_state *s, char *err, size_t errlen);
 /* Starts the threads; a synchronize by a worker counts as blocked from then on. */

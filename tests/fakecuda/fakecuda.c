@@ -8,6 +8,7 @@
  *   FAKECUDA_SYNC_DELAY_MS=T  a stream or event synchronize takes T milliseconds
  *                             even on finished work, as a preempted caller would
  *   FAKECUDA_REGISTER_DELAY_MS=T  page-locking host memory takes T milliseconds
+ *   FAKECUDA_REGISTER_GATE=FILE   ... and waits while FILE exists (30 s at most)
  *   FAKECUDA_EVENT_GATE=FILE  events' work runs while FILE exists (a long kernel)
  *   FAKECUDA_LOAD_LOG=FILE    a line for each module load, for tests to count
  *   FAKECUDA_WAIT_LOG=FILE    a line for each stream wait on an event
@@ -969,8 +970,13 @@ CUresult CUDAAPI cuLaunchHostFunc(CUstream s, CUhostFn fn, void *data)
  * takes a real driver milliseconds: FAKECUDA_REGISTER_DELAY_MS says how many. */
 CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 {
+	const char *gate = getenv("FAKECUDA_REGISTER_GATE");
+	int waited = 0;
+
 	(void)flags;
 	sleep_ms(env_int("FAKECUDA_REGISTER_DELAY_MS", 0));
+	while (gate && *gate && access(gate, F_OK) == 0 && waited++ < 3000) /* 30 s at most */
+		sleep_ms(10);
 	if (!p || !bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	live_add_range((uintptr_t)p, bytes); /* kernels reach it */

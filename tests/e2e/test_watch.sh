@@ -1,0 +1,70 @@
+# The daemon's watch on its servers: a server whose main loop stops turning
+# is reported with what it was doing, killed, and replaced: the clients it
+# held get an error, a client after it a new server, nobody hangs.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+PROBE=$OPENMPS_BIN/omps-remote-probe
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+probe() { LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" "$@"; } # the test's watchdog bounds it
+status_is() { [[ "$(c "get_server_status $1")" =~ $2 ]]; }
+has_client() { [ -n "$(c "get_client_list $1")" ]; }
+
+# 1. A loop stuck in the driver: page-locking a client's channel, which a
+# gate holds (fakecuda's FAKECUDA_REGISTER_GATE), as a driver call can hang.
+touch "$TMP/gate"
+OPENMPS_SERVER_WATCHDOG_S=4 FAKECUDA_REGISTER_GATE=$TMP/gate start_daemon
+probe --hold-ms 100 >"$TMP/a.out" 2>&1 &
+apid=$!
+wait_for "the server to start" 5 has_servers
+S=$(servers)
+wait_for "the server to be late" 10 status_is "$S" "^ACTIVE, not answering for [0-9.]+ s: page-locking the data channel of client process [0-9]+, for [0-9.]+ s$"
+check "get_server_status says what its loop does [$(c "get_server_status $S")]" \
+	grep -qE "not answering .*page-locking the data channel" <<<"$(c "get_server_status $S")"
+wait_for "the daemon to kill it" 10 dead "$S"
+check "control.log: not answering, and what it was doing" \
+	logged "Server $S has not answered for 4 s \(its main loop: page-locking the data channel of client process [0-9]+, for [0-9.]+ s\); killing it"
+check "control.log: killed for not answering" logged "Server $S was killed: it did not answer"
+wait "$apid"
+check "the client it held ends with an error, not a hang [$(tail -1 "$TMP/a.out")]" grep -q "openmps: lost the openmps server" "$TMP/a.out"
+rm -f "$TMP/gate"
+out=$(probe 2>&1)
+check "the next client gets a new server and passes" grep -qx "remote_probe: PASS" <<<"$out"
+check "... a new one" test -n "$(servers)" -a "$(servers)" != "$S"
+stop_daemon 10
+
+# 2. A stopped server: nothing answers at all.
+OPENMPS_SERVER_WATCHDOG_S=2 start_daemon
+probe --gate "$TMP/go" >"$TMP/b.out" 2>&1 &
+bpid=$!
+wait_for "a server" 5 has_servers
+S=$(servers)
+wait_for "the client to be admitted" 10 has_client "$S"
+kill -STOP "$S"
+wait_for "the daemon to kill the stopped server" 10 dead "$S"
+check "control.log: a server stopped while waiting for messages" \
+	logged "Server $S has not answered for 2 s \(its main loop: waiting for messages\)"
+touch "$TMP/go"
+wait "$bpid"
+check "its client ends with an error [$(tail -1 "$TMP/b.out")]" grep -q "openmps: lost the openmps server" "$TMP/b.out"
+out=$(probe 2>&1)
+check "the next client gets a new server and passes" grep -qx "remote_probe: PASS" <<<"$out"
+stop_daemon 10
+
+# 3. A server that never becomes ready (its driver's start hangs): killed
+# after six times the watch's bound, its waiting client refused with why.
+OPENMPS_SERVER_WATCHDOG_S=2 FAKECUDA_INIT_DELAY_MS=60000 start_daemon
+client c
+wait_for "the server to start" 5 has_servers
+S=$(servers)
+wait_for "the daemon to kill the server that does not start" 20 dead "$S"
+client_wait c "^refused: .*the server for user 0 failed to start: it was not ready after 12 s"
+check "control.log: why" logged "Server $S was not ready after 12 s; killing it"
+stop_daemon 10
+
+# 4. No watch: a server never answers pings it is not sent.
+OPENMPS_SERVER_WATCHDOG_S=0 start_daemon
+out=$(probe 2>&1)
+check "with the watch off, clients pass" grep -qx "remote_probe: PASS" <<<"$out"
+check "control.log: the watch is off" logged "Servers are not watched \(OPENMPS_SERVER_WATCHDOG_S=0\)"
+stop_daemon 10
+finish
