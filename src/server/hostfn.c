@@ -25,7 +25,7 @@ void srv_hostfn_area(struct srv_client *c, const struct omps_call_ptr *m)
 	if (c->hostfn.area || m->ptr % 64 || !srv_host_device_ptr(c, m->ptr, sizeof(struct omps_hostfn_area)))
 		r = CUDA_ERROR_INVALID_VALUE; /* set before, or not in memory it shares with us */
 	else
-		c->hostfn.area = m->ptr;
+		__atomic_store_n(&c->hostfn.area, m->ptr, __ATOMIC_RELEASE);
 	srv_reply_result(c, r);
 }
 
@@ -60,25 +60,32 @@ void srv_hostfn_call(struct srv_client *c, const struct omps_call_hostfn *m)
 	if (r == CUDA_SUCCESS)
 		r = drv->stream_wait_value32(s, done, m->ticket, CU_STREAM_WAIT_VALUE_GEQ);
 	if (r == CUDA_SUCCESS) {
-		c->hostfn.pending = 1;
-		c->hostfn.last = m->ticket;
+		__atomic_store_n(&c->hostfn.last, m->ticket, __ATOMIC_RELEASE);
+		__atomic_store_n(&c->hostfn.pending, 1, __ATOMIC_RELEASE);
 	}
 	srv_deferred(c, r);
 }
 
 /* A client that is gone runs no more functions: every wait of its streams is
  * let go, so that its streams drain before its memory is released. Under the
- * hosts lock, so that the area cannot be unmapped meanwhile. */
+ * hosts lock, so that the area cannot be unmapped meanwhile. From the main
+ * thread as soon as the client is gone (srv_channel_stop), and again from
+ * its worker's release: the worker may itself be in the driver behind such
+ * a wait (fakecuda waits synchronously), and a record it was serving when
+ * the client went may hold a ticket past the last one read here, so every
+ * ticket up to 2^30 past it is let go (the comparison is a signed one). */
 void srv_hostfn_release(struct srv_client *c)
 {
-	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)c->hostfn.area;
+	uint64_t area = __atomic_load_n(&c->hostfn.area, __ATOMIC_ACQUIRE);
+	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)area;
+	uint32_t all = __atomic_load_n(&c->hostfn.last, __ATOMIC_ACQUIRE) + (1u << 30);
 	size_t i;
 
-	if (!c->hostfn.pending)
+	if (!__atomic_load_n(&c->hostfn.pending, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&c->host.lock);
-	if (srv_host_device_ptr_locked(c, c->hostfn.area, sizeof(*a)))
+	if (srv_host_device_ptr_locked(c, area, sizeof(*a)))
 		for (i = 0; i < OMPS_HOSTFN_SLOTS; i++)
-			__atomic_store_n(&a->done[i], c->hostfn.last, __ATOMIC_RELEASE);
+			__atomic_store_n(&a->done[i], all, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->host.lock);
 }

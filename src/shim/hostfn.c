@@ -163,10 +163,18 @@ static CUresult enqueue(struct hostfn *f)
 	f->ticket = m.ticket;
 	f->used = 1;
 	hf.slot[slot] = *f;
-	r = shim_post(OMPS_CALL_HOST_FUNC, &m, sizeof(m), NULL, 0);
-	if (r != CUDA_SUCCESS)
-		hf.slot[slot].used = 0;
+	/* Posted without the lock: the runner takes it to run every function,
+	 * and a post may wait on the channel, whose holder may be waiting in a
+	 * synchronize for a function the runner has yet to run (a deadlock
+	 * seen on an H200, and over fakecuda with e2e_liveness). */
 	pthread_mutex_unlock(&hf.lock);
+	r = shim_post(OMPS_CALL_HOST_FUNC, &m, sizeof(m), NULL, 0);
+	if (r != CUDA_SUCCESS) {
+		pthread_mutex_lock(&hf.lock);
+		hf.slot[slot].used = 0;
+		pthread_cond_broadcast(&hf.freed);
+		pthread_mutex_unlock(&hf.lock);
+	}
 	return r;
 }
 
