@@ -39,6 +39,7 @@ void srv_client_free(struct srv_client *c)
 	close(c->fd);
 	pthread_mutex_destroy(&c->run_lock);
 	pthread_mutex_destroy(&c->host.lock);
+	pthread_cond_destroy(&c->host.idle);
 	srv_qos_release(c);
 	free(c->buf);
 	free(c);

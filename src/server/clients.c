@@ -24,6 +24,7 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	srv_qos_client_init(c, &a->effective, &a->requested);
 	c->bell = -1;
 	pthread_mutex_init(&c->host.lock, NULL);
+	pthread_cond_init(&c->host.idle, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
 	c->next = s->clients;
 	s->clients = c;

@@ -1,9 +1,14 @@
 /* Page-locked host memory shared with a client: the client's memfd mapped
  * here at the client's address and registered with the driver, so that
  * copies between it and the device are DMA on the client's streams, and
- * kernels reach it through its device pointer. The main thread maps and
- * unmaps (the descriptors come on the client's socket); the worker checks
- * copies against the list, under the client's lock. */
+ * kernels reach it through its device pointer. The requests come on the
+ * client's socket, to the main thread, which hands each to a thread of its
+ * own: page-locking takes the driver milliseconds a GiB, and giving memory
+ * back waits for the GPU, whose streams may wait for any client's host
+ * functions, and the main loop waits for neither (docs/architecture.md,
+ * "Liveness"). The shim sends one request at a time a process, so a
+ * client's stay in order; its release waits for the one under way. The
+ * worker checks copies against the list, under the client's lock. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +48,6 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 		goto fail;
 	}
 	r = drv->ctx_set_current(c->srv->ctx[0]);
-	srv_beat_doing("page-locking %llu bytes of host memory of client process %d", (unsigned long long)m->bytes,
-		       (int)c->pid);
 	if (r == CUDA_SUCCESS)
 		r = drv->mem_host_register(p, m->bytes, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
 	if (r == CUDA_SUCCESS && drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS)
@@ -94,26 +97,80 @@ static CUresult unmap(struct srv_client *c, uint64_t addr)
 	return CUDA_SUCCESS;
 }
 
-/* A HOST_MAP or HOST_UNMAP message; the answer is HOST_MAPPED. */
+struct host_job {
+	struct srv_client *c;
+	uint32_t type;
+	struct omps_host_map m;
+	int fd;
+};
+
+/* Done, and the last touch of the client: its release may go on. */
+static void job_done(struct srv_client *c)
+{
+	pthread_mutex_lock(&c->host.lock);
+	c->host.jobs--;
+	pthread_cond_broadcast(&c->host.idle);
+	pthread_mutex_unlock(&c->host.lock);
+}
+
+static void *run_job(void *arg)
+{
+	struct host_job *j = arg;
+	struct srv_client *c = j->c;
+	char why[128] = "";
+	CUresult r = j->type == OMPS_MSG_HOST_MAP ? map(c, &j->m, j->fd, why, sizeof(why)) : unmap(c, j->m.addr);
+
+	if (j->fd >= 0)
+		close(j->fd);
+	if (r != CUDA_SUCCESS && j->type == OMPS_MSG_HOST_MAP)
+		omps_log("Client process %d: cannot share %llu bytes of host memory at 0x%llx: %s", (int)c->pid,
+			 (unsigned long long)j->m.bytes, (unsigned long long)j->m.addr, why);
+	omps_send(c->fd, OMPS_MSG_HOST_MAPPED, (uint32_t)r, 0, &j->m, sizeof(j->m), -1, 0);
+	free(j);
+	job_done(c);
+	return NULL;
+}
+
+/* A HOST_MAP or HOST_UNMAP message; the answer is HOST_MAPPED, from the
+ * request's own thread. */
 void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const void *buf, size_t n, int fd)
 {
-	struct omps_host_map m = {0};
-	char why[128] = "";
-	CUresult r;
+	struct host_job *j = NULL;
+	pthread_attr_t attr;
+	pthread_t t;
+	CUresult r = CUDA_ERROR_INVALID_VALUE;
+	int err;
 
-	if (n != sizeof(m) || !c->map || (hdr->type == OMPS_MSG_HOST_MAP && fd < 0)) {
-		r = CUDA_ERROR_INVALID_VALUE;
-		snprintf(why, sizeof(why), "malformed request");
-	} else {
-		memcpy(&m, buf, sizeof(m));
-		r = hdr->type == OMPS_MSG_HOST_MAP ? map(c, &m, fd, why, sizeof(why)) : unmap(c, m.addr);
+	if (n == sizeof(j->m) && c->map && (hdr->type == OMPS_MSG_HOST_UNMAP || fd >= 0)) {
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+		j = malloc(sizeof(*j));
+	}
+	pthread_mutex_lock(&c->host.lock);
+	if (j && c->host.jobs) { /* the shim waits for each answer: only a raw client asks twice */
+		free(j);
+		j = NULL;
+		r = CUDA_ERROR_NOT_PERMITTED;
+	}
+	if (j)
+		c->host.jobs++;
+	pthread_mutex_unlock(&c->host.lock);
+	if (j) {
+		*j = (struct host_job){.c = c, .type = hdr->type, .fd = fd};
+		memcpy(&j->m, buf, sizeof(j->m));
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		err = pthread_create(&t, &attr, run_job, j);
+		pthread_attr_destroy(&attr);
+		if (!err)
+			return;
+		free(j);
+		job_done(c);
+		omps_log("Client process %d: cannot start a thread for its host memory: %s", (int)c->pid, strerror(err));
 	}
 	if (fd >= 0)
 		close(fd);
-	if (r != CUDA_SUCCESS && hdr->type == OMPS_MSG_HOST_MAP)
-		omps_log("Client process %d: cannot share %llu bytes of host memory at 0x%llx: %s", (int)c->pid,
-			 (unsigned long long)m.bytes, (unsigned long long)m.addr, why);
-	omps_send(c->fd, OMPS_MSG_HOST_MAPPED, (uint32_t)r, 0, &m, sizeof(m), -1, 0);
+	omps_send(c->fd, OMPS_MSG_HOST_MAPPED, (uint32_t)r, 0, &(struct omps_host_map){0}, sizeof(struct omps_host_map),
+		  -1, 0);
 }
 
 int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes)
@@ -141,7 +198,8 @@ uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes
 	return d;
 }
 
-/* When the client goes, after its streams are done. */
+/* When the client goes, after its streams are done, and after the request
+ * under way for it (its host functions' waits are let go already). */
 void srv_host_release(struct srv_client *c)
 {
 	struct srv_host *h;
@@ -149,6 +207,8 @@ void srv_host_release(struct srv_client *c)
 	uint32_t i;
 
 	pthread_mutex_lock(&c->host.lock);
+	while (c->host.jobs)
+		pthread_cond_wait(&c->host.idle, &c->host.lock);
 	h = c->host.maps;
 	c->host.maps = NULL;
 	pthread_mutex_unlock(&c->host.lock);

@@ -150,6 +150,8 @@ struct srv_client {
 	struct { /* host.c: host memory shared with it */
 		struct srv_host *maps;
 		pthread_mutex_t lock;
+		pthread_cond_t idle; /* jobs fell to 0 */
+		unsigned jobs;	     /* requests under way on threads of their own */
 	} host;
 	struct { /* hostfn.c */
 		uint64_t area;	/* its struct omps_hostfn_area, shared; 0: none */

@@ -41,4 +41,25 @@ check "the daemon's watch never had to kill the server" not_logged "has not answ
 check "no stream waited out fakecuda's bound for a host function (702)" not_logged "\(702\)" server
 check "one server served them all" test "$(grep -c 'Starting new server' "$OPENMPS_LOG_DIRECTORY/control.log")" -eq 1
 stop_daemon 10
+
+# Host memory given back waits for the GPU in a real driver, and the GPU may
+# wait for any client's host function: a client's cuMemFreeHost held so
+# (fakecuda's FAKECUDA_UNREGISTER_GATE) holds no one else, nor the main
+# loop, past the watch's bound.
+touch "$TMP/gate"
+OPENMPS_SERVER_WATCHDOG_S=2 FAKECUDA_UNREGISTER_GATE=$TMP/gate start_daemon
+shim timeout 60 "$OPENMPS_BIN/omps-threads-probe" 1 1 >"$TMP/held.out" 2>&1 &
+held=$!
+wait_for "its memory to be given back" 10 logged "opened its data channel" server
+sleep 3 # past the watch's 2 s
+out=$(shim timeout 10 "$OPENMPS_BIN/omps-remote-probe" 2>&1)
+check "another client passes meanwhile" grep -qx "remote_probe: PASS" <<<"$out"
+S=$(servers)
+check "its server answers meanwhile [$(c "get_server_status $S")]" test "$(c "get_server_status $S")" = ACTIVE
+check "the client it holds is still at it" alive "$held"
+rm -f "$TMP/gate"
+wait "$held"
+check "and passes once the driver gives the memory back [$(cat "$TMP/held.out")]" grep -q "^threads_probe: PASS" "$TMP/held.out"
+check "the watch never fired" not_logged "has not answered"
+stop_daemon 10
 finish

@@ -9,6 +9,7 @@
  *                             even on finished work, as a preempted caller would
  *   FAKECUDA_REGISTER_DELAY_MS=T  page-locking host memory takes T milliseconds
  *   FAKECUDA_REGISTER_GATE=FILE   ... and waits while FILE exists (30 s at most)
+ *   FAKECUDA_UNREGISTER_GATE=FILE giving it back waits while FILE exists (30 s at most)
  *   FAKECUDA_EVENT_GATE=FILE  events' work runs while FILE exists (a long kernel)
  *   FAKECUDA_LOAD_LOG=FILE    a line for each module load, for tests to count
  *   FAKECUDA_WAIT_LOG=FILE    a line for each stream wait on an event
@@ -983,8 +984,16 @@ CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 	return CUDA_SUCCESS;
 }
 
+/* A real driver waits for the GPU here: FAKECUDA_UNREGISTER_GATE makes it
+ * wait while a file exists (30 s at most), as for a stream held by a
+ * client's host function. */
 CUresult CUDAAPI cuMemHostUnregister(void *p)
 {
+	const char *gate = getenv("FAKECUDA_UNREGISTER_GATE");
+	int waited = 0;
+
+	while (gate && *gate && access(gate, F_OK) == 0 && waited++ < 3000)
+		sleep_ms(10);
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
 	live_remove_range((uintptr_t)p);

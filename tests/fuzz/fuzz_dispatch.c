@@ -61,6 +61,7 @@ static struct srv_client *new_client(struct omps_ring *req, struct drain *d, int
 	c->pid = 4242;
 	srv_qos_client_init(c, &fuzz_limits, &fuzz_limits);
 	pthread_mutex_init(&c->host.lock, NULL);
+	pthread_cond_init(&c->host.idle, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
 	c->map_len = 2 * half;
 	c->map = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

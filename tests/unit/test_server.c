@@ -44,6 +44,7 @@ static struct srv_client *client(const struct omps_settings *limits)
 	c->pid = 4242;
 	srv_qos_client_init(c, limits ? limits : &none, limits ? limits : &none);
 	pthread_mutex_init(&c->host.lock, NULL);
+	pthread_cond_init(&c->host.idle, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
 	c->map_len = 2 * half;
 	c->map = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
