@@ -215,8 +215,11 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 			srv_qos_priority_range(c->srv, (int)i, &info.least_priority, &info.greatest_priority);
 			c->srv->drv->ctx_get_api_version(c->srv->ctx[i], &info.api_version);
 		}
-		if (omps_send(c->fd, OMPS_MSG_DEVICE_INFO, 0, 0, &info, sizeof(info), -1, 1) < 0) {
-			snprintf(err, errlen, "cannot send device information: %s", strerror(errno));
+		/* Never blocking: this is the main loop, and a client that does
+		 * not read its socket must not stop it (it is refused instead). */
+		if (omps_send(c->fd, OMPS_MSG_DEVICE_INFO, 0, 0, &info, sizeof(info), -1, 0) < 0) {
+			snprintf(err, errlen, "cannot send device information: %s",
+				 errno == EAGAIN ? "its socket is full: it does not read it" : strerror(errno));
 			return -1;
 		}
 	}
@@ -235,7 +238,8 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 	c->has_worker = 1;
 	atomic_fetch_add(&c->srv->workers.channels, 1);
 	omps_log("Client {PID: %d, ID: %u} opened its data channel", (int)c->pid, c->id);
-	omps_send(c->fd, OMPS_MSG_CHANNEL_READY, 0, 0, NULL, 0, c->bell, 1);
+	if (omps_send(c->fd, OMPS_MSG_CHANNEL_READY, 0, 0, NULL, 0, c->bell, 0) < 0)
+		srv_give_up(c, "its socket is full: it does not read it"); /* the main loop sees it leave */
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /* A client that breaks the data-channel protocol on purpose, for the
  * end-to-end tests: it joins openmps, opens its data channel, then sends
  * one bad request and waits for the server to drop it.
- *   omps-hostile-client short|unknown|oversized|garbage|handles
+ *   omps-hostile-client short|unknown|oversized|garbage|handles|unread
  *     short:     a synchronous call (cuMemAlloc's) with a record too short
  *     unknown:   a record of a type that does not exist
  *     oversized: a launch whose attribute count passes the record's end
@@ -60,6 +60,25 @@ static int open_channel(struct shim_connection *c, struct omps_ring *req, void *
 	}
 }
 
+/* Asks for a channel and reads none of the answers. */
+static int open_channel_unread(struct shim_connection *c)
+{
+	struct omps_channel_open o = {.request_ring = RING, .reply_ring = RING};
+	size_t bytes = omps_ring_bytes(RING);
+	int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	struct omps_ring r;
+	void *map;
+
+	if (fd < 0 || ftruncate(fd, (off_t)(2 * bytes)) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+		return -1;
+	map = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -1;
+	omps_ring_init(&r, map, RING);
+	omps_ring_init(&rep, (char *)map + bytes, RING);
+	return omps_send(c->server_fd, OMPS_MSG_CHANNEL_OPEN, 0, 0, &o, sizeof(o), fd, 1);
+}
+
 /* The connection closed by the server within 5 s. */
 static int dropped(int fd)
 {
@@ -82,6 +101,22 @@ int main(int argc, char **argv)
 	char err[256];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(what, "unread")) {
+		struct omps_host_map m = {0};
+		int i, sent = 0;
+
+		/* Fills its own socket with answers it never reads, then asks
+		 * for its channel: the server must not wait on it (M1). */
+		if (shim_connect(&c, err, sizeof(err)) != SHIM_CONNECT_OK)
+			return 2;
+		for (i = 0; i < 20000; i++)
+			sent += omps_send(c.server_fd, OMPS_MSG_HOST_UNMAP, 0, 0, &m, sizeof(m), -1, 1) == 0;
+		if (open_channel_unread(&c) < 0)
+			return 1;
+		printf("sent %d requests and its channel, read nothing\n", sent);
+		sleep(8); /* stays, unread, while the test checks the server */
+		return 0;
+	}
 	if (shim_connect(&c, err, sizeof(err)) != SHIM_CONNECT_OK || open_channel(&c, &req, &map) < 0) {
 		printf("no channel: %s\n", err);
 		return 2;
@@ -129,7 +164,7 @@ int main(int argc, char **argv)
 		if (write(req.doorbell, &one, sizeof(one)) < 0) /* as a commit to a parked ring does */
 			return 1;
 	} else {
-		fprintf(stderr, "usage: omps-hostile-client short|unknown|oversized|garbage\n");
+		fprintf(stderr, "usage: omps-hostile-client short|unknown|oversized|garbage|handles|unread\n");
 		return 2;
 	}
 	if (!dropped(c.server_fd)) {

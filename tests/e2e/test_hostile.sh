@@ -24,6 +24,19 @@ check "server.log: the module named" logged "Client process [0-9]+: module handl
 check "server.log: the module asked for a function named" logged "Client process [0-9]+: module handle 5 is not one of its own" server
 S=$(servers)
 check "one server served them all" test "$(wc -w <<<"$S")" -eq 1
+before=$S
+
+# A client that never reads its socket, with 20,000 answers unread in it,
+# asks for its channel: refused (the main loop does not wait to tell it),
+# and a client beside it is served at once (M1 of the security review).
+"$HOSTILE" unread >"$TMP/unread.out" 2>&1 &
+unread=$!
+wait_for "the unread client to ask for its channel" 20 grep -q "read nothing" "$TMP/unread.out"
+sleep 0.5 # the server reaches its request
+out=$(LD_LIBRARY_PATH=$SHIM_DIR timeout 4 "$OPENMPS_BIN/omps-remote-probe" 2>&1)
+check "a client beside it passes meanwhile, within 4 s (it stays 8)" grep -qx "remote_probe: PASS" <<<"$out"
+wait_for "server.log: why it is refused" 10 logged "cannot open its data channel: cannot send device information: its socket is full" server
+wait "$unread"
 
 # Meanwhile, and after, a well-behaved client is served as ever.
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" 2>&1)
