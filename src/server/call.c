@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "log.h"
 #include "server.h"
 
@@ -49,10 +50,38 @@ void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle)
 
 int srv_reply(struct srv_client *c, const void *reply, size_t len)
 {
+	if (c->dead) /* given up: nobody reads */
+		return -1;
 	if (omps_ring_push(&c->rep, OMPS_REPLY, reply, (uint32_t)len, 5000) == 0)
 		return 0;
 	srv_give_up(c, "it does not take its replies");
 	return -1;
+}
+
+/* A copy of `bytes` to a client may take 5 s, and a second more for each
+ * 64 MiB: a reader slower than that holds a worker for nothing. */
+uint64_t srv_reply_deadline(uint64_t bytes)
+{
+	return omps_now_us() + 5000000 + (bytes >> 26) * 1000000;
+}
+
+void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us)
+{
+	void *dst = c->dead ? NULL : omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
+	uint64_t now;
+
+	while (!dst && !c->dead && !atomic_load(&c->stop) && (now = omps_now_us()) < deadline_us) {
+		uint64_t left_ms = (deadline_us - now) / 1000 + 1;
+
+		if (omps_ring_wait_space(&c->rep, n, 50, left_ms < 5000 ? (int)left_ms : 5000))
+			dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
+		else if (omps_now_us() - now >= 5000000)
+			break; /* nothing taken for 5 s */
+	}
+	if (!dst && !c->dead && !atomic_load(&c->stop))
+		srv_give_up(c, omps_now_us() >= deadline_us ? "it reads its copy from the device too slowly"
+							     : "it does not take its replies");
+	return dst;
 }
 
 /* An asynchronous call's failure waits for the next synchronous call; the

@@ -268,7 +268,7 @@ void srv_memory_copy_htod(struct srv_client *c, const struct omps_call_copy *m, 
 void srv_memory_copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 {
 	uint32_t chunk = omps_ring_max_payload(&c->rep);
-	uint64_t off;
+	uint64_t off, deadline = srv_reply_deadline(m->bytes);
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
@@ -278,10 +278,8 @@ void srv_memory_copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 		r = srv_capture_refuse(c, s, "a copy of device memory to pageable host memory");
 	for (off = 0; r == CUDA_SUCCESS && off < m->bytes; off += chunk) {
 		uint32_t n = m->bytes - off < chunk ? (uint32_t)(m->bytes - off) : chunk;
-		void *dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
+		void *dst = srv_reply_space(c, n, deadline);
 
-		if (!dst && omps_ring_wait_space(&c->rep, n, 50, 5000))
-			dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
 		if (!dst) {
 			r = CUDA_ERROR_MPS_RPC_FAILURE;
 			break;
@@ -349,7 +347,7 @@ void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, 
 		       size_t len)
 {
 	uint32_t max = omps_ring_max_payload(&c->rep);
-	uint64_t bytes, row = 0, n;
+	uint64_t bytes, row = 0, n, deadline = srv_reply_deadline(m->width * m->height);
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
@@ -378,9 +376,7 @@ void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, 
 		void *dst;
 
 		n = m->height - row < max / m->width ? m->height - row : max / m->width;
-		dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, (uint32_t)(n * m->width));
-		if (!dst && omps_ring_wait_space(&c->rep, (uint32_t)(n * m->width), 50, 5000))
-			dst = omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, (uint32_t)(n * m->width));
+		dst = srv_reply_space(c, (uint32_t)(n * m->width), deadline);
 		if (!dst) {
 			r = CUDA_ERROR_MPS_RPC_FAILURE;
 			break;

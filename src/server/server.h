@@ -244,6 +244,11 @@ OMPS_CALLS(SRV_HANDLER)
 
 /* call.c: what every handler uses to answer. */
 int srv_reply(struct srv_client *c, const void *reply, size_t len);
+/* Room for a data record of n bytes in the reply ring, waited for until the
+ * deadline (srv_reply_deadline: by the copy's size); NULL: the client is let
+ * go, with a line. */
+void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us);
+uint64_t srv_reply_deadline(uint64_t bytes);
 void srv_reply_result(struct srv_client *c, CUresult r);
 void srv_reply_value(struct srv_client *c, CUresult r, int64_t value); /* omps_reply_value */
 /* r, or else the sticky error of an earlier asynchronous call (then cleared). */

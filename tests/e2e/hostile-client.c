@@ -1,7 +1,7 @@
 /* A client that breaks the data-channel protocol on purpose, for the
  * end-to-end tests: it joins openmps, opens its data channel, then sends
  * one bad request and waits for the server to drop it.
- *   omps-hostile-client short|unknown|oversized|garbage|handles|unread
+ *   omps-hostile-client short|unknown|oversized|garbage|handles|unread|slowreader
  *     short:     a synchronous call (cuMemAlloc's) with a record too short
  *     unknown:   a record of a type that does not exist
  *     oversized: a launch whose attribute count passes the record's end
@@ -157,6 +157,36 @@ int main(int argc, char **argv)
 			return 1;
 		printf("kept\n");
 		return r[0].result == 400 && r[1].result == 400 && r[2].result == 400 ? 0 : 1;
+	} else if (!strcmp(what, "slowreader")) {
+		struct omps_call_alloc a = {.dev = 0, .bytes = 64u << 20};
+		struct omps_call_copy cp = {.dev = 0, .bytes = 64u << 20};
+		static unsigned char buf[RING];
+		struct omps_reply_ptr ptr;
+		uint32_t type;
+		int s;
+
+		/* A copy of 64 MiB from the device, its reply ring read one
+		 * record every 2 s (SECURITY M2): let go after its deadline. */
+		omps_ring_push(&req, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), 1000);
+		while (omps_ring_pop(&rep, &type, buf, sizeof(buf)) < 0)
+			if (!omps_ring_wait_data(&rep, 50, 5000))
+				return 1;
+		memcpy(&ptr, buf, sizeof(ptr));
+		cp.src = ptr.ptr;
+		omps_ring_push(&req, OMPS_CALL_MEMCPY_DTOH, &cp, sizeof(cp), 1000);
+		for (s = 0; s < 60; s += 2) {
+			struct pollfd pf = {.fd = c.server_fd, .events = POLLIN};
+			char ch;
+
+			sleep(2);
+			omps_ring_pop(&rep, &type, buf, sizeof(buf));
+			if (poll(&pf, 1, 0) > 0 && recv(c.server_fd, &ch, 1, MSG_DONTWAIT) <= 0) {
+				printf("dropped after %d s\n", s + 2);
+				return 0;
+			}
+		}
+		printf("kept\n");
+		return 1;
 	} else if (!strcmp(what, "garbage")) {
 		uint64_t one = 1;
 

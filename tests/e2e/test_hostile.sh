@@ -38,6 +38,13 @@ check "a client beside it passes meanwhile, within 4 s (it stays 8)" grep -qx "r
 wait_for "server.log: why it is refused" 10 logged "cannot open its data channel: cannot send device information: its socket is full" server
 wait "$unread"
 
+# A client that reads a 64 MiB copy from the device one record every 2 s
+# is let go by its deadline (5 s and 1 s a 64 MiB), not served for half an
+# hour (M2), with a line saying why.
+out=$("$HOSTILE" slowreader 2>&1)
+check "a reader too slow for its copy is let go within 10 s [$out]" grep -qE "^dropped after ([0-9]|10) s$" <<<"$out"
+check "server.log: why" logged "reads its copy from the device too slowly; disconnecting it" server
+
 # Meanwhile, and after, a well-behaved client is served as ever.
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" 2>&1)
 check "a well-behaved client still passes" grep -qx "remote_probe: PASS" <<<"$out"
