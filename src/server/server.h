@@ -152,6 +152,8 @@ struct srv_client {
 		pthread_mutex_t lock;
 		pthread_cond_t idle; /* jobs fell to 0 */
 		unsigned jobs;	     /* requests under way on threads of their own */
+		pthread_t thread;    /* the last one's, */
+		int joinable;	     /* not joined yet */
 	} host;
 	struct { /* hostfn.c */
 		uint64_t area;	/* its struct omps_hostfn_area, shared; 0: none */
