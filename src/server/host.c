@@ -118,6 +118,8 @@ static void *run_job(void *arg)
 	struct host_job *j = arg;
 	struct srv_client *c = j->c;
 	char why[128] = "";
+
+	pthread_setname_np(pthread_self(), "omps-hostmem");
 	CUresult r = j->type == OMPS_MSG_HOST_MAP ? map(c, &j->m, j->fd, why, sizeof(why)) : unmap(c, j->m.addr);
 
 	if (j->fd >= 0)

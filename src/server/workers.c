@@ -42,6 +42,7 @@ static void *thread_main(void *arg)
 	struct srv_state *s = arg;
 	struct srv_workers *w = &s->workers;
 
+	pthread_setname_np(pthread_self(), "omps-worker"); /* ps -L, /proc/PID/task/N/comm */
 	for (;;) {
 		struct epoll_event ev;
 		int n = epoll_wait(w->epfd, &ev, 1, IDLE_EXIT_MS);
