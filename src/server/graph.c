@@ -98,6 +98,8 @@ void srv_graph_capture_end(struct srv_client *c, const struct omps_call_handle *
 	}
 	if (r != CUDA_SUCCESS && g)
 		drv->graph_destroy(g);
+	if (!srv_graph_live(c))
+		srv_memory_free_retired(c); /* freed during a capture that left no graph */
 	rep.r.result = r; /* an asynchronous error meanwhile spoils the capture: reported as that */
 	srv_reply(c, &rep, sizeof(rep));
 }
@@ -200,6 +202,8 @@ void srv_capture_abandon(struct srv_client *c, CUstream s)
 		c->srv->drv->graph_destroy(g);
 	if (ended(r) && c->graph.captures && !--c->graph.captures)
 		c->graph.spoiled = 0;
+	if (!srv_graph_live(c))
+		srv_memory_free_retired(c);
 }
 
 /* Before its streams go: a capture it left open is ended, its graphs and
@@ -229,6 +233,8 @@ int srv_graph_live(const struct srv_client *c)
 {
 	uint32_t i;
 
+	if (c->graph.captures) /* a capture names what its work touches, as a graph does */
+		return 1;
 	for (i = 0; i < c->graph.ngraphs; i++)
 		if (c->graph.graphs[i].obj)
 			return 1;

@@ -335,7 +335,10 @@ uint32_t srv_object_add(struct srv_object **tab, uint32_t *n, void *obj, int dev
 
 /* graph.c */
 void srv_graph_release(struct srv_client *c);
-int srv_graph_live(const struct srv_client *c); /* it holds a graph or an executable graph */
+/* It holds a graph or an executable graph, or has a capture under way: what
+ * it frees is then retired, not given back (memory.c), and a module it
+ * unloads kept (module.c), since their work may still name them. */
+int srv_graph_live(const struct srv_client *c);
 /* Whether s is in a capture (cheap while the client has none under way). */
 int srv_capturing(struct srv_client *c, CUstream s);
 /* A capture s is in ends, its graph thrown away: s is going. */

@@ -1,7 +1,7 @@
 /* A client that breaks the data-channel protocol on purpose, for the
  * end-to-end tests: it joins openmps, opens its data channel, then sends
  * one bad request and waits for the server to drop it.
- *   omps-hostile-client short|unknown|oversized|garbage|handles|unread|slowreader
+ *   omps-hostile-client short|unknown|oversized|garbage|handles|unread|slowreader|capture-free|victim
  *     short:     a synchronous call (cuMemAlloc's) with a record too short
  *     unknown:   a record of a type that does not exist
  *     oversized: a launch whose attribute count passes the record's end
@@ -58,6 +58,92 @@ static int open_channel(struct shim_connection *c, struct omps_ring *req, void *
 		if (bell >= 0)
 			close(bell);
 	}
+}
+
+/* One synchronous call on the raw ring: its reply into out. */
+static int call(struct omps_ring *req, uint32_t type, const void *rec, uint32_t len, void *out, size_t cap)
+{
+	static unsigned char buf[RING];
+	uint32_t rtype;
+	int64_t n;
+
+	if (omps_ring_push(req, type, rec, len, 1000) < 0)
+		return -1;
+	while ((n = omps_ring_pop(&rep, &rtype, buf, sizeof(buf))) < 0)
+		if (!omps_ring_wait_data(&rep, 50, 5000))
+			return -1;
+	memcpy(out, buf, (size_t)n < cap ? (size_t)n : cap);
+	return 0;
+}
+
+/* The security review's H1: device memory freed while a capture that names
+ * it is open; the graph is then launched. "capture-free" does it and says
+ * the address it freed; "victim" allocates as much, says where, fills it,
+ * and reads it back after a while: the two must never be the same memory. */
+static int capture_free(struct omps_ring *req, int victim)
+{
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_reply_ptr p, q;
+	struct omps_reply_handle st, g, ex;
+	struct omps_reply r;
+	struct omps_call_create sc = {.dev = 0};
+	struct omps_call_capture cap = {0};
+	struct omps_call_handle end = {0};
+	struct omps_call_instantiate inst = {0};
+	struct omps_call_copy cp = {.dev = 0, .bytes = 16};
+	struct omps_call_memset ms = {.dev = 0, .elem = 1, .value = 'X', .count = 8};
+	struct omps_call_ptr f;
+	struct omps_call_pair launch = {0};
+	char data[16 + sizeof(struct omps_call_copy)], back[16];
+
+	if (call(req, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)) || p.r.result)
+		return 1;
+	if (victim) {
+		memcpy(&cp, &(struct omps_call_copy){.dev = 0, .dst = p.ptr, .bytes = 16}, sizeof(cp));
+		memcpy(data, &cp, sizeof(cp));
+		memcpy(data + sizeof(cp), "SECRET-of-victim", 16);
+		omps_ring_push(req, OMPS_CALL_MEMCPY_HTOD, data, sizeof(data), 1000);
+		printf("victim at 0x%llx\n", (unsigned long long)p.ptr);
+		sleep(3);
+		cp = (struct omps_call_copy){.dev = 0, .src = p.ptr, .bytes = 16};
+		omps_ring_push(req, OMPS_CALL_MEMCPY_DTOH, &cp, sizeof(cp), 1000);
+		while (omps_ring_pop(&rep, &(uint32_t){0}, back, sizeof(back)) < 0)
+			if (!omps_ring_wait_data(&rep, 50, 5000))
+				return 1;
+		printf("victim reads %.16s\n", back);
+		return 0;
+	}
+	a.bytes = 4104;
+	if (call(req, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &q, sizeof(q)) || q.r.result ||
+	    call(req, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc), &st, sizeof(st)) || st.r.result)
+		return 1;
+	cap.stream = end.handle = launch.second = st.handle;
+	if (call(req, OMPS_CALL_CAPTURE_BEGIN, &cap, sizeof(cap), &r, sizeof(r)) || r.result)
+		return 1;
+	cp = (struct omps_call_copy){.dev = 0, .stream = st.handle, .dst = q.ptr, .src = p.ptr, .bytes = 16};
+	omps_ring_push(req, OMPS_CALL_MEMCPY_DTOD, &cp, sizeof(cp), 1000);
+	ms.stream = st.handle;
+	ms.ptr = p.ptr;
+	omps_ring_push(req, OMPS_CALL_MEMSET, &ms, sizeof(ms), 1000);
+	f.ptr = p.ptr;
+	if (call(req, OMPS_CALL_MEM_FREE, &f, sizeof(f), &r, sizeof(r)) || r.result)
+		return 1;
+	if (call(req, OMPS_CALL_CAPTURE_END, &end, sizeof(end), &g, sizeof(g)) || g.r.result)
+		return 1;
+	inst.graph = g.handle;
+	if (call(req, OMPS_CALL_GRAPH_INSTANTIATE, &inst, sizeof(inst), &ex, sizeof(ex)) || ex.r.result)
+		return 1;
+	printf("freed 0x%llx during a capture\n", (unsigned long long)p.ptr);
+	sleep(1); /* the victim allocates */
+	launch.first = ex.handle;
+	omps_ring_push(req, OMPS_CALL_GRAPH_LAUNCH, &launch, sizeof(launch), 1000);
+	cp = (struct omps_call_copy){.dev = 0, .src = q.ptr, .bytes = 16};
+	omps_ring_push(req, OMPS_CALL_MEMCPY_DTOH, &cp, sizeof(cp), 1000);
+	while (omps_ring_pop(&rep, &(uint32_t){0}, back, sizeof(back)) < 0)
+		if (!omps_ring_wait_data(&rep, 50, 5000))
+			return 1;
+	printf("attacker reads %.16s\n", back);
+	return 0;
 }
 
 /* Asks for a channel and reads none of the answers. */
@@ -121,6 +207,8 @@ int main(int argc, char **argv)
 		printf("no channel: %s\n", err);
 		return 2;
 	}
+	if (!strcmp(what, "capture-free") || !strcmp(what, "victim"))
+		return capture_free(&req, !strcmp(what, "victim"));
 	if (!strcmp(what, "short")) {
 		p = omps_ring_reserve(&req, OMPS_CALL_MEM_ALLOC, 3);
 		memset(p, 0, 3);

@@ -45,6 +45,24 @@ out=$("$HOSTILE" slowreader 2>&1)
 check "a reader too slow for its copy is let go within 10 s [$out]" grep -qE "^dropped after ([0-9]|10) s$" <<<"$out"
 check "server.log: why" logged "reads its copy from the device too slowly; disconnecting it" server
 
+# Memory freed while a capture that names it is open stays the client's
+# until its graph goes: another client allocating as much does not get it,
+# and the graph's replay neither reads nor overwrites it (H1).
+"$HOSTILE" capture-free >"$TMP/attacker.out" 2>&1 &
+attacker=$!
+wait_for "the attacker to free during its capture" 10 grep -q "^freed 0x" "$TMP/attacker.out"
+"$HOSTILE" victim >"$TMP/victim.out" 2>&1 &
+victim=$!
+wait_for "the victim to allocate" 10 grep -q "^victim at 0x" "$TMP/victim.out"
+freed=$(sed -n 's/^freed \(0x[0-9a-f]*\) during a capture$/\1/p' "$TMP/attacker.out")
+got=$(sed -n 's/^victim at \(0x[0-9a-f]*\)$/\1/p' "$TMP/victim.out")
+check "the victim does not get memory freed during another's capture ($got, $freed)" test "$got" != "$freed"
+wait "$attacker" "$victim"
+read_nothing() { grep -q "^attacker reads" "$1" && ! grep -q "SECRET" "$1"; }
+check "the attacker's replay reads nothing of the victim's [$(tail -1 "$TMP/attacker.out")]" \
+	read_nothing "$TMP/attacker.out"
+check "the victim's memory is as it wrote it [$(tail -1 "$TMP/victim.out")]" grep -qx "victim reads SECRET-of-victim" "$TMP/victim.out"
+
 # Meanwhile, and after, a well-behaved client is served as ever.
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" 2>&1)
 check "a well-behaved client still passes" grep -qx "remote_probe: PASS" <<<"$out"
