@@ -7,7 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "memsize.h"
+
+long omps_env_range(const char *name, long lo, long hi, const char *unit, long dflt)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return dflt;
+	n = strtol(v, &end, 10);
+	if (!*end && n >= lo && n <= hi)
+		return n;
+	omps_log("%s=%s: must be %ld to %ld%s; using %ld", name, v, lo, hi, unit, dflt);
+	return dflt;
+}
 
 void omps_settings_unset(struct omps_settings *s)
 {

@@ -8,6 +8,10 @@
 
 #include "protocol.h"
 
+/* A whole-number setting from the environment: NAME from LO to HI (UNIT),
+ * else DFLT, with a log line when it is set but wrong. */
+long omps_env_range(const char *name, long lo, long hi, const char *unit, long dflt);
+
 void omps_settings_unset(struct omps_settings *s);    /* nothing set */
 void omps_settings_defaults(struct omps_settings *s); /* 100.0 %, priority 0, no memory limit */
 

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "control.h"
 #include "log.h"
+#include "settings.h"
 #include "sock.h"
 
 #define PING_EVERY   1.0 /* seconds between a pong and the next ping */
@@ -27,20 +28,8 @@
 
 void ctl_watch_init(struct ctl_daemon *d)
 {
-	const char *v = getenv("OPENMPS_SERVER_WATCHDOG_S");
-	char *end;
-	long n;
-
-	d->watchdog_s = 10;
-	if (!v || !*v)
-		return;
-	n = strtol(v, &end, 10);
-	if (*end || n < 0 || n > 3600) {
-		omps_log("OPENMPS_SERVER_WATCHDOG_S=%s: must be 0 (no watch) to 3600 seconds; using 10", v);
-		return;
-	}
-	d->watchdog_s = (int)n;
-	if (!n)
+	d->watchdog_s = (int)omps_env_range("OPENMPS_SERVER_WATCHDOG_S", 0, 3600, " seconds (0: no watch)", 10);
+	if (!d->watchdog_s)
 		omps_log("Servers are not watched (OPENMPS_SERVER_WATCHDOG_S=0)");
 }
 

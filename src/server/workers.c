@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "settings.h"
 
 #define SPARE	     2	  /* threads kept waiting when there is nothing to do */
 #define IDLE_EXIT_MS 2000 /* a thread beyond the spares waits this long, then exits */
@@ -148,23 +149,6 @@ static CUresult blocking_event_synchronize(CUevent ev)
 	return r;
 }
 
-/* A whole-number setting from the environment: NAME from LO to HI (UNIT),
- * else DFLT, with a log line when it is set but wrong. */
-static long env_range(const char *name, long lo, long hi, const char *unit, long dflt)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n;
-
-	if (!v || !*v)
-		return dflt;
-	n = strtol(v, &end, 10);
-	if (!*end && n >= lo && n <= hi)
-		return n;
-	omps_log("%s=%s: must be %ld to %ld%s; using %ld", name, v, lo, hi, unit, dflt);
-	return dflt;
-}
-
 /* The limit: OPENMPS_SERVER_THREADS, else four a core, at least 16. */
 static unsigned limit(void)
 {
@@ -172,7 +156,7 @@ static unsigned limit(void)
 
 	n = n > 0 ? 4 * n : 16;
 	n = n < 16 ? 16 : n > 256 ? 256 : n;
-	return (unsigned)env_range("OPENMPS_SERVER_THREADS", 1, MAX_LIMIT, "", n);
+	return (unsigned)omps_env_range("OPENMPS_SERVER_THREADS", 1, MAX_LIMIT, "", n);
 }
 
 /* OPENMPS_SERVER_SPIN_US: how long a worker spins for its client's next
@@ -204,7 +188,7 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 	int r;
 
 	w->max = limit();
-	w->spin_us = (int)env_range("OPENMPS_SERVER_SPIN_US", 0, 1000, " microseconds", SPIN_US);
+	w->spin_us = (int)omps_env_range("OPENMPS_SERVER_SPIN_US", 0, 1000, " microseconds", SPIN_US);
 	the_server = s;
 	stream_synchronize = s->drv->stream_synchronize;
 	stream_query = s->drv->stream_query;
