@@ -34,6 +34,14 @@ CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what)
 }
 
 /* The stream a capture call names, with its device's context current. */
+/* What it freed while graphs or captures could name it comes back once
+ * none is left (srv_graph_live). */
+static void retired_back(struct srv_client *c)
+{
+	if (!srv_graph_live(c))
+		srv_memory_free_retired(c);
+}
+
 static CUresult capture_stream(struct srv_client *c, uint32_t handle, CUstream *s, int *dev)
 {
 	struct srv_object *o = srv_object_find(c, c->streams, c->nstreams, handle, "stream");
@@ -98,8 +106,7 @@ void srv_graph_capture_end(struct srv_client *c, const struct omps_call_handle *
 	}
 	if (r != CUDA_SUCCESS && g)
 		drv->graph_destroy(g);
-	if (!srv_graph_live(c))
-		srv_memory_free_retired(c); /* freed during a capture that left no graph */
+	retired_back(c); /* freed during a capture that left no graph */
 	rep.r.result = r; /* an asynchronous error meanwhile spoils the capture: reported as that */
 	srv_reply(c, &rep, sizeof(rep));
 }
@@ -184,8 +191,7 @@ void srv_graph_destroy(struct srv_client *c, const struct omps_call_handle *m)
 	if (r == CUDA_SUCCESS) {
 		r = exec ? c->srv->drv->graph_exec_destroy(o->obj) : c->srv->drv->graph_destroy(o->obj);
 		o->obj = NULL;
-		if (!srv_graph_live(c))
-			srv_memory_free_retired(c);
+		retired_back(c);
 	}
 	srv_deferred(c, r);
 }
@@ -202,8 +208,7 @@ void srv_capture_abandon(struct srv_client *c, CUstream s)
 		c->srv->drv->graph_destroy(g);
 	if (ended(r) && c->graph.captures && !--c->graph.captures)
 		c->graph.spoiled = 0;
-	if (!srv_graph_live(c))
-		srv_memory_free_retired(c);
+	retired_back(c);
 }
 
 /* Before its streams go: a capture it left open is ended, its graphs and

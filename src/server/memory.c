@@ -155,10 +155,11 @@ static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 	return r;
 }
 
-/* While the client holds graphs, memory it frees is only retired: a graph
- * launched later may still write it, and the shared pool would have given it
- * to another client meanwhile. It stays counted, and unusable through the
- * API, until its last graph goes (srv_memory_free_retired) or it does. */
+/* While the client holds graphs or has captures under way, memory it frees
+ * is only retired: a graph launched later may still write it, and the
+ * shared pool would have given it to another client meanwhile. It stays counted, and unusable through the
+ * API, until its last graph and capture go (srv_memory_free_retired) or it
+ * does. */
 static int retire(struct srv_client *c, struct srv_alloc *a)
 {
 	if (!srv_graph_live(c))
