@@ -9,6 +9,10 @@
  *     handles:   an event, a module and a function it never had (the
  *                server answers CUDA_ERROR_INVALID_HANDLE and keeps it:
  *                prints "refused 400 400 400" then "kept", exit 0)
+ *     unread:    20,000 requests and a channel asked for, no answer read
+ *     slowreader: a 64 MiB copy from the device read a record every 2 s
+ *     capture-free, victim: memory freed during a capture, and a client
+ *                that allocates as much (see capture_free)
  * Prints "dropped" when the server closes the connection within 5 s,
  * "kept" otherwise; exit 0 when dropped. */
 #include <fcntl.h>
@@ -29,11 +33,13 @@ static struct omps_ring rep; /* the server's answers */
 
 #define RING (1u << 20)
 
-static int open_channel(struct shim_connection *c, struct omps_ring *req, void **map)
+/* Asks for a channel: rings in a sealed memfd, as the shim makes them. */
+static int ask_channel(struct shim_connection *c, struct omps_ring *req, void **map)
 {
 	struct omps_channel_open o = {.request_ring = RING, .reply_ring = RING};
 	size_t bytes = omps_ring_bytes(RING);
-	int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING), r;
+
 	if (fd < 0 || ftruncate(fd, (off_t)(2 * bytes)) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
 		return -1;
 	*map = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -41,9 +47,15 @@ static int open_channel(struct shim_connection *c, struct omps_ring *req, void *
 		return -1;
 	omps_ring_init(req, *map, RING);
 	omps_ring_init(&rep, (char *)*map + bytes, RING);
-	if (omps_send(c->server_fd, OMPS_MSG_CHANNEL_OPEN, 0, 0, &o, sizeof(o), fd, 1) < 0)
-		return -1;
+	r = omps_send(c->server_fd, OMPS_MSG_CHANNEL_OPEN, 0, 0, &o, sizeof(o), fd, 1);
 	close(fd);
+	return r;
+}
+
+static int open_channel(struct shim_connection *c, struct omps_ring *req, void **map)
+{
+	if (ask_channel(c, req, map) < 0)
+		return -1;
 	for (;;) {
 		struct omps_msg hdr;
 		char buf[OMPS_MSG_MAX];
@@ -76,6 +88,19 @@ static int call(struct omps_ring *req, uint32_t type, const void *rec, uint32_t 
 	return 0;
 }
 
+/* The first 16 bytes at ptr on the device, as a copy to pageable memory
+ * returns them: a data record (then the reply, left in the ring). */
+static int read16(struct omps_ring *req, uint64_t ptr, char out[16])
+{
+	struct omps_call_copy cp = {.dev = 0, .src = ptr, .bytes = 16};
+
+	omps_ring_push(req, OMPS_CALL_MEMCPY_DTOH, &cp, sizeof(cp), 1000);
+	while (omps_ring_pop(&rep, &(uint32_t){0}, out, 16) < 0)
+		if (!omps_ring_wait_data(&rep, 50, 5000))
+			return -1;
+	return 0;
+}
+
 /* The security review's H1: device memory freed while a capture that names
  * it is open; the graph is then launched. "capture-free" does it and says
  * the address it freed; "victim" allocates as much, says where, fills it,
@@ -99,17 +124,14 @@ static int capture_free(struct omps_ring *req, int victim)
 	if (call(req, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)) || p.r.result)
 		return 1;
 	if (victim) {
-		memcpy(&cp, &(struct omps_call_copy){.dev = 0, .dst = p.ptr, .bytes = 16}, sizeof(cp));
+		cp = (struct omps_call_copy){.dev = 0, .dst = p.ptr, .bytes = 16};
 		memcpy(data, &cp, sizeof(cp));
 		memcpy(data + sizeof(cp), "SECRET-of-victim", 16);
 		omps_ring_push(req, OMPS_CALL_MEMCPY_HTOD, data, sizeof(data), 1000);
 		printf("victim at 0x%llx\n", (unsigned long long)p.ptr);
 		sleep(3);
-		cp = (struct omps_call_copy){.dev = 0, .src = p.ptr, .bytes = 16};
-		omps_ring_push(req, OMPS_CALL_MEMCPY_DTOH, &cp, sizeof(cp), 1000);
-		while (omps_ring_pop(&rep, &(uint32_t){0}, back, sizeof(back)) < 0)
-			if (!omps_ring_wait_data(&rep, 50, 5000))
-				return 1;
+		if (read16(req, p.ptr, back) < 0)
+			return 1;
 		printf("victim reads %.16s\n", back);
 		return 0;
 	}
@@ -137,32 +159,10 @@ static int capture_free(struct omps_ring *req, int victim)
 	sleep(1); /* the victim allocates */
 	launch.first = ex.handle;
 	omps_ring_push(req, OMPS_CALL_GRAPH_LAUNCH, &launch, sizeof(launch), 1000);
-	cp = (struct omps_call_copy){.dev = 0, .src = q.ptr, .bytes = 16};
-	omps_ring_push(req, OMPS_CALL_MEMCPY_DTOH, &cp, sizeof(cp), 1000);
-	while (omps_ring_pop(&rep, &(uint32_t){0}, back, sizeof(back)) < 0)
-		if (!omps_ring_wait_data(&rep, 50, 5000))
-			return 1;
+	if (read16(req, q.ptr, back) < 0)
+		return 1;
 	printf("attacker reads %.16s\n", back);
 	return 0;
-}
-
-/* Asks for a channel and reads none of the answers. */
-static int open_channel_unread(struct shim_connection *c)
-{
-	struct omps_channel_open o = {.request_ring = RING, .reply_ring = RING};
-	size_t bytes = omps_ring_bytes(RING);
-	int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	struct omps_ring r;
-	void *map;
-
-	if (fd < 0 || ftruncate(fd, (off_t)(2 * bytes)) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
-		return -1;
-	map = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return -1;
-	omps_ring_init(&r, map, RING);
-	omps_ring_init(&rep, (char *)map + bytes, RING);
-	return omps_send(c->server_fd, OMPS_MSG_CHANNEL_OPEN, 0, 0, &o, sizeof(o), fd, 1);
 }
 
 /* The connection closed by the server within 5 s. */
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 			return 2;
 		for (i = 0; i < 20000; i++)
 			sent += omps_send(c.server_fd, OMPS_MSG_HOST_UNMAP, 0, 0, &m, sizeof(m), -1, 1) == 0;
-		if (open_channel_unread(&c) < 0)
+		if (ask_channel(&c, &req, &map) < 0) /* and reads none of the answers */
 			return 1;
 		printf("sent %d requests and its channel, read nothing\n", sent);
 		sleep(8); /* stays, unread, while the test checks the server */
@@ -255,11 +255,8 @@ int main(int argc, char **argv)
 
 		/* A copy of 64 MiB from the device, its reply ring read one
 		 * record every 2 s (SECURITY M2): let go after its deadline. */
-		omps_ring_push(&req, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), 1000);
-		while (omps_ring_pop(&rep, &type, buf, sizeof(buf)) < 0)
-			if (!omps_ring_wait_data(&rep, 50, 5000))
-				return 1;
-		memcpy(&ptr, buf, sizeof(ptr));
+		if (call(&req, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &ptr, sizeof(ptr)) < 0)
+			return 1;
 		cp.src = ptr.ptr;
 		omps_ring_push(&req, OMPS_CALL_MEMCPY_DTOH, &cp, sizeof(cp), 1000);
 		for (s = 0; s < 60; s += 2) {
