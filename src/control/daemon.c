@@ -22,6 +22,11 @@
 #include "settings.h"
 #include "sock.h"
 
+/* -M: one context for every user, and nothing between their kernels. */
+#define MULTIUSER_WARNING                                                                          \
+	"-M: the clients of every user share one GPU context; their kernels can read and write each " \
+	"other's memory, so these users trust each other"
+
 double ctl_now(void)
 {
 	struct timespec ts;
@@ -135,6 +140,8 @@ static int setup(struct ctl_daemon *d, int foreground, char *err, size_t errlen)
 		 omps_pipe_dir());
 	omps_log("openmps control version %s, protocol %d%s", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION,
 		 d->multiuser ? ", multi-user server" : "");
+	if (d->multiuser)
+		omps_log("%s", MULTIUSER_WARNING);
 	return 0;
 }
 
@@ -527,6 +534,8 @@ int ctl_daemon_run(const struct ctl_options *o)
 		fprintf(stderr, "Only root user may enable -multiuser-server!\n");
 		return 1;
 	}
+	if (multiuser)
+		fprintf(stderr, "openmps-control: %s\n", MULTIUSER_WARNING);
 	if (!foreground && daemonize(&report) < 0) {
 		perror("openmps-control: cannot start the daemon");
 		return 1;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "paths.h"
@@ -109,6 +110,63 @@ broken:
 	return SHIM_CONNECT_FAILED;
 }
 
+/* A program talks only to a daemon and a server run by root or by its own
+ * user: anyone else listening at the pipe path would receive its data and a
+ * writable handle to its page-locked memory (security review, H3). */
+static int trusted_uid(uid_t uid)
+{
+	return uid == 0 || uid == getuid() || uid == geteuid();
+}
+
+static enum shim_connect_result untrusted(const char *why, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "refusing the daemon at %s (%s)", omps_pipe_dir(), why);
+	return SHIM_CONNECT_UNTRUSTED;
+}
+
+/* The pipe directory: root's or ours, and writable by nobody else, so that
+ * nobody else can have put the socket there. */
+static enum shim_connect_result check_dir(char *err, size_t errlen)
+{
+	const char *dir = omps_pipe_dir();
+	struct stat st;
+	char why[128];
+
+	errno = 0;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "no daemon at %s (%s)", dir, errno ? strerror(errno) : "not a directory");
+		return SHIM_CONNECT_NO_DAEMON;
+	}
+	if (!trusted_uid(st.st_uid)) {
+		snprintf(why, sizeof(why), "the directory belongs to user %u, neither root nor you (%u)",
+			 (unsigned)st.st_uid, (unsigned)getuid());
+		return untrusted(why, err, errlen);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, sizeof(why), "the directory is writable by others: mode %03o",
+			 (unsigned)(st.st_mode & 07777));
+		return untrusted(why, err, errlen);
+	}
+	return SHIM_CONNECT_OK;
+}
+
+/* Whoever listens or answers on fd: checked before a byte is sent to it. */
+static enum shim_connect_result check_peer(int fd, const char *who, char *err, size_t errlen)
+{
+	uid_t uid;
+	char why[128];
+
+	if (omps_sock_peer(fd, NULL, &uid, NULL) < 0) {
+		snprintf(err, errlen, "cannot tell who runs the openmps %s: %s", who, strerror(errno));
+		return SHIM_CONNECT_FAILED;
+	}
+	if (trusted_uid(uid))
+		return SHIM_CONNECT_OK;
+	snprintf(why, sizeof(why), "its %s runs as user %u, neither root nor you (%u)", who, (unsigned)uid,
+		 (unsigned)getuid());
+	return untrusted(why, err, errlen);
+}
+
 enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size_t errlen)
 {
 	enum shim_connect_result r;
@@ -120,12 +178,19 @@ enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size
 		snprintf(err, errlen, "pipe directory %s is too long for a socket path", omps_pipe_dir());
 		return SHIM_CONNECT_FAILED;
 	}
+	r = check_dir(err, errlen);
+	if (r != SHIM_CONNECT_OK)
+		return r;
 	c->control_fd = omps_sock_connect(path);
 	if (c->control_fd < 0) {
-		snprintf(err, errlen, "no openmps control daemon at %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "no daemon at %s (%s)", omps_pipe_dir(), strerror(errno));
 		return SHIM_CONNECT_NO_DAEMON;
 	}
-	r = admit(c, err, errlen);
+	r = check_peer(c->control_fd, "control daemon", err, errlen);
+	if (r == SHIM_CONNECT_OK)
+		r = admit(c, err, errlen);
+	if (r == SHIM_CONNECT_OK)
+		r = check_peer(c->server_fd, "server", err, errlen);
 	if (r == SHIM_CONNECT_OK)
 		r = greet_server(c, err, errlen);
 	if (r != SHIM_CONNECT_OK)

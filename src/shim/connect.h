@@ -14,6 +14,7 @@
 enum shim_connect_result {
 	SHIM_CONNECT_OK = 0,
 	SHIM_CONNECT_NO_DAEMON, /* nothing listens: run natively */
+	SHIM_CONNECT_UNTRUSTED, /* another user's daemon or directory: as if none */
 	SHIM_CONNECT_REFUSED,	/* the daemon or server said no; err says why */
 	SHIM_CONNECT_FAILED,	/* the conversation broke off */
 };

@@ -4,8 +4,10 @@
  * opens its data channel, two rings in a sealed memfd that the server maps,
  * and from then on the entry points send their calls there. Refused: every
  * call fails with CUDA_ERROR_MPS_CONNECTION_FAILED, after one clear line on
- * stderr saying why. OPENMPS_NATIVE=1 keeps a program native even when a
- * daemon runs. */
+ * stderr saying why. No daemon, or one that root or this user does not run:
+ * native mode, said once on stderr, or with OPENMPS_REQUIRE_SERVER=1 every
+ * call fails as if refused. OPENMPS_NATIVE=1 keeps a program native, without
+ * a word, even when a daemon runs. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,18 +64,24 @@ static void install_remote(void)
 	install_per_thread_twins();
 }
 
+static int env_on(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0");
+}
+
 static void decide(void)
 {
 	struct shim_connection conn;
-	const char *native = getenv("OPENMPS_NATIVE");
+	enum shim_connect_result r;
+	int none;
 	char err[512];
 
-	if (native && *native && strcmp(native, "0"))
+	if (env_on("OPENMPS_NATIVE"))
 		return;
-	switch (shim_connect(&conn, err, sizeof(err))) {
-	case SHIM_CONNECT_NO_DAEMON:
-		return; /* native, as if openmps were not there */
-	case SHIM_CONNECT_OK:
+	r = shim_connect(&conn, err, sizeof(err));
+	if (r == SHIM_CONNECT_OK) {
 		if (shim_channel_open(&conn, devs, &ndevs, err, sizeof(err)) == 0) {
 			install_remote();
 			mode = SHIM_REMOTE;
@@ -83,11 +91,14 @@ static void decide(void)
 			return;
 		}
 		shim_disconnect(&conn);
-		break;
-	default:
-		break;
 	}
-	fprintf(stderr, "openmps: %s; CUDA calls fail with CUDA_ERROR_MPS_CONNECTION_FAILED\n", err);
+	none = r == SHIM_CONNECT_NO_DAEMON || r == SHIM_CONNECT_UNTRUSTED;
+	if (none && !env_on("OPENMPS_REQUIRE_SERVER")) {
+		fprintf(stderr, "openmps: %s; running natively\n", err);
+		return;
+	}
+	fprintf(stderr, "openmps: %s; %sCUDA calls fail with CUDA_ERROR_MPS_CONNECTION_FAILED\n", err,
+		none ? "OPENMPS_REQUIRE_SERVER is set, so " : "");
 	memset(shim_table, 0, sizeof(shim_table));
 	mode = SHIM_BROKEN;
 }

@@ -13,6 +13,10 @@
  *     slowreader: a 64 MiB copy from the device read a record every 2 s
  *     capture-free, victim: memory freed during a capture, and a client
  *                that allocates as much (see capture_free)
+ *   omps-hostile-client listen PATH
+ *     a daemon that is not one, as a squatter runs it: listens at PATH and
+ *     prints "listening", then "connection" and "message of N bytes" for
+ *     what it gets; gone after 60 s
  * Prints "dropped" when the server closes the connection within 5 s,
  * "kept" otherwise; exit 0 when dropped. */
 #include <fcntl.h>
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "calls.h"
@@ -166,6 +171,29 @@ static int capture_free(struct omps_ring *req, int victim)
 }
 
 /* The connection closed by the server within 5 s. */
+static int fake_daemon(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0), c;
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char buf[65536];
+	ssize_t n;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 8) < 0) {
+		perror(path);
+		return 1;
+	}
+	alarm(60);
+	printf("listening\n");
+	while ((c = accept(fd, NULL, NULL)) >= 0) {
+		printf("connection\n");
+		while ((n = recv(c, buf, sizeof(buf), 0)) > 0)
+			printf("message of %zd bytes\n", n);
+		close(c);
+	}
+	return 0;
+}
+
 static int dropped(int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -187,6 +215,8 @@ int main(int argc, char **argv)
 	char err[256];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(what, "listen") && argc > 2)
+		return fake_daemon(argv[2]);
 	if (!strcmp(what, "unread")) {
 		struct omps_host_map m = {0};
 		int i, sent = 0;

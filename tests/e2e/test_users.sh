@@ -65,7 +65,9 @@ wait_for "start_server's server for user $NOBODY" 5 logged "Starting new server 
 dpid=$(daemon_pid)
 c "quit -t 1" >/dev/null
 wait_for "the daemon to quit" 5 dead "$dpid"
-start_daemon -M
+start_daemon -M 2>"$TMP/M.err"
+check "-M says that users share one trust domain, on stderr" grep -q "kernels can read and write each other's memory" "$TMP/M.err"
+check "and in control.log" logged "-M: the clients of every user share one GPU context"
 client r
 client m --uid $NOBODY
 client_wait r "^admitted "

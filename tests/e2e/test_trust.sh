@@ -1,0 +1,88 @@
+# Whom the shim talks to (security review H3): only a daemon and a server
+# run by root or by the program's own user, in a pipe directory nobody else
+# can write. Anything else is refused before a byte is sent, with one line
+# on stderr, and the program runs natively, or with OPENMPS_REQUIRE_SERVER=1
+# fails at cuInit. With no daemon at all the shim says so once.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+PROBE=$OPENMPS_BIN/omps-remote-probe
+NOBODY=65534
+# The program, natively against fakecuda when the shim does not connect.
+probe() { LD_LIBRARY_PATH=$SHIM_DIR OPENMPS_REAL_DRIVER=$FAKECUDA "$@" "$PROBE" --bytes 4096 2>&1; }
+said() { grep -c '^openmps: ' <<<"$1"; }
+native() { grep -q "^allocated 8192 bytes" <<<"$1"; } # fakecuda serves it directly
+
+# A daemon that is not one (omps-hostile-client listen): it logs each
+# connection and each message it gets, what a squatter would collect.
+fake() { # OUTFILE PATH [COMMAND...]: in the background, run by COMMAND
+	local out=$1 path=$2
+	shift 2
+	"$@" "$OPENMPS_BIN/omps-hostile-client" listen "$path" >"$out" 2>&1 &
+	echo $! >>"$TMP/fake.pids"
+	wait_for "the fake daemon to listen" 5 grep -q listening "$out"
+}
+end() {
+	kill $(cat "$TMP/fake.pids") 2>/dev/null
+	finish
+}
+
+# 1. No daemon: native, said once.
+out=$(probe env)
+check "no daemon: the program runs natively ($out)" native "$out"
+check "and is told so, once" test "$(said "$out")" -eq 1
+check "in one line: where and why" grep -qx \
+	"openmps: no daemon at $OPENMPS_PIPE_DIRECTORY (No such file or directory); running natively" <<<"$out"
+out=$(probe env OPENMPS_NATIVE=1)
+check "OPENMPS_NATIVE=1: native without a word" test "$(said "$out")" -eq 0
+check "and runs" native "$out"
+out=$(probe env OPENMPS_REQUIRE_SERVER=1)
+check "OPENMPS_REQUIRE_SERVER=1 and no daemon: cuInit fails" grep -qx "remote_probe: FAIL cuInit(0) = 805" <<<"$out"
+check "and says why" grep -qx "openmps: no daemon at $OPENMPS_PIPE_DIRECTORY (No such file or directory); OPENMPS_REQUIRE_SERVER is set, so CUDA calls fail with CUDA_ERROR_MPS_CONNECTION_FAILED" <<<"$out"
+
+# 2. A pipe directory anyone can write (as the temp directory is): whatever
+# listens there may be anyone's. Refused before connecting.
+mkdir -m 1777 "$OPENMPS_PIPE_DIRECTORY"
+fake "$TMP/fake1.out" "$OPENMPS_PIPE_DIRECTORY/control"
+out=$(probe env)
+check "a world-writable directory is refused ($out)" grep -qx \
+	"openmps: refusing the daemon at $OPENMPS_PIPE_DIRECTORY (the directory is writable by others: mode 1777); running natively" <<<"$out"
+check "the program runs natively" native "$out"
+out=$(probe env OPENMPS_REQUIRE_SERVER=1)
+check "or fails, if the user said so" grep -qx "remote_probe: FAIL cuInit(0) = 805" <<<"$out"
+check "the listener never heard from it" test "$(grep -c connection "$TMP/fake1.out")" -eq 0
+kill $(cat "$TMP/fake.pids")
+rm -rf "$OPENMPS_PIPE_DIRECTORY"
+
+# 3. The real daemon still serves, in a directory of its own making.
+start_daemon
+out=$(probe env)
+check "the real daemon serves the program" grep -qx "remote_probe: PASS" <<<"$out"
+check "and says nothing of daemons" test "$(grep -c "^openmps: .*daemon" <<<"$out")" -eq 0
+stop_daemon
+
+# 4. Another user's daemon (root only: it takes a second user).
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
+	! setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups test -x "$OPENMPS_BIN/omps-hostile-client"; then
+	echo "note: not root, no setpriv, or a private checkout: another user's daemon not tried"
+	end
+fi
+# Its own directory: refused for the directory's owner.
+D=$TMP/squat
+mkdir -m 0755 "$D"
+chown $NOBODY "$D"
+fake "$TMP/fake2.out" "$D/control" setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups
+out=$(probe env OPENMPS_PIPE_DIRECTORY="$D")
+check "another user's directory is refused ($out)" grep -qx \
+	"openmps: refusing the daemon at $D (the directory belongs to user $NOBODY, neither root nor you (0)); running natively" <<<"$out"
+check "before connecting" test "$(grep -c connection "$TMP/fake2.out")" -eq 0
+# Its socket moved into a directory of ours (a rename race, or a careless
+# operator): refused for whoever listens, before a byte is sent.
+mkdir -m 0755 "$TMP/ours"
+mv "$D/control" "$TMP/ours/control"
+out=$(probe env OPENMPS_PIPE_DIRECTORY="$TMP/ours")
+check "another user's listener is refused ($out)" grep -qx \
+	"openmps: refusing the daemon at $TMP/ours (its control daemon runs as user $NOBODY, neither root nor you (0)); running natively" <<<"$out"
+check "the program runs natively" native "$out"
+check "the listener saw the connection" test "$(grep -c connection "$TMP/fake2.out")" -eq 1
+check "and not a byte of it" test "$(grep -c message "$TMP/fake2.out")" -eq 0
+end
