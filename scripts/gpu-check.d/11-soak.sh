@@ -1,7 +1,7 @@
 # scripts/gpu-check section 11, sourced by it (note, B, SHIM, TR and OUT are its).
 # 11. Liveness (issue 23): one daemon serves a long shuffled sequence of
 # programs, a new one every few hundred milliseconds: the GPU suite's
-# runtime programs and driver_api (each must pass), rt_threads (host
+# runtime programs, driver_api, cuBLAS and PyTorch (each must pass), rt_threads (host
 # threads, streams, callbacks), and programs that end badly
 # (tests/gpu/misbehave.cu: a call not remoted, an exit with work or a host
 # function pending, a kill in the middle of a kernel). Nothing may hang; a
@@ -15,6 +15,13 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 		nvcc -O2 $(sed -n 's|^// nvcc: ||p' "$src") -o "$K/$name" "$src" && good+=("$name")
 	done >"$K/build.log" 2>&1
 	nvcc -O2 -o "$K/driver_api" tests/gpu/driver_api.c -lcuda >>"$K/build.log" 2>&1 && good+=(driver_api)
+	# The framework checks: cuBLAS, and PyTorch where it is installed.
+	nvcc -O2 -o "$K/cublas_sgemm" tests/gpu/cublas_sgemm.cu -lcublas >>"$K/build.log" 2>&1 && good+=(cublas_sgemm)
+	if python3 -c 'import torch' 2>/dev/null; then
+		cp tests/gpu/torch_matmul.py "$K/torch_matmul"
+		chmod +x "$K/torch_matmul"
+		good+=(torch_matmul)
+	fi
 	nvcc -O2 -o "$K/misbehave" tests/gpu/misbehave.cu >>"$K/build.log" 2>&1 || bad=()
 	echo "programs: ${#good[@]} that pass, ${#bad[@]} ways to end badly"
 	export OPENMPS_PIPE_DIRECTORY=$K/pipe OPENMPS_LOG_DIRECTORY=$K/log
