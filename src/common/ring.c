@@ -87,6 +87,7 @@ int omps_ring_attach(struct omps_ring *r, void *mem, size_t bytes)
 	r->pending = 0;
 	r->doorbell = -1;
 	atomic_store(&r->interrupted, 0);
+	atomic_store(&r->poked, 0);
 	r->tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
 	/* Records start at multiples of ALIGN: an index that does not would
 	 * have the consumer read a record header across the end of the ring. */
@@ -272,7 +273,21 @@ static int wait_for(struct omps_ring *r, int (*ready)(struct omps_ring *, uint32
 static int has_data(struct omps_ring *r, uint32_t unused)
 {
 	(void)unused;
-	return atomic_load(&r->sh->head) != r->tail;
+	return atomic_load(&r->sh->head) != r->tail || atomic_load(&r->poked);
+}
+
+void omps_ring_poke(struct omps_ring *r)
+{
+	atomic_store(&r->poked, 1);
+	if (atomic_load(&r->sh->consumer_sleeping) == 1) { /* in wait_for's futex, not parked */
+		atomic_store(&r->sh->consumer_sleeping, 0);
+		futex_wake(&r->sh->consumer_sleeping);
+	}
+}
+
+int omps_ring_poked(struct omps_ring *r)
+{
+	return atomic_exchange(&r->poked, 0);
 }
 
 static int has_space(struct omps_ring *r, uint32_t len)

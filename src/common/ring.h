@@ -29,6 +29,7 @@ struct omps_ring {
 	uint32_t pending; /* producer: bytes of the reserved, uncommitted record */
 	int doorbell;	  /* producer: the eventfd to write for a parked consumer; -1 */
 	_Atomic int interrupted; /* process-private: ends this side's waits */
+	_Atomic int poked;	 /* process-private: the consumer has work besides records */
 };
 
 /* Bytes of shared memory a ring with `size` bytes of records needs. */
@@ -74,5 +75,11 @@ int omps_ring_park(struct omps_ring *r);
 /* From another thread of the same process: makes this ring's waits return 0
  * now and from then on, so that a thread sleeping in them can be stopped. */
 void omps_ring_interrupt(struct omps_ring *r);
+
+/* From another thread of the consumer's process: its next or current wait
+ * for data returns 1 (a pop then finds nothing: EAGAIN), until it takes the
+ * poke with omps_ring_poked. For work the consumer's thread must do itself. */
+void omps_ring_poke(struct omps_ring *r);
+int omps_ring_poked(struct omps_ring *r); /* 1 once after a poke */
 
 #endif

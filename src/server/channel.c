@@ -92,14 +92,15 @@ static void release(struct srv_client *c)
 	atomic_fetch_sub(&srv->workers.channels, 1); /* last: the contexts may go now */
 }
 
-/* Back to the pool's epoll set, unless the client was stopped meanwhile.
+/* Back to the pool's epoll set, unless the client was stopped or poked
+ * meanwhile (both under run_lock, so that neither is missed).
  * Returns 0 once parked: from then on another thread may own the client. */
 static int park(struct srv_client *c)
 {
 	int r = -1;
 
 	pthread_mutex_lock(&c->run_lock);
-	if (!atomic_load(&c->stop)) {
+	if (!atomic_load(&c->stop) && !atomic_load(&c->req.poked)) { /* a poke since: not parked */
 		c->parked = 1;
 		r = srv_workers_park(c, 0);
 		if (r < 0) {
@@ -133,6 +134,8 @@ void srv_channel_run(struct srv_client *c)
 			release(c);
 			return;
 		}
+		if (omps_ring_poked(&c->req))
+			srv_host_unshare(c);
 		if (c->dead || (!omps_ring_wait_data(&c->req, c->srv->workers.spin_us,
 						     srv_workers_saturated(c->srv) ? 0 : 20) &&
 				!omps_ring_park(&c->req))) {
@@ -241,6 +244,20 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 	if (omps_send(c->fd, OMPS_MSG_CHANNEL_READY, 0, 0, NULL, 0, c->bell, 0) < 0)
 		srv_give_up(c, "its socket is full: it does not read it"); /* the main loop sees it leave */
 	return 0;
+}
+
+/* From another thread: work for the client's own worker (srv_channel_run
+ * takes it before its next record), which is woken if it sleeps or is
+ * parked. */
+void srv_channel_poke(struct srv_client *c)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&c->run_lock);
+	omps_ring_poke(&c->req);
+	if (c->parked && write(c->bell, &one, sizeof(one)) < 0)
+		omps_log("Client process %d: cannot wake its worker: %s", (int)c->pid, strerror(errno));
+	pthread_mutex_unlock(&c->run_lock);
 }
 
 /* From the main thread. Whoever owns the client releases it: a worker that

@@ -38,8 +38,10 @@ CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what)
  * none is left (srv_graph_live). */
 static void retired_back(struct srv_client *c)
 {
-	if (!srv_graph_live(c))
-		srv_memory_free_retired(c);
+	if (srv_graph_live(c))
+		return;
+	srv_memory_free_retired(c);
+	srv_host_free_retired(c);
 }
 
 static CUresult capture_stream(struct srv_client *c, uint32_t handle, CUstream *s, int *dev)

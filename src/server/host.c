@@ -2,18 +2,27 @@
  * here at the client's address and registered with the driver, so that
  * copies between it and the device are DMA on the client's streams, and
  * kernels reach it through its device pointer. The requests come on the
- * client's socket, to the main thread, which hands each to a thread of its
- * own: page-locking takes the driver milliseconds a GiB, and giving memory
- * back waits for the GPU, whose streams may wait for any client's host
- * functions, and the main loop waits for neither (docs/architecture.md,
- * "Liveness"). The shim sends one request at a time a process, so a
+ * client's socket, to the main thread, which waits for neither
+ * (docs/architecture.md, "Liveness"): a HOST_MAP goes to a thread of its own
+ * (page-locking takes the driver milliseconds a GiB); a HOST_UNMAP to the
+ * client's worker, the one thread that knows what its streams and graphs
+ * may still touch. The shim sends one request at a time a process, so a
  * client's stay in order; its release waits for the one under way. The
- * worker checks copies against the list, under the client's lock. */
+ * worker checks copies against the list, under the client's lock.
+ *
+ * Only a memfd sealed against shrinking is mapped, so that the server can
+ * never take SIGBUS from it; memory that a graph or a capture of the client
+ * may name stays mapped and registered until none is left (security review
+ * H4), as its device memory does (memory.c). */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -24,6 +33,29 @@ struct srv_host {
 	struct srv_host *next;
 	uint64_t addr, bytes, device_ptr;
 };
+
+/* The client cannot make the file smaller (SIGBUS in the server) nor punch
+ * a hole in huge pages, which the kernel may not refill (SIGBUS too). */
+static int safe_file(int fd, uint64_t bytes, char *why, size_t len)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+	struct statfs fs;
+	struct stat st;
+
+	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		snprintf(why, len, "not a memfd sealed against shrinking (F_SEAL_SHRINK)");
+		return 0;
+	}
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < bytes) {
+		snprintf(why, len, "the file is smaller than the memory");
+		return 0;
+	}
+	if (fstatfs(fd, &fs) < 0 || fs.f_type == HUGETLBFS_MAGIC) {
+		snprintf(why, len, "a file of huge pages");
+		return 0;
+	}
+	return 1;
+}
 
 static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char *why, size_t len)
 {
@@ -37,6 +69,10 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	if (!m->bytes || m->addr % 4096 || m->bytes % 4096) {
 		snprintf(why, len, "not whole pages");
+		r = CUDA_ERROR_INVALID_VALUE;
+		goto fail;
+	}
+	if (!safe_file(fd, m->bytes, why, len)) {
 		r = CUDA_ERROR_INVALID_VALUE;
 		goto fail;
 	}
@@ -80,26 +116,39 @@ static void drop(struct srv_client *c, struct srv_host *h)
 	free(h);
 }
 
-static CUresult unmap(struct srv_client *c, uint64_t addr)
+static struct srv_host *take_locked(struct srv_client *c, uint64_t addr)
 {
 	struct srv_host **pp, *h;
 
-	pthread_mutex_lock(&c->host.lock);
 	for (pp = &c->host.maps; (h = *pp); pp = &h->next)
-		if (h->addr == addr)
-			break;
-	if (h)
-		*pp = h->next;
-	pthread_mutex_unlock(&c->host.lock);
-	if (!h)
-		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
-	drop(c, h);
-	return CUDA_SUCCESS;
+		if (h->addr == addr) {
+			*pp = h->next;
+			return h;
+		}
+	return NULL;
+}
+
+/* No copy of the client's may still be using what goes. */
+static void sync_all(struct srv_client *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->srv->devices.ndevices; i++)
+		srv_sync_device(c, (int)i);
+}
+
+static void drop_list(struct srv_client *c, struct srv_host *h)
+{
+	while (h) {
+		struct srv_host *next = h->next;
+
+		drop(c, h);
+		h = next;
+	}
 }
 
 struct host_job {
 	struct srv_client *c;
-	uint32_t type;
 	struct omps_host_map m;
 	int fd;
 };
@@ -120,11 +169,10 @@ static void *run_job(void *arg)
 	char why[128] = "";
 
 	pthread_setname_np(pthread_self(), "omps-hostmem");
-	CUresult r = j->type == OMPS_MSG_HOST_MAP ? map(c, &j->m, j->fd, why, sizeof(why)) : unmap(c, j->m.addr);
+	CUresult r = map(c, &j->m, j->fd, why, sizeof(why));
 
-	if (j->fd >= 0)
-		close(j->fd);
-	if (r != CUDA_SUCCESS && j->type == OMPS_MSG_HOST_MAP)
+	close(j->fd);
+	if (r != CUDA_SUCCESS)
 		omps_log("Client process %d: cannot share %llu bytes of host memory at 0x%llx: %s", (int)c->pid,
 			 (unsigned long long)j->m.bytes, (unsigned long long)j->m.addr, why);
 	omps_send(c->fd, OMPS_MSG_HOST_MAPPED, (uint32_t)r, 0, &j->m, sizeof(j->m), -1, 0);
@@ -149,46 +197,131 @@ static void join_done_locked(struct srv_client *c)
 	pthread_mutex_lock(&c->host.lock);
 }
 
-/* A HOST_MAP or HOST_UNMAP message; the answer is HOST_MAPPED, from the
- * request's own thread. */
-void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const void *buf, size_t n, int fd)
+/* One request at a time: the shim waits for each answer, so only a raw
+ * client asks again before it has one. */
+static CUresult start_job_locked(struct srv_client *c)
 {
-	struct host_job *j = NULL;
-	CUresult r = CUDA_ERROR_INVALID_VALUE;
+	join_done_locked(c);
+	if (c->host.jobs)
+		return CUDA_ERROR_NOT_PERMITTED;
+	c->host.jobs++;
+	return CUDA_SUCCESS;
+}
+
+static CUresult start_map(struct srv_client *c, const struct omps_host_map *m, int fd)
+{
+	struct host_job *j = malloc(sizeof(*j));
+	CUresult r;
 	int err;
 
-	if (n == sizeof(j->m) && c->map && (hdr->type == OMPS_MSG_HOST_UNMAP || fd >= 0)) {
-		r = CUDA_ERROR_OUT_OF_MEMORY;
-		j = malloc(sizeof(*j));
-	}
+	if (!j)
+		return CUDA_ERROR_OUT_OF_MEMORY;
 	pthread_mutex_lock(&c->host.lock);
-	join_done_locked(c);
-	if (j && c->host.jobs) { /* the shim waits for each answer: only a raw client asks twice */
-		free(j);
-		j = NULL;
-		r = CUDA_ERROR_NOT_PERMITTED;
-	}
-	if (j)
-		c->host.jobs++;
+	r = start_job_locked(c);
 	pthread_mutex_unlock(&c->host.lock);
-	if (j) {
-		*j = (struct host_job){.c = c, .type = hdr->type, .fd = fd};
-		memcpy(&j->m, buf, sizeof(j->m));
-		err = pthread_create(&c->host.thread, NULL, run_job, j);
-		if (!err) {
-			pthread_mutex_lock(&c->host.lock);
-			c->host.joinable = 1;
-			pthread_mutex_unlock(&c->host.lock);
-			return;
-		}
+	if (r != CUDA_SUCCESS) {
+		free(j);
+		return r;
+	}
+	*j = (struct host_job){.c = c, .m = *m, .fd = fd};
+	err = pthread_create(&c->host.thread, NULL, run_job, j);
+	if (err) {
 		free(j);
 		job_done(c);
 		omps_log("Client process %d: cannot start a thread for its host memory: %s", (int)c->pid, strerror(err));
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	pthread_mutex_lock(&c->host.lock);
+	c->host.joinable = 1;
+	pthread_mutex_unlock(&c->host.lock);
+	return CUDA_SUCCESS;
+}
+
+static CUresult start_unshare(struct srv_client *c, const struct omps_host_map *m)
+{
+	CUresult r;
+
+	pthread_mutex_lock(&c->host.lock);
+	r = start_job_locked(c);
+	if (r == CUDA_SUCCESS) {
+		c->host.unsharing = 1;
+		c->host.unshare = m->addr;
+	}
+	pthread_mutex_unlock(&c->host.lock);
+	if (r == CUDA_SUCCESS)
+		srv_channel_poke(c);
+	return r;
+}
+
+/* A HOST_MAP or HOST_UNMAP message, once the client has its channel; the
+ * answer is HOST_MAPPED, from whichever thread does the work. */
+void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const void *buf, size_t n, int fd)
+{
+	struct omps_host_map m;
+	CUresult r = CUDA_ERROR_INVALID_VALUE;
+
+	if (n == sizeof(m) && c->map) {
+		memcpy(&m, buf, sizeof(m));
+		if (hdr->type == OMPS_MSG_HOST_UNMAP)
+			r = start_unshare(c, &m);
+		else if (fd >= 0)
+			r = start_map(c, &m, fd);
+		if (r == CUDA_SUCCESS)
+			return; /* the descriptor is the job's */
 	}
 	if (fd >= 0)
 		close(fd);
 	omps_send(c->fd, OMPS_MSG_HOST_MAPPED, (uint32_t)r, 0, &(struct omps_host_map){0}, sizeof(struct omps_host_map),
 		  -1, 0);
+}
+
+/* What a HOST_UNMAP asked for, on the client's worker. Memory that its
+ * graphs or captures may name is only retired: a launch can no longer name
+ * it, but it stays mapped and registered (srv_host_free_retired). */
+void srv_host_unshare(struct srv_client *c)
+{
+	struct omps_host_map m = {0};
+	struct srv_host *h;
+	int keep = srv_graph_live(c);
+
+	pthread_mutex_lock(&c->host.lock);
+	if (!c->host.unsharing) {
+		pthread_mutex_unlock(&c->host.lock);
+		return;
+	}
+	c->host.unsharing = 0;
+	m.addr = c->host.unshare;
+	h = take_locked(c, m.addr);
+	if (h && keep) {
+		h->next = c->host.retired;
+		c->host.retired = h;
+	}
+	pthread_mutex_unlock(&c->host.lock);
+	if (h && keep) {
+		omps_log("Client process %d: host memory at 0x%llx unshared while it holds graphs; kept until they go",
+			 (int)c->pid, (unsigned long long)m.addr);
+	} else if (h) {
+		sync_all(c);
+		drop(c, h);
+	}
+	omps_send(c->fd, OMPS_MSG_HOST_MAPPED, h ? CUDA_SUCCESS : CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, 0, &m,
+		  sizeof(m), -1, 0);
+	job_done(c);
+}
+
+void srv_host_free_retired(struct srv_client *c)
+{
+	struct srv_host *h;
+
+	pthread_mutex_lock(&c->host.lock);
+	h = c->host.retired;
+	c->host.retired = NULL;
+	pthread_mutex_unlock(&c->host.lock);
+	if (!h)
+		return;
+	sync_all(c); /* a graph launched before its destruction may still run */
+	drop_list(c, h);
+	omps_log("Client process %d: host memory it unshared while it held graphs now let go", (int)c->pid);
 }
 
 int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes)
@@ -206,6 +339,19 @@ uint64_t srv_host_device_ptr_locked(struct srv_client *c, uint64_t addr, uint64_
 	return 0;
 }
 
+static int within(const struct srv_host *h, uint64_t addr, uint64_t bytes)
+{
+	for (; h; h = h->next)
+		if (addr >= h->addr && bytes <= h->bytes && addr - h->addr <= h->bytes - bytes)
+			return 1;
+	return 0;
+}
+
+int srv_host_mapped_locked(struct srv_client *c, uint64_t addr, uint64_t bytes)
+{
+	return within(c->host.maps, addr, bytes) || within(c->host.retired, addr, bytes);
+}
+
 uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes)
 {
 	uint64_t d;
@@ -216,27 +362,23 @@ uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes
 	return d;
 }
 
-/* When the client goes, after its streams are done, and after the request
- * under way for it (its host functions' waits are let go already). */
+/* When the client goes, on its worker, after its streams are done: the
+ * request under way first (an unshare it was poked for is done here). */
 void srv_host_release(struct srv_client *c)
 {
-	struct srv_host *h;
+	struct srv_host *h, *retired;
 
-	uint32_t i;
-
+	srv_host_unshare(c);
 	pthread_mutex_lock(&c->host.lock);
 	while (c->host.jobs)
 		pthread_cond_wait(&c->host.idle, &c->host.lock);
 	join_done_locked(c);
 	h = c->host.maps;
-	c->host.maps = NULL;
+	retired = c->host.retired;
+	c->host.maps = c->host.retired = NULL;
 	pthread_mutex_unlock(&c->host.lock);
-	for (i = 0; h && i < c->srv->devices.ndevices; i++)
-		srv_sync_device(c, (int)i); /* no copy may be left using it */
-	while (h) {
-		struct srv_host *next = h->next;
-
-		drop(c, h);
-		h = next;
-	}
+	if (h || retired)
+		sync_all(c); /* no copy may be left using it */
+	drop_list(c, h);
+	drop_list(c, retired);
 }

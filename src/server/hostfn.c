@@ -84,7 +84,7 @@ void srv_hostfn_release(struct srv_client *c)
 	if (!__atomic_load_n(&c->hostfn.pending, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&c->host.lock);
-	if (srv_host_device_ptr_locked(c, area, sizeof(*a)))
+	if (srv_host_mapped_locked(c, area, sizeof(*a)))
 		for (i = 0; i < OMPS_HOSTFN_SLOTS; i++)
 			__atomic_store_n(&a->done[i], all, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->host.lock);

@@ -149,6 +149,9 @@ struct srv_client {
 	} graph;
 	struct { /* host.c: host memory shared with it */
 		struct srv_host *maps;
+		struct srv_host *retired; /* unshared while its graphs could name it */
+		uint64_t unshare;	  /* the address a HOST_UNMAP asks its worker to let go, */
+		int unsharing;		  /* while this is set */
 		pthread_mutex_t lock;
 		pthread_cond_t idle; /* jobs fell to 0 */
 		unsigned jobs;	     /* requests under way on threads of their own */
@@ -221,6 +224,8 @@ void srv_client_readable(struct srv_state *s, struct srv_client *c);
 int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_t len, char *err,
 		     size_t errlen);
 void srv_channel_stop(struct srv_client *c);
+/* Work for the client's worker, from another thread: see srv_host_unshare. */
+void srv_channel_poke(struct srv_client *c);
 /* The client's own memory and descriptors, once its call families have
  * released what they held (or it never opened its channel). */
 void srv_client_free(struct srv_client *c);
@@ -353,6 +358,13 @@ int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes);
 /* Where the GPU reaches shared host memory at addr; 0 if not the client's. */
 uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes);
 uint64_t srv_host_device_ptr_locked(struct srv_client *c, uint64_t addr, uint64_t bytes); /* hosts_lock held */
+/* Whether [addr, addr + bytes) is mapped in the server, shared or retired. */
+int srv_host_mapped_locked(struct srv_client *c, uint64_t addr, uint64_t bytes);
+/* On the client's worker: the HOST_UNMAP it was poked for. */
+void srv_host_unshare(struct srv_client *c);
+/* On the client's worker: what it unshared while it held graphs, once it
+ * holds none. */
+void srv_host_free_retired(struct srv_client *c);
 void srv_host_release(struct srv_client *c);
 
 /* hostfn.c */

@@ -1,6 +1,7 @@
 /* Page-locked host memory in remote mode (the server's twin is
  * src/server/host.c): cuMemHostAlloc, cuMemAllocHost, cuMemHostRegister and
  * their kin. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +63,10 @@ static void *map_shared(void *at, size_t len, int *fd)
 	void *p;
 	int i;
 
-	*fd = memfd_create("openmps-host", MFD_CLOEXEC);
-	if (*fd < 0 || ftruncate(*fd, (off_t)len) < 0)
+	/* Sealed, as the server requires: a file it maps can never shrink. */
+	*fd = memfd_create("openmps-host", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*fd < 0 || ftruncate(*fd, (off_t)len) < 0 ||
+	    fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
 	if (!at) {
 		for (i = 0; i < 8; i++) {

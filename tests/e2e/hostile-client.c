@@ -13,6 +13,12 @@
  *     slowreader: a 64 MiB copy from the device read a record every 2 s
  *     capture-free, victim: memory freed during a capture, and a client
  *                that allocates as much (see capture_free)
+ *     truncate:  host memory in a memfd not sealed against shrinking, then
+ *                truncated under a copy into it (H4a): prints "map N" (the
+ *                server's answer), then "copy N" and "kept" or "dropped"
+ *     unmap-replay: a graph that copies into shared host memory, launched
+ *                after that memory was unshared (H4b): prints "unmap N",
+ *                "replay N", "destroyed", and "kept" while the server lives
  *   omps-hostile-client listen PATH
  *     a daemon that is not one, as a squatter runs it: listens at PATH and
  *     prints "listening", then "connection" and "message of N bytes" for
@@ -171,6 +177,111 @@ static int capture_free(struct omps_ring *req, int victim)
 }
 
 /* The connection closed by the server within 5 s. */
+/* HOST_MAP or HOST_UNMAP of [addr, addr + bytes), fd for a map: the
+ * server's answer. */
+static int host_msg(struct shim_connection *c, uint32_t type, uint64_t addr, uint64_t bytes, int fd)
+{
+	struct omps_host_map m = {.addr = addr, .bytes = bytes};
+	struct omps_msg hdr;
+	char buf[OMPS_MSG_MAX];
+
+	if (omps_send(c->server_fd, type, 0, 0, &m, sizeof(m), fd, 1) < 0)
+		return -1;
+	do
+		if (omps_recv(c->server_fd, &hdr, buf, sizeof(buf), NULL) < 0)
+			return -1;
+	while (hdr.type != OMPS_MSG_HOST_MAPPED);
+	return (int)hdr.status;
+}
+
+/* A memfd of bytes mapped shared here, sealed against shrinking or not. */
+static void *host_memory(uint64_t bytes, int seal, int *fd)
+{
+	void *p;
+
+	*fd = memfd_create("hostile-host", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*fd < 0 || ftruncate(*fd, (off_t)bytes) < 0 ||
+	    (seal && fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0))
+		return NULL;
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* H4a: the server must not map what the client can shrink under it. */
+static int truncate_attack(struct shim_connection *c, struct omps_ring *req)
+{
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_call_dev sync = {.dev = 0};
+	struct omps_reply_ptr p;
+	struct omps_reply r;
+	int fd;
+	void *h = host_memory(1 << 20, 0, &fd);
+
+	if (!h || call(req, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)) || p.r.result)
+		return 1;
+	printf("map %d\n", host_msg(c, OMPS_MSG_HOST_MAP, (uintptr_t)h, 1 << 20, fd));
+	if (ftruncate(fd, 0) < 0)
+		return 1;
+	omps_ring_push(req, OMPS_CALL_MEMCPY_DTOH_HOST,
+		       &(struct omps_call_copy){.dev = 0, .dst = (uintptr_t)h, .src = p.ptr, .bytes = 4096},
+		       sizeof(struct omps_call_copy), 1000);
+	if (call(req, OMPS_CALL_SYNCHRONIZE, &sync, sizeof(sync), &r, sizeof(r)))
+		return 1;
+	printf("copy %d\n", r.result);
+	return 0;
+}
+
+/* H4b: shared host memory named by a graph, unshared, then the graph
+ * launched. */
+static int unmap_replay(struct shim_connection *c, struct omps_ring *req)
+{
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_call_create sc = {.dev = 0};
+	struct omps_call_dev sync = {.dev = 0};
+	struct omps_call_instantiate inst = {0};
+	struct omps_reply_handle st, g, ex;
+	struct omps_call_pair launch = {0};
+	struct omps_call_capture cap = {0};
+	struct omps_call_handle end = {0};
+	struct omps_reply_ptr p;
+	struct omps_reply r;
+	int fd;
+	void *h = host_memory(1 << 20, 1, &fd);
+
+	if (!h || call(req, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)) || p.r.result ||
+	    host_msg(c, OMPS_MSG_HOST_MAP, (uintptr_t)h, 1 << 20, fd) != 0 ||
+	    call(req, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc), &st, sizeof(st)) || st.r.result)
+		return 1;
+	cap.stream = end.handle = launch.second = st.handle;
+	if (call(req, OMPS_CALL_CAPTURE_BEGIN, &cap, sizeof(cap), &r, sizeof(r)) || r.result)
+		return 1;
+	omps_ring_push(req, OMPS_CALL_MEMCPY_DTOH_HOST,
+		       &(struct omps_call_copy){.dev = 0, .stream = st.handle, .dst = (uintptr_t)h, .src = p.ptr,
+						.bytes = 4096},
+		       sizeof(struct omps_call_copy), 1000);
+	if (call(req, OMPS_CALL_CAPTURE_END, &end, sizeof(end), &g, sizeof(g)) || g.r.result)
+		return 1;
+	inst.graph = g.handle;
+	if (call(req, OMPS_CALL_GRAPH_INSTANTIATE, &inst, sizeof(inst), &ex, sizeof(ex)) || ex.r.result)
+		return 1;
+	printf("unmap %d\n", host_msg(c, OMPS_MSG_HOST_UNMAP, (uintptr_t)h, 1 << 20, -1));
+	munmap(h, 1 << 20);
+	close(fd);
+	launch.first = ex.handle;
+	omps_ring_push(req, OMPS_CALL_GRAPH_LAUNCH, &launch, sizeof(launch), 1000);
+	if (call(req, OMPS_CALL_SYNCHRONIZE, &sync, sizeof(sync), &r, sizeof(r)))
+		return 1;
+	printf("replay %d\n", r.result);
+	omps_ring_push(req, OMPS_CALL_GRAPH_EXEC_DESTROY, &(struct omps_call_handle){ex.handle},
+		       sizeof(struct omps_call_handle), 1000);
+	omps_ring_push(req, OMPS_CALL_GRAPH_DESTROY, &(struct omps_call_handle){g.handle},
+		       sizeof(struct omps_call_handle), 1000);
+	if (call(req, OMPS_CALL_SYNCHRONIZE, &sync, sizeof(sync), &r, sizeof(r)))
+		return 1;
+	printf("destroyed\n");
+	return 0;
+}
+
 static int fake_daemon(const char *path)
 {
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0), c;
@@ -239,6 +350,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(what, "capture-free") || !strcmp(what, "victim"))
 		return capture_free(&req, !strcmp(what, "victim"));
+	if (!strcmp(what, "truncate") || !strcmp(what, "unmap-replay")) {
+		if ((!strcmp(what, "truncate") ? truncate_attack : unmap_replay)(&c, &req))
+			return 1;
+		printf("%s\n", dropped(c.server_fd) ? "dropped" : "kept");
+		return 0;
+	}
 	if (!strcmp(what, "short")) {
 		p = omps_ring_reserve(&req, OMPS_CALL_MEM_ALLOC, 3);
 		memset(p, 0, 3);

@@ -2,6 +2,7 @@
 # record of no known type, a launch whose attributes run past the record, a
 # ring whose shared indexes are overwritten. Each ends only that client's
 # connection, with a line in server.log; the server goes on serving others.
+# Then the security review's attacks on the data plane (M1, M2, H1, H4).
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 HOSTILE=$OPENMPS_BIN/omps-hostile-client
@@ -62,6 +63,21 @@ read_nothing() { grep -q "^attacker reads" "$1" && ! grep -q "SECRET" "$1"; }
 check "the attacker's replay reads nothing of the victim's [$(tail -1 "$TMP/attacker.out")]" \
 	read_nothing "$TMP/attacker.out"
 check "the victim's memory is as it wrote it [$(tail -1 "$TMP/victim.out")]" grep -qx "victim reads SECRET-of-victim" "$TMP/victim.out"
+
+# Host memory the server maps can neither shrink under it (H4a) nor go
+# while a graph of the client's still copies into it (H4b): the server
+# lives, and the client with it.
+out=$("$HOSTILE" truncate 2>&1)
+check "host memory not sealed against shrinking is refused [$out]" grep -qx "map 1" <<<"$out"
+check "a copy into it then, truncated, is refused too" grep -qx "copy 1" <<<"$out"
+check "and the server lives" grep -qx "kept" <<<"$out"
+check "server.log: why" logged "cannot share 1048576 bytes of host memory at 0x[0-9a-f]+: not a memfd sealed against shrinking" server
+out=$("$HOSTILE" unmap-replay 2>&1)
+check "host memory a graph names is unshared [$out]" grep -qx "unmap 0" <<<"$out"
+check "the graph's replay does no harm" grep -qx "replay 0" <<<"$out"
+check "and the server lives" grep -qx "kept" <<<"$out"
+check "server.log: kept while the graph lives" logged "host memory at 0x[0-9a-f]+ unshared while it holds graphs; kept until they go" server
+check "server.log: let go with the graph" logged "host memory it unshared while it held graphs now let go" server
 
 # Meanwhile, and after, a well-behaved client is served as ever.
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" 2>&1)
