@@ -73,12 +73,15 @@ void srv_launch_kernel(struct srv_client *c, const struct omps_call_launch *m, c
 	}
 	if (r == CUDA_SUCCESS) {
 		memcpy(attrs, data, attr_bytes);
-		for (i = 0; i < m->nattrs && r == CUDA_SUCCESS; i++)
+		for (i = 0; i < m->nattrs && r == CUDA_SUCCESS; i++) {
 			if (!plain_attribute(attrs[i].id)) {
 				omps_log("Client process %d: launch attribute %u is not supported", (int)c->pid,
 					 attrs[i].id);
 				r = CUDA_ERROR_NOT_SUPPORTED;
 			}
+			if (attrs[i].id == CU_LAUNCH_ATTRIBUTE_PRIORITY) /* as its streams' (security review L4) */
+				attrs[i].value.priority = srv_qos_priority(c, m->dev, attrs[i].value.priority);
+		}
 	}
 	if (r == CUDA_SUCCESS) {
 		cfg = (CUlaunchConfig){m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1], m->block[2],

@@ -242,7 +242,7 @@ static void partition_put(struct srv_state *s, struct srv_partition *p)
 }
 
 /* The level a client's stream of asked priority runs at (see the top). */
-static int priority_for(const struct srv_client *c, int dev, int asked)
+int srv_qos_priority(const struct srv_client *c, int dev, int asked)
 {
 	int least = c->srv->prio_least[dev], greatest = c->srv->prio_greatest[dev];
 
@@ -263,7 +263,7 @@ void srv_qos_priority_range(const struct srv_state *s, int dev, int *least, int 
 CUresult srv_qos_stream_create(struct srv_client *c, int dev, int asked, CUstream *out)
 {
 	struct srv_partition *p = c->qos.part[dev];
-	int prio = priority_for(c, dev, asked);
+	int prio = srv_qos_priority(c, dev, asked);
 
 	/* Non-blocking always: the server's streams must never wait for the
 	 * context's legacy NULL stream (the client's own is emulated, stream.c). */

@@ -312,6 +312,9 @@ static inline void srv_qos_check(struct srv_client *c)
 void srv_qos_release(struct srv_client *c);
 /* What the client's streams are made with: its partition, its priority mapped. */
 CUresult srv_qos_stream_create(struct srv_client *c, int dev, int asked_priority, CUstream *out);
+/* The level a stream or a launch of the client that asked for this
+ * priority runs at: below-normal clients' under every normal one's. */
+int srv_qos_priority(const struct srv_client *c, int dev, int asked);
 /* The range a client sees: one level fewer than the device's, the lowest kept for priority 1. */
 void srv_qos_priority_range(const struct srv_state *s, int dev, int *least, int *greatest);
 unsigned srv_qos_sms(const struct srv_client *c, int dev);

@@ -5,6 +5,8 @@
  *                 "smset: A B ..." (each of them)
  *   prio P        a stream of priority P runs the stream_priority kernel
  *                 (fakecuda only): "prio P: runs at X"
+ *   launch-prio P the same kernel on a stream of default priority, launched
+ *                 with the launch attribute priority P: "launch-prio P: runs at X"
  *   meminfo       "meminfo: free F total T"
  *   fill STEP     cuMemAlloc of STEP bytes until it fails:
  *                 "fill: B bytes in K blocks, then CUDA_ERROR_..."
@@ -108,6 +110,28 @@ static int prio(int p)
 	return 0;
 }
 
+static int launch_prio(int p)
+{
+	CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PRIORITY, .value.priority = p};
+	CUlaunchConfig cfg = {.gridDimX = 1, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 32, .blockDimY = 1,
+			      .blockDimZ = 1, .attrs = &attr, .numAttrs = 1};
+	unsigned n = 1;
+	void *args[] = {&out, &n};
+	CUfunction fn;
+	int at;
+
+	if (launch("stream_priority", NULL, 1, 1) < 0) /* loads the module, allocates out */
+		return -1;
+	CK(cuStreamCreate(&cfg.hStream, CU_STREAM_NON_BLOCKING));
+	CK(cuModuleGetFunction(&fn, smid_mod, "stream_priority"));
+	CK(cuLaunchKernelEx(&cfg, fn, args, NULL));
+	CK(cuStreamSynchronize(cfg.hStream));
+	CK(cuMemcpyDtoH(&at, out, sizeof(at)));
+	CK(cuStreamDestroy(cfg.hStream));
+	printf("launch-prio %d: runs at %d\n", p, at);
+	return 0;
+}
+
 static int fill(size_t step, int async)
 {
 	CUresult r = CUDA_SUCCESS;
@@ -164,6 +188,8 @@ static int step(char **argv, int *i, int argc)
 		return smid((unsigned)strtoul(arg, NULL, 10));
 	if (!strcmp(what, "prio"))
 		return prio(atoi(arg));
+	if (!strcmp(what, "launch-prio"))
+		return launch_prio(atoi(arg));
 	if (!strcmp(what, "fill") || !strcmp(what, "fill-async"))
 		return fill(strtoull(arg, NULL, 10), what[4] == '-');
 	if (!strcmp(what, "alloc")) {

@@ -95,6 +95,11 @@ check "a normal client's priorities run one level up [$out]" \
 	test "$out" = "prio 0: runs at -1 prio -2: runs at -3 prio -4: runs at -5 prio -5: runs at -5 "
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe prio 0 prio -4 | tr '\n' ' ')
 check "a below-normal client's run at the lowest level [$out]" test "$out" = "prio 0: runs at 0 prio -4: runs at 0 "
+# A launch's own priority attribute is placed as a stream's (security review L4).
+out=$(probe launch-prio -4 | tr '\n' ' ')
+check "a normal client's launch priority runs one level up [$out]" test "$out" = "launch-prio -4: runs at -5 "
+out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe launch-prio -5 | tr '\n' ' ')
+check "a below-normal client's launch priority is the lowest [$out]" test "$out" = "launch-prio -5: runs at 0 "
 # Priority orders only blocks waiting to start: below-normal clients leave
 # OPENMPS_PRIORITY_RESERVE (5%) of the SMs to normal ones, rounded to the
 # granule: 128 of 132 here. A share below that cap stays as it was.

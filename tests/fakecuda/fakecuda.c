@@ -778,6 +778,9 @@ CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset, 
 	return CUDA_SUCCESS;
 }
 
+/* A launch's own priority (CU_LAUNCH_ATTRIBUTE_PRIORITY), over its stream's. */
+static __thread int launch_priority, launch_priority_set;
+
 static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64_t threads, uint64_t blocks,
 			   unsigned *p, unsigned n)
 {
@@ -800,7 +803,7 @@ static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64
 		else if (name == smid_name)
 			p[i] = s->first_sm + (unsigned)(i % s->nsms);
 		else
-			p[i] = (unsigned)s->priority;
+			p[i] = (unsigned)(launch_priority_set ? launch_priority : s->priority);
 	}
 	return CUDA_SUCCESS;
 }
@@ -919,11 +922,21 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 
 	if (!c || (c->numAttrs && !c->attrs))
 		return CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; i < c->numAttrs; i++)
+	CUresult r;
+
+	for (i = 0; i < c->numAttrs; i++) {
 		if (c->attrs[i].id > CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING)
 			return CUDA_ERROR_INVALID_VALUE;
-	return cuLaunchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
-			      c->sharedMemBytes, c->hStream, params, extra);
+		if (c->attrs[i].id == CU_LAUNCH_ATTRIBUTE_PRIORITY) { /* clamped to the range, as streams' */
+			launch_priority = c->attrs[i].value.priority > 0 ? 0 : c->attrs[i].value.priority < -5 ? -5
+													 : c->attrs[i].value.priority;
+			launch_priority_set = 1;
+		}
+	}
+	r = cuLaunchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
+			   c->sharedMemBytes, c->hStream, params, extra);
+	launch_priority_set = 0;
+	return r;
 }
 
 /* Stream memory operations: streams run at once here. */
