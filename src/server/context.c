@@ -1,8 +1,12 @@
 /* Context-wide settings a client asks for. Every client of a device shares
  * its one context, so a limit is the most any client needs: a client may
  * raise it, and a request below the current value changes nothing (the
- * client still gets at least what it asked for). A context synchronize
- * waits for the client's own work only. */
+ * client still gets at least what it asked for). A raise costs GPU memory
+ * for the context's life, so a client with a memory limit may raise a
+ * limit only by what its limit has left (security review M6). A context
+ * synchronize waits for the client's own work only. */
+#include <stdio.h>
+
 #include "log.h"
 #include "server.h"
 
@@ -14,8 +18,32 @@ static int raisable(uint32_t limit)
 	       limit == CU_LIMIT_DEV_RUNTIME_PENDING_LAUNCH_COUNT;
 }
 
+/* The device memory raising limit from now to value takes: the stack for
+ * every thread the device holds at once, the heap and the printf FIFO as
+ * they are; the others next to nothing. */
+static uint64_t raise_cost(struct srv_client *c, int dev, uint32_t limit, uint64_t now, uint64_t value)
+{
+	int sms = 0, threads = 0;
+
+	if (limit == CU_LIMIT_MALLOC_HEAP_SIZE || limit == CU_LIMIT_PRINTF_FIFO_SIZE)
+		return value - now;
+	if (limit != CU_LIMIT_STACK_SIZE ||
+	    c->srv->drv->device_get_attribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev) != CUDA_SUCCESS ||
+	    c->srv->drv->device_get_attribute(&threads, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, dev) !=
+		    CUDA_SUCCESS)
+		return 0;
+	return (value - now) * (uint64_t)(sms > 0 ? sms : 0) * (uint64_t)(threads > 0 ? threads : 0);
+}
+
+static const char *limit_name(uint32_t limit)
+{
+	return limit == CU_LIMIT_STACK_SIZE ? "the stack size" : limit == CU_LIMIT_MALLOC_HEAP_SIZE ? "the heap size"
+							      : "the printf FIFO size";
+}
+
 void srv_context_limit(struct srv_client *c, const struct omps_call_ctx_limit *m)
 {
+	char what[64];
 	size_t now = 0;
 	CUresult r = srv_use_device(c, m->dev, NULL);
 
@@ -27,6 +55,10 @@ void srv_context_limit(struct srv_client *c, const struct omps_call_ctx_limit *m
 				 m->limit);
 			r = CUDA_ERROR_NOT_SUPPORTED;
 		} else {
+			snprintf(what, sizeof(what), "raising %s limit", limit_name(m->limit));
+			r = srv_qos_mem_check(c, m->dev, raise_cost(c, m->dev, m->limit, now, m->value), what);
+		}
+		if (r == CUDA_SUCCESS) {
 			r = c->srv->drv->ctx_set_limit((CUlimit)m->limit, m->value);
 			if (r == CUDA_SUCCESS)
 				r = c->srv->drv->ctx_get_limit(&now, (CUlimit)m->limit);

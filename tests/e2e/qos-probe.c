@@ -8,6 +8,8 @@
  *   launch-prio P the same kernel on a stream of default priority, launched
  *                 with the launch attribute priority P: "launch-prio P: runs at X"
  *   meminfo       "meminfo: free F total T"
+ *   stack V, heap V  cuCtxSetLimit of the stack or heap size to V bytes:
+ *                 "stack V: CUDA_..., now N" (cuCtxGetLimit after it)
  *   fill STEP     cuMemAlloc of STEP bytes until it fails:
  *                 "fill: B bytes in K blocks, then CUDA_ERROR_..."
  *   fill-async STEP   the same with cuMemAllocAsync
@@ -188,6 +190,15 @@ static int step(char **argv, int *i, int argc)
 		return smid((unsigned)strtoul(arg, NULL, 10));
 	if (!strcmp(what, "prio"))
 		return prio(atoi(arg));
+	if (!strcmp(what, "stack") || !strcmp(what, "heap")) {
+		CUlimit l = what[0] == 's' ? CU_LIMIT_STACK_SIZE : CU_LIMIT_MALLOC_HEAP_SIZE;
+		size_t now = 0;
+
+		r = cuCtxSetLimit(l, strtoull(arg, NULL, 10));
+		CK(cuCtxGetLimit(&now, l));
+		printf("%s %s: %s, now %zu\n", what, arg, name(r), now);
+		return 0;
+	}
 	if (!strcmp(what, "launch-prio"))
 		return launch_prio(atoi(arg));
 	if (!strcmp(what, "fill") || !strcmp(what, "fill-async"))

@@ -89,6 +89,18 @@ wait
 check "the terminated client's next call fails" grep -qE "^call: [1-9][0-9]* " "$TMP/mem.out"
 check "the other client carries on" says other "smid: 132 SMs, 0..131"
 
+# Context limits cost every client memory for the context's life: a limited
+# client raises them only within what its limit has left (M6). The stack
+# costs its size for each of 132 x 2048 threads.
+out=$(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=1M probe stack 65536 heap $((1 << 36)) stack 1026 heap $((8 * M + 65536)))
+check "a 1 MiB client cannot raise the stack to 64 KiB [$out]" grep -qx "stack 65536: CUDA_ERROR_OUT_OF_MEMORY, now 1024" <<<"$out"
+check "nor the heap to 64 GiB" grep -qx "heap $((1 << 36)): CUDA_ERROR_OUT_OF_MEMORY, now $((8 * M))" <<<"$out"
+check "but within its limit it may" grep -qx "stack 1026: CUDA_SUCCESS, now 1026" <<<"$out"
+check "both" grep -qx "heap $((8 * M + 65536)): CUDA_SUCCESS, now $((8 * M + 65536))" <<<"$out"
+check "server.log: the refusal, with the figures" logged "raising the stack size limit of $(((65536 - 1024) * 132 * 2048)) bytes on device 0 refused: it holds 0 of its limit of 1048576" server
+out=$(probe stack 2048)
+check "a client without a limit raises it as natively [$out]" grep -qx "stack 2048: CUDA_SUCCESS, now 2048" <<<"$out"
+
 # Priorities: fakecuda's range is 0 (lowest) to -5; clients see 0 to -4.
 out=$(probe prio 0 prio -2 prio -4 prio -5 | tr '\n' ' ')
 check "a normal client's priorities run one level up [$out]" \

@@ -148,6 +148,9 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attr, CUdev
 	case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
 		*value = 132;
 		return CUDA_SUCCESS;
+	case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR:
+		*value = 2048;
+		return CUDA_SUCCESS;
 	case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID:
 		*value = 0;
 		return CUDA_SUCCESS;
