@@ -31,16 +31,16 @@ void srv_malformed(struct srv_client *c, uint32_t type, size_t len)
 
 void srv_refused(struct srv_client *c, const char *fmt, ...)
 {
+	unsigned n = atomic_fetch_add(&c->refusals, 1) + 1;
 	char what[256];
 	va_list ap;
 
-	if (c->refusals >= 16)
+	if (n > 16)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	omps_log("Client process %d: %s%s", (int)c->pid, what,
-		 ++c->refusals == 16 ? " (further refusals not logged)" : "");
+	omps_log("Client process %d: %s%s", (int)c->pid, what, n == 16 ? " (further refusals not logged)" : "");
 }
 
 void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle)

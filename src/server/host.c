@@ -29,6 +29,11 @@
 #include "server.h"
 #include "sock.h"
 
+/* The most ranges of host memory one client may share at once: each is a
+ * mapping in the server, and the kernel allows a process 65,530 by default
+ * (security review M5). */
+#define HOST_MAPS_PER_CLIENT 4096
+
 struct srv_host {
 	struct srv_host *next;
 	uint64_t addr, bytes, device_ptr;
@@ -57,12 +62,47 @@ static int safe_file(int fd, uint64_t bytes, char *why, size_t len)
 	return 1;
 }
 
+/* Room for one more mapping: the client's own count, then the server's. */
+static int count_map(struct srv_client *c, char *why, size_t len)
+{
+	struct srv_state *s = c->srv;
+	int ok;
+
+	pthread_mutex_lock(&c->host.lock);
+	ok = c->host.nmaps < HOST_MAPS_PER_CLIENT;
+	if (ok)
+		c->host.nmaps++;
+	pthread_mutex_unlock(&c->host.lock);
+	if (!ok) {
+		snprintf(why, len, "it shares %u ranges already, the most a client may", HOST_MAPS_PER_CLIENT);
+		return 0;
+	}
+	if (atomic_fetch_add(&s->host_maps, 1) < s->host_maps_max)
+		return 1;
+	atomic_fetch_sub(&s->host_maps, 1);
+	snprintf(why, len, "the server shares %u ranges for all its clients, half of vm.max_map_count",
+		 s->host_maps_max);
+	pthread_mutex_lock(&c->host.lock);
+	c->host.nmaps--;
+	pthread_mutex_unlock(&c->host.lock);
+	return 0;
+}
+
+static void uncount_map(struct srv_client *c)
+{
+	atomic_fetch_sub(&c->srv->host_maps, 1);
+	pthread_mutex_lock(&c->host.lock);
+	c->host.nmaps--;
+	pthread_mutex_unlock(&c->host.lock);
+}
+
 static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char *why, size_t len)
 {
 	struct srv_driver *drv = c->srv->drv;
 	struct srv_host *h = calloc(1, sizeof(*h));
 	void *p = MAP_FAILED;
 	CUdeviceptr d = 0;
+	int counted = 0;
 	CUresult r;
 
 	if (!h)
@@ -76,6 +116,11 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 		r = CUDA_ERROR_INVALID_VALUE;
 		goto fail;
 	}
+	if (!count_map(c, why, len)) {
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+		goto fail;
+	}
+	counted = 1;
 	p = mmap((void *)(uintptr_t)m->addr, m->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
 		 0);
 	if (p == MAP_FAILED || p != (void *)(uintptr_t)m->addr) {
@@ -104,6 +149,8 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 fail:
 	if (p != MAP_FAILED)
 		munmap(p, m->bytes);
+	if (counted)
+		uncount_map(c);
 	free(h);
 	return r;
 }
@@ -113,6 +160,7 @@ static void drop(struct srv_client *c, struct srv_host *h)
 	if (c->srv->drv->ctx_set_current(c->srv->ctx[0]) == CUDA_SUCCESS)
 		c->srv->drv->mem_host_unregister((void *)(uintptr_t)h->addr);
 	munmap((void *)(uintptr_t)h->addr, h->bytes);
+	uncount_map(c);
 	free(h);
 }
 
@@ -162,6 +210,18 @@ static void job_done(struct srv_client *c)
 	pthread_mutex_unlock(&c->host.lock);
 }
 
+/* The answer (a send that does not wait), and done, in one step under the
+ * lock: the client's next request, which its answer lets it send, finds
+ * this one over. */
+static void answer_done(struct srv_client *c, CUresult r, const struct omps_host_map *m)
+{
+	pthread_mutex_lock(&c->host.lock);
+	omps_send(c->fd, OMPS_MSG_HOST_MAPPED, (uint32_t)r, 0, m, sizeof(*m), -1, 0);
+	c->host.jobs--;
+	pthread_cond_broadcast(&c->host.idle);
+	pthread_mutex_unlock(&c->host.lock);
+}
+
 static void *run_job(void *arg)
 {
 	struct host_job *j = arg;
@@ -172,12 +232,11 @@ static void *run_job(void *arg)
 	CUresult r = map(c, &j->m, j->fd, why, sizeof(why));
 
 	close(j->fd);
-	if (r != CUDA_SUCCESS)
-		omps_log("Client process %d: cannot share %llu bytes of host memory at 0x%llx: %s", (int)c->pid,
-			 (unsigned long long)j->m.bytes, (unsigned long long)j->m.addr, why);
-	omps_send(c->fd, OMPS_MSG_HOST_MAPPED, (uint32_t)r, 0, &j->m, sizeof(j->m), -1, 0);
+	if (r != CUDA_SUCCESS) /* logged as a refusal: a client asking in a loop fills no log */
+		srv_refused(c, "cannot share %llu bytes of host memory at 0x%llx: %s", (unsigned long long)j->m.bytes,
+			    (unsigned long long)j->m.addr, why);
+	answer_done(c, r, &j->m);
 	free(j);
-	job_done(c);
 	return NULL;
 }
 
@@ -304,9 +363,7 @@ void srv_host_unshare(struct srv_client *c)
 		sync_all(c);
 		drop(c, h);
 	}
-	omps_send(c->fd, OMPS_MSG_HOST_MAPPED, h ? CUDA_SUCCESS : CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, 0, &m,
-		  sizeof(m), -1, 0);
-	job_done(c);
+	answer_done(c, h ? CUDA_SUCCESS : CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, &m);
 }
 
 void srv_host_free_retired(struct srv_client *c)

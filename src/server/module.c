@@ -17,6 +17,10 @@
 #include "log.h"
 #include "server.h"
 
+/* The image buffer a client keeps between its loads: a larger one is
+ * given back after its load. */
+#define IMAGE_KEPT (1u << 20)
+
 void srv_module_image_data(struct srv_client *c, const unsigned char *data, size_t len)
 {
 	if (c->mod.image_len + len > OMPS_MAX_IMAGE) {
@@ -129,6 +133,11 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 		}
 	}
 	c->mod.image_len = 0;
+	if (c->mod.image_cap > IMAGE_KEPT) { /* a large image's buffer is not kept for the client's life (L2) */
+		free(c->mod.image);
+		c->mod.image = NULL;
+		c->mod.image_cap = 0;
+	}
 	if (r == CUDA_SUCCESS) {
 		mods = realloc(c->mod.modules, (c->mod.nmodules + 1) * sizeof(*mods));
 		if (!mods) {

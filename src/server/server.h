@@ -112,7 +112,7 @@ struct srv_client {
 	int pinned; /* 1: the rings, 2: buf, are page-locked */
 
 	/* answering calls (call.c) */
-	unsigned refusals; /* logged so far (srv_refused) */
+	atomic_uint refusals; /* logged so far (srv_refused), from its worker or its host thread */
 	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
 	uint32_t call;	 /* the OMPS_CALL_* being served, for srv_deferred's log line */
 
@@ -152,6 +152,7 @@ struct srv_client {
 		struct srv_host *retired; /* unshared while its graphs could name it */
 		uint64_t unshare;	  /* the address a HOST_UNMAP asks its worker to let go, */
 		int unsharing;		  /* while this is set */
+		unsigned nmaps;		  /* in maps and retired */
 		pthread_mutex_t lock;
 		pthread_cond_t idle; /* jobs fell to 0 */
 		unsigned jobs;	     /* requests under way on threads of their own */
@@ -203,6 +204,8 @@ struct srv_state {
 	CUcontext ctx[OMPS_MAX_DEVICES]; /* the primary contexts every client shares */
 	pthread_mutex_t pool_lock;
 	pthread_mutex_t modules_lock;
+	atomic_uint host_maps;	 /* host memory ranges every client shares (host.c), */
+	unsigned host_maps_max; /* at most this many */
 	struct srv_shared_module *shared_modules; /* module.c */
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* every client's memory (memory.c) */
 	struct srv_workers workers;

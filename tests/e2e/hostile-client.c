@@ -19,6 +19,8 @@
  *     unmap-replay: a graph that copies into shared host memory, launched
  *                after that memory was unshared (H4b): prints "unmap N",
  *                "replay N", "destroyed", and "kept" while the server lives
+ *     maps N:    N ranges of host memory of 4 KiB shared, 8 KiB apart (M5):
+ *                prints "mapped K of N, then E" (E: the first refusal's code)
  *   omps-hostile-client listen PATH
  *     a daemon that is not one, as a squatter runs it: listens at PATH and
  *     prints "listening", then "connection" and "message of N bytes" for
@@ -282,6 +284,28 @@ static int unmap_replay(struct shim_connection *c, struct omps_ring *req)
 	return 0;
 }
 
+/* M5: as many mappings of host memory as the server will make. */
+static int many_maps(struct shim_connection *c, int n)
+{
+	int fd, i, k = 0, first = 0, r;
+	void *h = host_memory(4096, 1, &fd);
+	char *at = mmap(NULL, (size_t)n * 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (!h || at == MAP_FAILED)
+		return 1;
+	munmap(at, (size_t)n * 8192); /* addresses free here, and likely in the server */
+	for (i = 0; i < n; i++) {
+		r = host_msg(c, OMPS_MSG_HOST_MAP, (uintptr_t)(at + (size_t)i * 8192), 4096, fd);
+		if (r < 0)
+			return 1;
+		k += r == 0;
+		if (r && !first)
+			first = r;
+	}
+	printf("mapped %d of %d, then %d\n", k, n, first);
+	return 0;
+}
+
 static int fake_daemon(const char *path)
 {
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0), c;
@@ -350,6 +374,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(what, "capture-free") || !strcmp(what, "victim"))
 		return capture_free(&req, !strcmp(what, "victim"));
+	if (!strcmp(what, "maps") && argc > 2) {
+		if (many_maps(&c, atoi(argv[2])))
+			return 1;
+		printf("%s\n", dropped(c.server_fd) ? "dropped" : "kept");
+		return 0;
+	}
 	if (!strcmp(what, "truncate") || !strcmp(what, "unmap-replay")) {
 		if ((!strcmp(what, "truncate") ? truncate_attack : unmap_replay)(&c, &req))
 			return 1;

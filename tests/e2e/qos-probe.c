@@ -16,6 +16,8 @@
  *   alloc BYTES   one cuMemAlloc, kept: "alloc: CUDA_..."
  *   free          frees what fill and fill-async hold: "free: done"
  *   module BYTES  loads a module holding a BYTES-byte global: "module: CUDA_..."
+ *   big-module BYTES  loads a module whose image is BYTES long (comments):
+ *                 "big-module: CUDA_..."
  *   wait FILE     "wait: FILE", then waits until FILE exists
  *   call          one call the server answers (cuMemAlloc): "call: CODE NAME"
  *                 (after terminate_client: the error its next call gets)
@@ -216,6 +218,21 @@ static int step(char **argv, int *i, int argc)
 			 arg);
 		r = cuModuleLoadData(&m, ptx);
 		printf("module: %s\n", name(r));
+		return 0;
+	}
+	if (!strcmp(what, "big-module")) {
+		size_t n = strtoull(arg, NULL, 10), k;
+		char *img = malloc(n + 64);
+
+		if (!img)
+			return -1;
+		k = (size_t)sprintf(img, "// fakecuda\n");
+		for (; k + 80 < n; k += 80)
+			memcpy(img + k, "//                                                                             \n", 80);
+		img[k] = '\0';
+		r = cuModuleLoadData(&m, img);
+		free(img);
+		printf("big-module: %s\n", name(r));
 		return 0;
 	}
 	if (!strcmp(what, "wait")) {

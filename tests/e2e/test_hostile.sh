@@ -79,6 +79,30 @@ check "and the server lives" grep -qx "kept" <<<"$out"
 check "server.log: kept while the graph lives" logged "host memory at 0x[0-9a-f]+ unshared while it holds graphs; kept until they go" server
 check "server.log: let go with the graph" logged "host memory it unshared while it held graphs now let go" server
 
+# One client shares at most 4096 ranges of host memory, each a mapping in
+# the server, which the kernel caps for the process (M5); its refusals fill
+# no log.
+out=$("$HOSTILE" maps 4200 2>&1)
+check "4096 ranges of host memory shared, the rest refused with OUT_OF_MEMORY [$out]" grep -qx "mapped 4096 of 4200, then 2" <<<"$out"
+check "the client is kept" grep -qx "kept" <<<"$out"
+check "server.log: why" logged "it shares 4096 ranges already, the most a client may" server
+check "server.log: refusals logged 16 times at most" test "$(grep -c "ranges already" "$OPENMPS_LOG_DIRECTORY/server.log")" -le 16
+
+# A module image of 64 MiB is not kept in the server's memory for the
+# client's life (L2). Not under AddressSanitizer: it keeps what is freed.
+if ! sanitized; then
+	rss() { awk '/^VmRSS/ {print $2}' "/proc/$S/status"; }
+	before=$(rss)
+	rm -f "$TMP/loaded"
+	LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-qos-probe" big-module $((64 << 20)) wait "$TMP/loaded" >"$TMP/big.out" 2>&1 &
+	wait_for "the big module to load" 20 grep -q "^wait:" "$TMP/big.out"
+	after=$(rss)
+	touch "$TMP/loaded"
+	wait
+	check "a 64 MiB image loads [$(head -1 "$TMP/big.out")]" grep -qx "big-module: CUDA_SUCCESS" "$TMP/big.out"
+	check "and the server does not keep it ($before KiB, then $after KiB)" test $((after - before)) -lt $((32 << 10))
+fi
+
 # Meanwhile, and after, a well-behaved client is served as ever.
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" 2>&1)
 check "a well-behaved client still passes" grep -qx "remote_probe: PASS" <<<"$out"

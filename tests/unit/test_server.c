@@ -127,7 +127,7 @@ TEST(server_handles)
 	ASSERT_NULL(srv_object_find(c, c->streams, c->nstreams, 3, "stream"));
 	/* Handles are indexes into the client's own table: another's are not its. */
 	ASSERT_NULL(srv_object_find(other, other->streams, other->nstreams, 1, "stream"));
-	ASSERT_EQ(c->refusals, 2); /* each logged */
+	ASSERT_EQ(atomic_load(&c->refusals), 2); /* each logged */
 	c->streams[0].obj = c->streams[1].obj = NULL; /* not driver streams: nothing to destroy */
 	leave(c);
 	leave(other);
