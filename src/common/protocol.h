@@ -61,6 +61,7 @@ enum omps_msg_type {
 	OMPS_MSG_CLIENT_USAGE,	    /* server -> daemon: omps_client_usage, when it changes */
 	OMPS_MSG_SERVER_PING,	    /* daemon -> server: omps_ping, about once a second */
 	OMPS_MSG_SERVER_PONG,	    /* server -> daemon: the same omps_ping, from its main loop */
+	OMPS_MSG_SERVER_RESUME,	    /* daemon -> server: a drain that was not forced is called off */
 	OMPS_MSG_TYPE_END
 };
 

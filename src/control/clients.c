@@ -55,7 +55,8 @@ void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payl
 
 void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c)
 {
-	(void)d;
+	if (!c->server)
+		d->schedule_again = 1; /* a server may have drained for it alone */
 	if (c->server) {
 		c->server->nclients--;
 		omps_log("Client %d disconnected from server %d", (int)c->pid, (int)c->server->pid);
@@ -115,11 +116,45 @@ static struct ctl_server *live_server(struct ctl_daemon *d)
 	return d->servers;
 }
 
+/* Whether a client of another user than s's waits, or start_server asked
+ * for another user. */
+static int other_user_waits(struct ctl_daemon *d, const struct ctl_server *s)
+{
+	const struct ctl_conn *c;
+
+	if (d->start_pending && d->start_uid != s->uid)
+		return 1;
+	for (c = d->conns; c; c = c->next)
+		if (is_pending(c) && (d->multiuser ? d->uid : c->uid) != s->uid)
+			return 1;
+	return 0;
+}
+
+/* A server that drained only for another user's client serves again once
+ * nobody of another user waits (security review M3): one connection
+ * attempt, given up, no longer locks its users out until their last
+ * client ends. */
+static void resume_if_unneeded(struct ctl_daemon *d, struct ctl_server *s)
+{
+	if (!s || !s->yielding || s->state != CTL_SERVER_SHUTTING_DOWN || other_user_waits(d, s))
+		return;
+	if (ctl_server_send(s, OMPS_MSG_SERVER_RESUME, NULL, 0, -1) < 0)
+		return; /* it goes; the next client gets a new one */
+	s->yielding = 0;
+	s->state = CTL_SERVER_ACTIVE;
+	omps_log("Server %d of user %u serves again: no client of another user waits any more", (int)s->pid,
+		 (unsigned)s->uid);
+}
+
 /* Places waiting clients, oldest first; starts or drains servers as needed.
  * Called after anything that may let someone in. */
 void ctl_schedule(struct ctl_daemon *d)
 {
 	struct ctl_conn *c, *next;
+
+	d->schedule_again = 0;
+	if (!d->quitting)
+		resume_if_unneeded(d, live_server(d));
 
 	for (c = d->conns; c; c = next) {
 		struct ctl_server *s = live_server(d);
@@ -154,6 +189,7 @@ void ctl_schedule(struct ctl_daemon *d)
 			omps_log("Server %d of user %u must drain before user %u can run", (int)s->pid,
 				 (unsigned)s->uid, (unsigned)want);
 			ctl_server_shutdown(d, s, 0);
+			s->yielding = 1;
 		}
 		if (!c->wait_logged) {
 			c->wait_logged = 1;

@@ -31,6 +31,7 @@ struct ctl_server {
 	struct omps_server_ready devices;
 	unsigned nclients;
 	int backlogged; /* its socket was full: admit more once it is writable */
+	int yielding;	/* drains for another user's waiting client, and only for that */
 	uint32_t next_seq;
 	double kill_at; /* monotonic time to SIGKILL it, 0 if none */
 	char failure[256];
@@ -107,6 +108,7 @@ struct ctl_daemon {
 	uint32_t next_client_id;
 	uid_t start_uid; /* start_server waiting for the live server to drain */
 	int start_pending;
+	int schedule_again; /* a waiting client left: see who else may run */
 	int quitting;
 	double quit_force_at;
 	int watchdog_s; /* OPENMPS_SERVER_WATCHDOG_S; 0: servers are not watched */

@@ -472,6 +472,8 @@ static void loop(struct ctl_daemon *d, int sfd)
 				break;
 			}
 		}
+		if (d->schedule_again)
+			ctl_schedule(d);
 	}
 	free(p.pfd);
 	free(p.who);

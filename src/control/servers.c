@@ -137,6 +137,7 @@ void ctl_server_shutdown(struct ctl_daemon *d, struct ctl_server *s, int force)
 	struct omps_shutdown m = {.force = force ? 1u : 0u};
 
 	(void)d;
+	s->yielding = 0; /* asked for itself: not called off when a waiting client leaves */
 	if (force)
 		omps_log("Force shutting down server %d", (int)s->pid);
 	else if (s->state == CTL_SERVER_SHUTTING_DOWN)

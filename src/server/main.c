@@ -172,6 +172,9 @@ static void control_readable(struct srv_state *s)
 
 		memcpy(&m, buf, sizeof(m));
 		on_shutdown(s, &m);
+	} else if (hdr.type == OMPS_MSG_SERVER_RESUME && n == 0) {
+		omps_log("Server resumes: the client of another user it drained for has left");
+		s->draining = 0;
 	} else if (hdr.type == OMPS_MSG_SERVER_PING && (size_t)n == sizeof(struct omps_ping)) {
 		/* The daemon's watch: answered from this loop, and never waited for. */
 		omps_send(s->control_fd, OMPS_MSG_SERVER_PONG, 0, 0, buf, (size_t)n, -1, 0);

@@ -47,6 +47,20 @@ S2=$(server_of b)
 check "user 0 is back on a server of its own" test "$(stat -c %u "/proc/$S2")" = 0
 expect "get_server_list" "$S2"
 
+# The other user's client gives up while it waits: the server it made drain
+# serves again, and the first user's next client gets in at once (M3).
+client q --uid $NOBODY
+wait_for "the other user's client to be queued" 5 logged "NEW CLIENT $q_pid from user $NOBODY: Server is not ready"
+expect "get_server_status $S2" "SHUTTING_DOWN"
+client_end q
+wait_for "control.log: the server serves again" 5 logged "Server $S2 of user 0 serves again: no client of another user waits any more"
+expect "get_server_status $S2" "ACTIVE"
+check "server.log: it resumes" logged "Server resumes: the client of another user it drained for has left" server
+client b2
+client_wait b2 "^admitted "
+check "the first user's next client gets in, on the same server" test "$(server_of b2)" = "$S2"
+client_end b2
+
 # Settings belong to the daemon's user and root; anyone may read them.
 out=$(echo "set_default_client_priority 1" | as_nobody "$CTL")
 check "another user cannot change defaults" test $? -eq 1
