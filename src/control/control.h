@@ -54,6 +54,7 @@ struct ctl_conn {
 	pid_t pid;
 	uid_t uid;
 	enum ctl_conn_role role;
+	double accepted; /* ctl_now(): a connection silent for HELLO_TIMEOUT_S after is dropped */
 	/* a front end waiting for an answer that comes later */
 	uint32_t wait_seq;	       /* terminate_client: the server's answer */
 	pid_t wait_job;		       /* device_query: a helper process */
@@ -96,6 +97,10 @@ struct ctl_daemon {
 	gid_t allow[CTL_MAX_GROUPS];
 	char allow_names[256];
 	int listen_fd;
+	double listen_paused_until; /* out of descriptors: the listener rests until then */
+	double drops_logged;	    /* when a dropped connection was last logged, */
+	unsigned drops_unlogged;    /* and how many were dropped since without a line, */
+	char drop_last[320];	    /* the last of them */
 	char socket_path[108];
 	char pid_path[4096];
 	char server_path[4096];

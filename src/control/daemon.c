@@ -283,30 +283,122 @@ static void conn_readable(struct ctl_daemon *d, struct ctl_conn *c)
 	}
 }
 
+/* A connection that says nothing for this long is dropped; a user other
+ * than root and the daemon's keeps at most CONNS_PER_USER at once
+ * (security review M4: silent connections took every descriptor). */
+#define HELLO_TIMEOUT_S 10.0
+#define CONNS_PER_USER 1024
+
+/* A line for a dropped connection, at most one a second: a flood of them
+ * must not flood the log. Those held back are counted, and told with the
+ * last of them a second later (drops_flush). */
+static void dropped(struct ctl_daemon *d, pid_t pid, uid_t uid, const char *why)
+{
+	if (ctl_now() - d->drops_logged < 1.0) {
+		d->drops_unlogged++;
+		snprintf(d->drop_last, sizeof(d->drop_last), "pid %d user %u: %s", (int)pid, (unsigned)uid, why);
+		return;
+	}
+	omps_log("Dropping the connection of pid %d user %u: %s", (int)pid, (unsigned)uid, why);
+	d->drops_logged = ctl_now();
+}
+
+static void drops_flush(struct ctl_daemon *d, double *next)
+{
+	double at = d->drops_logged + 1.0;
+
+	if (!d->drops_unlogged)
+		return;
+	if (ctl_now() < at) {
+		if (!*next || at < *next)
+			*next = at;
+		return;
+	}
+	omps_log("Dropped %u more connections in a second; the last: %s", d->drops_unlogged, d->drop_last);
+	d->drops_unlogged = 0;
+	d->drops_logged = ctl_now();
+}
+
+static unsigned conns_of(const struct ctl_daemon *d, uid_t uid)
+{
+	const struct ctl_conn *c;
+	unsigned n = 0;
+
+	for (c = d->conns; c; c = c->next)
+		n += c->uid == uid;
+	return n;
+}
+
+/* Whom the daemon takes at all: checked at accept, before a byte is read. */
+static int welcome(struct ctl_daemon *d, int fd, pid_t pid, uid_t uid)
+{
+	char why[256];
+
+	if (!ctl_access_allowed(d, fd, uid, why, sizeof(why))) {
+		dropped(d, pid, uid, why);
+		return 0;
+	}
+	if (uid != 0 && uid != d->uid && conns_of(d, uid) >= CONNS_PER_USER) {
+		snprintf(why, sizeof(why), "the user has %u connections, the most one may", CONNS_PER_USER);
+		dropped(d, pid, uid, why);
+		return 0;
+	}
+	return 1;
+}
+
+/* Connections still silent past their time are dropped; next: when the
+ * first of the others runs out. */
+static void silent_conns(struct ctl_daemon *d, double *next)
+{
+	double now = ctl_now();
+	struct ctl_conn *c, *after;
+
+	for (c = d->conns; c; c = after) {
+		after = c->next;
+		if (c->role != CONN_NEW)
+			continue;
+		if (now >= c->accepted + HELLO_TIMEOUT_S) {
+			dropped(d, c->pid, c->uid, "it said nothing for 10 s");
+			ctl_conn_close(d, c);
+		} else if (!*next || c->accepted + HELLO_TIMEOUT_S < *next) {
+			*next = c->accepted + HELLO_TIMEOUT_S;
+		}
+	}
+}
+
 static void accept_conns(struct ctl_daemon *d)
 {
 	for (;;) {
 		struct ctl_conn *c, **pp;
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		pid_t pid;
+		uid_t uid;
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* Polling a listener it cannot accept from would spin: rest a second. */
+			if (ctl_now() >= d->listen_paused_until + 1.0)
+				omps_log("accept failed: %s; not accepting for a second", strerror(errno));
+			d->listen_paused_until = ctl_now() + 1.0;
+			return;
+		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				omps_log("accept failed: %s", strerror(errno));
 			return;
 		}
-		c = calloc(1, sizeof(*c));
-		if (!c || omps_sock_peer(fd, &c->pid, &c->uid, NULL) < 0) {
-			omps_log("Dropping a connection: %s", c ? "no peer credentials" : "out of memory");
-			free(c);
+		if (omps_sock_peer(fd, &pid, &uid, NULL) < 0 || !welcome(d, fd, pid, uid) ||
+		    !(c = calloc(1, sizeof(*c)))) {
 			close(fd);
 			continue;
 		}
+		c->pid = pid;
+		c->uid = uid;
+		c->accepted = ctl_now();
 		c->fd = fd;
 		c->serial = ++d->next_serial;
 		for (pp = &d->conns; *pp; pp = &(*pp)->next)
 			;
 		*pp = c;
-		omps_log("Accepting connection...");
 	}
 }
 
@@ -423,9 +515,11 @@ static void loop(struct ctl_daemon *d, int sfd)
 		int timeout = -1;
 		size_t i;
 
+		silent_conns(d, &next); /* before the poll set is made: it may close some */
+		drops_flush(d, &next);
 		p.n = 0;
 		add(&p, sfd, POLLIN, 'g', NULL);
-		if (d->listen_fd >= 0)
+		if (d->listen_fd >= 0 && ctl_now() >= d->listen_paused_until)
 			add(&p, d->listen_fd, POLLIN, 'l', NULL);
 		for (s = d->servers; s; s = s->next)
 			if (s->fd >= 0)
@@ -435,6 +529,9 @@ static void loop(struct ctl_daemon *d, int sfd)
 		for (j = d->jobs; j; j = j->next)
 			add(&p, j->fd, POLLIN, 'j', j);
 		ctl_servers_timers(d, &next);
+		if (d->listen_fd >= 0 && d->listen_paused_until > ctl_now() &&
+		    (!next || d->listen_paused_until < next))
+			next = d->listen_paused_until;
 		if (next > 0) {
 			double ms = (next - ctl_now()) * 1000.0;
 

@@ -21,6 +21,9 @@
  *                "replay N", "destroyed", and "kept" while the server lives
  *     maps N:    N ranges of host memory of 4 KiB shared, 8 KiB apart (M5):
  *                prints "mapped K of N, then E" (E: the first refusal's code)
+ *   omps-hostile-client silent N S
+ *     N connections to the control daemon that say nothing: prints
+ *     "connected K of N", then "closed C of K within S s" (by the daemon)
  *   omps-hostile-client listen PATH
  *     a daemon that is not one, as a squatter runs it: listens at PATH and
  *     prints "listening", then "connection" and "message of N bytes" for
@@ -33,12 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "calls.h"
 #include "connect.h"
+#include "paths.h"
 #include "ring.h"
 #include "sock.h"
 
@@ -306,6 +312,44 @@ static int many_maps(struct shim_connection *c, int n)
 	return 0;
 }
 
+/* M4: connections that never say who they are. */
+static int silent(int n, int secs)
+{
+	struct rlimit rl;
+	struct pollfd *p = calloc((size_t)n, sizeof(*p));
+	char path[256];
+	int k = 0, closed = 0, i;
+	time_t end = time(NULL) + secs;
+
+	if (!p || omps_pipe_path(path, sizeof(path), OMPS_CONTROL_SOCKET) < 0)
+		return 1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (i = 0; i < n; i++) {
+		p[k].fd = omps_sock_connect(path);
+		p[k].events = POLLIN;
+		k += p[k].fd >= 0;
+	}
+	printf("connected %d of %d\n", k, n);
+	while (closed < k && time(NULL) < end) {
+		if (poll(p, (nfds_t)k, 200) < 0)
+			return 1;
+		for (i = 0; i < k; i++) {
+			char ch;
+
+			if (p[i].fd >= 0 && p[i].revents && recv(p[i].fd, &ch, 1, MSG_DONTWAIT) <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				closed++;
+			}
+		}
+	}
+	printf("closed %d of %d within %d s\n", closed, k, secs);
+	return 0;
+}
+
 static int fake_daemon(const char *path)
 {
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0), c;
@@ -352,6 +396,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(what, "listen") && argc > 2)
 		return fake_daemon(argv[2]);
+	if (!strcmp(what, "silent") && argc > 3)
+		return silent(atoi(argv[2]), atoi(argv[3]));
 	if (!strcmp(what, "unread")) {
 		struct omps_host_map m = {0};
 		int i, sent = 0;

@@ -1,0 +1,39 @@
+# The daemon's connections (security review M4): one that says nothing for
+# 10 s is dropped, a user other than root and the daemon's keeps at most
+# 1024 at once, and the log says so in a line a second, not a line a
+# connection. Clients are served meanwhile.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+HOSTILE=$OPENMPS_BIN/omps-hostile-client
+NOBODY=65534
+probe() { LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" --bytes 4096 2>&1; }
+mkdir -m 0711 "$OPENMPS_PIPE_DIRECTORY" # open to other users, as an operator would
+start_daemon
+
+"$HOSTILE" silent 300 14 >"$TMP/silent.out" 2>&1 &
+silent=$!
+wait_for "300 silent connections" 10 grep -qx "connected 300 of 300" "$TMP/silent.out"
+out=$(probe)
+check "a client is served beside them" grep -qx "remote_probe: PASS" <<<"$out"
+wait "$silent"
+check "the daemon drops them all within 14 s [$(tail -1 "$TMP/silent.out")]" grep -qx "closed 300 of 300 within 14 s" "$TMP/silent.out"
+n=$(grep -c "said nothing for 10 s" "$OPENMPS_LOG_DIRECTORY/control.log")
+check "control.log: a line a second, not one a connection ($n lines)" test "$n" -ge 1 -a "$n" -le 5
+wait_for "control.log: the count of the others, a second later" 3 logged "Dropped 299 more connections in a second; the last: pid [0-9]+ user [0-9]+: it said nothing for 10 s"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
+	! setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups test -x "$HOSTILE"; then
+	echo "note: not root, no setpriv, or a private checkout: another user's flood not tried"
+	finish
+fi
+setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups "$HOSTILE" silent 1100 6 >"$TMP/flood.out" 2>&1 &
+flood=$!
+wait_for "another user's 1100 connections" 20 grep -qx "connected 1100 of 1100" "$TMP/flood.out"
+out=$(probe)
+check "root's client is served meanwhile" grep -qx "remote_probe: PASS" <<<"$out"
+wait "$flood"
+check "that user keeps 1024; the rest are closed at once [$(tail -1 "$TMP/flood.out")]" \
+	grep -qx "closed 76 of 1100 within 6 s" "$TMP/flood.out"
+wait_for "control.log: why" 3 logged "user $NOBODY: the user has 1024 connections, the most one may"
+check "the daemon is alive" alive "$(daemon_pid)"
+finish
