@@ -462,6 +462,20 @@ static void cmd_terminate_client(struct ctl_daemon *d, struct ctl_conn *c, int a
 	r->deferred = 1;
 }
 
+/* The most device_query helpers that users other than root and the
+ * daemon's may have running at once. */
+#define QUERIES_OF_OTHERS 4
+
+static int jobs(const struct ctl_daemon *d)
+{
+	const struct ctl_job *j;
+	int n = 0;
+
+	for (j = d->jobs; j; j = j->next)
+		n++;
+	return n;
+}
+
 static void cmd_device_query(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **argv,
 			     struct ctl_reply *r)
 {
@@ -476,6 +490,12 @@ static void cmd_device_query(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 			csv = 1;
 		else if (!(only = server_arg(d, argc, argv, i, r)))
 			return;
+	}
+	if (c->uid != 0 && c->uid != d->uid && jobs(d) >= QUERIES_OF_OTHERS) {
+		/* Each is a helper of the daemon's user that starts the driver
+		 * (security review L1); root and the daemon's user always get one. */
+		fail(r, "%d device queries are running already; try again when they end", QUERIES_OF_OTHERS);
+		return;
 	}
 	f = open_memstream(&tail, &len);
 	if (!f) {

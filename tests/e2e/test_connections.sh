@@ -1,7 +1,8 @@
 # The daemon's connections (security review M4): one that says nothing for
 # 10 s is dropped, a user other than root and the daemon's keeps at most
 # 1024 at once, and the log says so in a line a second, not a line a
-# connection. Clients are served meanwhile.
+# connection. Clients are served meanwhile. Another user runs at most four
+# device_query helpers at once (L1).
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 HOSTILE=$OPENMPS_BIN/omps-hostile-client
@@ -36,4 +37,18 @@ check "that user keeps 1024; the rest are closed at once [$(tail -1 "$TMP/flood.
 	grep -qx "closed 76 of 1100 within 6 s" "$TMP/flood.out"
 wait_for "control.log: why" 3 logged "user $NOBODY: the user has 1024 connections, the most one may"
 check "the daemon is alive" alive "$(daemon_pid)"
+
+# device_query starts a helper that loads the driver; here cuInit takes 2 s.
+stop_daemon
+FAKECUDA_INIT_DELAY_MS=2000 start_daemon
+for i in 1 2 3 4 5 6; do
+	echo device_query | setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups "$CTL" >"$TMP/q$i.out" 2>&1 &
+done
+sleep 0.5 # all six asked
+echo device_query | "$CTL" >"$TMP/root-q.out" 2>&1
+wait
+answered=$(grep -l "^Default" "$TMP"/q?.out | wc -l)
+refused=$(grep -l "^4 device queries are running already; try again when they end$" "$TMP"/q?.out | wc -l)
+check "another user's six queries at once: four run, two are refused ($answered, $refused)" test "$answered" = 4 -a "$refused" = 2
+check "root's query runs beside them" grep -q "^Default" "$TMP/root-q.out"
 finish
