@@ -47,14 +47,20 @@ void omps_log_prefix(char *buf, unsigned len, const char *tag, int pid)
 static void emit(const char *msg, size_t len)
 {
 	char line[4096];
-	size_t n;
+	size_t n, i;
 
 	omps_log_prefix(line, sizeof(line), log_tag, getpid());
 	n = strlen(line);
-	if (len > sizeof(line) - n - 1)
-		len = sizeof(line) - n - 1;
-	memcpy(line + n, msg, len);
-	n += len;
+	/* Control characters as \xNN: what a client named (a global, its
+	 * command line) can neither forge a line nor reach a terminal. */
+	for (i = 0; i < len && n + 5 < sizeof(line); i++) {
+		unsigned char ch = (unsigned char)msg[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "\\x%02x", ch);
+		else
+			line[n++] = (char)ch;
+	}
 	line[n++] = '\n';
 	if (log_fd >= 0 && write(log_fd, line, n) < 0) {
 		/* Nowhere better to report a failing log file than stderr. */

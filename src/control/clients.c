@@ -32,6 +32,7 @@ void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payl
 {
 	struct omps_client_info info;
 	char err[512];
+	size_t i;
 
 	c->role = CONN_CLIENT;
 	if (len != sizeof(info)) {
@@ -44,6 +45,9 @@ void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payl
 		return;
 	}
 	snprintf(c->comm, sizeof(c->comm), "%s", info.comm);
+	for (i = 0; c->comm[i]; i++) /* ps prints it to an operator's terminal */
+		if ((unsigned char)c->comm[i] < 0x20 || c->comm[i] == 0x7f)
+			c->comm[i] = '?';
 	c->pidns = pid_namespace(c->pid);
 	c->id = ++d->next_client_id;
 	if (d->quitting) {

@@ -288,6 +288,7 @@ static void conn_readable(struct ctl_daemon *d, struct ctl_conn *c)
  * (security review M4: silent connections took every descriptor). */
 #define HELLO_TIMEOUT_S 10.0
 #define CONNS_PER_USER 1024
+#define CONNS_REFUSED 16 /* of a user --allow-group leaves out */
 
 /* A line for a dropped connection, at most one a second: a flood of them
  * must not flood the log. Those held back are counted, and told with the
@@ -329,21 +330,20 @@ static unsigned conns_of(const struct ctl_daemon *d, uid_t uid)
 	return n;
 }
 
-/* Whom the daemon takes at all: checked at accept, before a byte is read. */
+/* Whom the daemon keeps: checked at accept, before a byte is read. */
 static int welcome(struct ctl_daemon *d, int fd, pid_t pid, uid_t uid)
 {
 	char why[256];
 
-	if (!ctl_access_allowed(d, fd, uid, why, sizeof(why))) {
-		dropped(d, pid, uid, why);
-		return 0;
-	}
-	if (uid != 0 && uid != d->uid && conns_of(d, uid) >= CONNS_PER_USER) {
-		snprintf(why, sizeof(why), "the user has %u connections, the most one may", CONNS_PER_USER);
-		dropped(d, pid, uid, why);
-		return 0;
-	}
-	return 1;
+	/* A user the daemon will refuse at hello keeps a few connections, to be
+	 * told why there. */
+	unsigned most = ctl_access_allowed(d, fd, uid, why, sizeof(why)) ? CONNS_PER_USER : CONNS_REFUSED;
+
+	if (uid == 0 || uid == d->uid || conns_of(d, uid) < most)
+		return 1;
+	snprintf(why, sizeof(why), "the user has %u connections, the most one may", most);
+	dropped(d, pid, uid, why);
+	return 0;
 }
 
 /* Connections still silent past their time are dropped; next: when the

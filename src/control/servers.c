@@ -15,6 +15,7 @@
 #include "control.h"
 #include "devinfo.h"
 #include "log.h"
+#include "paths.h"
 #include "settings.h"
 #include "sock.h"
 
@@ -64,9 +65,20 @@ static int set_fd_env(const char *name, int fd)
 /* In the child: become the user, keep the two descriptors, exec. */
 static void exec_server(struct ctl_daemon *d, uid_t uid, int ctl_fd)
 {
-	char msg[512];
+	char msg[512], name[64];
+	int log_fd = d->server_log_fd;
 	sigset_t none;
 
+	/* Another user's server logs to a file of its own: it could write
+	 * anything to one it shares with root's servers (security review L5). */
+	if (uid != d->uid) {
+		snprintf(name, sizeof(name), "server-%u.log", (unsigned)uid);
+		log_fd = omps_log_open(omps_log_dir(), name);
+		if (log_fd < 0) {
+			snprintf(msg, sizeof(msg), "cannot open %s: %s", name, strerror(errno));
+			goto fail;
+		}
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
@@ -80,7 +92,7 @@ static void exec_server(struct ctl_daemon *d, uid_t uid, int ctl_fd)
 			goto fail;
 		}
 	}
-	if (set_fd_env("OPENMPS_CONTROL_FD", ctl_fd) < 0 || set_fd_env("OPENMPS_LOG_FD", d->server_log_fd) < 0) {
+	if (set_fd_env("OPENMPS_CONTROL_FD", ctl_fd) < 0 || set_fd_env("OPENMPS_LOG_FD", log_fd) < 0) {
 		snprintf(msg, sizeof(msg), "cannot pass descriptors: %s", strerror(errno));
 		goto fail;
 	}

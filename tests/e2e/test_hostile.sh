@@ -103,6 +103,16 @@ if ! sanitized; then
 	check "and the server does not keep it ($before KiB, then $after KiB)" test $((after - before)) -lt $((32 << 10))
 fi
 
+# A command line with control characters reaches ps (and an operator's
+# terminal) with each of them as '?' (L5).
+(LD_LIBRARY_PATH=$SHIM_DIR exec -a $'evil\e[2J\nFORGED' "$OPENMPS_BIN/omps-remote-probe" --hold-ms 3000 >/dev/null 2>&1) &
+listed() { c ps | grep -q "evil"; }
+wait_for "the program with an escape in its name to be listed" 10 listed
+out=$(c ps)
+check "ps shows its name with '?' for each control character [$(grep evil <<<"$out")]" grep -q 'evil?\[2J?FORGED' <<<"$out"
+check "and no escape at all" test "$(grep -c $'\e' <<<"$out")" -eq 0
+wait
+
 # Meanwhile, and after, a well-behaved client is served as ever.
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" 2>&1)
 check "a well-behaved client still passes" grep -qx "remote_probe: PASS" <<<"$out"
