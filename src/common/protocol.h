@@ -62,6 +62,7 @@ enum omps_msg_type {
 	OMPS_MSG_SERVER_PING,	    /* daemon -> server: omps_ping, about once a second */
 	OMPS_MSG_SERVER_PONG,	    /* server -> daemon: the same omps_ping, from its main loop */
 	OMPS_MSG_SERVER_RESUME,	    /* daemon -> server: a drain that was not forced is called off */
+	OMPS_MSG_SERVER_CLIENT_LEFT, /* daemon -> server: omps_client_left: its daemon connection closed */
 	OMPS_MSG_TYPE_END
 };
 
@@ -168,6 +169,13 @@ struct omps_terminate {
 	uint32_t seq;
 	int32_t pid;
 	int32_t result; /* a CUresult, set in the reply */
+};
+
+/* The daemon counts, lists and terminates a client by its connection: a
+ * client that closes it while it keeps working is dropped by its server. */
+struct omps_client_left {
+	uint32_t client_id;
+	uint32_t reserved;
 };
 
 /* ---- The data channel ---- */

@@ -62,8 +62,11 @@ void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c)
 	if (!c->server)
 		d->schedule_again = 1; /* a server may have drained for it alone */
 	if (c->server) {
+		struct omps_client_left m = {.client_id = c->id};
+
 		c->server->nclients--;
 		omps_log("Client %d disconnected from server %d", (int)c->pid, (int)c->server->pid);
+		ctl_server_send(c->server, OMPS_MSG_SERVER_CLIENT_LEFT, &m, sizeof(m), -1);
 		c->server = NULL;
 	}
 }

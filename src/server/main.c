@@ -122,6 +122,24 @@ static void on_terminate(struct srv_state *s, struct omps_terminate *m)
 	omps_send(s->control_fd, OMPS_MSG_SERVER_TERMINATED, 0, 0, m, sizeof(*m), -1, 1);
 }
 
+/* Its daemon connection closed. A client that exited is seen leaving on
+ * its own socket too (hung up); one that is still there hid from ps and
+ * terminate_client (security review L3), and goes. */
+static void on_client_left(struct srv_state *s, const struct omps_client_left *m)
+{
+	struct srv_client *c;
+	struct pollfd p;
+
+	for (c = s->clients; c && c->id != m->client_id; c = c->next)
+		;
+	if (!c)
+		return;
+	p = (struct pollfd){.fd = c->fd, .events = POLLIN};
+	if (poll(&p, 1, 0) == 1 && p.revents & (POLLHUP | POLLERR))
+		return; /* leaving: the main loop sees it */
+	srv_client_remove(s, c, "closed its connection to the control daemon but stayed; disconnecting it");
+}
+
 static void lost_daemon(struct srv_state *s)
 {
 	close(s->control_fd);
@@ -172,6 +190,11 @@ static void control_readable(struct srv_state *s)
 
 		memcpy(&m, buf, sizeof(m));
 		on_shutdown(s, &m);
+	} else if (hdr.type == OMPS_MSG_SERVER_CLIENT_LEFT && (size_t)n == sizeof(struct omps_client_left)) {
+		struct omps_client_left m;
+
+		memcpy(&m, buf, sizeof(m));
+		on_client_left(s, &m);
 	} else if (hdr.type == OMPS_MSG_SERVER_RESUME && n == 0) {
 		omps_log("Server resumes: the client of another user it drained for has left");
 		s->draining = 0;

@@ -21,6 +21,8 @@
  *                "replay N", "destroyed", and "kept" while the server lives
  *     maps N:    N ranges of host memory of 4 KiB shared, 8 KiB apart (M5):
  *                prints "mapped K of N, then E" (E: the first refusal's code)
+ *     hide:      closes its connection to the daemon and stays (L3): prints
+ *                "hidden", then "dropped" or "kept" as the others
  *   omps-hostile-client silent N S
  *     N connections to the control daemon that say nothing: prints
  *     "connected K of N", then "closed C of K within S s" (by the daemon)
@@ -423,6 +425,12 @@ int main(int argc, char **argv)
 	if (!strcmp(what, "maps") && argc > 2) {
 		if (many_maps(&c, atoi(argv[2])))
 			return 1;
+		printf("%s\n", dropped(c.server_fd) ? "dropped" : "kept");
+		return 0;
+	}
+	if (!strcmp(what, "hide")) {
+		close(c.control_fd); /* ps and terminate_client know a client by it */
+		printf("hidden\n");
 		printf("%s\n", dropped(c.server_fd) ? "dropped" : "kept");
 		return 0;
 	}

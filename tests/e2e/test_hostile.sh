@@ -103,6 +103,14 @@ if ! sanitized; then
 	check "and the server does not keep it ($before KiB, then $after KiB)" test $((after - before)) -lt $((32 << 10))
 fi
 
+# A client that closes its connection to the daemon, and so hides from ps
+# and terminate_client, is dropped by its server (L3).
+out=$("$HOSTILE" hide 2>&1)
+check "a client that hides from the daemon is dropped [$out]" grep -qx "dropped" <<<"$out"
+check "server.log: why" logged "closed its connection to the control daemon but stayed; disconnecting it" server
+check "and a client that leaves normally is not said to have hidden" \
+	test "$(grep -c "closed its connection to the control daemon" "$OPENMPS_LOG_DIRECTORY/server.log")" -eq 1
+
 # A command line with control characters reaches ps (and an operator's
 # terminal) with each of them as '?' (L5).
 (LD_LIBRARY_PATH=$SHIM_DIR exec -a $'evil\e[2J\nFORGED' "$OPENMPS_BIN/omps-remote-probe" --hold-ms 3000 >/dev/null 2>&1) &
