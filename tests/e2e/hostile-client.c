@@ -323,8 +323,10 @@ static int silent(int n, int secs)
 	int k = 0, closed = 0, i;
 	time_t end = time(NULL) + secs;
 
-	if (!p || omps_pipe_path(path, sizeof(path), OMPS_CONTROL_SOCKET) < 0)
+	if (!p || omps_pipe_path(path, sizeof(path), OMPS_CONTROL_SOCKET) < 0) {
+		free(p);
 		return 1;
+	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -337,7 +339,7 @@ static int silent(int n, int secs)
 	printf("connected %d of %d\n", k, n);
 	while (closed < k && time(NULL) < end) {
 		if (poll(p, (nfds_t)k, 200) < 0)
-			return 1;
+			break;
 		for (i = 0; i < k; i++) {
 			char ch;
 
@@ -349,6 +351,7 @@ static int silent(int n, int secs)
 		}
 	}
 	printf("closed %d of %d within %d s\n", closed, k, secs);
+	free(p);
 	return 0;
 }
 

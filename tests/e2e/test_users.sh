@@ -38,8 +38,8 @@ check "the server of user 0 exited" dead "$S0"
 check "a new server serves the second user" test -n "$S1" -a "$S1" != "$S0"
 check "the new server runs as the second user" test "$(stat -c %u "/proc/$S1")" = $NOBODY
 check "control.log: server for the second user" logged "Starting new server $S1 for user $NOBODY"
-check "which logs to a file of its own" logged "Server $S1\] Server has started" "server-$NOBODY"
-check "not to the one root's servers share" test "$(grep -c "Server $S1\]" "$OPENMPS_LOG_DIRECTORY/server.log")" -eq 0
+check "which logs to a file of its own" logged "Server +$S1\] Server has started" "server-$NOBODY"
+check "not to the one root's servers share" test "$(grep -cE "Server +$S1\]" "$OPENMPS_LOG_DIRECTORY/server.log")" -eq 0
 expect "get_server_status $S1" "SHUTTING_DOWN"
 check "the first user's client still waits" test -z "$(client_out b)"
 
