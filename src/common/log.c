@@ -20,17 +20,11 @@ void omps_log_init(const char *tag, int fd, int echo)
 	log_echo = echo;
 }
 
-int omps_log_open(const char *dir, const char *name)
+int omps_log_open(int dirfd, const char *name)
 {
-	char path[4096];
-
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -1;
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	/* Not through a symbolic link: no one else writes the directory, and a
+	 * link there would still be no log of ours. */
+	return openat(dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 }
 
 void omps_log_prefix(char *buf, unsigned len, const char *tag, int pid)

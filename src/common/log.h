@@ -11,7 +11,7 @@ void omps_log_init(const char *tag, int fd, int echo);
 
 /* Opens (creating, mode 0644) name inside dir for appending. Creates dir
  * (mode 0755) first if it is missing. Returns the descriptor or -1. */
-int omps_log_open(const char *dir, const char *name);
+int omps_log_open(int dirfd, const char *name); /* name in the directory open at dirfd */
 
 void omps_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -4,6 +4,7 @@
  * and members of the allowed groups, read from the kernel's credentials of
  * the peer (SO_PEERCRED, SO_PEERGROUPS), not from anything it says. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,34 +78,47 @@ int ctl_access_allowed(const struct ctl_daemon *d, int fd, uid_t uid, char *why,
 /* A directory the daemon keeps its socket or logs in: created with `mode`
  * (and given to `group`, unless it is (gid_t)-1) if missing; otherwise it
  * must be the daemon's user's (or root's), and writable by no one else, or
- * another user could put a socket or log file of their own in its place. */
+ * another user could put a socket or log file of their own in its place.
+ * Opened once, not followed if a symbolic link, and checked through that
+ * descriptor, which the daemon then uses for every file in it: a rename of
+ * a parent cannot swap the directory between the check and the use
+ * (security review M7). Returns the descriptor. */
 int ctl_access_take_dir(const char *dir, const char *what, mode_t mode, gid_t group, char *err, size_t errlen)
 {
 	struct stat st;
-	int made = mkdir(dir, mode) == 0;
+	int made = mkdir(dir, mode) == 0, fd;
 
 	if (!made && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create the %s directory %s: %s", what, dir, strerror(errno));
 		return -1;
 	}
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "the %s directory %s is not a directory", what, dir);
-		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		const char *why = strerror(errno);
+
+		if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			why = "a symbolic link";
+		snprintf(err, errlen, "the %s directory %s is not a directory (%s)", what, dir, why);
+		goto fail;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
 		snprintf(err, errlen, "the %s directory %s belongs to user %u, not to %u", what, dir,
 			 (unsigned)st.st_uid, (unsigned)geteuid());
-		return -1;
+		goto fail;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(err, errlen, "the %s directory %s is writable by others (mode %03o); refusing it", what,
 			 dir, (unsigned)(st.st_mode & 0777));
-		return -1;
+		goto fail;
 	}
-	if (made && group != (gid_t)-1 && (chown(dir, (uid_t)-1, group) < 0 || chmod(dir, mode) < 0)) {
+	if (made && group != (gid_t)-1 && (fchown(fd, (uid_t)-1, group) < 0 || fchmod(fd, mode) < 0)) {
 		snprintf(err, errlen, "cannot give the %s directory %s to group %u: %s", what, dir, (unsigned)group,
 			 strerror(errno));
-		return -1;
+		goto fail;
 	}
-	return 0;
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }

@@ -101,6 +101,7 @@ struct ctl_daemon {
 	double drops_logged;	    /* when a dropped connection was last logged, */
 	unsigned drops_unlogged;    /* and how many were dropped since without a line, */
 	char drop_last[320];	    /* the last of them */
+	int pipe_dirfd, log_dirfd; /* the directories, checked once and held (ctl_access_take_dir) */
 	char socket_path[108];
 	char pid_path[4096];
 	char server_path[4096];

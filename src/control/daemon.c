@@ -35,13 +35,13 @@ double ctl_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int take_lock(char *err, size_t errlen)
+static int take_lock(struct ctl_daemon *d, char *err, size_t errlen)
 {
 	char path[4096];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", omps_pipe_dir(), OMPS_CONTROL_LOCK);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = openat(d->pipe_dirfd, OMPS_CONTROL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
@@ -58,16 +58,40 @@ static int take_lock(char *err, size_t errlen)
 	return fd; /* held, and so the lock, until the daemon exits */
 }
 
+/* A new file, never through a symbolic link someone left there. */
 static int write_pid_file(struct ctl_daemon *d)
 {
 	FILE *f;
+	int fd;
 
 	snprintf(d->pid_path, sizeof(d->pid_path), "%s/%s", omps_pipe_dir(), OMPS_CONTROL_PID);
-	f = fopen(d->pid_path, "we");
-	if (!f)
+	unlinkat(d->pipe_dirfd, OMPS_CONTROL_PID, 0);
+	fd = openat(d->pipe_dirfd, OMPS_CONTROL_PID, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
 	fprintf(f, "%d\n", (int)getpid());
 	return fclose(f);
+}
+
+/* The socket, in the directory held open: bound through /proc/self/fd, so
+ * that it lands where the checks were made, mode 0666 from the umask (no
+ * chmod by path afterwards). */
+static int listen_socket(struct ctl_daemon *d)
+{
+	char at[64];
+	mode_t old;
+	int fd;
+
+	snprintf(at, sizeof(at), "/proc/self/fd/%d/%s", d->pipe_dirfd, OMPS_CONTROL_SOCKET);
+	unlinkat(d->pipe_dirfd, OMPS_CONTROL_SOCKET, 0); /* we hold the lock: one there is a dead daemon's */
+	old = umask(0111);
+	fd = omps_sock_listen(at, 128);
+	umask(old);
+	return fd;
 }
 
 static int find_server_binary(struct ctl_daemon *d)
@@ -108,12 +132,15 @@ static int setup(struct ctl_daemon *d, int foreground, char *err, size_t errlen)
 	 * groups, who may reach the socket in it (0710, the first group's);
 	 * one made beforehand by an operator may be wider, to let other
 	 * users' clients in. */
-	if (ctl_access_take_dir(omps_pipe_dir(), "pipe", d->nallow ? 0710 : 0700,
-				d->nallow ? d->allow[0] : (gid_t)-1, err, errlen) < 0 ||
-	    ctl_access_take_dir(omps_log_dir(), "log", 0755, (gid_t)-1, err, errlen) < 0 || take_lock(err, errlen) < 0)
+	d->pipe_dirfd = ctl_access_take_dir(omps_pipe_dir(), "pipe", d->nallow ? 0710 : 0700,
+					    d->nallow ? d->allow[0] : (gid_t)-1, err, errlen);
+	if (d->pipe_dirfd < 0)
 		return -1;
-	log_fd = omps_log_open(omps_log_dir(), "control.log");
-	d->server_log_fd = omps_log_open(omps_log_dir(), "server.log");
+	d->log_dirfd = ctl_access_take_dir(omps_log_dir(), "log", 0755, (gid_t)-1, err, errlen);
+	if (d->log_dirfd < 0 || take_lock(d, err, errlen) < 0)
+		return -1;
+	log_fd = omps_log_open(d->log_dirfd, "control.log");
+	d->server_log_fd = omps_log_open(d->log_dirfd, "server.log");
 	if (log_fd < 0 || d->server_log_fd < 0) {
 		snprintf(err, errlen, "cannot open the logs in %s: %s", omps_log_dir(), strerror(errno));
 		return -1;
@@ -123,10 +150,8 @@ static int setup(struct ctl_daemon *d, int foreground, char *err, size_t errlen)
 		snprintf(err, errlen, "the pipe directory %s is too long for a socket path", omps_pipe_dir());
 		return -1;
 	}
-	/* We hold the lock, so a socket already there is a dead daemon's. */
-	unlink(d->socket_path);
-	d->listen_fd = omps_sock_listen(d->socket_path, 128);
-	if (d->listen_fd < 0 || chmod(d->socket_path, 0666) < 0) {
+	d->listen_fd = listen_socket(d);
+	if (d->listen_fd < 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", d->socket_path, strerror(errno));
 		return -1;
 	}
@@ -417,7 +442,7 @@ void ctl_begin_quit(struct ctl_daemon *d, int timeout)
 		d->quit_force_at = ctl_now() + timeout;
 	close(d->listen_fd);
 	d->listen_fd = -1;
-	unlink(d->socket_path);
+	unlinkat(d->pipe_dirfd, OMPS_CONTROL_SOCKET, 0);
 	for (s = d->servers; s; s = s->next)
 		ctl_server_shutdown(d, s, 0);
 	ctl_schedule(d); /* refuses whoever still waits */
@@ -456,7 +481,7 @@ static void cleanup(struct ctl_daemon *d)
 {
 	while (d->conns)
 		ctl_conn_close(d, d->conns);
-	unlink(d->pid_path);
+	unlinkat(d->pipe_dirfd, OMPS_CONTROL_PID, 0);
 	omps_log("Exit with status 0");
 }
 

@@ -73,7 +73,7 @@ static void exec_server(struct ctl_daemon *d, uid_t uid, int ctl_fd)
 	 * anything to one it shares with root's servers (security review L5). */
 	if (uid != d->uid) {
 		snprintf(name, sizeof(name), "server-%u.log", (unsigned)uid);
-		log_fd = omps_log_open(omps_log_dir(), name);
+		log_fd = omps_log_open(d->log_dirfd, name);
 		if (log_fd < 0) {
 			snprintf(msg, sizeof(msg), "cannot open %s: %s", name, strerror(errno));
 			goto fail;

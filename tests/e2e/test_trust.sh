@@ -53,14 +53,39 @@ check "the listener never heard from it" test "$(grep -c connection "$TMP/fake1.
 kill $(cat "$TMP/fake.pids")
 rm -rf "$OPENMPS_PIPE_DIRECTORY"
 
-# 3. The real daemon still serves, in a directory of its own making.
+# 3. The daemon's side (M7): it opens each directory once, follows no link
+# in it, and uses that descriptor for every file: a pid file planted as a
+# link to another file is replaced, not written through; a pipe directory
+# that is a link, or a log that is one, is refused.
+mkdir -m 0700 "$OPENMPS_PIPE_DIRECTORY"
+echo "precious" >"$TMP/victim"
+ln -s "$TMP/victim" "$OPENMPS_PIPE_DIRECTORY/openmps-control.pid"
+start_daemon
+check "a pid file planted as a link: the file it named is untouched" test "$(cat "$TMP/victim")" = precious
+check "and the pid file is a file of the daemon's" test ! -L "$OPENMPS_PIPE_DIRECTORY/openmps-control.pid" -a -n "$(daemon_pid)"
+check "the socket is open to every user the directory lets in (0666)" test "$(stat -c %a "$OPENMPS_PIPE_DIRECTORY/control")" = 666
+stop_daemon
+mv "$OPENMPS_PIPE_DIRECTORY" "$TMP/real-pipe"
+ln -s "$TMP/real-pipe" "$OPENMPS_PIPE_DIRECTORY"
+out=$("$CTL" -d 2>&1)
+check "a pipe directory that is a link is refused [$out]" grep -q "the pipe directory $OPENMPS_PIPE_DIRECTORY is not a directory (a symbolic link)" <<<"$out"
+rm "$OPENMPS_PIPE_DIRECTORY"
+mv "$OPENMPS_LOG_DIRECTORY/control.log" "$TMP/old-control.log"
+ln -s "$TMP/victim" "$OPENMPS_LOG_DIRECTORY/control.log"
+out=$("$CTL" -d 2>&1)
+check "a log that is a link is refused [$out]" grep -q "cannot open the logs in $OPENMPS_LOG_DIRECTORY: Too many levels of symbolic links" <<<"$out"
+check "and not written through" test "$(cat "$TMP/victim")" = precious
+rm "$OPENMPS_LOG_DIRECTORY/control.log"
+rm -rf "$OPENMPS_PIPE_DIRECTORY"
+
+# 4. The real daemon still serves, in a directory of its own making.
 start_daemon
 out=$(probe env)
 check "the real daemon serves the program" grep -qx "remote_probe: PASS" <<<"$out"
 check "and says nothing of daemons" test "$(grep -c "^openmps: .*daemon" <<<"$out")" -eq 0
 stop_daemon
 
-# 4. Another user's daemon (root only: it takes a second user).
+# 5. Another user's daemon (root only: it takes a second user).
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
 	! setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups test -x "$OPENMPS_BIN/omps-hostile-client"; then
 	echo "note: not root, no setpriv, or a private checkout: another user's daemon not tried"

@@ -1,4 +1,5 @@
 /* Log lines have NVIDIA's shape and arrive whole, one line per text line. */
+#include <fcntl.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,13 @@ TEST(log)
 	char dir[] = "/tmp/omps-logtest.XXXXXX", path[64], buf[1024];
 	regex_t re;
 	FILE *f;
-	int fd, lines = 0;
+	int fd, dirfd, lines = 0;
 
 	ASSERT_NE(mkdtemp(dir), NULL);
-	fd = omps_log_open(dir, "control.log");
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_GE(dirfd, 0);
+	fd = omps_log_open(dirfd, "control.log");
+	close(dirfd);
 	ASSERT_GE(fd, 0);
 	omps_log_init("Control", fd, 0);
 	omps_log("NEW CLIENT %d from user %d: Server already exists", 610, 0);
