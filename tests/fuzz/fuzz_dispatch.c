@@ -5,8 +5,18 @@
  * its shim would; a worker serves them (srv_channel_run, as the pool does),
  * a thread of the "client" takes the replies, and the client is then
  * released as when it leaves. No input may crash the server, leak, or touch
- * memory outside what the client shared; a bad record ends that client. */
+ * memory outside what the client shared; a bad record ends that client.
+ *
+ * Two clients share the server: a record whose type has bit 31 set is the
+ * second's, so that one may free, capture, replay or unshare while the
+ * other allocates (the security review's H1, H4). Two types are not calls
+ * but host memory on the client's socket: HOST_SLOT_MAP and
+ * HOST_SLOT_UNMAP, whose first payload byte picks one of 8 slots of 64 KiB
+ * at a fixed address a client (HOST_BASE, then HOST_BASE + 1 MiB for the
+ * second), so that copies and host functions of other records can name
+ * them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -19,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "dispatch_input.h"
 #include "server_fixture.h"
 
 #define RING (1u << 20)
@@ -79,42 +90,94 @@ static struct srv_client *new_client(struct omps_ring *req, struct drain *d, int
 	return c;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+/* One client of the two, from the fuzzer's side. */
+struct side {
 	struct omps_ring req;
-	struct drain d = {0};
+	struct drain d;
 	struct srv_client *c;
 	pthread_t t;
 	int peer;
+	uint64_t base; /* its host memory slots */
+};
 
-	c = new_client(&req, &d, &peer);
-	pthread_create(&t, NULL, drain_replies, &d);
-	while (size >= 6 && !c->dead) {
+/* HOST_MAP or HOST_UNMAP of a slot on the client's socket, as its shim
+ * sends them (a sealed memfd), served as the server would, and its
+ * answer taken. */
+static void host_slot(struct side *x, uint32_t type, const uint8_t *data, uint32_t len)
+{
+	struct omps_host_map m = {.addr = x->base + (uint64_t)(len ? data[0] % 8 : 0) * HOST_SLOT, .bytes = HOST_SLOT};
+	struct omps_msg hdr = {.type = type == HOST_SLOT_MAP ? OMPS_MSG_HOST_MAP : OMPS_MSG_HOST_UNMAP};
+	char buf[OMPS_MSG_MAX];
+	int fd = -1;
+
+	if (type == HOST_SLOT_MAP) {
+		fd = memfd_create("fuzz-host", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0 || ftruncate(fd, HOST_SLOT) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+			abort();
+	}
+	srv_host_message(x->c, &hdr, &m, sizeof(m), fd); /* takes fd */
+	if (type == HOST_SLOT_UNMAP)
+		srv_channel_run(x->c); /* the worker does it, poked */
+	while (recv(x->peer, buf, sizeof(buf), 0) < 0 && errno == EINTR)
+		;
+}
+
+static void post(struct side *x, uint32_t type, const uint8_t *data, uint32_t len)
+{
+	void *p;
+
+	if (type == HOST_SLOT_MAP || type == HOST_SLOT_UNMAP) {
+		host_slot(x, type, data, len);
+		return;
+	}
+	while (!(p = omps_ring_reserve(&x->req, type, len)) && errno == EAGAIN && !x->c->dead)
+		srv_channel_run(x->c); /* full: let the server take what is there */
+	if (!p) /* gone, or a record no producer can write (the ring's own padding type) */
+		return;
+	memcpy(p, data, len);
+	omps_ring_commit(&x->req);
+}
+
+static void start(struct side *x, uint64_t base)
+{
+	memset(x, 0, sizeof(*x));
+	x->base = base;
+	x->c = new_client(&x->req, &x->d, &x->peer);
+	x->c->pid = (pid_t)(4242 + (base != HOST_BASE));
+	pthread_create(&x->t, NULL, drain_replies, &x->d);
+}
+
+static void finish(struct side *x)
+{
+	srv_channel_run(x->c); /* serves until the ring is empty and parks it */
+	atomic_store(&x->d.stop, 1);
+	pthread_join(x->t, NULL);
+	atomic_store(&x->c->stop, 1);
+	srv_channel_run(x->c); /* releases everything it held, and the client */
+	close(x->peer);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct side a, b;
+
+	start(&a, HOST_BASE);
+	start(&b, HOST_BASE + (1u << 20));
+	while (size >= 6 && !(a.c->dead && b.c->dead)) {
 		uint32_t type, len;
-		void *p;
+		struct side *x;
 
 		memcpy(&type, data, 4);
 		len = (uint32_t)data[4] | (uint32_t)data[5] << 8;
 		data += 6, size -= 6;
 		if (len > size)
 			len = (uint32_t)size;
-		while (!(p = omps_ring_reserve(&req, type, len)) && errno == EAGAIN && !c->dead)
-			srv_channel_run(c); /* full: let the server take what is there */
-		if (!p && c->dead)
-			break;
-		if (!p) { /* a record no producer can write (the ring's own padding type) */
-			data += len, size -= len;
-			continue;
-		}
-		memcpy(p, data, len);
-		omps_ring_commit(&req);
+		x = type & SECOND ? &b : &a;
+		if (!x->c->dead)
+			post(x, type & ~SECOND, data, len);
 		data += len, size -= len;
 	}
-	srv_channel_run(c); /* serves until the ring is empty and parks it */
-	atomic_store(&d.stop, 1);
-	pthread_join(t, NULL);
-	atomic_store(&c->stop, 1);
-	srv_channel_run(c); /* releases everything it held, and c */
-	close(peer);
+	finish(&a);
+	finish(&b);
 	return 0;
 }

@@ -3,7 +3,9 @@
  * opening, host memory to share), over tests/fakecuda. The input is a
  * sequence of packets, each a flag byte, a length (u16) and that many
  * bytes; flag bit 0 sends a sealed memfd with the packet, bit 1 makes that
- * memfd hold two formatted rings, so that a channel can open. The packets go
+ * memfd hold two formatted rings, so that a channel can open, bit 2 leaves
+ * it unsealed (host memory the server must refuse), and bit 3 shrinks it to
+ * nothing while the server reads (a file that changes under it). The packets go
  * down a socket pair, the server reads them as it would a client's, and the
  * connection is closed: the client must then be gone, and all it held. */
 #include <errno.h>
@@ -22,17 +24,24 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A memfd as a shim makes one: sealed against shrinking; with rings, if asked. */
-static int channel_memfd(int rings)
+/* Memfds the input asked to shrink later (bit 3). */
+static int shrink[16], nshrink;
+
+/* A memfd as a shim makes one: sealed against shrinking (unless bit 2);
+ * with rings, if asked. */
+static int channel_memfd(int flags)
 {
 	size_t half = omps_ring_bytes(RING);
 	int fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	struct omps_ring r;
 	void *m;
 
-	if (fd < 0 || ftruncate(fd, (off_t)(2 * half)) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+	if (fd < 0 || ftruncate(fd, (off_t)(2 * half)) < 0 ||
+	    (!(flags & 4) && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0))
 		return fd;
-	if (rings && (m = mmap(NULL, 2 * half, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) != MAP_FAILED) {
+	if (flags & 8 && nshrink < 16)
+		shrink[nshrink++] = dup(fd);
+	if (flags & 2 && (m = mmap(NULL, 2 * half, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) != MAP_FAILED) {
 		omps_ring_init(&r, m, RING);
 		omps_ring_init(&r, (char *)m + half, RING);
 		munmap(m, 2 * half);
@@ -43,7 +52,7 @@ static int channel_memfd(int rings)
 static int send_packet(int fd, const uint8_t *p, size_t len, int flags)
 {
 	struct iovec iov = {(void *)p, len};
-	int mfd = flags & 1 ? channel_memfd(flags & 2) : -1, r;
+	int mfd = flags & 1 ? channel_memfd(flags) : -1, r;
 
 	r = omps_send_raw(fd, &iov, 1, mfd, 0);
 	if (mfd >= 0)
@@ -55,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct omps_admit a = {.pid = 4242, .client_id = 1};
 	struct srv_client *c;
-	int sv[2], i, had_channel = 0;
+	int sv[2], i, j, had_channel = 0;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return 0;
@@ -75,6 +84,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; c && fuzz_srv.clients == c && i < 1000; i++) {
 		char b;
 
+		if (i == 2) /* while the server reads, and its host thread maps */
+			for (j = 0; j < nshrink; j++)
+				if (ftruncate(shrink[j], 0) < 0) {
+					/* sealed: as it should be */
+				}
+
 		if (recv(sv[0], &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
 			close(sv[1]), sv[1] = -1; /* all read: now the client leaves */
 		had_channel = c->has_worker;
@@ -86,5 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	if (had_channel) /* stopped, not freed: the pool's worker releases it */
 		srv_channel_run(c);
+	while (nshrink)
+		close(shrink[--nshrink]);
 	return 0;
 }

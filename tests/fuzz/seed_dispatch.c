@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "calls.h"
+#include "dispatch_input.h"
 #include "protocol.h"
 #include "../e2e/twice_ptx.h"
 
@@ -102,6 +103,29 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_GRAPH_DESTROY, &h, sizeof(h));
 	rec(OMPS_CALL_GRAPH_EXEC_DESTROY, &h, sizeof(h));
 	rec(OMPS_CALL_CAPTURE_BEGIN, &cap, sizeof(cap)); /* left open: ended at release */
+	fclose(f);
+	/* Two clients: one frees and unshares what its graph names while the
+	 * other allocates and shares (H1, H4). */
+	if (open_seed(argv[1], "two-clients") < 0)
+		return 1;
+	rec(SECOND | OMPS_CALL_MEM_ALLOC, &a, sizeof(a));
+	rec(HOST_SLOT_MAP, "\0", 1);
+	rec(OMPS_CALL_MEM_ALLOC, &a, sizeof(a));
+	rec(OMPS_CALL_STREAM_CREATE, &cr, sizeof(cr));
+	rec(OMPS_CALL_CAPTURE_BEGIN, &cap, sizeof(cap));
+	cp = (struct omps_call_copy){.stream = 1, .dst = HOST_BASE, .src = 0x1000, .bytes = 64};
+	rec(OMPS_CALL_MEMCPY_DTOH_HOST, &cp, sizeof(cp));
+	rec(OMPS_CALL_MEM_FREE, &cp.src, sizeof(cp.src));
+	rec(OMPS_CALL_CAPTURE_END, &h, sizeof(h));
+	rec(OMPS_CALL_GRAPH_INSTANTIATE, &gi, sizeof(gi));
+	rec(HOST_SLOT_UNMAP, "\0", 1);
+	rec(SECOND | HOST_SLOT_MAP, "\0", 1);
+	rec(SECOND | OMPS_CALL_MEM_ALLOC, &a, sizeof(a));
+	rec(OMPS_CALL_GRAPH_LAUNCH, &pr, sizeof(pr));
+	rec(OMPS_CALL_SYNCHRONIZE, &d, sizeof(d));
+	rec(SECOND | HOST_SLOT_UNMAP, "\0", 1);
+	rec(OMPS_CALL_GRAPH_EXEC_DESTROY, &h, sizeof(h));
+	rec(OMPS_CALL_GRAPH_DESTROY, &h, sizeof(h));
 	fclose(f);
 	return 0;
 }
