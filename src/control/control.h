@@ -135,6 +135,10 @@ int ctl_daemon_run(const struct ctl_options *o);
 void ctl_answer(struct ctl_daemon *d, struct ctl_conn *c, const char *text, size_t len, int failed);
 struct ctl_conn *ctl_conn_by_serial(struct ctl_daemon *d, uint64_t serial);
 void ctl_conn_close(struct ctl_daemon *d, struct ctl_conn *c);
+/* A connection accepted and let in (its peer's pid and uid): added last. */
+struct ctl_conn *ctl_conn_add(struct ctl_daemon *d, int fd, pid_t pid, uid_t uid);
+/* What a connection sent: its hello, a command, or its departure. */
+void ctl_conn_readable(struct ctl_daemon *d, struct ctl_conn *c);
 void ctl_begin_quit(struct ctl_daemon *d, int timeout);
 
 /* watch.c: pings to each server's main loop, and a kill for one that stops answering. */

@@ -282,7 +282,7 @@ refuse:
 	ctl_conn_close(d, c);
 }
 
-static void conn_readable(struct ctl_daemon *d, struct ctl_conn *c)
+void ctl_conn_readable(struct ctl_daemon *d, struct ctl_conn *c)
 {
 	struct omps_msg hdr;
 	char buf[OMPS_MSG_MAX];
@@ -394,7 +394,6 @@ static void silent_conns(struct ctl_daemon *d, double *next)
 static void accept_conns(struct ctl_daemon *d)
 {
 	for (;;) {
-		struct ctl_conn *c, **pp;
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		pid_t pid;
 		uid_t uid;
@@ -411,20 +410,26 @@ static void accept_conns(struct ctl_daemon *d)
 				omps_log("accept failed: %s", strerror(errno));
 			return;
 		}
-		if (omps_sock_peer(fd, &pid, &uid, NULL) < 0 || !welcome(d, fd, pid, uid) ||
-		    !(c = calloc(1, sizeof(*c)))) {
+		if (omps_sock_peer(fd, &pid, &uid, NULL) < 0 || !welcome(d, fd, pid, uid) || !ctl_conn_add(d, fd, pid, uid))
 			close(fd);
-			continue;
-		}
-		c->pid = pid;
-		c->uid = uid;
-		c->accepted = ctl_now();
-		c->fd = fd;
-		c->serial = ++d->next_serial;
-		for (pp = &d->conns; *pp; pp = &(*pp)->next)
-			;
-		*pp = c;
 	}
+}
+
+struct ctl_conn *ctl_conn_add(struct ctl_daemon *d, int fd, pid_t pid, uid_t uid)
+{
+	struct ctl_conn *c = calloc(1, sizeof(*c)), **pp;
+
+	if (!c)
+		return NULL;
+	c->pid = pid;
+	c->uid = uid;
+	c->accepted = ctl_now();
+	c->fd = fd;
+	c->serial = ++d->next_serial;
+	for (pp = &d->conns; *pp; pp = &(*pp)->next)
+		;
+	*pp = c;
+	return c;
 }
 
 void ctl_begin_quit(struct ctl_daemon *d, int timeout)
@@ -587,7 +592,7 @@ static void loop(struct ctl_daemon *d, int sfd)
 					ctl_server_readable(d, s);
 				break;
 			case 'c':
-				conn_readable(d, p.who[i]);
+				ctl_conn_readable(d, p.who[i]);
 				break;
 			case 'j':
 				ctl_job_readable(d, p.who[i]);

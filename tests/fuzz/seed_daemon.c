@@ -1,0 +1,73 @@
+/* Writes the seed corpus of fuzz_daemon: conversations of front ends,
+ * clients and the server with the daemon, as packets (target byte, length
+ * u16, bytes; see fuzz_daemon.c).
+ *   seed_daemon DIR        (run by hand; its output is committed) */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol.h"
+
+static FILE *f;
+
+/* One message to target (0-3: a connection, 0x80: the server). */
+static void msg(int target, uint32_t type, const void *p, size_t len)
+{
+	struct omps_msg h = {.type = type};
+	uint16_t n = (uint16_t)(sizeof(h) + len);
+
+	fputc(target, f);
+	fwrite(&n, 2, 1, f);
+	fwrite(&h, sizeof(h), 1, f);
+	fwrite(p, 1, len, f);
+}
+
+static void hello(int target, uint32_t role, const struct omps_client_info *ci)
+{
+	char buf[sizeof(struct omps_hello) + sizeof(*ci)];
+	struct omps_hello h = {.magic = OMPS_MAGIC, .version = OMPS_PROTOCOL_VERSION, .role = role, .pid = 1000};
+
+	memcpy(buf, &h, sizeof(h));
+	if (ci)
+		memcpy(buf + sizeof(h), ci, sizeof(*ci));
+	msg(target, OMPS_MSG_HELLO, buf, sizeof(h) + (ci ? sizeof(*ci) : 0));
+}
+
+static int open_seed(const char *dir, const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	return f ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct omps_client_info ci = {.comm = "./train", .priority = "1", .pinned_mem_limit = "0=1G"};
+	struct omps_client_usage u = {0};
+	struct omps_terminate t = {.seq = 1, .pid = 1001, .result = 0};
+	static const char *const cmds[] = {"ps", "get_server_list", "set_default_active_thread_percentage 50",
+					   "terminate_client 1073741823 1001", "start_server -uid 65534",
+					   "device_query", "quit -t 1"};
+	size_t i;
+
+	if (argc != 2)
+		return 2;
+	if (open_seed(argv[1], "front-end") < 0)
+		return 1;
+	hello(0, OMPS_ROLE_UI, NULL);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		msg(0, OMPS_MSG_UI_COMMAND, cmds[i], strlen(cmds[i]));
+	msg(0x80, OMPS_MSG_SERVER_TERMINATED, &t, sizeof(t));
+	fclose(f);
+	if (open_seed(argv[1], "clients") < 0)
+		return 1;
+	hello(1, OMPS_ROLE_CLIENT, &ci);
+	hello(2, OMPS_ROLE_CLIENT, &ci); /* another user: the server drains */
+	msg(0x80, OMPS_MSG_CLIENT_USAGE, &u, sizeof(u));
+	hello(3, OMPS_ROLE_CLIENT, &ci);
+	msg(2, OMPS_MSG_UI_COMMAND, "ps", 2); /* a client may not send commands */
+	fclose(f);
+	return 0;
+}
