@@ -173,6 +173,20 @@ CUresult shim_no_entry(enum shim_entry ep)
 	return driver ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_NO_DEVICE;
 }
 
+/* Natively, no driver means every call fails: said once. Through the
+ * server the program needs none of its own. */
+void shim_say_no_driver(void)
+{
+	const char *env = getenv("OPENMPS_REAL_DRIVER");
+
+	if (driver)
+		return;
+	fprintf(stderr, "openmps: no CUDA driver found%s%s%s; CUDA calls will fail with "
+			"CUDA_ERROR_NO_DEVICE. Set OPENMPS_REAL_DRIVER to the driver's libcuda.so.1.\n",
+		env && *env ? " at " : "", env && *env ? env : "",
+		env && *env ? " (missing, not loadable, or an openmps shim)" : " beside the shim");
+}
+
 void shim_use_driver_locally(enum shim_entry ep)
 {
 	shim_table[ep] = shim_real[ep];
@@ -187,15 +201,8 @@ __attribute__((constructor)) static void shim_shim_load(void)
 	for (i = 0; i < SHIM_EP_COUNT; i++)
 		if (shim_entry_untraced[i])
 			shim_real[i] = shim_table[i] = (void *)missing_entry;
-	if (!driver) {
-		const char *env = getenv("OPENMPS_REAL_DRIVER");
-
-		fprintf(stderr, "openmps: no CUDA driver found%s%s%s; CUDA calls will fail with "
-				"CUDA_ERROR_NO_DEVICE. Set OPENMPS_REAL_DRIVER to the driver's libcuda.so.1.\n",
-			env && *env ? " at " : "", env && *env ? env : "",
-			env && *env ? " (missing, not loadable, or an openmps shim)" : " beside the shim");
-		return;
-	}
+	if (!driver)
+		return; /* said once the program runs natively (shim_say_no_driver) */
 	for (i = 0; i < SHIM_EP_COUNT; i++) {
 		void *f = dlsym(driver, shim_entry_names[i]);
 

@@ -78,8 +78,10 @@ static void decide(void)
 	int none;
 	char err[512];
 
-	if (env_on("OPENMPS_NATIVE"))
+	if (env_on("OPENMPS_NATIVE")) {
+		shim_say_no_driver();
 		return;
+	}
 	r = shim_connect(&conn, err, sizeof(err));
 	if (r == SHIM_CONNECT_OK) {
 		if (shim_channel_open(&conn, devs, &ndevs, err, sizeof(err)) == 0) {
@@ -95,6 +97,7 @@ static void decide(void)
 	none = r == SHIM_CONNECT_NO_DAEMON || r == SHIM_CONNECT_UNTRUSTED;
 	if (none && !env_on("OPENMPS_REQUIRE_SERVER")) {
 		fprintf(stderr, "openmps: %s; running natively\n", err);
+		shim_say_no_driver();
 		return;
 	}
 	fprintf(stderr, "openmps: %s; %sCUDA calls fail with CUDA_ERROR_MPS_CONNECTION_FAILED\n", err,

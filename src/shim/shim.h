@@ -73,6 +73,7 @@ int shim_range_find(uint64_t addr, struct shim_range *out); /* the range holding
 /* The call families, each installing its entry points in remote mode: one
  * file each (memory.c, host.c, module.c, launch.c, stream.c, graph.c,
  * pitched.c for 2D and 3D copies, pool.c, hostfn.c). */
+void shim_say_no_driver(void); /* natively: one line on stderr if no driver was found */
 void shim_memory_install(void);
 void shim_host_install(void);
 void shim_module_install(void);

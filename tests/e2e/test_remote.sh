@@ -15,6 +15,9 @@ probe() { LD_LIBRARY_PATH=$SHIM_DIR FAKECUDA_DEVICES=5 "$PROBE" "$@"; }
 out=$(probe 2>&1)
 check "a driver-API program passes through the server" grep -qx "remote_probe: PASS" <<<"$out"
 check "its devices are the server's" grep -qx "devices 2" <<<"$out"
+out=$(OPENMPS_REAL_DRIVER=/nonexistent/libcuda.so.1 probe 2>&1)
+check "with no driver of its own, it passes through the server" grep -qx "remote_probe: PASS" <<<"$out"
+check "and is not told that its calls will fail" test "$(grep -c "no CUDA driver found" <<<"$out")" -eq 0
 check "attributes come from the server's cache" grep -qx "sms 132" <<<"$out"
 check "it allocated 12 MiB on the server" grep -qx "allocated 12582912 bytes of .*" <<<"$out"
 check "the argument layout comes from the server" grep -qx "param 1 at 8, 4 bytes" <<<"$out"

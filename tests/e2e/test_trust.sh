@@ -32,6 +32,8 @@ check "no daemon: the program runs natively ($out)" native "$out"
 check "and is told so, once" test "$(said "$out")" -eq 1
 check "in one line: where and why" grep -qx \
 	"openmps: no daemon at $OPENMPS_PIPE_DIRECTORY (No such file or directory); running natively" <<<"$out"
+out=$(probe env OPENMPS_REAL_DRIVER=/nonexistent/libcuda.so.1)
+check "natively with no driver: told that too, once" test "$(grep -c "^openmps: no CUDA driver found at /nonexistent/libcuda.so.1" <<<"$out")" -eq 1
 out=$(probe env OPENMPS_NATIVE=1)
 check "OPENMPS_NATIVE=1: native without a word" test "$(said "$out")" -eq 0
 check "and runs" native "$out"
