@@ -62,38 +62,46 @@ static int safe_file(int fd, uint64_t bytes, char *why, size_t len)
 	return 1;
 }
 
-/* Room for one more mapping: the client's own count, then the server's. */
-static int count_map(struct srv_client *c, char *why, size_t len)
-{
-	struct srv_state *s = c->srv;
-	int ok;
-
-	pthread_mutex_lock(&c->host.lock);
-	ok = c->host.nmaps < HOST_MAPS_PER_CLIENT;
-	if (ok)
-		c->host.nmaps++;
-	pthread_mutex_unlock(&c->host.lock);
-	if (!ok) {
-		snprintf(why, len, "it shares %u ranges already, the most a client may", HOST_MAPS_PER_CLIENT);
-		return 0;
-	}
-	if (atomic_fetch_add(&s->host_maps, 1) < s->host_maps_max)
-		return 1;
-	atomic_fetch_sub(&s->host_maps, 1);
-	snprintf(why, len, "the server shares %u ranges for all its clients, half of vm.max_map_count",
-		 s->host_maps_max);
-	pthread_mutex_lock(&c->host.lock);
-	c->host.nmaps--;
-	pthread_mutex_unlock(&c->host.lock);
-	return 0;
-}
-
-static void uncount_map(struct srv_client *c)
+static void uncount_map(struct srv_client *c, uint64_t bytes)
 {
 	atomic_fetch_sub(&c->srv->host_maps, 1);
 	pthread_mutex_lock(&c->host.lock);
 	c->host.nmaps--;
+	c->host.bytes -= bytes;
 	pthread_mutex_unlock(&c->host.lock);
+}
+
+/* Room for one more mapping of bytes: the client's own count and bytes
+ * (page-locked in the server, outside the client's RLIMIT_MEMLOCK), then
+ * the server's count. */
+static int count_map(struct srv_client *c, uint64_t bytes, char *why, size_t len)
+{
+	struct srv_state *s = c->srv;
+	int count_ok, bytes_ok;
+
+	pthread_mutex_lock(&c->host.lock);
+	count_ok = c->host.nmaps < HOST_MAPS_PER_CLIENT;
+	bytes_ok = bytes <= s->host_bytes_max && c->host.bytes <= s->host_bytes_max - bytes;
+	if (count_ok && bytes_ok) {
+		c->host.nmaps++;
+		c->host.bytes += bytes;
+	}
+	pthread_mutex_unlock(&c->host.lock);
+	if (!count_ok) {
+		snprintf(why, len, "it shares %u ranges already, the most a client may", HOST_MAPS_PER_CLIENT);
+		return 0;
+	}
+	if (!bytes_ok) {
+		snprintf(why, len, "it would share more than %llu MiB, the most a client may (OPENMPS_CLIENT_HOST_MEMORY_MB)",
+			 (unsigned long long)(s->host_bytes_max >> 20));
+		return 0;
+	}
+	if (atomic_fetch_add(&s->host_maps, 1) < s->host_maps_max)
+		return 1;
+	snprintf(why, len, "the server shares %u ranges for all its clients, half of vm.max_map_count",
+		 s->host_maps_max);
+	uncount_map(c, bytes);
+	return 0;
 }
 
 static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char *why, size_t len)
@@ -116,7 +124,7 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 		r = CUDA_ERROR_INVALID_VALUE;
 		goto fail;
 	}
-	if (!count_map(c, why, len)) {
+	if (!count_map(c, m->bytes, why, len)) {
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 		goto fail;
 	}
@@ -150,7 +158,7 @@ fail:
 	if (p != MAP_FAILED)
 		munmap(p, m->bytes);
 	if (counted)
-		uncount_map(c);
+		uncount_map(c, m->bytes);
 	free(h);
 	return r;
 }
@@ -160,7 +168,7 @@ static void drop(struct srv_client *c, struct srv_host *h)
 	if (c->srv->drv->ctx_set_current(c->srv->ctx[0]) == CUDA_SUCCESS)
 		c->srv->drv->mem_host_unregister((void *)(uintptr_t)h->addr);
 	munmap((void *)(uintptr_t)h->addr, h->bytes);
-	uncount_map(c);
+	uncount_map(c, h->bytes);
 	free(h);
 }
 

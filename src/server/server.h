@@ -152,7 +152,8 @@ struct srv_client {
 		struct srv_host *retired; /* unshared while its graphs could name it */
 		uint64_t unshare;	  /* the address a HOST_UNMAP asks its worker to let go, */
 		int unsharing;		  /* while this is set */
-		unsigned nmaps;		  /* in maps and retired */
+		unsigned nmaps;		  /* in maps and retired, */
+		uint64_t bytes;		  /* and their bytes */
 		pthread_mutex_t lock;
 		pthread_cond_t idle; /* jobs fell to 0 */
 		unsigned jobs;	     /* requests under way on threads of their own */
@@ -206,6 +207,7 @@ struct srv_state {
 	pthread_mutex_t modules_lock;
 	atomic_uint host_maps;	 /* host memory ranges every client shares (host.c), */
 	unsigned host_maps_max; /* at most this many */
+	uint64_t host_bytes_max; /* bytes of host memory one client may share (OPENMPS_CLIENT_HOST_MEMORY_MB) */
 	struct srv_shared_module *shared_modules; /* module.c */
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* every client's memory (memory.c) */
 	struct srv_workers workers;

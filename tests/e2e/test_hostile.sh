@@ -125,4 +125,12 @@ wait
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-remote-probe" 2>&1)
 check "a well-behaved client still passes" grep -qx "remote_probe: PASS" <<<"$out"
 check "on the same server" test "$(servers)" = "$S"
+
+# The page-locked host memory one client may share is capped too (the
+# server pins it, outside the client's RLIMIT_MEMLOCK): here 2 MiB.
+stop_daemon
+OPENMPS_CLIENT_HOST_MEMORY_MB=2 start_daemon
+out=$("$HOSTILE" maps 600 2>&1)
+check "2 MiB of 4 KiB ranges shared, the rest refused [$out]" grep -qx "mapped 512 of 600, then 2" <<<"$out"
+check "server.log: why" logged "it would share more than 2 MiB, the most a client may \(OPENMPS_CLIENT_HOST_MEMORY_MB\)" server
 finish
