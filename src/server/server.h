@@ -207,6 +207,7 @@ struct srv_state {
 	pthread_mutex_t modules_lock;
 	atomic_uint host_maps;	 /* host memory ranges every client shares (host.c), */
 	unsigned host_maps_max; /* at most this many */
+	const char *exit_why;	/* the daemon said to exit now: why, for each client's log line */
 	uint64_t host_bytes_max; /* bytes of host memory one client may share (OPENMPS_CLIENT_HOST_MEMORY_MB) */
 	struct srv_shared_module *shared_modules; /* module.c */
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* every client's memory (memory.c) */
@@ -359,6 +360,10 @@ void srv_capture_abandon(struct srv_client *c, CUstream s);
 /* CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (logged; the capture is spoiled)
  * when s is capturing: for work that a graph cannot replay. */
 CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what);
+
+/* control.c: the daemon's messages */
+void srv_control_readable(struct srv_state *s);
+void srv_log_settings(const struct omps_settings *st);
 
 /* host.c */
 void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const void *buf, size_t n, int fd);

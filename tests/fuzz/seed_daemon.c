@@ -1,7 +1,8 @@
-/* Writes the seed corpus of fuzz_daemon: conversations of front ends,
- * clients and the server with the daemon, as packets (target byte, length
- * u16, bytes; see fuzz_daemon.c).
- *   seed_daemon DIR        (run by hand; its output is committed) */
+/* Writes the seed corpora of fuzz_daemon (conversations of front ends,
+ * clients and the server with the daemon, as packets: target byte, length
+ * u16, bytes) and fuzz_server_control (the daemon's messages to a server:
+ * flag byte, length u16, bytes).
+ *   seed_daemon DAEMON_DIR SERVER_CONTROL_DIR   (run by hand; committed) */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +53,13 @@ int main(int argc, char **argv)
 					   "device_query", "quit -t 1"};
 	size_t i;
 
-	if (argc != 2)
+	struct omps_admit ad = {.pid = 1001, .uid = 0, .client_id = 7};
+	struct omps_shutdown sd = {.force = 0};
+	struct omps_client_left cl = {.client_id = 7};
+	struct omps_ping ping = {0};
+	struct omps_settings st = {.atp_milli = 50000, .priority = 1};
+
+	if (argc != 3)
 		return 2;
 	if (open_seed(argv[1], "front-end") < 0)
 		return 1;
@@ -68,6 +75,22 @@ int main(int argc, char **argv)
 	msg(0x80, OMPS_MSG_CLIENT_USAGE, &u, sizeof(u));
 	hello(3, OMPS_ROLE_CLIENT, &ci);
 	msg(2, OMPS_MSG_UI_COMMAND, "ps", 2); /* a client may not send commands */
+	fclose(f);
+	/* To a server: flag bit 0 sends a client's connection with the packet. */
+	ad.effective = ad.requested = st;
+	if (open_seed(argv[2], "orders") < 0)
+		return 1;
+	msg(1, OMPS_MSG_SERVER_ADMIT, &ad, sizeof(ad));
+	msg(0, OMPS_MSG_SERVER_SETTINGS, &st, sizeof(st));
+	msg(0, OMPS_MSG_SERVER_PING, &ping, sizeof(ping));
+	t.pid = 1001;
+	msg(0, OMPS_MSG_SERVER_TERMINATE, &t, sizeof(t));
+	msg(1, OMPS_MSG_SERVER_ADMIT, &ad, sizeof(ad));
+	msg(0, OMPS_MSG_SERVER_CLIENT_LEFT, &cl, sizeof(cl));
+	msg(0, OMPS_MSG_SERVER_SHUTDOWN, &sd, sizeof(sd));
+	msg(0, OMPS_MSG_SERVER_RESUME, "", 0);
+	sd.force = 1;
+	msg(0, OMPS_MSG_SERVER_SHUTDOWN, &sd, sizeof(sd));
 	fclose(f);
 	return 0;
 }
