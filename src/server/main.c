@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "devices.h"
 #include "devinfo.h"
 #include "driver.h"
@@ -82,15 +83,18 @@ static void shutdown_now(struct srv_state *s, const char *why)
 	exit(0);
 }
 
+#define ROUND_US 100000
+
 static void serve(struct srv_state *s)
 {
 	struct pollfd *pfd = NULL;
 	struct srv_client **who = NULL;
-	size_t cap = 0;
+	size_t cap = 0, next = 0;
 
 	for (;;) {
 		struct srv_client *c;
-		size_t n = 0, i;
+		size_t n = 0, i, k;
+		uint64_t t0;
 
 		if (s->exit_why || (s->draining && !s->nclients))
 			shutdown_now(s, s->exit_why ? s->exit_why : "");
@@ -117,13 +121,19 @@ static void serve(struct srv_state *s)
 			exit(1);
 		}
 		/* Clients first: handling one can only remove that one, while a
-		 * daemon message (terminate, forced shutdown) may remove any. */
-		for (i = 1; i < n; i++) {
+		 * daemon message (terminate, forced shutdown) may remove any. A
+		 * round takes the ready ones from where the last stopped, for
+		 * 100 ms at most: a burst of channels to page-lock must not keep
+		 * the daemon's pings waiting (its watch) nor starve the last. */
+		t0 = omps_now_us();
+		for (k = 1; k < n && omps_now_us() - t0 < ROUND_US; k++) {
+			i = 1 + (next + k - 1) % (n - 1);
 			if (!pfd[i].revents)
 				continue;
 			srv_beat_doing("reading a message of client process %d", (int)who[i]->pid);
 			srv_client_readable(s, who[i]);
 		}
+		next += k - 1;
 		if (pfd[0].fd >= 0 && pfd[0].revents) {
 			srv_beat_doing("reading a message of the control daemon");
 			srv_control_readable(s);
