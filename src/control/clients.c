@@ -59,7 +59,7 @@ void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payl
 
 void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c)
 {
-	if (!c->server)
+	if (!c->server && !c->terminated)
 		d->schedule_again = 1; /* a server may have drained for it alone */
 	if (c->server) {
 		struct omps_client_left m = {.client_id = c->id};
@@ -114,7 +114,7 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 
 static int is_pending(const struct ctl_conn *c)
 {
-	return c->role == CONN_CLIENT && !c->server;
+	return c->role == CONN_CLIENT && !c->server && !c->terminated;
 }
 
 /* The single live server, if any (see the invariant in control.h). */

@@ -61,7 +61,8 @@ struct ctl_conn {
 	/* a client */
 	uint32_t id;
 	int wait_logged;
-	struct ctl_server *server; /* NULL while pending */
+	struct ctl_server *server; /* NULL while pending, or once terminated */
+	int terminated;		   /* its server let go of it (terminate_client) */
 	struct omps_settings requested, effective;
 	struct omps_client_usage usage; /* as its server last said */
 	unsigned long pidns;

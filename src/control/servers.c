@@ -199,7 +199,21 @@ static void on_ready(struct ctl_daemon *d, struct ctl_server *s, const char *buf
 }
 
 /* A front end waits for this answer to terminate_client. */
-static void on_terminated(struct ctl_daemon *d, const char *buf, ssize_t n)
+/* A client its server let go of at terminate_client: no longer its server's
+ * (ps, get_client_list and the drain count skip it), nor waiting for one. */
+static void forget_terminated(struct ctl_daemon *d, struct ctl_server *s, pid_t pid)
+{
+	struct ctl_conn *c;
+
+	for (c = d->conns; c; c = c->next)
+		if (c->role == CONN_CLIENT && c->server == s && c->pid == pid) {
+			s->nclients--;
+			c->server = NULL;
+			c->terminated = 1;
+		}
+}
+
+static void on_terminated(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n)
 {
 	struct omps_terminate m;
 	struct ctl_conn *c;
@@ -209,6 +223,8 @@ static void on_terminated(struct ctl_daemon *d, const char *buf, ssize_t n)
 	if ((size_t)n != sizeof(m))
 		return;
 	memcpy(&m, buf, sizeof(m));
+	if (m.result == 0)
+		forget_terminated(d, s, m.pid);
 	for (c = d->conns; c; c = c->next)
 		if (c->role == CONN_UI && c->wait_seq == m.seq)
 			break;
@@ -267,7 +283,7 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 		ctl_watch_pong(s, buf, (size_t)n);
 		break;
 	case OMPS_MSG_SERVER_TERMINATED:
-		on_terminated(d, buf, n);
+		on_terminated(d, s, buf, n);
 		break;
 	case OMPS_MSG_CLIENT_USAGE:
 		on_usage(d, s, buf, n);

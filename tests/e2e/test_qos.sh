@@ -84,6 +84,8 @@ expect "set_device_pinned_mem_limit $S 0 0" ""
 bg other wait "$TMP/go2" smid 1024
 expect "terminate_client $S $pid" "0"
 wait_for "the server to release it" 5 logged "Client process $pid: all it held released" server
+check "ps no longer lists the terminated client" test "$(c ps | grep -c "^$pid ")" -eq 0
+check "nor does get_client_list" test "$(c "get_client_list $S" | grep -cx "$pid")" -eq 0
 touch "$TMP/go2"
 wait
 check "the terminated client's next call fails" grep -qE "^call: [1-9][0-9]* " "$TMP/mem.out"
