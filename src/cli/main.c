@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "paths.h"
+#include "protocol.h"
 
 static int shim_dir(char *buf, size_t len)
 {
@@ -67,6 +69,9 @@ static int status(char **argv)
 	int n;
 
 	(void)argv;
+	/* With no daemon, openmps-control exits before it reads our lines:
+	 * the write then fails (EPIPE), and its own message says why. */
+	signal(SIGPIPE, SIG_IGN);
 	if (omps_self_dir(self, sizeof(self)) < 0)
 		return 1;
 	snprintf(ctl, sizeof(ctl), "%s/openmps-control", self);
@@ -81,7 +86,8 @@ static int status(char **argv)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: openmps run [--trace[=FILE]] -- PROGRAM [ARGS...]\n"
-		   "       openmps status\n\n"
+		   "       openmps status\n"
+		   "       openmps --version\n\n"
 		   "  run     runs PROGRAM with the openmps client shim as its CUDA driver. With no daemon\n"
 		   "          (openmps-control -d) the shim forwards every call to the real driver, natively.\n"
 		   "          --trace logs every driver call with its arguments, result and duration to\n"
@@ -94,6 +100,10 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("openmps %s, protocol %d\n", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION);
+		return 0;
 	}
 	if (!strcmp(argv[1], "run"))
 		return run(argc - 1, argv + 1);

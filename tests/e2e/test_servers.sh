@@ -3,6 +3,13 @@
 # reach clients; shutdown_server and terminate_client act as documented.
 . "$(dirname "$0")/lib.sh"
 export FAKECUDA_DEVICES=2
+
+# With no daemon, openmps status says so and fails, and is never killed
+# by the pipe to openmps-control closing first (SIGPIPE: 141).
+codes=$(for i in $(seq 200); do "$OPENMPS_BIN/openmps" status >/dev/null 2>&1; echo $?; done | sort -u | tr '\n' ' ')
+check "openmps status with no daemon exits 1, every time [$codes]" test "$codes" = "1 "
+check "openmps --version" grep -qE "^openmps [0-9.]+, protocol [0-9]+$" <<<"$("$OPENMPS_BIN/openmps" --version)"
+
 start_daemon
 c "set_default_active_thread_percentage 50" "set_default_device_pinned_mem_limit 0 4G" >/dev/null
 
