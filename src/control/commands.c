@@ -85,7 +85,6 @@ static void cmd_start_server(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 {
 	pid_t uid;
 
-	(void)c;
 	if (argc != 3 || strcmp(argv[1], "-uid") || (strcmp(argv[2], "0") && parse_pid(argv[2], &uid) < 0)) {
 		fail(r, "A user id (UID) is required to start a new server");
 		return;
@@ -101,6 +100,13 @@ static void cmd_start_server(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 	d->start_uid = (uid_t)uid;
 	d->start_pending = 1;
 	ctl_schedule(d);
+	/* Started now: the answer waits until it is ready, or says why it
+	 * failed (exit status 1). One that waits for another user's server
+	 * to drain is answered at once, as before. */
+	if (d->servers && d->servers->uid == (uid_t)uid && d->servers->state == CTL_SERVER_INITIALIZING) {
+		c->wait_start = d->servers->pid;
+		r->deferred = 1;
+	}
 }
 
 static void cmd_quit(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **argv, struct ctl_reply *r)

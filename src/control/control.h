@@ -58,6 +58,7 @@ struct ctl_conn {
 	/* a front end waiting for an answer that comes later */
 	uint32_t wait_seq;	       /* terminate_client: the server's answer */
 	pid_t wait_job;		       /* device_query: a helper process */
+	pid_t wait_start;	       /* start_server: the server it started, until ready or gone */
 	/* a client */
 	uint32_t id;
 	int wait_logged;

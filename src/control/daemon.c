@@ -223,7 +223,7 @@ static void ui_command(struct ctl_daemon *d, struct ctl_conn *c, const char *pay
 	char line[4096], *text = NULL;
 	size_t len = 0;
 
-	if (c->wait_seq || c->wait_job) {
+	if (c->wait_seq || c->wait_job || c->wait_start) {
 		const char *busy = "One command at a time: the previous one is still running\n";
 
 		ctl_answer(d, c, busy, strlen(busy), 1);

@@ -181,6 +181,26 @@ static void on_hello(struct ctl_daemon *d, struct ctl_server *s, const struct om
 	ctl_server_send(s, OMPS_MSG_WELCOME, &s->settings, sizeof(s->settings), -1);
 }
 
+/* The front ends whose start_server started s: ready (why NULL), or not. */
+static void answer_start(struct ctl_daemon *d, struct ctl_server *s, const char *why)
+{
+	struct ctl_conn *c, *next;
+	char text[512];
+	int len = 0;
+
+	if (why)
+		len = snprintf(text, sizeof(text), "%s\n", why);
+	for (c = d->conns; c; c = next) {
+		next = c->next; /* an answer that cannot be sent closes c */
+		if (c->role != CONN_UI || c->wait_start != s->pid)
+			continue;
+		c->wait_start = 0;
+		if (why)
+			omps_log_lines(text);
+		ctl_answer(d, c, text, (size_t)len, why != NULL);
+	}
+}
+
 static void on_ready(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n, int beat_fd)
 {
 	ctl_watch_ready(s, beat_fd);
@@ -195,6 +215,7 @@ static void on_ready(struct ctl_daemon *d, struct ctl_server *s, const char *buf
 	if (s->state == CTL_SERVER_INITIALIZING)
 		s->state = CTL_SERVER_ACTIVE;
 	omps_log("NEW SERVER %d: Ready", (int)s->pid);
+	answer_start(d, s, NULL);
 	ctl_schedule(d);
 }
 
@@ -316,9 +337,11 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 		omps_log("Server %d was killed by signal %d", (int)s->pid, WTERMSIG(status));
 	else
 		omps_log("Server %d exited with status %d", (int)s->pid, WEXITSTATUS(status));
-	if (s->state == CTL_SERVER_INITIALIZING)
+	if (s->state == CTL_SERVER_INITIALIZING) {
 		snprintf(why, sizeof(why), "the server for user %u failed to start: %s", (unsigned)s->uid,
 			 s->failure[0] ? s->failure : "see server.log");
+		answer_start(d, s, why);
+	}
 	for (c = d->conns; c; c = next) {
 		next = c->next;
 		if (c->role == CONN_UI && c->wait_seq) {

@@ -10,6 +10,11 @@ check "server.log: the reason" logged "Server failed to start: CUDA driver initi
 check "control.log: the exit" logged "Server [0-9]+ exited with status 1"
 check "the daemon is still up" alive "$(daemon_pid)"
 expect "get_server_list" ""
+out=$(c "start_server -uid 0" 2>&1)
+rc=$?
+check "start_server whose server cannot start fails (exit $rc)" test $rc -eq 1
+check "and says why [$out]" grep -q "^the server for user 0 failed to start: CUDA driver initialisation failed" <<<"$out"
+expect "get_server_list" ""
 expect "device_query" "Default
 openmps-server: CUDA driver initialisation failed: CUDA_ERROR_NO_DEVICE (100)" 1
 stop_daemon 5
@@ -32,4 +37,10 @@ client_wait d "^admitted "
 check "both joined the slow server" test "$(server_of c3)" = "$S" -a "$(server_of d)" = "$S"
 client_end c3
 client_end d
+stop_daemon 5
+
+# start_server answers once the server it started is ready.
+FAKECUDA_INIT_DELAY_MS=1000 start_daemon
+expect "start_server -uid 0" ""
+expect "get_server_status $(servers)" "ACTIVE"
 finish
