@@ -13,14 +13,28 @@ static const char *env_or(const char *name, const char *fallback)
 	return v && *v ? v : fallback;
 }
 
+/* Ours, else NVIDIA's name for it (what clusters that run NVIDIA MPS set:
+ * openmps then takes its place unchanged), else the default. */
+static const char *dir_of(const char *ours, const char *nvidias, const char *dflt)
+{
+	return env_or(ours, env_or(nvidias, dflt));
+}
+
 const char *omps_pipe_dir(void)
 {
-	return env_or("OPENMPS_PIPE_DIRECTORY", OMPS_DEFAULT_PIPE_DIR);
+	return dir_of("OPENMPS_PIPE_DIRECTORY", "CUDA_MPS_PIPE_DIRECTORY", OMPS_DEFAULT_PIPE_DIR);
+}
+
+int omps_pipe_dir_is_nvidias(void)
+{
+	const char *v = getenv("OPENMPS_PIPE_DIRECTORY"), *n = getenv("CUDA_MPS_PIPE_DIRECTORY");
+
+	return !(v && *v) && n && *n;
 }
 
 const char *omps_log_dir(void)
 {
-	return env_or("OPENMPS_LOG_DIRECTORY", OMPS_DEFAULT_LOG_DIR);
+	return dir_of("OPENMPS_LOG_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY", OMPS_DEFAULT_LOG_DIR);
 }
 
 int omps_pipe_path(char *buf, size_t len, const char *name)

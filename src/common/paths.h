@@ -11,8 +11,13 @@
 #define OMPS_CONTROL_LOCK   "control_lock"
 #define OMPS_CONTROL_PID    "openmps-control.pid"
 
-const char *omps_pipe_dir(void); /* OPENMPS_PIPE_DIRECTORY or the default */
-const char *omps_log_dir(void);	 /* OPENMPS_LOG_DIRECTORY or the default */
+/* OPENMPS_PIPE_DIRECTORY, else CUDA_MPS_PIPE_DIRECTORY, else the default;
+ * the same for the logs with *_LOG_DIRECTORY. */
+const char *omps_pipe_dir(void);
+const char *omps_log_dir(void);
+/* Whether the pipe directory is NVIDIA's variable's: NVIDIA MPS's own
+ * daemon may be the one there. */
+int omps_pipe_dir_is_nvidias(void);
 
 /* Joins dir and name into buf; -1 if it does not fit a socket address. */
 int omps_pipe_path(char *buf, size_t len, const char *name);

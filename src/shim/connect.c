@@ -147,6 +147,18 @@ static enum shim_connect_result check_dir(char *err, size_t errlen)
 			 (unsigned)(st.st_mode & 07777));
 		return untrusted(why, err, errlen);
 	}
+	/* Through NVIDIA's variable the daemon there may be NVIDIA's, which
+	 * would not answer our hello: only where ours left its pid file. */
+	if (omps_pipe_dir_is_nvidias()) {
+		char pid[4096];
+
+		snprintf(pid, sizeof(pid), "%s/%s", dir, OMPS_CONTROL_PID);
+		if (access(pid, F_OK) < 0) {
+			snprintf(err, errlen, "no openmps daemon at %s (CUDA_MPS_PIPE_DIRECTORY, no %s: NVIDIA MPS's?)",
+				 dir, OMPS_CONTROL_PID);
+			return SHIM_CONNECT_NO_DAEMON;
+		}
+	}
 	return SHIM_CONNECT_OK;
 }
 

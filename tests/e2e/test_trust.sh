@@ -80,6 +80,27 @@ check "and not written through" test "$(cat "$TMP/victim")" = precious
 rm "$OPENMPS_LOG_DIRECTORY/control.log"
 rm -rf "$OPENMPS_PIPE_DIRECTORY"
 
+# NVIDIA's variables name the directories where ours are unset: a daemon
+# and its programs that know only CUDA_MPS_PIPE_DIRECTORY and
+# CUDA_MPS_LOG_DIRECTORY (a cluster set up for NVIDIA MPS) work unchanged;
+# a directory of NVIDIA MPS's (no openmps-control.pid) is left alone.
+nv() { env -u OPENMPS_PIPE_DIRECTORY -u OPENMPS_LOG_DIRECTORY CUDA_MPS_PIPE_DIRECTORY="$TMP/nv-pipe" \
+	CUDA_MPS_LOG_DIRECTORY="$TMP/nv-log" "$@"; }
+nv "$CTL" -d
+out=$(nv env LD_LIBRARY_PATH=$SHIM_DIR OPENMPS_REAL_DRIVER=$FAKECUDA "$PROBE" --bytes 4096 2>&1)
+check "CUDA_MPS_PIPE_DIRECTORY alone: the program goes through the daemon there" grep -qx "remote_probe: PASS" <<<"$out"
+check "whose log is in CUDA_MPS_LOG_DIRECTORY" grep -q "opened its data channel" "$TMP/nv-log/server.log"
+echo quit | nv "$CTL" >/dev/null
+wait_for "that daemon to quit" 5 test ! -e "$TMP/nv-pipe/openmps-control.pid"
+mkdir -m 0700 "$TMP/nvidia-mps"
+fake "$TMP/fake-nv.out" "$TMP/nvidia-mps/control"
+out=$(env -u OPENMPS_PIPE_DIRECTORY CUDA_MPS_PIPE_DIRECTORY="$TMP/nvidia-mps" LD_LIBRARY_PATH=$SHIM_DIR \
+	OPENMPS_REAL_DRIVER=$FAKECUDA "$PROBE" --bytes 4096 2>&1)
+check "NVIDIA MPS's directory: left alone, the program runs natively [$(grep '^openmps:' <<<"$out")]" \
+	grep -q "^openmps: no openmps daemon at $TMP/nvidia-mps (CUDA_MPS_PIPE_DIRECTORY, no openmps-control.pid: NVIDIA MPS's?); running natively" <<<"$out"
+check "and its daemon never heard from it" test "$(grep -c connection "$TMP/fake-nv.out")" -eq 0
+kill $(cat "$TMP/fake.pids")
+
 # 4. The real daemon still serves, in a directory of its own making.
 start_daemon
 out=$(probe env)
