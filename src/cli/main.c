@@ -17,15 +17,21 @@
 
 static int shim_dir(char *buf, size_t len)
 {
-	char self[PATH_MAX];
+	/* Where the install put it, then where the build tree has it. */
+	static const char *const rel[] = {OPENMPS_SHIM_RELDIR, "../lib/openmps"};
+	char self[PATH_MAX], at[PATH_MAX];
+	size_t i;
 
 	if (omps_self_dir(self, sizeof(self)) < 0)
 		return -1;
-	if (snprintf(buf, len, "%s/../lib/openmps", self) >= (int)len)
-		return -1;
-	if (!realpath(buf, self) || snprintf(buf, len, "%s", self) >= (int)len)
-		return -1;
-	return access(strcat(self, "/libcuda.so.1"), R_OK);
+	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if (snprintf(buf, len, "%s/%s", self, rel[i]) >= (int)len || !realpath(buf, at) ||
+		    snprintf(buf, len, "%s", at) >= (int)len)
+			continue;
+		if (strlen(at) + sizeof("/libcuda.so.1") <= sizeof(at) && access(strcat(at, "/libcuda.so.1"), R_OK) == 0)
+			return 0;
+	}
+	return -1;
 }
 
 static int run(int argc, char **argv)

@@ -9,6 +9,15 @@ export FAKECUDA_DEVICES=2
 codes=$(for i in $(seq 200); do "$OPENMPS_BIN/openmps" status >/dev/null 2>&1; echo $?; done | sort -u | tr '\n' ' ')
 check "openmps status with no daemon exits 1, every time [$codes]" test "$codes" = "1 "
 check "openmps --version" grep -qE "^openmps [0-9.]+, protocol [0-9]+$" <<<"$("$OPENMPS_BIN/openmps" --version)"
+# Installed under another prefix, openmps run finds the shim where the
+# install put it.
+if cmake --install "$OPENMPS_BIN/.." --prefix "$TMP/inst" >"$TMP/install.log" 2>&1; then
+	shim=$(find "$TMP/inst" -name libcuda.so.1 | head -1)
+	out=$("$TMP/inst/bin/openmps" run -- sh -c 'echo "$LD_LIBRARY_PATH"' 2>&1)
+	check "an installed openmps run puts the installed shim first [$out]" test "${out%%:*}" = "$(dirname "$shim")"
+else
+	fail "cmake --install failed: $(tail -3 "$TMP/install.log")"
+fi
 
 start_daemon
 c "set_default_active_thread_percentage 50" "set_default_device_pinned_mem_limit 0 4G" >/dev/null
