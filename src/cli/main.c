@@ -67,26 +67,51 @@ static int run(int argc, char **argv)
 	return 127;
 }
 
-/* status asks the daemon through openmps-control, installed beside us. */
+/* One answer of openmps-control (installed beside us) to a command given
+ * as its arguments, into out; its exit status. Its errors go to stderr. */
+static int ask(const char *ctl, const char *cmd, char *out, size_t len)
+{
+	char line[PATH_MAX + 128];
+	size_t n = 0, got;
+	FILE *p;
+
+	snprintf(line, sizeof(line), "'%s' %s", ctl, cmd);
+	p = popen(line, "r");
+	if (!p)
+		return -1;
+	while (n + 1 < len && (got = fread(out + n, 1, len - 1 - n, p)) > 0)
+		n += got;
+	out[n] = '\0';
+	return pclose(p);
+}
+
+/* status: the daemon's servers, labelled, then its clients (ps). */
 static int status(char **argv)
 {
-	char self[PATH_MAX], ctl[PATH_MAX + 32];
-	FILE *p;
-	int n;
+	static char list[4096], st[512], ps[1 << 16];
+	char self[PATH_MAX], ctl[PATH_MAX + 32], cmd[64], *pid, *save = NULL;
+	int n = 0;
 
 	(void)argv;
-	/* With no daemon, openmps-control exits before it reads our lines:
-	 * the write then fails (EPIPE), and its own message says why. */
-	signal(SIGPIPE, SIG_IGN);
-	if (omps_self_dir(self, sizeof(self)) < 0)
+	signal(SIGPIPE, SIG_IGN); /* openmps-control may exit before reading all (no daemon) */
+	if (omps_self_dir(self, sizeof(self)) < 0 || strchr(self, '\''))
 		return 1;
 	snprintf(ctl, sizeof(ctl), "%s/openmps-control", self);
-	p = popen(ctl, "w");
-	if (!p)
+	if (ask(ctl, "get_server_list", list, sizeof(list)) != 0)
+		return 1; /* no daemon: openmps-control said so */
+	printf("openmps daemon at %s\n", omps_pipe_dir());
+	for (pid = strtok_r(list, "\n", &save); pid; pid = strtok_r(NULL, "\n", &save), n++) {
+		snprintf(cmd, sizeof(cmd), "get_server_status %.16s", pid);
+		if (ask(ctl, cmd, st, sizeof(st)) != 0)
+			snprintf(st, sizeof(st), "gone\n");
+		printf("server %s: %s", pid, st);
+	}
+	if (!n)
+		printf("no server running\n");
+	if (ask(ctl, "ps", ps, sizeof(ps)) != 0)
 		return 1;
-	fputs("get_server_list\nps\n", p);
-	n = pclose(p);
-	return n == 0 ? 0 : 1;
+	printf("clients:\n%s", ps);
+	return 0;
 }
 
 static void usage(FILE *f)
@@ -98,7 +123,7 @@ static void usage(FILE *f)
 		   "          (openmps-control -d) the shim forwards every call to the real driver, natively.\n"
 		   "          --trace logs every driver call with its arguments, result and duration to\n"
 		   "          stderr or FILE (the same as OPENMPS_TRACE=1 and OPENMPS_TRACE_FILE=FILE).\n"
-		   "  status  the daemon's servers and clients (openmps-control's get_server_list and ps)\n");
+		   "  status  the daemon's servers, each with its state, and its clients (ps)\n");
 }
 
 int main(int argc, char **argv)

@@ -4,8 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 export FAKECUDA_DEVICES=2
 
-# With no daemon, openmps status says so and fails, and is never killed
-# by the pipe to openmps-control closing first (SIGPIPE: 141).
+# With no daemon, openmps status says so and fails (it was once killed by
+# the pipe to openmps-control closing first: SIGPIPE, 141).
 codes=$(for i in $(seq 200); do "$OPENMPS_BIN/openmps" status >/dev/null 2>&1; echo $?; done | sort -u | tr '\n' ' ')
 check "openmps status with no daemon exits 1, every time [$codes]" test "$codes" = "1 "
 check "openmps --version" grep -qE "^openmps [0-9.]+, protocol [0-9]+$" <<<"$("$OPENMPS_BIN/openmps" --version)"
@@ -63,7 +63,9 @@ ns=$(stat -L -c %i /proc/self/ns/pid)
 check "ps shows client b" grep -qE "^$b_pid +[0-9]+ +$S +GPU-fafbfcfd-feff-0001 +$ns +25.0 +1 +0=1G,1=512M +- +- +$CLIENT\$" <<<"$out" # no data channel: no usage yet
 check "ps shows three clients" test "$(grep -c "$CLIENT" <<<"$out")" -eq 3
 expect "ps -p $S" "$out"
-check "openmps status shows the server and its clients" test "$("$OPENMPS_BIN/openmps" status)" = "$S"$'\n'"$out"
+want="openmps daemon at $OPENMPS_PIPE_DIRECTORY"$'\n'"server $S: ACTIVE"$'\n'"clients:"$'\n'"$out"
+got=$("$OPENMPS_BIN/openmps" status)
+check "openmps status shows the server, labelled, and its clients [$got]" test "$got" = "$want"
 
 # device_query: the devices as a helper server sees them, then each server's.
 row0="0               0000:10.00.00  GPU-fafbfcfd-feff-0001-0203-040506070809  openmps fakecuda device 0         N/A"
