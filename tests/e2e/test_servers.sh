@@ -15,6 +15,11 @@ if cmake --install "$OPENMPS_BIN/.." --prefix "$TMP/inst" >"$TMP/install.log" 2>
 	shim=$(find "$TMP/inst" -name libcuda.so.1 | head -1)
 	out=$("$TMP/inst/bin/openmps" run -- sh -c 'echo "$LD_LIBRARY_PATH"' 2>&1)
 	check "an installed openmps run puts the installed shim first [$out]" test "${out%%:*}" = "$(dirname "$shim")"
+	check "NVIDIA's name is not installed unless asked for" test ! -e "$TMP/inst/bin/nvidia-cuda-mps-control"
+	cmake --install "$OPENMPS_BIN/.." --prefix "$TMP/inst" --component nvidia-names >>"$TMP/install.log" 2>&1
+	check "asked for, nvidia-cuda-mps-control is openmps-control" \
+		test "$(readlink "$TMP/inst/bin/nvidia-cuda-mps-control")" = openmps-control
+	check "and runs as it" grep -q "^openmps control, version" <<<"$("$TMP/inst/bin/nvidia-cuda-mps-control" -v)"
 else
 	fail "cmake --install failed: $(tail -3 "$TMP/install.log")"
 fi
