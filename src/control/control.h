@@ -131,6 +131,8 @@ struct ctl_reply {
 };
 
 double ctl_now(void);
+/* The poll loop's next wake-up (0: none yet) made no later than at. */
+void ctl_wake_at(double *next, double at);
 
 /* daemon.c */
 int ctl_daemon_run(const struct ctl_options *o);

@@ -35,6 +35,12 @@ double ctl_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void ctl_wake_at(double *next, double at)
+{
+	if (!*next || at < *next)
+		*next = at;
+}
+
 static int take_lock(struct ctl_daemon *d, char *err, size_t errlen)
 {
 	char path[4096];
@@ -336,8 +342,7 @@ static void drops_flush(struct ctl_daemon *d, double *next)
 	if (!d->drops_unlogged)
 		return;
 	if (ctl_now() < at) {
-		if (!*next || at < *next)
-			*next = at;
+		ctl_wake_at(next, at);
 		return;
 	}
 	omps_log("Dropped %u more connections in a second; the last: %s", d->drops_unlogged, d->drop_last);
@@ -385,8 +390,8 @@ static void silent_conns(struct ctl_daemon *d, double *next)
 		if (now >= c->accepted + HELLO_TIMEOUT_S) {
 			dropped(d, c->pid, c->uid, "it said nothing for 10 s");
 			ctl_conn_close(d, c);
-		} else if (!*next || c->accepted + HELLO_TIMEOUT_S < *next) {
-			*next = c->accepted + HELLO_TIMEOUT_S;
+		} else {
+			ctl_wake_at(next, c->accepted + HELLO_TIMEOUT_S);
 		}
 	}
 }
@@ -559,9 +564,8 @@ static void loop(struct ctl_daemon *d, int sfd)
 		for (j = d->jobs; j; j = j->next)
 			add(&p, j->fd, POLLIN, 'j', j);
 		ctl_servers_timers(d, &next);
-		if (d->listen_fd >= 0 && d->listen_paused_until > ctl_now() &&
-		    (!next || d->listen_paused_until < next))
-			next = d->listen_paused_until;
+		if (d->listen_fd >= 0 && d->listen_paused_until > ctl_now())
+			ctl_wake_at(&next, d->listen_paused_until);
 		if (next > 0) {
 			double ms = (next - ctl_now()) * 1000.0;
 

@@ -219,7 +219,6 @@ static void on_ready(struct ctl_daemon *d, struct ctl_server *s, const char *buf
 	ctl_schedule(d);
 }
 
-/* A front end waits for this answer to terminate_client. */
 /* A client its server let go of at terminate_client: no longer its server's
  * (ps, get_client_list and the drain count skip it), nor waiting for one. */
 static void forget_terminated(struct ctl_daemon *d, struct ctl_server *s, pid_t pid)
@@ -234,6 +233,7 @@ static void forget_terminated(struct ctl_daemon *d, struct ctl_server *s, pid_t 
 		}
 }
 
+/* A front end waits for this answer to terminate_client. */
 static void on_terminated(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n)
 {
 	struct omps_terminate m;
@@ -411,11 +411,11 @@ void ctl_servers_timers(struct ctl_daemon *d, double *next)
 			kill(s->pid, SIGKILL);
 			s->kill_at = now + 3600; /* once */
 		}
-		if (s->kill_at && (!*next || s->kill_at < *next))
-			*next = s->kill_at;
+		if (s->kill_at)
+			ctl_wake_at(next, s->kill_at);
 	}
-	if (d->quitting && d->quit_force_at > 0 && (!*next || d->quit_force_at < *next))
-		*next = d->quit_force_at;
+	if (d->quitting && d->quit_force_at > 0)
+		ctl_wake_at(next, d->quit_force_at);
 	ctl_watch_timers(d, next);
 }
 

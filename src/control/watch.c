@@ -127,8 +127,7 @@ void ctl_watch_timers(struct ctl_daemon *d, double *next)
 				s->wedged = 1;
 				continue;
 			}
-			if (!*next || at < *next)
-				*next = at;
+			ctl_wake_at(next, at);
 			continue;
 		}
 		if (!s->ping_sent && now >= s->next_ping) {
@@ -147,7 +146,6 @@ void ctl_watch_timers(struct ctl_daemon *d, double *next)
 			continue;
 		}
 		at = s->ping_sent > 0 ? s->ping_sent + d->watchdog_s : s->next_ping;
-		if (!*next || at < *next)
-			*next = at;
+		ctl_wake_at(next, at);
 	}
 }

@@ -33,7 +33,6 @@ CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what)
 	return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 }
 
-/* The stream a capture call names, with its device's context current. */
 /* What it freed while graphs or captures could name it comes back once
  * none is left (srv_graph_live). */
 static void retired_back(struct srv_client *c)
@@ -44,6 +43,7 @@ static void retired_back(struct srv_client *c)
 	srv_host_free_retired(c);
 }
 
+/* The stream a capture call names, with its device's context current. */
 static CUresult capture_stream(struct srv_client *c, uint32_t handle, CUstream *s, int *dev)
 {
 	struct srv_object *o = srv_object_find(c, c->streams, c->nstreams, handle, "stream");
