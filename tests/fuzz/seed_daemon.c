@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "protocol.h"
+#include "seed.h"
 
 static FILE *f;
 
@@ -34,15 +35,6 @@ static void hello(int target, uint32_t role, const struct omps_client_info *ci)
 	msg(target, OMPS_MSG_HELLO, buf, sizeof(h) + (ci ? sizeof(*ci) : 0));
 }
 
-static int open_seed(const char *dir, const char *name)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	return f ? 0 : -1;
-}
-
 int main(int argc, char **argv)
 {
 	struct omps_client_info ci = {.comm = "./train", .priority = "1", .pinned_mem_limit = "0=1G"};
@@ -61,14 +53,14 @@ int main(int argc, char **argv)
 
 	if (argc != 3)
 		return 2;
-	if (open_seed(argv[1], "front-end") < 0)
+	if (!(f = seed_open(argv[1], "front-end")))
 		return 1;
 	hello(0, OMPS_ROLE_UI, NULL);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		msg(0, OMPS_MSG_UI_COMMAND, cmds[i], strlen(cmds[i]));
 	msg(0x80, OMPS_MSG_SERVER_TERMINATED, &t, sizeof(t));
 	fclose(f);
-	if (open_seed(argv[1], "clients") < 0)
+	if (!(f = seed_open(argv[1], "clients")))
 		return 1;
 	hello(1, OMPS_ROLE_CLIENT, &ci);
 	hello(2, OMPS_ROLE_CLIENT, &ci); /* another user: the server drains */
@@ -78,7 +70,7 @@ int main(int argc, char **argv)
 	fclose(f);
 	/* To a server: flag bit 0 sends a client's connection with the packet. */
 	ad.effective = ad.requested = st;
-	if (open_seed(argv[2], "orders") < 0)
+	if (!(f = seed_open(argv[2], "orders")))
 		return 1;
 	msg(1, OMPS_MSG_SERVER_ADMIT, &ad, sizeof(ad));
 	msg(0, OMPS_MSG_SERVER_SETTINGS, &st, sizeof(st));

@@ -8,6 +8,7 @@
 #include "calls.h"
 #include "dispatch_input.h"
 #include "protocol.h"
+#include "seed.h"
 #include "../e2e/twice_ptx.h"
 
 static FILE *f;
@@ -19,15 +20,6 @@ static void rec(uint32_t type, const void *p, size_t len)
 	fwrite(&type, 4, 1, f);
 	fwrite(&n, 2, 1, f);
 	fwrite(p, 1, len, f);
-}
-
-static int open_seed(const char *dir, const char *name)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	return f ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -52,7 +44,7 @@ int main(int argc, char **argv)
 
 	if (argc != 2)
 		return 2;
-	if (open_seed(argv[1], "memory") < 0)
+	if (!(f = seed_open(argv[1], "memory")))
 		return 1;
 	rec(OMPS_CALL_MEM_ALLOC, &a, sizeof(a));
 	rec(OMPS_CALL_MEM_GET_INFO, &d, sizeof(d));
@@ -62,7 +54,7 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_SYNCHRONIZE, &d, sizeof(d));
 	rec(OMPS_CALL_MEM_FREE, &cp.dst, sizeof(cp.dst));
 	fclose(f);
-	if (open_seed(argv[1], "module") < 0)
+	if (!(f = seed_open(argv[1], "module")))
 		return 1;
 	for (off = 0; off < ml.bytes; off += 4096)
 		rec(OMPS_CALL_IMAGE_DATA, twice_ptx + off, ml.bytes - off < 4096 ? ml.bytes - off : 4096);
@@ -74,7 +66,7 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_GET_GLOBAL, &gf, sizeof(gf));
 	rec(OMPS_CALL_MODULE_UNLOAD, &h, sizeof(h));
 	fclose(f);
-	if (open_seed(argv[1], "streams") < 0)
+	if (!(f = seed_open(argv[1], "streams")))
 		return 1;
 	rec(OMPS_CALL_STREAM_CREATE, &cr, sizeof(cr));
 	rec(OMPS_CALL_EVENT_CREATE, &cr, sizeof(cr));
@@ -86,7 +78,7 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_EVENT_DESTROY, &h, sizeof(h));
 	rec(OMPS_CALL_STREAM_DESTROY, &h, sizeof(h));
 	fclose(f);
-	if (open_seed(argv[1], "graphs") < 0)
+	if (!(f = seed_open(argv[1], "graphs")))
 		return 1;
 	rec(OMPS_CALL_STREAM_CREATE, &cr, sizeof(cr));
 	rec(OMPS_CALL_EVENT_CREATE, &cr, sizeof(cr));
@@ -106,7 +98,7 @@ int main(int argc, char **argv)
 	fclose(f);
 	/* Two clients: one frees and unshares what its graph names while the
 	 * other allocates and shares (H1, H4). */
-	if (open_seed(argv[1], "two-clients") < 0)
+	if (!(f = seed_open(argv[1], "two-clients")))
 		return 1;
 	rec(SECOND | OMPS_CALL_MEM_ALLOC, &a, sizeof(a));
 	rec(HOST_SLOT_MAP, "\0", 1);
