@@ -241,7 +241,7 @@ void shim_graph_install(void)
 	SHIM_INSTALL(cuStreamIsCapturing, is_capturing);
 	SHIM_INSTALL(cuStreamGetCaptureInfo_v2, capture_info_v2);
 	SHIM_INSTALL(cuStreamGetCaptureInfo_v3, capture_info);
-	SHIM_INSTALL(cuThreadExchangeStreamCaptureMode, exchange_capture_mode);
+	SHIM_LOCAL(cuThreadExchangeStreamCaptureMode, exchange_capture_mode);
 	SHIM_INSTALL(cuGraphInstantiateWithFlags, instantiate);
 	SHIM_INSTALL(cuGraphInstantiateWithParams, instantiate_with_params);
 	SHIM_INSTALL(cuGraphLaunch, launch);

@@ -269,6 +269,6 @@ void shim_host_install(void)
 	SHIM_INSTALL(cuMemFreeHost, free_host);
 	SHIM_INSTALL(cuMemHostRegister_v2, host_register);
 	SHIM_INSTALL(cuMemHostUnregister, host_unregister);
-	SHIM_INSTALL(cuMemHostGetFlags, host_get_flags);
-	SHIM_INSTALL(cuMemHostGetDevicePointer_v2, host_get_device_pointer);
+	SHIM_LOCAL(cuMemHostGetFlags, host_get_flags);
+	SHIM_LOCAL(cuMemHostGetDevicePointer_v2, host_get_device_pointer);
 }

@@ -514,7 +514,7 @@ void shim_memory_install(void)
 	SHIM_INSTALL(cuMemcpyDtoDAsync_v2, dtod);
 	SHIM_INSTALL(cuMemcpy, memcpy_any);
 	SHIM_INSTALL(cuMemcpyAsync, copy_any);
-	SHIM_INSTALL(cuMemGetAddressRange_v2, get_address_range);
-	SHIM_INSTALL(cuPointerGetAttribute, pointer_get_attribute);
-	SHIM_INSTALL(cuPointerGetAttributes, pointer_get_attributes);
+	SHIM_LOCAL(cuMemGetAddressRange_v2, get_address_range);
+	SHIM_LOCAL(cuPointerGetAttribute, pointer_get_attribute);
+	SHIM_LOCAL(cuPointerGetAttributes, pointer_get_attributes);
 }

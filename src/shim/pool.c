@@ -129,8 +129,8 @@ static CUresult pool_trim_to(CUmemoryPool pool, size_t keep)
 
 void shim_pool_install(void)
 {
-	SHIM_INSTALL(cuDeviceGetDefaultMemPool, default_pool);
-	SHIM_INSTALL(cuDeviceGetMemPool, default_pool);
+	SHIM_LOCAL(cuDeviceGetDefaultMemPool, default_pool);
+	SHIM_LOCAL(cuDeviceGetMemPool, default_pool);
 	SHIM_INSTALL(cuMemAllocAsync, alloc_async);
 	SHIM_INSTALL(cuMemAllocFromPoolAsync, alloc_from_pool_async);
 	SHIM_INSTALL(cuMemFreeAsync, free_async);

@@ -42,12 +42,15 @@ uint32_t shim_post_max(void); /* the most data one posted record carries beside 
 CUresult shim_host_share(uint64_t addr, uint64_t bytes, int fd, uint64_t *device_ptr);
 
 /* Puts fn behind entry point `name`; the compiler checks that fn has the
- * toolkit's prototype for it. */
+ * toolkit's prototype for it. SHIM_INSTALL: fn goes to the server;
+ * SHIM_LOCAL: fn answers in the client. The two differ only in what
+ * docs/api-coverage.md (gen_coverage.py) says of the entry point. */
 #define SHIM_INSTALL(name, fn)                                  \
 	do {                                                    \
 		__typeof__(&name) checked_ = (fn);              \
 		shim_table[SHIM_EP_##name] = (void *)checked_;  \
 	} while (0)
+#define SHIM_LOCAL(name, fn) SHIM_INSTALL(name, fn)
 
 /* device.c */
 void shim_device_install(const struct omps_device_info *devs, int n);

@@ -334,10 +334,10 @@ void shim_stream_install(void)
 	SHIM_INSTALL(cuEventElapsedTime, event_elapsed_time);
 	SHIM_INSTALL(cuEventElapsedTime_v2, event_elapsed_time);
 	SHIM_INSTALL(cuEventRecordWithFlags, event_record_with_flags);
-	SHIM_INSTALL(cuStreamGetPriority, stream_get_priority);
-	SHIM_INSTALL(cuStreamGetFlags, stream_get_flags);
-	SHIM_INSTALL(cuStreamGetId, stream_get_id);
-	SHIM_INSTALL(cuStreamGetDevice, stream_get_device);
-	SHIM_INSTALL(cuStreamGetCtx, stream_get_ctx);
-	SHIM_INSTALL(cuStreamGetCtx_v2, stream_get_ctx_v2);
+	SHIM_LOCAL(cuStreamGetPriority, stream_get_priority);
+	SHIM_LOCAL(cuStreamGetFlags, stream_get_flags);
+	SHIM_LOCAL(cuStreamGetId, stream_get_id);
+	SHIM_LOCAL(cuStreamGetDevice, stream_get_device);
+	SHIM_LOCAL(cuStreamGetCtx, stream_get_ctx);
+	SHIM_LOCAL(cuStreamGetCtx_v2, stream_get_ctx_v2);
 }
