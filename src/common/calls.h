@@ -259,6 +259,70 @@ struct omps_reply_capture {
 	uint64_t id;
 };
 
+/* Graphs built node by node. A node is a handle into the client's table,
+ * tied to its graph: it goes when the graph goes. GRAPH_ADD_NODE carries
+ * ndeps node handles after the record (uint32_t each), then a kernel
+ * node's packed arguments (args_size bytes). GRAPH_NODE_SET and
+ * GRAPH_EXEC_NODE_SET carry the same record for the node `node` (of the
+ * executable graph `exec`), with no dependencies. */
+enum omps_node_kind {
+	OMPS_NODE_EMPTY = 1,
+	OMPS_NODE_KERNEL,	/* object: the function */
+	OMPS_NODE_MEMSET,	/* dst, dst_pitch, value, elem, width (elements), height */
+	OMPS_NODE_MEMCPY,	/* dst and src, each device memory or host memory it shares */
+	OMPS_NODE_EVENT_RECORD, /* object: the event */
+	OMPS_NODE_EVENT_WAIT,	/* object: the event */
+	OMPS_NODE_CHILD,	/* object: the graph, copied into the node */
+	OMPS_NODE_CONDITIONAL,	/* cond_*: the reply names its body graphs */
+};
+
+#define OMPS_MAX_NODE_DEPS   1024
+#define OMPS_GRAPH_ARGS_MAX  32768 /* a kernel node's packed arguments */
+#define OMPS_MAX_COND_BODIES 16
+
+struct omps_call_graph_node {
+	uint32_t graph;
+	uint32_t kind; /* enum omps_node_kind */
+	uint32_t ndeps;
+	uint32_t object;
+	uint32_t grid[3], block[3];
+	uint32_t shared_mem, args_size;
+	uint64_t dst, dst_pitch, dst_height; /* a copy's rows per slice: dst_height, src_height */
+	uint64_t src, src_pitch, src_height;
+	uint64_t width, height, depth; /* a copy's in bytes, a memset's in elements */
+	uint32_t value, elem;
+	uint32_t dst_host, src_host; /* 1: the address is the client's, in host memory it shares */
+	uint64_t cond_handle;
+	uint32_t cond_type, cond_size;
+	uint32_t node, exec; /* GRAPH_NODE_SET, GRAPH_EXEC_NODE_SET */
+};
+
+struct omps_reply_node {
+	struct omps_reply r;
+	uint32_t handle;
+	uint32_t nbodies;
+	uint32_t bodies[OMPS_MAX_COND_BODIES]; /* a conditional node's body graphs */
+};
+
+/* GRAPH_ADD_DEPS: count edges follow, as count `from` handles, then count `to`. */
+struct omps_call_graph_deps {
+	uint32_t graph;
+	uint32_t count;
+};
+
+struct omps_call_graph_create {
+	int32_t dev;
+	uint32_t flags;
+};
+
+/* cuGraphConditionalHandleCreate -> reply_value, the handle kernels set */
+struct omps_call_cond_handle {
+	uint32_t graph;
+	uint32_t default_value;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
 /* A context limit is shared by every client of the device: a client may
  * raise one (set), never lower it; a lower value leaves it as it is. */
 struct omps_call_ctx_limit {
@@ -342,7 +406,14 @@ struct omps_reply_function {
 	X(GRAPH_DESTROY, graph, destroy, handle, FIXED, ASYNC, "graph destroy")                       \
 	X(GRAPH_EXEC_DESTROY, graph, destroy, handle, FIXED, ASYNC, "executable graph destroy")  \
 	X(GRAPH_NODES, graph, nodes, handle, FIXED, SYNC, "graph node count") /* -> reply_value */        \
-	X(MODULE_FUNC_COUNT, module, function_count, handle, FIXED, SYNC, "module function count") /* -> value */
+	X(MODULE_FUNC_COUNT, module, function_count, handle, FIXED, SYNC, "module function count") /* -> value */ \
+	X(GRAPH_CREATE, graphbuild, create, graph_create, FIXED, SYNC, "graph create") /* -> reply_handle */     \
+	X(GRAPH_ADD_NODE, graphbuild, add_node, graph_node, TAIL, SYNC, "graph node add") /* -> reply_node */   \
+	X(GRAPH_NODE_SET, graphbuild, add_node, graph_node, TAIL, SYNC, "graph node update")                   \
+	X(GRAPH_EXEC_NODE_SET, graphbuild, add_node, graph_node, TAIL, SYNC, "executable graph node update")   \
+	X(GRAPH_ADD_DEPS, graphbuild, add_deps, graph_deps, TAIL, SYNC, "graph dependencies add")               \
+	X(GRAPH_CLONE, graphbuild, clone, handle, FIXED, SYNC, "graph clone") /* -> reply_handle */             \
+	X(COND_HANDLE, graphbuild, cond_handle, cond_handle, FIXED, SYNC, "graph conditional handle create") /* -> value */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -90,6 +90,13 @@
 	X(graph_destroy, cuGraphDestroy) \
 	X(graph_exec_destroy, cuGraphExecDestroy) \
 	X(graph_get_nodes, cuGraphGetNodes) \
+	OPT(graph_create, cuGraphCreate) \
+	OPT(graph_add_node, cuGraphAddNode) \
+	OPT(graph_add_dependencies, cuGraphAddDependencies) \
+	OPT(graph_clone, cuGraphClone) \
+	OPT(graph_node_set_params, cuGraphNodeSetParams) \
+	OPT(graph_exec_node_set_params, cuGraphExecNodeSetParams) \
+	OPT(graph_conditional_handle_create, cuGraphConditionalHandleCreate) \
 	OPT(module_get_function_count, cuModuleGetFunctionCount) \
 	OPT(device_get_dev_resource, cuDeviceGetDevResource) \
 	OPT(dev_sm_resource_split_by_count, cuDevSmResourceSplitByCount) \

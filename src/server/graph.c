@@ -190,9 +190,13 @@ void srv_graph_destroy(struct srv_client *c, const struct omps_call_handle *m)
 				    : srv_object_find(c, c->graph.graphs, c->graph.ngraphs, handle, "graph");
 	CUresult r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
+	if (r == CUDA_SUCCESS && !exec && o->owner) /* a conditional node's body: its graph owns it */
+		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS) {
 		r = exec ? c->srv->drv->graph_exec_destroy(o->obj) : c->srv->drv->graph_destroy(o->obj);
 		o->obj = NULL;
+		if (!exec)
+			srv_graphbuild_forget(c, handle);
 		retired_back(c);
 	}
 	srv_deferred(c, r);
@@ -226,13 +230,15 @@ void srv_graph_release(struct srv_client *c)
 	for (i = 0; i < c->graph.nexecs; i++)
 		if (c->graph.execs[i].obj && srv_use_device(c, c->graph.execs[i].dev, NULL) == CUDA_SUCCESS)
 			drv->graph_exec_destroy(c->graph.execs[i].obj);
-	for (i = 0; i < c->graph.ngraphs; i++)
-		if (c->graph.graphs[i].obj && srv_use_device(c, c->graph.graphs[i].dev, NULL) == CUDA_SUCCESS)
+	for (i = 0; i < c->graph.ngraphs; i++) /* bodies go with the graphs that own them */
+		if (c->graph.graphs[i].obj && !c->graph.graphs[i].owner &&
+		    srv_use_device(c, c->graph.graphs[i].dev, NULL) == CUDA_SUCCESS)
 			drv->graph_destroy(c->graph.graphs[i].obj);
 	free(c->graph.execs);
 	free(c->graph.graphs);
-	c->graph.execs = c->graph.graphs = NULL;
-	c->graph.nexecs = c->graph.ngraphs = 0;
+	free(c->graph.nodes);
+	c->graph.execs = c->graph.graphs = c->graph.nodes = NULL;
+	c->graph.nexecs = c->graph.ngraphs = c->graph.nnodes = 0;
 	c->graph.captures = 0;
 }
 

@@ -306,6 +306,33 @@ void srv_memory_copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 	srv_deferred(c, r);
 }
 
+int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+{
+	return owned(c, ptr, bytes) != NULL;
+}
+
+int srv_span3d(uint64_t pitch, uint64_t rows, uint64_t width, uint64_t height, uint64_t depth, uint64_t *bytes)
+{
+	uint64_t slice;
+
+	*bytes = 0;
+	if (!width || !height || !depth)
+		return 0;
+	if (height == 1 && depth == 1) /* the pitch is unused */
+		return *bytes = width, 0;
+	if (width > pitch || height - 1 > (UINT64_MAX - width) / pitch)
+		return -1;
+	if (depth == 1)
+		return *bytes = (height - 1) * pitch + width, 0;
+	if (rows < height || rows > UINT64_MAX / pitch)
+		return -1;
+	slice = rows * pitch;
+	if (depth - 1 > (UINT64_MAX - ((height - 1) * pitch + width)) / slice)
+		return -1;
+	*bytes = (depth - 1) * slice + (height - 1) * pitch + width;
+	return 0;
+}
+
 /* The bytes a pitched region spans: height rows of width, pitch apart. */
 static int span(uint64_t pitch, uint64_t width, uint64_t height, uint64_t *bytes)
 {

@@ -67,6 +67,7 @@ struct srv_object {
 	int blocking;	    /* a stream the legacy NULL stream waits for, and that waits for it */
 	int dirty;	    /* work queued since the NULL stream last waited for it */
 	uint64_t null_seen; /* the NULL stream's epoch it last waited for */
+	uint32_t owner;	    /* a graph node's graph, a conditional body's parent graph (graphbuild.c) */
 };
 
 /* A client. Until its data channel opens, the main thread owns it; after,
@@ -143,7 +144,8 @@ struct srv_client {
 	uint32_t nstreams, nevents;
 	struct { /* graph.c */
 		struct srv_object *graphs, *execs; /* CUgraph, CUgraphExec */
-		uint32_t ngraphs, nexecs;
+		struct srv_object *nodes;	   /* CUgraphNode of graphs built node by node */
+		uint32_t ngraphs, nexecs, nnodes;
 		unsigned captures; /* begun and not yet ended */
 		int spoiled;	   /* something in them could not be captured */
 	} graph;
@@ -361,6 +363,9 @@ void srv_capture_abandon(struct srv_client *c, CUstream s);
  * when s is capturing: for work that a graph cannot replay. */
 CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what);
 
+/* graphbuild.c: graph `handle` is going; its nodes and body graphs go too. */
+void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);
+
 /* control.c: the daemon's messages */
 void srv_control_readable(struct srv_state *s);
 void srv_log_settings(const struct omps_settings *st);
@@ -396,6 +401,11 @@ void srv_memory_release(struct srv_client *c);
  * the module goes. */
 int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdeviceptr ptr, uint64_t bytes);
 void srv_memory_forget_module(struct srv_client *c, uint32_t module);
+/* Whether [ptr, ptr + bytes) is within the client's device memory (a refusal is logged). */
+int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes);
+/* The bytes a 3D region spans: depth slices of rows rows, height rows of
+ * width bytes used each, pitch apart; -1 if it cannot be. */
+int srv_span3d(uint64_t pitch, uint64_t rows, uint64_t width, uint64_t height, uint64_t depth, uint64_t *bytes);
 /* Frees what the client freed while it held graphs: it holds none now. */
 void srv_memory_free_retired(struct srv_client *c);
 

@@ -16,13 +16,10 @@
 
 #include "shim.h"
 
-#define GRAPH_MAGIC 0x67726170u
-#define EXEC_MAGIC  0x67657865u
-
 static atomic_int captures; /* begun here and not yet ended */
 static __thread CUstreamCaptureMode thread_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
 
-static CUresult new_graph(uint32_t magic, uint32_t handle, void **out)
+CUresult shim_graph_new(uint32_t magic, uint32_t handle, void **out)
 {
 	struct shim_object *g = malloc(sizeof(*g));
 
@@ -71,7 +68,7 @@ static CUresult end_capture(CUstream s, CUgraph *graph)
 	    atomic_load(&captures) > 0)
 		atomic_fetch_sub(&captures, 1);
 	if (r == CUDA_SUCCESS)
-		r = new_graph(GRAPH_MAGIC, rep.handle, (void **)graph);
+		r = shim_graph_new(GRAPH_MAGIC, rep.handle, (void **)graph);
 	return r;
 }
 
@@ -145,7 +142,7 @@ static CUresult instantiate(CUgraphExec *exec, CUgraph graph, unsigned long long
 		return CUDA_ERROR_INVALID_HANDLE;
 	m.graph = g->handle;
 	r = shim_call(OMPS_CALL_GRAPH_INSTANTIATE, &m, sizeof(m), &rep, sizeof(rep));
-	return r == CUDA_SUCCESS ? new_graph(EXEC_MAGIC, rep.handle, (void **)exec) : r;
+	return r == CUDA_SUCCESS ? shim_graph_new(EXEC_MAGIC, rep.handle, (void **)exec) : r;
 }
 
 /* The unversioned and _v2 ABI: an error node and a log, which stay empty. */

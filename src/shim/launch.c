@@ -10,8 +10,8 @@
 
 /* The packed arguments: from `extra` as given, or from kernelParams laid
  * out as the server described the function. */
-static CUresult pack(struct shim_function *f, void **params, void **extra, unsigned char *buf,
-		     const void **args, size_t *len)
+CUresult shim_launch_pack(struct shim_function *f, void **params, void **extra, unsigned char *buf,
+			  const void **args, size_t *len)
 {
 	uint32_t i;
 
@@ -89,7 +89,7 @@ static CUresult launch(struct shim_function *f, const unsigned int grid[3], cons
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
-	r = pack(f, params, extra, buf + attr_bytes, &args, &len);
+	r = shim_launch_pack(f, params, extra, buf + attr_bytes, &args, &len);
 	if (r != CUDA_SUCCESS)
 		return r;
 	if (len + attr_bytes > shim_post_max() - sizeof(m))

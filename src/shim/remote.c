@@ -58,6 +58,7 @@ static void install_remote(void)
 	shim_launch_install();
 	shim_stream_install();
 	shim_graph_install();
+	shim_graphbuild_install();
 	shim_pitched_install();
 	shim_pool_install();
 	shim_hostfn_install();

@@ -83,6 +83,7 @@ void shim_module_install(void);
 void shim_launch_install(void);
 void shim_stream_install(void);
 void shim_graph_install(void);
+void shim_graphbuild_install(void);
 void shim_pitched_install(void);
 void shim_pool_install(void);
 void shim_hostfn_install(void);
@@ -105,6 +106,11 @@ struct shim_object {
 	int priority;
 };
 struct shim_object *shim_object(void *h, uint32_t magic); /* NULL if h is not one of magic's */
+#define EVENT_MAGIC 0x6576656eu
+#define GRAPH_MAGIC 0x67726170u
+#define EXEC_MAGIC  0x67657865u
+/* graph.c: a new record of a server's graph or executable graph handle. */
+CUresult shim_graph_new(uint32_t magic, uint32_t handle, void **out);
 /* Frees the record and posts `type` with its handle; CUDA_ERROR_INVALID_HANDLE if h is not one. */
 CUresult shim_object_destroy(uint32_t type, uint32_t magic, void *h);
 /* Set while a per-thread-default-stream entry point (_ptsz, _ptds) runs: a
@@ -133,6 +139,10 @@ struct shim_function {
 	struct omps_param params[OMPS_MAX_PARAMS];
 };
 struct shim_function *shim_function(CUfunction h); /* NULL if h is not one */
+/* launch.c: a launch's arguments, packed into buf (args_size bytes at
+ * least) from kernelParams, or as `extra` gives them (*args: where). */
+CUresult shim_launch_pack(struct shim_function *f, void **params, void **extra, unsigned char *buf,
+			  const void **args, size_t *len);
 
 /* cudart's wrapper of a fat binary, as it registers it and passes it to
  * cuLibraryLoadData and the cudart-interface export table. */

@@ -10,7 +10,6 @@
 #include "shim.h"
 
 #define STREAM_MAGIC 0x7374726du
-#define EVENT_MAGIC  0x6576656eu
 
 struct shim_object *shim_object(void *h, uint32_t magic)
 {

@@ -238,7 +238,24 @@ struct fake_event {
  * These kinds are captured; anything else on a capturing stream spoils the
  * capture with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, as the driver does
  * for what it cannot capture. */
-enum fake_node_kind { NODE_MEMSET, NODE_COPY, NODE_KERNEL, NODE_RECORD, NODE_HOSTFN };
+enum fake_node_kind {
+	NODE_MEMSET,
+	NODE_COPY,
+	NODE_KERNEL,
+	NODE_RECORD,
+	NODE_HOSTFN,
+	/* graphs built node by node (cuGraphAddNode) */
+	NODE_EMPTY,
+	NODE_COPY3D,
+	NODE_EVENT_RECORD,
+	NODE_EVENT_WAIT,
+	NODE_CHILD,
+	NODE_COND,
+};
+#define FAKE_COND_BODIES 16
+struct fake_cond {
+	unsigned value, default_value, flags;
+};
 struct fake_node {
 	enum fake_node_kind kind;
 	void *dst;
@@ -251,6 +268,14 @@ struct fake_node {
 	uint64_t threads, blocks;
 	CUhostFn fn;
 	void *data;
+	size_t pitch, height; /* a 2D memset's */
+	CUDA_MEMCPY3D copy;
+	struct fake_graph *child; /* NODE_CHILD: a copy of the graph, the node's own */
+	struct fake_cond *cond;	  /* NODE_COND: */
+	CUgraphConditionalNodeType cond_type;
+	struct fake_graph *bodies[FAKE_COND_BODIES];
+	unsigned nbodies;
+	size_t orig; /* in an executable graph: the node's index in its graph */
 };
 
 static int capturing(CUstream s);
@@ -1210,6 +1235,11 @@ struct fake_graph {
 	size_t n, cap;
 	struct fake_stream *joined[16]; /* the streams in it, the origin first */
 	unsigned njoined;
+	size_t (*edges)[2]; /* node indices, (from, to): none in a captured graph */
+	size_t nedges;
+	struct fake_node_ref **refs; /* the CUgraphNode handles given out */
+	size_t nrefs;
+	int owned; /* a conditional node's body: its graph frees it */
 };
 
 static pthread_mutex_t graph_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1429,7 +1459,11 @@ CUresult CUDAAPI cuStreamGetCaptureInfo_v3(CUstream s, CUstreamCaptureStatus *st
 	return CUDA_SUCCESS;
 }
 
-/* An executable graph is a copy of the graph's nodes. */
+static struct fake_graph *graph_copy(const struct fake_graph *g, int sorted);
+static void graph_free(struct fake_graph *g);
+
+/* An executable graph is a copy of the graph's nodes, in an order that
+ * keeps every edge (captured graphs: the order of capture). */
 CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph, unsigned long long flags)
 {
 	const struct fake_graph *g = (const struct fake_graph *)graph;
@@ -1438,22 +1472,64 @@ CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph, u
 	(void)flags;
 	if (!exec || !g)
 		return CUDA_ERROR_INVALID_VALUE;
-	e = calloc(1, sizeof(*e));
-	if (!e || (g->n && !(e->nodes = malloc(g->n * sizeof(*e->nodes))))) {
-		free(e);
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	}
-	if (g->n)
-		memcpy(e->nodes, g->nodes, g->n * sizeof(*e->nodes));
-	e->n = e->cap = g->n;
+	e = graph_copy(g, 1);
+	if (!e)
+		return CUDA_ERROR_INVALID_VALUE; /* a cycle, or no memory */
 	*exec = (CUgraphExec)e;
 	return CUDA_SUCCESS;
+}
+
+static CUresult run_graph(const struct fake_graph *e);
+
+static CUresult run_graph(const struct fake_graph *e);
+
+/* Device memory is host memory here: a copy is row by row. */
+static CUresult copy3d(const CUDA_MEMCPY3D *c)
+{
+	size_t y, z;
+
+	for (z = 0; z < (c->Depth ? c->Depth : 1); z++)
+		for (y = 0; y < (c->Height ? c->Height : 1); y++)
+			memmove((char *)(uintptr_t)c->dstDevice + (z * c->dstHeight + y) * c->dstPitch,
+				(const char *)(uintptr_t)c->srcDevice + (z * c->srcHeight + y) * c->srcPitch,
+				c->WidthInBytes);
+	return CUDA_SUCCESS;
+}
+
+/* No kernel here sets a condition: its value is the default it was given
+ * (CU_GRAPH_COND_ASSIGN_DEFAULT) or 0, and a while loop runs at most once. */
+static CUresult run_cond(const struct fake_node *n)
+{
+	unsigned v = n->cond->flags & CU_GRAPH_COND_ASSIGN_DEFAULT ? n->cond->default_value : n->cond->value;
+
+	switch (n->cond_type) {
+	case CU_GRAPH_COND_TYPE_IF:
+		return v ? run_graph(n->bodies[0]) : n->nbodies > 1 ? run_graph(n->bodies[1]) : CUDA_SUCCESS;
+	case CU_GRAPH_COND_TYPE_WHILE:
+		return v ? run_graph(n->bodies[0]) : CUDA_SUCCESS;
+	case CU_GRAPH_COND_TYPE_SWITCH:
+		return v < n->nbodies ? run_graph(n->bodies[v]) : CUDA_SUCCESS;
+	}
+	return CUDA_ERROR_INVALID_VALUE;
 }
 
 static CUresult run_node(const struct fake_node *n)
 {
 	switch (n->kind) {
 	case NODE_MEMSET:
+		if (n->height > 1) {
+			size_t y;
+			CUresult r = CUDA_SUCCESS;
+
+			for (y = 0; y < n->height && r == CUDA_SUCCESS; y++) {
+				struct fake_node row = *n;
+
+				row.dst = (char *)n->dst + y * n->pitch;
+				row.height = 1;
+				r = run_node(&row);
+			}
+			return r;
+		}
 		return n->elem == 1   ? cuMemsetD8Async((CUdeviceptr)(uintptr_t)n->dst, (unsigned char)n->value, n->n, NULL)
 		       : n->elem == 2 ? cuMemsetD16Async((CUdeviceptr)(uintptr_t)n->dst, (unsigned short)n->value, n->n,
 							 NULL)
@@ -1470,8 +1546,31 @@ static CUresult run_node(const struct fake_node *n)
 	case NODE_HOSTFN:
 		n->fn(n->data);
 		return CUDA_SUCCESS;
+	case NODE_EMPTY:
+	case NODE_EVENT_WAIT: /* events are recorded in order: nothing to wait for */
+		return CUDA_SUCCESS;
+	case NODE_COPY3D:
+		return copy3d(&n->copy);
+	case NODE_EVENT_RECORD:
+		((struct fake_event *)n->dst)->capture_id = 0;
+		clock_gettime(CLOCK_MONOTONIC, (struct timespec *)n->dst);
+		return CUDA_SUCCESS;
+	case NODE_CHILD:
+		return run_graph(n->child);
+	case NODE_COND:
+		return run_cond(n);
 	}
 	return CUDA_ERROR_INVALID_VALUE;
+}
+
+static CUresult run_graph(const struct fake_graph *e)
+{
+	CUresult r = CUDA_SUCCESS;
+	size_t i;
+
+	for (i = 0; i < e->n && r == CUDA_SUCCESS; i++)
+		r = run_node(&e->nodes[i]);
+	return r;
 }
 
 /* On a capturing stream, the graph's nodes join that capture (a child graph). */
@@ -1483,8 +1582,10 @@ CUresult CUDAAPI cuGraphLaunch(CUgraphExec exec, CUstream s)
 
 	if (!e)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (!capturing(s))
+		return run_graph(e);
 	for (i = 0; i < e->n && r == CUDA_SUCCESS; i++)
-		r = capturing(s) ? record(s, &e->nodes[i]) : run_node(&e->nodes[i]);
+		r = record(s, &e->nodes[i]);
 	return r;
 }
 
@@ -1498,10 +1599,9 @@ CUresult CUDAAPI cuGraphDestroy(CUgraph graph)
 {
 	struct fake_graph *g = (struct fake_graph *)graph;
 
-	if (!g)
+	if (!g || g->owned)
 		return CUDA_ERROR_INVALID_VALUE;
-	free(g->nodes);
-	free(g);
+	graph_free(g);
 	return CUDA_SUCCESS;
 }
 
@@ -1523,6 +1623,347 @@ CUresult CUDAAPI cuGraphGetNodes(CUgraph graph, CUgraphNode *nodes, size_t *coun
 CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec exec)
 {
 	return cuGraphDestroy((CUgraph)exec);
+}
+
+/* Graphs built node by node. A CUgraphNode is a reference: the graph and
+ * the node's index in it. */
+struct fake_node_ref {
+	struct fake_graph *g;
+	size_t i;
+};
+
+static void graph_free(struct fake_graph *g)
+{
+	size_t i, j;
+
+	if (!g)
+		return;
+	for (i = 0; i < g->n; i++) {
+		graph_free(g->nodes[i].child);
+		for (j = 0; j < g->nodes[i].nbodies; j++)
+			graph_free(g->nodes[i].bodies[j]);
+	}
+	for (i = 0; i < g->nrefs; i++)
+		free(g->refs[i]);
+	free(g->refs);
+	free(g->edges);
+	free(g->nodes);
+	free(g);
+}
+
+/* A node's own graphs, copied with it. */
+static int node_copy(struct fake_node *n, int sorted)
+{
+	unsigned j;
+
+	if (n->child && !(n->child = graph_copy(n->child, sorted)))
+		return -1;
+	for (j = 0; j < n->nbodies; j++) {
+		n->bodies[j] = graph_copy(n->bodies[j], sorted);
+		if (!n->bodies[j])
+			return -1;
+		n->bodies[j]->owned = 1;
+	}
+	return 0;
+}
+
+/* A deep copy; sorted: the nodes in an order that keeps every edge (Kahn's,
+ * the lowest index first, so that a captured graph keeps its order), each
+ * knowing its index in g. NULL on a cycle or without memory. */
+static struct fake_graph *graph_copy(const struct fake_graph *g, int sorted)
+{
+	struct fake_graph *c = calloc(1, sizeof(*c));
+	size_t *indeg = calloc(g->n + 1, sizeof(*indeg)), i, k, done = 0;
+	char *placed = calloc(g->n + 1, 1);
+
+	if (!c || !indeg || !placed || (g->n && !(c->nodes = calloc(g->n, sizeof(*c->nodes)))))
+		goto fail;
+	c->cap = g->n;
+	if (!sorted && g->nedges) {
+		c->edges = malloc(g->nedges * sizeof(*c->edges));
+		if (!c->edges)
+			goto fail;
+		memcpy(c->edges, g->edges, g->nedges * sizeof(*c->edges));
+		c->nedges = g->nedges;
+	}
+	for (k = 0; k < g->nedges; k++)
+		indeg[g->edges[k][1]]++;
+	while (done < g->n) {
+		for (i = 0; i < g->n && (placed[i] || (sorted && indeg[i])); i++)
+			;
+		if (i == g->n)
+			goto fail; /* a cycle */
+		if (!sorted)
+			i = done;
+		placed[i] = 1;
+		c->nodes[c->n] = g->nodes[i]; /* its graphs are g's until copied */
+		c->nodes[c->n].orig = i;
+		if (node_copy(&c->nodes[c->n], sorted)) {
+			c->nodes[c->n].child = NULL; /* what was copied leaks: a fake out of memory */
+			c->nodes[c->n].nbodies = 0;
+			goto fail;
+		}
+		c->n++;
+		for (k = 0; sorted && k < g->nedges; k++)
+			if (g->edges[k][0] == i)
+				indeg[g->edges[k][1]]--;
+		done++;
+	}
+	free(indeg);
+	free(placed);
+	return c;
+fail:
+	free(indeg);
+	free(placed);
+	graph_free(c);
+	return NULL;
+}
+
+static struct fake_graph *new_graph(void)
+{
+	return calloc(1, sizeof(struct fake_graph));
+}
+
+CUresult CUDAAPI cuGraphCreate(CUgraph *graph, unsigned int flags)
+{
+	struct fake_graph *g;
+
+	if (!graph || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	g = new_graph();
+	if (!g)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*graph = (CUgraph)g;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphClone(CUgraph *clone, CUgraph graph)
+{
+	if (!clone || !graph)
+		return CUDA_ERROR_INVALID_VALUE;
+	*clone = (CUgraph)graph_copy((const struct fake_graph *)graph, 0);
+	return *clone ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult CUDAAPI cuGraphConditionalHandleCreate(CUgraphConditionalHandle *h, CUgraph graph, CUcontext ctx,
+						unsigned int default_value, unsigned int flags)
+{
+	struct fake_cond *c;
+
+	(void)ctx;
+	if (!h || !graph)
+		return CUDA_ERROR_INVALID_VALUE;
+	c = calloc(1, sizeof(*c)); /* kept for the process's life, as cheap as the driver's */
+	if (!c)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*c = (struct fake_cond){default_value, default_value, flags};
+	*h = (CUgraphConditionalHandle)(uintptr_t)c;
+	return CUDA_SUCCESS;
+}
+
+/* What a node does, from the driver's parameters (not a conditional's). */
+static CUresult node_from(const CUgraphNodeParams *p, struct fake_node *n)
+{
+	const CUDA_KERNEL_NODE_PARAMS_v3 *k = &p->kernel;
+	unsigned int *ptr = NULL, words = 0;
+
+	memset(n, 0, sizeof(*n));
+	switch (p->type) {
+	case CU_GRAPH_NODE_TYPE_EMPTY:
+		n->kind = NODE_EMPTY;
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_KERNEL:
+		if (!fake_fn(k->func))
+			return CUDA_ERROR_INVALID_HANDLE;
+		if (k->kernelParams) {
+			memcpy(&ptr, k->kernelParams[0], sizeof(ptr));
+			memcpy(&words, k->kernelParams[1], sizeof(words));
+		} else if (k->extra && k->extra[0] == CU_LAUNCH_PARAM_BUFFER_POINTER && *(size_t *)k->extra[3] >= 12) {
+			memcpy(&ptr, k->extra[1], sizeof(ptr));
+			memcpy(&words, (char *)k->extra[1] + 8, sizeof(words));
+		} else {
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		*n = (struct fake_node){.kind = NODE_KERNEL, .kernel = fake_fn(k->func)->name,
+					.module = fake_fn(k->func)->module, .on = {0, 0, FAKE_SMS, NULL, 0},
+					.threads = (uint64_t)k->gridDimX * k->gridDimY * k->gridDimZ * k->blockDimX *
+						   k->blockDimY * k->blockDimZ,
+					.blocks = (uint64_t)k->gridDimX * k->gridDimY * k->gridDimZ, .dst = ptr,
+					.n = words};
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_MEMSET:
+		if (p->memset.elementSize != 1 && p->memset.elementSize != 2 && p->memset.elementSize != 4)
+			return CUDA_ERROR_INVALID_VALUE;
+		*n = (struct fake_node){.kind = NODE_MEMSET, .dst = (void *)(uintptr_t)p->memset.dst,
+					.n = p->memset.width, .value = p->memset.value, .elem = p->memset.elementSize,
+					.pitch = p->memset.pitch, .height = p->memset.height};
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_MEMCPY: /* host memory is device memory here */
+		n->kind = NODE_COPY3D;
+		n->copy = p->memcpy.copyParams;
+		if (n->copy.srcMemoryType == CU_MEMORYTYPE_HOST)
+			n->copy.srcDevice = (CUdeviceptr)(uintptr_t)n->copy.srcHost;
+		if (n->copy.dstMemoryType == CU_MEMORYTYPE_HOST)
+			n->copy.dstDevice = (CUdeviceptr)(uintptr_t)n->copy.dstHost;
+		if (!n->copy.srcPitch)
+			n->copy.srcPitch = n->copy.WidthInBytes;
+		if (!n->copy.dstPitch)
+			n->copy.dstPitch = n->copy.WidthInBytes;
+		return n->copy.srcMemoryType == CU_MEMORYTYPE_ARRAY || n->copy.dstMemoryType == CU_MEMORYTYPE_ARRAY
+			       ? CUDA_ERROR_NOT_SUPPORTED
+			       : CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+		if (!p->eventRecord.event)
+			return CUDA_ERROR_INVALID_VALUE;
+		n->kind = p->type == CU_GRAPH_NODE_TYPE_EVENT_RECORD ? NODE_EVENT_RECORD : NODE_EVENT_WAIT;
+		n->dst = p->eventRecord.event;
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_GRAPH:
+		if (!p->graph.graph)
+			return CUDA_ERROR_INVALID_VALUE;
+		n->kind = NODE_CHILD;
+		n->child = graph_copy((const struct fake_graph *)p->graph.graph, 0);
+		return n->child ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+	default:
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+}
+
+static CUresult cond_from(CUgraphNodeParams *p, struct fake_node *n)
+{
+	unsigned i;
+
+	memset(n, 0, sizeof(*n));
+	if (!p->conditional.handle || !p->conditional.size || p->conditional.size > FAKE_COND_BODIES)
+		return CUDA_ERROR_INVALID_VALUE;
+	n->kind = NODE_COND;
+	n->cond = (struct fake_cond *)(uintptr_t)p->conditional.handle;
+	n->cond_type = p->conditional.type;
+	for (i = 0; i < p->conditional.size; i++) {
+		n->bodies[i] = new_graph();
+		if (!n->bodies[i])
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		n->bodies[i]->owned = 1;
+		n->nbodies++;
+	}
+	p->conditional.phGraph_out = (CUgraph *)n->bodies; /* the driver's array, as long as the node */
+	return CUDA_SUCCESS;
+}
+
+static const struct fake_node_ref *ref_of(CUgraphNode node)
+{
+	return (const struct fake_node_ref *)node;
+}
+
+CUresult CUDAAPI cuGraphAddNode(CUgraphNode *out, CUgraph graph, const CUgraphNode *deps,
+				const CUgraphEdgeData *edges, size_t ndeps, CUgraphNodeParams *p)
+{
+	struct fake_graph *g = (struct fake_graph *)graph;
+	struct fake_node_ref *ref, **refs;
+	size_t (*e)[2];
+	struct fake_node n;
+	CUresult r;
+	size_t i;
+
+	if (!out || !g || !p || edges || (ndeps && !deps))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < ndeps; i++)
+		if (!deps[i] || ref_of(deps[i])->g != g)
+			return CUDA_ERROR_INVALID_VALUE;
+	r = p->type == CU_GRAPH_NODE_TYPE_CONDITIONAL ? cond_from(p, &n) : node_from(p, &n);
+	ref = malloc(sizeof(*ref));
+	refs = realloc(g->refs, (g->nrefs + 1) * sizeof(*refs));
+	if (refs)
+		g->refs = refs;
+	e = realloc(g->edges, (g->nedges + ndeps + 1) * sizeof(*e));
+	if (e)
+		g->edges = e;
+	if (r == CUDA_SUCCESS && (!ref || !refs || !e || append(g, &n)))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	if (r != CUDA_SUCCESS) {
+		free(ref);
+		for (i = 0; i < n.nbodies; i++)
+			graph_free(n.bodies[i]);
+		graph_free(n.child);
+		return r;
+	}
+	for (i = 0; i < ndeps; i++) {
+		g->edges[g->nedges][0] = ref_of(deps[i])->i;
+		g->edges[g->nedges++][1] = g->n - 1;
+	}
+	*ref = (struct fake_node_ref){g, g->n - 1};
+	g->refs[g->nrefs++] = ref;
+	if (p->type == CU_GRAPH_NODE_TYPE_CONDITIONAL) /* the bodies stay where the node is */
+		p->conditional.phGraph_out = (CUgraph *)g->nodes[g->n - 1].bodies;
+	*out = (CUgraphNode)ref;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphAddDependencies(CUgraph graph, const CUgraphNode *from, const CUgraphNode *to,
+					const CUgraphEdgeData *edges, size_t n)
+{
+	struct fake_graph *g = (struct fake_graph *)graph;
+	size_t (*e)[2], i;
+
+	if (!g || edges || (n && (!from || !to)))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < n; i++)
+		if (!from[i] || !to[i] || ref_of(from[i])->g != g || ref_of(to[i])->g != g)
+			return CUDA_ERROR_INVALID_VALUE;
+	e = realloc(g->edges, (g->nedges + n + 1) * sizeof(*e));
+	if (!e)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	g->edges = e;
+	for (i = 0; i < n; i++) {
+		g->edges[g->nedges][0] = ref_of(from[i])->i;
+		g->edges[g->nedges++][1] = ref_of(to[i])->i;
+	}
+	return CUDA_SUCCESS;
+}
+
+/* New parameters of the same kind, in place. */
+static CUresult node_update(struct fake_node *old, CUgraphNodeParams *p)
+{
+	struct fake_node n;
+	CUresult r;
+
+	if (p->type == CU_GRAPH_NODE_TYPE_CONDITIONAL)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = node_from(p, &n);
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (n.kind != old->kind) {
+		graph_free(n.child);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	graph_free(old->child);
+	n.orig = old->orig;
+	*old = n;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphNodeSetParams(CUgraphNode node, CUgraphNodeParams *p)
+{
+	const struct fake_node_ref *ref = ref_of(node);
+
+	if (!ref || !p)
+		return CUDA_ERROR_INVALID_VALUE;
+	return node_update(&ref->g->nodes[ref->i], p);
+}
+
+CUresult CUDAAPI cuGraphExecNodeSetParams(CUgraphExec exec, CUgraphNode node, CUgraphNodeParams *p)
+{
+	struct fake_graph *e = (struct fake_graph *)exec;
+	const struct fake_node_ref *ref = ref_of(node);
+	size_t i;
+
+	if (!e || !ref || !p)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < e->n; i++)
+		if (e->nodes[i].orig == ref->i)
+			return node_update(&e->nodes[i], p);
+	return CUDA_ERROR_INVALID_VALUE;
 }
 
 /* The synchronous forms, for programs that run natively on fakecuda. */
@@ -1728,3 +2169,79 @@ CUresult CUDAAPI cuVDPAUGetDevice(CUdevice *dev, unsigned int vdp_device, void *
 #include "driver.h"
 #define FAKECUDA_NEEDED(field, name) (void *)&name,
 __attribute__((used)) static void *const server_calls[] = {SRV_DRIVER_CALLS(FAKECUDA_NEEDED, FAKECUDA_NEEDED)};
+
+/* The typed forms, for programs that run natively on fakecuda. */
+static CUDA_KERNEL_NODE_PARAMS_v3 kernel_v3(const CUDA_KERNEL_NODE_PARAMS *k)
+{
+	return (CUDA_KERNEL_NODE_PARAMS_v3){k->func,	     k->gridDimX,    k->gridDimY, k->gridDimZ, k->blockDimX,
+					    k->blockDimY,    k->blockDimZ,   k->sharedMemBytes, k->kernelParams,
+					    k->extra,	     k->kern,	     k->ctx};
+}
+
+CUresult CUDAAPI cuGraphAddKernelNode(CUgraphNode *node, CUgraph g, const CUgraphNode *deps, size_t n,
+				      const CUDA_KERNEL_NODE_PARAMS *k)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_KERNEL};
+
+	if (!k)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.kernel = kernel_v3(k);
+	return cuGraphAddNode(node, g, deps, NULL, n, &p);
+}
+
+CUresult CUDAAPI cuGraphAddMemcpyNode(CUgraphNode *node, CUgraph g, const CUgraphNode *deps, size_t n,
+				      const CUDA_MEMCPY3D *c, CUcontext ctx)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMCPY};
+
+	if (!c)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.memcpy.copyCtx = ctx;
+	p.memcpy.copyParams = *c;
+	return cuGraphAddNode(node, g, deps, NULL, n, &p);
+}
+
+CUresult CUDAAPI cuGraphAddMemsetNode(CUgraphNode *node, CUgraph g, const CUgraphNode *deps, size_t n,
+				      const CUDA_MEMSET_NODE_PARAMS *m, CUcontext ctx)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMSET};
+
+	if (!m)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.memset = (CUDA_MEMSET_NODE_PARAMS_v2){m->dst, m->pitch, m->value, m->elementSize, m->width, m->height, ctx};
+	return cuGraphAddNode(node, g, deps, NULL, n, &p);
+}
+
+CUresult CUDAAPI cuGraphAddEmptyNode(CUgraphNode *node, CUgraph g, const CUgraphNode *deps, size_t n)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_EMPTY};
+
+	return cuGraphAddNode(node, g, deps, NULL, n, &p);
+}
+
+CUresult CUDAAPI cuGraphAddEventRecordNode(CUgraphNode *node, CUgraph g, const CUgraphNode *deps, size_t n, CUevent e)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_EVENT_RECORD};
+
+	p.eventRecord.event = e;
+	return cuGraphAddNode(node, g, deps, NULL, n, &p);
+}
+
+CUresult CUDAAPI cuGraphAddChildGraphNode(CUgraphNode *node, CUgraph g, const CUgraphNode *deps, size_t n,
+					  CUgraph child)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_GRAPH};
+
+	p.graph.graph = child;
+	return cuGraphAddNode(node, g, deps, NULL, n, &p);
+}
+
+CUresult CUDAAPI cuGraphExecKernelNodeSetParams(CUgraphExec e, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *k)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_KERNEL};
+
+	if (!k)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.kernel = kernel_v3(k);
+	return cuGraphExecNodeSetParams(e, node, &p);
+}

@@ -1,0 +1,344 @@
+/* CUDA graphs built node by node, on a client's behalf. Graphs, nodes and
+ * the body graphs of conditional nodes are handles into the client's own
+ * tables, so that one client cannot name another's. A node belongs to its
+ * graph (srv_object.owner = the graph's handle) and a body graph to its
+ * conditional node's graph: when a graph goes, what it owns is forgotten
+ * with it, so that no handle outlives what the driver freed.
+ *
+ * What a node names is checked as a call would be: device memory must be
+ * the client's own, host memory must be memory it shares with the server
+ * (its device address is used), a function, event or graph must be one of
+ * its handles. Memory freed or host memory unshared while its graphs live
+ * is retired, not given back (graph.c, srv_graph_live). */
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+/* The client's graph of that handle, which it may build on. */
+static struct srv_object *graph_of(struct srv_client *c, uint32_t handle)
+{
+	return srv_object_find(c, c->graph.graphs, c->graph.ngraphs, handle, "graph");
+}
+
+static struct srv_object *node_of(struct srv_client *c, uint32_t handle)
+{
+	return srv_object_find(c, c->graph.nodes, c->graph.nnodes, handle, "graph node");
+}
+
+/* The nodes a record names, all of graph `graph`. */
+static CUresult deps_of(struct srv_client *c, uint32_t graph, const uint32_t *h, uint32_t n, CUgraphNode *out)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		struct srv_object *d = node_of(c, h[i]);
+
+		if (d && d->owner != graph)
+			srv_refused(c, "graph node %u is not a node of graph %u", h[i], graph);
+		if (!d || d->owner != graph)
+			return CUDA_ERROR_INVALID_VALUE;
+		out[i] = d->obj;
+	}
+	return CUDA_SUCCESS;
+}
+
+void srv_graphbuild_create(struct srv_client *c, const struct omps_call_graph_create *m)
+{
+	struct omps_reply_handle rep;
+	CUgraph g = NULL;
+	CUresult r = srv_use_device(c, m->dev, NULL);
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && !c->srv->drv->graph_create)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_create(&g, m->flags);
+	if (r == CUDA_SUCCESS) {
+		rep.handle = srv_object_add(&c->graph.graphs, &c->graph.ngraphs, g, m->dev);
+		if (!rep.handle) {
+			c->srv->drv->graph_destroy(g);
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+		}
+	}
+	rep.r.result = r;
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+/* One side of a copy: the client's device memory, or host memory it
+ * shares, reached at its device address. */
+static CUresult copy_side(struct srv_client *c, uint64_t addr, int host, uint64_t pitch, uint64_t rows,
+			  const struct omps_call_graph_node *m, CUdeviceptr *out)
+{
+	uint64_t bytes;
+
+	if (srv_span3d(pitch, rows, m->width, m->height, m->depth, &bytes))
+		return CUDA_ERROR_INVALID_VALUE;
+	*out = host ? srv_host_device_ptr(c, addr, bytes) : srv_memory_owns(c, addr, bytes) ? addr : 0;
+	if (!*out && host)
+		srv_refused(c, "host memory at 0x%llx (%llu bytes) is not memory it shares",
+			    (unsigned long long)addr, (unsigned long long)bytes);
+	return *out ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+static CUresult memcpy_params(struct srv_client *c, const struct omps_call_graph_node *m, int dev,
+			      CUgraphNodeParams *p)
+{
+	CUDA_MEMCPY3D *cp = &p->memcpy.copyParams;
+	CUresult r;
+
+	p->memcpy.copyCtx = c->srv->ctx[dev];
+	cp->srcMemoryType = cp->dstMemoryType = CU_MEMORYTYPE_DEVICE;
+	cp->WidthInBytes = m->width;
+	cp->Height = m->height;
+	cp->Depth = m->depth;
+	cp->srcPitch = m->src_pitch;
+	cp->srcHeight = m->src_height;
+	cp->dstPitch = m->dst_pitch;
+	cp->dstHeight = m->dst_height;
+	r = copy_side(c, m->src, m->src_host, m->src_pitch, m->src_height, m, &cp->srcDevice);
+	if (r == CUDA_SUCCESS)
+		r = copy_side(c, m->dst, m->dst_host, m->dst_pitch, m->dst_height, m, &cp->dstDevice);
+	return r;
+}
+
+/* The driver's parameters for the node a record describes. args: a kernel
+ * node's packed arguments (the driver copies them); extra points at them. */
+static CUresult node_params(struct srv_client *c, const struct omps_call_graph_node *m, int dev,
+			    const unsigned char *args, size_t *args_size, void **extra, CUgraphNodeParams *p)
+{
+	struct srv_function *f;
+	struct srv_object *o;
+	uint64_t bytes;
+
+	memset(p, 0, sizeof(*p));
+	switch (m->kind) {
+	case OMPS_NODE_EMPTY:
+		p->type = CU_GRAPH_NODE_TYPE_EMPTY;
+		return CUDA_SUCCESS;
+	case OMPS_NODE_KERNEL:
+		f = srv_function_of(c, m->object);
+		if (!f)
+			return CUDA_ERROR_INVALID_HANDLE;
+		if (m->args_size < f->args_size)
+			return CUDA_ERROR_INVALID_VALUE;
+		*args_size = f->args_size;
+		extra[0] = CU_LAUNCH_PARAM_BUFFER_POINTER;
+		extra[1] = (void *)args;
+		extra[2] = CU_LAUNCH_PARAM_BUFFER_SIZE;
+		extra[3] = args_size;
+		extra[4] = CU_LAUNCH_PARAM_END;
+		p->type = CU_GRAPH_NODE_TYPE_KERNEL;
+		p->kernel = (CUDA_KERNEL_NODE_PARAMS_v3){f->fn, m->grid[0], m->grid[1], m->grid[2], m->block[0],
+							  m->block[1], m->block[2], m->shared_mem, NULL,
+							  f->args_size ? extra : NULL, NULL, NULL};
+		return CUDA_SUCCESS;
+	case OMPS_NODE_MEMSET:
+		if ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->width > UINT64_MAX / m->elem ||
+		    srv_span3d(m->dst_pitch, m->height, m->width * m->elem, m->height, 1, &bytes) ||
+		    !srv_memory_owns(c, m->dst, bytes))
+			return CUDA_ERROR_INVALID_VALUE;
+		p->type = CU_GRAPH_NODE_TYPE_MEMSET;
+		p->memset = (CUDA_MEMSET_NODE_PARAMS_v2){m->dst, m->dst_pitch, m->value, m->elem, m->width, m->height,
+							  c->srv->ctx[dev]};
+		return CUDA_SUCCESS;
+	case OMPS_NODE_MEMCPY:
+		p->type = CU_GRAPH_NODE_TYPE_MEMCPY;
+		return memcpy_params(c, m, dev, p);
+	case OMPS_NODE_EVENT_RECORD:
+	case OMPS_NODE_EVENT_WAIT:
+		o = srv_object_find(c, c->events, c->nevents, m->object, "event");
+		if (!o)
+			return CUDA_ERROR_INVALID_HANDLE;
+		p->type = m->kind == OMPS_NODE_EVENT_RECORD ? CU_GRAPH_NODE_TYPE_EVENT_RECORD : CU_GRAPH_NODE_TYPE_WAIT_EVENT;
+		p->eventRecord.event = o->obj; /* eventWait has the same layout */
+		return CUDA_SUCCESS;
+	case OMPS_NODE_CHILD:
+		o = graph_of(c, m->object);
+		if (!o)
+			return CUDA_ERROR_INVALID_HANDLE;
+		p->type = CU_GRAPH_NODE_TYPE_GRAPH;
+		p->graph.graph = o->obj; /* copied into the node: ownership stays the client's */
+		return CUDA_SUCCESS;
+	case OMPS_NODE_CONDITIONAL:
+		if (!m->cond_size || m->cond_size > OMPS_MAX_COND_BODIES)
+			return CUDA_ERROR_INVALID_VALUE;
+		p->type = CU_GRAPH_NODE_TYPE_CONDITIONAL;
+		p->conditional.handle = m->cond_handle;
+		p->conditional.type = (CUgraphConditionalNodeType)m->cond_type;
+		p->conditional.size = m->cond_size;
+		p->conditional.ctx = c->srv->ctx[dev];
+		return CUDA_SUCCESS;
+	}
+	return CUDA_ERROR_INVALID_VALUE;
+}
+
+/* A conditional node's body graphs become the client's, owned by `graph`. */
+static CUresult add_bodies(struct srv_client *c, uint32_t graph, int dev, const CUgraphNodeParams *p,
+			   struct omps_reply_node *rep)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->conditional.size; i++) {
+		uint32_t h = srv_object_add(&c->graph.graphs, &c->graph.ngraphs, p->conditional.phGraph_out[i], dev);
+
+		if (!h)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		c->graph.graphs[h - 1].owner = graph;
+		rep->bodies[rep->nbodies++] = h;
+	}
+	return CUDA_SUCCESS;
+}
+
+static void set_params(struct srv_client *c, const struct omps_call_graph_node *m, const unsigned char *args,
+		       size_t len)
+{
+	struct srv_driver *drv = c->srv->drv;
+	struct srv_object *n = node_of(c, m->node), *e = NULL, *g = n ? graph_of(c, n->owner) : NULL;
+	CUgraphNodeParams p;
+	size_t args_size = 0;
+	void *extra[5];
+	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r == CUDA_SUCCESS && c->call == OMPS_CALL_GRAPH_EXEC_NODE_SET) {
+		e = srv_object_find(c, c->graph.execs, c->graph.nexecs, m->exec, "executable graph");
+		r = e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+	}
+	if (r == CUDA_SUCCESS && (m->args_size != len || m->kind == OMPS_NODE_CONDITIONAL))
+		r = CUDA_ERROR_INVALID_VALUE; /* a conditional node's parameters are fixed */
+	if (r == CUDA_SUCCESS)
+		r = node_params(c, m, g->dev, args, &args_size, extra, &p);
+	if (r == CUDA_SUCCESS && (e ? !drv->graph_exec_node_set_params : !drv->graph_node_set_params))
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = e ? drv->graph_exec_node_set_params(e->obj, n->obj, &p) : drv->graph_node_set_params(n->obj, &p);
+	srv_reply_result(c, r);
+}
+
+/* GRAPH_ADD_NODE; GRAPH_NODE_SET and GRAPH_EXEC_NODE_SET (set_params). */
+void srv_graphbuild_add_node(struct srv_client *c, const struct omps_call_graph_node *m, const unsigned char *data,
+			     size_t len)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUgraphNode deps[OMPS_MAX_NODE_DEPS], node = NULL;
+	uint32_t hdeps[OMPS_MAX_NODE_DEPS];
+	size_t dep_bytes = (size_t)m->ndeps * sizeof(uint32_t), args_size = 0;
+	struct omps_reply_node rep;
+	struct srv_object *g;
+	CUgraphNodeParams p;
+	void *extra[5];
+	CUresult r;
+
+	if (m->ndeps > OMPS_MAX_NODE_DEPS || len < dep_bytes) {
+		srv_malformed(c, c->call, sizeof(*m) + len);
+		return;
+	}
+	if (c->call != OMPS_CALL_GRAPH_ADD_NODE) {
+		set_params(c, m, data + dep_bytes, len - dep_bytes);
+		return;
+	}
+	memset(&rep, 0, sizeof(rep));
+	memcpy(hdeps, data, dep_bytes); /* the record may be unaligned for uint32_t */
+	g = graph_of(c, m->graph);
+	r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+	if (r == CUDA_SUCCESS && m->args_size != len - dep_bytes)
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = deps_of(c, m->graph, hdeps, m->ndeps, deps);
+	if (r == CUDA_SUCCESS)
+		r = node_params(c, m, g->dev, data + dep_bytes, &args_size, extra, &p);
+	if (r == CUDA_SUCCESS && !drv->graph_add_node)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = drv->graph_add_node(&node, g->obj, m->ndeps ? deps : NULL, NULL, m->ndeps, &p);
+	if (r == CUDA_SUCCESS) {
+		rep.handle = srv_object_add(&c->graph.nodes, &c->graph.nnodes, node, g->dev);
+		if (rep.handle)
+			c->graph.nodes[rep.handle - 1].owner = m->graph;
+		r = rep.handle ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if (r == CUDA_SUCCESS && m->kind == OMPS_NODE_CONDITIONAL)
+		r = add_bodies(c, m->graph, g->dev, &p, &rep);
+	rep.r.result = r;
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+void srv_graphbuild_add_deps(struct srv_client *c, const struct omps_call_graph_deps *m, const unsigned char *data,
+			     size_t len)
+{
+	CUgraphNode from[OMPS_MAX_NODE_DEPS], to[OMPS_MAX_NODE_DEPS];
+	uint32_t h[2 * OMPS_MAX_NODE_DEPS];
+	struct srv_object *g;
+	CUresult r;
+
+	if (m->count > OMPS_MAX_NODE_DEPS || len != (size_t)m->count * 2 * sizeof(uint32_t)) {
+		srv_malformed(c, c->call, sizeof(*m) + len);
+		return;
+	}
+	memcpy(h, data, len);
+	g = graph_of(c, m->graph);
+	r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+	if (r == CUDA_SUCCESS)
+		r = deps_of(c, m->graph, h, m->count, from);
+	if (r == CUDA_SUCCESS)
+		r = deps_of(c, m->graph, h + m->count, m->count, to);
+	if (r == CUDA_SUCCESS && !c->srv->drv->graph_add_dependencies)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_add_dependencies(g->obj, from, to, NULL, m->count);
+	srv_reply_result(c, r);
+}
+
+/* The clone's nodes are the driver's; the client gets the graph only. */
+void srv_graphbuild_clone(struct srv_client *c, const struct omps_call_handle *m)
+{
+	struct srv_object *g = graph_of(c, m->handle);
+	struct omps_reply_handle rep;
+	CUgraph clone = NULL;
+	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && !c->srv->drv->graph_clone)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_clone(&clone, g->obj);
+	if (r == CUDA_SUCCESS) {
+		rep.handle = srv_object_add(&c->graph.graphs, &c->graph.ngraphs, clone, g->dev);
+		if (!rep.handle) {
+			c->srv->drv->graph_destroy(clone);
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+		}
+	}
+	rep.r.result = r;
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+void srv_graphbuild_cond_handle(struct srv_client *c, const struct omps_call_cond_handle *m)
+{
+	struct srv_object *g = graph_of(c, m->graph);
+	CUgraphConditionalHandle h = 0;
+	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r == CUDA_SUCCESS && !c->srv->drv->graph_conditional_handle_create)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_conditional_handle_create(&h, g->obj, c->srv->ctx[g->dev], m->default_value,
+								 m->flags);
+	srv_reply_value(c, r, (int64_t)h);
+}
+
+/* Graph `handle` is going: its nodes and the body graphs it owns go with
+ * it (the driver frees them), and theirs in turn. */
+void srv_graphbuild_forget(struct srv_client *c, uint32_t handle)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->graph.nnodes; i++)
+		if (c->graph.nodes[i].owner == handle)
+			c->graph.nodes[i] = (struct srv_object){0};
+	for (i = 0; i < c->graph.ngraphs; i++)
+		if (c->graph.graphs[i].owner == handle && c->graph.graphs[i].obj) {
+			c->graph.graphs[i] = (struct srv_object){0};
+			srv_graphbuild_forget(c, i + 1);
+		}
+}

@@ -1,0 +1,496 @@
+/* CUDA graphs built node by node, in remote mode: the server builds them in
+ * its context (graphbuild.c there). A CUgraph is the same record as a
+ * captured graph's (graph.c); a CUgraphNode carries the server's handle in
+ * its value and needs no record: the server checks every handle it is given.
+ *
+ * Served: empty, kernel, memset, memcpy (device memory, and host memory
+ * that the server maps too: cuMemHostAlloc's), event record and wait, child
+ * graph and conditional nodes; dependencies; clone; new parameters for a
+ * node of a graph or of an executable graph. Refused, with one line: host
+ * nodes (host functions run in the client, and a graph replays its
+ * nodes), copies of pageable host memory or of CUDA arrays, and the other
+ * node kinds. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define NODE_TAG 0x6e6f6465ull /* "node", above the server's handle */
+
+static CUgraphNode node_value(uint32_t handle)
+{
+	return (CUgraphNode)(uintptr_t)(NODE_TAG << 32 | handle);
+}
+
+static uint32_t node_handle(CUgraphNode n)
+{
+	uint64_t v = (uint64_t)(uintptr_t)n;
+
+	return v >> 32 == NODE_TAG ? (uint32_t)v : 0;
+}
+
+/* Said once a kind: what the program asked that openmps cannot do. */
+static CUresult refuse(const char *what)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static const char *said[16];
+	static size_t nsaid;
+	size_t i;
+	int first;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nsaid && said[i] != what; i++)
+		;
+	first = i == nsaid;
+	if (first && nsaid < sizeof(said) / sizeof(said[0]))
+		said[nsaid++] = what;
+	pthread_mutex_unlock(&lock);
+	if (first)
+		fprintf(stderr, "openmps: %s is not supported through openmps yet; it returns CUDA_ERROR_NOT_SUPPORTED\n",
+			what);
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+static CUresult graph_handle(CUgraph g, uint32_t *h)
+{
+	struct shim_object *o = shim_object(g, GRAPH_MAGIC);
+
+	if (!o)
+		return CUDA_ERROR_INVALID_VALUE;
+	*h = o->handle;
+	return CUDA_SUCCESS;
+}
+
+static CUresult graph_create(CUgraph *graph, unsigned int flags)
+{
+	struct omps_call_graph_create m = {.dev = shim_current_device(), .flags = flags};
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	CUresult r;
+
+	if (!graph)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (m.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	r = shim_call(OMPS_CALL_GRAPH_CREATE, &m, sizeof(m), &rep, sizeof(rep));
+	return r == CUDA_SUCCESS ? shim_graph_new(GRAPH_MAGIC, rep.handle, (void **)graph) : r;
+}
+
+static CUresult graph_clone(CUgraph *clone, CUgraph graph)
+{
+	struct omps_call_handle m;
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	CUresult r = clone ? graph_handle(graph, &m.handle) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		r = shim_call(OMPS_CALL_GRAPH_CLONE, &m, sizeof(m), &rep, sizeof(rep));
+	return r == CUDA_SUCCESS ? shim_graph_new(GRAPH_MAGIC, rep.handle, (void **)clone) : r;
+}
+
+/* One side of a copy: device memory, or host memory the server maps too. */
+static CUresult copy_side(CUmemorytype type, const void *host, CUdeviceptr dev, size_t x, size_t y, size_t z,
+			  size_t pitch, size_t rows, const CUDA_MEMCPY3D *c, uint64_t *addr, uint32_t *is_host)
+{
+	uint64_t base = type == CU_MEMORYTYPE_HOST ? (uint64_t)(uintptr_t)host : dev;
+	uint64_t off = x + y * pitch + z * rows * pitch;
+	uint64_t span = c->WidthInBytes + (c->Height ? c->Height - 1 : 0) * pitch +
+			(c->Depth ? c->Depth - 1 : 0) * rows * pitch;
+	struct shim_range r;
+
+	if (type == CU_MEMORYTYPE_ARRAY)
+		return refuse("a graph memcpy node with a CUDA array");
+	if (type == CU_MEMORYTYPE_UNIFIED) /* the driver tells by the address */
+		type = !shim_range_find(dev, &r) && r.kind == SHIM_RANGE_HOST ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE;
+	if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	*addr = base + off;
+	*is_host = type == CU_MEMORYTYPE_HOST;
+	if (*is_host && !shim_shared_host((const void *)(uintptr_t)*addr, span))
+		return refuse("a graph memcpy node with pageable host memory (use cuMemHostAlloc's)");
+	return CUDA_SUCCESS;
+}
+
+static CUresult describe_copy(const CUDA_MEMCPY3D *c, struct omps_call_graph_node *m)
+{
+	CUresult r;
+
+	m->kind = OMPS_NODE_MEMCPY;
+	m->width = c->WidthInBytes;
+	m->height = c->Height ? c->Height : 1;
+	m->depth = c->Depth ? c->Depth : 1;
+	m->src_pitch = c->srcPitch ? c->srcPitch : c->WidthInBytes;
+	m->dst_pitch = c->dstPitch ? c->dstPitch : c->WidthInBytes;
+	m->src_height = c->srcHeight;
+	m->dst_height = c->dstHeight;
+	r = copy_side(c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY, c->srcZ, m->src_pitch,
+		      c->srcHeight, c, &m->src, &m->src_host);
+	if (r == CUDA_SUCCESS)
+		r = copy_side(c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ,
+			      m->dst_pitch, c->dstHeight, c, &m->dst, &m->dst_host);
+	return r;
+}
+
+/* The record for a node, and a kernel's packed arguments in args. */
+static CUresult describe(const CUgraphNodeParams *p, struct omps_call_graph_node *m, unsigned char *args,
+			 size_t *args_len)
+{
+	const CUDA_KERNEL_NODE_PARAMS_v3 *k = &p->kernel;
+	struct shim_function *f;
+	struct shim_object *o;
+	const void *packed;
+	CUresult r;
+
+	*args_len = 0;
+	switch (p->type) {
+	case CU_GRAPH_NODE_TYPE_EMPTY:
+		m->kind = OMPS_NODE_EMPTY;
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_KERNEL:
+		f = shim_function(k->func ? k->func : (CUfunction)k->kern);
+		if (!f)
+			return CUDA_ERROR_INVALID_VALUE;
+		if (f->args_size > OMPS_GRAPH_ARGS_MAX)
+			return CUDA_ERROR_INVALID_VALUE;
+		r = shim_launch_pack(f, k->kernelParams, k->extra, args, &packed, args_len);
+		if (r != CUDA_SUCCESS)
+			return r;
+		if (*args_len > OMPS_GRAPH_ARGS_MAX)
+			return CUDA_ERROR_INVALID_VALUE;
+		if (packed != args)
+			memmove(args, packed, *args_len);
+		*m = (struct omps_call_graph_node){.kind = OMPS_NODE_KERNEL, .object = f->handle,
+						   .grid = {k->gridDimX, k->gridDimY, k->gridDimZ},
+						   .block = {k->blockDimX, k->blockDimY, k->blockDimZ},
+						   .shared_mem = k->sharedMemBytes, .args_size = (uint32_t)*args_len};
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_MEMSET:
+		*m = (struct omps_call_graph_node){.kind = OMPS_NODE_MEMSET, .dst = p->memset.dst,
+						   .dst_pitch = p->memset.pitch, .value = p->memset.value,
+						   .elem = p->memset.elementSize, .width = p->memset.width,
+						   .height = p->memset.height ? p->memset.height : 1};
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_MEMCPY:
+		return describe_copy(&p->memcpy.copyParams, m);
+	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+		o = shim_object(p->eventRecord.event, EVENT_MAGIC);
+		if (!o)
+			return CUDA_ERROR_INVALID_VALUE;
+		m->kind = p->type == CU_GRAPH_NODE_TYPE_EVENT_RECORD ? OMPS_NODE_EVENT_RECORD : OMPS_NODE_EVENT_WAIT;
+		m->object = o->handle;
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_GRAPH:
+		m->kind = OMPS_NODE_CHILD;
+		return graph_handle(p->graph.graph, &m->object);
+	case CU_GRAPH_NODE_TYPE_CONDITIONAL:
+		if (p->conditional.size > OMPS_MAX_COND_BODIES)
+			return refuse("a conditional graph node with more than 16 bodies");
+		m->kind = OMPS_NODE_CONDITIONAL;
+		m->cond_handle = p->conditional.handle;
+		m->cond_type = (uint32_t)p->conditional.type;
+		m->cond_size = p->conditional.size;
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_HOST:
+		return refuse("a host node in a graph (cuGraphAddHostNode)");
+	default:
+		return refuse("this kind of graph node (memory, semaphore or batch memory operation)");
+	}
+}
+
+/* Sends one GRAPH_* node record: m, then ndeps handles, then args. */
+static CUresult send_node(uint32_t type, struct omps_call_graph_node *m, const CUgraphNode *deps, size_t ndeps,
+			  const unsigned char *args, size_t args_len, struct omps_reply_node *rep)
+{
+	static __thread unsigned char buf[sizeof(*m) + OMPS_MAX_NODE_DEPS * 4 + OMPS_GRAPH_ARGS_MAX];
+	size_t i, len;
+
+	if (ndeps > OMPS_MAX_NODE_DEPS || (ndeps && !deps))
+		return CUDA_ERROR_INVALID_VALUE;
+	m->ndeps = (uint32_t)ndeps;
+	len = sizeof(*m) + ndeps * 4 + args_len;
+	if (len > shim_post_max())
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(buf, m, sizeof(*m));
+	for (i = 0; i < ndeps; i++) {
+		uint32_t h = node_handle(deps[i]);
+
+		if (!h)
+			return CUDA_ERROR_INVALID_VALUE;
+		memcpy(buf + sizeof(*m) + 4 * i, &h, 4);
+	}
+	memcpy(buf + sizeof(*m) + ndeps * 4, args, args_len);
+	return shim_call(type, buf, len, rep, sizeof(*rep));
+}
+
+/* A conditional node's bodies: records the program may build on, kept for
+ * the node's life (the process's: a few bytes a node). */
+static CUresult bodies(CUgraphNodeParams *p, const struct omps_reply_node *rep)
+{
+	CUgraph *out = calloc(OMPS_MAX_COND_BODIES, sizeof(*out));
+	uint32_t i;
+
+	if (!out || rep->nbodies != p->conditional.size) {
+		free(out);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	for (i = 0; i < rep->nbodies; i++)
+		if (shim_graph_new(GRAPH_MAGIC, rep->bodies[i], (void **)&out[i]) != CUDA_SUCCESS)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+	p->conditional.phGraph_out = out;
+	return CUDA_SUCCESS;
+}
+
+static CUresult add_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, const CUgraphEdgeData *edges,
+			 size_t ndeps, CUgraphNodeParams *p)
+{
+	static __thread unsigned char args[OMPS_GRAPH_ARGS_MAX];
+	struct omps_call_graph_node m;
+	struct omps_reply_node rep;
+	size_t args_len, i;
+	CUresult r;
+
+	if (!node || !p)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; edges && i < ndeps; i++)
+		if (edges[i].type != CU_GRAPH_DEPENDENCY_TYPE_DEFAULT || edges[i].from_port || edges[i].to_port)
+			return refuse("a graph edge with a port or a programmatic type");
+	memset(&m, 0, sizeof(m));
+	memset(&rep, 0, sizeof(rep));
+	r = describe(p, &m, args, &args_len);
+	if (r == CUDA_SUCCESS)
+		r = graph_handle(graph, &m.graph);
+	if (r == CUDA_SUCCESS)
+		r = send_node(OMPS_CALL_GRAPH_ADD_NODE, &m, deps, ndeps, args, args_len, &rep);
+	if (r == CUDA_SUCCESS && p->type == CU_GRAPH_NODE_TYPE_CONDITIONAL)
+		r = bodies(p, &rep);
+	if (r == CUDA_SUCCESS)
+		*node = node_value(rep.handle);
+	return r;
+}
+
+static CUresult add_node_v1(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
+			    CUgraphNodeParams *p)
+{
+	return add_node(node, graph, deps, NULL, ndeps, p);
+}
+
+static CUresult kernel_params(const CUDA_KERNEL_NODE_PARAMS *k, CUgraphNodeParams *p)
+{
+	if (!k)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(p, 0, sizeof(*p));
+	p->type = CU_GRAPH_NODE_TYPE_KERNEL;
+	p->kernel = (CUDA_KERNEL_NODE_PARAMS_v3){k->func,	     k->gridDimX,	k->gridDimY, k->gridDimZ,
+						  k->blockDimX,	     k->blockDimY,	k->blockDimZ, k->sharedMemBytes,
+						  k->kernelParams,   k->extra,		k->kern,      k->ctx};
+	return CUDA_SUCCESS;
+}
+
+static CUresult add_kernel_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
+				const CUDA_KERNEL_NODE_PARAMS *k)
+{
+	CUgraphNodeParams p;
+	CUresult r = kernel_params(k, &p);
+
+	return r == CUDA_SUCCESS ? add_node(node, graph, deps, NULL, ndeps, &p) : r;
+}
+
+static CUresult add_memset_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
+				const CUDA_MEMSET_NODE_PARAMS *s, CUcontext ctx)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMSET};
+
+	if (!s)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.memset = (CUDA_MEMSET_NODE_PARAMS_v2){s->dst, s->pitch, s->value, s->elementSize, s->width, s->height, ctx};
+	return add_node(node, graph, deps, NULL, ndeps, &p);
+}
+
+static CUresult add_memcpy_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
+				const CUDA_MEMCPY3D *c, CUcontext ctx)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMCPY};
+
+	if (!c)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.memcpy.copyCtx = ctx;
+	p.memcpy.copyParams = *c;
+	return add_node(node, graph, deps, NULL, ndeps, &p);
+}
+
+static CUresult add_empty_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_EMPTY};
+
+	return add_node(node, graph, deps, NULL, ndeps, &p);
+}
+
+static CUresult add_event_record_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
+				      CUevent e)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_EVENT_RECORD};
+
+	p.eventRecord.event = e;
+	return add_node(node, graph, deps, NULL, ndeps, &p);
+}
+
+static CUresult add_event_wait_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
+				    CUevent e)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_WAIT_EVENT};
+
+	p.eventWait.event = e;
+	return add_node(node, graph, deps, NULL, ndeps, &p);
+}
+
+static CUresult add_child_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
+			       CUgraph child)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_GRAPH};
+
+	p.graph.graph = child;
+	return add_node(node, graph, deps, NULL, ndeps, &p);
+}
+
+static CUresult add_deps(CUgraph graph, const CUgraphNode *from, const CUgraphNode *to, const CUgraphEdgeData *edges,
+			 size_t n)
+{
+	static __thread uint32_t buf[2 + 2 * OMPS_MAX_NODE_DEPS];
+	struct omps_call_graph_deps m = {.count = (uint32_t)n};
+	struct omps_reply rep;
+	size_t i;
+	CUresult r = graph_handle(graph, &m.graph);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (n > OMPS_MAX_NODE_DEPS || (n && (!from || !to)))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; edges && i < n; i++)
+		if (edges[i].type != CU_GRAPH_DEPENDENCY_TYPE_DEFAULT || edges[i].from_port || edges[i].to_port)
+			return refuse("a graph edge with a port or a programmatic type");
+	memcpy(buf, &m, sizeof(m));
+	for (i = 0; i < n; i++) {
+		buf[2 + i] = node_handle(from[i]);
+		buf[2 + n + i] = node_handle(to[i]);
+		if (!buf[2 + i] || !buf[2 + n + i])
+			return CUDA_ERROR_INVALID_VALUE;
+	}
+	return shim_call(OMPS_CALL_GRAPH_ADD_DEPS, buf, sizeof(m) + 8 * n, &rep, sizeof(rep));
+}
+
+static CUresult add_deps_v1(CUgraph graph, const CUgraphNode *from, const CUgraphNode *to, size_t n)
+{
+	return add_deps(graph, from, to, NULL, n);
+}
+
+/* New parameters for a node of a graph (exec NULL) or of an executable graph. */
+static CUresult set_params(CUgraphExec exec, CUgraphNode node, CUgraphNodeParams *p)
+{
+	static __thread unsigned char args[OMPS_GRAPH_ARGS_MAX];
+	struct omps_call_graph_node m;
+	struct omps_reply_node rep;
+	struct shim_object *e = exec ? shim_object(exec, EXEC_MAGIC) : NULL;
+	size_t args_len;
+	CUresult r;
+
+	if (!p || !node_handle(node) || (exec && !e))
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(&m, 0, sizeof(m));
+	r = describe(p, &m, args, &args_len);
+	if (r != CUDA_SUCCESS)
+		return r;
+	m.node = node_handle(node);
+	m.exec = e ? e->handle : 0;
+	return send_node(e ? OMPS_CALL_GRAPH_EXEC_NODE_SET : OMPS_CALL_GRAPH_NODE_SET, &m, NULL, 0, args, args_len,
+			 &rep);
+}
+
+static CUresult node_set_params(CUgraphNode node, CUgraphNodeParams *p)
+{
+	return set_params(NULL, node, p);
+}
+
+static CUresult exec_node_set_params(CUgraphExec exec, CUgraphNode node, CUgraphNodeParams *p)
+{
+	return exec ? set_params(exec, node, p) : CUDA_ERROR_INVALID_VALUE;
+}
+
+static CUresult kernel_node_set_params(CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *k)
+{
+	CUgraphNodeParams p;
+	CUresult r = kernel_params(k, &p);
+
+	return r == CUDA_SUCCESS ? set_params(NULL, node, &p) : r;
+}
+
+static CUresult exec_kernel_node_set_params(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *k)
+{
+	CUgraphNodeParams p;
+	CUresult r = exec ? kernel_params(k, &p) : CUDA_ERROR_INVALID_VALUE;
+
+	return r == CUDA_SUCCESS ? set_params(exec, node, &p) : r;
+}
+
+static CUresult exec_memcpy_node_set_params(CUgraphExec exec, CUgraphNode node, const CUDA_MEMCPY3D *c,
+					    CUcontext ctx)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMCPY};
+
+	if (!c || !exec)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.memcpy.copyCtx = ctx;
+	p.memcpy.copyParams = *c;
+	return set_params(exec, node, &p);
+}
+
+static CUresult exec_memset_node_set_params(CUgraphExec exec, CUgraphNode node, const CUDA_MEMSET_NODE_PARAMS *s,
+					    CUcontext ctx)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMSET};
+
+	if (!s || !exec)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.memset = (CUDA_MEMSET_NODE_PARAMS_v2){s->dst, s->pitch, s->value, s->elementSize, s->width, s->height, ctx};
+	return set_params(exec, node, &p);
+}
+
+static CUresult cond_handle_create(CUgraphConditionalHandle *out, CUgraph graph, CUcontext ctx,
+				   unsigned int default_value, unsigned int flags)
+{
+	struct omps_call_cond_handle m = {.default_value = default_value, .flags = flags};
+	struct omps_reply_value rep = {{0}, 0};
+	CUresult r = out ? graph_handle(graph, &m.graph) : CUDA_ERROR_INVALID_VALUE;
+
+	(void)ctx; /* the graph's device's context: the only one a client has there */
+	if (r == CUDA_SUCCESS)
+		r = shim_call(OMPS_CALL_COND_HANDLE, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		*out = (CUgraphConditionalHandle)rep.value;
+	return r;
+}
+
+void shim_graphbuild_install(void)
+{
+	SHIM_INSTALL(cuGraphCreate, graph_create);
+	SHIM_INSTALL(cuGraphClone, graph_clone);
+	SHIM_INSTALL(cuGraphAddNode_v2, add_node);
+	SHIM_INSTALL(cuGraphAddKernelNode_v2, add_kernel_node);
+	SHIM_INSTALL(cuGraphAddMemsetNode, add_memset_node);
+	SHIM_INSTALL(cuGraphAddMemcpyNode, add_memcpy_node);
+	SHIM_INSTALL(cuGraphAddEmptyNode, add_empty_node);
+	SHIM_INSTALL(cuGraphAddEventRecordNode, add_event_record_node);
+	SHIM_INSTALL(cuGraphAddEventWaitNode, add_event_wait_node);
+	SHIM_INSTALL(cuGraphAddChildGraphNode, add_child_node);
+	SHIM_INSTALL(cuGraphAddDependencies_v2, add_deps);
+	SHIM_INSTALL(cuGraphNodeSetParams, node_set_params);
+	SHIM_INSTALL(cuGraphExecNodeSetParams, exec_node_set_params);
+	SHIM_INSTALL(cuGraphKernelNodeSetParams_v2, kernel_node_set_params);
+	SHIM_INSTALL(cuGraphExecKernelNodeSetParams_v2, exec_kernel_node_set_params);
+	SHIM_INSTALL(cuGraphExecMemcpyNodeSetParams, exec_memcpy_node_set_params);
+	SHIM_INSTALL(cuGraphExecMemsetNodeSetParams, exec_memset_node_set_params);
+	SHIM_INSTALL(cuGraphConditionalHandleCreate, cond_handle_create);
+	/* The unversioned ABI, typed by hand (cuda.h gives it to the driver's build only). */
+	shim_table[SHIM_EP_cuGraphAddNode] = (void *)add_node_v1;
+	shim_table[SHIM_EP_cuGraphAddDependencies] = (void *)add_deps_v1;
+}

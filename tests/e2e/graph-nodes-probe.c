@@ -1,0 +1,259 @@
+/* CUDA graphs built node by node with the driver API: the same program runs
+ * natively (fakecuda or a GPU) and through openmps, and must print the same.
+ *   omps-graph-nodes-probe [--words N] [--replays R]
+ *     a graph of a copy from page-locked host memory, a kernel, a child
+ *     graph, a memset, an event record, a copy back added before the nodes
+ *     it depends on (edges added after: cuGraphAddDependencies), and an IF
+ *     node whose body doubles a buffer; R launches give the expected words;
+ *     then the executable graph's kernel node on half the words, a clone,
+ *     and a node of another graph refused as a dependency.
+ *   omps-graph-nodes-probe --refused
+ *     through openmps only: a copy node of pageable memory and a host node
+ *     are refused (CUDA_ERROR_NOT_SUPPORTED), and a destroyed graph's node is
+ *     an invalid value.
+ * Ends with "graph_nodes_probe: PASS" or the first call that failed. */
+#include <cuda.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twice_ptx.h"
+
+#define CK(call) EXPECT(call, CUDA_SUCCESS)
+#define EXPECT(call, want)                                                                                     \
+	do {                                                                                                   \
+		CUresult r_ = (call);                                                                          \
+		if (r_ != (want)) {                                                                            \
+			printf("graph_nodes_probe: FAIL %s = %d, expected %d\n", #call, (int)r_, (int)(want)); \
+			goto out;                                                                              \
+		}                                                                                              \
+	} while (0)
+#define CHECK(cond, ...)                                      \
+	do {                                                  \
+		if (!(cond)) {                                \
+			printf("graph_nodes_probe: FAIL ");   \
+			printf(__VA_ARGS__);                  \
+			printf("\n");                         \
+			goto out;                             \
+		}                                             \
+	} while (0)
+
+/* twice(p, n): p[i] *= 2 for i < n */
+static CUDA_KERNEL_NODE_PARAMS twice(CUfunction f, void **args, unsigned n)
+{
+	CUDA_KERNEL_NODE_PARAMS k;
+
+	memset(&k, 0, sizeof(k));
+	k.func = f;
+	k.gridDimX = (n + 127) / 128;
+	k.gridDimY = k.gridDimZ = 1;
+	k.blockDimX = 128;
+	k.blockDimY = k.blockDimZ = 1;
+	k.kernelParams = args;
+	return k;
+}
+
+static CUDA_MEMCPY3D copy(CUmemorytype st, const void *sh, CUdeviceptr sd, CUmemorytype dt, void *dh,
+			  CUdeviceptr dd, size_t bytes)
+{
+	CUDA_MEMCPY3D c;
+
+	memset(&c, 0, sizeof(c));
+	c.srcMemoryType = st;
+	c.srcHost = sh;
+	c.srcDevice = sd;
+	c.dstMemoryType = dt;
+	c.dstHost = dh;
+	c.dstDevice = dd;
+	c.WidthInBytes = bytes;
+	c.Height = c.Depth = 1;
+	return c;
+}
+
+/* in[i] = i; the graph: in -> a, a *= 2, child: a *= 2, a -> out; b = 5, if (1) b *= 2. */
+static int check(const unsigned *out, const unsigned *bh, unsigned n, unsigned half, const char *what)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		unsigned want = i * (i < half ? 4 : 2);
+
+		if (out[i] != want) {
+			printf("graph_nodes_probe: FAIL %s: out[%u] = %u, expected %u\n", what, i, out[i], want);
+			return -1;
+		}
+		if (bh[i] != 10) {
+			printf("graph_nodes_probe: FAIL %s: b[%u] = %u, expected 10\n", what, i, bh[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"words", required_argument, 0, 'w'},
+					      {"replays", required_argument, 0, 'r'},
+					      {"refused", no_argument, 0, 'x'},
+					      {0, 0, 0, 0}};
+	unsigned n = 4096, replays = 3, half, i, *in = NULL, *out = NULL, *bh = NULL, *pageable = NULL;
+	CUdevice dev;
+	CUcontext ctx;
+	CUmodule mod = NULL;
+	CUfunction f;
+	CUdeviceptr a = 0, b = 0;
+	CUstream s = NULL;
+	CUevent ev = NULL;
+	CUgraph g = NULL, child = NULL, other = NULL, clone = NULL, gone = NULL;
+	CUgraphExec e = NULL, ec = NULL;
+	CUgraphNode n_in, n_k, n_child, n_out, n_set, n_rec, n_join, n_if, n_body, n_bout, n_other, n_gone, x;
+	CUgraphConditionalHandle cond;
+	CUgraphNodeParams p;
+	CUDA_KERNEL_NODE_PARAMS kp;
+	CUDA_MEMSET_NODE_PARAMS ms;
+	CUDA_MEMCPY3D cp;
+	void *args_a[2], *args_b[2], *args_half[2];
+	CUgraphNode deps[2];
+	int opt, status = 1, refused = 0;
+	size_t bytes, count = 0;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'w')
+			n = (unsigned)atoi(optarg);
+		else if (opt == 'r')
+			replays = (unsigned)atoi(optarg);
+		else if (opt == 'x')
+			refused = 1;
+		else
+			return 2;
+	}
+	bytes = (size_t)n * 4;
+	half = n / 2;
+	args_a[0] = &a, args_a[1] = &n;
+	args_b[0] = &b, args_b[1] = &n;
+	args_half[0] = &a, args_half[1] = &half;
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuModuleLoadData(&mod, twice_ptx));
+	CK(cuModuleGetFunction(&f, mod, "twice"));
+	CK(cuMemAlloc(&a, bytes));
+	CK(cuMemAlloc(&b, bytes));
+	CK(cuMemHostAlloc((void **)&in, bytes, 0));
+	CK(cuMemHostAlloc((void **)&out, bytes, 0));
+	CK(cuMemHostAlloc((void **)&bh, bytes, 0));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuEventCreate(&ev, CU_EVENT_DEFAULT));
+	for (i = 0; i < n; i++)
+		in[i] = i;
+	CK(cuGraphCreate(&g, 0));
+
+	if (refused) { /* through openmps: what a graph in the server cannot reach */
+		pageable = calloc(n, 4);
+		if (!pageable)
+			goto out;
+		cp = copy(CU_MEMORYTYPE_HOST, pageable, 0, CU_MEMORYTYPE_DEVICE, NULL, a, bytes);
+		EXPECT(cuGraphAddMemcpyNode(&x, g, NULL, 0, &cp, ctx), CUDA_ERROR_NOT_SUPPORTED);
+		memset(&p, 0, sizeof(p));
+		p.type = CU_GRAPH_NODE_TYPE_HOST;
+		EXPECT(cuGraphAddNode(&x, g, NULL, NULL, 0, &p), CUDA_ERROR_NOT_SUPPORTED);
+		CK(cuGraphCreate(&gone, 0));
+		CK(cuGraphAddEmptyNode(&n_gone, gone, NULL, 0));
+		CK(cuGraphDestroy(gone));
+		EXPECT(cuGraphAddEmptyNode(&x, g, &n_gone, 1), CUDA_ERROR_INVALID_VALUE);
+		printf("pageable copies and host nodes refused; a destroyed graph's node is invalid\n");
+		printf("graph_nodes_probe: PASS\n");
+		status = 0;
+		goto out;
+	}
+
+	/* The copy back first, with no dependencies yet: edges come later. */
+	cp = copy(CU_MEMORYTYPE_DEVICE, NULL, a, CU_MEMORYTYPE_HOST, out, 0, bytes);
+	CK(cuGraphAddMemcpyNode(&n_out, g, NULL, 0, &cp, ctx));
+	cp = copy(CU_MEMORYTYPE_HOST, in, 0, CU_MEMORYTYPE_DEVICE, NULL, a, bytes);
+	CK(cuGraphAddMemcpyNode(&n_in, g, NULL, 0, &cp, ctx));
+	kp = twice(f, args_a, n);
+	CK(cuGraphAddKernelNode(&n_k, g, &n_in, 1, &kp));
+	CK(cuGraphCreate(&child, 0));
+	CK(cuGraphAddKernelNode(&x, child, NULL, 0, &kp));
+	CK(cuGraphAddChildGraphNode(&n_child, g, &n_k, 1, child));
+	CK(cuGraphAddEventRecordNode(&n_rec, g, &n_child, 1, ev));
+	CK(cuGraphAddDependencies(g, &n_child, &n_out, NULL, 1));
+
+	memset(&ms, 0, sizeof(ms));
+	ms.dst = b;
+	ms.value = 5;
+	ms.elementSize = 4;
+	ms.width = n;
+	ms.height = 1;
+	CK(cuGraphAddMemsetNode(&n_set, g, NULL, 0, &ms, ctx));
+	CK(cuGraphConditionalHandleCreate(&cond, g, ctx, 1, CU_GRAPH_COND_ASSIGN_DEFAULT));
+	memset(&p, 0, sizeof(p));
+	p.type = CU_GRAPH_NODE_TYPE_CONDITIONAL;
+	p.conditional.handle = cond;
+	p.conditional.type = CU_GRAPH_COND_TYPE_IF;
+	p.conditional.size = 1;
+	p.conditional.ctx = ctx;
+	CK(cuGraphAddNode(&n_if, g, &n_set, NULL, 1, &p));
+	CHECK(p.conditional.phGraph_out && p.conditional.phGraph_out[0], "no body graph for the IF node");
+	kp = twice(f, args_b, n);
+	CK(cuGraphAddKernelNode(&n_body, p.conditional.phGraph_out[0], NULL, 0, &kp));
+	cp = copy(CU_MEMORYTYPE_DEVICE, NULL, b, CU_MEMORYTYPE_HOST, bh, 0, bytes);
+	CK(cuGraphAddMemcpyNode(&n_bout, g, &n_if, 1, &cp, ctx));
+	deps[0] = n_out, deps[1] = n_bout;
+	CK(cuGraphAddEmptyNode(&n_join, g, deps, 2));
+	CK(cuGraphGetNodes(g, NULL, &count));
+	CHECK(count == 9, "the graph has %zu nodes, expected 9", count);
+
+	/* A node of another graph is not a dependency. */
+	CK(cuGraphCreate(&other, 0));
+	CK(cuGraphAddEmptyNode(&n_other, other, NULL, 0));
+	EXPECT(cuGraphAddEmptyNode(&x, g, &n_other, 1), CUDA_ERROR_INVALID_VALUE);
+
+	CK(cuGraphInstantiate(&e, g, 0));
+	for (i = 0; i < replays; i++) {
+		memset(out, 0, bytes);
+		memset(bh, 0, bytes);
+		CK(cuGraphLaunch(e, s));
+		CK(cuStreamSynchronize(s));
+		if (check(out, bh, n, n, "a launch"))
+			goto out;
+	}
+	CK(cuEventQuery(ev));
+	printf("%u launches of a graph built node by node: out[i] = 4i, b = 10\n", replays);
+
+	kp = twice(f, args_half, half);
+	CK(cuGraphExecKernelNodeSetParams(e, n_k, &kp));
+	CK(cuGraphLaunch(e, s));
+	CK(cuStreamSynchronize(s));
+	if (check(out, bh, n, half, "after the kernel node's update"))
+		goto out;
+	printf("the executable graph's kernel node updated: half the words\n");
+
+	CK(cuGraphClone(&clone, g));
+	CK(cuGraphInstantiate(&ec, clone, 0));
+	CK(cuGraphLaunch(ec, s));
+	CK(cuStreamSynchronize(s));
+	if (check(out, bh, n, n, "the clone"))
+		goto out;
+	printf("a clone runs as its graph did\n");
+	printf("graph_nodes_probe: PASS\n");
+	status = 0;
+out:
+	if (ec)
+		cuGraphExecDestroy(ec);
+	if (e)
+		cuGraphExecDestroy(e);
+	if (clone)
+		cuGraphDestroy(clone);
+	if (other)
+		cuGraphDestroy(other);
+	if (child)
+		cuGraphDestroy(child);
+	if (g)
+		cuGraphDestroy(g);
+	free(pageable);
+	return status;
+}
