@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,10 +151,21 @@ static CUresult push(uint32_t type, const void *args, size_t len, const void *da
  * check would take 1% of a core a waiting client, which hundreds of them
  * on a few cores take from the server that owes them the replies. */
 #define REPLY_SPIN_US 1000
+static atomic_int reply_spin_us = REPLY_SPIN_US;
+
+/* The context's scheduling flag: CU_CTX_SCHED_BLOCKING_SYNC waits without
+ * spinning, CU_CTX_SCHED_SPIN spins ten times longer, as the driver would
+ * (for ever, there); AUTO and YIELD keep the default. */
+void shim_channel_schedule(unsigned int sched)
+{
+	atomic_store(&reply_spin_us, sched == CU_CTX_SCHED_BLOCKING_SYNC ? 0
+				     : sched == CU_CTX_SCHED_SPIN	 ? 10 * REPLY_SPIN_US
+									 : REPLY_SPIN_US);
+}
 
 static int64_t next_reply(uint32_t *type, void *buf, size_t cap)
 {
-	int spin_us = REPLY_SPIN_US;
+	int spin_us = atomic_load(&reply_spin_us);
 
 	for (;;) {
 		int64_t n = omps_ring_pop(&ch.rep, type, buf, cap);

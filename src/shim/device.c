@@ -8,6 +8,8 @@
 
 #include "shim.h"
 
+#include <cudaProfiler.h> /* after shim.h: the driver's internal view of cuda.h */
+
 static struct omps_device_info devs[OMPS_MAX_DEVICES];
 static int ndevs;
 
@@ -106,13 +108,39 @@ static CUresult primary_ctx_release(CUdevice dev)
 	return valid(dev) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
 }
 
+/* A context's flags are the client's: recorded, reported, and the
+ * scheduling one honoured in how the client waits for the server
+ * (channel.c). The server's context keeps its own; host memory is mapped
+ * for the device whatever CU_CTX_MAP_HOST says, as with UVA natively. */
+static unsigned int primary_flags[OMPS_MAX_DEVICES];
+
+static int valid_flags(unsigned int flags)
+{
+	unsigned int sched = flags & CU_CTX_SCHED_MASK;
+
+	return !(flags & ~(unsigned int)CU_CTX_FLAGS_MASK) &&
+	       (sched == CU_CTX_SCHED_AUTO || sched == CU_CTX_SCHED_SPIN || sched == CU_CTX_SCHED_YIELD ||
+		sched == CU_CTX_SCHED_BLOCKING_SYNC);
+}
+
+static CUresult primary_ctx_set_flags(CUdevice dev, unsigned int flags)
+{
+	if (!valid(dev))
+		return CUDA_ERROR_INVALID_DEVICE;
+	if (!valid_flags(flags))
+		return CUDA_ERROR_INVALID_VALUE;
+	primary_flags[dev] = flags;
+	shim_channel_schedule(flags & CU_CTX_SCHED_MASK);
+	return CUDA_SUCCESS;
+}
+
 static CUresult primary_ctx_get_state(CUdevice dev, unsigned int *flags, int *active)
 {
 	if (!flags || !active)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!valid(dev))
 		return CUDA_ERROR_INVALID_DEVICE;
-	*flags = 0;
+	*flags = primary_flags[dev];
 	*active = 1;
 	return CUDA_SUCCESS;
 }
@@ -125,6 +153,7 @@ static CUresult primary_ctx_get_state(CUdevice dev, unsigned int *flags, int *ac
 struct created_ctx {
 	uint32_t magic; /* first: all that is read of a handle before it is trusted */
 	int dev;
+	unsigned int flags;
 };
 
 static int ctx_device(CUcontext ctx)
@@ -192,15 +221,15 @@ static CUresult ctx_create(CUcontext *pctx, unsigned int flags, CUdevice dev)
 	struct created_ctx *c;
 	CUresult r;
 
-	(void)flags; /* scheduling and mapping flags: the server's context has its own */
-	if (!pctx)
+	if (!pctx || !valid_flags(flags))
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!valid(dev))
 		return CUDA_ERROR_INVALID_DEVICE;
 	c = malloc(sizeof(*c));
 	if (!c)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	*c = (struct created_ctx){CTX_MAGIC, dev};
+	*c = (struct created_ctx){CTX_MAGIC, dev, flags};
+	shim_channel_schedule(flags & CU_CTX_SCHED_MASK);
 	r = ctx_push_current((CUcontext)c); /* as the driver: the new context is current */
 	if (r != CUDA_SUCCESS) {
 		free(c);
@@ -296,15 +325,145 @@ static CUresult ctx_get_api_version(CUcontext ctx, unsigned int *version)
 	return CUDA_SUCCESS;
 }
 
-/* The server's contexts are plain primary contexts. */
+/* The flags of the thread's current context: a created one's, or its
+ * device's primary context's. */
+static unsigned int *current_flags(void)
+{
+	CUcontext ctx = depth ? stack[depth - 1] : NULL;
+	struct created_ctx *c = (struct created_ctx *)ctx;
+
+	if (current < 0)
+		return NULL;
+	if ((void *)ctx >= (void *)&ctxs[0] && (void *)ctx < (void *)&ctxs[ndevs])
+		return &primary_flags[current];
+	return c && c->magic == CTX_MAGIC ? &c->flags : &primary_flags[current];
+}
+
 static CUresult ctx_get_flags(unsigned int *flags)
 {
+	unsigned int *f = current_flags();
+
 	if (!flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!f)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	*flags = *f;
+	return CUDA_SUCCESS;
+}
+
+static CUresult ctx_set_flags(unsigned int flags)
+{
+	unsigned int *f = current_flags();
+
+	if (!f)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!valid_flags(flags))
+		return CUDA_ERROR_INVALID_VALUE;
+	*f = flags;
+	shim_channel_schedule(flags & CU_CTX_SCHED_MASK);
+	return CUDA_SUCCESS;
+}
+
+/* Cache and shared-memory bank preferences: the driver may ignore them; in
+ * one context shared by every client, a client's preference is its own and
+ * is only recorded. */
+static __thread CUfunc_cache cache_pref = CU_FUNC_CACHE_PREFER_NONE;
+
+static CUresult ctx_get_cache_config(CUfunc_cache *config)
+{
+	if (!config)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (current < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	*flags = 0;
+	*config = cache_pref;
 	return CUDA_SUCCESS;
+}
+
+static CUresult ctx_set_cache_config(CUfunc_cache config)
+{
+	if (config > CU_FUNC_CACHE_PREFER_EQUAL)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (current < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	cache_pref = config;
+	return CUDA_SUCCESS;
+}
+
+static CUresult func_set_cache_config(CUfunction f, CUfunc_cache config)
+{
+	if (!shim_function(f))
+		return CUDA_ERROR_INVALID_HANDLE;
+	return config > CU_FUNC_CACHE_PREFER_EQUAL ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+static CUresult kernel_set_cache_config(CUkernel k, CUfunc_cache config, CUdevice dev)
+{
+	if (!valid(dev))
+		return CUDA_ERROR_INVALID_DEVICE;
+	return func_set_cache_config((CUfunction)k, config);
+}
+
+static CUresult device_compute_capability(int *major, int *minor, CUdevice dev)
+{
+	if (!major || !minor)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!valid(dev))
+		return CUDA_ERROR_INVALID_DEVICE;
+	*major = devs[dev].attrs[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR];
+	*minor = devs[dev].attrs[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR];
+	return CUDA_SUCCESS;
+}
+
+/* "0000:1b:00.0", as the driver writes it. */
+static void pci_bus_id(CUdevice dev, char *out, size_t len)
+{
+	snprintf(out, len, "%08x:%02x:%02x.0", (unsigned)devs[dev].attrs[CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID],
+		 (unsigned)devs[dev].attrs[CU_DEVICE_ATTRIBUTE_PCI_BUS_ID],
+		 (unsigned)devs[dev].attrs[CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID]);
+}
+
+static CUresult device_get_pci_bus_id(char *id, int len, CUdevice dev)
+{
+	char buf[32];
+
+	if (!id || len <= 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!valid(dev))
+		return CUDA_ERROR_INVALID_DEVICE;
+	pci_bus_id(dev, buf, sizeof(buf));
+	snprintf(id, (size_t)len, "%s", buf);
+	return CUDA_SUCCESS;
+}
+
+/* Domain, bus and device as numbers: "1b:00.0", "0000:1b:00.0" and the
+ * driver's eight-digit domain all name the same device. */
+static CUresult device_get_by_pci_bus_id(CUdevice *dev, const char *id)
+{
+	unsigned int domain = 0, bus, device, fn = 0;
+	int i;
+
+	if (!dev || !id)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (sscanf(id, "%x:%x:%x.%x", &domain, &bus, &device, &fn) < 3) {
+		domain = 0;
+		if (sscanf(id, "%x:%x.%x", &bus, &device, &fn) < 2)
+			return CUDA_ERROR_INVALID_VALUE;
+	}
+	for (i = 0; i < ndevs; i++)
+		if ((unsigned)devs[i].attrs[CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID] == domain &&
+		    (unsigned)devs[i].attrs[CU_DEVICE_ATTRIBUTE_PCI_BUS_ID] == bus &&
+		    (unsigned)devs[i].attrs[CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID] == device) {
+			*dev = i;
+			return CUDA_SUCCESS;
+		}
+	return CUDA_ERROR_INVALID_DEVICE;
+}
+
+/* Profiling: tools attach to the server, which runs every client's work;
+ * a client's start and stop are accepted and change nothing. */
+static CUresult profiler_start(void)
+{
+	return current < 0 ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
 }
 
 static CUresult ctx_get_id(CUcontext ctx, unsigned long long *id)
@@ -397,4 +556,18 @@ void shim_device_install(const struct omps_device_info *info, int n)
 	SHIM_LOCAL(cuCtxGetId, ctx_get_id);
 	SHIM_LOCAL(cuDeviceCanAccessPeer, device_can_access_peer);
 	SHIM_INSTALL(cuCtxSetLimit, ctx_set_limit);
+	SHIM_LOCAL(cuDevicePrimaryCtxSetFlags_v2, primary_ctx_set_flags);
+	SHIM_LOCAL(cuCtxSetFlags, ctx_set_flags);
+	SHIM_LOCAL(cuCtxGetCacheConfig, ctx_get_cache_config);
+	SHIM_LOCAL(cuCtxSetCacheConfig, ctx_set_cache_config);
+	SHIM_LOCAL(cuFuncSetCacheConfig, func_set_cache_config);
+	SHIM_LOCAL(cuKernelSetCacheConfig, kernel_set_cache_config);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* still called: served */
+	SHIM_LOCAL(cuDeviceComputeCapability, device_compute_capability);
+#pragma GCC diagnostic pop
+	SHIM_LOCAL(cuDeviceGetPCIBusId, device_get_pci_bus_id);
+	SHIM_LOCAL(cuDeviceGetByPCIBusId, device_get_by_pci_bus_id);
+	SHIM_LOCAL(cuProfilerStart, profiler_start);
+	SHIM_LOCAL(cuProfilerStop, profiler_start);
 }

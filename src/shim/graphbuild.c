@@ -296,6 +296,24 @@ static CUresult add_kernel_node(CUgraphNode *node, CUgraph graph, const CUgraphN
 	return r == CUDA_SUCCESS ? add_node(node, graph, deps, NULL, ndeps, &p) : r;
 }
 
+/* The unversioned ABI: parameters without a CUkernel or a context. */
+static CUresult add_kernel_node_v1(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
+				   const CUDA_KERNEL_NODE_PARAMS_v1 *k)
+{
+	CUDA_KERNEL_NODE_PARAMS k2;
+
+	if (!k)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(&k2, 0, sizeof(k2));
+	k2.func = k->func;
+	k2.gridDimX = k->gridDimX, k2.gridDimY = k->gridDimY, k2.gridDimZ = k->gridDimZ;
+	k2.blockDimX = k->blockDimX, k2.blockDimY = k->blockDimY, k2.blockDimZ = k->blockDimZ;
+	k2.sharedMemBytes = k->sharedMemBytes;
+	k2.kernelParams = k->kernelParams;
+	k2.extra = k->extra;
+	return add_kernel_node(node, graph, deps, ndeps, &k2);
+}
+
 static CUresult add_memset_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
 				const CUDA_MEMSET_NODE_PARAMS *s, CUcontext ctx)
 {
@@ -493,4 +511,5 @@ void shim_graphbuild_install(void)
 	/* The unversioned ABI, typed by hand (cuda.h gives it to the driver's build only). */
 	shim_table[SHIM_EP_cuGraphAddNode] = (void *)add_node_v1;
 	shim_table[SHIM_EP_cuGraphAddDependencies] = (void *)add_deps_v1;
+	shim_table[SHIM_EP_cuGraphAddKernelNode] = (void *)add_kernel_node_v1;
 }

@@ -207,6 +207,55 @@ static CUresult occupancy_clusters(int *clusters, CUfunction func, const CUlaunc
 	return r;
 }
 
+/* The block size with the most threads resident on an SM, as the driver
+ * finds it: each multiple of the warp size from the largest allowed down,
+ * one occupancy query each, stopping at a full SM. The dynamic shared
+ * memory a block size needs comes from the program's callback, if given. */
+static CUresult potential_block_size(int *min_grid, int *block_size, CUfunction func, CUoccupancyB2DSize smem_of,
+				     size_t smem, int limit, unsigned int flags)
+{
+	struct shim_function *f = shim_function(func);
+	int dev = shim_current_device() < 0 ? 0 : shim_current_device();
+	int sm_threads = shim_device_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR);
+	int warp = shim_device_attr(dev, CU_DEVICE_ATTRIBUTE_WARP_SIZE);
+	int max = shim_device_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK), best = 0, best_blocks = 0, size;
+	int64_t best_threads = 0;
+
+	if (!min_grid || !block_size)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (warp <= 0 || max <= 0 || sm_threads <= 0)
+		return CUDA_ERROR_INVALID_DEVICE;
+	if (f->max_threads > 0 && f->max_threads < max)
+		max = f->max_threads;
+	if (limit > 0 && limit < max)
+		max = limit;
+	for (size = (max + warp - 1) / warp * warp; size > 0; size -= warp) {
+		int block = size < max ? size : max, blocks = 0;
+		CUresult r = occupancy_blocks(&blocks, func, block, smem_of ? smem_of(block) : smem, flags);
+
+		if (r != CUDA_SUCCESS)
+			return r;
+		if ((int64_t)blocks * block > best_threads) {
+			best = block;
+			best_blocks = blocks;
+			best_threads = (int64_t)blocks * block;
+		}
+		if (best_threads == sm_threads)
+			break;
+	}
+	*block_size = best;
+	*min_grid = best_blocks * shim_device_attr(dev, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+	return CUDA_SUCCESS;
+}
+
+static CUresult potential_block_size_default(int *min_grid, int *block_size, CUfunction func,
+					     CUoccupancyB2DSize smem_of, size_t smem, int limit)
+{
+	return potential_block_size(min_grid, block_size, func, smem_of, smem, limit, 0);
+}
+
 void shim_launch_install(void)
 {
 	SHIM_INSTALL(cuLaunchKernel, launch_kernel);
@@ -216,4 +265,6 @@ void shim_launch_install(void)
 	SHIM_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, occupancy_blocks);
 	SHIM_INSTALL(cuOccupancyAvailableDynamicSMemPerBlock, occupancy_dynamic_smem);
 	SHIM_INSTALL(cuOccupancyMaxActiveClusters, occupancy_clusters);
+	SHIM_INSTALL(cuOccupancyMaxPotentialBlockSize, potential_block_size_default);
+	SHIM_INSTALL(cuOccupancyMaxPotentialBlockSizeWithFlags, potential_block_size);
 }

@@ -75,6 +75,8 @@ static CUresult free_async(CUdeviceptr dptr, CUstream stream)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if ((r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
+	if (!dptr) /* as the driver: freeing 0 does nothing */
+		return CUDA_SUCCESS;
 	r = shim_post(OMPS_CALL_MEM_FREE_ASYNC, &m, sizeof(m), NULL, 0);
 	if (r == CUDA_SUCCESS)
 		shim_range_remove(dptr, NULL);

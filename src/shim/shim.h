@@ -40,6 +40,7 @@ CUresult shim_post(uint32_t type, const void *args, size_t len, const void *data
 CUresult shim_call_read(uint32_t type, const void *args, size_t len, void *dst, uint64_t bytes);
 uint32_t shim_post_max(void); /* the most data one posted record carries beside its arguments */
 CUresult shim_host_share(uint64_t addr, uint64_t bytes, int fd, uint64_t *device_ptr);
+void shim_channel_schedule(unsigned int sched); /* a CU_CTX_SCHED_* value: how replies are waited for */
 
 /* Puts fn behind entry point `name`; the compiler checks that fn has the
  * toolkit's prototype for it. SHIM_INSTALL: fn goes to the server;

@@ -151,6 +151,18 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attr, CUdev
 	case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR:
 		*value = 2048;
 		return CUDA_SUCCESS;
+	case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+		*value = 1024;
+		return CUDA_SUCCESS;
+	case CU_DEVICE_ATTRIBUTE_WARP_SIZE:
+		*value = 32;
+		return CUDA_SUCCESS;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
+		*value = 9;
+		return CUDA_SUCCESS;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
+		*value = 0;
+		return CUDA_SUCCESS;
 	case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID:
 		*value = 0;
 		return CUDA_SUCCESS;

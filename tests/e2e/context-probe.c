@@ -1,0 +1,122 @@
+/* A device's and a context's settings with the driver API, as cudart's
+ * cudaSetDeviceFlags, cudaDeviceGetPCIBusId, cudaOccupancyMaxPotentialBlockSize
+ * and cudaProfilerStart use them; the same checks hold natively (a GPU) and
+ * through openmps (a GPU or fakecuda):
+ *   the primary context's flags as set (blocking sync, map host), the
+ *   current context's the same, bad flags an invalid value, a created
+ *   context's flags its own; the compute capability as the attributes say;
+ *   the PCI bus id names the device back; profiling starts and stops; the
+ *   potential block size reaches the most resident threads of any block
+ *   size; freeing 0 asynchronously does nothing; a kernel still runs.
+ * Ends with "context_probe: PASS" or the first check that failed. */
+#include <cuda.h>
+#include <cudaProfiler.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "twice_ptx.h"
+
+#define CK(call) EXPECT(call, CUDA_SUCCESS)
+#define EXPECT(call, want)                                                                                  \
+	do {                                                                                                \
+		CUresult r_ = (call);                                                                       \
+		if (r_ != (want)) {                                                                         \
+			printf("context_probe: FAIL %s = %d, expected %d\n", #call, (int)r_, (int)(want));  \
+			return 1;                                                                           \
+		}                                                                                           \
+	} while (0)
+#define CHECK(cond, ...)                                    \
+	do {                                                \
+		if (!(cond)) {                              \
+			printf("context_probe: FAIL ");     \
+			printf(__VA_ARGS__);                \
+			printf("\n");                       \
+			return 1;                           \
+		}                                           \
+	} while (0)
+
+int main(void)
+{
+	const unsigned flags = CU_CTX_SCHED_BLOCKING_SYNC | CU_CTX_MAP_HOST;
+	unsigned got = 0, n = 1000, host[1000], i;
+	int active = 0, major = 0, minor = 0, amaj = 0, amin = 0, grid = 0, block = 0, best = 0, size, warp = 0,
+	    maxb = 0;
+	char bus[64];
+	CUdevice dev, back = -1;
+	CUcontext ctx, mine, cur;
+	CUmodule mod;
+	CUfunction f;
+	CUdeviceptr p;
+	void *args[] = {&p, &n};
+
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuDevicePrimaryCtxSetFlags(dev, flags));
+	EXPECT(cuDevicePrimaryCtxSetFlags(dev, CU_CTX_SCHED_SPIN | CU_CTX_SCHED_YIELD), CUDA_ERROR_INVALID_VALUE);
+	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuDevicePrimaryCtxGetState(dev, &got, &active));
+	CHECK(got == flags && active, "primary context: flags 0x%x, active %d; set 0x%x", got, active, flags);
+	CK(cuCtxGetFlags(&got));
+	CHECK(got == flags, "current context: flags 0x%x, expected 0x%x", got, flags);
+	printf("the primary context keeps its flags: 0x%x\n", got);
+
+	CK(cuCtxCreate(&mine, NULL, CU_CTX_SCHED_YIELD, dev));
+	CK(cuCtxGetFlags(&got));
+	CHECK((got & CU_CTX_SCHED_MASK) == CU_CTX_SCHED_YIELD, "created context: flags 0x%x", got);
+	CK(cuCtxPopCurrent(&cur));
+	CK(cuCtxDestroy(mine));
+	CK(cuCtxSetCurrent(ctx));
+
+	CK(cuDeviceGetAttribute(&amaj, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev));
+	CK(cuDeviceGetAttribute(&amin, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	CK(cuDeviceComputeCapability(&major, &minor, dev));
+#pragma GCC diagnostic pop
+	CHECK(major == amaj && minor == amin, "compute capability %d.%d, attributes %d.%d", major, minor, amaj, amin);
+	CK(cuDeviceGetPCIBusId(bus, sizeof(bus), dev));
+	CK(cuDeviceGetByPCIBusId(&back, bus));
+	CHECK(back == dev, "PCI bus id %s names device %d", bus, (int)back);
+	EXPECT(cuDeviceGetByPCIBusId(&back, "not a bus id"), CUDA_ERROR_INVALID_VALUE);
+	printf("compute capability and PCI bus id agree\n");
+
+	CK(cuProfilerStart());
+	CK(cuProfilerStop());
+
+	CK(cuModuleLoadData(&mod, twice_ptx));
+	CK(cuModuleGetFunction(&f, mod, "twice"));
+	CK(cuOccupancyMaxPotentialBlockSize(&grid, &block, f, NULL, 0, 0));
+	CK(cuDeviceGetAttribute(&warp, CU_DEVICE_ATTRIBUTE_WARP_SIZE, dev));
+	CK(cuDeviceGetAttribute(&maxb, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, dev));
+	for (size = warp; size <= maxb; size += warp) {
+		int blocks = 0;
+
+		CK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, f, size, 0));
+		if (blocks * size > best)
+			best = blocks * size;
+	}
+	{
+		int blocks = 0;
+
+		CK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, f, block, 0));
+		CHECK(block > 0 && grid > 0 && blocks * block == best,
+		      "potential block size %d (grid %d): %d threads a multiprocessor, the best is %d", block, grid,
+		      blocks * block, best);
+	}
+	printf("the potential block size reaches the most resident threads\n");
+
+	CK(cuMemFreeAsync(0, NULL));
+	CK(cuMemAlloc(&p, sizeof(host)));
+	for (i = 0; i < n; i++)
+		host[i] = i;
+	CK(cuMemcpyHtoD(p, host, sizeof(host)));
+	CK(cuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, NULL, args, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(host, p, sizeof(host)));
+	for (i = 0; i < n; i++)
+		CHECK(host[i] == 2 * i, "after a blocking-sync wait: host[%u] = %u", i, host[i]);
+	CK(cuMemFree(p));
+	printf("context_probe: PASS\n");
+	return 0;
+}

@@ -1,0 +1,13 @@
+# A device's and a context's settings through the server (context-probe.c):
+# flags kept and reported, the compute capability and PCI bus id from the
+# device facts, profiling accepted, the potential block size found with the
+# server's occupancy answers, freeing 0 asynchronously a no-op. The same
+# probe runs natively on a GPU in the GPU suite.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+export OPENMPS_REAL_DRIVER=$FAKECUDA
+start_daemon
+out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-context-probe" 2>&1)
+check "through openmps, the probe passes (it printed: $out)" grep -qx "context_probe: PASS" <<<"$out"
+check "nothing was refused on the way" test -z "$(grep "not supported" <<<"$out")"
+finish
