@@ -519,14 +519,48 @@ static CUresult ctx_set_limit(CUlimit limit, size_t value)
 	return ctx_limit(limit, 1, value, NULL);
 }
 
+/* Features the device has and openmps does not serve yet: reported absent,
+ * so that a program that asks first (as the CUDA samples and most
+ * frameworks do) takes its other path instead of failing in a refused call.
+ * docs/api-coverage.md lists them (gen_coverage.py reads this table). */
+static const CUdevice_attribute absent[] = {
+	CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY,
+	CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS,
+	CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS,
+	CU_DEVICE_ATTRIBUTE_DIRECT_MANAGED_MEM_ACCESS_FROM_HOST,
+	CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_MEM_OPS_V1,
+	CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS_V1,
+	CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR_V1,
+	CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS,
+	CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR,
+	CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES,
+	CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_MULTICAST_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_HOST_NUMA_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_HOST_NUMA_MULTINODE_IPC_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_HOST_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
+	CU_DEVICE_ATTRIBUTE_HOST_ALLOC_DMA_BUF_SUPPORTED,
+};
+
 void shim_device_install(const struct omps_device_info *info, int n)
 {
+	size_t a;
 	int i;
 
 	ndevs = n;
 	memcpy(devs, info, sizeof(devs[0]) * (size_t)n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ctxs[i].dev = i;
+		for (a = 0; a < sizeof(absent) / sizeof(absent[0]); a++)
+			if (absent[a] < OMPS_MAX_ATTRS)
+				devs[i].attrs[absent[a]] = 0;
+	}
 	SHIM_LOCAL(cuDeviceGetCount, device_get_count);
 	SHIM_LOCAL(cuDeviceGet, device_get);
 	SHIM_LOCAL(cuDeviceGetName, device_get_name);

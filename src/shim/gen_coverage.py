@@ -72,6 +72,12 @@ def slots(src_dir):
     return out
 
 
+def absent_attributes(src_dir):
+    text = open(os.path.join(src_dir, "device.c")).read()
+    block = text[text.index("absent[] = {"):]
+    return re.findall(r"CU_DEVICE_ATTRIBUTE_\w+", block[: block.index("};")])
+
+
 def main():
     header, src_dir, out_md = sys.argv[1:4]
     names = entry_names(header)
@@ -122,6 +128,10 @@ def main():
     for table, served in slots(src_dir):
         desc = ", ".join(f"{k} (`{fn}`)" if fn != "NULL" else f"{k} (empty)" for k, fn in served)
         lines.append(f"| {TABLE_NAMES.get(table, table)} | {desc} |")
+    lines += ["", "## Device attributes reported absent", "",
+              "The device has these, and openmps does not serve them yet: `cuDeviceGetAttribute` answers 0 in remote",
+              "mode, so that a program that asks first takes its other path.", ""]
+    lines += [f"- `{a}`" for a in absent_attributes(src_dir)]
     lines += ["", "## Entry points", "", "| entry point | through openmps | where |", "|---|---|---|"]
     lines += rows
     with open(out_md, "w") as f:

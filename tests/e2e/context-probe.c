@@ -81,6 +81,10 @@ int main(void)
 	EXPECT(cuDeviceGetByPCIBusId(&back, "not a bus id"), CUDA_ERROR_INVALID_VALUE);
 	printf("compute capability and PCI bus id agree\n");
 
+	CK(cuDeviceGetAttribute(&amaj, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, dev));
+	CK(cuDeviceGetAttribute(&amin, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, dev));
+	printf("managed memory %d, virtual memory management %d\n", amaj, amin);
+
 	CK(cuProfilerStart());
 	CK(cuProfilerStop());
 

@@ -9,5 +9,7 @@ export OPENMPS_REAL_DRIVER=$FAKECUDA
 start_daemon
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-context-probe" 2>&1)
 check "through openmps, the probe passes (it printed: $out)" grep -qx "context_probe: PASS" <<<"$out"
+check "what openmps does not serve yet is reported absent (the driver has it)" \
+	grep -qx "managed memory 0, virtual memory management 0" <<<"$out"
 check "nothing was refused on the way" test -z "$(grep "not supported" <<<"$out")"
 finish

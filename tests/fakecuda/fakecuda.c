@@ -157,6 +157,10 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attr, CUdev
 	case CU_DEVICE_ATTRIBUTE_WARP_SIZE:
 		*value = 32;
 		return CUDA_SUCCESS;
+	case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY: /* as a GPU has them: openmps reports them absent */
+	case CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED:
+		*value = 1;
+		return CUDA_SUCCESS;
 	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
 		*value = 9;
 		return CUDA_SUCCESS;
