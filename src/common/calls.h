@@ -323,6 +323,26 @@ struct omps_call_cond_handle {
 	uint32_t reserved;
 };
 
+/* CUDA IPC between clients of one server: the memory is in one context, so
+ * an importer uses the exporter's addresses, with no copy and no mapping.
+ * The handle carries a random token, the capability, and the server's pid,
+ * so that a handle of another server is told apart. */
+#define OMPS_IPC_TOKEN 16
+
+struct omps_call_ipc_open {
+	unsigned char token[OMPS_IPC_TOKEN];
+	int32_t server_pid; /* as the handle says */
+	uint32_t flags;	    /* cuIpcOpenMemHandle's */
+};
+
+struct omps_reply_ipc {
+	struct omps_reply r;
+	unsigned char token[OMPS_IPC_TOKEN];
+	int32_t server_pid;
+	int32_t dev;
+	uint64_t ptr, bytes; /* IPC_OPEN: the allocation; IPC_GET: the allocation the address is in */
+};
+
 /* A context limit is shared by every client of the device: a client may
  * raise one (set), never lower it; a lower value leaves it as it is. */
 struct omps_call_ctx_limit {
@@ -413,7 +433,10 @@ struct omps_reply_function {
 	X(GRAPH_EXEC_NODE_SET, graphbuild, add_node, graph_node, TAIL, SYNC, "executable graph node update")   \
 	X(GRAPH_ADD_DEPS, graphbuild, add_deps, graph_deps, TAIL, SYNC, "graph dependencies add")               \
 	X(GRAPH_CLONE, graphbuild, clone, handle, FIXED, SYNC, "graph clone") /* -> reply_handle */             \
-	X(COND_HANDLE, graphbuild, cond_handle, cond_handle, FIXED, SYNC, "graph conditional handle create") /* -> value */
+	X(COND_HANDLE, graphbuild, cond_handle, cond_handle, FIXED, SYNC, "graph conditional handle create") /* -> value */ \
+	X(IPC_GET, ipc, get, ptr, FIXED, SYNC, "IPC memory handle") /* -> reply_ipc */                       \
+	X(IPC_OPEN, ipc, open, ipc_open, FIXED, SYNC, "IPC memory handle open") /* -> reply_ipc */            \
+	X(IPC_CLOSE, ipc, close, ptr, FIXED, SYNC, "IPC memory handle close")
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

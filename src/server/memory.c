@@ -143,16 +143,50 @@ void srv_memory_alloc(struct srv_client *c, const struct omps_call_alloc *m)
  * done; nobody waits for it. */
 static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 {
+	int held = 0;
 	CUstream s;
-	CUresult r = srv_use_device(c, a->dev, NULL);
+	CUresult r;
 
+	if (a->import) { /* another client's memory: closed, never freed here */
+		srv_ipc_unimport(c, a);
+		return CUDA_SUCCESS;
+	}
+	held = a->export && srv_ipc_unexport(c, a);
+	r = srv_use_device(c, a->dev, NULL);
 	if (r == CUDA_SUCCESS)
 		r = quiet_stream(c, a->dev, &s);
 	if (r == CUDA_SUCCESS)
 		r = srv_stream_after_all(c, a->dev, s);
+	if (r == CUDA_SUCCESS && held) { /* the importers' now: its writes done before they may free it */
+		r = c->srv->drv->stream_synchronize(s);
+		account(c, a->dev, a->bytes, 0);
+		return r;
+	}
 	if (r == CUDA_SUCCESS)
 		r = give_back(c, a, s);
 	return r;
+}
+
+CUresult srv_memory_give_back_orphan(struct srv_client *c, int dev, CUdeviceptr ptr, uint64_t bytes)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUstream s;
+	CUresult r = srv_use_device(c, dev, NULL);
+
+	if (r == CUDA_SUCCESS)
+		r = quiet_stream(c, dev, &s);
+	if (r == CUDA_SUCCESS)
+		r = srv_stream_after_all(c, dev, s);
+	if (r == CUDA_SUCCESS)
+		r = drv->memset_d8_async(ptr, 0, bytes, s);
+	if (r == CUDA_SUCCESS)
+		r = drv->mem_free_async(ptr, s);
+	return r;
+}
+
+struct srv_alloc *srv_memory_alloc_of(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+{
+	return owned(c, ptr, bytes);
 }
 
 /* While the client holds graphs or has captures under way, memory it frees
@@ -198,7 +232,7 @@ void srv_memory_free(struct srv_client *c, const struct omps_call_ptr *m)
 		srv_reply_result(c, CUDA_SUCCESS); /* as the driver: freeing 0 does nothing */
 		return;
 	}
-	if (!a || a->module) {
+	if (!a || a->module || a->import) {
 		omps_log("Client process %d: cuMemFree of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
 		srv_reply_result(c, CUDA_ERROR_INVALID_VALUE);
@@ -626,9 +660,11 @@ void srv_memory_release(struct srv_client *c)
 
 		c->mem.allocs = a->next;
 		if (!a->module) {
+			int imported = a->import != NULL;
+
 			free_one(c, a);
-			bytes += a->bytes;
-			n++;
+			bytes += imported ? 0 : a->bytes;
+			n += !imported;
 		}
 		free(a);
 	}

@@ -25,6 +25,9 @@ struct srv_alloc {
 	int dev;
 	uint32_t module; /* a global of this module: the module frees it, not the client */
 	int retired;	 /* freed by the client while it held graphs (memory.c) */
+	struct srv_ipc_export *export; /* its CUDA IPC handle, once it gave one out (ipc.c) */
+	struct srv_ipc_export *import; /* another client's memory it opened, */
+	unsigned import_refs;	       /* this many times */
 };
 
 /* A module several clients loaded from the same image, which holds no data
@@ -207,6 +210,8 @@ struct srv_state {
 	CUcontext ctx[OMPS_MAX_DEVICES]; /* the primary contexts every client shares */
 	pthread_mutex_t pool_lock;
 	pthread_mutex_t modules_lock;
+	pthread_mutex_t ipc_lock;
+	struct srv_ipc_export *exports; /* ipc.c */
 	atomic_uint host_maps;	 /* host memory ranges every client shares (host.c), */
 	unsigned host_maps_max; /* at most this many */
 	const char *exit_why;	/* the daemon said to exit now: why, for each client's log line */
@@ -363,6 +368,12 @@ void srv_capture_abandon(struct srv_client *c, CUstream s);
  * when s is capturing: for work that a graph cannot replay. */
 CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what);
 
+/* ipc.c: an allocation that carries an IPC export or import is going.
+ * unexport: 1 if importers still have it open, the memory now theirs (the
+ * last to close frees it); 0 if it may be freed now. */
+int srv_ipc_unexport(struct srv_client *c, struct srv_alloc *a);
+void srv_ipc_unimport(struct srv_client *c, struct srv_alloc *a);
+
 /* graphbuild.c: graph `handle` is going; its nodes and body graphs go too. */
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);
 
@@ -406,6 +417,11 @@ int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes);
 /* The bytes a 3D region spans: depth slices of rows rows, height rows of
  * width bytes used each, pitch apart; -1 if it cannot be. */
 int srv_span3d(uint64_t pitch, uint64_t rows, uint64_t width, uint64_t height, uint64_t depth, uint64_t *bytes);
+/* Memory nobody owns any more (an IPC export's, after its exporter freed it)
+ * back to the pool, zeroed, once c's work so far is done. */
+CUresult srv_memory_give_back_orphan(struct srv_client *c, int dev, CUdeviceptr ptr, uint64_t bytes);
+/* The client's allocation that holds [ptr, ptr + bytes), or NULL (logged). */
+struct srv_alloc *srv_memory_alloc_of(struct srv_client *c, uint64_t ptr, uint64_t bytes);
 /* Frees what the client freed while it held graphs: it holds none now. */
 void srv_memory_free_retired(struct srv_client *c);
 

@@ -41,6 +41,7 @@ int srv_state_init(struct srv_state *s, struct srv_driver *drv, char *err, size_
 	s->host_bytes_max = host_bytes_max();
 	pthread_mutex_init(&s->pool_lock, NULL);
 	pthread_mutex_init(&s->modules_lock, NULL);
+	pthread_mutex_init(&s->ipc_lock, NULL);
 	if (srv_workers_init(s, err, errlen) < 0 || srv_driver_load(drv, err, errlen) < 0 ||
 	    srv_devices_open(drv, &s->devices, s->ctx, err, errlen) < 0)
 		return -1;

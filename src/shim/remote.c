@@ -59,6 +59,7 @@ static void install_remote(void)
 	shim_stream_install();
 	shim_graph_install();
 	shim_graphbuild_install();
+	shim_ipc_install();
 	shim_pitched_install();
 	shim_pool_install();
 	shim_hostfn_install();

@@ -85,6 +85,7 @@ void shim_launch_install(void);
 void shim_stream_install(void);
 void shim_graph_install(void);
 void shim_graphbuild_install(void);
+void shim_ipc_install(void);
 void shim_pitched_install(void);
 void shim_pool_install(void);
 void shim_hostfn_install(void);

@@ -1,0 +1,101 @@
+/* CUDA IPC in remote mode (ipc.c in the server): a handle is the server's
+ * token for the allocation, with the server's pid. Between two clients of
+ * one server the importer gets the exporter's own addresses; a handle of
+ * another server, or of a process that is not openmps's, is refused with a
+ * line. Events are not shared (IPC events are reported absent). */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define IPC_MAGIC "openmps"
+
+struct handle {
+	char magic[8];
+	int32_t server_pid;
+	uint32_t reserved;
+	unsigned char token[OMPS_IPC_TOKEN];
+};
+
+_Static_assert(sizeof(struct handle) <= sizeof(CUipcMemHandle), "an openmps handle fits the driver's");
+
+static void say_once(atomic_int *said, const char *line)
+{
+	if (!atomic_exchange(said, 1))
+		fprintf(stderr, "openmps: %s\n", line);
+}
+
+static CUresult get_mem_handle(CUipcMemHandle *out, CUdeviceptr ptr)
+{
+	struct omps_call_ptr m = {.ptr = ptr};
+	struct omps_reply_ipc rep;
+	struct handle h;
+	CUresult r;
+
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(&rep, 0, sizeof(rep));
+	r = shim_call(OMPS_CALL_IPC_GET, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS)
+		return r;
+	memset(out, 0, sizeof(*out));
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, IPC_MAGIC, sizeof(h.magic));
+	h.server_pid = rep.server_pid;
+	memcpy(h.token, rep.token, sizeof(h.token));
+	memcpy(out->reserved, &h, sizeof(h));
+	return CUDA_SUCCESS;
+}
+
+static CUresult open_mem_handle(CUdeviceptr *ptr, CUipcMemHandle in, unsigned int flags)
+{
+	static atomic_int said_native, said_other;
+	struct omps_call_ipc_open m = {.flags = flags};
+	struct omps_reply_ipc rep;
+	struct handle h;
+	CUresult r;
+
+	if (!ptr)
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&h, in.reserved, sizeof(h));
+	if (memcmp(h.magic, IPC_MAGIC, sizeof(h.magic))) {
+		say_once(&said_native, "cuIpcOpenMemHandle of a handle from a program outside openmps is not "
+				       "supported (its memory is in another context); it returns "
+				       "CUDA_ERROR_INVALID_VALUE");
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	memcpy(m.token, h.token, sizeof(m.token));
+	m.server_pid = h.server_pid;
+	memset(&rep, 0, sizeof(rep));
+	r = shim_call(OMPS_CALL_IPC_OPEN, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_ERROR_NOT_SUPPORTED)
+		say_once(&said_other, "cuIpcOpenMemHandle of a handle from a client of another openmps server (another "
+				      "user's, or with other settings) is not supported; it returns "
+				      "CUDA_ERROR_NOT_SUPPORTED");
+	if (r != CUDA_SUCCESS)
+		return r;
+	shim_range_add(&(struct shim_range){.base = rep.ptr, .bytes = rep.bytes, .kind = SHIM_RANGE_DEVICE,
+					    .dev = rep.dev});
+	*ptr = rep.ptr;
+	return CUDA_SUCCESS;
+}
+
+static CUresult close_mem_handle(CUdeviceptr ptr)
+{
+	struct omps_call_ptr m = {.ptr = ptr};
+	struct omps_reply rep;
+	CUresult r = shim_call(OMPS_CALL_IPC_CLOSE, &m, sizeof(m), &rep, sizeof(rep));
+
+	if (r == CUDA_SUCCESS)
+		shim_range_remove(ptr, NULL);
+	return r;
+}
+
+void shim_ipc_install(void)
+{
+	SHIM_INSTALL(cuIpcGetMemHandle, get_mem_handle);
+	SHIM_INSTALL(cuIpcOpenMemHandle_v2, open_mem_handle);
+	SHIM_INSTALL(cuIpcCloseMemHandle, close_mem_handle);
+	shim_table[SHIM_EP_cuIpcOpenMemHandle] = (void *)open_mem_handle; /* the unversioned name, the same call */
+}
