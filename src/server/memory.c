@@ -11,16 +11,40 @@
 
 /* The allocation of this client that holds [ptr, ptr + bytes), or NULL
  * (logged: another client's memory, or none). */
-static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+static struct srv_alloc *find(struct srv_client *c, uint64_t ptr, uint64_t bytes)
 {
 	struct srv_alloc *a;
 
 	for (a = c->mem.allocs; a; a = a->next)
 		if (!a->retired && ptr >= a->ptr && bytes <= a->bytes && ptr - a->ptr <= a->bytes - bytes)
 			return a;
+	return NULL;
+}
+
+static void refuse_span(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+{
 	srv_refused(c, "device memory at 0x%llx (%llu bytes) is not within its allocations", (unsigned long long)ptr,
 		    (unsigned long long)bytes);
-	return NULL;
+}
+
+static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+{
+	struct srv_alloc *a = find(c, ptr, bytes);
+
+	if (!a)
+		refuse_span(c, ptr, bytes);
+	return a;
+}
+
+/* Where the device side of a copy or memset may be: the client's device
+ * memory, or host memory it shares that the GPU reaches at the same
+ * address (its managed memory: the shim's managed.c). */
+static int usable(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+{
+	if (find(c, ptr, bytes) || (bytes && srv_host_device_ptr(c, ptr, bytes) == ptr))
+		return 1;
+	refuse_span(c, ptr, bytes);
+	return 0;
 }
 
 /* Every client's memory comes from one pool per device: a pool of each
@@ -271,7 +295,7 @@ void srv_memory_memset(struct srv_client *c, const struct omps_call_memset *m)
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	if (r == CUDA_SUCCESS && ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->count > UINT64_MAX / 4 ||
-				  !owned(c, m->ptr, m->count * m->elem) || m->ptr % m->elem))
+				  !usable(c, m->ptr, m->count * m->elem) || m->ptr % m->elem))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && m->elem == 1)
 		r = drv->memset_d8_async(m->ptr, (unsigned char)m->value, m->count, s);
@@ -288,7 +312,7 @@ void srv_memory_copy_htod(struct srv_client *c, const struct omps_call_copy *m, 
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
-	if (r == CUDA_SUCCESS && (m->bytes != len || !owned(c, m->dst, m->bytes)))
+	if (r == CUDA_SUCCESS && (m->bytes != len || !usable(c, m->dst, m->bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		r = srv_capture_refuse(c, s, "a copy of pageable host memory to the device");
@@ -307,7 +331,7 @@ void srv_memory_copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
-	if (r == CUDA_SUCCESS && !owned(c, m->src, m->bytes))
+	if (r == CUDA_SUCCESS && !usable(c, m->src, m->bytes))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		r = srv_capture_refuse(c, s, "a copy of device memory to pageable host memory");
@@ -333,7 +357,7 @@ void srv_memory_copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
-	if (r == CUDA_SUCCESS && (!owned(c, m->src, m->bytes) || !owned(c, m->dst, m->bytes)))
+	if (r == CUDA_SUCCESS && (!usable(c, m->src, m->bytes) || !usable(c, m->dst, m->bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->memcpy_dtod_async(m->dst, m->src, m->bytes, s);
@@ -342,7 +366,7 @@ void srv_memory_copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 
 int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes)
 {
-	return owned(c, ptr, bytes) != NULL;
+	return usable(c, ptr, bytes);
 }
 
 int srv_span3d(uint64_t pitch, uint64_t rows, uint64_t width, uint64_t height, uint64_t depth, uint64_t *bytes)
@@ -418,10 +442,10 @@ void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, 
 				  (m->kind == OMPS_COPY_DTOH && m->width > max)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_HTOD &&
-	    (span(m->src_pitch, m->width, m->height, &bytes) || !owned(c, m->src, bytes)))
+	    (span(m->src_pitch, m->width, m->height, &bytes) || !usable(c, m->src, bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_DTOH &&
-	    (span(m->dst_pitch, m->width, m->height, &bytes) || !owned(c, m->dst, bytes)))
+	    (span(m->dst_pitch, m->width, m->height, &bytes) || !usable(c, m->dst, bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_DTOD)
 		r = srv_capture_refuse(c, s, "a 2D copy with pageable host memory");
@@ -459,7 +483,7 @@ void srv_memory_memset_2d(struct srv_client *c, const struct omps_call_memset2d 
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	if (r == CUDA_SUCCESS && ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->width > UINT64_MAX / 4 ||
-				  span(m->pitch, m->width * m->elem, m->height, &bytes) || !owned(c, m->ptr, bytes) ||
+				  span(m->pitch, m->width * m->elem, m->height, &bytes) || !usable(c, m->ptr, bytes) ||
 				  m->ptr % m->elem || m->pitch % m->elem))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && m->elem == 1)
@@ -568,7 +592,7 @@ void srv_memory_pool_attr(struct srv_client *c, const struct omps_call_pool_attr
  * checked, on its stream s; nothing waits for it here. */
 static CUresult dma(struct srv_client *c, int to_device, uint64_t dev, uint64_t host, uint64_t bytes, CUstream s)
 {
-	if (!srv_host_owned(c, host, bytes) || !owned(c, dev, bytes))
+	if (!srv_host_owned(c, host, bytes) || !usable(c, dev, bytes))
 		return CUDA_ERROR_INVALID_VALUE;
 	if (to_device)
 		return c->srv->drv->memcpy_htod_async(dev, (const void *)(uintptr_t)host, bytes, s);

@@ -412,7 +412,7 @@ void srv_memory_release(struct srv_client *c);
  * the module goes. */
 int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdeviceptr ptr, uint64_t bytes);
 void srv_memory_forget_module(struct srv_client *c, uint32_t module);
-/* Whether [ptr, ptr + bytes) is within the client's device memory (a refusal is logged). */
+/* Whether [ptr, ptr + bytes) is the client's device memory, or its managed memory (a refusal is logged). */
 int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes);
 /* The bytes a 3D region spans: depth slices of rows rows, height rows of
  * width bytes used each, pitch apart; -1 if it cannot be. */

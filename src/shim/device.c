@@ -524,10 +524,7 @@ static CUresult ctx_set_limit(CUlimit limit, size_t value)
  * frameworks do) takes its other path instead of failing in a refused call.
  * docs/api-coverage.md lists them (gen_coverage.py reads this table). */
 static const CUdevice_attribute absent[] = {
-	CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY,
 	CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS,
-	CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS,
-	CU_DEVICE_ATTRIBUTE_DIRECT_MANAGED_MEM_ACCESS_FROM_HOST,
 	CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_MEM_OPS_V1,
 	CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS_V1,
 	CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR_V1,

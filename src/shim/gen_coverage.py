@@ -4,9 +4,9 @@ slot does through openmps, read from the shim's own code, so that the table
 cannot drift (CTest's api_coverage compares it with the checked-in copy).
 
 In remote mode an entry point is
-  remoted   installed with SHIM_INSTALL (or typed by hand into shim_table):
+  remoted   installed with SHIM_INSTALL (or SHIM_UNTYPED, typed by hand):
             its family posts or calls through the data channel;
-  client    installed with SHIM_LOCAL, or answered by the local driver
+  client    installed with SHIM_LOCAL (SHIM_LOCAL_UNTYPED), or answered by the local driver
             (shim_use_driver_locally), or one of the few written whole in
             the shim (cuInit, cuGetProcAddress, cuGetExportTable): the
             client answers without the server;
@@ -43,8 +43,10 @@ def installs(src_dir):
         text = open(path).read()
         for name in re.findall(r"\bSHIM_INSTALL\((cu\w+),", text):
             out[name] = ("remoted", family)
-        for name in re.findall(r"\bshim_table\[SHIM_EP_(cu\w+)\]\s*=\s*\(void \*\)", text):
+        for name in re.findall(r"\bSHIM_UNTYPED\((cu\w+),", text):
             out[name] = ("remoted", family)
+        for name in re.findall(r"\bSHIM_LOCAL_UNTYPED\((cu\w+),", text):
+            out[name] = ("client", family)
         for name in re.findall(r"\bSHIM_LOCAL\((cu\w+),", text):
             out[name] = ("client", family)
         for name in re.findall(r"\bshim_use_driver_locally\(SHIM_EP_(cu\w+)\)", text):

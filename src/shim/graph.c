@@ -248,8 +248,8 @@ void shim_graph_install(void)
 	SHIM_INSTALL(cuGraphGetNodes, get_nodes);
 	/* Names whose prototypes cuda.h gives only to the driver's own build
 	 * (the unversioned ABI): typed here, by hand. */
-	shim_table[SHIM_EP_cuStreamBeginCapture] = (void *)begin_capture_v1;
-	shim_table[SHIM_EP_cuStreamGetCaptureInfo] = (void *)capture_info_v1;
-	shim_table[SHIM_EP_cuGraphInstantiate] = (void *)instantiate_v1;
-	shim_table[SHIM_EP_cuGraphInstantiate_v2] = (void *)instantiate_v1;
+	SHIM_UNTYPED(cuStreamBeginCapture, begin_capture_v1);
+	SHIM_UNTYPED(cuStreamGetCaptureInfo, capture_info_v1);
+	SHIM_UNTYPED(cuGraphInstantiate, instantiate_v1);
+	SHIM_UNTYPED(cuGraphInstantiate_v2, instantiate_v1);
 }

@@ -509,7 +509,7 @@ void shim_graphbuild_install(void)
 	SHIM_INSTALL(cuGraphExecMemsetNodeSetParams, exec_memset_node_set_params);
 	SHIM_INSTALL(cuGraphConditionalHandleCreate, cond_handle_create);
 	/* The unversioned ABI, typed by hand (cuda.h gives it to the driver's build only). */
-	shim_table[SHIM_EP_cuGraphAddNode] = (void *)add_node_v1;
-	shim_table[SHIM_EP_cuGraphAddDependencies] = (void *)add_deps_v1;
-	shim_table[SHIM_EP_cuGraphAddKernelNode] = (void *)add_kernel_node_v1;
+	SHIM_UNTYPED(cuGraphAddNode, add_node_v1);
+	SHIM_UNTYPED(cuGraphAddDependencies, add_deps_v1);
+	SHIM_UNTYPED(cuGraphAddKernelNode, add_kernel_node_v1);
 }

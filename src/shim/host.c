@@ -174,7 +174,16 @@ static CUresult free_host(void *p)
 	struct shim_range r;
 
 	if (shim_range_find((uintptr_t)p, &r) || r.kind != SHIM_RANGE_HOST || r.base != (uintptr_t)p ||
-	    r.registered)
+	    r.registered || r.managed)
+		return CUDA_ERROR_INVALID_VALUE;
+	return shim_host_free(p);
+}
+
+CUresult shim_host_free(void *p)
+{
+	struct shim_range r;
+
+	if (shim_range_find((uintptr_t)p, &r) || r.kind != SHIM_RANGE_HOST || r.base != (uintptr_t)p)
 		return CUDA_ERROR_INVALID_VALUE;
 	stop_sharing(&r);
 	shim_range_remove(r.base, NULL);

@@ -97,5 +97,5 @@ void shim_ipc_install(void)
 	SHIM_INSTALL(cuIpcGetMemHandle, get_mem_handle);
 	SHIM_INSTALL(cuIpcOpenMemHandle_v2, open_mem_handle);
 	SHIM_INSTALL(cuIpcCloseMemHandle, close_mem_handle);
-	shim_table[SHIM_EP_cuIpcOpenMemHandle] = (void *)open_mem_handle; /* the unversioned name, the same call */
+	SHIM_UNTYPED(cuIpcOpenMemHandle, open_mem_handle); /* the unversioned name, the same call */
 }

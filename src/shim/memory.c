@@ -46,7 +46,12 @@ static CUresult mem_free(CUdeviceptr dptr)
 {
 	struct omps_call_ptr m = {.ptr = dptr};
 	struct omps_reply rep;
-	CUresult r = shim_call(OMPS_CALL_MEM_FREE, &m, sizeof(m), &rep, sizeof(rep));
+	struct shim_range mr;
+	CUresult r;
+
+	if (dptr && !shim_range_find(dptr, &mr) && mr.managed) /* cuMemAllocManaged's: host memory (managed.c) */
+		return mr.base == dptr ? shim_host_free((void *)(uintptr_t)dptr) : CUDA_ERROR_INVALID_VALUE;
+	r = shim_call(OMPS_CALL_MEM_FREE, &m, sizeof(m), &rep, sizeof(rep));
 
 	if (r == CUDA_SUCCESS && dptr)
 		shim_range_remove(dptr, NULL);
@@ -399,7 +404,7 @@ static CUresult get_address_range(CUdeviceptr *base, size_t *size, CUdeviceptr p
 {
 	struct shim_range r;
 
-	if (shim_range_find(p, &r) || r.kind != SHIM_RANGE_DEVICE)
+	if (shim_range_find(p, &r) || (r.kind != SHIM_RANGE_DEVICE && !r.managed))
 		return CUDA_ERROR_NOT_FOUND;
 	if (base)
 		*base = r.base;
@@ -426,7 +431,7 @@ static CUresult attribute(void *data, CUpointer_attribute a, CUdeviceptr p, cons
 		*(unsigned int *)data = !found ? 0 : r->kind == SHIM_RANGE_DEVICE ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
 		break;
 	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
-		*(CUdeviceptr *)data = found && r->kind == SHIM_RANGE_DEVICE ? p : 0;
+		*(CUdeviceptr *)data = found && (r->kind == SHIM_RANGE_DEVICE || r->managed) ? p : 0;
 		break;
 	case CU_POINTER_ATTRIBUTE_HOST_POINTER:
 		*(void **)data = found && r->kind == SHIM_RANGE_HOST ? (void *)(uintptr_t)p : NULL;
@@ -440,6 +445,8 @@ static CUresult attribute(void *data, CUpointer_attribute a, CUdeviceptr p, cons
 		*(unsigned long long *)data = found ? r->id : 0;
 		break;
 	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+		*(int *)data = found && r->managed;
+		break;
 	case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
 	case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
 		*(int *)data = 0;

@@ -52,6 +52,10 @@ void shim_channel_schedule(unsigned int sched); /* a CU_CTX_SCHED_* value: how r
 		shim_table[SHIM_EP_##name] = (void *)checked_;  \
 	} while (0)
 #define SHIM_LOCAL(name, fn) SHIM_INSTALL(name, fn)
+/* For names whose prototype cuda.h gives only to the driver's own build
+ * (the unversioned ABI): typed by hand, unchecked. */
+#define SHIM_UNTYPED(name, fn)	     (shim_table[SHIM_EP_##name] = (void *)(fn))
+#define SHIM_LOCAL_UNTYPED(name, fn) SHIM_UNTYPED(name, fn)
 
 /* device.c */
 void shim_device_install(const struct omps_device_info *devs, int n);
@@ -67,6 +71,7 @@ struct shim_range {
 	unsigned int flags; /* host memory: cuMemHostAlloc's or cuMemHostRegister's */
 	int registered;	    /* host memory the program allocated itself */
 	int shared;	    /* host memory the server maps too, at device_ptr for kernels */
+	int managed;	    /* cuMemAllocManaged's: shared, at the same address on both sides (managed.c) */
 	uint64_t device_ptr;
 	uint64_t id;	    /* process-wide, never reused */
 };
@@ -86,11 +91,13 @@ void shim_stream_install(void);
 void shim_graph_install(void);
 void shim_graphbuild_install(void);
 void shim_ipc_install(void);
+void shim_managed_install(void);
 void shim_pitched_install(void);
 void shim_pool_install(void);
 void shim_hostfn_install(void);
 CUresult shim_mem_alloc(CUdeviceptr *dptr, size_t bytes); /* memory.c */
 CUresult shim_host_alloc_shared(void **pp, size_t bytes); /* host.c */
+CUresult shim_host_free(void *p);			   /* host.c: cuMemFreeHost */
 int shim_shared_host(const void *p, size_t bytes); /* host.c: memory the server maps too */
 /* thread.c: a detached thread of the shim's own, with every signal blocked,
  * so that the program's handlers never run on it. 0, or an errno. */

@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 	EXPECT(cuCtxSynchronize(), CUDA_ERROR_INVALID_VALUE);
 	CK(cuCtxSynchronize());
 	EXPECT(cuMemcpyDtoH(out, a + bytes - 4, 8), CUDA_ERROR_INVALID_VALUE);
-	EXPECT(cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_NOT_SUPPORTED);
+	EXPECT(cuMemAddressReserve(&managed, 4096, 0, 0, 0), CUDA_ERROR_NOT_SUPPORTED); /* not remoted yet */
 
 	/* Kernels: load, describe, launch with kernelParams and with a packed buffer. */
 	CK(cuModuleLoadData(&mod, twice_ptx));

@@ -38,8 +38,9 @@ int main(int argc, char **argv)
 	cudaMalloc(&d, 64 << 20);
 	cudaMallocHost(&h, 4 << 20);
 	if (!strcmp(m, "unsupported")) {
-		int *managed;
-		cudaError_t e = cudaMallocManaged(&managed, 4096);
+		cudaChannelFormatDesc desc = cudaCreateChannelDesc<float>();
+		cudaArray_t array;
+		cudaError_t e = cudaMallocArray(&array, &desc, 64, 64); /* CUDA arrays: not remoted yet */
 
 		printf("misbehave unsupported: done (%s)\n", cudaGetErrorName(e));
 		return 1;

@@ -1,0 +1,77 @@
+/* Managed memory with the driver API, as the CUDA samples and unified-memory
+ * programs use it: the same checks pass natively (a GPU) and through openmps
+ * (a GPU or fakecuda): one pointer written by the CPU, doubled by a kernel,
+ * read back by the CPU after a synchronize; prefetch, advice and attach
+ * accepted; the pointer's attributes say managed; its address range; a copy
+ * from it; cuMemFree frees it; bad flags are an invalid value.
+ * Ends with "managed_probe: PASS" or the first check that failed. */
+#include <cuda.h>
+#include <stdio.h>
+
+#include "twice_ptx.h"
+
+#define CK(call) EXPECT(call, CUDA_SUCCESS)
+#define EXPECT(call, want)                                                                                 \
+	do {                                                                                               \
+		CUresult r_ = (call);                                                                      \
+		if (r_ != (want)) {                                                                        \
+			printf("managed_probe: FAIL %s = %d, expected %d\n", #call, (int)r_, (int)(want)); \
+			return 1;                                                                          \
+		}                                                                                          \
+	} while (0)
+#define CHECK(cond, ...)                                    \
+	do {                                                \
+		if (!(cond)) {                              \
+			printf("managed_probe: FAIL ");     \
+			printf(__VA_ARGS__);                \
+			printf("\n");                       \
+			return 1;                           \
+		}                                           \
+	} while (0)
+
+int main(void)
+{
+	unsigned n = 1 << 16, i, *w, copy[16];
+	int is_managed = 0, attr = 0;
+	CUdevice dev;
+	CUcontext ctx;
+	CUmodule mod;
+	CUfunction f;
+	CUdeviceptr p, q, base = 0;
+	CUstream s;
+	CUmemLocation loc = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0};
+	size_t size = 0;
+	void *args[] = {&p, &n};
+
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuDeviceGetAttribute(&attr, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, dev));
+	CHECK(attr == 1, "the device says it has no managed memory");
+	CK(cuModuleLoadData(&mod, twice_ptx));
+	CK(cuModuleGetFunction(&f, mod, "twice"));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	EXPECT(cuMemAllocManaged(&q, 64, 7), CUDA_ERROR_INVALID_VALUE);
+	CK(cuMemAllocManaged(&p, (size_t)n * 4, CU_MEM_ATTACH_GLOBAL));
+	w = (unsigned *)(uintptr_t)p;
+	for (i = 0; i < n; i++)
+		w[i] = i;
+	CK(cuMemAdvise(p, (size_t)n * 4, CU_MEM_ADVISE_SET_PREFERRED_LOCATION, loc));
+	CK(cuMemPrefetchAsync(p, (size_t)n * 4, loc, 0, s));
+	CK(cuStreamAttachMemAsync(s, p, 0, CU_MEM_ATTACH_GLOBAL));
+	CK(cuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, s, args, NULL));
+	CK(cuStreamSynchronize(s));
+	for (i = 0; i < n; i++)
+		CHECK(w[i] == 2 * i, "after the kernel, word %u is %u on the CPU", i, w[i]);
+	printf("one pointer: the CPU wrote, a kernel doubled, the CPU read\n");
+	CK(cuPointerGetAttribute(&is_managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, p + 40));
+	CHECK(is_managed == 1, "the pointer is not managed");
+	CK(cuMemGetAddressRange(&base, &size, p + 40));
+	CHECK(base == p && size >= (size_t)n * 4, "its range: 0x%llx, %zu bytes", (unsigned long long)base, size);
+	CK(cuMemcpyDtoH(copy, p + 4 * 100, sizeof(copy)));
+	CHECK(copy[0] == 200 && copy[15] == 230, "a copy from it: %u, %u", copy[0], copy[15]);
+	CK(cuMemFree(p));
+	printf("managed_probe: PASS\n");
+	return 0;
+}
