@@ -343,6 +343,24 @@ struct omps_reply_ipc {
 	uint64_t ptr, bytes; /* IPC_OPEN: the allocation; IPC_GET: the allocation the address is in */
 };
 
+/* Virtual memory management: address reservations, physical allocations
+ * (handles into the client's table) and the mappings between them, all in
+ * the server's context. One record for every call; each uses its fields:
+ *   GRANULARITY: dev, flags (the option)            -> reply_value
+ *   RESERVE: size, alignment, ptr (a wish), flags   -> reply_ptr
+ *   ADDR_FREE, UNMAP: ptr, size
+ *   CREATE: dev, size, flags                        -> reply_handle
+ *   RELEASE: handle
+ *   MAP: ptr, size, offset, handle
+ *   ACCESS: ptr, size, dev, flags (CUmemAccess_flags) */
+struct omps_call_vmm {
+	uint64_t ptr, size, offset, alignment;
+	uint32_t handle;
+	int32_t dev;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
 /* A context limit is shared by every client of the device: a client may
  * raise one (set), never lower it; a lower value leaves it as it is. */
 struct omps_call_ctx_limit {
@@ -436,7 +454,15 @@ struct omps_reply_function {
 	X(COND_HANDLE, graphbuild, cond_handle, cond_handle, FIXED, SYNC, "graph conditional handle create") /* -> value */ \
 	X(IPC_GET, ipc, get, ptr, FIXED, SYNC, "IPC memory handle") /* -> reply_ipc */                       \
 	X(IPC_OPEN, ipc, open, ipc_open, FIXED, SYNC, "IPC memory handle open") /* -> reply_ipc */            \
-	X(IPC_CLOSE, ipc, close, ptr, FIXED, SYNC, "IPC memory handle close")
+	X(IPC_CLOSE, ipc, close, ptr, FIXED, SYNC, "IPC memory handle close")                                 \
+	X(VMM_GRANULARITY, vmm, granularity, vmm, FIXED, SYNC, "allocation granularity query")                \
+	X(VMM_RESERVE, vmm, reserve, vmm, FIXED, SYNC, "address range reserve")                               \
+	X(VMM_ADDR_FREE, vmm, addr_free, vmm, FIXED, SYNC, "address range free")                              \
+	X(VMM_CREATE, vmm, create, vmm, FIXED, SYNC, "physical memory create")                                \
+	X(VMM_RELEASE, vmm, release_handle, vmm, FIXED, SYNC, "physical memory release")                       \
+	X(VMM_MAP, vmm, map, vmm, FIXED, SYNC, "memory map")                                                  \
+	X(VMM_UNMAP, vmm, unmap, vmm, FIXED, SYNC, "memory unmap")                                            \
+	X(VMM_ACCESS, vmm, access, vmm, FIXED, SYNC, "memory access set")
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -97,6 +97,14 @@
 	OPT(graph_node_set_params, cuGraphNodeSetParams) \
 	OPT(graph_exec_node_set_params, cuGraphExecNodeSetParams) \
 	OPT(graph_conditional_handle_create, cuGraphConditionalHandleCreate) \
+	OPT(mem_get_allocation_granularity, cuMemGetAllocationGranularity) \
+	OPT(mem_address_reserve, cuMemAddressReserve) \
+	OPT(mem_address_free, cuMemAddressFree) \
+	OPT(mem_create, cuMemCreate) \
+	OPT(mem_release, cuMemRelease) \
+	OPT(mem_map, cuMemMap) \
+	OPT(mem_unmap, cuMemUnmap) \
+	OPT(mem_set_access, cuMemSetAccess) \
 	OPT(module_get_function_count, cuModuleGetFunctionCount) \
 	OPT(device_get_dev_resource, cuDeviceGetDevResource) \
 	OPT(dev_sm_resource_split_by_count, cuDevSmResourceSplitByCount) \

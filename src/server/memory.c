@@ -87,6 +87,11 @@ static void account(struct srv_client *c, int dev, uint64_t bytes, int add)
 	srv_qos_usage_changed(c, 0);
 }
 
+void srv_memory_account(struct srv_client *c, int dev, uint64_t bytes, int add)
+{
+	account(c, dev, bytes, add);
+}
+
 /* Back to the shared pool on s, after s's work, zeroed first. */
 static CUresult give_back(struct srv_client *c, const struct srv_alloc *a, CUstream s)
 {
@@ -175,6 +180,8 @@ static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 		srv_ipc_unimport(c, a);
 		return CUDA_SUCCESS;
 	}
+	if (a->vmm) /* a mapping: vmm.c unmaps it */
+		return CUDA_SUCCESS;
 	held = a->export && srv_ipc_unexport(c, a);
 	r = srv_use_device(c, a->dev, NULL);
 	if (r == CUDA_SUCCESS)
@@ -256,7 +263,7 @@ void srv_memory_free(struct srv_client *c, const struct omps_call_ptr *m)
 		srv_reply_result(c, CUDA_SUCCESS); /* as the driver: freeing 0 does nothing */
 		return;
 	}
-	if (!a || a->module || a->import) {
+	if (!a || a->module || a->import || a->vmm) {
 		omps_log("Client process %d: cuMemFree of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
 		srv_reply_result(c, CUDA_ERROR_INVALID_VALUE);

@@ -25,6 +25,7 @@ struct srv_alloc {
 	int dev;
 	uint32_t module; /* a global of this module: the module frees it, not the client */
 	int retired;	 /* freed by the client while it held graphs (memory.c) */
+	int vmm;		       /* a mapping of its physical memory: vmm.c unmaps it */
 	struct srv_ipc_export *export; /* its CUDA IPC handle, once it gave one out (ipc.c) */
 	struct srv_ipc_export *import; /* another client's memory it opened, */
 	unsigned import_refs;	       /* this many times */
@@ -130,6 +131,11 @@ struct srv_client {
 		CUstream quiet[OMPS_MAX_DEVICES]; /* where its memory is allocated and freed */
 		CUevent stage[OMPS_STAGE_SLOTS];  /* the end of each staging buffer's last copy */
 	} mem;
+	struct { /* vmm.c: reservations, physical memory and mappings */
+		struct srv_vmm_range *reserved, *mapped;
+		struct srv_vmm_phys *phys; /* handle = index + 1 */
+		uint32_t nphys;
+	} vmm;
 	struct { /* module.c */
 		uint64_t data_bytes[OMPS_MAX_DEVICES]; /* its private modules' data */
 		unsigned char *image;		       /* a module image being received */
@@ -374,6 +380,9 @@ CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what);
 int srv_ipc_unexport(struct srv_client *c, struct srv_alloc *a);
 void srv_ipc_unimport(struct srv_client *c, struct srv_alloc *a);
 
+/* vmm.c: everything it mapped unmapped (zeroed), created released, reserved freed. */
+void srv_vmm_release(struct srv_client *c);
+
 /* graphbuild.c: graph `handle` is going; its nodes and body graphs go too. */
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);
 
@@ -417,6 +426,8 @@ int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes);
 /* The bytes a 3D region spans: depth slices of rows rows, height rows of
  * width bytes used each, pitch apart; -1 if it cannot be. */
 int srv_span3d(uint64_t pitch, uint64_t rows, uint64_t width, uint64_t height, uint64_t depth, uint64_t *bytes);
+/* Bytes of the client's on dev in its view of the pool: add or take away. */
+void srv_memory_account(struct srv_client *c, int dev, uint64_t bytes, int add);
 /* Memory nobody owns any more (an IPC export's, after its exporter freed it)
  * back to the pool, zeroed, once c's work so far is done. */
 CUresult srv_memory_give_back_orphan(struct srv_client *c, int dev, CUdeviceptr ptr, uint64_t bytes);

@@ -84,6 +84,8 @@ int main(void)
 	CK(cuDeviceGetAttribute(&amaj, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, dev));
 	CK(cuDeviceGetAttribute(&amin, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, dev));
 	printf("managed memory %d, virtual memory management %d\n", amaj, amin);
+	CK(cuDeviceGetAttribute(&amaj, CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, dev));
+	printf("IPC events %d\n", amaj);
 
 	CK(cuProfilerStart());
 	CK(cuProfilerStop());

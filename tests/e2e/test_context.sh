@@ -1,5 +1,5 @@
 # A device's and a context's settings through the server (context-probe.c),
-# and managed memory (managed-probe.c):
+# managed memory (managed-probe.c) and virtual memory management (vmm-probe.c):
 # flags kept and reported, the compute capability and PCI bus id from the
 # device facts, profiling accepted, the potential block size found with the
 # server's occupancy answers, freeing 0 asynchronously a no-op. The same
@@ -10,12 +10,20 @@ export OPENMPS_REAL_DRIVER=$FAKECUDA
 start_daemon
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-context-probe" 2>&1)
 check "through openmps, the probe passes (it printed: $out)" grep -qx "context_probe: PASS" <<<"$out"
-check "what openmps does not serve yet is reported absent (the driver has it)" \
-	grep -qx "managed memory 1, virtual memory management 0" <<<"$out"
+check "what openmps serves is reported as the device has it" \
+	grep -qx "managed memory 1, virtual memory management 1" <<<"$out"
+check "what openmps does not serve yet is reported absent (the driver has it)" grep -qx "IPC events 0" <<<"$out"
 
 # Managed memory (managed-probe.c): page-locked memory at one address in
 # the client and the server.
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-managed-probe" 2>&1)
 check "managed memory through openmps (it printed: $out)" grep -qx "managed_probe: PASS" <<<"$out"
 check "nothing was refused on the way" test -z "$(grep "not supported" <<<"$out")"
+# Virtual memory management (vmm-probe.c), and exportable handles refused.
+out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-vmm-probe" 2>&1)
+check "virtual memory management through openmps (it printed: $out)" grep -qx "vmm_probe: PASS" <<<"$out"
+check "server.log: a map outside its reservation refused" logged "cuMemMap of 0x[0-9a-f]* \\([0-9]* bytes\\) outside its reservations" server
+out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-vmm-probe" --refused 2>&1)
+check "exportable physical memory refused, with a line (it printed: $out)" \
+	grep -q "openmps: cuMemCreate with a shareable handle type .* is not supported" <<<"$out"
 finish

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -157,8 +158,9 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attr, CUdev
 	case CU_DEVICE_ATTRIBUTE_WARP_SIZE:
 		*value = 32;
 		return CUDA_SUCCESS;
-	case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY: /* as a GPU has them: openmps reports them absent */
+	case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY: /* as a GPU has them */
 	case CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED:
+	case CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED: /* openmps reports it absent */
 		*value = 1;
 		return CUDA_SUCCESS;
 	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
@@ -385,14 +387,28 @@ static void live_remove(const size_t *p)
 	live_remove_range((uintptr_t)(p + 2));
 }
 
+/* Blocks side by side (mappings of virtual memory) hold what spans them. */
 static int live_holds(uintptr_t addr, uint64_t bytes)
 {
-	int found = 0;
+	int found = 0, more = 1;
 	size_t i;
 
 	pthread_mutex_lock(&live_lock);
-	for (i = 0; i < nlive && !found; i++)
-		found = addr >= live[i].base && bytes <= live[i].bytes && addr - live[i].base <= live[i].bytes - bytes;
+	while (more && !found) {
+		more = 0;
+		for (i = 0; i < nlive; i++) {
+			uint64_t left;
+
+			if (addr < live[i].base || addr - live[i].base >= live[i].bytes)
+				continue;
+			left = live[i].bytes - (addr - live[i].base);
+			found = bytes <= left;
+			more = !found;
+			addr += left;
+			bytes -= found ? 0 : left;
+			break;
+		}
+	}
 	pthread_mutex_unlock(&live_lock);
 	return found;
 }
@@ -2185,6 +2201,91 @@ CUresult CUDAAPI cuVDPAUGetDevice(CUdevice *dev, unsigned int vdp_device, void *
 #include "driver.h"
 #define FAKECUDA_NEEDED(field, name) (void *)&name,
 __attribute__((used)) static void *const server_calls[] = {SRV_DRIVER_CALLS(FAKECUDA_NEEDED, FAKECUDA_NEEDED)};
+
+/* Virtual memory management: a reservation is an inaccessible range of
+ * this process's, a mapping fresh zeroed pages in it; a handle only knows
+ * its size (mappings of one handle do not alias here). */
+#define FAKE_VMM_GRANULE ((size_t)2 << 20)
+
+CUresult CUDAAPI cuMemGetAllocationGranularity(size_t *g, const CUmemAllocationProp *prop,
+					       CUmemAllocationGranularity_flags option)
+{
+	(void)option;
+	if (!g || !prop || prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	*g = FAKE_VMM_GRANULE;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align, CUdeviceptr addr,
+				     unsigned long long flags)
+{
+	void *p;
+
+	(void)align, (void)addr, (void)flags;
+	if (!ptr || !size || size % FAKE_VMM_GRANULE)
+		return CUDA_ERROR_INVALID_VALUE;
+	p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*ptr = (CUdeviceptr)(uintptr_t)p;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemAddressFree(CUdeviceptr ptr, size_t size)
+{
+	return munmap((void *)(uintptr_t)ptr, size) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle *h, size_t size, const CUmemAllocationProp *prop,
+			     unsigned long long flags)
+{
+	size_t *box;
+
+	if (!h || !prop || !size || size % FAKE_VMM_GRANULE || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	box = malloc(sizeof(*box));
+	if (!box)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*box = size;
+	*h = (CUmemGenericAllocationHandle)(uintptr_t)box;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemRelease(CUmemGenericAllocationHandle h)
+{
+	if (!h)
+		return CUDA_ERROR_INVALID_VALUE;
+	free((void *)(uintptr_t)h);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle h,
+			  unsigned long long flags)
+{
+	if (!h || flags || offset + size > *(size_t *)(uintptr_t)h)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (mmap((void *)(uintptr_t)ptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		 0) == MAP_FAILED)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	live_add_range((uintptr_t)ptr, size);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+	live_remove_range((uintptr_t)ptr);
+	return mmap((void *)(uintptr_t)ptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		    -1, 0) == MAP_FAILED
+		       ? CUDA_ERROR_INVALID_VALUE
+		       : CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc, size_t count)
+{
+	(void)ptr, (void)size;
+	return desc && count ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
 
 /* The typed forms, for programs that run natively on fakecuda. */
 static CUDA_KERNEL_NODE_PARAMS_v3 kernel_v3(const CUDA_KERNEL_NODE_PARAMS *k)
