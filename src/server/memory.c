@@ -41,7 +41,12 @@ static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t byte
  * address (its managed memory: the shim's managed.c). */
 static int usable(struct srv_client *c, uint64_t ptr, uint64_t bytes)
 {
-	if (find(c, ptr, bytes) || (bytes && srv_host_device_ptr(c, ptr, bytes) == ptr))
+	uint64_t d;
+
+	if (find(c, ptr, bytes))
+		return 1;
+	d = bytes ? srv_host_device_ptr(c, ptr, bytes) : 0; /* 0: not host memory it shares */
+	if (d && d == ptr)
 		return 1;
 	refuse_span(c, ptr, bytes);
 	return 0;

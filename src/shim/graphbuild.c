@@ -224,20 +224,31 @@ static CUresult send_node(uint32_t type, struct omps_call_graph_node *m, const C
 }
 
 /* A conditional node's bodies: records the program may build on, kept for
- * the node's life (the process's: a few bytes a node). */
+ * the node's life (the process's, on one list: a few bytes a node). */
+struct bodies {
+	struct bodies *next;
+	CUgraph graph[OMPS_MAX_COND_BODIES];
+};
+
 static CUresult bodies(CUgraphNodeParams *p, const struct omps_reply_node *rep)
 {
-	CUgraph *out = calloc(OMPS_MAX_COND_BODIES, sizeof(*out));
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct bodies *all;
+	struct bodies *b = calloc(1, sizeof(*b));
 	uint32_t i;
 
-	if (!out || rep->nbodies != p->conditional.size) {
-		free(out);
+	if (!b || rep->nbodies != p->conditional.size) {
+		free(b);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
+	pthread_mutex_lock(&lock);
+	b->next = all;
+	all = b;
+	pthread_mutex_unlock(&lock);
 	for (i = 0; i < rep->nbodies; i++)
-		if (shim_graph_new(GRAPH_MAGIC, rep->bodies[i], (void **)&out[i]) != CUDA_SUCCESS)
+		if (shim_graph_new(GRAPH_MAGIC, rep->bodies[i], (void **)&b->graph[i]) != CUDA_SUCCESS)
 			return CUDA_ERROR_OUT_OF_MEMORY;
-	p->conditional.phGraph_out = out;
+	p->conditional.phGraph_out = b->graph;
 	return CUDA_SUCCESS;
 }
 

@@ -254,6 +254,22 @@ out:
 		cuGraphDestroy(child);
 	if (g)
 		cuGraphDestroy(g);
+	if (ev)
+		cuEventDestroy(ev);
+	if (s)
+		cuStreamDestroy(s);
+	if (in)
+		cuMemFreeHost(in);
+	if (out)
+		cuMemFreeHost(out);
+	if (bh)
+		cuMemFreeHost(bh);
+	if (a)
+		cuMemFree(a);
+	if (b)
+		cuMemFree(b);
+	if (mod)
+		cuModuleUnload(mod);
 	free(pageable);
 	return status;
 }

@@ -72,6 +72,8 @@ int main(void)
 	CK(cuMemcpyDtoH(copy, p + 4 * 100, sizeof(copy)));
 	CHECK(copy[0] == 200 && copy[15] == 230, "a copy from it: %u, %u", copy[0], copy[15]);
 	CK(cuMemFree(p));
+	CK(cuStreamDestroy(s));
+	CK(cuModuleUnload(mod));
 	printf("managed_probe: PASS\n");
 	return 0;
 }

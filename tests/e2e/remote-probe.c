@@ -80,7 +80,6 @@ int main(int argc, char **argv)
 	CUdevice dev;
 	CUstream s = NULL;
 	CUevent e0 = NULL, e1 = NULL;
-	CUdeviceptr managed;
 	void *args_b[2];
 	float ms = -1;
 	double t0, c0;
@@ -217,7 +216,12 @@ int main(int argc, char **argv)
 	EXPECT(cuCtxSynchronize(), CUDA_ERROR_INVALID_VALUE);
 	CK(cuCtxSynchronize());
 	EXPECT(cuMemcpyDtoH(out, a + bytes - 4, 8), CUDA_ERROR_INVALID_VALUE);
-	EXPECT(cuMemAddressReserve(&managed, 4096, 0, 0, 0), CUDA_ERROR_NOT_SUPPORTED); /* not remoted yet */
+	{
+		CUDA_ARRAY_DESCRIPTOR desc = {64, 64, CU_AD_FORMAT_FLOAT, 1};
+		CUarray array;
+
+		EXPECT(cuArrayCreate(&array, &desc), CUDA_ERROR_NOT_SUPPORTED); /* not remoted yet */
+	}
 
 	/* Kernels: load, describe, launch with kernelParams and with a packed buffer. */
 	CK(cuModuleLoadData(&mod, twice_ptx));

@@ -108,6 +108,8 @@ int main(int argc, char **argv)
 	CK(cuMemUnmap(va, g));
 	CK(cuMemRelease(h1));
 	CK(cuMemAddressFree(va, g));
+	CK(cuModuleUnload(mod));
+	free(host);
 	printf("vmm_probe: PASS\n");
 	return 0;
 }

@@ -272,6 +272,7 @@ enum fake_node_kind {
 };
 #define FAKE_COND_BODIES 16
 struct fake_cond {
+	struct fake_cond *next;
 	unsigned value, default_value, flags;
 };
 struct fake_node {
@@ -1780,15 +1781,22 @@ CUresult CUDAAPI cuGraphClone(CUgraph *clone, CUgraph graph)
 CUresult CUDAAPI cuGraphConditionalHandleCreate(CUgraphConditionalHandle *h, CUgraph graph, CUcontext ctx,
 						unsigned int default_value, unsigned int flags)
 {
+	static struct fake_cond *all; /* kept for the process's life: clones and executable graphs name them */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct fake_cond *c;
 
 	(void)ctx;
 	if (!h || !graph)
 		return CUDA_ERROR_INVALID_VALUE;
-	c = calloc(1, sizeof(*c)); /* kept for the process's life, as cheap as the driver's */
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	*c = (struct fake_cond){default_value, default_value, flags};
+	pthread_mutex_lock(&lock);
+	c->next = all;
+	all = c;
+	pthread_mutex_unlock(&lock);
+	c->value = c->default_value = default_value;
+	c->flags = flags;
 	*h = (CUgraphConditionalHandle)(uintptr_t)c;
 	return CUDA_SUCCESS;
 }

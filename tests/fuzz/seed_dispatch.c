@@ -40,6 +40,20 @@ int main(int argc, char **argv)
 		uint64_t p;
 		uint32_t n, pad;
 	} la = {.l = {.function = 1, .grid = {1, 1, 1}, .block = {32, 1, 1}, .args_size = 16}, .n = 8};
+	struct omps_call_graph_create gc = {0};
+	struct omps_call_graph_node gn = {.graph = 1, .kind = OMPS_NODE_MEMSET, .dst = 0x1000, .elem = 4, .width = 16,
+					  .height = 1, .value = 7};
+	struct {
+		struct omps_call_graph_node n;
+		uint32_t dep;
+	} gn2;
+	struct {
+		struct omps_call_graph_deps d;
+		uint32_t from, to;
+	} gd = {{.graph = 1, .count = 1}, 1, 2};
+	struct omps_call_cond_handle ch = {.graph = 1, .default_value = 1};
+	struct omps_call_ipc_open io = {.server_pid = 0};
+	struct omps_call_vmm vm = {.size = 2 << 20, .handle = 1, .flags = 3 /* read and write */};
 	size_t off;
 
 	if (argc != 2)
@@ -118,6 +132,46 @@ int main(int argc, char **argv)
 	rec(SECOND | HOST_SLOT_UNMAP, "\0", 1);
 	rec(OMPS_CALL_GRAPH_EXEC_DESTROY, &h, sizeof(h));
 	rec(OMPS_CALL_GRAPH_DESTROY, &h, sizeof(h));
+	fclose(f);
+	/* A graph built node by node: a memset, then a node after it; a child. */
+	if (!(f = seed_open(argv[1], "graph-nodes")))
+		return 1;
+	rec(OMPS_CALL_MEM_ALLOC, &a, sizeof(a));
+	rec(OMPS_CALL_GRAPH_CREATE, &gc, sizeof(gc));
+	rec(OMPS_CALL_GRAPH_ADD_NODE, &gn, sizeof(gn));
+	gn2.n = gn;
+	gn2.n.kind = OMPS_NODE_EMPTY;
+	gn2.n.ndeps = 1;
+	gn2.dep = 1;
+	rec(OMPS_CALL_GRAPH_ADD_NODE, &gn2, sizeof(gn2));
+	rec(OMPS_CALL_GRAPH_ADD_DEPS, &gd, sizeof(gd));
+	rec(OMPS_CALL_GRAPH_CLONE, &h, sizeof(h));
+	rec(OMPS_CALL_COND_HANDLE, &ch, sizeof(ch));
+	rec(OMPS_CALL_GRAPH_INSTANTIATE, &gi, sizeof(gi));
+	rec(OMPS_CALL_GRAPH_LAUNCH, &pr, sizeof(pr));
+	rec(OMPS_CALL_GRAPH_DESTROY, &h, sizeof(h));
+	fclose(f);
+	/* IPC: the second client opens the first's memory, which it then frees. */
+	if (!(f = seed_open(argv[1], "ipc")))
+		return 1;
+	rec(OMPS_CALL_MEM_ALLOC, &a, sizeof(a));
+	rec(OMPS_CALL_IPC_GET, &cp.src, sizeof(cp.src));
+	rec(SECOND | OMPS_CALL_IPC_OPEN, &io, sizeof(io));
+	rec(OMPS_CALL_MEM_FREE, &cp.src, sizeof(cp.src));
+	rec(SECOND | OMPS_CALL_IPC_CLOSE, &cp.src, sizeof(cp.src));
+	fclose(f);
+	/* Virtual memory: reserve, create, map, access, unmap, release, free. */
+	if (!(f = seed_open(argv[1], "vmm")))
+		return 1;
+	rec(OMPS_CALL_VMM_GRANULARITY, &vm, sizeof(vm));
+	rec(OMPS_CALL_VMM_RESERVE, &vm, sizeof(vm));
+	rec(OMPS_CALL_VMM_CREATE, &vm, sizeof(vm));
+	rec(OMPS_CALL_VMM_MAP, &vm, sizeof(vm));
+	rec(OMPS_CALL_VMM_ACCESS, &vm, sizeof(vm));
+	rec(OMPS_CALL_MEMSET, &ms, sizeof(ms));
+	rec(OMPS_CALL_VMM_UNMAP, &vm, sizeof(vm));
+	rec(OMPS_CALL_VMM_RELEASE, &vm, sizeof(vm));
+	rec(OMPS_CALL_VMM_ADDR_FREE, &vm, sizeof(vm));
 	fclose(f);
 	return 0;
 }
