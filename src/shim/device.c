@@ -127,7 +127,7 @@ static CUresult primary_ctx_set_flags(CUdevice dev, unsigned int flags)
 {
 	if (!valid(dev))
 		return CUDA_ERROR_INVALID_DEVICE;
-	if (!valid_flags(flags))
+	if (!valid_flags(flags) || (flags & CU_CTX_MAP_HOST)) /* the driver's answer (H200, driver 580) */
 		return CUDA_ERROR_INVALID_VALUE;
 	primary_flags[dev] = flags;
 	shim_channel_schedule(flags & CU_CTX_SCHED_MASK);
@@ -140,7 +140,7 @@ static CUresult primary_ctx_get_state(CUdevice dev, unsigned int *flags, int *ac
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!valid(dev))
 		return CUDA_ERROR_INVALID_DEVICE;
-	*flags = primary_flags[dev];
+	*flags = primary_flags[dev] | CU_CTX_MAP_HOST; /* always on, with unified addressing */
 	*active = 1;
 	return CUDA_SUCCESS;
 }
@@ -347,7 +347,7 @@ static CUresult ctx_get_flags(unsigned int *flags)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!f)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	*flags = *f;
+	*flags = *f | CU_CTX_MAP_HOST; /* always on, with unified addressing */
 	return CUDA_SUCCESS;
 }
 

@@ -112,6 +112,43 @@ CUresult shim_module_load(CUmodule *module, const void *image)
 }
 
 
+/* A module or library from a file (what Triton and torch.compile load):
+ * read whole, with a NUL after it (a PTX file has none of its own). */
+static CUresult load_file(CUmodule *module, const char *path, int dev)
+{
+	FILE *f = path ? fopen(path, "rb") : NULL;
+	unsigned char *buf = NULL;
+	long n = -1;
+	CUresult r;
+
+	if (!path)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!f)
+		return CUDA_ERROR_FILE_NOT_FOUND;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+		buf = malloc((size_t)n + 1);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		fclose(f);
+		return buf ? CUDA_ERROR_FILE_NOT_FOUND : CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	r = dev < 0 ? CUDA_ERROR_INVALID_CONTEXT : load(module, buf, dev);
+	free(buf);
+	return r;
+}
+
+static CUresult module_load(CUmodule *module, const char *path)
+{
+	return load_file(module, path, shim_current_device());
+}
+
+static CUresult module_load_fat_binary(CUmodule *module, const void *fatbin)
+{
+	return shim_module_load(module, fatbin);
+}
+
 /* JIT options are not remoted yet: the image is loaded with the server's defaults. */
 static CUresult module_load_data_ex(CUmodule *module, const void *image, unsigned int n, CUjit_option *options,
 				    void **values)
@@ -227,6 +264,16 @@ static CUresult library_load_data(CUlibrary *library, const void *code, CUjit_op
 
 	(void)jit_options, (void)jit_values, (void)njit, (void)options, (void)values, (void)n;
 	return load((CUmodule *)library, code, dev < 0 ? 0 : dev);
+}
+
+static CUresult library_load_from_file(CUlibrary *library, const char *path, CUjit_option *jit_options,
+				       void **jit_values, unsigned int njit, CUlibraryOption *options, void **values,
+				       unsigned int n)
+{
+	int dev = shim_current_device();
+
+	(void)jit_options, (void)jit_values, (void)njit, (void)options, (void)values, (void)n;
+	return load_file((CUmodule *)library, path, dev < 0 ? 0 : dev);
 }
 
 static CUresult library_unload(CUlibrary library)
@@ -391,6 +438,9 @@ static CUresult kernel_set_attribute(CUfunction_attribute attrib, int value, CUk
 void shim_module_install(void)
 {
 	SHIM_INSTALL(cuModuleLoadData, shim_module_load);
+	SHIM_INSTALL(cuModuleLoad, module_load);
+	SHIM_INSTALL(cuModuleLoadFatBinary, module_load_fat_binary);
+	SHIM_INSTALL(cuLibraryLoadFromFile, library_load_from_file);
 	SHIM_INSTALL(cuModuleLoadDataEx, module_load_data_ex);
 	SHIM_INSTALL(cuModuleUnload, module_unload);
 	SHIM_INSTALL(cuModuleGetFunction, module_get_function);

@@ -62,6 +62,7 @@ static void install_remote(void)
 	shim_ipc_install();
 	shim_managed_install();
 	shim_vmm_install();
+	shim_tensormap_install();
 	shim_pitched_install();
 	shim_pool_install();
 	shim_hostfn_install();

@@ -93,6 +93,7 @@ void shim_graphbuild_install(void);
 void shim_ipc_install(void);
 void shim_managed_install(void);
 void shim_vmm_install(void);
+void shim_tensormap_install(void);
 void shim_pitched_install(void);
 void shim_pool_install(void);
 void shim_hostfn_install(void);

@@ -1772,8 +1772,14 @@ CUresult CUDAAPI cuGraphCreate(CUgraph *graph, unsigned int flags)
 
 CUresult CUDAAPI cuGraphClone(CUgraph *clone, CUgraph graph)
 {
-	if (!clone || !graph)
+	const struct fake_graph *g = (const struct fake_graph *)graph;
+	size_t i;
+
+	if (!clone || !g)
 		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < g->n; i++)
+		if (g->nodes[i].kind == NODE_COND)
+			return CUDA_ERROR_NOT_SUPPORTED; /* as the driver (H200, driver 580) */
 	*clone = (CUgraph)graph_copy((const struct fake_graph *)graph, 0);
 	return *clone ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
