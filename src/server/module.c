@@ -182,6 +182,9 @@ static CUresult drop(struct srv_client *c, struct srv_module *m)
 {
 	CUresult r = m->shared ? unload_shared(c, m->shared) : c->srv->drv->module_unload(m->mod);
 
+	if (m->left)
+		unload_shared(c, m->left);
+	m->left = NULL;
 	c->mod.data_bytes[m->dev] -= m->data_bytes;
 	m->data_bytes = 0;
 	m->mod = NULL;
@@ -286,10 +289,15 @@ static CUresult make_own(struct srv_client *c, uint32_t handle)
 		n++;
 	}
 	if (r == CUDA_SUCCESS) {
+		omps_log("Client process %d: module %u, shared with other clients, becomes its own copy%s", (int)c->pid,
+			 handle, srv_graph_live(c) ? "; the shared one stays while its graphs may launch its kernels" : "");
 		for (i = 0, n = 0; i < c->mod.nfunctions; i++)
 			if (c->mod.functions[i] && c->mod.functions[i]->module == handle)
 				c->mod.functions[i]->fn = fn[n++];
-		unload_shared(c, m->shared);
+		if (srv_graph_live(c) && !m->left) /* its graphs may launch the shared module's kernels */
+			m->left = m->shared;
+		else
+			unload_shared(c, m->shared);
 		m->shared = NULL;
 		m->mod = own;
 	} else if (own) {

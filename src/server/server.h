@@ -50,6 +50,8 @@ struct srv_module {
 	uint64_t data_bytes; /* its module data, counted against the client's limit */
 	struct srv_shared_module *shared; /* NULL: the client's own */
 	int kept; /* unloaded by the client while it held graphs: loaded until it goes */
+	struct srv_shared_module *left; /* the shared one it had when it got its own copy while it held
+					   graphs: their kernels may be that one's, so it stays until the client goes */
 };
 
 struct srv_function {

@@ -31,7 +31,7 @@
 
 #define CALL(name, ...) ((__typeof__(&name))shim_table[SHIM_EP_##name])(__VA_ARGS__)
 
-enum table { CUDART, INTEGRITY, CTX_CHECKS, CLS, TOOLS_CONTEXT, NTABLES };
+enum table { CUDART, INTEGRITY, CTX_CHECKS, CLS, TOOLS_CONTEXT, CONTEXT_HOOKS, NTABLES };
 
 static const struct {
 	unsigned char id[16];
@@ -49,6 +49,9 @@ static const struct {
 	[TOOLS_CONTEXT] = {{0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48, 0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8,
 			    0xf2},
 			   93},
+	[CONTEXT_HOOKS] = {{0x6e, 0x16, 0x3f, 0xbe, 0xb9, 0x58, 0x44, 0x4d, 0x83, 0x5c, 0xe1, 0x82, 0xaf, 0xf1, 0x99,
+			    0x1e},
+			   16},
 };
 
 /* The tools-context table (21318c60-…, which cuBLAS uses) is the driver's
@@ -58,6 +61,17 @@ static const struct {
 static int driver_slot_kept(enum table which, size_t k)
 {
 	return which == TOOLS_CONTEXT && k != 4 && k != 39 && k != 51;
+}
+
+/* The table cuFFT asks for after it loads its kernels (6e163fbe-…): slot 7
+ * takes the context and a function of cuFFT's to call back. Given the
+ * driver's own table in remote mode, the driver read the shim's context
+ * handle as its own and the program died (CuPy's first FFT). Natively on the
+ * H200 (driver 580, OPENMPS_TRACE_EXPORTS=args) slot 7 answers 1 and cuFFT
+ * carries on: so it does here; the table's other slots are refused. */
+static CUresult context_hook(void)
+{
+	return CUDA_ERROR_INVALID_VALUE; /* 1, the driver's answer */
 }
 
 /* Slot 4: a flag word that says the context is valid. */
@@ -340,6 +354,9 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 		SLOT(4, tools_context_valid);
 		SLOT(39, tools_context_query);
 		SLOT(51, tools_context_object);
+		break;
+	case CONTEXT_HOOKS:
+		SLOT(7, context_hook);
 		break;
 	case CLS:
 		SLOT(0, cls_put);

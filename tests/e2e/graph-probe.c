@@ -14,6 +14,12 @@
  *     through openmps: a graph's kernel still runs after the program
  *     unloaded its module, and memory freed while a graph may write it is not
  *     handed out again (the server keeps both while graphs live).
+ *   omps-graph-probe --own GATE --after DONE
+ *     through openmps: captures a kernel of a module another client shares,
+ *     sets an attribute of it (the server gives it a copy of its own),
+ *     creates GATE, waits for DONE (the other client gone), then launches
+ *     the graph: its kernel was the shared module's, which must still be
+ *     loaded.
  *   omps-graph-probe --hold FILE
  *     begins a capture, captures a kernel, prints "capturing" and waits
  *     until FILE exists (a client killed mid-capture), then ends it.
@@ -59,9 +65,11 @@ int main(int argc, char **argv)
 					      {"hold", required_argument, 0, 'h'},
 					      {"refused", no_argument, 0, 'x'},
 					      {"unload", no_argument, 0, 'u'},
+					      {"own", required_argument, 0, 'o'},
+					      {"after", required_argument, 0, 'A'},
 					      {0, 0, 0, 0}};
 	unsigned n = 4096, replays = 3, i, *host = NULL;
-	const char *hold = NULL;
+	const char *hold = NULL, *own = NULL, *own_after = NULL;
 	CUstreamCaptureStatus st;
 	CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
 	cuuint64_t id = 0;
@@ -88,6 +96,10 @@ int main(int argc, char **argv)
 			refused = 1;
 		else if (opt == 'u')
 			unload = 1;
+		else if (opt == 'o')
+			own = optarg;
+		else if (opt == 'A')
+			own_after = optarg;
 		else
 			return 2;
 	}
@@ -151,6 +163,24 @@ int main(int argc, char **argv)
 		CK(cuMemFree(d));
 		d = 0;
 		printf("memory freed while a graph lives is not handed out again\n");
+		printf("graph_probe: PASS\n");
+		status = 0;
+		goto out;
+	}
+	if (own) { /* through openmps: its own copy of a shared module, taken while it holds a graph */
+		CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+		CK(twice(f, a, n, s));
+		CK(cuStreamEndCapture(s, &g));
+		CK(cuGraphInstantiate(&e, g, 0));
+		CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 0)); /* lower: not the others' */
+		fclose(fopen(own, "w")); /* the other client that shares the module may go now */
+		while (access(own_after, F_OK) < 0)
+			usleep(10000);
+		CK(cuGraphLaunch(e, s));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(host, a, bytes));
+		CHECK(host[3] == 6, "the graph's kernel after the module's other client left: a[3] = %u", host[3]);
+		printf("a graph's kernel runs after its shared module's other client left\n");
 		printf("graph_probe: PASS\n");
 		status = 0;
 		goto out;
@@ -247,6 +277,8 @@ int main(int argc, char **argv)
 	printf("graph_probe: PASS\n");
 	status = 0;
 out:
+	if (own && access(own, F_OK) < 0) /* the other client is not left waiting */
+		fclose(fopen(own, "w"));
 	if (e)
 		cuGraphExecDestroy(e);
 	if (g)

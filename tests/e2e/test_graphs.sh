@@ -39,6 +39,22 @@ check "a graph outlives its module's unload (it printed: $out)" grep -qx "graph_
 check "server.log: the module kept" logged "unloaded while it holds graphs; kept loaded until it goes" server
 check "server.log: the memory freed once its graphs went" logged "allocations freed while it held graphs now freed" server
 
+# Its own copy of a shared module while it holds a graph: the shared one's
+# other client leaves, and the graph's kernel (the shared module's) runs.
+LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" --hold "$TMP/gate" >"$TMP/other.out" 2>&1 &
+other=$!
+wait_for "the other client to hold the module" 10 grep -qx capturing "$TMP/other.out"
+LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" --own "$TMP/gate" --after "$TMP/done" >"$TMP/own.out" 2>&1 &
+own=$!
+wait "$other"
+wait_for "the server to release the other client" 10 logged "Client process $other: all it held released" server
+touch "$TMP/done"
+wait "$own"
+check "the graph's kernel ran after its shared module's other client left ($(cat "$TMP/own.out"))" \
+	grep -qx "graph_probe: PASS" "$TMP/own.out"
+check "server.log: the client got its own copy, the shared one kept" \
+	logged "Client process $own: module [0-9]+, shared with other clients, becomes its own copy; the shared one stays" server
+
 # Killed mid-capture.
 LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" --hold "$TMP/never" >"$TMP/held.out" 2>&1 &
 held=$!
