@@ -3,15 +3,27 @@
  * the policies it sets are its own and change nothing for the others, and
  * the usage it reads is its own allocations'. An
  * allocation waits for the server (the pointer comes back); a free is
- * posted, in stream order. Pools a program creates are not remoted. */
+ * posted, in stream order. A pool the program creates is another handle
+ * for the same view (its allocations come from the shared pool, its
+ * attributes are the view's): device memory pools of one device differ
+ * only in policy, and the policies are the client's own either way.
+ * Pools with export handle types or host locations are refused. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "shim.h"
 
 #define POOL_MAGIC 0x706f6f6cu
 
-static struct pool {
+struct pool {
 	uint32_t magic; /* first: all that is read of a handle before it is trusted */
 	int dev;
-} pools[OMPS_MAX_DEVICES];
+	int created; /* by cuMemPoolCreate: cuMemPoolDestroy frees it */
+};
+
+static struct pool pools[OMPS_MAX_DEVICES];
+static _Atomic(struct pool *) current_pool[OMPS_MAX_DEVICES]; /* cuDeviceSetMemPool's; NULL: the default */
 
 static struct pool *pool_of(CUmemoryPool p)
 {
@@ -20,17 +32,81 @@ static struct pool *pool_of(CUmemoryPool p)
 	return q && q->magic == POOL_MAGIC ? q : NULL;
 }
 
-static CUresult default_pool(CUmemoryPool *pool, CUdevice dev)
+static int device_ok(CUdevice dev)
 {
 	int n = 0;
 
+	((__typeof__(&cuDeviceGetCount))shim_table[SHIM_EP_cuDeviceGetCount])(&n);
+	return dev >= 0 && dev < n && dev < OMPS_MAX_DEVICES;
+}
+
+static CUresult default_pool(CUmemoryPool *pool, CUdevice dev)
+{
 	if (!pool)
 		return CUDA_ERROR_INVALID_VALUE;
-	((__typeof__(&cuDeviceGetCount))shim_table[SHIM_EP_cuDeviceGetCount])(&n);
-	if (dev < 0 || dev >= n || dev >= OMPS_MAX_DEVICES)
+	if (!device_ok(dev))
 		return CUDA_ERROR_INVALID_DEVICE;
-	pools[dev] = (struct pool){POOL_MAGIC, dev};
+	pools[dev] = (struct pool){POOL_MAGIC, dev, 0};
 	*pool = (CUmemoryPool)&pools[dev];
+	return CUDA_SUCCESS;
+}
+
+static CUresult get_mem_pool(CUmemoryPool *pool, CUdevice dev)
+{
+	struct pool *p = device_ok(dev) ? atomic_load(&current_pool[dev]) : NULL;
+
+	if (!pool || !p)
+		return default_pool(pool, dev);
+	*pool = (CUmemoryPool)p;
+	return CUDA_SUCCESS;
+}
+
+static CUresult set_mem_pool(CUdevice dev, CUmemoryPool pool)
+{
+	struct pool *p = pool_of(pool);
+
+	if (!device_ok(dev))
+		return CUDA_ERROR_INVALID_DEVICE;
+	if (!p || p->dev != dev)
+		return CUDA_ERROR_INVALID_VALUE;
+	atomic_store(&current_pool[dev], p->created ? p : NULL);
+	return CUDA_SUCCESS;
+}
+
+static CUresult pool_create(CUmemoryPool *pool, const CUmemPoolProps *props)
+{
+	static atomic_int said;
+	struct pool *p;
+
+	if (!pool || !props || props->allocType != CU_MEM_ALLOCATION_TYPE_PINNED)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (props->location.type != CU_MEM_LOCATION_TYPE_DEVICE || props->handleTypes != CU_MEM_HANDLE_TYPE_NONE) {
+		if (!atomic_exchange(&said, 1))
+			fprintf(stderr, "openmps: cuMemPoolCreate of a pool in host memory or with export handle "
+					"types is not supported through openmps yet; it returns CUDA_ERROR_NOT_SUPPORTED\n");
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if (!device_ok(props->location.id))
+		return CUDA_ERROR_INVALID_DEVICE;
+	p = malloc(sizeof(*p));
+	if (!p)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*p = (struct pool){POOL_MAGIC, props->location.id, 1};
+	*pool = (CUmemoryPool)p;
+	return CUDA_SUCCESS;
+}
+
+/* Its allocations stay good until they are freed, as natively. */
+static CUresult pool_destroy(CUmemoryPool pool)
+{
+	struct pool *p = pool_of(pool), *expected;
+
+	if (!p || !p->created)
+		return CUDA_ERROR_INVALID_VALUE;
+	expected = p;
+	atomic_compare_exchange_strong(&current_pool[p->dev], &expected, NULL);
+	p->magic = 0;
+	free(p);
 	return CUDA_SUCCESS;
 }
 
@@ -57,6 +133,17 @@ static CUresult alloc(CUdeviceptr *dptr, size_t bytes, int dev, CUstream stream)
 static CUresult alloc_async(CUdeviceptr *dptr, size_t bytes, CUstream stream)
 {
 	return alloc(dptr, bytes, shim_current_device(), stream);
+}
+
+/* Its own device's access is read and write; another's, none. */
+static CUresult pool_get_access(CUmemAccess_flags *flags, CUmemoryPool pool, CUmemLocation *loc)
+{
+	struct pool *p = pool_of(pool);
+
+	if (!flags || !p || !loc || loc->type != CU_MEM_LOCATION_TYPE_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	*flags = loc->id == p->dev ? CU_MEM_ACCESS_FLAGS_PROT_READWRITE : CU_MEM_ACCESS_FLAGS_PROT_NONE;
+	return CUDA_SUCCESS;
 }
 
 static CUresult alloc_from_pool_async(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream stream)
@@ -132,7 +219,11 @@ static CUresult pool_trim_to(CUmemoryPool pool, size_t keep)
 void shim_pool_install(void)
 {
 	SHIM_LOCAL(cuDeviceGetDefaultMemPool, default_pool);
-	SHIM_LOCAL(cuDeviceGetMemPool, default_pool);
+	SHIM_LOCAL(cuDeviceGetMemPool, get_mem_pool);
+	SHIM_LOCAL(cuDeviceSetMemPool, set_mem_pool);
+	SHIM_LOCAL(cuMemPoolCreate, pool_create);
+	SHIM_LOCAL(cuMemPoolDestroy, pool_destroy);
+	SHIM_LOCAL(cuMemPoolGetAccess, pool_get_access);
 	SHIM_INSTALL(cuMemAllocAsync, alloc_async);
 	SHIM_INSTALL(cuMemAllocFromPoolAsync, alloc_from_pool_async);
 	SHIM_INSTALL(cuMemFreeAsync, free_async);

@@ -3,10 +3,12 @@
  * (a GPU or fakecuda): one pointer written by the CPU, doubled by a kernel,
  * read back by the CPU after a synchronize; prefetch, advice and attach
  * accepted; the pointer's attributes say managed; its address range; a copy
- * from it; cuMemFree frees it; bad flags are an invalid value.
+ * from it; cuMemFree frees it; bad flags are an invalid value. Then a memory
+ * pool of its own, set as the device's and allocated from.
  * Ends with "managed_probe: PASS" or the first check that failed. */
 #include <cuda.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "twice_ptx.h"
 
@@ -72,6 +74,31 @@ int main(void)
 	CK(cuMemcpyDtoH(copy, p + 4 * 100, sizeof(copy)));
 	CHECK(copy[0] == 200 && copy[15] == 230, "a copy from it: %u, %u", copy[0], copy[15]);
 	CK(cuMemFree(p));
+
+	/* A pool of its own: made, the device's current one, allocated from. */
+	{
+		CUmemPoolProps props;
+		CUmemoryPool pool, got;
+		CUdeviceptr d;
+
+		memset(&props, 0, sizeof(props));
+		props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+		props.location = loc;
+		CK(cuMemPoolCreate(&pool, &props));
+		CK(cuDeviceSetMemPool(dev, pool));
+		CK(cuDeviceGetMemPool(&got, dev));
+		CHECK(got == pool, "the device's pool is not the one set");
+		CK(cuMemAllocFromPoolAsync(&d, 4096, pool, s));
+		CK(cuMemsetD32Async(d, 9, 1024, s));
+		CK(cuMemcpyDtoHAsync(copy, d, sizeof(copy), s));
+		CK(cuMemFreeAsync(d, s));
+		CK(cuStreamSynchronize(s));
+		CHECK(copy[0] == 9 && copy[15] == 9, "from a pool of its own: %u", copy[0]);
+		CK(cuDeviceGetDefaultMemPool(&got, dev));
+		CK(cuDeviceSetMemPool(dev, got));
+		CK(cuMemPoolDestroy(pool));
+		printf("a pool of its own: made, set, allocated from, destroyed\n");
+	}
 	CK(cuStreamDestroy(s));
 	CK(cuModuleUnload(mod));
 	printf("managed_probe: PASS\n");
