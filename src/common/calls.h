@@ -462,7 +462,8 @@ struct omps_reply_function {
 	X(VMM_RELEASE, vmm, release_handle, vmm, FIXED, SYNC, "physical memory release")                       \
 	X(VMM_MAP, vmm, map, vmm, FIXED, SYNC, "memory map")                                                  \
 	X(VMM_UNMAP, vmm, unmap, vmm, FIXED, SYNC, "memory unmap")                                            \
-	X(VMM_ACCESS, vmm, access, vmm, FIXED, SYNC, "memory access set")
+	X(VMM_ACCESS, vmm, access, vmm, FIXED, SYNC, "memory access set")                                    \
+	X(CTX_RESET, context, reset, dev, FIXED, SYNC, "primary context reset")
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -72,3 +72,29 @@ void srv_context_synchronize(struct srv_client *c, const struct omps_call_dev *m
 {
 	srv_reply_result(c, srv_sync_device(c, m->dev));
 }
+
+/* cuDevicePrimaryCtxReset: what the client made on the device goes, as
+ * natively with its context (after its work is done): its memory, modules,
+ * streams and events there, and its graphs and virtual memory on every
+ * device. Its handles for them are dead from then on (those of memory,
+ * modules, streams and events are never given out again; graphs' and
+ * physical memory's tables start anew). Its page-locked host memory and
+ * its connection stay. */
+void srv_context_reset(struct srv_client *c, const struct omps_call_dev *m)
+{
+	unsigned n;
+	CUresult r = srv_use_device(c, m->dev, NULL);
+
+	if (r == CUDA_SUCCESS)
+		r = srv_sync_device(c, m->dev);
+	if (r == CUDA_SUCCESS) {
+		srv_graph_release(c);
+		srv_module_reset(c, m->dev);
+		srv_vmm_release(c);
+		n = srv_memory_reset(c, m->dev);
+		srv_stream_reset(c, m->dev);
+		omps_log("Client process %d: reset its context on device %d: what it made there is gone (%u allocations)",
+			 (int)c->pid, m->dev, n);
+	}
+	srv_reply_result(c, r);
+}

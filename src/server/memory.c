@@ -686,6 +686,24 @@ void srv_memory_forget_module(struct srv_client *c, uint32_t module)
 	}
 }
 
+unsigned srv_memory_reset(struct srv_client *c, int dev)
+{
+	struct srv_alloc **pp = &c->mem.allocs, *a;
+	unsigned n = 0;
+
+	while ((a = *pp)) {
+		if (a->dev != dev || a->module || a->vmm) { /* globals go with their modules */
+			pp = &a->next;
+			continue;
+		}
+		*pp = a->next;
+		free_one(c, a);
+		free(a);
+		n++;
+	}
+	return n;
+}
+
 void srv_memory_release(struct srv_client *c)
 {
 	uint64_t bytes = 0;

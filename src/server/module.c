@@ -434,6 +434,22 @@ int srv_function_dev(struct srv_client *c, const struct srv_function *f)
 	return c->mod.modules[f->module - 1].dev;
 }
 
+void srv_module_reset(struct srv_client *c, int dev)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->mod.nmodules; i++) {
+		struct srv_module *m = &c->mod.modules[i];
+
+		if (m->dev != dev)
+			continue;
+		if (m->kept)
+			drop(c, m); /* its graphs went first */
+		else if (m->mod)
+			unload(c, i + 1);
+	}
+}
+
 void srv_module_release(struct srv_client *c)
 {
 	uint32_t i;

@@ -356,6 +356,7 @@ CUresult srv_sync_device(struct srv_client *c, int dev);
 /* Makes `to` wait for the work queued so far on all the client's streams on dev. */
 CUresult srv_stream_after_all(struct srv_client *c, int dev, CUstream to);
 void srv_stream_release(struct srv_client *c);
+void srv_stream_reset(struct srv_client *c, int dev); /* its streams and events on dev destroyed */
 /* A client's table of streams, events or graphs: handle = index + 1. Find
  * logs a handle that is not the client's and returns NULL. */
 struct srv_object *srv_object_find(struct srv_client *c, struct srv_object *tab, uint32_t n, uint32_t handle,
@@ -412,6 +413,7 @@ void srv_hostfn_release(struct srv_client *c);
 
 /* module.c */
 void srv_module_release(struct srv_client *c);
+void srv_module_reset(struct srv_client *c, int dev); /* its modules on dev unloaded */
 /* The client's function of that handle, or NULL (logged). */
 struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle);
 /* The device of the module a function of the client belongs to. */
@@ -419,6 +421,7 @@ int srv_function_dev(struct srv_client *c, const struct srv_function *f);
 
 /* memory.c */
 void srv_memory_release(struct srv_client *c);
+unsigned srv_memory_reset(struct srv_client *c, int dev); /* its allocations on dev freed: how many */
 /* A module's global becomes a range the client may copy to and from, until
  * the module goes. */
 int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdeviceptr ptr, uint64_t bytes);

@@ -235,6 +235,22 @@ void srv_stream_on_pair(struct srv_client *c, const struct omps_call_pair *m)
 	}
 }
 
+void srv_stream_reset(struct srv_client *c, int dev)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->nevents; i++)
+		if (c->events[i].obj && c->events[i].dev == dev) {
+			c->srv->drv->event_destroy(c->events[i].obj);
+			c->events[i].obj = NULL;
+		}
+	for (i = 0; i < c->nstreams; i++)
+		if (c->streams[i].obj && c->streams[i].dev == dev) {
+			c->srv->drv->stream_destroy(c->streams[i].obj);
+			c->streams[i].obj = NULL;
+		}
+}
+
 void srv_stream_release(struct srv_client *c)
 {
 	uint32_t i;

@@ -459,6 +459,27 @@ static CUresult device_get_by_pci_bus_id(CUdevice *dev, const char *id)
 	return CUDA_ERROR_INVALID_DEVICE;
 }
 
+/* Everything the program made on the device goes (the server's
+ * srv_context_reset): its handles for them are dead, as natively. */
+static CUresult primary_ctx_reset(CUdevice dev)
+{
+	struct omps_call_dev m = {.dev = dev};
+	struct omps_reply rep;
+	CUresult r;
+
+	if (!valid(dev))
+		return CUDA_ERROR_INVALID_DEVICE;
+	r = shim_call(OMPS_CALL_CTX_RESET, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS)
+		return r;
+	shim_module_reset(dev);
+	shim_stream_reset(dev);
+	shim_range_forget_device(dev);
+	primary_flags[dev] = 0;
+	shim_channel_schedule(CU_CTX_SCHED_AUTO);
+	return CUDA_SUCCESS;
+}
+
 /* Profiling: tools attach to the server, which runs every client's work;
  * a client's start and stop are accepted and change nothing. */
 static CUresult profiler_start(void)
@@ -587,6 +608,8 @@ void shim_device_install(const struct omps_device_info *info, int n)
 	SHIM_LOCAL(cuDeviceCanAccessPeer, device_can_access_peer);
 	SHIM_INSTALL(cuCtxSetLimit, ctx_set_limit);
 	SHIM_LOCAL(cuDevicePrimaryCtxSetFlags_v2, primary_ctx_set_flags);
+	SHIM_INSTALL(cuDevicePrimaryCtxReset_v2, primary_ctx_reset);
+	SHIM_UNTYPED(cuDevicePrimaryCtxReset, primary_ctx_reset);
 	SHIM_LOCAL(cuCtxSetFlags, ctx_set_flags);
 	SHIM_LOCAL(cuCtxGetCacheConfig, ctx_get_cache_config);
 	SHIM_LOCAL(cuCtxSetCacheConfig, ctx_set_cache_config);

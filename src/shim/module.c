@@ -37,6 +37,25 @@ static void forget_functions(uint32_t module)
 	pthread_mutex_unlock(&functions_lock);
 }
 
+/* After a context reset: every function of the device's modules is gone. */
+void shim_module_reset(int dev)
+{
+	struct shim_function **pp = &functions, *f;
+
+	pthread_mutex_lock(&functions_lock);
+	while ((f = *pp)) {
+		if (f->dev == dev) {
+			*pp = f->next;
+			f->magic = 0;
+			free(f->name);
+			free(f);
+		} else {
+			pp = &f->next;
+		}
+	}
+	pthread_mutex_unlock(&functions_lock);
+}
+
 static size_t elf_size(const unsigned char *p)
 {
 	Elf64_Ehdr eh;
@@ -172,6 +191,7 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 {
 	static struct omps_call_get_function m;
 	static struct omps_reply_function rep;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* m and rep are large: static, one call at a time */
 	struct shim_function *f;
 	uint32_t args_size;
 	CUresult r;
@@ -183,7 +203,7 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	/* m and rep are large; shim_call's lock guards them. */
+	pthread_mutex_lock(&lock);
 	m.module = (uint32_t)(uintptr_t)hmod;
 	strcpy(m.name, name);
 	r = shim_call(OMPS_CALL_GET_FUNCTION, &m, sizeof(m), &rep, sizeof(rep));
@@ -193,17 +213,20 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 		r = CUDA_ERROR_MPS_RPC_FAILURE;
 	}
 	if (r != CUDA_SUCCESS) {
+		pthread_mutex_unlock(&lock);
 		free(f);
 		return r;
 	}
 	*f = (struct shim_function){.magic = FUNCTION_MAGIC, .module = m.module, .handle = rep.handle,
 				    .nparams = rep.nparams, .args_size = args_size, .name = strdup(name),
-				    .max_threads = rep.max_threads, .max_dynamic_smem = rep.max_dynamic_smem};
+				    .max_threads = rep.max_threads, .max_dynamic_smem = rep.max_dynamic_smem,
+				    .dev = shim_current_device()};
+	memcpy(f->params, rep.params, sizeof(f->params[0]) * rep.nparams);
+	pthread_mutex_unlock(&lock);
 	if (!f->name) {
 		free(f);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	memcpy(f->params, rep.params, sizeof(f->params[0]) * rep.nparams);
 	pthread_mutex_lock(&functions_lock);
 	f->next = functions;
 	functions = f;

@@ -86,3 +86,15 @@ int shim_range_find(uint64_t addr, struct shim_range *out)
 	pthread_rwlock_unlock(&lock);
 	return found ? 0 : -1;
 }
+
+void shim_range_forget_device(int dev)
+{
+	size_t i, k = 0;
+
+	pthread_rwlock_wrlock(&lock);
+	for (i = 0; i < n; i++)
+		if (ranges[i].kind != SHIM_RANGE_DEVICE || ranges[i].dev != dev)
+			ranges[k++] = ranges[i];
+	n = k;
+	pthread_rwlock_unlock(&lock);
+}

@@ -27,14 +27,29 @@ static CUresult create(uint32_t type, uint32_t magic, unsigned int flags, int pr
  * each device, made at its first use, so that it is ordered with the legacy
  * NULL stream and with nothing else, as the driver's. */
 static __thread struct shim_object *per_thread[OMPS_MAX_DEVICES];
+static __thread unsigned per_thread_epoch[OMPS_MAX_DEVICES];
+static atomic_uint reset_epoch[OMPS_MAX_DEVICES]; /* a context reset ends every thread's stream there */
+
+void shim_stream_reset(int dev)
+{
+	atomic_fetch_add(&reset_epoch[dev], 1);
+}
 
 static CUresult per_thread_stream(uint32_t *handle)
 {
 	int dev = shim_current_device();
+	unsigned epoch;
 	CUresult r;
 
 	if (dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
+	epoch = atomic_load(&reset_epoch[dev]);
+	if (per_thread[dev] && per_thread_epoch[dev] != epoch) { /* the server's went with the reset */
+		per_thread[dev]->magic = 0;
+		free(per_thread[dev]);
+		per_thread[dev] = NULL;
+	}
+	per_thread_epoch[dev] = epoch;
 	if (!per_thread[dev]) {
 		r = create(OMPS_CALL_STREAM_CREATE, STREAM_MAGIC, CU_STREAM_DEFAULT, 0, (void **)&per_thread[dev]);
 		if (r != CUDA_SUCCESS)

@@ -134,6 +134,18 @@ int main(void)
 		CHECK(host[i] == 2 * i, "after a blocking-sync wait: host[%u] = %u", i, host[i]);
 	CK(cuMemFree(p));
 	CK(cuModuleUnload(mod));
+
+	/* A reset: what it made goes; retained again, the device serves it. */
+	CK(cuMemAlloc(&p, sizeof(host)));
+	CK(cuDevicePrimaryCtxReset(dev));
+	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuMemAlloc(&p, sizeof(host)));
+	CK(cuMemsetD32(p, 3, n));
+	CK(cuMemcpyDtoH(host, p, sizeof(host)));
+	CHECK(host[0] == 3 && host[n - 1] == 3, "after a reset: host[0] = %u", host[0]);
+	CK(cuMemFree(p));
+	printf("after a reset, the device serves it again\n");
 	printf("context_probe: PASS\n");
 	return 0;
 }

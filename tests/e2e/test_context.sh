@@ -10,6 +10,8 @@ export OPENMPS_REAL_DRIVER=$FAKECUDA
 start_daemon
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-context-probe" 2>&1)
 check "through openmps, the probe passes (it printed: $out)" grep -qx "context_probe: PASS" <<<"$out"
+check "server.log: the reset, and the allocation it left then freed" \
+	logged "reset its context on device 0: what it made there is gone \\(1 allocations\\)" server
 check "what openmps serves is reported as the device has it" \
 	grep -qx "managed memory 1, virtual memory management 1" <<<"$out"
 check "what openmps does not serve yet is reported absent (the driver has it)" grep -qx "IPC events 0" <<<"$out"
