@@ -17,24 +17,9 @@
 
 #include "twice_ptx.h"
 
-#define CK(call) EXPECT(call, CUDA_SUCCESS)
-#define EXPECT(call, want)                                                                                  \
-	do {                                                                                                \
-		CUresult r_ = (call);                                                                       \
-		if (r_ != (want)) {                                                                         \
-			printf("context_probe: FAIL %s = %d, expected %d\n", #call, (int)r_, (int)(want));  \
-			return 1;                                                                           \
-		}                                                                                           \
-	} while (0)
-#define CHECK(cond, ...)                                    \
-	do {                                                \
-		if (!(cond)) {                              \
-			printf("context_probe: FAIL ");     \
-			printf(__VA_ARGS__);                \
-			printf("\n");                       \
-			return 1;                           \
-		}                                           \
-	} while (0)
+#define PROBE "context_probe"
+#define PROBE_FAIL return 1
+#include "probe.h"
 
 int main(void)
 {

@@ -32,24 +32,9 @@
 
 #include "twice_ptx.h"
 
-#define CK(call) EXPECT(call, CUDA_SUCCESS)
-#define EXPECT(call, want)                                                                                   \
-	do {                                                                                                 \
-		CUresult r_ = (call);                                                                        \
-		if (r_ != (want)) {                                                                          \
-			printf("graph_probe: FAIL %s = %d, expected %d\n", #call, (int)r_, (int)(want));     \
-			goto out;                                                                            \
-		}                                                                                            \
-	} while (0)
-#define CHECK(cond, ...)                                \
-	do {                                            \
-		if (!(cond)) {                          \
-			printf("graph_probe: FAIL ");   \
-			printf(__VA_ARGS__);            \
-			printf("\n");                   \
-			goto out;                       \
-		}                                       \
-	} while (0)
+#define PROBE "graph_probe"
+#define PROBE_FAIL goto out
+#include "probe.h"
 
 static CUresult twice(CUfunction f, CUdeviceptr p, unsigned n, CUstream s)
 {

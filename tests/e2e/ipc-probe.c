@@ -23,24 +23,9 @@
 
 #include "twice_ptx.h"
 
-#define CK(call) EXPECT(call, CUDA_SUCCESS)
-#define EXPECT(call, want)                                                                             \
-	do {                                                                                           \
-		CUresult r_ = (call);                                                                  \
-		if (r_ != (want)) {                                                                    \
-			printf("ipc_probe: FAIL %s = %d, expected %d\n", #call, (int)r_, (int)(want)); \
-			return 1;                                                                      \
-		}                                                                                      \
-	} while (0)
-#define CHECK(cond, ...)                                \
-	do {                                            \
-		if (!(cond)) {                          \
-			printf("ipc_probe: FAIL ");     \
-			printf(__VA_ARGS__);            \
-			printf("\n");                   \
-			return 1;                       \
-		}                                       \
-	} while (0)
+#define PROBE "ipc_probe"
+#define PROBE_FAIL return 1
+#include "probe.h"
 
 static unsigned n = 1 << 16;
 static unsigned *host;
