@@ -361,6 +361,19 @@ struct omps_call_vmm {
 	uint32_t reserved;
 };
 
+/* Stream memory operations (cuStreamWriteValue32 and its kin): a word of
+ * the client's device memory, or of host memory it shares, written or
+ * waited for in stream order. */
+enum omps_memop { OMPS_MEMOP_WRITE32 = 1, OMPS_MEMOP_WAIT32, OMPS_MEMOP_WRITE64, OMPS_MEMOP_WAIT64 };
+
+struct omps_call_memop {
+	int32_t dev;
+	uint32_t stream;
+	uint32_t op; /* enum omps_memop */
+	uint32_t flags;
+	uint64_t addr, value;
+};
+
 /* A context limit is shared by every client of the device: a client may
  * raise one (set), never lower it; a lower value leaves it as it is. */
 struct omps_call_ctx_limit {
@@ -463,7 +476,8 @@ struct omps_reply_function {
 	X(VMM_MAP, vmm, map, vmm, FIXED, SYNC, "memory map")                                                  \
 	X(VMM_UNMAP, vmm, unmap, vmm, FIXED, SYNC, "memory unmap")                                            \
 	X(VMM_ACCESS, vmm, access, vmm, FIXED, SYNC, "memory access set")                                    \
-	X(CTX_RESET, context, reset, dev, FIXED, SYNC, "primary context reset")
+	X(CTX_RESET, context, reset, dev, FIXED, SYNC, "primary context reset")                               \
+	X(STREAM_MEMOP, stream, memop, memop, FIXED, ASYNC, "stream memory operation")
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

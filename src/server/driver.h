@@ -98,6 +98,8 @@
 	OPT(graph_exec_node_set_params, cuGraphExecNodeSetParams) \
 	OPT(graph_conditional_handle_create, cuGraphConditionalHandleCreate) \
 	OPT(mem_get_allocation_granularity, cuMemGetAllocationGranularity) \
+	OPT(stream_write_value64, cuStreamWriteValue64) \
+	OPT(stream_wait_value64, cuStreamWaitValue64) \
 	OPT(mem_address_reserve, cuMemAddressReserve) \
 	OPT(mem_address_free, cuMemAddressFree) \
 	OPT(mem_create, cuMemCreate) \

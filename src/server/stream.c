@@ -235,6 +235,44 @@ void srv_stream_on_pair(struct srv_client *c, const struct omps_call_pair *m)
 	}
 }
 
+/* Posted: a failure is the client's next synchronous call's. The word must
+ * be the client's own (device memory, or host memory it shares at the
+ * same address); waits on it block only its own stream. */
+void srv_stream_memop(struct srv_client *c, const struct omps_call_memop *m)
+{
+	struct srv_driver *drv = c->srv->drv;
+	uint64_t bytes = m->op == OMPS_MEMOP_WRITE64 || m->op == OMPS_MEMOP_WAIT64 ? 8 : 4;
+	CUstream s;
+	CUresult r = srv_stream(c, m->stream, m->dev, &s);
+
+	if (r == CUDA_SUCCESS && (m->addr % bytes || !srv_memory_owns(c, m->addr, bytes)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && bytes == 8 && !(m->op == OMPS_MEMOP_WRITE64 ? (void *)drv->stream_write_value64
+									     : (void *)drv->stream_wait_value64))
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r != CUDA_SUCCESS) {
+		srv_deferred(c, r);
+		return;
+	}
+	switch (m->op) {
+	case OMPS_MEMOP_WRITE32:
+		r = drv->stream_write_value32(s, m->addr, (cuuint32_t)m->value, m->flags);
+		break;
+	case OMPS_MEMOP_WAIT32:
+		r = drv->stream_wait_value32(s, m->addr, (cuuint32_t)m->value, m->flags);
+		break;
+	case OMPS_MEMOP_WRITE64:
+		r = drv->stream_write_value64(s, m->addr, m->value, m->flags);
+		break;
+	case OMPS_MEMOP_WAIT64:
+		r = drv->stream_wait_value64(s, m->addr, m->value, m->flags);
+		break;
+	default:
+		r = CUDA_ERROR_INVALID_VALUE;
+	}
+	srv_deferred(c, r);
+}
+
 void srv_stream_reset(struct srv_client *c, int dev)
 {
 	uint32_t i;

@@ -332,8 +332,90 @@ static CUresult stream_get_ctx_v2(CUstream s, CUcontext *ctx, CUgreenCtx *green)
 	return stream_get_ctx(s, ctx);
 }
 
+/* Stream memory operations, posted in stream order (the server's
+ * srv_stream_memop). The word's address is the same on both sides. */
+static CUresult memop(CUstream s, uint32_t op, CUdeviceptr addr, uint64_t value, unsigned int flags)
+{
+	struct omps_call_memop m = {.dev = shim_current_device(), .op = op, .flags = flags, .addr = addr,
+				    .value = value};
+	CUresult r;
+
+	if (m.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!addr)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = shim_stream_handle(s, &m.stream)) != CUDA_SUCCESS)
+		return r;
+	return shim_post(OMPS_CALL_STREAM_MEMOP, &m, sizeof(m), NULL, 0);
+}
+
+static CUresult write_value32(CUstream s, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
+{
+	return memop(s, OMPS_MEMOP_WRITE32, addr, value, flags);
+}
+
+static CUresult wait_value32(CUstream s, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
+{
+	return memop(s, OMPS_MEMOP_WAIT32, addr, value, flags);
+}
+
+static CUresult write_value64(CUstream s, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
+{
+	return memop(s, OMPS_MEMOP_WRITE64, addr, value, flags);
+}
+
+static CUresult wait_value64(CUstream s, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
+{
+	return memop(s, OMPS_MEMOP_WAIT64, addr, value, flags);
+}
+
+/* One post an operation; a flush of remote writes and a barrier are what
+ * the stream's order gives already. */
+static CUresult batch_mem_op(CUstream s, unsigned int count, CUstreamBatchMemOpParams *ops, unsigned int flags)
+{
+	CUresult r = CUDA_SUCCESS;
+	unsigned int i;
+
+	if (flags || (count && !ops))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < count && r == CUDA_SUCCESS; i++) {
+		const CUstreamBatchMemOpParams *p = &ops[i];
+
+		switch (p->operation) {
+		case CU_STREAM_MEM_OP_WRITE_VALUE_32:
+			r = memop(s, OMPS_MEMOP_WRITE32, p->writeValue.address, p->writeValue.value, p->writeValue.flags);
+			break;
+		case CU_STREAM_MEM_OP_WRITE_VALUE_64:
+			r = memop(s, OMPS_MEMOP_WRITE64, p->writeValue.address, p->writeValue.value64,
+				  p->writeValue.flags);
+			break;
+		case CU_STREAM_MEM_OP_WAIT_VALUE_32:
+			r = memop(s, OMPS_MEMOP_WAIT32, p->waitValue.address, p->waitValue.value, p->waitValue.flags);
+			break;
+		case CU_STREAM_MEM_OP_WAIT_VALUE_64:
+			r = memop(s, OMPS_MEMOP_WAIT64, p->waitValue.address, p->waitValue.value64, p->waitValue.flags);
+			break;
+		case CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES:
+		case CU_STREAM_MEM_OP_BARRIER:
+			break;
+		default:
+			r = CUDA_ERROR_INVALID_VALUE;
+		}
+	}
+	return r;
+}
+
 void shim_stream_install(void)
 {
+	SHIM_INSTALL(cuStreamWriteValue32_v2, write_value32);
+	SHIM_INSTALL(cuStreamWaitValue32_v2, wait_value32);
+	SHIM_INSTALL(cuStreamWriteValue64_v2, write_value64);
+	SHIM_INSTALL(cuStreamWaitValue64_v2, wait_value64);
+	SHIM_INSTALL(cuStreamBatchMemOp_v2, batch_mem_op);
+	SHIM_UNTYPED(cuStreamWriteValue32, write_value32); /* the unversioned names: the same calls */
+	SHIM_UNTYPED(cuStreamWaitValue32, wait_value32);
+	SHIM_UNTYPED(cuStreamWriteValue64, write_value64);
+	SHIM_UNTYPED(cuStreamWaitValue64, wait_value64);
 	SHIM_INSTALL(cuStreamCreate, stream_create);
 	SHIM_INSTALL(cuStreamCreateWithPriority, stream_create_with_priority);
 	SHIM_INSTALL(cuStreamDestroy_v2, stream_destroy);

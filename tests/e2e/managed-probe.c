@@ -84,6 +84,36 @@ int main(void)
 		CK(cuMemPoolDestroy(pool));
 		printf("a pool of its own: made, set, allocated from, destroyed\n");
 	}
+
+	/* Stream memory operations on device memory and on page-locked host memory. */
+	{
+		CUstreamBatchMemOpParams ops[2];
+		cuuint64_t *flag;
+		CUdeviceptr d;
+
+		CK(cuMemAlloc(&d, 64));
+		CK(cuMemHostAlloc((void **)&flag, 64, 0));
+		flag[0] = flag[1] = 0;
+		CK(cuStreamWriteValue32(s, d, 41, 0));
+		CK(cuStreamWaitValue32(s, d, 41, CU_STREAM_WAIT_VALUE_GEQ));
+		memset(ops, 0, sizeof(ops));
+		ops[0].writeValue.operation = CU_STREAM_MEM_OP_WRITE_VALUE_64;
+		ops[0].writeValue.address = (CUdeviceptr)(uintptr_t)&flag[0];
+		ops[0].writeValue.value64 = 0x123456789ull;
+		ops[1].writeValue.operation = CU_STREAM_MEM_OP_WRITE_VALUE_32;
+		ops[1].writeValue.address = (CUdeviceptr)(uintptr_t)&flag[1];
+		ops[1].writeValue.value = 7;
+		CK(cuStreamBatchMemOp(s, 2, ops, 0));
+		CK(cuStreamWriteValue64(s, d + 8, 5, 0));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(copy, d, 16));
+		CHECK(copy[0] == 41 && copy[2] == 5, "stream writes to device memory: %u, %u", copy[0], copy[2]);
+		CHECK(flag[0] == 0x123456789ull && flag[1] == 7, "stream writes to host memory: %llx, %llu",
+		      (unsigned long long)flag[0], (unsigned long long)flag[1]);
+		CK(cuMemFree(d));
+		CK(cuMemFreeHost(flag));
+		printf("stream memory operations on device and host memory\n");
+	}
 	CK(cuStreamDestroy(s));
 	CK(cuModuleUnload(mod));
 	printf("managed_probe: PASS\n");

@@ -1031,6 +1031,29 @@ CUresult CUDAAPI cuStreamWaitValue32(CUstream s, CUdeviceptr addr, cuuint32_t va
 	return CUDA_SUCCESS;
 }
 
+CUresult CUDAAPI cuStreamWriteValue64(CUstream s, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
+{
+	(void)flags;
+	if (capturing(s))
+		return spoil(s);
+	if (!addr)
+		return CUDA_ERROR_INVALID_VALUE;
+	__atomic_store_n((cuuint64_t *)(uintptr_t)addr, value, __ATOMIC_RELEASE);
+	return CUDA_SUCCESS;
+}
+
+/* GEQ only, as cuStreamWaitValue32 here, and no waiting: a test's value is there. */
+CUresult CUDAAPI cuStreamWaitValue64(CUstream s, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
+{
+	if (capturing(s))
+		return spoil(s);
+	if (!addr || flags != CU_STREAM_WAIT_VALUE_GEQ)
+		return addr ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_INVALID_VALUE;
+	return (int64_t)(__atomic_load_n((cuuint64_t *)(uintptr_t)addr, __ATOMIC_ACQUIRE) - value) >= 0
+		       ? CUDA_SUCCESS
+		       : CUDA_ERROR_LAUNCH_TIMEOUT;
+}
+
 CUresult CUDAAPI cuLaunchHostFunc(CUstream s, CUhostFn fn, void *data)
 {
 	if (!fn)
