@@ -74,12 +74,15 @@ void srv_context_synchronize(struct srv_client *c, const struct omps_call_dev *m
 }
 
 /* cuDevicePrimaryCtxReset: what the client made on the device goes, as
- * natively with its context (after its work is done): its memory, modules,
- * streams and events there, and its graphs and virtual memory on every
- * device. Its handles for them are dead from then on (those of memory,
- * modules, streams and events are never given out again; graphs' and
- * physical memory's tables start anew). Its page-locked host memory and
- * its connection stay. */
+ * natively with its context (after its work is done): its memory, streams
+ * and events there, and its graphs and virtual memory on every device. Its
+ * handles for them are dead from then on (those of memory, streams and
+ * events are never given out again; graphs' and physical memory's tables
+ * start anew). Its modules stay: the runtime loads its kernels as
+ * libraries, which natively outlive a context (cudart keeps its CUkernel
+ * handles across cudaDeviceReset, and the H200 run showed its next launch
+ * failing when they went), and the shim makes every library a module.
+ * Its page-locked host memory and its connection stay. */
 void srv_context_reset(struct srv_client *c, const struct omps_call_dev *m)
 {
 	unsigned n;
@@ -89,7 +92,6 @@ void srv_context_reset(struct srv_client *c, const struct omps_call_dev *m)
 		r = srv_sync_device(c, m->dev);
 	if (r == CUDA_SUCCESS) {
 		srv_graph_release(c);
-		srv_module_reset(c, m->dev);
 		srv_vmm_release(c);
 		n = srv_memory_reset(c, m->dev);
 		srv_stream_reset(c, m->dev);

@@ -107,6 +107,15 @@ static CUresult unload_shared(struct srv_client *c, struct srv_shared_module *m)
 	return r;
 }
 
+/* OPENMPS_SHARE_MODULES=0 (the server's environment): every client loads its
+ * own modules, as NVIDIA MPS does: a way to tell whether sharing is at fault. */
+static int sharing(void)
+{
+	const char *v = getenv("OPENMPS_SHARE_MODULES");
+
+	return !v || strcmp(v, "0");
+}
+
 void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m)
 {
 	struct omps_reply_handle rep;
@@ -122,7 +131,7 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 	if (r == CUDA_SUCCESS) {
 		/* The driver reads PTX up to a NUL: never past what the client sent. */
 		c->mod.image[c->mod.image_len] = '\0';
-		if (srv_image_shareable(c->mod.image, c->mod.image_len)) {
+		if (sharing() && srv_image_shareable(c->mod.image, c->mod.image_len)) {
 			r = load_shared(c, m->dev, c->mod.image, c->mod.image_len, &shared);
 			mod = shared ? shared->mod : NULL;
 		} else {
@@ -432,22 +441,6 @@ void srv_module_unload(struct srv_client *c, const struct omps_call_handle *m)
 int srv_function_dev(struct srv_client *c, const struct srv_function *f)
 {
 	return c->mod.modules[f->module - 1].dev;
-}
-
-void srv_module_reset(struct srv_client *c, int dev)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->mod.nmodules; i++) {
-		struct srv_module *m = &c->mod.modules[i];
-
-		if (m->dev != dev)
-			continue;
-		if (m->kept)
-			drop(c, m); /* its graphs went first */
-		else if (m->mod)
-			unload(c, i + 1);
-	}
 }
 
 void srv_module_release(struct srv_client *c)

@@ -413,7 +413,6 @@ void srv_hostfn_release(struct srv_client *c);
 
 /* module.c */
 void srv_module_release(struct srv_client *c);
-void srv_module_reset(struct srv_client *c, int dev); /* its modules on dev unloaded */
 /* The client's function of that handle, or NULL (logged). */
 struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle);
 /* The device of the module a function of the client belongs to. */

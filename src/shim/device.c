@@ -472,8 +472,7 @@ static CUresult primary_ctx_reset(CUdevice dev)
 	r = shim_call(OMPS_CALL_CTX_RESET, &m, sizeof(m), &rep, sizeof(rep));
 	if (r != CUDA_SUCCESS)
 		return r;
-	shim_module_reset(dev);
-	shim_stream_reset(dev);
+	shim_stream_reset(dev); /* functions stay: their modules do (srv_context_reset) */
 	shim_range_forget_device(dev);
 	primary_flags[dev] = 0;
 	shim_channel_schedule(CU_CTX_SCHED_AUTO);

@@ -37,25 +37,6 @@ static void forget_functions(uint32_t module)
 	pthread_mutex_unlock(&functions_lock);
 }
 
-/* After a context reset: every function of the device's modules is gone. */
-void shim_module_reset(int dev)
-{
-	struct shim_function **pp = &functions, *f;
-
-	pthread_mutex_lock(&functions_lock);
-	while ((f = *pp)) {
-		if (f->dev == dev) {
-			*pp = f->next;
-			f->magic = 0;
-			free(f->name);
-			free(f);
-		} else {
-			pp = &f->next;
-		}
-	}
-	pthread_mutex_unlock(&functions_lock);
-}
-
 static size_t elf_size(const unsigned char *p)
 {
 	Elf64_Ehdr eh;
@@ -219,8 +200,7 @@ static CUresult module_get_function(CUfunction *hfunc, CUmodule hmod, const char
 	}
 	*f = (struct shim_function){.magic = FUNCTION_MAGIC, .module = m.module, .handle = rep.handle,
 				    .nparams = rep.nparams, .args_size = args_size, .name = strdup(name),
-				    .max_threads = rep.max_threads, .max_dynamic_smem = rep.max_dynamic_smem,
-				    .dev = shim_current_device()};
+				    .max_threads = rep.max_threads, .max_dynamic_smem = rep.max_dynamic_smem};
 	memcpy(f->params, rep.params, sizeof(f->params[0]) * rep.nparams);
 	pthread_mutex_unlock(&lock);
 	if (!f->name) {

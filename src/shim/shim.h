@@ -146,13 +146,11 @@ struct shim_function {
 	uint32_t nparams;
 	uint32_t args_size;
 	int max_threads, max_dynamic_smem; /* launches beyond are refused here, as the driver would */
-	int dev;			   /* current when it was looked up: a reset of that device ends it */
 	char *name;
 	struct omps_param params[OMPS_MAX_PARAMS];
 };
 struct shim_function *shim_function(CUfunction h); /* NULL if h is not one */
-void shim_module_reset(int dev);		    /* module.c: cuDevicePrimaryCtxReset ends dev's functions */
-void shim_stream_reset(int dev);		    /* stream.c: ... and threads' default streams there */
+void shim_stream_reset(int dev);		    /* stream.c: cuDevicePrimaryCtxReset ends threads' default streams on dev */
 void shim_range_forget_device(int dev);		    /* ranges.c: ... and its device memory */
 /* launch.c: a launch's arguments, packed into buf (args_size bytes at
  * least) from kernelParams, or as `extra` gives them (*args: where). */

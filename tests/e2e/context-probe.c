@@ -34,6 +34,8 @@ int main(void)
 	CUmodule mod;
 	CUfunction f;
 	CUdeviceptr p;
+	CUlibrary lib;
+	CUkernel kern;
 	void *args[] = {&p, &n};
 
 	CK(cuInit(0));
@@ -120,16 +122,22 @@ int main(void)
 	CK(cuMemFree(p));
 	CK(cuModuleUnload(mod));
 
-	/* A reset: what it made goes; retained again, the device serves it. */
+	/* A reset: what it made goes; retained again, the device serves it, and
+	 * a library's kernel (context-independent, as cudart loads its own)
+	 * still launches. */
+	CK(cuLibraryLoadData(&lib, twice_ptx, NULL, NULL, 0, NULL, NULL, 0));
+	CK(cuLibraryGetKernel(&kern, lib, "twice"));
 	CK(cuMemAlloc(&p, sizeof(host)));
 	CK(cuDevicePrimaryCtxReset(dev));
 	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
 	CK(cuCtxSetCurrent(ctx));
 	CK(cuMemAlloc(&p, sizeof(host)));
 	CK(cuMemsetD32(p, 3, n));
+	CK(cuLaunchKernel((CUfunction)kern, (n + 127) / 128, 1, 1, 128, 1, 1, 0, NULL, args, NULL));
 	CK(cuMemcpyDtoH(host, p, sizeof(host)));
-	CHECK(host[0] == 3 && host[n - 1] == 3, "after a reset: host[0] = %u", host[0]);
+	CHECK(host[0] == 6 && host[n - 1] == 6, "after a reset, the library's kernel: host[0] = %u", host[0]);
 	CK(cuMemFree(p));
+	CK(cuLibraryUnload(lib));
 	printf("after a reset, the device serves it again\n");
 	printf("context_probe: PASS\n");
 	return 0;

@@ -59,6 +59,7 @@ def jax_jit_grad_vmap():
     import jax.numpy as jnp
     if not any(d.platform == "gpu" for d in jax.devices()):
         raise AssertionError(f"no GPU device in JAX: {jax.devices()}")
+    jax.config.update("jax_default_matmul_precision", "highest")  # not TF32: compared with float32 NumPy
     f = jax.jit(lambda w, x: jnp.tanh(x @ w).sum())
     w = np.random.RandomState(0).randn(64, 32).astype(np.float32)
     x = np.random.RandomState(1).randn(16, 64).astype(np.float32)
