@@ -399,7 +399,7 @@ uint64_t srv_host_device_ptr_locked(struct srv_client *c, uint64_t addr, uint64_
 	struct srv_host *h;
 
 	for (h = c->host.maps; h; h = h->next)
-		if (addr >= h->addr && bytes <= h->bytes && addr - h->addr <= h->bytes - bytes)
+		if (srv_span_holds(h->addr, h->bytes, addr, bytes))
 			return h->device_ptr ? h->device_ptr + (addr - h->addr) : addr;
 	return 0;
 }
@@ -407,7 +407,7 @@ uint64_t srv_host_device_ptr_locked(struct srv_client *c, uint64_t addr, uint64_
 static int within(const struct srv_host *h, uint64_t addr, uint64_t bytes)
 {
 	for (; h; h = h->next)
-		if (addr >= h->addr && bytes <= h->bytes && addr - h->addr <= h->bytes - bytes)
+		if (srv_span_holds(h->addr, h->bytes, addr, bytes))
 			return 1;
 	return 0;
 }

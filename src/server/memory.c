@@ -16,7 +16,7 @@ static struct srv_alloc *find(struct srv_client *c, uint64_t ptr, uint64_t bytes
 	struct srv_alloc *a;
 
 	for (a = c->mem.allocs; a; a = a->next)
-		if (!a->retired && ptr >= a->ptr && bytes <= a->bytes && ptr - a->ptr <= a->bytes - bytes)
+		if (!a->retired && srv_span_holds(a->ptr, a->bytes, ptr, bytes))
 			return a;
 	return NULL;
 }
@@ -98,12 +98,17 @@ void srv_memory_account(struct srv_client *c, int dev, uint64_t bytes, int add)
 }
 
 /* Back to the shared pool on s, after s's work, zeroed first. */
+static CUresult zero_and_free(struct srv_client *c, CUdeviceptr ptr, uint64_t bytes, CUstream s)
+{
+	CUresult r = c->srv->drv->memset_d8_async(ptr, 0, bytes, s);
+
+	return r == CUDA_SUCCESS ? c->srv->drv->mem_free_async(ptr, s) : r;
+}
+
 static CUresult give_back(struct srv_client *c, const struct srv_alloc *a, CUstream s)
 {
-	CUresult r = c->srv->drv->memset_d8_async(a->ptr, 0, a->bytes, s);
+	CUresult r = zero_and_free(c, a->ptr, a->bytes, s);
 
-	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->mem_free_async(a->ptr, s);
 	if (r == CUDA_SUCCESS)
 		account(c, a->dev, a->bytes, 0);
 	return r;
@@ -173,6 +178,16 @@ void srv_memory_alloc(struct srv_client *c, const struct omps_call_alloc *m)
 	reply_alloc(c, m, a, r, ptr);
 }
 
+/* The client's quiet stream on dev, made to wait for all its work queued so far. */
+static CUresult after_its_work(struct srv_client *c, int dev, CUstream *s)
+{
+	CUresult r = srv_use_device(c, dev, NULL);
+
+	if (r == CUDA_SUCCESS)
+		r = quiet_stream(c, dev, s);
+	return r == CUDA_SUCCESS ? srv_stream_after_all(c, dev, *s) : r;
+}
+
 /* Freed once the client's work queued so far, on any of its streams, is
  * done; nobody waits for it. */
 static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
@@ -188,36 +203,20 @@ static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 	if (a->vmm) /* a mapping: vmm.c unmaps it */
 		return CUDA_SUCCESS;
 	held = a->export && srv_ipc_unexport(c, a);
-	r = srv_use_device(c, a->dev, NULL);
-	if (r == CUDA_SUCCESS)
-		r = quiet_stream(c, a->dev, &s);
-	if (r == CUDA_SUCCESS)
-		r = srv_stream_after_all(c, a->dev, s);
-	if (r == CUDA_SUCCESS && held) { /* the importers' now: its writes done before they may free it */
-		r = c->srv->drv->stream_synchronize(s);
-		account(c, a->dev, a->bytes, 0);
-		return r;
-	}
-	if (r == CUDA_SUCCESS)
-		r = give_back(c, a, s);
+	r = after_its_work(c, a->dev, &s);
+	if (r != CUDA_SUCCESS || !held)
+		return r == CUDA_SUCCESS ? give_back(c, a, s) : r;
+	r = c->srv->drv->stream_synchronize(s); /* the importers' now: its writes done before they may free it */
+	account(c, a->dev, a->bytes, 0);
 	return r;
 }
 
 CUresult srv_memory_give_back_orphan(struct srv_client *c, int dev, CUdeviceptr ptr, uint64_t bytes)
 {
-	struct srv_driver *drv = c->srv->drv;
 	CUstream s;
-	CUresult r = srv_use_device(c, dev, NULL);
+	CUresult r = after_its_work(c, dev, &s);
 
-	if (r == CUDA_SUCCESS)
-		r = quiet_stream(c, dev, &s);
-	if (r == CUDA_SUCCESS)
-		r = srv_stream_after_all(c, dev, s);
-	if (r == CUDA_SUCCESS)
-		r = drv->memset_d8_async(ptr, 0, bytes, s);
-	if (r == CUDA_SUCCESS)
-		r = drv->mem_free_async(ptr, s);
-	return r;
+	return r == CUDA_SUCCESS ? zero_and_free(c, ptr, bytes, s) : r;
 }
 
 struct srv_alloc *srv_memory_alloc_of(struct srv_client *c, uint64_t ptr, uint64_t bytes)
@@ -381,28 +380,6 @@ int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes)
 	return usable(c, ptr, bytes);
 }
 
-int srv_span3d(uint64_t pitch, uint64_t rows, uint64_t width, uint64_t height, uint64_t depth, uint64_t *bytes)
-{
-	uint64_t slice;
-
-	*bytes = 0;
-	if (!width || !height || !depth)
-		return 0;
-	if (height == 1 && depth == 1) /* the pitch is unused */
-		return *bytes = width, 0;
-	if (width > pitch || height - 1 > (UINT64_MAX - width) / pitch)
-		return -1;
-	if (depth == 1)
-		return *bytes = (height - 1) * pitch + width, 0;
-	if (rows < height || rows > UINT64_MAX / pitch)
-		return -1;
-	slice = rows * pitch;
-	if (depth - 1 > (UINT64_MAX - ((height - 1) * pitch + width)) / slice)
-		return -1;
-	*bytes = (depth - 1) * slice + (height - 1) * pitch + width;
-	return 0;
-}
-
 /* The bytes a pitched region spans: height rows of width, pitch apart. */
 static int span(uint64_t pitch, uint64_t width, uint64_t height, uint64_t *bytes)
 {
@@ -411,6 +388,28 @@ static int span(uint64_t pitch, uint64_t width, uint64_t height, uint64_t *bytes
 	if (width > pitch || height - 1 > (UINT64_MAX - width) / pitch)
 		return -1;
 	*bytes = (height - 1) * pitch + width;
+	return 0;
+}
+
+int srv_span3d(uint64_t pitch, uint64_t rows, uint64_t width, uint64_t height, uint64_t depth, uint64_t *bytes)
+{
+	uint64_t plane, slice;
+
+	*bytes = 0;
+	if (!width || !height || !depth)
+		return 0;
+	if (height == 1 && depth == 1) /* the pitch is unused */
+		return *bytes = width, 0;
+	if (span(pitch, width, height, &plane))
+		return -1;
+	if (depth == 1)
+		return *bytes = plane, 0;
+	if (rows < height || rows > UINT64_MAX / pitch)
+		return -1;
+	slice = rows * pitch;
+	if (depth - 1 > (UINT64_MAX - plane) / slice)
+		return -1;
+	*bytes = (depth - 1) * slice + plane;
 	return 0;
 }
 

@@ -235,6 +235,12 @@ struct srv_state {
 	int prio_least[OMPS_MAX_DEVICES], prio_greatest[OMPS_MAX_DEVICES];
 };
 
+/* Whether [addr, addr + bytes) lies within [base, base + size), without overflow. */
+static inline int srv_span_holds(uint64_t base, uint64_t size, uint64_t addr, uint64_t bytes)
+{
+	return addr >= base && bytes <= size && addr - base <= size - bytes;
+}
+
 /* clients.c */
 struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps_admit *a);
 struct srv_client *srv_client_find(struct srv_state *s, pid_t pid);

@@ -273,32 +273,39 @@ void srv_stream_memop(struct srv_client *c, const struct omps_call_memop *m)
 	srv_deferred(c, r);
 }
 
-void srv_stream_reset(struct srv_client *c, int dev)
+/* A live object on dev (any device: dev < 0), its device's context current. */
+static int live_on(struct srv_client *c, const struct srv_object *o, int dev)
+{
+	return o->obj && (dev < 0 || o->dev == dev) && srv_use_device(c, o->dev, NULL) == CUDA_SUCCESS;
+}
+
+/* Its streams and events on dev (all: dev < 0) destroyed, their handles left dead. */
+static void destroy_objects(struct srv_client *c, int dev)
 {
 	uint32_t i;
 
 	for (i = 0; i < c->nevents; i++)
-		if (c->events[i].obj && c->events[i].dev == dev) {
+		if (live_on(c, &c->events[i], dev)) {
 			c->srv->drv->event_destroy(c->events[i].obj);
 			c->events[i].obj = NULL;
 		}
 	for (i = 0; i < c->nstreams; i++)
-		if (c->streams[i].obj && c->streams[i].dev == dev) {
+		if (live_on(c, &c->streams[i], dev)) {
 			c->srv->drv->stream_destroy(c->streams[i].obj);
 			c->streams[i].obj = NULL;
 		}
+}
+
+void srv_stream_reset(struct srv_client *c, int dev)
+{
+	destroy_objects(c, dev);
 }
 
 void srv_stream_release(struct srv_client *c)
 {
 	uint32_t i;
 
-	for (i = 0; i < c->nevents; i++)
-		if (c->events[i].obj && srv_use_device(c, c->events[i].dev, NULL) == CUDA_SUCCESS)
-			c->srv->drv->event_destroy(c->events[i].obj);
-	for (i = 0; i < c->nstreams; i++)
-		if (c->streams[i].obj && srv_use_device(c, c->streams[i].dev, NULL) == CUDA_SUCCESS)
-			c->srv->drv->stream_destroy(c->streams[i].obj);
+	destroy_objects(c, -1);
 	for (i = 0; i < OMPS_MAX_DEVICES; i++)
 		if (c->legacy[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)
 			c->srv->drv->event_destroy(c->legacy[i]);

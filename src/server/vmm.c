@@ -31,7 +31,7 @@ struct srv_vmm_phys {
 static struct srv_vmm_range *within(struct srv_vmm_range *list, CUdeviceptr ptr, uint64_t size)
 {
 	for (; list; list = list->next)
-		if (ptr >= list->ptr && size <= list->size && ptr - list->ptr <= list->size - size)
+		if (srv_span_holds(list->ptr, list->size, ptr, size))
 			return list;
 	return NULL;
 }

@@ -403,17 +403,8 @@ static enum table which_table(const unsigned char *id)
 	return NTABLES;
 }
 
-static void real_init_once(void)
-{
-	CUresult (*init)(unsigned int) = (CUresult(*)(unsigned int))shim_real[SHIM_EP_cuInit];
-
-	if (init)
-		init(0);
-}
-
 CUresult shim_export_table(const void **out, const CUuuid *uuid, enum shim_slot_kind trace_slots)
 {
-	static pthread_once_t real_init = PTHREAD_ONCE_INIT;
 	CUresult (*get)(const void **, const CUuuid *) =
 		(CUresult(*)(const void **, const CUuuid *))shim_real[SHIM_EP_cuGetExportTable];
 	int remote = shim_mode() == SHIM_REMOTE;
@@ -435,7 +426,7 @@ CUresult shim_export_table(const void **out, const CUuuid *uuid, enum shim_slot_
 	which = which_table((const unsigned char *)uuid->bytes);
 	id_text((const unsigned char *)uuid->bytes, id, sizeof(id));
 	if (remote && (which == NTABLES || which == TOOLS_CONTEXT))
-		pthread_once(&real_init, real_init_once); /* its slots may need it */
+		shim_real_init(); /* its slots may need it */
 	r = get ? get(&real, uuid) : CUDA_ERROR_NOT_FOUND;
 	if (remote && which != NTABLES) {
 		mine = serve(which, r == CUDA_SUCCESS ? real : NULL, id);

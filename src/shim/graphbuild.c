@@ -11,7 +11,6 @@
  * nodes), copies of pageable host memory or of CUDA arrays, and the other
  * node kinds. */
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,28 +28,6 @@ static uint32_t node_handle(CUgraphNode n)
 	uint64_t v = (uint64_t)(uintptr_t)n;
 
 	return v >> 32 == NODE_TAG ? (uint32_t)v : 0;
-}
-
-/* Said once a kind: what the program asked that openmps cannot do. */
-static CUresult refuse(const char *what)
-{
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static const char *said[16];
-	static size_t nsaid;
-	size_t i;
-	int first;
-
-	pthread_mutex_lock(&lock);
-	for (i = 0; i < nsaid && said[i] != what; i++)
-		;
-	first = i == nsaid;
-	if (first && nsaid < sizeof(said) / sizeof(said[0]))
-		said[nsaid++] = what;
-	pthread_mutex_unlock(&lock);
-	if (first)
-		fprintf(stderr, "openmps: %s is not supported through openmps yet; it returns CUDA_ERROR_NOT_SUPPORTED\n",
-			what);
-	return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 static CUresult graph_handle(CUgraph g, uint32_t *h)
@@ -99,7 +76,7 @@ static CUresult copy_side(CUmemorytype type, const void *host, CUdeviceptr dev, 
 	struct shim_range r;
 
 	if (type == CU_MEMORYTYPE_ARRAY)
-		return refuse("a graph memcpy node with a CUDA array");
+		return shim_unsupported("a graph memcpy node with a CUDA array");
 	if (type == CU_MEMORYTYPE_UNIFIED) /* the driver tells by the address */
 		type = !shim_range_find(dev, &r) && r.kind == SHIM_RANGE_HOST ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE;
 	if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE)
@@ -107,7 +84,7 @@ static CUresult copy_side(CUmemorytype type, const void *host, CUdeviceptr dev, 
 	*addr = base + off;
 	*is_host = type == CU_MEMORYTYPE_HOST;
 	if (*is_host && !shim_shared_host((const void *)(uintptr_t)*addr, span))
-		return refuse("a graph memcpy node with pageable host memory (use cuMemHostAlloc's)");
+		return shim_unsupported("a graph memcpy node with pageable host memory (use cuMemHostAlloc's)");
 	return CUDA_SUCCESS;
 }
 
@@ -185,16 +162,16 @@ static CUresult describe(const CUgraphNodeParams *p, struct omps_call_graph_node
 		return graph_handle(p->graph.graph, &m->object);
 	case CU_GRAPH_NODE_TYPE_CONDITIONAL:
 		if (p->conditional.size > OMPS_MAX_COND_BODIES)
-			return refuse("a conditional graph node with more than 16 bodies");
+			return shim_unsupported("a conditional graph node with more than 16 bodies");
 		m->kind = OMPS_NODE_CONDITIONAL;
 		m->cond_handle = p->conditional.handle;
 		m->cond_type = (uint32_t)p->conditional.type;
 		m->cond_size = p->conditional.size;
 		return CUDA_SUCCESS;
 	case CU_GRAPH_NODE_TYPE_HOST:
-		return refuse("a host node in a graph (cuGraphAddHostNode)");
+		return shim_unsupported("a host node in a graph (cuGraphAddHostNode)");
 	default:
-		return refuse("this kind of graph node (memory, semaphore or batch memory operation)");
+		return shim_unsupported("this kind of graph node (memory, semaphore or batch memory operation)");
 	}
 }
 
@@ -252,20 +229,30 @@ static CUresult bodies(CUgraphNodeParams *p, const struct omps_reply_node *rep)
 	return CUDA_SUCCESS;
 }
 
+/* Edges as cuGraphAddDependencies makes them without edge data: no ports, the default type. */
+static int plain_edges(const CUgraphEdgeData *edges, size_t n)
+{
+	size_t i;
+
+	for (i = 0; edges && i < n; i++)
+		if (edges[i].type != CU_GRAPH_DEPENDENCY_TYPE_DEFAULT || edges[i].from_port || edges[i].to_port)
+			return 0;
+	return 1;
+}
+
 static CUresult add_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, const CUgraphEdgeData *edges,
 			 size_t ndeps, CUgraphNodeParams *p)
 {
 	static __thread unsigned char args[OMPS_GRAPH_ARGS_MAX];
 	struct omps_call_graph_node m;
 	struct omps_reply_node rep;
-	size_t args_len, i;
+	size_t args_len;
 	CUresult r;
 
 	if (!node || !p)
 		return CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; edges && i < ndeps; i++)
-		if (edges[i].type != CU_GRAPH_DEPENDENCY_TYPE_DEFAULT || edges[i].from_port || edges[i].to_port)
-			return refuse("a graph edge with a port or a programmatic type");
+	if (!plain_edges(edges, ndeps))
+		return shim_unsupported("a graph edge with a port or a programmatic type");
 	memset(&m, 0, sizeof(m));
 	memset(&rep, 0, sizeof(rep));
 	r = describe(p, &m, args, &args_len);
@@ -325,27 +312,43 @@ static CUresult add_kernel_node_v1(CUgraphNode *node, CUgraph graph, const CUgra
 	return add_kernel_node(node, graph, deps, ndeps, &k2);
 }
 
+static CUresult memset_params(const CUDA_MEMSET_NODE_PARAMS *s, CUcontext ctx, CUgraphNodeParams *p)
+{
+	if (!s)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(p, 0, sizeof(*p));
+	p->type = CU_GRAPH_NODE_TYPE_MEMSET;
+	p->memset = (CUDA_MEMSET_NODE_PARAMS_v2){s->dst, s->pitch, s->value, s->elementSize, s->width, s->height, ctx};
+	return CUDA_SUCCESS;
+}
+
+static CUresult memcpy_params(const CUDA_MEMCPY3D *c, CUcontext ctx, CUgraphNodeParams *p)
+{
+	if (!c)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(p, 0, sizeof(*p));
+	p->type = CU_GRAPH_NODE_TYPE_MEMCPY;
+	p->memcpy.copyCtx = ctx;
+	p->memcpy.copyParams = *c;
+	return CUDA_SUCCESS;
+}
+
 static CUresult add_memset_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
 				const CUDA_MEMSET_NODE_PARAMS *s, CUcontext ctx)
 {
-	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMSET};
+	CUgraphNodeParams p;
+	CUresult r = memset_params(s, ctx, &p);
 
-	if (!s)
-		return CUDA_ERROR_INVALID_VALUE;
-	p.memset = (CUDA_MEMSET_NODE_PARAMS_v2){s->dst, s->pitch, s->value, s->elementSize, s->width, s->height, ctx};
-	return add_node(node, graph, deps, NULL, ndeps, &p);
+	return r == CUDA_SUCCESS ? add_node(node, graph, deps, NULL, ndeps, &p) : r;
 }
 
 static CUresult add_memcpy_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
 				const CUDA_MEMCPY3D *c, CUcontext ctx)
 {
-	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMCPY};
+	CUgraphNodeParams p;
+	CUresult r = memcpy_params(c, ctx, &p);
 
-	if (!c)
-		return CUDA_ERROR_INVALID_VALUE;
-	p.memcpy.copyCtx = ctx;
-	p.memcpy.copyParams = *c;
-	return add_node(node, graph, deps, NULL, ndeps, &p);
+	return r == CUDA_SUCCESS ? add_node(node, graph, deps, NULL, ndeps, &p) : r;
 }
 
 static CUresult add_empty_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps)
@@ -395,9 +398,8 @@ static CUresult add_deps(CUgraph graph, const CUgraphNode *from, const CUgraphNo
 		return r;
 	if (n > OMPS_MAX_NODE_DEPS || (n && (!from || !to)))
 		return CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; edges && i < n; i++)
-		if (edges[i].type != CU_GRAPH_DEPENDENCY_TYPE_DEFAULT || edges[i].from_port || edges[i].to_port)
-			return refuse("a graph edge with a port or a programmatic type");
+	if (!plain_edges(edges, n))
+		return shim_unsupported("a graph edge with a port or a programmatic type");
 	memcpy(buf, &m, sizeof(m));
 	for (i = 0; i < n; i++) {
 		buf[2 + i] = node_handle(from[i]);
@@ -464,24 +466,19 @@ static CUresult exec_kernel_node_set_params(CUgraphExec exec, CUgraphNode node, 
 static CUresult exec_memcpy_node_set_params(CUgraphExec exec, CUgraphNode node, const CUDA_MEMCPY3D *c,
 					    CUcontext ctx)
 {
-	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMCPY};
+	CUgraphNodeParams p;
+	CUresult r = exec ? memcpy_params(c, ctx, &p) : CUDA_ERROR_INVALID_VALUE;
 
-	if (!c || !exec)
-		return CUDA_ERROR_INVALID_VALUE;
-	p.memcpy.copyCtx = ctx;
-	p.memcpy.copyParams = *c;
-	return set_params(exec, node, &p);
+	return r == CUDA_SUCCESS ? set_params(exec, node, &p) : r;
 }
 
 static CUresult exec_memset_node_set_params(CUgraphExec exec, CUgraphNode node, const CUDA_MEMSET_NODE_PARAMS *s,
 					    CUcontext ctx)
 {
-	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMSET};
+	CUgraphNodeParams p;
+	CUresult r = exec ? memset_params(s, ctx, &p) : CUDA_ERROR_INVALID_VALUE;
 
-	if (!s || !exec)
-		return CUDA_ERROR_INVALID_VALUE;
-	p.memset = (CUDA_MEMSET_NODE_PARAMS_v2){s->dst, s->pitch, s->value, s->elementSize, s->width, s->height, ctx};
-	return set_params(exec, node, &p);
+	return r == CUDA_SUCCESS ? set_params(exec, node, &p) : r;
 }
 
 static CUresult cond_handle_create(CUgraphConditionalHandle *out, CUgraph graph, CUcontext ctx,

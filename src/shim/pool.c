@@ -9,7 +9,6 @@
  * only in policy, and the policies are the client's own either way.
  * Pools with export handle types or host locations are refused. */
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "shim.h"
@@ -75,17 +74,12 @@ static CUresult set_mem_pool(CUdevice dev, CUmemoryPool pool)
 
 static CUresult pool_create(CUmemoryPool *pool, const CUmemPoolProps *props)
 {
-	static atomic_int said;
 	struct pool *p;
 
 	if (!pool || !props || props->allocType != CU_MEM_ALLOCATION_TYPE_PINNED)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (props->location.type != CU_MEM_LOCATION_TYPE_DEVICE || props->handleTypes != CU_MEM_HANDLE_TYPE_NONE) {
-		if (!atomic_exchange(&said, 1))
-			fprintf(stderr, "openmps: cuMemPoolCreate of a pool in host memory or with export handle "
-					"types is not supported through openmps yet; it returns CUDA_ERROR_NOT_SUPPORTED\n");
-		return CUDA_ERROR_NOT_SUPPORTED;
-	}
+	if (props->location.type != CU_MEM_LOCATION_TYPE_DEVICE || props->handleTypes != CU_MEM_HANDLE_TYPE_NONE)
+		return shim_unsupported("cuMemPoolCreate of a pool in host memory or with export handle types");
 	if (!device_ok(props->location.id))
 		return CUDA_ERROR_INVALID_DEVICE;
 	p = malloc(sizeof(*p));

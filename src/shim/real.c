@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +172,48 @@ CUresult shim_no_entry(enum shim_entry ep)
 		shim_trace_note("%s: %s", shim_entry_names[ep],
 				driver ? "not in this driver" : "no CUDA driver was found");
 	return driver ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_NO_DEVICE;
+}
+
+/* What a served call cannot do, said once a kind (what: one string
+ * literal a kind), in the words of shim_no_entry's line. */
+CUresult shim_unsupported(const char *what)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static const char *said[32];
+	static size_t nsaid;
+	size_t i;
+	int first;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nsaid && said[i] != what; i++)
+		;
+	first = i == nsaid;
+	if (first && nsaid < sizeof(said) / sizeof(said[0]))
+		said[nsaid++] = what;
+	pthread_mutex_unlock(&lock);
+	if (first)
+		fprintf(stderr, "openmps: %s is not supported through openmps yet; it returns CUDA_ERROR_NOT_SUPPORTED\n",
+			what);
+	if (shim_trace_on)
+		shim_trace_note("%s: not supported", what);
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+static void real_init_once(void)
+{
+	CUresult (*init)(unsigned int) = (CUresult(*)(unsigned int))shim_real[SHIM_EP_cuInit];
+
+	if (init)
+		init(0);
+}
+
+/* The real driver initialised in remote mode, once, with no context: for
+ * what it answers locally (tensor maps) and the export tables it hands out. */
+void shim_real_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, real_init_once);
 }
 
 /* Natively, no driver means every call fails: said once. Through the

@@ -132,6 +132,10 @@ CUresult shim_stream_sync(CUstream s);
 /* real.c */
 CUresult shim_no_entry(enum shim_entry ep);
 void shim_use_driver_locally(enum shim_entry ep); /* in remote mode: calls that need no GPU */
+void shim_real_init(void); /* the real driver's cuInit, once (no context) */
+/* CUDA_ERROR_NOT_SUPPORTED, and once a kind (what: a string literal) one
+ * line "openmps: WHAT is not supported through openmps yet; ..." */
+CUresult shim_unsupported(const char *what);
 /* The shim's own entry point for a real driver function, or NULL. */
 void *shim_self_for_real(void *real);
 

@@ -2,19 +2,7 @@
  * the caller's memory from its arguments (the global address is a number:
  * the server's device address, which is the client's), so the local driver
  * answers them, once initialised (no context). */
-#include <pthread.h>
-
 #include "shim.h"
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void init_real(void)
-{
-	CUresult (*init)(unsigned int) = (CUresult(*)(unsigned int))shim_real[SHIM_EP_cuInit];
-
-	if (init)
-		init(0);
-}
 
 #define REAL(name) ((__typeof__(&name))shim_real[SHIM_EP_##name])
 
@@ -23,7 +11,7 @@ static CUresult encode_tiled(CUtensorMap *map, CUtensorMapDataType type, cuuint3
 			     const cuuint32_t *elem_strides, CUtensorMapInterleave interleave, CUtensorMapSwizzle swizzle,
 			     CUtensorMapL2promotion l2, CUtensorMapFloatOOBfill fill)
 {
-	pthread_once(&once, init_real);
+	shim_real_init();
 	return REAL(cuTensorMapEncodeTiled) ? REAL(cuTensorMapEncodeTiled)(map, type, rank, addr, dim, strides, box,
 									     elem_strides, interleave, swizzle, l2, fill)
 					    : shim_no_entry(SHIM_EP_cuTensorMapEncodeTiled);
@@ -35,7 +23,7 @@ static CUresult encode_im2col(CUtensorMap *map, CUtensorMapDataType type, cuuint
 			      CUtensorMapInterleave interleave, CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
 			      CUtensorMapFloatOOBfill fill)
 {
-	pthread_once(&once, init_real);
+	shim_real_init();
 	return REAL(cuTensorMapEncodeIm2col)
 		       ? REAL(cuTensorMapEncodeIm2col)(map, type, rank, addr, dim, strides, lower, upper, channels, pixels,
 						       elem_strides, interleave, swizzle, l2, fill)
@@ -48,7 +36,7 @@ static CUresult encode_im2col_wide(CUtensorMap *map, CUtensorMapDataType type, c
 				   CUtensorMapInterleave interleave, CUtensorMapIm2ColWideMode mode,
 				   CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2, CUtensorMapFloatOOBfill fill)
 {
-	pthread_once(&once, init_real);
+	shim_real_init();
 	return REAL(cuTensorMapEncodeIm2colWide)
 		       ? REAL(cuTensorMapEncodeIm2colWide)(map, type, rank, addr, dim, strides, lower, upper, channels,
 							   pixels, elem_strides, interleave, mode, swizzle, l2, fill)
@@ -57,7 +45,7 @@ static CUresult encode_im2col_wide(CUtensorMap *map, CUtensorMapDataType type, c
 
 static CUresult replace_address(CUtensorMap *map, void *addr)
 {
-	pthread_once(&once, init_real);
+	shim_real_init();
 	return REAL(cuTensorMapReplaceAddress) ? REAL(cuTensorMapReplaceAddress)(map, addr)
 					       : shim_no_entry(SHIM_EP_cuTensorMapReplaceAddress);
 }

@@ -4,21 +4,9 @@
  * made accessible joins the client's map of its device memory, so that
  * copies find their direction. Served for device memory; refused with a
  * line: shareable (exportable) handles, host locations, compression. */
-#include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "shim.h"
-
-static CUresult refuse(const char *what)
-{
-	static atomic_int said;
-
-	if (!atomic_exchange(&said, 1))
-		fprintf(stderr, "openmps: %s is not supported through openmps yet; it returns CUDA_ERROR_NOT_SUPPORTED\n",
-			what);
-	return CUDA_ERROR_NOT_SUPPORTED;
-}
 
 static CUresult vmm(uint32_t type, struct omps_call_vmm *m, void *reply, size_t len)
 {
@@ -37,7 +25,7 @@ static CUresult device_of(const CUmemAllocationProp *p, int *dev)
 	if (!p || p->type != CU_MEM_ALLOCATION_TYPE_PINNED)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (p->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
-		return refuse("virtual memory management of host memory (a host location)");
+		return shim_unsupported("virtual memory management of host memory (a host location)");
 	((__typeof__(&cuDeviceGetCount))shim_table[SHIM_EP_cuDeviceGetCount])(&n);
 	if (p->location.id < 0 || p->location.id >= n)
 		return CUDA_ERROR_INVALID_DEVICE;
@@ -86,9 +74,9 @@ static CUresult create(CUmemGenericAllocationHandle *h, size_t size, const CUmem
 	if (r != CUDA_SUCCESS)
 		return r;
 	if (prop->requestedHandleTypes != CU_MEM_HANDLE_TYPE_NONE)
-		return refuse("cuMemCreate with a shareable handle type (exporting physical memory)");
+		return shim_unsupported("cuMemCreate with a shareable handle type (exporting physical memory)");
 	if (prop->allocFlags.compressionType)
-		return refuse("cuMemCreate of compressible memory");
+		return shim_unsupported("cuMemCreate of compressible memory");
 	r = vmm(OMPS_CALL_VMM_CREATE, &m, &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		*h = rep.handle;
@@ -132,7 +120,7 @@ static CUresult set_access(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *
 		return CUDA_ERROR_INVALID_VALUE;
 	for (i = 0; i < count && r == CUDA_SUCCESS; i++) {
 		if (desc[i].location.type != CU_MEM_LOCATION_TYPE_DEVICE)
-			return refuse("cuMemSetAccess for a host location");
+			return shim_unsupported("cuMemSetAccess for a host location");
 		m.dev = desc[i].location.id;
 		m.flags = (uint32_t)desc[i].flags;
 		r = vmm(OMPS_CALL_VMM_ACCESS, &m, NULL, 0);
