@@ -534,13 +534,15 @@ void srv_memory_free_async(struct srv_client *c, const struct omps_call_free_asy
 	for (pp = &c->mem.allocs; (a = *pp); pp = &a->next)
 		if (a->ptr == m->ptr && !a->module && !a->retired)
 			break;
-	if (r == CUDA_SUCCESS && !a) {
+	if (r == CUDA_SUCCESS && (!a || a->import || a->vmm)) { /* as cuMemFree: its own allocations only */
 		omps_log("Client process %d: cuMemFreeAsync of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
 		r = CUDA_ERROR_INVALID_VALUE;
 	}
 	if (r == CUDA_SUCCESS && !retire(c, a)) {
-		r = give_back(c, a, s); /* a plain allocation may be freed so too */
+		/* A plain allocation may be freed so too; one it gave an IPC handle
+		 * for goes as cuMemFree's, its importers' while they have it open. */
+		r = a->export ? free_one(c, a) : give_back(c, a, s);
 		*pp = a->next;
 		free(a);
 	}

@@ -71,6 +71,8 @@ static int importer(const char *hex, int orphan, const char *gate)
 	if (check(p, 1, "importer"))
 		return 1;
 	if (orphan) { /* wait until the exporter freed it and reused as much */
+		cuMemFreeAsync(p, NULL); /* not its own: refused (posted: at the next synchronize) */
+		EXPECT(cuCtxSynchronize(), CUDA_ERROR_INVALID_VALUE);
 		printf("importer: opened\n");
 		fflush(stdout);
 		while (access(gate, F_OK) != 0)

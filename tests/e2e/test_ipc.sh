@@ -13,6 +13,8 @@ check "server.log: the freed address refused to the importer" logged "cuMemFree 
 
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-ipc-probe" --orphan 2>&1)
 check "freed while open elsewhere: both pass (they printed: $out)" test "$(grep -cx 'ipc_probe: PASS' <<<"$out")" -eq 2
+check "server.log: the importer's stream-ordered free refused" \
+	logged "cuMemFreeAsync of 0x[0-9a-f]*, which it did not allocate" server
 check "one line names another server's handle" grep -q "openmps: cuIpcOpenMemHandle of a handle from a client of another openmps server" <<<"$out"
 check "server.log: the last close freed it" logged "closed the last IPC handle of [0-9]* bytes its exporter had freed; freed now" server
 check "server.log: another server's handle" logged "a CUDA IPC handle of another server" server
