@@ -26,6 +26,7 @@ out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-vmm-probe" 2>&1)
 check "virtual memory management through openmps (it printed: $out)" grep -qx "vmm_probe: PASS" <<<"$out"
 check "server.log: a map outside its reservation refused" logged "cuMemMap of 0x[0-9a-f]* \\([0-9]* bytes\\) outside its reservations" server
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-vmm-probe" --refused 2>&1)
+check "server.log: no IPC handle for mapped memory" logged "an IPC handle for memory it did not allocate" server
 check "exportable physical memory refused, with a line (it printed: $out)" \
 	grep -q "openmps: cuMemCreate with a shareable handle type .* is not supported" <<<"$out"
 finish

@@ -4,7 +4,8 @@
  * physical memory made, mapped in two pieces and made accessible; copies
  * and a kernel on it; a map outside the reservation refused; unmapped,
  * released, freed; then a reservation reused.
- *   omps-vmm-probe --refused   (through openmps: exportable handles refused)
+ *   omps-vmm-probe --refused   (through openmps: exportable handles refused, and
+ *     an IPC handle for mapped memory)
  * Ends with "vmm_probe: PASS" or the first check that failed. */
 #include <cuda.h>
 #include <stdio.h>
@@ -45,6 +46,19 @@ int main(int argc, char **argv)
 	CK(cuMemGetAllocationGranularity(&g, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM));
 	CHECK(g > 0 && !(g & (g - 1)), "granularity %zu", g);
 	if (argc > 1 && !strcmp(argv[1], "--refused")) {
+		CUipcMemHandle ipc;
+
+		/* Mapped memory has no IPC handle (cuMemAlloc's only). */
+		CK(cuMemAddressReserve(&va, g, 0, 0, 0));
+		CK(cuMemCreate(&h1, g, &prop, 0));
+		CK(cuMemMap(va, g, 0, h1, 0));
+		acc.location = prop.location;
+		acc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+		CK(cuMemSetAccess(va, g, &acc, 1));
+		EXPECT(cuIpcGetMemHandle(&ipc, va), CUDA_ERROR_INVALID_VALUE);
+		CK(cuMemUnmap(va, g));
+		CK(cuMemRelease(h1));
+		CK(cuMemAddressFree(va, g));
 		prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
 		EXPECT(cuMemCreate(&hx, g, &prop, 0), CUDA_ERROR_NOT_SUPPORTED);
 		printf("vmm_probe: PASS\n");
