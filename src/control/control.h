@@ -40,6 +40,8 @@ struct ctl_server {
 	uint32_t ping_seq;
 	double ping_sent; /* when the unanswered ping went; 0: none */
 	double next_ping;
+	uint32_t beat_seen; /* the page's seq when last looked at */
+	double turned_at;   /* when that seq was seen to move: its loop turns */
 	double started; /* when it was spawned (ctl_now) */
 	int wedged;	/* killed for not answering */
 };

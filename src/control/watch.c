@@ -1,8 +1,11 @@
 /* The daemon's watch on its servers. A server's main loop admits clients,
  * terminates them and lets the gone ones be released; if it stops turning,
  * every new client waits for ever. So the daemon pings each running server
- * about once a second, and the loop answers; one that has not answered for
- * OPENMPS_SERVER_WATCHDOG_S seconds (default 10, 0: no watch) is logged
+ * about once a second, and the loop answers. A ping may queue behind a
+ * burst of admissions the loop is working through: a loop seen to turn (the
+ * seq of its page moves) is alive though its answer is late. One that has
+ * neither answered nor turned for OPENMPS_SERVER_WATCHDOG_S seconds
+ * (default 10, 0: no watch) is logged
  * with what its loop was doing, from the page it shares (protocol.h, struct
  * omps_server_beat), and killed: its clients get an error at once, the
  * waiting ones a new server, as after a crash. A server not ready six
@@ -23,7 +26,7 @@
 #include "settings.h"
 #include "sock.h"
 
-#define PING_EVERY   1.0 /* seconds between a pong and the next ping */
+#define PING_EVERY   1.0 /* seconds between a pong and the next ping, and between looks at the page */
 #define START_FACTOR 6	 /* a server not ready after this many times the bound is killed */
 
 void ctl_watch_init(struct ctl_daemon *d)
@@ -93,20 +96,44 @@ static void doing(const struct ctl_server *s, char *out, size_t len)
 		snprintf(out, len, "waiting for messages");
 }
 
+/* Since when the server has shown no sign of life (0: it has): its ping
+ * unanswered, and its loop not seen to turn since. */
+static double silent_since(const struct ctl_server *s)
+{
+	if (s->ping_sent <= 0)
+		return 0;
+	return s->turned_at > s->ping_sent ? s->turned_at : s->ping_sent;
+}
+
+/* A look at the page: has the loop turned since the last look? */
+static void look(struct ctl_server *s, double now)
+{
+	uint32_t seq;
+
+	if (!s->beat)
+		return;
+	seq = __atomic_load_n(&s->beat->seq, __ATOMIC_ACQUIRE);
+	if (seq != s->beat_seen) {
+		s->beat_seen = seq;
+		s->turned_at = now;
+	}
+}
+
 int ctl_watch_describe(const struct ctl_server *s, char *out, size_t len)
 {
+	double since = silent_since(s);
 	char what[320];
 
-	if (s->ping_sent <= 0 || ctl_now() - s->ping_sent < 2 * PING_EVERY)
+	if (!since || ctl_now() - since < 2 * PING_EVERY)
 		return 0;
 	doing(s, what, sizeof(what));
-	snprintf(out, len, "not answering for %.1f s%s%s", ctl_now() - s->ping_sent, *what ? ": " : "", what);
+	snprintf(out, len, "not answering for %.1f s%s%s", ctl_now() - since, *what ? ": " : "", what);
 	return 1;
 }
 
 void ctl_watch_timers(struct ctl_daemon *d, double *next)
 {
-	double now = ctl_now(), at;
+	double now = ctl_now(), at, since;
 	struct ctl_server *s;
 	char what[320];
 
@@ -130,13 +157,15 @@ void ctl_watch_timers(struct ctl_daemon *d, double *next)
 			ctl_wake_at(next, at);
 			continue;
 		}
+		look(s, now); /* before a ping: a turn seen now is not one after it */
 		if (!s->ping_sent && now >= s->next_ping) {
 			struct omps_ping m = {.seq = ++s->ping_seq};
 
 			if (ctl_server_send(s, OMPS_MSG_SERVER_PING, &m, sizeof(m), -1) == 0 || errno == EAGAIN)
 				s->ping_sent = now; /* a full socket is a loop that does not read */
 		}
-		if (s->ping_sent > 0 && now - s->ping_sent >= d->watchdog_s) {
+		since = silent_since(s);
+		if (since && now - since >= d->watchdog_s) {
 			doing(s, what, sizeof(what));
 			omps_log("Server %d has not answered for %d s (its main loop: %s); killing it: its clients get "
 				 "an error, and the next a new server",
@@ -145,7 +174,10 @@ void ctl_watch_timers(struct ctl_daemon *d, double *next)
 			s->wedged = 1;
 			continue;
 		}
-		at = s->ping_sent > 0 ? s->ping_sent + d->watchdog_s : s->next_ping;
+		/* Late: look at its page again in a while, or kill it then. */
+		at = since ? since + d->watchdog_s : s->next_ping;
+		if (since && now + PING_EVERY < at)
+			at = now + PING_EVERY;
 		ctl_wake_at(next, at);
 	}
 }

@@ -81,7 +81,7 @@ static void lost_daemon(struct srv_state *s)
 	omps_log("Lost the control daemon; serving the %u remaining clients, then exiting", s->nclients);
 }
 
-void srv_control_readable(struct srv_state *s)
+int srv_control_readable(struct srv_state *s)
 {
 	struct omps_msg hdr;
 	char buf[OMPS_MSG_MAX];
@@ -95,19 +95,19 @@ void srv_control_readable(struct srv_state *s)
 		omps_log("Could not admit a client: the server has used all of its %llu file descriptors "
 			 "(%u clients); raise the hard limit (ulimit -Hn) of the control daemon",
 			 (unsigned long long)rl.rlim_cur, s->nclients);
-		return;
+		return 1;
 	}
 	if (n < 0) {
 		if (errno != EAGAIN)
 			lost_daemon(s);
-		return;
+		return 0;
 	}
 	if (hdr.type == OMPS_MSG_SERVER_ADMIT && (size_t)n == sizeof(struct omps_admit) && fd >= 0) {
 		struct omps_admit a;
 
 		memcpy(&a, buf, sizeof(a));
 		if (omps_settings_valid(&a.effective) && omps_settings_valid(&a.requested) && srv_client_add(s, fd, &a))
-			return;
+			return 1;
 		omps_log("Could not admit client process %d", (int)a.pid);
 	} else if (hdr.type == OMPS_MSG_SERVER_SETTINGS && (size_t)n == sizeof(struct omps_settings)) {
 		struct omps_settings st;
@@ -144,4 +144,5 @@ void srv_control_readable(struct srv_state *s)
 	}
 	if (fd >= 0)
 		close(fd);
+	return 1;
 }

@@ -134,9 +134,16 @@ static void serve(struct srv_state *s)
 			srv_client_readable(s, who[i]);
 		}
 		next += k - 1;
-		if (pfd[0].fd >= 0 && pfd[0].revents) {
+		/* Then the daemon's queue, for as long again: a ping waiting
+		 * behind hundreds of admissions is answered within rounds. */
+		t0 = omps_now_us();
+		while (pfd[0].revents && !s->exit_why && omps_now_us() - t0 < ROUND_US) {
 			srv_beat_doing("reading a message of the control daemon");
-			srv_control_readable(s);
+			if (!srv_control_readable(s) || s->control_fd < 0)
+				break;
+			pfd[0].fd = s->control_fd; /* its socket blocks: read on only what is there */
+			if (poll(pfd, 1, 0) != 1)
+				break;
 		}
 		srv_beat_idle();
 	}

@@ -396,7 +396,8 @@ void srv_vmm_release(struct srv_client *c);
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);
 
 /* control.c: the daemon's messages */
-void srv_control_readable(struct srv_state *s);
+/* Takes one message of the daemon's: 1 if it took one, 0 if none was there. */
+int srv_control_readable(struct srv_state *s);
 void srv_log_settings(const struct omps_settings *st);
 
 /* host.c */

@@ -181,6 +181,7 @@ wait_for() {
 }
 
 logged() { grep -qE -- "$1" "$OPENMPS_LOG_DIRECTORY/${2:-control}.log" 2>/dev/null; }
+not_logged() { ! logged "$@"; }
 alive() { kill -0 "$1" 2>/dev/null; }
 dead() { ! kill -0 "$1" 2>/dev/null; }
 daemon_pid() { cat "$OPENMPS_PIPE_DIRECTORY/openmps-control.pid" 2>/dev/null; }

@@ -10,7 +10,6 @@ SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 export OPENMPS_REAL_DRIVER=$FAKECUDA
 OPENMPS_SERVER_WATCHDOG_S=5 start_daemon
 shim() { LD_LIBRARY_PATH=$SHIM_DIR "$@"; }
-not_logged() { ! logged "$@"; }
 RANDOM=23 # the same sequence every run
 kinds=(pass leak bare hostile kill runtime threads)
 for ((i = 0; i < 40; i++)); do
