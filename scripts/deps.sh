@@ -16,6 +16,9 @@ deps_need() {
 	. scripts/build-deps.sh
 	[ -f /usr/include/nettle/md2.h ] || [ -n "${CMAKE_INCLUDE_PATH:-}" ] || missing+=(nettle-dev)
 	[ -f /usr/include/zstd.h ] || [ -n "${CMAKE_INCLUDE_PATH:-}" ] || missing+=(libzstd-dev)
+	[ -f /usr/include/jansson.h ] || missing+=(libjansson-dev)         # ps --json, openmps top
+	[ -f /usr/include/curses.h ] || missing+=(libncurses-dev)          # openmps top
+	command -v tmux >/dev/null || missing+=(tmux)                      # e2e_top: a real terminal
 	for p in "$@"; do command -v "$p" >/dev/null || missing+=("$p"); done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	[ "$(id -u)" = 0 ] || sudo=sudo

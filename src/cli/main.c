@@ -1,17 +1,18 @@
 /* openmps: the user's command line.
  *   openmps run [--trace[=FILE]] -- PROGRAM [ARGS...]   run a program as a client
- *   openmps status                                      what the daemon is running
+ *   openmps status [--json]                             what the daemon is running
+ *   openmps top [-b] [-n N] [-d SECONDS] [-s KEY]       each client's work, live
  * run puts the shim (lib/openmps/libcuda.so.1, found beside this binary) first
  * on LD_LIBRARY_PATH and executes the program, which stays unmodified. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "paths.h"
 #include "protocol.h"
 
@@ -67,63 +68,20 @@ static int run(int argc, char **argv)
 	return 127;
 }
 
-/* One answer of openmps-control (installed beside us) to a command given
- * as its arguments, into out; its exit status. Its errors go to stderr. */
-static int ask(const char *ctl, const char *cmd, char *out, size_t len)
-{
-	char line[PATH_MAX + 128];
-	size_t n = 0, got;
-	FILE *p;
-
-	snprintf(line, sizeof(line), "'%s' %s", ctl, cmd);
-	p = popen(line, "r");
-	if (!p)
-		return -1;
-	while (n + 1 < len && (got = fread(out + n, 1, len - 1 - n, p)) > 0)
-		n += got;
-	out[n] = '\0';
-	return pclose(p);
-}
-
-/* status: the daemon's servers, labelled, then its clients (ps). */
-static int status(char **argv)
-{
-	static char list[4096], st[512], ps[1 << 16];
-	char self[PATH_MAX], ctl[PATH_MAX + 32], cmd[64], *pid, *save = NULL;
-	int n = 0;
-
-	(void)argv;
-	signal(SIGPIPE, SIG_IGN); /* openmps-control may exit before reading all (no daemon) */
-	if (omps_self_dir(self, sizeof(self)) < 0 || strchr(self, '\''))
-		return 1;
-	snprintf(ctl, sizeof(ctl), "%s/openmps-control", self);
-	if (ask(ctl, "get_server_list", list, sizeof(list)) != 0)
-		return 1; /* no daemon: openmps-control said so */
-	printf("openmps daemon at %s\n", omps_pipe_dir());
-	for (pid = strtok_r(list, "\n", &save); pid; pid = strtok_r(NULL, "\n", &save), n++) {
-		snprintf(cmd, sizeof(cmd), "get_server_status %.16s", pid);
-		if (ask(ctl, cmd, st, sizeof(st)) != 0)
-			snprintf(st, sizeof(st), "gone\n");
-		printf("server %s: %s", pid, st);
-	}
-	if (!n)
-		printf("no server running\n");
-	if (ask(ctl, "ps", ps, sizeof(ps)) != 0)
-		return 1;
-	printf("clients:\n%s", ps);
-	return 0;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: openmps run [--trace[=FILE]] -- PROGRAM [ARGS...]\n"
-		   "       openmps status\n"
+		   "       openmps status [--json]\n"
+		   "       openmps top [-b] [-n FRAMES] [-d SECONDS] [-s k|c|b|m|p|n]\n"
 		   "       openmps --version\n\n"
 		   "  run     runs PROGRAM with the openmps client shim as its CUDA driver. With no daemon\n"
 		   "          (openmps-control -d) the shim forwards every call to the real driver, natively.\n"
 		   "          --trace logs every driver call with its arguments, result and duration to\n"
 		   "          stderr or FILE (the same as OPENMPS_TRACE=1 and OPENMPS_TRACE_FILE=FILE).\n"
-		   "  status  the daemon's servers, each with its state, and its clients (ps)\n");
+		   "  status  the daemon's servers, each with its state, and its clients (ps);\n"
+		   "          --json: all of it, with what each client asked so far, as JSON\n"
+		   "  top     each client's work, live: its share, memory, kernels, copies and calls\n"
+		   "          a second, sorted (keys k c b m p n, q quits); -b: plain frames on stdout\n");
 }
 
 int main(int argc, char **argv)
@@ -139,7 +97,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "run"))
 		return run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "status"))
-		return status(argv + 1);
+		return cli_status(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "top"))
+		return cli_top(argc - 1, argv + 1);
 	fprintf(stderr, "openmps: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return 2;

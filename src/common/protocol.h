@@ -63,6 +63,7 @@ enum omps_msg_type {
 	OMPS_MSG_SERVER_PONG,	    /* server -> daemon: the same omps_ping, from its main loop */
 	OMPS_MSG_SERVER_RESUME,	    /* daemon -> server: a drain that was not forced is called off */
 	OMPS_MSG_SERVER_CLIENT_LEFT, /* daemon -> server: omps_client_left: its daemon connection closed */
+	OMPS_MSG_CLIENT_STATS,	     /* server -> daemon: omps_client_stats, about once a second while it changes */
 	OMPS_MSG_TYPE_END
 };
 
@@ -140,6 +141,14 @@ struct omps_client_usage {
 	int32_t pid;
 	uint32_t sms; /* SMs its kernels may run on (device 0); 0 = not known yet */
 	uint64_t used[OMPS_MAX_DEVICES]; /* device memory it holds, bytes */
+};
+
+/* What a client has asked of the server so far (server/stats.c): calls,
+ * kernel and graph launches, copies and the bytes they move. */
+struct omps_client_stats {
+	int32_t pid;
+	uint32_t reserved;
+	uint64_t calls, kernels, graphs, copies, copy_bytes;
 };
 
 /* The daemon's watch on a server: the main loop answers each ping; one not

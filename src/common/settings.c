@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "devinfo.h"
 #include "log.h"
 #include "memsize.h"
 
@@ -108,6 +110,19 @@ static struct omps_memlimit *find(struct omps_settings *s, const char *dev)
 const struct omps_memlimit *omps_memlimit_get(const struct omps_settings *s, const char *dev)
 {
 	return find((struct omps_settings *)s, dev);
+}
+
+uint64_t omps_memlimit_for(const struct omps_settings *s, uint32_t index, const unsigned char uuid[16])
+{
+	char ordinal[16], text[64];
+	uint32_t i;
+
+	snprintf(ordinal, sizeof(ordinal), "%u", index);
+	omps_uuid_format(uuid, text, sizeof(text));
+	for (i = 0; i < s->nmem; i++)
+		if (!strcmp(s->mem[i].dev, ordinal) || !strcasecmp(s->mem[i].dev, text))
+			return s->mem[i].bytes;
+	return 0;
 }
 
 int omps_memlimit_set(struct omps_settings *s, const char *dev, uint64_t bytes)

@@ -27,6 +27,8 @@ int omps_devkey_valid(const char *dev);
 /* Sets dev's limit (0 removes it). -1 when the key is invalid or the table is full. */
 int omps_memlimit_set(struct omps_settings *s, const char *dev, uint64_t bytes);
 const struct omps_memlimit *omps_memlimit_get(const struct omps_settings *s, const char *dev);
+/* The limit on the device at index (its ordinal) with uuid, set by either key; 0: none. */
+uint64_t omps_memlimit_for(const struct omps_settings *s, uint32_t index, const unsigned char uuid[16]);
 
 /* Parses "0=1G,1=512M" (CUDA_MPS_PINNED_DEVICE_MEM_LIMIT) into s. */
 int omps_memlimit_parse_list(const char *list, struct omps_settings *s, char *err, size_t errlen);

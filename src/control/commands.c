@@ -245,17 +245,26 @@ static void ps_server(struct ctl_daemon *d, struct ctl_server *s, struct ctl_rep
 static void cmd_ps(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **argv, struct ctl_reply *r)
 {
 	struct ctl_server *s = NULL;
+	int i, json = 0;
 
 	(void)c;
-	if (argc > 1) {
-		if (strcmp(argv[1], "-p")) {
-			fail(r, "Usage: ps [-p PID]");
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "-p") && !s) {
+			if (!(s = server_arg(d, argc, argv, ++i, r)))
+				return;
+		} else {
+			fail(r, "Usage: ps [-p PID] [--json]");
 			return;
 		}
-		s = server_arg(d, argc, argv, 2, r);
-		if (!s)
-			return;
-	} else if (!d->servers) {
+	}
+	if (json) {
+		if (ctl_report_json(d, s, r->out) < 0)
+			fail(r, "Out of memory");
+		return;
+	}
+	if (!s && !d->servers) {
 		fprintf(r->out, "Server not found\n");
 		return;
 	}
@@ -542,7 +551,8 @@ static const struct command commands[] = {
 	 "List the client applications connected to the server"},
 	{"get_device_client_list", cmd_get_device_client_list, 1, 0, "[<PID>]",
 	 "List the devices and their client applications"},
-	{"ps", cmd_ps, 2, 0, "[-p PID]", "Report a snapshot of the current client processes"},
+	{"ps", cmd_ps, 3, 0, "[-p PID] [--json]",
+	 "Report a snapshot of the current client processes; --json: with what each asked so far, as JSON"},
 	{"set_default_active_thread_percentage", cmd_set_default_atp, 1, 1, "<percentage>",
 	 "Set default active thread percentage for upcoming servers"},
 	{"get_default_active_thread_percentage", cmd_get_default_atp, 0, 0, "",
@@ -578,6 +588,16 @@ void ctl_print_command_help(FILE *f)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %s%s%s\n                       %s\n", commands[i].name, *commands[i].usage ? " " : "",
 			commands[i].usage, commands[i].help);
+}
+
+/* ps --json is what monitors (openmps top) ask every second: neither it
+ * nor its answer goes to control.log. */
+int ctl_command_unlogged(const char *line)
+{
+	size_t n = strspn(line, " \t");
+
+	return !strncmp(line + n, "ps", 2) && line[n + 2] && strchr(" \t", line[n + 2]) &&
+	       strstr(line + n, "--json");
 }
 
 void ctl_command(struct ctl_daemon *d, struct ctl_conn *c, const char *line, struct ctl_reply *r)

@@ -68,6 +68,7 @@ struct ctl_conn {
 	int terminated;		   /* its server let go of it (terminate_client) */
 	struct omps_settings requested, effective;
 	struct omps_client_usage usage; /* as its server last said */
+	struct omps_client_stats stats; /* what it asked so far, as its server last said */
 	unsigned long pidns;
 	char comm[OMPS_COMM_MAX];
 };
@@ -130,6 +131,7 @@ struct ctl_reply {
 	FILE *out;
 	int failed;
 	int deferred; /* answered later (terminate_client, device_query) */
+	int unlogged; /* a monitor's query (ps --json): neither it nor its answer goes to control.log */
 };
 
 double ctl_now(void);
@@ -164,6 +166,7 @@ int ctl_access_take_dir(const char *dir, const char *what, mode_t mode, gid_t gr
 
 /* commands.c */
 void ctl_command(struct ctl_daemon *d, struct ctl_conn *c, const char *line, struct ctl_reply *r);
+int ctl_command_unlogged(const char *line);
 void ctl_print_command_help(FILE *f);
 
 /* servers.c */
@@ -182,6 +185,10 @@ void ctl_job_readable(struct ctl_daemon *d, struct ctl_job *j);
 void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payload, size_t len);
 void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c);
 void ctl_schedule(struct ctl_daemon *d);
+
+/* report.c: the daemon's servers and clients as data, for scripts and tools */
+/* ps --json: one JSON document of every server (or only one) and its clients. */
+int ctl_report_json(struct ctl_daemon *d, struct ctl_server *only, FILE *out);
 
 /* frontend.c */
 int ctl_frontend(int argc, char **argv);

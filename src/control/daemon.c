@@ -243,7 +243,9 @@ static void ui_command(struct ctl_daemon *d, struct ctl_conn *c, const char *pay
 	}
 	memcpy(line, payload, (size_t)n);
 	line[n] = '\0';
-	omps_log("Cmd:%s", line);
+	r.unlogged = ctl_command_unlogged(line);
+	if (!r.unlogged)
+		omps_log("Cmd:%s", line);
 	r.out = open_memstream(&text, &len);
 	if (!r.out) {
 		omps_log("Out of memory");
@@ -253,7 +255,8 @@ static void ui_command(struct ctl_daemon *d, struct ctl_conn *c, const char *pay
 	ctl_command(d, c, line, &r);
 	fclose(r.out);
 	if (!r.deferred) {
-		omps_log_lines(text);
+		if (!r.unlogged)
+			omps_log_lines(text);
 		ctl_answer(d, c, text, len, r.failed);
 	}
 	free(text);

@@ -274,6 +274,19 @@ static void on_usage(struct ctl_daemon *d, struct ctl_server *s, const char *buf
 			c->usage = u;
 }
 
+static void on_stats(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n)
+{
+	struct omps_client_stats m;
+	struct ctl_conn *c;
+
+	if ((size_t)n != sizeof(m))
+		return;
+	memcpy(&m, buf, sizeof(m));
+	for (c = d->conns; c; c = c->next)
+		if (c->role == CONN_CLIENT && c->server == s && c->pid == m.pid)
+			c->stats = m;
+}
+
 int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 {
 	struct omps_msg hdr;
@@ -308,6 +321,9 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 		break;
 	case OMPS_MSG_CLIENT_USAGE:
 		on_usage(d, s, buf, n);
+		break;
+	case OMPS_MSG_CLIENT_STATS:
+		on_stats(d, s, buf, n);
 		break;
 	case OMPS_MSG_REFUSED:
 		buf[n] = '\0';

@@ -41,5 +41,6 @@ void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec,
 		return;
 	}
 	c->call = type;
+	srv_stats_count(c, type, rec);
 	handlers[type](c, rec, len);
 }

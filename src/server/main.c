@@ -83,13 +83,15 @@ static void shutdown_now(struct srv_state *s, const char *why)
 	exit(0);
 }
 
-#define ROUND_US 100000
+#define ROUND_US	100000
+#define STATS_EVERY_MS 1000 /* the clients' counters (stats.c) go to the daemon this often */
 
 static void serve(struct srv_state *s)
 {
 	struct pollfd *pfd = NULL;
 	struct srv_client **who = NULL;
 	size_t cap = 0, next = 0;
+	uint64_t swept = 0;
 
 	for (;;) {
 		struct srv_client *c;
@@ -114,7 +116,7 @@ static void serve(struct srv_state *s)
 			pfd[n].fd = c->fd;
 			pfd[n++].events = POLLIN;
 		}
-		if (poll(pfd, n, -1) < 0) {
+		if (poll(pfd, n, s->nclients ? STATS_EVERY_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			omps_log("poll failed: %s", strerror(errno));
@@ -144,6 +146,11 @@ static void serve(struct srv_state *s)
 			pfd[0].fd = s->control_fd; /* its socket blocks: read on only what is there */
 			if (poll(pfd, 1, 0) != 1)
 				break;
+		}
+		if (s->nclients && omps_now_us() - swept >= STATS_EVERY_MS * 1000) {
+			srv_beat_doing("sending the daemon its clients' counters");
+			srv_stats_sweep(s);
+			swept = omps_now_us();
 		}
 		srv_beat_idle();
 	}

@@ -85,20 +85,6 @@ void srv_qos_settings_changed(struct srv_state *s)
 	}
 }
 
-/* The device limit that applies to device index dev: by ordinal or UUID. */
-static uint64_t limit_for(const struct srv_state *s, const struct omps_settings *st, uint32_t dev)
-{
-	char ordinal[16], uuid[64];
-	uint32_t i;
-
-	snprintf(ordinal, sizeof(ordinal), "%u", dev);
-	omps_uuid_format(s->devices.dev[dev].uuid, uuid, sizeof(uuid));
-	for (i = 0; i < st->nmem; i++)
-		if (!strcmp(st->mem[i].dev, ordinal) || !strcasecmp(st->mem[i].dev, uuid))
-			return st->mem[i].bytes;
-	return 0;
-}
-
 /* The SMs a share of a device asks for, rounded up; 0: the whole device. */
 static unsigned share_sms(const struct srv_state *s, int dev, uint32_t atp_milli)
 {
@@ -345,7 +331,7 @@ void srv_qos_apply(struct srv_client *c)
 		struct srv_partition *old = c->qos.part[i];
 		CUresult r;
 
-		c->qos.mem_limit[i] = limit_for(s, &st, i);
+		c->qos.mem_limit[i] = omps_memlimit_for(&st, i, s->devices.dev[i].uuid);
 		if (first || st.atp_milli != c->qos.atp_milli || reprioritized) {
 			c->qos.part[i] = partition_take(s, (int)i, share);
 			partition_put(s, old);

@@ -102,6 +102,10 @@ struct srv_client {
 	} qos;
 	uint64_t usage_sent_us; /* last told the daemon (ps) */
 	int usage_dirty;
+	struct { /* stats.c: its worker counts, the main loop reads and sends */
+		_Atomic uint64_t calls, kernels, graphs, copies, copy_bytes;
+		uint64_t sent_calls; /* calls when last sent: the main loop's */
+	} stats;
 
 	/* the data channel (channel.c, workers.c) */
 	void *map;
@@ -351,6 +355,10 @@ CUresult srv_qos_mem_check(struct srv_client *c, int dev, uint64_t bytes, const 
 void srv_qos_mem_info(const struct srv_client *c, int dev, size_t *free_b, size_t *total);
 void srv_qos_usage_changed(struct srv_client *c, int force);
 void srv_qos_usage_flush(struct srv_client *c);
+
+/* stats.c */
+void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec);
+void srv_stats_sweep(struct srv_state *s);
 
 /* stream.c */
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes

@@ -66,7 +66,7 @@ expect "get_device_client_list 1" "Server 1 not found" 1
 expect "get_device_client_list" ""
 expect "ps" "Server not found"
 expect "ps -p 1" "Server 1 not found" 1
-expect "ps -x" "Usage: ps [-p PID]" 1
+expect "ps -x" "Usage: ps [-p PID] [--json]" 1
 expect "set_active_thread_percentage 1 50" "Server 1 not found" 1
 expect "get_active_thread_percentage 1" "Server 1 not found" 1
 expect "set_device_pinned_mem_limit 1 0 1G" "Server 1 not found" 1

@@ -1,0 +1,83 @@
+/* What each client asks of the server, counted as its calls are
+ * dispatched: calls, kernel and graph launches, copies and the bytes they
+ * move, for the daemon's ps --json, openmps top and its metrics. A launch
+ * the driver refuses later still counts: these are requests. Its worker
+ * counts (relaxed: one writer); the main loop reads the counters about
+ * once a second and sends the daemon those that moved, so an idle client
+ * costs nothing and a busy one one message a second. */
+#include <string.h>
+
+#include "clock.h"
+#include "server.h"
+#include "sock.h"
+
+static void bump(_Atomic uint64_t *x, uint64_t by)
+{
+	atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + by, memory_order_relaxed);
+}
+
+/* The bytes a copy moves; 0 and no copy for another call. */
+static int copy_bytes(uint32_t type, const unsigned char *rec, uint64_t *bytes)
+{
+	struct omps_call_copy2d c2;
+	struct omps_call_staged st;
+	struct omps_call_copy cp;
+
+	switch (type) {
+	case OMPS_CALL_MEMCPY_HTOD:
+	case OMPS_CALL_MEMCPY_DTOH:
+	case OMPS_CALL_MEMCPY_DTOD:
+	case OMPS_CALL_MEMCPY_HTOD_HOST:
+	case OMPS_CALL_MEMCPY_DTOH_HOST:
+		memcpy(&cp, rec, sizeof(cp));
+		*bytes = cp.bytes;
+		return 1;
+	case OMPS_CALL_MEMCPY_2D:
+		memcpy(&c2, rec, sizeof(c2));
+		*bytes = c2.width * c2.height;
+		return 1;
+	case OMPS_CALL_MEMCPY_STAGED:
+		memcpy(&st, rec, sizeof(st));
+		*bytes = st.bytes;
+		return 1;
+	}
+	return 0;
+}
+
+/* On its worker; rec has passed the dispatcher's length check for type. */
+void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec)
+{
+	uint64_t bytes;
+
+	bump(&c->stats.calls, 1);
+	if (type == OMPS_CALL_LAUNCH) {
+		bump(&c->stats.kernels, 1);
+	} else if (type == OMPS_CALL_GRAPH_LAUNCH) {
+		bump(&c->stats.graphs, 1);
+	} else if (copy_bytes(type, rec, &bytes)) {
+		bump(&c->stats.copies, 1);
+		bump(&c->stats.copy_bytes, bytes);
+	}
+}
+
+/* On the main loop: each client whose counters moved since it last told. */
+void srv_stats_sweep(struct srv_state *s)
+{
+	struct srv_client *c;
+
+	for (c = s->clients; c; c = c->next) {
+		struct omps_client_stats m = {.pid = c->pid};
+
+		m.calls = atomic_load_explicit(&c->stats.calls, memory_order_relaxed);
+		if (m.calls == c->stats.sent_calls)
+			continue;
+		m.kernels = atomic_load_explicit(&c->stats.kernels, memory_order_relaxed);
+		m.graphs = atomic_load_explicit(&c->stats.graphs, memory_order_relaxed);
+		m.copies = atomic_load_explicit(&c->stats.copies, memory_order_relaxed);
+		m.copy_bytes = atomic_load_explicit(&c->stats.copy_bytes, memory_order_relaxed);
+		/* Not blocking: a daemon that is behind gets it next time. */
+		if (s->control_fd >= 0 &&
+		    omps_send(s->control_fd, OMPS_MSG_CLIENT_STATS, 0, 0, &m, sizeof(m), -1, 0) == 0)
+			c->stats.sent_calls = m.calls;
+	}
+}
