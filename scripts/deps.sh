@@ -18,6 +18,8 @@ deps_need() {
 	[ -f /usr/include/zstd.h ] || [ -n "${CMAKE_INCLUDE_PATH:-}" ] || missing+=(libzstd-dev)
 	[ -f /usr/include/jansson.h ] || missing+=(libjansson-dev)         # ps --json, openmps top
 	[ -f /usr/include/curses.h ] || missing+=(libncurses-dev)          # openmps top
+	[ -f /usr/include/microhttpd.h ] || missing+=(libmicrohttpd-dev)   # the metrics endpoint
+	command -v promtool >/dev/null || missing+=(prometheus)            # e2e_metrics: promtool, a real scrape
 	command -v tmux >/dev/null || missing+=(tmux)                      # e2e_top: a real terminal
 	for p in "$@"; do command -v "$p" >/dev/null || missing+=("$p"); done
 	[ ${#missing[@]} -eq 0 ] && return 0

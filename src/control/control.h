@@ -93,7 +93,10 @@ struct ctl_options {
 	int nallow;
 	gid_t allow[CTL_MAX_GROUPS]; /* --allow-group: who else may connect */
 	char allow_names[256];
+	const char *metrics; /* --metrics [HOST:]PORT; NULL: no endpoint */
 };
+
+struct MHD_Daemon;
 
 struct ctl_daemon {
 	uid_t uid;
@@ -123,6 +126,9 @@ struct ctl_daemon {
 	int quitting;
 	double quit_force_at;
 	int watchdog_s; /* OPENMPS_SERVER_WATCHDOG_S; 0: servers are not watched */
+	struct MHD_Daemon *metrics; /* the metrics endpoint (metrics.c); NULL: none */
+	int metrics_fd;		    /* its epoll descriptor, in the poll set */
+	char metrics_url[320];
 };
 
 /* The answer to one command line: text for the front end, and whether it
@@ -189,6 +195,14 @@ void ctl_schedule(struct ctl_daemon *d);
 /* report.c: the daemon's servers and clients as data, for scripts and tools */
 /* ps --json: one JSON document of every server (or only one) and its clients. */
 int ctl_report_json(struct ctl_daemon *d, struct ctl_server *only, FILE *out);
+/* The same, in Prometheus's text format, for the metrics endpoint. */
+int ctl_report_metrics(struct ctl_daemon *d, FILE *out);
+
+/* metrics.c: the Prometheus endpoint, served from the poll loop */
+int ctl_metrics_start(struct ctl_daemon *d, const char *spec, char *err, size_t errlen);
+void ctl_metrics_timers(struct ctl_daemon *d, double *next);
+void ctl_metrics_run(struct ctl_daemon *d);
+void ctl_metrics_stop(struct ctl_daemon *d);
 
 /* frontend.c */
 int ctl_frontend(int argc, char **argv);

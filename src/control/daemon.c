@@ -494,6 +494,7 @@ static void cleanup(struct ctl_daemon *d)
 {
 	while (d->conns)
 		ctl_conn_close(d, d->conns);
+	ctl_metrics_stop(d);
 	unlinkat(d->pipe_dirfd, OMPS_CONTROL_PID, 0);
 	omps_log("Exit with status 0");
 }
@@ -566,7 +567,10 @@ static void loop(struct ctl_daemon *d, int sfd)
 			add(&p, c->fd, POLLIN, 'c', c);
 		for (j = d->jobs; j; j = j->next)
 			add(&p, j->fd, POLLIN, 'j', j);
+		if (d->metrics_fd >= 0)
+			add(&p, d->metrics_fd, POLLIN, 'm', NULL);
 		ctl_servers_timers(d, &next);
+		ctl_metrics_timers(d, &next);
 		if (d->listen_fd >= 0 && d->listen_paused_until > ctl_now())
 			ctl_wake_at(&next, d->listen_paused_until);
 		if (next > 0) {
@@ -606,6 +610,7 @@ static void loop(struct ctl_daemon *d, int sfd)
 				break;
 			}
 		}
+		ctl_metrics_run(d); /* its sockets, and its timeouts: it does nothing when nothing is due */
 		if (d->schedule_again)
 			ctl_schedule(d);
 	}
@@ -658,7 +663,7 @@ static void detach_stdio(void)
 
 int ctl_daemon_run(const struct ctl_options *o)
 {
-	struct ctl_daemon d = {.multiuser = o->multiuser, .nallow = o->nallow};
+	struct ctl_daemon d = {.multiuser = o->multiuser, .nallow = o->nallow, .metrics_fd = -1};
 	int foreground = o->foreground, multiuser = o->multiuser;
 	char err[512];
 	int report = -1, sfd;
@@ -677,9 +682,13 @@ int ctl_daemon_run(const struct ctl_options *o)
 		return 1;
 	}
 	sfd = make_signalfd();
-	if (sfd < 0 || setup(&d, foreground, err, sizeof(err)) < 0) {
+	/* The endpoint first: an address in use fails the start, before the
+	 * daemon takes the pipe directory. */
+	if (sfd < 0 || (o->metrics && ctl_metrics_start(&d, o->metrics, err, sizeof(err)) < 0) ||
+	    setup(&d, foreground, err, sizeof(err)) < 0) {
 		if (sfd < 0)
 			snprintf(err, sizeof(err), "cannot set up signals: %s", strerror(errno));
+		ctl_metrics_stop(&d);
 		if (report >= 0)
 			(void)!write(report, err, strlen(err));
 		else
@@ -690,6 +699,8 @@ int ctl_daemon_run(const struct ctl_options *o)
 		close(report);
 		detach_stdio();
 	}
+	if (d.metrics)
+		omps_log("Metrics at %s", d.metrics_url);
 	ctl_watch_init(&d);
 	loop(&d, sfd);
 	cleanup(&d);

@@ -24,7 +24,9 @@ static void usage(FILE *f)
 		"  -M,--multiuser-server    Run one server for all users (root only)\n"
 		"  -g,--allow-group GROUP   Only root, the daemon's user and members of GROUP may\n"
 		"                           connect (repeatable; a name or a number)\n"
-		"  -q,--ready-devices       Accepted for compatibility; devices are queried when asked\n\n"
+		"  -q,--ready-devices       Accepted for compatibility; devices are queried when asked\n"
+		"  --metrics [HOST:]PORT    Serve Prometheus metrics at http://HOST:PORT/metrics\n"
+		"                           (HOST 127.0.0.1 unless named; off unless given)\n\n"
 		"ENVIRONMENT:\n"
 		"  OPENMPS_PIPE_DIRECTORY   sockets and lock (default /tmp/openmps-pipe, created 0700)\n"
 		"  OPENMPS_LOG_DIRECTORY    control.log and server.log (default /tmp/openmps-log)\n\n"
@@ -41,7 +43,7 @@ int main(int argc, char **argv)
 		{"daemon", no_argument, 0, 'd'},	  {"foreground", no_argument, 0, 'f'},
 		{"forground", no_argument, 0, 'f'},	  {"multiuser-server", no_argument, 0, 'M'},
 		{"ready-devices", no_argument, 0, 'q'},	  {"allow-group", required_argument, 0, 'g'},
-		{0, 0, 0, 0}};
+		{"metrics", required_argument, 0, 'm'},	  {0, 0, 0, 0}};
 	struct ctl_options o = {0};
 	int opt, daemon = 0, i;
 
@@ -77,6 +79,9 @@ int main(int argc, char **argv)
 				 "%s%s", o.nallow ? ", " : "", optarg);
 			o.nallow++;
 			break;
+		case 'm':
+			o.metrics = optarg;
+			break;
 		case 'q':
 			break;
 		default:
@@ -95,9 +100,9 @@ int main(int argc, char **argv)
 		}
 		return ctl_daemon_run(&o);
 	}
-	if (o.multiuser || o.nallow) {
-		fprintf(stderr, "openmps-control: -%c applies to the daemon: use it with -d or -f\n",
-			o.multiuser ? 'M' : 'g');
+	if (o.multiuser || o.nallow || o.metrics) {
+		fprintf(stderr, "openmps-control: %s applies to the daemon: use it with -d or -f\n",
+			o.multiuser ? "-M" : o.nallow ? "-g" : "--metrics");
 		return 2;
 	}
 	return ctl_frontend(argc - optind, argv + optind);

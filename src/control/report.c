@@ -108,3 +108,181 @@ int ctl_report_json(struct ctl_daemon *d, struct ctl_server *only, FILE *out)
 	json_decref(doc);
 	return rc;
 }
+
+/* Prometheus's text format: a label value escaped, and printable ASCII only
+ * (a client's name may be any bytes; the format wants UTF-8). */
+static void label(FILE *f, const char *name, const char *value, size_t max, int first)
+{
+	size_t i;
+
+	fprintf(f, "%s%s=\"", first ? "" : ",", name);
+	for (i = 0; i < max && value[i]; i++) {
+		unsigned char ch = (unsigned char)value[i];
+
+		if (ch == '\\' || ch == '"')
+			fprintf(f, "\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", f);
+		else
+			fputc(ch >= 0x20 && ch < 0x7f ? ch : '?', f);
+	}
+	fputc('"', f);
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The program a client runs: its command line's first word, without its directory. */
+static void program(const struct ctl_conn *c, char *out, size_t len)
+{
+	size_t n = strcspn(c->comm, " ");
+	const char *start = c->comm, *slash;
+
+	for (slash = c->comm; slash < c->comm + n; slash++)
+		if (*slash == '/')
+			start = slash + 1;
+	snprintf(out, len, "%.*s", (int)(c->comm + n - start), start);
+}
+
+static void gpu_labels(FILE *f, const struct ctl_server *s, uint32_t i, int first)
+{
+	char n[16], uuid[64];
+
+	snprintf(n, sizeof(n), "%u", i);
+	omps_uuid_format(s->devices.dev[i].uuid, uuid, sizeof(uuid));
+	label(f, "gpu", n, sizeof(n), first);
+	label(f, "uuid", uuid, sizeof(uuid), 0);
+	label(f, "model_name", s->devices.dev[i].name, sizeof(s->devices.dev[i].name), 0);
+}
+
+static void client_labels(FILE *f, const struct ctl_server *s, const struct ctl_conn *c)
+{
+	char n[32], prog[OMPS_COMM_MAX];
+
+	snprintf(n, sizeof(n), "%d", (int)s->pid);
+	label(f, "server", n, sizeof(n), 1);
+	snprintf(n, sizeof(n), "%d", (int)c->pid);
+	label(f, "pid", n, sizeof(n), 0);
+	snprintf(n, sizeof(n), "%u", c->id);
+	label(f, "client_id", n, sizeof(n), 0);
+	snprintf(n, sizeof(n), "%u", (unsigned)c->uid);
+	label(f, "user", n, sizeof(n), 0);
+	program(c, prog, sizeof(prog));
+	label(f, "command", prog, sizeof(prog), 0);
+}
+
+#define EACH_CLIENT(d, s, c)                                \
+	for (s = (d)->servers; s; s = s->next)              \
+		for (c = (d)->conns; c; c = c->next)        \
+			if (c->role == CONN_CLIENT && c->server == s)
+
+/* One family of per-client samples: value, an expression of c, in fmt. */
+#define CLIENT_FAMILY(name, type, help, fmt, value)     \
+	do {                                            \
+		family(f, name, type, help);            \
+		EACH_CLIENT(d, s, c)                    \
+		{                                       \
+			fprintf(f, name "{");           \
+			client_labels(f, s, c);         \
+			fprintf(f, "} " fmt "\n", value); \
+		}                                       \
+	} while (0)
+#define U64(x) (unsigned long long)(x)
+
+static void gpu_metrics(struct ctl_daemon *d, FILE *f)
+{
+	const struct ctl_server *s;
+	uint32_t i;
+
+	family(f, "openmps_gpu_memory_total_bytes", "gauge", "Device memory of each GPU a server drives.");
+	for (s = d->servers; s; s = s->next)
+		for (i = 0; i < s->devices.ndevices; i++) {
+			fprintf(f, "openmps_gpu_memory_total_bytes{");
+			gpu_labels(f, s, i, 1);
+			fprintf(f, "} %llu\n", (unsigned long long)s->devices.dev[i].total_mem);
+		}
+	family(f, "openmps_gpu_sms", "gauge", "Streaming multiprocessors of each GPU a server drives.");
+	for (s = d->servers; s; s = s->next)
+		for (i = 0; i < s->devices.ndevices; i++) {
+			fprintf(f, "openmps_gpu_sms{");
+			gpu_labels(f, s, i, 1);
+			fprintf(f, "} %d\n", s->devices.dev[i].sm_count);
+		}
+}
+
+/* The memory a client holds, and its limit where it has one, per GPU. */
+static void memory_metrics(struct ctl_daemon *d, FILE *f)
+{
+	const struct ctl_server *s;
+	const struct ctl_conn *c;
+	uint32_t i;
+	uint64_t limit;
+
+	family(f, "openmps_client_memory_used_bytes", "gauge", "Device memory a client holds, per GPU.");
+	EACH_CLIENT(d, s, c)
+	for (i = 0; i < s->devices.ndevices; i++) {
+		fprintf(f, "openmps_client_memory_used_bytes{");
+		client_labels(f, s, c);
+		gpu_labels(f, s, i, 0);
+		fprintf(f, "} %llu\n", (unsigned long long)c->usage.used[i]);
+	}
+	family(f, "openmps_client_memory_limit_bytes", "gauge",
+	       "A client's device memory limit, per GPU; absent where it has none.");
+	EACH_CLIENT(d, s, c)
+	for (i = 0; i < s->devices.ndevices; i++) {
+		if (!(limit = omps_memlimit_for(&c->effective, i, s->devices.dev[i].uuid)))
+			continue;
+		fprintf(f, "openmps_client_memory_limit_bytes{");
+		client_labels(f, s, c);
+		gpu_labels(f, s, i, 0);
+		fprintf(f, "} %llu\n", (unsigned long long)limit);
+	}
+}
+
+int ctl_report_metrics(struct ctl_daemon *d, FILE *f)
+{
+	const struct ctl_server *s;
+	const struct ctl_conn *c;
+	unsigned servers = 0, clients = 0;
+	char pid[16];
+
+	for (s = d->servers; s; s = s->next)
+		servers++;
+	EACH_CLIENT(d, s, c)
+	clients++;
+	family(f, "openmps_build_info", "gauge", "openmps's version and protocol.");
+	fprintf(f, "openmps_build_info{version=\"%s\",protocol=\"%d\"} 1\n", OPENMPS_VERSION, OMPS_PROTOCOL_VERSION);
+	family(f, "openmps_servers", "gauge", "Servers running.");
+	fprintf(f, "openmps_servers %u\n", servers);
+	family(f, "openmps_clients", "gauge", "Clients admitted to a server.");
+	fprintf(f, "openmps_clients %u\n", clients);
+	family(f, "openmps_server_info", "gauge", "Each server, its user and state.");
+	for (s = d->servers; s; s = s->next) {
+		snprintf(pid, sizeof(pid), "%d", (int)s->pid);
+		fprintf(f, "openmps_server_info{");
+		label(f, "server", pid, sizeof(pid), 1);
+		fprintf(f, ",user=\"%u\",state=\"%s\"} 1\n", (unsigned)s->uid, ctl_server_state_name(s->state));
+	}
+	gpu_metrics(d, f);
+	memory_metrics(d, f);
+	CLIENT_FAMILY("openmps_client_active_thread_percentage", "gauge",
+		      "A client's share of each GPU's SMs, percent (CUDA_MPS_ACTIVE_THREAD_PERCENTAGE).",
+		      "%.3f", c->effective.atp_milli / 1000.0);
+	CLIENT_FAMILY("openmps_client_sms", "gauge", "SMs a client's kernels may run on (GPU 0); 0 until known.",
+		      "%llu", U64(c->usage.sms));
+	CLIENT_FAMILY("openmps_client_priority", "gauge", "A client's priority: 0 normal, 1 below normal.",
+		      "%llu", U64(c->effective.priority));
+	CLIENT_FAMILY("openmps_client_calls_total", "counter", "Driver calls a client made of its server.",
+		      "%llu", U64(c->stats.calls));
+	CLIENT_FAMILY("openmps_client_kernel_launches_total", "counter", "Kernels a client launched.",
+		      "%llu", U64(c->stats.kernels));
+	CLIENT_FAMILY("openmps_client_graph_launches_total", "counter", "CUDA graphs a client launched.",
+		      "%llu", U64(c->stats.graphs));
+	CLIENT_FAMILY("openmps_client_copies_total", "counter", "Memory copies a client asked for.",
+		      "%llu", U64(c->stats.copies));
+	CLIENT_FAMILY("openmps_client_copy_bytes_total", "counter", "Bytes a client's copies moved.",
+		      "%llu", U64(c->stats.copy_bytes));
+	return ferror(f) ? -1 : 0;
+}
