@@ -20,6 +20,8 @@ deps_need() {
 	[ -f /usr/include/curses.h ] || missing+=(libncurses-dev)          # openmps top
 	[ -f /usr/include/microhttpd.h ] || missing+=(libmicrohttpd-dev)   # the metrics endpoint
 	command -v promtool >/dev/null || missing+=(prometheus)            # e2e_metrics: promtool, a real scrape
+	command -v pandoc >/dev/null || missing+=(pandoc)                  # the man pages, from docs/
+	command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)        # the Debian package's dependencies
 	command -v tmux >/dev/null || missing+=(tmux)                      # e2e_top: a real terminal
 	for p in "$@"; do command -v "$p" >/dev/null || missing+=("$p"); done
 	[ ${#missing[@]} -eq 0 ] && return 0

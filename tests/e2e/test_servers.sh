@@ -16,6 +16,8 @@ if cmake --install "$OPENMPS_BIN/.." --prefix "$TMP/inst" >"$TMP/install.log" 2>
 	out=$("$TMP/inst/bin/openmps" run -- sh -c 'echo "$LD_LIBRARY_PATH"' 2>&1)
 	check "an installed openmps run puts the installed shim first [$out]" test "${out%%:*}" = "$(dirname "$shim")"
 	check "NVIDIA's name is not installed unless asked for" test ! -e "$TMP/inst/bin/nvidia-cuda-mps-control"
+	check "the installed unit runs the installed openmps-control" \
+		grep -qx "ExecStart=$TMP/inst/bin/openmps-control -f" "$TMP/inst/lib/systemd/system/openmps-control.service"
 	cmake --install "$OPENMPS_BIN/.." --prefix "$TMP/inst" --component nvidia-names >>"$TMP/install.log" 2>&1
 	check "asked for, nvidia-cuda-mps-control is openmps-control" \
 		test "$(readlink "$TMP/inst/bin/nvidia-cuda-mps-control")" = openmps-control
