@@ -22,6 +22,8 @@ deps_need() {
 	command -v promtool >/dev/null || missing+=(prometheus)            # e2e_metrics: promtool, a real scrape
 	command -v pandoc >/dev/null || missing+=(pandoc)                  # the man pages, from docs/
 	command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)        # the Debian package's dependencies
+	command -v slurmd >/dev/null || missing+=(slurm-wlm)               # e2e_slurm: a one-node Slurm (with munge)
+	python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)   # e2e_kubernetes: the manifests
 	command -v tmux >/dev/null || missing+=(tmux)                      # e2e_top: a real terminal
 	for p in "$@"; do command -v "$p" >/dev/null || missing+=("$p"); done
 	[ ${#missing[@]} -eq 0 ] && return 0
