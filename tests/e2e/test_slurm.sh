@@ -13,6 +13,15 @@ done
 [ "$(id -u)" = 0 ] || { echo "SKIP: slurmd runs jobs as their users: root only"; exit 77; }
 SRC=$(realpath "$(dirname "$0")/../..")
 S=$TMP/slurm
+# However the test ends, nothing it started stays: Slurm, munge, the daemon.
+down() {
+	local f
+	for f in "$S/slurmctld.pid" "$S/slurmd.pid" "$S/munge/pid" "$TMP/run/pipe_0/openmps-control.pid"; do
+		[ -s "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+	done
+	pkill -9 -f "$TMP/run/pipe_0" 2>/dev/null
+}
+trap 'down; cleanup' EXIT
 mkdir -p "$S"/{etc,spool,state,log,dev,jobs} "$S/munge" "$TMP/run"
 chmod 700 "$S/munge"
 chmod 755 "$TMP" # Slurm runs the jobs' output files as their user: root here, so this is for form
