@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 8 /* the seeds in tests/fuzz/corpus/messages carry it */
+#define OMPS_PROTOCOL_VERSION 9 /* the seeds in tests/fuzz/corpus/messages carry it */
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64
@@ -90,6 +90,11 @@ struct omps_client_info {
 	char active_thread_percentage[32]; /* CUDA_MPS_ACTIVE_THREAD_PERCENTAGE */
 	char pinned_mem_limit[256];	   /* CUDA_MPS_PINNED_DEVICE_MEM_LIMIT */
 	char priority[16];		   /* CUDA_MPS_CLIENT_PRIORITY */
+	/* In a Kubernetes pod (KUBERNETES_SERVICE_HOST is set), for the
+	 * metrics' labels (informational: as the client says): POD_NAME, else
+	 * HOSTNAME; POD_NAMESPACE, else the service account's namespace file;
+	 * CONTAINER_NAME. "" where unknown, and outside a pod. */
+	char pod[64], pod_namespace[64], container[64];
 };
 
 struct omps_memlimit {

@@ -28,11 +28,22 @@ static unsigned long pid_namespace(pid_t pid)
 	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
 }
 
+/* A client's text, for ps (an operator's terminal) and the metrics: its
+ * control characters made '?'. src need not end within len. */
+static void printable(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	snprintf(dst, len, "%.*s", (int)strnlen(src, len - 1), src);
+	for (i = 0; dst[i]; i++)
+		if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+			dst[i] = '?';
+}
+
 void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payload, size_t len)
 {
 	struct omps_client_info info;
 	char err[512];
-	size_t i;
 
 	c->role = CONN_CLIENT;
 	if (len != sizeof(info)) {
@@ -44,10 +55,10 @@ void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payl
 		refuse(d, c, err);
 		return;
 	}
-	snprintf(c->comm, sizeof(c->comm), "%s", info.comm);
-	for (i = 0; c->comm[i]; i++) /* ps prints it to an operator's terminal */
-		if ((unsigned char)c->comm[i] < 0x20 || c->comm[i] == 0x7f)
-			c->comm[i] = '?';
+	printable(c->comm, sizeof(c->comm), info.comm);
+	printable(c->pod, sizeof(c->pod), info.pod);
+	printable(c->pod_namespace, sizeof(c->pod_namespace), info.pod_namespace);
+	printable(c->container, sizeof(c->container), info.container);
 	c->pidns = pid_namespace(c->pid);
 	c->id = ++d->next_client_id;
 	if (d->quitting) {

@@ -71,6 +71,7 @@ struct ctl_conn {
 	struct omps_client_stats stats; /* what it asked so far, as its server last said */
 	unsigned long pidns;
 	char comm[OMPS_COMM_MAX];
+	char pod[64], pod_namespace[64], container[64]; /* its Kubernetes pod, as it says; "" */
 };
 
 /* A helper process whose output answers a front end (device_query). */

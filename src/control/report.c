@@ -4,7 +4,8 @@
  * Sizes are bytes, shares percentages; jansson writes the JSON.
  *   {"servers": [{"pid", "user", "state", "late", "active_thread_percentage",
  *     "devices": [{"index", "uuid", "name", "sms", "memory_total"}],
- *     "clients": [{"pid", "id", "user", "command", "namespace", "priority",
+ *     "clients": [{"pid", "id", "user", "command", "namespace" (of its pids),
+ *       "kubernetes" ({"pod", "namespace", "container"} as it says, or null), "priority",
  *       "active_thread_percentage", "sms", "memory": [{"index", "used", "limit"}],
  *       "calls", "kernels", "graph_launches", "copies", "copy_bytes"}]}]} */
 #include <jansson.h>
@@ -53,6 +54,16 @@ static json_t *devices(const struct ctl_server *s)
 	return a;
 }
 
+/* Where it runs in Kubernetes, as it says; null outside a pod. */
+static json_t *pod(const struct ctl_conn *c)
+{
+	if (!c->pod[0] && !c->pod_namespace[0] && !c->container[0])
+		return json_null();
+	return json_pack("{s:o, s:o, s:o}", "pod", text(c->pod, sizeof(c->pod)), "namespace",
+			 text(c->pod_namespace, sizeof(c->pod_namespace)), "container",
+			 text(c->container, sizeof(c->container)));
+}
+
 static json_t *client(const struct ctl_server *s, const struct ctl_conn *c)
 {
 	json_t *mem = json_array();
@@ -65,9 +76,9 @@ static json_t *client(const struct ctl_server *s, const struct ctl_conn *c)
 						     (json_int_t)c->usage.used[i], "limit",
 						     limit ? json_integer((json_int_t)limit) : json_null()));
 	}
-	return json_pack("{s:i, s:i, s:i, s:o, s:I, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "pid", (int)c->pid,
+	return json_pack("{s:i, s:i, s:i, s:o, s:I, s:o, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "pid", (int)c->pid,
 			 "id", (int)c->id, "user", (int)c->uid, "command", text(c->comm, sizeof(c->comm)),
-			 "namespace", (json_int_t)c->pidns, "priority", (int)c->effective.priority,
+			 "namespace", (json_int_t)c->pidns, "kubernetes", pod(c), "priority", (int)c->effective.priority,
 			 "active_thread_percentage", percent(c->effective.atp_milli), "sms",
 			 c->usage.sms ? json_integer(c->usage.sms) : json_null(), "memory", mem, "calls",
 			 (json_int_t)c->stats.calls, "kernels", (json_int_t)c->stats.kernels, "graph_launches",
@@ -171,6 +182,10 @@ static void client_labels(FILE *f, const struct ctl_server *s, const struct ctl_
 	label(f, "user", n, sizeof(n), 0);
 	program(c, prog, sizeof(prog));
 	label(f, "command", prog, sizeof(prog), 0);
+	/* DCGM-exporter's names for where it runs in Kubernetes; "" outside */
+	label(f, "pod", c->pod, sizeof(c->pod), 0);
+	label(f, "namespace", c->pod_namespace, sizeof(c->pod_namespace), 0);
+	label(f, "container", c->container, sizeof(c->container), 0);
 }
 
 #define EACH_CLIENT(d, s, c)                                \

@@ -39,6 +39,30 @@ static void read_comm(char *dst, size_t len)
 	dst[n] = '\0';
 }
 
+/* Which Kubernetes pod the client runs in, if any (protocol.h says where
+ * each comes from); the daemon only labels its metrics with them. */
+static void read_pod(struct omps_client_info *info)
+{
+	ssize_t n;
+	int fd;
+
+	if (!getenv("KUBERNETES_SERVICE_HOST")) /* every pod has it; elsewhere these names mean anything */
+		return;
+	copy_env(info->pod, sizeof(info->pod), "POD_NAME");
+	if (!info->pod[0])
+		copy_env(info->pod, sizeof(info->pod), "HOSTNAME");
+	copy_env(info->pod_namespace, sizeof(info->pod_namespace), "POD_NAMESPACE");
+	copy_env(info->container, sizeof(info->container), "CONTAINER_NAME");
+	if (info->pod_namespace[0])
+		return;
+	fd = open("/var/run/secrets/kubernetes.io/serviceaccount/namespace", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, info->pod_namespace, sizeof(info->pod_namespace) - 1);
+	close(fd);
+	info->pod_namespace[n > 0 ? n : 0] = '\0';
+}
+
 static enum shim_connect_result refused(const char *what, const char *text, ssize_t n, char *err,
 					size_t errlen)
 {
@@ -59,6 +83,7 @@ static enum shim_connect_result admit(struct shim_connection *c, char *err, size
 		 "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE");
 	copy_env(info.pinned_mem_limit, sizeof(info.pinned_mem_limit), "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT");
 	copy_env(info.priority, sizeof(info.priority), "CUDA_MPS_CLIENT_PRIORITY");
+	read_pod(&info);
 	if (omps_send_hello(c->control_fd, OMPS_ROLE_CLIENT, &info, sizeof(info)) < 0)
 		goto broken;
 	/* The daemon may hold the answer while another user's server drains. */

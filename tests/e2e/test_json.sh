@@ -21,10 +21,12 @@ expect "ps --json -p 1" "Server 1 not found" 1
 expect "ps --json --json -x" "Usage: ps [-p PID] [--json]" 1
 
 B=65536
-LD_LIBRARY_PATH=$SHIM_DIR CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=50 CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=1G \
+LD_LIBRARY_PATH=$SHIM_DIR CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=50 CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=1G POD_NAME=x CONTAINER_NAME=y \
 	"$OPENMPS_BIN/omps-stats-probe" 5 $B "$TMP/go" >"$TMP/a.out" 2>&1 &
 a=$!
-LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-stats-probe" 2 $((2 * B)) "$TMP/go" >"$TMP/b.out" 2>&1 &
+LD_LIBRARY_PATH=$SHIM_DIR KUBERNETES_SERVICE_HOST=10.0.0.1 POD_NAME=web-0 POD_NAMESPACE=prod CONTAINER_NAME= \
+	"$OPENMPS_BIN/omps-stats-probe" 2 $((2 * B)) "$TMP/go" \
+	>"$TMP/b.out" 2>&1 &
 b=$!
 wait_for "both clients to work" 20 grep -q worked "$TMP/a.out" "$TMP/b.out"
 wait_for "both to be worked" 20 grep -q worked "$TMP/b.out"
@@ -52,6 +54,11 @@ check "a: its name, user, share, priority, limit and memory [$(who $a $B)]" \
 	test "$(who $a $B)" = "[('omps-stats-probe', $(id -u), 50.0, 0, 1073741824, True)]"
 check "b: no limit is null [$(who $b $((2 * B)))]" \
 	test "$(who $b $((2 * B)))" = "[('omps-stats-probe', $(id -u), 100.0, 0, None, True)]"
+k8s() { q "[k['kubernetes'] for k in d['servers'][0]['clients'] if k['pid'] == $1]" <<<"$doc"; }
+check "a: not in a pod (POD_ and CONTAINER_ variables mean nothing outside one) [$(k8s $a)]" \
+	test "$(k8s $a)" = "[None]"
+check "b: its pod and namespace, as it says [$(k8s $b)]" \
+	test "$(k8s $b)" = "[{'pod': 'web-0', 'namespace': 'prod', 'container': ''}]"
 check "ps -p names the same server" test "$(json -p "$S" | q "[s['pid'] for s in d['servers']]")" = "[$S]"
 
 # A client's name is its own: bytes that are not UTF-8 still make JSON.

@@ -44,8 +44,8 @@ check "another path: 404, and where to look" grep -q "^404" <<<"$(get "http://12
 check "a POST: 405" grep -q "^405" <<<"$(get "$URL" POST)"
 
 B=65536
-LD_LIBRARY_PATH=$SHIM_DIR CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=1G "$OPENMPS_BIN/omps-stats-probe" 5 $B "$TMP/go" \
-	>"$TMP/a.out" 2>&1 &
+LD_LIBRARY_PATH=$SHIM_DIR CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=1G KUBERNETES_SERVICE_HOST=10.0.0.1 HOSTNAME=web-7f9c \
+	POD_NAMESPACE=prod CONTAINER_NAME=model "$OPENMPS_BIN/omps-stats-probe" 5 $B "$TMP/go" >"$TMP/a.out" 2>&1 &
 a=$!
 odd="$TMP/$(printf 'q"uo\\te')"
 cp "$OPENMPS_BIN/omps-stats-probe" "$odd"
@@ -64,6 +64,10 @@ check "a: 6 copies' bytes [$(sample openmps_client_copy_bytes_total $a)]" \
 check "a: its limit, on GPU 0 [$(sample openmps_client_memory_limit_bytes $a)]" \
 	test "$(sample openmps_client_memory_limit_bytes $a)" = 1073741824
 check "b: no limit, no sample" test -z "$(sample openmps_client_memory_limit_bytes $b)"
+check "a: its pod (HOSTNAME in a pod), namespace and container, as DCGM's exporter names them" \
+	grep -q '^openmps_client_kernel_launches_total{.*pid="'$a'".*,pod="web-7f9c",namespace="prod",container="model"} 5$' "$TMP/metrics.txt"
+check "b: outside a pod, empty" \
+	grep -q '^openmps_client_kernel_launches_total{.*pid="'$b'".*,pod="",namespace="",container=""} 2$' "$TMP/metrics.txt"
 check "b: its name, escaped [$(grep -o 'command="[^,]*",' <<<"$out" | sort -u | tr '\n' ' ')]" \
 	grep -qF 'command="q\"uo\\te"' "$TMP/metrics.txt"
 check "the GPU, labelled as DCGM's exporter does (in snake_case, as promtool wants)" \
