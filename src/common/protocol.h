@@ -67,6 +67,9 @@ enum omps_msg_type {
 	OMPS_MSG_TYPE_END
 };
 
+/* A server's exit status after a GPU fault poisoned its context (fault.c). */
+#define OMPS_SERVER_EXIT_FAULT 3
+
 #define OMPS_MSGF_MORE 1u /* another packet of the same answer follows */
 
 struct omps_msg {

@@ -351,6 +351,10 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 			 s->state == CTL_SERVER_INITIALIZING ? s->failure : "it did not answer");
 	else if (WIFSIGNALED(status))
 		omps_log("Server %d was killed by signal %d", (int)s->pid, WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == OMPS_SERVER_EXIT_FAULT)
+		omps_log("Server %d exited: a GPU fault poisoned its context (server.log says when, and which clients "
+			 "had work on the GPU); its clients lost it, and the next client gets a new server",
+			 (int)s->pid);
 	else
 		omps_log("Server %d exited with status %d", (int)s->pid, WEXITSTATUS(status));
 	if (s->state == CTL_SERVER_INITIALIZING) {

@@ -94,6 +94,7 @@ void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...)
 
 	if (r == CUDA_SUCCESS)
 		return;
+	srv_fault_seen(r);
 	if (c->sticky == CUDA_SUCCESS)
 		c->sticky = r;
 	va_start(ap, fmt);
@@ -112,8 +113,13 @@ int32_t srv_with_sticky(struct srv_client *c, CUresult r)
 {
 	CUresult s = c->sticky;
 
-	if (r != CUDA_SUCCESS)
+	if (r != CUDA_SUCCESS) {
+		srv_fault_seen(r);
 		return r;
+	}
+	if (s == CUDA_SUCCESS && (c->call == OMPS_CALL_SYNCHRONIZE || c->call == OMPS_CALL_STREAM_SYNC ||
+				  c->call == OMPS_CALL_EVENT_SYNC))
+		srv_fault_queued(c, 0); /* what it waited for is done: as near to idle as the server can tell */
 	c->sticky = CUDA_SUCCESS;
 	return s;
 }

@@ -32,6 +32,7 @@ static int ring_size_ok(uint32_t n)
  * released what they held on its behalf (channel.c's release). */
 void srv_client_free(struct srv_client *c)
 {
+	srv_fault_forget(c); /* its worker is done with it: nothing more is queued */
 	if (c->map)
 		munmap(c->map, c->map_len);
 	if (c->bell >= 0)

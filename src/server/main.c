@@ -85,6 +85,7 @@ static void shutdown_now(struct srv_state *s, const char *why)
 
 #define ROUND_US	100000
 #define STATS_EVERY_MS 1000 /* the clients' counters (stats.c) go to the daemon this often */
+#define FIRST_CLIENT   2    /* in the poll set, after the daemon's socket and the fault watch's */
 
 static void serve(struct srv_state *s)
 {
@@ -100,8 +101,8 @@ static void serve(struct srv_state *s)
 
 		if (s->exit_why || (s->draining && !s->nclients))
 			shutdown_now(s, s->exit_why ? s->exit_why : "");
-		if (cap < s->nclients + 1) {
-			cap = 2 * (s->nclients + 1);
+		if (cap < s->nclients + FIRST_CLIENT) {
+			cap = 2 * (s->nclients + FIRST_CLIENT);
 			pfd = realloc(pfd, cap * sizeof(*pfd));
 			who = realloc(who, cap * sizeof(*who));
 			if (!pfd || !who) {
@@ -110,6 +111,8 @@ static void serve(struct srv_state *s)
 			}
 		}
 		pfd[n].fd = s->control_fd;
+		pfd[n++].events = POLLIN;
+		pfd[n].fd = srv_fault_fd(); /* readable once the shared context is poisoned */
 		pfd[n++].events = POLLIN;
 		for (c = s->clients; c; c = c->next) {
 			who[n] = c;
@@ -127,9 +130,11 @@ static void serve(struct srv_state *s)
 		 * round takes the ready ones from where the last stopped, for
 		 * 100 ms at most: a burst of channels to page-lock must not keep
 		 * the daemon's pings waiting (its watch) nor starve the last. */
+		if (pfd[1].revents)
+			srv_fault_handle(s); /* does not return */
 		t0 = omps_now_us();
-		for (k = 1; k < n && omps_now_us() - t0 < ROUND_US; k++) {
-			i = 1 + (next + k - 1) % (n - 1);
+		for (k = 1; k <= n - FIRST_CLIENT && omps_now_us() - t0 < ROUND_US; k++) {
+			i = FIRST_CLIENT + (next + k - 1) % (n - FIRST_CLIENT);
 			if (!pfd[i].revents)
 				continue;
 			srv_beat_doing("reading a message of client process %d", (int)who[i]->pid);
@@ -212,7 +217,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	omps_log("Initializing server process");
-	if (srv_state_init(&s, &drv, err, sizeof(err)) < 0 || srv_workers_start(&s, err, sizeof(err)) < 0) {
+	if (srv_state_init(&s, &drv, err, sizeof(err)) < 0 || srv_workers_start(&s, err, sizeof(err)) < 0 ||
+	    srv_fault_start(&s, err, sizeof(err)) < 0) {
 		omps_log("Server failed to start: %s", err);
 		omps_send(s.control_fd, OMPS_MSG_REFUSED, 0, 0, err, strlen(err), -1, 1);
 		return 1;

@@ -102,6 +102,7 @@ struct srv_client {
 	} qos;
 	uint64_t usage_sent_us; /* last told the daemon (ps) */
 	int usage_dirty;
+	atomic_int queued; /* fault.c: work queued since its last good synchronize */
 	struct { /* stats.c: its worker counts, the main loop reads and sends */
 		_Atomic uint64_t calls, kernels, graphs, copies, copy_bytes;
 		uint64_t sent_calls; /* calls when last sent: the main loop's */
@@ -355,6 +356,15 @@ CUresult srv_qos_mem_check(struct srv_client *c, int dev, uint64_t bytes, const 
 void srv_qos_mem_info(const struct srv_client *c, int dev, size_t *free_b, size_t *total);
 void srv_qos_usage_changed(struct srv_client *c, int force);
 void srv_qos_usage_flush(struct srv_client *c);
+
+/* fault.c: a GPU fault in the shared context, seen and answered */
+int srv_fault_fatal(CUresult r); /* one of the errors that poison a context */
+void srv_fault_seen(CUresult r); /* a call's result: a fatal one has the watch look now */
+void srv_fault_queued(struct srv_client *c, int queued);
+void srv_fault_forget(struct srv_client *c);
+int srv_fault_start(struct srv_state *s, char *err, size_t errlen);
+int srv_fault_fd(void); /* readable once the context is poisoned: srv_fault_handle */
+void srv_fault_handle(struct srv_state *s) __attribute__((noreturn));
 
 /* stats.c */
 void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec);

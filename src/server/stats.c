@@ -50,6 +50,8 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 	uint64_t bytes;
 
 	bump(&c->stats.calls, 1);
+	if (omps_call_info(type)->reply != OMPS_REPLY_SYNC)
+		srv_fault_queued(c, 1); /* work on the GPU that no one waited for yet */
 	if (type == OMPS_CALL_LAUNCH) {
 		bump(&c->stats.kernels, 1);
 	} else if (type == OMPS_CALL_GRAPH_LAUNCH) {

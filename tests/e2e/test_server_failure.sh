@@ -3,17 +3,17 @@
 . "$(dirname "$0")/lib.sh"
 FAKECUDA_INIT_ERROR=100 start_daemon
 client a
-client_wait a '^refused: .*the server for user 0 failed to start: CUDA driver initialisation failed: CUDA_ERROR_NO_DEVICE \(100\)'
+client_wait a "^refused: .*the server for user $(id -u) failed to start: CUDA driver initialisation failed: CUDA_ERROR_NO_DEVICE \\(100\\)"
 client_status a
 check "a refused client exits 4" test $? -eq 4
 check "server.log: the reason" logged "Server failed to start: CUDA driver initialisation failed" server
 check "control.log: the exit" logged "Server [0-9]+ exited with status 1"
 check "the daemon is still up" alive "$(daemon_pid)"
 expect "get_server_list" ""
-out=$(c "start_server -uid 0" 2>&1)
+out=$(c "start_server -uid $(id -u)" 2>&1)
 rc=$?
 check "start_server whose server cannot start fails (exit $rc)" test $rc -eq 1
-check "and says why [$out]" grep -q "^the server for user 0 failed to start: CUDA driver initialisation failed" <<<"$out"
+check "and says why [$out]" grep -q "^the server for user $(id -u) failed to start: CUDA driver initialisation failed" <<<"$out"
 expect "get_server_list" ""
 expect "device_query" "Default
 openmps-server: CUDA driver initialisation failed: CUDA_ERROR_NO_DEVICE (100)" 1
@@ -41,6 +41,6 @@ stop_daemon 5
 
 # start_server answers once the server it started is ready.
 FAKECUDA_INIT_DELAY_MS=1000 start_daemon
-expect "start_server -uid 0" ""
+expect "start_server -uid $(id -u)" ""
 expect "get_server_status $(servers)" "ACTIVE"
 finish

@@ -57,7 +57,7 @@ client c
 wait_for "the server to start" 5 has_servers
 S=$(servers)
 wait_for "the daemon to kill the server that does not start" 20 dead "$S"
-client_wait c "^refused: .*the server for user 0 failed to start: it was not ready after 12 s"
+client_wait c "^refused: .*the server for user $(id -u) failed to start: it was not ready after 12 s"
 check "control.log: why" logged "Server $S was not ready after 12 s; killing it"
 stop_daemon 10
 

@@ -320,8 +320,32 @@ static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, un
 	return CUDA_SUCCESS;
 }
 
+/* FAKECUDA_STICKY_FAULTS=1: a kernel's bad address poisons the context as
+ * a real GPU's does: its launch succeeds, and from then on every call that
+ * touches the context (synchronizes, queries, launches, copies, memsets,
+ * allocations, registrations) returns CUDA_ERROR_ILLEGAL_ADDRESS, until the
+ * process ends. Unset, the launch itself fails and nothing sticks. */
+static CUresult poison;
+
+static int sticky_faults(void)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("FAKECUDA_STICKY_FAULTS") && atoi(getenv("FAKECUDA_STICKY_FAULTS"));
+	return on;
+}
+
+#define POISONED()                                                              \
+	do {                                                                    \
+		CUresult p_ = __atomic_load_n(&poison, __ATOMIC_ACQUIRE);      \
+		if (p_ != CUDA_SUCCESS)                                         \
+			return p_;                                              \
+	} while (0)
+
 CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags)
 {
+	POISONED();
 	(void)flags;
 	return new_stream(stream, 0, 0, FAKE_SMS);
 }
@@ -335,6 +359,7 @@ CUresult CUDAAPI cuStreamDestroy(CUstream stream)
 
 CUresult CUDAAPI cuStreamSynchronize(CUstream stream)
 {
+	POISONED();
 	if (capturing(stream))
 		return spoil(stream);
 	sleep_ms(env_int("FAKECUDA_SYNC_DELAY_MS", 0));
@@ -417,6 +442,7 @@ static int live_holds(uintptr_t addr, uint64_t bytes)
 /* Each allocation carries its size in front, for cuMemFree's accounting. */
 CUresult CUDAAPI cuMemAlloc(CUdeviceptr *dptr, size_t bytes)
 {
+	POISONED();
 	size_t *p;
 
 	if (!dptr || !bytes)
@@ -456,6 +482,7 @@ CUresult CUDAAPI cuMemGetInfo(size_t *free_bytes, size_t *total)
 
 CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, CUstream s)
 {
+	POISONED();
 	if (capturing(s))
 		return record(s, &(struct fake_node){.kind = NODE_MEMSET, .dst = (void *)(uintptr_t)dst, .n = n, .value = v, .elem = 1});
 	(void)s;
@@ -465,6 +492,7 @@ CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, CUs
 
 CUresult CUDAAPI cuMemsetD16Async(CUdeviceptr dst, unsigned short v, size_t n, CUstream s)
 {
+	POISONED();
 	unsigned short *p = (unsigned short *)(uintptr_t)dst;
 
 	if (capturing(s))
@@ -477,6 +505,7 @@ CUresult CUDAAPI cuMemsetD16Async(CUdeviceptr dst, unsigned short v, size_t n, C
 
 CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUstream s)
 {
+	POISONED();
 	unsigned int *p = (unsigned int *)(uintptr_t)dst;
 
 	if (capturing(s))
@@ -489,6 +518,7 @@ CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUs
 
 CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t n, CUstream s)
 {
+	POISONED();
 	if (capturing(s))
 		return record(s, &(struct fake_node){.kind = NODE_COPY, .dst = (void *)(uintptr_t)dst, .src = src, .n = n});
 	(void)s;
@@ -498,6 +528,7 @@ CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t n, C
 
 CUresult CUDAAPI cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t n, CUstream s)
 {
+	POISONED();
 	if (capturing(s))
 		return record(s, &(struct fake_node){.kind = NODE_COPY, .dst = dst, .src = (const void *)(uintptr_t)src, .n = n});
 	(void)s;
@@ -507,6 +538,7 @@ CUresult CUDAAPI cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t n, CUstrea
 
 CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
 {
+	POISONED();
 	if (capturing(s))
 		return record(s, &(struct fake_node){.kind = NODE_COPY, .dst = (void *)(uintptr_t)dst, .src = (const void *)(uintptr_t)src, .n = n});
 	(void)s;
@@ -518,6 +550,7 @@ CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, C
  * were recorded. */
 CUresult CUDAAPI cuStreamCreateWithPriority(CUstream *stream, unsigned int flags, int priority)
 {
+	POISONED();
 	(void)flags;
 	return new_stream(stream, priority, 0, FAKE_SMS);
 }
@@ -596,6 +629,7 @@ CUresult CUDAAPI cuGreenCtxStreamCreate(CUstream *stream, CUgreenCtx ctx, unsign
 
 CUresult CUDAAPI cuStreamQuery(CUstream stream)
 {
+	POISONED();
 	return capturing(stream) ? spoil(stream) : CUDA_SUCCESS;
 }
 
@@ -604,6 +638,7 @@ CUresult CUDAAPI cuStreamQuery(CUstream stream)
  * count the dependencies the server made. */
 CUresult CUDAAPI cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int flags)
 {
+	POISONED();
 	const char *log = getenv("FAKECUDA_WAIT_LOG");
 	FILE *f;
 
@@ -639,6 +674,7 @@ CUresult CUDAAPI cuEventDestroy(CUevent event)
 
 CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream)
 {
+	POISONED();
 	if (!event)
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (capturing(stream))
@@ -660,6 +696,7 @@ static int gate_closed(void)
 
 CUresult CUDAAPI cuEventSynchronize(CUevent event)
 {
+	POISONED();
 	int i;
 
 	sleep_ms(env_int("FAKECUDA_SYNC_DELAY_MS", 0));
@@ -670,6 +707,7 @@ CUresult CUDAAPI cuEventSynchronize(CUevent event)
 
 CUresult CUDAAPI cuEventQuery(CUevent event)
 {
+	POISONED();
 	if (!event)
 		return CUDA_ERROR_INVALID_HANDLE;
 	return gate_closed() ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
@@ -757,6 +795,7 @@ static int is_loaded(const void *m)
 
 CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 {
+	POISONED();
 	struct fake_module *m;
 
 	if (!module || !image)
@@ -856,8 +895,12 @@ static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64
 		n = n ? 1 : 0;
 	else if (n > (name == smid_name ? blocks : threads))
 		n = (unsigned int)(name == smid_name ? blocks : threads);
-	if (n && !live_holds((uintptr_t)p, (uint64_t)n * sizeof(*p)))
-		return CUDA_ERROR_ILLEGAL_ADDRESS; /* the GPU's memory protection */
+	if (n && !live_holds((uintptr_t)p, (uint64_t)n * sizeof(*p))) {
+		if (!sticky_faults())
+			return CUDA_ERROR_ILLEGAL_ADDRESS; /* the GPU's memory protection */
+		__atomic_store_n(&poison, CUDA_ERROR_ILLEGAL_ADDRESS, __ATOMIC_RELEASE);
+		return CUDA_SUCCESS; /* asynchronous: its error comes later, to everyone */
+	}
 	for (i = 0; i < n; i++) {
 		if (name == twice_name)
 			p[i] *= 2;
@@ -873,6 +916,7 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 				unsigned int by, unsigned int bz, unsigned int smem, CUstream stream, void **params,
 				void **extra)
 {
+	POISONED();
 	uint64_t threads = (uint64_t)gx * gy * gz * bx * by * bz;
 	unsigned int *p = NULL, n = 0;
 
@@ -979,6 +1023,7 @@ CUresult CUDAAPI cuOccupancyMaxActiveClusters(int *n, CUfunction f, const CUlaun
 /* Attributes are checked for being known ones, then ignored. */
 CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **params, void **extra)
 {
+	POISONED();
 	unsigned i;
 
 	if (!c || (c->numAttrs && !c->attrs))
@@ -1068,6 +1113,7 @@ CUresult CUDAAPI cuLaunchHostFunc(CUstream s, CUhostFn fn, void *data)
  * takes a real driver milliseconds: FAKECUDA_REGISTER_DELAY_MS says how many. */
 CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 {
+	POISONED();
 	const char *gate = getenv("FAKECUDA_REGISTER_GATE");
 	int waited = 0;
 
@@ -1242,6 +1288,7 @@ CUresult CUDAAPI cuMemPoolTrimTo(CUmemoryPool pool, size_t keep)
 /* 2D copies and sets: device memory is host memory here. */
 CUresult CUDAAPI cuMemcpy2DAsync(const CUDA_MEMCPY2D *p, CUstream s)
 {
+	POISONED();
 	const unsigned char *src;
 	unsigned char *dst;
 	size_t y;
@@ -1632,6 +1679,7 @@ static CUresult run_graph(const struct fake_graph *e)
 /* On a capturing stream, the graph's nodes join that capture (a child graph). */
 CUresult CUDAAPI cuGraphLaunch(CUgraphExec exec, CUstream s)
 {
+	POISONED();
 	const struct fake_graph *e = (const struct fake_graph *)exec;
 	CUresult r = CUDA_SUCCESS;
 	size_t i;
@@ -2038,21 +2086,25 @@ CUresult CUDAAPI cuGraphExecNodeSetParams(CUgraphExec exec, CUgraphNode node, CU
 /* The synchronous forms, for programs that run natively on fakecuda. */
 CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dst, const void *src, size_t n)
 {
+	POISONED();
 	return cuMemcpyHtoDAsync(dst, src, n, NULL);
 }
 
 CUresult CUDAAPI cuMemcpyDtoH(void *dst, CUdeviceptr src, size_t n)
 {
+	POISONED();
 	return cuMemcpyDtoHAsync(dst, src, n, NULL);
 }
 
 CUresult CUDAAPI cuMemsetD32(CUdeviceptr dst, unsigned int v, size_t n)
 {
+	POISONED();
 	return cuMemsetD32Async(dst, v, n, NULL);
 }
 
 CUresult CUDAAPI cuCtxSynchronize(void)
 {
+	POISONED();
 	return current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
 }
 
@@ -2142,6 +2194,7 @@ CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 		{CUDA_ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND"},
 		{CUDA_ERROR_INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE"},
 		{CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE"},
+		{CUDA_ERROR_ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS"},
 	};
 	size_t i;
 

@@ -1,0 +1,54 @@
+# scripts/gpu-check section 13, sourced by it (note, B, SHIM and OUT are its).
+# 13. A GPU fault in the shared context (issue 15), each kind of
+# tests/gpu/fault.cu (illegal address, trap, assert, misaligned): beside an
+# idle neighbour holding 64 MiB of data, through openmps and under NVIDIA
+# MPS. Per kind: what the culprit's synchronize returned, whether the
+# openmps server saw the fault and said so, what the neighbour saw, and
+# how long from the culprit's end until a new client's kernel had run
+# (vector_add). Each daemon has a fresh pipe directory; everything is
+# bounded by timeouts.
+K=$(mktemp -d /tmp/omps-fault.XXXX)
+ms() { date +%s%3N; }
+{
+	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu || echo "build failed"
+	for mode in openmps mps; do
+		for kind in illegal trap assert misaligned; do
+			D=$K/$mode-$kind
+			mkdir -p "$D"
+			rm -f "$D/go"
+			if [ $mode = openmps ]; then
+				export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
+				"$B/openmps-control" -d
+				run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
+			else
+				export CUDA_MPS_PIPE_DIRECTORY=$D/pipe CUDA_MPS_LOG_DIRECTORY=$D/log
+				mkdir -p "$D/pipe" "$D/log"
+				nvidia-cuda-mps-control -d
+				run() { "$@"; }
+			fi
+			run timeout 60 "$K/fault" neighbour "$D/go" >"$D/neighbour.out" 2>&1 &
+			nb=$!
+			for i in $(seq 100); do grep -q filled "$D/neighbour.out" 2>/dev/null && break; sleep 0.1; done
+			culprit=$(run timeout 30 "$K/fault" $kind 2>&1 | tail -1)
+			t0=$(ms)
+			run timeout 30 "$K/vector_add" >"$D/next.out" 2>&1
+			t1=$(ms)
+			touch "$D/go"
+			wait $nb
+			seen=-
+			[ $mode = openmps ] && seen=$(grep -c 'A GPU fault poisoned' "$D/log/server.log" 2>/dev/null)
+			echo "fault $mode $kind: culprit [$culprit]; server saw it: $seen; neighbour: $(tail -1 "$D/neighbour.out"); next client: $(grep -q PASS "$D/next.out" && echo PASS || echo FAIL) $((t1 - t0)) ms after the culprit's end"
+			if [ $mode = openmps ]; then
+				grep -E 'GPU fault|Clients with work|cannot tell' "$D/log/server.log" | head -3
+				echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
+				unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
+			else
+				echo quit | nvidia-cuda-mps-control >/dev/null 2>&1
+				sleep 1
+				unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+			fi
+		done
+	done
+} >"$OUT/fault.log" 2>&1
+while read -r line; do note "$line"; done < <(grep -E '^(fault |build failed)' "$OUT/fault.log")
+rm -rf "$K"

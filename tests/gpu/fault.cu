@@ -1,0 +1,82 @@
+// A kernel that faults, of each kind issue 15 names, and a neighbour:
+//   fault illegal      writes to address 0x10 (CUDA_ERROR_ILLEGAL_ADDRESS)
+//   fault trap         __trap()                (CUDA_ERROR_LAUNCH_FAILED)
+//   fault assert       a device-side assert    (CUDA_ERROR_ASSERT)
+//   fault misaligned   an 8-byte load at an odd address (CUDA_ERROR_MISALIGNED_ADDRESS)
+//   fault neighbour FILE   fills 64 MiB, checks it, waits until FILE exists,
+//                          then checks it again and runs a kernel
+// A culprit launches, then synchronizes and prints what that returned:
+// "fault MODE: synchronize = NAME". A neighbour prints "fault neighbour:
+// PASS" or what it found.
+#include <assert.h>
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+__global__ void illegal(float *p) { p[threadIdx.x] = 1.0f; }
+__global__ void trap(void) { __trap(); }
+__global__ void fail_assert(int x) { assert(x == 0); }
+__global__ void misaligned(const char *p, long long *out) { *out = *(const long long *)(p + 1); }
+__global__ void fill(unsigned *p, size_t n, unsigned k)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+		p[i] = (unsigned)i * 2654435761u + k;
+}
+
+static int neighbour(const char *gate)
+{
+	const size_t n = 16 << 20;
+	unsigned *d, *h = new unsigned[n];
+	cudaError_t e;
+
+	if ((e = cudaMalloc(&d, n * 4)) != cudaSuccess) {
+		printf("fault neighbour: cudaMalloc = %s\n", cudaGetErrorName(e));
+		return 1;
+	}
+	fill<<<256, 256>>>(d, n, 7);
+	e = cudaMemcpy(h, d, n * 4, cudaMemcpyDeviceToHost);
+	printf("fault neighbour: filled, %s\n", cudaGetErrorName(e));
+	fflush(stdout);
+	while (access(gate, F_OK) < 0)
+		usleep(10000);
+	memset(h, 0, n * 4);
+	e = cudaMemcpy(h, d, n * 4, cudaMemcpyDeviceToHost);
+	for (size_t i = 0; e == cudaSuccess && i < n; i++)
+		if (h[i] != (unsigned)i * 2654435761u + 7) {
+			printf("fault neighbour: word %zu lost\n", i);
+			return 1;
+		}
+	if (e == cudaSuccess) {
+		fill<<<256, 256>>>(d, n, 9);
+		e = cudaDeviceSynchronize();
+	}
+	printf("fault neighbour: %s\n", e == cudaSuccess ? "PASS" : cudaGetErrorName(e));
+	return e != cudaSuccess;
+}
+
+int main(int argc, char **argv)
+{
+	const char *m = argc > 1 ? argv[1] : "";
+	char *buf;
+	long long *out;
+
+	if (!strcmp(m, "neighbour") && argc > 2)
+		return neighbour(argv[2]);
+	cudaMalloc(&buf, 64);
+	cudaMalloc(&out, 8);
+	if (!strcmp(m, "illegal"))
+		illegal<<<1, 32>>>((float *)0x10);
+	else if (!strcmp(m, "trap"))
+		trap<<<1, 1>>>();
+	else if (!strcmp(m, "assert"))
+		fail_assert<<<1, 1>>>(1);
+	else if (!strcmp(m, "misaligned"))
+		misaligned<<<1, 1>>>(buf, out);
+	else {
+		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE\n");
+		return 2;
+	}
+	printf("fault %s: synchronize = %s\n", m, cudaGetErrorName(cudaDeviceSynchronize()));
+	return 0;
+}
