@@ -130,6 +130,8 @@ check "a refused client exits 4" test $? -eq 4
 expect "terminate_client $S $b_pid" "0"
 client_wait b "^server connection closed"
 check "server.log: termination" logged "Client termination succeeded." server
+gone_from_lists() { ! c "get_client_list $S" | grep -qx "$b_pid" && ! c ps | grep -q "^$b_pid "; }
+wait_for "get_client_list and ps to drop the terminated client, alive or not" 5 gone_from_lists
 expect "terminate_client $S 999999" $'Invalid process 999999!\n1' 1
 expect "terminate_client $S" "A client PID is required
 1" 1
