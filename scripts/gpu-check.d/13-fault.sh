@@ -6,11 +6,16 @@
 # openmps server saw the fault and said so, what the neighbour saw, and
 # how long from the culprit's end until a new client's kernel had run
 # (vector_add). Each daemon has a fresh pipe directory; everything is
-# bounded by timeouts.
+# bounded by timeouts. First, natively, what the rest of issue 15 rests on
+# (tests/gpu/survive.c): does cuMemCreate memory keep its contents and
+# address across a fault and a primary context reset in one process, and
+# does the watch's probe (a query on an empty stream) see a fault.
 K=$(mktemp -d /tmp/omps-fault.XXXX)
 ms() { date +%s%3N; }
 {
 	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu || echo "build failed"
+	cuda=$(dirname "$(dirname "$(command -v nvcc)")")
+	gcc -O2 -I"$cuda/include" -o "$K/survive" tests/gpu/survive.c -lcuda && timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
 	for mode in openmps mps; do
 		for kind in illegal trap assert misaligned; do
 			D=$K/$mode-$kind
@@ -50,5 +55,5 @@ ms() { date +%s%3N; }
 		done
 	done
 } >"$OUT/fault.log" 2>&1
-while read -r line; do note "$line"; done < <(grep -E '^(fault |build failed)' "$OUT/fault.log")
+while read -r line; do note "$line"; done < <(grep -E '^(fault |build failed|survive: (summary|FAILED))' "$OUT/fault.log")
 rm -rf "$K"
