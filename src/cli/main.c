@@ -72,7 +72,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: openmps run [--trace[=FILE]] -- PROGRAM [ARGS...]\n"
 		   "       openmps status [--json]\n"
-		   "       openmps top [-b] [-n FRAMES] [-d SECONDS] [-s k|c|b|m|p|n]\n"
+		   "       openmps top [-b] [-n FRAMES] [-d SECONDS] [-s k|g|c|b|m|p|n]\n"
 		   "       openmps --version\n\n"
 		   "  run     runs PROGRAM with the openmps client shim as its CUDA driver. With no daemon\n"
 		   "          (openmps-control -d) the shim forwards every call to the real driver, natively.\n"
@@ -80,8 +80,8 @@ static void usage(FILE *f)
 		   "          stderr or FILE (the same as OPENMPS_TRACE=1 and OPENMPS_TRACE_FILE=FILE).\n"
 		   "  status  the daemon's servers, each with its state, and its clients (ps);\n"
 		   "          --json: all of it, with what each client asked so far, as JSON\n"
-		   "  top     each client's work, live: its share, memory, kernels, copies and calls\n"
-		   "          a second, sorted (keys k c b m p n, q quits); -b: plain frames on stdout\n");
+		   "  top     each client's work, live: its share, memory, GPU%%, kernels, copies and calls\n"
+		   "          a second, sorted (keys k g c b m p n, q quits); -b: plain frames on stdout\n");
 }
 
 int main(int argc, char **argv)

@@ -7,7 +7,10 @@
  *   -b      plain frames on stdout, no terminal needed (scripts, logs)
  *   -n N    stop after N frames
  *   -d S    seconds between frames (0.1 to 3600; 1)
- *   -s KEY  sort by k kernels/s, c copies/s, b bytes/s, m memory, p pid, n command
+ *   -s KEY  sort by k kernels/s, g GPU%, c copies/s, b bytes/s, m memory, p pid, n command
+ * GPU% is the share of the interval it had work queued on the GPU (from
+ * an asynchronous call to its next good synchronize): its GPU time at most,
+ * and the time its work waited behind others'.
  * Keys while it runs: the same letters sort, q quits. */
 #include <curses.h>
 #include <getopt.h>
@@ -35,7 +38,8 @@ struct row {
 	double share;
 	uint64_t used, limit; /* over its devices; limit 0: none */
 	uint64_t calls, kernels, copies, bytes;
-	double rate[4]; /* a second: calls, kernels, copies, bytes; NAN: not yet known */
+	double queued;  /* seconds with work queued on the GPU, so far */
+	double rate[5]; /* a second: calls, kernels, copies, bytes, queued seconds; NAN: not yet known */
 	char command[160];
 };
 
@@ -47,9 +51,9 @@ struct frame {
 	uint64_t at_us;
 };
 
-enum { R_CALLS, R_KERNELS, R_COPIES, R_BYTES };
+enum { R_CALLS, R_KERNELS, R_COPIES, R_BYTES, R_QUEUED, NRATES };
 
-static const char SORT_KEYS[] = "kcbmpn";
+static const char SORT_KEYS[] = "kcbmpng";
 static char sort_key = 'k';
 
 static uint64_t u64(json_t *o, const char *key)
@@ -82,7 +86,8 @@ static void take_client(struct frame *f, int server, json_t *k)
 	r->kernels = u64(k, "kernels");
 	r->copies = u64(k, "copies");
 	r->bytes = u64(k, "copy_bytes");
-	for (i = 0; i < 4; i++)
+	r->queued = json_number_value(json_object_get(k, "queued_seconds"));
+	for (i = 0; i < NRATES; i++)
 		r->rate[i] = NAN;
 }
 
@@ -126,6 +131,7 @@ static void rates(struct frame *f, const struct frame *prev)
 			r->rate[R_KERNELS] = (double)(r->kernels - p->kernels) / dt;
 			r->rate[R_COPIES] = (double)(r->copies - p->copies) / dt;
 			r->rate[R_BYTES] = (double)(r->bytes - p->bytes) / dt;
+			r->rate[R_QUEUED] = (r->queued - p->queued) / dt;
 			break;
 		}
 	}
@@ -157,6 +163,8 @@ static double sort_value(const struct row *r)
 		return (double)r->used;
 	case 'p':
 		return -(double)r->pid;
+	case 'g':
+		return r->rate[R_QUEUED];
 	}
 	return r->rate[R_KERNELS];
 }
@@ -209,8 +217,8 @@ static void mem_text(uint64_t bytes, int none_dash, char *buf, size_t len)
 /* The frame as lines of text, into out (at most max); their count. */
 static int render(struct frame *f, const char *err, char (*out)[LINE], int max)
 {
-	static const char *const names[] = {"KERN/S", "COPY/S", "MB/S", "MEM", "PID", "COMMAND"};
-	char clock[16], hdr[LINE], k[16], cp[16], mb[16], calls[16], used[16], limit[16], user[16];
+	static const char *const names[] = {"KERN/S", "COPY/S", "MB/S", "MEM", "PID", "COMMAND", "GPU%"};
+	char clock[16], hdr[LINE], k[16], cp[16], mb[16], calls[16], used[16], limit[16], user[16], gpu[16];
 	time_t now = time(NULL);
 	int n = 0, i;
 	size_t j;
@@ -222,9 +230,9 @@ static int render(struct frame *f, const char *err, char (*out)[LINE], int max)
 		snprintf(out[n++], LINE, "%s", err);
 	for (i = 0; i < f->nservers && n < max; i++)
 		snprintf(out[n++], LINE, "%s", f->servers[i]);
-	snprintf(hdr, sizeof(hdr), "%7s %-8s %6s %4s %3s %7s %7s %8s %7s %7s %8s %-6s %s", "PID", "USER", "SHARE",
-		 "SMS", "PRI", "MEM", "LIMIT", "KERN/S", "COPY/S", "MB/S", "CALLS/S", "STATE", "COMMAND");
-	for (i = 0; i < 6; i++) /* the sorted column's name, marked */
+	snprintf(hdr, sizeof(hdr), "%7s %-8s %6s %4s %3s %7s %7s %5s %8s %7s %7s %8s %-6s %s", "PID", "USER", "SHARE",
+		 "SMS", "PRI", "MEM", "LIMIT", "GPU%", "KERN/S", "COPY/S", "MB/S", "CALLS/S", "STATE", "COMMAND");
+	for (i = 0; i < 7; i++) /* the sorted column's name, marked */
 		if (SORT_KEYS[i] == sort_key) {
 			char *at = strstr(hdr, names[i]);
 
@@ -244,11 +252,15 @@ static int render(struct frame *f, const char *err, char (*out)[LINE], int max)
 			snprintf(mb, sizeof(mb), "-");
 		else
 			snprintf(mb, sizeof(mb), "%.1f", r->rate[R_BYTES] / (1 << 20));
+		if (isnan(r->rate[R_QUEUED]))
+			snprintf(gpu, sizeof(gpu), "-");
+		else
+			snprintf(gpu, sizeof(gpu), "%.0f", fmin(100.0, 100.0 * r->rate[R_QUEUED]));
 		mem_text(r->used, 0, used, sizeof(used));
 		mem_text(r->limit, 1, limit, sizeof(limit));
 		user_name(r->uid, user, sizeof(user));
-		snprintf(out[n++], LINE, "%7d %-8s %5.1f%% %4d %3d %7s %7s %8s %7s %7s %8s %-6s %s", r->pid, user,
-			 r->share, r->sms, r->priority, used, limit, k, cp, mb, calls,
+		snprintf(out[n++], LINE, "%7d %-8s %5.1f%% %4d %3d %7s %7s %5s %8s %7s %7s %8s %-6s %s", r->pid, user,
+			 r->share, r->sms, r->priority, used, limit, gpu, k, cp, mb, calls,
 			 isnan(r->rate[R_CALLS]) ? "-" : r->rate[R_CALLS] > 0 ? "active" : "idle", r->command);
 	}
 	return n;
@@ -268,7 +280,8 @@ static void draw(char (*lines)[LINE], int n)
 		if (header)
 			attroff(A_REVERSE);
 	}
-	mvaddnstr(LINES - 1, 0, "sort: k kernels/s  c copies/s  b bytes/s  m memory  p pid  n command    q quit", COLS);
+	mvaddnstr(LINES - 1, 0, "sort: k kernels/s  g GPU%  c copies/s  b bytes/s  m memory  p pid  n command    q quit",
+		  COLS);
 	refresh();
 }
 
@@ -304,7 +317,7 @@ static int parse_args(int argc, char **argv, int *batch, long *frames, double *d
 	if (optind == argc)
 		return 0;
 bad:
-	fprintf(stderr, "Usage: openmps top [-b] [-n FRAMES] [-d SECONDS (0.1 to 3600)] [-s k|c|b|m|p|n]\n");
+	fprintf(stderr, "Usage: openmps top [-b] [-n FRAMES] [-d SECONDS (0.1 to 3600)] [-s k|g|c|b|m|p|n]\n");
 	return -1;
 }
 

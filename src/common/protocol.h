@@ -152,11 +152,14 @@ struct omps_client_usage {
 };
 
 /* What a client has asked of the server so far (server/stats.c): calls,
- * kernel and graph launches, copies and the bytes they move. */
+ * kernel and graph launches, copies and the bytes they move, and the time
+ * it had work queued on the GPU (from an asynchronous call to its next
+ * good synchronize: at least its GPU time, and the waits it did not make). */
 struct omps_client_stats {
 	int32_t pid;
 	uint32_t reserved;
 	uint64_t calls, kernels, graphs, copies, copy_bytes;
+	uint64_t queued_us;
 };
 
 /* The daemon's watch on a server: the main loop answers each ping; one not

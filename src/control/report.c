@@ -7,7 +7,9 @@
  *     "clients": [{"pid", "id", "user", "command", "namespace" (of its pids),
  *       "kubernetes" ({"pod", "namespace", "container"} as it says, or null), "priority",
  *       "active_thread_percentage", "sms", "memory": [{"index", "used", "limit"}],
- *       "calls", "kernels", "graph_launches", "copies", "copy_bytes"}]}]} */
+ *       "calls", "kernels", "graph_launches", "copies", "copy_bytes",
+ *       "queued_seconds" (time with work queued on the GPU, from an asynchronous
+ *       call to its next good synchronize)}]}]} */
 #include <jansson.h>
 #include <string.h>
 
@@ -76,14 +78,15 @@ static json_t *client(const struct ctl_server *s, const struct ctl_conn *c)
 						     (json_int_t)c->usage.used[i], "limit",
 						     limit ? json_integer((json_int_t)limit) : json_null()));
 	}
-	return json_pack("{s:i, s:i, s:i, s:o, s:I, s:o, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "pid", (int)c->pid,
+	return json_pack("{s:i, s:i, s:i, s:o, s:I, s:o, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f}", "pid",
+			 (int)c->pid,
 			 "id", (int)c->id, "user", (int)c->uid, "command", text(c->comm, sizeof(c->comm)),
 			 "namespace", (json_int_t)c->pidns, "kubernetes", pod(c), "priority", (int)c->effective.priority,
 			 "active_thread_percentage", percent(c->effective.atp_milli), "sms",
 			 c->usage.sms ? json_integer(c->usage.sms) : json_null(), "memory", mem, "calls",
 			 (json_int_t)c->stats.calls, "kernels", (json_int_t)c->stats.kernels, "graph_launches",
 			 (json_int_t)c->stats.graphs, "copies", (json_int_t)c->stats.copies, "copy_bytes",
-			 (json_int_t)c->stats.copy_bytes);
+			 (json_int_t)c->stats.copy_bytes, "queued_seconds", (double)c->stats.queued_us / 1e6);
 }
 
 static json_t *server(struct ctl_daemon *d, const struct ctl_server *s)
@@ -299,5 +302,8 @@ int ctl_report_metrics(struct ctl_daemon *d, FILE *f)
 		      "%llu", U64(c->stats.copies));
 	CLIENT_FAMILY("openmps_client_copy_bytes_total", "counter", "Bytes a client's copies moved.",
 		      "%llu", U64(c->stats.copy_bytes));
+	CLIENT_FAMILY("openmps_client_gpu_queued_seconds_total", "counter",
+		      "Time a client had work queued on the GPU: from an asynchronous call to its next good synchronize.",
+		      "%.6f", (double)c->stats.queued_us / 1e6);
 	return ferror(f) ? -1 : 0;
 }

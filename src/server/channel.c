@@ -142,6 +142,7 @@ void srv_channel_run(struct srv_client *c)
 						     srv_workers_saturated(c->srv) ? 0 : 20) &&
 				!omps_ring_park(&c->req))) {
 			srv_qos_usage_flush(c);
+			srv_fault_settle(c);
 			if (park(c) == 0)
 				return;
 			if (!atomic_load(&c->stop)) /* cannot park: serve it from here */

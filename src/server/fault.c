@@ -50,9 +50,19 @@ void srv_fault_queued(struct srv_client *c, int queued)
 	if (atomic_load_explicit(&c->queued, memory_order_relaxed) == queued ||
 	    atomic_exchange(&c->queued, queued) == queued)
 		return; /* the common case, a launch after a launch, costs a load */
+	srv_stats_queued(c, queued);
 	/* The first client with work wakes the watch to its quick pace. */
 	if (atomic_fetch_add(&fault.queued, queued ? 1 : -1) == 0 && queued && fault.poke >= 0)
 		(void)!write(fault.poke, &one, sizeof(one));
+}
+
+/* By its worker as it goes idle: work queued that no synchronize waited
+ * for may be done already (a program that reads its results with a
+ * synchronous copy, or never waits). */
+void srv_fault_settle(struct srv_client *c)
+{
+	if (atomic_load_explicit(&c->queued, memory_order_relaxed) && srv_streams_idle(c))
+		srv_fault_queued(c, 0);
 }
 
 /* By the main loop, as it lets a client go. */

@@ -105,7 +105,8 @@ struct srv_client {
 	atomic_int queued; /* fault.c: work queued since its last good synchronize */
 	struct { /* stats.c: its worker counts, the main loop reads and sends */
 		_Atomic uint64_t calls, kernels, graphs, copies, copy_bytes;
-		uint64_t sent_calls; /* calls when last sent: the main loop's */
+		_Atomic uint64_t queued_us, queued_since; /* time with work queued; since when (0: not now) */
+		uint64_t sent_calls, sent_queued; /* as last sent: the main loop's */
 	} stats;
 
 	/* the data channel (channel.c, workers.c) */
@@ -362,15 +363,18 @@ int srv_fault_fatal(CUresult r); /* one of the errors that poison a context */
 void srv_fault_seen(CUresult r); /* a call's result: a fatal one has the watch look now */
 void srv_fault_queued(struct srv_client *c, int queued);
 void srv_fault_forget(struct srv_client *c);
+void srv_fault_settle(struct srv_client *c); /* its worker, going idle: is its work done? */
 int srv_fault_start(struct srv_state *s, char *err, size_t errlen);
 int srv_fault_fd(void); /* readable once the context is poisoned: srv_fault_handle */
 void srv_fault_handle(struct srv_state *s) __attribute__((noreturn));
 
 /* stats.c */
 void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec);
+void srv_stats_queued(struct srv_client *c, int queued);
 void srv_stats_sweep(struct srv_state *s);
 
 /* stream.c */
+int srv_streams_idle(struct srv_client *c);
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes
  * that stream's device's context current. */
 CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream);

@@ -1,7 +1,9 @@
 /* What each client asks of the server, counted as its calls are
  * dispatched: calls, kernel and graph launches, copies and the bytes they
- * move, for the daemon's ps --json, openmps top and its metrics. A launch
- * the driver refuses later still counts: these are requests. Its worker
+ * move, for the daemon's ps --json, openmps top and its metrics; and the
+ * time it has work queued on the GPU (fault.c marks it: from an
+ * asynchronous call to its next good synchronize). A launch the driver
+ * refuses later still counts: these are requests. Its worker
  * counts (relaxed: one writer); the main loop reads the counters about
  * once a second and sends the daemon those that moved, so an idle client
  * costs nothing and a busy one one message a second. */
@@ -62,6 +64,30 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 	}
 }
 
+/* fault.c's mark changed: an interval of queued work begins or ends. */
+void srv_stats_queued(struct srv_client *c, int queued)
+{
+	uint64_t now = omps_now_us(), since;
+
+	if (queued) {
+		atomic_store(&c->stats.queued_since, now);
+		return;
+	}
+	since = atomic_exchange(&c->stats.queued_since, 0);
+	if (since && now > since)
+		atomic_fetch_add(&c->stats.queued_us, now - since);
+}
+
+/* Its queued time so far, never less than last sent (a sweep that meets an
+ * interval as it closes might count it twice, then once). */
+static uint64_t queued_us(struct srv_client *c)
+{
+	uint64_t since = atomic_load(&c->stats.queued_since), now = omps_now_us();
+	uint64_t t = atomic_load(&c->stats.queued_us) + (since && now > since ? now - since : 0);
+
+	return t > c->stats.sent_queued ? t : c->stats.sent_queued;
+}
+
 /* On the main loop: each client whose counters moved since it last told. */
 void srv_stats_sweep(struct srv_state *s)
 {
@@ -71,7 +97,8 @@ void srv_stats_sweep(struct srv_state *s)
 		struct omps_client_stats m = {.pid = c->pid};
 
 		m.calls = atomic_load_explicit(&c->stats.calls, memory_order_relaxed);
-		if (m.calls == c->stats.sent_calls)
+		m.queued_us = queued_us(c);
+		if (m.calls == c->stats.sent_calls && m.queued_us == c->stats.sent_queued)
 			continue;
 		m.kernels = atomic_load_explicit(&c->stats.kernels, memory_order_relaxed);
 		m.graphs = atomic_load_explicit(&c->stats.graphs, memory_order_relaxed);
@@ -79,7 +106,9 @@ void srv_stats_sweep(struct srv_state *s)
 		m.copy_bytes = atomic_load_explicit(&c->stats.copy_bytes, memory_order_relaxed);
 		/* Not blocking: a daemon that is behind gets it next time. */
 		if (s->control_fd >= 0 &&
-		    omps_send(s->control_fd, OMPS_MSG_CLIENT_STATS, 0, 0, &m, sizeof(m), -1, 0) == 0)
+		    omps_send(s->control_fd, OMPS_MSG_CLIENT_STATS, 0, 0, &m, sizeof(m), -1, 0) == 0) {
 			c->stats.sent_calls = m.calls;
+			c->stats.sent_queued = m.queued_us;
+		}
 	}
 }

@@ -115,6 +115,26 @@ CUresult srv_sync_device(struct srv_client *c, int dev)
 	return r;
 }
 
+/* Whether every stream of the client has finished its work, asked without
+ * waiting (cuStreamQuery): what its worker checks as it goes idle. */
+int srv_streams_idle(struct srv_client *c)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUresult r = CUDA_SUCCESS;
+	uint32_t i;
+	int dev;
+
+	for (dev = 0; dev < OMPS_MAX_DEVICES && r == CUDA_SUCCESS; dev++)
+		if (c->stream[dev] && (r = drv->ctx_set_current(c->srv->ctx[dev])) == CUDA_SUCCESS)
+			r = drv->stream_query(c->stream[dev]);
+	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++)
+		if (c->streams[i].obj && !srv_capturing(c, c->streams[i].obj) &&
+		    (r = drv->ctx_set_current(c->srv->ctx[c->streams[i].dev])) == CUDA_SUCCESS)
+			r = drv->stream_query(c->streams[i].obj);
+	srv_fault_seen(r);
+	return r == CUDA_SUCCESS;
+}
+
 uint32_t srv_object_add(struct srv_object **tab, uint32_t *n, void *obj, int dev)
 {
 	struct srv_object *t = realloc(*tab, (*n + 1) * sizeof(**tab));

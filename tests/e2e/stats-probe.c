@@ -4,7 +4,8 @@
  *     N times: a copy of BYTES to the device, then a kernel on them; one
  *     copy of BYTES back, checked; prints "stats_probe: worked", and stays
  *     (its counters with it) until the file GATE exists: idle, or with
- *     PACE_MS one more copy and kernel every PACE_MS milliseconds. */
+ *     PACE_MS a copy and a kernel, PACE_MS milliseconds, a synchronize, and
+ *     again: work queued on the GPU nearly all the time. */
 #include <cuda.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,9 +58,9 @@ int main(int argc, char **argv)
 			usleep(10000);
 			continue;
 		}
-		usleep((useconds_t)atoi(argv[4]) * 1000);
 		CK(cuMemcpyHtoD(dev, host, bytes));
 		CK(cuLaunchKernel(fn, (words + 255) / 256, 1, 1, 256, 1, 1, 0, NULL, args, NULL));
+		usleep((useconds_t)atoi(argv[4]) * 1000); /* its work queued all the while */
 		CK(cuCtxSynchronize());
 	}
 	free(host);

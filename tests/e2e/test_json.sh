@@ -54,6 +54,9 @@ check "a: its name, user, share, priority, limit and memory [$(who $a $B)]" \
 	test "$(who $a $B)" = "[('omps-stats-probe', $(id -u), 50.0, 0, 1073741824, True)]"
 check "b: no limit is null [$(who $b $((2 * B)))]" \
 	test "$(who $b $((2 * B)))" = "[('omps-stats-probe', $(id -u), 100.0, 0, None, True)]"
+queued() { q "[k['queued_seconds'] for k in d['servers'][0]['clients'] if k['pid'] == $1]" <<<"$doc"; }
+check "a: idle now, a moment of queued GPU work counted [$(queued $a)]" \
+	python3 -c "import sys; v = $(queued $a); sys.exit(not (len(v) == 1 and 0 <= v[0] < 1))"
 k8s() { q "[k['kubernetes'] for k in d['servers'][0]['clients'] if k['pid'] == $1]" <<<"$doc"; }
 check "a: not in a pod (POD_ and CONTAINER_ variables mean nothing outside one) [$(k8s $a)]" \
 	test "$(k8s $a)" = "[None]"

@@ -26,10 +26,12 @@ out=$("$TOP" top -b -n 3 -d 0.6 2>&1)
 check "top -b: three frames [$out]" test "$(grep -c '^openmps top - ' <<<"$out")" = 3
 last=$(awk '/^openmps top - /{f=""} {f = f $0 "\n"} END {printf "%s", f}' <<<"$out")
 row() { grep -E "^ *$1 " <<<"$2"; }
-kps() { row "$1" "$2" | awk '{print $8}'; }
+kps() { row "$1" "$2" | awk '{print $9}'; }
+gpu() { row "$1" "$2" | awk '{print $8}'; }
 check "the busy client's kernels a second, in the last frame [$(row $busy "$last")]" test "$(kps $busy "$last")" -gt 20
 check "... and it is active" grep -q " active " <<<"$(row $busy "$last")"
-check "the idle one's are 0, and it is idle [$(row $idle "$last")]" grep -qE " 0 +0 +0.0 +0 idle " <<<"$(row $idle "$last")"
+check "... its work queued on the GPU most of the time (GPU%) [$(gpu $busy "$last")]" test "$(gpu $busy "$last")" -ge 50
+check "the idle one's are 0, and it is idle [$(row $idle "$last")]" grep -qE " 0 +0 +0 +0.0 +0 idle " <<<"$(row $idle "$last")"
 check "rows sorted by kernels a second: busy first" \
 	test "$(grep -E "^ *($busy|$idle) " <<<"$last" | head -1 | awk '{print $1}')" = $busy
 
