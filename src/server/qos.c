@@ -1,8 +1,10 @@
 /* Quality of service, enforced by the server for each client:
  *   - its share of the SMs (active thread percentage): its streams belong to
  *     a green context holding that many SMs, so its kernels run there only.
- *     A device splits into equal groups of a share's size; clients of the
- *     same share spread over them, the least used first.
+ *     A device's SMs split once into the driver's smallest groups (slots);
+ *     a share is a run of them (share_slots: the nearest count, no more
+ *     than lets as many such shares as fit in 100 % have runs of their
+ *     own), placed where it overlaps the runs in use least (place).
  *   - its priority: stream priorities are split in two. Normal clients (0)
  *     get every level but the lowest, with their own priorities kept in
  *     order; below-normal clients (1) run at the lowest level, and on a
@@ -32,7 +34,6 @@
 #include "settings.h"
 #include "sock.h"
 
-#define MAX_GROUPS	  256
 #define USAGE_PERIOD_US	  100000 /* ps's figures: at most this old while a client works */
 #define PRIORITY_RESERVE_MILLI 5000 /* 5% of the SMs, kept from below-normal clients */
 
@@ -125,17 +126,20 @@ static void not_enforced(struct srv_state *s, int dev, uint32_t atp_milli, const
 		 dev, why);
 }
 
-/* Under part_lock: the device's groups of at least sms SMs, made once. */
-static struct srv_partition *make_groups(struct srv_state *s, int dev, unsigned sms, uint32_t atp_milli)
+/* Under part_lock: the device's slots, made once: its SMs split into the
+ * smallest groups the driver makes (its granule). A partition is a run of
+ * consecutive slots, made into one green context. */
+static struct srv_slots *slots_of(struct srv_state *s, int dev, uint32_t atp_milli)
 {
-	static CUdevResource groups[MAX_GROUPS];
+	struct srv_slots *sl = s->slots[dev];
 	struct srv_driver *drv = s->drv;
-	struct srv_partition *first = NULL;
 	CUdevResource all;
-	unsigned n = MAX_GROUPS, i;
+	unsigned n = SRV_MAX_SLOTS, unit;
 	CUdevice d;
 	CUresult r;
 
+	if (sl)
+		return sl;
 	if (!drv->device_get_dev_resource || !drv->dev_sm_resource_split_by_count || !drv->green_ctx_create ||
 	    !drv->green_ctx_stream_create || !drv->dev_resource_generate_desc) {
 		not_enforced(s, dev, atp_milli, "the CUDA driver has no green contexts (CUDA 12.4 or later)");
@@ -144,86 +148,135 @@ static struct srv_partition *make_groups(struct srv_state *s, int dev, unsigned 
 	r = drv->device_get(&d, s->devices.dev[dev].ordinal);
 	if (r == CUDA_SUCCESS)
 		r = drv->device_get_dev_resource(d, &all, CU_DEV_RESOURCE_TYPE_SM);
-	if (r == CUDA_SUCCESS)
-		r = drv->dev_sm_resource_split_by_count(groups, &n, &all, NULL, 0, sms);
-	if (r != CUDA_SUCCESS || !n) {
+	sl = r == CUDA_SUCCESS ? calloc(1, sizeof(*sl)) : NULL;
+	unit = !sl ? 0
+		   : all.sm.smCoscheduledAlignment > all.sm.minSmPartitionSize ? all.sm.smCoscheduledAlignment
+									      : all.sm.minSmPartitionSize;
+	if (sl)
+		r = drv->dev_sm_resource_split_by_count(sl->res, &n, &all, NULL, 0, unit ? unit : 1);
+	if (r != CUDA_SUCCESS || !sl || !n) {
 		char e[96];
 
 		srv_driver_strerror(drv, r, e, sizeof(e));
-		not_enforced(s, dev, atp_milli, r ? e : "no group of that size");
+		not_enforced(s, dev, atp_milli, !sl ? "out of memory" : r ? e : "the driver made no SM groups");
+		free(sl);
 		return NULL;
 	}
-	for (i = n; i-- > 0;) {
-		struct srv_partition *p = calloc(1, sizeof(*p));
-
-		if (!p)
-			break;
-		*p = (struct srv_partition){.next = s->parts, .dev = dev, .want = sms,
-					    .sms = groups[i].sm.smCount, .group = i, .res = groups[i]};
-		s->parts = first = p;
-	}
-	return first;
+	sl->n = n;
+	sl->sms = sl->res[0].sm.smCount;
+	s->slots[dev] = sl;
+	return sl;
 }
 
-static struct srv_partition *least_used(struct srv_state *s, int dev, unsigned sms)
+/* How many slots a share gets: the nearest whole number to what it asks
+ * for, and no more than lets as many such shares as fit in 100 % have
+ * slots of their own (two of 50 % on 132 SMs in slots of 8: 8 slots, 64
+ * SMs each, not 9 that would overlap). */
+static unsigned share_slots(const struct srv_slots *sl, unsigned asked_sms, uint32_t atp_milli)
 {
-	struct srv_partition *p, *best = NULL;
+	unsigned k = (asked_sms + sl->sms / 2) / sl->sms, fit = atp_milli ? 100000 / atp_milli : 1;
 
-	for (p = s->parts; p; p = p->next)
-		if (p->dev == dev && p->want == sms && (!best || p->users < best->users))
-			best = p;
+	if (!k)
+		k = 1;
+	if (k > sl->n)
+		k = sl->n;
+	if (fit > 1 && k * fit > sl->n && sl->n / fit >= 1)
+		k = sl->n / fit;
+	return k;
+}
+
+/* The run of k slots that overlaps the partitions in use least: the lowest
+ * most-used slot in it, then the fewest uses in all, then the first. */
+static unsigned place(const struct srv_slots *sl, unsigned k)
+{
+	unsigned best = 0, best_max = ~0u, best_sum = ~0u, start, i;
+
+	for (start = 0; start + k <= sl->n; start++) {
+		unsigned max = 0, sum = 0;
+
+		for (i = start; i < start + k; i++) {
+			max = sl->users[i] > max ? sl->users[i] : max;
+			sum += sl->users[i];
+		}
+		if (max < best_max || (max == best_max && sum < best_sum)) {
+			best = start;
+			best_max = max;
+			best_sum = sum;
+		}
+	}
 	return best;
 }
 
-/* Under part_lock: p's green context, made at its first use. */
-static int make_green(struct srv_state *s, struct srv_partition *p, uint32_t atp_milli)
+/* Under part_lock: the partition of slots [start, start + k) of dev, with
+ * its green context, made at its first use and kept. */
+static struct srv_partition *partition_of(struct srv_state *s, int dev, unsigned start, unsigned k,
+					  uint32_t atp_milli)
 {
+	struct srv_slots *sl = s->slots[dev];
+	struct srv_partition *p;
 	CUdevResourceDesc desc;
 	CUdevice d;
-	CUresult r = s->drv->device_get(&d, s->devices.dev[p->dev].ordinal);
+	CUresult r;
 
+	for (p = s->parts; p; p = p->next)
+		if (p->dev == dev && p->start == start && p->slots == k)
+			return p;
+	r = s->drv->device_get(&d, s->devices.dev[dev].ordinal);
 	if (r == CUDA_SUCCESS)
-		r = s->drv->dev_resource_generate_desc(&desc, &p->res, 1);
-	if (r == CUDA_SUCCESS)
+		r = s->drv->dev_resource_generate_desc(&desc, &sl->res[start], k);
+	p = r == CUDA_SUCCESS ? calloc(1, sizeof(*p)) : NULL;
+	if (p)
 		r = s->drv->green_ctx_create(&p->green, desc, d, CU_GREEN_CTX_DEFAULT_STREAM);
-	if (r != CUDA_SUCCESS) {
+	if (r != CUDA_SUCCESS || !p) {
 		char e[96];
 
 		srv_driver_strerror(s->drv, r, e, sizeof(e));
-		not_enforced(s, p->dev, atp_milli, e);
-		p->green = NULL;
-		return -1;
+		not_enforced(s, dev, atp_milli, p ? e : "out of memory");
+		free(p);
+		return NULL;
 	}
-	return 0;
+	*p = (struct srv_partition){.next = s->parts, .dev = dev, .start = start, .slots = k,
+				    .sms = k * sl->sms, .green = p->green};
+	s->parts = p;
+	return p;
 }
 
-/* The partition for a share of dev: the least used of its groups, with its
- * green context made; NULL: the whole device. */
+/* The partition for a share of dev, placed to overlap the others in use
+ * as little as the device allows; NULL: the whole device. */
 static struct srv_partition *partition_take(struct srv_state *s, int dev, uint32_t atp_milli)
 {
-	unsigned sms = share_sms(s, dev, atp_milli);
-	struct srv_partition *best;
+	unsigned sms = share_sms(s, dev, atp_milli), k, start, i;
+	struct srv_partition *p = NULL;
+	struct srv_slots *sl;
 
 	if (!sms)
 		return NULL;
 	pthread_mutex_lock(&s->part_lock);
-	best = least_used(s, dev, sms);
-	if (!best && make_groups(s, dev, sms, atp_milli))
-		best = least_used(s, dev, sms);
-	if (best && !best->green && make_green(s, best, atp_milli) < 0)
-		best = NULL;
-	if (best)
-		best->users++;
+	sl = slots_of(s, dev, atp_milli);
+	if (sl) {
+		k = share_slots(sl, sms, atp_milli);
+		start = place(sl, k);
+		p = partition_of(s, dev, start, k, atp_milli);
+	}
+	if (p) {
+		p->users++;
+		for (i = p->start; i < p->start + p->slots; i++)
+			sl->users[i]++;
+	}
 	pthread_mutex_unlock(&s->part_lock);
-	return best;
+	return p;
 }
 
 static void partition_put(struct srv_state *s, struct srv_partition *p)
 {
+	unsigned i;
+
 	if (!p)
 		return;
 	pthread_mutex_lock(&s->part_lock);
 	p->users--;
+	for (i = p->start; i < p->start + p->slots; i++)
+		s->slots[p->dev]->users[i]--;
 	pthread_mutex_unlock(&s->part_lock);
 }
 
@@ -333,8 +386,8 @@ void srv_qos_apply(struct srv_client *c)
 
 		c->qos.mem_limit[i] = omps_memlimit_for(&st, i, s->devices.dev[i].uuid);
 		if (first || st.atp_milli != c->qos.atp_milli || reprioritized) {
+			partition_put(s, old); /* first: its own old slots are no one's load */
 			c->qos.part[i] = partition_take(s, (int)i, share);
-			partition_put(s, old);
 			if (share != st.atp_milli)
 				log_reserve(c, (int)i);
 		}

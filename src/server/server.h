@@ -204,12 +204,19 @@ struct srv_workers {
 struct srv_partition {
 	struct srv_partition *next;
 	int dev;
-	unsigned want; /* the SMs the share asked for */
-	unsigned sms;  /* what the group has (rounded up to the device's granule) */
-	unsigned group;
-	CUdevResource res;
+	unsigned start, slots; /* the run of the device's slots it holds */
+	unsigned sms;	       /* slots x the slot's SMs */
 	CUgreenCtx green;
 	unsigned users;
+};
+
+/* A device's SMs in the smallest groups the driver makes, and how many
+ * clients' partitions hold each (qos.c, under part_lock). */
+#define SRV_MAX_SLOTS 256
+struct srv_slots {
+	unsigned n, sms; /* slots, and SMs in each; 0: not made yet */
+	CUdevResource res[SRV_MAX_SLOTS];
+	unsigned users[SRV_MAX_SLOTS];
 };
 
 struct srv_state {
@@ -235,6 +242,7 @@ struct srv_state {
 	struct srv_workers workers;
 	pthread_mutex_t part_lock;
 	struct srv_partition *parts; /* qos.c */
+	struct srv_slots *slots[OMPS_MAX_DEVICES]; /* made at a device's first partition */
 	atomic_int part_warned;
 	uint32_t reserve_milli; /* of the SMs, kept from below-normal clients (qos.c) */
 	atomic_int reserve_logged;

@@ -2,8 +2,11 @@
 # into groups of 8 as an H100's do, and whose kernels report the SMs and the
 # stream priority they ran with:
 #   - active thread percentage: a client's kernels run on its share of the
-#     SMs, from its environment or the server's setting (the lower wins);
-#     clients of one share spread over the device's groups; a change on a
+#     SMs, from its environment or the server's setting (the lower wins),
+#     as a run of the device's groups of 8 (the nearest whole number, and
+#     no more than lets as many such shares as fit in 100% have their own);
+#     shares are placed where they overlap the others in use least, so
+#     shares that sum to 100% or less get disjoint SMs; a change on a
 #     running server reaches running clients at their next launch.
 #   - memory limit: cuMemAlloc, cuMemAllocAsync and module data count;
 #     cuMemGetInfo's total is the limit; past it, CUDA_ERROR_OUT_OF_MEMORY
@@ -29,16 +32,33 @@ out=$(probe smid 1024 | head -n 1)
 check "a client without limits runs on all 132 SMs [$out]" test "$out" = "smid: 132 SMs, 0..131"
 S=$(servers)
 out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024)
-check "at 25% its kernels run on 33 SMs rounded up to whole groups: 40 [$out]" grep -qE "^smid: 40 SMs, " <<<"$out"
+check "at 25% its kernels run on 4 groups of 8, 32 SMs (33 asked; four such fit apart) [$out]" \
+	grep -qE "^smid: 32 SMs, " <<<"$out"
 
-# Clients of one share spread over the groups: three at 25% hold the three groups of 40.
-for i in 1 2 3; do CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 bg q$i smid 1024 wait "$TMP/go"; done
-all_ran() { says q1 "wait: .*" && says q2 "wait: .*" && says q3 "wait: .*"; }
-wait_for "three clients at 25% to have run" 10 all_ran
-firsts=$(cat "$TMP"/q?.out | sed -n 's/^smid: 40 SMs, \([0-9]*\)\.\..*/\1/p' | sort -n | tr '\n' ' ')
-check "they run on three different groups [$firsts]" test "$firsts" = "0 40 80 "
-touch "$TMP/go"
-wait
+# together SHARE...: one client a share, all at once, each held until the
+# gate opens; prints their SM ranges in order of the shares given.
+together() {
+	local i=0 a names=()
+	rm -f "$TMP/go" "$TMP"/t?.out # a file of the last call would say its client ran
+	for a in "$@"; do
+		i=$((i + 1))
+		CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=$a bg t$i smid 1024 wait "$TMP/go"
+		names+=(t$i)
+		wait_for "client $i at $a% to have run" 10 says t$i "wait: .*"
+	done
+	touch "$TMP/go"
+	wait
+	for a in "${names[@]}"; do sed -n 's/^smid: \([0-9]* SMs, [0-9.]*\).*/\1/p' "$TMP/$a.out"; done | tr '\n' ';'
+}
+out=$(together 25 25 25 25)
+check "four at 25% hold four disjoint runs [$out]" test "$out" = "32 SMs, 0..31;32 SMs, 32..63;32 SMs, 64..95;32 SMs, 96..127;"
+out=$(together 50 50)
+check "two at 50% hold the two halves, not one group of 72 between them [$out]" \
+	test "$out" = "64 SMs, 0..63;64 SMs, 64..127;"
+out=$(together 50 25 25)
+check "50%, 25% and 25% fit apart [$out]" test "$out" = "64 SMs, 0..63;32 SMs, 64..95;32 SMs, 96..127;"
+out=$(together 60 60)
+check "past 100%, two at 60% overlap as little as they can [$out]" test "$out" = "80 SMs, 0..79;80 SMs, 48..127;"
 
 # A running client, then the server's share lowered: its next launch obeys.
 rm -f "$TMP/go"
@@ -48,11 +68,11 @@ expect "set_active_thread_percentage $S 50" "50.0"
 touch "$TMP/go"
 wait
 check "at 100% it ran on every SM" says live "smid: 132 SMs, 0\.\.131"
-check "after set_active_thread_percentage 50, the same client runs on 72 SMs" says live "smid: 72 SMs, [0-9]+\.\.[0-9]+"
+check "after set_active_thread_percentage 50, the same client runs on 64 SMs" says live "smid: 64 SMs, [0-9]+\.\.[0-9]+"
 out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024)
-check "a client asking for 25% of a 50% server gets 25% [$out]" grep -qE "^smid: 40 SMs" <<<"$out"
+check "a client asking for 25% of a 50% server gets 25% [$out]" grep -qE "^smid: 32 SMs" <<<"$out"
 out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=75 probe smid 1024)
-check "a client asking for 75% of a 50% server gets 50% [$out]" grep -qE "^smid: 72 SMs" <<<"$out"
+check "a client asking for 75% of a 50% server gets 50% [$out]" grep -qE "^smid: 64 SMs" <<<"$out"
 expect "set_active_thread_percentage $S 100" "100.0"
 
 # Memory: 64 MiB for this client, whatever the path.
@@ -123,7 +143,7 @@ check "server.log: the reserve" logged "Below-normal clients run on 128 of the 1
 out=$(probe smid 1024 | head -n 1)
 check "a normal client beside it still runs on all 132 [$out]" test "$out" = "smid: 132 SMs, 0..131"
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024 | head -n 1)
-check "a below-normal client at 25% keeps its 40 [$out]" grep -qE "^smid: 40 SMs" <<<"$out"
+check "a below-normal client at 25% keeps its 32 [$out]" grep -qE "^smid: 32 SMs" <<<"$out"
 restart() { # restart VALUE: the daemon again, with OPENMPS_PRIORITY_RESERVE=VALUE
 	stop_daemon
 	rm -f "$OPENMPS_LOG_DIRECTORY"/*.log
@@ -131,7 +151,7 @@ restart() { # restart VALUE: the daemon again, with OPENMPS_PRIORITY_RESERVE=VAL
 }
 restart 20
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
-check "with a reserve of 20%: 112 SMs (80% of 132, rounded up to the granule) [$out]" test "$out" = "smid: 112 SMs, 0..111"
+check "with a reserve of 20%: 104 SMs (80% of 132, to the nearest group) [$out]" test "$out" = "smid: 104 SMs, 0..103"
 restart 0
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
 check "with none: all 132 [$out]" test "$out" = "smid: 132 SMs, 0..131"

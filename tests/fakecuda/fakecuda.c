@@ -597,14 +597,25 @@ CUresult CUDAAPI cuDevSmResourceSplitByCount(CUdevResource *result, unsigned int
 	return CUDA_SUCCESS;
 }
 
+/* One group, or several of one split that follow each other (the SMs of
+ * a fake green context are a range). */
 CUresult CUDAAPI cuDevResourceGenerateDesc(CUdevResourceDesc *desc, CUdevResource *res, unsigned int n)
 {
 	struct fake_green *g;
+	unsigned first, next, i;
 
-	if (!desc || !res || n != 1 || res->type != CU_DEV_RESOURCE_TYPE_SM || !(g = malloc(sizeof(*g))))
+	if (!desc || !res || !n || res->type != CU_DEV_RESOURCE_TYPE_SM)
 		return CUDA_ERROR_INVALID_VALUE;
-	memcpy(&g->first_sm, res->_internal_padding, sizeof(g->first_sm));
-	g->nsms = res->sm.smCount;
+	memcpy(&first, res[0]._internal_padding, sizeof(first));
+	for (i = 1; i < n; i++) {
+		memcpy(&next, res[i]._internal_padding, sizeof(next));
+		if (res[i].type != CU_DEV_RESOURCE_TYPE_SM || next != first + i * res[0].sm.smCount)
+			return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (!(g = malloc(sizeof(*g))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	g->first_sm = first;
+	g->nsms = n * res[0].sm.smCount;
 	*desc = (CUdevResourceDesc)g; /* kept: a green context made from it refers to it */
 	return CUDA_SUCCESS;
 }

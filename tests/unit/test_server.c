@@ -254,27 +254,45 @@ TEST(server_legacy_stream_order)
 	leave(c);
 }
 
-/* fakecuda's device has 132 SMs, split in groups of 8: a share is rounded
- * up to whole groups, and a below-normal client leaves the reserve (5%). */
+static int sms_of(struct srv_client *c)
+{
+	struct omps_call_dev dev = {0};
+	struct omps_reply_info info;
+
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_GET_INFO, &dev, sizeof(dev), &info, sizeof(info)), sizeof(info));
+	return (int)srv_qos_sms(c, 0);
+}
+
+/* fakecuda's device has 132 SMs, split in groups of 8: a share gets the
+ * nearest whole number of groups, no more than lets as many such shares
+ * as fit in 100% have their own, and a below-normal client leaves the
+ * reserve (5%). */
 TEST(server_sm_shares)
 {
 	static const struct omps_settings quarter = {.atp_milli = 25000, .priority = -1};
+	static const struct omps_settings half = {.atp_milli = 50000, .priority = -1};
+	static const struct omps_settings twelve = {.atp_milli = 12000, .priority = -1};
+	static const struct omps_settings third = {.atp_milli = 33333, .priority = -1};
 	static const struct omps_settings below = {.priority = 1};
-	struct omps_call_dev dev = {0};
-	struct omps_reply_info info;
-	struct srv_client *a, *b, *c;
+	struct srv_client *a, *b, *c, *d, *e, *f;
 
 	server_up();
 	a = client(&quarter);
 	b = client(&below);
 	c = client(NULL);
-	ASSERT_EQ(call(a, OMPS_CALL_MEM_GET_INFO, &dev, sizeof(dev), &info, sizeof(info)), sizeof(info));
-	ASSERT_EQ(call(b, OMPS_CALL_MEM_GET_INFO, &dev, sizeof(dev), &info, sizeof(info)), sizeof(info));
-	ASSERT_EQ(call(c, OMPS_CALL_MEM_GET_INFO, &dev, sizeof(dev), &info, sizeof(info)), sizeof(info));
-	ASSERT_EQ(srv_qos_sms(a, 0), 40);
-	ASSERT_EQ(srv_qos_sms(b, 0), 128);
-	ASSERT_EQ(srv_qos_sms(c, 0), 132);
+	d = client(&half);
+	e = client(&twelve);
+	f = client(&third);
+	ASSERT_EQ(sms_of(a), 32);  /* 33 asked: 4 groups, as four such fit apart */
+	ASSERT_EQ(sms_of(b), 128); /* 95%: 125.4, the nearest is all 16 groups */
+	ASSERT_EQ(sms_of(c), 132); /* no share: the whole device */
+	ASSERT_EQ(sms_of(d), 64);  /* 66: 8 groups, not the 9 that would leave no room for another half */
+	ASSERT_EQ(sms_of(e), 16);  /* 15.8: 2 groups */
+	ASSERT_EQ(sms_of(f), 40);  /* 44: 5 groups (three of 6 would not fit apart) */
 	leave(a);
 	leave(b);
 	leave(c);
+	leave(d);
+	leave(e);
+	leave(f);
 }
