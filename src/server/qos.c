@@ -9,7 +9,8 @@
  *     get every level but the lowest, with their own priorities kept in
  *     order; below-normal clients (1) run at the lowest level, and on a
  *     green context that leaves OPENMPS_PRIORITY_RESERVE percent of the SMs
- *     (5 by default, rounded to the partition granule) to normal clients: a
+ *     (5 by default, to the nearest granule) to normal clients, while any is
+ *     connected (with none they have every SM; normal_epoch moves them): a
  *     priority orders only blocks waiting to start, and a GPU full of
  *     below-normal blocks would otherwise hold a normal kernel until one of
  *     them ends (12 times its latency alone on an H100).
@@ -71,6 +72,9 @@ void srv_qos_client_init(struct srv_client *c, const struct omps_settings *effec
 	c->effective = *effective;
 	c->requested = *requested;
 	atomic_store(&c->qos_gen, 1); /* applied before its first call */
+	c->qos.counted_normal = effective->priority < 1;
+	if (c->qos.counted_normal && atomic_fetch_add(&c->srv->normal_clients, 1) == 0)
+		atomic_fetch_add(&c->srv->normal_epoch, 1); /* below-normal clients leave the reserve */
 }
 
 /* From the main thread: the server's settings changed. */
@@ -98,10 +102,13 @@ static unsigned share_sms(const struct srv_state *s, int dev, uint32_t atp_milli
 /* The share a client's partitions are made for: its active thread
  * percentage (0: all), and no more than what the reserve leaves when it
  * is below normal. */
-static uint32_t share_for(const struct srv_state *s, const struct omps_settings *st)
+static uint32_t share_for(struct srv_state *s, const struct omps_settings *st)
 {
 	uint32_t cap = 100000 - s->reserve_milli, atp = st->atp_milli ? st->atp_milli : 100000;
 
+	/* With no normal client to keep SMs for, below normal gets them all. */
+	if (!atomic_load(&s->normal_clients))
+		return st->atp_milli;
 	return st->priority < 1 || !s->reserve_milli || atp <= cap ? st->atp_milli : cap;
 }
 
@@ -367,8 +374,9 @@ void srv_qos_apply(struct srv_client *c)
 {
 	struct srv_state *s = c->srv;
 	struct omps_settings st;
-	int first = !c->qos.gen, reprioritized;
+	int first = !c->qos.gen, reprioritized, reserved;
 	uint32_t i, share;
+	unsigned epoch;
 
 	/* Streams in a capture cannot move: later, once the captures end. */
 	if (c->graph.captures && c->qos.gen)
@@ -379,13 +387,16 @@ void srv_qos_apply(struct srv_client *c)
 	pthread_mutex_unlock(&c->qos_lock);
 	reprioritized = st.priority != c->qos.priority;
 	c->qos.priority = st.priority;
+	epoch = atomic_load(&s->normal_epoch);
+	reserved = c->qos.epoch != epoch && st.priority >= 1; /* the reserve came or went */
+	c->qos.epoch = epoch;
 	share = share_for(s, &st);
 	for (i = 0; i < s->devices.ndevices; i++) {
 		struct srv_partition *old = c->qos.part[i];
 		CUresult r;
 
 		c->qos.mem_limit[i] = omps_memlimit_for(&st, i, s->devices.dev[i].uuid);
-		if (first || st.atp_milli != c->qos.atp_milli || reprioritized) {
+		if (first || st.atp_milli != c->qos.atp_milli || reprioritized || reserved) {
 			partition_put(s, old); /* first: its own old slots are no one's load */
 			c->qos.part[i] = partition_take(s, (int)i, share);
 			if (share != st.atp_milli)
@@ -413,6 +424,10 @@ void srv_qos_apply(struct srv_client *c)
 void srv_qos_release(struct srv_client *c)
 {
 	uint32_t i;
+
+	if (c->qos.counted_normal && atomic_fetch_sub(&c->srv->normal_clients, 1) == 1)
+		atomic_fetch_add(&c->srv->normal_epoch, 1); /* below-normal clients may have it all again */
+	c->qos.counted_normal = 0;
 
 	for (i = 0; i < OMPS_MAX_DEVICES; i++) {
 		partition_put(c->srv, c->qos.part[i]);

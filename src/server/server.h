@@ -99,6 +99,8 @@ struct srv_client {
 		int priority;
 		uint64_t mem_limit[OMPS_MAX_DEVICES]; /* bytes; 0: none */
 		struct srv_partition *part[OMPS_MAX_DEVICES]; /* NULL: every SM */
+		int counted_normal; /* in srv_state's normal_clients */
+		unsigned epoch;	    /* of srv_state's normal_epoch, when applied */
 	} qos;
 	uint64_t usage_sent_us; /* last told the daemon (ps) */
 	int usage_dirty;
@@ -245,6 +247,8 @@ struct srv_state {
 	struct srv_slots *slots[OMPS_MAX_DEVICES]; /* made at a device's first partition */
 	atomic_int part_warned;
 	uint32_t reserve_milli; /* of the SMs, kept from below-normal clients (qos.c) */
+	atomic_uint normal_clients; /* ... while there are normal ones: */
+	atomic_uint normal_epoch;   /* bumped as their count leaves or reaches 0 */
 	atomic_int reserve_logged;
 	int prio_least[OMPS_MAX_DEVICES], prio_greatest[OMPS_MAX_DEVICES];
 };
@@ -347,7 +351,8 @@ void srv_qos_apply(struct srv_client *c);
 /* Applies a change of the client's settings, if any, before its next call. */
 static inline void srv_qos_check(struct srv_client *c)
 {
-	if (atomic_load_explicit(&c->qos_gen, memory_order_relaxed) != c->qos.gen)
+	if (atomic_load_explicit(&c->qos_gen, memory_order_relaxed) != c->qos.gen ||
+	    (c->qos.priority >= 1 && atomic_load_explicit(&c->srv->normal_epoch, memory_order_relaxed) != c->qos.epoch))
 		srv_qos_apply(c);
 }
 void srv_qos_release(struct srv_client *c);

@@ -12,7 +12,8 @@
 #     cuMemGetInfo's total is the limit; past it, CUDA_ERROR_OUT_OF_MEMORY
 #     while other clients allocate on; a lower limit set meanwhile applies.
 #   - priority: normal clients' streams one level above below-normal ones,
-#     which leave OPENMPS_PRIORITY_RESERVE of the SMs to normal clients.
+#     which leave OPENMPS_PRIORITY_RESERVE of the SMs to normal clients
+#     while there are any, and have every SM when there are none.
 #   - ps shows each client's SMs and memory; terminate_client stops one
 #     client, whose next call fails, and no other.
 . "$(dirname "$0")/lib.sh"
@@ -134,29 +135,63 @@ out=$(probe launch-prio -4 | tr '\n' ' ')
 check "a normal client's launch priority runs one level up [$out]" test "$out" = "launch-prio -4: runs at -5 "
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe launch-prio -5 | tr '\n' ' ')
 check "a below-normal client's launch priority is the lowest [$out]" test "$out" = "launch-prio -5: runs at 0 "
-# Priority orders only blocks waiting to start: below-normal clients leave
-# OPENMPS_PRIORITY_RESERVE (5%) of the SMs to normal ones, rounded to the
-# granule: 128 of 132 here. A share below that cap stays as it was.
+# Priority orders only blocks waiting to start: while a normal client is
+# there, below-normal clients leave OPENMPS_PRIORITY_RESERVE (5%) of the SMs
+# to normal ones, rounded to the granule: 128 of 132 here; with none, they
+# have them all. A share below that cap stays as it was.
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
-check "a below-normal client runs on 128 of the 132 SMs [$out]" test "$out" = "smid: 128 SMs, 0..127"
+check "alone, a below-normal client runs on all 132 SMs [$out]" test "$out" = "smid: 132 SMs, 0..131"
+rm -f "$TMP"/g?
+bg normal wait "$TMP/g0"
+wait_for "a normal client to be there" 10 says normal "wait: .*"
+out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+check "beside a normal client, a below-normal one runs on 128 of the 132 SMs [$out]" test "$out" = "smid: 128 SMs, 0..127"
 check "server.log: the reserve" logged "Below-normal clients run on 128 of the 132 SMs of device 0: the rest is kept" server
 out=$(probe smid 1024 | head -n 1)
 check "a normal client beside it still runs on all 132 [$out]" test "$out" = "smid: 132 SMs, 0..131"
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024 | head -n 1)
 check "a below-normal client at 25% keeps its 32 [$out]" grep -qE "^smid: 32 SMs" <<<"$out"
+touch "$TMP/g0"
+wait
+# Live: a below-normal client alone; a normal one comes, its next launch
+# leaves the reserve; the normal one goes, the next has every SM again.
+released() { [ "$(grep -c 'all it held released' "$OPENMPS_LOG_DIRECTORY/server.log")" -ge "$1" ]; }
+CUDA_MPS_CLIENT_PRIORITY=1 bg be smid 1024 wait "$TMP/g1" smid 1024 wait "$TMP/g2" smid 1024
+wait_for "the below-normal client to run alone" 10 says be "wait: $TMP/g1"
+bg normal wait "$TMP/g3"
+wait_for "a normal client to come" 10 says normal "wait: .*"
+touch "$TMP/g1"
+wait_for "the below-normal client's next launch" 10 says be "wait: $TMP/g2"
+gone=$(grep -c 'all it held released' "$OPENMPS_LOG_DIRECTORY/server.log")
+touch "$TMP/g3"
+wait_for "the normal client to be gone" 10 released $((gone + 1))
+touch "$TMP/g2"
+wait
+runs=$(grep '^smid' "$TMP/be.out" | cut -d, -f1 | tr '\n' ' ')
+check "below normal: all 132 alone, 128 beside a normal client, 132 once it left [$runs]" \
+	test "$runs" = "smid: 132 SMs smid: 128 SMs smid: 132 SMs "
 restart() { # restart VALUE: the daemon again, with OPENMPS_PRIORITY_RESERVE=VALUE
 	stop_daemon
 	rm -f "$OPENMPS_LOG_DIRECTORY"/*.log
 	OPENMPS_PRIORITY_RESERVE=$1 start_daemon
 }
+# beside_normal: a below-normal client's first line, beside a normal client, in $out.
+beside_normal() {
+	rm -f "$TMP/gn"
+	bg nn wait "$TMP/gn"
+	wait_for "a normal client to be there" 10 says nn "wait: .*"
+	out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+	touch "$TMP/gn"
+	wait
+}
 restart 20
-out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+beside_normal
 check "with a reserve of 20%: 104 SMs (80% of 132, to the nearest group) [$out]" test "$out" = "smid: 104 SMs, 0..103"
 restart 0
-out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+beside_normal
 check "with none: all 132 [$out]" test "$out" = "smid: 132 SMs, 0..131"
 restart 60
-out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+beside_normal
 check "a reserve past 50% is refused, and the default applies [$out]" test "$out" = "smid: 128 SMs, 0..127"
 check "server.log: why" logged "OPENMPS_PRIORITY_RESERVE=60: must be a percentage from 0 to 50; using 5" server
 [ "$FAILS" -ne 0 ] && for f in "$TMP"/*.out; do echo "--- $f"; cat "$f"; done
