@@ -3,9 +3,10 @@
  * (0 normal, 1 below normal) orders its kernels' blocks against the others'.
  *   prio_latency probe SECONDS   a short kernel (one block) and a stream
  *                                synchronize, over and over; prints
- *                                "result latency_us MEDIAN P10 P90" and p99
+ *                                "result latency_us MEDIAN P10 P90 P99"
  *   prio_latency load SECONDS    kernels of many short blocks, back to back,
- *                                enough to keep every SM busy
+ *                                enough to keep every SM busy (the "hog");
+ *                                prints "result kernels_per_s K" 
  * Both use a stream of the default priority: the client's priority is what
  * differs. */
 #include <cuda.h>
@@ -42,8 +43,8 @@ static int probe(CUfunction f, CUstream s, double seconds)
 		return 1;
 	}
 	bench_median(lat, n); /* sorts */
-	printf("result latency_us %.2f %.2f %.2f\n", lat[n / 2], lat[n / 10], lat[n * 9 / 10]);
-	printf("round trips %d, p99 %.2f us\n", n, lat[n * 99 / 100]);
+	printf("result latency_us %.2f %.2f %.2f %.2f\n", lat[n / 2], lat[n / 10], lat[n * 9 / 10], lat[n * 99 / 100]);
+	printf("round trips %d\n", n);
 	cuMemFree(d);
 	return 0;
 }
@@ -53,15 +54,16 @@ static int load(CUfunction f, CUstream s, double seconds, int sms)
 	unsigned int iters = 20000;
 	CUdeviceptr d;
 	void *args[] = {&d, &iters};
-	double end;
+	double t0, end, kernels = 0;
 	int i;
 
 	CK(cuMemAlloc(&d, 256));
-	for (end = now() + seconds; now() < end;) {
+	for (t0 = now(), end = t0 + seconds; now() < end; kernels += 8) {
 		for (i = 0; i < 8; i++)
 			CK(cuLaunchKernel(f, (unsigned)sms * 16, 1, 1, 128, 1, 1, 0, s, args, NULL));
 		CK(cuStreamSynchronize(s));
 	}
+	printf("result kernels_per_s %.1f\n", kernels / (now() - t0));
 	cuMemFree(d);
 	return 0;
 }

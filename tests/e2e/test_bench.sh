@@ -9,12 +9,14 @@ ROOT=$(realpath "$(dirname "$0")/../..")
 # where bench/run was, with no sleep of it left behind (timeout ends its
 # process group; bench/run's exit stops the daemons).
 TMPDIR=$TMP OPENMPS_BUILD=$(dirname "$OPENMPS_BIN") RESNET_WORKERS="1 4" \
-	timeout -k 5 240 "$ROOT/bench/run" --dry full resnet >"$TMP/tsv" 2>"$TMP/log"
+	timeout -k 5 240 "$ROOT/bench/run" --dry full qos resnet >"$TMP/tsv" 2>"$TMP/log"
 rc=$?
 check "bench/run --dry ends well, within 240 s" test $rc -eq 0 || { echo "exit $rc; its log ends:"; tail -5 "$TMP/log"; }
 points() { awk -F'\t' -v w="$1" '$1 ~ w && NF == 7' "$TMP/tsv"; }
 check "full: 2, 4 and 8 clients in three modes" test "$(points '^full$' | wc -l)" -eq 9
 check "resnet: 3 batch sizes of 1 and 4 workers in three modes" test "$(points '^resnet-b' | wc -l)" -eq 18
+check "qos: the timed client's median and p99 in 4 cases, the hog's rate in 4 (openmps; NVIDIA MPS needs a GPU)" \
+	test "$(points '^qos-' | wc -l)" -eq 12
 check "every point counted work in every repetition" \
 	test "$(awk -F'\t' 'NF == 7 && !/^#/ && !($5 > 0)' "$TMP/tsv" | wc -l)" -eq 0
 awk -F'\t' 'NF == 7 && !/^#/ && !($5 > 0)' "$TMP/tsv" | head -3
