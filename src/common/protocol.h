@@ -98,6 +98,7 @@ struct omps_client_info {
 	 * HOSTNAME; POD_NAMESPACE, else the service account's namespace file;
 	 * CONTAINER_NAME. "" where unknown, and outside a pod. */
 	char pod[64], pod_namespace[64], container[64];
+	char sm_partition[96]; /* CUDA_MPS_SM_PARTITION: "GPU-UUID/ID", a static SM partition */
 };
 
 struct omps_memlimit {
@@ -142,6 +143,10 @@ struct omps_admit {
 	uint32_t reserved;
 	struct omps_settings effective;
 	struct omps_settings requested; /* the client's own: effective again once the server's change */
+	/* Its static SM partition (openmps-control -S): chunks [start, start +
+	 * count) of the server's device part_dev; part_dev -1: none. */
+	int32_t part_dev;
+	uint32_t part_start, part_count, part_id;
 };
 
 /* What a client uses now, for ps. */

@@ -55,6 +55,11 @@ void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payl
 		refuse(d, c, err);
 		return;
 	}
+	info.sm_partition[sizeof(info.sm_partition) - 1] = '\0';
+	if (ctl_partition_bind(d, c, info.sm_partition, err, sizeof(err)) < 0) {
+		refuse(d, c, err);
+		return;
+	}
 	printable(c->comm, sizeof(c->comm), info.comm);
 	printable(c->pod, sizeof(c->pod), info.pod);
 	printable(c->pod_namespace, sizeof(c->pod_namespace), info.pod_namespace);
@@ -70,6 +75,7 @@ void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payl
 
 void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c)
 {
+	ctl_partition_unbind(d, c);
 	if (!c->server && !c->terminated)
 		d->schedule_again = 1; /* a server may have drained for it alone */
 	if (c->server) {
@@ -93,6 +99,10 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 	omps_settings_effective(&s->settings, &c->requested, &c->effective);
 	a.effective = reply.effective = c->effective;
 	a.requested = c->requested;
+	if (ctl_partition_admit(d, c, s, &a) < 0) {
+		refuse(d, c, "its static SM partition is on a GPU its server does not drive");
+		return -1;
+	}
 	if (omps_sock_pair(sp) < 0) {
 		char why[128];
 

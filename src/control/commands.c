@@ -534,6 +534,18 @@ static void cmd_device_query(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 	r->deferred = 1;
 }
 
+static void cmd_sm_partition(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **argv, struct ctl_reply *r)
+{
+	(void)c;
+	ctl_partition_command(d, argc, argv, r);
+}
+
+static void cmd_lspart(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **argv, struct ctl_reply *r)
+{
+	(void)c, (void)argc, (void)argv;
+	ctl_partition_list(d, r);
+}
+
 static void cmd_help(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **argv, struct ctl_reply *r)
 {
 	(void)d, (void)c, (void)argc, (void)argv;
@@ -578,6 +590,9 @@ static const struct command commands[] = {
 	{"terminate_client", cmd_terminate_client, 2, 1, "<server PID> <client PID>",
 	 "Terminate all the outstanding GPU work of the client process running on the server"},
 	{"device_query", cmd_device_query, 2, 0, "[<PID>] [--csv]", "Enumerate all usable devices"},
+	{"sm_partition", cmd_sm_partition, 3, 1, "add <GPU UUID> <chunks> | rm <GPU UUID> <partition>",
+	 "With -S: make an exclusive SM partition (prints its ID, GPU-UUID/N), or remove one no client uses"},
+	{"lspart", cmd_lspart, 0, 0, "", "With -S: the SM partitions, and each GPU's free chunks"},
 	{"help", cmd_help, 0, 0, "", "Print this list"},
 };
 

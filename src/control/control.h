@@ -72,6 +72,25 @@ struct ctl_conn {
 	unsigned long pidns;
 	char comm[OMPS_COMM_MAX];
 	char pod[64], pod_namespace[64], container[64]; /* its Kubernetes pod, as it says; "" */
+	int part_bound; /* to a static SM partition (partitions.c): */
+	int part_dev;	/* of d->smdev */
+	uint32_t part_id;
+};
+
+/* Static SM partitions (-S, partitions.c): a GPU's chunks and its partitions. */
+#define CTL_MAX_SM_DEVICES 64
+#define CTL_MAX_CHUNKS	   256
+struct ctl_sm_part {
+	uint32_t id;
+	unsigned start, count; /* chunks [start, start + count) */
+	unsigned users;	       /* clients bound to it */
+};
+struct ctl_sm_device {
+	char uuid[48];
+	unsigned sms, chunks, chunk_sms;
+	uint32_t next_id;
+	unsigned nparts;
+	struct ctl_sm_part part[CTL_MAX_CHUNKS];
 };
 
 /* A helper process whose output answers a front end (device_query). */
@@ -95,6 +114,7 @@ struct ctl_options {
 	gid_t allow[CTL_MAX_GROUPS]; /* --allow-group: who else may connect */
 	char allow_names[256];
 	const char *metrics; /* --metrics [HOST:]PORT; NULL: no endpoint */
+	int static_parts;    /* -S */
 };
 
 struct MHD_Daemon;
@@ -127,6 +147,9 @@ struct ctl_daemon {
 	int quitting;
 	double quit_force_at;
 	int watchdog_s; /* OPENMPS_SERVER_WATCHDOG_S; 0: servers are not watched */
+	int static_parts; /* -S: clients run in static SM partitions (partitions.c) */
+	struct ctl_sm_device *smdev;
+	unsigned nsmdev;
 	struct MHD_Daemon *metrics; /* the metrics endpoint (metrics.c); NULL: none */
 	int metrics_fd;		    /* its epoll descriptor, in the poll set */
 	char metrics_url[320];
@@ -198,6 +221,17 @@ void ctl_schedule(struct ctl_daemon *d);
 int ctl_report_json(struct ctl_daemon *d, struct ctl_server *only, FILE *out);
 /* The same, in Prometheus's text format, for the metrics endpoint. */
 int ctl_report_metrics(struct ctl_daemon *d, FILE *out);
+
+/* partitions.c: static SM partitions (-S) */
+int ctl_partitions_init(struct ctl_daemon *d, char *err, size_t errlen);
+void ctl_partition_command(struct ctl_daemon *d, int argc, char **argv, struct ctl_reply *r);
+void ctl_partition_list(struct ctl_daemon *d, struct ctl_reply *r);
+/* A client's CUDA_MPS_SM_PARTITION, at its hello: -1 and why if refused. */
+int ctl_partition_bind(struct ctl_daemon *d, struct ctl_conn *c, const char *spec, char *err, size_t errlen);
+void ctl_partition_unbind(struct ctl_daemon *d, struct ctl_conn *c);
+/* Its partition into the admission; -1 if its GPU is not the server's. */
+int ctl_partition_admit(struct ctl_daemon *d, const struct ctl_conn *c, const struct ctl_server *s,
+			struct omps_admit *a);
 
 /* metrics.c: the Prometheus endpoint, served from the poll loop */
 int ctl_metrics_start(struct ctl_daemon *d, const char *spec, char *err, size_t errlen);

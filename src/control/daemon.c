@@ -134,6 +134,8 @@ static int setup(struct ctl_daemon *d, int foreground, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot find openmps-server beside openmps-control (%s)", d->server_path);
 		return -1;
 	}
+	if (d->static_parts && ctl_partitions_init(d, err, errlen) < 0)
+		return -1; /* before the directories: a failed start takes nothing */
 	/* The pipe directory is created private (0700), or for the allowed
 	 * groups, who may reach the socket in it (0710, the first group's);
 	 * one made beforehand by an operator may be wider, to let other
@@ -495,6 +497,8 @@ static void cleanup(struct ctl_daemon *d)
 	while (d->conns)
 		ctl_conn_close(d, d->conns);
 	ctl_metrics_stop(d);
+	free(d->smdev);
+	d->smdev = NULL;
 	unlinkat(d->pipe_dirfd, OMPS_CONTROL_PID, 0);
 	omps_log("Exit with status 0");
 }
@@ -663,7 +667,8 @@ static void detach_stdio(void)
 
 int ctl_daemon_run(const struct ctl_options *o)
 {
-	struct ctl_daemon d = {.multiuser = o->multiuser, .nallow = o->nallow, .metrics_fd = -1};
+	struct ctl_daemon d = {.multiuser = o->multiuser, .nallow = o->nallow, .metrics_fd = -1,
+			       .static_parts = o->static_parts};
 	int foreground = o->foreground, multiuser = o->multiuser;
 	char err[512];
 	int report = -1, sfd;
@@ -689,6 +694,7 @@ int ctl_daemon_run(const struct ctl_options *o)
 		if (sfd < 0)
 			snprintf(err, sizeof(err), "cannot set up signals: %s", strerror(errno));
 		ctl_metrics_stop(&d);
+		free(d.smdev);
 		if (report >= 0)
 			(void)!write(report, err, strlen(err));
 		else
@@ -701,6 +707,9 @@ int ctl_daemon_run(const struct ctl_options *o)
 	}
 	if (d.metrics)
 		omps_log("Metrics at %s", d.metrics_url);
+	for (unsigned i = 0; i < d.nsmdev; i++)
+		omps_log("Static SM partitions (-S): %s has %u chunks of %u SMs", d.smdev[i].uuid, d.smdev[i].chunks,
+			 d.smdev[i].chunk_sms);
 	ctl_watch_init(&d);
 	loop(&d, sfd);
 	cleanup(&d);

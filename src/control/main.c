@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		"  -g,--allow-group GROUP   Only root, the daemon's user and members of GROUP may\n"
 		"                           connect (repeatable; a name or a number)\n"
 		"  -q,--ready-devices       Accepted for compatibility; devices are queried when asked\n"
+		"  -S,--static-partitioning Clients run in static SM partitions (sm_partition, lspart;\n"
+		"                           CUDA_MPS_SM_PARTITION=GPU-UUID/ID)\n"
 		"  --metrics [HOST:]PORT    Serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"                           (HOST 127.0.0.1 unless named; off unless given)\n\n"
 		"ENVIRONMENT:\n"
@@ -43,7 +45,8 @@ int main(int argc, char **argv)
 		{"daemon", no_argument, 0, 'd'},	  {"foreground", no_argument, 0, 'f'},
 		{"forground", no_argument, 0, 'f'},	  {"multiuser-server", no_argument, 0, 'M'},
 		{"ready-devices", no_argument, 0, 'q'},	  {"allow-group", required_argument, 0, 'g'},
-		{"metrics", required_argument, 0, 'm'},	  {0, 0, 0, 0}};
+		{"metrics", required_argument, 0, 'm'},	  {"static-partitioning", no_argument, 0, 'S'},
+		{0, 0, 0, 0}};
 	struct ctl_options o = {0};
 	int opt, daemon = 0, i;
 
@@ -51,7 +54,7 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "-multiuser-server"))
 			argv[i] = "-M";
-	while ((opt = getopt_long(argc, argv, "+hvdfMqg:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+hvdfMqSg:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(stdout);
@@ -82,6 +85,9 @@ int main(int argc, char **argv)
 		case 'm':
 			o.metrics = optarg;
 			break;
+		case 'S':
+			o.static_parts = 1;
+			break;
 		case 'q':
 			break;
 		default:
@@ -100,9 +106,9 @@ int main(int argc, char **argv)
 		}
 		return ctl_daemon_run(&o);
 	}
-	if (o.multiuser || o.nallow || o.metrics) {
+	if (o.multiuser || o.nallow || o.metrics || o.static_parts) {
 		fprintf(stderr, "openmps-control: %s applies to the daemon: use it with -d or -f\n",
-			o.multiuser ? "-M" : o.nallow ? "-g" : "--metrics");
+			o.multiuser ? "-M" : o.nallow ? "-g" : o.metrics ? "--metrics" : "-S");
 		return 2;
 	}
 	return ctl_frontend(argc - optind, argv + optind);

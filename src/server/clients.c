@@ -21,7 +21,7 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	c->pid = a->pid;
 	c->uid = a->uid;
 	c->id = a->client_id;
-	srv_qos_client_init(c, &a->effective, &a->requested);
+	srv_qos_client_init(c, &a->effective, &a->requested, a);
 	c->bell = -1;
 	pthread_mutex_init(&c->host.lock, NULL);
 	pthread_cond_init(&c->host.idle, NULL);

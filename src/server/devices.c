@@ -91,3 +91,23 @@ void srv_device_attrs(struct srv_driver *drv, int dev, int32_t *attrs, int n)
 		attrs[a] = a > 0 && drv->device_get_attribute(&v, (CUdevice_attribute)a, dev) == CUDA_SUCCESS ? v : 0;
 	}
 }
+
+CUresult srv_device_chunks(struct srv_driver *drv, int ordinal, CUdevResource *res, unsigned *n)
+{
+	CUdevResource all;
+	unsigned unit;
+	CUdevice d;
+	CUresult r;
+
+	if (!drv->device_get_dev_resource || !drv->dev_sm_resource_split_by_count)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	r = drv->device_get(&d, ordinal);
+	if (r == CUDA_SUCCESS)
+		r = drv->device_get_dev_resource(d, &all, CU_DEV_RESOURCE_TYPE_SM);
+	if (r != CUDA_SUCCESS)
+		return r;
+	unit = all.sm.smCoscheduledAlignment > all.sm.minSmPartitionSize ? all.sm.smCoscheduledAlignment
+									  : all.sm.minSmPartitionSize;
+	r = drv->dev_sm_resource_split_by_count(res, n, &all, NULL, 0, unit ? unit : 1);
+	return r == CUDA_SUCCESS && !*n ? CUDA_ERROR_NOT_SUPPORTED : r;
+}

@@ -35,6 +35,36 @@ static int env_fd(const char *name)
 	return *end || fd < 0 || fd > 65535 ? -1 : (int)fd;
 }
 
+/* --query-chunks: each device's "UUID SMS CHUNKS CHUNK_SMS", for the
+ * daemon's static partitions (-S); the chunks are qos.c's slots. */
+static int query_chunks(void)
+{
+	static CUdevResource res[SRV_MAX_SLOTS];
+	struct omps_server_ready r;
+	char err[256], uuid[64];
+	unsigned n;
+	uint32_t i;
+	CUresult e;
+
+	if (srv_driver_load(&drv, err, sizeof(err)) < 0 || srv_devices_open(&drv, &r, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "openmps-server: %s\n", err);
+		return 1;
+	}
+	for (i = 0; i < r.ndevices; i++) {
+		n = SRV_MAX_SLOTS;
+		e = srv_device_chunks(&drv, r.dev[i].ordinal, res, &n);
+		if (e != CUDA_SUCCESS) {
+			srv_driver_strerror(&drv, e, err, sizeof(err));
+			fprintf(stderr, "openmps-server: device %d cannot be split into SM partitions: %s\n",
+				r.dev[i].ordinal, err);
+			return 1;
+		}
+		omps_uuid_format(r.dev[i].uuid, uuid, sizeof(uuid));
+		printf("%s %d %u %u\n", uuid, r.dev[i].sm_count, n, res[0].sm.smCount);
+	}
+	return 0;
+}
+
 static int query_devices(int csv)
 {
 	struct omps_server_ready r;
@@ -173,6 +203,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"query-devices", no_argument, 0, 'q'},
 					      {"csv", no_argument, 0, 'c'},
+					      {"query-chunks", no_argument, 0, 'k'},
 					      {"help", no_argument, 0, 'h'},
 					      {"version", no_argument, 0, 'v'},
 					      {0, 0, 0, 0}};
@@ -188,6 +219,8 @@ int main(int argc, char **argv)
 		case 'c':
 			csv = 1;
 			break;
+		case 'k':
+			return query_chunks();
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "devices.h"
 #include "devinfo.h"
 #include "log.h"
 #include "server.h"
@@ -66,8 +67,11 @@ void srv_qos_init(struct srv_state *s)
 }
 
 void srv_qos_client_init(struct srv_client *c, const struct omps_settings *effective,
-			 const struct omps_settings *requested)
+			 const struct omps_settings *requested, const struct omps_admit *a)
 {
+	c->qos.static_dev = a && a->part_count ? a->part_dev : -1;
+	c->qos.static_start = a ? a->part_start : 0;
+	c->qos.static_count = a ? a->part_count : 0;
 	pthread_mutex_init(&c->qos_lock, NULL);
 	c->effective = *effective;
 	c->requested = *requested;
@@ -140,9 +144,7 @@ static struct srv_slots *slots_of(struct srv_state *s, int dev, uint32_t atp_mil
 {
 	struct srv_slots *sl = s->slots[dev];
 	struct srv_driver *drv = s->drv;
-	CUdevResource all;
-	unsigned n = SRV_MAX_SLOTS, unit;
-	CUdevice d;
+	unsigned n = SRV_MAX_SLOTS;
 	CUresult r;
 
 	if (sl)
@@ -152,20 +154,13 @@ static struct srv_slots *slots_of(struct srv_state *s, int dev, uint32_t atp_mil
 		not_enforced(s, dev, atp_milli, "the CUDA driver has no green contexts (CUDA 12.4 or later)");
 		return NULL;
 	}
-	r = drv->device_get(&d, s->devices.dev[dev].ordinal);
-	if (r == CUDA_SUCCESS)
-		r = drv->device_get_dev_resource(d, &all, CU_DEV_RESOURCE_TYPE_SM);
-	sl = r == CUDA_SUCCESS ? calloc(1, sizeof(*sl)) : NULL;
-	unit = !sl ? 0
-		   : all.sm.smCoscheduledAlignment > all.sm.minSmPartitionSize ? all.sm.smCoscheduledAlignment
-									      : all.sm.minSmPartitionSize;
-	if (sl)
-		r = drv->dev_sm_resource_split_by_count(sl->res, &n, &all, NULL, 0, unit ? unit : 1);
-	if (r != CUDA_SUCCESS || !sl || !n) {
+	sl = calloc(1, sizeof(*sl));
+	r = sl ? srv_device_chunks(drv, s->devices.dev[dev].ordinal, sl->res, &n) : CUDA_ERROR_OUT_OF_MEMORY;
+	if (r != CUDA_SUCCESS) {
 		char e[96];
 
 		srv_driver_strerror(drv, r, e, sizeof(e));
-		not_enforced(s, dev, atp_milli, !sl ? "out of memory" : r ? e : "the driver made no SM groups");
+		not_enforced(s, dev, atp_milli, e);
 		free(sl);
 		return NULL;
 	}
@@ -265,6 +260,31 @@ static struct srv_partition *partition_take(struct srv_state *s, int dev, uint32
 		start = place(sl, k);
 		p = partition_of(s, dev, start, k, atp_milli);
 	}
+	if (p) {
+		p->users++;
+		for (i = p->start; i < p->start + p->slots; i++)
+			sl->users[i]++;
+	}
+	pthread_mutex_unlock(&s->part_lock);
+	return p;
+}
+
+/* A static partition (openmps-control -S): the daemon placed it, chunks
+ * [start, start + count) of dev, the server's slots; NULL if they do not
+ * match (server.log says why). */
+static struct srv_partition *partition_static(struct srv_state *s, int dev, unsigned start, unsigned count)
+{
+	struct srv_partition *p = NULL;
+	struct srv_slots *sl;
+	unsigned i;
+
+	pthread_mutex_lock(&s->part_lock);
+	sl = slots_of(s, dev, 100000);
+	if (sl && count && start + count <= sl->n)
+		p = partition_of(s, dev, start, count, 100000);
+	else if (sl)
+		omps_log("A static SM partition names chunks %u to %u of device %d, which has %u", start,
+			 start + count - 1, dev, sl->n);
 	if (p) {
 		p->users++;
 		for (i = p->start; i < p->start + p->slots; i++)
@@ -396,7 +416,10 @@ void srv_qos_apply(struct srv_client *c)
 		CUresult r;
 
 		c->qos.mem_limit[i] = omps_memlimit_for(&st, i, s->devices.dev[i].uuid);
-		if (first || st.atp_milli != c->qos.atp_milli || reprioritized || reserved) {
+		if (c->qos.static_dev == (int)i) { /* its static partition, placed once */
+			if (first)
+				c->qos.part[i] = partition_static(s, (int)i, c->qos.static_start, c->qos.static_count);
+		} else if (first || st.atp_milli != c->qos.atp_milli || reprioritized || reserved) {
 			partition_put(s, old); /* first: its own old slots are no one's load */
 			c->qos.part[i] = partition_take(s, (int)i, share);
 			if (share != st.atp_milli)

@@ -100,6 +100,8 @@ struct srv_client {
 		uint64_t mem_limit[OMPS_MAX_DEVICES]; /* bytes; 0: none */
 		struct srv_partition *part[OMPS_MAX_DEVICES]; /* NULL: every SM */
 		int counted_normal; /* in srv_state's normal_clients */
+		int static_dev;	    /* its static SM partition's device; -1: none */
+		unsigned static_start, static_count;
 		unsigned epoch;	    /* of srv_state's normal_epoch, when applied */
 	} qos;
 	uint64_t usage_sent_us; /* last told the daemon (ps) */
@@ -345,7 +347,7 @@ void srv_workers_stop(struct srv_state *s, int timeout_ms);
 /* qos.c */
 void srv_qos_init(struct srv_state *s);
 void srv_qos_client_init(struct srv_client *c, const struct omps_settings *effective,
-			 const struct omps_settings *requested);
+			 const struct omps_settings *requested, const struct omps_admit *a);
 void srv_qos_settings_changed(struct srv_state *s);
 void srv_qos_apply(struct srv_client *c);
 /* Applies a change of the client's settings, if any, before its next call. */

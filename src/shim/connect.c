@@ -83,6 +83,7 @@ static enum shim_connect_result admit(struct shim_connection *c, char *err, size
 		 "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE");
 	copy_env(info.pinned_mem_limit, sizeof(info.pinned_mem_limit), "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT");
 	copy_env(info.priority, sizeof(info.priority), "CUDA_MPS_CLIENT_PRIORITY");
+	copy_env(info.sm_partition, sizeof(info.sm_partition), "CUDA_MPS_SM_PARTITION");
 	read_pod(&info);
 	if (omps_send_hello(c->control_fd, OMPS_ROLE_CLIENT, &info, sizeof(info)) < 0)
 		goto broken;

@@ -70,7 +70,7 @@ static struct srv_client *new_client(struct omps_ring *req, struct drain *d, int
 	c->fd = sv[0];
 	*peer = sv[1];
 	c->pid = 4242;
-	srv_qos_client_init(c, &fuzz_limits, &fuzz_limits);
+	srv_qos_client_init(c, &fuzz_limits, &fuzz_limits, NULL);
 	pthread_mutex_init(&c->host.lock, NULL);
 	pthread_cond_init(&c->host.idle, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);

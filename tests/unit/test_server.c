@@ -42,7 +42,7 @@ static struct srv_client *client(const struct omps_settings *limits)
 	c->srv = &st;
 	c->fd = sv[0];
 	c->pid = 4242;
-	srv_qos_client_init(c, limits ? limits : &none, limits ? limits : &none);
+	srv_qos_client_init(c, limits ? limits : &none, limits ? limits : &none, NULL);
 	pthread_mutex_init(&c->host.lock, NULL);
 	pthread_cond_init(&c->host.idle, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
