@@ -48,7 +48,7 @@ for s in prolog epilog task-prolog; do
 done
 cat >"$SLURM_CONF" <<CONF
 ClusterName=omps
-SlurmctldHost=$H
+SlurmctldHost=$H(127.0.0.1)
 SlurmctldPort=$(free_port)
 SlurmdPort=$(free_port)
 SlurmUser=root
@@ -75,7 +75,7 @@ Prolog=$S/etc/prolog
 PrologFlags=Alloc
 Epilog=$S/etc/epilog
 TaskProlog=$S/etc/task-prolog
-NodeName=$H CPUs=$(nproc) Gres=gpu:1,mps:100 State=UNKNOWN
+NodeName=$H NodeAddr=127.0.0.1 CPUs=$(nproc) Gres=gpu:1,mps:100 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 cat >"$S/etc/gres.conf" <<CONF
