@@ -189,13 +189,20 @@ static void device_clients(struct ctl_daemon *d, struct ctl_server *s, struct ct
 static void cmd_get_device_client_list(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **argv,
 				       struct ctl_reply *r)
 {
-	struct ctl_server *s;
+	struct ctl_server *s = NULL;
+	int json = argc > 1 && !strcmp(argv[argc - 1], "--json");
 
 	(void)c;
-	if (argc > 1) {
-		s = server_arg(d, argc, argv, 1, r);
-		if (s)
-			device_clients(d, s, r);
+	if (argc > 1 + json && !(s = server_arg(d, argc - json, argv, 1, r)))
+		return;
+	if (json) {
+		r->unlogged = 1;
+		if (ctl_report_device_clients_json(d, s, r->out) < 0)
+			fail(r, "Out of memory");
+		return;
+	}
+	if (s) {
+		device_clients(d, s, r);
 		return;
 	}
 	for (s = d->servers; s; s = s->next)
@@ -497,12 +504,14 @@ static void cmd_device_query(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 	struct ctl_server *only = NULL, *s;
 	char *tail = NULL;
 	size_t len = 0;
-	int i, csv = 0;
+	int i, csv = 0, json = 0;
 	FILE *f;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--csv"))
 			csv = 1;
+		else if (!strcmp(argv[i], "--json"))
+			json = csv = 1; /* the helper's CSV, made JSON when it ends */
 		else if (!(only = server_arg(d, argc, argv, i, r)))
 			return;
 	}
@@ -512,12 +521,12 @@ static void cmd_device_query(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 		fail(r, "%d device queries are running already; try again when they end", QUERIES_OF_OTHERS);
 		return;
 	}
-	f = open_memstream(&tail, &len);
-	if (!f) {
+	f = json ? NULL : open_memstream(&tail, &len);
+	if (!f && !json) {
 		fail(r, "Out of memory");
 		return;
 	}
-	for (s = d->servers; s; s = s->next) {
+	for (s = d->servers; f && s; s = s->next) {
 		char table[16384] = "";
 
 		if ((only && s != only) || s->state == CTL_SERVER_INITIALIZING)
@@ -525,8 +534,9 @@ static void cmd_device_query(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 		omps_device_table(&s->devices, csv, table, sizeof(table));
 		fprintf(f, "\nServer %d\n%s", (int)s->pid, table);
 	}
-	fclose(f);
-	if (ctl_job_start(d, c, csv, tail) < 0) {
+	if (f)
+		fclose(f);
+	if (ctl_job_start(d, c, csv, tail, json) < 0) {
 		free(tail);
 		fail(r, "Cannot run openmps-server --query-devices");
 		return;
@@ -561,7 +571,7 @@ static const struct command commands[] = {
 	{"get_server_status", cmd_get_server_status, 1, 0, "<PID>", "Print out the status of the server"},
 	{"get_client_list", cmd_get_client_list, 1, 0, "<PID>",
 	 "List the client applications connected to the server"},
-	{"get_device_client_list", cmd_get_device_client_list, 1, 0, "[<PID>]",
+	{"get_device_client_list", cmd_get_device_client_list, 2, 0, "[<PID>] [--json]",
 	 "List the devices and their client applications"},
 	{"ps", cmd_ps, 3, 0, "[-p PID] [--json]",
 	 "Report a snapshot of the current client processes; --json: with what each asked so far, as JSON"},
@@ -589,7 +599,7 @@ static const struct command commands[] = {
 	 "Stop the server once its clients have left; -f stops it now"},
 	{"terminate_client", cmd_terminate_client, 2, 1, "<server PID> <client PID>",
 	 "Terminate all the outstanding GPU work of the client process running on the server"},
-	{"device_query", cmd_device_query, 2, 0, "[<PID>] [--csv]", "Enumerate all usable devices"},
+	{"device_query", cmd_device_query, 3, 0, "[<PID>] [--csv | --json]", "Enumerate all usable devices"},
 	{"sm_partition", cmd_sm_partition, 3, 1, "add <GPU UUID> <chunks> | rm <GPU UUID> <partition>",
 	 "With -S: make an exclusive SM partition (prints its ID, GPU-UUID/N), or remove one no client uses"},
 	{"lspart", cmd_lspart, 0, 0, "", "With -S: the SM partitions, and each GPU's free chunks"},

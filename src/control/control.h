@@ -103,6 +103,7 @@ struct ctl_job {
 	char *text;
 	size_t len;
 	char *tail; /* printed after the helper's output */
+	int json;   /* device_query --json: the helper's CSV and the servers' devices, as JSON */
 };
 
 #define CTL_MAX_GROUPS 16
@@ -208,7 +209,7 @@ int ctl_server_send(struct ctl_server *s, uint32_t type, const void *payload, si
 void ctl_servers_reap(struct ctl_daemon *d);
 void ctl_servers_timers(struct ctl_daemon *d, double *next);
 const char *ctl_server_state_name(enum ctl_server_state st);
-int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail);
+int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail, int json);
 void ctl_job_readable(struct ctl_daemon *d, struct ctl_job *j);
 
 /* clients.c */
@@ -219,6 +220,10 @@ void ctl_schedule(struct ctl_daemon *d);
 /* report.c: the daemon's servers and clients as data, for scripts and tools */
 /* ps --json: one JSON document of every server (or only one) and its clients. */
 int ctl_report_json(struct ctl_daemon *d, struct ctl_server *only, FILE *out);
+/* device_query --json: the helper's CSV (after "Default") and each running
+ * server's devices; get_device_client_list --json. */
+int ctl_report_devices_json(struct ctl_daemon *d, const char *csv, FILE *out);
+int ctl_report_device_clients_json(struct ctl_daemon *d, struct ctl_server *only, FILE *out);
 /* The same, in Prometheus's text format, for the metrics endpoint. */
 int ctl_report_metrics(struct ctl_daemon *d, FILE *out);
 

@@ -10,7 +10,9 @@
  *       "calls", "kernels", "graph_launches", "copies", "copy_bytes",
  *       "queued_seconds" (time with work queued on the GPU, from an asynchronous
  *       call to its next good synchronize)}]}]} */
+#include <ctype.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control.h"
@@ -103,6 +105,99 @@ static json_t *server(struct ctl_daemon *d, const struct ctl_server *s)
 			 ctl_watch_describe(s, late, sizeof(late)) ? json_string(late) : json_null(),
 			 "active_thread_percentage", percent(s->settings.atp_milli), "devices", devices(s), "clients",
 			 clients);
+}
+
+static json_t *device(const struct omps_device *dev)
+{
+	char uuid[64], pci[32];
+
+	omps_uuid_format(dev->uuid, uuid, sizeof(uuid));
+	snprintf(pci, sizeof(pci), "%04x:%02x:%02x.%x", (unsigned)dev->pci_domain & 0xffff,
+		 (unsigned)dev->pci_bus & 0xff, (unsigned)dev->pci_device & 0xff, (unsigned)dev->pci_function & 0xf);
+	return json_pack("{s:i, s:s, s:s, s:o, s:i, s:I}", "ordinal", dev->ordinal, "pci", pci, "uuid", uuid, "name",
+			 text(dev->name, sizeof(dev->name)), "sms", dev->sm_count, "memory_total",
+			 (json_int_t)dev->total_mem);
+}
+
+static int dump(json_t *doc, FILE *out)
+{
+	int rc;
+
+	if (!doc)
+		return -1;
+	rc = json_dumpf(doc, out, JSON_COMPACT);
+	fputc('\n', out);
+	json_decref(doc);
+	return rc;
+}
+
+/* One row of the helper's CSV, "ORDINAL,PCI,UUID,NAME,ATTRIBUTES" (a name
+ * may hold commas: it is what lies between the third and the last). */
+static json_t *csv_row(char *line)
+{
+	char *a = strchr(line, ','), *b = a ? strchr(a + 1, ',') : NULL, *c = b ? strchr(b + 1, ',') : NULL;
+	char *last = strrchr(line, ',');
+
+	unsigned dom, bus, dev, fn;
+	char pci[32];
+
+	if (!c || last <= c)
+		return NULL;
+	*a = *b = *c = *last = '\0';
+	if (sscanf(a + 1, "%x:%x.%x.%x", &dom, &bus, &dev, &fn) != 4) /* the table's 0000:10.00.00 */
+		return NULL;
+	snprintf(pci, sizeof(pci), "%04x:%02x:%02x.%x", dom & 0xffff, bus & 0xff, dev & 0xff, fn & 0xf);
+	return json_pack("{s:i, s:s, s:s, s:o, s:s}", "ordinal", atoi(line), "pci", pci, "uuid", b + 1, "name",
+			 text(c + 1, 256), "attributes", last + 1);
+}
+
+int ctl_report_devices_json(struct ctl_daemon *d, const char *csv, FILE *out)
+{
+	json_t *def = json_array(), *servers = json_array(), *row;
+	char *copy = strdup(csv), *line, *save = NULL;
+	struct ctl_server *s;
+	uint32_t i;
+
+	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
+		if (isdigit((unsigned char)line[0]) && (row = csv_row(line)))
+			json_array_append_new(def, row);
+	free(copy);
+	for (s = d->servers; servers && s; s = s->next) {
+		json_t *devs = json_array();
+
+		if (s->state == CTL_SERVER_INITIALIZING)
+			continue;
+		for (i = 0; devs && i < s->devices.ndevices; i++)
+			json_array_append_new(devs, device(&s->devices.dev[i]));
+		json_array_append_new(servers, json_pack("{s:i, s:o}", "pid", (int)s->pid, "devices", devs));
+	}
+	return dump(json_pack("{s:o, s:o}", "default", def, "servers", servers), out);
+}
+
+int ctl_report_device_clients_json(struct ctl_daemon *d, struct ctl_server *only, FILE *out)
+{
+	json_t *servers = json_array();
+	const struct ctl_conn *c;
+	struct ctl_server *s;
+	uint32_t i;
+
+	for (s = d->servers; servers && s; s = s->next) {
+		json_t *devs = json_array();
+
+		if (only && s != only)
+			continue;
+		for (i = 0; devs && i < s->devices.ndevices; i++) {
+			json_t *dev = device(&s->devices.dev[i]), *pids = json_array();
+
+			for (c = d->conns; pids && c; c = c->next)
+				if (c->role == CONN_CLIENT && c->server == s)
+					json_array_append_new(pids, json_integer(c->pid));
+			json_object_set_new(dev, "clients", pids);
+			json_array_append_new(devs, dev);
+		}
+		json_array_append_new(servers, json_pack("{s:i, s:o}", "pid", (int)s->pid, "devices", devs));
+	}
+	return dump(json_pack("{s:o}", "servers", servers), out);
 }
 
 int ctl_report_json(struct ctl_daemon *d, struct ctl_server *only, FILE *out)

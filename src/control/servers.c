@@ -441,7 +441,7 @@ void ctl_servers_timers(struct ctl_daemon *d, double *next)
 
 /* device_query runs `openmps-server --query-devices` as a helper, so that
  * the daemon itself never loads the driver; its output is the answer. */
-int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail)
+int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail, int json)
 {
 	struct ctl_job *j = calloc(1, sizeof(*j));
 	int out[2];
@@ -472,6 +472,7 @@ int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail)
 	j->fd = out[0];
 	j->conn_serial = c->serial;
 	j->tail = tail;
+	j->json = json;
 	j->out = open_memstream(&j->text, &j->len);
 	if (j->out)
 		fputs("Default\n", j->out);
@@ -490,6 +491,19 @@ static void job_done(struct ctl_daemon *d, struct ctl_job *j, int status)
 	if (j->tail)
 		fputs(j->tail, j->out);
 	fclose(j->out);
+	if (c && j->json && !failed) {
+		char *doc = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&doc, &len);
+
+		failed = !f || ctl_report_devices_json(d, j->text, f) < 0;
+		if (f)
+			fclose(f);
+		c->wait_job = 0;
+		ctl_answer(d, c, failed ? "Out of memory\n" : doc, failed ? 14 : len, failed);
+		free(doc);
+		c = NULL;
+	}
 	if (c) {
 		c->wait_job = 0;
 		omps_log_lines(j->text);

@@ -76,6 +76,17 @@ check "control.log: a monitor's query is not logged, every second" not_logged "C
 check "... nor its answer" not_logged '"servers"'
 check "... while the others are" logged "Cmd:get_server_list"
 
+# device_query --json: the devices a new server would drive, and each
+# server's; get_device_client_list --json: each device's clients.
+doc=$(c "device_query --json")
+check "device_query --json: the default view and the server's, one PCI form [$doc]" \
+	test "$(q "[(v['ordinal'], v['pci'], v['uuid'][:4]) for v in d['default']] + [(s['pid'] == $S, v['pci'], v['sms']) for s in d['servers'] for v in s['devices']]" <<<"$doc")" = \
+	"[(0, '0000:10:00.0', 'GPU-'), (True, '0000:10:00.0', 132)]"
+doc=$(c "get_device_client_list --json")
+check "get_device_client_list --json: device 0's clients are the three [$doc]" \
+	test "$(q "sorted(d['servers'][0]['devices'][0]['clients']) == sorted([$a, $b, $odd])" <<<"$doc")" = True
+expect "get_device_client_list 1 --json" "Server 1 not found" 1
+
 touch "$TMP/go"
 wait $a $b $odd
 check "the clients pass" test "$(cat "$TMP"/[abc].out | grep -c 'stats_probe: PASS')" = 3

@@ -22,9 +22,9 @@ void ctl_begin_quit(struct ctl_daemon *d, int timeout)
 	d->quitting = 1;
 }
 
-int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail)
+int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail, int json)
 {
-	(void)d, (void)c, (void)csv, (void)tail; /* on failure the caller frees tail */
+	(void)d, (void)c, (void)csv, (void)tail, (void)json; /* on failure the caller frees tail */
 	return -1;
 }
 
