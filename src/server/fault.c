@@ -38,6 +38,8 @@ static struct {
 	atomic_int device;
 	_Atomic uint64_t at_us, last_good_us;
 	atomic_int queued; /* clients with work queued since their last synchronize */
+	atomic_int stop;   /* the server is closing its contexts: no more probes */
+	int running;
 	pthread_t thread;
 } fault = {.poke = -1, .notify = -1};
 
@@ -129,11 +131,11 @@ static void *watch(void *arg)
 	struct pollfd p = {.fd = fault.poke, .events = POLLIN};
 	uint64_t n;
 
-	while (!probe_all(s)) {
+	while (!atomic_load(&fault.stop) && !probe_all(s)) {
 		if (poll(&p, 1, atomic_load(&fault.queued) > 0 ? FAULT_WATCH_MS : FAULT_IDLE_MS) > 0)
 			(void)!read(fault.poke, &n, sizeof(n));
 	}
-	return NULL; /* the main loop takes it from here */
+	return NULL; /* stopped, or the main loop takes it from here */
 }
 
 int srv_fault_start(struct srv_state *s, char *err, size_t errlen)
@@ -161,8 +163,21 @@ int srv_fault_start(struct srv_state *s, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the fault watch: %s", strerror(errno));
 		return -1;
 	}
-	pthread_detach(fault.thread);
+	fault.running = 1;
 	return 0;
+}
+
+/* Before the server lets its contexts go: the watch's probes end first. */
+void srv_fault_stop(void)
+{
+	uint64_t one = 1;
+
+	if (!fault.running)
+		return;
+	atomic_store(&fault.stop, 1);
+	(void)!write(fault.poke, &one, sizeof(one));
+	pthread_join(fault.thread, NULL);
+	fault.running = 0;
 }
 
 int srv_fault_fd(void)

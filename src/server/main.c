@@ -108,6 +108,7 @@ static void shutdown_now(struct srv_state *s, const char *why)
 	while (s->clients)
 		srv_client_remove(s, s->clients, why);
 	srv_workers_stop(s, 5000); /* their workers release them meanwhile */
+	srv_fault_stop();
 	srv_devices_close(&drv, &s->devices);
 	omps_log("Exiting");
 	exit(0);
