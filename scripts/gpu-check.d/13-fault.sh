@@ -15,7 +15,8 @@ ms() { date +%s%3N; }
 {
 	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu || echo "build failed"
 	cuda=$(dirname "$(dirname "$(command -v nvcc)")")
-	gcc -O2 -I"$cuda/include" -o "$K/survive" tests/gpu/survive.c -lcuda && timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
+	gcc -O2 -I"$cuda/include" -o "$K/survive" tests/gpu/survive.c -L"$cuda/lib64/stubs" -lcuda &&
+		timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
 	for mode in openmps mps; do
 		for kind in illegal trap assert misaligned; do
 			D=$K/$mode-$kind
