@@ -5,8 +5,8 @@
  * asynchronous call to its next good synchronize). A launch the driver
  * refuses later still counts: these are requests. Its worker
  * counts (relaxed: one writer); the main loop reads the counters about
- * once a second and sends the daemon those that moved, so an idle client
- * costs nothing and a busy one one message a second. */
+ * four times a second and sends the daemon those that moved, so an idle client
+ * costs nothing and a busy one four messages a second. */
 #include <string.h>
 
 #include "clock.h"
@@ -52,6 +52,11 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 	uint64_t bytes;
 
 	bump(&c->stats.calls, 1);
+	/* Memory figures held back by qos.c's rate go out once it allows, not
+	 * only when the client pauses: a client that never pauses for long
+	 * (a call every few ms) showed no memory in ps. */
+	if (c->usage_dirty)
+		srv_qos_usage_changed(c, 0);
 	if (omps_call_info(type)->reply != OMPS_REPLY_SYNC)
 		srv_fault_queued(c, 1); /* work on the GPU that no one waited for yet */
 	if (type == OMPS_CALL_LAUNCH) {

@@ -22,7 +22,11 @@ wait_for "... the busy one too" 20 grep -q worked "$TMP/busy.out"
 kernels() { c "ps --json" | python3 -c "import json, sys; print([k['kernels'] for s in json.load(sys.stdin)['servers'] for k in s['clients'] if k['pid'] == $1])"; }
 wait_for "the idle client's work to be counted" 10 eval '[ "$(kernels $idle)" = "[1]" ]'
 
-out=$("$TOP" top -b -n 3 -d 0.6 2>&1)
+mem() { c "ps --json" | python3 -c "import json, sys; print([k['memory'][0]['used'] for s in json.load(sys.stdin)['servers'] for k in s['clients'] if k['pid'] == $1])"; }
+# A client that never pauses long (a call every 5 ms) still has its memory
+# reported (it showed none until it paused for 20 ms).
+wait_for "the busy client's memory in ps [$(mem $busy)]" 5 eval '[ "$(mem $busy)" = "[65536]" ]'
+out=$("$TOP" top -b -n 3 -d 1 2>&1)
 check "top -b: three frames [$out]" test "$(grep -c '^openmps top - ' <<<"$out")" = 3
 last=$(awk '/^openmps top - /{f=""} {f = f $0 "\n"} END {printf "%s", f}' <<<"$out")
 row() { grep -E "^ *$1 " <<<"$2"; }
