@@ -52,6 +52,7 @@ void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *wh
 			continue;
 		*pp = c->next;
 		s->nclients--;
+		srv_fault_left(c);
 		omps_log("Client process %d %s. Number of active clients is %u.", (int)c->pid, why,
 			 s->nclients);
 		if (c->has_worker)

@@ -67,6 +67,22 @@ void srv_fault_settle(struct srv_client *c)
 		srv_fault_queued(c, 0);
 }
 
+/* Clients that left with work queued, lately: a culprit that saw its own
+ * error may be gone before the watch says so (the main loop's). */
+#define LEFT_KEPT 8
+static struct left {
+	pid_t pid;
+	uint32_t id;
+	uint64_t at_us;
+} left[LEFT_KEPT];
+static unsigned nleft;
+
+void srv_fault_left(struct srv_client *c)
+{
+	if (atomic_load(&c->queued))
+		left[nleft++ % LEFT_KEPT] = (struct left){.pid = c->pid, .id = c->id, .at_us = omps_now_us()};
+}
+
 /* By the main loop, as it lets a client go. */
 void srv_fault_forget(struct srv_client *c)
 {
@@ -208,7 +224,7 @@ static void list_clients(struct srv_state *s, int busy, char *out, size_t len)
 
 void srv_fault_handle(struct srv_state *s)
 {
-	char err[64], busy[1024], idle[1024], when[32];
+	char err[64], busy[1024], idle[1024], when[32], gone[512] = "";
 	uint64_t at = atomic_load(&fault.at_us), good = atomic_load(&fault.last_good_us);
 	struct timespec now;
 	time_t secs;
@@ -219,10 +235,17 @@ void srv_fault_handle(struct srv_state *s)
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&secs));
 	list_clients(s, 1, busy, sizeof(busy));
 	list_clients(s, 0, idle, sizeof(idle));
+	for (unsigned i = 0, off = 0; i < LEFT_KEPT && off < sizeof(gone); i++) {
+		if (!left[i].at_us || omps_now_us() - left[i].at_us > 2000000)
+			continue;
+		off += (unsigned)snprintf(gone + off, sizeof(gone) - off, "%s%d (ID %u), %.0f ms before", off ? ", " : "",
+					  (int)left[i].pid, left[i].id, (double)(omps_now_us() - left[i].at_us) / 1000.0);
+	}
 	omps_log("A GPU fault poisoned the shared context of device %d: %s, seen at %s, %.1f ms after the last look "
 		 "that found it well",
 		 atomic_load(&fault.device), err, when, at > good ? (double)(at - good) / 1000.0 : 0.0);
-	omps_log("Clients with work on the GPU since their last synchronize: %s; idle: %s", busy, idle);
+	omps_log("Clients with work on the GPU since their last synchronize: %s; idle: %s%s%s", busy, idle,
+		 *gone ? "; left with work queued: " : "", gone);
 	omps_log("One context cannot tell which of them faulted: every client of this server loses its context, as "
 		 "under NVIDIA MPS. The server exits; the next client gets a new one");
 	_exit(OMPS_SERVER_EXIT_FAULT); /* the driver frees the context with the process */

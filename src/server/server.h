@@ -378,6 +378,7 @@ int srv_fault_fatal(CUresult r); /* one of the errors that poison a context */
 void srv_fault_seen(CUresult r); /* a call's result: a fatal one has the watch look now */
 void srv_fault_queued(struct srv_client *c, int queued);
 void srv_fault_forget(struct srv_client *c);
+void srv_fault_left(struct srv_client *c); /* the main loop, as it lets one go */
 void srv_fault_settle(struct srv_client *c); /* its worker, going idle: is its work done? */
 int srv_fault_start(struct srv_state *s, char *err, size_t errlen);
 void srv_fault_stop(void); /* before the contexts go */

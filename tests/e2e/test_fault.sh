@@ -28,8 +28,9 @@ for how in sync no-sync; do
 	wait_for "the server to see the fault, no one synchronizing ($how)" 10 dead "$S"
 	check "server.log: the fault, its device and error" \
 		logged "Server +$S\] A GPU fault poisoned the shared context of device 0: CUDA_ERROR_ILLEGAL_ADDRESS \(700\)" server
-	check "server.log: who had work queued, who was idle" \
-		logged "Server +$S\] Clients with work on the GPU since their last synchronize: [0-9]+ \(ID [0-9]+\); idle: $idle \(ID" server
+	# The culprit that synchronized may have left already: then it is named as one that left with work queued.
+	check "server.log: who had work queued (or left with it just before), who was idle" \
+		logged "Server +$S\] Clients with work on the GPU since their last synchronize: ([0-9]+ \(ID [0-9]+\); idle: $idle \(ID|none; idle: $idle \(ID [0-9]+\); left with work queued: [0-9]+ \(ID [0-9]+\), [0-9]+ ms before)" server
 	check "server.log: that the culprit cannot be told apart, and what follows" \
 		logged "Server +$S\] One context cannot tell which of them faulted" server
 	check "control.log: the server's end, and why" logged "Server $S exited: a GPU fault poisoned its context"
