@@ -10,26 +10,33 @@
 #include "paths.h"
 #include "ui.h"
 
-json_t *cli_snapshot(int fd, char *err, size_t errlen)
+/* One command's answer, in *out (to be freed): 0, 1 if it failed, -1. */
+static int ask(int fd, const char *cmd, char **out)
 {
-	char *text = NULL;
 	size_t len = 0;
-	json_error_t e;
-	json_t *doc = NULL;
-	FILE *f = open_memstream(&text, &len);
+	FILE *f = open_memstream(out, &len);
 	int r;
 
-	if (!f) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	r = omps_ui_command(fd, "ps --json", f);
+	*out = NULL;
+	if (!f)
+		return -1;
+	r = omps_ui_command(fd, cmd, f);
 	fclose(f);
+	return r;
+}
+
+json_t *cli_snapshot(int fd, char *err, size_t errlen)
+{
+	char *text;
+	json_error_t e;
+	json_t *doc = NULL;
+	int r = ask(fd, "ps --json", &text);
+
 	if (r < 0)
 		snprintf(err, errlen, "lost the openmps control daemon");
 	else if (r > 0)
 		snprintf(err, errlen, "the daemon refused ps --json: %.200s", text);
-	else if (!(doc = json_loadb(text, len, 0, &e)))
+	else if (!(doc = json_loads(text, 0, &e)))
 		snprintf(err, errlen, "the daemon's answer is not JSON: %s", e.text);
 	free(text);
 	return doc;
@@ -49,21 +56,6 @@ static int status_json(int fd)
 	putchar('\n');
 	json_decref(doc);
 	return 0;
-}
-
-/* One command's answer, in *out (to be freed): 0, 1 if it failed, -1. */
-static int ask(int fd, const char *cmd, char **out)
-{
-	size_t len = 0;
-	FILE *f = open_memstream(out, &len);
-	int r;
-
-	*out = NULL;
-	if (!f)
-		return -1;
-	r = omps_ui_command(fd, cmd, f);
-	fclose(f);
-	return r;
 }
 
 static int status_text(int fd)

@@ -243,11 +243,21 @@ static struct srv_partition *partition_of(struct srv_state *s, int dev, unsigned
 	return p;
 }
 
+/* Under part_lock: p has one more user, and its slots with it (partition_put undoes it). */
+static void hold(struct srv_slots *sl, struct srv_partition *p)
+{
+	unsigned i;
+
+	p->users++;
+	for (i = p->start; i < p->start + p->slots; i++)
+		sl->users[i]++;
+}
+
 /* The partition for a share of dev, placed to overlap the others in use
  * as little as the device allows; NULL: the whole device. */
 static struct srv_partition *partition_take(struct srv_state *s, int dev, uint32_t atp_milli)
 {
-	unsigned sms = share_sms(s, dev, atp_milli), k, start, i;
+	unsigned sms = share_sms(s, dev, atp_milli), k, start;
 	struct srv_partition *p = NULL;
 	struct srv_slots *sl;
 
@@ -260,11 +270,8 @@ static struct srv_partition *partition_take(struct srv_state *s, int dev, uint32
 		start = place(sl, k);
 		p = partition_of(s, dev, start, k, atp_milli);
 	}
-	if (p) {
-		p->users++;
-		for (i = p->start; i < p->start + p->slots; i++)
-			sl->users[i]++;
-	}
+	if (p)
+		hold(sl, p);
 	pthread_mutex_unlock(&s->part_lock);
 	return p;
 }
@@ -276,7 +283,6 @@ static struct srv_partition *partition_static(struct srv_state *s, int dev, unsi
 {
 	struct srv_partition *p = NULL;
 	struct srv_slots *sl;
-	unsigned i;
 
 	pthread_mutex_lock(&s->part_lock);
 	sl = slots_of(s, dev, 100000);
@@ -285,11 +291,8 @@ static struct srv_partition *partition_static(struct srv_state *s, int dev, unsi
 	else if (sl)
 		omps_log("A static SM partition names chunks %u to %u of device %d, which has %u", start,
 			 start + count - 1, dev, sl->n);
-	if (p) {
-		p->users++;
-		for (i = p->start; i < p->start + p->slots; i++)
-			sl->users[i]++;
-	}
+	if (p)
+		hold(sl, p);
 	pthread_mutex_unlock(&s->part_lock);
 	return p;
 }
