@@ -9,7 +9,10 @@
 # bounded by timeouts. First, natively, what the rest of issue 15 rests on
 # (tests/gpu/survive.c): does cuMemCreate memory keep its contents and
 # address across a fault and a primary context reset in one process, and
-# does the watch's probe (a query on an empty stream) see a fault.
+# does the watch's probe (a query on an empty stream) see a fault; and
+# across processes (tests/gpu/keeper.c): does memory exported to a process
+# that never touches CUDA outlive its maker's fault, mapped by a standby
+# before it and by a successor after it.
 K=$(mktemp -d /tmp/omps-fault.XXXX)
 ms() { date +%s%3N; }
 {
@@ -17,6 +20,8 @@ ms() { date +%s%3N; }
 	cuda=$(dirname "$(dirname "$(command -v nvcc)")")
 	gcc -O2 -I"$cuda/include" -o "$K/survive" tests/gpu/survive.c -L"$cuda/lib64/stubs" -lcuda &&
 		timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
+	gcc -O2 -I"$cuda/include" -o "$K/keeper" tests/gpu/keeper.c -L"$cuda/lib64/stubs" -lcuda &&
+		timeout 60 "$K/keeper" || echo "keeper: FAILED ($?)"
 	for mode in openmps mps; do
 		for kind in illegal trap assert misaligned; do
 			D=$K/$mode-$kind
@@ -44,6 +49,7 @@ ms() { date +%s%3N; }
 			seen=-
 			[ $mode = openmps ] && seen=$(grep -c 'A GPU fault poisoned' "$D/log/server.log" 2>/dev/null)
 			echo "fault $mode $kind: culprit [$culprit]; server saw it: $seen; neighbour: $(tail -1 "$D/neighbour.out"); next client: $(grep -q PASS "$D/next.out" && echo PASS || echo FAIL) $((t1 - t0)) ms after the culprit's end"
+			grep -q PASS "$D/next.out" || sed 's/^/  next client: /' "$D/next.out" | tail -3
 			if [ $mode = openmps ]; then
 				grep -E 'GPU fault|Clients with work|cannot tell' "$D/log/server.log" | head -3
 				echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
@@ -56,5 +62,5 @@ ms() { date +%s%3N; }
 		done
 	done
 } >"$OUT/fault.log" 2>&1
-while read -r line; do note "$line"; done < <(grep -E '^(fault |build failed|survive: (summary|FAILED))' "$OUT/fault.log")
+while read -r line; do note "$line"; done < <(grep -E '^(fault |build failed|(survive|keeper): (summary|FAILED))' "$OUT/fault.log")
 rm -rf "$K"

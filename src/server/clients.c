@@ -74,6 +74,12 @@ static void greet(struct srv_state *s, struct srv_client *c, const struct omps_m
 		srv_client_remove(s, c, "refused");
 		return;
 	}
+	if (srv_fault_check(s)) {
+		omps_log("Client {PID: %d, ID: %u} arrived after a GPU fault poisoned the context: it waits for the "
+			 "next server",
+			 (int)c->pid, c->id);
+		srv_fault_handle(s); /* its connection closes with this process; its shim asks again */
+	}
 	if (omps_send(c->fd, OMPS_MSG_WELCOME, 0, 0, NULL, 0, -1, 0) < 0) {
 		srv_client_remove(s, c, "disconnected");
 		return;

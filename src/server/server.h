@@ -382,6 +382,7 @@ void srv_fault_left(struct srv_client *c); /* the main loop, as it lets one go *
 void srv_fault_settle(struct srv_client *c); /* its worker, going idle: is its work done? */
 int srv_fault_start(struct srv_state *s, char *err, size_t errlen);
 void srv_fault_stop(void); /* before the contexts go */
+int srv_fault_check(struct srv_state *s); /* 1: poisoned (a probe now, by the main loop) */
 int srv_fault_fd(void); /* readable once the context is poisoned: srv_fault_handle */
 void srv_fault_handle(struct srv_state *s) __attribute__((noreturn));
 

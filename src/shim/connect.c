@@ -133,7 +133,7 @@ static enum shim_connect_result greet_server(struct shim_connection *c, char *er
 broken:
 	snprintf(err, errlen, "lost the openmps server %d while connecting: %s", (int)c->server_pid,
 		 strerror(errno));
-	return SHIM_CONNECT_FAILED;
+	return SHIM_CONNECT_LOST;
 }
 
 /* A program talks only to a daemon and a server run by root or by its own
@@ -205,7 +205,7 @@ static enum shim_connect_result check_peer(int fd, const char *who, char *err, s
 	return untrusted(why, err, errlen);
 }
 
-enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size_t errlen)
+static enum shim_connect_result connect_once(struct shim_connection *c, char *err, size_t errlen)
 {
 	enum shim_connect_result r;
 	char path[256];
@@ -234,6 +234,26 @@ enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size
 	if (r != SHIM_CONNECT_OK)
 		shim_disconnect(c);
 	return r;
+}
+
+/* A server that goes before it welcomes us (it found its context poisoned
+ * by a GPU fault, or it crashed) holds nothing of ours: the daemon starts a
+ * new one, so ask again, a few times. */
+#define CONNECT_TRIES 4
+
+enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size_t errlen)
+{
+	enum shim_connect_result r;
+	int i;
+
+	for (i = 0;; i++) {
+		r = connect_once(c, err, errlen);
+		if (r != SHIM_CONNECT_LOST)
+			return r;
+		if (i + 1 == CONNECT_TRIES)
+			return SHIM_CONNECT_FAILED;
+		usleep(20000u << i); /* 20, 40, 80 ms: while the daemon reaps the old one */
+	}
 }
 
 void shim_disconnect(struct shim_connection *c)

@@ -17,6 +17,7 @@ enum shim_connect_result {
 	SHIM_CONNECT_UNTRUSTED, /* another user's daemon or directory: as if none */
 	SHIM_CONNECT_REFUSED,	/* the daemon or server said no; err says why */
 	SHIM_CONNECT_FAILED,	/* the conversation broke off */
+	SHIM_CONNECT_LOST,	/* the server went before its welcome (a GPU fault): try again */
 };
 
 struct shim_connection {

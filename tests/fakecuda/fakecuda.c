@@ -324,8 +324,34 @@ static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, un
  * a real GPU's does: its launch succeeds, and from then on every call that
  * touches the context (synchronizes, queries, launches, copies, memsets,
  * allocations, registrations) returns CUDA_ERROR_ILLEGAL_ADDRESS, until the
- * process ends. Unset, the launch itself fails and nothing sticks. */
+ * process ends. Unset, the launch itself fails and nothing sticks.
+ * FAKECUDA_FAULT_AFTER_MS=N: the kernel runs N ms before it faults. */
 static CUresult poison;
+static uint64_t poison_at_ns; /* CLOCK_MONOTONIC: when the poison shows */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static CUresult poisoned(void)
+{
+	CUresult p = __atomic_load_n(&poison, __ATOMIC_ACQUIRE);
+
+	return p != CUDA_SUCCESS && mono_ns() >= __atomic_load_n(&poison_at_ns, __ATOMIC_ACQUIRE) ? p : CUDA_SUCCESS;
+}
+
+static void poison_now(CUresult r)
+{
+	const char *after = getenv("FAKECUDA_FAULT_AFTER_MS");
+	uint64_t ms = after ? strtoull(after, NULL, 10) : 0;
+
+	__atomic_store_n(&poison_at_ns, mono_ns() + ms * 1000000u, __ATOMIC_RELEASE);
+	__atomic_store_n(&poison, r, __ATOMIC_RELEASE);
+}
 
 static int sticky_faults(void)
 {
@@ -338,7 +364,7 @@ static int sticky_faults(void)
 
 #define POISONED()                                                              \
 	do {                                                                    \
-		CUresult p_ = __atomic_load_n(&poison, __ATOMIC_ACQUIRE);      \
+		CUresult p_ = poisoned();                                       \
 		if (p_ != CUDA_SUCCESS)                                         \
 			return p_;                                              \
 	} while (0)
@@ -909,7 +935,7 @@ static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64
 	if (n && !live_holds((uintptr_t)p, (uint64_t)n * sizeof(*p))) {
 		if (!sticky_faults())
 			return CUDA_ERROR_ILLEGAL_ADDRESS; /* the GPU's memory protection */
-		__atomic_store_n(&poison, CUDA_ERROR_ILLEGAL_ADDRESS, __ATOMIC_RELEASE);
+		poison_now(CUDA_ERROR_ILLEGAL_ADDRESS);
 		return CUDA_SUCCESS; /* asynchronous: its error comes later, to everyone */
 	}
 	for (i = 0; i < n; i++) {

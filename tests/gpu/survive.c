@@ -62,7 +62,7 @@ int main(void)
 	CUdeviceptr va, va2 = 0, plain, bad = 0x10;
 	unsigned n = 32, nw;
 	void *args[2];
-	int fd = -1, kept = 0, same = 0, probe_saw = 0, plain_kept = 0;
+	int fd = -1, fresh_ok = 0, kept = 0, same = 0, probe_saw = 0, plain_kept = 0;
 	CUcontext ctx;
 	CUmodule mod;
 	CUfunction fn;
@@ -113,6 +113,18 @@ int main(void)
 	STEP(cuDevicePrimaryCtxRetain(&ctx, 0));
 	STEP(cuCtxSetCurrent(ctx));
 	STEP(cuCtxSynchronize());
+	/* A context of its own, beside the primary one: is the process, not
+	 * only the context, poisoned? */
+	{
+		CUcontext fresh;
+		CUdeviceptr p;
+
+		if (STEP(cuCtxCreate(&fresh, NULL, 0, 0)) == CUDA_SUCCESS) {
+			fresh_ok = STEP(cuMemAlloc(&p, 4096)) == CUDA_SUCCESS &&
+				   STEP(cuMemsetD32(p, 1, 1024)) == CUDA_SUCCESS && STEP(cuCtxSynchronize()) == CUDA_SUCCESS;
+			STEP(cuCtxSetCurrent(ctx));
+		}
+	}
 	/* The old mapping, as it is, then made again with the old handle, then
 	 * from the fd, at the same address. */
 	r = STEP(cuMemSetAccess(va, size, &access, 1));
@@ -143,8 +155,8 @@ int main(void)
 	if (kept)
 		check(va, words, 0x048d159c, "vmm memory, doubled after the reset");
 	printf("survive: summary: probe saw the fault %s; vmm memory %s, at the same address %s; cuMemAlloc memory "
-	       "%s; reset and remap %.1f ms\n",
+	       "%s; reset and remap %.1f ms; a new context after the fault %s\n",
 	       probe_saw ? "yes" : "no", kept ? "kept" : "LOST", same ? "yes" : "no", plain_kept ? "kept" : "lost",
-	       t1 - t0);
+	       t1 - t0, fresh_ok ? "works" : "fails too");
 	return 0;
 }
