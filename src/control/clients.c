@@ -120,7 +120,7 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 			s->backlogged = 1;
 			return 1;
 		}
-		if (errno == EPIPE || errno == ECONNRESET) {
+		if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) {
 			/* It is going (a GPU fault, say) and not reaped yet: the client
 			 * waits for the next one, started once this one is gone. */
 			omps_log("Server %d is gone; client %d waits for the next one", (int)s->pid, (int)c->pid);

@@ -19,6 +19,7 @@
 #include "settings.h"
 #include "sock.h"
 
+#define LOST_GRACE 5.0 /* s: a server that closed its socket, to exit */
 #define FORCE_GRACE 2.0 /* seconds a forced server gets before SIGKILL */
 
 const char *ctl_server_state_name(enum ctl_server_state st)
@@ -301,9 +302,14 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 	if (n < 0) {
 		if (errno == EAGAIN)
 			return 0;
-		/* Its exit is handled when it is reaped. */
+		/* Its exit is handled when it is reaped; until then it takes no
+		 * one (a client waits for the next server). */
 		close(s->fd);
 		s->fd = -1;
+		if (s->state == CTL_SERVER_ACTIVE)
+			s->state = CTL_SERVER_SHUTTING_DOWN;
+		if (!s->kill_at) /* one that closed its end but lives on */
+			s->kill_at = ctl_now() + LOST_GRACE;
 		return 0;
 	}
 	switch (hdr.type) {
