@@ -15,8 +15,11 @@ check "bench/run --dry ends well, within 240 s" test $rc -eq 0 || { echo "exit $
 points() { awk -F'\t' -v w="$1" '$1 ~ w && NF == 7' "$TMP/tsv"; }
 check "full: 2, 4 and 8 clients in three modes" test "$(points '^full$' | wc -l)" -eq 9
 check "resnet: 3 batch sizes of 1 and 4 workers in three modes" test "$(points '^resnet-b' | wc -l)" -eq 18
-check "qos: the timed client's median and p99 in 4 cases, the hog's rate in 4 (openmps; NVIDIA MPS needs a GPU)" \
-	test "$(points '^qos-' | wc -l)" -eq 12
+check "qos: the timed client's median and p99 in 4 cases, the hog's rate in 4, eight at 12% (openmps; NVIDIA MPS needs a GPU)" \
+	test "$(points '^qos-' | wc -l)" -eq 15
+check "qos: eight at 12%: their sum is at least the fastest one's" awk -F'\t' '
+	$1 == "qos-8x12-max" {m = $4} $1 == "qos-8x12-sum" {s = $4}
+	END {exit !(m > 0 && s >= m)}' "$TMP/tsv"
 check "every point counted work in every repetition" \
 	test "$(awk -F'\t' 'NF == 7 && !/^#/ && !($5 > 0)' "$TMP/tsv" | wc -l)" -eq 0
 awk -F'\t' 'NF == 7 && !/^#/ && !($5 > 0)' "$TMP/tsv" | head -3
