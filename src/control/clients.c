@@ -120,11 +120,10 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 			s->backlogged = 1;
 			return 1;
 		}
-		if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) {
-			/* It is going (a GPU fault, say) and not reaped yet: the client
-			 * waits for the next one, started once this one is gone. */
+		if (errno == EPIPE || errno == ECONNRESET) {
+			/* It is going and not reaped yet: the client waits for the next one. */
 			omps_log("Server %d is gone; client %d waits for the next one", (int)s->pid, (int)c->pid);
-			s->state = CTL_SERVER_SHUTTING_DOWN;
+			ctl_server_lost(s);
 			return 1;
 		}
 		omps_log("Cannot send client %d to server %d: %s", (int)c->pid, (int)s->pid, strerror(errno));

@@ -25,9 +25,7 @@ struct command {
 	const char *help;
 };
 
-static void fail(struct ctl_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void fail(struct ctl_reply *r, const char *fmt, ...)
+void ctl_fail(struct ctl_reply *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -59,12 +57,12 @@ static struct ctl_server *server_arg(struct ctl_daemon *d, int argc, char **argv
 	pid_t pid;
 
 	if (i >= argc || parse_pid(argv[i], &pid) < 0) {
-		fail(r, "A server PID is required");
+		ctl_fail(r, "A server PID is required");
 		return NULL;
 	}
 	s = ctl_server_find(d, pid);
 	if (!s)
-		fail(r, "Server %d not found", (int)pid);
+		ctl_fail(r, "Server %d not found", (int)pid);
 	return s;
 }
 
@@ -86,15 +84,15 @@ static void cmd_start_server(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 	pid_t uid;
 
 	if (argc != 3 || strcmp(argv[1], "-uid") || (strcmp(argv[2], "0") && parse_pid(argv[2], &uid) < 0)) {
-		fail(r, "A user id (UID) is required to start a new server");
+		ctl_fail(r, "A user id (UID) is required to start a new server");
 		return;
 	}
 	uid = (pid_t)strtol(argv[2], NULL, 10);
 	if (d->multiuser)
 		uid = (pid_t)d->uid;
 	if ((uid_t)uid != d->uid && d->uid != 0) {
-		fail(r, "Cannot start a server for user %d: the daemon runs as user %u, not root", (int)uid,
-		      (unsigned)d->uid);
+		ctl_fail(r, "Cannot start a server for user %d: the daemon runs as user %u, not root", (int)uid,
+			 (unsigned)d->uid);
 		return;
 	}
 	d->start_uid = (uid_t)uid;
@@ -115,7 +113,7 @@ static void cmd_quit(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **
 
 	(void)c;
 	if (argc > 1 && (strcmp(argv[1], "-t") || argc != 3 || (strcmp(argv[2], "0") && parse_pid(argv[2], &t) < 0))) {
-		fail(r, "Usage: quit [-t <seconds>]");
+		ctl_fail(r, "Usage: quit [-t <seconds>]");
 		return;
 	}
 	if (argc == 3)
@@ -158,7 +156,7 @@ static void cmd_get_client_list(struct ctl_daemon *d, struct ctl_conn *c, int ar
 		return;
 	pids = calloc(s->nclients ? s->nclients : 1, sizeof(*pids));
 	if (!pids) {
-		fail(r, "Out of memory");
+		ctl_fail(r, "Out of memory");
 		return;
 	}
 	for (c = d->conns; c && n < s->nclients; c = c->next)
@@ -198,7 +196,7 @@ static void cmd_get_device_client_list(struct ctl_daemon *d, struct ctl_conn *c,
 	if (json) {
 		r->unlogged = 1;
 		if (ctl_report_device_clients_json(d, s, r->out) < 0)
-			fail(r, "Out of memory");
+			ctl_fail(r, "Out of memory");
 		return;
 	}
 	if (s) {
@@ -262,13 +260,13 @@ static void cmd_ps(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **ar
 			if (!(s = server_arg(d, argc, argv, ++i, r)))
 				return;
 		} else {
-			fail(r, "Usage: ps [-p PID] [--json]");
+			ctl_fail(r, "Usage: ps [-p PID] [--json]");
 			return;
 		}
 	}
 	if (json) {
 		if (ctl_report_json(d, s, r->out) < 0)
-			fail(r, "Out of memory");
+			ctl_fail(r, "Out of memory");
 		return;
 	}
 	if (!s && !d->servers) {
@@ -288,7 +286,7 @@ static void cmd_ps(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **ar
 static int atp_arg(const char *s, uint32_t *milli, struct ctl_reply *r)
 {
 	if (!s || omps_atp_parse(s, milli) < 0) {
-		fail(r, "Invalid percentage, expected between (0.0, 100.0]");
+		ctl_fail(r, "Invalid percentage, expected between (0.0, 100.0]");
 		return -1;
 	}
 	return 0;
@@ -343,17 +341,17 @@ static void cmd_get_atp(struct ctl_daemon *d, struct ctl_conn *c, int argc, char
 static int memlimit_args(int argc, char **argv, int i, uint64_t *bytes, struct ctl_reply *r)
 {
 	if (argc != i + 2) {
-		fail(r, "Invalid command format: expected <dev> <value>, e.g. 0 2G");
+		ctl_fail(r, "Invalid command format: expected <dev> <value>, e.g. 0 2G");
 		return -1;
 	}
 	if (!omps_devkey_valid(argv[i])) {
-		fail(r, "Invalid device \"%s\": expected an ordinal below %d or a GPU UUID", argv[i],
-		     OMPS_MAX_DEVICES);
+		ctl_fail(r, "Invalid device \"%s\": expected an ordinal below %d or a GPU UUID", argv[i],
+			 OMPS_MAX_DEVICES);
 		return -1;
 	}
 	if (omps_memsize_parse(argv[i + 1], bytes) < 0) {
-		fail(r, "Invalid memory limit \"%s\": expected an integer with a unit, e.g. 512M or 2G",
-		     argv[i + 1]);
+		ctl_fail(r, "Invalid memory limit \"%s\": expected an integer with a unit, e.g. 512M or 2G",
+			 argv[i + 1]);
 		return -1;
 	}
 	return 0;
@@ -362,7 +360,7 @@ static int memlimit_args(int argc, char **argv, int i, uint64_t *bytes, struct c
 static void set_memlimit(struct omps_settings *s, const char *dev, uint64_t bytes, struct ctl_reply *r)
 {
 	if (omps_memlimit_set(s, dev, bytes) < 0)
-		fail(r, "Too many device memory limits (at most %d)", OMPS_MAX_MEMLIMITS);
+		ctl_fail(r, "Too many device memory limits (at most %d)", OMPS_MAX_MEMLIMITS);
 }
 
 static void print_memlimit(const struct omps_settings *s, int argc, char **argv, int i, struct ctl_reply *r)
@@ -371,7 +369,7 @@ static void print_memlimit(const struct omps_settings *s, int argc, char **argv,
 	char buf[32];
 
 	if (argc != i + 1 || !omps_devkey_valid(argv[i])) {
-		fail(r, "Invalid command format: expected a device ordinal or GPU UUID");
+		ctl_fail(r, "Invalid command format: expected a device ordinal or GPU UUID");
 		return;
 	}
 	m = omps_memlimit_get(s, argv[i]);
@@ -427,7 +425,7 @@ static void cmd_set_default_priority(struct ctl_daemon *d, struct ctl_conn *c, i
 {
 	(void)c;
 	if (argc != 2 || omps_priority_parse(argv[1], &d->defaults.priority) < 0)
-		fail(r, "Invalid priority value - must be 0 or 1!");
+		ctl_fail(r, "Invalid priority value - must be 0 or 1!");
 }
 
 static void cmd_get_default_priority(struct ctl_daemon *d, struct ctl_conn *c, int argc, char **argv,
@@ -444,7 +442,7 @@ static void cmd_shutdown_server(struct ctl_daemon *d, struct ctl_conn *c, int ar
 
 	(void)c;
 	if (argc == 3 && strcmp(argv[2], "-f")) {
-		fail(r, "Usage: shutdown_server <PID> [-f]");
+		ctl_fail(r, "Usage: shutdown_server <PID> [-f]");
 		return;
 	}
 	s = server_arg(d, argc, argv, 1, r);
@@ -465,19 +463,19 @@ static void cmd_terminate_client(struct ctl_daemon *d, struct ctl_conn *c, int a
 		return;
 	}
 	if (argc != 3 || parse_pid(argv[2], &pid) < 0) {
-		fail(r, "A client PID is required\n1");
+		ctl_fail(r, "A client PID is required\n1");
 		return;
 	}
 	for (k = d->conns; k; k = k->next)
 		if (k->role == CONN_CLIENT && k->server == s && k->pid == pid)
 			break;
 	if (!k) {
-		fail(r, "Invalid process %d!\n1", (int)pid);
+		ctl_fail(r, "Invalid process %d!\n1", (int)pid);
 		return;
 	}
 	m = (struct omps_terminate){.seq = ++s->next_seq, .pid = pid};
 	if (ctl_server_send(s, OMPS_MSG_SERVER_TERMINATE, &m, sizeof(m), -1) < 0) {
-		fail(r, "Cannot reach server %d\n1", (int)s->pid);
+		ctl_fail(r, "Cannot reach server %d\n1", (int)s->pid);
 		return;
 	}
 	c->wait_seq = m.seq;
@@ -518,12 +516,12 @@ static void cmd_device_query(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 	if (c->uid != 0 && c->uid != d->uid && jobs(d) >= QUERIES_OF_OTHERS) {
 		/* Each is a helper of the daemon's user that starts the driver
 		 * (security review L1); root and the daemon's user always get one. */
-		fail(r, "%d device queries are running already; try again when they end", QUERIES_OF_OTHERS);
+		ctl_fail(r, "%d device queries are running already; try again when they end", QUERIES_OF_OTHERS);
 		return;
 	}
 	f = json ? NULL : open_memstream(&tail, &len);
 	if (!f && !json) {
-		fail(r, "Out of memory");
+		ctl_fail(r, "Out of memory");
 		return;
 	}
 	for (s = d->servers; f && s; s = s->next) {
@@ -538,7 +536,7 @@ static void cmd_device_query(struct ctl_daemon *d, struct ctl_conn *c, int argc,
 		fclose(f);
 	if (ctl_job_start(d, c, csv, tail, json) < 0) {
 		free(tail);
-		fail(r, "Cannot run openmps-server --query-devices");
+		ctl_fail(r, "Cannot run openmps-server --query-devices");
 		return;
 	}
 	r->deferred = 1;
@@ -634,7 +632,7 @@ void ctl_command(struct ctl_daemon *d, struct ctl_conn *c, const char *line, str
 	snprintf(buf, sizeof(buf), "%s", line);
 	for (tok = strtok_r(buf, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
 		if (argc == MAX_ARGS + 1) {
-			fail(r, "Too many arguments");
+			ctl_fail(r, "Too many arguments");
 			return;
 		}
 		argv[argc++] = tok;
@@ -645,17 +643,17 @@ void ctl_command(struct ctl_daemon *d, struct ctl_conn *c, const char *line, str
 		if (strcmp(argv[0], cmd->name))
 			continue;
 		if (argc - 1 > cmd->max_args) {
-			fail(r, "Too many arguments. Usage: %s%s%s", cmd->name, *cmd->usage ? " " : "",
-			     cmd->usage);
+			ctl_fail(r, "Too many arguments. Usage: %s%s%s", cmd->name, *cmd->usage ? " " : "",
+				 cmd->usage);
 			return;
 		}
 		if (cmd->privileged && c->uid != d->uid && c->uid != 0) {
-			fail(r, "Insufficient privileges for UID %u: only user %u or root may run %s",
-			     (unsigned)c->uid, (unsigned)d->uid, cmd->name);
+			ctl_fail(r, "Insufficient privileges for UID %u: only user %u or root may run %s",
+				 (unsigned)c->uid, (unsigned)d->uid, cmd->name);
 			return;
 		}
 		cmd->run(d, c, argc, argv, r);
 		return;
 	}
-	fail(r, "Unknown command \"%s\"", argc ? argv[0] : "");
+	ctl_fail(r, "Unknown command \"%s\"", argc ? argv[0] : "");
 }

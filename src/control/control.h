@@ -197,6 +197,8 @@ int ctl_access_take_dir(const char *dir, const char *what, mode_t mode, gid_t gr
 
 /* commands.c */
 void ctl_command(struct ctl_daemon *d, struct ctl_conn *c, const char *line, struct ctl_reply *r);
+/* A command's failure: the line (a newline added) and a failed reply. */
+void ctl_fail(struct ctl_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ctl_command_unlogged(const char *line);
 void ctl_print_command_help(FILE *f);
 
@@ -206,6 +208,7 @@ struct ctl_server *ctl_server_start(struct ctl_daemon *d, uid_t uid);
 int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s); /* 1: a message was handled */
 void ctl_server_shutdown(struct ctl_daemon *d, struct ctl_server *s, int force);
 int ctl_server_send(struct ctl_server *s, uint32_t type, const void *payload, size_t len, int fd);
+void ctl_server_lost(struct ctl_server *s); /* its socket broke: it takes no one until reaped */
 void ctl_servers_reap(struct ctl_daemon *d);
 void ctl_servers_timers(struct ctl_daemon *d, double *next);
 const char *ctl_server_state_name(enum ctl_server_state st);

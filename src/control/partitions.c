@@ -103,8 +103,7 @@ static struct ctl_sm_device *device_named(struct ctl_daemon *d, const char *uuid
 			found = &d->smdev[i], n++;
 	if (n == 1)
 		return found;
-	fprintf(r->out, "%s GPU UUID %s\n", n ? "Ambiguous" : "Unknown", uuid);
-	r->failed = 1;
+	ctl_fail(r, "%s GPU UUID %s", n ? "Ambiguous" : "Unknown", uuid);
 	return NULL;
 }
 
@@ -161,24 +160,20 @@ static void cmd_add(struct ctl_daemon *d, int argc, char **argv, struct ctl_repl
 	int start;
 
 	if (argc != 4) {
-		fprintf(r->out, "Usage: sm_partition add <GPU UUID> <chunks>\n");
-		r->failed = 1;
+		ctl_fail(r, "Usage: sm_partition add <GPU UUID> <chunks>");
 		return;
 	}
 	if (!(g = device_named(d, argv[2], r)))
 		return;
 	count = strtoul(argv[3], &end, 10);
 	if (*end || !count || count > g->chunks) {
-		fprintf(r->out, "Invalid chunk count \"%s\": %s has %u chunks of %u SMs\n", argv[3], g->uuid,
-			g->chunks, g->chunk_sms);
-		r->failed = 1;
+		ctl_fail(r, "Invalid chunk count \"%s\": %s has %u chunks of %u SMs", argv[3], g->uuid, g->chunks,
+			 g->chunk_sms);
 		return;
 	}
 	start = first_fit(g, (unsigned)count, &largest);
 	if (start < 0 || g->nparts == CTL_MAX_CHUNKS) {
-		fprintf(r->out, "Not enough free chunks on %s: %lu asked, %u free in one run\n", g->uuid, count,
-			largest);
-		r->failed = 1;
+		ctl_fail(r, "Not enough free chunks on %s: %lu asked, %u free in one run", g->uuid, count, largest);
 		return;
 	}
 	g->part[g->nparts++] = (struct ctl_sm_part){.id = ++g->next_id, .start = (unsigned)start,
@@ -192,21 +187,18 @@ static void cmd_rm(struct ctl_daemon *d, int argc, char **argv, struct ctl_reply
 	struct ctl_sm_part *p;
 
 	if (argc != 4) {
-		fprintf(r->out, "Usage: sm_partition rm <GPU UUID> <partition>\n");
-		r->failed = 1;
+		ctl_fail(r, "Usage: sm_partition rm <GPU UUID> <partition>");
 		return;
 	}
 	if (!(g = device_named(d, argv[2], r)))
 		return;
 	if (!(p = part_named(g, argv[3]))) {
-		fprintf(r->out, "Unknown partition %s on %s\n", argv[3], g->uuid);
-		r->failed = 1;
+		ctl_fail(r, "Unknown partition %s on %s", argv[3], g->uuid);
 		return;
 	}
 	if (p->users) {
-		fprintf(r->out, "Partition %s/%u is in use by %u client%s\n", g->uuid, p->id, p->users,
-			p->users == 1 ? "" : "s");
-		r->failed = 1;
+		ctl_fail(r, "Partition %s/%u is in use by %u client%s", g->uuid, p->id, p->users,
+			 p->users == 1 ? "" : "s");
 		return;
 	}
 	*p = g->part[--g->nparts];
@@ -215,15 +207,13 @@ static void cmd_rm(struct ctl_daemon *d, int argc, char **argv, struct ctl_reply
 void ctl_partition_command(struct ctl_daemon *d, int argc, char **argv, struct ctl_reply *r)
 {
 	if (!d->static_parts) {
-		fprintf(r->out, "Static SM partitioning is off: start the daemon with -S\n");
-		r->failed = 1;
+		ctl_fail(r, "Static SM partitioning is off: start the daemon with -S");
 	} else if (argc >= 2 && !strcmp(argv[1], "add")) {
 		cmd_add(d, argc, argv, r);
 	} else if (argc >= 2 && !strcmp(argv[1], "rm")) {
 		cmd_rm(d, argc, argv, r);
 	} else {
-		fprintf(r->out, "Usage: sm_partition add <GPU UUID> <chunks> | sm_partition rm <GPU UUID> <partition>\n");
-		r->failed = 1;
+		ctl_fail(r, "Usage: sm_partition add <GPU UUID> <chunks> | sm_partition rm <GPU UUID> <partition>");
 	}
 }
 
@@ -232,8 +222,7 @@ void ctl_partition_list(struct ctl_daemon *d, struct ctl_reply *r)
 	unsigned i, j, used;
 
 	if (!d->static_parts) {
-		fprintf(r->out, "Static SM partitioning is off: start the daemon with -S\n");
-		r->failed = 1;
+		ctl_fail(r, "Static SM partitioning is off: start the daemon with -S");
 		return;
 	}
 	fprintf(r->out, "%-42s %-10s %-7s %-12s %-6s %s\n", "GPU", "PARTITION", "CHUNKS", "CHUNKS AT", "SMS",

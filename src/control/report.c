@@ -107,13 +107,19 @@ static json_t *server(struct ctl_daemon *d, const struct ctl_server *s)
 			 clients);
 }
 
+/* A PCI address as nvidia-smi writes it, domain:bus:device.function. */
+static void pci_text(char *out, size_t len, unsigned dom, unsigned bus, unsigned dev, unsigned fn)
+{
+	snprintf(out, len, "%04x:%02x:%02x.%x", dom & 0xffff, bus & 0xff, dev & 0xff, fn & 0xf);
+}
+
 static json_t *device(const struct omps_device *dev)
 {
 	char uuid[64], pci[32];
 
 	omps_uuid_format(dev->uuid, uuid, sizeof(uuid));
-	snprintf(pci, sizeof(pci), "%04x:%02x:%02x.%x", (unsigned)dev->pci_domain & 0xffff,
-		 (unsigned)dev->pci_bus & 0xff, (unsigned)dev->pci_device & 0xff, (unsigned)dev->pci_function & 0xf);
+	pci_text(pci, sizeof(pci), (unsigned)dev->pci_domain, (unsigned)dev->pci_bus, (unsigned)dev->pci_device,
+		 (unsigned)dev->pci_function);
 	return json_pack("{s:i, s:s, s:s, s:o, s:i, s:I}", "ordinal", dev->ordinal, "pci", pci, "uuid", uuid, "name",
 			 text(dev->name, sizeof(dev->name)), "sms", dev->sm_count, "memory_total",
 			 (json_int_t)dev->total_mem);
@@ -146,7 +152,7 @@ static json_t *csv_row(char *line)
 	*a = *b = *c = *last = '\0';
 	if (sscanf(a + 1, "%x:%x.%x.%x", &dom, &bus, &dev, &fn) != 4) /* the table's 0000:10.00.00 */
 		return NULL;
-	snprintf(pci, sizeof(pci), "%04x:%02x:%02x.%x", dom & 0xffff, bus & 0xff, dev & 0xff, fn & 0xf);
+	pci_text(pci, sizeof(pci), dom, bus, dev, fn);
 	return json_pack("{s:i, s:s, s:s, s:o, s:s}", "ordinal", atoi(line), "pci", pci, "uuid", b + 1, "name",
 			 text(c + 1, 256), "attributes", last + 1);
 }
@@ -202,20 +208,13 @@ int ctl_report_device_clients_json(struct ctl_daemon *d, struct ctl_server *only
 
 int ctl_report_json(struct ctl_daemon *d, struct ctl_server *only, FILE *out)
 {
-	json_t *servers = json_array(), *doc;
+	json_t *servers = json_array();
 	struct ctl_server *s;
-	int rc;
 
 	for (s = d->servers; servers && s; s = s->next)
 		if (!only || s == only)
 			json_array_append_new(servers, server(d, s));
-	doc = json_pack("{s:o}", "servers", servers);
-	if (!doc)
-		return -1;
-	rc = json_dumpf(doc, out, JSON_COMPACT);
-	fputc('\n', out);
-	json_decref(doc);
-	return rc;
+	return dump(json_pack("{s:o}", "servers", servers), out);
 }
 
 /* Prometheus's text format: a label value escaped, and printable ASCII only

@@ -220,18 +220,28 @@ static void on_ready(struct ctl_daemon *d, struct ctl_server *s, const char *buf
 	ctl_schedule(d);
 }
 
-/* A client its server let go of at terminate_client: no longer its server's
- * (ps, get_client_list and the drain count skip it), nor waiting for one. */
-static void forget_terminated(struct ctl_daemon *d, struct ctl_server *s, pid_t pid)
+/* The client of server s that is process pid, as the server names it. */
+static struct ctl_conn *client_of(struct ctl_daemon *d, const struct ctl_server *s, pid_t pid)
 {
 	struct ctl_conn *c;
 
 	for (c = d->conns; c; c = c->next)
-		if (c->role == CONN_CLIENT && c->server == s && c->pid == pid) {
-			s->nclients--;
-			c->server = NULL;
-			c->terminated = 1;
-		}
+		if (c->role == CONN_CLIENT && c->server == s && c->pid == pid)
+			return c;
+	return NULL;
+}
+
+/* A client its server let go of at terminate_client: no longer its server's
+ * (ps, get_client_list and the drain count skip it), nor waiting for one. */
+static void forget_terminated(struct ctl_daemon *d, struct ctl_server *s, pid_t pid)
+{
+	struct ctl_conn *c = client_of(d, s, pid);
+
+	if (!c)
+		return;
+	s->nclients--;
+	c->server = NULL;
+	c->terminated = 1;
 }
 
 /* A front end waits for this answer to terminate_client. */
@@ -270,9 +280,8 @@ static void on_usage(struct ctl_daemon *d, struct ctl_server *s, const char *buf
 	if ((size_t)n != sizeof(u))
 		return;
 	memcpy(&u, buf, sizeof(u));
-	for (c = d->conns; c; c = c->next)
-		if (c->role == CONN_CLIENT && c->server == s && c->pid == u.pid)
-			c->usage = u;
+	if ((c = client_of(d, s, u.pid)))
+		c->usage = u;
 }
 
 static void on_stats(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n)
@@ -283,9 +292,19 @@ static void on_stats(struct ctl_daemon *d, struct ctl_server *s, const char *buf
 	if ((size_t)n != sizeof(m))
 		return;
 	memcpy(&m, buf, sizeof(m));
-	for (c = d->conns; c; c = c->next)
-		if (c->role == CONN_CLIENT && c->server == s && c->pid == m.pid)
-			c->stats = m;
+	if ((c = client_of(d, s, m.pid)))
+		c->stats = m;
+}
+
+/* Its socket broke (it is going: a GPU fault, say). Its exit is handled
+ * when it is reaped; until then it takes no one, so a client waits for the
+ * next server. Its socket is ctl_server_readable's to drain and close. */
+void ctl_server_lost(struct ctl_server *s)
+{
+	if (s->state == CTL_SERVER_ACTIVE)
+		s->state = CTL_SERVER_SHUTTING_DOWN;
+	if (!s->kill_at) /* one that closed its end but lives on */
+		s->kill_at = ctl_now() + LOST_GRACE;
 }
 
 int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
@@ -302,14 +321,9 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 	if (n < 0) {
 		if (errno == EAGAIN)
 			return 0;
-		/* Its exit is handled when it is reaped; until then it takes no
-		 * one (a client waits for the next server). */
 		close(s->fd);
 		s->fd = -1;
-		if (s->state == CTL_SERVER_ACTIVE)
-			s->state = CTL_SERVER_SHUTTING_DOWN;
-		if (!s->kill_at) /* one that closed its end but lives on */
-			s->kill_at = ctl_now() + LOST_GRACE;
+		ctl_server_lost(s);
 		return 0;
 	}
 	switch (hdr.type) {
