@@ -243,14 +243,15 @@ static struct srv_partition *partition_of(struct srv_state *s, int dev, unsigned
 	return p;
 }
 
-/* Under part_lock: p has one more user, and its slots with it (partition_put undoes it). */
-static void hold(struct srv_slots *sl, struct srv_partition *p)
+/* Under part_lock: p has one user more (by 1) or less (by -1), and its
+ * slots with it. */
+static void count_user(struct srv_slots *sl, struct srv_partition *p, int by)
 {
 	unsigned i;
 
-	p->users++;
+	p->users += by;
 	for (i = p->start; i < p->start + p->slots; i++)
-		sl->users[i]++;
+		sl->users[i] += by;
 }
 
 /* The partition for a share of dev, placed to overlap the others in use
@@ -271,7 +272,7 @@ static struct srv_partition *partition_take(struct srv_state *s, int dev, uint32
 		p = partition_of(s, dev, start, k, atp_milli);
 	}
 	if (p)
-		hold(sl, p);
+		count_user(sl, p, 1);
 	pthread_mutex_unlock(&s->part_lock);
 	return p;
 }
@@ -292,21 +293,17 @@ static struct srv_partition *partition_static(struct srv_state *s, int dev, unsi
 		omps_log("A static SM partition names chunks %u to %u of device %d, which has %u", start,
 			 start + count - 1, dev, sl->n);
 	if (p)
-		hold(sl, p);
+		count_user(sl, p, 1);
 	pthread_mutex_unlock(&s->part_lock);
 	return p;
 }
 
 static void partition_put(struct srv_state *s, struct srv_partition *p)
 {
-	unsigned i;
-
 	if (!p)
 		return;
 	pthread_mutex_lock(&s->part_lock);
-	p->users--;
-	for (i = p->start; i < p->start + p->slots; i++)
-		s->slots[p->dev]->users[i]--;
+	count_user(s->slots[p->dev], p, -1);
 	pthread_mutex_unlock(&s->part_lock);
 }
 
