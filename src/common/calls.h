@@ -157,6 +157,11 @@ struct omps_call_get_function {
 	char name[OMPS_MAX_NAME];
 };
 
+struct omps_call_func_index {
+	uint32_t module;
+	uint32_t index; /* in the driver's enumeration order */
+};
+
 struct omps_call_launch {
 	uint32_t function;
 	int32_t dev;
@@ -389,6 +394,11 @@ struct omps_reply_value {
 	int64_t value;
 };
 
+struct omps_reply_name {
+	struct omps_reply r;
+	char name[OMPS_MAX_NAME]; /* NUL-terminated */
+};
+
 struct omps_reply_global {
 	struct omps_reply r;
 	uint64_t ptr, bytes;
@@ -477,7 +487,8 @@ struct omps_reply_function {
 	X(VMM_UNMAP, vmm, unmap, vmm, FIXED, SYNC, "memory unmap")                                            \
 	X(VMM_ACCESS, vmm, access, vmm, FIXED, SYNC, "memory access set")                                    \
 	X(CTX_RESET, context, reset, dev, FIXED, SYNC, "primary context reset")                               \
-	X(STREAM_MEMOP, stream, memop, memop, FIXED, ASYNC, "stream memory operation")
+	X(STREAM_MEMOP, stream, memop, memop, FIXED, ASYNC, "stream memory operation")                          \
+	X(MODULE_FUNC_NAME, module, function_name, func_index, FIXED, SYNC, "module function name") /* -> name */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -108,6 +108,8 @@
 	OPT(mem_unmap, cuMemUnmap) \
 	OPT(mem_set_access, cuMemSetAccess) \
 	OPT(module_get_function_count, cuModuleGetFunctionCount) \
+	OPT(module_enumerate_functions, cuModuleEnumerateFunctions) \
+	OPT(func_get_name, cuFuncGetName) \
 	OPT(device_get_dev_resource, cuDeviceGetDevResource) \
 	OPT(dev_sm_resource_split_by_count, cuDevSmResourceSplitByCount) \
 	OPT(dev_resource_generate_desc, cuDevResourceGenerateDesc) \

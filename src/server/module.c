@@ -431,6 +431,42 @@ void srv_module_function_count(struct srv_client *c, const struct omps_call_hand
 	srv_reply_value(c, r, n);
 }
 
+/* The name of a module's index-th function, in the driver's order: the
+ * shim enumerates a module's functions by name (cuModuleEnumerateFunctions,
+ * cuFFT's context hook), each then looked up as cuModuleGetFunction's. */
+void srv_module_function_name(struct srv_client *c, const struct omps_call_func_index *m)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	struct srv_module *mod = module_of(c, m->module);
+	struct omps_reply_name rep;
+	CUfunction *fns = NULL;
+	const char *name = NULL;
+	unsigned int n = 0;
+	CUresult r = mod ? srv_use_device(c, mod->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && (!drv->module_get_function_count || !drv->module_enumerate_functions ||
+				  !drv->func_get_name))
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = drv->module_get_function_count(&n, mod->mod);
+	if (r == CUDA_SUCCESS && m->index >= n)
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && !(fns = calloc(n, sizeof(*fns))))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	if (r == CUDA_SUCCESS)
+		r = drv->module_enumerate_functions(fns, n, mod->mod);
+	if (r == CUDA_SUCCESS)
+		r = drv->func_get_name(&name, fns[m->index]);
+	if (r == CUDA_SUCCESS && (!name || strlen(name) >= sizeof(rep.name)))
+		r = CUDA_ERROR_NOT_SUPPORTED; /* a name GET_FUNCTION could not carry */
+	if (r == CUDA_SUCCESS)
+		strcpy(rep.name, name);
+	free(fns);
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
 void srv_module_unload(struct srv_client *c, const struct omps_call_handle *m)
 {
 	srv_reply_result(c, unload(c, m->handle));

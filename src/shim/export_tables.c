@@ -31,7 +31,7 @@
 
 #define CALL(name, ...) ((__typeof__(&name))shim_table[SHIM_EP_##name])(__VA_ARGS__)
 
-enum table { CUDART, INTEGRITY, CTX_CHECKS, CLS, TOOLS_CONTEXT, CONTEXT_HOOKS, NTABLES };
+enum table { CUDART, INTEGRITY, CTX_CHECKS, CLS, TOOLS_CONTEXT, MODULE_FUNCTIONS, NTABLES };
 
 static const struct {
 	unsigned char id[16];
@@ -49,7 +49,7 @@ static const struct {
 	[TOOLS_CONTEXT] = {{0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48, 0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8,
 			    0xf2},
 			   93},
-	[CONTEXT_HOOKS] = {{0x6e, 0x16, 0x3f, 0xbe, 0xb9, 0x58, 0x44, 0x4d, 0x83, 0x5c, 0xe1, 0x82, 0xaf, 0xf1, 0x99,
+	[MODULE_FUNCTIONS] = {{0x6e, 0x16, 0x3f, 0xbe, 0xb9, 0x58, 0x44, 0x4d, 0x83, 0x5c, 0xe1, 0x82, 0xaf, 0xf1, 0x99,
 			    0x1e},
 			   16},
 };
@@ -64,14 +64,31 @@ static int driver_slot_kept(enum table which, size_t k)
 }
 
 /* The table cuFFT asks for after it loads its kernels (6e163fbe-…): slot 7
- * takes the context and a function of cuFFT's to call back. Given the
- * driver's own table in remote mode, the driver read the shim's context
- * handle as its own and the program died (CuPy's first FFT). Natively on the
- * H200 (driver 580, OPENMPS_TRACE_EXPORTS=args) slot 7 answers 1 and cuFFT
- * carries on: so it does here; the table's other slots are refused. */
-static CUresult context_hook(void)
+ * hands each function of a module to a callback of cuFFT's. Traced natively
+ * on the H200 (driver 580, OPENMPS_TRACE_EXPORTS=args): it takes (context,
+ * module, callback, its argument), the callback stores the function it is
+ * given (mov [rdi], rsi; ret), and the slot returns 1 for cuFFT's modules of
+ * one kernel: the count. Answering 1 without the callback left cuFFT with no
+ * kernel, and it unloaded the module and failed the plan
+ * (CUFFT_INTERNAL_ERROR). The table's other slots are refused. */
+static unsigned long module_functions_each(CUcontext ctx, CUmodule module, void (*each)(void *, CUfunction),
+					   void *arg)
 {
-	return CUDA_ERROR_INVALID_VALUE; /* 1, the driver's answer */
+	CUfunction fns[64];
+	unsigned int n = 0, i;
+
+	(void)ctx;
+	if (!each || CALL(cuModuleGetFunctionCount, &n, module) != CUDA_SUCCESS)
+		return 0;
+	if (n > sizeof(fns) / sizeof(fns[0]))
+		n = sizeof(fns) / sizeof(fns[0]);
+	if (CALL(cuModuleEnumerateFunctions, fns, n, module) != CUDA_SUCCESS)
+		return 0;
+	for (i = 0; i < n; i++)
+		each(arg, fns[i]);
+	if (shim_trace_on)
+		shim_trace_note("export table 6e163fbe slot 7 (served): %u functions of module %p", n, (void *)module);
+	return n;
 }
 
 /* Slot 4: a flag word that says the context is valid. */
@@ -312,7 +329,7 @@ static size_t sized_words(const uint64_t *t)
 
 /* The shim's own table: the driver's words where it has one, each driver
  * function refused, then the slots served. */
-static const void *serve(enum table which, const uint64_t *real, const char *id)
+static const void *serve(enum table which, const uint64_t *real, const char *id, enum shim_slot_kind trace)
 {
 	size_t n = known[which].words, have, k, first = which == CLS ? 0 : 1;
 	uint64_t *t;
@@ -333,6 +350,12 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 		t[k] = refuse ? (uint64_t)(uintptr_t)shim_slot_stub(id, (unsigned)k, NULL, SHIM_SLOT_REFUSED)
 		       : k < have ? real[k]
 				  : 0;
+		if (!refuse && k < have && trace != SHIM_SLOT_NONE && driver_code(real[k])) {
+			void *stub = shim_slot_stub(id, (unsigned)k, (void *)(uintptr_t)real[k], trace);
+
+			if (stub) /* a driver slot kept: traced as natively */
+				t[k] = (uint64_t)(uintptr_t)stub;
+		}
 	}
 	shim_slot_stubs_seal();
 #define SLOT(k, fn) (t[k] = (uint64_t)(uintptr_t)(fn))
@@ -355,8 +378,8 @@ static const void *serve(enum table which, const uint64_t *real, const char *id)
 		SLOT(39, tools_context_query);
 		SLOT(51, tools_context_object);
 		break;
-	case CONTEXT_HOOKS:
-		SLOT(7, context_hook);
+	case MODULE_FUNCTIONS:
+		SLOT(7, module_functions_each);
 		break;
 	case CLS:
 		SLOT(0, cls_put);
@@ -429,7 +452,7 @@ CUresult shim_export_table(const void **out, const CUuuid *uuid, enum shim_slot_
 		shim_real_init(); /* its slots may need it */
 	r = get ? get(&real, uuid) : CUDA_ERROR_NOT_FOUND;
 	if (remote && which != NTABLES) {
-		mine = serve(which, r == CUDA_SUCCESS ? real : NULL, id);
+		mine = serve(which, r == CUDA_SUCCESS ? real : NULL, id, trace_slots);
 		r = mine ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 	} else if (r == CUDA_SUCCESS) {
 		mine = trace_slots != SHIM_SLOT_NONE ? traced(real, id, which == INTEGRITY, trace_slots) : real;

@@ -28,7 +28,7 @@ TABLE_NAMES = {
     "CTX_CHECKS": "263e8860-… (context checks)",
     "CLS": "c693336e-… (context-local storage)",
     "TOOLS_CONTEXT": "21318c60-… (tools context, cuBLAS)",
-    "CONTEXT_HOOKS": "6e163fbe-… (cuFFT's context hooks)",
+    "MODULE_FUNCTIONS": "6e163fbe-… (cuFFT's module functions)",
 }
 
 

@@ -231,6 +231,37 @@ static CUresult module_get_function_count(unsigned int *count, CUmodule hmod)
 	return r;
 }
 
+/* The first n of a module's functions, in the driver's order: each named by
+ * the server, then looked up by that name. */
+static CUresult module_enumerate_functions(CUfunction *fns, unsigned int n, CUmodule hmod)
+{
+	static struct omps_reply_name rep; /* large: static, one call at a time */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct omps_call_func_index m = {.module = (uint32_t)(uintptr_t)hmod};
+	unsigned int count = 0, i;
+	CUresult r;
+
+	if (!fns)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = module_get_function_count(&count, hmod);
+	for (i = 0; r == CUDA_SUCCESS && i < n && i < count; i++) {
+		pthread_mutex_lock(&lock);
+		m.index = i;
+		r = shim_call(OMPS_CALL_MODULE_FUNC_NAME, &m, sizeof(m), &rep, sizeof(rep));
+		if (r == CUDA_SUCCESS && !memchr(rep.name, '\0', sizeof(rep.name)))
+			r = CUDA_ERROR_MPS_RPC_FAILURE;
+		if (r == CUDA_SUCCESS)
+			r = module_get_function(&fns[i], hmod, rep.name);
+		pthread_mutex_unlock(&lock);
+	}
+	return r;
+}
+
+static CUresult library_enumerate_kernels(CUkernel *kernels, unsigned int n, CUlibrary library)
+{
+	return module_enumerate_functions((CUfunction *)kernels, n, (CUmodule)library);
+}
+
 static CUresult library_get_kernel_count(unsigned int *count, CUlibrary library)
 {
 	return module_get_function_count(count, (CUmodule)library);
@@ -449,6 +480,8 @@ void shim_module_install(void)
 	SHIM_INSTALL(cuModuleGetFunction, module_get_function);
 	SHIM_INSTALL(cuModuleGetFunctionCount, module_get_function_count);
 	SHIM_INSTALL(cuLibraryGetKernelCount, library_get_kernel_count);
+	SHIM_INSTALL(cuModuleEnumerateFunctions, module_enumerate_functions);
+	SHIM_INSTALL(cuLibraryEnumerateKernels, library_enumerate_kernels);
 	SHIM_LOCAL(cuFuncGetParamInfo, func_get_param_info);
 	SHIM_INSTALL(cuLibraryLoadData, library_load_data);
 	SHIM_INSTALL(cuLibraryUnload, library_unload);

@@ -40,6 +40,8 @@ static const CUuuid checks_id = {{0x26, 0x3e, (char)0x88, 0x60, 0x7c, (char)0xd2
 				  (char)0xf6, (char)0xbb, (char)0xd5, 0x00, 0x6d, (char)0xfa, 0x7e}};
 static const CUuuid tools_context_id = {{0x21, 0x31, (char)0x8c, 0x60, (char)0x97, 0x14, 0x32, 0x48, (char)0x8c,
 					 (char)0xa6, 0x41, (char)0xff, 0x73, 0x24, (char)0xc8, (char)0xf2}};
+static const CUuuid module_functions_id = {{0x6e, 0x16, 0x3f, (char)0xbe, (char)0xb9, 0x58, 0x44, 0x4d, (char)0x83,
+					    0x5c, (char)0xe1, (char)0x82, (char)0xaf, (char)0xf1, (char)0x99, 0x1e}};
 static const CUuuid cls_id = {{(char)0xc6, (char)0x93, 0x33, 0x6e, 0x11, 0x21, (char)0xdf, 0x11, (char)0xa8,
 			       (char)0xc3, 0x68, (char)0xf3, 0x55, (char)0xd8, (char)0x95, (char)0x93}};
 
@@ -120,6 +122,68 @@ static CUcontext tables(void)
 	return ctx;
 }
 
+typedef unsigned long (*each_fn)(CUcontext, CUmodule, void (*)(void *, CUfunction), void *);
+
+struct found {
+	CUfunction fn[8];
+	int n;
+};
+
+static void found_one(void *arg, CUfunction fn)
+{
+	struct found *f = arg;
+
+	if (f->n < 8)
+		f->fn[f->n++] = fn;
+}
+
+/* A module's functions as cuFFT finds its kernels (slot 7 of 6e163fbe-…
+ * hands each to a callback and returns the count) and as
+ * cuModuleEnumerateFunctions gives them; the one named "twice" launches
+ * (d holds n words, each doubled again). */
+static void module_functions(CUlibrary lib, CUdeviceptr d, unsigned int n)
+{
+	CUresult (*get)(const void **, const CUuuid *) = NULL;
+	struct found found = {.n = 0};
+	unsigned int count = 0, i, h[256];
+	CUfunction fns[4], twice = NULL;
+	const char *name, *other;
+	void *args[] = {&d, &n};
+	const uint64_t *t;
+	CUkernel ks[2];
+	CUcontext ctx;
+	CUmodule mod;
+
+	CK(cuGetProcAddress("cuGetExportTable", (void **)&get, 3000, 0, NULL));
+	CK(get((const void **)&t, &module_functions_id));
+	CK(cuLibraryGetModule(&mod, lib));
+	CK(cuModuleGetFunctionCount(&count, mod));
+	TRUE(count == 4);
+	CK(cuCtxGetCurrent(&ctx));
+	TRUE(((each_fn)t[7])(ctx, mod, found_one, &found) == 4);
+	TRUE(found.n == 4);
+	CK(cuModuleEnumerateFunctions(fns, 4, mod));
+	for (i = 0; i < 4; i++) {
+		CK(cuFuncGetName(&name, found.fn[i]));
+		CK(cuFuncGetName(&other, fns[i]));
+		TRUE(!strcmp(name, other)); /* one order */
+		if (!strcmp(name, "twice"))
+			twice = found.fn[i];
+	}
+	TRUE(twice != NULL);
+	CK(cuLibraryEnumerateKernels(ks, 2, lib));
+	CK(cuFuncGetName(&name, (CUfunction)ks[1]));
+	CK(cuFuncGetName(&other, fns[1]));
+	TRUE(!strcmp(name, other));
+	EXPECT(cuModuleEnumerateFunctions(NULL, 4, mod), CUDA_ERROR_INVALID_VALUE);
+	CK(cuLaunchKernel(twice, 1, 1, 1, 256, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(h, d, sizeof(h)));
+	for (i = 0; i < n; i++)
+		if (h[i] != i * 16)
+			FAIL("word %u is %u after a launch of the function slot 7 gave", i, h[i]);
+	printf("module functions verified\n");
+}
+
 /* cudart's wrapper of a fat binary; here it wraps the PTX. */
 static const struct {
 	uint32_t magic, version;
@@ -157,6 +221,7 @@ static void kernels(void)
 	for (i = 0; i < n; i++)
 		if (h[i] != i * 8)
 			FAIL("word %u is %u after three launches", i, h[i]);
+	module_functions(lib, d, n);
 	/* Refused at once, as the driver refuses them. */
 	EXPECT(cuLaunchKernel(f, 1, 1, 1, 2048, 1, 1, 0, NULL, args, NULL), CUDA_ERROR_INVALID_VALUE);
 	EXPECT(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 200 << 10, NULL, args, NULL), CUDA_ERROR_INVALID_VALUE);

@@ -17,7 +17,7 @@ check "five switches between the NULL stream and blocking ones (per-thread inclu
 
 out=$(probe 2>&1)
 check "a runtime-style program passes through the server" grep -qx "runtime_probe: PASS" <<<"$out"
-for area in "integrity check" "export tables" contexts kernels globals "pitched copies" "host memory" pools "host functions" context; do
+for area in "integrity check" "export tables" "module functions" contexts kernels globals "pitched copies" "host memory" pools "host functions" context; do
 	check "$area verified" grep -qx "$area verified" <<<"$out"
 done
 check "a refused export slot is named" \

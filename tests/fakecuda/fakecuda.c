@@ -906,6 +906,28 @@ CUresult CUDAAPI cuModuleGetFunctionCount(unsigned int *count, CUmodule module)
 	return CUDA_SUCCESS;
 }
 
+CUresult CUDAAPI cuModuleEnumerateFunctions(CUfunction *fns, unsigned int n, CUmodule module)
+{
+	struct fake_module *m = (struct fake_module *)module;
+	unsigned int i;
+
+	if (!fns || !m || n > sizeof(m->fn) / sizeof(m->fn[0]))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < n; i++)
+		fns[i] = (CUfunction)&m->fn[i];
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuFuncGetName(const char **name, CUfunction f)
+{
+	struct fake_function *fn = fake_fn(f);
+
+	if (!name || !fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	*name = fn->name;
+	return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset, size_t *size)
 {
 	if (!fake_fn(f) || !offset || !size || index > 1)

@@ -31,6 +31,7 @@
 	X(server_handles) \
 	X(server_memory_limit) \
 	X(server_module_function_count) \
+	X(server_module_function_name) \
 	X(server_legacy_stream_order) \
 	X(server_sm_shares)
 

@@ -25,6 +25,7 @@ TEST(calls_table)
 	ASSERT_EQ(OMPS_CALL_GRAPH_NODES, 48);
 	ASSERT_EQ(OMPS_CALL_MODULE_FUNC_COUNT, 49);
 	ASSERT_EQ(OMPS_CALL_STREAM_MEMOP, 69); /* protocol 8 */
+	ASSERT_EQ(OMPS_CALL_MODULE_FUNC_NAME, 70); /* protocol 9 */
 	ASSERT_STR_EQ(omps_call_name(OMPS_CALL_LAUNCH), "kernel launch");
 	ASSERT_STR_EQ(omps_call_info(OMPS_CALL_LAUNCH)->family, "launch");
 	ASSERT_UEQ(omps_call_info(OMPS_CALL_LAUNCH)->size, sizeof(struct omps_call_launch));

@@ -190,6 +190,40 @@ TEST(server_module_function_count)
 	leave(c);
 }
 
+/* A module's functions named by index, in the driver's order (fakecuda's:
+ * twice first); an index past them or another's module is refused. */
+TEST(server_module_function_name)
+{
+	static const char image[] = "// fakecuda\n";
+	struct omps_call_module_load load = {.dev = 0, .bytes = sizeof(image) - 1};
+	static struct omps_reply_name name;
+	struct omps_call_func_index ix = {0};
+	struct omps_reply_handle h;
+	struct srv_client *c;
+
+	server_up();
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_IMAGE_DATA, image, sizeof(image) - 1, &h, sizeof(h)), -1); /* posted */
+	ASSERT_EQ(call(c, OMPS_CALL_MODULE_LOAD, &load, sizeof(load), &h, sizeof(h)), sizeof(h));
+	ASSERT_EQ(h.r.result, CUDA_SUCCESS);
+	ix.module = h.handle;
+	ASSERT_EQ(call(c, OMPS_CALL_MODULE_FUNC_NAME, &ix, sizeof(ix), &name, sizeof(name)), sizeof(name));
+	ASSERT_EQ(name.r.result, CUDA_SUCCESS);
+	ASSERT_STR_EQ(name.name, "twice");
+	ix.index = 3;
+	ASSERT_EQ(call(c, OMPS_CALL_MODULE_FUNC_NAME, &ix, sizeof(ix), &name, sizeof(name)), sizeof(name));
+	ASSERT_EQ(name.r.result, CUDA_SUCCESS);
+	ASSERT(strcmp(name.name, "twice") != 0);
+	ix.index = 4;
+	ASSERT_EQ(call(c, OMPS_CALL_MODULE_FUNC_NAME, &ix, sizeof(ix), &name, sizeof(name)), sizeof(name));
+	ASSERT_EQ(name.r.result, CUDA_ERROR_INVALID_VALUE);
+	ix.index = 0;
+	ix.module = h.handle + 1;
+	ASSERT_EQ(call(c, OMPS_CALL_MODULE_FUNC_NAME, &ix, sizeof(ix), &name, sizeof(name)), sizeof(name));
+	ASSERT_EQ(name.r.result, CUDA_ERROR_INVALID_HANDLE);
+	leave(c);
+}
+
 static int waits(const char *log)
 {
 	char line[64];
