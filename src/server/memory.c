@@ -97,17 +97,21 @@ void srv_memory_account(struct srv_client *c, int dev, uint64_t bytes, int add)
 	account(c, dev, bytes, add);
 }
 
-/* Back to the shared pool on s, after s's work, zeroed first. */
-static CUresult zero_and_free(struct srv_client *c, CUdeviceptr ptr, uint64_t bytes, CUstream s)
+/* Back where it came from (a chunk of the arena, or the shared pool), on s
+ * after s's work, zeroed first. */
+static CUresult zero_and_free(struct srv_client *c, int dev, CUdeviceptr ptr, uint64_t bytes, CUstream s)
 {
-	CUresult r = c->srv->drv->memset_d8_async(ptr, 0, bytes, s);
+	CUresult r;
 
+	if (srv_arena_holds(c->srv, dev, ptr))
+		return srv_arena_free(c->srv, dev, ptr, bytes, s);
+	r = c->srv->drv->memset_d8_async(ptr, 0, bytes, s);
 	return r == CUDA_SUCCESS ? c->srv->drv->mem_free_async(ptr, s) : r;
 }
 
 static CUresult give_back(struct srv_client *c, const struct srv_alloc *a, CUstream s)
 {
-	CUresult r = zero_and_free(c, a->ptr, a->bytes, s);
+	CUresult r = zero_and_free(c, a->dev, a->ptr, a->bytes, s);
 
 	if (r == CUDA_SUCCESS)
 		account(c, a->dev, a->bytes, 0);
@@ -129,14 +133,20 @@ static CUresult quiet_stream(struct srv_client *c, int dev, CUstream *s)
 	return r;
 }
 
+/* From the arena (arena.c), or where the device has no virtual memory
+ * management, from the shared pool. */
 static CUresult alloc_now(struct srv_client *c, int dev, uint64_t bytes, CUdeviceptr *ptr)
 {
 	CUmemoryPool pool;
 	CUstream s;
 	CUresult r = quiet_stream(c, dev, &s);
 
-	if (r == CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS) {
+		r = srv_arena_alloc(c->srv, dev, bytes, s, ptr);
+		if (r != CUDA_ERROR_NOT_SUPPORTED)
+			return r;
 		r = shared_pool(c, dev, &pool);
+	}
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->mem_alloc_from_pool_async(ptr, bytes, pool, s);
 	if (r == CUDA_SUCCESS)
@@ -216,7 +226,7 @@ CUresult srv_memory_give_back_orphan(struct srv_client *c, int dev, CUdeviceptr 
 	CUstream s;
 	CUresult r = after_its_work(c, dev, &s);
 
-	return r == CUDA_SUCCESS ? zero_and_free(c, ptr, bytes, s) : r;
+	return r == CUDA_SUCCESS ? zero_and_free(c, dev, ptr, bytes, s) : r;
 }
 
 struct srv_alloc *srv_memory_alloc_of(struct srv_client *c, uint64_t ptr, uint64_t bytes)
@@ -291,8 +301,11 @@ void srv_memory_get_info(struct srv_client *c, const struct omps_call_dev *m)
 	memset(&rep, 0, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->mem_get_info(&free_b, &total);
-	if (r == CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS) {
+		free_b += srv_arena_spare(c->srv, m->dev); /* cuMemAlloc's to give */
+		free_b = free_b > total ? total : free_b;
 		srv_qos_mem_info(c, m->dev, &free_b, &total);
+	}
 	rep.free = free_b;
 	rep.total = total;
 	rep.r.result = srv_with_sticky(c, r);
@@ -737,6 +750,7 @@ void srv_memory_release(struct srv_client *c)
 			pthread_mutex_unlock(&c->srv->pool_lock);
 			if (pool)
 				c->srv->drv->mem_pool_trim_to(pool, 0);
+			srv_arena_trim(c->srv, (int)i);
 		}
 	}
 	for (i = 0; i < OMPS_STAGE_SLOTS; i++)

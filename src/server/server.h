@@ -242,7 +242,8 @@ struct srv_state {
 	const char *exit_why;	/* the daemon said to exit now: why, for each client's log line */
 	uint64_t host_bytes_max; /* bytes of host memory one client may share (OPENMPS_CLIENT_HOST_MEMORY_MB) */
 	struct srv_shared_module *shared_modules; /* module.c */
-	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* every client's memory (memory.c) */
+	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* clients' stream-ordered memory (memory.c) */
+	struct srv_arena *arena[OMPS_MAX_DEVICES]; /* clients' cuMemAlloc memory (arena.c) */
 	struct srv_workers workers;
 	pthread_mutex_t part_lock;
 	struct srv_partition *parts; /* qos.c */
@@ -464,6 +465,20 @@ void srv_module_release(struct srv_client *c);
 struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle);
 /* The device of the module a function of the client belongs to. */
 int srv_function_dev(struct srv_client *c, const struct srv_function *f);
+
+/* arena.c: clients' cuMemAlloc memory, in chunks of cuMemCreate memory.
+ * The caller has made dev's context current. */
+int srv_arena_init(struct srv_state *s);
+/* bytes, zero, at an address of a chunk; CUDA_ERROR_NOT_SUPPORTED when the
+ * device has no virtual memory management (the pool serves). A new chunk is
+ * zeroed on z and waited for. */
+CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream z, CUdeviceptr *ptr);
+int srv_arena_holds(struct srv_state *s, int dev, CUdeviceptr ptr);
+/* Zeroed after the work queued on q, and used again once that is done. */
+CUresult srv_arena_free(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t bytes, CUstream q);
+void srv_arena_trim(struct srv_state *s, int dev); /* idle chunks back to the device */
+/* Bytes its chunks hold for nobody: cuMemGetInfo counts them free. */
+uint64_t srv_arena_spare(struct srv_state *s, int dev);
 
 /* memory.c */
 void srv_memory_release(struct srv_client *c);

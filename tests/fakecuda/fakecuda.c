@@ -2353,7 +2353,8 @@ __attribute__((used)) static void *const server_calls[] = {SRV_DRIVER_CALLS(FAKE
 
 /* Virtual memory management: a reservation is an inaccessible range of
  * this process's, a mapping fresh zeroed pages in it; a handle only knows
- * its size (mappings of one handle do not alias here). */
+ * its size (mappings of one handle do not alias here), counted as device
+ * memory from cuMemCreate to cuMemRelease. */
 #define FAKE_VMM_GRANULE ((size_t)2 << 20)
 
 CUresult CUDAAPI cuMemGetAllocationGranularity(size_t *g, const CUmemAllocationProp *prop,
@@ -2393,9 +2394,9 @@ CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle *h, size_t size, const
 
 	if (!h || !prop || !size || size % FAKE_VMM_GRANULE || flags)
 		return CUDA_ERROR_INVALID_VALUE;
-	box = malloc(sizeof(*box));
-	if (!box)
-		return CUDA_ERROR_OUT_OF_MEMORY;
+	if (size > FAKE_TOTAL_MEM - atomic_load(&mem_used) || !(box = malloc(sizeof(*box))))
+		return CUDA_ERROR_OUT_OF_MEMORY; /* device memory, as cuMemAlloc's */
+	atomic_fetch_add(&mem_used, size);
 	*box = size;
 	*h = (CUmemGenericAllocationHandle)(uintptr_t)box;
 	return CUDA_SUCCESS;
@@ -2405,6 +2406,7 @@ CUresult CUDAAPI cuMemRelease(CUmemGenericAllocationHandle h)
 {
 	if (!h)
 		return CUDA_ERROR_INVALID_VALUE;
+	atomic_fetch_sub(&mem_used, *(size_t *)(uintptr_t)h);
 	free((void *)(uintptr_t)h);
 	return CUDA_SUCCESS;
 }

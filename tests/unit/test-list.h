@@ -30,6 +30,8 @@
 	X(server_dispatch_lengths) \
 	X(server_handles) \
 	X(server_memory_limit) \
+	X(server_arena_blocks) \
+	X(server_arena_chunks) \
 	X(server_module_function_count) \
 	X(server_module_function_name) \
 	X(server_legacy_stream_order) \

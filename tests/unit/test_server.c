@@ -164,6 +164,91 @@ TEST(server_memory_limit)
 	leave(c);
 }
 
+/* The arena (arena.c) on fakecuda's 64 MiB, whose device memory is host
+ * memory: read and written here directly. */
+static CUstream arena_stream(void)
+{
+	struct srv_client *c = client(NULL);
+	CUstream z = NULL;
+
+	ASSERT_EQ(srv_use_device(c, 0, NULL), 0);
+	ASSERT_EQ(drv.stream_create(&z, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+	return z;
+}
+
+static size_t device_free(void)
+{
+	size_t free_b = 0, total = 0;
+
+	ASSERT_EQ(drv.mem_get_info(&free_b, &total), CUDA_SUCCESS);
+	return free_b;
+}
+
+/* Small blocks 512-aligned, large ones on the 2 MiB granule; a freed block
+ * comes back zeroed at the same address; neighbours freed in any order
+ * merge into one span. */
+TEST(server_arena_blocks)
+{
+	CUdeviceptr a, b, c3, d, big;
+	CUstream z;
+
+	server_up();
+	z = arena_stream();
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 100, z, &a), CUDA_SUCCESS);
+	ASSERT_UEQ(a % 512, 0);
+	ASSERT_UEQ(device_free(), (64u << 20) - (32u << 20)); /* the first chunk: 32 MiB */
+	ASSERT_UEQ(srv_arena_spare(&st, 0), (32u << 20) - 512);
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 3u << 20, z, &big), CUDA_SUCCESS);
+	ASSERT_UEQ(big % (2u << 20), 0);
+	memset((void *)(uintptr_t)a, 0xab, 100);
+	ASSERT(srv_arena_holds(&st, 0, a + 99));
+	ASSERT(!srv_arena_holds(&st, 0, 0x1000));
+	ASSERT_EQ(srv_arena_free(&st, 0, a, 100, z), CUDA_SUCCESS);
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 64, z, &b), CUDA_SUCCESS);
+	ASSERT_UEQ(b, a); /* first fit, once its free is done */
+	ASSERT_EQ(((unsigned char *)(uintptr_t)b)[0], 0);
+	ASSERT_EQ(((unsigned char *)(uintptr_t)b)[99], 0); /* the whole block was zeroed */
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 600u << 10, z, &c3), CUDA_SUCCESS);
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 600u << 10, z, &d), CUDA_SUCCESS);
+	ASSERT_UEQ(d, c3 + (600u << 10));
+	ASSERT_EQ(srv_arena_free(&st, 0, b, 64, z), CUDA_SUCCESS);
+	ASSERT_EQ(srv_arena_free(&st, 0, d, 600u << 10, z), CUDA_SUCCESS);
+	ASSERT_EQ(srv_arena_free(&st, 0, c3, 600u << 10, z), CUDA_SUCCESS);
+	ASSERT_EQ(srv_arena_alloc(&st, 0, (1200u << 10) + 512, z, &d), CUDA_SUCCESS);
+	ASSERT_UEQ(d, a); /* b, c3 and d merged */
+	ASSERT_EQ(srv_arena_free(&st, 0, 0x1000, 64, z), CUDA_ERROR_INVALID_VALUE); /* in no chunk */
+}
+
+/* A block larger than the chunks has one of its own; when a new chunk of
+ * the growing size does not fit, idle chunks go back and one of the block's
+ * size is made; idle chunks go back at a trim, but one of the first size. */
+TEST(server_arena_chunks)
+{
+	CUdeviceptr a, b, c3, d;
+	CUstream z;
+
+	server_up();
+	z = arena_stream();
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 40u << 20, z, &a), CUDA_SUCCESS); /* a chunk of its own */
+	ASSERT_UEQ(device_free(), 24u << 20);
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 1u << 20, z, &b), CUDA_SUCCESS); /* 40 MiB more: no; 2 MiB */
+	ASSERT_UEQ(device_free(), 22u << 20);
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 30u << 20, z, &c3), CUDA_ERROR_OUT_OF_MEMORY);
+	ASSERT_EQ(srv_arena_free(&st, 0, b, 1u << 20, z), CUDA_SUCCESS);
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 21u << 20, z, &c3), CUDA_SUCCESS); /* the idle 2 MiB went first */
+	ASSERT_UEQ(device_free(), 2u << 20);
+	ASSERT_EQ(srv_arena_free(&st, 0, a, 40u << 20, z), CUDA_SUCCESS);
+	ASSERT_EQ(srv_arena_free(&st, 0, c3, 21u << 20, z), CUDA_SUCCESS);
+	srv_arena_trim(&st, 0);
+	ASSERT_UEQ(device_free(), 64u << 20);
+	ASSERT_UEQ(srv_arena_spare(&st, 0), 0);
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 4096, z, &d), CUDA_SUCCESS);
+	ASSERT_EQ(srv_arena_free(&st, 0, d, 4096, z), CUDA_SUCCESS);
+	srv_arena_trim(&st, 0);
+	ASSERT_UEQ(device_free(), 32u << 20); /* a chunk of the first size is kept */
+	ASSERT_UEQ(srv_arena_spare(&st, 0), 32u << 20);
+}
+
 /* A module's functions, counted by the driver behind the server: a call
  * added to the table as docs/architecture.md's layout section shows. */
 TEST(server_module_function_count)

@@ -1,0 +1,449 @@
+/* The device memory clients get from cuMemAlloc: chunks of physical memory
+ * made with cuMemCreate, each mapped at an address range of its own and
+ * carved up first-fit. Why not the driver's stream-ordered pool, which
+ * cuMemAllocAsync still uses: pool memory refuses stream memory operations
+ * (cuStreamWriteValue32 on it returns CUDA_ERROR_INVALID_VALUE natively on
+ * the H200), which programs do on cuMemAlloc memory; and a chunk can be
+ * exported as a file descriptor, so that memory outlives a context (the
+ * fault-containment design, docs/architecture.md).
+ *
+ * Invariants: every byte a chunk hands out is zero. A new chunk is zeroed
+ * before its first use; a freed block is zeroed on the freeing stream and
+ * comes back only once an event recorded after that memset has completed,
+ * so no client's late work and no reuse overlap (as the pool with internal
+ * dependencies off). A chunk is unmapped only when it holds nothing and
+ * none of its frees is pending: cuMemUnmap does not wait for kernels. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+#define ARENA_ALIGN ((uint64_t)512)	/* as cuMemAlloc's small allocations */
+#define CHUNK_MIN   ((uint64_t)32 << 20) /* the first chunk */
+#define CHUNK_MAX   ((uint64_t)1 << 30)	/* growth stops doubling here */
+
+struct arena_span {
+	struct arena_span *next;
+	uint64_t off, len;
+};
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	CUdeviceptr base;
+	uint64_t size, used;
+	CUmemGenericAllocationHandle handle;
+	struct arena_span *free; /* by address, coalesced */
+	unsigned pending;	 /* frees not yet done */
+};
+
+struct arena_pending {
+	struct arena_pending *next;
+	struct arena_chunk *chunk;
+	uint64_t off, len;
+	CUevent done;
+};
+
+struct srv_arena {
+	pthread_mutex_t lock;
+	int state; /* 0 not asked yet, 1 in use, -1 not available: the pool serves */
+	uint64_t granule, total;
+	struct arena_chunk *chunks;
+	struct arena_pending *pending;
+	struct arena_pending *spare; /* events to use again */
+};
+
+static struct srv_arena *arena_of(struct srv_state *s, int dev)
+{
+	if (!s->arena[dev]) {
+		struct srv_arena *a = calloc(1, sizeof(*a));
+
+		if (!a)
+			return NULL;
+		pthread_mutex_init(&a->lock, NULL);
+		s->arena[dev] = a;
+	}
+	return s->arena[dev];
+}
+
+int srv_arena_init(struct srv_state *s)
+{
+	int dev;
+
+	for (dev = 0; dev < (int)s->devices.ndevices && dev < OMPS_MAX_DEVICES; dev++)
+		if (!arena_of(s, dev))
+			return -1;
+	return 0;
+}
+
+static CUmemAllocationProp chunk_prop(int dev, int exportable)
+{
+	CUmemAllocationProp p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+	p.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+	p.location.id = dev;
+	p.requestedHandleTypes = exportable ? CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR : CU_MEM_HANDLE_TYPE_NONE;
+	return p;
+}
+
+/* Whether this device's chunks can be made (asked once): the driver has the
+ * calls, the device the feature, and OPENMPS_DEVICE_ARENA is not 0. */
+static int usable(struct srv_state *s, struct srv_arena *a, int dev)
+{
+	const struct srv_driver *drv = s->drv;
+	const char *off = getenv("OPENMPS_DEVICE_ARENA");
+	CUmemAllocationProp p = chunk_prop(dev, 1);
+	int vmm = 0;
+
+	if (a->state)
+		return a->state > 0;
+	a->state = -1;
+	if (off && !strcmp(off, "0"))
+		return 0;
+	if (!drv->mem_create || !drv->mem_map || !drv->mem_address_reserve || !drv->mem_set_access ||
+	    !drv->mem_get_allocation_granularity ||
+	    drv->device_get_attribute(&vmm, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, dev) ||
+	    !vmm || drv->mem_get_allocation_granularity(&a->granule, &p, CU_MEM_ALLOC_GRANULARITY_MINIMUM) ||
+	    !a->granule) {
+		omps_log("Device %d: cuMemAlloc is served from the stream-ordered pool (no virtual memory management)",
+			 dev);
+		return 0;
+	}
+	a->state = 1;
+	return 1;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+/* A block's alignment and length: what allocation and free both compute. */
+static uint64_t align_of(const struct srv_arena *a, uint64_t bytes)
+{
+	return bytes >= a->granule ? a->granule : ARENA_ALIGN;
+}
+
+static uint64_t length_of(const struct srv_arena *a, uint64_t bytes)
+{
+	return round_up(bytes, align_of(a, bytes));
+}
+
+/* [off, off + len) back into the chunk's free list, merged with its neighbours. */
+static int span_free(struct arena_chunk *ch, uint64_t off, uint64_t len)
+{
+	struct arena_span **pp = &ch->free, *prev = NULL, *n;
+
+	while (*pp && (*pp)->off < off) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (prev && prev->off + prev->len == off) {
+		prev->len += len;
+		if (prev->next && prev->off + prev->len == prev->next->off) {
+			n = prev->next;
+			prev->len += n->len;
+			prev->next = n->next;
+			free(n);
+		}
+	} else if (*pp && off + len == (*pp)->off) {
+		(*pp)->off = off;
+		(*pp)->len += len;
+	} else {
+		if (!(n = malloc(sizeof(*n))))
+			return -1; /* the bytes stay lost to the chunk; it is never unmapped */
+		*n = (struct arena_span){.next = *pp, .off = off, .len = len};
+		*pp = n;
+	}
+	ch->used -= len;
+	return 0;
+}
+
+/* First fit of len bytes at align in the chunk; 1 if taken. */
+static int span_take(struct arena_chunk *ch, uint64_t len, uint64_t align, uint64_t *off)
+{
+	struct arena_span **pp, *sp;
+
+	for (pp = &ch->free; (sp = *pp); pp = &sp->next) {
+		uint64_t start = round_up(ch->base + sp->off, align) - ch->base, lead = start - sp->off;
+		struct arena_span *rest;
+
+		if (lead + len > sp->len)
+			continue;
+		if (lead && sp->len > lead + len) { /* a gap on both sides: one more span */
+			if (!(rest = malloc(sizeof(*rest))))
+				return 0;
+			*rest = (struct arena_span){.next = sp->next, .off = start + len, .len = sp->len - lead - len};
+			sp->next = rest;
+			sp->len = lead;
+		} else if (lead) {
+			sp->len = lead;
+		} else if (sp->len > len) {
+			sp->off += len;
+			sp->len -= len;
+		} else {
+			*pp = sp->next;
+			free(sp);
+		}
+		ch->used += len;
+		*off = start;
+		return 1;
+	}
+	return 0;
+}
+
+/* Frees whose event has completed go back to their chunks. */
+static void reap(struct srv_state *s, struct srv_arena *a, int wait)
+{
+	struct arena_pending **pp = &a->pending, *p;
+
+	while ((p = *pp)) {
+		CUresult r = wait ? s->drv->event_synchronize(p->done) : s->drv->event_query(p->done);
+
+		if (r != CUDA_SUCCESS) { /* not yet (or a faulted context: kept) */
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		span_free(p->chunk, p->off, p->len);
+		p->chunk->pending--;
+		p->next = a->spare;
+		a->spare = p;
+	}
+}
+
+static void chunk_destroy(struct srv_state *s, struct arena_chunk *ch, int mapped)
+{
+	struct arena_span *sp;
+
+	if (mapped)
+		s->drv->mem_unmap(ch->base, ch->size);
+	if (ch->base)
+		s->drv->mem_address_free(ch->base, ch->size);
+	if (ch->handle)
+		s->drv->mem_release(ch->handle);
+	while ((sp = ch->free)) {
+		ch->free = sp->next;
+		free(sp);
+	}
+	free(ch);
+}
+
+/* A new chunk of size bytes, mapped, accessible and zeroed (on stream z,
+ * waited for: every block it gives is zero from the start). */
+static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uint64_t size, CUstream z,
+			  struct arena_chunk **out)
+{
+	const struct srv_driver *drv = s->drv;
+	CUmemAllocationProp p = chunk_prop(dev, 1);
+	CUmemAccessDesc access = {.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev},
+				  .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+	struct arena_chunk *ch = calloc(1, sizeof(*ch));
+	struct arena_span *all = malloc(sizeof(*all));
+	int mapped = 0;
+	CUresult r = ch && all ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+
+	if (r == CUDA_SUCCESS) {
+		ch->size = size;
+		r = drv->mem_create(&ch->handle, size, &p, 0);
+	}
+	if (r == CUDA_ERROR_NOT_SUPPORTED || r == CUDA_ERROR_INVALID_VALUE) { /* no shareable handles here */
+		p = chunk_prop(dev, 0);
+		r = drv->mem_create(&ch->handle, size, &p, 0);
+	}
+	if (r == CUDA_SUCCESS)
+		r = drv->mem_address_reserve(&ch->base, size, a->granule, 0, 0);
+	if (r == CUDA_SUCCESS)
+		r = drv->mem_map(ch->base, size, 0, ch->handle, 0);
+	mapped = r == CUDA_SUCCESS;
+	if (r == CUDA_SUCCESS)
+		r = drv->mem_set_access(ch->base, size, &access, 1);
+	if (r == CUDA_SUCCESS)
+		r = drv->memset_d8_async(ch->base, 0, size, z);
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_synchronize(z);
+	if (r != CUDA_SUCCESS) {
+		free(all);
+		if (ch)
+			chunk_destroy(s, ch, mapped);
+		return r;
+	}
+	*all = (struct arena_span){.next = NULL, .off = 0, .len = size};
+	ch->free = all;
+	ch->next = a->chunks;
+	a->chunks = ch;
+	a->total += size;
+	*out = ch;
+	return CUDA_SUCCESS;
+}
+
+/* Chunks that hold nothing and have no free pending go back to the device
+ * (but the first such of the smallest size, if keep_one). */
+static void release_idle(struct srv_state *s, struct srv_arena *a, int keep_one)
+{
+	struct arena_chunk **pp = &a->chunks, *ch;
+
+	while ((ch = *pp)) {
+		int keep = keep_one && ch->size == CHUNK_MIN;
+
+		if (ch->used || ch->pending || keep) {
+			keep_one &= !keep;
+			pp = &ch->next;
+			continue;
+		}
+		*pp = ch->next;
+		a->total -= ch->size;
+		chunk_destroy(s, ch, 1);
+	}
+}
+
+static int fit(struct srv_arena *a, uint64_t len, uint64_t align, CUdeviceptr *ptr)
+{
+	struct arena_chunk *ch;
+	uint64_t off;
+
+	for (ch = a->chunks; ch; ch = ch->next)
+		if (len <= ch->size - ch->used && span_take(ch, len, align, &off)) {
+			*ptr = ch->base + off;
+			return 1;
+		}
+	return 0;
+}
+
+CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream z, CUdeviceptr *ptr)
+{
+	struct srv_arena *a = s->arena[dev];
+	struct arena_chunk *ch;
+	uint64_t len, align, size;
+	CUresult r;
+
+	if (!a || !usable(s, a, dev))
+		return CUDA_ERROR_NOT_SUPPORTED;
+	pthread_mutex_lock(&a->lock);
+	len = length_of(a, bytes);
+	align = align_of(a, bytes);
+	reap(s, a, 0);
+	if (fit(a, len, align, ptr)) {
+		pthread_mutex_unlock(&a->lock);
+		return CUDA_SUCCESS;
+	}
+	/* A new chunk: twice what there is, up to CHUNK_MAX, or the block's own. */
+	size = a->total < CHUNK_MIN ? CHUNK_MIN : a->total > CHUNK_MAX ? CHUNK_MAX : a->total;
+	if (size < round_up(len, a->granule))
+		size = round_up(len, a->granule);
+	r = chunk_new(s, a, dev, size, z, &ch);
+	if (r == CUDA_ERROR_OUT_OF_MEMORY) { /* what is pending and idle first, then the block alone */
+		reap(s, a, 1);
+		release_idle(s, a, 0);
+		if (fit(a, len, align, ptr)) {
+			pthread_mutex_unlock(&a->lock);
+			return CUDA_SUCCESS;
+		}
+		r = chunk_new(s, a, dev, round_up(len, a->granule), z, &ch);
+	}
+	if (r == CUDA_SUCCESS && !fit(a, len, align, ptr))
+		r = CUDA_ERROR_OUT_OF_MEMORY; /* a span could not be recorded */
+	pthread_mutex_unlock(&a->lock);
+	return r;
+}
+
+static struct arena_chunk *chunk_of(struct srv_arena *a, CUdeviceptr ptr)
+{
+	struct arena_chunk *ch;
+
+	for (ch = a->chunks; ch; ch = ch->next)
+		if (ptr >= ch->base && ptr - ch->base < ch->size)
+			return ch;
+	return NULL;
+}
+
+int srv_arena_holds(struct srv_state *s, int dev, CUdeviceptr ptr)
+{
+	struct srv_arena *a = s->arena[dev];
+	int held;
+
+	if (!a || a->state <= 0)
+		return 0;
+	pthread_mutex_lock(&a->lock);
+	held = chunk_of(a, ptr) != NULL;
+	pthread_mutex_unlock(&a->lock);
+	return held;
+}
+
+/* Zeroed on stream q after the work queued there, and taken back once that
+ * is done. */
+CUresult srv_arena_free(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t bytes, CUstream q)
+{
+	const struct srv_driver *drv = s->drv;
+	struct srv_arena *a = s->arena[dev];
+	struct arena_chunk *ch;
+	struct arena_pending *p;
+	CUresult r;
+
+	pthread_mutex_lock(&a->lock);
+	ch = chunk_of(a, ptr);
+	p = a->spare;
+	if (p) {
+		a->spare = p->next;
+	} else if ((p = calloc(1, sizeof(*p))) && drv->event_create(&p->done, CU_EVENT_DISABLE_TIMING)) {
+		free(p);
+		p = NULL;
+	}
+	r = !ch ? CUDA_ERROR_INVALID_VALUE : !p ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+	if (r == CUDA_SUCCESS) {
+		p->chunk = ch;
+		p->off = ptr - ch->base;
+		p->len = length_of(a, bytes);
+		r = drv->memset_d8_async(ptr, 0, p->len, q);
+	}
+	if (r == CUDA_SUCCESS)
+		r = drv->event_record(p->done, q);
+	if (r == CUDA_SUCCESS) {
+		ch->pending++;
+		p->next = a->pending;
+		a->pending = p;
+	} else if (p) { /* the block stays taken: never handed out unzeroed */
+		p->next = a->spare;
+		a->spare = p;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return r;
+}
+
+/* After a client left: idle chunks go back, but one of the first size. */
+void srv_arena_trim(struct srv_state *s, int dev)
+{
+	struct srv_arena *a = s->arena[dev];
+	uint64_t before;
+
+	if (!a || a->state <= 0)
+		return;
+	pthread_mutex_lock(&a->lock);
+	before = a->total;
+	reap(s, a, 0);
+	release_idle(s, a, 1);
+	if (a->total != before)
+		omps_log("Device %d: %llu MiB of client memory chunks given back (%llu MiB kept)", dev,
+			 (unsigned long long)((before - a->total) >> 20), (unsigned long long)(a->total >> 20));
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Bytes the chunks hold for nobody, frees done: free memory as far as
+ * cuMemAlloc is concerned, which cuMemGetInfo adds to the device's. */
+uint64_t srv_arena_spare(struct srv_state *s, int dev)
+{
+	struct srv_arena *a = s->arena[dev];
+	struct arena_chunk *ch;
+	uint64_t n = 0;
+
+	if (!a || a->state <= 0)
+		return 0;
+	pthread_mutex_lock(&a->lock);
+	reap(s, a, 0);
+	for (ch = a->chunks; ch; ch = ch->next)
+		n += ch->size - ch->used;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
