@@ -739,7 +739,11 @@ void srv_memory_release(struct srv_client *c)
 	for (i = 0; i < OMPS_MAX_DEVICES; i++) {
 		if (!c->mem.quiet[i] || srv_use_device(c, (int)i, NULL) != CUDA_SUCCESS)
 			continue;
-		c->srv->drv->stream_destroy(c->mem.quiet[i]); /* its frees still happen */
+		/* Its frees done (they follow its last work), so that the chunks
+		 * it emptied go back now, not at the next client's leaving. */
+		if (n)
+			c->srv->drv->stream_synchronize(c->mem.quiet[i]);
+		c->srv->drv->stream_destroy(c->mem.quiet[i]);
 		/* What the pool holds unused goes back to the device: a tenant's
 		 * peak is not kept for ever after it left. */
 		if (n) {

@@ -109,6 +109,11 @@ def triton_add():
 
 
 def numba_kernel():
+    # The GPU machine's numba calls numpy.row_stack, which its NumPy (2.x) no
+    # longer has; vstack is what it was an alias of. Without this numba fails
+    # natively too, before any CUDA call.
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack
     from numba import cuda
 
     @cuda.jit
