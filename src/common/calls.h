@@ -345,7 +345,8 @@ struct omps_reply_ipc {
 	unsigned char token[OMPS_IPC_TOKEN];
 	int32_t server_pid;
 	int32_t dev;
-	uint64_t ptr, bytes; /* IPC_OPEN: the allocation; IPC_GET: the allocation the address is in */
+	uint64_t ptr, bytes; /* IPC_OPEN: the allocation; IPC_GET: the allocation the address is in;
+			      * IPC_EVENT_OPEN: ptr is the event's handle for the importer */
 };
 
 /* Virtual memory management: address reservations, physical allocations
@@ -488,7 +489,9 @@ struct omps_reply_function {
 	X(VMM_ACCESS, vmm, access, vmm, FIXED, SYNC, "memory access set")                                    \
 	X(CTX_RESET, context, reset, dev, FIXED, SYNC, "primary context reset")                               \
 	X(STREAM_MEMOP, stream, memop, memop, FIXED, ASYNC, "stream memory operation")                          \
-	X(MODULE_FUNC_NAME, module, function_name, func_index, FIXED, SYNC, "module function name") /* -> name */
+	X(MODULE_FUNC_NAME, module, function_name, func_index, FIXED, SYNC, "module function name") /* -> name */ \
+	X(IPC_EVENT_GET, ipc, event_get, handle, FIXED, SYNC, "IPC event handle") /* -> reply_ipc */              \
+	X(IPC_EVENT_OPEN, ipc, event_open, ipc_open, FIXED, SYNC, "IPC event handle open") /* -> reply_ipc */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

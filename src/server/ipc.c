@@ -1,4 +1,4 @@
-/* CUDA IPC between clients of one server. Every client's memory is in the
+/* CUDA IPC between clients of one server (memory; events at the end). Every client's memory is in the
  * server's one context, so an importer is given the exporter's own device
  * addresses: no copy, no mapping. A handle names an export by a random
  * 128-bit token, the capability: whoever holds the handle's bytes may open
@@ -207,4 +207,119 @@ void srv_ipc_unimport(struct srv_client *c, struct srv_alloc *a)
 		 (int)c->pid, (unsigned long long)e->bytes);
 	srv_deferred(c, srv_memory_give_back_orphan(c, e->dev, e->ptr, e->bytes));
 	free(e);
+}
+
+/* IPC events: an event given out by handle is shared, not copied. The
+ * exporter's event object and every importer's name one CUevent, which
+ * goes with the last of them; a handle opens while any holds it. */
+struct srv_ipc_event {
+	struct srv_ipc_event *next;
+	unsigned char token[OMPS_IPC_TOKEN];
+	CUevent ev;
+	int dev;
+	unsigned refs; /* event objects naming it, the exporter's included */
+};
+
+void srv_ipc_event_put(struct srv_client *c, struct srv_object *o)
+{
+	struct srv_ipc_event *e = o->shared, **pp;
+	int last;
+
+	if (!e) {
+		c->srv->drv->event_destroy(o->obj);
+		return;
+	}
+	pthread_mutex_lock(&c->srv->ipc_lock);
+	last = !--e->refs;
+	for (pp = &c->srv->ipc_events; last && *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	pthread_mutex_unlock(&c->srv->ipc_lock);
+	o->shared = NULL;
+	if (!last)
+		return;
+	c->srv->drv->event_destroy(e->ev);
+	free(e);
+}
+
+/* As the driver: only an event made with CU_EVENT_INTERPROCESS (and so
+ * without timing) has a handle. */
+void srv_ipc_event_get(struct srv_client *c, const struct omps_call_handle *m)
+{
+	struct srv_object *o = srv_object_find(c, c->events, c->nevents, m->handle, "event");
+	struct srv_ipc_event *e;
+	struct omps_reply_ipc rep;
+	CUresult r = o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && !(o->flags & CU_EVENT_INTERPROCESS))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && !o->shared) {
+		e = calloc(1, sizeof(*e));
+		if (!e || getrandom(e->token, sizeof(e->token), 0) != (ssize_t)sizeof(e->token)) {
+			free(e);
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+		} else {
+			e->ev = o->obj;
+			e->dev = o->dev;
+			e->refs = 1;
+			pthread_mutex_lock(&c->srv->ipc_lock);
+			e->next = c->srv->ipc_events;
+			c->srv->ipc_events = e;
+			pthread_mutex_unlock(&c->srv->ipc_lock);
+			o->shared = e;
+		}
+	}
+	if (r == CUDA_SUCCESS) {
+		memcpy(rep.token, o->shared->token, sizeof(rep.token));
+		rep.server_pid = (int32_t)getpid();
+		rep.dev = o->dev;
+	}
+	rep.r.result = r;
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+/* A new event object of the client's for the shared event of that token:
+ * it waits, records, queries and synchronizes as the exporter's. */
+void srv_ipc_event_open(struct srv_client *c, const struct omps_call_ipc_open *m)
+{
+	struct srv_ipc_event *e;
+	struct omps_reply_ipc rep;
+	uint32_t h = 0;
+	CUresult r = m->flags ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+
+	memset(&rep, 0, sizeof(rep));
+	if (r == CUDA_SUCCESS && m->server_pid != (int32_t)getpid()) {
+		srv_refused(c, "a CUDA IPC event handle of another server (process %d): its event is in another context",
+			    (int)m->server_pid);
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	}
+	pthread_mutex_lock(&c->srv->ipc_lock);
+	for (e = c->srv->ipc_events; r == CUDA_SUCCESS && e; e = e->next)
+		if (!memcmp(e->token, m->token, sizeof(e->token)))
+			break;
+	if (r == CUDA_SUCCESS && !e)
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		e->refs++; /* kept while the object is made */
+	pthread_mutex_unlock(&c->srv->ipc_lock);
+	if (r == CUDA_ERROR_INVALID_VALUE)
+		srv_refused(c, "a CUDA IPC event handle that names no event (destroyed, or never given out)");
+	if (r == CUDA_SUCCESS && !(h = srv_object_add(&c->events, &c->nevents, e->ev, e->dev))) {
+		struct srv_object gone = {.obj = e->ev, .shared = e};
+
+		srv_ipc_event_put(c, &gone);
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if (r == CUDA_SUCCESS) {
+		c->events[h - 1].shared = e;
+		c->events[h - 1].flags = CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING;
+		rep.ptr = h;
+		rep.dev = e->dev;
+		rep.server_pid = (int32_t)getpid();
+	}
+	rep.r.result = r;
+	srv_reply(c, &rep, sizeof(rep));
 }

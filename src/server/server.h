@@ -74,6 +74,8 @@ struct srv_object {
 	int dirty;	    /* work queued since the NULL stream last waited for it */
 	uint64_t null_seen; /* the NULL stream's epoch it last waited for */
 	uint32_t owner;	    /* a graph node's graph, a conditional body's parent graph (graphbuild.c) */
+	unsigned flags;	    /* an event's, as created */
+	struct srv_ipc_event *shared; /* an event given out or opened by IPC handle (ipc.c) */
 };
 
 /* A client. Until its data channel opens, the main thread owns it; after,
@@ -237,6 +239,7 @@ struct srv_state {
 	pthread_mutex_t modules_lock;
 	pthread_mutex_t ipc_lock;
 	struct srv_ipc_export *exports; /* ipc.c */
+	struct srv_ipc_event *ipc_events; /* ipc.c */
 	atomic_uint host_maps;	 /* host memory ranges every client shares (host.c), */
 	unsigned host_maps_max; /* at most this many */
 	const char *exit_why;	/* the daemon said to exit now: why, for each client's log line */
@@ -429,6 +432,9 @@ CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what);
  * last to close frees it); 0 if it may be freed now. */
 int srv_ipc_unexport(struct srv_client *c, struct srv_alloc *a);
 void srv_ipc_unimport(struct srv_client *c, struct srv_alloc *a);
+/* An event object is going: its CUevent destroyed, or, shared by IPC
+ * handle, destroyed with its last holder. Its device's context is current. */
+void srv_ipc_event_put(struct srv_client *c, struct srv_object *o);
 
 /* vmm.c: everything it mapped unmapped (zeroed), created released, reserved freed. */
 void srv_vmm_release(struct srv_client *c);

@@ -163,6 +163,8 @@ void srv_stream_create(struct srv_client *c, const struct omps_call_create *m)
 	if (r == CUDA_SUCCESS) {
 		rep.handle = type == OMPS_CALL_STREAM_CREATE ? srv_object_add(&c->streams, &c->nstreams, obj, m->dev)
 							     : srv_object_add(&c->events, &c->nevents, obj, m->dev);
+		if (rep.handle && type == OMPS_CALL_EVENT_CREATE)
+			c->events[rep.handle - 1].flags = m->flags;
 		if (rep.handle && type == OMPS_CALL_STREAM_CREATE) { /* waits for the NULL stream's earlier work */
 			c->streams[rep.handle - 1].blocking = !(m->flags & CU_STREAM_NON_BLOCKING);
 			c->streams[rep.handle - 1].priority = m->priority;
@@ -196,7 +198,10 @@ void srv_stream_on_handle(struct srv_client *c, const struct omps_call_handle *m
 		case OMPS_CALL_EVENT_DESTROY:
 			if (is_stream)
 				srv_capture_abandon(c, o->obj);
-			r = is_stream ? drv->stream_destroy(o->obj) : drv->event_destroy(o->obj);
+			if (is_stream)
+				r = drv->stream_destroy(o->obj);
+			else
+				srv_ipc_event_put(c, o);
 			o->obj = NULL;
 			break;
 		case OMPS_CALL_STREAM_SYNC:
@@ -306,7 +311,7 @@ static void destroy_objects(struct srv_client *c, int dev)
 
 	for (i = 0; i < c->nevents; i++)
 		if (live_on(c, &c->events[i], dev)) {
-			c->srv->drv->event_destroy(c->events[i].obj);
+			srv_ipc_event_put(c, &c->events[i]);
 			c->events[i].obj = NULL;
 		}
 	for (i = 0; i < c->nstreams; i++)

@@ -2,9 +2,11 @@
  * token for the allocation, with the server's pid. Between two clients of
  * one server the importer gets the exporter's own addresses; a handle of
  * another server, or of a process that is not openmps's, is refused with a
- * line. Events are not shared (IPC events are reported absent). */
+ * line. An event's handle is the same kind of token: the importer's event
+ * is the exporter's, in the server. */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shim.h"
@@ -26,11 +28,23 @@ static void say_once(atomic_int *said, const char *line)
 		fprintf(stderr, "openmps: %s\n", line);
 }
 
+/* The handle's bytes: openmps's mark, the server, the token. */
+static void handle_out(char reserved[64], const struct omps_reply_ipc *rep)
+{
+	struct handle h;
+
+	memset(reserved, 0, 64);
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, IPC_MAGIC, sizeof(h.magic));
+	h.server_pid = rep->server_pid;
+	memcpy(h.token, rep->token, sizeof(h.token));
+	memcpy(reserved, &h, sizeof(h));
+}
+
 static CUresult get_mem_handle(CUipcMemHandle *out, CUdeviceptr ptr)
 {
 	struct omps_call_ptr m = {.ptr = ptr};
 	struct omps_reply_ipc rep;
-	struct handle h;
 	CUresult r;
 
 	if (!out)
@@ -39,12 +53,7 @@ static CUresult get_mem_handle(CUipcMemHandle *out, CUdeviceptr ptr)
 	r = shim_call(OMPS_CALL_IPC_GET, &m, sizeof(m), &rep, sizeof(rep));
 	if (r != CUDA_SUCCESS)
 		return r;
-	memset(out, 0, sizeof(*out));
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, IPC_MAGIC, sizeof(h.magic));
-	h.server_pid = rep.server_pid;
-	memcpy(h.token, rep.token, sizeof(h.token));
-	memcpy(out->reserved, &h, sizeof(h));
+	handle_out(out->reserved, &rep);
 	return CUDA_SUCCESS;
 }
 
@@ -81,6 +90,62 @@ static CUresult open_mem_handle(CUdeviceptr *ptr, CUipcMemHandle in, unsigned in
 	return CUDA_SUCCESS;
 }
 
+static CUresult get_event_handle(CUipcEventHandle *out, CUevent e)
+{
+	struct shim_object *o = shim_object(e, EVENT_MAGIC);
+	struct omps_call_handle m;
+	struct omps_reply_ipc rep;
+	CUresult r;
+
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!o)
+		return CUDA_ERROR_INVALID_HANDLE;
+	m.handle = o->handle;
+	memset(&rep, 0, sizeof(rep));
+	r = shim_call(OMPS_CALL_IPC_EVENT_GET, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		handle_out(out->reserved, &rep);
+	return r;
+}
+
+static CUresult open_event_handle(CUevent *e, CUipcEventHandle in)
+{
+	static atomic_int said_native, said_other;
+	struct omps_call_ipc_open m = {.flags = 0};
+	struct omps_reply_ipc rep;
+	struct shim_object *o;
+	struct handle h;
+	CUresult r;
+
+	if (!e)
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&h, in.reserved, sizeof(h));
+	if (memcmp(h.magic, IPC_MAGIC, sizeof(h.magic))) {
+		say_once(&said_native, "cuIpcOpenEventHandle of a handle from a program outside openmps is not "
+				       "supported (its event is in another context); it returns "
+				       "CUDA_ERROR_INVALID_VALUE");
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	memcpy(m.token, h.token, sizeof(m.token));
+	m.server_pid = h.server_pid;
+	memset(&rep, 0, sizeof(rep));
+	if (!(o = malloc(sizeof(*o))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	r = shim_call(OMPS_CALL_IPC_EVENT_OPEN, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_ERROR_NOT_SUPPORTED)
+		say_once(&said_other, "cuIpcOpenEventHandle of a handle from a client of another openmps server is "
+				      "not supported; it returns CUDA_ERROR_NOT_SUPPORTED");
+	if (r != CUDA_SUCCESS) {
+		free(o);
+		return r;
+	}
+	*o = (struct shim_object){.magic = EVENT_MAGIC, .handle = (uint32_t)rep.ptr, .dev = rep.dev,
+				  .flags = CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING};
+	*e = (CUevent)o;
+	return CUDA_SUCCESS;
+}
+
 static CUresult close_mem_handle(CUdeviceptr ptr)
 {
 	struct omps_call_ptr m = {.ptr = ptr};
@@ -98,4 +163,6 @@ void shim_ipc_install(void)
 	SHIM_INSTALL(cuIpcOpenMemHandle_v2, open_mem_handle);
 	SHIM_INSTALL(cuIpcCloseMemHandle, close_mem_handle);
 	SHIM_UNTYPED(cuIpcOpenMemHandle, open_mem_handle); /* the unversioned name, the same call */
+	SHIM_INSTALL(cuIpcGetEventHandle, get_event_handle);
+	SHIM_INSTALL(cuIpcOpenEventHandle, open_event_handle);
 }
