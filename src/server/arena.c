@@ -20,8 +20,9 @@
 #include "server.h"
 
 #define ARENA_ALIGN ((uint64_t)512)	/* as cuMemAlloc's small allocations */
-#define CHUNK_MIN   ((uint64_t)32 << 20) /* the first chunk */
-#define CHUNK_MAX   ((uint64_t)1 << 30)	/* growth stops doubling here */
+#define CHUNK_MIN   ((uint64_t)32 << 20)  /* chunks while the arena is small */
+#define CHUNK_STEP  ((uint64_t)256 << 20) /* from here a chunk is an eighth of all */
+#define CHUNK_MAX   ((uint64_t)1 << 30)	  /* and no more than this */
 
 struct arena_span {
 	struct arena_span *next;
@@ -329,8 +330,12 @@ CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream 
 		pthread_mutex_unlock(&a->lock);
 		return CUDA_SUCCESS;
 	}
-	/* A new chunk: twice what there is, up to CHUNK_MAX, or the block's own. */
-	size = a->total < CHUNK_MIN ? CHUNK_MIN : a->total > CHUNK_MAX ? CHUNK_MAX : a->total;
+	/* A new chunk: 32 MiB, or past 256 MiB an eighth of what there is (up to
+	 * 1 GiB), so that at most that much stands unused; or the block's own.
+	 * Doubling instead cost 0.75 MiB more GPU memory a client at 512 idle
+	 * clients on the H200 than the pool (bench/run scale). */
+	size = a->total < CHUNK_STEP ? CHUNK_MIN : round_up(a->total / 8, a->granule);
+	size = size > CHUNK_MAX ? CHUNK_MAX : size;
 	if (size < round_up(len, a->granule))
 		size = round_up(len, a->granule);
 	r = chunk_new(s, a, dev, size, z, &ch);
