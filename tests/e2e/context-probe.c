@@ -76,7 +76,8 @@ int main(void)
 	CK(cuDeviceGetAttribute(&amin, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, dev));
 	printf("managed memory %d, virtual memory management %d\n", amaj, amin);
 	CK(cuDeviceGetAttribute(&amaj, CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, dev));
-	printf("IPC events %d\n", amaj);
+	CK(cuDeviceGetAttribute(&amin, CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, dev));
+	printf("IPC events %d, POSIX file descriptor handles %d\n", amaj, amin);
 
 	CK(cuProfilerStart());
 	CK(cuProfilerStop());

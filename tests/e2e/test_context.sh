@@ -14,7 +14,8 @@ check "server.log: the reset, and the allocation it left then freed" \
 	logged "reset its context on device 0: what it made there is gone \\(1 allocations\\)" server
 check "what openmps serves is reported as the device has it" \
 	grep -qx "managed memory 1, virtual memory management 1" <<<"$out"
-check "what openmps does not serve yet is reported absent (the driver has it)" grep -qx "IPC events 0" <<<"$out"
+check "IPC events are served; export handles, not yet, are reported absent (the driver has both)" \
+	grep -qx "IPC events 1, POSIX file descriptor handles 0" <<<"$out"
 
 # Managed memory (managed-probe.c): page-locked memory at one address in
 # the client and the server.
