@@ -82,7 +82,10 @@ struct omps_call_copy {
 
 enum omps_copy_kind { OMPS_COPY_HTOD = 1, OMPS_COPY_DTOH, OMPS_COPY_DTOD };
 
-/* Rows of width bytes; on the host side the rows are packed (pitch = width). */
+/* Rows of width bytes; on the host side the rows are packed (pitch = width).
+ * A device side may be a CUDA array of the client's (dst_array, src_array:
+ * its handle, 0 for linear memory): then dst/src is the x offset in bytes,
+ * and the rows start at row y of slice z. */
 struct omps_call_copy2d {
 	int32_t dev;
 	uint32_t stream;
@@ -90,6 +93,37 @@ struct omps_call_copy2d {
 	uint32_t reserved;
 	uint64_t dst, dst_pitch, src, src_pitch; /* the device sides' */
 	uint64_t width, height;
+	uint32_t dst_array, src_array;
+	uint64_t dst_y, dst_z, src_y, src_z; /* arrays only */
+};
+
+/* CUDA arrays (cuArray3DCreate's descriptor, as the driver's fields). */
+struct omps_call_array_create {
+	int32_t dev;
+	uint32_t format, channels, flags;
+	uint64_t width, height, depth;
+};
+
+/* A texture (kind 0) or surface (kind 1) object over a resource: a CUDA
+ * array of the client's (res_type 0, CU_RESOURCE_TYPE_ARRAY), linear device
+ * memory (2) or pitched 2D memory (3); the descriptors' fields as the
+ * driver's, flattened. */
+struct omps_call_tex_create {
+	int32_t dev;
+	uint32_t kind;
+	uint32_t res_type, array; /* array: the client's handle */
+	uint64_t ptr, bytes, width, height, pitch;
+	uint32_t format, channels, res_flags, has_view;
+	uint32_t address_mode[3], filter_mode, tex_flags, max_anisotropy, mipmap_filter_mode;
+	float mipmap_bias, min_mipmap_clamp, max_mipmap_clamp, border[4];
+	uint32_t view_format, view_first_mip, view_last_mip, view_first_layer, view_last_layer;
+	uint64_t view_width, view_height, view_depth;
+};
+
+struct omps_call_tex_destroy {
+	uint64_t object; /* the texture or surface object the server gave */
+	uint32_t kind;
+	uint32_t reserved;
 };
 
 struct omps_call_memset2d {
@@ -491,7 +525,11 @@ struct omps_reply_function {
 	X(STREAM_MEMOP, stream, memop, memop, FIXED, ASYNC, "stream memory operation")                          \
 	X(MODULE_FUNC_NAME, module, function_name, func_index, FIXED, SYNC, "module function name") /* -> name */ \
 	X(IPC_EVENT_GET, ipc, event_get, handle, FIXED, SYNC, "IPC event handle") /* -> reply_ipc */              \
-	X(IPC_EVENT_OPEN, ipc, event_open, ipc_open, FIXED, SYNC, "IPC event handle open") /* -> reply_ipc */
+	X(IPC_EVENT_OPEN, ipc, event_open, ipc_open, FIXED, SYNC, "IPC event handle open") /* -> reply_ipc */ \
+	X(ARRAY_CREATE, array, create, array_create, FIXED, SYNC, "array create") /* -> reply_handle */    \
+	X(ARRAY_DESTROY, array, destroy, handle, FIXED, SYNC, "array destroy")                              \
+	X(TEX_CREATE, array, tex_create, tex_create, FIXED, SYNC, "texture or surface object create") /* -> value */ \
+	X(TEX_DESTROY, array, tex_destroy, tex_destroy, FIXED, SYNC, "texture or surface object destroy")
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

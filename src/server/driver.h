@@ -110,6 +110,13 @@
 	OPT(module_get_function_count, cuModuleGetFunctionCount) \
 	OPT(module_enumerate_functions, cuModuleEnumerateFunctions) \
 	OPT(func_get_name, cuFuncGetName) \
+	OPT(array_3d_create, cuArray3DCreate) \
+	OPT(array_destroy, cuArrayDestroy) \
+	OPT(memcpy_3d_async, cuMemcpy3DAsync) \
+	OPT(tex_object_create, cuTexObjectCreate) \
+	OPT(tex_object_destroy, cuTexObjectDestroy) \
+	OPT(surf_object_create, cuSurfObjectCreate) \
+	OPT(surf_object_destroy, cuSurfObjectDestroy) \
 	OPT(device_get_dev_resource, cuDeviceGetDevResource) \
 	OPT(dev_sm_resource_split_by_count, cuDevSmResourceSplitByCount) \
 	OPT(dev_resource_generate_desc, cuDevResourceGenerateDesc) \

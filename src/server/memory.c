@@ -426,38 +426,80 @@ int srv_span3d(uint64_t pitch, uint64_t rows, uint64_t width, uint64_t height, u
 	return 0;
 }
 
-/* One 2D copy with the host side packed at host (pitch = width). */
+/* One 2D copy with the host side packed at host (pitch = width); rows
+ * [first, first + rows) of the copy. A side that is a CUDA array (its
+ * CUarray in arr) goes through cuMemcpy3DAsync, which can name its slice. */
 static CUresult copy2d(struct srv_client *c, const struct omps_call_copy2d *m, void *host, uint64_t rows,
-		       uint64_t first, CUstream s)
+		       uint64_t first, CUstream s, CUarray dst_arr, CUarray src_arr)
 {
-	CUDA_MEMCPY2D p = {0};
+	CUDA_MEMCPY3D p = {0};
 
 	p.WidthInBytes = m->width;
 	p.Height = rows;
-	p.srcMemoryType = m->kind == OMPS_COPY_HTOD ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE;
-	p.dstMemoryType = m->kind == OMPS_COPY_DTOH ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE;
+	p.Depth = 1;
 	if (m->kind == OMPS_COPY_HTOD) {
+		p.srcMemoryType = CU_MEMORYTYPE_HOST;
 		p.srcHost = host;
 		p.srcPitch = m->width;
+	} else if (src_arr) {
+		p.srcMemoryType = CU_MEMORYTYPE_ARRAY;
+		p.srcArray = src_arr;
+		p.srcXInBytes = m->src;
+		p.srcY = m->src_y + first;
+		p.srcZ = m->src_z;
 	} else {
+		p.srcMemoryType = CU_MEMORYTYPE_DEVICE;
 		p.srcDevice = m->src + first * m->src_pitch;
 		p.srcPitch = m->src_pitch;
 	}
 	if (m->kind == OMPS_COPY_DTOH) {
+		p.dstMemoryType = CU_MEMORYTYPE_HOST;
 		p.dstHost = host;
 		p.dstPitch = m->width;
+	} else if (dst_arr) {
+		p.dstMemoryType = CU_MEMORYTYPE_ARRAY;
+		p.dstArray = dst_arr;
+		p.dstXInBytes = m->dst;
+		p.dstY = m->dst_y + first;
+		p.dstZ = m->dst_z;
 	} else {
+		p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
 		p.dstDevice = m->dst + first * m->dst_pitch;
 		p.dstPitch = m->dst_pitch;
 	}
-	return c->srv->drv->memcpy_2d_async(&p, s);
+	if (dst_arr || src_arr)
+		return c->srv->drv->memcpy_3d_async ? c->srv->drv->memcpy_3d_async(&p, s) : CUDA_ERROR_NOT_SUPPORTED;
+	{
+		CUDA_MEMCPY2D q = {.srcMemoryType = p.srcMemoryType, .srcHost = p.srcHost, .srcDevice = p.srcDevice,
+				   .srcPitch = p.srcPitch, .dstMemoryType = p.dstMemoryType, .dstHost = p.dstHost,
+				   .dstDevice = p.dstDevice, .dstPitch = p.dstPitch, .WidthInBytes = p.WidthInBytes,
+				   .Height = p.Height};
+
+		return c->srv->drv->memcpy_2d_async(&q, s);
+	}
+}
+
+/* A device side of a 2D copy: the client's linear memory, or its array. */
+static int side_ok(struct srv_client *c, const struct omps_call_copy2d *m, int dst, CUarray *arr)
+{
+	uint32_t h = dst ? m->dst_array : m->src_array;
+	uint64_t bytes;
+
+	if (h) {
+		*arr = srv_array_span(c, h, m->dev, dst ? m->dst : m->src, m->width, dst ? m->dst_y : m->src_y,
+				      m->height, dst ? m->dst_z : m->src_z);
+		return *arr != NULL;
+	}
+	return dst ? !span(m->dst_pitch, m->width, m->height, &bytes) && usable(c, m->dst, bytes)
+		   : !span(m->src_pitch, m->width, m->height, &bytes) && usable(c, m->src, bytes);
 }
 
 void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, const unsigned char *data,
 		       size_t len)
 {
 	uint32_t max = omps_ring_max_payload(&c->rep);
-	uint64_t bytes, row = 0, n, deadline = srv_reply_deadline(m->width * m->height);
+	uint64_t row = 0, n, deadline = srv_reply_deadline(m->width * m->height);
+	CUarray dst_arr = NULL, src_arr = NULL;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
@@ -465,17 +507,15 @@ void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, 
 				  (m->kind == OMPS_COPY_HTOD && len != m->width * m->height) ||
 				  (m->kind == OMPS_COPY_DTOH && m->width > max)))
 		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_HTOD &&
-	    (span(m->src_pitch, m->width, m->height, &bytes) || !usable(c, m->src, bytes)))
+	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_HTOD && !side_ok(c, m, 0, &src_arr))
 		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_DTOH &&
-	    (span(m->dst_pitch, m->width, m->height, &bytes) || !usable(c, m->dst, bytes)))
+	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_DTOH && !side_ok(c, m, 1, &dst_arr))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && m->kind != OMPS_COPY_DTOD)
 		r = srv_capture_refuse(c, s, "a 2D copy with pageable host memory");
 	if (m->kind != OMPS_COPY_DTOH) {
 		if (r == CUDA_SUCCESS)
-			r = copy2d(c, m, (void *)data, m->height, 0, s); /* read only: to the device */
+			r = copy2d(c, m, (void *)data, m->height, 0, s, dst_arr, src_arr); /* read only: to the device */
 		if (r == CUDA_SUCCESS && m->kind == OMPS_COPY_HTOD) /* the record buffer is reused */
 			r = c->srv->drv->stream_synchronize(s);
 		srv_deferred(c, r);
@@ -491,7 +531,7 @@ void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, 
 			r = CUDA_ERROR_MPS_RPC_FAILURE;
 			break;
 		}
-		r = copy2d(c, m, dst, n, row, s);
+		r = copy2d(c, m, dst, n, row, s, NULL, src_arr);
 		if (r == CUDA_SUCCESS)
 			r = c->srv->drv->stream_synchronize(s);
 		omps_ring_commit(&c->rep);

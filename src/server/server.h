@@ -145,6 +145,11 @@ struct srv_client {
 		CUstream quiet[OMPS_MAX_DEVICES]; /* where its memory is allocated and freed */
 		CUevent stage[OMPS_STAGE_SLOTS];  /* the end of each staging buffer's last copy */
 	} mem;
+	struct { /* array.c: CUDA arrays (handle = index + 1), texture and surface objects */
+		struct srv_array *arrays;
+		uint32_t narrays;
+		struct srv_texobj *objects;
+	} arr;
 	struct { /* vmm.c: reservations, physical memory and mappings */
 		struct srv_vmm_range *reserved, *mapped;
 		struct srv_vmm_phys *phys; /* handle = index + 1 */
@@ -438,6 +443,14 @@ void srv_ipc_event_put(struct srv_client *c, struct srv_object *o);
 
 /* vmm.c: everything it mapped unmapped (zeroed), created released, reserved freed. */
 void srv_vmm_release(struct srv_client *c);
+
+/* array.c: its texture and surface objects, then its arrays, destroyed. */
+void srv_array_release(struct srv_client *c);
+/* For a 2D copy's array side: the array of that handle, with
+ * [x, x + width) bytes of rows [y, y + rows) of slice z inside it; NULL
+ * (logged) if not. */
+CUarray srv_array_span(struct srv_client *c, uint32_t handle, int dev, uint64_t x, uint64_t width, uint64_t y,
+		       uint64_t rows, uint64_t z);
 
 /* graphbuild.c: graph `handle` is going; its nodes and body graphs go too. */
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);

@@ -2,8 +2,8 @@
  * sets. A 2D copy to the device sends its rows packed, as many whole rows a
  * record as fit, and the server copies them with cuMemcpy2DAsync; from the
  * device, the rows come back packed and are spread here. Device to device
- * is one record. A 3D copy is a 2D copy a slice. Arrays (CUarray) are not
- * remoted. */
+ * is one record. A 3D copy is a 2D copy a slice. A CUDA array (array.c) is
+ * a device side named by its handle, x (bytes), y and z. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,30 +32,29 @@ static CUresult alloc_pitch(CUdeviceptr *dptr, size_t *pitch, size_t width, size
 	return r;
 }
 
-/* CUDA arrays are not remoted; a copy that names one is refused, once aloud. */
-static CUresult no_arrays(void)
-{
-	static atomic_int said;
-
-	if (!atomic_exchange(&said, 1))
-		fprintf(stderr, "openmps: CUDA arrays are not supported through openmps yet: a 2D or 3D copy that names "
-				"one returns CUDA_ERROR_NOT_SUPPORTED\n");
-	return CUDA_ERROR_NOT_SUPPORTED;
-}
-
-/* One side of a copy: on the device or in this process, at addr. */
+/* One side of a copy: on the device or in this process, at addr; or a
+ * CUDA array (handle), at x = addr bytes into row y of slice z. */
 struct side {
 	int device;
 	uint64_t addr, pitch;
+	uint32_t array;
+	uint64_t y, z;
 };
 
 static CUresult resolve(CUmemorytype type, const void *host, CUdeviceptr dev, CUarray array, size_t x, size_t y,
-			size_t pitch, struct side *s)
+			size_t z, size_t pitch, struct side *s)
 {
 	struct shim_range r;
+	uint64_t row;
+	int adev;
 
-	if (type == CU_MEMORYTYPE_ARRAY || array)
-		return no_arrays();
+	memset(s, 0, sizeof(*s));
+	if (type == CU_MEMORYTYPE_ARRAY) {
+		if (shim_array(array, &s->array, &adev, &row))
+			return CUDA_ERROR_INVALID_HANDLE;
+		*s = (struct side){.device = 1, .addr = x, .pitch = row, .array = s->array, .y = y, .z = z};
+		return CUDA_SUCCESS;
+	}
 	if (type == CU_MEMORYTYPE_HOST)
 		s->addr = (uintptr_t)host, s->device = 0;
 	else if (type == CU_MEMORYTYPE_DEVICE)
@@ -75,14 +74,17 @@ static CUresult to_device(struct omps_call_copy2d *m, const struct side *src, si
 	size_t per = (shim_post_max() - sizeof(*m)) / m->width, row, k, i;
 	unsigned char *buf = malloc(per * m->width);
 	CUresult r = buf ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
-	uint64_t dst = m->dst;
+	uint64_t dst = m->dst, dst_y = m->dst_y;
 
 	for (row = 0; r == CUDA_SUCCESS && row < height; row += k) {
 		k = height - row < per ? height - row : per;
 		for (i = 0; i < k; i++)
 			memcpy(buf + i * m->width, (const char *)(uintptr_t)(src->addr + (row + i) * src->pitch),
 			       m->width);
-		m->dst = dst + row * m->dst_pitch;
+		if (m->dst_array)
+			m->dst_y = dst_y + row;
+		else
+			m->dst = dst + row * m->dst_pitch;
 		m->height = k;
 		r = shim_post(OMPS_CALL_MEMCPY_2D, m, sizeof(*m), buf, k * m->width);
 	}
@@ -95,7 +97,7 @@ static CUresult from_device(struct omps_call_copy2d *m, const struct side *dst, 
 {
 	size_t per = (16u << 20) / m->width, row, k, i;
 	unsigned char *buf;
-	uint64_t src = m->src;
+	uint64_t src = m->src, src_y = m->src_y;
 	CUresult r;
 
 	if (!per)
@@ -104,7 +106,10 @@ static CUresult from_device(struct omps_call_copy2d *m, const struct side *dst, 
 	r = buf ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 	for (row = 0; r == CUDA_SUCCESS && row < height; row += k) {
 		k = height - row < per ? height - row : per;
-		m->src = src + row * m->src_pitch;
+		if (m->src_array)
+			m->src_y = src_y + row;
+		else
+			m->src = src + row * m->src_pitch;
 		m->height = k;
 		r = shim_call_read(OMPS_CALL_MEMCPY_2D, m, sizeof(*m), buf, k * m->width);
 		for (i = 0; r == CUDA_SUCCESS && i < k; i++)
@@ -114,7 +119,8 @@ static CUresult from_device(struct omps_call_copy2d *m, const struct side *dst, 
 	return r;
 }
 
-static CUresult copy_2d_async(const CUDA_MEMCPY2D *p, CUstream stream)
+/* A 2D copy; an array side's rows are in slice src_z or dst_z. */
+static CUresult copy_2d_at(const CUDA_MEMCPY2D *p, size_t src_z, size_t dst_z, CUstream stream)
 {
 	struct omps_call_copy2d m = {0};
 	struct side src, dst;
@@ -123,14 +129,14 @@ static CUresult copy_2d_async(const CUDA_MEMCPY2D *p, CUstream stream)
 
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = resolve(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY,
+	if ((r = resolve(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY, src_z,
 			 p->srcPitch, &src)) != CUDA_SUCCESS ||
-	    (r = resolve(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY,
+	    (r = resolve(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY, dst_z,
 			 p->dstPitch, &dst)) != CUDA_SUCCESS)
 		return r;
 	if (!p->WidthInBytes || !p->Height)
 		return CUDA_SUCCESS;
-	if (p->WidthInBytes > p->srcPitch || p->WidthInBytes > p->dstPitch)
+	if ((!src.array && p->WidthInBytes > p->srcPitch) || (!dst.array && p->WidthInBytes > p->dstPitch))
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS)
 		return r;
@@ -138,8 +144,10 @@ static CUresult copy_2d_async(const CUDA_MEMCPY2D *p, CUstream stream)
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	m.width = p->WidthInBytes;
-	m.dst = dst.addr, m.dst_pitch = dst.pitch;
-	m.src = src.addr, m.src_pitch = src.pitch;
+	m.dst = dst.addr, m.dst_pitch = dst.array ? 0 : dst.pitch;
+	m.src = src.addr, m.src_pitch = src.array ? 0 : src.pitch;
+	m.dst_array = dst.array, m.dst_y = dst.y, m.dst_z = dst.z;
+	m.src_array = src.array, m.src_y = src.y, m.src_z = src.z;
 	if (src.device && dst.device) {
 		m.kind = OMPS_COPY_DTOD;
 		m.height = p->Height;
@@ -153,6 +161,8 @@ static CUresult copy_2d_async(const CUDA_MEMCPY2D *p, CUstream stream)
 		m.kind = OMPS_COPY_DTOH;
 		return from_device(&m, &dst, p->Height);
 	}
+	if (src.array || dst.array) /* rows wider than a record: not for arrays yet */
+		return shim_unsupported("a copy of CUDA array rows wider than a ring record");
 	if (src.device || dst.device) { /* rows wider than a record: one copy a row */
 		for (y = 0; r == CUDA_SUCCESS && y < p->Height; y++)
 			r = ((__typeof__(&cuMemcpyAsync))shim_table[SHIM_EP_cuMemcpyAsync])(
@@ -166,32 +176,41 @@ static CUresult copy_2d_async(const CUDA_MEMCPY2D *p, CUstream stream)
 	return r;
 }
 
+static CUresult copy_2d_async(const CUDA_MEMCPY2D *p, CUstream stream)
+{
+	return copy_2d_at(p, 0, 0, stream);
+}
+
 static CUresult copy_2d(const CUDA_MEMCPY2D *p)
 {
 	return copy_2d_async(p, NULL);
 }
 
-/* A slice at a time; each slice is a 2D copy some rows further on. */
+/* A slice at a time; each slice is a 2D copy some rows further on (an
+ * array's: its next slice). */
 static CUresult copy_3d_async(const CUDA_MEMCPY3D *p, CUstream stream)
 {
+	int src_arr = p && p->srcMemoryType == CU_MEMORYTYPE_ARRAY, dst_arr = p && p->dstMemoryType == CU_MEMORYTYPE_ARRAY;
 	CUresult r = CUDA_SUCCESS;
 	size_t z;
 
 	if (!p || p->srcLOD || p->dstLOD || p->reserved0 || p->reserved1 ||
-	    (p->Depth > 1 && (!p->srcHeight || !p->dstHeight)))
+	    (p->Depth > 1 && ((!src_arr && !p->srcHeight) || (!dst_arr && !p->dstHeight))))
 		return CUDA_ERROR_INVALID_VALUE;
 	for (z = 0; r == CUDA_SUCCESS && z < p->Depth; z++) {
 		CUDA_MEMCPY2D q = {
-			.srcXInBytes = p->srcXInBytes, .srcY = p->srcY + (p->srcZ + z) * p->srcHeight,
+			.srcXInBytes = p->srcXInBytes,
+			.srcY = src_arr ? p->srcY : p->srcY + (p->srcZ + z) * p->srcHeight,
 			.srcMemoryType = p->srcMemoryType, .srcHost = p->srcHost, .srcDevice = p->srcDevice,
 			.srcArray = p->srcArray, .srcPitch = p->srcPitch,
-			.dstXInBytes = p->dstXInBytes, .dstY = p->dstY + (p->dstZ + z) * p->dstHeight,
+			.dstXInBytes = p->dstXInBytes,
+			.dstY = dst_arr ? p->dstY : p->dstY + (p->dstZ + z) * p->dstHeight,
 			.dstMemoryType = p->dstMemoryType, .dstHost = p->dstHost, .dstDevice = p->dstDevice,
 			.dstArray = p->dstArray, .dstPitch = p->dstPitch,
 			.WidthInBytes = p->WidthInBytes, .Height = p->Height,
 		};
 
-		r = copy_2d_async(&q, stream);
+		r = copy_2d_at(&q, src_arr ? p->srcZ + z : 0, dst_arr ? p->dstZ + z : 0, stream);
 	}
 	return r;
 }
@@ -199,6 +218,85 @@ static CUresult copy_3d_async(const CUDA_MEMCPY3D *p, CUstream stream)
 static CUresult copy_3d(const CUDA_MEMCPY3D *p)
 {
 	return copy_3d_async(p, NULL);
+}
+
+/* The copies with a 1D array: one row, offset bytes in. */
+static CUresult array_row(CUDA_MEMCPY2D *q, int dst, CUarray a, size_t offset)
+{
+	uint32_t h;
+	uint64_t row;
+	int dev;
+
+	if (shim_array(a, &h, &dev, &row))
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (dst)
+		q->dstMemoryType = CU_MEMORYTYPE_ARRAY, q->dstArray = a, q->dstXInBytes = offset, q->dstPitch = row;
+	else
+		q->srcMemoryType = CU_MEMORYTYPE_ARRAY, q->srcArray = a, q->srcXInBytes = offset, q->srcPitch = row;
+	return CUDA_SUCCESS;
+}
+
+static CUresult copy_1d(CUDA_MEMCPY2D *q, size_t bytes, CUstream s)
+{
+	q->WidthInBytes = bytes;
+	q->Height = 1;
+	if (q->srcMemoryType != CU_MEMORYTYPE_ARRAY)
+		q->srcPitch = bytes;
+	if (q->dstMemoryType != CU_MEMORYTYPE_ARRAY)
+		q->dstPitch = bytes;
+	return copy_2d_async(q, s);
+}
+
+static CUresult htoa_async(CUarray dst, size_t off, const void *src, size_t bytes, CUstream s)
+{
+	CUDA_MEMCPY2D q = {.srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = src};
+	CUresult r = array_row(&q, 1, dst, off);
+
+	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, s) : r;
+}
+
+static CUresult htoa(CUarray dst, size_t off, const void *src, size_t bytes)
+{
+	return htoa_async(dst, off, src, bytes, NULL);
+}
+
+static CUresult atoh_async(void *dst, CUarray src, size_t off, size_t bytes, CUstream s)
+{
+	CUDA_MEMCPY2D q = {.dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = dst};
+	CUresult r = array_row(&q, 0, src, off);
+
+	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, s) : r;
+}
+
+static CUresult atoh(void *dst, CUarray src, size_t off, size_t bytes)
+{
+	return atoh_async(dst, src, off, bytes, NULL);
+}
+
+static CUresult dtoa(CUarray dst, size_t off, CUdeviceptr src, size_t bytes)
+{
+	CUDA_MEMCPY2D q = {.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = src};
+	CUresult r = array_row(&q, 1, dst, off);
+
+	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, NULL) : r;
+}
+
+static CUresult atod(CUdeviceptr dst, CUarray src, size_t off, size_t bytes)
+{
+	CUDA_MEMCPY2D q = {.dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = dst};
+	CUresult r = array_row(&q, 0, src, off);
+
+	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, NULL) : r;
+}
+
+static CUresult atoa(CUarray dst, size_t doff, CUarray src, size_t soff, size_t bytes)
+{
+	CUDA_MEMCPY2D q = {0};
+	CUresult r = array_row(&q, 1, dst, doff);
+
+	if (r == CUDA_SUCCESS)
+		r = array_row(&q, 0, src, soff);
+	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, NULL) : r;
 }
 
 static CUresult set_2d(CUdeviceptr d, size_t pitch, unsigned int value, unsigned int elem, size_t w, size_t h,
@@ -254,6 +352,13 @@ void shim_pitched_install(void)
 	SHIM_INSTALL(cuMemcpy2DAsync_v2, copy_2d_async);
 	SHIM_INSTALL(cuMemcpy3D_v2, copy_3d);
 	SHIM_INSTALL(cuMemcpy3DAsync_v2, copy_3d_async);
+	SHIM_INSTALL(cuMemcpyHtoA_v2, htoa);
+	SHIM_INSTALL(cuMemcpyHtoAAsync_v2, htoa_async);
+	SHIM_INSTALL(cuMemcpyAtoH_v2, atoh);
+	SHIM_INSTALL(cuMemcpyAtoHAsync_v2, atoh_async);
+	SHIM_INSTALL(cuMemcpyDtoA_v2, dtoa);
+	SHIM_INSTALL(cuMemcpyAtoD_v2, atod);
+	SHIM_INSTALL(cuMemcpyAtoA_v2, atoa);
 	SHIM_INSTALL(cuMemsetD2D8_v2, set_2d8);
 	SHIM_INSTALL(cuMemsetD2D16_v2, set_2d16);
 	SHIM_INSTALL(cuMemsetD2D32_v2, set_2d32);

@@ -217,10 +217,10 @@ int main(int argc, char **argv)
 	CK(cuCtxSynchronize());
 	EXPECT(cuMemcpyDtoH(out, a + bytes - 4, 8), CUDA_ERROR_INVALID_VALUE);
 	{
-		CUDA_ARRAY_DESCRIPTOR desc = {64, 64, CU_AD_FORMAT_FLOAT, 1};
-		CUarray array;
+		CUDA_ARRAY3D_DESCRIPTOR desc = {64, 64, 0, CU_AD_FORMAT_FLOAT, 1, 0};
+		CUmipmappedArray mm;
 
-		EXPECT(cuArrayCreate(&array, &desc), CUDA_ERROR_NOT_SUPPORTED); /* not remoted yet */
+		EXPECT(cuMipmappedArrayCreate(&mm, &desc, 2), CUDA_ERROR_NOT_SUPPORTED); /* not remoted yet */
 	}
 
 	/* Kernels: load, describe, launch with kernelParams and with a packed buffer. */

@@ -1370,6 +1370,163 @@ CUresult CUDAAPI cuMemcpy2DAsync(const CUDA_MEMCPY2D *p, CUstream s)
 	return CUDA_SUCCESS;
 }
 
+/* CUDA arrays: host memory, rows packed (pitch = width times the element),
+ * slices after each other; counted as device memory. */
+#define FAKE_ARRAY 0x61727261u
+
+struct fake_array {
+	unsigned magic;
+	CUDA_ARRAY3D_DESCRIPTOR d;
+	size_t row, rows, slices;
+	unsigned char *data;
+};
+
+static size_t fake_format_bytes(CUarray_format f)
+{
+	return f == CU_AD_FORMAT_UNSIGNED_INT8 || f == CU_AD_FORMAT_SIGNED_INT8 ? 1
+	       : f == CU_AD_FORMAT_UNSIGNED_INT16 || f == CU_AD_FORMAT_SIGNED_INT16 || f == CU_AD_FORMAT_HALF ? 2
+	       : f == CU_AD_FORMAT_UNSIGNED_INT32 || f == CU_AD_FORMAT_SIGNED_INT32 || f == CU_AD_FORMAT_FLOAT ? 4
+																   : 0;
+}
+
+static struct fake_array *fake_array(CUarray a)
+{
+	struct fake_array *f = (struct fake_array *)a;
+
+	return f && f->magic == FAKE_ARRAY ? f : NULL;
+}
+
+CUresult CUDAAPI cuArray3DCreate_v2(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
+{
+	POISONED();
+	struct fake_array *a;
+	size_t elem, bytes;
+
+	if (!out || !d || !d->Width || !(elem = fake_format_bytes(d->Format) * d->NumChannels))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!(a = calloc(1, sizeof(*a))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	a->magic = FAKE_ARRAY;
+	a->d = *d;
+	a->row = d->Width * elem;
+	a->rows = d->Height ? d->Height : 1;
+	a->slices = d->Depth ? d->Depth : 1;
+	bytes = a->row * a->rows * a->slices;
+	if (bytes > FAKE_TOTAL_MEM - atomic_load(&mem_used) || !(a->data = calloc(1, bytes))) {
+		free(a);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	atomic_fetch_add(&mem_used, bytes);
+	*out = (CUarray)a;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuArrayDestroy(CUarray h)
+{
+	struct fake_array *a = fake_array(h);
+
+	if (!a)
+		return CUDA_ERROR_INVALID_HANDLE;
+	atomic_fetch_sub(&mem_used, a->row * a->rows * a->slices);
+	a->magic = 0;
+	free(a->data);
+	free(a);
+	return CUDA_SUCCESS;
+}
+
+/* One side of a 3D copy: its first byte and pitches, bounds checked for arrays. */
+static unsigned char *side3d(CUmemorytype type, const void *host, CUdeviceptr dev, CUarray arr, size_t x, size_t y,
+			     size_t z, size_t pitch, size_t height, const CUDA_MEMCPY3D *p, size_t *rp, size_t *sp)
+{
+	struct fake_array *a;
+
+	if (type == CU_MEMORYTYPE_ARRAY) {
+		if (!(a = fake_array(arr)) || x + p->WidthInBytes > a->row || y + p->Height > a->rows ||
+		    z + (p->Depth ? p->Depth : 1) > a->slices)
+			return NULL;
+		*rp = a->row;
+		*sp = a->row * a->rows;
+		return a->data + z * *sp + y * *rp + x;
+	}
+	*rp = pitch;
+	*sp = pitch * height;
+	return (type == CU_MEMORYTYPE_HOST ? (unsigned char *)host : (unsigned char *)(uintptr_t)dev) + z * *sp +
+	       y * pitch + x;
+}
+
+CUresult CUDAAPI cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D *p, CUstream s)
+{
+	POISONED();
+	unsigned char *src, *dst;
+	size_t srp = 0, ssp = 0, drp = 0, dsp = 0, y, z;
+
+	if (capturing(s))
+		return spoil(s);
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	src = side3d(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY, p->srcZ,
+		     p->srcPitch, p->srcHeight, p, &srp, &ssp);
+	dst = side3d(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY, p->dstZ,
+		     p->dstPitch, p->dstHeight, p, &drp, &dsp);
+	if (!src || !dst)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (z = 0; z < (p->Depth ? p->Depth : 1); z++)
+		for (y = 0; y < p->Height; y++)
+			memmove(dst + z * dsp + y * drp, src + z * ssp + y * srp, p->WidthInBytes);
+	return CUDA_SUCCESS;
+}
+
+/* Texture and surface objects: numbers, live until destroyed. */
+static pthread_mutex_t objects_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long long next_object = 0x1000, live_objects;
+
+static CUresult object_new(unsigned long long *out, const CUDA_RESOURCE_DESC *res)
+{
+	if (!out || !res || (res->resType == CU_RESOURCE_TYPE_ARRAY && !fake_array(res->res.array.hArray)))
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&objects_lock);
+	*out = next_object++;
+	live_objects++;
+	pthread_mutex_unlock(&objects_lock);
+	return CUDA_SUCCESS;
+}
+
+static CUresult object_gone(unsigned long long obj)
+{
+	if (!obj)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&objects_lock);
+	live_objects--;
+	pthread_mutex_unlock(&objects_lock);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuTexObjectCreate(CUtexObject *obj, const CUDA_RESOURCE_DESC *res, const CUDA_TEXTURE_DESC *tex,
+				   const CUDA_RESOURCE_VIEW_DESC *view)
+{
+	POISONED();
+	(void)view;
+	return tex ? object_new(obj, res) : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult CUDAAPI cuTexObjectDestroy(CUtexObject obj)
+{
+	return object_gone(obj);
+}
+
+CUresult CUDAAPI cuSurfObjectCreate(CUsurfObject *obj, const CUDA_RESOURCE_DESC *res)
+{
+	POISONED();
+	if (res && res->resType != CU_RESOURCE_TYPE_ARRAY)
+		return CUDA_ERROR_INVALID_VALUE;
+	return object_new(obj, res);
+}
+
+CUresult CUDAAPI cuSurfObjectDestroy(CUsurfObject obj)
+{
+	return object_gone(obj);
+}
+
 #define MEMSET_2D(name, type)                                                                              \
 	CUresult CUDAAPI name(CUdeviceptr d, size_t pitch, type v, size_t w, size_t h, CUstream s)         \
 	{                                                                                                  \

@@ -1,0 +1,333 @@
+/* CUDA arrays, texture and surface objects in remote mode (array.c in the
+ * server). An array is the client's record of the server's handle, its
+ * device and its descriptor (cuArrayGetDescriptor is answered here). A
+ * texture or surface object is the server's own value, which kernels take
+ * as an argument; the descriptors it was made from are kept here for
+ * cuTexObjectGetResourceDesc and its kin. Copies that name an array are
+ * pitched.c's. Mipmapped arrays are not served. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define ARRAY_MAGIC 0x61727261u
+
+struct shim_array {
+	uint32_t magic, handle;
+	int dev;
+	CUDA_ARRAY3D_DESCRIPTOR d;
+};
+
+struct object {
+	struct object *next;
+	uint64_t obj;
+	uint32_t kind; /* 0 texture, 1 surface */
+	CUDA_RESOURCE_DESC res;
+	CUDA_TEXTURE_DESC tex;
+	CUDA_RESOURCE_VIEW_DESC view;
+};
+
+static struct object *objects;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+int shim_array(CUarray a, uint32_t *handle, int *dev, uint64_t *row_bytes)
+{
+	struct shim_array *s = (struct shim_array *)a;
+	static const unsigned char bytes[] = {[CU_AD_FORMAT_UNSIGNED_INT8] = 1, [CU_AD_FORMAT_UNSIGNED_INT16] = 2,
+					      [CU_AD_FORMAT_UNSIGNED_INT32] = 4, [CU_AD_FORMAT_SIGNED_INT8] = 1,
+					      [CU_AD_FORMAT_SIGNED_INT16] = 2,	 [CU_AD_FORMAT_SIGNED_INT32] = 4,
+					      [CU_AD_FORMAT_HALF] = 2,		 [CU_AD_FORMAT_FLOAT] = 4};
+
+	if (!s || s->magic != ARRAY_MAGIC)
+		return -1;
+	*handle = s->handle;
+	*dev = s->dev;
+	*row_bytes = s->d.Width * s->d.NumChannels * ((unsigned)s->d.Format < sizeof(bytes) ? bytes[s->d.Format] : 0);
+	return 0;
+}
+
+static CUresult array_3d_create(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
+{
+	struct omps_call_array_create m;
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	struct shim_array *a;
+	CUresult r;
+
+	if (!out || !d)
+		return CUDA_ERROR_INVALID_VALUE;
+	m = (struct omps_call_array_create){.dev = shim_current_device(), .format = (uint32_t)d->Format,
+					   .channels = d->NumChannels, .flags = d->Flags, .width = d->Width,
+					   .height = d->Height, .depth = d->Depth};
+	if (m.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!(a = malloc(sizeof(*a))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	r = shim_call(OMPS_CALL_ARRAY_CREATE, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS) {
+		free(a);
+		return r;
+	}
+	*a = (struct shim_array){.magic = ARRAY_MAGIC, .handle = rep.handle, .dev = m.dev, .d = *d};
+	*out = (CUarray)a;
+	return CUDA_SUCCESS;
+}
+
+static CUresult array_create(CUarray *out, const CUDA_ARRAY_DESCRIPTOR *d)
+{
+	CUDA_ARRAY3D_DESCRIPTOR d3;
+
+	if (!d)
+		return CUDA_ERROR_INVALID_VALUE;
+	d3 = (CUDA_ARRAY3D_DESCRIPTOR){.Width = d->Width, .Height = d->Height, .Format = d->Format,
+				       .NumChannels = d->NumChannels};
+	return array_3d_create(out, &d3);
+}
+
+static CUresult array_destroy(CUarray h)
+{
+	struct shim_array *a = (struct shim_array *)h;
+	struct omps_call_handle m;
+	struct omps_reply rep;
+
+	if (!a || a->magic != ARRAY_MAGIC)
+		return CUDA_ERROR_INVALID_HANDLE;
+	m.handle = a->handle;
+	a->magic = 0;
+	free(a);
+	return shim_call(OMPS_CALL_ARRAY_DESTROY, &m, sizeof(m), &rep, sizeof(rep));
+}
+
+static CUresult array_3d_descriptor(CUDA_ARRAY3D_DESCRIPTOR *d, CUarray h)
+{
+	struct shim_array *a = (struct shim_array *)h;
+
+	if (!d)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!a || a->magic != ARRAY_MAGIC)
+		return CUDA_ERROR_INVALID_HANDLE;
+	*d = a->d;
+	return CUDA_SUCCESS;
+}
+
+static CUresult array_descriptor(CUDA_ARRAY_DESCRIPTOR *d, CUarray h)
+{
+	CUDA_ARRAY3D_DESCRIPTOR d3;
+	CUresult r = d ? array_3d_descriptor(&d3, h) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		*d = (CUDA_ARRAY_DESCRIPTOR){.Width = d3.Width, .Height = d3.Height, .Format = d3.Format,
+					     .NumChannels = d3.NumChannels};
+	return r;
+}
+
+/* The record of a texture (kind 0) or surface object over res. */
+static CUresult describe(struct omps_call_tex_create *m, uint32_t kind, const CUDA_RESOURCE_DESC *res)
+{
+	uint64_t row;
+	int dev;
+
+	memset(m, 0, sizeof(*m));
+	m->dev = shim_current_device();
+	m->kind = kind;
+	m->res_type = (uint32_t)res->resType;
+	m->res_flags = res->flags;
+	if (m->dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	switch (res->resType) {
+	case CU_RESOURCE_TYPE_ARRAY:
+		if (shim_array(res->res.array.hArray, &m->array, &dev, &row))
+			return CUDA_ERROR_INVALID_HANDLE;
+		m->dev = dev;
+		return CUDA_SUCCESS;
+	case CU_RESOURCE_TYPE_LINEAR:
+		m->ptr = res->res.linear.devPtr;
+		m->format = (uint32_t)res->res.linear.format;
+		m->channels = res->res.linear.numChannels;
+		m->bytes = res->res.linear.sizeInBytes;
+		return CUDA_SUCCESS;
+	case CU_RESOURCE_TYPE_PITCH2D:
+		m->ptr = res->res.pitch2D.devPtr;
+		m->format = (uint32_t)res->res.pitch2D.format;
+		m->channels = res->res.pitch2D.numChannels;
+		m->width = res->res.pitch2D.width;
+		m->height = res->res.pitch2D.height;
+		m->pitch = res->res.pitch2D.pitchInBytes;
+		return CUDA_SUCCESS;
+	default:
+		return shim_unsupported("a texture or surface object over a mipmapped array");
+	}
+}
+
+static CUresult object_create(uint64_t *obj, uint32_t kind, const CUDA_RESOURCE_DESC *res,
+			      const CUDA_TEXTURE_DESC *tex, const CUDA_RESOURCE_VIEW_DESC *view)
+{
+	struct omps_call_tex_create m;
+	struct omps_reply_value rep = {{0}, 0};
+	struct object *o;
+	CUresult r;
+	int i;
+
+	if (!obj || !res || (!kind && !tex))
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = describe(&m, kind, res)) != CUDA_SUCCESS)
+		return r;
+	if (tex) {
+		for (i = 0; i < 3; i++)
+			m.address_mode[i] = (uint32_t)tex->addressMode[i];
+		m.filter_mode = (uint32_t)tex->filterMode;
+		m.tex_flags = tex->flags;
+		m.max_anisotropy = tex->maxAnisotropy;
+		m.mipmap_filter_mode = (uint32_t)tex->mipmapFilterMode;
+		m.mipmap_bias = tex->mipmapLevelBias;
+		m.min_mipmap_clamp = tex->minMipmapLevelClamp;
+		m.max_mipmap_clamp = tex->maxMipmapLevelClamp;
+		memcpy(m.border, tex->borderColor, sizeof(m.border));
+	}
+	if (view) {
+		m.has_view = 1;
+		m.view_format = (uint32_t)view->format;
+		m.view_width = view->width;
+		m.view_height = view->height;
+		m.view_depth = view->depth;
+		m.view_first_mip = view->firstMipmapLevel;
+		m.view_last_mip = view->lastMipmapLevel;
+		m.view_first_layer = view->firstLayer;
+		m.view_last_layer = view->lastLayer;
+	}
+	if (!(o = calloc(1, sizeof(*o))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	r = shim_call(OMPS_CALL_TEX_CREATE, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS) {
+		free(o);
+		return r;
+	}
+	o->obj = (uint64_t)rep.value;
+	o->kind = kind;
+	o->res = *res;
+	if (tex)
+		o->tex = *tex;
+	if (view)
+		o->view = *view;
+	pthread_mutex_lock(&lock);
+	o->next = objects;
+	objects = o;
+	pthread_mutex_unlock(&lock);
+	*obj = o->obj;
+	return CUDA_SUCCESS;
+}
+
+/* The record of an object of this process's, taken out if gone. */
+static int find(uint64_t obj, uint32_t kind, int take, struct object *out)
+{
+	struct object **pp, *o;
+
+	pthread_mutex_lock(&lock);
+	for (pp = &objects; (o = *pp); pp = &o->next)
+		if (o->obj == obj && o->kind == kind)
+			break;
+	if (o && out)
+		*out = *o;
+	if (o && take)
+		*pp = o->next;
+	pthread_mutex_unlock(&lock);
+	if (o && take)
+		free(o);
+	return o ? 0 : -1;
+}
+
+static CUresult object_destroy(uint64_t obj, uint32_t kind)
+{
+	struct omps_call_tex_destroy m = {.object = obj, .kind = kind};
+	struct omps_reply rep;
+
+	if (find(obj, kind, 1, NULL))
+		return CUDA_ERROR_INVALID_VALUE;
+	return shim_call(OMPS_CALL_TEX_DESTROY, &m, sizeof(m), &rep, sizeof(rep));
+}
+
+static CUresult tex_create(CUtexObject *obj, const CUDA_RESOURCE_DESC *res, const CUDA_TEXTURE_DESC *tex,
+			   const CUDA_RESOURCE_VIEW_DESC *view)
+{
+	return object_create((uint64_t *)obj, 0, res, tex, view);
+}
+
+static CUresult tex_destroy(CUtexObject obj)
+{
+	return object_destroy(obj, 0);
+}
+
+static CUresult surf_create(CUsurfObject *obj, const CUDA_RESOURCE_DESC *res)
+{
+	return object_create((uint64_t *)obj, 1, res, NULL, NULL);
+}
+
+static CUresult surf_destroy(CUsurfObject obj)
+{
+	return object_destroy(obj, 1);
+}
+
+static CUresult tex_resource(CUDA_RESOURCE_DESC *res, CUtexObject obj)
+{
+	struct object o;
+
+	if (!res)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (find(obj, 0, 0, &o))
+		return CUDA_ERROR_INVALID_VALUE;
+	*res = o.res;
+	return CUDA_SUCCESS;
+}
+
+static CUresult tex_texture(CUDA_TEXTURE_DESC *tex, CUtexObject obj)
+{
+	struct object o;
+
+	if (!tex)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (find(obj, 0, 0, &o))
+		return CUDA_ERROR_INVALID_VALUE;
+	*tex = o.tex;
+	return CUDA_SUCCESS;
+}
+
+static CUresult tex_view(CUDA_RESOURCE_VIEW_DESC *view, CUtexObject obj)
+{
+	struct object o;
+
+	if (!view)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (find(obj, 0, 0, &o))
+		return CUDA_ERROR_INVALID_VALUE;
+	*view = o.view;
+	return CUDA_SUCCESS;
+}
+
+static CUresult surf_resource(CUDA_RESOURCE_DESC *res, CUsurfObject obj)
+{
+	struct object o;
+
+	if (!res)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (find(obj, 1, 0, &o))
+		return CUDA_ERROR_INVALID_VALUE;
+	*res = o.res;
+	return CUDA_SUCCESS;
+}
+
+void shim_array_install(void)
+{
+	SHIM_INSTALL(cuArrayCreate_v2, array_create);
+	SHIM_INSTALL(cuArray3DCreate_v2, array_3d_create);
+	SHIM_INSTALL(cuArrayDestroy, array_destroy);
+	SHIM_LOCAL(cuArrayGetDescriptor_v2, array_descriptor);
+	SHIM_LOCAL(cuArray3DGetDescriptor_v2, array_3d_descriptor);
+	SHIM_INSTALL(cuTexObjectCreate, tex_create);
+	SHIM_INSTALL(cuTexObjectDestroy, tex_destroy);
+	SHIM_LOCAL(cuTexObjectGetResourceDesc, tex_resource);
+	SHIM_LOCAL(cuTexObjectGetTextureDesc, tex_texture);
+	SHIM_LOCAL(cuTexObjectGetResourceViewDesc, tex_view);
+	SHIM_INSTALL(cuSurfObjectCreate, surf_create);
+	SHIM_INSTALL(cuSurfObjectDestroy, surf_destroy);
+	SHIM_LOCAL(cuSurfObjectGetResourceDesc, surf_resource);
+}
