@@ -49,8 +49,12 @@ static CUresult mem_free(CUdeviceptr dptr)
 	struct shim_range mr;
 	CUresult r;
 
-	if (dptr && !shim_range_find(dptr, &mr) && mr.managed) /* cuMemAllocManaged's: host memory (managed.c) */
-		return mr.base == dptr ? shim_host_free((void *)(uintptr_t)dptr) : CUDA_ERROR_INVALID_VALUE;
+	if (dptr && !shim_range_find(dptr, &mr) && mr.managed) { /* cuMemAllocManaged's: host memory (managed.c) */
+		if (mr.base != dptr)
+			return CUDA_ERROR_INVALID_VALUE;
+		shim_managed_forget(mr.id);
+		return shim_host_free((void *)(uintptr_t)dptr);
+	}
 	r = shim_call(OMPS_CALL_MEM_FREE, &m, sizeof(m), &rep, sizeof(rep));
 
 	if (r == CUDA_SUCCESS && dptr)

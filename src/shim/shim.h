@@ -92,6 +92,7 @@ void shim_graph_install(void);
 void shim_graphbuild_install(void);
 void shim_ipc_install(void);
 void shim_managed_install(void);
+void shim_managed_forget(uint64_t id); /* a managed range's advice, as it is freed */
 void shim_vmm_install(void);
 void shim_tensormap_install(void);
 void shim_pitched_install(void);

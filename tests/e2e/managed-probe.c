@@ -3,8 +3,10 @@
  * (a GPU or fakecuda): one pointer written by the CPU, doubled by a kernel,
  * read back by the CPU after a synchronize; prefetch, advice and attach
  * accepted; the pointer's attributes say managed; its address range; a copy
- * from it; cuMemFree frees it; bad flags are an invalid value. Then a memory
- * pool of its own, set as the device's and allocated from.
+ * from it; cuMemFree frees it; bad flags are an invalid value; the advice and
+ * prefetches read back with cuMemRangeGetAttribute(s), for all of a range
+ * and for part of it. Then a memory pool of its own, set as the device's and
+ * allocated from.
  * Ends with "managed_probe: PASS" or the first check that failed. */
 #include <cuda.h>
 #include <stdio.h>
@@ -15,6 +17,46 @@
 #define PROBE "managed_probe"
 #define PROBE_FAIL return 1
 #include "probe.h"
+
+/* What was advised and prefetched, read back: p's whole range was given dev
+ * as its preferred location and prefetched there. */
+static int range_attributes(CUdeviceptr p, size_t bytes, int dev)
+{
+	CUmemLocation loc = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev};
+	CUmem_range_attribute attrs[2] = {CU_MEM_RANGE_ATTRIBUTE_READ_MOSTLY, CU_MEM_RANGE_ATTRIBUTE_PREFERRED_LOCATION};
+	int v = -7, w = -7, acc[3] = {-7, -7, -7};
+	void *data[2] = {&v, &w};
+	size_t sizes[2] = {4, 4};
+	CUmemLocationType t = CU_MEM_LOCATION_TYPE_INVALID;
+	CUdeviceptr q, d;
+
+	CK(cuMemRangeGetAttribute(&v, 4, CU_MEM_RANGE_ATTRIBUTE_PREFERRED_LOCATION, p, bytes));
+	CHECK(v == dev, "preferred location %d, advised %d", v, dev);
+	CK(cuMemRangeGetAttribute(&v, 4, CU_MEM_RANGE_ATTRIBUTE_LAST_PREFETCH_LOCATION, p, bytes));
+	CHECK(v == dev, "last prefetch location %d, prefetched to %d", v, dev);
+	CK(cuMemRangeGetAttribute(&t, sizeof(t), CU_MEM_RANGE_ATTRIBUTE_PREFERRED_LOCATION_TYPE, p, bytes));
+	CHECK(t == CU_MEM_LOCATION_TYPE_DEVICE, "preferred location type %d", (int)t);
+	CK(cuMemRangeGetAttribute(&v, 4, CU_MEM_RANGE_ATTRIBUTE_READ_MOSTLY, p, bytes));
+	CHECK(v == 0, "read mostly %d, never advised", v);
+	CK(cuMemAdvise(p, bytes, CU_MEM_ADVISE_SET_ACCESSED_BY, loc));
+	CK(cuMemRangeGetAttribute(acc, sizeof(acc), CU_MEM_RANGE_ATTRIBUTE_ACCESSED_BY, p, bytes));
+	CHECK(acc[0] == dev && acc[1] == CU_DEVICE_INVALID && acc[2] == CU_DEVICE_INVALID, "accessed by %d %d %d",
+	      acc[0], acc[1], acc[2]);
+	/* Half of a 4 MiB range read mostly: that half says so, the whole does not. */
+	CK(cuMemAllocManaged(&q, 4u << 20, CU_MEM_ATTACH_GLOBAL));
+	CK(cuMemAdvise(q, 2u << 20, CU_MEM_ADVISE_SET_READ_MOSTLY, loc));
+	CK(cuMemRangeGetAttribute(&v, 4, CU_MEM_RANGE_ATTRIBUTE_READ_MOSTLY, q, 2u << 20));
+	CHECK(v == 1, "read mostly %d on the half advised", v);
+	CK(cuMemRangeGetAttributes(data, sizes, attrs, 2, q, 4u << 20));
+	CHECK(v == 0 && w == CU_DEVICE_INVALID, "on the whole: read mostly %d, preferred location %d", v, w);
+	CK(cuMemFree(q));
+	CK(cuMemAlloc(&d, 4096));
+	CHECK(cuMemRangeGetAttribute(&v, 4, CU_MEM_RANGE_ATTRIBUTE_READ_MOSTLY, d, 4096) != CUDA_SUCCESS,
+	      "a range attribute of memory that is not managed");
+	CK(cuMemFree(d));
+	printf("range attributes: what was advised and prefetched, read back\n");
+	return 0;
+}
 
 int main(void)
 {
@@ -58,6 +100,8 @@ int main(void)
 	CHECK(base == p && size >= (size_t)n * 4, "its range: 0x%llx, %zu bytes", (unsigned long long)base, size);
 	CK(cuMemcpyDtoH(copy, p + 4 * 100, sizeof(copy)));
 	CHECK(copy[0] == 200 && copy[15] == 230, "a copy from it: %u, %u", copy[0], copy[15]);
+	if (range_attributes(p, (size_t)n * 4, (int)dev))
+		return 1;
 	CK(cuMemFree(p));
 
 	/* A pool of its own: made, the device's current one, allocated from. */

@@ -22,6 +22,8 @@ check "IPC events are served; export handles, not yet, are reported absent (the 
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-managed-probe" 2>&1)
 check "managed memory through openmps (it printed: $out)" grep -qx "managed_probe: PASS" <<<"$out"
 check "nothing was refused on the way" test -z "$(grep "not supported" <<<"$out")"
+check "advice and prefetches read back as range attributes" \
+	grep -qx "range attributes: what was advised and prefetched, read back" <<<"$out"
 # Virtual memory management (vmm-probe.c), and exportable handles refused.
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-vmm-probe" 2>&1)
 check "virtual memory management through openmps (it printed: $out)" grep -qx "vmm_probe: PASS" <<<"$out"
