@@ -92,6 +92,7 @@ void srv_context_reset(struct srv_client *c, const struct omps_call_dev *m)
 		r = srv_sync_device(c, m->dev);
 	if (r == CUDA_SUCCESS) {
 		srv_graph_release(c);
+		srv_array_release(c); /* all its devices': arrays are rare beyond one */
 		srv_vmm_release(c);
 		n = srv_memory_reset(c, m->dev);
 		srv_stream_reset(c, m->dev);
