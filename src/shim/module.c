@@ -414,6 +414,15 @@ static CUresult library_get_global(CUdeviceptr *dptr, size_t *bytes, CUlibrary l
 	return module_get_global(dptr, bytes, (CUmodule)library, name);
 }
 
+/* Attributes 0-7 (threads a block, static shared, constant and local
+ * memory, registers, PTX and binary versions, cache mode) are the code's:
+ * no call changes them, so each is asked of the server once. PyTorch asks
+ * them about ten thousand times a model run (docs/traces). */
+static int fixed_attr(CUfunction_attribute a)
+{
+	return a >= CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK && a <= CU_FUNC_ATTRIBUTE_CACHE_MODE_CA;
+}
+
 static CUresult func_attr(struct shim_function *f, CUfunction_attribute attrib, int set, int value, int *out)
 {
 	struct omps_call_func_attr m = {.attrib = attrib, .value = value, .set = (uint32_t)set};
@@ -424,8 +433,16 @@ static CUresult func_attr(struct shim_function *f, CUfunction_attribute attrib, 
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (!set && !out)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (!set && fixed_attr(attrib) && (__atomic_load_n(&f->attr_known, __ATOMIC_ACQUIRE) >> attrib & 1)) {
+		*out = __atomic_load_n(&f->attr[attrib], __ATOMIC_RELAXED);
+		return CUDA_SUCCESS;
+	}
 	m.function = f->handle;
 	r = shim_call(OMPS_CALL_FUNC_ATTR, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS && !set && fixed_attr(attrib)) {
+		__atomic_store_n(&f->attr[attrib], (int)rep.value, __ATOMIC_RELAXED);
+		__atomic_fetch_or(&f->attr_known, 1u << attrib, __ATOMIC_RELEASE);
+	}
 	if (r == CUDA_SUCCESS && !set)
 		*out = (int)rep.value;
 	/* The limit launches are checked against is the server's function's:

@@ -155,6 +155,8 @@ struct shim_function {
 	uint32_t nparams;
 	uint32_t args_size;
 	int max_threads, max_dynamic_smem; /* launches beyond are refused here, as the driver would */
+	unsigned attr_known;		   /* bit a: attr[a] read from the server (atomic builtins) */
+	int attr[8];			   /* the attributes no call can change (module.c) */
 	char *name;
 	struct omps_param params[OMPS_MAX_PARAMS];
 };

@@ -1,7 +1,9 @@
 /* A client of known work, for what the server counts of it (ps --json,
  * the metrics endpoint):
  *   omps-stats-probe N BYTES GATE [PACE_MS]
- *     N times: a copy of BYTES to the device, then a kernel on them; one
+ *     its kernel's register count asked 100 times (the server is asked
+ *     once: the shim keeps what no call can change); N times: a copy of
+ *     BYTES to the device, then a kernel on them; one
  *     copy of BYTES back, checked; prints "stats_probe: worked", and stays
  *     (its counters with it) until the file GATE exists: idle, or with
  *     PACE_MS a copy and a kernel, PACE_MS milliseconds, a synchronize, and
@@ -45,6 +47,12 @@ int main(int argc, char **argv)
 	CK(cuMemAlloc(&dev, bytes));
 	CK(cuModuleLoadData(&mod, twice_ptx));
 	CK(cuModuleGetFunction(&fn, mod, "twice"));
+	for (k = 0; k < 100; k++) {
+		int regs = -1;
+
+		CK(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, fn));
+		CHECK(regs >= 0, "a register count of %d", regs);
+	}
 	for (k = 0; k < n; k++) {
 		CK(cuMemcpyHtoD(dev, host, bytes));
 		CK(cuLaunchKernel(fn, (words + 255) / 256, 1, 1, 256, 1, 1, 0, NULL, args, NULL));

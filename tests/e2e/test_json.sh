@@ -38,6 +38,8 @@ check "a: 6 copies' bytes, 5 there and 1 back [$bytes]" test "$bytes" = $((6 * B
 check "a: at least 6 copies [$cp]" test "$cp" -ge 6
 check "a: no graph launches [$g]" test "$g" = 0
 check "a: more calls than kernels and copies [$calls]" test "$calls" -gt $((k + cp))
+check "a: its kernel's register count, asked 100 times, cost the server one call [$calls]" \
+	test "$calls" -lt $((k + cp + 50))
 read -r k cp bytes g calls <<<"$(stats $b)"
 check "b: its own 2 kernels [$k]" test "$k" = 2
 check "b: 3 copies' bytes of its size [$bytes]" test "$bytes" = $((3 * 2 * B))
