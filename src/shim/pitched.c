@@ -119,6 +119,28 @@ static CUresult from_device(struct omps_call_copy2d *m, const struct side *dst, 
 	return r;
 }
 
+static CUresult copy_2d_at(const CUDA_MEMCPY2D *p, size_t src_z, size_t dst_z, CUstream stream);
+
+/* A copy whose rows are wider than a record, with an array side: bands of
+ * at most band bytes a row, each an ordinary 2D copy further along x (on
+ * every kind of side, x adds to where the row starts). */
+static CUresult copy_columns(const CUDA_MEMCPY2D *p, size_t src_z, size_t dst_z, CUstream stream, size_t band)
+{
+	CUresult r = CUDA_SUCCESS;
+	size_t x;
+
+	band -= band % 16; /* whole elements of any format */
+	for (x = 0; r == CUDA_SUCCESS && x < p->WidthInBytes; x += band) {
+		CUDA_MEMCPY2D q = *p;
+
+		q.srcXInBytes += x;
+		q.dstXInBytes += x;
+		q.WidthInBytes = p->WidthInBytes - x < band ? p->WidthInBytes - x : band;
+		r = copy_2d_at(&q, src_z, dst_z, stream);
+	}
+	return r;
+}
+
 /* A 2D copy; an array side's rows are in slice src_z or dst_z. */
 static CUresult copy_2d_at(const CUDA_MEMCPY2D *p, size_t src_z, size_t dst_z, CUstream stream)
 {
@@ -161,8 +183,8 @@ static CUresult copy_2d_at(const CUDA_MEMCPY2D *p, size_t src_z, size_t dst_z, C
 		m.kind = OMPS_COPY_DTOH;
 		return from_device(&m, &dst, p->Height);
 	}
-	if (src.array || dst.array) /* rows wider than a record: not for arrays yet */
-		return shim_unsupported("a copy of CUDA array rows wider than a ring record");
+	if (src.array || dst.array) /* rows wider than a record: a band of columns at a time */
+		return copy_columns(p, src_z, dst_z, stream, src.device ? shim_post_max() : shim_post_max() - sizeof(m));
 	if (src.device || dst.device) { /* rows wider than a record: one copy a row */
 		for (y = 0; r == CUDA_SUCCESS && y < p->Height; y++)
 			r = ((__typeof__(&cuMemcpyAsync))shim_table[SHIM_EP_cuMemcpyAsync])(

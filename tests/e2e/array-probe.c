@@ -116,6 +116,28 @@ static int array_3d(void)
 	return 0;
 }
 
+/* A 1D array of 20 MiB: its one row is wider than a ring record. */
+static int wide_1d(void)
+{
+	CUDA_ARRAY_DESCRIPTOR d = {.Width = 5u << 20, .Height = 0, .Format = CU_AD_FORMAT_UNSIGNED_INT32, .NumChannels = 1};
+	unsigned *in = malloc(d.Width * 4), *out = calloc(d.Width, 4);
+	size_t i;
+	CUarray a;
+
+	CHECK(in && out, "no memory for 2 x 20 MiB");
+	for (i = 0; i < d.Width; i++)
+		in[i] = (unsigned)(i * 2654435761u);
+	CK(cuArrayCreate(&a, &d));
+	CK(cuMemcpyHtoA(a, 0, in, d.Width * 4));
+	CK(cuMemcpyAtoH(out, a, 0, d.Width * 4));
+	for (i = 0; i < d.Width; i++)
+		CHECK(out[i] == in[i], "wide 1D array: element %zu is %u, expected %u", i, out[i], in[i]);
+	CK(cuArrayDestroy(a));
+	free(in);
+	free(out);
+	return 0;
+}
+
 static int array_1d(void)
 {
 	CUDA_ARRAY_DESCRIPTOR d = {.Width = W, .Height = 0, .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 1}, got;
@@ -138,6 +160,8 @@ static int array_1d(void)
 	CK(cuMemFree(lin));
 	CK(cuArrayDestroy(a));
 	CK(cuArrayDestroy(b));
+	if (wide_1d())
+		return 1;
 	printf("1D array verified\n");
 	return 0;
 }
