@@ -701,15 +701,18 @@ int ctl_daemon_run(const struct ctl_options *o)
 			fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	if (report >= 0) {
-		close(report);
-		detach_stdio();
-	}
+	/* Logged before the caller of -d goes on: a script that reads the
+	 * log right after the start finds these lines (e2e_partitions did not,
+	 * once, under AddressSanitizer). */
 	if (d.metrics)
 		omps_log("Metrics at %s", d.metrics_url);
 	for (unsigned i = 0; i < d.nsmdev; i++)
 		omps_log("Static SM partitions (-S): %s has %u chunks of %u SMs", d.smdev[i].uuid, d.smdev[i].chunks,
 			 d.smdev[i].chunk_sms);
+	if (report >= 0) {
+		close(report);
+		detach_stdio();
+	}
 	ctl_watch_init(&d);
 	loop(&d, sfd);
 	cleanup(&d);
