@@ -47,33 +47,22 @@ struct arena_pending {
 
 struct srv_arena {
 	pthread_mutex_t lock;
-	int state; /* 0 not asked yet, 1 in use, -1 not available: the pool serves */
+	int state; /* 0 not asked yet, 1 in use, -1 not available: the pool serves (under lock) */
 	uint64_t granule, total;
 	struct arena_chunk *chunks;
 	struct arena_pending *pending;
 	struct arena_pending *spare; /* events to use again */
 };
 
-static struct srv_arena *arena_of(struct srv_state *s, int dev)
-{
-	if (!s->arena[dev]) {
-		struct srv_arena *a = calloc(1, sizeof(*a));
-
-		if (!a)
-			return NULL;
-		pthread_mutex_init(&a->lock, NULL);
-		s->arena[dev] = a;
-	}
-	return s->arena[dev];
-}
-
 int srv_arena_init(struct srv_state *s)
 {
 	int dev;
 
-	for (dev = 0; dev < (int)s->devices.ndevices && dev < OMPS_MAX_DEVICES; dev++)
-		if (!arena_of(s, dev))
+	for (dev = 0; dev < (int)s->devices.ndevices && dev < OMPS_MAX_DEVICES; dev++) {
+		if (!(s->arena[dev] = calloc(1, sizeof(*s->arena[dev]))))
 			return -1;
+		pthread_mutex_init(&s->arena[dev]->lock, NULL);
+	}
 	return 0;
 }
 
@@ -89,8 +78,10 @@ static CUmemAllocationProp chunk_prop(int dev, int exportable)
 	return p;
 }
 
-/* Whether this device's chunks can be made (asked once): the driver has the
- * calls, the device the feature, and OPENMPS_DEVICE_ARENA is not 0. */
+/* Under a->lock: whether this device's chunks can be made (asked once): the
+ * driver has the calls, the device the feature, and OPENMPS_DEVICE_ARENA is
+ * not 0. Without it there are no chunks, so the calls below that find,
+ * trim or count chunks need not ask. */
 static int usable(struct srv_state *s, struct srv_arena *a, int dev)
 {
 	const struct srv_driver *drv = s->drv;
@@ -320,9 +311,13 @@ CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream 
 	uint64_t len, align, size;
 	CUresult r;
 
-	if (!a || !usable(s, a, dev))
+	if (!a)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	pthread_mutex_lock(&a->lock);
+	if (!usable(s, a, dev)) {
+		pthread_mutex_unlock(&a->lock);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
 	len = length_of(a, bytes);
 	align = align_of(a, bytes);
 	reap(s, a, 0);
@@ -369,7 +364,7 @@ int srv_arena_holds(struct srv_state *s, int dev, CUdeviceptr ptr)
 	struct srv_arena *a = s->arena[dev];
 	int held;
 
-	if (!a || a->state <= 0)
+	if (!a)
 		return 0;
 	pthread_mutex_lock(&a->lock);
 	held = chunk_of(a, ptr) != NULL;
@@ -423,7 +418,7 @@ void srv_arena_trim(struct srv_state *s, int dev)
 	struct srv_arena *a = s->arena[dev];
 	uint64_t before;
 
-	if (!a || a->state <= 0)
+	if (!a)
 		return;
 	pthread_mutex_lock(&a->lock);
 	before = a->total;
@@ -443,7 +438,7 @@ uint64_t srv_arena_spare(struct srv_state *s, int dev)
 	struct arena_chunk *ch;
 	uint64_t n = 0;
 
-	if (!a || a->state <= 0)
+	if (!a)
 		return 0;
 	pthread_mutex_lock(&a->lock);
 	reap(s, a, 0);
