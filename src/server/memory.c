@@ -469,14 +469,12 @@ static CUresult copy2d(struct srv_client *c, const struct omps_call_copy2d *m, v
 	}
 	if (dst_arr || src_arr)
 		return c->srv->drv->memcpy_3d_async ? c->srv->drv->memcpy_3d_async(&p, s) : CUDA_ERROR_NOT_SUPPORTED;
-	{
-		CUDA_MEMCPY2D q = {.srcMemoryType = p.srcMemoryType, .srcHost = p.srcHost, .srcDevice = p.srcDevice,
-				   .srcPitch = p.srcPitch, .dstMemoryType = p.dstMemoryType, .dstHost = p.dstHost,
-				   .dstDevice = p.dstDevice, .dstPitch = p.dstPitch, .WidthInBytes = p.WidthInBytes,
-				   .Height = p.Height};
-
-		return c->srv->drv->memcpy_2d_async(&q, s);
-	}
+	return c->srv->drv->memcpy_2d_async(&(CUDA_MEMCPY2D){.srcMemoryType = p.srcMemoryType, .srcHost = p.srcHost,
+							      .srcDevice = p.srcDevice, .srcPitch = p.srcPitch,
+							      .dstMemoryType = p.dstMemoryType, .dstHost = p.dstHost,
+							      .dstDevice = p.dstDevice, .dstPitch = p.dstPitch,
+							      .WidthInBytes = p.WidthInBytes, .Height = p.Height},
+					    s);
 }
 
 /* A device side of a 2D copy: the client's linear memory, or its array. */

@@ -31,19 +31,14 @@ struct object {
 static struct object *objects;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-int shim_array(CUarray a, uint32_t *handle, int *dev, uint64_t *row_bytes)
+int shim_array(CUarray a, uint32_t *handle, int *dev)
 {
 	struct shim_array *s = (struct shim_array *)a;
-	static const unsigned char bytes[] = {[CU_AD_FORMAT_UNSIGNED_INT8] = 1, [CU_AD_FORMAT_UNSIGNED_INT16] = 2,
-					      [CU_AD_FORMAT_UNSIGNED_INT32] = 4, [CU_AD_FORMAT_SIGNED_INT8] = 1,
-					      [CU_AD_FORMAT_SIGNED_INT16] = 2,	 [CU_AD_FORMAT_SIGNED_INT32] = 4,
-					      [CU_AD_FORMAT_HALF] = 2,		 [CU_AD_FORMAT_FLOAT] = 4};
 
 	if (!s || s->magic != ARRAY_MAGIC)
 		return -1;
 	*handle = s->handle;
 	*dev = s->dev;
-	*row_bytes = s->d.Width * s->d.NumChannels * ((unsigned)s->d.Format < sizeof(bytes) ? bytes[s->d.Format] : 0);
 	return 0;
 }
 
@@ -124,7 +119,6 @@ static CUresult array_descriptor(CUDA_ARRAY_DESCRIPTOR *d, CUarray h)
 /* The record of a texture (kind 0) or surface object over res. */
 static CUresult describe(struct omps_call_tex_create *m, uint32_t kind, const CUDA_RESOURCE_DESC *res)
 {
-	uint64_t row;
 	int dev;
 
 	memset(m, 0, sizeof(*m));
@@ -136,7 +130,7 @@ static CUresult describe(struct omps_call_tex_create *m, uint32_t kind, const CU
 		return CUDA_ERROR_INVALID_CONTEXT;
 	switch (res->resType) {
 	case CU_RESOURCE_TYPE_ARRAY:
-		if (shim_array(res->res.array.hArray, &m->array, &dev, &row))
+		if (shim_array(res->res.array.hArray, &m->array, &dev))
 			return CUDA_ERROR_INVALID_HANDLE;
 		m->dev = dev;
 		return CUDA_SUCCESS;
@@ -267,52 +261,50 @@ static CUresult surf_destroy(CUsurfObject obj)
 	return object_destroy(obj, 1);
 }
 
+/* The record of an object of this kind, for a query whose answer goes to out. */
+static CUresult described(uint64_t obj, uint32_t kind, const void *out, struct object *o)
+{
+	return !out || find(obj, kind, 0, o) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
 static CUresult tex_resource(CUDA_RESOURCE_DESC *res, CUtexObject obj)
 {
 	struct object o;
+	CUresult r = described(obj, 0, res, &o);
 
-	if (!res)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (find(obj, 0, 0, &o))
-		return CUDA_ERROR_INVALID_VALUE;
-	*res = o.res;
-	return CUDA_SUCCESS;
+	if (r == CUDA_SUCCESS)
+		*res = o.res;
+	return r;
 }
 
 static CUresult tex_texture(CUDA_TEXTURE_DESC *tex, CUtexObject obj)
 {
 	struct object o;
+	CUresult r = described(obj, 0, tex, &o);
 
-	if (!tex)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (find(obj, 0, 0, &o))
-		return CUDA_ERROR_INVALID_VALUE;
-	*tex = o.tex;
-	return CUDA_SUCCESS;
+	if (r == CUDA_SUCCESS)
+		*tex = o.tex;
+	return r;
 }
 
 static CUresult tex_view(CUDA_RESOURCE_VIEW_DESC *view, CUtexObject obj)
 {
 	struct object o;
+	CUresult r = described(obj, 0, view, &o);
 
-	if (!view)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (find(obj, 0, 0, &o))
-		return CUDA_ERROR_INVALID_VALUE;
-	*view = o.view;
-	return CUDA_SUCCESS;
+	if (r == CUDA_SUCCESS)
+		*view = o.view;
+	return r;
 }
 
 static CUresult surf_resource(CUDA_RESOURCE_DESC *res, CUsurfObject obj)
 {
 	struct object o;
+	CUresult r = described(obj, 1, res, &o);
 
-	if (!res)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (find(obj, 1, 0, &o))
-		return CUDA_ERROR_INVALID_VALUE;
-	*res = o.res;
-	return CUDA_SUCCESS;
+	if (r == CUDA_SUCCESS)
+		*res = o.res;
+	return r;
 }
 
 void shim_array_install(void)

@@ -22,12 +22,6 @@ struct handle {
 
 _Static_assert(sizeof(struct handle) <= sizeof(CUipcMemHandle), "an openmps handle fits the driver's");
 
-static void say_once(atomic_int *said, const char *line)
-{
-	if (!atomic_exchange(said, 1))
-		fprintf(stderr, "openmps: %s\n", line);
-}
-
 /* The handle's bytes: openmps's mark, the server, the token. */
 static void handle_out(char reserved[64], const struct omps_reply_ipc *rep)
 {
@@ -57,31 +51,46 @@ static CUresult get_mem_handle(CUipcMemHandle *out, CUdeviceptr ptr)
 	return CUDA_SUCCESS;
 }
 
-static CUresult open_mem_handle(CUdeviceptr *ptr, CUipcMemHandle in, unsigned int flags)
+/* A handle opened through the server (IPC_OPEN, IPC_EVENT_OPEN): one of
+ * openmps's, else refused, and a handle of another server refused, each
+ * with a line once (said[0], said[1]). */
+static CUresult open_handle(uint32_t type, const char *reserved, uint32_t flags, const char *call, const char *what,
+			    atomic_int said[2], struct omps_reply_ipc *rep)
 {
-	static atomic_int said_native, said_other;
 	struct omps_call_ipc_open m = {.flags = flags};
-	struct omps_reply_ipc rep;
 	struct handle h;
 	CUresult r;
 
-	if (!ptr)
-		return CUDA_ERROR_INVALID_VALUE;
-	memcpy(&h, in.reserved, sizeof(h));
+	memcpy(&h, reserved, sizeof(h));
 	if (memcmp(h.magic, IPC_MAGIC, sizeof(h.magic))) {
-		say_once(&said_native, "cuIpcOpenMemHandle of a handle from a program outside openmps is not "
-				       "supported (its memory is in another context); it returns "
-				       "CUDA_ERROR_INVALID_VALUE");
+		if (!atomic_exchange(&said[0], 1))
+			fprintf(stderr,
+				"openmps: %s of a handle from a program outside openmps is not supported (its %s is in "
+				"another context); it returns CUDA_ERROR_INVALID_VALUE\n",
+				call, what);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	memcpy(m.token, h.token, sizeof(m.token));
 	m.server_pid = h.server_pid;
-	memset(&rep, 0, sizeof(rep));
-	r = shim_call(OMPS_CALL_IPC_OPEN, &m, sizeof(m), &rep, sizeof(rep));
-	if (r == CUDA_ERROR_NOT_SUPPORTED)
-		say_once(&said_other, "cuIpcOpenMemHandle of a handle from a client of another openmps server (another "
-				      "user's, or with other settings) is not supported; it returns "
-				      "CUDA_ERROR_NOT_SUPPORTED");
+	memset(rep, 0, sizeof(*rep));
+	r = shim_call(type, &m, sizeof(m), rep, sizeof(*rep));
+	if (r == CUDA_ERROR_NOT_SUPPORTED && !atomic_exchange(&said[1], 1))
+		fprintf(stderr,
+			"openmps: %s of a handle from a client of another openmps server (another user's, or with "
+			"other settings) is not supported; it returns CUDA_ERROR_NOT_SUPPORTED\n",
+			call);
+	return r;
+}
+
+static CUresult open_mem_handle(CUdeviceptr *ptr, CUipcMemHandle in, unsigned int flags)
+{
+	static atomic_int said[2];
+	struct omps_reply_ipc rep;
+	CUresult r;
+
+	if (!ptr)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = open_handle(OMPS_CALL_IPC_OPEN, in.reserved, flags, "cuIpcOpenMemHandle", "memory", said, &rep);
 	if (r != CUDA_SUCCESS)
 		return r;
 	shim_range_add(&(struct shim_range){.base = rep.ptr, .bytes = rep.bytes, .kind = SHIM_RANGE_DEVICE,
@@ -111,31 +120,16 @@ static CUresult get_event_handle(CUipcEventHandle *out, CUevent e)
 
 static CUresult open_event_handle(CUevent *e, CUipcEventHandle in)
 {
-	static atomic_int said_native, said_other;
-	struct omps_call_ipc_open m = {.flags = 0};
+	static atomic_int said[2];
 	struct omps_reply_ipc rep;
 	struct shim_object *o;
-	struct handle h;
 	CUresult r;
 
 	if (!e)
 		return CUDA_ERROR_INVALID_VALUE;
-	memcpy(&h, in.reserved, sizeof(h));
-	if (memcmp(h.magic, IPC_MAGIC, sizeof(h.magic))) {
-		say_once(&said_native, "cuIpcOpenEventHandle of a handle from a program outside openmps is not "
-				       "supported (its event is in another context); it returns "
-				       "CUDA_ERROR_INVALID_VALUE");
-		return CUDA_ERROR_INVALID_VALUE;
-	}
-	memcpy(m.token, h.token, sizeof(m.token));
-	m.server_pid = h.server_pid;
-	memset(&rep, 0, sizeof(rep));
-	if (!(o = malloc(sizeof(*o))))
+	if (!(o = malloc(sizeof(*o)))) /* first: an event opened in the server always gets its handle */
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	r = shim_call(OMPS_CALL_IPC_EVENT_OPEN, &m, sizeof(m), &rep, sizeof(rep));
-	if (r == CUDA_ERROR_NOT_SUPPORTED)
-		say_once(&said_other, "cuIpcOpenEventHandle of a handle from a client of another openmps server is "
-				      "not supported; it returns CUDA_ERROR_NOT_SUPPORTED");
+	r = open_handle(OMPS_CALL_IPC_EVENT_OPEN, in.reserved, 0, "cuIpcOpenEventHandle", "event", said, &rep);
 	if (r != CUDA_SUCCESS) {
 		free(o);
 		return r;

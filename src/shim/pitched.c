@@ -45,14 +45,13 @@ static CUresult resolve(CUmemorytype type, const void *host, CUdeviceptr dev, CU
 			size_t z, size_t pitch, struct side *s)
 {
 	struct shim_range r;
-	uint64_t row;
-	int adev;
+	int adev; /* the server checks it against the copy's */
 
 	memset(s, 0, sizeof(*s));
 	if (type == CU_MEMORYTYPE_ARRAY) {
-		if (shim_array(array, &s->array, &adev, &row))
+		if (shim_array(array, &s->array, &adev))
 			return CUDA_ERROR_INVALID_HANDLE;
-		*s = (struct side){.device = 1, .addr = x, .pitch = row, .array = s->array, .y = y, .z = z};
+		s->device = 1, s->addr = x, s->y = y, s->z = z; /* no pitch: rows are the array's */
 		return CUDA_SUCCESS;
 	}
 	if (type == CU_MEMORYTYPE_HOST)
@@ -166,8 +165,8 @@ static CUresult copy_2d_at(const CUDA_MEMCPY2D *p, size_t src_z, size_t dst_z, C
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	m.width = p->WidthInBytes;
-	m.dst = dst.addr, m.dst_pitch = dst.array ? 0 : dst.pitch;
-	m.src = src.addr, m.src_pitch = src.array ? 0 : src.pitch;
+	m.dst = dst.addr, m.dst_pitch = dst.pitch;
+	m.src = src.addr, m.src_pitch = src.pitch;
 	m.dst_array = dst.array, m.dst_y = dst.y, m.dst_z = dst.z;
 	m.src_array = src.array, m.src_y = src.y, m.src_z = src.z;
 	if (src.device && dst.device) {
@@ -242,20 +241,14 @@ static CUresult copy_3d(const CUDA_MEMCPY3D *p)
 	return copy_3d_async(p, NULL);
 }
 
-/* The copies with a 1D array: one row, offset bytes in. */
-static CUresult array_row(CUDA_MEMCPY2D *q, int dst, CUarray a, size_t offset)
+/* The copies with a 1D array: one row, offset bytes in (a handle that is
+ * no array is refused as any copy's). */
+static void array_row(CUDA_MEMCPY2D *q, int dst, CUarray a, size_t offset)
 {
-	uint32_t h;
-	uint64_t row;
-	int dev;
-
-	if (shim_array(a, &h, &dev, &row))
-		return CUDA_ERROR_INVALID_HANDLE;
 	if (dst)
-		q->dstMemoryType = CU_MEMORYTYPE_ARRAY, q->dstArray = a, q->dstXInBytes = offset, q->dstPitch = row;
+		q->dstMemoryType = CU_MEMORYTYPE_ARRAY, q->dstArray = a, q->dstXInBytes = offset;
 	else
-		q->srcMemoryType = CU_MEMORYTYPE_ARRAY, q->srcArray = a, q->srcXInBytes = offset, q->srcPitch = row;
-	return CUDA_SUCCESS;
+		q->srcMemoryType = CU_MEMORYTYPE_ARRAY, q->srcArray = a, q->srcXInBytes = offset;
 }
 
 static CUresult copy_1d(CUDA_MEMCPY2D *q, size_t bytes, CUstream s)
@@ -272,9 +265,9 @@ static CUresult copy_1d(CUDA_MEMCPY2D *q, size_t bytes, CUstream s)
 static CUresult htoa_async(CUarray dst, size_t off, const void *src, size_t bytes, CUstream s)
 {
 	CUDA_MEMCPY2D q = {.srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = src};
-	CUresult r = array_row(&q, 1, dst, off);
 
-	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, s) : r;
+	array_row(&q, 1, dst, off);
+	return copy_1d(&q, bytes, s);
 }
 
 static CUresult htoa(CUarray dst, size_t off, const void *src, size_t bytes)
@@ -285,9 +278,9 @@ static CUresult htoa(CUarray dst, size_t off, const void *src, size_t bytes)
 static CUresult atoh_async(void *dst, CUarray src, size_t off, size_t bytes, CUstream s)
 {
 	CUDA_MEMCPY2D q = {.dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = dst};
-	CUresult r = array_row(&q, 0, src, off);
 
-	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, s) : r;
+	array_row(&q, 0, src, off);
+	return copy_1d(&q, bytes, s);
 }
 
 static CUresult atoh(void *dst, CUarray src, size_t off, size_t bytes)
@@ -298,27 +291,26 @@ static CUresult atoh(void *dst, CUarray src, size_t off, size_t bytes)
 static CUresult dtoa(CUarray dst, size_t off, CUdeviceptr src, size_t bytes)
 {
 	CUDA_MEMCPY2D q = {.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = src};
-	CUresult r = array_row(&q, 1, dst, off);
 
-	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, NULL) : r;
+	array_row(&q, 1, dst, off);
+	return copy_1d(&q, bytes, NULL);
 }
 
 static CUresult atod(CUdeviceptr dst, CUarray src, size_t off, size_t bytes)
 {
 	CUDA_MEMCPY2D q = {.dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = dst};
-	CUresult r = array_row(&q, 0, src, off);
 
-	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, NULL) : r;
+	array_row(&q, 0, src, off);
+	return copy_1d(&q, bytes, NULL);
 }
 
 static CUresult atoa(CUarray dst, size_t doff, CUarray src, size_t soff, size_t bytes)
 {
 	CUDA_MEMCPY2D q = {0};
-	CUresult r = array_row(&q, 1, dst, doff);
 
-	if (r == CUDA_SUCCESS)
-		r = array_row(&q, 0, src, soff);
-	return r == CUDA_SUCCESS ? copy_1d(&q, bytes, NULL) : r;
+	array_row(&q, 1, dst, doff);
+	array_row(&q, 0, src, soff);
+	return copy_1d(&q, bytes, NULL);
 }
 
 static CUresult set_2d(CUdeviceptr d, size_t pitch, unsigned int value, unsigned int elem, size_t w, size_t h,

@@ -97,9 +97,9 @@ void shim_vmm_install(void);
 void shim_tensormap_install(void);
 void shim_pitched_install(void);
 void shim_array_install(void);
-/* array.c: a CUarray of this process's: its server handle, device and
- * bytes a row; -1 if it is none. */
-int shim_array(CUarray a, uint32_t *handle, int *dev, uint64_t *row_bytes);
+/* array.c: a CUarray of this process's: its server handle and device; -1
+ * if it is none. */
+int shim_array(CUarray a, uint32_t *handle, int *dev);
 void shim_pool_install(void);
 void shim_hostfn_install(void);
 CUresult shim_mem_alloc(CUdeviceptr *dptr, size_t bytes); /* memory.c */
