@@ -116,22 +116,31 @@ static int array_3d(void)
 	return 0;
 }
 
-/* A 1D array of 20 MiB: its one row is wider than a ring record. */
-static int wide_1d(void)
+/* The widest 2D array a GPU makes (131072 four-float elements: rows of
+ * 2 MiB, wider than a ring record), filled and read back whole. */
+static int wide_2d(void)
 {
-	CUDA_ARRAY_DESCRIPTOR d = {.Width = 5u << 20, .Height = 0, .Format = CU_AD_FORMAT_UNSIGNED_INT32, .NumChannels = 1};
-	unsigned *in = malloc(d.Width * 4), *out = calloc(d.Width, 4);
-	size_t i;
+	CUDA_ARRAY_DESCRIPTOR d = {.Width = 131072, .Height = 3, .Format = CU_AD_FORMAT_UNSIGNED_INT32, .NumChannels = 4};
+	size_t row = d.Width * 16, n = row / 4 * d.Height, i;
+	unsigned *in = malloc(n * 4), *out = calloc(n, 4);
+	CUDA_MEMCPY2D c = {0};
 	CUarray a;
 
-	CHECK(in && out, "no memory for 2 x 20 MiB");
-	for (i = 0; i < d.Width; i++)
+	CHECK(in && out, "no memory for 2 x 6 MiB");
+	for (i = 0; i < n; i++)
 		in[i] = (unsigned)(i * 2654435761u);
 	CK(cuArrayCreate(&a, &d));
-	CK(cuMemcpyHtoA(a, 0, in, d.Width * 4));
-	CK(cuMemcpyAtoH(out, a, 0, d.Width * 4));
-	for (i = 0; i < d.Width; i++)
-		CHECK(out[i] == in[i], "wide 1D array: element %zu is %u, expected %u", i, out[i], in[i]);
+	c.srcMemoryType = CU_MEMORYTYPE_HOST, c.srcHost = in, c.srcPitch = row;
+	c.dstMemoryType = CU_MEMORYTYPE_ARRAY, c.dstArray = a;
+	c.WidthInBytes = row, c.Height = d.Height;
+	CK(cuMemcpy2D(&c));
+	memset(&c, 0, sizeof(c));
+	c.srcMemoryType = CU_MEMORYTYPE_ARRAY, c.srcArray = a;
+	c.dstMemoryType = CU_MEMORYTYPE_HOST, c.dstHost = out, c.dstPitch = row;
+	c.WidthInBytes = row, c.Height = d.Height;
+	CK(cuMemcpy2D(&c));
+	for (i = 0; i < n; i++)
+		CHECK(out[i] == in[i], "wide 2D array: element %zu is %u, expected %u", i, out[i], in[i]);
 	CK(cuArrayDestroy(a));
 	free(in);
 	free(out);
@@ -160,7 +169,7 @@ static int array_1d(void)
 	CK(cuMemFree(lin));
 	CK(cuArrayDestroy(a));
 	CK(cuArrayDestroy(b));
-	if (wide_1d())
+	if (wide_2d())
 		return 1;
 	printf("1D array verified\n");
 	return 0;

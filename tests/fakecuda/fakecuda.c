@@ -1404,6 +1404,9 @@ CUresult CUDAAPI cuArray3DCreate_v2(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR 
 
 	if (!out || !d || !d->Width || !(elem = fake_format_bytes(d->Format) * d->NumChannels))
 		return CUDA_ERROR_INVALID_VALUE;
+	/* An H200's limits (maximum texture 1D/2D width 131072, 3D 16384). */
+	if (d->Width > (d->Depth ? 16384u : 131072u) || d->Height > (d->Depth ? 16384u : 65536u) || d->Depth > 16384u)
+		return CUDA_ERROR_INVALID_VALUE;
 	if (!(a = calloc(1, sizeof(*a))))
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	a->magic = FAKE_ARRAY;
