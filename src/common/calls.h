@@ -126,6 +126,61 @@ struct omps_call_tex_destroy {
 	uint32_t reserved;
 };
 
+/* The JIT linker (cuLink*): a link state of the client's in the server.
+ * Only options whose value is a number travel (omps_jit_scalar); the log
+ * buffers are the server's, of the sizes the client has (read back with
+ * LINK_READ), and its wall time comes back in the reply. An input's bytes go
+ * first in OMPS_CALL_IMAGE_DATA records, as a module image does. */
+#define OMPS_LINK_MAX_OPTIONS 32
+#define OMPS_LINK_MAX_LOG     (1u << 20) /* bytes of a log the server keeps */
+#define OMPS_LINK_MAX_NAME    256
+
+struct omps_jit_option {
+	uint32_t option; /* a CUjit_option */
+	uint32_t reserved;
+	uint64_t value;
+};
+
+/* Whether a JIT option's value is a number (it travels as one); the others
+ * are addresses in the client: the logs and the wall time the shim handles,
+ * the rest are refused. */
+static inline int omps_jit_scalar(uint32_t option)
+{
+	switch (option) {
+	case 0: case 1: case 7: case 8: case 9: case 10: case 11: case 12: case 13: case 14: case 15: case 16:
+	case 20: case 21: case 22: case 23: case 24: case 29: case 30: case 31: case 32: case 33: case 34:
+		return 1; /* CU_JIT_MAX_REGISTERS .. CU_JIT_SPLIT_COMPILE, less those with addresses */
+	}
+	return 0;
+}
+
+struct omps_call_link_create {
+	int32_t dev;
+	uint32_t nopts;
+	uint32_t info_log, error_log; /* bytes the client has for each log; 0: none */
+	uint32_t wall_time;	      /* 1: it asked for CU_JIT_WALL_TIME */
+	uint32_t reserved;
+	struct omps_jit_option opts[OMPS_LINK_MAX_OPTIONS];
+};
+
+struct omps_call_link_add {
+	uint32_t handle; /* its link state */
+	uint32_t type;	 /* a CUjitInputType */
+	uint64_t bytes;	 /* sent before in OMPS_CALL_IMAGE_DATA records */
+	uint32_t nopts;
+	uint32_t reserved;
+	struct omps_jit_option opts[OMPS_LINK_MAX_OPTIONS];
+	char name[OMPS_LINK_MAX_NAME]; /* NUL-terminated */
+};
+
+enum omps_link_part { OMPS_LINK_CUBIN, OMPS_LINK_INFO_LOG, OMPS_LINK_ERROR_LOG };
+
+struct omps_call_link_read {
+	uint32_t handle;
+	uint32_t part;	/* an omps_link_part */
+	uint64_t bytes; /* exactly as the last reply_link said: they come as data records */
+};
+
 struct omps_call_memset2d {
 	int32_t dev;
 	uint32_t value;
@@ -452,6 +507,16 @@ struct omps_reply_function {
 	struct omps_param params[OMPS_MAX_PARAMS];
 };
 
+/* After each LINK_ADD and LINK_COMPLETE: what there is to read. */
+struct omps_reply_link {
+	struct omps_reply r;
+	uint64_t cubin_bytes;		  /* after a complete that succeeded */
+	uint32_t info_bytes, error_bytes; /* each log's text, its NUL not counted */
+	uint64_t info_filled, error_filled; /* the driver's CU_JIT_*_LOG_BUFFER_SIZE_BYTES out values */
+	float wall_ms;
+	uint32_t reserved;
+};
+
 /* X(NAME, family, handler, record, shape, reply, log) */
 #define OMPS_CALLS(X)                                                                                  \
 	X(MEM_ALLOC, memory, alloc, alloc, FIXED, SYNC, "memory allocation") /* -> reply_ptr */         \
@@ -529,7 +594,12 @@ struct omps_reply_function {
 	X(ARRAY_CREATE, array, create, array_create, FIXED, SYNC, "array create") /* -> reply_handle */    \
 	X(ARRAY_DESTROY, array, destroy, handle, FIXED, SYNC, "array destroy")                              \
 	X(TEX_CREATE, array, tex_create, tex_create, FIXED, SYNC, "texture or surface object create") /* -> value */ \
-	X(TEX_DESTROY, array, tex_destroy, tex_destroy, FIXED, SYNC, "texture or surface object destroy")
+	X(TEX_DESTROY, array, tex_destroy, tex_destroy, FIXED, SYNC, "texture or surface object destroy") \
+	X(LINK_CREATE, link, create, link_create, FIXED, SYNC, "JIT link create") /* -> reply_handle */     \
+	X(LINK_ADD, link, add, link_add, FIXED, SYNC, "JIT link input") /* -> reply_link */                 \
+	X(LINK_COMPLETE, link, complete, handle, FIXED, SYNC, "JIT link complete") /* -> reply_link */      \
+	X(LINK_READ, link, read, link_read, FIXED, SYNC, "JIT link output read") /* data, reply */          \
+	X(LINK_DESTROY, link, destroy, handle, FIXED, SYNC, "JIT link destroy")
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -79,6 +79,7 @@ static void release(struct srv_client *c)
 	srv_hostfn_release(c); /* first: its streams must be able to drain */
 	srv_graph_release(c);  /* before its streams: a capture left open ends */
 	srv_module_release(c);
+	srv_link_release(c);
 	srv_array_release(c);
 	srv_vmm_release(c); /* before memory: its mappings are in the allocation table */
 	srv_memory_release(c);

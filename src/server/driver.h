@@ -117,6 +117,10 @@
 	OPT(tex_object_destroy, cuTexObjectDestroy) \
 	OPT(surf_object_create, cuSurfObjectCreate) \
 	OPT(surf_object_destroy, cuSurfObjectDestroy) \
+	OPT(link_create, cuLinkCreate) \
+	OPT(link_add_data, cuLinkAddData) \
+	OPT(link_complete, cuLinkComplete) \
+	OPT(link_destroy, cuLinkDestroy) \
 	OPT(device_get_dev_resource, cuDeviceGetDevResource) \
 	OPT(dev_sm_resource_split_by_count, cuDevSmResourceSplitByCount) \
 	OPT(dev_resource_generate_desc, cuDevResourceGenerateDesc) \

@@ -150,6 +150,10 @@ struct srv_client {
 		uint32_t narrays;
 		struct srv_texobj *objects;
 	} arr;
+	struct { /* link.c: JIT link states (handle = index + 1) */
+		struct srv_link *links;
+		uint32_t nlinks;
+	} link;
 	struct { /* vmm.c: reservations, physical memory and mappings */
 		struct srv_vmm_range *reserved, *mapped;
 		struct srv_vmm_phys *phys; /* handle = index + 1 */
@@ -451,6 +455,9 @@ void srv_array_release(struct srv_client *c);
  * (logged) if not. */
 CUarray srv_array_span(struct srv_client *c, uint32_t handle, int dev, uint64_t x, uint64_t width, uint64_t y,
 		       uint64_t rows, uint64_t z);
+
+/* link.c: its JIT link states destroyed. */
+void srv_link_release(struct srv_client *c);
 
 /* graphbuild.c: graph `handle` is going; its nodes and body graphs go too. */
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);

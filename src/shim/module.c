@@ -75,13 +75,31 @@ static size_t image_size(const void *image)
 	return strlen(image) + 1; /* PTX text */
 }
 
+CUresult shim_send_image(const void *image, size_t size, uint32_t type, const void *args, size_t len, void *reply,
+			 size_t reply_len)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* one image in flight: the server gathers one */
+	size_t off, chunk = shim_post_max();
+	CUresult r = CUDA_SUCCESS;
+
+	if (size > OMPS_MAX_IMAGE)
+		return CUDA_ERROR_INVALID_IMAGE;
+	pthread_mutex_lock(&lock);
+	for (off = 0; off < size && r == CUDA_SUCCESS; off += chunk)
+		r = shim_post(OMPS_CALL_IMAGE_DATA, NULL, 0, (const char *)image + off,
+			      size - off < chunk ? size - off : chunk);
+	if (r == CUDA_SUCCESS)
+		r = shim_call(type, args, len, reply, reply_len);
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 static CUresult load(CUmodule *module, const void *image, int dev)
 {
 	struct omps_call_module_load m = {.dev = dev};
 	struct omps_reply_handle rep = {{0}, 0, 0};
-	size_t size, off, chunk = shim_post_max();
-	CUresult r = CUDA_SUCCESS;
 	uint32_t magic;
+	CUresult r;
 
 	if (!module || !image)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -90,15 +108,8 @@ static CUresult load(CUmodule *module, const void *image, int dev)
 		image = ((const struct shim_fatbin_wrapper *)image)->data;
 	if (!image)
 		return CUDA_ERROR_INVALID_IMAGE;
-	size = image_size(image);
-	if (size > OMPS_MAX_IMAGE)
-		return CUDA_ERROR_INVALID_IMAGE;
-	for (off = 0; off < size && r == CUDA_SUCCESS; off += chunk)
-		r = shim_post(OMPS_CALL_IMAGE_DATA, NULL, 0, (const char *)image + off,
-			      size - off < chunk ? size - off : chunk);
-	m.bytes = size;
-	if (r == CUDA_SUCCESS)
-		r = shim_call(OMPS_CALL_MODULE_LOAD, &m, sizeof(m), &rep, sizeof(rep));
+	m.bytes = image_size(image);
+	r = shim_send_image(image, m.bytes, OMPS_CALL_MODULE_LOAD, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		*module = (CUmodule)(uintptr_t)rep.handle;
 	return r;
@@ -112,14 +123,12 @@ CUresult shim_module_load(CUmodule *module, const void *image)
 }
 
 
-/* A module or library from a file (what Triton and torch.compile load):
- * read whole, with a NUL after it (a PTX file has none of its own). */
-static CUresult load_file(CUmodule *module, const char *path, int dev)
+/* A whole file, with a NUL after it (a PTX file has none of its own). */
+CUresult shim_read_file(const char *path, unsigned char **out, size_t *bytes)
 {
 	FILE *f = path ? fopen(path, "rb") : NULL;
 	unsigned char *buf = NULL;
 	long n = -1;
-	CUresult r;
 
 	if (!path)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -134,6 +143,20 @@ static CUresult load_file(CUmodule *module, const char *path, int dev)
 	}
 	fclose(f);
 	buf[n] = '\0';
+	*out = buf;
+	*bytes = (size_t)n;
+	return CUDA_SUCCESS;
+}
+
+/* A module or library from a file (what Triton and torch.compile load). */
+static CUresult load_file(CUmodule *module, const char *path, int dev)
+{
+	unsigned char *buf;
+	size_t n;
+	CUresult r = shim_read_file(path, &buf, &n);
+
+	if (r != CUDA_SUCCESS)
+		return r;
 	r = dev < 0 ? CUDA_ERROR_INVALID_CONTEXT : load(module, buf, dev);
 	free(buf);
 	return r;

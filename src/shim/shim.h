@@ -182,6 +182,13 @@ struct shim_fatbin_wrapper {
 /* module.c: loads an image (cubin, fatbin, PTX, or a wrapped fatbin) on the
  * current device. */
 CUresult shim_module_load(CUmodule *module, const void *image);
+/* Sends size bytes in IMAGE_DATA records, then the call that takes them,
+ * and waits for its reply; one image at a time, whichever thread sends. */
+CUresult shim_send_image(const void *image, size_t size, uint32_t type, const void *args, size_t len, void *reply,
+			 size_t reply_len);
+/* A whole file, a NUL after its bytes (*bytes does not count it); free it. */
+CUresult shim_read_file(const char *path, unsigned char **out, size_t *bytes);
+void shim_link_install(void); /* link.c: the JIT linker */
 
 enum shim_slot_kind { SHIM_SLOT_NONE, SHIM_SLOT_TRACED, SHIM_SLOT_LOGGED, SHIM_SLOT_REFUSED };
 

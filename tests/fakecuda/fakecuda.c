@@ -17,6 +17,7 @@
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1434,6 +1435,139 @@ CUresult CUDAAPI cuArrayDestroy(CUarray h)
 	a->magic = 0;
 	free(a->data);
 	free(a);
+	return CUDA_SUCCESS;
+}
+
+/* The JIT linker: inputs must be fakecuda images; the linked image is
+ * "// fakecuda: linked" and the inputs after it, so it loads as any fakecuda
+ * module. A call of an .extern .func that no input defines (".visible
+ * .func") fails the link, as nvlink's undefined reference does. The logs and
+ * the wall time are written where the options say, as the driver does. */
+#define FAKE_LINK 0x6c696e6bu
+
+struct fake_link {
+	unsigned magic;
+	char *out;
+	size_t len;
+	unsigned inputs;
+	int calls, defines; /* an input calls an external function; one defines one */
+	char *log[2];	    /* info, error */
+	size_t cap[2];
+	void **size_out[2], **wall_out;
+};
+
+static struct fake_link *fake_link(CUlinkState h)
+{
+	struct fake_link *l = (struct fake_link *)h;
+
+	return l && l->magic == FAKE_LINK ? l : NULL;
+}
+
+static void fake_link_log(struct fake_link *l, int which, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!l->log[which] || !l->cap[which])
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(l->log[which], l->cap[which], fmt, ap);
+	va_end(ap);
+	if (l->size_out[which])
+		*l->size_out[which] = (void *)(uintptr_t)((size_t)n + 1 < l->cap[which] ? (size_t)n + 1 : l->cap[which]);
+}
+
+CUresult CUDAAPI cuLinkCreate(unsigned int n, CUjit_option *options, void **values, CUlinkState *out)
+{
+	POISONED();
+	struct fake_link *l;
+	unsigned i;
+
+	if (!out || (n && (!options || !values)))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!(l = calloc(1, sizeof(*l))) || !(l->out = strdup("// fakecuda: linked\n"))) {
+		free(l);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	l->magic = FAKE_LINK;
+	l->len = strlen(l->out);
+	for (i = 0; i < n; i++) {
+		if (options[i] > CU_JIT_SPLIT_COMPILE) {
+			free(l->out);
+			free(l);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		if (options[i] == CU_JIT_INFO_LOG_BUFFER || options[i] == CU_JIT_ERROR_LOG_BUFFER)
+			l->log[options[i] == CU_JIT_ERROR_LOG_BUFFER] = values[i];
+		if (options[i] == CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES || options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES) {
+			int which = options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES;
+
+			l->cap[which] = (uintptr_t)values[i];
+			l->size_out[which] = &values[i];
+		}
+		if (options[i] == CU_JIT_WALL_TIME)
+			l->wall_out = &values[i];
+	}
+	*out = (CUlinkState)l;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuLinkAddData(CUlinkState h, CUjitInputType type, void *data, size_t size, const char *name,
+			       unsigned int n, CUjit_option *options, void **values)
+{
+	POISONED();
+	struct fake_link *l = fake_link(h);
+	char *grown;
+
+	(void)n, (void)options, (void)values;
+	if (!l || !data || !size || type >= CU_JIT_NUM_INPUT_TYPES)
+		return l ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_INVALID_HANDLE;
+	if (size < 11 || strncmp(data, "// fakecuda", 11)) {
+		fake_link_log(l, 1, "fakecuda: input %s: not a fakecuda image", name ? name : "(unnamed)");
+		return type == CU_JIT_INPUT_PTX ? CUDA_ERROR_INVALID_PTX : CUDA_ERROR_INVALID_IMAGE;
+	}
+	if (!(grown = realloc(l->out, l->len + size + 2)))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	l->out = grown;
+	memcpy(l->out + l->len, data, size);
+	l->len += strnlen(l->out + l->len, size); /* up to its NUL */
+	l->out[l->len++] = '\n';
+	l->out[l->len] = '\0';
+	l->calls |= memmem(data, size, ".extern .func", 13) != NULL;
+	l->defines |= memmem(data, size, ".visible .func", 14) != NULL;
+	l->inputs++;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuLinkComplete(CUlinkState h, void **cubin, size_t *size)
+{
+	POISONED();
+	struct fake_link *l = fake_link(h);
+	float ms = 0.25f;
+
+	if (!l || !cubin || !size)
+		return l ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_INVALID_HANDLE;
+	if (!l->inputs || (l->calls && !l->defines)) {
+		fake_link_log(l, 1, "fakecuda: undefined reference in %u inputs", l->inputs);
+		return CUDA_ERROR_INVALID_IMAGE;
+	}
+	fake_link_log(l, 0, "fakecuda: linked %u inputs into %zu bytes", l->inputs, l->len + 1);
+	if (l->wall_out)
+		memcpy(l->wall_out, &ms, sizeof(ms));
+	*cubin = l->out;
+	*size = l->len + 1;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuLinkDestroy(CUlinkState h)
+{
+	struct fake_link *l = fake_link(h);
+
+	if (!l)
+		return CUDA_ERROR_INVALID_HANDLE;
+	l->magic = 0;
+	free(l->out);
+	free(l);
 	return CUDA_SUCCESS;
 }
 

@@ -34,6 +34,7 @@
 	X(server_arena_chunks) \
 	X(server_module_function_count) \
 	X(server_module_function_name) \
+	X(server_link_refusals) \
 	X(server_legacy_stream_order) \
 	X(server_sm_shares)
 

@@ -309,6 +309,77 @@ TEST(server_module_function_name)
 	leave(c);
 }
 
+/* The JIT linker as a hostile client would drive it: an option whose value
+ * is an address, too many options, an input not sent, an input of no type,
+ * a read of what is not there, another's handle: each refused, the state
+ * still usable; a good link then completes with its logs sized. */
+TEST(server_link_refusals)
+{
+	static const char image[] = "// fakecuda\n";
+	static struct omps_call_link_create cr;
+	static struct omps_call_link_add add;
+	struct omps_call_link_read rd = {0};
+	struct omps_call_handle h1 = {.handle = 1};
+	struct omps_reply_handle h;
+	struct omps_reply_link rl;
+	struct omps_reply rep;
+	struct srv_client *c;
+	unsigned before;
+
+	server_up();
+	c = client(NULL);
+	cr.nopts = 1;
+	cr.opts[0] = (struct omps_jit_option){.option = CU_JIT_INFO_LOG_BUFFER, .value = 0x1000};
+	before = atomic_load(&c->refusals);
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_CREATE, &cr, sizeof(cr), &h, sizeof(h)), sizeof(h));
+	ASSERT_EQ(h.r.result, CUDA_ERROR_INVALID_VALUE);
+	ASSERT_EQ(atomic_load(&c->refusals), before + 1); /* logged */
+	cr.nopts = OMPS_LINK_MAX_OPTIONS + 1;
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_CREATE, &cr, sizeof(cr), &h, sizeof(h)), sizeof(h));
+	ASSERT_EQ(h.r.result, CUDA_ERROR_INVALID_VALUE);
+	cr.nopts = 1;
+	cr.opts[0] = (struct omps_jit_option){.option = CU_JIT_OPTIMIZATION_LEVEL, .value = 3};
+	cr.info_log = 64;
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_CREATE, &cr, sizeof(cr), &h, sizeof(h)), sizeof(h));
+	ASSERT_EQ(h.r.result, CUDA_SUCCESS);
+	ASSERT_EQ(h.handle, 1);
+
+	add.handle = 1;
+	add.type = CU_JIT_INPUT_PTX;
+	add.bytes = sizeof(image) - 1; /* but nothing sent */
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_ADD, &add, sizeof(add), &rl, sizeof(rl)), sizeof(rl));
+	ASSERT_EQ(rl.r.result, CUDA_ERROR_INVALID_IMAGE);
+	add.type = CU_JIT_NUM_INPUT_TYPES;
+	ASSERT_EQ(call(c, OMPS_CALL_IMAGE_DATA, image, sizeof(image) - 1, &rep, sizeof(rep)), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_ADD, &add, sizeof(add), &rl, sizeof(rl)), sizeof(rl));
+	ASSERT_EQ(rl.r.result, CUDA_ERROR_INVALID_VALUE);
+	ASSERT_UEQ(c->mod.image_len, 0); /* the refused input is gone */
+	rd = (struct omps_call_link_read){.handle = 1, .part = OMPS_LINK_CUBIN, .bytes = 1};
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_READ, &rd, sizeof(rd), &rep, sizeof(rep)), sizeof(rep));
+	ASSERT_EQ(rep.result, CUDA_ERROR_INVALID_VALUE); /* nothing linked yet */
+	rd.handle = 2;
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_READ, &rd, sizeof(rd), &rep, sizeof(rep)), sizeof(rep));
+	ASSERT_EQ(rep.result, CUDA_ERROR_INVALID_HANDLE);
+
+	add.type = CU_JIT_INPUT_PTX;
+	ASSERT_EQ(call(c, OMPS_CALL_IMAGE_DATA, image, sizeof(image) - 1, &rep, sizeof(rep)), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_ADD, &add, sizeof(add), &rl, sizeof(rl)), sizeof(rl));
+	ASSERT_EQ(rl.r.result, CUDA_SUCCESS);
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_COMPLETE, &h1, sizeof(h1), &rl, sizeof(rl)), sizeof(rl));
+	ASSERT_EQ(rl.r.result, CUDA_SUCCESS);
+	ASSERT_GT(rl.cubin_bytes, sizeof(image));
+	ASSERT_GT(rl.info_bytes, 0);
+	ASSERT_LT(rl.info_bytes, 64); /* within the size the client has */
+	ASSERT_UEQ(rl.info_filled, rl.info_bytes + 1);
+	rd = (struct omps_call_link_read){.handle = 1, .part = OMPS_LINK_CUBIN, .bytes = rl.cubin_bytes + 1};
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_READ, &rd, sizeof(rd), &rep, sizeof(rep)), sizeof(rep));
+	ASSERT_EQ(rep.result, CUDA_ERROR_INVALID_VALUE); /* not its size */
+	ASSERT_EQ(call(c, OMPS_CALL_IMAGE_DATA, image, sizeof(image) - 1, &rep, sizeof(rep)), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_ADD, &add, sizeof(add), &rl, sizeof(rl)), sizeof(rl));
+	ASSERT_EQ(rl.r.result, CUDA_ERROR_INVALID_HANDLE); /* completed: no more inputs */
+	leave(c); /* its link state destroyed with it (ASan: nothing leaks) */
+}
+
 static int waits(const char *log)
 {
 	char line[64];

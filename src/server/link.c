@@ -1,0 +1,267 @@
+/* The JIT linker on a client's behalf: a CUlinkState of the server's per
+ * client link state. The client's inputs arrive as module images do (files
+ * are read by the shim: the server may not see the client's files); the
+ * options that travel are numbers only (omps_jit_scalar), so no option makes
+ * the driver write into the server at an address the client chose. The log
+ * buffers are the server's own, as large as the client's (at most
+ * OMPS_LINK_MAX_LOG); the shim reads the logs and the linked image back with
+ * LINK_READ and copies them where its program asked. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+#define MAX_LINKS 64 /* link states a client may hold at once */
+
+struct srv_link {
+	CUlinkState st; /* NULL: a free slot */
+	int dev;
+	unsigned nopts;
+	CUjit_option opt[OMPS_LINK_MAX_OPTIONS + 5];
+	void *val[OMPS_LINK_MAX_OPTIONS + 5]; /* the driver writes its out values here until destroy */
+	int info_at, error_at, wall_at;	      /* where those out values are; -1: not asked */
+	char *info, *error;		      /* the logs, NUL-terminated within their size */
+	size_t info_cap, error_cap;
+	void *cubin; /* the driver's, after a complete */
+	size_t cubin_bytes;
+};
+
+static struct srv_link *link_of(struct srv_client *c, uint32_t handle)
+{
+	if (!handle || handle > c->link.nlinks || !c->link.links[handle - 1].st) {
+		srv_bad_handle(c, "JIT link state", handle);
+		return NULL;
+	}
+	return &c->link.links[handle - 1];
+}
+
+static void link_free(struct srv_client *c, struct srv_link *l)
+{
+	if (srv_use_device(c, l->dev, NULL) == CUDA_SUCCESS)
+		c->srv->drv->link_destroy(l->st);
+	free(l->info);
+	free(l->error);
+	memset(l, 0, sizeof(*l));
+}
+
+/* A free slot's handle; 0 when the client holds MAX_LINKS or memory ran out. */
+static uint32_t slot(struct srv_client *c)
+{
+	struct srv_link *t;
+	uint32_t i;
+
+	for (i = 0; i < c->link.nlinks; i++)
+		if (!c->link.links[i].st)
+			return i + 1;
+	if (c->link.nlinks >= MAX_LINKS) {
+		srv_refused(c, "more than %d JIT link states at once", MAX_LINKS);
+		return 0;
+	}
+	t = realloc(c->link.links, (c->link.nlinks + 8) * sizeof(*t));
+	if (!t)
+		return 0;
+	memset(t + c->link.nlinks, 0, 8 * sizeof(*t));
+	c->link.links = t;
+	c->link.nlinks += 8;
+	return i + 1;
+}
+
+/* The client's options into opt/val from *n on; -1 (logged) if one is not a number. */
+static int take_options(struct srv_client *c, const struct omps_jit_option *o, uint32_t n, CUjit_option *opt,
+			void **val, unsigned *at)
+{
+	uint32_t i;
+
+	if (n > OMPS_LINK_MAX_OPTIONS)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (!omps_jit_scalar(o[i].option)) {
+			srv_refused(c, "JIT option %u, whose value is an address in the client", o[i].option);
+			return -1;
+		}
+		opt[*at] = (CUjit_option)o[i].option;
+		val[(*at)++] = (void *)(uintptr_t)o[i].value;
+	}
+	return 0;
+}
+
+/* A log buffer of the client's size (capped), its two options added. */
+static int add_log(struct srv_link *l, uint32_t bytes, CUjit_option buf_opt, char **buf, size_t *cap, int *at)
+{
+	*at = -1;
+	if (!bytes)
+		return 0;
+	*cap = bytes < OMPS_LINK_MAX_LOG ? bytes : OMPS_LINK_MAX_LOG;
+	if (!(*buf = calloc(1, *cap)))
+		return -1;
+	l->opt[l->nopts] = buf_opt;
+	l->val[l->nopts++] = *buf;
+	l->opt[l->nopts] = (CUjit_option)(buf_opt + 1); /* its _SIZE_BYTES, in and out */
+	*at = (int)l->nopts;
+	l->val[l->nopts++] = (void *)(uintptr_t)*cap;
+	return 0;
+}
+
+static uint64_t out_value(const struct srv_link *l, int at)
+{
+	return at < 0 ? 0 : (uint64_t)(uintptr_t)l->val[at];
+}
+
+/* What the client may read now, in its reply. */
+static void reply_link(struct srv_client *c, const struct srv_link *l, CUresult r)
+{
+	struct omps_reply_link rep;
+
+	memset(&rep, 0, sizeof(rep));
+	if (l) {
+		rep.cubin_bytes = l->cubin ? l->cubin_bytes : 0;
+		rep.info_bytes = l->info ? (uint32_t)strnlen(l->info, l->info_cap) : 0;
+		rep.error_bytes = l->error ? (uint32_t)strnlen(l->error, l->error_cap) : 0;
+		rep.info_filled = out_value(l, l->info_at);
+		rep.error_filled = out_value(l, l->error_at);
+		if (l->wall_at >= 0)
+			memcpy(&rep.wall_ms, &l->val[l->wall_at], sizeof(rep.wall_ms)); /* a float in the slot */
+	}
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+void srv_link_create(struct srv_client *c, const struct omps_call_link_create *m)
+{
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	CUresult r = srv_use_device(c, m->dev, NULL);
+	struct srv_link *l = NULL;
+	uint32_t handle = 0;
+
+	if (r == CUDA_SUCCESS && !c->srv->drv->link_create)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS && !(handle = slot(c)))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	if (r == CUDA_SUCCESS) { /* made in its slot: the driver keeps the address of val */
+		l = &c->link.links[handle - 1];
+		l->dev = m->dev;
+		l->wall_at = -1;
+		if (take_options(c, m->opts, m->nopts, l->opt, l->val, &l->nopts))
+			r = CUDA_ERROR_INVALID_VALUE;
+	}
+	if (r == CUDA_SUCCESS &&
+	    (add_log(l, m->info_log, CU_JIT_INFO_LOG_BUFFER, &l->info, &l->info_cap, &l->info_at) ||
+	     add_log(l, m->error_log, CU_JIT_ERROR_LOG_BUFFER, &l->error, &l->error_cap, &l->error_at)))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	if (r == CUDA_SUCCESS && m->wall_time) {
+		l->opt[l->nopts] = CU_JIT_WALL_TIME;
+		l->wall_at = (int)l->nopts++;
+	}
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->link_create(l->nopts, l->opt, l->val, &l->st);
+	if (r == CUDA_SUCCESS && !l->st)
+		r = CUDA_ERROR_UNKNOWN;
+	if (r == CUDA_SUCCESS) {
+		rep.handle = handle;
+	} else if (l) {
+		free(l->info);
+		free(l->error);
+		memset(l, 0, sizeof(*l));
+	}
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
+void srv_link_add(struct srv_client *c, const struct omps_call_link_add *m)
+{
+	struct srv_link *l = link_of(c, m->handle);
+	CUjit_option opt[OMPS_LINK_MAX_OPTIONS];
+	void *val[OMPS_LINK_MAX_OPTIONS];
+	char name[OMPS_LINK_MAX_NAME];
+	unsigned n = 0;
+	CUresult r = l ? srv_use_device(c, l->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r == CUDA_SUCCESS && (m->bytes != c->mod.image_len || !c->mod.image_len))
+		r = CUDA_ERROR_INVALID_IMAGE;
+	if (r == CUDA_SUCCESS && (m->type >= CU_JIT_NUM_INPUT_TYPES || take_options(c, m->opts, m->nopts, opt, val, &n)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && l->cubin)
+		r = CUDA_ERROR_INVALID_HANDLE; /* completed: the driver takes no more inputs */
+	if (r == CUDA_SUCCESS) {
+		memcpy(name, m->name, sizeof(name));
+		name[sizeof(name) - 1] = '\0';
+		c->mod.image[c->mod.image_len] = '\0'; /* PTX is read up to a NUL: never past what was sent */
+		r = c->srv->drv->link_add_data(l->st, (CUjitInputType)m->type, c->mod.image, c->mod.image_len, name,
+					       n, opt, val);
+	}
+	c->mod.image_len = 0;
+	reply_link(c, l, r);
+}
+
+void srv_link_complete(struct srv_client *c, const struct omps_call_handle *m)
+{
+	struct srv_link *l = link_of(c, m->handle);
+	CUresult r = l ? srv_use_device(c, l->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+	size_t bytes = 0;
+	void *cubin = NULL;
+
+	if (r == CUDA_SUCCESS && l->cubin)
+		r = CUDA_ERROR_INVALID_HANDLE;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->link_complete(l->st, &cubin, &bytes);
+	if (r == CUDA_SUCCESS && (!cubin || !bytes || bytes > OMPS_MAX_IMAGE))
+		r = CUDA_ERROR_INVALID_IMAGE;
+	if (r == CUDA_SUCCESS) {
+		l->cubin = cubin;
+		l->cubin_bytes = bytes;
+	}
+	reply_link(c, l, r);
+}
+
+void srv_link_read(struct srv_client *c, const struct omps_call_link_read *m)
+{
+	struct srv_link *l = link_of(c, m->handle);
+	uint32_t chunk = omps_ring_max_payload(&c->rep);
+	uint64_t off, deadline = srv_reply_deadline(m->bytes);
+	const char *from = NULL;
+	size_t have = 0;
+	CUresult r = l ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+
+	if (l && m->part == OMPS_LINK_CUBIN)
+		from = l->cubin, have = l->cubin ? l->cubin_bytes : 0;
+	else if (l && m->part == OMPS_LINK_INFO_LOG && l->info)
+		from = l->info, have = strnlen(l->info, l->info_cap);
+	else if (l && m->part == OMPS_LINK_ERROR_LOG && l->error)
+		from = l->error, have = strnlen(l->error, l->error_cap);
+	if (r == CUDA_SUCCESS && (!from || m->bytes != have))
+		r = CUDA_ERROR_INVALID_VALUE;
+	for (off = 0; r == CUDA_SUCCESS && off < m->bytes; off += chunk) {
+		uint32_t n = m->bytes - off < chunk ? (uint32_t)(m->bytes - off) : chunk;
+		void *dst = srv_reply_space(c, n, deadline);
+
+		if (!dst) {
+			r = CUDA_ERROR_MPS_RPC_FAILURE;
+			break;
+		}
+		memcpy(dst, from + off, n);
+		omps_ring_commit(&c->rep);
+	}
+	srv_reply_result(c, r);
+}
+
+void srv_link_destroy(struct srv_client *c, const struct omps_call_handle *m)
+{
+	struct srv_link *l = link_of(c, m->handle);
+
+	if (l)
+		link_free(c, l);
+	srv_reply_result(c, l ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE);
+}
+
+void srv_link_release(struct srv_client *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->link.nlinks; i++)
+		if (c->link.links[i].st)
+			link_free(c, &c->link.links[i]);
+	free(c->link.links);
+	c->link.links = NULL;
+	c->link.nlinks = 0;
+}
