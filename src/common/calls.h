@@ -104,8 +104,21 @@ struct omps_call_array_create {
 	uint64_t width, height, depth;
 };
 
+/* A mipmapped array: its levels are arrays of the client's once asked for
+ * (MIPMAP_LEVEL gives the same handle for the same level), which go with it. */
+struct omps_call_mipmap_create {
+	struct omps_call_array_create a;
+	uint32_t levels;
+	uint32_t reserved;
+};
+
+struct omps_call_mipmap_level {
+	uint32_t handle; /* the mipmapped array's */
+	uint32_t level;
+};
+
 /* A texture (kind 0) or surface (kind 1) object over a resource: a CUDA
- * array of the client's (res_type 0, CU_RESOURCE_TYPE_ARRAY), linear device
+ * array of the client's (res_type 0, CU_RESOURCE_TYPE_ARRAY), a mipmapped one (1), linear device
  * memory (2) or pitched 2D memory (3); the descriptors' fields as the
  * driver's, flattened. */
 struct omps_call_tex_create {
@@ -599,7 +612,9 @@ struct omps_reply_link {
 	X(LINK_ADD, link, add, link_add, FIXED, SYNC, "JIT link input") /* -> reply_link */                 \
 	X(LINK_COMPLETE, link, complete, handle, FIXED, SYNC, "JIT link complete") /* -> reply_link */      \
 	X(LINK_READ, link, read, link_read, FIXED, SYNC, "JIT link output read") /* data, reply */          \
-	X(LINK_DESTROY, link, destroy, handle, FIXED, SYNC, "JIT link destroy")
+	X(LINK_DESTROY, link, destroy, handle, FIXED, SYNC, "JIT link destroy")                              \
+	X(MIPMAP_CREATE, array, mipmap_create, mipmap_create, FIXED, SYNC, "mipmapped array create") /* -> reply_handle */ \
+	X(MIPMAP_LEVEL, array, mipmap_level, mipmap_level, FIXED, SYNC, "mipmapped array level") /* -> reply_handle */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -5,7 +5,11 @@
  * so that it goes when the client goes. An array a texture or surface object
  * reads stays until the last such object goes: a kernel reading a destroyed
  * array would fault the context every client shares. Arrays count against
- * the client's memory limit (elements times their size). */
+ * the client's memory limit (elements times their size). A mipmapped array
+ * is an entry of the same table; each level asked for becomes an array entry
+ * of its own (its parent's handle kept), which goes with its parent and
+ * which the client may not destroy; an object over a level holds the
+ * parent. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,12 +17,20 @@
 #include "server.h"
 
 struct srv_array {
-	CUarray a; /* NULL: a free slot */
+	CUarray a;	     /* an array or a level; NULL for a mipmapped array */
+	CUmipmappedArray mm; /* a mipmapped array; both NULL: a free slot */
 	int dev;
 	uint64_t width, height, depth, elem; /* height and depth at least 1; elem in bytes */
+	uint64_t bytes;			     /* counted against its limit; 0 for a level */
+	uint32_t parent, level;		     /* a level: its mipmapped array's handle, and which */
 	unsigned users;			     /* texture and surface objects over it */
 	int dropped;			     /* destroyed by the client: goes with its last user */
 };
+
+static int used(const struct srv_array *a)
+{
+	return a->a || a->mm;
+}
 
 struct srv_texobj {
 	struct srv_texobj *next;
@@ -46,25 +58,38 @@ static uint64_t format_bytes(uint32_t format)
 	return 0; /* other formats: not remoted */
 }
 
-static struct srv_array *array_of(struct srv_client *c, uint32_t handle)
+/* An entry of its table: an array or level (mipmap 0), or a mipmapped array (1). */
+static struct srv_array *entry_of(struct srv_client *c, uint32_t handle, int mipmap)
 {
-	if (!handle || handle > c->arr.narrays || !c->arr.arrays[handle - 1].a || c->arr.arrays[handle - 1].dropped) {
-		srv_refused(c, "array handle %u is not one of its arrays", handle);
+	struct srv_array *a = handle && handle <= c->arr.narrays ? &c->arr.arrays[handle - 1] : NULL;
+
+	if (!a || !used(a) || a->dropped || !a->mm != !mipmap) {
+		srv_refused(c, "%s handle %u is not one of its own", mipmap ? "mipmapped array" : "array", handle);
 		return NULL;
 	}
-	return &c->arr.arrays[handle - 1];
+	return a;
 }
 
-static uint64_t array_bytes(const struct srv_array *a)
+static struct srv_array *array_of(struct srv_client *c, uint32_t handle)
 {
-	return a->width * a->height * a->depth * a->elem;
+	return entry_of(c, handle, 0);
 }
 
+/* An array or mipmapped array destroyed (a mipmapped array's levels go with it). */
 static void array_free(struct srv_client *c, struct srv_array *a)
 {
-	if (srv_use_device(c, a->dev, NULL) == CUDA_SUCCESS)
-		c->srv->drv->array_destroy(a->a);
-	srv_memory_account(c, a->dev, array_bytes(a), 0);
+	uint32_t i, handle = (uint32_t)(a - c->arr.arrays) + 1;
+
+	if (srv_use_device(c, a->dev, NULL) == CUDA_SUCCESS) {
+		if (a->mm)
+			c->srv->drv->mipmapped_array_destroy(a->mm);
+		else
+			c->srv->drv->array_destroy(a->a);
+	}
+	for (i = 0; a->mm && i < c->arr.narrays; i++)
+		if (c->arr.arrays[i].parent == handle)
+			memset(&c->arr.arrays[i], 0, sizeof(c->arr.arrays[i]));
+	srv_memory_account(c, a->dev, a->bytes, 0);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -75,7 +100,7 @@ static uint32_t slot(struct srv_client *c)
 	uint32_t i;
 
 	for (i = 0; i < c->arr.narrays; i++)
-		if (!c->arr.arrays[i].a)
+		if (!used(&c->arr.arrays[i]))
 			return i + 1;
 	t = realloc(c->arr.arrays, (c->arr.narrays + 16) * sizeof(*t));
 	if (!t)
@@ -86,45 +111,105 @@ static uint32_t slot(struct srv_client *c)
 	return i + 1;
 }
 
-void srv_array_create(struct srv_client *c, const struct omps_call_array_create *m)
+/* A descriptor's element size, checked, and its levels' bytes (levels 0: an
+ * array, one level); 0 if it is not one the server makes. */
+static uint64_t describe(const struct omps_call_array_create *m, unsigned levels, uint64_t *elem)
+{
+	uint64_t h = m->height ? m->height : 1, z = m->depth ? m->depth : 1, w = m->width, bytes = 0;
+	unsigned l;
+
+	*elem = format_bytes(m->format) * m->channels;
+	if (!*elem || (m->channels != 1 && m->channels != 2 && m->channels != 4) || !m->width ||
+	    m->width > (1ull << 32) || h > (1ull << 32) || z > (1ull << 32) || levels > 32)
+		return 0;
+	for (l = 0; l < (levels ? levels : 1); l++, w = w > 1 ? w / 2 : 1, h = h > 1 ? h / 2 : 1, z = z > 1 ? z / 2 : 1)
+		bytes += w * h * z * *elem;
+	return bytes;
+}
+
+static void create(struct srv_client *c, const struct omps_call_array_create *m, unsigned levels)
 {
 	const struct srv_driver *drv = c->srv->drv;
 	CUDA_ARRAY3D_DESCRIPTOR d = {.Width = m->width, .Height = m->height, .Depth = m->depth,
 				     .Format = (CUarray_format)m->format, .NumChannels = m->channels,
 				     .Flags = m->flags};
 	struct omps_reply_handle rep = {{0}, 0, 0};
-	uint64_t elem = format_bytes(m->format) * m->channels, h = m->height ? m->height : 1;
-	uint64_t z = m->depth ? m->depth : 1;
-	CUarray a = NULL;
+	uint64_t elem, bytes = describe(m, levels, &elem);
+	struct srv_array e = {.dev = m->dev, .width = m->width, .height = m->height ? m->height : 1,
+			      .depth = m->depth ? m->depth : 1, .bytes = bytes};
 	CUresult r = srv_use_device(c, m->dev, NULL);
 	uint32_t handle = 0;
 
-	if (r == CUDA_SUCCESS && !drv->array_3d_create)
+	e.elem = elem;
+	if (r == CUDA_SUCCESS && (levels ? !drv->mipmapped_array_create || !drv->mipmapped_array_get_level || !drv->mipmapped_array_destroy : !drv->array_3d_create))
 		r = CUDA_ERROR_NOT_SUPPORTED;
-	if (r == CUDA_SUCCESS && (!elem || (m->channels != 1 && m->channels != 2 && m->channels != 4) ||
-				  !m->width || m->width > (1ull << 32) || h > (1ull << 32) || z > (1ull << 32)))
+	if (r == CUDA_SUCCESS && !bytes)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
-		r = srv_qos_mem_check(c, m->dev, m->width * h * z * elem, "cuArray3DCreate");
+		r = srv_qos_mem_check(c, m->dev, bytes, levels ? "cuMipmappedArrayCreate" : "cuArray3DCreate");
 	if (r == CUDA_SUCCESS && !(handle = slot(c)))
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (r == CUDA_SUCCESS)
-		r = drv->array_3d_create(&a, &d);
+		r = levels ? drv->mipmapped_array_create(&e.mm, &d, levels) : drv->array_3d_create(&e.a, &d);
 	if (r == CUDA_SUCCESS) {
-		c->arr.arrays[handle - 1] = (struct srv_array){.a = a, .dev = m->dev, .width = m->width, .height = h,
-							       .depth = z, .elem = elem};
-		srv_memory_account(c, m->dev, array_bytes(&c->arr.arrays[handle - 1]), 1);
+		c->arr.arrays[handle - 1] = e;
+		srv_memory_account(c, m->dev, bytes, 1);
 		rep.handle = handle;
 	}
 	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 
+void srv_array_create(struct srv_client *c, const struct omps_call_array_create *m)
+{
+	create(c, m, 0);
+}
+
+void srv_array_mipmap_create(struct srv_client *c, const struct omps_call_mipmap_create *m)
+{
+	if (m->levels)
+		create(c, &m->a, m->levels);
+	else
+		srv_reply_result(c, CUDA_ERROR_INVALID_VALUE);
+}
+
+/* A level's array entry, made at its first ask; the same handle after. */
+void srv_array_mipmap_level(struct srv_client *c, const struct omps_call_mipmap_level *m)
+{
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	struct srv_array *p = entry_of(c, m->handle, 1), e;
+	uint32_t i, handle = 0;
+	CUresult r = p ? srv_use_device(c, p->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
+
+	for (i = 0; r == CUDA_SUCCESS && i < c->arr.narrays && !handle; i++)
+		if (c->arr.arrays[i].parent == m->handle && c->arr.arrays[i].level == m->level)
+			handle = i + 1;
+	if (r == CUDA_SUCCESS && !handle) {
+		e = (struct srv_array){.dev = p->dev, .elem = p->elem, .parent = m->handle, .level = m->level};
+		e.width = m->level < 64 && p->width >> m->level ? p->width >> m->level : 1;
+		e.height = m->level < 64 && p->height >> m->level ? p->height >> m->level : 1;
+		e.depth = m->level < 64 && p->depth >> m->level ? p->depth >> m->level : 1;
+		r = c->srv->drv->mipmapped_array_get_level(&e.a, p->mm, m->level);
+		if (r == CUDA_SUCCESS && !(handle = slot(c)))
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+		if (r == CUDA_SUCCESS)
+			c->arr.arrays[handle - 1] = e; /* the table may have moved: p is not used after slot() */
+	}
+	rep.handle = r == CUDA_SUCCESS ? handle : 0;
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
 void srv_array_destroy(struct srv_client *c, const struct omps_call_handle *m)
 {
-	struct srv_array *a = array_of(c, m->handle);
+	struct srv_array *a = m->handle && m->handle <= c->arr.narrays && c->arr.arrays[m->handle - 1].mm
+				      ? entry_of(c, m->handle, 1)
+				      : array_of(c, m->handle);
 
-	if (a && a->users)
+	if (a && a->parent) {
+		srv_refused(c, "array %u is a level of mipmapped array %u: it goes with it", m->handle, a->parent);
+		a = NULL;
+	} else if (a && a->users)
 		a->dropped = 1; /* its last texture or surface object frees it */
 	else if (a)
 		array_free(c, a);
@@ -164,6 +249,12 @@ static CUresult resource(struct srv_client *c, const struct omps_call_tex_create
 		res->resType = CU_RESOURCE_TYPE_ARRAY;
 		res->res.array.hArray = (*arr)->a;
 		return CUDA_SUCCESS;
+	case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY:
+		if (m->kind || !(*arr = entry_of(c, m->array, 1)) || (*arr)->dev != m->dev)
+			return CUDA_ERROR_INVALID_HANDLE;
+		res->resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY;
+		res->res.mipmap.hMipmappedArray = (*arr)->mm;
+		return CUDA_SUCCESS;
 	case CU_RESOURCE_TYPE_LINEAR:
 		if (m->kind || !srv_memory_owns(c, m->ptr, m->bytes ? m->bytes : 1))
 			return CUDA_ERROR_INVALID_VALUE;
@@ -188,9 +279,8 @@ static CUresult resource(struct srv_client *c, const struct omps_call_tex_create
 		res->res.pitch2D.pitchInBytes = m->pitch;
 		return CUDA_SUCCESS;
 	}
-	srv_refused(c, "a texture or surface object over a resource of type %u (mipmapped arrays are not served)",
-		    m->res_type);
-	return CUDA_ERROR_NOT_SUPPORTED;
+	srv_refused(c, "a texture or surface object over a resource of type %u", m->res_type);
+	return CUDA_ERROR_INVALID_VALUE;
 }
 
 static CUresult make(struct srv_client *c, const struct omps_call_tex_create *m, const CUDA_RESOURCE_DESC *res,
@@ -239,15 +329,21 @@ void srv_array_tex_create(struct srv_client *c, const struct omps_call_tex_creat
 	uint64_t obj = 0;
 	CUresult r = m->kind > 1 ? CUDA_ERROR_INVALID_VALUE : srv_use_device(c, m->dev, NULL);
 
+	uint32_t holds = m->array; /* the entry the object keeps: a level's parent */
+
 	if (r == CUDA_SUCCESS)
 		r = resource(c, m, &res, &arr);
+	if (r == CUDA_SUCCESS && arr && arr->parent) {
+		holds = arr->parent;
+		arr = &c->arr.arrays[holds - 1];
+	}
 	if (r == CUDA_SUCCESS && !(o = calloc(1, sizeof(*o))))
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (r == CUDA_SUCCESS)
 		r = make(c, m, &res, &obj);
 	if (r == CUDA_SUCCESS) {
 		*o = (struct srv_texobj){.next = c->arr.objects, .obj = obj, .kind = m->kind,
-					 .array = arr ? m->array : 0, .dev = m->dev};
+					 .array = arr ? holds : 0, .dev = m->dev};
 		c->arr.objects = o;
 		if (arr)
 			arr->users++;
@@ -301,7 +397,7 @@ void srv_array_release(struct srv_client *c)
 		object_free(c, o);
 	}
 	for (i = 0; i < c->arr.narrays; i++)
-		if (c->arr.arrays[i].a)
+		if (used(&c->arr.arrays[i]) && !c->arr.arrays[i].parent) /* levels go with their parent */
 			array_free(c, &c->arr.arrays[i]);
 	free(c->arr.arrays);
 	c->arr.arrays = NULL;

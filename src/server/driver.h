@@ -117,6 +117,9 @@
 	OPT(tex_object_destroy, cuTexObjectDestroy) \
 	OPT(surf_object_create, cuSurfObjectCreate) \
 	OPT(surf_object_destroy, cuSurfObjectDestroy) \
+	OPT(mipmapped_array_create, cuMipmappedArrayCreate) \
+	OPT(mipmapped_array_get_level, cuMipmappedArrayGetLevel) \
+	OPT(mipmapped_array_destroy, cuMipmappedArrayDestroy) \
 	OPT(link_create, cuLinkCreate) \
 	OPT(link_add_data, cuLinkAddData) \
 	OPT(link_complete, cuLinkComplete) \

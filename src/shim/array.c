@@ -4,20 +4,40 @@
  * texture or surface object is the server's own value, which kernels take
  * as an argument; the descriptors it was made from are kept here for
  * cuTexObjectGetResourceDesc and its kin. Copies that name an array are
- * pitched.c's. Mipmapped arrays are not served. */
+ * pitched.c's. A mipmapped array is the record of the server's handle; each
+ * level asked for is an array record of its own, kept with it (the same
+ * CUarray for the same level, as the driver gives) and freed with it. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shim.h"
 
-#define ARRAY_MAGIC 0x61727261u
+#define ARRAY_MAGIC  0x61727261u
+#define MIPMAP_MAGIC 0x6d69706du
+#define MAX_LEVELS   32
 
 struct shim_array {
 	uint32_t magic, handle;
 	int dev;
+	int level; /* a mipmapped array's level: not the program's to destroy */
 	CUDA_ARRAY3D_DESCRIPTOR d;
 };
+
+struct shim_mipmap {
+	uint32_t magic, handle;
+	int dev;
+	unsigned levels;
+	CUDA_ARRAY3D_DESCRIPTOR d;
+	struct shim_array *level[MAX_LEVELS]; /* made at the first ask */
+};
+
+static struct shim_mipmap *mipmap_of(CUmipmappedArray h)
+{
+	struct shim_mipmap *m = (struct shim_mipmap *)h;
+
+	return m && m->magic == MIPMAP_MAGIC ? m : NULL;
+}
 
 struct object {
 	struct object *next;
@@ -42,6 +62,13 @@ int shim_array(CUarray a, uint32_t *handle, int *dev)
 	return 0;
 }
 
+static struct omps_call_array_create record(const CUDA_ARRAY3D_DESCRIPTOR *d)
+{
+	return (struct omps_call_array_create){.dev = shim_current_device(), .format = (uint32_t)d->Format,
+					       .channels = d->NumChannels, .flags = d->Flags, .width = d->Width,
+					       .height = d->Height, .depth = d->Depth};
+}
+
 static CUresult array_3d_create(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
 {
 	struct omps_call_array_create m;
@@ -51,9 +78,7 @@ static CUresult array_3d_create(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
 
 	if (!out || !d)
 		return CUDA_ERROR_INVALID_VALUE;
-	m = (struct omps_call_array_create){.dev = shim_current_device(), .format = (uint32_t)d->Format,
-					   .channels = d->NumChannels, .flags = d->Flags, .width = d->Width,
-					   .height = d->Height, .depth = d->Depth};
+	m = record(d);
 	if (m.dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (!(a = malloc(sizeof(*a))))
@@ -85,11 +110,97 @@ static CUresult array_destroy(CUarray h)
 	struct omps_call_handle m;
 	struct omps_reply rep;
 
-	if (!a || a->magic != ARRAY_MAGIC)
+	if (!a || a->magic != ARRAY_MAGIC || a->level)
 		return CUDA_ERROR_INVALID_HANDLE;
 	m.handle = a->handle;
 	a->magic = 0;
 	free(a);
+	return shim_call(OMPS_CALL_ARRAY_DESTROY, &m, sizeof(m), &rep, sizeof(rep));
+}
+
+static CUresult mipmap_create(CUmipmappedArray *out, const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned int levels)
+{
+	struct omps_call_mipmap_create m = {.levels = levels};
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	struct shim_mipmap *mm;
+	CUresult r;
+
+	if (!out || !d || !levels || levels > MAX_LEVELS)
+		return CUDA_ERROR_INVALID_VALUE;
+	m.a = record(d);
+	if (m.a.dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!(mm = calloc(1, sizeof(*mm))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	r = shim_call(OMPS_CALL_MIPMAP_CREATE, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS) {
+		free(mm);
+		return r;
+	}
+	*mm = (struct shim_mipmap){.magic = MIPMAP_MAGIC, .handle = rep.handle, .dev = m.a.dev, .levels = levels,
+				   .d = *d};
+	*out = (CUmipmappedArray)mm;
+	return CUDA_SUCCESS;
+}
+
+/* A level's size: halved per level, never below 1 (0 stays 0: no such dimension). */
+static size_t halved(size_t n, unsigned level)
+{
+	return !n ? 0 : n >> level ? n >> level : 1;
+}
+
+static CUresult mipmap_level(CUarray *out, CUmipmappedArray h, unsigned int level)
+{
+	static pthread_mutex_t level_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct shim_mipmap *mm = mipmap_of(h);
+	struct omps_call_mipmap_level m = {.level = level};
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	struct shim_array *a;
+	CUresult r = CUDA_SUCCESS;
+
+	if (!mm)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!out || level >= mm->levels)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&level_lock);
+	if (!mm->level[level]) {
+		m.handle = mm->handle;
+		a = calloc(1, sizeof(*a));
+		r = a ? shim_call(OMPS_CALL_MIPMAP_LEVEL, &m, sizeof(m), &rep, sizeof(rep)) : CUDA_ERROR_OUT_OF_MEMORY;
+		if (r == CUDA_SUCCESS) {
+			*a = (struct shim_array){.magic = ARRAY_MAGIC, .handle = rep.handle, .dev = mm->dev, .level = 1,
+						 .d = mm->d};
+			a->d.Width = halved(mm->d.Width, level);
+			a->d.Height = halved(mm->d.Height, level);
+			a->d.Depth = halved(mm->d.Depth, level);
+			mm->level[level] = a;
+		} else {
+			free(a);
+		}
+	}
+	if (r == CUDA_SUCCESS)
+		*out = (CUarray)mm->level[level];
+	pthread_mutex_unlock(&level_lock);
+	return r;
+}
+
+static CUresult mipmap_destroy(CUmipmappedArray h)
+{
+	struct shim_mipmap *mm = mipmap_of(h);
+	struct omps_call_handle m;
+	struct omps_reply rep;
+	unsigned l;
+
+	if (!mm)
+		return CUDA_ERROR_INVALID_HANDLE;
+	m.handle = mm->handle;
+	for (l = 0; l < MAX_LEVELS; l++)
+		if (mm->level[l]) {
+			mm->level[l]->magic = 0;
+			free(mm->level[l]);
+		}
+	mm->magic = 0;
+	free(mm);
 	return shim_call(OMPS_CALL_ARRAY_DESTROY, &m, sizeof(m), &rep, sizeof(rep));
 }
 
@@ -148,8 +259,17 @@ static CUresult describe(struct omps_call_tex_create *m, uint32_t kind, const CU
 		m->height = res->res.pitch2D.height;
 		m->pitch = res->res.pitch2D.pitchInBytes;
 		return CUDA_SUCCESS;
+	case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY: {
+		struct shim_mipmap *mm = mipmap_of(res->res.mipmap.hMipmappedArray);
+
+		if (!mm)
+			return CUDA_ERROR_INVALID_HANDLE;
+		m->array = mm->handle;
+		m->dev = mm->dev;
+		return CUDA_SUCCESS;
+	}
 	default:
-		return shim_unsupported("a texture or surface object over a mipmapped array");
+		return CUDA_ERROR_INVALID_VALUE;
 	}
 }
 
@@ -312,6 +432,9 @@ void shim_array_install(void)
 	SHIM_INSTALL(cuArrayCreate_v2, array_create);
 	SHIM_INSTALL(cuArray3DCreate_v2, array_3d_create);
 	SHIM_INSTALL(cuArrayDestroy, array_destroy);
+	SHIM_INSTALL(cuMipmappedArrayCreate, mipmap_create);
+	SHIM_INSTALL(cuMipmappedArrayGetLevel, mipmap_level);
+	SHIM_INSTALL(cuMipmappedArrayDestroy, mipmap_destroy);
 	SHIM_LOCAL(cuArrayGetDescriptor_v2, array_descriptor);
 	SHIM_LOCAL(cuArray3DGetDescriptor_v2, array_3d_descriptor);
 	SHIM_INSTALL(cuTexObjectCreate, tex_create);

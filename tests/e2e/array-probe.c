@@ -7,7 +7,8 @@
  * copies; its descriptor; a texture object over it, over linear memory and
  * over pitched memory, and a surface object, with their resource
  * descriptors; the array destroyed while a texture still reads it; a copy
- * outside an array refused. Prints "array_probe: PASS" or what failed. */
+ * outside an array refused; a mipmapped array's levels filled and read
+ * back, and a texture over it. Prints "array_probe: PASS" or what failed. */
 #include <cuda.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,53 @@ static int array_1d(void)
 	return 0;
 }
 
+/* A mipmapped 2D array of three levels: each level is an array of half the
+ * size of the last (the same CUarray each time it is asked for), filled and
+ * read back; a texture object over the whole; the mipmapped array destroyed
+ * while the texture reads it. */
+static int mipmapped(void)
+{
+	CUDA_ARRAY3D_DESCRIPTOR d = {.Width = W, .Height = H, .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 1}, got;
+	CUDA_RESOURCE_DESC res = {.resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY};
+	CUDA_TEXTURE_DESC tex = {.filterMode = CU_TR_FILTER_MODE_POINT, .mipmapFilterMode = CU_TR_FILTER_MODE_POINT,
+				 .maxMipmapLevelClamp = 2.0f};
+	CUmipmappedArray mm;
+	CUarray level[3], again;
+	CUtexObject t;
+	unsigned l;
+
+	CK(cuMipmappedArrayCreate(&mm, &d, 3));
+	for (l = 0; l < 3; l++) {
+		unsigned w = W >> l, h = H >> l;
+		CUDA_MEMCPY2D in = {.srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = host, .srcPitch = w * 4,
+				    .dstMemoryType = CU_MEMORYTYPE_ARRAY, .WidthInBytes = w * 4, .Height = h};
+		CUDA_MEMCPY2D out = {.srcMemoryType = CU_MEMORYTYPE_ARRAY, .dstMemoryType = CU_MEMORYTYPE_HOST,
+				     .dstHost = back, .dstPitch = w * 4, .WidthInBytes = w * 4, .Height = h};
+
+		CK(cuMipmappedArrayGetLevel(&level[l], mm, l));
+		CK(cuMipmappedArrayGetLevel(&again, mm, l));
+		CHECK(again == level[l], "level %u asked twice gave two arrays", l);
+		CK(cuArray3DGetDescriptor(&got, level[l]));
+		CHECK(got.Width == w && got.Height == h && got.Depth == 0, "level %u is %zux%zux%zu, expected %ux%u", l,
+		      got.Width, got.Height, got.Depth, w, h);
+		fill(w * h, 100.0f * (float)l);
+		in.dstArray = level[l];
+		out.srcArray = level[l];
+		CK(cuMemcpy2D(&in));
+		CK(cuMemcpy2D(&out));
+		if (same(w * h, "a mipmap level"))
+			return 1;
+	}
+	EXPECT(cuMipmappedArrayGetLevel(&again, mm, 3), CUDA_ERROR_INVALID_VALUE);
+	res.res.mipmap.hMipmappedArray = mm;
+	CK(cuTexObjectCreate(&t, &res, &tex, NULL));
+	CK(cuMipmappedArrayDestroy(mm)); /* the texture still reads it */
+	CK(cuTexObjectDestroy(t));
+	CK(cuCtxSynchronize());
+	printf("mipmapped array verified\n");
+	return 0;
+}
+
 static int objects(void)
 {
 	CUDA_ARRAY3D_DESCRIPTOR d = {.Width = W, .Height = H, .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 1,
@@ -235,7 +283,7 @@ int main(void)
 	CK(cuDeviceGet(&dev, 0));
 	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
 	CK(cuCtxSetCurrent(ctx));
-	if (array_2d() || array_3d() || array_1d() || objects())
+	if (array_2d() || array_3d() || array_1d() || mipmapped() || objects())
 		return 1;
 	CK(cuDevicePrimaryCtxRelease(dev));
 	printf("array_probe: PASS\n");

@@ -217,10 +217,9 @@ int main(int argc, char **argv)
 	CK(cuCtxSynchronize());
 	EXPECT(cuMemcpyDtoH(out, a + bytes - 4, 8), CUDA_ERROR_INVALID_VALUE);
 	{
-		CUDA_ARRAY3D_DESCRIPTOR desc = {64, 64, 0, CU_AD_FORMAT_FLOAT, 1, 0};
-		CUmipmappedArray mm;
+		CUgraphicsResource res = NULL;
 
-		EXPECT(cuMipmappedArrayCreate(&mm, &desc, 2), CUDA_ERROR_NOT_SUPPORTED); /* not remoted yet */
+		EXPECT(cuGraphicsMapResources(1, &res, NULL), CUDA_ERROR_NOT_SUPPORTED); /* not remoted yet */
 	}
 
 	/* Kernels: load, describe, launch with kernelParams and with a packed buffer. */

@@ -35,7 +35,7 @@ check "OPENMPS_NATIVE=1 keeps a program native" grep -qx "devices 5" <<<"$out"
 out=$(OPENMPS_TRACE=1 probe 2>&1)
 check "the trace says remote mode" grep -q "# remote mode: client [0-9]* of server [0-9]*" <<<"$out"
 check "remote calls are traced" grep -qE "cuMemAlloc_v2\(dptr=0x[0-9a-f]+, bytesize=6291456\) = 0 CUDA_SUCCESS" <<<"$out"
-check "a call not remoted yet says so" grep -q "^openmps: cuMipmappedArrayCreate is not supported through openmps yet" <<<"$out"
+check "a call not remoted yet says so" grep -q "^openmps: cuGraphicsMapResources is not supported through openmps yet" <<<"$out"
 
 # Eight at once, with copies larger than a ring record.
 for i in 1 2 3 4 5 6 7 8; do

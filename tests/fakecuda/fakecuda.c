@@ -1571,6 +1571,76 @@ CUresult CUDAAPI cuLinkDestroy(CUlinkState h)
 	return CUDA_SUCCESS;
 }
 
+/* A mipmapped array: its levels are fake arrays, halved in each dimension. */
+#define FAKE_MIPMAP 0x6d69706du
+
+struct fake_mipmap {
+	unsigned magic;
+	unsigned levels;
+	CUarray level[32];
+};
+
+static struct fake_mipmap *fake_mipmap(CUmipmappedArray h)
+{
+	struct fake_mipmap *m = (struct fake_mipmap *)h;
+
+	return m && m->magic == FAKE_MIPMAP ? m : NULL;
+}
+
+CUresult CUDAAPI cuMipmappedArrayDestroy(CUmipmappedArray h)
+{
+	struct fake_mipmap *m = fake_mipmap(h);
+	unsigned l;
+
+	if (!m)
+		return CUDA_ERROR_INVALID_HANDLE;
+	for (l = 0; l < m->levels; l++)
+		cuArrayDestroy(m->level[l]);
+	m->magic = 0;
+	free(m);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMipmappedArrayCreate(CUmipmappedArray *out, const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned int levels)
+{
+	POISONED();
+	CUDA_ARRAY3D_DESCRIPTOR l;
+	struct fake_mipmap *m;
+	CUresult r = CUDA_SUCCESS;
+
+	if (!out || !d || !levels || levels > 32)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!(m = calloc(1, sizeof(*m))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	m->magic = FAKE_MIPMAP;
+	l = *d;
+	for (m->levels = 0; m->levels < levels && r == CUDA_SUCCESS; m->levels++) {
+		r = cuArray3DCreate_v2(&m->level[m->levels], &l);
+		l.Width = l.Width > 1 ? l.Width / 2 : 1;
+		l.Height = l.Height > 1 ? l.Height / 2 : l.Height;
+		l.Depth = l.Depth > 1 ? l.Depth / 2 : l.Depth;
+	}
+	if (r != CUDA_SUCCESS) {
+		m->levels--; /* the one that failed */
+		cuMipmappedArrayDestroy((CUmipmappedArray)m);
+		return r;
+	}
+	*out = (CUmipmappedArray)m;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMipmappedArrayGetLevel(CUarray *out, CUmipmappedArray h, unsigned int level)
+{
+	struct fake_mipmap *m = fake_mipmap(h);
+
+	if (!m)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!out || level >= m->levels)
+		return CUDA_ERROR_INVALID_VALUE;
+	*out = m->level[level];
+	return CUDA_SUCCESS;
+}
+
 /* One side of a 3D copy: its first byte and pitches, bounds checked for arrays. */
 static unsigned char *side3d(CUmemorytype type, const void *host, CUdeviceptr dev, CUarray arr, size_t x, size_t y,
 			     size_t z, size_t pitch, size_t height, const CUDA_MEMCPY3D *p, size_t *rp, size_t *sp)
@@ -1619,7 +1689,8 @@ static unsigned long long next_object = 0x1000, live_objects;
 
 static CUresult object_new(unsigned long long *out, const CUDA_RESOURCE_DESC *res)
 {
-	if (!out || !res || (res->resType == CU_RESOURCE_TYPE_ARRAY && !fake_array(res->res.array.hArray)))
+	if (!out || !res || (res->resType == CU_RESOURCE_TYPE_ARRAY && !fake_array(res->res.array.hArray)) ||
+	    (res->resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY && !fake_mipmap(res->res.mipmap.hMipmappedArray)))
 		return CUDA_ERROR_INVALID_VALUE;
 	pthread_mutex_lock(&objects_lock);
 	*out = next_object++;

@@ -3,8 +3,9 @@
 // simpleTexture3D): a 2D array read through a texture object (point and
 // linear filtering, normalized coordinates), written through a surface
 // object and read back; a linear texture fetched by index; a 3D array
-// filled with cudaMemcpy3D and read through tex3D. Each checked against
-// the CPU.
+// filled with cudaMemcpy3D and read through tex3D; a mipmapped array's
+// three levels filled and read through one texture with tex2DLod. Each
+// checked against the CPU.
 #define NAME "rt_texture"
 #include "check.cuh"
 #include <math.h>
@@ -38,6 +39,14 @@ __global__ void read3d(cudaTextureObject_t t, float *out, int w, int h, int d)
 	int x = threadIdx.x, y = blockIdx.x, z = blockIdx.y;
 	if (x < w && y < h && z < d)
 		out[(z * h + y) * w + x] = tex3D<float>(t, x + 0.5f, y + 0.5f, z + 0.5f);
+}
+
+// One level of a mipmapped texture, by normalized coordinates and tex2DLod.
+__global__ void read_lod(cudaTextureObject_t t, float *out, int w, int h, float level)
+{
+	int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y;
+	if (x < w && y < h)
+		out[y * w + x] = tex2DLod<float>(t, (x + 0.5f) / w, (y + 0.5f) / h, level);
 }
 
 static cudaTextureObject_t texture(cudaResourceDesc *res, cudaTextureFilterMode filter)
@@ -132,6 +141,40 @@ int main(void)
 		EXPECT(back[i] == img[i]);
 	CK(cudaDestroyTextureObject(t3));
 	CK(cudaFreeArray(v));
+
+	// Mipmapped: three levels, each filled through its level array, each
+	// read back through one texture with tex2DLod at that level.
+	cudaMipmappedArray_t mm;
+	CK(cudaMallocMipmappedArray(&mm, &f, make_cudaExtent(w, h, 0), 3));
+	for (int l = 0; l < 3; l++) {
+		cudaArray_t lv;
+		CK(cudaGetMipmappedArrayLevel(&lv, mm, l));
+		for (int i = 0; i < (w >> l) * (h >> l); i++)
+			img[i] = (float)(l * 100000 + i);
+		CK(cudaMemcpy2DToArray(lv, 0, 0, img, (w >> l) * sizeof(float), (w >> l) * sizeof(float), h >> l,
+				       cudaMemcpyHostToDevice));
+	}
+	memset(&res, 0, sizeof(res));
+	res.resType = cudaResourceTypeMipmappedArray;
+	res.res.mipmap.mipmap = mm;
+	cudaTextureDesc td;
+	memset(&td, 0, sizeof(td));
+	td.addressMode[0] = td.addressMode[1] = cudaAddressModeClamp;
+	td.filterMode = cudaFilterModePoint;
+	td.mipmapFilterMode = cudaFilterModePoint;
+	td.readMode = cudaReadModeElementType;
+	td.normalizedCoords = 1;
+	td.maxMipmapLevelClamp = 2.0f;
+	CK(cudaCreateTextureObject(&t, &res, &td, NULL));
+	for (int l = 0; l < 3; l++) {
+		int lw = w >> l, lh = h >> l;
+		read_lod<<<dim3((lw + 127) / 128, lh), 128>>>(t, dout, lw, lh, (float)l);
+		CK(cudaMemcpy(back, dout, sizeof(float) * lw * lh, cudaMemcpyDeviceToHost));
+		for (int i = 0; i < lw * lh; i++)
+			EXPECT(back[i] == (float)(l * 100000 + i));
+	}
+	CK(cudaDestroyTextureObject(t));
+	CK(cudaFreeMipmappedArray(mm));
 	CK(cudaFree(dout));
 	return pass();
 }

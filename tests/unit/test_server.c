@@ -380,6 +380,53 @@ TEST(server_link_refusals)
 	leave(c); /* its link state destroyed with it (ASan: nothing leaks) */
 }
 
+/* A mipmapped array's levels: the same handle for the same level, counted
+ * once with their parent (64x16 floats: 4096 + 1024 + 256 bytes), not the
+ * client's to destroy, gone with their parent; a copy may not name the
+ * parent itself. */
+TEST(server_mipmap_levels)
+{
+	struct omps_call_mipmap_create mc = {.a = {.dev = 0, .format = CU_AD_FORMAT_FLOAT, .channels = 1,
+						   .width = 64, .height = 16},
+					     .levels = 3};
+	struct omps_call_mipmap_level ml = {0};
+	struct omps_call_handle h = {0};
+	struct omps_reply_handle rh;
+	struct omps_reply rep;
+	struct srv_client *c;
+	uint32_t mm, l1;
+
+	server_up();
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_MIPMAP_CREATE, &mc, sizeof(mc), &rh, sizeof(rh)), sizeof(rh));
+	ASSERT_EQ(rh.r.result, CUDA_SUCCESS);
+	mm = rh.handle;
+	ASSERT_UEQ(srv_qos_used(c, 0), 4096 + 1024 + 256);
+	ml = (struct omps_call_mipmap_level){.handle = mm, .level = 1};
+	ASSERT_EQ(call(c, OMPS_CALL_MIPMAP_LEVEL, &ml, sizeof(ml), &rh, sizeof(rh)), sizeof(rh));
+	ASSERT_EQ(rh.r.result, CUDA_SUCCESS);
+	l1 = rh.handle;
+	ASSERT(l1 != mm);
+	ASSERT_EQ(call(c, OMPS_CALL_MIPMAP_LEVEL, &ml, sizeof(ml), &rh, sizeof(rh)), sizeof(rh));
+	ASSERT_EQ(rh.handle, l1); /* the same level, the same array */
+	ASSERT_UEQ(srv_qos_used(c, 0), 4096 + 1024 + 256);
+	ASSERT_NOT_NULL(srv_array_span(c, l1, 0, 0, 32 * 4, 0, 8, 0)); /* the level's whole size */
+	ASSERT_NULL(srv_array_span(c, l1, 0, 0, 64 * 4, 0, 1, 0));     /* its parent's width: outside */
+	ASSERT_NULL(srv_array_span(c, mm, 0, 0, 4, 0, 1, 0));	       /* the parent is no array to copy */
+	ml.level = 3;
+	ASSERT_EQ(call(c, OMPS_CALL_MIPMAP_LEVEL, &ml, sizeof(ml), &rh, sizeof(rh)), sizeof(rh));
+	ASSERT_EQ(rh.r.result, CUDA_ERROR_INVALID_VALUE);
+	h.handle = l1;
+	ASSERT_EQ(call(c, OMPS_CALL_ARRAY_DESTROY, &h, sizeof(h), &rep, sizeof(rep)), sizeof(rep));
+	ASSERT_EQ(rep.result, CUDA_ERROR_INVALID_HANDLE); /* a level goes with its parent */
+	h.handle = mm;
+	ASSERT_EQ(call(c, OMPS_CALL_ARRAY_DESTROY, &h, sizeof(h), &rep, sizeof(rep)), sizeof(rep));
+	ASSERT_EQ(rep.result, CUDA_SUCCESS);
+	ASSERT_UEQ(srv_qos_used(c, 0), 0);
+	ASSERT_NULL(srv_array_span(c, l1, 0, 0, 4, 0, 1, 0)); /* gone with it */
+	leave(c);
+}
+
 static int waits(const char *log)
 {
 	char line[64];
