@@ -223,21 +223,32 @@ struct omps_call_staged {
  * the server. For ticket t (slot t % OMPS_HOSTFN_SLOTS) the stream sets
  * reached[slot], then doorbell, to t; wakes the client's futex on doorbell;
  * then waits until done[slot] - t, as a signed 32-bit number, is >= 0, which
- * the client makes so once the function has returned. */
-#define OMPS_HOSTFN_SLOTS 256
+ * the client makes so once the function has returned.
+ *
+ * A host function in a graph runs once a launch, so it cannot have a ticket:
+ * it has a graph slot g, which the client gives it (with its function and
+ * data) when it is captured or added as a node. Each launch sets graph[g] to
+ * 1 and doorbell to 0x80000000 | g, wakes the client, waits until graph[g]
+ * >= 2 (the client sets 2 once the function has returned), and sets it back
+ * to 0. A slot is the function's until no graph of the client lives: the
+ * server then bumps graph_epoch, and slots given before are free again. */
+#define OMPS_HOSTFN_SLOTS	256
+#define OMPS_HOSTFN_GRAPH_SLOTS 256
 
 struct omps_hostfn_area {
 	uint32_t doorbell;
-	uint32_t reserved[15];
+	uint32_t graph_epoch;
+	uint32_t reserved[14];
 	uint32_t reached[OMPS_HOSTFN_SLOTS];
 	uint32_t done[OMPS_HOSTFN_SLOTS];
+	uint32_t graph[OMPS_HOSTFN_GRAPH_SLOTS];
 };
 
 struct omps_call_hostfn {
 	int32_t dev;
 	uint32_t stream;
 	uint32_t ticket;
-	uint32_t reserved;
+	uint32_t graph_slot; /* HOST_FUNC_CAPTURE: its slot + 1, if the stream is capturing */
 };
 
 #define OMPS_MAX_IMAGE	   (512u << 20) /* largest module image a client may send */
@@ -381,6 +392,7 @@ enum omps_node_kind {
 	OMPS_NODE_EVENT_WAIT,	/* object: the event */
 	OMPS_NODE_CHILD,	/* object: the graph, copied into the node */
 	OMPS_NODE_CONDITIONAL,	/* cond_*: the reply names its body graphs */
+	OMPS_NODE_HOST,		/* object: the host function's graph slot (struct omps_hostfn_area) */
 };
 
 #define OMPS_MAX_NODE_DEPS   1024
@@ -614,7 +626,8 @@ struct omps_reply_link {
 	X(LINK_READ, link, read, link_read, FIXED, SYNC, "JIT link output read") /* data, reply */          \
 	X(LINK_DESTROY, link, destroy, handle, FIXED, SYNC, "JIT link destroy")                              \
 	X(MIPMAP_CREATE, array, mipmap_create, mipmap_create, FIXED, SYNC, "mipmapped array create") /* -> reply_handle */ \
-	X(MIPMAP_LEVEL, array, mipmap_level, mipmap_level, FIXED, SYNC, "mipmapped array level") /* -> reply_handle */
+	X(MIPMAP_LEVEL, array, mipmap_level, mipmap_level, FIXED, SYNC, "mipmapped array level") /* -> reply_handle */ \
+	X(HOST_FUNC_CAPTURE, hostfn, call, hostfn, FIXED, SYNC, "host function, maybe captured") /* -> value: 1 captured */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

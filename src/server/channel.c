@@ -77,6 +77,7 @@ static void release(struct srv_client *c)
 	pthread_mutex_lock(&c->run_lock);
 	pthread_mutex_unlock(&c->run_lock);
 	srv_hostfn_release(c); /* first: its streams must be able to drain */
+	srv_hostfn_drain(c);
 	srv_graph_release(c);  /* before its streams: a capture left open ends */
 	srv_module_release(c);
 	srv_link_release(c);

@@ -97,6 +97,7 @@
 	OPT(graph_node_set_params, cuGraphNodeSetParams) \
 	OPT(graph_exec_node_set_params, cuGraphExecNodeSetParams) \
 	OPT(graph_conditional_handle_create, cuGraphConditionalHandleCreate) \
+	OPT(stream_update_capture_dependencies, cuStreamUpdateCaptureDependencies) \
 	OPT(mem_get_allocation_granularity, cuMemGetAllocationGranularity) \
 	OPT(stream_write_value64, cuStreamWriteValue64) \
 	OPT(stream_wait_value64, cuStreamWaitValue64) \

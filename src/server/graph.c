@@ -7,7 +7,7 @@
  * cannot launch or destroy another's; all are destroyed when it goes.
  *
  * What cannot be captured (a copy whose bytes travel in the request record
- * or through a staging buffer, a host function) is refused with
+ * or through a staging buffer, a stream callback) is refused with
  * CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and spoils the capture, which then
  * ends with CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, as the driver would. */
 #include <string.h>
@@ -39,6 +39,7 @@ static void retired_back(struct srv_client *c)
 {
 	if (srv_graph_live(c))
 		return;
+	srv_hostfn_graphs_gone(c);
 	srv_memory_free_retired(c);
 	srv_host_free_retired(c);
 }

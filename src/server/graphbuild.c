@@ -160,6 +160,9 @@ static CUresult node_params(struct srv_client *c, const struct omps_call_graph_n
 		p->type = CU_GRAPH_NODE_TYPE_GRAPH;
 		p->graph.graph = o->obj; /* copied into the node: ownership stays the client's */
 		return CUDA_SUCCESS;
+	case OMPS_NODE_HOST: /* a child graph of the operations that run it in the client */
+		p->type = CU_GRAPH_NODE_TYPE_GRAPH;
+		return srv_hostfn_graph(c, m->object, &p->graph.graph);
 	case OMPS_NODE_CONDITIONAL:
 		if (!m->cond_size || m->cond_size > OMPS_MAX_COND_BODIES)
 			return CUDA_ERROR_INVALID_VALUE;
@@ -204,8 +207,8 @@ static void set_params(struct srv_client *c, const struct omps_call_graph_node *
 		e = srv_object_find(c, c->graph.execs, c->graph.nexecs, m->exec, "executable graph");
 		r = e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 	}
-	if (r == CUDA_SUCCESS && (m->args_size != len || m->kind == OMPS_NODE_CONDITIONAL))
-		r = CUDA_ERROR_INVALID_VALUE; /* a conditional node's parameters are fixed */
+	if (r == CUDA_SUCCESS && (m->args_size != len || m->kind == OMPS_NODE_CONDITIONAL || m->kind == OMPS_NODE_HOST))
+		r = CUDA_ERROR_INVALID_VALUE; /* a conditional node's parameters are fixed; a host node's are its slot's */
 	if (r == CUDA_SUCCESS)
 		r = node_params(c, m, g->dev, args, &args_size, extra, &p);
 	if (r == CUDA_SUCCESS && (e ? !drv->graph_exec_node_set_params : !drv->graph_node_set_params))
@@ -251,6 +254,8 @@ void srv_graphbuild_add_node(struct srv_client *c, const struct omps_call_graph_
 		r = CUDA_ERROR_NOT_SUPPORTED;
 	if (r == CUDA_SUCCESS)
 		r = drv->graph_add_node(&node, g->obj, m->ndeps ? deps : NULL, NULL, m->ndeps, &p);
+	if (m->kind == OMPS_NODE_HOST && p.type == CU_GRAPH_NODE_TYPE_GRAPH && p.graph.graph)
+		drv->graph_destroy(p.graph.graph); /* the node holds a copy */
 	if (r == CUDA_SUCCESS) {
 		rep.handle = srv_object_add(&c->graph.nodes, &c->graph.nnodes, node, g->dev);
 		if (rep.handle)

@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "log.h"
 #include "server.h"
 
 static void wake_client(void *doorbell)
@@ -35,14 +37,105 @@ static CUresult word(struct srv_client *c, size_t offset, CUdeviceptr *d)
 	return *d ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
+/* A host function in a graph (graph slot `slot`, struct omps_hostfn_area),
+ * as operations on s, which is being captured. */
+static CUresult graph_ops(struct srv_client *c, CUstream s, uint32_t slot)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUdeviceptr state, bell;
+	CUresult r = slot < OMPS_HOSTFN_GRAPH_SLOTS ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		r = word(c, offsetof(struct omps_hostfn_area, graph) + 4 * (size_t)slot, &state);
+	if (r == CUDA_SUCCESS)
+		r = word(c, offsetof(struct omps_hostfn_area, doorbell), &bell);
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_write_value32(s, state, 1, 0);
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_write_value32(s, bell, 0x80000000u | slot, 0);
+	if (r == CUDA_SUCCESS)
+		r = drv->launch_host_func(s, wake_client, (void *)(uintptr_t)c->hostfn.area);
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_wait_value32(s, state, 2, CU_STREAM_WAIT_VALUE_GEQ);
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_write_value32(s, state, 0, 0);
+	if (r == CUDA_SUCCESS)
+		__atomic_store_n(&c->hostfn.graphs, 1, __ATOMIC_RELEASE);
+	return r;
+}
+
+CUresult srv_hostfn_graph(struct srv_client *c, uint32_t slot, CUgraph *out)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUstream s = NULL;
+	CUgraph g = NULL;
+	CUresult r = drv->stream_create(&s, CU_STREAM_NON_BLOCKING), end;
+
+	if (r == CUDA_SUCCESS) {
+		r = drv->stream_begin_capture(s, CU_STREAM_CAPTURE_MODE_RELAXED);
+		if (r == CUDA_SUCCESS) {
+			r = graph_ops(c, s, slot);
+			end = drv->stream_end_capture(s, &g);
+			r = r == CUDA_SUCCESS ? end : r;
+		}
+		drv->stream_destroy(s);
+	}
+	if (r != CUDA_SUCCESS && g)
+		drv->graph_destroy(g);
+	*out = r == CUDA_SUCCESS ? g : NULL;
+	return r;
+}
+
+/* A host function captured on s: one child graph node of the operations
+ * that run it (srv_hostfn_graph), where the capture stands, as the driver
+ * makes one host node. */
+static CUresult capture_host(struct srv_client *c, CUstream s, uint32_t slot)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_GRAPH};
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	const CUgraphEdgeData *edges = NULL;
+	const CUgraphNode *deps = NULL;
+	CUgraphNode node = NULL;
+	CUgraph g = NULL;
+	cuuint64_t id = 0;
+	size_t n = 0;
+	CUresult r = drv->graph_add_node && drv->stream_update_capture_dependencies ? CUDA_SUCCESS
+										      : CUDA_ERROR_NOT_SUPPORTED;
+
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_get_capture_info(s, &st, &id, &g, &deps, &edges, &n);
+	if (r == CUDA_SUCCESS && (st != CU_STREAM_CAPTURE_STATUS_ACTIVE || !g))
+		r = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+	if (r == CUDA_SUCCESS)
+		r = srv_hostfn_graph(c, slot, &p.graph.graph);
+	if (r == CUDA_SUCCESS)
+		r = drv->graph_add_node(&node, g, deps, edges, n, &p);
+	if (p.graph.graph)
+		drv->graph_destroy(p.graph.graph); /* the node holds a copy */
+	if (r == CUDA_SUCCESS)
+		r = drv->stream_update_capture_dependencies(s, &node, NULL, 1, CU_STREAM_SET_CAPTURE_DEPENDENCIES);
+	return r;
+}
+
+/* HOST_FUNC, and HOST_FUNC_CAPTURE (answered: 1 if captured with its graph
+ * slot, 0 if queued with its ticket). */
 void srv_hostfn_call(struct srv_client *c, const struct omps_call_hostfn *m)
 {
 	struct srv_driver *drv = c->srv->drv;
 	size_t slot = m->ticket % OMPS_HOSTFN_SLOTS;
+	int reply = c->call == OMPS_CALL_HOST_FUNC_CAPTURE;
 	CUdeviceptr reached, bell, done;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
+	if (r == CUDA_SUCCESS && reply && m->graph_slot && srv_capturing(c, s)) {
+		r = capture_host(c, s, m->graph_slot - 1);
+		if (r != CUDA_SUCCESS)
+			srv_refused(c, "a host function could not be captured (CUresult %d)", (int)r);
+		srv_reply_value(c, r, 1);
+		return;
+	}
 	if (r == CUDA_SUCCESS) /* its ticket would be replayed */
 		r = srv_capture_refuse(c, s, "a host function (cuLaunchHostFunc)");
 	if (r == CUDA_SUCCESS)
@@ -63,7 +156,62 @@ void srv_hostfn_call(struct srv_client *c, const struct omps_call_hostfn *m)
 		__atomic_store_n(&c->hostfn.last, m->ticket, __ATOMIC_RELEASE);
 		__atomic_store_n(&c->hostfn.pending, 1, __ATOMIC_RELEASE);
 	}
-	srv_deferred(c, r);
+	if (reply)
+		srv_reply_value(c, srv_with_sticky(c, r), 0);
+	else
+		srv_deferred(c, r);
+}
+
+/* Each graph slot's word set to 2 (its function returned), so that a launch
+ * waiting on one goes on; under the hosts lock, so that the area cannot be
+ * unmapped meanwhile. */
+static void graphs_let_go(struct srv_client *c)
+{
+	uint64_t area = __atomic_load_n(&c->hostfn.area, __ATOMIC_ACQUIRE);
+	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)area;
+	size_t i;
+
+	pthread_mutex_lock(&c->host.lock);
+	if (area && srv_host_mapped_locked(c, area, sizeof(*a)))
+		for (i = 0; i < OMPS_HOSTFN_GRAPH_SLOTS; i++)
+			__atomic_store_n(&a->graph[i], 2, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->host.lock);
+}
+
+void srv_hostfn_graphs_gone(struct srv_client *c)
+{
+	uint64_t area = __atomic_load_n(&c->hostfn.area, __ATOMIC_ACQUIRE);
+	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)area;
+
+	if (!__atomic_load_n(&c->hostfn.graphs, __ATOMIC_ACQUIRE) || srv_graph_live(c))
+		return;
+	pthread_mutex_lock(&c->host.lock);
+	if (srv_host_mapped_locked(c, area, sizeof(*a)))
+		__atomic_fetch_add(&a->graph_epoch, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->host.lock);
+	__atomic_store_n(&c->hostfn.graphs, 0, __ATOMIC_RELEASE);
+}
+
+/* On its worker, as it is released: a launch of a graph with host functions
+ * may be queued several times over, each waiting again once the one before
+ * set its word back to 0, so the words are set until its streams are idle
+ * (at most 5 s). Before its host memory goes: the GPU writes the area. */
+void srv_hostfn_drain(struct srv_client *c)
+{
+	uint64_t end = omps_now_us() + 5000000;
+
+	if (!__atomic_load_n(&c->hostfn.graphs, __ATOMIC_ACQUIRE))
+		return;
+	for (;;) {
+		graphs_let_go(c);
+		if (srv_streams_idle(c))
+			return;
+		if (omps_now_us() > end)
+			break;
+		usleep(1000);
+	}
+	omps_log("Client process %d: its graphs' host functions still wait after 5 s; its memory is released anyway",
+		 (int)c->pid);
 }
 
 /* A client that is gone runs no more functions: every wait of its streams is
@@ -81,6 +229,8 @@ void srv_hostfn_release(struct srv_client *c)
 	uint32_t all = __atomic_load_n(&c->hostfn.last, __ATOMIC_ACQUIRE) + (1u << 30);
 	size_t i;
 
+	if (__atomic_load_n(&c->hostfn.graphs, __ATOMIC_ACQUIRE))
+		graphs_let_go(c);
 	if (!__atomic_load_n(&c->hostfn.pending, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&c->host.lock);

@@ -198,6 +198,7 @@ struct srv_client {
 		uint64_t area;	/* its struct omps_hostfn_area, shared; 0: none */
 		uint32_t last;	/* the last ticket queued */
 		int pending;	/* some were queued */
+		int graphs;	/* host functions in graphs since graph_epoch last moved */
 	} hostfn;
 };
 
@@ -484,6 +485,15 @@ void srv_host_release(struct srv_client *c);
 
 /* hostfn.c */
 void srv_hostfn_release(struct srv_client *c);
+/* A host function of the client in a graph (graph slot `slot`, struct
+ * omps_hostfn_area): the operations that run it, captured on a stream of
+ * its own into a graph (the current context's), for a child graph node;
+ * destroyed once added. */
+CUresult srv_hostfn_graph(struct srv_client *c, uint32_t slot, CUgraph *out);
+/* It holds no graph any more: its graph slots are free again. */
+void srv_hostfn_graphs_gone(struct srv_client *c);
+/* Its worker, releasing it: launches waiting on graph host functions go on. */
+void srv_hostfn_drain(struct srv_client *c);
 
 /* module.c */
 void srv_module_release(struct srv_client *c);

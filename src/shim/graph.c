@@ -19,6 +19,11 @@
 static atomic_int captures; /* begun here and not yet ended */
 static __thread CUstreamCaptureMode thread_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
 
+int shim_capturing_any(void)
+{
+	return atomic_load(&captures) > 0;
+}
+
 CUresult shim_graph_new(uint32_t magic, uint32_t handle, void **out)
 {
 	struct shim_object *g = malloc(sizeof(*g));

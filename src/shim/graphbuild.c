@@ -5,10 +5,11 @@
  *
  * Served: empty, kernel, memset, memcpy (device memory, and host memory
  * that the server maps too: cuMemHostAlloc's), event record and wait, child
- * graph and conditional nodes; dependencies; clone; new parameters for a
- * node of a graph or of an executable graph. Refused, with one line: host
- * nodes (host functions run in the client, and a graph replays its
- * nodes), copies of pageable host memory or of CUDA arrays, and the other
+ * graph and conditional nodes, host nodes (hostfn.c: the function runs
+ * here at each launch, by its graph slot; the server's node is a child
+ * graph); dependencies; clone; new parameters for a node of a graph or of
+ * an executable graph. Refused, with one line: new parameters for a host
+ * node, copies of pageable host memory or of CUDA arrays, and the other
  * node kinds. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -168,8 +169,8 @@ static CUresult describe(const CUgraphNodeParams *p, struct omps_call_graph_node
 		m->cond_type = (uint32_t)p->conditional.type;
 		m->cond_size = p->conditional.size;
 		return CUDA_SUCCESS;
-	case CU_GRAPH_NODE_TYPE_HOST:
-		return shim_unsupported("a host node in a graph (cuGraphAddHostNode)");
+	case CU_GRAPH_NODE_TYPE_HOST: /* add_node gives it its slot */
+		return shim_unsupported("new parameters for a graph's host node");
 	default:
 		return shim_unsupported("this kind of graph node (memory, semaphore or batch memory operation)");
 	}
@@ -240,6 +241,63 @@ static int plain_edges(const CUgraphEdgeData *edges, size_t n)
 	return 1;
 }
 
+/* Host nodes of this process, for cuGraphHostNodeGetParams (a few bytes a
+ * node, kept for the process's life as conditional bodies are). */
+struct host_node {
+	struct host_node *next;
+	uint32_t handle;
+	CUDA_HOST_NODE_PARAMS params;
+};
+
+static struct host_node *host_nodes;
+static pthread_mutex_t host_nodes_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static CUresult add_host_node(CUgraphNode *node, uint32_t graph, const CUgraphNode *deps, size_t ndeps,
+			      const CUgraphNodeParams *p)
+{
+	struct omps_call_graph_node m = {.graph = graph, .kind = OMPS_NODE_HOST};
+	struct host_node *h = calloc(1, sizeof(*h));
+	struct omps_reply_node rep;
+	int slot = h && p->host.fn ? shim_hostfn_graph_slot(p->host.fn, p->host.userData) : -1;
+	CUresult r;
+
+	if (slot < 0) {
+		free(h);
+		return !p->host.fn ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	m.object = (uint32_t)slot;
+	memset(&rep, 0, sizeof(rep));
+	r = send_node(OMPS_CALL_GRAPH_ADD_NODE, &m, deps, ndeps, (const unsigned char *)"", 0, &rep);
+	shim_hostfn_graph_settle(slot, r == CUDA_SUCCESS);
+	if (r != CUDA_SUCCESS) {
+		free(h);
+		return r;
+	}
+	*h = (struct host_node){.handle = rep.handle, .params = {p->host.fn, p->host.userData}};
+	pthread_mutex_lock(&host_nodes_lock);
+	h->next = host_nodes;
+	host_nodes = h;
+	pthread_mutex_unlock(&host_nodes_lock);
+	*node = node_value(rep.handle);
+	return CUDA_SUCCESS;
+}
+
+static CUresult host_node_params(CUgraphNode node, CUDA_HOST_NODE_PARAMS *out)
+{
+	uint32_t handle = node_handle(node);
+	struct host_node *h;
+
+	if (!out || !handle)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&host_nodes_lock);
+	for (h = host_nodes; h && h->handle != handle; h = h->next)
+		;
+	if (h)
+		*out = h->params;
+	pthread_mutex_unlock(&host_nodes_lock);
+	return h ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
 static CUresult add_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, const CUgraphEdgeData *edges,
 			 size_t ndeps, CUgraphNodeParams *p)
 {
@@ -253,6 +311,10 @@ static CUresult add_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *de
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!plain_edges(edges, ndeps))
 		return shim_unsupported("a graph edge with a port or a programmatic type");
+	if (p->type == CU_GRAPH_NODE_TYPE_HOST) {
+		r = graph_handle(graph, &m.graph);
+		return r == CUDA_SUCCESS ? add_host_node(node, m.graph, deps, ndeps, p) : r;
+	}
 	memset(&m, 0, sizeof(m));
 	memset(&rep, 0, sizeof(rep));
 	r = describe(p, &m, args, &args_len);
@@ -349,6 +411,18 @@ static CUresult add_memcpy_node(CUgraphNode *node, CUgraph graph, const CUgraphN
 	CUresult r = memcpy_params(c, ctx, &p);
 
 	return r == CUDA_SUCCESS ? add_node(node, graph, deps, NULL, ndeps, &p) : r;
+}
+
+static CUresult add_host_node_v1(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
+				 const CUDA_HOST_NODE_PARAMS *h)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_HOST};
+
+	if (!h)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.host.fn = h->fn;
+	p.host.userData = h->userData;
+	return add_node(node, graph, deps, NULL, ndeps, &p);
 }
 
 static CUresult add_empty_node(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps)
@@ -505,6 +579,8 @@ void shim_graphbuild_install(void)
 	SHIM_INSTALL(cuGraphAddMemsetNode, add_memset_node);
 	SHIM_INSTALL(cuGraphAddMemcpyNode, add_memcpy_node);
 	SHIM_INSTALL(cuGraphAddEmptyNode, add_empty_node);
+	SHIM_INSTALL(cuGraphAddHostNode, add_host_node_v1);
+	SHIM_LOCAL(cuGraphHostNodeGetParams, host_node_params);
 	SHIM_INSTALL(cuGraphAddEventRecordNode, add_event_record_node);
 	SHIM_INSTALL(cuGraphAddEventWaitNode, add_event_wait_node);
 	SHIM_INSTALL(cuGraphAddChildGraphNode, add_child_node);

@@ -4,10 +4,16 @@
  * (protocol.h, struct omps_hostfn_area): the stream marks the slot reached
  * and rings the doorbell, this thread runs the function and marks the slot
  * done, and only then does the stream go on. Where the area cannot be
- * shared, the caller waits for the stream and runs the function itself. */
+ * shared, the caller waits for the stream and runs the function itself.
+ *
+ * In a graph (captured, or a host node) a function has a graph slot instead,
+ * which each launch marks reached (1); this thread runs it and marks it
+ * done (2). A slot stays the function's until the server moves the area's
+ * graph_epoch (the client holds no graph any more). */
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -24,6 +30,14 @@ struct hostfn {
 	void *data;
 };
 
+struct graph_slot {
+	int used;
+	int settled;	/* in a graph: free again once graph_epoch moves from epoch */
+	uint32_t epoch;
+	CUhostFn fn;
+	void *data;
+};
+
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
@@ -32,6 +46,7 @@ static struct {
 	struct omps_hostfn_area *area;
 	uint32_t last; /* the last ticket given */
 	struct hostfn slot[OMPS_HOSTFN_SLOTS];
+	struct graph_slot graph[OMPS_HOSTFN_GRAPH_SLOTS];
 } hf = {.lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER};
 
 static int before(uint32_t a, uint32_t b)
@@ -59,7 +74,36 @@ static int any_used(void)
 	for (i = 0; i < OMPS_HOSTFN_SLOTS; i++)
 		if (hf.slot[i].used)
 			return 1;
+	for (i = 0; i < OMPS_HOSTFN_GRAPH_SLOTS; i++)
+		if (hf.graph[i].used)
+			return 1;
 	return 0;
+}
+
+/* A graph slot a launch has reached, or -1. Lock held. */
+static int graph_reached(void)
+{
+	int i;
+
+	for (i = 0; i < OMPS_HOSTFN_GRAPH_SLOTS; i++)
+		if (hf.graph[i].used && atomic_load((_Atomic uint32_t *)&hf.area->graph[i]) == 1)
+			return i;
+	return -1;
+}
+
+/* Runs the graph functions reached; lock held, and dropped while each runs. */
+static void run_graph_slots(void)
+{
+	int g;
+
+	while ((g = graph_reached()) >= 0) {
+		struct graph_slot s = hf.graph[g];
+
+		pthread_mutex_unlock(&hf.lock);
+		s.fn(s.data);
+		atomic_store_explicit((_Atomic uint32_t *)&hf.area->graph[g], 2, memory_order_release);
+		pthread_mutex_lock(&hf.lock);
+	}
 }
 
 static void *runner(void *arg)
@@ -69,11 +113,15 @@ static void *runner(void *arg)
 
 	(void)arg;
 	for (;;) {
-		uint32_t rung = atomic_load(bell);
 		struct hostfn f;
 		int i, waiting;
 
+		/* 0 before looking: a stream that rings after this changes it,
+		 * and the wait below then returns at once (a graph rings with
+		 * the same value at every launch). */
+		atomic_store(bell, 0);
 		pthread_mutex_lock(&hf.lock);
+		run_graph_slots();
 		while ((i = next_reached()) >= 0) {
 			f = hf.slot[i];
 			pthread_mutex_unlock(&hf.lock);
@@ -89,7 +137,7 @@ static void *runner(void *arg)
 		waiting = any_used();
 		pthread_mutex_unlock(&hf.lock);
 		/* Shared, not private: the server's process rings it. */
-		syscall(SYS_futex, (uint32_t *)bell, FUTEX_WAIT, rung, waiting ? &idle : NULL, NULL, 0);
+		syscall(SYS_futex, (uint32_t *)bell, FUTEX_WAIT, 0, waiting ? &idle : NULL, NULL, 0);
 	}
 	return NULL;
 }
@@ -139,6 +187,75 @@ static CUresult run_here(const struct hostfn *f)
 	return CUDA_SUCCESS;
 }
 
+int shim_hostfn_graph_slot(CUhostFn fn, void *data)
+{
+	uint32_t epoch;
+	int i;
+
+	pthread_mutex_lock(&hf.lock);
+	if (!ready()) {
+		pthread_mutex_unlock(&hf.lock);
+		shim_unsupported("a host function in a graph, without memory shared with the server");
+		return -1;
+	}
+	epoch = atomic_load((_Atomic uint32_t *)&hf.area->graph_epoch);
+	for (i = 0; i < OMPS_HOSTFN_GRAPH_SLOTS; i++)
+		if (!hf.graph[i].used || (hf.graph[i].settled && hf.graph[i].epoch != epoch))
+			break;
+	if (i < OMPS_HOSTFN_GRAPH_SLOTS) {
+		hf.graph[i] = (struct graph_slot){.used = 1, .fn = fn, .data = data};
+		atomic_store((_Atomic uint32_t *)&hf.area->graph[i], 0);
+	}
+	pthread_mutex_unlock(&hf.lock);
+	if (i == OMPS_HOSTFN_GRAPH_SLOTS) {
+		fprintf(stderr, "openmps: more than %d host functions in the graphs one process holds at once\n",
+			OMPS_HOSTFN_GRAPH_SLOTS);
+		return -1;
+	}
+	return i;
+}
+
+void shim_hostfn_graph_settle(int slot, int kept)
+{
+	pthread_mutex_lock(&hf.lock);
+	if (kept) {
+		/* Read after the server put it in a graph: the epoch moves only once no graph holds it. */
+		hf.graph[slot].epoch = atomic_load((_Atomic uint32_t *)&hf.area->graph_epoch);
+		hf.graph[slot].settled = 1;
+	} else {
+		hf.graph[slot].used = 0;
+	}
+	pthread_mutex_unlock(&hf.lock);
+}
+
+static void free_ticket(uint32_t slot)
+{
+	pthread_mutex_lock(&hf.lock);
+	hf.slot[slot].used = 0;
+	pthread_cond_broadcast(&hf.freed);
+	pthread_mutex_unlock(&hf.lock);
+}
+
+/* While a capture is under way here: the server says whether the stream
+ * captured it (then it has a graph slot) or queued it (its ticket). */
+static CUresult enqueue_maybe_captured(struct omps_call_hostfn *m, uint32_t slot, const struct hostfn *f)
+{
+	struct omps_reply_value rep = {{0}, 0};
+	int g = shim_hostfn_graph_slot(f->fn, f->data);
+	CUresult r;
+
+	if (g < 0) {
+		free_ticket(slot);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	m->graph_slot = (uint32_t)g + 1;
+	r = shim_call(OMPS_CALL_HOST_FUNC_CAPTURE, m, sizeof(*m), &rep, sizeof(rep));
+	shim_hostfn_graph_settle(g, r == CUDA_SUCCESS && rep.value == 1);
+	if (r != CUDA_SUCCESS || rep.value == 1)
+		free_ticket(slot); /* captured or refused: its ticket is never reached */
+	return r;
+}
+
 static CUresult enqueue(struct hostfn *f)
 {
 	struct omps_call_hostfn m = {.dev = shim_current_device()};
@@ -168,13 +285,11 @@ static CUresult enqueue(struct hostfn *f)
 	 * synchronize for a function the runner has yet to run (a deadlock
 	 * seen on an H200, and over fakecuda with e2e_liveness). */
 	pthread_mutex_unlock(&hf.lock);
+	if (f->fn && shim_capturing_any())
+		return enqueue_maybe_captured(&m, slot, f);
 	r = shim_post(OMPS_CALL_HOST_FUNC, &m, sizeof(m), NULL, 0);
-	if (r != CUDA_SUCCESS) {
-		pthread_mutex_lock(&hf.lock);
-		hf.slot[slot].used = 0;
-		pthread_cond_broadcast(&hf.freed);
-		pthread_mutex_unlock(&hf.lock);
-	}
+	if (r != CUDA_SUCCESS)
+		free_ticket(slot);
 	return r;
 }
 

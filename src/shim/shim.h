@@ -127,6 +127,12 @@ struct shim_object *shim_object(void *h, uint32_t magic); /* NULL if h is not on
 #define EXEC_MAGIC  0x67657865u
 /* graph.c: a new record of a server's graph or executable graph handle. */
 CUresult shim_graph_new(uint32_t magic, uint32_t handle, void **out);
+/* graph.c: a capture begun here is under way (some stream may be capturing). */
+int shim_capturing_any(void);
+/* hostfn.c: a graph slot for fn (struct omps_hostfn_area), or -1 (said in a
+ * line); settle it with shim_hostfn_graph_settle: kept (in a graph) or not. */
+int shim_hostfn_graph_slot(CUhostFn fn, void *data);
+void shim_hostfn_graph_settle(int slot, int kept);
 /* Frees the record and posts `type` with its handle; CUDA_ERROR_INVALID_HANDLE if h is not one. */
 CUresult shim_object_destroy(uint32_t type, uint32_t magic, void *h);
 /* Set while a per-thread-default-stream entry point (_ptsz, _ptds) runs: a

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "twice_ptx.h"
 
@@ -76,12 +77,36 @@ static int check(const unsigned *out, const unsigned *bh, unsigned n, unsigned h
 	return 0;
 }
 
+/* The host node's function: it runs after the copy back, at each launch. */
+struct host_seen {
+	const unsigned *out;
+	unsigned calls, last;
+};
+
+/* --exit-in-host: the process ends inside a graph's host function, while
+ * the launch waits for it in the server. */
+static void exit_now(void *code)
+{
+	fflush(stdout);
+	_exit(*(int *)code);
+}
+
+static void on_host(void *p)
+{
+	struct host_seen *h = p;
+
+	h->calls++;
+	h->last = h->out[1];
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"words", required_argument, 0, 'w'},
 					      {"replays", required_argument, 0, 'r'},
 					      {"refused", no_argument, 0, 'x'},
+					      {"exit-in-host", no_argument, 0, 'e'},
 					      {0, 0, 0, 0}};
+	static int code = 3;
 	unsigned n = 4096, replays = 3, half, i, *in = NULL, *out = NULL, *bh = NULL, *pageable = NULL;
 	CUdevice dev;
 	CUcontext ctx;
@@ -92,7 +117,9 @@ int main(int argc, char **argv)
 	CUevent ev = NULL;
 	CUgraph g = NULL, child = NULL, other = NULL, clone = NULL, gone = NULL;
 	CUgraphExec e = NULL, ec = NULL;
-	CUgraphNode n_in, n_k, n_child, n_out, n_set, n_rec, n_join, n_if, n_body, n_bout, n_other, n_gone, x;
+	CUgraphNode n_in, n_k, n_child, n_out, n_set, n_rec, n_join, n_if, n_body, n_bout, n_other, n_gone, n_host, x;
+	struct host_seen seen = {0};
+	CUDA_HOST_NODE_PARAMS hp;
 	CUgraphConditionalHandle cond;
 	CUgraphNodeParams p;
 	CUDA_KERNEL_NODE_PARAMS kp;
@@ -100,7 +127,7 @@ int main(int argc, char **argv)
 	CUDA_MEMCPY3D cp;
 	void *args_a[2], *args_b[2], *args_half[2];
 	CUgraphNode deps[2];
-	int opt, status = 1, refused = 0;
+	int opt, status = 1, refused = 0, exit_in_host = 0;
 	size_t bytes, count = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -110,6 +137,8 @@ int main(int argc, char **argv)
 			replays = (unsigned)atoi(optarg);
 		else if (opt == 'x')
 			refused = 1;
+		else if (opt == 'e')
+			exit_in_host = 1;
 		else
 			return 2;
 	}
@@ -135,6 +164,18 @@ int main(int argc, char **argv)
 		in[i] = i;
 	CK(cuGraphCreate(&g, 0));
 
+	if (exit_in_host) {
+		CUDA_HOST_NODE_PARAMS bye = {exit_now, &code};
+
+		CK(cuGraphAddHostNode(&n_host, g, NULL, 0, &bye));
+		CK(cuGraphInstantiate(&e, g, 0));
+		printf("launching a graph whose host function exits\n");
+		CK(cuGraphLaunch(e, s));
+		CK(cuStreamSynchronize(s));
+		printf("graph_nodes_probe: FAIL the process outlived its host function\n");
+		goto out;
+	}
+
 	if (refused) { /* through openmps: what a graph in the server cannot reach */
 		pageable = calloc(n, 4);
 		if (!pageable)
@@ -143,12 +184,15 @@ int main(int argc, char **argv)
 		EXPECT(cuGraphAddMemcpyNode(&x, g, NULL, 0, &cp, ctx), CUDA_ERROR_NOT_SUPPORTED);
 		memset(&p, 0, sizeof(p));
 		p.type = CU_GRAPH_NODE_TYPE_HOST;
-		EXPECT(cuGraphAddNode(&x, g, NULL, NULL, 0, &p), CUDA_ERROR_NOT_SUPPORTED);
+		p.host.fn = on_host;
+		p.host.userData = &seen;
+		CK(cuGraphAddNode(&x, g, NULL, NULL, 0, &p));
+		EXPECT(cuGraphNodeSetParams(x, &p), CUDA_ERROR_NOT_SUPPORTED);
 		CK(cuGraphCreate(&gone, 0));
 		CK(cuGraphAddEmptyNode(&n_gone, gone, NULL, 0));
 		CK(cuGraphDestroy(gone));
 		EXPECT(cuGraphAddEmptyNode(&x, g, &n_gone, 1), CUDA_ERROR_INVALID_VALUE);
-		printf("pageable copies and host nodes refused; a destroyed graph's node is invalid\n");
+		printf("pageable copies and new host node parameters refused; a destroyed graph's node is invalid\n");
 		printf("graph_nodes_probe: PASS\n");
 		status = 0;
 		goto out;
@@ -189,8 +233,14 @@ int main(int argc, char **argv)
 	CK(cuGraphAddMemcpyNode(&n_bout, g, &n_if, 1, &cp, ctx));
 	deps[0] = n_out, deps[1] = n_bout;
 	CK(cuGraphAddEmptyNode(&n_join, g, deps, 2));
+	seen.out = out;
+	hp = (CUDA_HOST_NODE_PARAMS){on_host, &seen};
+	CK(cuGraphAddHostNode(&n_host, g, &n_join, 1, &hp));
+	memset(&hp, 0, sizeof(hp));
+	CK(cuGraphHostNodeGetParams(n_host, &hp));
+	CHECK(hp.fn == on_host && hp.userData == &seen, "the host node's parameters read back differ");
 	CK(cuGraphGetNodes(g, NULL, &count));
-	CHECK(count == 9, "the graph has %zu nodes, expected 9", count);
+	CHECK(count == 10, "the graph has %zu nodes, expected 10", count);
 
 	/* A node of another graph is not a dependency. */
 	CK(cuGraphCreate(&other, 0));
@@ -205,9 +255,12 @@ int main(int argc, char **argv)
 		CK(cuStreamSynchronize(s));
 		if (check(out, bh, n, n, "a launch"))
 			goto out;
+		CHECK(seen.calls == i + 1 && seen.last == 4, "after launch %u the host node ran %u times and saw %u",
+		      i + 1, seen.calls, seen.last);
 	}
 	CK(cuEventQuery(ev));
 	printf("%u launches of a graph built node by node: out[i] = 4i, b = 10\n", replays);
+	printf("its host node ran once a launch, after the copy back\n");
 
 	kp = twice(f, args_half, half);
 	CK(cuGraphExecKernelNodeSetParams(e, n_k, &kp));

@@ -3,7 +3,7 @@
  * openmps, and must print the same.
  *   omps-graph-probe [--words N] [--replays R]
  *     a capture that forks to a second stream and joins back (memset, two
- *     kernels, an event each way, a device copy); nothing runs until the
+ *     kernels, an event each way, a device copy, a host function); nothing runs until the
  *     graph is launched; R launches give the expected words; the capture's
  *     status and id along the way; the NULL stream cannot be captured; a
  *     synchronize inside a capture invalidates it.
@@ -43,6 +43,11 @@ static CUresult twice(CUfunction f, CUdeviceptr p, unsigned n, CUstream s)
 	return cuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, s, args, NULL);
 }
 
+static void count(void *calls)
+{
+	(*(unsigned *)calls)++;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"words", required_argument, 0, 'w'},
@@ -53,7 +58,7 @@ int main(int argc, char **argv)
 					      {"own", required_argument, 0, 'o'},
 					      {"after", required_argument, 0, 'A'},
 					      {0, 0, 0, 0}};
-	unsigned n = 4096, replays = 3, i, *host = NULL;
+	unsigned n = 4096, replays = 3, i, *host = NULL, host_calls = 0;
 	const char *hold = NULL, *own = NULL, *own_after = NULL;
 	CUstreamCaptureStatus st;
 	CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
@@ -203,13 +208,15 @@ int main(int argc, char **argv)
 	CK(cuEventRecord(join, s2));
 	CK(cuStreamWaitEvent(s, join, 0));
 	CK(cuMemcpyDtoDAsync(c, b, bytes, s));
+	CK(cuLaunchHostFunc(s, count, &host_calls));
 	/* Nothing has run yet. A synchronous copy is no part of the capture:
 	 * allowed in relaxed mode, as PyTorch allows its allocator's calls. */
 	CK(cuThreadExchangeStreamCaptureMode(&mode));
 	CHECK(mode == CU_STREAM_CAPTURE_MODE_GLOBAL, "the thread's capture mode was %d", (int)mode);
 	CK(cuMemcpyDtoH(host, c, bytes));
 	CK(cuThreadExchangeStreamCaptureMode(&mode));
-	CHECK(host[0] == 0 && host[n - 1] == 0, "the capture ran its work: c[0] = %u", host[0]);
+	CHECK(host[0] == 0 && host[n - 1] == 0 && !host_calls, "the capture ran its work: c[0] = %u, %u host calls",
+	      host[0], host_calls);
 	CK(cuStreamEndCapture(s, &g));
 	CK(cuStreamIsCapturing(s, &st));
 	CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "after the capture: status %d", (int)st);
@@ -220,7 +227,7 @@ int main(int argc, char **argv)
 	printf("nothing ran during the capture\n");
 
 	CK(cuGraphGetNodes(g, NULL, &nodes));
-	CHECK(nodes == 4, "the graph has %zu nodes, expected 4 (two kernels, a memset, a copy)", nodes);
+	CHECK(nodes == 5, "the graph has %zu nodes, expected 5 (two kernels, a memset, a copy, a host function)", nodes);
 	printf("a graph of %zu nodes\n", nodes);
 	CK(cuGraphInstantiate(&e, g, 0));
 	CK(cuGraphDestroy(g)); /* the executable graph stands alone */
@@ -235,7 +242,8 @@ int main(int argc, char **argv)
 	CK(cuMemcpyDtoH(host, c, bytes));
 	for (i = 0; i < n; i++)
 		CHECK(host[i] == 14, "after the launches c[%u] = %u, expected 14", i, host[i]);
-	printf("%u launches: data verified\n", replays);
+	CHECK(host_calls == replays, "the captured host function ran %u times in %u launches", host_calls, replays);
+	printf("%u launches: data verified, the host function ran once each\n", replays);
 
 	EXPECT(cuStreamBeginCapture(NULL, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
 	printf("the NULL stream cannot be captured\n");

@@ -264,6 +264,8 @@ enum fake_node_kind {
 	NODE_KERNEL,
 	NODE_RECORD,
 	NODE_HOSTFN,
+	NODE_WRITE32, /* dst, value */
+	NODE_WAIT32,  /* dst, value: until *dst - value >= 0, signed */
 	/* graphs built node by node (cuGraphAddNode) */
 	NODE_EMPTY,
 	NODE_COPY3D,
@@ -1110,10 +1112,10 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 CUresult CUDAAPI cuStreamWriteValue32(CUstream s, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
 {
 	(void)flags;
-	if (capturing(s))
-		return spoil(s);
 	if (!addr)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (capturing(s))
+		return record(s, &(struct fake_node){.kind = NODE_WRITE32, .dst = (void *)(uintptr_t)addr, .value = value});
 	__atomic_store_n((cuuint32_t *)(uintptr_t)addr, value, __ATOMIC_RELEASE);
 	return CUDA_SUCCESS;
 }
@@ -1125,10 +1127,10 @@ CUresult CUDAAPI cuStreamWaitValue32(CUstream s, CUdeviceptr addr, cuuint32_t va
 	struct timespec nap = {0, 10000};
 	time_t end = time(NULL) + 10;
 
-	if (capturing(s))
-		return spoil(s);
 	if (!addr || flags != CU_STREAM_WAIT_VALUE_GEQ)
 		return addr ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_INVALID_VALUE;
+	if (capturing(s))
+		return record(s, &(struct fake_node){.kind = NODE_WAIT32, .dst = (void *)(uintptr_t)addr, .value = value});
 	while ((int32_t)(__atomic_load_n((cuuint32_t *)(uintptr_t)addr, __ATOMIC_ACQUIRE) - value) < 0) {
 		if (time(NULL) > end)
 			return CUDA_ERROR_LAUNCH_TIMEOUT;
@@ -1987,6 +1989,16 @@ CUresult CUDAAPI cuStreamGetCaptureInfo_v3(CUstream s, CUstreamCaptureStatus *st
 	return CUDA_SUCCESS;
 }
 
+/* A capture here is its order: the node just added is where it stands already. */
+CUresult CUDAAPI cuStreamUpdateCaptureDependencies(CUstream s, CUgraphNode *deps, const CUgraphEdgeData *edges,
+						   size_t n, unsigned int flags)
+{
+	(void)edges;
+	if (!capturing(s))
+		return CUDA_ERROR_ILLEGAL_STATE;
+	return (n && !deps) || flags > CU_STREAM_SET_CAPTURE_DEPENDENCIES ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
 static struct fake_graph *graph_copy(const struct fake_graph *g, int sorted);
 static void graph_free(struct fake_graph *g);
 
@@ -2074,6 +2086,10 @@ static CUresult run_node(const struct fake_node *n)
 	case NODE_HOSTFN:
 		n->fn(n->data);
 		return CUDA_SUCCESS;
+	case NODE_WRITE32:
+		return cuStreamWriteValue32(NULL, (CUdeviceptr)(uintptr_t)n->dst, n->value, 0);
+	case NODE_WAIT32:
+		return cuStreamWaitValue32(NULL, (CUdeviceptr)(uintptr_t)n->dst, n->value, CU_STREAM_WAIT_VALUE_GEQ);
 	case NODE_EMPTY:
 	case NODE_EVENT_WAIT: /* events are recorded in order: nothing to wait for */
 		return CUDA_SUCCESS;
@@ -2332,6 +2348,11 @@ static CUresult node_from(const CUgraphNodeParams *p, struct fake_node *n)
 						   k->blockDimY * k->blockDimZ,
 					.blocks = (uint64_t)k->gridDimX * k->gridDimY * k->gridDimZ, .dst = ptr,
 					.n = words};
+		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_HOST:
+		if (!p->host.fn)
+			return CUDA_ERROR_INVALID_VALUE;
+		*n = (struct fake_node){.kind = NODE_HOSTFN, .fn = p->host.fn, .data = p->host.userData};
 		return CUDA_SUCCESS;
 	case CU_GRAPH_NODE_TYPE_MEMSET:
 		if (p->memset.elementSize != 1 && p->memset.elementSize != 2 && p->memset.elementSize != 4)
@@ -2844,6 +2865,33 @@ CUresult CUDAAPI cuGraphAddMemsetNode(CUgraphNode *node, CUgraph g, const CUgrap
 		return CUDA_ERROR_INVALID_VALUE;
 	p.memset = (CUDA_MEMSET_NODE_PARAMS_v2){m->dst, m->pitch, m->value, m->elementSize, m->width, m->height, ctx};
 	return cuGraphAddNode(node, g, deps, NULL, n, &p);
+}
+
+CUresult CUDAAPI cuGraphAddHostNode(CUgraphNode *node, CUgraph g, const CUgraphNode *deps, size_t n,
+				    const CUDA_HOST_NODE_PARAMS *h)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_HOST};
+
+	if (!h)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.host.fn = h->fn;
+	p.host.userData = h->userData;
+	return cuGraphAddNode(node, g, deps, NULL, n, &p);
+}
+
+CUresult CUDAAPI cuGraphHostNodeGetParams(CUgraphNode node, CUDA_HOST_NODE_PARAMS *h)
+{
+	const struct fake_node_ref *ref = ref_of(node);
+	const struct fake_node *n;
+
+	if (!ref || !h)
+		return CUDA_ERROR_INVALID_VALUE;
+	n = &ref->g->nodes[ref->i];
+	if (n->kind != NODE_HOSTFN)
+		return CUDA_ERROR_INVALID_VALUE;
+	h->fn = n->fn;
+	h->userData = n->data;
+	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuGraphAddEmptyNode(CUgraphNode *node, CUgraph g, const CUgraphNode *deps, size_t n)

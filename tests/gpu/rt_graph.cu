@@ -1,6 +1,6 @@
 // CUDA graphs as PyTorch's CUDAGraph makes them: a warm-up, then a capture
 // in global mode on a side stream that forks to a second stream and joins
-// back (kernels, a memset, a device copy), with the thread's capture mode
+// back (kernels, a memset, a device copy, a host function), with the thread's capture mode
 // relaxed around a cudaMalloc as PyTorch's allocator does; the capture's
 // status along the way; the graph instantiated, launched several times, and
 // every word checked; nothing ran during the capture.
@@ -12,6 +12,11 @@ __global__ void add(float *x, float v, int n)
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i < n)
 		x[i] += v;
+}
+
+static void bump(void *calls)
+{
+	__atomic_fetch_add((int *)calls, 1, __ATOMIC_RELAXED);
 }
 
 int main(void)
@@ -26,6 +31,8 @@ int main(void)
 	cudaGraph_t g;
 	cudaGraphExec_t e;
 	float *a, *b, *c, *extra, *h = (float *)malloc(bytes);
+	int calls = 0;
+	size_t count = 0;
 
 	CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
 	CK(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
@@ -53,6 +60,7 @@ int main(void)
 	CK(cudaEventRecord(join, s2));
 	CK(cudaStreamWaitEvent(s, join, 0));
 	CK(cudaMemcpyAsync(c, b, bytes, cudaMemcpyDeviceToDevice, s));
+	CK(cudaLaunchHostFunc(s, bump, &calls));
 	CK(cudaThreadExchangeStreamCaptureMode(&mode)); // relaxed, around an allocation
 	CK(cudaMalloc(&extra, bytes));
 	CK(cudaThreadExchangeStreamCaptureMode(&mode));
@@ -63,11 +71,15 @@ int main(void)
 	CK(cudaMemcpy(h, a, bytes, cudaMemcpyDeviceToHost));
 	for (int i = 0; i < n; i += 101)
 		EXPECT(h[i] == 0.0f); // nothing ran during the capture
+	EXPECT(calls == 0);
+	CK(cudaGraphGetNodes(g, NULL, &count));
+	EXPECT(count == 5); // two kernels, a memset, a copy, the host function
 
 	CK(cudaGraphInstantiate(&e, g, 0));
 	for (int k = 0; k < launches; k++)
 		CK(cudaGraphLaunch(e, s));
 	CK(cudaStreamSynchronize(s));
+	EXPECT(calls == launches);
 	CK(cudaMemcpy(h, a, bytes, cudaMemcpyDeviceToHost));
 	for (int i = 0; i < n; i++)
 		EXPECT(h[i] == (float)launches);

@@ -1,7 +1,8 @@
 // CUDA graphs built node by node with the runtime API, as simpleCudaGraphs
 // and graphConditionalNodes build them: a copy from page-locked host
 // memory, kernels, a memset, a child graph, an edge added after its nodes,
-// a copy back; a WHILE node whose body kernel counts down and sets the
+// a copy back; a host node (the program's function, after the copy back, each launch);
+// a WHILE node whose body kernel counts down and sets the
 // condition on the device; the executable graph's kernel node updated; a
 // clone. Every word is checked against the CPU after each launch.
 #define NAME "rt_graph_nodes"
@@ -24,6 +25,20 @@ __global__ void step(float *y, int n, int *left, cudaGraphConditionalHandle h)
 		int l = --*left;
 		cudaGraphSetConditional(h, l > 0);
 	}
+}
+
+struct seen {
+	const float *yh;
+	int calls;
+	float y0;
+};
+
+static void look(void *p)
+{
+	struct seen *s = (struct seen *)p;
+
+	s->calls++;
+	s->y0 = s->yh[0];
 }
 
 static cudaKernelNodeParams kernel(void *fn, void **args, int n)
@@ -125,8 +140,12 @@ int main(void)
 	CK(cudaGraphAddKernelNode(&x, wp.conditional.phGraph_out[0], NULL, 0, &sp));
 	cp = copy(yh, y, bytes);
 	CK(cudaGraphAddMemcpyNode(&n_yout, g, &n_loop, 1, &cp));
+	struct seen seen = {yh, 0, 0.0f};
+	cudaHostNodeParams hp = {look, &seen};
+	cudaGraphNode_t n_host;
+	CK(cudaGraphAddHostNode(&n_host, g, &n_yout, 1, &hp));
 	CK(cudaGraphGetNodes(g, NULL, &count));
-	EXPECT(count == 8);
+	EXPECT(count == 9);
 
 	CK(cudaGraphInstantiate(&e, g, 0));
 	for (int l = 0; l < launches; l++) {
@@ -135,6 +154,7 @@ int main(void)
 		CK(cudaGraphLaunch(e, s));
 		CK(cudaStreamSynchronize(s));
 		check(out, yh, n, n, loops, "a launch");
+		EXPECT(seen.calls == l + 1 && seen.y0 == (float)loops); // after the copy back, once a launch
 	}
 
 	void *args_half[] = {&a, &two, (void *)&half};
