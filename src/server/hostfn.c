@@ -137,7 +137,7 @@ void srv_hostfn_call(struct srv_client *c, const struct omps_call_hostfn *m)
 		return;
 	}
 	if (r == CUDA_SUCCESS) /* its ticket would be replayed */
-		r = srv_capture_refuse(c, s, "a host function (cuLaunchHostFunc)");
+		r = srv_capture_refuse(c, s, "a host function or stream callback");
 	if (r == CUDA_SUCCESS)
 		r = word(c, offsetof(struct omps_hostfn_area, reached) + 4 * slot, &reached);
 	if (r == CUDA_SUCCESS)

@@ -120,6 +120,14 @@ static CUresult is_capturing(CUstream s, CUstreamCaptureStatus *status)
 	return capture_info(s, status, NULL, NULL, NULL, NULL, NULL);
 }
 
+int shim_stream_capturing(CUstream s)
+{
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+
+	return atomic_load(&captures) > 0 && is_capturing(s, &st) == CUDA_SUCCESS &&
+	       st == CU_STREAM_CAPTURE_STATUS_ACTIVE;
+}
+
 /* The mode is the thread's to keep; the server captures in relaxed mode
  * (protocol.h), so a mode guards nothing across clients. */
 static CUresult exchange_capture_mode(CUstreamCaptureMode *mode)

@@ -293,7 +293,7 @@ static CUresult enqueue(struct hostfn *f)
 	return r;
 }
 
-static CUresult launch_host_func(CUstream s, CUhostFn fn, void *data)
+CUresult shim_launch_host_func(CUstream s, CUhostFn fn, void *data)
 {
 	struct hostfn f = {.fn = fn, .stream = s, .data = data};
 
@@ -309,6 +309,6 @@ static CUresult stream_add_callback(CUstream s, CUstreamCallback cb, void *data,
 
 void shim_hostfn_install(void)
 {
-	SHIM_INSTALL(cuLaunchHostFunc, launch_host_func);
+	SHIM_INSTALL(cuLaunchHostFunc, shim_launch_host_func);
 	SHIM_INSTALL(cuStreamAddCallback, stream_add_callback);
 }

@@ -268,6 +268,58 @@ static CUresult staged(int to_device, CUdeviceptr device, void *host, size_t byt
 	return r;
 }
 
+/* A copy of pageable memory in a capture: natively a node that reads or
+ * writes the program's memory at each launch; the server cannot reach that
+ * memory. Here the node is a buffer shared with the server, a host function
+ * that copies between it and the program's memory in the client (hostfn.c:
+ * it runs at each launch), and the copy to or from the buffer, all captured.
+ * The buffer lives as long as the process: a graph may be launched until it
+ * exits. */
+struct pageable_copy {
+	void *buf, *host;
+	size_t bytes;
+};
+
+static void pageable_in(void *p)
+{
+	struct pageable_copy *c = p;
+
+	memcpy(c->buf, c->host, c->bytes);
+}
+
+static void pageable_out(void *p)
+{
+	struct pageable_copy *c = p;
+
+	memcpy(c->host, c->buf, c->bytes);
+}
+
+static CUresult captured_pageable(struct omps_call_copy *m, int to_device, CUdeviceptr device, void *host,
+				  size_t bytes, CUstream stream)
+{
+	struct pageable_copy *c = calloc(1, sizeof(*c));
+	CUresult r = c ? shim_host_alloc_shared(&c->buf, bytes ? bytes : 1) : CUDA_ERROR_OUT_OF_MEMORY;
+
+	if (r != CUDA_SUCCESS) {
+		free(c);
+		return r;
+	}
+	c->host = host;
+	c->bytes = bytes;
+	if (to_device) {
+		m->dst = device, m->src = (uintptr_t)c->buf, m->bytes = bytes;
+		r = shim_launch_host_func(stream, pageable_in, c);
+		if (r == CUDA_SUCCESS)
+			r = shim_post(OMPS_CALL_MEMCPY_HTOD_HOST, m, sizeof(*m), NULL, 0);
+	} else {
+		m->dst = (uintptr_t)c->buf, m->src = device, m->bytes = bytes;
+		r = shim_post(OMPS_CALL_MEMCPY_DTOH_HOST, m, sizeof(*m), NULL, 0);
+		if (r == CUDA_SUCCESS)
+			r = shim_launch_host_func(stream, pageable_out, c);
+	}
+	return r; /* c stays: the graph may hold it even if the capture went wrong after */
+}
+
 /* What every copy with host memory checks first: its stream, its host
  * pointer, a current context. */
 static CUresult copy_start(struct omps_call_copy *m, CUstream stream, const void *host, size_t bytes)
@@ -298,6 +350,8 @@ static CUresult htod_on(CUdeviceptr dst, const void *src, size_t bytes, CUstream
 		r = shim_post(OMPS_CALL_MEMCPY_HTOD_HOST, &m, sizeof(m), NULL, 0);
 		return r == CUDA_SUCCESS && sync ? shim_stream_sync(stream) : r;
 	}
+	if (!sync && shim_stream_capturing(stream))
+		return captured_pageable(&m, 1, dst, (void *)(uintptr_t)src, bytes, stream);
 	r = staged(1, dst, (void *)(uintptr_t)src, bytes, stream, m.dev);
 	if (r != CUDA_ERROR_NOT_SUPPORTED)
 		return r;
@@ -329,6 +383,8 @@ static CUresult dtoh_on(void *dst, CUdeviceptr src, size_t bytes, CUstream strea
 		r = shim_post(OMPS_CALL_MEMCPY_DTOH_HOST, &m, sizeof(m), NULL, 0);
 		return r == CUDA_SUCCESS && sync ? shim_stream_sync(stream) : r;
 	}
+	if (!sync && shim_stream_capturing(stream))
+		return captured_pageable(&m, 0, src, dst, bytes, stream);
 	r = staged(0, src, dst, bytes, stream, m.dev);
 	if (r != CUDA_ERROR_NOT_SUPPORTED)
 		return r;

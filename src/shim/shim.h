@@ -129,9 +129,12 @@ struct shim_object *shim_object(void *h, uint32_t magic); /* NULL if h is not on
 CUresult shim_graph_new(uint32_t magic, uint32_t handle, void **out);
 /* graph.c: a capture begun here is under way (some stream may be capturing). */
 int shim_capturing_any(void);
+int shim_stream_capturing(CUstream s); /* s is capturing (asked only while one is under way) */
 /* hostfn.c: a graph slot for fn (struct omps_hostfn_area), or -1 (said in a
  * line); settle it with shim_hostfn_graph_settle: kept (in a graph) or not. */
 int shim_hostfn_graph_slot(CUhostFn fn, void *data);
+/* cuLaunchHostFunc, for the shim's own functions. */
+CUresult shim_launch_host_func(CUstream s, CUhostFn fn, void *data);
 void shim_hostfn_graph_settle(int slot, int kept);
 /* Frees the record and posts `type` with its handle; CUDA_ERROR_INVALID_HANDLE if h is not one. */
 CUresult shim_object_destroy(uint32_t type, uint32_t magic, void *h);

@@ -7,9 +7,11 @@
  *     graph is launched; R launches give the expected words; the capture's
  *     status and id along the way; the NULL stream cannot be captured; a
  *     synchronize inside a capture invalidates it.
+ *     A second capture of pageable copies around a kernel: each launch reads
+ *     and writes the program's pageable memory as it is then.
  *   omps-graph-probe --refused
- *     through openmps only: a pageable copy in a capture spoils it (its
- *     bytes travel with the call, and a launch could not replay them).
+ *     through openmps only: a stream callback in a capture spoils it (as
+ *     natively).
  *   omps-graph-probe --unload
  *     through openmps: a graph's kernel still runs after the program
  *     unloaded its module, and memory freed while a graph may write it is not
@@ -48,6 +50,11 @@ static void count(void *calls)
 	(*(unsigned *)calls)++;
 }
 
+static void callback(CUstream s, CUresult r, void *data)
+{
+	(void)s, (void)r, (void)data;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"words", required_argument, 0, 'w'},
@@ -58,7 +65,7 @@ int main(int argc, char **argv)
 					      {"own", required_argument, 0, 'o'},
 					      {"after", required_argument, 0, 'A'},
 					      {0, 0, 0, 0}};
-	unsigned n = 4096, replays = 3, i, *host = NULL, host_calls = 0;
+	unsigned n = 4096, replays = 3, i, k, *host = NULL, host_calls = 0, *pg_in = NULL, *pg_out = NULL;
 	const char *hold = NULL, *own = NULL, *own_after = NULL;
 	CUstreamCaptureStatus st;
 	CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
@@ -71,7 +78,7 @@ int main(int argc, char **argv)
 	CUstream s = NULL, s2 = NULL;
 	CUevent fork = NULL, join = NULL;
 	CUgraph g = NULL, bad = NULL;
-	CUgraphExec e = NULL;
+	CUgraphExec e = NULL, e2 = NULL;
 	int opt, status = 1, refused = 0, unload = 0;
 	size_t bytes, nodes = 0;
 
@@ -115,15 +122,15 @@ int main(int argc, char **argv)
 	CK(cuEventCreate(&fork, CU_EVENT_DISABLE_TIMING));
 	CK(cuEventCreate(&join, CU_EVENT_DISABLE_TIMING));
 
-	if (refused) { /* through openmps: bytes that travel with the call cannot be replayed */
+	if (refused) { /* through openmps: a stream callback cannot be captured (nor natively) */
 		CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
 		CK(twice(f, a, n, s));
-		cuMemcpyHtoDAsync(a, host, bytes, s); /* posted: its error comes later */
+		cuStreamAddCallback(s, callback, NULL, 0); /* posted: its error comes later */
 		EXPECT(cuStreamEndCapture(s, &bad), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
 		CK(cuStreamIsCapturing(s, &st));
 		CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "after a refused capture: status %d", (int)st);
 		CK(cuStreamSynchronize(s));
-		printf("a pageable copy in a capture invalidates it\n");
+		printf("a stream callback in a capture invalidates it\n");
 		printf("graph_probe: PASS\n");
 		status = 0;
 		goto out;
@@ -245,6 +252,31 @@ int main(int argc, char **argv)
 	CHECK(host_calls == replays, "the captured host function ran %u times in %u launches", host_calls, replays);
 	printf("%u launches: data verified, the host function ran once each\n", replays);
 
+	/* Pageable copies in a capture: read and written at each launch. */
+	pg_in = malloc(bytes);
+	pg_out = malloc(bytes);
+	CHECK(pg_in && pg_out, "no memory for two pageable buffers");
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(cuMemcpyHtoDAsync(c, pg_in, bytes, s));
+	CK(twice(f, c, n, s));
+	CK(cuMemcpyDtoHAsync(pg_out, c, bytes, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&e2, g, 0));
+	CK(cuGraphDestroy(g));
+	g = NULL;
+	for (k = 1; k <= 3; k++) {
+		for (i = 0; i < n; i++)
+			pg_in[i] = i + k, pg_out[i] = 0;
+		CK(cuGraphLaunch(e2, s));
+		CK(cuStreamSynchronize(s));
+		for (i = 0; i < n; i++)
+			CHECK(pg_out[i] == 2 * (i + k), "launch %u of the pageable copies: out[%u] = %u, expected %u", k,
+			      i, pg_out[i], 2 * (i + k));
+	}
+	CK(cuGraphExecDestroy(e2));
+	e2 = NULL;
+	printf("pageable copies in a capture: read and written at each launch\n");
+
 	EXPECT(cuStreamBeginCapture(NULL, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
 	printf("the NULL stream cannot be captured\n");
 	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
@@ -274,6 +306,10 @@ out:
 		fclose(fopen(own, "w"));
 	if (e)
 		cuGraphExecDestroy(e);
+	if (e2)
+		cuGraphExecDestroy(e2);
+	free(pg_in);
+	free(pg_out);
 	if (g)
 		cuGraphDestroy(g);
 	if (fork)

@@ -1,7 +1,8 @@
 # CUDA graphs by stream capture through the server: the same program prints
 # the same natively (fakecuda as the driver) and through openmps; two
 # clients capture at once without disturbing each other (the server captures
-# in relaxed mode); what a graph cannot replay spoils the capture; a module
+# in relaxed mode); pageable copies and host functions are captured; a
+# stream callback spoils the capture; a module
 # unloaded, or memory freed, while the client holds graphs stays its own
 # until they go; a client killed in the middle of a capture is released and
 # the next one passes.
@@ -31,8 +32,8 @@ check "two clients capturing at once both pass ($(cat "$TMP/one.out" "$TMP/two.o
 	test "$(cat "$TMP/one.out" "$TMP/two.out" | grep -cx 'graph_probe: PASS')" -eq 2
 
 out=$(probe --refused 2>&1)
-check "a pageable copy in a capture invalidates it (it printed: $out)" grep -qx "graph_probe: PASS" <<<"$out"
-check "server.log: why" logged "a copy of pageable host memory to the device cannot be captured" server
+check "a stream callback in a capture invalidates it (it printed: $out)" grep -qx "graph_probe: PASS" <<<"$out"
+check "server.log: why" logged "a host function or stream callback cannot be captured" server
 
 out=$(probe --unload 2>&1)
 check "a graph outlives its module's unload (it printed: $out)" grep -qx "graph_probe: PASS" <<<"$out"

@@ -3,7 +3,8 @@
 // back (kernels, a memset, a device copy, a host function), with the thread's capture mode
 // relaxed around a cudaMalloc as PyTorch's allocator does; the capture's
 // status along the way; the graph instantiated, launched several times, and
-// every word checked; nothing ran during the capture.
+// every word checked; nothing ran during the capture. Then a capture of
+// pageable copies around a kernel, launched three times with new data.
 #define NAME "rt_graph"
 #include "check.cuh"
 
@@ -88,6 +89,28 @@ int main(void)
 		EXPECT(h[i] == 2.0f);
 	CK(cudaGraphExecDestroy(e));
 	CK(cudaGraphDestroy(g));
+
+	// Pageable copies in a capture: each launch reads and writes the
+	// program's pageable memory as it is then.
+	float *pin = (float *)malloc(bytes), *pout = (float *)malloc(bytes);
+	CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+	CK(cudaMemcpyAsync(c, pin, bytes, cudaMemcpyHostToDevice, s));
+	add<<<n / 256, 256, 0, s>>>(c, 0.5f, n);
+	CK(cudaMemcpyAsync(pout, c, bytes, cudaMemcpyDeviceToHost, s));
+	CK(cudaStreamEndCapture(s, &g));
+	CK(cudaGraphInstantiate(&e, g, 0));
+	for (int k = 1; k <= 3; k++) {
+		for (int i = 0; i < n; i++)
+			pin[i] = (float)(i + k), pout[i] = 0.0f;
+		CK(cudaGraphLaunch(e, s));
+		CK(cudaStreamSynchronize(s));
+		for (int i = 0; i < n; i++)
+			EXPECT(pout[i] == (float)(i + k) + 0.5f);
+	}
+	CK(cudaGraphExecDestroy(e));
+	CK(cudaGraphDestroy(g));
+	free(pin);
+	free(pout);
 	CK(cudaFree(extra));
 	CK(cudaFree(a));
 	CK(cudaFree(b));
