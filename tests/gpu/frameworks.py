@@ -92,6 +92,35 @@ def cupy_all():
     close(b.get(), mh * 2)
 
 
+def cuda_libraries():
+    """cuDNN, cuSOLVER, Thrust/CUB and cuRAND, each named by the call that
+    reaches it: a convolution with cuDNN required, linear solves and a
+    symmetric eigensolver, sort and prefix sums, a seeded generator."""
+    import cupy as cp
+    import torch
+    if not torch.backends.cudnn.is_available():
+        raise AssertionError("cuDNN is not available to PyTorch")
+    torch.backends.cudnn.enabled = True
+    conv = torch.nn.Conv2d(4, 8, 5, padding=2)
+    img = torch.randn(3, 4, 40, 40)
+    with torch.backends.cudnn.flags(enabled=True, deterministic=True):
+        close(conv.cuda()(img.cuda()).detach().cpu(), conv(img).detach(), 1e-3)
+    rs = np.random.RandomState(7)
+    a = rs.rand(96, 96).astype(np.float64) + 96 * np.eye(96)
+    b = rs.rand(96, 3).astype(np.float64)
+    close(cp.linalg.solve(cp.asarray(a), cp.asarray(b)).get(), np.linalg.solve(a, b), 1e-8)
+    sym = a + a.T
+    close(torch.linalg.eigvalsh(torch.from_numpy(sym).cuda()).cpu(), np.linalg.eigvalsh(sym), 1e-6)
+    v = rs.rand(100000).astype(np.float32)
+    close(cp.sort(cp.asarray(v)).get(), np.sort(v), 0)
+    close(cp.cumsum(cp.asarray(v, dtype=cp.float64)).get(), np.cumsum(v.astype(np.float64)), 1e-9)
+    close(torch.sort(torch.from_numpy(v).cuda()).values.cpu(), np.sort(v), 0)
+    g1, g2 = cp.random.RandomState(11).rand(1000), cp.random.RandomState(11).rand(1000)
+    u = g1.get()
+    if not (np.array_equal(u, g2.get()) and 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.05):
+        raise AssertionError(f"cuRAND's uniform numbers: mean {u.mean()}, not repeatable or out of [0, 1)")
+
+
 def triton_add():
     import torch
     import triton
@@ -130,7 +159,8 @@ def numba_kernel():
 
 
 CHECKS = {"torch_eager": torch_eager, "torch_compile": torch_compile, "torch_cuda_graphs": torch_cuda_graphs,
-          "jax": jax_jit_grad_vmap, "cupy": cupy_all, "triton": triton_add, "numba": numba_kernel}
+          "jax": jax_jit_grad_vmap, "cupy": cupy_all, "cuda_libraries": cuda_libraries, "triton": triton_add,
+          "numba": numba_kernel}
 
 
 def main():
