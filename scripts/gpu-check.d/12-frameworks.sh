@@ -1,6 +1,7 @@
 # scripts/gpu-check section 12, sourced by it (note, B, SHIM, TR and OUT are its).
 # 12. The frameworks (issue 18), each checked against the CPU by
 # tests/gpu/frameworks.py: natively, through openmps, and 4 at once.
+# FRAMEWORKS="name ..." runs only those (frameworks.py --list names them).
 F=$(mktemp -d /tmp/omps-fw.XXXX)
 # Several JAX processes on one GPU must not each take 75 % of its memory at
 # start (natively as through openmps): JAX's own setting for sharing a GPU.
@@ -8,7 +9,7 @@ export XLA_PYTHON_CLIENT_PREALLOCATE=false
 {
 	export OPENMPS_PIPE_DIRECTORY=$F/pipe OPENMPS_LOG_DIRECTORY=$F/log
 	"$B/openmps-control" -d
-	for fw in $(python3 tests/gpu/frameworks.py --list); do
+	for fw in ${FRAMEWORKS:-$(python3 tests/gpu/frameworks.py --list)}; do
 		n=$(OPENMPS_NATIVE=1 timeout 300 python3 tests/gpu/frameworks.py "$fw" 2>&1 | tail -1)
 		o=$(LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} timeout 300 python3 tests/gpu/frameworks.py "$fw" 2>"$F/$fw.err" | tail -1)
 		for i in 1 2 3 4; do

@@ -103,8 +103,9 @@ def cuda_libraries():
     torch.backends.cudnn.enabled = True
     conv = torch.nn.Conv2d(4, 8, 5, padding=2)
     img = torch.randn(3, 4, 40, 40)
+    ref = conv(img).detach()  # on the CPU, before .cuda() moves the module
     with torch.backends.cudnn.flags(enabled=True, deterministic=True):
-        close(conv.cuda()(img.cuda()).detach().cpu(), conv(img).detach(), 1e-3)
+        close(conv.cuda()(img.cuda()).detach().cpu(), ref, 1e-3)
     rs = np.random.RandomState(7)
     a = rs.rand(96, 96).astype(np.float64) + 96 * np.eye(96)
     b = rs.rand(96, 3).astype(np.float64)
