@@ -225,6 +225,24 @@ static CUresult link_destroy(CUlinkState state)
 	return r;
 }
 
+CUresult shim_link_load(CUmodule *module, const char *ptx, unsigned int n, CUjit_option *options, void **values)
+{
+	CUlinkState st = NULL;
+	void *cubin = NULL;
+	size_t size = 0;
+	CUresult r = link_create(n, options, values, &st);
+
+	if (r == CUDA_SUCCESS)
+		r = link_add_data(st, CU_JIT_INPUT_PTX, (void *)ptx, strlen(ptx) + 1, "module", 0, NULL, NULL);
+	if (r == CUDA_SUCCESS)
+		r = link_complete(st, &cubin, &size);
+	if (r == CUDA_SUCCESS)
+		r = shim_module_load(module, cubin);
+	if (st)
+		link_destroy(st);
+	return r;
+}
+
 void shim_link_install(void)
 {
 	SHIM_INSTALL(cuLinkCreate_v2, link_create);

@@ -172,11 +172,37 @@ static CUresult module_load_fat_binary(CUmodule *module, const void *fatbin)
 	return shim_module_load(module, fatbin);
 }
 
-/* JIT options are not remoted yet: the image is loaded with the server's defaults. */
+/* Options of an image that needs no JIT: its logs are empty, as it compiles nothing. */
+static void empty_logs(unsigned int n, const CUjit_option *options, void **values)
+{
+	unsigned int i, j;
+
+	for (i = 0; options && values && i < n; i++) {
+		if (options[i] != CU_JIT_INFO_LOG_BUFFER && options[i] != CU_JIT_ERROR_LOG_BUFFER)
+			continue;
+		for (j = 0; j < n; j++)
+			if (options[j] == options[i] + 1 && (uintptr_t)values[j] && values[i]) {
+				*(char *)values[i] = '\0';
+				values[j] = NULL; /* bytes of it filled */
+			}
+	}
+}
+
+/* With JIT options, PTX goes through the linker (link.c), which serves the
+ * same options and logs as the driver's JIT; the linked image is loaded.
+ * A cubin or fat binary needs no JIT. */
 static CUresult module_load_data_ex(CUmodule *module, const void *image, unsigned int n, CUjit_option *options,
 				    void **values)
 {
-	(void)n, (void)options, (void)values;
+	const unsigned char *p = image;
+	uint32_t magic;
+
+	if (!n || !image)
+		return shim_module_load(module, image);
+	memcpy(&magic, p, sizeof(magic));
+	if (memcmp(p, ELFMAG, SELFMAG) && magic != FATBIN_MAGIC && magic != SHIM_FATBIN_WRAPPER_MAGIC)
+		return shim_link_load(module, image, n, options, values);
+	empty_logs(n, options, values);
 	return shim_module_load(module, image);
 }
 

@@ -198,6 +198,9 @@ CUresult shim_send_image(const void *image, size_t size, uint32_t type, const vo
 /* A whole file, a NUL after its bytes (*bytes does not count it); free it. */
 CUresult shim_read_file(const char *path, unsigned char **out, size_t *bytes);
 void shim_link_install(void); /* link.c: the JIT linker */
+/* link.c: PTX with JIT options (cuModuleLoadDataEx): linked by the server
+ * with them, its logs and wall time where the options say, then loaded. */
+CUresult shim_link_load(CUmodule *module, const char *ptx, unsigned int n, CUjit_option *options, void **values);
 
 enum shim_slot_kind { SHIM_SLOT_NONE, SHIM_SLOT_TRACED, SHIM_SLOT_LOGGED, SHIM_SLOT_REFUSED };
 

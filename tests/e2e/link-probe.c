@@ -6,13 +6,16 @@
  * the wall time asked for; the image loaded and its kernel run and checked.
  * Then the failures a program must be told of: PTX that does not parse
  * (CUDA_ERROR_INVALID_PTX, the error log says so), and a link that leaves
- * the call undefined (fails, with an error log). Prints "link_probe: PASS"
+ * the call undefined (fails, with an error log). cuModuleLoadDataEx with log
+ * buffers, of good PTX and of bad. Prints "link_probe: PASS"
  * or what failed. */
 #include <cuda.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "twice_ptx.h"
 
 #define PROBE "link_probe"
 #define PROBE_FAIL return 1
@@ -137,6 +140,46 @@ static int failures(void)
 	return 0;
 }
 
+/* cuModuleLoadDataEx with log buffers: PTX JIT-compiled with its logs; PTX
+ * that does not parse refused with its error log. */
+static int load_ex(void)
+{
+	static const char broken[] = ".version 8.0\n.target sm_90\nnot ptx either;\n";
+	CUjit_option opt[5] = {CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, CU_JIT_ERROR_LOG_BUFFER,
+			       CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, CU_JIT_LOG_VERBOSE};
+	void *values[5] = {info, (void *)(uintptr_t)sizeof(info), error, (void *)(uintptr_t)sizeof(error),
+			   (void *)(uintptr_t)1};
+	unsigned host[N], i, n = N;
+	CUdeviceptr d;
+	CUmodule mod;
+	CUfunction fn;
+	void *args[2] = {&d, &n};
+
+	memset(info, 0, sizeof(info));
+	CK(cuModuleLoadDataEx(&mod, twice_ptx, 5, opt, values));
+	CHECK(info[0] != '\0', "no info log from a verbose cuModuleLoadDataEx");
+	printf("load info log: %.*s\n", (int)strcspn(info, "\n"), info);
+	CK(cuModuleGetFunction(&fn, mod, "twice"));
+	for (i = 0; i < N; i++)
+		host[i] = i;
+	CK(cuMemAlloc(&d, sizeof(host)));
+	CK(cuMemcpyHtoD(d, host, sizeof(host)));
+	CK(cuLaunchKernel(fn, (N + 127) / 128, 1, 1, 128, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(host, d, sizeof(host)));
+	for (i = 0; i < N; i++)
+		CHECK(host[i] == 2 * i, "element %u is %u, expected %u", i, host[i], 2 * i);
+	CK(cuMemFree(d));
+	CK(cuModuleUnload(mod));
+	memset(error, 0, sizeof(error));
+	values[1] = (void *)(uintptr_t)sizeof(info);
+	values[3] = (void *)(uintptr_t)sizeof(error);
+	EXPECT(cuModuleLoadDataEx(&mod, broken, 5, opt, values), CUDA_ERROR_INVALID_PTX);
+	CHECK(error[0] != '\0', "no error log for PTX that does not parse");
+	printf("load error log: %.*s\n", (int)strcspn(error, "\n"), error);
+	printf("cuModuleLoadDataEx with logs verified\n");
+	return 0;
+}
+
 int main(void)
 {
 	CUcontext ctx;
@@ -146,7 +189,7 @@ int main(void)
 	CK(cuDeviceGet(&dev, 0));
 	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
 	CK(cuCtxSetCurrent(ctx));
-	if (linked() || failures())
+	if (linked() || failures() || load_ex())
 		return 1;
 	CK(cuDevicePrimaryCtxRelease(dev));
 	printf("link_probe: PASS\n");

@@ -2,7 +2,8 @@
 # read from a file by the shim, linked by the server with logs and wall
 # time asked for, the image loaded and its kernel checked; bad PTX and an
 # undefined reference fail with error logs. A JIT option that passes an
-# address is refused with one line. The same probe runs natively, and
+# address is refused with one line. cuModuleLoadDataEx with JIT options
+# goes the same way, its logs where the program asked. The same probe runs natively, and
 # through openmps, on a GPU in the GPU suite.
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
@@ -13,6 +14,8 @@ check "through openmps, the probe passes (it printed: $out)" grep -qx "link_prob
 check "the info log came back" grep -q "^info log: fakecuda: linked 2 inputs" <<<"$out"
 check "the bad PTX's error log came back" grep -q "^error log (bad PTX): fakecuda: input broken.ptx" <<<"$out"
 check "the undefined reference's error log came back" grep -q "^error log (undefined): fakecuda: undefined" <<<"$out"
+check "cuModuleLoadDataEx's info log came back" grep -q "^load info log: fakecuda: linked 1 inputs" <<<"$out"
+check "cuModuleLoadDataEx's error log came back" grep -q "^load error log: fakecuda: input module" <<<"$out"
 check "nothing is refused as unsupported" test "$(grep -c 'not supported through openmps' <<<"$out")" -eq 0
 # Four at once: link states are per client, and images go one at a time.
 for i in 1 2 3 4; do
