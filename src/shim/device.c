@@ -307,10 +307,14 @@ static CUresult ctx_synchronize_v2(CUcontext ctx)
 	int dev = ctx ? ctx_device(ctx) : current;
 	struct omps_call_dev m = {.dev = dev};
 	struct omps_reply rep;
+	CUresult r;
 
 	if (dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	return shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+	r = shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		shim_managed_vars_pull();
+	return r;
 }
 
 static CUresult ctx_get_api_version(CUcontext ctx, unsigned int *version)

@@ -182,6 +182,7 @@ static CUresult on_exec(uint32_t type, CUgraphExec exec, CUstream s)
 
 static CUresult launch(CUgraphExec exec, CUstream s)
 {
+	shim_managed_vars_push(s);
 	return on_exec(OMPS_CALL_GRAPH_LAUNCH, exec, s);
 }
 

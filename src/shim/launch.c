@@ -95,6 +95,7 @@ static CUresult launch(struct shim_function *f, const unsigned int grid[3], cons
 	if (len + attr_bytes > shim_post_max() - sizeof(m))
 		return CUDA_ERROR_INVALID_VALUE;
 	m.args_size = (uint32_t)len;
+	shim_managed_vars_push(stream);
 	if (!nattrs)
 		return shim_post(OMPS_CALL_LAUNCH, &m, sizeof(m), args, len);
 	memcpy(buf, attrs, attr_bytes);

@@ -212,8 +212,10 @@ static CUresult module_unload(CUmodule hmod)
 	struct omps_reply rep;
 	CUresult r = shim_call(OMPS_CALL_MODULE_UNLOAD, &m, sizeof(m), &rep, sizeof(rep));
 
-	if (r == CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS) {
 		forget_functions(m.handle);
+		shim_managed_vars_forget(m.handle);
+	}
 	return r;
 }
 
@@ -438,7 +440,7 @@ static CUresult module_get_loading_mode(CUmoduleLoadingMode *mode)
 	return CUDA_SUCCESS;
 }
 
-static CUresult module_get_global(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
+CUresult shim_module_get_global(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
 {
 	static struct omps_call_get_function m; /* large; shim_call's lock guards it */
 	struct omps_reply_global rep = {{0}, 0, 0};
@@ -460,7 +462,7 @@ static CUresult module_get_global(CUdeviceptr *dptr, size_t *bytes, CUmodule hmo
 
 static CUresult library_get_global(CUdeviceptr *dptr, size_t *bytes, CUlibrary library, const char *name)
 {
-	return module_get_global(dptr, bytes, (CUmodule)library, name);
+	return shim_module_get_global(dptr, bytes, (CUmodule)library, name);
 }
 
 /* Attributes 0-7 (threads a block, static shared, constant and local
@@ -565,5 +567,5 @@ void shim_module_install(void)
 	SHIM_INSTALL(cuFuncGetAttribute, func_get_attribute);
 	SHIM_INSTALL(cuFuncSetAttribute, func_set_attribute);
 	SHIM_LOCAL(cuModuleGetLoadingMode, module_get_loading_mode);
-	SHIM_INSTALL(cuModuleGetGlobal_v2, module_get_global);
+	SHIM_INSTALL(cuModuleGetGlobal_v2, shim_module_get_global);
 }

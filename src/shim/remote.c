@@ -66,6 +66,7 @@ static void install_remote(void)
 	shim_pitched_install();
 	shim_array_install();
 	shim_link_install();
+	shim_managedvar_install();
 	shim_pool_install();
 	shim_hostfn_install();
 	install_per_thread_twins();

@@ -198,6 +198,13 @@ CUresult shim_send_image(const void *image, size_t size, uint32_t type, const vo
 /* A whole file, a NUL after its bytes (*bytes does not count it); free it. */
 CUresult shim_read_file(const char *path, unsigned char **out, size_t *bytes);
 void shim_link_install(void); /* link.c: the JIT linker */
+/* managedvar.c: __managed__ module variables, kept in step with a view the
+ * program's CPU reaches: push before GPU work on s, pull after a synchronize. */
+void shim_managedvar_install(void);
+void shim_managed_vars_push(CUstream s);
+void shim_managed_vars_pull(void);
+void shim_managed_vars_forget(uint32_t module); /* its module unloaded */
+CUresult shim_module_get_global(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name); /* module.c */
 /* link.c: PTX with JIT options (cuModuleLoadDataEx): linked by the server
  * with them, its logs and wall time where the options say, then loaded. */
 CUresult shim_link_load(CUmodule *module, const char *ptx, unsigned int n, CUjit_option *options, void **values);

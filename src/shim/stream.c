@@ -172,7 +172,11 @@ static CUresult on_stream(CUstream s, uint32_t type)
 
 CUresult shim_stream_sync(CUstream s)
 {
-	return on_stream(s, OMPS_CALL_STREAM_SYNC);
+	CUresult r = on_stream(s, OMPS_CALL_STREAM_SYNC);
+
+	if (r == CUDA_SUCCESS)
+		shim_managed_vars_pull();
+	return r;
 }
 
 static CUresult stream_query(CUstream s)
@@ -184,7 +188,11 @@ static CUresult event_synchronize(CUevent e)
 {
 	struct shim_object *o = shim_object(e, EVENT_MAGIC);
 
-	return o ? ask(OMPS_CALL_EVENT_SYNC, o->handle) : CUDA_ERROR_INVALID_HANDLE;
+	CUresult r = o ? ask(OMPS_CALL_EVENT_SYNC, o->handle) : CUDA_ERROR_INVALID_HANDLE;
+
+	if (r == CUDA_SUCCESS)
+		shim_managed_vars_pull();
+	return r;
 }
 
 static CUresult event_query(CUevent e)

@@ -7,6 +7,11 @@
  * prefetches read back with cuMemRangeGetAttribute(s), for all of a range
  * and for part of it. Then a memory pool of its own, set as the device's and
  * allocated from.
+ *   omps-managed-probe --module-var
+ * through openmps over fakecuda: a module variable taken as managed
+ * (cuLibraryGetManaged; fakecuda's globals stand in for __managed__ ones):
+ * the CPU writes its view, a kernel doubles the GPU's copy, the view shows
+ * it after a synchronize; a CPU write with no launch between survives one.
  * Ends with "managed_probe: PASS" or the first check that failed. */
 #include <cuda.h>
 #include <stdio.h>
@@ -58,7 +63,40 @@ static int range_attributes(CUdeviceptr p, size_t bytes, int dev)
 	return 0;
 }
 
-int main(void)
+/* The view is the program's, the GPU's copy the server's: kept in step. */
+static int module_var(void)
+{
+	CUlibrary lib;
+	CUkernel k;
+	CUdeviceptr v, gpu;
+	size_t n = 0, n2 = 0;
+	unsigned *view, back[4], words = 4;
+	void *args[] = {&gpu, &words};
+
+	CK(cuLibraryLoadData(&lib, twice_counter_ptx, NULL, NULL, 0, NULL, NULL, 0));
+	CK(cuLibraryGetManaged(&v, &n, lib, "counter"));
+	CK(cuLibraryGetGlobal(&gpu, &n2, lib, "counter"));
+	CHECK(n == 16 && n2 == 16, "the variable is %zu bytes, its global %zu", n, n2);
+	view = (unsigned *)(uintptr_t)v;
+	CHECK(!view[0] && !view[3], "its first value: %u %u", view[0], view[3]);
+	view[0] = 5, view[1] = 7; /* the CPU writes; the kernel doubles the GPU's copy */
+	CK(cuLibraryGetKernel(&k, lib, "twice"));
+	CK(cuLaunchKernel((CUfunction)k, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	CK(cuCtxSynchronize());
+	CHECK(view[0] == 10 && view[1] == 14 && !view[2], "after the kernel the CPU sees %u %u %u", view[0], view[1],
+	      view[2]);
+	view[2] = 9; /* no launch between: a synchronize keeps it */
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(back, gpu, sizeof(back)));
+	CHECK(view[2] == 9 && back[2] == 9 && back[0] == 10, "a CPU write and a synchronize: view %u, GPU %u %u",
+	      view[2], back[2], back[0]);
+	CK(cuLibraryUnload(lib));
+	printf("a module variable as managed: the CPU's view and the GPU's copy in step\n");
+	printf("managed_probe: PASS\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	unsigned n = 1 << 16, i, *w, copy[16];
 	int is_managed = 0, attr = 0;
@@ -76,6 +114,8 @@ int main(void)
 	CK(cuDeviceGet(&dev, 0));
 	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
 	CK(cuCtxSetCurrent(ctx));
+	if (argc > 1 && !strcmp(argv[1], "--module-var"))
+		return module_var();
 	CK(cuDeviceGetAttribute(&attr, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, dev));
 	CHECK(attr == 1, "the device says it has no managed memory");
 	CK(cuModuleLoadData(&mod, twice_ptx));

@@ -24,6 +24,10 @@ check "managed memory through openmps (it printed: $out)" grep -qx "managed_prob
 check "nothing was refused on the way" test -z "$(grep "not supported" <<<"$out")"
 check "advice and prefetches read back as range attributes" \
 	grep -qx "range attributes: what was advised and prefetched, read back" <<<"$out"
+# __managed__ module variables (cuLibraryGetManaged): a view the CPU reaches,
+# kept in step with the GPU's copy at launches and synchronizes.
+out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-managed-probe" --module-var 2>&1)
+check "a module variable as managed (it printed: $out)" grep -qx "managed_probe: PASS" <<<"$out"
 # Virtual memory management (vmm-probe.c), and exportable handles refused.
 out=$(LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-vmm-probe" 2>&1)
 check "virtual memory management through openmps (it printed: $out)" grep -qx "vmm_probe: PASS" <<<"$out"

@@ -854,6 +854,8 @@ CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 	m->fn[2] = (struct fake_function){priority_name, 48 << 10, 0, m};
 	m->fn[3] = (struct fake_function){spin_name, 48 << 10, 0, m};
 	m->has_counter = strstr(image, ".global .align 4 .b8 counter[16];") != NULL;
+	if (m->has_counter) /* a global is device memory: kernels reach it */
+		live_add_range((uintptr_t)m->counter, sizeof(m->counter));
 	if (log && *log && (f = fopen(log, "a"))) {
 		fputs("load\n", f);
 		fclose(f);
@@ -880,6 +882,8 @@ CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule mo
 
 CUresult CUDAAPI cuModuleUnload(CUmodule module)
 {
+	if (module && ((struct fake_module *)module)->has_counter)
+		live_remove_range((uintptr_t)((struct fake_module *)module)->counter);
 	set_loaded(module, 0);
 	free(module);
 	return CUDA_SUCCESS;
