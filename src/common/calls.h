@@ -145,7 +145,7 @@ struct omps_call_tex_destroy {
  * LINK_READ), and its wall time comes back in the reply. An input's bytes go
  * first in OMPS_CALL_IMAGE_DATA records, as a module image does. */
 #define OMPS_LINK_MAX_OPTIONS 32
-#define OMPS_LINK_MAX_LOG     (1u << 20) /* bytes of a log the server keeps */
+#define OMPS_LINK_MAX_LOG     (256u << 10) /* bytes of a log the server keeps */
 #define OMPS_LINK_MAX_NAME    256
 
 struct omps_jit_option {

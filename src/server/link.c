@@ -12,7 +12,7 @@
 #include "log.h"
 #include "server.h"
 
-#define MAX_LINKS 64 /* link states a client may hold at once */
+#define MAX_LINKS 16 /* link states a client may hold at once: with their logs, 8 MiB at most */
 
 struct srv_link {
 	CUlinkState st; /* NULL: a free slot */

@@ -324,7 +324,7 @@ TEST(server_link_refusals)
 	struct omps_reply_link rl;
 	struct omps_reply rep;
 	struct srv_client *c;
-	unsigned before;
+	unsigned before, i;
 
 	server_up();
 	c = client(NULL);
@@ -377,7 +377,16 @@ TEST(server_link_refusals)
 	ASSERT_EQ(call(c, OMPS_CALL_IMAGE_DATA, image, sizeof(image) - 1, &rep, sizeof(rep)), -1);
 	ASSERT_EQ(call(c, OMPS_CALL_LINK_ADD, &add, sizeof(add), &rl, sizeof(rl)), sizeof(rl));
 	ASSERT_EQ(rl.r.result, CUDA_ERROR_INVALID_HANDLE); /* completed: no more inputs */
-	leave(c); /* its link state destroyed with it (ASan: nothing leaks) */
+	/* At most 16 at once, each log at most 256 KiB: what one client can make the server hold. */
+	cr.info_log = cr.error_log = 1u << 30;
+	for (i = 2; i <= 16; i++) {
+		ASSERT_EQ(call(c, OMPS_CALL_LINK_CREATE, &cr, sizeof(cr), &h, sizeof(h)), sizeof(h));
+		ASSERT_EQ(h.r.result, CUDA_SUCCESS);
+	}
+	ASSERT_UEQ(c->link.nlinks, 16);
+	ASSERT_EQ(call(c, OMPS_CALL_LINK_CREATE, &cr, sizeof(cr), &h, sizeof(h)), sizeof(h));
+	ASSERT_EQ(h.r.result, CUDA_ERROR_OUT_OF_MEMORY);
+	leave(c); /* its link states destroyed with it (ASan: nothing leaks) */
 }
 
 /* A mipmapped array's levels: the same handle for the same level, counted
