@@ -84,6 +84,25 @@ void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us)
 	return dst;
 }
 
+CUresult srv_reply_chunks(struct srv_client *c, uint64_t bytes,
+			  CUresult (*fill)(void *dst, uint64_t off, uint32_t n, void *arg), void *arg)
+{
+	uint32_t chunk = omps_ring_max_payload(&c->rep);
+	uint64_t off, deadline = srv_reply_deadline(bytes);
+	CUresult r = CUDA_SUCCESS;
+
+	for (off = 0; r == CUDA_SUCCESS && off < bytes; off += chunk) {
+		uint32_t n = bytes - off < chunk ? (uint32_t)(bytes - off) : chunk;
+		void *dst = srv_reply_space(c, n, deadline);
+
+		if (!dst)
+			return CUDA_ERROR_MPS_RPC_FAILURE;
+		r = fill(dst, off, n, arg);
+		omps_ring_commit(&c->rep);
+	}
+	return r;
+}
+
 /* An asynchronous call's failure waits for the next synchronous call; the
  * log says at once what failed (srv_refused's limit applies), since the call
  * that returns it later may be any other. */

@@ -214,11 +214,15 @@ void srv_link_complete(struct srv_client *c, const struct omps_call_handle *m)
 	reply_link(c, l, r);
 }
 
+static CUresult bytes_piece(void *dst, uint64_t off, uint32_t n, void *from)
+{
+	memcpy(dst, (const char *)from + off, n);
+	return CUDA_SUCCESS;
+}
+
 void srv_link_read(struct srv_client *c, const struct omps_call_link_read *m)
 {
 	struct srv_link *l = link_of(c, m->handle);
-	uint32_t chunk = omps_ring_max_payload(&c->rep);
-	uint64_t off, deadline = srv_reply_deadline(m->bytes);
 	const char *from = NULL;
 	size_t have = 0;
 	CUresult r = l ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
@@ -231,17 +235,8 @@ void srv_link_read(struct srv_client *c, const struct omps_call_link_read *m)
 		from = l->error, have = strnlen(l->error, l->error_cap);
 	if (r == CUDA_SUCCESS && (!from || m->bytes != have))
 		r = CUDA_ERROR_INVALID_VALUE;
-	for (off = 0; r == CUDA_SUCCESS && off < m->bytes; off += chunk) {
-		uint32_t n = m->bytes - off < chunk ? (uint32_t)(m->bytes - off) : chunk;
-		void *dst = srv_reply_space(c, n, deadline);
-
-		if (!dst) {
-			r = CUDA_ERROR_MPS_RPC_FAILURE;
-			break;
-		}
-		memcpy(dst, from + off, n);
-		omps_ring_commit(&c->rep);
-	}
+	if (r == CUDA_SUCCESS)
+		r = srv_reply_chunks(c, m->bytes, bytes_piece, (void *)from);
 	srv_reply_result(c, r);
 }
 

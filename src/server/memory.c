@@ -348,31 +348,32 @@ void srv_memory_copy_htod(struct srv_client *c, const struct omps_call_copy *m, 
 	srv_deferred(c, r);
 }
 
+struct dtoh {
+	struct srv_client *c;
+	CUdeviceptr src;
+	CUstream s;
+};
+
+/* A piece of a copy from the device, straight into the client's reply ring. */
+static CUresult dtoh_piece(void *dst, uint64_t off, uint32_t n, void *arg)
+{
+	const struct dtoh *d = arg;
+	CUresult r = d->c->srv->drv->memcpy_dtoh_async(dst, d->src + off, n, d->s);
+
+	return r == CUDA_SUCCESS ? d->c->srv->drv->stream_synchronize(d->s) : r;
+}
+
 void srv_memory_copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 {
-	uint32_t chunk = omps_ring_max_payload(&c->rep);
-	uint64_t off, deadline = srv_reply_deadline(m->bytes);
-	CUstream s;
-	CUresult r = srv_stream(c, m->stream, m->dev, &s);
+	struct dtoh d = {.c = c, .src = m->src};
+	CUresult r = srv_stream(c, m->stream, m->dev, &d.s);
 
 	if (r == CUDA_SUCCESS && !usable(c, m->src, m->bytes))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
-		r = srv_capture_refuse(c, s, "a copy of device memory to pageable host memory");
-	for (off = 0; r == CUDA_SUCCESS && off < m->bytes; off += chunk) {
-		uint32_t n = m->bytes - off < chunk ? (uint32_t)(m->bytes - off) : chunk;
-		void *dst = srv_reply_space(c, n, deadline);
-
-		if (!dst) {
-			r = CUDA_ERROR_MPS_RPC_FAILURE;
-			break;
-		}
-		/* Straight into the client's reply ring. */
-		r = c->srv->drv->memcpy_dtoh_async(dst, m->src + off, n, s);
-		if (r == CUDA_SUCCESS)
-			r = c->srv->drv->stream_synchronize(s);
-		omps_ring_commit(&c->rep);
-	}
+		r = srv_capture_refuse(c, d.s, "a copy of device memory to pageable host memory");
+	if (r == CUDA_SUCCESS)
+		r = srv_reply_chunks(c, m->bytes, dtoh_piece, &d);
 	srv_reply_result(c, r);
 }
 

@@ -317,6 +317,11 @@ int srv_reply(struct srv_client *c, const void *reply, size_t len);
  * go, with a line. */
 void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us);
 uint64_t srv_reply_deadline(uint64_t bytes);
+/* bytes to the client as data records, a record's worth at a time, each
+ * written straight into the reply ring by fill (n bytes from offset off);
+ * the first failure ends it. The caller replies after. */
+CUresult srv_reply_chunks(struct srv_client *c, uint64_t bytes,
+			  CUresult (*fill)(void *dst, uint64_t off, uint32_t n, void *arg), void *arg);
 void srv_reply_result(struct srv_client *c, CUresult r);
 void srv_reply_value(struct srv_client *c, CUresult r, int64_t value); /* omps_reply_value */
 /* r, or else the sticky error of an earlier asynchronous call (then cleared). */
