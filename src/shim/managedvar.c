@@ -72,34 +72,51 @@ void shim_managed_vars_push(CUstream s)
 	pthread_mutex_unlock(&lock);
 }
 
-/* The GPU's copy into back, then what it changed into the view. Lock held. */
-static CUresult pull(struct var *v)
+/* The GPU's copy on its way into back (after a changed view went to it). Lock held. */
+static CUresult fetch(struct var *v)
 {
 	CUresult r = push(v, NULL);
+
+	return r == CUDA_SUCCESS ? copy(OMPS_CALL_MEMCPY_DTOH_HOST, v->dev, NULL, (uintptr_t)v->back, v->gpu, v->bytes)
+				 : r;
+}
+
+/* What the GPU changed since the last exchange, into the view. Lock held. */
+static void merge(struct var *v)
+{
 	size_t i;
 
-	if (r == CUDA_SUCCESS)
-		r = copy(OMPS_CALL_MEMCPY_DTOH_HOST, v->dev, NULL, (uintptr_t)v->back, v->gpu, v->bytes);
-	if (r == CUDA_SUCCESS)
-		r = wait_device(v->dev);
-	if (r != CUDA_SUCCESS)
-		return r;
 	for (i = 0; i < v->bytes; i++)
 		if (v->back[i] != v->last[i])
 			v->view[i] = v->back[i];
 	memcpy(v->last, v->view, v->bytes);
-	return CUDA_SUCCESS;
+}
+
+/* Every variable's copy fetched, one wait a device, then merged. Lock held. */
+static CUresult pull_all(void)
+{
+	uint64_t waited[(OMPS_MAX_DEVICES + 63) / 64] = {0};
+	CUresult r = CUDA_SUCCESS;
+	struct var *v;
+
+	for (v = vars; v && r == CUDA_SUCCESS; v = v->next)
+		r = fetch(v);
+	for (v = vars; v && r == CUDA_SUCCESS; v = v->next)
+		if (!(waited[v->dev / 64] >> (v->dev % 64) & 1)) {
+			waited[v->dev / 64] |= 1ull << (v->dev % 64);
+			r = wait_device(v->dev);
+		}
+	for (v = vars; v && r == CUDA_SUCCESS; v = v->next)
+		merge(v);
+	return r;
 }
 
 void shim_managed_vars_pull(void)
 {
-	struct var *v;
-
 	if (!atomic_load_explicit(&nvars, memory_order_relaxed))
 		return;
 	pthread_mutex_lock(&lock);
-	for (v = vars; v; v = v->next)
-		pull(v);
+	pull_all();
 	atomic_store(&busy, 0);
 	pthread_mutex_unlock(&lock);
 }
@@ -138,11 +155,16 @@ static CUresult library_get_managed(CUdeviceptr *dptr, size_t *bytes, CUlibrary 
 			var_free(v);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	*v = (struct var){.module = (uint32_t)(uintptr_t)library, .gpu = gpu, .bytes = n, .dev = shim_current_device(), .view = v->view, .back = v->back,
-			  .last = v->last};
+	*v = (struct var){.module = (uint32_t)(uintptr_t)library, .gpu = gpu, .bytes = n,
+			  .dev = shim_current_device() >= 0 ? shim_current_device() : 0, .view = v->view,
+			  .back = v->back, .last = v->last};
 	memset(v->last, 0, n);
 	memset(v->view, 0, n);
-	r = pull(v); /* its initial value */
+	r = fetch(v); /* its initial value */
+	if (r == CUDA_SUCCESS)
+		r = wait_device(v->dev);
+	if (r == CUDA_SUCCESS)
+		merge(v);
 	if (r != CUDA_SUCCESS) {
 		pthread_mutex_unlock(&lock);
 		var_free(v);
