@@ -1,10 +1,10 @@
 /* CUDA graphs by stream capture, in remote mode: the server captures the
  * client's stream in its own context (graph.c there), so every launch, copy,
  * memset and event between begin and end becomes a node of a graph the
- * server holds. A CUgraph or CUgraphExec here is a small record of the
- * server's handle. Graphs built node by node (cuGraphCreate, cuGraphAdd*)
- * and the nodes of a graph are not remoted (a graph's node count is): those
- * calls fail with CUDA_ERROR_NOT_SUPPORTED and say so.
+ * server holds; a host function becomes a graph slot's (hostfn.c), a copy of
+ * pageable memory a shared buffer and a host function (memory.c). A CUgraph
+ * or CUgraphExec here is a small record of the server's handle. Graphs built
+ * node by node are graphbuild.c's.
  *
  * Capture status is asked of the server only while this process has a
  * capture under way: frameworks ask it often (PyTorch, at each allocation
