@@ -241,6 +241,7 @@ void srv_graphbuild_add_node(struct srv_client *c, const struct omps_call_graph_
 		return;
 	}
 	memset(&rep, 0, sizeof(rep));
+	memset(&p, 0, sizeof(p)); /* read below even when node_params was not reached */
 	memcpy(hdeps, data, dep_bytes); /* the record may be unaligned for uint32_t */
 	g = graph_of(c, m->graph);
 	r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;

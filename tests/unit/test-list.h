@@ -36,6 +36,7 @@
 	X(server_module_function_name) \
 	X(server_link_refusals) \
 	X(server_mipmap_levels) \
+	X(server_host_node_refusals) \
 	X(server_legacy_stream_order) \
 	X(server_sm_shares)
 

@@ -436,6 +436,34 @@ TEST(server_mipmap_levels)
 	leave(c);
 }
 
+/* A host node the server refuses before it builds anything (a graph that
+ * is not the client's, a slot past the area's): nothing is destroyed that
+ * was not made, and the client is answered. */
+TEST(server_host_node_refusals)
+{
+	struct omps_call_graph_create gc = {.dev = 0};
+	struct omps_call_graph_node n;
+	struct omps_reply_handle h;
+	struct omps_reply_node rep;
+	struct srv_client *c;
+
+	server_up();
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_GRAPH_CREATE, &gc, sizeof(gc), &h, sizeof(h)), sizeof(h));
+	ASSERT_EQ(h.r.result, CUDA_SUCCESS);
+	memset(&n, 0, sizeof(n));
+	n.kind = OMPS_NODE_HOST;
+	n.graph = h.handle + 1; /* not its graph */
+	ASSERT_EQ(call(c, OMPS_CALL_GRAPH_ADD_NODE, &n, sizeof(n), &rep, sizeof(rep)), sizeof(rep));
+	ASSERT_EQ(rep.r.result, CUDA_ERROR_INVALID_HANDLE);
+	n.graph = h.handle;
+	n.object = OMPS_HOSTFN_GRAPH_SLOTS; /* past the slots; and no area shared either */
+	ASSERT_EQ(call(c, OMPS_CALL_GRAPH_ADD_NODE, &n, sizeof(n), &rep, sizeof(rep)), sizeof(rep));
+	ASSERT_EQ(rep.r.result, CUDA_ERROR_INVALID_VALUE);
+	ASSERT_EQ(c->dead, 0);
+	leave(c);
+}
+
 static int waits(const char *log)
 {
 	char line[64];
