@@ -304,14 +304,8 @@ static CUresult ctx_get_stream_priority_range(int *least, int *greatest)
 
 static CUresult ctx_synchronize_v2(CUcontext ctx)
 {
-	int dev = ctx ? ctx_device(ctx) : current;
-	struct omps_call_dev m = {.dev = dev};
-	struct omps_reply rep;
-	CUresult r;
+	CUresult r = shim_device_wait(ctx ? ctx_device(ctx) : current);
 
-	if (dev < 0)
-		return CUDA_ERROR_INVALID_CONTEXT;
-	r = shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
 	if (r == CUDA_SUCCESS)
 		shim_managed_vars_pull();
 	return r;

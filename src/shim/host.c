@@ -153,12 +153,8 @@ static void sync_all_devices(void)
 	int n = 0, d;
 
 	((__typeof__(&cuDeviceGetCount))shim_table[SHIM_EP_cuDeviceGetCount])(&n);
-	for (d = 0; d < n; d++) {
-		struct omps_call_dev m = {.dev = d};
-		struct omps_reply rep;
-
-		shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
-	}
+	for (d = 0; d < n; d++)
+		shim_device_wait(d);
 }
 
 static void stop_sharing(const struct shim_range *r)

@@ -39,14 +39,6 @@ static CUresult copy(uint32_t type, int dev, CUstream s, uint64_t dst, uint64_t 
 	return r == CUDA_SUCCESS ? shim_post(type, &m, sizeof(m), NULL, 0) : r;
 }
 
-static CUresult wait_device(int dev)
-{
-	struct omps_call_dev m = {.dev = dev};
-	struct omps_reply rep;
-
-	return shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
-}
-
 /* A view the CPU wrote since the last exchange goes to the GPU on s. Lock held. */
 static CUresult push(struct var *v, CUstream s)
 {
@@ -104,7 +96,7 @@ static CUresult pull_all(void)
 	for (v = vars; v && r == CUDA_SUCCESS; v = v->next)
 		if (!(waited[v->dev / 64] >> (v->dev % 64) & 1)) {
 			waited[v->dev / 64] |= 1ull << (v->dev % 64);
-			r = wait_device(v->dev);
+			r = shim_device_wait(v->dev);
 		}
 	for (v = vars; v && r == CUDA_SUCCESS; v = v->next)
 		merge(v);
@@ -162,7 +154,7 @@ static CUresult library_get_managed(CUdeviceptr *dptr, size_t *bytes, CUlibrary 
 	memset(v->view, 0, n);
 	r = fetch(v); /* its initial value */
 	if (r == CUDA_SUCCESS)
-		r = wait_device(v->dev);
+		r = shim_device_wait(v->dev);
 	if (r == CUDA_SUCCESS)
 		merge(v);
 	if (r != CUDA_SUCCESS) {

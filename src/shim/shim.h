@@ -142,6 +142,9 @@ CUresult shim_object_destroy(uint32_t type, uint32_t magic, void *h);
  * NULL stream then means the calling thread's own stream. */
 extern __thread int shim_ptds;
 CUresult shim_stream_sync(CUstream s);
+/* stream.c: waits for all the client's work on dev (its NULL stream and
+ * every stream it made there), and nothing more: no managed-variable pull. */
+CUresult shim_device_wait(int dev);
 
 /* real.c */
 CUresult shim_no_entry(enum shim_entry ep);

@@ -147,15 +147,20 @@ static CUresult ask(uint32_t type, uint32_t handle)
 	return shim_call(type, &m, sizeof(m), &rep, sizeof(rep));
 }
 
+CUresult shim_device_wait(int dev)
+{
+	struct omps_call_dev m = {.dev = dev};
+	struct omps_reply rep;
+
+	if (dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	return shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+}
+
 /* The NULL stream's work is the client's whole NULL stream on its device. */
 static CUresult null_stream_sync(void)
 {
-	struct omps_call_dev m = {.dev = shim_current_device()};
-	struct omps_reply rep;
-
-	if (m.dev < 0)
-		return CUDA_ERROR_INVALID_CONTEXT;
-	return shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+	return shim_device_wait(shim_current_device());
 }
 
 /* Synchronize or query. The NULL stream is always waited for: for a query,
