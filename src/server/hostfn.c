@@ -162,31 +162,38 @@ void srv_hostfn_call(struct srv_client *c, const struct omps_call_hostfn *m)
 		srv_deferred(c, r);
 }
 
-/* Each graph slot's word set to 2 (its function returned), so that a launch
- * waiting on one goes on; under the hosts lock, so that the area cannot be
- * unmapped meanwhile. */
-static void graphs_let_go(struct srv_client *c)
+/* The client's area, with the hosts lock held so that it cannot be unmapped
+ * meanwhile; NULL (the lock still held) if it shares none. The caller
+ * unlocks c->host.lock. */
+static struct omps_hostfn_area *area_locked(struct srv_client *c)
 {
 	uint64_t area = __atomic_load_n(&c->hostfn.area, __ATOMIC_ACQUIRE);
-	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)area;
-	size_t i;
 
 	pthread_mutex_lock(&c->host.lock);
-	if (area && srv_host_mapped_locked(c, area, sizeof(*a)))
-		for (i = 0; i < OMPS_HOSTFN_GRAPH_SLOTS; i++)
-			__atomic_store_n(&a->graph[i], 2, __ATOMIC_RELEASE);
+	return area && srv_host_mapped_locked(c, area, sizeof(struct omps_hostfn_area))
+		       ? (struct omps_hostfn_area *)(uintptr_t)area
+		       : NULL;
+}
+
+/* Each graph slot's word set to 2 (its function returned), so that a launch
+ * waiting on one goes on. */
+static void graphs_let_go(struct srv_client *c)
+{
+	struct omps_hostfn_area *a = area_locked(c);
+	size_t i;
+
+	for (i = 0; a && i < OMPS_HOSTFN_GRAPH_SLOTS; i++)
+		__atomic_store_n(&a->graph[i], 2, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->host.lock);
 }
 
 void srv_hostfn_graphs_gone(struct srv_client *c)
 {
-	uint64_t area = __atomic_load_n(&c->hostfn.area, __ATOMIC_ACQUIRE);
-	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)area;
+	struct omps_hostfn_area *a;
 
 	if (!__atomic_load_n(&c->hostfn.graphs, __ATOMIC_ACQUIRE) || srv_graph_live(c))
 		return;
-	pthread_mutex_lock(&c->host.lock);
-	if (srv_host_mapped_locked(c, area, sizeof(*a)))
+	if ((a = area_locked(c)))
 		__atomic_fetch_add(&a->graph_epoch, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->host.lock);
 	__atomic_store_n(&c->hostfn.graphs, 0, __ATOMIC_RELEASE);
@@ -224,18 +231,16 @@ void srv_hostfn_drain(struct srv_client *c)
  * ticket up to 2^30 past it is let go (the comparison is a signed one). */
 void srv_hostfn_release(struct srv_client *c)
 {
-	uint64_t area = __atomic_load_n(&c->hostfn.area, __ATOMIC_ACQUIRE);
-	struct omps_hostfn_area *a = (struct omps_hostfn_area *)(uintptr_t)area;
 	uint32_t all = __atomic_load_n(&c->hostfn.last, __ATOMIC_ACQUIRE) + (1u << 30);
+	struct omps_hostfn_area *a;
 	size_t i;
 
 	if (__atomic_load_n(&c->hostfn.graphs, __ATOMIC_ACQUIRE))
 		graphs_let_go(c);
 	if (!__atomic_load_n(&c->hostfn.pending, __ATOMIC_ACQUIRE))
 		return;
-	pthread_mutex_lock(&c->host.lock);
-	if (srv_host_mapped_locked(c, area, sizeof(*a)))
-		for (i = 0; i < OMPS_HOSTFN_SLOTS; i++)
-			__atomic_store_n(&a->done[i], all, __ATOMIC_RELEASE);
+	a = area_locked(c);
+	for (i = 0; a && i < OMPS_HOSTFN_SLOTS; i++)
+		__atomic_store_n(&a->done[i], all, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->host.lock);
 }
