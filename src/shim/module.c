@@ -54,25 +54,32 @@ static size_t elf_size(const unsigned char *p)
 	return end;
 }
 
-static size_t image_size(const void *image)
+/* Neither a cubin (ELF), a fat binary nor cudart's wrapper of one: PTX text. */
+static int is_ptx(const void *image)
 {
 	const unsigned char *p = image;
 	uint32_t magic;
 
-	if (!memcmp(p, ELFMAG, SELFMAG) && p[EI_CLASS] == ELFCLASS64)
-		return elf_size(p);
 	memcpy(&magic, p, sizeof(magic));
-	if (magic == FATBIN_MAGIC) {
-		struct {
-			uint32_t magic;
-			uint16_t version, header_size;
-			uint64_t fat_size;
-		} h;
+	return !(!memcmp(p, ELFMAG, SELFMAG) && p[EI_CLASS] == ELFCLASS64) && magic != FATBIN_MAGIC &&
+	       magic != SHIM_FATBIN_WRAPPER_MAGIC;
+}
 
-		memcpy(&h, p, sizeof(h));
-		return h.header_size + h.fat_size;
-	}
-	return strlen(image) + 1; /* PTX text */
+static size_t image_size(const void *image)
+{
+	const unsigned char *p = image;
+	struct {
+		uint32_t magic;
+		uint16_t version, header_size;
+		uint64_t fat_size;
+	} h;
+
+	if (is_ptx(image))
+		return strlen(image) + 1;
+	if (!memcmp(p, ELFMAG, SELFMAG))
+		return elf_size(p);
+	memcpy(&h, p, sizeof(h)); /* a fat binary's header */
+	return h.header_size + h.fat_size;
 }
 
 CUresult shim_send_image(const void *image, size_t size, uint32_t type, const void *args, size_t len, void *reply,
@@ -194,13 +201,9 @@ static void empty_logs(unsigned int n, const CUjit_option *options, void **value
 static CUresult module_load_data_ex(CUmodule *module, const void *image, unsigned int n, CUjit_option *options,
 				    void **values)
 {
-	const unsigned char *p = image;
-	uint32_t magic;
-
 	if (!n || !image)
 		return shim_module_load(module, image);
-	memcpy(&magic, p, sizeof(magic));
-	if (memcmp(p, ELFMAG, SELFMAG) && magic != FATBIN_MAGIC && magic != SHIM_FATBIN_WRAPPER_MAGIC)
+	if (is_ptx(image))
 		return shim_link_load(module, image, n, options, values);
 	empty_logs(n, options, values);
 	return shim_module_load(module, image);
