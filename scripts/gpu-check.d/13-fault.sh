@@ -51,7 +51,7 @@ ms() { date +%s%3N; }
 			echo "fault $mode $kind: culprit [$culprit]; server saw it: $seen; neighbour: $(tail -1 "$D/neighbour.out"); next client: $(grep -q PASS "$D/next.out" && echo PASS || echo FAIL) $((t1 - t0)) ms after the culprit's end"
 			grep -q PASS "$D/next.out" || sed 's/^/  next client: /' "$D/next.out" | tail -3
 			if [ $mode = openmps ]; then
-				grep -E 'GPU fault|Clients with work|cannot tell' "$D/log/server.log" | head -3
+				grep -E 'GPU fault|Clients with work|cannot tell|cannot be kept|kept:|made anew|Making the server' "$D/log/server.log" | head -12
 				echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
 				unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 			else

@@ -15,6 +15,7 @@
  * none of its frees is pending: cuMemUnmap does not wait for kernels. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server.h"
@@ -34,6 +35,7 @@ struct arena_chunk {
 	CUdeviceptr base;
 	uint64_t size, used;
 	CUmemGenericAllocationHandle handle;
+	int fd;			 /* the handle exported as a file descriptor; -1: not exportable */
 	struct arena_span *free; /* by address, coalesced */
 	unsigned pending;	 /* frees not yet done */
 };
@@ -153,36 +155,56 @@ static int span_free(struct arena_chunk *ch, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* [start, start + len), within span sp (found at *pp), taken out of it. */
+static int span_cut(struct arena_chunk *ch, struct arena_span **pp, struct arena_span *sp, uint64_t start,
+		    uint64_t len)
+{
+	uint64_t lead = start - sp->off;
+	struct arena_span *rest;
+
+	if (lead && sp->len > lead + len) { /* a gap on both sides: one more span */
+		if (!(rest = malloc(sizeof(*rest))))
+			return 0;
+		*rest = (struct arena_span){.next = sp->next, .off = start + len, .len = sp->len - lead - len};
+		sp->next = rest;
+		sp->len = lead;
+	} else if (lead) {
+		sp->len = lead;
+	} else if (sp->len > len) {
+		sp->off += len;
+		sp->len -= len;
+	} else {
+		*pp = sp->next;
+		free(sp);
+	}
+	ch->used += len;
+	return 1;
+}
+
 /* First fit of len bytes at align in the chunk; 1 if taken. */
 static int span_take(struct arena_chunk *ch, uint64_t len, uint64_t align, uint64_t *off)
 {
 	struct arena_span **pp, *sp;
 
 	for (pp = &ch->free; (sp = *pp); pp = &sp->next) {
-		uint64_t start = round_up(ch->base + sp->off, align) - ch->base, lead = start - sp->off;
-		struct arena_span *rest;
+		uint64_t start = round_up(ch->base + sp->off, align) - ch->base;
 
-		if (lead + len > sp->len)
+		if (start - sp->off + len > sp->len)
 			continue;
-		if (lead && sp->len > lead + len) { /* a gap on both sides: one more span */
-			if (!(rest = malloc(sizeof(*rest))))
-				return 0;
-			*rest = (struct arena_span){.next = sp->next, .off = start + len, .len = sp->len - lead - len};
-			sp->next = rest;
-			sp->len = lead;
-		} else if (lead) {
-			sp->len = lead;
-		} else if (sp->len > len) {
-			sp->off += len;
-			sp->len -= len;
-		} else {
-			*pp = sp->next;
-			free(sp);
-		}
-		ch->used += len;
 		*off = start;
-		return 1;
+		return span_cut(ch, pp, sp, start, len);
 	}
+	return 0;
+}
+
+/* Exactly [off, off + len), if it is free; 1 if taken. */
+static int span_claim(struct arena_chunk *ch, uint64_t off, uint64_t len)
+{
+	struct arena_span **pp, *sp;
+
+	for (pp = &ch->free; (sp = *pp); pp = &sp->next)
+		if (off >= sp->off && len <= sp->len && off - sp->off <= sp->len - len)
+			return span_cut(ch, pp, sp, off, len);
 	return 0;
 }
 
@@ -216,6 +238,8 @@ static void chunk_destroy(struct srv_state *s, struct arena_chunk *ch, int mappe
 		s->drv->mem_address_free(ch->base, ch->size);
 	if (ch->handle)
 		s->drv->mem_release(ch->handle);
+	if (ch->fd >= 0)
+		close(ch->fd);
 	while ((sp = ch->free)) {
 		ch->free = sp->next;
 		free(sp);
@@ -239,7 +263,13 @@ static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uin
 
 	if (r == CUDA_SUCCESS) {
 		ch->size = size;
+		ch->fd = -1;
 		r = drv->mem_create(&ch->handle, size, &p, 0);
+		/* Exported now, so a successor can map it after a fault (handover.c). */
+		if (r == CUDA_SUCCESS && (!drv->mem_export_to_shareable_handle ||
+					  drv->mem_export_to_shareable_handle(
+						  &ch->fd, ch->handle, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0)))
+			ch->fd = -1;
 	}
 	if (r == CUDA_ERROR_NOT_SUPPORTED || r == CUDA_ERROR_INVALID_VALUE) { /* no shareable handles here */
 		p = chunk_prop(dev, 0);
@@ -446,4 +476,138 @@ uint64_t srv_arena_spare(struct srv_state *s, int dev)
 		n += ch->size - ch->used;
 	pthread_mutex_unlock(&a->lock);
 	return n;
+}
+
+/* The successor's side of a handover (handover.c). srv_arena_save writes
+ * each chunk's address, size and file descriptor; the successor maps the
+ * same memory at the same addresses (srv_arena_restore) before anything
+ * else takes them, every byte free, then each client it keeps claims its
+ * blocks back (srv_arena_claim), and srv_arena_settle zeroes what is left
+ * free: the blocks of clients not kept, frees that were pending, anything
+ * a faulting kernel wrote there. Returns -1 if a chunk cannot be exported. */
+int srv_arena_save(struct srv_state *s, int dev, struct srv_pack *p)
+{
+	struct srv_arena *a = s->arena[dev];
+	struct arena_chunk *ch;
+	uint32_t n = 0;
+
+	for (ch = a ? a->chunks : NULL; ch; ch = ch->next)
+		n++;
+	srv_pack_put(p, &n, sizeof(n));
+	for (ch = a ? a->chunks : NULL; ch; ch = ch->next) {
+		if (ch->fd < 0)
+			return -1;
+		srv_pack_put(p, &ch->base, sizeof(ch->base));
+		srv_pack_put(p, &ch->size, sizeof(ch->size));
+		srv_pack_fd(p, ch->fd);
+	}
+	return 0;
+}
+
+static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, struct arena_chunk *ch, int fd)
+{
+	const struct srv_driver *drv = s->drv;
+	CUmemAccessDesc access = {.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev},
+				  .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+	CUdeviceptr want = ch->base, got = 0;
+	CUresult r = drv->mem_import_from_shareable_handle
+			     ? drv->mem_import_from_shareable_handle(&ch->handle, (void *)(intptr_t)fd,
+								     CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)
+			     : CUDA_ERROR_NOT_SUPPORTED;
+
+	ch->base = 0;
+	if (r == CUDA_SUCCESS)
+		r = drv->mem_address_reserve(&got, ch->size, a->granule, want, 0);
+	if (r == CUDA_SUCCESS) {
+		ch->base = got;
+		if (got != want)
+			r = CUDA_ERROR_ALREADY_MAPPED; /* the address is taken: the memory cannot be where clients had it */
+	}
+	if (r == CUDA_SUCCESS)
+		r = drv->mem_map(ch->base, ch->size, 0, ch->handle, 0);
+	if (r == CUDA_SUCCESS && (r = drv->mem_set_access(ch->base, ch->size, &access, 1)) != CUDA_SUCCESS)
+		drv->mem_unmap(ch->base, ch->size);
+	return r;
+}
+
+int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
+{
+	struct srv_arena *a = s->arena[dev];
+	uint32_t n, i;
+
+	if (srv_unpack_get(u, &n, sizeof(n)) < 0)
+		return -1;
+	pthread_mutex_lock(&a->lock);
+	if (n && !usable(s, a, dev))
+		n = 0; /* said by usable; the clients' claims fail */
+	for (i = 0; i < n && !u->failed; i++) {
+		struct arena_chunk *ch = calloc(1, sizeof(*ch));
+		struct arena_span *all = malloc(sizeof(*all));
+		CUresult r = ch && all ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+		int fd = -1;
+
+		if (ch) {
+			srv_unpack_get(u, &ch->base, sizeof(ch->base));
+			srv_unpack_get(u, &ch->size, sizeof(ch->size));
+			srv_unpack_get(u, &fd, sizeof(fd));
+			ch->fd = fd;
+		}
+		if (r == CUDA_SUCCESS && !u->failed)
+			r = chunk_adopt(s, a, dev, ch, fd);
+		if (r != CUDA_SUCCESS || u->failed) {
+			char err[64];
+
+			srv_driver_strerror(s->drv, r, err, sizeof(err));
+			omps_log("Device %d: the client memory chunk at 0x%llx could not be mapped again: %s", dev,
+				 ch ? (unsigned long long)ch->base : 0ULL, err);
+			free(all);
+			if (ch)
+				chunk_destroy(s, ch, 0);
+			continue;
+		}
+		*all = (struct arena_span){.next = NULL, .off = 0, .len = ch->size};
+		ch->free = all;
+		ch->next = a->chunks;
+		a->chunks = ch;
+		a->total += ch->size;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return u->failed ? -1 : 0;
+}
+
+int srv_arena_claim(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t bytes)
+{
+	struct srv_arena *a = s->arena[dev];
+	struct arena_chunk *ch;
+	int ok = 0;
+
+	if (!a)
+		return -1;
+	pthread_mutex_lock(&a->lock);
+	ch = chunk_of(a, ptr);
+	if (ch && (ptr - ch->base) % align_of(a, bytes) == 0)
+		ok = span_claim(ch, ptr - ch->base, length_of(a, bytes));
+	pthread_mutex_unlock(&a->lock);
+	return ok ? 0 : -1;
+}
+
+CUresult srv_arena_settle(struct srv_state *s, int dev, CUstream z)
+{
+	struct srv_arena *a = s->arena[dev];
+	struct arena_chunk *ch;
+	struct arena_span *sp;
+	CUresult r = CUDA_SUCCESS;
+
+	if (!a)
+		return CUDA_SUCCESS;
+	pthread_mutex_lock(&a->lock);
+	for (ch = a->chunks; ch && r == CUDA_SUCCESS; ch = ch->next)
+		for (sp = ch->free; sp && r == CUDA_SUCCESS; sp = sp->next)
+			r = s->drv->memset_d8_async(ch->base + sp->off, 0, sp->len, z);
+	if (r == CUDA_SUCCESS)
+		r = s->drv->stream_synchronize(z);
+	if (r == CUDA_SUCCESS)
+		release_idle(s, a, 1);
+	pthread_mutex_unlock(&a->lock);
+	return r;
 }

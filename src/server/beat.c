@@ -12,6 +12,21 @@
 #include "server.h"
 
 static struct omps_server_beat *beat;
+static int beat_fd = -1; /* kept: a successor after a fault maps it again (handover.c) */
+
+int srv_handover_beat_fd(void)
+{
+	return beat_fd;
+}
+
+void srv_beat_adopt(int fd)
+{
+	void *p = fd >= 0 ? mmap(NULL, sizeof(*beat), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+
+	beat_fd = fd;
+	if (p != MAP_FAILED)
+		beat = p;
+}
 
 int srv_beat_init(void)
 {
@@ -26,6 +41,7 @@ int srv_beat_init(void)
 		return -1;
 	}
 	beat = p;
+	beat_fd = fd;
 	return fd;
 }
 

@@ -37,6 +37,8 @@ void srv_client_free(struct srv_client *c)
 		munmap(c->map, c->map_len);
 	if (c->bell >= 0)
 		close(c->bell);
+	if (c->ring_fd >= 0)
+		close(c->ring_fd);
 	close(c->fd);
 	pthread_mutex_destroy(&c->run_lock);
 	pthread_mutex_destroy(&c->host.lock);
@@ -139,6 +141,12 @@ void srv_channel_run(struct srv_client *c)
 			release(c);
 			return;
 		}
+		if (atomic_load_explicit(&c->srv->handing_over, memory_order_relaxed)) {
+			pthread_mutex_lock(&c->run_lock);
+			c->quiet = 1; /* between records: handover.c keeps it as it stands */
+			pthread_mutex_unlock(&c->run_lock);
+			return;
+		}
 		if (omps_ring_poked(&c->req))
 			srv_host_unshare(c);
 		if (c->dead || (!omps_ring_wait_data(&c->req, c->srv->workers.spin_us,
@@ -208,6 +216,8 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 	memcpy(&o, payload, sizeof(o));
 	if (map_rings(c, memfd, &o, err, errlen) < 0)
 		return -1;
+	c->ring_fd = memfd; /* the caller's no more */
+	c->ring_sizes = o;
 	c->buf_len = (omps_ring_max_payload(&c->req) + 4095) & ~(size_t)4095;
 	if (posix_memalign((void **)&c->buf, 4096, c->buf_len))
 		c->buf = NULL;
@@ -282,4 +292,30 @@ void srv_channel_stop(struct srv_client *c)
 		omps_log("Client process %d: cannot wake a worker to release it: %s", (int)c->pid,
 			 strerror(errno));
 	pthread_mutex_unlock(&c->run_lock);
+}
+
+/* A successor's (handover.c): the rings where they stand, the doorbell the
+ * shim has, parked with the pool; its worker serves what waits in them once
+ * the pool runs, rung here so that it looks at once. */
+int srv_channel_adopt(struct srv_client *c, int ring_fd, int bell, const struct omps_channel_open *o)
+{
+	char err[128];
+	uint64_t one = 1;
+
+	c->ring_fd = ring_fd; /* the client's from here, closed with it */
+	c->bell = bell;
+	c->ring_sizes = *o;
+	if (ring_fd < 0 || bell < 0 || map_rings(c, ring_fd, o, err, sizeof(err)) < 0)
+		return -1;
+	c->buf_len = (omps_ring_max_payload(&c->req) + 4095) & ~(size_t)4095;
+	if (posix_memalign((void **)&c->buf, 4096, c->buf_len))
+		return -1;
+	c->parked = 1;
+	if (srv_workers_park(c, 1) < 0)
+		return -1;
+	pin(c, 1);
+	c->has_worker = 1;
+	atomic_fetch_add(&c->srv->workers.channels, 1);
+	(void)!write(c->bell, &one, sizeof(one));
+	return 0;
 }

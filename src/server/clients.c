@@ -23,6 +23,7 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	c->id = a->client_id;
 	srv_qos_client_init(c, &a->effective, &a->requested, a);
 	c->bell = -1;
+	c->ring_fd = -1;
 	pthread_mutex_init(&c->host.lock, NULL);
 	pthread_cond_init(&c->host.idle, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
@@ -93,10 +94,10 @@ static void open_channel(struct srv_state *s, struct srv_client *c, const char *
 	char err[256];
 	int r = srv_channel_open(c, memfd, buf, (size_t)n, err, sizeof(err));
 
-	if (memfd >= 0)
-		close(memfd); /* mapped or refused, the descriptor is done with */
 	if (r == 0)
-		return;
+		return; /* the descriptor is the channel's: a successor maps it again */
+	if (memfd >= 0 && memfd != c->ring_fd)
+		close(memfd);
 	omps_log("Client process %d: cannot open its data channel: %s", (int)c->pid, err);
 	omps_send(c->fd, OMPS_MSG_CHANNEL_READY, CUDA_ERROR_MPS_CONNECTION_FAILED, 0, err, strlen(err), -1, 0);
 	srv_client_remove(s, c, "was refused a data channel");

@@ -30,6 +30,23 @@ OMPS_CALLS(THUNK)
 #define ENTRY(NAME, family, handler, record, shape, reply, log) [OMPS_CALL_##NAME] = call_##NAME,
 static srv_call_fn *const handlers[OMPS_CALL_END] = {OMPS_CALLS(ENTRY)};
 
+/* The culprit of a GPU fault (handover.c) gets its error from every call,
+ * as a native process whose context the fault poisoned: a call that
+ * answers answers that; one that does not is dropped. */
+static void poisoned(struct srv_client *c, uint32_t type, const unsigned char *rec)
+{
+	const struct omps_call_info *i = omps_call_info(type);
+	struct omps_call_copy2d m;
+	int answers = i->reply == OMPS_REPLY_SYNC;
+
+	if (i->reply == OMPS_REPLY_MIXED) {
+		memcpy(&m, rec, sizeof(m));
+		answers = m.kind == OMPS_COPY_DTOH;
+	}
+	if (answers)
+		srv_reply_result(c, c->poison);
+}
+
 void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
 {
 	if (type >= OMPS_CALL_END || !handlers[type]) {
@@ -42,5 +59,9 @@ void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec,
 	}
 	c->call = type;
 	srv_stats_count(c, type, rec);
+	if (__builtin_expect(c->poison != CUDA_SUCCESS, 0)) {
+		poisoned(c, type, rec);
+		return;
+	}
 	handlers[type](c, rec, len);
 }

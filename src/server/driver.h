@@ -108,6 +108,8 @@
 	OPT(mem_map, cuMemMap) \
 	OPT(mem_unmap, cuMemUnmap) \
 	OPT(mem_set_access, cuMemSetAccess) \
+	OPT(mem_export_to_shareable_handle, cuMemExportToShareableHandle) \
+	OPT(mem_import_from_shareable_handle, cuMemImportFromShareableHandle) \
 	OPT(module_get_function_count, cuModuleGetFunctionCount) \
 	OPT(module_enumerate_functions, cuModuleEnumerateFunctions) \
 	OPT(func_get_name, cuFuncGetName) \

@@ -6,14 +6,12 @@
  * thread that queries a stream of its own on each device every
  * FAULT_WATCH_MS, so a fault is seen whether or not a client waits.
  *
- * What follows, for now (issue 15 asks for more): the main loop logs the
- * fault, its time and which clients had work on the GPU, and the server
- * exits with OMPS_SERVER_EXIT_FAULT. Every client of this server loses its
- * context, as under NVIDIA MPS; the daemon starts a fresh server for the
- * next client, so that the GPU serves again instead of failing every later
- * client. The culprit cannot be told apart in one context: the log says
- * so, and names the clients that had work queued since their last
- * synchronize. */
+ * What follows: the main loop logs the fault, its time and which clients
+ * had work on the GPU since their last synchronize, and handover.c makes
+ * the server anew in this process, keeping the clients it can. Where it
+ * cannot, the server exits with OMPS_SERVER_EXIT_FAULT: every client loses
+ * its context, as under NVIDIA MPS, and the daemon starts a fresh server
+ * for the next client. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -281,7 +279,8 @@ void srv_fault_handle(struct srv_state *s)
 		 atomic_load(&fault.device), err, when, at > good ? (double)(at - good) / 1000.0 : 0.0);
 	omps_log("Clients with work on the GPU since their last synchronize: %s; idle: %s%s%s", busy, idle,
 		 *gone ? "; left with work queued: " : "", gone);
-	omps_log("One context cannot tell which of them faulted: every client of this server loses its context, as "
-		 "under NVIDIA MPS. The server exits; the next client gets a new one");
+	srv_handover(s, atomic_load(&fault.error), atomic_load(&fault.device)); /* returns only if it cannot */
+	omps_log("Every client of this server loses its context, as under NVIDIA MPS. The server exits; the next "
+		 "client gets a new one");
 	_exit(OMPS_SERVER_EXIT_FAULT); /* the driver frees the context with the process */
 }

@@ -37,6 +37,7 @@
 struct srv_host {
 	struct srv_host *next;
 	uint64_t addr, bytes, device_ptr;
+	int fd; /* the client's memfd, kept for a successor (handover.c) */
 };
 
 /* The client cannot make the file smaller (SIGBUS in the server) nor punch
@@ -149,6 +150,7 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 	h->addr = m->addr;
 	h->bytes = m->bytes;
 	h->device_ptr = d;
+	h->fd = fd; /* the job's no more */
 	pthread_mutex_lock(&c->host.lock);
 	h->next = c->host.maps;
 	c->host.maps = h;
@@ -169,6 +171,8 @@ static void drop(struct srv_client *c, struct srv_host *h)
 		c->srv->drv->mem_host_unregister((void *)(uintptr_t)h->addr);
 	munmap((void *)(uintptr_t)h->addr, h->bytes);
 	uncount_map(c, h->bytes);
+	if (h->fd >= 0)
+		close(h->fd);
 	free(h);
 }
 
@@ -239,7 +243,8 @@ static void *run_job(void *arg)
 	pthread_setname_np(pthread_self(), "omps-hostmem");
 	CUresult r = map(c, &j->m, j->fd, why, sizeof(why));
 
-	close(j->fd);
+	if (r != CUDA_SUCCESS)
+		close(j->fd); /* mapped, it is the map's */
 	if (r != CUDA_SUCCESS) /* logged as a refusal: a client asking in a loop fills no log */
 		srv_refused(c, "cannot share %llu bytes of host memory at 0x%llx: %s", (unsigned long long)j->m.bytes,
 			    (unsigned long long)j->m.addr, why);
@@ -446,4 +451,76 @@ void srv_host_release(struct srv_client *c)
 		sync_all(c); /* no copy may be left using it */
 	drop_list(c, h);
 	drop_list(c, retired);
+}
+
+void srv_host_save(struct srv_client *c, struct srv_pack *p)
+{
+	struct srv_host *h;
+	uint32_t n = 0;
+
+	for (h = c->host.maps; h; h = h->next)
+		n++;
+	srv_pack_put(p, &n, sizeof(n));
+	for (h = c->host.maps; h; h = h->next) {
+		srv_pack_put(p, &h->addr, sizeof(h->addr));
+		srv_pack_put(p, &h->bytes, sizeof(h->bytes));
+		srv_pack_put(p, &h->device_ptr, sizeof(h->device_ptr));
+		srv_pack_fd(p, h->fd);
+	}
+}
+
+/* Each range mapped at its address again and registered; the client
+ * cannot be kept if the device pointer it was told moved. */
+const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
+{
+	struct srv_driver *drv = c->srv->drv;
+	const char *why = NULL;
+	uint32_t n, i;
+
+	if (srv_unpack_get(u, &n, sizeof(n)) < 0)
+		return "its record is cut short";
+	for (i = 0; i < n && !u->failed; i++) {
+		struct srv_host *h = calloc(1, sizeof(*h));
+		CUdeviceptr d = 0;
+		void *p = MAP_FAILED;
+		CUresult r;
+
+		if (!h)
+			return "out of memory";
+		srv_unpack_get(u, &h->addr, sizeof(h->addr));
+		srv_unpack_get(u, &h->bytes, sizeof(h->bytes));
+		srv_unpack_get(u, &h->device_ptr, sizeof(h->device_ptr));
+		if (srv_unpack_get(u, &h->fd, sizeof(h->fd)) < 0 || why || h->fd < 0 ||
+		    !count_map(c, h->bytes, NULL, 0)) {
+			why = why ? why : "its host memory cannot be shared again";
+			if (!u->failed && h->fd >= 0)
+				close(h->fd);
+			free(h);
+			continue;
+		}
+		p = mmap((void *)(uintptr_t)h->addr, h->bytes, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED_NOREPLACE, h->fd, 0);
+		r = p == (void *)(uintptr_t)h->addr ? drv->ctx_set_current(c->srv->ctx[0]) : CUDA_ERROR_ALREADY_MAPPED;
+		if (r == CUDA_SUCCESS)
+			r = drv->mem_host_register(p, h->bytes, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
+		if (r == CUDA_SUCCESS && (drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS || d != h->device_ptr))
+			r = CUDA_ERROR_INVALID_VALUE; /* registered, dropped below */
+		if (r == CUDA_SUCCESS) {
+			h->next = c->host.maps;
+			c->host.maps = h;
+			continue;
+		}
+		why = "its host memory cannot be shared again at the same address";
+		if (r == CUDA_ERROR_INVALID_VALUE) {
+			h->next = c->host.maps; /* dropped with the client */
+			c->host.maps = h;
+			continue;
+		}
+		if (p != MAP_FAILED)
+			munmap(p, h->bytes);
+		uncount_map(c, h->bytes);
+		close(h->fd);
+		free(h);
+	}
+	return u->failed ? "its record is cut short" : why;
 }

@@ -192,6 +192,26 @@ static void serve(struct srv_state *s)
 	}
 }
 
+/* --resume: this process was a server whose context a GPU fault poisoned;
+ * it wrote down its clients and ran itself again (handover.c). If that
+ * cannot be read back, it exits as a faulted server always did. */
+static int resume_after_fault(struct srv_state *s)
+{
+	char err[512];
+	int fd = env_fd("OPENMPS_RESUME_FD");
+
+	omps_log("Startup after a GPU fault, in the same process");
+	if (s->control_fd < 0 || fd < 0 || srv_handover_resume(s, &drv, fd, err, sizeof(err)) < 0 ||
+	    srv_workers_start(s, err, sizeof(err)) < 0 || srv_fault_start(s, err, sizeof(err)) < 0) {
+		omps_log("The server cannot make itself anew after the fault: %s. Every client loses its context; "
+			 "the next client gets a new server",
+			 fd < 0 || s->control_fd < 0 ? "started without its record" : err);
+		_exit(OMPS_SERVER_EXIT_FAULT);
+	}
+	serve(s);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: openmps-server [--query-devices [--csv]]\n"
@@ -207,10 +227,11 @@ int main(int argc, char **argv)
 					      {"query-chunks", no_argument, 0, 'k'},
 					      {"help", no_argument, 0, 'h'},
 					      {"version", no_argument, 0, 'v'},
+					      {"resume", no_argument, 0, 'r'},
 					      {0, 0, 0, 0}};
 	struct srv_state s = {.control_fd = -1, .usage_fd = -1};
 	char err[512];
-	int opt, query = 0, csv = 0, beat;
+	int opt, query = 0, csv = 0, resume = 0, beat;
 
 	while ((opt = getopt_long(argc, argv, "hqv", opts, NULL)) != -1) {
 		switch (opt) {
@@ -222,6 +243,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			return query_chunks();
+		case 'r':
+			resume = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -238,8 +262,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* The real driver must never try NVIDIA MPS on the server's behalf. */
 	unsetenv("CUDA_MPS_PIPE_DIRECTORY");
-	omps_log_init("Server", env_fd("OPENMPS_LOG_FD"), 0);
+	s.log_fd = env_fd("OPENMPS_LOG_FD");
+	omps_log_init("Server", s.log_fd, 0);
 	s.control_fd = env_fd("OPENMPS_CONTROL_FD");
+	if (resume)
+		return resume_after_fault(&s);
 	if (s.control_fd < 0) {
 		fprintf(stderr, "openmps-server: started without a control daemon; "
 				"start openmps-control -d and let it start servers\n");
@@ -266,9 +293,7 @@ int main(int argc, char **argv)
 		omps_log("Cannot reach the control daemon: %s", strerror(errno));
 		return 1;
 	}
-	if (beat >= 0)
-		close(beat); /* the daemon has its own; the mapping stays */
-	omps_log("Server has started");
+	omps_log("Server has started"); /* beat's memfd stays open: a successor maps it again */
 	serve(&s);
 	return 0;
 }

@@ -498,3 +498,30 @@ void srv_module_release(struct srv_client *c)
 	free(c->mod.modules);
 	free(c->mod.image);
 }
+
+/* The successor's (handover.c): f's module is loaded again; its kernel is
+ * looked up by name and given the attributes the client set. A higher
+ * dynamic shared memory limit that another client sharing the module set
+ * stays: the largest of theirs is what each asked for at least. */
+CUresult srv_module_function_restore(struct srv_client *c, struct srv_function *f)
+{
+	const CUfunction_attribute smem = CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
+	struct srv_driver *drv = c->srv->drv;
+	struct srv_module *m;
+	CUresult r;
+	int a, now;
+
+	if (!f->module || f->module > c->mod.nmodules || !(m = &c->mod.modules[f->module - 1])->mod)
+		return CUDA_ERROR_INVALID_HANDLE;
+	r = drv->ctx_set_current(c->srv->ctx[m->dev]);
+	if (r == CUDA_SUCCESS)
+		r = drv->module_get_function(&f->fn, m->mod, f->name);
+	for (a = 0; a < CU_FUNC_ATTRIBUTE_MAX && r == CUDA_SUCCESS; a++) {
+		if (!(f->attr_set & 1u << a))
+			continue;
+		if (a == (int)smem && drv->func_get_attribute(&now, smem, f->fn) == CUDA_SUCCESS && now >= f->attr[a])
+			continue;
+		r = drv->func_set_attribute(f->fn, (CUfunction_attribute)a, f->attr[a]);
+	}
+	return r;
+}

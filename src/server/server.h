@@ -5,6 +5,7 @@
 
 #include <cuda.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -120,6 +121,10 @@ struct srv_client {
 	size_t map_len;
 	struct omps_ring req, rep;
 	int bell;	 /* eventfd its shim writes when it posts to a parked ring */
+	int ring_fd;	 /* the rings' memfd, kept for a successor (handover.c) */
+	struct omps_channel_open ring_sizes;
+	int quiet;	  /* under run_lock: its worker left it for a handover */
+	CUresult poison;  /* the culprit of a fault: every call of its fails with this */
 	int has_worker;	 /* the pool owns it */
 	pthread_mutex_t run_lock; /* orders parking against stop */
 	int parked;		  /* under run_lock: waiting in the pool's epoll set */
@@ -237,6 +242,8 @@ struct srv_slots {
 
 struct srv_state {
 	int control_fd;	 /* to the daemon; -1 once it is gone */
+	int log_fd;	 /* server.log, as the daemon opened it */
+	atomic_int handing_over; /* handover.c: workers leave their clients */
 	int usage_fd;	 /* the same socket, for workers' usage figures; never closed */
 	int draining;	 /* exit once the last client has left */
 	unsigned nclients;
@@ -276,6 +283,8 @@ static inline int srv_span_holds(uint64_t base, uint64_t size, uint64_t addr, ui
 }
 
 /* clients.c */
+struct srv_pack;
+struct srv_unpack;
 struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps_admit *a);
 struct srv_client *srv_client_find(struct srv_state *s, pid_t pid);
 void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *why);
@@ -285,6 +294,8 @@ void srv_client_readable(struct srv_state *s, struct srv_client *c);
 int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_t len, char *err,
 		     size_t errlen);
 void srv_channel_stop(struct srv_client *c);
+/* A successor's: the rings and doorbell a client had, parked with the pool. */
+int srv_channel_adopt(struct srv_client *c, int ring_fd, int bell, const struct omps_channel_open *o);
 /* Work for the client's worker, from another thread: see srv_host_unshare. */
 void srv_channel_poke(struct srv_client *c);
 /* The client's own memory and descriptors, once its call families have
@@ -349,6 +360,7 @@ int srv_state_init(struct srv_state *s, struct srv_driver *drv, char *err, size_
 
 /* beat.c: what the main loop does, for the daemon's watch (protocol.h). */
 int srv_beat_init(void); /* the page's memfd, sent with SERVER_READY; -1 if none */
+void srv_beat_adopt(int fd); /* a successor's: the page it had, from its memfd */
 void srv_beat_doing(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void srv_beat_idle(void); /* back in poll */
 
@@ -405,6 +417,31 @@ int srv_fault_check(struct srv_state *s); /* 1: poisoned (a probe now, by the ma
 int srv_fault_fd(void); /* readable once the context is poisoned: srv_fault_handle */
 void srv_fault_handle(struct srv_state *s) __attribute__((noreturn));
 
+/* handover.c: after a fault, the server makes itself anew (execve, the
+ * same process) and keeps the clients it can: their connections, rings,
+ * memory at the same addresses, modules, streams, events and host memory,
+ * written down before and read back after (docs/architecture.md). */
+struct srv_pack {
+	FILE *f;
+	int failed;
+	int *fds; /* the descriptors written, which the new image inherits */
+	unsigned nfds, max_fds;
+};
+struct srv_unpack {
+	const unsigned char *p;
+	size_t len, off;
+	int failed;
+};
+void srv_pack_put(struct srv_pack *p, const void *v, size_t n);
+void srv_pack_fd(struct srv_pack *p, int fd); /* written, and inherited by the new image */
+int srv_unpack_get(struct srv_unpack *u, void *v, size_t n); /* -1 (and failed) past the end */
+/* By the main loop once the context is poisoned: returns only if the
+ * server cannot make itself anew (then it exits as before). */
+void srv_handover(struct srv_state *s, CUresult fault, int device);
+/* By main, for --resume: the server's state back from the memfd at fd. */
+int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, char *err, size_t errlen);
+int srv_handover_beat_fd(void); /* the beat's memfd, kept for the successor */
+
 /* stats.c */
 void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec);
 void srv_stats_queued(struct srv_client *c, int queued);
@@ -422,6 +459,9 @@ CUresult srv_sync_device(struct srv_client *c, int dev);
 CUresult srv_stream_after_all(struct srv_client *c, int dev, CUstream to);
 void srv_stream_release(struct srv_client *c);
 void srv_stream_reset(struct srv_client *c, int dev); /* its streams and events on dev destroyed */
+/* A successor's: the client's streams and events made again behind the
+ * same handles (handover.c); why not, or NULL. */
+const char *srv_stream_restore(struct srv_client *c, struct srv_unpack *u);
 /* A client's table of streams, events or graphs: handle = index + 1. Find
  * logs a handle that is not the client's and returns NULL. */
 struct srv_object *srv_object_find(struct srv_client *c, struct srv_object *tab, uint32_t n, uint32_t handle,
@@ -475,6 +515,10 @@ void srv_log_settings(const struct omps_settings *st);
 
 /* host.c */
 void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const void *buf, size_t n, int fd);
+/* Its shared host memory for a successor: addresses and descriptors, each
+ * descriptor added to fds; mapped and registered again (why not, or NULL). */
+void srv_host_save(struct srv_client *c, struct srv_pack *p);
+const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u);
 int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes);
 /* Where the GPU reaches shared host memory at addr; 0 if not the client's. */
 uint64_t srv_host_device_ptr(struct srv_client *c, uint64_t addr, uint64_t bytes);
@@ -504,6 +548,9 @@ void srv_hostfn_drain(struct srv_client *c);
 void srv_module_release(struct srv_client *c);
 /* The client's function of that handle, or NULL (logged). */
 struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle);
+/* A successor's: the function f names found again in its module, its
+ * attributes set again. */
+CUresult srv_module_function_restore(struct srv_client *c, struct srv_function *f);
 /* The device of the module a function of the client belongs to. */
 int srv_function_dev(struct srv_client *c, const struct srv_function *f);
 
@@ -520,6 +567,13 @@ CUresult srv_arena_free(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t 
 void srv_arena_trim(struct srv_state *s, int dev); /* idle chunks back to the device */
 /* Bytes its chunks hold for nobody: cuMemGetInfo counts them free. */
 uint64_t srv_arena_spare(struct srv_state *s, int dev);
+/* The handover after a fault (handover.c): the chunks as file descriptors
+ * (-1: one is not exportable), mapped again at their addresses by the
+ * successor, the kept clients' blocks claimed back, the rest zeroed. */
+int srv_arena_save(struct srv_state *s, int dev, struct srv_pack *p);
+int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u);
+int srv_arena_claim(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t bytes);
+CUresult srv_arena_settle(struct srv_state *s, int dev, CUstream z);
 
 /* memory.c */
 void srv_memory_release(struct srv_client *c);

@@ -337,3 +337,50 @@ void srv_stream_release(struct srv_client *c)
 	free(c->events);
 	free(c->streams);
 }
+
+/* The successor's (handover.c): the tables as the client had them, each
+ * live stream and event made anew (an event as never recorded). */
+const char *srv_stream_restore(struct srv_client *c, struct srv_unpack *u)
+{
+	struct srv_driver *drv = c->srv->drv;
+	const char *why = NULL;
+	uint32_t i;
+
+	if (srv_unpack_get(u, &c->nstreams, sizeof(c->nstreams)) < 0 || c->nstreams > u->len ||
+	    !(c->streams = calloc(c->nstreams + 1, sizeof(*c->streams))) ||
+	    srv_unpack_get(u, c->streams, c->nstreams * sizeof(*c->streams)) < 0 ||
+	    srv_unpack_get(u, &c->nevents, sizeof(c->nevents)) < 0 || c->nevents > u->len ||
+	    !(c->events = calloc(c->nevents + 1, sizeof(*c->events))) ||
+	    srv_unpack_get(u, c->events, c->nevents * sizeof(*c->events)) < 0) {
+		c->nstreams = c->streams ? c->nstreams : 0;
+		c->nevents = c->events ? c->nevents : 0;
+		for (i = 0; i < c->nstreams; i++)
+			c->streams[i].obj = NULL;
+		for (i = 0; i < c->nevents; i++)
+			c->events[i].obj = NULL;
+		return "its record is cut short";
+	}
+	for (i = 0; i < c->nstreams; i++) {
+		struct srv_object *o = &c->streams[i];
+
+		o->shared = NULL;
+		o->dirty = 0;
+		o->null_seen = 0;
+		if (o->obj && (why || srv_use_device(c, o->dev, NULL) != CUDA_SUCCESS ||
+			       srv_qos_stream_create(c, o->dev, o->priority, (CUstream *)&o->obj) != CUDA_SUCCESS)) {
+			o->obj = NULL;
+			why = "a stream of its cannot be made again";
+		}
+	}
+	for (i = 0; i < c->nevents; i++) {
+		struct srv_object *o = &c->events[i];
+
+		o->shared = NULL;
+		if (o->obj && (why || srv_use_device(c, o->dev, NULL) != CUDA_SUCCESS ||
+			       drv->event_create((CUevent *)&o->obj, o->flags) != CUDA_SUCCESS)) {
+			o->obj = NULL;
+			why = "an event of its cannot be made again";
+		}
+	}
+	return why;
+}

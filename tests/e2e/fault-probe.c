@@ -1,10 +1,28 @@
-/* A client whose kernel writes where it has no memory, as
- * bad<<<1,32>>>((float *)0x10) does: on a GPU (and in fakecuda with
- * FAKECUDA_STICKY_FAULTS=1) the launch succeeds and the fault poisons the
- * context.
- *   omps-fault-probe            then synchronizes: prints what that returned
- *   omps-fault-probe --no-sync  then sleeps, waiting for nothing (30 s at most)
- * Prints "fault_probe: launched", then "fault_probe: synchronize = CODE". */
+/* The three parts of a GPU fault's scene, each a client of its own.
+ *   omps-fault-probe            the culprit: a kernel writes where it has no
+ *                               memory (as bad<<<1,32>>>((float *)0x10)); on
+ *                               a GPU, and in fakecuda with
+ *                               FAKECUDA_STICKY_FAULTS=1, the launch succeeds
+ *                               and the fault poisons the context. Then it
+ *                               synchronizes, and asks for memory (once GATE
+ *                               exists, with --then GATE).
+ *   omps-fault-probe --no-sync  the culprit, waiting for nothing (30 s at most)
+ *   omps-fault-probe --idle GATE
+ *                               a neighbour with data in device memory, a
+ *                               module, a stream, an event and page-locked
+ *                               memory, idle until GATE exists; then it reads
+ *                               its data back and runs its kernel again
+ *   omps-fault-probe --graph GATE
+ *                               a neighbour holding a graph (not kept yet after
+ *                               a fault): launches it once GATE exists
+ *   omps-fault-probe --busy GATE
+ *                               a neighbour that launches without waiting until
+ *                               GATE exists; then it synchronizes (its work
+ *                               was in flight: the error is expected), and
+ *                               works on
+ * Prints "fault_probe: launched", "fault_probe: synchronize = CODE",
+ * "fault_probe: then alloc = CODE"; the neighbours "ready", then their
+ * facts and PASS or FAIL. */
 #include <cuda.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,14 +34,126 @@
 #define PROBE_FAIL return 1
 #include "probe.h"
 
+#define WORDS 4096
+
+static CUfunction fn;
+
+static CUresult twice(CUdeviceptr p, unsigned n, CUstream s)
+{
+	void *args[2] = {&p, &n};
+
+	return cuLaunchKernel(fn, (n + 255) / 256, 1, 1, 256, 1, 1, 0, s, args, NULL);
+}
+
+static int wait_for(const char *gate)
+{
+	for (int i = 0; i < 600 && access(gate, F_OK) < 0; i++)
+		usleep(50000);
+	return access(gate, F_OK);
+}
+
+static int check_words(const unsigned *h, unsigned times, const char *what)
+{
+	for (unsigned i = 0; i < WORDS; i++)
+		CHECK(h[i] == i * times, "%s: word %u is %u, expected %u", what, i, h[i], i * times);
+	printf(PROBE ": %s: intact\n", what);
+	return 0;
+}
+
+/* A neighbour with state, idle while the fault happens. */
+static int idle(const char *gate)
+{
+	CUdeviceptr d;
+	CUstream s;
+	CUevent e;
+	unsigned *h;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(cuMemAllocHost((void **)&h, WORDS * 4));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
+	for (unsigned i = 0; i < WORDS; i++)
+		h[i] = i;
+	CK(cuMemcpyHtoDAsync(d, h, WORDS * 4, s));
+	CK(twice(d, WORDS, s));
+	CK(cuEventRecord(e, s));
+	CK(cuEventSynchronize(e));
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	memset(h, 0, WORDS * 4);
+	CK(cuMemcpyDtoH(h, d, WORDS * 4));
+	if (check_words(h, 2, "its memory after the fault"))
+		return 1;
+	CK(twice(d, WORDS, s));
+	CK(cuEventRecord(e, s));
+	CK(cuEventSynchronize(e));
+	CK(cuMemcpyDtoHAsync(h, d, WORDS * 4, s));
+	CK(cuStreamSynchronize(s));
+	if (check_words(h, 4, "its kernel, stream and page-locked memory after the fault"))
+		return 1;
+	CK(cuEventDestroy(e));
+	CK(cuStreamDestroy(s));
+	CK(cuMemFreeHost(h));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+/* A neighbour with work in flight while the fault happens. */
+static int busy(const char *gate)
+{
+	unsigned h[WORDS];
+	CUdeviceptr d;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	printf(PROBE ": ready\n");
+	while (access(gate, F_OK) < 0)
+		if (twice(d, WORDS, NULL) != CUDA_SUCCESS)
+			break;
+	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	for (unsigned i = 0; i < WORDS; i++)
+		h[i] = i;
+	CK(cuMemcpyHtoD(d, h, sizeof(h)));
+	CK(twice(d, WORDS, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(h, d, sizeof(h)));
+	if (check_words(h, 2, "its work after the fault"))
+		return 1;
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+/* A neighbour holding an executable graph of one kernel. */
+static int graph(const char *gate)
+{
+	CUdeviceptr d;
+	CUstream s;
+	CUgraph g;
+	CUgraphExec x;
+	CUresult launch, sync;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(d, WORDS, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&x, g, 0));
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	launch = cuGraphLaunch(x, s);
+	sync = cuStreamSynchronize(s);
+	printf(PROBE ": graph launch = %d, synchronize = %d\n", (int)launch, (int)sync);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	CUdeviceptr bad = 0x10;
+	CUdeviceptr bad = 0x10, p;
 	unsigned int n = 32;
 	void *args[2] = {&bad, &n};
 	CUcontext ctx;
 	CUmodule mod;
-	CUfunction fn;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	CK(cuInit(0));
@@ -31,6 +161,12 @@ int main(int argc, char **argv)
 	CK(cuCtxSetCurrent(ctx));
 	CK(cuModuleLoadData(&mod, twice_ptx));
 	CK(cuModuleGetFunction(&fn, mod, "twice"));
+	if (argc > 2 && !strcmp(argv[1], "--idle"))
+		return idle(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--graph"))
+		return graph(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--busy"))
+		return busy(argv[2]);
 	CK(cuLaunchKernel(fn, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
 	printf(PROBE ": launched\n");
 	if (argc > 1 && !strcmp(argv[1], "--no-sync")) {
@@ -38,5 +174,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	if (argc > 2 && !strcmp(argv[1], "--then"))
+		wait_for(argv[2]);
+	printf(PROBE ": then alloc = %d\n", (int)cuMemAlloc(&p, 4096));
 	return 0;
 }

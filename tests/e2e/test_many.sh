@@ -36,7 +36,9 @@ check "$N clients are connected to one server at once ($connected)" test "$conne
 t=$(threads "$S") f=$(fds "$S")
 echo "at $SECONDS s: server with $N idle clients: $t threads (idle: $base_threads), $f descriptors (idle: $base_fds)"
 check "their threads stay within the pool's limit" test "$t" -le $((base_threads + LIMIT))
-check "two descriptors a client" test "$f" -le $((base_fds + 2 * N))
+# Its socket, its doorbell and its rings' memfd (kept for a successor after a
+# fault, handover.c), and the arena's chunks, each an exported descriptor.
+check "three descriptors a client, and the chunks'" test "$f" -le $((base_fds + 3 * N + 8))
 
 # sample_threads, then sample_end: the most threads the server $S had while
 # this shell's other jobs ran, in $TMP/peak; sample_end waits for those jobs.
@@ -66,7 +68,11 @@ echo "at $SECONDS s: server while $N clients worked: at most $(cat "$TMP/peak") 
 check "the pool stayed within its limit while they worked" test "$(cat "$TMP/peak")" -le $((base_threads + LIMIT))
 check "all $N clients pass" test "$(cat "$TMP"/m*.out | grep -cx 'remote_probe: PASS')" -eq "$N"
 wait_for "the server to let go of them" 60 logged "Number of active clients is 0" server
-check "its descriptors are back to $base_fds" test "$(fds "$S")" -eq "$base_fds"
+# The arena may keep a chunk or two (one for the next client, one whose last
+# frees were still pending): their descriptors stay. One leaked a client
+# would be $N more.
+after=$(fds "$S")
+check "its descriptors are back to $base_fds, but the chunks kept ($after)" test "$after" -le $((base_fds + 4))
 
 stop_daemon
 touch "$TMP/gate" # their events' work runs until the gate goes

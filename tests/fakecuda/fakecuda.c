@@ -16,6 +16,7 @@
  * Some are read at each call rather than at cuInit, as their comments say.
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -2743,10 +2745,18 @@ CUresult CUDAAPI cuVDPAUGetDevice(CUdevice *dev, unsigned int vdp_device, void *
 __attribute__((used)) static void *const server_calls[] = {SRV_DRIVER_CALLS(FAKECUDA_NEEDED, FAKECUDA_NEEDED)};
 
 /* Virtual memory management: a reservation is an inaccessible range of
- * this process's, a mapping fresh zeroed pages in it; a handle only knows
- * its size (mappings of one handle do not alias here), counted as device
- * memory from cuMemCreate to cuMemRelease. */
+ * this process's (at the address asked for when it is free, as the driver
+ * takes it as a hint), physical memory a memfd, a mapping that file mapped
+ * shared, so mappings of one handle alias and a handle exported as a file
+ * descriptor can be imported and mapped by another process (the server's
+ * successor after a fault, handover.c). Counted as device memory from
+ * cuMemCreate or the import to cuMemRelease. */
 #define FAKE_VMM_GRANULE ((size_t)2 << 20)
+
+struct fake_phys {
+	size_t size;
+	int fd;
+};
 
 CUresult CUDAAPI cuMemGetAllocationGranularity(size_t *g, const CUmemAllocationProp *prop,
 					       CUmemAllocationGranularity_flags option)
@@ -2761,12 +2771,16 @@ CUresult CUDAAPI cuMemGetAllocationGranularity(size_t *g, const CUmemAllocationP
 CUresult CUDAAPI cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align, CUdeviceptr addr,
 				     unsigned long long flags)
 {
-	void *p;
+	int mf = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p = MAP_FAILED;
 
-	(void)align, (void)addr, (void)flags;
+	(void)align, (void)flags;
 	if (!ptr || !size || size % FAKE_VMM_GRANULE)
 		return CUDA_ERROR_INVALID_VALUE;
-	p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (addr)
+		p = mmap((void *)(uintptr_t)addr, size, PROT_NONE, mf | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		p = mmap(NULL, size, PROT_NONE, mf, -1, 0);
 	if (p == MAP_FAILED)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	*ptr = (CUdeviceptr)(uintptr_t)p;
@@ -2778,37 +2792,96 @@ CUresult CUDAAPI cuMemAddressFree(CUdeviceptr ptr, size_t size)
 	return munmap((void *)(uintptr_t)ptr, size) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }
 
+static CUresult phys_new(CUmemGenericAllocationHandle *h, size_t size, int fd)
+{
+	struct fake_phys *ph;
+
+	if (size > FAKE_TOTAL_MEM - atomic_load(&mem_used) || !(ph = malloc(sizeof(*ph))))
+		return CUDA_ERROR_OUT_OF_MEMORY; /* device memory, as cuMemAlloc's */
+	atomic_fetch_add(&mem_used, size);
+	ph->size = size;
+	ph->fd = fd;
+	*h = (CUmemGenericAllocationHandle)(uintptr_t)ph;
+	return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle *h, size_t size, const CUmemAllocationProp *prop,
 			     unsigned long long flags)
 {
-	size_t *box;
+	int fd;
+	CUresult r;
 
 	if (!h || !prop || !size || size % FAKE_VMM_GRANULE || flags)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (size > FAKE_TOTAL_MEM - atomic_load(&mem_used) || !(box = malloc(sizeof(*box))))
-		return CUDA_ERROR_OUT_OF_MEMORY; /* device memory, as cuMemAlloc's */
-	atomic_fetch_add(&mem_used, size);
-	*box = size;
-	*h = (CUmemGenericAllocationHandle)(uintptr_t)box;
-	return CUDA_SUCCESS;
+	fd = memfd_create("fakecuda-vmm", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	r = phys_new(h, size, fd);
+	if (r != CUDA_SUCCESS)
+		close(fd);
+	return r;
 }
 
 CUresult CUDAAPI cuMemRelease(CUmemGenericAllocationHandle h)
 {
-	if (!h)
+	struct fake_phys *ph = (struct fake_phys *)(uintptr_t)h;
+
+	if (!ph)
 		return CUDA_ERROR_INVALID_VALUE;
-	atomic_fetch_sub(&mem_used, *(size_t *)(uintptr_t)h);
-	free((void *)(uintptr_t)h);
+	atomic_fetch_sub(&mem_used, ph->size);
+	close(ph->fd);
+	free(ph);
 	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemExportToShareableHandle(void *out, CUmemGenericAllocationHandle h,
+					      CUmemAllocationHandleType type, unsigned long long flags)
+{
+	struct fake_phys *ph = (struct fake_phys *)(uintptr_t)h;
+	int fd;
+
+	if (!out || !ph || flags || type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)
+		return CUDA_ERROR_INVALID_VALUE;
+	fd = fcntl(ph->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*(int *)out = fd;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemImportFromShareableHandle(CUmemGenericAllocationHandle *h, void *handle,
+						CUmemAllocationHandleType type)
+{
+	struct stat st;
+	int fd;
+	CUresult r;
+
+	if (!h || type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)
+		return CUDA_ERROR_INVALID_VALUE;
+	fd = fcntl((int)(intptr_t)handle, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0 || fstat(fd, &st) < 0 || !st.st_size || st.st_size % FAKE_VMM_GRANULE) {
+		if (fd >= 0)
+			close(fd);
+		return CUDA_ERROR_INVALID_HANDLE;
+	}
+	r = phys_new(h, (size_t)st.st_size, fd);
+	if (r != CUDA_SUCCESS)
+		close(fd);
+	return r;
 }
 
 CUresult CUDAAPI cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle h,
 			  unsigned long long flags)
 {
-	if (!h || flags || offset + size > *(size_t *)(uintptr_t)h)
+	struct fake_phys *ph = (struct fake_phys *)(uintptr_t)h;
+
+	if (!ph || flags || offset + size > ph->size)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (mmap((void *)(uintptr_t)ptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-		 0) == MAP_FAILED)
+	if (mmap((void *)(uintptr_t)ptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ph->fd,
+		 (off_t)offset) == MAP_FAILED)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	live_add_range((uintptr_t)ptr, size);
 	return CUDA_SUCCESS;

@@ -1,0 +1,630 @@
+/* After a GPU fault the server makes itself anew and keeps its clients.
+ * A fault poisons the whole process, not only its context (measured:
+ * docs/architecture.md), so the server writes down what it holds for each
+ * client it can keep, then execve()s its own binary in the same process:
+ * same pid, same connection to the daemon, the clients' sockets, rings and
+ * doorbells inherited, the device memory of its arena held open as file
+ * descriptors. The new image (main.c, --resume) makes a fresh context, maps
+ * that memory at the same addresses, loads the modules again from the
+ * images it kept, makes the streams and events again behind the handles
+ * the clients hold, and serves on from where each ring stands.
+ *
+ * Who loses what: a client with no work queued since its last good
+ * synchronize notices nothing; one with work queued gets the fault's error
+ * from its next synchronous call (that work's results are lost) and goes
+ * on; the culprit, if only one client had work queued, gets the error from
+ * every call, as a native process would. A client holding what cannot be
+ * made again yet (graphs, arrays, its own module data, stream-ordered or
+ * IPC memory, host functions, JIT links, virtual memory) loses its
+ * connection, as every client did before, and the log says why. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+
+#define HANDOVER_MAGIC	 0x31766f68736d706fULL /* "ompshov1" */
+#define QUIET_WAIT_US	 2000000	      /* for workers to finish the call they are in */
+#define HANDOVER_MAX_FDS 65536
+
+void srv_pack_put(struct srv_pack *p, const void *v, size_t n)
+{
+	if (!p->failed && n && fwrite(v, 1, n, p->f) != n)
+		p->failed = 1;
+}
+
+int srv_unpack_get(struct srv_unpack *u, void *v, size_t n)
+{
+	if (u->failed || n > u->len - u->off) {
+		u->failed = 1;
+		return -1;
+	}
+	memcpy(v, u->p + u->off, n);
+	u->off += n;
+	return 0;
+}
+
+#define PUT(p, x) srv_pack_put((p), &(x), sizeof(x))
+#define GET(u, x) srv_unpack_get((u), &(x), sizeof(x))
+
+static int enabled(void)
+{
+	const char *v = getenv("OPENMPS_FAULT_HANDOVER");
+
+	return !v || strcmp(v, "0");
+}
+
+static int any_live(const struct srv_object *t, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (t[i].obj)
+			return 1;
+	return 0;
+}
+
+/* Why the client cannot be kept, or NULL. Its worker is out of it. */
+static const char *unkeepable(struct srv_client *c)
+{
+	struct srv_alloc *a;
+	uint32_t i;
+
+	if (!c->map || c->ring_fd < 0 || !c->has_worker || c->dead)
+		return "its data channel was not open";
+	if (!c->quiet && !c->parked)
+		return "its worker was still in a call";
+	if (c->host.jobs || c->host.retired || c->host.unsharing)
+		return "a request for host memory was under way";
+	if (c->hostfn.area)
+		return "it uses host functions";
+	if (any_live(c->graph.graphs, c->graph.ngraphs) || any_live(c->graph.execs, c->graph.nexecs) ||
+	    c->graph.captures)
+		return "it holds graphs";
+	if (c->arr.narrays || c->arr.objects)
+		return "it made CUDA arrays or texture objects";
+	if (c->link.nlinks)
+		return "it used the JIT linker";
+	if (c->vmm.reserved || c->vmm.mapped || c->vmm.nphys)
+		return "it uses virtual memory management";
+	for (i = 0; i < c->mod.nmodules; i++)
+		if (c->mod.modules[i].mod && (!c->mod.modules[i].shared || c->mod.modules[i].kept))
+			return "a module of its holds data of its own (__device__ variables)";
+	for (a = c->mem.allocs; a; a = a->next)
+		if (a->module || a->retired || a->vmm || a->export || a->import ||
+		    !srv_arena_holds(c->srv, a->dev, a->ptr))
+			return "it holds memory outside the server's chunks (IPC or the pool)";
+	for (i = 0; i < c->nevents; i++)
+		if (c->events[i].obj && c->events[i].shared)
+			return "it shares events by IPC";
+	return NULL;
+}
+
+/* The workers finish the call they are in and leave every client; 0 once
+ * each is parked or left (c->quiet), -1 at the deadline. */
+static int quiesce(struct srv_state *s)
+{
+	uint64_t t0 = omps_now_us();
+	struct srv_client *c;
+
+	atomic_store(&s->handing_over, 1);
+	for (c = s->clients; c; c = c->next)
+		if (c->map)
+			omps_ring_interrupt(&c->req); /* a worker waiting for its next record looks now */
+	for (;;) {
+		int busy = 0;
+
+		for (c = s->clients; c; c = c->next) {
+			pthread_mutex_lock(&c->run_lock);
+			busy |= c->has_worker && !c->parked && !c->quiet && !c->dead;
+			pthread_mutex_unlock(&c->run_lock);
+			pthread_mutex_lock(&c->host.lock);
+			busy |= c->host.jobs != 0;
+			pthread_mutex_unlock(&c->host.lock);
+		}
+		if (!busy)
+			return 0;
+		if (omps_now_us() - t0 > QUIET_WAIT_US)
+			return -1;
+		usleep(500);
+	}
+}
+
+void srv_pack_fd(struct srv_pack *p, int fd)
+{
+	PUT(p, fd);
+	if (fd < 0)
+		return;
+	if (p->nfds >= p->max_fds)
+		p->failed = 1;
+	else
+		p->fds[p->nfds++] = fd;
+}
+
+static void save_modules(struct srv_state *s, struct srv_pack *p)
+{
+	struct srv_shared_module *m;
+	uint32_t n = 0;
+
+	for (m = s->shared_modules; m; m = m->next)
+		n++;
+	PUT(p, n);
+	for (m = s->shared_modules; m; m = m->next) {
+		PUT(p, m->dev);
+		PUT(p, m->len);
+		srv_pack_put(p, m->image, m->len + 1);
+	}
+}
+
+static uint32_t shared_index(struct srv_state *s, const struct srv_shared_module *want)
+{
+	struct srv_shared_module *m;
+	uint32_t i = 0;
+
+	for (m = s->shared_modules; m && m != want; m = m->next)
+		i++;
+	return i;
+}
+
+static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
+{
+	struct omps_admit a = {.pid = c->pid, .uid = c->uid, .client_id = c->id, .effective = c->effective,
+			       .requested = c->requested, .part_dev = c->qos.static_dev,
+			       .part_start = c->qos.static_start, .part_count = c->qos.static_count};
+	int32_t queued = atomic_load(&c->queued), sticky = c->sticky;
+	struct srv_alloc *al;
+	uint32_t i, n = 0;
+
+	PUT(p, a);
+	srv_pack_fd(p, c->fd);
+	srv_pack_fd(p, c->ring_fd);
+	srv_pack_fd(p, c->bell);
+	PUT(p, c->ring_sizes);
+	PUT(p, queued);
+	PUT(p, culprit);
+	PUT(p, sticky);
+	for (al = c->mem.allocs; al; al = al->next)
+		n++;
+	PUT(p, n);
+	for (al = c->mem.allocs; al; al = al->next) {
+		PUT(p, al->ptr);
+		PUT(p, al->bytes);
+		PUT(p, al->dev);
+	}
+	PUT(p, c->mod.nmodules);
+	for (i = 0; i < c->mod.nmodules; i++) {
+		uint32_t idx = c->mod.modules[i].mod ? shared_index(c->srv, c->mod.modules[i].shared) : UINT32_MAX;
+
+		PUT(p, idx);
+		PUT(p, c->mod.modules[i].dev);
+	}
+	PUT(p, c->mod.nfunctions);
+	for (i = 0; i < c->mod.nfunctions; i++) {
+		struct srv_function *f = c->mod.functions[i];
+		uint32_t len = f ? (uint32_t)strlen(f->name) : UINT32_MAX;
+
+		PUT(p, len);
+		if (!f)
+			continue;
+		srv_pack_put(p, f->name, len);
+		PUT(p, f->module);
+		PUT(p, f->attr_set);
+		PUT(p, f->attr);
+		PUT(p, f->args_size);
+		PUT(p, f->nparams);
+		PUT(p, f->params);
+	}
+	PUT(p, c->nstreams);
+	srv_pack_put(p, c->streams, c->nstreams * sizeof(*c->streams));
+	PUT(p, c->nevents);
+	srv_pack_put(p, c->events, c->nevents * sizeof(*c->events));
+	srv_host_save(c, p);
+}
+
+/* Every descriptor of this process but those listed (and 0-2) closed: what
+ * the poisoned image opened and did not mark close-on-exec. */
+static void close_others(const int *keep, unsigned n)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name), kept = fd <= 2 || fd == dirfd(d);
+
+		for (unsigned i = 0; i < n && !kept; i++)
+			kept = keep[i] == fd;
+		if (!kept && e->d_name[0] != '.')
+			close(fd);
+	}
+	closedir(d);
+}
+
+static void set_fd_env(const char *name, int fd)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%d", fd);
+	setenv(name, v, 1);
+}
+
+/* Which clients had work queued: the culprit is the one, if only one had. */
+static struct srv_client *culprit_of(struct srv_state *s, unsigned *busy)
+{
+	struct srv_client *c, *one = NULL;
+
+	*busy = 0;
+	for (c = s->clients; c; c = c->next)
+		if (atomic_load(&c->queued)) {
+			one = c;
+			++*busy;
+		}
+	return *busy == 1 ? one : NULL;
+}
+
+void srv_handover(struct srv_state *s, CUresult fault, int device)
+{
+	static int fds[HANDOVER_MAX_FDS];
+	struct srv_pack p = {.fds = fds, .max_fds = HANDOVER_MAX_FDS};
+	struct srv_client *c, *culprit;
+	unsigned busy, kept = 0, i;
+	uint64_t magic = HANDOVER_MAGIC, t0 = omps_now_us();
+	int fd, dev, f;
+
+	if (!enabled())
+		return;
+	if (quiesce(s) < 0)
+		omps_log("Handover: a worker did not leave its call within %d ms; its client is not kept",
+			 QUIET_WAIT_US / 1000);
+	culprit = culprit_of(s, &busy);
+	fd = memfd_create("openmps-handover", 0);
+	p.f = fd >= 0 ? fdopen(dup(fd), "w") : NULL;
+	if (!p.f) {
+		omps_log("Handover: cannot write down the clients' state: %s", strerror(errno));
+		return;
+	}
+	fds[p.nfds++] = fd;
+	PUT(&p, magic);
+	PUT(&p, fault);
+	PUT(&p, device);
+	PUT(&p, s->settings);
+	srv_pack_fd(&p, s->control_fd);
+	srv_pack_fd(&p, s->usage_fd);
+	srv_pack_fd(&p, s->log_fd);
+	srv_pack_fd(&p, srv_handover_beat_fd());
+	for (dev = 0; dev < (int)s->devices.ndevices; dev++)
+		if (srv_arena_save(s, dev, &p) < 0) {
+			omps_log("Handover: device %d's client memory cannot be exported; no client is kept", dev);
+			fclose(p.f);
+			close(fd);
+			return;
+		}
+	save_modules(s, &p);
+	for (c = s->clients; c; c = c->next) {
+		const char *why = unkeepable(c);
+
+		if (why) {
+			omps_log("Client process %d (ID %u) cannot be kept: %s; it loses its context", (int)c->pid, c->id,
+				 why);
+			continue;
+		}
+		f = 1;
+		PUT(&p, f);
+		save_client(c, &p, c == culprit);
+		kept++;
+	}
+	f = 0;
+	PUT(&p, f);
+	/* Last, the descriptors the new image keeps, so that it can close the
+	 * rest before it opens anything: a list, then its length. */
+	i = p.nfds;
+	srv_pack_put(&p, fds, i * sizeof(*fds));
+	PUT(&p, i);
+	if (fclose(p.f) != 0 || p.failed) {
+		omps_log("Handover: cannot write down the clients' state");
+		close(fd);
+		return;
+	}
+	for (i = 0; i < p.nfds; i++) /* inherited by the new image; everything else closes */
+		fcntl(fds[i], F_SETFD, fcntl(fds[i], F_GETFD) & ~FD_CLOEXEC);
+	set_fd_env("OPENMPS_RESUME_FD", fd);
+	set_fd_env("OPENMPS_CONTROL_FD", s->control_fd);
+	set_fd_env("OPENMPS_LOG_FD", s->log_fd);
+	omps_log("Making the server anew in this process, keeping %u client%s (%.1f ms to write them down)", kept,
+		 kept == 1 ? "" : "s", (double)(omps_now_us() - t0) / 1000.0);
+	if (busy > 1)
+		omps_log("%u clients had work queued: one context cannot tell which faulted; each gets the error from "
+			 "its next synchronous call",
+			 busy);
+	else if (culprit)
+		omps_log("Client process %d (ID %u), the only one with work queued, faulted: every call of its fails "
+			 "from now on, as in a native process",
+			 (int)culprit->pid, culprit->id);
+	execl("/proc/self/exe", "openmps-server", "--resume", (char *)NULL);
+	omps_log("Handover: cannot run the server again: %s", strerror(errno));
+}
+
+/* ---- the new image's side */
+
+static struct srv_shared_module **restore_modules(struct srv_state *s, struct srv_unpack *u, uint32_t *count)
+{
+	struct srv_shared_module **all;
+	uint32_t n = 0, i;
+
+	if (GET(u, n) < 0 || n > u->len || !(all = calloc(n + 1, sizeof(*all))))
+		return NULL;
+	for (i = 0; i < n && !u->failed; i++) {
+		struct srv_shared_module *m = calloc(1, sizeof(*m));
+		CUresult r;
+
+		if (!m || GET(u, m->dev) < 0 || GET(u, m->len) < 0 || m->len >= u->len - u->off ||
+		    !(m->image = malloc(m->len + 1)) || srv_unpack_get(u, m->image, m->len + 1) < 0) {
+			if (m)
+				free(m->image);
+			free(m);
+			u->failed = 1;
+			break;
+		}
+		r = s->drv->ctx_set_current(s->ctx[m->dev]);
+		if (r == CUDA_SUCCESS)
+			r = s->drv->module_load_data(&m->mod, m->image);
+		if (r != CUDA_SUCCESS) { /* the clients that use it are not kept */
+			omps_log("Handover: a module image of %llu bytes does not load again: error %d",
+				 (unsigned long long)m->len, (int)r);
+			free(m->image);
+			free(m);
+			continue;
+		}
+		m->next = s->shared_modules;
+		s->shared_modules = m;
+		all[i] = m;
+	}
+	*count = n;
+	return all;
+}
+
+static int get_fd(struct srv_unpack *u)
+{
+	int fd = -1;
+
+	GET(u, fd);
+	return fd;
+}
+
+/* The client's record, read whole (the reader must stay in step even for
+ * a client that cannot be kept), and what the driver must make again made.
+ * Returns why the client cannot be kept, or NULL. */
+static const char *restore_client(struct srv_state *s, struct srv_client *c, struct srv_unpack *u,
+				  struct srv_shared_module **mods, uint32_t nmods)
+{
+	const char *why = NULL, *w;
+	uint32_t n = 0, i;
+
+	GET(u, n);
+	for (i = 0; i < n && !u->failed; i++) {
+		struct srv_alloc *a = calloc(1, sizeof(*a));
+
+		if (!a)
+			return "out of memory";
+		GET(u, a->ptr);
+		GET(u, a->bytes);
+		GET(u, a->dev);
+		if (u->failed || why || a->dev < 0 || a->dev >= (int)s->devices.ndevices ||
+		    srv_arena_claim(s, a->dev, a->ptr, a->bytes) < 0) {
+			why = why ? why : "its memory is not where it was";
+			free(a); /* not claimed: never freed into the chunk */
+			continue;
+		}
+		a->next = c->mem.allocs;
+		c->mem.allocs = a;
+		srv_memory_account(c, a->dev, a->bytes, 1);
+	}
+	if (GET(u, n) < 0 || n > u->len || !(c->mod.modules = calloc(n + 1, sizeof(*c->mod.modules))))
+		return "its record is cut short";
+	c->mod.nmodules = n;
+	for (i = 0; i < n && !u->failed; i++) {
+		struct srv_module *m = &c->mod.modules[i];
+		uint32_t idx = UINT32_MAX;
+
+		GET(u, idx);
+		GET(u, m->dev);
+		if (idx == UINT32_MAX)
+			continue;
+		if (idx >= nmods || !mods[idx]) {
+			why = why ? why : "a module of its does not load again";
+			continue;
+		}
+		m->shared = mods[idx];
+		m->mod = m->shared->mod;
+		m->shared->refs++;
+	}
+	if (GET(u, n) < 0 || n > u->len || !(c->mod.functions = calloc(n + 1, sizeof(*c->mod.functions))))
+		return "its record is cut short";
+	c->mod.nfunctions = n;
+	for (i = 0; i < n && !u->failed; i++) {
+		struct srv_function *f;
+		uint32_t len = UINT32_MAX;
+
+		if (GET(u, len) < 0 || len == UINT32_MAX)
+			continue;
+		if (len > u->len - u->off || !(f = calloc(1, sizeof(*f))))
+			return "its record is cut short";
+		c->mod.functions[i] = f;
+		if (!(f->name = calloc(1, len + 1)))
+			return "out of memory";
+		srv_unpack_get(u, f->name, len);
+		GET(u, f->module);
+		GET(u, f->attr_set);
+		GET(u, f->attr);
+		GET(u, f->args_size);
+		GET(u, f->nparams);
+		GET(u, f->params);
+		if (!u->failed && !why && srv_module_function_restore(c, f) != CUDA_SUCCESS)
+			why = "a function of its cannot be found again";
+	}
+	w = srv_stream_restore(c, u);
+	why = why ? why : w;
+	w = srv_host_restore(c, u);
+	return why ? why : w;
+}
+
+/* One client: its connection and channel first (without them it cannot
+ * even be told it lost its context), then the rest. */
+static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_shared_module **mods,
+			  uint32_t nmods, CUresult fault)
+{
+	struct omps_admit a;
+	struct omps_channel_open o;
+	struct srv_client *c;
+	int fd, ring_fd, bell, culprit = 0;
+	int32_t queued = 0, sticky = 0;
+	const char *why;
+
+	GET(u, a);
+	fd = get_fd(u);
+	ring_fd = get_fd(u);
+	bell = get_fd(u);
+	GET(u, o);
+	GET(u, queued);
+	GET(u, culprit);
+	GET(u, sticky);
+	if (u->failed || !(c = srv_client_add(s, fd, &a))) {
+		u->failed = 1;
+		return;
+	}
+	c->greeted = 1;
+	if (srv_channel_adopt(c, ring_fd, bell, &o) < 0) {
+		srv_client_remove(s, c, "could not be kept after the fault: its channel does not map again");
+		u->failed = 1; /* out of step: nothing after can be trusted */
+		return;
+	}
+	srv_qos_check(c); /* its share and priority, before its streams are made again */
+	why = restore_client(s, c, u, mods, nmods);
+	if (u->failed)
+		why = "its record is cut short";
+	if (why) {
+		omps_log("Client process %d (ID %u) could not be kept after the fault: %s", (int)c->pid, c->id, why);
+		srv_client_remove(s, c, "lost its context to the fault");
+		return;
+	}
+	atomic_store(&c->queued, 0);
+	if (culprit) {
+		c->poison = fault;
+	} else if (queued) {
+		c->sticky = fault; /* its next synchronous call says its work was lost */
+	} else {
+		c->sticky = (CUresult)sticky;
+	}
+	omps_log("Client {PID: %d, ID: %u} kept: %s", (int)c->pid, c->id,
+		 culprit  ? "the culprit: every call of its fails from now on"
+		 : queued ? "it had work queued; its next synchronous call returns the fault"
+			  : "it was idle and notices nothing");
+}
+
+/* The descriptors to keep, from the end of the record; the others closed. */
+static int keep_listed(struct srv_unpack *u)
+{
+	struct srv_unpack tail = *u;
+	uint32_t n = 0;
+	int *keep;
+
+	if (u->len < sizeof(n))
+		return -1;
+	tail.off = u->len - sizeof(n);
+	GET(&tail, n);
+	if (tail.failed || n >= HANDOVER_MAX_FDS || (size_t)n * sizeof(int) > u->len - sizeof(n))
+		return -1;
+	u->len -= sizeof(n) + n * sizeof(int);
+	if (!(keep = malloc((n + 1) * sizeof(*keep))))
+		return -1;
+	memcpy(keep, u->p + u->len, n * sizeof(*keep)); /* not aligned in the record */
+	close_others(keep, n);
+	free(keep);
+	return 0;
+}
+
+int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, char *err, size_t errlen)
+{
+	struct stat st;
+	struct srv_unpack u = {0};
+	struct srv_shared_module **mods = NULL;
+	uint64_t magic = 0, t0 = omps_now_us();
+	uint32_t nmods = 0;
+	CUresult fault = CUDA_ERROR_UNKNOWN;
+	CUstream z = NULL;
+	int device = 0, dev, more = 0, usage, log_fd, beat;
+	void *map;
+
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
+	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+		snprintf(err, errlen, "cannot read what the faulted server wrote down");
+		return -1;
+	}
+	close(fd);
+	u.p = map;
+	u.len = (size_t)st.st_size;
+	if (keep_listed(&u) < 0) {
+		snprintf(err, errlen, "what the faulted server wrote down is cut short");
+		goto fail;
+	}
+	GET(&u, magic);
+	GET(&u, fault);
+	GET(&u, device);
+	GET(&u, s->settings);
+	s->control_fd = get_fd(&u);
+	usage = get_fd(&u);
+	log_fd = get_fd(&u);
+	beat = get_fd(&u);
+	if (u.failed || magic != HANDOVER_MAGIC) {
+		snprintf(err, errlen, "what the faulted server wrote down is not this version's");
+		goto fail;
+	}
+	s->usage_fd = usage;
+	s->log_fd = log_fd;
+	srv_beat_adopt(beat);
+	if (srv_state_init(s, drv, err, errlen) < 0)
+		goto fail;
+	for (dev = 0; dev < (int)s->devices.ndevices; dev++) /* first: nothing else may take their addresses */
+		if (srv_arena_restore(s, dev, &u) < 0) {
+			snprintf(err, errlen, "the record of device %d's memory is cut short", dev);
+			goto fail;
+		}
+	mods = restore_modules(s, &u, &nmods);
+	if (!mods) {
+		snprintf(err, errlen, "the record of the modules is cut short");
+		goto fail;
+	}
+	while (GET(&u, more) == 0 && more)
+		resume_client(s, &u, mods, nmods, fault);
+	free(mods);
+	for (dev = 0; dev < (int)s->devices.ndevices; dev++) {
+		CUresult r = s->drv->ctx_set_current(s->ctx[dev]);
+
+		if (r == CUDA_SUCCESS)
+			r = s->drv->stream_create(&z, CU_STREAM_NON_BLOCKING);
+		if (r == CUDA_SUCCESS)
+			r = srv_arena_settle(s, dev, z);
+		if (z)
+			s->drv->stream_destroy(z);
+		z = NULL;
+		if (r != CUDA_SUCCESS) {
+			snprintf(err, errlen, "cannot zero device %d's free memory: error %d", dev, (int)r);
+			goto fail;
+		}
+	}
+	omps_log("Server made anew after the GPU fault on device %d: %u client%s kept, serving again %.1f ms after "
+		 "its start",
+		 device, s->nclients, s->nclients == 1 ? "" : "s", (double)(omps_now_us() - t0) / 1000.0);
+	munmap(map, (size_t)st.st_size);
+	return u.failed ? -1 : 0;
+fail:
+	munmap(map, (size_t)st.st_size);
+	return -1;
+}
