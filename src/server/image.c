@@ -4,6 +4,9 @@
  *     (__device__), .nv.constant3* (__constant__) and .nv.managed*.
  *   PTX: text; module data is a declaration in the .global or .const state
  *     space (instructions name them too, after an opcode: ld.global).
+ *   Data the compiler makes for itself (a string literal's "$str", an
+ *   "__unnamed_N" constant: local symbols no program can name) is read only
+ *   and the same in every module loaded from the image: it does not count.
  *   fat binary: a header, then entries (PTX or cubin, one per architecture),
  *     each perhaps compressed; zstd (CUDA 12.8 and later) is undone with
  *     libzstd, anything else makes the image unshareable. */
@@ -39,6 +42,49 @@ static int data_section(const char *name)
 	       !strncmp(name, ".nv.managed", 11);
 }
 
+static int compiler_made(const char *name, size_t room)
+{
+	return (room > 1 && name[0] == '$') || (room > 10 && !strncmp(name, "__unnamed_", 10));
+}
+
+/* Whether section sec of the cubin holds a variable a program could name:
+ * a symbol in it (but the section's own) that is global, or local but not
+ * compiler_made. A section
+ * without symbols, or a symbol table that cannot be read, counts as one. */
+static int elf_named_data(const unsigned char *e, size_t len, uint64_t shoff, unsigned shentsize, unsigned shnum,
+			  unsigned sec)
+{
+	unsigned i, found = 0;
+
+	for (i = 0; i < shnum; i++) {
+		const unsigned char *sh = e + shoff + (uint64_t)i * shentsize, *link;
+		uint64_t off = get(sh + 0x18, 8), size = get(sh + 0x20, 8), ent = get(sh + 0x38, 8), k;
+		uint64_t stroff, strsize;
+
+		if (get(sh + 4, 4) != 2 /* SHT_SYMTAB */)
+			continue;
+		if (ent < 24 || off > len || size > len - off || get(sh + 0x28, 4) >= shnum)
+			return 1;
+		link = e + shoff + get(sh + 0x28, 4) * shentsize;
+		stroff = get(link + 0x18, 8);
+		strsize = get(link + 0x20, 8);
+		if (stroff > len || strsize > len - stroff)
+			return 1;
+		for (k = 0; k + ent <= size; k += ent) {
+			const unsigned char *sym = e + off + k;
+			uint64_t name = get(sym, 4);
+
+			if (get(sym + 6, 2) != sec || (sym[4] & 0xf) == 3 /* STT_SECTION: the section's own */)
+				continue;
+			found = 1;
+			if (sym[4] >> 4 != 0 /* not STB_LOCAL */ || name >= strsize ||
+			    !compiler_made((const char *)e + stroff + name, strsize - name))
+				return 1;
+		}
+	}
+	return !found;
+}
+
 /* The bytes of an ELF64 cubin's data sections; -1: not readable. */
 static int64_t elf_data(const unsigned char *e, size_t len)
 {
@@ -63,7 +109,7 @@ static int64_t elf_data(const unsigned char *e, size_t len)
 
 		if (name >= strsize)
 			return -1;
-		if (data_section((const char *)e + stroff + name)) {
+		if (data_section((const char *)e + stroff + name) && elf_named_data(e, len, shoff, shentsize, shnum, i)) {
 			if (size > MAX_DATA)
 				return -1;
 			total += size;
@@ -136,6 +182,24 @@ static int64_t ptx_decl_bytes(const char *p, const char *eol)
 	return (int64_t)bytes;
 }
 
+/* Whether a declaration's name (the first word after its qualifiers, type
+ * and alignment) is one the compiler made for itself. */
+static int ptx_compiler_made(const char *p, const char *eol)
+{
+	for (p = skip_space(p, eol); p < eol && *p == '.'; p = skip_space(p, eol)) {
+		int align = token_is(p, eol, ".align");
+
+		while (p < eol && *p != ' ' && *p != '\t')
+			p++;
+		if (align) {
+			p = skip_space(p, eol);
+			while (p < eol && *p >= '0' && *p <= '9')
+				p++;
+		}
+	}
+	return compiler_made(p, (size_t)(eol - p));
+}
+
 /* The bytes of the variables PTX declares in the .global or .const state
  * space; -1: not PTX, or a declaration whose size it does not tell. */
 static int64_t ptx_data(const char *p, size_t len)
@@ -159,6 +223,8 @@ static int64_t ptx_data(const char *p, size_t len)
 				i = (size_t)-1; /* qualifiers may follow one another */
 			}
 		if (!token_is(p, eol, ".global") && !token_is(p, eol, ".const"))
+			continue;
+		if (ptx_compiler_made(p + (p[1] == 'g' ? 7 : 6), eol))
 			continue;
 		one = ptx_decl_bytes(p + (p[1] == 'g' ? 7 : 6), eol);
 		if (one < 0 || total + (uint64_t)one > MAX_DATA)

@@ -96,6 +96,14 @@ static const char unsized[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
 			      ".extern .global .align 4 .b8 blob[];\n";
 static const char with_extern[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
 				  ".extern .global .align 4 .u32 shared_counter;\n";
+/* What nvcc writes for a string literal (an assert's file name): data of the
+ * compiler's own, read only, which no program can name. */
+static const char strings_only[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+				   ".global .align 1 .b8 $str[4] = {102, 46, 99, 0};\n"
+				   ".global .align 1 .b8 __unnamed_1[2] = {107, 0};\n"
+				   ".visible .entry k()\n{\n ret;\n}\n";
+static const char static_var[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+				 ".global .align 4 .u32 _ZL7counter;\n";
 static const char weak_visible[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
 				   ".weak .visible .global .align 4 .u32 w;\n";
 
@@ -114,6 +122,8 @@ TEST(image)
 	ASSERT_EQ(srv_image_shareable(with_const, sizeof(with_const)), 0);
 	ASSERT_EQ(srv_image_shareable(with_extern, sizeof(with_extern)), 0);
 	ASSERT_EQ(srv_image_shareable(weak_visible, sizeof(weak_visible)), 0);
+	ASSERT_EQ(srv_image_shareable(strings_only, sizeof(strings_only)), 1);
+	ASSERT_EQ(srv_image_shareable(static_var, sizeof(static_var)), 0); /* a static __device__ variable */
 	ASSERT_EQ(srv_image_shareable("not an image", 13), 0);
 
 	/* Cubins: data sections make a module the client's own. */
