@@ -54,6 +54,13 @@ int srv_unpack_get(struct srv_unpack *u, void *v, size_t n)
 
 #define PUT(p, x) srv_pack_put((p), &(x), sizeof(x))
 #define GET(u, x) srv_unpack_get((u), &(x), sizeof(x))
+/* A function's fields after its name, in the record's order: one list for
+ * the writer (IO = PUT) and the reader (GET). */
+#define FUNCTION_FIELDS(IO, io, f)                                                              \
+	do {                                                                                    \
+		IO(io, (f)->module), IO(io, (f)->attr_set), IO(io, (f)->attr);                  \
+		IO(io, (f)->args_size), IO(io, (f)->nparams), IO(io, (f)->params);              \
+	} while (0)
 
 static int enabled(void)
 {
@@ -213,12 +220,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 		if (!f)
 			continue;
 		srv_pack_put(p, f->name, len);
-		PUT(p, f->module);
-		PUT(p, f->attr_set);
-		PUT(p, f->attr);
-		PUT(p, f->args_size);
-		PUT(p, f->nparams);
-		PUT(p, f->params);
+		FUNCTION_FIELDS(PUT, p, f);
 	}
 	PUT(p, c->nstreams);
 	srv_pack_put(p, c->streams, c->nstreams * sizeof(*c->streams));
@@ -460,12 +462,7 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		if (!(f->name = calloc(1, len + 1)))
 			return "out of memory";
 		srv_unpack_get(u, f->name, len);
-		GET(u, f->module);
-		GET(u, f->attr_set);
-		GET(u, f->attr);
-		GET(u, f->args_size);
-		GET(u, f->nparams);
-		GET(u, f->params);
+		FUNCTION_FIELDS(GET, u, f);
 		if (!u->failed && !why && srv_module_function_restore(c, f) != CUDA_SUCCESS)
 			why = "a function of its cannot be found again";
 	}

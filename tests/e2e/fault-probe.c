@@ -60,13 +60,31 @@ static int check_words(const unsigned *h, unsigned times, const char *what)
 	return 0;
 }
 
-/* A neighbour with state, idle while the fault happens. */
+/* After the fault: its data as it was, then its kernel, stream, event and
+ * page-locked memory at work again. */
+static int idle_after(CUdeviceptr d, unsigned *h, CUstream s, CUevent e)
+{
+	memset(h, 0, WORDS * 4);
+	CK(cuMemcpyDtoH(h, d, WORDS * 4));
+	if (check_words(h, 2, "its memory after the fault"))
+		return 1;
+	CK(twice(d, WORDS, s));
+	CK(cuEventRecord(e, s));
+	CK(cuEventSynchronize(e));
+	CK(cuMemcpyDtoHAsync(h, d, WORDS * 4, s));
+	CK(cuStreamSynchronize(s));
+	return check_words(h, 4, "its kernel, stream and page-locked memory after the fault");
+}
+
+/* A neighbour with state, idle while the fault happens. Whatever it finds,
+ * it lets go of what it made (a leak check runs it too). */
 static int idle(const char *gate)
 {
 	CUdeviceptr d;
 	CUstream s;
 	CUevent e;
 	unsigned *h;
+	int bad;
 
 	CK(cuMemAlloc(&d, WORDS * 4));
 	CK(cuMemAllocHost((void **)&h, WORDS * 4));
@@ -80,23 +98,14 @@ static int idle(const char *gate)
 	CK(cuEventSynchronize(e));
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
-	memset(h, 0, WORDS * 4);
-	CK(cuMemcpyDtoH(h, d, WORDS * 4));
-	if (check_words(h, 2, "its memory after the fault"))
-		return 1;
-	CK(twice(d, WORDS, s));
-	CK(cuEventRecord(e, s));
-	CK(cuEventSynchronize(e));
-	CK(cuMemcpyDtoHAsync(h, d, WORDS * 4, s));
-	CK(cuStreamSynchronize(s));
-	if (check_words(h, 4, "its kernel, stream and page-locked memory after the fault"))
-		return 1;
-	CK(cuEventDestroy(e));
-	CK(cuStreamDestroy(s));
-	CK(cuMemFreeHost(h));
-	CK(cuMemFree(d));
-	printf(PROBE ": PASS\n");
-	return 0;
+	bad = idle_after(d, h, s, e);
+	bad |= cuEventDestroy(e) != CUDA_SUCCESS;
+	bad |= cuStreamDestroy(s) != CUDA_SUCCESS;
+	bad |= cuMemFreeHost(h) != CUDA_SUCCESS;
+	bad |= cuMemFree(d) != CUDA_SUCCESS;
+	if (!bad)
+		printf(PROBE ": PASS\n");
+	return bad;
 }
 
 /* A neighbour with work in flight while the fault happens. */
@@ -144,6 +153,10 @@ static int graph(const char *gate)
 	launch = cuGraphLaunch(x, s);
 	sync = cuStreamSynchronize(s);
 	printf(PROBE ": graph launch = %d, synchronize = %d\n", (int)launch, (int)sync);
+	cuGraphExecDestroy(x); /* the server may be gone: the handles go all the same */
+	cuGraphDestroy(g);
+	cuStreamDestroy(s);
+	cuMemFree(d);
 	return 0;
 }
 
