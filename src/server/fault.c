@@ -38,6 +38,7 @@ static struct {
 	atomic_int device;
 	_Atomic uint64_t at_us, last_good_us;
 	atomic_int queued; /* clients with work queued since their last synchronize */
+	atomic_int dozing; /* the watch sleeps at its idle pace: the next client with work wakes it */
 	atomic_int stop;   /* the server is closing its contexts: no more probes */
 	int busy_ms, idle_ms; /* the watch's paces */
 	int running;
@@ -54,8 +55,12 @@ void srv_fault_queued(struct srv_client *c, int queued)
 	    atomic_exchange(&c->queued, queued) == queued)
 		return; /* the common case, a launch after a launch, costs a load */
 	srv_stats_queued(c, queued);
-	/* The first client with work wakes the watch to its quick pace. */
-	if (atomic_fetch_add(&fault.queued, queued ? 1 : -1) == 0 && queued && fault.poke >= 0)
+	/* A client with work wakes the watch to its quick pace, if it dozes:
+	 * once a doze, not at each launch after a synchronize (an eventfd write
+	 * and a thread woken a round trip cost 1-2 us of it on the H200). */
+	atomic_fetch_add(&fault.queued, queued ? 1 : -1);
+	if (queued && atomic_load(&fault.dozing) && atomic_exchange(&fault.dozing, 0) &&
+	    fault.poke >= 0)
 		(void)!write(fault.poke, &one, sizeof(one));
 }
 
@@ -149,7 +154,13 @@ static void *watch(void *arg)
 	uint64_t n;
 
 	while (!atomic_load(&fault.stop) && !probe_all(s)) {
-		if (poll(&p, 1, atomic_load(&fault.queued) > 0 ? fault.busy_ms : fault.idle_ms) > 0)
+		int busy;
+
+		atomic_store(&fault.dozing, 1); /* before the look at queued: a client's first work then pokes */
+		busy = atomic_load(&fault.queued) > 0;
+		if (busy)
+			atomic_store(&fault.dozing, 0);
+		if (poll(&p, 1, busy ? fault.busy_ms : fault.idle_ms) > 0)
 			(void)!read(fault.poke, &n, sizeof(n));
 	}
 	return NULL; /* stopped, or the main loop takes it from here */
