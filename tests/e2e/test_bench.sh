@@ -48,4 +48,18 @@ left() {
 	done
 }
 check "bench/run leaves no daemon or server behind" test -z "$(left)"
+
+# bench/ab: two builds alternated (here this one twice), a row a point with
+# both medians, the change and the rounds' range.
+BUILD=$(dirname "$OPENMPS_BIN")
+TMPDIR=$TMP timeout -k 5 120 "$ROOT/bench/ab" --dry --rounds 2 "$BUILD" "$BUILD" launch >"$TMP/ab" 2>"$TMP/ablog"
+rc=$?
+check "bench/ab --dry ends well [exit $rc]" test $rc -eq 0
+check "bench/ab: two rounds, each build once a round" test "$(grep -c 'bench/ab: round [12] of 2, [AB] done' "$TMP/ablog")" -eq 4
+check "bench/ab: launch+synchronize, A, B, the change and its range [$(grep launch_sync_us "$TMP/ab")]" \
+	grep -qE '^launch_sync_us +1 +us +[0-9.e+-]+ +[0-9.e+-]+ +[+-][0-9.]+% +[+-][0-9.]+% +[+-][0-9.]+%$' "$TMP/ab"
+out=$("$ROOT/bench/ab" --dry "$TMP" "$BUILD" 2>&1)
+check "bench/ab: a directory that is no build is refused, and named [$out]" \
+	grep -qx "bench/ab: $TMP is not a build directory (no bin/openmps-control)" <<<"$out"
+check "bench/ab leaves no daemon or server behind" test -z "$(left)"
 finish
