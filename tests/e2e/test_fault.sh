@@ -78,6 +78,34 @@ check "the next client passes [$(tail -1 <<<"$out")]" grep -qx "remote_probe: PA
 check "... on the same server" test "$(servers)" = "$S"
 stop_daemon 10
 
+# 2b. Ten faults in a row, each from a new culprit, beside one idle
+# neighbour: kept each time, its data checked after the last; the server's
+# descriptors as many after each fault as after the first (nothing the old
+# images held leaks into the new); the next client passes.
+FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour idle idle
+S=$(servers)
+count() { grep -cE -- "$1" "$OPENMPS_LOG_DIRECTORY/server.log"; }
+settled() { anew "$1" && [ "$(count "Number of active clients is 1\.")" -ge "$1" ]; }
+fds() { ls "/proc/$S/fd" | wc -l; }
+same=1
+for i in $(seq 10); do
+	timeout 30 "$PROBE" >/dev/null 2>&1
+	wait_for "fault $i handed over and its culprit gone" 10 settled "$i" || break
+	[ "$i" = 1 ] && fds1=$(fds)
+	[ "$(fds)" = "$fds1" ] || { same=0; echo "after fault $i: $(fds) descriptors, $fds1 after the first"; }
+done
+check "one server process through ten faults" test "$(servers)" = "$S"
+check "its descriptors after each fault as after the first ($fds1)" test $same = 1
+check "the neighbour kept ten times" test "$(count "Server +$S\] Client \{PID: [0-9]+, ID: 1\} kept: it was idle")" -eq 10
+touch "$TMP/go-idle"
+wait $idle
+check "the neighbour's data and work after ten faults [$(tail -1 "$TMP/idle.out")]" \
+	grep -qx "fault_probe: PASS" "$TMP/idle.out"
+out=$("$OPENMPS_BIN/omps-remote-probe" 2>&1)
+check "the next client passes [$(tail -1 <<<"$out")]" grep -qx "remote_probe: PASS" <<<"$out"
+stop_daemon 10
+
 # 3. Without the handover (OPENMPS_FAULT_HANDOVER=0), as before: the server
 # exits, its clients get an error rather than a hang, the next client gets a
 # new server.
