@@ -1,0 +1,58 @@
+# scripts/gpu-check section 15, sourced by it (note, B, SHIM and OUT are its).
+# 15. Faults in a row (issue 15's numbers): FAULT_SOAK culprits (default
+# 100), one after another, each a new process with a fault of the next kind
+# (illegal, trap, assert, misaligned), through one openmps daemon, while
+# NEIGHBOURS clients (default 8) run vector_add in a loop beside them and
+# one idle neighbour (tests/gpu/fault.cu neighbour) holds 64 MiB. Then: did
+# the idle neighbour find its data and run (kept through every fault)?
+# How many of the busy ones' runs passed, failed, and did every one of them
+# pass after the last fault? The GPU memory in use and the server's
+# descriptors and resident memory before the first fault and after the
+# last; the server's own time from a fault seen to serving again (its log).
+K=$(mktemp -d /tmp/omps-soak.XXXX)
+{
+	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu ||
+		echo "soak: build failed"
+	export OPENMPS_PIPE_DIRECTORY=$K/pipe OPENMPS_LOG_DIRECTORY=$K/log
+	"$B/openmps-control" -d
+	run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 timeout 60 "$@"; }
+	run "$K/fault" neighbour "$K/go" >"$K/idle.out" 2>&1 &
+	idle=$!
+	for i in $(seq 100); do grep -q filled "$K/idle.out" 2>/dev/null && break; sleep 0.1; done
+	for n in $(seq "${NEIGHBOURS:-8}"); do
+		(while [ ! -e "$K/stop" ]; do
+			run "$K/vector_add" >/dev/null 2>&1 && echo pass || echo fail
+		done >"$K/busy-$n.out") &
+	done
+	sleep 2
+	S=$(echo get_server_list | "$B/openmps-control")
+	gpu0=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
+	fd0=$(ls /proc/"$S"/fd | wc -l) rss0=$(awk '/VmRSS/ {print $2}' /proc/"$S"/status)
+	kinds=(illegal trap assert misaligned)
+	for i in $(seq "${FAULT_SOAK:-100}"); do
+		run "$K/fault" "${kinds[$((i % 4))]}" >/dev/null 2>&1
+		for w in $(seq 50); do # each fault handed over before the next
+			[ "$(grep -c 'Server made anew' "$K/log/server.log")" -ge "$i" ] && break
+			sleep 0.1
+		done
+	done
+	sleep 2
+	touch "$K/stop" "$K/go"
+	wait $idle
+	wait
+	after=$(for n in $(seq "${NEIGHBOURS:-8}"); do run "$K/vector_add" >/dev/null 2>&1 && echo pass; done | wc -l)
+	gpu1=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
+	S1=$(echo get_server_list | "$B/openmps-control")
+	fd1=$(ls /proc/"$S1"/fd 2>/dev/null | wc -l) rss1=$(awk '/VmRSS/ {print $2}' /proc/"$S1"/status 2>/dev/null)
+	echo "soak: ${FAULT_SOAK:-100} faults, $(grep -c 'Server made anew' "$K/log/server.log") handed over, server $S then $S1"
+	echo "soak: idle neighbour: $(tail -1 "$K/idle.out")"
+	echo "soak: busy neighbours' runs: $(cat "$K"/busy-*.out | grep -c pass) passed, $(cat "$K"/busy-*.out | grep -c fail) failed; after the last fault $after of ${NEIGHBOURS:-8} passed"
+	echo "soak: GPU memory used $gpu0 MiB before, $gpu1 MiB after; server descriptors $fd0 then $fd1, resident $rss0 then $rss1 KiB"
+	grep -o 'serving again [0-9.]* ms' "$K/log/server.log" | awk '{print $3}' | sort -n | awk '{v[NR] = $1} END {
+		if (NR) printf "soak: from the new image'"'"'s start to serving: median %.0f ms, max %.0f ms\n", v[int((NR + 1) / 2)], v[NR]}'
+	echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
+	unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
+} >"$OUT/fault-soak.log" 2>&1
+while read -r line; do note "$line"; done < <(grep -E '^soak: ' "$OUT/fault-soak.log")
+cp "$K/log/server.log" "$OUT/fault-soak-server.log" 2>/dev/null
+rm -rf "$K"
