@@ -490,18 +490,24 @@ int srv_arena_save(struct srv_state *s, int dev, struct srv_pack *p)
 	struct srv_arena *a = s->arena[dev];
 	struct arena_chunk *ch;
 	uint32_t n = 0;
+	int r = 0;
 
-	for (ch = a ? a->chunks : NULL; ch; ch = ch->next)
+	if (!a) {
+		srv_pack_put(p, &n, sizeof(n));
+		return 0;
+	}
+	pthread_mutex_lock(&a->lock); /* a worker releasing a client that left may be in it */
+	for (ch = a->chunks; ch; ch = ch->next)
 		n++;
 	srv_pack_put(p, &n, sizeof(n));
-	for (ch = a ? a->chunks : NULL; ch; ch = ch->next) {
-		if (ch->fd < 0)
-			return -1;
+	for (ch = a->chunks; ch && !r; ch = ch->next) {
+		r = ch->fd < 0 ? -1 : 0;
 		srv_pack_put(p, &ch->base, sizeof(ch->base));
 		srv_pack_put(p, &ch->size, sizeof(ch->size));
 		srv_pack_fd(p, ch->fd);
 	}
-	return 0;
+	pthread_mutex_unlock(&a->lock);
+	return r;
 }
 
 static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, struct arena_chunk *ch, int fd)

@@ -128,6 +128,11 @@ void srv_channel_run(struct srv_client *c)
 	uint64_t rang;
 
 	pthread_mutex_lock(&c->run_lock);
+	if (atomic_load(&c->srv->handing_over)) { /* woken as the server hands over: it stays as it was */
+		c->quiet = 1;
+		pthread_mutex_unlock(&c->run_lock);
+		return;
+	}
 	c->parked = 0;
 	pthread_mutex_unlock(&c->run_lock);
 	if (read(c->bell, &rang, sizeof(rang)) < 0) {

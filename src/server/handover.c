@@ -82,10 +82,14 @@ static const char *unkeepable(struct srv_client *c)
 {
 	struct srv_alloc *a;
 	uint32_t i;
+	int out;
 
 	if (!c->map || c->ring_fd < 0 || !c->has_worker || c->dead)
 		return "its data channel was not open";
-	if (!c->quiet && !c->parked)
+	pthread_mutex_lock(&c->run_lock);
+	out = c->quiet || c->parked;
+	pthread_mutex_unlock(&c->run_lock);
+	if (!out)
 		return "its worker was still in a call";
 	if (c->host.jobs || c->host.retired || c->host.unsharing)
 		return "a request for host memory was under way";
@@ -154,11 +158,14 @@ void srv_pack_fd(struct srv_pack *p, int fd)
 		p->fds[p->nfds++] = fd;
 }
 
+/* Under modules_lock: a worker still releasing a client that left may
+ * unload one meanwhile. */
 static void save_modules(struct srv_state *s, struct srv_pack *p)
 {
 	struct srv_shared_module *m;
 	uint32_t n = 0;
 
+	pthread_mutex_lock(&s->modules_lock);
 	for (m = s->shared_modules; m; m = m->next)
 		n++;
 	PUT(p, n);
@@ -167,8 +174,11 @@ static void save_modules(struct srv_state *s, struct srv_pack *p)
 		PUT(p, m->len);
 		srv_pack_put(p, m->image, m->len + 1);
 	}
+	pthread_mutex_unlock(&s->modules_lock);
 }
 
+/* Its place in the list save_modules wrote: no client being kept can
+ * unload one (its worker is out), and one that goes comes after. */
 static uint32_t shared_index(struct srv_state *s, const struct srv_shared_module *want)
 {
 	struct srv_shared_module *m;
