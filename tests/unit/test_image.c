@@ -54,6 +54,64 @@ static size_t elf(unsigned char *e, const char *const *names, int n, uint64_t si
 	return shoff + 64 * (size_t)(n + 2);
 }
 
+/* A cubin whose one data section (.nv.global.init, 16 bytes) holds the
+ * named 4-byte objects, global where bind says 1, local where 0; its own
+ * section symbol first, as nvcc writes it. Returns its length. */
+static size_t elf_syms(unsigned char *e, const char *const *names, const int *bind, int n)
+{
+	static const char shstr[] = "\0.nv.global.init\0.symtab\0.strtab\0.shstrtab";
+	size_t shstrtab = 64, strtab = shstrtab + sizeof(shstr), len = strtab + 1, symtab, shoff, sh;
+	int i;
+
+	memset(e, 0, 4096);
+	memcpy(e, "\x7f" "ELF\x02\x01\x01", 7);
+	memcpy(e + shstrtab, shstr, sizeof(shstr));
+	symtab = len;
+	for (i = 0; i < n; i++)
+		len += strlen(names[i]) + 1;
+	symtab = (len + 7) & ~(size_t)7;
+	len = strtab + 1;
+	for (i = 0; i < n; i++) { /* symbol i + 2: the null one, the section's, then ours */
+		unsigned char *sym = e + symtab + 24 * (size_t)(i + 2);
+
+		strcpy((char *)e + len, names[i]);
+		put(sym, len - strtab, 4);
+		sym[4] = (unsigned char)(bind[i] << 4 | 1); /* STT_OBJECT */
+		put(sym + 6, 1, 2);
+		put(sym + 16, 4, 8);
+		len += strlen(names[i]) + 1;
+	}
+	e[symtab + 24 + 4] = 3; /* the section's own symbol: STT_SECTION, local */
+	put(e + symtab + 24 + 6, 1, 2);
+	shoff = symtab + 24 * (size_t)(n + 2);
+	put(e + 0x28, shoff, 8);
+	put(e + 0x3a, 64, 2);
+	put(e + 0x3c, 5, 2);
+	put(e + 0x3e, 4, 2);
+	sh = shoff + 64; /* 1: the data section */
+	put(e + sh, 1, 4);
+	put(e + sh + 4, 1, 4);
+	put(e + sh + 0x20, 16, 8);
+	sh += 64; /* 2: .symtab */
+	put(e + sh, 17, 4);
+	put(e + sh + 4, 2, 4);
+	put(e + sh + 0x18, symtab, 8);
+	put(e + sh + 0x20, 24 * (size_t)(n + 2), 8);
+	put(e + sh + 0x28, 3, 4);
+	put(e + sh + 0x38, 24, 8);
+	sh += 64; /* 3: .strtab */
+	put(e + sh, 25, 4);
+	put(e + sh + 4, 3, 4);
+	put(e + sh + 0x18, strtab, 8);
+	put(e + sh + 0x20, len - strtab, 8);
+	sh += 64; /* 4: .shstrtab */
+	put(e + sh, 33, 4);
+	put(e + sh + 4, 3, 4);
+	put(e + sh + 0x18, shstrtab, 8);
+	put(e + sh + 0x20, sizeof(shstr), 8);
+	return shoff + 64 * 5;
+}
+
 /* A fat binary of one entry (1 PTX, 2 ELF) holding data, zstd-compressed or not. */
 static size_t fatbin(unsigned char *f, int kind, const void *data, size_t len, int compress)
 {
@@ -133,6 +191,19 @@ TEST(image)
 	ASSERT_EQ(srv_image_shareable(e, elf(e, device_init, 2, 16)), 0);
 	ASSERT_EQ(srv_image_shareable(e, elf(e, constant_var, 2, 16)), 0);
 	ASSERT_EQ(srv_image_shareable(e, elf(e, device_var, 2, 0)), 1); /* an empty one holds nothing */
+	{ /* what its symbols say: the compiler's own strings (an assert's) do not count */
+		static const char *const strings[] = {"$str", "__unnamed_1", "$str$1"};
+		static const char *const named[] = {"$str", "counter"};
+		static const char *const hidden[] = {"_ZL6hidden"};
+		static const int local[] = {0, 0, 0}, global[] = {0, 1};
+
+		ASSERT_EQ(srv_image_shareable(e, elf_syms(e, strings, local, 3)), 1);
+		ASSERT_EQ(srv_image_data_bytes(e, elf_syms(e, strings, local, 3)), 0);
+		ASSERT_EQ(srv_image_shareable(e, elf_syms(e, named, global, 2)), 0);     /* a __device__ variable */
+		ASSERT_EQ(srv_image_data_bytes(e, elf_syms(e, named, global, 2)), 16);
+		ASSERT_EQ(srv_image_shareable(e, elf_syms(e, hidden, local, 1)), 0);     /* a static one */
+		ASSERT_EQ(srv_image_shareable(e, elf_syms(e, strings, local, 0)), 0);    /* no symbol but its own */
+	}
 
 	/* How many bytes of module data they hold (a client's memory limit counts them). */
 	ASSERT_EQ(srv_image_data_bytes(code_only, sizeof(code_only)), 0);
