@@ -61,6 +61,23 @@ ms() { date +%s%3N; }
 			fi
 		done
 	done
+	# A PyTorch program as the idle neighbour (openmps only): is it kept, or why not?
+	D=$K/torch
+	mkdir -p "$D"
+	export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
+	"$B/openmps-control" -d
+	run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
+	run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
+	nb=$!
+	for i in $(seq 600); do grep -q filled "$D/neighbour.out" 2>/dev/null && break; sleep 0.1; done
+	run timeout 30 "$K/fault" illegal >/dev/null 2>&1
+	sleep 1
+	touch "$D/go"
+	wait $nb
+	echo "fault openmps torch neighbour: $(tail -1 "$D/neighbour.out")"
+	grep -E 'cannot be kept|kept:|made anew' "$D/log/server.log" | head -6
+	echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
+	unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 } >"$OUT/fault.log" 2>&1
-while read -r line; do note "$line"; done < <(grep -E '^(fault |build failed|(survive|keeper): (summary|FAILED))' "$OUT/fault.log")
+while read -r line; do note "$line"; done < <(grep -E '^(fault |build failed|(survive|keeper): (summary|FAILED))|cannot be kept' "$OUT/fault.log")
 rm -rf "$K"
