@@ -160,9 +160,10 @@ struct omps_client_usage {
  * kernel and graph launches, copies and the bytes they move, and the time
  * it had work queued on the GPU (from an asynchronous call to its next
  * good synchronize: at least its GPU time, and the waits it did not make). */
+#define OMPS_CLIENT_FAULTED 1u /* the culprit of a GPU fault: every call of its fails */
 struct omps_client_stats {
 	int32_t pid;
-	uint32_t reserved;
+	uint32_t flags; /* OMPS_CLIENT_* */
 	uint64_t calls, kernels, graphs, copies, copy_bytes;
 	uint64_t queued_us;
 };

@@ -242,8 +242,9 @@ static void ps_server(struct ctl_daemon *d, struct ctl_server *s, struct ctl_rep
 		if (c->usage.sms)
 			snprintf(sms, sizeof(sms), "%u", c->usage.sms);
 		format_usage(&c->usage, used, sizeof(used));
-		fprintf(r->out, "%-10d%-10u%-15d%-26s%-15lu%-11s%-10d%-16s %-6s%-16s %s\n", (int)c->pid, c->id,
-			(int)s->pid, dev, c->pidns, atp, c->effective.priority, mem, sms, used, c->comm);
+		fprintf(r->out, "%-10d%-10u%-15d%-26s%-15lu%-11s%-10d%-16s %-6s%-16s %s%s\n", (int)c->pid, c->id,
+			(int)s->pid, dev, c->pidns, atp, c->effective.priority, mem, sms, used, c->comm,
+			c->stats.flags & OMPS_CLIENT_FAULTED ? " [faulted: its calls fail]" : "");
 	}
 }
 

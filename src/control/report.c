@@ -9,7 +9,8 @@
  *       "active_thread_percentage", "sms", "memory": [{"index", "used", "limit"}],
  *       "calls", "kernels", "graph_launches", "copies", "copy_bytes",
  *       "queued_seconds" (time with work queued on the GPU, from an asynchronous
- *       call to its next good synchronize)}]}]} */
+ *       call to its next good synchronize), "faulted" (it caused a GPU fault:
+ *       every call of its fails)}]}]} */
 #include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -80,7 +81,7 @@ static json_t *client(const struct ctl_server *s, const struct ctl_conn *c)
 						     (json_int_t)c->usage.used[i], "limit",
 						     limit ? json_integer((json_int_t)limit) : json_null()));
 	}
-	return json_pack("{s:i, s:i, s:i, s:o, s:I, s:o, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f}", "pid",
+	return json_pack("{s:i, s:i, s:i, s:o, s:I, s:o, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:b}", "pid",
 			 (int)c->pid,
 			 "id", (int)c->id, "user", (int)c->uid, "command", text(c->comm, sizeof(c->comm)),
 			 "namespace", (json_int_t)c->pidns, "kubernetes", pod(c), "priority", (int)c->effective.priority,
@@ -88,7 +89,8 @@ static json_t *client(const struct ctl_server *s, const struct ctl_conn *c)
 			 c->usage.sms ? json_integer(c->usage.sms) : json_null(), "memory", mem, "calls",
 			 (json_int_t)c->stats.calls, "kernels", (json_int_t)c->stats.kernels, "graph_launches",
 			 (json_int_t)c->stats.graphs, "copies", (json_int_t)c->stats.copies, "copy_bytes",
-			 (json_int_t)c->stats.copy_bytes, "queued_seconds", (double)c->stats.queued_us / 1e6);
+			 (json_int_t)c->stats.copy_bytes, "queued_seconds", (double)c->stats.queued_us / 1e6, "faulted",
+			 !!(c->stats.flags & OMPS_CLIENT_FAULTED));
 }
 
 static json_t *server(struct ctl_daemon *d, const struct ctl_server *s)

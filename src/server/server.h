@@ -114,6 +114,7 @@ struct srv_client {
 		_Atomic uint64_t calls, kernels, graphs, copies, copy_bytes;
 		_Atomic uint64_t queued_us, queued_since; /* time with work queued; since when (0: not now) */
 		uint64_t sent_calls, sent_queued; /* as last sent: the main loop's */
+		uint32_t sent_flags;
 	} stats;
 
 	/* the data channel (channel.c, workers.c) */

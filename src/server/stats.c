@@ -103,7 +103,8 @@ void srv_stats_sweep(struct srv_state *s)
 
 		m.calls = atomic_load_explicit(&c->stats.calls, memory_order_relaxed);
 		m.queued_us = queued_us(c);
-		if (m.calls == c->stats.sent_calls && m.queued_us == c->stats.sent_queued)
+		m.flags = c->poison != CUDA_SUCCESS ? OMPS_CLIENT_FAULTED : 0; /* set before its worker ran */
+		if (m.calls == c->stats.sent_calls && m.queued_us == c->stats.sent_queued && m.flags == c->stats.sent_flags)
 			continue;
 		m.kernels = atomic_load_explicit(&c->stats.kernels, memory_order_relaxed);
 		m.graphs = atomic_load_explicit(&c->stats.graphs, memory_order_relaxed);
@@ -114,6 +115,7 @@ void srv_stats_sweep(struct srv_state *s)
 		    omps_send(s->control_fd, OMPS_MSG_CLIENT_STATS, 0, 0, &m, sizeof(m), -1, 0) == 0) {
 			c->stats.sent_calls = m.calls;
 			c->stats.sent_queued = m.queued_us;
+			c->stats.sent_flags = m.flags;
 		}
 	}
 }

@@ -180,6 +180,7 @@ int main(int argc, char **argv)
 		return graph(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--busy"))
 		return busy(argv[2]);
+	printf(PROBE ": pid %d\n", (int)getpid());
 	CK(cuLaunchKernel(fn, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
 	printf(PROBE ": launched\n");
 	if (argc > 1 && !strcmp(argv[1], "--no-sync")) {

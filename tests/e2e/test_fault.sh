@@ -27,6 +27,13 @@ S=$(servers)
 timeout 30 "$PROBE" --then "$TMP/go-culprit" >"$TMP/culprit.out" 2>&1 &
 culprit=$!
 wait_for "the server to make itself anew" 10 logged "Server +$S\] Server made anew" server
+marked() { c ps | grep -q "^$culprit_pid .*\[faulted: its calls fail\]$"; }
+culprit_pid=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/culprit.out")
+wait_for "ps to mark the culprit as faulted" 5 marked
+check "... and ps --json too, and no one else" test "$(c "ps --json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sorted((k["pid"], k["faulted"]) for s in d["servers"] for k in s["clients"] if k["faulted"]))')" = "[($culprit_pid, True)]"
 touch "$TMP/go-culprit"
 wait $culprit
 out=$(cat "$TMP/culprit.out")
