@@ -535,8 +535,10 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_
 			  : "it was idle and notices nothing");
 }
 
-/* The descriptors to keep, from the end of the record; the others closed. */
-static int keep_listed(struct srv_unpack *u)
+/* The descriptors to keep, from the end of the record, and the log and the
+ * daemon's socket the environment named (so that a record that cannot be
+ * read is still said); the others closed. */
+static int keep_listed(struct srv_unpack *u, const struct srv_state *s)
 {
 	struct srv_unpack tail = *u;
 	uint32_t n = 0;
@@ -549,10 +551,12 @@ static int keep_listed(struct srv_unpack *u)
 	if (tail.failed || n >= HANDOVER_MAX_FDS || (size_t)n * sizeof(int) > u->len - sizeof(n))
 		return -1;
 	u->len -= sizeof(n) + n * sizeof(int);
-	if (!(keep = malloc((n + 1) * sizeof(*keep))))
+	if (!(keep = malloc((n + 2) * sizeof(*keep))))
 		return -1;
 	memcpy(keep, u->p + u->len, n * sizeof(*keep)); /* not aligned in the record */
-	close_others(keep, n);
+	keep[n] = s->log_fd;
+	keep[n + 1] = s->control_fd;
+	close_others(keep, n + 2);
 	free(keep);
 	return 0;
 }
@@ -566,7 +570,7 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 	uint32_t nmods = 0;
 	CUresult fault = CUDA_ERROR_UNKNOWN;
 	CUstream z = NULL;
-	int device = 0, dev, more = 0, usage, log_fd, beat;
+	int device = 0, dev, more = 0, control, usage, log_fd, beat;
 	void *map;
 
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
@@ -577,22 +581,26 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 	close(fd);
 	u.p = map;
 	u.len = (size_t)st.st_size;
-	if (keep_listed(&u) < 0) {
+	if (keep_listed(&u, s) < 0) {
 		snprintf(err, errlen, "what the faulted server wrote down is cut short");
 		goto fail;
 	}
-	GET(&u, magic);
-	GET(&u, fault);
-	GET(&u, device);
-	GET(&u, s->settings);
-	s->control_fd = get_fd(&u);
-	usage = get_fd(&u);
-	log_fd = get_fd(&u);
-	beat = get_fd(&u);
-	if (u.failed || magic != HANDOVER_MAGIC) {
+	if (GET(&u, magic) < 0 || magic != HANDOVER_MAGIC) {
 		snprintf(err, errlen, "what the faulted server wrote down is not this version's");
 		goto fail;
 	}
+	GET(&u, fault);
+	GET(&u, device);
+	GET(&u, s->settings);
+	control = get_fd(&u);
+	usage = get_fd(&u);
+	log_fd = get_fd(&u);
+	beat = get_fd(&u);
+	if (u.failed) {
+		snprintf(err, errlen, "what the faulted server wrote down is cut short");
+		goto fail;
+	}
+	s->control_fd = control;
 	s->usage_fd = usage;
 	s->log_fd = log_fd;
 	srv_beat_adopt(beat);

@@ -198,14 +198,14 @@ static void serve(struct srv_state *s)
 static int resume_after_fault(struct srv_state *s)
 {
 	char err[512];
-	int fd = env_fd("OPENMPS_RESUME_FD");
+	int fd = env_fd("OPENMPS_RESUME_FD"), started_without = fd < 0 || s->control_fd < 0;
 
 	omps_log("Startup after a GPU fault, in the same process");
 	if (s->control_fd < 0 || fd < 0 || srv_handover_resume(s, &drv, fd, err, sizeof(err)) < 0 ||
 	    srv_workers_start(s, err, sizeof(err)) < 0 || srv_fault_start(s, err, sizeof(err)) < 0) {
 		omps_log("The server cannot make itself anew after the fault: %s. Every client loses its context; "
 			 "the next client gets a new server",
-			 fd < 0 || s->control_fd < 0 ? "started without its record" : err);
+			 started_without ? "started without its record" : err);
 		_exit(OMPS_SERVER_EXIT_FAULT);
 	}
 	serve(s);

@@ -151,4 +151,24 @@ check "server.log: the fault itself, and the server made anew" \
 kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 stop_daemon 10
+
+# 5. A record the new image cannot read (not this version's; cut short; a
+# count of descriptors past its end): it says so and exits as a faulted
+# server always did (status 3), without touching the GPU or crashing.
+resume() { # resume FILE: the server's exit status, its log in $TMP/resume.log
+	OPENMPS_CONTROL_FD=7 OPENMPS_RESUME_FD=8 OPENMPS_LOG_FD=9 "$OPENMPS_BIN/openmps-server" --resume \
+		7</dev/null 8<"$1" 9>"$TMP/resume.log"
+	echo $?
+}
+printf 'notours!\000\000\000\000' >"$TMP/foreign"              # no descriptors listed, not our magic
+{ printf 'ompshov1'; head -c 8 /dev/zero; } >"$TMP/short"          # ours, cut short
+{ printf 'ompshov1'; head -c 64 /dev/zero; printf '\377\377\000\000'; } >"$TMP/many" # 65535 descriptors listed
+head -c 4096 /dev/urandom >"$TMP/junk"
+for f in foreign short many junk; do
+	rc=$(resume "$TMP/$f")
+	check "a $f record: exit 3 [$rc]" test "$rc" = 3
+	check "... and why, in the log [$(tail -1 "$TMP/resume.log" | cut -c40-)]" \
+		grep -qE "cannot make itself anew after the fault: what the faulted server wrote down is (cut short|not this version's)" "$TMP/resume.log"
+done
+check "the foreign one is told apart" grep -q "is not this version's" <(resume "$TMP/foreign" >/dev/null; cat "$TMP/resume.log")
 finish
