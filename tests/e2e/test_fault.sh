@@ -14,6 +14,17 @@ export OPENMPS_REAL_DRIVER=$FAKECUDA LD_LIBRARY_PATH=$SHIM_DIR
 PROBE=$OPENMPS_BIN/omps-fault-probe
 FAKECUDA_STICKY_FAULTS=1 start_daemon
 
+# The idle neighbour let go: it checks its data and works on; then a new
+# client must pass too.
+idle_then_next() { # idle_then_next WHEN
+	touch "$TMP/go-idle"
+	wait $idle
+	check "the idle neighbour finds everything as it was $1 [$(tail -1 "$TMP/idle.out")]" \
+		grep -qx "fault_probe: PASS" "$TMP/idle.out"
+	out=$("$OPENMPS_BIN/omps-remote-probe" 2>&1)
+	check "the next client passes [$(tail -1 <<<"$out")]" grep -qx "remote_probe: PASS" <<<"$out"
+}
+
 neighbour() { # neighbour NAME MODE: started, and ready
 	rm -f "$TMP/go-$1"
 	timeout 60 "$PROBE" --$2 "$TMP/go-$1" >"$TMP/$1.out" 2>&1 &
@@ -48,12 +59,7 @@ check "server.log: the culprit named, the only one with work queued" \
 check "server.log: the server made anew, keeping both" \
 	logged "Server +$S\] Server made anew after the GPU fault on device 0: 2 clients kept" server
 check "the same server process serves on" test "$(servers)" = "$S"
-touch "$TMP/go-idle"
-wait $idle
-check "the idle neighbour finds everything as it was [$(tail -1 "$TMP/idle.out")]" \
-	grep -qx "fault_probe: PASS" "$TMP/idle.out"
-out=$("$OPENMPS_BIN/omps-remote-probe" 2>&1)
-check "the next client passes [$(tail -1 <<<"$out")]" grep -qx "remote_probe: PASS" <<<"$out"
+idle_then_next "after the fault"
 
 # 2. Two with work queued, the culprit waiting for nothing: the server sees
 # the fault by itself, cannot tell the two apart, and each gets the error
@@ -105,12 +111,7 @@ done
 check "one server process through ten faults" test "$(servers)" = "$S"
 check "its descriptors after each fault as after the first ($fds1)" test $same = 1
 check "the neighbour kept ten times" test "$(count "Server +$S\] Client \{PID: [0-9]+, ID: 1\} kept: it was idle")" -eq 10
-touch "$TMP/go-idle"
-wait $idle
-check "the neighbour's data and work after ten faults [$(tail -1 "$TMP/idle.out")]" \
-	grep -qx "fault_probe: PASS" "$TMP/idle.out"
-out=$("$OPENMPS_BIN/omps-remote-probe" 2>&1)
-check "the next client passes [$(tail -1 <<<"$out")]" grep -qx "remote_probe: PASS" <<<"$out"
+idle_then_next "after ten faults"
 stop_daemon 10
 
 # 3. Without the handover (OPENMPS_FAULT_HANDOVER=0), as before: the server

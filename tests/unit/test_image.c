@@ -54,13 +54,26 @@ static size_t elf(unsigned char *e, const char *const *names, int n, uint64_t si
 	return shoff + 64 * (size_t)(n + 2);
 }
 
+/* One ELF64 section header: its name's offset in .shstrtab, its type, where
+ * and how long, its linked section and its entry size. */
+static void section(unsigned char *sh, uint64_t name, uint64_t type, uint64_t off, uint64_t size, uint64_t link,
+		    uint64_t entsize)
+{
+	put(sh, name, 4);
+	put(sh + 4, type, 4);
+	put(sh + 0x18, off, 8);
+	put(sh + 0x20, size, 8);
+	put(sh + 0x28, link, 4);
+	put(sh + 0x38, entsize, 8);
+}
+
 /* A cubin whose one data section (.nv.global.init, 16 bytes) holds the
  * named 4-byte objects, global where bind says 1, local where 0; its own
  * section symbol first, as nvcc writes it. Returns its length. */
 static size_t elf_syms(unsigned char *e, const char *const *names, const int *bind, int n)
 {
 	static const char shstr[] = "\0.nv.global.init\0.symtab\0.strtab\0.shstrtab";
-	size_t shstrtab = 64, strtab = shstrtab + sizeof(shstr), len = strtab + 1, symtab, shoff, sh;
+	size_t shstrtab = 64, strtab = shstrtab + sizeof(shstr), len = strtab + 1, symtab, shoff;
 	int i;
 
 	memset(e, 0, 4096);
@@ -88,27 +101,10 @@ static size_t elf_syms(unsigned char *e, const char *const *names, const int *bi
 	put(e + 0x3a, 64, 2);
 	put(e + 0x3c, 5, 2);
 	put(e + 0x3e, 4, 2);
-	sh = shoff + 64; /* 1: the data section */
-	put(e + sh, 1, 4);
-	put(e + sh + 4, 1, 4);
-	put(e + sh + 0x20, 16, 8);
-	sh += 64; /* 2: .symtab */
-	put(e + sh, 17, 4);
-	put(e + sh + 4, 2, 4);
-	put(e + sh + 0x18, symtab, 8);
-	put(e + sh + 0x20, 24 * (size_t)(n + 2), 8);
-	put(e + sh + 0x28, 3, 4);
-	put(e + sh + 0x38, 24, 8);
-	sh += 64; /* 3: .strtab */
-	put(e + sh, 25, 4);
-	put(e + sh + 4, 3, 4);
-	put(e + sh + 0x18, strtab, 8);
-	put(e + sh + 0x20, len - strtab, 8);
-	sh += 64; /* 4: .shstrtab */
-	put(e + sh, 33, 4);
-	put(e + sh + 4, 3, 4);
-	put(e + sh + 0x18, shstrtab, 8);
-	put(e + sh + 0x20, sizeof(shstr), 8);
+	section(e + shoff + 64, 1, 1 /* PROGBITS */, 0, 16, 0, 0);
+	section(e + shoff + 128, 17, 2 /* SYMTAB */, symtab, 24 * (uint64_t)(n + 2), 3, 24);
+	section(e + shoff + 192, 25, 3 /* STRTAB */, strtab, len - strtab, 0, 0);
+	section(e + shoff + 256, 33, 3, shstrtab, sizeof(shstr), 0, 0);
 	return shoff + 64 * 5;
 }
 
