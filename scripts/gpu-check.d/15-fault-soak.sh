@@ -8,7 +8,7 @@
 # How many of the busy ones' runs passed, failed, and did every one of them
 # pass after the last fault? The GPU memory in use and the server's
 # descriptors and resident memory before the first fault and after the
-# last; the server's own time from a fault seen to serving again (its log).
+# last; the time from a fault seen to serving again (server.log).
 K=$(mktemp -d /tmp/omps-soak.XXXX)
 {
 	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu ||
@@ -49,7 +49,7 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	echo "soak: busy neighbours' runs: $(cat "$K"/busy-*.out | grep -c pass) passed, $(cat "$K"/busy-*.out | grep -c fail) failed; after the last fault $after of ${NEIGHBOURS:-8} passed"
 	echo "soak: GPU memory used $gpu0 MiB before, $gpu1 MiB after; server descriptors $fd0 then $fd1, resident $rss0 then $rss1 KiB"
 	grep -o 'serving again [0-9.]* ms' "$K/log/server.log" | awk '{print $3}' | sort -n | awk '{v[NR] = $1} END {
-		if (NR) printf "soak: from the new image'"'"'s start to serving: median %.0f ms, max %.0f ms\n", v[int((NR + 1) / 2)], v[NR]}'
+		if (NR) printf "soak: from a fault seen to serving again: median %.0f ms, max %.0f ms\n", v[int((NR + 1) / 2)], v[NR]}'
 	echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
 	unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 } >"$OUT/fault-soak.log" 2>&1

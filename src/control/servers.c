@@ -345,6 +345,10 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 	case OMPS_MSG_CLIENT_STATS:
 		on_stats(d, s, buf, n);
 		break;
+	case OMPS_MSG_SERVER_FAULT:
+		buf[n] = '\0';
+		omps_log("Server %d: %s", (int)s->pid, buf);
+		break;
 	case OMPS_MSG_REFUSED:
 		buf[n] = '\0';
 		snprintf(s->failure, sizeof(s->failure), "%.255s", buf);

@@ -290,7 +290,7 @@ void srv_fault_handle(struct srv_state *s)
 		 atomic_load(&fault.device), err, when, at > good ? (double)(at - good) / 1000.0 : 0.0);
 	omps_log("Clients with work on the GPU since their last synchronize: %s; idle: %s%s%s", busy, idle,
 		 *gone ? "; left with work queued: " : "", gone);
-	srv_handover(s, atomic_load(&fault.error), atomic_load(&fault.device)); /* returns only if it cannot */
+	srv_handover(s, atomic_load(&fault.error), atomic_load(&fault.device), at); /* returns only if it cannot */
 	omps_log("Every client of this server loses its context, as under NVIDIA MPS. The server exits; the next "
 		 "client gets a new one");
 	_exit(OMPS_SERVER_EXIT_FAULT); /* the driver frees the context with the process */

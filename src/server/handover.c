@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "log.h"
 #include "server.h"
+#include "sock.h"
 
 #define HANDOVER_MAGIC	 0x31766f68736d706fULL /* "ompshov1" */
 #define QUIET_WAIT_US	 2000000	      /* for workers to finish the call they are in */
@@ -51,6 +52,14 @@ int srv_unpack_get(struct srv_unpack *u, void *v, size_t n)
 	u->off += n;
 	return 0;
 }
+
+/* What the daemon and the log are told once it is over. */
+struct handover_summary {
+	uint64_t seen_us; /* when the fault was seen (CLOCK_MONOTONIC: the same across execve) */
+	uint32_t clients, busy;
+	int32_t culprit_pid; /* 0: none told apart */
+	uint32_t culprit_id;
+};
 
 #define PUT(p, x) srv_pack_put((p), &(x), sizeof(x))
 #define GET(u, x) srv_unpack_get((u), &(x), sizeof(x))
@@ -281,13 +290,14 @@ static struct srv_client *culprit_of(struct srv_state *s, unsigned *busy)
 	return *busy == 1 ? one : NULL;
 }
 
-void srv_handover(struct srv_state *s, CUresult fault, int device)
+void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen_us)
 {
 	static int fds[HANDOVER_MAX_FDS];
 	struct srv_pack p = {.fds = fds, .max_fds = HANDOVER_MAX_FDS};
 	struct srv_client *c, *culprit;
 	unsigned busy, kept = 0, i;
 	uint64_t magic = HANDOVER_MAGIC, t0 = omps_now_us();
+	struct handover_summary sum = {.seen_us = seen_us};
 	int fd, dev, f;
 
 	if (!enabled())
@@ -296,6 +306,10 @@ void srv_handover(struct srv_state *s, CUresult fault, int device)
 		omps_log("Handover: a worker did not leave its call within %d ms; its client is not kept",
 			 QUIET_WAIT_US / 1000);
 	culprit = culprit_of(s, &busy);
+	sum.clients = s->nclients;
+	sum.busy = busy;
+	sum.culprit_pid = culprit ? culprit->pid : 0;
+	sum.culprit_id = culprit ? culprit->id : 0;
 	fd = memfd_create("openmps-handover", 0);
 	p.f = fd >= 0 ? fdopen(dup(fd), "w") : NULL;
 	if (!p.f) {
@@ -306,6 +320,7 @@ void srv_handover(struct srv_state *s, CUresult fault, int device)
 	PUT(&p, magic);
 	PUT(&p, fault);
 	PUT(&p, device);
+	PUT(&p, sum);
 	PUT(&p, s->settings);
 	srv_pack_fd(&p, s->control_fd);
 	srv_pack_fd(&p, s->usage_fd);
@@ -535,6 +550,32 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_
 			  : "it was idle and notices nothing");
 }
 
+/* server.log, and the daemon for control.log: what the fault cost. */
+static void tell(struct srv_state *s, CUresult fault, int device, const struct handover_summary *sum, uint64_t t0)
+{
+	char err[64], who[96] = "", line[512];
+	uint64_t now = omps_now_us();
+	int n;
+
+	srv_driver_strerror(s->drv, fault, err, sizeof(err));
+	if (sum->culprit_pid)
+		snprintf(who, sizeof(who), "; the culprit, client process %d (ID %u), gets the error from every call",
+			 (int)sum->culprit_pid, sum->culprit_id);
+	else if (sum->busy > 1)
+		snprintf(who, sizeof(who), "; %u had work queued and each gets the error once", sum->busy);
+	omps_log("Server made anew after the GPU fault on device %d: %u client%s kept of %u, serving again %.1f ms "
+		 "after the fault was seen (%.1f ms after its start)",
+		 device, s->nclients, s->nclients == 1 ? "" : "s", sum->clients,
+		 now > sum->seen_us ? (double)(now - sum->seen_us) / 1000.0 : 0.0, (double)(now - t0) / 1000.0);
+	n = snprintf(line, sizeof(line),
+		     "A GPU fault on device %d (%s): the server made itself anew and serves again %.0f ms after it was "
+		     "seen, keeping %u of its %u clients%s (server.log says who lost what)",
+		     device, err, now > sum->seen_us ? (double)(now - sum->seen_us) / 1000.0 : 0.0, s->nclients,
+		     sum->clients, who);
+	if (n > 0 && s->control_fd >= 0)
+		omps_send(s->control_fd, OMPS_MSG_SERVER_FAULT, 0, 0, line, strlen(line), -1, 0);
+}
+
 /* The descriptors to keep, from the end of the record, and the log and the
  * daemon's socket the environment named (so that a record that cannot be
  * read is still said); the others closed. */
@@ -571,6 +612,7 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 	CUresult fault = CUDA_ERROR_UNKNOWN;
 	CUstream z = NULL;
 	int device = 0, dev, more = 0, control, usage, log_fd, beat;
+	struct handover_summary sum = {0};
 	void *map;
 
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
@@ -591,6 +633,7 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 	}
 	GET(&u, fault);
 	GET(&u, device);
+	GET(&u, sum);
 	GET(&u, s->settings);
 	control = get_fd(&u);
 	usage = get_fd(&u);
@@ -634,9 +677,7 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 			goto fail;
 		}
 	}
-	omps_log("Server made anew after the GPU fault on device %d: %u client%s kept, serving again %.1f ms after "
-		 "its start",
-		 device, s->nclients, s->nclients == 1 ? "" : "s", (double)(omps_now_us() - t0) / 1000.0);
+	tell(s, fault, device, &sum, t0);
 	munmap(map, (size_t)st.st_size);
 	return u.failed ? -1 : 0;
 fail:

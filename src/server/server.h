@@ -438,7 +438,7 @@ void srv_pack_fd(struct srv_pack *p, int fd); /* written, and inherited by the n
 int srv_unpack_get(struct srv_unpack *u, void *v, size_t n); /* -1 (and failed) past the end */
 /* By the main loop once the context is poisoned: returns only if the
  * server cannot make itself anew (then it exits as before). */
-void srv_handover(struct srv_state *s, CUresult fault, int device);
+void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen_us);
 /* By main, for --resume: the server's state back from the memfd at fd. */
 int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, char *err, size_t errlen);
 int srv_handover_beat_fd(void); /* the beat's memfd, kept for the successor */

@@ -59,6 +59,8 @@ check "server.log: the culprit named, the only one with work queued" \
 check "server.log: the server made anew, keeping both" \
 	logged "Server +$S\] Server made anew after the GPU fault on device 0: 2 clients kept" server
 check "the same server process serves on" test "$(servers)" = "$S"
+check "control.log: what the fault cost, and who caused it" \
+	logged "Server $S: A GPU fault on device 0 \(CUDA_ERROR_ILLEGAL_ADDRESS \(700\)\): the server made itself anew and serves again [0-9]+ ms after it was seen, keeping 2 of its 2 clients; the culprit, client process [0-9]+ \(ID [0-9]+\), gets the error from every call"
 idle_then_next "after the fault"
 
 # 2. Two with work queued, the culprit waiting for nothing: the server sees
