@@ -102,6 +102,8 @@ static const char *unkeepable(struct srv_client *c)
 		return "its worker was still in a call";
 	if (c->host.jobs || c->host.retired || c->host.unsharing)
 		return "a request for host memory was under way";
+	if (!srv_host_keepable(c))
+		return "host memory it shared could not be held open (the server's descriptor limit)";
 	if (c->hostfn.area)
 		return "it uses host functions";
 	if (any_live(c->graph.graphs, c->graph.ngraphs) || any_live(c->graph.execs, c->graph.nexecs) ||

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -105,6 +106,19 @@ static int count_map(struct srv_client *c, uint64_t bytes, char *why, size_t len
 	return 0;
 }
 
+/* Whether a shared range's descriptor may stay open for a successor
+ * (handover.c): only below half the descriptor limit, which is for the
+ * clients' sockets first. Descriptors are numbered lowest free first, so
+ * the number says about how many are open. */
+static int fd_keepable(int fd)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1;
+	return (rlim_t)fd < rl.rlim_cur / 2;
+}
+
 static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char *why, size_t len)
 {
 	struct srv_driver *drv = c->srv->drv;
@@ -151,6 +165,10 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 	h->bytes = m->bytes;
 	h->device_ptr = d;
 	h->fd = fd; /* the job's no more */
+	if (!fd_keepable(fd)) { /* the client cannot be kept through a fault */
+		close(fd);
+		h->fd = -1;
+	}
 	pthread_mutex_lock(&c->host.lock);
 	h->next = c->host.maps;
 	c->host.maps = h;
@@ -451,6 +469,16 @@ void srv_host_release(struct srv_client *c)
 		sync_all(c); /* no copy may be left using it */
 	drop_list(c, h);
 	drop_list(c, retired);
+}
+
+int srv_host_keepable(struct srv_client *c)
+{
+	struct srv_host *h;
+
+	for (h = c->host.maps; h; h = h->next)
+		if (h->fd < 0)
+			return 0;
+	return 1;
 }
 
 void srv_host_save(struct srv_client *c, struct srv_pack *p)

@@ -155,6 +155,21 @@ kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 stop_daemon 10
 
+# 4b. A server short of descriptors (its limit 32: half of it for the
+# clients' sockets) closes what a shared host range would need to be kept;
+# its client is then not kept through a fault, and the log says why.
+(ulimit -n 32 && FAKECUDA_STICKY_FAULTS=1 "$CTL" -d) || fail "the daemon did not start with 32 descriptors"
+neighbour idle idle
+S=$(servers)
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the server to make itself anew" 10 logged "Server +$S\] Server made anew" server
+check "server.log: the neighbour is not kept, and why" \
+	logged "Server +$S\] Client process [0-9]+ \(ID 1\) cannot be kept: host memory it shared could not be held open \(the server's descriptor limit\)" server
+touch "$TMP/go-idle"
+wait $idle
+check "... it gets an error, not a hang [$(tail -1 "$TMP/idle.out")]" grep -qE "lost the openmps server|FAIL" "$TMP/idle.out"
+stop_daemon 10
+
 # 5. A record the new image cannot read (not this version's; cut short; a
 # count of descriptors past its end): it says so and exits as a faulted
 # server always did (status 3), without touching the GPU or crashing.
