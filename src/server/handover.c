@@ -169,14 +169,14 @@ void srv_pack_fd(struct srv_pack *p, int fd)
 		p->fds[p->nfds++] = fd;
 }
 
-/* Under modules_lock: a worker still releasing a client that left may
- * unload one meanwhile. */
+/* Under modules_lock, held until every client's record names its modules
+ * by their place in this list: a worker still releasing a client that left
+ * may unload one, which would move the places of those after it. */
 static void save_modules(struct srv_state *s, struct srv_pack *p)
 {
 	struct srv_shared_module *m;
 	uint32_t n = 0;
 
-	pthread_mutex_lock(&s->modules_lock);
 	for (m = s->shared_modules; m; m = m->next)
 		n++;
 	PUT(p, n);
@@ -185,11 +185,9 @@ static void save_modules(struct srv_state *s, struct srv_pack *p)
 		PUT(p, m->len);
 		srv_pack_put(p, m->image, m->len + 1);
 	}
-	pthread_mutex_unlock(&s->modules_lock);
 }
 
-/* Its place in the list save_modules wrote: no client being kept can
- * unload one (its worker is out), and one that goes comes after. */
+/* Its place in the list save_modules wrote (modules_lock held). */
 static uint32_t shared_index(struct srv_state *s, const struct srv_shared_module *want)
 {
 	struct srv_shared_module *m;
@@ -335,6 +333,7 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 			close(fd);
 			return;
 		}
+	pthread_mutex_lock(&s->modules_lock);
 	save_modules(s, &p);
 	for (c = s->clients; c; c = c->next) {
 		const char *why = unkeepable(c);
@@ -349,6 +348,7 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 		save_client(c, &p, c == culprit);
 		kept++;
 	}
+	pthread_mutex_unlock(&s->modules_lock);
 	f = 0;
 	PUT(&p, f);
 	/* Last, the descriptors the new image keeps, so that it can close the
