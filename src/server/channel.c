@@ -177,6 +177,15 @@ void srv_channel_run(struct srv_client *c)
 	}
 }
 
+/* The buffer one request record is copied into, page-aligned (pin() page-locks it). */
+static int record_buffer(struct srv_client *c)
+{
+	c->buf_len = (omps_ring_max_payload(&c->req) + 4095) & ~(size_t)4095;
+	if (posix_memalign((void **)&c->buf, 4096, c->buf_len))
+		c->buf = NULL;
+	return c->buf ? 0 : -1;
+}
+
 static int map_rings(struct srv_client *c, int memfd, const struct omps_channel_open *o, char *err,
 		     size_t errlen)
 {
@@ -223,10 +232,7 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 		return -1;
 	c->ring_fd = memfd; /* the caller's no more */
 	c->ring_sizes = o;
-	c->buf_len = (omps_ring_max_payload(&c->req) + 4095) & ~(size_t)4095;
-	if (posix_memalign((void **)&c->buf, 4096, c->buf_len))
-		c->buf = NULL;
-	if (!c->buf) {
+	if (record_buffer(c) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -310,10 +316,7 @@ int srv_channel_adopt(struct srv_client *c, int ring_fd, int bell, const struct 
 	c->ring_fd = ring_fd; /* the client's from here, closed with it */
 	c->bell = bell;
 	c->ring_sizes = *o;
-	if (ring_fd < 0 || bell < 0 || map_rings(c, ring_fd, o, err, sizeof(err)) < 0)
-		return -1;
-	c->buf_len = (omps_ring_max_payload(&c->req) + 4095) & ~(size_t)4095;
-	if (posix_memalign((void **)&c->buf, 4096, c->buf_len))
+	if (ring_fd < 0 || bell < 0 || map_rings(c, ring_fd, o, err, sizeof(err)) < 0 || record_buffer(c) < 0)
 		return -1;
 	c->parked = 1;
 	if (srv_workers_park(c, 1) < 0)

@@ -25,6 +25,8 @@ idle_then_next() { # idle_then_next WHEN
 	check "the next client passes [$(tail -1 <<<"$out")]" grep -qx "remote_probe: PASS" <<<"$out"
 }
 
+count() { grep -cE -- "$1" "$OPENMPS_LOG_DIRECTORY/server.log"; } # server.log's lines matching $1
+
 neighbour() { # neighbour NAME MODE: started, and ready
 	rm -f "$TMP/go-$1"
 	timeout 60 "$PROBE" --$2 "$TMP/go-$1" >"$TMP/$1.out" 2>&1 &
@@ -71,7 +73,7 @@ neighbour busy busy
 neighbour graph graph
 timeout 30 "$PROBE" --no-sync >"$TMP/culprit.out" 2>&1 &
 culprit=$!
-anew() { [ "$(grep -cE "Server +$S\] Server made anew" "$OPENMPS_LOG_DIRECTORY/server.log")" -ge "$1" ]; }
+anew() { [ "$(count "Server +$S\] Server made anew")" -ge "$1" ]; }
 wait_for "the server to make itself anew, no one synchronizing" 10 anew 2
 check "server.log: two had work queued, and that one context cannot tell them apart" \
 	logged "Server +$S\] 2 clients had work queued: one context cannot tell which faulted" server
@@ -100,7 +102,6 @@ stop_daemon 10
 FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
 S=$(servers)
-count() { grep -cE -- "$1" "$OPENMPS_LOG_DIRECTORY/server.log"; }
 settled() { anew "$1" && [ "$(count "Number of active clients is 1\.")" -ge "$1" ]; }
 fds() { ls "/proc/$S/fd" | wc -l; }
 same=1
