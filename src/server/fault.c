@@ -27,7 +27,8 @@
 #include "server.h"
 
 #define FAULT_WATCH_MS 5	 /* between probes while a client has work queued */
-#define FAULT_IDLE_MS  1000 /* ... and while none has */
+#define FAULT_IDLE_MS  1000 /* ... and while none has for FAULT_DOZE_TICKS looks */
+#define FAULT_DOZE_TICKS 20
 #define FAULT_WATCH_MAX 60000
 
 static struct {
@@ -38,6 +39,7 @@ static struct {
 	atomic_int device;
 	_Atomic uint64_t at_us, last_good_us;
 	atomic_int queued; /* clients with work queued since their last synchronize */
+	atomic_int active; /* a client queued work since the watch last looked */
 	atomic_int dozing; /* the watch sleeps at its idle pace: the next client with work wakes it */
 	atomic_int stop;   /* the server is closing its contexts: no more probes */
 	int busy_ms, idle_ms; /* the watch's paces */
@@ -55,12 +57,17 @@ void srv_fault_queued(struct srv_client *c, int queued)
 	    atomic_exchange(&c->queued, queued) == queued)
 		return; /* the common case, a launch after a launch, costs a load */
 	srv_stats_queued(c, queued);
-	/* A client with work wakes the watch to its quick pace, if it dozes:
-	 * once a doze, not at each launch after a synchronize (an eventfd write
-	 * and a thread woken a round trip cost 1-2 us of it on the H200). */
+	/* A client with work wakes the watch to its quick pace, if it dozes.
+	 * The watch dozes only after FAULT_DOZE_TICKS looks with no work
+	 * queued, so a client that launches and synchronizes in a loop never
+	 * pokes it (an eventfd write and a thread woken each round trip cost
+	 * 1-2 us of it on the H200). */
 	atomic_fetch_add(&fault.queued, queued ? 1 : -1);
-	if (queued && atomic_load(&fault.dozing) && atomic_exchange(&fault.dozing, 0) &&
-	    fault.poke >= 0)
+	if (!queued)
+		return;
+	if (!atomic_load_explicit(&fault.active, memory_order_relaxed))
+		atomic_store_explicit(&fault.active, 1, memory_order_relaxed);
+	if (atomic_load(&fault.dozing) && atomic_exchange(&fault.dozing, 0) && fault.poke >= 0)
 		(void)!write(fault.poke, &one, sizeof(one));
 }
 
@@ -147,20 +154,30 @@ static int probe_all(struct srv_state *s)
 	return 0;
 }
 
+/* By the watch: a client has work queued, or queued some since the last look. */
+static int worked(void)
+{
+	return atomic_load(&fault.queued) > 0 || atomic_exchange(&fault.active, 0);
+}
+
 static void *watch(void *arg)
 {
 	struct srv_state *s = arg;
 	struct pollfd p = {.fd = fault.poke, .events = POLLIN};
+	int idle_looks = 0, doze;
 	uint64_t n;
 
 	while (!atomic_load(&fault.stop) && !probe_all(s)) {
-		int busy;
-
-		atomic_store(&fault.dozing, 1); /* before the look at queued: a client's first work then pokes */
-		busy = atomic_load(&fault.queued) > 0;
-		if (busy)
-			atomic_store(&fault.dozing, 0);
-		if (poll(&p, 1, busy ? fault.busy_ms : fault.idle_ms) > 0)
+		idle_looks = worked() ? 0 : idle_looks + 1;
+		doze = idle_looks >= FAULT_DOZE_TICKS;
+		if (doze) {
+			atomic_store(&fault.dozing, 1); /* before the look at queued: a client's first work then pokes */
+			if (worked()) {
+				atomic_store(&fault.dozing, 0);
+				doze = idle_looks = 0;
+			}
+		}
+		if (poll(&p, 1, doze ? fault.idle_ms : fault.busy_ms) > 0)
 			(void)!read(fault.poke, &n, sizeof(n));
 	}
 	return NULL; /* stopped, or the main loop takes it from here */
