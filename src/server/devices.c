@@ -92,7 +92,7 @@ void srv_device_attrs(struct srv_driver *drv, int dev, int32_t *attrs, int n)
 	}
 }
 
-CUresult srv_device_chunks(struct srv_driver *drv, int ordinal, CUdevResource *res, unsigned *n)
+CUresult srv_device_chunks(struct srv_driver *drv, int ordinal, int fine, CUdevResource *res, unsigned *n)
 {
 	CUdevResource all;
 	unsigned unit;
@@ -108,6 +108,10 @@ CUresult srv_device_chunks(struct srv_driver *drv, int ordinal, CUdevResource *r
 		return r;
 	unit = all.sm.smCoscheduledAlignment > all.sm.minSmPartitionSize ? all.sm.smCoscheduledAlignment
 									  : all.sm.minSmPartitionSize;
-	r = drv->dev_sm_resource_split_by_count(res, n, &all, NULL, 0, unit ? unit : 1);
+	if (fine)
+		r = drv->dev_sm_resource_split_by_count(res, n, &all, NULL, CU_DEV_SM_RESOURCE_SPLIT_IGNORE_SM_COSCHEDULING,
+							1);
+	else
+		r = drv->dev_sm_resource_split_by_count(res, n, &all, NULL, 0, unit ? unit : 1);
 	return r == CUDA_SUCCESS && !*n ? CUDA_ERROR_NOT_SUPPORTED : r;
 }

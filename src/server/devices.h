@@ -13,9 +13,12 @@ int srv_devices_open(struct srv_driver *drv, struct omps_server_ready *r, CUcont
 /* Every attribute of device dev the driver knows, 0 for the others. */
 void srv_device_attrs(struct srv_driver *drv, int dev, int32_t *attrs, int n);
 void srv_devices_close(struct srv_driver *drv, const struct omps_server_ready *r);
-/* Device ordinal's SMs split into the smallest groups the driver makes
- * (its chunks, qos.c's slots), at most *n of them into res; *n: how many.
- * The same split for the daemon's static partitions and the server's. */
-CUresult srv_device_chunks(struct srv_driver *drv, int ordinal, CUdevResource *res, unsigned *n);
+/* Device ordinal's SMs split into the smallest groups the driver makes,
+ * at most *n of them into res; *n: how many. Coscheduled (fine 0): the
+ * groups keep the GPU's hierarchy, so clusters of up to the group's size
+ * run in them (8 SMs on an H100 or H200): the daemon's static partitions'
+ * chunks. Fine: the driver ignores that hierarchy (2 SMs on an H200,
+ * clusters of at most 2 blocks): qos.c's slots for shares. */
+CUresult srv_device_chunks(struct srv_driver *drv, int ordinal, int fine, CUdevResource *res, unsigned *n);
 
 #endif

@@ -40,6 +40,12 @@ static void launched(struct srv_client *c, const struct srv_function *f, const s
 		srv_deferred(c, r);
 		return;
 	}
+	if (r == CUDA_ERROR_INVALID_CLUSTER_SIZE && srv_qos_fine(c, m->dev) && !c->qos.cluster_told) {
+		c->qos.cluster_told = 1;
+		omps_log("Client process %d: its SM share is split finely, where clusters of more than 2 blocks "
+			 "do not run; OPENMPS_SM_SPLIT=coscheduled for the server keeps clusters of up to 8",
+			 (int)c->pid);
+	}
 	srv_deferred_on(c, r, "launch of %.80s (grid %u,%u,%u, block %u,%u,%u, %u bytes of shared memory, %u attributes)",
 			f->name, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1], m->block[2],
 			m->shared_mem, m->nattrs);
@@ -99,7 +105,8 @@ void srv_launch_occupancy(struct srv_client *c, const struct omps_call_occupancy
 	size_t smem = 0;
 	int64_t value = 0;
 	int v = 0;
-	CUresult r = f ? srv_use_device(c, srv_function_dev(c, f), NULL) : CUDA_ERROR_INVALID_HANDLE;
+	CUstream s = NULL; /* the client's: clusters fit as its SM share lets them */
+	CUresult r = f ? srv_use_device(c, srv_function_dev(c, f), &s) : CUDA_ERROR_INVALID_HANDLE;
 
 	if (r != CUDA_SUCCESS) {
 		srv_reply_value(c, r, 0);
@@ -119,7 +126,7 @@ void srv_launch_occupancy(struct srv_client *c, const struct omps_call_occupancy
 		cluster.value.clusterDim.y = m->cluster[1];
 		cluster.value.clusterDim.z = m->cluster[2];
 		cfg = (CUlaunchConfig){m->grid[0], m->grid[1],	    m->grid[2], m->block[0], m->block[1], m->block[2],
-				       (unsigned int)m->smem, NULL, &cluster,   m->cluster[0] ? 1 : 0};
+				       (unsigned int)m->smem, s, &cluster,	    m->cluster[0] ? 1 : 0};
 		r = c->srv->drv->occupancy_clusters(&v, f->fn, &cfg);
 		value = v;
 		break;

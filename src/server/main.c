@@ -52,7 +52,7 @@ static int query_chunks(void)
 	}
 	for (i = 0; i < r.ndevices; i++) {
 		n = SRV_MAX_SLOTS;
-		e = srv_device_chunks(&drv, r.dev[i].ordinal, res, &n);
+		e = srv_device_chunks(&drv, r.dev[i].ordinal, 0, res, &n);
 		if (e != CUDA_SUCCESS) {
 			srv_driver_strerror(&drv, e, err, sizeof(err));
 			fprintf(stderr, "openmps-server: device %d cannot be split into SM partitions: %s\n",

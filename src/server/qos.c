@@ -5,6 +5,12 @@
  *     a share is a run of them (share_slots: the nearest count, no more
  *     than lets as many such shares as fit in 100 % have runs of their
  *     own), placed where it overlaps the runs in use least (place).
+ *     Shares' slots are the driver's finest (2 SMs on an H200, whose 8-SM
+ *     coscheduled groups number 15 and leave 12 SMs in none: eight shares
+ *     of 12 % got 8 SMs each there). The cost: a kernel of a client with a
+ *     share runs in clusters of at most 2 blocks; OPENMPS_SM_SPLIT=
+ *     coscheduled keeps the groups whole. Static partitions (-S) are runs
+ *     of coscheduled groups always, NVIDIA's chunks.
  *   - its priority: stream priorities are split in two. Normal clients (0)
  *     get every level but the lowest, with their own priorities kept in
  *     order; below-normal clients (1) run at the lowest level, and on a
@@ -55,11 +61,25 @@ static uint32_t reserve_milli(void)
 	return PRIORITY_RESERVE_MILLI;
 }
 
+/* OPENMPS_SM_SPLIT: "fine" (the default) or "coscheduled"; 1 for fine. */
+static int sm_split(void)
+{
+	const char *v = getenv("OPENMPS_SM_SPLIT");
+
+	if (!v || !*v || !strcmp(v, "fine"))
+		return 1;
+	if (!strcmp(v, "coscheduled"))
+		return 0;
+	omps_log("OPENMPS_SM_SPLIT=%s: must be fine or coscheduled; using fine", v);
+	return 1;
+}
+
 void srv_qos_init(struct srv_state *s)
 {
 	uint32_t i;
 
 	s->reserve_milli = reserve_milli();
+	s->sm_split = sm_split();
 	pthread_mutex_init(&s->part_lock, NULL);
 	for (i = 0; i < s->devices.ndevices; i++)
 		if (s->drv->ctx_set_current(s->ctx[i]) == CUDA_SUCCESS)
@@ -137,12 +157,14 @@ static void not_enforced(struct srv_state *s, int dev, uint32_t atp_milli, const
 		 dev, why);
 }
 
-/* Under part_lock: the device's slots, made once: its SMs split into the
- * smallest groups the driver makes (its granule). A partition is a run of
- * consecutive slots, made into one green context. */
-static struct srv_slots *slots_of(struct srv_state *s, int dev, uint32_t atp_milli)
+/* Under part_lock: the device's slots of one split (fine: shares'; else
+ * static partitions'), made once: its SMs in the smallest groups the
+ * driver makes (its granule). A partition is a run of consecutive slots,
+ * made into one green context. A driver that cannot split finely gives
+ * shares coscheduled slots, and server.log says so. */
+static struct srv_slots *slots_of(struct srv_state *s, int dev, int fine, uint32_t atp_milli)
 {
-	struct srv_slots *sl = s->slots[dev];
+	struct srv_slots **slot = fine ? &s->slots[dev] : &s->chunks[dev], *sl = *slot;
 	struct srv_driver *drv = s->drv;
 	unsigned n = SRV_MAX_SLOTS;
 	CUresult r;
@@ -155,7 +177,17 @@ static struct srv_slots *slots_of(struct srv_state *s, int dev, uint32_t atp_mil
 		return NULL;
 	}
 	sl = calloc(1, sizeof(*sl));
-	r = sl ? srv_device_chunks(drv, s->devices.dev[dev].ordinal, sl->res, &n) : CUDA_ERROR_OUT_OF_MEMORY;
+	r = sl ? srv_device_chunks(drv, s->devices.dev[dev].ordinal, fine, sl->res, &n) : CUDA_ERROR_OUT_OF_MEMORY;
+	if (r != CUDA_SUCCESS && sl && fine) {
+		char e[96];
+
+		srv_driver_strerror(drv, r, e, sizeof(e));
+		omps_log("The SMs of device %d cannot be split finely (%s): SM shares come in its coscheduled groups",
+			 dev, e);
+		n = SRV_MAX_SLOTS;
+		fine = 0;
+		r = srv_device_chunks(drv, s->devices.dev[dev].ordinal, 0, sl->res, &n);
+	}
 	if (r != CUDA_SUCCESS) {
 		char e[96];
 
@@ -166,7 +198,8 @@ static struct srv_slots *slots_of(struct srv_state *s, int dev, uint32_t atp_mil
 	}
 	sl->n = n;
 	sl->sms = sl->res[0].sm.smCount;
-	s->slots[dev] = sl;
+	sl->fine = fine;
+	*slot = sl;
 	return sl;
 }
 
@@ -209,19 +242,18 @@ static unsigned place(const struct srv_slots *sl, unsigned k)
 	return best;
 }
 
-/* Under part_lock: the partition of slots [start, start + k) of dev, with
- * its green context, made at its first use and kept. */
-static struct srv_partition *partition_of(struct srv_state *s, int dev, unsigned start, unsigned k,
-					  uint32_t atp_milli)
+/* Under part_lock: the partition of slots [start, start + k) of sl, a
+ * split of dev, with its green context, made at its first use and kept. */
+static struct srv_partition *partition_of(struct srv_state *s, struct srv_slots *sl, int dev, unsigned start,
+					  unsigned k, uint32_t atp_milli)
 {
-	struct srv_slots *sl = s->slots[dev];
 	struct srv_partition *p;
 	CUdevResourceDesc desc;
 	CUdevice d;
 	CUresult r;
 
 	for (p = s->parts; p; p = p->next)
-		if (p->dev == dev && p->start == start && p->slots == k)
+		if (p->of == sl && p->start == start && p->slots == k)
 			return p;
 	r = s->drv->device_get(&d, s->devices.dev[dev].ordinal);
 	if (r == CUDA_SUCCESS)
@@ -238,20 +270,20 @@ static struct srv_partition *partition_of(struct srv_state *s, int dev, unsigned
 		return NULL;
 	}
 	*p = (struct srv_partition){.next = s->parts, .dev = dev, .start = start, .slots = k,
-				    .sms = k * sl->sms, .green = p->green};
+				    .sms = k * sl->sms, .of = sl, .green = p->green};
 	s->parts = p;
 	return p;
 }
 
 /* Under part_lock: p has one user more (by 1) or less (by -1), and its
  * slots with it. */
-static void count_user(struct srv_slots *sl, struct srv_partition *p, int by)
+static void count_user(struct srv_partition *p, int by)
 {
 	unsigned i;
 
 	p->users += by;
 	for (i = p->start; i < p->start + p->slots; i++)
-		sl->users[i] += by;
+		p->of->users[i] += by;
 }
 
 /* The partition for a share of dev, placed to overlap the others in use
@@ -265,14 +297,14 @@ static struct srv_partition *partition_take(struct srv_state *s, int dev, uint32
 	if (!sms)
 		return NULL;
 	pthread_mutex_lock(&s->part_lock);
-	sl = slots_of(s, dev, atp_milli);
+	sl = slots_of(s, dev, s->sm_split, atp_milli);
 	if (sl) {
 		k = share_slots(sl, sms, atp_milli);
 		start = place(sl, k);
-		p = partition_of(s, dev, start, k, atp_milli);
+		p = partition_of(s, sl, dev, start, k, atp_milli);
 	}
 	if (p)
-		count_user(sl, p, 1);
+		count_user(p, 1);
 	pthread_mutex_unlock(&s->part_lock);
 	return p;
 }
@@ -286,14 +318,14 @@ static struct srv_partition *partition_static(struct srv_state *s, int dev, unsi
 	struct srv_slots *sl;
 
 	pthread_mutex_lock(&s->part_lock);
-	sl = slots_of(s, dev, 100000);
+	sl = slots_of(s, dev, 0, 100000);
 	if (sl && count && start + count <= sl->n)
-		p = partition_of(s, dev, start, count, 100000);
+		p = partition_of(s, sl, dev, start, count, 100000);
 	else if (sl)
 		omps_log("A static SM partition names chunks %u to %u of device %d, which has %u", start,
 			 start + count - 1, dev, sl->n);
 	if (p)
-		count_user(sl, p, 1);
+		count_user(p, 1);
 	pthread_mutex_unlock(&s->part_lock);
 	return p;
 }
@@ -303,7 +335,7 @@ static void partition_put(struct srv_state *s, struct srv_partition *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&s->part_lock);
-	count_user(s->slots[p->dev], p, -1);
+	count_user(p, -1);
 	pthread_mutex_unlock(&s->part_lock);
 }
 
@@ -457,6 +489,13 @@ void srv_qos_release(struct srv_client *c)
 		c->qos.part[i] = NULL;
 	}
 	pthread_mutex_destroy(&c->qos_lock);
+}
+
+int srv_qos_fine(const struct srv_client *c, int dev)
+{
+	const struct srv_partition *p = dev >= 0 && dev < OMPS_MAX_DEVICES ? c->qos.part[dev] : NULL;
+
+	return p && p->of->fine;
 }
 
 unsigned srv_qos_sms(const struct srv_client *c, int dev)

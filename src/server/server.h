@@ -106,6 +106,7 @@ struct srv_client {
 		int static_dev;	    /* its static SM partition's device; -1: none */
 		unsigned static_start, static_count;
 		unsigned epoch;	    /* of srv_state's normal_epoch, when applied */
+		int cluster_told;   /* server.log said why its clusters do not fit */
 	} qos;
 	uint64_t usage_sent_us; /* last told the daemon (ps) */
 	int usage_dirty;
@@ -228,15 +229,18 @@ struct srv_partition {
 	int dev;
 	unsigned start, slots; /* the run of the device's slots it holds */
 	unsigned sms;	       /* slots x the slot's SMs */
+	struct srv_slots *of;  /* the split its slots are of */
 	CUgreenCtx green;
 	unsigned users;
 };
 
-/* A device's SMs in the smallest groups the driver makes, and how many
- * clients' partitions hold each (qos.c, under part_lock). */
+/* A device's SMs in the smallest groups of one split of the driver's
+ * (devices.h), and how many clients' partitions hold each (qos.c, under
+ * part_lock). */
 #define SRV_MAX_SLOTS 256
 struct srv_slots {
 	unsigned n, sms; /* slots, and SMs in each; 0: not made yet */
+	int fine;	 /* the split ignores the GPU's hierarchy (clusters of 2 at most) */
 	CUdevResource res[SRV_MAX_SLOTS];
 	unsigned users[SRV_MAX_SLOTS];
 };
@@ -268,7 +272,9 @@ struct srv_state {
 	struct srv_workers workers;
 	pthread_mutex_t part_lock;
 	struct srv_partition *parts; /* qos.c */
-	struct srv_slots *slots[OMPS_MAX_DEVICES]; /* made at a device's first partition */
+	struct srv_slots *slots[OMPS_MAX_DEVICES];  /* shares' slots, made at a device's first share */
+	struct srv_slots *chunks[OMPS_MAX_DEVICES]; /* static partitions' (coscheduled), at the first */
+	int sm_split;				    /* OPENMPS_SM_SPLIT: 1 fine (the default), 0 coscheduled */
 	atomic_int part_warned;
 	uint32_t reserve_milli; /* of the SMs, kept from below-normal clients (qos.c) */
 	atomic_uint normal_clients; /* ... while there are normal ones: */
@@ -398,6 +404,8 @@ int srv_qos_priority(const struct srv_client *c, int dev, int asked);
 /* The range a client sees: one level fewer than the device's, the lowest kept for priority 1. */
 void srv_qos_priority_range(const struct srv_state *s, int dev, int *least, int *greatest);
 unsigned srv_qos_sms(const struct srv_client *c, int dev);
+/* 1: the client's partition on dev is of the fine split (clusters of 2 at most). */
+int srv_qos_fine(const struct srv_client *c, int dev);
 uint64_t srv_qos_used(const struct srv_client *c, int dev);
 /* CUDA_ERROR_OUT_OF_MEMORY (logged) when bytes more would pass its limit. */
 CUresult srv_qos_mem_check(struct srv_client *c, int dev, uint64_t bytes, const char *what);

@@ -7,6 +7,9 @@
  *                 (fakecuda only): "prio P: runs at X"
  *   launch-prio P the same kernel on a stream of default priority, launched
  *                 with the launch attribute priority P: "launch-prio P: runs at X"
+ *   cluster K     the smid kernel in clusters of K blocks: how many such
+ *                 clusters cuOccupancyMaxActiveClusters says fit, and the
+ *                 launch's result: "cluster K: fits N, launch CUDA_..."
  *   meminfo       "meminfo: free F total T"
  *   stack V, heap V  cuCtxSetLimit of the stack or heap size to V bytes:
  *                 "stack V: CUDA_..., now N" (cuCtxGetLimit after it)
@@ -136,6 +139,32 @@ static int launch_prio(int p)
 	return 0;
 }
 
+static int cluster(unsigned k)
+{
+	CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION};
+	CUlaunchConfig cfg = {.gridDimX = 16 * k, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 32, .blockDimY = 1,
+			      .blockDimZ = 1, .attrs = &attr, .numAttrs = 1};
+	unsigned n = 16 * k;
+	void *args[] = {&out, &n};
+	CUfunction fn;
+	CUresult r;
+	int fits = -1;
+
+	attr.value.clusterDim.x = k;
+	attr.value.clusterDim.y = attr.value.clusterDim.z = 1;
+	if (launch("smid", NULL, 1, 1) < 0) /* loads the module, allocates out */
+		return -1;
+	CK(cuStreamCreate(&cfg.hStream, CU_STREAM_NON_BLOCKING));
+	CK(cuModuleGetFunction(&fn, smid_mod, "smid"));
+	CK(cuOccupancyMaxActiveClusters(&fits, fn, &cfg));
+	r = cuLaunchKernelEx(&cfg, fn, args, NULL);
+	if (r == CUDA_SUCCESS)
+		r = cuStreamSynchronize(cfg.hStream);
+	CK(cuStreamDestroy(cfg.hStream));
+	printf("cluster %u: fits %d, launch %s\n", k, fits, name(r));
+	return 0;
+}
+
 static int fill(size_t step, int async)
 {
 	CUresult r = CUDA_SUCCESS;
@@ -201,6 +230,8 @@ static int step(char **argv, int *i, int argc)
 		printf("%s %s: %s, now %zu\n", what, arg, name(r), now);
 		return 0;
 	}
+	if (!strcmp(what, "cluster"))
+		return cluster((unsigned)atoi(arg));
 	if (!strcmp(what, "launch-prio"))
 		return launch_prio(atoi(arg));
 	if (!strcmp(what, "fill") || !strcmp(what, "fill-async"))

@@ -1,13 +1,18 @@
 # Limits the server enforces (qos.c), over fakecuda, whose 132 SMs split
-# into groups of 8 as an H100's do, and whose kernels report the SMs and the
-# stream priority they ran with:
+# into groups of 8 that keep clusters of 8 (coscheduled, as an H100's do)
+# or finely into groups of 2 that keep clusters of 2, and whose kernels
+# report the SMs and the stream priority they ran with:
 #   - active thread percentage: a client's kernels run on its share of the
 #     SMs, from its environment or the server's setting (the lower wins),
-#     as a run of the device's groups of 8 (the nearest whole number, and
+#     as a run of the device's groups of 2 (the nearest whole number, and
 #     no more than lets as many such shares as fit in 100% have their own);
 #     shares are placed where they overlap the others in use least, so
 #     shares that sum to 100% or less get disjoint SMs; a change on a
-#     running server reaches running clients at their next launch.
+#     running server reaches running clients at their next launch. A
+#     client with a share runs clusters of 2, and is told that larger ones
+#     do not fit (cuOccupancyMaxActiveClusters, the launch's error, one
+#     line in server.log); OPENMPS_SM_SPLIT=coscheduled shares in groups
+#     of 8, where clusters of 8 run.
 #   - memory limit: cuMemAlloc, cuMemAllocAsync and module data count;
 #     cuMemGetInfo's total is the limit; past it, CUDA_ERROR_OUT_OF_MEMORY
 #     while other clients allocate on; a lower limit set meanwhile applies.
@@ -54,12 +59,23 @@ together() {
 out=$(together 25 25 25 25)
 check "four at 25% hold four disjoint runs [$out]" test "$out" = "32 SMs, 0..31;32 SMs, 32..63;32 SMs, 64..95;32 SMs, 96..127;"
 out=$(together 50 50)
-check "two at 50% hold the two halves, not one group of 72 between them [$out]" \
-	test "$out" = "64 SMs, 0..63;64 SMs, 64..127;"
+check "two at 50% hold the two halves [$out]" test "$out" = "66 SMs, 0..65;66 SMs, 66..131;"
 out=$(together 50 25 25)
-check "50%, 25% and 25% fit apart [$out]" test "$out" = "64 SMs, 0..63;32 SMs, 64..95;32 SMs, 96..127;"
+check "50%, 25% and 25% fit apart [$out]" test "$out" = "66 SMs, 0..65;32 SMs, 66..97;32 SMs, 98..129;"
 out=$(together 60 60)
-check "past 100%, two at 60% overlap as little as they can [$out]" test "$out" = "80 SMs, 0..79;80 SMs, 48..127;"
+check "past 100%, two at 60% overlap as little as they can [$out]" test "$out" = "80 SMs, 0..79;80 SMs, 52..131;"
+out=$(together 12 12 12 12 12 12 12 12)
+check "eight at 12% hold eight disjoint runs of 16 [$out]" test "$out" = "$(for i in 0 1 2 3 4 5 6 7; do
+	printf '16 SMs, %d..%d;' $((16 * i)) $((16 * i + 15))
+done)"
+
+# Clusters: 2 blocks fit a fine share, 4 do not, and the client is told so.
+out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe cluster 2 cluster 4 | tr '\n' ';')
+check "at 25%, clusters of 2 run and clusters of 4 are refused as the driver refuses them [$out]" \
+	test "$out" = "cluster 2: fits 16, launch CUDA_SUCCESS;cluster 4: fits 0, launch CUDA_ERROR_INVALID_CLUSTER_SIZE;"
+check "server.log: why the cluster did not fit" logged "its SM share is split finely, where clusters of more than 2 blocks do not run; OPENMPS_SM_SPLIT=coscheduled" server
+out=$(probe cluster 4 | tr '\n' ';')
+check "without a share, clusters of 4 run [$out]" test "$out" = "cluster 4: fits 33, launch CUDA_SUCCESS;"
 
 # A running client, then the server's share lowered: its next launch obeys.
 rm -f "$TMP/go"
@@ -69,11 +85,11 @@ expect "set_active_thread_percentage $S 50" "50.0"
 touch "$TMP/go"
 wait
 check "at 100% it ran on every SM" says live "smid: 132 SMs, 0\.\.131"
-check "after set_active_thread_percentage 50, the same client runs on 64 SMs" says live "smid: 64 SMs, [0-9]+\.\.[0-9]+"
+check "after set_active_thread_percentage 50, the same client runs on 66 SMs" says live "smid: 66 SMs, [0-9]+\.\.[0-9]+"
 out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024)
 check "a client asking for 25% of a 50% server gets 25% [$out]" grep -qE "^smid: 32 SMs" <<<"$out"
 out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=75 probe smid 1024)
-check "a client asking for 75% of a 50% server gets 50% [$out]" grep -qE "^smid: 64 SMs" <<<"$out"
+check "a client asking for 75% of a 50% server gets 50% [$out]" grep -qE "^smid: 66 SMs" <<<"$out"
 expect "set_active_thread_percentage $S 100" "100.0"
 
 # Memory: 64 MiB for this client, whatever the path.
@@ -137,7 +153,7 @@ out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe launch-prio -5 | tr '\n' ' ')
 check "a below-normal client's launch priority is the lowest [$out]" test "$out" = "launch-prio -5: runs at 0 "
 # Priority orders only blocks waiting to start: while a normal client is
 # there, below-normal clients leave OPENMPS_PRIORITY_RESERVE (5%) of the SMs
-# to normal ones, rounded to the granule: 128 of 132 here; with none, they
+# to normal ones, rounded to the granule: 126 of 132 here; with none, they
 # have them all. A share below that cap stays as it was.
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
 check "alone, a below-normal client runs on all 132 SMs [$out]" test "$out" = "smid: 132 SMs, 0..131"
@@ -145,8 +161,8 @@ rm -f "$TMP"/g?
 bg normal wait "$TMP/g0"
 wait_for "a normal client to be there" 10 says normal "wait: .*"
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
-check "beside a normal client, a below-normal one runs on 128 of the 132 SMs [$out]" test "$out" = "smid: 128 SMs, 0..127"
-check "server.log: the reserve" logged "Below-normal clients run on 128 of the 132 SMs of device 0: the rest is kept" server
+check "beside a normal client, a below-normal one runs on 126 of the 132 SMs [$out]" test "$out" = "smid: 126 SMs, 0..125"
+check "server.log: the reserve" logged "Below-normal clients run on 126 of the 132 SMs of device 0: the rest is kept" server
 out=$(probe smid 1024 | head -n 1)
 check "a normal client beside it still runs on all 132 [$out]" test "$out" = "smid: 132 SMs, 0..131"
 out=$(CUDA_MPS_CLIENT_PRIORITY=1 CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe smid 1024 | head -n 1)
@@ -168,12 +184,16 @@ wait_for "the normal client to be gone" 10 released $((gone + 1))
 touch "$TMP/g2"
 wait
 runs=$(grep '^smid' "$TMP/be.out" | cut -d, -f1 | tr '\n' ' ')
-check "below normal: all 132 alone, 128 beside a normal client, 132 once it left [$runs]" \
-	test "$runs" = "smid: 132 SMs smid: 128 SMs smid: 132 SMs "
-restart() { # restart VALUE: the daemon again, with OPENMPS_PRIORITY_RESERVE=VALUE
+check "below normal: all 132 alone, 126 beside a normal client, 132 once it left [$runs]" \
+	test "$runs" = "smid: 132 SMs smid: 126 SMs smid: 132 SMs "
+restart() { # restart VALUE [NAME=VALUE...]: the daemon again, with OPENMPS_PRIORITY_RESERVE=VALUE
+	local reserve=$1 v
+	shift
 	stop_daemon
 	rm -f "$OPENMPS_LOG_DIRECTORY"/*.log
-	OPENMPS_PRIORITY_RESERVE=$1 start_daemon
+	for v in "$@"; do export "$v"; done
+	OPENMPS_PRIORITY_RESERVE=$reserve start_daemon
+	for v in "$@"; do unset "${v%%=*}"; done
 }
 # beside_normal: a below-normal client's first line, beside a normal client, in $out.
 beside_normal() {
@@ -186,13 +206,24 @@ beside_normal() {
 }
 restart 20
 beside_normal
-check "with a reserve of 20%: 104 SMs (80% of 132, to the nearest group) [$out]" test "$out" = "smid: 104 SMs, 0..103"
+check "with a reserve of 20%: 106 SMs (80% of 132, to the nearest group) [$out]" test "$out" = "smid: 106 SMs, 0..105"
 restart 0
 beside_normal
 check "with none: all 132 [$out]" test "$out" = "smid: 132 SMs, 0..131"
 restart 60
 beside_normal
-check "a reserve past 50% is refused, and the default applies [$out]" test "$out" = "smid: 128 SMs, 0..127"
+check "a reserve past 50% is refused, and the default applies [$out]" test "$out" = "smid: 126 SMs, 0..125"
 check "server.log: why" logged "OPENMPS_PRIORITY_RESERVE=60: must be a percentage from 0 to 50; using 5" server
+# OPENMPS_SM_SPLIT=coscheduled: shares in groups of 8, where clusters of 8 run.
+restart 5 OPENMPS_SM_SPLIT=coscheduled
+out=$(together 50 50)
+check "coscheduled: two at 50% hold 8 groups of 8 each [$out]" test "$out" = "64 SMs, 0..63;64 SMs, 64..127;"
+out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe cluster 8 | tr '\n' ';')
+check "coscheduled: at 25%, clusters of 8 run [$out]" test "$out" = "cluster 8: fits 4, launch CUDA_SUCCESS;"
+restart 5 OPENMPS_SM_SPLIT=bogus
+out=$(together 50 50)
+check "a bad OPENMPS_SM_SPLIT is refused, and the fine split applies [$out]" \
+	test "$out" = "66 SMs, 0..65;66 SMs, 66..131;"
+check "server.log: why" logged "OPENMPS_SM_SPLIT=bogus: must be fine or coscheduled; using fine" server
 [ "$FAILS" -ne 0 ] && for f in "$TMP"/*.out; do echo "--- $f"; cat "$f"; done
 finish

@@ -240,10 +240,12 @@ CUresult CUDAAPI cuCtxGetCurrent(CUcontext *ctx)
  * SM, or a green context's partition. */
 #define FAKE_SMS     132
 #define FAKE_SM_UNIT 8 /* partitions come in multiples of this, as on an H100 */
+#define FAKE_SM_FINE 2 /* ... or of this, ignoring coscheduling, where clusters */
+#define FAKE_CLUSTER 8 /* of 2 at most run (else of 8), as on an H200 */
 struct fake_graph;
 struct fake_stream {
 	int priority;
-	unsigned first_sm, nsms;
+	unsigned first_sm, nsms, max_cluster;
 	struct fake_graph *capture; /* under graph_lock: the capture it is in, or NULL */
 	int origin;		    /* it began that capture */
 };
@@ -309,7 +311,7 @@ static CUresult record(CUstream s, const struct fake_node *n);
 static CUresult capture_wait(CUstream s, const struct fake_event *e);
 static void capture_leave(struct fake_stream *s);
 
-static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, unsigned nsms)
+static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, unsigned nsms, unsigned max_cluster)
 {
 	struct fake_stream *s;
 
@@ -321,7 +323,7 @@ static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, un
 	if (!s)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	/* As on an H100: priorities 0 (lowest) to -5, clamped. */
-	*s = (struct fake_stream){priority > 0 ? 0 : priority < -5 ? -5 : priority, first_sm, nsms, NULL, 0};
+	*s = (struct fake_stream){priority > 0 ? 0 : priority < -5 ? -5 : priority, first_sm, nsms, max_cluster, NULL, 0};
 	*stream = (CUstream)s;
 	return CUDA_SUCCESS;
 }
@@ -379,7 +381,7 @@ CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags)
 {
 	POISONED();
 	(void)flags;
-	return new_stream(stream, 0, 0, FAKE_SMS);
+	return new_stream(stream, 0, 0, FAKE_SMS, FAKE_CLUSTER);
 }
 
 CUresult CUDAAPI cuStreamDestroy(CUstream stream)
@@ -584,13 +586,13 @@ CUresult CUDAAPI cuStreamCreateWithPriority(CUstream *stream, unsigned int flags
 {
 	POISONED();
 	(void)flags;
-	return new_stream(stream, priority, 0, FAKE_SMS);
+	return new_stream(stream, priority, 0, FAKE_SMS, FAKE_CLUSTER);
 }
 
 /* Green contexts: the SMs split into groups of whole units; a group's
  * first SM rides in the resource's internal bytes. */
 struct fake_green {
-	unsigned first_sm, nsms;
+	unsigned first_sm, nsms, max_cluster;
 };
 
 CUresult CUDAAPI cuDeviceGetDevResource(CUdevice dev, CUdevResource *res, CUdevResourceType type)
@@ -608,13 +610,16 @@ CUresult CUDAAPI cuDeviceGetDevResource(CUdevice dev, CUdevResource *res, CUdevR
 CUresult CUDAAPI cuDevSmResourceSplitByCount(CUdevResource *result, unsigned int *nbGroups, const CUdevResource *input,
 					     CUdevResource *remaining, unsigned int useFlags, unsigned int minCount)
 {
-	unsigned size = (minCount + FAKE_SM_UNIT - 1) / FAKE_SM_UNIT * FAKE_SM_UNIT, n, i;
+	unsigned unit = useFlags & CU_DEV_SM_RESOURCE_SPLIT_IGNORE_SM_COSCHEDULING ? FAKE_SM_FINE : FAKE_SM_UNIT;
+	unsigned size = (minCount + unit - 1) / unit * unit, n, i;
 
-	(void)remaining, (void)useFlags;
+	(void)remaining;
 	if (!nbGroups || !input || input->type != CU_DEV_RESOURCE_TYPE_SM || minCount > input->sm.smCount)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (size < FAKE_SM_UNIT)
-		size = FAKE_SM_UNIT;
+	if (getenv("FAKECUDA_NO_FINE_SPLIT") && unit == FAKE_SM_FINE)
+		return CUDA_ERROR_INVALID_VALUE; /* a driver without the flag */
+	if (size < unit)
+		size = unit;
 	n = input->sm.smCount / size;
 	if (result && n > *nbGroups)
 		n = *nbGroups;
@@ -625,6 +630,7 @@ CUresult CUDAAPI cuDevSmResourceSplitByCount(CUdevResource *result, unsigned int
 		result[i] = *input;
 		result[i].sm.smCount = size;
 		memcpy(result[i]._internal_padding, &first, sizeof(first));
+		memcpy(result[i]._internal_padding + sizeof(first), &unit, sizeof(unit));
 	}
 	return CUDA_SUCCESS;
 }
@@ -648,6 +654,8 @@ CUresult CUDAAPI cuDevResourceGenerateDesc(CUdevResourceDesc *desc, CUdevResourc
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	g->first_sm = first;
 	g->nsms = n * res[0].sm.smCount;
+	memcpy(&g->max_cluster, res[0]._internal_padding + sizeof(first), sizeof(g->max_cluster));
+	g->max_cluster = g->max_cluster == FAKE_SM_FINE ? FAKE_SM_FINE : FAKE_CLUSTER;
 	*desc = (CUdevResourceDesc)g; /* kept: a green context made from it refers to it */
 	return CUDA_SUCCESS;
 }
@@ -667,7 +675,7 @@ CUresult CUDAAPI cuGreenCtxStreamCreate(CUstream *stream, CUgreenCtx ctx, unsign
 
 	if (!g || !(flags & CU_STREAM_NON_BLOCKING)) /* as the driver: it must be non-blocking */
 		return CUDA_ERROR_INVALID_VALUE;
-	return new_stream(stream, priority, g->first_sm, g->nsms);
+	return new_stream(stream, priority, g->first_sm, g->nsms, g->max_cluster);
 }
 
 CUresult CUDAAPI cuStreamQuery(CUstream stream)
@@ -953,7 +961,7 @@ static __thread int launch_priority, launch_priority_set;
 static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64_t threads, uint64_t blocks,
 			   unsigned *p, unsigned n)
 {
-	static const struct fake_stream whole = {0, 0, FAKE_SMS, NULL, 0};
+	static const struct fake_stream whole = {0, 0, FAKE_SMS, FAKE_CLUSTER, NULL, 0};
 	uint64_t i;
 
 	if (!s || s == (const void *)CU_STREAM_LEGACY || s == (const void *)CU_STREAM_PER_THREAD)
@@ -1073,19 +1081,41 @@ CUresult CUDAAPI cuOccupancyAvailableDynamicSMemPerBlock(size_t *smem, CUfunctio
 	return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuOccupancyMaxActiveClusters(int *n, CUfunction f, const CUlaunchConfig *c)
+static struct fake_stream *stream_of(CUstream s);
+
+/* The blocks in a cluster of a launch's attributes (1: none). */
+static unsigned cluster_size(const CUlaunchConfig *c)
 {
 	unsigned size = 1, i;
+
+	for (i = 0; i < c->numAttrs; i++)
+		if (c->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION)
+			size = c->attrs[i].value.clusterDim.x * c->attrs[i].value.clusterDim.y *
+			       c->attrs[i].value.clusterDim.z;
+	return size;
+}
+
+/* The largest cluster a stream's SMs hold: a green context of a fine
+ * split's runs clusters of 2 at most. */
+static unsigned max_cluster(CUstream stream)
+{
+	const struct fake_stream *s = stream_of(stream);
+
+	return s ? s->max_cluster : FAKE_CLUSTER;
+}
+
+CUresult CUDAAPI cuOccupancyMaxActiveClusters(int *n, CUfunction f, const CUlaunchConfig *c)
+{
+	const struct fake_stream *s;
+	unsigned size;
 
 	if (!fake_fn(f))
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (!n || !c)
 		return CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; i < c->numAttrs; i++)
-		if (c->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION)
-			size = c->attrs[i].value.clusterDim.x * c->attrs[i].value.clusterDim.y *
-			       c->attrs[i].value.clusterDim.z;
-	*n = size ? 132 / (int)size : 0;
+	size = cluster_size(c);
+	s = stream_of(c->hStream);
+	*n = size && size <= max_cluster(c->hStream) ? (int)((s ? s->nsms : FAKE_SMS) / size) : 0;
 	return CUDA_SUCCESS;
 }
 
@@ -1108,6 +1138,8 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 			launch_priority_set = 1;
 		}
 	}
+	if (cluster_size(c) > max_cluster(c->hStream))
+		return CUDA_ERROR_INVALID_CLUSTER_SIZE;
 	r = cuLaunchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
 			   c->sharedMemBytes, c->hStream, params, extra);
 	launch_priority_set = 0;
@@ -2349,7 +2381,7 @@ static CUresult node_from(const CUgraphNodeParams *p, struct fake_node *n)
 			return CUDA_ERROR_INVALID_VALUE;
 		}
 		*n = (struct fake_node){.kind = NODE_KERNEL, .kernel = fake_fn(k->func)->name,
-					.module = fake_fn(k->func)->module, .on = {0, 0, FAKE_SMS, NULL, 0},
+					.module = fake_fn(k->func)->module, .on = {0, 0, FAKE_SMS, FAKE_CLUSTER, NULL, 0},
 					.threads = (uint64_t)k->gridDimX * k->gridDimY * k->gridDimZ * k->blockDimX *
 						   k->blockDimY * k->blockDimZ,
 					.blocks = (uint64_t)k->gridDimX * k->gridDimY * k->gridDimZ, .dst = ptr,
@@ -2647,6 +2679,7 @@ CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 		{CUDA_ERROR_INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE"},
 		{CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE"},
 		{CUDA_ERROR_ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS"},
+		{CUDA_ERROR_INVALID_CLUSTER_SIZE, "CUDA_ERROR_INVALID_CLUSTER_SIZE"},
 	};
 	size_t i;
 

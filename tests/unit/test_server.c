@@ -537,36 +537,67 @@ static int sms_of(struct srv_client *c)
 	return (int)srv_qos_sms(c, 0);
 }
 
-/* fakecuda's device has 132 SMs, split in groups of 8: a share gets the
- * nearest whole number of groups, no more than lets as many such shares
- * as fit in 100% have their own, and a below-normal client leaves the
- * reserve (5%). */
-TEST(server_sm_shares)
+/* Six clients' SMs: at 25%, below normal, no share, 50%, 12% and 33%. */
+static void shares_are(const int want[6])
 {
 	static const struct omps_settings quarter = {.atp_milli = 25000, .priority = -1};
 	static const struct omps_settings half = {.atp_milli = 50000, .priority = -1};
 	static const struct omps_settings twelve = {.atp_milli = 12000, .priority = -1};
 	static const struct omps_settings third = {.atp_milli = 33333, .priority = -1};
 	static const struct omps_settings below = {.priority = 1};
-	struct srv_client *a, *b, *c, *d, *e, *f;
+	struct srv_client *c[6];
+	int i;
 
 	server_up();
-	a = client(&quarter);
-	b = client(&below);
-	c = client(NULL);
-	d = client(&half);
-	e = client(&twelve);
-	f = client(&third);
-	ASSERT_EQ(sms_of(a), 32);  /* 33 asked: 4 groups, as four such fit apart */
-	ASSERT_EQ(sms_of(b), 128); /* 95%: 125.4, the nearest is all 16 groups */
-	ASSERT_EQ(sms_of(c), 132); /* no share: the whole device */
-	ASSERT_EQ(sms_of(d), 64);  /* 66: 8 groups, not the 9 that would leave no room for another half */
-	ASSERT_EQ(sms_of(e), 16);  /* 15.8: 2 groups */
-	ASSERT_EQ(sms_of(f), 40);  /* 44: 5 groups (three of 6 would not fit apart) */
-	leave(a);
-	leave(b);
-	leave(c);
-	leave(d);
-	leave(e);
-	leave(f);
+	c[0] = client(&quarter);
+	c[1] = client(&below);
+	c[2] = client(NULL);
+	c[3] = client(&half);
+	c[4] = client(&twelve);
+	c[5] = client(&third);
+	for (i = 0; i < 6; i++)
+		ASSERT_EQ(sms_of(c[i]), want[i]);
+	for (i = 0; i < 6; i++)
+		leave(c[i]);
+}
+
+/* fakecuda's device has 132 SMs, split finely in groups of 2 (an H200's
+ * finest): a share gets the nearest whole number of groups, no more than
+ * lets as many such shares as fit in 100% have their own, and a
+ * below-normal client leaves the reserve (5%). */
+TEST(server_sm_shares)
+{
+	static const int want[6] = {
+		32,  /* 33 asked: 16 groups, as four such fit apart in 66 */
+		126, /* 95%: 125.4, 63 groups */
+		132, /* no share: the whole device */
+		66,  /* two halves fit apart */
+		16,  /* 15.8: 8 groups, eight such fit apart (in groups of 8: 8 SMs each) */
+		44,  /* 44: 22 groups */
+	};
+
+	shares_are(want);
+}
+
+/* OPENMPS_SM_SPLIT=coscheduled: the groups of 8 that keep clusters of 8. */
+static const int coscheduled[6] = {
+		32,  /* 33 asked: 4 groups, as four such fit apart */
+		128, /* 95%: 125.4, the nearest is all 16 groups */
+		132, /* no share: the whole device */
+		64,  /* 66: 8 groups, not the 9 that would leave no room for another half */
+		16,  /* 15.8: 2 groups */
+		40,  /* 44: 5 groups (three of 6 would not fit apart) */
+};
+
+TEST(server_sm_shares_coscheduled)
+{
+	setenv("OPENMPS_SM_SPLIT", "coscheduled", 1);
+	shares_are(coscheduled);
+}
+
+/* A driver that cannot split finely: shares come in coscheduled groups. */
+TEST(server_sm_shares_without_fine_split)
+{
+	setenv("FAKECUDA_NO_FINE_SPLIT", "1", 1);
+	shares_are(coscheduled);
 }
