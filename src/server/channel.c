@@ -298,6 +298,7 @@ void srv_channel_stop(struct srv_client *c)
 	c->stopped_us = omps_now_us();
 	omps_ring_interrupt(&c->req);
 	atomic_store(&c->stop, 1);
+	srv_qos_left(c);
 	srv_hostfn_release(c); /* its streams' waits for its host functions end now */
 	if (c->parked && write(c->bell, &one, sizeof(one)) < 0)
 		omps_log("Client process %d: cannot wake a worker to release it: %s", (int)c->pid,

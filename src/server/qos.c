@@ -476,13 +476,22 @@ void srv_qos_apply(struct srv_client *c)
 	srv_qos_usage_changed(c, 1);
 }
 
+/* The client left (the main thread, under its run_lock): a normal one no
+ * longer keeps the reserve from below-normal clients, though letting go
+ * of what it held may take a while yet (a PyTorch process's modules and
+ * memory: long enough for the next client to find it counted). */
+void srv_qos_left(struct srv_client *c)
+{
+	if (c->qos.counted_normal && atomic_fetch_sub(&c->srv->normal_clients, 1) == 1)
+		atomic_fetch_add(&c->srv->normal_epoch, 1); /* below-normal clients may have it all again */
+	c->qos.counted_normal = 0;
+}
+
 void srv_qos_release(struct srv_client *c)
 {
 	uint32_t i;
 
-	if (c->qos.counted_normal && atomic_fetch_sub(&c->srv->normal_clients, 1) == 1)
-		atomic_fetch_add(&c->srv->normal_epoch, 1); /* below-normal clients may have it all again */
-	c->qos.counted_normal = 0;
+	srv_qos_left(c); /* if it was not stopped first */
 
 	for (i = 0; i < OMPS_MAX_DEVICES; i++) {
 		partition_put(c->srv, c->qos.part[i]);

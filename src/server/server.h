@@ -395,6 +395,7 @@ static inline void srv_qos_check(struct srv_client *c)
 	    (c->qos.priority >= 1 && atomic_load_explicit(&c->srv->normal_epoch, memory_order_relaxed) != c->qos.epoch))
 		srv_qos_apply(c);
 }
+void srv_qos_left(struct srv_client *c);
 void srv_qos_release(struct srv_client *c);
 /* What the client's streams are made with: its partition, its priority mapped. */
 CUresult srv_qos_stream_create(struct srv_client *c, int dev, int asked_priority, CUstream *out);

@@ -204,6 +204,14 @@ beside_normal() {
 	touch "$TMP/gn"
 	wait
 }
+# A normal client that left no longer keeps the reserve, though the server
+# takes its time letting go of what it held (here each of its streams takes
+# 2 s to destroy).
+restart 5 FAKECUDA_SLOW_STREAM_DESTROY_MS=2000
+probe smid 1024 >/dev/null
+out=$(CUDA_MPS_CLIENT_PRIORITY=1 probe smid 1024 | head -n 1)
+check "a below-normal client has all 132 SMs once the normal one left, before it was let go [$out]" \
+	test "$out" = "smid: 132 SMs, 0..131"
 restart 20
 beside_normal
 check "with a reserve of 20%: 106 SMs (80% of 132, to the nearest group) [$out]" test "$out" = "smid: 106 SMs, 0..105"

@@ -384,8 +384,14 @@ CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags)
 	return new_stream(stream, 0, 0, FAKE_SMS, FAKE_CLUSTER);
 }
 
+/* FAKECUDA_SLOW_STREAM_DESTROY_MS: each cuStreamDestroy takes that long,
+ * as letting a big program go takes a real server a while. */
 CUresult CUDAAPI cuStreamDestroy(CUstream stream)
 {
+	const char *slow = getenv("FAKECUDA_SLOW_STREAM_DESTROY_MS");
+
+	if (slow && *slow)
+		usleep((useconds_t)atoi(slow) * 1000);
 	capture_leave((struct fake_stream *)stream);
 	free(stream);
 	return CUDA_SUCCESS;
