@@ -48,8 +48,21 @@ void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle)
 	srv_refused(c, "%s handle %u is not one of its own", what, handle);
 }
 
+/* A result that is a context fault's: held rather than answered (the
+ * record is served again by the server made anew, fault.c), unless part
+ * of its answer went out already or handing over is off. */
+static int hold(struct srv_client *c, CUresult r)
+{
+	if (!srv_fault_fatal(r) || c->no_hold || c->poison != CUDA_SUCCESS || !srv_fault_can_hold())
+		return 0;
+	c->holding = 1;
+	return 1;
+}
+
 int srv_reply(struct srv_client *c, const void *reply, size_t len)
 {
+	if (__builtin_expect(c->holding, 0)) /* held: the server made anew answers */
+		return 0;
 	if (c->dead) /* given up: nobody reads */
 		return -1;
 	if (omps_ring_push(&c->rep, OMPS_REPLY, reply, (uint32_t)len, 5000) == 0)
@@ -67,9 +80,11 @@ uint64_t srv_reply_deadline(uint64_t bytes)
 
 void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us)
 {
-	void *dst = c->dead ? NULL : omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
+	void *dst = c->dead || c->holding ? NULL : omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
 	uint64_t now;
 
+	if (c->holding)
+		return NULL;
 	while (!dst && !c->dead && !atomic_load(&c->stop) && (now = omps_now_us()) < deadline_us) {
 		uint64_t left_ms = (deadline_us - now) / 1000 + 1;
 
@@ -98,6 +113,9 @@ CUresult srv_reply_chunks(struct srv_client *c, uint64_t bytes,
 		if (!dst)
 			return CUDA_ERROR_MPS_RPC_FAILURE;
 		r = fill(dst, off, n, arg);
+		if (r != CUDA_SUCCESS && srv_fault_fatal(r) && !off)
+			return r; /* nothing went out: the call may be held */
+		c->no_hold |= off > 0;
 		omps_ring_commit(&c->rep);
 	}
 	return r;
@@ -114,6 +132,8 @@ void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...)
 	if (r == CUDA_SUCCESS)
 		return;
 	srv_fault_seen(r);
+	if (hold(c, r))
+		return;
 	if (c->sticky == CUDA_SUCCESS)
 		c->sticky = r;
 	va_start(ap, fmt);
@@ -134,6 +154,7 @@ int32_t srv_with_sticky(struct srv_client *c, CUresult r)
 
 	if (r != CUDA_SUCCESS) {
 		srv_fault_seen(r);
+		hold(c, r);
 		return r;
 	}
 	if (s == CUDA_SUCCESS && (c->call == OMPS_CALL_SYNCHRONIZE || c->call == OMPS_CALL_STREAM_SYNC ||

@@ -44,6 +44,7 @@ void srv_client_free(struct srv_client *c)
 	pthread_mutex_destroy(&c->host.lock);
 	pthread_cond_destroy(&c->host.idle);
 	srv_qos_release(c);
+	free(c->held);
 	free(c->buf);
 	free(c);
 }
@@ -120,6 +121,58 @@ static int park(struct srv_client *c)
 	return r;
 }
 
+#define HOLD_WAIT_US 2000000 /* for the server to start handing over, after a held call */
+
+/* The record just served failed only because the context is poisoned
+ * (call.c's hold): kept, not answered, and it queued nothing. The worker
+ * waits for the handover, which keeps the record for the server made anew
+ * (handover.c); if none comes, the context was not poisoned after all and
+ * the record is served again here, answered whatever it returns. */
+static void hold_record(struct srv_client *c, uint32_t type, uint32_t len)
+{
+	uint64_t t0 = omps_now_us();
+
+	srv_fault_queued(c, c->was_queued);
+	free(c->held);
+	c->held = malloc(len ? len : 1);
+	if (c->held) {
+		memcpy(c->held, c->buf, len);
+		c->held_type = type;
+		c->held_len = len;
+		if (!c->held_told++)
+			omps_log("Client process %d: %s failed on the poisoned context; it is held and served again "
+				 "once the server is made anew", (int)c->pid, omps_call_name(type));
+		while (!atomic_load(&c->srv->handing_over) && !atomic_load(&c->stop) &&
+		       omps_now_us() - t0 < HOLD_WAIT_US)
+			usleep(1000);
+		if (atomic_load(&c->srv->handing_over) || atomic_load(&c->stop))
+			return;
+		free(c->held);
+		c->held = NULL;
+	}
+	c->holding = 0;
+	c->no_hold = 1; /* served again here, once, and answered */
+	srv_dispatch(c, type, c->buf, len);
+}
+
+/* The record the server before this one held (handover.c), served first. */
+static void serve_held(struct srv_client *c)
+{
+	uint32_t type = c->held_type, len = c->held_len;
+
+	if (len > c->buf_len) { /* not a record this server could have held */
+		free(c->held);
+		c->held = NULL;
+		srv_give_up(c, "the call held over the fault does not fit a record");
+		return;
+	}
+	memcpy(c->buf, c->held, len);
+	free(c->held);
+	c->held = NULL;
+	srv_qos_check(c);
+	srv_dispatch(c, type, c->buf, len);
+}
+
 /* Serves until the client is idle, then parks it; a worker keeps a client
  * that paused only briefly (its futex), and lets go at once when every
  * thread of the pool is busy, so that the others get their turn. */
@@ -152,6 +205,10 @@ void srv_channel_run(struct srv_client *c)
 			pthread_mutex_unlock(&c->run_lock);
 			return;
 		}
+		if (c->held && !c->holding) {
+			serve_held(c);
+			continue;
+		}
 		if (omps_ring_poked(&c->req))
 			srv_host_unshare(c);
 		if (c->dead || (!omps_ring_wait_data(&c->req, c->srv->workers.spin_us,
@@ -174,6 +231,9 @@ void srv_channel_run(struct srv_client *c)
 		}
 		srv_qos_check(c);
 		srv_dispatch(c, type, c->buf, (size_t)n);
+		if (__builtin_expect(c->holding, 0))
+			hold_record(c, type, (uint32_t)n);
+		c->no_hold = 0;
 	}
 }
 

@@ -58,6 +58,7 @@ void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec,
 		return;
 	}
 	c->call = type;
+	c->was_queued = atomic_load_explicit(&c->queued, memory_order_relaxed);
 	srv_stats_count(c, type, rec);
 	if (__builtin_expect(c->poison != CUDA_SUCCESS, 0)) {
 		poisoned(c, type, rec);

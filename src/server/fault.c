@@ -257,6 +257,14 @@ void srv_fault_stop(void)
 	fault.running = 0;
 }
 
+/* Whether a call that failed on a poisoned context may be held for the
+ * server made anew: the watch runs (it will see the poison) and the
+ * server hands over rather than exits. */
+int srv_fault_can_hold(void)
+{
+	return fault.running && !atomic_load(&fault.stop) && srv_handover_enabled();
+}
+
 int srv_fault_fd(void)
 {
 	return fault.notify;

@@ -71,7 +71,7 @@ struct handover_summary {
 		IO(io, (f)->args_size), IO(io, (f)->nparams), IO(io, (f)->params);              \
 	} while (0)
 
-static int enabled(void)
+int srv_handover_enabled(void)
 {
 	const char *v = getenv("OPENMPS_FAULT_HANDOVER");
 
@@ -204,6 +204,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 			       .requested = c->requested, .part_dev = c->qos.static_dev,
 			       .part_start = c->qos.static_start, .part_count = c->qos.static_count};
 	int32_t queued = atomic_load(&c->queued), sticky = c->sticky;
+	uint32_t held = c->held ? c->held_len : UINT32_MAX;
 	struct srv_alloc *al;
 	uint32_t i, n = 0;
 
@@ -215,6 +216,11 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 	PUT(p, queued);
 	PUT(p, culprit);
 	PUT(p, sticky);
+	PUT(p, held); /* a call the fault failed, served again first (channel.c) */
+	if (c->held) {
+		PUT(p, c->held_type);
+		srv_pack_put(p, c->held, c->held_len);
+	}
 	for (al = c->mem.allocs; al; al = al->next)
 		n++;
 	PUT(p, n);
@@ -300,7 +306,7 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 	struct handover_summary sum = {.seen_us = seen_us};
 	int fd, dev, f;
 
-	if (!enabled())
+	if (!srv_handover_enabled())
 		return;
 	if (quiesce(s) < 0)
 		omps_log("Handover: a worker did not leave its call within %d ms; its client is not kept",
@@ -509,6 +515,8 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_
 	struct srv_client *c;
 	int fd, ring_fd, bell, culprit = 0;
 	int32_t queued = 0, sticky = 0;
+	uint32_t held = UINT32_MAX, held_type = 0;
+	unsigned char *held_rec = NULL;
 	const char *why;
 
 	GET(u, a);
@@ -519,10 +527,22 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_
 	GET(u, queued);
 	GET(u, culprit);
 	GET(u, sticky);
+	GET(u, held);
+	if (held != UINT32_MAX) {
+		GET(u, held_type);
+		if (held > u->len - u->off || !(held_rec = malloc(held ? held : 1)))
+			u->failed = 1;
+		else
+			srv_unpack_get(u, held_rec, held);
+	}
 	if (u->failed || !(c = srv_client_add(s, fd, &a))) {
+		free(held_rec);
 		u->failed = 1;
 		return;
 	}
+	c->held = held_rec; /* before its channel: a worker may take it once adopted */
+	c->held_type = held_type;
+	c->held_len = held;
 	c->greeted = 1;
 	if (srv_channel_adopt(c, ring_fd, bell, &o) < 0) {
 		srv_client_remove(s, c, "could not be kept after the fault: its channel does not map again");

@@ -141,6 +141,15 @@ struct srv_client {
 	atomic_uint refusals; /* logged so far (srv_refused), from its worker or its host thread */
 	CUresult sticky; /* the first failure of an asynchronous call, reported at the next sync */
 	uint32_t call;	 /* the OMPS_CALL_* being served, for srv_deferred's log line */
+	/* A call that failed only because the context was poisoned: not
+	 * answered, but held and served again by the server made anew. */
+	int holding;	     /* the record being served is held: no reply goes out */
+	int no_hold;	     /* ... cannot be: part of its reply went out, or it was held once */
+	int was_queued;	     /* c->queued before this record (a held one queued nothing) */
+	unsigned char *held; /* the held record, for handover.c */
+	uint32_t held_type;
+	uint32_t held_len;
+	int held_told; /* server.log said so (once a client) */
 
 	struct { /* memory.c */
 		struct srv_alloc *allocs;
@@ -417,6 +426,8 @@ void srv_qos_usage_flush(struct srv_client *c);
 /* fault.c: a GPU fault in the shared context, seen and answered */
 int srv_fault_fatal(CUresult r); /* one of the errors that poison a context */
 void srv_fault_seen(CUresult r); /* a call's result: a fatal one has the watch look now */
+int srv_fault_can_hold(void);	 /* a call failed by a fault may be held for the next image */
+int srv_handover_enabled(void);	 /* OPENMPS_FAULT_HANDOVER is not 0 */
 void srv_fault_queued(struct srv_client *c, int queued);
 void srv_fault_forget(struct srv_client *c);
 void srv_fault_left(struct srv_client *c); /* the main loop, as it lets one go */

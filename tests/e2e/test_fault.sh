@@ -156,6 +156,29 @@ kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 stop_daemon 10
 
+# 4c. An idle neighbour's call after a fault the watch has not seen yet: it
+# fails on the poisoned context, which has the watch look; the call is
+# held, not answered, and the server made anew serves it: the neighbour
+# never sees the fault (it did before: 700 from its first copy).
+FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=20000 start_daemon
+neighbour idle idle
+S=$(servers)
+timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
+culprit=$!
+wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
+sleep 0.5 # the kernel has faulted; the watch has not looked
+check "the server has not seen it yet" not_logged "Server +$S\\] A GPU fault poisoned" server
+touch "$TMP/go-idle"
+wait $idle
+check "the idle neighbour's calls after the unseen fault pass [$(tail -1 "$TMP/idle.out")]" \
+	grep -qx "fault_probe: PASS" "$TMP/idle.out"
+check "server.log: its call was held over the fault" \
+	logged "Server +$S\] Client process [0-9]+: .+ failed on the poisoned context; it is held and served again once the server is made anew" server
+check "server.log: it was kept as idle" logged "Server +$S\] Client \{PID: [0-9]+, ID: 1\} kept: it was idle" server
+kill $culprit 2>/dev/null
+wait $culprit 2>/dev/null
+stop_daemon 10
+
 # 4b. A server short of descriptors (its limit 32: half of it for the
 # clients' sockets) closes what a shared host range would need to be kept;
 # its client is then not kept through a fault, and the log says why.
