@@ -47,6 +47,10 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	echo "soak: ${FAULT_SOAK:-100} faults, $(grep -c 'Server made anew' "$K/log/server.log") handed over, server $S then $S1"
 	echo "soak: idle neighbour: $(tail -1 "$K/idle.out")"
 	echo "soak: busy neighbours' runs: $(cat "$K"/busy-*.out | grep -c pass) passed, $(cat "$K"/busy-*.out | grep -c fail) failed; after the last fault $after of ${NEIGHBOURS:-8} passed"
+	L=$K/log/server.log
+	echo "soak: faults seen by kind: $(grep -o 'poisoned the shared context of device [0-9]*: CUDA_ERROR_[A-Z_]*' "$L" |
+		sed 's/.*CUDA_ERROR_//' | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
+	echo "soak: culprits told apart $(grep -c 'the only one with work queued, faulted' "$L"), calls held over a fault $(grep -c 'failed on the poisoned context; it is held' "$L"), chunks not mapped again $(grep -c 'could not be mapped again' "$L"), clients let go for their memory $(grep -c 'its memory is not where it was' "$L")"
 	echo "soak: GPU memory used $gpu0 MiB before, $gpu1 MiB after; server descriptors $fd0 then $fd1, resident $rss0 then $rss1 KiB"
 	grep -o 'serving again [0-9.]* ms' "$K/log/server.log" | awk '{print $3}' | sort -n | awk '{v[NR] = $1} END {
 		if (NR) printf "soak: from a fault seen to serving again: median %.0f ms, max %.0f ms\n", v[int((NR + 1) / 2)], v[NR]}'
