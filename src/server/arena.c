@@ -14,7 +14,6 @@
  * dependencies off). A chunk is unmapped only when it holds nothing and
  * none of its frees is pending: cuMemUnmap does not wait for kernels. */
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -511,95 +510,6 @@ int srv_arena_save(struct srv_state *s, int dev, struct srv_pack *p)
 	return r;
 }
 
-/* Every device's chunks' addresses, first in the record: the successor
- * holds them (srv_arena_hold) before it loads the driver, whose own
- * mappings would otherwise land on some (a third of the handovers of the
- * H200's 100-fault soak lost a chunk so: CUDA_ERROR_ALREADY_MAPPED). */
-void srv_arena_save_ranges(struct srv_state *s, struct srv_pack *p)
-{
-	uint32_t ndev = s->devices.ndevices, dev, n;
-	struct arena_chunk *ch;
-
-	srv_pack_put(p, &ndev, sizeof(ndev));
-	for (dev = 0; dev < ndev; dev++) {
-		struct srv_arena *a = s->arena[dev];
-
-		n = 0;
-		if (a)
-			pthread_mutex_lock(&a->lock);
-		for (ch = a ? a->chunks : NULL; ch; ch = ch->next)
-			n++;
-		srv_pack_put(p, &n, sizeof(n));
-		for (ch = a ? a->chunks : NULL; ch; ch = ch->next) {
-			srv_pack_put(p, &ch->base, sizeof(ch->base));
-			srv_pack_put(p, &ch->size, sizeof(ch->size));
-		}
-		if (a)
-			pthread_mutex_unlock(&a->lock);
-	}
-}
-
-/* The successor's placeholders over those addresses, until each chunk is
- * mapped there again (unhold). */
-#define MAX_HOLDS 4096
-static struct hold {
-	CUdeviceptr base;
-	uint64_t size;
-} holds[MAX_HOLDS];
-static unsigned nholds;
-
-int srv_arena_hold(struct srv_unpack *u)
-{
-	uint32_t ndev = 0, dev, n, i;
-	struct hold h;
-
-	srv_unpack_get(u, &ndev, sizeof(ndev));
-	for (dev = 0; dev < ndev && !u->failed; dev++) {
-		n = 0;
-		srv_unpack_get(u, &n, sizeof(n));
-		for (i = 0; i < n && !u->failed; i++) {
-			void *got;
-
-			srv_unpack_get(u, &h.base, sizeof(h.base));
-			srv_unpack_get(u, &h.size, sizeof(h.size));
-			if (u->failed || nholds == MAX_HOLDS || !h.size)
-				continue;
-			got = mmap((void *)(uintptr_t)h.base, h.size, PROT_NONE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-			if (got == (void *)(uintptr_t)h.base) {
-				holds[nholds++] = h;
-				continue;
-			}
-			if (got != MAP_FAILED)
-				munmap(got, h.size); /* a kernel without MAP_FIXED_NOREPLACE took it as a hint */
-			omps_log("Device %u: the client memory chunk at 0x%llx cannot be held for the server made anew "
-				 "(the address is in use in this image)",
-				 dev, (unsigned long long)h.base);
-		}
-	}
-	return u->failed ? -1 : 0;
-}
-
-/* The placeholder over [base, base + size) goes, for the chunk to map
- * there; with base 0, every one left (chunks that were not restored). */
-static void unhold(CUdeviceptr base, uint64_t size)
-{
-	unsigned i;
-
-	for (i = 0; i < nholds; i++) {
-		if (!holds[i].size || (base && (holds[i].base != base || holds[i].size != size)))
-			continue;
-		munmap((void *)(uintptr_t)holds[i].base, holds[i].size);
-		holds[i].size = 0;
-	}
-}
-
-void srv_arena_unhold_all(void)
-{
-	unhold(0, 0);
-	nholds = 0;
-}
-
 static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, struct arena_chunk *ch, int fd)
 {
 	const struct srv_driver *drv = s->drv;
@@ -612,7 +522,6 @@ static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, s
 			     : CUDA_ERROR_NOT_SUPPORTED;
 
 	ch->base = 0;
-	unhold(want, ch->size);
 	if (r == CUDA_SUCCESS)
 		r = drv->mem_address_reserve(&got, ch->size, a->granule, want, 0);
 	if (r == CUDA_SUCCESS) {

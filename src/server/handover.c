@@ -332,7 +332,6 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 	srv_pack_fd(&p, s->usage_fd);
 	srv_pack_fd(&p, s->log_fd);
 	srv_pack_fd(&p, srv_handover_beat_fd());
-	srv_arena_save_ranges(s, &p);
 	for (dev = 0; dev < (int)s->devices.ndevices; dev++)
 		if (srv_arena_save(s, dev, &p) < 0) {
 			omps_log("Handover: device %d's client memory cannot be exported; no client is kept", dev);
@@ -670,10 +669,6 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 	s->usage_fd = usage;
 	s->log_fd = log_fd;
 	srv_beat_adopt(beat);
-	if (srv_arena_hold(&u) < 0) { /* before the driver maps anything */
-		snprintf(err, errlen, "the record of the memory's addresses is cut short");
-		goto fail;
-	}
 	if (srv_state_init(s, drv, err, errlen) < 0)
 		goto fail;
 	for (dev = 0; dev < (int)s->devices.ndevices; dev++) /* first: nothing else may take their addresses */
@@ -681,7 +676,6 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 			snprintf(err, errlen, "the record of device %d's memory is cut short", dev);
 			goto fail;
 		}
-	srv_arena_unhold_all();
 	mods = restore_modules(s, &u, &nmods);
 	if (!mods) {
 		snprintf(err, errlen, "the record of the modules is cut short");

@@ -593,9 +593,6 @@ uint64_t srv_arena_spare(struct srv_state *s, int dev);
  * (-1: one is not exportable), mapped again at their addresses by the
  * successor, the kept clients' blocks claimed back, the rest zeroed. */
 int srv_arena_save(struct srv_state *s, int dev, struct srv_pack *p);
-void srv_arena_save_ranges(struct srv_state *s, struct srv_pack *p);
-int srv_arena_hold(struct srv_unpack *u); /* before the driver loads: the chunks' addresses kept free */
-void srv_arena_unhold_all(void);
 int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u);
 int srv_arena_claim(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t bytes);
 CUresult srv_arena_settle(struct srv_state *s, int dev, CUstream z);

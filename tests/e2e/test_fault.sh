@@ -179,20 +179,6 @@ kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 stop_daemon 10
 
-# 4d. The new image's driver maps where the clients' memory was (fakecuda's
-# cuInit takes the first address range a process before it reserved, when
-# free): the new image holds those addresses before it loads the driver, so
-# the memory maps again where the clients have it, and they are kept.
-FAKECUDA_STICKY_FAULTS=1 FAKECUDA_VA_LOG=$TMP/va.log start_daemon
-neighbour idle idle
-S=$(servers)
-timeout 30 "$PROBE" >/dev/null 2>&1
-wait_for "the server to make itself anew" 10 logged "Server +$S\] Server made anew" server
-check "fakecuda logged the chunks' addresses [$(wc -l <"$TMP/va.log")]" test -s "$TMP/va.log"
-check "server.log: every chunk mapped again" not_logged "Server +$S\] Device 0: the client memory chunk at" server
-idle_then_next "with the driver mapping where its memory was"
-stop_daemon 10
-
 # 4b. A server short of descriptors (its limit 32: half of it for the
 # clients' sockets) closes what a shared host range would need to be kept;
 # its client is then not kept through a fault, and the log says why.

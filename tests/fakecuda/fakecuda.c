@@ -50,37 +50,6 @@ static void sleep_ms(int ms)
 		nanosleep(&ts, NULL);
 }
 
-/* FAKECUDA_VA_LOG=FILE: each address range reserved is written there; and
- * a later process's cuInit maps the first one still free, as a real
- * driver's own mappings may land where a server before it had its
- * memory (the successor of a handover must hold those addresses first). */
-static void va_logged(CUdeviceptr base, size_t size)
-{
-	const char *path = getenv("FAKECUDA_VA_LOG");
-	FILE *f = path && *path ? fopen(path, "a") : NULL;
-
-	if (!f)
-		return;
-	fprintf(f, "%llx %zx %d\n", (unsigned long long)base, size, (int)getpid());
-	fclose(f);
-}
-
-static void va_take_logged(void)
-{
-	const char *path = getenv("FAKECUDA_VA_LOG");
-	FILE *f = path && *path ? fopen(path, "r") : NULL;
-	unsigned long long base;
-	size_t size;
-	int pid;
-
-	while (f && fscanf(f, "%llx %zx %d", &base, &size, &pid) == 3)
-		if (mmap((void *)(uintptr_t)base, size, PROT_NONE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0) != MAP_FAILED)
-			break;
-	if (f)
-		fclose(f);
-}
-
 CUresult CUDAAPI cuInit(unsigned int flags)
 {
 	int delay = env_int("FAKECUDA_INIT_DELAY_MS", 0);
@@ -88,7 +57,6 @@ CUresult CUDAAPI cuInit(unsigned int flags)
 
 	if (flags)
 		return CUDA_ERROR_INVALID_VALUE;
-	va_take_logged();
 	sleep_ms(delay);
 	if (err)
 		return (CUresult)err;
@@ -2855,7 +2823,6 @@ CUresult CUDAAPI cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align
 	if (p == MAP_FAILED)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	*ptr = (CUdeviceptr)(uintptr_t)p;
-	va_logged(*ptr, size);
 	return CUDA_SUCCESS;
 }
 
