@@ -58,6 +58,19 @@ check "bench/ab --dry ends well [exit $rc]" test $rc -eq 0
 check "bench/ab: two rounds, each build once a round" test "$(grep -c 'bench/ab: round [12] of 2, [AB] done' "$TMP/ablog")" -eq 4
 check "bench/ab: launch+synchronize, A, B, the change and its range [$(grep launch_sync_us "$TMP/ab")]" \
 	grep -qE '^launch_sync_us +1 +us +[0-9.e+-]+ +[0-9.e+-]+ +[+-][0-9.]+% +[+-][0-9.]+% +[+-][0-9.]+%$' "$TMP/ab"
+# Stopped in its second round (a timeout's TERM): the first round's table.
+TMPDIR=$TMP "$ROOT/bench/ab" --dry --rounds 3 "$BUILD" "$BUILD" launch >"$TMP/ab2" 2>"$TMP/ablog2" &
+ab=$!
+wait_for "bench/ab's first round" 120 grep -q 'round 2 of 3, B done' "$TMP/ablog2"
+kill -TERM $ab
+wait $ab
+rc=$?
+check "bench/ab stopped ends well [exit $rc]" test $rc -eq 0
+check "bench/ab stopped: said so [$(tail -1 "$TMP/ablog2")]" \
+	grep -qx "bench/ab: stopped in round 2; the table has the 1 both builds finished" "$TMP/ablog2"
+check "bench/ab stopped: the table of that round [$(grep launch_sync_us "$TMP/ab2")]" \
+	grep -qE '^launch_sync_us +1 +us +[0-9.e+-]+ +[0-9.e+-]+ +[+-][0-9.]+%' "$TMP/ab2"
+check "bench/ab stopped: its header counts it" grep -q "; 1 rounds of 3," "$TMP/ab2"
 out=$("$ROOT/bench/ab" --dry "$TMP" "$BUILD" 2>&1)
 check "bench/ab: a directory that is no build is refused, and named [$out]" \
 	grep -qx "bench/ab: $TMP is not a build directory (no bin/openmps-control)" <<<"$out"
