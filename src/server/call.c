@@ -80,11 +80,12 @@ uint64_t srv_reply_deadline(uint64_t bytes)
 
 void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us)
 {
-	void *dst = c->dead || c->holding ? NULL : omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
+	void *dst;
 	uint64_t now;
 
-	if (c->holding)
+	if (c->holding) /* held: nothing goes out */
 		return NULL;
+	dst = c->dead ? NULL : omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
 	while (!dst && !c->dead && !atomic_load(&c->stop) && (now = omps_now_us()) < deadline_us) {
 		uint64_t left_ms = (deadline_us - now) / 1000 + 1;
 

@@ -108,10 +108,8 @@ CUresult srv_device_chunks(struct srv_driver *drv, int ordinal, int fine, CUdevR
 		return r;
 	unit = all.sm.smCoscheduledAlignment > all.sm.minSmPartitionSize ? all.sm.smCoscheduledAlignment
 									  : all.sm.minSmPartitionSize;
-	if (fine)
-		r = drv->dev_sm_resource_split_by_count(res, n, &all, NULL, CU_DEV_SM_RESOURCE_SPLIT_IGNORE_SM_COSCHEDULING,
-							1);
-	else
-		r = drv->dev_sm_resource_split_by_count(res, n, &all, NULL, 0, unit ? unit : 1);
+	r = drv->dev_sm_resource_split_by_count(res, n, &all, NULL,
+						fine ? CU_DEV_SM_RESOURCE_SPLIT_IGNORE_SM_COSCHEDULING : 0,
+						fine || !unit ? 1 : unit);
 	return r == CUDA_SUCCESS && !*n ? CUDA_ERROR_NOT_SUPPORTED : r;
 }

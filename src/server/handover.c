@@ -577,6 +577,7 @@ static void tell(struct srv_state *s, CUresult fault, int device, const struct h
 {
 	char err[64], who[96] = "", line[512];
 	uint64_t now = omps_now_us();
+	double seen_ms = now > sum->seen_us ? (double)(now - sum->seen_us) / 1000.0 : 0.0;
 	int n;
 
 	srv_driver_strerror(s->drv, fault, err, sizeof(err));
@@ -587,13 +588,11 @@ static void tell(struct srv_state *s, CUresult fault, int device, const struct h
 		snprintf(who, sizeof(who), "; %u had work queued and each gets the error once", sum->busy);
 	omps_log("Server made anew after the GPU fault on device %d: %u client%s kept of %u, serving again %.1f ms "
 		 "after the fault was seen (%.1f ms after its start)",
-		 device, s->nclients, s->nclients == 1 ? "" : "s", sum->clients,
-		 now > sum->seen_us ? (double)(now - sum->seen_us) / 1000.0 : 0.0, (double)(now - t0) / 1000.0);
+		 device, s->nclients, s->nclients == 1 ? "" : "s", sum->clients, seen_ms, (double)(now - t0) / 1000.0);
 	n = snprintf(line, sizeof(line),
 		     "A GPU fault on device %d (%s): the server made itself anew and serves again %.0f ms after it was "
 		     "seen, keeping %u of its %u clients%s (server.log says who lost what)",
-		     device, err, now > sum->seen_us ? (double)(now - sum->seen_us) / 1000.0 : 0.0, s->nclients,
-		     sum->clients, who);
+		     device, err, seen_ms, s->nclients, sum->clients, who);
 	if (n > 0 && s->control_fd >= 0)
 		omps_send(s->control_fd, OMPS_MSG_SERVER_FAULT, 0, 0, line, strlen(line), -1, 0);
 }
