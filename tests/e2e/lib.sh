@@ -183,6 +183,8 @@ wait_for() {
 logged() { grep -qE -- "$1" "$OPENMPS_LOG_DIRECTORY/${2:-control}.log" 2>/dev/null; }
 not_logged() { ! logged "$@"; }
 alive() { kill -0 "$1" 2>/dev/null; }
+# A server is dead once the daemon has reaped it, which is just before the
+# daemon logs its end: wait for such a line, do not check it at once.
 dead() { ! kill -0 "$1" 2>/dev/null; }
 daemon_pid() { cat "$OPENMPS_PIPE_DIRECTORY/openmps-control.pid" 2>/dev/null; }
 servers() { c get_server_list 2>/dev/null; }

@@ -125,7 +125,7 @@ neighbour idle idle
 S=$(servers)
 timeout 30 "$PROBE" >/dev/null 2>&1
 wait_for "the server to exit" 10 dead "$S"
-check "control.log: the server's end, and why" logged "Server $S exited: a GPU fault poisoned its context"
+wait_for "control.log: the server's end, and why" 5 logged "Server $S exited: a GPU fault poisoned its context"
 touch "$TMP/go-idle"
 wait $idle
 check "the neighbour gets an error, not a hang [$(tail -1 "$TMP/idle.out")]" \

@@ -171,7 +171,7 @@ expect "shutdown_server $S2 -f" ""
 client_wait f "^server connection closed"
 wait_for "the forced server to exit" 5 dead "$S2"
 check "control.log: forced" logged "Force shutting down server $S2"
-check "control.log: exits are logged" logged "Server $S2 exited with status 0"
+wait_for "control.log: exits are logged" 5 logged "Server $S2 exited with status 0"
 client_end f
 wait_for "no server left" 5 no_servers
 finish

@@ -23,7 +23,7 @@ check "get_server_status says what its loop does [$(c "get_server_status $S")]" 
 wait_for "the daemon to kill it" 10 dead "$S"
 check "control.log: not answering, and what it was doing" \
 	logged "Server $S has not answered for 4 s \(its main loop: page-locking the data channel of client process [0-9]+, for [0-9.]+ s\); killing it"
-check "control.log: killed for not answering" logged "Server $S was killed: it did not answer"
+wait_for "control.log: killed for not answering" 5 logged "Server $S was killed: it did not answer"
 wait "$apid"
 check "the client it held ends with an error, not a hang [$(tail -1 "$TMP/a.out")]" grep -q "openmps: lost the openmps server" "$TMP/a.out"
 rm -f "$TMP/gate"
