@@ -542,6 +542,15 @@ struct omps_reply_link {
 	uint32_t reserved;
 };
 
+/* The records whose dev names a device: the client's own ordinal (its
+ * CUDA_VISIBLE_DEVICES), which the server's dispatch turns into its own
+ * before a handler sees it. Every record with a dev is here (the test
+ * calls_device_records checks). */
+#define OMPS_DEVICE_RECORDS(X)                                                                      \
+	X(dev) X(alloc) X(free_async) X(pool_attr) X(memset) X(copy) X(copy2d) X(array_create)      \
+	X(tex_create) X(link_create) X(memset2d) X(staged) X(hostfn) X(module_load) X(launch)        \
+	X(create) X(graph_create) X(vmm) X(memop) X(ctx_limit)
+
 /* X(NAME, family, handler, record, shape, reply, log) */
 #define OMPS_CALLS(X)                                                                                  \
 	X(MEM_ALLOC, memory, alloc, alloc, FIXED, SYNC, "memory allocation") /* -> reply_ptr */         \

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 9 /* the seeds in tests/fuzz/corpus/messages carry it */
+#define OMPS_PROTOCOL_VERSION 10/* the seeds in tests/fuzz/corpus/messages carry it */
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64
@@ -100,7 +100,13 @@ struct omps_client_info {
 	 * CONTAINER_NAME. "" where unknown, and outside a pod. */
 	char pod[64], pod_namespace[64], container[64];
 	char sm_partition[96]; /* CUDA_MPS_SM_PARTITION: "GPU-UUID/ID", a static SM partition */
+	char visible_devices[256]; /* CUDA_VISIBLE_DEVICES, when flags has OMPS_CLIENT_VISIBLE_SET */
+	uint32_t flags;		   /* OMPS_CLIENT_VISIBLE_SET, OMPS_CLIENT_PCI_ORDER */
+	uint32_t reserved;
 };
+
+#define OMPS_CLIENT_VISIBLE_SET 1u /* CUDA_VISIBLE_DEVICES is set, maybe to "" */
+#define OMPS_CLIENT_PCI_ORDER 2u   /* CUDA_DEVICE_ORDER=PCI_BUS_ID */
 
 struct omps_memlimit {
 	char dev[OMPS_DEVKEY_MAX]; /* device ordinal or UUID, as given */
@@ -120,6 +126,7 @@ struct omps_admitted {
 	int32_t server_pid;
 	uint32_t client_id;
 	struct omps_settings effective;
+	char note[384]; /* for the program's stderr: why it sees fewer GPUs than it named; "" */
 };
 
 struct omps_device {
@@ -148,6 +155,10 @@ struct omps_admit {
 	 * count) of the server's device part_dev; part_dev -1: none. */
 	int32_t part_dev;
 	uint32_t part_start, part_count, part_id;
+	/* The GPUs it sees (CUDA_VISIBLE_DEVICES, resolved by the daemon): its
+	 * device k is the server's view[k]; its calls name its own ordinals. */
+	uint32_t nview;
+	int32_t view[OMPS_MAX_DEVICES];
 };
 
 /* What a client uses now, for ps. */

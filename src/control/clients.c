@@ -1,13 +1,16 @@
 /* Client admission: who may run now, on which server, with which limits,
  * and who waits. A client stays connected to the daemon for its whole life;
  * that connection is how the daemon counts it. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "control.h"
+#include "devinfo.h"
 #include "log.h"
 #include "settings.h"
 #include "sock.h"
@@ -56,6 +59,8 @@ void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payl
 		return;
 	}
 	info.sm_partition[sizeof(info.sm_partition) - 1] = '\0';
+	printable(c->visible, sizeof(c->visible), info.visible_devices);
+	c->vis_flags = info.flags & (OMPS_CLIENT_VISIBLE_SET | OMPS_CLIENT_PCI_ORDER);
 	if (ctl_partition_bind(d, c, info.sm_partition, err, sizeof(err)) < 0) {
 		refuse(d, c, err);
 		return;
@@ -88,19 +93,73 @@ void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c)
 	}
 }
 
+/* The GPUs of s the client sees (its CUDA_VISIBLE_DEVICES, as CUDA reads
+ * it), into a; its own limits keyed by its ordinals turned into the
+ * server's (those beyond what it sees name nothing, and go), into req. */
+static void client_view(const struct ctl_conn *c, const struct ctl_server *s, struct omps_admit *a,
+			struct omps_settings *req, char *note, size_t len)
+{
+	const char *spec = c->vis_flags & OMPS_CLIENT_VISIBLE_SET ? c->visible : NULL;
+	int n = omps_visible_devices(spec, !!(c->vis_flags & OMPS_CLIENT_PCI_ORDER), &s->devices, a->view, note, len);
+	char key[16], list[160] = "";
+	size_t off = 0;
+	uint32_t i;
+	int k;
+
+	a->nview = (uint32_t)n;
+	*req = c->requested;
+	req->nmem = 0;
+	for (i = 0; i < c->requested.nmem; i++) {
+		const struct omps_memlimit *m = &c->requested.mem[i];
+
+		k = isdigit((unsigned char)m->dev[0]) ? atoi(m->dev) : -1;
+		if (k >= n)
+			continue;
+		snprintf(key, sizeof(key), "%d", k < 0 ? 0 : (int)a->view[k]);
+		omps_memlimit_set(req, k < 0 ? m->dev : key, m->bytes);
+	}
+	for (k = 0; k < n && a->view[k] == k; k++)
+		;
+	if (k == (int)s->devices.ndevices)
+		return; /* all of them, in the server's order */
+	for (k = 0; k < n && off < sizeof(list); k++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%d", k ? "," : "", (int)a->view[k]);
+	omps_log("Client %d sees %d of server %d's %u GPUs, as its devices 0..%d: the server's %s "
+		 "(CUDA_VISIBLE_DEVICES=%s%s)%s%s",
+		 (int)c->pid, n, (int)s->pid, s->devices.ndevices, n - 1, n ? list : "none", spec ? spec : "",
+		 c->vis_flags & OMPS_CLIENT_PCI_ORDER ? ", CUDA_DEVICE_ORDER=PCI_BUS_ID" : "", note[0] ? "; " : "",
+		 note);
+}
+
+static int sees(const struct omps_admit *a, int dev)
+{
+	uint32_t k;
+
+	for (k = 0; k < a->nview; k++)
+		if (a->view[k] == dev)
+			return 1;
+	return 0;
+}
+
 /* 0: admitted; -1: refused; 1: the server's socket is full, so the client
  * stays pending until it drains (a burst of clients starting at once). */
 static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 {
 	struct omps_admit a = {.pid = c->pid, .uid = c->uid, .client_id = c->id};
 	struct omps_admitted reply = {.server_pid = s->pid, .client_id = c->id};
+	struct omps_settings req;
 	int sp[2];
 
-	omps_settings_effective(&s->settings, &c->requested, &c->effective);
+	client_view(c, s, &a, &req, reply.note, sizeof(reply.note));
+	omps_settings_effective(&s->settings, &req, &c->effective);
 	a.effective = reply.effective = c->effective;
-	a.requested = c->requested;
+	a.requested = req;
 	if (ctl_partition_admit(d, c, s, &a) < 0) {
 		refuse(d, c, "its static SM partition is on a GPU its server does not drive");
+		return -1;
+	}
+	if (a.part_dev >= 0 && !sees(&a, a.part_dev)) {
+		refuse(d, c, "its static SM partition is on a GPU that its CUDA_VISIBLE_DEVICES leaves out");
 		return -1;
 	}
 	if (omps_sock_pair(sp) < 0) {
@@ -131,6 +190,7 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 		return -1;
 	}
 	close(sp[0]);
+	c->asked = req;
 	c->server = s;
 	s->nclients++;
 	if (omps_send(c->fd, OMPS_MSG_CLIENT_ADMITTED, 0, 0, &reply, sizeof(reply), sp[1], 0) < 0)

@@ -74,7 +74,7 @@ static void push_settings(struct ctl_daemon *d, struct ctl_server *s)
 
 	for (c = d->conns; c; c = c->next)
 		if (c->role == CONN_CLIENT && c->server == s)
-			omps_settings_effective(&s->settings, &c->requested, &c->effective);
+			omps_settings_effective(&s->settings, &c->asked, &c->effective);
 	ctl_server_send(s, OMPS_MSG_SERVER_SETTINGS, &s->settings, sizeof(s->settings), -1);
 }
 

@@ -67,11 +67,14 @@ struct ctl_conn {
 	struct ctl_server *server; /* NULL while pending, or once terminated */
 	int terminated;		   /* its server let go of it (terminate_client) */
 	struct omps_settings requested, effective;
+	struct omps_settings asked; /* requested, its ordinals its server's (once admitted) */
 	struct omps_client_usage usage; /* as its server last said */
 	struct omps_client_stats stats; /* what it asked so far, as its server last said */
 	unsigned long pidns;
 	char comm[OMPS_COMM_MAX];
 	char pod[64], pod_namespace[64], container[64]; /* its Kubernetes pod, as it says; "" */
+	char visible[256];  /* its CUDA_VISIBLE_DEVICES, as it says */
+	uint32_t vis_flags; /* OMPS_CLIENT_VISIBLE_SET, OMPS_CLIENT_PCI_ORDER */
 	int part_bound; /* to a static SM partition (partitions.c): */
 	int part_dev;	/* of d->smdev */
 	uint32_t part_id;

@@ -281,7 +281,7 @@ static int map_rings(struct srv_client *c, int memfd, const struct omps_channel_
 int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_t len, char *err, size_t errlen)
 {
 	struct omps_channel_open o;
-	uint32_t i;
+	uint32_t k;
 
 	if (c->map || len != sizeof(o) || memfd < 0) {
 		snprintf(err, errlen, "malformed channel request");
@@ -297,9 +297,11 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 		return -1;
 	}
 	srv_beat_doing("opening the data channel of client process %d", (int)c->pid);
-	for (i = 0; i < c->srv->devices.ndevices; i++) {
+	for (k = 0; k < c->nview; k++) { /* the GPUs it sees, in its order */
+		int i = c->view[k];
 		struct omps_device_info info = {.dev = c->srv->devices.dev[i]};
 
+		info.dev.ordinal = (int32_t)k;
 		srv_device_attrs(c->srv->drv, (int)i, info.attrs, OMPS_MAX_ATTRS);
 		if (c->srv->drv->ctx_set_current(c->srv->ctx[i]) == CUDA_SUCCESS) {
 			srv_qos_priority_range(c->srv, (int)i, &info.least_priority, &info.greatest_priority);

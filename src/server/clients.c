@@ -12,15 +12,32 @@
 
 struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps_admit *a)
 {
-	struct srv_client *c = calloc(1, sizeof(*c));
+	struct srv_client *c;
+	uint32_t i;
 
-	if (!c)
+	if (a->nview > s->devices.ndevices) {
+		omps_log("Client process %d: the daemon says it sees %u GPUs of %u", (int)a->pid, a->nview,
+			 s->devices.ndevices);
+		return NULL;
+	}
+	for (i = 0; i < a->nview; i++)
+		if (a->view[i] < 0 || (uint32_t)a->view[i] >= s->devices.ndevices) {
+			omps_log("Client process %d: the daemon says it sees GPU %d, not one of the server's",
+				 (int)a->pid, (int)a->view[i]);
+			return NULL;
+		}
+	if (!(c = calloc(1, sizeof(*c))))
 		return NULL;
 	c->srv = s;
 	c->fd = fd;
 	c->pid = a->pid;
 	c->uid = a->uid;
 	c->id = a->client_id;
+	c->nview = a->nview;
+	memcpy(c->view, a->view, sizeof(c->view));
+	for (i = 0; i < c->nview; i++)
+		c->remapped |= c->view[i] != (int32_t)i;
+	c->remapped |= c->nview != s->devices.ndevices;
 	srv_qos_client_init(c, &a->effective, &a->requested, a);
 	c->bell = -1;
 	c->ring_fd = -1;
@@ -32,6 +49,18 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	s->nclients++;
 	omps_log("Client {PID: %d, ID: %u} admitted for user %u", (int)c->pid, c->id, (unsigned)c->uid);
 	return c;
+}
+
+int32_t srv_client_dev(const struct srv_client *c, int dev)
+{
+	uint32_t k;
+
+	if (!c->remapped)
+		return dev;
+	for (k = 0; k < c->nview; k++)
+		if (c->view[k] == dev)
+			return (int32_t)k;
+	return -1;
 }
 
 struct srv_client *srv_client_find(struct srv_state *s, pid_t pid)

@@ -3,20 +3,39 @@
  * shape and size, before its handler sees it; the fixed part is copied into
  * a record of its own type, aligned, and the handler gets that and, for a
  * call with data, the bytes after it. */
+#include <stddef.h>
 #include <string.h>
 
 #include "server.h"
 
 typedef void srv_call_fn(struct srv_client *c, const unsigned char *rec, size_t len);
 
+/* Where record m keeps its dev, for those OMPS_DEVICE_RECORDS names; -1
+ * for the others (a constant: the compiler drops the call for them). */
+#define DEV_FIELD(record) struct omps_call_##record * : (long)offsetof(struct omps_call_##record, dev),
+#define DEV_OF_M (unsigned char *)&m, _Generic(&m, OMPS_DEVICE_RECORDS(DEV_FIELD) default : -1L)
+
+static inline void view(const struct srv_client *c, unsigned char *m, long at)
+{
+	int32_t dev;
+
+	if (at < 0)
+		return;
+	memcpy(&dev, m + at, sizeof(dev));
+	dev = srv_view_dev(c, dev);
+	memcpy(m + at, &dev, sizeof(dev));
+}
+
 #define INVOKE_FIXED(family, handler, record)            \
 	struct omps_call_##record m;                     \
 	(void)len;                                       \
 	memcpy(&m, rec, sizeof(m));                      \
+	view(c, DEV_OF_M);                          \
 	srv_##family##_##handler(c, &m);
 #define INVOKE_TAIL(family, handler, record)             \
 	struct omps_call_##record m;                     \
 	memcpy(&m, rec, sizeof(m));                      \
+	view(c, DEV_OF_M);                          \
 	srv_##family##_##handler(c, &m, rec + sizeof(m), len - sizeof(m));
 #define INVOKE_RAW(family, handler, record) srv_##family##_##handler(c, rec, len);
 

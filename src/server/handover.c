@@ -202,12 +202,14 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 {
 	struct omps_admit a = {.pid = c->pid, .uid = c->uid, .client_id = c->id, .effective = c->effective,
 			       .requested = c->requested, .part_dev = c->qos.static_dev,
-			       .part_start = c->qos.static_start, .part_count = c->qos.static_count};
+			       .part_start = c->qos.static_start, .part_count = c->qos.static_count,
+			       .nview = c->nview};
 	int32_t queued = atomic_load(&c->queued), sticky = c->sticky;
 	uint32_t held = c->held ? c->held_len : UINT32_MAX;
 	struct srv_alloc *al;
 	uint32_t i, n = 0;
 
+	memcpy(a.view, c->view, sizeof(a.view));
 	PUT(p, a);
 	srv_pack_fd(p, c->fd);
 	srv_pack_fd(p, c->ring_fd);

@@ -74,7 +74,7 @@ void srv_ipc_get(struct srv_client *c, const struct omps_call_ptr *m)
 	if (r == CUDA_SUCCESS) {
 		memcpy(rep.token, a->export->token, sizeof(rep.token));
 		rep.server_pid = (int32_t)getpid();
-		rep.dev = a->dev;
+		rep.dev = srv_client_dev(c, a->dev);
 		rep.ptr = a->ptr;
 		rep.bytes = a->bytes;
 	}
@@ -145,7 +145,7 @@ void srv_ipc_open(struct srv_client *c, const struct omps_call_ipc_open *m)
 	if (r == CUDA_SUCCESS) {
 		rep.ptr = a->ptr;
 		rep.bytes = a->bytes;
-		rep.dev = a->dev;
+		rep.dev = srv_client_dev(c, a->dev);
 		rep.server_pid = (int32_t)getpid();
 	}
 	rep.r.result = r;
@@ -275,7 +275,7 @@ void srv_ipc_event_get(struct srv_client *c, const struct omps_call_handle *m)
 	if (r == CUDA_SUCCESS) {
 		memcpy(rep.token, o->shared->token, sizeof(rep.token));
 		rep.server_pid = (int32_t)getpid();
-		rep.dev = o->dev;
+		rep.dev = srv_client_dev(c, o->dev);
 	}
 	rep.r.result = r;
 	srv_reply(c, &rep, sizeof(rep));
@@ -317,7 +317,7 @@ void srv_ipc_event_open(struct srv_client *c, const struct omps_call_ipc_open *m
 		c->events[h - 1].shared = e;
 		c->events[h - 1].flags = CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING;
 		rep.ptr = h;
-		rep.dev = e->dev;
+		rep.dev = srv_client_dev(c, e->dev);
 		rep.server_pid = (int32_t)getpid();
 	}
 	rep.r.result = r;

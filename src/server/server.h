@@ -90,6 +90,12 @@ struct srv_client {
 	uid_t uid;
 	uint32_t id;
 	int greeted;
+	/* The GPUs it sees (its CUDA_VISIBLE_DEVICES): its device k is the
+	 * server's view[k]. Its records name its own ordinals; dispatch turns
+	 * them into the server's (remapped: not all of them, in order). */
+	uint32_t nview;
+	int remapped;
+	int32_t view[OMPS_MAX_DEVICES];
 	/* its limits (qos.c): effective follows the server's and its own
 	 * request; the main thread changes it under qos_lock and bumps qos_gen,
 	 * and its worker applies it into qos before its next call */
@@ -364,6 +370,16 @@ void srv_malformed(struct srv_client *c, uint32_t type, size_t len);
 void srv_refused(struct srv_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A handle that names none of the client's objects. */
 void srv_bad_handle(struct srv_client *c, const char *what, uint32_t handle);
+/* The server's ordinal of the client's device dev; for one it does not
+ * see, one that no device has (handlers refuse it as they refuse any). */
+static inline int32_t srv_view_dev(const struct srv_client *c, int32_t dev)
+{
+	if (!c->remapped || dev < 0)
+		return dev;
+	return (uint32_t)dev < c->nview ? c->view[dev] : INT32_MAX;
+}
+/* The client's ordinal of the server's device dev; -1: it does not see it. */
+int32_t srv_client_dev(const struct srv_client *c, int dev);
 /* Makes dev's context current (and the client's NULL stream on it, made at
  * its first use, *stream if asked). */
 int srv_use_device(struct srv_client *c, int dev, CUstream *stream);

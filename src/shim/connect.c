@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ static enum shim_connect_result refused(const char *what, const char *text, ssiz
 
 static enum shim_connect_result admit(struct shim_connection *c, char *err, size_t errlen)
 {
+	static atomic_int noted;
 	struct omps_client_info info;
 	struct omps_msg hdr;
 	char buf[OMPS_MSG_MAX];
@@ -84,6 +86,11 @@ static enum shim_connect_result admit(struct shim_connection *c, char *err, size
 	copy_env(info.pinned_mem_limit, sizeof(info.pinned_mem_limit), "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT");
 	copy_env(info.priority, sizeof(info.priority), "CUDA_MPS_CLIENT_PRIORITY");
 	copy_env(info.sm_partition, sizeof(info.sm_partition), "CUDA_MPS_SM_PARTITION");
+	copy_env(info.visible_devices, sizeof(info.visible_devices), "CUDA_VISIBLE_DEVICES");
+	if (getenv("CUDA_VISIBLE_DEVICES"))
+		info.flags |= OMPS_CLIENT_VISIBLE_SET;
+	if (getenv("CUDA_DEVICE_ORDER") && !strcmp(getenv("CUDA_DEVICE_ORDER"), "PCI_BUS_ID"))
+		info.flags |= OMPS_CLIENT_PCI_ORDER;
 	read_pod(&info);
 	if (omps_send_hello(c->control_fd, OMPS_ROLE_CLIENT, &info, sizeof(info)) < 0)
 		goto broken;
@@ -105,6 +112,9 @@ static enum shim_connect_result admit(struct shim_connection *c, char *err, size
 		c->server_pid = a.server_pid;
 		c->client_id = a.client_id;
 		c->effective = a.effective;
+		a.note[sizeof(a.note) - 1] = '\0';
+		if (a.note[0] && !atomic_exchange(&noted, 1)) /* once, not at each reconnection */
+			fprintf(stderr, "openmps: %s\n", a.note);
 	}
 	return SHIM_CONNECT_OK;
 broken:

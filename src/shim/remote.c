@@ -128,8 +128,8 @@ SHIM_EXPORT CUresult CUDAAPI cuInit(unsigned int Flags)
 	enum shim_mode m = shim_mode();
 	CUresult r;
 
-	if (m == SHIM_REMOTE)
-		r = Flags ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+	if (m == SHIM_REMOTE) /* none seen: CUDA_VISIBLE_DEVICES named none, as natively */
+		r = Flags ? CUDA_ERROR_INVALID_VALUE : ndevs ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
 	else if (m == SHIM_BROKEN)
 		r = CUDA_ERROR_MPS_CONNECTION_FAILED;
 	else

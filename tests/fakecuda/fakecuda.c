@@ -1,7 +1,12 @@
 /* fakecuda: a CPU implementation of the CUDA driver calls openmps-server
  * makes, so that CI runs the whole service without a GPU. The server loads
  * it through OPENMPS_DRIVER_PATH. Knobs:
- *   FAKECUDA_DEVICES=N        number of devices (default 1, at most 8)
+ *   FAKECUDA_DEVICES=N        number of devices (default 1, at most 8); as the
+ *                             real driver, CUDA_VISIBLE_DEVICES (indices, GPU-UUIDs
+ *                             and their prefixes) picks and renumbers them, and
+ *                             CUDA_DEVICE_ORDER=PCI_BUS_ID orders them by bus
+ *   FAKECUDA_PCI_BUS_REVERSED=1  the first device has the highest PCI bus, so
+ *                             that PCI_BUS_ID order is the reverse of the default
  *   FAKECUDA_INIT_ERROR=R     cuInit fails with CUresult R
  *   FAKECUDA_INIT_DELAY_MS=T  cuInit takes T milliseconds (a slow start)
  *   FAKECUDA_MEMORY_MB=M      device memory (default 80 GiB): host memory backs it
@@ -32,6 +37,8 @@
 #define MAX_DEVICES 8
 
 static int ndevices = -1;
+static int nphys;		  /* FAKECUDA_DEVICES */
+static int phys[8];		  /* a visible ordinal's physical device: its name, UUID and bus */
 static size_t fake_total_mem = (size_t)80 << 30; /* FAKECUDA_MEMORY_MB */
 static int retained[MAX_DEVICES];
 
@@ -50,6 +57,70 @@ static void sleep_ms(int ms)
 		nanosleep(&ts, NULL);
 }
 
+static int pci_bus(int p)
+{
+	return 0x10 + (env_int("FAKECUDA_PCI_BUS_REVERSED", 0) ? nphys - 1 - p : p);
+}
+
+static void uuid_of(int p, unsigned char *u)
+{
+	int i;
+
+	for (i = 0; i < 16; i++)
+		u[i] = (unsigned char)(0xfa + p * 16 + i);
+}
+
+/* The physical device an entry of CUDA_VISIBLE_DEVICES names, among the
+ * enumeration order: an index, or a unique prefix of "GPU-<uuid>"; -1. */
+static int named(const char *e, const int *order)
+{
+	char text[64];
+	unsigned char u[16];
+	int p, found = -1;
+
+	if (*e >= '0' && *e <= '9')
+		return atoi(e) < nphys ? order[atoi(e)] : -1;
+	for (p = 0; p < nphys && !strncasecmp(e, "GPU-", 4); p++) {
+		uuid_of(p, u);
+		snprintf(text, sizeof(text), "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+			 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+			 u[15]);
+		if (!strncasecmp(text, e, strlen(e)))
+			found = found < 0 ? p : MAX_DEVICES; /* more than one: none */
+	}
+	return found < MAX_DEVICES ? found : -1;
+}
+
+/* Fills phys[] as the real driver reads its environment; how many. */
+static int visible_devices(void)
+{
+	const char *spec = getenv("CUDA_VISIBLE_DEVICES"), *order_env = getenv("CUDA_DEVICE_ORDER");
+	int order[MAX_DEVICES], n = 0, i, j, p;
+	char buf[256], *save = NULL, *e;
+
+	for (i = 0; i < nphys; i++) {
+		for (j = i; j > 0 && order_env && !strcmp(order_env, "PCI_BUS_ID") && pci_bus(i) < pci_bus(order[j - 1]);
+		     j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	if (!spec) {
+		memcpy(phys, order, sizeof(order[0]) * (size_t)nphys);
+		return nphys;
+	}
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (e = strtok_r(buf, ", ", &save); e; e = strtok_r(NULL, ", ", &save)) {
+		if ((p = named(e, order)) < 0)
+			break;
+		for (j = 0; j < n && phys[j] != p; j++)
+			;
+		if (j < n)
+			break;
+		phys[n++] = p;
+	}
+	return n;
+}
+
 CUresult CUDAAPI cuInit(unsigned int flags)
 {
 	int delay = env_int("FAKECUDA_INIT_DELAY_MS", 0);
@@ -60,12 +131,13 @@ CUresult CUDAAPI cuInit(unsigned int flags)
 	sleep_ms(delay);
 	if (err)
 		return (CUresult)err;
-	ndevices = env_int("FAKECUDA_DEVICES", 1);
+	nphys = env_int("FAKECUDA_DEVICES", 1);
 	if (env_int("FAKECUDA_MEMORY_MB", 0) > 0)
 		fake_total_mem = (size_t)env_int("FAKECUDA_MEMORY_MB", 0) << 20;
-	if (ndevices < 0 || ndevices > MAX_DEVICES)
-		ndevices = MAX_DEVICES;
-	return CUDA_SUCCESS;
+	if (nphys < 0 || nphys > MAX_DEVICES)
+		nphys = MAX_DEVICES;
+	ndevices = visible_devices();
+	return ndevices ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
 }
 
 static CUresult check(CUdevice dev)
@@ -111,21 +183,32 @@ CUresult CUDAAPI cuDeviceGetName(char *name, int len, CUdevice dev)
 	if (!name || len <= 0)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
-		snprintf(name, (size_t)len, "openmps fakecuda device %d", dev);
+		snprintf(name, (size_t)len, "openmps fakecuda device %d", phys[dev]);
+	return r;
+}
+
+CUresult CUDAAPI cuDeviceGetPCIBusId(char *id, int len, CUdevice dev)
+{
+	CUresult r = check(dev);
+
+	if (!id || len <= 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		snprintf(id, (size_t)len, "%08x:%02x:%02x.0", 0u, (unsigned)pci_bus(phys[dev]), 0u);
 	return r;
 }
 
 CUresult CUDAAPI cuDeviceGetUuid_v2(CUuuid *uuid, CUdevice dev)
 {
 	CUresult r = check(dev);
-	int i;
+	unsigned char u[16];
 
 	if (!uuid)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (r != CUDA_SUCCESS)
 		return r;
-	for (i = 0; i < 16; i++)
-		uuid->bytes[i] = (char)(0xfa + dev * 16 + i);
+	uuid_of(phys[dev], u);
+	memcpy(uuid->bytes, u, sizeof(u));
 	return CUDA_SUCCESS;
 }
 
@@ -177,7 +260,7 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attr, CUdev
 		*value = 0;
 		return CUDA_SUCCESS;
 	case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID:
-		*value = 0x10 + dev;
+		*value = pci_bus(phys[dev]);
 		return CUDA_SUCCESS;
 	case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID:
 		*value = 0;
@@ -2743,7 +2826,7 @@ CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int version
 	} table[] = {
 		FN("cuInit", cuInit), FN("cuDriverGetVersion", cuDriverGetVersion),
 		FN("cuDeviceGetCount", cuDeviceGetCount), FN("cuDeviceGet", cuDeviceGet),
-		FN("cuDeviceGetName", cuDeviceGetName), FN("cuDeviceGetUuid", cuDeviceGetUuid_v2),
+		FN("cuDeviceGetName", cuDeviceGetName), FN("cuDeviceGetPCIBusId", cuDeviceGetPCIBusId), FN("cuDeviceGetUuid", cuDeviceGetUuid_v2),
 		FN("cuDeviceTotalMem", cuDeviceTotalMem_v2), FN("cuDeviceGetAttribute", cuDeviceGetAttribute),
 		FN("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain),
 		FN("cuDevicePrimaryCtxRelease", cuDevicePrimaryCtxRelease_v2), FN("cuGetErrorName", cuGetErrorName),

@@ -37,7 +37,8 @@ static void hello(int target, uint32_t role, const struct omps_client_info *ci)
 
 int main(int argc, char **argv)
 {
-	struct omps_client_info ci = {.comm = "./train", .priority = "1", .pinned_mem_limit = "0=1G"};
+	struct omps_client_info ci = {.comm = "./train", .priority = "1", .pinned_mem_limit = "0=1G",
+				      .visible_devices = "0,GPU-0a", .flags = OMPS_CLIENT_VISIBLE_SET};
 	struct omps_client_usage u = {0};
 	struct omps_terminate t = {.seq = 1, .pid = 1001, .result = 0};
 	static const char *const cmds[] = {"ps", "get_server_list", "set_default_active_thread_percentage 50",

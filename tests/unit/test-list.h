@@ -40,6 +40,8 @@
 	X(server_legacy_stream_order) \
 	X(server_sm_shares) \
 	X(server_sm_shares_coscheduled) \
-	X(server_sm_shares_without_fine_split)
+	X(server_sm_shares_without_fine_split) \
+	X(server_device_view) \
+	X(devinfo_visible_devices)
 
 #endif

@@ -164,6 +164,38 @@ TEST(server_memory_limit)
 	leave(c);
 }
 
+/* A client that sees only the server's second GPU (CUDA_VISIBLE_DEVICES=1)
+ * names it 0: its records land there, and its ordinal 1 names nothing. */
+TEST(server_device_view)
+{
+	struct omps_call_alloc a = {.dev = 0, .bytes = 256u << 10};
+	struct omps_call_ptr g;
+	struct omps_reply_ipc ipc;
+	struct omps_reply_ptr p;
+	struct srv_client *c;
+
+	setenv("FAKECUDA_DEVICES", "2", 1);
+	server_up();
+	ASSERT_UEQ(st.devices.ndevices, 2);
+	c = client(NULL);
+	c->nview = 1;
+	c->view[0] = 1;
+	c->remapped = 1;
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+	ASSERT_EQ(p.r.result, CUDA_SUCCESS);
+	ASSERT_UEQ(srv_qos_used(c, 1), 256u << 10);
+	ASSERT_UEQ(srv_qos_used(c, 0), 0);
+	g.ptr = p.ptr; /* the replies that name a device name the client's */
+	ASSERT_EQ(call(c, OMPS_CALL_IPC_GET, &g, sizeof(g), &ipc, sizeof(ipc)), sizeof(ipc));
+	ASSERT_EQ(ipc.r.result, CUDA_SUCCESS);
+	ASSERT_EQ(ipc.dev, 0);
+	a.dev = 1;
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+	ASSERT_EQ(p.r.result, CUDA_ERROR_INVALID_DEVICE);
+	ASSERT_UEQ(srv_qos_used(c, 0), 0);
+	leave(c);
+}
+
 /* The arena (arena.c) on fakecuda's 64 MiB, whose device memory is host
  * memory: read and written here directly. */
 static CUstream arena_stream(void)
