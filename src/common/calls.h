@@ -82,6 +82,17 @@ struct omps_call_copy {
 
 enum omps_copy_kind { OMPS_COPY_HTOD = 1, OMPS_COPY_DTOH, OMPS_COPY_DTOD };
 
+/* A copy between two devices' memory (cuMemcpyPeer): on stream, or, for 0,
+ * on the source device's NULL stream, after the client's work on both
+ * devices and before its later work on the destination's, as the driver
+ * orders it. The two ordinals are the client's; the handler translates. */
+struct omps_call_copy_peer {
+	int32_t src_dev, dst_dev;
+	uint32_t stream;
+	uint32_t reserved;
+	uint64_t dst, src, bytes;
+};
+
 /* Rows of width bytes; on the host side the rows are packed (pitch = width).
  * A device side may be a CUDA array of the client's (dst_array, src_array:
  * its handle, 0 for linear memory): then dst/src is the x offset in bytes,
@@ -636,7 +647,8 @@ struct omps_reply_link {
 	X(LINK_DESTROY, link, destroy, handle, FIXED, SYNC, "JIT link destroy")                              \
 	X(MIPMAP_CREATE, array, mipmap_create, mipmap_create, FIXED, SYNC, "mipmapped array create") /* -> reply_handle */ \
 	X(MIPMAP_LEVEL, array, mipmap_level, mipmap_level, FIXED, SYNC, "mipmapped array level") /* -> reply_handle */ \
-	X(HOST_FUNC_CAPTURE, hostfn, call, hostfn, FIXED, SYNC, "host function, maybe captured") /* -> value: 1 captured */
+	X(HOST_FUNC_CAPTURE, hostfn, call, hostfn, FIXED, SYNC, "host function, maybe captured") /* -> value: 1 captured */ \
+	X(MEMCPY_PEER, memory, copy_peer, copy_peer, FIXED, ASYNC, "peer copy")
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

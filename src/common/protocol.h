@@ -241,6 +241,7 @@ struct omps_device_info {
 	int32_t least_priority, greatest_priority; /* cuCtxGetStreamPriorityRange in the server's context */
 	uint32_t api_version;			   /* cuCtxGetApiVersion of it */
 	uint32_t reserved;
+	uint64_t peers; /* bit k: its kernels and copies reach the client's device k's memory */
 	int32_t attrs[OMPS_MAX_ATTRS]; /* 0 where the driver has no such attribute */
 };
 

@@ -281,7 +281,7 @@ static int map_rings(struct srv_client *c, int memfd, const struct omps_channel_
 int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_t len, char *err, size_t errlen)
 {
 	struct omps_channel_open o;
-	uint32_t k;
+	uint32_t k, j;
 
 	if (c->map || len != sizeof(o) || memfd < 0) {
 		snprintf(err, errlen, "malformed channel request");
@@ -302,6 +302,8 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 		struct omps_device_info info = {.dev = c->srv->devices.dev[i]};
 
 		info.dev.ordinal = (int32_t)k;
+		for (j = 0; j < c->nview; j++) /* in its ordinals */
+			info.peers |= (c->srv->peers[i] >> c->view[j] & 1) << j;
 		srv_device_attrs(c->srv->drv, (int)i, info.attrs, OMPS_MAX_ATTRS);
 		if (c->srv->drv->ctx_set_current(c->srv->ctx[i]) == CUDA_SUCCESS) {
 			srv_qos_priority_range(c->srv, (int)i, &info.least_priority, &info.greatest_priority);

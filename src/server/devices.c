@@ -69,6 +69,37 @@ int srv_devices_open(struct srv_driver *drv, struct omps_server_ready *r, CUcont
 	return 0;
 }
 
+void srv_devices_peer(struct srv_driver *drv, const struct omps_server_ready *r, CUcontext *ctx,
+		      uint64_t *peers)
+{
+	char list[512] = "", why[96] = "";
+	size_t off = 0;
+	uint32_t i, j;
+	CUresult res;
+	int can;
+
+	for (i = 0; i < r->ndevices; i++) {
+		peers[i] = 0;
+		for (j = 0; j < r->ndevices; j++) {
+			if (i == j || drv->device_can_access_peer(&can, (CUdevice)i, (CUdevice)j) || !can)
+				continue;
+			res = drv->ctx_set_current(ctx[i]);
+			if (!res)
+				res = drv->ctx_enable_peer_access(ctx[j], 0);
+			if (res && res != CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED) {
+				srv_driver_strerror(drv, res, why, sizeof(why));
+				omps_log("Peer access from device %u to device %u failed: %s", i, j, why);
+				continue;
+			}
+			peers[i] |= 1ull << j;
+			if (off < sizeof(list))
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%u->%u", off ? ", " : "", i, j);
+		}
+	}
+	if (r->ndevices > 1)
+		omps_log("Peer access between the server's devices: %s", off ? list : "none (no two can reach each other)");
+}
+
 void srv_devices_close(struct srv_driver *drv, const struct omps_server_ready *r)
 {
 	uint32_t i;

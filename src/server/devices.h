@@ -12,6 +12,12 @@ int srv_devices_open(struct srv_driver *drv, struct omps_server_ready *r, CUcont
 		      size_t errlen);
 /* Every attribute of device dev the driver knows, 0 for the others. */
 void srv_device_attrs(struct srv_driver *drv, int dev, int32_t *attrs, int n);
+/* Peer access between every two of the server's contexts that can have it,
+ * enabled once: all clients' memory is in these contexts, so a client's
+ * kernels and copies reach its other GPUs' memory as natively after
+ * cuCtxEnablePeerAccess. peers[i] bit j: device i reaches j's memory. */
+void srv_devices_peer(struct srv_driver *drv, const struct omps_server_ready *r, CUcontext *ctx,
+		      uint64_t *peers);
 void srv_devices_close(struct srv_driver *drv, const struct omps_server_ready *r);
 /* Device ordinal's SMs split into the smallest groups the driver makes,
  * at most *n of them into res; *n: how many. Coscheduled (fine 0): the

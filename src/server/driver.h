@@ -38,6 +38,9 @@
 	X(memcpy_htod_async, cuMemcpyHtoDAsync) \
 	X(memcpy_dtoh_async, cuMemcpyDtoHAsync) \
 	X(memcpy_dtod_async, cuMemcpyDtoDAsync) \
+	X(memcpy_peer_async, cuMemcpyPeerAsync) \
+	X(device_can_access_peer, cuDeviceCanAccessPeer) \
+	X(ctx_enable_peer_access, cuCtxEnablePeerAccess) \
 	X(module_load_data, cuModuleLoadData) \
 	X(module_unload, cuModuleUnload) \
 	X(module_get_function, cuModuleGetFunction) \

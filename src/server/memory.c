@@ -389,6 +389,30 @@ void srv_memory_copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 	srv_deferred(c, r);
 }
 
+/* On the NULL stream it is ordered as the driver orders it: after the
+ * client's work on both devices, before its later work on the destination's. */
+void srv_memory_copy_peer(struct srv_client *c, const struct omps_call_copy_peer *m)
+{
+	int sd = srv_view_dev(c, m->src_dev), dd = srv_view_dev(c, m->dst_dev);
+	CUstream s = NULL, z = NULL;
+	CUresult r = srv_use_device(c, dd, &z);
+
+	if (r == CUDA_SUCCESS)
+		r = srv_use_device(c, sd, NULL); /* checked: a stream of its own names no device */
+	if (r == CUDA_SUCCESS)
+		r = srv_stream(c, m->stream, sd, &s);
+	if (r == CUDA_SUCCESS && (!usable(c, m->src, m->bytes) || !usable(c, m->dst, m->bytes)))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS && !m->stream && (r = srv_use_device(c, dd, NULL)) == CUDA_SUCCESS &&
+	    (r = srv_stream_after_all(c, dd, s)) == CUDA_SUCCESS)
+		r = srv_use_device(c, sd, NULL);
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->memcpy_peer_async(m->dst, c->srv->ctx[dd], m->src, c->srv->ctx[sd], m->bytes, s);
+	if (r == CUDA_SUCCESS && !m->stream)
+		r = srv_stream_after_all(c, sd, z);
+	srv_deferred(c, r);
+}
+
 int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes)
 {
 	return usable(c, ptr, bytes);

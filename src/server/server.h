@@ -272,6 +272,7 @@ struct srv_state {
 	struct omps_server_ready devices;
 	struct srv_driver *drv;
 	CUcontext ctx[OMPS_MAX_DEVICES]; /* the primary contexts every client shares */
+	uint64_t peers[OMPS_MAX_DEVICES]; /* bit j of i: peer access from i to j is on (devices.h) */
 	pthread_mutex_t pool_lock;
 	pthread_mutex_t modules_lock;
 	pthread_mutex_t ipc_lock;

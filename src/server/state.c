@@ -45,6 +45,7 @@ int srv_state_init(struct srv_state *s, struct srv_driver *drv, char *err, size_
 	if (srv_workers_init(s, err, errlen) < 0 || srv_driver_load(drv, err, errlen) < 0 ||
 	    srv_devices_open(drv, &s->devices, s->ctx, err, errlen) < 0)
 		return -1;
+	srv_devices_peer(drv, &s->devices, s->ctx, s->peers);
 	if (srv_arena_init(s) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -23,6 +23,7 @@ static int copy_bytes(uint32_t type, const unsigned char *rec, uint64_t *bytes)
 {
 	struct omps_call_copy2d c2;
 	struct omps_call_staged st;
+	struct omps_call_copy_peer pe;
 	struct omps_call_copy cp;
 
 	switch (type) {
@@ -41,6 +42,10 @@ static int copy_bytes(uint32_t type, const unsigned char *rec, uint64_t *bytes)
 	case OMPS_CALL_MEMCPY_STAGED:
 		memcpy(&st, rec, sizeof(st));
 		*bytes = st.bytes;
+		return 1;
+	case OMPS_CALL_MEMCPY_PEER:
+		memcpy(&pe, rec, sizeof(pe));
+		*bytes = pe.bytes;
 		return 1;
 	}
 	return 0;

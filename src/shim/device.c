@@ -2,6 +2,7 @@
  * server sent when the channel opened, so queries cost no round trip (cudart
  * asks for attributes a hundred times at start-up). Contexts are the
  * client's own handles for the server's one primary context per device. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,15 +497,65 @@ static CUresult ctx_get_id(CUcontext ctx, unsigned long long *id)
 	return CUDA_SUCCESS;
 }
 
-/* One server owns the devices; peer access between them is not remoted. */
+/* The server enabled peer access between all its contexts that can have it
+ * (peers, from its device facts); a program's enabling is kept here, per
+ * device of its current context, for the driver's answers. */
 static CUresult device_can_access_peer(int *can, CUdevice dev, CUdevice peer)
 {
 	if (!can)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!valid(dev) || !valid(peer))
 		return CUDA_ERROR_INVALID_DEVICE;
-	*can = 0;
+	*can = (int)(devs[dev].peers >> peer & 1);
 	return CUDA_SUCCESS;
+}
+
+static atomic_ullong peer_on[OMPS_MAX_DEVICES];
+
+int shim_ctx_device(CUcontext ctx)
+{
+	return ctx_device(ctx);
+}
+
+/* What the driver says of enabling (on) or disabling access from the
+ * current context to peer's memory, and the bit of it. */
+static CUresult peer_access(CUcontext peer, int on, unsigned long long *bit, int *me)
+{
+	int p = ctx_device(peer);
+
+	*me = shim_current_device();
+	if (*me < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (p < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (p == *me)
+		return CUDA_ERROR_INVALID_DEVICE;
+	if (on && !(devs[*me].peers >> p & 1))
+		return CUDA_ERROR_PEER_ACCESS_UNSUPPORTED;
+	*bit = 1ull << p;
+	return CUDA_SUCCESS;
+}
+
+static CUresult ctx_enable_peer_access(CUcontext peer, unsigned int flags)
+{
+	unsigned long long bit = 0;
+	int me;
+	CUresult r = flags ? CUDA_ERROR_INVALID_VALUE : peer_access(peer, 1, &bit, &me);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	return atomic_fetch_or(&peer_on[me], bit) & bit ? CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED : CUDA_SUCCESS;
+}
+
+static CUresult ctx_disable_peer_access(CUcontext peer)
+{
+	unsigned long long bit = 0;
+	int me;
+	CUresult r = peer_access(peer, 0, &bit, &me);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	return atomic_fetch_and(&peer_on[me], ~bit) & bit ? CUDA_SUCCESS : CUDA_ERROR_PEER_ACCESS_NOT_ENABLED;
 }
 
 static CUresult ctx_synchronize(void)
@@ -600,6 +651,8 @@ void shim_device_install(const struct omps_device_info *info, int n)
 	SHIM_LOCAL(cuCtxGetApiVersion, ctx_get_api_version);
 	SHIM_LOCAL(cuCtxGetId, ctx_get_id);
 	SHIM_LOCAL(cuDeviceCanAccessPeer, device_can_access_peer);
+	SHIM_LOCAL(cuCtxEnablePeerAccess, ctx_enable_peer_access);
+	SHIM_LOCAL(cuCtxDisablePeerAccess, ctx_disable_peer_access);
 	SHIM_INSTALL(cuCtxSetLimit, ctx_set_limit);
 	SHIM_LOCAL(cuDevicePrimaryCtxSetFlags_v2, primary_ctx_set_flags);
 	SHIM_INSTALL(cuDevicePrimaryCtxReset_v2, primary_ctx_reset);

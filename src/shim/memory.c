@@ -409,6 +409,26 @@ static CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream st
 	return shim_post(OMPS_CALL_MEMCPY_DTOD, &m, sizeof(m), NULL, 0);
 }
 
+/* Between two contexts' devices: the server's contexts reach each other. */
+static CUresult peer_async(CUdeviceptr dst, CUcontext dst_ctx, CUdeviceptr src, CUcontext src_ctx, size_t bytes,
+			   CUstream stream)
+{
+	struct omps_call_copy_peer m = {.src_dev = shim_ctx_device(src_ctx), .dst_dev = shim_ctx_device(dst_ctx),
+					.dst = dst, .src = src, .bytes = bytes};
+	CUresult r;
+
+	if (m.src_dev < 0 || m.dst_dev < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if ((r = shim_stream_handle(stream, &m.stream)) != CUDA_SUCCESS || !bytes)
+		return r;
+	return shim_post(OMPS_CALL_MEMCPY_PEER, &m, sizeof(m), NULL, 0);
+}
+
+static CUresult memcpy_peer(CUdeviceptr dst, CUcontext dst_ctx, CUdeviceptr src, CUcontext src_ctx, size_t bytes)
+{
+	return peer_async(dst, dst_ctx, src, src_ctx, bytes, NULL);
+}
+
 static CUresult memcpy_htod(CUdeviceptr dst, const void *src, size_t n)
 {
 	return htod_on(dst, src, n, NULL, 1);
@@ -579,6 +599,8 @@ void shim_memory_install(void)
 	SHIM_INSTALL(cuMemcpyHtoDAsync_v2, htod);
 	SHIM_INSTALL(cuMemcpyDtoHAsync_v2, dtoh);
 	SHIM_INSTALL(cuMemcpyDtoDAsync_v2, dtod);
+	SHIM_INSTALL(cuMemcpyPeer, memcpy_peer);
+	SHIM_INSTALL(cuMemcpyPeerAsync, peer_async);
 	SHIM_INSTALL(cuMemcpy, memcpy_any);
 	SHIM_INSTALL(cuMemcpyAsync, copy_any);
 	SHIM_LOCAL(cuMemGetAddressRange_v2, get_address_range);

@@ -60,6 +60,7 @@ void shim_channel_schedule(unsigned int sched); /* a CU_CTX_SCHED_* value: how r
 /* device.c */
 void shim_device_install(const struct omps_device_info *devs, int n);
 int shim_current_device(void); /* of the calling thread's context; -1 if none */
+int shim_ctx_device(CUcontext ctx);  /* the device of one of its contexts; -1 if none */
 int shim_device_attr(int dev, CUdevice_attribute a); /* from the cache; 0 if unknown */
 
 /* ranges.c: the client's device allocations and page-locked host memory. */

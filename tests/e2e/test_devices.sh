@@ -41,6 +41,13 @@ check "... cuInit says CUDA_ERROR_NO_DEVICE, as natively [$out]" grep -qx "devic
 out=$(CUDA_VISIBLE_DEVICES=1,7,2 probe)
 check "the list cut short is said in one line [$(grep openmps: <<<"$out")]" \
 	grep -qx 'openmps: CUDA_VISIBLE_DEVICES=1,7,2: "7" names none of the 4 GPUs its server drives (or one named before), so it sees the 1 before it, as CUDA would' <<<"$out"
+n=$(CUDA_VISIBLE_DEVICES=2,1 native --peer)
+o=$(CUDA_VISIBLE_DEVICES=2,1 probe --peer)
+check "peer access and copies between its two GPUs [$(grep -E "enable|verified" <<<"$o" | tr '\n' ' ')]" \
+	grep -qx "devices_probe: peer copies verified" <<<"$o"
+check "... answered as natively" test "$o" = "$n"
+check "server.log: peer access enabled between the server's GPUs" \
+	logged "Peer access between the server's devices: 0->1, 0->2, 0->3, 1->0, 1->2, 1->3, 2->0, .*3->2$" server
 
 # 2. Its calls land on its GPUs: device k of a client with
 # CUDA_VISIBLE_DEVICES=3,1 holds (k+1) MiB on the server's 3, then 1.
@@ -86,8 +93,9 @@ check "... and not on another GPU [$(grep alloc <<<"$out")]" grep -qx "devices_p
 stop_daemon 10
 
 # 4. The daemon's CUDA_VISIBLE_DEVICES: the server drives those GPUs only,
-# renumbered; a client sees them, and no other.
-CUDA_VISIBLE_DEVICES=3,1 start_daemon
+# renumbered; a client sees them, and no other. GPUs that cannot reach
+# each other: no peer access, and peer copies still work, as natively.
+CUDA_VISIBLE_DEVICES=3,1 FAKECUDA_NO_PEER=1 start_daemon
 out=$(probe)
 check "a client sees the daemon's two GPUs, renumbered [$(grep -c ^device <<<"$out")]" \
 	test "$(sed -n 's/^device \([0-9]\): \(openmps fakecuda device [0-9]\),.*/\1 \2/p' <<<"$out" | tr '\n' ';')" = \
@@ -97,5 +105,12 @@ check "by UUID, one of them [$(grep ^device <<<"$out")]" grep -q "^device 0: ope
 out=$(CUDA_VISIBLE_DEVICES="$U2" probe)
 check "by UUID, one the server does not drive: none [$(head -1 <<<"$out")]" grep -qx "devices_probe: init = 100" <<<"$out"
 check "... and says why" grep -q "^openmps: CUDA_VISIBLE_DEVICES=$U2: \"$U2\" names none of the 2 GPUs its server drives" <<<"$out"
+out=$(probe --peer)
+check "no peer access between them [$(grep -E "can access|enable" <<<"$out" | tr '\n' ' ')]" \
+	grep -qx "devices_probe: enable = 217, again = 217, itself = 101" <<<"$out"
+check "... and peer copies work" grep -qx "devices_probe: peer copies verified" <<<"$out"
+check "... as natively" test "$out" = "$(CUDA_VISIBLE_DEVICES=3,1 FAKECUDA_NO_PEER=1 native --peer)"
+check "server.log: no peer access" \
+	logged "Peer access between the server's devices: none \(no two can reach each other\)" server
 stop_daemon 10
 finish

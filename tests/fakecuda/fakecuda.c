@@ -5,6 +5,7 @@
  *                             real driver, CUDA_VISIBLE_DEVICES (indices, GPU-UUIDs
  *                             and their prefixes) picks and renumbers them, and
  *                             CUDA_DEVICE_ORDER=PCI_BUS_ID orders them by bus
+ *   FAKECUDA_NO_PEER=1        no two devices can have peer access
  *   FAKECUDA_PCI_BUS_REVERSED=1  the first device has the highest PCI bus, so
  *                             that PCI_BUS_ID order is the reverse of the default
  *   FAKECUDA_INIT_ERROR=R     cuInit fails with CUresult R
@@ -667,6 +668,78 @@ CUresult CUDAAPI cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, C
 	(void)s;
 	memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
 	return CUDA_SUCCESS;
+}
+
+/* The synchronous forms a native probe uses: fakecuda's work is done when a call returns. */
+CUresult CUDAAPI cuMemsetD8(CUdeviceptr dst, unsigned char v, size_t n)
+{
+	return cuMemsetD8Async(dst, v, n, NULL);
+}
+
+/* Peer access: every two devices can have it; bit j of peer_on[i]: the
+ * context of device i has it to j's. */
+static atomic_uint peer_on[MAX_DEVICES];
+
+static int ctx_dev(CUcontext ctx)
+{
+	int i;
+
+	for (i = 0; i < ndevices; i++)
+		if (ctx == (CUcontext)&retained[i])
+			return i;
+	return -1;
+}
+
+CUresult CUDAAPI cuDeviceCanAccessPeer(int *can, CUdevice dev, CUdevice peer)
+{
+	if (!can)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (check(dev) != CUDA_SUCCESS || check(peer) != CUDA_SUCCESS)
+		return CUDA_ERROR_INVALID_DEVICE;
+	*can = dev != peer && !env_int("FAKECUDA_NO_PEER", 0);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxEnablePeerAccess(CUcontext peer, unsigned int flags)
+{
+	int me = ctx_dev(current), p = ctx_dev(peer), can = 0;
+
+	if (me < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (p < 0 || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (p == me)
+		return CUDA_ERROR_INVALID_DEVICE;
+	if (cuDeviceCanAccessPeer(&can, me, p) != CUDA_SUCCESS || !can)
+		return CUDA_ERROR_PEER_ACCESS_UNSUPPORTED;
+	return atomic_fetch_or(&peer_on[me], 1u << p) >> p & 1 ? CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED
+							       : CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxDisablePeerAccess(CUcontext peer)
+{
+	int me = ctx_dev(current), p = ctx_dev(peer);
+
+	if (me < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (p < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (p == me)
+		return CUDA_ERROR_INVALID_DEVICE;
+	return atomic_fetch_and(&peer_on[me], ~(1u << p)) >> p & 1 ? CUDA_SUCCESS : CUDA_ERROR_PEER_ACCESS_NOT_ENABLED;
+}
+
+CUresult CUDAAPI cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext dst_ctx, CUdeviceptr src, CUcontext src_ctx, size_t n,
+				   CUstream s)
+{
+	if (ctx_dev(dst_ctx) < 0 || ctx_dev(src_ctx) < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	return cuMemcpyDtoDAsync(dst, src, n, s);
+}
+
+CUresult CUDAAPI cuMemcpyPeer(CUdeviceptr dst, CUcontext dst_ctx, CUdeviceptr src, CUcontext src_ctx, size_t n)
+{
+	return cuMemcpyPeerAsync(dst, dst_ctx, src, src_ctx, n, NULL);
 }
 
 /* Streams finish their work before calls return; events hold the time they
@@ -2826,7 +2899,10 @@ CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int version
 	} table[] = {
 		FN("cuInit", cuInit), FN("cuDriverGetVersion", cuDriverGetVersion),
 		FN("cuDeviceGetCount", cuDeviceGetCount), FN("cuDeviceGet", cuDeviceGet),
-		FN("cuDeviceGetName", cuDeviceGetName), FN("cuDeviceGetPCIBusId", cuDeviceGetPCIBusId), FN("cuDeviceGetUuid", cuDeviceGetUuid_v2),
+		FN("cuDeviceGetName", cuDeviceGetName), FN("cuDeviceCanAccessPeer", cuDeviceCanAccessPeer),
+		FN("cuCtxEnablePeerAccess", cuCtxEnablePeerAccess), FN("cuCtxDisablePeerAccess", cuCtxDisablePeerAccess),
+		FN("cuMemcpyPeer", cuMemcpyPeer), FN("cuMemcpyPeerAsync", cuMemcpyPeerAsync),
+		FN("cuDeviceGetPCIBusId", cuDeviceGetPCIBusId), FN("cuDeviceGetUuid", cuDeviceGetUuid_v2),
 		FN("cuDeviceTotalMem", cuDeviceTotalMem_v2), FN("cuDeviceGetAttribute", cuDeviceGetAttribute),
 		FN("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain),
 		FN("cuDevicePrimaryCtxRelease", cuDevicePrimaryCtxRelease_v2), FN("cuGetErrorName", cuGetErrorName),
