@@ -148,6 +148,7 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 	struct omps_admit a = {.pid = c->pid, .uid = c->uid, .client_id = c->id};
 	struct omps_admitted reply = {.server_pid = s->pid, .client_id = c->id};
 	struct omps_settings req;
+	uint32_t i;
 	int sp[2];
 
 	client_view(c, s, &a, &req, reply.note, sizeof(reply.note));
@@ -191,6 +192,10 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 	}
 	close(sp[0]);
 	c->asked = req;
+	c->sees = 0;
+	for (i = 0; i < a.nview; i++)
+		c->sees |= 1ull << a.view[i];
+	c->first_dev = a.nview ? a.view[0] : -1;
 	c->server = s;
 	s->nclients++;
 	if (omps_send(c->fd, OMPS_MSG_CLIENT_ADMITTED, 0, 0, &reply, sizeof(reply), sp[1], 0) < 0)

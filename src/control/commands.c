@@ -179,7 +179,7 @@ static void device_clients(struct ctl_daemon *d, struct ctl_server *s, struct ct
 			(unsigned)dev->pci_device & 0xff, (unsigned)dev->pci_function & 0xf,
 			(int)strnlen(dev->name, sizeof(dev->name)), dev->name);
 		for (c = d->conns; c; c = c->next)
-			if (c->role == CONN_CLIENT && c->server == s)
+			if (c->role == CONN_CLIENT && c->server == s && c->sees >> i & 1)
 				fprintf(r->out, "%d.1\n", (int)c->pid);
 	}
 }
@@ -227,16 +227,15 @@ static void format_usage(const struct omps_client_usage *u, char *buf, size_t le
 
 static void ps_server(struct ctl_daemon *d, struct ctl_server *s, struct ctl_reply *r)
 {
-	char dev[32] = "-";
 	struct ctl_conn *c;
 
-	if (s->devices.ndevices)
-		omps_uuid_format_short(s->devices.dev[0].uuid, dev, sizeof(dev));
 	for (c = d->conns; c; c = c->next) {
-		char atp[16], mem[256], sms[16] = "-", used[256];
+		char atp[16], mem[256], sms[16] = "-", used[256], dev[32] = "-";
 
 		if (c->role != CONN_CLIENT || c->server != s)
 			continue;
+		if (c->first_dev >= 0 && (uint32_t)c->first_dev < s->devices.ndevices) /* its device 0 */
+			omps_uuid_format_short(s->devices.dev[c->first_dev].uuid, dev, sizeof(dev));
 		omps_atp_format(c->effective.atp_milli, atp, sizeof(atp));
 		omps_memlimit_format_list(&c->effective, mem, sizeof(mem));
 		if (c->usage.sms)

@@ -68,6 +68,8 @@ struct ctl_conn {
 	int terminated;		   /* its server let go of it (terminate_client) */
 	struct omps_settings requested, effective;
 	struct omps_settings asked; /* requested, its ordinals its server's (once admitted) */
+	uint64_t sees;		    /* bit i: it sees its server's device i (CUDA_VISIBLE_DEVICES) */
+	int first_dev;		    /* the server's ordinal of its device 0; -1: none */
 	struct omps_client_usage usage; /* as its server last said */
 	struct omps_client_stats stats; /* what it asked so far, as its server last said */
 	unsigned long pidns;

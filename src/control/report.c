@@ -4,7 +4,8 @@
  * Sizes are bytes, shares percentages; jansson writes the JSON.
  *   {"servers": [{"pid", "user", "state", "late", "active_thread_percentage",
  *     "devices": [{"index", "uuid", "name", "sms", "memory_total"}],
- *     "clients": [{"pid", "id", "user", "command", "namespace" (of its pids),
+ *     "clients": [{"pid", "devices" (the indices of the GPUs it sees), "id", "user",
+ *       "command", "namespace" (of its pids),
  *       "kubernetes" ({"pod", "namespace", "container"} as it says, or null), "priority",
  *       "active_thread_percentage", "sms", "memory": [{"index", "used", "limit"}],
  *       "calls", "kernels", "graph_launches", "copies", "copy_bytes",
@@ -71,9 +72,12 @@ static json_t *pod(const struct ctl_conn *c)
 
 static json_t *client(const struct ctl_server *s, const struct ctl_conn *c)
 {
-	json_t *mem = json_array();
+	json_t *mem = json_array(), *seen = json_array();
 	uint32_t i;
 
+	for (i = 0; seen && i < s->devices.ndevices; i++)
+		if (c->sees >> i & 1)
+			json_array_append_new(seen, json_integer((json_int_t)i));
 	for (i = 0; mem && i < s->devices.ndevices; i++) {
 		uint64_t limit = omps_memlimit_for(&c->effective, i, s->devices.dev[i].uuid);
 
@@ -81,8 +85,8 @@ static json_t *client(const struct ctl_server *s, const struct ctl_conn *c)
 						     (json_int_t)c->usage.used[i], "limit",
 						     limit ? json_integer((json_int_t)limit) : json_null()));
 	}
-	return json_pack("{s:i, s:i, s:i, s:o, s:I, s:o, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:b}", "pid",
-			 (int)c->pid,
+	return json_pack("{s:i, s:o, s:i, s:i, s:o, s:I, s:o, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:b}",
+			 "pid", (int)c->pid, "devices", seen,
 			 "id", (int)c->id, "user", (int)c->uid, "command", text(c->comm, sizeof(c->comm)),
 			 "namespace", (json_int_t)c->pidns, "kubernetes", pod(c), "priority", (int)c->effective.priority,
 			 "active_thread_percentage", percent(c->effective.atp_milli), "sms",
@@ -198,7 +202,7 @@ int ctl_report_device_clients_json(struct ctl_daemon *d, struct ctl_server *only
 			json_t *dev = device(&s->devices.dev[i]), *pids = json_array();
 
 			for (c = d->conns; pids && c; c = c->next)
-				if (c->role == CONN_CLIENT && c->server == s)
+				if (c->role == CONN_CLIENT && c->server == s && c->sees >> i & 1)
 					json_array_append_new(pids, json_integer(c->pid));
 			json_object_set_new(dev, "clients", pids);
 			json_array_append_new(devs, dev);
@@ -384,7 +388,7 @@ int ctl_report_metrics(struct ctl_daemon *d, FILE *f)
 	CLIENT_FAMILY("openmps_client_active_thread_percentage", "gauge",
 		      "A client's share of each GPU's SMs, percent (CUDA_MPS_ACTIVE_THREAD_PERCENTAGE).",
 		      "%.3f", c->effective.atp_milli / 1000.0);
-	CLIENT_FAMILY("openmps_client_sms", "gauge", "SMs a client's kernels may run on (GPU 0); 0 until known.",
+	CLIENT_FAMILY("openmps_client_sms", "gauge", "SMs a client's kernels may run on (its first GPU); 0 until known.",
 		      "%llu", U64(c->usage.sms));
 	CLIENT_FAMILY("openmps_client_priority", "gauge", "A client's priority: 0 normal, 1 below normal.",
 		      "%llu", U64(c->effective.priority));

@@ -549,14 +549,14 @@ void srv_qos_usage_changed(struct srv_client *c, int force)
 {
 	struct omps_client_usage u;
 	uint64_t now = omps_now_us();
-	uint32_t i;
+	uint32_t i, first = (uint32_t)srv_view_dev(c, 0);
 
 	c->usage_dirty = 1;
 	if (!force && now - c->usage_sent_us < USAGE_PERIOD_US)
 		return;
 	memset(&u, 0, sizeof(u));
 	u.pid = c->pid;
-	u.sms = c->srv->devices.ndevices ? srv_qos_sms(c, 0) : 0;
+	u.sms = first < c->srv->devices.ndevices ? srv_qos_sms(c, (int)first) : 0; /* on its device 0 */
 	for (i = 0; i < c->srv->devices.ndevices; i++)
 		u.used[i] = srv_qos_used(c, (int)i);
 	/* Not blocking: a busy daemon misses a figure, not a worker's time. */

@@ -68,6 +68,14 @@ for s in json.load(sys.stdin)["servers"]:
 }
 usage_in() { [ "$(used "$held")" = "0 2 0 1" ]; }
 wait_for "ps --json to show 1 MiB on GPU 3 and 2 MiB on GPU 1 [$(used "$held")]" 5 usage_in
+sees() { c "ps --json" | python3 -c '
+import json, sys
+print([k["devices"] for s in json.load(sys.stdin)["servers"] for k in s["clients"] if k["pid"] == int(sys.argv[1])])' "$held"; }
+check "ps --json: the GPUs it sees [$(sees)]" test "$(sees)" = "[[1, 3]]"
+check "ps: its DEVICE is its device 0, the server's 3 [$(c ps | grep "^$held ")]" \
+	grep -qE "^$held +[0-9]+ +$S +${U3:0:22} " <<<"$(c ps)"
+check "get_device_client_list: under GPUs 1 and 3 only" \
+	test "$(c "get_device_client_list $S" | grep -B1 "^$held\.1$" | grep -o '^\[[0-9]\]' | tr '\n' ' ')" = "[1] [3] "
 touch "$TMP/go"
 wait $held
 check "it read back what it wrote on each [$(tail -1 "$TMP/hold.out")]" grep -qx "devices_probe: PASS" "$TMP/hold.out"
