@@ -5,7 +5,8 @@
 #     and copies between GPUs 0 and 1, both ways; the GPU suite with the daemon
 #     on GPU 1 alone; NCCL all-reduce (PyTorch, NCCL_NVLS_ENABLE=0) between two
 #     clients on a GPU each and within one client over two, natively and
-#     through openmps.
+#     through openmps; bench/run spread (full-GPU kernels, 1, 2 and 4 clients
+#     a GPU over every GPU, in each mode, NVIDIA MPS beside).
 T=$(mktemp -d /tmp/omps-devices.XXXX)
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
 u0=$(nvidia-smi --query-gpu=uuid --format=csv,noheader -i 0 2>/dev/null)
@@ -47,6 +48,9 @@ if [ "$ngpu" -ge 2 ]; then
 	CUDA_VISIBLE_DEVICES=1 tests/gpu/run-suite build "$S1" >"$OUT/suite-gpu1.log" 2>&1
 	note "devices: GPU suite on GPU 1: $(tail -1 "$OUT/suite-gpu1.log")"
 	rm -rf "$S1"
+	OPENMPS_BUILD=$PWD/build timeout 500 bench/run --reps 3 --seconds 2 --tsv "$OUT/spread.tsv" spread \
+		>"$OUT/spread.log" 2>&1
+	note "devices: bench spread (kernels/s, clients in all over $ngpu GPUs): $(awk -F'\t' '/^spread/ {printf "%s %s %s; ", $2, $3, $4}' "$OUT/spread.tsv")"
 else
 	note "devices: peer copies, NCCL and the suite on GPU 1 not run: $ngpu GPU"
 fi
