@@ -2,7 +2,9 @@
 # 17. Several GPUs (issue 22). On any machine: what a client sees under each
 #     CUDA_VISIBLE_DEVICES setting (omps-devices-probe), natively and through
 #     openmps, compared line for line. With two GPUs or more, also: peer access
-#     and copies between GPUs 0 and 1, both ways; the GPU suite with the daemon
+#     and copies between GPUs 0 and 1, both ways; whether a fault on GPU 0
+#     leaves GPU 1's context well in one process (tests/gpu/other_gpu.c: what
+#     per-GPU fault containment can build on); the GPU suite with the daemon
 #     on GPU 1 alone; NCCL all-reduce (PyTorch, NCCL_NVLS_ENABLE=0) between two
 #     clients on a GPU each and within one client over two, natively and
 #     through openmps; bench/run spread (full-GPU kernels, 1, 2 and 4 clients
@@ -29,6 +31,10 @@ probe() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} timeout 60 "$B/omps-devices
 	if [ "$ngpu" -ge 2 ]; then
 		echo "== peer, natively"; OPENMPS_NATIVE=1 probe --peer
 		echo "== peer, through openmps"; probe --peer | tee "$T/peer.out"
+		echo "== a fault on GPU 0, and GPU 1's context (tests/gpu/other_gpu.c)"
+		cuda=$(dirname "$(dirname "$(command -v nvcc)")")
+		gcc -O2 -I"$cuda/include" -o "$T/other_gpu" tests/gpu/other_gpu.c -L"$cuda/lib64/stubs" -lcuda &&
+			timeout 120 "$T/other_gpu" || echo "other_gpu: FAILED ($?)"
 		echo "== NCCL"
 		for mode in two one; do
 			OPENMPS_NATIVE=1 timeout 300 python3 tests/gpu/nccl_allreduce.py $mode 2>&1 | tail -3 | sed 's/^/native /'
@@ -43,6 +49,7 @@ probe() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} timeout 60 "$B/omps-devices
 note "devices: $ngpu GPU(s); what a client sees, as natively: $same of $total CUDA_VISIBLE_DEVICES settings"
 if [ "$ngpu" -ge 2 ]; then
 	note "devices: peer copies through openmps: $(grep -c '^devices_probe: peer copies verified' "$T/peer.out") of 1; $(grep '^devices_probe: enable' "$T/peer.out")"
+	note "devices: $(grep '^other_gpu: summary' "$OUT/devices.log")"
 	note "devices: NCCL all-reduce: $(grep -E '^(native|openmps) nccl_allreduce' "$OUT/devices.log" | sed 's/ (.*//' | tr '\n' ';')"
 	S1=$(mktemp -d /tmp/omps-suite1.XXXX)
 	CUDA_VISIBLE_DEVICES=1 tests/gpu/run-suite build "$S1" >"$OUT/suite-gpu1.log" 2>&1
