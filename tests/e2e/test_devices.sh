@@ -83,6 +83,21 @@ out=$(CUDA_VISIBLE_DEVICES=2,0 LD_LIBRARY_PATH=$SHIM_DIR timeout 30 "$OPENMPS_BI
 check "modules, launches, streams and events on the GPUs it sees [$(tail -1 <<<"$out")]" \
 	grep -qx "remote_probe: PASS" <<<"$out"
 
+# 2b. SM shares are per GPU: a client at 25% on the server's GPU 2 gets a
+# quarter of that GPU's SMs (fakecuda's 132: 32), which ps reports.
+rm -f "$TMP/go"
+CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 CUDA_VISIBLE_DEVICES=2 LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" --hold "$TMP/go" \
+	>"$TMP/share.out" 2>&1 &
+held=$!
+wait_for "the probe at 25% to hold its memory" 10 grep -q "ready" "$TMP/share.out"
+share() { c "ps --json" | python3 -c '
+import json, sys
+print([(k["devices"], k["sms"]) for s in json.load(sys.stdin)["servers"] for k in s["clients"] if k["pid"] == int(sys.argv[1])])' "$held"; }
+share_in() { [ "$(share)" = "[([2], 32)]" ]; }
+wait_for "ps --json: 32 SMs, on the GPU it sees [$(share)]" 5 share_in
+touch "$TMP/go"
+wait $held
+
 # 3. Memory limits: its own name its ordinals; the server's name the server's.
 out=$(CUDA_VISIBLE_DEVICES=2 CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=8M probe --alloc 16)
 check "its limit on its device 0 holds on the server's 2 [$(grep alloc <<<"$out")]" \
