@@ -112,16 +112,19 @@ static void client_view(const struct ctl_conn *c, const struct ctl_server *s, st
 	for (i = 0; i < c->requested.nmem; i++) {
 		const struct omps_memlimit *m = &c->requested.mem[i];
 
-		k = isdigit((unsigned char)m->dev[0]) ? atoi(m->dev) : -1;
-		if (k >= n)
+		if (!isdigit((unsigned char)m->dev[0])) { /* a UUID names the same GPU for both */
+			omps_memlimit_set(req, m->dev, m->bytes);
 			continue;
-		snprintf(key, sizeof(key), "%d", k < 0 ? 0 : (int)a->view[k]);
-		omps_memlimit_set(req, k < 0 ? m->dev : key, m->bytes);
+		}
+		if ((k = atoi(m->dev)) >= n)
+			continue; /* a GPU it does not see */
+		snprintf(key, sizeof(key), "%d", (int)a->view[k]);
+		omps_memlimit_set(req, key, m->bytes);
 	}
 	for (k = 0; k < n && a->view[k] == k; k++)
 		;
-	if (k == (int)s->devices.ndevices)
-		return; /* all of them, in the server's order */
+	if (k == (int)s->devices.ndevices && !note[0])
+		return; /* all of them, in the server's order, as it asked */
 	for (k = 0; k < n && off < sizeof(list); k++)
 		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%d", k ? "," : "", (int)a->view[k]);
 	omps_log("Client %d sees %d of server %d's %u GPUs, as its devices 0..%d: the server's %s "
