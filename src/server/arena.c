@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices.h"
 #include "log.h"
 #include "server.h"
 
@@ -254,8 +255,8 @@ static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uin
 {
 	const struct srv_driver *drv = s->drv;
 	CUmemAllocationProp p = chunk_prop(dev, 1);
-	CUmemAccessDesc access = {.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev},
-				  .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+	CUmemAccessDesc access[OMPS_MAX_DEVICES];
+	unsigned naccess = srv_devices_access(s->peers, s->devices.ndevices, dev, access);
 	struct arena_chunk *ch = calloc(1, sizeof(*ch));
 	struct arena_span *all = malloc(sizeof(*all));
 	int mapped = 0;
@@ -281,7 +282,7 @@ static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uin
 		r = drv->mem_map(ch->base, size, 0, ch->handle, 0);
 	mapped = r == CUDA_SUCCESS;
 	if (r == CUDA_SUCCESS)
-		r = drv->mem_set_access(ch->base, size, &access, 1);
+		r = drv->mem_set_access(ch->base, size, access, naccess);
 	if (r == CUDA_SUCCESS)
 		r = drv->memset_d8_async(ch->base, 0, size, z);
 	if (r == CUDA_SUCCESS)
@@ -513,8 +514,8 @@ int srv_arena_save(struct srv_state *s, int dev, struct srv_pack *p)
 static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, struct arena_chunk *ch, int fd)
 {
 	const struct srv_driver *drv = s->drv;
-	CUmemAccessDesc access = {.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev},
-				  .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+	CUmemAccessDesc access[OMPS_MAX_DEVICES];
+	unsigned naccess = srv_devices_access(s->peers, s->devices.ndevices, dev, access);
 	CUdeviceptr want = ch->base, got = 0;
 	CUresult r = drv->mem_import_from_shareable_handle
 			     ? drv->mem_import_from_shareable_handle(&ch->handle, (void *)(intptr_t)fd,
@@ -531,7 +532,7 @@ static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, s
 	}
 	if (r == CUDA_SUCCESS)
 		r = drv->mem_map(ch->base, ch->size, 0, ch->handle, 0);
-	if (r == CUDA_SUCCESS && (r = drv->mem_set_access(ch->base, ch->size, &access, 1)) != CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS && (r = drv->mem_set_access(ch->base, ch->size, access, naccess)) != CUDA_SUCCESS)
 		drv->mem_unmap(ch->base, ch->size);
 	return r;
 }

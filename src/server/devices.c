@@ -100,6 +100,19 @@ void srv_devices_peer(struct srv_driver *drv, const struct omps_server_ready *r,
 		omps_log("Peer access between the server's devices: %s", off ? list : "none (no two can reach each other)");
 }
 
+unsigned srv_devices_access(const uint64_t *peers, uint32_t ndevices, int dev, CUmemAccessDesc *desc)
+{
+	unsigned n = 0;
+	uint32_t j;
+
+	desc[n++] = (CUmemAccessDesc){{CU_MEM_LOCATION_TYPE_DEVICE, dev}, CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+	for (j = 0; j < ndevices; j++)
+		if ((int)j != dev && peers[j] >> dev & 1)
+			desc[n++] = (CUmemAccessDesc){{CU_MEM_LOCATION_TYPE_DEVICE, (int)j},
+						      CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+	return n;
+}
+
 void srv_devices_close(struct srv_driver *drv, const struct omps_server_ready *r)
 {
 	uint32_t i;

@@ -18,6 +18,11 @@ void srv_device_attrs(struct srv_driver *drv, int dev, int32_t *attrs, int n);
  * cuCtxEnablePeerAccess. peers[i] bit j: device i reaches j's memory. */
 void srv_devices_peer(struct srv_driver *drv, const struct omps_server_ready *r, CUcontext *ctx,
 		      uint64_t *peers);
+/* Who may reach memory on dev: dev itself, then every device with peer
+ * access to it (peers, as srv_devices_peer made them). VMM memory and pool
+ * memory need it said (cuMemSetAccess, cuMemPoolSetAccess); enabling peer
+ * access covers cuMemAlloc's only. Fills desc; returns how many. */
+unsigned srv_devices_access(const uint64_t *peers, uint32_t ndevices, int dev, CUmemAccessDesc *desc);
 void srv_devices_close(struct srv_driver *drv, const struct omps_server_ready *r);
 /* Device ordinal's SMs split into the smallest groups the driver makes,
  * at most *n of them into res; *n: how many. Coscheduled (fine 0): the

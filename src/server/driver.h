@@ -75,6 +75,7 @@
 	X(mem_alloc_from_pool_async, cuMemAllocFromPoolAsync) \
 	X(mem_free_async, cuMemFreeAsync) \
 	X(mem_pool_set_attribute, cuMemPoolSetAttribute) \
+	X(mem_pool_set_access, cuMemPoolSetAccess) \
 	X(mem_pool_get_attribute, cuMemPoolGetAttribute) \
 	X(mem_pool_trim_to, cuMemPoolTrimTo) \
 	X(mem_host_register, cuMemHostRegister) \

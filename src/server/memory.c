@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices.h"
 #include "log.h"
 #include "server.h"
 
@@ -63,8 +64,10 @@ static CUresult shared_pool(struct srv_client *c, int dev, CUmemoryPool *pool)
 	CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
 				.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev}};
 	struct srv_state *s = c->srv;
+	CUmemAccessDesc access[OMPS_MAX_DEVICES];
 	CUmemoryPool p = NULL;
 	CUresult r = CUDA_SUCCESS;
+	unsigned n;
 	int no = 0;
 
 	pthread_mutex_lock(&s->pool_lock);
@@ -72,6 +75,8 @@ static CUresult shared_pool(struct srv_client *c, int dev, CUmemoryPool *pool)
 		r = s->drv->mem_pool_create(&p, &props);
 		if (r == CUDA_SUCCESS)
 			r = s->drv->mem_pool_set_attribute(p, CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES, &no);
+		if (r == CUDA_SUCCESS && (n = srv_devices_access(s->peers, s->devices.ndevices, dev, access)) > 1)
+			r = s->drv->mem_pool_set_access(p, access + 1, n - 1); /* its peers; its own device has it */
 		if (r == CUDA_SUCCESS)
 			s->pool[dev] = p;
 		else if (p)

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 PROBE=$OPENMPS_BIN/omps-devices-probe
-export OPENMPS_REAL_DRIVER=$FAKECUDA FAKECUDA_DEVICES=4 FAKECUDA_PCI_BUS_REVERSED=1
+export OPENMPS_REAL_DRIVER=$FAKECUDA FAKECUDA_DEVICES=4 FAKECUDA_PCI_BUS_REVERSED=1 FAKECUDA_ACCESS_LOG=$TMP/access.log
 probe() { LD_LIBRARY_PATH=$SHIM_DIR timeout 30 "$PROBE" "$@" 2>&1; }
 native() { OPENMPS_NATIVE=1 probe "$@"; }
 uuid() { sed -n "s/^device $1: .*, \(GPU-[0-9a-f-]*\), .*/\1/p" <<<"$2"; }
@@ -76,6 +76,9 @@ check "ps: its DEVICE is its device 0, the server's 3 [$(c ps | grep "^$held ")]
 	grep -qE "^$held +[0-9]+ +$S +${U3:0:22} " <<<"$(c ps)"
 check "get_device_client_list: under GPUs 1 and 3 only" \
 	test "$(c "get_device_client_list $S" | grep -B1 "^$held\.1$" | grep -o '^\[[0-9]\]' | tr '\n' ' ')" = "[1] [3] "
+check "its memory on GPU 3 may be reached from the GPUs with peer access to it [$(sort -u "$TMP/access.log" | tr '\n' ';')]" \
+	grep -qx "memory: devices 3,0,1,2" "$TMP/access.log"
+check "... and on GPU 1 likewise" grep -qx "memory: devices 1,0,2,3" "$TMP/access.log"
 touch "$TMP/go"
 wait $held
 check "it read back what it wrote on each [$(tail -1 "$TMP/hold.out")]" grep -qx "devices_probe: PASS" "$TMP/hold.out"
@@ -98,6 +101,18 @@ wait_for "ps --json: 32 SMs, on the GPU it sees [$(share)]" 5 share_in
 touch "$TMP/go"
 wait $held
 
+# 2c. Without the arena (OPENMPS_DEVICE_ARENA=0) memory comes from a pool a
+# device: its peers are granted access to it too.
+stop_daemon 10
+rm -f "$TMP/access.log"
+OPENMPS_DEVICE_ARENA=0 start_daemon
+out=$(CUDA_VISIBLE_DEVICES=2 probe --alloc 1)
+check "an allocation from GPU 2's pool [$(grep alloc <<<"$out")]" grep -qx "devices_probe: alloc 1 MiB = 0" <<<"$out"
+check "... which its peers may reach [$(sort -u "$TMP/access.log" 2>/dev/null | tr '\n' ';')]" \
+	grep -qx "pool: devices 0,1,3" "$TMP/access.log"
+stop_daemon 10
+start_daemon
+
 # 3. Memory limits: its own name its ordinals; the server's name the server's.
 out=$(CUDA_VISIBLE_DEVICES=2 CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=8M probe --alloc 16)
 check "its limit on its device 0 holds on the server's 2 [$(grep alloc <<<"$out")]" \
@@ -118,6 +133,7 @@ stop_daemon 10
 # 4. The daemon's CUDA_VISIBLE_DEVICES: the server drives those GPUs only,
 # renumbered; a client sees them, and no other. GPUs that cannot reach
 # each other: no peer access, and peer copies still work, as natively.
+rm -f "$TMP/access.log"
 CUDA_VISIBLE_DEVICES=3,1 FAKECUDA_NO_PEER=1 start_daemon
 out=$(probe)
 check "a client sees the daemon's two GPUs, renumbered [$(grep -c ^device <<<"$out")]" \
@@ -133,6 +149,8 @@ check "no peer access between them [$(grep -E "can access|enable" <<<"$out" | tr
 	grep -qx "devices_probe: enable = 217, again = 217, itself = 101" <<<"$out"
 check "... and peer copies work" grep -qx "devices_probe: peer copies verified" <<<"$out"
 check "... as natively" test "$out" = "$(CUDA_VISIBLE_DEVICES=3,1 FAKECUDA_NO_PEER=1 native --peer)"
+check "memory reached by its own GPU alone [$(sort -u "$TMP/access.log" | tr '\n' ';')]" \
+	test "$(sort -u "$TMP/access.log" | tr '\n' ';')" = "memory: devices 0;memory: devices 1;"
 check "server.log: no peer access" \
 	logged "Peer access between the server's devices: none \(no two can reach each other\)" server
 stop_daemon 10

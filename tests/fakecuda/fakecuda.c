@@ -18,6 +18,7 @@
  *   FAKECUDA_UNREGISTER_GATE=FILE giving it back waits while FILE exists (30 s at most)
  *   FAKECUDA_EVENT_GATE=FILE  events' work runs while FILE exists (a long kernel)
  *   FAKECUDA_LOAD_LOG=FILE    a line for each module load, for tests to count
+ *   FAKECUDA_ACCESS_LOG=FILE  a line for each cuMemSetAccess and cuMemPoolSetAccess: the devices
  *   FAKECUDA_WAIT_LOG=FILE    a line for each stream wait on an event
  * Some are read at each call rather than at cuInit, as their comments say.
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
@@ -3094,10 +3095,38 @@ CUresult CUDAAPI cuMemUnmap(CUdeviceptr ptr, size_t size)
 		       : CUDA_SUCCESS;
 }
 
+/* FAKECUDA_ACCESS_LOG=FILE: a line for each grant, "WHAT: devices D,D...",
+ * for tests to see who may reach memory. */
+static void access_log(const char *what, const CUmemAccessDesc *desc, size_t count)
+{
+	const char *log = getenv("FAKECUDA_ACCESS_LOG");
+	FILE *f = log ? fopen(log, "a") : NULL;
+	size_t i;
+
+	if (!f)
+		return;
+	fprintf(f, "%s: devices", what);
+	for (i = 0; i < count; i++)
+		fprintf(f, "%s%d", i ? "," : " ", desc[i].location.id);
+	fprintf(f, "\n");
+	fclose(f);
+}
+
 CUresult CUDAAPI cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc, size_t count)
 {
 	(void)ptr, (void)size;
-	return desc && count ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+	if (!desc || !count)
+		return CUDA_ERROR_INVALID_VALUE;
+	access_log("memory", desc, count);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemPoolSetAccess(CUmemoryPool pool, const CUmemAccessDesc *desc, size_t count)
+{
+	if (!pool || !desc || !count)
+		return CUDA_ERROR_INVALID_VALUE;
+	access_log("pool", desc, count);
+	return CUDA_SUCCESS;
 }
 
 /* The typed forms, for programs that run natively on fakecuda. */
