@@ -154,4 +154,21 @@ check "memory reached by its own GPU alone [$(sort -u "$TMP/access.log" | tr '\n
 check "server.log: no peer access" \
 	logged "Peer access between the server's devices: none \(no two can reach each other\)" server
 stop_daemon 10
+
+# 5. A GPU fault on GPU 0: an idle client that sees only GPU 1 is kept
+# through the server's handover, its view with it, and finds its memory,
+# module, stream and page-locked memory as they were.
+FAKECUDA_DEVICES=2 FAKECUDA_STICKY_FAULTS=1 start_daemon
+rm -f "$TMP/go-idle"
+CUDA_VISIBLE_DEVICES=1 FAKECUDA_DEVICES=2 LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-fault-probe" --idle "$TMP/go-idle" \
+	>"$TMP/idle.out" 2>&1 &
+idle=$!
+wait_for "the client on GPU 1 to be ready" 20 grep -q "ready" "$TMP/idle.out"
+FAKECUDA_DEVICES=2 LD_LIBRARY_PATH=$SHIM_DIR timeout 30 "$OPENMPS_BIN/omps-fault-probe" >"$TMP/culprit.out" 2>&1
+wait_for "the server to make itself anew" 10 logged "Server made anew after the GPU fault on device 0: 2 clients kept of 2" server
+touch "$TMP/go-idle"
+wait $idle
+check "the client on GPU 1 finds everything as it was [$(tail -1 "$TMP/idle.out")]" \
+	grep -qx "fault_probe: PASS" "$TMP/idle.out"
+stop_daemon 10
 finish
