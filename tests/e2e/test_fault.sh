@@ -179,10 +179,14 @@ kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 stop_daemon 10
 
-# 4b. A server short of descriptors (its limit 32: half of it for the
+# 4b. A server short of descriptors (its limit 24: half of it for the
 # clients' sockets) closes what a shared host range would need to be kept;
-# its client is then not kept through a fault, and the log says why.
-(ulimit -n 32 && FAKECUDA_STICKY_FAULTS=1 "$CTL" -d) || fail "the daemon did not start with 32 descriptors"
+# its client is then not kept through a fault, and the log says why. (At
+# 32 the range's descriptor, about the 16th open, fell on either side of
+# half with the order its peers' descriptors happened to be made in: the
+# test failed once as an ordinary user under load. At 24 it is 3 or more
+# past half, and both clients still fit.)
+(ulimit -n 24 && FAKECUDA_STICKY_FAULTS=1 "$CTL" -d) || fail "the daemon did not start with 24 descriptors"
 neighbour idle idle
 S=$(servers)
 timeout 30 "$PROBE" >/dev/null 2>&1
