@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 10/* the seeds in tests/fuzz/corpus/messages carry it */
+#define OMPS_PROTOCOL_VERSION 10 /* the seeds in tests/fuzz/corpus/messages carry it */
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64

@@ -134,16 +134,6 @@ static void client_view(const struct ctl_conn *c, const struct ctl_server *s, st
 		 note);
 }
 
-static int sees(const struct omps_admit *a, int dev)
-{
-	uint32_t k;
-
-	for (k = 0; k < a->nview; k++)
-		if (a->view[k] == dev)
-			return 1;
-	return 0;
-}
-
 /* 0: admitted; -1: refused; 1: the server's socket is full, so the client
  * stays pending until it drains (a burst of clients starting at once). */
 static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
@@ -151,10 +141,13 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 	struct omps_admit a = {.pid = c->pid, .uid = c->uid, .client_id = c->id};
 	struct omps_admitted reply = {.server_pid = s->pid, .client_id = c->id};
 	struct omps_settings req;
+	uint64_t sees = 0; /* bit i: it sees the server's device i */
 	uint32_t i;
 	int sp[2];
 
 	client_view(c, s, &a, &req, reply.note, sizeof(reply.note));
+	for (i = 0; i < a.nview; i++)
+		sees |= 1ull << a.view[i];
 	omps_settings_effective(&s->settings, &req, &c->effective);
 	a.effective = reply.effective = c->effective;
 	a.requested = req;
@@ -162,7 +155,7 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 		refuse(d, c, "its static SM partition is on a GPU its server does not drive");
 		return -1;
 	}
-	if (a.part_dev >= 0 && !sees(&a, a.part_dev)) {
+	if (a.part_dev >= 0 && !(sees >> a.part_dev & 1)) {
 		refuse(d, c, "its static SM partition is on a GPU that its CUDA_VISIBLE_DEVICES leaves out");
 		return -1;
 	}
@@ -195,9 +188,7 @@ static int admit(struct ctl_daemon *d, struct ctl_conn *c, struct ctl_server *s)
 	}
 	close(sp[0]);
 	c->asked = req;
-	c->sees = 0;
-	for (i = 0; i < a.nview; i++)
-		c->sees |= 1ull << a.view[i];
+	c->sees = sees;
 	c->first_dev = a.nview ? a.view[0] : -1;
 	c->server = s;
 	s->nclients++;

@@ -549,11 +549,12 @@ void srv_qos_usage_changed(struct srv_client *c, int force)
 {
 	struct omps_client_usage u;
 	uint64_t now = omps_now_us();
-	uint32_t i, first = (uint32_t)srv_view_dev(c, 0);
+	uint32_t i, first;
 
 	c->usage_dirty = 1;
 	if (!force && now - c->usage_sent_us < USAGE_PERIOD_US)
 		return;
+	first = (uint32_t)srv_view_dev(c, 0);
 	memset(&u, 0, sizeof(u));
 	u.pid = c->pid;
 	u.sms = first < c->srv->devices.ndevices ? srv_qos_sms(c, (int)first) : 0; /* on its device 0 */
