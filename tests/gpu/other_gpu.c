@@ -11,20 +11,11 @@
 #include <stdlib.h>
 
 #include "../e2e/twice_ptx.h"
+#define PROBE "other_gpu"
+#include "step.h"
 
 #define WORDS (16u << 20)
 #define ROUNDS 20
-
-static CUresult step(const char *what, CUresult r)
-{
-	const char *name = "?";
-
-	cuGetErrorName(r, &name);
-	printf("other_gpu: %s = %s\n", what, name);
-	return r;
-}
-
-#define STEP(call) step(#call, (call))
 
 /* Every word of p is want: 1, 0 (not), -1 (unreadable). */
 static int all(CUdeviceptr p, unsigned want)

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "../e2e/twice_ptx.h"
+#define PROBE "survive"
+#include "step.h"
 
 #define MIB (1 << 20)
 
@@ -25,17 +27,6 @@ static double now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
-
-static CUresult step(const char *what, CUresult r)
-{
-	const char *name = "?";
-
-	cuGetErrorName(r, &name);
-	printf("survive: %s = %s\n", what, name);
-	return r;
-}
-
-#define STEP(call) step(#call, (call))
 
 static int check(CUdeviceptr p, size_t words, unsigned want, const char *what)
 {
