@@ -5,7 +5,10 @@
  * many it completed. Several workers run at once as separate processes
  * (time-sliced without a service, concurrent under NVIDIA MPS or openmps),
  * or as THREADS threads of this one process, each with a stream of its own
- * (the "streams in one process" mode).
+ * (the "streams in one process" mode). SMALL_GREEN=1 gives each thread a
+ * green context over all the SMs of its own, its module loaded there: do
+ * green contexts get hardware queues (CUDA_DEVICE_MAX_CONNECTIONS) of their
+ * own, where streams of one context share them (issue 21)?
  *   small_kernels START DURATION_SECONDS [ITERATIONS [BLOCKS [THREADS]]]
  * START: the start's wall-clock epoch, or a file that will hold it
  * (bench_start). Prints "kernels N seconds S". */
@@ -21,7 +24,22 @@ static struct bench_line line = {.threads = 1};
 static double duration;
 static unsigned int iters = 4000, blocks = 16;
 static CUcontext ctx;
-static CUfunction f;
+static CUfunction spin; /* in the primary context */
+static CUdevResource sms; /* SMALL_GREEN: all the SMs, for each thread's green context */
+
+/* The thread's own green context over every SM, current, and the kernel
+ * loaded in it (a module belongs to the context it was loaded in). */
+static int green(CUfunction *fn)
+{
+	CUdevResourceDesc desc;
+	CUgreenCtx g;
+	CUcontext c;
+	CUmodule m;
+
+	return cuDevResourceGenerateDesc(&desc, &sms, 1) || cuGreenCtxCreate(&g, desc, 0, CU_GREEN_CTX_DEFAULT_STREAM) ||
+	       cuCtxFromGreenCtx(&c, g) || cuCtxSetCurrent(c) || cuModuleLoadData(&m, bench_spin_ptx) ||
+	       cuModuleGetFunction(fn, m, "spin");
+}
 
 /* Wall-clock time: the workers, separate processes, start at one instant. */
 static double now(void)
@@ -36,7 +54,9 @@ static void *worker(void *out)
 	CUstream s;
 	void *args[2] = {&d, &iters};
 	double start;
-	int i, warm = !cuCtxSetCurrent(ctx) && !cuMemAlloc(&d, 256) && !cuStreamCreate(&s, CU_STREAM_NON_BLOCKING) &&
+	CUfunction f = spin;
+	int i, warm = !cuCtxSetCurrent(ctx) && !(sms.type && green(&f)) && !cuMemAlloc(&d, 256) &&
+		      !cuStreamCreate(&s, CU_STREAM_NON_BLOCKING) &&
 		      !cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL) && !cuStreamSynchronize(s);
 
 	start = bench_line_wait(&line);
@@ -81,7 +101,9 @@ int main(int argc, char **argv)
 	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
 	CK(cuCtxSetCurrent(ctx));
 	CK(cuModuleLoadData(&mod, bench_spin_ptx));
-	CK(cuModuleGetFunction(&f, mod, "spin"));
+	CK(cuModuleGetFunction(&spin, mod, "spin"));
+	if (getenv("SMALL_GREEN") && atoi(getenv("SMALL_GREEN")))
+		CK(cuDeviceGetDevResource(0, &sms, CU_DEV_RESOURCE_TYPE_SM));
 	for (i = 0; i < line.threads; i++)
 		if (pthread_create(&tid[i], NULL, worker, &counts[i]))
 			return 1;
