@@ -1,6 +1,7 @@
 #include "devices.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -27,6 +28,26 @@ static CUresult describe(struct srv_driver *drv, int ordinal, struct omps_device
 	return CUDA_SUCCESS;
 }
 
+/* Every client's streams share one context's hardware work queues, which
+ * the driver makes CUDA_DEVICE_MAX_CONNECTIONS of (8 by default, read at
+ * cuInit). Streams past that share queues, and a kernel waits behind
+ * another client's: 8 clients of small kernels ran as fast as under NVIDIA
+ * MPS, 16 and more less than half as fast (issue 21). A serving server
+ * asks for the most, 32, unless the daemon's environment names a number. */
+#define HW_QUEUES "32"
+
+static void hardware_queues(void)
+{
+	const char *set = getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+
+	if (set && *set) {
+		omps_log("Hardware work queues a context: %s (CUDA_DEVICE_MAX_CONNECTIONS, from the environment)", set);
+		return;
+	}
+	setenv("CUDA_DEVICE_MAX_CONNECTIONS", HW_QUEUES, 1);
+	omps_log("Hardware work queues a context: " HW_QUEUES " (CUDA_DEVICE_MAX_CONNECTIONS)");
+}
+
 int srv_devices_open(struct srv_driver *drv, struct omps_server_ready *r, CUcontext *ctxs, char *err,
 		      size_t errlen)
 {
@@ -35,6 +56,8 @@ int srv_devices_open(struct srv_driver *drv, struct omps_server_ready *r, CUcont
 	int n, i;
 
 	memset(r, 0, sizeof(*r));
+	if (ctxs)
+		hardware_queues(); /* before cuInit, which reads it */
 	if ((res = drv->init(0)) || (res = drv->driver_get_version(&r->driver_version)) ||
 	    (res = drv->device_get_count(&n))) {
 		srv_driver_strerror(drv, res, why, sizeof(why));
