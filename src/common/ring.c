@@ -26,7 +26,8 @@ struct omps_ring_shared {
 	_Atomic uint32_t consumer_sleeping; /* futex words: 1 while that side sleeps, */
 	/* and for the consumer, 2 while its ring is parked (omps_ring_park) */
 	_Atomic uint32_t producer_sleeping;
-	char pad3[56];
+	_Atomic uint32_t slow; /* the producer's advice: its records are slow in coming */
+	char pad3[52];
 	unsigned char data[];
 };
 
@@ -297,6 +298,17 @@ static int has_space(struct omps_ring *r, uint32_t len)
 
 	r->seen = atomic_load(&r->sh->tail);
 	return r->head - r->seen <= r->size && r->size - (r->head - r->seen) >= need;
+}
+
+void omps_ring_advise(struct omps_ring *r, int slow)
+{
+	if ((uint32_t)slow != atomic_load_explicit(&r->sh->slow, memory_order_relaxed))
+		atomic_store_explicit(&r->sh->slow, (uint32_t)slow, memory_order_relaxed);
+}
+
+int omps_ring_slow(const struct omps_ring *r)
+{
+	return atomic_load_explicit(&r->sh->slow, memory_order_relaxed) != 0;
 }
 
 void omps_ring_interrupt(struct omps_ring *r)

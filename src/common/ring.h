@@ -82,4 +82,11 @@ void omps_ring_interrupt(struct omps_ring *r);
 void omps_ring_poke(struct omps_ring *r);
 int omps_ring_poked(struct omps_ring *r); /* 1 once after a poke */
 
+/* Producer: advice for the consumer's waits. slow: the next records will be
+ * long in coming (the producer itself waits without spinning on a crowded
+ * machine), so the consumer had better sleep than spin. Only advice: a
+ * wrong value costs time, never a record. */
+void omps_ring_advise(struct omps_ring *r, int slow);
+int omps_ring_slow(const struct omps_ring *r);
+
 #endif

@@ -235,6 +235,10 @@ struct srv_workers {
 	int wake_fd; /* readable once stopping: every thread's epoll_wait returns */
 	int spawn_failed;
 	int spin_us; /* a worker's spin for its client's next request before it sleeps */
+	unsigned sync_crowd;	/* clients served at once past which the server is crowded */
+	unsigned sync_spinners; /* synchronizes that spin at once then; the rest sleep */
+	atomic_uint syncing;	/* threads in a synchronize of running work */
+	atomic_uint serving;	/* threads serving a client */
 };
 
 /* One of the equal groups of SMs a device splits into for a share: a
@@ -402,6 +406,7 @@ int srv_workers_init(struct srv_state *s, char *err, size_t errlen);
 /* Starts the threads; a synchronize by a worker counts as blocked from then on. */
 int srv_workers_start(struct srv_state *s, char *err, size_t errlen);
 int srv_workers_saturated(struct srv_state *s);
+void srv_workers_sync_advice(struct srv_client *c);
 int srv_workers_park(struct srv_client *c, int first);
 void srv_workers_forget(struct srv_client *c);
 /* Waits (up to timeout_ms) for every stopped client to be released, then for

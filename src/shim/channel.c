@@ -163,9 +163,15 @@ void shim_channel_schedule(unsigned int sched)
 									 : REPLY_SPIN_US);
 }
 
+/* Under the default schedule, a server whose own wait slept (a crowded
+ * machine: more waiting clients than half its CPUs) advises sleeping too:
+ * a spinning client takes the CPU its server needs to launch. */
 static int64_t next_reply(uint32_t *type, void *buf, size_t cap)
 {
 	int spin_us = atomic_load(&reply_spin_us);
+
+	if (spin_us == REPLY_SPIN_US && omps_ring_slow(&ch.rep))
+		spin_us = 0;
 
 	for (;;) {
 		int64_t n = omps_ring_pop(&ch.rep, type, buf, cap);

@@ -9,6 +9,8 @@
  *   omps-remote-probe --paced T
  *     (posts an asynchronous memset every 200 us for T ms, as a host-bound
  *     program launches: how long the server spins between them shows)
+ *   omps-remote-probe --waits N
+ *     (records and synchronizes its event N times, each said as below)
  * Its event synchronize says when it starts, then how long it waited and
  * the CPU time it took.
  * Prints one fact a line and ends with "remote_probe: PASS" or with the
@@ -59,10 +61,11 @@ int main(int argc, char **argv)
 					      {"gate", required_argument, 0, 'g'},
 					      {"read-smem", no_argument, 0, 'q'},
 					      {"paced", required_argument, 0, 'p'},
+					      {"waits", required_argument, 0, 'n'},
 					      {0, 0, 0, 0}};
 	size_t bytes = 6 << 20, free0, free1, total, i, n;
 	int opt, hold = 0, leak = 0, reuse = 0, module_hold = -1, smem = 0, counter = 0, cluster = 0, count, sms;
-	int read_smem = 0, limit = 0, paced = -1;
+	int read_smem = 0, limit = 0, paced = -1, waits = 1, k;
 	unsigned int *host, *out, nn, nfn;
 	CUdeviceptr a = 0, b = 0;
 	CUmodule mod = NULL;
@@ -109,6 +112,8 @@ int main(int argc, char **argv)
 			read_smem = 1;
 		else if (opt == 'p')
 			paced = atoi(optarg);
+		else if (opt == 'n')
+			waits = atoi(optarg);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	n = bytes / 4;
@@ -268,12 +273,16 @@ int main(int argc, char **argv)
 	CK(cuLaunchKernel(fn, (nn + 255) / 256, 1, 1, 256, 1, 1, 0, s, args_b, NULL));
 	CK(cuEventRecord(e1, s));
 	CK(cuStreamWaitEvent(NULL, e1, 0));
-	printf("event synchronize: waiting\n");
-	t0 = ms_now(CLOCK_MONOTONIC);
-	c0 = ms_now(CLOCK_THREAD_CPUTIME_ID);
-	CK(cuEventSynchronize(e1));
-	printf("event synchronize: waited %.1f ms, %.2f ms of CPU\n", ms_now(CLOCK_MONOTONIC) - t0,
-	       ms_now(CLOCK_THREAD_CPUTIME_ID) - c0);
+	for (k = 0; k < waits; k++) {
+		if (k)
+			CK(cuEventRecord(e1, s));
+		printf("event synchronize: waiting\n");
+		t0 = ms_now(CLOCK_MONOTONIC);
+		c0 = ms_now(CLOCK_THREAD_CPUTIME_ID);
+		CK(cuEventSynchronize(e1));
+		printf("event synchronize: waited %.1f ms, %.2f ms of CPU\n", ms_now(CLOCK_MONOTONIC) - t0,
+		       ms_now(CLOCK_THREAD_CPUTIME_ID) - c0);
+	}
 	CK(cuEventQuery(e1));
 	CK(cuStreamQuery(s));
 	CK(cuEventElapsedTime(&ms, e0, e1));

@@ -128,11 +128,19 @@ CUresult CUDAAPI cuInit(unsigned int flags)
 	int delay = env_int("FAKECUDA_INIT_DELAY_MS", 0);
 	int err = env_int("FAKECUDA_INIT_ERROR", 0);
 
+	const char *log = getenv("FAKECUDA_INIT_LOG"), *queues = getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+	FILE *f;
+
 	if (flags)
 		return CUDA_ERROR_INVALID_VALUE;
 	sleep_ms(delay);
 	if (err)
 		return (CUresult)err;
+	/* What the driver reads at cuInit, for tests of what the server sets. */
+	if (log && *log && (f = fopen(log, "a"))) {
+		fprintf(f, "CUDA_DEVICE_MAX_CONNECTIONS=%s\n", queues ? queues : "(unset)");
+		fclose(f);
+	}
 	nphys = env_int("FAKECUDA_DEVICES", 1);
 	if (env_int("FAKECUDA_MEMORY_MB", 0) > 0)
 		fake_total_mem = (size_t)env_int("FAKECUDA_MEMORY_MB", 0) << 20;
@@ -900,7 +908,9 @@ CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream)
 
 /* An event's work still runs while the file that FAKECUDA_EVENT_GATE names
  * exists: a long kernel, for tests of what a server does while clients
- * wait. A synchronize waits for it (at most 30 s); a query says not ready. */
+ * wait. A synchronize waits for it (at most 30 s); a query says not ready.
+ * FAKECUDA_EVENT_BUSY_MS: likewise for that long after the event's record,
+ * and a synchronize then spins, as the driver's does by default. */
 static int gate_closed(void)
 {
 	const char *gate = getenv("FAKECUDA_EVENT_GATE");
@@ -908,15 +918,30 @@ static int gate_closed(void)
 	return gate && *gate && access(gate, F_OK) == 0;
 }
 
+static int busy(const struct fake_event *e)
+{
+	int ms = env_int("FAKECUDA_EVENT_BUSY_MS", 0);
+	struct timespec now;
+
+	if (!ms)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - e->t.tv_sec) * 1000 + (now.tv_nsec - e->t.tv_nsec) / 1000000 < ms;
+}
+
 CUresult CUDAAPI cuEventSynchronize(CUevent event)
 {
 	POISONED();
 	int i;
 
+	if (!event)
+		return CUDA_ERROR_INVALID_HANDLE;
 	sleep_ms(env_int("FAKECUDA_SYNC_DELAY_MS", 0));
 	for (i = 0; i < 3000 && gate_closed(); i++)
 		sleep_ms(10);
-	return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+	while (busy((const struct fake_event *)event))
+		;
+	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuEventQuery(CUevent event)
@@ -924,7 +949,7 @@ CUresult CUDAAPI cuEventQuery(CUevent event)
 	POISONED();
 	if (!event)
 		return CUDA_ERROR_INVALID_HANDLE;
-	return gate_closed() ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
+	return gate_closed() || busy((const struct fake_event *)event) ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end)
