@@ -28,6 +28,8 @@ awk -F'\t' 'NF == 7 && !/^#/ && !($5 > 0)' "$TMP/tsv" | head -3
 check "four ResNet-50 workers count about four times one" awk -F'\t' '
 	$1 == "resnet-b1" && $3 == "openmps" {v[$2] = $4}
 	END {exit !(v[1] > 0 && v[4] > 3 * v[1])}' "$TMP/tsv"
+check "so is the server's CPU time per 1,000 kernels, for openmps's points" \
+	test "$(grep -cE "^bench: full [248] openmps: the server's CPU time per 1,000 kernels: [0-9.]+ ms$" "$TMP/log")" -eq 3
 check "the CPUs' use is logged for each point" grep -qE "^bench: full 2 openmps: CPUs [0-9]+% busy of [0-9]+; the server took [0-9.]+ of them" "$TMP/log"
 # ... sampled inside each measured window (0.3 s in --dry), not an hour
 # after it or before it (an epoch rounded to six digits did both): a line
