@@ -1,22 +1,23 @@
 # scripts/gpu-check section 18, sourced by it (note, B, SHIM and OUT are its).
-# 18. The launch ceiling (issue 21), one repetition a point, into
-# $OUT/launch.tsv: small kernels at LAUNCH_CLIENTS clients (default
-# "8 16 32 64") under NVIDIA MPS, openmps, openmps under each server setting
-# of LAUNCH_VARIANTS (";" between settings, default
-# "CUDA_DEVICE_MAX_CONNECTIONS=8"), and streams of one process with 8 and 32
-# hardware queues and a green context a thread (SMALL_GREEN; LAUNCH_STREAMS=0
-# leaves these out); then full
-# kernels, the launch cost and the GPU memory of 1 and 8 idle clients
-# (what more queues cost), NVIDIA MPS against openmps (LAUNCH_MODES and
-# LAUNCH_WORKLOADS choose others).
+# 18. The launch ceiling (issue 21), into $OUT/launch.tsv, LAUNCH_REPS
+# repetitions a point (default 1), each bench/run within LAUNCH_TIMEOUT s
+# (default 200): small kernels at LAUNCH_CLIENTS clients (default
+# "8 16 32 64"), full kernels, the launch cost and the GPU memory of 1 and 8
+# idle clients, under NVIDIA MPS and openmps; openmps again under each
+# server setting of LAUNCH_VARIANTS (";" between them, default
+# "CUDA_DEVICE_MAX_CONNECTIONS=8"); and small kernels from streams of one
+# process with 8 and 32 hardware queues and a green context a thread
+# (SMALL_GREEN; LAUNCH_STREAMS=0 leaves them out). LAUNCH_MODES and
+# LAUNCH_WORKLOADS choose others: e.g. LAUNCH_WORKLOADS=resnet
+# RESNET_WORKERS=8 for ResNet-50 at batch 1, 8 and 32 with 8 workers.
 launch_bench() { # LABEL ENV... -- bench/run ARGS...
 	local label=$1 envs=()
 	shift
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
 	env "${envs[@]}" OPENMPS_BUILD="$PWD/build" SMALL_CLIENTS="${LAUNCH_CLIENTS:-8 16 32 64}" SCALE_CLIENTS="1 8" \
-		timeout 200 \
-		bench/run --reps 1 --seconds 2 --tsv "$OUT/launch.tsv" "$@" >>"$OUT/launch.log" 2>&1
+		timeout "${LAUNCH_TIMEOUT:-200}" \
+		bench/run --reps "${LAUNCH_REPS:-1}" --seconds 2 --tsv "$OUT/launch.tsv" "$@" >>"$OUT/launch.log" 2>&1
 	grep -E '^bench: [a-z0-9_-]+ [0-9]+ [a-z]+: ' "$OUT/launch.log" | tail -n +"$((launch_seen + 1))" |
 		while read -r line; do echo "launch[$label]: ${line#bench: }"; done >>"$OUT/launch.notes"
 	launch_seen=$(grep -cE '^bench: [a-z0-9_-]+ [0-9]+ [a-z]+: ' "$OUT/launch.log")
