@@ -27,6 +27,13 @@ idle_then_next() { # idle_then_next WHEN
 
 count() { grep -cE -- "$1" "$OPENMPS_LOG_DIRECTORY/server.log"; } # server.log's lines matching $1
 
+# The server's pid, once the daemon lists it: an empty one would make every
+# later "is it dead" true at once, and the lines looked for name no server.
+got_server() { S=$(servers) && [ -n "$S" ]; }
+server_pid() { wait_for "the daemon to list its server" 5 got_server; }
+# What control.log says of server S, when a line about it was not found.
+said_of_server() { grep -E "Server $S[]: ]" "$OPENMPS_LOG_DIRECTORY/control.log" | tail -4; }
+
 neighbour() { # neighbour NAME MODE: started, and ready
 	rm -f "$TMP/go-$1"
 	timeout 60 "$PROBE" --$2 "$TMP/go-$1" >"$TMP/$1.out" 2>&1 &
@@ -36,7 +43,7 @@ neighbour() { # neighbour NAME MODE: started, and ready
 
 # 1. The culprit alone with work queued: told apart, poisoned as natively.
 neighbour idle idle
-S=$(servers)
+server_pid
 timeout 30 "$PROBE" --then "$TMP/go-culprit" >"$TMP/culprit.out" 2>&1 &
 culprit=$!
 wait_for "the server to make itself anew" 10 logged "Server +$S\] Server made anew" server
@@ -101,7 +108,7 @@ stop_daemon 10
 # images held leaks into the new); the next client passes.
 FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
-S=$(servers)
+server_pid
 settled() { anew "$1" && [ "$(count "Number of active clients is 1\.")" -ge "$1" ]; }
 fds() { ls "/proc/$S/fd" | wc -l; }
 same=1
@@ -122,10 +129,11 @@ stop_daemon 10
 # new server.
 OPENMPS_FAULT_HANDOVER=0 FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
-S=$(servers)
+server_pid
 timeout 30 "$PROBE" >/dev/null 2>&1
 wait_for "the server to exit" 10 dead "$S"
-wait_for "control.log: the server's end, and why" 5 logged "Server $S exited: a GPU fault poisoned its context"
+wait_for "control.log: the server's end, and why" 5 logged "Server $S exited: a GPU fault poisoned its context" ||
+	said_of_server
 touch "$TMP/go-idle"
 wait $idle
 check "the neighbour gets an error, not a hang [$(tail -1 "$TMP/idle.out")]" \
@@ -143,7 +151,7 @@ FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=2000
 timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
 culprit=$!
 wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
-S=$(servers)
+server_pid
 sleep 0.5 # the kernel has faulted; the watch has not looked
 check "the server has not seen it yet" not_logged "Server +$S\\] A GPU fault poisoned" server
 out=$("$OPENMPS_BIN/omps-remote-probe" 2>&1)
@@ -162,7 +170,7 @@ stop_daemon 10
 # never sees the fault (it did before: 700 from its first copy).
 FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=20000 start_daemon
 neighbour idle idle
-S=$(servers)
+server_pid
 timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
 culprit=$!
 wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
@@ -188,7 +196,7 @@ stop_daemon 10
 # past half, and both clients still fit.)
 (ulimit -n 24 && FAKECUDA_STICKY_FAULTS=1 "$CTL" -d) || fail "the daemon did not start with 24 descriptors"
 neighbour idle idle
-S=$(servers)
+server_pid
 timeout 30 "$PROBE" >/dev/null 2>&1
 wait_for "the server to make itself anew" 10 logged "Server +$S\] Server made anew" server
 check "server.log: the neighbour is not kept, and why" \
