@@ -231,7 +231,6 @@ void srv_channel_run(struct srv_client *c)
 		}
 		srv_qos_check(c);
 		srv_dispatch(c, type, c->buf, (size_t)n);
-		srv_workers_sync_advice(c);
 		if (__builtin_expect(c->holding, 0))
 			hold_record(c, type, (uint32_t)n);
 		c->no_hold = 0;

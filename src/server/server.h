@@ -406,7 +406,6 @@ int srv_workers_init(struct srv_state *s, char *err, size_t errlen);
 /* Starts the threads; a synchronize by a worker counts as blocked from then on. */
 int srv_workers_start(struct srv_state *s, char *err, size_t errlen);
 int srv_workers_saturated(struct srv_state *s);
-void srv_workers_sync_advice(struct srv_client *c);
 int srv_workers_park(struct srv_client *c, int first);
 void srv_workers_forget(struct srv_client *c);
 /* Waits (up to timeout_ms) for every stopped client to be released, then for

@@ -31,6 +31,9 @@
 
 static int spawn_locked(struct srv_state *s);
 static struct srv_state *the_server; /* for the synchronize wrappers */
+/* The client this worker thread serves (thread_main), whose reply ring
+ * gets the advice of its synchronizes (wait_done); NULL on other threads. */
+static __thread struct srv_client *serving;
 static CUresult (*stream_synchronize)(CUstream), (*stream_query)(CUstream);
 static CUresult (*event_synchronize)(CUevent), (*event_query)(CUevent);
 
@@ -77,7 +80,9 @@ static void *thread_main(void *arg)
 			spawn_locked(s);
 		pthread_mutex_unlock(&w->lock);
 		atomic_fetch_add(&w->serving, 1);
-		srv_channel_run(ev.data.ptr);
+		serving = ev.data.ptr;
+		srv_channel_run(serving);
+		serving = NULL;
 		atomic_fetch_sub(&w->serving, 1);
 		atomic_fetch_add(&w->idle, 1);
 	}
@@ -125,11 +130,6 @@ static void unblock(void)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* How the calling thread's last synchronize waited, for its client's
- * reply ring (srv_workers_sync_advice): -1 none since, 0 spinning, 1
- * sleeping. */
-static __thread int last_wait = -1;
-
 /* Sleeps until query says the work is done, looking again after an eighth
  * of the time waited so far (10 us to 1 ms): at most an eighth late, and a
  * long wait costs a look a millisecond. The query answers as the
@@ -159,20 +159,30 @@ static CUresult sleep_until_done(CUresult (*query)(void *), void *h)
  * H200's 16 cores, small kernels (issue 21): 8 clients 424k kernels/s
  * spinning, 384k with 2 spinners; 16 clients 371k with 8 spinners, 703k with
  * 2; 64 clients 357k and 527k. */
+/* Tells the served client, through its reply ring, whether this wait
+ * sleeps, so that it sleeps too rather than spin for the reply. */
+static void advise(int sleep)
+{
+	if (serving)
+		omps_ring_advise(&serving->rep, sleep);
+}
+
 static CUresult wait_done(CUresult (*query)(void *), CUresult (*sync)(void *), void *h)
 {
 	struct srv_workers *w = &the_server->workers;
 	CUresult r = query(h);
 	unsigned before;
+	int sleep;
 
 	if (r != CUDA_ERROR_NOT_READY) {
-		last_wait = 0;
+		advise(0);
 		return r;
 	}
 	block();
 	before = atomic_fetch_add(&w->syncing, 1);
-	last_wait = atomic_load(&w->serving) > w->sync_crowd && before >= w->sync_spinners;
-	r = last_wait ? sleep_until_done(query, h) : sync(h);
+	sleep = atomic_load(&w->serving) > w->sync_crowd && before >= w->sync_spinners;
+	advise(sleep); /* before the reply, which the client may wait for next */
+	r = sleep ? sleep_until_done(query, h) : sync(h);
 	atomic_fetch_sub(&w->syncing, 1);
 	unblock();
 	return r;
@@ -206,16 +216,6 @@ static CUresult blocking_stream_synchronize(CUstream st)
 static CUresult blocking_event_synchronize(CUevent ev)
 {
 	return wait_done(query_event, sync_event, ev);
-}
-
-/* After a call: tells the client, through its reply ring, whether its last
- * wait slept, so that it sleeps too rather than spin for the reply. */
-void srv_workers_sync_advice(struct srv_client *c)
-{
-	if (last_wait < 0)
-		return;
-	omps_ring_advise(&c->rep, last_wait);
-	last_wait = -1;
 }
 
 /* The limit: OPENMPS_SERVER_THREADS, else four a core, at least 16. */
