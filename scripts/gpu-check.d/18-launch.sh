@@ -18,10 +18,11 @@ launch_bench() { # LABEL ENV... -- bench/run ARGS...
 	env "${envs[@]}" OPENMPS_BUILD="$PWD/build" SMALL_CLIENTS="${LAUNCH_CLIENTS:-8 16 32 64}" SCALE_CLIENTS="1 8" \
 		timeout "${LAUNCH_TIMEOUT:-200}" \
 		bench/run --reps "${LAUNCH_REPS:-1}" --seconds 2 --tsv "$OUT/launch.tsv" "$@" >>"$OUT/launch.log" 2>&1
-	grep -E '^bench: [a-z0-9_-]+ [0-9]+ [a-z]+: ' "$OUT/launch.log" | tail -n +"$((launch_seen + 1))" |
+	grep -E "$launch_line" "$OUT/launch.log" | tail -n +"$((launch_seen + 1))" |
 		while read -r line; do echo "launch[$label]: ${line#bench: }"; done >>"$OUT/launch.notes"
-	launch_seen=$(grep -cE '^bench: [a-z0-9_-]+ [0-9]+ [a-z]+: ' "$OUT/launch.log")
+	launch_seen=$(grep -cE "$launch_line" "$OUT/launch.log")
 }
+launch_line='^bench: [a-z0-9_-]+ [0-9]+ [a-z]+: ' # a point's figure or its CPUs
 launch_seen=0
 : >"$OUT/launch.notes"
 launch_bench default -- --modes "${LAUNCH_MODES:-mps openmps}" ${LAUNCH_WORKLOADS:-small full launch scale}

@@ -237,7 +237,6 @@ struct srv_workers {
 	int spin_us; /* a worker's spin for its client's next request before it sleeps */
 	unsigned sync_crowd;	/* clients served at once past which the server is crowded */
 	unsigned sync_spinners; /* synchronizes that spin at once then; the rest sleep */
-	atomic_uint syncing;	/* threads in a synchronize of running work */
 	atomic_uint serving;	/* threads serving a client */
 };
 

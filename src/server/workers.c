@@ -110,15 +110,18 @@ static int spawn_locked(struct srv_state *s)
 	return 0;
 }
 
-static void block(void)
+/* Returns how many threads were blocked before this one. */
+static unsigned block(void)
 {
 	struct srv_workers *w = &the_server->workers;
+	unsigned before;
 
 	pthread_mutex_lock(&w->lock);
-	w->blocked++;
+	before = w->blocked++;
 	if (need_thread_locked(w))
 		spawn_locked(the_server);
 	pthread_mutex_unlock(&w->lock);
+	return before;
 }
 
 static void unblock(void)
@@ -147,6 +150,14 @@ static CUresult sleep_until_done(CUresult (*query)(void *), void *h)
 	return r;
 }
 
+/* Tells the served client, through its reply ring, whether this wait
+ * sleeps, so that it sleeps too rather than spin for the reply. */
+static void advise(int sleep)
+{
+	if (serving)
+		omps_ring_advise(&serving->rep, sleep);
+}
+
 /* A synchronize counts as blocked only when its work is still running: one
  * on finished work (most of them) returns at once, and taking it for a long
  * wait would start a thread for nothing, and let the pool pass its limit
@@ -159,14 +170,6 @@ static CUresult sleep_until_done(CUresult (*query)(void *), void *h)
  * H200's 16 cores, small kernels (issue 21): 8 clients 424k kernels/s
  * spinning, 384k with 2 spinners; 16 clients 371k with 8 spinners, 703k with
  * 2; 64 clients 357k and 527k. */
-/* Tells the served client, through its reply ring, whether this wait
- * sleeps, so that it sleeps too rather than spin for the reply. */
-static void advise(int sleep)
-{
-	if (serving)
-		omps_ring_advise(&serving->rep, sleep);
-}
-
 static CUresult wait_done(CUresult (*query)(void *), CUresult (*sync)(void *), void *h)
 {
 	struct srv_workers *w = &the_server->workers;
@@ -178,12 +181,10 @@ static CUresult wait_done(CUresult (*query)(void *), CUresult (*sync)(void *), v
 		advise(0);
 		return r;
 	}
-	block();
-	before = atomic_fetch_add(&w->syncing, 1);
+	before = block();
 	sleep = atomic_load(&w->serving) > w->sync_crowd && before >= w->sync_spinners;
 	advise(sleep); /* before the reply, which the client may wait for next */
 	r = sleep ? sleep_until_done(query, h) : sync(h);
-	atomic_fetch_sub(&w->syncing, 1);
 	unblock();
 	return r;
 }

@@ -163,9 +163,9 @@ void shim_channel_schedule(unsigned int sched)
 									 : REPLY_SPIN_US);
 }
 
-/* Under the default schedule, a server whose own wait slept (a crowded
- * machine: more waiting clients than half its CPUs) advises sleeping too:
- * a spinning client takes the CPU its server needs to launch. */
+/* Under the default schedule, a server whose own wait sleeps (crowded:
+ * more clients served than half its CPUs, and its spinners taken) advises
+ * sleeping too: a spinning client takes the CPU its server needs to launch. */
 static int64_t next_reply(uint32_t *type, void *buf, size_t cap)
 {
 	int spin_us = atomic_load(&reply_spin_us);

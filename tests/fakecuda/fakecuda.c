@@ -127,7 +127,6 @@ CUresult CUDAAPI cuInit(unsigned int flags)
 {
 	int delay = env_int("FAKECUDA_INIT_DELAY_MS", 0);
 	int err = env_int("FAKECUDA_INIT_ERROR", 0);
-
 	const char *log = getenv("FAKECUDA_INIT_LOG"), *queues = getenv("CUDA_DEVICE_MAX_CONNECTIONS");
 	FILE *f;
 
@@ -918,6 +917,12 @@ static int gate_closed(void)
 	return gate && *gate && access(gate, F_OK) == 0;
 }
 
+/* Milliseconds from a to b: events' times. */
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
 static int busy(const struct fake_event *e)
 {
 	int ms = env_int("FAKECUDA_EVENT_BUSY_MS", 0);
@@ -926,7 +931,7 @@ static int busy(const struct fake_event *e)
 	if (!ms)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - e->t.tv_sec) * 1000 + (now.tv_nsec - e->t.tv_nsec) / 1000000 < ms;
+	return ms_between(&e->t, &now) < ms;
 }
 
 CUresult CUDAAPI cuEventSynchronize(CUevent event)
@@ -958,7 +963,7 @@ CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end)
 
 	if (!ms || !start || !end)
 		return CUDA_ERROR_INVALID_VALUE;
-	*ms = (float)((double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6);
+	*ms = (float)ms_between(a, b);
 	return CUDA_SUCCESS;
 }
 
