@@ -22,6 +22,20 @@ ms() { date +%s%3N; }
 		timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
 	gcc -O2 -I"$cuda/include" -o "$K/keeper" tests/gpu/keeper.c -L"$cuda/lib64/stubs" -lcuda &&
 		timeout 60 "$K/keeper" || echo "keeper: FAILED ($?)"
+	# What the standby costs when nothing faults: GPU memory, per process,
+	# with a server idle (one client came and went), with and without it.
+	for sb in 1 0; do
+		D=$K/standby-$sb
+		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
+		OPENMPS_FAULT_STANDBY=$sb "$B/openmps-control" -d
+		LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 timeout 60 "$K/vector_add" >/dev/null 2>&1
+		sleep 2
+		echo "standby $sb: GPU memory used $(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1) MiB; by process: $(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader | xargs)"
+		grep -E 'Standing by|Cannot stand by' "$D/log/server.log" | head -2
+		echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
+		sleep 1
+		unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
+	done
 	for mode in openmps mps; do
 		for kind in illegal trap assert misaligned; do
 			D=$K/$mode-$kind
@@ -51,7 +65,7 @@ ms() { date +%s%3N; }
 			echo "fault $mode $kind: culprit [$culprit]; server saw it: $seen; neighbour: $(tail -1 "$D/neighbour.out"); next client: $(grep -q PASS "$D/next.out" && echo PASS || echo FAIL) $((t1 - t0)) ms after the culprit's end"
 			grep -q PASS "$D/next.out" || sed 's/^/  next client: /' "$D/next.out" | tail -3
 			if [ $mode = openmps ]; then
-				grep -E 'GPU fault|Clients with work|cannot tell|cannot be kept|kept:|made anew|Making the server' "$D/log/server.log" | head -12
+				grep -E 'GPU fault|Clients with work|cannot tell|cannot be kept|kept:|made anew|Making the server|Handed over|standby' "$D/log/server.log" | head -14
 				echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
 				unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 			else
@@ -79,5 +93,5 @@ ms() { date +%s%3N; }
 	echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
 	unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 } >"$OUT/fault.log" 2>&1
-while read -r line; do note "$line"; done < <(grep -E '^(fault |build failed|(survive|keeper): (summary|FAILED))|cannot be kept' "$OUT/fault.log")
+while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED))|cannot be kept|serving again' "$OUT/fault.log")
 rm -rf "$K"

@@ -8,7 +8,10 @@
 # How many of the busy ones' runs passed, failed, and did every one of them
 # pass after the last fault? The GPU memory in use and the server's
 # descriptors and resident memory before the first fault and after the
-# last; the time from a fault seen to serving again (server.log).
+# last; the time from a fault seen to serving again (server.log). Each
+# fault is handed to the standby the last server started (standby.c), so
+# the server's pid changes; OPENMPS_FAULT_STANDBY=0 in the environment
+# makes the server anew in its own process instead.
 K=$(mktemp -d /tmp/omps-soak.XXXX)
 {
 	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu ||
@@ -44,7 +47,7 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	gpu1=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
 	S1=$(echo get_server_list | "$B/openmps-control")
 	fd1=$(ls /proc/"$S1"/fd 2>/dev/null | wc -l) rss1=$(awk '/VmRSS/ {print $2}' /proc/"$S1"/status 2>/dev/null)
-	echo "soak: ${FAULT_SOAK:-100} faults, $(grep -c 'Server made anew' "$K/log/server.log") handed over, server $S then $S1"
+	echo "soak: ${FAULT_SOAK:-100} faults, $(grep -c 'Server made anew' "$K/log/server.log") handed over ($(grep -c 'Handed over to the standby' "$K/log/server.log") to a standby, $(grep -c 'Making the server anew in this process' "$K/log/server.log") in the same process), server $S then $S1"
 	echo "soak: idle neighbour: $(tail -1 "$K/idle.out")"
 	echo "soak: busy neighbours' runs: $(cat "$K"/busy-*.out | grep -c pass) passed, $(cat "$K"/busy-*.out | grep -c fail) failed; after the last fault $after of ${NEIGHBOURS:-8} passed"
 	L=$K/log/server.log

@@ -65,6 +65,7 @@ enum omps_msg_type {
 	OMPS_MSG_SERVER_CLIENT_LEFT, /* daemon -> server: omps_client_left: its daemon connection closed */
 	OMPS_MSG_CLIENT_STATS,	     /* server -> daemon: omps_client_stats, 4 times a second while it changes */
 	OMPS_MSG_SERVER_FAULT,	     /* server -> daemon: text, what a GPU fault cost, once it serves again */
+	OMPS_MSG_SERVER_SUCCESSOR,   /* server -> daemon: int32 pid, its standby, now the server (standby.c) */
 	OMPS_MSG_TYPE_END
 };
 

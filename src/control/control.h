@@ -24,6 +24,7 @@ enum ctl_server_state {
 struct ctl_server {
 	struct ctl_server *next;
 	pid_t pid;
+	pid_t handed_from; /* after a fault: the faulted process, until it is reaped (0: none) */
 	uid_t uid;
 	int fd; /* control socketpair; -1 once closed */
 	enum ctl_server_state state;

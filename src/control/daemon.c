@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -687,6 +688,9 @@ int ctl_daemon_run(const struct ctl_options *o)
 		return 1;
 	}
 	sfd = make_signalfd();
+	/* A server's standby outlives the server after a fault: the daemon
+	 * adopts it, to reap it as it reaps the server it replaces. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	/* The endpoint first: an address in use fails the start, before the
 	 * daemon takes the pipe directory. */
 	if (sfd < 0 || (o->metrics && ctl_metrics_start(&d, o->metrics, err, sizeof(err)) < 0) ||

@@ -307,6 +307,8 @@ void ctl_server_lost(struct ctl_server *s)
 		s->kill_at = ctl_now() + LOST_GRACE;
 }
 
+static void on_successor(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n);
+
 int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 {
 	struct omps_msg hdr;
@@ -349,6 +351,9 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 		buf[n] = '\0';
 		omps_log("Server %d: %s", (int)s->pid, buf);
 		break;
+	case OMPS_MSG_SERVER_SUCCESSOR:
+		on_successor(d, s, buf, n);
+		break;
 	case OMPS_MSG_REFUSED:
 		buf[n] = '\0';
 		snprintf(s->failure, sizeof(s->failure), "%.255s", buf);
@@ -358,6 +363,62 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 		omps_log("Unexpected message type %u from server %d", hdr.type, (int)s->pid);
 	}
 	return 1;
+}
+
+/* The parent of process pid, from /proc; -1 if it cannot be read. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && sscanf(p + 1, " %*c %d", &ppid) != 1)
+		ppid = -1;
+	fclose(f);
+	return ppid;
+}
+
+/* Whether pid is the standby server s started: its child, or, once s has
+ * exited, the daemon's (a subreaper adopts it), and no other server's or
+ * helper's: the daemon will signal and reap it. */
+static int standby_of(struct ctl_daemon *d, const struct ctl_server *s, pid_t pid)
+{
+	pid_t parent = pid > 0 ? parent_of(pid) : -1;
+	struct ctl_job *j;
+
+	if (parent == s->pid)
+		return 1;
+	if (parent != getpid() || ctl_server_find(d, pid))
+		return 0;
+	for (j = d->jobs; j; j = j->next)
+		if (j->pid == pid)
+			return 0;
+	return 1;
+}
+
+/* After a GPU fault the server handed its clients to its standby
+ * (src/server/standby.c): from now on that process is the server. */
+static void on_successor(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n)
+{
+	int32_t pid;
+
+	if (n != (ssize_t)sizeof(pid) || s->handed_from) {
+		omps_log("Server %d sent a malformed successor message", (int)s->pid);
+		return;
+	}
+	memcpy(&pid, buf, sizeof(pid));
+	if (!standby_of(d, s, pid)) {
+		omps_log("Server %d named process %d its successor, which it did not start; ignored", (int)s->pid,
+			 (int)pid);
+		return;
+	}
+	omps_log("Server %d handed its clients to its standby, process %d, after a GPU fault", (int)s->pid,
+		 (int)pid);
+	s->handed_from = s->pid;
+	s->pid = pid;
 }
 
 /* Everyone who depended on a server that is gone. */
@@ -416,6 +477,22 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 	free(s);
 }
 
+/* Whether pid is a server that handed its clients to its standby: its
+ * end is that handover's, not the server's. */
+static int handed_over(struct ctl_daemon *d, pid_t pid)
+{
+	struct ctl_server *s;
+
+	for (s = d->servers; s; s = s->next)
+		if (s->handed_from == pid) {
+			omps_log("Server process %d, which faulted, has exited; process %d serves its clients",
+				 (int)pid, (int)s->pid);
+			s->handed_from = 0;
+			return 1;
+		}
+	return 0;
+}
+
 void ctl_servers_reap(struct ctl_daemon *d)
 {
 	int status;
@@ -425,6 +502,11 @@ void ctl_servers_reap(struct ctl_daemon *d)
 		struct ctl_server *s = ctl_server_find(d, pid);
 		struct ctl_job *j;
 
+		/* What it sent before its exit first: a successor, say. */
+		while (s && s->pid == pid && s->fd >= 0 && ctl_server_readable(d, s))
+			;
+		if (handed_over(d, pid))
+			continue;
 		if (s) {
 			server_gone(d, s, status);
 			continue;

@@ -556,7 +556,7 @@ int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 		if (ch) {
 			srv_unpack_get(u, &ch->base, sizeof(ch->base));
 			srv_unpack_get(u, &ch->size, sizeof(ch->size));
-			srv_unpack_get(u, &fd, sizeof(fd));
+			fd = srv_unpack_fd(u);
 			ch->fd = fd;
 		}
 		if (r == CUDA_SUCCESS && !u->failed)

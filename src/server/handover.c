@@ -53,6 +53,24 @@ int srv_unpack_get(struct srv_unpack *u, void *v, size_t n)
 	return 0;
 }
 
+static int by_old(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+int srv_unpack_fd(struct srv_unpack *u)
+{
+	const int(*m)[2];
+	int fd = -1;
+
+	if (srv_unpack_get(u, &fd, sizeof(fd)) < 0 || fd < 0 || !u->fdmap)
+		return fd;
+	m = bsearch(&fd, u->fdmap, u->nfdmap, sizeof(*u->fdmap), by_old);
+	return m ? (*m)[1] : -1;
+}
+
 /* What the daemon and the log are told once it is over. */
 struct handover_summary {
 	uint64_t seen_us; /* when the fault was seen (CLOCK_MONOTONIC: the same across execve) */
@@ -307,6 +325,7 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 	uint64_t magic = HANDOVER_MAGIC, t0 = omps_now_us();
 	struct handover_summary sum = {.seen_us = seen_us};
 	int fd, dev, f;
+	pid_t heir;
 
 	if (!srv_handover_enabled())
 		return;
@@ -369,13 +388,6 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 		close(fd);
 		return;
 	}
-	for (i = 0; i < p.nfds; i++) /* inherited by the new image; everything else closes */
-		fcntl(fds[i], F_SETFD, fcntl(fds[i], F_GETFD) & ~FD_CLOEXEC);
-	set_fd_env("OPENMPS_RESUME_FD", fd);
-	set_fd_env("OPENMPS_CONTROL_FD", s->control_fd);
-	set_fd_env("OPENMPS_LOG_FD", s->log_fd);
-	omps_log("Making the server anew in this process, keeping %u client%s (%.1f ms to write them down)", kept,
-		 kept == 1 ? "" : "s", (double)(omps_now_us() - t0) / 1000.0);
 	if (busy > 1)
 		omps_log("%u clients had work queued: one context cannot tell which faulted; each gets the error from "
 			 "its next synchronous call",
@@ -384,6 +396,20 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 		omps_log("Client process %d (ID %u), the only one with work queued, faulted: every call of its fails "
 			 "from now on, as in a native process",
 			 (int)culprit->pid, culprit->id);
+	heir = srv_standby_take(s, fds, p.nfds);
+	if (heir) {
+		omps_log("Handed over to the standby server process %d, keeping %u client%s (%.1f ms to write them "
+			 "down and hand them over); this process exits",
+			 (int)heir, kept, kept == 1 ? "" : "s", (double)(omps_now_us() - t0) / 1000.0);
+		_exit(0); /* the driver tears the poisoned context down with the process, off the path */
+	}
+	for (i = 0; i < p.nfds; i++) /* inherited by the new image; everything else closes */
+		fcntl(fds[i], F_SETFD, fcntl(fds[i], F_GETFD) & ~FD_CLOEXEC);
+	set_fd_env("OPENMPS_RESUME_FD", fd);
+	set_fd_env("OPENMPS_CONTROL_FD", s->control_fd);
+	set_fd_env("OPENMPS_LOG_FD", s->log_fd);
+	omps_log("Making the server anew in this process, keeping %u client%s (%.1f ms to write them down)", kept,
+		 kept == 1 ? "" : "s", (double)(omps_now_us() - t0) / 1000.0);
 	execl("/proc/self/exe", "openmps-server", "--resume", (char *)NULL);
 	omps_log("Handover: cannot run the server again: %s", strerror(errno));
 }
@@ -425,14 +451,6 @@ static struct srv_shared_module **restore_modules(struct srv_state *s, struct sr
 	}
 	*count = n;
 	return all;
-}
-
-static int get_fd(struct srv_unpack *u)
-{
-	int fd = -1;
-
-	GET(u, fd);
-	return fd;
 }
 
 /* The client's record, read whole (the reader must stay in step even for
@@ -522,9 +540,9 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_
 	const char *why;
 
 	GET(u, a);
-	fd = get_fd(u);
-	ring_fd = get_fd(u);
-	bell = get_fd(u);
+	fd = srv_unpack_fd(u);
+	ring_fd = srv_unpack_fd(u);
+	bell = srv_unpack_fd(u);
 	GET(u, o);
 	GET(u, queued);
 	GET(u, culprit);
@@ -599,25 +617,43 @@ static void tell(struct srv_state *s, CUresult fault, int device, const struct h
 		omps_send(s->control_fd, OMPS_MSG_SERVER_FAULT, 0, 0, line, strlen(line), -1, 0);
 }
 
-/* The descriptors to keep, from the end of the record, and the log and the
- * daemon's socket the environment named (so that a record that cannot be
- * read is still said); the others closed. */
-static int keep_listed(struct srv_unpack *u, const struct srv_state *s)
+/* The list of descriptors at the end of the record, cut off it. In the
+ * same process: those kept, with the log and the daemon's socket the
+ * environment named (so that a record that cannot be read is still said),
+ * the others closed. In a standby: each paired with the one it was handed
+ * in its place, for srv_unpack_fd. */
+static int take_list(struct srv_unpack *u, const struct srv_state *s, const int *given, unsigned ngiven)
 {
 	struct srv_unpack tail = *u;
 	uint32_t n = 0;
-	int *keep;
+	int *keep, (*map)[2];
 
 	if (u->len < sizeof(n))
 		return -1;
 	tail.off = u->len - sizeof(n);
 	GET(&tail, n);
-	if (tail.failed || n >= HANDOVER_MAX_FDS || (size_t)n * sizeof(int) > u->len - sizeof(n))
+	if (tail.failed || n >= HANDOVER_MAX_FDS || (size_t)n * sizeof(int) > u->len - sizeof(n) ||
+	    (given && n != ngiven))
 		return -1;
 	u->len -= sizeof(n) + n * sizeof(int);
 	if (!(keep = malloc((n + 2) * sizeof(*keep))))
 		return -1;
 	memcpy(keep, u->p + u->len, n * sizeof(*keep)); /* not aligned in the record */
+	if (given) {
+		if (!(map = malloc((n + 1) * sizeof(*map)))) {
+			free(keep);
+			return -1;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			map[i][0] = keep[i];
+			map[i][1] = given[i];
+		}
+		qsort(map, n, sizeof(*map), by_old);
+		u->fdmap = (const int(*)[2])map;
+		u->nfdmap = n;
+		free(keep);
+		return 0;
+	}
 	keep[n] = s->log_fd;
 	keep[n + 1] = s->control_fd;
 	close_others(keep, n + 2);
@@ -625,7 +661,8 @@ static int keep_listed(struct srv_unpack *u, const struct srv_state *s)
 	return 0;
 }
 
-int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, char *err, size_t errlen)
+int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, const int *given, unsigned ngiven,
+			char *err, size_t errlen)
 {
 	struct stat st;
 	struct srv_unpack u = {0};
@@ -646,7 +683,7 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 	close(fd);
 	u.p = map;
 	u.len = (size_t)st.st_size;
-	if (keep_listed(&u, s) < 0) {
+	if (take_list(&u, s, given, ngiven) < 0) {
 		snprintf(err, errlen, "what the faulted server wrote down is cut short");
 		goto fail;
 	}
@@ -658,10 +695,10 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 	GET(&u, device);
 	GET(&u, sum);
 	GET(&u, s->settings);
-	control = get_fd(&u);
-	usage = get_fd(&u);
-	log_fd = get_fd(&u);
-	beat = get_fd(&u);
+	control = srv_unpack_fd(&u);
+	usage = srv_unpack_fd(&u);
+	log_fd = srv_unpack_fd(&u);
+	beat = srv_unpack_fd(&u);
 	if (u.failed) {
 		snprintf(err, errlen, "what the faulted server wrote down is cut short");
 		goto fail;
@@ -670,7 +707,7 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 	s->usage_fd = usage;
 	s->log_fd = log_fd;
 	srv_beat_adopt(beat);
-	if (srv_state_init(s, drv, err, errlen) < 0)
+	if (!given && srv_state_init(s, drv, err, errlen) < 0)
 		goto fail;
 	for (dev = 0; dev < (int)s->devices.ndevices; dev++) /* first: nothing else may take their addresses */
 		if (srv_arena_restore(s, dev, &u) < 0) {
@@ -702,8 +739,10 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, cha
 	}
 	tell(s, fault, device, &sum, t0);
 	munmap(map, (size_t)st.st_size);
+	free((void *)u.fdmap);
 	return u.failed ? -1 : 0;
 fail:
 	munmap(map, (size_t)st.st_size);
+	free((void *)u.fdmap);
 	return -1;
 }

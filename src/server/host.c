@@ -518,7 +518,8 @@ const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
 		srv_unpack_get(u, &h->addr, sizeof(h->addr));
 		srv_unpack_get(u, &h->bytes, sizeof(h->bytes));
 		srv_unpack_get(u, &h->device_ptr, sizeof(h->device_ptr));
-		if (srv_unpack_get(u, &h->fd, sizeof(h->fd)) < 0 || why || h->fd < 0 ||
+		h->fd = srv_unpack_fd(u);
+		if (u->failed || why || h->fd < 0 ||
 		    !count_map(c, h->bytes, NULL, 0)) {
 			why = why ? why : "its host memory cannot be shared again";
 			if (!u->failed && h->fd >= 0)

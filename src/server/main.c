@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -192,23 +193,79 @@ static void serve(struct srv_state *s)
 	}
 }
 
+/* What a server made anew does before it serves: its workers, its fault
+ * watch, and the next standby. Exits if it cannot. */
+static void serve_after_fault(struct srv_state *s, int ok, const char *err)
+{
+	char why[512];
+
+	if (ok && (srv_workers_start(s, why, sizeof(why)) < 0 || srv_fault_start(s, why, sizeof(why)) < 0)) {
+		ok = 0;
+		err = why;
+	}
+	if (!ok) {
+		omps_log("The server cannot make itself anew after the fault: %s. Every client loses its context; "
+			 "the next client gets a new server",
+			 err);
+		_exit(OMPS_SERVER_EXIT_FAULT);
+	}
+	srv_standby_start(s);
+	serve(s);
+}
+
 /* --resume: this process was a server whose context a GPU fault poisoned;
  * it wrote down its clients and ran itself again (handover.c). If that
  * cannot be read back, it exits as a faulted server always did. */
 static int resume_after_fault(struct srv_state *s)
 {
-	char err[512];
-	int fd = env_fd("OPENMPS_RESUME_FD"), started_without = fd < 0 || s->control_fd < 0;
+	char err[512] = "started without its record";
+	int fd = env_fd("OPENMPS_RESUME_FD");
 
 	omps_log("Startup after a GPU fault, in the same process");
-	if (s->control_fd < 0 || fd < 0 || srv_handover_resume(s, &drv, fd, err, sizeof(err)) < 0 ||
-	    srv_workers_start(s, err, sizeof(err)) < 0 || srv_fault_start(s, err, sizeof(err)) < 0) {
-		omps_log("The server cannot make itself anew after the fault: %s. Every client loses its context; "
-			 "the next client gets a new server",
-			 started_without ? "started without its record" : err);
-		_exit(OMPS_SERVER_EXIT_FAULT);
+	serve_after_fault(s, s->control_fd >= 0 && fd >= 0 &&
+				     srv_handover_resume(s, &drv, fd, NULL, 0, err, sizeof(err)) == 0, err);
+	return 0;
+}
+
+/* --standby: started by a server (standby.c), this process loads the
+ * driver and makes its contexts now, then waits; after a GPU fault it is
+ * handed the server's record and descriptors and serves on. If the server
+ * goes without a fault, so does the standby, quietly. */
+static int standby(struct srv_state *s, char *arg)
+{
+	int sock = env_fd("OPENMPS_STANDBY_FD"), *given = NULL;
+	uint64_t t0 = omps_now_us();
+	unsigned n = 0;
+	pid_t from = 0;
+	char err[512];
+	int ok;
+
+	omps_log_init("Standby", s->log_fd, 0);
+	if (sock < 0) {
+		fprintf(stderr, "openmps-server: --standby is for the server to start\n");
+		return 2;
 	}
-	serve(s);
+	fcntl(sock, F_SETFD, FD_CLOEXEC);
+	if (s->log_fd >= 0)
+		fcntl(s->log_fd, F_SETFD, FD_CLOEXEC);
+	if (srv_state_init(s, &drv, err, sizeof(err)) < 0) {
+		omps_log("Cannot stand by for the server: %s; after a GPU fault the server makes itself anew in its "
+			 "own process",
+			 err);
+		return 1;
+	}
+	omps_log("Standing by to take over after a GPU fault (the driver and contexts ready in %.0f ms)",
+		 (double)(omps_now_us() - t0) / 1000.0);
+	if (srv_standby_wait(sock, &given, &n) < 0)
+		return 0;
+	memset(arg, 0, strlen(arg)); /* ps shows a server, not a standby, from now on */
+	omps_log_init("Server", s->log_fd, 0);
+	omps_sock_peer(sock, &from, NULL, NULL); /* who made the pair: the faulted server */
+	close(sock);
+	omps_log("Startup after a GPU fault, taking over from the faulted server process %d", (int)from);
+	ok = srv_handover_resume(s, &drv, given[0], given, n, err, sizeof(err)) == 0;
+	free(given);
+	serve_after_fault(s, ok, err);
 	return 0;
 }
 
@@ -228,10 +285,12 @@ int main(int argc, char **argv)
 					      {"help", no_argument, 0, 'h'},
 					      {"version", no_argument, 0, 'v'},
 					      {"resume", no_argument, 0, 'r'},
+					      {"standby", no_argument, 0, 's'},
 					      {0, 0, 0, 0}};
 	struct srv_state s = {.control_fd = -1, .usage_fd = -1};
 	char err[512];
 	int opt, query = 0, csv = 0, resume = 0, beat;
+	char *standing_by = NULL;
 
 	while ((opt = getopt_long(argc, argv, "hqv", opts, NULL)) != -1) {
 		switch (opt) {
@@ -245,6 +304,9 @@ int main(int argc, char **argv)
 			return query_chunks();
 		case 'r':
 			resume = 1;
+			break;
+		case 's':
+			standing_by = argv[optind - 1]; /* "--standby", blanked once it serves */
 			break;
 		case 'h':
 			usage(stdout);
@@ -265,6 +327,10 @@ int main(int argc, char **argv)
 	s.log_fd = env_fd("OPENMPS_LOG_FD");
 	omps_log_init("Server", s.log_fd, 0);
 	s.control_fd = env_fd("OPENMPS_CONTROL_FD");
+	/* Run as /proc/self/exe, whose name the kernel would show (ps, top). */
+	prctl(PR_SET_NAME, "openmps-server");
+	if (standing_by)
+		return standby(&s, standing_by);
 	if (resume)
 		return resume_after_fault(&s);
 	if (s.control_fd < 0) {
@@ -294,6 +360,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	omps_log("Server has started"); /* beat's memfd stays open: a successor maps it again */
+	srv_standby_start(&s);
 	serve(&s);
 	return 0;
 }

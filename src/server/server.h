@@ -472,16 +472,33 @@ struct srv_unpack {
 	const unsigned char *p;
 	size_t len, off;
 	int failed;
+	const int (*fdmap)[2]; /* the old numbers of descriptors and their new, by old; NULL: the same */
+	unsigned nfdmap;
 };
 void srv_pack_put(struct srv_pack *p, const void *v, size_t n);
 void srv_pack_fd(struct srv_pack *p, int fd); /* written, and inherited by the new image */
 int srv_unpack_get(struct srv_unpack *u, void *v, size_t n); /* -1 (and failed) past the end */
+int srv_unpack_fd(struct srv_unpack *u); /* one srv_pack_fd wrote, as this process numbers it; -1: none */
 /* By the main loop once the context is poisoned: returns only if the
  * server cannot make itself anew (then it exits as before). */
 void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen_us);
-/* By main, for --resume: the server's state back from the memfd at fd. */
-int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, char *err, size_t errlen);
+/* By main, for --resume: the server's state back from the memfd at fd.
+ * given: NULL in the same process (the state is made here; descriptors
+ * keep their numbers); in a standby, whose state is made, the descriptors
+ * it was handed, in the order of the record's list. */
+int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, const int *given, unsigned ngiven,
+			char *err, size_t errlen);
 int srv_handover_beat_fd(void); /* the beat's memfd, kept for the successor */
+
+/* standby.c: a server process started ahead, to take over after a fault. */
+int srv_standby_enabled(void); /* OPENMPS_FAULT_STANDBY, and handing over at all */
+void srv_standby_start(struct srv_state *s);
+/* Hands the descriptors (the record's memfd first) to a ready standby and
+ * tells the daemon: its pid, or 0 if there is none that took them. */
+pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n);
+/* In the standby: says it is ready, then waits for the descriptors; -1 if
+ * the server went without handing over. */
+int srv_standby_wait(int sock, int **fds, unsigned *n);
 
 /* stats.c */
 void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec);

@@ -1,8 +1,9 @@
 # A GPU fault in the shared context (fakecuda with FAKECUDA_STICKY_FAULTS=1
 # poisons it as a GPU does): the server sees it whether or not anyone
 # synchronizes, logs the error, when, and which clients had work queued,
-# then makes itself anew in the same process and keeps its clients
-# (handover.c): an idle neighbour finds its memory, module, stream, event
+# then hands its clients to its standby, a server process started ahead
+# (standby.c), or without one makes itself anew in its own process, and
+# keeps its clients (handover.c): an idle neighbour finds its memory, module, stream, event
 # and page-locked memory as they were and works on; a neighbour with work
 # in flight gets the error from its next synchronize, then works on; the
 # culprit, when it is the only one with work queued, gets the error from
@@ -33,6 +34,14 @@ got_server() { S=$(servers) && [ -n "$S" ]; }
 server_pid() { wait_for "the daemon to list its server" 5 got_server; }
 # What control.log says of server S, when a line about it was not found.
 said_of_server() { grep -E "Server $S[]: ]" "$OPENMPS_LOG_DIRECTORY/control.log" | tail -4; }
+# The standby that server S handed its clients to, once it has: H.
+handed() { H=$(sed -nE "s/.*Server +$S\] Handed over to the standby server process ([0-9]+),.*/\1/p" \
+	"$OPENMPS_LOG_DIRECTORY/server.log" | tail -1) && [ -n "$H" ]; }
+# That server S handed over to H, H lists as the server and serves, S is gone.
+took_over() {
+	handed && logged "Server +$H\] Server made anew after the GPU fault" server && [ "$(servers)" = "$H" ] &&
+		dead "$S" && logged "Server process $S, which faulted, has exited; process $H serves its clients"
+}
 
 neighbour() { # neighbour NAME MODE: started, and ready
 	rm -f "$TMP/go-$1"
@@ -46,7 +55,7 @@ neighbour idle idle
 server_pid
 timeout 30 "$PROBE" --then "$TMP/go-culprit" >"$TMP/culprit.out" 2>&1 &
 culprit=$!
-wait_for "the server to make itself anew" 10 logged "Server +$S\] Server made anew" server
+wait_for "the standby to take over" 10 took_over
 marked() { c ps | grep -q "^$culprit_pid .*\[faulted: its calls fail\]$"; }
 culprit_pid=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/culprit.out")
 wait_for "ps to mark the culprit as faulted" 5 marked
@@ -65,23 +74,27 @@ check "server.log: the fault, its device and error" \
 	logged "Server +$S\] A GPU fault poisoned the shared context of device 0: CUDA_ERROR_ILLEGAL_ADDRESS \(700\)" server
 check "server.log: the culprit named, the only one with work queued" \
 	logged "Server +$S\] Client process [0-9]+ \(ID [0-9]+\), the only one with work queued, faulted" server
-check "server.log: the server made anew, keeping both" \
-	logged "Server +$S\] Server made anew after the GPU fault on device 0: 2 clients kept" server
-check "the same server process serves on" test "$(servers)" = "$S"
+check "server.log: the standby made anew, keeping both" \
+	logged "Server +$H\] Server made anew after the GPU fault on device 0: 2 clients kept" server
+check "control.log: the server handed over to its standby" \
+	logged "Server $S handed its clients to its standby, process $H, after a GPU fault"
+check "ps shows it as a server [$(tr '\0' ' ' </proc/$H/cmdline)]" test "$(tr -d '\0' </proc/$H/cmdline)" = openmps-server
+standby_of() { pgrep -P "$H" -f -- "--standby" >/dev/null; }
+wait_for "the new server to start a standby of its own" 5 standby_of
 check "control.log: what the fault cost, and who caused it" \
-	logged "Server $S: A GPU fault on device 0 \(CUDA_ERROR_ILLEGAL_ADDRESS \(700\)\): the server made itself anew and serves again [0-9]+ ms after it was seen, keeping 2 of its 2 clients; the culprit, client process [0-9]+ \(ID [0-9]+\), gets the error from every call"
+	logged "Server $H: A GPU fault on device 0 \(CUDA_ERROR_ILLEGAL_ADDRESS \(700\)\): the server made itself anew and serves again [0-9]+ ms after it was seen, keeping 2 of its 2 clients; the culprit, client process [0-9]+ \(ID [0-9]+\), gets the error from every call"
 idle_then_next "after the fault"
 
 # 2. Two with work queued, the culprit waiting for nothing: the server sees
 # the fault by itself, cannot tell the two apart, and each gets the error
 # once; an idle neighbour notices nothing; one holding a graph is let go.
+server_pid
 neighbour idle idle
 neighbour busy busy
 neighbour graph graph
 timeout 30 "$PROBE" --no-sync >"$TMP/culprit.out" 2>&1 &
 culprit=$!
-anew() { [ "$(count "Server +$S\] Server made anew")" -ge "$1" ]; }
-wait_for "the server to make itself anew, no one synchronizing" 10 anew 2
+wait_for "the standby to take over, no one synchronizing" 10 took_over
 check "server.log: two had work queued, and that one context cannot tell them apart" \
 	logged "Server +$S\] 2 clients had work queued: one context cannot tell which faulted" server
 check "server.log: why the graph's holder is not kept" \
@@ -99,29 +112,72 @@ kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 out=$("$OPENMPS_BIN/omps-remote-probe" 2>&1)
 check "the next client passes [$(tail -1 <<<"$out")]" grep -qx "remote_probe: PASS" <<<"$out"
-check "... on the same server" test "$(servers)" = "$S"
+check "... on the standby that took over" test "$(servers)" = "$H"
 stop_daemon 10
+check "no server or standby outlives the daemon [$(ours)]" test -z "$(ours)"
 
 # 2b. Ten faults in a row, each from a new culprit, beside one idle
-# neighbour: kept each time, its data checked after the last; the server's
-# descriptors as many after each fault as after the first (nothing the old
-# images held leaks into the new); the next client passes.
+# neighbour: each handed to the standby the last server started, the
+# neighbour kept each time, its data checked after the last; each server's
+# descriptors as many as the first's (nothing the old ones held leaks into
+# the new); one server and one standby in the end; the next client passes.
+since() { [ "$(count "$1")" -ge "$(($2 + $3))" ]; } # since PATTERN BASE N: N more lines than BASE
+ready0=$(count "Standby +[0-9]+\] Standing by") handed0=$(count "Handed over to the standby server process")
+kept0=$(count "Client \{PID: [0-9]+, ID: 1\} kept: it was idle")
 FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
 server_pid
-settled() { anew "$1" && [ "$(count "Number of active clients is 1\.")" -ge "$1" ]; }
 fds() { ls "/proc/$S/fd" | wc -l; }
 same=1
 for i in $(seq 10); do
+	wait_for "standby $i to be ready" 10 since "Standby +[0-9]+\] Standing by" "$ready0" "$i" || break
 	timeout 30 "$PROBE" >/dev/null 2>&1
-	wait_for "fault $i handed over and its culprit gone" 10 settled "$i" || break
+	wait_for "fault $i handed over" 10 took_over || break
+	S=$H
 	[ "$i" = 1 ] && fds1=$(fds)
 	[ "$(fds)" = "$fds1" ] || { same=0; echo "after fault $i: $(fds) descriptors, $fds1 after the first"; }
 done
-check "one server process through ten faults" test "$(servers)" = "$S"
-check "its descriptors after each fault as after the first ($fds1)" test $same = 1
-check "the neighbour kept ten times" test "$(count "Server +$S\] Client \{PID: [0-9]+, ID: 1\} kept: it was idle")" -eq 10
+check "ten handovers, each to a standby" since "Handed over to the standby server process" "$handed0" 10
+check "each server's descriptors as the first's ($fds1)" test $same = 1
+check "the neighbour kept ten times" since "Client \{PID: [0-9]+, ID: 1\} kept: it was idle" "$kept0" 10
+wait_for "the last standby" 5 since "Standby +[0-9]+\] Standing by" "$ready0" 11
+servers_left() { for p in $(ours); do cat "/proc/$p/comm"; done | grep -c openmps-server; }
+check "one server and one standby left [$(servers_left)]" test "$(servers_left)" = 2
 idle_then_next "after ten faults"
+stop_daemon 10
+
+# 2c. Without a standby (OPENMPS_FAULT_STANDBY=0), and with one that died:
+# the server makes itself anew in its own process, the same pid, and its
+# descriptors stay as many fault after fault.
+OPENMPS_FAULT_STANDBY=0 FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour idle idle
+server_pid
+anew() { [ "$(count "Server +$S\] Server made anew")" -ge "$1" ]; }
+settled() { anew "$1" && [ "$(count "Number of active clients is 1\.")" -ge "$1" ]; }
+same=1
+for i in 1 2 3; do
+	timeout 30 "$PROBE" >/dev/null 2>&1
+	wait_for "fault $i made anew in the same process" 10 settled "$i" || break
+	[ "$i" = 1 ] && fds1=$(fds)
+	[ "$(fds)" = "$fds1" ] || { same=0; echo "after fault $i: $(fds) descriptors, $fds1 after the first"; }
+done
+check "one server process through three faults" test "$(servers)" = "$S"
+check "its descriptors after each fault as after the first ($fds1)" test $same = 1
+check "no standby was started" not_logged "Server +$S\] Standby server process" server
+idle_then_next "after three faults in the same process"
+stop_daemon 10
+ready0=$(count "Standby +[0-9]+\] Standing by")
+FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour idle idle
+server_pid
+wait_for "the standby to be ready" 10 since "Standby +[0-9]+\] Standing by" "$ready0" 1
+pkill -9 -P "$S" -f -- "--standby"
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the server to make itself anew without its standby" 10 settled 1
+check "server.log: the standby is gone, and what the server does instead" \
+	logged "Server +$S\] The standby server process [0-9]+ (is gone \(server.log says why\)|could not be handed the clients); the server makes itself anew in its own process" server
+check "... the same process serves on" test "$(servers)" = "$S"
+idle_then_next "after a fault without the standby"
 stop_daemon 10
 
 # 3. Without the handover (OPENMPS_FAULT_HANDOVER=0), as before: the server
@@ -159,7 +215,7 @@ check "a client after an unseen fault passes [$(tail -1 <<<"$out")]" grep -qx "r
 check "server.log: the client that found the fault" \
 	logged "Server +$S\] Client \{PID: [0-9]+, ID: [0-9]+\} arrived after a GPU fault poisoned the context" server
 check "server.log: the fault itself, and the server made anew" \
-	logged "Server +$S\] Server made anew after the GPU fault" server
+	logged "Server +[0-9]+\] Server made anew after the GPU fault" server
 kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 stop_daemon 10
@@ -182,7 +238,7 @@ check "the idle neighbour's calls after the unseen fault pass [$(tail -1 "$TMP/i
 	grep -qx "fault_probe: PASS" "$TMP/idle.out"
 check "server.log: its call was held over the fault" \
 	logged "Server +$S\] Client process [0-9]+: .+ failed on the poisoned context; it is held and served again once the server is made anew" server
-check "server.log: it was kept as idle" logged "Server +$S\] Client \{PID: [0-9]+, ID: 1\} kept: it was idle" server
+check "server.log: it was kept as idle" logged "Server +[0-9]+\] Client \{PID: [0-9]+, ID: 1\} kept: it was idle" server
 kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 stop_daemon 10
@@ -198,7 +254,7 @@ stop_daemon 10
 neighbour idle idle
 server_pid
 timeout 30 "$PROBE" >/dev/null 2>&1
-wait_for "the server to make itself anew" 10 logged "Server +$S\] Server made anew" server
+wait_for "the server to make itself anew" 10 logged "Server +[0-9]+\] Server made anew" server
 check "server.log: the neighbour is not kept, and why" \
 	logged "Server +$S\] Client process [0-9]+ \(ID 1\) cannot be kept: host memory it shared could not be held open \(the server's descriptor limit\)" server
 touch "$TMP/go-idle"
