@@ -54,6 +54,11 @@ ms() { date +%s%3N; }
 			run timeout 60 "$K/fault" neighbour "$D/go" >"$D/neighbour.out" 2>&1 &
 			nb=$!
 			for i in $(seq 100); do grep -q filled "$D/neighbour.out" 2>/dev/null && break; sleep 0.1; done
+			# A server up for a while: its standby ready (it takes a second or two).
+			for i in $(seq 50); do
+				[ $mode = mps ] || grep -q "Standing by" "$D/log/server.log" 2>/dev/null && break
+				sleep 0.1
+			done
 			culprit=$(run timeout 30 "$K/fault" $kind 2>&1 | tail -1)
 			t0=$(ms)
 			run timeout 30 "$K/vector_add" >"$D/next.out" 2>&1
