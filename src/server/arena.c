@@ -25,17 +25,6 @@
 #define CHUNK_MIN   ((uint64_t)32 << 20)  /* chunks while the arena is small */
 #define CHUNK_STEP  ((uint64_t)256 << 20) /* from here a chunk is an eighth of all */
 #define CHUNK_MAX   ((uint64_t)1 << 30)	  /* and no more than this */
-/* Where chunks are placed: a window of address space per device, far from
- * where the kernel puts mappings of its own choosing (top down from below
- * the stack; the program and its heap near 0x55...). A successor after a
- * fault must map each chunk at its old address (handover.c, standby.c);
- * left to the driver, chunks went wherever the next free mapping was, and
- * a successor had that place taken in one handover of three on an H200
- * (its own mappings at the same spots: in 81 of 40 with the layout not
- * randomized). */
-#define WINDOW_BASE ((uint64_t)0x400000000000) /* 64 TiB */
-#define WINDOW_SIZE ((uint64_t)1 << 39)	       /* 512 GiB a device: 64 of them end at 96 TiB */
-#define WINDOW_TRIES 16
 
 struct arena_span {
 	struct arena_span *next;
@@ -62,7 +51,6 @@ struct arena_pending {
 struct srv_arena {
 	pthread_mutex_t lock;
 	int state; /* 0 not asked yet, 1 in use, -1 not available: the pool serves (under lock) */
-	int outside; /* a chunk was placed outside the window (said once) */
 	uint64_t granule, total;
 	struct arena_chunk *chunks;
 	struct arena_pending *pending;
@@ -260,56 +248,6 @@ static void chunk_destroy(struct srv_state *s, struct arena_chunk *ch, int mappe
 	free(ch);
 }
 
-/* The lowest place in the device's window that no chunk of its covers,
- * from at on. */
-static uint64_t window_hole(const struct srv_arena *a, uint64_t at, uint64_t size)
-{
-	const struct arena_chunk *ch;
-	int moved = 1;
-
-	while (moved) {
-		moved = 0;
-		for (ch = a->chunks; ch; ch = ch->next)
-			if (ch->base < at + size && at < ch->base + ch->size) {
-				at = ch->base + ch->size;
-				moved = 1;
-			}
-	}
-	return at;
-}
-
-/* Address space for a chunk, in the device's window: the driver takes an
- * address as a wish, and gives another where that one is taken (by a
- * mapping not ours: the next hole is tried). Past the window, or after
- * WINDOW_TRIES, wherever the driver likes, said once. */
-static CUresult reserve(struct srv_state *s, struct srv_arena *a, int dev, uint64_t size, CUdeviceptr *base)
-{
-	const struct srv_driver *drv = s->drv;
-	uint64_t start = WINDOW_BASE + (uint64_t)dev * WINDOW_SIZE, at = start;
-	CUdeviceptr got = 0;
-	CUresult r;
-
-	for (int i = 0; i < WINDOW_TRIES; i++) {
-		at = window_hole(a, at, size);
-		if (at + size > start + WINDOW_SIZE)
-			break;
-		r = drv->mem_address_reserve(&got, size, a->granule, at, 0);
-		if (r != CUDA_SUCCESS || got == at) {
-			*base = got;
-			return r;
-		}
-		drv->mem_address_free(got, size);
-		at += size;
-	}
-	if (!a->outside) {
-		omps_log("Device %d: a memory chunk placed outside the server's window (0x%llx on): after a GPU fault it "
-			 "may not be mapped again where its clients have it",
-			 dev, (unsigned long long)start);
-		a->outside = 1;
-	}
-	return drv->mem_address_reserve(base, size, a->granule, 0, 0);
-}
-
 /* A new chunk of size bytes, mapped, accessible and zeroed (on stream z,
  * waited for: every block it gives is zero from the start). */
 static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uint64_t size, CUstream z,
@@ -339,7 +277,7 @@ static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uin
 		r = drv->mem_create(&ch->handle, size, &p, 0);
 	}
 	if (r == CUDA_SUCCESS)
-		r = reserve(s, a, dev, size, &ch->base);
+		r = drv->mem_address_reserve(&ch->base, size, a->granule, 0, 0);
 	if (r == CUDA_SUCCESS)
 		r = drv->mem_map(ch->base, size, 0, ch->handle, 0);
 	mapped = r == CUDA_SUCCESS;

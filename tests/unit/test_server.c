@@ -281,29 +281,6 @@ TEST(server_arena_chunks)
 	ASSERT_UEQ(srv_arena_spare(&st, 0), 32u << 20);
 }
 
-/* Chunks go in the device's window of address space (arena.c), lowest
- * hole first, past a mapping that is not theirs: what lets a successor
- * after a fault map them where their clients have them (handover.c). */
-TEST(server_arena_window)
-{
-	const uint64_t base = 0x400000000000ULL, mib = 1u << 20;
-	void *want = (void *)(uintptr_t)(base + 32 * mib), *foreign;
-	CUdeviceptr a, b;
-	CUstream z;
-
-	server_up();
-	z = arena_stream();
-	ASSERT_EQ(srv_arena_alloc(&st, 0, 4096, z, &a), CUDA_SUCCESS);
-	ASSERT_UEQ(a, base); /* the first chunk, 32 MiB, at the window's start */
-	foreign = mmap(want, 2 * mib, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	ASSERT(foreign == want);
-	ASSERT_EQ(srv_arena_alloc(&st, 0, 31 * mib, z, &b), CUDA_SUCCESS); /* a second chunk of 32 MiB */
-	ASSERT_UEQ(b, base + 64 * mib);					  /* past the foreign mapping */
-	ASSERT_EQ(srv_arena_free(&st, 0, b, 31 * mib, z), CUDA_SUCCESS);
-	ASSERT_EQ(srv_arena_free(&st, 0, a, 4096, z), CUDA_SUCCESS);
-	munmap(foreign, 2 * mib);
-}
-
 /* A module's functions, counted by the driver behind the server: a call
  * added to the table as docs/architecture.md's layout section shows. */
 TEST(server_module_function_count)
