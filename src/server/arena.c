@@ -51,8 +51,10 @@ struct arena_pending {
 struct srv_arena {
 	pthread_mutex_t lock;
 	int state; /* 0 not asked yet, 1 in use, -1 not available: the pool serves (under lock) */
+	int dev;
 	uint64_t granule, total;
 	struct arena_chunk *chunks;
+	struct arena_chunk *ahead; /* in a standby: the server's chunks, mapped ahead of a fault (standby.c) */
 	struct arena_pending *pending;
 	struct arena_pending *spare; /* events to use again */
 };
@@ -64,6 +66,7 @@ int srv_arena_init(struct srv_state *s)
 	for (dev = 0; dev < (int)s->devices.ndevices && dev < OMPS_MAX_DEVICES; dev++) {
 		if (!(s->arena[dev] = calloc(1, sizeof(*s->arena[dev]))))
 			return -1;
+		s->arena[dev]->dev = dev;
 		pthread_mutex_init(&s->arena[dev]->lock, NULL);
 	}
 	return 0;
@@ -299,6 +302,7 @@ static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uin
 	a->chunks = ch;
 	a->total += size;
 	*out = ch;
+	srv_standby_chunk(dev, ch->base, ch->size, ch->fd); /* mapped ahead there, where it is */
 	return CUDA_SUCCESS;
 }
 
@@ -318,6 +322,7 @@ static void release_idle(struct srv_state *s, struct srv_arena *a, int keep_one)
 		}
 		*pp = ch->next;
 		a->total -= ch->size;
+		srv_standby_unchunk(a->dev, ch->base, ch->size); /* else the standby keeps its memory */
 		chunk_destroy(s, ch, 1);
 	}
 }
@@ -537,10 +542,110 @@ static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, s
 	return r;
 }
 
+/* Under a->lock, in the record's successor: whether the chunk read (ch,
+ * its descriptor) was mapped ahead; if so that one takes its place in the
+ * chunks, free throughout, and ch is let go. */
+static int take_ahead(struct srv_state *s, struct srv_arena *a, struct arena_chunk *ch)
+{
+	struct arena_chunk **pp, *got;
+	struct arena_span *all;
+
+	for (pp = &a->ahead; (got = *pp); pp = &got->next)
+		if (got->base == ch->base && got->size == ch->size)
+			break;
+	if (!got || !(all = malloc(sizeof(*all))))
+		return 0;
+	*pp = got->next;
+	*all = (struct arena_span){.next = NULL, .off = 0, .len = got->size};
+	got->free = all;
+	got->next = a->chunks;
+	a->chunks = got;
+	a->total += got->size;
+	ch->base = 0; /* not ours to free: only its descriptor and record */
+	chunk_destroy(s, ch, 0);
+	return 1;
+}
+
+/* In a standby (standby.c): the server made a chunk; it is mapped here now,
+ * at its address, so that the standby need not after a fault, and so that
+ * an address this process cannot have is found while a new standby can
+ * still be made. fd is this process's; taken in any case. */
+int srv_arena_map_ahead(struct srv_state *s, int dev, CUdeviceptr base, uint64_t size, int fd)
+{
+	struct srv_arena *a = dev >= 0 && dev < (int)s->devices.ndevices ? s->arena[dev] : NULL;
+	struct arena_chunk *ch = calloc(1, sizeof(*ch));
+	CUresult r = a && ch ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS) {
+		struct arena_chunk *had;
+
+		ch->base = base;
+		ch->size = size;
+		ch->fd = fd;
+		pthread_mutex_lock(&a->lock);
+		for (had = a->ahead; had && had->base != base; had = had->next)
+			;
+		if (had) { /* offered twice: made as the standby became ready */
+			pthread_mutex_unlock(&a->lock);
+			ch->base = 0;
+			chunk_destroy(s, ch, 0);
+			return 0;
+		}
+		r = usable(s, a, dev) ? chunk_adopt(s, a, dev, ch, fd) : CUDA_ERROR_NOT_SUPPORTED;
+		if (r == CUDA_SUCCESS) {
+			ch->next = a->ahead;
+			a->ahead = ch;
+		}
+		pthread_mutex_unlock(&a->lock);
+	}
+	if (r == CUDA_SUCCESS)
+		return 0;
+	if (ch)
+		chunk_destroy(s, ch, 0);
+	else if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+void srv_arena_unmap_ahead(struct srv_state *s, int dev, CUdeviceptr base)
+{
+	struct srv_arena *a = dev >= 0 && dev < (int)s->devices.ndevices ? s->arena[dev] : NULL;
+	struct arena_chunk **pp, *ch;
+
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	for (pp = &a->ahead; (ch = *pp); pp = &ch->next)
+		if (ch->base == base) {
+			*pp = ch->next;
+			chunk_destroy(s, ch, 1);
+			break;
+		}
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* In the server: every chunk, to a standby that has just become ready. */
+void srv_arena_offer(struct srv_state *s)
+{
+	struct arena_chunk *ch;
+
+	for (uint32_t dev = 0; dev < s->devices.ndevices; dev++) {
+		struct srv_arena *a = s->arena[dev];
+
+		if (!a)
+			continue;
+		pthread_mutex_lock(&a->lock);
+		for (ch = a->chunks; ch; ch = ch->next)
+			srv_standby_chunk((int)dev, ch->base, ch->size, ch->fd);
+		pthread_mutex_unlock(&a->lock);
+	}
+}
+
 int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 {
 	struct srv_arena *a = s->arena[dev];
-	uint32_t n, i;
+	struct arena_chunk *left;
+	uint32_t n, i, ahead = 0;
 
 	if (srv_unpack_get(u, &n, sizeof(n)) < 0)
 		return -1;
@@ -561,8 +666,16 @@ int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 			fd = srv_unpack_fd(u);
 			ch->fd = fd;
 		}
-		if (r == CUDA_SUCCESS && !u->failed)
+		if (r == CUDA_SUCCESS && !u->failed && take_ahead(s, a, ch)) {
+			ahead++;
+			ch = NULL; /* mapped ahead: that one is kept, this one's descriptor closed */
+		} else if (r == CUDA_SUCCESS && !u->failed) {
 			r = chunk_adopt(s, a, dev, ch, fd);
+		}
+		if (!ch) {
+			free(all);
+			continue;
+		}
 		if (r != CUDA_SUCCESS || u->failed) {
 			char err[64];
 
@@ -580,6 +693,12 @@ int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 		ch->next = a->chunks;
 		a->chunks = ch;
 		a->total += ch->size;
+	}
+	if (ahead)
+		omps_log("Device %d: %u of %u client memory chunks were mapped ahead by the standby", dev, ahead, n);
+	while ((left = a->ahead)) { /* not in the record: unused */
+		a->ahead = left->next;
+		chunk_destroy(s, left, 1);
 	}
 	pthread_mutex_unlock(&a->lock);
 	return u->failed ? -1 : 0;

@@ -117,7 +117,7 @@ static void shutdown_now(struct srv_state *s, const char *why)
 
 #define ROUND_US	100000
 #define STATS_EVERY_MS 250 /* the clients' counters (stats.c) go to the daemon this often: top's 1 s frames see 4 */
-#define FIRST_CLIENT   2    /* in the poll set, after the daemon's socket and the fault watch's */
+#define FIRST_CLIENT   3    /* in the poll set, after the daemon's socket, the fault watch's, the standby's */
 
 static void serve(struct srv_state *s)
 {
@@ -146,6 +146,8 @@ static void serve(struct srv_state *s)
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = srv_fault_fd(); /* readable once the shared context is poisoned */
 		pfd[n++].events = POLLIN;
+		pfd[n].fd = srv_standby_fd(); /* -1 (none) is left out by poll */
+		pfd[n++].events = POLLIN;
 		for (c = s->clients; c; c = c->next) {
 			who[n] = c;
 			pfd[n].fd = c->fd;
@@ -164,6 +166,8 @@ static void serve(struct srv_state *s)
 		 * the daemon's pings waiting (its watch) nor starve the last. */
 		if (pfd[1].revents)
 			srv_fault_handle(s); /* does not return */
+		if (pfd[2].revents && srv_standby_readable(s))
+			srv_arena_offer(s);
 		t0 = omps_now_us();
 		for (k = 1; k <= n - FIRST_CLIENT && omps_now_us() - t0 < ROUND_US; k++) {
 			i = FIRST_CLIENT + (next + k - 1) % (n - FIRST_CLIENT);
@@ -256,7 +260,7 @@ static int standby(struct srv_state *s, char *arg)
 	}
 	omps_log("Standing by to take over after a GPU fault (the driver and contexts ready in %.0f ms)",
 		 (double)(omps_now_us() - t0) / 1000.0);
-	if (srv_standby_wait(sock, &given, &n) < 0)
+	if (srv_standby_wait(s, sock, &given, &n) < 0)
 		return 0;
 	memset(arg, 0, strlen(arg)); /* ps shows a server, not a standby, from now on */
 	omps_log_init("Server", s->log_fd, 0);

@@ -496,9 +496,17 @@ void srv_standby_start(struct srv_state *s);
 /* Hands the descriptors (the record's memfd first) to a ready standby and
  * tells the daemon: its pid, or 0 if there is none that took them. */
 pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n);
-/* In the standby: says it is ready, then waits for the descriptors; -1 if
- * the server went without handing over. */
-int srv_standby_wait(int sock, int **fds, unsigned *n);
+/* In the standby: says it is ready, maps the server's chunks as they come
+ * (srv_arena_map_ahead), and waits for the descriptors; -1 if the server
+ * went without handing over, or a chunk cannot be mapped here. */
+int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n);
+/* The server's chunks, told to a ready standby (from arena.c). */
+void srv_standby_chunk(int dev, CUdeviceptr base, uint64_t size, int fd);
+void srv_standby_unchunk(int dev, CUdeviceptr base, uint64_t size);
+/* The standby's socket, for the main loop (-1: none); its word read:
+ * 1 if it has just become ready (offer it the chunks), else 0. */
+int srv_standby_fd(void);
+int srv_standby_readable(struct srv_state *s);
 
 /* stats.c */
 void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec);
@@ -631,6 +639,12 @@ uint64_t srv_arena_spare(struct srv_state *s, int dev);
  * successor, the kept clients' blocks claimed back, the rest zeroed. */
 int srv_arena_save(struct srv_state *s, int dev, struct srv_pack *p);
 int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u);
+/* A standby's chunks mapped ahead (standby.c): one the server made (0, or
+ * -1 if it cannot be where the server has it), one it gave back; and the
+ * server's every chunk, offered to a standby that is ready. */
+int srv_arena_map_ahead(struct srv_state *s, int dev, CUdeviceptr base, uint64_t size, int fd);
+void srv_arena_unmap_ahead(struct srv_state *s, int dev, CUdeviceptr base);
+void srv_arena_offer(struct srv_state *s);
 int srv_arena_claim(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t bytes);
 CUresult srv_arena_settle(struct srv_state *s, int dev, CUstream z);
 

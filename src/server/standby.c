@@ -12,13 +12,20 @@
  * (OPENMPS_FAULT_STANDBY=0, a GPU in exclusive-process mode, a standby
  * that died), the server makes itself anew in its own process as before.
  *
- * The socket between them (SOCK_SEQPACKET): the standby sends 'R' once it
- * is ready; the server sends the descriptors, at most BATCH a message,
- * each message a struct batch; the standby answers 'T' once it has them
- * all, and from then on it is the server. */
+ * The socket between them (SOCK_SEQPACKET), each message a struct
+ * standby_msg: the standby sends 'R' once it is ready; the server then
+ * sends each of its memory chunks (and each new one as it is made, and
+ * each it gives back), which the standby maps at once at the same address
+ * (arena.c): after a fault it need not, and where this process has that
+ * address taken ('X'), the server starts another standby while there is
+ * no fault (up to MAX_REDOS times), since a successor without it loses the
+ * clients whose memory is there. After a fault the server sends the
+ * descriptors, at most BATCH a message; the standby answers 'T' once it
+ * has them all, and from then on it is the server. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -39,19 +46,29 @@
 #define CHILD_SOCK_FD  3 /* where the standby finds its socket, and the log */
 #define CHILD_LOG_FD   4
 #define MAX_FDS	       65536
+#define MAX_REDOS      8 /* standbys started again for a chunk they could not map */
 
 extern char **environ;
 
-struct batch {
-	uint32_t total; /* descriptors in all */
+enum { STANDBY_BATCH, STANDBY_CHUNK, STANDBY_UNCHUNK };
+
+struct standby_msg {
+	uint32_t kind;
+	int32_t dev;	 /* a chunk's */
+	uint64_t base, size;
+	uint32_t total; /* a batch: descriptors in all */
 	uint32_t count; /* in this message */
 };
 
+/* The server's side. Workers tell it of chunks (arena.c) while the main
+ * thread may replace it: the lock. */
 static struct {
+	pthread_mutex_t lock;
 	pid_t pid; /* 0: none */
 	int fd;	   /* the server's end of the socket; -1: none */
 	int ready;
-} standby = {.fd = -1};
+	unsigned redos;
+} standby = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
 int srv_standby_enabled(void)
 {
@@ -82,6 +99,7 @@ static char **child_env(void)
 /* Reaps a standby that is gone, or kills and reaps one that failed us. */
 static void drop(const char *why)
 {
+	pthread_mutex_lock(&standby.lock);
 	if (why)
 		omps_log("The standby server process %d %s; the server makes itself anew in its own process",
 			 (int)standby.pid, why);
@@ -94,6 +112,7 @@ static void drop(const char *why)
 	standby.pid = 0;
 	standby.fd = -1;
 	standby.ready = 0;
+	pthread_mutex_unlock(&standby.lock);
 }
 
 void srv_standby_start(struct srv_state *s)
@@ -121,8 +140,10 @@ void srv_standby_start(struct srv_state *s)
 		omps_log("Cannot start a standby server process: %s", strerror(r));
 		goto out;
 	}
+	pthread_mutex_lock(&standby.lock);
 	standby.pid = pid;
 	standby.fd = sv[0];
+	pthread_mutex_unlock(&standby.lock);
 	sv[0] = -1;
 	omps_log("Standby server process %d started: it makes its contexts now, to take over after a GPU fault",
 		 (int)pid);
@@ -154,18 +175,19 @@ static int is_ready(int ms)
 		if (n <= 0)
 			return 0;
 		if (recv(standby.fd, &b, 1, 0) != 1 || b != 'R') {
-			drop("is gone (server.log says why)");
+			drop(b == 'X' ? "could not map a chunk" : "is gone (server.log says why)");
 			return 0;
 		}
-		standby.ready = 1;
+		pthread_mutex_lock(&standby.lock);
+		standby.ready = 1; /* offered no chunks: after the fault it maps them itself */
+		pthread_mutex_unlock(&standby.lock);
 	}
 	return 1;
 }
 
-static int send_batch(int sock, const int *fds, uint32_t total, uint32_t count)
+static int send_msg(int sock, const struct standby_msg *m, const int *fds, uint32_t nfds)
 {
-	struct batch b = {.total = total, .count = count};
-	struct iovec iov = {&b, sizeof(b)};
+	struct iovec iov = {(void *)m, sizeof(*m)};
 	union {
 		char buf[CMSG_SPACE(BATCH * sizeof(int))];
 		struct cmsghdr align;
@@ -174,20 +196,68 @@ static int send_batch(int sock, const int *fds, uint32_t total, uint32_t count)
 	struct cmsghdr *c;
 	ssize_t n;
 
-	if (count) {
+	if (nfds) {
 		memset(&ctl, 0, sizeof(ctl));
 		msg.msg_control = ctl.buf;
-		msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
+		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(count * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, count * sizeof(int));
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(b) ? 0 : -1;
+	return n == (ssize_t)sizeof(*m) ? 0 : -1;
+}
+
+void srv_standby_chunk(int dev, CUdeviceptr base, uint64_t size, int fd)
+{
+	struct standby_msg m = {.kind = STANDBY_CHUNK, .dev = dev, .base = base, .size = size};
+
+	pthread_mutex_lock(&standby.lock);
+	if (standby.ready && fd >= 0)
+		send_msg(standby.fd, &m, &fd, 1); /* a standby that misses it cannot take over: its 'T' never comes */
+	pthread_mutex_unlock(&standby.lock);
+}
+
+void srv_standby_unchunk(int dev, CUdeviceptr base, uint64_t size)
+{
+	struct standby_msg m = {.kind = STANDBY_UNCHUNK, .dev = dev, .base = base, .size = size};
+
+	pthread_mutex_lock(&standby.lock);
+	if (standby.ready)
+		send_msg(standby.fd, &m, NULL, 0);
+	pthread_mutex_unlock(&standby.lock);
+}
+
+int srv_standby_fd(void)
+{
+	return standby.fd;
+}
+
+int srv_standby_readable(struct srv_state *s)
+{
+	char b = 0;
+	ssize_t n = recv(standby.fd, &b, 1, MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n == 1 && b == 'R' && !standby.ready) {
+		pthread_mutex_lock(&standby.lock);
+		standby.ready = 1;
+		pthread_mutex_unlock(&standby.lock);
+		return 1;
+	}
+	if (n == 1 && b == 'X' && standby.redos < MAX_REDOS) {
+		standby.redos++;
+		drop(NULL); /* it said why in server.log */
+		srv_standby_start(s);
+		return 0;
+	}
+	drop(n == 1 && b == 'X' ? "could not map a chunk, as the ones before it" : "is gone (server.log says why)");
+	return 0;
 }
 
 pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n)
@@ -204,16 +274,21 @@ pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n)
 			drop("was not ready in time");
 		return 0;
 	}
-	for (unsigned i = 0; i < n; i += BATCH)
-		if (send_batch(standby.fd, fds + i, n, n - i < BATCH ? n - i : BATCH) < 0) {
+	for (unsigned i = 0; i < n; i += BATCH) {
+		struct standby_msg m = {.kind = STANDBY_BATCH, .total = n, .count = n - i < BATCH ? n - i : BATCH};
+
+		if (send_msg(standby.fd, &m, fds + i, m.count) < 0) {
 			drop("could not be handed the clients");
 			return 0;
 		}
+	}
 	p = (struct pollfd){.fd = standby.fd, .events = POLLIN};
 	do
 		r = poll(&p, 1, TAKEN_WAIT_MS);
 	while (r < 0 && errno == EINTR);
-	if (r != 1 || recv(standby.fd, &b, 1, 0) != 1 || b != 'T') {
+	while (r == 1 && recv(standby.fd, &b, 1, 0) == 1 && b == 'R')
+		r = poll(&p, 1, TAKEN_WAIT_MS); /* a ready word the main loop had not read yet */
+	if (r != 1 || b != 'T') {
 		drop("did not take the clients over"); /* killed: never two servers */
 		return 0;
 	}
@@ -224,63 +299,94 @@ pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n)
 
 /* ---- the standby's side */
 
-static int receive_batch(int sock, int *fds, uint32_t *total, uint32_t have)
+/* One message, and the descriptors it carries (at most BATCH) at fds;
+ * their count, or -1. */
+static int receive(int sock, struct standby_msg *m, int *fds)
 {
-	struct batch b;
-	struct iovec iov = {&b, sizeof(b)};
+	struct iovec iov = {m, sizeof(*m)};
 	union {
 		char buf[CMSG_SPACE(BATCH * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
 	struct cmsghdr *c;
-	uint32_t got = 0;
+	int got = 0;
 	ssize_t n;
 
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(b) || (msg.msg_flags & MSG_CTRUNC) || b.count > BATCH || !b.total || b.total > MAX_FDS ||
-	    (have && b.total != *total) || b.count > b.total - have)
+	if (n != (ssize_t)sizeof(*m) || (msg.msg_flags & MSG_CTRUNC))
 		return -1;
-	*total = b.total;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		got = (uint32_t)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		if (got != b.count)
-			return -1;
-		memcpy(fds + have, CMSG_DATA(c), got * sizeof(int));
-	}
-	return got == b.count ? (int)got : -1;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && !got) {
+			got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			memcpy(fds, CMSG_DATA(c), (size_t)got * sizeof(int));
+		}
+	return got;
 }
 
-int srv_standby_wait(int sock, int **fds, unsigned *n)
+static void close_all(const int *fds, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* A chunk the server made: mapped here now, at its address; 'X' and -1
+ * where this process cannot have it there. */
+static int chunk_ahead(struct srv_state *s, int sock, const struct standby_msg *m, int fd)
+{
+	if (srv_arena_map_ahead(s, m->dev, m->base, m->size, fd) == 0)
+		return 0;
+	omps_log("Cannot map the server's memory chunk at 0x%llx there: this process has the address taken; the "
+		 "server starts another standby",
+		 (unsigned long long)m->base);
+	(void)!send(sock, "X", 1, MSG_NOSIGNAL);
+	return -1;
+}
+
+int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n)
 {
 	uint32_t total = 0, have = 0;
+	struct standby_msg m;
 	int *got = NULL, k;
 
-	if (send(sock, "R", 1, MSG_NOSIGNAL) != 1)
-		return -1;
-	if (!(got = malloc(MAX_FDS * sizeof(*got))))
-		return -1;
-	do {
-		k = receive_batch(sock, got, &total, have);
-		if (k < 0) {
-			for (uint32_t i = 0; i < have; i++)
-				close(got[i]);
-			free(got);
-			return -1; /* the server exited without a fault, or spoke nonsense */
+	if (send(sock, "R", 1, MSG_NOSIGNAL) != 1 || !(got = malloc(MAX_FDS * sizeof(*got))))
+		goto fail;
+	for (;;) {
+		k = receive(sock, &m, got + have);
+		if (k < 0)
+			goto fail; /* the server exited without a fault */
+		if (m.kind == STANDBY_CHUNK && !have) {
+			if (k != 1 || chunk_ahead(s, sock, &m, got[0]) < 0) {
+				close_all(got, (uint32_t)k > 1 ? (uint32_t)k : 0);
+				goto fail;
+			}
+			continue;
 		}
+		close_all(got + have, m.kind == STANDBY_BATCH ? 0 : (uint32_t)k);
+		if (m.kind == STANDBY_UNCHUNK && !have)
+			srv_arena_unmap_ahead(s, m.dev, m.base);
+		if (m.kind != STANDBY_BATCH)
+			continue;
+		if ((uint32_t)k != m.count || !m.total || m.total > MAX_FDS || (have && m.total != total) ||
+		    m.count > m.total - have) {
+			close_all(got + have, (uint32_t)k);
+			goto fail;
+		}
+		total = m.total;
 		have += (uint32_t)k;
-	} while (have < total);
-	if (send(sock, "T", 1, MSG_NOSIGNAL) != 1) {
-		for (uint32_t i = 0; i < have; i++)
-			close(got[i]);
-		free(got);
-		return -1;
+		if (have == total)
+			break;
 	}
+	if (send(sock, "T", 1, MSG_NOSIGNAL) != 1)
+		goto fail;
 	*fds = got;
 	*n = have;
 	return 0;
+fail:
+	if (got)
+		close_all(got, have);
+	free(got);
+	return -1;
 }

@@ -180,6 +180,25 @@ check "... the same process serves on" test "$(servers)" = "$S"
 idle_then_next "after a fault without the standby"
 stop_daemon 10
 
+# 2d. The standby maps each of the server's memory chunks as it is made;
+# one that cannot have a chunk's address (FAKECUDA_VA_TAKEN: as the
+# driver where this process has it taken) says so, and the server starts
+# another, which maps them all; after a fault the new server uses those.
+ready0=$(count "Standby +[0-9]+\] Standing by")
+: >"$TMP/va-taken"
+FAKECUDA_VA_TAKEN=$TMP/va-taken FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour idle idle
+server_pid
+wait_for "a standby to refuse a chunk" 10 logged "Standby +[0-9]+\] Cannot map the server's memory chunk at 0x[0-9a-f]+ there: this process has the address taken; the server starts another standby" server
+wait_for "another standby to be ready" 10 since "Standby +[0-9]+\] Standing by" "$ready0" 2
+check "the address was refused once" test ! -e "$TMP/va-taken"
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the second standby to take over" 10 took_over
+check "server.log: its chunks were mapped ahead" \
+	logged "Server +$H\] Device 0: ([0-9]+) of \1 client memory chunks were mapped ahead by the standby" server
+idle_then_next "after a standby was made again for a chunk"
+stop_daemon 10
+
 # 3. Without the handover (OPENMPS_FAULT_HANDOVER=0), as before: the server
 # exits, its clients get an error rather than a hang, the next client gets a
 # new server.

@@ -20,6 +20,9 @@
  *   FAKECUDA_LOAD_LOG=FILE    a line for each module load, for tests to count
  *   FAKECUDA_ACCESS_LOG=FILE  a line for each cuMemSetAccess and cuMemPoolSetAccess: the devices
  *   FAKECUDA_WAIT_LOG=FILE    a line for each stream wait on an event
+ *   FAKECUDA_VA_TAKEN=FILE    while FILE exists, the next cuMemAddressReserve asked for an
+ *                             address gives another, as where the real driver has it taken,
+ *                             and removes FILE (once, in whichever process comes first)
  * Some are read at each call rather than at cuInit, as their comments say.
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
@@ -3002,11 +3005,12 @@ CUresult CUDAAPI cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align
 {
 	int mf = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	void *p = MAP_FAILED;
+	const char *taken = getenv("FAKECUDA_VA_TAKEN");
 
 	(void)align, (void)flags;
 	if (!ptr || !size || size % FAKE_VMM_GRANULE)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (addr)
+	if (addr && !(taken && unlink(taken) == 0))
 		p = mmap((void *)(uintptr_t)addr, size, PROT_NONE, mf | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED)
 		p = mmap(NULL, size, PROT_NONE, mf, -1, 0);
