@@ -542,6 +542,29 @@ static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, s
 	return r;
 }
 
+/* What this process has where a chunk could not be mapped again: the
+ * lines of /proc/self/maps that overlap it, to tell the driver's own
+ * regions from the process's other mappings. */
+static void log_holders(int dev, CUdeviceptr base, uint64_t size)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long long lo, hi;
+	int said = 0;
+
+	while (f && fgets(line, sizeof(line), f) && said < 4)
+		if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo < base + size && base < hi) {
+			line[strcspn(line, "\n")] = '\0';
+			omps_log("Device %d: at 0x%llx this process has: %s", dev, (unsigned long long)base, line);
+			said++;
+		}
+	if (f && !said)
+		omps_log("Device %d: at 0x%llx this process has no mapping (the driver did not offer it)", dev,
+			 (unsigned long long)base);
+	if (f)
+		fclose(f);
+}
+
 /* Under a->lock, in the record's successor: whether the chunk read (ch,
  * its descriptor) was mapped ahead; if so that one takes its place in the
  * chunks, free throughout, and ch is let go. */
@@ -600,6 +623,8 @@ int srv_arena_map_ahead(struct srv_state *s, int dev, CUdeviceptr base, uint64_t
 	}
 	if (r == CUDA_SUCCESS)
 		return 0;
+	if (r == CUDA_ERROR_ALREADY_MAPPED)
+		log_holders(dev, base, size);
 	if (ch)
 		chunk_destroy(s, ch, 0);
 	else if (fd >= 0)
@@ -683,6 +708,8 @@ int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 			omps_log("Device %d: the client memory chunk at 0x%llx could not be mapped again: %s%s", dev,
 				 (unsigned long long)want, err,
 				 r == CUDA_ERROR_ALREADY_MAPPED ? " (that address is taken in this process)" : "");
+			if (r == CUDA_ERROR_ALREADY_MAPPED)
+				log_holders(dev, want, ch ? ch->size : 0);
 			free(all);
 			if (ch)
 				chunk_destroy(s, ch, 0);

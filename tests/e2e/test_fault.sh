@@ -190,6 +190,8 @@ FAKECUDA_VA_TAKEN=$TMP/va-taken FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
 server_pid
 wait_for "a standby to refuse a chunk" 10 logged "Standby +[0-9]+\] Cannot map the server's memory chunk at 0x[0-9a-f]+ there: this process has the address taken; the server starts another standby" server
+check "... and what it has there (nothing: fakecuda refused the address)" \
+	logged "Standby +[0-9]+\] Device 0: at 0x[0-9a-f]+ this process has no mapping \(the driver did not offer it\)" server
 wait_for "another standby to be ready" 10 since "Standby +[0-9]+\] Standing by" "$ready0" 2
 check "the address was refused once" test ! -e "$TMP/va-taken"
 timeout 30 "$PROBE" >/dev/null 2>&1
