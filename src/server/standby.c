@@ -47,6 +47,8 @@
 #define CHILD_LOG_FD   4
 #define MAX_FDS	       65536
 #define MAX_REDOS      8 /* standbys started again for a chunk they could not map */
+#define STR_(x)	       #x
+#define STR(x)	       STR_(x)
 
 extern char **environ;
 
@@ -91,8 +93,8 @@ static char **child_env(void)
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "OPENMPS_STANDBY_FD=", 19) && strncmp(environ[i], "OPENMPS_LOG_FD=", 15))
 			env[k++] = environ[i];
-	env[k++] = "OPENMPS_STANDBY_FD=" "3";
-	env[k++] = "OPENMPS_LOG_FD=" "4";
+	env[k++] = "OPENMPS_STANDBY_FD=" STR(CHILD_SOCK_FD);
+	env[k++] = "OPENMPS_LOG_FD=" STR(CHILD_LOG_FD);
 	return env;
 }
 
@@ -101,7 +103,8 @@ static void drop(const char *why)
 {
 	pthread_mutex_lock(&standby.lock);
 	if (why)
-		omps_log("The standby server process %d %s; the server makes itself anew in its own process",
+		omps_log("The standby server process %d %s; without it a GPU fault makes the server anew in its own "
+			 "process",
 			 (int)standby.pid, why);
 	if (standby.pid > 0) {
 		kill(standby.pid, SIGKILL);
@@ -163,7 +166,7 @@ out:
 static int is_ready(int ms)
 {
 	uint64_t end = omps_now_us() + (uint64_t)ms * 1000;
-	char b;
+	char b = 0;
 
 	while (!standby.ready) {
 		struct pollfd p = {.fd = standby.fd, .events = POLLIN};
@@ -185,7 +188,9 @@ static int is_ready(int ms)
 	return 1;
 }
 
-static int send_msg(int sock, const struct standby_msg *m, const int *fds, uint32_t nfds)
+/* flags: MSG_DONTWAIT for word of a chunk, which a worker sends holding
+ * its arena's lock: a standby that falls behind maps it at the handover. */
+static int send_msg(int sock, const struct standby_msg *m, const int *fds, uint32_t nfds, int flags)
 {
 	struct iovec iov = {(void *)m, sizeof(*m)};
 	union {
@@ -207,7 +212,7 @@ static int send_msg(int sock, const struct standby_msg *m, const int *fds, uint3
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	return n == (ssize_t)sizeof(*m) ? 0 : -1;
 }
@@ -218,7 +223,7 @@ void srv_standby_chunk(int dev, CUdeviceptr base, uint64_t size, int fd)
 
 	pthread_mutex_lock(&standby.lock);
 	if (standby.ready && fd >= 0)
-		send_msg(standby.fd, &m, &fd, 1); /* a standby that misses it cannot take over: its 'T' never comes */
+		send_msg(standby.fd, &m, &fd, 1, MSG_DONTWAIT);
 	pthread_mutex_unlock(&standby.lock);
 }
 
@@ -228,7 +233,7 @@ void srv_standby_unchunk(int dev, CUdeviceptr base, uint64_t size)
 
 	pthread_mutex_lock(&standby.lock);
 	if (standby.ready)
-		send_msg(standby.fd, &m, NULL, 0);
+		send_msg(standby.fd, &m, NULL, 0, MSG_DONTWAIT); /* missed: let go at the handover */
 	pthread_mutex_unlock(&standby.lock);
 }
 
@@ -277,7 +282,7 @@ pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n)
 	for (unsigned i = 0; i < n; i += BATCH) {
 		struct standby_msg m = {.kind = STANDBY_BATCH, .total = n, .count = n - i < BATCH ? n - i : BATCH};
 
-		if (send_msg(standby.fd, &m, fds + i, m.count) < 0) {
+		if (send_msg(standby.fd, &m, fds + i, m.count, 0) < 0) {
 			drop("could not be handed the clients");
 			return 0;
 		}
@@ -351,7 +356,8 @@ int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n)
 	struct standby_msg m;
 	int *got = NULL, k;
 
-	if (send(sock, "R", 1, MSG_NOSIGNAL) != 1 || !(got = malloc(MAX_FDS * sizeof(*got))))
+	/* A message's descriptors land before its count is checked: room for one more. */
+	if (send(sock, "R", 1, MSG_NOSIGNAL) != 1 || !(got = malloc((MAX_FDS + BATCH) * sizeof(*got))))
 		goto fail;
 	for (;;) {
 		k = receive(sock, &m, got + have);
