@@ -256,12 +256,14 @@ static int standby(struct srv_state *s, char *arg)
 		omps_log("Cannot stand by for the server: %s; after a GPU fault the server makes itself anew in its "
 			 "own process",
 			 err);
-		return 1;
+		exit(1); /* from here, as the server exits: its state is the process's */
 	}
 	omps_log("Standing by to take over after a GPU fault (the driver and contexts ready in %.0f ms)",
 		 (double)(omps_now_us() - t0) / 1000.0);
-	if (srv_standby_wait(s, sock, &given, &n) < 0)
-		return 0;
+	if (srv_standby_wait(s, sock, &given, &n) < 0) {
+		srv_devices_close(&drv, &s->devices);
+		exit(0);
+	}
 	memset(arg, 0, strlen(arg)); /* ps shows a server, not a standby, from now on */
 	omps_log_init("Server", s->log_fd, 0);
 	omps_sock_peer(sock, &from, NULL, NULL); /* who made the pair: the faulted server */
