@@ -347,6 +347,10 @@ static int chunk_ahead(struct srv_state *s, int sock, const struct standby_msg *
 		 "server starts another standby",
 		 (unsigned long long)m->base);
 	(void)!send(sock, "X", 1, MSG_NOSIGNAL);
+	/* Until the server lets go: a socket closed with messages unread
+	 * resets its peer, which would then read an error, not the 'X'. */
+	for (int fds[BATCH], k; (k = receive(sock, &(struct standby_msg){0}, fds)) >= 0;)
+		close_all(fds, (uint32_t)k);
 	return -1;
 }
 
