@@ -1,13 +1,15 @@
-/* After a GPU fault the server makes itself anew and keeps its clients.
- * A fault poisons the whole process, not only its context (measured:
+/* After a GPU fault the server is made anew and keeps its clients. A
+ * fault poisons the whole process, not only its context (measured:
  * docs/architecture.md), so the server writes down what it holds for each
- * client it can keep, then execve()s its own binary in the same process:
- * same pid, same connection to the daemon, the clients' sockets, rings and
- * doorbells inherited, the device memory of its arena held open as file
- * descriptors. The new image (main.c, --resume) makes a fresh context, maps
- * that memory at the same addresses, loads the modules again from the
- * images it kept, makes the streams and events again behind the handles
- * the clients hold, and serves on from where each ring stands.
+ * client it can keep and hands that, with the descriptors it names (the
+ * clients' sockets, rings and doorbells, the device memory of its arena
+ * held open as file descriptors), to a successor: its standby, a server
+ * process started ahead (standby.c), or without one its own binary run
+ * again in the same process (execve: same pid, same connection to the
+ * daemon). The successor (main.c, --standby or --resume) has or makes a
+ * fresh context, maps that memory at the same addresses, loads the modules
+ * again from the images kept, makes the streams and events again behind
+ * the handles the clients hold, and serves on from where each ring stands.
  *
  * Who loses what: a client with no work queued since its last good
  * synchronize notices nothing; one with work queued gets the fault's error
