@@ -11,7 +11,8 @@
 # last; the time from a fault seen to serving again (server.log). Each
 # fault is handed to the standby the last server started (standby.c), so
 # the server's pid changes; OPENMPS_FAULT_STANDBY=0 in the environment
-# makes the server anew in its own process instead.
+# makes the server anew in its own process instead; FAULT_SOAK_READY=1
+# waits for each server's standby before its fault.
 K=$(mktemp -d /tmp/omps-soak.XXXX)
 {
 	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu ||
@@ -33,6 +34,13 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	fd0=$(ls /proc/"$S"/fd | wc -l) rss0=$(awk '/VmRSS/ {print $2}' /proc/"$S"/status)
 	kinds=(illegal trap assert misaligned)
 	for i in $(seq "${FAULT_SOAK:-100}"); do
+		# FAULT_SOAK_READY=1: each fault after the server's standby is ready
+		# (its chunks mapped ahead), as for a service up a while.
+		for w in $(seq 100); do
+			[ "${FAULT_SOAK_READY:-0}" = 1 ] || break
+			[ "$(grep -c 'Standing by' "$K/log/server.log")" -ge "$i" ] && break
+			sleep 0.1
+		done
 		run "$K/fault" "${kinds[$((i % 4))]}" >/dev/null 2>&1
 		for w in $(seq 50); do # each fault handed over before the next
 			[ "$(grep -c 'Server made anew' "$K/log/server.log")" -ge "$i" ] && break
@@ -53,6 +61,7 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	L=$K/log/server.log
 	echo "soak: faults seen by kind: $(grep -o 'poisoned the shared context of device [0-9]*: CUDA_ERROR_[A-Z_]*' "$L" |
 		sed 's/.*CUDA_ERROR_//' | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
+	echo "soak: chunks mapped ahead by the standby: $(grep -o '[0-9]* of [0-9]* client memory chunks were mapped ahead' "$K/log/server.log" | awk '{a += $1; n += $3} END {printf "%d of %d", a, n}'); standbys that could not map one: $(grep -c 'Cannot map the server' "$K/log/server.log"); what held the addresses: $(grep -o 'this process has: .*' "$K/log/server.log" | awk '{print $NF}' | sort | uniq -c | xargs)"
 	echo "soak: culprits told apart $(grep -c 'the only one with work queued, faulted' "$L"), calls held over a fault $(grep -c 'failed on the poisoned context; it is held' "$L"), chunks not mapped again $(grep -c 'could not be mapped again' "$L"), clients let go for their memory $(grep -c 'its memory is not where it was' "$L")"
 	echo "soak: GPU memory used $gpu0 MiB before, $gpu1 MiB after; server descriptors $fd0 then $fd1, resident $rss0 then $rss1 KiB"
 	grep -o 'serving again [0-9.]* ms' "$K/log/server.log" | awk '{print $3}' | sort -n | awk '{v[NR] = $1} END {
