@@ -79,26 +79,30 @@ int omps_sock_peer(int fd, pid_t *pid, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-int omps_send_raw(int fd, struct iovec *iov, int iovcnt, int pass_fd, int block)
+int omps_send_fds(int fd, struct iovec *iov, int iovcnt, const int *fds, unsigned nfds, int block)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(OMPS_MAX_PASS_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
 	ssize_t n;
 
-	if (pass_fd >= 0) {
+	if (nfds > OMPS_MAX_PASS_FDS) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (nfds) {
 		struct cmsghdr *c;
 
 		memset(&ctl, 0, sizeof(ctl));
 		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
+		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
@@ -116,7 +120,7 @@ int omps_send(int fd, uint32_t type, int32_t status, uint32_t flags, const void 
 		errno = EMSGSIZE;
 		return -1;
 	}
-	return omps_send_raw(fd, iov, len ? 2 : 1, pass_fd, block);
+	return omps_send_fds(fd, iov, len ? 2 : 1, &pass_fd, pass_fd >= 0, block);
 }
 
 /* Closes every descriptor carried by msg except the one kept in *keep. */

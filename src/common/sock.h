@@ -15,9 +15,12 @@ int omps_sock_connect(const char *path);
 int omps_sock_pair(int fds[2]);
 int omps_sock_peer(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 
-/* One packet of the bytes in iov, with pass_fd (if >= 0) attached; the
- * header is the caller's. Returns 0 or -1 (errno). */
-int omps_send_raw(int fd, struct iovec *iov, int iovcnt, int pass_fd, int block);
+/* One packet of the bytes in iov, with nfds descriptors attached (at most
+ * OMPS_MAX_PASS_FDS, under the kernel's SCM_MAX_FD); the header is the
+ * caller's. Never blocks unless block is set, never raises SIGPIPE.
+ * Returns 0 or -1 (errno). */
+#define OMPS_MAX_PASS_FDS 250
+int omps_send_fds(int fd, struct iovec *iov, int iovcnt, const int *fds, unsigned nfds, int block);
 
 /* Sends one message; pass_fd >= 0 travels with it. Never blocks unless
  * block is set, never raises SIGPIPE. Returns 0, or -1 with errno. */

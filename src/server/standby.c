@@ -40,7 +40,7 @@
 #include "server.h"
 #include "sock.h"
 
-#define BATCH	       250 /* under SCM_MAX_FD (253) */
+#define BATCH	       OMPS_MAX_PASS_FDS
 #define READY_WAIT_MS  2000 /* for a standby still starting when the fault comes */
 #define TAKEN_WAIT_MS  2000
 #define CHILD_SOCK_FD  3 /* where the standby finds its socket, and the log */
@@ -188,33 +188,14 @@ static int is_ready(int ms)
 	return 1;
 }
 
-/* flags: MSG_DONTWAIT for word of a chunk, which a worker sends holding
- * its arena's lock: a standby that falls behind maps it at the handover. */
-static int send_msg(int sock, const struct standby_msg *m, const int *fds, uint32_t nfds, int flags)
+/* One message and its descriptors. block 0 for word of a chunk, which a
+ * worker sends holding its arena's lock: a standby that falls behind maps
+ * it at the handover. */
+static int send_msg(int sock, const struct standby_msg *m, const int *fds, uint32_t nfds, int block)
 {
 	struct iovec iov = {(void *)m, sizeof(*m)};
-	union {
-		char buf[CMSG_SPACE(BATCH * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *c;
-	ssize_t n;
 
-	if (nfds) {
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(*m) ? 0 : -1;
+	return omps_send_fds(sock, &iov, 1, fds, nfds, block);
 }
 
 void srv_standby_chunk(int dev, CUdeviceptr base, uint64_t size, int fd)
@@ -223,7 +204,7 @@ void srv_standby_chunk(int dev, CUdeviceptr base, uint64_t size, int fd)
 
 	pthread_mutex_lock(&standby.lock);
 	if (standby.ready && fd >= 0)
-		send_msg(standby.fd, &m, &fd, 1, MSG_DONTWAIT);
+		send_msg(standby.fd, &m, &fd, 1, 0);
 	pthread_mutex_unlock(&standby.lock);
 }
 
@@ -233,7 +214,7 @@ void srv_standby_unchunk(int dev, CUdeviceptr base, uint64_t size)
 
 	pthread_mutex_lock(&standby.lock);
 	if (standby.ready)
-		send_msg(standby.fd, &m, NULL, 0, MSG_DONTWAIT); /* missed: let go at the handover */
+		send_msg(standby.fd, &m, NULL, 0, 0); /* missed: let go at the handover */
 	pthread_mutex_unlock(&standby.lock);
 }
 
@@ -282,7 +263,7 @@ pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n)
 	for (unsigned i = 0; i < n; i += BATCH) {
 		struct standby_msg m = {.kind = STANDBY_BATCH, .total = n, .count = n - i < BATCH ? n - i : BATCH};
 
-		if (send_msg(standby.fd, &m, fds + i, m.count, 0) < 0) {
+		if (send_msg(standby.fd, &m, fds + i, m.count, 1) < 0) {
 			drop("could not be handed the clients");
 			return 0;
 		}

@@ -54,7 +54,7 @@ static int send_packet(int fd, const uint8_t *p, size_t len, int flags)
 	struct iovec iov = {(void *)p, len};
 	int mfd = flags & 1 ? channel_memfd(flags) : -1, r;
 
-	r = omps_send_raw(fd, &iov, 1, mfd, 0);
+	r = omps_send_fds(fd, &iov, 1, &mfd, mfd >= 0, 0);
 	if (mfd >= 0)
 		close(mfd);
 	return r;

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		iov = (struct iovec){(void *)data, len};
 		if (flags & 1 && npeers < 64 && omps_sock_pair(pair) == 0)
 			peers[npeers++] = pair[1];
-		if (omps_send_raw(sv[1], &iov, 1, pair[0], 0) == 0)
+		if (omps_send_fds(sv[1], &iov, 1, &pair[0], pair[0] >= 0, 0) == 0)
 			srv_control_readable(&fuzz_srv);
 		if (pair[0] >= 0)
 			close(pair[0]);
