@@ -51,7 +51,6 @@ struct arena_pending {
 struct srv_arena {
 	pthread_mutex_t lock;
 	int state; /* 0 not asked yet, 1 in use, -1 not available: the pool serves (under lock) */
-	int dev;
 	uint64_t granule, total;
 	struct arena_chunk *chunks;
 	struct arena_chunk *ahead; /* in a standby: the server's chunks, mapped ahead of a fault (standby.c) */
@@ -66,7 +65,6 @@ int srv_arena_init(struct srv_state *s)
 	for (dev = 0; dev < (int)s->devices.ndevices && dev < OMPS_MAX_DEVICES; dev++) {
 		if (!(s->arena[dev] = calloc(1, sizeof(*s->arena[dev]))))
 			return -1;
-		s->arena[dev]->dev = dev;
 		pthread_mutex_init(&s->arena[dev]->lock, NULL);
 	}
 	return 0;
@@ -308,7 +306,7 @@ static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uin
 
 /* Chunks that hold nothing and have no free pending go back to the device
  * (but the first such of the smallest size, if keep_one). */
-static void release_idle(struct srv_state *s, struct srv_arena *a, int keep_one)
+static void release_idle(struct srv_state *s, struct srv_arena *a, int dev, int keep_one)
 {
 	struct arena_chunk **pp = &a->chunks, *ch;
 
@@ -322,7 +320,7 @@ static void release_idle(struct srv_state *s, struct srv_arena *a, int keep_one)
 		}
 		*pp = ch->next;
 		a->total -= ch->size;
-		srv_standby_unchunk(a->dev, ch->base, ch->size); /* else the standby keeps its memory */
+		srv_standby_unchunk(dev, ch->base, ch->size); /* else the standby keeps its memory */
 		chunk_destroy(s, ch, 1);
 	}
 }
@@ -372,7 +370,7 @@ CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream 
 	r = chunk_new(s, a, dev, size, z, &ch);
 	if (r == CUDA_ERROR_OUT_OF_MEMORY) { /* what is pending and idle first, then the block alone */
 		reap(s, a, 1);
-		release_idle(s, a, 0);
+		release_idle(s, a, dev, 0);
 		if (fit(a, len, align, ptr)) {
 			pthread_mutex_unlock(&a->lock);
 			return CUDA_SUCCESS;
@@ -459,7 +457,7 @@ void srv_arena_trim(struct srv_state *s, int dev)
 	pthread_mutex_lock(&a->lock);
 	before = a->total;
 	reap(s, a, 0);
-	release_idle(s, a, 1);
+	release_idle(s, a, dev, 1);
 	if (a->total != before)
 		omps_log("Device %d: %llu MiB of client memory chunks given back (%llu MiB kept)", dev,
 			 (unsigned long long)((before - a->total) >> 20), (unsigned long long)(a->total >> 20));
@@ -565,28 +563,32 @@ static void log_holders(int dev, CUdeviceptr base, uint64_t size)
 		fclose(f);
 }
 
-/* Under a->lock, in the record's successor: whether the chunk read (ch,
- * its descriptor) was mapped ahead; if so that one takes its place in the
- * chunks, free throughout, and ch is let go. */
-static int take_ahead(struct srv_state *s, struct srv_arena *a, struct arena_chunk *ch)
+/* Under a->lock: where the chunk mapped ahead at base is linked, or where
+ * the list ends (*result NULL) if none is. */
+static struct arena_chunk **ahead_at(struct srv_arena *a, CUdeviceptr base)
 {
-	struct arena_chunk **pp, *got;
-	struct arena_span *all;
+	struct arena_chunk **pp = &a->ahead;
 
-	for (pp = &a->ahead; (got = *pp); pp = &got->next)
-		if (got->base == ch->base && got->size == ch->size)
-			break;
-	if (!got || !(all = malloc(sizeof(*all))))
-		return 0;
+	while (*pp && (*pp)->base != base)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Under a->lock, in the record's successor: the chunk mapped ahead in the
+ * place of the one read (ch), unlinked, or NULL. */
+static struct arena_chunk *take_ahead(struct srv_arena *a, const struct arena_chunk *ch)
+{
+	struct arena_chunk **pp = ahead_at(a, ch->base), *got = *pp;
+
+	if (!got || got->size != ch->size)
+		return NULL;
 	*pp = got->next;
-	*all = (struct arena_span){.next = NULL, .off = 0, .len = got->size};
-	got->free = all;
-	got->next = a->chunks;
-	a->chunks = got;
-	a->total += got->size;
-	ch->base = 0; /* not ours to free: only its descriptor and record */
-	chunk_destroy(s, ch, 0);
-	return 1;
+	return got;
+}
+
+static struct srv_arena *arena_of(struct srv_state *s, int dev)
+{
+	return dev >= 0 && dev < (int)s->devices.ndevices ? s->arena[dev] : NULL;
 }
 
 /* In a standby (standby.c): the server made a chunk; it is mapped here now,
@@ -595,25 +597,20 @@ static int take_ahead(struct srv_state *s, struct srv_arena *a, struct arena_chu
  * still be made. fd is this process's; taken in any case. */
 int srv_arena_map_ahead(struct srv_state *s, int dev, CUdeviceptr base, uint64_t size, int fd)
 {
-	struct srv_arena *a = dev >= 0 && dev < (int)s->devices.ndevices ? s->arena[dev] : NULL;
+	struct srv_arena *a = arena_of(s, dev);
 	struct arena_chunk *ch = calloc(1, sizeof(*ch));
 	CUresult r = a && ch ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 
 	if (r == CUDA_SUCCESS) {
-		struct arena_chunk *had;
-
-		ch->base = base;
 		ch->size = size;
 		ch->fd = fd;
 		pthread_mutex_lock(&a->lock);
-		for (had = a->ahead; had && had->base != base; had = had->next)
-			;
-		if (had) { /* offered twice: made as the standby became ready */
+		if (*ahead_at(a, base)) { /* offered twice: made as the standby became ready */
 			pthread_mutex_unlock(&a->lock);
-			ch->base = 0;
-			chunk_destroy(s, ch, 0);
+			chunk_destroy(s, ch, 0); /* base 0: only its descriptor */
 			return 0;
 		}
+		ch->base = base;
 		r = usable(s, a, dev) ? chunk_adopt(s, a, dev, ch, fd) : CUDA_ERROR_NOT_SUPPORTED;
 		if (r == CUDA_SUCCESS) {
 			ch->next = a->ahead;
@@ -634,18 +631,17 @@ int srv_arena_map_ahead(struct srv_state *s, int dev, CUdeviceptr base, uint64_t
 
 void srv_arena_unmap_ahead(struct srv_state *s, int dev, CUdeviceptr base)
 {
-	struct srv_arena *a = dev >= 0 && dev < (int)s->devices.ndevices ? s->arena[dev] : NULL;
+	struct srv_arena *a = arena_of(s, dev);
 	struct arena_chunk **pp, *ch;
 
 	if (!a)
 		return;
 	pthread_mutex_lock(&a->lock);
-	for (pp = &a->ahead; (ch = *pp); pp = &ch->next)
-		if (ch->base == base) {
-			*pp = ch->next;
-			chunk_destroy(s, ch, 1);
-			break;
-		}
+	pp = ahead_at(a, base);
+	if ((ch = *pp)) {
+		*pp = ch->next;
+		chunk_destroy(s, ch, 1);
+	}
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -681,6 +677,7 @@ int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 		struct arena_chunk *ch = calloc(1, sizeof(*ch));
 		struct arena_span *all = malloc(sizeof(*all));
 		CUresult r = ch && all ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+		struct arena_chunk *got;
 		int fd = -1;
 		CUdeviceptr want = 0;
 
@@ -691,15 +688,13 @@ int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 			fd = srv_unpack_fd(u);
 			ch->fd = fd;
 		}
-		if (r == CUDA_SUCCESS && !u->failed && take_ahead(s, a, ch)) {
+		if (r == CUDA_SUCCESS && !u->failed && (got = take_ahead(a, ch))) {
+			ch->base = 0; /* the one mapped ahead takes its place: only its descriptor goes */
+			chunk_destroy(s, ch, 0);
+			ch = got;
 			ahead++;
-			ch = NULL; /* mapped ahead: that one is kept, this one's descriptor closed */
 		} else if (r == CUDA_SUCCESS && !u->failed) {
 			r = chunk_adopt(s, a, dev, ch, fd);
-		}
-		if (!ch) {
-			free(all);
-			continue;
 		}
 		if (r != CUDA_SUCCESS || u->failed) {
 			char err[64];
@@ -763,7 +758,7 @@ CUresult srv_arena_settle(struct srv_state *s, int dev, CUstream z)
 	if (r == CUDA_SUCCESS)
 		r = s->drv->stream_synchronize(z);
 	if (r == CUDA_SUCCESS)
-		release_idle(s, a, 1);
+		release_idle(s, a, dev, 1);
 	pthread_mutex_unlock(&a->lock);
 	return r;
 }
