@@ -38,7 +38,8 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 		# (its chunks mapped ahead), as for a service up a while.
 		for w in $(seq 100); do
 			[ "${FAULT_SOAK_READY:-0}" = 1 ] || break
-			[ "$(grep -c 'Standing by' "$K/log/server.log")" -ge "$i" ] && break
+			grep -E 'Standing by|Handed over to the standby|Cannot map the server' "$K/log/server.log" |
+				tail -1 | grep -q 'Standing by' && break
 			sleep 0.1
 		done
 		run "$K/fault" "${kinds[$((i % 4))]}" >/dev/null 2>&1
@@ -62,6 +63,7 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	echo "soak: faults seen by kind: $(grep -o 'poisoned the shared context of device [0-9]*: CUDA_ERROR_[A-Z_]*' "$L" |
 		sed 's/.*CUDA_ERROR_//' | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
 	echo "soak: chunks mapped ahead by the standby: $(grep -o '[0-9]* of [0-9]* client memory chunks were mapped ahead' "$K/log/server.log" | awk '{a += $1; n += $3} END {printf "%d of %d", a, n}'); standbys that could not map one: $(grep -c 'Cannot map the server' "$K/log/server.log"); what held the addresses: $(grep -o 'this process has: .*' "$K/log/server.log" | awk '{print $NF}' | sort | uniq -c | xargs)"
+	echo "soak: address windows: $(grep -o 'mapped in an address window of [0-9]*[KMGT]' "$L" | sort | uniq -c | xargs); successors that had the server's: $(grep -c "the server's address window for client memory (.*) is reserved here too" "$L"), that did not: $(grep -c "the server's address window for client memory, at 0x[0-9a-f]*, is not free here" "$L")"
 	echo "soak: culprits told apart $(grep -c 'the only one with work queued, faulted' "$L"), calls held over a fault $(grep -c 'failed on the poisoned context; it is held' "$L"), chunks not mapped again $(grep -c 'could not be mapped again' "$L"), clients let go for their memory $(grep -c 'its memory is not where it was' "$L")"
 	echo "soak: GPU memory used $gpu0 MiB before, $gpu1 MiB after; server descriptors $fd0 then $fd1, resident $rss0 then $rss1 KiB"
 	grep -o 'serving again [0-9.]* ms' "$K/log/server.log" | awk '{print $3}' | sort -n | awk '{v[NR] = $1} END {

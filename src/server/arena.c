@@ -19,6 +19,7 @@
 
 #include "devices.h"
 #include "log.h"
+#include "memsize.h"
 #include "server.h"
 
 #define ARENA_ALIGN ((uint64_t)512)	/* as cuMemAlloc's small allocations */
@@ -37,6 +38,7 @@ struct arena_chunk {
 	uint64_t size, used;
 	CUmemGenericAllocationHandle handle;
 	int fd;			 /* the handle exported as a file descriptor; -1: not exportable */
+	int in_window;		 /* its addresses are the window's, given back there */
 	struct arena_span *free; /* by address, coalesced */
 	unsigned pending;	 /* frees not yet done */
 };
@@ -54,21 +56,14 @@ struct srv_arena {
 	uint64_t granule, total;
 	struct arena_chunk *chunks;
 	struct arena_chunk *ahead; /* in a standby: the server's chunks, mapped ahead of a fault (standby.c) */
+	/* The address range the chunks are mapped in (base 0: none); its free
+	 * spans are the addresses no chunk has. window_tried: one was asked for. */
+	struct arena_chunk window;
+	int window_tried;
 	struct arena_pending *pending;
 	struct arena_pending *spare; /* events to use again */
 };
 
-int srv_arena_init(struct srv_state *s)
-{
-	int dev;
-
-	for (dev = 0; dev < (int)s->devices.ndevices && dev < OMPS_MAX_DEVICES; dev++) {
-		if (!(s->arena[dev] = calloc(1, sizeof(*s->arena[dev]))))
-			return -1;
-		pthread_mutex_init(&s->arena[dev]->lock, NULL);
-	}
-	return 0;
-}
 
 static CUmemAllocationProp chunk_prop(int dev, int exportable)
 {
@@ -210,6 +205,204 @@ static int span_claim(struct arena_chunk *ch, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* What this process has where a chunk could not be mapped again: the
+ * lines of /proc/self/maps that overlap it, to tell the driver's own
+ * regions from the process's other mappings. */
+static void log_holders(int dev, CUdeviceptr base, uint64_t size)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long long lo, hi;
+	int said = 0;
+
+	while (f && fgets(line, sizeof(line), f) && said < 4)
+		if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo < base + size && base < hi) {
+			line[strcspn(line, "\n")] = '\0';
+			omps_log("Device %d: at 0x%llx this process has: %s", dev, (unsigned long long)base, line);
+			said++;
+		}
+	if (f && !said)
+		omps_log("Device %d: at 0x%llx this process has no mapping (the driver did not offer it)", dev,
+			 (unsigned long long)base);
+	if (f)
+		fclose(f);
+}
+
+/* The address window of a device's chunks. A fresh process's driver puts
+ * its own first mappings where another process's first went: on the H200
+ * a standby's own mappings took the addresses of some of the server's
+ * chunks in one handover in three, and those clients were lost. So the
+ * server reserves one range for all its chunks as soon as its contexts
+ * are made, and a successor (a standby, or the image made anew), told of
+ * it by OPENMPS_ARENA_WINDOWS, reserves the same range at the same point
+ * of its own start, before anything of its own can land there. Twice the
+ * device's memory, so that chunks given back and made again find room;
+ * less where the driver will not give that much. Without one (the driver
+ * gives none, or a successor cannot have the server's) a chunk has a range
+ * of its own, as before. */
+#define WINDOW_MAX ((uint64_t)4 << 40)
+
+/* The window the server before this one had on dev: base, and its size. */
+static CUdeviceptr window_wanted(int dev, uint64_t *size)
+{
+	const char *v = getenv(SRV_ARENA_WINDOWS_ENV);
+	unsigned long long base, len;
+	int d, n;
+
+	while (v && sscanf(v, "%d:%llx:%llx%n", &d, &base, &len, &n) == 3) {
+		if (d == dev) {
+			*size = len;
+			return base;
+		}
+		v += n;
+		v = *v == ',' ? v + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Under a->lock: the window reserved, at want (of size bytes) or, want 0,
+ * where the driver likes. A wanted one not had is said; the first chunk
+ * made then asks for one of its own. */
+static void window_open(struct srv_state *s, struct srv_arena *a, int dev, CUdeviceptr want, uint64_t size)
+{
+	const struct srv_driver *drv = s->drv;
+	uint64_t least = CHUNK_MAX;
+	struct arena_span *all = malloc(sizeof(*all));
+	CUdeviceptr got = 0;
+	CUresult r = CUDA_ERROR_OUT_OF_MEMORY;
+	char bytes[32];
+
+	a->window_tried |= !want;
+	if (!want)
+		for (size = a->granule; size < 2 * s->devices.dev[dev].total_mem && size < WINDOW_MAX;)
+			size <<= 1;
+	least = size < least ? size : least;
+	while (all && size >= least && size % a->granule == 0) {
+		r = drv->mem_address_reserve(&got, size, a->granule, want, 0);
+		if (r == CUDA_SUCCESS || want)
+			break;
+		size >>= 1;
+	}
+	if (r == CUDA_SUCCESS && want && got != want) {
+		omps_log("Device %d: the server's address window for client memory, at 0x%llx, is not free here; "
+			 "its chunks are mapped one by one",
+			 dev, (unsigned long long)want);
+		log_holders(dev, want, size);
+		drv->mem_address_free(got, size);
+		free(all);
+		return;
+	}
+	if (r != CUDA_SUCCESS) {
+		char err[64];
+
+		srv_driver_strerror(drv, r, err, sizeof(err));
+		omps_log("Device %d: cannot reserve an address window for client memory (%s); each chunk is mapped "
+			 "at a range of its own",
+			 dev, err);
+		free(all);
+		return;
+	}
+	*all = (struct arena_span){.next = NULL, .off = 0, .len = size};
+	a->window = (struct arena_chunk){.base = got, .size = size, .fd = -1, .free = all};
+	omps_memsize_format(size, bytes, sizeof(bytes));
+	if (want)
+		omps_log("Device %d: the server's address window for client memory (%s at 0x%llx) is reserved here too",
+			 dev, bytes, (unsigned long long)got);
+	else
+		omps_log("Device %d: client memory is mapped in an address window of %s at 0x%llx, which a successor "
+			 "reserves at the same address",
+			 dev, bytes, (unsigned long long)got);
+}
+
+/* Under a->lock: a new chunk's addresses, in the window where it has room,
+ * else a range of its own. */
+static CUresult chunk_place(struct srv_state *s, struct srv_arena *a, int dev, struct arena_chunk *ch)
+{
+	uint64_t off;
+
+	if (!a->window.base && !a->window_tried)
+		window_open(s, a, dev, 0, 0);
+	if (a->window.base && span_take(&a->window, ch->size, a->granule, &off)) {
+		ch->base = a->window.base + off;
+		ch->in_window = 1;
+		return CUDA_SUCCESS;
+	}
+	return s->drv->mem_address_reserve(&ch->base, ch->size, a->granule, 0, 0);
+}
+
+/* Under a->lock: an adopted chunk's addresses, exactly want: in the window
+ * if it lies there, else a range of its own reserved there. */
+static CUresult chunk_at(struct srv_state *s, struct srv_arena *a, struct arena_chunk *ch, CUdeviceptr want)
+{
+	struct arena_chunk *w = &a->window;
+	CUdeviceptr got = 0;
+	CUresult r;
+
+	if (w->base && want >= w->base && want - w->base < w->size) {
+		if (ch->size > w->size - (want - w->base) || !span_claim(w, want - w->base, ch->size))
+			return CUDA_ERROR_ALREADY_MAPPED; /* another chunk has it */
+		ch->base = want;
+		ch->in_window = 1;
+		return CUDA_SUCCESS;
+	}
+	r = s->drv->mem_address_reserve(&got, ch->size, a->granule, want, 0);
+	if (r == CUDA_SUCCESS) {
+		ch->base = got;
+		if (got != want)
+			r = CUDA_ERROR_ALREADY_MAPPED; /* the address is taken: the memory cannot be where clients had it */
+	}
+	return r;
+}
+
+/* Each device's arena, and its address window reserved now, before the
+ * process makes anything more: where the server before this one had it,
+ * if it said, else where the driver likes (window_open). */
+int srv_arena_init(struct srv_state *s)
+{
+	int dev;
+
+	for (dev = 0; dev < (int)s->devices.ndevices && dev < OMPS_MAX_DEVICES; dev++) {
+		struct srv_arena *a = calloc(1, sizeof(*a));
+		uint64_t size = 0;
+		CUdeviceptr want = window_wanted(dev, &size);
+
+		if (!(s->arena[dev] = a))
+			return -1;
+		pthread_mutex_init(&a->lock, NULL);
+		pthread_mutex_lock(&a->lock);
+		if (usable(s, a, dev))
+			window_open(s, a, dev, want, size);
+		pthread_mutex_unlock(&a->lock);
+	}
+	return 0;
+}
+
+/* Each device's window as OPENMPS_ARENA_WINDOWS gives it to a successor:
+ * "DEV:BASE:SIZE", hex, ',' between; "" if none. */
+void srv_arena_windows(struct srv_state *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int dev = 0; dev < (int)s->devices.ndevices && dev < OMPS_MAX_DEVICES; dev++) {
+		struct srv_arena *a = s->arena[dev];
+		int k;
+
+		if (!a)
+			continue;
+		pthread_mutex_lock(&a->lock);
+		k = !a->window.base ? 0
+				    : snprintf(buf + n, len - n, "%s%d:%llx:%llx", n ? "," : "", dev,
+					       (unsigned long long)a->window.base, (unsigned long long)a->window.size);
+		pthread_mutex_unlock(&a->lock);
+		if (k < 0 || (size_t)k >= len - n) {
+			buf[n] = '\0'; /* cut where it no longer fits */
+			return;
+		}
+		n += (size_t)k;
+	}
+}
+
 /* Frees whose event has completed go back to their chunks. */
 static void reap(struct srv_state *s, struct srv_arena *a, int wait)
 {
@@ -230,13 +423,15 @@ static void reap(struct srv_state *s, struct srv_arena *a, int wait)
 	}
 }
 
-static void chunk_destroy(struct srv_state *s, struct arena_chunk *ch, int mapped)
+static void chunk_destroy(struct srv_state *s, struct srv_arena *a, struct arena_chunk *ch, int mapped)
 {
 	struct arena_span *sp;
 
 	if (mapped)
 		s->drv->mem_unmap(ch->base, ch->size);
-	if (ch->base)
+	if (ch->in_window)
+		span_free(&a->window, ch->base - a->window.base, ch->size);
+	else if (ch->base)
 		s->drv->mem_address_free(ch->base, ch->size);
 	if (ch->handle)
 		s->drv->mem_release(ch->handle);
@@ -278,7 +473,7 @@ static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uin
 		r = drv->mem_create(&ch->handle, size, &p, 0);
 	}
 	if (r == CUDA_SUCCESS)
-		r = drv->mem_address_reserve(&ch->base, size, a->granule, 0, 0);
+		r = chunk_place(s, a, dev, ch);
 	if (r == CUDA_SUCCESS)
 		r = drv->mem_map(ch->base, size, 0, ch->handle, 0);
 	mapped = r == CUDA_SUCCESS;
@@ -291,7 +486,7 @@ static CUresult chunk_new(struct srv_state *s, struct srv_arena *a, int dev, uin
 	if (r != CUDA_SUCCESS) {
 		free(all);
 		if (ch)
-			chunk_destroy(s, ch, mapped);
+			chunk_destroy(s, a, ch, mapped);
 		return r;
 	}
 	*all = (struct arena_span){.next = NULL, .off = 0, .len = size};
@@ -321,7 +516,7 @@ static void release_idle(struct srv_state *s, struct srv_arena *a, int dev, int 
 		*pp = ch->next;
 		a->total -= ch->size;
 		srv_standby_unchunk(dev, ch->base, ch->size); /* else the standby keeps its memory */
-		chunk_destroy(s, ch, 1);
+		chunk_destroy(s, a, ch, 1);
 	}
 }
 
@@ -519,7 +714,7 @@ static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, s
 	const struct srv_driver *drv = s->drv;
 	CUmemAccessDesc access[OMPS_MAX_DEVICES];
 	unsigned naccess = srv_devices_access(s->peers, s->devices.ndevices, dev, access);
-	CUdeviceptr want = ch->base, got = 0;
+	CUdeviceptr want = ch->base;
 	CUresult r = drv->mem_import_from_shareable_handle
 			     ? drv->mem_import_from_shareable_handle(&ch->handle, (void *)(intptr_t)fd,
 								     CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)
@@ -527,40 +722,12 @@ static CUresult chunk_adopt(struct srv_state *s, struct srv_arena *a, int dev, s
 
 	ch->base = 0;
 	if (r == CUDA_SUCCESS)
-		r = drv->mem_address_reserve(&got, ch->size, a->granule, want, 0);
-	if (r == CUDA_SUCCESS) {
-		ch->base = got;
-		if (got != want)
-			r = CUDA_ERROR_ALREADY_MAPPED; /* the address is taken: the memory cannot be where clients had it */
-	}
+		r = chunk_at(s, a, ch, want);
 	if (r == CUDA_SUCCESS)
 		r = drv->mem_map(ch->base, ch->size, 0, ch->handle, 0);
 	if (r == CUDA_SUCCESS && (r = drv->mem_set_access(ch->base, ch->size, access, naccess)) != CUDA_SUCCESS)
 		drv->mem_unmap(ch->base, ch->size);
 	return r;
-}
-
-/* What this process has where a chunk could not be mapped again: the
- * lines of /proc/self/maps that overlap it, to tell the driver's own
- * regions from the process's other mappings. */
-static void log_holders(int dev, CUdeviceptr base, uint64_t size)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	unsigned long long lo, hi;
-	int said = 0;
-
-	while (f && fgets(line, sizeof(line), f) && said < 4)
-		if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo < base + size && base < hi) {
-			line[strcspn(line, "\n")] = '\0';
-			omps_log("Device %d: at 0x%llx this process has: %s", dev, (unsigned long long)base, line);
-			said++;
-		}
-	if (f && !said)
-		omps_log("Device %d: at 0x%llx this process has no mapping (the driver did not offer it)", dev,
-			 (unsigned long long)base);
-	if (f)
-		fclose(f);
 }
 
 /* Under a->lock: where the chunk mapped ahead at base is linked, or where
@@ -598,35 +765,34 @@ static struct srv_arena *arena_of(struct srv_state *s, int dev)
 int srv_arena_map_ahead(struct srv_state *s, int dev, CUdeviceptr base, uint64_t size, int fd)
 {
 	struct srv_arena *a = arena_of(s, dev);
-	struct arena_chunk *ch = calloc(1, sizeof(*ch));
-	CUresult r = a && ch ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+	struct arena_chunk *ch = a ? calloc(1, sizeof(*ch)) : NULL;
+	CUresult r;
 
-	if (r == CUDA_SUCCESS) {
-		ch->size = size;
-		ch->fd = fd;
-		pthread_mutex_lock(&a->lock);
-		if (*ahead_at(a, base)) { /* offered twice: made as the standby became ready */
-			pthread_mutex_unlock(&a->lock);
-			chunk_destroy(s, ch, 0); /* base 0: only its descriptor */
-			return 0;
-		}
-		ch->base = base;
-		r = usable(s, a, dev) ? chunk_adopt(s, a, dev, ch, fd) : CUDA_ERROR_NOT_SUPPORTED;
-		if (r == CUDA_SUCCESS) {
-			ch->next = a->ahead;
-			a->ahead = ch;
-		}
-		pthread_mutex_unlock(&a->lock);
+	if (!ch) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	if (r == CUDA_SUCCESS)
+	ch->size = size;
+	ch->fd = fd;
+	pthread_mutex_lock(&a->lock);
+	if (*ahead_at(a, base)) { /* offered twice: made as the standby became ready */
+		chunk_destroy(s, a, ch, 0); /* base 0: only its descriptor */
+		pthread_mutex_unlock(&a->lock);
 		return 0;
+	}
+	ch->base = base;
+	r = usable(s, a, dev) ? chunk_adopt(s, a, dev, ch, fd) : CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS) {
+		ch->next = a->ahead;
+		a->ahead = ch;
+	} else {
+		chunk_destroy(s, a, ch, 0); /* under the lock: its addresses may be the window's */
+	}
+	pthread_mutex_unlock(&a->lock);
 	if (r == CUDA_ERROR_ALREADY_MAPPED)
 		log_holders(dev, base, size);
-	if (ch)
-		chunk_destroy(s, ch, 0);
-	else if (fd >= 0)
-		close(fd);
-	return -1;
+	return r == CUDA_SUCCESS ? 0 : -1;
 }
 
 void srv_arena_unmap_ahead(struct srv_state *s, int dev, CUdeviceptr base)
@@ -640,7 +806,7 @@ void srv_arena_unmap_ahead(struct srv_state *s, int dev, CUdeviceptr base)
 	pp = ahead_at(a, base);
 	if ((ch = *pp)) {
 		*pp = ch->next;
-		chunk_destroy(s, ch, 1);
+		chunk_destroy(s, a, ch, 1);
 	}
 	pthread_mutex_unlock(&a->lock);
 }
@@ -690,7 +856,7 @@ int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 		}
 		if (r == CUDA_SUCCESS && !u->failed && (got = take_ahead(a, ch))) {
 			ch->base = 0; /* the one mapped ahead takes its place: only its descriptor goes */
-			chunk_destroy(s, ch, 0);
+			chunk_destroy(s, a, ch, 0);
 			ch = got;
 			ahead++;
 		} else if (r == CUDA_SUCCESS && !u->failed) {
@@ -707,7 +873,7 @@ int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 				log_holders(dev, want, ch ? ch->size : 0);
 			free(all);
 			if (ch)
-				chunk_destroy(s, ch, 0);
+				chunk_destroy(s, a, ch, 0);
 			continue;
 		}
 		*all = (struct arena_span){.next = NULL, .off = 0, .len = ch->size};
@@ -720,7 +886,7 @@ int srv_arena_restore(struct srv_state *s, int dev, struct srv_unpack *u)
 		omps_log("Device %d: %u of %u client memory chunks were mapped ahead by the standby", dev, ahead, n);
 	while ((left = a->ahead)) { /* not in the record: unused */
 		a->ahead = left->next;
-		chunk_destroy(s, left, 1);
+		chunk_destroy(s, a, left, 1);
 	}
 	pthread_mutex_unlock(&a->lock);
 	return u->failed ? -1 : 0;

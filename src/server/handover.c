@@ -326,6 +326,7 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 	unsigned busy, kept = 0, i;
 	uint64_t magic = HANDOVER_MAGIC, t0 = omps_now_us();
 	struct handover_summary sum = {.seen_us = seen_us};
+	char windows[512];
 	int fd, dev, f;
 	pid_t heir;
 
@@ -410,6 +411,8 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 	set_fd_env("OPENMPS_RESUME_FD", fd);
 	set_fd_env("OPENMPS_CONTROL_FD", s->control_fd);
 	set_fd_env("OPENMPS_LOG_FD", s->log_fd);
+	srv_arena_windows(s, windows, sizeof(windows)); /* reserved by the new image as it starts */
+	setenv(SRV_ARENA_WINDOWS_ENV, windows, 1);
 	omps_log("Making the server anew in this process, keeping %u client%s (%.1f ms to write them down)", kept,
 		 kept == 1 ? "" : "s", (double)(omps_now_us() - t0) / 1000.0);
 	execl("/proc/self/exe", "openmps-server", "--resume", (char *)NULL);

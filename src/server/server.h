@@ -624,6 +624,10 @@ int srv_function_dev(struct srv_client *c, const struct srv_function *f);
 /* arena.c: clients' cuMemAlloc memory, in chunks of cuMemCreate memory.
  * The caller has made dev's context current. */
 int srv_arena_init(struct srv_state *s);
+/* The chunks' address windows, for a successor's environment: it reserves
+ * the same ranges as it starts (srv_arena_init). */
+#define SRV_ARENA_WINDOWS_ENV "OPENMPS_ARENA_WINDOWS"
+void srv_arena_windows(struct srv_state *s, char *buf, size_t len);
 /* bytes, zero, at an address of a chunk; CUDA_ERROR_NOT_SUPPORTED when the
  * device has no virtual memory management (the pool serves). A new chunk is
  * zeroed on z and waited for. */

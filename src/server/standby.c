@@ -79,22 +79,33 @@ int srv_standby_enabled(void)
 	return srv_handover_enabled() && (!v || strcmp(v, "0"));
 }
 
-/* The environment without the variables that name descriptors: the
- * standby is told its own. */
-static char **child_env(void)
+static int named(const char *var, const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(var, name, n) && var[n] == '=';
+}
+
+/* The environment without the variables that name descriptors or address
+ * windows: the standby is told its own, and the server's windows (windows:
+ * "NAME=..."), which it reserves as it starts. */
+static char **child_env(char *windows)
 {
 	size_t n = 0, k = 0;
 	char **env;
 
 	while (environ[n])
 		n++;
-	if (!(env = calloc(n + 3, sizeof(*env))))
+	if (!(env = calloc(n + 4, sizeof(*env))))
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "OPENMPS_STANDBY_FD=", 19) && strncmp(environ[i], "OPENMPS_LOG_FD=", 15))
+		if (!named(environ[i], "OPENMPS_STANDBY_FD") && !named(environ[i], "OPENMPS_LOG_FD") &&
+		    !named(environ[i], SRV_ARENA_WINDOWS_ENV))
 			env[k++] = environ[i];
 	env[k++] = "OPENMPS_STANDBY_FD=" STR(CHILD_SOCK_FD);
 	env[k++] = "OPENMPS_LOG_FD=" STR(CHILD_LOG_FD);
+	if (strchr(windows, '=')[1])
+		env[k++] = windows;
 	return env;
 }
 
@@ -123,12 +134,16 @@ void srv_standby_start(struct srv_state *s)
 	posix_spawn_file_actions_t fa;
 	int sv[2] = {-1, -1}, child = -1, log_fd = -1, r;
 	char *argv[] = {"openmps-server", "--standby", NULL}, **env = NULL;
+	char windows[512] = SRV_ARENA_WINDOWS_ENV "=";
+	size_t w = strlen(windows);
 	pid_t pid;
 
 	if (!srv_standby_enabled() || standby.pid)
 		return;
+	srv_arena_windows(s, windows + w, sizeof(windows) - w);
 	if (omps_sock_pair(sv) < 0 || (child = fcntl(sv[1], F_DUPFD_CLOEXEC, 10)) < 0 ||
-	    (s->log_fd >= 0 && (log_fd = fcntl(s->log_fd, F_DUPFD_CLOEXEC, 10)) < 0) || !(env = child_env())) {
+	    (s->log_fd >= 0 && (log_fd = fcntl(s->log_fd, F_DUPFD_CLOEXEC, 10)) < 0) ||
+	    !(env = child_env(windows))) {
 		omps_log("Cannot start a standby server process: %s", strerror(errno));
 		goto out;
 	}

@@ -78,6 +78,15 @@ check "server.log: the standby made anew, keeping both" \
 	logged "Server +$H\] Server made anew after the GPU fault on device 0: 2 clients kept" server
 check "control.log: the server handed over to its standby" \
 	logged "Server $S handed its clients to its standby, process $H, after a GPU fault"
+# The address window each device's chunks are mapped in: where server or
+# standby P (window_of WHO P) has it, as its log says.
+window_of() {
+	sed -nE "s/.*$1 +$2\] Device 0: (client memory is mapped in an address window of [0-9]+[KMGT] at|the server's address window for client memory \([0-9]+[KMGT] at) (0x[0-9a-f]+).*/\2/p" \
+		"$OPENMPS_LOG_DIRECTORY/server.log" | tail -1
+}
+W=$(window_of Server "$S")
+check "server.log: the server's address window for client memory [$W]" test -n "$W"
+check "... the standby reserved the same as it started [$(window_of Standby "$H")]" test "$(window_of Standby "$H")" = "$W"
 check "ps shows it as a server [$(tr '\0' ' ' </proc/$H/cmdline)]" test "$(tr -d '\0' </proc/$H/cmdline)" = openmps-server
 standby_of() { pgrep -P "$H" -f -- "--standby" >/dev/null; }
 wait_for "the new server to start a standby of its own" 5 standby_of
@@ -127,6 +136,7 @@ kept0=$(count "Client \{PID: [0-9]+, ID: 1\} kept: it was idle")
 FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
 server_pid
+W1=$(window_of Server "$S")
 fds() { ls "/proc/$S/fd" | wc -l; }
 same=1
 for i in $(seq 10); do
@@ -138,6 +148,7 @@ for i in $(seq 10); do
 	[ "$(fds)" = "$fds1" ] || { same=0; echo "after fault $i: $(fds) descriptors, $fds1 after the first"; }
 done
 check "ten handovers, each to a standby" since "Handed over to the standby server process" "$handed0" 10
+check "the last standby has the first server's address window [$W1, $(window_of Standby "$S")]" test "$(window_of Standby "$S")" = "$W1" -a -n "$W1"
 check "each server's descriptors as the first's ($fds1)" test $same = 1
 check "the neighbour kept ten times" since "Client \{PID: [0-9]+, ID: 1\} kept: it was idle" "$kept0" 10 ||
 	grep -E "ID:? 1[),}]|could not|cannot|Cannot" "$OPENMPS_LOG_DIRECTORY/server.log" | grep -v "kept: it was idle" | tail -8
@@ -163,6 +174,9 @@ for i in 1 2 3; do
 	[ "$(fds)" = "$fds1" ] || { same=0; echo "after fault $i: $(fds) descriptors, $fds1 after the first"; }
 done
 check "one server process through three faults" test "$(servers)" = "$S"
+w=$(window_of Server "$S")
+check "... which reserved its address window again at each [$w]" \
+	test "$(count "Server +$S\] Device 0: the server's address window for client memory \([0-9]+[KMGT] at $w\) is reserved here too")" = 3
 check "its descriptors after each fault as after the first ($fds1)" test $same = 1
 check "no standby was started" not_logged "Server +$S\] Standby server process" server
 idle_then_next "after three faults in the same process"
@@ -182,21 +196,24 @@ idle_then_next "after a fault without the standby"
 stop_daemon 10
 
 # 2d. The standby maps each of the server's memory chunks as it is made;
-# one that cannot have a chunk's address (FAKECUDA_VA_TAKEN: as the
-# driver where this process has it taken) says so, and the server starts
-# another, which maps them all; after a fault the new server uses those.
+# one that cannot have the server's address window, nor then a chunk's
+# address (FAKECUDA_VA_TAKEN, twice: as the driver where this process has
+# them taken) says so, and the server starts another, which has the window
+# and maps them all; after a fault the new server uses those.
 ready0=$(count "Standby +[0-9]+\] Standing by")
-: >"$TMP/va-taken"
+echo 2 >"$TMP/va-taken"
 FAKECUDA_VA_TAKEN=$TMP/va-taken FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
 server_pid
+wait_for "a standby to find the window taken" 10 logged "Standby +[0-9]+\] Device 0: the server's address window for client memory, at $(window_of Server "$S"), is not free here; its chunks are mapped one by one" server
 wait_for "a standby to refuse a chunk" 10 logged "Standby +[0-9]+\] Cannot map the server's memory chunk at 0x[0-9a-f]+ there: this process has the address taken; the server starts another standby" server
 check "... and what it has there (nothing: fakecuda refused the address)" \
 	logged "Standby +[0-9]+\] Device 0: at 0x[0-9a-f]+ this process has no mapping \(the driver did not offer it\)" server
 wait_for "another standby to be ready" 10 since "Standby +[0-9]+\] Standing by" "$ready0" 2
-check "the address was refused once" test ! -e "$TMP/va-taken"
+check "the addresses were refused twice" test ! -e "$TMP/va-taken"
 timeout 30 "$PROBE" >/dev/null 2>&1
 wait_for "the second standby to take over" 10 took_over
+check "... in the window the server had [$(window_of Standby "$H")]" test "$(window_of Standby "$H")" = "$(window_of Server "$S")"
 check "server.log: its chunks were mapped ahead" \
 	logged "Server +$H\] Device 0: ([0-9]+) of \1 client memory chunks were mapped ahead by the standby" server
 idle_then_next "after a standby was made again for a chunk"

@@ -21,8 +21,9 @@
  *   FAKECUDA_ACCESS_LOG=FILE  a line for each cuMemSetAccess and cuMemPoolSetAccess: the devices
  *   FAKECUDA_WAIT_LOG=FILE    a line for each stream wait on an event
  *   FAKECUDA_VA_TAKEN=FILE    while FILE exists, the next cuMemAddressReserve asked for an
- *                             address gives another, as where the real driver has it taken,
- *                             and removes FILE (once, in whichever process comes first)
+ *                             address gives another, as where the real driver has it taken;
+ *                             FILE holds how many more times (empty: once), and goes when
+ *                             none are left (in whichever processes come first)
  * Some are read at each call rather than at cuInit, as their comments say.
  * It also stands in for the real driver behind the shim (OPENMPS_REAL_DRIVER). */
 #include <cuda.h>
@@ -231,7 +232,7 @@ CUresult CUDAAPI cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 	if (!bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
-		*bytes = (size_t)80 << 30;
+		*bytes = fake_total_mem; /* FAKECUDA_MEMORY_MB, as cuMemGetInfo's */
 	return r;
 }
 
@@ -3000,6 +3001,28 @@ CUresult CUDAAPI cuMemGetAllocationGranularity(size_t *g, const CUmemAllocationP
 	return CUDA_SUCCESS;
 }
 
+#define BIG_VA	    ((size_t)1 << 30)
+#define BIG_VA_BASE ((uintptr_t)0x200000000000) /* 32 TiB */
+#define BIG_VA_END  ((uintptr_t)0x300000000000)
+
+/* FAKECUDA_VA_TAKEN: whether this wanted address is refused, counting it. */
+static int va_taken(const char *path)
+{
+	FILE *f = fopen(path, "r+");
+	int n = 1;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &n) != 1)
+		n = 1;
+	if (n > 1) {
+		rewind(f);
+		fprintf(f, "%d\n", n - 1);
+	}
+	fclose(f);
+	return n > 1 || unlink(path) == 0;
+}
+
 CUresult CUDAAPI cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align, CUdeviceptr addr,
 				     unsigned long long flags)
 {
@@ -3010,8 +3033,13 @@ CUresult CUDAAPI cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align
 	(void)align, (void)flags;
 	if (!ptr || !size || size % FAKE_VMM_GRANULE)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (addr && !(taken && unlink(taken) == 0))
+	if (addr && !(taken && va_taken(taken)))
 		p = mmap((void *)(uintptr_t)addr, size, PROT_NONE, mf | MAP_FIXED_NOREPLACE, -1, 0);
+	/* Large ones first-fit from a fixed address, the same in every process,
+	 * as the real driver places them (H200, driver 580: from 0x302000000,
+	 * in a region of its own below the randomized mappings). */
+	for (uintptr_t at = BIG_VA_BASE; p == MAP_FAILED && !addr && size >= BIG_VA && at < BIG_VA_END; at += BIG_VA)
+		p = mmap((void *)at, size, PROT_NONE, mf | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED)
 		p = mmap(NULL, size, PROT_NONE, mf, -1, 0);
 	if (p == MAP_FAILED)

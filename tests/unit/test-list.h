@@ -32,6 +32,7 @@
 	X(server_memory_limit) \
 	X(server_arena_blocks) \
 	X(server_arena_chunks) \
+	X(server_arena_window) \
 	X(server_module_function_count) \
 	X(server_module_function_name) \
 	X(server_link_refusals) \

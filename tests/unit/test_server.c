@@ -281,6 +281,66 @@ TEST(server_arena_chunks)
 	ASSERT_UEQ(srv_arena_spare(&st, 0), 32u << 20);
 }
 
+/* The window of OPENMPS_ARENA_WINDOWS for device 0: its base (0: none). */
+static CUdeviceptr window(uint64_t *size)
+{
+	char buf[256];
+	unsigned long long base = 0, len = 0;
+
+	srv_arena_windows(&st, buf, sizeof(buf));
+	if (sscanf(buf, "0:%llx:%llx", &base, &len) != 2)
+		return 0;
+	*size = len;
+	return base;
+}
+
+/* Chunks are mapped in one address window, reserved as the server starts;
+ * a successor told of it (OPENMPS_ARENA_WINDOWS) reserves the same range,
+ * and one that cannot have it opens its own at its first chunk. */
+TEST(server_arena_window)
+{
+	CUdeviceptr a, b, w;
+	uint64_t size = 0, got = 0;
+	char want[64];
+	void *hole;
+	CUstream z;
+
+	server_up();
+	w = window(&size);
+	ASSERT(w != 0);
+	ASSERT_UEQ(size, 128u << 20); /* twice fakecuda's 64 MiB */
+	z = arena_stream();
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 40u << 20, z, &a), CUDA_SUCCESS); /* a chunk of its own */
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 4096, z, &b), CUDA_SUCCESS);	    /* and one of 32 MiB */
+	ASSERT(a >= w && a + (40u << 20) <= w + size);
+	ASSERT(b >= w && b + 4096 <= w + size);
+	ASSERT_EQ(srv_arena_free(&st, 0, a, 40u << 20, z), CUDA_SUCCESS);
+	ASSERT_EQ(srv_arena_free(&st, 0, b, 4096, z), CUDA_SUCCESS);
+	srv_arena_trim(&st, 0); /* chunks given back leave their addresses to the next */
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 60u << 20, z, &a), CUDA_SUCCESS);
+	ASSERT(a >= w && a + (60u << 20) <= w + size);
+
+	/* A free range named: had. A taken one: not, and the window is another. */
+	hole = mmap(NULL, 128u << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT(hole != MAP_FAILED);
+	munmap(hole, 128u << 20);
+	snprintf(want, sizeof(want), "0:%llx:%x", (unsigned long long)(uintptr_t)hole, 128u << 20);
+	setenv(SRV_ARENA_WINDOWS_ENV, want, 1);
+	memset(&st, 0, sizeof(st));
+	server_up();
+	ASSERT_UEQ(window(&got), (uintptr_t)hole);
+	ASSERT_UEQ(got, 128u << 20);
+	snprintf(want, sizeof(want), "0:%llx:%x", (unsigned long long)w, 128u << 20); /* the first state's */
+	setenv(SRV_ARENA_WINDOWS_ENV, want, 1);
+	memset(&st, 0, sizeof(st));
+	server_up();
+	ASSERT_UEQ(window(&got), 0); /* none until a chunk is made */
+	z = arena_stream();
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 4096, z, &a), CUDA_SUCCESS);
+	ASSERT(window(&got) != 0 && window(&got) != w);
+	unsetenv(SRV_ARENA_WINDOWS_ENV);
+}
+
 /* A module's functions, counted by the driver behind the server: a call
  * added to the table as docs/architecture.md's layout section shows. */
 TEST(server_module_function_count)
