@@ -543,6 +543,7 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_
 	uint32_t held = UINT32_MAX, held_type = 0;
 	unsigned char *held_rec = NULL;
 	const char *why;
+	uint64_t t0 = omps_now_us();
 
 	GET(u, a);
 	fd = srv_unpack_fd(u);
@@ -591,10 +592,11 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_
 	} else {
 		c->sticky = (CUresult)sticky;
 	}
-	omps_log("Client {PID: %d, ID: %u} kept: %s", (int)c->pid, c->id,
+	omps_log("Client {PID: %d, ID: %u} kept: %s (made again in %.1f ms)", (int)c->pid, c->id,
 		 culprit  ? "the culprit: every call of its fails from now on"
 		 : queued ? "it had work queued; its next synchronous call returns the fault"
-			  : "it was idle and notices nothing");
+			  : "it was idle and notices nothing",
+		 (double)(omps_now_us() - t0) / 1000.0);
 }
 
 /* server.log, and the daemon for control.log: what the fault cost. */

@@ -141,7 +141,8 @@ struct srv_client {
 	int dead;	 /* a worker gave up on the client, which waits for stop */
 	unsigned char *buf; /* one request record, copied out of the ring */
 	size_t buf_len;
-	int pinned; /* 1: the rings, 2: buf, are page-locked */
+	int pinned;	/* 1: the rings, 2: buf, are page-locked */
+	int pin_later; /* a successor's: its worker page-locks them as it first serves it */
 
 	/* answering calls (call.c) */
 	atomic_uint refusals; /* logged so far (srv_refused), from its worker or its host thread */
