@@ -8,7 +8,11 @@
  * (the "streams in one process" mode). SMALL_GREEN=1 gives each thread a
  * green context over all the SMs of its own, its module loaded there: do
  * green contexts get hardware queues (CUDA_DEVICE_MAX_CONNECTIONS) of their
- * own, where streams of one context share them (issue 21)?
+ * own, where streams of one context share them (issue 21)? SMALL_GRAPH=1
+ * launches each batch as one graph of its 32 kernels, captured once;
+ * SMALL_GRAPH=2 also sets each node's parameters again before each launch
+ * (what a server batching a client's launches would do): is one process's
+ * ceiling its launches, and do graphs lift it (issue 21)?
  *   small_kernels START DURATION_SECONDS [ITERATIONS [BLOCKS [THREADS]]]
  * START: the start's wall-clock epoch, or a file that will hold it
  * (bench_start). Prints "kernels N seconds S". */
@@ -26,6 +30,41 @@ static unsigned int iters = 4000, blocks = 16;
 static CUcontext ctx;
 static CUfunction spin; /* in the primary context */
 static CUdevResource sms; /* SMALL_GREEN: all the SMs, for each thread's green context */
+static int graph_mode;	  /* SMALL_GRAPH */
+
+/* A batch of 32 kernels as one graph, captured on s; its nodes in nodes. */
+static int batch_graph(CUstream s, CUfunction f, void **args, CUgraphExec *exec, CUgraphNode *nodes)
+{
+	size_t n = 32;
+	CUgraph g;
+	int i;
+
+	if (cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL))
+		return 1;
+	for (i = 0; i < 32; i++)
+		cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL);
+	return cuStreamEndCapture(s, &g) || cuGraphGetNodes(g, nodes, &n) || n != 32 ||
+	       cuGraphInstantiate(exec, g, 0);
+}
+
+/* One batch: 32 launches, or the graph (its nodes' parameters set again first). */
+static int batch(CUstream s, CUfunction f, void **args, CUgraphExec exec, const CUgraphNode *nodes)
+{
+	CUDA_KERNEL_NODE_PARAMS p = {.func = f, .gridDimX = blocks, .gridDimY = 1, .gridDimZ = 1,
+				     .blockDimX = 128, .blockDimY = 1, .blockDimZ = 1, .kernelParams = args};
+	int i;
+
+	if (!graph_mode) {
+		for (i = 0; i < 32; i++)
+			if (cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL))
+				return 1;
+		return 0;
+	}
+	for (i = 0; graph_mode == 2 && i < 32; i++)
+		if (cuGraphExecKernelNodeSetParams(exec, nodes[i], &p))
+			return 1;
+	return cuGraphLaunch(exec, s) != CUDA_SUCCESS;
+}
 
 /* The thread's own green context over every SM, current, and the kernel
  * loaded in it (a module belongs to the context it was loaded in). */
@@ -55,18 +94,18 @@ static void *worker(void *out)
 	void *args[2] = {&d, &iters};
 	double start;
 	CUfunction f = spin;
-	int i, warm = !cuCtxSetCurrent(ctx) && !(sms.type && green(&f)) && !cuMemAlloc(&d, 256) &&
-		      !cuStreamCreate(&s, CU_STREAM_NON_BLOCKING) &&
-		      !cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL) && !cuStreamSynchronize(s);
+	CUgraphExec exec = NULL;
+	CUgraphNode nodes[32];
+	int warm = !cuCtxSetCurrent(ctx) && !(sms.type && green(&f)) && !cuMemAlloc(&d, 256) &&
+		   !cuStreamCreate(&s, CU_STREAM_NON_BLOCKING) &&
+		   !(graph_mode && batch_graph(s, f, args, &exec, nodes)) &&
+		   !cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL) && !cuStreamSynchronize(s);
 
 	start = bench_line_wait(&line);
 	if (!warm)
 		return NULL;
 	while (now() < start + duration) {
-		for (i = 0; i < 32; i++)
-			if (cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, s, args, NULL))
-				return NULL;
-		if (cuStreamSynchronize(s))
+		if (batch(s, f, args, exec, nodes) || cuStreamSynchronize(s))
 			return NULL;
 		*kernels += 32;
 	}
@@ -102,6 +141,7 @@ int main(int argc, char **argv)
 	CK(cuCtxSetCurrent(ctx));
 	CK(cuModuleLoadData(&mod, bench_spin_ptx));
 	CK(cuModuleGetFunction(&spin, mod, "spin"));
+	graph_mode = getenv("SMALL_GRAPH") ? atoi(getenv("SMALL_GRAPH")) : 0;
 	if (getenv("SMALL_GREEN") && atoi(getenv("SMALL_GREEN")))
 		CK(cuDeviceGetDevResource(0, &sms, CU_DEV_RESOURCE_TYPE_SM));
 	for (i = 0; i < line.threads; i++)
