@@ -195,16 +195,16 @@ check "... the same process serves on" test "$(servers)" = "$S"
 idle_then_next "after a fault without the standby"
 stop_daemon 10
 
-# 2e. A fault while the standby is still starting (cuInit takes 4 s, so
-# the fault comes before it is ready): the server does not wait for it,
-# but makes itself anew in its own process, and the neighbour is kept.
-FAKECUDA_INIT_DELAY_MS=4000 FAKECUDA_STICKY_FAULTS=1 start_daemon
+# 2e. A fault while the standby is still starting (cuInit takes 3 s, so
+# the fault comes before it is ready): the server waits for it 2 s, then
+# makes itself anew in its own process, and the neighbour is kept.
+FAKECUDA_INIT_DELAY_MS=3000 FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
 server_pid
 timeout 30 "$PROBE" >/dev/null 2>&1
-wait_for "the server to make itself anew without waiting" 15 settled 1
+wait_for "the server to make itself anew after waiting" 20 settled 1
 check "server.log: the standby was not ready, and what the server does instead" \
-	logged "Server +$S\] The standby server process [0-9]+ was not ready within 100 ms of the fault; without it a GPU fault makes the server anew in its own process" server
+	logged "Server +$S\] The standby server process [0-9]+ was not ready within 2000 ms of the fault; without it a GPU fault makes the server anew in its own process" server
 check "... the same process serves on" test "$(servers)" = "$S"
 idle_then_next "after a fault before the standby was ready"
 stop_daemon 10
