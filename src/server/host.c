@@ -497,6 +497,30 @@ void srv_host_save(struct srv_client *c, struct srv_pack *p)
 	}
 }
 
+/* Which step of sharing a range again failed: its address is taken here,
+ * the driver would not page-lock it, or its device pointer moved. */
+static void said_why(struct srv_client *c, const struct srv_host *h, const void *p, CUresult r, CUdeviceptr d)
+{
+	char err[64];
+
+	if (p != (void *)(uintptr_t)h->addr) {
+		omps_log("Client process %d: its host memory at 0x%llx (%llu bytes) cannot be mapped there again: %s",
+			 (int)c->pid, (unsigned long long)h->addr, (unsigned long long)h->bytes,
+			 p == MAP_FAILED ? strerror(errno) : "another address was given");
+		return;
+	}
+	if (r == CUDA_ERROR_INVALID_VALUE) {
+		omps_log("Client process %d: its host memory at 0x%llx has another device address now (0x%llx, was "
+			 "0x%llx)",
+			 (int)c->pid, (unsigned long long)h->addr, (unsigned long long)d,
+			 (unsigned long long)h->device_ptr);
+		return;
+	}
+	srv_driver_strerror(c->srv->drv, r, err, sizeof(err));
+	omps_log("Client process %d: its host memory at 0x%llx (%llu bytes) cannot be page-locked again: %s",
+		 (int)c->pid, (unsigned long long)h->addr, (unsigned long long)h->bytes, err);
+}
+
 /* Each range mapped at its address again and registered; the client
  * cannot be kept if the device pointer it was told moved. */
 const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
@@ -540,6 +564,7 @@ const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
 			continue;
 		}
 		why = "its host memory cannot be shared again at the same address";
+		said_why(c, h, p, r, d);
 		if (r == CUDA_ERROR_INVALID_VALUE) {
 			h->next = c->host.maps; /* dropped with the client */
 			c->host.maps = h;
