@@ -76,10 +76,14 @@ check "crowded with a spinner to spare, likewise" test "$spun" -ge "$most"
 check "crowded without, it sleeps: a tenth of that at most" test $((10 * slept)) -le "$most"
 # waited N ms, C ms of CPU: each wait lasts its 400 ms; after the first
 # (the server advises as its wait starts), the client sleeps at once: under
-# 0.6 of the CPU its own 1 ms spin takes in each uncrowded wait.
-waits_ok() { awk '/^event synchronize: waited/ { if (FILENAME ~ /waits1-0/) { if (!spin || $6 < spin) spin = $6; next }
+# 0.6 of the CPU its own 1 ms spin takes in an uncrowded wait (the middle of
+# its three: on a loaded runner under ASan one spinning wait got 0.56 ms of
+# CPU, the others 1.4-1.7, and the least made the bound fail a sleeping wait).
+waits_ok() { awk '/^event synchronize: waited/ { if (FILENAME ~ /waits1-0/) { s[++k] = $6; next }
 		n++; if ($4 >= 350) long++; if (n > 1) cpu[n] = $6 }
-	END { exit !(n == 3 && long == 3 && spin > 0 && cpu[2] < 0.6 * spin && cpu[3] < 0.6 * spin) }' \
+	END { if (k == 3) spin = s[1] + s[2] + s[3] - (s[1] < s[2] ? (s[1] < s[3] ? s[1] : s[3]) : (s[2] < s[3] ? s[2] : s[3])) \
+		- (s[1] > s[2] ? (s[1] > s[3] ? s[1] : s[3]) : (s[2] > s[3] ? s[2] : s[3]))
+	      exit !(n == 3 && long == 3 && spin > 0 && cpu[2] < 0.6 * spin && cpu[3] < 0.6 * spin) }' \
 	"$TMP/waits1-0.out" "$TMP/waits0-0.out"; }
 check "told the server sleeps, the client does not spin for its reply" waits_ok
 
