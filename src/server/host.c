@@ -556,7 +556,10 @@ const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
 		r = p == (void *)(uintptr_t)h->addr ? drv->ctx_set_current(c->srv->ctx[0]) : CUDA_ERROR_ALREADY_MAPPED;
 		if (r == CUDA_SUCCESS)
 			r = drv->mem_host_register(p, h->bytes, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
-		if (r == CUDA_SUCCESS && (drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS || d != h->device_ptr))
+		/* 0: the driver gave none when it was shared (seen on the H200 when that
+		 * met a fault), and the client was told its host address (srv_host_device_ptr). */
+		if (r == CUDA_SUCCESS && (drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS ||
+					  d != (h->device_ptr ? h->device_ptr : h->addr)))
 			r = CUDA_ERROR_INVALID_VALUE; /* registered, dropped below */
 		if (r == CUDA_SUCCESS) {
 			h->next = c->host.maps;

@@ -209,6 +209,20 @@ check "... the same process serves on" test "$(servers)" = "$S"
 idle_then_next "after a fault before the standby was ready"
 stop_daemon 10
 
+# 2f. Page-locked memory the driver gave no device address for when it
+# was shared (on the H200 when that met a fault): the client was told its
+# host address, and a successor that finds that one keeps the client.
+touch "$TMP/devptr-none"
+FAKECUDA_HOST_DEVPTR_NONE=$TMP/devptr-none FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour idle idle
+server_pid
+check "the driver gave its host memory no device address" test ! -e "$TMP/devptr-none"
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the standby to take over" 10 took_over
+check "server.log: the neighbour kept" logged "Server +$H\] Client \{PID: [0-9]+, ID: 1\} kept: it was idle" server
+idle_then_next "with host memory that had no device address"
+stop_daemon 10
+
 # 2d. The standby maps each of the server's memory chunks as it is made;
 # one that cannot have the server's address window, nor then a chunk's
 # address (FAKECUDA_VA_TAKEN, twice: as the driver where this process has

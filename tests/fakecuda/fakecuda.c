@@ -20,6 +20,8 @@
  *   FAKECUDA_LOAD_LOG=FILE    a line for each module load, for tests to count
  *   FAKECUDA_ACCESS_LOG=FILE  a line for each cuMemSetAccess and cuMemPoolSetAccess: the devices
  *   FAKECUDA_WAIT_LOG=FILE    a line for each stream wait on an event
+ *   FAKECUDA_HOST_DEVPTR_NONE=FILE  while FILE exists, the next cuMemHostGetDevicePointer
+ *                             fails, and FILE goes (once)
  *   FAKECUDA_VA_TAKEN=FILE    while FILE exists, the next cuMemAddressReserve asked for an
  *                             address gives another, as where the real driver has it taken;
  *                             FILE holds how many more times (empty: once), and goes when
@@ -1443,8 +1445,12 @@ CUresult CUDAAPI cuMemHostUnregister(void *p)
 
 CUresult CUDAAPI cuMemHostGetDevicePointer(CUdeviceptr *d, void *p, unsigned int flags)
 {
+	const char *none = getenv("FAKECUDA_HOST_DEVPTR_NONE");
+
 	if (!d || !p || flags)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (none && unlink(none) == 0)
+		return CUDA_ERROR_ILLEGAL_ADDRESS; /* as when a fault meets it */
 	*d = (CUdeviceptr)(uintptr_t)p;
 	return CUDA_SUCCESS;
 }
