@@ -298,6 +298,18 @@ struct omps_call_launch {
 
 #define OMPS_MAX_LAUNCH_ATTRS 8
 
+/* Launches on one stream one after another, as a worker finds them waiting
+ * in a client's ring (the server gathers them; a client may send one too):
+ * count entries, each a uint32_t length, four bytes of zero, then a LAUNCH
+ * record of that length, padded to 8 bytes. The server launches a run of
+ * plain launches as a graph, else each as a LAUNCH. */
+struct omps_call_launch_run {
+	uint32_t count;
+	uint32_t reserved;
+};
+
+#define OMPS_MAX_RUN 32
+
 /* A CUlaunchAttribute, byte for byte: its id, then its value. */
 struct omps_launch_attr {
 	uint32_t id;
@@ -648,7 +660,8 @@ struct omps_reply_link {
 	X(MIPMAP_CREATE, array, mipmap_create, mipmap_create, FIXED, SYNC, "mipmapped array create") /* -> reply_handle */ \
 	X(MIPMAP_LEVEL, array, mipmap_level, mipmap_level, FIXED, SYNC, "mipmapped array level") /* -> reply_handle */ \
 	X(HOST_FUNC_CAPTURE, hostfn, call, hostfn, FIXED, SYNC, "host function, maybe captured") /* -> value: 1 captured */ \
-	X(MEMCPY_PEER, memory, copy_peer, copy_peer, FIXED, ASYNC, "peer copy")
+	X(MEMCPY_PEER, memory, copy_peer, copy_peer, FIXED, ASYNC, "peer copy")                              \
+	X(LAUNCH_RUN, launch, run, launch_run, TAIL, ASYNC, "run of kernel launches") /* entries */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -203,6 +203,49 @@ static int corrupt(void)
 	return -1;
 }
 
+/* The next record at the tail, header checked and copied into *h, padding
+ * at the end of the ring consumed; 0, or -1 (errno EAGAIN or EPROTO). */
+static int next_record(struct omps_ring *r, struct rec *h, uint32_t *pos)
+{
+	for (;;) {
+		uint64_t head = atomic_load_explicit(&r->sh->head, memory_order_acquire);
+		uint64_t avail = head - r->tail;
+		uint32_t total;
+
+		*pos = (uint32_t)(r->tail & (r->size - 1));
+		if (avail == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (avail > r->size || avail % ALIGN || avail < sizeof(*h) || *pos % ALIGN)
+			return corrupt();
+		memcpy(h, r->data + *pos, sizeof(*h)); /* copied once, then trusted */
+		if (h->len > r->size)
+			return corrupt();
+		total = rec_total(h->len);
+		if (total > avail || total > r->size - *pos)
+			return corrupt();
+		if (h->type != REC_PAD)
+			return 0;
+		if (*pos + total != r->size)
+			return corrupt(); /* padding only ever fills the end */
+		r->tail += total;
+		atomic_store(&r->sh->tail, r->tail);
+	}
+}
+
+int64_t omps_ring_peek(struct omps_ring *r, uint32_t *type, void *buf, size_t cap)
+{
+	struct rec h;
+	uint32_t pos;
+
+	if (next_record(r, &h, &pos) < 0)
+		return -1;
+	memcpy(buf, r->data + pos + sizeof(h), h.len < cap ? h.len : cap);
+	*type = h.type;
+	return h.len;
+}
+
 int64_t omps_ring_pop(struct omps_ring *r, uint32_t *type, void *buf, size_t cap)
 {
 	for (;;) {

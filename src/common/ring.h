@@ -60,6 +60,11 @@ int omps_ring_push(struct omps_ring *r, uint32_t type, const void *payload, uint
  * a record larger than cap (the ring is then unusable). */
 int64_t omps_ring_pop(struct omps_ring *r, uint32_t *type, void *buf, size_t cap);
 
+/* Consumer: the next record's type and the first cap bytes of its payload,
+ * left in the ring; returns its payload's length, or -1 as pop does (EAGAIN
+ * when empty). What a peek saw is checked again by the pop that takes it. */
+int64_t omps_ring_peek(struct omps_ring *r, uint32_t *type, void *buf, size_t cap);
+
 /* Consumer: waits until a record is there: spins spin_us microseconds, then
  * sleeps. Returns 1 when there is one, 0 after timeout_ms (-1: forever). */
 int omps_ring_wait_data(struct omps_ring *r, int spin_us, int timeout_ms);

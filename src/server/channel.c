@@ -81,6 +81,7 @@ static void release(struct srv_client *c)
 	pthread_mutex_unlock(&c->run_lock);
 	srv_hostfn_release(c); /* first: its streams must be able to drain */
 	srv_hostfn_drain(c);
+	srv_launch_release(c); /* before its modules: its graphs name their functions */
 	srv_graph_release(c);  /* before its streams: a capture left open ends */
 	srv_module_release(c);
 	srv_link_release(c);
@@ -173,6 +174,64 @@ static void serve_held(struct srv_client *c)
 	srv_dispatch(c, type, c->buf, len);
 }
 
+static int joins(const struct omps_call_launch *first, uint32_t type, int64_t len, const struct omps_call_launch *next)
+{
+	return type == OMPS_CALL_LAUNCH && len >= (int64_t)sizeof(*next) && !next->nattrs &&
+	       next->stream == first->stream && next->dev == first->dev;
+}
+
+/* One entry of a run at off in c->buf, its record already there after the
+ * entry's 8 bytes: the length, the padding zeroed. Returns the next off. */
+static size_t entry(struct srv_client *c, size_t off, uint32_t len)
+{
+	size_t padded = (len + 7u) & ~(size_t)7;
+
+	memcpy(c->buf + off, &len, sizeof(len));
+	memset(c->buf + off + 4, 0, 4);
+	memset(c->buf + off + 8 + len, 0, padded - len);
+	return off + 8 + padded;
+}
+
+/* The LAUNCH just popped into c->buf (n bytes), and the plain launches on
+ * its stream right behind it in the ring, as one LAUNCH_RUN in c->buf
+ * (launch.c sends it to the GPU as graphs). Only what already waits: no
+ * launch is held back to make a run. Returns the record's length, *type
+ * LAUNCH_RUN if more than one joined. */
+static int64_t gather(struct srv_client *c, uint32_t *type, int64_t n)
+{
+	const size_t head = sizeof(struct omps_call_launch_run), cap = c->buf_len;
+	struct omps_call_launch first, next;
+	struct omps_call_launch_run run = {.count = 1};
+	uint32_t t = 0;
+	int64_t len, got;
+	size_t off;
+
+	if (c->srv->runs_off || n < (int64_t)sizeof(first))
+		return n;
+	memcpy(&first, c->buf, sizeof(first));
+	len = omps_ring_peek(&c->req, &t, &next, sizeof(next));
+	if (first.nattrs || !joins(&first, t, len, &next) ||
+	    head + 16 + (size_t)n + (size_t)len + 16 > cap)
+		return n;
+	memmove(c->buf + head + 8, c->buf, (size_t)n);
+	off = entry(c, head, (uint32_t)n);
+	do {
+		got = omps_ring_pop(&c->req, &t, c->buf + off + 8, cap - off - 8);
+		if (got < 0)
+			break; /* the next pop in the loop says what is wrong */
+		if (got != len || t != OMPS_CALL_LAUNCH) { /* its ring changed under the server */
+			srv_give_up(c, "its request ring changed between two reads");
+			break;
+		}
+		off = entry(c, off, (uint32_t)got);
+		run.count++;
+		len = omps_ring_peek(&c->req, &t, &next, sizeof(next));
+	} while (run.count < OMPS_MAX_RUN && joins(&first, t, len, &next) && off + 16 + (size_t)len <= cap);
+	memcpy(c->buf, &run, sizeof(run));
+	*type = OMPS_CALL_LAUNCH_RUN;
+	return (int64_t)off;
+}
+
 /* Serves until the client is idle, then parks it; a worker keeps a client
  * that paused only briefly (its futex), and lets go at once when every
  * thread of the pool is busy, so that the others get their turn. */
@@ -234,6 +293,8 @@ void srv_channel_run(struct srv_client *c)
 			continue;
 		}
 		srv_qos_check(c);
+		if (type == OMPS_CALL_LAUNCH)
+			n = gather(c, &type, n);
 		srv_dispatch(c, type, c->buf, (size_t)n);
 		if (__builtin_expect(c->holding, 0))
 			hold_record(c, type, (uint32_t)n);

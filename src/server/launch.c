@@ -51,7 +51,18 @@ static void launched(struct srv_client *c, const struct srv_function *f, const s
 			m->shared_mem, m->nattrs);
 }
 
+static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data,
+			   size_t len);
+
 void srv_launch_kernel(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data, size_t len)
+{
+	launch_one(c, m, data, len);
+}
+
+/* One launch; what it returned (logged and kept for the client's next
+ * synchronous call when it failed). */
+static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data,
+			   size_t len)
 {
 	struct srv_function *f = srv_function_of(c, m->function);
 	CUlaunchAttribute attrs[OMPS_MAX_LAUNCH_ATTRS];
@@ -67,7 +78,7 @@ void srv_launch_kernel(struct srv_client *c, const struct omps_call_launch *m, c
 
 	if (m->nattrs > OMPS_MAX_LAUNCH_ATTRS || len < attr_bytes || m->args_size != len - attr_bytes) {
 		srv_malformed(c, OMPS_CALL_LAUNCH, sizeof(*m) + len);
-		return;
+		return CUDA_ERROR_INVALID_VALUE;
 	}
 	if (r == CUDA_SUCCESS && m->args_size < f->args_size)
 		r = CUDA_ERROR_INVALID_VALUE;
@@ -75,7 +86,7 @@ void srv_launch_kernel(struct srv_client *c, const struct omps_call_launch *m, c
 		r = c->srv->drv->launch_kernel(f->fn, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1],
 					       m->block[2], m->shared_mem, s, NULL, size ? extra : NULL);
 		launched(c, f, m, r);
-		return;
+		return r;
 	}
 	if (r == CUDA_SUCCESS) {
 		memcpy(attrs, data, attr_bytes);
@@ -95,6 +106,7 @@ void srv_launch_kernel(struct srv_client *c, const struct omps_call_launch *m, c
 		r = c->srv->drv->launch_kernel_ex(&cfg, f->fn, NULL, size ? extra : NULL);
 	}
 	launched(c, f, m, r);
+	return r;
 }
 
 void srv_launch_occupancy(struct srv_client *c, const struct omps_call_occupancy *m)
@@ -134,4 +146,224 @@ void srv_launch_occupancy(struct srv_client *c, const struct omps_call_occupancy
 		r = CUDA_ERROR_INVALID_VALUE;
 	}
 	srv_reply_value(c, r, value);
+}
+
+/* ---- Runs of launches (issue 21)
+ * One process's launch path tops out near 0.6-0.7M small kernels a second
+ * on the H200 however many threads launch, and the same kernels as graph
+ * launches went 40-67 % faster, past NVIDIA MPS, even with every node's
+ * parameters set anew each time (bench/results/2026-12-04-h200-window.md).
+ * So the launches a worker finds waiting in a client's ring, one after
+ * another on one stream (channel.c gathers them into a LAUNCH_RUN), go to
+ * the GPU as graph launches: chains of 2, 4, ... OMPS_MAX_RUN kernel nodes,
+ * made once per client and stream and size, their nodes' parameters set
+ * anew each time. Launches the graphs cannot take (attributes, a stream
+ * being captured, a client with an SM share, whose green context a graph
+ * launch is not known to keep; anything the driver refuses) go one by one
+ * as LAUNCH records do, so every error is said as before. */
+#define RUN_SIZES    5 /* chains of 2, 4, 8, 16, 32 */
+#define RUN_STREAMS  8 /* streams a client keeps graphs for */
+#define RUN_FAILURES 4 /* graphs the driver refused before a client's runs stop */
+
+struct srv_run_graphs {
+	struct srv_run_graphs *next;
+	CUstream stream;
+	CUgraph graph[RUN_SIZES];
+	CUgraphExec exec[RUN_SIZES];
+	CUgraphNode node[RUN_SIZES][OMPS_MAX_RUN];
+};
+
+struct run_entry {
+	struct omps_call_launch m;
+	const unsigned char *args;
+	size_t len;
+};
+
+static void run_graphs_free(struct srv_driver *drv, struct srv_run_graphs *g)
+{
+	for (int i = 0; i < RUN_SIZES; i++) {
+		if (g->exec[i])
+			drv->graph_exec_destroy(g->exec[i]); /* freed by the driver once its launches are done */
+		if (g->graph[i])
+			drv->graph_destroy(g->graph[i]);
+	}
+	free(g);
+}
+
+void srv_launch_release(struct srv_client *c)
+{
+	struct srv_run_graphs *g;
+
+	while ((g = c->runs.by_stream)) {
+		c->runs.by_stream = g->next;
+		run_graphs_free(c->srv->drv, g);
+	}
+}
+
+/* The graphs for stream s, first in the list from now on; NULL if out of
+ * memory. The least used of more than RUN_STREAMS goes. */
+static struct srv_run_graphs *graphs_for(struct srv_client *c, CUstream s)
+{
+	struct srv_run_graphs **pp = &c->runs.by_stream, *g;
+	unsigned n = 0;
+
+	for (; (g = *pp); pp = &g->next, n++)
+		if (g->stream == s) {
+			*pp = g->next;
+			g->next = c->runs.by_stream;
+			c->runs.by_stream = g;
+			return g;
+		}
+	if (n >= RUN_STREAMS) { /* the last one */
+		for (pp = &c->runs.by_stream; (*pp)->next; pp = &(*pp)->next)
+			;
+		run_graphs_free(c->srv->drv, *pp);
+		*pp = NULL;
+	}
+	if (!(g = calloc(1, sizeof(*g))))
+		return NULL;
+	g->stream = s;
+	g->next = c->runs.by_stream;
+	c->runs.by_stream = g;
+	return g;
+}
+
+/* A kernel node's parameters for e; extra and size are the caller's (the
+ * driver copies what they point to). */
+static void node_params(const struct run_entry *e, const struct srv_function *f, void **extra, size_t *size,
+			CUgraphNodeParams *p)
+{
+	*size = f->args_size;
+	extra[0] = CU_LAUNCH_PARAM_BUFFER_POINTER;
+	extra[1] = (void *)e->args;
+	extra[2] = CU_LAUNCH_PARAM_BUFFER_SIZE;
+	extra[3] = size;
+	extra[4] = CU_LAUNCH_PARAM_END;
+	memset(p, 0, sizeof(*p));
+	p->type = CU_GRAPH_NODE_TYPE_KERNEL;
+	p->kernel = (CUDA_KERNEL_NODE_PARAMS_v3){f->fn,		 e->m.grid[0],	e->m.grid[1], e->m.grid[2],
+						 e->m.block[0], e->m.block[1], e->m.block[2], e->m.shared_mem,
+						 NULL,		 *size ? extra : NULL, NULL,	     NULL};
+}
+
+/* The chain of k nodes for e[0..k) made, or its nodes set to them. */
+static CUresult chain(struct srv_client *c, struct srv_run_graphs *g, int size, const struct run_entry *e,
+		      struct srv_function **f, unsigned k)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUgraphNode *node = g->node[size];
+	CUgraphNodeParams p;
+	void *extra[5];
+	size_t bytes;
+	CUresult r = CUDA_SUCCESS;
+	unsigned i;
+
+	if (g->exec[size]) {
+		for (i = 0; i < k && r == CUDA_SUCCESS; i++) {
+			node_params(&e[i], f[i], extra, &bytes, &p);
+			r = drv->graph_exec_node_set_params(g->exec[size], node[i], &p);
+		}
+		return r;
+	}
+	r = drv->graph_create(&g->graph[size], 0);
+	for (i = 0; i < k && r == CUDA_SUCCESS; i++) {
+		node_params(&e[i], f[i], extra, &bytes, &p);
+		r = drv->graph_add_node(&node[i], g->graph[size], i ? &node[i - 1] : NULL, NULL, i ? 1 : 0, &p);
+	}
+	if (r == CUDA_SUCCESS)
+		r = drv->graph_instantiate(&g->exec[size], g->graph[size], 0);
+	if (r != CUDA_SUCCESS) {
+		if (g->graph[size])
+			drv->graph_destroy(g->graph[size]);
+		g->graph[size] = NULL;
+		g->exec[size] = NULL;
+		if (++c->runs.failed == RUN_FAILURES)
+			omps_log("Client process %d: the driver would not make graphs of its launches %u times (last: "
+				 "error %d); they go one by one from now on",
+				 (int)c->pid, RUN_FAILURES, (int)r);
+	}
+	return r;
+}
+
+/* Whether e[0..n) can go as graphs: plain launches of known functions,
+ * whole, on one stream of a device where the client has the whole GPU. */
+static int graphable(struct srv_client *c, const struct run_entry *e, unsigned n, struct srv_function **f)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	int dev = e[0].m.dev;
+
+	if (c->srv->runs_off || c->runs.failed >= RUN_FAILURES || n < 2 || !drv->graph_create ||
+	    !drv->graph_add_node || !drv->graph_exec_node_set_params || dev < 0 ||
+	    dev >= (int)c->srv->devices.ndevices || c->qos.part[dev])
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		f[i] = srv_function_of(c, e[i].m.function);
+		if (!f[i] || e[i].m.nattrs || e[i].m.stream != e[0].m.stream || e[i].m.dev != dev ||
+		    e[i].m.args_size != e[i].len || e[i].m.args_size < f[i]->args_size ||
+		    srv_function_dev(c, f[i]) != dev)
+			return 0;
+	}
+	return 1;
+}
+
+static void one_by_one(struct srv_client *c, const struct run_entry *e, unsigned from, unsigned n)
+{
+	for (unsigned i = from; i < n; i++)
+		if (launch_one(c, &e[i].m, e[i].args, e[i].len) == CUDA_SUCCESS)
+			c->no_hold = 1; /* a later failure cannot be held: this one ran on the old context */
+}
+
+/* As many of e[0..n) as graphs, from the first: how many went. */
+static unsigned as_graphs(struct srv_client *c, const struct run_entry *e, unsigned n)
+{
+	struct srv_function *f[OMPS_MAX_RUN];
+	struct srv_run_graphs *g;
+	unsigned done = 0, k;
+	int size;
+	CUstream s;
+
+	if (!graphable(c, e, n, f) || srv_stream(c, e[0].m.stream, e[0].m.dev, &s) != CUDA_SUCCESS ||
+	    srv_capturing(c, s) || !(g = graphs_for(c, s)))
+		return 0;
+	while (n - done >= 2) {
+		for (size = RUN_SIZES - 1; (2u << size) > n - done; size--)
+			;
+		k = 2u << size;
+		if (chain(c, g, size, e + done, f + done, k) != CUDA_SUCCESS ||
+		    c->srv->drv->graph_launch(g->exec[size], s) != CUDA_SUCCESS)
+			break; /* these go one by one, and say why */
+		atomic_fetch_add(&c->srv->runs_launched, 1);
+		done += k;
+	}
+	if (done)
+		c->no_hold = 1;
+	return done;
+}
+
+void srv_launch_run(struct srv_client *c, const struct omps_call_launch_run *m, const unsigned char *data, size_t len)
+{
+	struct run_entry e[OMPS_MAX_RUN];
+	size_t off = 0;
+	unsigned i;
+
+	for (i = 0; i < m->count && m->count <= OMPS_MAX_RUN; i++) {
+		uint32_t n = 0;
+
+		if (len - off < 8)
+			break;
+		memcpy(&n, data + off, sizeof(n));
+		off += 8;
+		if (n < sizeof(e[i].m) || n > len - off || ((n + 7u) & ~7u) > len - off)
+			break;
+		memcpy(&e[i].m, data + off, sizeof(e[i].m));
+		e[i].m.dev = srv_view_dev(c, e[i].m.dev); /* as dispatch does a LAUNCH's */
+		e[i].args = data + off + sizeof(e[i].m);
+		e[i].len = n - sizeof(e[i].m);
+		off += (n + 7u) & ~7u;
+	}
+	if (!m->count || i != m->count || off != len) {
+		srv_malformed(c, OMPS_CALL_LAUNCH_RUN, sizeof(*m) + len);
+		return;
+	}
+	one_by_one(c, e, as_graphs(c, e, m->count), m->count);
 }

@@ -197,6 +197,10 @@ struct srv_client {
 	CUevent legacy[OMPS_MAX_DEVICES];      /* orders it with the blocking streams */
 	struct srv_object *streams, *events;
 	uint32_t nstreams, nevents;
+	struct { /* launch.c: graphs that launch runs of its kernels, by stream */
+		struct srv_run_graphs *by_stream; /* the one used last first */
+		unsigned failed;		  /* graphs the driver would not make */
+	} runs;
 	struct { /* graph.c */
 		struct srv_object *graphs, *execs; /* CUgraph, CUgraphExec */
 		struct srv_object *nodes;	   /* CUgraphNode of graphs built node by node */
@@ -287,6 +291,8 @@ struct srv_state {
 	const char *exit_why;	/* the daemon said to exit now: why, for each client's log line */
 	uint64_t host_bytes_max; /* bytes of host memory one client may share (OPENMPS_CLIENT_HOST_MEMORY_MB) */
 	struct srv_shared_module *shared_modules; /* module.c */
+	int runs_off;		      /* OPENMPS_LAUNCH_RUNS=0: each launch on its own (launch.c) */
+	atomic_ulong runs_launched;   /* runs launched as graphs, for tests */
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* clients' stream-ordered memory (memory.c) */
 	struct srv_arena *arena[OMPS_MAX_DEVICES]; /* clients' cuMemAlloc memory (arena.c) */
 	struct srv_workers workers;
@@ -537,6 +543,8 @@ uint32_t srv_object_add(struct srv_object **tab, uint32_t *n, void *obj, int dev
 
 /* graph.c */
 void srv_graph_release(struct srv_client *c);
+/* launch.c: the graphs its runs of launches used (before its modules go). */
+void srv_launch_release(struct srv_client *c);
 /* It holds a graph or an executable graph, or has a capture under way: what
  * it frees is then retired, not given back (memory.c), and a module it
  * unloads kept (module.c), since their work may still name them. */

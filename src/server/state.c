@@ -39,6 +39,8 @@ int srv_state_init(struct srv_state *s, struct srv_driver *drv, char *err, size_
 	s->drv = drv;
 	s->host_maps_max = host_maps_max();
 	s->host_bytes_max = host_bytes_max();
+	/* OPENMPS_LAUNCH_RUNS=0: every launch on its own, never as a graph (launch.c). */
+	s->runs_off = !omps_env_range("OPENMPS_LAUNCH_RUNS", 0, 1, "", 1);
 	pthread_mutex_init(&s->pool_lock, NULL);
 	pthread_mutex_init(&s->modules_lock, NULL);
 	pthread_mutex_init(&s->ipc_lock, NULL);

@@ -66,6 +66,13 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 		srv_fault_queued(c, 1); /* work on the GPU that no one waited for yet */
 	if (type == OMPS_CALL_LAUNCH) {
 		bump(&c->stats.kernels, 1);
+	} else if (type == OMPS_CALL_LAUNCH_RUN) { /* each launch is a call of the client's */
+		struct omps_call_launch_run m;
+
+		memcpy(&m, rec, sizeof(m));
+		m.count = m.count > OMPS_MAX_RUN ? 1 : m.count; /* malformed: refused by its handler */
+		bump(&c->stats.calls, m.count - (m.count > 0));
+		bump(&c->stats.kernels, m.count);
 	} else if (type == OMPS_CALL_GRAPH_LAUNCH) {
 		bump(&c->stats.graphs, 1);
 	} else if (copy_bytes(type, rec, &bytes)) {

@@ -15,6 +15,7 @@
 	X(ring_park) \
 	X(ring_interrupt) \
 	X(ring_basic) \
+	X(ring_peek) \
 	X(ring_corruption) \
 	X(ring_two_processes) \
 	X(settings_atp) \
@@ -33,6 +34,8 @@
 	X(server_arena_blocks) \
 	X(server_arena_chunks) \
 	X(server_arena_window) \
+	X(server_launch_runs) \
+	X(server_launch_run_malformed) \
 	X(server_module_function_count) \
 	X(server_module_function_name) \
 	X(server_link_refusals) \

@@ -88,6 +88,37 @@ TEST(ring_basic)
 	munmap(mem, omps_ring_bytes(1024));
 }
 
+/* A peek shows the next record, whole or its first bytes, and leaves it
+ * for the pop; across the ring's end (padding) as elsewhere. */
+TEST(ring_peek)
+{
+	struct omps_ring r;
+	unsigned char buf[512], part[4];
+	void *mem = shared(omps_ring_bytes(1024));
+	uint32_t type = 0;
+	uint64_t seq;
+	int bad = 0;
+
+	ASSERT_EQ(omps_ring_init(&r, mem, 1024), 0);
+	ASSERT_EQ(omps_ring_peek(&r, &type, buf, sizeof(buf)), -1);
+	ASSERT_EQ(errno, EAGAIN);
+	for (seq = 0; seq < 2000 && !bad; seq++) {
+		unsigned char rec[256];
+		uint32_t len = fill(rec, seq);
+
+		bad |= omps_ring_push(&r, (uint32_t)seq & 0xff, rec, len, 0) != 0;
+		type = 0;
+		bad |= omps_ring_peek(&r, &type, part, sizeof(part)) != len || type != (seq & 0xff) ||
+		       memcmp(part, rec, sizeof(part)); /* its first bytes only */
+		bad |= omps_ring_peek(&r, &type, buf, sizeof(buf)) != len || memcmp(buf, rec, len);
+		bad |= !matches(buf, omps_ring_pop(&r, &type, buf, sizeof(buf)), seq); /* still there */
+	}
+	ASSERT(!bad);
+	ASSERT_EQ(omps_ring_peek(&r, &type, buf, sizeof(buf)), -1);
+	ASSERT_EQ(errno, EAGAIN);
+	munmap(mem, omps_ring_bytes(1024));
+}
+
 /* A hostile producer writes what it likes into shared memory: the consumer
  * must say EPROTO, never read outside the ring. */
 TEST(ring_corruption)

@@ -341,6 +341,120 @@ TEST(server_arena_window)
 	unsetenv(SRV_ARENA_WINDOWS_ENV);
 }
 
+/* The client's function "twice" (fakecuda: doubles the first n words at
+ * p), loaded in a module of its own; *args_size: its packed arguments. */
+static uint32_t twice(struct srv_client *c, uint32_t *args_size)
+{
+	static const char image[] = "// fakecuda\n";
+	struct omps_call_module_load load = {.dev = 0, .bytes = sizeof(image) - 1};
+	struct omps_call_get_function gf = {.name = "twice"};
+	static struct omps_reply_function fr;
+	struct omps_reply_handle h;
+
+	ASSERT_EQ(call(c, OMPS_CALL_IMAGE_DATA, image, sizeof(image) - 1, &h, sizeof(h)), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_MODULE_LOAD, &load, sizeof(load), &h, sizeof(h)), sizeof(h));
+	ASSERT_EQ(h.r.result, CUDA_SUCCESS);
+	gf.module = h.handle;
+	ASSERT_EQ(call(c, OMPS_CALL_GET_FUNCTION, &gf, sizeof(gf), &fr, sizeof(fr)), sizeof(fr));
+	ASSERT_EQ(fr.r.result, CUDA_SUCCESS);
+	*args_size = 0;
+	for (uint32_t i = 0; i < fr.nparams; i++)
+		if (fr.params[i].offset + fr.params[i].size > *args_size)
+			*args_size = fr.params[i].offset + fr.params[i].size;
+	return fr.handle;
+}
+
+/* Launches of twice on a stream, posted into the client's ring as its
+ * shim would, and served as a worker serves them. */
+static void post_twice(struct srv_client *c, uint32_t fn, uint32_t args_size, CUdeviceptr p, unsigned k,
+		       uint32_t stream, const struct omps_call_memset *then)
+{
+	struct omps_ring prod;
+	unsigned char rec[sizeof(struct omps_call_launch) + 64] = {0};
+	struct omps_call_launch m = {.function = fn, .grid = {1, 1, 1}, .block = {16, 1, 1}, .args_size = args_size,
+				     .stream = stream};
+	uint32_t n = 16;
+
+	ASSERT_EQ(omps_ring_attach(&prod, c->map, c->map_len / 2), 0);
+	memcpy(rec, &m, sizeof(m));
+	memcpy(rec + sizeof(m), &p, sizeof(p));
+	memcpy(rec + sizeof(m) + 8, &n, sizeof(n));
+	for (unsigned i = 0; i < k; i++)
+		ASSERT_EQ(omps_ring_push(&prod, OMPS_CALL_LAUNCH, rec, sizeof(m) + args_size, 0), 0);
+	if (then) { /* a memset between two runs: neither crosses it */
+		ASSERT_EQ(omps_ring_push(&prod, OMPS_CALL_MEMSET, then, sizeof(*then), 0), 0);
+		for (unsigned i = 0; i < k; i++)
+			ASSERT_EQ(omps_ring_push(&prod, OMPS_CALL_LAUNCH, rec, sizeof(m) + args_size, 0), 0);
+	}
+	srv_channel_run(c); /* serves what is there, and parks */
+}
+
+/* Launches waiting one after another on a stream go to the GPU as graphs
+ * (runs of 2 to 32 kernels; 13 = 8 + 4 + 1), each kernel once and in order;
+ * OPENMPS_LAUNCH_RUNS=0 launches each on its own, to the same result. */
+TEST(server_launch_runs)
+{
+	struct omps_call_alloc a = {.dev = 0, .bytes = 64};
+	struct omps_call_memset set3 = {.value = 3, .elem = 4, .count = 16};
+	struct omps_reply_ptr p;
+	struct srv_client *c;
+	uint32_t fn, args_size, *w;
+
+	for (int off = 0; off < 2; off++) {
+		if (off)
+			setenv("OPENMPS_LAUNCH_RUNS", "0", 1);
+		memset(&st, 0, sizeof(st));
+		server_up();
+		c = client(NULL);
+		ASSERT_EQ(srv_workers_park(c, 1), 0);
+		fn = twice(c, &args_size);
+		ASSERT_LE(args_size, 64);
+		ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+		ASSERT_EQ(p.r.result, CUDA_SUCCESS);
+		w = (uint32_t *)(uintptr_t)p.ptr; /* fakecuda's device memory is this process's */
+		set3.ptr = p.ptr;
+		for (int i = 0; i < 16; i++)
+			w[i] = 1;
+		post_twice(c, fn, args_size, p.ptr, 13, 0, NULL);
+		ASSERT_UEQ(atomic_load(&st.runs_launched), off ? 0 : 2);
+		ASSERT_UEQ(w[0], 1u << 13); /* each launch ran once */
+		ASSERT_UEQ(w[15], 1u << 13);
+		ASSERT_UEQ(c->stats.kernels, 13); /* each counted */
+		post_twice(c, fn, args_size, p.ptr, 8, 0, NULL); /* the graph of 8 made before, set anew */
+		ASSERT_UEQ(atomic_load(&st.runs_launched), off ? 0 : 3);
+		ASSERT_UEQ(w[3], 1u << 21);
+		post_twice(c, fn, args_size, p.ptr, 4, 0, &set3);
+		ASSERT_UEQ(atomic_load(&st.runs_launched), off ? 0 : 5);
+		ASSERT_UEQ(w[7], 3u << 4); /* 4 after the memset, none before it */
+		ASSERT_EQ(c->dead, 0);
+		leave(c);
+	}
+	unsetenv("OPENMPS_LAUNCH_RUNS");
+}
+
+/* A run a client sends itself is checked entry by entry: one that runs
+ * past the record, or a count that does not match, ends the client. */
+TEST(server_launch_run_malformed)
+{
+	unsigned char rec[64] = {0};
+	struct omps_call_launch_run *run = (void *)rec;
+	uint32_t len = 200;
+	struct srv_client *c;
+
+	server_up();
+	c = client(NULL);
+	run->count = 1;
+	memcpy(rec + sizeof(*run), &len, sizeof(len)); /* an entry of 200 bytes in 64 */
+	ASSERT_EQ(call(c, OMPS_CALL_LAUNCH_RUN, rec, sizeof(rec), NULL, 0), -1);
+	ASSERT_EQ(c->dead, 1);
+	leave(c);
+	c = client(NULL);
+	run->count = 0;
+	ASSERT_EQ(call(c, OMPS_CALL_LAUNCH_RUN, rec, sizeof(*run), NULL, 0), -1);
+	ASSERT_EQ(c->dead, 1);
+	leave(c);
+}
+
 /* A module's functions, counted by the driver behind the server: a call
  * added to the table as docs/architecture.md's layout section shows. */
 TEST(server_module_function_count)
