@@ -44,7 +44,10 @@ took_over() {
 }
 
 neighbour() { # neighbour NAME MODE: started, and ready
-	rm -f "$TMP/go-$1"
+	# The last case's output goes first: the shell opens the new one only
+	# as the probe starts, and a "ready" left in it made a neighbour that
+	# had not begun look ready; the fault then met its first cuMemAlloc (700).
+	rm -f "$TMP/go-$1" "$TMP/$1.out"
 	timeout 60 "$PROBE" --$2 "$TMP/go-$1" >"$TMP/$1.out" 2>&1 &
 	eval "$1=\$!"
 	wait_for "the $1 neighbour to be ready" 20 grep -q "ready" "$TMP/$1.out"
@@ -271,6 +274,7 @@ stop_daemon 10
 # server finds the poison as it greets the client and makes itself anew;
 # the client's shim asks again and is served; it never sees the fault.
 FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=20000 start_daemon
+rm -f "$TMP/late-culprit.out" # as neighbour() does: no "launched" left from before
 timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
 culprit=$!
 wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
@@ -294,6 +298,7 @@ stop_daemon 10
 FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=20000 start_daemon
 neighbour idle idle
 server_pid
+rm -f "$TMP/late-culprit.out" # as neighbour() does: no "launched" left from before
 timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
 culprit=$!
 wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
