@@ -184,19 +184,25 @@ check "its descriptors after each fault as after the first ($fds1)" test $same =
 check "no standby was started" not_logged "Server +$S\] Standby server process" server
 idle_then_next "after three faults in the same process"
 stop_daemon 10
+# A fault the server meets without a standby (it went: why): it makes
+# itself anew in its own process within SECONDS, says why, the same pid
+# serves on, and the idle neighbour is kept (WHEN).
+anew_without_standby() { # anew_without_standby SECONDS WHY WHEN
+	timeout 30 "$PROBE" >/dev/null 2>&1
+	wait_for "the server to make itself anew $3" "$1" settled 1
+	check "server.log: why there was no standby, and what the server does instead" \
+		logged "Server +$S\] The standby server process [0-9]+ $2; without it a GPU fault makes the server anew in its own process" server
+	check "... the same process serves on" test "$(servers)" = "$S"
+	idle_then_next "$3"
+	stop_daemon 10
+}
 ready0=$(count "Standby +[0-9]+\] Standing by")
 FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
 server_pid
 wait_for "the standby to be ready" 10 since "Standby +[0-9]+\] Standing by" "$ready0" 1
 pkill -9 -P "$S" -f -- "--standby"
-timeout 30 "$PROBE" >/dev/null 2>&1
-wait_for "the server to make itself anew without its standby" 10 settled 1
-check "server.log: the standby is gone, and what the server does instead" \
-	logged "Server +$S\] The standby server process [0-9]+ (is gone \(server.log says why\)|could not be handed the clients); without it a GPU fault makes the server anew in its own process" server
-check "... the same process serves on" test "$(servers)" = "$S"
-idle_then_next "after a fault without the standby"
-stop_daemon 10
+anew_without_standby 10 "(is gone \(server.log says why\)|could not be handed the clients)" "after a fault without the standby"
 
 # 2e. A fault while the standby is still starting (cuInit takes 3 s, so
 # the fault comes before it is ready): the server waits for it 2 s, then
@@ -204,13 +210,7 @@ stop_daemon 10
 FAKECUDA_INIT_DELAY_MS=3000 FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
 server_pid
-timeout 30 "$PROBE" >/dev/null 2>&1
-wait_for "the server to make itself anew after waiting" 20 settled 1
-check "server.log: the standby was not ready, and what the server does instead" \
-	logged "Server +$S\] The standby server process [0-9]+ was not ready within 2000 ms of the fault; without it a GPU fault makes the server anew in its own process" server
-check "... the same process serves on" test "$(servers)" = "$S"
-idle_then_next "after a fault before the standby was ready"
-stop_daemon 10
+anew_without_standby 20 "was not ready within 2000 ms of the fault" "after a fault before the standby was ready"
 
 # 2f. Page-locked memory the driver gave no device address for when it
 # was shared (on the H200 when that met a fault): the client was told its
