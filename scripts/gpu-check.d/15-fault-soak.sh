@@ -12,20 +12,39 @@
 # fault is handed to the standby the last server started (standby.c), so
 # the server's pid changes; OPENMPS_FAULT_STANDBY=0 in the environment
 # makes the server anew in its own process instead; FAULT_SOAK_READY=1
-# waits for each server's standby before its fault.
+# waits for each server's standby before its fault. SOAK_SUITE=1: the busy
+# neighbours run the GPU suite's programs (tests/gpu/build-suite), each
+# neighbour from its own place in the list, rather than vector_add; each
+# failed run is then told apart by its pid in server.log: work in flight
+# at a fault (its error is its to see), not kept (and why), or neither.
 K=$(mktemp -d /tmp/omps-soak.XXXX)
 {
 	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu ||
 		echo "soak: build failed"
+	progs=(vector_add)
+	[ "${SOAK_SUITE:-0}" = 1 ] && mapfile -t progs < <(tests/gpu/build-suite "$K")
 	export OPENMPS_PIPE_DIRECTORY=$K/pipe OPENMPS_LOG_DIRECTORY=$K/log
 	"$B/openmps-control" -d
 	run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 timeout 60 "$@"; }
+	# One run of program $1 through openmps: "PID NAME pass|fail", its
+	# output in $2 (the pid is the client's: bash execs the program).
+	one() {
+		run bash -c 'echo "pid $$"; exec "$@"' _ "$K/$1" >"$2" 2>&1
+		local st=$? pid
+		pid=$(sed -n 's/^pid //p' "$2" | head -1)
+		if [ $st = 0 ] && { [ "$1" = vector_add ] || { grep -q ": PASS" "$2" && ! grep -q ": FAIL" "$2"; }; }; then
+			echo "$pid $1 pass"
+		else
+			echo "$pid $1 fail"
+		fi
+	}
 	run "$K/fault" neighbour "$K/go" >"$K/idle.out" 2>&1 &
 	idle=$!
 	for i in $(seq 100); do grep -q filled "$K/idle.out" 2>/dev/null && break; sleep 0.1; done
 	for n in $(seq "${NEIGHBOURS:-8}"); do
-		(while [ ! -e "$K/stop" ]; do
-			run "$K/vector_add" >/dev/null 2>&1 && echo pass || echo fail
+		(k=$((n * 7)); while [ ! -e "$K/stop" ]; do
+			one "${progs[$((k % ${#progs[@]}))]}" "$K/run-$n.out"
+			k=$((k + 1))
 		done >"$K/busy-$n.out") &
 	done
 	sleep 2
@@ -52,14 +71,25 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	touch "$K/stop" "$K/go"
 	wait $idle
 	wait
-	after=$(for n in $(seq "${NEIGHBOURS:-8}"); do run "$K/vector_add" >/dev/null 2>&1 && echo pass; done | wc -l)
+	after=$(for n in $(seq "${NEIGHBOURS:-8}"); do one vector_add "$K/after.out"; done | grep -c ' pass$')
 	gpu1=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
 	S1=$(echo get_server_list | "$B/openmps-control")
 	fd1=$(ls /proc/"$S1"/fd 2>/dev/null | wc -l) rss1=$(awk '/VmRSS/ {print $2}' /proc/"$S1"/status 2>/dev/null)
 	echo "soak: ${FAULT_SOAK:-100} faults, $(grep -c 'Server made anew' "$K/log/server.log") handed over ($(grep -c 'Handed over to the standby' "$K/log/server.log") to a standby, $(grep -c 'Making the server anew in this process' "$K/log/server.log") in the same process), server $S then $S1"
 	echo "soak: idle neighbour: $(tail -1 "$K/idle.out")"
-	echo "soak: busy neighbours' runs: $(cat "$K"/busy-*.out | grep -c pass) passed, $(cat "$K"/busy-*.out | grep -c fail) failed; after the last fault $after of ${NEIGHBOURS:-8} passed"
+	echo "soak: busy neighbours' runs (${#progs[@]} programs): $(cat "$K"/busy-*.out | grep -c ' pass$') passed, $(cat "$K"/busy-*.out | grep -c ' fail$') failed; after the last fault $after of ${NEIGHBOURS:-8} passed"
+	# Each failed run by its pid: in flight at a fault, not kept, or neither.
 	L=$K/log/server.log
+	grep -o 'Clients with work on the GPU since their last synchronize: [^;]*' "$L" | grep -oE '[0-9]+ \(ID' |
+		awk '{print $1}' | sort -u >"$K/inflight"
+	grep -oE 'Client process [0-9]+ \(ID [0-9]+\) (cannot be kept|could not be kept after the fault): [^;]*' "$L" |
+		sed -E 's/Client process ([0-9]+) \(ID [0-9]+\) [a-z ]+kept( after the fault)?: /\1 /' >"$K/notkept"
+	cat "$K"/busy-*.out | awk '$3 == "fail"' | while read -r pid prog st; do
+		if grep -qx "$pid" "$K/inflight"; then echo "inflight"
+		elif w=$(awk -v p="$pid" '$1 == p {$1 = ""; print; exit}' "$K/notkept") && [ -n "$w" ]; then echo "notkept$w"
+		else echo "other $prog (pid $pid)"; fi
+	done >"$K/failed"
+	echo "soak: failed runs: $(grep -c '^inflight' "$K/failed") had work in flight at a fault (theirs to see), $(grep -c '^notkept' "$K/failed") were not kept ($(sed -n 's/^notkept *//p' "$K/failed" | sort | uniq -c | sort -rn | head -4 | xargs)), $(grep -c '^other' "$K/failed") failed otherwise ($(sed -n 's/^other //p' "$K/failed" | head -6 | xargs))"
 	echo "soak: faults seen by kind: $(grep -o 'poisoned the shared context of device [0-9]*: CUDA_ERROR_[A-Z_]*' "$L" |
 		sed 's/.*CUDA_ERROR_//' | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
 	echo "soak: chunks mapped ahead by the standby: $(grep -o '[0-9]* of [0-9]* client memory chunks were mapped ahead' "$K/log/server.log" | awk '{a += $1; n += $3} END {printf "%d of %d", a, n}'); standbys that could not map one: $(grep -c 'Cannot map the server' "$K/log/server.log"); what held the addresses: $(grep -o 'this process has: .*' "$K/log/server.log" | awk '{print $NF}' | sort | uniq -c | xargs)"
