@@ -203,6 +203,18 @@ static int corrupt(void)
 	return -1;
 }
 
+/* The consumer takes total bytes: the producer, if it sleeps for room,
+ * is woken. */
+static void advance(struct omps_ring *r, uint32_t total)
+{
+	r->tail += total;
+	atomic_store(&r->sh->tail, r->tail);
+	if (atomic_load(&r->sh->producer_sleeping)) {
+		atomic_store(&r->sh->producer_sleeping, 0);
+		futex_wake(&r->sh->producer_sleeping);
+	}
+}
+
 /* The next record at the tail, header checked and copied into *h, padding
  * at the end of the ring consumed; 0, or -1 (errno EAGAIN or EPROTO). */
 static int next_record(struct omps_ring *r, struct rec *h, uint32_t *pos)
@@ -229,8 +241,7 @@ static int next_record(struct omps_ring *r, struct rec *h, uint32_t *pos)
 			return 0;
 		if (*pos + total != r->size)
 			return corrupt(); /* padding only ever fills the end */
-		r->tail += total;
-		atomic_store(&r->sh->tail, r->tail);
+		advance(r, total);
 	}
 }
 
@@ -248,43 +259,19 @@ int64_t omps_ring_peek(struct omps_ring *r, uint32_t *type, void *buf, size_t ca
 
 int64_t omps_ring_pop(struct omps_ring *r, uint32_t *type, void *buf, size_t cap)
 {
-	for (;;) {
-		uint64_t head = atomic_load_explicit(&r->sh->head, memory_order_acquire);
-		uint64_t avail = head - r->tail;
-		uint32_t pos = (uint32_t)(r->tail & (r->size - 1)), total;
-		struct rec h;
+	struct rec h;
+	uint32_t pos;
 
-		if (avail == 0) {
-			errno = EAGAIN;
-			return -1;
-		}
-		if (avail > r->size || avail % ALIGN || avail < sizeof(h) || pos % ALIGN)
-			return corrupt();
-		memcpy(&h, r->data + pos, sizeof(h)); /* copied once, then trusted */
-		if (h.len > r->size)
-			return corrupt();
-		total = rec_total(h.len);
-		if (total > avail || total > r->size - pos)
-			return corrupt();
-		if (h.type != REC_PAD) {
-			if (h.len > cap) {
-				errno = EMSGSIZE;
-				return -1;
-			}
-			memcpy(buf, r->data + pos + sizeof(h), h.len);
-			*type = h.type;
-		} else if (pos + total != r->size) {
-			return corrupt(); /* padding only ever fills the end */
-		}
-		r->tail += total;
-		atomic_store(&r->sh->tail, r->tail);
-		if (atomic_load(&r->sh->producer_sleeping)) {
-			atomic_store(&r->sh->producer_sleeping, 0);
-			futex_wake(&r->sh->producer_sleeping);
-		}
-		if (h.type != REC_PAD)
-			return h.len;
+	if (next_record(r, &h, &pos) < 0)
+		return -1;
+	if (h.len > cap) {
+		errno = EMSGSIZE;
+		return -1;
 	}
+	memcpy(buf, r->data + pos + sizeof(h), h.len);
+	*type = h.type;
+	advance(r, rec_total(h.len));
+	return h.len;
 }
 
 /* The shared wait: spin on ready(), then announce sleep in *word, recheck,
