@@ -417,13 +417,20 @@ int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes)
 	return srv_host_device_ptr(c, addr, bytes) != 0;
 }
 
+/* Where the device sees the range, as the client was told: the driver's
+ * address, or (none given: 0) its host address. */
+static uint64_t device_base(const struct srv_host *h)
+{
+	return h->device_ptr ? h->device_ptr : h->addr;
+}
+
 uint64_t srv_host_device_ptr_locked(struct srv_client *c, uint64_t addr, uint64_t bytes)
 {
 	struct srv_host *h;
 
 	for (h = c->host.maps; h; h = h->next)
 		if (srv_span_holds(h->addr, h->bytes, addr, bytes))
-			return h->device_ptr ? h->device_ptr + (addr - h->addr) : addr;
+			return device_base(h) + (addr - h->addr);
 	return 0;
 }
 
@@ -513,7 +520,7 @@ static void said_why(struct srv_client *c, const struct srv_host *h, const void 
 		omps_log("Client process %d: its host memory at 0x%llx has another device address now (0x%llx, was "
 			 "0x%llx)",
 			 (int)c->pid, (unsigned long long)h->addr, (unsigned long long)d,
-			 (unsigned long long)h->device_ptr);
+			 (unsigned long long)device_base(h));
 		return;
 	}
 	srv_driver_strerror(c->srv->drv, r, err, sizeof(err));
@@ -556,10 +563,10 @@ const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
 		r = p == (void *)(uintptr_t)h->addr ? drv->ctx_set_current(c->srv->ctx[0]) : CUDA_ERROR_ALREADY_MAPPED;
 		if (r == CUDA_SUCCESS)
 			r = drv->mem_host_register(p, h->bytes, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
-		/* 0: the driver gave none when it was shared (seen on the H200 when that
-		 * met a fault), and the client was told its host address (srv_host_device_ptr). */
-		if (r == CUDA_SUCCESS && (drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS ||
-					  d != (h->device_ptr ? h->device_ptr : h->addr)))
+		/* As the client was told: the driver gave none when it was shared
+		 * (seen on the H200 when that met a fault) and it was told its host address. */
+		if (r == CUDA_SUCCESS &&
+		    (drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS || d != device_base(h)))
 			r = CUDA_ERROR_INVALID_VALUE; /* registered, dropped below */
 		if (r == CUDA_SUCCESS) {
 			h->next = c->host.maps;
