@@ -309,6 +309,8 @@ struct omps_call_launch_run {
 };
 
 #define OMPS_MAX_RUN 32
+/* The bytes a LAUNCH_RUN's entry for a LAUNCH record of len bytes takes. */
+#define OMPS_RUN_ENTRY(len) (8 + (((size_t)(len) + 7) & ~(size_t)7))
 
 /* A CUlaunchAttribute, byte for byte: its id, then its value. */
 struct omps_launch_attr {

@@ -184,12 +184,10 @@ static int joins(const struct omps_call_launch *first, uint32_t type, int64_t le
  * entry's 8 bytes: the length, the padding zeroed. Returns the next off. */
 static size_t entry(struct srv_client *c, size_t off, uint32_t len)
 {
-	size_t padded = (len + 7u) & ~(size_t)7;
-
 	memcpy(c->buf + off, &len, sizeof(len));
 	memset(c->buf + off + 4, 0, 4);
-	memset(c->buf + off + 8 + len, 0, padded - len);
-	return off + 8 + padded;
+	memset(c->buf + off + 8 + len, 0, OMPS_RUN_ENTRY(len) - 8 - len);
+	return off + OMPS_RUN_ENTRY(len);
 }
 
 /* The LAUNCH just popped into c->buf (n bytes), and the plain launches on

@@ -122,16 +122,7 @@ static CUresult node_params(struct srv_client *c, const struct omps_call_graph_n
 			return CUDA_ERROR_INVALID_HANDLE;
 		if (m->args_size < f->args_size)
 			return CUDA_ERROR_INVALID_VALUE;
-		*args_size = f->args_size;
-		extra[0] = CU_LAUNCH_PARAM_BUFFER_POINTER;
-		extra[1] = (void *)args;
-		extra[2] = CU_LAUNCH_PARAM_BUFFER_SIZE;
-		extra[3] = args_size;
-		extra[4] = CU_LAUNCH_PARAM_END;
-		p->type = CU_GRAPH_NODE_TYPE_KERNEL;
-		p->kernel = (CUDA_KERNEL_NODE_PARAMS_v3){f->fn, m->grid[0], m->grid[1], m->grid[2], m->block[0],
-							  m->block[1], m->block[2], m->shared_mem, NULL,
-							  f->args_size ? extra : NULL, NULL, NULL};
+		srv_function_node(f, m->grid, m->block, m->shared_mem, args, extra, args_size, p);
 		return CUDA_SUCCESS;
 	case OMPS_NODE_MEMSET:
 		if ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->width > UINT64_MAX / m->elem ||

@@ -51,14 +51,6 @@ static void launched(struct srv_client *c, const struct srv_function *f, const s
 			m->shared_mem, m->nattrs);
 }
 
-static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data,
-			   size_t len);
-
-void srv_launch_kernel(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data, size_t len)
-{
-	launch_one(c, m, data, len);
-}
-
 /* One launch; what it returned (logged and kept for the client's next
  * synchronous call when it failed). */
 static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data,
@@ -67,10 +59,9 @@ static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *
 	struct srv_function *f = srv_function_of(c, m->function);
 	CUlaunchAttribute attrs[OMPS_MAX_LAUNCH_ATTRS];
 	size_t attr_bytes = (size_t)m->nattrs * sizeof(attrs[0]);
-	size_t size = f ? f->args_size : 0; /* the layout's size, whatever the client's buffer */
 	const unsigned char *args = data + (m->nattrs <= OMPS_MAX_LAUNCH_ATTRS ? attr_bytes : 0);
-	void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)args, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
-			 CU_LAUNCH_PARAM_END};
+	size_t size; /* the layout's, whatever the client's buffer */
+	void *extra[5], **ex = f ? srv_function_extra(f, args, extra, &size) : NULL;
 	CUlaunchConfig cfg;
 	uint32_t i;
 	CUstream s;
@@ -84,7 +75,7 @@ static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && !m->nattrs) {
 		r = c->srv->drv->launch_kernel(f->fn, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1],
-					       m->block[2], m->shared_mem, s, NULL, size ? extra : NULL);
+					       m->block[2], m->shared_mem, s, NULL, ex);
 		launched(c, f, m, r);
 		return r;
 	}
@@ -103,10 +94,15 @@ static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *
 	if (r == CUDA_SUCCESS) {
 		cfg = (CUlaunchConfig){m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1], m->block[2],
 				       m->shared_mem, s, attrs, m->nattrs};
-		r = c->srv->drv->launch_kernel_ex(&cfg, f->fn, NULL, size ? extra : NULL);
+		r = c->srv->drv->launch_kernel_ex(&cfg, f->fn, NULL, ex);
 	}
 	launched(c, f, m, r);
 	return r;
+}
+
+void srv_launch_kernel(struct srv_client *c, const struct omps_call_launch *m, const unsigned char *data, size_t len)
+{
+	launch_one(c, m, data, len);
 }
 
 void srv_launch_occupancy(struct srv_client *c, const struct omps_call_occupancy *m)
@@ -228,24 +224,6 @@ static struct srv_run_graphs *graphs_for(struct srv_client *c, CUstream s)
 	return g;
 }
 
-/* A kernel node's parameters for e; extra and size are the caller's (the
- * driver copies what they point to). */
-static void node_params(const struct run_entry *e, const struct srv_function *f, void **extra, size_t *size,
-			CUgraphNodeParams *p)
-{
-	*size = f->args_size;
-	extra[0] = CU_LAUNCH_PARAM_BUFFER_POINTER;
-	extra[1] = (void *)e->args;
-	extra[2] = CU_LAUNCH_PARAM_BUFFER_SIZE;
-	extra[3] = size;
-	extra[4] = CU_LAUNCH_PARAM_END;
-	memset(p, 0, sizeof(*p));
-	p->type = CU_GRAPH_NODE_TYPE_KERNEL;
-	p->kernel = (CUDA_KERNEL_NODE_PARAMS_v3){f->fn,		 e->m.grid[0],	e->m.grid[1], e->m.grid[2],
-						 e->m.block[0], e->m.block[1], e->m.block[2], e->m.shared_mem,
-						 NULL,		 *size ? extra : NULL, NULL,	     NULL};
-}
-
 /* The chain of k nodes for e[0..k) made, or its nodes set to them. */
 static CUresult chain(struct srv_client *c, struct srv_run_graphs *g, int size, const struct run_entry *e,
 		      struct srv_function **f, unsigned k)
@@ -260,14 +238,15 @@ static CUresult chain(struct srv_client *c, struct srv_run_graphs *g, int size, 
 
 	if (g->exec[size]) {
 		for (i = 0; i < k && r == CUDA_SUCCESS; i++) {
-			node_params(&e[i], f[i], extra, &bytes, &p);
+			srv_function_node(f[i], e[i].m.grid, e[i].m.block, e[i].m.shared_mem, e[i].args, extra, &bytes,
+					  &p);
 			r = drv->graph_exec_node_set_params(g->exec[size], node[i], &p);
 		}
 		return r;
 	}
 	r = drv->graph_create(&g->graph[size], 0);
 	for (i = 0; i < k && r == CUDA_SUCCESS; i++) {
-		node_params(&e[i], f[i], extra, &bytes, &p);
+		srv_function_node(f[i], e[i].m.grid, e[i].m.block, e[i].m.shared_mem, e[i].args, extra, &bytes, &p);
 		r = drv->graph_add_node(&node[i], g->graph[size], i ? &node[i - 1] : NULL, NULL, i ? 1 : 0, &p);
 	}
 	if (r == CUDA_SUCCESS)
@@ -352,14 +331,13 @@ void srv_launch_run(struct srv_client *c, const struct omps_call_launch_run *m, 
 		if (len - off < 8)
 			break;
 		memcpy(&n, data + off, sizeof(n));
-		off += 8;
-		if (n < sizeof(e[i].m) || n > len - off || ((n + 7u) & ~7u) > len - off)
+		if (n < sizeof(e[i].m) || n > len - off - 8 || OMPS_RUN_ENTRY(n) > len - off)
 			break;
-		memcpy(&e[i].m, data + off, sizeof(e[i].m));
+		memcpy(&e[i].m, data + off + 8, sizeof(e[i].m));
 		e[i].m.dev = srv_view_dev(c, e[i].m.dev); /* as dispatch does a LAUNCH's */
-		e[i].args = data + off + sizeof(e[i].m);
+		e[i].args = data + off + 8 + sizeof(e[i].m);
 		e[i].len = n - sizeof(e[i].m);
-		off += (n + 7u) & ~7u;
+		off += OMPS_RUN_ENTRY(n);
 	}
 	if (!m->count || i != m->count || off != len) {
 		srv_malformed(c, OMPS_CALL_LAUNCH_RUN, sizeof(*m) + len);

@@ -177,6 +177,28 @@ static struct srv_module *module_of(struct srv_client *c, uint32_t handle)
 	return &c->mod.modules[handle - 1];
 }
 
+void **srv_function_extra(const struct srv_function *f, const void *args, void **extra, size_t *size)
+{
+	*size = f->args_size;
+	extra[0] = CU_LAUNCH_PARAM_BUFFER_POINTER;
+	extra[1] = (void *)args;
+	extra[2] = CU_LAUNCH_PARAM_BUFFER_SIZE;
+	extra[3] = size;
+	extra[4] = CU_LAUNCH_PARAM_END;
+	return *size ? extra : NULL;
+}
+
+void srv_function_node(const struct srv_function *f, const uint32_t grid[3], const uint32_t block[3],
+		       uint32_t shared_mem, const void *args, void **extra, size_t *size, CUgraphNodeParams *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->type = CU_GRAPH_NODE_TYPE_KERNEL;
+	p->kernel = (CUDA_KERNEL_NODE_PARAMS_v3){f->fn,	    grid[0],	grid[1],
+						 grid[2],   block[0],	block[1],
+						 block[2],  shared_mem, NULL,
+						 srv_function_extra(f, args, extra, size), NULL, NULL};
+}
+
 struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle)
 {
 	if (!handle || handle > c->mod.nfunctions || !c->mod.functions[handle - 1]) {

@@ -624,6 +624,14 @@ void srv_hostfn_drain(struct srv_client *c);
 void srv_module_release(struct srv_client *c);
 /* The client's function of that handle, or NULL (logged). */
 struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle);
+/* f's packed arguments at args as the driver's extra options (extra holds
+ * 5; they, args and *size must last through the call that takes them):
+ * extra, or NULL when f takes none. */
+void **srv_function_extra(const struct srv_function *f, const void *args, void **extra, size_t *size);
+/* A kernel node's parameters: f on grid and block (srv_function_extra's
+ * rules for args, extra and size; the driver copies them). */
+void srv_function_node(const struct srv_function *f, const uint32_t grid[3], const uint32_t block[3],
+		       uint32_t shared_mem, const void *args, void **extra, size_t *size, CUgraphNodeParams *p);
 /* A successor's: the function f names found again in its module, its
  * attributes set again. */
 CUresult srv_module_function_restore(struct srv_client *c, struct srv_function *f);
