@@ -276,6 +276,17 @@ struct omps_call_handle {
 	uint32_t handle; /* a module or function of this client, numbered by the server */
 };
 
+/* A synchronize the GPU may answer: of the context on dev (handle 0) or of
+ * stream handle. The server either waits itself and replies value 0, or
+ * queues a write of seq into the reply ring's signal word after the work
+ * (omps_ring_signalled) and replies value 1 at once. */
+struct omps_call_sync_signal {
+	int32_t dev;
+	uint32_t handle;
+	uint32_t seq;
+	uint32_t reserved;
+};
+
 struct omps_call_get_function {
 	uint32_t module;
 	char name[OMPS_MAX_NAME];
@@ -574,7 +585,7 @@ struct omps_reply_link {
 #define OMPS_DEVICE_RECORDS(X)                                                                      \
 	X(dev) X(alloc) X(free_async) X(pool_attr) X(memset) X(copy) X(copy2d) X(array_create)      \
 	X(tex_create) X(link_create) X(memset2d) X(staged) X(hostfn) X(module_load) X(launch)        \
-	X(create) X(graph_create) X(vmm) X(memop) X(ctx_limit)
+	X(create) X(graph_create) X(vmm) X(memop) X(ctx_limit) X(sync_signal)
 
 /* X(NAME, family, handler, record, shape, reply, log) */
 #define OMPS_CALLS(X)                                                                                  \
@@ -663,7 +674,8 @@ struct omps_reply_link {
 	X(MIPMAP_LEVEL, array, mipmap_level, mipmap_level, FIXED, SYNC, "mipmapped array level") /* -> reply_handle */ \
 	X(HOST_FUNC_CAPTURE, hostfn, call, hostfn, FIXED, SYNC, "host function, maybe captured") /* -> value: 1 captured */ \
 	X(MEMCPY_PEER, memory, copy_peer, copy_peer, FIXED, ASYNC, "peer copy")                              \
-	X(LAUNCH_RUN, launch, run, launch_run, TAIL, ASYNC, "run of kernel launches") /* entries */
+	X(LAUNCH_RUN, launch, run, launch_run, TAIL, ASYNC, "run of kernel launches") /* entries */ \
+	X(SYNC_SIGNAL, context, sync_signal, sync_signal, FIXED, SYNC, "synchronize the GPU may signal") /* -> value */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

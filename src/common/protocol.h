@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 10 /* the seeds in tests/fuzz/corpus/messages carry it */
+#define OMPS_PROTOCOL_VERSION 11 /* the seeds in tests/fuzz/corpus/messages carry it */
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64
@@ -170,7 +170,8 @@ struct omps_client_usage {
 };
 
 /* What a client has asked of the server so far (server/stats.c): calls,
- * kernel and graph launches, copies and the bytes they move, and the time
+ * kernel and graph launches, copies and the bytes they move, synchronizes
+ * of contexts and streams and how many of them the GPU signalled, and the time
  * it had work queued on the GPU (from an asynchronous call to its next
  * good synchronize: at least its GPU time, and the waits it did not make). */
 #define OMPS_CLIENT_FAULTED 1u /* the culprit of a GPU fault: every call of its fails */
@@ -179,6 +180,7 @@ struct omps_client_stats {
 	uint32_t flags; /* OMPS_CLIENT_* */
 	uint64_t calls, kernels, graphs, copies, copy_bytes;
 	uint64_t queued_us;
+	uint64_t syncs, syncs_signalled; /* synchronizes; those the GPU signalled (SYNC_SIGNAL) */
 };
 
 /* The daemon's watch on a server: the main loop answers each ping; one not

@@ -28,8 +28,21 @@ struct omps_ring_shared {
 	_Atomic uint32_t producer_sleeping;
 	_Atomic uint32_t slow; /* the producer's advice: its records are slow in coming */
 	char pad3[52];
+	_Atomic uint32_t signal; /* written by the GPU (omps_ring_signal_word) */
+	char pad4[60];
 	unsigned char data[];
 };
+
+/* In a spin: tells the CPU, so that it yields to a sibling thread and
+ * leaves the loop without a pipeline flush. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
 
 struct rec {
 	uint32_t len; /* payload bytes */
@@ -281,9 +294,11 @@ static int wait_for(struct omps_ring *r, int (*ready)(struct omps_ring *, uint32
 {
 	uint64_t start = omps_now_us(), deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000u;
 
-	while (omps_now_us() - start < (uint64_t)spin_us)
+	while (omps_now_us() - start < (uint64_t)spin_us) {
 		if (ready(r, arg))
 			return 1;
+		cpu_relax();
+	}
 	for (;;) {
 		uint64_t now;
 
@@ -299,6 +314,33 @@ static int wait_for(struct omps_ring *r, int (*ready)(struct omps_ring *, uint32
 		}
 		futex_wait(word, 1, timeout_ms < 0 ? -1 : (int)((deadline - now + 999) / 1000));
 	}
+}
+
+_Atomic uint32_t *omps_ring_signal_word(struct omps_ring *r)
+{
+	return &r->sh->signal;
+}
+
+static int signalled(const struct omps_ring *r, uint32_t seq)
+{
+	return (int32_t)(atomic_load_explicit(&r->sh->signal, memory_order_acquire) - seq) >= 0;
+}
+
+int omps_ring_signalled(const struct omps_ring *r, uint32_t seq)
+{
+	return signalled(r, seq);
+}
+
+int omps_ring_wait_signal(const struct omps_ring *r, uint32_t seq, int spin_us)
+{
+	uint64_t start = omps_now_us();
+
+	while (!signalled(r, seq)) {
+		if (omps_now_us() - start >= (uint64_t)spin_us)
+			return 0;
+		cpu_relax();
+	}
+	return 1;
 }
 
 static int has_data(struct omps_ring *r, uint32_t unused)

@@ -32,6 +32,16 @@ struct omps_ring {
 	_Atomic int poked;	 /* process-private: the consumer has work besides records */
 };
 
+/* The ring's signal word, in its shared header: the server has the GPU
+ * write a sequence number there once a client's work is done (a stream
+ * memory operation, after that work), and the client waits on it rather
+ * than for a reply (calls.h, SYNC_SIGNAL). Only the GPU writes it. */
+_Atomic uint32_t *omps_ring_signal_word(struct omps_ring *r);
+/* Whether the word has reached seq (modulo 2^32, within 2^31). */
+int omps_ring_signalled(const struct omps_ring *r, uint32_t seq);
+/* Spins up to spin_us for it; 1 if it was reached. */
+int omps_ring_wait_signal(const struct omps_ring *r, uint32_t seq, int spin_us);
+
 /* Bytes of shared memory a ring with `size` bytes of records needs. */
 size_t omps_ring_bytes(uint32_t size);
 

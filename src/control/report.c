@@ -85,7 +85,7 @@ static json_t *client(const struct ctl_server *s, const struct ctl_conn *c)
 						     (json_int_t)c->usage.used[i], "limit",
 						     limit ? json_integer((json_int_t)limit) : json_null()));
 	}
-	return json_pack("{s:i, s:o, s:i, s:i, s:o, s:I, s:o, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:b}",
+	return json_pack("{s:i, s:o, s:i, s:i, s:o, s:I, s:o, s:i, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:b}",
 			 "pid", (int)c->pid, "devices", seen,
 			 "id", (int)c->id, "user", (int)c->uid, "command", text(c->comm, sizeof(c->comm)),
 			 "namespace", (json_int_t)c->pidns, "kubernetes", pod(c), "priority", (int)c->effective.priority,
@@ -93,7 +93,8 @@ static json_t *client(const struct ctl_server *s, const struct ctl_conn *c)
 			 c->usage.sms ? json_integer(c->usage.sms) : json_null(), "memory", mem, "calls",
 			 (json_int_t)c->stats.calls, "kernels", (json_int_t)c->stats.kernels, "graph_launches",
 			 (json_int_t)c->stats.graphs, "copies", (json_int_t)c->stats.copies, "copy_bytes",
-			 (json_int_t)c->stats.copy_bytes, "queued_seconds", (double)c->stats.queued_us / 1e6, "faulted",
+			 (json_int_t)c->stats.copy_bytes, "synchronizes", (json_int_t)c->stats.syncs,
+			 "synchronizes_signalled", (json_int_t)c->stats.syncs_signalled, "queued_seconds", (double)c->stats.queued_us / 1e6, "faulted",
 			 !!(c->stats.flags & OMPS_CLIENT_FAULTED));
 }
 
@@ -402,6 +403,11 @@ int ctl_report_metrics(struct ctl_daemon *d, FILE *f)
 		      "%llu", U64(c->stats.copies));
 	CLIENT_FAMILY("openmps_client_copy_bytes_total", "counter", "Bytes a client's copies moved.",
 		      "%llu", U64(c->stats.copy_bytes));
+	CLIENT_FAMILY("openmps_client_synchronizes_total", "counter",
+		      "Synchronizes of a client's context or streams.", "%llu", U64(c->stats.syncs));
+	CLIENT_FAMILY("openmps_client_synchronizes_signalled_total", "counter",
+		      "A client's synchronizes that the GPU signalled, without a wait in the server.", "%llu",
+		      U64(c->stats.syncs_signalled));
 	CLIENT_FAMILY("openmps_client_gpu_queued_seconds_total", "counter",
 		      "Time a client had work queued on the GPU: from an asynchronous call to its next good synchronize.",
 		      "%.6f", (double)c->stats.queued_us / 1e6);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "settings.h"
 #include "devices.h"
 #include "log.h"
 #include "server.h"
@@ -52,6 +53,38 @@ void srv_client_free(struct srv_client *c)
 /* The rings and the record buffer page-locked: copies between them and the
  * device are then DMA, without the driver's own staging. Optional: a
  * driver that refuses leaves them pageable. */
+/* Whether the GPUs may signal clients' synchronizes (context.c): unless
+ * OPENMPS_SYNC_SIGNAL=0, where every GPU of the server reaches page-locked
+ * memory at its host address (CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM), so
+ * that one address of the word serves in every context. Decided once. */
+static int signals_on(struct srv_state *s)
+{
+	static atomic_int known = -1;
+	int v, on = (int)omps_env_range("OPENMPS_SYNC_SIGNAL", 0, 1, "", 1);
+	uint32_t i;
+
+	if (atomic_load(&known) >= 0)
+		return atomic_load(&known);
+	if (!on)
+		omps_log("Synchronizes wait in the server, not for the GPU's signal (OPENMPS_SYNC_SIGNAL=0)");
+	for (i = 0; i < s->devices.ndevices && on; i++)
+		if (s->drv->device_get_attribute(&v, CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM,
+						 (CUdevice)i) != CUDA_SUCCESS || v != 1) {
+			omps_log("GPU %u cannot reach page-locked memory at its host address: synchronizes wait in "
+				 "the server", i);
+			on = 0;
+		}
+	atomic_store(&known, on);
+	return on;
+}
+
+/* The reply ring's signal word, which the GPU may write (SYNC_SIGNAL). */
+static void signal_word(struct srv_client *c)
+{
+	c->signal.at = (c->pinned & 1) && signals_on(c->srv) ? (CUdeviceptr)(uintptr_t)omps_ring_signal_word(&c->rep)
+							     : 0;
+}
+
 static void pin(struct srv_client *c, int on)
 {
 	struct srv_driver *drv = c->srv->drv;
@@ -62,8 +95,10 @@ static void pin(struct srv_client *c, int on)
 		c->pinned = drv->mem_host_register(c->map, c->map_len, CU_MEMHOSTREGISTER_PORTABLE) == CUDA_SUCCESS;
 		c->pinned |= (drv->mem_host_register(c->buf, c->buf_len, CU_MEMHOSTREGISTER_PORTABLE) == CUDA_SUCCESS)
 			     << 1;
+		signal_word(c);
 		return;
 	}
+	c->signal.at = 0;
 	if (c->pinned & 1)
 		drv->mem_host_unregister(c->map);
 	if (c->pinned & 2)

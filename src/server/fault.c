@@ -76,8 +76,18 @@ void srv_fault_queued(struct srv_client *c, int queued)
  * synchronous copy, or never waits). */
 void srv_fault_settle(struct srv_client *c)
 {
-	if (atomic_load_explicit(&c->queued, memory_order_relaxed) && srv_streams_idle(c))
+	if (atomic_load_explicit(&c->queued, memory_order_relaxed) && (!srv_fault_busy(c) || srv_streams_idle(c)))
 		srv_fault_queued(c, 0);
+}
+
+/* Work queued since its last good synchronize, unless that synchronize
+ * is one the GPU signals, it followed all of its work, nothing was queued
+ * since, and the GPU has written the word: then all of it is done. Read by
+ * the main loop too, as the fault is handled: the GPU writes no more then. */
+int srv_fault_busy(struct srv_client *c)
+{
+	return atomic_load(&c->queued) &&
+	       !(c->signal.clean && c->signal.at && omps_ring_signalled(&c->rep, c->signal.seq));
 }
 
 /* Clients that left with work queued, lately: a culprit that saw its own
@@ -92,7 +102,7 @@ static unsigned nleft;
 
 void srv_fault_left(struct srv_client *c)
 {
-	if (atomic_load(&c->queued))
+	if (srv_fault_busy(c))
 		left[nleft++ % LEFT_KEPT] = (struct left){.pid = c->pid, .id = c->id, .at_us = omps_now_us()};
 }
 
@@ -280,7 +290,7 @@ static void list_clients(struct srv_state *s, int busy, char *out, size_t len)
 
 	*out = '\0';
 	for (c = s->clients; c && off < len; c = c->next) {
-		if (!!atomic_load(&c->queued) != busy)
+		if (srv_fault_busy(c) != busy)
 			continue;
 		n = snprintf(out + off, len - off, "%s%d (ID %u)", off ? ", " : "", (int)c->pid, c->id);
 		if (n < 0)

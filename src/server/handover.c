@@ -224,7 +224,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 			       .requested = c->requested, .part_dev = c->qos.static_dev,
 			       .part_start = c->qos.static_start, .part_count = c->qos.static_count,
 			       .nview = c->nview};
-	int32_t queued = atomic_load(&c->queued), sticky = c->sticky;
+	int32_t queued = srv_fault_busy(c), sticky = c->sticky;
 	uint32_t held = c->held ? c->held_len : UINT32_MAX;
 	struct srv_alloc *al;
 	uint32_t i, n = 0;
@@ -311,7 +311,7 @@ static struct srv_client *culprit_of(struct srv_state *s, unsigned *busy)
 
 	*busy = 0;
 	for (c = s->clients; c; c = c->next)
-		if (atomic_load(&c->queued)) {
+		if (srv_fault_busy(c)) {
 			one = c;
 			++*busy;
 		}

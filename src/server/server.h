@@ -118,9 +118,9 @@ struct srv_client {
 	int usage_dirty;
 	atomic_int queued; /* fault.c: work queued since its last good synchronize */
 	struct { /* stats.c: its worker counts, the main loop reads and sends */
-		_Atomic uint64_t calls, kernels, graphs, copies, copy_bytes;
+		_Atomic uint64_t calls, kernels, graphs, copies, copy_bytes, syncs, syncs_signalled;
 		_Atomic uint64_t queued_us, queued_since; /* time with work queued; since when (0: not now) */
-		uint64_t sent_calls, sent_queued; /* as last sent: the main loop's */
+		uint64_t sent_calls, sent_queued, sent_signalled; /* as last sent: the main loop's */
 		uint32_t sent_flags;
 	} stats;
 
@@ -143,6 +143,12 @@ struct srv_client {
 	size_t buf_len;
 	int pinned;	/* 1: the rings, 2: buf, are page-locked */
 	int pin_later; /* a successor's: its worker page-locks them as it first serves it */
+	struct { /* context.c: synchronizes the GPU signals (SYNC_SIGNAL) */
+		CUdeviceptr at; /* the reply ring's signal word, page-locked; 0: none */
+		uint32_t seq;	/* the last one queued */
+		int clean;	/* it followed all of the client's work, and nothing was queued since */
+		int off;	/* the driver refused one: the client waits the old way */
+	} signal;
 
 	/* answering calls (call.c) */
 	atomic_uint refusals; /* logged so far (srv_refused), from its worker or its host thread */
@@ -412,6 +418,7 @@ int srv_workers_init(struct srv_state *s, char *err, size_t errlen);
 /* Starts the threads; a synchronize by a worker counts as blocked from then on. */
 int srv_workers_start(struct srv_state *s, char *err, size_t errlen);
 int srv_workers_saturated(struct srv_state *s);
+int srv_workers_crowded(struct srv_state *s); /* more clients served than sync_crowd */
 int srv_workers_park(struct srv_client *c, int first);
 void srv_workers_forget(struct srv_client *c);
 /* Waits (up to timeout_ms) for every stopped client to be released, then for
@@ -459,6 +466,7 @@ void srv_fault_queued(struct srv_client *c, int queued);
 void srv_fault_forget(struct srv_client *c);
 void srv_fault_left(struct srv_client *c); /* the main loop, as it lets one go */
 void srv_fault_settle(struct srv_client *c); /* its worker, going idle: is its work done? */
+int srv_fault_busy(struct srv_client *c);    /* work queued, and not signalled done */
 int srv_fault_start(struct srv_state *s, char *err, size_t errlen);
 void srv_fault_stop(void); /* before the contexts go */
 int srv_fault_check(struct srv_state *s); /* 1: poisoned (a probe now, by the main loop) */
@@ -522,6 +530,7 @@ void srv_stats_sweep(struct srv_state *s);
 
 /* stream.c */
 int srv_streams_idle(struct srv_client *c);
+int srv_streams_on(struct srv_client *c, int dev); /* has it streams of its own there, not capturing */
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes
  * that stream's device's context current. */
 CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream);

@@ -1,6 +1,7 @@
 /* What each client asks of the server, counted as its calls are
  * dispatched: calls, kernel and graph launches, copies and the bytes they
- * move, for the daemon's ps --json, openmps top and its metrics; and the
+ * move, synchronizes (and those the GPU signalled, counted by context.c),
+ * for the daemon's ps --json, openmps top and its metrics; and the
  * time it has work queued on the GPU (fault.c marks it: from an
  * asynchronous call to its next good synchronize). A launch the driver
  * refuses later still counts: these are requests. Its worker
@@ -62,8 +63,10 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 	 * (a call every few ms) showed no memory in ps. */
 	if (c->usage_dirty)
 		srv_qos_usage_changed(c, 0);
-	if (omps_call_info(type)->reply != OMPS_REPLY_SYNC)
+	if (omps_call_info(type)->reply != OMPS_REPLY_SYNC) {
+		c->signal.clean = 0; /* the GPU's signal, if any, came before this */
 		srv_fault_queued(c, 1); /* work on the GPU that no one waited for yet */
+	}
 	if (type == OMPS_CALL_LAUNCH) {
 		bump(&c->stats.kernels, 1);
 	} else if (type == OMPS_CALL_LAUNCH_RUN) { /* each launch is a call of the client's */
@@ -73,6 +76,8 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 		m.count = m.count > OMPS_MAX_RUN ? 1 : m.count; /* malformed: refused by its handler */
 		bump(&c->stats.calls, m.count - (m.count > 0));
 		bump(&c->stats.kernels, m.count);
+	} else if (type == OMPS_CALL_SYNCHRONIZE || type == OMPS_CALL_STREAM_SYNC || type == OMPS_CALL_SYNC_SIGNAL) {
+		bump(&c->stats.syncs, 1);
 	} else if (type == OMPS_CALL_GRAPH_LAUNCH) {
 		bump(&c->stats.graphs, 1);
 	} else if (copy_bytes(type, rec, &bytes)) {
@@ -116,18 +121,23 @@ void srv_stats_sweep(struct srv_state *s)
 		m.calls = atomic_load_explicit(&c->stats.calls, memory_order_relaxed);
 		m.queued_us = queued_us(c);
 		m.flags = c->poison != CUDA_SUCCESS ? OMPS_CLIENT_FAULTED : 0; /* set before its worker ran */
-		if (m.calls == c->stats.sent_calls && m.queued_us == c->stats.sent_queued && m.flags == c->stats.sent_flags)
+		/* counted as its handler answers, after the call was */
+		m.syncs_signalled = atomic_load_explicit(&c->stats.syncs_signalled, memory_order_relaxed);
+		if (m.calls == c->stats.sent_calls && m.queued_us == c->stats.sent_queued &&
+		    m.flags == c->stats.sent_flags && m.syncs_signalled == c->stats.sent_signalled)
 			continue;
 		m.kernels = atomic_load_explicit(&c->stats.kernels, memory_order_relaxed);
 		m.graphs = atomic_load_explicit(&c->stats.graphs, memory_order_relaxed);
 		m.copies = atomic_load_explicit(&c->stats.copies, memory_order_relaxed);
 		m.copy_bytes = atomic_load_explicit(&c->stats.copy_bytes, memory_order_relaxed);
+		m.syncs = atomic_load_explicit(&c->stats.syncs, memory_order_relaxed);
 		/* Not blocking: a daemon that is behind gets it next time. */
 		if (s->control_fd >= 0 &&
 		    omps_send(s->control_fd, OMPS_MSG_CLIENT_STATS, 0, 0, &m, sizeof(m), -1, 0) == 0) {
 			c->stats.sent_calls = m.calls;
 			c->stats.sent_queued = m.queued_us;
 			c->stats.sent_flags = m.flags;
+			c->stats.sent_signalled = m.syncs_signalled;
 		}
 	}
 }

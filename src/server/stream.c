@@ -115,6 +115,16 @@ CUresult srv_sync_device(struct srv_client *c, int dev)
 	return r;
 }
 
+int srv_streams_on(struct srv_client *c, int dev)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->nstreams; i++)
+		if (c->streams[i].obj && c->streams[i].dev == dev && !srv_capturing(c, c->streams[i].obj))
+			return 1;
+	return 0;
+}
+
 /* Whether every stream of the client has finished its work, asked without
  * waiting (cuStreamQuery): what its worker checks as it goes idle. */
 int srv_streams_idle(struct srv_client *c)

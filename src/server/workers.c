@@ -182,7 +182,7 @@ static CUresult wait_done(CUresult (*query)(void *), CUresult (*sync)(void *), v
 		return r;
 	}
 	before = block();
-	sleep = atomic_load(&w->serving) > w->sync_crowd && before >= w->sync_spinners;
+	sleep = srv_workers_crowded(the_server) && before >= w->sync_spinners;
 	advise(sleep); /* before the reply, which the client may wait for next */
 	r = sleep ? sleep_until_done(query, h) : sync(h);
 	unblock();
@@ -297,6 +297,11 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 int srv_workers_saturated(struct srv_state *s)
 {
 	return atomic_load(&s->workers.idle) == 0;
+}
+
+int srv_workers_crowded(struct srv_state *s)
+{
+	return atomic_load(&s->workers.serving) > s->workers.sync_crowd;
 }
 
 /* Arms (or rearms) the client's doorbell: the next ring wakes one thread. */

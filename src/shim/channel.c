@@ -31,6 +31,8 @@ static struct {
 	struct omps_ring req, rep;
 	pthread_mutex_t lock;
 	int lost;
+	atomic_int signalling; /* a thread waits on the reply ring's signal word */
+	uint32_t signal_seq;   /* the last one asked for, by that thread */
 } ch = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int make_rings(char *err, size_t errlen)
@@ -166,13 +168,15 @@ void shim_channel_schedule(unsigned int sched)
 /* Under the default schedule, a server whose own wait sleeps (crowded:
  * more clients served than half its CPUs, and its spinners taken) advises
  * sleeping too: a spinning client takes the CPU its server needs to launch. */
-static int64_t next_reply(uint32_t *type, void *buf, size_t cap)
+static int reply_spin(void)
 {
 	int spin_us = atomic_load(&reply_spin_us);
 
-	if (spin_us == REPLY_SPIN_US && omps_ring_slow(&ch.rep))
-		spin_us = 0;
+	return spin_us == REPLY_SPIN_US && omps_ring_slow(&ch.rep) ? 0 : spin_us;
+}
 
+static int64_t next_reply(uint32_t *type, void *buf, size_t cap, int spin_us)
+{
 	for (;;) {
 		int64_t n = omps_ring_pop(&ch.rep, type, buf, cap);
 
@@ -199,7 +203,7 @@ uint32_t shim_post_max(void)
 	return omps_ring_max_payload(&ch.req) - 64;
 }
 
-CUresult shim_call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len)
+static CUresult call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len, int spin_us)
 {
 	static unsigned char buf[sizeof(struct omps_reply_function)]; /* under ch.lock */
 	struct omps_reply rep = {0};
@@ -210,7 +214,7 @@ CUresult shim_call(uint32_t type, const void *args, size_t len, void *reply, siz
 	pthread_mutex_lock(&ch.lock);
 	r = push(type, args, len, NULL, 0);
 	if (r == CUDA_SUCCESS) {
-		n = next_reply(&rtype, buf, sizeof(buf));
+		n = next_reply(&rtype, buf, sizeof(buf), spin_us);
 		if (n < 0 || rtype != OMPS_REPLY || (size_t)n < sizeof(rep)) {
 			r = lost();
 		} else {
@@ -220,6 +224,42 @@ CUresult shim_call(uint32_t type, const void *args, size_t len, void *reply, siz
 		}
 	}
 	pthread_mutex_unlock(&ch.lock);
+	return r;
+}
+
+CUresult shim_call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len)
+{
+	return call(type, args, len, reply, reply_len, reply_spin());
+}
+
+/* A synchronize (SYNCHRONIZE or STREAM_SYNC, its record args) that the GPU
+ * may answer: asked as SYNC_SIGNAL of the context on dev (handle 0) or of
+ * stream handle, the server may queue a write of seq into the reply ring's
+ * signal word behind the work, and this thread spins on the word, as the
+ * driver spins on its own semaphore. It spins SIGNAL_SPINS times as long
+ * as for a reply: the server signals only while the clients it serves fit
+ * half its CPUs, and waking from a sleep at the end of every wait of over
+ * a millisecond left the GPU idle between two clients' batches. The call
+ * itself answers, without a spin of its own, when the word is not there
+ * by then (long work, a fault: the server then waits, and knows what
+ * happened). One thread a channel waits so at once, so that a word it
+ * reads is its own write or a later one; the others, and waits that must
+ * not spin (BLOCKING_SYNC, a crowded server's advice), ask the old way. */
+#define SIGNAL_SPINS 10
+CUresult shim_call_signalled(uint32_t type, const void *args, size_t len, int32_t dev, uint32_t handle)
+{
+	struct omps_call_sync_signal m = {.dev = dev, .handle = handle};
+	struct omps_reply_value rep = {0};
+	int spin_us = reply_spin();
+	CUresult r;
+
+	if (!spin_us || atomic_exchange(&ch.signalling, 1))
+		return shim_call(type, args, len, &rep, sizeof(rep));
+	m.seq = ++ch.signal_seq;
+	r = shim_call(OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS && rep.value == 1 && !omps_ring_wait_signal(&ch.rep, m.seq, SIGNAL_SPINS * spin_us))
+		r = call(type, args, len, &rep, sizeof(rep), 0);
+	atomic_store(&ch.signalling, 0);
 	return r;
 }
 
@@ -241,7 +281,7 @@ CUresult shim_call_read(uint32_t type, const void *args, size_t len, void *dst, 
 	while (r == CUDA_SUCCESS) {
 		int direct = bytes - got >= max;
 		unsigned char *where = direct ? out + got : bounce;
-		int64_t n = next_reply(&rtype, where, max);
+		int64_t n = next_reply(&rtype, where, max, reply_spin());
 
 		if (n >= 0 && rtype == OMPS_REPLY_DATA && (uint64_t)n <= bytes - got) {
 			if (!direct)

@@ -150,11 +150,10 @@ static CUresult ask(uint32_t type, uint32_t handle)
 CUresult shim_device_wait(int dev)
 {
 	struct omps_call_dev m = {.dev = dev};
-	struct omps_reply rep;
 
 	if (dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	return shim_call(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), &rep, sizeof(rep));
+	return shim_call_signalled(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), dev, 0);
 }
 
 /* The NULL stream's work is the client's whole NULL stream on its device. */
@@ -172,6 +171,11 @@ static CUresult on_stream(CUstream s, uint32_t type)
 
 	if (r != CUDA_SUCCESS)
 		return r;
+	if (h && type == OMPS_CALL_STREAM_SYNC) {
+		struct omps_call_handle m = {.handle = h};
+
+		return shim_call_signalled(type, &m, sizeof(m), 0, h);
+	}
 	return h ? ask(type, h) : null_stream_sync();
 }
 

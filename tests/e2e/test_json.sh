@@ -95,4 +95,37 @@ check "the clients pass" test "$(cat "$TMP"/[abc].out | grep -c 'stats_probe: PA
 wait_for "the clients to be gone from ps --json" 10 \
 	test "$(json | q "sum(len(s['clients']) for s in d['servers'])")" = 0
 stop_daemon 10
+
+# Synchronizes: a client that launches and synchronizes its context every
+# 5 ms, alone on the server, is answered by the GPU's signal (the server
+# waits for none); with OPENMPS_SYNC_SIGNAL=0 the server waits for each.
+# syncs PID: "synchronizes synchronizes_signalled".
+syncs() {
+	json | q "' '.join(str(k[f]) for s in d['servers'] for k in s['clients'] if k['pid'] == $1
+		for f in ('synchronizes', 'synchronizes_signalled'))"
+}
+synced() {
+	local made
+	read -r made _ <<<"$(syncs "$1")"
+	[ "${made:-0}" -ge 5 ]
+}
+for on in 1 0; do
+	rm -f "$TMP/go"
+	OPENMPS_SYNC_SIGNAL=$on start_daemon
+	LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-stats-probe" 1 $B "$TMP/go" 5 >"$TMP/s$on.out" 2>&1 &
+	s=$!
+	wait_for "the synchronizing client to synchronize 5 times" 20 synced $s
+	read -r n sig <<<"$(syncs $s)"
+	if [ $on = 1 ]; then
+		check "signals on: its synchronizes [$n] signalled by the GPU [$sig]" test "$sig" -ge 1 -a "$sig" -le "$n"
+	else
+		check "OPENMPS_SYNC_SIGNAL=0: none of its synchronizes [$n] signalled [$sig]" test "$sig" = 0
+		check "server.log: the server says it waits" \
+			logged "Synchronizes wait in the server, not for the GPU.s signal \\(OPENMPS_SYNC_SIGNAL=0\\)" server
+	fi
+	touch "$TMP/go"
+	wait $s
+	check "it passes (signals $on)" grep -q 'stats_probe: PASS' "$TMP/s$on.out"
+	stop_daemon 10
+done
 finish

@@ -260,6 +260,7 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attr, CUdev
 		*value = 32;
 		return CUDA_SUCCESS;
 	case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY: /* as a GPU has them */
+	case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM:
 	case CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED:
 	case CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED:
 	case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED: /* openmps reports it absent */
@@ -1348,6 +1349,7 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 /* Stream memory operations: streams run at once here. */
 CUresult CUDAAPI cuStreamWriteValue32(CUstream s, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
 {
+	POISONED();
 	(void)flags;
 	if (!addr)
 		return CUDA_ERROR_INVALID_VALUE;

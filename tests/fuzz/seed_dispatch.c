@@ -33,6 +33,7 @@ int main(int argc, char **argv)
 	struct omps_call_create cr = {0};
 	struct omps_call_pair pr = {.first = 1, .second = 1};
 	struct omps_call_handle h = {1};
+	struct omps_call_sync_signal sig = {.seq = 1};
 	struct omps_call_capture cap = {.stream = 1};
 	struct omps_call_instantiate gi = {.graph = 1};
 	struct {
@@ -89,6 +90,9 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_EVENT_SYNC, &h, sizeof(h));
 	rec(OMPS_CALL_EVENT_ELAPSED, &pr, sizeof(pr));
 	rec(OMPS_CALL_STREAM_SYNC, &h, sizeof(h));
+	rec(OMPS_CALL_SYNC_SIGNAL, &sig, sizeof(sig));
+	sig.handle = 1;
+	rec(OMPS_CALL_SYNC_SIGNAL, &sig, sizeof(sig));
 	rec(OMPS_CALL_EVENT_DESTROY, &h, sizeof(h));
 	rec(OMPS_CALL_STREAM_DESTROY, &h, sizeof(h));
 	fclose(f);

@@ -734,6 +734,81 @@ TEST(server_legacy_stream_order)
 	leave(c);
 }
 
+/* A synchronize the GPU may signal: with no error to hear and one stream
+ * to wait for, the server queues a write of seq into the reply ring's
+ * signal word and answers 1 (fakecuda's streams run at once: the word is
+ * there already); the client's work stays queued until the word says it
+ * is done, and work queued after the signal is not. A client with a stream
+ * of its own on the device is signalled for that stream only; one with an
+ * error to hear, or whose rings are not page-locked, is answered by the
+ * server's own wait (0). */
+TEST(server_sync_signal)
+{
+	struct omps_call_create sc = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_call_memset set = {.dev = 0, .elem = 4, .count = 16};
+	struct omps_call_sync_signal m = {.dev = 0, .seq = 7};
+	struct omps_reply_value v;
+	struct omps_reply_handle s;
+	struct omps_reply_ptr p;
+	_Atomic uint32_t *word;
+	struct srv_client *c;
+
+	server_up();
+	c = client(NULL);
+	word = omps_ring_signal_word(&c->rep);
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+	set.ptr = p.ptr;
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.r.result, CUDA_SUCCESS);
+	ASSERT_EQ(v.value, 0); /* not page-locked yet: the server waited */
+	ASSERT_EQ(atomic_load(&c->queued), 0);
+
+	c->pin_later = 1; /* as a worker's first serve page-locks a successor's */
+	ASSERT_EQ(srv_workers_park(c, 1), 0);
+	srv_channel_run(c);
+	ASSERT(c->signal.at == (CUdeviceptr)(uintptr_t)word);
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
+	ASSERT_EQ(srv_fault_busy(c), 1);
+	m.seq = 8;
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.r.result, CUDA_SUCCESS);
+	ASSERT_EQ(v.value, 1);
+	ASSERT_UEQ(atomic_load(word), 8);
+	ASSERT_EQ(atomic_load(&c->queued), 1); /* the server did not wait: queued, */
+	ASSERT_EQ(srv_fault_busy(c), 0);       /* but the word says done */
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
+	ASSERT_EQ(srv_fault_busy(c), 1); /* queued after the signal */
+
+	ASSERT_EQ(call(c, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc), &s, sizeof(s)), sizeof(s));
+	ASSERT_EQ(s.r.result, CUDA_SUCCESS);
+	m.seq = 9; /* the context, with a stream of its own: the server waits */
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.r.result, CUDA_SUCCESS);
+	ASSERT_EQ(v.value, 0);
+	ASSERT_UEQ(atomic_load(word), 8);
+	ASSERT_EQ(atomic_load(&c->queued), 0);
+	m.handle = s.handle; /* that stream: signalled, but not all of its work */
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.value, 1);
+	ASSERT_UEQ(atomic_load(word), 9);
+	ASSERT_EQ(c->signal.clean, 0);
+
+	set.count = 1u << 30; /* past the allocation: refused, an error to hear */
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
+	ASSERT(c->sticky != CUDA_SUCCESS);
+	m.seq = 10;
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT(v.r.result != CUDA_SUCCESS);
+	ASSERT_EQ(v.value, 0);
+	ASSERT_UEQ(atomic_load(word), 9);
+	m.handle = 999; /* no such stream */
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.r.result, CUDA_ERROR_INVALID_HANDLE);
+	leave(c);
+}
+
 static int sms_of(struct srv_client *c)
 {
 	struct omps_call_dev dev = {0};
