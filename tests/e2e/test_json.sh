@@ -99,6 +99,8 @@ stop_daemon 10
 # Synchronizes: a client that launches and synchronizes its context every
 # 5 ms, alone on the server, is answered by the GPU's signal (the server
 # waits for none); with OPENMPS_SYNC_SIGNAL=0 the server waits for each.
+# Signals the GPU never writes (a fault stopped the stream before them):
+# each synchronize still returns, the server asked after the client's spin.
 # syncs PID: "synchronizes synchronizes_signalled".
 syncs() {
 	json | q "' '.join(str(k[f]) for s in d['servers'] for k in s['clients'] if k['pid'] == $1
@@ -109,15 +111,22 @@ synced() {
 	read -r made _ <<<"$(syncs "$1")"
 	[ "${made:-0}" -ge 5 ]
 }
-for on in 1 0; do
+for on in 1 0 lost; do
 	rm -f "$TMP/go"
-	OPENMPS_SYNC_SIGNAL=$on start_daemon
+	if [ $on = lost ]; then
+		FAKECUDA_LOSE_WRITES=1 start_daemon
+	else
+		OPENMPS_SYNC_SIGNAL=$on start_daemon
+	fi
 	LD_LIBRARY_PATH=$SHIM_DIR "$OPENMPS_BIN/omps-stats-probe" 1 $B "$TMP/go" 5 >"$TMP/s$on.out" 2>&1 &
 	s=$!
 	wait_for "the synchronizing client to synchronize 5 times" 20 synced $s
 	read -r n sig <<<"$(syncs $s)"
 	if [ $on = 1 ]; then
 		check "signals on: its synchronizes [$n] signalled by the GPU [$sig]" test "$sig" -ge 1 -a "$sig" -le "$n"
+	elif [ $on = lost ]; then
+		check "signals lost: its synchronizes [$n] were signalled [$sig], and returned all the same" \
+			test "$sig" -ge 1 -a "$sig" -le "$n"
 	else
 		check "OPENMPS_SYNC_SIGNAL=0: none of its synchronizes [$n] signalled [$sig]" test "$sig" = 0
 		check "server.log: the server says it waits" \

@@ -1346,7 +1346,9 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 	return r;
 }
 
-/* Stream memory operations: streams run at once here. */
+/* Stream memory operations: streams run at once here.
+ * FAKECUDA_LOSE_WRITES=1: a write is queued but never made, as when a
+ * fault stops the stream before it (for the waits that must not hang). */
 CUresult CUDAAPI cuStreamWriteValue32(CUstream s, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
 {
 	POISONED();
@@ -1355,6 +1357,8 @@ CUresult CUDAAPI cuStreamWriteValue32(CUstream s, CUdeviceptr addr, cuuint32_t v
 		return CUDA_ERROR_INVALID_VALUE;
 	if (capturing(s))
 		return record(s, &(struct fake_node){.kind = NODE_WRITE32, .dst = (void *)(uintptr_t)addr, .value = value});
+	if (env_int("FAKECUDA_LOSE_WRITES", 0))
+		return CUDA_SUCCESS;
 	__atomic_store_n((cuuint32_t *)(uintptr_t)addr, value, __ATOMIC_RELEASE);
 	return CUDA_SUCCESS;
 }
