@@ -276,15 +276,17 @@ struct omps_call_handle {
 	uint32_t handle; /* a module or function of this client, numbered by the server */
 };
 
-/* A synchronize the GPU may answer: of the context on dev (handle 0) or of
- * stream handle. The server either waits itself and replies value 0, or
- * queues a write of seq into the reply ring's signal word after the work
- * (omps_ring_signalled) and replies value 1 at once. */
+/* A synchronize the GPU may answer: of the context on dev (handle 0), of
+ * stream handle, or of event handle (kind OMPS_SIGNAL_EVENT). The server
+ * either waits itself and replies value 0, or queues a write of seq into
+ * the reply ring's signal word after the work (omps_ring_signalled) and
+ * replies value 1 at once. */
+#define OMPS_SIGNAL_EVENT 1
 struct omps_call_sync_signal {
 	int32_t dev;
 	uint32_t handle;
 	uint32_t seq;
-	uint32_t reserved;
+	uint32_t kind; /* 0: a context or stream; OMPS_SIGNAL_EVENT */
 };
 
 struct omps_call_get_function {
@@ -675,7 +677,7 @@ struct omps_reply_link {
 	X(HOST_FUNC_CAPTURE, hostfn, call, hostfn, FIXED, SYNC, "host function, maybe captured") /* -> value: 1 captured */ \
 	X(MEMCPY_PEER, memory, copy_peer, copy_peer, FIXED, ASYNC, "peer copy")                              \
 	X(LAUNCH_RUN, launch, run, launch_run, TAIL, ASYNC, "run of kernel launches") /* entries */ \
-	X(SYNC_SIGNAL, context, sync_signal, sync_signal, FIXED, SYNC, "synchronize the GPU may signal") /* -> value */
+	X(SYNC_SIGNAL, signal, sync, sync_signal, FIXED, SYNC, "synchronize the GPU may signal") /* -> value */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

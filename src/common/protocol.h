@@ -171,7 +171,7 @@ struct omps_client_usage {
 
 /* What a client has asked of the server so far (server/stats.c): calls,
  * kernel and graph launches, copies and the bytes they move, synchronizes
- * of contexts and streams and how many of them the GPU signalled, and the time
+ * of contexts, streams and events and how many of them the GPU signalled, and the time
  * it had work queued on the GPU (from an asynchronous call to its next
  * good synchronize: at least its GPU time, and the waits it did not make). */
 #define OMPS_CLIENT_FAULTED 1u /* the culprit of a GPU fault: every call of its fails */
@@ -180,7 +180,7 @@ struct omps_client_stats {
 	uint32_t flags; /* OMPS_CLIENT_* */
 	uint64_t calls, kernels, graphs, copies, copy_bytes;
 	uint64_t queued_us;
-	uint64_t syncs, syncs_signalled; /* synchronizes; those the GPU signalled (SYNC_SIGNAL) */
+	uint64_t syncs, syncs_signalled; /* of contexts, streams, events; those the GPU signalled */
 };
 
 /* The daemon's watch on a server: the main loop answers each ping; one not

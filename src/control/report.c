@@ -404,7 +404,7 @@ int ctl_report_metrics(struct ctl_daemon *d, FILE *f)
 	CLIENT_FAMILY("openmps_client_copy_bytes_total", "counter", "Bytes a client's copies moved.",
 		      "%llu", U64(c->stats.copy_bytes));
 	CLIENT_FAMILY("openmps_client_synchronizes_total", "counter",
-		      "Synchronizes of a client's context or streams.", "%llu", U64(c->stats.syncs));
+		      "Synchronizes of a client's context, streams or events.", "%llu", U64(c->stats.syncs));
 	CLIENT_FAMILY("openmps_client_synchronizes_signalled_total", "counter",
 		      "A client's synchronizes that the GPU signalled, without a wait in the server.", "%llu",
 		      U64(c->stats.syncs_signalled));

@@ -124,6 +124,7 @@ static void release(struct srv_client *c)
 	srv_vmm_release(c); /* before memory: its mappings are in the allocation table */
 	srv_memory_release(c);
 	srv_host_release(c);
+	srv_signal_release(c); /* its waits on its streams and events first */
 	srv_stream_release(c);
 	for (i = 0; i < OMPS_MAX_DEVICES; i++)
 		if (c->stream[i] && srv_use_device(c, (int)i, NULL) == CUDA_SUCCESS)

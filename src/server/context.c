@@ -73,68 +73,6 @@ void srv_context_synchronize(struct srv_client *c, const struct omps_call_dev *m
 	srv_reply_result(c, srv_sync_device(c, m->dev));
 }
 
-/* Whether the GPU may answer this synchronize: the client has no error to
- * hear first, its signal word is page-locked, the driver has not refused
- * a signal, the stream is not being captured (the write would join the
- * graph), the wait covers one stream (the one named, or the NULL stream of
- * a client with no other there: a context's streams would need a write
- * each), and the server is not crowded (there a spinning client takes a
- * CPU the launches need, and wait_done's rule says who spins). */
-static int signal_fits(struct srv_client *c, const struct omps_call_sync_signal *m, CUstream s)
-{
-	return c->signal.at && !c->signal.off && c->sticky == CUDA_SUCCESS && !srv_workers_crowded(c->srv) &&
-	       !srv_capturing(c, s) && (m->handle || !srv_streams_on(c, m->dev));
-}
-
-/* SYNC_SIGNAL: a write of seq to the client's signal word goes on the
- * stream after the work waited for, and the reply goes at once; the client
- * spins on the word as the driver spins on its own semaphore. The server's
- * synchronize and its late reply leave the round trip (an empty kernel's
- * launch and synchronize on the H200: 9.2-9.9 us so, 12.4-13.9 us with the
- * server's synchronize, bench/results/2026-12-04-h200-signal.md), and its
- * worker is free at once. Its work stays queued for fault.c until the word
- * says done. Otherwise the server waits as for SYNCHRONIZE or STREAM_SYNC,
- * and replies 0. OPENMPS_SYNC_SIGNAL=0 turns it off (channel.c). */
-void srv_context_sync_signal(struct srv_client *c, const struct omps_call_sync_signal *m)
-{
-	struct srv_driver *drv = c->srv->drv;
-	struct srv_object *o = NULL;
-	CUstream s = NULL;
-	CUresult r;
-
-	if (m->handle) {
-		o = srv_object_find(c, c->streams, c->nstreams, m->handle, "stream");
-		r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
-		s = o ? o->obj : NULL;
-	} else {
-		r = srv_use_device(c, m->dev, &s);
-	}
-	if (r == CUDA_SUCCESS && signal_fits(c, m, s)) {
-		r = drv->stream_write_value32(s, c->signal.at, m->seq, CU_STREAM_WRITE_VALUE_DEFAULT);
-		if (r == CUDA_SUCCESS) {
-			c->signal.seq = m->seq;
-			c->signal.clean = !m->handle;
-			atomic_store_explicit(&c->stats.syncs_signalled,
-					      atomic_load_explicit(&c->stats.syncs_signalled, memory_order_relaxed) + 1,
-					      memory_order_relaxed); /* its worker's alone to write */
-			omps_ring_advise(&c->rep, 0);
-			srv_reply_value(c, r, 1);
-			return;
-		}
-		if (!srv_fault_fatal(r)) {
-			omps_log("Client process %d: the GPU cannot signal its synchronizes (error %d); the server waits "
-				 "for them", (int)c->pid, (int)r);
-			c->signal.off = 1;
-			r = CUDA_SUCCESS;
-		}
-	}
-	if (r == CUDA_SUCCESS)
-		r = m->handle ? drv->stream_synchronize(s) : srv_sync_device(c, m->dev);
-	if (r == CUDA_SUCCESS && c->sticky == CUDA_SUCCESS)
-		srv_fault_queued(c, 0);
-	srv_reply_value(c, r, 0);
-}
-
 /* cuDevicePrimaryCtxReset: what the client made on the device goes, as
  * natively with its context (after its work is done): its memory, streams
  * and events there, and its graphs and virtual memory on every device. Its

@@ -80,10 +80,10 @@ void srv_fault_settle(struct srv_client *c)
 		srv_fault_queued(c, 0);
 }
 
-/* Work queued since its last good synchronize, unless that synchronize
- * is one the GPU signals, it followed all of its work, nothing was queued
- * since, and the GPU has written the word: then all of it is done. Read by
- * the main loop too, as the fault is handled: the GPU writes no more then. */
+/* Work queued since its last good synchronize, the GPU's signal of one
+ * counted once the word is written (if nothing was queued since), as the
+ * server's own synchronize is once it returns. Read by the main loop too,
+ * as the fault is handled: the GPU writes no more then. */
 int srv_fault_busy(struct srv_client *c)
 {
 	return atomic_load(&c->queued) &&

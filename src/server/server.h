@@ -143,11 +143,15 @@ struct srv_client {
 	size_t buf_len;
 	int pinned;	/* 1: the rings, 2: buf, are page-locked */
 	int pin_later; /* a successor's: its worker page-locks them as it first serves it */
-	struct { /* context.c: synchronizes the GPU signals (SYNC_SIGNAL) */
+	struct { /* signal.c: synchronizes the GPU signals (SYNC_SIGNAL) */
 		CUdeviceptr at; /* the reply ring's signal word, page-locked; 0: none */
 		uint32_t seq;	/* the last one queued */
-		int clean;	/* it followed all of the client's work, and nothing was queued since */
+		int clean;	/* nothing was queued since it */
 		int off;	/* the driver refused one: the client waits the old way */
+		CUstream stream[OMPS_MAX_DEVICES]; /* where a write after several streams goes */
+		CUevent event[OMPS_MAX_DEVICES];   /* recorded on each of those streams in turn */
+		CUstream last; /* where the last write went, on device last_dev */
+		int last_dev;
 	} signal;
 
 	/* answering calls (call.c) */
@@ -531,6 +535,9 @@ void srv_stats_sweep(struct srv_state *s);
 /* stream.c */
 int srv_streams_idle(struct srv_client *c);
 int srv_streams_on(struct srv_client *c, int dev); /* has it streams of its own there, not capturing */
+/* signal.c */
+void srv_signal_stream_gone(struct srv_client *c, int dev, CUstream s); /* before s goes */
+void srv_signal_release(struct srv_client *c); /* as it goes, before its rings are unregistered */
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes
  * that stream's device's context current. */
 CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream);

@@ -76,7 +76,8 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 		m.count = m.count > OMPS_MAX_RUN ? 1 : m.count; /* malformed: refused by its handler */
 		bump(&c->stats.calls, m.count - (m.count > 0));
 		bump(&c->stats.kernels, m.count);
-	} else if (type == OMPS_CALL_SYNCHRONIZE || type == OMPS_CALL_STREAM_SYNC || type == OMPS_CALL_SYNC_SIGNAL) {
+	} else if (type == OMPS_CALL_SYNCHRONIZE || type == OMPS_CALL_STREAM_SYNC || type == OMPS_CALL_EVENT_SYNC ||
+		   type == OMPS_CALL_SYNC_SIGNAL) {
 		bump(&c->stats.syncs, 1);
 	} else if (type == OMPS_CALL_GRAPH_LAUNCH) {
 		bump(&c->stats.graphs, 1);

@@ -206,10 +206,11 @@ void srv_stream_on_handle(struct srv_client *c, const struct omps_call_handle *m
 		switch (type) {
 		case OMPS_CALL_STREAM_DESTROY:
 		case OMPS_CALL_EVENT_DESTROY:
-			if (is_stream)
+			if (is_stream) {
 				srv_capture_abandon(c, o->obj);
-			if (is_stream)
+				srv_signal_stream_gone(c, o->dev, o->obj);
 				r = drv->stream_destroy(o->obj);
+			}
 			else
 				srv_ipc_event_put(c, o);
 			o->obj = NULL;
@@ -326,6 +327,7 @@ static void destroy_objects(struct srv_client *c, int dev)
 		}
 	for (i = 0; i < c->nstreams; i++)
 		if (live_on(c, &c->streams[i], dev)) {
+			srv_signal_stream_gone(c, c->streams[i].dev, c->streams[i].obj);
 			c->srv->drv->stream_destroy(c->streams[i].obj);
 			c->streams[i].obj = NULL;
 		}

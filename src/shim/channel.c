@@ -232,9 +232,10 @@ CUresult shim_call(uint32_t type, const void *args, size_t len, void *reply, siz
 	return call(type, args, len, reply, reply_len, reply_spin());
 }
 
-/* A synchronize (SYNCHRONIZE or STREAM_SYNC, its record args) that the GPU
- * may answer: asked as SYNC_SIGNAL of the context on dev (handle 0) or of
- * stream handle, the server may queue a write of seq into the reply ring's
+/* A synchronize (SYNCHRONIZE, STREAM_SYNC or EVENT_SYNC, its record args)
+ * that the GPU may answer: asked as SYNC_SIGNAL of the context on dev
+ * (handle 0), of stream handle, or of event handle (kind
+ * OMPS_SIGNAL_EVENT), the server may queue a write of seq into the reply ring's
  * signal word behind the work, and this thread spins on the word, as the
  * driver spins on its own semaphore. It spins SIGNAL_SPINS times as long
  * as for a reply: the server signals only while the clients it serves fit
@@ -246,9 +247,10 @@ CUresult shim_call(uint32_t type, const void *args, size_t len, void *reply, siz
  * reads is its own write or a later one; the others, and waits that must
  * not spin (BLOCKING_SYNC, a crowded server's advice), ask the old way. */
 #define SIGNAL_SPINS 10
-CUresult shim_call_signalled(uint32_t type, const void *args, size_t len, int32_t dev, uint32_t handle)
+CUresult shim_call_signalled(uint32_t type, const void *args, size_t len, int32_t dev, uint32_t handle,
+			     uint32_t kind)
 {
-	struct omps_call_sync_signal m = {.dev = dev, .handle = handle};
+	struct omps_call_sync_signal m = {.dev = dev, .handle = handle, .kind = kind};
 	struct omps_reply_value rep = {0};
 	int spin_us = reply_spin();
 	CUresult r;

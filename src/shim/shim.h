@@ -36,7 +36,8 @@ struct shim_connection;
 int shim_channel_open(const struct shim_connection *conn, struct omps_device_info *devs, int *ndevs, char *err,
 		      size_t errlen);
 CUresult shim_call(uint32_t type, const void *args, size_t len, void *reply, size_t reply_len);
-CUresult shim_call_signalled(uint32_t type, const void *args, size_t len, int32_t dev, uint32_t handle);
+CUresult shim_call_signalled(uint32_t type, const void *args, size_t len, int32_t dev, uint32_t handle,
+			     uint32_t kind);
 CUresult shim_post(uint32_t type, const void *args, size_t len, const void *data, size_t data_len);
 CUresult shim_call_read(uint32_t type, const void *args, size_t len, void *dst, uint64_t bytes);
 uint32_t shim_post_max(void); /* the most data one posted record carries beside its arguments */

@@ -153,7 +153,7 @@ CUresult shim_device_wait(int dev)
 
 	if (dev < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	return shim_call_signalled(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), dev, 0);
+	return shim_call_signalled(OMPS_CALL_SYNCHRONIZE, &m, sizeof(m), dev, 0, 0);
 }
 
 /* The NULL stream's work is the client's whole NULL stream on its device. */
@@ -174,7 +174,7 @@ static CUresult on_stream(CUstream s, uint32_t type)
 	if (h && type == OMPS_CALL_STREAM_SYNC) {
 		struct omps_call_handle m = {.handle = h};
 
-		return shim_call_signalled(type, &m, sizeof(m), 0, h);
+		return shim_call_signalled(type, &m, sizeof(m), 0, h, 0);
 	}
 	return h ? ask(type, h) : null_stream_sync();
 }
@@ -196,8 +196,15 @@ static CUresult stream_query(CUstream s)
 static CUresult event_synchronize(CUevent e)
 {
 	struct shim_object *o = shim_object(e, EVENT_MAGIC);
+	struct omps_call_handle m = {.handle = o ? o->handle : 0};
+	CUresult r;
 
-	CUresult r = o ? ask(OMPS_CALL_EVENT_SYNC, o->handle) : CUDA_ERROR_INVALID_HANDLE;
+	if (!o)
+		return CUDA_ERROR_INVALID_HANDLE;
+	/* one made to block its waiter (BLOCKING_SYNC) is waited for by the server, not spun on */
+	r = o->flags & CU_EVENT_BLOCKING_SYNC ? ask(OMPS_CALL_EVENT_SYNC, o->handle)
+					      : shim_call_signalled(OMPS_CALL_EVENT_SYNC, &m, sizeof(m), o->dev, o->handle,
+								    OMPS_SIGNAL_EVENT);
 
 	if (r == CUDA_SUCCESS)
 		shim_managed_vars_pull();

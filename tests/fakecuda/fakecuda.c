@@ -342,17 +342,19 @@ CUresult CUDAAPI cuCtxGetCurrent(CUcontext *ctx)
 #define FAKE_SM_FINE 2 /* ... or of this, ignoring coscheduling, where clusters */
 #define FAKE_CLUSTER 8 /* of 2 at most run (else of 8), as on an H200 */
 struct fake_graph;
+/* An event holds the time it was recorded, or the capture it was recorded in. */
+struct fake_event {
+	struct timespec t; /* first: read as a struct timespec */
+	unsigned long long capture_id;
+};
+
 struct fake_stream {
 	int priority;
 	unsigned first_sm, nsms, max_cluster;
 	struct fake_graph *capture; /* under graph_lock: the capture it is in, or NULL */
 	int origin;		    /* it began that capture */
-};
-
-/* An event holds the time it was recorded, or the capture it was recorded in. */
-struct fake_event {
-	struct timespec t; /* first: read as a struct timespec */
-	unsigned long long capture_id;
+	int waits;		    /* it waits for an event still busy (cuStreamWaitEvent): */
+	struct fake_event after;    /* ... this one, as it was then */
 };
 
 /* Stream capture: work queued on a capturing stream becomes a node of its
@@ -422,7 +424,8 @@ static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, un
 	if (!s)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	/* As on an H100: priorities 0 (lowest) to -5, clamped. */
-	*s = (struct fake_stream){priority > 0 ? 0 : priority < -5 ? -5 : priority, first_sm, nsms, max_cluster, NULL, 0};
+	*s = (struct fake_stream){.priority = priority > 0 ? 0 : priority < -5 ? -5 : priority,
+				  .first_sm = first_sm, .nsms = nsms, .max_cluster = max_cluster};
 	*stream = (CUstream)s;
 	return CUDA_SUCCESS;
 }
@@ -861,6 +864,9 @@ CUresult CUDAAPI cuStreamQuery(CUstream stream)
 	return capturing(stream) ? spoil(stream) : CUDA_SUCCESS;
 }
 
+static int gate_closed(void);
+static int busy(const struct fake_event *e);
+
 /* Streams run at once here, so an ordering between them cannot be seen;
  * FAKECUDA_WAIT_LOG names a file that gets a line a wait, for tests to
  * count the dependencies the server made. */
@@ -878,6 +884,10 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int 
 	r = capture_wait(stream, (struct fake_event *)event);
 	if (r != CUDA_SUCCESS)
 		return r;
+	if (stream && !capturing(stream) && (gate_closed() || busy((struct fake_event *)event))) {
+		((struct fake_stream *)stream)->waits = 1;
+		((struct fake_stream *)stream)->after = *(struct fake_event *)event;
+	}
 	if (log && *log && (f = fopen(log, "a"))) {
 		fputs("wait\n", f);
 		fclose(f);
@@ -1161,7 +1171,7 @@ static __thread int launch_priority, launch_priority_set;
 static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64_t threads, uint64_t blocks,
 			   unsigned *p, unsigned n)
 {
-	static const struct fake_stream whole = {0, 0, FAKE_SMS, FAKE_CLUSTER, NULL, 0};
+	static const struct fake_stream whole = {.nsms = FAKE_SMS, .max_cluster = FAKE_CLUSTER};
 	uint64_t i;
 
 	if (!s || s == (const void *)CU_STREAM_LEGACY || s == (const void *)CU_STREAM_PER_THREAD)
@@ -1346,7 +1356,48 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 	return r;
 }
 
-/* Stream memory operations: streams run at once here.
+/* A write queued behind a wait for an event still busy is made once the
+ * event is done (30 s at most), by a thread of its own, as the GPU would. */
+struct late_write {
+	struct fake_event after;
+	cuuint32_t *at, value;
+};
+
+static void *write_late(void *arg)
+{
+	struct late_write *w = arg;
+	int i;
+
+	for (i = 0; i < 30000 && (gate_closed() || busy(&w->after)); i++)
+		sleep_ms(1);
+	__atomic_store_n(w->at, w->value, __ATOMIC_RELEASE);
+	free(w);
+	return NULL;
+}
+
+/* Whether the write waits (and is now a late one's to make). */
+static int written_late(CUstream s, CUdeviceptr addr, cuuint32_t value)
+{
+	struct fake_stream *fs = (struct fake_stream *)s;
+	struct late_write *w;
+	pthread_t t;
+
+	if (!fs || !fs->waits || !(gate_closed() || busy(&fs->after)) || !(w = malloc(sizeof(*w)))) {
+		if (fs)
+			fs->waits = 0;
+		return 0;
+	}
+	*w = (struct late_write){fs->after, (cuuint32_t *)(uintptr_t)addr, value};
+	if (pthread_create(&t, NULL, write_late, w) != 0) {
+		free(w);
+		return 0;
+	}
+	pthread_detach(t);
+	return 1;
+}
+
+/* Stream memory operations: streams run at once here, but for a wait on
+ * an event still busy (written_late).
  * FAKECUDA_LOSE_WRITES=1: a write is queued but never made, as when a
  * fault stops the stream before it (for the waits that must not hang). */
 CUresult CUDAAPI cuStreamWriteValue32(CUstream s, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
@@ -1357,7 +1408,7 @@ CUresult CUDAAPI cuStreamWriteValue32(CUstream s, CUdeviceptr addr, cuuint32_t v
 		return CUDA_ERROR_INVALID_VALUE;
 	if (capturing(s))
 		return record(s, &(struct fake_node){.kind = NODE_WRITE32, .dst = (void *)(uintptr_t)addr, .value = value});
-	if (env_int("FAKECUDA_LOSE_WRITES", 0))
+	if (env_int("FAKECUDA_LOSE_WRITES", 0) || written_late(s, addr, value))
 		return CUDA_SUCCESS;
 	__atomic_store_n((cuuint32_t *)(uintptr_t)addr, value, __ATOMIC_RELEASE);
 	return CUDA_SUCCESS;

@@ -93,6 +93,8 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_SYNC_SIGNAL, &sig, sizeof(sig));
 	sig.handle = 1;
 	rec(OMPS_CALL_SYNC_SIGNAL, &sig, sizeof(sig));
+	sig.kind = OMPS_SIGNAL_EVENT;
+	rec(OMPS_CALL_SYNC_SIGNAL, &sig, sizeof(sig));
 	rec(OMPS_CALL_EVENT_DESTROY, &h, sizeof(h));
 	rec(OMPS_CALL_STREAM_DESTROY, &h, sizeof(h));
 	fclose(f);

@@ -734,26 +734,35 @@ TEST(server_legacy_stream_order)
 	leave(c);
 }
 
-/* A synchronize the GPU may signal: with no error to hear and one stream
- * to wait for, the server queues a write of seq into the reply ring's
- * signal word and answers 1 (fakecuda's streams run at once: the word is
- * there already); the client's work stays queued until the word says it
- * is done, and work queued after the signal is not. A client with a stream
- * of its own on the device is signalled for that stream only; one with an
- * error to hear, or whose rings are not page-locked, is answered by the
- * server's own wait (0). */
+/* A synchronize the GPU may signal: with no error to hear, the server
+ * queues a write of seq into the reply ring's signal word and answers 1
+ * (fakecuda's streams run at once: the word is there already); the
+ * client's work stays queued until the word says it is done, and work
+ * queued after the signal is not. The write goes on the NULL stream of a
+ * context with no other stream, on the stream named, and for a context
+ * with streams or an event on the client's signal stream, made to wait
+ * for each (fakecuda counts the waits). A client with an error to hear,
+ * or whose rings are not page-locked, is answered by the server's own
+ * wait (0). */
 TEST(server_sync_signal)
 {
 	struct omps_call_create sc = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
 	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
 	struct omps_call_memset set = {.dev = 0, .elem = 4, .count = 16};
 	struct omps_call_sync_signal m = {.dev = 0, .seq = 7};
+	struct omps_call_create ec = {.dev = 0, .flags = CU_EVENT_DISABLE_TIMING};
+	struct omps_call_pair rec = {0};
 	struct omps_reply_value v;
-	struct omps_reply_handle s;
+	struct omps_reply_handle s, e;
 	struct omps_reply_ptr p;
+	char log[] = "/tmp/omps-signal-waits.XXXXXX";
 	_Atomic uint32_t *word;
 	struct srv_client *c;
+	int fd = mkstemp(log);
 
+	ASSERT_GE(fd, 0);
+	close(fd);
+	setenv("FAKECUDA_WAIT_LOG", log, 1);
 	server_up();
 	c = client(NULL);
 	word = omps_ring_signal_word(&c->rep);
@@ -783,26 +792,53 @@ TEST(server_sync_signal)
 
 	ASSERT_EQ(call(c, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc), &s, sizeof(s)), sizeof(s));
 	ASSERT_EQ(s.r.result, CUDA_SUCCESS);
-	m.seq = 9; /* the context, with a stream of its own: the server waits */
+	unlink(log);
+	m.seq = 9; /* the context, with a stream of its own: after both, on the signal stream */
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT_EQ(v.r.result, CUDA_SUCCESS);
-	ASSERT_EQ(v.value, 0);
-	ASSERT_UEQ(atomic_load(word), 8);
-	ASSERT_EQ(atomic_load(&c->queued), 0);
-	m.handle = s.handle; /* that stream: signalled, but not all of its work */
-	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT_EQ(v.value, 1);
 	ASSERT_UEQ(atomic_load(word), 9);
-	ASSERT_EQ(c->signal.clean, 0);
+	ASSERT_EQ(waits(log), 2); /* it waited for the NULL stream and the other */
+	ASSERT_EQ(c->signal.clean, 1);
+	ASSERT_EQ(srv_fault_busy(c), 0);
+	m.handle = s.handle; /* that stream: idle once written, as after the server's own synchronize */
+	m.seq = 10;
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
+	ASSERT_EQ(srv_fault_busy(c), 1);
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.value, 1);
+	ASSERT_UEQ(atomic_load(word), 10);
+	ASSERT_EQ(srv_fault_busy(c), 0);
+	ASSERT_EQ(waits(log), 2);
+	ASSERT_EQ(call(c, OMPS_CALL_EVENT_CREATE, &ec, sizeof(ec), &e, sizeof(e)), sizeof(e));
+	rec.first = e.handle;
+	rec.second = s.handle;
+	ASSERT_EQ(call(c, OMPS_CALL_EVENT_RECORD, &rec, sizeof(rec), NULL, 0), -1);
+	m.handle = e.handle; /* an event: the signal stream waits for it */
+	m.kind = OMPS_SIGNAL_EVENT;
+	m.seq = 11;
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.r.result, CUDA_SUCCESS);
+	ASSERT_EQ(v.value, 1);
+	ASSERT_UEQ(atomic_load(word), 11);
+	ASSERT_EQ(waits(log), 3);
+	ASSERT_EQ(srv_fault_busy(c), 0);
+	m.handle = 999; /* no such event */
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.r.result, CUDA_ERROR_INVALID_HANDLE);
+	m.handle = s.handle;
+	m.kind = 0;
+	unlink(log);
+	unsetenv("FAKECUDA_WAIT_LOG");
 
 	set.count = 1u << 30; /* past the allocation: refused, an error to hear */
 	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
 	ASSERT(c->sticky != CUDA_SUCCESS);
-	m.seq = 10;
+	m.seq = 12;
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT(v.r.result != CUDA_SUCCESS);
 	ASSERT_EQ(v.value, 0);
-	ASSERT_UEQ(atomic_load(word), 9);
+	ASSERT_UEQ(atomic_load(word), 11);
 	m.handle = 999; /* no such stream */
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT_EQ(v.r.result, CUDA_ERROR_INVALID_HANDLE);

@@ -1,0 +1,216 @@
+/* Synchronizes the GPU signals (SYNC_SIGNAL): a write of the client's
+ * number into its reply ring's signal word goes on a stream behind the
+ * work waited for, and the reply goes at once; the client spins on the
+ * word as the driver spins on its own semaphore (shim/channel.c). The
+ * server's synchronize and its late reply leave the round trip (an empty
+ * kernel's launch and synchronize on the H200: 9.2-9.9 us so, 12.4-13.9 us
+ * with the server's synchronize, bench/results/2026-12-04-h200-signal.md),
+ * and its worker is free at once. The work stays queued for fault.c until
+ * the word says done. The write goes on the stream named; for a context,
+ * on its NULL stream when it has no other on the device; for a context
+ * with streams, or an event, on the client's signal stream, made to wait
+ * for each of them (one event, recorded anew on each) or for the event.
+ * Otherwise the server waits as for SYNCHRONIZE, STREAM_SYNC or EVENT_SYNC
+ * and replies 0. OPENMPS_SYNC_SIGNAL=0 turns it off (channel.c). */
+#include "log.h"
+#include "server.h"
+
+/* What the synchronize covers, its device current. */
+struct target {
+	int dev;
+	CUstream s; /* the stream named, or the NULL stream */
+	CUevent e;  /* the event named */
+};
+
+static CUresult resolve(struct srv_client *c, const struct omps_call_sync_signal *m, struct target *t)
+{
+	struct srv_object *o;
+
+	t->dev = m->dev;
+	t->s = NULL;
+	t->e = NULL;
+	if (!m->handle)
+		return srv_use_device(c, m->dev, &t->s);
+	o = m->kind == OMPS_SIGNAL_EVENT ? srv_object_find(c, c->events, c->nevents, m->handle, "event")
+					 : srv_object_find(c, c->streams, c->nstreams, m->handle, "stream");
+	if (!o)
+		return CUDA_ERROR_INVALID_HANDLE;
+	t->dev = o->dev;
+	if (m->kind == OMPS_SIGNAL_EVENT)
+		t->e = o->obj;
+	else
+		t->s = o->obj;
+	return srv_use_device(c, o->dev, NULL);
+}
+
+/* The client's signal stream and event on dev, made at first use. */
+static CUstream signal_stream(struct srv_client *c, int dev, CUevent *ev)
+{
+	struct srv_driver *drv = c->srv->drv;
+
+	if (!c->signal.stream[dev] && drv->stream_create(&c->signal.stream[dev], CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS)
+		c->signal.stream[dev] = NULL;
+	if (c->signal.stream[dev] && !c->signal.event[dev] &&
+	    drv->event_create(&c->signal.event[dev], CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS)
+		c->signal.event[dev] = NULL;
+	*ev = c->signal.event[dev];
+	return *ev ? c->signal.stream[dev] : NULL;
+}
+
+/* Has sig wait for the work queued so far on s. */
+static CUresult join(struct srv_driver *drv, CUstream sig, CUevent ev, CUstream s)
+{
+	CUresult r = drv->event_record(ev, s);
+
+	return r == CUDA_SUCCESS ? drv->stream_wait_event(sig, ev, 0) : r;
+}
+
+/* The context's streams on dev, the NULL one first, joined on sig. */
+static CUresult join_context(struct srv_client *c, int dev, CUstream sig, CUevent ev, CUstream null_stream)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUresult r = join(drv, sig, ev, null_stream);
+	uint32_t i;
+
+	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++)
+		if (c->streams[i].obj && c->streams[i].dev == dev && !srv_capturing(c, c->streams[i].obj))
+			r = join(drv, sig, ev, c->streams[i].obj);
+	return r;
+}
+
+/* The stream the write goes on, behind all the wait covers; NULL where the
+ * server waits itself: the client has an error to hear first, its signal
+ * word is not page-locked, the driver refused a signal before, the server
+ * is crowded (a spinning client takes a CPU the launches need, and
+ * wait_done's rule says who spins), the stream is being captured (the
+ * write would join the graph), or the client has an SM share and the wait
+ * needs its signal stream (made in the primary context, not its green
+ * one). *r: a fatal error of a join (held for the successor). */
+static CUstream place(struct srv_client *c, const struct omps_call_sync_signal *m, const struct target *t,
+		      CUresult *r)
+{
+	CUstream sig;
+	CUevent ev;
+
+	*r = CUDA_SUCCESS;
+	if (!c->signal.at || c->signal.off || c->sticky != CUDA_SUCCESS || srv_workers_crowded(c->srv))
+		return NULL;
+	if (t->s && m->handle)
+		return srv_capturing(c, t->s) ? NULL : t->s;
+	if (t->s && !srv_streams_on(c, t->dev))
+		return t->s;
+	if (c->qos.part[t->dev] || !(sig = signal_stream(c, t->dev, &ev)))
+		return NULL;
+	*r = t->e ? c->srv->drv->stream_wait_event(sig, t->e, 0) : join_context(c, t->dev, sig, ev, t->s);
+	if (*r == CUDA_SUCCESS)
+		return sig;
+	if (!srv_fault_fatal(*r)) /* the server's own wait says what is wrong, if anything */
+		*r = CUDA_SUCCESS;
+	return NULL;
+}
+
+/* Counted by its worker alone. */
+static void count(struct srv_client *c)
+{
+	atomic_store_explicit(&c->stats.syncs_signalled,
+			      atomic_load_explicit(&c->stats.syncs_signalled, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* The write; 0 if the server is to wait instead (*r: a fatal error, held). */
+static int signalled(struct srv_client *c, const struct omps_call_sync_signal *m, const struct target *t,
+		     CUresult *r)
+{
+	CUstream s = place(c, m, t, r);
+
+	if (!s)
+		return 0;
+	*r = c->srv->drv->stream_write_value32(s, c->signal.at, m->seq, CU_STREAM_WRITE_VALUE_DEFAULT);
+	if (*r == CUDA_SUCCESS) {
+		c->signal.last = s;
+		c->signal.last_dev = t->dev;
+		c->signal.seq = m->seq;
+		c->signal.clean = 1; /* idle once written, as after a synchronize the server made (call.c) */
+		count(c);
+		return 1;
+	}
+	if (!srv_fault_fatal(*r)) {
+		omps_log("Client process %d: the GPU cannot signal its synchronizes (error %d); the server waits "
+			 "for them", (int)c->pid, (int)*r);
+		c->signal.off = 1;
+		*r = CUDA_SUCCESS;
+	}
+	return 0;
+}
+
+void srv_signal_sync(struct srv_client *c, const struct omps_call_sync_signal *m)
+{
+	struct srv_driver *drv = c->srv->drv;
+	struct target t;
+	CUresult r = resolve(c, m, &t);
+
+	if (r == CUDA_SUCCESS && signalled(c, m, &t, &r)) {
+		omps_ring_advise(&c->rep, 0);
+		srv_reply_value(c, r, 1);
+		return;
+	}
+	if (r == CUDA_SUCCESS)
+		r = t.e ? drv->event_synchronize(t.e) : m->handle ? drv->stream_synchronize(t.s) : srv_sync_device(c, t.dev);
+	if (r == CUDA_SUCCESS && c->sticky == CUDA_SUCCESS)
+		srv_fault_queued(c, 0);
+	srv_reply_value(c, r, 0);
+}
+
+/* Stream s of the client's, on dev (current), goes: a write of its last
+ * signal still queued there is handed to its signal stream, which
+ * srv_signal_release waits for; where there is none, s is waited for. */
+void srv_signal_stream_gone(struct srv_client *c, int dev, CUstream s)
+{
+	CUstream sig;
+	CUevent ev;
+
+	if (c->signal.last != s)
+		return;
+	c->signal.last = NULL;
+	if (omps_ring_signalled(&c->rep, c->signal.seq))
+		return;
+	sig = signal_stream(c, dev, &ev);
+	if (sig && join(c->srv->drv, sig, ev, s) == CUDA_SUCCESS) {
+		c->signal.last = sig;
+		c->signal.last_dev = dev;
+		return;
+	}
+	c->srv->drv->stream_synchronize(s);
+}
+
+/* As it goes, before its rings are unregistered (channel.c): no write of
+ * its may land after, for a GPU write to memory no longer mapped faults
+ * the context every client shares. So the stream of its last signal is
+ * waited for if the word has not reached it (a client that left with work
+ * queued behind a signal holds a worker until that work is done, as a
+ * synchronize does), and its signal streams, whose writes follow at once
+ * work a synchronize of the server's has waited for. Then they go. */
+void srv_signal_release(struct srv_client *c)
+{
+	struct srv_driver *drv = c->srv->drv;
+	int dev;
+
+	if (c->signal.last && !omps_ring_signalled(&c->rep, c->signal.seq) &&
+	    drv->ctx_set_current(c->srv->ctx[c->signal.last_dev]) == CUDA_SUCCESS)
+		drv->stream_synchronize(c->signal.last);
+	c->signal.last = NULL;
+	for (dev = 0; dev < OMPS_MAX_DEVICES; dev++) {
+		if (!c->signal.stream[dev] && !c->signal.event[dev])
+			continue;
+		if (drv->ctx_set_current(c->srv->ctx[dev]) == CUDA_SUCCESS) {
+			if (c->signal.stream[dev]) {
+				drv->stream_synchronize(c->signal.stream[dev]);
+				drv->stream_destroy(c->signal.stream[dev]);
+			}
+			if (c->signal.event[dev])
+				drv->event_destroy(c->signal.event[dev]);
+		}
+		c->signal.stream[dev] = NULL;
+		c->signal.event[dev] = NULL;
+	}
+}
