@@ -683,17 +683,11 @@ static int waits(const char *log)
 	return n;
 }
 
-/* The legacy NULL stream: work on it waits for a blocking stream's earlier
- * work, and a blocking stream's for the NULL stream's, once each (fakecuda
- * counts the stream waits the server makes); a non-blocking stream never
- * waits nor is waited for. */
-TEST(server_legacy_stream_order)
+/* A server whose fakecuda logs each stream wait it makes into log (a
+ * mkstemp template, made here), and a client of it with 4 KiB for set. */
+static struct srv_client *waits_logged(char *log, struct omps_call_memset *set)
 {
-	char log[] = "/tmp/omps-waits.XXXXXX";
-	struct omps_call_create blocking = {.dev = 0, .flags = 0}, free_running = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
 	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
-	struct omps_call_memset set = {.dev = 0, .elem = 4, .count = 16};
-	struct omps_reply_handle s1, s2;
 	struct omps_reply_ptr p;
 	struct srv_client *c;
 	int fd = mkstemp(log);
@@ -704,7 +698,23 @@ TEST(server_legacy_stream_order)
 	server_up();
 	c = client(NULL);
 	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
-	set.ptr = p.ptr;
+	set->ptr = p.ptr;
+	return c;
+}
+
+/* The legacy NULL stream: work on it waits for a blocking stream's earlier
+ * work, and a blocking stream's for the NULL stream's, once each (fakecuda
+ * counts the stream waits the server makes); a non-blocking stream never
+ * waits nor is waited for. */
+TEST(server_legacy_stream_order)
+{
+	char log[] = "/tmp/omps-waits.XXXXXX";
+	struct omps_call_create blocking = {.dev = 0, .flags = 0}, free_running = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
+	struct omps_call_memset set = {.dev = 0, .elem = 4, .count = 16};
+	struct omps_reply_handle s1, s2;
+	struct omps_reply_ptr p;
+	struct srv_client *c = waits_logged(log, &set);
+
 	ASSERT_EQ(call(c, OMPS_CALL_STREAM_CREATE, &blocking, sizeof(blocking), &s1, sizeof(s1)), sizeof(s1));
 	ASSERT_EQ(call(c, OMPS_CALL_STREAM_CREATE, &free_running, sizeof(free_running), &s2, sizeof(s2)), sizeof(s2));
 	ASSERT_EQ(s1.r.result, CUDA_SUCCESS);
@@ -747,27 +757,16 @@ TEST(server_legacy_stream_order)
 TEST(server_sync_signal)
 {
 	struct omps_call_create sc = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
-	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
 	struct omps_call_memset set = {.dev = 0, .elem = 4, .count = 16};
 	struct omps_call_sync_signal m = {.dev = 0, .seq = 7};
 	struct omps_call_create ec = {.dev = 0, .flags = CU_EVENT_DISABLE_TIMING};
 	struct omps_call_pair rec = {0};
 	struct omps_reply_value v;
 	struct omps_reply_handle s, e;
-	struct omps_reply_ptr p;
 	char log[] = "/tmp/omps-signal-waits.XXXXXX";
-	_Atomic uint32_t *word;
-	struct srv_client *c;
-	int fd = mkstemp(log);
+	struct srv_client *c = waits_logged(log, &set);
+	_Atomic uint32_t *word = omps_ring_signal_word(&c->rep);
 
-	ASSERT_GE(fd, 0);
-	close(fd);
-	setenv("FAKECUDA_WAIT_LOG", log, 1);
-	server_up();
-	c = client(NULL);
-	word = omps_ring_signal_word(&c->rep);
-	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
-	set.ptr = p.ptr;
 	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT_EQ(v.r.result, CUDA_SUCCESS);
