@@ -2641,7 +2641,7 @@ static CUresult node_from(const CUgraphNodeParams *p, struct fake_node *n)
 			return CUDA_ERROR_INVALID_VALUE;
 		}
 		*n = (struct fake_node){.kind = NODE_KERNEL, .kernel = fake_fn(k->func)->name,
-					.module = fake_fn(k->func)->module, .on = {0, 0, FAKE_SMS, FAKE_CLUSTER, NULL, 0},
+					.module = fake_fn(k->func)->module, .on = {.nsms = FAKE_SMS, .max_cluster = FAKE_CLUSTER},
 					.threads = (uint64_t)k->gridDimX * k->gridDimY * k->gridDimZ * k->blockDimX *
 						   k->blockDimY * k->blockDimZ,
 					.blocks = (uint64_t)k->gridDimX * k->gridDimY * k->gridDimZ, .dst = ptr,
