@@ -355,7 +355,20 @@ struct fake_stream {
 	int origin;		    /* it began that capture */
 	int waits;		    /* it waits for an event still busy (cuStreamWaitEvent): */
 	struct fake_event after;    /* ... this one, as it was then */
+	int late;		    /* writes of its still to be made (written_late) */
 };
+
+/* Until the writes queued on s are made: a synchronize, or its destroy,
+ * as the driver keeps a stream's resources until its work is done. */
+static struct fake_stream *stream_of(CUstream s); /* NULL for the NULL, legacy or per-thread stream */
+
+static void late_writes_done(CUstream s)
+{
+	struct fake_stream *fs = stream_of(s);
+
+	while (fs && __atomic_load_n(&fs->late, __ATOMIC_ACQUIRE) > 0)
+		sleep_ms(1);
+}
 
 /* Stream capture: work queued on a capturing stream becomes a node of its
  * graph instead of running; launching the graph runs the nodes in order. An
@@ -494,6 +507,7 @@ CUresult CUDAAPI cuStreamDestroy(CUstream stream)
 
 	if (slow && *slow)
 		usleep((useconds_t)atoi(slow) * 1000);
+	late_writes_done(stream);
 	capture_leave((struct fake_stream *)stream);
 	free(stream);
 	return CUDA_SUCCESS;
@@ -505,6 +519,7 @@ CUresult CUDAAPI cuStreamSynchronize(CUstream stream)
 	if (capturing(stream))
 		return spoil(stream);
 	sleep_ms(env_int("FAKECUDA_SYNC_DELAY_MS", 0));
+	late_writes_done(stream);
 	return current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
 }
 
@@ -884,9 +899,9 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int 
 	r = capture_wait(stream, (struct fake_event *)event);
 	if (r != CUDA_SUCCESS)
 		return r;
-	if (stream && !capturing(stream) && (gate_closed() || busy((struct fake_event *)event))) {
-		((struct fake_stream *)stream)->waits = 1;
-		((struct fake_stream *)stream)->after = *(struct fake_event *)event;
+	if (stream_of(stream) && !capturing(stream) && (gate_closed() || busy((struct fake_event *)event))) {
+		stream_of(stream)->waits = 1;
+		stream_of(stream)->after = *(struct fake_event *)event;
 	}
 	if (log && *log && (f = fopen(log, "a"))) {
 		fputs("wait\n", f);
@@ -1291,8 +1306,6 @@ CUresult CUDAAPI cuOccupancyAvailableDynamicSMemPerBlock(size_t *smem, CUfunctio
 	return CUDA_SUCCESS;
 }
 
-static struct fake_stream *stream_of(CUstream s);
-
 /* The blocks in a cluster of a launch's attributes (1: none). */
 static unsigned cluster_size(const CUlaunchConfig *c)
 {
@@ -1361,6 +1374,7 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **
 struct late_write {
 	struct fake_event after;
 	cuuint32_t *at, value;
+	struct fake_stream *on;
 };
 
 static void *write_late(void *arg)
@@ -1371,6 +1385,7 @@ static void *write_late(void *arg)
 	for (i = 0; i < 30000 && (gate_closed() || busy(&w->after)); i++)
 		sleep_ms(1);
 	__atomic_store_n(w->at, w->value, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&w->on->late, 1, __ATOMIC_RELEASE);
 	free(w);
 	return NULL;
 }
@@ -1378,7 +1393,7 @@ static void *write_late(void *arg)
 /* Whether the write waits (and is now a late one's to make). */
 static int written_late(CUstream s, CUdeviceptr addr, cuuint32_t value)
 {
-	struct fake_stream *fs = (struct fake_stream *)s;
+	struct fake_stream *fs = stream_of(s);
 	struct late_write *w;
 	pthread_t t;
 
@@ -1387,8 +1402,10 @@ static int written_late(CUstream s, CUdeviceptr addr, cuuint32_t value)
 			fs->waits = 0;
 		return 0;
 	}
-	*w = (struct late_write){fs->after, (cuuint32_t *)(uintptr_t)addr, value};
+	*w = (struct late_write){fs->after, (cuuint32_t *)(uintptr_t)addr, value, fs};
+	__atomic_add_fetch(&fs->late, 1, __ATOMIC_ACQ_REL);
 	if (pthread_create(&t, NULL, write_late, w) != 0) {
+		__atomic_sub_fetch(&fs->late, 1, __ATOMIC_RELEASE);
 		free(w);
 		return 0;
 	}
