@@ -822,8 +822,12 @@ void srv_memory_release(struct srv_client *c)
 			pthread_mutex_unlock(&c->srv->pool_lock);
 			if (pool)
 				c->srv->drv->mem_pool_trim_to(pool, 0);
-			srv_arena_trim(c->srv, (int)i);
 		}
+		/* And idle chunks, its own frees' too: trimmed only after a client
+		 * that left memory behind, a chunk emptied by frees stayed while
+		 * the clients after it freed their own (e2e_kill_stress: 32 MiB
+		 * and its descriptor kept, now and then). */
+		srv_arena_trim(c->srv, (int)i);
 	}
 	for (i = 0; i < OMPS_STAGE_SLOTS; i++)
 		if (c->mem.stage[i])
