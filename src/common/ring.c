@@ -321,21 +321,16 @@ _Atomic uint32_t *omps_ring_signal_word(struct omps_ring *r)
 	return &r->sh->signal;
 }
 
-static int signalled(const struct omps_ring *r, uint32_t seq)
-{
-	return (int32_t)(atomic_load_explicit(&r->sh->signal, memory_order_acquire) - seq) >= 0;
-}
-
 int omps_ring_signalled(const struct omps_ring *r, uint32_t seq)
 {
-	return signalled(r, seq);
+	return (int32_t)(atomic_load_explicit(&r->sh->signal, memory_order_acquire) - seq) >= 0;
 }
 
 int omps_ring_wait_signal(const struct omps_ring *r, uint32_t seq, int spin_us)
 {
 	uint64_t start = omps_now_us();
 
-	while (!signalled(r, seq)) {
+	while (!omps_ring_signalled(r, seq)) {
 		if (omps_now_us() - start >= (uint64_t)spin_us)
 			return 0;
 		cpu_relax();

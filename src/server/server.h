@@ -144,10 +144,9 @@ struct srv_client {
 	int pinned;	/* 1: the rings, 2: buf, are page-locked */
 	int pin_later; /* a successor's: its worker page-locks them as it first serves it */
 	struct { /* signal.c: synchronizes the GPU signals (SYNC_SIGNAL) */
-		CUdeviceptr at; /* the reply ring's signal word, page-locked; 0: none */
+		CUdeviceptr at; /* the reply ring's signal word, page-locked; 0: none (or the driver refused one) */
 		uint32_t seq;	/* the last one queued */
 		int clean;	/* nothing was queued since it */
-		int off;	/* the driver refused one: the client waits the old way */
 		CUstream stream[OMPS_MAX_DEVICES]; /* where a write after several streams goes */
 		CUevent event[OMPS_MAX_DEVICES];   /* recorded on each of those streams in turn */
 		CUstream last; /* where the last write went, on device last_dev */
@@ -530,6 +529,7 @@ int srv_standby_readable(struct srv_state *s);
 /* stats.c */
 void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec);
 void srv_stats_queued(struct srv_client *c, int queued);
+void srv_stats_signalled(struct srv_client *c); /* signal.c: a synchronize went to the GPU's signal */
 void srv_stats_sweep(struct srv_state *s);
 
 /* stream.c */
@@ -544,6 +544,9 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 /* Waits for all of the client's work on dev: its NULL stream and every
  * stream it created there. */
 CUresult srv_sync_device(struct srv_client *c, int dev);
+/* One of its streams that a synchronize of its context on dev waits for:
+ * live, there, and not being captured (a capture runs nothing). */
+int srv_stream_waited(struct srv_client *c, const struct srv_object *o, int dev);
 /* Makes `to` wait for the work queued so far on all the client's streams on dev. */
 CUresult srv_stream_after_all(struct srv_client *c, int dev, CUstream to);
 void srv_stream_release(struct srv_client *c);

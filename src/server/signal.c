@@ -73,7 +73,7 @@ static CUresult join_context(struct srv_client *c, int dev, CUstream sig, CUeven
 	uint32_t i;
 
 	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++)
-		if (c->streams[i].obj && c->streams[i].dev == dev && !srv_capturing(c, c->streams[i].obj))
+		if (srv_stream_waited(c, &c->streams[i], dev))
 			r = join(drv, sig, ev, c->streams[i].obj);
 	return r;
 }
@@ -93,7 +93,7 @@ static CUstream place(struct srv_client *c, const struct omps_call_sync_signal *
 	CUevent ev;
 
 	*r = CUDA_SUCCESS;
-	if (!c->signal.at || c->signal.off || c->sticky != CUDA_SUCCESS || srv_workers_crowded(c->srv))
+	if (!c->signal.at || c->sticky != CUDA_SUCCESS || srv_workers_crowded(c->srv))
 		return NULL;
 	if (t->s && m->handle)
 		return srv_capturing(c, t->s) ? NULL : t->s;
@@ -107,14 +107,6 @@ static CUstream place(struct srv_client *c, const struct omps_call_sync_signal *
 	if (!srv_fault_fatal(*r)) /* the server's own wait says what is wrong, if anything */
 		*r = CUDA_SUCCESS;
 	return NULL;
-}
-
-/* Counted by its worker alone. */
-static void count(struct srv_client *c)
-{
-	atomic_store_explicit(&c->stats.syncs_signalled,
-			      atomic_load_explicit(&c->stats.syncs_signalled, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
 }
 
 /* The write; 0 if the server is to wait instead (*r: a fatal error, held). */
@@ -131,13 +123,13 @@ static int signalled(struct srv_client *c, const struct omps_call_sync_signal *m
 		c->signal.last_dev = t->dev;
 		c->signal.seq = m->seq;
 		c->signal.clean = 1; /* idle once written, as after a synchronize the server made (call.c) */
-		count(c);
+		srv_stats_signalled(c);
 		return 1;
 	}
 	if (!srv_fault_fatal(*r)) {
 		omps_log("Client process %d: the GPU cannot signal its synchronizes (error %d); the server waits "
 			 "for them", (int)c->pid, (int)*r);
-		c->signal.off = 1;
+		c->signal.at = 0; /* for good: its rings are page-locked once */
 		*r = CUDA_SUCCESS;
 	}
 	return 0;

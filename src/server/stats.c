@@ -87,6 +87,12 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 	}
 }
 
+/* signal.c: one of its synchronizes went to the GPU's signal. */
+void srv_stats_signalled(struct srv_client *c)
+{
+	bump(&c->stats.syncs_signalled, 1);
+}
+
 /* fault.c's mark changed: an interval of queued work begins or ends. */
 void srv_stats_queued(struct srv_client *c, int queued)
 {

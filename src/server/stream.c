@@ -99,6 +99,11 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 	return r;
 }
 
+int srv_stream_waited(struct srv_client *c, const struct srv_object *o, int dev)
+{
+	return o->obj && o->dev == dev && !srv_capturing(c, o->obj);
+}
+
 CUresult srv_sync_device(struct srv_client *c, int dev)
 {
 	struct srv_driver *drv = c->srv->drv;
@@ -108,9 +113,8 @@ CUresult srv_sync_device(struct srv_client *c, int dev)
 
 	if (r == CUDA_SUCCESS)
 		r = drv->stream_synchronize(null_stream);
-	/* A capturing stream runs nothing until its graph is launched. */
 	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++)
-		if (c->streams[i].obj && c->streams[i].dev == dev && !srv_capturing(c, c->streams[i].obj))
+		if (srv_stream_waited(c, &c->streams[i], dev))
 			r = drv->stream_synchronize(c->streams[i].obj);
 	return r;
 }
@@ -120,7 +124,7 @@ int srv_streams_on(struct srv_client *c, int dev)
 	uint32_t i;
 
 	for (i = 0; i < c->nstreams; i++)
-		if (c->streams[i].obj && c->streams[i].dev == dev && !srv_capturing(c, c->streams[i].obj))
+		if (srv_stream_waited(c, &c->streams[i], dev))
 			return 1;
 	return 0;
 }
