@@ -25,6 +25,17 @@
 #define ZSTD_MAGIC_BYTES  "\x28\xb5\x2f\xfd"
 #define ENTRY_HEADER_MIN  64
 #define MAX_DATA	  (1ull << 40) /* more than any GPU's memory: a corrupt size */
+#define DATA_WRITABLE	  1u
+#define DATA_CONSTANT	  2u
+#define DATA_ALL	  (DATA_WRITABLE | DATA_CONSTANT)
+
+/* What a walk over an image looks for: the bytes of the data kinds in
+ * mask; and with fn, each writable variable's name. */
+struct scan {
+	unsigned mask;
+	srv_image_var_fn fn;
+	void *arg;
+};
 
 static uint64_t get(const unsigned char *p, int bytes)
 {
@@ -36,10 +47,13 @@ static uint64_t get(const unsigned char *p, int bytes)
 	return v;
 }
 
-static int data_section(const char *name)
+/* Which data a section holds: kernels may write __device__ and __managed__
+ * variables; __constant__ ones only the host writes, through their address. */
+static unsigned data_section(const char *name)
 {
-	return !strncmp(name, ".nv.global", 10) || !strncmp(name, ".nv.constant3", 13) ||
-	       !strncmp(name, ".nv.managed", 11);
+	if (!strncmp(name, ".nv.global", 10) || !strncmp(name, ".nv.managed", 11))
+		return DATA_WRITABLE;
+	return strncmp(name, ".nv.constant3", 13) ? 0 : DATA_CONSTANT;
 }
 
 static int compiler_made(const char *name, size_t room)
@@ -85,8 +99,48 @@ static int elf_named_data(const unsigned char *e, size_t len, uint64_t shoff, un
 	return !found;
 }
 
-/* The bytes of an ELF64 cubin's data sections; -1: not readable. */
-static int64_t elf_data(const unsigned char *e, size_t len)
+/* Each variable a program could name in section sec, to sc->fn; -1 when
+ * a symbol table or name cannot be read. */
+static int elf_vars(const unsigned char *e, size_t len, uint64_t shoff, unsigned shentsize, unsigned shnum,
+		    unsigned sec, const struct scan *sc)
+{
+	unsigned i;
+
+	for (i = 0; i < shnum; i++) {
+		const unsigned char *sh = e + shoff + (uint64_t)i * shentsize, *link;
+		uint64_t off = get(sh + 0x18, 8), size = get(sh + 0x20, 8), ent = get(sh + 0x38, 8), k;
+		uint64_t stroff, strsize;
+
+		if (get(sh + 4, 4) != 2 /* SHT_SYMTAB */)
+			continue;
+		if (ent < 24 || off > len || size > len - off || get(sh + 0x28, 4) >= shnum)
+			return -1;
+		link = e + shoff + get(sh + 0x28, 4) * shentsize;
+		stroff = get(link + 0x18, 8);
+		strsize = get(link + 0x20, 8);
+		if (stroff > len || strsize > len - stroff)
+			return -1;
+		for (k = 0; k + ent <= size; k += ent) {
+			const unsigned char *sym = e + off + k;
+			uint64_t name = get(sym, 4);
+			const char *at = (const char *)e + stroff + name;
+			size_t n;
+
+			if (get(sym + 6, 2) != sec || (sym[4] & 0xf) == 3 /* STT_SECTION */)
+				continue;
+			if (name >= strsize || (n = strnlen(at, strsize - name)) == strsize - name)
+				return -1;
+			if (sym[4] >> 4 == 0 /* STB_LOCAL */ && compiler_made(at, strsize - name))
+				continue; /* read only: nothing to keep */
+			sc->fn(sc->arg, at, n);
+		}
+	}
+	return 0;
+}
+
+/* The bytes of an ELF64 cubin's data sections of the kinds in sc->mask
+ * (and their variables' names to sc->fn); -1: not readable. */
+static int64_t elf_data(const unsigned char *e, size_t len, const struct scan *sc)
 {
 	uint64_t shoff, stroff, strsize, total = 0;
 	unsigned shentsize, shnum, shstrndx, i;
@@ -109,11 +163,15 @@ static int64_t elf_data(const unsigned char *e, size_t len)
 
 		if (name >= strsize)
 			return -1;
-		if (data_section((const char *)e + stroff + name) && elf_named_data(e, len, shoff, shentsize, shnum, i)) {
-			if (size > MAX_DATA)
-				return -1;
-			total += size;
-		}
+		unsigned kind = data_section((const char *)e + stroff + name);
+
+		if (!(kind & sc->mask) || !elf_named_data(e, len, shoff, shentsize, shnum, i))
+			continue;
+		if (size > MAX_DATA)
+			return -1;
+		total += size;
+		if (sc->fn && kind == DATA_WRITABLE && elf_vars(e, len, shoff, shentsize, shnum, i, sc) < 0)
+			return -1;
 	}
 	return (int64_t)total;
 }
@@ -182,10 +240,12 @@ static int64_t ptx_decl_bytes(const char *p, const char *eol)
 	return (int64_t)bytes;
 }
 
-/* Whether a declaration's name (the first word after its qualifiers, type
- * and alignment) is one the compiler made for itself. */
-static int ptx_compiler_made(const char *p, const char *eol)
+/* A declaration's name, after its qualifiers, type and alignment: its
+ * length, 0 if none. */
+static size_t ptx_name(const char *p, const char *eol, const char **name)
 {
+	const char *e;
+
 	for (p = skip_space(p, eol); p < eol && *p == '.'; p = skip_space(p, eol)) {
 		int align = token_is(p, eol, ".align");
 
@@ -197,15 +257,31 @@ static int ptx_compiler_made(const char *p, const char *eol)
 				p++;
 		}
 	}
-	return compiler_made(p, (size_t)(eol - p));
+	for (e = p; e < eol && *e != '[' && *e != ';' && *e != '=' && *e != ' ' && *e != '\t'; e++)
+		;
+	*name = p;
+	return (size_t)(e - p);
 }
 
-/* The bytes of the variables PTX declares in the .global or .const state
- * space; -1: not PTX, or a declaration whose size it does not tell. */
-static int64_t ptx_data(const char *p, size_t len)
+/* Whether a declaration's name is one the compiler made for itself. */
+static int ptx_compiler_made(const char *p, const char *eol)
+{
+	const char *name;
+
+	ptx_name(p, eol, &name);
+	return compiler_made(name, (size_t)(eol - name));
+}
+
+/* The bytes of the variables PTX declares in the .global (DATA_WRITABLE) or
+ * .const (DATA_CONSTANT) state space, of the kinds in sc->mask (the
+ * writable ones' names to sc->fn); -1: not PTX, or a declaration whose
+ * size or name it does not tell. */
+static int64_t ptx_data(const char *p, size_t len, const struct scan *sc)
 {
 	static const char *const prefix[] = {".visible", ".extern", ".weak", ".common"};
-	const char *end = p + len, *eol;
+	const char *end = p + len, *eol, *name;
+	unsigned mask = sc->mask;
+	size_t n;
 	uint64_t total = 0;
 	int64_t one;
 	size_t i;
@@ -222,7 +298,8 @@ static int64_t ptx_data(const char *p, size_t len)
 				p = skip_space(p + strlen(prefix[i]), eol);
 				i = (size_t)-1; /* qualifiers may follow one another */
 			}
-		if (!token_is(p, eol, ".global") && !token_is(p, eol, ".const"))
+		if (!(token_is(p, eol, ".global") && mask & DATA_WRITABLE) &&
+		    !(token_is(p, eol, ".const") && mask & DATA_CONSTANT))
 			continue;
 		if (ptx_compiler_made(p + (p[1] == 'g' ? 7 : 6), eol))
 			continue;
@@ -230,11 +307,17 @@ static int64_t ptx_data(const char *p, size_t len)
 		if (one < 0 || total + (uint64_t)one > MAX_DATA)
 			return -1;
 		total += (uint64_t)one;
+		if (sc->fn && p[1] == 'g') {
+			if (!(n = ptx_name(p + 7, eol, &name)))
+				return -1;
+			sc->fn(sc->arg, name, n);
+		}
 	}
 	return (int64_t)total;
 }
 
-static int64_t entry_data(int kind, const unsigned char *data, size_t len, uint64_t plain_len)
+static int64_t entry_data(int kind, const unsigned char *data, size_t len, uint64_t plain_len,
+			  const struct scan *sc)
 {
 	unsigned char *plain;
 	int64_t bytes;
@@ -246,17 +329,17 @@ static int64_t entry_data(int kind, const unsigned char *data, size_t len, uint6
 		if (!plain_len || plain_len > OMPS_MAX_IMAGE || !(plain = malloc(plain_len)))
 			return -1;
 		n = ZSTD_decompress(plain, plain_len, data, len);
-		bytes = ZSTD_isError(n) ? -1 : entry_data(kind, plain, n, 0);
+		bytes = ZSTD_isError(n) ? -1 : entry_data(kind, plain, n, 0, sc);
 		free(plain);
 		return bytes;
 	}
 	if (kind == FATBIN_ELF)
-		return elf_data(data, len);
-	return kind == FATBIN_PTX ? ptx_data((const char *)data, strnlen((const char *)data, len)) : -1;
+		return elf_data(data, len, sc);
+	return kind == FATBIN_PTX ? ptx_data((const char *)data, strnlen((const char *)data, len), sc) : -1;
 }
 
 /* The most any entry holds (the driver loads one); -1 when one is not readable. */
-static int64_t fatbin_data(const unsigned char *f, size_t len)
+static int64_t fatbin_data(const unsigned char *f, size_t len, const struct scan *sc)
 {
 	uint64_t size, off;
 	int64_t most = 0, one;
@@ -282,7 +365,7 @@ static int64_t fatbin_data(const unsigned char *f, size_t len)
 			return -1; /* LZ4, the older compression: not read here */
 		if (!stored || stored > payload)
 			stored = payload;
-		one = entry_data((int)get(e, 2), e + hdr, stored, get(e + 56, 8));
+		one = entry_data((int)get(e, 2), e + hdr, stored, get(e + 56, 8), sc);
 		if (one < 0)
 			return -1;
 		most = one > most ? one : most;
@@ -291,25 +374,35 @@ static int64_t fatbin_data(const unsigned char *f, size_t len)
 	return most;
 }
 
-static int64_t image_data(const void *image, size_t len)
+static int64_t image_data(const void *image, size_t len, const struct scan *sc)
 {
 	const unsigned char *p = image;
 
 	if (len >= 4 && get(p, 4) == FATBIN_MAGIC)
-		return fatbin_data(p, len);
+		return fatbin_data(p, len, sc);
 	if (len >= 4 && !memcmp(p, "\x7f" "ELF", 4))
-		return elf_data(p, len);
-	return ptx_data(image, strnlen(image, len));
+		return elf_data(p, len, sc);
+	return ptx_data(image, strnlen(image, len), sc);
 }
 
 int srv_image_shareable(const void *image, size_t len)
 {
-	return image_data(image, len) == 0;
+	return image_data(image, len, &(struct scan){.mask = DATA_ALL}) == 0;
 }
 
 uint64_t srv_image_data_bytes(const void *image, size_t len)
 {
-	int64_t n = image_data(image, len);
+	int64_t n = image_data(image, len, &(struct scan){.mask = DATA_ALL});
 
 	return n > 0 ? (uint64_t)n : 0;
+}
+
+int64_t srv_image_writable_bytes(const void *image, size_t len)
+{
+	return image_data(image, len, &(struct scan){.mask = DATA_WRITABLE});
+}
+
+int64_t srv_image_writable_vars(const void *image, size_t len, srv_image_var_fn fn, void *arg)
+{
+	return image_data(image, len, &(struct scan){.mask = DATA_WRITABLE, .fn = fn, .arg = arg});
 }

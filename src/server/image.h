@@ -18,4 +18,16 @@ int srv_image_shareable(const void *image, size_t len);
  * cannot be told. */
 uint64_t srv_image_data_bytes(const void *image, size_t len);
 
+/* The bytes of module data kernels may write (__device__ and __managed__
+ * variables; not __constant__ ones): -1 when that cannot be told. A module
+ * with none, loaded again from its image, holds what the first held unless
+ * the host wrote its data through an address it asked for. */
+int64_t srv_image_writable_bytes(const void *image, size_t len);
+
+/* Each variable srv_image_writable_bytes counts, by name (not
+ * NUL-terminated; a fat binary's variants each name theirs, so a name may
+ * come more than once). Returns what srv_image_writable_bytes does. */
+typedef void (*srv_image_var_fn)(void *arg, const char *name, size_t len);
+int64_t srv_image_writable_vars(const void *image, size_t len, srv_image_var_fn fn, void *arg);
+
 #endif

@@ -161,6 +161,28 @@ static const char static_var[] = ".version 8.0\n.target sm_90\n.address_size 64\
 static const char weak_visible[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
 				   ".weak .visible .global .align 4 .u32 w;\n";
 
+/* The names srv_image_writable_vars reports, each followed by a space. */
+static void collect(void *arg, const char *name, size_t len)
+{
+	char *out = arg;
+	size_t at = strlen(out);
+
+	if (at + len + 2 < 256) {
+		memcpy(out + at, name, len);
+		out[at + len] = ' ';
+		out[at + len + 1] = '\0';
+	}
+}
+
+static const char *vars_of(const void *image, size_t len, int64_t *bytes)
+{
+	static char names[256];
+
+	names[0] = '\0';
+	*bytes = srv_image_writable_vars(image, len, collect, names);
+	return names;
+}
+
 TEST(image)
 {
 	static const char *const code[] = {".text.k", ".nv.info", ".nv.constant0.k", ".nv.shared.k"};
@@ -211,6 +233,37 @@ TEST(image)
 	ASSERT_EQ(srv_image_data_bytes(e, elf(e, device_var, 2, 1 << 30)), 1 << 30);
 	ASSERT_EQ(srv_image_data_bytes(f, fatbin(f, 2, e, elf(e, device_var, 2, 1 << 30), 1)), 1 << 30);
 	ASSERT_EQ(srv_image_data_bytes(f, fatbin(f, 1, arrays, sizeof(arrays), 1)), 1048576 + 4 * 3 * 8 + 16);
+
+	/* Of that, what kernels may write: __device__ and __managed__, not __constant__. */
+	ASSERT_EQ(srv_image_writable_bytes(code_only, sizeof(code_only)), 0);
+	ASSERT_EQ(srv_image_writable_bytes(with_global, sizeof(with_global)), 4);
+	ASSERT_EQ(srv_image_writable_bytes(with_const, sizeof(with_const)), 0);
+	ASSERT_EQ(srv_image_writable_bytes(arrays, sizeof(arrays)), 1048576 + 4 * 3 * 8);
+	ASSERT_EQ(srv_image_writable_bytes(unsized, sizeof(unsized)), -1); /* not told */
+	ASSERT_EQ(srv_image_writable_bytes("not an image", 13), -1);
+	ASSERT_EQ(srv_image_writable_bytes(e, elf(e, device_init, 2, 16)), 16);
+	ASSERT_EQ(srv_image_writable_bytes(e, elf(e, constant_var, 2, 16)), 0);
+	ASSERT_EQ(srv_image_data_bytes(e, elf(e, constant_var, 2, 16)), 16);
+	ASSERT_EQ(srv_image_writable_bytes(f, fatbin(f, 1, with_const, sizeof(with_const), 1)), 0);
+	ASSERT_EQ(srv_image_writable_bytes(f, fatbin(f, 1, with_global, sizeof(with_global), 1)), 4);
+
+	/* ... and their names, to keep what they hold across a fault (handover.c). */
+	{
+		static const char *const names[] = {"$str", "counter", "_ZL6hidden"};
+		static const int bind[] = {0, 1, 0};
+		int64_t bytes;
+
+		ASSERT_STR_EQ(vars_of(with_global, sizeof(with_global), &bytes), "counter ");
+		ASSERT_EQ(bytes, 4);
+		ASSERT_STR_EQ(vars_of(arrays, sizeof(arrays), &bytes), "blob grid "); /* not the __constant__ one */
+		ASSERT_STR_EQ(vars_of(strings_only, sizeof(strings_only), &bytes), ""); /* read only */
+		ASSERT_STR_EQ(vars_of(with_const, sizeof(with_const), &bytes), "");
+		ASSERT_STR_EQ(vars_of(e, elf_syms(e, names, bind, 3), &bytes), "counter _ZL6hidden ");
+		ASSERT_EQ(bytes, 16);
+		ASSERT_STR_EQ(vars_of(f, fatbin(f, 1, with_global, sizeof(with_global), 1), &bytes), "counter ");
+		vars_of(unsized, sizeof(unsized), &bytes);
+		ASSERT_EQ(bytes, -1); /* a size not told: nothing to keep it by */
+	}
 
 	/* Fat binaries, plain and compressed, of either kind. */
 	n = elf(e, code, 4, 64);
