@@ -159,8 +159,10 @@ int32_t srv_with_sticky(struct srv_client *c, CUresult r)
 		return r;
 	}
 	if (s == CUDA_SUCCESS && (c->call == OMPS_CALL_SYNCHRONIZE || c->call == OMPS_CALL_STREAM_SYNC ||
-				  c->call == OMPS_CALL_EVENT_SYNC))
+				  c->call == OMPS_CALL_EVENT_SYNC)) {
 		srv_fault_queued(c, 0); /* what it waited for is done: as near to idle as the server can tell */
+		c->mod.synced = c->mod.launches;
+	}
 	c->sticky = CUDA_SUCCESS;
 	return s;
 }

@@ -76,8 +76,12 @@ void srv_fault_queued(struct srv_client *c, int queued)
  * synchronous copy, or never waits). */
 void srv_fault_settle(struct srv_client *c)
 {
-	if (atomic_load_explicit(&c->queued, memory_order_relaxed) && (!srv_fault_busy(c) || srv_streams_idle(c)))
+	if (atomic_load_explicit(&c->queued, memory_order_relaxed)) {
+		if (srv_fault_busy(c) && !srv_streams_idle(c))
+			return;
 		srv_fault_queued(c, 0);
+	}
+	srv_moddata_take(c); /* idle: its modules' data as it will stay */
 }
 
 /* Work queued since its last good synchronize, the GPU's signal of one

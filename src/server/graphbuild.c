@@ -122,6 +122,7 @@ static CUresult node_params(struct srv_client *c, const struct omps_call_graph_n
 			return CUDA_ERROR_INVALID_HANDLE;
 		if (m->args_size < f->args_size)
 			return CUDA_ERROR_INVALID_VALUE;
+		srv_function_ran(c, f);
 		srv_function_node(f, m->grid, m->block, m->shared_mem, args, extra, args_size, p);
 		return CUDA_SUCCESS;
 	case OMPS_NODE_MEMSET:

@@ -15,10 +15,12 @@
  * synchronize notices nothing; one with work queued gets the fault's error
  * from its next synchronous call (that work's results are lost) and goes
  * on; the culprit, if only one client had work queued, gets the error from
- * every call, as a native process would. A client holding what cannot be
- * made again yet (graphs, arrays, its own module data, stream-ordered or
- * IPC memory, host functions, JIT links, virtual memory) loses its
- * connection, as every client did before, and the log says why. */
+ * every call, as a native process would. Modules of a client's own load
+ * again from their images kept, their __device__ data as moddata.c copied
+ * it. A client holding what cannot be made again yet (graphs, arrays, a
+ * module variable's address, module data changed since its copy,
+ * stream-ordered or IPC memory, host functions, JIT links, virtual memory)
+ * loses its connection, as every client did before, and the log says why. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -87,7 +89,7 @@ struct handover_summary {
  * the writer (IO = PUT) and the reader (GET). */
 #define FUNCTION_FIELDS(IO, io, f)                                                              \
 	do {                                                                                    \
-		IO(io, (f)->module), IO(io, (f)->attr_set), IO(io, (f)->attr);                  \
+		IO(io, (f)->module), IO(io, (f)->data), IO(io, (f)->attr_set), IO(io, (f)->attr); \
 		IO(io, (f)->args_size), IO(io, (f)->nparams), IO(io, (f)->params);              \
 	} while (0)
 
@@ -106,9 +108,37 @@ static int any_live(const struct srv_object *t, uint32_t n)
 	return 0;
 }
 
-/* Why the client cannot be kept, or NULL. Its worker is out of it. */
-static const char *unkeepable(struct srv_client *c)
+/* Why module i of the client cannot be loaded again holding what it holds
+ * now, or NULL. A module of its own loads again from its image kept; its
+ * __constant__ data is then as the image has it, which no kernel can
+ * change, and its __device__ data as moddata.c copied it. (The host writes
+ * module data only through an address it asked for: unkeepable() lets such
+ * a client go anyway.) */
+static const char *module_unkeepable(struct srv_client *c, uint32_t i, char *buf, size_t len)
 {
+	const struct srv_module *m = &c->mod.modules[i];
+	const char *lost;
+
+	if (m->kept)
+		return "a module it unloaded stays loaded for its graphs";
+	if (!m->mod || m->shared)
+		return NULL;
+	if (!m->image) {
+		snprintf(buf, len, "its module %u was not kept to load again (more than %llu MiB of its images)",
+			 i + 1, (unsigned long long)(SRV_KEPT_IMAGES_MAX >> 20));
+		return buf;
+	}
+	if (!(lost = srv_moddata_lost(c, m, srv_fault_busy(c))))
+		return NULL;
+	snprintf(buf, len, "its module %u %s", i + 1, lost);
+	return buf;
+}
+
+/* Why the client cannot be kept (perhaps written into buf), or NULL. Its
+ * worker is out of it. */
+static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
+{
+	const char *why;
 	struct srv_alloc *a;
 	uint32_t i;
 	int out;
@@ -136,10 +166,18 @@ static const char *unkeepable(struct srv_client *c)
 	if (c->vmm.reserved || c->vmm.mapped || c->vmm.nphys)
 		return "it uses virtual memory management";
 	for (i = 0; i < c->mod.nmodules; i++)
-		if (c->mod.modules[i].mod && (!c->mod.modules[i].shared || c->mod.modules[i].kept))
-			return "a module of its holds data of its own (__device__ variables)";
+		if ((why = module_unkeepable(c, i, buf, len)))
+			return why;
 	for (a = c->mem.allocs; a; a = a->next)
-		if (a->module || a->retired || a->vmm || a->export || a->import ||
+		if (a->module) {
+			snprintf(buf, len,
+				 "it asked for the address of a variable of its module %u, which a new context places "
+				 "elsewhere",
+				 a->module);
+			return buf;
+		}
+	for (a = c->mem.allocs; a; a = a->next)
+		if (a->retired || a->vmm || a->export || a->import ||
 		    !srv_arena_holds(c->srv, a->dev, a->ptr))
 			return "it holds memory outside the server's chunks (IPC or the pool)";
 	for (i = 0; i < c->nevents; i++)
@@ -207,6 +245,45 @@ static void save_modules(struct srv_state *s, struct srv_pack *p)
 	}
 }
 
+/* The images of the own modules of the clients kept (those marked with a
+ * place), after the shared modules. */
+static void save_images(struct srv_state *s, struct srv_pack *p)
+{
+	struct srv_kept_image *k;
+	uint32_t n = 0;
+
+	for (k = s->kept_images; k; k = k->next)
+		if (k->place)
+			k->place = ++n;
+	PUT(p, n);
+	for (k = s->kept_images; k; k = k->next) {
+		if (!k->place)
+			continue;
+		PUT(p, k->len);
+		srv_pack_put(p, k->hash, sizeof(k->hash));
+		srv_pack_put(p, k->image, k->len + 1);
+	}
+}
+
+/* Marks the images a kept client's modules need (save_images writes those). */
+static void want_images(struct srv_state *s)
+{
+	struct srv_kept_image *k;
+	struct srv_client *c;
+	char why[160];
+	uint32_t i;
+
+	for (k = s->kept_images; k; k = k->next)
+		k->place = 0;
+	for (c = s->clients; c; c = c->next) {
+		if (unkeepable(c, why, sizeof(why)))
+			continue;
+		for (i = 0; i < c->mod.nmodules; i++)
+			if (c->mod.modules[i].mod && !c->mod.modules[i].shared)
+				c->mod.modules[i].image->place = 1;
+	}
+}
+
 /* Its place in the list save_modules wrote (modules_lock held). */
 static uint32_t shared_index(struct srv_state *s, const struct srv_shared_module *want)
 {
@@ -251,12 +328,20 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 		PUT(p, al->bytes);
 		PUT(p, al->dev);
 	}
+	PUT(p, c->mod.launches);
 	PUT(p, c->mod.nmodules);
 	for (i = 0; i < c->mod.nmodules; i++) {
-		uint32_t idx = c->mod.modules[i].mod ? shared_index(c->srv, c->mod.modules[i].shared) : UINT32_MAX;
+		const struct srv_module *m = &c->mod.modules[i];
+		uint32_t idx = m->mod && m->shared ? shared_index(c->srv, m->shared) : UINT32_MAX;
+		uint32_t own = m->mod && !m->shared ? m->image->place - 1 : UINT32_MAX;
 
 		PUT(p, idx);
-		PUT(p, c->mod.modules[i].dev);
+		PUT(p, own);
+		PUT(p, m->dev);
+		PUT(p, m->data_bytes);
+		PUT(p, m->writable);
+		if (own != UINT32_MAX)
+			srv_moddata_save(m, p);
 	}
 	PUT(p, c->mod.nfunctions);
 	for (i = 0; i < c->mod.nfunctions; i++) {
@@ -365,8 +450,11 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 		}
 	pthread_mutex_lock(&s->modules_lock);
 	save_modules(s, &p);
+	want_images(s);
+	save_images(s, &p);
 	for (c = s->clients; c; c = c->next) {
-		const char *why = unkeepable(c);
+		char buf[160];
+		const char *why = unkeepable(c, buf, sizeof(buf));
 
 		if (why) {
 			omps_log("Client process %d (ID %u) cannot be kept: %s; it loses its context", (int)c->pid, c->id,
@@ -458,11 +546,80 @@ static struct srv_shared_module **restore_modules(struct srv_state *s, struct sr
 	return all;
 }
 
+/* The own modules' images save_images wrote, in s->kept_images with no
+ * reference yet (srv_module_prune lets go of those no client takes). */
+static struct srv_kept_image **restore_images(struct srv_state *s, struct srv_unpack *u, uint32_t *count)
+{
+	struct srv_kept_image **all;
+	uint32_t n = 0, i;
+
+	if (GET(u, n) < 0 || n > u->len || !(all = calloc(n + 1, sizeof(*all))))
+		return NULL;
+	for (i = 0; i < n && !u->failed; i++) {
+		struct srv_kept_image *k = calloc(1, sizeof(*k));
+
+		if (!k || GET(u, k->len) < 0 || k->len >= u->len - u->off ||
+		    srv_unpack_get(u, k->hash, sizeof(k->hash)) < 0 || !(k->image = malloc(k->len + 1)) ||
+		    srv_unpack_get(u, k->image, k->len + 1) < 0) {
+			if (k)
+				free(k->image);
+			free(k);
+			u->failed = 1;
+			break;
+		}
+		k->next = s->kept_images;
+		s->kept_images = k;
+		all[i] = k;
+	}
+	*count = n;
+	return all;
+}
+
+/* A module of the client's own, loaded again from its image, its
+ * __device__ data put back (its record read whatever happens). */
+static const char *restore_own(struct srv_state *s, struct srv_client *c, struct srv_module *m,
+			       struct srv_kept_image *k, struct srv_unpack *u)
+{
+	const char *why;
+	CUresult r;
+
+	if (m->dev < 0 || m->dev >= (int)s->devices.ndevices || !k) {
+		srv_moddata_skip(u);
+		m->data_bytes = 0;
+		return "its record is cut short";
+	}
+	r = s->drv->ctx_set_current(s->ctx[m->dev]);
+	if (r == CUDA_SUCCESS)
+		r = s->drv->module_load_data(&m->mod, k->image);
+	if (r != CUDA_SUCCESS) {
+		omps_log("Handover: client process %d's module image of %llu bytes does not load again: error %d",
+			 (int)c->pid, (unsigned long long)k->len, (int)r);
+		srv_moddata_skip(u);
+		m->mod = NULL;
+		m->data_bytes = 0;
+		return "a module of its does not load again";
+	}
+	k->refs++;
+	m->image = k;
+	c->mod.kept_image_bytes += k->len;
+	c->mod.data_bytes[m->dev] += m->data_bytes;
+	why = srv_moddata_restore(c, m, u);
+	return why;
+}
+
+/* What the successor restored that clients name by place in the record. */
+struct restored {
+	struct srv_shared_module **mods;
+	uint32_t nmods;
+	struct srv_kept_image **images;
+	uint32_t nimages;
+};
+
 /* The client's record, read whole (the reader must stay in step even for
  * a client that cannot be kept), and what the driver must make again made.
  * Returns why the client cannot be kept, or NULL. */
 static const char *restore_client(struct srv_state *s, struct srv_client *c, struct srv_unpack *u,
-				  struct srv_shared_module **mods, uint32_t nmods)
+				  const struct restored *rs)
 {
 	const char *why = NULL, *w;
 	uint32_t n = 0, i;
@@ -486,22 +643,35 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		c->mem.allocs = a;
 		srv_memory_account(c, a->dev, a->bytes, 1);
 	}
+	GET(u, c->mod.launches);
+	c->mod.synced = c->mod.launches; /* what it holds is as its record left it */
 	if (GET(u, n) < 0 || n > u->len || !(c->mod.modules = calloc(n + 1, sizeof(*c->mod.modules))))
 		return "its record is cut short";
 	c->mod.nmodules = n;
 	for (i = 0; i < n && !u->failed; i++) {
 		struct srv_module *m = &c->mod.modules[i];
-		uint32_t idx = UINT32_MAX;
+		uint64_t data = 0;
+		uint32_t idx = UINT32_MAX, own = UINT32_MAX;
 
 		GET(u, idx);
+		GET(u, own);
 		GET(u, m->dev);
-		if (idx == UINT32_MAX)
-			continue;
-		if (idx >= nmods || !mods[idx]) {
-			why = why ? why : "a module of its does not load again";
+		GET(u, data);
+		GET(u, m->writable);
+		if (!u->failed && !why && own != UINT32_MAX) {
+			m->data_bytes = data;
+			why = restore_own(s, c, m, own < rs->nimages ? rs->images[own] : NULL, u);
 			continue;
 		}
-		m->shared = mods[idx];
+		if (own != UINT32_MAX) /* its record is read all the same */
+			srv_moddata_skip(u);
+		if (u->failed || why || (idx == UINT32_MAX && own == UINT32_MAX))
+			continue;
+		if (idx >= rs->nmods || !rs->mods[idx]) {
+			why = "a module of its does not load again";
+			continue;
+		}
+		m->shared = rs->mods[idx];
 		m->mod = m->shared->mod;
 		m->shared->refs++;
 	}
@@ -532,8 +702,7 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 
 /* One client: its connection and channel first (without them it cannot
  * even be told it lost its context), then the rest. */
-static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_shared_module **mods,
-			  uint32_t nmods, CUresult fault)
+static void resume_client(struct srv_state *s, struct srv_unpack *u, const struct restored *rs, CUresult fault)
 {
 	struct omps_admit a;
 	struct omps_channel_open o;
@@ -576,7 +745,7 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, struct srv_
 		return;
 	}
 	srv_qos_check(c); /* its share and priority, before its streams are made again */
-	why = restore_client(s, c, u, mods, nmods);
+	why = restore_client(s, c, u, rs);
 	if (u->failed)
 		why = "its record is cut short";
 	if (why) {
@@ -673,9 +842,8 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, con
 {
 	struct stat st;
 	struct srv_unpack u = {0};
-	struct srv_shared_module **mods = NULL;
+	struct restored rs = {0};
 	uint64_t magic = 0, t0 = omps_now_us();
-	uint32_t nmods = 0;
 	CUresult fault = CUDA_ERROR_UNKNOWN;
 	CUstream z = NULL;
 	int device = 0, dev, more = 0, control, usage, log_fd, beat;
@@ -721,14 +889,18 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, con
 			snprintf(err, errlen, "the record of device %d's memory is cut short", dev);
 			goto fail;
 		}
-	mods = restore_modules(s, &u, &nmods);
-	if (!mods) {
+	rs.mods = restore_modules(s, &u, &rs.nmods);
+	rs.images = rs.mods ? restore_images(s, &u, &rs.nimages) : NULL;
+	if (!rs.images) {
+		free(rs.mods);
 		snprintf(err, errlen, "the record of the modules is cut short");
 		goto fail;
 	}
 	while (GET(&u, more) == 0 && more)
-		resume_client(s, &u, mods, nmods, fault);
-	free(mods);
+		resume_client(s, &u, &rs, fault);
+	free(rs.mods);
+	free(rs.images);
+	srv_module_prune(s);
 	for (dev = 0; dev < (int)s->devices.ndevices; dev++) {
 		CUresult r = s->drv->ctx_set_current(s->ctx[dev]);
 

@@ -67,6 +67,8 @@ static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *
 	CUstream s;
 	CUresult r = f ? srv_stream(c, m->stream, m->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
 
+	if (f)
+		srv_function_ran(c, f);
 	if (m->nattrs > OMPS_MAX_LAUNCH_ATTRS || len < attr_bytes || m->args_size != len - attr_bytes) {
 		srv_malformed(c, OMPS_CALL_LAUNCH, sizeof(*m) + len);
 		return CUDA_ERROR_INVALID_VALUE;
@@ -282,6 +284,8 @@ static int graphable(struct srv_client *c, const struct run_entry *e, unsigned n
 		    srv_function_dev(c, f[i]) != dev)
 			return 0;
 	}
+	for (unsigned i = 0; i < n; i++)
+		srv_function_ran(c, f[i]);
 	return 1;
 }
 

@@ -44,19 +44,106 @@ void srv_module_image_data(struct srv_client *c, const unsigned char *data, size
 	c->mod.image_len += len;
 }
 
+static void hash_of(const unsigned char *image, uint64_t len, unsigned char hash[SHA256_DIGEST_SIZE])
+{
+	struct sha256_ctx h;
+
+	sha256_init(&h);
+	sha256_update(&h, len, image);
+	sha256_digest(&h, SHA256_DIGEST_SIZE, hash);
+}
+
+struct srv_kept_image *srv_module_keep_image(struct srv_client *c, const unsigned char *image, uint64_t len)
+{
+	struct srv_state *s = c->srv;
+	struct srv_kept_image *k;
+	unsigned char hash[SHA256_DIGEST_SIZE];
+
+	if (len > SRV_KEPT_IMAGES_MAX - c->mod.kept_image_bytes)
+		return NULL;
+	hash_of(image, len, hash);
+	pthread_mutex_lock(&s->modules_lock);
+	for (k = s->kept_images; k; k = k->next)
+		if (k->len == len && !memcmp(k->hash, hash, sizeof(hash)))
+			break;
+	if (!k && (k = calloc(1, sizeof(*k))) && !(k->image = malloc(len + 1))) {
+		free(k);
+		k = NULL;
+	} else if (k && !k->refs) {
+		memcpy(k->image, image, len);
+		k->image[len] = '\0';
+		memcpy(k->hash, hash, sizeof(hash));
+		k->len = len;
+		k->next = s->kept_images;
+		s->kept_images = k;
+	}
+	if (k) {
+		k->refs++;
+		c->mod.kept_image_bytes += len;
+	}
+	pthread_mutex_unlock(&s->modules_lock);
+	return k;
+}
+
+void srv_module_drop_image(struct srv_client *c, struct srv_kept_image *k)
+{
+	struct srv_state *s = c->srv;
+	struct srv_kept_image **pp;
+
+	if (!k)
+		return;
+	c->mod.kept_image_bytes -= k->len;
+	pthread_mutex_lock(&s->modules_lock);
+	if (--k->refs == 0) {
+		for (pp = &s->kept_images; *pp != k; pp = &(*pp)->next)
+			;
+		*pp = k->next;
+		free(k->image);
+		free(k);
+	}
+	pthread_mutex_unlock(&s->modules_lock);
+}
+
+void srv_module_prune(struct srv_state *s)
+{
+	struct srv_shared_module **m = &s->shared_modules, *gone;
+	struct srv_kept_image **k = &s->kept_images, *lost;
+
+	pthread_mutex_lock(&s->modules_lock);
+	while (*m) {
+		if ((*m)->refs) {
+			m = &(*m)->next;
+			continue;
+		}
+		gone = *m;
+		*m = gone->next;
+		s->drv->module_unload(gone->mod);
+		free(gone->image);
+		free(gone);
+	}
+	while (*k) {
+		if ((*k)->refs) {
+			k = &(*k)->next;
+			continue;
+		}
+		lost = *k;
+		*k = lost->next;
+		free(lost->image);
+		free(lost);
+	}
+	pthread_mutex_unlock(&s->modules_lock);
+}
+
 /* The shared module for this image on dev, loaded if it is not yet. */
 static CUresult load_shared(struct srv_client *c, int dev, const unsigned char *image, uint64_t len,
 			    struct srv_shared_module **out)
 {
 	struct srv_state *s = c->srv;
 	struct srv_shared_module *m;
-	struct sha256_ctx h;
 	unsigned char hash[SHA256_DIGEST_SIZE];
 	CUresult r = CUDA_SUCCESS;
 
-	sha256_init(&h);
-	sha256_update(&h, len, image);
-	sha256_digest(&h, sizeof(hash), hash);
+	hash_of(image, len, hash);
 	pthread_mutex_lock(&s->modules_lock);
 	for (m = s->shared_modules; m; m = m->next)
 		if (m->dev == dev && m->len == len && !memcmp(m->hash, hash, sizeof(hash)))
@@ -120,9 +207,11 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 {
 	struct omps_reply_handle rep;
 	struct srv_shared_module *shared = NULL;
+	struct srv_kept_image *kept = NULL;
 	struct srv_module *mods;
 	CUmodule mod = NULL;
 	uint64_t data = 0;
+	int64_t writable = 0;
 	CUresult r = srv_use_device(c, m->dev, NULL);
 
 	memset(&rep, 0, sizeof(rep));
@@ -136,11 +225,15 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 			mod = shared ? shared->mod : NULL;
 		} else {
 			data = srv_image_data_bytes(c->mod.image, c->mod.image_len);
+			writable = srv_image_writable_bytes(c->mod.image, c->mod.image_len);
 			r = srv_qos_mem_check(c, m->dev, data, "a module's data");
 			if (r == CUDA_SUCCESS)
 				r = c->srv->drv->module_load_data(&mod, c->mod.image);
+			if (r == CUDA_SUCCESS)
+				kept = srv_module_keep_image(c, c->mod.image, c->mod.image_len);
 		}
 	}
+
 	c->mod.image_len = 0;
 	if (c->mod.image_cap > IMAGE_KEPT) { /* a large image's buffer is not kept for the client's life (L2) */
 		free(c->mod.image);
@@ -154,12 +247,19 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 				unload_shared(c, shared);
 			else
 				c->srv->drv->module_unload(mod);
+			srv_module_drop_image(c, kept);
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		} else {
 			c->mod.modules = mods;
-			mods[c->mod.nmodules++] =
-				(struct srv_module){.mod = mod, .dev = m->dev, .shared = shared, .data_bytes = data};
+			mods[c->mod.nmodules++] = (struct srv_module){.mod = mod,
+								      .dev = m->dev,
+								      .shared = shared,
+								      .data_bytes = data,
+								      .writable = writable,
+								      .image = kept};
 			rep.handle = c->mod.nmodules;
+			if (kept && writable) /* where its variables are, to copy them at its synchronizes */
+				srv_moddata_init(c, &mods[rep.handle - 1], kept->image, kept->len);
 			c->mod.data_bytes[m->dev] += data;
 			srv_qos_usage_changed(c, 0);
 		}
@@ -218,7 +318,11 @@ static CUresult drop(struct srv_client *c, struct srv_module *m)
 	m->left = NULL;
 	c->mod.data_bytes[m->dev] -= m->data_bytes;
 	m->data_bytes = 0;
+	srv_moddata_free(c, m);
+	srv_module_drop_image(c, m->image);
+	m->image = NULL;
 	m->mod = NULL;
+	m->ran = 0;
 	m->shared = NULL;
 	m->kept = 0;
 	return r;
@@ -325,6 +429,7 @@ static CUresult make_own(struct srv_client *c, uint32_t handle)
 		for (i = 0, n = 0; i < c->mod.nfunctions; i++)
 			if (c->mod.functions[i] && c->mod.functions[i]->module == handle)
 				c->mod.functions[i]->fn = fn[n++];
+		m->image = srv_module_keep_image(c, m->shared->image, m->shared->len);
 		if (srv_graph_live(c) && !m->left) /* its graphs may launch the shared module's kernels */
 			m->left = m->shared;
 		else
@@ -380,6 +485,7 @@ void srv_module_get_function(struct srv_client *c, const struct omps_call_get_fu
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (r == CUDA_SUCCESS) {
 		f->module = m->module;
+		f->data = c->mod.modules[m->module - 1].writable != 0;
 		c->mod.functions = fs;
 		c->mod.functions[c->mod.nfunctions++] = f;
 		rep.handle = c->mod.nfunctions;

@@ -44,11 +44,32 @@ struct srv_shared_module {
 	unsigned char *image; /* kept: a client that needs its own copy loads it */
 };
 
+/* The bytes of its own modules' images the server keeps for one client, so
+ * that a successor can load them again after a fault; a module past that
+ * costs its client its context at a fault (handover.c says so). */
+#define SRV_KEPT_IMAGES_MAX (32ull << 20)
+
+/* The image of a client's own module, kept so that a successor can load
+ * the module again after a fault (handover.c); one copy an image, however
+ * many modules were loaded from it. module.c, under modules_lock. */
+struct srv_kept_image {
+	struct srv_kept_image *next;
+	unsigned char hash[32]; /* SHA-256 of the image */
+	uint64_t len;
+	unsigned refs;
+	uint32_t place;	      /* handover.c: its place in the record, + 1; 0: not in it */
+	unsigned char *image; /* with a NUL after it */
+};
+
 /* A module or function of a client; its handle is its index + 1. */
 struct srv_module {
 	CUmodule mod;
 	int dev;
 	uint64_t data_bytes; /* its module data, counted against the client's limit */
+	int64_t writable;    /* of that, bytes its kernels may write (image.h); -1: not told */
+	int ran;	     /* with writable data: a kernel of it was launched or put in a graph */
+	struct srv_module_data *data; /* with writable data: its variables, and their copy (moddata.c) */
+	struct srv_kept_image *image;	  /* a module of its own: its image, or NULL if not kept */
 	struct srv_shared_module *shared; /* NULL: the client's own */
 	int kept; /* unloaded by the client while it held graphs: loaded until it goes */
 	struct srv_shared_module *left; /* the shared one it had when it got its own copy while it held
@@ -61,6 +82,7 @@ struct srv_function {
 	uint32_t attr_set; /* bit a: the client set attribute a to attr[a] */
 	int attr[CU_FUNC_ATTRIBUTE_MAX];
 	uint32_t module;
+	uint32_t data;	    /* its module has writable data (srv_module.ran) */
 	uint32_t args_size; /* bytes the packed arguments must have */
 	uint32_t nparams;
 	struct omps_param params[OMPS_MAX_PARAMS];
@@ -195,6 +217,10 @@ struct srv_client {
 		uint64_t data_bytes[OMPS_MAX_DEVICES]; /* its private modules' data */
 		unsigned char *image;		       /* a module image being received */
 		uint64_t image_len, image_cap;
+		uint64_t kept_image_bytes; /* of its own modules' images, kept */
+		uint64_t launches;	   /* kernels launched or put in graphs, ever (moddata.c) */
+		uint64_t synced;	   /* launches at its last good synchronize */
+		int data_ran;		   /* a kernel of a module with writable data was */
 		struct srv_module *modules;
 		uint32_t nmodules;
 		struct srv_function **functions;
@@ -300,6 +326,7 @@ struct srv_state {
 	const char *exit_why;	/* the daemon said to exit now: why, for each client's log line */
 	uint64_t host_bytes_max; /* bytes of host memory one client may share (OPENMPS_CLIENT_HOST_MEMORY_MB) */
 	struct srv_shared_module *shared_modules; /* module.c */
+	struct srv_kept_image *kept_images;	  /* module.c */
 	int runs_off;		      /* OPENMPS_LAUNCH_RUNS=0: each launch on its own (launch.c) */
 	atomic_ulong runs_launched;   /* runs launched as graphs, for tests */
 	CUmemoryPool pool[OMPS_MAX_DEVICES]; /* clients' stream-ordered memory (memory.c) */
@@ -538,6 +565,27 @@ int srv_streams_on(struct srv_client *c, int dev); /* has it streams of its own 
 /* signal.c */
 void srv_signal_stream_gone(struct srv_client *c, int dev, CUstream s); /* before s goes */
 void srv_signal_release(struct srv_client *c); /* as it goes, before its rings are unregistered */
+/* Its signal stream on dev (current), joined on each of its streams there;
+ * NULL if none can be (moddata.c queues its copies on it). */
+CUstream srv_signal_join_all(struct srv_client *c, int dev, CUstream null_stream);
+void srv_signal_drain(struct srv_client *c, int dev); /* waits for its signal stream on dev */
+
+/* moddata.c: the __device__ variables of a client's own modules, copied at
+ * its synchronizes, put back by a successor after a fault. */
+struct srv_module_data;
+/* m just loaded (current context) from image: where its variables are. */
+void srv_moddata_init(struct srv_client *c, struct srv_module *m, const void *image, size_t len);
+void srv_moddata_free(struct srv_client *c, struct srv_module *m);
+/* As its worker sees it idle, its streams' work done: copies of the
+ * modules whose kernels ran since the last. */
+void srv_moddata_take(struct srv_client *c);
+/* Why m's data would be lost at a fault now (busy: the client had work in
+ * flight, which it is told it lost), or NULL. */
+const char *srv_moddata_lost(struct srv_client *c, const struct srv_module *m, int busy);
+void srv_moddata_save(const struct srv_module *m, struct srv_pack *p);
+/* The successor's, once m is loaded again from its kept image. */
+const char *srv_moddata_restore(struct srv_client *c, struct srv_module *m, struct srv_unpack *u);
+void srv_moddata_skip(struct srv_unpack *u); /* what srv_moddata_save wrote, read and let go */
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes
  * that stream's device's context current. */
 CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream);
@@ -654,6 +702,23 @@ void srv_function_node(const struct srv_function *f, const uint32_t grid[3], con
 /* A successor's: the function f names found again in its module, its
  * attributes set again. */
 CUresult srv_module_function_restore(struct srv_client *c, struct srv_function *f);
+/* The image of a client's own module, kept (a reference more), or NULL
+ * when its images kept would pass a client's bound; and letting one go. */
+struct srv_kept_image *srv_module_keep_image(struct srv_client *c, const unsigned char *image, uint64_t len);
+void srv_module_drop_image(struct srv_client *c, struct srv_kept_image *k);
+/* A successor's, once every client is restored: the shared modules and
+ * kept images no client it kept holds go. */
+void srv_module_prune(struct srv_state *s);
+/* A launch of f or a kernel node of it, before the driver has it: its
+ * module's data may change. */
+static inline void srv_function_ran(struct srv_client *c, struct srv_function *f)
+{
+	c->mod.launches++;
+	if (f->data) {
+		c->mod.modules[f->module - 1].ran = 1;
+		c->mod.data_ran = 1;
+	}
+}
 /* The device of the module a function of the client belongs to. */
 int srv_function_dev(struct srv_client *c, const struct srv_function *f);
 

@@ -109,6 +109,24 @@ static CUstream place(struct srv_client *c, const struct omps_call_sync_signal *
 	return NULL;
 }
 
+CUstream srv_signal_join_all(struct srv_client *c, int dev, CUstream null_stream)
+{
+	CUstream sig;
+	CUevent ev;
+
+	if (c->qos.part[dev] || !(sig = signal_stream(c, dev, &ev)))
+		return NULL;
+	return join_context(c, dev, sig, ev, null_stream) == CUDA_SUCCESS ? sig : NULL;
+}
+
+void srv_signal_drain(struct srv_client *c, int dev)
+{
+	struct srv_driver *drv = c->srv->drv;
+
+	if (c->signal.stream[dev] && drv->ctx_set_current(c->srv->ctx[dev]) == CUDA_SUCCESS)
+		drv->stream_synchronize(c->signal.stream[dev]);
+}
+
 /* The write; 0 if the server is to wait instead (*r: a fatal error, held). */
 static int signalled(struct srv_client *c, const struct omps_call_sync_signal *m, const struct target *t,
 		     CUresult *r)
@@ -124,6 +142,7 @@ static int signalled(struct srv_client *c, const struct omps_call_sync_signal *m
 		c->signal.seq = m->seq;
 		c->signal.clean = 1; /* idle once written, as after a synchronize the server made (call.c) */
 		srv_stats_signalled(c);
+		c->mod.synced = c->mod.launches;
 		return 1;
 	}
 	if (!srv_fault_fatal(*r)) {
@@ -148,8 +167,10 @@ void srv_signal_sync(struct srv_client *c, const struct omps_call_sync_signal *m
 	}
 	if (r == CUDA_SUCCESS)
 		r = t.e ? drv->event_synchronize(t.e) : m->handle ? drv->stream_synchronize(t.s) : srv_sync_device(c, t.dev);
-	if (r == CUDA_SUCCESS && c->sticky == CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS && c->sticky == CUDA_SUCCESS) {
 		srv_fault_queued(c, 0);
+		c->mod.synced = c->mod.launches;
+	}
 	srv_reply_value(c, r, 0);
 }
 

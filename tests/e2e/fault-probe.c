@@ -12,6 +12,19 @@
  *                               module, a stream, an event and page-locked
  *                               memory, idle until GATE exists; then it reads
  *                               its data back and runs its kernel again
+ *                               (with modules of its own: one with __constant__
+ *                               data whose kernel ran, one with __device__ data
+ *                               whose kernel did not)
+ *   omps-fault-probe --data-ran GATE, --data-late GATE, --data-address GATE
+ *                               a neighbour with a module of __device__ data
+ *                               whose kernel (fakecuda's "tally") counted to 3
+ *                               before a synchronize; with late, once more
+ *                               after it, done before the fault though no
+ *                               synchronize waited; once GATE exists it
+ *                               synchronizes and counts once more: 4 (5 with
+ *                               late) means its data was kept. With address
+ *                               it asked for the variable's address (not kept
+ *                               yet after a fault): it asks for memory
  *   omps-fault-probe --graph GATE
  *                               a neighbour holding a graph (not kept yet after
  *                               a fault): launches it once GATE exists
@@ -38,11 +51,25 @@
 
 static CUfunction fn;
 
-static CUresult twice(CUdeviceptr p, unsigned n, CUstream s)
+static CUresult twice_with(CUfunction k, CUdeviceptr p, unsigned n, CUstream s)
 {
 	void *args[2] = {&p, &n};
 
-	return cuLaunchKernel(fn, (n + 255) / 256, 1, 1, 256, 1, 1, 0, s, args, NULL);
+	return cuLaunchKernel(k, (n + 255) / 256, 1, 1, 256, 1, 1, 0, s, args, NULL);
+}
+
+static CUresult twice(CUdeviceptr p, unsigned n, CUstream s)
+{
+	return twice_with(fn, p, n, s);
+}
+
+/* A module of the client's own from image, and its kernel. */
+static CUresult own_module(const char *image, CUfunction *k)
+{
+	CUmodule m;
+	CUresult r = cuModuleLoadData(&m, image);
+
+	return r ? r : cuModuleGetFunction(k, m, "twice");
 }
 
 static int wait_for(const char *gate)
@@ -60,14 +87,25 @@ static int check_words(const unsigned *h, unsigned times, const char *what)
 	return 0;
 }
 
-/* After the fault: its data as it was, then its kernel, stream, event and
- * page-locked memory at work again. */
-static int idle_after(CUdeviceptr d, unsigned *h, CUstream s, CUevent e)
+/* After the fault: its data as it was, then its kernels (of its own
+ * modules too), stream, event and page-locked memory at work again. */
+static int idle_after(CUdeviceptr d, unsigned *h, CUstream s, CUevent e, CUfunction k[2])
 {
 	memset(h, 0, WORDS * 4);
 	CK(cuMemcpyDtoH(h, d, WORDS * 4));
 	if (check_words(h, 2, "its memory after the fault"))
 		return 1;
+	CK(twice_with(k[0], d, WORDS, s));
+	CK(twice_with(k[1], d, WORDS, s));
+	CK(twice_with(k[1], d, WORDS, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(h, d, WORDS * 4));
+	if (check_words(h, 16, "the kernels of its own modules after the fault"))
+		return 1;
+	for (unsigned i = 0; i < WORDS; i++)
+		h[i] = i;
+	CK(cuMemcpyHtoD(d, h, WORDS * 4));
+	CK(twice(d, WORDS, s));
 	CK(twice(d, WORDS, s));
 	CK(cuEventRecord(e, s));
 	CK(cuEventSynchronize(e));
@@ -80,13 +118,18 @@ static int idle_after(CUdeviceptr d, unsigned *h, CUstream s, CUevent e)
  * it lets go of what it made (a leak check runs it too). */
 static int idle(const char *gate)
 {
+	CUfunction k[2]; /* of its own modules: __constant__ data, ran; __device__ data, not yet */
 	CUdeviceptr d;
 	CUstream s;
 	CUevent e;
 	unsigned *h;
 	int bad;
 
+	CK(own_module(twice_const_ptx, &k[0]));
+	CK(own_module(twice_counter_ptx, &k[1]));
 	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(twice_with(k[0], d, WORDS, NULL));
+	CK(cuCtxSynchronize());
 	CK(cuMemAllocHost((void **)&h, WORDS * 4));
 	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
 	CK(cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
@@ -98,7 +141,7 @@ static int idle(const char *gate)
 	CK(cuEventSynchronize(e));
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
-	bad = idle_after(d, h, s, e);
+	bad = idle_after(d, h, s, e, k);
 	bad |= cuEventDestroy(e) != CUDA_SUCCESS;
 	bad |= cuStreamDestroy(s) != CUDA_SUCCESS;
 	bad |= cuMemFreeHost(h) != CUDA_SUCCESS;
@@ -106,6 +149,50 @@ static int idle(const char *gate)
 	if (!bad)
 		printf(PROBE ": PASS\n");
 	return bad;
+}
+
+/* A neighbour with a module of __device__ data that a kernel of it, or the
+ * host through its address, changed. */
+static int data(const char *gate, const char *how)
+{
+	CUdeviceptr d, global;
+	CUfunction k;
+	CUmodule m;
+	size_t bytes;
+	unsigned n = 0;
+	int i;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(cuModuleLoadData(&m, twice_counter_ptx));
+	CK(cuModuleGetFunction(&k, m, "tally"));
+	if (!strcmp(how, "address")) {
+		CK(cuModuleGetGlobal(&global, &bytes, m, "counter"));
+		printf(PROBE ": ready\n");
+		CHECK(wait_for(gate) == 0, "no gate");
+		printf(PROBE ": then alloc = %d\n", (int)cuMemAlloc(&d, 4096));
+		return 0;
+	}
+	for (i = 0; i < 3; i++)
+		CK(twice_with(k, d, 1, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(&n, d, 4));
+	CHECK(n == 3, "tally = %u before the fault", n);
+	if (!strcmp(how, "late")) {
+		CK(twice_with(k, d, 1, NULL));
+		usleep(200000); /* the server sees its work done as it goes idle */
+	}
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	CK(twice_with(k, d, 1, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(&n, d, 4));
+	printf(PROBE ": tally = %u\n", n);
+	CHECK(n == (strcmp(how, "late") ? 4u : 5u), "its module's data is not as its last kernel left it");
+	CK(cuMemFree(d));
+	CK(cuModuleUnload(m));
+	printf(PROBE ": PASS\n");
+	return 0;
 }
 
 /* A neighbour with work in flight while the fault happens. */
@@ -178,6 +265,8 @@ int main(int argc, char **argv)
 		return idle(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--graph"))
 		return graph(argv[2]);
+	if (argc > 2 && !strncmp(argv[1], "--data-", 7))
+		return data(argv[2], argv[1] + 7);
 	if (argc > 2 && !strcmp(argv[1], "--busy"))
 		return busy(argv[2]);
 	printf(PROBE ": pid %d\n", (int)getpid());

@@ -63,7 +63,7 @@ cleanup() {
 		kill "$pid" 2>/dev/null
 	fi
 	kill_ours
-	rm -rf "$TMP"
+	[ -n "${OMPS_KEEP_TMP:-}" ] && cp -r "$TMP" "$OMPS_KEEP_TMP"; rm -rf "$TMP"
 }
 trap cleanup EXIT
 

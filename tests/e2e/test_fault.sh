@@ -99,11 +99,17 @@ idle_then_next "after the fault"
 
 # 2. Two with work queued, the culprit waiting for nothing: the server sees
 # the fault by itself, cannot tell the two apart, and each gets the error
-# once; an idle neighbour notices nothing; one holding a graph is let go.
+# once; an idle neighbour notices nothing (its own modules too: __constant__
+# data whose kernel ran, __device__ data whose kernel did not, or did before
+# its last synchronize: copied then, put back after); one holding a graph is
+# let go, and so is one that asked for a __device__ variable's address.
 server_pid
 neighbour idle idle
 neighbour busy busy
 neighbour graph graph
+neighbour ran data-ran
+neighbour late data-late
+neighbour address data-address
 timeout 30 "$PROBE" --no-sync >"$TMP/culprit.out" 2>&1 &
 culprit=$!
 wait_for "the standby to take over, no one synchronizing" 10 took_over
@@ -111,9 +117,20 @@ check "server.log: two had work queued, and that one context cannot tell them ap
 	logged "Server +$S\] 2 clients had work queued: one context cannot tell which faulted" server
 check "server.log: why the graph's holder is not kept" \
 	logged "Server +$S\] Client process [0-9]+ \(ID [0-9]+\) cannot be kept: it holds graphs; it loses its context" server
-touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph"
+check "server.log: why the one that asked for a variable's address is not kept" \
+	logged "Server +$S\] Client process [0-9]+ \(ID [0-9]+\) cannot be kept: it asked for the address of a variable of its module 2," server
+touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph" "$TMP/go-ran" "$TMP/go-late" "$TMP/go-address"
 wait $idle $busy
-wait $graph
+wait $graph $ran $late $address
+check "the one whose kernel changed its __device__ data is kept, its data too [$(tail -2 "$TMP/ran.out" | xargs)]" \
+	grep -qx "fault_probe: PASS" "$TMP/ran.out"
+check "... and notices nothing [$(grep synchronize "$TMP/ran.out")]" grep -qx "fault_probe: synchronize = 0" "$TMP/ran.out"
+check "so is one whose such kernel no synchronize waited for, its data as that kernel left it [$(tail -2 "$TMP/late.out" | xargs)]" \
+	grep -qx "fault_probe: PASS" "$TMP/late.out"
+check "... and it notices nothing [$(grep synchronize "$TMP/late.out")]" \
+	grep -qx "fault_probe: synchronize = 0" "$TMP/late.out"
+check "the address's holder gets an error, not a hang [$(tail -1 "$TMP/address.out")]" \
+	grep -qE "then alloc = [1-9]" "$TMP/address.out"
 check "the idle neighbour again [$(tail -1 "$TMP/idle.out")]" grep -qx "fault_probe: PASS" "$TMP/idle.out"
 check "the busy neighbour's synchronize returns the fault [$(grep synchronize "$TMP/busy.out")]" \
 	grep -q "synchronize = 700" "$TMP/busy.out"

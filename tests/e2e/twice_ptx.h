@@ -21,4 +21,11 @@ static const char twice_counter_ptx[] = "// fakecuda: twice\n"
 					".visible .global .align 4 .b8 counter[16];\n"
 					".visible .entry twice(.param .u64 p, .param .u32 n)\n{\n ret;\n}\n";
 
+/* The same with a __constant__ variable, "table" (16 bytes), which no
+ * kernel can write. */
+static const char twice_const_ptx[] = "// fakecuda: twice\n"
+				      ".version 8.0\n.target sm_90\n.address_size 64\n"
+				      ".const .align 4 .b8 table[16];\n"
+				      ".visible .entry twice(.param .u64 p, .param .u32 n)\n{\n ret;\n}\n";
+
 #endif

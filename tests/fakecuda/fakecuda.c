@@ -1013,6 +1013,11 @@ static const char smid_name[] = "smid";
 static const char priority_name[] = "stream_priority";
 /* "spin(float *p, unsigned iters)": the benchmarks' kernel; nothing here. */
 static const char spin_name[] = "spin";
+/* "tally(unsigned *p, unsigned n)": in a module with the global "counter",
+ * adds one to its first word and writes that to p[0] (n >= 1): a kernel
+ * that changes its module's data. Found by name; not counted or listed
+ * among a module's functions. */
+static const char tally_name[] = "tally";
 
 /* A module holds the three functions, whose dynamic shared memory limit
  * can be raised, and one global, "counter" (four words). */
@@ -1024,7 +1029,7 @@ struct fake_function {
 };
 
 struct fake_module {
-	struct fake_function fn[4];
+	struct fake_function fn[5];
 	int has_counter; /* the image declares the global "counter" */
 	unsigned counter[4];
 };
@@ -1034,7 +1039,7 @@ static struct fake_function *fake_fn(CUfunction f)
 	struct fake_function *fn = (struct fake_function *)f;
 
 	return fn && (fn->name == twice_name || fn->name == smid_name || fn->name == priority_name ||
-		      fn->name == spin_name)
+		      fn->name == spin_name || fn->name == tally_name)
 		       ? fn
 		       : NULL;
 }
@@ -1088,6 +1093,7 @@ CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 	m->fn[1] = (struct fake_function){smid_name, 48 << 10, 0, m};
 	m->fn[2] = (struct fake_function){priority_name, 48 << 10, 0, m};
 	m->fn[3] = (struct fake_function){spin_name, 48 << 10, 0, m};
+	m->fn[4] = (struct fake_function){tally_name, 48 << 10, 0, m};
 	m->has_counter = strstr(image, ".global .align 4 .b8 counter[16];") != NULL;
 	if (m->has_counter) /* a global is device memory: kernels reach it */
 		live_add_range((uintptr_t)m->counter, sizeof(m->counter));
@@ -1131,7 +1137,7 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *f, CUmodule module, const char 
 
 	if (!f || !module || !name)
 		return CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if (!strcmp(name, m->fn[i].name)) {
 			*f = (CUfunction)&m->fn[i];
 			return CUDA_SUCCESS;
@@ -1145,7 +1151,7 @@ CUresult CUDAAPI cuModuleGetFunctionCount(unsigned int *count, CUmodule module)
 
 	if (!count || !m)
 		return CUDA_ERROR_INVALID_VALUE;
-	*count = sizeof(m->fn) / sizeof(m->fn[0]);
+	*count = 4; /* not tally */
 	return CUDA_SUCCESS;
 }
 
@@ -1154,7 +1160,7 @@ CUresult CUDAAPI cuModuleEnumerateFunctions(CUfunction *fns, unsigned int n, CUm
 	struct fake_module *m = (struct fake_module *)module;
 	unsigned int i;
 
-	if (!fns || !m || n > sizeof(m->fn) / sizeof(m->fn[0]))
+	if (!fns || !m || n > 4) /* not tally */
 		return CUDA_ERROR_INVALID_VALUE;
 	for (i = 0; i < n; i++)
 		fns[i] = (CUfunction)&m->fn[i];
@@ -1183,18 +1189,21 @@ CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset, 
 /* A launch's own priority (CU_LAUNCH_ATTRIBUTE_PRIORITY), over its stream's. */
 static __thread int launch_priority, launch_priority_set;
 
-static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64_t threads, uint64_t blocks,
-			   unsigned *p, unsigned n)
+static CUresult run_kernel(const char *name, const void *module, const struct fake_stream *s, uint64_t threads,
+			   uint64_t blocks, unsigned *p, unsigned n)
 {
 	static const struct fake_stream whole = {.nsms = FAKE_SMS, .max_cluster = FAKE_CLUSTER};
+	struct fake_module *m = (struct fake_module *)module;
 	uint64_t i;
 
 	if (!s || s == (const void *)CU_STREAM_LEGACY || s == (const void *)CU_STREAM_PER_THREAD)
 		s = &whole;
 	if (name == spin_name)
 		n = 0;
-	else if (name == priority_name)
+	else if (name == priority_name || name == tally_name)
 		n = n ? 1 : 0;
+	if (name == tally_name && !m->has_counter)
+		return CUDA_ERROR_INVALID_VALUE;
 	else if (n > (name == smid_name ? blocks : threads))
 		n = (unsigned int)(name == smid_name ? blocks : threads);
 	if (n && !live_holds((uintptr_t)p, (uint64_t)n * sizeof(*p))) {
@@ -1208,6 +1217,8 @@ static CUresult run_kernel(const char *name, const struct fake_stream *s, uint64
 			p[i] *= 2;
 		else if (name == smid_name)
 			p[i] = s->first_sm + (unsigned)(i % s->nsms);
+		else if (name == tally_name)
+			p[i] = ++m->counter[0];
 		else
 			p[i] = (unsigned)(launch_priority_set ? launch_priority : s->priority);
 	}
@@ -1242,7 +1253,7 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 							  .module = fake_fn(f)->module,
 							  .on = *(const struct fake_stream *)stream, .threads = threads,
 							  .blocks = (uint64_t)gx * gy * gz, .dst = p, .n = n});
-	return run_kernel(fake_fn(f)->name, (const struct fake_stream *)stream, threads, (uint64_t)gx * gy * gz, p,
+	return run_kernel(fake_fn(f)->name, fake_fn(f)->module, (const struct fake_stream *)stream, threads, (uint64_t)gx * gy * gz, p,
 			  n);
 }
 
@@ -2395,7 +2406,7 @@ static CUresult run_node(const struct fake_node *n)
 	case NODE_KERNEL:
 		if (!is_loaded(n->module))
 			return CUDA_ERROR_INVALID_HANDLE;
-		return run_kernel(n->kernel, &n->on, n->threads, n->blocks, n->dst, (unsigned)n->n);
+		return run_kernel(n->kernel, n->module, &n->on, n->threads, n->blocks, n->dst, (unsigned)n->n);
 	case NODE_RECORD: /* never in a graph (record) */
 		return CUDA_ERROR_INVALID_VALUE;
 	case NODE_HOSTFN:

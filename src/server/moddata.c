@@ -1,0 +1,390 @@
+/* The __device__ variables of a client's own modules, kept across a GPU
+ * fault. A module loaded again from its image holds what the image says,
+ * not what the client's kernels wrote since; so when a client whose
+ * kernels of such a module ran goes idle (its worker parks, its streams'
+ * work done: srv_fault_settle), the server queues a copy of the module's
+ * variables to page-locked host memory, behind every stream of the
+ * client's on that device, and then a write of the client's launch count
+ * beside the copy. Nothing of this is on the path of a launch or a
+ * synchronize. At a fault the copy is what the module held if that write
+ * landed and the client launched nothing after it; a client with work in
+ * flight, which it is told it lost, is kept with the copy if it had not
+ * synchronized since (its later kernels' work is lost with the rest). The
+ * successor loads the module again and puts the copy back (handover.c).
+ * The host writes module data only through an address it asked for; such
+ * a client is not kept. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "image.h"
+#include "log.h"
+#include "server.h"
+
+#define MODDATA_MAX  (64ull << 20) /* the most bytes of a module's variables copied */
+#define NAME_MAX_LEN 1024
+#define RUN_GAP	     64 /* variables at most this far apart are copied as one run */
+
+/* A variable, and where its bytes are in the copy. */
+struct srv_var {
+	CUdeviceptr ptr;
+	uint64_t bytes, off;
+};
+
+/* Variables next to one another (RUN_GAP), copied at once: the bytes
+ * between are within the pages that hold them, so reading them is safe.
+ * A run the driver will not copy at once (two allocations of the module's)
+ * is copied a variable at a time from then on. */
+struct srv_run {
+	CUdeviceptr ptr;
+	uint64_t bytes, off;
+	uint32_t first, nvars; /* its variables, in vars */
+	int split;
+};
+
+struct srv_module_data {
+	uint32_t nvars, nruns;
+	struct srv_var *vars; /* each once, by address */
+	struct srv_run *runs;
+	uint64_t span;	     /* the bytes of the runs, one after another in the copy */
+	unsigned char *copy; /* page-locked: span bytes, then the word */
+	size_t copy_len;
+	CUdeviceptr word_at; /* the word, as the GPU writes it */
+	uint64_t gen;	     /* the client's launch count at the copy queued last; 0: none */
+	unsigned failed;     /* copies the driver refused (the first is logged) */
+};
+
+struct collect {
+	struct srv_driver *drv;
+	CUmodule mod;
+	struct srv_module_data *d;
+	uint32_t cap;
+	int failed;
+};
+
+/* One name the image declares: its address in the loaded module. A name
+ * the module lacks (a variant the driver did not load) no kernel of it
+ * can write. */
+static void one_var(void *arg, const char *name, size_t len)
+{
+	struct collect *k = arg;
+	char buf[NAME_MAX_LEN];
+	struct srv_var *v;
+	CUdeviceptr p = 0;
+	size_t bytes = 0;
+	CUresult r;
+	uint32_t i;
+
+	if (k->failed)
+		return;
+	if (len >= sizeof(buf)) {
+		k->failed = 1;
+		return;
+	}
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	r = k->drv->module_get_global(&p, &bytes, k->mod, buf);
+	if (r == CUDA_ERROR_NOT_FOUND)
+		return;
+	if (r != CUDA_SUCCESS || !bytes) {
+		k->failed = r != CUDA_SUCCESS;
+		return;
+	}
+	for (i = 0; i < k->d->nvars; i++)
+		if (k->d->vars[i].ptr == p)
+			return;
+	if (k->d->nvars == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 8;
+		v = realloc(k->d->vars, k->cap * sizeof(*v));
+		if (!v) {
+			k->failed = 1;
+			return;
+		}
+		k->d->vars = v;
+	}
+	k->d->vars[k->d->nvars++] = (struct srv_var){p, bytes, 0};
+}
+
+static void free_data(struct srv_driver *drv, struct srv_module_data *d)
+{
+	if (!d)
+		return;
+	if (d->copy) {
+		drv->mem_host_unregister(d->copy);
+		munmap(d->copy, d->copy_len);
+	}
+	free(d->vars);
+	free(d->runs);
+	free(d);
+}
+
+/* Where the copy goes: span bytes, then the word, page-locked. */
+static CUresult place_copy(struct srv_driver *drv, struct srv_module_data *d)
+{
+	CUresult r;
+
+	d->copy_len = ((d->span + 7) & ~7ull) + 64;
+	d->copy = mmap(NULL, d->copy_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (d->copy == MAP_FAILED) {
+		d->copy = NULL;
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	r = drv->mem_host_register(d->copy, d->copy_len, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
+	if (r != CUDA_SUCCESS) {
+		munmap(d->copy, d->copy_len);
+		d->copy = NULL;
+		return r;
+	}
+	r = drv->mem_host_get_device_pointer(&d->word_at, d->copy + d->copy_len - 64, 0);
+	return r;
+}
+
+static uint32_t word(const struct srv_module_data *d)
+{
+	return __atomic_load_n((const uint32_t *)(d->copy + d->copy_len - 64), __ATOMIC_ACQUIRE);
+}
+
+static int by_address(const void *a, const void *b)
+{
+	const struct srv_var *x = a, *y = b;
+
+	return (x->ptr > y->ptr) - (x->ptr < y->ptr);
+}
+
+/* The runs of the variables, sorted by address, and each one's place in
+ * the copy; -1 if they are too many bytes. */
+static int make_runs(struct srv_module_data *d)
+{
+	struct srv_run *r = NULL;
+	uint32_t i;
+
+	qsort(d->vars, d->nvars, sizeof(*d->vars), by_address);
+	if (!(d->runs = calloc(d->nvars, sizeof(*d->runs))))
+		return -1;
+	for (i = 0; i < d->nvars; i++) {
+		struct srv_var *v = &d->vars[i];
+		CUdeviceptr end = v->ptr + v->bytes;
+
+		if (!r || v->ptr > r->ptr + r->bytes + RUN_GAP) {
+			r = &d->runs[d->nruns++];
+			*r = (struct srv_run){.ptr = v->ptr, .off = d->span, .first = i};
+		}
+		r->nvars++;
+		if (end > r->ptr + r->bytes) { /* sorted: it starts within r or just after */
+			d->span += end - (r->ptr + r->bytes);
+			r->bytes = end - r->ptr;
+		}
+		v->off = r->off + (v->ptr - r->ptr);
+		if (d->span > MODDATA_MAX)
+			return -1;
+	}
+	return 0;
+}
+
+void srv_moddata_init(struct srv_client *c, struct srv_module *m, const void *image, size_t len)
+{
+	struct srv_driver *drv = c->srv->drv;
+	struct collect k = {.drv = drv, .mod = m->mod};
+
+	m->data = NULL;
+	if (!m->writable || !drv->module_get_global || !drv->stream_write_value32)
+		return;
+	if (!(k.d = calloc(1, sizeof(*k.d))))
+		return;
+	if (srv_image_writable_vars(image, len, one_var, &k) < 0 || k.failed || !k.d->nvars ||
+	    make_runs(k.d) < 0 || place_copy(drv, k.d) != CUDA_SUCCESS)
+		goto fail;
+	m->data = k.d;
+	omps_log("Client process %d: module %u holds %u __device__ variables (%llu bytes in %u runs), copied at its "
+		 "synchronizes once its kernels ran, to be kept across a GPU fault",
+		 (int)c->pid, (unsigned)(m - c->mod.modules) + 1, k.d->nvars, (unsigned long long)k.d->span, k.d->nruns);
+	return;
+fail:
+	omps_log("Client process %d: the __device__ variables of its module (%u found) cannot be copied; a GPU "
+		 "fault after its kernels ran will cost it its context",
+		 (int)c->pid, k.d->nvars);
+	free_data(drv, k.d);
+}
+
+void srv_moddata_free(struct srv_client *c, struct srv_module *m)
+{
+	if (m->data && m->data->gen && word(m->data) != (uint32_t)m->data->gen)
+		srv_signal_drain(c, m->dev); /* no copy may land in memory no longer mapped */
+	free_data(c->srv->drv, m->data);
+	m->data = NULL;
+}
+
+static CUresult copy_run(struct srv_driver *drv, struct srv_module_data *d, struct srv_run *run, CUstream sig)
+{
+	CUresult r = CUDA_SUCCESS;
+	uint32_t i;
+
+	if (!run->split) {
+		r = drv->memcpy_dtoh_async(d->copy + run->off, run->ptr, run->bytes, sig);
+		if (r != CUDA_ERROR_INVALID_VALUE || run->nvars < 2)
+			return r;
+		run->split = 1;
+	}
+	for (i = run->first; i < run->first + run->nvars && r == CUDA_SUCCESS; i++)
+		r = drv->memcpy_dtoh_async(d->copy + d->vars[i].off, d->vars[i].ptr, d->vars[i].bytes, sig);
+	return r;
+}
+
+void srv_moddata_take(struct srv_client *c)
+{
+	struct srv_driver *drv = c->srv->drv;
+	uint64_t gen = c->mod.launches;
+	CUstream null_stream, sig = NULL;
+	int dev = -1;
+	uint32_t i, j;
+
+	if (!c->mod.data_ran)
+		return;
+	for (i = 0; i < c->mod.nmodules; i++) {
+		struct srv_module *m = &c->mod.modules[i];
+		struct srv_module_data *d = m->data;
+		CUresult r;
+
+		if (!d || !m->ran || d->gen == gen || !m->mod)
+			continue;
+		if (m->dev != dev) {
+			dev = m->dev;
+			sig = NULL;
+			if (srv_use_device(c, dev, &null_stream) == CUDA_SUCCESS)
+				sig = srv_signal_join_all(c, dev, null_stream);
+		}
+		if (!sig)
+			continue;
+		for (r = CUDA_SUCCESS, j = 0; j < d->nruns && r == CUDA_SUCCESS; j++)
+			r = copy_run(drv, d, &d->runs[j], sig);
+		if (r == CUDA_SUCCESS)
+			r = drv->stream_write_value32(sig, d->word_at, (uint32_t)gen, CU_STREAM_WRITE_VALUE_DEFAULT);
+		d->gen = r == CUDA_SUCCESS ? gen : 0;
+		if (r != CUDA_SUCCESS && !d->failed++)
+			omps_log("Client process %d: the copy of module %u's __device__ variables failed (error %d, run "
+				 "%u of %u); a GPU fault now will cost it its context",
+				 (int)c->pid, i + 1, (int)r, j, d->nruns);
+	}
+}
+
+const char *srv_moddata_lost(struct srv_client *c, const struct srv_module *m, int busy)
+{
+	const struct srv_module_data *d = m->data;
+
+	if (!m->ran)
+		return NULL;
+	if (!d)
+		return "has __device__ variables its kernels ran with, which cannot be copied";
+	if (!d->gen || word(d) != (uint32_t)d->gen)
+		return "has __device__ variables its kernels ran with, not copied since";
+	if (busy ? d->gen < c->mod.synced : d->gen != c->mod.launches)
+		return "has __device__ variables its kernels ran with since their last copy";
+	return NULL;
+}
+
+void srv_moddata_save(const struct srv_module *m, struct srv_pack *p)
+{
+	const struct srv_module_data *d = m->ran ? m->data : NULL;
+	uint32_t n = d ? d->nvars : 0, i;
+
+	srv_pack_put(p, &n, sizeof(n));
+	for (i = 0; i < n; i++) {
+		srv_pack_put(p, &d->vars[i].off, sizeof(d->vars[i].off));
+		srv_pack_put(p, &d->vars[i].bytes, sizeof(d->vars[i].bytes));
+	}
+	if (n) {
+		srv_pack_put(p, &d->span, sizeof(d->span));
+		srv_pack_put(p, d->copy, d->span);
+	}
+}
+
+/* The copy as it was put back: what the module holds now, at the client's
+ * launch count, so that a second fault before its next copy keeps it too. */
+static void copied_back(struct srv_client *c, struct srv_module_data *d, const unsigned char *copy,
+			const uint64_t (*was)[2])
+{
+	uint32_t i;
+
+	for (i = 0; i < d->nvars; i++)
+		memcpy(d->copy + d->vars[i].off, copy + was[i][0], d->vars[i].bytes);
+	__atomic_store_n((uint32_t *)(d->copy + d->copy_len - 64), (uint32_t)c->mod.launches, __ATOMIC_RELEASE);
+	d->gen = c->mod.launches;
+}
+
+/* What srv_moddata_save wrote: each variable's place in the copy and its
+ * bytes, then the copy (in the record). -1: cut short. */
+struct saved {
+	uint32_t n;
+	uint64_t (*was)[2];
+	uint64_t span;
+	const unsigned char *copy;
+};
+
+static int read_saved(struct srv_unpack *u, struct saved *sv)
+{
+	uint32_t i;
+
+	memset(sv, 0, sizeof(*sv));
+	if (srv_unpack_get(u, &sv->n, sizeof(sv->n)) < 0 || sv->n > u->len / 16 ||
+	    !(sv->was = calloc(sv->n + 1, sizeof(*sv->was)))) {
+		u->failed = 1;
+		return -1;
+	}
+	for (i = 0; i < sv->n; i++)
+		srv_unpack_get(u, sv->was[i], sizeof(sv->was[i]));
+	if (sv->n)
+		srv_unpack_get(u, &sv->span, sizeof(sv->span));
+	if (u->failed || sv->span > u->len - u->off) {
+		u->failed = 1;
+		return -1;
+	}
+	sv->copy = u->p + u->off;
+	u->off += sv->span;
+	return 0;
+}
+
+void srv_moddata_skip(struct srv_unpack *u)
+{
+	struct saved sv;
+
+	read_saved(u, &sv);
+	free(sv.was);
+}
+
+/* Puts the copy back into m's variables. */
+static const char *put_back(struct srv_client *c, struct srv_module *m, const struct saved *sv)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUstream s = NULL;
+	uint32_t i;
+
+	if (!m->data || m->data->nvars != sv->n || srv_use_device(c, m->dev, &s) != CUDA_SUCCESS)
+		return "its module's __device__ variables are not found again";
+	for (i = 0; i < sv->n; i++) {
+		const struct srv_var *v = &m->data->vars[i];
+
+		if (v->bytes != sv->was[i][1] || sv->was[i][0] > sv->span || v->bytes > sv->span - sv->was[i][0] ||
+		    drv->memcpy_htod_async(v->ptr, sv->copy + sv->was[i][0], v->bytes, s) != CUDA_SUCCESS)
+			return "its module's __device__ variables cannot be put back";
+	}
+	if (drv->stream_synchronize(s) != CUDA_SUCCESS)
+		return "its module's __device__ variables cannot be put back";
+	m->ran = 1; /* what it holds is not the image's */
+	c->mod.data_ran = 1;
+	copied_back(c, m->data, sv->copy, (const uint64_t(*)[2])sv->was);
+	return NULL;
+}
+
+const char *srv_moddata_restore(struct srv_client *c, struct srv_module *m, struct srv_unpack *u)
+{
+	const char *why = NULL;
+	struct saved sv;
+
+	srv_moddata_init(c, m, m->image->image, m->image->len);
+	if (read_saved(u, &sv) < 0)
+		why = "its record is cut short";
+	else if (sv.n)
+		why = put_back(c, m, &sv);
+	free(sv.was);
+	return why;
+}
