@@ -274,6 +274,7 @@ void srv_memory_free_retired(struct srv_client *c)
 void srv_memory_free(struct srv_client *c, const struct omps_call_ptr *m)
 {
 	struct srv_alloc **pp, *a;
+	CUresult r;
 
 	for (pp = &c->mem.allocs; (a = *pp); pp = &a->next)
 		if (a->ptr == m->ptr && !a->retired)
@@ -293,8 +294,14 @@ void srv_memory_free(struct srv_client *c, const struct omps_call_ptr *m)
 		return;
 	}
 	*pp = a->next;
-	srv_reply_result(c, free_one(c, a));
-	free(a);
+	r = free_one(c, a);
+	if (srv_fault_fatal(r) && !a->export) { /* held over the fault: the successor frees it (handover.c) */
+		a->next = c->mem.allocs;
+		c->mem.allocs = a;
+	} else {
+		free(a);
+	}
+	srv_reply_result(c, r);
 }
 
 void srv_memory_get_info(struct srv_client *c, const struct omps_call_dev *m)

@@ -25,6 +25,10 @@
  *                               late) means its data was kept. With address
  *                               it asked for the variable's address (not kept
  *                               yet after a fault): it asks for memory
+ *   omps-fault-probe --free GATE
+ *                               a neighbour that frees memory as its first call
+ *                               once GATE exists (held over a fault not seen
+ *                               yet, freed by the server made anew)
  *   omps-fault-probe --graph GATE
  *                               a neighbour holding a graph (not kept yet after
  *                               a fault): launches it once GATE exists
@@ -195,6 +199,24 @@ static int data(const char *gate, const char *how)
 	return 0;
 }
 
+/* A neighbour whose first call after the gate is a free. */
+static int free_first(const char *gate)
+{
+	CUdeviceptr d, e;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(cuMemAlloc(&e, WORDS * 4));
+	CK(cuCtxSynchronize());
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": free = %d\n", (int)cuMemFree(d));
+	CK(cuMemFree(e));
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
 /* A neighbour with work in flight while the fault happens. */
 static int busy(const char *gate)
 {
@@ -265,6 +287,8 @@ int main(int argc, char **argv)
 		return idle(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--graph"))
 		return graph(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--free"))
+		return free_first(argv[2]);
 	if (argc > 2 && !strncmp(argv[1], "--data-", 7))
 		return data(argv[2], argv[1] + 7);
 	if (argc > 2 && !strcmp(argv[1], "--busy"))

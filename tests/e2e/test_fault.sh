@@ -332,6 +332,30 @@ kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 stop_daemon 10
 
+# 4d. The same with a free as that call: held, then done by the server made
+# anew (it was lost: the successor's record lacked the memory, and the free
+# came back "did not allocate", as a soak on the H200 found).
+FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=20000 start_daemon
+neighbour freer free
+server_pid
+unknown=$(count "which it did not allocate")
+rm -f "$TMP/late-culprit.out"
+timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
+culprit=$!
+wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
+sleep 0.5
+touch "$TMP/go-freer"
+wait $freer
+check "server.log: the free was held over the fault" \
+	logged "Server +$S\] Client process [0-9]+: memory free failed on the poisoned context; it is held" server
+check "the free is done by the server made anew [$(grep free "$TMP/freer.out" | xargs)]" \
+	grep -qx "fault_probe: free = 0" "$TMP/freer.out"
+check "... and the client goes on [$(tail -1 "$TMP/freer.out")]" grep -qx "fault_probe: PASS" "$TMP/freer.out"
+check "server.log: no free of memory it did not allocate" test "$(count "which it did not allocate")" = "$unknown"
+kill $culprit 2>/dev/null
+wait $culprit 2>/dev/null
+stop_daemon 10
+
 # 4b. A server short of descriptors (its limit 24: half of it for the
 # clients' sockets) closes what a shared host range would need to be kept;
 # its client is then not kept through a fault, and the log says why. (At
