@@ -13,6 +13,7 @@
  * successor loads the module again and puts the copy back (handover.c).
  * The host writes module data only through an address it asked for; such
  * a client is not kept. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -60,6 +61,7 @@ struct collect {
 	struct srv_module_data *d;
 	uint32_t cap;
 	int failed;
+	char why[160]; /* the first failure */
 };
 
 /* One name the image declares: its address in the loaded module. A name
@@ -78,16 +80,18 @@ static void one_var(void *arg, const char *name, size_t len)
 	if (k->failed)
 		return;
 	if (len >= sizeof(buf)) {
+		snprintf(k->why, sizeof(k->why), "a name of %zu bytes", len);
 		k->failed = 1;
 		return;
 	}
 	memcpy(buf, name, len);
 	buf[len] = '\0';
 	r = k->drv->module_get_global(&p, &bytes, k->mod, buf);
-	if (r == CUDA_ERROR_NOT_FOUND)
+	if (r == CUDA_ERROR_NOT_FOUND || (r == CUDA_SUCCESS && !bytes))
 		return;
-	if (r != CUDA_SUCCESS || !bytes) {
-		k->failed = r != CUDA_SUCCESS;
+	if (r != CUDA_SUCCESS) {
+		snprintf(k->why, sizeof(k->why), "cuModuleGetGlobal(\"%.64s\"): error %d", buf, (int)r);
+		k->failed = 1;
 		return;
 	}
 	for (i = 0; i < k->d->nvars; i++)
@@ -97,6 +101,7 @@ static void one_var(void *arg, const char *name, size_t len)
 		k->cap = k->cap ? 2 * k->cap : 8;
 		v = realloc(k->d->vars, k->cap * sizeof(*v));
 		if (!v) {
+			snprintf(k->why, sizeof(k->why), "out of memory");
 			k->failed = 1;
 			return;
 		}
@@ -185,24 +190,41 @@ void srv_moddata_init(struct srv_client *c, struct srv_module *m, const void *im
 {
 	struct srv_driver *drv = c->srv->drv;
 	struct collect k = {.drv = drv, .mod = m->mod};
+	CUresult r;
 
 	m->data = NULL;
 	if (!m->writable || !drv->module_get_global || !drv->stream_write_value32)
 		return;
 	if (!(k.d = calloc(1, sizeof(*k.d))))
 		return;
-	if (srv_image_writable_vars(image, len, one_var, &k) < 0 || k.failed || !k.d->nvars ||
-	    make_runs(k.d) < 0 || place_copy(drv, k.d) != CUDA_SUCCESS)
+	if (srv_image_writable_vars(image, len, one_var, &k) < 0) {
+		snprintf(k.why, sizeof(k.why), "its image does not name them all");
 		goto fail;
+	}
+	if (k.failed)
+		goto fail;
+	if (!k.d->nvars) { /* none in the variant the driver loaded: nothing a kernel can write */
+		m->writable = 0;
+		free_data(drv, k.d);
+		return;
+	}
+	if (make_runs(k.d) < 0) {
+		snprintf(k.why, sizeof(k.why), "more than %llu MiB of them", MODDATA_MAX >> 20);
+		goto fail;
+	}
+	if ((r = place_copy(drv, k.d)) != CUDA_SUCCESS) {
+		snprintf(k.why, sizeof(k.why), "page-locking their copy: error %d", (int)r);
+		goto fail;
+	}
 	m->data = k.d;
 	omps_log("Client process %d: module %u holds %u __device__ variables (%llu bytes in %u runs), copied at its "
 		 "synchronizes once its kernels ran, to be kept across a GPU fault",
 		 (int)c->pid, (unsigned)(m - c->mod.modules) + 1, k.d->nvars, (unsigned long long)k.d->span, k.d->nruns);
 	return;
 fail:
-	omps_log("Client process %d: the __device__ variables of its module (%u found) cannot be copied; a GPU "
-		 "fault after its kernels ran will cost it its context",
-		 (int)c->pid, k.d->nvars);
+	omps_log("Client process %d: the __device__ variables of its module %u cannot be copied (%s); a GPU fault "
+		 "after its kernels ran will cost it its context",
+		 (int)c->pid, (unsigned)(m - c->mod.modules) + 1, k.why);
 	free_data(drv, k.d);
 }
 
