@@ -61,14 +61,17 @@ static int compiler_made(const char *name, size_t room)
 	return (room > 1 && name[0] == '$') || (room > 10 && !strncmp(name, "__unnamed_", 10));
 }
 
-/* Whether section sec of the cubin holds a variable a program could name:
- * a symbol in it (but the section's own) that is global, or local but not
- * compiler_made. A section
- * without symbols, or a symbol table that cannot be read, counts as one. */
-static int elf_named_data(const unsigned char *e, size_t len, uint64_t shoff, unsigned shentsize, unsigned shnum,
-			  unsigned sec)
+/* Calls visit for each symbol of section sec of the cubin but the
+ * section's own, with its name (NULL if out of the string table) and the
+ * bytes of the table from there; stops at the first nonzero visit returns,
+ * and returns it; -1 when a symbol table cannot be read. */
+typedef int (*sym_fn)(void *arg, const unsigned char *sym, const char *name, uint64_t room);
+
+static int elf_symbols(const unsigned char *e, size_t len, uint64_t shoff, unsigned shentsize, unsigned shnum,
+		       unsigned sec, sym_fn visit, void *arg)
 {
-	unsigned i, found = 0;
+	unsigned i;
+	int r;
 
 	for (i = 0; i < shnum; i++) {
 		const unsigned char *sh = e + shoff + (uint64_t)i * shentsize, *link;
@@ -78,25 +81,59 @@ static int elf_named_data(const unsigned char *e, size_t len, uint64_t shoff, un
 		if (get(sh + 4, 4) != 2 /* SHT_SYMTAB */)
 			continue;
 		if (ent < 24 || off > len || size > len - off || get(sh + 0x28, 4) >= shnum)
-			return 1;
+			return -1;
 		link = e + shoff + get(sh + 0x28, 4) * shentsize;
 		stroff = get(link + 0x18, 8);
 		strsize = get(link + 0x20, 8);
 		if (stroff > len || strsize > len - stroff)
-			return 1;
+			return -1;
 		for (k = 0; k + ent <= size; k += ent) {
 			const unsigned char *sym = e + off + k;
 			uint64_t name = get(sym, 4);
 
 			if (get(sym + 6, 2) != sec || (sym[4] & 0xf) == 3 /* STT_SECTION: the section's own */)
 				continue;
-			found = 1;
-			if (sym[4] >> 4 != 0 /* not STB_LOCAL */ || name >= strsize ||
-			    !compiler_made((const char *)e + stroff + name, strsize - name))
-				return 1;
+			r = visit(arg, sym, name < strsize ? (const char *)e + stroff + name : NULL,
+				  name < strsize ? strsize - name : 0);
+			if (r)
+				return r;
 		}
 	}
-	return !found;
+	return 0;
+}
+
+/* 1 for a variable a program could name: global, or local but not
+ * compiler_made. */
+static int named_one(void *found, const unsigned char *sym, const char *name, uint64_t room)
+{
+	*(int *)found = 1;
+	return sym[4] >> 4 != 0 /* not STB_LOCAL */ || !name || !compiler_made(name, room);
+}
+
+/* Whether section sec of the cubin holds a variable a program could name.
+ * A section without symbols, or a symbol table that cannot be read,
+ * counts as one. */
+static int elf_named_data(const unsigned char *e, size_t len, uint64_t shoff, unsigned shentsize, unsigned shnum,
+			  unsigned sec)
+{
+	int found = 0;
+
+	return elf_symbols(e, len, shoff, shentsize, shnum, sec, named_one, &found) ? 1 : !found;
+}
+
+/* Its name to sc->fn, unless the compiler made it (read only: nothing to
+ * keep); -1 for a name not ended within the table. */
+static int var_one(void *arg, const unsigned char *sym, const char *name, uint64_t room)
+{
+	const struct scan *sc = arg;
+	size_t n;
+
+	if (!name || (n = strnlen(name, room)) == room)
+		return -1;
+	if (sym[4] >> 4 == 0 /* STB_LOCAL */ && compiler_made(name, room))
+		return 0;
+	sc->fn(sc->arg, name, n);
+	return 0;
 }
 
 /* Each variable a program could name in section sec, to sc->fn; -1 when
@@ -104,38 +141,7 @@ static int elf_named_data(const unsigned char *e, size_t len, uint64_t shoff, un
 static int elf_vars(const unsigned char *e, size_t len, uint64_t shoff, unsigned shentsize, unsigned shnum,
 		    unsigned sec, const struct scan *sc)
 {
-	unsigned i;
-
-	for (i = 0; i < shnum; i++) {
-		const unsigned char *sh = e + shoff + (uint64_t)i * shentsize, *link;
-		uint64_t off = get(sh + 0x18, 8), size = get(sh + 0x20, 8), ent = get(sh + 0x38, 8), k;
-		uint64_t stroff, strsize;
-
-		if (get(sh + 4, 4) != 2 /* SHT_SYMTAB */)
-			continue;
-		if (ent < 24 || off > len || size > len - off || get(sh + 0x28, 4) >= shnum)
-			return -1;
-		link = e + shoff + get(sh + 0x28, 4) * shentsize;
-		stroff = get(link + 0x18, 8);
-		strsize = get(link + 0x20, 8);
-		if (stroff > len || strsize > len - stroff)
-			return -1;
-		for (k = 0; k + ent <= size; k += ent) {
-			const unsigned char *sym = e + off + k;
-			uint64_t name = get(sym, 4);
-			const char *at = (const char *)e + stroff + name;
-			size_t n;
-
-			if (get(sym + 6, 2) != sec || (sym[4] & 0xf) == 3 /* STT_SECTION */)
-				continue;
-			if (name >= strsize || (n = strnlen(at, strsize - name)) == strsize - name)
-				return -1;
-			if (sym[4] >> 4 == 0 /* STB_LOCAL */ && compiler_made(at, strsize - name))
-				continue; /* read only: nothing to keep */
-			sc->fn(sc->arg, at, n);
-		}
-	}
-	return 0;
+	return elf_symbols(e, len, shoff, shentsize, shnum, sec, var_one, (void *)sc) < 0 ? -1 : 0;
 }
 
 /* The bytes of an ELF64 cubin's data sections of the kinds in sc->mask
