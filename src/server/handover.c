@@ -154,8 +154,8 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		return "a request for host memory was under way";
 	if (!srv_host_keepable(c))
 		return "host memory it shared could not be held open (the server's descriptor limit)";
-	if (c->hostfn.area)
-		return "it uses host functions";
+	if (__atomic_load_n(&c->hostfn.graphs, __ATOMIC_ACQUIRE))
+		return "host functions of its graphs may still be waited for";
 	if (any_live(c->graph.graphs, c->graph.ngraphs) || any_live(c->graph.execs, c->graph.nexecs) ||
 	    c->graph.captures)
 		return "it holds graphs";
@@ -359,6 +359,9 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 	PUT(p, c->nevents);
 	srv_pack_put(p, c->events, c->nevents * sizeof(*c->events));
 	srv_host_save(c, p);
+	PUT(p, c->hostfn.area); /* in its host memory, shared again at the same address */
+	PUT(p, c->hostfn.last);
+	PUT(p, c->hostfn.pending);
 }
 
 /* Every descriptor of this process but those listed (and 0-2) closed: what
@@ -697,7 +700,13 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 	w = srv_stream_restore(c, u);
 	why = why ? why : w;
 	w = srv_host_restore(c, u);
-	return why ? why : w;
+	why = why ? why : w;
+	GET(u, c->hostfn.area);
+	GET(u, c->hostfn.last);
+	GET(u, c->hostfn.pending);
+	if (!why && c->hostfn.area && !srv_host_device_ptr(c, c->hostfn.area, sizeof(struct omps_hostfn_area)))
+		why = "the memory its host functions use is not shared again";
+	return why;
 }
 
 /* One client: its connection and channel first (without them it cannot

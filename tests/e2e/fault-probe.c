@@ -29,6 +29,10 @@
  *                               a neighbour that frees memory as its first call
  *                               once GATE exists (held over a fault not seen
  *                               yet, freed by the server made anew)
+ *   omps-fault-probe --hostfn GATE
+ *                               a neighbour that ran a host function on a
+ *                               stream of its own; runs another once GATE
+ *                               exists
  *   omps-fault-probe --graph GATE
  *                               a neighbour holding a graph (not kept yet after
  *                               a fault): launches it once GATE exists
@@ -199,6 +203,31 @@ static int data(const char *gate, const char *how)
 	return 0;
 }
 
+static void CUDA_CB count_up(void *n)
+{
+	++*(volatile int *)n;
+}
+
+/* A neighbour that runs host functions. */
+static int hostfn(const char *gate)
+{
+	static volatile int n;
+	CUstream s;
+
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuLaunchHostFunc(s, count_up, (void *)&n));
+	CK(cuStreamSynchronize(s));
+	CHECK(n == 1, "the host function before the fault ran %d times", n);
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	CK(cuLaunchHostFunc(s, count_up, (void *)&n));
+	CK(cuStreamSynchronize(s));
+	CHECK(n == 2, "the host function after the fault: %d runs in all", n);
+	CK(cuStreamDestroy(s));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
 /* A neighbour whose first call after the gate is a free. */
 static int free_first(const char *gate)
 {
@@ -289,6 +318,8 @@ int main(int argc, char **argv)
 		return graph(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--free"))
 		return free_first(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--hostfn"))
+		return hostfn(argv[2]);
 	if (argc > 2 && !strncmp(argv[1], "--data-", 7))
 		return data(argv[2], argv[1] + 7);
 	if (argc > 2 && !strcmp(argv[1], "--busy"))

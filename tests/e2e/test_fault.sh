@@ -102,9 +102,11 @@ idle_then_next "after the fault"
 # once; an idle neighbour notices nothing (its own modules too: __constant__
 # data whose kernel ran, __device__ data whose kernel did not, or did before
 # its last synchronize: copied then, put back after); one holding a graph is
-# let go, and so is one that asked for a __device__ variable's address.
+# let go, and so is one that asked for a __device__ variable's address. One
+# that ran host functions is kept, and runs them on.
 server_pid
 neighbour idle idle
+neighbour hostfn hostfn
 neighbour busy busy
 neighbour graph graph
 neighbour ran data-ran
@@ -119,9 +121,12 @@ check "server.log: why the graph's holder is not kept" \
 	logged "Server +$S\] Client process [0-9]+ \(ID [0-9]+\) cannot be kept: it holds graphs; it loses its context" server
 check "server.log: why the one that asked for a variable's address is not kept" \
 	logged "Server +$S\] Client process [0-9]+ \(ID [0-9]+\) cannot be kept: it asked for the address of a variable of its module 2," server
-touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph" "$TMP/go-ran" "$TMP/go-late" "$TMP/go-address"
+touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph" "$TMP/go-ran" "$TMP/go-late" "$TMP/go-address" \
+	"$TMP/go-hostfn"
 wait $idle $busy
-wait $graph $ran $late $address
+wait $graph $ran $late $address $hostfn
+check "the one that ran host functions is kept and runs them on [$(tail -1 "$TMP/hostfn.out")]" \
+	grep -qx "fault_probe: PASS" "$TMP/hostfn.out"
 check "the one whose kernel changed its __device__ data is kept, its data too [$(tail -2 "$TMP/ran.out" | xargs)]" \
 	grep -qx "fault_probe: PASS" "$TMP/ran.out"
 check "... and notices nothing [$(grep synchronize "$TMP/ran.out")]" grep -qx "fault_probe: synchronize = 0" "$TMP/ran.out"
