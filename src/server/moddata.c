@@ -246,6 +246,7 @@ static CUresult copy_run(struct srv_driver *drv, struct srv_module_data *d, stru
 		if (r != CUDA_ERROR_INVALID_VALUE || run->nvars < 2)
 			return r;
 		run->split = 1;
+		r = CUDA_SUCCESS;
 	}
 	for (i = run->first; i < run->first + run->nvars && r == CUDA_SUCCESS; i++)
 		r = drv->memcpy_dtoh_async(d->copy + d->vars[i].off, d->vars[i].ptr, d->vars[i].bytes, sig);

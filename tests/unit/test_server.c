@@ -917,3 +917,120 @@ TEST(server_sm_shares_without_fine_split)
 	setenv("FAKECUDA_NO_FINE_SPLIT", "1", 1);
 	shares_are(coscheduled);
 }
+
+/* moddata.c over stubs of the driver's module globals and copies: three
+ * __device__ variables, a and b 8 bytes apart (one run), c a page away.
+ * The run the "driver" will not copy at once is copied a variable at a
+ * time from then on; a copy counts until the client launches again (or,
+ * with work in flight, until it synchronizes); a successor puts it back
+ * into its own module's variables. */
+static unsigned char globals[2][8192]; /* the first module's variables, then the successor's */
+static int dtoh_calls, dtoh_refused;
+
+static CUresult stub_get_global(CUdeviceptr *p, size_t *bytes, CUmodule mod, const char *name)
+{
+	static const size_t at[] = {0, 16, 4096};
+	unsigned char *base = globals[mod == (CUmodule)2];
+
+	if (strlen(name) != 1 || name[0] < 'a' || name[0] > 'c')
+		return CUDA_ERROR_NOT_FOUND;
+	*p = (CUdeviceptr)(uintptr_t)(base + at[name[0] - 'a']);
+	*bytes = 8;
+	return CUDA_SUCCESS;
+}
+
+static CUresult stub_dtoh(void *dst, CUdeviceptr src, size_t bytes, CUstream s)
+{
+	(void)s;
+	dtoh_calls++;
+	if (bytes > 8) { /* two allocations of the module's, say */
+		dtoh_refused++;
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	memcpy(dst, (void *)(uintptr_t)src, bytes);
+	return CUDA_SUCCESS;
+}
+
+static CUresult stub_htod(CUdeviceptr dst, const void *src, size_t bytes, CUstream s)
+{
+	(void)s;
+	memcpy((void *)(uintptr_t)dst, src, bytes);
+	return CUDA_SUCCESS;
+}
+
+TEST(server_module_data_copies)
+{
+	static const char image[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+				    ".visible .global .align 8 .b8 a[8];\n.visible .global .align 8 .b8 b[8];\n"
+				    ".visible .global .align 8 .b8 c[8];\n";
+	struct srv_kept_image k = {.len = sizeof(image) - 1, .image = (unsigned char *)image};
+	struct srv_module m[2] = {{.mod = (CUmodule)1, .writable = 24, .image = &k},
+				  {.mod = (CUmodule)2, .writable = 24, .image = &k}};
+	struct srv_pack p = {0};
+	struct srv_unpack u = {0};
+	struct srv_client *c;
+	char *rec = NULL;
+	size_t rec_len = 0;
+
+	server_up();
+	c = client(NULL);
+	drv.module_get_global = stub_get_global;
+	drv.memcpy_dtoh_async = stub_dtoh;
+	drv.memcpy_htod_async = stub_htod;
+	c->mod.modules = m;
+	c->mod.nmodules = 1;
+	srv_moddata_init(c, &m[0], image, sizeof(image) - 1);
+	ASSERT_NOT_NULL(m[0].data);
+	memcpy(globals[0], "aaaaaaa", 8);
+	memcpy(globals[0] + 16, "bbbbbbb", 8);
+	memcpy(globals[0] + 4096, "ccccccc", 8);
+
+	srv_moddata_take(c); /* no kernel of it ran: nothing to copy */
+	ASSERT_EQ(dtoh_calls, 0);
+	ASSERT_NULL(srv_moddata_lost(c, &m[0], 0));
+
+	m[0].ran = c->mod.data_ran = 1;
+	c->mod.launches = 5;
+	ASSERT_NOT_NULL(srv_moddata_lost(c, &m[0], 0)); /* ran, not copied */
+	srv_moddata_take(c);
+	ASSERT_EQ(dtoh_refused, 1); /* a and b at once, refused; then each, and c */
+	ASSERT_EQ(dtoh_calls, 4);
+	ASSERT_NULL(srv_moddata_lost(c, &m[0], 0));
+	srv_moddata_take(c); /* nothing launched since */
+	ASSERT_EQ(dtoh_calls, 4);
+
+	memcpy(globals[0], "AAAAAAA", 8); /* a kernel of it, launched since */
+	c->mod.launches = 6;
+	ASSERT_NOT_NULL(srv_moddata_lost(c, &m[0], 0));
+	ASSERT_NULL(srv_moddata_lost(c, &m[0], 1)); /* in flight, no synchronize since the copy: kept, told */
+	c->mod.synced = 6;
+	ASSERT_NOT_NULL(srv_moddata_lost(c, &m[0], 1));
+	c->mod.launches = 5; /* as at the copy: what the successor gets */
+
+	ASSERT_NOT_NULL(p.f = open_memstream(&rec, &rec_len));
+	srv_moddata_save(&m[0], &p);
+	ASSERT_EQ(fclose(p.f), 0);
+	ASSERT_EQ(p.failed, 0);
+	u.p = (const unsigned char *)rec;
+	u.len = rec_len;
+	c->mod.modules = &m[1]; /* the successor's module, loaded again */
+	ASSERT_NULL(srv_moddata_restore(c, &m[1], &u));
+	ASSERT_EQ(u.off, rec_len);
+	ASSERT_STR_EQ((char *)globals[1], "aaaaaaa");
+	ASSERT_STR_EQ((char *)globals[1] + 16, "bbbbbbb");
+	ASSERT_STR_EQ((char *)globals[1] + 4096, "ccccccc");
+	ASSERT_NULL(srv_moddata_lost(c, &m[1], 0)); /* a second fault before it launches again keeps it too */
+
+	srv_moddata_free(c, &m[1]);
+	u.off = 0;
+	u.len = rec_len - 1; /* cut short */
+	ASSERT_NOT_NULL(srv_moddata_restore(c, &m[1], &u));
+	ASSERT_EQ(u.failed, 1);
+	free(rec);
+	srv_moddata_free(c, &m[1]);
+	c->mod.modules = &m[0];
+	srv_moddata_free(c, &m[0]);
+	c->mod.modules = NULL; /* not the driver's modules: nothing to unload */
+	c->mod.nmodules = 0;
+	leave(c);
+}
