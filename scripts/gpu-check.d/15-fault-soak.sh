@@ -17,6 +17,8 @@
 # neighbour from its own place in the list, rather than vector_add; each
 # failed run is then told apart by its pid in server.log: work in flight
 # at a fault (its error is its to see), not kept (and why), or neither.
+# Lines as one, "; " between them (reasons hold quotes: no xargs).
+joined() { sed 's/^ *//' | paste -sd ';' - | sed 's/;/; /g'; }
 K=$(mktemp -d /tmp/omps-soak.XXXX)
 {
 	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu ||
@@ -89,7 +91,7 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 		elif w=$(awk -v p="$pid" '$1 == p {$1 = ""; print; exit}' "$K/notkept") && [ -n "$w" ]; then echo "notkept$w"
 		else echo "other $prog (pid $pid)"; fi
 	done >"$K/failed"
-	echo "soak: failed runs: $(grep -c '^inflight' "$K/failed") had work in flight at a fault (theirs to see), $(grep -c '^notkept' "$K/failed") were not kept ($(sed -n 's/^notkept *//p' "$K/failed" | sort | uniq -c | sort -rn | head -4 | xargs)), $(grep -c '^other' "$K/failed") failed otherwise ($(sed -n 's/^other //p' "$K/failed" | head -6 | xargs))"
+	echo "soak: failed runs: $(grep -c '^inflight' "$K/failed") had work in flight at a fault (theirs to see), $(grep -c '^notkept' "$K/failed") were not kept ($(sed -n 's/^notkept *//p' "$K/failed" | sort | uniq -c | sort -rn | head -4 | joined)), $(grep -c '^other' "$K/failed") failed otherwise ($(sed -n 's/^other //p' "$K/failed" | head -6 | joined))"
 	echo "soak: faults seen by kind: $(grep -o 'poisoned the shared context of device [0-9]*: CUDA_ERROR_[A-Z_]*' "$L" |
 		sed 's/.*CUDA_ERROR_//' | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
 	echo "soak: chunks mapped ahead by the standby: $(grep -o '[0-9]* of [0-9]* client memory chunks were mapped ahead' "$K/log/server.log" | awk '{a += $1; n += $3} END {printf "%d of %d", a, n}'); standbys that could not map one: $(grep -c 'Cannot map the server' "$K/log/server.log"); what held the addresses: $(grep -o 'this process has: .*' "$K/log/server.log" | awk '{print $NF}' | sort | uniq -c | xargs)"
