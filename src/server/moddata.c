@@ -25,6 +25,7 @@
 #define MODDATA_MAX  (64ull << 20) /* the most bytes of a module's variables copied */
 #define NAME_MAX_LEN 1024
 #define RUN_GAP	     64 /* variables at most this far apart are copied as one run */
+#define COPIED_MAX   256 /* modules a client's whose variables are copied (each a page-locked mapping) */
 
 /* A variable, and where its bytes are in the copy. */
 struct srv_var {
@@ -195,6 +196,13 @@ void srv_moddata_init(struct srv_client *c, struct srv_module *m, const void *im
 	m->data = NULL;
 	if (!m->writable || !drv->module_get_global || !drv->stream_write_value32)
 		return;
+	if (c->mod.copied >= COPIED_MAX) { /* said once: a client may load modules by the thousand */
+		if (!c->mod.copies_refused++)
+			omps_log("Client process %d: more than %u of its modules hold __device__ variables; those past "
+				 "them are not copied, and a GPU fault after their kernels ran will cost it its context",
+				 (int)c->pid, COPIED_MAX);
+		return;
+	}
 	if (!(k.d = calloc(1, sizeof(*k.d))))
 		return;
 	if (srv_image_writable_vars(image, len, one_var, &k) < 0) {
@@ -217,6 +225,7 @@ void srv_moddata_init(struct srv_client *c, struct srv_module *m, const void *im
 		goto fail;
 	}
 	m->data = k.d;
+	c->mod.copied++;
 	omps_log("Client process %d: module %u holds %u __device__ variables (%llu bytes in %u runs), copied at its "
 		 "synchronizes once its kernels ran, to be kept across a GPU fault",
 		 (int)c->pid, (unsigned)(m - c->mod.modules) + 1, k.d->nvars, (unsigned long long)k.d->span, k.d->nruns);
@@ -230,6 +239,8 @@ fail:
 
 void srv_moddata_free(struct srv_client *c, struct srv_module *m)
 {
+	if (m->data)
+		c->mod.copied--;
 	if (m->data && m->data->gen && word(m->data) != (uint32_t)m->data->gen)
 		srv_signal_drain(c, m->dev); /* no copy may land in memory no longer mapped */
 	free_data(c->srv->drv, m->data);
@@ -261,8 +272,8 @@ void srv_moddata_take(struct srv_client *c)
 	int dev = -1;
 	uint32_t i, j;
 
-	if (!c->mod.data_ran)
-		return;
+	if (!c->mod.data_ran || c->graph.captures || srv_graph_live(c))
+		return; /* not kept at a fault anyway; and no event of ours may land in a capture */
 	for (i = 0; i < c->mod.nmodules; i++) {
 		struct srv_module *m = &c->mod.modules[i];
 		struct srv_module_data *d = m->data;

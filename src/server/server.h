@@ -221,6 +221,8 @@ struct srv_client {
 		uint64_t launches;	   /* kernels launched or put in graphs, ever (moddata.c) */
 		uint64_t synced;	   /* launches at its last good synchronize */
 		int data_ran;		   /* a kernel of a module with writable data was */
+		unsigned copied;	   /* modules whose variables moddata.c copies */
+		unsigned copies_refused;   /* ... and those past its bound */
 		struct srv_module *modules;
 		uint32_t nmodules;
 		struct srv_function **functions;
