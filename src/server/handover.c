@@ -19,8 +19,9 @@
  * again from their images kept, their __device__ data as moddata.c copied
  * it. A client holding what cannot be made again yet (graphs, arrays, a
  * module variable's address, module data changed since its copy,
- * stream-ordered or IPC memory, host functions, JIT links, virtual memory)
- * loses its connection, as every client did before, and the log says why. */
+ * stream-ordered or IPC memory, host functions in graphs, JIT links,
+ * virtual memory) loses its connection, as every client did before, and
+ * the log says why. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -265,19 +266,26 @@ static void save_images(struct srv_state *s, struct srv_pack *p)
 	}
 }
 
-/* Marks the images a kept client's modules need (save_images writes those). */
-static void want_images(struct srv_state *s)
+/* Which clients are kept (c->handed), each one let go said in the log,
+ * and the images their own modules need marked (save_images writes those). */
+static void choose_kept(struct srv_state *s)
 {
 	struct srv_kept_image *k;
 	struct srv_client *c;
-	char why[160];
+	char buf[160];
+	const char *why;
 	uint32_t i;
 
 	for (k = s->kept_images; k; k = k->next)
 		k->place = 0;
 	for (c = s->clients; c; c = c->next) {
-		if (unkeepable(c, why, sizeof(why)))
+		why = unkeepable(c, buf, sizeof(buf));
+		c->handed = !why;
+		if (why) {
+			omps_log("Client process %d (ID %u) cannot be kept: %s; it loses its context", (int)c->pid, c->id,
+				 why);
 			continue;
+		}
 		for (i = 0; i < c->mod.nmodules; i++)
 			if (c->mod.modules[i].mod && !c->mod.modules[i].shared)
 				c->mod.modules[i].image->place = 1;
@@ -453,17 +461,11 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 		}
 	pthread_mutex_lock(&s->modules_lock);
 	save_modules(s, &p);
-	want_images(s);
+	choose_kept(s);
 	save_images(s, &p);
 	for (c = s->clients; c; c = c->next) {
-		char buf[160];
-		const char *why = unkeepable(c, buf, sizeof(buf));
-
-		if (why) {
-			omps_log("Client process %d (ID %u) cannot be kept: %s; it loses its context", (int)c->pid, c->id,
-				 why);
+		if (!c->handed)
 			continue;
-		}
 		f = 1;
 		PUT(&p, f);
 		save_client(c, &p, c == culprit);
@@ -583,7 +585,6 @@ static struct srv_kept_image **restore_images(struct srv_state *s, struct srv_un
 static const char *restore_own(struct srv_state *s, struct srv_client *c, struct srv_module *m,
 			       struct srv_kept_image *k, struct srv_unpack *u)
 {
-	const char *why;
 	CUresult r;
 
 	if (m->dev < 0 || m->dev >= (int)s->devices.ndevices || !k) {
@@ -606,8 +607,7 @@ static const char *restore_own(struct srv_state *s, struct srv_client *c, struct
 	m->image = k;
 	c->mod.kept_image_bytes += k->len;
 	c->mod.data_bytes[m->dev] += m->data_bytes;
-	why = srv_moddata_restore(c, m, u);
-	return why;
+	return srv_moddata_restore(c, m, u);
 }
 
 /* What the successor restored that clients name by place in the record. */
@@ -661,14 +661,13 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		GET(u, m->dev);
 		GET(u, data);
 		GET(u, m->writable);
-		if (!u->failed && !why && own != UINT32_MAX) {
+		if (own != UINT32_MAX && (u->failed || why)) {
+			srv_moddata_skip(u); /* its record is read all the same */
+		} else if (own != UINT32_MAX) {
 			m->data_bytes = data;
 			why = restore_own(s, c, m, own < rs->nimages ? rs->images[own] : NULL, u);
-			continue;
 		}
-		if (own != UINT32_MAX) /* its record is read all the same */
-			srv_moddata_skip(u);
-		if (u->failed || why || (idx == UINT32_MAX && own == UINT32_MAX))
+		if (own != UINT32_MAX || u->failed || why || idx == UINT32_MAX)
 			continue;
 		if (idx >= rs->nmods || !rs->mods[idx]) {
 			why = "a module of its does not load again";

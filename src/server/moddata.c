@@ -124,6 +124,12 @@ static void free_data(struct srv_driver *drv, struct srv_module_data *d)
 	free(d);
 }
 
+/* The word the GPU writes the launch count into, after the copy's bytes. */
+static uint32_t *word_of(const struct srv_module_data *d)
+{
+	return (uint32_t *)(d->copy + d->copy_len - 64);
+}
+
 /* Where the copy goes: span bytes, then the word, page-locked. */
 static CUresult place_copy(struct srv_driver *drv, struct srv_module_data *d)
 {
@@ -141,13 +147,12 @@ static CUresult place_copy(struct srv_driver *drv, struct srv_module_data *d)
 		d->copy = NULL;
 		return r;
 	}
-	r = drv->mem_host_get_device_pointer(&d->word_at, d->copy + d->copy_len - 64, 0);
-	return r;
+	return drv->mem_host_get_device_pointer(&d->word_at, word_of(d), 0);
 }
 
 static uint32_t word(const struct srv_module_data *d)
 {
-	return __atomic_load_n((const uint32_t *)(d->copy + d->copy_len - 64), __ATOMIC_ACQUIRE);
+	return __atomic_load_n(word_of(d), __ATOMIC_ACQUIRE);
 }
 
 static int by_address(const void *a, const void *b)
@@ -226,8 +231,8 @@ void srv_moddata_init(struct srv_client *c, struct srv_module *m, const void *im
 	}
 	m->data = k.d;
 	c->mod.copied++;
-	omps_log("Client process %d: module %u holds %u __device__ variables (%llu bytes in %u runs), copied at its "
-		 "synchronizes once its kernels ran, to be kept across a GPU fault",
+	omps_log("Client process %d: module %u holds %u __device__ variables (%llu bytes in %u runs), copied as it "
+		 "goes idle once its kernels ran, to be kept across a GPU fault",
 		 (int)c->pid, (unsigned)(m - c->mod.modules) + 1, k.d->nvars, (unsigned long long)k.d->span, k.d->nruns);
 	return;
 fail:
@@ -239,9 +244,10 @@ fail:
 
 void srv_moddata_free(struct srv_client *c, struct srv_module *m)
 {
-	if (m->data)
-		c->mod.copied--;
-	if (m->data && m->data->gen && word(m->data) != (uint32_t)m->data->gen)
+	if (!m->data)
+		return;
+	c->mod.copied--;
+	if (m->data->gen && word(m->data) != (uint32_t)m->data->gen)
 		srv_signal_drain(c, m->dev); /* no copy may land in memory no longer mapped */
 	free_data(c->srv->drv, m->data);
 	m->data = NULL;
@@ -341,7 +347,7 @@ static void copied_back(struct srv_client *c, struct srv_module_data *d, const u
 
 	for (i = 0; i < d->nvars; i++)
 		memcpy(d->copy + d->vars[i].off, copy + was[i][0], d->vars[i].bytes);
-	__atomic_store_n((uint32_t *)(d->copy + d->copy_len - 64), (uint32_t)c->mod.launches, __ATOMIC_RELEASE);
+	__atomic_store_n(word_of(d), (uint32_t)c->mod.launches, __ATOMIC_RELEASE);
 	d->gen = c->mod.launches;
 }
 

@@ -233,7 +233,6 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 				kept = srv_module_keep_image(c, c->mod.image, c->mod.image_len);
 		}
 	}
-
 	c->mod.image_len = 0;
 	if (c->mod.image_cap > IMAGE_KEPT) { /* a large image's buffer is not kept for the client's life (L2) */
 		free(c->mod.image);
@@ -258,7 +257,7 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 								      .writable = writable,
 								      .image = kept};
 			rep.handle = c->mod.nmodules;
-			if (kept && writable) /* where its variables are, to copy them at its synchronizes */
+			if (kept && writable) /* where its variables are, to copy them as it goes idle */
 				srv_moddata_init(c, &mods[rep.handle - 1], kept->image, kept->len);
 			c->mod.data_bytes[m->dev] += data;
 			srv_qos_usage_changed(c, 0);

@@ -154,6 +154,7 @@ struct srv_client {
 	int ring_fd;	 /* the rings' memfd, kept for a successor (handover.c) */
 	struct omps_channel_open ring_sizes;
 	int quiet;	  /* under run_lock: its worker left it for a handover */
+	int handed;	  /* handover.c: kept, written down for the successor */
 	CUresult poison;  /* the culprit of a fault: every call of its fails with this */
 	int has_worker;	 /* the pool owns it */
 	pthread_mutex_t run_lock; /* orders parking against stop */
