@@ -13,6 +13,7 @@
  * refused with the reason. The watch is the last line:
  * the server's rule is that its loop never waits on a client. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,18 @@ static void look(struct ctl_server *s, double now)
 	}
 }
 
+/* Whether a message from it waits to be read. The daemon reads one message
+ * of a server a turn, after its timers: a pong may sit behind the server's
+ * notices, or behind a turn of the daemon's own that ran long (a burst of
+ * clients under the sanitizers on a busy machine). Such a server answered;
+ * the daemon has not heard it yet. */
+static int unread(const struct ctl_server *s)
+{
+	struct pollfd p = {.fd = s->fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1 && p.revents;
+}
+
 int ctl_watch_describe(const struct ctl_server *s, char *out, size_t len)
 {
 	double since = silent_since(s);
@@ -165,6 +178,10 @@ void ctl_watch_timers(struct ctl_daemon *d, double *next)
 				s->ping_sent = now; /* a full socket is a loop that does not read */
 		}
 		since = silent_since(s);
+		if (since && now - since >= d->watchdog_s && unread(s)) {
+			ctl_wake_at(next, now); /* read it first: judge on what it said */
+			continue;
+		}
 		if (since && now - since >= d->watchdog_s) {
 			doing(s, what, sizeof(what));
 			omps_log("Server %d has not answered for %d s (its main loop: %s); killing it: its clients get "

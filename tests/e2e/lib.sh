@@ -129,6 +129,9 @@ finish() {
 		cat "$f"
 	done
 	if [ "$FAILS" -ne 0 ]; then
+		# What the tails below may have scrolled past: kills and refusals.
+		echo "--- control.log: kills and refusals"
+		grep -E 'kill|not answered|not ready|refus' "$OPENMPS_LOG_DIRECTORY/control.log" 2>/dev/null | head -n 20
 		echo "--- control.log"; cat "$OPENMPS_LOG_DIRECTORY/control.log" 2>/dev/null | tail -n 60
 		echo "--- server.log"; cat "$OPENMPS_LOG_DIRECTORY/server.log" 2>/dev/null | tail -n 30
 		echo "$FAILS of $CHECKS checks failed"

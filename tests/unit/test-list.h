@@ -48,6 +48,8 @@
 	X(server_sm_shares_coscheduled) \
 	X(server_sm_shares_without_fine_split) \
 	X(server_device_view) \
-	X(devinfo_visible_devices)
+	X(devinfo_visible_devices) \
+	X(watch_reads_a_waiting_answer_first) \
+	X(watch_kills_a_silent_server)
 
 #endif
