@@ -47,6 +47,7 @@ struct arena_pending {
 	struct arena_pending *next;
 	struct arena_chunk *chunk;
 	uint64_t off, len;
+	CUstream stream; /* the free's: a stream-ordered allocation there may have it at once */
 	CUevent done;
 };
 
@@ -533,7 +534,33 @@ static int fit(struct srv_arena *a, uint64_t len, uint64_t align, CUdeviceptr *p
 	return 0;
 }
 
-CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream z, CUdeviceptr *ptr)
+/* A stream-ordered allocation on stream order: a block of the same length
+ * freed there, its zeroing not done yet, is the allocation's at once, the
+ * stream made to wait for that free's event (so even a stream handle the
+ * driver gave again cannot overtake it). As the driver's pool does, and
+ * what keeps a loop of cuMemAllocAsync and cuMemFreeAsync in one stream, far
+ * ahead of the GPU, from taking a new block each turn. */
+static int reuse_in_order(struct srv_state *s, struct srv_arena *a, CUstream order, uint64_t len, uint64_t align,
+			  CUdeviceptr *ptr)
+{
+	struct arena_pending **pp, *p;
+
+	for (pp = &a->pending; (p = *pp); pp = &p->next) {
+		if (p->stream != order || p->len != len || (p->chunk->base + p->off) % align)
+			continue;
+		if (s->drv->stream_wait_event(order, p->done, 0) != CUDA_SUCCESS)
+			return 0;
+		*pp = p->next;
+		p->chunk->pending--; /* still counted in used: now the allocation's */
+		*ptr = p->chunk->base + p->off;
+		p->next = a->spare;
+		a->spare = p;
+		return 1;
+	}
+	return 0;
+}
+
+static CUresult alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream z, CUstream order, CUdeviceptr *ptr)
 {
 	struct srv_arena *a = s->arena[dev];
 	struct arena_chunk *ch;
@@ -550,7 +577,7 @@ CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream 
 	len = length_of(a, bytes);
 	align = align_of(a, bytes);
 	reap(s, a, 0);
-	if (fit(a, len, align, ptr)) {
+	if ((order && reuse_in_order(s, a, order, len, align, ptr)) || fit(a, len, align, ptr)) {
 		pthread_mutex_unlock(&a->lock);
 		return CUDA_SUCCESS;
 	}
@@ -576,6 +603,17 @@ CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream 
 		r = CUDA_ERROR_OUT_OF_MEMORY; /* a span could not be recorded */
 	pthread_mutex_unlock(&a->lock);
 	return r;
+}
+
+CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream z, CUdeviceptr *ptr)
+{
+	return alloc(s, dev, bytes, z, NULL, ptr);
+}
+
+CUresult srv_arena_alloc_async(struct srv_state *s, int dev, uint64_t bytes, CUstream z, CUstream order,
+			       CUdeviceptr *ptr)
+{
+	return alloc(s, dev, bytes, z, order, ptr);
 }
 
 static struct arena_chunk *chunk_of(struct srv_arena *a, CUdeviceptr ptr)
@@ -625,6 +663,7 @@ CUresult srv_arena_free(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t 
 		p->chunk = ch;
 		p->off = ptr - ch->base;
 		p->len = length_of(a, bytes);
+		p->stream = q;
 		r = drv->memset_d8_async(ptr, 0, p->len, q);
 	}
 	if (r == CUDA_SUCCESS)

@@ -180,7 +180,7 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 	for (a = c->mem.allocs; a; a = a->next)
 		if (a->retired || a->vmm || a->export || a->import ||
 		    !srv_arena_holds(c->srv, a->dev, a->ptr))
-			return "it holds memory outside the server's chunks (IPC or the pool)";
+			return "it holds memory outside the server's chunks (IPC, or the driver's pool: a graph's)";
 	for (i = 0; i < c->nevents; i++)
 		if (c->events[i].obj && c->events[i].shared)
 			return "it shares events by IPC";

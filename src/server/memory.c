@@ -594,11 +594,31 @@ void srv_memory_memset_2d(struct srv_client *c, const struct omps_call_memset2d 
 	srv_deferred(c, r);
 }
 
+/* cuMemAllocAsync on stream s: from the arena too, so that it outlives a
+ * fault as cuMemAlloc's does, and takes stream memory operations, which pool
+ * memory refuses. In a capture, from the pool: the driver makes it a node
+ * of the graph, which allocates at each launch. */
+static CUresult alloc_ordered(struct srv_client *c, int dev, uint64_t bytes, CUstream s, CUdeviceptr *ptr)
+{
+	CUmemoryPool pool;
+	CUstream z;
+	CUresult r;
+
+	if (!srv_capturing(c, s)) {
+		r = quiet_stream(c, dev, &z);
+		if (r == CUDA_SUCCESS)
+			r = srv_arena_alloc_async(c->srv, dev, bytes, z, s, ptr);
+		if (r != CUDA_ERROR_NOT_SUPPORTED)
+			return r;
+	}
+	r = shared_pool(c, dev, &pool);
+	return r == CUDA_SUCCESS ? c->srv->drv->mem_alloc_from_pool_async(ptr, bytes, pool, s) : r;
+}
+
 void srv_memory_alloc_async(struct srv_client *c, const struct omps_call_alloc *m)
 {
 	struct srv_alloc *a = calloc(1, sizeof(*a));
 	CUdeviceptr ptr = 0;
-	CUmemoryPool pool;
 	CUstream s;
 	CUresult r = a ? srv_stream(c, m->reserved, m->dev, &s) : CUDA_ERROR_OUT_OF_MEMORY;
 
@@ -607,9 +627,7 @@ void srv_memory_alloc_async(struct srv_client *c, const struct omps_call_alloc *
 	if (r == CUDA_SUCCESS)
 		r = srv_qos_mem_check(c, m->dev, m->bytes, "cuMemAllocAsync");
 	if (r == CUDA_SUCCESS)
-		r = shared_pool(c, m->dev, &pool);
-	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->mem_alloc_from_pool_async(&ptr, m->bytes, pool, s);
+		r = alloc_ordered(c, m->dev, m->bytes, s, &ptr);
 	reply_alloc(c, m, a, r, ptr);
 }
 
@@ -681,6 +699,7 @@ void srv_memory_pool_attr(struct srv_client *c, const struct omps_call_pool_attr
 	CUresult r = srv_use_device(c, m->dev, NULL);
 
 	if (r == CUDA_SUCCESS && m->attr == OMPS_POOL_TRIM) { /* frees only what nobody uses */
+		srv_arena_trim(c->srv, m->dev); /* where cuMemAllocAsync's memory is now */
 		r = shared_pool(c, m->dev, &pool);
 		if (r == CUDA_SUCCESS)
 			r = c->srv->drv->mem_pool_trim_to(pool, m->value);

@@ -736,6 +736,10 @@ void srv_arena_windows(struct srv_state *s, char *buf, size_t len);
  * device has no virtual memory management (the pool serves). A new chunk is
  * zeroed on z and waited for. */
 CUresult srv_arena_alloc(struct srv_state *s, int dev, uint64_t bytes, CUstream z, CUdeviceptr *ptr);
+/* cuMemAllocAsync's: the same, or a block freed on stream order of that
+ * length, which order is made to wait for. */
+CUresult srv_arena_alloc_async(struct srv_state *s, int dev, uint64_t bytes, CUstream z, CUstream order,
+			       CUdeviceptr *ptr);
 int srv_arena_holds(struct srv_state *s, int dev, CUdeviceptr ptr);
 /* Zeroed after the work queued on q, and used again once that is done. */
 CUresult srv_arena_free(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t bytes, CUstream q);

@@ -33,6 +33,12 @@
  *                               a neighbour that ran a host function on a
  *                               stream of its own; runs another once GATE
  *                               exists
+ *   omps-fault-probe --pool GATE
+ *                               a neighbour whose data is in stream-ordered
+ *                               memory (cuMemAllocAsync), one block of it freed
+ *                               and taken again in its stream; once GATE
+ *                               exists it synchronizes, reads its data back,
+ *                               and allocates and frees so again
  *   omps-fault-probe --graph GATE
  *                               a neighbour holding a graph (not kept yet after
  *                               a fault): launches it once GATE exists
@@ -271,6 +277,46 @@ static int busy(const char *gate)
 	return 0;
 }
 
+/* A neighbour whose memory came from the stream-ordered allocator. */
+static int pool(const char *gate)
+{
+	unsigned h[WORDS];
+	CUdeviceptr d, t;
+	CUstream s;
+
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuMemAllocAsync(&d, WORDS * 4, s));
+	CK(cuMemAllocAsync(&t, WORDS * 4, s));
+	CK(cuMemFreeAsync(t, s));
+	CK(cuMemAllocAsync(&t, WORDS * 4, s)); /* in the stream's order, behind its free */
+	for (unsigned i = 0; i < WORDS; i++)
+		h[i] = i;
+	CK(cuMemcpyHtoDAsync(d, h, sizeof(h), s));
+	CK(twice(d, WORDS, s));
+	CK(cuMemcpyDtoDAsync(t, d, sizeof(h), s));
+	CK(cuStreamSynchronize(s));
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s));
+	memset(h, 0, sizeof(h));
+	CK(cuMemcpyDtoH(h, t, sizeof(h)));
+	if (check_words(h, 2, "its stream-ordered memory after the fault"))
+		return 1;
+	CK(twice(t, WORDS, s));
+	CK(cuMemFreeAsync(d, s));
+	CK(cuMemAllocAsync(&d, WORDS * 4, s));
+	CK(cuMemcpyDtoDAsync(d, t, sizeof(h), s));
+	CK(cuMemcpyDtoHAsync(h, d, sizeof(h), s));
+	CK(cuStreamSynchronize(s));
+	if (check_words(h, 4, "its kernel and stream-ordered allocation after the fault"))
+		return 1;
+	CK(cuMemFreeAsync(d, s));
+	CK(cuMemFreeAsync(t, s));
+	CK(cuStreamDestroy(s));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
 /* A neighbour holding an executable graph of one kernel. */
 static int graph(const char *gate)
 {
@@ -314,6 +360,8 @@ int main(int argc, char **argv)
 	CK(cuModuleGetFunction(&fn, mod, "twice"));
 	if (argc > 2 && !strcmp(argv[1], "--idle"))
 		return idle(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--pool"))
+		return pool(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--graph"))
 		return graph(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--free"))

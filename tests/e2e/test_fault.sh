@@ -111,10 +111,12 @@ idle_then_next "after the fault"
 # data whose kernel ran, __device__ data whose kernel did not, or did before
 # its last synchronize: copied then, put back after); one holding a graph is
 # let go, and so is one that asked for a __device__ variable's address. One
-# that ran host functions is kept, and runs them on.
+# that ran host functions is kept, and runs them on; so is one whose data is
+# in stream-ordered memory (cuMemAllocAsync).
 server_pid
 neighbour idle idle
 neighbour hostfn hostfn
+neighbour pool pool
 neighbour busy busy
 neighbour graph graph
 neighbour ran data-ran
@@ -130,11 +132,12 @@ check "server.log: why the graph's holder is not kept" \
 check "server.log: why the one that asked for a variable's address is not kept" \
 	logged "Server +$S\] Client process [0-9]+ \(ID [0-9]+\) cannot be kept: it asked for the address of a variable of its module 2," server
 touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph" "$TMP/go-ran" "$TMP/go-late" "$TMP/go-address" \
-	"$TMP/go-hostfn"
+	"$TMP/go-hostfn" "$TMP/go-pool"
 wait $idle $busy
-wait $graph $ran $late $address $hostfn
+wait $graph $ran $late $address $hostfn $pool
 check "the one that ran host functions is kept and runs them on [$(tail -1 "$TMP/hostfn.out")]" \
 	grep -qx "fault_probe: PASS" "$TMP/hostfn.out"
+kept_quietly pool "the one whose data is in stream-ordered memory is kept, its data too"
 kept_quietly ran "the one whose kernel changed its __device__ data is kept, its data too"
 kept_quietly late "so is one whose such kernel no synchronize waited for, its data as that kernel left it"
 check "the address's holder gets an error, not a hang [$(tail -1 "$TMP/address.out")]" \

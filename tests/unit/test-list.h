@@ -34,6 +34,7 @@
 	X(server_arena_blocks) \
 	X(server_arena_chunks) \
 	X(server_arena_window) \
+	X(server_arena_stream_order) \
 	X(server_launch_runs) \
 	X(server_launch_run_malformed) \
 	X(server_module_function_count) \

@@ -281,6 +281,50 @@ TEST(server_arena_chunks)
 	ASSERT_UEQ(srv_arena_spare(&st, 0), 32u << 20);
 }
 
+/* cuMemAllocAsync's blocks (srv_arena_alloc_async): while a free's zeroing
+ * is not done (fakecuda's events held busy), a block of the same length
+ * freed on the same stream is taken again at once, that stream made to wait
+ * for the free; another stream, another length, or cuMemAlloc gets another. */
+TEST(server_arena_stream_order)
+{
+	char gate[] = "/tmp/omps-unit-gate-XXXXXX", waits[] = "/tmp/omps-unit-waits-XXXXXX";
+	CUdeviceptr a, b, c3, d;
+	CUstream z, s1, s2;
+	int fd;
+
+	server_up();
+	z = arena_stream();
+	ASSERT_EQ(drv.stream_create(&s1, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+	ASSERT_EQ(drv.stream_create(&s2, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+	ASSERT_GE(fd = mkstemp(gate), 0);
+	close(fd);
+	ASSERT_GE(fd = mkstemp(waits), 0);
+	close(fd);
+	unlink(waits);
+	setenv("FAKECUDA_EVENT_GATE", gate, 1);
+	setenv("FAKECUDA_WAIT_LOG", waits, 1);
+
+	ASSERT_EQ(srv_arena_alloc_async(&st, 0, 4096, z, s1, &a), CUDA_SUCCESS);
+	memset((void *)(uintptr_t)a, 0xab, 4096);
+	ASSERT_EQ(srv_arena_free(&st, 0, a, 4096, s1), CUDA_SUCCESS);
+	ASSERT_EQ(access(waits, F_OK), -1);
+	ASSERT_EQ(srv_arena_alloc_async(&st, 0, 4096, z, s2, &b), CUDA_SUCCESS);
+	ASSERT_UNE(b, a); /* another stream: not before the free is done */
+	ASSERT_EQ(srv_arena_alloc_async(&st, 0, 8192, z, s1, &c3), CUDA_SUCCESS);
+	ASSERT_UNE(c3, a); /* another length */
+	ASSERT_EQ(srv_arena_alloc(&st, 0, 4096, z, &d), CUDA_SUCCESS);
+	ASSERT_UNE(d, a); /* cuMemAlloc's: usable at once on any stream */
+	ASSERT_EQ(access(waits, F_OK), -1);
+	ASSERT_EQ(srv_arena_alloc_async(&st, 0, 4000, z, s1, &d), CUDA_SUCCESS);
+	ASSERT_UEQ(d, a); /* the same stream, the same length once rounded: at once */
+	ASSERT_EQ(access(waits, F_OK), 0); /* behind the free's event */
+	ASSERT_EQ(((unsigned char *)(uintptr_t)d)[4095], 0); /* its zeroing was queued before */
+	ASSERT_EQ(srv_arena_alloc_async(&st, 0, 4096, z, s1, &b), CUDA_SUCCESS);
+	ASSERT_UNE(b, a); /* taken once only */
+	unlink(gate);
+	unlink(waits);
+}
+
 /* The window of OPENMPS_ARENA_WINDOWS for device 0: its base (0: none). */
 static CUdeviceptr window(uint64_t *size)
 {
