@@ -1,7 +1,8 @@
 # scripts/gpu-check section 13, sourced by it (note, B, SHIM and OUT are its).
 # 13. A GPU fault in the shared context (issue 15), each kind of
 # tests/gpu/fault.cu (illegal address, trap, assert, misaligned): beside an
-# idle neighbour holding 64 MiB of data, through openmps and under NVIDIA
+# idle neighbour holding 64 MiB of data, stream-ordered memory and a captured
+# graph (checked and launched again after), through openmps and under NVIDIA
 # MPS. Per kind: what the culprit's synchronize returned, whether the
 # openmps server saw the fault and said so, what the neighbour saw, and
 # how long from the culprit's end until a new client's kernel had run

@@ -101,6 +101,13 @@
 	OPT(graph_node_set_params, cuGraphNodeSetParams) \
 	OPT(graph_exec_node_set_params, cuGraphExecNodeSetParams) \
 	OPT(graph_conditional_handle_create, cuGraphConditionalHandleCreate) \
+	OPT(graph_get_edges, cuGraphGetEdges) \
+	OPT(graph_node_get_type, cuGraphNodeGetType) \
+	OPT(graph_kernel_node_get_params, cuGraphKernelNodeGetParams) \
+	OPT(graph_memset_node_get_params, cuGraphMemsetNodeGetParams) \
+	OPT(graph_memcpy_node_get_params, cuGraphMemcpyNodeGetParams) \
+	OPT(graph_event_record_node_get_event, cuGraphEventRecordNodeGetEvent) \
+	OPT(graph_event_wait_node_get_event, cuGraphEventWaitNodeGetEvent) \
 	OPT(stream_update_capture_dependencies, cuStreamUpdateCaptureDependencies) \
 	OPT(mem_get_allocation_granularity, cuMemGetAllocationGranularity) \
 	OPT(stream_write_value64, cuStreamWriteValue64) \

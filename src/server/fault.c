@@ -71,11 +71,12 @@ void srv_fault_queued(struct srv_client *c, int queued)
 		(void)!write(fault.poke, &one, sizeof(one));
 }
 
-/* By its worker as it goes idle: work queued that no synchronize waited
- * for may be done already (a program that reads its results with a
+/* By its worker as it parks: work queued that no synchronize waited for
+ * may be done already (a program that reads its results with a
  * synchronous copy, or never waits). */
 void srv_fault_settle(struct srv_client *c)
 {
+	srv_graphdesc_take(c); /* its graphs as they are: no GPU work waits for that */
 	if (atomic_load_explicit(&c->queued, memory_order_relaxed)) {
 		if (srv_fault_busy(c) && !srv_streams_idle(c))
 			return;

@@ -107,6 +107,10 @@ void srv_graph_capture_end(struct srv_client *c, const struct omps_call_handle *
 		if (!rep.handle)
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 	}
+	if (r == CUDA_SUCCESS && c->graph.captured_attrs)
+		srv_graphdesc_lost(&c->graph.graphs[rep.handle - 1], "a kernel in it was launched with attributes");
+	if (!c->graph.captures)
+		c->graph.captured_attrs = 0;
 	if (r != CUDA_SUCCESS && g)
 		drv->graph_destroy(g);
 	retired_back(c); /* freed during a capture that left no graph */
@@ -151,6 +155,15 @@ void srv_graph_instantiate(struct srv_client *c, const struct omps_call_instanti
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		}
 	}
+	if (r == CUDA_SUCCESS) { /* what it was made from, for a successor (graphdesc.c) */
+		struct srv_object *x = &c->graph.execs[rep.handle - 1];
+
+		x->owner = m->graph;
+		x->flags = (unsigned)m->flags;
+		x->desc = srv_graphdesc_of(c, m->graph);
+		if (x->desc)
+			x->desc->refs++;
+	}
 	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
@@ -176,6 +189,8 @@ void srv_graph_on_exec(struct srv_client *c, const struct omps_call_pair *m)
 	CUstream s;
 	CUresult r = e ? srv_stream(c, m->second, e->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
 
+	if (r == CUDA_SUCCESS && type == OMPS_CALL_GRAPH_LAUNCH)
+		c->mod.launches++; /* its kernels may change their modules' data (moddata.c) */
 	if (r == CUDA_SUCCESS)
 		r = type == OMPS_CALL_GRAPH_LAUNCH ? c->srv->drv->graph_launch(e->obj, s)
 						   : c->srv->drv->graph_upload(e->obj, s);
@@ -196,6 +211,7 @@ void srv_graph_destroy(struct srv_client *c, const struct omps_call_handle *m)
 	if (r == CUDA_SUCCESS) {
 		r = exec ? c->srv->drv->graph_exec_destroy(o->obj) : c->srv->drv->graph_destroy(o->obj);
 		o->obj = NULL;
+		srv_graphdesc_changed(o);
 		if (!exec)
 			srv_graphbuild_forget(c, handle);
 		retired_back(c);
@@ -235,6 +251,10 @@ void srv_graph_release(struct srv_client *c)
 		if (c->graph.graphs[i].obj && !c->graph.graphs[i].owner &&
 		    srv_use_device(c, c->graph.graphs[i].dev, NULL) == CUDA_SUCCESS)
 			drv->graph_destroy(c->graph.graphs[i].obj);
+	for (i = 0; i < c->graph.nexecs; i++) /* a successor's too, where a client was not kept */
+		srv_graphdesc_put(c->graph.execs[i].desc);
+	for (i = 0; i < c->graph.ngraphs; i++)
+		srv_graphdesc_put(c->graph.graphs[i].desc);
 	free(c->graph.execs);
 	free(c->graph.graphs);
 	free(c->graph.nodes);

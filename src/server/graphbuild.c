@@ -61,6 +61,8 @@ void srv_graphbuild_create(struct srv_client *c, const struct omps_call_graph_cr
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		}
 	}
+	if (r == CUDA_SUCCESS)
+		srv_graphdesc_created(&c->graph.graphs[rep.handle - 1]);
 	rep.r.result = r;
 	srv_reply(c, &rep, sizeof(rep));
 }
@@ -102,10 +104,8 @@ static CUresult memcpy_params(struct srv_client *c, const struct omps_call_graph
 	return r;
 }
 
-/* The driver's parameters for the node a record describes. args: a kernel
- * node's packed arguments (the driver copies them); extra points at them. */
-static CUresult node_params(struct srv_client *c, const struct omps_call_graph_node *m, int dev,
-			    const unsigned char *args, size_t *args_size, void **extra, CUgraphNodeParams *p)
+CUresult srv_graphbuild_params(struct srv_client *c, const struct omps_call_graph_node *m, int dev,
+			       const unsigned char *args, size_t *args_size, void **extra, CUgraphNodeParams *p)
 {
 	struct srv_function *f;
 	struct srv_object *o;
@@ -202,11 +202,17 @@ static void set_params(struct srv_client *c, const struct omps_call_graph_node *
 	if (r == CUDA_SUCCESS && (m->args_size != len || m->kind == OMPS_NODE_CONDITIONAL || m->kind == OMPS_NODE_HOST))
 		r = CUDA_ERROR_INVALID_VALUE; /* a conditional node's parameters are fixed; a host node's are its slot's */
 	if (r == CUDA_SUCCESS)
-		r = node_params(c, m, g->dev, args, &args_size, extra, &p);
+		r = srv_graphbuild_params(c, m, g->dev, args, &args_size, extra, &p);
 	if (r == CUDA_SUCCESS && (e ? !drv->graph_exec_node_set_params : !drv->graph_node_set_params))
 		r = CUDA_ERROR_NOT_SUPPORTED;
 	if (r == CUDA_SUCCESS)
 		r = e ? drv->graph_exec_node_set_params(e->obj, n->obj, &p) : drv->graph_node_set_params(n->obj, &p);
+	if (r == CUDA_SUCCESS && e) { /* not written down: it is lost at a fault */
+		srv_graphdesc_put(e->desc);
+		e->desc = NULL;
+	} else if (r == CUDA_SUCCESS) {
+		srv_graphdesc_set(c, n->owner, m->node, m, args);
+	}
 	srv_reply_result(c, r);
 }
 
@@ -242,7 +248,7 @@ void srv_graphbuild_add_node(struct srv_client *c, const struct omps_call_graph_
 	if (r == CUDA_SUCCESS)
 		r = deps_of(c, m->graph, hdeps, m->ndeps, deps);
 	if (r == CUDA_SUCCESS)
-		r = node_params(c, m, g->dev, data + dep_bytes, &args_size, extra, &p);
+		r = srv_graphbuild_params(c, m, g->dev, data + dep_bytes, &args_size, extra, &p);
 	if (r == CUDA_SUCCESS && !drv->graph_add_node)
 		r = CUDA_ERROR_NOT_SUPPORTED;
 	if (r == CUDA_SUCCESS)
@@ -255,6 +261,8 @@ void srv_graphbuild_add_node(struct srv_client *c, const struct omps_call_graph_
 			c->graph.nodes[rep.handle - 1].owner = m->graph;
 		r = rep.handle ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 	}
+	if (r == CUDA_SUCCESS)
+		srv_graphdesc_added(c, m->graph, m, data + dep_bytes, rep.handle, hdeps);
 	if (r == CUDA_SUCCESS && m->kind == OMPS_NODE_CONDITIONAL)
 		r = add_bodies(c, m->graph, g->dev, &p, &rep);
 	rep.r.result = r;
@@ -284,6 +292,8 @@ void srv_graphbuild_add_deps(struct srv_client *c, const struct omps_call_graph_
 		r = CUDA_ERROR_NOT_SUPPORTED;
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->graph_add_dependencies(g->obj, from, to, NULL, m->count);
+	if (r == CUDA_SUCCESS)
+		srv_graphdesc_linked(c, m->graph, h, h + m->count, m->count);
 	srv_reply_result(c, r);
 }
 
@@ -307,6 +317,8 @@ void srv_graphbuild_clone(struct srv_client *c, const struct omps_call_handle *m
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		}
 	}
+	if (r == CUDA_SUCCESS)
+		srv_graphdesc_cloned(c, m->handle, rep.handle);
 	rep.r.result = r;
 	srv_reply(c, &rep, sizeof(rep));
 }
@@ -336,6 +348,7 @@ void srv_graphbuild_forget(struct srv_client *c, uint32_t handle)
 			c->graph.nodes[i] = (struct srv_object){0};
 	for (i = 0; i < c->graph.ngraphs; i++)
 		if (c->graph.graphs[i].owner == handle && c->graph.graphs[i].obj) {
+			srv_graphdesc_put(c->graph.graphs[i].desc);
 			c->graph.graphs[i] = (struct srv_object){0};
 			srv_graphbuild_forget(c, i + 1);
 		}

@@ -101,14 +101,6 @@ int srv_handover_enabled(void)
 	return !v || strcmp(v, "0");
 }
 
-static int any_live(const struct srv_object *t, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++)
-		if (t[i].obj)
-			return 1;
-	return 0;
-}
-
 /* Why module i of the client cannot be loaded again holding what it holds
  * now, or NULL. A module of its own loads again from its image kept; its
  * __constant__ data is then as the image has it, which no kernel can
@@ -151,15 +143,16 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 	pthread_mutex_unlock(&c->run_lock);
 	if (!out)
 		return "its worker was still in a call";
-	if (c->host.jobs || c->host.retired || c->host.unsharing)
+	if (c->host.jobs || c->host.unsharing)
 		return "a request for host memory was under way";
+	if (c->host.retired)
+		return "it unshared host memory while it held graphs";
 	if (!srv_host_keepable(c))
 		return "host memory it shared could not be held open (the server's descriptor limit)";
 	if (__atomic_load_n(&c->hostfn.graphs, __ATOMIC_ACQUIRE))
 		return "host functions of its graphs may still be waited for";
-	if (any_live(c->graph.graphs, c->graph.ngraphs) || any_live(c->graph.execs, c->graph.nexecs) ||
-	    c->graph.captures)
-		return "it holds graphs";
+	if ((why = srv_graphdesc_unkeepable(c, buf, len)))
+		return why;
 	if (c->arr.narrays || c->arr.objects)
 		return "it made CUDA arrays or texture objects";
 	if (c->link.nlinks)
@@ -178,7 +171,7 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 			return buf;
 		}
 	for (a = c->mem.allocs; a; a = a->next)
-		if (a->retired || a->vmm || a->export || a->import ||
+		if (a->vmm || a->export || a->import ||
 		    !srv_arena_holds(c->srv, a->dev, a->ptr))
 			return "it holds memory outside the server's chunks (IPC, or the driver's pool: a graph's)";
 	for (i = 0; i < c->nevents; i++)
@@ -335,6 +328,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 		PUT(p, al->ptr);
 		PUT(p, al->bytes);
 		PUT(p, al->dev);
+		PUT(p, al->retired);
 	}
 	PUT(p, c->mod.launches);
 	PUT(p, c->mod.nmodules);
@@ -370,6 +364,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 	PUT(p, c->hostfn.area); /* in its host memory, shared again at the same address */
 	PUT(p, c->hostfn.last);
 	PUT(p, c->hostfn.pending);
+	srv_graphdesc_save(c, p);
 }
 
 /* Every descriptor of this process but those listed (and 0-2) closed: what
@@ -636,6 +631,7 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		GET(u, a->ptr);
 		GET(u, a->bytes);
 		GET(u, a->dev);
+		GET(u, a->retired); /* freed while it held graphs, which may name it */
 		if (u->failed || why || a->dev < 0 || a->dev >= (int)s->devices.ndevices ||
 		    srv_arena_claim(s, a->dev, a->ptr, a->bytes) < 0) {
 			why = why ? why : "its memory is not where it was";
@@ -705,7 +701,7 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 	GET(u, c->hostfn.pending);
 	if (!why && c->hostfn.area && !srv_host_device_ptr(c, c->hostfn.area, sizeof(struct omps_hostfn_area)))
 		why = "the memory its host functions use is not shared again";
-	return why;
+	return srv_graphdesc_restore(c, u, why);
 }
 
 /* One client: its connection and channel first (without them it cannot

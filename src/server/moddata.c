@@ -278,7 +278,7 @@ void srv_moddata_take(struct srv_client *c)
 	int dev = -1;
 	uint32_t i, j;
 
-	if (!c->mod.data_ran || c->graph.captures || srv_graph_live(c))
+	if (!c->mod.data_ran || c->graph.captures)
 		return; /* not kept at a fault anyway; and no event of ours may land in a capture */
 	for (i = 0; i < c->mod.nmodules; i++) {
 		struct srv_module *m = &c->mod.modules[i];

@@ -88,6 +88,27 @@ struct srv_function {
 	struct omps_param params[OMPS_MAX_PARAMS];
 };
 
+/* A client's graph written down (graphdesc.c): its nodes, each as a
+ * GRAPH_ADD_NODE record says it, and its edges. */
+struct srv_graph_node_desc {
+	struct omps_call_graph_node rec; /* without deps: edges say them */
+	unsigned char *args;		 /* a kernel's rec.args_size packed bytes */
+	CUgraphNode node;		 /* the node it was walked from, or made again as */
+};
+
+struct srv_graph_node_index {
+	CUgraphNode node;
+	uint32_t i;
+};
+
+struct srv_graph_desc {
+	unsigned refs; /* its graph's and the executable graphs made from it */
+	uint32_t n, nedges, ncap, ecap;
+	struct srv_graph_node_desc *nodes;
+	uint32_t (*edges)[2]; /* from, to: indexes into nodes */
+	const char *why;      /* why it cannot be made again; NULL: it can */
+};
+
 /* A stream or event of a client; its handle is its index + 1. */
 struct srv_object {
 	void *obj; /* CUstream or CUevent; NULL once destroyed */
@@ -96,8 +117,11 @@ struct srv_object {
 	int blocking;	    /* a stream the legacy NULL stream waits for, and that waits for it */
 	int dirty;	    /* work queued since the NULL stream last waited for it */
 	uint64_t null_seen; /* the NULL stream's epoch it last waited for */
-	uint32_t owner;	    /* a graph node's graph, a conditional body's parent graph (graphbuild.c) */
-	unsigned flags;	    /* an event's, as created */
+	uint32_t owner;	    /* a graph node's graph, a conditional body's parent graph (graphbuild.c),
+			       an executable graph's graph */
+	unsigned flags;	    /* an event's, as created; an executable graph's instantiation flags */
+	struct srv_graph_desc *desc; /* a graph's or executable graph's, written down (graphdesc.c) */
+	uint32_t place;		     /* a graph node's index in its graph's desc */
 	struct srv_ipc_event *shared; /* an event given out or opened by IPC handle (ipc.c) */
 };
 
@@ -245,6 +269,8 @@ struct srv_client {
 		uint32_t ngraphs, nexecs, nnodes;
 		unsigned captures; /* begun and not yet ended */
 		int spoiled;	   /* something in them could not be captured */
+		int rebuilding;	   /* a successor's: memory it freed while it held graphs is still its own */
+		int captured_attrs; /* a launch with attributes in a capture under way (graphdesc.c) */
 	} graph;
 	struct { /* host.c: host memory shared with it */
 		struct srv_host *maps;
@@ -652,6 +678,40 @@ void srv_link_release(struct srv_client *c);
 
 /* graphbuild.c: graph `handle` is going; its nodes and body graphs go too. */
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);
+/* The driver's parameters for the node record m describes, on dev, checked
+ * as the client's call (args: a kernel node's packed arguments; extra holds
+ * 5; both and *args_size must last until the driver has the node). */
+CUresult srv_graphbuild_params(struct srv_client *c, const struct omps_call_graph_node *m, int dev,
+			       const unsigned char *args, size_t *args_size, void **extra, CUgraphNodeParams *p);
+
+/* graphdesc.c: the client's graphs written down, for a successor. */
+void srv_graphdesc_put(struct srv_graph_desc *d); /* a reference less */
+void srv_graphdesc_changed(struct srv_object *g); /* the graph changed: walked again later */
+/* Graph `graph`'s description, walked now if a change was not written
+ * down (NULL: out of memory). */
+struct srv_graph_desc *srv_graphdesc_of(struct srv_client *c, uint32_t graph);
+/* graphbuild.c's changes, written down as they are made: a graph created,
+ * node `handle` added by record m (args: a kernel's; deps: m->ndeps node
+ * handles), edges linked, a node's parameters set, a graph cloned. */
+void srv_graphdesc_created(struct srv_object *g);
+/* g cannot be made again, for why (a static string): said at a fault. */
+void srv_graphdesc_lost(struct srv_object *g, const char *why);
+void srv_graphdesc_added(struct srv_client *c, uint32_t graph, const struct omps_call_graph_node *m,
+			 const unsigned char *args, uint32_t handle, const uint32_t *deps);
+void srv_graphdesc_linked(struct srv_client *c, uint32_t graph, const uint32_t *from, const uint32_t *to,
+			  uint32_t count);
+void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle, const struct omps_call_graph_node *m,
+		       const unsigned char *args);
+void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone);
+/* On its worker as it goes idle: the graphs that changed walked. */
+void srv_graphdesc_take(struct srv_client *c);
+/* Why its graphs cannot be made again (perhaps written into buf), or NULL. */
+const char *srv_graphdesc_unkeepable(struct srv_client *c, char *buf, size_t len);
+void srv_graphdesc_save(struct srv_client *c, struct srv_pack *p);
+/* A successor's: its graphs, executable graphs and nodes made again behind
+ * the same handles, unless why is set already (the record is read all
+ * the same); why not, or NULL. */
+const char *srv_graphdesc_restore(struct srv_client *c, struct srv_unpack *u, const char *why);
 
 /* control.c: the daemon's messages */
 /* Takes one message of the daemon's: 1 if it took one, 0 if none was there. */
@@ -769,6 +829,9 @@ int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdevi
 void srv_memory_forget_module(struct srv_client *c, uint32_t module);
 /* Whether [ptr, ptr + bytes) is the client's device memory, or its managed memory (a refusal is logged). */
 int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes);
+/* Whether [ptr, ptr + bytes) is in its allocations, those it freed while it
+ * held graphs too; nothing logged. */
+int srv_memory_names(struct srv_client *c, uint64_t ptr, uint64_t bytes);
 /* The bytes a 3D region spans: depth slices of rows rows, height rows of
  * width bytes used each, pitch apart; -1 if it cannot be. */
 int srv_span3d(uint64_t pitch, uint64_t rows, uint64_t width, uint64_t height, uint64_t depth, uint64_t *bytes);

@@ -40,8 +40,10 @@
  *                               exists it synchronizes, reads its data back,
  *                               and allocates and frees so again
  *   omps-fault-probe --graph GATE
- *                               a neighbour holding a graph (not kept yet after
- *                               a fault): launches it once GATE exists
+ *                               a neighbour holding graphs, one captured, one
+ *                               built node by node, and an executable graph of
+ *                               each: launches them once GATE exists, checks
+ *                               what they did, and builds on
  *   omps-fault-probe --busy GATE
  *                               a neighbour that launches without waiting until
  *                               GATE exists; then it synchronizes (its work
@@ -317,30 +319,112 @@ static int pool(const char *gate)
 	return 0;
 }
 
-/* A neighbour holding an executable graph of one kernel. */
+/* Graph b, built node by node: a memset of e to 3, the kernel (6), a copy
+ * to h, an event record; its nodes by handle. */
+static CUresult built_graph(CUdeviceptr e, unsigned *h, CUevent ev, CUgraph *b, CUgraphNode node[4])
+{
+	static unsigned n = WORDS;
+	void *args[2] = {&e, &n};
+	CUDA_MEMSET_NODE_PARAMS ms = {.dst = e, .value = 3, .elementSize = 4, .width = WORDS, .height = 1};
+	CUDA_KERNEL_NODE_PARAMS kp = {.func = fn, .gridDimX = (WORDS + 255) / 256, .gridDimY = 1, .gridDimZ = 1,
+				      .blockDimX = 256, .blockDimY = 1, .blockDimZ = 1, .kernelParams = args};
+	CUDA_MEMCPY3D cp = {.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = e, .dstMemoryType = CU_MEMORYTYPE_HOST,
+			    .dstHost = h, .WidthInBytes = WORDS * 4, .Height = 1, .Depth = 1};
+	CUcontext ctx;
+	CUresult r = cuCtxGetCurrent(&ctx);
+
+	if (r == CUDA_SUCCESS)
+		r = cuGraphCreate(b, 0);
+	if (r == CUDA_SUCCESS)
+		r = cuGraphAddMemsetNode(&node[0], *b, NULL, 0, &ms, ctx);
+	if (r == CUDA_SUCCESS)
+		r = cuGraphAddKernelNode(&node[1], *b, &node[0], 1, &kp);
+	if (r == CUDA_SUCCESS)
+		r = cuGraphAddMemcpyNode(&node[2], *b, &node[1], 1, &cp, ctx);
+	if (r == CUDA_SUCCESS)
+		r = cuGraphAddEventRecordNode(&node[3], *b, &node[2], 1, ev);
+	return r;
+}
+
+static int all_are(const unsigned *h, unsigned v, const char *what)
+{
+	for (unsigned i = 0; i < WORDS; i++)
+		CHECK(h[i] == v, "%s: word %u is %u, expected %u", what, i, h[i], v);
+	printf(PROBE ": %s: intact\n", what);
+	return 0;
+}
+
+/* A neighbour holding graphs: one captured (the kernel on d), one built
+ * node by node (built_graph), and an executable graph of each, launched
+ * before the fault. After it: each launched again, their data checked;
+ * the built graph grows by a node behind one of its own, and is made
+ * executable again. */
 static int graph(const char *gate)
 {
-	CUdeviceptr d;
+	CUdeviceptr d, e;
+	CUgraphNode node[4], more;
+	CUgraphExec x, y, z;
+	CUgraph g, b;
 	CUstream s;
-	CUgraph g;
-	CUgraphExec x;
-	CUresult launch, sync;
+	CUevent ev;
+	unsigned *h;
+	CUDA_MEMSET_NODE_PARAMS five = {.value = 5, .elementSize = 4, .width = WORDS, .height = 1};
+	CUcontext ctx;
 
+	CK(cuCtxGetCurrent(&ctx));
 	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(cuMemAlloc(&e, WORDS * 4));
+	CK(cuMemAllocHost((void **)&h, WORDS * 4));
 	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING));
+	for (unsigned i = 0; i < WORDS; i++)
+		h[i] = i;
+	CK(cuMemcpyHtoD(d, h, WORDS * 4));
 	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
 	CK(twice(d, WORDS, s));
 	CK(cuStreamEndCapture(s, &g));
 	CK(cuGraphInstantiate(&x, g, 0));
+	CK(built_graph(e, h, ev, &b, node));
+	CK(cuGraphInstantiate(&y, b, 0));
+	CK(cuGraphLaunch(x, s));
+	CK(cuGraphLaunch(y, s));
+	CK(cuStreamSynchronize(s));
+	if (all_are(h, 6, "the built graph before the fault"))
+		return 1;
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
-	launch = cuGraphLaunch(x, s);
-	sync = cuStreamSynchronize(s);
-	printf(PROBE ": graph launch = %d, synchronize = %d\n", (int)launch, (int)sync);
-	cuGraphExecDestroy(x); /* the server may be gone: the handles go all the same */
-	cuGraphDestroy(g);
-	cuStreamDestroy(s);
-	cuMemFree(d);
+	CK(cuGraphLaunch(x, s));
+	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(h, d, WORDS * 4));
+	if (check_words(h, 4, "its captured graph after the fault"))
+		return 1;
+	memset(h, 0, WORDS * 4);
+	CK(cuGraphLaunch(y, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuEventQuery(ev));
+	if (all_are(h, 6, "its built graph after the fault"))
+		return 1;
+	five.dst = e;
+	CK(cuGraphAddMemsetNode(&more, b, &node[2], 1, &five, ctx));
+	CK(cuGraphInstantiate(&z, b, 0));
+	CK(cuGraphLaunch(z, s));
+	CK(cuStreamSynchronize(s));
+	if (all_are(h, 6, "its built graph grown after the fault"))
+		return 1;
+	CK(cuMemcpyDtoH(h, e, WORDS * 4));
+	if (all_are(h, 5, "... and its new node"))
+		return 1;
+	CK(cuGraphExecDestroy(z));
+	CK(cuGraphExecDestroy(y));
+	CK(cuGraphExecDestroy(x));
+	CK(cuGraphDestroy(b));
+	CK(cuGraphDestroy(g));
+	CK(cuEventDestroy(ev));
+	CK(cuStreamDestroy(s));
+	CK(cuMemFreeHost(h));
+	CK(cuMemFree(e));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
 	return 0;
 }
 

@@ -417,6 +417,11 @@ struct fake_node {
 	struct fake_graph *bodies[FAKE_COND_BODIES];
 	unsigned nbodies;
 	size_t orig; /* in an executable graph: the node's index in its graph */
+	/* NODE_KERNEL: what cuGraphKernelNodeGetParams says of it */
+	CUfunction func;
+	unsigned grid[3], block[3], smem;
+	unsigned char args[16]; /* packed, as the function's parameters lie (cuFuncGetParamInfo) */
+	size_t args_size;
 };
 
 static int capturing(CUstream s);
@@ -1225,6 +1230,19 @@ static CUresult run_kernel(const char *name, const void *module, const struct fa
 	return CUDA_SUCCESS;
 }
 
+/* A kernel node's function, shape and packed arguments (those of the
+ * kernels here: a pointer, then a count), for cuGraphKernelNodeGetParams. */
+static void kernel_shape(struct fake_node *k, CUfunction f, const unsigned dims[6], unsigned smem)
+{
+	memcpy(k->grid, dims, sizeof(k->grid));
+	memcpy(k->block, dims + 3, sizeof(k->block));
+	k->func = f;
+	k->smem = smem;
+	k->args_size = 12;
+	memcpy(k->args, &k->dst, sizeof(k->dst));
+	memcpy(k->args + 8, &(unsigned){(unsigned)k->n}, 4);
+}
+
 CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
 				unsigned int by, unsigned int bz, unsigned int smem, CUstream stream, void **params,
 				void **extra)
@@ -1248,11 +1266,14 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 	} else {
 		return CUDA_ERROR_INVALID_VALUE;
 	}
-	if (capturing(stream))
-		return record(stream, &(struct fake_node){.kind = NODE_KERNEL, .kernel = fake_fn(f)->name,
-							  .module = fake_fn(f)->module,
-							  .on = *(const struct fake_stream *)stream, .threads = threads,
-							  .blocks = (uint64_t)gx * gy * gz, .dst = p, .n = n});
+	if (capturing(stream)) {
+		struct fake_node k = {.kind = NODE_KERNEL, .kernel = fake_fn(f)->name, .module = fake_fn(f)->module,
+				      .on = *(const struct fake_stream *)stream, .threads = threads,
+				      .blocks = (uint64_t)gx * gy * gz, .dst = p, .n = n};
+
+		kernel_shape(&k, f, (const unsigned[6]){gx, gy, gz, bx, by, bz}, smem);
+		return record(stream, &k);
+	}
 	return run_kernel(fake_fn(f)->name, fake_fn(f)->module, (const struct fake_stream *)stream, threads, (uint64_t)gx * gy * gz, p,
 			  n);
 }
@@ -1612,6 +1633,14 @@ CUresult CUDAAPI cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytes, CUmemo
 		((struct fake_pool *)pool)->used += bytes;
 	}
 	return r;
+}
+
+/* The device's default pool, for programs that run natively on fakecuda. */
+CUresult CUDAAPI cuMemAllocAsync(CUdeviceptr *dptr, size_t bytes, CUstream s)
+{
+	static struct fake_pool whole = {.reuse = {1, 1, 1}};
+
+	return cuMemAllocFromPoolAsync(dptr, bytes, (CUmemoryPool)&whole, s);
 }
 
 CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
@@ -2476,21 +2505,6 @@ CUresult CUDAAPI cuGraphDestroy(CUgraph graph)
 	return CUDA_SUCCESS;
 }
 
-/* Node handles are the nodes' addresses. */
-CUresult CUDAAPI cuGraphGetNodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
-{
-	struct fake_graph *g = (struct fake_graph *)graph;
-	size_t i;
-
-	if (!g || !count)
-		return CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; nodes && i < *count && i < g->n; i++)
-		nodes[i] = (CUgraphNode)&g->nodes[i];
-	if (!nodes || *count > g->n)
-		*count = g->n;
-	return CUDA_SUCCESS;
-}
-
 CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec exec)
 {
 	return cuGraphDestroy((CUgraph)exec);
@@ -2674,6 +2688,10 @@ static CUresult node_from(const CUgraphNodeParams *p, struct fake_node *n)
 						   k->blockDimY * k->blockDimZ,
 					.blocks = (uint64_t)k->gridDimX * k->gridDimY * k->gridDimZ, .dst = ptr,
 					.n = words};
+		kernel_shape(n, k->func,
+			     (const unsigned[6]){k->gridDimX, k->gridDimY, k->gridDimZ, k->blockDimX, k->blockDimY,
+						 k->blockDimZ},
+			     k->sharedMemBytes);
 		return CUDA_SUCCESS;
 	case CU_GRAPH_NODE_TYPE_HOST:
 		if (!p->host.fn)
@@ -2853,6 +2871,159 @@ CUresult CUDAAPI cuGraphExecNodeSetParams(CUgraphExec exec, CUgraphNode node, CU
 		if (e->nodes[i].orig == ref->i)
 			return node_update(&e->nodes[i], p);
 	return CUDA_ERROR_INVALID_VALUE;
+}
+
+/* The handle of node i of g: the one cuGraphAddNode gave, or one made now
+ * (a captured node's). */
+static CUgraphNode ref_at(struct fake_graph *g, size_t i)
+{
+	struct fake_node_ref *ref, **refs;
+	size_t k;
+
+	for (k = 0; k < g->nrefs; k++)
+		if (g->refs[k]->i == i)
+			return (CUgraphNode)g->refs[k];
+	ref = malloc(sizeof(*ref));
+	refs = realloc(g->refs, (g->nrefs + 1) * sizeof(*refs));
+	if (refs)
+		g->refs = refs;
+	if (!ref || !refs) {
+		free(ref);
+		return NULL;
+	}
+	*ref = (struct fake_node_ref){g, i};
+	g->refs[g->nrefs++] = ref;
+	return (CUgraphNode)ref;
+}
+
+CUresult CUDAAPI cuGraphGetNodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
+{
+	struct fake_graph *g = (struct fake_graph *)graph;
+	size_t i;
+
+	if (!g || !count)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; nodes && i < *count && i < g->n; i++)
+		if (!(nodes[i] = ref_at(g, i)))
+			return CUDA_ERROR_OUT_OF_MEMORY;
+	if (!nodes || *count > g->n)
+		*count = g->n;
+	return CUDA_SUCCESS;
+}
+
+/* A captured graph's edges are its order here: it has none to give. */
+CUresult CUDAAPI cuGraphGetEdges(CUgraph graph, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *data,
+				 size_t *count)
+{
+	struct fake_graph *g = (struct fake_graph *)graph;
+	size_t i;
+
+	if (!g || !count || (from && !to) || (to && !from))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; from && i < *count && i < g->nedges; i++) {
+		from[i] = ref_at(g, g->edges[i][0]);
+		to[i] = ref_at(g, g->edges[i][1]);
+		if (!from[i] || !to[i])
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		if (data)
+			memset(&data[i], 0, sizeof(data[i]));
+	}
+	if (!from || *count > g->nedges)
+		*count = g->nedges;
+	return CUDA_SUCCESS;
+}
+
+static const struct fake_node *node_at(CUgraphNode node)
+{
+	const struct fake_node_ref *ref = ref_of(node);
+
+	return ref && ref->i < ref->g->n ? &ref->g->nodes[ref->i] : NULL;
+}
+
+CUresult CUDAAPI cuGraphNodeGetType(CUgraphNode node, CUgraphNodeType *type)
+{
+	static const CUgraphNodeType of[] = {
+		[NODE_KERNEL] = CU_GRAPH_NODE_TYPE_KERNEL,	   [NODE_MEMSET] = CU_GRAPH_NODE_TYPE_MEMSET,
+		[NODE_COPY] = CU_GRAPH_NODE_TYPE_MEMCPY,	   [NODE_COPY3D] = CU_GRAPH_NODE_TYPE_MEMCPY,
+		[NODE_HOSTFN] = CU_GRAPH_NODE_TYPE_HOST,	   [NODE_EMPTY] = CU_GRAPH_NODE_TYPE_EMPTY,
+		[NODE_EVENT_RECORD] = CU_GRAPH_NODE_TYPE_EVENT_RECORD, [NODE_EVENT_WAIT] = CU_GRAPH_NODE_TYPE_WAIT_EVENT,
+		[NODE_CHILD] = CU_GRAPH_NODE_TYPE_GRAPH,	   [NODE_COND] = CU_GRAPH_NODE_TYPE_CONDITIONAL,
+		[NODE_WRITE32] = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP, [NODE_WAIT32] = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP,
+	};
+	const struct fake_node *n = node_at(node);
+
+	if (!n || !type || n->kind == NODE_RECORD)
+		return CUDA_ERROR_INVALID_VALUE;
+	*type = of[n->kind];
+	return CUDA_SUCCESS;
+}
+
+/* The arguments as extra options, in the node, as the driver's are. */
+CUresult CUDAAPI cuGraphKernelNodeGetParams(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS *k)
+{
+	const struct fake_node_ref *ref = ref_of(node);
+	struct fake_node *n = ref && ref->i < ref->g->n ? &ref->g->nodes[ref->i] : NULL;
+	static __thread void *extra[5];
+
+	if (!n || !k || n->kind != NODE_KERNEL)
+		return CUDA_ERROR_INVALID_VALUE;
+	extra[0] = CU_LAUNCH_PARAM_BUFFER_POINTER;
+	extra[1] = n->args;
+	extra[2] = CU_LAUNCH_PARAM_BUFFER_SIZE;
+	extra[3] = &n->args_size;
+	extra[4] = CU_LAUNCH_PARAM_END;
+	*k = (CUDA_KERNEL_NODE_PARAMS){.func = n->func, .gridDimX = n->grid[0], .gridDimY = n->grid[1],
+				       .gridDimZ = n->grid[2], .blockDimX = n->block[0], .blockDimY = n->block[1],
+				       .blockDimZ = n->block[2], .sharedMemBytes = n->smem, .extra = extra};
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphMemsetNodeGetParams(CUgraphNode node, CUDA_MEMSET_NODE_PARAMS *m)
+{
+	const struct fake_node *n = node_at(node);
+
+	if (!n || !m || n->kind != NODE_MEMSET)
+		return CUDA_ERROR_INVALID_VALUE;
+	*m = (CUDA_MEMSET_NODE_PARAMS){.dst = (CUdeviceptr)(uintptr_t)n->dst, .pitch = n->pitch, .value = n->value,
+				       .elementSize = n->elem, .width = n->n, .height = n->height ? n->height : 1};
+	return CUDA_SUCCESS;
+}
+
+/* A captured 1D copy as the driver has it: unified addresses, one row. */
+CUresult CUDAAPI cuGraphMemcpyNodeGetParams(CUgraphNode node, CUDA_MEMCPY3D *c)
+{
+	const struct fake_node *n = node_at(node);
+
+	if (!n || !c || (n->kind != NODE_COPY && n->kind != NODE_COPY3D))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (n->kind == NODE_COPY3D) {
+		*c = n->copy;
+		return CUDA_SUCCESS;
+	}
+	*c = (CUDA_MEMCPY3D){.srcMemoryType = CU_MEMORYTYPE_UNIFIED, .srcDevice = (CUdeviceptr)(uintptr_t)n->src,
+			     .dstMemoryType = CU_MEMORYTYPE_UNIFIED, .dstDevice = (CUdeviceptr)(uintptr_t)n->dst,
+			     .WidthInBytes = n->n, .Height = 1, .Depth = 1};
+	return CUDA_SUCCESS;
+}
+
+static CUresult node_event(CUgraphNode node, enum fake_node_kind kind, CUevent *e)
+{
+	const struct fake_node *n = node_at(node);
+
+	if (!n || !e || n->kind != kind)
+		return CUDA_ERROR_INVALID_VALUE;
+	*e = (CUevent)n->dst;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphEventRecordNodeGetEvent(CUgraphNode node, CUevent *e)
+{
+	return node_event(node, NODE_EVENT_RECORD, e);
+}
+
+CUresult CUDAAPI cuGraphEventWaitNodeGetEvent(CUgraphNode node, CUevent *e)
+{
+	return node_event(node, NODE_EVENT_WAIT, e);
 }
 
 /* The synchronous forms, for programs that run natively on fakecuda. */

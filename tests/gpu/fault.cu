@@ -3,8 +3,10 @@
 //   fault trap         __trap()                (CUDA_ERROR_LAUNCH_FAILED)
 //   fault assert       a device-side assert    (CUDA_ERROR_ASSERT)
 //   fault misaligned   an 8-byte load at an odd address (CUDA_ERROR_MISALIGNED_ADDRESS)
-//   fault neighbour FILE   fills 64 MiB, checks it, waits until FILE exists,
-//                          then checks it again and runs a kernel
+//   fault neighbour FILE   fills 64 MiB, and 4 MiB of stream-ordered memory
+//                          (cudaMallocAsync) by a captured graph, checks
+//                          them, waits until FILE exists, then checks them
+//                          again, runs a kernel, and launches the graph again
 // A culprit launches, then synchronizes and prints what that returned:
 // "fault MODE: synchronize = NAME". A neighbour prints "fault neighbour:
 // PASS" or what it found.
@@ -24,14 +26,35 @@ __global__ void fill(unsigned *p, size_t n, unsigned k)
 		p[i] = (unsigned)i * 2654435761u + k;
 }
 
+// Whether p's n words are fill's with k; says which word is not.
+static bool filled(const unsigned *p, size_t n, unsigned k, const char *what)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned)i * 2654435761u + k) {
+			printf("fault neighbour: %s: word %zu lost\n", what, i);
+			return false;
+		}
+	return true;
+}
+
 static int neighbour(const char *gate)
 {
-	const size_t n = 16 << 20;
-	unsigned *d, *h = new unsigned[n];
+	const size_t n = 16 << 20, m = 1 << 20;
+	unsigned *d, *a, *h = new unsigned[n];
+	cudaStream_t s;
+	cudaGraph_t g;
+	cudaGraphExec_t x;
 	cudaError_t e;
 
-	if ((e = cudaMalloc(&d, n * 4)) != cudaSuccess) {
-		printf("fault neighbour: cudaMalloc = %s\n", cudaGetErrorName(e));
+	if ((e = cudaMalloc(&d, n * 4)) != cudaSuccess || (e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking)) ||
+	    (e = cudaMallocAsync(&a, m * 4, s)) || (e = cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed))) {
+		printf("fault neighbour: setting up: %s\n", cudaGetErrorName(e));
+		return 1;
+	}
+	fill<<<64, 256, 0, s>>>(a, m, 11);
+	if ((e = cudaStreamEndCapture(s, &g)) || (e = cudaGraphInstantiate(&x, g, 0)) || (e = cudaGraphLaunch(x, s)) ||
+	    (e = cudaStreamSynchronize(s))) {
+		printf("fault neighbour: its graph: %s\n", cudaGetErrorName(e));
 		return 1;
 	}
 	fill<<<256, 256>>>(d, n, 7);
@@ -42,15 +65,21 @@ static int neighbour(const char *gate)
 		usleep(10000);
 	memset(h, 0, n * 4);
 	e = cudaMemcpy(h, d, n * 4, cudaMemcpyDeviceToHost);
-	for (size_t i = 0; e == cudaSuccess && i < n; i++)
-		if (h[i] != (unsigned)i * 2654435761u + 7) {
-			printf("fault neighbour: word %zu lost\n", i);
-			return 1;
-		}
+	if (e == cudaSuccess && !filled(h, n, 7, "its memory"))
+		return 1;
+	if (e == cudaSuccess)
+		e = cudaMemcpy(h, a, m * 4, cudaMemcpyDeviceToHost);
+	if (e == cudaSuccess && !filled(h, m, 11, "its stream-ordered memory"))
+		return 1;
 	if (e == cudaSuccess) {
 		fill<<<256, 256>>>(d, n, 9);
 		e = cudaDeviceSynchronize();
 	}
+	if (e == cudaSuccess && (e = cudaMemsetAsync(a, 0, m * 4, s)) == cudaSuccess &&
+	    (e = cudaGraphLaunch(x, s)) == cudaSuccess && (e = cudaStreamSynchronize(s)) == cudaSuccess)
+		e = cudaMemcpy(h, a, m * 4, cudaMemcpyDeviceToHost);
+	if (e == cudaSuccess && !filled(h, m, 11, "its graph launched again"))
+		return 1;
 	printf("fault neighbour: %s\n", e == cudaSuccess ? "PASS" : cudaGetErrorName(e));
 	return e != cudaSuccess;
 }

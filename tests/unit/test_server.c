@@ -1082,3 +1082,129 @@ TEST(server_module_data_copies)
 	c->mod.nmodules = 0;
 	leave(c);
 }
+
+/* A node record of kind on graph g, its deps after it (as the shim sends). */
+static uint32_t add_node(struct srv_client *c, uint32_t g, struct omps_call_graph_node m, const uint32_t *deps)
+{
+	unsigned char buf[sizeof(m) + 4 * sizeof(uint32_t)];
+	struct omps_reply_node rep;
+
+	m.graph = g;
+	memcpy(buf, &m, sizeof(m));
+	if (m.ndeps)
+		memcpy(buf + sizeof(m), deps, m.ndeps * sizeof(uint32_t));
+	ASSERT_EQ(call(c, OMPS_CALL_GRAPH_ADD_NODE, buf, sizeof(m) + m.ndeps * sizeof(uint32_t), &rep, sizeof(rep)),
+		  sizeof(rep));
+	ASSERT_EQ(rep.r.result, CUDA_SUCCESS);
+	return rep.handle;
+}
+
+static uint32_t handle_reply(struct srv_client *c, uint32_t type, const void *rec, size_t len)
+{
+	struct omps_reply_handle rep;
+
+	ASSERT_EQ(call(c, type, rec, len, &rep, sizeof(rep)), sizeof(rep));
+	ASSERT_EQ(rep.r.result, CUDA_SUCCESS);
+	return rep.handle;
+}
+
+/* Graphs written down for a successor (graphdesc.c): one built node by
+ * node as it is built, one captured walked when its worker parks; an
+ * executable graph shares its graph's description until the graph
+ * changes; a node that cannot be made again is said; and what save
+ * wrote, read back after the client's graphs went, makes them again:
+ * launched, they do what they did. */
+TEST(server_graph_descriptions)
+{
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_call_graph_create gc = {.dev = 0};
+	struct omps_call_create sc = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
+	struct omps_call_graph_node set = {.kind = OMPS_NODE_MEMSET, .value = 7, .elem = 4, .width = 1024, .height = 1},
+				    empty = {.kind = OMPS_NODE_EMPTY, .ndeps = 1};
+	struct omps_call_memset ms = {.dev = 0, .value = 9, .elem = 4, .count = 1024};
+	struct omps_call_instantiate in = {0};
+	struct omps_call_pair launch = {0};
+	struct omps_call_handle h;
+	struct omps_reply_ptr p;
+	struct omps_reply r;
+	struct srv_pack pk = {0};
+	struct srv_unpack u = {0};
+	struct srv_client *c;
+	char buf[160], *rec = NULL;
+	size_t rec_len = 0;
+	uint32_t g, cap, x, n1, n2, stream;
+	unsigned *mem;
+
+	server_up();
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+	mem = (unsigned *)(uintptr_t)p.ptr;
+	g = handle_reply(c, OMPS_CALL_GRAPH_CREATE, &gc, sizeof(gc));
+	set.dst = p.ptr;
+	set.dst_pitch = 4096;
+	n1 = add_node(c, g, set, NULL);
+	n2 = add_node(c, g, empty, &n1);
+	ASSERT_EQ(c->graph.graphs[g - 1].desc->n, 2);
+	ASSERT_EQ(c->graph.graphs[g - 1].desc->nedges, 1);
+	ASSERT_EQ(c->graph.nodes[n2 - 1].place, 1);
+	in.graph = g;
+	x = handle_reply(c, OMPS_CALL_GRAPH_INSTANTIATE, &in, sizeof(in));
+	ASSERT_PTR_EQ(c->graph.execs[x - 1].desc, c->graph.graphs[g - 1].desc); /* shared */
+	ASSERT_NULL(srv_graphdesc_unkeepable(c, buf, sizeof(buf)));
+
+	/* A capture of a memset on a stream of its: walked as the worker parks. */
+	stream = handle_reply(c, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc));
+	ASSERT_EQ(call(c, OMPS_CALL_CAPTURE_BEGIN, &(struct omps_call_capture){stream, 0}, 8, &r, sizeof(r)),
+		  sizeof(r));
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	ms.stream = stream;
+	ms.ptr = p.ptr;
+	call(c, OMPS_CALL_MEMSET, &ms, sizeof(ms), NULL, 0);
+	h.handle = stream;
+	cap = handle_reply(c, OMPS_CALL_CAPTURE_END, &h, sizeof(h));
+	ASSERT_NULL(c->graph.graphs[cap - 1].desc);
+	ASSERT_STR_EQ(srv_graphdesc_unkeepable(c, buf, sizeof(buf)), "its graph 2 changed since it last went idle");
+	srv_graphdesc_take(c);
+	ASSERT_EQ(c->graph.graphs[cap - 1].desc->n, 1);
+	ASSERT_EQ(c->graph.graphs[cap - 1].desc->nodes[0].rec.kind, OMPS_NODE_MEMSET);
+	ASSERT_UEQ(c->graph.graphs[cap - 1].desc->nodes[0].rec.dst, (uintptr_t)mem);
+	ASSERT_NULL(srv_graphdesc_unkeepable(c, buf, sizeof(buf)));
+
+	/* The graph grows: its description is copied, the executable's stays. */
+	add_node(c, g, empty, &n2);
+	ASSERT_EQ(c->graph.graphs[g - 1].desc->n, 3);
+	ASSERT_EQ(c->graph.execs[x - 1].desc->n, 2);
+
+	/* Written down, the client's graphs gone, made again from the record. */
+	ASSERT_NOT_NULL(pk.f = open_memstream(&rec, &rec_len));
+	srv_graphdesc_save(c, &pk);
+	ASSERT_EQ(fclose(pk.f), 0);
+	ASSERT_EQ(pk.failed, 0);
+	srv_graph_release(c);
+	u.p = (const unsigned char *)rec;
+	u.len = rec_len;
+	ASSERT_NULL(srv_graphdesc_restore(c, &u, NULL));
+	ASSERT_UEQ(u.off, rec_len);
+	ASSERT_EQ(c->graph.ngraphs, 2);
+	ASSERT_EQ(c->graph.graphs[g - 1].desc->n, 3);
+	ASSERT_EQ(c->graph.execs[x - 1].desc->n, 2);
+	ASSERT_PTR_EQ(c->graph.nodes[n2 - 1].obj, c->graph.graphs[g - 1].desc->nodes[1].node);
+	mem[0] = mem[1023] = 0;
+	launch.first = x;
+	launch.second = stream;
+	call(c, OMPS_CALL_GRAPH_LAUNCH, &launch, sizeof(launch), NULL, 0);
+	ASSERT_EQ(c->sticky, CUDA_SUCCESS);
+	ASSERT_EQ(mem[0], 7);
+	ASSERT_EQ(mem[1023], 7);
+	in.graph = cap;
+	launch.first = handle_reply(c, OMPS_CALL_GRAPH_INSTANTIATE, &in, sizeof(in));
+	call(c, OMPS_CALL_GRAPH_LAUNCH, &launch, sizeof(launch), NULL, 0);
+	ASSERT_EQ(mem[1023], 9);
+	free(rec);
+
+	/* A node that cannot be made again is said. */
+	add_node(c, g, (struct omps_call_graph_node){.kind = OMPS_NODE_CHILD, .object = cap}, NULL);
+	ASSERT_STR_EQ(srv_graphdesc_unkeepable(c, buf, sizeof(buf)),
+		      "its graph 1 cannot be made again: it has a child graph node");
+	leave(c);
+}

@@ -1,0 +1,837 @@
+/* A client's graphs written down, so that a server made anew after a GPU
+ * fault makes them again behind the same handles (handover.c). A graph is
+ * walked through the driver (its nodes, their parameters, its edges) into
+ * a description: each node as a GRAPH_ADD_NODE record would say it, which
+ * graphbuild.c turns back into the driver's parameters in the successor,
+ * checked as a client's record is. A graph built node by node is written
+ * down as it is built, from the client's records (srv_graphdesc_added and
+ * the like: no walk, whatever its size); a captured one is walked when its
+ * client's worker parks (srv_graphdesc_take, beside moddata.c's copy) or at
+ * its instantiation, whichever comes first. An executable graph keeps the
+ * description it was made from. What cannot be made again (host
+ * functions, child graphs, conditional and memory nodes, copies of CUDA
+ * arrays, kernels it has no handle for, edges with data) is written down as
+ * why, and costs the client its context at a fault (server.log says which).
+ *
+ * Invariants: a graph's desc is NULL from a change not written down until
+ * its next walk; a node handle of the client's is node `place` of its
+ * graph's desc; an executable graph's desc is what it was made from, NULL
+ * once a node of it was set (not kept yet). A desc shared (refs > 1) never
+ * changes: it is copied first. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+#define PUT(p, x) srv_pack_put((p), &(x), sizeof(x))
+#define GET(u, x) srv_unpack_get((u), &(x), sizeof(x))
+
+void srv_graphdesc_put(struct srv_graph_desc *d)
+{
+	uint32_t i;
+
+	if (!d || --d->refs)
+		return;
+	for (i = 0; i < d->n; i++)
+		free(d->nodes[i].args);
+	free(d->nodes);
+	free(d->edges);
+	free(d);
+}
+
+void srv_graphdesc_changed(struct srv_object *g)
+{
+	srv_graphdesc_put(g->desc);
+	g->desc = NULL;
+}
+
+static struct srv_graph_desc *empty(void)
+{
+	struct srv_graph_desc *d = calloc(1, sizeof(*d));
+
+	if (d)
+		d->refs = 1;
+	return d;
+}
+
+void srv_graphdesc_created(struct srv_object *g)
+{
+	g->desc = empty();
+}
+
+void srv_graphdesc_lost(struct srv_object *g, const char *why)
+{
+	srv_graphdesc_changed(g);
+	g->desc = empty();
+	if (g->desc)
+		g->desc->why = why;
+}
+
+/* Room for one more node and for more edges. */
+static int grow(struct srv_graph_desc *d, uint32_t more_edges)
+{
+	void *t;
+
+	if (d->n == d->ncap) {
+		uint32_t cap = d->ncap ? 2 * d->ncap : 16;
+
+		if (!(t = realloc(d->nodes, cap * sizeof(*d->nodes))))
+			return -1;
+		d->nodes = t;
+		d->ncap = cap;
+	}
+	if (d->nedges + more_edges > d->ecap) {
+		uint32_t cap = d->ecap ? 2 * d->ecap : 16;
+
+		while (cap < d->nedges + more_edges)
+			cap *= 2;
+		if (!(t = realloc(d->edges, cap * sizeof(*d->edges))))
+			return -1;
+		d->edges = t;
+		d->ecap = cap;
+	}
+	return 0;
+}
+
+static struct srv_graph_desc *copy(const struct srv_graph_desc *d)
+{
+	struct srv_graph_desc *c = empty();
+	uint32_t i;
+
+	if (!c)
+		return NULL;
+	c->why = d->why;
+	c->nodes = calloc(d->n + 1, sizeof(*c->nodes));
+	c->edges = calloc(d->nedges + 1, sizeof(*c->edges));
+	if (!c->nodes || !c->edges)
+		goto fail;
+	c->ncap = d->n + 1;
+	c->ecap = d->nedges + 1;
+	for (i = 0; i < d->n; c->n = ++i) {
+		c->nodes[i] = d->nodes[i];
+		c->nodes[i].args = NULL;
+		if (d->nodes[i].args && !(c->nodes[i].args = malloc(d->nodes[i].rec.args_size + 1)))
+			goto fail;
+		if (d->nodes[i].args)
+			memcpy(c->nodes[i].args, d->nodes[i].args, d->nodes[i].rec.args_size);
+	}
+	if (d->nedges)
+		memcpy(c->edges, d->edges, d->nedges * sizeof(*d->edges));
+	c->nedges = d->nedges;
+	return c;
+fail:
+	srv_graphdesc_put(c);
+	return NULL;
+}
+
+static int by_node(const void *a, const void *b)
+{
+	const struct srv_graph_node_index *x = a, *y = b;
+
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* d's nodes by handle (NULL: out of memory), for place_of. */
+static struct srv_graph_node_index *index_nodes(const struct srv_graph_desc *d)
+{
+	struct srv_graph_node_index *x = malloc((d->n + 1) * sizeof(*x));
+	uint32_t i;
+
+	if (!x)
+		return NULL;
+	for (i = 0; i < d->n; i++)
+		x[i] = (struct srv_graph_node_index){d->nodes[i].node, i};
+	qsort(x, d->n, sizeof(*x), by_node);
+	return x;
+}
+
+static uint32_t place_of(const struct srv_graph_node_index *x, uint32_t n, CUgraphNode node)
+{
+	struct srv_graph_node_index key = {node, 0}, *hit = bsearch(&key, x, n, sizeof(*x), by_node);
+
+	return hit ? hit->i : UINT32_MAX;
+}
+
+static uint32_t handle_of(const struct srv_object *t, uint32_t n, const void *obj)
+{
+	for (uint32_t i = 0; obj && i < n; i++)
+		if (t[i].obj == obj)
+			return i + 1;
+	return 0;
+}
+
+static uint32_t function_handle(const struct srv_client *c, CUfunction fn)
+{
+	for (uint32_t i = 0; fn && i < c->mod.nfunctions; i++)
+		if (c->mod.functions[i] && c->mod.functions[i]->fn == fn)
+			return i + 1;
+	return 0;
+}
+
+/* A kernel's packed arguments, from the node's extra options or its array
+ * of pointers (the function's parameters say where each goes). */
+static const char *kernel_args(const struct srv_function *f, const CUDA_KERNEL_NODE_PARAMS *k, unsigned char *out)
+{
+	const void *buf = NULL;
+	size_t have = 0;
+	uint32_t i;
+
+	if (k->extra) {
+		for (i = 0; i < 16 && k->extra[i] != CU_LAUNCH_PARAM_END; i += 2)
+			if (k->extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER)
+				buf = k->extra[i + 1];
+			else if (k->extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE && k->extra[i + 1])
+				have = *(const size_t *)k->extra[i + 1];
+		if (!buf || have < f->args_size)
+			return "a kernel node's arguments could not be read";
+		memcpy(out, buf, f->args_size);
+		return NULL;
+	}
+	if (f->nparams && !k->kernelParams)
+		return "a kernel node's arguments could not be read";
+	for (i = 0; i < f->nparams; i++)
+		memcpy(out + f->params[i].offset, k->kernelParams[i], f->params[i].size);
+	return NULL;
+}
+
+static const char *walk_kernel(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd)
+{
+	struct omps_call_graph_node *m = &nd->rec;
+	CUDA_KERNEL_NODE_PARAMS k;
+	struct srv_function *f;
+	uint32_t h;
+
+	memset(&k, 0, sizeof(k));
+	if (c->srv->drv->graph_kernel_node_get_params(node, &k) != CUDA_SUCCESS)
+		return "a kernel node's parameters could not be read";
+	h = function_handle(c, k.func);
+	if (!h)
+		return "a kernel node of a function it has no handle for";
+	f = c->mod.functions[h - 1];
+	nd->args = calloc(1, f->args_size + 1);
+	if (!nd->args)
+		return "out of memory";
+	m->kind = OMPS_NODE_KERNEL;
+	m->object = h;
+	m->grid[0] = k.gridDimX, m->grid[1] = k.gridDimY, m->grid[2] = k.gridDimZ;
+	m->block[0] = k.blockDimX, m->block[1] = k.blockDimY, m->block[2] = k.blockDimZ;
+	m->shared_mem = k.sharedMemBytes;
+	m->args_size = f->args_size;
+	return kernel_args(f, &k, nd->args);
+}
+
+static const char *walk_memset(struct srv_client *c, CUgraphNode node, struct omps_call_graph_node *m)
+{
+	CUDA_MEMSET_NODE_PARAMS s;
+
+	memset(&s, 0, sizeof(s));
+	if (c->srv->drv->graph_memset_node_get_params(node, &s) != CUDA_SUCCESS)
+		return "a memset node's parameters could not be read";
+	m->kind = OMPS_NODE_MEMSET;
+	m->dst = s.dst;
+	m->value = s.value;
+	m->elem = s.elementSize;
+	m->width = s.width;
+	m->height = s.height ? s.height : 1;
+	m->dst_pitch = s.pitch ? s.pitch : s.width * s.elementSize;
+	return NULL;
+}
+
+/* One side of a copy: an address of the client's device memory, or of
+ * host memory it shares (*host), the offsets folded in. */
+static const char *copy_side(struct srv_client *c, CUmemorytype type, CUdeviceptr dev, const void *hostp, size_t x,
+			     size_t y, size_t z, size_t pitch, size_t rows, uint64_t *addr, uint32_t *host)
+{
+	uint64_t off = (uint64_t)z * rows * pitch + (uint64_t)y * pitch + x;
+
+	*host = type == CU_MEMORYTYPE_HOST;
+	if (type == CU_MEMORYTYPE_ARRAY)
+		return "a copy node of a CUDA array";
+	*addr = (*host ? (uint64_t)(uintptr_t)hostp : dev) + off;
+	if (*host || srv_memory_names(c, *addr, 1))
+		return NULL;
+	if (srv_host_device_ptr(c, *addr, 1) == *addr) /* shared host memory, named by its device address */
+		return *host = 1, NULL;
+	return "a copy node names memory not its own";
+}
+
+static const char *walk_memcpy(struct srv_client *c, CUgraphNode node, struct omps_call_graph_node *m)
+{
+	CUDA_MEMCPY3D p;
+	const char *why;
+
+	memset(&p, 0, sizeof(p));
+	if (c->srv->drv->graph_memcpy_node_get_params(node, &p) != CUDA_SUCCESS)
+		return "a copy node's parameters could not be read";
+	m->kind = OMPS_NODE_MEMCPY;
+	m->width = p.WidthInBytes;
+	m->height = p.Height ? p.Height : 1;
+	m->depth = p.Depth ? p.Depth : 1;
+	m->src_pitch = p.srcPitch ? p.srcPitch : p.WidthInBytes;
+	m->src_height = p.srcHeight ? p.srcHeight : m->height;
+	m->dst_pitch = p.dstPitch ? p.dstPitch : p.WidthInBytes;
+	m->dst_height = p.dstHeight ? p.dstHeight : m->height;
+	why = copy_side(c, p.srcMemoryType, p.srcDevice, p.srcHost, p.srcXInBytes, p.srcY, p.srcZ, m->src_pitch,
+			m->src_height, &m->src, &m->src_host);
+	return why ? why
+		   : copy_side(c, p.dstMemoryType, p.dstDevice, p.dstHost, p.dstXInBytes, p.dstY, p.dstZ, m->dst_pitch,
+			       m->dst_height, &m->dst, &m->dst_host);
+}
+
+static const char *walk_event(struct srv_client *c, CUgraphNode node, int record, struct omps_call_graph_node *m)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	CUevent e = NULL;
+	CUresult r = record ? drv->graph_event_record_node_get_event(node, &e)
+			    : drv->graph_event_wait_node_get_event(node, &e);
+
+	m->kind = record ? OMPS_NODE_EVENT_RECORD : OMPS_NODE_EVENT_WAIT;
+	m->object = r == CUDA_SUCCESS ? handle_of(c->events, c->nevents, e) : 0;
+	return m->object ? NULL : "an event node of an event it has no handle for";
+}
+
+static const char *kind_not_kept(CUgraphNodeType t)
+{
+	switch (t) {
+	case CU_GRAPH_NODE_TYPE_HOST:
+		return "it has a host function node";
+	case CU_GRAPH_NODE_TYPE_GRAPH:
+		return "it has a child graph node";
+	case CU_GRAPH_NODE_TYPE_CONDITIONAL:
+		return "it has a conditional node";
+	case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+	case CU_GRAPH_NODE_TYPE_MEM_FREE:
+		return "it allocates or frees memory of its own (a graph memory node)";
+	case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP:
+		return "it has a stream memory operation node";
+	default:
+		return "it has a node of a kind not made again";
+	}
+}
+
+static const char *walk_node(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd)
+{
+	CUgraphNodeType t;
+
+	nd->node = node;
+	if (c->srv->drv->graph_node_get_type(node, &t) != CUDA_SUCCESS)
+		return "a node's kind could not be read";
+	switch (t) {
+	case CU_GRAPH_NODE_TYPE_EMPTY:
+		nd->rec.kind = OMPS_NODE_EMPTY;
+		return NULL;
+	case CU_GRAPH_NODE_TYPE_KERNEL:
+		return walk_kernel(c, node, nd);
+	case CU_GRAPH_NODE_TYPE_MEMSET:
+		return walk_memset(c, node, &nd->rec);
+	case CU_GRAPH_NODE_TYPE_MEMCPY:
+		return walk_memcpy(c, node, &nd->rec);
+	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+		return walk_event(c, node, t == CU_GRAPH_NODE_TYPE_EVENT_RECORD, &nd->rec);
+	default:
+		return kind_not_kept(t);
+	}
+}
+
+static const char *walk_edges(struct srv_client *c, CUgraph g, struct srv_graph_desc *d,
+			      const struct srv_graph_node_index *x)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	CUgraphNode *from = NULL, *to = NULL;
+	CUgraphEdgeData *data = NULL;
+	const char *why = NULL;
+	size_t n = 0, i;
+
+	if (drv->graph_get_edges(g, NULL, NULL, NULL, &n) != CUDA_SUCCESS)
+		return "its edges could not be read";
+	if (!n)
+		return NULL;
+	from = calloc(n, sizeof(*from));
+	to = calloc(n, sizeof(*to));
+	data = calloc(n, sizeof(*data));
+	d->edges = calloc(n, sizeof(*d->edges));
+	if (!from || !to || !data || !d->edges)
+		why = "out of memory";
+	else if (drv->graph_get_edges(g, from, to, data, &n) != CUDA_SUCCESS)
+		why = "its edges could not be read";
+	for (i = 0; !why && i < n; i++) {
+		d->edges[i][0] = place_of(x, d->n, from[i]);
+		d->edges[i][1] = place_of(x, d->n, to[i]);
+		if (data[i].type || data[i].from_port || data[i].to_port)
+			why = "it has an edge with data (a programmatic launch)";
+		else if (d->edges[i][0] == UINT32_MAX || d->edges[i][1] == UINT32_MAX)
+			why = "its edges name a node it does not have";
+	}
+	d->nedges = why ? 0 : (uint32_t)n;
+	d->ecap = (uint32_t)n;
+	free(from);
+	free(to);
+	free(data);
+	return why;
+}
+
+static int walkable(const struct srv_driver *drv)
+{
+	return drv->graph_get_edges && drv->graph_node_get_type && drv->graph_kernel_node_get_params &&
+	       drv->graph_memset_node_get_params && drv->graph_memcpy_node_get_params &&
+	       drv->graph_event_record_node_get_event && drv->graph_event_wait_node_get_event &&
+	       drv->graph_create && drv->graph_add_node && drv->graph_add_dependencies;
+}
+
+/* Its node handles of graph `graph` (walked as d) placed in d. */
+static void place_nodes(struct srv_client *c, uint32_t graph, const struct srv_graph_desc *d,
+			const struct srv_graph_node_index *x)
+{
+	for (uint32_t i = 0; i < c->graph.nnodes; i++)
+		if (c->graph.nodes[i].obj && c->graph.nodes[i].owner == graph)
+			c->graph.nodes[i].place = x ? place_of(x, d->n, c->graph.nodes[i].obj) : UINT32_MAX;
+}
+
+/* Graph `graph` written down (NULL: out of memory); its device's context is current. */
+static struct srv_graph_desc *walk(struct srv_client *c, uint32_t graph)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	CUgraph g = c->graph.graphs[graph - 1].obj;
+	struct srv_graph_desc *d = empty();
+	struct srv_graph_node_index *x = NULL;
+	CUgraphNode *nodes = NULL;
+	size_t n = 0, i;
+
+	if (!d)
+		return NULL;
+	if (!walkable(drv)) {
+		d->why = "the driver cannot describe graphs";
+		return d;
+	}
+	if (drv->graph_get_nodes(g, NULL, &n) != CUDA_SUCCESS || n > UINT32_MAX - 1) {
+		d->why = "its nodes could not be read";
+		return d;
+	}
+	nodes = calloc(n + 1, sizeof(*nodes));
+	d->nodes = calloc(n + 1, sizeof(*d->nodes));
+	if (!nodes || !d->nodes || drv->graph_get_nodes(g, nodes, &n) != CUDA_SUCCESS) {
+		d->why = "its nodes could not be read";
+		free(nodes);
+		return d;
+	}
+	d->n = d->ncap = (uint32_t)n;
+	for (i = 0; i < n && !d->why; i++)
+		d->why = walk_node(c, nodes[i], &d->nodes[i]);
+	free(nodes);
+	if (!d->why && !(x = index_nodes(d)))
+		d->why = "out of memory";
+	if (!d->why)
+		d->why = walk_edges(c, g, d, x);
+	place_nodes(c, graph, d, x);
+	free(x);
+	return d;
+}
+
+struct srv_graph_desc *srv_graphdesc_of(struct srv_client *c, uint32_t graph)
+{
+	struct srv_object *g = &c->graph.graphs[graph - 1];
+
+	if (!g->desc && srv_use_device(c, g->dev, NULL) == CUDA_SUCCESS)
+		g->desc = walk(c, graph);
+	return g->desc;
+}
+
+/* Graph `graph`'s description, its own to change (copied if an
+ * executable graph shares it); NULL when there is nothing to write: it had
+ * none, and the walk made now has the change already (or no memory). */
+static struct srv_graph_desc *edit(struct srv_client *c, uint32_t graph)
+{
+	struct srv_object *g = &c->graph.graphs[graph - 1];
+	struct srv_graph_desc *d = g->desc;
+
+	if (!d) {
+		srv_graphdesc_of(c, graph);
+		return NULL;
+	}
+	if (d->refs > 1) {
+		d = copy(d);
+		srv_graphdesc_changed(g);
+		g->desc = d;
+	}
+	return d;
+}
+
+/* What a node kind of a client's record costs its graph at a fault. */
+static const char *record_not_kept(uint32_t kind)
+{
+	switch (kind) {
+	case OMPS_NODE_HOST:
+		return kind_not_kept(CU_GRAPH_NODE_TYPE_HOST);
+	case OMPS_NODE_CHILD:
+		return kind_not_kept(CU_GRAPH_NODE_TYPE_GRAPH);
+	case OMPS_NODE_CONDITIONAL:
+		return kind_not_kept(CU_GRAPH_NODE_TYPE_CONDITIONAL);
+	}
+	return NULL;
+}
+
+/* m's node in d, at place: the record, its arguments copied. */
+static int put_node(struct srv_graph_desc *d, uint32_t place, const struct omps_call_graph_node *m,
+		    const unsigned char *args, CUgraphNode node)
+{
+	struct srv_graph_node_desc *nd = &d->nodes[place];
+	unsigned char *a = m->args_size ? malloc(m->args_size) : NULL;
+
+	if (m->args_size && !a)
+		return -1;
+	if (a)
+		memcpy(a, args, m->args_size);
+	free(place < d->n ? nd->args : NULL);
+	nd->rec = *m;
+	nd->rec.graph = nd->rec.ndeps = nd->rec.node = nd->rec.exec = 0;
+	nd->args = a;
+	nd->node = node;
+	d->why = d->why ? d->why : record_not_kept(m->kind);
+	return 0;
+}
+
+void srv_graphdesc_added(struct srv_client *c, uint32_t graph, const struct omps_call_graph_node *m,
+			 const unsigned char *args, uint32_t handle, const uint32_t *deps)
+{
+	struct srv_object *n = &c->graph.nodes[handle - 1];
+	struct srv_graph_desc *d = edit(c, graph);
+	uint32_t i;
+
+	if (!d)
+		return;
+	if (grow(d, m->ndeps) < 0 || put_node(d, d->n, m, args, n->obj) < 0) {
+		srv_graphdesc_changed(&c->graph.graphs[graph - 1]); /* walked again later */
+		return;
+	}
+	n->place = d->n++;
+	for (i = 0; i < m->ndeps; i++) {
+		d->edges[d->nedges][0] = c->graph.nodes[deps[i] - 1].place;
+		d->edges[d->nedges++][1] = n->place;
+	}
+}
+
+void srv_graphdesc_linked(struct srv_client *c, uint32_t graph, const uint32_t *from, const uint32_t *to,
+			  uint32_t count)
+{
+	struct srv_graph_desc *d = edit(c, graph);
+	uint32_t i;
+
+	if (!d)
+		return;
+	if (grow(d, count) < 0) {
+		srv_graphdesc_changed(&c->graph.graphs[graph - 1]);
+		return;
+	}
+	for (i = 0; i < count; i++) {
+		d->edges[d->nedges][0] = c->graph.nodes[from[i] - 1].place;
+		d->edges[d->nedges++][1] = c->graph.nodes[to[i] - 1].place;
+	}
+}
+
+void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle, const struct omps_call_graph_node *m,
+		       const unsigned char *args)
+{
+	const struct srv_object *n = &c->graph.nodes[handle - 1];
+	struct srv_graph_desc *d = edit(c, graph);
+
+	if (d && (n->place >= d->n || put_node(d, n->place, m, args, n->obj) < 0))
+		srv_graphdesc_changed(&c->graph.graphs[graph - 1]);
+}
+
+void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone)
+{
+	const struct srv_graph_desc *d = c->graph.graphs[from - 1].desc;
+	struct srv_graph_desc *k = d ? copy(d) : NULL;
+
+	for (uint32_t i = 0; k && i < k->n; i++)
+		k->nodes[i].node = NULL; /* the clone's are the driver's: no handle of the client's names them */
+	c->graph.graphs[clone - 1].desc = k;
+}
+
+void srv_graphdesc_take(struct srv_client *c)
+{
+	for (uint32_t i = 0; i < c->graph.ngraphs; i++)
+		if (c->graph.graphs[i].obj && !c->graph.graphs[i].desc)
+			srv_graphdesc_of(c, i + 1);
+}
+
+/* Whether each of its node handles is in its graph's description. */
+static int nodes_found(const struct srv_client *c)
+{
+	for (uint32_t i = 0; i < c->graph.nnodes; i++) {
+		const struct srv_object *n = &c->graph.nodes[i];
+		const struct srv_graph_desc *d;
+
+		if (!n->obj)
+			continue;
+		d = n->owner && n->owner <= c->graph.ngraphs ? c->graph.graphs[n->owner - 1].desc : NULL;
+		if (!d || n->place >= d->n || d->nodes[n->place].node != n->obj)
+			return 0;
+	}
+	return 1;
+}
+
+/* Why a graph of table t (what) cannot be made again, written into buf;
+ * NULL if each can. unwritten: what a missing description means. */
+static const char *lost_in(const struct srv_object *t, uint32_t n, const char *what, const char *unwritten, char *buf,
+			   size_t len)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (!t[i].obj || (t[i].desc && !t[i].desc->why))
+			continue;
+		if (!t[i].desc)
+			snprintf(buf, len, "its %s %u %s", what, i + 1, unwritten);
+		else
+			snprintf(buf, len, "its %s %u cannot be made again: %s", what, i + 1, t[i].desc->why);
+		return buf;
+	}
+	return NULL;
+}
+
+const char *srv_graphdesc_unkeepable(struct srv_client *c, char *buf, size_t len)
+{
+	const char *why;
+
+	if (c->graph.captures)
+		return "a stream capture of its was under way";
+	if ((why = lost_in(c->graph.graphs, c->graph.ngraphs, "graph", "changed since it last went idle", buf, len)) ||
+	    (why = lost_in(c->graph.execs, c->graph.nexecs, "executable graph", "had a node's parameters set", buf,
+			   len)))
+		return why;
+	return nodes_found(c) ? NULL : "a node it holds is not in its graph as written down";
+}
+
+static void save_desc(const struct srv_graph_desc *d, struct srv_pack *p)
+{
+	uint32_t i;
+
+	PUT(p, d->n);
+	for (i = 0; i < d->n; i++) {
+		PUT(p, d->nodes[i].rec);
+		srv_pack_put(p, d->nodes[i].args, d->nodes[i].args ? d->nodes[i].rec.args_size : 0);
+	}
+	PUT(p, d->nedges);
+	srv_pack_put(p, d->edges, (size_t)d->nedges * sizeof(*d->edges));
+}
+
+void srv_graphdesc_save(struct srv_client *c, struct srv_pack *p)
+{
+	uint32_t i, zero = 0, one = 1, idx;
+
+	PUT(p, c->graph.ngraphs);
+	for (i = 0; i < c->graph.ngraphs; i++) {
+		const struct srv_object *g = &c->graph.graphs[i];
+
+		if (!g->obj) {
+			PUT(p, zero);
+			continue;
+		}
+		PUT(p, one);
+		PUT(p, g->dev);
+		save_desc(g->desc, p);
+	}
+	PUT(p, c->graph.nexecs);
+	for (i = 0; i < c->graph.nexecs; i++) {
+		const struct srv_object *e = &c->graph.execs[i];
+		/* From its graph as that is now: made again from it, so that its
+		 * nodes are the exec's own (cuGraphExecNodeSetParams names them). */
+		uint32_t same = e->owner && e->owner <= c->graph.ngraphs && c->graph.graphs[e->owner - 1].obj &&
+				c->graph.graphs[e->owner - 1].desc == e->desc;
+
+		if (!e->obj) {
+			PUT(p, zero);
+			continue;
+		}
+		PUT(p, one);
+		PUT(p, e->dev);
+		PUT(p, e->owner);
+		PUT(p, e->flags);
+		PUT(p, same);
+		if (!same)
+			save_desc(e->desc, p);
+	}
+	PUT(p, c->graph.nnodes);
+	for (i = 0; i < c->graph.nnodes; i++) {
+		const struct srv_object *n = &c->graph.nodes[i];
+
+		idx = n->obj ? n->place : UINT32_MAX; /* nodes_found checked it */
+		PUT(p, n->owner);
+		PUT(p, idx);
+	}
+}
+
+/* What save_desc wrote; NULL if cut short or out of memory. */
+static struct srv_graph_desc *read_desc(struct srv_unpack *u)
+{
+	struct srv_graph_desc *d = empty();
+	uint32_t i;
+
+	if (!d)
+		return NULL;
+	if (GET(u, d->n) < 0 || d->n > u->len || !(d->nodes = calloc(d->n + 1, sizeof(*d->nodes))))
+		goto fail;
+	d->ncap = d->n + 1;
+	for (i = 0; i < d->n; i++) {
+		struct srv_graph_node_desc *nd = &d->nodes[i];
+
+		if (GET(u, nd->rec) < 0 || nd->rec.args_size > OMPS_GRAPH_ARGS_MAX ||
+		    !(nd->args = malloc(nd->rec.args_size + 1)) || srv_unpack_get(u, nd->args, nd->rec.args_size) < 0)
+			goto fail;
+	}
+	if (GET(u, d->nedges) < 0 || d->nedges > u->len || !(d->edges = calloc(d->nedges + 1, sizeof(*d->edges))) ||
+	    srv_unpack_get(u, d->edges, (size_t)d->nedges * sizeof(*d->edges)) < 0)
+		goto fail;
+	d->ecap = d->nedges + 1;
+	for (i = 0; i < d->nedges; i++)
+		if (d->edges[i][0] >= d->n || d->edges[i][1] >= d->n)
+			goto fail;
+	return d;
+fail:
+	u->failed = 1;
+	d->n = d->nodes ? d->n : 0;
+	srv_graphdesc_put(d);
+	return NULL;
+}
+
+/* d made again as a graph of the current context, its nodes' handles
+ * written into it: the client's memory, functions and events as its calls
+ * would name them (graphbuild.c checks them so). */
+static CUresult build(struct srv_client *c, struct srv_graph_desc *d, int dev, CUgraph *out)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	CUgraphNode *from = NULL, *to = NULL;
+	CUgraph g = NULL;
+	uint32_t i;
+	CUresult r = walkable(drv) ? drv->graph_create(&g, 0) : CUDA_ERROR_NOT_SUPPORTED;
+
+	for (i = 0; i < d->n && r == CUDA_SUCCESS; i++) {
+		CUgraphNodeParams p;
+		size_t args_size = 0;
+		void *extra[5];
+
+		r = srv_graphbuild_params(c, &d->nodes[i].rec, dev, d->nodes[i].args, &args_size, extra, &p);
+		if (r == CUDA_SUCCESS)
+			r = drv->graph_add_node(&d->nodes[i].node, g, NULL, NULL, 0, &p);
+	}
+	if (r == CUDA_SUCCESS && d->nedges) {
+		from = calloc(d->nedges, sizeof(*from));
+		to = calloc(d->nedges, sizeof(*to));
+		r = from && to ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+		for (i = 0; i < d->nedges && r == CUDA_SUCCESS; i++) {
+			from[i] = d->nodes[d->edges[i][0]].node;
+			to[i] = d->nodes[d->edges[i][1]].node;
+		}
+		if (r == CUDA_SUCCESS)
+			r = drv->graph_add_dependencies(g, from, to, NULL, d->nedges);
+	}
+	free(from);
+	free(to);
+	if (r != CUDA_SUCCESS && g)
+		drv->graph_destroy(g);
+	*out = r == CUDA_SUCCESS ? g : NULL;
+	return r;
+}
+
+/* One graph slot of the record: made again unless why is set already. */
+static const char *restore_graph(struct srv_client *c, struct srv_unpack *u, struct srv_object *g, const char *why)
+{
+	uint32_t live = 0;
+	CUgraph obj;
+
+	if (GET(u, live) < 0 || !live)
+		return why;
+	if (GET(u, g->dev) < 0 || !(g->desc = read_desc(u)))
+		return "its record is cut short";
+	if (why)
+		return why;
+	if (g->dev < 0 || g->dev >= (int)c->srv->devices.ndevices || srv_use_device(c, g->dev, NULL) != CUDA_SUCCESS ||
+	    build(c, g->desc, g->dev, &obj) != CUDA_SUCCESS)
+		return "a graph of its cannot be made again";
+	g->obj = obj;
+	return NULL;
+}
+
+static const char *restore_exec(struct srv_client *c, struct srv_unpack *u, struct srv_object *e, const char *why)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	uint32_t live = 0, same = 0;
+	struct srv_object *g = NULL;
+	CUgraph temp = NULL;
+	CUgraphExec obj = NULL;
+	CUresult r;
+
+	if (GET(u, live) < 0 || !live)
+		return why;
+	if (GET(u, e->dev) < 0 || GET(u, e->owner) < 0 || GET(u, e->flags) < 0 || GET(u, same) < 0)
+		return "its record is cut short";
+	if (same && e->owner && e->owner <= c->graph.ngraphs)
+		g = &c->graph.graphs[e->owner - 1];
+	if (!same && !(e->desc = read_desc(u)))
+		return "its record is cut short";
+	if (why)
+		return why;
+	if (same && (!g || !g->obj))
+		return "an executable graph of its cannot be made again";
+	if (same) {
+		e->desc = g->desc;
+		e->desc->refs++;
+	}
+	r = srv_use_device(c, e->dev, NULL);
+	if (r == CUDA_SUCCESS && !same)
+		r = build(c, e->desc, e->dev, &temp);
+	if (r == CUDA_SUCCESS)
+		r = drv->graph_instantiate(&obj, same ? g->obj : temp, e->flags);
+	if (temp) {
+		drv->graph_destroy(temp); /* the executable graph is a copy */
+		for (uint32_t i = 0; i < e->desc->n; i++)
+			e->desc->nodes[i].node = NULL;
+	}
+	if (r != CUDA_SUCCESS)
+		return "an executable graph of its cannot be made again";
+	e->obj = obj;
+	return NULL;
+}
+
+const char *srv_graphdesc_restore(struct srv_client *c, struct srv_unpack *u, const char *why)
+{
+	uint64_t launches = c->mod.launches; /* a kernel node made again is no launch */
+	uint32_t i, n = 0, owner, idx;
+
+	c->graph.rebuilding = 1;
+	if (GET(u, n) < 0 || n > u->len || !(c->graph.graphs = calloc(n + 1, sizeof(*c->graph.graphs))))
+		goto short_;
+	c->graph.ngraphs = n;
+	for (i = 0; i < n && !u->failed; i++)
+		why = restore_graph(c, u, &c->graph.graphs[i], why);
+	if (GET(u, n) < 0 || n > u->len || !(c->graph.execs = calloc(n + 1, sizeof(*c->graph.execs))))
+		goto short_;
+	c->graph.nexecs = n;
+	for (i = 0; i < n && !u->failed; i++)
+		why = restore_exec(c, u, &c->graph.execs[i], why);
+	if (GET(u, n) < 0 || n > u->len || !(c->graph.nodes = calloc(n + 1, sizeof(*c->graph.nodes))))
+		goto short_;
+	c->graph.nnodes = n;
+	for (i = 0; i < n && !u->failed; i++) {
+		struct srv_object *g;
+
+		if (GET(u, owner) < 0 || GET(u, idx) < 0 || idx == UINT32_MAX)
+			continue;
+		g = owner && owner <= c->graph.ngraphs ? &c->graph.graphs[owner - 1] : NULL;
+		if (!g || !g->desc || idx >= g->desc->n) {
+			why = why ? why : "a node of its names no graph";
+			continue;
+		}
+		c->graph.nodes[i] = (struct srv_object){
+			.obj = g->desc->nodes[idx].node, .dev = g->dev, .owner = owner, .place = idx};
+	}
+	c->graph.rebuilding = 0;
+	c->mod.launches = launches;
+	return u->failed ? "its record is cut short" : why;
+short_:
+	c->graph.rebuilding = 0;
+	c->mod.launches = launches;
+	u->failed = 1;
+	return "its record is cut short";
+}
