@@ -108,6 +108,7 @@
 	OPT(graph_memcpy_node_get_params, cuGraphMemcpyNodeGetParams) \
 	OPT(graph_event_record_node_get_event, cuGraphEventRecordNodeGetEvent) \
 	OPT(graph_event_wait_node_get_event, cuGraphEventWaitNodeGetEvent) \
+	OPT(graph_child_graph_node_get_graph, cuGraphChildGraphNodeGetGraph) \
 	OPT(stream_update_capture_dependencies, cuStreamUpdateCaptureDependencies) \
 	OPT(mem_get_allocation_granularity, cuMemGetAllocationGranularity) \
 	OPT(stream_write_value64, cuStreamWriteValue64) \

@@ -1,7 +1,8 @@
 /* A client's graphs written down, so that a server made anew after a GPU
  * fault makes them again behind the same handles (handover.c). A graph is
  * walked through the driver (its nodes, their parameters, its edges) into
- * a description: each node as a GRAPH_ADD_NODE record would say it, which
+ * a description: each node as a GRAPH_ADD_NODE record would say it (a child
+ * graph node with its graph's description inside), which
  * graphbuild.c turns back into the driver's parameters in the successor,
  * checked as a client's record is. A graph built node by node is written
  * down as it is built, from the client's records (srv_graphdesc_added and
@@ -9,8 +10,8 @@
  * client's worker parks (srv_graphdesc_take, beside moddata.c's copy) or at
  * its instantiation, whichever comes first. An executable graph keeps the
  * description it was made from. What cannot be made again (host
- * functions, child graphs, conditional and memory nodes, copies of CUDA
- * arrays, kernels it has no handle for, edges with data) is written down as
+ * functions, conditional and memory nodes, copies of CUDA arrays, kernels
+ * it has no handle for, edges with data) is written down as
  * why, and costs the client its context at a fault (server.log says which).
  *
  * Invariants: a graph's desc is NULL from a change not written down until
@@ -24,6 +25,8 @@
 #include "log.h"
 #include "server.h"
 
+#define DEPTH_MAX 8 /* child graphs in child graphs */
+
 #define PUT(p, x) srv_pack_put((p), &(x), sizeof(x))
 #define GET(u, x) srv_unpack_get((u), &(x), sizeof(x))
 
@@ -33,8 +36,10 @@ void srv_graphdesc_put(struct srv_graph_desc *d)
 
 	if (!d || --d->refs)
 		return;
-	for (i = 0; i < d->n; i++)
+	for (i = 0; i < d->n; i++) {
 		free(d->nodes[i].args);
+		srv_graphdesc_put(d->nodes[i].child);
+	}
 	free(d->nodes);
 	free(d->edges);
 	free(d);
@@ -111,6 +116,8 @@ static struct srv_graph_desc *copy(const struct srv_graph_desc *d)
 	for (i = 0; i < d->n; c->n = ++i) {
 		c->nodes[i] = d->nodes[i];
 		c->nodes[i].args = NULL;
+		if (c->nodes[i].child)
+			c->nodes[i].child->refs++;
 		if (d->nodes[i].args && !(c->nodes[i].args = malloc(d->nodes[i].rec.args_size + 1)))
 			goto fail;
 		if (d->nodes[i].args)
@@ -310,7 +317,23 @@ static const char *kind_not_kept(CUgraphNodeType t)
 	}
 }
 
-static const char *walk_node(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd)
+static struct srv_graph_desc *walk_graph(struct srv_client *c, CUgraph g, unsigned depth,
+					 struct srv_graph_node_index **index);
+
+static const char *walk_child(struct srv_client *c, CUgraphNode node, unsigned depth, struct srv_graph_node_desc *nd)
+{
+	CUgraph g = NULL;
+
+	nd->rec.kind = OMPS_NODE_CHILD;
+	if (depth >= DEPTH_MAX)
+		return "its child graphs nest too deep";
+	if (c->srv->drv->graph_child_graph_node_get_graph(node, &g) != CUDA_SUCCESS)
+		return "a child graph node's graph could not be read";
+	nd->child = walk_graph(c, g, depth + 1, NULL);
+	return !nd->child ? "out of memory" : nd->child->why;
+}
+
+static const char *walk_node(struct srv_client *c, CUgraphNode node, unsigned depth, struct srv_graph_node_desc *nd)
 {
 	CUgraphNodeType t;
 
@@ -330,6 +353,8 @@ static const char *walk_node(struct srv_client *c, CUgraphNode node, struct srv_
 	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
 	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
 		return walk_event(c, node, t == CU_GRAPH_NODE_TYPE_EVENT_RECORD, &nd->rec);
+	case CU_GRAPH_NODE_TYPE_GRAPH:
+		return walk_child(c, node, depth, nd);
 	default:
 		return kind_not_kept(t);
 	}
@@ -377,6 +402,7 @@ static int walkable(const struct srv_driver *drv)
 	return drv->graph_get_edges && drv->graph_node_get_type && drv->graph_kernel_node_get_params &&
 	       drv->graph_memset_node_get_params && drv->graph_memcpy_node_get_params &&
 	       drv->graph_event_record_node_get_event && drv->graph_event_wait_node_get_event &&
+	       drv->graph_child_graph_node_get_graph &&
 	       drv->graph_create && drv->graph_add_node && drv->graph_add_dependencies;
 }
 
@@ -389,11 +415,12 @@ static void place_nodes(struct srv_client *c, uint32_t graph, const struct srv_g
 			c->graph.nodes[i].place = x ? place_of(x, d->n, c->graph.nodes[i].obj) : UINT32_MAX;
 }
 
-/* Graph `graph` written down (NULL: out of memory); its device's context is current. */
-static struct srv_graph_desc *walk(struct srv_client *c, uint32_t graph)
+/* g written down (NULL: out of memory), *index (if asked) its nodes by
+ * handle; its device's context is current. */
+static struct srv_graph_desc *walk_graph(struct srv_client *c, CUgraph g, unsigned depth,
+					 struct srv_graph_node_index **index)
 {
 	const struct srv_driver *drv = c->srv->drv;
-	CUgraph g = c->graph.graphs[graph - 1].obj;
 	struct srv_graph_desc *d = empty();
 	struct srv_graph_node_index *x = NULL;
 	CUgraphNode *nodes = NULL;
@@ -418,23 +445,30 @@ static struct srv_graph_desc *walk(struct srv_client *c, uint32_t graph)
 	}
 	d->n = d->ncap = (uint32_t)n;
 	for (i = 0; i < n && !d->why; i++)
-		d->why = walk_node(c, nodes[i], &d->nodes[i]);
+		d->why = walk_node(c, nodes[i], depth, &d->nodes[i]);
 	free(nodes);
 	if (!d->why && !(x = index_nodes(d)))
 		d->why = "out of memory";
 	if (!d->why)
 		d->why = walk_edges(c, g, d, x);
-	place_nodes(c, graph, d, x);
-	free(x);
+	if (index)
+		*index = x;
+	else
+		free(x);
 	return d;
 }
 
 struct srv_graph_desc *srv_graphdesc_of(struct srv_client *c, uint32_t graph)
 {
 	struct srv_object *g = &c->graph.graphs[graph - 1];
+	struct srv_graph_node_index *x = NULL;
 
-	if (!g->desc && srv_use_device(c, g->dev, NULL) == CUDA_SUCCESS)
-		g->desc = walk(c, graph);
+	if (g->desc || srv_use_device(c, g->dev, NULL) != CUDA_SUCCESS)
+		return g->desc;
+	g->desc = walk_graph(c, g->obj, 0, &x);
+	if (g->desc)
+		place_nodes(c, graph, g->desc, x);
+	free(x);
 	return g->desc;
 }
 
@@ -464,31 +498,43 @@ static const char *record_not_kept(uint32_t kind)
 	switch (kind) {
 	case OMPS_NODE_HOST:
 		return kind_not_kept(CU_GRAPH_NODE_TYPE_HOST);
-	case OMPS_NODE_CHILD:
-		return kind_not_kept(CU_GRAPH_NODE_TYPE_GRAPH);
 	case OMPS_NODE_CONDITIONAL:
 		return kind_not_kept(CU_GRAPH_NODE_TYPE_CONDITIONAL);
 	}
 	return NULL;
 }
 
-/* m's node in d, at place: the record, its arguments copied. */
-static int put_node(struct srv_graph_desc *d, uint32_t place, const struct omps_call_graph_node *m,
-		    const unsigned char *args, CUgraphNode node)
+/* m's node in d, at place: the record, its arguments copied; a child
+ * graph node's graph as it is now (a reference to its description). */
+static int put_node(struct srv_client *c, struct srv_graph_desc *d, uint32_t place,
+		    const struct omps_call_graph_node *m, const unsigned char *args, CUgraphNode node)
 {
 	struct srv_graph_node_desc *nd = &d->nodes[place];
+	struct srv_graph_desc *child = NULL;
 	unsigned char *a = m->args_size ? malloc(m->args_size) : NULL;
 
-	if (m->args_size && !a)
+	if (m->kind == OMPS_NODE_CHILD && m->object && m->object <= c->graph.ngraphs)
+		child = srv_graphdesc_of(c, m->object);
+	if ((m->args_size && !a) || (m->kind == OMPS_NODE_CHILD && !child)) {
+		free(a);
 		return -1;
+	}
 	if (a)
 		memcpy(a, args, m->args_size);
-	free(place < d->n ? nd->args : NULL);
+	if (child)
+		child->refs++;
+	if (place < d->n) {
+		free(nd->args);
+		srv_graphdesc_put(nd->child);
+	}
 	nd->rec = *m;
 	nd->rec.graph = nd->rec.ndeps = nd->rec.node = nd->rec.exec = 0;
+	nd->rec.object = m->kind == OMPS_NODE_CHILD ? 0 : m->object; /* the child: its description */
 	nd->args = a;
 	nd->node = node;
+	nd->child = child;
 	d->why = d->why ? d->why : record_not_kept(m->kind);
+	d->why = d->why ? d->why : child ? child->why : NULL;
 	return 0;
 }
 
@@ -501,7 +547,7 @@ void srv_graphdesc_added(struct srv_client *c, uint32_t graph, const struct omps
 
 	if (!d)
 		return;
-	if (grow(d, m->ndeps) < 0 || put_node(d, d->n, m, args, n->obj) < 0) {
+	if (grow(d, m->ndeps) < 0 || put_node(c, d, d->n, m, args, n->obj) < 0) {
 		srv_graphdesc_changed(&c->graph.graphs[graph - 1]); /* walked again later */
 		return;
 	}
@@ -536,7 +582,7 @@ void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle, co
 	const struct srv_object *n = &c->graph.nodes[handle - 1];
 	struct srv_graph_desc *d = edit(c, graph);
 
-	if (d && (n->place >= d->n || put_node(d, n->place, m, args, n->obj) < 0))
+	if (d && (n->place >= d->n || put_node(c, d, n->place, m, args, n->obj) < 0))
 		srv_graphdesc_changed(&c->graph.graphs[graph - 1]);
 }
 
@@ -611,6 +657,8 @@ static void save_desc(const struct srv_graph_desc *d, struct srv_pack *p)
 	for (i = 0; i < d->n; i++) {
 		PUT(p, d->nodes[i].rec);
 		srv_pack_put(p, d->nodes[i].args, d->nodes[i].args ? d->nodes[i].rec.args_size : 0);
+		if (d->nodes[i].rec.kind == OMPS_NODE_CHILD)
+			save_desc(d->nodes[i].child, p);
 	}
 	PUT(p, d->nedges);
 	srv_pack_put(p, d->edges, (size_t)d->nedges * sizeof(*d->edges));
@@ -663,7 +711,7 @@ void srv_graphdesc_save(struct srv_client *c, struct srv_pack *p)
 }
 
 /* What save_desc wrote; NULL if cut short or out of memory. */
-static struct srv_graph_desc *read_desc(struct srv_unpack *u)
+static struct srv_graph_desc *read_desc(struct srv_unpack *u, unsigned depth)
 {
 	struct srv_graph_desc *d = empty();
 	uint32_t i;
@@ -678,6 +726,8 @@ static struct srv_graph_desc *read_desc(struct srv_unpack *u)
 
 		if (GET(u, nd->rec) < 0 || nd->rec.args_size > OMPS_GRAPH_ARGS_MAX ||
 		    !(nd->args = malloc(nd->rec.args_size + 1)) || srv_unpack_get(u, nd->args, nd->rec.args_size) < 0)
+			goto fail;
+		if (nd->rec.kind == OMPS_NODE_CHILD && (depth >= DEPTH_MAX || !(nd->child = read_desc(u, depth + 1))))
 			goto fail;
 	}
 	if (GET(u, d->nedges) < 0 || d->nedges > u->len || !(d->edges = calloc(d->nedges + 1, sizeof(*d->edges))) ||
@@ -695,6 +745,29 @@ fail:
 	return NULL;
 }
 
+static CUresult build(struct srv_client *c, struct srv_graph_desc *d, int dev, CUgraph *out);
+
+/* A child graph node holds a copy of its graph: made, added, let go. */
+static CUresult build_node(struct srv_client *c, struct srv_graph_node_desc *nd, int dev, CUgraph g)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_GRAPH};
+	size_t args_size = 0;
+	void *extra[5];
+	CUresult r;
+
+	if (nd->rec.kind != OMPS_NODE_CHILD) {
+		r = srv_graphbuild_params(c, &nd->rec, dev, nd->args, &args_size, extra, &p);
+		return r == CUDA_SUCCESS ? drv->graph_add_node(&nd->node, g, NULL, NULL, 0, &p) : r;
+	}
+	r = build(c, nd->child, dev, &p.graph.graph);
+	if (r == CUDA_SUCCESS) {
+		r = drv->graph_add_node(&nd->node, g, NULL, NULL, 0, &p);
+		drv->graph_destroy(p.graph.graph);
+	}
+	return r;
+}
+
 /* d made again as a graph of the current context, its nodes' handles
  * written into it: the client's memory, functions and events as its calls
  * would name them (graphbuild.c checks them so). */
@@ -706,15 +779,8 @@ static CUresult build(struct srv_client *c, struct srv_graph_desc *d, int dev, C
 	uint32_t i;
 	CUresult r = walkable(drv) ? drv->graph_create(&g, 0) : CUDA_ERROR_NOT_SUPPORTED;
 
-	for (i = 0; i < d->n && r == CUDA_SUCCESS; i++) {
-		CUgraphNodeParams p;
-		size_t args_size = 0;
-		void *extra[5];
-
-		r = srv_graphbuild_params(c, &d->nodes[i].rec, dev, d->nodes[i].args, &args_size, extra, &p);
-		if (r == CUDA_SUCCESS)
-			r = drv->graph_add_node(&d->nodes[i].node, g, NULL, NULL, 0, &p);
-	}
+	for (i = 0; i < d->n && r == CUDA_SUCCESS; i++)
+		r = build_node(c, &d->nodes[i], dev, g);
 	if (r == CUDA_SUCCESS && d->nedges) {
 		from = calloc(d->nedges, sizeof(*from));
 		to = calloc(d->nedges, sizeof(*to));
@@ -742,7 +808,7 @@ static const char *restore_graph(struct srv_client *c, struct srv_unpack *u, str
 
 	if (GET(u, live) < 0 || !live)
 		return why;
-	if (GET(u, g->dev) < 0 || !(g->desc = read_desc(u)))
+	if (GET(u, g->dev) < 0 || !(g->desc = read_desc(u, 0)))
 		return "its record is cut short";
 	if (why)
 		return why;
@@ -768,7 +834,7 @@ static const char *restore_exec(struct srv_client *c, struct srv_unpack *u, stru
 		return "its record is cut short";
 	if (same && e->owner && e->owner <= c->graph.ngraphs)
 		g = &c->graph.graphs[e->owner - 1];
-	if (!same && !(e->desc = read_desc(u)))
+	if (!same && !(e->desc = read_desc(u, 0)))
 		return "its record is cut short";
 	if (why)
 		return why;

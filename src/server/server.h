@@ -94,6 +94,7 @@ struct srv_graph_node_desc {
 	struct omps_call_graph_node rec; /* without deps: edges say them */
 	unsigned char *args;		 /* a kernel's rec.args_size packed bytes */
 	CUgraphNode node;		 /* the node it was walked from, or made again as */
+	struct srv_graph_desc *child;	 /* a child graph node's graph, as the node holds it */
 };
 
 struct srv_graph_node_index {

@@ -41,7 +41,7 @@
  *                               and allocates and frees so again
  *   omps-fault-probe --graph GATE
  *                               a neighbour holding graphs, one captured, one
- *                               built node by node, and an executable graph of
+ *                               built node by node (a child graph in it), and an executable graph of
  *                               each: launches them once GATE exists, checks
  *                               what they did, and builds on
  *   omps-fault-probe --busy GATE
@@ -319,10 +319,13 @@ static int pool(const char *gate)
 	return 0;
 }
 
-/* Graph b, built node by node: a memset of e to 3, the kernel (6), a copy
- * to h, an event record; its nodes by handle. */
+/* Graph b, built node by node: a memset of e to 3, the kernel (6), a child
+ * graph of the kernel again (12), a copy to h, an event record; its nodes
+ * by handle (the child's not). */
 static CUresult built_graph(CUdeviceptr e, unsigned *h, CUevent ev, CUgraph *b, CUgraphNode node[4])
 {
+	CUgraphNode in_child, child_node;
+	CUgraph child;
 	static unsigned n = WORDS;
 	void *args[2] = {&e, &n};
 	CUDA_MEMSET_NODE_PARAMS ms = {.dst = e, .value = 3, .elementSize = 4, .width = WORDS, .height = 1};
@@ -340,7 +343,15 @@ static CUresult built_graph(CUdeviceptr e, unsigned *h, CUevent ev, CUgraph *b, 
 	if (r == CUDA_SUCCESS)
 		r = cuGraphAddKernelNode(&node[1], *b, &node[0], 1, &kp);
 	if (r == CUDA_SUCCESS)
-		r = cuGraphAddMemcpyNode(&node[2], *b, &node[1], 1, &cp, ctx);
+		r = cuGraphCreate(&child, 0);
+	if (r == CUDA_SUCCESS)
+		r = cuGraphAddKernelNode(&in_child, child, NULL, 0, &kp);
+	if (r == CUDA_SUCCESS)
+		r = cuGraphAddChildGraphNode(&child_node, *b, &node[1], 1, child);
+	if (r == CUDA_SUCCESS)
+		r = cuGraphDestroy(child); /* the node holds a copy */
+	if (r == CUDA_SUCCESS)
+		r = cuGraphAddMemcpyNode(&node[2], *b, &child_node, 1, &cp, ctx);
 	if (r == CUDA_SUCCESS)
 		r = cuGraphAddEventRecordNode(&node[3], *b, &node[2], 1, ev);
 	return r;
@@ -389,7 +400,7 @@ static int graph(const char *gate)
 	CK(cuGraphLaunch(x, s));
 	CK(cuGraphLaunch(y, s));
 	CK(cuStreamSynchronize(s));
-	if (all_are(h, 6, "the built graph before the fault"))
+	if (all_are(h, 12, "the built graph before the fault"))
 		return 1;
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
@@ -402,14 +413,14 @@ static int graph(const char *gate)
 	CK(cuGraphLaunch(y, s));
 	CK(cuStreamSynchronize(s));
 	CK(cuEventQuery(ev));
-	if (all_are(h, 6, "its built graph after the fault"))
+	if (all_are(h, 12, "its built graph after the fault"))
 		return 1;
 	five.dst = e;
 	CK(cuGraphAddMemsetNode(&more, b, &node[2], 1, &five, ctx));
 	CK(cuGraphInstantiate(&z, b, 0));
 	CK(cuGraphLaunch(z, s));
 	CK(cuStreamSynchronize(s));
-	if (all_are(h, 6, "its built graph grown after the fault"))
+	if (all_are(h, 12, "its built graph grown after the fault"))
 		return 1;
 	CK(cuMemcpyDtoH(h, e, WORDS * 4));
 	if (all_are(h, 5, "... and its new node"))

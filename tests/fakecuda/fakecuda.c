@@ -3026,6 +3026,17 @@ CUresult CUDAAPI cuGraphEventWaitNodeGetEvent(CUgraphNode node, CUevent *e)
 	return node_event(node, NODE_EVENT_WAIT, e);
 }
 
+/* The node's own copy, as long as the node. */
+CUresult CUDAAPI cuGraphChildGraphNodeGetGraph(CUgraphNode node, CUgraph *g)
+{
+	const struct fake_node *n = node_at(node);
+
+	if (!n || !g || n->kind != NODE_CHILD)
+		return CUDA_ERROR_INVALID_VALUE;
+	*g = (CUgraph)n->child;
+	return CUDA_SUCCESS;
+}
+
 /* The synchronous forms, for programs that run natively on fakecuda. */
 CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dst, const void *src, size_t n)
 {

@@ -1111,9 +1111,9 @@ static uint32_t handle_reply(struct srv_client *c, uint32_t type, const void *re
 /* Graphs written down for a successor (graphdesc.c): one built node by
  * node as it is built, one captured walked when its worker parks; an
  * executable graph shares its graph's description until the graph
- * changes; a node that cannot be made again is said; and what save
- * wrote, read back after the client's graphs went, makes them again:
- * launched, they do what they did. */
+ * changes; what save wrote, read back after the client's graphs went,
+ * makes them again: launched, they do what they did; a child graph node
+ * holds its graph's description; what is not written down is said. */
 TEST(server_graph_descriptions)
 {
 	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
@@ -1202,9 +1202,29 @@ TEST(server_graph_descriptions)
 	ASSERT_EQ(mem[1023], 9);
 	free(rec);
 
-	/* A node that cannot be made again is said. */
+	/* A child graph node holds its graph as it was: written down inside. */
 	add_node(c, g, (struct omps_call_graph_node){.kind = OMPS_NODE_CHILD, .object = cap}, NULL);
+	ASSERT_EQ(c->graph.graphs[g - 1].desc->n, 4);
+	ASSERT_PTR_EQ(c->graph.graphs[g - 1].desc->nodes[3].child, c->graph.graphs[cap - 1].desc);
+	ASSERT_NULL(srv_graphdesc_unkeepable(c, buf, sizeof(buf)));
+	/* ... and so does a walk of it (as of a graph whose change was not written). */
+	srv_graphdesc_changed(&c->graph.graphs[g - 1]);
+	c->graph.nodes[n2 - 1].place = 99;
+	srv_graphdesc_take(c);
+	ASSERT_EQ(c->graph.graphs[g - 1].desc->n, 4);
+	ASSERT_EQ(c->graph.graphs[g - 1].desc->nedges, 2);
+	ASSERT_EQ(c->graph.graphs[g - 1].desc->nodes[3].rec.kind, OMPS_NODE_CHILD);
+	ASSERT_EQ(c->graph.graphs[g - 1].desc->nodes[3].child->n, 1);
+	ASSERT_EQ(c->graph.nodes[n2 - 1].place, 1);
+	ASSERT_NULL(srv_graphdesc_unkeepable(c, buf, sizeof(buf)));
+
+	/* What is not written down is said: a node of an executable graph set. */
+	set.node = n1;
+	set.exec = x;
+	set.value = 8;
+	ASSERT_EQ(call(c, OMPS_CALL_GRAPH_EXEC_NODE_SET, &set, sizeof(set), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
 	ASSERT_STR_EQ(srv_graphdesc_unkeepable(c, buf, sizeof(buf)),
-		      "its graph 1 cannot be made again: it has a child graph node");
+		      "its executable graph 1 had a node's parameters set");
 	leave(c);
 }
