@@ -9,7 +9,7 @@
  * the like: no walk, whatever its size); a captured one is walked when its
  * client's worker parks (srv_graphdesc_take, beside moddata.c's copy) or at
  * its instantiation, whichever comes first. An executable graph keeps the
- * description it was made from. What cannot be made again (host
+ * description it was made from. What cannot be made again (captured host
  * functions, conditional and memory nodes, copies of CUDA arrays, kernels
  * it has no handle for, edges with data) is written down as
  * why, and costs the client its context at a fault (server.log says which).
@@ -492,16 +492,12 @@ static struct srv_graph_desc *edit(struct srv_client *c, uint32_t graph)
 	return d;
 }
 
-/* What a node kind of a client's record costs its graph at a fault. */
+/* What a node kind of a client's record costs its graph at a fault. A
+ * host node's record is made again as it was made (hostfn.c: the
+ * operations on its slot of the client's area, which is kept). */
 static const char *record_not_kept(uint32_t kind)
 {
-	switch (kind) {
-	case OMPS_NODE_HOST:
-		return kind_not_kept(CU_GRAPH_NODE_TYPE_HOST);
-	case OMPS_NODE_CONDITIONAL:
-		return kind_not_kept(CU_GRAPH_NODE_TYPE_CONDITIONAL);
-	}
-	return NULL;
+	return kind == OMPS_NODE_CONDITIONAL ? kind_not_kept(CU_GRAPH_NODE_TYPE_CONDITIONAL) : NULL;
 }
 
 /* m's node in d, at place: the record, its arguments copied; a child

@@ -149,8 +149,10 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		return "it unshared host memory while it held graphs";
 	if (!srv_host_keepable(c))
 		return "host memory it shared could not be held open (the server's descriptor limit)";
-	if (__atomic_load_n(&c->hostfn.graphs, __ATOMIC_ACQUIRE))
-		return "host functions of its graphs may still be waited for";
+	if ((i = srv_hostfn_graph_called(c))) {
+		snprintf(buf, len, "the host function of its graph slot %u was running", i - 1);
+		return buf;
+	}
 	if ((why = srv_graphdesc_unkeepable(c, buf, len)))
 		return why;
 	if (c->arr.narrays || c->arr.objects)

@@ -187,6 +187,21 @@ static void graphs_let_go(struct srv_client *c)
 	pthread_mutex_unlock(&c->host.lock);
 }
 
+uint32_t srv_hostfn_graph_called(struct srv_client *c)
+{
+	struct omps_hostfn_area *a;
+	uint32_t i, slot = 0;
+
+	if (!__atomic_load_n(&c->hostfn.graphs, __ATOMIC_ACQUIRE))
+		return 0;
+	a = area_locked(c);
+	for (i = 0; a && i < OMPS_HOSTFN_GRAPH_SLOTS && !slot; i++)
+		if (__atomic_load_n(&a->graph[i], __ATOMIC_ACQUIRE) == 1)
+			slot = i + 1;
+	pthread_mutex_unlock(&c->host.lock);
+	return slot;
+}
+
 void srv_hostfn_graphs_gone(struct srv_client *c)
 {
 	struct omps_hostfn_area *a;

@@ -748,6 +748,10 @@ void srv_hostfn_release(struct srv_client *c);
 CUresult srv_hostfn_graph(struct srv_client *c, uint32_t slot, CUgraph *out);
 /* It holds no graph any more: its graph slots are free again. */
 void srv_hostfn_graphs_gone(struct srv_client *c);
+/* A graph slot whose host function was called and has not returned
+ * (slot + 1), or 0: a graph made again after a fault would take its late
+ * return for its own next call's. */
+uint32_t srv_hostfn_graph_called(struct srv_client *c);
 /* Its worker, releasing it: launches waiting on graph host functions go on. */
 void srv_hostfn_drain(struct srv_client *c);
 

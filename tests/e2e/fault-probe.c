@@ -41,7 +41,8 @@
  *                               and allocates and frees so again
  *   omps-fault-probe --graph GATE
  *                               a neighbour holding graphs, one captured, one
- *                               built node by node (a child graph in it), and an executable graph of
+ *                               built node by node (a child graph and a host
+ *                               function in it), and an executable graph of
  *                               each: launches them once GATE exists, checks
  *                               what they did, and builds on
  *   omps-fault-probe --busy GATE
@@ -319,12 +320,15 @@ static int pool(const char *gate)
 	return 0;
 }
 
+static volatile int host_calls; /* by the built graph's host node */
+
 /* Graph b, built node by node: a memset of e to 3, the kernel (6), a child
- * graph of the kernel again (12), a copy to h, an event record; its nodes
- * by handle (the child's not). */
+ * graph of the kernel again (12), a copy to h, a host function (counts
+ * host_calls), an event record; its nodes by handle (the child's not). */
 static CUresult built_graph(CUdeviceptr e, unsigned *h, CUevent ev, CUgraph *b, CUgraphNode node[4])
 {
-	CUgraphNode in_child, child_node;
+	CUDA_HOST_NODE_PARAMS hp = {.fn = count_up, .userData = (void *)&host_calls};
+	CUgraphNode in_child, child_node, host;
 	CUgraph child;
 	static unsigned n = WORDS;
 	void *args[2] = {&e, &n};
@@ -353,7 +357,9 @@ static CUresult built_graph(CUdeviceptr e, unsigned *h, CUevent ev, CUgraph *b, 
 	if (r == CUDA_SUCCESS)
 		r = cuGraphAddMemcpyNode(&node[2], *b, &child_node, 1, &cp, ctx);
 	if (r == CUDA_SUCCESS)
-		r = cuGraphAddEventRecordNode(&node[3], *b, &node[2], 1, ev);
+		r = cuGraphAddHostNode(&host, *b, &node[2], 1, &hp);
+	if (r == CUDA_SUCCESS)
+		r = cuGraphAddEventRecordNode(&node[3], *b, &host, 1, ev);
 	return r;
 }
 
@@ -402,6 +408,7 @@ static int graph(const char *gate)
 	CK(cuStreamSynchronize(s));
 	if (all_are(h, 12, "the built graph before the fault"))
 		return 1;
+	CHECK(host_calls == 1, "its graph's host function ran %d times before the fault", host_calls);
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
 	CK(cuGraphLaunch(x, s));
@@ -415,6 +422,7 @@ static int graph(const char *gate)
 	CK(cuEventQuery(ev));
 	if (all_are(h, 12, "its built graph after the fault"))
 		return 1;
+	CHECK(host_calls == 2, "its graph's host function after the fault: %d calls in all", host_calls);
 	five.dst = e;
 	CK(cuGraphAddMemsetNode(&more, b, &node[2], 1, &five, ctx));
 	CK(cuGraphInstantiate(&z, b, 0));
