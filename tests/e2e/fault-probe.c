@@ -371,14 +371,14 @@ static int all_are(const unsigned *h, unsigned v, const char *what)
 	return 0;
 }
 
-/* A neighbour holding graphs: one captured (the kernel on d), one built
- * node by node (built_graph), and an executable graph of each, launched
- * before the fault. After it: each launched again, their data checked;
+/* A neighbour holding graphs: an executable graph of one captured (the
+ * kernel on d; the graph itself destroyed), one built node by node
+ * (built_graph) and an executable graph of it, launched before the fault. After it: each launched again, their data checked;
  * the built graph grows by a node behind one of its own, and is made
  * executable again. */
 static int graph(const char *gate)
 {
-	CUdeviceptr d, e;
+	CUdeviceptr d, e, t;
 	CUgraphNode node[4], more;
 	CUgraphExec x, y, z;
 	CUgraph g, b;
@@ -401,8 +401,11 @@ static int graph(const char *gate)
 	CK(twice(d, WORDS, s));
 	CK(cuStreamEndCapture(s, &g));
 	CK(cuGraphInstantiate(&x, g, 0));
+	CK(cuGraphDestroy(g)); /* the executable graph is made again from what it was made from */
 	CK(built_graph(e, h, ev, &b, node));
 	CK(cuGraphInstantiate(&y, b, 0));
+	CK(cuMemAlloc(&t, 4096));
+	CK(cuMemFree(t)); /* retired while graphs live: kept so over the fault */
 	CK(cuGraphLaunch(x, s));
 	CK(cuGraphLaunch(y, s));
 	CK(cuStreamSynchronize(s));
@@ -437,7 +440,6 @@ static int graph(const char *gate)
 	CK(cuGraphExecDestroy(y));
 	CK(cuGraphExecDestroy(x));
 	CK(cuGraphDestroy(b));
-	CK(cuGraphDestroy(g));
 	CK(cuEventDestroy(ev));
 	CK(cuStreamDestroy(s));
 	CK(cuMemFreeHost(h));
