@@ -113,15 +113,18 @@ static struct srv_graph_desc *copy(const struct srv_graph_desc *d)
 		goto fail;
 	c->ncap = d->n + 1;
 	c->ecap = d->nedges + 1;
-	for (i = 0; i < d->n; c->n = ++i) {
-		c->nodes[i] = d->nodes[i];
-		c->nodes[i].args = NULL;
-		if (c->nodes[i].child)
-			c->nodes[i].child->refs++;
-		if (d->nodes[i].args && !(c->nodes[i].args = malloc(d->nodes[i].rec.args_size + 1)))
+	for (i = 0; i < d->n; i++) {
+		struct srv_graph_node_desc *nd = &c->nodes[i];
+
+		*nd = d->nodes[i];
+		nd->args = NULL;
+		c->n = i + 1; /* from here, put lets go of what it holds */
+		if (nd->child)
+			nd->child->refs++;
+		if (d->nodes[i].args && !(nd->args = malloc(d->nodes[i].rec.args_size + 1)))
 			goto fail;
-		if (d->nodes[i].args)
-			memcpy(c->nodes[i].args, d->nodes[i].args, d->nodes[i].rec.args_size);
+		if (nd->args)
+			memcpy(nd->args, d->nodes[i].args, d->nodes[i].rec.args_size);
 	}
 	if (d->nedges)
 		memcpy(c->edges, d->edges, d->nedges * sizeof(*d->edges));
