@@ -155,8 +155,10 @@ stop_daemon 10
 check "no server or standby outlives the daemon [$(ours)]" test -z "$(ours)"
 
 # 2b. Ten faults in a row, each from a new culprit, beside one idle
-# neighbour: each handed to the standby the last server started, the
-# neighbour kept each time, its data checked after the last; each server's
+# neighbour and one holding graphs: each handed to the standby the last
+# server started, the neighbours kept each time, their data and graphs
+# checked after the last (a graph made again is written down for the next
+# successor as it was); each server's
 # descriptors as many as the first's (nothing the old ones held leaks into
 # the new); one server and one standby in the end; the next client passes.
 since() { [ "$(count "$1")" -ge "$(($2 + $3))" ]; } # since PATTERN BASE N: N more lines than BASE
@@ -164,6 +166,7 @@ ready0=$(count "Standby +[0-9]+\] Standing by") handed0=$(count "Handed over to 
 kept0=$(count "Client \{PID: [0-9]+, ID: 1\} kept: it was idle")
 FAKECUDA_STICKY_FAULTS=1 start_daemon
 neighbour idle idle
+neighbour graph graph
 server_pid
 W1=$(window_of Server "$S")
 fds() { ls "/proc/$S/fd" | wc -l; }
@@ -185,6 +188,9 @@ wait_for "the last standby" 5 since "Standby +[0-9]+\] Standing by" "$ready0" 11
 servers_left() { for p in $(ours); do cat "/proc/$p/comm"; done | grep -c openmps-server; }
 check "one server and one standby left [$(servers_left)]" test "$(servers_left)" = 2
 idle_then_next "after ten faults"
+touch "$TMP/go-graph"
+wait $graph
+kept_quietly graph "the one holding graphs is kept ten times, its graphs made again each time"
 stop_daemon 10
 
 # 2c. Without a standby (OPENMPS_FAULT_STANDBY=0), and with one that died:
