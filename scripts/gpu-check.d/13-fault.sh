@@ -17,7 +17,8 @@
 K=$(mktemp -d /tmp/omps-fault.XXXX)
 ms() { date +%s%3N; }
 {
-	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu || echo "build failed"
+	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu &&
+		nvcc -O2 -o "$K/graph_neighbour" tests/gpu/graph_neighbour.cu -lcublas || echo "build failed"
 	cuda=$(dirname "$(dirname "$(command -v nvcc)")")
 	gcc -O2 -I"$cuda/include" -o "$K/survive" tests/gpu/survive.c -L"$cuda/lib64/stubs" -lcuda &&
 		timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
@@ -81,23 +82,30 @@ ms() { date +%s%3N; }
 			fi
 		done
 	done
-	# A PyTorch program as the idle neighbour (openmps only): is it kept, or why not?
-	D=$K/torch
-	mkdir -p "$D"
-	export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
-	"$B/openmps-control" -d
-	run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
-	run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
-	nb=$!
-	for i in $(seq 600); do grep -q filled "$D/neighbour.out" 2>/dev/null && break; sleep 0.1; done
-	run timeout 30 "$K/fault" illegal >/dev/null 2>&1
-	sleep 1
-	touch "$D/go"
-	wait $nb
-	echo "fault openmps torch neighbour: $(tail -1 "$D/neighbour.out")"
-	grep -E 'cannot be kept|kept:|made anew' "$D/log/server.log" | head -6
-	echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
-	unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
+	# A PyTorch program, and a graph of cuBLAS kernels, as the idle neighbour
+	# (openmps only): is it kept, or why not?
+	for who in torch graph; do
+		D=$K/$who
+		mkdir -p "$D"
+		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
+		"$B/openmps-control" -d
+		run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
+		if [ $who = torch ]; then
+			run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
+		else
+			run timeout 120 "$K/graph_neighbour" "$D/go" >"$D/neighbour.out" 2>&1 &
+		fi
+		nb=$!
+		for i in $(seq 600); do grep -q filled "$D/neighbour.out" 2>/dev/null && break; sleep 0.1; done
+		run timeout 30 "$K/fault" illegal >/dev/null 2>&1
+		sleep 1
+		touch "$D/go"
+		wait $nb
+		echo "fault openmps $who neighbour: $(tail -1 "$D/neighbour.out")"
+		grep -E 'cannot be kept|kept:|made anew' "$D/log/server.log" | head -6
+		echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
+		unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
+	done
 } >"$OUT/fault.log" 2>&1
 while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED))|cannot be kept|serving again' "$OUT/fault.log")
 rm -rf "$K"
