@@ -109,6 +109,8 @@
 	OPT(graph_event_record_node_get_event, cuGraphEventRecordNodeGetEvent) \
 	OPT(graph_event_wait_node_get_event, cuGraphEventWaitNodeGetEvent) \
 	OPT(graph_child_graph_node_get_graph, cuGraphChildGraphNodeGetGraph) \
+	OPT(graph_kernel_node_get_attribute, cuGraphKernelNodeGetAttribute) \
+	OPT(graph_kernel_node_set_attribute, cuGraphKernelNodeSetAttribute) \
 	OPT(stream_update_capture_dependencies, cuStreamUpdateCaptureDependencies) \
 	OPT(mem_get_allocation_granularity, cuMemGetAllocationGranularity) \
 	OPT(stream_write_value64, cuStreamWriteValue64) \

@@ -107,10 +107,6 @@ void srv_graph_capture_end(struct srv_client *c, const struct omps_call_handle *
 		if (!rep.handle)
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	if (r == CUDA_SUCCESS && c->graph.captured_attrs)
-		srv_graphdesc_lost(&c->graph.graphs[rep.handle - 1], "a kernel in it was launched with attributes");
-	if (!c->graph.captures)
-		c->graph.captured_attrs = 0;
 	if (r != CUDA_SUCCESS && g)
 		drv->graph_destroy(g);
 	retired_back(c); /* freed during a capture that left no graph */

@@ -9,9 +9,10 @@
  * the like: no walk, whatever its size); a captured one is walked when its
  * client's worker parks (srv_graphdesc_take, beside moddata.c's copy) or at
  * its instantiation, whichever comes first. An executable graph keeps the
- * description it was made from. What cannot be made again (captured host
- * functions, conditional and memory nodes, copies of CUDA arrays, kernels
- * it has no handle for, edges with data) is written down as
+ * description it was made from; a walked kernel node, its attributes too
+ * (cluster dimensions, priority and the like). What cannot be made again
+ * (captured host functions, conditional and memory nodes, copies of CUDA
+ * arrays, kernels it has no handle for, edges with data) is written down as
  * why, and costs the client its context at a fault (server.log says which).
  *
  * Invariants: a graph's desc is NULL from a change not written down until
@@ -38,6 +39,7 @@ void srv_graphdesc_put(struct srv_graph_desc *d)
 		return;
 	for (i = 0; i < d->n; i++) {
 		free(d->nodes[i].args);
+		free(d->nodes[i].attrs);
 		srv_graphdesc_put(d->nodes[i].child);
 	}
 	free(d->nodes);
@@ -63,14 +65,6 @@ static struct srv_graph_desc *empty(void)
 void srv_graphdesc_created(struct srv_object *g)
 {
 	g->desc = empty();
-}
-
-void srv_graphdesc_lost(struct srv_object *g, const char *why)
-{
-	srv_graphdesc_changed(g);
-	g->desc = empty();
-	if (g->desc)
-		g->desc->why = why;
 }
 
 /* Room for one more node and for more edges. */
@@ -118,13 +112,17 @@ static struct srv_graph_desc *copy(const struct srv_graph_desc *d)
 
 		*nd = d->nodes[i];
 		nd->args = NULL;
+		nd->attrs = NULL;
 		c->n = i + 1; /* from here, put lets go of what it holds */
 		if (nd->child)
 			nd->child->refs++;
-		if (d->nodes[i].args && !(nd->args = malloc(d->nodes[i].rec.args_size + 1)))
+		if ((d->nodes[i].args && !(nd->args = malloc(d->nodes[i].rec.args_size + 1))) ||
+		    (nd->nattrs && !(nd->attrs = malloc(nd->nattrs * sizeof(*nd->attrs)))))
 			goto fail;
 		if (nd->args)
 			memcpy(nd->args, d->nodes[i].args, d->nodes[i].rec.args_size);
+		if (nd->attrs)
+			memcpy(nd->attrs, d->nodes[i].attrs, nd->nattrs * sizeof(*nd->attrs));
 	}
 	if (d->nedges)
 		memcpy(c->edges, d->edges, d->nedges * sizeof(*d->edges));
@@ -205,11 +203,47 @@ static const char *kernel_args(const struct srv_function *f, const CUDA_KERNEL_N
 	return NULL;
 }
 
+/* The attributes a kernel node may carry that graphbuild.c's records do
+ * not: read back from a captured node, those not at their defaults kept. */
+static const CUlaunchAttributeID node_attrs[] = {
+	CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW,
+	CU_LAUNCH_ATTRIBUTE_COOPERATIVE,
+	CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION,
+	CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE,
+	CU_LAUNCH_ATTRIBUTE_PRIORITY,
+	CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP,
+	CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN,
+	CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION,
+};
+#define NODE_ATTRS (sizeof(node_attrs) / sizeof(node_attrs[0]))
+
+static const char *kernel_attrs(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd)
+{
+	static const CUkernelNodeAttrValue none;
+	CUkernelNodeAttrValue v;
+	uint32_t i;
+
+	nd->attrs = calloc(NODE_ATTRS, sizeof(*nd->attrs));
+	if (!nd->attrs)
+		return "out of memory";
+	for (i = 0; i < NODE_ATTRS; i++) {
+		memset(&v, 0, sizeof(v));
+		if (c->srv->drv->graph_kernel_node_get_attribute(node, node_attrs[i], &v) != CUDA_SUCCESS)
+			continue; /* one this device or driver has not */
+		if (!memcmp(&v, &none, sizeof(v)))
+			continue;
+		nd->attrs[nd->nattrs].id = node_attrs[i];
+		nd->attrs[nd->nattrs++].value = v;
+	}
+	return NULL;
+}
+
 static const char *walk_kernel(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd)
 {
 	struct omps_call_graph_node *m = &nd->rec;
 	CUDA_KERNEL_NODE_PARAMS k;
 	struct srv_function *f;
+	const char *why;
 	uint32_t h;
 
 	memset(&k, 0, sizeof(k));
@@ -228,7 +262,8 @@ static const char *walk_kernel(struct srv_client *c, CUgraphNode node, struct sr
 	m->block[0] = k.blockDimX, m->block[1] = k.blockDimY, m->block[2] = k.blockDimZ;
 	m->shared_mem = k.sharedMemBytes;
 	m->args_size = f->args_size;
-	return kernel_args(f, &k, nd->args);
+	why = kernel_args(f, &k, nd->args);
+	return why ? why : kernel_attrs(c, node, nd);
 }
 
 static const char *walk_memset(struct srv_client *c, CUgraphNode node, struct omps_call_graph_node *m)
@@ -405,7 +440,8 @@ static int walkable(const struct srv_driver *drv)
 	return drv->graph_get_edges && drv->graph_node_get_type && drv->graph_kernel_node_get_params &&
 	       drv->graph_memset_node_get_params && drv->graph_memcpy_node_get_params &&
 	       drv->graph_event_record_node_get_event && drv->graph_event_wait_node_get_event &&
-	       drv->graph_child_graph_node_get_graph &&
+	       drv->graph_child_graph_node_get_graph && drv->graph_kernel_node_get_attribute &&
+	       drv->graph_kernel_node_set_attribute &&
 	       drv->graph_create && drv->graph_add_node && drv->graph_add_dependencies;
 }
 
@@ -524,8 +560,11 @@ static int put_node(struct srv_client *c, struct srv_graph_desc *d, uint32_t pla
 		child->refs++;
 	if (place < d->n) {
 		free(nd->args);
+		free(nd->attrs);
 		srv_graphdesc_put(nd->child);
 	}
+	nd->nattrs = 0; /* a record's node has none but what its record says */
+	nd->attrs = NULL;
 	nd->rec = *m;
 	nd->rec.graph = nd->rec.ndeps = nd->rec.node = nd->rec.exec = 0;
 	nd->rec.object = m->kind == OMPS_NODE_CHILD ? 0 : m->object; /* the child: its description */
@@ -656,6 +695,8 @@ static void save_desc(const struct srv_graph_desc *d, struct srv_pack *p)
 	for (i = 0; i < d->n; i++) {
 		PUT(p, d->nodes[i].rec);
 		srv_pack_put(p, d->nodes[i].args, d->nodes[i].args ? d->nodes[i].rec.args_size : 0);
+		PUT(p, d->nodes[i].nattrs);
+		srv_pack_put(p, d->nodes[i].attrs, d->nodes[i].nattrs * sizeof(*d->nodes[i].attrs));
 		if (d->nodes[i].rec.kind == OMPS_NODE_CHILD)
 			save_desc(d->nodes[i].child, p);
 	}
@@ -724,7 +765,10 @@ static struct srv_graph_desc *read_desc(struct srv_unpack *u, unsigned depth)
 		struct srv_graph_node_desc *nd = &d->nodes[i];
 
 		if (GET(u, nd->rec) < 0 || nd->rec.args_size > OMPS_GRAPH_ARGS_MAX ||
-		    !(nd->args = malloc(nd->rec.args_size + 1)) || srv_unpack_get(u, nd->args, nd->rec.args_size) < 0)
+		    !(nd->args = malloc(nd->rec.args_size + 1)) || srv_unpack_get(u, nd->args, nd->rec.args_size) < 0 ||
+		    GET(u, nd->nattrs) < 0 || nd->nattrs > NODE_ATTRS ||
+		    !(nd->attrs = calloc(nd->nattrs + 1, sizeof(*nd->attrs))) ||
+		    srv_unpack_get(u, nd->attrs, nd->nattrs * sizeof(*nd->attrs)) < 0)
 			goto fail;
 		if (nd->rec.kind == OMPS_NODE_CHILD && (depth >= DEPTH_MAX || !(nd->child = read_desc(u, depth + 1))))
 			goto fail;
@@ -757,7 +801,13 @@ static CUresult build_node(struct srv_client *c, struct srv_graph_node_desc *nd,
 
 	if (nd->rec.kind != OMPS_NODE_CHILD) {
 		r = srv_graphbuild_params(c, &nd->rec, dev, nd->args, &args_size, extra, &p);
-		return r == CUDA_SUCCESS ? drv->graph_add_node(&nd->node, g, NULL, NULL, 0, &p) : r;
+		if (r == CUDA_SUCCESS)
+			r = drv->graph_add_node(&nd->node, g, NULL, NULL, 0, &p);
+		if (nd->rec.kind == OMPS_NODE_HOST && p.type == CU_GRAPH_NODE_TYPE_GRAPH && p.graph.graph)
+			drv->graph_destroy(p.graph.graph); /* the node holds a copy */
+		for (uint32_t i = 0; i < nd->nattrs && r == CUDA_SUCCESS; i++)
+			r = drv->graph_kernel_node_set_attribute(nd->node, nd->attrs[i].id, &nd->attrs[i].value);
+		return r;
 	}
 	r = build(c, nd->child, dev, &p.graph.graph);
 	if (r == CUDA_SUCCESS) {

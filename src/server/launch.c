@@ -93,8 +93,6 @@ static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *
 				attrs[i].value.priority = srv_qos_priority(c, m->dev, attrs[i].value.priority);
 		}
 	}
-	if (r == CUDA_SUCCESS && srv_capturing(c, s))
-		c->graph.captured_attrs = 1; /* its node's attributes are not written down (graphdesc.c) */
 	if (r == CUDA_SUCCESS) {
 		cfg = (CUlaunchConfig){m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1], m->block[2],
 				       m->shared_mem, s, attrs, m->nattrs};

@@ -95,6 +95,8 @@ struct srv_graph_node_desc {
 	unsigned char *args;		 /* a kernel's rec.args_size packed bytes */
 	CUgraphNode node;		 /* the node it was walked from, or made again as */
 	struct srv_graph_desc *child;	 /* a child graph node's graph, as the node holds it */
+	uint32_t nattrs;		 /* a walked kernel node's attributes not at their defaults */
+	CUlaunchAttribute *attrs;
 };
 
 struct srv_graph_node_index {
@@ -271,7 +273,6 @@ struct srv_client {
 		unsigned captures; /* begun and not yet ended */
 		int spoiled;	   /* something in them could not be captured */
 		int rebuilding;	   /* a successor's: memory it freed while it held graphs is still its own */
-		int captured_attrs; /* a launch with attributes in a capture under way (graphdesc.c) */
 	} graph;
 	struct { /* host.c: host memory shared with it */
 		struct srv_host *maps;
@@ -681,7 +682,9 @@ void srv_link_release(struct srv_client *c);
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);
 /* The driver's parameters for the node record m describes, on dev, checked
  * as the client's call (args: a kernel node's packed arguments; extra holds
- * 5; both and *args_size must last until the driver has the node). */
+ * 5; both and *args_size must last until the driver has the node). A host
+ * node's is a child graph node whose graph is the caller's to destroy once
+ * the node is added. */
 CUresult srv_graphbuild_params(struct srv_client *c, const struct omps_call_graph_node *m, int dev,
 			       const unsigned char *args, size_t *args_size, void **extra, CUgraphNodeParams *p);
 
@@ -695,8 +698,6 @@ struct srv_graph_desc *srv_graphdesc_of(struct srv_client *c, uint32_t graph);
  * node `handle` added by record m (args: a kernel's; deps: m->ndeps node
  * handles), edges linked, a node's parameters set, a graph cloned. */
 void srv_graphdesc_created(struct srv_object *g);
-/* g cannot be made again, for why (a static string): said at a fault. */
-void srv_graphdesc_lost(struct srv_object *g, const char *why);
 void srv_graphdesc_added(struct srv_client *c, uint32_t graph, const struct omps_call_graph_node *m,
 			 const unsigned char *args, uint32_t handle, const uint32_t *deps);
 void srv_graphdesc_linked(struct srv_client *c, uint32_t graph, const uint32_t *from, const uint32_t *to,

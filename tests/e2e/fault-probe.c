@@ -67,6 +67,7 @@
 #define WORDS 4096
 
 static CUfunction fn;
+static CUmodule mod_of_fn; /* fn's */
 
 static CUresult twice_with(CUfunction k, CUdeviceptr p, unsigned n, CUstream s)
 {
@@ -372,13 +373,20 @@ static int all_are(const unsigned *h, unsigned v, const char *what)
 }
 
 /* A neighbour holding graphs: an executable graph of one captured (the
- * kernel on d; the graph itself destroyed), one built node by node
+ * kernel on d, and one launched with a priority attribute; the graph itself
+ * destroyed), one built node by node
  * (built_graph) and an executable graph of it, launched before the fault. After it: each launched again, their data checked;
  * the built graph grows by a node behind one of its own, and is made
  * executable again. */
 static int graph(const char *gate)
 {
-	CUdeviceptr d, e, t;
+	CUlaunchAttribute prio = {.id = CU_LAUNCH_ATTRIBUTE_PRIORITY, .value.priority = -3};
+	CUlaunchConfig cfg = {.gridDimX = 1, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 32, .blockDimY = 1,
+			      .blockDimZ = 1, .attrs = &prio, .numAttrs = 1};
+	CUdeviceptr d, e, t, pr;
+	CUfunction prio_fn;
+	unsigned one = 1;
+	int plain = 0, before = 0, after = 0;
 	CUgraphNode node[4], more;
 	CUgraphExec x, y, z;
 	CUgraph g, b;
@@ -397,8 +405,15 @@ static int graph(const char *gate)
 	for (unsigned i = 0; i < WORDS; i++)
 		h[i] = i;
 	CK(cuMemcpyHtoD(d, h, WORDS * 4));
+	CK(cuModuleGetFunction(&prio_fn, mod_of_fn, "stream_priority"));
+	CK(cuMemAlloc(&pr, 4));
+	CK(cuLaunchKernel(prio_fn, 1, 1, 1, 32, 1, 1, 0, s, (void *[]){&pr, &one}, NULL));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(&plain, pr, 4));
 	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
 	CK(twice(d, WORDS, s));
+	cfg.hStream = s;
+	CK(cuLaunchKernelEx(&cfg, prio_fn, (void *[]){&pr, &one}, NULL)); /* its node carries the priority */
 	CK(cuStreamEndCapture(s, &g));
 	CK(cuGraphInstantiate(&x, g, 0));
 	CK(cuGraphDestroy(g)); /* the executable graph is made again from what it was made from */
@@ -409,6 +424,8 @@ static int graph(const char *gate)
 	CK(cuGraphLaunch(x, s));
 	CK(cuGraphLaunch(y, s));
 	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(&before, pr, 4));
+	CHECK(before != plain, "the captured launch's priority (%d) is its stream's (%d)", before, plain);
 	if (all_are(h, 12, "the built graph before the fault"))
 		return 1;
 	CHECK(host_calls == 1, "its graph's host function ran %d times before the fault", host_calls);
@@ -419,6 +436,8 @@ static int graph(const char *gate)
 	CK(cuMemcpyDtoH(h, d, WORDS * 4));
 	if (check_words(h, 4, "its captured graph after the fault"))
 		return 1;
+	CK(cuMemcpyDtoH(&after, pr, 4));
+	CHECK(after == before, "the captured launch ran at priority %d after the fault, %d before", after, before);
 	memset(h, 0, WORDS * 4);
 	CK(cuGraphLaunch(y, s));
 	CK(cuStreamSynchronize(s));
@@ -443,6 +462,7 @@ static int graph(const char *gate)
 	CK(cuEventDestroy(ev));
 	CK(cuStreamDestroy(s));
 	CK(cuMemFreeHost(h));
+	CK(cuMemFree(pr));
 	CK(cuMemFree(e));
 	CK(cuMemFree(d));
 	printf(PROBE ": PASS\n");
@@ -463,6 +483,7 @@ int main(int argc, char **argv)
 	CK(cuCtxSetCurrent(ctx));
 	CK(cuModuleLoadData(&mod, twice_ptx));
 	CK(cuModuleGetFunction(&fn, mod, "twice"));
+	mod_of_fn = mod;
 	if (argc > 2 && !strcmp(argv[1], "--idle"))
 		return idle(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--pool"))

@@ -422,6 +422,7 @@ struct fake_node {
 	unsigned grid[3], block[3], smem;
 	unsigned char args[16]; /* packed, as the function's parameters lie (cuFuncGetParamInfo) */
 	size_t args_size;
+	int prio, prio_set; /* its CU_LAUNCH_ATTRIBUTE_PRIORITY, captured or set */
 };
 
 static int capturing(CUstream s);
@@ -1272,6 +1273,8 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 				      .blocks = (uint64_t)gx * gy * gz, .dst = p, .n = n};
 
 		kernel_shape(&k, f, (const unsigned[6]){gx, gy, gz, bx, by, bz}, smem);
+		k.prio = launch_priority; /* cuLaunchKernelEx's attribute, captured into the node */
+		k.prio_set = launch_priority_set;
 		return record(stream, &k);
 	}
 	return run_kernel(fake_fn(f)->name, fake_fn(f)->module, (const struct fake_stream *)stream, threads, (uint64_t)gx * gy * gz, p,
@@ -2432,10 +2435,17 @@ static CUresult run_node(const struct fake_node *n)
 	case NODE_COPY:
 		memmove(n->dst, n->src, n->n);
 		return CUDA_SUCCESS;
-	case NODE_KERNEL:
+	case NODE_KERNEL: {
+		CUresult r;
+
 		if (!is_loaded(n->module))
 			return CUDA_ERROR_INVALID_HANDLE;
-		return run_kernel(n->kernel, n->module, &n->on, n->threads, n->blocks, n->dst, (unsigned)n->n);
+		launch_priority = n->prio;
+		launch_priority_set = n->prio_set;
+		r = run_kernel(n->kernel, n->module, &n->on, n->threads, n->blocks, n->dst, (unsigned)n->n);
+		launch_priority_set = 0;
+		return r;
+	}
 	case NODE_RECORD: /* never in a graph (record) */
 		return CUDA_ERROR_INVALID_VALUE;
 	case NODE_HOSTFN:
@@ -3024,6 +3034,35 @@ CUresult CUDAAPI cuGraphEventRecordNodeGetEvent(CUgraphNode node, CUevent *e)
 CUresult CUDAAPI cuGraphEventWaitNodeGetEvent(CUgraphNode node, CUevent *e)
 {
 	return node_event(node, NODE_EVENT_WAIT, e);
+}
+
+/* A kernel node's attributes: its priority kept and given back; the rest
+ * taken and read as their defaults (zero). */
+CUresult CUDAAPI cuGraphKernelNodeGetAttribute(CUgraphNode node, CUkernelNodeAttrID attr, CUkernelNodeAttrValue *v)
+{
+	const struct fake_node *n = node_at(node);
+
+	if (!n || !v || n->kind != NODE_KERNEL || attr > CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(v, 0, sizeof(*v));
+	if (attr == CU_LAUNCH_ATTRIBUTE_PRIORITY)
+		v->priority = n->prio_set ? n->prio : 0;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphKernelNodeSetAttribute(CUgraphNode node, CUkernelNodeAttrID attr,
+					       const CUkernelNodeAttrValue *v)
+{
+	const struct fake_node_ref *ref = ref_of(node);
+	struct fake_node *n = ref && ref->i < ref->g->n ? &ref->g->nodes[ref->i] : NULL;
+
+	if (!n || !v || n->kind != NODE_KERNEL || attr > CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (attr == CU_LAUNCH_ATTRIBUTE_PRIORITY) {
+		n->prio = v->priority > 0 ? 0 : v->priority < -5 ? -5 : v->priority;
+		n->prio_set = 1;
+	}
+	return CUDA_SUCCESS;
 }
 
 /* The node's own copy, as long as the node. */
