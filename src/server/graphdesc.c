@@ -179,7 +179,8 @@ static uint32_t function_handle(const struct srv_client *c, CUfunction fn)
 
 /* A kernel's packed arguments, from the node's extra options or its array
  * of pointers (the function's parameters say where each goes). */
-static const char *kernel_args(const struct srv_function *f, const CUDA_KERNEL_NODE_PARAMS *k, unsigned char *out)
+static const char *kernel_args(const struct srv_function *f, const CUDA_KERNEL_NODE_PARAMS *k,
+			       unsigned char *out)
 {
 	const void *buf = NULL;
 	size_t have = 0;
@@ -206,14 +207,14 @@ static const char *kernel_args(const struct srv_function *f, const CUDA_KERNEL_N
 /* The attributes a kernel node may carry that graphbuild.c's records do
  * not: read back from a captured node, those not at their defaults kept. */
 static const CUlaunchAttributeID node_attrs[] = {
-	CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW,
-	CU_LAUNCH_ATTRIBUTE_COOPERATIVE,
-	CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION,
-	CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE,
-	CU_LAUNCH_ATTRIBUTE_PRIORITY,
-	CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP,
-	CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN,
-	CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION,
+    CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW,
+    CU_LAUNCH_ATTRIBUTE_COOPERATIVE,
+    CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION,
+    CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE,
+    CU_LAUNCH_ATTRIBUTE_PRIORITY,
+    CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP,
+    CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN,
+    CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION,
 };
 #define NODE_ATTRS (sizeof(node_attrs) / sizeof(node_attrs[0]))
 
@@ -285,8 +286,9 @@ static const char *walk_memset(struct srv_client *c, CUgraphNode node, struct om
 
 /* One side of a copy: an address of the client's device memory, or of
  * host memory it shares (*host), the offsets folded in. */
-static const char *copy_side(struct srv_client *c, CUmemorytype type, CUdeviceptr dev, const void *hostp, size_t x,
-			     size_t y, size_t z, size_t pitch, size_t rows, uint64_t *addr, uint32_t *host)
+static const char *copy_side(struct srv_client *c, CUmemorytype type, CUdeviceptr dev, const void *hostp,
+			     size_t x, size_t y, size_t z, size_t pitch, size_t rows, uint64_t *addr,
+			     uint32_t *host)
 {
 	uint64_t off = (uint64_t)z * rows * pitch + (uint64_t)y * pitch + x;
 
@@ -317,14 +319,15 @@ static const char *walk_memcpy(struct srv_client *c, CUgraphNode node, struct om
 	m->src_height = p.srcHeight ? p.srcHeight : m->height;
 	m->dst_pitch = p.dstPitch ? p.dstPitch : p.WidthInBytes;
 	m->dst_height = p.dstHeight ? p.dstHeight : m->height;
-	why = copy_side(c, p.srcMemoryType, p.srcDevice, p.srcHost, p.srcXInBytes, p.srcY, p.srcZ, m->src_pitch,
-			m->src_height, &m->src, &m->src_host);
+	why = copy_side(c, p.srcMemoryType, p.srcDevice, p.srcHost, p.srcXInBytes, p.srcY, p.srcZ,
+			m->src_pitch, m->src_height, &m->src, &m->src_host);
 	return why ? why
-		   : copy_side(c, p.dstMemoryType, p.dstDevice, p.dstHost, p.dstXInBytes, p.dstY, p.dstZ, m->dst_pitch,
-			       m->dst_height, &m->dst, &m->dst_host);
+		   : copy_side(c, p.dstMemoryType, p.dstDevice, p.dstHost, p.dstXInBytes, p.dstY, p.dstZ,
+			       m->dst_pitch, m->dst_height, &m->dst, &m->dst_host);
 }
 
-static const char *walk_event(struct srv_client *c, CUgraphNode node, int record, struct omps_call_graph_node *m)
+static const char *walk_event(struct srv_client *c, CUgraphNode node, int record,
+			      struct omps_call_graph_node *m)
 {
 	const struct srv_driver *drv = c->srv->drv;
 	CUevent e = NULL;
@@ -358,7 +361,8 @@ static const char *kind_not_kept(CUgraphNodeType t)
 static struct srv_graph_desc *walk_graph(struct srv_client *c, CUgraph g, unsigned depth,
 					 struct srv_graph_node_index **index);
 
-static const char *walk_child(struct srv_client *c, CUgraphNode node, unsigned depth, struct srv_graph_node_desc *nd)
+static const char *walk_child(struct srv_client *c, CUgraphNode node, unsigned depth,
+			      struct srv_graph_node_desc *nd)
 {
 	CUgraph g = NULL;
 
@@ -371,7 +375,8 @@ static const char *walk_child(struct srv_client *c, CUgraphNode node, unsigned d
 	return !nd->child ? "out of memory" : nd->child->why;
 }
 
-static const char *walk_node(struct srv_client *c, CUgraphNode node, unsigned depth, struct srv_graph_node_desc *nd)
+static const char *walk_node(struct srv_client *c, CUgraphNode node, unsigned depth,
+			     struct srv_graph_node_desc *nd)
 {
 	CUgraphNodeType t;
 
@@ -441,8 +446,8 @@ static int walkable(const struct srv_driver *drv)
 	       drv->graph_memset_node_get_params && drv->graph_memcpy_node_get_params &&
 	       drv->graph_event_record_node_get_event && drv->graph_event_wait_node_get_event &&
 	       drv->graph_child_graph_node_get_graph && drv->graph_kernel_node_get_attribute &&
-	       drv->graph_kernel_node_set_attribute &&
-	       drv->graph_create && drv->graph_add_node && drv->graph_add_dependencies;
+	       drv->graph_kernel_node_set_attribute && drv->graph_create && drv->graph_add_node &&
+	       drv->graph_add_dependencies;
 }
 
 /* Its node handles of graph `graph` (walked as d) placed in d. */
@@ -614,8 +619,8 @@ void srv_graphdesc_linked(struct srv_client *c, uint32_t graph, const uint32_t *
 	}
 }
 
-void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle, const struct omps_call_graph_node *m,
-		       const unsigned char *args)
+void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle,
+		       const struct omps_call_graph_node *m, const unsigned char *args)
 {
 	const struct srv_object *n = &c->graph.nodes[handle - 1];
 	struct srv_graph_desc *d = edit(c, graph);
@@ -630,7 +635,8 @@ void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone)
 	struct srv_graph_desc *k = d ? copy(d) : NULL;
 
 	for (uint32_t i = 0; k && i < k->n; i++)
-		k->nodes[i].node = NULL; /* the clone's are the driver's: no handle of the client's names them */
+		k->nodes[i].node =
+		    NULL; /* the clone's are the driver's: no handle of the client's names them */
 	c->graph.graphs[clone - 1].desc = k;
 }
 
@@ -659,8 +665,8 @@ static int nodes_found(const struct srv_client *c)
 
 /* Why a graph of table t (what) cannot be made again, written into buf;
  * NULL if each can. unwritten: what a missing description means. */
-static const char *lost_in(const struct srv_object *t, uint32_t n, const char *what, const char *unwritten, char *buf,
-			   size_t len)
+static const char *lost_in(const struct srv_object *t, uint32_t n, const char *what, const char *unwritten,
+			   char *buf, size_t len)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		if (!t[i].obj || (t[i].desc && !t[i].desc->why))
@@ -680,9 +686,10 @@ const char *srv_graphdesc_unkeepable(struct srv_client *c, char *buf, size_t len
 
 	if (c->graph.captures)
 		return "a stream capture of its was under way";
-	if ((why = lost_in(c->graph.graphs, c->graph.ngraphs, "graph", "changed since it last went idle", buf, len)) ||
-	    (why = lost_in(c->graph.execs, c->graph.nexecs, "executable graph", "had a node's parameters set", buf,
-			   len)))
+	if ((why = lost_in(c->graph.graphs, c->graph.ngraphs, "graph",
+			   "was captured since its worker last parked (not written down yet)", buf, len)) ||
+	    (why = lost_in(c->graph.execs, c->graph.nexecs, "executable graph", "had a node's parameters set",
+			   buf, len)))
 		return why;
 	return nodes_found(c) ? NULL : "a node it holds is not in its graph as written down";
 }
@@ -725,7 +732,8 @@ void srv_graphdesc_save(struct srv_client *c, struct srv_pack *p)
 		const struct srv_object *e = &c->graph.execs[i];
 		/* From its graph as that is now: made again from it, so that its
 		 * nodes are the exec's own (cuGraphExecNodeSetParams names them). */
-		uint32_t same = e->owner && e->owner <= c->graph.ngraphs && c->graph.graphs[e->owner - 1].obj &&
+		uint32_t same = e->owner && e->owner <= c->graph.ngraphs &&
+				c->graph.graphs[e->owner - 1].obj &&
 				c->graph.graphs[e->owner - 1].desc == e->desc;
 
 		if (!e->obj) {
@@ -765,15 +773,17 @@ static struct srv_graph_desc *read_desc(struct srv_unpack *u, unsigned depth)
 		struct srv_graph_node_desc *nd = &d->nodes[i];
 
 		if (GET(u, nd->rec) < 0 || nd->rec.args_size > OMPS_GRAPH_ARGS_MAX ||
-		    !(nd->args = malloc(nd->rec.args_size + 1)) || srv_unpack_get(u, nd->args, nd->rec.args_size) < 0 ||
-		    GET(u, nd->nattrs) < 0 || nd->nattrs > NODE_ATTRS ||
-		    !(nd->attrs = calloc(nd->nattrs + 1, sizeof(*nd->attrs))) ||
+		    !(nd->args = malloc(nd->rec.args_size + 1)) ||
+		    srv_unpack_get(u, nd->args, nd->rec.args_size) < 0 || GET(u, nd->nattrs) < 0 ||
+		    nd->nattrs > NODE_ATTRS || !(nd->attrs = calloc(nd->nattrs + 1, sizeof(*nd->attrs))) ||
 		    srv_unpack_get(u, nd->attrs, nd->nattrs * sizeof(*nd->attrs)) < 0)
 			goto fail;
-		if (nd->rec.kind == OMPS_NODE_CHILD && (depth >= DEPTH_MAX || !(nd->child = read_desc(u, depth + 1))))
+		if (nd->rec.kind == OMPS_NODE_CHILD &&
+		    (depth >= DEPTH_MAX || !(nd->child = read_desc(u, depth + 1))))
 			goto fail;
 	}
-	if (GET(u, d->nedges) < 0 || d->nedges > u->len || !(d->edges = calloc(d->nedges + 1, sizeof(*d->edges))) ||
+	if (GET(u, d->nedges) < 0 || d->nedges > u->len ||
+	    !(d->edges = calloc(d->nedges + 1, sizeof(*d->edges))) ||
 	    srv_unpack_get(u, d->edges, (size_t)d->nedges * sizeof(*d->edges)) < 0)
 		goto fail;
 	d->ecap = d->nedges + 1;
@@ -806,7 +816,8 @@ static CUresult build_node(struct srv_client *c, struct srv_graph_node_desc *nd,
 		if (nd->rec.kind == OMPS_NODE_HOST && p.type == CU_GRAPH_NODE_TYPE_GRAPH && p.graph.graph)
 			drv->graph_destroy(p.graph.graph); /* the node holds a copy */
 		for (uint32_t i = 0; i < nd->nattrs && r == CUDA_SUCCESS; i++)
-			r = drv->graph_kernel_node_set_attribute(nd->node, nd->attrs[i].id, &nd->attrs[i].value);
+			r = drv->graph_kernel_node_set_attribute(nd->node, nd->attrs[i].id,
+								 &nd->attrs[i].value);
 		return r;
 	}
 	r = build(c, nd->child, dev, &p.graph.graph);
@@ -850,7 +861,8 @@ static CUresult build(struct srv_client *c, struct srv_graph_desc *d, int dev, C
 }
 
 /* One graph slot of the record: made again unless why is set already. */
-static const char *restore_graph(struct srv_client *c, struct srv_unpack *u, struct srv_object *g, const char *why)
+static const char *restore_graph(struct srv_client *c, struct srv_unpack *u, struct srv_object *g,
+				 const char *why)
 {
 	uint32_t live = 0;
 	CUgraph obj;
@@ -861,14 +873,16 @@ static const char *restore_graph(struct srv_client *c, struct srv_unpack *u, str
 		return "its record is cut short";
 	if (why)
 		return why;
-	if (g->dev < 0 || g->dev >= (int)c->srv->devices.ndevices || srv_use_device(c, g->dev, NULL) != CUDA_SUCCESS ||
+	if (g->dev < 0 || g->dev >= (int)c->srv->devices.ndevices ||
+	    srv_use_device(c, g->dev, NULL) != CUDA_SUCCESS ||
 	    build(c, g->desc, g->dev, &obj) != CUDA_SUCCESS)
 		return "a graph of its cannot be made again";
 	g->obj = obj;
 	return NULL;
 }
 
-static const char *restore_exec(struct srv_client *c, struct srv_unpack *u, struct srv_object *e, const char *why)
+static const char *restore_exec(struct srv_client *c, struct srv_unpack *u, struct srv_object *e,
+				const char *why)
 {
 	const struct srv_driver *drv = c->srv->drv;
 	uint32_t live = 0, same = 0;
@@ -939,7 +953,7 @@ const char *srv_graphdesc_restore(struct srv_client *c, struct srv_unpack *u, co
 			continue;
 		}
 		c->graph.nodes[i] = (struct srv_object){
-			.obj = g->desc->nodes[idx].node, .dev = g->dev, .owner = owner, .place = idx};
+		    .obj = g->desc->nodes[idx].node, .dev = g->dev, .owner = owner, .place = idx};
 	}
 	c->graph.rebuilding = 0;
 	c->mod.launches = launches;

@@ -1163,7 +1163,8 @@ TEST(server_graph_descriptions)
 	h.handle = stream;
 	cap = handle_reply(c, OMPS_CALL_CAPTURE_END, &h, sizeof(h));
 	ASSERT_NULL(c->graph.graphs[cap - 1].desc);
-	ASSERT_STR_EQ(srv_graphdesc_unkeepable(c, buf, sizeof(buf)), "its graph 2 changed since it last went idle");
+	ASSERT_STR_EQ(srv_graphdesc_unkeepable(c, buf, sizeof(buf)),
+		      "its graph 2 was captured since its worker last parked (not written down yet)");
 	srv_graphdesc_take(c);
 	ASSERT_EQ(c->graph.graphs[cap - 1].desc->n, 1);
 	ASSERT_EQ(c->graph.graphs[cap - 1].desc->nodes[0].rec.kind, OMPS_NODE_MEMSET);
