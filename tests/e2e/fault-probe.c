@@ -45,6 +45,10 @@
  *                               function in it), and an executable graph of
  *                               each: launches them once GATE exists, checks
  *                               what they did, and builds on
+ *   omps-fault-probe --graph-host GATE
+ *                               a neighbour holding a captured graph that runs
+ *                               a host function (not kept yet): launches it
+ *                               once GATE exists
  *   omps-fault-probe --busy GATE
  *                               a neighbour that launches without waiting until
  *                               GATE exists; then it synchronizes (its work
@@ -235,6 +239,31 @@ static int hostfn(const char *gate)
 	CHECK(n == 2, "the host function after the fault: %d runs in all", n);
 	CK(cuStreamDestroy(s));
 	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+/* A neighbour whose captured graph runs a host function (not kept yet):
+ * launches it once GATE exists and says what the launch's synchronize
+ * returned. */
+static int graph_host(const char *gate)
+{
+	static volatile int n;
+	CUgraphExec x;
+	CUstream s;
+	CUgraph g;
+
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(cuLaunchHostFunc(s, count_up, (void *)&n));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&x, g, 0));
+	CK(cuGraphLaunch(x, s));
+	CK(cuStreamSynchronize(s));
+	CHECK(n == 1, "its captured host function ran %d times", n);
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	cuGraphLaunch(x, s);
+	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s));
 	return 0;
 }
 
@@ -488,6 +517,8 @@ int main(int argc, char **argv)
 		return idle(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--pool"))
 		return pool(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--graph-host"))
+		return graph_host(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--graph"))
 		return graph(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--free"))

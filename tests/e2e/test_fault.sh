@@ -110,7 +110,8 @@ idle_then_next "after the fault"
 # once; an idle neighbour notices nothing (its own modules too: __constant__
 # data whose kernel ran, __device__ data whose kernel did not, or did before
 # its last synchronize: copied then, put back after); one that asked for a
-# __device__ variable's address is let go. One that ran host functions is
+# __device__ variable's address is let go, and so is one whose captured graph
+# runs a host function. One that ran host functions is
 # kept, and runs them on; so is one whose data is in stream-ordered memory
 # (cuMemAllocAsync), and one holding graphs (captured, and built node by
 # node) and executable graphs of them.
@@ -120,6 +121,7 @@ neighbour hostfn hostfn
 neighbour pool pool
 neighbour busy busy
 neighbour graph graph
+neighbour hostgraph graph-host
 neighbour ran data-ran
 neighbour late data-late
 neighbour address data-address
@@ -130,10 +132,14 @@ check "server.log: two had work queued, and that one context cannot tell them ap
 	logged "Server +$S\] 2 clients had work queued: one context cannot tell which faulted" server
 check "server.log: why the one that asked for a variable's address is not kept" \
 	logged "Server +$S\] Client process [0-9]+ \(ID [0-9]+\) cannot be kept: it asked for the address of a variable of its module 2," server
+check "server.log: why the one whose captured graph runs a host function is not kept" \
+	logged "Server +$S\] Client process [0-9]+ \(ID [0-9]+\) cannot be kept: its graph 1 cannot be made again: it has a stream memory operation node" server
 touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph" "$TMP/go-ran" "$TMP/go-late" "$TMP/go-address" \
-	"$TMP/go-hostfn" "$TMP/go-pool"
+	"$TMP/go-hostfn" "$TMP/go-pool" "$TMP/go-hostgraph"
 wait $idle $busy
-wait $graph $ran $late $address $hostfn $pool
+wait $graph $ran $late $address $hostfn $pool $hostgraph
+check "... it gets an error, not a hang [$(tail -1 "$TMP/hostgraph.out")]" \
+	grep -qE "synchronize = [1-9]" "$TMP/hostgraph.out"
 check "the one that ran host functions is kept and runs them on [$(tail -1 "$TMP/hostfn.out")]" \
 	grep -qx "fault_probe: PASS" "$TMP/hostfn.out"
 kept_quietly pool "the one whose data is in stream-ordered memory is kept, its data too"
