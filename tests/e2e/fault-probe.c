@@ -264,6 +264,9 @@ static int graph_host(const char *gate)
 	CHECK(wait_for(gate) == 0, "no gate");
 	cuGraphLaunch(x, s);
 	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s));
+	cuGraphExecDestroy(x); /* the server may be gone: the handles go all the same */
+	cuGraphDestroy(g);
+	cuStreamDestroy(s);
 	return 0;
 }
 
