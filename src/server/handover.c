@@ -84,6 +84,10 @@ struct handover_summary {
 	uint32_t culprit_id;
 };
 
+#define HASH_BYTES 32 /* a module image's SHA-256, as srv_shared_module and srv_kept_image keep it */
+_Static_assert(sizeof(((struct srv_shared_module *)0)->hash) == HASH_BYTES, "a shared module's hash");
+_Static_assert(sizeof(((struct srv_kept_image *)0)->hash) == HASH_BYTES, "a kept image's hash");
+
 #define PUT(p, x) srv_pack_put((p), &(x), sizeof(x))
 #define GET(u, x) srv_unpack_get((u), &(x), sizeof(x))
 /* A function's fields after its name, in the record's order: one list for
@@ -223,6 +227,31 @@ void srv_pack_fd(struct srv_pack *p, int fd)
 		p->fds[p->nfds++] = fd;
 }
 
+/* A module image in the record: its SHA-256 (a successor's loads match it
+ * as the first server's did), its length, and its bytes with the NUL after
+ * them. */
+static void put_image(struct srv_pack *p, const unsigned char hash[HASH_BYTES], uint64_t len,
+		      const unsigned char *image)
+{
+	srv_pack_put(p, hash, HASH_BYTES);
+	PUT(p, len);
+	srv_pack_put(p, image, len + 1);
+}
+
+/* What put_image wrote; -1 (u->failed, *image NULL) if cut short or out of memory. */
+static int get_image(struct srv_unpack *u, unsigned char hash[HASH_BYTES], uint64_t *len, unsigned char **image)
+{
+	*image = NULL;
+	if (srv_unpack_get(u, hash, HASH_BYTES) < 0 || GET(u, *len) < 0 || *len >= u->len - u->off ||
+	    !(*image = malloc(*len + 1)) || srv_unpack_get(u, *image, *len + 1) < 0) {
+		free(*image);
+		*image = NULL;
+		u->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
 /* Under modules_lock, held until every client's record names its modules
  * by their place in this list: a worker still releasing a client that left
  * may unload one, which would move the places of those after it. */
@@ -236,8 +265,7 @@ static void save_modules(struct srv_state *s, struct srv_pack *p)
 	PUT(p, n);
 	for (m = s->shared_modules; m; m = m->next) {
 		PUT(p, m->dev);
-		PUT(p, m->len);
-		srv_pack_put(p, m->image, m->len + 1);
+		put_image(p, m->hash, m->len, m->image);
 	}
 }
 
@@ -252,13 +280,9 @@ static void save_images(struct srv_state *s, struct srv_pack *p)
 		if (k->place)
 			k->place = ++n;
 	PUT(p, n);
-	for (k = s->kept_images; k; k = k->next) {
-		if (!k->place)
-			continue;
-		PUT(p, k->len);
-		srv_pack_put(p, k->hash, sizeof(k->hash));
-		srv_pack_put(p, k->image, k->len + 1);
-	}
+	for (k = s->kept_images; k; k = k->next)
+		if (k->place)
+			put_image(p, k->hash, k->len, k->image);
 }
 
 /* Which clients are kept (c->handed), each one let go said in the log,
@@ -522,10 +546,7 @@ static struct srv_shared_module **restore_modules(struct srv_state *s, struct sr
 		struct srv_shared_module *m = calloc(1, sizeof(*m));
 		CUresult r;
 
-		if (!m || GET(u, m->dev) < 0 || GET(u, m->len) < 0 || m->len >= u->len - u->off ||
-		    !(m->image = malloc(m->len + 1)) || srv_unpack_get(u, m->image, m->len + 1) < 0) {
-			if (m)
-				free(m->image);
+		if (!m || GET(u, m->dev) < 0 || get_image(u, m->hash, &m->len, &m->image) < 0) {
 			free(m);
 			u->failed = 1;
 			break;
@@ -560,11 +581,7 @@ static struct srv_kept_image **restore_images(struct srv_state *s, struct srv_un
 	for (i = 0; i < n && !u->failed; i++) {
 		struct srv_kept_image *k = calloc(1, sizeof(*k));
 
-		if (!k || GET(u, k->len) < 0 || k->len >= u->len - u->off ||
-		    srv_unpack_get(u, k->hash, sizeof(k->hash)) < 0 || !(k->image = malloc(k->len + 1)) ||
-		    srv_unpack_get(u, k->image, k->len + 1) < 0) {
-			if (k)
-				free(k->image);
+		if (!k || get_image(u, k->hash, &k->len, &k->image) < 0) {
 			free(k);
 			u->failed = 1;
 			break;

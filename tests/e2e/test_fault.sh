@@ -13,7 +13,7 @@
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 export OPENMPS_REAL_DRIVER=$FAKECUDA LD_LIBRARY_PATH=$SHIM_DIR
 PROBE=$OPENMPS_BIN/omps-fault-probe
-FAKECUDA_STICKY_FAULTS=1 start_daemon
+FAKECUDA_STICKY_FAULTS=1 FAKECUDA_LOAD_LOG=$TMP/loads start_daemon
 
 # The idle neighbour let go: it checks its data and works on; then a new
 # client must pass too.
@@ -101,6 +101,14 @@ check "... the standby reserved the same as it started [$(window_of Standby "$H"
 check "ps shows it as a server [$(tr '\0' ' ' </proc/$H/cmdline)]" test "$(tr -d '\0' </proc/$H/cmdline)" = openmps-server
 standby_of() { pgrep -P "$H" -f -- "--standby" >/dev/null; }
 wait_for "the new server to start a standby of its own" 5 standby_of
+# A module image the kept clients share is the same shared module to a
+# client that comes after: loaded again by no one.
+loads=$(wc -l <"$TMP/loads")
+touch "$TMP/go-later"
+out=$("$PROBE" --free "$TMP/go-later" 2>&1)
+check "a client after the fault loads the kept clients' module [$(tail -1 <<<"$out")]" grep -qx "fault_probe: PASS" <<<"$out"
+check "... shared with them, not loaded again ($loads loads before, $(wc -l <"$TMP/loads") after)" \
+	test "$(wc -l <"$TMP/loads")" = "$loads"
 check "control.log: what the fault cost, and who caused it" \
 	logged "Server $H: A GPU fault on device 0 \(CUDA_ERROR_ILLEGAL_ADDRESS \(700\)\): the server made itself anew and serves again [0-9]+ ms after it was seen, keeping 2 of its 2 clients; the culprit, client process [0-9]+ \(ID [0-9]+\), gets the error from every call"
 idle_then_next "after the fault"
