@@ -13,22 +13,24 @@
 /* The allocation of this client that holds [ptr, ptr + bytes), or NULL.
  * One it freed while it held graphs is not its own any more, but for its
  * graphs made again after a fault (graphdesc.c), which may name it. */
-static struct srv_alloc *find(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+static struct srv_alloc *holding(struct srv_client *c, uint64_t ptr, uint64_t bytes, int retired_too)
 {
 	struct srv_alloc *a;
 
 	for (a = c->mem.allocs; a; a = a->next)
-		if ((!a->retired || c->graph.rebuilding) && srv_span_holds(a->ptr, a->bytes, ptr, bytes))
+		if ((!a->retired || retired_too) && srv_span_holds(a->ptr, a->bytes, ptr, bytes))
 			return a;
 	return NULL;
 }
 
+static struct srv_alloc *find(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+{
+	return holding(c, ptr, bytes, c->graph.rebuilding);
+}
+
 int srv_memory_names(struct srv_client *c, uint64_t ptr, uint64_t bytes)
 {
-	for (struct srv_alloc *a = c->mem.allocs; a; a = a->next)
-		if (srv_span_holds(a->ptr, a->bytes, ptr, bytes))
-			return 1;
-	return 0;
+	return holding(c, ptr, bytes, 1) != NULL;
 }
 
 static void refuse_span(struct srv_client *c, uint64_t ptr, uint64_t bytes)
