@@ -238,7 +238,7 @@ CUarray srv_array_span(struct srv_client *c, uint32_t handle, int dev, uint64_t 
 static CUresult resource(struct srv_client *c, const struct omps_call_tex_create *m, CUDA_RESOURCE_DESC *res,
 			 struct srv_array **arr)
 {
-	uint64_t bytes;
+	uint64_t bytes, ptr = m->ptr;
 
 	memset(res, 0, sizeof(*res));
 	res->flags = m->res_flags;
@@ -256,10 +256,10 @@ static CUresult resource(struct srv_client *c, const struct omps_call_tex_create
 		res->res.mipmap.hMipmappedArray = (*arr)->mm;
 		return CUDA_SUCCESS;
 	case CU_RESOURCE_TYPE_LINEAR:
-		if (m->kind || !srv_memory_owns(c, m->ptr, m->bytes ? m->bytes : 1))
+		if (m->kind || !srv_memory_owns(c, &ptr, m->bytes ? m->bytes : 1))
 			return CUDA_ERROR_INVALID_VALUE;
 		res->resType = CU_RESOURCE_TYPE_LINEAR;
-		res->res.linear.devPtr = m->ptr;
+		res->res.linear.devPtr = ptr;
 		res->res.linear.format = (CUarray_format)m->format;
 		res->res.linear.numChannels = m->channels;
 		res->res.linear.sizeInBytes = m->bytes;
@@ -268,10 +268,10 @@ static CUresult resource(struct srv_client *c, const struct omps_call_tex_create
 		if (m->kind || !m->height || m->pitch > UINT64_MAX / m->height)
 			return CUDA_ERROR_INVALID_VALUE;
 		bytes = m->pitch * (m->height - 1) + m->width * format_bytes(m->format) * m->channels;
-		if (!srv_memory_owns(c, m->ptr, bytes ? bytes : 1))
+		if (!srv_memory_owns(c, &ptr, bytes ? bytes : 1))
 			return CUDA_ERROR_INVALID_VALUE;
 		res->resType = CU_RESOURCE_TYPE_PITCH2D;
-		res->res.pitch2D.devPtr = m->ptr;
+		res->res.pitch2D.devPtr = ptr;
 		res->res.pitch2D.format = (CUarray_format)m->format;
 		res->res.pitch2D.numChannels = m->channels;
 		res->res.pitch2D.width = m->width;

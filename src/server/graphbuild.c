@@ -76,7 +76,7 @@ static CUresult copy_side(struct srv_client *c, uint64_t addr, int host, uint64_
 
 	if (srv_span3d(pitch, rows, m->width, m->height, m->depth, &bytes))
 		return CUDA_ERROR_INVALID_VALUE;
-	*out = host ? srv_host_device_ptr(c, addr, bytes) : srv_memory_owns(c, addr, bytes) ? addr : 0;
+	*out = host ? srv_host_device_ptr(c, addr, bytes) : srv_memory_owns(c, &addr, bytes) ? addr : 0;
 	if (!*out && host)
 		srv_refused(c, "host memory at 0x%llx (%llu bytes) is not memory it shares",
 			    (unsigned long long)addr, (unsigned long long)bytes);
@@ -109,7 +109,7 @@ CUresult srv_graphbuild_params(struct srv_client *c, const struct omps_call_grap
 {
 	struct srv_function *f;
 	struct srv_object *o;
-	uint64_t bytes;
+	uint64_t bytes, dst = m->dst;
 
 	memset(p, 0, sizeof(*p));
 	switch (m->kind) {
@@ -123,15 +123,16 @@ CUresult srv_graphbuild_params(struct srv_client *c, const struct omps_call_grap
 		if (m->args_size < f->args_size)
 			return CUDA_ERROR_INVALID_VALUE;
 		srv_function_ran(c, f);
-		srv_function_node(f, m->grid, m->block, m->shared_mem, args, extra, args_size, p);
+		srv_function_node(f, m->grid, m->block, m->shared_mem, srv_memory_args(c, args, f->args_size), extra,
+				  args_size, p);
 		return CUDA_SUCCESS;
 	case OMPS_NODE_MEMSET:
 		if ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->width > UINT64_MAX / m->elem ||
 		    srv_span3d(m->dst_pitch, m->height, m->width * m->elem, m->height, 1, &bytes) ||
-		    !srv_memory_owns(c, m->dst, bytes))
+		    !srv_memory_owns(c, &dst, bytes))
 			return CUDA_ERROR_INVALID_VALUE;
 		p->type = CU_GRAPH_NODE_TYPE_MEMSET;
-		p->memset = (CUDA_MEMSET_NODE_PARAMS_v2){m->dst, m->dst_pitch, m->value, m->elem, m->width, m->height,
+		p->memset = (CUDA_MEMSET_NODE_PARAMS_v2){dst, m->dst_pitch, m->value, m->elem, m->width, m->height,
 							  c->srv->ctx[dev]};
 		return CUDA_SUCCESS;
 	case OMPS_NODE_MEMCPY:

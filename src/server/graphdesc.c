@@ -264,6 +264,7 @@ static const char *walk_kernel(struct srv_client *c, CUgraphNode node, struct sr
 	m->shared_mem = k.sharedMemBytes;
 	m->args_size = f->args_size;
 	why = kernel_args(f, &k, nd->args);
+	srv_memory_args_known(c, nd->args, f->args_size); /* as its launch named them */
 	return why ? why : kernel_attrs(c, node, nd);
 }
 
@@ -275,7 +276,7 @@ static const char *walk_memset(struct srv_client *c, CUgraphNode node, struct om
 	if (c->srv->drv->graph_memset_node_get_params(node, &s) != CUDA_SUCCESS)
 		return "a memset node's parameters could not be read";
 	m->kind = OMPS_NODE_MEMSET;
-	m->dst = s.dst;
+	m->dst = srv_memory_known(c, s.dst);
 	m->value = s.value;
 	m->elem = s.elementSize;
 	m->width = s.width;
@@ -295,7 +296,7 @@ static const char *copy_side(struct srv_client *c, CUmemorytype type, CUdevicept
 	*host = type == CU_MEMORYTYPE_HOST;
 	if (type == CU_MEMORYTYPE_ARRAY)
 		return "a copy node of a CUDA array";
-	*addr = (*host ? (uint64_t)(uintptr_t)hostp : dev) + off;
+	*addr = *host ? (uint64_t)(uintptr_t)hostp + off : srv_memory_known(c, dev + off);
 	if (*host || srv_memory_names(c, *addr, 1))
 		return NULL;
 	if (srv_host_device_ptr(c, *addr, 1) == *addr) /* shared host memory, named by its device address */

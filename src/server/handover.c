@@ -16,10 +16,11 @@
  * from its next synchronous call (that work's results are lost) and goes
  * on; the culprit, if only one client had work queued, gets the error from
  * every call, as a native process would. Modules of a client's own load
- * again from their images kept, their __device__ data as moddata.c copied
- * it. A client holding what cannot be made again yet (graphs, arrays, a
- * module variable's address, module data changed since its copy,
- * stream-ordered or IPC memory, host functions in graphs, JIT links,
+ * again from their images kept, their variables as moddata.c copied them;
+ * a variable whose address the client asked for keeps that address for the
+ * client, the server's calls taking it to where the new context put it
+ * (memory.c). A client holding what cannot be made again yet (arrays,
+ * module data changed since its copy, IPC memory, some graphs, JIT links,
  * virtual memory) loses its connection, as every client did before, and
  * the log says why. */
 #include <dirent.h>
@@ -108,9 +109,8 @@ int srv_handover_enabled(void)
 /* Why module i of the client cannot be loaded again holding what it holds
  * now, or NULL. A module of its own loads again from its image kept; its
  * __constant__ data is then as the image has it, which no kernel can
- * change, and its __device__ data as moddata.c copied it. (The host writes
- * module data only through an address it asked for: unkeepable() lets such
- * a client go anyway.) */
+ * change but through an address the client asked for, and its variables
+ * as moddata.c copied them. */
 static const char *module_unkeepable(struct srv_client *c, uint32_t i, char *buf, size_t len)
 {
 	const struct srv_module *m = &c->mod.modules[i];
@@ -169,16 +169,7 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		if ((why = module_unkeepable(c, i, buf, len)))
 			return why;
 	for (a = c->mem.allocs; a; a = a->next)
-		if (a->module) {
-			snprintf(buf, len,
-				 "it asked for the address of a variable of its module %u, which a new context places "
-				 "elsewhere",
-				 a->module);
-			return buf;
-		}
-	for (a = c->mem.allocs; a; a = a->next)
-		if (a->vmm || a->export || a->import ||
-		    !srv_arena_holds(c->srv, a->dev, a->ptr))
+		if (!a->module && (a->vmm || a->export || a->import || !srv_arena_holds(c->srv, a->dev, a->ptr)))
 			return "it holds memory outside the server's chunks (IPC, or the driver's pool: a graph's)";
 	for (i = 0; i < c->nevents; i++)
 		if (c->events[i].obj && c->events[i].shared)
@@ -322,6 +313,27 @@ static uint32_t shared_index(struct srv_state *s, const struct srv_shared_module
 	return i;
 }
 
+/* The globals of the client's module (1-based) it asked for: each by its
+ * name, at the address it was told. */
+static void save_globals(struct srv_client *c, uint32_t module, struct srv_pack *p)
+{
+	const struct srv_alloc *a;
+	uint32_t n = 0, len;
+
+	for (a = c->mem.allocs; a; a = a->next)
+		n += a->module == module;
+	PUT(p, n);
+	for (a = c->mem.allocs; a; a = a->next) {
+		if (a->module != module)
+			continue;
+		len = (uint32_t)strlen(a->name);
+		PUT(p, len);
+		srv_pack_put(p, a->name, len);
+		PUT(p, a->ptr);
+		PUT(p, a->bytes);
+	}
+}
+
 static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 {
 	struct omps_admit a = {.pid = c->pid, .uid = c->uid, .client_id = c->id, .effective = c->effective,
@@ -348,9 +360,11 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 		srv_pack_put(p, c->held, c->held_len);
 	}
 	for (al = c->mem.allocs; al; al = al->next)
-		n++;
+		n += !al->module;
 	PUT(p, n);
 	for (al = c->mem.allocs; al; al = al->next) {
+		if (al->module)
+			continue; /* with its module */
 		PUT(p, al->ptr);
 		PUT(p, al->bytes);
 		PUT(p, al->dev);
@@ -368,8 +382,10 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 		PUT(p, m->dev);
 		PUT(p, m->data_bytes);
 		PUT(p, m->writable);
-		if (own != UINT32_MAX)
+		if (own != UINT32_MAX) {
 			srv_moddata_save(m, p);
+			save_globals(c, i + 1, p);
+		}
 	}
 	PUT(p, c->mod.nfunctions);
 	for (i = 0; i < c->mod.nfunctions; i++) {
@@ -624,6 +640,48 @@ static const char *restore_own(struct srv_state *s, struct srv_client *c, struct
 	return srv_moddata_restore(c, m, u);
 }
 
+/* What save_globals wrote for the client's module (1-based), read whole:
+ * each global found again in the module loaded anew, known to the client
+ * at its old address (why: the client is not kept already). */
+static const char *restore_globals(struct srv_client *c, uint32_t module, struct srv_unpack *u, const char *why)
+{
+	struct srv_module *m = &c->mod.modules[module - 1];
+	char name[OMPS_MAX_NAME];
+	CUdeviceptr ptr = 0, at;
+	uint64_t bytes = 0;
+	uint32_t n = 0, len = 0, i, moved = 0;
+	size_t now;
+
+	GET(u, n);
+	for (i = 0; i < n && !u->failed; i++) {
+		if (GET(u, len) < 0 || len >= sizeof(name) || len > u->len - u->off) {
+			u->failed = 1;
+			break;
+		}
+		srv_unpack_get(u, name, len);
+		name[len] = '\0';
+		GET(u, ptr);
+		GET(u, bytes);
+		if (u->failed || why)
+			continue;
+		if (c->srv->drv->module_get_global(&at, &now, m->mod, name) != CUDA_SUCCESS || now != bytes) {
+			why = "a variable of its module is not found again";
+			continue;
+		}
+		if (srv_memory_moved_global(c, module, m->dev, name, ptr, at, bytes) < 0 ||
+		    srv_moddata_add(c, m, name, at, bytes) < 0)
+			why = "out of memory";
+		moved += at != ptr;
+	}
+	if (u->failed)
+		return "its record is cut short";
+	if (!why && moved)
+		omps_log("Client process %d: %u of the variables of its module %u it knows the address of are elsewhere "
+			 "in the new context; its calls and launches naming them are taken there",
+			 (int)c->pid, moved, module);
+	return why;
+}
+
 /* What the successor restored that clients name by place in the record. */
 struct restored {
 	struct srv_shared_module **mods;
@@ -682,6 +740,8 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 			m->data_bytes = data;
 			why = restore_own(s, c, m, own < rs->nimages ? rs->images[own] : NULL, u);
 		}
+		if (own != UINT32_MAX)
+			why = restore_globals(c, i + 1, u, why);
 		if (own != UINT32_MAX || u->failed || why || idx == UINT32_MAX)
 			continue;
 		if (idx >= rs->nmods || !rs->mods[idx]) {

@@ -61,7 +61,7 @@ static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *
 	size_t attr_bytes = (size_t)m->nattrs * sizeof(attrs[0]);
 	const unsigned char *args = data + (m->nattrs <= OMPS_MAX_LAUNCH_ATTRS ? attr_bytes : 0);
 	size_t size; /* the layout's, whatever the client's buffer */
-	void *extra[5], **ex = f ? srv_function_extra(f, args, extra, &size) : NULL;
+	void *extra[5], **ex = NULL;
 	CUlaunchConfig cfg;
 	uint32_t i;
 	CUstream s;
@@ -75,6 +75,8 @@ static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *
 	}
 	if (r == CUDA_SUCCESS && m->args_size < f->args_size)
 		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		ex = srv_function_extra(f, srv_memory_args(c, args, f->args_size), extra, &size);
 	if (r == CUDA_SUCCESS && !m->nattrs) {
 		r = c->srv->drv->launch_kernel(f->fn, m->grid[0], m->grid[1], m->grid[2], m->block[0], m->block[1],
 					       m->block[2], m->shared_mem, s, NULL, ex);
@@ -267,13 +269,14 @@ static CUresult chain(struct srv_client *c, struct srv_run_graphs *g, int size, 
 }
 
 /* Whether e[0..n) can go as graphs: plain launches of known functions,
- * whole, on one stream of a device where the client has the whole GPU. */
+ * whole, on one stream of a device where the client has the whole GPU, and
+ * no global of its moved by a fault (launch_one changes their addresses). */
 static int graphable(struct srv_client *c, const struct run_entry *e, unsigned n, struct srv_function **f)
 {
 	const struct srv_driver *drv = c->srv->drv;
 	int dev = e[0].m.dev;
 
-	if (c->srv->runs_off || c->runs.failed >= RUN_FAILURES || n < 2 || !drv->graph_create ||
+	if (c->srv->runs_off || c->runs.failed >= RUN_FAILURES || n < 2 || !drv->graph_create || c->mem.moved ||
 	    !drv->graph_add_node || !drv->graph_exec_node_set_params || dev < 0 ||
 	    dev >= (int)c->srv->devices.ndevices || c->qos.part[dev])
 		return 0;

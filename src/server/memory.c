@@ -10,17 +10,30 @@
 #include "log.h"
 #include "server.h"
 
+#define ARGS_MAX (32u << 10) /* a kernel's parameters at most (32,764 bytes since CUDA 12.1) */
+
 /* The allocation of this client that holds [ptr, ptr + bytes), or NULL.
  * One it freed while it held graphs is not its own any more, but for its
  * graphs made again after a fault (graphdesc.c), which may name it. */
 static struct srv_alloc *holding(struct srv_client *c, uint64_t ptr, uint64_t bytes, int retired_too)
 {
-	struct srv_alloc *a;
+	struct srv_alloc *a, *b;
 
 	for (a = c->mem.allocs; a; a = a->next)
 		if ((!a->retired || retired_too) && srv_span_holds(a->ptr, a->bytes, ptr, bytes))
-			return a;
-	return NULL;
+			break;
+	if (!a || !c->mem.moved)
+		return a;
+	/* Where a fault moved a global of its, the new context may since have
+	 * put memory of its at the address it knows the global by. */
+	for (b = c->mem.allocs; b; b = b->next)
+		if (b != a && (!b->retired || retired_too) && srv_span_holds(b->ptr, b->bytes, ptr, bytes)) {
+			srv_refused(c, "device memory at 0x%llx names both a variable of its module %u, moved by a "
+				    "GPU fault, and memory it had since",
+				    (unsigned long long)ptr, a->module ? a->module : b->module);
+			return NULL;
+		}
+	return a;
 }
 
 static struct srv_alloc *find(struct srv_client *c, uint64_t ptr, uint64_t bytes)
@@ -50,17 +63,24 @@ static struct srv_alloc *owned(struct srv_client *c, uint64_t ptr, uint64_t byte
 
 /* Where the device side of a copy or memset may be: the client's device
  * memory, or host memory it shares that the GPU reaches at the same
- * address (its managed memory: the shim's managed.c). */
-static int usable(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+ * address (its managed memory: the shim's managed.c). *ptr becomes the
+ * address the driver knows: another only within a global a fault moved
+ * (handover.c), whose data the host may now change (moddata.c). */
+static int usable(struct srv_client *c, uint64_t *ptr, uint64_t bytes)
 {
+	struct srv_alloc *a = find(c, *ptr, bytes);
 	uint64_t d;
 
-	if (find(c, ptr, bytes))
+	if (a && a->module) {
+		srv_moddata_touched(c, a->module);
+		*ptr = a->at + (*ptr - a->ptr);
+	}
+	if (a)
 		return 1;
-	d = bytes ? srv_host_device_ptr(c, ptr, bytes) : 0; /* 0: not host memory it shares */
-	if (d && d == ptr)
+	d = bytes ? srv_host_device_ptr(c, *ptr, bytes) : 0; /* 0: not host memory it shares */
+	if (d && d == *ptr)
 		return 1;
-	refuse_span(c, ptr, bytes);
+	refuse_span(c, *ptr, bytes);
 	return 0;
 }
 
@@ -338,33 +358,35 @@ void srv_memory_get_info(struct srv_client *c, const struct omps_call_dev *m)
 void srv_memory_memset(struct srv_client *c, const struct omps_call_memset *m)
 {
 	struct srv_driver *drv = c->srv->drv;
+	uint64_t ptr = m->ptr;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	if (r == CUDA_SUCCESS && ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->count > UINT64_MAX / 4 ||
-				  !usable(c, m->ptr, m->count * m->elem) || m->ptr % m->elem))
+				  m->ptr % m->elem || !usable(c, &ptr, m->count * m->elem)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && m->elem == 1)
-		r = drv->memset_d8_async(m->ptr, (unsigned char)m->value, m->count, s);
+		r = drv->memset_d8_async(ptr, (unsigned char)m->value, m->count, s);
 	else if (r == CUDA_SUCCESS && m->elem == 2)
-		r = drv->memset_d16_async(m->ptr, (unsigned short)m->value, m->count, s);
+		r = drv->memset_d16_async(ptr, (unsigned short)m->value, m->count, s);
 	else if (r == CUDA_SUCCESS)
-		r = drv->memset_d32_async(m->ptr, m->value, m->count, s);
+		r = drv->memset_d32_async(ptr, m->value, m->count, s);
 	srv_deferred(c, r);
 }
 
 void srv_memory_copy_htod(struct srv_client *c, const struct omps_call_copy *m, const unsigned char *data,
 			 size_t len)
 {
+	uint64_t dst = m->dst;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
-	if (r == CUDA_SUCCESS && (m->bytes != len || !usable(c, m->dst, m->bytes)))
+	if (r == CUDA_SUCCESS && (m->bytes != len || !usable(c, &dst, m->bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		r = srv_capture_refuse(c, s, "a copy of pageable host memory to the device");
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->memcpy_htod_async(m->dst, data, len, s);
+		r = c->srv->drv->memcpy_htod_async(dst, data, len, s);
 	/* The data lives in the worker's record buffer, reused by the next call. */
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->stream_synchronize(s);
@@ -373,7 +395,7 @@ void srv_memory_copy_htod(struct srv_client *c, const struct omps_call_copy *m, 
 
 struct dtoh {
 	struct srv_client *c;
-	CUdeviceptr src;
+	uint64_t src;
 	CUstream s;
 };
 
@@ -391,7 +413,7 @@ void srv_memory_copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 	struct dtoh d = {.c = c, .src = m->src};
 	CUresult r = srv_stream(c, m->stream, m->dev, &d.s);
 
-	if (r == CUDA_SUCCESS && !usable(c, m->src, m->bytes))
+	if (r == CUDA_SUCCESS && !usable(c, &d.src, m->bytes))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		r = srv_capture_refuse(c, d.s, "a copy of device memory to pageable host memory");
@@ -402,13 +424,14 @@ void srv_memory_copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 
 void srv_memory_copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 {
+	uint64_t src = m->src, dst = m->dst;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
-	if (r == CUDA_SUCCESS && (!usable(c, m->src, m->bytes) || !usable(c, m->dst, m->bytes)))
+	if (r == CUDA_SUCCESS && (!usable(c, &src, m->bytes) || !usable(c, &dst, m->bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->memcpy_dtod_async(m->dst, m->src, m->bytes, s);
+		r = c->srv->drv->memcpy_dtod_async(dst, src, m->bytes, s);
 	srv_deferred(c, r);
 }
 
@@ -417,6 +440,7 @@ void srv_memory_copy_dtod(struct srv_client *c, const struct omps_call_copy *m)
 void srv_memory_copy_peer(struct srv_client *c, const struct omps_call_copy_peer *m)
 {
 	int sd = srv_view_dev(c, m->src_dev), dd = srv_view_dev(c, m->dst_dev);
+	uint64_t src = m->src, dst = m->dst;
 	CUstream s = NULL, z = NULL;
 	CUresult r = srv_use_device(c, dd, &z);
 
@@ -424,19 +448,19 @@ void srv_memory_copy_peer(struct srv_client *c, const struct omps_call_copy_peer
 		r = srv_use_device(c, sd, NULL); /* checked: a stream of its own names no device */
 	if (r == CUDA_SUCCESS)
 		r = srv_stream(c, m->stream, sd, &s);
-	if (r == CUDA_SUCCESS && (!usable(c, m->src, m->bytes) || !usable(c, m->dst, m->bytes)))
+	if (r == CUDA_SUCCESS && (!usable(c, &src, m->bytes) || !usable(c, &dst, m->bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && !m->stream && (r = srv_use_device(c, dd, NULL)) == CUDA_SUCCESS &&
 	    (r = srv_stream_after_all(c, dd, s)) == CUDA_SUCCESS)
 		r = srv_use_device(c, sd, NULL);
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->memcpy_peer_async(m->dst, c->srv->ctx[dd], m->src, c->srv->ctx[sd], m->bytes, s);
+		r = c->srv->drv->memcpy_peer_async(dst, c->srv->ctx[dd], src, c->srv->ctx[sd], m->bytes, s);
 	if (r == CUDA_SUCCESS && !m->stream)
 		r = srv_stream_after_all(c, sd, z);
 	srv_deferred(c, r);
 }
 
-int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes)
+int srv_memory_owns(struct srv_client *c, uint64_t *ptr, uint64_t bytes)
 {
 	return usable(c, ptr, bytes);
 }
@@ -525,8 +549,9 @@ static CUresult copy2d(struct srv_client *c, const struct omps_call_copy2d *m, v
 					    s);
 }
 
-/* A device side of a 2D copy: the client's linear memory, or its array. */
-static int side_ok(struct srv_client *c, const struct omps_call_copy2d *m, int dst, CUarray *arr)
+/* A device side of a 2D copy: the client's linear memory (its address in
+ * m made the driver's: usable), or its array. */
+static int side_ok(struct srv_client *c, struct omps_call_copy2d *m, int dst, CUarray *arr)
 {
 	uint32_t h = dst ? m->dst_array : m->src_array;
 	uint64_t bytes;
@@ -536,13 +561,14 @@ static int side_ok(struct srv_client *c, const struct omps_call_copy2d *m, int d
 				      m->height, dst ? m->dst_z : m->src_z);
 		return *arr != NULL;
 	}
-	return dst ? !span(m->dst_pitch, m->width, m->height, &bytes) && usable(c, m->dst, bytes)
-		   : !span(m->src_pitch, m->width, m->height, &bytes) && usable(c, m->src, bytes);
+	return dst ? !span(m->dst_pitch, m->width, m->height, &bytes) && usable(c, &m->dst, bytes)
+		   : !span(m->src_pitch, m->width, m->height, &bytes) && usable(c, &m->src, bytes);
 }
 
-void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, const unsigned char *data,
+void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *call, const unsigned char *data,
 		       size_t len)
 {
+	struct omps_call_copy2d copy = *call, *m = &copy;
 	uint32_t max = omps_ring_max_payload(&c->rep);
 	uint64_t row = 0, n, deadline = srv_reply_deadline(m->width * m->height);
 	CUarray dst_arr = NULL, src_arr = NULL;
@@ -588,20 +614,20 @@ void srv_memory_copy_2d(struct srv_client *c, const struct omps_call_copy2d *m, 
 void srv_memory_memset_2d(struct srv_client *c, const struct omps_call_memset2d *m)
 {
 	struct srv_driver *drv = c->srv->drv;
-	uint64_t bytes;
+	uint64_t bytes, ptr = m->ptr;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
 	if (r == CUDA_SUCCESS && ((m->elem != 1 && m->elem != 2 && m->elem != 4) || m->width > UINT64_MAX / 4 ||
-				  span(m->pitch, m->width * m->elem, m->height, &bytes) || !usable(c, m->ptr, bytes) ||
-				  m->ptr % m->elem || m->pitch % m->elem))
+				  m->ptr % m->elem || m->pitch % m->elem ||
+				  span(m->pitch, m->width * m->elem, m->height, &bytes) || !usable(c, &ptr, bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && m->elem == 1)
-		r = drv->memset_d2d8_async(m->ptr, m->pitch, (unsigned char)m->value, m->width, m->height, s);
+		r = drv->memset_d2d8_async(ptr, m->pitch, (unsigned char)m->value, m->width, m->height, s);
 	else if (r == CUDA_SUCCESS && m->elem == 2)
-		r = drv->memset_d2d16_async(m->ptr, m->pitch, (unsigned short)m->value, m->width, m->height, s);
+		r = drv->memset_d2d16_async(ptr, m->pitch, (unsigned short)m->value, m->width, m->height, s);
 	else if (r == CUDA_SUCCESS)
-		r = drv->memset_d2d32_async(m->ptr, m->pitch, m->value, m->width, m->height, s);
+		r = drv->memset_d2d32_async(ptr, m->pitch, m->value, m->width, m->height, s);
 	srv_deferred(c, r);
 }
 
@@ -723,7 +749,7 @@ void srv_memory_pool_attr(struct srv_client *c, const struct omps_call_pool_attr
  * checked, on its stream s; nothing waits for it here. */
 static CUresult dma(struct srv_client *c, int to_device, uint64_t dev, uint64_t host, uint64_t bytes, CUstream s)
 {
-	if (!srv_host_owned(c, host, bytes) || !usable(c, dev, bytes))
+	if (!srv_host_owned(c, host, bytes) || !usable(c, &dev, bytes))
 		return CUDA_ERROR_INVALID_VALUE;
 	if (to_device)
 		return c->srv->drv->memcpy_htod_async(dev, (const void *)(uintptr_t)host, bytes, s);
@@ -776,19 +802,105 @@ void srv_memory_stage_wait(struct srv_client *c, const struct omps_call_handle *
 	srv_reply_result(c, r);
 }
 
-int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdeviceptr ptr, uint64_t bytes)
+static struct srv_alloc *new_global(struct srv_client *c, uint32_t module, int dev, const char *name,
+				    CUdeviceptr ptr, CUdeviceptr at, uint64_t bytes)
+{
+	struct srv_alloc *a = calloc(1, sizeof(*a));
+
+	if (!a || !(a->name = strdup(name))) {
+		free(a);
+		return NULL;
+	}
+	a->ptr = ptr;
+	a->at = at;
+	a->bytes = bytes;
+	a->dev = dev;
+	a->module = module;
+	a->next = c->mem.allocs;
+	c->mem.allocs = a;
+	c->mem.moved += at != ptr;
+	return a;
+}
+
+static void free_global(struct srv_client *c, struct srv_alloc *a)
+{
+	c->mem.moved -= a->at != a->ptr;
+	free(a->name);
+	free(a);
+}
+
+CUdeviceptr srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, const char *name, CUdeviceptr at,
+				  uint64_t bytes)
 {
 	struct srv_alloc *a;
 
 	for (a = c->mem.allocs; a; a = a->next)
-		if (a->module == module && a->ptr == ptr)
-			return 0; /* asked for again */
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return -1;
-	*a = (struct srv_alloc){.next = c->mem.allocs, .ptr = ptr, .bytes = bytes, .dev = dev, .module = module};
-	c->mem.allocs = a;
-	return 0;
+		if (a->module == module && a->at == at)
+			return a->ptr; /* asked for again: as it was told, before a fault or after */
+	a = new_global(c, module, dev, name, at, at, bytes);
+	return a ? a->ptr : 0;
+}
+
+int srv_memory_moved_global(struct srv_client *c, uint32_t module, int dev, const char *name, CUdeviceptr ptr,
+			    CUdeviceptr at, uint64_t bytes)
+{
+	return new_global(c, module, dev, name, ptr, at, bytes) ? 0 : -1;
+}
+
+/* A word as the client knows it made the driver's (to_client 0), or the
+ * other way; the same outside the globals a fault moved. */
+static uint64_t moved_word(struct srv_client *c, uint64_t w, int to_client)
+{
+	const struct srv_alloc *a;
+
+	for (a = c->mem.allocs; a; a = a->next) {
+		uint64_t from = to_client ? a->at : a->ptr, to = to_client ? a->ptr : a->at;
+
+		if (a->module && a->at != a->ptr && w >= from && w - from < a->bytes)
+			return to + (w - from);
+	}
+	return w;
+}
+
+uint64_t srv_memory_known(struct srv_client *c, uint64_t at)
+{
+	return c->mem.moved ? moved_word(c, at, 1) : at;
+}
+
+void srv_memory_args_known(struct srv_client *c, unsigned char *args, size_t size)
+{
+	uint64_t w;
+	size_t i;
+
+	for (i = 0; c->mem.moved && i + 8 <= size; i += 8) {
+		memcpy(&w, args + i, 8);
+		w = moved_word(c, w, 1);
+		memcpy(args + i, &w, 8);
+	}
+}
+
+/* Few clients ever have a global moved; for them every aligned word of a
+ * launch's arguments is looked at, so that a pointer within a struct is
+ * changed too. A word that merely equals such an address is changed as
+ * well: the price of not knowing the kernel's types. */
+const void *srv_memory_args(struct srv_client *c, const void *args, size_t size)
+{
+	uint64_t w;
+	size_t i;
+
+	if (!c->mem.moved || !size)
+		return args;
+	if (!c->mem.args && !(c->mem.args = malloc(ARGS_MAX)))
+		return args; /* not changed: memory ran out for 32 KiB */
+	if (size > ARGS_MAX)
+		size = ARGS_MAX;
+	memcpy(c->mem.args, args, size);
+	for (i = 0; i + 8 <= size; i += 8) {
+		memcpy(&w, c->mem.args + i, 8);
+		w = moved_word(c, w, 0);
+		memcpy(c->mem.args + i, &w, 8);
+	}
+	return c->mem.args;
 }
 
 void srv_memory_forget_module(struct srv_client *c, uint32_t module)
@@ -798,7 +910,7 @@ void srv_memory_forget_module(struct srv_client *c, uint32_t module)
 	while ((a = *pp)) {
 		if (a->module == module) {
 			*pp = a->next;
-			free(a);
+			free_global(c, a);
 		} else {
 			pp = &a->next;
 		}
@@ -838,9 +950,13 @@ void srv_memory_release(struct srv_client *c)
 			free_one(c, a);
 			bytes += imported ? 0 : a->bytes;
 			n += !imported;
+			free(a);
+		} else {
+			free_global(c, a);
 		}
-		free(a);
 	}
+	free(c->mem.args);
+	c->mem.args = NULL;
 	for (i = 0; i < OMPS_MAX_DEVICES; i++) {
 		if (!c->mem.quiet[i] || srv_use_device(c, (int)i, NULL) != CUDA_SUCCESS)
 			continue;

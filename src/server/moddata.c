@@ -11,8 +11,10 @@
  * flight, which it is told it lost, is kept with the copy if it had not
  * synchronized since (its later kernels' work is lost with the rest). The
  * successor loads the module again and puts the copy back (handover.c).
- * The host writes module data only through an address it asked for; such
- * a client is not kept. */
+ * The host writes module data only through an address it asked for: each
+ * global the client asked for is copied too (srv_moddata_add), once the
+ * host named it in a call (srv_moddata_touched). Variables go into the
+ * record by name, since a new context places them elsewhere. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@
 struct srv_var {
 	CUdeviceptr ptr;
 	uint64_t bytes, off;
+	char *name;
 };
 
 /* Variables next to one another (RUN_GAP), copied at once: the bytes
@@ -53,6 +56,7 @@ struct srv_module_data {
 	size_t copy_len;
 	CUdeviceptr word_at; /* the word, as the GPU writes it */
 	uint64_t gen;	     /* the client's launch count at the copy queued last; 0: none */
+	int stale;	     /* variables added since the runs and the copy were made */
 	unsigned failed;     /* copies the driver refused (the first is logged) */
 };
 
@@ -108,19 +112,40 @@ static void one_var(void *arg, const char *name, size_t len)
 		}
 		k->d->vars = v;
 	}
-	k->d->vars[k->d->nvars++] = (struct srv_var){p, bytes, 0};
+	v = &k->d->vars[k->d->nvars];
+	*v = (struct srv_var){p, bytes, 0, strdup(buf)};
+	if (!v->name) {
+		snprintf(k->why, sizeof(k->why), "out of memory");
+		k->failed = 1;
+		return;
+	}
+	k->d->nvars++;
 }
 
-static void free_data(struct srv_driver *drv, struct srv_module_data *d)
+static void free_copy(struct srv_driver *drv, struct srv_module_data *d)
 {
-	if (!d)
-		return;
 	if (d->copy) {
 		drv->mem_host_unregister(d->copy);
 		munmap(d->copy, d->copy_len);
 	}
-	free(d->vars);
+	d->copy = NULL;
 	free(d->runs);
+	d->runs = NULL;
+	d->nruns = 0;
+	d->span = 0;
+	d->gen = 0;
+}
+
+static void free_data(struct srv_driver *drv, struct srv_module_data *d)
+{
+	uint32_t i;
+
+	if (!d)
+		return;
+	free_copy(drv, d);
+	for (i = 0; i < d->nvars; i++)
+		free(d->vars[i].name);
+	free(d->vars);
 	free(d);
 }
 
@@ -253,6 +278,79 @@ void srv_moddata_free(struct srv_client *c, struct srv_module *m)
 	m->data = NULL;
 }
 
+/* The runs and the copy made again for the variables m has now, if some
+ * were added since: none copied yet. A copy still on its way lands first.
+ * -1 (said in server.log) if they cannot be: m's data is let go. */
+static int fresh(struct srv_client *c, struct srv_module *m)
+{
+	struct srv_module_data *d = m->data;
+	const char *why = NULL;
+	CUresult r;
+
+	if (!d->stale)
+		return 0;
+	if (d->gen && d->copy && word(d) != (uint32_t)d->gen)
+		srv_signal_drain(c, m->dev);
+	free_copy(c->srv->drv, d);
+	d->stale = 0;
+	if (make_runs(d) < 0)
+		why = "more bytes than a copy takes";
+	else if ((r = place_copy(c->srv->drv, d)) != CUDA_SUCCESS)
+		why = "page-locking their copy failed";
+	if (!why)
+		return 0;
+	omps_log("Client process %d: the variables of its module %u cannot be copied (%s); a GPU fault after they "
+		 "changed will cost it its context",
+		 (int)c->pid, (unsigned)(m - c->mod.modules) + 1, why);
+	srv_moddata_free(c, m);
+	return -1;
+}
+
+/* Added to the list only: cudart asks for every variable of a module as it
+ * loads it, and the copy is made again once, when it is next needed. */
+int srv_moddata_add(struct srv_client *c, struct srv_module *m, const char *name, CUdeviceptr ptr, uint64_t bytes)
+{
+	struct srv_module_data *d = m->data;
+	struct srv_var *v;
+	uint32_t i;
+
+	for (i = 0; d && i < d->nvars; i++)
+		if (d->vars[i].ptr == ptr)
+			return 0; /* a __device__ variable, or asked for again */
+	if (!bytes)
+		return 0;
+	if (!c->srv->drv->stream_write_value32 || (!d && c->mod.copied >= COPIED_MAX))
+		goto fail;
+	if (!d) {
+		if (!(d = calloc(1, sizeof(*d))))
+			goto fail;
+		m->data = d;
+		c->mod.copied++;
+	}
+	if (!(v = realloc(d->vars, (d->nvars + 1) * sizeof(*v))))
+		goto fail;
+	d->vars = v;
+	v[d->nvars] = (struct srv_var){ptr, bytes, 0, strdup(name)};
+	if (!v[d->nvars].name)
+		goto fail;
+	d->nvars++;
+	d->stale = 1;
+	return 0;
+fail:
+	omps_log("Client process %d: the variable \"%.64s\" of its module %u cannot be copied (%u modules' variables "
+		 "are, or memory ran out); a GPU fault after it changed will cost it its context",
+		 (int)c->pid, name, (unsigned)(m - c->mod.modules) + 1, c->mod.copied);
+	srv_moddata_free(c, m);
+	return -1;
+}
+
+void srv_moddata_touched(struct srv_client *c, uint32_t module)
+{
+	c->mod.modules[module - 1].ran = 1;
+	c->mod.data_ran = 1;
+	c->mod.launches++; /* what was copied is older than this */
+}
+
 static CUresult copy_run(struct srv_driver *drv, struct srv_module_data *d, struct srv_run *run, CUstream sig)
 {
 	CUresult r = CUDA_SUCCESS;
@@ -285,7 +383,7 @@ void srv_moddata_take(struct srv_client *c)
 		struct srv_module_data *d = m->data;
 		CUresult r;
 
-		if (!d || !m->ran || d->gen == gen || !m->mod)
+		if (!d || !m->ran || (d->gen == gen && !d->stale) || !m->mod || fresh(c, m) < 0)
 			continue;
 		if (m->dev != dev) {
 			dev = m->dev;
@@ -314,11 +412,11 @@ const char *srv_moddata_lost(struct srv_client *c, const struct srv_module *m, i
 	if (!m->ran)
 		return NULL;
 	if (!d)
-		return "has __device__ variables its kernels ran with, which cannot be copied";
-	if (!d->gen || word(d) != (uint32_t)d->gen)
-		return "has __device__ variables its kernels ran with, not copied since";
+		return "has variables its kernels or calls changed, which cannot be copied";
+	if (!d->gen || d->stale || word(d) != (uint32_t)d->gen)
+		return "has variables its kernels or calls changed, not copied since";
 	if (busy ? d->gen < c->mod.synced : d->gen != c->mod.launches)
-		return "has __device__ variables its kernels ran with since their last copy";
+		return "has variables its kernels or calls changed since their last copy";
 	return NULL;
 }
 
@@ -329,6 +427,10 @@ void srv_moddata_save(const struct srv_module *m, struct srv_pack *p)
 
 	srv_pack_put(p, &n, sizeof(n));
 	for (i = 0; i < n; i++) {
+		uint32_t len = (uint32_t)strlen(d->vars[i].name);
+
+		srv_pack_put(p, &len, sizeof(len));
+		srv_pack_put(p, d->vars[i].name, len);
 		srv_pack_put(p, &d->vars[i].off, sizeof(d->vars[i].off));
 		srv_pack_put(p, &d->vars[i].bytes, sizeof(d->vars[i].bytes));
 	}
@@ -338,41 +440,52 @@ void srv_moddata_save(const struct srv_module *m, struct srv_pack *p)
 	}
 }
 
-/* The copy as it was put back: what the module holds now, at the client's
- * launch count, so that a second fault before its next copy keeps it too. */
-static void copied_back(struct srv_client *c, struct srv_module_data *d, const unsigned char *copy,
-			const uint64_t (*was)[2])
-{
-	uint32_t i;
+/* What srv_moddata_save wrote: each variable's name, its place in the
+ * copy and its bytes, then the copy (in the record). -1: cut short. */
+struct saved_var {
+	char *name;
+	uint64_t off, bytes;
+};
 
-	for (i = 0; i < d->nvars; i++)
-		memcpy(d->copy + d->vars[i].off, copy + was[i][0], d->vars[i].bytes);
-	__atomic_store_n(word_of(d), (uint32_t)c->mod.launches, __ATOMIC_RELEASE);
-	d->gen = c->mod.launches;
-}
-
-/* What srv_moddata_save wrote: each variable's place in the copy and its
- * bytes, then the copy (in the record). -1: cut short. */
 struct saved {
 	uint32_t n;
-	uint64_t (*was)[2];
+	struct saved_var *vars;
 	uint64_t span;
 	const unsigned char *copy;
 };
 
-static int read_saved(struct srv_unpack *u, struct saved *sv)
+static void free_saved(struct saved *sv)
 {
 	uint32_t i;
 
+	for (i = 0; sv->vars && i < sv->n; i++)
+		free(sv->vars[i].name);
+	free(sv->vars);
+}
+
+static int read_saved(struct srv_unpack *u, struct saved *sv)
+{
+	uint32_t i, len;
+
 	memset(sv, 0, sizeof(*sv));
-	if (srv_unpack_get(u, &sv->n, sizeof(sv->n)) < 0 || sv->n > u->len / 16 ||
-	    !(sv->was = calloc(sv->n + 1, sizeof(*sv->was)))) {
+	if (srv_unpack_get(u, &sv->n, sizeof(sv->n)) < 0 || sv->n > u->len / 20 ||
+	    !(sv->vars = calloc(sv->n + 1, sizeof(*sv->vars)))) {
 		u->failed = 1;
 		return -1;
 	}
-	for (i = 0; i < sv->n; i++)
-		srv_unpack_get(u, sv->was[i], sizeof(sv->was[i]));
-	if (sv->n)
+	for (i = 0; i < sv->n && !u->failed; i++) {
+		struct saved_var *v = &sv->vars[i];
+
+		if (srv_unpack_get(u, &len, sizeof(len)) < 0 || len >= NAME_MAX_LEN || len > u->len - u->off ||
+		    !(v->name = calloc(1, len + 1))) {
+			u->failed = 1;
+			break;
+		}
+		srv_unpack_get(u, v->name, len);
+		srv_unpack_get(u, &v->off, sizeof(v->off));
+		srv_unpack_get(u, &v->bytes, sizeof(v->bytes));
+	}
+	if (sv->n && !u->failed)
 		srv_unpack_get(u, &sv->span, sizeof(sv->span));
 	if (u->failed || sv->span > u->len - u->off) {
 		u->failed = 1;
@@ -388,30 +501,65 @@ void srv_moddata_skip(struct srv_unpack *u)
 	struct saved sv;
 
 	read_saved(u, &sv);
-	free(sv.was);
+	free_saved(&sv);
 }
 
-/* Puts the copy back into m's variables. */
+static struct srv_var *var_named(struct srv_module_data *d, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; d && i < d->nvars; i++)
+		if (!strcmp(d->vars[i].name, name))
+			return &d->vars[i];
+	return NULL;
+}
+
+/* Every saved variable in m's list: those the client asked for are not in
+ * its image's. 0 once the list is the saved one, no more, no less. */
+static int same_vars(struct srv_client *c, struct srv_module *m, const struct saved *sv)
+{
+	CUdeviceptr p;
+	size_t bytes;
+	uint32_t i;
+
+	for (i = 0; i < sv->n; i++) {
+		if (var_named(m->data, sv->vars[i].name))
+			continue;
+		if (c->srv->drv->module_get_global(&p, &bytes, m->mod, sv->vars[i].name) != CUDA_SUCCESS ||
+		    srv_moddata_add(c, m, sv->vars[i].name, p, bytes) < 0)
+			return -1;
+	}
+	return m->data && m->data->nvars == sv->n ? 0 : -1;
+}
+
+/* Puts the copy back into m's variables; the copy, as put back, is what
+ * the module holds now, at the client's launch count, so that a second
+ * fault before its next copy keeps it too. */
 static const char *put_back(struct srv_client *c, struct srv_module *m, const struct saved *sv)
 {
 	struct srv_driver *drv = c->srv->drv;
+	struct srv_module_data *d;
 	CUstream s = NULL;
 	uint32_t i;
 
-	if (!m->data || m->data->nvars != sv->n || srv_use_device(c, m->dev, &s) != CUDA_SUCCESS)
-		return "its module's __device__ variables are not found again";
+	if (same_vars(c, m, sv) < 0 || fresh(c, m) < 0 || srv_use_device(c, m->dev, &s) != CUDA_SUCCESS)
+		return "its module's variables are not found again";
+	d = m->data;
 	for (i = 0; i < sv->n; i++) {
-		const struct srv_var *v = &m->data->vars[i];
+		const struct saved_var *was = &sv->vars[i];
+		const struct srv_var *v = var_named(d, was->name);
 
-		if (v->bytes != sv->was[i][1] || sv->was[i][0] > sv->span || v->bytes > sv->span - sv->was[i][0] ||
-		    drv->memcpy_htod_async(v->ptr, sv->copy + sv->was[i][0], v->bytes, s) != CUDA_SUCCESS)
-			return "its module's __device__ variables cannot be put back";
+		if (v->bytes != was->bytes || was->off > sv->span || v->bytes > sv->span - was->off ||
+		    drv->memcpy_htod_async(v->ptr, sv->copy + was->off, v->bytes, s) != CUDA_SUCCESS)
+			return "its module's variables cannot be put back";
+		memcpy(d->copy + v->off, sv->copy + was->off, v->bytes);
 	}
 	if (drv->stream_synchronize(s) != CUDA_SUCCESS)
-		return "its module's __device__ variables cannot be put back";
+		return "its module's variables cannot be put back";
 	m->ran = 1; /* what it holds is not the image's */
 	c->mod.data_ran = 1;
-	copied_back(c, m->data, sv->copy, (const uint64_t(*)[2])sv->was);
+	__atomic_store_n(word_of(d), (uint32_t)c->mod.launches, __ATOMIC_RELEASE);
+	d->gen = c->mod.launches;
 	return NULL;
 }
 
@@ -425,6 +573,6 @@ const char *srv_moddata_restore(struct srv_client *c, struct srv_module *m, stru
 		why = "its record is cut short";
 	else if (sv.n)
 		why = put_back(c, m, &sv);
-	free(sv.was);
+	free_saved(&sv);
 	return why;
 }

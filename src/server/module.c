@@ -505,7 +505,7 @@ void srv_module_get_global(struct srv_client *c, const struct omps_call_get_func
 {
 	struct omps_reply_global rep;
 	struct srv_module *mod = module_of(c, m->module);
-	CUdeviceptr ptr = 0;
+	CUdeviceptr ptr = 0, at = 0; /* as the client knows it; where it is */
 	size_t bytes = 0;
 	CUresult r = mod ? srv_use_device(c, mod->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
@@ -518,9 +518,11 @@ void srv_module_get_global(struct srv_client *c, const struct omps_call_get_func
 		r = make_own(c, m->module);
 	}
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->module_get_global(&ptr, &bytes, mod->mod, m->name);
-	if (r == CUDA_SUCCESS && srv_memory_add_global(c, m->module, mod->dev, ptr, bytes))
+		r = c->srv->drv->module_get_global(&at, &bytes, mod->mod, m->name);
+	if (r == CUDA_SUCCESS && !(ptr = srv_memory_add_global(c, m->module, mod->dev, m->name, at, bytes)))
 		r = CUDA_ERROR_OUT_OF_MEMORY;
+	if (r == CUDA_SUCCESS) /* the host may write it now: copied as module data is (moddata.c) */
+		srv_moddata_add(c, mod, m->name, at, bytes);
 	rep.ptr = ptr;
 	rep.bytes = bytes;
 	rep.r.result = srv_with_sticky(c, r);

@@ -25,6 +25,8 @@ struct srv_alloc {
 	uint64_t bytes;
 	int dev;
 	uint32_t module; /* a global of this module: the module frees it, not the client */
+	char *name;	 /* a global's name in its module */
+	CUdeviceptr at;	 /* a global: where it is now; ptr, as the client was told, unless a fault moved it */
 	int retired;	 /* freed by the client while it held graphs (memory.c) */
 	int vmm;		       /* a mapping of its physical memory: vmm.c unmaps it */
 	struct srv_ipc_export *export; /* its CUDA IPC handle, once it gave one out (ipc.c) */
@@ -226,6 +228,8 @@ struct srv_client {
 		} pool[OMPS_MAX_DEVICES];
 		CUstream quiet[OMPS_MAX_DEVICES]; /* where its memory is allocated and freed */
 		CUevent stage[OMPS_STAGE_SLOTS];  /* the end of each staging buffer's last copy */
+		unsigned moved;			  /* its globals a fault moved (at != ptr) */
+		unsigned char *args;		  /* a launch's arguments, moved globals' addresses changed */
 	} mem;
 	struct { /* array.c: CUDA arrays (handle = index + 1), texture and surface objects */
 		struct srv_array *arrays;
@@ -617,6 +621,12 @@ void srv_moddata_save(const struct srv_module *m, struct srv_pack *p);
 /* The successor's, once m is loaded again from its kept image. */
 const char *srv_moddata_restore(struct srv_client *c, struct srv_module *m, struct srv_unpack *u);
 void srv_moddata_skip(struct srv_unpack *u); /* what srv_moddata_save wrote, read and let go */
+/* A variable of m the client asked the address of: copied with the rest
+ * from now on, since the host may write it (any global, __constant__ too).
+ * -1 if it cannot be. */
+int srv_moddata_add(struct srv_client *c, struct srv_module *m, const char *name, CUdeviceptr ptr, uint64_t bytes);
+/* The host named a global of module (1-based) in a call: its data may change. */
+void srv_moddata_touched(struct srv_client *c, uint32_t module);
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes
  * that stream's device's context current. */
 CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream);
@@ -829,12 +839,28 @@ CUresult srv_arena_settle(struct srv_state *s, int dev, CUstream z);
 /* memory.c */
 void srv_memory_release(struct srv_client *c);
 unsigned srv_memory_reset(struct srv_client *c, int dev); /* its allocations on dev freed: how many */
-/* A module's global becomes a range the client may copy to and from, until
- * the module goes. */
-int srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, CUdeviceptr ptr, uint64_t bytes);
+/* A module's global, named name and now at at, becomes a range the client
+ * may copy to and from, until the module goes: the address the client
+ * knows it by (at, unless a fault moved it), or 0 out of memory. */
+CUdeviceptr srv_memory_add_global(struct srv_client *c, uint32_t module, int dev, const char *name, CUdeviceptr at,
+				  uint64_t bytes);
+/* A global of the client's as it was before a fault (handover.c): told to
+ * the client at ptr, now at at. -1 out of memory. */
+int srv_memory_moved_global(struct srv_client *c, uint32_t module, int dev, const char *name, CUdeviceptr ptr,
+			    CUdeviceptr at, uint64_t bytes);
 void srv_memory_forget_module(struct srv_client *c, uint32_t module);
-/* Whether [ptr, ptr + bytes) is the client's device memory, or its managed memory (a refusal is logged). */
-int srv_memory_owns(struct srv_client *c, uint64_t ptr, uint64_t bytes);
+/* Whether [*ptr, *ptr + bytes) is the client's device memory, or its
+ * managed memory (a refusal is logged); *ptr becomes the address the
+ * driver knows it by (another only within a global a fault moved). */
+int srv_memory_owns(struct srv_client *c, uint64_t *ptr, uint64_t bytes);
+/* A kernel's packed arguments, each 8-byte word naming a global a fault
+ * moved changed to its new address (a buffer of the client's), or args
+ * as they are. */
+const void *srv_memory_args(struct srv_client *c, const void *args, size_t size);
+/* The other way, for what a graph captured holds (graphdesc.c): an address
+ * as the driver knows it made the client's; arguments changed in place. */
+uint64_t srv_memory_known(struct srv_client *c, uint64_t at);
+void srv_memory_args_known(struct srv_client *c, unsigned char *args, size_t size);
 /* Whether [ptr, ptr + bytes) is in its allocations, those it freed while it
  * held graphs too; nothing logged. */
 int srv_memory_names(struct srv_client *c, uint64_t ptr, uint64_t bytes);

@@ -281,11 +281,11 @@ void srv_stream_on_pair(struct srv_client *c, const struct omps_call_pair *m)
 void srv_stream_memop(struct srv_client *c, const struct omps_call_memop *m)
 {
 	struct srv_driver *drv = c->srv->drv;
-	uint64_t bytes = m->op == OMPS_MEMOP_WRITE64 || m->op == OMPS_MEMOP_WAIT64 ? 8 : 4;
+	uint64_t bytes = m->op == OMPS_MEMOP_WRITE64 || m->op == OMPS_MEMOP_WAIT64 ? 8 : 4, addr = m->addr;
 	CUstream s;
 	CUresult r = srv_stream(c, m->stream, m->dev, &s);
 
-	if (r == CUDA_SUCCESS && (m->addr % bytes || !srv_memory_owns(c, m->addr, bytes)))
+	if (r == CUDA_SUCCESS && (m->addr % bytes || !srv_memory_owns(c, &addr, bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && bytes == 8 && !(m->op == OMPS_MEMOP_WRITE64 ? (void *)drv->stream_write_value64
 									     : (void *)drv->stream_wait_value64))
@@ -296,16 +296,16 @@ void srv_stream_memop(struct srv_client *c, const struct omps_call_memop *m)
 	}
 	switch (m->op) {
 	case OMPS_MEMOP_WRITE32:
-		r = drv->stream_write_value32(s, m->addr, (cuuint32_t)m->value, m->flags);
+		r = drv->stream_write_value32(s, addr, (cuuint32_t)m->value, m->flags);
 		break;
 	case OMPS_MEMOP_WAIT32:
-		r = drv->stream_wait_value32(s, m->addr, (cuuint32_t)m->value, m->flags);
+		r = drv->stream_wait_value32(s, addr, (cuuint32_t)m->value, m->flags);
 		break;
 	case OMPS_MEMOP_WRITE64:
-		r = drv->stream_write_value64(s, m->addr, m->value, m->flags);
+		r = drv->stream_write_value64(s, addr, m->value, m->flags);
 		break;
 	case OMPS_MEMOP_WAIT64:
-		r = drv->stream_wait_value64(s, m->addr, m->value, m->flags);
+		r = drv->stream_wait_value64(s, addr, m->value, m->flags);
 		break;
 	default:
 		r = CUDA_ERROR_INVALID_VALUE;

@@ -23,8 +23,11 @@
  *                               synchronize waited; once GATE exists it
  *                               synchronizes and counts once more: 4 (5 with
  *                               late) means its data was kept. With address
- *                               it asked for the variable's address (not kept
- *                               yet after a fault): it asks for memory
+ *                               it asked for the variable's address, wrote it
+ *                               from the host and gave it to a kernel; after
+ *                               the fault it is told the same address, finds
+ *                               its data there, and copies, sets and
+ *                               launches on it
  *   omps-fault-probe --free GATE
  *                               a neighbour that frees memory as its first call
  *                               once GATE exists (held over a fault not seen
@@ -173,27 +176,71 @@ static int idle(const char *gate)
 	return bad;
 }
 
+/* A neighbour that knows the address of its module's variable: the host
+ * writes it (as cudaMemcpyToSymbol), a kernel of the module counts in it
+ * ("tally": its first word), and another is given the address of its
+ * second word. After the fault the address it knows still names it. */
+static int data_address(const char *gate, CUmodule m, CUfunction tally, CUdeviceptr d)
+{
+	unsigned w[4] = {100, 21, 0, 0}, t[4] = {5, 6, 7, 8}, n = 0;
+	CUdeviceptr global, again, table;
+	CUmodule cm;
+	CUfunction tw;
+	size_t bytes;
+
+	/* __constant__ data only the host writes (cudaMemcpyToSymbol) */
+	CK(cuModuleLoadData(&cm, twice_const_ptx));
+	CK(cuModuleGetGlobal(&table, &bytes, cm, "table"));
+	CK(cuMemcpyHtoD(table, t, sizeof(t)));
+	memset(t, 0, sizeof(t));
+	CK(cuModuleGetGlobal(&global, &bytes, m, "counter"));
+	CHECK(bytes == sizeof(w), "the variable has %zu bytes", bytes);
+	CK(cuModuleGetFunction(&tw, m, "twice"));
+	CK(cuMemcpyHtoD(global, w, sizeof(w)));
+	CK(twice_with(tally, d, 1, NULL));	   /* 101 */
+	CK(twice_with(tw, global + 4, 1, NULL)); /* 42 */
+	CK(cuCtxSynchronize());
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	CK(cuModuleGetGlobal(&again, &bytes, m, "counter"));
+	CHECK(again == global, "its variable was at 0x%llx, now it is told 0x%llx", (unsigned long long)global,
+	      (unsigned long long)again);
+	CK(cuMemcpyDtoH(w, global, sizeof(w)));
+	CHECK(w[0] == 101 && w[1] == 42, "its variable holds %u %u after the fault, not 101 42", w[0], w[1]);
+	CK(cuMemcpyDtoH(t, table, sizeof(t)));
+	CHECK(t[0] == 5 && t[3] == 8, "its __constant__ data holds %u .. %u after the fault, not 5 .. 8", t[0], t[3]);
+	CK(cuModuleUnload(cm));
+	CK(twice_with(tw, global + 4, 1, NULL));
+	CK(twice_with(tally, d, 1, NULL));
+	CK(cuMemsetD32(global + 8, 7, 2));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(w, global, sizeof(w)));
+	CK(cuMemcpyDtoH(&n, d, 4));
+	printf(PROBE ": variable = %u %u %u %u, tally = %u\n", w[0], w[1], w[2], w[3], n);
+	CHECK(w[0] == 102 && w[1] == 84 && w[2] == 7 && w[3] == 7 && n == 102,
+	      "its variable is not as its calls and kernels left it");
+	CK(cuMemFree(d));
+	CK(cuModuleUnload(m));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
 /* A neighbour with a module of __device__ data that a kernel of it, or the
  * host through its address, changed. */
 static int data(const char *gate, const char *how)
 {
-	CUdeviceptr d, global;
+	CUdeviceptr d;
 	CUfunction k;
 	CUmodule m;
-	size_t bytes;
 	unsigned n = 0;
 	int i;
 
 	CK(cuMemAlloc(&d, WORDS * 4));
 	CK(cuModuleLoadData(&m, twice_counter_ptx));
 	CK(cuModuleGetFunction(&k, m, "tally"));
-	if (!strcmp(how, "address")) {
-		CK(cuModuleGetGlobal(&global, &bytes, m, "counter"));
-		printf(PROBE ": ready\n");
-		CHECK(wait_for(gate) == 0, "no gate");
-		printf(PROBE ": then alloc = %d\n", (int)cuMemAlloc(&d, 4096));
-		return 0;
-	}
+	if (!strcmp(how, "address"))
+		return data_address(gate, m, k, d);
 	for (i = 0; i < 3; i++)
 		CK(twice_with(k, d, 1, NULL));
 	CK(cuCtxSynchronize());

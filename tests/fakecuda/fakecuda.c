@@ -1026,7 +1026,8 @@ static const char spin_name[] = "spin";
 static const char tally_name[] = "tally";
 
 /* A module holds the three functions, whose dynamic shared memory limit
- * can be raised, and one global, "counter" (four words). */
+ * can be raised, and one global: "counter" (four words), or "table", the
+ * same as __constant__ data. */
 struct fake_function {
 	const char *name; /* one of the names above: all that is read of a handle before it is trusted */
 	int max_dynamic_smem;
@@ -1036,9 +1037,32 @@ struct fake_function {
 
 struct fake_module {
 	struct fake_function fn[5];
-	int has_counter; /* the image declares the global "counter" */
-	unsigned counter[4];
+	int has_counter;   /* the image declares the global "counter" */
+	int has_table;	   /* the image declares the __constant__ "table" */
+	unsigned *counter; /* either's four words, on a page of its own (global_page) */
 };
+
+#define GLOBAL_BYTES 16
+
+/* Where a module's global goes: a page asked for near a place drawn from
+ * the clock, so that a new process (a server made anew after a fault)
+ * puts a module's variables elsewhere, as a new context on a GPU does. */
+static unsigned *global_page(void)
+{
+	static _Atomic uint64_t next;
+	struct timespec t;
+	uint64_t base, page = (uint64_t)sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (!atomic_load(&next)) {
+		clock_gettime(CLOCK_REALTIME, &t);
+		base = 0x500000000000ull + ((uint64_t)t.tv_nsec % 65536) * 64 * page;
+		atomic_compare_exchange_strong(&next, &(uint64_t){0}, base);
+	}
+	p = mmap((void *)(uintptr_t)atomic_fetch_add(&next, page), page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
 
 static struct fake_function *fake_fn(CUfunction f)
 {
@@ -1101,8 +1125,13 @@ CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
 	m->fn[3] = (struct fake_function){spin_name, 48 << 10, 0, m};
 	m->fn[4] = (struct fake_function){tally_name, 48 << 10, 0, m};
 	m->has_counter = strstr(image, ".global .align 4 .b8 counter[16];") != NULL;
-	if (m->has_counter) /* a global is device memory: kernels reach it */
-		live_add_range((uintptr_t)m->counter, sizeof(m->counter));
+	m->has_table = !m->has_counter && strstr(image, ".const .align 4 .b8 table[16];") != NULL;
+	if ((m->has_counter || m->has_table) && !(m->counter = global_page())) {
+		free(m);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if (m->counter) /* a global is device memory: kernels reach it */
+		live_add_range((uintptr_t)m->counter, GLOBAL_BYTES);
 	if (log && *log && (f = fopen(log, "a"))) {
 		fputs("load\n", f);
 		fclose(f);
@@ -1118,19 +1147,21 @@ CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule mo
 
 	if (!m || !name)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (strcmp(name, "counter") || !m->has_counter)
+	if (!(m->has_counter && !strcmp(name, "counter")) && !(m->has_table && !strcmp(name, "table")))
 		return CUDA_ERROR_NOT_FOUND;
 	if (dptr)
 		*dptr = (CUdeviceptr)(uintptr_t)m->counter;
 	if (bytes)
-		*bytes = sizeof(m->counter);
+		*bytes = GLOBAL_BYTES;
 	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuModuleUnload(CUmodule module)
 {
-	if (module && ((struct fake_module *)module)->has_counter)
+	if (module && ((struct fake_module *)module)->counter) {
 		live_remove_range((uintptr_t)((struct fake_module *)module)->counter);
+		munmap(((struct fake_module *)module)->counter, (size_t)sysconf(_SC_PAGESIZE));
+	}
 	set_loaded(module, 0);
 	free(module);
 	return CUDA_SUCCESS;
