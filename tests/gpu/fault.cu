@@ -6,7 +6,10 @@
 //   fault neighbour FILE   fills 64 MiB, and 4 MiB of stream-ordered memory
 //                          (cudaMallocAsync) by a captured graph, checks
 //                          them, waits until FILE exists, then checks them
-//                          again, runs a kernel, and launches the graph again
+//                          again, runs a kernel, and launches the graph again;
+//                          and __constant__ and __device__ variables it set
+//                          from the host (cudaMemcpyToSymbol) and gave a
+//                          kernel the address of: the same after the fault
 // A culprit launches, then synchronizes and prints what that returned:
 // "fault MODE: synchronize = NAME". A neighbour prints "fault neighbour:
 // PASS" or what it found.
@@ -26,6 +29,31 @@ __global__ void fill(unsigned *p, size_t n, unsigned k)
 		p[i] = (unsigned)i * 2654435761u + k;
 }
 
+__constant__ unsigned table[4];
+__device__ unsigned counter[4];
+__global__ void use_table(unsigned *out) { out[threadIdx.x] = table[threadIdx.x] + atomicAdd(&counter[threadIdx.x], 1); }
+__global__ void bump(unsigned *p) { p[0] += 1000; }
+
+// The module's variables: set from the host, counted in by a kernel, one
+// named by address to another; each step's result checked (want).
+static cudaError_t variables(unsigned *pc, unsigned *o, const unsigned want[8])
+{
+	unsigned got[8];
+	cudaError_t e;
+
+	use_table<<<1, 4>>>(o);
+	bump<<<1, 1>>>(pc);
+	if ((e = cudaMemcpy(got, o, 16, cudaMemcpyDeviceToHost)) ||
+	    (e = cudaMemcpyFromSymbol(got + 4, counter, 16)))
+		return e;
+	for (int i = 0; i < 8; i++)
+		if (got[i] != want[i]) {
+			printf("fault neighbour: its module's variables: word %d is %u, not %u\n", i, got[i], want[i]);
+			return cudaErrorInvalidValue;
+		}
+	return cudaSuccess;
+}
+
 // Whether p's n words are fill's with k; says which word is not.
 static bool filled(const unsigned *p, size_t n, unsigned k, const char *what)
 {
@@ -40,7 +68,10 @@ static bool filled(const unsigned *p, size_t n, unsigned k, const char *what)
 static int neighbour(const char *gate)
 {
 	const size_t n = 16 << 20, m = 1 << 20;
-	unsigned *d, *a, *h = new unsigned[n];
+	unsigned *d, *a, *o, *pc, *h = new unsigned[n];
+	const unsigned t[4] = {5, 6, 7, 8}, c[4] = {100, 200, 300, 400};
+	const unsigned before[8] = {105, 206, 307, 408, 1101, 201, 301, 401};
+	const unsigned after[8] = {1106, 207, 308, 409, 2102, 202, 302, 402};
 	cudaStream_t s;
 	cudaGraph_t g;
 	cudaGraphExec_t x;
@@ -55,6 +86,12 @@ static int neighbour(const char *gate)
 	if ((e = cudaStreamEndCapture(s, &g)) || (e = cudaGraphInstantiate(&x, g, 0)) || (e = cudaGraphLaunch(x, s)) ||
 	    (e = cudaStreamSynchronize(s))) {
 		printf("fault neighbour: its graph: %s\n", cudaGetErrorName(e));
+		return 1;
+	}
+	if ((e = cudaMalloc(&o, 16)) || (e = cudaMemcpyToSymbol(table, t, 16)) ||
+	    (e = cudaMemcpyToSymbol(counter, c, 16)) || (e = cudaGetSymbolAddress((void **)&pc, counter)) ||
+	    (e = variables(pc, o, before))) {
+		printf("fault neighbour: its module's variables: %s\n", cudaGetErrorName(e));
 		return 1;
 	}
 	fill<<<256, 256>>>(d, n, 7);
@@ -80,6 +117,8 @@ static int neighbour(const char *gate)
 		e = cudaMemcpy(h, a, m * 4, cudaMemcpyDeviceToHost);
 	if (e == cudaSuccess && !filled(h, m, 11, "its graph launched again"))
 		return 1;
+	if (e == cudaSuccess)
+		e = variables(pc, o, after);
 	printf("fault neighbour: %s\n", e == cudaSuccess ? "PASS" : cudaGetErrorName(e));
 	return e != cudaSuccess;
 }
