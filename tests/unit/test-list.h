@@ -45,6 +45,7 @@
 	X(server_legacy_stream_order) \
 	X(server_sync_signal) \
 	X(server_module_data_copies) \
+	X(server_moved_globals) \
 	X(server_graph_descriptions) \
 	X(server_sm_shares) \
 	X(server_sm_shares_coscheduled) \

@@ -1083,6 +1083,63 @@ TEST(server_module_data_copies)
 	leave(c);
 }
 
+/* A module variable a fault moved: the client's address for it still
+ * names it, in calls and in launch arguments, and the driver's is taken
+ * back to the client's for what a captured graph holds. */
+TEST(server_moved_globals)
+{
+	struct srv_module m = {.mod = (CUmodule)1};
+	uint64_t words[4] = {0x1008, 0x2000, 0x1010, 0x100f}, p = 0x1004;
+	const uint64_t *out;
+	struct srv_alloc *mine;
+	struct srv_client *c;
+
+	server_up();
+	c = client(NULL);
+	c->mod.modules = &m;
+	c->mod.nmodules = 1;
+	ASSERT_EQ(srv_memory_moved_global(c, 1, 0, "g", 0x1000, 0x9000, 16), 0);
+	ASSERT_EQ(c->mem.moved, 1u);
+
+	ASSERT_EQ(srv_memory_owns(c, &p, 4), 1);
+	ASSERT_EQ(p, 0x9004u);
+	ASSERT_EQ(m.ran, 1); /* the host may have changed it: copied at the next park */
+	ASSERT_EQ(c->mod.launches, 1u);
+	p = 0x100e;
+	ASSERT_EQ(srv_memory_owns(c, &p, 4), 0); /* past its end */
+
+	out = srv_memory_args(c, words, sizeof(words));
+	ASSERT(out != words);
+	ASSERT_EQ(out[0], 0x9008u);
+	ASSERT_EQ(out[1], 0x2000u);
+	ASSERT_EQ(out[2], 0x1010u); /* just past it */
+	ASSERT_EQ(out[3], 0x900fu);
+	ASSERT_EQ(words[0], 0x1008u); /* the client's record as it was */
+	ASSERT_EQ(srv_memory_known(c, 0x900c), 0x100cu);
+	ASSERT_EQ(srv_memory_known(c, 0x2000), 0x2000u);
+	memcpy(words, out, sizeof(words));
+	srv_memory_args_known(c, (unsigned char *)words, sizeof(words));
+	ASSERT_EQ(words[0], 0x1008u);
+	ASSERT_EQ(words[3], 0x100fu);
+
+	/* Memory of its own the new context put where it knows the variable. */
+	mine = calloc(1, sizeof(*mine));
+	ASSERT_NOT_NULL(mine);
+	*mine = (struct srv_alloc){.next = c->mem.allocs, .ptr = 0x1000, .bytes = 64};
+	c->mem.allocs = mine;
+	p = 0x1004;
+	ASSERT_EQ(srv_memory_owns(c, &p, 4), 0); /* refused, named in the log: not guessed */
+	c->mem.allocs = mine->next;
+	free(mine);
+
+	srv_memory_forget_module(c, 1);
+	ASSERT_EQ(c->mem.moved, 0u);
+	ASSERT(srv_memory_args(c, words, sizeof(words)) == words); /* nothing moved: as they are */
+	c->mod.modules = NULL;
+	c->mod.nmodules = 0;
+	leave(c);
+}
+
 /* A node record of kind on graph g, its deps after it (as the shim sends). */
 static uint32_t add_node(struct srv_client *c, uint32_t g, struct omps_call_graph_node m, const uint32_t *deps)
 {
