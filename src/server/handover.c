@@ -169,11 +169,8 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		if ((why = module_unkeepable(c, i, buf, len)))
 			return why;
 	for (a = c->mem.allocs; a; a = a->next)
-		if (!a->module && (a->vmm || a->export || a->import || !srv_arena_holds(c->srv, a->dev, a->ptr)))
-			return "it holds memory outside the server's chunks (IPC, or the driver's pool: a graph's)";
-	for (i = 0; i < c->nevents; i++)
-		if (c->events[i].obj && c->events[i].shared)
-			return "it shares events by IPC";
+		if (!a->module && (a->vmm || !srv_arena_holds(c->srv, a->dev, a->ptr)))
+			return "it holds memory outside the server's chunks (the driver's pool: a graph's)";
 	return NULL;
 }
 
@@ -313,6 +310,30 @@ static uint32_t shared_index(struct srv_state *s, const struct srv_shared_module
 	return i;
 }
 
+/* The servers whose IPC handles are this one's: those before it, and it
+ * (the last 32). */
+static void save_ipc_pids(struct srv_state *s, struct srv_pack *p)
+{
+	uint32_t n = s->nipc_pids, drop = n + 1 > 32 ? 1 : 0;
+	int32_t me = (int32_t)getpid();
+
+	n = n + 1 - drop;
+	PUT(p, n);
+	srv_pack_put(p, s->ipc_pids + drop, (n - 1) * sizeof(s->ipc_pids[0]));
+	PUT(p, me);
+}
+
+static int restore_ipc_pids(struct srv_state *s, struct srv_unpack *u)
+{
+	uint32_t n = 0;
+
+	if (GET(u, n) < 0 || n > sizeof(s->ipc_pids) / sizeof(s->ipc_pids[0]) ||
+	    srv_unpack_get(u, s->ipc_pids, n * sizeof(s->ipc_pids[0])) < 0)
+		return -1;
+	s->nipc_pids = n;
+	return 0;
+}
+
 /* The globals of the client's module (1-based) it asked for: each by its
  * name, at the address it was told. */
 static void save_globals(struct srv_client *c, uint32_t module, struct srv_pack *p)
@@ -369,6 +390,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 		PUT(p, al->bytes);
 		PUT(p, al->dev);
 		PUT(p, al->retired);
+		srv_ipc_save(al, p);
 	}
 	PUT(p, c->mod.launches);
 	PUT(p, c->mod.nmodules);
@@ -402,6 +424,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 	srv_pack_put(p, c->streams, c->nstreams * sizeof(*c->streams));
 	PUT(p, c->nevents);
 	srv_pack_put(p, c->events, c->nevents * sizeof(*c->events));
+	srv_ipc_events_save(c, p);
 	srv_host_save(c, p);
 	PUT(p, c->hostfn.area); /* in its host memory, shared again at the same address */
 	PUT(p, c->hostfn.last);
@@ -496,6 +519,7 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 			close(fd);
 			return;
 		}
+	save_ipc_pids(s, &p);
 	pthread_mutex_lock(&s->modules_lock);
 	save_modules(s, &p);
 	choose_kept(s);
@@ -702,6 +726,8 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 	GET(u, n);
 	for (i = 0; i < n && !u->failed; i++) {
 		struct srv_alloc *a = calloc(1, sizeof(*a));
+		struct srv_ipc_saved ipc;
+		int claim = -1;
 
 		if (!a)
 			return "out of memory";
@@ -709,15 +735,20 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		GET(u, a->bytes);
 		GET(u, a->dev);
 		GET(u, a->retired); /* freed while it held graphs, which may name it */
-		if (u->failed || why || a->dev < 0 || a->dev >= (int)s->devices.ndevices ||
-		    srv_arena_claim(s, a->dev, a->ptr, a->bytes) < 0) {
+		srv_ipc_read(u, &ipc);
+		if (!u->failed && !why && a->dev >= 0 && a->dev < (int)s->devices.ndevices)
+			claim = srv_ipc_link(c, a, &ipc); /* one claim for an export and its imports */
+		if (claim < 0 || (claim && srv_arena_claim(s, a->dev, a->ptr, a->bytes) < 0)) {
 			why = why ? why : "its memory is not where it was";
+			if (claim > 0)
+				srv_ipc_unlink(c, a);
 			free(a); /* not claimed: never freed into the chunk */
 			continue;
 		}
 		a->next = c->mem.allocs;
 		c->mem.allocs = a;
-		srv_memory_account(c, a->dev, a->bytes, 1);
+		if (!a->import) /* the exporter's */
+			srv_memory_account(c, a->dev, a->bytes, 1);
 	}
 	GET(u, c->mod.launches);
 	c->mod.synced = c->mod.launches; /* what it holds is as its record left it */
@@ -773,6 +804,7 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 	}
 	w = srv_stream_restore(c, u);
 	why = why ? why : w;
+	why = srv_ipc_events_restore(c, u, why);
 	w = srv_host_restore(c, u);
 	why = why ? why : w;
 	GET(u, c->hostfn.area);
@@ -972,6 +1004,10 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, con
 			snprintf(err, errlen, "the record of device %d's memory is cut short", dev);
 			goto fail;
 		}
+	if (restore_ipc_pids(s, &u) < 0) {
+		snprintf(err, errlen, "the record of the servers before it is cut short");
+		goto fail;
+	}
 	rs.mods = restore_modules(s, &u, &rs.nmods);
 	rs.images = rs.mods ? restore_images(s, &u, &rs.nimages) : NULL;
 	if (!rs.images) {
@@ -981,6 +1017,7 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, con
 	}
 	while (GET(&u, more) == 0 && more)
 		resume_client(s, &u, &rs, fault);
+	srv_ipc_settle(s); /* the clients not kept are released later, by the workers */
 	free(rs.mods);
 	free(rs.images);
 	srv_module_prune(s);

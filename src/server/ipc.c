@@ -10,7 +10,12 @@
  * becomes theirs, and the last to close gives it back to the pool, zeroed.
  * So memory an importer can reach is never handed to a third client. The
  * exports are the server's (ipc_lock); each client's allocation list stays
- * its own worker's. */
+ * its own worker's.
+ *
+ * Across a GPU fault (handover.c) each export and import goes into the
+ * record with its allocation, by token; the successor makes the exports
+ * again as it reads them, and answers handles that name the servers before
+ * it (srv_ipc_ours) as its own. */
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -26,6 +31,8 @@ struct srv_ipc_export {
 	int dev;
 	unsigned opens;	 /* importers' allocations naming it */
 	int orphan;	 /* its exporter let it go: the last close frees it */
+	int exporter;	 /* a successor's, as it reads the record: its exporter was read */
+	int claimed;	 /* ... and its memory was claimed in the arena */
 };
 
 static void unlink_export(struct srv_state *s, struct srv_ipc_export *e)
@@ -126,6 +133,18 @@ static CUresult open_export(struct srv_client *c, const struct omps_call_ipc_ope
 	return CUDA_SUCCESS;
 }
 
+int srv_ipc_ours(struct srv_state *s, int32_t pid)
+{
+	unsigned i;
+
+	if (pid == (int32_t)getpid())
+		return 1;
+	for (i = 0; i < s->nipc_pids; i++)
+		if (s->ipc_pids[i] == pid)
+			return 1;
+	return 0;
+}
+
 void srv_ipc_open(struct srv_client *c, const struct omps_call_ipc_open *m)
 {
 	struct srv_alloc *a = NULL;
@@ -133,7 +152,7 @@ void srv_ipc_open(struct srv_client *c, const struct omps_call_ipc_open *m)
 	CUresult r = m->flags & ~(uint32_t)CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 
 	memset(&rep, 0, sizeof(rep));
-	if (r == CUDA_SUCCESS && m->server_pid != (int32_t)getpid()) {
+	if (r == CUDA_SUCCESS && !srv_ipc_ours(c->srv, m->server_pid)) {
 		srv_refused(c, "a CUDA IPC handle of another server (process %d): its memory is in another context",
 			    (int)m->server_pid);
 		r = CUDA_ERROR_NOT_SUPPORTED;
@@ -207,6 +226,115 @@ void srv_ipc_unimport(struct srv_client *c, struct srv_alloc *a)
 		 (int)c->pid, (unsigned long long)e->bytes);
 	srv_deferred(c, srv_memory_give_back_orphan(c, e->dev, e->ptr, e->bytes));
 	free(e);
+}
+
+/* ---- Across a fault: what an allocation's record says of IPC. */
+enum { SAVED_NONE, SAVED_EXPORT, SAVED_IMPORT };
+
+void srv_ipc_save(const struct srv_alloc *a, struct srv_pack *p)
+{
+	const struct srv_ipc_export *e = a->export ? a->export : a->import;
+	uint8_t kind = a->export ? SAVED_EXPORT : a->import ? SAVED_IMPORT : SAVED_NONE;
+
+	srv_pack_put(p, &kind, sizeof(kind));
+	if (!e)
+		return;
+	srv_pack_put(p, e->token, sizeof(e->token));
+	srv_pack_put(p, &a->import_refs, sizeof(a->import_refs));
+}
+
+int srv_ipc_read(struct srv_unpack *u, struct srv_ipc_saved *sv)
+{
+	memset(sv, 0, sizeof(*sv));
+	if (srv_unpack_get(u, &sv->kind, sizeof(sv->kind)) < 0 || sv->kind > SAVED_IMPORT)
+		return u->failed = 1, -1;
+	if (sv->kind == SAVED_NONE)
+		return 0;
+	srv_unpack_get(u, sv->token, sizeof(sv->token));
+	srv_unpack_get(u, &sv->refs, sizeof(sv->refs));
+	return u->failed || (sv->kind == SAVED_IMPORT && !sv->refs) ? (u->failed = 1, -1) : 0;
+}
+
+/* The export of that token as the successor makes them again: the first
+ * allocation read that names it makes it (ipc_lock held). */
+static struct srv_ipc_export *remade(struct srv_state *s, const struct srv_alloc *a, const unsigned char *token)
+{
+	struct srv_ipc_export *e;
+
+	for (e = s->exports; e; e = e->next)
+		if (!memcmp(e->token, token, sizeof(e->token)))
+			return e->ptr == a->ptr && e->bytes == a->bytes && e->dev == a->dev ? e : NULL;
+	if (!(e = calloc(1, sizeof(*e))))
+		return NULL;
+	memcpy(e->token, token, sizeof(e->token));
+	e->ptr = a->ptr;
+	e->bytes = a->bytes;
+	e->dev = a->dev;
+	e->next = s->exports;
+	s->exports = e;
+	return e;
+}
+
+int srv_ipc_link(struct srv_client *c, struct srv_alloc *a, const struct srv_ipc_saved *sv)
+{
+	struct srv_ipc_export *e;
+	int claim;
+
+	if (sv->kind == SAVED_NONE)
+		return 1;
+	pthread_mutex_lock(&c->srv->ipc_lock);
+	e = remade(c->srv, a, sv->token);
+	if (e && sv->kind == SAVED_EXPORT && e->exporter)
+		e = NULL; /* two exporters: not a record this server wrote */
+	if (e && sv->kind == SAVED_EXPORT) {
+		e->exporter = 1;
+		a->export = e;
+	} else if (e) {
+		e->opens++;
+		a->import = e;
+		a->import_refs = sv->refs;
+	}
+	claim = e && !e->claimed;
+	if (claim)
+		e->claimed = 1; /* by this allocation, for all that name it */
+	pthread_mutex_unlock(&c->srv->ipc_lock);
+	return e ? claim : -1;
+}
+
+void srv_ipc_unlink(struct srv_client *c, struct srv_alloc *a)
+{
+	struct srv_ipc_export *e = a->export ? a->export : a->import;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&c->srv->ipc_lock);
+	if (a->export)
+		e->exporter = 0;
+	else
+		e->opens--;
+	e->claimed = 0; /* only its claimer is unlinked so: the claim failed */
+	pthread_mutex_unlock(&c->srv->ipc_lock);
+	a->export = a->import = NULL;
+}
+
+/* Once every client is read: an export whose exporter was not read
+ * (it freed the memory before the fault, or is not kept) belongs to its
+ * importers, and goes with the last; one nobody claimed goes now. */
+void srv_ipc_settle(struct srv_state *s)
+{
+	struct srv_ipc_export **pp = &s->exports, *e;
+
+	pthread_mutex_lock(&s->ipc_lock);
+	while ((e = *pp)) {
+		e->orphan = !e->exporter;
+		if (!e->claimed || (!e->exporter && !e->opens)) {
+			*pp = e->next;
+			free(e);
+			continue;
+		}
+		pp = &e->next;
+	}
+	pthread_mutex_unlock(&s->ipc_lock);
 }
 
 /* IPC events: an event given out by handle is shared, not copied. The
@@ -291,7 +419,7 @@ void srv_ipc_event_open(struct srv_client *c, const struct omps_call_ipc_open *m
 	CUresult r = m->flags ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 
 	memset(&rep, 0, sizeof(rep));
-	if (r == CUDA_SUCCESS && m->server_pid != (int32_t)getpid()) {
+	if (r == CUDA_SUCCESS && !srv_ipc_ours(c->srv, m->server_pid)) {
 		srv_refused(c, "a CUDA IPC event handle of another server (process %d): its event is in another context",
 			    (int)m->server_pid);
 		r = CUDA_ERROR_NOT_SUPPORTED;
@@ -322,4 +450,70 @@ void srv_ipc_event_open(struct srv_client *c, const struct omps_call_ipc_open *m
 	}
 	rep.r.result = r;
 	srv_reply(c, &rep, sizeof(rep));
+}
+
+/* Across a fault: each shared event of the client's by its index and
+ * token, then UINT32_MAX. The successor made every event again on its own
+ * (srv_stream_restore); those of one token become one again, the first
+ * read its CUevent. */
+void srv_ipc_events_save(const struct srv_client *c, struct srv_pack *p)
+{
+	uint32_t i, end = UINT32_MAX;
+
+	for (i = 0; i < c->nevents; i++) {
+		if (!c->events[i].obj || !c->events[i].shared)
+			continue;
+		srv_pack_put(p, &i, sizeof(i));
+		srv_pack_put(p, c->events[i].shared->token, sizeof(c->events[i].shared->token));
+	}
+	srv_pack_put(p, &end, sizeof(end));
+}
+
+static int share_event(struct srv_client *c, struct srv_object *o, const unsigned char *token)
+{
+	struct srv_ipc_event *e;
+
+	pthread_mutex_lock(&c->srv->ipc_lock);
+	for (e = c->srv->ipc_events; e; e = e->next)
+		if (!memcmp(e->token, token, sizeof(e->token)))
+			break;
+	if (e && e->dev != o->dev) {
+		e = NULL;
+	} else if (e) {
+		e->refs++;
+	} else if ((e = calloc(1, sizeof(*e)))) {
+		memcpy(e->token, token, sizeof(e->token));
+		e->ev = o->obj;
+		e->dev = o->dev;
+		e->refs = 1;
+		e->next = c->srv->ipc_events;
+		c->srv->ipc_events = e;
+		o->shared = e;
+		pthread_mutex_unlock(&c->srv->ipc_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&c->srv->ipc_lock);
+	if (!e)
+		return -1;
+	if (srv_use_device(c, o->dev, NULL) == CUDA_SUCCESS)
+		c->srv->drv->event_destroy(o->obj); /* its own, made a moment ago */
+	o->obj = e->ev;
+	o->shared = e;
+	return 0;
+}
+
+const char *srv_ipc_events_restore(struct srv_client *c, struct srv_unpack *u, const char *why)
+{
+	unsigned char token[OMPS_IPC_TOKEN];
+	uint32_t i = 0;
+
+	while (srv_unpack_get(u, &i, sizeof(i)) == 0 && i != UINT32_MAX) {
+		if (srv_unpack_get(u, token, sizeof(token)) < 0)
+			break;
+		if (why || i >= c->nevents || !c->events[i].obj)
+			continue;
+		if (share_event(c, &c->events[i], token) < 0)
+			why = "an event it shares by IPC cannot be shared again";
+	}
+	return u->failed ? "its record is cut short" : why;
 }

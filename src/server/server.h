@@ -355,6 +355,8 @@ struct srv_state {
 	pthread_mutex_t modules_lock;
 	pthread_mutex_t ipc_lock;
 	struct srv_ipc_export *exports; /* ipc.c */
+	int32_t ipc_pids[32];		/* servers before it after faults, whose IPC handles are its own */
+	unsigned nipc_pids;
 	struct srv_ipc_event *ipc_events; /* ipc.c */
 	atomic_uint host_maps;	 /* host memory ranges every client shares (host.c), */
 	unsigned host_maps_max; /* at most this many */
@@ -673,6 +675,29 @@ void srv_ipc_unimport(struct srv_client *c, struct srv_alloc *a);
 /* An event object is going: its CUevent destroyed, or, shared by IPC
  * handle, destroyed with its last holder. Its device's context is current. */
 void srv_ipc_event_put(struct srv_client *c, struct srv_object *o);
+/* Whether an IPC handle of the server process pid is one of this server's:
+ * its own, or one of those it took over from after faults. */
+int srv_ipc_ours(struct srv_state *s, int32_t pid);
+/* Across a fault (handover.c): an allocation's export or import written
+ * down by token; read back; linked to the export the successor makes again
+ * from the first allocation read that names it: 1 if the caller claims the
+ * memory for all of them, 0 if another did, -1 if it cannot be linked.
+ * unlink: the claim failed and the allocation is not kept. settle: every
+ * client read, exports without exporter are their importers'. */
+struct srv_ipc_saved {
+	uint8_t kind;
+	unsigned char token[OMPS_IPC_TOKEN];
+	unsigned refs;
+};
+void srv_ipc_save(const struct srv_alloc *a, struct srv_pack *p);
+int srv_ipc_read(struct srv_unpack *u, struct srv_ipc_saved *sv);
+int srv_ipc_link(struct srv_client *c, struct srv_alloc *a, const struct srv_ipc_saved *sv);
+void srv_ipc_unlink(struct srv_client *c, struct srv_alloc *a);
+void srv_ipc_settle(struct srv_state *s);
+/* Its events shared by IPC, written down by token after its events; read
+ * back once they are made again, those of one token one CUevent again. */
+void srv_ipc_events_save(const struct srv_client *c, struct srv_pack *p);
+const char *srv_ipc_events_restore(struct srv_client *c, struct srv_unpack *u, const char *why);
 
 /* vmm.c: everything it mapped unmapped (zeroed), created released, reserved freed. */
 void srv_vmm_release(struct srv_client *c);

@@ -52,6 +52,18 @@
  *                               a neighbour holding a captured graph that runs
  *                               a host function (not kept yet): launches it
  *                               once GATE exists
+ *   omps-fault-probe --ipc-export GATE, --ipc-import GATE
+ *                               neighbours sharing memory and events by CUDA
+ *                               IPC: the exporter gives out handles of two
+ *                               allocations and two events (in
+ *                               $FAULT_IPC.ipc); the importer opens the first
+ *                               of each before the fault (.opened), and the
+ *                               exporter frees that allocation (.freed), now
+ *                               the importer's; after the fault the importer
+ *                               finds it, opens the second of each (a handle
+ *                               of the server before), writes the second
+ *                               allocation and says so (.done); the exporter
+ *                               finds what it wrote
  *   omps-fault-probe --busy GATE
  *                               a neighbour that launches without waiting until
  *                               GATE exists; then it synchronizes (its work
@@ -260,6 +272,110 @@ static int data(const char *gate, const char *how)
 	CHECK(n == (strcmp(how, "late") ? 4u : 5u), "its module's data is not as its last kernel left it");
 	CK(cuMemFree(d));
 	CK(cuModuleUnload(m));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+static int fill_words(CUdeviceptr d, unsigned times)
+{
+	static unsigned w[WORDS];
+
+	for (unsigned i = 0; i < WORDS; i++)
+		w[i] = i * times;
+	CK(cuMemcpyHtoD(d, w, sizeof(w)));
+	return 0;
+}
+
+static int words_are(CUdeviceptr d, unsigned times, const char *what)
+{
+	static unsigned w[WORDS];
+
+	CK(cuMemcpyDtoH(w, d, sizeof(w)));
+	return check_words(w, times, what);
+}
+
+/* Where the IPC neighbours leave their handles, and say they are done. */
+static const char *ipc_file(const char *ext)
+{
+	static char path[1024];
+	const char *base = getenv("FAULT_IPC");
+
+	snprintf(path, sizeof(path), "%s.%s", base ? base : "fault-ipc", ext);
+	return path;
+}
+
+static int ipc_export(const char *gate)
+{
+	char tmp[1024];
+	CUipcMemHandle h[2];
+	CUipcEventHandle eh[2];
+	CUdeviceptr d[2];
+	CUevent e[2];
+	FILE *f;
+
+	for (int k = 0; k < 2; k++) {
+		CK(cuMemAlloc(&d[k], WORDS * 4));
+		CHECK(fill_words(d[k], 3 + k) == 0, "filling");
+		CK(cuIpcGetMemHandle(&h[k], d[k]));
+		CK(cuEventCreate(&e[k], CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING));
+		CK(cuIpcGetEventHandle(&eh[k], e[k]));
+	}
+	CHECK((f = fopen(ipc_file("tmp"), "w")) && fwrite(h, sizeof(h), 1, f) == 1 && fwrite(eh, sizeof(eh), 1, f) == 1 &&
+		      fclose(f) == 0,
+	      "writing the handles");
+	snprintf(tmp, sizeof(tmp), "%s", ipc_file("tmp"));
+	CHECK(rename(tmp, ipc_file("ipc")) == 0, "writing the handles");
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(ipc_file("opened")) == 0, "the importer did not open its handle");
+	CK(cuMemFree(d[0])); /* the importer's now, until it closes it */
+	CHECK((f = fopen(ipc_file("freed"), "w")) && fclose(f) == 0, "saying so");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	CHECK(wait_for(ipc_file("done")) == 0, "the importer did not finish");
+	CHECK(words_are(d[1], 7, "what its importer wrote after the fault") == 0, "its memory");
+	for (int k = 0; k < 2; k++) {
+		CK(cuEventRecord(e[k], NULL));
+		CK(cuEventSynchronize(e[k]));
+		CK(cuEventDestroy(e[k]));
+	}
+	CK(cuMemFree(d[1]));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+static int ipc_import(const char *gate)
+{
+	CUipcMemHandle h[2];
+	CUipcEventHandle eh[2];
+	CUdeviceptr p[2];
+	CUevent e[2];
+	FILE *f;
+
+	CHECK((f = fopen(ipc_file("ipc"), "r")) && fread(h, sizeof(h), 1, f) == 1 && fread(eh, sizeof(eh), 1, f) == 1,
+	      "no handles");
+	fclose(f);
+	CK(cuIpcOpenMemHandle(&p[0], h[0], CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS));
+	CK(cuIpcOpenEventHandle(&e[0], eh[0]));
+	CHECK(words_are(p[0], 3, "the memory it opened") == 0, "its import");
+	CHECK((f = fopen(ipc_file("opened"), "w")) && fclose(f) == 0, "saying so");
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	CHECK(words_are(p[0], 3, "the memory it opened, which its exporter freed, after the fault") == 0,
+	      "its import");
+	CK(cuIpcOpenMemHandle(&p[1], h[1], CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS)); /* the server before's handle */
+	CHECK(words_are(p[1], 4, "the memory it opened after the fault") == 0, "its import");
+	CK(cuIpcOpenEventHandle(&e[1], eh[1])); /* the server before's handle */
+	CHECK(fill_words(p[1], 7) == 0, "writing");
+	for (int k = 0; k < 2; k++) {
+		CK(cuEventRecord(e[k], NULL));
+		CK(cuEventSynchronize(e[k]));
+		CK(cuEventDestroy(e[k]));
+	}
+	CK(cuCtxSynchronize());
+	CK(cuIpcCloseMemHandle(p[0]));
+	CK(cuIpcCloseMemHandle(p[1]));
+	CHECK((f = fopen(ipc_file("done"), "w")) && fclose(f) == 0, "saying so");
 	printf(PROBE ": PASS\n");
 	return 0;
 }
@@ -577,6 +693,10 @@ int main(int argc, char **argv)
 		return hostfn(argv[2]);
 	if (argc > 2 && !strncmp(argv[1], "--data-", 7))
 		return data(argv[2], argv[1] + 7);
+	if (argc > 2 && !strcmp(argv[1], "--ipc-export"))
+		return ipc_export(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--ipc-import"))
+		return ipc_import(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--busy"))
 		return busy(argv[2]);
 	printf(PROBE ": pid %d\n", (int)getpid());
