@@ -2,7 +2,8 @@
 # 13. A GPU fault in the shared context (issue 15), each kind of
 # tests/gpu/fault.cu (illegal address, trap, assert, misaligned): beside an
 # idle neighbour holding 64 MiB of data, stream-ordered memory and a captured
-# graph (checked and launched again after), through openmps and under NVIDIA
+# graph (checked and launched again after), and module variables set from
+# the host (cudaMemcpyToSymbol), through openmps and under NVIDIA
 # MPS. Per kind: what the culprit's synchronize returned, whether the
 # openmps server saw the fault and said so, what the neighbour saw, and
 # how long from the culprit's end until a new client's kernel had run
@@ -82,9 +83,10 @@ ms() { date +%s%3N; }
 			fi
 		done
 	done
-	# A PyTorch program, and a graph of cuBLAS kernels, as the idle neighbour
-	# (openmps only): is it kept, or why not?
-	for who in torch graph; do
+	# A PyTorch program, a graph of cuBLAS kernels, and two programs sharing
+	# memory and events by CUDA IPC, as the idle neighbour (openmps only):
+	# is it kept, or why not?
+	for who in torch graph ipc; do
 		D=$K/$who
 		mkdir -p "$D"
 		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
@@ -92,15 +94,25 @@ ms() { date +%s%3N; }
 		run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
 		if [ $who = torch ]; then
 			run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
+		elif [ $who = ipc ]; then
+			run timeout 120 "$K/fault" ipc-export "$D/go" >"$D/exporter.out" 2>&1 &
+			ex=$!
+			for i in $(seq 300); do grep -q filled "$D/exporter.out" 2>/dev/null && break; sleep 0.1; done
+			run timeout 120 "$K/fault" ipc-import "$D/go" >"$D/neighbour.out" 2>&1 &
 		else
 			run timeout 120 "$K/graph_neighbour" "$D/go" >"$D/neighbour.out" 2>&1 &
 		fi
 		nb=$!
 		for i in $(seq 600); do grep -q filled "$D/neighbour.out" 2>/dev/null && break; sleep 0.1; done
+		[ $who = ipc ] && for i in $(seq 100); do [ -e "$D/go.freed" ] && break; sleep 0.1; done
 		run timeout 30 "$K/fault" illegal >/dev/null 2>&1
 		sleep 1
 		touch "$D/go"
 		wait $nb
+		if [ $who = ipc ]; then
+			wait $ex
+			echo "fault openmps ipc exporter: $(tail -1 "$D/exporter.out")"
+		fi
 		echo "fault openmps $who neighbour: $(tail -1 "$D/neighbour.out")"
 		grep -E 'cannot be kept|kept:|made anew' "$D/log/server.log" | head -6
 		echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1

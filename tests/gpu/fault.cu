@@ -10,6 +10,15 @@
 //                          and __constant__ and __device__ variables it set
 //                          from the host (cudaMemcpyToSymbol) and gave a
 //                          kernel the address of: the same after the fault
+//   fault ipc-export FILE, fault ipc-import FILE
+//                          two neighbours sharing memory and events by CUDA
+//                          IPC (FILE.ipc): the importer opens the first of
+//                          each before the fault (FILE.opened), the exporter
+//                          frees that allocation (FILE.freed); once FILE
+//                          exists the importer checks it, opens the second
+//                          of each (a handle of the server before), fills the
+//                          second allocation (FILE.done), and the exporter
+//                          checks that
 // A culprit launches, then synchronizes and prints what that returned:
 // "fault MODE: synchronize = NAME". A neighbour prints "fault neighbour:
 // PASS" or what it found.
@@ -17,6 +26,7 @@
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <string.h>
+#include <string>
 #include <unistd.h>
 
 __global__ void illegal(float *p) { p[threadIdx.x] = 1.0f; }
@@ -123,6 +133,125 @@ static int neighbour(const char *gate)
 	return e != cudaSuccess;
 }
 
+static std::string beside(const char *gate, const char *ext) { return std::string(gate) + "." + ext; }
+
+static void wait_file(const std::string &path)
+{
+	for (int i = 0; i < 6000 && access(path.c_str(), F_OK) < 0; i++)
+		usleep(10000);
+}
+
+static void touch(const std::string &path)
+{
+	FILE *f = fopen(path.c_str(), "w");
+
+	if (f)
+		fclose(f);
+}
+
+// Whether the device memory p holds fill's n words with k.
+static bool holds(const unsigned *p, size_t n, unsigned k, unsigned *h, const char *what)
+{
+	cudaError_t e = cudaMemcpy(h, p, n * 4, cudaMemcpyDeviceToHost);
+
+	if (e != cudaSuccess) {
+		printf("fault neighbour: %s: %s\n", what, cudaGetErrorName(e));
+		return false;
+	}
+	return filled(h, n, k, what);
+}
+
+struct ipc_handles {
+	cudaIpcMemHandle_t mem[2];
+	cudaIpcEventHandle_t ev[2];
+};
+
+static int ipc_export(const char *gate)
+{
+	const size_t n = 1 << 18;
+	unsigned *d[2], *h = new unsigned[n];
+	cudaEvent_t ev[2];
+	ipc_handles ih;
+	cudaError_t e = cudaSuccess;
+	FILE *f;
+
+	for (int k = 0; k < 2 && e == cudaSuccess; k++) {
+		if ((e = cudaMalloc(&d[k], n * 4)))
+			break;
+		fill<<<64, 256>>>(d[k], n, 3 + k);
+		if ((e = cudaDeviceSynchronize()) || (e = cudaIpcGetMemHandle(&ih.mem[k], d[k])) ||
+		    (e = cudaEventCreateWithFlags(&ev[k], cudaEventInterprocess | cudaEventDisableTiming)))
+			break;
+		e = cudaIpcGetEventHandle(&ih.ev[k], ev[k]);
+	}
+	if (e != cudaSuccess || !(f = fopen(beside(gate, "tmp").c_str(), "w")) || fwrite(&ih, sizeof(ih), 1, f) != 1 ||
+	    fclose(f) || rename(beside(gate, "tmp").c_str(), beside(gate, "ipc").c_str())) {
+		printf("fault neighbour: giving out its handles: %s\n", cudaGetErrorName(e));
+		return 1;
+	}
+	printf("fault neighbour: filled, its handles given out\n");
+	fflush(stdout);
+	wait_file(beside(gate, "opened"));
+	e = cudaFree(d[0]); // the importer's now, until it closes it
+	touch(beside(gate, "freed"));
+	wait_file(gate);
+	wait_file(beside(gate, "done"));
+	if (e == cudaSuccess && !holds(d[1], n, 7, h, "what its importer wrote after the fault"))
+		return 1;
+	for (int k = 0; k < 2 && e == cudaSuccess; k++)
+		if ((e = cudaEventRecord(ev[k])) == cudaSuccess)
+			e = cudaEventSynchronize(ev[k]);
+	printf("fault neighbour: %s\n", e == cudaSuccess ? "PASS" : cudaGetErrorName(e));
+	return e != cudaSuccess;
+}
+
+static int ipc_import(const char *gate)
+{
+	const size_t n = 1 << 18;
+	unsigned *p[2], *h = new unsigned[n];
+	cudaEvent_t ev[2];
+	ipc_handles ih;
+	cudaError_t e;
+	FILE *f;
+
+	wait_file(beside(gate, "ipc"));
+	if (!(f = fopen(beside(gate, "ipc").c_str(), "r")) || fread(&ih, sizeof(ih), 1, f) != 1) {
+		printf("fault neighbour: no handles\n");
+		return 1;
+	}
+	fclose(f);
+	if ((e = cudaIpcOpenMemHandle((void **)&p[0], ih.mem[0], cudaIpcMemLazyEnablePeerAccess)) ||
+	    (e = cudaIpcOpenEventHandle(&ev[0], ih.ev[0]))) {
+		printf("fault neighbour: opening: %s\n", cudaGetErrorName(e));
+		return 1;
+	}
+	if (!holds(p[0], n, 3, h, "the memory it opened"))
+		return 1;
+	touch(beside(gate, "opened"));
+	printf("fault neighbour: filled, its handles opened\n");
+	fflush(stdout);
+	wait_file(gate);
+	if (!holds(p[0], n, 3, h, "the memory it opened, which its exporter freed, after the fault"))
+		return 1;
+	if ((e = cudaIpcOpenMemHandle((void **)&p[1], ih.mem[1], cudaIpcMemLazyEnablePeerAccess)) ||
+	    (e = cudaIpcOpenEventHandle(&ev[1], ih.ev[1]))) {
+		printf("fault neighbour: opening after the fault: %s\n", cudaGetErrorName(e));
+		return 1;
+	}
+	if (!holds(p[1], n, 4, h, "the memory it opened after the fault"))
+		return 1;
+	fill<<<64, 256>>>(p[1], n, 7);
+	e = cudaDeviceSynchronize();
+	for (int k = 0; k < 2 && e == cudaSuccess; k++)
+		if ((e = cudaEventRecord(ev[k])) == cudaSuccess)
+			e = cudaEventSynchronize(ev[k]);
+	if (e == cudaSuccess && (e = cudaIpcCloseMemHandle(p[0])) == cudaSuccess)
+		e = cudaIpcCloseMemHandle(p[1]);
+	touch(beside(gate, "done"));
+	printf("fault neighbour: %s\n", e == cudaSuccess ? "PASS" : cudaGetErrorName(e));
+	return e != cudaSuccess;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -131,6 +260,10 @@ int main(int argc, char **argv)
 
 	if (!strcmp(m, "neighbour") && argc > 2)
 		return neighbour(argv[2]);
+	if (!strcmp(m, "ipc-export") && argc > 2)
+		return ipc_export(argv[2]);
+	if (!strcmp(m, "ipc-import") && argc > 2)
+		return ipc_import(argv[2]);
 	cudaMalloc(&buf, 64);
 	cudaMalloc(&out, 8);
 	if (!strcmp(m, "illegal"))
@@ -142,7 +275,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(m, "misaligned"))
 		misaligned<<<1, 1>>>(buf, out);
 	else {
-		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE\n");
+		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE|ipc-export FILE|ipc-import FILE\n");
 		return 2;
 	}
 	printf("fault %s: synchronize = %s\n", m, cudaGetErrorName(cudaDeviceSynchronize()));
