@@ -72,7 +72,7 @@ void srv_ipc_get(struct srv_client *c, const struct omps_call_ptr *m)
 	CUresult r = a ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 
 	memset(&rep, 0, sizeof(rep));
-	if (r == CUDA_SUCCESS && (a->module || a->import || a->vmm)) { /* as the driver: its cuMemAlloc's only */
+	if (r == CUDA_SUCCESS && (a->module || a->import || a->vmm || a->graph)) { /* as the driver: its cuMemAlloc's only */
 		srv_refused(c, "an IPC handle for memory it did not allocate (0x%llx)", (unsigned long long)m->ptr);
 		r = CUDA_ERROR_INVALID_VALUE;
 	}

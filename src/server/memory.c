@@ -242,6 +242,10 @@ static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 	CUstream s;
 	CUresult r;
 
+	if (a->graph == 1 && after_its_work(c, a->dev, &s) == CUDA_SUCCESS)
+		c->srv->drv->mem_free_async(a->ptr, s); /* an error if its graph has not made it: nothing to free */
+	if (a->graph)
+		return CUDA_SUCCESS;
 	if (a->import) { /* another client's memory: closed, never freed here */
 		srv_ipc_unimport(c, a);
 		return CUDA_SUCCESS;
@@ -255,6 +259,45 @@ static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 	r = c->srv->drv->stream_synchronize(s); /* the importers' now: its writes done before they may free it */
 	account(c, a->dev, a->bytes, 0);
 	return r;
+}
+
+/* A graph's allocation (*pp) freed outside a graph: back to the graphs'
+ * pool at once. While the client holds graphs, one may make it again at
+ * its next launch, at the same address, so the client's record of it
+ * stays. Not zeroed: a memset would fault if no graph made it since (the
+ * driver answers that free with an error, as natively). */
+static CUresult free_graph_alloc(struct srv_client *c, struct srv_alloc **pp, CUstream s)
+{
+	struct srv_alloc *a = *pp;
+	CUresult r = c->srv->drv->mem_free_async(a->ptr, s);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	a->graph = 3;
+	if (srv_graph_live(c))
+		return r;
+	*pp = a->next;
+	account(c, a->dev, a->bytes, 0);
+	free(a);
+	return r;
+}
+
+/* A graph's allocation freed in a capture: a free node, after a memset
+ * node that zeroes it (the graphs' pool gives its memory to any client's
+ * graph next). The graph allocates and frees it at each launch from now
+ * on; the client's address for it is no allocation of its any more. */
+static CUresult free_in_graph(struct srv_client *c, struct srv_alloc *a, CUstream s)
+{
+	CUresult r = c->srv->drv->memset_d8_async(a->ptr, 0, a->bytes, s);
+
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->mem_free_async(a->ptr, s);
+	if (r != CUDA_SUCCESS)
+		return r;
+	a->graph = 2;
+	a->retired = 1; /* for its graphs' nodes only (graphdesc.c) */
+	account(c, a->dev, a->bytes, 0);
+	return CUDA_SUCCESS;
 }
 
 CUresult srv_memory_give_back_orphan(struct srv_client *c, int dev, CUdeviceptr ptr, uint64_t bytes)
@@ -289,14 +332,17 @@ void srv_memory_free_retired(struct srv_client *c)
 	unsigned n = 0;
 
 	while ((a = *pp)) {
-		if (a->retired) {
-			srv_deferred(c, free_one(c, a));
-			*pp = a->next;
-			free(a);
-			n++;
-		} else {
+		if (!a->retired && a->graph != 3) {
 			pp = &a->next;
+			continue;
 		}
+		if (a->graph == 3) /* freed, and no graph left to make it again */
+			account(c, a->dev, a->bytes, 0);
+		else
+			srv_deferred(c, free_one(c, a));
+		n += !a->graph;
+		*pp = a->next;
+		free(a);
 	}
 	if (n)
 		omps_log("Client process %d: %u allocations freed while it held graphs now freed", (int)c->pid, n);
@@ -305,6 +351,7 @@ void srv_memory_free_retired(struct srv_client *c)
 void srv_memory_free(struct srv_client *c, const struct omps_call_ptr *m)
 {
 	struct srv_alloc **pp, *a;
+	CUstream s;
 	CUresult r;
 
 	for (pp = &c->mem.allocs; (a = *pp); pp = &a->next)
@@ -318,6 +365,11 @@ void srv_memory_free(struct srv_client *c, const struct omps_call_ptr *m)
 		omps_log("Client process %d: cuMemFree of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
 		srv_reply_result(c, CUDA_ERROR_INVALID_VALUE);
+		return;
+	}
+	if (a->graph) {
+		r = after_its_work(c, a->dev, &s);
+		srv_reply_result(c, r == CUDA_SUCCESS ? free_graph_alloc(c, pp, s) : r);
 		return;
 	}
 	if (retire(c, a)) {
@@ -658,6 +710,7 @@ void srv_memory_alloc_async(struct srv_client *c, const struct omps_call_alloc *
 	CUdeviceptr ptr = 0;
 	CUstream s;
 	CUresult r = a ? srv_stream(c, m->reserved, m->dev, &s) : CUDA_ERROR_OUT_OF_MEMORY;
+	int graph;
 
 	if (r == CUDA_SUCCESS && !m->bytes)
 		r = CUDA_ERROR_INVALID_VALUE;
@@ -665,7 +718,10 @@ void srv_memory_alloc_async(struct srv_client *c, const struct omps_call_alloc *
 		r = srv_qos_mem_check(c, m->dev, m->bytes, "cuMemAllocAsync");
 	if (r == CUDA_SUCCESS)
 		r = alloc_ordered(c, m->dev, m->bytes, s, &ptr);
+	graph = r == CUDA_SUCCESS && srv_capturing(c, s); /* the driver made it an allocation node */
 	reply_alloc(c, m, a, r, ptr);
+	if (graph)
+		a->graph = 1;
 }
 
 void srv_memory_free_async(struct srv_client *c, const struct omps_call_free_async *m)
@@ -681,6 +737,10 @@ void srv_memory_free_async(struct srv_client *c, const struct omps_call_free_asy
 		omps_log("Client process %d: cuMemFreeAsync of 0x%llx, which it did not allocate", (int)c->pid,
 			 (unsigned long long)m->ptr);
 		r = CUDA_ERROR_INVALID_VALUE;
+	}
+	if (r == CUDA_SUCCESS && a->graph) {
+		srv_deferred(c, srv_capturing(c, s) ? free_in_graph(c, a, s) : free_graph_alloc(c, pp, s));
+		return;
 	}
 	if (r == CUDA_SUCCESS && !retire(c, a)) {
 		/* A plain allocation may be freed so too; one it gave an IPC handle

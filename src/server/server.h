@@ -28,6 +28,8 @@ struct srv_alloc {
 	char *name;	 /* a global's name in its module */
 	CUdeviceptr at;	 /* a global: where it is now; ptr, as the client was told, unless a fault moved it */
 	int retired;	 /* freed by the client while it held graphs (memory.c) */
+	int graph;	 /* allocated in a capture: 1, its graph's allocation node's; 2, freed in a capture
+			    too: its graphs allocate and free it at each launch, nothing else frees it */
 	int vmm;		       /* a mapping of its physical memory: vmm.c unmaps it */
 	struct srv_ipc_export *export; /* its CUDA IPC handle, once it gave one out (ipc.c) */
 	struct srv_ipc_export *import; /* another client's memory it opened, */

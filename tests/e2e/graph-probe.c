@@ -8,7 +8,10 @@
  *     status and id along the way; the NULL stream cannot be captured; a
  *     synchronize inside a capture invalidates it.
  *     A second capture of pageable copies around a kernel: each launch reads
- *     and writes the program's pageable memory as it is then.
+ *     and writes the program's pageable memory as it is then. A third of
+ *     stream-ordered memory allocated and freed in it (graph memory nodes):
+ *     each launch allocates, works in and frees it; and one allocated in it
+ *     and freed after each launch, outside the graph.
  *   omps-graph-probe --refused
  *     through openmps only: a stream callback in a capture spoils it (as
  *     natively).
@@ -276,6 +279,50 @@ int main(int argc, char **argv)
 	CK(cuGraphExecDestroy(e2));
 	e2 = NULL;
 	printf("pageable copies in a capture: read and written at each launch\n");
+
+	/* Graph memory: t allocated and freed in the capture, at each launch. */
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(cuMemAllocAsync(&d, bytes, s));
+	CK(cuMemsetD32Async(d, 3, n, s));
+	CK(twice(f, d, n, s));
+	CK(cuMemcpyDtoDAsync(c, d, bytes, s));
+	CK(cuMemFreeAsync(d, s));
+	CK(cuStreamEndCapture(s, &g));
+	d = 0;
+	CK(cuGraphInstantiate(&e2, g, 0));
+	for (k = 1; k <= 3; k++) {
+		CK(cuMemsetD32(c, 0, n));
+		CK(cuGraphLaunch(e2, s));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(host, c, bytes));
+		CHECK(host[0] == 6 && host[n - 1] == 6, "launch %u of the graph with memory of its own: c[0] = %u", k,
+		      host[0]);
+	}
+	CK(cuGraphExecDestroy(e2));
+	e2 = NULL;
+	CK(cuGraphDestroy(g));
+	g = NULL;
+	/* Allocated in the capture, not freed there: the program's after each
+	 * launch, until it frees it. */
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(cuMemAllocAsync(&d, bytes, s));
+	CK(cuMemsetD32Async(d, 5, n, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&e2, g, 0));
+	for (k = 1; k <= 2; k++) {
+		CK(cuGraphLaunch(e2, s));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(host, d, bytes));
+		CHECK(host[0] == 5 && host[n - 1] == 5, "launch %u: the graph's allocation holds %u", k, host[0]);
+		CK(cuMemFreeAsync(d, s));
+	}
+	CK(cuStreamSynchronize(s));
+	d = 0;
+	CK(cuGraphExecDestroy(e2));
+	e2 = NULL;
+	CK(cuGraphDestroy(g));
+	g = NULL;
+	printf("graph memory: allocated and freed at each launch, in the graph or after it\n");
 
 	EXPECT(cuStreamBeginCapture(NULL, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
 	printf("the NULL stream cannot be captured\n");

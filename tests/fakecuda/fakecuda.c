@@ -391,6 +391,9 @@ enum fake_node_kind {
 	NODE_EVENT_WAIT,
 	NODE_CHILD,
 	NODE_COND,
+	/* graph memory (cuMemAllocAsync, cuMemFreeAsync in a capture): data, the allocation */
+	NODE_MEM_ALLOC,
+	NODE_MEM_FREE,
 };
 #define FAKE_COND_BODIES 16
 struct fake_cond {
@@ -424,6 +427,88 @@ struct fake_node {
 	size_t args_size;
 	int prio, prio_set; /* its CU_LAUNCH_ATTRIBUTE_PRIORITY, captured or set */
 };
+
+/* A graph's allocation: its address is the graph's for good (the copies'
+ * too: an executable graph's), its memory live from its allocation node's
+ * run to its free (a free node, or cuMemFreeAsync). */
+struct fake_galloc {
+	struct fake_galloc *next;
+	void *p;
+	size_t bytes;
+	unsigned refs; /* allocation nodes naming it, in graphs and their copies */
+	int live;
+};
+static struct fake_galloc *gallocs;
+static pthread_mutex_t galloc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct fake_galloc *galloc_new(size_t bytes)
+{
+	struct fake_galloc *a = calloc(1, sizeof(*a));
+
+	if (!a || !(a->p = calloc(1, bytes ? bytes : 1))) {
+		free(a);
+		return NULL;
+	}
+	a->bytes = bytes;
+	a->refs = 1;
+	pthread_mutex_lock(&galloc_lock);
+	a->next = gallocs;
+	gallocs = a;
+	pthread_mutex_unlock(&galloc_lock);
+	return a;
+}
+
+static struct fake_galloc *galloc_at(const void *p)
+{
+	struct fake_galloc *a;
+
+	pthread_mutex_lock(&galloc_lock);
+	for (a = gallocs; a && a->p != p; a = a->next)
+		;
+	pthread_mutex_unlock(&galloc_lock);
+	return a;
+}
+
+static void live_add_range(uintptr_t base, size_t bytes);
+static void live_remove_range(uintptr_t base);
+
+static void galloc_put(struct fake_galloc *a)
+{
+	struct fake_galloc **pp;
+
+	pthread_mutex_lock(&galloc_lock);
+	if (--a->refs) {
+		pthread_mutex_unlock(&galloc_lock);
+		return;
+	}
+	for (pp = &gallocs; *pp != a; pp = &(*pp)->next)
+		;
+	*pp = a->next;
+	pthread_mutex_unlock(&galloc_lock);
+	if (a->live)
+		live_remove_range((uintptr_t)a->p);
+	free(a->p);
+	free(a);
+}
+
+/* Its allocation node's run, or its free's: an allocation still live is
+ * launched again only after it was freed, as the driver asks. */
+static CUresult galloc_live(struct fake_galloc *a, int on)
+{
+	int was;
+
+	pthread_mutex_lock(&galloc_lock);
+	was = a->live;
+	a->live = on;
+	pthread_mutex_unlock(&galloc_lock);
+	if (was == on)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (on)
+		live_add_range((uintptr_t)a->p, a->bytes);
+	else
+		live_remove_range((uintptr_t)a->p);
+	return CUDA_SUCCESS;
+}
 
 static int capturing(CUstream s);
 static CUresult spoil(CUstream s);
@@ -625,7 +710,10 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *dptr, size_t bytes)
 CUresult CUDAAPI cuMemFree(CUdeviceptr dptr)
 {
 	size_t *p = (size_t *)(uintptr_t)dptr - 2;
+	struct fake_galloc *a = dptr ? galloc_at((void *)(uintptr_t)dptr) : NULL;
 
+	if (a)
+		return galloc_live(a, 0);
 	if (!dptr)
 		return CUDA_SUCCESS;
 	atomic_fetch_sub(&mem_used, p[0]);
@@ -1651,13 +1739,21 @@ static size_t *reuse_block(size_t bytes)
 
 CUresult CUDAAPI cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream s)
 {
+	struct fake_galloc *a;
 	size_t *p;
 	CUresult r = CUDA_SUCCESS;
 
-	if (capturing(s))
-		return spoil(s);
 	if (!pool || !dptr)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (capturing(s)) { /* an allocation node: the graph's memory */
+		if (!(a = galloc_new(bytes)))
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		*dptr = (CUdeviceptr)(uintptr_t)a->p;
+		r = record(s, &(struct fake_node){.kind = NODE_MEM_ALLOC, .dst = a->p, .n = bytes, .data = a});
+		if (r != CUDA_SUCCESS)
+			galloc_put(a);
+		return r;
+	}
 	if ((p = reuse_block(bytes)))
 		*dptr = (CUdeviceptr)(uintptr_t)(p + 2);
 	else
@@ -1680,7 +1776,12 @@ CUresult CUDAAPI cuMemAllocAsync(CUdeviceptr *dptr, size_t bytes, CUstream s)
 CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
 {
 	size_t *p = (size_t *)(uintptr_t)dptr - 2;
+	struct fake_galloc *a = dptr ? galloc_at((void *)(uintptr_t)dptr) : NULL;
 
+	if (a && capturing(s)) /* a free node */
+		return record(s, &(struct fake_node){.kind = NODE_MEM_FREE, .dst = a->p, .data = a});
+	if (a)
+		return galloc_live(a, 0);
 	if (capturing(s))
 		return spoil(s);
 	if (!dptr || p[1] != POOL_BLOCK)
@@ -2499,6 +2600,10 @@ static CUresult run_node(const struct fake_node *n)
 		return run_graph(n->child);
 	case NODE_COND:
 		return run_cond(n);
+	case NODE_MEM_ALLOC:
+		return galloc_live(n->data, 1);
+	case NODE_MEM_FREE:
+		return galloc_live(n->data, 0);
 	}
 	return CUDA_ERROR_INVALID_VALUE;
 }
@@ -2568,6 +2673,8 @@ static void graph_free(struct fake_graph *g)
 		graph_free(g->nodes[i].child);
 		for (j = 0; j < g->nodes[i].nbodies; j++)
 			graph_free(g->nodes[i].bodies[j]);
+		if (g->nodes[i].kind == NODE_MEM_ALLOC)
+			galloc_put(g->nodes[i].data);
 	}
 	for (i = 0; i < g->nrefs; i++)
 		free(g->refs[i]);
@@ -2582,6 +2689,11 @@ static int node_copy(struct fake_node *n, int sorted)
 {
 	unsigned j;
 
+	if (n->kind == NODE_MEM_ALLOC) { /* the same allocation, the copy's too */
+		pthread_mutex_lock(&galloc_lock);
+		((struct fake_galloc *)n->data)->refs++;
+		pthread_mutex_unlock(&galloc_lock);
+	}
 	if (n->child && !(n->child = graph_copy(n->child, sorted)))
 		return -1;
 	for (j = 0; j < n->nbodies; j++) {
@@ -2734,6 +2846,24 @@ static CUresult node_from(const CUgraphNodeParams *p, struct fake_node *n)
 						 k->blockDimZ},
 			     k->sharedMemBytes);
 		return CUDA_SUCCESS;
+	case CU_GRAPH_NODE_TYPE_MEM_ALLOC: {
+		struct fake_galloc *a;
+
+		if (p->alloc.poolProps.location.type != CU_MEM_LOCATION_TYPE_DEVICE || !p->alloc.bytesize)
+			return CUDA_ERROR_INVALID_VALUE;
+		if (!(a = galloc_new(p->alloc.bytesize)))
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		*n = (struct fake_node){.kind = NODE_MEM_ALLOC, .dst = a->p, .n = p->alloc.bytesize, .data = a};
+		return CUDA_SUCCESS;
+	}
+	case CU_GRAPH_NODE_TYPE_MEM_FREE: {
+		struct fake_galloc *a = galloc_at((void *)(uintptr_t)p->free.dptr);
+
+		if (!a)
+			return CUDA_ERROR_INVALID_VALUE;
+		*n = (struct fake_node){.kind = NODE_MEM_FREE, .dst = a->p, .data = a};
+		return CUDA_SUCCESS;
+	}
 	case CU_GRAPH_NODE_TYPE_HOST:
 		if (!p->host.fn)
 			return CUDA_ERROR_INVALID_VALUE;
@@ -2834,6 +2964,8 @@ CUresult CUDAAPI cuGraphAddNode(CUgraphNode *out, CUgraph graph, const CUgraphNo
 		for (i = 0; i < n.nbodies; i++)
 			graph_free(n.bodies[i]);
 		graph_free(n.child);
+		if (n.kind == NODE_MEM_ALLOC && n.data)
+			galloc_put(n.data);
 		return r;
 	}
 	for (i = 0; i < ndeps; i++) {
@@ -2844,6 +2976,8 @@ CUresult CUDAAPI cuGraphAddNode(CUgraphNode *out, CUgraph graph, const CUgraphNo
 	g->refs[g->nrefs++] = ref;
 	if (p->type == CU_GRAPH_NODE_TYPE_CONDITIONAL) /* the bodies stay where the node is */
 		p->conditional.phGraph_out = (CUgraph *)g->nodes[g->n - 1].bodies;
+	if (p->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC) /* the graph's address for it */
+		p->alloc.dptr = (CUdeviceptr)(uintptr_t)g->nodes[g->n - 1].dst;
 	*out = (CUgraphNode)ref;
 	return CUDA_SUCCESS;
 }
@@ -2990,6 +3124,7 @@ CUresult CUDAAPI cuGraphNodeGetType(CUgraphNode node, CUgraphNodeType *type)
 		[NODE_EVENT_RECORD] = CU_GRAPH_NODE_TYPE_EVENT_RECORD, [NODE_EVENT_WAIT] = CU_GRAPH_NODE_TYPE_WAIT_EVENT,
 		[NODE_CHILD] = CU_GRAPH_NODE_TYPE_GRAPH,	   [NODE_COND] = CU_GRAPH_NODE_TYPE_CONDITIONAL,
 		[NODE_WRITE32] = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP, [NODE_WAIT32] = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP,
+		[NODE_MEM_ALLOC] = CU_GRAPH_NODE_TYPE_MEM_ALLOC,  [NODE_MEM_FREE] = CU_GRAPH_NODE_TYPE_MEM_FREE,
 	};
 	const struct fake_node *n = node_at(node);
 
@@ -3016,6 +3151,30 @@ CUresult CUDAAPI cuGraphKernelNodeGetParams(CUgraphNode node, CUDA_KERNEL_NODE_P
 	*k = (CUDA_KERNEL_NODE_PARAMS){.func = n->func, .gridDimX = n->grid[0], .gridDimY = n->grid[1],
 				       .gridDimZ = n->grid[2], .blockDimX = n->block[0], .blockDimY = n->block[1],
 				       .blockDimZ = n->block[2], .sharedMemBytes = n->smem, .extra = extra};
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphMemAllocNodeGetParams(CUgraphNode node, CUDA_MEM_ALLOC_NODE_PARAMS *p)
+{
+	const struct fake_node *n = node_at(node);
+
+	if (!n || !p || n->kind != NODE_MEM_ALLOC)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(p, 0, sizeof(*p));
+	p->poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+	p->poolProps.location = (CUmemLocation){CU_MEM_LOCATION_TYPE_DEVICE, 0};
+	p->bytesize = n->n;
+	p->dptr = (CUdeviceptr)(uintptr_t)n->dst;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphMemFreeNodeGetParams(CUgraphNode node, CUdeviceptr *dptr)
+{
+	const struct fake_node *n = node_at(node);
+
+	if (!n || !dptr || n->kind != NODE_MEM_FREE)
+		return CUDA_ERROR_INVALID_VALUE;
+	*dptr = (CUdeviceptr)(uintptr_t)n->dst;
 	return CUDA_SUCCESS;
 }
 
