@@ -431,6 +431,10 @@ enum omps_node_kind {
 	OMPS_NODE_CHILD,	/* object: the graph, copied into the node */
 	OMPS_NODE_CONDITIONAL,	/* cond_*: the reply names its body graphs */
 	OMPS_NODE_HOST,		/* object: the host function's graph slot (struct omps_hostfn_area) */
+	/* Graph memory, in what the server writes down of a captured graph only
+	 * (graphdesc.c); a client's record of these kinds is refused. */
+	OMPS_NODE_MEM_ALLOC, /* dst: the client's address for it; width: its bytes */
+	OMPS_NODE_MEM_FREE,  /* dst */
 };
 
 #define OMPS_MAX_NODE_DEPS   1024

@@ -111,6 +111,8 @@
 	OPT(graph_child_graph_node_get_graph, cuGraphChildGraphNodeGetGraph) \
 	OPT(graph_kernel_node_get_attribute, cuGraphKernelNodeGetAttribute) \
 	OPT(graph_kernel_node_set_attribute, cuGraphKernelNodeSetAttribute) \
+	OPT(graph_mem_alloc_node_get_params, cuGraphMemAllocNodeGetParams) \
+	OPT(graph_mem_free_node_get_params, cuGraphMemFreeNodeGetParams) \
 	OPT(stream_update_capture_dependencies, cuStreamUpdateCaptureDependencies) \
 	OPT(mem_get_allocation_granularity, cuMemGetAllocationGranularity) \
 	OPT(stream_write_value64, cuStreamWriteValue64) \

@@ -104,6 +104,30 @@ static CUresult memcpy_params(struct srv_client *c, const struct omps_call_graph
 	return r;
 }
 
+/* Graph memory, as a successor makes a captured graph again (graphdesc.c):
+ * a client's own records never name it. A free names the allocation where
+ * the graph made again put it. */
+static CUresult graph_memory(struct srv_client *c, const struct omps_call_graph_node *m, int dev,
+			     CUgraphNodeParams *p)
+{
+	uint64_t dst = m->dst;
+
+	if (m->kind == OMPS_NODE_MEM_FREE) {
+		if (!srv_memory_owns(c, &dst, 1))
+			return CUDA_ERROR_INVALID_VALUE;
+		p->type = CU_GRAPH_NODE_TYPE_MEM_FREE;
+		p->free.dptr = dst;
+		return CUDA_SUCCESS;
+	}
+	if (srv_memory_graph_alloc(c, m->dst, m->width) <= 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	p->type = CU_GRAPH_NODE_TYPE_MEM_ALLOC;
+	p->alloc.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+	p->alloc.poolProps.location = (CUmemLocation){CU_MEM_LOCATION_TYPE_DEVICE, dev};
+	p->alloc.bytesize = m->width;
+	return CUDA_SUCCESS;
+}
+
 CUresult srv_graphbuild_params(struct srv_client *c, const struct omps_call_graph_node *m, int dev,
 			       const unsigned char *args, size_t *args_size, void **extra, CUgraphNodeParams *p)
 {
@@ -116,6 +140,9 @@ CUresult srv_graphbuild_params(struct srv_client *c, const struct omps_call_grap
 	case OMPS_NODE_EMPTY:
 		p->type = CU_GRAPH_NODE_TYPE_EMPTY;
 		return CUDA_SUCCESS;
+	case OMPS_NODE_MEM_ALLOC:
+	case OMPS_NODE_MEM_FREE:
+		return c->graph.rebuilding ? graph_memory(c, m, dev, p) : CUDA_ERROR_NOT_SUPPORTED;
 	case OMPS_NODE_KERNEL:
 		f = srv_function_of(c, m->object);
 		if (!f)

@@ -340,6 +340,40 @@ static const char *walk_event(struct srv_client *c, CUgraphNode node, int record
 	return m->object ? NULL : "an event node of an event it has no handle for";
 }
 
+/* Graph memory: an allocation the graph frees too (the client's record of
+ * it is only for its graphs), on its device, for it alone. */
+static const char *walk_mem_alloc(struct srv_client *c, CUgraphNode node, struct omps_call_graph_node *m)
+{
+	CUDA_MEM_ALLOC_NODE_PARAMS p;
+	int mine;
+
+	memset(&p, 0, sizeof(p));
+	if (!c->srv->drv->graph_mem_alloc_node_get_params ||
+	    c->srv->drv->graph_mem_alloc_node_get_params(node, &p) != CUDA_SUCCESS)
+		return "a graph memory node's parameters could not be read";
+	if (p.poolProps.location.type != CU_MEM_LOCATION_TYPE_DEVICE || p.accessDescCount ||
+	    p.poolProps.allocType != CU_MEM_ALLOCATION_TYPE_PINNED)
+		return "it allocates graph memory of another kind than its device's";
+	m->kind = OMPS_NODE_MEM_ALLOC;
+	m->dst = srv_memory_known(c, p.dptr);
+	m->width = p.bytesize;
+	mine = srv_memory_graph_alloc(c, m->dst, m->width);
+	return mine > 0 ? NULL : mine < 0 ? "it allocates graph memory it does not free in the graph"
+					  : "it has a graph memory node of memory not its own";
+}
+
+static const char *walk_mem_free(struct srv_client *c, CUgraphNode node, struct omps_call_graph_node *m)
+{
+	CUdeviceptr d = 0;
+
+	if (!c->srv->drv->graph_mem_free_node_get_params ||
+	    c->srv->drv->graph_mem_free_node_get_params(node, &d) != CUDA_SUCCESS)
+		return "a graph memory node's parameters could not be read";
+	m->kind = OMPS_NODE_MEM_FREE;
+	m->dst = srv_memory_known(c, d);
+	return NULL;
+}
+
 static const char *kind_not_kept(CUgraphNodeType t)
 {
 	switch (t) {
@@ -349,9 +383,6 @@ static const char *kind_not_kept(CUgraphNodeType t)
 		return "it has a child graph node";
 	case CU_GRAPH_NODE_TYPE_CONDITIONAL:
 		return "it has a conditional node";
-	case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
-	case CU_GRAPH_NODE_TYPE_MEM_FREE:
-		return "it allocates or frees memory of its own (a graph memory node)";
 	case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP:
 		return "it has a stream memory operation node";
 	default:
@@ -399,6 +430,10 @@ static const char *walk_node(struct srv_client *c, CUgraphNode node, unsigned de
 		return walk_event(c, node, t == CU_GRAPH_NODE_TYPE_EVENT_RECORD, &nd->rec);
 	case CU_GRAPH_NODE_TYPE_GRAPH:
 		return walk_child(c, node, depth, nd);
+	case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+		return walk_mem_alloc(c, node, &nd->rec);
+	case CU_GRAPH_NODE_TYPE_MEM_FREE:
+		return walk_mem_free(c, node, &nd->rec);
 	default:
 		return kind_not_kept(t);
 	}
@@ -814,6 +849,9 @@ static CUresult build_node(struct srv_client *c, struct srv_graph_node_desc *nd,
 		r = srv_graphbuild_params(c, &nd->rec, dev, nd->args, &args_size, extra, &p);
 		if (r == CUDA_SUCCESS)
 			r = drv->graph_add_node(&nd->node, g, NULL, NULL, 0, &p);
+		if (r == CUDA_SUCCESS && nd->rec.kind == OMPS_NODE_MEM_ALLOC &&
+		    srv_memory_graph_placed(c, nd->rec.dst, p.alloc.dptr) < 0)
+			r = CUDA_ERROR_INVALID_VALUE; /* two of its graphs made again hold it */
 		if (nd->rec.kind == OMPS_NODE_HOST && p.type == CU_GRAPH_NODE_TYPE_GRAPH && p.graph.graph)
 			drv->graph_destroy(p.graph.graph); /* the node holds a copy */
 		for (uint32_t i = 0; i < nd->nattrs && r == CUDA_SUCCESS; i++)
@@ -840,8 +878,13 @@ static CUresult build(struct srv_client *c, struct srv_graph_desc *d, int dev, C
 	uint32_t i;
 	CUresult r = walkable(drv) ? drv->graph_create(&g, 0) : CUDA_ERROR_NOT_SUPPORTED;
 
+	/* Its graph memory first: the other nodes name it where it is now. */
 	for (i = 0; i < d->n && r == CUDA_SUCCESS; i++)
-		r = build_node(c, &d->nodes[i], dev, g);
+		if (d->nodes[i].rec.kind == OMPS_NODE_MEM_ALLOC)
+			r = build_node(c, &d->nodes[i], dev, g);
+	for (i = 0; i < d->n && r == CUDA_SUCCESS; i++)
+		if (d->nodes[i].rec.kind != OMPS_NODE_MEM_ALLOC)
+			r = build_node(c, &d->nodes[i], dev, g);
 	if (r == CUDA_SUCCESS && d->nedges) {
 		from = calloc(d->nedges, sizeof(*from));
 		to = calloc(d->nedges, sizeof(*to));

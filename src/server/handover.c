@@ -169,7 +169,10 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		if ((why = module_unkeepable(c, i, buf, len)))
 			return why;
 	for (a = c->mem.allocs; a; a = a->next)
-		if (!a->module && (a->vmm || !srv_arena_holds(c->srv, a->dev, a->ptr)))
+		if (a->graph == 1 || a->graph == 3)
+			return "it holds memory a graph allocated and does not free in the graph";
+	for (a = c->mem.allocs; a; a = a->next)
+		if (!a->module && !a->graph && (a->vmm || !srv_arena_holds(c->srv, a->dev, a->ptr)))
 			return "it holds memory outside the server's chunks (the driver's pool: a graph's)";
 	return NULL;
 }
@@ -390,6 +393,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 		PUT(p, al->bytes);
 		PUT(p, al->dev);
 		PUT(p, al->retired);
+		PUT(p, al->graph);
 		srv_ipc_save(al, p);
 	}
 	PUT(p, c->mod.launches);
@@ -735,9 +739,10 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		GET(u, a->bytes);
 		GET(u, a->dev);
 		GET(u, a->retired); /* freed while it held graphs, which may name it */
+		GET(u, a->graph);   /* freed in its graphs: they make it again (graphdesc.c), not the arena */
 		srv_ipc_read(u, &ipc);
 		if (!u->failed && !why && a->dev >= 0 && a->dev < (int)s->devices.ndevices)
-			claim = srv_ipc_link(c, a, &ipc); /* one claim for an export and its imports */
+			claim = a->graph == 2 ? 0 : srv_ipc_link(c, a, &ipc); /* one claim for an export and its imports */
 		if (claim < 0 || (claim && srv_arena_claim(s, a->dev, a->ptr, a->bytes) < 0)) {
 			why = why ? why : "its memory is not where it was";
 			if (claim > 0)
@@ -747,7 +752,7 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		}
 		a->next = c->mem.allocs;
 		c->mem.allocs = a;
-		if (!a->import) /* the exporter's */
+		if (!a->import && !a->graph) /* the exporter's; graph memory counts only while live */
 			srv_memory_account(c, a->dev, a->bytes, 1);
 	}
 	GET(u, c->mod.launches);

@@ -71,10 +71,10 @@ static int usable(struct srv_client *c, uint64_t *ptr, uint64_t bytes)
 	struct srv_alloc *a = find(c, *ptr, bytes);
 	uint64_t d;
 
-	if (a && a->module) {
+	if (a && a->module)
 		srv_moddata_touched(c, a->module);
+	if (a && a->at)
 		*ptr = a->at + (*ptr - a->ptr);
-	}
 	if (a)
 		return 1;
 	d = bytes ? srv_host_device_ptr(c, *ptr, bytes) : 0; /* 0: not host memory it shares */
@@ -340,6 +340,7 @@ void srv_memory_free_retired(struct srv_client *c)
 			account(c, a->dev, a->bytes, 0);
 		else
 			srv_deferred(c, free_one(c, a));
+		c->mem.moved -= a->at && a->at != a->ptr; /* a graph's, placed anew after a fault */
 		n += !a->graph;
 		*pp = a->next;
 		free(a);
@@ -901,6 +902,30 @@ CUdeviceptr srv_memory_add_global(struct srv_client *c, uint32_t module, int dev
 	return a ? a->ptr : 0;
 }
 
+int srv_memory_graph_placed(struct srv_client *c, CUdeviceptr ptr, CUdeviceptr at)
+{
+	struct srv_alloc *a;
+
+	for (a = c->mem.allocs; a && !(a->graph == 2 && a->ptr == ptr); a = a->next)
+		;
+	if (!a || (a->at && a->at != at))
+		return -1;
+	if (!a->at)
+		c->mem.moved += at != ptr;
+	a->at = at;
+	return 0;
+}
+
+int srv_memory_graph_alloc(struct srv_client *c, CUdeviceptr ptr, uint64_t bytes)
+{
+	struct srv_alloc *a;
+
+	for (a = c->mem.allocs; a; a = a->next)
+		if (a->graph && a->ptr == ptr)
+			return a->graph == 2 && a->bytes == bytes ? 1 : -1;
+	return 0;
+}
+
 int srv_memory_moved_global(struct srv_client *c, uint32_t module, int dev, const char *name, CUdeviceptr ptr,
 			    CUdeviceptr at, uint64_t bytes)
 {
@@ -916,7 +941,7 @@ static uint64_t moved_word(struct srv_client *c, uint64_t w, int to_client)
 	for (a = c->mem.allocs; a; a = a->next) {
 		uint64_t from = to_client ? a->at : a->ptr, to = to_client ? a->ptr : a->at;
 
-		if (a->module && a->at != a->ptr && w >= from && w - from < a->bytes)
+		if (a->at && a->at != a->ptr && w >= from && w - from < a->bytes)
 			return to + (w - from);
 	}
 	return w;

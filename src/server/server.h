@@ -876,6 +876,13 @@ CUdeviceptr srv_memory_add_global(struct srv_client *c, uint32_t module, int dev
 int srv_memory_moved_global(struct srv_client *c, uint32_t module, int dev, const char *name, CUdeviceptr ptr,
 			    CUdeviceptr at, uint64_t bytes);
 void srv_memory_forget_module(struct srv_client *c, uint32_t module);
+/* A graph's allocation the client knows at ptr, freed in its graph, made
+ * again by a successor's graph at at (graphdesc.c): -1 if it is not one,
+ * or a graph made again already placed it elsewhere. */
+int srv_memory_graph_placed(struct srv_client *c, CUdeviceptr ptr, CUdeviceptr at);
+/* Whether the client's graph allocation at ptr of bytes is one its graph
+ * frees (1), one it does not (-1), or none of its (0). */
+int srv_memory_graph_alloc(struct srv_client *c, CUdeviceptr ptr, uint64_t bytes);
 /* Whether [*ptr, *ptr + bytes) is the client's device memory, or its
  * managed memory (a refusal is logged); *ptr becomes the address the
  * driver knows it by (another only within a global a fault moved). */

@@ -578,12 +578,12 @@ static int graph(const char *gate)
 	CUlaunchAttribute prio = {.id = CU_LAUNCH_ATTRIBUTE_PRIORITY, .value.priority = -3};
 	CUlaunchConfig cfg = {.gridDimX = 1, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 32, .blockDimY = 1,
 			      .blockDimZ = 1, .attrs = &prio, .numAttrs = 1};
-	CUdeviceptr d, e, t, pr;
+	CUdeviceptr d, e, t, pr, gm, o;
 	CUfunction prio_fn;
 	unsigned one = 1;
 	int plain = 0, before = 0, after = 0;
 	CUgraphNode node[4], more;
-	CUgraphExec x, y, z;
+	CUgraphExec x, y, z, w;
 	CUgraph g, b;
 	CUstream s;
 	CUevent ev;
@@ -614,6 +614,23 @@ static int graph(const char *gate)
 	CK(cuGraphDestroy(g)); /* the executable graph is made again from what it was made from */
 	CK(built_graph(e, h, ev, &b, node));
 	CK(cuGraphInstantiate(&y, b, 0));
+	/* A graph with memory of its own (allocation and free nodes): made
+	 * again after the fault, its kernel's argument naming it where it is. */
+	CK(cuMemAlloc(&o, WORDS * 4));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(cuMemAllocAsync(&gm, WORDS * 4, s));
+	CK(cuMemsetD32Async(gm, 9, WORDS, s));
+	CK(twice(gm, WORDS, s));
+	CK(cuMemcpyDtoDAsync(o, gm, WORDS * 4, s));
+	CK(cuMemFreeAsync(gm, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&w, g, 0));
+	CK(cuGraphDestroy(g));
+	CK(cuGraphLaunch(w, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(h, o, WORDS * 4));
+	if (all_are(h, 18, "its graph with memory of its own before the fault"))
+		return 1;
 	CK(cuMemAlloc(&t, 4096));
 	CK(cuMemFree(t)); /* retired while graphs live: kept so over the fault */
 	CK(cuGraphLaunch(x, s));
@@ -640,6 +657,12 @@ static int graph(const char *gate)
 	if (all_are(h, 12, "its built graph after the fault"))
 		return 1;
 	CHECK(host_calls == 2, "its graph's host function after the fault: %d calls in all", host_calls);
+	CK(cuMemsetD32(o, 0, WORDS));
+	CK(cuGraphLaunch(w, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(h, o, WORDS * 4));
+	if (all_are(h, 18, "its graph with memory of its own after the fault"))
+		return 1;
 	five.dst = e;
 	CK(cuGraphAddMemsetNode(&more, b, &node[2], 1, &five, ctx));
 	CK(cuGraphInstantiate(&z, b, 0));
@@ -650,6 +673,8 @@ static int graph(const char *gate)
 	CK(cuMemcpyDtoH(h, e, WORDS * 4));
 	if (all_are(h, 5, "... and its new node"))
 		return 1;
+	CK(cuGraphExecDestroy(w));
+	CK(cuMemFree(o));
 	CK(cuGraphExecDestroy(z));
 	CK(cuGraphExecDestroy(y));
 	CK(cuGraphExecDestroy(x));
