@@ -205,6 +205,19 @@ static int ipc_export(const char *gate)
 	return e != cudaSuccess;
 }
 
+// The k-th allocation and event of the exporter's handles opened.
+static bool open_pair(const ipc_handles &ih, int k, unsigned **p, cudaEvent_t *ev, const char *when)
+{
+	cudaError_t e;
+
+	if ((e = cudaIpcOpenMemHandle((void **)p, ih.mem[k], cudaIpcMemLazyEnablePeerAccess)) ||
+	    (e = cudaIpcOpenEventHandle(ev, ih.ev[k]))) {
+		printf("fault neighbour: opening %s: %s\n", when, cudaGetErrorName(e));
+		return false;
+	}
+	return true;
+}
+
 static int ipc_import(const char *gate)
 {
 	const size_t n = 1 << 18;
@@ -220,12 +233,7 @@ static int ipc_import(const char *gate)
 		return 1;
 	}
 	fclose(f);
-	if ((e = cudaIpcOpenMemHandle((void **)&p[0], ih.mem[0], cudaIpcMemLazyEnablePeerAccess)) ||
-	    (e = cudaIpcOpenEventHandle(&ev[0], ih.ev[0]))) {
-		printf("fault neighbour: opening: %s\n", cudaGetErrorName(e));
-		return 1;
-	}
-	if (!holds(p[0], n, 3, h, "the memory it opened"))
+	if (!open_pair(ih, 0, &p[0], &ev[0], "before the fault") || !holds(p[0], n, 3, h, "the memory it opened"))
 		return 1;
 	touch(beside(gate, "opened"));
 	printf("fault neighbour: filled, its handles opened\n");
@@ -233,12 +241,8 @@ static int ipc_import(const char *gate)
 	wait_file(gate);
 	if (!holds(p[0], n, 3, h, "the memory it opened, which its exporter freed, after the fault"))
 		return 1;
-	if ((e = cudaIpcOpenMemHandle((void **)&p[1], ih.mem[1], cudaIpcMemLazyEnablePeerAccess)) ||
-	    (e = cudaIpcOpenEventHandle(&ev[1], ih.ev[1]))) {
-		printf("fault neighbour: opening after the fault: %s\n", cudaGetErrorName(e));
-		return 1;
-	}
-	if (!holds(p[1], n, 4, h, "the memory it opened after the fault"))
+	if (!open_pair(ih, 1, &p[1], &ev[1], "after the fault") ||
+	    !holds(p[1], n, 4, h, "the memory it opened after the fault"))
 		return 1;
 	fill<<<64, 256>>>(p[1], n, 7);
 	e = cudaDeviceSynchronize();
