@@ -336,10 +336,12 @@ int srv_moddata_add(struct srv_client *c, struct srv_module *m, const char *name
 	d->nvars++;
 	d->stale = 1;
 	return 0;
-fail:
-	omps_log("Client process %d: the variable \"%.64s\" of its module %u cannot be copied (%u modules' variables "
-		 "are, or memory ran out); a GPU fault after it changed will cost it its context",
-		 (int)c->pid, name, (unsigned)(m - c->mod.modules) + 1, c->mod.copied);
+fail: /* said once: cudart asks for every variable of every module it loads */
+	if (!c->mod.copies_refused++)
+		omps_log("Client process %d: the variable \"%.64s\" of its module %u cannot be copied (%u modules' "
+			 "variables are, or memory ran out), nor any such after it; a GPU fault after one changed "
+			 "will cost it its context",
+			 (int)c->pid, name, (unsigned)(m - c->mod.modules) + 1, c->mod.copied);
 	srv_moddata_free(c, m);
 	return -1;
 }
