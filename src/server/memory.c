@@ -863,6 +863,24 @@ void srv_memory_stage_wait(struct srv_client *c, const struct omps_call_handle *
 	srv_reply_result(c, r);
 }
 
+/* a, at an address other than its client's now: counted, and within the
+ * span moved_word looks in (never narrowed: a word outside it is surely
+ * not in a moved allocation). */
+static void moved(struct srv_client *c, const struct srv_alloc *a)
+{
+	const uint64_t ends[2][2] = {{a->ptr, a->ptr + a->bytes}, {a->at, a->at + a->bytes}};
+
+	for (int k = 0; k < 2; k++) {
+		uint64_t *span = c->mem.span[k];
+
+		if (!c->mem.moved || ends[k][0] < span[0])
+			span[0] = ends[k][0];
+		if (!c->mem.moved || ends[k][1] > span[1])
+			span[1] = ends[k][1];
+	}
+	c->mem.moved++;
+}
+
 static struct srv_alloc *new_global(struct srv_client *c, uint32_t module, int dev, const char *name,
 				    CUdeviceptr ptr, CUdeviceptr at, uint64_t bytes)
 {
@@ -879,7 +897,8 @@ static struct srv_alloc *new_global(struct srv_client *c, uint32_t module, int d
 	a->module = module;
 	a->next = c->mem.allocs;
 	c->mem.allocs = a;
-	c->mem.moved += at != ptr;
+	if (at != ptr)
+		moved(c, a);
 	return a;
 }
 
@@ -910,9 +929,11 @@ int srv_memory_graph_placed(struct srv_client *c, CUdeviceptr ptr, CUdeviceptr a
 		;
 	if (!a || (a->at && a->at != at))
 		return -1;
-	if (!a->at)
-		c->mem.moved += at != ptr;
+	if (a->at == at)
+		return 0; /* placed so already */
 	a->at = at;
+	if (at != ptr)
+		moved(c, a);
 	return 0;
 }
 
@@ -936,8 +957,11 @@ int srv_memory_moved_global(struct srv_client *c, uint32_t module, int dev, cons
  * other way; the same outside the globals a fault moved. */
 static uint64_t moved_word(struct srv_client *c, uint64_t w, int to_client)
 {
+	const uint64_t *span = c->mem.span[to_client ? 1 : 0];
 	const struct srv_alloc *a;
 
+	if (w < span[0] || w >= span[1])
+		return w; /* nearly every word: a launch's arguments are looked at whole */
 	for (a = c->mem.allocs; a; a = a->next) {
 		uint64_t from = to_client ? a->at : a->ptr, to = to_client ? a->ptr : a->at;
 

@@ -231,6 +231,7 @@ struct srv_client {
 		CUstream quiet[OMPS_MAX_DEVICES]; /* where its memory is allocated and freed */
 		CUevent stage[OMPS_STAGE_SLOTS];  /* the end of each staging buffer's last copy */
 		unsigned moved;			  /* its globals a fault moved (at != ptr) */
+		uint64_t span[2][2];		  /* what they span, as it knows them and where they are */
 		unsigned char *args;		  /* a launch's arguments, moved globals' addresses changed */
 	} mem;
 	struct { /* array.c: CUDA arrays (handle = index + 1), texture and surface objects */
