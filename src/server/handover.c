@@ -163,8 +163,8 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		return "it made CUDA arrays or texture objects";
 	if (c->link.nlinks)
 		return "it used the JIT linker";
-	if (c->vmm.reserved || c->vmm.mapped || c->vmm.nphys)
-		return "it uses virtual memory management";
+	if ((why = srv_vmm_unkeepable(c)))
+		return why;
 	for (i = 0; i < c->mod.nmodules; i++)
 		if ((why = module_unkeepable(c, i, buf, len)))
 			return why;
@@ -172,7 +172,7 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		if (a->graph == 1 || a->graph == 3)
 			return "it holds memory a graph allocated and does not free in the graph";
 	for (a = c->mem.allocs; a; a = a->next)
-		if (!a->module && !a->graph && (a->vmm || !srv_arena_holds(c->srv, a->dev, a->ptr)))
+		if (!a->module && !a->graph && !a->vmm && !srv_arena_holds(c->srv, a->dev, a->ptr))
 			return "it holds memory outside the server's chunks (the driver's pool: a graph's)";
 	return NULL;
 }
@@ -394,6 +394,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 		PUT(p, al->dev);
 		PUT(p, al->retired);
 		PUT(p, al->graph);
+		PUT(p, al->vmm);
 		srv_ipc_save(al, p);
 	}
 	PUT(p, c->mod.launches);
@@ -433,6 +434,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 	PUT(p, c->hostfn.area); /* in its host memory, shared again at the same address */
 	PUT(p, c->hostfn.last);
 	PUT(p, c->hostfn.pending);
+	srv_vmm_save(c, p);
 	srv_graphdesc_save(c, p);
 }
 
@@ -740,9 +742,10 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		GET(u, a->dev);
 		GET(u, a->retired); /* freed while it held graphs, which may name it */
 		GET(u, a->graph);   /* freed in its graphs: they make it again (graphdesc.c), not the arena */
+		GET(u, a->vmm);	    /* a range of its virtual memory it opened: vmm.c opens it again */
 		srv_ipc_read(u, &ipc);
 		if (!u->failed && !why && a->dev >= 0 && a->dev < (int)s->devices.ndevices)
-			claim = a->graph == 2 ? 0 : srv_ipc_link(c, a, &ipc); /* one claim for an export and its imports */
+			claim = a->graph == 2 || a->vmm ? 0 : srv_ipc_link(c, a, &ipc); /* one claim for an export and its imports */
 		if (claim < 0 || (claim && srv_arena_claim(s, a->dev, a->ptr, a->bytes) < 0)) {
 			why = why ? why : "its memory is not where it was";
 			if (claim > 0)
@@ -752,7 +755,7 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		}
 		a->next = c->mem.allocs;
 		c->mem.allocs = a;
-		if (!a->import && !a->graph) /* the exporter's; graph memory counts only while live */
+		if (!a->import && !a->graph && !a->vmm) /* the exporter's; graph memory only while live; vmm's by its memory */
 			srv_memory_account(c, a->dev, a->bytes, 1);
 	}
 	GET(u, c->mod.launches);
@@ -817,6 +820,7 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 	GET(u, c->hostfn.pending);
 	if (!why && c->hostfn.area && !srv_host_device_ptr(c, c->hostfn.area, sizeof(struct omps_hostfn_area)))
 		why = "the memory its host functions use is not shared again";
+	why = srv_vmm_restore(c, u, why);
 	return srv_graphdesc_restore(c, u, why);
 }
 

@@ -704,6 +704,12 @@ const char *srv_ipc_events_restore(struct srv_client *c, struct srv_unpack *u, c
 
 /* vmm.c: everything it mapped unmapped (zeroed), created released, reserved freed. */
 void srv_vmm_release(struct srv_client *c);
+/* Across a fault (handover.c): why its virtual memory cannot be taken
+ * over, or NULL; written down (its physical memory as descriptors); read
+ * back and made again at the same addresses, after its allocation table. */
+const char *srv_vmm_unkeepable(const struct srv_client *c);
+void srv_vmm_save(const struct srv_client *c, struct srv_pack *p);
+const char *srv_vmm_restore(struct srv_client *c, struct srv_unpack *u, const char *why);
 
 /* array.c: its texture and surface objects, then its arrays, destroyed. */
 void srv_array_release(struct srv_client *c);

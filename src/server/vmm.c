@@ -7,7 +7,14 @@
  * they use cuMemAlloc's. A mapping is zeroed, after the client's work, before
  * it is unmapped: physical memory goes back to the driver, which may hand
  * the pages to another client of this context. Exporting a handle
- * (shareable handles) is not served. */
+ * (shareable handles) is not served.
+ *
+ * Across a GPU fault (handover.c): physical memory is made exportable and
+ * held open as a file descriptor, as the arena's chunks are, so it outlives
+ * the poisoned process; the successor reserves the client's ranges at the
+ * same addresses, imports its memory, maps and opens it again. */
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,12 +27,14 @@ struct srv_vmm_range {
 	uint64_t size;
 	uint32_t handle; /* a mapping's physical memory */
 	int dev;
+	uint64_t offset; /* a mapping's, in its physical memory */
 };
 
 struct srv_vmm_phys {
 	CUmemGenericAllocationHandle h; /* 0 once released */
 	uint64_t size;
 	int dev;
+	int fd; /* held open for a successor after a fault; -1: none */
 };
 
 static struct srv_vmm_range *within(struct srv_vmm_range *list, CUdeviceptr ptr, uint64_t size)
@@ -53,6 +62,28 @@ static CUmemAllocationProp device_prop(int dev)
 	p.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
 	p.location.id = dev;
 	return p;
+}
+
+/* Physical memory that a successor can take over: made exportable, and
+ * its descriptor held. Where the driver will not, as before: the client
+ * is not kept at a fault. */
+static CUresult create_kept(struct srv_client *c, int dev, uint64_t size, CUmemGenericAllocationHandle *h, int *fd)
+{
+	struct srv_driver *drv = c->srv->drv;
+	CUmemAllocationProp p = device_prop(dev);
+	CUresult r = CUDA_ERROR_NOT_SUPPORTED;
+
+	*fd = -1;
+	p.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+	if (drv->mem_export_to_shareable_handle && srv_handover_enabled())
+		r = drv->mem_create(h, size, &p, 0);
+	if (r != CUDA_SUCCESS) {
+		p.requestedHandleTypes = CU_MEM_HANDLE_TYPE_NONE;
+		return drv->mem_create(h, size, &p, 0);
+	}
+	if (drv->mem_export_to_shareable_handle(fd, *h, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0) != CUDA_SUCCESS)
+		*fd = -1;
+	return CUDA_SUCCESS;
 }
 
 static CUresult ready(struct srv_client *c, int dev, void *fn)
@@ -83,7 +114,7 @@ void srv_vmm_reserve(struct srv_client *c, const struct omps_call_vmm *m)
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->mem_address_reserve(&p, m->size, m->alignment, m->ptr, m->flags);
 	if (r == CUDA_SUCCESS) {
-		*v = (struct srv_vmm_range){c->vmm.reserved, p, m->size, 0, 0};
+		*v = (struct srv_vmm_range){c->vmm.reserved, p, m->size, 0, 0, 0};
 		c->vmm.reserved = v;
 		v = NULL;
 	}
@@ -117,10 +148,10 @@ void srv_vmm_addr_free(struct srv_client *c, const struct omps_call_vmm *m)
 
 void srv_vmm_create(struct srv_client *c, const struct omps_call_vmm *m)
 {
-	CUmemAllocationProp p = device_prop(m->dev);
 	struct omps_reply_handle rep = {{0}, 0, 0};
 	CUmemGenericAllocationHandle h = 0;
 	struct srv_vmm_phys *t;
+	int fd = -1;
 	CUresult r = ready(c, m->dev, (void *)c->srv->drv->mem_create);
 
 	if (r == CUDA_SUCCESS && (m->flags || !m->size))
@@ -128,15 +159,17 @@ void srv_vmm_create(struct srv_client *c, const struct omps_call_vmm *m)
 	if (r == CUDA_SUCCESS)
 		r = srv_qos_mem_check(c, m->dev, m->size, "cuMemCreate");
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->mem_create(&h, m->size, &p, 0);
+		r = create_kept(c, m->dev, m->size, &h, &fd);
 	if (r == CUDA_SUCCESS) {
 		t = realloc(c->vmm.phys, (c->vmm.nphys + 1) * sizeof(*t));
 		if (!t) {
 			c->srv->drv->mem_release(h);
+			if (fd >= 0)
+				close(fd);
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		} else {
 			c->vmm.phys = t;
-			t[c->vmm.nphys] = (struct srv_vmm_phys){h, m->size, m->dev};
+			t[c->vmm.nphys] = (struct srv_vmm_phys){h, m->size, m->dev, fd};
 			rep.handle = ++c->vmm.nphys;
 			srv_memory_account(c, m->dev, m->size, 1);
 		}
@@ -155,6 +188,9 @@ static CUresult release_phys(struct srv_client *c, struct srv_vmm_phys *p)
 	if (r == CUDA_SUCCESS) {
 		srv_memory_account(c, p->dev, p->size, 0);
 		p->h = 0;
+		if (p->fd >= 0)
+			close(p->fd);
+		p->fd = -1;
 	}
 	return r;
 }
@@ -181,7 +217,7 @@ void srv_vmm_map(struct srv_client *c, const struct omps_call_vmm *m)
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->mem_map(m->ptr, m->size, m->offset, p->h, 0);
 	if (r == CUDA_SUCCESS) {
-		*v = (struct srv_vmm_range){c->vmm.mapped, m->ptr, m->size, m->handle, p->dev};
+		*v = (struct srv_vmm_range){c->vmm.mapped, m->ptr, m->size, m->handle, p->dev, m->offset};
 		c->vmm.mapped = v;
 		v = NULL;
 	}
@@ -241,7 +277,7 @@ void srv_vmm_access(struct srv_client *c, const struct omps_call_vmm *m)
 		forget_access(c, m->ptr, m->size);
 		if (m->flags != CU_MEM_ACCESS_FLAGS_PROT_NONE) {
 			*a = (struct srv_alloc){.next = c->mem.allocs, .ptr = m->ptr, .bytes = m->size, .dev = v->dev,
-						.vmm = 1};
+						.vmm = (int)m->flags}; /* READ or READWRITE: not 0 */
 			c->mem.allocs = a;
 			a = NULL;
 		}
@@ -316,4 +352,176 @@ void srv_vmm_release(struct srv_client *c)
 	free(c->vmm.phys);
 	c->vmm.phys = NULL;
 	c->vmm.nphys = 0;
+}
+
+/* ---- Across a fault (handover.c) */
+
+const char *srv_vmm_unkeepable(const struct srv_client *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->vmm.nphys; i++)
+		if (c->vmm.phys[i].h && c->vmm.phys[i].fd < 0)
+			return "its virtual memory could not be made exportable";
+	return NULL;
+}
+
+static void save_ranges(const struct srv_vmm_range *v, struct srv_pack *p)
+{
+	const struct srv_vmm_range *w;
+	uint32_t n = 0;
+
+	for (w = v; w; w = w->next)
+		n++;
+	srv_pack_put(p, &n, sizeof(n));
+	for (; v; v = v->next) {
+		srv_pack_put(p, &v->ptr, sizeof(v->ptr));
+		srv_pack_put(p, &v->size, sizeof(v->size));
+		srv_pack_put(p, &v->handle, sizeof(v->handle));
+		srv_pack_put(p, &v->dev, sizeof(v->dev));
+		srv_pack_put(p, &v->offset, sizeof(v->offset));
+	}
+}
+
+void srv_vmm_save(const struct srv_client *c, struct srv_pack *p)
+{
+	uint32_t i;
+
+	save_ranges(c->vmm.reserved, p);
+	srv_pack_put(p, &c->vmm.nphys, sizeof(c->vmm.nphys));
+	for (i = 0; i < c->vmm.nphys; i++) {
+		const struct srv_vmm_phys *ph = &c->vmm.phys[i];
+		uint8_t live = ph->h != 0;
+
+		srv_pack_put(p, &live, sizeof(live));
+		srv_pack_put(p, &ph->size, sizeof(ph->size));
+		srv_pack_put(p, &ph->dev, sizeof(ph->dev));
+		if (live)
+			srv_pack_fd(p, ph->fd);
+	}
+	save_ranges(c->vmm.mapped, p);
+}
+
+/* One list of ranges: the client's own again at the same addresses
+ * (reserve: asked for there; otherwise: mapped), kept in *list. */
+static const char *restore_ranges(struct srv_client *c, struct srv_unpack *u, struct srv_vmm_range **list,
+				  int reserve, const char *why)
+{
+	struct srv_driver *drv = c->srv->drv;
+	struct srv_vmm_range v = {0}, *n;
+	uint32_t count = 0, i;
+	CUdeviceptr got;
+	CUresult r;
+
+	if (srv_unpack_get(u, &count, sizeof(count)) < 0)
+		return "its record is cut short";
+	for (i = 0; i < count && !u->failed; i++) {
+		srv_unpack_get(u, &v.ptr, sizeof(v.ptr));
+		srv_unpack_get(u, &v.size, sizeof(v.size));
+		srv_unpack_get(u, &v.handle, sizeof(v.handle));
+		srv_unpack_get(u, &v.dev, sizeof(v.dev));
+		srv_unpack_get(u, &v.offset, sizeof(v.offset));
+		if (u->failed || why)
+			continue;
+		if (!(n = malloc(sizeof(*n)))) {
+			why = "out of memory";
+			continue;
+		}
+		if (reserve) {
+			got = 0;
+			r = drv->mem_address_reserve ? drv->mem_address_reserve(&got, v.size, 0, v.ptr, 0)
+						     : CUDA_ERROR_NOT_SUPPORTED;
+			if (r == CUDA_SUCCESS && got != v.ptr) {
+				drv->mem_address_free(got, v.size);
+				r = CUDA_ERROR_ALREADY_MAPPED;
+			}
+			if (r != CUDA_SUCCESS)
+				omps_log("Client process %d: its reservation at 0x%llx (%llu bytes) cannot be had again: "
+					 "error %d",
+					 (int)c->pid, (unsigned long long)v.ptr, (unsigned long long)v.size, (int)r);
+		} else {
+			r = v.handle && v.handle <= c->vmm.nphys && c->vmm.phys[v.handle - 1].h
+				    ? drv->mem_map(v.ptr, v.size, v.offset, c->vmm.phys[v.handle - 1].h, 0)
+				    : CUDA_ERROR_INVALID_HANDLE;
+		}
+		if (r != CUDA_SUCCESS) {
+			free(n);
+			why = reserve ? "its virtual address range is taken in the new process"
+				      : "its virtual memory cannot be mapped again";
+			continue;
+		}
+		*n = v;
+		n->next = *list;
+		*list = n;
+	}
+	return u->failed ? "its record is cut short" : why;
+}
+
+static const char *restore_phys(struct srv_client *c, struct srv_unpack *u, const char *why)
+{
+	struct srv_driver *drv = c->srv->drv;
+	uint32_t n = 0, i;
+
+	if (srv_unpack_get(u, &n, sizeof(n)) < 0 || n > u->len ||
+	    !(c->vmm.phys = calloc(n + 1, sizeof(*c->vmm.phys))))
+		return "its record is cut short";
+	c->vmm.nphys = n;
+	for (i = 0; i < n && !u->failed; i++) {
+		struct srv_vmm_phys *ph = &c->vmm.phys[i];
+		uint8_t live = 0;
+
+		ph->fd = -1;
+		srv_unpack_get(u, &live, sizeof(live));
+		srv_unpack_get(u, &ph->size, sizeof(ph->size));
+		srv_unpack_get(u, &ph->dev, sizeof(ph->dev));
+		if (!live)
+			continue;
+		ph->fd = srv_unpack_fd(u); /* this process's now: closed with the memory */
+		if (!u->failed && !why &&
+		    (ph->fd < 0 || !drv->mem_import_from_shareable_handle ||
+		     srv_use_device(c, ph->dev, NULL) != CUDA_SUCCESS ||
+		     drv->mem_import_from_shareable_handle(&ph->h, (void *)(intptr_t)ph->fd,
+							   CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) != CUDA_SUCCESS)) {
+			ph->h = 0;
+			why = "its virtual memory cannot be taken over";
+		}
+		if (!ph->h) { /* not taken over: its descriptor goes now, not with the memory */
+			if (ph->fd >= 0)
+				close(ph->fd);
+			ph->fd = -1;
+			continue;
+		}
+		srv_memory_account(c, ph->dev, ph->size, 1);
+	}
+	return u->failed ? "its record is cut short" : why;
+}
+
+/* Its ranges opened again as they were (the allocation table's vmm
+ * entries say how); -1 if one cannot be. */
+static int reopen(struct srv_client *c)
+{
+	struct srv_alloc *a;
+	CUmemAccessDesc d;
+
+	for (a = c->mem.allocs; a; a = a->next) {
+		if (!a->vmm)
+			continue;
+		d = (CUmemAccessDesc){{CU_MEM_LOCATION_TYPE_DEVICE, a->dev}, (CUmemAccess_flags)a->vmm};
+		if (srv_use_device(c, a->dev, NULL) != CUDA_SUCCESS || !c->srv->drv->mem_set_access ||
+		    c->srv->drv->mem_set_access(a->ptr, a->bytes, &d, 1) != CUDA_SUCCESS)
+			return -1;
+	}
+	return 0;
+}
+
+const char *srv_vmm_restore(struct srv_client *c, struct srv_unpack *u, const char *why)
+{
+	why = restore_ranges(c, u, &c->vmm.reserved, 1, why);
+	why = restore_phys(c, u, why);
+	why = restore_ranges(c, u, &c->vmm.mapped, 0, why);
+	if (!why && reopen(c) < 0)
+		why = "its virtual memory cannot be opened again";
+	if (why) /* nothing of it reachable: its release must not zero what is not open */
+		forget_access(c, 0, UINT64_MAX);
+	return why;
 }

@@ -64,6 +64,12 @@
  *                               of the server before), writes the second
  *                               allocation and says so (.done); the exporter
  *                               finds what it wrote
+ *   omps-fault-probe --vmm GATE
+ *                               a neighbour with virtual memory of its own
+ *                               (cuMemAddressReserve, cuMemCreate, cuMemMap,
+ *                               cuMemSetAccess) that a kernel of it doubled:
+ *                               after the fault the same range holds its data,
+ *                               and it works on in it
  *   omps-fault-probe --busy GATE
  *                               a neighbour that launches without waiting until
  *                               GATE exists; then it synchronizes (its work
@@ -376,6 +382,38 @@ static int ipc_import(const char *gate)
 	CK(cuIpcCloseMemHandle(p[0]));
 	CK(cuIpcCloseMemHandle(p[1]));
 	CHECK((f = fopen(ipc_file("done"), "w")) && fclose(f) == 0, "saying so");
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+static int vmm(const char *gate)
+{
+	CUmemAllocationProp prop = {.type = CU_MEM_ALLOCATION_TYPE_PINNED,
+				    .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
+	CUmemAccessDesc rw = {{CU_MEM_LOCATION_TYPE_DEVICE, 0}, CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+	CUmemGenericAllocationHandle h;
+	CUdeviceptr base;
+	size_t g = 0, size;
+
+	CK(cuMemGetAllocationGranularity(&g, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM));
+	size = ((WORDS * 4 + g - 1) / g) * g;
+	CK(cuMemAddressReserve(&base, 2 * size, 0, 0, 0));
+	CK(cuMemCreate(&h, size, &prop, 0));
+	CK(cuMemMap(base + size, size, 0, h, 0)); /* the second half: not where the range begins */
+	CK(cuMemSetAccess(base + size, size, &rw, 1));
+	CHECK(fill_words(base + size, 1) == 0, "filling");
+	CK(twice(base + size, WORDS, NULL));
+	CK(cuCtxSynchronize());
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	CHECK(words_are(base + size, 2, "its virtual memory after the fault") == 0, "its memory");
+	CK(twice(base + size, WORDS, NULL));
+	CK(cuCtxSynchronize());
+	CHECK(words_are(base + size, 4, "its virtual memory, worked on after the fault") == 0, "its memory");
+	CK(cuMemUnmap(base + size, size));
+	CK(cuMemRelease(h));
+	CK(cuMemAddressFree(base, 2 * size));
 	printf(PROBE ": PASS\n");
 	return 0;
 }
@@ -722,6 +760,8 @@ int main(int argc, char **argv)
 		return ipc_export(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--ipc-import"))
 		return ipc_import(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--vmm"))
+		return vmm(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--busy"))
 		return busy(argv[2]);
 	printf(PROBE ": pid %d\n", (int)getpid());

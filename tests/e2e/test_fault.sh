@@ -123,7 +123,8 @@ idle_then_next "after the fault"
 # runs a host function is let go. One that ran host functions is
 # kept, and runs them on; so is one whose data is in stream-ordered memory
 # (cuMemAllocAsync), one holding graphs (captured, and built node by
-# node) and executable graphs of them, and two sharing memory by CUDA IPC.
+# node) and executable graphs of them, two sharing memory by CUDA IPC, and
+# one with virtual memory of its own.
 server_pid
 neighbour idle idle
 neighbour hostfn hostfn
@@ -134,6 +135,7 @@ neighbour hostgraph graph-host
 neighbour ran data-ran
 neighbour late data-late
 neighbour address data-address
+neighbour vmm vmm
 export FAULT_IPC=$TMP/ipc
 rm -f "$FAULT_IPC".*
 neighbour ipcx ipc-export
@@ -150,7 +152,7 @@ check "server.log: why the one whose captured graph runs a host function is not 
 	logged "Server +$S\] Client process [0-9]+ \(ID [0-9]+\) cannot be kept: its graph 1 cannot be made again: it has a stream memory operation node" server
 touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph" "$TMP/go-ran" "$TMP/go-late" "$TMP/go-address" \
 	"$TMP/go-hostfn" "$TMP/go-pool" "$TMP/go-hostgraph"
-touch "$TMP/go-ipcx" "$TMP/go-ipci"
+touch "$TMP/go-ipcx" "$TMP/go-ipci" "$TMP/go-vmm"
 wait $idle $busy
 wait $graph $ran $late $address $hostfn $pool $hostgraph
 check "... it gets an error, not a hang [$(tail -1 "$TMP/hostgraph.out")]" \
@@ -162,7 +164,8 @@ kept_quietly graph "the one holding graphs is kept, its graphs and executable gr
 kept_quietly ran "the one whose kernel changed its __device__ data is kept, its data too"
 kept_quietly late "so is one whose such kernel no synchronize waited for, its data as that kernel left it"
 kept_quietly address "the one that knows its variable's address is kept, the address and its data too"
-wait $ipcx $ipci
+wait $ipcx $ipci $vmm
+kept_quietly vmm "the one with virtual memory of its own is kept, its range and data too"
 kept_quietly ipci "the one that opened another's memory and events by IPC is kept, and opens handles of the server before"
 kept_quietly ipcx "... and the one that gave it out, which finds what the other wrote after the fault"
 check "server.log: the memory its exporter freed before the fault went with the importer's last close after it" \
