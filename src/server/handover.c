@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,6 +206,17 @@ static int quiesce(struct srv_state *s)
 			return -1;
 		usleep(500);
 	}
+}
+
+int srv_handover_fd_keepable(int fd)
+{
+	struct rlimit rl;
+
+	if (fd >= HANDOVER_MAX_FDS / 2)
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1;
+	return (rlim_t)fd < rl.rlim_cur / 2;
 }
 
 void srv_pack_fd(struct srv_pack *p, int fd)

@@ -106,19 +106,6 @@ static int count_map(struct srv_client *c, uint64_t bytes, char *why, size_t len
 	return 0;
 }
 
-/* Whether a shared range's descriptor may stay open for a successor
- * (handover.c): only below half the descriptor limit, which is for the
- * clients' sockets first. Descriptors are numbered lowest free first, so
- * the number says about how many are open. */
-static int fd_keepable(int fd)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return 1;
-	return (rlim_t)fd < rl.rlim_cur / 2;
-}
-
 static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char *why, size_t len)
 {
 	struct srv_driver *drv = c->srv->drv;
@@ -165,7 +152,7 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 	h->bytes = m->bytes;
 	h->device_ptr = d;
 	h->fd = fd; /* the job's no more */
-	if (!fd_keepable(fd)) { /* the client cannot be kept through a fault */
+	if (!srv_handover_fd_keepable(fd)) { /* the client cannot be kept through a fault */
 		close(fd);
 		h->fd = -1;
 	}

@@ -532,6 +532,11 @@ int srv_fault_fatal(CUresult r); /* one of the errors that poison a context */
 void srv_fault_seen(CUresult r); /* a call's result: a fatal one has the watch look now */
 int srv_fault_can_hold(void);	 /* a call failed by a fault may be held for the next image */
 int srv_handover_enabled(void);	 /* OPENMPS_FAULT_HANDOVER is not 0 */
+/* Whether a descriptor may stay open for a successor: only below half the
+ * descriptor limit, which is for the clients' sockets first, and half of
+ * what a record carries. Descriptors are numbered lowest free first, so the
+ * number says about how many are open. */
+int srv_handover_fd_keepable(int fd);
 void srv_fault_queued(struct srv_client *c, int queued);
 void srv_fault_forget(struct srv_client *c);
 void srv_fault_left(struct srv_client *c); /* the main loop, as it lets one go */

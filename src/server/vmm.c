@@ -83,6 +83,10 @@ static CUresult create_kept(struct srv_client *c, int dev, uint64_t size, CUmemG
 	}
 	if (drv->mem_export_to_shareable_handle(fd, *h, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0) != CUDA_SUCCESS)
 		*fd = -1;
+	if (*fd >= 0 && !srv_handover_fd_keepable(*fd)) {
+		close(*fd);
+		*fd = -1;
+	}
 	return CUDA_SUCCESS;
 }
 
@@ -362,7 +366,8 @@ const char *srv_vmm_unkeepable(const struct srv_client *c)
 
 	for (i = 0; i < c->vmm.nphys; i++)
 		if (c->vmm.phys[i].h && c->vmm.phys[i].fd < 0)
-			return "its virtual memory could not be made exportable";
+			return "its virtual memory could not be held for a successor (not exportable, or the server's "
+			       "descriptor limit)";
 	return NULL;
 }
 
