@@ -727,6 +727,17 @@ static int graph(const char *gate)
 	return 0;
 }
 
+/* The neighbours, each by its flag; its argument is the gate. */
+static const struct {
+	const char *flag;
+	int (*run)(const char *gate);
+} neighbours[] = {
+	{"--idle", idle},	{"--pool", pool},	      {"--graph-host", graph_host},
+	{"--graph", graph},	{"--free", free_first},	      {"--hostfn", hostfn},
+	{"--ipc-export", ipc_export}, {"--ipc-import", ipc_import}, {"--vmm", vmm},
+	{"--busy", busy},
+};
+
 int main(int argc, char **argv)
 {
 	CUdeviceptr bad = 0x10, p;
@@ -742,28 +753,11 @@ int main(int argc, char **argv)
 	CK(cuModuleLoadData(&mod, twice_ptx));
 	CK(cuModuleGetFunction(&fn, mod, "twice"));
 	mod_of_fn = mod;
-	if (argc > 2 && !strcmp(argv[1], "--idle"))
-		return idle(argv[2]);
-	if (argc > 2 && !strcmp(argv[1], "--pool"))
-		return pool(argv[2]);
-	if (argc > 2 && !strcmp(argv[1], "--graph-host"))
-		return graph_host(argv[2]);
-	if (argc > 2 && !strcmp(argv[1], "--graph"))
-		return graph(argv[2]);
-	if (argc > 2 && !strcmp(argv[1], "--free"))
-		return free_first(argv[2]);
-	if (argc > 2 && !strcmp(argv[1], "--hostfn"))
-		return hostfn(argv[2]);
+	for (size_t i = 0; argc > 2 && i < sizeof(neighbours) / sizeof(neighbours[0]); i++)
+		if (!strcmp(argv[1], neighbours[i].flag))
+			return neighbours[i].run(argv[2]);
 	if (argc > 2 && !strncmp(argv[1], "--data-", 7))
 		return data(argv[2], argv[1] + 7);
-	if (argc > 2 && !strcmp(argv[1], "--ipc-export"))
-		return ipc_export(argv[2]);
-	if (argc > 2 && !strcmp(argv[1], "--ipc-import"))
-		return ipc_import(argv[2]);
-	if (argc > 2 && !strcmp(argv[1], "--vmm"))
-		return vmm(argv[2]);
-	if (argc > 2 && !strcmp(argv[1], "--busy"))
-		return busy(argv[2]);
 	printf(PROBE ": pid %d\n", (int)getpid());
 	CK(cuLaunchKernel(fn, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
 	printf(PROBE ": launched\n");
