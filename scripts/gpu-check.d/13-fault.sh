@@ -18,7 +18,7 @@
 K=$(mktemp -d /tmp/omps-fault.XXXX)
 ms() { date +%s%3N; }
 {
-	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu &&
+	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu -lcuda && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu &&
 		nvcc -O2 -o "$K/graph_neighbour" tests/gpu/graph_neighbour.cu -lcublas || echo "build failed"
 	cuda=$(dirname "$(dirname "$(command -v nvcc)")")
 	gcc -O2 -I"$cuda/include" -o "$K/survive" tests/gpu/survive.c -L"$cuda/lib64/stubs" -lcuda &&
@@ -83,10 +83,10 @@ ms() { date +%s%3N; }
 			fi
 		done
 	done
-	# A PyTorch program, a graph of cuBLAS kernels, and two programs sharing
-	# memory and events by CUDA IPC, as the idle neighbour (openmps only):
-	# is it kept, or why not?
-	for who in torch graph ipc; do
+	# A PyTorch program, a graph of cuBLAS kernels, two programs sharing
+	# memory and events by CUDA IPC, and one with virtual memory of its own,
+	# as the idle neighbour (openmps only): is it kept, or why not?
+	for who in torch graph ipc vmm; do
 		D=$K/$who
 		mkdir -p "$D"
 		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
@@ -94,6 +94,8 @@ ms() { date +%s%3N; }
 		run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
 		if [ $who = torch ]; then
 			run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
+		elif [ $who = vmm ]; then
+			run timeout 120 "$K/fault" vmm "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = ipc ]; then
 			run timeout 120 "$K/fault" ipc-export "$D/go" >"$D/exporter.out" 2>&1 &
 			ex=$!

@@ -19,10 +19,16 @@
 //                          of each (a handle of the server before), fills the
 //                          second allocation (FILE.done), and the exporter
 //                          checks that
+//   fault vmm FILE         fills memory of its own mapped with the driver's
+//                          virtual memory calls (cuMemAddressReserve,
+//                          cuMemCreate, cuMemMap, cuMemSetAccess: as NCCL and
+//                          PyTorch's expandable segments) and checks it
+//                          again, at the same address, once FILE exists
 // A culprit launches, then synchronizes and prints what that returned:
 // "fault MODE: synchronize = NAME". A neighbour prints "fault neighbour:
 // PASS" or what it found.
 #include <assert.h>
+#include <cuda.h>
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <string.h>
@@ -256,6 +262,49 @@ static int ipc_import(const char *gate)
 	return e != cudaSuccess;
 }
 
+static int vmm(const char *gate)
+{
+	CUmemAllocationProp prop = {};
+	CUmemAccessDesc rw = {};
+	CUmemGenericAllocationHandle h;
+	CUdeviceptr base;
+	size_t g = 0, size, n;
+	unsigned *hbuf;
+	CUresult r;
+
+	prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+	prop.location = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+	rw.location = prop.location;
+	rw.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+	cudaFree(0); // the runtime's context, current
+	if ((r = cuMemGetAllocationGranularity(&g, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM)) ||
+	    (size = 16 * g, n = size / 4, r = cuMemAddressReserve(&base, 2 * size, 0, 0, 0)) ||
+	    (r = cuMemCreate(&h, size, &prop, 0)) || (r = cuMemMap(base + size, size, 0, h, 0)) ||
+	    (r = cuMemSetAccess(base + size, size, &rw, 1))) {
+		printf("fault neighbour: its virtual memory: error %d\n", (int)r);
+		return 1;
+	}
+	hbuf = new unsigned[n];
+	fill<<<64, 256>>>((unsigned *)(base + size), n, 13);
+	if (!holds((unsigned *)(base + size), n, 13, hbuf, "its virtual memory"))
+		return 1;
+	printf("fault neighbour: filled its virtual memory\n");
+	fflush(stdout);
+	wait_file(gate);
+	if (!holds((unsigned *)(base + size), n, 13, hbuf, "its virtual memory after the fault"))
+		return 1;
+	fill<<<64, 256>>>((unsigned *)(base + size), n, 17);
+	if (!holds((unsigned *)(base + size), n, 17, hbuf, "its virtual memory, worked on after the fault"))
+		return 1;
+	r = cuMemUnmap(base + size, size);
+	if (r == CUDA_SUCCESS)
+		r = cuMemRelease(h);
+	if (r == CUDA_SUCCESS)
+		r = cuMemAddressFree(base, 2 * size);
+	printf("fault neighbour: %s\n", r == CUDA_SUCCESS ? "PASS" : "its virtual memory let go: error");
+	return r != CUDA_SUCCESS;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -268,6 +317,8 @@ int main(int argc, char **argv)
 		return ipc_export(argv[2]);
 	if (!strcmp(m, "ipc-import") && argc > 2)
 		return ipc_import(argv[2]);
+	if (!strcmp(m, "vmm") && argc > 2)
+		return vmm(argv[2]);
 	cudaMalloc(&buf, 64);
 	cudaMalloc(&out, 8);
 	if (!strcmp(m, "illegal"))
@@ -279,7 +330,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(m, "misaligned"))
 		misaligned<<<1, 1>>>(buf, out);
 	else {
-		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE|ipc-export FILE|ipc-import FILE\n");
+		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE|ipc-export FILE|ipc-import FILE|vmm FILE\n");
 		return 2;
 	}
 	printf("fault %s: synchronize = %s\n", m, cudaGetErrorName(cudaDeviceSynchronize()));
