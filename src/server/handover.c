@@ -710,9 +710,9 @@ static const char *restore_globals(struct srv_client *c, uint32_t module, struct
 			why = "a variable of its module is not found again";
 			continue;
 		}
-		if (srv_memory_moved_global(c, module, m->dev, name, ptr, at, bytes) < 0 ||
-		    srv_moddata_add(c, m, name, at, bytes) < 0)
+		if (srv_memory_moved_global(c, module, m->dev, name, ptr, at, bytes) < 0)
 			why = "out of memory";
+		srv_moddata_add(c, m, name, at, bytes); /* as when it asked: said once if it cannot be */
 		moved += at != ptr;
 	}
 	if (u->failed)
