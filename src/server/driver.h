@@ -113,6 +113,7 @@
 	OPT(graph_kernel_node_set_attribute, cuGraphKernelNodeSetAttribute) \
 	OPT(graph_mem_alloc_node_get_params, cuGraphMemAllocNodeGetParams) \
 	OPT(graph_mem_free_node_get_params, cuGraphMemFreeNodeGetParams) \
+	OPT(graph_batch_mem_op_node_get_params, cuGraphBatchMemOpNodeGetParams) \
 	OPT(stream_update_capture_dependencies, cuStreamUpdateCaptureDependencies) \
 	OPT(mem_get_allocation_granularity, cuMemGetAllocationGranularity) \
 	OPT(stream_write_value64, cuStreamWriteValue64) \

@@ -393,16 +393,42 @@ static const char *kind_not_kept(CUgraphNodeType t)
 static struct srv_graph_desc *walk_graph(struct srv_client *c, CUgraph g, unsigned depth,
 					 struct srv_graph_node_index **index);
 
+/* The graph slot of a host function's graph as srv_hostfn_graph makes it
+ * (a captured host function is a child graph node of one): its first
+ * node writes 1 to the slot's state word. -1: not such a graph. */
+static int hostfn_slot(struct srv_client *c, CUgraph g)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	CUDA_BATCH_MEM_OP_NODE_PARAMS p;
+	CUgraphNodeType t;
+	CUgraphNode first;
+	size_t n = 1;
+
+	memset(&p, 0, sizeof(p));
+	if (!drv->graph_batch_mem_op_node_get_params || drv->graph_get_nodes(g, &first, &n) != CUDA_SUCCESS ||
+	    n < 1 || drv->graph_node_get_type(first, &t) != CUDA_SUCCESS || t != CU_GRAPH_NODE_TYPE_BATCH_MEM_OP ||
+	    drv->graph_batch_mem_op_node_get_params(first, &p) != CUDA_SUCCESS || p.count != 1 || !p.paramArray ||
+	    p.paramArray[0].operation != CU_STREAM_MEM_OP_WRITE_VALUE_32 || p.paramArray[0].writeValue.value != 1)
+		return -1;
+	return srv_hostfn_graph_slot(c, p.paramArray[0].writeValue.address);
+}
+
 static const char *walk_child(struct srv_client *c, CUgraphNode node, unsigned depth,
 			      struct srv_graph_node_desc *nd)
 {
 	CUgraph g = NULL;
+	int slot;
 
 	nd->rec.kind = OMPS_NODE_CHILD;
 	if (depth >= DEPTH_MAX)
 		return "its child graphs nest too deep";
 	if (c->srv->drv->graph_child_graph_node_get_graph(node, &g) != CUDA_SUCCESS)
 		return "a child graph node's graph could not be read";
+	if ((slot = hostfn_slot(c, g)) >= 0) { /* a captured host function: made again as a host node */
+		nd->rec.kind = OMPS_NODE_HOST;
+		nd->rec.object = (uint32_t)slot;
+		return NULL;
+	}
 	nd->child = walk_graph(c, g, depth + 1, NULL);
 	return !nd->child ? "out of memory" : nd->child->why;
 }

@@ -64,6 +64,16 @@ static CUresult graph_ops(struct srv_client *c, CUstream s, uint32_t slot)
 	return r;
 }
 
+int srv_hostfn_graph_slot(struct srv_client *c, CUdeviceptr addr)
+{
+	CUdeviceptr base;
+
+	if (word(c, offsetof(struct omps_hostfn_area, graph), &base) != CUDA_SUCCESS || addr < base ||
+	    (addr - base) % 4 || (addr - base) / 4 >= OMPS_HOSTFN_GRAPH_SLOTS)
+		return -1;
+	return (int)((addr - base) / 4);
+}
+
 CUresult srv_hostfn_graph(struct srv_client *c, uint32_t slot, CUgraph *out)
 {
 	struct srv_driver *drv = c->srv->drv;

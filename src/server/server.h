@@ -796,6 +796,9 @@ void srv_hostfn_release(struct srv_client *c);
  * its own into a graph (the current context's), for a child graph node;
  * destroyed once added. */
 CUresult srv_hostfn_graph(struct srv_client *c, uint32_t slot, CUgraph *out);
+/* The graph slot whose state word is at device address addr, or -1: how a
+ * walk knows such a graph again (graphdesc.c). */
+int srv_hostfn_graph_slot(struct srv_client *c, CUdeviceptr addr);
 /* It holds no graph any more: its graph slots are free again. */
 void srv_hostfn_graphs_gone(struct srv_client *c);
 /* A graph slot whose host function was called and has not returned

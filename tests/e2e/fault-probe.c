@@ -50,8 +50,8 @@
  *                               what they did, and builds on
  *   omps-fault-probe --graph-host GATE
  *                               a neighbour holding a captured graph that runs
- *                               a host function (not kept yet): launches it
- *                               once GATE exists
+ *                               a host function: launches it once GATE exists,
+ *                               and it runs
  *   omps-fault-probe --ipc-export GATE, --ipc-import GATE
  *                               neighbours sharing memory and events by CUDA
  *                               IPC: the exporter gives out handles of two
@@ -443,9 +443,8 @@ static int hostfn(const char *gate)
 	return 0;
 }
 
-/* A neighbour whose captured graph runs a host function (not kept yet):
- * launches it once GATE exists and says what the launch's synchronize
- * returned. */
+/* A neighbour whose captured graph runs a host function: launches it once
+ * GATE exists, and the host function runs again. */
 static int graph_host(const char *gate)
 {
 	static volatile int n;
@@ -463,11 +462,14 @@ static int graph_host(const char *gate)
 	CHECK(n == 1, "its captured host function ran %d times", n);
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
-	cuGraphLaunch(x, s);
 	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s));
-	cuGraphExecDestroy(x); /* the server may be gone: the handles go all the same */
-	cuGraphDestroy(g);
-	cuStreamDestroy(s);
+	CK(cuGraphLaunch(x, s));
+	CK(cuStreamSynchronize(s));
+	CHECK(n == 2, "its captured host function after the fault: %d runs in all", n);
+	CK(cuGraphExecDestroy(x));
+	CK(cuGraphDestroy(g));
+	CK(cuStreamDestroy(s));
+	printf(PROBE ": PASS\n");
 	return 0;
 }
 

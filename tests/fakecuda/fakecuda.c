@@ -3168,6 +3168,29 @@ CUresult CUDAAPI cuGraphMemAllocNodeGetParams(CUgraphNode node, CUDA_MEM_ALLOC_N
 	return CUDA_SUCCESS;
 }
 
+/* A stream memory operation node: one operation, kept with the thread. */
+CUresult CUDAAPI cuGraphBatchMemOpNodeGetParams(CUgraphNode node, CUDA_BATCH_MEM_OP_NODE_PARAMS *p)
+{
+	static __thread CUstreamBatchMemOpParams op;
+	const struct fake_node *n = node_at(node);
+
+	if (!n || !p || (n->kind != NODE_WRITE32 && n->kind != NODE_WAIT32))
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(&op, 0, sizeof(op));
+	if (n->kind == NODE_WRITE32) {
+		op.writeValue.operation = CU_STREAM_MEM_OP_WRITE_VALUE_32;
+		op.writeValue.address = (CUdeviceptr)(uintptr_t)n->dst;
+		op.writeValue.value = n->value;
+	} else {
+		op.waitValue.operation = CU_STREAM_MEM_OP_WAIT_VALUE_32;
+		op.waitValue.address = (CUdeviceptr)(uintptr_t)n->dst;
+		op.waitValue.value = n->value;
+		op.waitValue.flags = CU_STREAM_WAIT_VALUE_GEQ;
+	}
+	*p = (CUDA_BATCH_MEM_OP_NODE_PARAMS){.count = 1, .paramArray = &op};
+	return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuGraphMemFreeNodeGetParams(CUgraphNode node, CUdeviceptr *dptr)
 {
 	const struct fake_node *n = node_at(node);
