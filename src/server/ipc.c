@@ -45,22 +45,33 @@ static void unlink_export(struct srv_state *s, struct srv_ipc_export *e)
 		*pp = e->next;
 }
 
-static struct srv_ipc_export *new_export(struct srv_client *c, const struct srv_alloc *a)
+/* The export of a by token, in the server's list (ipc_lock held); NULL out
+ * of memory. */
+static struct srv_ipc_export *export_entry(struct srv_state *s, const struct srv_alloc *a,
+					   const unsigned char *token)
 {
 	struct srv_ipc_export *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return NULL;
-	if (getrandom(e->token, sizeof(e->token), 0) != (ssize_t)sizeof(e->token)) {
-		free(e);
-		return NULL;
-	}
+	memcpy(e->token, token, sizeof(e->token));
 	e->ptr = a->ptr;
 	e->bytes = a->bytes;
 	e->dev = a->dev;
+	e->next = s->exports;
+	s->exports = e;
+	return e;
+}
+
+static struct srv_ipc_export *new_export(struct srv_client *c, const struct srv_alloc *a)
+{
+	unsigned char token[OMPS_IPC_TOKEN];
+	struct srv_ipc_export *e;
+
+	if (getrandom(token, sizeof(token), 0) != (ssize_t)sizeof(token))
+		return NULL;
 	pthread_mutex_lock(&c->srv->ipc_lock);
-	e->next = c->srv->exports;
-	c->srv->exports = e;
+	e = export_entry(c->srv, a, token);
 	pthread_mutex_unlock(&c->srv->ipc_lock);
 	return e;
 }
@@ -264,15 +275,7 @@ static struct srv_ipc_export *remade(struct srv_state *s, const struct srv_alloc
 	for (e = s->exports; e; e = e->next)
 		if (!memcmp(e->token, token, sizeof(e->token)))
 			return e->ptr == a->ptr && e->bytes == a->bytes && e->dev == a->dev ? e : NULL;
-	if (!(e = calloc(1, sizeof(*e))))
-		return NULL;
-	memcpy(e->token, token, sizeof(e->token));
-	e->ptr = a->ptr;
-	e->bytes = a->bytes;
-	e->dev = a->dev;
-	e->next = s->exports;
-	s->exports = e;
-	return e;
+	return export_entry(s, a, token);
 }
 
 int srv_ipc_link(struct srv_client *c, struct srv_alloc *a, const struct srv_ipc_saved *sv)
@@ -372,11 +375,30 @@ void srv_ipc_event_put(struct srv_client *c, struct srv_object *o)
 	free(e);
 }
 
+/* The shared event of token, o's CUevent, its one holder so far
+ * (ipc_lock held); NULL out of memory. */
+static struct srv_ipc_event *event_entry(struct srv_state *s, const struct srv_object *o,
+					 const unsigned char *token)
+{
+	struct srv_ipc_event *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	memcpy(e->token, token, sizeof(e->token));
+	e->ev = o->obj;
+	e->dev = o->dev;
+	e->refs = 1;
+	e->next = s->ipc_events;
+	s->ipc_events = e;
+	return e;
+}
+
 /* As the driver: only an event made with CU_EVENT_INTERPROCESS (and so
  * without timing) has a handle. */
 void srv_ipc_event_get(struct srv_client *c, const struct omps_call_handle *m)
 {
 	struct srv_object *o = srv_object_find(c, c->events, c->nevents, m->handle, "event");
+	unsigned char token[OMPS_IPC_TOKEN];
 	struct srv_ipc_event *e;
 	struct omps_reply_ipc rep;
 	CUresult r = o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
@@ -385,20 +407,14 @@ void srv_ipc_event_get(struct srv_client *c, const struct omps_call_handle *m)
 	if (r == CUDA_SUCCESS && !(o->flags & CU_EVENT_INTERPROCESS))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS && !o->shared) {
-		e = calloc(1, sizeof(*e));
-		if (!e || getrandom(e->token, sizeof(e->token), 0) != (ssize_t)sizeof(e->token)) {
-			free(e);
-			r = CUDA_ERROR_OUT_OF_MEMORY;
-		} else {
-			e->ev = o->obj;
-			e->dev = o->dev;
-			e->refs = 1;
+		e = NULL;
+		if (getrandom(token, sizeof(token), 0) == (ssize_t)sizeof(token)) {
 			pthread_mutex_lock(&c->srv->ipc_lock);
-			e->next = c->srv->ipc_events;
-			c->srv->ipc_events = e;
+			e = event_entry(c->srv, o, token);
 			pthread_mutex_unlock(&c->srv->ipc_lock);
-			o->shared = e;
 		}
+		o->shared = e;
+		r = e ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	if (r == CUDA_SUCCESS) {
 		memcpy(rep.token, o->shared->token, sizeof(rep.token));
@@ -477,21 +493,15 @@ static int share_event(struct srv_client *c, struct srv_object *o, const unsigne
 	for (e = c->srv->ipc_events; e; e = e->next)
 		if (!memcmp(e->token, token, sizeof(e->token)))
 			break;
-	if (e && e->dev != o->dev) {
-		e = NULL;
-	} else if (e) {
-		e->refs++;
-	} else if ((e = calloc(1, sizeof(*e)))) {
-		memcpy(e->token, token, sizeof(e->token));
-		e->ev = o->obj;
-		e->dev = o->dev;
-		e->refs = 1;
-		e->next = c->srv->ipc_events;
-		c->srv->ipc_events = e;
-		o->shared = e;
+	if (!e) { /* the first holder read: its own CUevent is the shared one */
+		o->shared = event_entry(c->srv, o, token);
 		pthread_mutex_unlock(&c->srv->ipc_lock);
-		return 0;
+		return o->shared ? 0 : -1;
 	}
+	if (e->dev == o->dev)
+		e->refs++;
+	else
+		e = NULL;
 	pthread_mutex_unlock(&c->srv->ipc_lock);
 	if (!e)
 		return -1;
