@@ -60,6 +60,28 @@ int srv_unpack_get(struct srv_unpack *u, void *v, size_t n)
 	return 0;
 }
 
+void srv_pack_str(struct srv_pack *p, const char *str)
+{
+	uint32_t len = (uint32_t)strlen(str);
+
+	srv_pack_put(p, &len, sizeof(len));
+	srv_pack_put(p, str, len);
+}
+
+char *srv_unpack_str(struct srv_unpack *u, size_t max)
+{
+	uint32_t len = 0;
+	char *str;
+
+	if (srv_unpack_get(u, &len, sizeof(len)) < 0 || len >= max || len > u->len - u->off ||
+	    !(str = calloc(1, (size_t)len + 1))) {
+		u->failed = 1;
+		return NULL;
+	}
+	srv_unpack_get(u, str, len);
+	return str;
+}
+
 static int by_old(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
@@ -170,7 +192,7 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		if ((why = module_unkeepable(c, i, buf, len)))
 			return why;
 	for (a = c->mem.allocs; a; a = a->next)
-		if (a->graph == 1 || a->graph == 3)
+		if (a->graph == SRV_GRAPH_ALLOC_LIVE || a->graph == SRV_GRAPH_ALLOC_FREED)
 			return "it holds memory a graph allocated and does not free in the graph";
 	for (a = c->mem.allocs; a; a = a->next)
 		if (!a->module && !a->graph && !a->vmm && !srv_arena_holds(c->srv, a->dev, a->ptr))
@@ -354,7 +376,7 @@ static int restore_ipc_pids(struct srv_state *s, struct srv_unpack *u)
 static void save_globals(struct srv_client *c, uint32_t module, struct srv_pack *p)
 {
 	const struct srv_alloc *a;
-	uint32_t n = 0, len;
+	uint32_t n = 0;
 
 	for (a = c->mem.allocs; a; a = a->next)
 		n += a->module == module;
@@ -362,9 +384,7 @@ static void save_globals(struct srv_client *c, uint32_t module, struct srv_pack 
 	for (a = c->mem.allocs; a; a = a->next) {
 		if (a->module != module)
 			continue;
-		len = (uint32_t)strlen(a->name);
-		PUT(p, len);
-		srv_pack_put(p, a->name, len);
+		srv_pack_str(p, a->name);
 		PUT(p, a->ptr);
 		PUT(p, a->bytes);
 	}
@@ -682,38 +702,41 @@ static const char *restore_own(struct srv_state *s, struct srv_client *c, struct
 	return srv_moddata_restore(c, m, u);
 }
 
+/* A global of the client's module found again by name, known to it at
+ * ptr; *moved counts it if it is elsewhere now. */
+static const char *global_again(struct srv_client *c, uint32_t module, const char *name, CUdeviceptr ptr,
+				uint64_t bytes, uint32_t *moved)
+{
+	struct srv_module *m = &c->mod.modules[module - 1];
+	CUdeviceptr at;
+	size_t now;
+
+	if (c->srv->drv->module_get_global(&at, &now, m->mod, name) != CUDA_SUCCESS || now != bytes)
+		return "a variable of its module is not found again";
+	srv_moddata_add(c, m, name, at, bytes); /* as when it asked: said once if it cannot be */
+	*moved += at != ptr;
+	return srv_memory_moved_global(c, module, m->dev, name, ptr, at, bytes) < 0 ? "out of memory" : NULL;
+}
+
 /* What save_globals wrote for the client's module (1-based), read whole:
  * each global found again in the module loaded anew, known to the client
  * at its old address (why: the client is not kept already). */
 static const char *restore_globals(struct srv_client *c, uint32_t module, struct srv_unpack *u, const char *why)
 {
-	struct srv_module *m = &c->mod.modules[module - 1];
-	char name[OMPS_MAX_NAME];
-	CUdeviceptr ptr = 0, at;
+	CUdeviceptr ptr = 0;
 	uint64_t bytes = 0;
-	uint32_t n = 0, len = 0, i, moved = 0;
-	size_t now;
+	uint32_t n = 0, i, moved = 0;
+	char *name;
 
 	GET(u, n);
 	for (i = 0; i < n && !u->failed; i++) {
-		if (GET(u, len) < 0 || len >= sizeof(name) || len > u->len - u->off) {
-			u->failed = 1;
+		if (!(name = srv_unpack_str(u, OMPS_MAX_NAME)))
 			break;
-		}
-		srv_unpack_get(u, name, len);
-		name[len] = '\0';
 		GET(u, ptr);
 		GET(u, bytes);
-		if (u->failed || why)
-			continue;
-		if (c->srv->drv->module_get_global(&at, &now, m->mod, name) != CUDA_SUCCESS || now != bytes) {
-			why = "a variable of its module is not found again";
-			continue;
-		}
-		if (srv_memory_moved_global(c, module, m->dev, name, ptr, at, bytes) < 0)
-			why = "out of memory";
-		srv_moddata_add(c, m, name, at, bytes); /* as when it asked: said once if it cannot be */
-		moved += at != ptr;
+		if (!u->failed && !why)
+			why = global_again(c, module, name, ptr, bytes, &moved);
+		free(name);
 	}
 	if (u->failed)
 		return "its record is cut short";
@@ -757,7 +780,7 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 		GET(u, a->vmm);	    /* a range of its virtual memory it opened: vmm.c opens it again */
 		srv_ipc_read(u, &ipc);
 		if (!u->failed && !why && a->dev >= 0 && a->dev < (int)s->devices.ndevices)
-			claim = a->graph == 2 || a->vmm ? 0 : srv_ipc_link(c, a, &ipc); /* one claim for an export and its imports */
+			claim = a->graph == SRV_GRAPH_ALLOC_OWN || a->vmm ? 0 : srv_ipc_link(c, a, &ipc); /* one claim for an export and its imports */
 		if (claim < 0 || (claim && srv_arena_claim(s, a->dev, a->ptr, a->bytes) < 0)) {
 			why = why ? why : "its memory is not where it was";
 			if (claim > 0)

@@ -12,6 +12,13 @@
 
 #define ARGS_MAX (32u << 10) /* a kernel's parameters at most (32,764 bytes since CUDA 12.1) */
 
+/* Whether a is now at an address other than the one its client knows it by
+ * (a module variable, or a graph's allocation, after a fault). */
+static int is_moved(const struct srv_alloc *a)
+{
+	return a->at && a->at != a->ptr;
+}
+
 /* The allocation of this client that holds [ptr, ptr + bytes), or NULL.
  * One it freed while it held graphs is not its own any more, but for its
  * graphs made again after a fault (graphdesc.c), which may name it. */
@@ -242,7 +249,7 @@ static CUresult free_one(struct srv_client *c, struct srv_alloc *a)
 	CUstream s;
 	CUresult r;
 
-	if (a->graph == 1 && after_its_work(c, a->dev, &s) == CUDA_SUCCESS)
+	if (a->graph == SRV_GRAPH_ALLOC_LIVE && after_its_work(c, a->dev, &s) == CUDA_SUCCESS)
 		c->srv->drv->mem_free_async(a->ptr, s); /* an error if its graph has not made it: nothing to free */
 	if (a->graph)
 		return CUDA_SUCCESS;
@@ -273,7 +280,7 @@ static CUresult free_graph_alloc(struct srv_client *c, struct srv_alloc **pp, CU
 
 	if (r != CUDA_SUCCESS)
 		return r;
-	a->graph = 3;
+	a->graph = SRV_GRAPH_ALLOC_FREED;
 	if (srv_graph_live(c))
 		return r;
 	*pp = a->next;
@@ -294,7 +301,7 @@ static CUresult free_in_graph(struct srv_client *c, struct srv_alloc *a, CUstrea
 		r = c->srv->drv->mem_free_async(a->ptr, s);
 	if (r != CUDA_SUCCESS)
 		return r;
-	a->graph = 2;
+	a->graph = SRV_GRAPH_ALLOC_OWN;
 	a->retired = 1; /* for its graphs' nodes only (graphdesc.c) */
 	account(c, a->dev, a->bytes, 0);
 	return CUDA_SUCCESS;
@@ -332,15 +339,15 @@ void srv_memory_free_retired(struct srv_client *c)
 	unsigned n = 0;
 
 	while ((a = *pp)) {
-		if (!a->retired && a->graph != 3) {
+		if (!a->retired && a->graph != SRV_GRAPH_ALLOC_FREED) {
 			pp = &a->next;
 			continue;
 		}
-		if (a->graph == 3) /* freed, and no graph left to make it again */
+		if (a->graph == SRV_GRAPH_ALLOC_FREED) /* and no graph left to make it again */
 			account(c, a->dev, a->bytes, 0);
 		else
 			srv_deferred(c, free_one(c, a));
-		c->mem.moved -= a->at && a->at != a->ptr; /* a graph's, placed anew after a fault */
+		c->mem.moved -= is_moved(a); /* a graph's, placed anew after a fault */
 		n += !a->graph;
 		*pp = a->next;
 		free(a);
@@ -688,13 +695,14 @@ void srv_memory_memset_2d(struct srv_client *c, const struct omps_call_memset2d 
  * fault as cuMemAlloc's does, and takes stream memory operations, which pool
  * memory refuses. In a capture, from the pool: the driver makes it a node
  * of the graph, which allocates at each launch. */
-static CUresult alloc_ordered(struct srv_client *c, int dev, uint64_t bytes, CUstream s, CUdeviceptr *ptr)
+static CUresult alloc_ordered(struct srv_client *c, int dev, uint64_t bytes, CUstream s, int capturing,
+			      CUdeviceptr *ptr)
 {
 	CUmemoryPool pool;
 	CUstream z;
 	CUresult r;
 
-	if (!srv_capturing(c, s)) {
+	if (!capturing) {
 		r = quiet_stream(c, dev, &z);
 		if (r == CUDA_SUCCESS)
 			r = srv_arena_alloc_async(c->srv, dev, bytes, z, s, ptr);
@@ -711,18 +719,19 @@ void srv_memory_alloc_async(struct srv_client *c, const struct omps_call_alloc *
 	CUdeviceptr ptr = 0;
 	CUstream s;
 	CUresult r = a ? srv_stream(c, m->reserved, m->dev, &s) : CUDA_ERROR_OUT_OF_MEMORY;
-	int graph;
+	int graph = 0; /* allocated in a capture: the driver makes it an allocation node */
 
 	if (r == CUDA_SUCCESS && !m->bytes)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		r = srv_qos_mem_check(c, m->dev, m->bytes, "cuMemAllocAsync");
-	if (r == CUDA_SUCCESS)
-		r = alloc_ordered(c, m->dev, m->bytes, s, &ptr);
-	graph = r == CUDA_SUCCESS && srv_capturing(c, s); /* the driver made it an allocation node */
+	if (r == CUDA_SUCCESS) {
+		graph = srv_capturing(c, s);
+		r = alloc_ordered(c, m->dev, m->bytes, s, graph, &ptr);
+	}
 	reply_alloc(c, m, a, r, ptr);
-	if (graph)
-		a->graph = 1;
+	if (r == CUDA_SUCCESS && graph)
+		a->graph = SRV_GRAPH_ALLOC_LIVE;
 }
 
 void srv_memory_free_async(struct srv_client *c, const struct omps_call_free_async *m)
@@ -904,7 +913,7 @@ static struct srv_alloc *new_global(struct srv_client *c, uint32_t module, int d
 
 static void free_global(struct srv_client *c, struct srv_alloc *a)
 {
-	c->mem.moved -= a->at != a->ptr;
+	c->mem.moved -= is_moved(a);
 	free(a->name);
 	free(a);
 }
@@ -925,7 +934,7 @@ int srv_memory_graph_placed(struct srv_client *c, CUdeviceptr ptr, CUdeviceptr a
 {
 	struct srv_alloc *a;
 
-	for (a = c->mem.allocs; a && !(a->graph == 2 && a->ptr == ptr); a = a->next)
+	for (a = c->mem.allocs; a && !(a->graph == SRV_GRAPH_ALLOC_OWN && a->ptr == ptr); a = a->next)
 		;
 	if (!a || (a->at && a->at != at))
 		return -1;
@@ -943,7 +952,7 @@ int srv_memory_graph_alloc(struct srv_client *c, CUdeviceptr ptr, uint64_t bytes
 
 	for (a = c->mem.allocs; a; a = a->next)
 		if (a->graph && a->ptr == ptr)
-			return a->graph == 2 && a->bytes == bytes ? 1 : -1;
+			return a->graph == SRV_GRAPH_ALLOC_OWN && a->bytes == bytes ? 1 : -1;
 	return 0;
 }
 
@@ -965,7 +974,7 @@ static uint64_t moved_word(struct srv_client *c, uint64_t w, int to_client)
 	for (a = c->mem.allocs; a; a = a->next) {
 		uint64_t from = to_client ? a->at : a->ptr, to = to_client ? a->ptr : a->at;
 
-		if (a->at && a->at != a->ptr && w >= from && w - from < a->bytes)
+		if (is_moved(a) && w >= from && w - from < a->bytes)
 			return to + (w - from);
 	}
 	return w;
@@ -976,16 +985,23 @@ uint64_t srv_memory_known(struct srv_client *c, uint64_t at)
 	return c->mem.moved ? moved_word(c, at, 1) : at;
 }
 
-void srv_memory_args_known(struct srv_client *c, unsigned char *args, size_t size)
+/* Every aligned word of args, made the driver's or the client's (to_client). */
+static void moved_words(struct srv_client *c, unsigned char *args, size_t size, int to_client)
 {
 	uint64_t w;
 	size_t i;
 
-	for (i = 0; c->mem.moved && i + 8 <= size; i += 8) {
+	for (i = 0; i + 8 <= size; i += 8) {
 		memcpy(&w, args + i, 8);
-		w = moved_word(c, w, 1);
+		w = moved_word(c, w, to_client);
 		memcpy(args + i, &w, 8);
 	}
+}
+
+void srv_memory_args_known(struct srv_client *c, unsigned char *args, size_t size)
+{
+	if (c->mem.moved)
+		moved_words(c, args, size, 1);
 }
 
 /* Few clients ever have a global moved; for them every aligned word of a
@@ -994,9 +1010,6 @@ void srv_memory_args_known(struct srv_client *c, unsigned char *args, size_t siz
  * well: the price of not knowing the kernel's types. */
 const void *srv_memory_args(struct srv_client *c, const void *args, size_t size)
 {
-	uint64_t w;
-	size_t i;
-
 	if (!c->mem.moved || !size)
 		return args;
 	if (!c->mem.args && !(c->mem.args = malloc(ARGS_MAX)))
@@ -1004,11 +1017,7 @@ const void *srv_memory_args(struct srv_client *c, const void *args, size_t size)
 	if (size > ARGS_MAX)
 		size = ARGS_MAX;
 	memcpy(c->mem.args, args, size);
-	for (i = 0; i + 8 <= size; i += 8) {
-		memcpy(&w, c->mem.args + i, 8);
-		w = moved_word(c, w, 0);
-		memcpy(c->mem.args + i, &w, 8);
-	}
+	moved_words(c, c->mem.args, size, 0);
 	return c->mem.args;
 }
 

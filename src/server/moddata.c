@@ -48,7 +48,7 @@ struct srv_run {
 };
 
 struct srv_module_data {
-	uint32_t nvars, nruns;
+	uint32_t nvars, cap, nruns;
 	struct srv_var *vars; /* each once, by address */
 	struct srv_run *runs;
 	uint64_t span;	     /* the bytes of the runs, one after another in the copy */
@@ -64,10 +64,33 @@ struct collect {
 	struct srv_driver *drv;
 	CUmodule mod;
 	struct srv_module_data *d;
-	uint32_t cap;
 	int failed;
 	char why[160]; /* the first failure */
 };
+
+/* The variable name at ptr added to d's list, once: 0, or -1 out of memory. */
+static int add_var(struct srv_module_data *d, CUdeviceptr ptr, uint64_t bytes, const char *name)
+{
+	struct srv_var *v;
+	uint32_t i;
+
+	for (i = 0; i < d->nvars; i++)
+		if (d->vars[i].ptr == ptr)
+			return 0;
+	if (d->nvars == d->cap) {
+		v = realloc(d->vars, (d->cap ? 2 * d->cap : 8) * sizeof(*v));
+		if (!v)
+			return -1;
+		d->vars = v;
+		d->cap = d->cap ? 2 * d->cap : 8;
+	}
+	v = &d->vars[d->nvars];
+	*v = (struct srv_var){ptr, bytes, 0, strdup(name)};
+	if (!v->name)
+		return -1;
+	d->nvars++;
+	return 0;
+}
 
 /* One name the image declares: its address in the loaded module. A name
  * the module lacks (a variant the driver did not load) no kernel of it
@@ -76,11 +99,9 @@ static void one_var(void *arg, const char *name, size_t len)
 {
 	struct collect *k = arg;
 	char buf[NAME_MAX_LEN];
-	struct srv_var *v;
 	CUdeviceptr p = 0;
 	size_t bytes = 0;
 	CUresult r;
-	uint32_t i;
 
 	if (k->failed)
 		return;
@@ -99,27 +120,10 @@ static void one_var(void *arg, const char *name, size_t len)
 		k->failed = 1;
 		return;
 	}
-	for (i = 0; i < k->d->nvars; i++)
-		if (k->d->vars[i].ptr == p)
-			return;
-	if (k->d->nvars == k->cap) {
-		k->cap = k->cap ? 2 * k->cap : 8;
-		v = realloc(k->d->vars, k->cap * sizeof(*v));
-		if (!v) {
-			snprintf(k->why, sizeof(k->why), "out of memory");
-			k->failed = 1;
-			return;
-		}
-		k->d->vars = v;
-	}
-	v = &k->d->vars[k->d->nvars];
-	*v = (struct srv_var){p, bytes, 0, strdup(buf)};
-	if (!v->name) {
+	if (add_var(k->d, p, bytes, buf) < 0) {
 		snprintf(k->why, sizeof(k->why), "out of memory");
 		k->failed = 1;
-		return;
 	}
-	k->d->nvars++;
 }
 
 static void free_copy(struct srv_driver *drv, struct srv_module_data *d)
@@ -311,7 +315,6 @@ static int fresh(struct srv_client *c, struct srv_module *m)
 int srv_moddata_add(struct srv_client *c, struct srv_module *m, const char *name, CUdeviceptr ptr, uint64_t bytes)
 {
 	struct srv_module_data *d = m->data;
-	struct srv_var *v;
 	uint32_t i;
 
 	for (i = 0; d && i < d->nvars; i++)
@@ -327,13 +330,8 @@ int srv_moddata_add(struct srv_client *c, struct srv_module *m, const char *name
 		m->data = d;
 		c->mod.copied++;
 	}
-	if (!(v = realloc(d->vars, (d->nvars + 1) * sizeof(*v))))
+	if (add_var(d, ptr, bytes, name) < 0)
 		goto fail;
-	d->vars = v;
-	v[d->nvars] = (struct srv_var){ptr, bytes, 0, strdup(name)};
-	if (!v[d->nvars].name)
-		goto fail;
-	d->nvars++;
 	d->stale = 1;
 	return 0;
 fail: /* said once: cudart asks for every variable of every module it loads */
@@ -429,10 +427,7 @@ void srv_moddata_save(const struct srv_module *m, struct srv_pack *p)
 
 	srv_pack_put(p, &n, sizeof(n));
 	for (i = 0; i < n; i++) {
-		uint32_t len = (uint32_t)strlen(d->vars[i].name);
-
-		srv_pack_put(p, &len, sizeof(len));
-		srv_pack_put(p, d->vars[i].name, len);
+		srv_pack_str(p, d->vars[i].name);
 		srv_pack_put(p, &d->vars[i].off, sizeof(d->vars[i].off));
 		srv_pack_put(p, &d->vars[i].bytes, sizeof(d->vars[i].bytes));
 	}
@@ -467,7 +462,7 @@ static void free_saved(struct saved *sv)
 
 static int read_saved(struct srv_unpack *u, struct saved *sv)
 {
-	uint32_t i, len;
+	uint32_t i;
 
 	memset(sv, 0, sizeof(*sv));
 	if (srv_unpack_get(u, &sv->n, sizeof(sv->n)) < 0 || sv->n > u->len / 20 ||
@@ -478,12 +473,8 @@ static int read_saved(struct srv_unpack *u, struct saved *sv)
 	for (i = 0; i < sv->n && !u->failed; i++) {
 		struct saved_var *v = &sv->vars[i];
 
-		if (srv_unpack_get(u, &len, sizeof(len)) < 0 || len >= NAME_MAX_LEN || len > u->len - u->off ||
-		    !(v->name = calloc(1, len + 1))) {
-			u->failed = 1;
+		if (!(v->name = srv_unpack_str(u, NAME_MAX_LEN)))
 			break;
-		}
-		srv_unpack_get(u, v->name, len);
 		srv_unpack_get(u, &v->off, sizeof(v->off));
 		srv_unpack_get(u, &v->bytes, sizeof(v->bytes));
 	}

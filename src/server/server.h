@@ -19,6 +19,16 @@ struct srv_state;
 
 /* One allocation a client made; its frees and pointer ranges are checked
  * against these, and whatever is left is freed when the client goes. */
+/* An allocation made in a capture is a graph's (its allocation node's):
+ * where it stands. */
+enum srv_graph_alloc {
+	SRV_GRAPH_ALLOC_NONE,  /* not a graph's */
+	SRV_GRAPH_ALLOC_LIVE,  /* its graph does not free it: the program does, after a launch */
+	SRV_GRAPH_ALLOC_OWN,   /* freed in a capture too: its graphs allocate and free it at each
+				  launch, nothing else frees it */
+	SRV_GRAPH_ALLOC_FREED, /* freed by the program: a launch makes it again */
+};
+
 struct srv_alloc {
 	struct srv_alloc *next;
 	CUdeviceptr ptr;
@@ -28,8 +38,7 @@ struct srv_alloc {
 	char *name;	 /* a global's name in its module */
 	CUdeviceptr at;	 /* a global: where it is now; ptr, as the client was told, unless a fault moved it */
 	int retired;	 /* freed by the client while it held graphs (memory.c) */
-	int graph;	 /* allocated in a capture: 1, its graph's allocation node's; 2, freed in a capture
-			    too: its graphs allocate and free it at each launch, nothing else frees it */
+	int graph;	 /* enum srv_graph_alloc: allocated in a capture, its graph's */
 	int vmm;		       /* a mapping of its physical memory: vmm.c unmaps it */
 	struct srv_ipc_export *export; /* its CUDA IPC handle, once it gave one out (ipc.c) */
 	struct srv_ipc_export *import; /* another client's memory it opened, */
@@ -569,6 +578,10 @@ void srv_pack_put(struct srv_pack *p, const void *v, size_t n);
 void srv_pack_fd(struct srv_pack *p, int fd); /* written, and inherited by the new image */
 int srv_unpack_get(struct srv_unpack *u, void *v, size_t n); /* -1 (and failed) past the end */
 int srv_unpack_fd(struct srv_unpack *u); /* one srv_pack_fd wrote, as this process numbers it; -1: none */
+/* A string, by its length; read back shorter than max bytes (malloc'd;
+ * NULL, and failed, if not). */
+void srv_pack_str(struct srv_pack *p, const char *str);
+char *srv_unpack_str(struct srv_unpack *u, size_t max);
 /* By the main loop once the context is poisoned: returns only if the
  * server cannot make itself anew (then it exits as before). */
 void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen_us);
