@@ -603,18 +603,18 @@ struct omps_reply_link {
 	X(MEMCPY_DTOH, memory, copy_dtoh, copy, FIXED, SYNC, "copy from the device") /* data, reply */ \
 	X(MEMCPY_DTOD, memory, copy_dtod, copy, FIXED, ASYNC, "copy on the device")                   \
 	X(SYNCHRONIZE, context, synchronize, dev, FIXED, SYNC, "context synchronize")                 \
-	X(IMAGE_DATA, module, image_data, none, RAW, ASYNC, "module image upload") /* gathered */      \
+	X(IMAGE_DATA, module, image_data, none, RAW, QUIET, "module image upload") /* gathered */      \
 	X(MODULE_LOAD, module, load, module_load, FIXED, SYNC, "module load") /* -> reply_handle */    \
 	X(MODULE_UNLOAD, module, unload, handle, FIXED, SYNC, "module unload")                        \
 	X(GET_FUNCTION, module, get_function, get_function, FIXED, SYNC, "function lookup")           \
 	X(LAUNCH, launch, kernel, launch, TAIL, ASYNC, "kernel launch") /* attrs, packed args */      \
 	X(STREAM_CREATE, stream, create, create, FIXED, SYNC, "stream create") /* -> reply_handle */   \
-	X(STREAM_DESTROY, stream, on_handle, handle, FIXED, ASYNC, "stream destroy")                    \
+	X(STREAM_DESTROY, stream, on_handle, handle, FIXED, QUIET, "stream destroy")                    \
 	X(STREAM_SYNC, stream, on_handle, handle, FIXED, SYNC, "stream synchronize")                \
 	X(STREAM_QUERY, stream, on_handle, handle, FIXED, SYNC, "stream query") /* NOT_READY: busy */      \
 	X(STREAM_WAIT, stream, on_pair, pair, FIXED, ASYNC, "stream wait on an event")             \
 	X(EVENT_CREATE, stream, create, create, FIXED, SYNC, "event create")                    \
-	X(EVENT_DESTROY, stream, on_handle, handle, FIXED, ASYNC, "event destroy")                \
+	X(EVENT_DESTROY, stream, on_handle, handle, FIXED, QUIET, "event destroy")                \
 	X(EVENT_RECORD, stream, on_pair, pair, FIXED, ASYNC, "event record")                     \
 	X(EVENT_SYNC, stream, on_handle, handle, FIXED, SYNC, "event synchronize")            \
 	X(EVENT_QUERY, stream, on_handle, handle, FIXED, SYNC, "event query")                       \
@@ -640,8 +640,8 @@ struct omps_reply_link {
 	X(GRAPH_INSTANTIATE, graph, instantiate, instantiate, FIXED, SYNC, "graph instantiate")       \
 	X(GRAPH_LAUNCH, graph, on_exec, pair, FIXED, ASYNC, "graph launch") /* (exec, stream) */        \
 	X(GRAPH_UPLOAD, graph, on_exec, pair, FIXED, ASYNC, "graph upload")                            \
-	X(GRAPH_DESTROY, graph, destroy, handle, FIXED, ASYNC, "graph destroy")                       \
-	X(GRAPH_EXEC_DESTROY, graph, destroy, handle, FIXED, ASYNC, "executable graph destroy")  \
+	X(GRAPH_DESTROY, graph, destroy, handle, FIXED, QUIET, "graph destroy")                       \
+	X(GRAPH_EXEC_DESTROY, graph, destroy, handle, FIXED, QUIET, "executable graph destroy")  \
 	X(GRAPH_NODES, graph, nodes, handle, FIXED, SYNC, "graph node count") /* -> reply_value */        \
 	X(MODULE_FUNC_COUNT, module, function_count, handle, FIXED, SYNC, "module function count") /* -> value */ \
 	X(GRAPH_CREATE, graphbuild, create, graph_create, FIXED, SYNC, "graph create") /* -> reply_handle */     \
@@ -692,7 +692,10 @@ enum omps_call {
 };
 
 enum omps_call_shape { OMPS_SHAPE_FIXED = 1, OMPS_SHAPE_TAIL, OMPS_SHAPE_RAW };
-enum omps_call_reply { OMPS_REPLY_SYNC = 1, OMPS_REPLY_ASYNC, OMPS_REPLY_MIXED };
+/* SYNC: answered. ASYNC: not answered; queues work on the GPU (a fault may
+ * be its). MIXED: either, by its record. QUIET: not answered, and no work
+ * on the GPU of its own (data for a later call, a destroy). */
+enum omps_call_reply { OMPS_REPLY_SYNC = 1, OMPS_REPLY_ASYNC, OMPS_REPLY_MIXED, OMPS_REPLY_QUIET };
 
 /* What the table says of a call (calls.c). The size is the fixed record's
  * (0 for RAW); an unknown type has size 0 and shape 0. */

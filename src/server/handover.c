@@ -20,9 +20,8 @@
  * a variable whose address the client asked for keeps that address for the
  * client, the server's calls taking it to where the new context put it
  * (memory.c). A client holding what cannot be made again yet (arrays,
- * module data changed since its copy, IPC memory, some graphs, JIT links,
- * virtual memory) loses its connection, as every client did before, and
- * the log says why. */
+ * module data changed since its copy, some graphs) loses its connection,
+ * as every client did before, and the log says why. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -184,8 +183,8 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		return why;
 	if (c->arr.narrays || c->arr.objects)
 		return "it made CUDA arrays or texture objects";
-	if (c->link.nlinks)
-		return "it used the JIT linker";
+	if ((why = srv_link_unkeepable(c)))
+		return why;
 	if ((why = srv_vmm_unkeepable(c)))
 		return why;
 	for (i = 0; i < c->mod.nmodules; i++)
@@ -467,6 +466,8 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 	PUT(p, c->hostfn.last);
 	PUT(p, c->hostfn.pending);
 	srv_vmm_save(c, p);
+	srv_link_save(c, p);
+	srv_module_image_save(c, p); /* one being received, or a held call's */
 	srv_graphdesc_save(c, p);
 }
 
@@ -856,6 +857,9 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 	if (!why && c->hostfn.area && !srv_host_device_ptr(c, c->hostfn.area, sizeof(struct omps_hostfn_area)))
 		why = "the memory its host functions use is not shared again";
 	why = srv_vmm_restore(c, u, why);
+	why = srv_link_restore(c, u, why);
+	if (srv_module_image_restore(c, u) < 0)
+		why = why ? why : "out of memory";
 	return srv_graphdesc_restore(c, u, why);
 }
 

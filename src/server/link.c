@@ -5,14 +5,30 @@
  * the driver write into the server at an address the client chose. The log
  * buffers are the server's own, as large as the client's (at most
  * OMPS_LINK_MAX_LOG); the shim reads the logs and the linked image back with
- * LINK_READ and copies them where its program asked. */
+ * LINK_READ and copies them where its program asked.
+ *
+ * Across a fault (handover.c) a link under way is made again: each input
+ * added is kept, as the client sent it, until the link completes, and the
+ * successor makes the link state as it was made and adds them again. A
+ * completed link only waits for its destroy (the shim read its image and
+ * logs in the call that made them): the successor makes it again without
+ * its inputs and marks it done. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "server.h"
 
-#define MAX_LINKS 16 /* link states a client may hold at once: with their logs, 8 MiB at most */
+#define MAX_LINKS 16		  /* link states a client may hold at once: with their logs, 8 MiB at most */
+#define KEPT_INPUTS_MAX (32ull << 20) /* a client's inputs kept for a successor, over its links under way */
+
+/* An input added to a link under way, as the client sent it: add.bytes of
+ * data follow, and a NUL. */
+struct srv_link_input {
+	struct srv_link_input *next;
+	struct omps_call_link_add add;
+	unsigned char data[];
+};
 
 struct srv_link {
 	CUlinkState st; /* NULL: a free slot */
@@ -25,6 +41,10 @@ struct srv_link {
 	size_t info_cap, error_cap;
 	void *cubin; /* the driver's, after a complete */
 	size_t cubin_bytes;
+	int done;			       /* completed: it takes no more inputs */
+	struct omps_call_link_create made;     /* how it was made, for a successor */
+	struct srv_link_input *inputs, *last;  /* added until it completes, in order */
+	int unkept;			       /* an input past the client's allowance was not kept */
 };
 
 static struct srv_link *link_of(struct srv_client *c, uint32_t handle)
@@ -36,35 +56,50 @@ static struct srv_link *link_of(struct srv_client *c, uint32_t handle)
 	return &c->link.links[handle - 1];
 }
 
-static void link_free(struct srv_client *c, struct srv_link *l)
+/* Its inputs let go: it completed, or goes. */
+static void drop_inputs(struct srv_client *c, struct srv_link *l)
 {
-	if (srv_use_device(c, l->dev, NULL) == CUDA_SUCCESS)
-		c->srv->drv->link_destroy(l->st);
+	struct srv_link_input *in;
+
+	while ((in = l->inputs)) {
+		l->inputs = in->next;
+		c->link.kept -= in->add.bytes;
+		free(in);
+	}
+	l->last = NULL;
+}
+
+/* Its buffers freed and its slot cleared (the driver's state gone or never made). */
+static void clear(struct srv_client *c, struct srv_link *l)
+{
+	drop_inputs(c, l);
 	free(l->info);
 	free(l->error);
 	memset(l, 0, sizeof(*l));
 }
 
-/* A free slot's handle; 0 when the client holds MAX_LINKS or memory ran out. */
+static void link_free(struct srv_client *c, struct srv_link *l)
+{
+	if (srv_use_device(c, l->dev, NULL) == CUDA_SUCCESS)
+		c->srv->drv->link_destroy(l->st);
+	clear(c, l);
+}
+
+/* A free slot's handle; 0 when the client holds MAX_LINKS or memory ran
+ * out. The table is made whole at once and never moves: the driver keeps
+ * the address of each state's val. */
 static uint32_t slot(struct srv_client *c)
 {
-	struct srv_link *t;
 	uint32_t i;
 
+	if (!c->link.links && (c->link.links = calloc(MAX_LINKS, sizeof(*c->link.links))))
+		c->link.nlinks = MAX_LINKS;
 	for (i = 0; i < c->link.nlinks; i++)
 		if (!c->link.links[i].st)
 			return i + 1;
-	if (c->link.nlinks >= MAX_LINKS) {
+	if (c->link.links)
 		srv_refused(c, "more than %d JIT link states at once", MAX_LINKS);
-		return 0;
-	}
-	t = realloc(c->link.links, (c->link.nlinks + 8) * sizeof(*t));
-	if (!t)
-		return 0;
-	memset(t + c->link.nlinks, 0, 8 * sizeof(*t));
-	c->link.links = t;
-	c->link.nlinks += 8;
-	return i + 1;
+	return 0;
 }
 
 /* The client's options into opt/val from *n on; -1 (logged) if one is not a number. */
@@ -127,24 +162,17 @@ static void reply_link(struct srv_client *c, const struct srv_link *l, CUresult 
 	srv_reply(c, &rep, sizeof(rep));
 }
 
-void srv_link_create(struct srv_client *c, const struct omps_call_link_create *m)
+/* The driver's link state in slot l, made as m asks (the client's create,
+ * or a successor's of the same). */
+static CUresult make(struct srv_client *c, struct srv_link *l, const struct omps_call_link_create *m)
 {
-	struct omps_reply_handle rep = {{0}, 0, 0};
-	CUresult r = srv_use_device(c, m->dev, NULL);
-	struct srv_link *l = NULL;
-	uint32_t handle = 0;
+	CUresult r = CUDA_SUCCESS;
 
-	if (r == CUDA_SUCCESS && !c->srv->drv->link_create)
-		r = CUDA_ERROR_NOT_SUPPORTED;
-	if (r == CUDA_SUCCESS && !(handle = slot(c)))
-		r = CUDA_ERROR_OUT_OF_MEMORY;
-	if (r == CUDA_SUCCESS) { /* made in its slot: the driver keeps the address of val */
-		l = &c->link.links[handle - 1];
-		l->dev = m->dev;
-		l->wall_at = -1;
-		if (take_options(c, m->opts, m->nopts, l->opt, l->val, &l->nopts))
-			r = CUDA_ERROR_INVALID_VALUE;
-	}
+	l->dev = m->dev;
+	l->wall_at = -1;
+	l->made = *m;
+	if (take_options(c, m->opts, m->nopts, l->opt, l->val, &l->nopts))
+		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS &&
 	    (add_log(l, m->info_log, CU_JIT_INFO_LOG_BUFFER, &l->info, &l->info_cap, &l->info_at) ||
 	     add_log(l, m->error_log, CU_JIT_ERROR_LOG_BUFFER, &l->error, &l->error_cap, &l->error_at)))
@@ -157,41 +185,93 @@ void srv_link_create(struct srv_client *c, const struct omps_call_link_create *m
 		r = c->srv->drv->link_create(l->nopts, l->opt, l->val, &l->st);
 	if (r == CUDA_SUCCESS && !l->st)
 		r = CUDA_ERROR_UNKNOWN;
-	if (r == CUDA_SUCCESS) {
+	if (r != CUDA_SUCCESS)
+		clear(c, l);
+	return r;
+}
+
+void srv_link_create(struct srv_client *c, const struct omps_call_link_create *m)
+{
+	struct omps_reply_handle rep = {{0}, 0, 0};
+	CUresult r = srv_use_device(c, m->dev, NULL);
+	uint32_t handle = 0;
+
+	if (r == CUDA_SUCCESS && !c->srv->drv->link_create)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS && !(handle = slot(c)))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	if (r == CUDA_SUCCESS) /* made in its slot: the driver keeps the address of val */
+		r = make(c, &c->link.links[handle - 1], m);
+	if (r == CUDA_SUCCESS)
 		rep.handle = handle;
-	} else if (l) {
-		free(l->info);
-		free(l->error);
-		memset(l, 0, sizeof(*l));
-	}
 	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
+}
+
+static void append(struct srv_client *c, struct srv_link *l, struct srv_link_input *in)
+{
+	in->next = NULL;
+	c->link.kept += in->add.bytes;
+	if (l->last)
+		l->last->next = in;
+	else
+		l->inputs = in;
+	l->last = in;
+}
+
+/* An input the driver took, kept for a successor while the link is under
+ * way; past the client's allowance the link is marked, not failed. */
+static void keep_input(struct srv_client *c, struct srv_link *l, const struct omps_call_link_add *m,
+		       const unsigned char *data)
+{
+	struct srv_link_input *in = NULL;
+
+	if (!l->unkept && c->link.kept + m->bytes <= KEPT_INPUTS_MAX)
+		in = malloc(sizeof(*in) + m->bytes + 1);
+	if (!in) {
+		if (!l->unkept)
+			omps_log("Client process %d: its JIT link state %u is not kept for a fault: its inputs pass %llu MiB",
+				 (int)c->pid, (unsigned)(l - c->link.links) + 1, (unsigned long long)(KEPT_INPUTS_MAX >> 20));
+		l->unkept = 1;
+		return;
+	}
+	in->add = *m;
+	memcpy(in->data, data, m->bytes + 1); /* with its NUL */
+	append(c, l, in);
+}
+
+/* One input into the driver's link state. */
+static CUresult add_data(struct srv_client *c, struct srv_link *l, const struct omps_call_link_add *m,
+			 unsigned char *data)
+{
+	CUjit_option opt[OMPS_LINK_MAX_OPTIONS];
+	void *val[OMPS_LINK_MAX_OPTIONS];
+	char name[OMPS_LINK_MAX_NAME];
+	unsigned n = 0;
+
+	if (m->type >= CU_JIT_NUM_INPUT_TYPES || take_options(c, m->opts, m->nopts, opt, val, &n))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(name, m->name, sizeof(name));
+	name[sizeof(name) - 1] = '\0';
+	data[m->bytes] = '\0'; /* PTX is read up to a NUL: never past what was sent */
+	return c->srv->drv->link_add_data(l->st, (CUjitInputType)m->type, data, m->bytes, name, n, opt, val);
 }
 
 void srv_link_add(struct srv_client *c, const struct omps_call_link_add *m)
 {
 	struct srv_link *l = link_of(c, m->handle);
-	CUjit_option opt[OMPS_LINK_MAX_OPTIONS];
-	void *val[OMPS_LINK_MAX_OPTIONS];
-	char name[OMPS_LINK_MAX_NAME];
-	unsigned n = 0;
 	CUresult r = l ? srv_use_device(c, l->dev, NULL) : CUDA_ERROR_INVALID_HANDLE;
 
 	if (r == CUDA_SUCCESS && (m->bytes != c->mod.image_len || !c->mod.image_len))
 		r = CUDA_ERROR_INVALID_IMAGE;
-	if (r == CUDA_SUCCESS && (m->type >= CU_JIT_NUM_INPUT_TYPES || take_options(c, m->opts, m->nopts, opt, val, &n)))
-		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS && l->cubin)
+	if (r == CUDA_SUCCESS && l->done)
 		r = CUDA_ERROR_INVALID_HANDLE; /* completed: the driver takes no more inputs */
-	if (r == CUDA_SUCCESS) {
-		memcpy(name, m->name, sizeof(name));
-		name[sizeof(name) - 1] = '\0';
-		c->mod.image[c->mod.image_len] = '\0'; /* PTX is read up to a NUL: never past what was sent */
-		r = c->srv->drv->link_add_data(l->st, (CUjitInputType)m->type, c->mod.image, c->mod.image_len, name,
-					       n, opt, val);
-	}
-	c->mod.image_len = 0;
+	if (r == CUDA_SUCCESS)
+		r = add_data(c, l, m, c->mod.image);
+	if (r == CUDA_SUCCESS)
+		keep_input(c, l, m, c->mod.image);
 	reply_link(c, l, r);
+	srv_module_image_used(c);
 }
 
 void srv_link_complete(struct srv_client *c, const struct omps_call_handle *m)
@@ -201,7 +281,7 @@ void srv_link_complete(struct srv_client *c, const struct omps_call_handle *m)
 	size_t bytes = 0;
 	void *cubin = NULL;
 
-	if (r == CUDA_SUCCESS && l->cubin)
+	if (r == CUDA_SUCCESS && l->done)
 		r = CUDA_ERROR_INVALID_HANDLE;
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->link_complete(l->st, &cubin, &bytes);
@@ -210,6 +290,8 @@ void srv_link_complete(struct srv_client *c, const struct omps_call_handle *m)
 	if (r == CUDA_SUCCESS) {
 		l->cubin = cubin;
 		l->cubin_bytes = bytes;
+		l->done = 1;
+		drop_inputs(c, l); /* a successor needs none of them now */
 	}
 	reply_link(c, l, r);
 }
@@ -259,4 +341,100 @@ void srv_link_release(struct srv_client *c)
 	free(c->link.links);
 	c->link.links = NULL;
 	c->link.nlinks = 0;
+}
+
+const char *srv_link_unkeepable(const struct srv_client *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->link.nlinks; i++)
+		if (c->link.links[i].st && !c->link.links[i].done && c->link.links[i].unkept)
+			return "a JIT link under way whose inputs were not kept (past the bound)";
+	return NULL;
+}
+
+/* Each slot: 0 free, 1 under way (its inputs follow), 2 completed. */
+void srv_link_save(const struct srv_client *c, struct srv_pack *p)
+{
+	uint32_t i, n;
+
+	srv_pack_put(p, &c->link.nlinks, sizeof(c->link.nlinks));
+	for (i = 0; i < c->link.nlinks; i++) {
+		const struct srv_link *l = &c->link.links[i];
+		const struct srv_link_input *in;
+		uint8_t state = !l->st ? 0 : l->done ? 2 : 1;
+
+		srv_pack_put(p, &state, sizeof(state));
+		if (!state)
+			continue;
+		srv_pack_put(p, &l->made, sizeof(l->made));
+		for (n = 0, in = l->inputs; in; in = in->next)
+			n++;
+		srv_pack_put(p, &n, sizeof(n));
+		for (in = l->inputs; in; in = in->next) {
+			srv_pack_put(p, &in->add, sizeof(in->add));
+			srv_pack_put(p, in->data, in->add.bytes);
+		}
+	}
+}
+
+/* One link state made again in slot l and its inputs added again; its
+ * record is read whole whatever happens. Returns why it cannot be, or why. */
+static const char *restore_one(struct srv_client *c, struct srv_link *l, uint8_t state, struct srv_unpack *u,
+			       const char *why)
+{
+	struct omps_call_link_create made;
+	struct srv_link_input *in;
+	uint32_t n = 0, i;
+
+	srv_unpack_get(u, &made, sizeof(made));
+	srv_unpack_get(u, &n, sizeof(n));
+	if (!u->failed && !why &&
+	    (srv_use_device(c, made.dev, NULL) != CUDA_SUCCESS || !c->srv->drv->link_create ||
+	     make(c, l, &made) != CUDA_SUCCESS))
+		why = "a JIT link state of its cannot be made again";
+	if (!u->failed && !why)
+		l->done = state == 2;
+	for (i = 0; i < n && !u->failed; i++) {
+		struct omps_call_link_add add;
+
+		if (srv_unpack_get(u, &add, sizeof(add)) < 0 || add.bytes > OMPS_MAX_IMAGE ||
+		    add.bytes > u->len - u->off || !(in = malloc(sizeof(*in) + add.bytes + 1))) {
+			u->failed = 1;
+			break;
+		}
+		in->add = add;
+		srv_unpack_get(u, in->data, add.bytes);
+		if (!why && add_data(c, l, &in->add, in->data) != CUDA_SUCCESS)
+			why = "an input of its JIT link under way is not taken again";
+		if (why) {
+			free(in);
+			continue;
+		}
+		append(c, l, in);
+	}
+	return why;
+}
+
+const char *srv_link_restore(struct srv_client *c, struct srv_unpack *u, const char *why)
+{
+	uint32_t n = 0, i;
+
+	if (srv_unpack_get(u, &n, sizeof(n)) < 0 || (n && n != MAX_LINKS) ||
+	    (n && !(c->link.links = calloc(n, sizeof(*c->link.links))))) {
+		u->failed = 1;
+		return why;
+	}
+	c->link.nlinks = n;
+	for (i = 0; i < n && !u->failed; i++) {
+		uint8_t state = 0;
+
+		if (srv_unpack_get(u, &state, sizeof(state)) < 0 || state > 2) {
+			u->failed = 1;
+			break;
+		}
+		if (state)
+			why = restore_one(c, &c->link.links[i], state, u, why);
+	}
+	return why;
 }

@@ -44,6 +44,41 @@ void srv_module_image_data(struct srv_client *c, const unsigned char *data, size
 	c->mod.image_len += len;
 }
 
+void srv_module_image_used(struct srv_client *c)
+{
+	if (c->holding) /* served again, by this server or the one made anew: with its image */
+		return;
+	c->mod.image_len = 0;
+	if (c->mod.image_cap > IMAGE_KEPT) { /* a large image's buffer is not kept for the client's life (L2) */
+		free(c->mod.image);
+		c->mod.image = NULL;
+		c->mod.image_cap = 0;
+	}
+}
+
+void srv_module_image_save(const struct srv_client *c, struct srv_pack *p)
+{
+	srv_pack_put(p, &c->mod.image_len, sizeof(c->mod.image_len));
+	srv_pack_put(p, c->mod.image, c->mod.image_len);
+}
+
+int srv_module_image_restore(struct srv_client *c, struct srv_unpack *u)
+{
+	uint64_t len = 0;
+
+	if (srv_unpack_get(u, &len, sizeof(len)) < 0 || len > OMPS_MAX_IMAGE || len > u->len - u->off) {
+		u->failed = 1;
+		return -1;
+	}
+	if (!len)
+		return 0;
+	if (!(c->mod.image = malloc(len + 1)))
+		return -1;
+	c->mod.image_cap = len + 1;
+	c->mod.image_len = len;
+	return srv_unpack_get(u, c->mod.image, len);
+}
+
 static void hash_of(const unsigned char *image, uint64_t len, unsigned char hash[SHA256_DIGEST_SIZE])
 {
 	struct sha256_ctx h;
@@ -233,12 +268,6 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 				kept = srv_module_keep_image(c, c->mod.image, c->mod.image_len);
 		}
 	}
-	c->mod.image_len = 0;
-	if (c->mod.image_cap > IMAGE_KEPT) { /* a large image's buffer is not kept for the client's life (L2) */
-		free(c->mod.image);
-		c->mod.image = NULL;
-		c->mod.image_cap = 0;
-	}
 	if (r == CUDA_SUCCESS) {
 		mods = realloc(c->mod.modules, (c->mod.nmodules + 1) * sizeof(*mods));
 		if (!mods) {
@@ -264,6 +293,7 @@ void srv_module_load(struct srv_client *c, const struct omps_call_module_load *m
 		}
 	}
 	rep.r.result = srv_with_sticky(c, r);
+	srv_module_image_used(c);
 	srv_reply(c, &rep, sizeof(rep));
 }
 

@@ -251,6 +251,7 @@ struct srv_client {
 	struct { /* link.c: JIT link states (handle = index + 1) */
 		struct srv_link *links;
 		uint32_t nlinks;
+		uint64_t kept; /* bytes of the inputs of its links under way, kept for a fault */
 	} link;
 	struct { /* vmm.c: reservations, physical memory and mappings */
 		struct srv_vmm_range *reserved, *mapped;
@@ -739,6 +740,11 @@ CUarray srv_array_span(struct srv_client *c, uint32_t handle, int dev, uint64_t 
 
 /* link.c: its JIT link states destroyed. */
 void srv_link_release(struct srv_client *c);
+/* Across a fault (handover.c): why a link under way cannot be made again,
+ * or NULL; written down with the inputs added; read back and made again. */
+const char *srv_link_unkeepable(const struct srv_client *c);
+void srv_link_save(const struct srv_client *c, struct srv_pack *p);
+const char *srv_link_restore(struct srv_client *c, struct srv_unpack *u, const char *why);
 
 /* graphbuild.c: graph `handle` is going; its nodes and body graphs go too. */
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);
@@ -823,6 +829,12 @@ void srv_hostfn_drain(struct srv_client *c);
 
 /* module.c */
 void srv_module_release(struct srv_client *c);
+/* The image received (IMAGE_DATA) used by the call being served: let go,
+ * unless that call is held (served again with it). */
+void srv_module_image_used(struct srv_client *c);
+/* Across a fault: an image being received, or one a held call needs. */
+void srv_module_image_save(const struct srv_client *c, struct srv_pack *p);
+int srv_module_image_restore(struct srv_client *c, struct srv_unpack *u);
 /* The client's function of that handle, or NULL (logged). */
 struct srv_function *srv_function_of(struct srv_client *c, uint32_t handle);
 /* f's packed arguments at args as the driver's extra options (extra holds

@@ -70,12 +70,22 @@
  *                               cuMemSetAccess) that a kernel of it doubled:
  *                               after the fault the same range holds its data,
  *                               and it works on in it
+ *   omps-fault-probe --link GATE
+ *                               a neighbour that used the JIT linker: one link
+ *                               done and destroyed, one done and not, one
+ *                               under way; once GATE exists it adds to that
+ *                               one (its first call), completes it and runs
+ *                               all three linked kernels
+ *   omps-fault-probe --load GATE
+ *                               a neighbour whose first call once GATE
+ *                               exists loads a module
  *   omps-fault-probe --busy GATE
  *                               a neighbour that launches without waiting until
  *                               GATE exists; then it synchronizes (its work
  *                               was in flight: the error is expected), and
  *                               works on
- * Prints "fault_probe: launched", "fault_probe: synchronize = CODE",
+ * Each prints "fault_probe: pid PID" first. The culprit prints
+ * "fault_probe: launched", "fault_probe: synchronize = CODE",
  * "fault_probe: then alloc = CODE"; the neighbours "ready", then their
  * facts and PASS or FAIL. */
 #include <cuda.h>
@@ -473,6 +483,105 @@ static int graph_host(const char *gate)
 	return 0;
 }
 
+static char link_info[4096]; /* the info log of the last link made */
+
+/* A link state of the inputs (PTX), made with an info log. */
+static int link_of(CUlinkState *st, const char *const *inputs, unsigned n)
+{
+	CUjit_option opt[2] = {CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES};
+	static void *val[2];
+
+	val[0] = link_info;
+	val[1] = (void *)(uintptr_t)sizeof(link_info);
+	CK(cuLinkCreate(2, opt, val, st));
+	for (unsigned i = 0; i < n; i++)
+		CK(cuLinkAddData(*st, CU_JIT_INPUT_PTX, (void *)inputs[i], strlen(inputs[i]) + 1, "input.ptx", 0, NULL,
+				 NULL));
+	return 0;
+}
+
+/* Link state st completed, its image loaded, and its kernel. */
+static int linked_twice(CUlinkState st, CUmodule *m, CUfunction *k)
+{
+	size_t size = 0;
+	void *cubin;
+
+	CK(cuLinkComplete(st, &cubin, &size));
+	CK(cuModuleLoadData(m, cubin));
+	CK(cuModuleGetFunction(k, *m, "twice"));
+	return 0;
+}
+
+/* A neighbour that used the JIT linker: a link completed, its image loaded
+ * and the link destroyed; one completed and not destroyed; one under way,
+ * the caller added. Once GATE exists its first call adds the callee to the
+ * one under way (held over a fault not seen yet), which it completes,
+ * loads and runs; then each of its three kernels doubles its data. */
+static int linker(const char *gate)
+{
+	static const char *const both[2] = {caller_ptx, callee_ptx};
+	CUlinkState st[3];
+	CUfunction k[3];
+	CUmodule m[3];
+	CUdeviceptr d;
+	unsigned i;
+
+	if (link_of(&st[0], both, 2) || linked_twice(st[0], &m[0], &k[0]) || link_of(&st[1], both, 2) ||
+	    linked_twice(st[1], &m[1], &k[1]) || link_of(&st[2], both, 1))
+		return 1;
+	CK(cuLinkDestroy(st[0]));
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CHECK(fill_words(d, 1) == 0, "filling");
+	CK(twice_with(k[0], d, WORDS, NULL));
+	CK(cuCtxSynchronize());
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": link add = %d\n",
+	       (int)cuLinkAddData(st[2], CU_JIT_INPUT_PTX, (void *)callee_ptx, sizeof(callee_ptx), "dbl.ptx", 0, NULL,
+				  NULL));
+	if (linked_twice(st[2], &m[2], &k[2]))
+		return 1;
+	/* fakecuda's log: both inputs, the one added before the fault too */
+	CHECK(strstr(link_info, "linked 2 inputs"), "the link under way completed with: %s", link_info);
+	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	CHECK(words_are(d, 2, "its data after the fault") == 0, "its data");
+	for (i = 0; i < 3; i++)
+		CK(twice_with(k[i], d, WORDS, NULL));
+	CK(cuCtxSynchronize());
+	CHECK(words_are(d, 16, "its data, doubled by each linked kernel") == 0, "its data");
+	CK(cuLinkDestroy(st[1]));
+	CK(cuLinkDestroy(st[2]));
+	for (i = 0; i < 3; i++)
+		CK(cuModuleUnload(m[i]));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+/* A neighbour whose first call after the gate loads a module of its own
+ * (held over a fault not seen yet: its image must come with it). */
+static int load_first(const char *gate)
+{
+	CUdeviceptr d;
+	CUfunction k;
+	CUmodule m;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CHECK(fill_words(d, 1) == 0, "filling");
+	CK(cuCtxSynchronize());
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": load = %d\n", (int)cuModuleLoadData(&m, twice_counter_ptx));
+	CK(cuModuleGetFunction(&k, m, "twice"));
+	CK(twice_with(k, d, WORDS, NULL)); /* fakecuda's twice: by its name */
+	CK(cuCtxSynchronize());
+	CHECK(words_are(d, 2, "its data, doubled by the module it loaded after the fault") == 0, "its data");
+	CK(cuModuleUnload(m));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
 /* A neighbour whose first call after the gate is a free. */
 static int free_first(const char *gate)
 {
@@ -737,7 +846,7 @@ static const struct {
 	{"--idle", idle},	{"--pool", pool},	      {"--graph-host", graph_host},
 	{"--graph", graph},	{"--free", free_first},	      {"--hostfn", hostfn},
 	{"--ipc-export", ipc_export}, {"--ipc-import", ipc_import}, {"--vmm", vmm},
-	{"--busy", busy},
+	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
 };
 
 int main(int argc, char **argv)
@@ -755,12 +864,12 @@ int main(int argc, char **argv)
 	CK(cuModuleLoadData(&mod, twice_ptx));
 	CK(cuModuleGetFunction(&fn, mod, "twice"));
 	mod_of_fn = mod;
+	printf(PROBE ": pid %d\n", (int)getpid());
 	for (size_t i = 0; argc > 2 && i < sizeof(neighbours) / sizeof(neighbours[0]); i++)
 		if (!strcmp(argv[1], neighbours[i].flag))
 			return neighbours[i].run(argv[2]);
 	if (argc > 2 && !strncmp(argv[1], "--data-", 7))
 		return data(argv[2], argv[1] + 7);
-	printf(PROBE ": pid %d\n", (int)getpid());
 	CK(cuLaunchKernel(fn, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
 	printf(PROBE ": launched\n");
 	if (argc > 1 && !strcmp(argv[1], "--no-sync")) {

@@ -123,8 +123,9 @@ idle_then_next "after the fault"
 # functions is kept, and runs them on; so is one whose captured graph runs a
 # host function, one whose data is in stream-ordered memory
 # (cuMemAllocAsync), one holding graphs (captured, and built node by
-# node) and executable graphs of them, two sharing memory by CUDA IPC, and
-# one with virtual memory of its own.
+# node) and executable graphs of them, two sharing memory by CUDA IPC, one
+# with virtual memory of its own, and one that used the JIT linker and has
+# a link under way.
 server_pid
 neighbour idle idle
 neighbour hostfn hostfn
@@ -136,6 +137,7 @@ neighbour ran data-ran
 neighbour late data-late
 neighbour address data-address
 neighbour vmm vmm
+neighbour link link
 export FAULT_IPC=$TMP/ipc
 rm -f "$FAULT_IPC".*
 neighbour ipcx ipc-export
@@ -150,7 +152,7 @@ check "server.log: the variable whose address a client knows is elsewhere now" \
 	logged "Server +[0-9]+\] Client process [0-9]+: 1 of the variables of its module [0-9]+ it knows the address of are elsewhere in the new context" server
 touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph" "$TMP/go-ran" "$TMP/go-late" "$TMP/go-address" \
 	"$TMP/go-hostfn" "$TMP/go-pool" "$TMP/go-hostgraph"
-touch "$TMP/go-ipcx" "$TMP/go-ipci" "$TMP/go-vmm"
+touch "$TMP/go-ipcx" "$TMP/go-ipci" "$TMP/go-vmm" "$TMP/go-link"
 wait $idle $busy
 wait $graph $ran $late $address $hostfn $pool $hostgraph
 kept_quietly hostgraph "the one whose captured graph runs a host function is kept, and the graph runs it again"
@@ -161,7 +163,10 @@ kept_quietly graph "the one holding graphs is kept, its graphs and executable gr
 kept_quietly ran "the one whose kernel changed its __device__ data is kept, its data too"
 kept_quietly late "so is one whose such kernel no synchronize waited for, its data as that kernel left it"
 kept_quietly address "the one that knows its variable's address is kept, the address and its data too"
-wait $ipcx $ipci $vmm
+wait $ipcx $ipci $vmm $link
+kept_quietly link "the one that used the JIT linker is kept, its link under way too, which it completes and runs"
+check "... adding to that link after the fault [$(grep "link add" "$TMP/link.out")]" \
+	grep -qx "fault_probe: link add = 0" "$TMP/link.out"
 kept_quietly vmm "the one with virtual memory of its own is kept, its range and data too"
 kept_quietly ipci "the one that opened another's memory and events by IPC is kept, and opens handles of the server before"
 kept_quietly ipcx "... and the one that gave it out, which finds what the other wrote after the fault"
@@ -350,52 +355,59 @@ kill $culprit 2>/dev/null
 wait $culprit 2>/dev/null
 stop_daemon 10
 
-# 4c. An idle neighbour's call after a fault the watch has not seen yet: it
+# 4c. A neighbour's call after a fault the watch has not seen yet: it
 # fails on the poisoned context, which has the watch look; the call is
 # held, not answered, and the server made anew serves it: the neighbour
 # never sees the fault (it did before: 700 from its first copy).
-FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=20000 start_daemon
-neighbour idle idle
-server_pid
-rm -f "$TMP/late-culprit.out" # as neighbour() does: no "launched" left from before
-timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
-culprit=$!
-wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
-sleep 0.5 # the kernel has faulted; the watch has not looked
-check "the server has not seen it yet" not_logged "Server +$S\\] A GPU fault poisoned" server
-touch "$TMP/go-idle"
-wait $idle
-check "the idle neighbour's calls after the unseen fault pass [$(tail -1 "$TMP/idle.out")]" \
-	grep -qx "fault_probe: PASS" "$TMP/idle.out"
-check "server.log: its call was held over the fault" \
-	logged "Server +$S\] Client process [0-9]+: .+ failed on the poisoned context; it is held and served again once the server is made anew" server
-check "server.log: it was kept as idle" logged "Server +[0-9]+\] Client \{PID: [0-9]+, ID: 1\} kept: it was idle" server
-kill $culprit 2>/dev/null
-wait $culprit 2>/dev/null
+# held_first NAME MODE: neighbour NAME (MODE) makes that call, the first
+# after its gate; it was held, and the neighbour kept as idle, not taken
+# for the culprit (its pid: P).
+held_first() {
+	FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=20000 start_daemon
+	neighbour "$1" "$2"
+	server_pid
+	rm -f "$TMP/late-culprit.out" # as neighbour() does: no "launched" left from before
+	timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
+	culprit=$!
+	wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
+	sleep 0.5 # the kernel has faulted; the watch has not looked
+	check "the server has not seen it yet" not_logged "Server +$S\\] A GPU fault poisoned" server
+	touch "$TMP/go-$1"
+	wait "${!1}"
+	kill $culprit 2>/dev/null
+	wait $culprit 2>/dev/null
+	P=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/$1.out")
+	check "server.log: the $1 neighbour's call was held over the fault" \
+		logged "Server +$S\] Client process $P: .+ failed on the poisoned context; it is held and served again once the server is made anew" server
+	check "server.log: ... and it was kept as idle" \
+		logged "Server +[0-9]+\] Client \{PID: $P, ID: [0-9]+\} kept: it was idle" server
+	check "... and the neighbour goes on [$(tail -1 "$TMP/$1.out")]" grep -qx "fault_probe: PASS" "$TMP/$1.out"
+}
+held_first idle idle
 stop_daemon 10
 
 # 4d. The same with a free as that call: held, then done by the server made
 # anew (it was lost: the successor's record lacked the memory, and the free
 # came back "did not allocate", as a soak on the H200 found).
-FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=20000 start_daemon
-neighbour freer free
-server_pid
 unknown=$(count "which it did not allocate")
-rm -f "$TMP/late-culprit.out"
-timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
-culprit=$!
-wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
-sleep 0.5
-touch "$TMP/go-freer"
-wait $freer
-check "server.log: the free was held over the fault" \
-	logged "Server +$S\] Client process [0-9]+: memory free failed on the poisoned context; it is held" server
+held_first freer free
 check "the free is done by the server made anew [$(grep free "$TMP/freer.out" | xargs)]" \
 	grep -qx "fault_probe: free = 0" "$TMP/freer.out"
-check "... and the client goes on [$(tail -1 "$TMP/freer.out")]" grep -qx "fault_probe: PASS" "$TMP/freer.out"
 check "server.log: no free of memory it did not allocate" test "$(count "which it did not allocate")" = "$unknown"
-kill $culprit 2>/dev/null
-wait $culprit 2>/dev/null
+stop_daemon 10
+
+# 4e. The same with a module load, and with an input added to a JIT link
+# under way: their data came in records before the call that failed, and
+# comes with it (the server made anew answered "invalid image"). Those
+# records are no work on the GPU: the neighbour is not taken for a client
+# with work queued (it was named the culprit).
+held_first load load
+check "the module load is served after the fault, its image kept [$(grep "load =" "$TMP/load.out")]" \
+	grep -qx "fault_probe: load = 0" "$TMP/load.out"
+stop_daemon 10
+held_first link link
+check "the input added to a link under way is served, and the link goes on [$(grep "link add" "$TMP/link.out")]" \
+	grep -qx "fault_probe: link add = 0" "$TMP/link.out"
 stop_daemon 10
 
 # 4b. A server short of descriptors (its limit 24: half of it for the
