@@ -84,9 +84,10 @@ ms() { date +%s%3N; }
 		done
 	done
 	# A PyTorch program, a graph of cuBLAS kernels, two programs sharing
-	# memory and events by CUDA IPC, and one with virtual memory of its own,
-	# as the idle neighbour (openmps only): is it kept, or why not?
-	for who in torch graph ipc vmm; do
+	# memory and events by CUDA IPC, one with virtual memory of its own, a
+	# numba program (its kernels JIT-linked) and one with a JIT link under
+	# way, as the idle neighbour (openmps only): is it kept, or why not?
+	for who in torch graph ipc vmm numba link; do
 		D=$K/$who
 		mkdir -p "$D"
 		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
@@ -94,8 +95,10 @@ ms() { date +%s%3N; }
 		run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
 		if [ $who = torch ]; then
 			run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
-		elif [ $who = vmm ]; then
-			run timeout 120 "$K/fault" vmm "$D/go" >"$D/neighbour.out" 2>&1 &
+		elif [ $who = numba ]; then
+			run timeout 120 python3 tests/gpu/numba_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
+		elif [ $who = vmm ] || [ $who = link ]; then
+			run timeout 120 "$K/fault" $who "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = ipc ]; then
 			run timeout 120 "$K/fault" ipc-export "$D/go" >"$D/exporter.out" 2>&1 &
 			ex=$!

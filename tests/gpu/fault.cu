@@ -24,6 +24,10 @@
 //                          cuMemCreate, cuMemMap, cuMemSetAccess: as NCCL and
 //                          PyTorch's expandable segments) and checks it
 //                          again, at the same address, once FILE exists
+//   fault link FILE        has a JIT link under way (cuLinkCreate, the
+//                          caller's PTX added); once FILE exists it adds the
+//                          callee, completes the link, loads the image and
+//                          runs its kernel
 // A culprit launches, then synchronizes and prints what that returned:
 // "fault MODE: synchronize = NAME". A neighbour prints "fault neighbour:
 // PASS" or what it found.
@@ -34,6 +38,8 @@
 #include <string.h>
 #include <string>
 #include <unistd.h>
+
+#include "../e2e/twice_ptx.h" // caller_ptx and callee_ptx: one kernel in two for the linker
 
 __global__ void illegal(float *p) { p[threadIdx.x] = 1.0f; }
 __global__ void trap(void) { __trap(); }
@@ -305,6 +311,49 @@ static int vmm(const char *gate)
 	return r != CUDA_SUCCESS;
 }
 
+static int link_under_way(const char *gate)
+{
+	const unsigned n = 4096;
+	CUlinkState st;
+	CUmodule mod;
+	CUfunction k;
+	unsigned *d, h[4096];
+	void *cubin, *args[2] = {&d, (void *)&n};
+	size_t size;
+	CUresult r;
+
+	cudaFree(0); // the runtime's context, current
+	if ((r = cuLinkCreate(0, NULL, NULL, &st)) ||
+	    (r = cuLinkAddData(st, CU_JIT_INPUT_PTX, (void *)caller_ptx, sizeof(caller_ptx), "caller.ptx", 0, NULL,
+			       NULL))) {
+		printf("fault neighbour: its link: error %d\n", (int)r);
+		return 1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		h[i] = i;
+	cudaMalloc(&d, sizeof(h));
+	cudaMemcpy(d, h, sizeof(h), cudaMemcpyHostToDevice);
+	printf("fault neighbour: filled, its link under way\n");
+	fflush(stdout);
+	wait_file(gate);
+	if ((r = cuLinkAddData(st, CU_JIT_INPUT_PTX, (void *)callee_ptx, sizeof(callee_ptx), "callee.ptx", 0, NULL,
+			       NULL)) ||
+	    (r = cuLinkComplete(st, &cubin, &size)) || (r = cuModuleLoadData(&mod, cubin)) ||
+	    (r = cuLinkDestroy(st)) || (r = cuModuleGetFunction(&k, mod, "twice")) ||
+	    (r = cuLaunchKernel(k, n / 256, 1, 1, 256, 1, 1, 0, NULL, args, NULL))) {
+		printf("fault neighbour: its link after the fault: error %d\n", (int)r);
+		return 1;
+	}
+	cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost);
+	for (unsigned i = 0; i < n; i++)
+		if (h[i] != 2 * i) {
+			printf("fault neighbour: the linked kernel's word %u is %u, not %u\n", i, h[i], 2 * i);
+			return 1;
+		}
+	printf("fault neighbour: PASS\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -319,6 +368,8 @@ int main(int argc, char **argv)
 		return ipc_import(argv[2]);
 	if (!strcmp(m, "vmm") && argc > 2)
 		return vmm(argv[2]);
+	if (!strcmp(m, "link") && argc > 2)
+		return link_under_way(argv[2]);
 	cudaMalloc(&buf, 64);
 	cudaMalloc(&out, 8);
 	if (!strcmp(m, "illegal"))
@@ -330,7 +381,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(m, "misaligned"))
 		misaligned<<<1, 1>>>(buf, out);
 	else {
-		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE|ipc-export FILE|ipc-import FILE|vmm FILE\n");
+		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE|ipc-export FILE|ipc-import FILE|vmm FILE|link FILE\n");
 		return 2;
 	}
 	printf("fault %s: synchronize = %s\n", m, cudaGetErrorName(cudaDeviceSynchronize()));
