@@ -61,7 +61,8 @@ static int hold(struct srv_client *c, CUresult r)
 
 int srv_reply(struct srv_client *c, const void *reply, size_t len)
 {
-	if (__builtin_expect(c->holding, 0)) /* held: the server made anew answers */
+	c->replied = ((const struct omps_reply *)reply)->result; /* every reply begins with one */
+	if (__builtin_expect(c->holding || c->replaying, 0)) /* held: the server made anew answers */
 		return 0;
 	if (c->dead) /* given up: nobody reads */
 		return -1;

@@ -68,6 +68,8 @@ static void poisoned(struct srv_client *c, uint32_t type, const unsigned char *r
 
 void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
 {
+	CUresult before;
+
 	if (type >= OMPS_CALL_END || !handlers[type]) {
 		srv_give_up(c, "unknown call in its request ring");
 		return;
@@ -83,5 +85,18 @@ void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec,
 		poisoned(c, type, rec);
 		return;
 	}
+	before = c->sticky;
+	handlers[type](c, rec, len);
+	if (__builtin_expect(c->graph.captures || c->graph.journal.len || c->graph.journal.broken, 0))
+		srv_capture_journal(c, type, rec, len, before); /* a capture under way, kept for a fault */
+}
+
+void srv_dispatch_again(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	if (type >= OMPS_CALL_END || !handlers[type] || !omps_call_len_ok(type, len)) {
+		c->replied = CUDA_ERROR_INVALID_VALUE;
+		return;
+	}
+	c->call = type;
 	handlers[type](c, rec, len);
 }

@@ -257,6 +257,7 @@ void srv_graph_release(struct srv_client *c)
 	c->graph.execs = c->graph.graphs = c->graph.nodes = NULL;
 	c->graph.nexecs = c->graph.ngraphs = c->graph.nnodes = 0;
 	c->graph.captures = 0;
+	srv_capture_release(c);
 }
 
 int srv_graph_live(const struct srv_client *c)

@@ -746,8 +746,8 @@ const char *srv_graphdesc_unkeepable(struct srv_client *c, char *buf, size_t len
 {
 	const char *why;
 
-	if (c->graph.captures)
-		return "a stream capture of its was under way";
+	if ((why = srv_capture_unkeepable(c)))
+		return why;
 	if ((why = lost_in(c->graph.graphs, c->graph.ngraphs, "graph",
 			   "was captured since its worker last parked (not written down yet)", buf, len)) ||
 	    (why = lost_in(c->graph.execs, c->graph.nexecs, "executable graph", "had a node's parameters set",

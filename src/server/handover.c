@@ -469,6 +469,7 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 	srv_link_save(c, p);
 	srv_module_image_save(c, p); /* one being received, or a held call's */
 	srv_graphdesc_save(c, p);
+	srv_capture_save(c, p); /* after what its records name */
 }
 
 /* Every descriptor of this process but those listed (and 0-2) closed: what
@@ -860,7 +861,8 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 	why = srv_link_restore(c, u, why);
 	if (srv_module_image_restore(c, u) < 0)
 		why = why ? why : "out of memory";
-	return srv_graphdesc_restore(c, u, why);
+	why = srv_graphdesc_restore(c, u, why);
+	return srv_capture_restore(c, u, why);
 }
 
 /* One client: its connection and channel first (without them it cannot

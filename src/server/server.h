@@ -229,6 +229,8 @@ struct srv_client {
 	uint32_t held_type;
 	uint32_t held_len;
 	int held_told; /* server.log said so (once a client) */
+	CUresult replied; /* the result of the last reply made (sent or not) */
+	int replaying;	  /* a successor serves kept records again: no reply goes out (capture.c) */
 
 	struct { /* memory.c */
 		struct srv_alloc *allocs;
@@ -289,6 +291,11 @@ struct srv_client {
 		uint32_t ngraphs, nexecs, nnodes;
 		unsigned captures; /* begun and not yet ended */
 		int spoiled;	   /* something in them could not be captured */
+		struct {	   /* capture.c: the records of its captures under way */
+			unsigned char *buf;
+			size_t len, cap;
+			const char *broken; /* why they cannot be made again; NULL: they can */
+		} journal;
 		int rebuilding;	   /* a successor's: memory it freed while it held graphs is still its own */
 	} graph;
 	struct { /* host.c: host memory shared with it */
@@ -426,6 +433,8 @@ void srv_channel_run(struct srv_client *c);
 /* dispatch.c: a record of the client's request ring to its handler, its
  * length checked against OMPS_CALLS first. */
 void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
+/* A record served again by a successor (capture.c): its handler only. */
+void srv_dispatch_again(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 
 /* The handlers, one a row of OMPS_CALLS, each in its family's file:
  * srv_FAMILY_HANDLER(c, the record[, the data after it]). */
@@ -685,6 +694,15 @@ int srv_graph_live(const struct srv_client *c);
 int srv_capturing(struct srv_client *c, CUstream s);
 /* A capture s is in ends, its graph thrown away: s is going. */
 void srv_capture_abandon(struct srv_client *c, CUstream s);
+/* capture.c: each record served while a capture is under way (before:
+ * c->sticky before it), kept if it put work into a capturing stream;
+ * across a fault, why its captures cannot be made again (or NULL), what is
+ * written down, and the successor's: those records served again. */
+void srv_capture_journal(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len, CUresult before);
+const char *srv_capture_unkeepable(const struct srv_client *c);
+void srv_capture_release(struct srv_client *c);
+void srv_capture_save(const struct srv_client *c, struct srv_pack *p);
+const char *srv_capture_restore(struct srv_client *c, struct srv_unpack *u, const char *why);
 /* CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (logged; the capture is spoiled)
  * when s is capturing: for work that a graph cannot replay. */
 CUresult srv_capture_refuse(struct srv_client *c, CUstream s, const char *what);

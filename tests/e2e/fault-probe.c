@@ -76,6 +76,12 @@
  *                               under way; once GATE exists it adds to that
  *                               one (its first call), completes it and runs
  *                               all three linked kernels
+ *   omps-fault-probe --capture GATE
+ *                               a neighbour in the middle of a stream capture
+ *                               (forked to a second stream): once GATE
+ *                               exists it captures more, ends the capture and
+ *                               launches the graph (with FAULT_CAPTURE_ALLOC
+ *                               set, the capture holds graph memory too)
  *   omps-fault-probe --load GATE
  *                               a neighbour whose first call once GATE
  *                               exists loads a module
@@ -90,6 +96,7 @@
  * facts and PASS or FAIL. */
 #include <cuda.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -558,6 +565,75 @@ static int linker(const char *gate)
 	return 0;
 }
 
+/* A neighbour in the middle of a stream capture at the fault: s captures
+ * a kernel on d, forks to s2 (an event), which captures a kernel on e and
+ * records another event. Once GATE exists it finds s still capturing, its
+ * data untouched, joins s2 back, captures one more kernel on d and ends the
+ * capture: launched, the graph doubles d twice and e once. */
+static int capture_over(const char *gate, CUdeviceptr d, CUdeviceptr e, CUstream s, CUstream s2, CUevent ev[2])
+{
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	CUgraphExec x;
+	CUgraph g;
+
+	CHECK(fill_words(d, 1) == 0 && fill_words(e, 1) == 0, "filling");
+	CK(cuCtxSynchronize());
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(d, WORDS, s));
+	CK(cuEventRecord(ev[0], s));
+	CK(cuStreamWaitEvent(s2, ev[0], 0));
+	CK(twice(e, WORDS, s2));
+	CK(cuEventRecord(ev[1], s2));
+	if (getenv("FAULT_CAPTURE_ALLOC")) { /* graph memory in it: not kept */
+		CUdeviceptr a;
+
+		CK(cuMemAllocAsync(&a, 4096, s));
+		CK(cuMemFreeAsync(a, s));
+	}
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	CK(cuStreamIsCapturing(s, &st));
+	CHECK(st == CU_STREAM_CAPTURE_STATUS_ACTIVE, "its stream's capture after the fault: status %d", (int)st);
+	CHECK(words_are(d, 1, "its data, captured on and not run") == 0, "its data");
+	CK(cuStreamWaitEvent(s, ev[1], 0));
+	CK(twice(d, WORDS, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&x, g, 0));
+	CK(cuGraphLaunch(x, s));
+	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s));
+	CHECK(words_are(d, 4, "what the graph captured over the fault did to d") == 0, "d");
+	CHECK(words_are(e, 2, "... and to e, on the stream it forked to") == 0, "e");
+	CK(cuGraphExecDestroy(x));
+	CK(cuGraphDestroy(g));
+	return 0;
+}
+
+/* Whatever it finds, it lets go of what it made (a leak check runs it too). */
+static int capturing(const char *gate)
+{
+	CUdeviceptr d, e;
+	CUstream s, s2;
+	CUevent ev[2];
+	int bad;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(cuMemAlloc(&e, WORDS * 4));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuStreamCreate(&s2, CU_STREAM_NON_BLOCKING));
+	CK(cuEventCreate(&ev[0], CU_EVENT_DISABLE_TIMING));
+	CK(cuEventCreate(&ev[1], CU_EVENT_DISABLE_TIMING));
+	bad = capture_over(gate, d, e, s, s2, ev);
+	bad |= cuEventDestroy(ev[0]) != CUDA_SUCCESS;
+	bad |= cuEventDestroy(ev[1]) != CUDA_SUCCESS;
+	bad |= cuStreamDestroy(s2) != CUDA_SUCCESS;
+	bad |= cuStreamDestroy(s) != CUDA_SUCCESS;
+	bad |= cuMemFree(e) != CUDA_SUCCESS;
+	bad |= cuMemFree(d) != CUDA_SUCCESS;
+	if (!bad)
+		printf(PROBE ": PASS\n");
+	return bad;
+}
+
 /* A neighbour whose first call after the gate loads a module of its own
  * (held over a fault not seen yet: its image must come with it). */
 static int load_first(const char *gate)
@@ -847,6 +923,7 @@ static const struct {
 	{"--graph", graph},	{"--free", free_first},	      {"--hostfn", hostfn},
 	{"--ipc-export", ipc_export}, {"--ipc-import", ipc_import}, {"--vmm", vmm},
 	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
+	{"--capture", capturing},
 };
 
 int main(int argc, char **argv)

@@ -124,8 +124,8 @@ idle_then_next "after the fault"
 # host function, one whose data is in stream-ordered memory
 # (cuMemAllocAsync), one holding graphs (captured, and built node by
 # node) and executable graphs of them, two sharing memory by CUDA IPC, one
-# with virtual memory of its own, and one that used the JIT linker and has
-# a link under way.
+# with virtual memory of its own, one that used the JIT linker and has a
+# link under way, and one in the middle of a stream capture.
 server_pid
 neighbour idle idle
 neighbour hostfn hostfn
@@ -138,6 +138,7 @@ neighbour late data-late
 neighbour address data-address
 neighbour vmm vmm
 neighbour link link
+neighbour capture capture
 export FAULT_IPC=$TMP/ipc
 rm -f "$FAULT_IPC".*
 neighbour ipcx ipc-export
@@ -152,7 +153,7 @@ check "server.log: the variable whose address a client knows is elsewhere now" \
 	logged "Server +[0-9]+\] Client process [0-9]+: 1 of the variables of its module [0-9]+ it knows the address of are elsewhere in the new context" server
 touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph" "$TMP/go-ran" "$TMP/go-late" "$TMP/go-address" \
 	"$TMP/go-hostfn" "$TMP/go-pool" "$TMP/go-hostgraph"
-touch "$TMP/go-ipcx" "$TMP/go-ipci" "$TMP/go-vmm" "$TMP/go-link"
+touch "$TMP/go-ipcx" "$TMP/go-ipci" "$TMP/go-vmm" "$TMP/go-link" "$TMP/go-capture"
 wait $idle $busy
 wait $graph $ran $late $address $hostfn $pool $hostgraph
 kept_quietly hostgraph "the one whose captured graph runs a host function is kept, and the graph runs it again"
@@ -163,7 +164,8 @@ kept_quietly graph "the one holding graphs is kept, its graphs and executable gr
 kept_quietly ran "the one whose kernel changed its __device__ data is kept, its data too"
 kept_quietly late "so is one whose such kernel no synchronize waited for, its data as that kernel left it"
 kept_quietly address "the one that knows its variable's address is kept, the address and its data too"
-wait $ipcx $ipci $vmm $link
+wait $ipcx $ipci $vmm $link $capture
+kept_quietly capture "the one in the middle of a stream capture is kept, and captures on and ends it"
 kept_quietly link "the one that used the JIT linker is kept, its link under way too, which it completes and runs"
 check "... adding to that link after the fault [$(grep "link add" "$TMP/link.out")]" \
 	grep -qx "fault_probe: link add = 0" "$TMP/link.out"
@@ -408,6 +410,23 @@ stop_daemon 10
 held_first link link
 check "the input added to a link under way is served, and the link goes on [$(grep "link add" "$TMP/link.out")]" \
 	grep -qx "fault_probe: link add = 0" "$TMP/link.out"
+stop_daemon 10
+# ... and a capture's query, served after its capture is made again.
+held_first capture capture
+stop_daemon 10
+
+# 4f. A capture under way that holds graph memory (cuMemAllocAsync in it)
+# is not kept: its client loses its context, and the log says why.
+FAKECUDA_STICKY_FAULTS=1 start_daemon
+FAULT_CAPTURE_ALLOC=1 neighbour capture capture
+server_pid
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the standby to take over" 10 took_over
+check "server.log: the capture holding graph memory is not kept, and why" \
+	logged "Server +$S\] Client process [0-9]+ \(ID 1\) cannot be kept: it allocated or freed stream-ordered memory in its capture under way" server
+touch "$TMP/go-capture"
+wait $capture
+check "... it gets an error, not a hang [$(tail -1 "$TMP/capture.out")]" grep -qE "lost the openmps server|FAIL" "$TMP/capture.out"
 stop_daemon 10
 
 # 4b. A server short of descriptors (its limit 24: half of it for the

@@ -1,0 +1,245 @@
+/* A stream capture under way, kept across a GPU fault. What a capture
+ * holds is the driver's, in the poisoned context, and is not read back:
+ * instead, from the call that begins a client's first capture until its
+ * last capture ends, each record that put work into a capturing stream
+ * (launches, copies and sets between device or shared host memory, event
+ * records and waits, stream memory operations, graph launches, captured
+ * host functions) is kept as it was served, in order. The successor, once
+ * it has made the client's streams, events, graphs and host memory again,
+ * serves those records again with no reply going out: the capture is
+ * where it was, and the client adds to it and ends it as if nothing had
+ * happened. Work on streams not capturing, and calls that change no
+ * capture, are not kept: the record carries what they did.
+ *
+ * What it cannot make again costs the client its context at a fault, as
+ * before, with the reason: stream-ordered memory allocated or freed in a
+ * capture (the driver's graph memory, at addresses a successor's driver
+ * would choose anew), one capture ending while another goes on, a capture
+ * spoiled (something in it was refused), a failure pending from an earlier
+ * call, or more than CAPTURE_KEPT_MAX bytes of records. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+#define CAPTURE_KEPT_MAX (16u << 20) /* a client's records kept while it captures */
+
+/* One record kept: its type and length, then its bytes, padded to 8. */
+struct kept_record {
+	uint32_t type;
+	uint32_t len;
+};
+
+static void drop(struct srv_client *c)
+{
+	free(c->graph.journal.buf);
+	c->graph.journal.buf = NULL;
+	c->graph.journal.len = c->graph.journal.cap = 0;
+	c->graph.journal.broken = NULL;
+}
+
+/* From here on the capture cannot be made again: said once, kept no more. */
+static void breaks(struct srv_client *c, const char *why)
+{
+	free(c->graph.journal.buf);
+	c->graph.journal.buf = NULL;
+	c->graph.journal.len = c->graph.journal.cap = 0;
+	c->graph.journal.broken = why;
+}
+
+static void append(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	size_t need = sizeof(struct kept_record) + ((len + 7) & ~(size_t)7);
+	struct kept_record k = {type, (uint32_t)len};
+	unsigned char *p;
+
+	if (c->graph.journal.len + need > CAPTURE_KEPT_MAX) {
+		breaks(c, "its capture under way holds more than 16 MiB of work");
+		return;
+	}
+	if (c->graph.journal.len + need > c->graph.journal.cap) {
+		size_t cap = (c->graph.journal.len + need) * 2;
+
+		if (!(p = realloc(c->graph.journal.buf, cap))) {
+			breaks(c, "out of memory for its capture under way");
+			return;
+		}
+		c->graph.journal.buf = p;
+		c->graph.journal.cap = cap;
+	}
+	p = c->graph.journal.buf + c->graph.journal.len;
+	memcpy(p, &k, sizeof(k));
+	memcpy(p + sizeof(k), rec, len);
+	memset(p + sizeof(k) + len, 0, need - sizeof(k) - len);
+	c->graph.journal.len += need;
+}
+
+static uint32_t field(const unsigned char *rec, size_t len, size_t off)
+{
+	uint32_t v = 0;
+
+	if (off + sizeof(v) <= len)
+		memcpy(&v, rec + off, sizeof(v));
+	return v;
+}
+
+/* The client's stream a record of a stream operation names (0: the NULL
+ * stream, or none); -1 for a record that is no stream operation. */
+static int64_t stream_of(uint32_t type, const unsigned char *rec, size_t len)
+{
+	switch (type) {
+	case OMPS_CALL_LAUNCH:
+		return field(rec, len, offsetof(struct omps_call_launch, stream));
+	case OMPS_CALL_LAUNCH_RUN: /* a run is on one stream: its first entry's */
+		return field(rec, len, sizeof(struct omps_call_launch_run) + 8 + offsetof(struct omps_call_launch, stream));
+	case OMPS_CALL_MEMSET:
+		return field(rec, len, offsetof(struct omps_call_memset, stream));
+	case OMPS_CALL_MEMSET_2D:
+		return field(rec, len, offsetof(struct omps_call_memset2d, stream));
+	case OMPS_CALL_MEMCPY_HTOD:
+	case OMPS_CALL_MEMCPY_DTOD:
+	case OMPS_CALL_MEMCPY_HTOD_HOST:
+	case OMPS_CALL_MEMCPY_DTOH_HOST:
+		return field(rec, len, offsetof(struct omps_call_copy, stream));
+	case OMPS_CALL_MEMCPY_2D:
+		return field(rec, len, offsetof(struct omps_call_copy2d, stream));
+	case OMPS_CALL_MEMCPY_PEER:
+		return field(rec, len, offsetof(struct omps_call_copy_peer, stream));
+	case OMPS_CALL_MEMCPY_STAGED:
+		return field(rec, len, offsetof(struct omps_call_staged, stream));
+	case OMPS_CALL_STREAM_MEMOP:
+		return field(rec, len, offsetof(struct omps_call_memop, stream));
+	case OMPS_CALL_HOST_FUNC:
+	case OMPS_CALL_HOST_FUNC_CAPTURE:
+		return field(rec, len, offsetof(struct omps_call_hostfn, stream));
+	case OMPS_CALL_MEM_FREE_ASYNC:
+		return field(rec, len, offsetof(struct omps_call_free_async, stream));
+	case OMPS_CALL_MEM_ALLOC_ASYNC:
+		return field(rec, len, offsetof(struct omps_call_alloc, reserved));
+	case OMPS_CALL_EVENT_RECORD:
+	case OMPS_CALL_STREAM_WAIT: /* (stream, event) */
+		return field(rec, len, offsetof(struct omps_call_pair, first));
+	case OMPS_CALL_GRAPH_LAUNCH:
+	case OMPS_CALL_GRAPH_UPLOAD: /* (exec, stream) */
+		return field(rec, len, offsetof(struct omps_call_pair, second));
+	}
+	return -1;
+}
+
+static int stream_capturing(struct srv_client *c, uint32_t handle)
+{
+	return handle && handle <= c->nstreams && c->streams[handle - 1].obj &&
+	       srv_capturing(c, c->streams[handle - 1].obj);
+}
+
+void srv_capture_journal(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len, CUresult before)
+{
+	const struct omps_call_info *i = omps_call_info(type);
+	int64_t stream;
+
+	if (!c->graph.captures) { /* its last capture ended */
+		drop(c);
+		return;
+	}
+	if (c->holding || c->graph.journal.broken) /* a held record is served again, and kept then */
+		return;
+	if (type == OMPS_CALL_CAPTURE_BEGIN) {
+		if (c->replied == CUDA_SUCCESS)
+			append(c, type, rec, len);
+		return;
+	}
+	if (type == OMPS_CALL_CAPTURE_END) { /* one ended, another goes on */
+		breaks(c, "one of its captures ended while another was under way");
+		return;
+	}
+	if ((stream = stream_of(type, rec, len)) < 0) {
+		if (i->reply == OMPS_REPLY_ASYNC || i->reply == OMPS_REPLY_MIXED)
+			breaks(c, "its capture under way holds work of a kind not kept");
+		return; /* it changed no capture: the record carries what it did */
+	}
+	if (!stream_capturing(c, (uint32_t)stream))
+		return; /* done on a stream not capturing: not work to make again */
+	if (type == OMPS_CALL_MEM_ALLOC_ASYNC || type == OMPS_CALL_MEM_FREE_ASYNC) {
+		breaks(c, "it allocated or freed stream-ordered memory in its capture under way");
+		return;
+	}
+	if (before != CUDA_SUCCESS || c->sticky != CUDA_SUCCESS || c->graph.spoiled ||
+	    (i->reply == OMPS_REPLY_SYNC && c->replied != CUDA_SUCCESS)) {
+		breaks(c, "its capture under way was spoiled, or a failure of its was pending");
+		return;
+	}
+	append(c, type, rec, len);
+}
+
+const char *srv_capture_unkeepable(const struct srv_client *c)
+{
+	if (!c->graph.captures)
+		return NULL;
+	return c->graph.journal.broken ? c->graph.journal.broken : NULL;
+}
+
+void srv_capture_release(struct srv_client *c)
+{
+	drop(c);
+}
+
+void srv_capture_save(const struct srv_client *c, struct srv_pack *p)
+{
+	uint64_t len = c->graph.captures ? c->graph.journal.len : 0;
+
+	srv_pack_put(p, &c->graph.captures, sizeof(c->graph.captures));
+	srv_pack_put(p, &len, sizeof(len));
+	srv_pack_put(p, c->graph.journal.buf, len);
+}
+
+/* Its kept records served again, no reply going out; why it failed, or NULL. */
+static const char *again(struct srv_client *c, unsigned captures)
+{
+	size_t off = 0;
+
+	c->graph.captures = 0;
+	c->replaying = 1;
+	while (off < c->graph.journal.len) {
+		struct kept_record k;
+		size_t need;
+
+		memcpy(&k, c->graph.journal.buf + off, sizeof(k));
+		need = sizeof(k) + (((size_t)k.len + 7) & ~(size_t)7);
+		if (need > c->graph.journal.len - off)
+			break;
+		c->replied = CUDA_SUCCESS;
+		srv_dispatch_again(c, k.type, c->graph.journal.buf + off + sizeof(k), k.len);
+		if (c->replied != CUDA_SUCCESS || c->sticky != CUDA_SUCCESS)
+			break;
+		off += need;
+	}
+	c->replaying = 0;
+	if (off != c->graph.journal.len || c->graph.captures != captures) {
+		c->sticky = CUDA_SUCCESS;
+		return "its capture under way could not be made again";
+	}
+	return NULL;
+}
+
+const char *srv_capture_restore(struct srv_client *c, struct srv_unpack *u, const char *why)
+{
+	unsigned captures = 0;
+	uint64_t len = 0;
+
+	if (srv_unpack_get(u, &captures, sizeof(captures)) < 0 || srv_unpack_get(u, &len, sizeof(len)) < 0 ||
+	    len > CAPTURE_KEPT_MAX || len > u->len - u->off) {
+		u->failed = 1;
+		return why;
+	}
+	if (!len)
+		return why;
+	if (!(c->graph.journal.buf = malloc(len))) {
+		u->off += len;
+		return why ? why : "out of memory";
+	}
+	c->graph.journal.cap = c->graph.journal.len = len;
+	srv_unpack_get(u, c->graph.journal.buf, len);
+	return why ? why : again(c, captures);
+}
