@@ -85,9 +85,10 @@ ms() { date +%s%3N; }
 	done
 	# A PyTorch program, a graph of cuBLAS kernels, two programs sharing
 	# memory and events by CUDA IPC, one with virtual memory of its own, a
-	# numba program (its kernels JIT-linked) and one with a JIT link under
-	# way, as the idle neighbour (openmps only): is it kept, or why not?
-	for who in torch graph ipc vmm numba link; do
+	# numba program (its kernels JIT-linked), one with a JIT link under way
+	# and one in the middle of a stream capture, as the idle neighbour
+	# (openmps only): is it kept, or why not?
+	for who in torch graph ipc vmm numba link capture; do
 		D=$K/$who
 		mkdir -p "$D"
 		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
@@ -97,7 +98,7 @@ ms() { date +%s%3N; }
 			run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = numba ]; then
 			run timeout 120 python3 tests/gpu/numba_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
-		elif [ $who = vmm ] || [ $who = link ]; then
+		elif [ $who = vmm ] || [ $who = link ] || [ $who = capture ]; then
 			run timeout 120 "$K/fault" $who "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = ipc ]; then
 			run timeout 120 "$K/fault" ipc-export "$D/go" >"$D/exporter.out" 2>&1 &

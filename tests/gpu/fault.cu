@@ -28,6 +28,9 @@
 //                          caller's PTX added); once FILE exists it adds the
 //                          callee, completes the link, loads the image and
 //                          runs its kernel
+//   fault capture FILE     in the middle of a stream capture (forked onto a
+//                          second stream) at the fault; once FILE exists it
+//                          joins back, captures more, ends, launches, checks
 // A culprit launches, then synchronizes and prints what that returned:
 // "fault MODE: synchronize = NAME". A neighbour prints "fault neighbour:
 // PASS" or what it found.
@@ -49,6 +52,12 @@ __global__ void fill(unsigned *p, size_t n, unsigned k)
 {
 	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
 		p[i] = (unsigned)i * 2654435761u + k;
+}
+
+__global__ void add(unsigned *p, size_t n, unsigned k)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+		p[i] += k;
 }
 
 __constant__ unsigned table[4];
@@ -311,6 +320,56 @@ static int vmm(const char *gate)
 	return r != CUDA_SUCCESS;
 }
 
+// In the middle of a stream capture at the fault (forked onto a second
+// stream); after it, joins back, captures more, ends, launches and checks.
+static int capture_under_way(const char *gate)
+{
+	const size_t n = 1 << 20;
+	unsigned *d, *e, *h = new unsigned[n];
+	cudaStream_t s, s2;
+	cudaEvent_t fork, join;
+	cudaStreamCaptureStatus st;
+	cudaGraphExec_t x;
+	cudaGraph_t g;
+	cudaError_t r;
+
+	cudaMalloc(&d, n * 4);
+	cudaMalloc(&e, n * 4);
+	cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+	cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking);
+	cudaEventCreateWithFlags(&fork, cudaEventDisableTiming);
+	cudaEventCreateWithFlags(&join, cudaEventDisableTiming);
+	fill<<<64, 256>>>(d, n, 1);
+	fill<<<64, 256>>>(e, n, 2);
+	if (!holds(d, n, 1, h, "its data") || (r = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal))) {
+		printf("fault neighbour: its capture: %s\n", cudaGetErrorName(cudaGetLastError()));
+		return 1;
+	}
+	add<<<64, 256, 0, s>>>(d, n, 10);
+	cudaEventRecord(fork, s);
+	cudaStreamWaitEvent(s2, fork, 0);
+	add<<<64, 256, 0, s2>>>(e, n, 20);
+	cudaEventRecord(join, s2);
+	printf("fault neighbour: filled, its capture under way\n");
+	fflush(stdout);
+	wait_file(gate);
+	if ((r = cudaStreamIsCapturing(s, &st)) || st != cudaStreamCaptureStatusActive) {
+		printf("fault neighbour: its capture after the fault: %s, status %d\n", cudaGetErrorName(r), (int)st);
+		return 1;
+	}
+	cudaStreamWaitEvent(s, join, 0);
+	add<<<64, 256, 0, s>>>(d, n, 100);
+	if ((r = cudaStreamEndCapture(s, &g)) || (r = cudaGraphInstantiate(&x, g, 0)) || (r = cudaGraphLaunch(x, s)) ||
+	    (r = cudaStreamSynchronize(s))) {
+		printf("fault neighbour: its capture, ended after the fault: %s\n", cudaGetErrorName(r));
+		return 1;
+	}
+	if (!holds(d, n, 111, h, "what its graph did to d") || !holds(e, n, 22, h, "... and to e"))
+		return 1;
+	printf("fault neighbour: PASS\n");
+	return 0;
+}
+
 static int link_under_way(const char *gate)
 {
 	const unsigned n = 4096;
@@ -370,6 +429,8 @@ int main(int argc, char **argv)
 		return vmm(argv[2]);
 	if (!strcmp(m, "link") && argc > 2)
 		return link_under_way(argv[2]);
+	if (!strcmp(m, "capture") && argc > 2)
+		return capture_under_way(argv[2]);
 	cudaMalloc(&buf, 64);
 	cudaMalloc(&out, 8);
 	if (!strcmp(m, "illegal"))
@@ -381,7 +442,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(m, "misaligned"))
 		misaligned<<<1, 1>>>(buf, out);
 	else {
-		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE|ipc-export FILE|ipc-import FILE|vmm FILE|link FILE\n");
+		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE|ipc-export FILE|ipc-import FILE|vmm FILE|link FILE|capture FILE\n");
 		return 2;
 	}
 	printf("fault %s: synchronize = %s\n", m, cudaGetErrorName(cudaDeviceSynchronize()));
