@@ -235,9 +235,8 @@ static void set_params(struct srv_client *c, const struct omps_call_graph_node *
 		r = CUDA_ERROR_NOT_SUPPORTED;
 	if (r == CUDA_SUCCESS)
 		r = e ? drv->graph_exec_node_set_params(e->obj, n->obj, &p) : drv->graph_node_set_params(n->obj, &p);
-	if (r == CUDA_SUCCESS && e) { /* not written down: it is lost at a fault */
-		srv_graphdesc_put(e->desc);
-		e->desc = NULL;
+	if (r == CUDA_SUCCESS && e) {
+		srv_graphdesc_exec_set(c, e, n, m, args);
 	} else if (r == CUDA_SUCCESS) {
 		srv_graphdesc_set(c, n->owner, m->node, m, args);
 	}

@@ -17,9 +17,10 @@
  *
  * Invariants: a graph's desc is NULL from a change not written down until
  * its next walk; a node handle of the client's is node `place` of its
- * graph's desc; an executable graph's desc is what it was made from, NULL
- * once a node of it was set (not kept yet). A desc shared (refs > 1) never
- * changes: it is copied first. */
+ * graph's desc; an executable graph's desc is what it was made from, its
+ * own once a node of it was set (cuGraphExecNodeSetParams), NULL if that
+ * could not be written down. A desc shared (refs > 1) never changes: it is
+ * copied first. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -691,6 +692,23 @@ void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle,
 		srv_graphdesc_changed(&c->graph.graphs[graph - 1]);
 }
 
+void srv_graphdesc_exec_set(struct srv_client *c, struct srv_object *e, const struct srv_object *n,
+			    const struct omps_call_graph_node *m, const unsigned char *args)
+{
+	struct srv_graph_desc *d = e->desc;
+
+	if (d && d->refs > 1) { /* shared with its graph: its own from now on */
+		struct srv_graph_desc *k = copy(d);
+
+		srv_graphdesc_put(d);
+		e->desc = d = k;
+	}
+	if (d && (n->place >= d->n || d->nodes[n->place].node != n->obj || put_node(c, d, n->place, m, args, n->obj) < 0)) {
+		srv_graphdesc_put(d); /* not written down: lost at a fault */
+		e->desc = NULL;
+	}
+}
+
 void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone)
 {
 	const struct srv_graph_desc *d = c->graph.graphs[from - 1].desc;
@@ -750,8 +768,8 @@ const char *srv_graphdesc_unkeepable(struct srv_client *c, char *buf, size_t len
 		return why;
 	if ((why = lost_in(c->graph.graphs, c->graph.ngraphs, "graph",
 			   "was captured since its worker last parked (not written down yet)", buf, len)) ||
-	    (why = lost_in(c->graph.execs, c->graph.nexecs, "executable graph", "had a node's parameters set",
-			   buf, len)))
+	    (why = lost_in(c->graph.execs, c->graph.nexecs, "executable graph",
+			   "had a node's parameters set that could not be written down", buf, len)))
 		return why;
 	return nodes_found(c) ? NULL : "a node it holds is not in its graph as written down";
 }
@@ -773,6 +791,39 @@ static void save_desc(const struct srv_graph_desc *d, struct srv_pack *p)
 	srv_pack_put(p, d->edges, (size_t)d->nedges * sizeof(*d->edges));
 }
 
+/* Whether executable graph e's description is its graph g's but for the
+ * parameters of some nodes (set on g, or on e, since e was made): the same
+ * driver nodes, the same edges, the same child graphs. A successor then
+ * makes e from g and sets those nodes' parameters on it, so that the
+ * client's node handles name e's nodes, as they did. */
+static int same_shape(const struct srv_graph_desc *g, const struct srv_graph_desc *e)
+{
+	if (!g || !e || g->n != e->n || g->nedges != e->nedges ||
+	    (e->nedges && memcmp(g->edges, e->edges, e->nedges * sizeof(*e->edges))))
+		return 0;
+	for (uint32_t i = 0; i < e->n; i++)
+		if (g->nodes[i].node != e->nodes[i].node || g->nodes[i].rec.kind != e->nodes[i].rec.kind ||
+		    g->nodes[i].child != e->nodes[i].child)
+			return 0;
+	return 1;
+}
+
+/* How an executable graph is made again: from its graph as it is, from
+ * its graph with its own nodes' parameters set, or from its own description
+ * (its node handles then name nothing of it). */
+enum exec_from { EXEC_FROM_GRAPH = 1, EXEC_FROM_GRAPH_SET, EXEC_FROM_OWN };
+
+static enum exec_from exec_from(const struct srv_client *c, const struct srv_object *e)
+{
+	const struct srv_object *g = e->owner && e->owner <= c->graph.ngraphs ? &c->graph.graphs[e->owner - 1] : NULL;
+
+	if (!g || !g->obj)
+		return EXEC_FROM_OWN;
+	if (g->desc == e->desc)
+		return EXEC_FROM_GRAPH;
+	return same_shape(g->desc, e->desc) ? EXEC_FROM_GRAPH_SET : EXEC_FROM_OWN;
+}
+
 void srv_graphdesc_save(struct srv_client *c, struct srv_pack *p)
 {
 	uint32_t i, zero = 0, one = 1, idx;
@@ -792,22 +843,19 @@ void srv_graphdesc_save(struct srv_client *c, struct srv_pack *p)
 	PUT(p, c->graph.nexecs);
 	for (i = 0; i < c->graph.nexecs; i++) {
 		const struct srv_object *e = &c->graph.execs[i];
-		/* From its graph as that is now: made again from it, so that its
-		 * nodes are the exec's own (cuGraphExecNodeSetParams names them). */
-		uint32_t same = e->owner && e->owner <= c->graph.ngraphs &&
-				c->graph.graphs[e->owner - 1].obj &&
-				c->graph.graphs[e->owner - 1].desc == e->desc;
+		uint32_t from;
 
 		if (!e->obj) {
 			PUT(p, zero);
 			continue;
 		}
+		from = exec_from(c, e);
 		PUT(p, one);
 		PUT(p, e->dev);
 		PUT(p, e->owner);
 		PUT(p, e->flags);
-		PUT(p, same);
-		if (!same)
+		PUT(p, from);
+		if (from != EXEC_FROM_GRAPH)
 			save_desc(e->desc, p);
 	}
 	PUT(p, c->graph.nnodes);
@@ -951,11 +999,42 @@ static const char *restore_graph(struct srv_client *c, struct srv_unpack *u, str
 	return NULL;
 }
 
+static int same_params(const struct srv_graph_node_desc *a, const struct srv_graph_node_desc *b)
+{
+	return !memcmp(&a->rec, &b->rec, sizeof(a->rec)) &&
+	       (!a->rec.args_size || !memcmp(a->args, b->args, a->rec.args_size));
+}
+
+/* Executable graph e, made from graph g, given the parameters its own
+ * description has where they are not g's; its nodes then are g's. */
+static CUresult set_own(struct srv_client *c, struct srv_object *e, const struct srv_graph_desc *g)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	CUresult r = CUDA_SUCCESS;
+
+	for (uint32_t i = 0; i < g->n && r == CUDA_SUCCESS; i++) {
+		struct srv_graph_node_desc *nd = &e->desc->nodes[i];
+		CUgraphNodeParams p;
+		size_t args_size = 0;
+		void *extra[5];
+
+		nd->node = g->nodes[i].node;
+		if (nd->rec.kind == OMPS_NODE_CHILD || same_params(nd, &g->nodes[i]))
+			continue; /* as its graph has it (a child graph: the same, same_shape says) */
+		r = drv->graph_exec_node_set_params
+			? srv_graphbuild_params(c, &nd->rec, e->dev, nd->args, &args_size, extra, &p)
+			: CUDA_ERROR_NOT_SUPPORTED;
+		if (r == CUDA_SUCCESS)
+			r = drv->graph_exec_node_set_params(e->obj, nd->node, &p);
+	}
+	return r;
+}
+
 static const char *restore_exec(struct srv_client *c, struct srv_unpack *u, struct srv_object *e,
 				const char *why)
 {
 	const struct srv_driver *drv = c->srv->drv;
-	uint32_t live = 0, same = 0;
+	uint32_t live = 0, from = 0;
 	struct srv_object *g = NULL;
 	CUgraph temp = NULL;
 	CUgraphExec obj = NULL;
@@ -963,33 +1042,36 @@ static const char *restore_exec(struct srv_client *c, struct srv_unpack *u, stru
 
 	if (GET(u, live) < 0 || !live)
 		return why;
-	if (GET(u, e->dev) < 0 || GET(u, e->owner) < 0 || GET(u, e->flags) < 0 || GET(u, same) < 0)
+	if (GET(u, e->dev) < 0 || GET(u, e->owner) < 0 || GET(u, e->flags) < 0 || GET(u, from) < 0 ||
+	    from < EXEC_FROM_GRAPH || from > EXEC_FROM_OWN)
 		return "its record is cut short";
-	if (same && e->owner && e->owner <= c->graph.ngraphs)
+	if (from != EXEC_FROM_OWN && e->owner && e->owner <= c->graph.ngraphs)
 		g = &c->graph.graphs[e->owner - 1];
-	if (!same && !(e->desc = read_desc(u, 0)))
+	if (from != EXEC_FROM_GRAPH && !(e->desc = read_desc(u, 0)))
 		return "its record is cut short";
 	if (why)
 		return why;
-	if (same && (!g || !g->obj))
+	if (from != EXEC_FROM_OWN && (!g || !g->obj || !g->desc || (from == EXEC_FROM_GRAPH_SET && g->desc->n != e->desc->n)))
 		return "an executable graph of its cannot be made again";
-	if (same) {
+	if (from == EXEC_FROM_GRAPH) {
 		e->desc = g->desc;
 		e->desc->refs++;
 	}
 	r = srv_use_device(c, e->dev, NULL);
-	if (r == CUDA_SUCCESS && !same)
+	if (r == CUDA_SUCCESS && from == EXEC_FROM_OWN)
 		r = build(c, e->desc, e->dev, &temp);
 	if (r == CUDA_SUCCESS)
-		r = drv->graph_instantiate(&obj, same ? g->obj : temp, e->flags);
+		r = drv->graph_instantiate(&obj, temp ? temp : g->obj, e->flags);
 	if (temp) {
 		drv->graph_destroy(temp); /* the executable graph is a copy */
 		for (uint32_t i = 0; i < e->desc->n; i++)
 			e->desc->nodes[i].node = NULL;
 	}
+	e->obj = r == CUDA_SUCCESS ? obj : NULL;
+	if (r == CUDA_SUCCESS && from == EXEC_FROM_GRAPH_SET)
+		r = set_own(c, e, g->desc);
 	if (r != CUDA_SUCCESS)
 		return "an executable graph of its cannot be made again";
-	e->obj = obj;
 	return NULL;
 }
 

@@ -790,6 +790,10 @@ void srv_graphdesc_linked(struct srv_client *c, uint32_t graph, const uint32_t *
 			  uint32_t count);
 void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle, const struct omps_call_graph_node *m,
 		       const unsigned char *args);
+/* A node n of executable graph e set: e's description its own, with n's
+ * new parameters. */
+void srv_graphdesc_exec_set(struct srv_client *c, struct srv_object *e, const struct srv_object *n,
+			    const struct omps_call_graph_node *m, const unsigned char *args);
 void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone);
 /* On its worker as it goes idle: the graphs that changed walked. */
 void srv_graphdesc_take(struct srv_client *c);

@@ -537,6 +537,24 @@ static CUresult exec_kernel_node_set_params(CUgraphExec exec, CUgraphNode node, 
 	return r == CUDA_SUCCESS ? set_params(exec, node, &p) : r;
 }
 
+/* The graph's own node: its context is the one it was added with, which
+ * the server's is (it ignores the one given). */
+static CUresult memcpy_node_set_params(CUgraphNode node, const CUDA_MEMCPY3D *c)
+{
+	CUgraphNodeParams p;
+	CUresult r = memcpy_params(c, NULL, &p);
+
+	return r == CUDA_SUCCESS ? set_params(NULL, node, &p) : r;
+}
+
+static CUresult memset_node_set_params(CUgraphNode node, const CUDA_MEMSET_NODE_PARAMS *s)
+{
+	CUgraphNodeParams p;
+	CUresult r = memset_params(s, NULL, &p);
+
+	return r == CUDA_SUCCESS ? set_params(NULL, node, &p) : r;
+}
+
 static CUresult exec_memcpy_node_set_params(CUgraphExec exec, CUgraphNode node, const CUDA_MEMCPY3D *c,
 					    CUcontext ctx)
 {
@@ -589,6 +607,8 @@ void shim_graphbuild_install(void)
 	SHIM_INSTALL(cuGraphExecNodeSetParams, exec_node_set_params);
 	SHIM_INSTALL(cuGraphKernelNodeSetParams_v2, kernel_node_set_params);
 	SHIM_INSTALL(cuGraphExecKernelNodeSetParams_v2, exec_kernel_node_set_params);
+	SHIM_INSTALL(cuGraphMemcpyNodeSetParams, memcpy_node_set_params);
+	SHIM_INSTALL(cuGraphMemsetNodeSetParams, memset_node_set_params);
 	SHIM_INSTALL(cuGraphExecMemcpyNodeSetParams, exec_memcpy_node_set_params);
 	SHIM_INSTALL(cuGraphExecMemsetNodeSetParams, exec_memset_node_set_params);
 	SHIM_INSTALL(cuGraphConditionalHandleCreate, cond_handle_create);

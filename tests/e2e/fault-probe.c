@@ -82,6 +82,11 @@
  *                               exists it captures more, ends the capture and
  *                               launches the graph (with FAULT_CAPTURE_ALLOC
  *                               set, the capture holds graph memory too)
+ *   omps-fault-probe --exec-set GATE
+ *                               a neighbour whose executable graphs' nodes it
+ *                               set (and its graph's after one was made):
+ *                               after the fault each gives what it gave, and
+ *                               their nodes can be set on
  *   omps-fault-probe --load GATE
  *                               a neighbour whose first call once GATE
  *                               exists loads a module
@@ -914,6 +919,74 @@ static int graph(const char *gate)
 	return 0;
 }
 
+/* A neighbour whose executable graphs' nodes were set: graph b (a memset
+ * of e to a value, then twice on e) made executable twice; x's memset set
+ * to 7 (cuGraphExecMemsetNodeSetParams), then b's own memset to 4, after
+ * y was made (y keeps 3). After the fault each gives what it gave, and
+ * setting their nodes still works (the client's node handles name them). */
+static int exec_set(const char *gate)
+{
+	CUDA_MEMSET_NODE_PARAMS ms = {.value = 3, .elementSize = 4, .width = WORDS, .height = 1};
+	static unsigned n = WORDS;
+	CUdeviceptr e;
+	void *args[2] = {&e, &n};
+	CUDA_KERNEL_NODE_PARAMS kp = {.func = fn, .gridDimX = (WORDS + 255) / 256, .gridDimY = 1, .gridDimZ = 1,
+				      .blockDimX = 256, .blockDimY = 1, .blockDimZ = 1, .kernelParams = args};
+	static unsigned h[WORDS];
+	CUgraphNode set, k;
+	CUgraphExec x, y;
+	CUcontext ctx;
+	CUstream s;
+	CUgraph b;
+	struct {
+		CUgraphExec x;
+		unsigned value, want;
+		const char *what;
+	} runs[] = {{0, 0, 14, "the executable graph whose memset it set to 7, after the fault"},
+		    {0, 0, 6, "the one made before its graph's memset went to 4, after the fault"},
+		    {0, 8, 16, "the first, its memset set to 8 after the fault"},
+		    {0, 9, 18, "the second, its memset set to 9 after the fault"}};
+
+	CK(cuCtxGetCurrent(&ctx));
+	CK(cuMemAlloc(&e, WORDS * 4));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	ms.dst = e;
+	CK(cuGraphCreate(&b, 0));
+	CK(cuGraphAddMemsetNode(&set, b, NULL, 0, &ms, ctx));
+	CK(cuGraphAddKernelNode(&k, b, &set, 1, &kp));
+	CK(cuGraphInstantiate(&x, b, 0));
+	CK(cuGraphInstantiate(&y, b, 0));
+	ms.value = 7;
+	CK(cuGraphExecMemsetNodeSetParams(x, set, &ms, ctx));
+	ms.value = 4;
+	CK(cuGraphMemsetNodeSetParams(set, &ms));
+	CK(cuGraphLaunch(x, s));
+	CK(cuStreamSynchronize(s));
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s));
+	runs[0].x = runs[2].x = x;
+	runs[1].x = runs[3].x = y;
+	for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		if (runs[i].value) {
+			ms.value = runs[i].value;
+			CK(cuGraphExecMemsetNodeSetParams(runs[i].x, set, &ms, ctx));
+		}
+		CK(cuGraphLaunch(runs[i].x, s));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(h, e, sizeof(h)));
+		if (all_are(h, runs[i].want, runs[i].what))
+			return 1;
+	}
+	CK(cuGraphExecDestroy(y));
+	CK(cuGraphExecDestroy(x));
+	CK(cuGraphDestroy(b));
+	CK(cuStreamDestroy(s));
+	CK(cuMemFree(e));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
 /* The neighbours, each by its flag; its argument is the gate. */
 static const struct {
 	const char *flag;
@@ -923,7 +996,7 @@ static const struct {
 	{"--graph", graph},	{"--free", free_first},	      {"--hostfn", hostfn},
 	{"--ipc-export", ipc_export}, {"--ipc-import", ipc_import}, {"--vmm", vmm},
 	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
-	{"--capture", capturing},
+	{"--capture", capturing}, {"--exec-set", exec_set},
 };
 
 int main(int argc, char **argv)

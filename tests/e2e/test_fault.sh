@@ -125,7 +125,8 @@ idle_then_next "after the fault"
 # (cuMemAllocAsync), one holding graphs (captured, and built node by
 # node) and executable graphs of them, two sharing memory by CUDA IPC, one
 # with virtual memory of its own, one that used the JIT linker and has a
-# link under way, and one in the middle of a stream capture.
+# link under way, one in the middle of a stream capture, and one that set
+# nodes of its executable graphs.
 server_pid
 neighbour idle idle
 neighbour hostfn hostfn
@@ -139,6 +140,7 @@ neighbour address data-address
 neighbour vmm vmm
 neighbour link link
 neighbour capture capture
+neighbour execset exec-set
 export FAULT_IPC=$TMP/ipc
 rm -f "$FAULT_IPC".*
 neighbour ipcx ipc-export
@@ -153,7 +155,7 @@ check "server.log: the variable whose address a client knows is elsewhere now" \
 	logged "Server +[0-9]+\] Client process [0-9]+: 1 of the variables of its module [0-9]+ it knows the address of are elsewhere in the new context" server
 touch "$TMP/go-idle" "$TMP/go-busy" "$TMP/go-graph" "$TMP/go-ran" "$TMP/go-late" "$TMP/go-address" \
 	"$TMP/go-hostfn" "$TMP/go-pool" "$TMP/go-hostgraph"
-touch "$TMP/go-ipcx" "$TMP/go-ipci" "$TMP/go-vmm" "$TMP/go-link" "$TMP/go-capture"
+touch "$TMP/go-ipcx" "$TMP/go-ipci" "$TMP/go-vmm" "$TMP/go-link" "$TMP/go-capture" "$TMP/go-execset"
 wait $idle $busy
 wait $graph $ran $late $address $hostfn $pool $hostgraph
 kept_quietly hostgraph "the one whose captured graph runs a host function is kept, and the graph runs it again"
@@ -164,7 +166,8 @@ kept_quietly graph "the one holding graphs is kept, its graphs and executable gr
 kept_quietly ran "the one whose kernel changed its __device__ data is kept, its data too"
 kept_quietly late "so is one whose such kernel no synchronize waited for, its data as that kernel left it"
 kept_quietly address "the one that knows its variable's address is kept, the address and its data too"
-wait $ipcx $ipci $vmm $link $capture
+wait $ipcx $ipci $vmm $link $capture $execset
+kept_quietly execset "the one that set nodes of its executable graphs is kept, each as it was set"
 kept_quietly capture "the one in the middle of a stream capture is kept, and captures on and ends it"
 kept_quietly link "the one that used the JIT linker is kept, its link under way too, which it completes and runs"
 check "... adding to that link after the fault [$(grep "link add" "$TMP/link.out")]" \

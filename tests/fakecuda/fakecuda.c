@@ -2260,6 +2260,7 @@ struct fake_graph {
 	struct fake_node_ref **refs; /* the CUgraphNode handles given out */
 	size_t nrefs;
 	int owned; /* a conditional node's body: its graph frees it */
+	const struct fake_graph *from; /* an executable graph's: the graph it was made from (compared only) */
 };
 
 static pthread_mutex_t graph_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -2505,6 +2506,7 @@ CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph, u
 	e = graph_copy(g, 1);
 	if (!e)
 		return CUDA_ERROR_INVALID_VALUE; /* a cycle, or no memory */
+	e->from = g;
 	*exec = (CUgraphExec)e;
 	return CUDA_SUCCESS;
 }
@@ -3040,7 +3042,7 @@ CUresult CUDAAPI cuGraphExecNodeSetParams(CUgraphExec exec, CUgraphNode node, CU
 	const struct fake_node_ref *ref = ref_of(node);
 	size_t i;
 
-	if (!e || !ref || !p)
+	if (!e || !ref || !p || ref->g != e->from) /* a node of the graph it was made from, as the driver checks */
 		return CUDA_ERROR_INVALID_VALUE;
 	for (i = 0; i < e->n; i++)
 		if (e->nodes[i].orig == ref->i)
