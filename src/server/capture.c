@@ -43,9 +43,7 @@ static void drop(struct srv_client *c)
 /* From here on the capture cannot be made again: said once, kept no more. */
 static void breaks(struct srv_client *c, const char *why)
 {
-	free(c->graph.journal.buf);
-	c->graph.journal.buf = NULL;
-	c->graph.journal.len = c->graph.journal.cap = 0;
+	drop(c);
 	c->graph.journal.broken = why;
 }
 
