@@ -25,6 +25,10 @@ ms() { date +%s%3N; }
 		timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
 	gcc -O2 -I"$cuda/include" -o "$K/keeper" tests/gpu/keeper.c -L"$cuda/lib64/stubs" -lcuda &&
 		timeout 60 "$K/keeper" || echo "keeper: FAILED ($?)"
+	# Texture and surface object values: the same in a fresh context, and
+	# in a fresh process? (Keeping a client with them across a fault needs it.)
+	gcc -O2 -I"$cuda/include" -o "$K/texobj_values" tests/gpu/texobj_values.c -L"$cuda/lib64/stubs" -lcuda &&
+		for i in 1 2; do timeout 30 "$K/texobj_values" || echo "texobj_values: FAILED ($?)"; done
 	# What the standby costs when nothing faults: GPU memory, per process,
 	# with a server idle (one client came and went), with and without it.
 	for sb in 1 0; do
@@ -125,5 +129,5 @@ ms() { date +%s%3N; }
 		unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 	done
 } >"$OUT/fault.log" 2>&1
-while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED))|cannot be kept|serving again' "$OUT/fault.log")
+while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED)|texobj_values: )|cannot be kept|serving again' "$OUT/fault.log")
 rm -rf "$K"
