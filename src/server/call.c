@@ -84,7 +84,7 @@ void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us)
 	void *dst;
 	uint64_t now;
 
-	if (c->holding) /* held: nothing goes out */
+	if (c->holding || c->replaying) /* held, or served again by a successor: nothing goes out */
 		return NULL;
 	dst = c->dead ? NULL : omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
 	while (!dst && !c->dead && !atomic_load(&c->stop) && (now = omps_now_us()) < deadline_us) {

@@ -107,6 +107,8 @@ void srv_graph_capture_end(struct srv_client *c, const struct omps_call_handle *
 		if (!rep.handle)
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 	}
+	if (r == CUDA_SUCCESS) /* written down now, as its instantiation would: kept from here if a fault comes */
+		srv_graphdesc_of(c, rep.handle);
 	if (r != CUDA_SUCCESS && g)
 		drv->graph_destroy(g);
 	retired_back(c); /* freed during a capture that left no graph */

@@ -6,9 +6,11 @@
  * graphbuild.c turns back into the driver's parameters in the successor,
  * checked as a client's record is. A graph built node by node is written
  * down as it is built, from the client's records (srv_graphdesc_added and
- * the like: no walk, whatever its size); a captured one is walked when its
- * client's worker parks (srv_graphdesc_take, beside moddata.c's copy) or at
- * its instantiation, whichever comes first. An executable graph keeps the
+ * the like: no walk, whatever its size); a captured one is walked as its
+ * capture ends (its instantiation would walk it then anyway), and again
+ * after a change that could not be written down when its client's worker
+ * parks (srv_graphdesc_take, beside moddata.c's copy) or at its
+ * instantiation, whichever comes first. An executable graph keeps the
  * description it was made from; a walked kernel node, its attributes too
  * (cluster dimensions, priority and the like). What cannot be made again
  * (captured host functions, conditional and memory nodes, copies of CUDA
@@ -767,7 +769,7 @@ const char *srv_graphdesc_unkeepable(struct srv_client *c, char *buf, size_t len
 	if ((why = srv_capture_unkeepable(c)))
 		return why;
 	if ((why = lost_in(c->graph.graphs, c->graph.ngraphs, "graph",
-			   "was captured since its worker last parked (not written down yet)", buf, len)) ||
+			   "changed since its worker last parked (not written down yet)", buf, len)) ||
 	    (why = lost_in(c->graph.execs, c->graph.nexecs, "executable graph",
 			   "had a node's parameters set that could not be written down", buf, len)))
 		return why;

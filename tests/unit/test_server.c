@@ -1166,11 +1166,12 @@ static uint32_t handle_reply(struct srv_client *c, uint32_t type, const void *re
 }
 
 /* Graphs written down for a successor (graphdesc.c): one built node by
- * node as it is built, one captured walked when its worker parks; an
+ * node as it is built, one captured walked as its capture ends; an
  * executable graph shares its graph's description until the graph
  * changes; what save wrote, read back after the client's graphs went,
  * makes them again: launched, they do what they did; a child graph node
- * holds its graph's description; what is not written down is said. */
+ * holds its graph's description; what is not written down is said; an
+ * executable graph whose node was set is made again as it was set. */
 TEST(server_graph_descriptions)
 {
 	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
@@ -1189,7 +1190,7 @@ TEST(server_graph_descriptions)
 	struct srv_client *c;
 	char buf[160], *rec = NULL;
 	size_t rec_len = 0;
-	uint32_t g, cap, x, n1, n2, stream;
+	uint32_t g, g2, cap, x, x2, n1, n2, n3, stream;
 	unsigned *mem;
 
 	server_up();
@@ -1209,7 +1210,7 @@ TEST(server_graph_descriptions)
 	ASSERT_PTR_EQ(c->graph.execs[x - 1].desc, c->graph.graphs[g - 1].desc); /* shared */
 	ASSERT_NULL(srv_graphdesc_unkeepable(c, buf, sizeof(buf)));
 
-	/* A capture of a memset on a stream of its: walked as the worker parks. */
+	/* A capture of a memset on a stream of its: walked as the capture ends. */
 	stream = handle_reply(c, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc));
 	ASSERT_EQ(call(c, OMPS_CALL_CAPTURE_BEGIN, &(struct omps_call_capture){stream, 0}, 8, &r, sizeof(r)),
 		  sizeof(r));
@@ -1219,13 +1220,17 @@ TEST(server_graph_descriptions)
 	call(c, OMPS_CALL_MEMSET, &ms, sizeof(ms), NULL, 0);
 	h.handle = stream;
 	cap = handle_reply(c, OMPS_CALL_CAPTURE_END, &h, sizeof(h));
-	ASSERT_NULL(c->graph.graphs[cap - 1].desc);
-	ASSERT_STR_EQ(srv_graphdesc_unkeepable(c, buf, sizeof(buf)),
-		      "its graph 2 was captured since its worker last parked (not written down yet)");
-	srv_graphdesc_take(c);
+	ASSERT_NOT_NULL(c->graph.graphs[cap - 1].desc);
 	ASSERT_EQ(c->graph.graphs[cap - 1].desc->n, 1);
 	ASSERT_EQ(c->graph.graphs[cap - 1].desc->nodes[0].rec.kind, OMPS_NODE_MEMSET);
 	ASSERT_UEQ(c->graph.graphs[cap - 1].desc->nodes[0].rec.dst, (uintptr_t)mem);
+	ASSERT_NULL(srv_graphdesc_unkeepable(c, buf, sizeof(buf)));
+	/* A change not written down: walked again as the worker parks. */
+	srv_graphdesc_changed(&c->graph.graphs[cap - 1]);
+	ASSERT_STR_EQ(srv_graphdesc_unkeepable(c, buf, sizeof(buf)),
+		      "its graph 2 changed since its worker last parked (not written down yet)");
+	srv_graphdesc_take(c);
+	ASSERT_EQ(c->graph.graphs[cap - 1].desc->n, 1);
 	ASSERT_NULL(srv_graphdesc_unkeepable(c, buf, sizeof(buf)));
 
 	/* The graph grows: its description is copied, the executable's stays. */
@@ -1276,13 +1281,36 @@ TEST(server_graph_descriptions)
 	ASSERT_EQ(c->graph.nodes[n2 - 1].place, 1);
 	ASSERT_NULL(srv_graphdesc_unkeepable(c, buf, sizeof(buf)));
 
-	/* What is not written down is said: a node of an executable graph set. */
-	set.node = n1;
-	set.exec = x;
+	/* A node of an executable graph set: written into a description of
+	 * its own; after a handover it is made from its graph and that node
+	 * set on it, so the client's node handle still names its node. */
+	g2 = handle_reply(c, OMPS_CALL_GRAPH_CREATE, &gc, sizeof(gc));
+	n3 = add_node(c, g2, set, NULL);
+	in.graph = g2;
+	x2 = handle_reply(c, OMPS_CALL_GRAPH_INSTANTIATE, &in, sizeof(in));
+	set.node = n3;
+	set.exec = x2;
 	set.value = 8;
 	ASSERT_EQ(call(c, OMPS_CALL_GRAPH_EXEC_NODE_SET, &set, sizeof(set), &r, sizeof(r)), sizeof(r));
 	ASSERT_EQ(r.result, CUDA_SUCCESS);
-	ASSERT_STR_EQ(srv_graphdesc_unkeepable(c, buf, sizeof(buf)),
-		      "its executable graph 1 had a node's parameters set");
+	ASSERT(c->graph.execs[x2 - 1].desc != c->graph.graphs[g2 - 1].desc);
+	ASSERT_NULL(srv_graphdesc_unkeepable(c, buf, sizeof(buf)));
+	rec = NULL;
+	ASSERT_NOT_NULL(pk.f = open_memstream(&rec, &rec_len));
+	srv_graphdesc_save(c, &pk);
+	ASSERT_EQ(fclose(pk.f), 0);
+	srv_graph_release(c);
+	u = (struct srv_unpack){.p = (const unsigned char *)rec, .len = rec_len};
+	ASSERT_NULL(srv_graphdesc_restore(c, &u, NULL));
+	mem[0] = 0;
+	launch.first = x2;
+	call(c, OMPS_CALL_GRAPH_LAUNCH, &launch, sizeof(launch), NULL, 0);
+	ASSERT_EQ(mem[0], 8);
+	set.value = 6;
+	ASSERT_EQ(call(c, OMPS_CALL_GRAPH_EXEC_NODE_SET, &set, sizeof(set), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	call(c, OMPS_CALL_GRAPH_LAUNCH, &launch, sizeof(launch), NULL, 0);
+	ASSERT_EQ(mem[0], 6);
+	free(rec);
 	leave(c);
 }
