@@ -449,7 +449,9 @@ void srv_dispatch_again(struct srv_client *c, uint32_t type, const unsigned char
 OMPS_CALLS(SRV_HANDLER)
 #undef SRV_HANDLER
 
-/* call.c: what every handler uses to answer. */
+/* call.c: what every handler uses to answer. A reply begins with a
+ * struct omps_reply; its result is noted in c->replied, sent or not (a held
+ * call, or one a successor serves again, sends nothing). */
 int srv_reply(struct srv_client *c, const void *reply, size_t len);
 /* Room for a data record of n bytes in the reply ring, waited for until the
  * deadline (srv_reply_deadline: by the copy's size); NULL: the client is let
