@@ -14,9 +14,11 @@
  * What it cannot make again costs the client its context at a fault, as
  * before, with the reason: stream-ordered memory allocated or freed in a
  * capture (the driver's graph memory, at addresses a successor's driver
- * would choose anew), one capture ending while another goes on, a capture
- * spoiled (something in it was refused), a failure pending from an earlier
- * call, or more than CAPTURE_KEPT_MAX bytes of records. */
+ * would choose anew), a capture spoiled (something in it was refused), a
+ * failure pending from an earlier call, or more than CAPTURE_KEPT_MAX bytes
+ * of records. Each record is kept with the driver's id of the capture it
+ * went into, so that one capture ending while others go on takes its
+ * records out. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +28,18 @@
 
 #define CAPTURE_KEPT_MAX (16u << 20) /* a client's records kept while it captures */
 
-/* One record kept: its type and length, then its bytes, padded to 8. */
+/* One record kept: its type and length, the capture it went into, then
+ * its bytes, padded to 8. */
 struct kept_record {
 	uint32_t type;
 	uint32_t len;
+	uint64_t capture; /* the driver's id of the capture */
 };
+
+static size_t record_bytes(const struct kept_record *k)
+{
+	return sizeof(*k) + (((size_t)k->len + 7) & ~(size_t)7);
+}
 
 static void drop(struct srv_client *c)
 {
@@ -47,10 +56,10 @@ static void breaks(struct srv_client *c, const char *why)
 	c->graph.journal.broken = why;
 }
 
-static void append(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+static void append(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len, uint64_t capture)
 {
-	size_t need = sizeof(struct kept_record) + ((len + 7) & ~(size_t)7);
-	struct kept_record k = {type, (uint32_t)len};
+	struct kept_record k = {type, (uint32_t)len, capture};
+	size_t need = record_bytes(&k);
 	unsigned char *p;
 
 	if (c->graph.journal.len + need > CAPTURE_KEPT_MAX) {
@@ -126,15 +135,74 @@ static int64_t stream_of(uint32_t type, const unsigned char *rec, size_t len)
 	return -1;
 }
 
-static int stream_capturing(struct srv_client *c, uint32_t handle)
+/* The id of the capture the client's stream is in; 0: none. */
+static uint64_t capture_of(struct srv_client *c, uint32_t handle)
 {
-	return handle && handle <= c->nstreams && c->streams[handle - 1].obj &&
-	       srv_capturing(c, c->streams[handle - 1].obj);
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	cuuint64_t id = 0;
+
+	if (!handle || handle > c->nstreams || !c->streams[handle - 1].obj ||
+	    c->srv->drv->stream_get_capture_info(c->streams[handle - 1].obj, &st, &id, NULL, NULL, NULL, NULL) !=
+		CUDA_SUCCESS ||
+	    st != CU_STREAM_CAPTURE_STATUS_ACTIVE)
+		return 0;
+	return id ? id : 1;
+}
+
+/* The captures kept that have begun: their count, and the one the stream
+ * handle began (0: none). */
+static unsigned begun(const struct srv_client *c, uint32_t stream, uint64_t *id)
+{
+	unsigned n = 0;
+	size_t off;
+
+	*id = 0;
+	for (off = 0; off < c->graph.journal.len;) {
+		struct kept_record k;
+
+		memcpy(&k, c->graph.journal.buf + off, sizeof(k));
+		if (k.type == OMPS_CALL_CAPTURE_BEGIN) {
+			n++;
+			if (field(c->graph.journal.buf + off + sizeof(k), k.len, offsetof(struct omps_call_capture, stream)) ==
+			    stream)
+				*id = k.capture;
+		}
+		off += record_bytes(&k);
+	}
+	return n;
+}
+
+/* A capture ended while others go on: its records taken out. */
+static void ended(struct srv_client *c, const struct omps_call_handle *m)
+{
+	uint64_t id;
+	size_t off, to;
+
+	if (begun(c, m->handle, &id) == c->graph.captures)
+		return; /* nothing ended */
+	if (!id) {
+		breaks(c, "one of its captures ended that was not kept");
+		return;
+	}
+	for (off = to = 0; off < c->graph.journal.len;) {
+		struct kept_record k;
+		size_t n;
+
+		memcpy(&k, c->graph.journal.buf + off, sizeof(k));
+		n = record_bytes(&k);
+		if (k.capture != id) {
+			memmove(c->graph.journal.buf + to, c->graph.journal.buf + off, n);
+			to += n;
+		}
+		off += n;
+	}
+	c->graph.journal.len = to;
 }
 
 void srv_capture_journal(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len, CUresult before)
 {
 	const struct omps_call_info *i = omps_call_info(type);
+	uint64_t capture;
 	int64_t stream;
 
 	if (!c->graph.captures) { /* its last capture ended */
@@ -144,12 +212,20 @@ void srv_capture_journal(struct srv_client *c, uint32_t type, const unsigned cha
 	if (c->holding || c->graph.journal.broken) /* a held record is served again, and kept then */
 		return;
 	if (type == OMPS_CALL_CAPTURE_BEGIN) {
-		if (c->replied == CUDA_SUCCESS)
-			append(c, type, rec, len);
+		struct omps_call_capture m;
+
+		memcpy(&m, rec, sizeof(m));
+		if (c->replied == CUDA_SUCCESS && (capture = capture_of(c, m.stream)))
+			append(c, type, rec, len, capture);
+		else if (c->replied == CUDA_SUCCESS)
+			breaks(c, "a capture of its began that cannot be told apart");
 		return;
 	}
-	if (type == OMPS_CALL_CAPTURE_END) { /* one ended, another goes on */
-		breaks(c, "one of its captures ended while another was under way");
+	if (type == OMPS_CALL_CAPTURE_END) { /* one ended, others go on */
+		struct omps_call_handle m;
+
+		memcpy(&m, rec, sizeof(m));
+		ended(c, &m);
 		return;
 	}
 	if ((stream = stream_of(type, rec, len)) < 0) {
@@ -157,7 +233,7 @@ void srv_capture_journal(struct srv_client *c, uint32_t type, const unsigned cha
 			breaks(c, "its capture under way holds work of a kind not kept");
 		return; /* it changed no capture: the record carries what it did */
 	}
-	if (!stream_capturing(c, (uint32_t)stream))
+	if (!(capture = capture_of(c, (uint32_t)stream)))
 		return; /* done on a stream not capturing: not work to make again */
 	if (type == OMPS_CALL_MEM_ALLOC_ASYNC || type == OMPS_CALL_MEM_FREE_ASYNC) {
 		breaks(c, "it allocated or freed stream-ordered memory in its capture under way");
@@ -168,7 +244,7 @@ void srv_capture_journal(struct srv_client *c, uint32_t type, const unsigned cha
 		breaks(c, "its capture under way was spoiled, or a failure of its was pending");
 		return;
 	}
-	append(c, type, rec, len);
+	append(c, type, rec, len, capture);
 }
 
 const char *srv_capture_unkeepable(const struct srv_client *c)
@@ -192,9 +268,12 @@ void srv_capture_save(const struct srv_client *c, struct srv_pack *p)
 	srv_pack_put(p, c->graph.journal.buf, len);
 }
 
-/* Its kept records served again, no reply going out; why it failed, or NULL. */
+/* Its kept records served again, no reply going out; why it failed, or
+ * NULL. Each capture begun again has a new id, written into its records. */
 static const char *again(struct srv_client *c, unsigned captures)
 {
+	uint64_t ids[2][64]; /* old and new */
+	unsigned nids = 0, i;
 	size_t off = 0;
 
 	c->graph.captures = 0;
@@ -204,13 +283,24 @@ static const char *again(struct srv_client *c, unsigned captures)
 		size_t need;
 
 		memcpy(&k, c->graph.journal.buf + off, sizeof(k));
-		need = sizeof(k) + (((size_t)k.len + 7) & ~(size_t)7);
+		need = record_bytes(&k);
 		if (need > c->graph.journal.len - off)
 			break;
 		c->replied = CUDA_SUCCESS;
 		srv_dispatch_again(c, k.type, c->graph.journal.buf + off + sizeof(k), k.len);
 		if (c->replied != CUDA_SUCCESS || c->sticky != CUDA_SUCCESS)
 			break;
+		if (k.type == OMPS_CALL_CAPTURE_BEGIN) {
+			if (nids == 64)
+				break;
+			ids[0][nids] = k.capture;
+			ids[1][nids++] = capture_of(c, field(c->graph.journal.buf + off + sizeof(k), k.len,
+							     offsetof(struct omps_call_capture, stream)));
+		}
+		for (i = 0; i < nids; i++)
+			if (ids[0][i] == k.capture)
+				k.capture = ids[1][i];
+		memcpy(c->graph.journal.buf + off, &k, sizeof(k));
 		off += need;
 	}
 	c->replaying = 0;

@@ -78,7 +78,8 @@
  *                               all three linked kernels
  *   omps-fault-probe --capture GATE
  *                               a neighbour in the middle of a stream capture
- *                               (forked to a second stream): once GATE
+ *                               (forked to a second stream; a second capture
+ *                               began and ended meanwhile): once GATE
  *                               exists it captures more, ends the capture and
  *                               launches the graph (with FAULT_CAPTURE_ALLOC
  *                               set, the capture holds graph memory too)
@@ -572,42 +573,54 @@ static int linker(const char *gate)
 
 /* A neighbour in the middle of a stream capture at the fault: s captures
  * a kernel on d, forks to s2 (an event), which captures a kernel on e and
- * records another event. Once GATE exists it finds s still capturing, its
- * data untouched, joins s2 back, captures one more kernel on d and ends the
- * capture: launched, the graph doubles d twice and e once. */
-static int capture_over(const char *gate, CUdeviceptr d, CUdeviceptr e, CUstream s, CUstream s2, CUevent ev[2])
+ * records another event; meanwhile a second capture, on s3, of a kernel on
+ * e began and ended, and its graph ran. Once GATE exists it finds s still
+ * capturing, its data untouched, joins s2 back, captures one more kernel
+ * on d and ends the capture: launched, the graph doubles d twice and e
+ * once (e: 4 times its first value in all). */
+static int capture_over(const char *gate, CUdeviceptr d, CUdeviceptr e, CUstream s[3], CUevent ev[2])
 {
 	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-	CUgraphExec x;
-	CUgraph g;
+	CUgraphExec x, x3;
+	CUgraph g, g3;
 
 	CHECK(fill_words(d, 1) == 0 && fill_words(e, 1) == 0, "filling");
 	CK(cuCtxSynchronize());
-	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
-	CK(twice(d, WORDS, s));
-	CK(cuEventRecord(ev[0], s));
-	CK(cuStreamWaitEvent(s2, ev[0], 0));
-	CK(twice(e, WORDS, s2));
-	CK(cuEventRecord(ev[1], s2));
+	CK(cuStreamBeginCapture(s[0], CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(cuStreamBeginCapture(s[2], CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(e, WORDS, s[2]));
+	CK(twice(d, WORDS, s[0]));
+	CK(cuStreamEndCapture(s[2], &g3)); /* one capture ends, the other goes on */
+	CK(cuGraphInstantiate(&x3, g3, 0));
+	CK(cuGraphLaunch(x3, s[2]));
+	CK(cuStreamSynchronize(s[2]));
+	CK(cuGraphExecDestroy(x3));
+	CK(cuGraphDestroy(g3));
+	CK(cuEventRecord(ev[0], s[0]));
+	CK(cuStreamWaitEvent(s[1], ev[0], 0));
+	CK(twice(e, WORDS, s[1]));
+	CK(cuEventRecord(ev[1], s[1]));
 	if (getenv("FAULT_CAPTURE_ALLOC")) { /* graph memory in it: not kept */
 		CUdeviceptr a;
 
-		CK(cuMemAllocAsync(&a, 4096, s));
-		CK(cuMemFreeAsync(a, s));
+		CK(cuMemAllocAsync(&a, 4096, s[0]));
+		CK(cuMemFreeAsync(a, s[0]));
 	}
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
-	CK(cuStreamIsCapturing(s, &st));
+	CK(cuStreamIsCapturing(s[0], &st));
 	CHECK(st == CU_STREAM_CAPTURE_STATUS_ACTIVE, "its stream's capture after the fault: status %d", (int)st);
+	CK(cuStreamIsCapturing(s[2], &st));
+	CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "the stream whose capture ended: status %d", (int)st);
 	CHECK(words_are(d, 1, "its data, captured on and not run") == 0, "its data");
-	CK(cuStreamWaitEvent(s, ev[1], 0));
-	CK(twice(d, WORDS, s));
-	CK(cuStreamEndCapture(s, &g));
+	CK(cuStreamWaitEvent(s[0], ev[1], 0));
+	CK(twice(d, WORDS, s[0]));
+	CK(cuStreamEndCapture(s[0], &g));
 	CK(cuGraphInstantiate(&x, g, 0));
-	CK(cuGraphLaunch(x, s));
-	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s));
+	CK(cuGraphLaunch(x, s[0]));
+	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s[0]));
 	CHECK(words_are(d, 4, "what the graph captured over the fault did to d") == 0, "d");
-	CHECK(words_are(e, 2, "... and to e, on the stream it forked to") == 0, "e");
+	CHECK(words_are(e, 4, "... and to e, on the stream it forked to (after the other capture's)") == 0, "e");
 	CK(cuGraphExecDestroy(x));
 	CK(cuGraphDestroy(g));
 	return 0;
@@ -617,21 +630,21 @@ static int capture_over(const char *gate, CUdeviceptr d, CUdeviceptr e, CUstream
 static int capturing(const char *gate)
 {
 	CUdeviceptr d, e;
-	CUstream s, s2;
+	CUstream s[3];
 	CUevent ev[2];
 	int bad;
 
 	CK(cuMemAlloc(&d, WORDS * 4));
 	CK(cuMemAlloc(&e, WORDS * 4));
-	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
-	CK(cuStreamCreate(&s2, CU_STREAM_NON_BLOCKING));
+	for (int i = 0; i < 3; i++)
+		CK(cuStreamCreate(&s[i], CU_STREAM_NON_BLOCKING));
 	CK(cuEventCreate(&ev[0], CU_EVENT_DISABLE_TIMING));
 	CK(cuEventCreate(&ev[1], CU_EVENT_DISABLE_TIMING));
-	bad = capture_over(gate, d, e, s, s2, ev);
+	bad = capture_over(gate, d, e, s, ev);
 	bad |= cuEventDestroy(ev[0]) != CUDA_SUCCESS;
 	bad |= cuEventDestroy(ev[1]) != CUDA_SUCCESS;
-	bad |= cuStreamDestroy(s2) != CUDA_SUCCESS;
-	bad |= cuStreamDestroy(s) != CUDA_SUCCESS;
+	for (int i = 0; i < 3; i++)
+		bad |= cuStreamDestroy(s[i]) != CUDA_SUCCESS;
 	bad |= cuMemFree(e) != CUDA_SUCCESS;
 	bad |= cuMemFree(d) != CUDA_SUCCESS;
 	if (!bad)
