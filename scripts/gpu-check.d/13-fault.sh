@@ -29,6 +29,17 @@ ms() { date +%s%3N; }
 	# in a fresh process? (Keeping a client with them across a fault needs it.)
 	gcc -O2 -I"$cuda/include" -o "$K/texobj_values" tests/gpu/texobj_values.c -L"$cuda/lib64/stubs" -lcuda &&
 		for i in 1 2; do timeout 30 "$K/texobj_values" || echo "texobj_values: FAILED ($?)"; done
+	# A lightweight GPU core dump at an exception, without the abort: how
+	# long it takes, what it holds (does it name the faulting kernel?), and
+	# what enabling it costs a launch. (Telling the culprit apart beside
+	# busy neighbours might read it.)
+	gcc -O2 -I"$cuda/include" -o "$K/coredump_probe" tests/gpu/coredump_probe.c -L"$cuda/lib64/stubs" -lcuda && {
+		timeout 60 "$K/coredump_probe" fault "$K/core.cuda" || echo "coredump_probe: FAILED ($?)"
+		[ -s "$K/core.cuda" ] && echo "coredump_probe: sections: $(readelf -SW "$K/core.cuda" 2>/dev/null |
+			sed -nE 's/^ *\[ *[0-9]+\] ([^ ]+) .*/\1/p' | sort | uniq -c | sort -rn | head -12 | xargs)" &&
+			echo "coredump_probe: names the kernel: $(strings "$K/core.cuda" | grep -c -w twice) times"
+		for c in off on off on; do timeout 60 "$K/coredump_probe" cost $c || echo "coredump_probe: FAILED ($?)"; done
+	}
 	# What the standby costs when nothing faults: GPU memory, per process,
 	# with a server idle (one client came and went), with and without it.
 	for sb in 1 0; do
@@ -129,5 +140,5 @@ ms() { date +%s%3N; }
 		unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 	done
 } >"$OUT/fault.log" 2>&1
-while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED)|texobj_values: )|cannot be kept|serving again' "$OUT/fault.log")
+while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED)|texobj_values: |coredump_probe: )|cannot be kept|serving again' "$OUT/fault.log")
 rm -rf "$K"
