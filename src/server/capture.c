@@ -41,6 +41,13 @@ static size_t record_bytes(const struct kept_record *k)
 	return sizeof(*k) + (((size_t)k->len + 7) & ~(size_t)7);
 }
 
+/* The record kept at off: its header into *k, its bytes returned. */
+static unsigned char *kept_at(const struct srv_client *c, size_t off, struct kept_record *k)
+{
+	memcpy(k, c->graph.journal.buf + off, sizeof(*k));
+	return c->graph.journal.buf + off + sizeof(*k);
+}
+
 static void drop(struct srv_client *c)
 {
 	free(c->graph.journal.buf);
@@ -90,6 +97,12 @@ static uint32_t field(const unsigned char *rec, size_t len, size_t off)
 	if (off + sizeof(v) <= len)
 		memcpy(&v, rec + off, sizeof(v));
 	return v;
+}
+
+/* The stream a kept CAPTURE_BEGIN began its capture on. */
+static uint32_t begun_on(const unsigned char *rec, const struct kept_record *k)
+{
+	return field(rec, k->len, offsetof(struct omps_call_capture, stream));
 }
 
 /* The client's stream a record of a stream operation names (0: the NULL
@@ -159,12 +172,11 @@ static unsigned begun(const struct srv_client *c, uint32_t stream, uint64_t *id)
 	*id = 0;
 	for (off = 0; off < c->graph.journal.len;) {
 		struct kept_record k;
+		const unsigned char *rec = kept_at(c, off, &k);
 
-		memcpy(&k, c->graph.journal.buf + off, sizeof(k));
 		if (k.type == OMPS_CALL_CAPTURE_BEGIN) {
 			n++;
-			if (field(c->graph.journal.buf + off + sizeof(k), k.len, offsetof(struct omps_call_capture, stream)) ==
-			    stream)
+			if (begun_on(rec, &k) == stream)
 				*id = k.capture;
 		}
 		off += record_bytes(&k);
@@ -188,7 +200,7 @@ static void ended(struct srv_client *c, const struct omps_call_handle *m)
 		struct kept_record k;
 		size_t n;
 
-		memcpy(&k, c->graph.journal.buf + off, sizeof(k));
+		kept_at(c, off, &k);
 		n = record_bytes(&k);
 		if (k.capture != id) {
 			memmove(c->graph.journal.buf + to, c->graph.journal.buf + off, n);
@@ -249,9 +261,7 @@ void srv_capture_journal(struct srv_client *c, uint32_t type, const unsigned cha
 
 const char *srv_capture_unkeepable(const struct srv_client *c)
 {
-	if (!c->graph.captures)
-		return NULL;
-	return c->graph.journal.broken ? c->graph.journal.broken : NULL;
+	return c->graph.captures ? c->graph.journal.broken : NULL;
 }
 
 void srv_capture_release(struct srv_client *c)
@@ -278,24 +288,22 @@ static const char *again(struct srv_client *c, unsigned captures)
 
 	c->graph.captures = 0;
 	c->replaying = 1;
-	while (off < c->graph.journal.len) {
+	while (c->graph.journal.len - off >= sizeof(struct kept_record)) {
 		struct kept_record k;
-		size_t need;
+		const unsigned char *rec = kept_at(c, off, &k);
+		size_t need = record_bytes(&k);
 
-		memcpy(&k, c->graph.journal.buf + off, sizeof(k));
-		need = record_bytes(&k);
 		if (need > c->graph.journal.len - off)
 			break;
 		c->replied = CUDA_SUCCESS;
-		srv_dispatch_again(c, k.type, c->graph.journal.buf + off + sizeof(k), k.len);
+		srv_dispatch_again(c, k.type, rec, k.len);
 		if (c->replied != CUDA_SUCCESS || c->sticky != CUDA_SUCCESS)
 			break;
 		if (k.type == OMPS_CALL_CAPTURE_BEGIN) {
 			if (nids == 64)
 				break;
 			ids[0][nids] = k.capture;
-			ids[1][nids++] = capture_of(c, field(c->graph.journal.buf + off + sizeof(k), k.len,
-							     offsetof(struct omps_call_capture, stream)));
+			ids[1][nids++] = capture_of(c, begun_on(rec, &k));
 		}
 		for (i = 0; i < nids; i++)
 			if (ids[0][i] == k.capture)

@@ -399,9 +399,14 @@ static const char *restore_one(struct srv_client *c, struct srv_link *l, uint8_t
 		struct omps_call_link_add add;
 
 		if (srv_unpack_get(u, &add, sizeof(add)) < 0 || add.bytes > OMPS_MAX_IMAGE ||
-		    add.bytes > u->len - u->off || !(in = malloc(sizeof(*in) + add.bytes + 1))) {
+		    add.bytes > u->len - u->off) {
 			u->failed = 1;
 			break;
+		}
+		if (!(in = malloc(sizeof(*in) + add.bytes + 1))) {
+			u->off += add.bytes; /* the reader stays in step */
+			why = why ? why : "out of memory";
+			continue;
 		}
 		in->add = add;
 		srv_unpack_get(u, in->data, add.bytes);

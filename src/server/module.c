@@ -72,8 +72,10 @@ int srv_module_image_restore(struct srv_client *c, struct srv_unpack *u)
 	}
 	if (!len)
 		return 0;
-	if (!(c->mod.image = malloc(len + 1)))
+	if (!(c->mod.image = malloc(len + 1))) {
+		u->off += len; /* the reader stays in step */
 		return -1;
+	}
 	c->mod.image_cap = len + 1;
 	c->mod.image_len = len;
 	return srv_unpack_get(u, c->mod.image, len);

@@ -55,6 +55,7 @@ static int copy_bytes(uint32_t type, const unsigned char *rec, uint64_t *bytes)
 /* On its worker; rec has passed the dispatcher's length check for type. */
 void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec)
 {
+	enum omps_call_reply reply;
 	uint64_t bytes;
 
 	bump(&c->stats.calls, 1);
@@ -63,7 +64,8 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 	 * (a call every few ms) showed no memory in ps. */
 	if (c->usage_dirty)
 		srv_qos_usage_changed(c, 0);
-	if (omps_call_info(type)->reply == OMPS_REPLY_ASYNC || omps_call_info(type)->reply == OMPS_REPLY_MIXED) {
+	reply = omps_call_info(type)->reply;
+	if (reply == OMPS_REPLY_ASYNC || reply == OMPS_REPLY_MIXED) {
 		c->signal.clean = 0; /* the GPU's signal, if any, came before this */
 		srv_fault_queued(c, 1); /* work on the GPU that no one waited for yet */
 	}
