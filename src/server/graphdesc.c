@@ -581,6 +581,20 @@ struct srv_graph_desc *srv_graphdesc_of(struct srv_client *c, uint32_t graph)
 	return g->desc;
 }
 
+/* *d, its holder's own to change: copied first if shared (NULL, let go, if
+ * that runs out of memory). */
+static struct srv_graph_desc *unshared(struct srv_graph_desc **d)
+{
+	struct srv_graph_desc *k;
+
+	if (*d && (*d)->refs > 1) {
+		k = copy(*d);
+		srv_graphdesc_put(*d);
+		*d = k;
+	}
+	return *d;
+}
+
 /* Graph `graph`'s description, its own to change (copied if an
  * executable graph shares it); NULL when there is nothing to write: it had
  * none, and the walk made now has the change already (or no memory). */
@@ -593,12 +607,7 @@ static struct srv_graph_desc *edit(struct srv_client *c, uint32_t graph)
 		srv_graphdesc_of(c, graph);
 		return NULL;
 	}
-	if (d->refs > 1) {
-		d = copy(d);
-		srv_graphdesc_changed(g);
-		g->desc = d;
-	}
-	return d;
+	return unshared(&g->desc);
 }
 
 /* What a node kind of a client's record costs its graph at a fault. A
@@ -697,14 +706,8 @@ void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle,
 void srv_graphdesc_exec_set(struct srv_client *c, struct srv_object *e, const struct srv_object *n,
 			    const struct omps_call_graph_node *m, const unsigned char *args)
 {
-	struct srv_graph_desc *d = e->desc;
+	struct srv_graph_desc *d = unshared(&e->desc); /* shared with its graph: its own from now on */
 
-	if (d && d->refs > 1) { /* shared with its graph: its own from now on */
-		struct srv_graph_desc *k = copy(d);
-
-		srv_graphdesc_put(d);
-		e->desc = d = k;
-	}
 	if (d && (n->place >= d->n || d->nodes[n->place].node != n->obj || put_node(c, d, n->place, m, args, n->obj) < 0)) {
 		srv_graphdesc_put(d); /* not written down: lost at a fault */
 		e->desc = NULL;
