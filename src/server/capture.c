@@ -305,9 +305,11 @@ static const char *again(struct srv_client *c, unsigned captures)
 			ids[0][nids] = k.capture;
 			ids[1][nids++] = capture_of(c, begun_on(rec, &k));
 		}
-		for (i = 0; i < nids; i++)
-			if (ids[0][i] == k.capture)
+		for (i = 0; i < nids; i++) /* once: a new id may be another's old */
+			if (ids[0][i] == k.capture) {
 				k.capture = ids[1][i];
+				break;
+			}
 		memcpy(c->graph.journal.buf + off, &k, sizeof(k));
 		off += need;
 	}

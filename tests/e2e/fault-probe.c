@@ -83,6 +83,11 @@
  *                               exists it captures more, ends the capture and
  *                               launches the graph (with FAULT_CAPTURE_ALLOC
  *                               set, the capture holds graph memory too)
+ *   omps-fault-probe --capture-split GATE
+ *                               the same, the second capture still under way
+ *                               at the fault: once GATE exists it ends that
+ *                               one and runs its graph, says "ready 2" and
+ *                               waits for GATE.2 (a second fault) to go on
  *   omps-fault-probe --exec-set GATE
  *                               a neighbour whose executable graphs' nodes it
  *                               set (and its graph's after one was made):
@@ -571,6 +576,26 @@ static int linker(const char *gate)
 	return 0;
 }
 
+/* Ends the capture on stream s, runs its graph once and lets it go. */
+static int end_and_run(CUstream s)
+{
+	CUgraphExec x;
+	CUgraph g;
+
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&x, g, 0));
+	CK(cuGraphLaunch(x, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuGraphExecDestroy(x));
+	CK(cuGraphDestroy(g));
+	return 0;
+}
+
+/* With --capture-split, s3's capture is still under way at the first gate
+ * (work went into s's capture after it began): it ends then, its graph
+ * runs, and a second gate (GATE.2) waits for the next fault. */
+static int split;
+
 /* A neighbour in the middle of a stream capture at the fault: s captures
  * a kernel on d, forks to s2 (an event), which captures a kernel on e and
  * records another event; meanwhile a second capture, on s3, of a kernel on
@@ -581,8 +606,9 @@ static int linker(const char *gate)
 static int capture_over(const char *gate, CUdeviceptr d, CUdeviceptr e, CUstream s[3], CUevent ev[2])
 {
 	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-	CUgraphExec x, x3;
-	CUgraph g, g3;
+	char gate2[4096];
+	CUgraphExec x;
+	CUgraph g;
 
 	CHECK(fill_words(d, 1) == 0 && fill_words(e, 1) == 0, "filling");
 	CK(cuCtxSynchronize());
@@ -590,12 +616,8 @@ static int capture_over(const char *gate, CUdeviceptr d, CUdeviceptr e, CUstream
 	CK(cuStreamBeginCapture(s[2], CU_STREAM_CAPTURE_MODE_RELAXED));
 	CK(twice(e, WORDS, s[2]));
 	CK(twice(d, WORDS, s[0]));
-	CK(cuStreamEndCapture(s[2], &g3)); /* one capture ends, the other goes on */
-	CK(cuGraphInstantiate(&x3, g3, 0));
-	CK(cuGraphLaunch(x3, s[2]));
-	CK(cuStreamSynchronize(s[2]));
-	CK(cuGraphExecDestroy(x3));
-	CK(cuGraphDestroy(g3));
+	if (!split) /* one capture ends, the other goes on */
+		CHECK(end_and_run(s[2]) == 0, "the capture ended before the fault");
 	CK(cuEventRecord(ev[0], s[0]));
 	CK(cuStreamWaitEvent(s[1], ev[0], 0));
 	CK(twice(e, WORDS, s[1]));
@@ -611,7 +633,15 @@ static int capture_over(const char *gate, CUdeviceptr d, CUdeviceptr e, CUstream
 	CK(cuStreamIsCapturing(s[0], &st));
 	CHECK(st == CU_STREAM_CAPTURE_STATUS_ACTIVE, "its stream's capture after the fault: status %d", (int)st);
 	CK(cuStreamIsCapturing(s[2], &st));
-	CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE, "the stream whose capture ended: status %d", (int)st);
+	CHECK(st == (split ? CU_STREAM_CAPTURE_STATUS_ACTIVE : CU_STREAM_CAPTURE_STATUS_NONE),
+	      "the stream whose capture %s: status %d", split ? "goes on" : "ended", (int)st);
+	if (split) {
+		CHECK(end_and_run(s[2]) == 0, "the capture ended after the fault");
+		CHECK(words_are(e, 2, "what the capture ended after the fault did to e") == 0, "e");
+		snprintf(gate2, sizeof(gate2), "%s.2", gate);
+		printf(PROBE ": ready 2\n");
+		CHECK(wait_for(gate2) == 0, "no second gate");
+	}
 	CHECK(words_are(d, 1, "its data, captured on and not run") == 0, "its data");
 	CK(cuStreamWaitEvent(s[0], ev[1], 0));
 	CK(twice(d, WORDS, s[0]));
@@ -650,6 +680,12 @@ static int capturing(const char *gate)
 	if (!bad)
 		printf(PROBE ": PASS\n");
 	return bad;
+}
+
+static int capturing_split(const char *gate)
+{
+	split = 1;
+	return capturing(gate);
 }
 
 /* A neighbour whose first call after the gate loads a module of its own
@@ -1009,7 +1045,7 @@ static const struct {
 	{"--graph", graph},	{"--free", free_first},	      {"--hostfn", hostfn},
 	{"--ipc-export", ipc_export}, {"--ipc-import", ipc_import}, {"--vmm", vmm},
 	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
-	{"--capture", capturing}, {"--exec-set", exec_set},
+	{"--capture", capturing}, {"--exec-set", exec_set}, {"--capture-split", capturing_split},
 };
 
 int main(int argc, char **argv)

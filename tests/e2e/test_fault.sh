@@ -233,6 +233,32 @@ kept_quietly address "the one that knows its variables' addresses is kept ten ti
 kept_quietly capture "the one in the middle of a capture is kept ten times, its capture made again each time"
 stop_daemon 10
 
+# 2b'. Two captures of one client under way at a fault, beside another
+# client's capture made again first (it connected last): in the successor
+# each capture has a new id, and the id one gets may be the one the other
+# had. One capture then ends while the other goes on, and a second fault
+# comes: the capture going on must still hold all its work (its records
+# were not taken for the ended one's).
+ready0=$(count "Standby +[0-9]+\] Standing by")
+FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour split capture-split
+neighbour capture capture
+server_pid
+fault_then_standby() { # fault_then_standby N: the Nth fault of this daemon, handed over
+	wait_for "standby $1 to be ready" 10 since "Standby +[0-9]+\] Standing by" "$ready0" "$1" &&
+		timeout 30 "$PROBE" >/dev/null 2>&1
+	wait_for "fault $1 handed over" 10 took_over && S=$H
+}
+fault_then_standby 1
+touch "$TMP/go-split"
+wait_for "the capture of the split neighbour to end" 20 grep -q "ready 2" "$TMP/split.out"
+fault_then_standby 2
+touch "$TMP/go-split.2" "$TMP/go-capture"
+wait $split $capture
+kept_quietly split "the one whose capture ended between two faults is kept, its other capture whole"
+kept_quietly capture "... and so is the one whose capture was made again first"
+stop_daemon 10
+
 # 2c. Without a standby (OPENMPS_FAULT_STANDBY=0), and with one that died:
 # the server makes itself anew in its own process, the same pid, and its
 # descriptors stay as many fault after fault.
