@@ -25,10 +25,10 @@ ms() { date +%s%3N; }
 		timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
 	gcc -O2 -I"$cuda/include" -o "$K/keeper" tests/gpu/keeper.c -L"$cuda/lib64/stubs" -lcuda &&
 		timeout 60 "$K/keeper" || echo "keeper: FAILED ($?)"
-	# Texture and surface object values: the same in a fresh context, and
+	# Texture, surface object and conditional handle values: the same in a fresh context, and
 	# in a fresh process? (Keeping a client with them across a fault needs it.)
-	gcc -O2 -I"$cuda/include" -o "$K/texobj_values" tests/gpu/texobj_values.c -L"$cuda/lib64/stubs" -lcuda &&
-		for i in 1 2; do timeout 30 "$K/texobj_values" || echo "texobj_values: FAILED ($?)"; done
+	gcc -O2 -I"$cuda/include" -o "$K/handle_values" tests/gpu/handle_values.c -L"$cuda/lib64/stubs" -lcuda &&
+		for i in 1 2; do timeout 30 "$K/handle_values" || echo "handle_values: FAILED ($?)"; done
 	# A lightweight GPU core dump at an exception, without the abort: how
 	# long it takes, what it holds (does it name the faulting kernel?), and
 	# what enabling it costs a launch. (Telling the culprit apart beside
@@ -140,5 +140,5 @@ ms() { date +%s%3N; }
 		unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 	done
 } >"$OUT/fault.log" 2>&1
-while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED)|texobj_values: |coredump_probe: )|cannot be kept|serving again' "$OUT/fault.log")
+while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED)|handle_values: |coredump_probe: )|cannot be kept|serving again' "$OUT/fault.log")
 rm -rf "$K"
