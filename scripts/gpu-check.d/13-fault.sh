@@ -18,22 +18,22 @@
 K=$(mktemp -d /tmp/omps-fault.XXXX)
 ms() { date +%s%3N; }
 {
-	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu -lcuda && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu &&
-		nvcc -O2 -o "$K/graph_neighbour" tests/gpu/graph_neighbour.cu -lcublas || echo "build failed"
+	{ built_ahead fault "$K" || nvcc -O2 -o "$K/fault" tests/gpu/fault.cu -lcuda; } &&
+		{ built_ahead vector_add "$K" || nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu; } &&
+		{ built_ahead graph_neighbour "$K" || nvcc -O2 -o "$K/graph_neighbour" tests/gpu/graph_neighbour.cu -lcublas; } ||
+		echo "build failed"
 	cuda=$(dirname "$(dirname "$(command -v nvcc)")")
-	gcc -O2 -I"$cuda/include" -o "$K/survive" tests/gpu/survive.c -L"$cuda/lib64/stubs" -lcuda &&
-		timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
-	gcc -O2 -I"$cuda/include" -o "$K/keeper" tests/gpu/keeper.c -L"$cuda/lib64/stubs" -lcuda &&
-		timeout 60 "$K/keeper" || echo "keeper: FAILED ($?)"
+	probe() { built_ahead "$1" "$K" || gcc -O2 -I"$cuda/include" -o "$K/$1" "tests/gpu/$1.c" -L"$cuda/lib64/stubs" -lcuda; }
+	probe survive && timeout 60 "$K/survive" || echo "survive: FAILED ($?)"
+	probe keeper && timeout 60 "$K/keeper" || echo "keeper: FAILED ($?)"
 	# Texture, surface object and conditional handle values: the same in a fresh context, and
 	# in a fresh process? (Keeping a client with them across a fault needs it.)
-	gcc -O2 -I"$cuda/include" -o "$K/handle_values" tests/gpu/handle_values.c -L"$cuda/lib64/stubs" -lcuda &&
-		for i in 1 2; do timeout 30 "$K/handle_values" || echo "handle_values: FAILED ($?)"; done
+	probe handle_values && for i in 1 2; do timeout 30 "$K/handle_values" || echo "handle_values: FAILED ($?)"; done
 	# A lightweight GPU core dump at an exception, without the abort: how
 	# long it takes, what it holds (does it name the faulting kernel?), and
 	# what enabling it costs a launch. (Telling the culprit apart beside
 	# busy neighbours might read it.)
-	gcc -O2 -I"$cuda/include" -o "$K/coredump_probe" tests/gpu/coredump_probe.c -L"$cuda/lib64/stubs" -lcuda && {
+	probe coredump_probe && {
 		timeout 60 "$K/coredump_probe" fault "$K/core.cuda" || echo "coredump_probe: FAILED ($?)"
 		[ -s "$K/core.cuda" ] && echo "coredump_probe: sections: $(readelf -SW "$K/core.cuda" 2>/dev/null |
 			sed -nE 's/^ *\[ *[0-9]+\] ([^ ]+) .*/\1/p' | sort | uniq -c | sort -rn | head -12 | xargs)" &&

@@ -21,7 +21,8 @@
 joined() { sed 's/^ *//' | paste -sd ';' - | sed 's/;/; /g'; }
 K=$(mktemp -d /tmp/omps-soak.XXXX)
 {
-	nvcc -O2 -o "$K/fault" tests/gpu/fault.cu && nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu ||
+	{ built_ahead fault "$K" || nvcc -O2 -o "$K/fault" tests/gpu/fault.cu -lcuda; } &&
+		{ built_ahead vector_add "$K" || nvcc -O2 -o "$K/vector_add" tests/gpu/vector_add.cu; } ||
 		echo "soak: build failed"
 	progs=(vector_add)
 	[ "${SOAK_SUITE:-0}" = 1 ] && mapfile -t progs < <(tests/gpu/build-suite "$K")
