@@ -137,6 +137,8 @@ ms() { date +%s%3N; }
 		echo "fault openmps $who neighbour: $(tail -1 "$D/neighbour.out")"
 		grep -E 'cannot be kept|kept:|made anew' "$D/log/server.log" | head -6
 		echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
+		mkdir -p "$OUT/fault-logs" && cp "$D/log/server.log" "$OUT/fault-logs/$who.server.log" &&
+			cp "$D/neighbour.out" "$OUT/fault-logs/$who.neighbour.out"
 		unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 	done
 } >"$OUT/fault.log" 2>&1

@@ -282,7 +282,8 @@ void srv_capture_save(const struct srv_client *c, struct srv_pack *p)
  * NULL. Each capture begun again has a new id, written into its records. */
 static const char *again(struct srv_client *c, unsigned captures)
 {
-	uint64_t ids[2][64]; /* old and new */
+	uint64_t ids[2][64];		     /* old and new */
+	uint64_t launches = c->mod.launches; /* a launch captured again runs nothing */
 	unsigned nids = 0, i;
 	size_t off = 0;
 
@@ -314,6 +315,7 @@ static const char *again(struct srv_client *c, unsigned captures)
 		off += need;
 	}
 	c->replaying = 0;
+	c->mod.launches = launches;
 	if (off != c->graph.journal.len || c->graph.captures != captures) {
 		c->sticky = CUDA_SUCCESS;
 		return "its capture under way could not be made again";

@@ -376,8 +376,8 @@ void srv_moddata_take(struct srv_client *c)
 	int dev = -1;
 	uint32_t i, j;
 
-	if (!c->mod.data_ran || c->graph.captures)
-		return; /* not kept at a fault anyway; and no event of ours may land in a capture */
+	if (!c->mod.data_ran)
+		return; /* (streams being captured are not joined: no event of ours lands in a capture) */
 	for (i = 0; i < c->mod.nmodules; i++) {
 		struct srv_module *m = &c->mod.modules[i];
 		struct srv_module_data *d = m->data;

@@ -65,11 +65,13 @@ static CUresult join(struct srv_driver *drv, CUstream sig, CUevent ev, CUstream 
 	return r == CUDA_SUCCESS ? drv->stream_wait_event(sig, ev, 0) : r;
 }
 
-/* The context's streams on dev, the NULL one first, joined on sig. */
+/* The context's streams on dev, the NULL one first, joined on sig; not
+ * those being captured (they hold no work, and a record would join the
+ * graph). */
 static CUresult join_context(struct srv_client *c, int dev, CUstream sig, CUevent ev, CUstream null_stream)
 {
 	struct srv_driver *drv = c->srv->drv;
-	CUresult r = join(drv, sig, ev, null_stream);
+	CUresult r = srv_capturing(c, null_stream) ? CUDA_SUCCESS : join(drv, sig, ev, null_stream);
 	uint32_t i;
 
 	for (i = 0; i < c->nstreams && r == CUDA_SUCCESS; i++)

@@ -657,20 +657,38 @@ static int capture_over(const char *gate, CUdeviceptr d, CUdeviceptr e, CUstream
 }
 
 /* Whatever it finds, it lets go of what it made (a leak check runs it too). */
+/* Its module of __device__ data, whose kernel counted to 3 before the
+ * capture began, counts on to 4 after it: copied while it captured. */
 static int capturing(const char *gate)
 {
-	CUdeviceptr d, e;
+	CUdeviceptr d, e, t;
+	CUfunction tally;
 	CUstream s[3];
 	CUevent ev[2];
+	CUmodule m;
+	unsigned n = 0;
 	int bad;
 
 	CK(cuMemAlloc(&d, WORDS * 4));
 	CK(cuMemAlloc(&e, WORDS * 4));
+	CK(cuMemAlloc(&t, 4));
+	CK(cuModuleLoadData(&m, twice_counter_ptx));
+	CK(cuModuleGetFunction(&tally, m, "tally"));
+	for (int i = 0; i < 3; i++)
+		CK(twice_with(tally, t, 1, NULL));
 	for (int i = 0; i < 3; i++)
 		CK(cuStreamCreate(&s[i], CU_STREAM_NON_BLOCKING));
 	CK(cuEventCreate(&ev[0], CU_EVENT_DISABLE_TIMING));
 	CK(cuEventCreate(&ev[1], CU_EVENT_DISABLE_TIMING));
 	bad = capture_over(gate, d, e, s, ev);
+	if (!bad) {
+		CK(twice_with(tally, t, 1, NULL));
+		CK(cuCtxSynchronize());
+		CK(cuMemcpyDtoH(&n, t, 4));
+		CHECK(n == 4, "its module's data counted to %u, not 4: not as before the capture", n);
+	}
+	bad |= cuModuleUnload(m) != CUDA_SUCCESS;
+	bad |= cuMemFree(t) != CUDA_SUCCESS;
 	bad |= cuEventDestroy(ev[0]) != CUDA_SUCCESS;
 	bad |= cuEventDestroy(ev[1]) != CUDA_SUCCESS;
 	for (int i = 0; i < 3; i++)
