@@ -14,6 +14,7 @@
  *                               prints microseconds a launch
  * Prints lines that begin "coredump_probe: ". */
 #include <cuda.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,18 +30,26 @@ static double now_us(void)
 	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
 }
 
+/* The attributes as the driver takes them: a bool is one byte; the flags
+ * an int. Each step that fails is said. */
 static CUresult enable(const char *file)
 {
-	int on = 1, flags = CU_COREDUMP_LIGHTWEIGHT_FLAGS | CU_COREDUMP_SKIP_ABORT;
+	bool on = true;
+	int flags = CU_COREDUMP_LIGHTWEIGHT_FLAGS | CU_COREDUMP_SKIP_ABORT;
 	size_t size = sizeof(on);
 	CUresult r = cuCoredumpSetAttribute(CU_COREDUMP_ENABLE_ON_EXCEPTION, &on, &size);
 
+	if (r != CUDA_SUCCESS)
+		return printf("coredump_probe: CU_COREDUMP_ENABLE_ON_EXCEPTION (a bool): error %d\n", (int)r), r;
 	size = sizeof(flags);
-	if (r == CUDA_SUCCESS)
-		r = cuCoredumpSetAttribute(CU_COREDUMP_GENERATION_FLAGS, &flags, &size);
-	if (r == CUDA_SUCCESS && file) {
+	r = cuCoredumpSetAttribute(CU_COREDUMP_GENERATION_FLAGS, &flags, &size);
+	if (r != CUDA_SUCCESS)
+		return printf("coredump_probe: CU_COREDUMP_GENERATION_FLAGS (an int): error %d\n", (int)r), r;
+	if (file) {
 		size = strlen(file) + 1;
 		r = cuCoredumpSetAttribute(CU_COREDUMP_FILE, (void *)file, &size);
+		if (r != CUDA_SUCCESS)
+			printf("coredump_probe: CU_COREDUMP_FILE: error %d\n", (int)r);
 	}
 	return r;
 }
