@@ -967,3 +967,72 @@ CUresult srv_arena_settle(struct srv_state *s, int dev, CUstream z)
 	pthread_mutex_unlock(&a->lock);
 	return r;
 }
+
+/* A client's own virtual address ranges (cuMemAddressReserve) are carved
+ * from the windows too: a range the driver placed where it liked was, in
+ * a successor, where that process's driver had put its own mappings
+ * (H200: the client using VMM was lost at every fault). Any device's
+ * window will do (addresses are the whole process's), the first with
+ * room. Under each arena's lock. */
+CUdeviceptr srv_arena_range_take(struct srv_state *s, uint64_t size, uint64_t align)
+{
+	CUdeviceptr got = 0;
+	uint64_t off;
+	int dev;
+
+	for (dev = 0; dev < OMPS_MAX_DEVICES && !got; dev++) {
+		struct srv_arena *a = s->arena[dev];
+		uint64_t al;
+
+		if (!a)
+			continue;
+		pthread_mutex_lock(&a->lock);
+		al = align > a->granule ? align : a->granule;
+		if (a->window.base && size && size % a->granule == 0 && al % a->granule == 0 &&
+		    span_take(&a->window, size, al, &off))
+			got = a->window.base + off;
+		pthread_mutex_unlock(&a->lock);
+	}
+	return got;
+}
+
+/* The window of a device that holds [ptr, ptr + size), locked; NULL if none. */
+static struct srv_arena *window_holding(struct srv_state *s, CUdeviceptr ptr, uint64_t size)
+{
+	int dev;
+
+	for (dev = 0; dev < OMPS_MAX_DEVICES; dev++) {
+		struct srv_arena *a = s->arena[dev];
+
+		if (!a)
+			continue;
+		pthread_mutex_lock(&a->lock);
+		if (a->window.base && srv_span_holds(a->window.base, a->window.size, ptr, size))
+			return a;
+		pthread_mutex_unlock(&a->lock);
+	}
+	return NULL;
+}
+
+int srv_arena_range_claim(struct srv_state *s, CUdeviceptr ptr, uint64_t size)
+{
+	struct srv_arena *a = window_holding(s, ptr, size);
+	int ok;
+
+	if (!a)
+		return -1;
+	ok = span_claim(&a->window, ptr - a->window.base, size);
+	pthread_mutex_unlock(&a->lock);
+	return ok ? 0 : -1;
+}
+
+int srv_arena_range_give(struct srv_state *s, CUdeviceptr ptr, uint64_t size)
+{
+	struct srv_arena *a = window_holding(s, ptr, size);
+
+	if (!a)
+		return 0;
+	span_free(&a->window, ptr - a->window.base, size);
+	pthread_mutex_unlock(&a->lock);
+	return 1;
+}

@@ -925,6 +925,14 @@ int srv_arena_map_ahead(struct srv_state *s, int dev, CUdeviceptr base, uint64_t
 void srv_arena_unmap_ahead(struct srv_state *s, int dev, CUdeviceptr base);
 void srv_arena_offer(struct srv_state *s);
 int srv_arena_claim(struct srv_state *s, int dev, CUdeviceptr ptr, uint64_t bytes);
+/* A client's virtual address range of size bytes in a window (aligned to
+ * align, at least the granule), so that a successor has it at the same
+ * address; 0 if none has room (the caller asks the driver). */
+CUdeviceptr srv_arena_range_take(struct srv_state *s, uint64_t size, uint64_t align);
+/* In a successor: exactly that range again; -1 if no window holds it free. */
+int srv_arena_range_claim(struct srv_state *s, CUdeviceptr ptr, uint64_t size);
+/* Given back to its window: 1; 0 if no window holds it (the driver's). */
+int srv_arena_range_give(struct srv_state *s, CUdeviceptr ptr, uint64_t size);
 CUresult srv_arena_settle(struct srv_state *s, int dev, CUstream z);
 
 /* memory.c */

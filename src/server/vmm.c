@@ -12,7 +12,10 @@
  * Across a GPU fault (handover.c): physical memory is made exportable and
  * held open as a file descriptor, as the arena's chunks are, so it outlives
  * the poisoned process; the successor reserves the client's ranges at the
- * same addresses, imports its memory, maps and opens it again. */
+ * same addresses, imports its memory, maps and opens it again. A range is
+ * reserved in the arena's address window where it has room (one the
+ * driver placed may hold the successor's own mappings by then), and given
+ * back there. */
 #include <fcntl.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -115,7 +118,9 @@ void srv_vmm_reserve(struct srv_client *c, const struct omps_call_vmm *m)
 	CUdeviceptr p = 0;
 	CUresult r = v ? ready(c, 0, (void *)c->srv->drv->mem_address_reserve) : CUDA_ERROR_OUT_OF_MEMORY;
 
-	if (r == CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS && !m->ptr && !m->flags) /* in a window: a successor has it too */
+		p = srv_arena_range_take(c->srv, m->size, m->alignment);
+	if (r == CUDA_SUCCESS && !p)
 		r = c->srv->drv->mem_address_reserve(&p, m->size, m->alignment, m->ptr, m->flags);
 	if (r == CUDA_SUCCESS) {
 		*v = (struct srv_vmm_range){c->vmm.reserved, p, m->size, 0, 0, 0};
@@ -126,6 +131,17 @@ void srv_vmm_reserve(struct srv_client *c, const struct omps_call_vmm *m)
 	rep.r.result = r;
 	rep.ptr = p;
 	srv_reply(c, &rep, sizeof(rep));
+}
+
+/* A range reserved given back: to its window, or to the driver. */
+static CUresult unreserve(struct srv_client *c, const struct srv_vmm_range *v)
+{
+	CUresult r;
+
+	if (srv_arena_range_give(c->srv, v->ptr, v->size))
+		return CUDA_SUCCESS;
+	r = ready(c, 0, (void *)c->srv->drv->mem_address_free);
+	return r == CUDA_SUCCESS ? c->srv->drv->mem_address_free(v->ptr, v->size) : r;
 }
 
 void srv_vmm_addr_free(struct srv_client *c, const struct omps_call_vmm *m)
@@ -140,9 +156,7 @@ void srv_vmm_addr_free(struct srv_client *c, const struct omps_call_vmm *m)
 		srv_reply_result(c, CUDA_ERROR_INVALID_VALUE);
 		return;
 	}
-	r = ready(c, 0, (void *)c->srv->drv->mem_address_free);
-	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->mem_address_free(v->ptr, v->size);
+	r = unreserve(c, v);
 	if (r == CUDA_SUCCESS) {
 		*pp = v->next;
 		free(v);
@@ -349,8 +363,7 @@ void srv_vmm_release(struct srv_client *c)
 			release_phys(c, &c->vmm.phys[i]);
 	while ((v = c->vmm.reserved)) {
 		c->vmm.reserved = v->next;
-		if (ready(c, 0, (void *)c->srv->drv->mem_address_free) == CUDA_SUCCESS)
-			c->srv->drv->mem_address_free(v->ptr, v->size);
+		unreserve(c, v);
 		free(v);
 	}
 	free(c->vmm.phys);
@@ -432,7 +445,9 @@ static const char *restore_ranges(struct srv_client *c, struct srv_unpack *u, st
 			why = "out of memory";
 			continue;
 		}
-		if (reserve) {
+		if (reserve && srv_arena_range_claim(c->srv, v.ptr, v.size) == 0) {
+			r = CUDA_SUCCESS; /* in the window, as the server before had it */
+		} else if (reserve) {
 			got = 0;
 			r = drv->mem_address_reserve ? drv->mem_address_reserve(&got, v.size, 0, v.ptr, 0)
 						     : CUDA_ERROR_NOT_SUPPORTED;

@@ -348,6 +348,25 @@ check "server.log: its chunks were mapped ahead" \
 idle_then_next "after a standby was made again for a chunk"
 stop_daemon 10
 
+# 2e. A client's own virtual address range (cuMemAddressReserve) lies in
+# the server's address window: the standby has it there at the takeover
+# though its driver would give that address to no one (FAKECUDA_VA_TAKEN,
+# once, from the fault on: as the H200's driver had its own mappings
+# there). The neighbour is kept, its range and data as they were.
+rm -f "$TMP/va-taken"
+ready0=$(count "Standby +[0-9]+\] Standing by")
+FAKECUDA_VA_TAKEN=$TMP/va-taken FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour vmm vmm
+server_pid
+wait_for "the standby to be ready" 10 since "Standby +[0-9]+\] Standing by" "$ready0" 1
+echo 1 >"$TMP/va-taken"
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the standby to take over" 10 took_over
+touch "$TMP/go-vmm"
+wait $vmm
+kept_quietly vmm "the one with virtual memory of its own is kept where the driver would not give its range"
+stop_daemon 10
+
 # 3. Without the handover (OPENMPS_FAULT_HANDOVER=0), as before: the server
 # exits, its clients get an error rather than a hang, the next client gets a
 # new server.
