@@ -88,7 +88,7 @@ ms() { date +%s%3N; }
 			echo "fault $mode $kind: culprit [$culprit]; server saw it: $seen; neighbour: $(tail -1 "$D/neighbour.out"); next client: $(grep -q PASS "$D/next.out" && echo PASS || echo FAIL) $((t1 - t0)) ms after the culprit's end"
 			grep -q PASS "$D/next.out" || sed 's/^/  next client: /' "$D/next.out" | tail -3
 			if [ $mode = openmps ]; then
-				grep -E 'GPU fault|Clients with work|cannot tell|cannot be kept|kept:|made anew|Making the server|Handed over|standby' "$D/log/server.log" | head -14
+				grep -E 'GPU fault|Clients with work|cannot tell|cannot be kept|could not be kept|kept:|made anew|Making the server|Handed over|standby' "$D/log/server.log" | head -14
 				echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
 				unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 			else
@@ -135,12 +135,12 @@ ms() { date +%s%3N; }
 			echo "fault openmps ipc exporter: $(tail -1 "$D/exporter.out")"
 		fi
 		echo "fault openmps $who neighbour: $(tail -1 "$D/neighbour.out")"
-		grep -E 'cannot be kept|kept:|made anew' "$D/log/server.log" | head -6
+		grep -E 'cannot be kept|could not be kept|kept:|made anew' "$D/log/server.log" | head -6
 		echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
 		mkdir -p "$OUT/fault-logs" && cp "$D/log/server.log" "$OUT/fault-logs/$who.server.log" &&
 			cp "$D/neighbour.out" "$OUT/fault-logs/$who.neighbour.out"
 		unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 	done
 } >"$OUT/fault.log" 2>&1
-while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED)|handle_values: |coredump_probe: )|cannot be kept|serving again' "$OUT/fault.log")
+while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED)|handle_values: |coredump_probe: )|cannot be kept|could not be kept|serving again' "$OUT/fault.log")
 rm -rf "$K"
