@@ -126,6 +126,8 @@ ms() { date +%s%3N; }
 		nb=$!
 		for i in $(seq 600); do grep -q filled "$D/neighbour.out" 2>/dev/null && break; sleep 0.1; done
 		[ $who = ipc ] && for i in $(seq 100); do [ -e "$D/go.freed" ] && break; sleep 0.1; done
+		# Its standby ready, as above: the time to serve again is the handover's.
+		for i in $(seq 50); do grep -q "Standing by" "$D/log/server.log" 2>/dev/null && break; sleep 0.1; done
 		run timeout 30 "$K/fault" illegal >/dev/null 2>&1
 		sleep 1
 		touch "$D/go"
