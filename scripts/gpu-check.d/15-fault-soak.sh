@@ -39,6 +39,7 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 			echo "$pid $1 pass"
 		else
 			echo "$pid $1 fail"
+			cp "$2" "$K/failed-$pid.out" # its words, for a failure of no known cause
 		fi
 	}
 	run "$K/fault" neighbour "$K/go" >"$K/idle.out" 2>&1 &
@@ -92,6 +93,11 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 		elif w=$(awk -v p="$pid" '$1 == p {$1 = ""; print; exit}' "$K/notkept") && [ -n "$w" ]; then echo "notkept$w"
 		else echo "other $prog (pid $pid)"; fi
 	done >"$K/failed"
+	mkdir -p "$OUT/soak-failed"
+	sed -n 's/^other .* (pid \([0-9]*\))$/\1/p' "$K/failed" | while read -r pid; do
+		cp "$K/failed-$pid.out" "$OUT/soak-failed/" 2>/dev/null
+		echo "soak: failed otherwise, pid $pid: $(grep -vE '^pid ' "$K/failed-$pid.out" 2>/dev/null | tail -2 | joined)"
+	done
 	echo "soak: failed runs: $(grep -c '^inflight' "$K/failed") had work in flight at a fault (theirs to see), $(grep -c '^notkept' "$K/failed") were not kept ($(sed -n 's/^notkept *//p' "$K/failed" | sort | uniq -c | sort -rn | head -4 | joined)), $(grep -c '^other' "$K/failed") failed otherwise ($(sed -n 's/^other //p' "$K/failed" | head -6 | joined))"
 	echo "soak: faults seen by kind: $(grep -o 'poisoned the shared context of device [0-9]*: CUDA_ERROR_[A-Z_]*' "$L" |
 		sed 's/.*CUDA_ERROR_//' | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"

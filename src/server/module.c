@@ -368,14 +368,16 @@ static CUresult unload(struct srv_client *c, uint32_t handle)
 	if (!m)
 		return CUDA_ERROR_INVALID_HANDLE;
 	r = srv_sync_device(c, m->dev); /* launches in flight, on any stream, may use it */
-	if (r == CUDA_SUCCESS && srv_graph_live(c)) {
+	if (r != CUDA_SUCCESS)
+		return r; /* nothing changed: held over a fault, it is served again as it was */
+	if (srv_graph_live(c)) {
 		/* A graph of its own may launch its kernels yet: a kernel whose
 		 * module is gone would fault the context every client shares. */
 		omps_log("Client process %d: module %u unloaded while it holds graphs; kept loaded until it goes",
 			 (int)c->pid, handle);
 		m->kept = 1;
-	} else if (r == CUDA_SUCCESS) {
-		r = drop(c, m);
+	} else if (srv_fault_fatal(r = drop(c, m))) {
+		r = CUDA_SUCCESS; /* gone with the poisoned context; a successor has it not */
 	}
 	srv_memory_forget_module(c, handle);
 	for (i = 0; i < c->mod.nfunctions; i++) {

@@ -83,6 +83,10 @@
  *                               exists it captures more, ends the capture and
  *                               launches the graph (with FAULT_CAPTURE_ALLOC
  *                               set, the capture holds graph memory too)
+ *   omps-fault-probe --unload GATE
+ *                               a neighbour whose kernel of a module of its
+ *                               own ran: its first call after GATE unloads
+ *                               the module; then it loads it again and runs
  *   omps-fault-probe --capture-split GATE
  *                               the same, the second capture still under way
  *                               at the fault: once GATE exists it ends that
@@ -730,6 +734,35 @@ static int load_first(const char *gate)
 	return 0;
 }
 
+/* A neighbour whose first call after the gate unloads a module of its own
+ * whose kernel ran (a soak on the H200 found it held, and then refused by
+ * the server made anew: "module handle 1 is not one of its own"). */
+static int unload_first(const char *gate)
+{
+	CUdeviceptr d;
+	CUfunction k;
+	CUmodule m;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CHECK(fill_words(d, 1) == 0, "filling");
+	CK(cuModuleLoadData(&m, twice_counter_ptx));
+	CK(cuModuleGetFunction(&k, m, "twice"));
+	CK(twice_with(k, d, WORDS, NULL));
+	CK(cuCtxSynchronize());
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": unload = %d\n", (int)cuModuleUnload(m));
+	CK(cuModuleLoadData(&m, twice_counter_ptx));
+	CK(cuModuleGetFunction(&k, m, "twice"));
+	CK(twice_with(k, d, WORDS, NULL));
+	CK(cuCtxSynchronize());
+	CHECK(words_are(d, 4, "its data, doubled before the fault and after it") == 0, "its data");
+	CK(cuModuleUnload(m));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
 /* A neighbour whose first call after the gate is a free. */
 static int free_first(const char *gate)
 {
@@ -1064,6 +1097,7 @@ static const struct {
 	{"--ipc-export", ipc_export}, {"--ipc-import", ipc_import}, {"--vmm", vmm},
 	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
 	{"--capture", capturing}, {"--exec-set", exec_set}, {"--capture-split", capturing_split},
+	{"--unload", unload_first},
 };
 
 int main(int argc, char **argv)

@@ -465,6 +465,31 @@ stop_daemon 10
 # ... and a capture's query, served after its capture is made again.
 held_first capture capture
 stop_daemon 10
+# ... and a module unload.
+held_first unloader unload
+check "the module unload is served after the fault [$(grep "unload =" "$TMP/unloader.out")]" \
+	grep -qx "fault_probe: unload = 0" "$TMP/unloader.out"
+stop_daemon 10
+# A module unload met by a fault that shows just then, after the
+# synchronize before it (FAKECUDA_FAULT_AT_UNLOAD): the module goes with
+# the poisoned context and the unload is answered; the server made anew
+# refused it before ("module handle 1 is not one of its own", found by the
+# H200 soak), and the program failed.
+touch "$TMP/fault-at-unload"
+refused=$(count "is not one of its own")
+FAKECUDA_FAULT_AT_UNLOAD=$TMP/fault-at-unload FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour unloader unload
+server_pid
+touch "$TMP/go-unloader"
+wait $unloader
+check "the fault showed at the unload" test ! -e "$TMP/fault-at-unload"
+check "the unload met by the fault is answered [$(grep "unload =" "$TMP/unloader.out")]" \
+	grep -qx "fault_probe: unload = 0" "$TMP/unloader.out"
+check "... and its program goes on, its module loaded again [$(tail -1 "$TMP/unloader.out")]" \
+	grep -qx "fault_probe: PASS" "$TMP/unloader.out"
+check "server.log: no handle refused" test "$(count "is not one of its own")" = "$refused"
+wait_for "the server to be made anew" 10 logged "Server made anew after the GPU fault" server
+stop_daemon 10
 
 # 4f. A capture under way that holds graph memory (cuMemAllocAsync in it)
 # is not kept: its client loses its context, and the log says why.

@@ -539,7 +539,11 @@ static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, un
  * touches the context (synchronizes, queries, launches, copies, memsets,
  * allocations, registrations) returns CUDA_ERROR_ILLEGAL_ADDRESS, until the
  * process ends. Unset, the launch itself fails and nothing sticks.
- * FAKECUDA_FAULT_AFTER_MS=N: the kernel runs N ms before it faults. */
+ * FAKECUDA_FAULT_AFTER_MS=N: the kernel runs N ms before it faults.
+ * FAKECUDA_FAULT_AT_UNLOAD=FILE: while FILE exists, another kernel's fault
+ * shows just as the next cuModuleUnload is called (after the synchronize
+ * before it), as a soak on the H200 met it, and FILE goes (once, in
+ * whichever process). A module unload fails on a poisoned context. */
 static CUresult poison;
 static uint64_t poison_at_ns; /* CLOCK_MONOTONIC: when the poison shows */
 
@@ -1246,6 +1250,13 @@ CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule mo
 
 CUresult CUDAAPI cuModuleUnload(CUmodule module)
 {
+	const char *at = getenv("FAKECUDA_FAULT_AT_UNLOAD");
+
+	if (sticky_faults() && at && !poisoned() && unlink(at) == 0) {
+		__atomic_store_n(&poison_at_ns, mono_ns(), __ATOMIC_RELEASE);
+		__atomic_store_n(&poison, CUDA_ERROR_LAUNCH_FAILED, __ATOMIC_RELEASE);
+	}
+	POISONED();
 	if (module && ((struct fake_module *)module)->counter) {
 		live_remove_range((uintptr_t)((struct fake_module *)module)->counter);
 		munmap(((struct fake_module *)module)->counter, (size_t)sysconf(_SC_PAGESIZE));
