@@ -643,6 +643,7 @@ static int capture_over(const char *gate, CUdeviceptr d, CUdeviceptr e, CUstream
 		CHECK(end_and_run(s[2]) == 0, "the capture ended after the fault");
 		CHECK(words_are(e, 2, "what the capture ended after the fault did to e") == 0, "e");
 		snprintf(gate2, sizeof(gate2), "%s.2", gate);
+		usleep(200000); /* the server copies its module's data as it goes idle */
 		printf(PROBE ": ready 2\n");
 		CHECK(wait_for(gate2) == 0, "no second gate");
 	}
@@ -734,28 +735,32 @@ static int load_first(const char *gate)
 	return 0;
 }
 
+/* Its own module loaded into *m, and its kernel run once on d. */
+static int own_twice(CUdeviceptr d, CUmodule *m)
+{
+	CUfunction k;
+
+	CK(cuModuleLoadData(m, twice_counter_ptx));
+	CK(cuModuleGetFunction(&k, *m, "twice"));
+	CK(twice_with(k, d, WORDS, NULL));
+	CK(cuCtxSynchronize());
+	return 0;
+}
+
 /* A neighbour whose first call after the gate unloads a module of its own
  * whose kernel ran (a soak on the H200 found it held, and then refused by
  * the server made anew: "module handle 1 is not one of its own"). */
 static int unload_first(const char *gate)
 {
 	CUdeviceptr d;
-	CUfunction k;
 	CUmodule m;
 
 	CK(cuMemAlloc(&d, WORDS * 4));
-	CHECK(fill_words(d, 1) == 0, "filling");
-	CK(cuModuleLoadData(&m, twice_counter_ptx));
-	CK(cuModuleGetFunction(&k, m, "twice"));
-	CK(twice_with(k, d, WORDS, NULL));
-	CK(cuCtxSynchronize());
+	CHECK(fill_words(d, 1) == 0 && own_twice(d, &m) == 0, "filling and doubling");
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
 	printf(PROBE ": unload = %d\n", (int)cuModuleUnload(m));
-	CK(cuModuleLoadData(&m, twice_counter_ptx));
-	CK(cuModuleGetFunction(&k, m, "twice"));
-	CK(twice_with(k, d, WORDS, NULL));
-	CK(cuCtxSynchronize());
+	CHECK(own_twice(d, &m) == 0, "its module loaded again");
 	CHECK(words_are(d, 4, "its data, doubled before the fault and after it") == 0, "its data");
 	CK(cuModuleUnload(m));
 	CK(cuMemFree(d));
