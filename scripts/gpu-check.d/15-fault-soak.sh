@@ -42,7 +42,10 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 			cp "$2" "$K/failed-$pid.out" # its words, for a failure of no known cause
 		fi
 	}
-	run "$K/fault" neighbour "$K/go" >"$K/idle.out" 2>&1 &
+	# The idle neighbour waits through the whole soak (run's 60 s ended it
+	# in a soak of 30 faults: its last words were "filled", not PASS).
+	LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 timeout 3600 \
+		"$K/fault" neighbour "$K/go" >"$K/idle.out" 2>&1 &
 	idle=$!
 	for i in $(seq 100); do grep -q filled "$K/idle.out" 2>/dev/null && break; sleep 0.1; done
 	for n in $(seq "${NEIGHBOURS:-8}"); do
