@@ -28,7 +28,8 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	[ "${SOAK_SUITE:-0}" = 1 ] && mapfile -t progs < <(tests/gpu/build-suite "$K")
 	export OPENMPS_PIPE_DIRECTORY=$K/pipe OPENMPS_LOG_DIRECTORY=$K/log
 	"$B/openmps-control" -d
-	run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 timeout 60 "$@"; }
+	# Each program through openmps, for at most LIMIT seconds (60 unless said).
+	run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 timeout "${LIMIT:-60}" "$@"; }
 	# One run of program $1 through openmps: "PID NAME pass|fail", its
 	# output in $2 (the pid is the client's: bash execs the program).
 	one() {
@@ -44,8 +45,7 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	}
 	# The idle neighbour waits through the whole soak (run's 60 s ended it
 	# in a soak of 30 faults: its last words were "filled", not PASS).
-	LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 timeout 3600 \
-		"$K/fault" neighbour "$K/go" >"$K/idle.out" 2>&1 &
+	LIMIT=3600 run "$K/fault" neighbour "$K/go" >"$K/idle.out" 2>&1 &
 	idle=$!
 	for i in $(seq 100); do grep -q filled "$K/idle.out" 2>/dev/null && break; sleep 0.1; done
 	for n in $(seq "${NEIGHBOURS:-8}"); do

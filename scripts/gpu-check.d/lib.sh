@@ -17,11 +17,11 @@ summarize_trace() {
 }
 
 # built_ahead NAME DIR: NAME copied into DIR from the programs built ahead
-# (scripts/collect-libs) if they were built from these sources; else false,
-# and the caller builds it.
+# (scripts/collect-libs) if they were built from these sources (asked of
+# tests/gpu/build-suite once a run); else false, and the caller builds it.
 built_ahead() {
 	local a=build-deps/gpu-suite
-	[ -x "$a/$1" ] && [ "$(cat "$a/sources" 2>/dev/null)" = "$( (export LC_ALL=C
-		cat tests/gpu/build-suite tests/gpu/*.cu tests/gpu/*.c tests/gpu/*.h tests/e2e/*.c tests/e2e/*.h 2>/dev/null) |
-		sha256sum | cut -d' ' -f1)" ] && cp "$a/$1" "$2/$1"
+	[ -n "${AHEAD_CURRENT:-}" ] ||
+		AHEAD_CURRENT=$([ "$(cat "$a/sources" 2>/dev/null)" = "$(tests/gpu/build-suite --sources)" ] && echo yes || echo no)
+	[ "$AHEAD_CURRENT" = yes ] && [ -x "$a/$1" ] && cp "$a/$1" "$2/$1"
 }
