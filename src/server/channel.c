@@ -60,20 +60,16 @@ void srv_client_free(struct srv_client *c)
 static int signals_on(struct srv_state *s)
 {
 	static atomic_int known = -1;
-	int v, on = (int)omps_env_range("OPENMPS_SYNC_SIGNAL", 0, 1, "", 1);
-	uint32_t i;
+	int on = (int)omps_env_range("OPENMPS_SYNC_SIGNAL", 0, 1, "", 1);
 
 	if (atomic_load(&known) >= 0)
 		return atomic_load(&known);
 	if (!on)
 		omps_log("Synchronizes wait in the server, not for the GPU's signal (OPENMPS_SYNC_SIGNAL=0)");
-	for (i = 0; i < s->devices.ndevices && on; i++)
-		if (s->drv->device_get_attribute(&v, CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM,
-						 (CUdevice)i) != CUDA_SUCCESS || v != 1) {
-			omps_log("GPU %u cannot reach page-locked memory at its host address: synchronizes wait in "
-				 "the server", i);
-			on = 0;
-		}
+	else if (!srv_host_same_address(s)) {
+		omps_log("A GPU cannot reach page-locked memory at its host address: synchronizes wait in the server");
+		on = 0;
+	}
 	atomic_store(&known, on);
 	return on;
 }

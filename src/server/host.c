@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,40 @@ static int count_map(struct srv_client *c, uint64_t bytes, char *why, size_t len
 	return 0;
 }
 
+/* Whether every GPU of the server reaches page-locked memory at its host
+ * address (CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM): then that is its
+ * device address even where the driver gives none. Asked once. */
+int srv_host_same_address(struct srv_state *s)
+{
+	static atomic_int known = -1;
+	int v, same = 1;
+	uint32_t i;
+
+	if (atomic_load(&known) >= 0)
+		return atomic_load(&known);
+	for (i = 0; i < s->devices.ndevices && same; i++)
+		same = s->drv->device_get_attribute(&v, CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM,
+						    (CUdevice)i) == CUDA_SUCCESS &&
+		       v == 1;
+	atomic_store(&known, same);
+	return same;
+}
+
+/* A registration that met a GPU fault (a soak on the H200 met one): the
+ * range is kept unregistered and the client told its host address, which
+ * the server made anew registers it at and checks (srv_host_restore), as
+ * for every range it finds in the record. Where no successor comes, or the
+ * address may differ, the request fails as before. */
+static int met_fault(struct srv_client *c, const struct omps_host_map *m, CUresult r)
+{
+	if (!srv_fault_fatal(r) || !srv_fault_can_hold() || !srv_host_same_address(c->srv))
+		return 0;
+	omps_log("Client process %d: its host memory at 0x%llx (%llu bytes) met the GPU fault; the server made anew "
+		 "page-locks it",
+		 (int)c->pid, (unsigned long long)m->addr, (unsigned long long)m->bytes);
+	return 1;
+}
+
 static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char *why, size_t len)
 {
 	struct srv_driver *drv = c->srv->drv;
@@ -141,16 +176,24 @@ static CUresult map(struct srv_client *c, struct omps_host_map *m, int fd, char 
 	r = drv->ctx_set_current(c->srv->ctx[0]);
 	if (r == CUDA_SUCCESS)
 		r = drv->mem_host_register(p, m->bytes, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
-	if (r == CUDA_SUCCESS && drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS)
+	if (r != CUDA_SUCCESS && met_fault(c, m, r))
+		r = CUDA_SUCCESS; /* kept unregistered: the server made anew registers it */
+	else if (r == CUDA_SUCCESS && drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS)
 		d = 0;
 	if (r != CUDA_SUCCESS) {
 		snprintf(why, len, "the driver would not register it");
 		goto fail;
 	}
-	m->device_ptr = d;
+	if (!d && !srv_host_same_address(c->srv)) {
+		drv->mem_host_unregister(p);
+		snprintf(why, len, "the driver gave it no device address");
+		r = CUDA_ERROR_INVALID_VALUE;
+		goto fail;
+	}
+	m->device_ptr = d ? d : m->addr;
 	h->addr = m->addr;
 	h->bytes = m->bytes;
-	h->device_ptr = d;
+	h->device_ptr = m->device_ptr;
 	h->fd = fd; /* the job's no more */
 	if (!srv_handover_fd_keepable(fd)) { /* the client cannot be kept through a fault */
 		close(fd);

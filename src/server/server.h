@@ -818,6 +818,7 @@ void srv_host_message(struct srv_client *c, const struct omps_msg *hdr, const vo
  * descriptor added to fds; mapped and registered again (why not, or NULL). */
 void srv_host_save(struct srv_client *c, struct srv_pack *p);
 int srv_host_keepable(struct srv_client *c); /* 0: a range's descriptor could not stay open */
+int srv_host_same_address(struct srv_state *s); /* GPUs reach page-locked memory at its host address */
 const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u);
 int srv_host_owned(struct srv_client *c, uint64_t addr, uint64_t bytes);
 /* Where the GPU reaches shared host memory at addr; 0 if not the client's. */

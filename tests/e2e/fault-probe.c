@@ -28,6 +28,9 @@
  *                               the fault it is told the same address, finds
  *                               its data there, and copies, sets and
  *                               launches on it
+ *   omps-fault-probe --host-late GATE
+ *                               a neighbour that asks for page-locked memory
+ *                               once GATE exists, and has a kernel double it
  *   omps-fault-probe --free GATE
  *                               a neighbour that frees memory as its first call
  *                               once GATE exists (held over a fault not seen
@@ -194,7 +197,7 @@ static int idle_after(CUdeviceptr d, unsigned *h, CUstream s, CUevent e, CUfunct
 static int idle(const char *gate)
 {
 	CUfunction k[2]; /* of its own modules: __constant__ data, ran; __device__ data, not yet */
-	CUdeviceptr d;
+	CUdeviceptr d, hd;
 	CUstream s;
 	CUevent e;
 	unsigned *h;
@@ -206,6 +209,9 @@ static int idle(const char *gate)
 	CK(twice_with(k[0], d, WORDS, NULL));
 	CK(cuCtxSynchronize());
 	CK(cuMemAllocHost((void **)&h, WORDS * 4));
+	CK(cuMemHostGetDevicePointer(&hd, h, 0));
+	CHECK(hd == (CUdeviceptr)(uintptr_t)h, "its page-locked memory at %p has device address 0x%llx", (void *)h,
+	      (unsigned long long)hd);
 	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
 	CK(cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
 	for (unsigned i = 0; i < WORDS; i++)
@@ -224,6 +230,34 @@ static int idle(const char *gate)
 	if (!bad)
 		printf(PROBE ": PASS\n");
 	return bad;
+}
+
+/* A neighbour whose page-locked memory is shared as the fault shows
+ * (FAKECUDA_FAULT_AT_REGISTER): told its host address as the device's,
+ * which a kernel then reaches in the server made anew. */
+static int host_late(const char *gate)
+{
+	CUdeviceptr hd;
+	CUstream s;
+	unsigned *h;
+
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	CK(cuMemAllocHost((void **)&h, WORDS * 4));
+	CK(cuMemHostGetDevicePointer(&hd, h, 0));
+	CHECK(hd == (CUdeviceptr)(uintptr_t)h, "its page-locked memory at %p has device address 0x%llx", (void *)h,
+	      (unsigned long long)hd);
+	for (unsigned i = 0; i < WORDS; i++)
+		h[i] = i;
+	CK(twice(hd, WORDS, s));
+	CK(cuStreamSynchronize(s));
+	if (check_words(h, 2, "its page-locked memory, doubled by a kernel after the fault"))
+		return 1;
+	CK(cuMemFreeHost(h));
+	CK(cuStreamDestroy(s));
+	printf(PROBE ": PASS\n");
+	return 0;
 }
 
 /* A neighbour that knows the address of its module's variable: the host
@@ -1102,7 +1136,7 @@ static const struct {
 	{"--ipc-export", ipc_export}, {"--ipc-import", ipc_import}, {"--vmm", vmm},
 	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
 	{"--capture", capturing}, {"--exec-set", exec_set}, {"--capture-split", capturing_split},
-	{"--unload", unload_first},
+	{"--unload", unload_first}, {"--host-late", host_late},
 };
 
 int main(int argc, char **argv)

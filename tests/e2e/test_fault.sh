@@ -31,7 +31,7 @@ count() { grep -cE -- "$1" "$OPENMPS_LOG_DIRECTORY/server.log"; } # server.log's
 # Neighbour WHO was kept over the fault: it passed, and its first
 # synchronize after it returned 0.
 kept_quietly() { # kept_quietly WHO WHAT
-	check "$2 [$(tail -2 "$TMP/$1.out" | xargs)]" grep -qx "fault_probe: PASS" "$TMP/$1.out"
+	check "$2 [$(tail -2 "$TMP/$1.out" | paste -sd" ")]" grep -qx "fault_probe: PASS" "$TMP/$1.out"
 	check "... and notices nothing [$(grep synchronize "$TMP/$1.out")]" \
 		grep -qx "fault_probe: synchronize = 0" "$TMP/$1.out"
 }
@@ -324,6 +324,34 @@ check "server.log: the neighbour kept" logged "Server +$H\] Client \{PID: [0-9]+
 idle_then_next "with host memory that had no device address"
 stop_daemon 10
 
+# 2g. Page-locked memory asked for just as a fault shows (the driver's
+# registration fails with it: FAKECUDA_FAULT_AT_REGISTER, as an H200 soak
+# met it): the client is told its host address as the device's, and the
+# server made anew page-locks it there. Before, it was told 0, and a
+# kernel given that address failed (rt_mapped, managed memory refused).
+FAKECUDA_FAULT_AT_REGISTER=$TMP/fault-at-register FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour hostlate host-late
+server_pid
+touch "$TMP/fault-at-register" "$TMP/go-hostlate" # after its rings were page-locked
+wait $hostlate
+check "the fault showed at the registration" test ! -e "$TMP/fault-at-register"
+check "its kernel doubled the memory through the address it was told [$(tail -2 "$TMP/hostlate.out" | paste -sd" ")]" \
+	grep -qx "fault_probe: PASS" "$TMP/hostlate.out"
+check "server.log: the memory met the fault, and the server made anew page-locks it" \
+	logged "Server +$S\] Client process [0-9]+: its host memory at 0x[0-9a-f]+ \([0-9]+ bytes\) met the GPU fault; the server made anew page-locks it" server
+wait_for "the standby to take over" 10 took_over
+stop_daemon 10
+# ... and where the driver gives no device address at all (the H200 gave
+# none when a fault met the query), it is the host address too.
+FAKECUDA_HOST_DEVPTR_NONE=$TMP/devptr-none start_daemon
+neighbour hostlate host-late
+touch "$TMP/devptr-none" "$TMP/go-hostlate"
+wait $hostlate
+check "the driver gave no device address" test ! -e "$TMP/devptr-none"
+check "... and the client was told the host address [$(tail -2 "$TMP/hostlate.out" | paste -sd" ")]" \
+	grep -qx "fault_probe: PASS" "$TMP/hostlate.out"
+stop_daemon 10
+
 # 2d. The standby maps each of the server's memory chunks as it is made;
 # one that cannot have the server's address window, nor then a chunk's
 # address (FAKECUDA_VA_TAKEN, twice: as the driver where this process has
@@ -444,7 +472,7 @@ stop_daemon 10
 # came back "did not allocate", as a soak on the H200 found).
 unknown=$(count "which it did not allocate")
 held_first freer free
-check "the free is done by the server made anew [$(grep free "$TMP/freer.out" | xargs)]" \
+check "the free is done by the server made anew [$(grep free "$TMP/freer.out" | paste -sd" ")]" \
 	grep -qx "fault_probe: free = 0" "$TMP/freer.out"
 check "server.log: no free of memory it did not allocate" test "$(count "which it did not allocate")" = "$unknown"
 stop_daemon 10

@@ -543,7 +543,9 @@ static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, un
  * FAKECUDA_FAULT_AT_UNLOAD=FILE: while FILE exists, another kernel's fault
  * shows just as the next cuModuleUnload is called (after the synchronize
  * before it), as a soak on the H200 met it, and FILE goes (once, in
- * whichever process). A module unload fails on a poisoned context. */
+ * whichever process). A module unload fails on a poisoned context.
+ * FAKECUDA_FAULT_AT_REGISTER=FILE: the same at the next cuMemHostRegister,
+ * which then fails (a soak on the H200 met one). */
 static CUresult poison;
 static uint64_t poison_at_ns; /* CLOCK_MONOTONIC: when the poison shows */
 
@@ -578,6 +580,18 @@ static int sticky_faults(void)
 	if (on < 0)
 		on = getenv("FAKECUDA_STICKY_FAULTS") && atoi(getenv("FAKECUDA_STICKY_FAULTS"));
 	return on;
+}
+
+/* Another kernel's fault shows now, where the file named by `knob` exists
+ * (it goes: once, in whichever process). */
+static void fault_shows_if(const char *knob)
+{
+	const char *at = getenv(knob);
+
+	if (sticky_faults() && at && !poisoned() && unlink(at) == 0) {
+		__atomic_store_n(&poison_at_ns, mono_ns(), __ATOMIC_RELEASE);
+		__atomic_store_n(&poison, CUDA_ERROR_LAUNCH_FAILED, __ATOMIC_RELEASE);
+	}
 }
 
 #define POISONED()                                                              \
@@ -1250,12 +1264,7 @@ CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule mo
 
 CUresult CUDAAPI cuModuleUnload(CUmodule module)
 {
-	const char *at = getenv("FAKECUDA_FAULT_AT_UNLOAD");
-
-	if (sticky_faults() && at && !poisoned() && unlink(at) == 0) {
-		__atomic_store_n(&poison_at_ns, mono_ns(), __ATOMIC_RELEASE);
-		__atomic_store_n(&poison, CUDA_ERROR_LAUNCH_FAILED, __ATOMIC_RELEASE);
-	}
+	fault_shows_if("FAKECUDA_FAULT_AT_UNLOAD");
 	POISONED();
 	if (module && ((struct fake_module *)module)->counter) {
 		live_remove_range((uintptr_t)((struct fake_module *)module)->counter);
@@ -1652,6 +1661,7 @@ CUresult CUDAAPI cuLaunchHostFunc(CUstream s, CUhostFn fn, void *data)
  * takes a real driver milliseconds: FAKECUDA_REGISTER_DELAY_MS says how many. */
 CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 {
+	fault_shows_if("FAKECUDA_FAULT_AT_REGISTER");
 	POISONED();
 	const char *gate = getenv("FAKECUDA_REGISTER_GATE");
 	int waited = 0;

@@ -42,7 +42,7 @@ int main(void)
 	CK(cudaMalloc(&a, bytes));
 	CK(cudaMalloc(&b, bytes));
 	CK(cudaMalloc(&c, bytes));
-	CK(cudaMemset(a, 0, bytes));
+	CK(cudaMemsetAsync(a, 0, bytes, s)); // on s: a non-blocking stream does not wait for the NULL one
 	add<<<n / 256, 256, 0, s>>>(a, 0.0f, n); // warm-up, as PyTorch does before capturing
 	CK(cudaStreamSynchronize(s));
 

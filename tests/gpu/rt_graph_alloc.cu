@@ -31,7 +31,7 @@ int main(void)
 	CK(cudaStreamEndCapture(s, &g));
 	CK(cudaGraphInstantiate(&x, g, 0));
 	for (int round = 0; round < 3; round++) {
-		CK(cudaMemset(out, 0, n * sizeof(int)));
+		CK(cudaMemsetAsync(out, 0, n * sizeof(int), s)); // s does not wait for the NULL stream
 		CK(cudaGraphLaunch(x, s));
 		CK(cudaStreamSynchronize(s));
 		CK(cudaMemcpy(h, out, n * sizeof(int), cudaMemcpyDeviceToHost));
