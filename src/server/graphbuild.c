@@ -292,6 +292,8 @@ void srv_graphbuild_add_node(struct srv_client *c, const struct omps_call_graph_
 		srv_graphdesc_added(c, m->graph, m, data + dep_bytes, rep.handle, hdeps);
 	if (r == CUDA_SUCCESS && m->kind == OMPS_NODE_CONDITIONAL)
 		r = add_bodies(c, m->graph, g->dev, &p, &rep);
+	if (r == CUDA_SUCCESS && m->kind == OMPS_NODE_CONDITIONAL)
+		srv_graphdesc_bodies(c, m->graph, rep.handle, rep.bodies, rep.nbodies);
 	rep.r.result = r;
 	srv_reply(c, &rep, sizeof(rep));
 }
@@ -361,6 +363,8 @@ void srv_graphbuild_cond_handle(struct srv_client *c, const struct omps_call_con
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->graph_conditional_handle_create(&h, g->obj, c->srv->ctx[g->dev], m->default_value,
 								 m->flags);
+	if (r == CUDA_SUCCESS)
+		srv_graphdesc_cond(c, m->graph, m->default_value, m->flags, h);
 	srv_reply_value(c, r, (int64_t)h);
 }
 

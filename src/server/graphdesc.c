@@ -13,9 +13,15 @@
  * instantiation, whichever comes first. An executable graph keeps the
  * description it was made from; a walked kernel node, its attributes too
  * (cluster dimensions, priority and the like). What cannot be made again
- * (captured host functions, conditional and memory nodes, copies of CUDA
- * arrays, kernels it has no handle for, edges with data) is written down as
- * why, and costs the client its context at a fault (server.log says which).
+ * (captured host functions, conditional and memory nodes met by a walk,
+ * copies of CUDA arrays, kernels it has no handle for, edges with data) is
+ * written down as why, and costs the client its context at a fault
+ * (server.log says which). A conditional node added by a record holds its
+ * bodies' descriptions, as a child graph node holds its graph's; a body is
+ * also a graph of the client's, whose description is the one the node
+ * holds until the body changes (then the node's graph holds the copy the
+ * change was written into: repoint); the graph's conditional handles are
+ * written down as made, for a successor to make again to the same values.
  *
  * Invariants: a graph's desc is NULL from a change not written down until
  * its next walk; a node handle of the client's is node `place` of its
@@ -34,19 +40,32 @@
 #define PUT(p, x) srv_pack_put((p), &(x), sizeof(x))
 #define GET(u, x) srv_unpack_get((u), &(x), sizeof(x))
 
+/* What a node's description holds. */
+static void node_put(struct srv_graph_node_desc *nd)
+{
+	free(nd->args);
+	free(nd->attrs);
+	srv_graphdesc_put(nd->child);
+	for (uint32_t k = 0; nd->bodies && k < nd->rec.cond_size; k++)
+		srv_graphdesc_put(nd->bodies[k].desc);
+	free(nd->bodies);
+	nd->args = NULL;
+	nd->attrs = NULL;
+	nd->child = NULL;
+	nd->bodies = NULL;
+}
+
 void srv_graphdesc_put(struct srv_graph_desc *d)
 {
 	uint32_t i;
 
 	if (!d || --d->refs)
 		return;
-	for (i = 0; i < d->n; i++) {
-		free(d->nodes[i].args);
-		free(d->nodes[i].attrs);
-		srv_graphdesc_put(d->nodes[i].child);
-	}
+	for (i = 0; i < d->n; i++)
+		node_put(&d->nodes[i]);
 	free(d->nodes);
 	free(d->edges);
+	free(d->conds);
 	free(d);
 }
 
@@ -96,6 +115,19 @@ static int grow(struct srv_graph_desc *d, uint32_t more_edges)
 	return 0;
 }
 
+/* A conditional node's bodies, each description one reference more. */
+static struct srv_graph_body *bodies_ref(const struct srv_graph_body *b, uint32_t n)
+{
+	struct srv_graph_body *k = calloc(n + 1, sizeof(*k));
+
+	for (uint32_t i = 0; k && i < n; i++) {
+		k[i].desc = b[i].desc;
+		if (k[i].desc)
+			k[i].desc->refs++;
+	}
+	return k;
+}
+
 static struct srv_graph_desc *copy(const struct srv_graph_desc *d)
 {
 	struct srv_graph_desc *c = empty();
@@ -106,8 +138,11 @@ static struct srv_graph_desc *copy(const struct srv_graph_desc *d)
 	c->why = d->why;
 	c->nodes = calloc(d->n + 1, sizeof(*c->nodes));
 	c->edges = calloc(d->nedges + 1, sizeof(*c->edges));
-	if (!c->nodes || !c->edges)
+	c->conds = calloc(d->nconds + 1, sizeof(*c->conds));
+	if (!c->nodes || !c->edges || !c->conds)
 		goto fail;
+	memcpy(c->conds, d->conds, d->nconds * sizeof(*c->conds));
+	c->nconds = d->nconds;
 	c->ncap = d->n + 1;
 	c->ecap = d->nedges + 1;
 	for (i = 0; i < d->n; i++) {
@@ -116,9 +151,12 @@ static struct srv_graph_desc *copy(const struct srv_graph_desc *d)
 		*nd = d->nodes[i];
 		nd->args = NULL;
 		nd->attrs = NULL;
+		nd->bodies = NULL;
 		c->n = i + 1; /* from here, put lets go of what it holds */
 		if (nd->child)
 			nd->child->refs++;
+		if (d->nodes[i].bodies && !(nd->bodies = bodies_ref(d->nodes[i].bodies, nd->rec.cond_size)))
+			goto fail;
 		if ((d->nodes[i].args && !(nd->args = malloc(d->nodes[i].rec.args_size + 1))) ||
 		    (nd->nattrs && !(nd->attrs = malloc(nd->nattrs * sizeof(*nd->attrs)))))
 			goto fail;
@@ -567,6 +605,8 @@ static struct srv_graph_desc *walk_graph(struct srv_client *c, CUgraph g, unsign
 	return d;
 }
 
+static void repoint(struct srv_client *c, uint32_t graph);
+
 struct srv_graph_desc *srv_graphdesc_of(struct srv_client *c, uint32_t graph)
 {
 	struct srv_object *g = &c->graph.graphs[graph - 1];
@@ -577,7 +617,10 @@ struct srv_graph_desc *srv_graphdesc_of(struct srv_client *c, uint32_t graph)
 	g->desc = walk_graph(c, g->obj, 0, &x);
 	if (g->desc)
 		place_nodes(c, graph, g->desc, x);
+	if (g->desc && g->conds && !g->desc->why) /* the driver cannot list them */
+		g->desc->why = "its conditional handles are not written down";
 	free(x);
+	repoint(c, graph);
 	return g->desc;
 }
 
@@ -607,15 +650,103 @@ static struct srv_graph_desc *edit(struct srv_client *c, uint32_t graph)
 		srv_graphdesc_of(c, graph);
 		return NULL;
 	}
-	return unshared(&g->desc);
+	if (unshared(&g->desc) != d) /* a body's is shared with its node, always: copied at each change */
+		repoint(c, graph);
+	return g->desc;
 }
 
-/* What a node kind of a client's record costs its graph at a fault. A
- * host node's record is made again as it was made (hostfn.c: the
- * operations on its slot of the client's area, which is kept). */
-static const char *record_not_kept(uint32_t kind)
+/* A conditional node's body graph `graph` has a new description: the
+ * node's graph holds that one from now on (its own description, copied
+ * first if an executable graph shares it, keeps the old one there). A
+ * body with none (out of memory) costs its node's graph its keeping. */
+static void repoint(struct srv_client *c, uint32_t graph)
 {
-	return kind == OMPS_NODE_CONDITIONAL ? kind_not_kept(CU_GRAPH_NODE_TYPE_CONDITIONAL) : NULL;
+	struct srv_object *g = &c->graph.graphs[graph - 1], *n;
+	struct srv_graph_body *b;
+	struct srv_graph_desc *pd;
+
+	if (!g->cond_node || g->cond_node > c->graph.nnodes || !g->owner || g->owner > c->graph.ngraphs)
+		return;
+	n = &c->graph.nodes[g->cond_node - 1];
+	pd = edit(c, g->owner);
+	if (!pd)
+		return; /* walked: a conditional node says why */
+	b = n->place < pd->n && pd->nodes[n->place].node == n->obj && pd->nodes[n->place].bodies &&
+		    g->body < pd->nodes[n->place].rec.cond_size
+		? &pd->nodes[n->place].bodies[g->body]
+		: NULL;
+	if (!b || !g->desc) {
+		pd->why = pd->why ? pd->why : "a conditional node's body is not written down";
+		return;
+	}
+	if (b->desc == g->desc)
+		return;
+	srv_graphdesc_put(b->desc);
+	b->desc = g->desc;
+	b->desc->refs++;
+}
+
+/* A change not written down: walked again later. */
+static void changed(struct srv_client *c, uint32_t graph)
+{
+	srv_graphdesc_changed(&c->graph.graphs[graph - 1]);
+	repoint(c, graph);
+}
+
+void srv_graphdesc_bodies(struct srv_client *c, uint32_t graph, uint32_t node, const uint32_t *bodies, uint32_t n)
+{
+	const struct srv_object *p = &c->graph.graphs[graph - 1], *nn = &c->graph.nodes[node - 1];
+	struct srv_graph_node_desc *nd = NULL;
+	struct srv_graph_desc *d;
+	uint32_t k;
+
+	for (k = 0; k < n; k++) {
+		struct srv_object *b = &c->graph.graphs[bodies[k] - 1];
+
+		b->cond_node = node;
+		b->body = k;
+		srv_graphdesc_created(b);
+	}
+	if (!(d = p->desc))
+		return; /* walked when the node was added: a conditional node says why */
+	if (nn->place < d->n && d->nodes[nn->place].node == nn->obj && !d->nodes[nn->place].bodies &&
+	    d->nodes[nn->place].rec.kind == OMPS_NODE_CONDITIONAL && d->nodes[nn->place].rec.cond_size == n)
+		nd = &d->nodes[nn->place];
+	if (!nd || !(nd->bodies = calloc(n, sizeof(*nd->bodies)))) {
+		d->why = d->why ? d->why : "a conditional node's bodies are not written down";
+		return;
+	}
+	for (k = 0; k < n; k++) {
+		nd->bodies[k].desc = c->graph.graphs[bodies[k] - 1].desc;
+		if (nd->bodies[k].desc)
+			nd->bodies[k].desc->refs++;
+		else
+			d->why = d->why ? d->why : "a conditional node's bodies are not written down";
+	}
+	if (p->cond_node && !d->why)
+		d->why = "it has a conditional node in a conditional node's body";
+}
+
+void srv_graphdesc_cond(struct srv_client *c, uint32_t graph, uint32_t default_value, uint32_t flags,
+			uint64_t value)
+{
+	struct srv_object *g = &c->graph.graphs[graph - 1];
+	struct srv_graph_cond *t;
+	struct srv_graph_desc *d;
+
+	g->conds++;
+	if (!(d = edit(c, graph)))
+		return; /* walked: g->conds says why */
+	if (g->cond_node) {
+		d->why = d->why ? d->why : "it made a conditional handle for a conditional node's body";
+		return;
+	}
+	if (!(t = realloc(d->conds, (d->nconds + 1) * sizeof(*t)))) {
+		changed(c, graph); /* walked again later: g->conds says why */
+		return;
+	}
+	d->conds = t;
+	d->conds[d->nconds++] = (struct srv_graph_cond){value, default_value, flags};
 }
 
 /* m's node in d, at place: the record, its arguments copied; a child
@@ -637,11 +768,8 @@ static int put_node(struct srv_client *c, struct srv_graph_desc *d, uint32_t pla
 		memcpy(a, args, m->args_size);
 	if (child)
 		child->refs++;
-	if (place < d->n) {
-		free(nd->args);
-		free(nd->attrs);
-		srv_graphdesc_put(nd->child);
-	}
+	if (place < d->n)
+		node_put(nd);
 	nd->nattrs = 0; /* a record's node has none but what its record says */
 	nd->attrs = NULL;
 	nd->rec = *m;
@@ -650,7 +778,6 @@ static int put_node(struct srv_client *c, struct srv_graph_desc *d, uint32_t pla
 	nd->args = a;
 	nd->node = node;
 	nd->child = child;
-	d->why = d->why ? d->why : record_not_kept(m->kind);
 	d->why = d->why ? d->why : child ? child->why : NULL;
 	return 0;
 }
@@ -665,7 +792,7 @@ void srv_graphdesc_added(struct srv_client *c, uint32_t graph, const struct omps
 	if (!d)
 		return;
 	if (grow(d, m->ndeps) < 0 || put_node(c, d, d->n, m, args, n->obj) < 0) {
-		srv_graphdesc_changed(&c->graph.graphs[graph - 1]); /* walked again later */
+		changed(c, graph); /* walked again later */
 		return;
 	}
 	n->place = d->n++;
@@ -684,7 +811,7 @@ void srv_graphdesc_linked(struct srv_client *c, uint32_t graph, const uint32_t *
 	if (!d)
 		return;
 	if (grow(d, count) < 0) {
-		srv_graphdesc_changed(&c->graph.graphs[graph - 1]);
+		changed(c, graph);
 		return;
 	}
 	for (i = 0; i < count; i++) {
@@ -700,7 +827,7 @@ void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle,
 	struct srv_graph_desc *d = edit(c, graph);
 
 	if (d && (n->place >= d->n || put_node(c, d, n->place, m, args, n->obj) < 0))
-		srv_graphdesc_changed(&c->graph.graphs[graph - 1]);
+		changed(c, graph);
 }
 
 void srv_graphdesc_exec_set(struct srv_client *c, struct srv_object *e, const struct srv_object *n,
@@ -748,18 +875,55 @@ static int nodes_found(const struct srv_client *c)
 	return 1;
 }
 
+/* Whether d's conditional nodes have their bodies written down, each one
+ * that can be made again, and its child graphs too. */
+static int complete(const struct srv_graph_desc *d, unsigned depth)
+{
+	if (depth > DEPTH_MAX)
+		return 0;
+	for (uint32_t i = 0; i < d->n; i++) {
+		const struct srv_graph_node_desc *nd = &d->nodes[i];
+
+		if (nd->rec.kind == OMPS_NODE_CHILD && (!nd->child || !complete(nd->child, depth + 1)))
+			return 0;
+		if (nd->rec.kind != OMPS_NODE_CONDITIONAL)
+			continue;
+		if (!nd->bodies)
+			return 0;
+		for (uint32_t k = 0; k < nd->rec.cond_size; k++)
+			if (!nd->bodies[k].desc || nd->bodies[k].desc->why || !complete(nd->bodies[k].desc, depth + 1))
+				return 0;
+	}
+	return 1;
+}
+
+/* Whether body graph g is the one its conditional node's graph holds. */
+static int body_bound(const struct srv_client *c, const struct srv_object *g)
+{
+	const struct srv_object *n, *p;
+
+	if (!g->cond_node || g->cond_node > c->graph.nnodes || !g->owner || g->owner > c->graph.ngraphs)
+		return 0;
+	n = &c->graph.nodes[g->cond_node - 1];
+	p = &c->graph.graphs[g->owner - 1];
+	return p->desc && n->obj && n->place < p->desc->n && p->desc->nodes[n->place].node == n->obj &&
+	       p->desc->nodes[n->place].bodies && g->body < p->desc->nodes[n->place].rec.cond_size &&
+	       p->desc->nodes[n->place].bodies[g->body].desc == g->desc;
+}
+
 /* Why a graph of table t (what) cannot be made again, written into buf;
  * NULL if each can. unwritten: what a missing description means. */
 static const char *lost_in(const struct srv_object *t, uint32_t n, const char *what, const char *unwritten,
 			   char *buf, size_t len)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (!t[i].obj || (t[i].desc && !t[i].desc->why))
+		if (!t[i].obj || (t[i].desc && !t[i].desc->why && complete(t[i].desc, 0)))
 			continue;
 		if (!t[i].desc)
 			snprintf(buf, len, "its %s %u %s", what, i + 1, unwritten);
 		else
-			snprintf(buf, len, "its %s %u cannot be made again: %s", what, i + 1, t[i].desc->why);
+			snprintf(buf, len, "its %s %u cannot be made again: %s", what, i + 1,
+				 t[i].desc->why ? t[i].desc->why : "a conditional node's body cannot");
 		return buf;
 	}
 	return NULL;
@@ -776,6 +940,12 @@ const char *srv_graphdesc_unkeepable(struct srv_client *c, char *buf, size_t len
 	    (why = lost_in(c->graph.execs, c->graph.nexecs, "executable graph",
 			   "had a node's parameters set that could not be written down", buf, len)))
 		return why;
+	for (uint32_t i = 0; i < c->graph.ngraphs; i++)
+		if (c->graph.graphs[i].obj && c->graph.graphs[i].cond_node && !body_bound(c, &c->graph.graphs[i])) {
+			snprintf(buf, len, "its graph %u, a conditional node's body, is not as the node's graph holds it",
+				 i + 1);
+			return buf;
+		}
 	return nodes_found(c) ? NULL : "a node it holds is not in its graph as written down";
 }
 
@@ -783,6 +953,8 @@ static void save_desc(const struct srv_graph_desc *d, struct srv_pack *p)
 {
 	uint32_t i;
 
+	PUT(p, d->nconds);
+	srv_pack_put(p, d->conds, d->nconds * sizeof(*d->conds));
 	PUT(p, d->n);
 	for (i = 0; i < d->n; i++) {
 		PUT(p, d->nodes[i].rec);
@@ -791,6 +963,8 @@ static void save_desc(const struct srv_graph_desc *d, struct srv_pack *p)
 		srv_pack_put(p, d->nodes[i].attrs, d->nodes[i].nattrs * sizeof(*d->nodes[i].attrs));
 		if (d->nodes[i].rec.kind == OMPS_NODE_CHILD)
 			save_desc(d->nodes[i].child, p);
+		for (uint32_t k = 0; d->nodes[i].rec.kind == OMPS_NODE_CONDITIONAL && k < d->nodes[i].rec.cond_size; k++)
+			save_desc(d->nodes[i].bodies[k].desc, p); /* complete() checked them */
 	}
 	PUT(p, d->nedges);
 	srv_pack_put(p, d->edges, (size_t)d->nedges * sizeof(*d->edges));
@@ -801,6 +975,16 @@ static void save_desc(const struct srv_graph_desc *d, struct srv_pack *p)
  * driver nodes, the same edges, the same child graphs. A successor then
  * makes e from g and sets those nodes' parameters on it, so that the
  * client's node handles name e's nodes, as they did. */
+static int same_bodies(const struct srv_graph_node_desc *a, const struct srv_graph_node_desc *b)
+{
+	if (a->rec.kind != OMPS_NODE_CONDITIONAL)
+		return 1;
+	for (uint32_t k = 0; k < a->rec.cond_size; k++)
+		if (!a->bodies || !b->bodies || a->bodies[k].desc != b->bodies[k].desc)
+			return 0;
+	return 1;
+}
+
 static int same_shape(const struct srv_graph_desc *g, const struct srv_graph_desc *e)
 {
 	if (!g || !e || g->n != e->n || g->nedges != e->nedges ||
@@ -808,7 +992,7 @@ static int same_shape(const struct srv_graph_desc *g, const struct srv_graph_des
 		return 0;
 	for (uint32_t i = 0; i < e->n; i++)
 		if (g->nodes[i].node != e->nodes[i].node || g->nodes[i].rec.kind != e->nodes[i].rec.kind ||
-		    g->nodes[i].child != e->nodes[i].child)
+		    g->nodes[i].child != e->nodes[i].child || !same_bodies(&g->nodes[i], &e->nodes[i]))
 			return 0;
 	return 1;
 }
@@ -831,7 +1015,7 @@ static enum exec_from exec_from(const struct srv_client *c, const struct srv_obj
 
 void srv_graphdesc_save(struct srv_client *c, struct srv_pack *p)
 {
-	uint32_t i, zero = 0, one = 1, idx;
+	uint32_t i, zero = 0, one = 1, body = 2, idx;
 
 	PUT(p, c->graph.ngraphs);
 	for (i = 0; i < c->graph.ngraphs; i++) {
@@ -839,6 +1023,15 @@ void srv_graphdesc_save(struct srv_client *c, struct srv_pack *p)
 
 		if (!g->obj) {
 			PUT(p, zero);
+			continue;
+		}
+		if (g->cond_node) { /* made with its node: which one (body_bound checked it) */
+			PUT(p, body);
+			PUT(p, g->dev);
+			PUT(p, g->owner);
+			PUT(p, g->cond_node);
+			PUT(p, c->graph.nodes[g->cond_node - 1].place);
+			PUT(p, g->body);
 			continue;
 		}
 		PUT(p, one);
@@ -881,6 +1074,9 @@ static struct srv_graph_desc *read_desc(struct srv_unpack *u, unsigned depth)
 
 	if (!d)
 		return NULL;
+	if (GET(u, d->nconds) < 0 || d->nconds > u->len || !(d->conds = calloc(d->nconds + 1, sizeof(*d->conds))) ||
+	    srv_unpack_get(u, d->conds, d->nconds * sizeof(*d->conds)) < 0)
+		goto fail;
 	if (GET(u, d->n) < 0 || d->n > u->len || !(d->nodes = calloc(d->n + 1, sizeof(*d->nodes))))
 		goto fail;
 	d->ncap = d->n + 1;
@@ -896,6 +1092,13 @@ static struct srv_graph_desc *read_desc(struct srv_unpack *u, unsigned depth)
 		if (nd->rec.kind == OMPS_NODE_CHILD &&
 		    (depth >= DEPTH_MAX || !(nd->child = read_desc(u, depth + 1))))
 			goto fail;
+		if (nd->rec.kind == OMPS_NODE_CONDITIONAL &&
+		    (depth >= DEPTH_MAX || !nd->rec.cond_size || nd->rec.cond_size > OMPS_MAX_COND_BODIES ||
+		     !(nd->bodies = calloc(nd->rec.cond_size, sizeof(*nd->bodies)))))
+			goto fail;
+		for (uint32_t k = 0; nd->rec.kind == OMPS_NODE_CONDITIONAL && k < nd->rec.cond_size; k++)
+			if (!(nd->bodies[k].desc = read_desc(u, depth + 1)))
+				goto fail;
 	}
 	if (GET(u, d->nedges) < 0 || d->nedges > u->len ||
 	    !(d->edges = calloc(d->nedges + 1, sizeof(*d->edges))) ||
@@ -914,6 +1117,7 @@ fail:
 }
 
 static CUresult build(struct srv_client *c, struct srv_graph_desc *d, int dev, CUgraph *out);
+static CUresult fill(struct srv_client *c, struct srv_graph_desc *d, int dev, CUgraph g);
 
 /* A child graph node holds a copy of its graph: made, added, let go. */
 static CUresult build_node(struct srv_client *c, struct srv_graph_node_desc *nd, int dev, CUgraph g)
@@ -928,6 +1132,11 @@ static CUresult build_node(struct srv_client *c, struct srv_graph_node_desc *nd,
 		r = srv_graphbuild_params(c, &nd->rec, dev, nd->args, &args_size, extra, &p);
 		if (r == CUDA_SUCCESS)
 			r = drv->graph_add_node(&nd->node, g, NULL, NULL, 0, &p);
+		for (uint32_t k = 0; r == CUDA_SUCCESS && nd->rec.kind == OMPS_NODE_CONDITIONAL && k < nd->rec.cond_size;
+		     k++) {
+			nd->bodies[k].made = p.conditional.phGraph_out[k];
+			r = fill(c, nd->bodies[k].desc, dev, nd->bodies[k].made);
+		}
 		if (r == CUDA_SUCCESS && nd->rec.kind == OMPS_NODE_MEM_ALLOC &&
 		    srv_memory_graph_placed(c, nd->rec.dst, p.alloc.dptr) < 0)
 			r = CUDA_ERROR_INVALID_VALUE; /* two of its graphs made again hold it */
@@ -946,16 +1155,53 @@ static CUresult build_node(struct srv_client *c, struct srv_graph_node_desc *nd,
 	return r;
 }
 
-/* d made again as a graph of the current context, its nodes' handles
- * written into it: the client's memory, functions and events as its calls
- * would name them (graphbuild.c checks them so). */
+/* d's conditional handles made again for g, in order: each must have
+ * the value it had, which the client's kernels may hold. */
+static CUresult make_conds(struct srv_client *c, const struct srv_graph_desc *d, int dev, CUgraph g)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	CUgraphConditionalHandle h = 0;
+	CUresult r = CUDA_SUCCESS;
+
+	for (uint32_t i = 0; i < d->nconds && r == CUDA_SUCCESS; i++) {
+		r = drv->graph_conditional_handle_create
+			? drv->graph_conditional_handle_create(&h, g, c->srv->ctx[dev], d->conds[i].default_value,
+							       d->conds[i].flags)
+			: CUDA_ERROR_NOT_SUPPORTED;
+		if (r == CUDA_SUCCESS && h != d->conds[i].value) {
+			omps_log("Client process %d: a conditional handle of its graph came out as 0x%llx, not 0x%llx",
+				 (int)c->pid, (unsigned long long)h, (unsigned long long)d->conds[i].value);
+			r = CUDA_ERROR_INVALID_VALUE;
+		}
+	}
+	return r;
+}
+
+/* d made again as a graph of the current context (fill). */
 static CUresult build(struct srv_client *c, struct srv_graph_desc *d, int dev, CUgraph *out)
 {
 	const struct srv_driver *drv = c->srv->drv;
-	CUgraphNode *from = NULL, *to = NULL;
 	CUgraph g = NULL;
-	uint32_t i;
 	CUresult r = walkable(drv) ? drv->graph_create(&g, 0) : CUDA_ERROR_NOT_SUPPORTED;
+
+	if (r == CUDA_SUCCESS)
+		r = fill(c, d, dev, g);
+	if (r != CUDA_SUCCESS && g)
+		drv->graph_destroy(g);
+	*out = r == CUDA_SUCCESS ? g : NULL;
+	return r;
+}
+
+/* d made again in the empty graph g, its nodes' handles written into it:
+ * the client's memory, functions and events as its calls would name them
+ * (graphbuild.c checks them so); a conditional node's bodies into the
+ * graphs the driver made with it. */
+static CUresult fill(struct srv_client *c, struct srv_graph_desc *d, int dev, CUgraph g)
+{
+	const struct srv_driver *drv = c->srv->drv;
+	CUgraphNode *from = NULL, *to = NULL;
+	uint32_t i;
+	CUresult r = make_conds(c, d, dev, g);
 
 	/* Its graph memory first: the other nodes name it where it is now. */
 	for (i = 0; i < d->n && r == CUDA_SUCCESS; i++)
@@ -977,9 +1223,6 @@ static CUresult build(struct srv_client *c, struct srv_graph_desc *d, int dev, C
 	}
 	free(from);
 	free(to);
-	if (r != CUDA_SUCCESS && g)
-		drv->graph_destroy(g);
-	*out = r == CUDA_SUCCESS ? g : NULL;
 	return r;
 }
 
@@ -992,8 +1235,14 @@ static const char *restore_graph(struct srv_client *c, struct srv_unpack *u, str
 
 	if (GET(u, live) < 0 || !live)
 		return why;
+	if (live == 2) /* a conditional node's body: bound once its node's graph is made (bind_body) */
+		return GET(u, g->dev) < 0 || GET(u, g->owner) < 0 || GET(u, g->cond_node) < 0 || GET(u, g->place) < 0 ||
+			       GET(u, g->body) < 0 || !g->cond_node
+			   ? "its record is cut short"
+			   : why;
 	if (GET(u, g->dev) < 0 || !(g->desc = read_desc(u, 0)))
 		return "its record is cut short";
+	g->conds = g->desc->nconds;
 	if (why)
 		return why;
 	if (g->dev < 0 || g->dev >= (int)c->srv->devices.ndevices ||
@@ -1001,6 +1250,23 @@ static const char *restore_graph(struct srv_client *c, struct srv_unpack *u, str
 	    build(c, g->desc, g->dev, &obj) != CUDA_SUCCESS)
 		return "a graph of its cannot be made again";
 	g->obj = obj;
+	return NULL;
+}
+
+/* Body graph g: the driver's graph its node was made again with, and its
+ * description (the node's: one, as before the fault). */
+static const char *bind_body(struct srv_client *c, struct srv_object *g)
+{
+	const struct srv_object *p = g->owner && g->owner <= c->graph.ngraphs ? &c->graph.graphs[g->owner - 1] : NULL;
+	struct srv_graph_node_desc *nd = p && p->obj && p->desc && g->place < p->desc->n ? &p->desc->nodes[g->place] : NULL;
+
+	if (!nd || nd->rec.kind != OMPS_NODE_CONDITIONAL || !nd->bodies || g->body >= nd->rec.cond_size ||
+	    !nd->bodies[g->body].made || p->dev != g->dev)
+		return "a conditional node's body of its cannot be made again";
+	g->obj = nd->bodies[g->body].made;
+	g->desc = nd->bodies[g->body].desc;
+	g->desc->refs++;
+	g->place = 0;
 	return NULL;
 }
 
@@ -1024,8 +1290,9 @@ static CUresult set_own(struct srv_client *c, struct srv_object *e, const struct
 		void *extra[5];
 
 		nd->node = g->nodes[i].node;
-		if (nd->rec.kind == OMPS_NODE_CHILD || same_params(nd, &g->nodes[i]))
-			continue; /* as its graph has it (a child graph: the same, same_shape says) */
+		if (nd->rec.kind == OMPS_NODE_CHILD || nd->rec.kind == OMPS_NODE_CONDITIONAL ||
+		    same_params(nd, &g->nodes[i]))
+			continue; /* as its graph has it (a child graph or bodies: the same, same_shape says) */
 		r = drv->graph_exec_node_set_params
 			? srv_graphbuild_params(c, &nd->rec, e->dev, nd->args, &args_size, extra, &p)
 			: CUDA_ERROR_NOT_SUPPORTED;
@@ -1091,6 +1358,9 @@ const char *srv_graphdesc_restore(struct srv_client *c, struct srv_unpack *u, co
 	c->graph.ngraphs = n;
 	for (i = 0; i < n && !u->failed; i++)
 		why = restore_graph(c, u, &c->graph.graphs[i], why);
+	for (i = 0; i < n && !u->failed && !why; i++)
+		if (c->graph.graphs[i].cond_node)
+			why = bind_body(c, &c->graph.graphs[i]);
 	if (GET(u, n) < 0 || n > u->len || !(c->graph.execs = calloc(n + 1, sizeof(*c->graph.execs))))
 		goto short_;
 	c->graph.nexecs = n;

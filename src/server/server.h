@@ -103,13 +103,31 @@ struct srv_function {
 
 /* A client's graph written down (graphdesc.c): its nodes, each as a
  * GRAPH_ADD_NODE record says it, and its edges. */
+/* A conditional node's body graph: its description, as the node holds it
+ * (the body graph's own, until either changes), and where a successor made
+ * it again (the driver's, made with the node). */
+struct srv_graph_body {
+	struct srv_graph_desc *desc;
+	CUgraph made;
+};
+
 struct srv_graph_node_desc {
 	struct omps_call_graph_node rec; /* without deps: edges say them */
 	unsigned char *args;		 /* a kernel's rec.args_size packed bytes */
 	CUgraphNode node;		 /* the node it was walked from, or made again as */
 	struct srv_graph_desc *child;	 /* a child graph node's graph, as the node holds it */
+	struct srv_graph_body *bodies;	 /* a conditional node's rec.cond_size bodies */
 	uint32_t nattrs;		 /* a walked kernel node's attributes not at their defaults */
 	CUlaunchAttribute *attrs;
+};
+
+/* A conditional handle made for the graph, in the order made: a successor
+ * makes them again in that order, and the driver numbers a graph's handles
+ * alike in a fresh context (tests/gpu/handle_values.c), so kernels that
+ * hold the values set the same conditions. */
+struct srv_graph_cond {
+	uint64_t value;
+	uint32_t default_value, flags;
 };
 
 struct srv_graph_node_index {
@@ -123,6 +141,8 @@ struct srv_graph_desc {
 	struct srv_graph_node_desc *nodes;
 	uint32_t (*edges)[2]; /* from, to: indexes into nodes */
 	const char *why;      /* why it cannot be made again; NULL: it can */
+	uint32_t nconds;
+	struct srv_graph_cond *conds;
 };
 
 /* A stream or event of a client; its handle is its index + 1. */
@@ -138,6 +158,8 @@ struct srv_object {
 	unsigned flags;	    /* an event's, as created; an executable graph's instantiation flags */
 	struct srv_graph_desc *desc; /* a graph's or executable graph's, written down (graphdesc.c) */
 	uint32_t place;		     /* a graph node's index in its graph's desc */
+	uint32_t cond_node, body;    /* a conditional body's node (its handle) and which body it is */
+	uint32_t conds;		     /* a graph's conditional handles made (graphdesc.c) */
 	struct srv_ipc_event *shared; /* an event given out or opened by IPC handle (ipc.c) */
 };
 
@@ -786,6 +808,9 @@ struct srv_graph_desc *srv_graphdesc_of(struct srv_client *c, uint32_t graph);
  * node `handle` added by record m (args: a kernel's; deps: m->ndeps node
  * handles), edges linked, a node's parameters set, a graph cloned. */
 void srv_graphdesc_created(struct srv_object *g);
+void srv_graphdesc_bodies(struct srv_client *c, uint32_t graph, uint32_t node, const uint32_t *bodies, uint32_t n);
+void srv_graphdesc_cond(struct srv_client *c, uint32_t graph, uint32_t default_value, uint32_t flags,
+			uint64_t value);
 void srv_graphdesc_added(struct srv_client *c, uint32_t graph, const struct omps_call_graph_node *m,
 			 const unsigned char *args, uint32_t handle, const uint32_t *deps);
 void srv_graphdesc_linked(struct srv_client *c, uint32_t graph, const uint32_t *from, const uint32_t *to,

@@ -28,6 +28,11 @@
  *                               the fault it is told the same address, finds
  *                               its data there, and copies, sets and
  *                               launches on it
+ *   omps-fault-probe --cond GATE
+ *                               a neighbour holding a graph with a
+ *                               conditional node, built node by node, and
+ *                               an executable graph of it: launches it once
+ *                               GATE exists, and builds on its body
  *   omps-fault-probe --host-late GATE
  *                               a neighbour that asks for page-locked memory
  *                               once GATE exists, and has a kernel double it
@@ -230,6 +235,78 @@ static int idle(const char *gate)
 	if (!bad)
 		printf(PROBE ": PASS\n");
 	return bad;
+}
+
+/* A neighbour holding a graph built node by node with a conditional node
+ * (an IF whose handle defaults to 1, a kernel doubling d in its body, a
+ * kernel after it in the graph) and an executable graph of it, launched
+ * once before the fault. After it, the executable graph, one made anew
+ * from the graph, and a node added to the body run; a second handle of the
+ * graph is the next value. */
+static int conditional(const char *gate)
+{
+	unsigned n = WORDS, h[WORDS];
+	void *args[2];
+	CUgraphConditionalHandle c, c2;
+	CUDA_KERNEL_NODE_PARAMS kp;
+	CUgraphNode cn, kn, after, more;
+	CUgraphNodeParams p;
+	CUgraphExec x, y;
+	CUcontext ctx;
+	CUdeviceptr d;
+	CUgraph g, body;
+
+	CK(cuCtxGetCurrent(&ctx));
+	CK(cuMemAlloc(&d, WORDS * 4));
+	for (unsigned i = 0; i < WORDS; i++)
+		h[i] = i;
+	CK(cuMemcpyHtoD(d, h, WORDS * 4));
+	args[0] = &d;
+	args[1] = &n;
+	kp = (CUDA_KERNEL_NODE_PARAMS){.func = fn, .gridDimX = (WORDS + 255) / 256, .gridDimY = 1, .gridDimZ = 1,
+				       .blockDimX = 256, .blockDimY = 1, .blockDimZ = 1, .kernelParams = args};
+	CK(cuGraphCreate(&g, 0));
+	CK(cuGraphConditionalHandleCreate(&c, g, ctx, 1, CU_GRAPH_COND_ASSIGN_DEFAULT));
+	memset(&p, 0, sizeof(p));
+	p.type = CU_GRAPH_NODE_TYPE_CONDITIONAL;
+	p.conditional.handle = c;
+	p.conditional.type = CU_GRAPH_COND_TYPE_IF;
+	p.conditional.size = 1;
+	p.conditional.ctx = ctx;
+	CK(cuGraphAddNode(&cn, g, NULL, NULL, 0, &p));
+	body = p.conditional.phGraph_out[0];
+	CK(cuGraphAddKernelNode(&kn, body, NULL, 0, &kp));
+	CK(cuGraphAddKernelNode(&after, g, &cn, 1, &kp));
+	CK(cuGraphInstantiate(&x, g, 0));
+	CK(cuGraphLaunch(x, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(h, d, WORDS * 4));
+	if (check_words(h, 4, "its conditional graph before the fault"))
+		return 1;
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	CK(cuGraphLaunch(x, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(h, d, WORDS * 4));
+	if (check_words(h, 16, "its executable conditional graph after the fault"))
+		return 1;
+	CK(cuGraphAddKernelNode(&more, body, &kn, 1, &kp)); /* the body, twice as much */
+	CK(cuGraphInstantiate(&y, g, 0));
+	CK(cuGraphLaunch(y, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(h, d, WORDS * 4));
+	if (check_words(h, 128, "a conditional graph made from it and its body after the fault"))
+		return 1;
+	CK(cuGraphConditionalHandleCreate(&c2, g, ctx, 0, 0));
+	CHECK(c2 == c + 1, "its second conditional handle is 0x%llx after 0x%llx", (unsigned long long)c2,
+	      (unsigned long long)c);
+	CK(cuGraphExecDestroy(y));
+	CK(cuGraphExecDestroy(x));
+	CK(cuGraphDestroy(g));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
 }
 
 /* A neighbour whose page-locked memory is shared as the fault shows
@@ -1136,7 +1213,7 @@ static const struct {
 	{"--ipc-export", ipc_export}, {"--ipc-import", ipc_import}, {"--vmm", vmm},
 	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
 	{"--capture", capturing}, {"--exec-set", exec_set}, {"--capture-split", capturing_split},
-	{"--unload", unload_first}, {"--host-late", host_late},
+	{"--unload", unload_first}, {"--host-late", host_late}, {"--cond", conditional},
 };
 
 int main(int argc, char **argv)

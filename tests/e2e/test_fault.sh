@@ -190,8 +190,10 @@ stop_daemon 10
 check "no server or standby outlives the daemon [$(ours)]" test -z "$(ours)"
 
 # 2b. Ten faults in a row, each from a new culprit, beside one idle
-# neighbour, one holding graphs, one that knows its variables' addresses
-# and one in the middle of a capture: each handed to the standby the last
+# neighbour, one holding graphs, one that knows its variables' addresses,
+# one in the middle of a capture and one holding a graph with a conditional
+# node (its handles made again, in order, to the same values, as the
+# H200's driver numbers them): each handed to the standby the last
 # server started, the neighbours kept each time, their data and graphs
 # checked after the last (a graph made again is written down for the next
 # successor as it was); each server's
@@ -205,6 +207,7 @@ neighbour idle idle
 neighbour graph graph
 neighbour address data-address
 neighbour capture capture
+neighbour cond cond
 server_pid
 W1=$(window_of Server "$S")
 fds() { ls "/proc/$S/fd" | wc -l; }
@@ -226,9 +229,10 @@ wait_for "the last standby" 5 since "Standby +[0-9]+\] Standing by" "$ready0" 11
 servers_left() { for p in $(ours); do cat "/proc/$p/comm"; done | grep -c openmps-server; }
 check "one server and one standby left [$(servers_left)]" test "$(servers_left)" = 2
 idle_then_next "after ten faults"
-touch "$TMP/go-graph" "$TMP/go-address" "$TMP/go-capture"
-wait $graph $address $capture
+touch "$TMP/go-graph" "$TMP/go-address" "$TMP/go-capture" "$TMP/go-cond"
+wait $graph $address $capture $cond
 kept_quietly graph "the one holding graphs is kept ten times, its graphs made again each time"
+kept_quietly cond "the one holding a graph with a conditional node is kept ten times, its handles the same"
 kept_quietly address "the one that knows its variables' addresses is kept ten times, at those addresses"
 kept_quietly capture "the one in the middle of a capture is kept ten times, its capture made again each time"
 stop_daemon 10

@@ -2281,6 +2281,9 @@ struct fake_graph {
 	struct fake_node_ref **refs; /* the CUgraphNode handles given out */
 	size_t nrefs;
 	int owned; /* a conditional node's body: its graph frees it */
+	struct fake_graph *parent; /* a body's: the graph of its node */
+	struct fake_cond **conds;  /* its conditional handles: handle k is conds[k - 1], as the */
+	unsigned nconds;	   /* H200's driver numbers a graph's handles from 1 */
 	const struct fake_graph *from; /* an executable graph's: the graph it was made from (compared only) */
 };
 
@@ -2704,6 +2707,7 @@ static void graph_free(struct fake_graph *g)
 	free(g->refs);
 	free(g->edges);
 	free(g->nodes);
+	free(g->conds);
 	free(g);
 }
 
@@ -2817,21 +2821,28 @@ CUresult CUDAAPI cuGraphConditionalHandleCreate(CUgraphConditionalHandle *h, CUg
 {
 	static struct fake_cond *all; /* kept for the process's life: clones and executable graphs name them */
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	struct fake_cond *c;
+	struct fake_graph *g = (struct fake_graph *)graph;
+	struct fake_cond *c, **t;
 
 	(void)ctx;
 	if (!h || !graph)
 		return CUDA_ERROR_INVALID_VALUE;
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	t = realloc(g->conds, (g->nconds + 1) * sizeof(*t));
+	if (t)
+		g->conds = t;
+	if (!c || !t) {
+		free(c);
 		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	g->conds[g->nconds++] = c;
 	pthread_mutex_lock(&lock);
 	c->next = all;
 	all = c;
 	pthread_mutex_unlock(&lock);
 	c->value = c->default_value = default_value;
 	c->flags = flags;
-	*h = (CUgraphConditionalHandle)(uintptr_t)c;
+	*h = g->nconds;
 	return CUDA_SUCCESS;
 }
 
@@ -2931,21 +2942,29 @@ static CUresult node_from(const CUgraphNodeParams *p, struct fake_node *n)
 	}
 }
 
-static CUresult cond_from(CUgraphNodeParams *p, struct fake_node *n)
+/* A conditional node of graph g: its handle is g's, or that of the graph
+ * g is a body of, and so on up. */
+static CUresult cond_from(struct fake_graph *g, CUgraphNodeParams *p, struct fake_node *n)
 {
+	const struct fake_graph *o;
 	unsigned i;
 
 	memset(n, 0, sizeof(*n));
 	if (!p->conditional.handle || !p->conditional.size || p->conditional.size > FAKE_COND_BODIES)
 		return CUDA_ERROR_INVALID_VALUE;
+	for (o = g; o && p->conditional.handle > o->nconds; o = o->parent)
+		;
+	if (!o)
+		return CUDA_ERROR_INVALID_VALUE;
 	n->kind = NODE_COND;
-	n->cond = (struct fake_cond *)(uintptr_t)p->conditional.handle;
+	n->cond = o->conds[p->conditional.handle - 1];
 	n->cond_type = p->conditional.type;
 	for (i = 0; i < p->conditional.size; i++) {
 		n->bodies[i] = new_graph();
 		if (!n->bodies[i])
 			return CUDA_ERROR_OUT_OF_MEMORY;
 		n->bodies[i]->owned = 1;
+		n->bodies[i]->parent = g;
 		n->nbodies++;
 	}
 	p->conditional.phGraph_out = (CUgraph *)n->bodies; /* the driver's array, as long as the node */
@@ -2972,7 +2991,7 @@ CUresult CUDAAPI cuGraphAddNode(CUgraphNode *out, CUgraph graph, const CUgraphNo
 	for (i = 0; i < ndeps; i++)
 		if (!deps[i] || ref_of(deps[i])->g != g)
 			return CUDA_ERROR_INVALID_VALUE;
-	r = p->type == CU_GRAPH_NODE_TYPE_CONDITIONAL ? cond_from(p, &n) : node_from(p, &n);
+	r = p->type == CU_GRAPH_NODE_TYPE_CONDITIONAL ? cond_from(g, p, &n) : node_from(p, &n);
 	ref = malloc(sizeof(*ref));
 	refs = realloc(g->refs, (g->nrefs + 1) * sizeof(*refs));
 	if (refs)
