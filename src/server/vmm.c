@@ -321,9 +321,10 @@ static CUresult unmap_one(struct srv_client *c, const struct srv_vmm_range *v)
 			r = drv->memset_d8_async(a->ptr, 0, a->bytes, s);
 	if (r == CUDA_SUCCESS)
 		r = srv_sync_device(c, v->dev);
-	forget_access(c, v->ptr, v->size);
 	if (r == CUDA_SUCCESS)
 		r = drv->mem_unmap(v->ptr, v->size);
+	if (r == CUDA_SUCCESS) /* still mapped (a call held over a fault): its access stays in the record */
+		forget_access(c, v->ptr, v->size);
 	return r;
 }
 
@@ -356,6 +357,7 @@ void srv_vmm_release(struct srv_client *c)
 	while ((v = c->vmm.mapped)) {
 		c->vmm.mapped = v->next;
 		unmap_one(c, v);
+		forget_access(c, v->ptr, v->size);
 		free(v);
 	}
 	for (i = 0; i < c->vmm.nphys; i++)
