@@ -91,9 +91,12 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 		awk '{print $1}' | sort -u >"$K/inflight"
 	grep -oE 'Client process [0-9]+ \(ID [0-9]+\) (cannot be kept|could not be kept after the fault): [^;]*' "$L" |
 		sed -E 's/Client process ([0-9]+) \(ID [0-9]+\) [a-z ]+kept( after the fault)?: /\1 /' >"$K/notkept"
+	mkdir -p "$OUT/soak-failed"
 	cat "$K"/busy-*.out | awk '$3 == "fail"' | while read -r pid prog st; do
 		if grep -qx "$pid" "$K/inflight"; then echo "inflight"
-		elif w=$(awk -v p="$pid" '$1 == p {$1 = ""; print; exit}' "$K/notkept") && [ -n "$w" ]; then echo "notkept$w"
+		elif w=$(awk -v p="$pid" '$1 == p {$1 = ""; print; exit}' "$K/notkept") && [ -n "$w" ]; then
+			echo "notkept$w"
+			cp "$K/failed-$pid.out" "$OUT/soak-failed/notkept-$pid.out" 2>/dev/null # what it saw
 		else echo "other $prog (pid $pid)"; fi
 	done >"$K/failed"
 	mkdir -p "$OUT/soak-failed"
