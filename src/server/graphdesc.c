@@ -141,7 +141,8 @@ static struct srv_graph_desc *copy(const struct srv_graph_desc *d)
 	c->conds = calloc(d->nconds + 1, sizeof(*c->conds));
 	if (!c->nodes || !c->edges || !c->conds)
 		goto fail;
-	memcpy(c->conds, d->conds, d->nconds * sizeof(*c->conds));
+	if (d->nconds)
+		memcpy(c->conds, d->conds, d->nconds * sizeof(*c->conds));
 	c->nconds = d->nconds;
 	c->ncap = d->n + 1;
 	c->ecap = d->nedges + 1;
@@ -778,6 +779,7 @@ static int put_node(struct srv_client *c, struct srv_graph_desc *d, uint32_t pla
 	nd->args = a;
 	nd->node = node;
 	nd->child = child;
+	nd->bodies = NULL; /* a conditional node's: srv_graphdesc_bodies, next */
 	d->why = d->why ? d->why : child ? child->why : NULL;
 	return 0;
 }
@@ -850,6 +852,7 @@ void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone)
 		k->nodes[i].node =
 		    NULL; /* the clone's are the driver's: no handle of the client's names them */
 	c->graph.graphs[clone - 1].desc = k;
+	c->graph.graphs[clone - 1].conds = c->graph.graphs[from - 1].conds; /* a walk of it cannot list them */
 }
 
 void srv_graphdesc_take(struct srv_client *c)
