@@ -443,7 +443,7 @@ static pthread_mutex_t galloc_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct fake_galloc *galloc_new(size_t bytes)
 {
-	struct fake_galloc *a = calloc(1, sizeof(*a));
+	struct fake_galloc *a = bytes <= fake_total_mem ? calloc(1, sizeof(*a)) : NULL; /* more: out of memory */
 
 	if (!a || !(a->p = calloc(1, bytes ? bytes : 1))) {
 		free(a);
