@@ -214,9 +214,16 @@ static int quiesce(struct srv_state *s)
 		int busy = 0;
 
 		for (c = s->clients; c; c = c->next) {
+			int in;
+
 			pthread_mutex_lock(&c->run_lock);
-			busy |= c->has_worker && !c->parked && !c->quiet && !c->dead;
+			in = c->has_worker && !c->parked && !c->quiet && !c->dead;
 			pthread_mutex_unlock(&c->run_lock);
+			busy |= in;
+			/* An unshare its worker was poked for but will not do now (it
+			 * was in a call the fault then held): done here, answered. */
+			if (!in)
+				srv_host_unshare(c);
 			pthread_mutex_lock(&c->host.lock);
 			busy |= c->host.jobs != 0;
 			pthread_mutex_unlock(&c->host.lock);

@@ -21,6 +21,7 @@
  *                "replay N", "destroyed", and "kept" while the server lives
  *     maps N:    N ranges of host memory of 4 KiB shared, 8 KiB apart (M5):
  *                prints "mapped K of N, then E" (E: the first refusal's code)
+ *     unmap-held GATE: not an attack; see unmap_held
  *     hide:      closes its connection to the daemon and stays (L3): prints
  *                "hidden", then "dropped" or "kept" as the others
  *   omps-hostile-client silent N S
@@ -292,6 +293,49 @@ static int unmap_replay(struct shim_connection *c, struct omps_ring *req)
 	return 0;
 }
 
+/* Not an attack: host memory unshared while its client's worker serves a
+ * call that a GPU fault then fails (test_fault.sh makes the server's
+ * synchronize slow, and the context poisoned under it). Once GATE exists
+ * it sends a synchronize, and 100 ms later, while the server is in it,
+ * unshares its host memory; prints "unmap N after T ms" (the answer, and
+ * how long it took), then "synchronize N" (the held call's answer, from the
+ * server made anew). */
+static int unmap_held(struct shim_connection *c, struct omps_ring *req, const char *gate)
+{
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_call_memset ms = {.dev = 0, .elem = 1, .value = 1, .count = 4096};
+	struct omps_call_dev sync = {.dev = 0};
+	struct timespec t0, t1;
+	struct omps_reply_ptr p;
+	unsigned char buf[256];
+	uint32_t rtype;
+	int fd, st;
+	void *h = host_memory(1 << 20, 1, &fd);
+
+	if (!h || host_msg(c, OMPS_MSG_HOST_MAP, (uintptr_t)h, 1 << 20, fd) != 0 ||
+	    call(req, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)) || p.r.result)
+		return 1;
+	close(fd);
+	printf("ready\n");
+	for (int i = 0; i < 600 && access(gate, F_OK) < 0; i++)
+		usleep(50000);
+	ms.ptr = p.ptr; /* work queued, which the synchronize then waits for */
+	if (omps_ring_push(req, OMPS_CALL_MEMSET, &ms, sizeof(ms), 1000) < 0 ||
+	    omps_ring_push(req, OMPS_CALL_SYNCHRONIZE, &sync, sizeof(sync), 1000) < 0)
+		return 1;
+	usleep(100000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = host_msg(c, OMPS_MSG_HOST_UNMAP, (uintptr_t)h, 1 << 20, -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("unmap %d after %ld ms\n", st,
+	       (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	while (omps_ring_pop(&rep, &rtype, buf, sizeof(buf)) < 0)
+		if (!omps_ring_wait_data(&rep, 50, 10000))
+			return 1;
+	printf("synchronize %d\n", ((struct omps_reply *)buf)->result);
+	return 0;
+}
+
 /* M5: as many mappings of host memory as the server will make. */
 static int many_maps(struct shim_connection *c, int n)
 {
@@ -431,6 +475,8 @@ int main(int argc, char **argv)
 		printf("%s\n", dropped(c.server_fd) ? "dropped" : "kept");
 		return 0;
 	}
+	if (!strcmp(what, "unmap-held") && argc > 2)
+		return unmap_held(&c, &req, argv[2]);
 	if (!strcmp(what, "hide")) {
 		close(c.control_fd); /* ps and terminate_client know a client by it */
 		printf("hidden\n");

@@ -481,6 +481,41 @@ check "the free is done by the server made anew [$(grep free "$TMP/freer.out" | 
 check "server.log: no free of memory it did not allocate" test "$(count "which it did not allocate")" = "$unknown"
 stop_daemon 10
 
+# 4d'. Host memory unshared while its client's worker serves a call that
+# the fault then fails and holds (a synchronize made slow: its streams
+# busy, 500 ms; the fault shows within it): the worker never does the
+# unshare it was poked
+# for, and the handover waited 2 s for it, then let the client go ("a
+# request for host memory was under way"), as an H200 soak met it. Now
+# the server does it as it hands over: the unshare is answered, the client
+# kept, and its synchronize, served by the server made anew, returns the
+# fault (a memset of its was queued: work in flight, its to see).
+FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AFTER_MS=300 OPENMPS_FAULT_WATCH_MS=20000 FAKECUDA_SYNC_DELAY_MS=500 \
+	FAKECUDA_STREAM_BUSY=1 OPENMPS_SYNC_SPINNERS=8 start_daemon
+rm -f "$TMP/unmapper.out" "$TMP/go-unmapper" "$TMP/late-culprit.out"
+timeout 60 "$OPENMPS_BIN/omps-hostile-client" unmap-held "$TMP/go-unmapper" >"$TMP/unmapper.out" 2>&1 &
+unmapper=$!
+wait_for "the unmapper to be ready" 20 grep -q ready "$TMP/unmapper.out"
+P=$(pgrep -P $unmapper)
+server_pid
+timeout 30 "$PROBE" --no-sync >"$TMP/late-culprit.out" 2>&1 &
+culprit=$!
+wait_for "the late culprit to launch" 10 grep -q launched "$TMP/late-culprit.out"
+touch "$TMP/go-unmapper" # its synchronize starts before the fault shows, and ends after
+wait $unmapper
+kill $culprit 2>/dev/null
+wait $culprit 2>/dev/null
+check "its synchronize was held over the fault" \
+	logged "Server +$S\] Client process $P: .+ failed on the poisoned context; it is held" server
+check "its unshare is answered within a second [$(grep unmap "$TMP/unmapper.out")]" \
+	grep -qE "^unmap 0 after [0-9]{1,3} ms$" "$TMP/unmapper.out"
+check "server.log: the handover waited for no worker" \
+	not_logged "Server +$S\] Handover: a worker did not leave its call" server
+check "server.log: the client was kept" logged "Server +[0-9]+\] Client \{PID: $P, ID: [0-9]+\} kept" server
+check "... and its synchronize answered by the server made anew, with the fault: it had work queued [$(tail -1 "$TMP/unmapper.out")]" \
+	grep -qx "synchronize 700" "$TMP/unmapper.out"
+stop_daemon 10
+
 # 4e. The same with a module load, and with an input added to a JIT link
 # under way: their data came in records before the call that failed, and
 # comes with it (the server made anew answered "invalid image"). Those

@@ -13,6 +13,9 @@
  *   FAKECUDA_MEMORY_MB=M      device memory (default 80 GiB): host memory backs it
  *   FAKECUDA_SYNC_DELAY_MS=T  a stream or event synchronize takes T milliseconds
  *                             even on finished work, as a preempted caller would
+ *                             (and a fault that shows meanwhile fails it)
+ *   FAKECUDA_STREAM_BUSY=1    a stream query says not ready, so that the server
+ *                             synchronizes rather than finding the work done
  *   FAKECUDA_REGISTER_DELAY_MS=T  page-locking host memory takes T milliseconds
  *   FAKECUDA_REGISTER_GATE=FILE   ... and waits while FILE exists (30 s at most)
  *   FAKECUDA_UNREGISTER_GATE=FILE giving it back waits while FILE exists (30 s at most)
@@ -628,6 +631,7 @@ CUresult CUDAAPI cuStreamSynchronize(CUstream stream)
 	if (capturing(stream))
 		return spoil(stream);
 	sleep_ms(env_int("FAKECUDA_SYNC_DELAY_MS", 0));
+	POISONED(); /* a fault while it waited */
 	late_writes_done(stream);
 	return current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
 }
@@ -988,7 +992,9 @@ CUresult CUDAAPI cuGreenCtxStreamCreate(CUstream *stream, CUgreenCtx ctx, unsign
 CUresult CUDAAPI cuStreamQuery(CUstream stream)
 {
 	POISONED();
-	return capturing(stream) ? spoil(stream) : CUDA_SUCCESS;
+	if (capturing(stream))
+		return spoil(stream);
+	return stream_of(stream) && env_int("FAKECUDA_STREAM_BUSY", 0) ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
 }
 
 static int gate_closed(void);
