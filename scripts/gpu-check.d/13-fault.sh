@@ -101,9 +101,10 @@ ms() { date +%s%3N; }
 	# A PyTorch program, a graph of cuBLAS kernels, two programs sharing
 	# memory and events by CUDA IPC, one with virtual memory of its own, a
 	# numba program (its kernels JIT-linked), one with a JIT link under way
-	# and one in the middle of a stream capture, as the idle neighbour
-	# (openmps only): is it kept, or why not?
-	for who in torch graph ipc vmm numba link capture; do
+	# one in the middle of a stream capture and one holding a graph with a
+	# conditional node, as the idle neighbour (openmps only): is it kept,
+	# or why not?
+	for who in torch graph ipc vmm numba link capture cond; do
 		D=$K/$who
 		mkdir -p "$D"
 		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
@@ -113,7 +114,7 @@ ms() { date +%s%3N; }
 			run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = numba ]; then
 			run timeout 120 python3 tests/gpu/numba_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
-		elif [ $who = vmm ] || [ $who = link ] || [ $who = capture ]; then
+		elif [ $who = vmm ] || [ $who = link ] || [ $who = capture ] || [ $who = cond ]; then
 			run timeout 120 "$K/fault" $who "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = ipc ]; then
 			run timeout 120 "$K/fault" ipc-export "$D/go" >"$D/exporter.out" 2>&1 &

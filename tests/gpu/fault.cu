@@ -31,6 +31,10 @@
 //   fault capture FILE     in the middle of a stream capture (forked onto a
 //                          second stream) at the fault; once FILE exists it
 //                          joins back, captures more, ends, launches, checks
+//   fault cond FILE        holds a graph with a WHILE node built node by node
+//                          (its kernel sets the condition through the handle)
+//                          and an executable graph of it; once FILE exists it
+//                          launches it, builds on the body, makes it anew
 // A culprit launches, then synchronizes and prints what that returned:
 // "fault MODE: synchronize = NAME". A neighbour prints "fault neighbour:
 // PASS" or what it found.
@@ -58,6 +62,19 @@ __global__ void add(unsigned *p, size_t n, unsigned k)
 {
 	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
 		p[i] += k;
+}
+
+// A while loop's body: adds 1, and the first thread counts *left down and
+// sets the loop's condition (its handle a kernel argument, as a successor
+// must make again to the same value).
+__global__ void count_down(unsigned *p, size_t n, int *left, cudaGraphConditionalHandle h)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+
+	if (i < n)
+		p[i] += 1;
+	if (i == 0)
+		cudaGraphSetConditional(h, --*left > 0);
 }
 
 __constant__ unsigned table[4];
@@ -370,6 +387,86 @@ static int capture_under_way(const char *gate)
 	return 0;
 }
 
+// A graph built node by node with a WHILE node (left = 3, the body
+// count_down), and an executable graph of it, launched before the fault;
+// after it: launched again, a node added to the body and the graph made
+// executable anew, and a second handle of the graph the next value.
+static int conditional(const char *gate)
+{
+	const size_t n = 1 << 20;
+	unsigned *d, *h = new unsigned[n], ten = 10;
+	int *left;
+	cudaGraphConditionalHandle c, c2;
+	cudaGraphNode_t nset, nloop, nk, nk2;
+	cudaGraphExec_t x, y;
+	cudaStream_t s;
+	cudaGraph_t g;
+	cudaError_t r;
+
+	cudaMalloc(&d, n * 4);
+	cudaMalloc(&left, sizeof(int));
+	cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+	fill<<<64, 256, 0, s>>>(d, n, 0);
+	cudaGraphCreate(&g, 0);
+	cudaMemsetParams ms = {};
+	ms.dst = left;
+	ms.value = 3;
+	ms.elementSize = 4;
+	ms.width = 1;
+	ms.height = 1;
+	cudaGraphAddMemsetNode(&nset, g, NULL, 0, &ms);
+	cudaGraphConditionalHandleCreate(&c, g, 1, cudaGraphCondAssignDefault);
+	cudaGraphNodeParams wp = {};
+	wp.type = cudaGraphNodeTypeConditional;
+	wp.conditional.handle = c;
+	wp.conditional.type = cudaGraphCondTypeWhile;
+	wp.conditional.size = 1;
+	if ((r = cudaGraphAddNode(&nloop, g, &nset, NULL, 1, &wp))) {
+		printf("fault neighbour: its conditional node: %s\n", cudaGetErrorName(r));
+		return 1;
+	}
+	cudaGraph_t body = wp.conditional.phGraph_out[0];
+	void *args[] = {&d, (void *)&n, &left, &c}, *args2[] = {&d, (void *)&n, &ten};
+	cudaKernelNodeParams kp = {};
+	kp.func = (void *)count_down;
+	kp.gridDim = dim3((unsigned)(n / 256));
+	kp.blockDim = dim3(256);
+	kp.kernelParams = args;
+	cudaKernelNodeParams kp2 = kp;
+	kp2.func = (void *)add;
+	kp2.kernelParams = args2;
+	if ((r = cudaGraphAddKernelNode(&nk, body, NULL, 0, &kp)) || (r = cudaGraphInstantiate(&x, g, 0)) ||
+	    (r = cudaGraphLaunch(x, s)) || (r = cudaStreamSynchronize(s))) {
+		printf("fault neighbour: its conditional graph: %s\n", cudaGetErrorName(r));
+		return 1;
+	}
+	if (!holds(d, n, 3, h, "its data after its loop ran three times"))
+		return 1;
+	printf("fault neighbour: filled, a conditional graph\n");
+	fflush(stdout);
+	wait_file(gate);
+	if ((r = cudaGraphLaunch(x, s)) || (r = cudaStreamSynchronize(s))) {
+		printf("fault neighbour: its conditional graph after the fault: %s\n", cudaGetErrorName(r));
+		return 1;
+	}
+	if (!holds(d, n, 6, h, "its data after its executable graph ran after the fault"))
+		return 1;
+	if ((r = cudaGraphAddKernelNode(&nk2, body, &nk, 1, &kp2)) || (r = cudaGraphInstantiate(&y, g, 0)) ||
+	    (r = cudaGraphLaunch(y, s)) || (r = cudaStreamSynchronize(s))) {
+		printf("fault neighbour: its body built on after the fault: %s\n", cudaGetErrorName(r));
+		return 1;
+	}
+	if (!holds(d, n, 6 + 3 * 11, h, "its data after the loop of a graph made after the fault"))
+		return 1;
+	if ((r = cudaGraphConditionalHandleCreate(&c2, g, 0, 0)) || c2 != c + 1) {
+		printf("fault neighbour: its second handle: %s, %llu after %llu\n", cudaGetErrorName(r),
+		       (unsigned long long)c2, (unsigned long long)c);
+		return 1;
+	}
+	printf("fault neighbour: PASS\n");
+	return 0;
+}
+
 static int link_under_way(const char *gate)
 {
 	const unsigned n = 4096;
@@ -431,6 +528,8 @@ int main(int argc, char **argv)
 		return link_under_way(argv[2]);
 	if (!strcmp(m, "capture") && argc > 2)
 		return capture_under_way(argv[2]);
+	if (!strcmp(m, "cond") && argc > 2)
+		return conditional(argv[2]);
 	cudaMalloc(&buf, 64);
 	cudaMalloc(&out, 8);
 	if (!strcmp(m, "illegal"))
