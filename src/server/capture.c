@@ -149,18 +149,33 @@ static int64_t stream_of(uint32_t type, const unsigned char *rec, size_t len)
 }
 
 /* The id of the capture the client's stream is in; 0: none. */
-static uint64_t capture_of(struct srv_client *c, uint32_t handle)
+/* The driver's id of the capture on the client's stream handle, 0 if
+ * none; *r what the driver said. */
+static uint64_t capture_id(struct srv_client *c, uint32_t handle, CUresult *r)
 {
 	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
 	cuuint64_t id = 0;
 
+	*r = CUDA_ERROR_INVALID_HANDLE;
 	if (!handle || handle > c->nstreams || !c->streams[handle - 1].obj ||
-	    c->srv->drv->stream_get_capture_info(c->streams[handle - 1].obj, &st, &id, NULL, NULL, NULL, NULL) !=
-		CUDA_SUCCESS ||
+	    (*r = c->srv->drv->stream_get_capture_info(c->streams[handle - 1].obj, &st, &id, NULL, NULL, NULL,
+							NULL)) != CUDA_SUCCESS ||
 	    st != CU_STREAM_CAPTURE_STATUS_ACTIVE)
 		return 0;
 	return id ? id : 1;
 }
+
+static uint64_t capture_of(struct srv_client *c, uint32_t handle)
+{
+	CUresult r;
+
+	return capture_id(c, handle, &r);
+}
+
+/* A capture begun just as a fault showed: the driver answered the begin,
+ * then no longer says its id. Kept under an id of its own, above any the
+ * driver gives; the successor's begin takes its place (again). */
+#define UNSEEN_ID (1ull << 63)
 
 /* The captures kept that have begun: their count, and the one the stream
  * handle began (0: none). */
@@ -225,11 +240,17 @@ void srv_capture_journal(struct srv_client *c, uint32_t type, const unsigned cha
 		return;
 	if (type == OMPS_CALL_CAPTURE_BEGIN) {
 		struct omps_call_capture m;
+		CUresult r;
 
 		memcpy(&m, rec, sizeof(m));
-		if (c->replied == CUDA_SUCCESS && (capture = capture_of(c, m.stream)))
+		if (c->replied != CUDA_SUCCESS)
+			return;
+		capture = capture_id(c, m.stream, &r);
+		if (!capture && srv_fault_fatal(r))
+			capture = UNSEEN_ID + c->graph.captures;
+		if (capture)
 			append(c, type, rec, len, capture);
-		else if (c->replied == CUDA_SUCCESS)
+		else
 			breaks(c, "a capture of its began that cannot be told apart");
 		return;
 	}

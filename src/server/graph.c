@@ -132,7 +132,7 @@ void srv_graph_capture_info(struct srv_client *c, const struct omps_call_capture
 		r = c->srv->drv->stream_get_capture_info(s, &st, &id, NULL, NULL, NULL, NULL);
 	rep.status = st;
 	rep.id = id;
-	rep.r.result = r;
+	rep.r.result = r == CUDA_SUCCESS ? 0 : srv_with_sticky(c, r); /* a fault's: held (no sticky error taken) */
 	srv_reply(c, &rep, sizeof(rep));
 }
 

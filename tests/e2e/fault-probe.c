@@ -28,6 +28,9 @@
  *                               the fault it is told the same address, finds
  *                               its data there, and copies, sets and
  *                               launches on it
+ *   omps-fault-probe --capture-late GATE
+ *                               a neighbour that begins a capture once GATE
+ *                               exists, captures a kernel, ends and launches
  *   omps-fault-probe --cond GATE
  *                               a neighbour holding a graph with a
  *                               conditional node, built node by node, and
@@ -816,6 +819,41 @@ static int capturing(const char *gate)
 	return bad;
 }
 
+/* A neighbour that begins a capture as its first call after the gate
+ * (the fault shows just after: FAKECUDA_FAULT_AT_CAPTURE_INFO), then
+ * captures a kernel, ends, launches and checks. */
+static int capture_late(const char *gate)
+{
+	unsigned h[WORDS];
+	CUdeviceptr d;
+	CUgraphExec x;
+	CUstream s;
+	CUgraph g;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	for (unsigned i = 0; i < WORDS; i++)
+		h[i] = i;
+	CK(cuMemcpyHtoD(d, h, WORDS * 4));
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+	CK(twice(d, WORDS, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&x, g, 0));
+	CK(cuGraphLaunch(x, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(h, d, WORDS * 4));
+	if (check_words(h, 2, "what its capture begun at the fault did"))
+		return 1;
+	CK(cuGraphExecDestroy(x));
+	CK(cuGraphDestroy(g));
+	CK(cuStreamDestroy(s));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
 static int capturing_split(const char *gate)
 {
 	split = 1;
@@ -1214,6 +1252,7 @@ static const struct {
 	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
 	{"--capture", capturing}, {"--exec-set", exec_set}, {"--capture-split", capturing_split},
 	{"--unload", unload_first}, {"--host-late", host_late}, {"--cond", conditional},
+	{"--capture-late", capture_late},
 };
 
 int main(int argc, char **argv)

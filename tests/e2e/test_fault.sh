@@ -558,6 +558,23 @@ check "server.log: no handle refused" test "$(count "is not one of its own")" = 
 wait_for "the server to be made anew" 10 logged "Server made anew after the GPU fault" server
 stop_daemon 10
 
+# 4e'. A capture begun just as the fault shows: the driver answers the
+# begin, then no longer says the capture's id (FAKECUDA_FAULT_AT_CAPTURE_INFO,
+# as an H200 soak met it). It was let go ("a capture of its began that
+# cannot be told apart"); now its begin is kept under an id of its own,
+# and the server made anew begins it again: the neighbour captures on.
+FAKECUDA_STICKY_FAULTS=1 FAKECUDA_FAULT_AT_CAPTURE_INFO=$TMP/fault-at-info start_daemon
+neighbour latecap capture-late
+server_pid
+touch "$TMP/fault-at-info" "$TMP/go-latecap"
+wait $latecap
+check "the fault showed at the capture's begin" test ! -e "$TMP/fault-at-info"
+check "its capture, begun at the fault, goes on [$(tail -2 "$TMP/latecap.out" | paste -sd" ")]" \
+	grep -qx "fault_probe: PASS" "$TMP/latecap.out"
+check "server.log: not let go for its capture" not_logged "Server +$S\] .*cannot be told apart" server
+wait_for "the standby to take over" 10 took_over
+stop_daemon 10
+
 # 4f. A capture under way that holds graph memory (cuMemAllocAsync in it)
 # is not kept: its client loses its context, and the log says why.
 FAKECUDA_STICKY_FAULTS=1 start_daemon

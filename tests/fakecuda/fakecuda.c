@@ -548,7 +548,8 @@ static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, un
  * before it), as a soak on the H200 met it, and FILE goes (once, in
  * whichever process). A module unload fails on a poisoned context.
  * FAKECUDA_FAULT_AT_REGISTER=FILE: the same at the next cuMemHostRegister,
- * which then fails (a soak on the H200 met one). */
+ * which then fails (a soak on the H200 met one); FAKECUDA_FAULT_AT_CAPTURE_INFO
+ * at the next cuStreamGetCaptureInfo (another). */
 static CUresult poison;
 static uint64_t poison_at_ns; /* CLOCK_MONOTONIC: when the poison shows */
 
@@ -2491,9 +2492,11 @@ CUresult CUDAAPI cuStreamGetCaptureInfo_v3(CUstream s, CUstreamCaptureStatus *st
 					   size_t *ndeps)
 {
 	struct fake_stream *fs = stream_of(s);
-	CUresult r = cuStreamIsCapturing(s, status);
+	CUresult r;
 
-	if (r != CUDA_SUCCESS)
+	fault_shows_if("FAKECUDA_FAULT_AT_CAPTURE_INFO");
+	POISONED();
+	if ((r = cuStreamIsCapturing(s, status)) != CUDA_SUCCESS)
 		return r;
 	pthread_mutex_lock(&graph_lock);
 	if (id)
