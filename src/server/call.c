@@ -161,7 +161,8 @@ int32_t srv_with_sticky(struct srv_client *c, CUresult r)
 	}
 	if (s == CUDA_SUCCESS && (c->call == OMPS_CALL_SYNCHRONIZE || c->call == OMPS_CALL_STREAM_SYNC ||
 				  c->call == OMPS_CALL_EVENT_SYNC)) {
-		srv_fault_queued(c, 0); /* what it waited for is done: as near to idle as the server can tell */
+		if (c->sync_covers) /* all it queued is done: as near to idle as the server can tell */
+			srv_fault_queued(c, 0);
 		c->mod.synced = c->mod.launches;
 	}
 	c->sticky = CUDA_SUCCESS;

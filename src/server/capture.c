@@ -107,7 +107,7 @@ static uint32_t begun_on(const unsigned char *rec, const struct kept_record *k)
 
 /* The client's stream a record of a stream operation names (0: the NULL
  * stream, or none); -1 for a record that is no stream operation. */
-static int64_t stream_of(uint32_t type, const unsigned char *rec, size_t len)
+int64_t srv_capture_stream_of(uint32_t type, const unsigned char *rec, size_t len)
 {
 	switch (type) {
 	case OMPS_CALL_LAUNCH:
@@ -138,7 +138,8 @@ static int64_t stream_of(uint32_t type, const unsigned char *rec, size_t len)
 		return field(rec, len, offsetof(struct omps_call_free_async, stream));
 	case OMPS_CALL_MEM_ALLOC_ASYNC:
 		return field(rec, len, offsetof(struct omps_call_alloc, reserved));
-	case OMPS_CALL_EVENT_RECORD:
+	case OMPS_CALL_EVENT_RECORD: /* (event, stream) */
+		return field(rec, len, offsetof(struct omps_call_pair, second));
 	case OMPS_CALL_STREAM_WAIT: /* (stream, event) */
 		return field(rec, len, offsetof(struct omps_call_pair, first));
 	case OMPS_CALL_GRAPH_LAUNCH:
@@ -261,7 +262,7 @@ void srv_capture_journal(struct srv_client *c, uint32_t type, const unsigned cha
 		ended(c, &m);
 		return;
 	}
-	if ((stream = stream_of(type, rec, len)) < 0) {
+	if ((stream = srv_capture_stream_of(type, rec, len)) < 0) {
 		if (i->reply == OMPS_REPLY_ASYNC || i->reply == OMPS_REPLY_MIXED)
 			breaks(c, "its capture under way holds work of a kind not kept");
 		return; /* it changed no capture: the record carries what it did */

@@ -53,6 +53,8 @@ void srv_fault_queued(struct srv_client *c, int queued)
 {
 	uint64_t one = 1;
 
+	if (!queued)
+		c->work_any = 0;
 	if (atomic_load_explicit(&c->queued, memory_order_relaxed) == queued ||
 	    atomic_exchange(&c->queued, queued) == queued)
 		return; /* the common case, a launch after a launch, costs a load */
@@ -69,6 +71,39 @@ void srv_fault_queued(struct srv_client *c, int queued)
 		atomic_store_explicit(&fault.active, 1, memory_order_relaxed);
 	if (atomic_load(&fault.dozing) && atomic_exchange(&fault.dozing, 0) && fault.poke >= 0)
 		(void)!write(fault.poke, &one, sizeof(one));
+}
+
+/* An asynchronous record: the stream its work went to. */
+void srv_fault_work(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	int64_t stream = srv_capture_stream_of(type, rec, len);
+	struct omps_call_pair p;
+
+	if (!c->work_any) {
+		c->work_any = 1;
+		c->work_on = stream;
+	} else if (c->work_on != stream) {
+		c->work_on = -1;
+	}
+	c->work_event = 0;
+	if (type == OMPS_CALL_EVENT_RECORD && stream >= 0 && c->work_on == stream && len >= sizeof(p)) {
+		memcpy(&p, rec, sizeof(p)); /* (event, stream) */
+		c->work_event = p.first;
+	}
+}
+
+/* A device's synchronize waits for all of it (the client's streams on other
+ * devices are not told apart: rare); a stream's, only when all of it went
+ * to that stream; an event's, only when the event was recorded after all
+ * of it, on that stream. The rest waits for its worker's park, which asks
+ * each stream (srv_fault_settle). */
+int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle)
+{
+	if (!c->work_any || type == OMPS_CALL_SYNCHRONIZE)
+		return 1;
+	if (!handle)
+		return 0;
+	return type == OMPS_CALL_STREAM_SYNC ? c->work_on == (int64_t)handle : c->work_event == handle;
 }
 
 /* By its worker as it parks: work queued that no synchronize waited for

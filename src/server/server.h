@@ -201,6 +201,12 @@ struct srv_client {
 	uint64_t usage_sent_us; /* last told the daemon (ps) */
 	int usage_dirty;
 	atomic_int queued; /* fault.c: work queued since its last good synchronize */
+	/* fault.c: where that work went (work_on: a stream's handle, 0 the
+	 * NULL stream, -1 several), so that a synchronize of one stream counts
+	 * as the client's only when all of it went there (sync_covers) */
+	int work_any, sync_covers;
+	int64_t work_on;
+	uint32_t work_event; /* an event recorded after all of it, on that stream (0: none) */
 	struct { /* stats.c: its worker counts, the main loop reads and sends */
 		_Atomic uint64_t calls, kernels, graphs, copies, copy_bytes, syncs, syncs_signalled;
 		_Atomic uint64_t queued_us, queued_since; /* time with work queued; since when (0: not now) */
@@ -581,6 +587,11 @@ int srv_handover_enabled(void);	 /* OPENMPS_FAULT_HANDOVER is not 0 */
  * number says about how many are open. */
 int srv_handover_fd_keepable(int fd);
 void srv_fault_queued(struct srv_client *c, int queued);
+void srv_fault_work(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len); /* queued */
+/* Whether a synchronize (type; a stream's or event's handle) waited for
+ * all the work the client queued since it was last idle. */
+int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle);
+int64_t srv_capture_stream_of(uint32_t type, const unsigned char *rec, size_t len); /* -1: none or unknown */
 void srv_fault_forget(struct srv_client *c);
 void srv_fault_left(struct srv_client *c); /* the main loop, as it lets one go */
 void srv_fault_settle(struct srv_client *c); /* its worker, going idle: is its work done? */
@@ -646,7 +657,7 @@ int srv_standby_fd(void);
 int srv_standby_readable(struct srv_state *s);
 
 /* stats.c */
-void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec);
+void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);
 void srv_stats_queued(struct srv_client *c, int queued);
 void srv_stats_signalled(struct srv_client *c); /* signal.c: a synchronize went to the GPU's signal */
 void srv_stats_sweep(struct srv_state *s);

@@ -53,7 +53,7 @@ static int copy_bytes(uint32_t type, const unsigned char *rec, uint64_t *bytes)
 }
 
 /* On its worker; rec has passed the dispatcher's length check for type. */
-void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec)
+void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
 {
 	enum omps_call_reply reply;
 	uint64_t bytes;
@@ -66,8 +66,11 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 		srv_qos_usage_changed(c, 0);
 	reply = omps_call_info(type)->reply;
 	if (reply == OMPS_REPLY_ASYNC || reply == OMPS_REPLY_MIXED) {
+		if (c->signal.clean && c->signal.at && omps_ring_signalled(&c->rep, c->signal.seq))
+			srv_fault_queued(c, 0); /* all it queued before was done (the signal said so) */
 		c->signal.clean = 0; /* the GPU's signal, if any, came before this */
 		srv_fault_queued(c, 1); /* work on the GPU that no one waited for yet */
+		srv_fault_work(c, type, rec, len);
 	}
 	if (type == OMPS_CALL_LAUNCH) {
 		bump(&c->stats.kernels, 1);

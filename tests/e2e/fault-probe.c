@@ -28,6 +28,10 @@
  *                               the fault it is told the same address, finds
  *                               its data there, and copies, sets and
  *                               launches on it
+ *   omps-fault-probe --two-streams GATE
+ *                               a neighbour that queued work on two streams
+ *                               and synchronized one; once GATE exists it
+ *                               synchronizes the other
  *   omps-fault-probe --capture-late GATE
  *                               a neighbour that begins a capture once GATE
  *                               exists, captures a kernel, ends and launches
@@ -307,6 +311,41 @@ static int conditional(const char *gate)
 	CK(cuGraphExecDestroy(y));
 	CK(cuGraphExecDestroy(x));
 	CK(cuGraphDestroy(g));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+/* A neighbour with work queued on two streams that synchronized one of
+ * them only: its other stream's work was not waited for, so at a fault it
+ * is one with work in flight (that synchronize returns the fault), not an
+ * idle one; what it did wait for is kept. */
+static int two_streams(const char *gate)
+{
+	unsigned h[WORDS];
+	CUdeviceptr d, e;
+	CUstream s[2];
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(cuMemAlloc(&e, WORDS * 4));
+	for (unsigned i = 0; i < WORDS; i++)
+		h[i] = i;
+	CK(cuMemcpyHtoD(d, h, WORDS * 4));
+	CK(cuMemcpyHtoD(e, h, WORDS * 4));
+	CK(cuStreamCreate(&s[0], CU_STREAM_NON_BLOCKING));
+	CK(cuStreamCreate(&s[1], CU_STREAM_NON_BLOCKING));
+	CK(twice(d, WORDS, s[0]));
+	CK(twice(e, WORDS, s[1]));
+	CK(cuStreamSynchronize(s[0]));
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": synchronize = %d\n", (int)cuStreamSynchronize(s[1]));
+	CK(cuMemcpyDtoH(h, d, WORDS * 4));
+	if (check_words(h, 2, "what its synchronized stream did"))
+		return 1;
+	CK(cuStreamDestroy(s[0]));
+	CK(cuStreamDestroy(s[1]));
+	CK(cuMemFree(e));
 	CK(cuMemFree(d));
 	printf(PROBE ": PASS\n");
 	return 0;
@@ -1252,7 +1291,7 @@ static const struct {
 	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
 	{"--capture", capturing}, {"--exec-set", exec_set}, {"--capture-split", capturing_split},
 	{"--unload", unload_first}, {"--host-late", host_late}, {"--cond", conditional},
-	{"--capture-late", capture_late},
+	{"--capture-late", capture_late}, {"--two-streams", two_streams},
 };
 
 int main(int argc, char **argv)

@@ -356,6 +356,28 @@ check "... and the client was told the host address [$(tail -2 "$TMP/hostlate.ou
 	grep -qx "fault_probe: PASS" "$TMP/hostlate.out"
 stop_daemon 10
 
+# 2h. A neighbour that queued work on two streams and synchronized one:
+# it had work in flight (the other stream's), so it is told the fault by
+# the synchronize that waits for that work, and keeps what it waited for.
+# It was taken for an idle one (a stream's synchronize counted as the
+# client's), told nothing, and on a GPU its other stream's work was lost
+# unseen: rt_streams failed so in an H200 soak. FAKECUDA_STREAM_BUSY: the
+# server's own look as the worker parks finds its streams busy too.
+FAKECUDA_STICKY_FAULTS=1 FAKECUDA_STREAM_BUSY=1 start_daemon
+neighbour two two-streams
+server_pid
+P=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/two.out")
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the standby to take over" 10 took_over
+check "server.log: taken for one with work queued" \
+	logged "Server +$H\] Client \{PID: $P, ID: [0-9]+\} kept: it had work queued" server
+touch "$TMP/go-two"
+wait $two
+check "the synchronize of its other stream returns the fault [$(grep synchronize "$TMP/two.out")]" \
+	grep -qE "^fault_probe: synchronize = [1-9][0-9]*$" "$TMP/two.out"
+check "... and what it waited for is kept [$(tail -1 "$TMP/two.out")]" grep -qx "fault_probe: PASS" "$TMP/two.out"
+stop_daemon 10
+
 # 2d. The standby maps each of the server's memory chunks as it is made;
 # one that cannot have the server's address window, nor then a chunk's
 # address (FAKECUDA_VA_TAKEN, twice: as the driver where this process has

@@ -844,28 +844,52 @@ TEST(server_sync_signal)
 	ASSERT_EQ(waits(log), 2); /* it waited for the NULL stream and the other */
 	ASSERT_EQ(c->signal.clean, 1);
 	ASSERT_EQ(srv_fault_busy(c), 0);
-	m.handle = s.handle; /* that stream: idle once written, as after the server's own synchronize */
+	m.handle = s.handle; /* that stream, but work went to the NULL stream too: not all the client's */
 	m.seq = 10;
+	set.stream = 0;
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
+	set.stream = s.handle;
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.value, 1);
+	ASSERT_UEQ(atomic_load(word), 10);
+	ASSERT_EQ(srv_fault_busy(c), 1);
+	ASSERT_EQ(waits(log), 2);
+	m.handle = 0; /* the context's: all of it */
+	m.seq = 11;
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_UEQ(atomic_load(word), 11);
+	ASSERT_EQ(srv_fault_busy(c), 0);
+	ASSERT_EQ(waits(log), 4);
+	/* That signal came: what is queued from here is told apart anew. */
+	m.handle = s.handle; /* all its work on that stream: idle once written, as after the server's own */
+	m.seq = 12;
 	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
 	ASSERT_EQ(srv_fault_busy(c), 1);
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT_EQ(v.value, 1);
-	ASSERT_UEQ(atomic_load(word), 10);
+	ASSERT_UEQ(atomic_load(word), 12);
 	ASSERT_EQ(srv_fault_busy(c), 0);
-	ASSERT_EQ(waits(log), 2);
+	ASSERT_EQ(waits(log), 4);
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
 	ASSERT_EQ(call(c, OMPS_CALL_EVENT_CREATE, &ec, sizeof(ec), &e, sizeof(e)), sizeof(e));
 	rec.first = e.handle;
 	rec.second = s.handle;
 	ASSERT_EQ(call(c, OMPS_CALL_EVENT_RECORD, &rec, sizeof(rec), NULL, 0), -1);
-	m.handle = e.handle; /* an event: the signal stream waits for it */
+	m.handle = e.handle; /* an event recorded after all its work: the signal stream waits for it */
 	m.kind = OMPS_SIGNAL_EVENT;
-	m.seq = 11;
+	m.seq = 13;
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT_EQ(v.r.result, CUDA_SUCCESS);
 	ASSERT_EQ(v.value, 1);
-	ASSERT_UEQ(atomic_load(word), 11);
-	ASSERT_EQ(waits(log), 3);
+	ASSERT_UEQ(atomic_load(word), 13);
+	ASSERT_EQ(waits(log), 5);
 	ASSERT_EQ(srv_fault_busy(c), 0);
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1); /* after the event: not its */
+	m.seq = 14;
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
+	ASSERT_UEQ(atomic_load(word), 14);
+	ASSERT_EQ(srv_fault_busy(c), 1);
 	m.handle = 999; /* no such event */
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT_EQ(v.r.result, CUDA_ERROR_INVALID_HANDLE);
@@ -877,11 +901,11 @@ TEST(server_sync_signal)
 	set.count = 1u << 30; /* past the allocation: refused, an error to hear */
 	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set, sizeof(set), NULL, 0), -1);
 	ASSERT(c->sticky != CUDA_SUCCESS);
-	m.seq = 12;
+	m.seq = 15;
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT(v.r.result != CUDA_SUCCESS);
 	ASSERT_EQ(v.value, 0);
-	ASSERT_UEQ(atomic_load(word), 11);
+	ASSERT_UEQ(atomic_load(word), 14);
 	m.handle = 999; /* no such stream */
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &m, sizeof(m), &v, sizeof(v)), sizeof(v));
 	ASSERT_EQ(v.r.result, CUDA_ERROR_INVALID_HANDLE);
