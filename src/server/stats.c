@@ -67,7 +67,7 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 	reply = omps_call_info(type)->reply;
 	if (reply == OMPS_REPLY_ASYNC || reply == OMPS_REPLY_MIXED) {
 		if (c->signal.clean && c->signal.at && omps_ring_signalled(&c->rep, c->signal.seq))
-			srv_fault_queued(c, 0); /* all it queued before was done (the signal said so) */
+			c->work_any = 0; /* all it queued before was done (the signal said so): noted afresh */
 		c->signal.clean = 0; /* the GPU's signal, if any, came before this */
 		srv_fault_queued(c, 1); /* work on the GPU that no one waited for yet */
 		srv_fault_work(c, type, rec, len);
