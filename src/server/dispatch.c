@@ -81,13 +81,6 @@ void srv_dispatch(struct srv_client *c, uint32_t type, const unsigned char *rec,
 	c->call = type;
 	c->was_queued = atomic_load_explicit(&c->queued, memory_order_relaxed);
 	srv_stats_count(c, type, rec, len);
-	if (type == OMPS_CALL_STREAM_SYNC || type == OMPS_CALL_EVENT_SYNC || type == OMPS_CALL_SYNCHRONIZE) {
-		uint32_t handle = 0;
-
-		if (type != OMPS_CALL_SYNCHRONIZE && len >= sizeof(handle))
-			memcpy(&handle, rec, sizeof(handle)); /* struct omps_call_handle: a stream's or event's */
-		c->sync_covers = srv_fault_covers(c, type, handle);
-	}
 	if (__builtin_expect(c->poison != CUDA_SUCCESS, 0)) {
 		poisoned(c, type, rec);
 		return;

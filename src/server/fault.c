@@ -106,6 +106,20 @@ int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle)
 	return type == OMPS_CALL_STREAM_SYNC ? c->work_on == (int64_t)handle : c->work_event == handle;
 }
 
+/* A synchronize the server serves itself (SYNC_SIGNAL says its own, in
+ * signal.c): whether it waits for all that work, for call.c once it is
+ * done. */
+void srv_fault_sync(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
+{
+	uint32_t handle = 0;
+
+	if (type == OMPS_CALL_SYNC_SIGNAL)
+		return;
+	if (type != OMPS_CALL_SYNCHRONIZE && len >= sizeof(handle))
+		memcpy(&handle, rec, sizeof(handle)); /* struct omps_call_handle: a stream's or event's */
+	c->sync_covers = srv_fault_covers(c, type, handle);
+}
+
 /* By its worker as it parks: work queued that no synchronize waited for
  * may be done already (a program that reads its results with a
  * synchronous copy, or never waits). */

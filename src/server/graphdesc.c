@@ -656,26 +656,37 @@ static struct srv_graph_desc *edit(struct srv_client *c, uint32_t graph)
 	return g->desc;
 }
 
+/* Where body graph g sits in pd, its conditional node's graph's
+ * description: that node's body slot; NULL if pd does not have it. */
+static struct srv_graph_body *body_of(const struct srv_client *c, const struct srv_object *g,
+				      const struct srv_graph_desc *pd)
+{
+	const struct srv_object *n;
+	struct srv_graph_node_desc *nd;
+
+	if (!pd || !g->cond_node || g->cond_node > c->graph.nnodes)
+		return NULL;
+	n = &c->graph.nodes[g->cond_node - 1];
+	nd = n->obj && n->place < pd->n ? &pd->nodes[n->place] : NULL;
+	return nd && nd->node == n->obj && nd->bodies && g->body < nd->rec.cond_size ? &nd->bodies[g->body] : NULL;
+}
+
 /* A conditional node's body graph `graph` has a new description: the
  * node's graph holds that one from now on (its own description, copied
  * first if an executable graph shares it, keeps the old one there). A
  * body with none (out of memory) costs its node's graph its keeping. */
 static void repoint(struct srv_client *c, uint32_t graph)
 {
-	struct srv_object *g = &c->graph.graphs[graph - 1], *n;
+	struct srv_object *g = &c->graph.graphs[graph - 1];
 	struct srv_graph_body *b;
 	struct srv_graph_desc *pd;
 
-	if (!g->cond_node || g->cond_node > c->graph.nnodes || !g->owner || g->owner > c->graph.ngraphs)
+	if (!g->cond_node || !g->owner || g->owner > c->graph.ngraphs)
 		return;
-	n = &c->graph.nodes[g->cond_node - 1];
 	pd = edit(c, g->owner);
 	if (!pd)
 		return; /* walked: a conditional node says why */
-	b = n->place < pd->n && pd->nodes[n->place].node == n->obj && pd->nodes[n->place].bodies &&
-		    g->body < pd->nodes[n->place].rec.cond_size
-		? &pd->nodes[n->place].bodies[g->body]
-		: NULL;
+	b = body_of(c, g, pd);
 	if (!b || !g->desc) {
 		pd->why = pd->why ? pd->why : "a conditional node's body is not written down";
 		return;
@@ -903,15 +914,12 @@ static int complete(const struct srv_graph_desc *d, unsigned depth)
 /* Whether body graph g is the one its conditional node's graph holds. */
 static int body_bound(const struct srv_client *c, const struct srv_object *g)
 {
-	const struct srv_object *n, *p;
+	const struct srv_graph_body *b;
 
-	if (!g->cond_node || g->cond_node > c->graph.nnodes || !g->owner || g->owner > c->graph.ngraphs)
+	if (!g->owner || g->owner > c->graph.ngraphs)
 		return 0;
-	n = &c->graph.nodes[g->cond_node - 1];
-	p = &c->graph.graphs[g->owner - 1];
-	return p->desc && n->obj && n->place < p->desc->n && p->desc->nodes[n->place].node == n->obj &&
-	       p->desc->nodes[n->place].bodies && g->body < p->desc->nodes[n->place].rec.cond_size &&
-	       p->desc->nodes[n->place].bodies[g->body].desc == g->desc;
+	b = body_of(c, g, c->graph.graphs[g->owner - 1].desc);
+	return b && b->desc == g->desc;
 }
 
 /* Why a graph of table t (what) cannot be made again, written into buf;

@@ -591,6 +591,7 @@ void srv_fault_work(struct srv_client *c, uint32_t type, const unsigned char *re
 /* Whether a synchronize (type; a stream's or event's handle) waited for
  * all the work the client queued since it was last idle. */
 int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle);
+void srv_fault_sync(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len); /* sets sync_covers */
 int64_t srv_capture_stream_of(uint32_t type, const unsigned char *rec, size_t len); /* -1: none or unknown */
 void srv_fault_forget(struct srv_client *c);
 void srv_fault_left(struct srv_client *c); /* the main loop, as it lets one go */

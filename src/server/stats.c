@@ -84,6 +84,7 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 	} else if (type == OMPS_CALL_SYNCHRONIZE || type == OMPS_CALL_STREAM_SYNC || type == OMPS_CALL_EVENT_SYNC ||
 		   type == OMPS_CALL_SYNC_SIGNAL) {
 		bump(&c->stats.syncs, 1);
+		srv_fault_sync(c, type, rec, len);
 	} else if (type == OMPS_CALL_GRAPH_LAUNCH) {
 		bump(&c->stats.graphs, 1);
 	} else if (copy_bytes(type, rec, &bytes)) {
