@@ -262,6 +262,23 @@ static int64_t gather(struct srv_client *c, uint32_t *type, int64_t n)
 	return (int64_t)off;
 }
 
+/* A client that pauses this long is settled (srv_fault_settle: its module
+ * data copied, its graphs written down, its queued work found done), so
+ * that a fault in the rest of the park delay keeps it as it parked would.
+ * At most once a pause, never while it posts faster. */
+#define SETTLE_MS 1
+
+/* Whether a record came within ms (after the spin); at once when every
+ * thread of the pool is busy. */
+static int wait_for_work(struct srv_client *c, int ms)
+{
+	struct srv_state *s = c->srv;
+
+	if (srv_workers_saturated(s) || ms < 0)
+		ms = 0;
+	return omps_ring_wait_data(&c->req, c->settled ? 0 : s->workers.spin_us, ms);
+}
+
 /* Serves until the client is idle, then parks it; a worker keeps a client
  * that paused only briefly (its futex), and lets go at once when every
  * thread of the pool is busy, so that the others get their turn. */
@@ -300,13 +317,17 @@ void srv_channel_run(struct srv_client *c)
 		}
 		if (c->held && !c->holding) {
 			serve_held(c);
+			c->settled = 0;
 			continue;
 		}
 		if (omps_ring_poked(&c->req))
 			srv_host_unshare(c);
-		if (c->dead || (!omps_ring_wait_data(&c->req, c->srv->workers.spin_us,
-						     srv_workers_saturated(c->srv) ? 0 : 20) &&
-				!omps_ring_park(&c->req))) {
+		if (!c->dead && !c->settled && !wait_for_work(c, SETTLE_MS)) {
+			srv_fault_settle(c);
+			c->settled = 1;
+			continue; /* a handover, a stop or a poke may have come meanwhile */
+		}
+		if (c->dead || (!wait_for_work(c, c->srv->workers.park_ms - SETTLE_MS) && !omps_ring_park(&c->req))) {
 			srv_qos_usage_flush(c);
 			srv_fault_settle(c);
 			if (park(c) == 0)
@@ -322,6 +343,7 @@ void srv_channel_run(struct srv_client *c)
 			srv_give_up(c, errno == EPROTO ? "its request ring is corrupt" : "a request too large");
 			continue;
 		}
+		c->settled = 0;
 		srv_qos_check(c);
 		if (type == OMPS_CALL_LAUNCH)
 			n = gather(c, &type, n);

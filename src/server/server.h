@@ -234,6 +234,7 @@ struct srv_client {
 	size_t buf_len;
 	int pinned;	/* 1: the rings, 2: buf, are page-locked */
 	int pin_later; /* a successor's: its worker page-locks them as it first serves it */
+	int settled;   /* srv_fault_settle ran since its worker last served a record */
 	struct { /* signal.c: synchronizes the GPU signals (SYNC_SIGNAL) */
 		CUdeviceptr at; /* the reply ring's signal word, page-locked; 0: none (or the driver refused one) */
 		uint32_t seq;	/* the last one queued */
@@ -358,6 +359,7 @@ struct srv_workers {
 	int wake_fd; /* readable once stopping: every thread's epoll_wait returns */
 	int spawn_failed;
 	int spin_us; /* a worker's spin for its client's next request before it sleeps */
+	int park_ms; /* how long a worker keeps a client with nothing to do before it parks it */
 	unsigned sync_crowd;	/* clients served at once past which the server is crowded */
 	unsigned sync_spinners; /* synchronizes that spin at once then; the rest sleep */
 	atomic_uint serving;	/* threads serving a client */

@@ -246,6 +246,11 @@ static unsigned per_cpus(const char *name, long divisor)
  * client that posts faster than this. */
 #define SPIN_US 50
 
+/* OPENMPS_SERVER_PARK_MS: how long a worker keeps a client with nothing to
+ * do before it parks it (its doorbell then wakes a thread of the pool). A
+ * client that pauses 1 ms is settled first (channel.c). */
+#define PARK_MS 20
+
 /* The pool's lock and epoll set, without threads (the fuzz targets and
  * unit tests run the workers' loop themselves). */
 int srv_workers_init(struct srv_state *s, char *err, size_t errlen)
@@ -253,6 +258,7 @@ int srv_workers_init(struct srv_state *s, char *err, size_t errlen)
 	struct srv_workers *w = &s->workers;
 
 	pthread_mutex_init(&w->lock, NULL);
+	w->park_ms = (int)omps_env_range("OPENMPS_SERVER_PARK_MS", 2, 10000, " milliseconds", PARK_MS);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->epfd < 0 || w->wake_fd < 0 ||
@@ -289,6 +295,8 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 	omps_log("Serving clients with up to %u worker threads", w->max);
 	if (w->spin_us != SPIN_US)
 		omps_log("Workers spin %d us for a client's next request (OPENMPS_SERVER_SPIN_US)", w->spin_us);
+	if (w->park_ms != PARK_MS)
+		omps_log("Workers park a client after %d ms with nothing to do (OPENMPS_SERVER_PARK_MS)", w->park_ms);
 	omps_log("Synchronizes spin, but for %u at once past %u clients served (OPENMPS_SYNC_SPINNERS, "
 		 "OPENMPS_SYNC_CROWD)", w->sync_spinners, w->sync_crowd);
 	return 0;

@@ -378,6 +378,27 @@ check "the synchronize of its other stream returns the fault [$(grep synchronize
 check "... and what it waited for is kept [$(tail -1 "$TMP/two.out")]" grep -qx "fault_probe: PASS" "$TMP/two.out"
 stop_daemon 10
 
+# 2i. A neighbour that synchronized just before the fault, its worker not
+# parked yet (a park delay of 5 s here stands for a fault within the 20 ms
+# one): the __device__ data its kernel changed was copied as it paused
+# (1 ms), so it is kept, its data too. It was let go before ("variables its
+# kernels or calls changed since their last copy"), as some were in every
+# H200 soak.
+OPENMPS_SERVER_PARK_MS=5000 FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour ran data-ran
+server_pid
+check "server.log: the park delay as set" \
+	logged "Server +$S\] Workers park a client after 5000 ms with nothing to do \(OPENMPS_SERVER_PARK_MS\)" server
+P=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/ran.out")
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the standby to take over" 10 took_over
+check "server.log: kept, idle before its worker parked" \
+	logged "Server +$H\] Client \{PID: $P, ID: [0-9]+\} kept: it was idle" server
+touch "$TMP/go-ran"
+wait $ran
+kept_quietly ran "... its kernel's __device__ data as that kernel left it"
+stop_daemon 10
+
 # 2d. The standby maps each of the server's memory chunks as it is made;
 # one that cannot have the server's address window, nor then a chunk's
 # address (FAKECUDA_VA_TAKEN, twice: as the driver where this process has
