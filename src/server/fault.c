@@ -54,7 +54,7 @@ void srv_fault_queued(struct srv_client *c, int queued)
 	uint64_t one = 1;
 
 	if (!queued)
-		c->work_any = 0;
+		c->work_any = 0, c->work_devs = 0;
 	if (atomic_load_explicit(&c->queued, memory_order_relaxed) == queued ||
 	    atomic_exchange(&c->queued, queued) == queued)
 		return; /* the common case, a launch after a launch, costs a load */
@@ -92,18 +92,30 @@ void srv_fault_work(struct srv_client *c, uint32_t type, const unsigned char *re
 	}
 }
 
-/* A device's synchronize waits for all of it (the client's streams on other
- * devices are not told apart: rare); a stream's, only when all of it went
- * to that stream; an event's, only when the event was recorded after all
- * of it, on that stream. The rest waits for its worker's park, which asks
- * each stream (srv_fault_settle). */
-int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle)
+/* A device's synchronize waits for all of it when it all went to that
+ * device; a stream's, only when all of it went to that stream; an
+ * event's, only when the event was recorded after all of it, on that
+ * stream (the NULL stream is one a device: all on one device too). The
+ * rest waits until its worker settles it, which asks each stream
+ * (srv_fault_settle). */
+int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle, int dev)
 {
-	if (!c->work_any || type == OMPS_CALL_SYNCHRONIZE)
+	if (!c->work_any)
 		return 1;
+	if (type == OMPS_CALL_SYNCHRONIZE)
+		return dev >= 0 && dev < OMPS_MAX_DEVICES && !(c->work_devs & ~(1ull << dev));
 	if (!handle)
 		return 0;
-	return type == OMPS_CALL_STREAM_SYNC ? c->work_on == (int64_t)handle : c->work_event == handle;
+	if (type == OMPS_CALL_STREAM_SYNC)
+		return c->work_on == (int64_t)handle;
+	return c->work_event == handle && !(c->work_devs & (c->work_devs - 1));
+}
+
+/* The record being served queued work on a stream of dev (srv_stream). */
+void srv_fault_work_on(struct srv_client *c, int dev)
+{
+	if (c->noting && dev >= 0 && dev < OMPS_MAX_DEVICES)
+		c->work_devs |= 1ull << dev;
 }
 
 /* A synchronize the server serves itself (SYNC_SIGNAL says its own, in
@@ -111,13 +123,16 @@ int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle)
  * done. */
 void srv_fault_sync(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len)
 {
+	struct omps_call_dev d = {.dev = -1};
 	uint32_t handle = 0;
 
 	if (type == OMPS_CALL_SYNC_SIGNAL)
 		return;
-	if (type != OMPS_CALL_SYNCHRONIZE && len >= sizeof(handle))
+	if (type == OMPS_CALL_SYNCHRONIZE && len >= sizeof(d))
+		memcpy(&d, rec, sizeof(d)); /* in the client's ordinals still */
+	else if (len >= sizeof(handle))
 		memcpy(&handle, rec, sizeof(handle)); /* struct omps_call_handle: a stream's or event's */
-	c->sync_covers = srv_fault_covers(c, type, handle);
+	c->sync_covers = srv_fault_covers(c, type, handle, srv_view_dev(c, d.dev));
 }
 
 /* By its worker as it parks: work queued that no synchronize waited for

@@ -207,6 +207,8 @@ struct srv_client {
 	int work_any, sync_covers;
 	int64_t work_on;
 	uint32_t work_event; /* an event recorded after all of it, on that stream (0: none) */
+	uint64_t work_devs;  /* the devices it went to (srv_stream notes them) */
+	int noting;	     /* the record being served queues work */
 	struct { /* stats.c: its worker counts, the main loop reads and sends */
 		_Atomic uint64_t calls, kernels, graphs, copies, copy_bytes, syncs, syncs_signalled;
 		_Atomic uint64_t queued_us, queued_since; /* time with work queued; since when (0: not now) */
@@ -590,9 +592,11 @@ int srv_handover_enabled(void);	 /* OPENMPS_FAULT_HANDOVER is not 0 */
 int srv_handover_fd_keepable(int fd);
 void srv_fault_queued(struct srv_client *c, int queued);
 void srv_fault_work(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len); /* queued */
-/* Whether a synchronize (type; a stream's or event's handle) waited for
- * all the work the client queued since it was last idle. */
-int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle);
+/* Whether a synchronize (type; a stream's or event's handle, or for a
+ * device's, the server's device) waited for all the work the client
+ * queued since it was last idle. */
+int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle, int dev);
+void srv_fault_work_on(struct srv_client *c, int dev); /* srv_stream: the work's device */
 void srv_fault_sync(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len); /* sets sync_covers */
 int64_t srv_capture_stream_of(uint32_t type, const unsigned char *rec, size_t len); /* -1: none or unknown */
 void srv_fault_forget(struct srv_client *c);

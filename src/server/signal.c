@@ -130,12 +130,12 @@ void srv_signal_drain(struct srv_client *c, int dev)
 }
 
 /* Whether the synchronize waits for all the client queued (fault.c). */
-static int covers(const struct srv_client *c, const struct omps_call_sync_signal *m)
+static int covers(const struct srv_client *c, const struct omps_call_sync_signal *m, const struct target *t)
 {
 	if (!m->handle)
-		return srv_fault_covers(c, OMPS_CALL_SYNCHRONIZE, 0);
+		return srv_fault_covers(c, OMPS_CALL_SYNCHRONIZE, 0, t->dev);
 	return srv_fault_covers(c, m->kind == OMPS_SIGNAL_EVENT ? OMPS_CALL_EVENT_SYNC : OMPS_CALL_STREAM_SYNC,
-				m->handle);
+				m->handle, t->dev);
 }
 
 /* The write; 0 if the server is to wait instead (*r: a fatal error, held). */
@@ -151,7 +151,7 @@ static int signalled(struct srv_client *c, const struct omps_call_sync_signal *m
 		c->signal.last = s;
 		c->signal.last_dev = t->dev;
 		c->signal.seq = m->seq;
-		c->signal.clean = covers(c, m); /* idle once written, as after a synchronize the server made (call.c) */
+		c->signal.clean = covers(c, m, t); /* idle once written, as after a synchronize the server made (call.c) */
 		srv_stats_signalled(c);
 		c->mod.synced = c->mod.launches;
 		return 1;
@@ -179,7 +179,7 @@ void srv_signal_sync(struct srv_client *c, const struct omps_call_sync_signal *m
 	if (r == CUDA_SUCCESS)
 		r = t.e ? drv->event_synchronize(t.e) : m->handle ? drv->stream_synchronize(t.s) : srv_sync_device(c, t.dev);
 	if (r == CUDA_SUCCESS && c->sticky == CUDA_SUCCESS) {
-		if (covers(c, m))
+		if (covers(c, m, &t))
 			srv_fault_queued(c, 0);
 		c->mod.synced = c->mod.launches;
 	}

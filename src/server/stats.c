@@ -65,9 +65,10 @@ void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *r
 	if (c->usage_dirty)
 		srv_qos_usage_changed(c, 0);
 	reply = omps_call_info(type)->reply;
-	if (reply == OMPS_REPLY_ASYNC || reply == OMPS_REPLY_MIXED) {
+	c->noting = reply == OMPS_REPLY_ASYNC || reply == OMPS_REPLY_MIXED;
+	if (c->noting) {
 		if (c->signal.clean && c->signal.at && omps_ring_signalled(&c->rep, c->signal.seq))
-			c->work_any = 0; /* all it queued before was done (the signal said so): noted afresh */
+			c->work_any = 0, c->work_devs = 0; /* all it queued was done (the signal said so): noted afresh */
 		c->signal.clean = 0; /* the GPU's signal, if any, came before this */
 		srv_fault_queued(c, 1); /* work on the GPU that no one waited for yet */
 		srv_fault_work(c, type, rec, len);

@@ -80,12 +80,14 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 	CUresult r;
 
 	if (!handle) {
+		srv_fault_work_on(c, dev);
 		r = srv_use_device(c, dev, stream);
 		return r == CUDA_SUCCESS ? null_after_blocking(c, dev, *stream) : r;
 	}
 	o = srv_object_find(c, c->streams, c->nstreams, handle, "stream");
 	if (!o)
 		return CUDA_ERROR_INVALID_HANDLE;
+	srv_fault_work_on(c, o->dev);
 	r = srv_use_device(c, o->dev, &null_stream);
 	*stream = o->obj;
 	if (r != CUDA_SUCCESS || !o->blocking)

@@ -32,6 +32,9 @@
  *                               a neighbour that queued work on two streams
  *                               and synchronized one; once GATE exists it
  *                               synchronizes the other
+ *   omps-fault-probe --two-devices GATE
+ *                               the same with work on GPUs 0 and 1, GPU 1's
+ *                               context synchronized
  *   omps-fault-probe --capture-late GATE
  *                               a neighbour that begins a capture once GATE
  *                               exists, captures a kernel, ends and launches
@@ -347,6 +350,38 @@ static int two_streams(const char *gate)
 	CK(cuStreamDestroy(s[1]));
 	CK(cuMemFree(e));
 	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+/* A neighbour that queued work on its NULL streams of GPUs 0 and 1 and
+ * synchronized GPU 1's context: GPU 0's work was in flight. */
+static int two_devices(const char *gate)
+{
+	CUcontext ctx[2];
+	CUdeviceptr d[2];
+	CUfunction k;
+	unsigned h[WORDS];
+
+	for (int i = 0; i < 2; i++) {
+		CK(cuDevicePrimaryCtxRetain(&ctx[i], i));
+		CK(cuCtxSetCurrent(ctx[i]));
+		CK(own_module(twice_ptx, &k));
+		CK(cuMemAlloc(&d[i], WORDS * 4));
+		for (unsigned j = 0; j < WORDS; j++)
+			h[j] = j;
+		CK(cuMemcpyHtoD(d[i], h, WORDS * 4));
+		CK(twice_with(k, d[i], WORDS, NULL));
+	}
+	CK(cuCtxSynchronize()); /* GPU 1's */
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	CK(cuCtxSetCurrent(ctx[0]));
+	printf(PROBE ": synchronize = %d\n", (int)cuCtxSynchronize());
+	CK(cuCtxSetCurrent(ctx[1]));
+	CK(cuMemcpyDtoH(h, d[1], WORDS * 4));
+	if (check_words(h, 2, "what its synchronize on GPU 1 waited for"))
+		return 1;
 	printf(PROBE ": PASS\n");
 	return 0;
 }
@@ -1291,7 +1326,7 @@ static const struct {
 	{"--busy", busy},	{"--link", linker},	      {"--load", load_first},
 	{"--capture", capturing}, {"--exec-set", exec_set}, {"--capture-split", capturing_split},
 	{"--unload", unload_first}, {"--host-late", host_late}, {"--cond", conditional},
-	{"--capture-late", capture_late}, {"--two-streams", two_streams},
+	{"--capture-late", capture_late}, {"--two-streams", two_streams}, {"--two-devices", two_devices},
 };
 
 int main(int argc, char **argv)

@@ -171,4 +171,28 @@ wait $idle
 check "the client on GPU 1 finds everything as it was [$(tail -1 "$TMP/idle.out")]" \
 	grep -qx "fault_probe: PASS" "$TMP/idle.out"
 stop_daemon 10
+
+# 6. A client with work on GPUs 0 and 1 that synchronized GPU 1's context:
+# GPU 0's work was in flight, so the fault on GPU 0 is told to it by its
+# synchronize there; it keeps what GPU 1's synchronize waited for. A
+# device's synchronize counted as the client's whatever the device, and
+# its work on the other one was lost unseen. FAKECUDA_STREAM_BUSY: the
+# server's own look as it settles the client finds its streams busy too.
+FAKECUDA_DEVICES=2 FAKECUDA_STICKY_FAULTS=1 FAKECUDA_STREAM_BUSY=1 start_daemon
+rm -f "$TMP/go-two"
+FAKECUDA_DEVICES=2 LD_LIBRARY_PATH=$SHIM_DIR timeout 60 "$OPENMPS_BIN/omps-fault-probe" --two-devices "$TMP/go-two" \
+	>"$TMP/two.out" 2>&1 &
+two=$!
+wait_for "the client on GPUs 0 and 1 to be ready" 20 grep -q "ready" "$TMP/two.out"
+P=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/two.out")
+FAKECUDA_DEVICES=2 LD_LIBRARY_PATH=$SHIM_DIR timeout 30 "$OPENMPS_BIN/omps-fault-probe" >/dev/null 2>&1
+wait_for "the server to make itself anew" 10 logged "Server made anew after the GPU fault on device 0: 2 clients kept of 2" server
+check "server.log: taken for one with work queued" \
+	logged "Client \{PID: $P, ID: [0-9]+\} kept: it had work queued" server
+touch "$TMP/go-two"
+wait $two
+check "its synchronize on GPU 0 returns the fault [$(grep synchronize "$TMP/two.out")]" \
+	grep -qE "^fault_probe: synchronize = [1-9][0-9]*$" "$TMP/two.out"
+check "... and what it waited for on GPU 1 is kept [$(tail -1 "$TMP/two.out")]" grep -qx "fault_probe: PASS" "$TMP/two.out"
+stop_daemon 10
 finish
