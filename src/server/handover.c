@@ -171,8 +171,6 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		return "its worker was still in a call";
 	if (c->host.jobs || c->host.unsharing)
 		return "a request for host memory was under way";
-	if (c->host.retired)
-		return "it unshared host memory while it held graphs";
 	if (!srv_host_keepable(c))
 		return "host memory it shared could not be held open (the server's descriptor limit)";
 	if ((i = srv_hostfn_graph_called(c))) {

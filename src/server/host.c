@@ -508,30 +508,41 @@ void srv_host_release(struct srv_client *c)
 	drop_list(c, retired);
 }
 
-int srv_host_keepable(struct srv_client *c)
+static int fds_open(const struct srv_host *h)
 {
-	struct srv_host *h;
-
-	for (h = c->host.maps; h; h = h->next)
+	for (; h; h = h->next)
 		if (h->fd < 0)
 			return 0;
 	return 1;
 }
 
-void srv_host_save(struct srv_client *c, struct srv_pack *p)
+int srv_host_keepable(struct srv_client *c)
 {
-	struct srv_host *h;
+	return fds_open(c->host.maps) && fds_open(c->host.retired);
+}
+
+static void save_list(const struct srv_host *list, struct srv_pack *p)
+{
+	const struct srv_host *h;
 	uint32_t n = 0;
 
-	for (h = c->host.maps; h; h = h->next)
+	for (h = list; h; h = h->next)
 		n++;
 	srv_pack_put(p, &n, sizeof(n));
-	for (h = c->host.maps; h; h = h->next) {
+	for (h = list; h; h = h->next) {
 		srv_pack_put(p, &h->addr, sizeof(h->addr));
 		srv_pack_put(p, &h->bytes, sizeof(h->bytes));
 		srv_pack_put(p, &h->device_ptr, sizeof(h->device_ptr));
 		srv_pack_fd(p, h->fd);
 	}
+}
+
+/* What it shares, then what it unshared while it held graphs (retired:
+ * its graphs may still name it, so the successor keeps it registered). */
+void srv_host_save(struct srv_client *c, struct srv_pack *p)
+{
+	save_list(c->host.maps, p);
+	save_list(c->host.retired, p);
 }
 
 /* Which step of sharing a range again failed: its address is taken here,
@@ -558,9 +569,9 @@ static void said_why(struct srv_client *c, const struct srv_host *h, const void 
 		 (int)c->pid, (unsigned long long)h->addr, (unsigned long long)h->bytes, err);
 }
 
-/* Each range mapped at its address again and registered; the client
- * cannot be kept if the device pointer it was told moved. */
-const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
+/* Each range of a list mapped at its address again and registered, into
+ * *list; the client cannot be kept if the device pointer it was told moved. */
+static const char *restore_list(struct srv_client *c, struct srv_unpack *u, struct srv_host **list)
 {
 	struct srv_driver *drv = c->srv->drv;
 	const char *why = NULL;
@@ -599,15 +610,15 @@ const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
 		    (drv->mem_host_get_device_pointer(&d, p, 0) != CUDA_SUCCESS || d != device_base(h)))
 			r = CUDA_ERROR_INVALID_VALUE; /* registered, dropped below */
 		if (r == CUDA_SUCCESS) {
-			h->next = c->host.maps;
-			c->host.maps = h;
+			h->next = *list;
+			*list = h;
 			continue;
 		}
 		why = "its host memory cannot be shared again at the same address";
 		said_why(c, h, p, r, d);
 		if (r == CUDA_ERROR_INVALID_VALUE) {
-			h->next = c->host.maps; /* dropped with the client */
-			c->host.maps = h;
+			h->next = *list; /* dropped with the client */
+			*list = h;
 			continue;
 		}
 		if (p != MAP_FAILED)
@@ -617,4 +628,12 @@ const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
 		free(h);
 	}
 	return u->failed ? "its record is cut short" : why;
+}
+
+const char *srv_host_restore(struct srv_client *c, struct srv_unpack *u)
+{
+	const char *why = restore_list(c, u, &c->host.maps);
+	const char *retired = restore_list(c, u, &c->host.retired); /* read whatever the first said */
+
+	return why ? why : retired;
 }

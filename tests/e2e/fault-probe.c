@@ -1128,7 +1128,8 @@ static int all_are(const unsigned *h, unsigned v, const char *what)
 /* A neighbour holding graphs: an executable graph of one captured (the
  * kernel on d, and one launched with a priority attribute; the graph itself
  * destroyed), one built node by node
- * (built_graph) and an executable graph of it, launched before the fault. After it: each launched again, their data checked;
+ * (built_graph) and an executable graph of it, launched before the fault;
+ * device and page-locked memory freed while it held them (retired). After it: each launched again, their data checked;
  * the built graph grows by a node behind one of its own, and is made
  * executable again. */
 static int graph(const char *gate)
@@ -1146,6 +1147,7 @@ static int graph(const char *gate)
 	CUstream s;
 	CUevent ev;
 	unsigned *h;
+	void *hp;
 	CUDA_MEMSET_NODE_PARAMS five = {.value = 5, .elementSize = 4, .width = WORDS, .height = 1};
 	CUcontext ctx;
 
@@ -1191,6 +1193,8 @@ static int graph(const char *gate)
 		return 1;
 	CK(cuMemAlloc(&t, 4096));
 	CK(cuMemFree(t)); /* retired while graphs live: kept so over the fault */
+	CK(cuMemAllocHost(&hp, 4096));
+	CK(cuMemFreeHost(hp)); /* page-locked memory too: the server keeps it registered */
 	CK(cuGraphLaunch(x, s));
 	CK(cuGraphLaunch(y, s));
 	CK(cuStreamSynchronize(s));

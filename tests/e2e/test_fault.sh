@@ -163,6 +163,8 @@ check "the one that ran host functions is kept and runs them on [$(tail -1 "$TMP
 	grep -qx "fault_probe: PASS" "$TMP/hostfn.out"
 kept_quietly pool "the one whose data is in stream-ordered memory is kept, its data too"
 kept_quietly graph "the one holding graphs is kept, its graphs and executable graphs made again"
+check "... and the page-locked memory it freed while it held them, let go by the successor with its graphs" \
+	logged "Server +$H\] Client process [0-9]+: host memory it unshared while it held graphs now let go" server
 kept_quietly ran "the one whose kernel changed its __device__ data is kept, its data too"
 kept_quietly late "so is one whose such kernel no synchronize waited for, its data as that kernel left it"
 kept_quietly address "the one that knows its variable's address is kept, the address and its data too"
