@@ -262,10 +262,10 @@ static int64_t gather(struct srv_client *c, uint32_t *type, int64_t n)
 	return (int64_t)off;
 }
 
-/* A client that pauses this long is settled (srv_fault_settle: its module
- * data copied, its graphs written down, its queued work found done), so
- * that a fault in the rest of the park delay keeps it as it parked would.
- * At most once a pause, never while it posts faster. */
+/* A client that pauses this long is settled (srv_fault_settle: its graphs
+ * written down; if nothing is queued since its last synchronize, its module
+ * data copied), so that a fault in the rest of the park delay keeps it as
+ * its park would. At most once a pause, never while it posts faster. */
 #define SETTLE_MS 1
 
 /* Whether a record came within ms (after the spin); at once when every
@@ -323,13 +323,13 @@ void srv_channel_run(struct srv_client *c)
 		if (omps_ring_poked(&c->req))
 			srv_host_unshare(c);
 		if (!c->dead && !c->settled && !wait_for_work(c, SETTLE_MS)) {
-			srv_fault_settle(c);
+			srv_fault_settle(c, 0);
 			c->settled = 1;
 			continue; /* a handover, a stop or a poke may have come meanwhile */
 		}
 		if (c->dead || (!wait_for_work(c, c->srv->workers.park_ms - SETTLE_MS) && !omps_ring_park(&c->req))) {
 			srv_qos_usage_flush(c);
-			srv_fault_settle(c);
+			srv_fault_settle(c, 1);
 			if (park(c) == 0)
 				return;
 			if (!atomic_load(&c->stop)) /* cannot park: serve it from here */

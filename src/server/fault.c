@@ -135,14 +135,16 @@ void srv_fault_sync(struct srv_client *c, uint32_t type, const unsigned char *re
 	c->sync_covers = srv_fault_covers(c, type, handle, srv_view_dev(c, d.dev));
 }
 
-/* By its worker as it parks: work queued that no synchronize waited for
- * may be done already (a program that reads its results with a
- * synchronous copy, or never waits). */
-void srv_fault_settle(struct srv_client *c)
+/* By its worker as the client pauses (1 ms), and as it parks (ask: work
+ * queued that no synchronize waited for may be done already, in a program
+ * that reads its results with a synchronous copy, or never waits; its
+ * streams are asked only then, as before, so that a client that pauses
+ * briefly between launches stays one with work queued). */
+void srv_fault_settle(struct srv_client *c, int ask)
 {
 	srv_graphdesc_take(c); /* its graphs as they are: no GPU work waits for that */
 	if (atomic_load_explicit(&c->queued, memory_order_relaxed)) {
-		if (srv_fault_busy(c) && !srv_streams_idle(c))
+		if (srv_fault_busy(c) && (!ask || !srv_streams_idle(c)))
 			return;
 		srv_fault_queued(c, 0);
 	}

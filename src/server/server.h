@@ -601,7 +601,7 @@ void srv_fault_sync(struct srv_client *c, uint32_t type, const unsigned char *re
 int64_t srv_capture_stream_of(uint32_t type, const unsigned char *rec, size_t len); /* -1: none or unknown */
 void srv_fault_forget(struct srv_client *c);
 void srv_fault_left(struct srv_client *c); /* the main loop, as it lets one go */
-void srv_fault_settle(struct srv_client *c); /* its worker, going idle: is its work done? */
+void srv_fault_settle(struct srv_client *c, int ask); /* its worker, going idle: is its work done? */
 int srv_fault_busy(struct srv_client *c);    /* work queued, and not signalled done */
 int srv_fault_start(struct srv_state *s, char *err, size_t errlen);
 void srv_fault_stop(void); /* before the contexts go */
