@@ -389,6 +389,11 @@ void omps_ring_interrupt(struct omps_ring *r)
 	futex_wake(&r->sh->producer_sleeping);
 }
 
+int omps_ring_interrupted(struct omps_ring *r)
+{
+	return atomic_load(&r->interrupted);
+}
+
 int omps_ring_park(struct omps_ring *r)
 {
 	/* As in wait_for: announce, then recheck, so that a record published

@@ -90,6 +90,7 @@ int omps_ring_park(struct omps_ring *r);
 /* From another thread of the same process: makes this ring's waits return 0
  * now and from then on, so that a thread sleeping in them can be stopped. */
 void omps_ring_interrupt(struct omps_ring *r);
+int omps_ring_interrupted(struct omps_ring *r); /* omps_ring_interrupt was called */
 
 /* From another thread of the consumer's process: its next or current wait
  * for data returns 1 (a pop then finds nothing: EAGAIN), until it takes the

@@ -87,7 +87,8 @@ void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us)
 	if (c->holding || c->replaying) /* held, or served again by a successor: nothing goes out */
 		return NULL;
 	dst = c->dead ? NULL : omps_ring_reserve(&c->rep, OMPS_REPLY_DATA, n);
-	while (!dst && !c->dead && !atomic_load(&c->stop) && (now = omps_now_us()) < deadline_us) {
+	while (!dst && !c->dead && !atomic_load(&c->stop) && !omps_ring_interrupted(&c->rep) &&
+	       (now = omps_now_us()) < deadline_us) {
 		uint64_t left_ms = (deadline_us - now) / 1000 + 1;
 
 		if (omps_ring_wait_space(&c->rep, n, 50, left_ms < 5000 ? (int)left_ms : 5000))
@@ -96,8 +97,9 @@ void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us)
 			break; /* nothing taken for 5 s */
 	}
 	if (!dst && !c->dead && !atomic_load(&c->stop))
-		srv_give_up(c, omps_now_us() >= deadline_us ? "it reads its copy from the device too slowly"
-							     : "it does not take its replies");
+		srv_give_up(c, omps_ring_interrupted(&c->rep) ? "it did not take its replies as the server handed over"
+			       : omps_now_us() >= deadline_us ? "it reads its copy from the device too slowly"
+							      : "it does not take its replies");
 	return dst;
 }
 

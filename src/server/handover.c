@@ -40,6 +40,7 @@
 
 #define HANDOVER_MAGIC	 0x31766f68736d706fULL /* "ompshov1" */
 #define QUIET_WAIT_US	 2000000	      /* for workers to finish the call they are in */
+#define REPLY_GRACE_US 100000 /* ... for room in a reply ring, then its client is given up */
 #define HANDOVER_MAX_FDS 65536
 
 void srv_pack_put(struct srv_pack *p, const void *v, size_t n)
@@ -162,8 +163,10 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 	uint32_t i;
 	int out;
 
-	if (!c->map || c->ring_fd < 0 || !c->has_worker || c->dead)
+	if (!c->map || c->ring_fd < 0 || !c->has_worker)
 		return "its data channel was not open";
+	if (c->dead)
+		return "its worker gave up on it (the line before says why)";
 	pthread_mutex_lock(&c->run_lock);
 	out = c->quiet || c->parked;
 	pthread_mutex_unlock(&c->run_lock);
@@ -198,11 +201,15 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 }
 
 /* The workers finish the call they are in and leave every client; 0 once
- * each is parked or left (c->quiet), -1 at the deadline. */
+ * each is parked or left (c->quiet), -1 at the deadline. A worker still
+ * waiting for room in its client's reply ring after REPLY_GRACE_US (the
+ * client does not read it: stopped, or hostile) gives that client up, so
+ * that one client cannot hold every other's handover back. */
 static int quiesce(struct srv_state *s)
 {
 	uint64_t t0 = omps_now_us();
 	struct srv_client *c;
+	int graced = 0;
 
 	atomic_store(&s->handing_over, 1);
 	for (c = s->clients; c; c = c->next)
@@ -218,6 +225,8 @@ static int quiesce(struct srv_state *s)
 			in = c->has_worker && !c->parked && !c->quiet && !c->dead;
 			pthread_mutex_unlock(&c->run_lock);
 			busy |= in;
+			if (in && graced)
+				omps_ring_interrupt(&c->rep);
 			/* An unshare its worker was poked for but will not do now (it
 			 * was in a call the fault then held): done here, answered. */
 			if (!in)
@@ -230,6 +239,7 @@ static int quiesce(struct srv_state *s)
 			return 0;
 		if (omps_now_us() - t0 > QUIET_WAIT_US)
 			return -1;
+		graced = omps_now_us() - t0 > REPLY_GRACE_US;
 		usleep(500);
 	}
 }

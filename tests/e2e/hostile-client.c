@@ -11,6 +11,7 @@
  *                prints "refused 400 400 400" then "kept", exit 0)
  *     unread:    20,000 requests and a channel asked for, no answer read
  *     slowreader: a 64 MiB copy from the device read a record every 2 s
+ *                (prints "copying" once it asked for it)
  *     capture-free, victim: memory freed during a capture, and a client
  *                that allocates as much (see capture_free)
  *     truncate:  host memory in a memfd not sealed against shrinking, then
@@ -539,6 +540,8 @@ int main(int argc, char **argv)
 			return 1;
 		cp.src = ptr.ptr;
 		omps_ring_push(&req, OMPS_CALL_MEMCPY_DTOH, &cp, sizeof(cp), 1000);
+		printf("copying\n");
+		fflush(stdout);
 		for (s = 0; s < 60; s += 2) {
 			struct pollfd pf = {.fd = c.server_fd, .events = POLLIN};
 			char ch;

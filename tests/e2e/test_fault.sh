@@ -401,6 +401,32 @@ wait $ran
 kept_quietly ran "... its kernel's __device__ data as that kernel left it"
 stop_daemon 10
 
+# 2j. A client that does not take its replies (the hostile slowreader: a
+# 64 MiB copy from the device, its reply ring read a record every 2 s) at
+# a fault: its worker waits for room in that ring. As the server hands
+# over it gives up on that client at once (let go, as one whose worker
+# stays in a call), and the handover does not wait 2 s for it: the idle
+# neighbour is kept.
+FAKECUDA_STICKY_FAULTS=1 start_daemon
+neighbour idle idle
+server_pid
+"$OPENMPS_BIN/omps-hostile-client" slowreader >"$TMP/slow.out" 2>&1 &
+slow=$!
+wait_for "the slow reader to ask for its copy" 10 grep -q "^copying$" "$TMP/slow.out"
+sleep 0.5 # its worker fills the 1 MiB reply ring at once, then waits for room
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the standby to take over" 10 took_over
+check "server.log: the slow reader let go as the server handed over" \
+	logged "Server +$S\] Client process $slow: it did not take its replies as the server handed over; disconnecting it" server
+check "... not kept, and why" \
+	logged "Server +$S\] Client process $slow \(ID [0-9]+\) cannot be kept: its worker gave up on it" server
+check "server.log: no worker held the handover up [$(grep -c "did not leave its call" "$OPENMPS_LOG_DIRECTORY/server.log")]" \
+	test "$(count "did not leave its call")" = 0
+wait $slow
+check "the slow reader's connection closed [$(tail -1 "$TMP/slow.out")]" grep -q "^dropped after" "$TMP/slow.out"
+idle_then_next "beside it"
+stop_daemon 10
+
 # 2d. The standby maps each of the server's memory chunks as it is made;
 # one that cannot have the server's address window, nor then a chunk's
 # address (FAKECUDA_VA_TAKEN, twice: as the driver where this process has
