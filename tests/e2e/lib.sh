@@ -219,6 +219,9 @@ client() {
 client_says() { grep -qE -- "$2" "$TMP/$1.out" 2>/dev/null; }
 client_out() { cat "$TMP/$1.out"; }
 
+# probe_pid FILE: the pid a probe printed first ("name: pid PID").
+probe_pid() { sed -n 's/^[a-z_]*: pid \([0-9]*\)$/\1/p' "$1"; }
+
 # client_wait NAME REGEX: waits until the client printed a matching line.
 client_wait() {
 	wait_for "client $1 to print /$2/ (it printed: $(cat "$TMP/$1.out" 2>/dev/null))" 5 client_says "$1" "$2"

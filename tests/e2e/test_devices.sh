@@ -184,7 +184,7 @@ FAKECUDA_DEVICES=2 LD_LIBRARY_PATH=$SHIM_DIR timeout 60 "$OPENMPS_BIN/omps-fault
 	>"$TMP/two.out" 2>&1 &
 two=$!
 wait_for "the client on GPUs 0 and 1 to be ready" 20 grep -q "ready" "$TMP/two.out"
-P=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/two.out")
+P=$(probe_pid "$TMP/two.out")
 FAKECUDA_DEVICES=2 LD_LIBRARY_PATH=$SHIM_DIR timeout 30 "$OPENMPS_BIN/omps-fault-probe" >/dev/null 2>&1
 wait_for "the server to make itself anew" 10 logged "Server made anew after the GPU fault on device 0: 2 clients kept of 2" server
 check "server.log: taken for one with work queued" \

@@ -51,6 +51,13 @@ took_over() {
 		dead "$S" && logged "Server process $S, which faulted, has exited; process $H serves its clients"
 }
 
+# A culprit faults the GPU (and waits for nothing); the standby takes over.
+fault_beside() { # fault_beside NAME: P is neighbour NAME's pid
+	P=$(probe_pid "$TMP/$1.out")
+	timeout 30 "$PROBE" >/dev/null 2>&1
+	wait_for "the standby to take over" 10 took_over
+}
+
 neighbour() { # neighbour NAME MODE: started, and ready
 	# The last case's output goes first: the shell opens the new one only
 	# as the probe starts, and a "ready" left in it made a neighbour that
@@ -68,7 +75,7 @@ timeout 30 "$PROBE" --then "$TMP/go-culprit" >"$TMP/culprit.out" 2>&1 &
 culprit=$!
 wait_for "the standby to take over" 10 took_over
 marked() { c ps | grep -q "^$culprit_pid .*\[faulted: its calls fail\]$"; }
-culprit_pid=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/culprit.out")
+culprit_pid=$(probe_pid "$TMP/culprit.out")
 wait_for "ps to mark the culprit as faulted" 5 marked
 check "... and ps --json too, and no one else" test "$(c "ps --json" | python3 -c '
 import json, sys
@@ -368,9 +375,7 @@ stop_daemon 10
 FAKECUDA_STICKY_FAULTS=1 FAKECUDA_STREAM_BUSY=1 start_daemon
 neighbour two two-streams
 server_pid
-P=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/two.out")
-timeout 30 "$PROBE" >/dev/null 2>&1
-wait_for "the standby to take over" 10 took_over
+fault_beside two
 check "server.log: taken for one with work queued" \
 	logged "Server +$H\] Client \{PID: $P, ID: [0-9]+\} kept: it had work queued" server
 touch "$TMP/go-two"
@@ -391,9 +396,7 @@ neighbour ran data-ran
 server_pid
 check "server.log: the park delay as set" \
 	logged "Server +$S\] Workers park a client after 5000 ms with nothing to do \(OPENMPS_SERVER_PARK_MS\)" server
-P=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/ran.out")
-timeout 30 "$PROBE" >/dev/null 2>&1
-wait_for "the standby to take over" 10 took_over
+fault_beside ran
 check "server.log: kept, idle before its worker parked" \
 	logged "Server +$H\] Client \{PID: $P, ID: [0-9]+\} kept: it was idle" server
 touch "$TMP/go-ran"
@@ -414,8 +417,7 @@ server_pid
 slow=$!
 wait_for "the slow reader to ask for its copy" 10 grep -q "^copying$" "$TMP/slow.out"
 sleep 0.5 # its worker fills the 1 MiB reply ring at once, then waits for room
-timeout 30 "$PROBE" >/dev/null 2>&1
-wait_for "the standby to take over" 10 took_over
+fault_beside idle
 check "server.log: the slow reader let go as the server handed over" \
 	logged "Server +$S\] Client process $slow: it did not take its replies as the server handed over; disconnecting it" server
 check "... not kept, and why" \
@@ -532,7 +534,7 @@ held_first() {
 	wait "${!1}"
 	kill $culprit 2>/dev/null
 	wait $culprit 2>/dev/null
-	P=$(sed -n 's/^fault_probe: pid \([0-9]*\)$/\1/p' "$TMP/$1.out")
+	P=$(probe_pid "$TMP/$1.out")
 	check "server.log: the $1 neighbour's call was held over the fault" \
 		logged "Server +$S\] Client process $P: .+ failed on the poisoned context; it is held and served again once the server is made anew" server
 	check "server.log: ... and it was kept as idle" \
