@@ -27,6 +27,7 @@
 #include "server.h"
 
 #define FAULT_WATCH_MS 5	 /* between probes while a client has work queued */
+#define PAUSE_COPY_MAX (4ull << 20) /* module data copied 1 ms into a pause, a module */
 #define FAULT_IDLE_MS  1000 /* ... and while none has for FAULT_DOZE_TICKS looks */
 #define FAULT_DOZE_TICKS 20
 #define FAULT_WATCH_MAX 60000
@@ -96,7 +97,7 @@ void srv_fault_work(struct srv_client *c, uint32_t type, const unsigned char *re
  * device; a stream's, only when all of it went to that stream; an
  * event's, only when the event was recorded after all of it, on that
  * stream (the NULL stream is one a device: all on one device too). The
- * rest waits until its worker settles it, which asks each stream
+ * rest waits until its worker parks it and finds each stream done
  * (srv_fault_settle). */
 int srv_fault_covers(const struct srv_client *c, uint32_t type, uint32_t handle, int dev)
 {
@@ -148,7 +149,10 @@ void srv_fault_settle(struct srv_client *c, int ask)
 			return;
 		srv_fault_queued(c, 0);
 	}
-	srv_moddata_take(c); /* idle: its modules' data as it will stay */
+	/* idle: its modules' data as it will stay; at a pause, up to 4 MiB a
+	 * module (under 0.2 ms of a copy engine), the rest as it parks, since
+	 * a client may pause so between every two launches */
+	srv_moddata_take(c, ask ? UINT64_MAX : PAUSE_COPY_MAX);
 }
 
 /* Work queued since its last good synchronize, the GPU's signal of one

@@ -368,7 +368,7 @@ static CUresult copy_run(struct srv_driver *drv, struct srv_module_data *d, stru
 	return r;
 }
 
-void srv_moddata_take(struct srv_client *c)
+void srv_moddata_take(struct srv_client *c, uint64_t most)
 {
 	struct srv_driver *drv = c->srv->drv;
 	uint64_t gen = c->mod.launches;
@@ -383,7 +383,7 @@ void srv_moddata_take(struct srv_client *c)
 		struct srv_module_data *d = m->data;
 		CUresult r;
 
-		if (!d || !m->ran || (d->gen == gen && !d->stale) || !m->mod || fresh(c, m) < 0)
+		if (!d || !m->ran || (d->gen == gen && !d->stale) || !m->mod || d->span > most || fresh(c, m) < 0)
 			continue;
 		if (m->dev != dev) {
 			dev = m->dev;

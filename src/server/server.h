@@ -687,8 +687,8 @@ struct srv_module_data;
 void srv_moddata_init(struct srv_client *c, struct srv_module *m, const void *image, size_t len);
 void srv_moddata_free(struct srv_client *c, struct srv_module *m);
 /* As its worker sees it idle, its streams' work done: copies of the
- * modules whose kernels ran since the last. */
-void srv_moddata_take(struct srv_client *c);
+ * modules whose kernels ran since the last, those of at most most bytes. */
+void srv_moddata_take(struct srv_client *c, uint64_t most);
 /* Why m's data would be lost at a fault now (busy: the client had work in
  * flight, which it is told it lost), or NULL. */
 const char *srv_moddata_lost(struct srv_client *c, const struct srv_module *m, int busy);

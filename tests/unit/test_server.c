@@ -1053,20 +1053,23 @@ TEST(server_module_data_copies)
 	memcpy(globals[0] + 16, "bbbbbbb", 8);
 	memcpy(globals[0] + 4096, "ccccccc", 8);
 
-	srv_moddata_take(c); /* no kernel of it ran: nothing to copy */
+	srv_moddata_take(c, UINT64_MAX); /* no kernel of it ran: nothing to copy */
 	ASSERT_EQ(dtoh_calls, 0);
 	ASSERT_NULL(srv_moddata_lost(c, &m[0], 0));
 
 	m[0].ran = c->mod.data_ran = 1;
 	c->mod.launches = 5;
 	ASSERT_NOT_NULL(srv_moddata_lost(c, &m[0], 0)); /* ran, not copied */
+	srv_moddata_take(c, 16); /* its runs span more than that: left for the park */
+	ASSERT_EQ(dtoh_calls, 0);
+	ASSERT_NOT_NULL(srv_moddata_lost(c, &m[0], 0));
 	c->graph.captures = 1; /* a capture open: copied all the same (streams captured are not joined) */
-	srv_moddata_take(c);
+	srv_moddata_take(c, UINT64_MAX);
 	c->graph.captures = 0;
 	ASSERT_EQ(dtoh_refused, 1); /* a and b at once, refused; then each, and c */
 	ASSERT_EQ(dtoh_calls, 4);
 	ASSERT_NULL(srv_moddata_lost(c, &m[0], 0));
-	srv_moddata_take(c); /* nothing launched since */
+	srv_moddata_take(c, UINT64_MAX); /* nothing launched since */
 	ASSERT_EQ(dtoh_calls, 4);
 
 	memcpy(globals[0], "AAAAAAA", 8); /* a kernel of it, launched since */
