@@ -33,11 +33,19 @@ ms() { date +%s%3N; }
 	# long it takes, what it holds (does it name the faulting kernel?), and
 	# what enabling it costs a launch. (Telling the culprit apart beside
 	# busy neighbours might read it.)
+	# Three ways to enable it (the context's, after it is made, wrote no
+	# file on the H200): and is the driver's debugger library there?
 	probe coredump_probe && {
-		timeout 60 "$K/coredump_probe" fault "$K/core.cuda" || echo "coredump_probe: FAILED ($?)"
-		[ -s "$K/core.cuda" ] && echo "coredump_probe: sections: $(readelf -SW "$K/core.cuda" 2>/dev/null |
-			sed -nE 's/^ *\[ *[0-9]+\] ([^ ]+) .*/\1/p' | sort | uniq -c | sort -rn | head -12 | xargs)" &&
-			echo "coredump_probe: names the kernel: $(strings "$K/core.cuda" | grep -c -w twice) times"
+		echo "coredump_probe: libcudadebugger: $(ldconfig -p 2>/dev/null | grep -c libcudadebugger) found"
+		for how in fault fault-global fault-env; do
+			f=$K/core-$how.cuda
+			CUDA_ENABLE_COREDUMP_ON_EXCEPTION=$([ $how = fault-env ] && echo 1 || echo 0) CUDA_COREDUMP_FILE=$f \
+				CUDA_COREDUMP_GENERATION_FLAGS=skip_nonrelocated_elf_images,skip_global_memory,skip_shared_memory,skip_local_memory,skip_constbank_memory,skip_abort \
+				timeout 60 "$K/coredump_probe" $how "$f" || echo "coredump_probe: $how: FAILED ($?)"
+			[ -s "$f" ] && echo "coredump_probe: $how: sections: $(readelf -SW "$f" 2>/dev/null |
+				sed -nE 's/^ *\[ *[0-9]+\] ([^ ]+) .*/\1/p' | sort | uniq -c | sort -rn | head -12 | xargs)" &&
+				echo "coredump_probe: $how: names the kernel: $(strings "$f" | grep -c -w twice) times"
+		done
 		for c in off on off on; do timeout 60 "$K/coredump_probe" cost $c || echo "coredump_probe: FAILED ($?)"; done
 	}
 	# What the standby costs when nothing faults: GPU memory, per process,
