@@ -150,7 +150,10 @@ static const char *module_unkeepable(struct srv_client *c, uint32_t i, char *buf
 	}
 	if (!(lost = srv_moddata_lost(c, m, srv_fault_busy(c))))
 		return NULL;
-	snprintf(buf, len, "its module %u %s", i + 1, lost);
+	/* Which window it fell in: a pause too short for a settle (channel.c),
+	 * or a copy that a settle or park did not take. */
+	snprintf(buf, len, "its module %u %s (%s)", i + 1, lost,
+		 c->settled ? "its worker had settled it" : "its last call came less than 1 ms before, or it was busy");
 	return buf;
 }
 
