@@ -98,5 +98,6 @@ void srv_dispatch_again(struct srv_client *c, uint32_t type, const unsigned char
 		return;
 	}
 	c->call = type;
+	c->noting = 0; /* work into a capture made again: nothing runs */
 	handlers[type](c, rec, len);
 }
