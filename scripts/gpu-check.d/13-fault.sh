@@ -111,17 +111,21 @@ ms() { date +%s%3N; }
 	# numba program (its kernels JIT-linked), one with a JIT link under way
 	# one in the middle of a stream capture and one holding a graph with a
 	# conditional node, as the idle neighbour (openmps only): is it kept,
-	# or why not?
-	for who in torch graph ipc vmm numba link capture cond; do
+	# or why not? And "settle": the first neighbour again, synchronized,
+	# with workers that park a client only after 10 s, so that its module
+	# variables come back only if its worker copied them 1 ms into its pause.
+	for who in torch graph ipc vmm numba link capture cond settle; do
 		D=$K/$who
 		mkdir -p "$D"
 		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
-		"$B/openmps-control" -d
+		OPENMPS_SERVER_PARK_MS=$([ $who = settle ] && echo 10000 || echo 20) "$B/openmps-control" -d
 		run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
 		if [ $who = torch ]; then
 			run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = numba ]; then
 			run timeout 120 python3 tests/gpu/numba_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
+		elif [ $who = settle ]; then
+			run timeout 120 "$K/fault" neighbour-sync "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = vmm ] || [ $who = link ] || [ $who = capture ] || [ $who = cond ]; then
 			run timeout 120 "$K/fault" $who "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = ipc ]; then

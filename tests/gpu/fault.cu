@@ -10,6 +10,9 @@
 //                          and __constant__ and __device__ variables it set
 //                          from the host (cudaMemcpyToSymbol) and gave a
 //                          kernel the address of: the same after the fault
+//   fault neighbour-sync FILE
+//                          the same, with a cudaDeviceSynchronize after it
+//                          filled its memory (idle as the server counts it)
 //   fault ipc-export FILE, fault ipc-import FILE
 //                          two neighbours sharing memory and events by CUDA
 //                          IPC (FILE.ipc): the importer opens the first of
@@ -113,7 +116,7 @@ static bool filled(const unsigned *p, size_t n, unsigned k, const char *what)
 	return true;
 }
 
-static int neighbour(const char *gate)
+static int neighbour(const char *gate, bool sync)
 {
 	const size_t n = 16 << 20, m = 1 << 20;
 	unsigned *d, *a, *o, *pc, *h = new unsigned[n];
@@ -144,6 +147,8 @@ static int neighbour(const char *gate)
 	}
 	fill<<<256, 256>>>(d, n, 7);
 	e = cudaMemcpy(h, d, n * 4, cudaMemcpyDeviceToHost);
+	if (e == cudaSuccess && sync)
+		e = cudaDeviceSynchronize(); /* idle as the server counts it, not only as the GPU is */
 	printf("fault neighbour: filled, %s\n", cudaGetErrorName(e));
 	fflush(stdout);
 	while (access(gate, F_OK) < 0)
@@ -517,7 +522,9 @@ int main(int argc, char **argv)
 	long long *out;
 
 	if (!strcmp(m, "neighbour") && argc > 2)
-		return neighbour(argv[2]);
+		return neighbour(argv[2], false);
+	if (!strcmp(m, "neighbour-sync") && argc > 2)
+		return neighbour(argv[2], true);
 	if (!strcmp(m, "ipc-export") && argc > 2)
 		return ipc_export(argv[2]);
 	if (!strcmp(m, "ipc-import") && argc > 2)
