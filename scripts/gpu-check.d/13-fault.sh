@@ -1,6 +1,7 @@
 # scripts/gpu-check section 13, sourced by it (note, B, SHIM and OUT are its).
 # 13. A GPU fault in the shared context (issue 15), each kind of
-# tests/gpu/fault.cu (illegal address, trap, assert, misaligned): beside an
+# tests/gpu/fault.cu (illegal address, trap, assert, misaligned, illegal
+# instruction, invalid program counter, call stack overflow): beside an
 # idle neighbour holding 64 MiB of data, stream-ordered memory and a captured
 # graph (checked and launched again after), and module variables set from
 # the host (cudaMemcpyToSymbol), through openmps and under NVIDIA
@@ -63,7 +64,7 @@ ms() { date +%s%3N; }
 		unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 	done
 	for mode in openmps mps; do
-		for kind in illegal trap assert misaligned; do
+		for kind in illegal trap assert misaligned instruction pc stack; do
 			D=$K/$mode-$kind
 			mkdir -p "$D"
 			rm -f "$D/go"

@@ -3,6 +3,9 @@
 //   fault trap         __trap()                (CUDA_ERROR_LAUNCH_FAILED)
 //   fault assert       a device-side assert    (CUDA_ERROR_ASSERT)
 //   fault misaligned   an 8-byte load at an odd address (CUDA_ERROR_MISALIGNED_ADDRESS)
+//   fault instruction  a breakpoint with no debugger (an illegal instruction)
+//   fault pc           a call through a pointer to 0x10 (an invalid program counter)
+//   fault stack        recursion without end (the call stack overflows)
 //   fault neighbour FILE   fills 64 MiB, and 4 MiB of stream-ordered memory
 //                          (cudaMallocAsync) by a captured graph, checks
 //                          them, waits until FILE exists, then checks them
@@ -55,6 +58,19 @@ __global__ void illegal(float *p) { p[threadIdx.x] = 1.0f; }
 __global__ void trap(void) { __trap(); }
 __global__ void fail_assert(int x) { assert(x == 0); }
 __global__ void misaligned(const char *p, long long *out) { *out = *(const long long *)(p + 1); }
+__global__ void instruction(void) { asm volatile("brkpt;"); }
+typedef void (*device_fn)(void);
+__global__ void bad_pc(unsigned long long where) { ((device_fn)where)(); }
+// Each call holds a frame the compiler cannot drop (a volatile array read
+// after the call returns), and none returns.
+__device__ unsigned deeper(unsigned n)
+{
+	volatile unsigned pad[64];
+
+	pad[n % 64] = n;
+	return deeper(n + 1) + pad[(n * 7) % 64];
+}
+__global__ void overflow(unsigned *out) { *out = deeper(1); }
 __global__ void fill(unsigned *p, size_t n, unsigned k)
 {
 	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
@@ -547,8 +563,15 @@ int main(int argc, char **argv)
 		fail_assert<<<1, 1>>>(1);
 	else if (!strcmp(m, "misaligned"))
 		misaligned<<<1, 1>>>(buf, out);
+	else if (!strcmp(m, "instruction"))
+		instruction<<<1, 1>>>();
+	else if (!strcmp(m, "pc"))
+		bad_pc<<<1, 1>>>(0x10);
+	else if (!strcmp(m, "stack"))
+		overflow<<<1, 1>>>((unsigned *)out);
 	else {
-		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|neighbour FILE|ipc-export FILE|ipc-import FILE|vmm FILE|link FILE|capture FILE\n");
+		fprintf(stderr, "usage: fault illegal|trap|assert|misaligned|instruction|pc|stack|neighbour FILE|"
+				"neighbour-sync FILE|ipc-export FILE|ipc-import FILE|vmm FILE|link FILE|capture FILE|cond FILE\n");
 		return 2;
 	}
 	printf("fault %s: synchronize = %s\n", m, cudaGetErrorName(cudaDeviceSynchronize()));
