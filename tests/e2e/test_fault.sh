@@ -429,6 +429,26 @@ check "the slow reader's connection closed [$(tail -1 "$TMP/slow.out")]" grep -q
 idle_then_next "beside it"
 stop_daemon 10
 
+# 2k. Each other kind of fault issue 15 names, as the driver says it
+# (FAKECUDA_FAULT_ERROR): a device assert, a hardware stack error, an
+# illegal instruction, a misaligned address, an invalid program counter, a
+# trap (a launch failure). Each is seen and named in server.log, the
+# clients are handed over, the culprit is told it as a native process is,
+# and the idle neighbour is kept.
+for code in 710 714 715 716 718 719; do
+	FAKECUDA_FAULT_ERROR=$code FAKECUDA_STICKY_FAULTS=1 start_daemon
+	neighbour idle idle
+	server_pid
+	timeout 30 "$PROBE" >"$TMP/culprit.out" 2>&1
+	wait_for "the standby to take over after fault $code" 10 took_over
+	check "$code: server.log names it [$(grep -o "shared context of device 0: [^,]*" "$OPENMPS_LOG_DIRECTORY/server.log" | tail -1)]" \
+		logged "Server +$S\] A GPU fault poisoned the shared context of device 0: CUDA_ERROR_[A-Z_]+ \($code\)" server
+	check "$code: the culprit's synchronize returns it [$(grep synchronize "$TMP/culprit.out")]" \
+		grep -qx "fault_probe: synchronize = $code" "$TMP/culprit.out"
+	idle_then_next "after fault $code"
+	stop_daemon 10
+done
+
 # 2d. The standby maps each of the server's memory chunks as it is made;
 # one that cannot have the server's address window, nor then a chunk's
 # address (FAKECUDA_VA_TAKEN, twice: as the driver where this process has

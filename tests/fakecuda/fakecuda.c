@@ -542,6 +542,8 @@ static CUresult new_stream(CUstream *stream, int priority, unsigned first_sm, un
  * touches the context (synchronizes, queries, launches, copies, memsets,
  * allocations, registrations) returns CUDA_ERROR_ILLEGAL_ADDRESS, until the
  * process ends. Unset, the launch itself fails and nothing sticks.
+ * FAKECUDA_FAULT_ERROR=R: the fault is CUresult R instead (a trap's 719,
+ * an assert's 710, an illegal instruction's 715, ...).
  * FAKECUDA_FAULT_AFTER_MS=N: the kernel runs N ms before it faults.
  * FAKECUDA_FAULT_AT_UNLOAD=FILE: while FILE exists, another kernel's fault
  * shows just as the next cuModuleUnload is called (after the synchronize
@@ -1361,7 +1363,7 @@ static CUresult run_kernel(const char *name, const void *module, const struct fa
 	if (n && !live_holds((uintptr_t)p, (uint64_t)n * sizeof(*p))) {
 		if (!sticky_faults())
 			return CUDA_ERROR_ILLEGAL_ADDRESS; /* the GPU's memory protection */
-		poison_now(CUDA_ERROR_ILLEGAL_ADDRESS);
+		poison_now((CUresult)env_int("FAKECUDA_FAULT_ERROR", CUDA_ERROR_ILLEGAL_ADDRESS));
 		return CUDA_SUCCESS; /* asynchronous: its error comes later, to everyone */
 	}
 	for (i = 0; i < n; i++) {
@@ -3452,6 +3454,13 @@ CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name)
 		{CUDA_ERROR_INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE"},
 		{CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE"},
 		{CUDA_ERROR_ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS"},
+		{CUDA_ERROR_ASSERT, "CUDA_ERROR_ASSERT"},
+		{CUDA_ERROR_HARDWARE_STACK_ERROR, "CUDA_ERROR_HARDWARE_STACK_ERROR"},
+		{CUDA_ERROR_ILLEGAL_INSTRUCTION, "CUDA_ERROR_ILLEGAL_INSTRUCTION"},
+		{CUDA_ERROR_MISALIGNED_ADDRESS, "CUDA_ERROR_MISALIGNED_ADDRESS"},
+		{CUDA_ERROR_INVALID_ADDRESS_SPACE, "CUDA_ERROR_INVALID_ADDRESS_SPACE"},
+		{CUDA_ERROR_INVALID_PC, "CUDA_ERROR_INVALID_PC"},
+		{CUDA_ERROR_LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED"},
 		{CUDA_ERROR_INVALID_CLUSTER_SIZE, "CUDA_ERROR_INVALID_CLUSTER_SIZE"},
 	};
 	size_t i;
