@@ -8,8 +8,9 @@
  * down as it is built, from the client's records (srv_graphdesc_added and
  * the like: no walk, whatever its size); a captured one is walked as its
  * capture ends (its instantiation would walk it then anyway), and again
- * after a change that could not be written down when its client's worker
- * parks (srv_graphdesc_take, beside moddata.c's copy) or at its
+ * after a change that could not be written down when its client pauses
+ * 1 ms or its worker parks it (srv_graphdesc_take, beside moddata.c's
+ * copy) or at its
  * instantiation, whichever comes first. An executable graph keeps the
  * description it was made from; a walked kernel node, its attributes too
  * (cluster dimensions, priority and the like). What cannot be made again

@@ -1,8 +1,9 @@
 /* The __device__ variables of a client's own modules, kept across a GPU
  * fault. A module loaded again from its image holds what the image says,
  * not what the client's kernels wrote since; so when a client whose
- * kernels of such a module ran goes idle (its worker parks, its streams'
- * work done: srv_fault_settle), the server queues a copy of the module's
+ * kernels of such a module ran goes idle (1 ms into a pause with nothing
+ * queued since its last synchronize, or as its worker parks it with its
+ * streams' work done: srv_fault_settle), the server queues a copy of the module's
  * variables to page-locked host memory, behind every stream of the
  * client's on that device, and then a write of the client's launch count
  * beside the copy. Nothing of this is on the path of a launch or a

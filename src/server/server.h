@@ -680,14 +680,14 @@ void srv_signal_release(struct srv_client *c); /* as it goes, before its rings a
 CUstream srv_signal_join_all(struct srv_client *c, int dev, CUstream null_stream);
 void srv_signal_drain(struct srv_client *c, int dev); /* waits for its signal stream on dev */
 
-/* moddata.c: the __device__ variables of a client's own modules, copied at
- * its synchronizes, put back by a successor after a fault. */
+/* moddata.c: the __device__ variables of a client's own modules, copied as
+ * it goes idle, put back by a successor after a fault. */
 struct srv_module_data;
 /* m just loaded (current context) from image: where its variables are. */
 void srv_moddata_init(struct srv_client *c, struct srv_module *m, const void *image, size_t len);
 void srv_moddata_free(struct srv_client *c, struct srv_module *m);
-/* As its worker sees it idle, its streams' work done: copies of the
- * modules whose kernels ran since the last, those of at most most bytes. */
+/* As its worker sees it idle (srv_fault_settle): copies of the modules
+ * whose kernels ran since the last, those of at most most bytes. */
 void srv_moddata_take(struct srv_client *c, uint64_t most);
 /* Why m's data would be lost at a fault now (busy: the client had work in
  * flight, which it is told it lost), or NULL. */
