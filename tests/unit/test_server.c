@@ -912,6 +912,68 @@ TEST(server_sync_signal)
 	leave(c);
 }
 
+/* A synchronize counts as the client's (srv_fault_busy: no work in
+ * flight, as a fault would keep it) only where it waited for all the work
+ * it queued since it was last idle: a device's, when all of it went to
+ * that device; an event's, when it all went to one device, the event
+ * recorded after it on that stream (both NULL streams are "stream 0").
+ * Otherwise the client stays busy until its worker asks its streams. */
+TEST(server_sync_covers_devices)
+{
+	struct omps_call_alloc a = {.bytes = 4096};
+	struct omps_call_memset set[2] = {{.dev = 0, .elem = 4, .count = 16}, {.dev = 1, .elem = 4, .count = 16}};
+	struct omps_call_create ec = {.dev = 0, .flags = CU_EVENT_DISABLE_TIMING};
+	struct omps_call_dev sync[2] = {{.dev = 0}, {.dev = 1}};
+	struct omps_call_handle es;
+	struct omps_call_pair rec = {0};
+	struct omps_reply_handle e;
+	struct omps_reply_ptr p;
+	struct omps_reply r;
+	struct srv_client *c;
+
+	setenv("FAKECUDA_DEVICES", "2", 1);
+	server_up();
+	c = client(NULL);
+	for (int d = 0; d < 2; d++) {
+		a.dev = d;
+		ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+		ASSERT_EQ(p.r.result, CUDA_SUCCESS);
+		set[d].ptr = p.ptr;
+	}
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set[0], sizeof(set[0]), NULL, 0), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set[1], sizeof(set[1]), NULL, 0), -1);
+	ASSERT_EQ(srv_fault_busy(c), 1);
+	ASSERT_EQ(call(c, OMPS_CALL_SYNCHRONIZE, &sync[1], sizeof(sync[1]), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	ASSERT_EQ(srv_fault_busy(c), 1); /* GPU 0's work: not waited for */
+	ASSERT_EQ(call(c, OMPS_CALL_SYNCHRONIZE, &sync[0], sizeof(sync[0]), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(srv_fault_busy(c), 1); /* nor GPU 1's by this one: it stays busy, */
+	srv_fault_settle(c, 1);
+	ASSERT_EQ(srv_fault_busy(c), 0); /* until its streams are asked */
+
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set[1], sizeof(set[1]), NULL, 0), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_SYNCHRONIZE, &sync[0], sizeof(sync[0]), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(srv_fault_busy(c), 1); /* all of it on GPU 1: GPU 0's synchronize does not count */
+	ASSERT_EQ(call(c, OMPS_CALL_SYNCHRONIZE, &sync[1], sizeof(sync[1]), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(srv_fault_busy(c), 0); /* GPU 1's does */
+
+	ASSERT_EQ(call(c, OMPS_CALL_EVENT_CREATE, &ec, sizeof(ec), &e, sizeof(e)), sizeof(e));
+	ASSERT_EQ(e.r.result, CUDA_SUCCESS);
+	rec.first = e.handle; /* on GPU 0's NULL stream */
+	es.handle = e.handle;
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set[0], sizeof(set[0]), NULL, 0), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_EVENT_RECORD, &rec, sizeof(rec), NULL, 0), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_EVENT_SYNC, &es, sizeof(es), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	ASSERT_EQ(srv_fault_busy(c), 0); /* recorded after all of it, on its stream */
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set[1], sizeof(set[1]), NULL, 0), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_MEMSET, &set[0], sizeof(set[0]), NULL, 0), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_EVENT_RECORD, &rec, sizeof(rec), NULL, 0), -1);
+	ASSERT_EQ(call(c, OMPS_CALL_EVENT_SYNC, &es, sizeof(es), &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(srv_fault_busy(c), 1); /* GPU 1's NULL stream is another "stream 0" */
+	leave(c);
+}
+
 static int sms_of(struct srv_client *c)
 {
 	struct omps_call_dev dev = {0};
