@@ -25,7 +25,8 @@
 #include <stdint.h>
 
 #define OMPS_MAGIC	      0x53504d4fu /* "OMPS" */
-#define OMPS_PROTOCOL_VERSION 11 /* the seeds in tests/fuzz/corpus/messages carry it */
+#define OMPS_PROTOCOL_VERSION 12 /* the seeds in tests/fuzz/corpus/messages carry it */
+#define OMPS_FAREWELL_MAX     512 /* a server's words to a client it lets go, at most */
 #define OMPS_MSG_MAX	      65536 /* largest packet, header included */
 
 #define OMPS_MAX_DEVICES   64
@@ -42,7 +43,7 @@ enum omps_role {
 enum omps_msg_type {
 	OMPS_MSG_HELLO = 1,	    /* first message: struct omps_hello [+ omps_client_info] */
 	OMPS_MSG_WELCOME,	    /* hello accepted (UI, server) */
-	OMPS_MSG_REFUSED,	    /* text: why; the sender closes next */
+	OMPS_MSG_REFUSED,	    /* text: why; the sender closes next (a server to a client it lets go too) */
 	OMPS_MSG_UI_COMMAND,	    /* UI -> daemon: one command line, text */
 	OMPS_MSG_UI_ANSWER,	    /* daemon -> UI: output text, status 0 or 1, OMPS_MSGF_MORE */
 	OMPS_MSG_CLIENT_ADMITTED,   /* daemon -> client: omps_admitted + server socket fd */

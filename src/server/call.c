@@ -11,12 +11,30 @@
 #include "clock.h"
 #include "log.h"
 #include "server.h"
+#include "sock.h"
+
+void srv_farewell(struct srv_client *c, const char *fmt, ...)
+{
+	char why[OMPS_FAREWELL_MAX];
+	va_list ap;
+
+	/* One whose data channel is not open yet has its shim ask the daemon
+	 * again when the connection closes; these words would read as a refusal. */
+	if (!c->map)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	/* Never waits: a client whose socket is full does not hear it. */
+	omps_send(c->fd, OMPS_MSG_REFUSED, 0, 0, why, strlen(why), -1, 0);
+}
 
 /* A client that cannot be served any more: its socket is shut so that the
  * main thread sees it leave, takes it off its list and sets stop. */
 void srv_give_up(struct srv_client *c, const char *why)
 {
 	omps_log("Client process %d: %s; disconnecting it", (int)c->pid, why);
+	srv_farewell(c, "the openmps server disconnected this program: %s", why);
 	shutdown(c->fd, SHUT_RDWR);
 	c->dead = 1;
 }

@@ -403,5 +403,8 @@ void srv_fault_handle(struct srv_state *s)
 	srv_handover(s, atomic_load(&fault.error), atomic_load(&fault.device), at); /* returns only if it cannot */
 	omps_log("Every client of this server loses its context, as under NVIDIA MPS. The server exits; the next "
 		 "client gets a new one");
+	for (struct srv_client *c = s->clients; c; c = c->next)
+		srv_farewell(c, "a GPU fault in the shared context cost every program its context, this one too (%s)",
+			     err);
 	_exit(OMPS_SERVER_EXIT_FAULT); /* the driver frees the context with the process */
 }

@@ -345,6 +345,8 @@ static void choose_kept(struct srv_state *s)
 		if (why) {
 			omps_log("Client process %d (ID %u) cannot be kept: %s; it loses its context", (int)c->pid, c->id,
 				 why);
+			srv_farewell(c, "a GPU fault in another program cost this one its context: %s (server.log says more)",
+				     why);
 			continue;
 		}
 		for (i = 0; i < c->mod.nmodules; i++)
@@ -923,6 +925,8 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, const struc
 	c->held_len = held;
 	c->greeted = 1;
 	if (srv_channel_adopt(c, ring_fd, bell, &o) < 0) {
+		srv_farewell(c, "a GPU fault in another program cost this one its context: its data channel did not "
+				"map again");
 		srv_client_remove(s, c, "could not be kept after the fault: its channel does not map again");
 		u->failed = 1; /* out of step: nothing after can be trusted */
 		return;
@@ -933,6 +937,8 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, const struc
 		why = "its record is cut short";
 	if (why) {
 		omps_log("Client process %d (ID %u) could not be kept after the fault: %s", (int)c->pid, c->id, why);
+		srv_farewell(c, "a GPU fault in another program cost this one its context: %s (server.log says more)",
+			     why);
 		srv_client_remove(s, c, "lost its context to the fault");
 		return;
 	}

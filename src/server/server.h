@@ -503,6 +503,10 @@ void srv_deferred(struct srv_client *c, CUresult r); /* logged as the call c->ca
 void srv_deferred_on(struct srv_client *c, CUresult r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A client that cannot be served any more: disconnected, with a line. */
 void srv_give_up(struct srv_client *c, const char *why);
+/* Tells the client's shim, which prints it once, why the server lets it go
+ * (OMPS_MSG_REFUSED on its socket, which closes next); not to one whose
+ * data channel is not open yet. */
+void srv_farewell(struct srv_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A record that breaks the protocol: the client is disconnected, with a line. */
 void srv_malformed(struct srv_client *c, uint32_t type, size_t len);
 /* What a client asked for and was refused: logged, its first 16, so that a

@@ -3,7 +3,8 @@
  * request ring, replies and data read from the reply ring, and host memory
  * shared over the server's socket. One channel a process: a lock makes its
  * producer side single. A server that is gone is noticed here, and every
- * later call fails with CUDA_ERROR_MPS_RPC_FAILURE after one line. */
+ * later call fails with CUDA_ERROR_MPS_RPC_FAILURE after one line: the
+ * server's own words when it let this program go (OMPS_MSG_REFUSED). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,6 +32,8 @@ static struct {
 	struct omps_ring req, rep;
 	pthread_mutex_t lock;
 	int lost;
+	atomic_int told;		 /* 2: why holds the server's words */
+	char why[OMPS_FAREWELL_MAX]; /* ... as it let this program go */
 	atomic_int signalling; /* a thread waits on the reply ring's signal word */
 	uint32_t signal_seq;   /* the last one asked for, by that thread */
 } ch = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -107,7 +110,34 @@ lost:
 	return -1;
 }
 
-/* The server is gone if its socket says so. */
+/* The server's words to a program it lets go, kept once (by whichever
+ * thread read them) for lost()'s line. */
+static void told(const char *text, size_t n)
+{
+	int none = 0;
+
+	if (!atomic_compare_exchange_strong(&ch.told, &none, 1))
+		return;
+	snprintf(ch.why, sizeof(ch.why), "%.*s", (int)n, text);
+	atomic_store(&ch.told, 2);
+}
+
+/* Reads a farewell waiting on the socket; anything else (a host memory
+ * answer another thread waits for) stays there. */
+static void read_farewell(void)
+{
+	char text[OMPS_FAREWELL_MAX];
+	struct omps_msg hdr;
+	ssize_t n = recv(ch.conn.server_fd, &hdr, sizeof(hdr), MSG_DONTWAIT | MSG_PEEK);
+
+	if (n != (ssize_t)sizeof(hdr) || hdr.type != OMPS_MSG_REFUSED)
+		return;
+	n = omps_recv(ch.conn.server_fd, &hdr, text, sizeof(text), NULL);
+	if (n >= 0 && hdr.type == OMPS_MSG_REFUSED)
+		told(text, (size_t)n);
+}
+
+/* The server is gone if its socket says so, or it said farewell. */
 static int server_gone(void)
 {
 	struct pollfd p = {.fd = ch.conn.server_fd, .events = POLLIN};
@@ -115,12 +145,17 @@ static int server_gone(void)
 
 	if (poll(&p, 1, 0) <= 0)
 		return 0;
+	read_farewell();
+	if (atomic_load(&ch.told))
+		return 1;
 	return recv(ch.conn.server_fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) <= 0;
 }
 
 static CUresult lost(void)
 {
-	if (!ch.lost)
+	if (!ch.lost && atomic_load(&ch.told) == 2)
+		fprintf(stderr, "openmps: %s; CUDA calls fail from now on\n", ch.why);
+	else if (!ch.lost)
 		fprintf(stderr, "openmps: lost the openmps server; CUDA calls fail from now on\n");
 	ch.lost = 1;
 	return CUDA_ERROR_MPS_RPC_FAILURE;
@@ -310,6 +345,10 @@ CUresult shim_host_share(uint64_t addr, uint64_t bytes, int fd, uint64_t *device
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct omps_host_map m = {.addr = addr, .bytes = bytes};
+	union {
+		struct omps_host_map m;
+		char text[OMPS_FAREWELL_MAX];
+	} in;
 	struct omps_msg hdr;
 	CUresult r = CUDA_ERROR_MPS_RPC_FAILURE;
 	ssize_t n;
@@ -319,9 +358,13 @@ CUresult shim_host_share(uint64_t addr, uint64_t bytes, int fd, uint64_t *device
 	pthread_mutex_lock(&lock);
 	if (omps_send(ch.conn.server_fd, fd >= 0 ? OMPS_MSG_HOST_MAP : OMPS_MSG_HOST_UNMAP, 0, 0, &m, sizeof(m), fd,
 		      1) == 0) {
-		n = omps_recv(ch.conn.server_fd, &hdr, &m, sizeof(m), NULL);
-		if (n == (ssize_t)sizeof(m) && hdr.type == OMPS_MSG_HOST_MAPPED)
+		n = omps_recv(ch.conn.server_fd, &hdr, &in, sizeof(in), NULL);
+		if (n == (ssize_t)sizeof(m) && hdr.type == OMPS_MSG_HOST_MAPPED) {
 			r = (CUresult)hdr.status;
+			m = in.m;
+		} else if (n >= 0 && hdr.type == OMPS_MSG_REFUSED) {
+			told(in.text, (size_t)n); /* the server let us go: said by lost() */
+		}
 	}
 	pthread_mutex_unlock(&lock);
 	if (r == CUDA_SUCCESS && device_ptr)

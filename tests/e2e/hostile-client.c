@@ -34,6 +34,7 @@
  *     what it gets; gone after 60 s
  * Prints "dropped" when the server closes the connection within 5 s,
  * "kept" otherwise; exit 0 when dropped. */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -423,13 +424,29 @@ static int fake_daemon(const char *path)
 	return 0;
 }
 
+/* Whether what came on the server's socket ends it: its close, or its
+ * farewell (printed: "told: WHY"), after which it closes. */
+static int ends(int fd)
+{
+	char text[OMPS_FAREWELL_MAX + 1];
+	struct omps_msg hdr;
+	ssize_t n = omps_recv(fd, &hdr, text, sizeof(text) - 1, NULL);
+
+	if (n < 0)
+		return errno == ECONNRESET || errno == EPROTO;
+	if (hdr.type != OMPS_MSG_REFUSED)
+		return 0;
+	text[n] = '\0';
+	printf("told: %s\n", text);
+	return 1;
+}
+
 static int dropped(int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
-	char c;
 
 	while (poll(&p, 1, 5000) > 0)
-		if (recv(fd, &c, 1, 0) <= 0)
+		if (ends(fd))
 			return 1;
 	return 0;
 }
@@ -544,11 +561,10 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		for (s = 0; s < 60; s += 2) {
 			struct pollfd pf = {.fd = c.server_fd, .events = POLLIN};
-			char ch;
 
 			sleep(2);
 			omps_ring_pop(&rep, &type, buf, sizeof(buf));
-			if (poll(&pf, 1, 0) > 0 && recv(c.server_fd, &ch, 1, MSG_DONTWAIT) <= 0) {
+			if (poll(&pf, 1, 0) > 0 && ends(c.server_fd)) {
 				printf("dropped after %d s\n", s + 2);
 				return 0;
 			}

@@ -426,6 +426,8 @@ check "server.log: no worker held the handover up [$(grep -c "did not leave its 
 	test "$(count "did not leave its call")" = 0
 wait $slow
 check "the slow reader's connection closed [$(tail -1 "$TMP/slow.out")]" grep -q "^dropped after" "$TMP/slow.out"
+check "... the server's farewell saying why [$(grep told "$TMP/slow.out")]" \
+	grep -qx "told: the openmps server disconnected this program: it did not take its replies as the server handed over" "$TMP/slow.out"
 idle_then_next "beside it"
 stop_daemon 10
 
@@ -506,6 +508,8 @@ touch "$TMP/go-idle"
 wait $idle
 check "the neighbour gets an error, not a hang [$(tail -1 "$TMP/idle.out")]" \
 	grep -qE "lost the openmps server|FAIL" "$TMP/idle.out"
+check "... and is told why [$(grep "^openmps:" "$TMP/idle.out")]" \
+	grep -q "^openmps: a GPU fault in the shared context cost every program its context, this one too (CUDA_ERROR_ILLEGAL_ADDRESS (700)); CUDA calls fail from now on" "$TMP/idle.out"
 out=$("$OPENMPS_BIN/omps-remote-probe" 2>&1)
 check "the next client gets a new server and passes" grep -qx "remote_probe: PASS" <<<"$out"
 check "... a new one" test -n "$(servers)" -a "$(servers)" != "$S"
@@ -680,6 +684,8 @@ check "server.log: the capture holding graph memory is not kept, and why" \
 touch "$TMP/go-capture"
 wait $capture
 check "... it gets an error, not a hang [$(tail -1 "$TMP/capture.out")]" grep -qE "lost the openmps server|FAIL" "$TMP/capture.out"
+check "... and the program is told why, in one line [$(grep "^openmps:" "$TMP/capture.out")]" \
+	grep -qx "openmps: a GPU fault in another program cost this one its context: it allocated or freed stream-ordered memory in its capture under way (server.log says more); CUDA calls fail from now on" "$TMP/capture.out"
 stop_daemon 10
 
 # 4b. A server short of descriptors (its limit 24: half of it for the
@@ -699,6 +705,8 @@ check "server.log: the neighbour is not kept, and why" \
 touch "$TMP/go-idle"
 wait $idle
 check "... it gets an error, not a hang [$(tail -1 "$TMP/idle.out")]" grep -qE "lost the openmps server|FAIL" "$TMP/idle.out"
+check "... and the program is told why [$(grep "^openmps:" "$TMP/idle.out")]" \
+	grep -q "^openmps: a GPU fault in another program cost this one its context: host memory it shared could not be held open" "$TMP/idle.out"
 stop_daemon 10
 
 # 5. A record the new image cannot read (not this version's; cut short; a
