@@ -27,10 +27,10 @@
 #include "server.h"
 
 #define FAULT_WATCH_MS 5	 /* between probes while a client has work queued */
-#define PAUSE_COPY_MAX (4ull << 20) /* module data copied 1 ms into a pause, a module */
 #define FAULT_IDLE_MS  1000 /* ... and while none has for FAULT_DOZE_TICKS looks */
 #define FAULT_DOZE_TICKS 20
 #define FAULT_WATCH_MAX 60000
+#define PAUSE_COPY_MAX (4ull << 20) /* module data copied 1 ms into a pause, a module */
 
 static struct {
 	int poke;   /* eventfd: a client's call saw a fatal error; probe now */
