@@ -45,6 +45,7 @@ struct ctl_server {
 	double turned_at;   /* when that seq was seen to move: its loop turns */
 	double started; /* when it was spawned (ctl_now) */
 	int wedged;	/* killed for not answering */
+	int taking_over; /* it stopped with no word: its standby (pid now) takes over, or is killed at kill_at */
 };
 
 enum ctl_conn_role { CONN_NEW, CONN_UI, CONN_CLIENT };

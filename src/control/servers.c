@@ -1,6 +1,7 @@
 /* The servers the daemon starts: one process per user (or one for all with
  * -M), spawned with a control socketpair and the server log inherited, then
  * watched until they exit. Also the device_query helper processes. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -21,6 +22,7 @@
 
 #define LOST_GRACE 5.0 /* s: a server that closed its socket, to exit */
 #define FORCE_GRACE 2.0 /* seconds a forced server gets before SIGKILL */
+#define TAKEOVER_WAIT 3.0 /* s: for the standby of a server that stopped with no word to say it serves */
 
 const char *ctl_server_state_name(enum ctl_server_state st)
 {
@@ -307,7 +309,8 @@ void ctl_server_lost(struct ctl_server *s)
 		s->kill_at = ctl_now() + LOST_GRACE;
 }
 
-static void on_successor(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n);
+static void on_successor(struct ctl_daemon *d, struct ctl_server *s, const struct omps_msg *hdr, const char *buf,
+			 ssize_t n);
 
 int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 {
@@ -352,7 +355,7 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 		omps_log("Server %d: %s", (int)s->pid, buf);
 		break;
 	case OMPS_MSG_SERVER_SUCCESSOR:
-		on_successor(d, s, buf, n);
+		on_successor(d, s, &hdr, buf, n);
 		break;
 	case OMPS_MSG_REFUSED:
 		buf[n] = '\0';
@@ -399,9 +402,22 @@ static int standby_of(struct ctl_daemon *d, const struct ctl_server *s, pid_t pi
 	return 1;
 }
 
+/* A server ready again after its standby took over: the watch starts
+ * afresh with it. */
+static void heir_serves(struct ctl_server *s, pid_t pid)
+{
+	s->pid = pid;
+	s->wedged = 0;
+	s->ping_sent = 0;
+	s->next_ping = ctl_now() + 1.0;
+}
+
 /* After a GPU fault the server handed its clients to its standby
- * (src/server/standby.c): from now on that process is the server. */
-static void on_successor(struct ctl_daemon *d, struct ctl_server *s, const char *buf, ssize_t n)
+ * (src/server/standby.c): from now on that process is the server. Status
+ * 1: the standby says so itself, having taken over from a server that
+ * stopped with no word (killed, crashed: src/server/checkpoint.c). */
+static void on_successor(struct ctl_daemon *d, struct ctl_server *s, const struct omps_msg *hdr, const char *buf,
+			 ssize_t n)
 {
 	int32_t pid;
 
@@ -410,15 +426,90 @@ static void on_successor(struct ctl_daemon *d, struct ctl_server *s, const char 
 		return;
 	}
 	memcpy(&pid, buf, sizeof(pid));
+	if (s->taking_over && pid == s->pid) { /* its server was reaped first (take_over) */
+		omps_log("Process %d serves the clients of the server that stopped", (int)pid);
+		s->taking_over = 0;
+		s->kill_at = 0;
+		heir_serves(s, pid);
+		return;
+	}
 	if (!standby_of(d, s, pid)) {
 		omps_log("Server %d named process %d its successor, which it did not start; ignored", (int)s->pid,
 			 (int)pid);
 		return;
 	}
-	omps_log("Server %d handed its clients to its standby, process %d, after a GPU fault", (int)s->pid,
-		 (int)pid);
+	if (hdr->status == 1 && s->state != CTL_SERVER_ACTIVE) {
+		omps_log("Server %d stopped as it was shutting down; its standby, process %d, took its clients over: "
+			 "killing it",
+			 (int)s->pid, (int)pid);
+		kill(pid, SIGKILL);
+		return;
+	}
+	omps_log("Server %d handed its clients to its standby, process %d, %s", (int)s->pid, (int)pid,
+		 hdr->status == 1 ? "which took over as it stopped with no word (killed or crashed)"
+				  : "after a GPU fault");
 	s->handed_from = s->pid;
-	s->pid = pid;
+	heir_serves(s, pid);
+}
+
+/* The standby a server that stopped left behind: a child of the daemon
+ * now (a subreaper adopts it) that is no server's and no helper's; 0 if
+ * none. */
+static pid_t orphan_standby(struct ctl_daemon *d, const struct ctl_server *s)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	if (!dir)
+		return 0;
+	while (!found && (e = readdir(dir))) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid > 0 && pid != s->pid && parent_of(pid) == getpid() && standby_of(d, s, pid))
+			found = pid;
+	}
+	closedir(dir);
+	return found;
+}
+
+/* control.log: how a server ended. */
+static void said_gone(const struct ctl_server *s, int status)
+{
+	if (WIFSIGNALED(status) && s->wedged)
+		omps_log("Server %d was killed: %s", (int)s->pid,
+			 s->state == CTL_SERVER_INITIALIZING ? s->failure : "it did not answer");
+	else if (WIFSIGNALED(status))
+		omps_log("Server %d was killed by signal %d", (int)s->pid, WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == OMPS_SERVER_EXIT_FAULT)
+		omps_log("Server %d exited: a GPU fault poisoned its context (server.log says when, and which clients "
+			 "had work on the GPU); its clients lost it, and the next client gets a new server",
+			 (int)s->pid);
+	else
+		omps_log("Server %d exited with status %d", (int)s->pid, WEXITSTATUS(status));
+}
+
+/* A server that stopped with no word (killed, crashed, not a GPU fault nor
+ * an exit it chose) while serving: its standby takes over the clients its
+ * last record named and says so (on_successor); until then, for at most
+ * TAKEOVER_WAIT, it stands in for the server. 1 if there is one. */
+static int take_over(struct ctl_daemon *d, struct ctl_server *s, int status)
+{
+	pid_t heir;
+
+	if (s->state != CTL_SERVER_ACTIVE || s->taking_over ||
+	    (WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == OMPS_SERVER_EXIT_FAULT)) ||
+	    !(heir = orphan_standby(d, s)))
+		return 0;
+	said_gone(s, status);
+	omps_log("Server %d: its standby, process %d, takes over the clients idle since its last record, if it has "
+		 "one",
+		 (int)s->pid, (int)heir);
+	s->pid = heir;
+	s->taking_over = 1;
+	s->wedged = 1; /* not pinged until it serves */
+	s->kill_at = ctl_now() + TAKEOVER_WAIT;
+	return 1;
 }
 
 /* Everyone who depended on a server that is gone. */
@@ -431,17 +522,12 @@ static void server_gone(struct ctl_daemon *d, struct ctl_server *s, int status)
 	/* What it said before dying (why it failed, say) may still be queued. */
 	while (s->fd >= 0 && ctl_server_readable(d, s))
 		;
-	if (WIFSIGNALED(status) && s->wedged)
-		omps_log("Server %d was killed: %s", (int)s->pid,
-			 s->state == CTL_SERVER_INITIALIZING ? s->failure : "it did not answer");
-	else if (WIFSIGNALED(status))
-		omps_log("Server %d was killed by signal %d", (int)s->pid, WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == OMPS_SERVER_EXIT_FAULT)
-		omps_log("Server %d exited: a GPU fault poisoned its context (server.log says when, and which clients "
-			 "had work on the GPU); its clients lost it, and the next client gets a new server",
+	if (s->taking_over)
+		omps_log("The standby process %d did not take over (server.log says why): the clients of the server "
+			 "before it lost their server",
 			 (int)s->pid);
 	else
-		omps_log("Server %d exited with status %d", (int)s->pid, WEXITSTATUS(status));
+		said_gone(s, status);
 	if (s->state == CTL_SERVER_INITIALIZING) {
 		snprintf(why, sizeof(why), "the server for user %u failed to start: %s", (unsigned)s->uid,
 			 s->failure[0] ? s->failure : "see server.log");
@@ -485,8 +571,8 @@ static int handed_over(struct ctl_daemon *d, pid_t pid)
 
 	for (s = d->servers; s; s = s->next)
 		if (s->handed_from == pid) {
-			omps_log("Server process %d, which faulted, has exited; process %d serves its clients",
-				 (int)pid, (int)s->pid);
+			omps_log("Server process %d has exited; process %d serves its clients", (int)pid,
+				 (int)s->pid);
 			s->handed_from = 0;
 			return 1;
 		}
@@ -506,6 +592,8 @@ void ctl_servers_reap(struct ctl_daemon *d)
 		while (s && s->pid == pid && s->fd >= 0 && ctl_server_readable(d, s))
 			;
 		if (handed_over(d, pid))
+			continue;
+		if (s && take_over(d, s, status))
 			continue;
 		if (s) {
 			server_gone(d, s, status);
@@ -533,7 +621,11 @@ void ctl_servers_timers(struct ctl_daemon *d, double *next)
 	}
 	for (s = d->servers; s; s = s->next) {
 		if (s->kill_at && now >= s->kill_at) {
-			omps_log("Server %d did not exit in time; killing it", (int)s->pid);
+			if (s->taking_over)
+				omps_log("The standby process %d did not take over within %.0f s; killing it",
+					 (int)s->pid, TAKEOVER_WAIT);
+			else
+				omps_log("Server %d did not exit in time; killing it", (int)s->pid);
 			kill(s->pid, SIGKILL);
 			s->kill_at = now + 3600; /* once */
 		}

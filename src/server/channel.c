@@ -40,6 +40,9 @@ void srv_client_free(struct srv_client *c)
 		close(c->bell);
 	if (c->ring_fd >= 0)
 		close(c->ring_fd);
+	/* The standby holds a copy of the socket (checkpoint.c): shut, the
+	 * client sees it closed all the same. */
+	shutdown(c->fd, SHUT_RDWR);
 	close(c->fd);
 	pthread_mutex_destroy(&c->run_lock);
 	pthread_mutex_destroy(&c->host.lock);
@@ -293,6 +296,7 @@ void srv_channel_run(struct srv_client *c)
 		return;
 	}
 	c->parked = 0;
+	srv_checkpoint_touch(c); /* before it serves anything: a record of it no longer holds */
 	pthread_mutex_unlock(&c->run_lock);
 	if (read(c->bell, &rang, sizeof(rang)) < 0) {
 		/* EAGAIN: nothing rang; a spurious wake */

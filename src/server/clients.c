@@ -44,6 +44,7 @@ struct srv_client *srv_client_add(struct srv_state *s, int fd, const struct omps
 	pthread_mutex_init(&c->host.lock, NULL);
 	pthread_cond_init(&c->host.idle, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
+	srv_checkpoint_join(c);
 	c->next = s->clients;
 	s->clients = c;
 	s->nclients++;
@@ -83,6 +84,7 @@ void srv_client_remove(struct srv_state *s, struct srv_client *c, const char *wh
 		*pp = c->next;
 		s->nclients--;
 		srv_fault_left(c);
+		srv_checkpoint_leave(c);
 		omps_log("Client process %d %s. Number of active clients is %u.", (int)c->pid, why,
 			 s->nclients);
 		if (c->has_worker)
@@ -139,6 +141,7 @@ void srv_client_readable(struct srv_state *s, struct srv_client *c)
 	int memfd;
 	ssize_t n = omps_recv(c->fd, &hdr, buf, sizeof(buf), &memfd);
 
+	srv_checkpoint_touch(c); /* what the record says of it may change */
 	if (n < 0) {
 		if (errno == EAGAIN)
 			return;

@@ -117,6 +117,8 @@ int srv_control_readable(struct srv_state *s)
 			s->settings = st;
 			srv_log_settings(&st);
 			srv_qos_settings_changed(s);
+			for (struct srv_client *c = s->clients; c; c = c->next)
+				srv_checkpoint_touch(c); /* their limits: a record before no longer holds */
 		}
 	} else if (hdr.type == OMPS_MSG_SERVER_SHUTDOWN && (size_t)n == sizeof(struct omps_shutdown)) {
 		struct omps_shutdown m;

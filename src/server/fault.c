@@ -406,5 +406,6 @@ void srv_fault_handle(struct srv_state *s)
 	for (struct srv_client *c = s->clients; c; c = c->next)
 		srv_farewell(c, "a GPU fault in the shared context cost every program its context, this one too (%s)",
 			     err);
+	srv_standby_quit(); /* a record against a crash is not for this exit */
 	_exit(OMPS_SERVER_EXIT_FAULT); /* the driver frees the context with the process */
 }

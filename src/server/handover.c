@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +98,8 @@ int srv_unpack_fd(struct srv_unpack *u)
 	if (srv_unpack_get(u, &fd, sizeof(fd)) < 0 || fd < 0 || !u->fdmap)
 		return fd;
 	m = bsearch(&fd, u->fdmap, u->nfdmap, sizeof(*u->fdmap), by_old);
+	if (m && u->taken)
+		u->taken[m - u->fdmap] = 1;
 	return m ? (*m)[1] : -1;
 }
 
@@ -106,6 +109,7 @@ struct handover_summary {
 	uint32_t clients, busy;
 	int32_t culprit_pid; /* 0: none told apart */
 	uint32_t culprit_id;
+	uint32_t kept; /* clients written down */
 };
 
 #define HASH_BYTES 32 /* a module image's SHA-256, as srv_shared_module and srv_kept_image keep it */
@@ -159,7 +163,7 @@ static const char *module_unkeepable(struct srv_client *c, uint32_t i, char *buf
 
 /* Why the client cannot be kept (perhaps written into buf), or NULL. Its
  * worker is out of it. */
-static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
+static const char *unkeepable(struct srv_client *c, int locked, char *buf, size_t len)
 {
 	const char *why;
 	struct srv_alloc *a;
@@ -170,9 +174,11 @@ static const char *unkeepable(struct srv_client *c, char *buf, size_t len)
 		return "its data channel was not open";
 	if (c->dead)
 		return "its worker gave up on it (the line before says why)";
-	pthread_mutex_lock(&c->run_lock);
+	if (!locked)
+		pthread_mutex_lock(&c->run_lock);
 	out = c->quiet || c->parked;
-	pthread_mutex_unlock(&c->run_lock);
+	if (!locked)
+		pthread_mutex_unlock(&c->run_lock);
 	if (!out)
 		return "its worker was still in a call";
 	if (c->host.jobs || c->host.unsharing)
@@ -273,25 +279,56 @@ void srv_pack_fd(struct srv_pack *p, int fd)
  * as the first server's did), its length, and its bytes with the NUL after
  * them. */
 static void put_image(struct srv_pack *p, const unsigned char hash[HASH_BYTES], uint64_t len,
-		      const unsigned char *image)
+		      const unsigned char *image, int fd)
 {
 	srv_pack_put(p, hash, HASH_BYTES);
 	PUT(p, len);
-	srv_pack_put(p, image, len + 1);
+	srv_pack_fd(p, fd); /* the bytes' memfd (srv_image_alloc), named: a record stays small */
+	if (fd < 0)
+		srv_pack_put(p, image, len + 1);
 }
 
-/* What put_image wrote; -1 (u->failed, *image NULL) if cut short or out of memory. */
-static int get_image(struct srv_unpack *u, unsigned char hash[HASH_BYTES], uint64_t *len, unsigned char **image)
+/* An image's memfd as put_image named it, mapped; NULL if it cannot be. */
+static unsigned char *map_image(int fd, uint64_t len)
 {
+	struct stat st;
+	void *m;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size < len + 1 ||
+	    (m = mmap(NULL, len + 1, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		return NULL;
+	return m;
+}
+
+/* What put_image wrote; -1 (u->failed, *image NULL) if cut short or out of
+ * memory. A memfd named is this process's from now on (*fd). */
+static int get_image(struct srv_unpack *u, unsigned char hash[HASH_BYTES], uint64_t *len, unsigned char **image,
+		     int *fd)
+{
+	int32_t named = -1;
+
 	*image = NULL;
-	if (srv_unpack_get(u, hash, HASH_BYTES) < 0 || GET(u, *len) < 0 || *len >= u->len - u->off ||
-	    !(*image = malloc(*len + 1)) || srv_unpack_get(u, *image, *len + 1) < 0) {
-		free(*image);
-		*image = NULL;
-		u->failed = 1;
-		return -1;
+	*fd = -1;
+	if (srv_unpack_get(u, hash, HASH_BYTES) < 0 || GET(u, *len) < 0 || *len >= SIZE_MAX - 1)
+		goto fail;
+	memcpy(&named, u->p + u->off, u->len - u->off >= sizeof(named) ? sizeof(named) : 0);
+	*fd = srv_unpack_fd(u);
+	if (named >= 0) { /* its bytes in their memfd */
+		if (*fd < 0 || !(*image = map_image(*fd, *len)))
+			goto fail;
+		return 0;
 	}
+	if (*len >= u->len - u->off || !(*image = malloc(*len + 1)) || srv_unpack_get(u, *image, *len + 1) < 0)
+		goto fail;
 	return 0;
+fail:
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	free(*image);
+	*image = NULL;
+	u->failed = 1;
+	return -1;
 }
 
 /* Under modules_lock, held until every client's record names its modules
@@ -307,7 +344,7 @@ static void save_modules(struct srv_state *s, struct srv_pack *p)
 	PUT(p, n);
 	for (m = s->shared_modules; m; m = m->next) {
 		PUT(p, m->dev);
-		put_image(p, m->hash, m->len, m->image);
+		put_image(p, m->hash, m->len, m->image, m->image_fd);
 	}
 }
 
@@ -324,12 +361,15 @@ static void save_images(struct srv_state *s, struct srv_pack *p)
 	PUT(p, n);
 	for (k = s->kept_images; k; k = k->next)
 		if (k->place)
-			put_image(p, k->hash, k->len, k->image);
+			put_image(p, k->hash, k->len, k->image, k->image_fd);
 }
 
 /* Which clients are kept (c->handed), each one let go said in the log,
- * and the images their own modules need marked (save_images writes those). */
-static void choose_kept(struct srv_state *s)
+ * and the images their own modules need marked (save_images writes those).
+ * For a record kept against a crash (checkpoint.c, every client's run_lock
+ * held), only those idle with nothing queued, quietly: one that is not
+ * written down is let go only if the server dies before the next record. */
+static void choose_kept(struct srv_state *s, int crash)
 {
 	struct srv_kept_image *k;
 	struct srv_client *c;
@@ -340,8 +380,13 @@ static void choose_kept(struct srv_state *s)
 	for (k = s->kept_images; k; k = k->next)
 		k->place = 0;
 	for (c = s->clients; c; c = c->next) {
-		why = unkeepable(c, buf, sizeof(buf));
+		if (crash)
+			why = c->slot < 0 ? "no word" : srv_fault_busy(c) ? "busy" : unkeepable(c, 1, buf, sizeof(buf));
+		else
+			why = unkeepable(c, 0, buf, sizeof(buf));
 		c->handed = !why;
+		if (why && crash)
+			continue;
 		if (why) {
 			omps_log("Client process %d (ID %u) cannot be kept: %s; it loses its context", (int)c->pid, c->id,
 				 why);
@@ -492,6 +537,32 @@ static void save_client(struct srv_client *c, struct srv_pack *p, int culprit)
 	srv_capture_save(c, p); /* after what its records name */
 }
 
+/* A client's part, after its word (checkpoint.c) and its length: a
+ * successor after a crash passes over a client whose word has moved since. */
+static void put_client(struct srv_client *c, struct srv_pack *p, int culprit)
+{
+	int32_t slot = c->slot;
+	uint64_t word = srv_checkpoint_word(c), len = 0;
+	long at, end;
+
+	PUT(p, slot);
+	PUT(p, word);
+	at = p->failed ? -1 : ftell(p->f);
+	PUT(p, len);
+	save_client(c, p, culprit);
+	end = p->failed ? -1 : ftell(p->f);
+	if (at < 0 || end < at + (long)sizeof(len)) {
+		p->failed = 1;
+		return;
+	}
+	len = (uint64_t)(end - at) - sizeof(len);
+	if (fseek(p->f, at, SEEK_SET) != 0)
+		p->failed = 1;
+	PUT(p, len);
+	if (fseek(p->f, end, SEEK_SET) != 0)
+		p->failed = 1;
+}
+
 /* Every descriptor of this process but those listed (and 0-2) closed: what
  * the poisoned image opened and did not mark close-on-exec. */
 static void close_others(const int *keep, unsigned n)
@@ -534,17 +605,84 @@ static struct srv_client *culprit_of(struct srv_state *s, unsigned *busy)
 	return *busy == 1 ? one : NULL;
 }
 
+/* The record of the clients marked handed, written into a new memfd: its
+ * descriptors in p->fds, the memfd first. modules_lock is taken here;
+ * choose_kept ran under it. 0, or -1 said in the log. */
+static int write_record(struct srv_state *s, struct srv_pack *p, CUresult fault, int device,
+			const struct handover_summary *sum, const struct srv_client *culprit, int crash)
+{
+	uint64_t magic = HANDOVER_MAGIC;
+	struct srv_client *c;
+	int fd, dev, f;
+	unsigned i;
+
+	fd = memfd_create("openmps-handover", MFD_CLOEXEC);
+	p->f = fd >= 0 ? fdopen(dup(fd), "w") : NULL;
+	if (!p->f) {
+		omps_log("%s: cannot write down the clients' state: %s", crash ? "Record" : "Handover",
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	p->fds[p->nfds++] = fd;
+	PUT(p, magic);
+	PUT(p, fault);
+	PUT(p, device);
+	PUT(p, *sum);
+	PUT(p, s->settings);
+	srv_pack_fd(p, s->control_fd);
+	srv_pack_fd(p, s->usage_fd);
+	srv_pack_fd(p, s->log_fd);
+	srv_pack_fd(p, srv_handover_beat_fd());
+	for (dev = 0; dev < (int)s->devices.ndevices; dev++)
+		if (srv_arena_save(s, dev, p) < 0) {
+			omps_log("%s: device %d's client memory cannot be exported; no client is kept",
+				 crash ? "Record" : "Handover", dev);
+			goto fail;
+		}
+	save_ipc_pids(s, p);
+	save_modules(s, p);
+	save_images(s, p);
+	for (c = s->clients; c; c = c->next) {
+		if (!c->handed)
+			continue;
+		f = 1;
+		PUT(p, f);
+		put_client(c, p, c == culprit);
+	}
+	f = 0;
+	PUT(p, f);
+	/* Last, the descriptors the new image keeps, so that it can close the
+	 * rest before it opens anything: a list, then its length. */
+	i = p->nfds;
+	srv_pack_put(p, p->fds, i * sizeof(*p->fds));
+	PUT(p, i);
+	if (fclose(p->f) != 0 || p->failed) {
+		p->f = NULL;
+		omps_log("%s: cannot write down the clients' state", crash ? "Record" : "Handover");
+		goto fail;
+	}
+	p->f = NULL;
+	return 0;
+fail:
+	if (p->f)
+		fclose(p->f);
+	close(fd);
+	return -1;
+}
+
 void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen_us)
 {
 	static int fds[HANDOVER_MAX_FDS];
 	struct srv_pack p = {.fds = fds, .max_fds = HANDOVER_MAX_FDS};
 	struct srv_client *c, *culprit;
 	unsigned busy, kept = 0, i;
-	uint64_t magic = HANDOVER_MAGIC, t0 = omps_now_us();
+	uint64_t t0 = omps_now_us();
 	struct handover_summary sum = {.seen_us = seen_us};
 	char windows[512];
-	int fd, dev, f;
 	pid_t heir;
+	int r;
 
 	if (!srv_handover_enabled())
 		return;
@@ -556,55 +694,14 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 	sum.busy = busy;
 	sum.culprit_pid = culprit ? culprit->pid : 0;
 	sum.culprit_id = culprit ? culprit->id : 0;
-	fd = memfd_create("openmps-handover", 0);
-	p.f = fd >= 0 ? fdopen(dup(fd), "w") : NULL;
-	if (!p.f) {
-		omps_log("Handover: cannot write down the clients' state: %s", strerror(errno));
-		return;
-	}
-	fds[p.nfds++] = fd;
-	PUT(&p, magic);
-	PUT(&p, fault);
-	PUT(&p, device);
-	PUT(&p, sum);
-	PUT(&p, s->settings);
-	srv_pack_fd(&p, s->control_fd);
-	srv_pack_fd(&p, s->usage_fd);
-	srv_pack_fd(&p, s->log_fd);
-	srv_pack_fd(&p, srv_handover_beat_fd());
-	for (dev = 0; dev < (int)s->devices.ndevices; dev++)
-		if (srv_arena_save(s, dev, &p) < 0) {
-			omps_log("Handover: device %d's client memory cannot be exported; no client is kept", dev);
-			fclose(p.f);
-			close(fd);
-			return;
-		}
-	save_ipc_pids(s, &p);
 	pthread_mutex_lock(&s->modules_lock);
-	save_modules(s, &p);
-	choose_kept(s);
-	save_images(s, &p);
-	for (c = s->clients; c; c = c->next) {
-		if (!c->handed)
-			continue;
-		f = 1;
-		PUT(&p, f);
-		save_client(c, &p, c == culprit);
-		kept++;
-	}
+	choose_kept(s, 0);
+	r = write_record(s, &p, fault, device, &sum, culprit, 0);
 	pthread_mutex_unlock(&s->modules_lock);
-	f = 0;
-	PUT(&p, f);
-	/* Last, the descriptors the new image keeps, so that it can close the
-	 * rest before it opens anything: a list, then its length. */
-	i = p.nfds;
-	srv_pack_put(&p, fds, i * sizeof(*fds));
-	PUT(&p, i);
-	if (fclose(p.f) != 0 || p.failed) {
-		omps_log("Handover: cannot write down the clients' state");
-		close(fd);
+	if (r < 0)
 		return;
-	}
+	for (c = s->clients; c; c = c->next)
+		kept += c->handed;
 	if (busy > 1)
 		omps_log("%u clients had work queued: one context cannot tell which faulted; each gets the error from "
 			 "its next synchronous call",
@@ -622,7 +719,7 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 	}
 	for (i = 0; i < p.nfds; i++) /* inherited by the new image; everything else closes */
 		fcntl(fds[i], F_SETFD, fcntl(fds[i], F_GETFD) & ~FD_CLOEXEC);
-	set_fd_env("OPENMPS_RESUME_FD", fd);
+	set_fd_env("OPENMPS_RESUME_FD", fds[0]);
 	set_fd_env("OPENMPS_CONTROL_FD", s->control_fd);
 	set_fd_env("OPENMPS_LOG_FD", s->log_fd);
 	srv_arena_windows(s, windows, sizeof(windows)); /* reserved by the new image as it starts */
@@ -631,6 +728,24 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 		 kept == 1 ? "" : "s", (double)(omps_now_us() - t0) / 1000.0);
 	execl("/proc/self/exe", "openmps-server", "--resume", (char *)NULL);
 	omps_log("Handover: cannot run the server again: %s", strerror(errno));
+}
+
+int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n)
+{
+	struct srv_pack p = {.fds = fds, .max_fds = max};
+	struct handover_summary sum = {.seen_us = omps_now_us(), .clients = s->nclients};
+	struct srv_client *c;
+	int r;
+
+	*n = 0;
+	pthread_mutex_lock(&s->modules_lock);
+	choose_kept(s, 1);
+	for (c = s->clients; c; c = c->next)
+		sum.kept += c->handed;
+	r = sum.kept ? write_record(s, &p, CUDA_SUCCESS, 0, &sum, NULL, 1) : 1;
+	pthread_mutex_unlock(&s->modules_lock);
+	*n = p.nfds;
+	return r;
 }
 
 /* ---- the new image's side */
@@ -646,7 +761,7 @@ static struct srv_shared_module **restore_modules(struct srv_state *s, struct sr
 		struct srv_shared_module *m = calloc(1, sizeof(*m));
 		CUresult r;
 
-		if (!m || GET(u, m->dev) < 0 || get_image(u, m->hash, &m->len, &m->image) < 0) {
+		if (!m || GET(u, m->dev) < 0 || get_image(u, m->hash, &m->len, &m->image, &m->image_fd) < 0) {
 			free(m);
 			u->failed = 1;
 			break;
@@ -657,7 +772,7 @@ static struct srv_shared_module **restore_modules(struct srv_state *s, struct sr
 		if (r != CUDA_SUCCESS) { /* the clients that use it are not kept */
 			omps_log("Handover: a module image of %llu bytes does not load again: error %d",
 				 (unsigned long long)m->len, (int)r);
-			free(m->image);
+			srv_image_free(m->image, m->len, m->image_fd);
 			free(m);
 			continue;
 		}
@@ -681,7 +796,7 @@ static struct srv_kept_image **restore_images(struct srv_state *s, struct srv_un
 	for (i = 0; i < n && !u->failed; i++) {
 		struct srv_kept_image *k = calloc(1, sizeof(*k));
 
-		if (!k || get_image(u, k->hash, &k->len, &k->image) < 0) {
+		if (!k || get_image(u, k->hash, &k->len, &k->image, &k->image_fd) < 0) {
 			free(k);
 			u->failed = 1;
 			break;
@@ -885,20 +1000,70 @@ static const char *restore_client(struct srv_state *s, struct srv_client *c, str
 	return srv_capture_restore(c, u, why);
 }
 
+/* A client whose word moved after the record a successor took over a
+ * crash with: it used the GPU since, so what the record says of it may be
+ * out of date. Told, and let go; the rest of its part is passed over (its
+ * descriptors close with those the record named and no one took). */
+static void pass_over(const struct omps_admit *a, int fd, const struct srv_words *w)
+{
+	static const char why[] = "the openmps server stopped (killed or crashed) while this program was using the "
+				  "GPU: this program lost its context (server.log says more)";
+
+	omps_log("Client process %d (ID %u) is not kept: it used the GPU after the last record, %.0f ms before the "
+		 "server stopped",
+		 (int)a->pid, a->client_id, (double)(w->seen_us - w->record_us) / 1000.0);
+	if (fd < 0)
+		return;
+	omps_send(fd, OMPS_MSG_REFUSED, 0, 0, why, strlen(why), -1, 0);
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+}
+
+/* What a client not kept lost its context to, for its farewell. */
+static const char *lost_to(const struct srv_words *w)
+{
+	return w ? "the openmps server stopped (killed or crashed), which" : "a GPU fault in another program";
+}
+
+/* Whether the client's word (checkpoint.c) is where the record saw it. */
+static int word_current(const struct srv_words *w, int32_t slot, uint64_t word)
+{
+	return slot >= 0 && (uint32_t)slot < w->n && w->words[slot] == word;
+}
+
 /* One client: its connection and channel first (without them it cannot
- * even be told it lost its context), then the rest. */
-static void resume_client(struct srv_state *s, struct srv_unpack *u, const struct restored *rs, CUresult fault)
+ * even be told it lost its context), then the rest. After a crash (w), a
+ * client whose word has moved since the record is passed over. */
+static void resume_client(struct srv_state *s, struct srv_unpack *u, const struct restored *rs, CUresult fault,
+			  const struct srv_words *w)
 {
 	struct omps_admit a;
 	struct omps_channel_open o;
 	struct srv_client *c;
 	int fd, ring_fd, bell, culprit = 0;
-	int32_t queued = 0, sticky = 0;
+	int32_t queued = 0, sticky = 0, slot = -1;
 	uint32_t held = UINT32_MAX, held_type = 0;
 	unsigned char *held_rec = NULL;
 	const char *why;
-	uint64_t t0 = omps_now_us();
+	uint64_t t0 = omps_now_us(), word = 0, len = 0;
+	size_t body;
 
+	GET(u, slot);
+	GET(u, word);
+	GET(u, len);
+	body = u->off;
+	if (u->failed || len > u->len - body) {
+		u->failed = 1;
+		return;
+	}
+	if (w && !word_current(w, slot, word)) {
+		GET(u, a);
+		fd = srv_unpack_fd(u);
+		if (!u->failed)
+			pass_over(&a, fd, w);
+		u->off = body + len;
+		return;
+	}
 	GET(u, a);
 	fd = srv_unpack_fd(u);
 	ring_fd = srv_unpack_fd(u);
@@ -925,21 +1090,22 @@ static void resume_client(struct srv_state *s, struct srv_unpack *u, const struc
 	c->held_len = held;
 	c->greeted = 1;
 	if (srv_channel_adopt(c, ring_fd, bell, &o) < 0) {
-		srv_farewell(c, "a GPU fault in another program cost this one its context: its data channel did not "
-				"map again");
-		srv_client_remove(s, c, "could not be kept after the fault: its channel does not map again");
-		u->failed = 1; /* out of step: nothing after can be trusted */
+		srv_farewell(c, "%s cost this one its context: its data channel did not map again", lost_to(w));
+		srv_client_remove(s, c, "could not be kept: its channel does not map again");
+		u->off = body + len; /* the rest of its part passed over */
 		return;
 	}
 	srv_qos_check(c); /* its share and priority, before its streams are made again */
 	why = restore_client(s, c, u, rs);
+	if (!u->failed && u->off != body + len)
+		u->failed = 1; /* out of step: nothing after can be trusted */
 	if (u->failed)
 		why = "its record is cut short";
 	if (why) {
-		omps_log("Client process %d (ID %u) could not be kept after the fault: %s", (int)c->pid, c->id, why);
-		srv_farewell(c, "a GPU fault in another program cost this one its context: %s (server.log says more)",
-			     why);
-		srv_client_remove(s, c, "lost its context to the fault");
+		omps_log("Client process %d (ID %u) could not be kept after %s: %s", (int)c->pid, c->id,
+			 w ? "the server stopped" : "the fault", why);
+		srv_farewell(c, "%s cost this one its context: %s (server.log says more)", lost_to(w), why);
+		srv_client_remove(s, c, w ? "lost its context as the server stopped" : "lost its context to the fault");
 		return;
 	}
 	atomic_store(&c->queued, 0);
@@ -982,6 +1148,29 @@ static void tell(struct srv_state *s, CUresult fault, int device, const struct h
 		omps_send(s->control_fd, OMPS_MSG_SERVER_FAULT, 0, 0, line, strlen(line), -1, 0);
 }
 
+/* The same after a crash: how long the server was gone, and who was kept. */
+static void tell_crash(struct srv_state *s, const struct srv_words *w, const struct handover_summary *sum,
+		       uint64_t t0)
+{
+	uint64_t now = omps_now_us();
+	double gone_ms = (double)(now - w->seen_us) / 1000.0, age_ms = (double)(w->seen_us - w->record_us) / 1000.0;
+	char line[512];
+	int n;
+
+	omps_log("Server made anew after server process %d stopped without handing over: %u client%s kept of the %u "
+		 "its record named (written %.0f ms before it stopped), serving again %.1f ms after (%.1f ms to "
+		 "read the record)",
+		 (int)w->from, s->nclients, s->nclients == 1 ? "" : "s", sum->kept, age_ms, gone_ms,
+		 (double)(now - t0) / 1000.0);
+	n = snprintf(line, sizeof(line),
+		     "Server process %d stopped (killed or crashed) without handing over: its standby serves again "
+		     "%.0f ms after, keeping %u of the %u clients it had; a client that used the GPU since its last "
+		     "record (%.0f ms before) lost its context (server.log says who)",
+		     (int)w->from, gone_ms, s->nclients, sum->clients, age_ms);
+	if (n > 0 && s->control_fd >= 0)
+		omps_send(s->control_fd, OMPS_MSG_SERVER_FAULT, 0, 0, line, strlen(line), -1, 0);
+}
+
 /* The list of descriptors at the end of the record, cut off it. In the
  * same process: those kept, with the log and the daemon's socket the
  * environment named (so that a record that cannot be read is still said),
@@ -1016,6 +1205,7 @@ static int take_list(struct srv_unpack *u, const struct srv_state *s, const int 
 		qsort(map, n, sizeof(*map), by_old);
 		u->fdmap = (const int(*)[2])map;
 		u->nfdmap = n;
+		u->taken = calloc(n + 1, 1); /* NULL: none is closed at the end */
 		free(keep);
 		return 0;
 	}
@@ -1026,8 +1216,20 @@ static int take_list(struct srv_unpack *u, const struct srv_state *s, const int 
 	return 0;
 }
 
+/* In a standby: the descriptors handed that no client took (those of
+ * clients passed over after a crash, a second copy of one), closed; the
+ * record's own memfd (given[0]) is closed already. */
+static void close_untaken(struct srv_unpack *u, int record_fd)
+{
+	if (!u->taken)
+		return;
+	for (unsigned i = 0; i < u->nfdmap; i++)
+		if (!u->taken[i] && u->fdmap[i][1] != record_fd && u->fdmap[i][1] >= 0)
+			close(u->fdmap[i][1]);
+}
+
 int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, const int *given, unsigned ngiven,
-			char *err, size_t errlen)
+			const struct srv_words *w, char *err, size_t errlen)
 {
 	struct stat st;
 	struct srv_unpack u = {0};
@@ -1037,6 +1239,7 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, con
 	CUstream z = NULL;
 	int device = 0, dev, more = 0, control, usage, log_fd, beat;
 	struct handover_summary sum = {0};
+	struct srv_words wc;
 	void *map;
 
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
@@ -1058,6 +1261,11 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, con
 	GET(&u, fault);
 	GET(&u, device);
 	GET(&u, sum);
+	if (w) { /* the record's time is when it was written */
+		wc = *w;
+		wc.record_us = sum.seen_us;
+		w = &wc;
+	}
 	GET(&u, s->settings);
 	control = srv_unpack_fd(&u);
 	usage = srv_unpack_fd(&u);
@@ -1090,7 +1298,8 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, con
 		goto fail;
 	}
 	while (GET(&u, more) == 0 && more)
-		resume_client(s, &u, &rs, fault);
+		resume_client(s, &u, &rs, fault, w);
+	close_untaken(&u, fd);
 	srv_ipc_settle(s); /* the clients not kept are released later, by the workers */
 	free(rs.mods);
 	free(rs.images);
@@ -1110,12 +1319,17 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, con
 			goto fail;
 		}
 	}
-	tell(s, fault, device, &sum, t0);
+	if (w)
+		tell_crash(s, w, &sum, t0);
+	else
+		tell(s, fault, device, &sum, t0);
 	munmap(map, (size_t)st.st_size);
 	free((void *)u.fdmap);
+	free(u.taken);
 	return u.failed ? -1 : 0;
 fail:
 	munmap(map, (size_t)st.st_size);
 	free((void *)u.fdmap);
+	free(u.taken);
 	return -1;
 }

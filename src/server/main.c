@@ -106,6 +106,7 @@ static int handshake(struct srv_state *s)
 
 static void shutdown_now(struct srv_state *s, const char *why)
 {
+	srv_standby_quit(); /* no crash: it must not take these clients over */
 	while (s->clients)
 		srv_client_remove(s, s->clients, why);
 	srv_workers_stop(s, 5000); /* their workers release them meanwhile */
@@ -130,6 +131,7 @@ static void serve(struct srv_state *s)
 		struct srv_client *c;
 		size_t n = 0, i, k;
 		uint64_t t0;
+		int wait_ms;
 
 		if (s->exit_why || (s->draining && !s->nclients))
 			shutdown_now(s, s->exit_why ? s->exit_why : "");
@@ -153,7 +155,10 @@ static void serve(struct srv_state *s)
 			pfd[n].fd = c->fd;
 			pfd[n++].events = POLLIN;
 		}
-		if (poll(pfd, n, s->nclients ? STATS_EVERY_MS : -1) < 0) {
+		wait_ms = srv_checkpoint_tick(s);
+		if (s->nclients && (wait_ms < 0 || wait_ms > STATS_EVERY_MS))
+			wait_ms = STATS_EVERY_MS;
+		if (poll(pfd, n, wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			omps_log("poll failed: %s", strerror(errno));
@@ -166,8 +171,10 @@ static void serve(struct srv_state *s)
 		 * the daemon's pings waiting (its watch) nor starve the last. */
 		if (pfd[1].revents)
 			srv_fault_handle(s); /* does not return */
-		if (pfd[2].revents && srv_standby_readable(s))
+		if (pfd[2].revents && srv_standby_readable(s)) {
 			srv_arena_offer(s);
+			srv_checkpoint_again();
+		}
 		t0 = omps_now_us();
 		for (k = 1; k <= n - FIRST_CLIENT && omps_now_us() - t0 < ROUND_US; k++) {
 			i = FIRST_CLIENT + (next + k - 1) % (n - FIRST_CLIENT);
@@ -227,18 +234,21 @@ static int resume_after_fault(struct srv_state *s)
 
 	omps_log("Startup after a GPU fault, in the same process");
 	serve_after_fault(s, s->control_fd >= 0 && fd >= 0 &&
-				     srv_handover_resume(s, &drv, fd, NULL, 0, err, sizeof(err)) == 0, err);
+				     srv_handover_resume(s, &drv, fd, NULL, 0, NULL, err, sizeof(err)) == 0, err);
 	return 0;
 }
 
 /* --standby: started by a server (standby.c), this process loads the
  * driver and makes its contexts now, then waits; after a GPU fault it is
  * handed the server's record and descriptors and serves on. If the server
- * goes without a fault, so does the standby, quietly. */
+ * stops with no word (killed, crashed), it takes over from the last record
+ * the server kept against that (checkpoint.c), and tells the daemon itself.
+ * If the server exits as it should, so does the standby, quietly. */
 static int standby(struct srv_state *s, char *arg)
 {
-	int sock = env_fd("OPENMPS_STANDBY_FD"), *given = NULL;
+	int sock = env_fd("OPENMPS_STANDBY_FD"), *given = NULL, how;
 	uint64_t t0 = omps_now_us();
+	struct srv_words w = {0};
 	unsigned n = 0;
 	pid_t from = 0;
 	char err[512];
@@ -260,17 +270,26 @@ static int standby(struct srv_state *s, char *arg)
 	}
 	omps_log("Standing by to take over after a GPU fault (the driver and contexts ready in %.0f ms)",
 		 (double)(omps_now_us() - t0) / 1000.0);
-	if (srv_standby_wait(s, sock, &given, &n) < 0) {
+	omps_sock_peer(sock, &from, NULL, NULL); /* who made the pair: the server */
+	how = srv_standby_wait(s, sock, &given, &n, &w);
+	if (how < 0) {
 		srv_devices_close(&drv, &s->devices);
 		exit(0);
 	}
 	memset(arg, 0, strlen(arg)); /* ps shows a server, not a standby, from now on */
 	omps_log_init("Server", s->log_fd, 0);
-	omps_sock_peer(sock, &from, NULL, NULL); /* who made the pair: the faulted server */
 	close(sock);
-	omps_log("Startup after a GPU fault, taking over from the faulted server process %d", (int)from);
-	ok = srv_handover_resume(s, &drv, given[0], given, n, err, sizeof(err)) == 0;
+	w.from = from;
+	if (how == 1)
+		omps_log("Startup after server process %d stopped without handing over, from its last record",
+			 (int)from);
+	else
+		omps_log("Startup after a GPU fault, taking over from the faulted server process %d", (int)from);
+	ok = srv_handover_resume(s, &drv, given[0], given, n, how == 1 ? &w : NULL, err, sizeof(err)) == 0;
 	free(given);
+	if (ok && how == 1 && s->control_fd >= 0) /* the server before cannot say it */
+		omps_send(s->control_fd, OMPS_MSG_SERVER_SUCCESSOR, 1, 0, &(int32_t){getpid()}, sizeof(int32_t), -1,
+			  1);
 	serve_after_fault(s, ok, err);
 	return 0;
 }

@@ -10,6 +10,8 @@
  * attribute other than raising the dynamic shared memory, gets a copy of its
  * own first, so that nothing it does reaches another client. */
 #include <nettle/sha2.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,7 +105,7 @@ struct srv_kept_image *srv_module_keep_image(struct srv_client *c, const unsigne
 	for (k = s->kept_images; k; k = k->next)
 		if (k->len == len && !memcmp(k->hash, hash, sizeof(hash)))
 			break;
-	if (!k && (k = calloc(1, sizeof(*k))) && !(k->image = malloc(len + 1))) {
+	if (!k && (k = calloc(1, sizeof(*k))) && !(k->image = srv_image_alloc(len, &k->image_fd))) {
 		free(k);
 		k = NULL;
 	} else if (k && !k->refs) {
@@ -122,6 +124,30 @@ struct srv_kept_image *srv_module_keep_image(struct srv_client *c, const unsigne
 	return k;
 }
 
+unsigned char *srv_image_alloc(uint64_t len, int *fd)
+{
+	unsigned char *p;
+
+	*fd = memfd_create("openmps-image", MFD_CLOEXEC);
+	if (*fd >= 0 && srv_handover_fd_keepable(*fd) && ftruncate(*fd, (off_t)(len + 1)) == 0 &&
+	    (p = mmap(NULL, len + 1, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0)) != MAP_FAILED)
+		return p;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return malloc(len + 1);
+}
+
+void srv_image_free(unsigned char *image, uint64_t len, int fd)
+{
+	if (fd < 0) {
+		free(image);
+		return;
+	}
+	munmap(image, len + 1);
+	close(fd);
+}
+
 void srv_module_drop_image(struct srv_client *c, struct srv_kept_image *k)
 {
 	struct srv_state *s = c->srv;
@@ -135,7 +161,7 @@ void srv_module_drop_image(struct srv_client *c, struct srv_kept_image *k)
 		for (pp = &s->kept_images; *pp != k; pp = &(*pp)->next)
 			;
 		*pp = k->next;
-		free(k->image);
+		srv_image_free(k->image, k->len, k->image_fd);
 		free(k);
 	}
 	pthread_mutex_unlock(&s->modules_lock);
@@ -155,7 +181,7 @@ void srv_module_prune(struct srv_state *s)
 		gone = *m;
 		*m = gone->next;
 		s->drv->module_unload(gone->mod);
-		free(gone->image);
+		srv_image_free(gone->image, gone->len, gone->image_fd);
 		free(gone);
 	}
 	while (*k) {
@@ -165,7 +191,7 @@ void srv_module_prune(struct srv_state *s)
 		}
 		lost = *k;
 		*k = lost->next;
-		free(lost->image);
+		srv_image_free(lost->image, lost->len, lost->image_fd);
 		free(lost);
 	}
 	pthread_mutex_unlock(&s->modules_lock);
@@ -189,7 +215,7 @@ static CUresult load_shared(struct srv_client *c, int dev, const unsigned char *
 		if (++m->refs == 2)
 			omps_log("Module image of %llu bytes (SHA-256 %02x%02x%02x%02x...) shared between clients",
 				 (unsigned long long)len, hash[0], hash[1], hash[2], hash[3]);
-	} else if (!(m = calloc(1, sizeof(*m))) || !(m->image = malloc(len + 1))) {
+	} else if (!(m = calloc(1, sizeof(*m))) || !(m->image = srv_image_alloc(len, &m->image_fd))) {
 		free(m);
 		m = NULL;
 		r = CUDA_ERROR_OUT_OF_MEMORY;
@@ -202,7 +228,7 @@ static CUresult load_shared(struct srv_client *c, int dev, const unsigned char *
 			m->next = s->shared_modules;
 			s->shared_modules = m;
 		} else {
-			free(m->image);
+			srv_image_free(m->image, len, m->image_fd);
 			free(m);
 			m = NULL;
 		}
@@ -224,7 +250,7 @@ static CUresult unload_shared(struct srv_client *c, struct srv_shared_module *m)
 			;
 		*pp = m->next;
 		r = s->drv->module_unload(m->mod);
-		free(m->image);
+		srv_image_free(m->image, m->len, m->image_fd);
 		free(m);
 	}
 	pthread_mutex_unlock(&s->modules_lock);

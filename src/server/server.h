@@ -55,12 +55,20 @@ struct srv_shared_module {
 	unsigned refs;
 	CUmodule mod;
 	unsigned char *image; /* kept: a client that needs its own copy loads it */
+	int image_fd;	      /* the memfd image is mapped from; -1: in the heap (srv_image_alloc) */
 };
 
 /* The bytes of its own modules' images the server keeps for one client, so
  * that a successor can load them again after a fault; a module past that
  * costs its client its context at a fault (handover.c says so). */
 #define SRV_KEPT_IMAGES_MAX (32ull << 20)
+
+/* A module image's bytes and the NUL after them, in a memfd of their own
+ * where one can be had (*fd), so that a record names the descriptor rather
+ * than copying the bytes (handover.c; checkpoint.c writes one often); else
+ * in the heap (*fd -1). NULL if out of memory. */
+unsigned char *srv_image_alloc(uint64_t len, int *fd);
+void srv_image_free(unsigned char *image, uint64_t len, int fd);
 
 /* The image of a client's own module, kept so that a successor can load
  * the module again after a fault (handover.c); one copy an image, however
@@ -72,6 +80,7 @@ struct srv_kept_image {
 	unsigned refs;
 	uint32_t place;	      /* handover.c: its place in the record, + 1; 0: not in it */
 	unsigned char *image; /* with a NUL after it */
+	int image_fd;	      /* as srv_shared_module's */
 };
 
 /* A module or function of a client; its handle is its index + 1. */
@@ -225,6 +234,7 @@ struct srv_client {
 	struct omps_channel_open ring_sizes;
 	int quiet;	  /* under run_lock: its worker left it for a handover */
 	int handed;	  /* handover.c: kept, written down for the successor */
+	int32_t slot;	  /* checkpoint.c: its word's place; -1: none (never kept at a crash) */
 	CUresult poison;  /* the culprit of a fault: every call of its fails with this */
 	int has_worker;	 /* the pool owns it */
 	pthread_mutex_t run_lock; /* orders parking against stop */
@@ -629,6 +639,7 @@ struct srv_unpack {
 	int failed;
 	const int (*fdmap)[2]; /* the old numbers of descriptors and their new, by old; NULL: the same */
 	unsigned nfdmap;
+	unsigned char *taken; /* by fdmap's index: read by srv_unpack_fd (the rest close at the end) */
 };
 void srv_pack_put(struct srv_pack *p, const void *v, size_t n);
 void srv_pack_fd(struct srv_pack *p, int fd); /* written, and inherited by the new image */
@@ -645,8 +656,22 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
  * given: NULL in the same process (the state is made here; descriptors
  * keep their numbers); in a standby, whose state is made, the descriptors
  * it was handed, in the order of the record's list. */
+/* After a crash (checkpoint.c), not a fault: each client's word as the
+ * server left it, and when; a client whose word moved after the record is
+ * passed over. NULL after a fault. */
+struct srv_words {
+	const uint64_t *words;
+	uint32_t n;
+	uint64_t seen_us, record_us; /* when the server was seen gone; when it wrote the record */
+	pid_t from;
+};
 int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, const int *given, unsigned ngiven,
-			char *err, size_t errlen);
+			const struct srv_words *w, char *err, size_t errlen);
+/* checkpoint.c, with every client's run_lock held: the record of the
+ * clients idle with nothing queued, as for a fault; its descriptors (its
+ * memfd first) in fds. 0; 1 if no client is to be kept (nothing written);
+ * -1 (said in the log). */
+int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n);
 int srv_handover_beat_fd(void); /* the beat's memfd, kept for the successor */
 
 /* standby.c: a server process started ahead, to take over after a fault. */
@@ -658,7 +683,13 @@ pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n);
 /* In the standby: says it is ready, maps the server's chunks as they come
  * (srv_arena_map_ahead), and waits for the descriptors; -1 if the server
  * went without handing over, or a chunk cannot be mapped here. */
-int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n);
+int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n, struct srv_words *w);
+/* The server's, the main loop's: a record kept against a crash (its memfd
+ * first), handed to a ready standby in place of the one before; 0, or -1. */
+int srv_standby_record(const int *fds, unsigned n); /* n 0: the one before dropped */
+int srv_standby_ready(void);
+/* Before an exit that is no crash: the standby goes too, not taking over. */
+void srv_standby_quit(void);
 /* The server's chunks, told to a ready standby (from arena.c). */
 void srv_standby_chunk(int dev, CUdeviceptr base, uint64_t size, int fd);
 void srv_standby_unchunk(int dev, CUdeviceptr base, uint64_t size);
@@ -666,6 +697,20 @@ void srv_standby_unchunk(int dev, CUdeviceptr base, uint64_t size);
  * 1 if it has just become ready (offer it the chunks), else 0. */
 int srv_standby_fd(void);
 int srv_standby_readable(struct srv_state *s);
+
+/* checkpoint.c: the record kept current while every client is parked,
+ * so that a standby can take over the idle clients of a server that is
+ * killed or crashes (not a fault). Each client has a word in a memfd the
+ * standby maps, moved whenever what the record says of it may change. */
+void srv_checkpoint_join(struct srv_client *c);	 /* the main loop: a slot, its word moved */
+void srv_checkpoint_leave(struct srv_client *c); /* the main loop: its word moved, its slot free */
+void srv_checkpoint_touch(struct srv_client *c); /* any thread: its record may change now */
+uint64_t srv_checkpoint_word(const struct srv_client *c);
+void srv_checkpoint_again(void); /* a new standby is ready: it needs a record */
+int srv_checkpoint_fd(void); /* the words' memfd; -1: none */
+/* The main loop, each turn: writes a record when one is due and every
+ * client is parked. The poll timeout it asks for (ms), or -1. */
+int srv_checkpoint_tick(struct srv_state *s);
 
 /* stats.c */
 void srv_stats_count(struct srv_client *c, uint32_t type, const unsigned char *rec, size_t len);

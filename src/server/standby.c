@@ -31,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,7 +59,12 @@
 
 extern char **environ;
 
-enum { STANDBY_BATCH, STANDBY_CHUNK, STANDBY_UNCHUNK };
+/* BATCH: a fault's record and its descriptors (take over now); RECORD: a
+ * record kept against a crash (checkpoint.c), in place of the one before;
+ * WORDS: the memfd of the clients' words, once; FORGET: no client is to be
+ * kept now, the record before is dropped; QUIT: the server exits with no
+ * crash, and so does the standby. */
+enum { STANDBY_BATCH, STANDBY_CHUNK, STANDBY_UNCHUNK, STANDBY_RECORD, STANDBY_WORDS, STANDBY_QUIT, STANDBY_FORGET };
 
 struct standby_msg {
 	uint32_t kind;
@@ -74,6 +81,7 @@ static struct {
 	pid_t pid; /* 0: none */
 	int fd;	   /* the server's end of the socket; -1: none */
 	int ready;
+	int words_sent; /* the words' memfd went to this standby */
 	unsigned redos;
 } standby = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
@@ -131,6 +139,7 @@ static void drop(const char *why)
 	standby.pid = 0;
 	standby.fd = -1;
 	standby.ready = 0;
+	standby.words_sent = 0;
 	pthread_mutex_unlock(&standby.lock);
 }
 
@@ -266,6 +275,52 @@ int srv_standby_readable(struct srv_state *s)
 	return 0;
 }
 
+int srv_standby_ready(void)
+{
+	return standby.ready;
+}
+
+/* The main loop's, as standby.ready is written only by it. */
+int srv_standby_record(const int *fds, unsigned n)
+{
+	struct standby_msg w = {.kind = STANDBY_WORDS};
+	int words = srv_checkpoint_fd(), r = 0;
+
+	if (!standby.ready || words < 0)
+		return -1;
+	pthread_mutex_lock(&standby.lock);
+	if (!n) {
+		struct standby_msg f = {.kind = STANDBY_FORGET};
+
+		r = send_msg(standby.fd, &f, NULL, 0, 1);
+		pthread_mutex_unlock(&standby.lock);
+		return r < 0 ? -1 : 0;
+	}
+	if (!standby.words_sent)
+		r = send_msg(standby.fd, &w, &words, 1, 1);
+	standby.words_sent = r == 0;
+	for (unsigned i = 0; i < n && r == 0; i += BATCH) {
+		struct standby_msg m = {.kind = STANDBY_RECORD, .total = n, .count = n - i < BATCH ? n - i : BATCH};
+
+		r = send_msg(standby.fd, &m, fds + i, m.count, 1);
+	}
+	pthread_mutex_unlock(&standby.lock);
+	if (r < 0)
+		omps_log("Cannot hand the standby server process %d a record against a crash: %s", (int)standby.pid,
+			 strerror(errno));
+	return r < 0 ? -1 : 0;
+}
+
+void srv_standby_quit(void)
+{
+	struct standby_msg m = {.kind = STANDBY_QUIT};
+
+	pthread_mutex_lock(&standby.lock);
+	if (standby.fd >= 0)
+		send_msg(standby.fd, &m, NULL, 0, 1);
+	pthread_mutex_unlock(&standby.lock);
+}
+
 pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n)
 {
 	struct pollfd p;
@@ -355,49 +410,128 @@ static int chunk_ahead(struct srv_state *s, int sock, const struct standby_msg *
 	return -1;
 }
 
-int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n)
-{
-	uint32_t total = 0, have = 0;
-	struct standby_msg m;
-	int *got = NULL, k;
+/* Descriptors coming in batches: a fault's record, or one kept against a
+ * crash. */
+struct batch {
+	int *fds; /* room for MAX_FDS and one message more */
+	uint32_t kind, total, have;
+};
 
-	/* A message's descriptors land before its count is checked: room for one more. */
-	if (send(sock, "R", 1, MSG_NOSIGNAL) != 1 || !(got = malloc((MAX_FDS + BATCH) * sizeof(*got))))
-		goto fail;
+static int batch_init(struct batch *b)
+{
+	b->have = b->total = 0;
+	b->fds = malloc((MAX_FDS + BATCH) * sizeof(*b->fds));
+	return b->fds ? 0 : -1;
+}
+
+static void batch_drop(struct batch *b)
+{
+	if (b->fds)
+		close_all(b->fds, b->have);
+	b->have = b->total = 0;
+}
+
+/* A message of k descriptors (landed at b->fds + b->have) added; -1 if it
+ * does not fit the batch under way. */
+static int batch_add(struct batch *b, const struct standby_msg *m, int k)
+{
+	if ((uint32_t)k != m->count || !m->total || m->total > MAX_FDS || (b->have && (m->total != b->total ||
+										     m->kind != b->kind)) ||
+	    m->count > m->total - b->have) {
+		close_all(b->fds + b->have, (uint32_t)k);
+		return -1;
+	}
+	b->kind = m->kind;
+	b->total = m->total;
+	b->have += (uint32_t)k;
+	return 0;
+}
+
+/* The words' memfd mapped, for a takeover after a crash. */
+static int map_words(int fd, struct srv_words *w)
+{
+	struct stat st;
+	void *m;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0 ||
+	    (m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		return -1;
+	w->words = m;
+	w->n = (uint32_t)((size_t)st.st_size / sizeof(uint64_t));
+	w->seen_us = omps_now_us();
+	return 0;
+}
+
+int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n, struct srv_words *w)
+{
+	struct batch cur = {0}, rec = {0}, t;
+	struct standby_msg m;
+	int k, words = -1, r = -1;
+
+	if (send(sock, "R", 1, MSG_NOSIGNAL) != 1 || batch_init(&cur) < 0 || batch_init(&rec) < 0)
+		goto out;
 	for (;;) {
-		k = receive(sock, &m, got + have);
-		if (k < 0)
-			goto fail; /* the server exited without a fault */
-		if (m.kind == STANDBY_CHUNK && !have) {
-			if (k != 1 || chunk_ahead(s, sock, &m, got[0]) < 0) {
-				close_all(got, (uint32_t)k > 1 ? (uint32_t)k : 0);
-				goto fail;
+		k = receive(sock, &m, cur.fds + cur.have);
+		if (k < 0) { /* the server is gone: with no word, a crash */
+			if (rec.have && rec.have == rec.total && map_words(words, w) == 0) {
+				omps_log("The server stopped without handing over (killed or crashed): taking over "
+					 "the clients its last record named");
+				*fds = rec.fds;
+				*n = rec.have;
+				rec.fds = NULL;
+				r = 1;
+			} else {
+				omps_log("The server stopped without handing over, and had no record of its clients "
+					 "(none was idle, or OPENMPS_CRASH_RECORD=0): they lose their server");
+			}
+			goto out;
+		}
+		if (m.kind == STANDBY_CHUNK && !cur.have) {
+			if (k != 1 || chunk_ahead(s, sock, &m, cur.fds[0]) < 0) {
+				close_all(cur.fds, (uint32_t)k > 1 ? (uint32_t)k : 0);
+				goto out;
 			}
 			continue;
 		}
-		close_all(got + have, m.kind == STANDBY_BATCH ? 0 : (uint32_t)k);
-		if (m.kind == STANDBY_UNCHUNK && !have)
-			srv_arena_unmap_ahead(s, m.dev, m.base);
-		if (m.kind != STANDBY_BATCH)
+		if (m.kind == STANDBY_WORDS && k == 1 && !cur.have) {
+			if (words >= 0)
+				close(words);
+			words = cur.fds[0];
 			continue;
-		if ((uint32_t)k != m.count || !m.total || m.total > MAX_FDS || (have && m.total != total) ||
-		    m.count > m.total - have) {
-			close_all(got + have, (uint32_t)k);
-			goto fail;
 		}
-		total = m.total;
-		have += (uint32_t)k;
-		if (have == total)
+		if (m.kind != STANDBY_BATCH && m.kind != STANDBY_RECORD) {
+			close_all(cur.fds + cur.have, (uint32_t)k);
+			if (m.kind == STANDBY_UNCHUNK && !cur.have)
+				srv_arena_unmap_ahead(s, m.dev, m.base);
+			if (m.kind == STANDBY_QUIT)
+				goto out; /* the server exits with no crash */
+			if (m.kind == STANDBY_FORGET && !cur.have)
+				batch_drop(&rec);
+			continue;
+		}
+		if (batch_add(&cur, &m, k) < 0)
+			goto out;
+		if (cur.have < cur.total)
+			continue;
+		if (cur.kind == STANDBY_BATCH)
 			break;
+		batch_drop(&rec); /* the record before, replaced */
+		t = rec;
+		rec = cur;
+		cur = t;
 	}
 	if (send(sock, "T", 1, MSG_NOSIGNAL) != 1)
-		goto fail;
-	*fds = got;
-	*n = have;
-	return 0;
-fail:
-	if (got)
-		close_all(got, have);
-	free(got);
-	return -1;
+		goto out;
+	*fds = cur.fds;
+	*n = cur.have;
+	cur.fds = NULL;
+	r = 0;
+out:
+	batch_drop(&cur);
+	batch_drop(&rec);
+	free(cur.fds);
+	free(rec.fds);
+	if (words >= 0)
+		close(words); /* mapped, if it is to be read */
+	return r;
 }

@@ -1034,6 +1034,33 @@ static int busy(const char *gate)
 	return 0;
 }
 
+/* A neighbour idle at first (a record of it is made: the server's
+ * checkpoint.c), then launching until a call fails: for a server that
+ * stops with no word, the client whose word moved since the record. It
+ * passes if it is told it lost its context, the call failing as the
+ * shim's calls do once the server let it go (806). */
+static int then_busy(const char *gate)
+{
+	CUresult r = CUDA_SUCCESS;
+	CUdeviceptr d;
+	unsigned long n = 0;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CK(twice(d, WORDS, NULL));
+	CK(cuCtxSynchronize());
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	printf(PROBE ": launching\n");
+	for (; r == CUDA_SUCCESS && n < 100000000; n++)
+		r = twice(d, WORDS, NULL);
+	if (r == CUDA_SUCCESS)
+		r = cuCtxSynchronize();
+	printf(PROBE ": after %lu launches: %d\n", n, (int)r);
+	CHECK(r == CUDA_ERROR_MPS_RPC_FAILURE, "its calls fail with %d, not 806", (int)r);
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
 /* A neighbour whose memory came from the stream-ordered allocator. */
 static int pool(const char *gate)
 {
@@ -1331,6 +1358,7 @@ static const struct {
 	{"--capture", capturing}, {"--exec-set", exec_set}, {"--capture-split", capturing_split},
 	{"--unload", unload_first}, {"--host-late", host_late}, {"--cond", conditional},
 	{"--capture-late", capture_late}, {"--two-streams", two_streams}, {"--two-devices", two_devices},
+	{"--then-busy", then_busy},
 };
 
 int main(int argc, char **argv)

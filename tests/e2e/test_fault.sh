@@ -48,7 +48,7 @@ handed() { H=$(sed -nE "s/.*Server +$S\] Handed over to the standby server proce
 # That server S handed over to H, H lists as the server and serves, S is gone.
 took_over() {
 	handed && logged "Server +$H\] Server made anew after the GPU fault" server && [ "$(servers)" = "$H" ] &&
-		dead "$S" && logged "Server process $S, which faulted, has exited; process $H serves its clients"
+		dead "$S" && logged "Server process $S has exited; process $H serves its clients"
 }
 
 # A culprit faults the GPU (and waits for nothing); the standby takes over.

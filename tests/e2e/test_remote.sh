@@ -7,7 +7,9 @@
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 PROBE=$OPENMPS_BIN/omps-remote-probe
 # The server sees 2 fake devices, the client's local fake driver 5: what the
-# client reports tells which one answered.
+# client reports tells which one answered. A killed server's clients lose it
+# here: no record against a crash (e2e_crash has a standby take them over).
+export OPENMPS_CRASH_RECORD=0
 FAKECUDA_DEVICES=2 start_daemon
 export OPENMPS_REAL_DRIVER=$FAKECUDA
 probe() { LD_LIBRARY_PATH=$SHIM_DIR FAKECUDA_DEVICES=5 "$PROBE" "$@"; }

@@ -1,6 +1,7 @@
 # The daemon's watch on its servers: a server whose main loop stops turning
-# is reported with what it was doing, killed, and replaced: the clients it
-# held get an error, a client after it a new server, nobody hangs.
+# is reported with what it was doing, killed, and replaced: a client it was
+# serving gets an error, one idle since its last record is taken over by
+# its standby (e2e_crash), a client after it is served, nobody hangs.
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 PROBE=$OPENMPS_BIN/omps-remote-probe
@@ -32,22 +33,26 @@ check "the next client gets a new server and passes" grep -qx "remote_probe: PAS
 check "... a new one" test -n "$(servers)" -a "$(servers)" != "$S"
 stop_daemon 10
 
-# 2. A stopped server: nothing answers at all.
+# 2. A stopped server: nothing answers at all. Its client, idle at the gate
+# since its last record, is taken over by the standby and passes.
 OPENMPS_SERVER_WATCHDOG_S=2 start_daemon
 probe --gate "$TMP/go" >"$TMP/b.out" 2>&1 &
 bpid=$!
 wait_for "a server" 5 has_servers
 S=$(servers)
 wait_for "the client to be admitted" 10 has_client "$S"
+wait_for "a record of it against a crash" 10 logged "Server +$S\] Record against a crash: 1 client " server
 kill -STOP "$S"
 wait_for "the daemon to kill the stopped server" 10 dead "$S"
 check "control.log: a server stopped while waiting for messages" \
 	logged "Server $S has not answered for 2 s \(its main loop: waiting for messages\)"
+wait_for "the standby to take over" 5 logged "Process [0-9]+ serves the clients of the server that stopped|Server $S handed its clients to its standby"
 touch "$TMP/go"
 wait "$bpid"
-check "its client ends with an error [$(tail -1 "$TMP/b.out")]" grep -q "openmps: lost the openmps server" "$TMP/b.out"
+check "its idle client is taken over by the standby and passes [$(tail -1 "$TMP/b.out")]" grep -qx "remote_probe: PASS" "$TMP/b.out"
 out=$(probe 2>&1)
-check "the next client gets a new server and passes" grep -qx "remote_probe: PASS" <<<"$out"
+check "the next client passes" grep -qx "remote_probe: PASS" <<<"$out"
+check "... served by the standby" test -n "$(servers)" -a "$(servers)" != "$S"
 stop_daemon 10
 
 # 3. A server that never becomes ready (its driver's start hangs): killed

@@ -1,0 +1,214 @@
+/* The record kept against a crash. A server that is killed or crashes (not
+ * a GPU fault: that one writes its record as it sees the fault) leaves no
+ * record behind; its clients' device memory outlives it in the standby,
+ * which maps every chunk ahead (standby.c), but not what says who holds
+ * what. So while the server runs, the main loop writes the record now and
+ * then, as the handover does (handover.c), and hands it to the standby in
+ * place of the one before; the standby takes it over if its socket to the
+ * server closes with no word.
+ *
+ * A record is written only when every client with a data channel is parked
+ * (their run_locks held meanwhile: no worker can take one), none is being
+ * released, something moved since the last one, and at most every
+ * MIN_GAP_US (more seldom where writing takes long: at most SHARE of the
+ * main loop's time). It names the clients that are idle with nothing
+ * queued. Each client has a word in a memfd the standby maps: it moves
+ * whenever what the record says of the client may change (its worker takes
+ * it from the pool; the main loop reads its socket; it joins or leaves),
+ * and the record says where each word stood. After a crash the standby
+ * keeps the clients whose word has not moved since the record: nothing of
+ * theirs changed and nothing of theirs ran. The cost when nothing crashes:
+ * an atomic add as a worker takes a parked client, and a record write after
+ * a burst of activity, on the main loop, never on a call's path. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+
+#define SLOTS	   8192	  /* clients with a word; one without is never kept at a crash */
+#define MIN_GAP_US 100000 /* between records */
+#define SHARE	   20	  /* a record at most every SHARE times as long as the last took */
+#define MAX_FDS	   65536
+
+static struct {
+	int fd; /* the words' memfd; -1 before the first client */
+	_Atomic uint64_t *words;
+	unsigned char used[SLOTS];
+	uint32_t next; /* where the search for a free slot starts */
+	atomic_int dirty;
+	uint64_t last_us, took_us;
+	int failed; /* the memfd could not be made: no client has a word */
+	int *fds;
+} ck = {.fd = -1};
+
+static int words_ready(void)
+{
+	void *m;
+
+	if (ck.words || ck.failed)
+		return ck.words != NULL;
+	ck.fd = memfd_create("openmps-words", MFD_CLOEXEC);
+	if (ck.fd < 0 || ftruncate(ck.fd, SLOTS * sizeof(*ck.words)) < 0 ||
+	    (m = mmap(NULL, SLOTS * sizeof(*ck.words), PROT_READ | PROT_WRITE, MAP_SHARED, ck.fd, 0)) == MAP_FAILED) {
+		omps_log("Cannot keep a record against a crash (%s): a server that is killed or crashes loses its "
+			 "clients",
+			 strerror(errno));
+		if (ck.fd >= 0)
+			close(ck.fd);
+		ck.fd = -1;
+		ck.failed = 1;
+		return 0;
+	}
+	ck.words = m;
+	return 1;
+}
+
+void srv_checkpoint_touch(struct srv_client *c)
+{
+	if (c->slot >= 0 && ck.words) /* a client made by hand (the unit tests) has none */
+		atomic_fetch_add_explicit(&ck.words[c->slot], 1, memory_order_relaxed);
+	atomic_store_explicit(&ck.dirty, 1, memory_order_relaxed);
+}
+
+void srv_checkpoint_join(struct srv_client *c)
+{
+	c->slot = -1;
+	if (words_ready())
+		for (uint32_t i = 0; i < SLOTS; i++) {
+			uint32_t k = (ck.next + i) % SLOTS;
+
+			if (ck.used[k])
+				continue;
+			ck.used[k] = 1;
+			ck.next = k + 1;
+			c->slot = (int32_t)k;
+			break;
+		}
+	srv_checkpoint_touch(c); /* a record naming the slot's last client no longer holds */
+}
+
+/* Its slot stays its own to touch (its worker may, releasing it): one
+ * more move of the next holder's word only delays that one's next record. */
+void srv_checkpoint_leave(struct srv_client *c)
+{
+	srv_checkpoint_touch(c);
+	if (c->slot >= 0 && c->slot < SLOTS)
+		ck.used[c->slot] = 0;
+}
+
+void srv_checkpoint_again(void)
+{
+	atomic_store_explicit(&ck.dirty, 1, memory_order_relaxed);
+}
+
+uint64_t srv_checkpoint_word(const struct srv_client *c)
+{
+	return c->slot >= 0 && ck.words ? atomic_load_explicit(&ck.words[c->slot], memory_order_relaxed) : 0;
+}
+
+int srv_checkpoint_fd(void)
+{
+	return ck.fd;
+}
+
+/* Every client's run_lock, in list order (the main loop owns the list);
+ * 1 if each one with a data channel is parked and none is being released. */
+static int lock_all(struct srv_state *s)
+{
+	unsigned parked = 0, open = 0;
+	struct srv_client *c;
+
+	for (c = s->clients; c; c = c->next) {
+		pthread_mutex_lock(&c->run_lock);
+		if (!c->has_worker)
+			continue;
+		open++;
+		parked += c->parked && !c->quiet && !atomic_load(&c->stop);
+	}
+	return parked == open && atomic_load(&s->workers.channels) == open;
+}
+
+static void unlock_all(struct srv_state *s)
+{
+	for (struct srv_client *c = s->clients; c; c = c->next)
+		pthread_mutex_unlock(&c->run_lock);
+}
+
+/* server.log, when the clients a record names change in number: one line
+ * per change, not per record. */
+static void said(struct srv_state *s, unsigned nfds)
+{
+	static unsigned last;
+	unsigned kept = 0;
+
+	for (struct srv_client *c = s->clients; c; c = c->next)
+		kept += c->handed;
+	if (kept == last)
+		return;
+	last = kept;
+	omps_log("Record against a crash: %u client%s of %u idle and written down (%.1f ms, %u descriptors); the "
+		 "standby takes them over if this process stops with no word",
+		 kept, kept == 1 ? "" : "s", s->nclients, (double)ck.took_us / 1000.0, nfds);
+}
+
+static void write_one(struct srv_state *s)
+{
+	uint64_t t0 = omps_now_us();
+	unsigned n = 0;
+	int r;
+
+	if (!ck.fds && !(ck.fds = malloc(MAX_FDS * sizeof(*ck.fds))))
+		return;
+	atomic_store(&ck.dirty, 0); /* a worker can move nothing while all are held */
+	r = srv_handover_record(s, ck.fds, MAX_FDS, &n);
+	if (r == 0) {
+		r = srv_standby_record(ck.fds, n);
+		close(ck.fds[0]); /* the record's memfd: the standby has its own now */
+	} else if (r == 1) {
+		r = srv_standby_record(NULL, 0); /* none to keep: the record before is dropped */
+	}
+	if (r < 0)
+		atomic_store(&ck.dirty, 1);
+	ck.last_us = omps_now_us();
+	ck.took_us = ck.last_us - t0;
+	if (r == 0)
+		said(s, n);
+}
+
+/* OPENMPS_CRASH_RECORD=0: no record is kept; a server that stops with no
+ * word loses its clients, as before. */
+static int wanted(void)
+{
+	static int on = -1;
+
+	if (on < 0) {
+		const char *v = getenv("OPENMPS_CRASH_RECORD");
+
+		on = !v || strcmp(v, "0");
+	}
+	return on;
+}
+
+int srv_checkpoint_tick(struct srv_state *s)
+{
+	uint64_t gap = ck.took_us * SHARE > MIN_GAP_US ? ck.took_us * SHARE : MIN_GAP_US, now;
+
+	if (!atomic_load_explicit(&ck.dirty, memory_order_relaxed) || !ck.words || !wanted() ||
+	    !srv_standby_ready() || atomic_load(&s->handing_over))
+		return -1;
+	now = omps_now_us();
+	if (now - ck.last_us < gap)
+		return (int)((gap - (now - ck.last_us)) / 1000) + 1;
+	if (lock_all(s))
+		write_one(s);
+	unlock_all(s);
+	/* Not all parked: looked at again soon, as they park (OPENMPS_SERVER_PARK_MS). */
+	return atomic_load(&ck.dirty) ? (int)(MIN_GAP_US / 1000) : -1;
+}
