@@ -115,13 +115,18 @@ ms() { date +%s%3N; }
 	# or why not? And "settle": the first neighbour again, synchronized,
 	# with workers that park a client only after 10 s, so that its module
 	# variables come back only if its worker copied them 1 ms into its pause.
-	for who in torch graph ipc vmm numba link capture cond settle; do
+	# "crash", "crash-torch": no fault, the server killed (kill -9) once its
+	# record against a crash names the neighbour (the first neighbour above,
+	# PyTorch's): its standby takes it over (src/server/checkpoint.c).
+	for who in torch graph ipc vmm numba link capture cond settle crash crash-torch; do
 		D=$K/$who
 		mkdir -p "$D"
 		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
 		OPENMPS_SERVER_PARK_MS=$([ $who = settle ] && echo 10000 || echo 20) "$B/openmps-control" -d
 		run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
-		if [ $who = torch ]; then
+		if [ $who = crash ]; then
+			run timeout 120 "$K/fault" neighbour "$D/go" >"$D/neighbour.out" 2>&1 &
+		elif [ $who = torch ] || [ $who = crash-torch ]; then
 			run timeout 120 python3 tests/gpu/torch_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
 		elif [ $who = numba ]; then
 			run timeout 120 python3 tests/gpu/numba_neighbour.py "$D/go" >"$D/neighbour.out" 2>&1 &
@@ -142,7 +147,16 @@ ms() { date +%s%3N; }
 		[ $who = ipc ] && for i in $(seq 100); do [ -e "$D/go.freed" ] && break; sleep 0.1; done
 		# Its standby ready, as above: the time to serve again is the handover's.
 		for i in $(seq 50); do grep -q "Standing by" "$D/log/server.log" 2>/dev/null && break; sleep 0.1; done
-		run timeout 30 "$K/fault" illegal >/dev/null 2>&1
+		if [ "${who#crash}" != "$who" ]; then
+			for i in $(seq 100); do grep -qE "Record against a crash: [1-9]" "$D/log/server.log" 2>/dev/null && break; sleep 0.1; done
+			S=$(echo get_server_list | "$B/openmps-control" 2>/dev/null | head -1)
+			t0=$(ms)
+			kill -9 "$S"
+			run timeout 30 "$K/vector_add" >"$D/next.out" 2>&1
+			echo "fault openmps $who: server $S killed; next client: $(grep -q PASS "$D/next.out" && echo PASS || echo FAIL) $(($(ms) - t0)) ms after the kill"
+		else
+			run timeout 30 "$K/fault" illegal >/dev/null 2>&1
+		fi
 		sleep 1
 		touch "$D/go"
 		wait $nb
@@ -151,12 +165,31 @@ ms() { date +%s%3N; }
 			echo "fault openmps ipc exporter: $(tail -1 "$D/exporter.out")"
 		fi
 		echo "fault openmps $who neighbour: $(tail -1 "$D/neighbour.out")"
-		grep -E 'cannot be kept|could not be kept|kept:|made anew' "$D/log/server.log" | head -6
+		grep -E 'cannot be kept|could not be kept|kept:|made anew|Record against|not kept|stopped without' "$D/log/server.log" | head -8
 		echo "quit -t 5" | "$B/openmps-control" >/dev/null 2>&1
 		mkdir -p "$OUT/fault-logs" && cp "$D/log/server.log" "$OUT/fault-logs/$who.server.log" &&
 			cp "$D/neighbour.out" "$OUT/fault-logs/$who.neighbour.out"
 		unset OPENMPS_PIPE_DIRECTORY OPENMPS_LOG_DIRECTORY
 	done
+	# The same kill under NVIDIA MPS: what its idle neighbour sees.
+	D=$K/mps-crash
+	mkdir -p "$D/pipe" "$D/log"
+	export CUDA_MPS_PIPE_DIRECTORY=$D/pipe CUDA_MPS_LOG_DIRECTORY=$D/log
+	nvidia-cuda-mps-control -d
+	timeout 120 "$K/fault" neighbour "$D/go" >"$D/neighbour.out" 2>&1 &
+	nb=$!
+	for i in $(seq 300); do grep -q filled "$D/neighbour.out" 2>/dev/null && break; sleep 0.1; done
+	sleep 1
+	t0=$(ms)
+	pkill -9 -f nvidia-cuda-mps-server
+	timeout 30 "$K/vector_add" >"$D/next.out" 2>&1
+	echo "fault mps crash: server killed; next client: $(grep -q PASS "$D/next.out" && echo PASS || echo FAIL) $(($(ms) - t0)) ms after the kill"
+	touch "$D/go"
+	wait $nb
+	echo "fault mps crash neighbour: $(tail -1 "$D/neighbour.out")"
+	echo quit | nvidia-cuda-mps-control >/dev/null 2>&1
+	sleep 1
+	unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
 } >"$OUT/fault.log" 2>&1
-while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED)|handle_values: |coredump_probe: )|cannot be kept|could not be kept|serving again' "$OUT/fault.log")
+while read -r line; do note "$line"; done < <(grep -E '^(fault |standby [01]:|build failed|(survive|keeper): (summary|FAILED)|handle_values: |coredump_probe: )|cannot be kept|could not be kept|serving again|not kept: it used|stopped without handing' "$OUT/fault.log")
 rm -rf "$K"
