@@ -122,7 +122,7 @@ ms() { date +%s%3N; }
 		D=$K/$who
 		mkdir -p "$D"
 		export OPENMPS_PIPE_DIRECTORY=$D/pipe OPENMPS_LOG_DIRECTORY=$D/log
-		OPENMPS_SERVER_PARK_MS=$([ $who = settle ] && echo 10000 || echo 20) "$B/openmps-control" -d
+		OPENMPS_RECORD_LOG=1 OPENMPS_SERVER_PARK_MS=$([ $who = settle ] && echo 10000 || echo 20) "$B/openmps-control" -d
 		run() { LD_LIBRARY_PATH=$SHIM:${LD_LIBRARY_PATH:-} OPENMPS_REQUIRE_SERVER=1 "$@"; }
 		if [ $who = crash ]; then
 			run timeout 120 "$K/fault" neighbour "$D/go" >"$D/neighbour.out" 2>&1 &
@@ -148,7 +148,11 @@ ms() { date +%s%3N; }
 		# Its standby ready, as above: the time to serve again is the handover's.
 		for i in $(seq 50); do grep -q "Standing by" "$D/log/server.log" 2>/dev/null && break; sleep 0.1; done
 		if [ "${who#crash}" != "$who" ]; then
-			for i in $(seq 100); do grep -qE "Record against a crash: [1-9]" "$D/log/server.log" 2>/dev/null && break; sleep 0.1; done
+			# A record of the neighbour as it is now: one more after a client comes and goes.
+			records() { grep -cE "Record against a crash: 1 client " "$D/log/server.log"; }
+			base=$(records)
+			run timeout 30 "$K/vector_add" >/dev/null 2>&1
+			for i in $(seq 100); do [ "$(records)" -gt "$base" ] && break; sleep 0.1; done
 			S=$(echo get_server_list | "$B/openmps-control" 2>/dev/null | head -1)
 			t0=$(ms)
 			kill -9 "$S"

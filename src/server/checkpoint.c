@@ -35,6 +35,7 @@
 #define SLOTS	   8192	  /* clients with a word; one without is never kept at a crash */
 #define MIN_GAP_US 100000 /* between records */
 #define SHARE	   20	  /* a record at most every SHARE times as long as the last took */
+#define RETRY_US   20000  /* after a look that found a client not parked (as they park: OPENMPS_SERVER_PARK_MS) */
 #define MAX_FDS	   65536
 
 static struct {
@@ -44,6 +45,7 @@ static struct {
 	uint32_t next; /* where the search for a free slot starts */
 	atomic_int dirty;
 	uint64_t last_us, took_us;
+	uint64_t tried_us; /* the last look that found a client not parked */
 	int failed; /* the memfd could not be made: no client has a word */
 	int *fds;
 } ck = {.fd = -1};
@@ -142,20 +144,30 @@ static void unlock_all(struct srv_state *s)
 }
 
 /* server.log, when the clients a record names change in number: one line
- * per change, not per record. */
+ * per change, not per record (one follows each burst of activity); each
+ * record, with the clients it names, under OPENMPS_RECORD_LOG=1 (tests,
+ * debugging). */
 static void said(struct srv_state *s, unsigned nfds)
 {
 	static unsigned last;
-	unsigned kept = 0;
+	static int every = -1;
+	unsigned kept = 0, off = 0;
+	char who[256] = "";
 
-	for (struct srv_client *c = s->clients; c; c = c->next)
+	if (every < 0)
+		every = getenv("OPENMPS_RECORD_LOG") && !strcmp(getenv("OPENMPS_RECORD_LOG"), "1");
+	for (struct srv_client *c = s->clients; c; c = c->next) {
 		kept += c->handed;
-	if (kept == last)
+		if (c->handed && every && off < sizeof(who))
+			off += (unsigned)snprintf(who + off, sizeof(who) - off, " %d", (int)c->pid);
+	}
+	if (kept == last && !every)
 		return;
 	last = kept;
 	omps_log("Record against a crash: %u client%s of %u idle and written down (%.1f ms, %u descriptors); the "
-		 "standby takes them over if this process stops with no word",
-		 kept, kept == 1 ? "" : "s", s->nclients, (double)ck.took_us / 1000.0, nfds);
+		 "standby takes them over if this process stops with no word%s%s",
+		 kept, kept == 1 ? "" : "s", s->nclients, (double)ck.took_us / 1000.0, nfds,
+		 every ? "; processes" : "", who);
 }
 
 static void write_one(struct srv_state *s)
@@ -206,9 +218,12 @@ int srv_checkpoint_tick(struct srv_state *s)
 	now = omps_now_us();
 	if (now - ck.last_us < gap)
 		return (int)((gap - (now - ck.last_us)) / 1000) + 1;
+	if (now - ck.tried_us < RETRY_US) /* the main loop turns at every message: not a look each time */
+		return (int)((RETRY_US - (now - ck.tried_us)) / 1000) + 1;
 	if (lock_all(s))
 		write_one(s);
+	else
+		ck.tried_us = now;
 	unlock_all(s);
-	/* Not all parked: looked at again soon, as they park (OPENMPS_SERVER_PARK_MS). */
-	return atomic_load(&ck.dirty) ? (int)(MIN_GAP_US / 1000) : -1;
+	return atomic_load(&ck.dirty) ? (int)(RETRY_US / 1000) : -1;
 }

@@ -27,19 +27,31 @@ standing_by() {
 		"$OPENMPS_LOG_DIRECTORY/server.log" | tail -1) &&
 		[ -n "$R" ] && logged "Standby +$R\] Standing by" server
 }
-# A record of the clients named kept, as written since the last time looked.
-recorded() { [ "$(count "Server +$S\] Record against a crash: [0-9]+ client")" -gt "$1" ]; }
+# Records that named N clients (OPENMPS_RECORD_LOG=1: each one is said).
+records() { count "Server +$S\] Record against a crash: $1 client"; }
+# One more since BASE. A record written since, of clients ready before, need
+# not follow their last call (it may have been written just before it, and
+# no more since: nothing changed); so a client comes and goes, which makes
+# one more with theirs as they are now.
+recorded_since() { [ "$(records "$1")" -gt "$2" ]; }
+record_now() { # record_now N: of the N clients
+	local base
+	base=$(records "$1")
+	"$OPENMPS_BIN/omps-remote-probe" >/dev/null 2>&1
+	wait_for "a record of the $1 as they are now" 10 recorded_since "$1" "$base"
+}
 # The standby R serves, and the daemon lists it.
 serving() { logged "Server +$R\] Server made anew after server process $S stopped" server && [ "$(servers)" = "$R" ]; }
 
 # 1. Idle neighbours kept over a kill -9; the one busy since told.
+export OPENMPS_RECORD_LOG=1
 start_daemon
 neighbour idle idle
 neighbour graph graph
 neighbour late then-busy
 wait_for "the daemon to list its server" 5 got_server
 wait_for "the standby to be ready" 20 standing_by
-wait_for "a record of the three" 10 logged "Server +$S\] Record against a crash: 3 clients" server
+record_now 3
 touch "$TMP/go-late"
 wait_for "the late one to launch" 5 grep -q "launching" "$TMP/late.out"
 L=$(probe_pid "$TMP/late.out")
