@@ -7,12 +7,11 @@
  * place of the one before; the standby takes it over if its socket to the
  * server closes with no word.
  *
- * A record is written only when every client with a data channel is parked
- * (their run_locks held meanwhile: no worker can take one), none is being
- * released, something moved since the last one, and at most every
- * MIN_GAP_US (more seldom where writing takes long: at most SHARE of the
- * main loop's time). It names the clients that are idle with nothing
- * queued. Each client has a word in a memfd the standby maps: it moves
+ * A record is written once something moved since the last one, at most
+ * every MIN_GAP_US (more seldom where writing takes long: at most SHARE of
+ * the main loop's time). It names the clients that are parked with nothing
+ * queued, their run_locks held meanwhile (no worker can take one); the
+ * others' workers run on. Each client has a word in a memfd the standby maps: it moves
  * whenever what the record says of the client may change (its worker takes
  * it from the pool; the main loop reads its socket; it joins or leaves),
  * and the record says where each word stood. After a crash the standby
@@ -33,9 +32,8 @@
 #include "server.h"
 
 #define SLOTS	   8192	  /* clients with a word; one without is never kept at a crash */
-#define MIN_GAP_US 100000 /* between records */
+#define MIN_GAP_US 100000 /* between records, unless OPENMPS_RECORD_EVERY_MS says otherwise */
 #define SHARE	   20	  /* a record at most every SHARE times as long as the last took */
-#define RETRY_US   20000  /* after a look that found a client not parked (as they park: OPENMPS_SERVER_PARK_MS) */
 #define MAX_FDS	   65536
 
 static struct {
@@ -45,7 +43,6 @@ static struct {
 	uint32_t next; /* where the search for a free slot starts */
 	atomic_int dirty;
 	uint64_t last_us, took_us;
-	uint64_t tried_us; /* the last look that found a client not parked */
 	int failed; /* the memfd could not be made: no client has a word */
 	int *fds;
 } ck = {.fd = -1};
@@ -120,27 +117,36 @@ int srv_checkpoint_fd(void)
 	return ck.fd;
 }
 
-/* Every client's run_lock, in list order (the main loop owns the list);
- * 1 if each one with a data channel is parked and none is being released. */
-static int lock_all(struct srv_state *s)
+/* The run_lock of each client that may be written down: parked (its
+ * worker gone back to the pool: none takes it while the lock is held) with
+ * nothing queued; c->ck_held says which. The others' workers run on
+ * meanwhile: a record reads nothing of theirs, and what it reads that they
+ * share (modules, chunks) under those structures' own locks. The number
+ * held. */
+static unsigned hold(struct srv_state *s)
 {
-	unsigned parked = 0, open = 0;
-	struct srv_client *c;
+	unsigned n = 0;
 
-	for (c = s->clients; c; c = c->next) {
-		pthread_mutex_lock(&c->run_lock);
-		if (!c->has_worker)
+	for (struct srv_client *c = s->clients; c; c = c->next) {
+		c->ck_held = 0;
+		if (!c->has_worker || c->slot < 0)
 			continue;
-		open++;
-		parked += c->parked && !c->quiet && !atomic_load(&c->stop);
+		pthread_mutex_lock(&c->run_lock);
+		c->ck_held = c->parked && !c->quiet && !atomic_load(&c->stop) && !srv_fault_busy(c);
+		if (!c->ck_held)
+			pthread_mutex_unlock(&c->run_lock);
+		n += (unsigned)c->ck_held;
 	}
-	return parked == open && atomic_load(&s->workers.channels) == open;
+	return n;
 }
 
-static void unlock_all(struct srv_state *s)
+static void let_go(struct srv_state *s)
 {
 	for (struct srv_client *c = s->clients; c; c = c->next)
-		pthread_mutex_unlock(&c->run_lock);
+		if (c->ck_held) {
+			c->ck_held = 0;
+			pthread_mutex_unlock(&c->run_lock);
+		}
 }
 
 /* server.log, when the clients a record names change in number: one line
@@ -208,9 +214,23 @@ static int wanted(void)
 	return on;
 }
 
+/* OPENMPS_RECORD_EVERY_MS: the least time between two records. */
+static uint64_t min_gap_us(void)
+{
+	static uint64_t us;
+
+	if (!us) {
+		const char *v = getenv("OPENMPS_RECORD_EVERY_MS");
+		long ms = v ? strtol(v, NULL, 10) : 0;
+
+		us = ms >= 10 && ms <= 60000 ? (uint64_t)ms * 1000 : MIN_GAP_US;
+	}
+	return us;
+}
+
 int srv_checkpoint_tick(struct srv_state *s)
 {
-	uint64_t gap = ck.took_us * SHARE > MIN_GAP_US ? ck.took_us * SHARE : MIN_GAP_US, now;
+	uint64_t gap = ck.took_us * SHARE > min_gap_us() ? ck.took_us * SHARE : min_gap_us(), now;
 
 	if (!atomic_load_explicit(&ck.dirty, memory_order_relaxed) || !ck.words || !wanted() ||
 	    !srv_standby_ready() || atomic_load(&s->handing_over))
@@ -218,12 +238,9 @@ int srv_checkpoint_tick(struct srv_state *s)
 	now = omps_now_us();
 	if (now - ck.last_us < gap)
 		return (int)((gap - (now - ck.last_us)) / 1000) + 1;
-	if (now - ck.tried_us < RETRY_US) /* the main loop turns at every message: not a look each time */
-		return (int)((RETRY_US - (now - ck.tried_us)) / 1000) + 1;
-	if (lock_all(s))
-		write_one(s);
-	else
-		ck.tried_us = now;
-	unlock_all(s);
-	return atomic_load(&ck.dirty) ? (int)(RETRY_US / 1000) : -1;
+	/* With none to hold, a record would keep no one: the one before goes. */
+	hold(s);
+	write_one(s);
+	let_go(s);
+	return atomic_load(&ck.dirty) ? (int)(gap / 1000) : -1;
 }

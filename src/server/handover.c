@@ -381,7 +381,7 @@ static void choose_kept(struct srv_state *s, int crash)
 		k->place = 0;
 	for (c = s->clients; c; c = c->next) {
 		if (crash)
-			why = c->slot < 0 ? "no word" : srv_fault_busy(c) ? "busy" : unkeepable(c, 1, buf, sizeof(buf));
+			why = !c->ck_held ? "not parked idle" : unkeepable(c, 1, buf, sizeof(buf));
 		else
 			why = unkeepable(c, 0, buf, sizeof(buf));
 		c->handed = !why;

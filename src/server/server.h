@@ -235,6 +235,7 @@ struct srv_client {
 	int quiet;	  /* under run_lock: its worker left it for a handover */
 	int handed;	  /* handover.c: kept, written down for the successor */
 	int32_t slot;	  /* checkpoint.c: its word's place; -1: none (never kept at a crash) */
+	int ck_held;	  /* checkpoint.c, the main loop's: its run_lock held for the record being written */
 	CUresult poison;  /* the culprit of a fault: every call of its fails with this */
 	int has_worker;	 /* the pool owns it */
 	pthread_mutex_t run_lock; /* orders parking against stop */
