@@ -72,6 +72,7 @@ struct standby_msg {
 	uint64_t base, size;
 	uint32_t total; /* a batch: descriptors in all */
 	uint32_t count; /* in this message */
+	uint32_t first; /* the place of its first in the batch */
 };
 
 /* The server's side. Workers tell it of chunks (arena.c) while the main
@@ -300,7 +301,8 @@ int srv_standby_record(const int *fds, unsigned n)
 		r = send_msg(standby.fd, &w, &words, 1, 1);
 	standby.words_sent = r == 0;
 	for (unsigned i = 0; i < n && r == 0; i += BATCH) {
-		struct standby_msg m = {.kind = STANDBY_RECORD, .total = n, .count = n - i < BATCH ? n - i : BATCH};
+		struct standby_msg m = {
+			.kind = STANDBY_RECORD, .total = n, .count = n - i < BATCH ? n - i : BATCH, .first = i};
 
 		r = send_msg(standby.fd, &m, fds + i, m.count, 1);
 	}
@@ -336,7 +338,8 @@ pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n)
 		return 0;
 	}
 	for (unsigned i = 0; i < n; i += BATCH) {
-		struct standby_msg m = {.kind = STANDBY_BATCH, .total = n, .count = n - i < BATCH ? n - i : BATCH};
+		struct standby_msg m = {
+			.kind = STANDBY_BATCH, .total = n, .count = n - i < BATCH ? n - i : BATCH, .first = i};
 
 		if (send_msg(standby.fd, &m, fds + i, m.count, 1) < 0) {
 			drop("could not be handed the clients");
@@ -360,8 +363,16 @@ pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n)
 
 /* ---- the standby's side */
 
+static void close_all(const int *fds, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 /* One message, and the descriptors it carries (at most BATCH) at fds;
- * their count, or -1. */
+ * their count; -1 once the server is gone (or the socket failed); -2 for
+ * a message cut short or whose descriptors did not all fit (this process's
+ * limit): those it did bring are closed. */
 static int receive(int sock, struct standby_msg *m, int *fds)
 {
 	struct iovec iov = {m, sizeof(*m)};
@@ -377,20 +388,18 @@ static int receive(int sock, struct standby_msg *m, int *fds)
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(*m) || (msg.msg_flags & MSG_CTRUNC))
+	if (n <= 0)
 		return -1;
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && !got) {
 			got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 			memcpy(fds, CMSG_DATA(c), (size_t)got * sizeof(int));
 		}
+	if (n != (ssize_t)sizeof(*m) || (msg.msg_flags & MSG_CTRUNC)) {
+		close_all(fds, (uint32_t)got);
+		return -2;
+	}
 	return got;
-}
-
-static void close_all(const int *fds, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++)
-		close(fds[i]);
 }
 
 /* A chunk the server made: mapped here now, at its address; 'X' and -1
@@ -432,12 +441,11 @@ static void batch_drop(struct batch *b)
 }
 
 /* A message of k descriptors (landed at b->fds + b->have) added; -1 if it
- * does not fit the batch under way. */
+ * does not fit the batch under way (its descriptors closed). */
 static int batch_add(struct batch *b, const struct standby_msg *m, int k)
 {
-	if ((uint32_t)k != m->count || !m->total || m->total > MAX_FDS || (b->have && (m->total != b->total ||
-										     m->kind != b->kind)) ||
-	    m->count > m->total - b->have) {
+	if ((uint32_t)k != m->count || !m->total || m->total > MAX_FDS || m->first != b->have ||
+	    (b->have && (m->total != b->total || m->kind != b->kind)) || m->count > m->total - b->have) {
 		close_all(b->fds + b->have, (uint32_t)k);
 		return -1;
 	}
@@ -467,11 +475,23 @@ int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n, stru
 	struct batch cur = {0}, rec = {0}, t;
 	struct standby_msg m;
 	int k, words = -1, r = -1;
+	unsigned cut = 0;
 
 	if (send(sock, "R", 1, MSG_NOSIGNAL) != 1 || batch_init(&cur) < 0 || batch_init(&rec) < 0)
 		goto out;
 	for (;;) {
 		k = receive(sock, &m, cur.fds + cur.have);
+		if (k == -2 || (k >= 0 && m.kind == STANDBY_RECORD && batch_add(&cur, &m, k) < 0)) {
+			/* A record not had whole: the one before stays (its words say
+			 * whom it still holds for); a fault's hand-over fails. */
+			if (cur.have && cur.kind == STANDBY_BATCH)
+				goto out;
+			if (!cut++)
+				omps_log("A record against a crash did not come whole (this process's descriptor "
+					 "limit?); the one before stays");
+			batch_drop(&cur);
+			continue;
+		}
 		if (k < 0) { /* the server is gone: with no word, a crash */
 			if (rec.have && rec.have == rec.total && map_words(words, w) == 0) {
 				omps_log("The server stopped without handing over (killed or crashed): taking over "
@@ -499,7 +519,7 @@ int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n, stru
 			words = cur.fds[0];
 			continue;
 		}
-		if (m.kind != STANDBY_BATCH && m.kind != STANDBY_RECORD) {
+		if (m.kind != STANDBY_BATCH && m.kind != STANDBY_RECORD) { /* RECORD: added above */
 			close_all(cur.fds + cur.have, (uint32_t)k);
 			if (m.kind == STANDBY_UNCHUNK && !cur.have)
 				srv_arena_unmap_ahead(s, m.dev, m.base);
@@ -509,7 +529,7 @@ int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n, stru
 				batch_drop(&rec);
 			continue;
 		}
-		if (batch_add(&cur, &m, k) < 0)
+		if (m.kind == STANDBY_BATCH && batch_add(&cur, &m, k) < 0)
 			goto out;
 		if (cur.have < cur.total)
 			continue;
