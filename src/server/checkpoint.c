@@ -184,11 +184,14 @@ static void write_one(struct srv_state *s)
 
 	if (!ck.fds && !(ck.fds = malloc(MAX_FDS * sizeof(*ck.fds))))
 		return;
-	atomic_store(&ck.dirty, 0); /* a worker can move nothing while all are held */
+	atomic_store(&ck.dirty, 0); /* what moves from here on makes another */
+	hold(s); /* with none to hold, the record would keep no one: the one before goes */
 	r = srv_handover_record(s, ck.fds, MAX_FDS, &n);
+	let_go(s); /* handing it over needs no client: its descriptors are copies */
 	if (r == 0) {
 		r = srv_standby_record(ck.fds, n);
-		close(ck.fds[0]); /* the record's memfd: the standby has its own now */
+		for (unsigned i = 0; i < n; i++)
+			close(ck.fds[i]); /* the memfd and copies: the standby has its own now */
 	} else if (r == 1) {
 		r = srv_standby_record(NULL, 0); /* none to keep: the record before is dropped */
 	}
@@ -238,9 +241,6 @@ int srv_checkpoint_tick(struct srv_state *s)
 	now = omps_now_us();
 	if (now - ck.last_us < gap)
 		return (int)((gap - (now - ck.last_us)) / 1000) + 1;
-	/* With none to hold, a record would keep no one: the one before goes. */
-	hold(s);
 	write_one(s);
-	let_go(s);
 	return atomic_load(&ck.dirty) ? (int)(gap / 1000) : -1;
 }

@@ -266,13 +266,20 @@ int srv_handover_fd_keepable(int fd)
 
 void srv_pack_fd(struct srv_pack *p, int fd)
 {
+	/* A copy for a record against a crash: the original may be closed by
+	 * a busy client's worker before the record is handed over. */
+	if (fd >= 0 && p->dup && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		p->failed = 1;
 	PUT(p, fd);
 	if (fd < 0)
 		return;
-	if (p->nfds >= p->max_fds)
-		p->failed = 1;
-	else
+	if (p->nfds < p->max_fds) {
 		p->fds[p->nfds++] = fd;
+		return;
+	}
+	p->failed = 1;
+	if (p->dup)
+		close(fd);
 }
 
 /* A module image in the record: its SHA-256 (a successor's loads match it
@@ -732,7 +739,7 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 
 int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n)
 {
-	struct srv_pack p = {.fds = fds, .max_fds = max};
+	struct srv_pack p = {.fds = fds, .max_fds = max, .dup = 1};
 	struct handover_summary sum = {.seen_us = omps_now_us(), .clients = s->nclients};
 	struct srv_client *c;
 	int r;
@@ -744,7 +751,10 @@ int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n
 		sum.kept += c->handed;
 	r = sum.kept ? write_record(s, &p, CUDA_SUCCESS, 0, &sum, NULL, 1) : 1;
 	pthread_mutex_unlock(&s->modules_lock);
-	*n = p.nfds;
+	if (r < 0) /* the copies made; the memfd is closed */
+		for (unsigned i = 1; i < p.nfds; i++)
+			close(fds[i]);
+	*n = r < 0 ? 0 : p.nfds;
 	return r;
 }
 

@@ -633,6 +633,7 @@ struct srv_pack {
 	int failed;
 	int *fds; /* the descriptors written, which the new image inherits */
 	unsigned nfds, max_fds;
+	int dup; /* each one written is a copy (the writer closes them once handed over) */
 };
 struct srv_unpack {
 	const unsigned char *p;
