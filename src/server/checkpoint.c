@@ -179,22 +179,23 @@ static void said(struct srv_state *s, unsigned nfds)
 static void write_one(struct srv_state *s)
 {
 	uint64_t t0 = omps_now_us();
-	unsigned n = 0;
+	unsigned n = 0, dups[2] = {0, 0};
 	int r;
 
 	if (!ck.fds && !(ck.fds = malloc(MAX_FDS * sizeof(*ck.fds))))
 		return;
 	atomic_store(&ck.dirty, 0); /* what moves from here on makes another */
 	hold(s); /* with none to hold, the record would keep no one: the one before goes */
-	r = srv_handover_record(s, ck.fds, MAX_FDS, &n);
-	let_go(s); /* handing it over needs no client: its descriptors are copies */
+	r = srv_handover_record(s, ck.fds, MAX_FDS, &n, dups);
 	if (r == 0) {
-		r = srv_standby_record(ck.fds, n);
-		for (unsigned i = 0; i < n; i++)
-			close(ck.fds[i]); /* the memfd and copies: the standby has its own now */
+		r = srv_standby_record(s, ck.fds, n);
+		close(ck.fds[0]); /* the memfd and the copies: the standby has its own now */
+		for (unsigned i = dups[0]; i < dups[1]; i++)
+			close(ck.fds[i]);
 	} else if (r == 1) {
-		r = srv_standby_record(NULL, 0); /* none to keep: the record before is dropped */
+		r = srv_standby_record(s, NULL, 0); /* none to keep: the record before is dropped */
 	}
+	let_go(s); /* after the hand-over: the clients' own descriptors are not copies */
 	if (r < 0)
 		atomic_store(&ck.dirty, 1);
 	ck.last_us = omps_now_us();

@@ -266,8 +266,8 @@ int srv_handover_fd_keepable(int fd)
 
 void srv_pack_fd(struct srv_pack *p, int fd)
 {
-	/* A copy for a record against a crash: the original may be closed by
-	 * a busy client's worker before the record is handed over. */
+	/* A copy for a record against a crash, of a descriptor a busy
+	 * client's worker may close before the record is handed over. */
 	if (fd >= 0 && p->dup && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		p->failed = 1;
 	PUT(p, fd);
@@ -642,6 +642,8 @@ static int write_record(struct srv_state *s, struct srv_pack *p, CUresult fault,
 	srv_pack_fd(p, s->usage_fd);
 	srv_pack_fd(p, s->log_fd);
 	srv_pack_fd(p, srv_handover_beat_fd());
+	p->dup = crash; /* chunks and images: a busy client's worker may close one */
+	p->dups_from = p->dups_to = p->nfds;
 	for (dev = 0; dev < (int)s->devices.ndevices; dev++)
 		if (srv_arena_save(s, dev, p) < 0) {
 			omps_log("%s: device %d's client memory cannot be exported; no client is kept",
@@ -651,6 +653,8 @@ static int write_record(struct srv_state *s, struct srv_pack *p, CUresult fault,
 	save_ipc_pids(s, p);
 	save_modules(s, p);
 	save_images(s, p);
+	p->dup = 0; /* the clients' own: theirs to close, and each is held */
+	p->dups_to = p->nfds;
 	for (c = s->clients; c; c = c->next) {
 		if (!c->handed)
 			continue;
@@ -737,9 +741,9 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 	omps_log("Handover: cannot run the server again: %s", strerror(errno));
 }
 
-int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n)
+int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n, unsigned dups[2])
 {
-	struct srv_pack p = {.fds = fds, .max_fds = max, .dup = 1};
+	struct srv_pack p = {.fds = fds, .max_fds = max};
 	struct handover_summary sum = {.seen_us = omps_now_us(), .clients = s->nclients};
 	struct srv_client *c;
 	int r;
@@ -752,9 +756,11 @@ int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n
 	r = sum.kept ? write_record(s, &p, CUDA_SUCCESS, 0, &sum, NULL, 1) : 1;
 	pthread_mutex_unlock(&s->modules_lock);
 	if (r < 0) /* the copies made; the memfd is closed */
-		for (unsigned i = 1; i < p.nfds; i++)
+		for (unsigned i = p.dups_from; i < p.dups_to; i++)
 			close(fds[i]);
 	*n = r < 0 ? 0 : p.nfds;
+	dups[0] = p.dups_from;
+	dups[1] = p.dups_to;
 	return r;
 }
 

@@ -633,7 +633,8 @@ struct srv_pack {
 	int failed;
 	int *fds; /* the descriptors written, which the new image inherits */
 	unsigned nfds, max_fds;
-	int dup; /* each one written is a copy (the writer closes them once handed over) */
+	int dup; /* each one written now is a copy (the writer closes them once handed over) */
+	unsigned dups_from, dups_to; /* where in fds the copies are */
 };
 struct srv_unpack {
 	const unsigned char *p;
@@ -671,9 +672,11 @@ int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, con
 			const struct srv_words *w, char *err, size_t errlen);
 /* checkpoint.c, with every client's run_lock held: the record of the
  * clients idle with nothing queued, as for a fault; its descriptors (its
- * memfd first) in fds. 0; 1 if no client is to be kept (nothing written);
- * -1 (said in the log). */
-int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n);
+ * memfd first) in fds; those of memory chunks and module images are copies
+ * (made under their structures' locks, which a busy client's worker may
+ * take next to close one), at [dups[0], dups[1]). 0; 1 if no client is to
+ * be kept (nothing written); -1 (said in the log). */
+int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n, unsigned dups[2]);
 int srv_handover_beat_fd(void); /* the beat's memfd, kept for the successor */
 
 /* standby.c: a server process started ahead, to take over after a fault. */
@@ -688,7 +691,7 @@ pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n);
 int srv_standby_wait(struct srv_state *s, int sock, int **fds, unsigned *n, struct srv_words *w);
 /* The server's, the main loop's: a record kept against a crash (its memfd
  * first), handed to a ready standby in place of the one before; 0, or -1. */
-int srv_standby_record(const int *fds, unsigned n); /* n 0: the one before dropped */
+int srv_standby_record(struct srv_state *s, const int *fds, unsigned n); /* n 0: the one before dropped */
 int srv_standby_ready(void);
 /* Before an exit that is no crash: the standby goes too, not taking over. */
 void srv_standby_quit(void);

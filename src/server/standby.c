@@ -34,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@
  * fault seen to serving again waiting, 1.5-1.7 s not waiting (100 ms). */
 #define READY_WAIT_MS  2000
 #define TAKEN_WAIT_MS  2000
+#define SEND_WAIT_MS   500 /* a blocking send to the standby, at most */
 #define CHILD_SOCK_FD  3 /* where the standby finds its socket, and the log */
 #define CHILD_LOG_FD   4
 #define MAX_FDS	       65536
@@ -173,6 +175,10 @@ void srv_standby_start(struct srv_state *s)
 		omps_log("Cannot start a standby server process: %s", strerror(r));
 		goto out;
 	}
+	/* A standby that does not read for this long is broken: a send to it
+	 * fails rather than hold the main loop (a record, a fault's hand-over). */
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){.tv_usec = SEND_WAIT_MS * 1000},
+		   sizeof(struct timeval));
 	pthread_mutex_lock(&standby.lock);
 	standby.pid = pid;
 	standby.fd = sv[0];
@@ -281,8 +287,9 @@ int srv_standby_ready(void)
 	return standby.ready;
 }
 
-/* The main loop's, as standby.ready is written only by it. */
-int srv_standby_record(const int *fds, unsigned n)
+/* The main loop's, as standby.ready is written only by it. A standby that
+ * does not take it is let go, and another started. */
+int srv_standby_record(struct srv_state *s, const int *fds, unsigned n)
 {
 	struct standby_msg w = {.kind = STANDBY_WORDS};
 	int words = srv_checkpoint_fd(), r = 0;
@@ -294,8 +301,6 @@ int srv_standby_record(const int *fds, unsigned n)
 		struct standby_msg f = {.kind = STANDBY_FORGET};
 
 		r = send_msg(standby.fd, &f, NULL, 0, 1);
-		pthread_mutex_unlock(&standby.lock);
-		return r < 0 ? -1 : 0;
 	}
 	if (!standby.words_sent)
 		r = send_msg(standby.fd, &w, &words, 1, 1);
@@ -307,10 +312,13 @@ int srv_standby_record(const int *fds, unsigned n)
 		r = send_msg(standby.fd, &m, fds + i, m.count, 1);
 	}
 	pthread_mutex_unlock(&standby.lock);
-	if (r < 0)
-		omps_log("Cannot hand the standby server process %d a record against a crash: %s", (int)standby.pid,
-			 strerror(errno));
-	return r < 0 ? -1 : 0;
+	if (r == 0)
+		return 0;
+	omps_log("Cannot hand the standby server process %d a record against a crash: %s", (int)standby.pid,
+		 errno == EAGAIN ? "it did not read its socket within " STR(SEND_WAIT_MS) " ms" : strerror(errno));
+	drop(NULL); /* said just now */
+	srv_standby_start(s);
+	return -1;
 }
 
 void srv_standby_quit(void)
