@@ -8,7 +8,7 @@
  * server closes with no word.
  *
  * A record is written once something moved since the last one, at most
- * every MIN_GAP_US (more seldom where writing takes long: at most SHARE of
+ * every MIN_GAP_MS (more seldom where writing takes long: at most SHARE of
  * the main loop's time). It names the clients that are parked with nothing
  * queued, their run_locks held meanwhile (no worker can take one); the
  * others' workers run on. Each client has a word in a memfd the standby maps: it moves
@@ -30,9 +30,10 @@
 #include "clock.h"
 #include "log.h"
 #include "server.h"
+#include "settings.h"
 
 #define SLOTS	   8192	  /* clients with a word; one without is never kept at a crash */
-#define MIN_GAP_US 100000 /* between records, unless OPENMPS_RECORD_EVERY_MS says otherwise */
+#define MIN_GAP_MS 100 /* between records, unless OPENMPS_RECORD_EVERY_MS says otherwise */
 #define SHARE	   20	  /* a record at most every SHARE times as long as the last took */
 #define MAX_FDS	   65536
 
@@ -121,12 +122,9 @@ int srv_checkpoint_fd(void)
  * worker gone back to the pool: none takes it while the lock is held) with
  * nothing queued; c->ck_held says which. The others' workers run on
  * meanwhile: a record reads nothing of theirs, and what it reads that they
- * share (modules, chunks) under those structures' own locks. The number
- * held. */
-static unsigned hold(struct srv_state *s)
+ * share (modules, chunks) under those structures' own locks. */
+static void hold(struct srv_state *s)
 {
-	unsigned n = 0;
-
 	for (struct srv_client *c = s->clients; c; c = c->next) {
 		c->ck_held = 0;
 		if (!c->has_worker || c->slot < 0)
@@ -135,9 +133,7 @@ static unsigned hold(struct srv_state *s)
 		c->ck_held = c->parked && !c->quiet && !atomic_load(&c->stop) && !srv_fault_busy(c);
 		if (!c->ck_held)
 			pthread_mutex_unlock(&c->run_lock);
-		n += (unsigned)c->ck_held;
 	}
-	return n;
 }
 
 static void let_go(struct srv_state *s)
@@ -223,12 +219,9 @@ static uint64_t min_gap_us(void)
 {
 	static uint64_t us;
 
-	if (!us) {
-		const char *v = getenv("OPENMPS_RECORD_EVERY_MS");
-		long ms = v ? strtol(v, NULL, 10) : 0;
-
-		us = ms >= 10 && ms <= 60000 ? (uint64_t)ms * 1000 : MIN_GAP_US;
-	}
+	if (!us)
+		us = (uint64_t)omps_env_range("OPENMPS_RECORD_EVERY_MS", 10, 60000, " milliseconds",
+					      MIN_GAP_MS) * 1000;
 	return us;
 }
 

@@ -90,17 +90,24 @@ static int by_old(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int srv_unpack_fd(struct srv_unpack *u)
+/* The descriptor the record numbered fd, as this process numbers it. */
+static int fd_named(struct srv_unpack *u, int fd)
 {
 	const int(*m)[2];
-	int fd = -1;
 
-	if (srv_unpack_get(u, &fd, sizeof(fd)) < 0 || fd < 0 || !u->fdmap)
+	if (fd < 0 || !u->fdmap)
 		return fd;
 	m = bsearch(&fd, u->fdmap, u->nfdmap, sizeof(*u->fdmap), by_old);
 	if (m && u->taken)
 		u->taken[m - u->fdmap] = 1;
 	return m ? (*m)[1] : -1;
+}
+
+int srv_unpack_fd(struct srv_unpack *u)
+{
+	int fd = -1;
+
+	return srv_unpack_get(u, &fd, sizeof(fd)) < 0 ? -1 : fd_named(u, fd);
 }
 
 /* What the daemon and the log are told once it is over. */
@@ -312,14 +319,14 @@ static unsigned char *map_image(int fd, uint64_t len)
 static int get_image(struct srv_unpack *u, unsigned char hash[HASH_BYTES], uint64_t *len, unsigned char **image,
 		     int *fd)
 {
-	int32_t named = -1;
+	int named = -1;
 
 	*image = NULL;
 	*fd = -1;
-	if (srv_unpack_get(u, hash, HASH_BYTES) < 0 || GET(u, *len) < 0 || *len >= SIZE_MAX - 1)
+	if (srv_unpack_get(u, hash, HASH_BYTES) < 0 || GET(u, *len) < 0 || *len >= SIZE_MAX - 1 ||
+	    GET(u, named) < 0)
 		goto fail;
-	memcpy(&named, u->p + u->off, u->len - u->off >= sizeof(named) ? sizeof(named) : 0);
-	*fd = srv_unpack_fd(u);
+	*fd = fd_named(u, named);
 	if (named >= 0) { /* its bytes in their memfd */
 		if (*fd < 0 || !(*image = map_image(*fd, *len)))
 			goto fail;
@@ -375,13 +382,15 @@ static void save_images(struct srv_state *s, struct srv_pack *p)
  * and the images their own modules need marked (save_images writes those).
  * For a record kept against a crash (checkpoint.c, every client's run_lock
  * held), only those idle with nothing queued, quietly: one that is not
- * written down is let go only if the server dies before the next record. */
-static void choose_kept(struct srv_state *s, int crash)
+ * written down is let go only if the server dies before the next record.
+ * The number kept. */
+static unsigned choose_kept(struct srv_state *s, int crash)
 {
 	struct srv_kept_image *k;
 	struct srv_client *c;
 	char buf[160];
 	const char *why;
+	unsigned kept = 0;
 	uint32_t i;
 
 	for (k = s->kept_images; k; k = k->next)
@@ -401,10 +410,12 @@ static void choose_kept(struct srv_state *s, int crash)
 				     why);
 			continue;
 		}
+		kept++;
 		for (i = 0; i < c->mod.nmodules; i++)
 			if (c->mod.modules[i].mod && !c->mod.modules[i].shared)
 				c->mod.modules[i].image->place = 1;
 	}
+	return kept;
 }
 
 /* Its place in the list save_modules wrote (modules_lock held). */
@@ -618,6 +629,7 @@ static struct srv_client *culprit_of(struct srv_state *s, unsigned *busy)
 static int write_record(struct srv_state *s, struct srv_pack *p, CUresult fault, int device,
 			const struct handover_summary *sum, const struct srv_client *culprit, int crash)
 {
+	const char *what = crash ? "Record" : "Handover";
 	uint64_t magic = HANDOVER_MAGIC;
 	struct srv_client *c;
 	int fd, dev, f;
@@ -626,8 +638,7 @@ static int write_record(struct srv_state *s, struct srv_pack *p, CUresult fault,
 	fd = memfd_create("openmps-handover", MFD_CLOEXEC);
 	p->f = fd >= 0 ? fdopen(dup(fd), "w") : NULL;
 	if (!p->f) {
-		omps_log("%s: cannot write down the clients' state: %s", crash ? "Record" : "Handover",
-			 strerror(errno));
+		omps_log("%s: cannot write down the clients' state: %s", what, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -646,8 +657,7 @@ static int write_record(struct srv_state *s, struct srv_pack *p, CUresult fault,
 	p->dups_from = p->dups_to = p->nfds;
 	for (dev = 0; dev < (int)s->devices.ndevices; dev++)
 		if (srv_arena_save(s, dev, p) < 0) {
-			omps_log("%s: device %d's client memory cannot be exported; no client is kept",
-				 crash ? "Record" : "Handover", dev);
+			omps_log("%s: device %d's client memory cannot be exported; no client is kept", what, dev);
 			goto fail;
 		}
 	save_ipc_pids(s, p);
@@ -671,7 +681,7 @@ static int write_record(struct srv_state *s, struct srv_pack *p, CUresult fault,
 	PUT(p, i);
 	if (fclose(p->f) != 0 || p->failed) {
 		p->f = NULL;
-		omps_log("%s: cannot write down the clients' state", crash ? "Record" : "Handover");
+		omps_log("%s: cannot write down the clients' state", what);
 		goto fail;
 	}
 	p->f = NULL;
@@ -687,8 +697,8 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 {
 	static int fds[HANDOVER_MAX_FDS];
 	struct srv_pack p = {.fds = fds, .max_fds = HANDOVER_MAX_FDS};
-	struct srv_client *c, *culprit;
-	unsigned busy, kept = 0, i;
+	struct srv_client *culprit;
+	unsigned busy, kept, i;
 	uint64_t t0 = omps_now_us();
 	struct handover_summary sum = {.seen_us = seen_us};
 	char windows[512];
@@ -706,13 +716,11 @@ void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen
 	sum.culprit_pid = culprit ? culprit->pid : 0;
 	sum.culprit_id = culprit ? culprit->id : 0;
 	pthread_mutex_lock(&s->modules_lock);
-	choose_kept(s, 0);
+	kept = sum.kept = choose_kept(s, 0);
 	r = write_record(s, &p, fault, device, &sum, culprit, 0);
 	pthread_mutex_unlock(&s->modules_lock);
 	if (r < 0)
 		return;
-	for (c = s->clients; c; c = c->next)
-		kept += c->handed;
 	if (busy > 1)
 		omps_log("%u clients had work queued: one context cannot tell which faulted; each gets the error from "
 			 "its next synchronous call",
@@ -745,14 +753,11 @@ int srv_handover_record(struct srv_state *s, int *fds, unsigned max, unsigned *n
 {
 	struct srv_pack p = {.fds = fds, .max_fds = max};
 	struct handover_summary sum = {.seen_us = omps_now_us(), .clients = s->nclients};
-	struct srv_client *c;
 	int r;
 
 	*n = 0;
 	pthread_mutex_lock(&s->modules_lock);
-	choose_kept(s, 1);
-	for (c = s->clients; c; c = c->next)
-		sum.kept += c->handed;
+	sum.kept = choose_kept(s, 1);
 	r = sum.kept ? write_record(s, &p, CUDA_SUCCESS, 0, &sum, NULL, 1) : 1;
 	pthread_mutex_unlock(&s->modules_lock);
 	if (r < 0) /* the copies made; the memfd is closed */

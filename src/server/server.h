@@ -655,10 +655,6 @@ char *srv_unpack_str(struct srv_unpack *u, size_t max);
 /* By the main loop once the context is poisoned: returns only if the
  * server cannot make itself anew (then it exits as before). */
 void srv_handover(struct srv_state *s, CUresult fault, int device, uint64_t seen_us);
-/* By main, for --resume: the server's state back from the memfd at fd.
- * given: NULL in the same process (the state is made here; descriptors
- * keep their numbers); in a standby, whose state is made, the descriptors
- * it was handed, in the order of the record's list. */
 /* After a crash (checkpoint.c), not a fault: each client's word as the
  * server left it, and when; a client whose word moved after the record is
  * passed over. NULL after a fault. */
@@ -668,11 +664,15 @@ struct srv_words {
 	uint64_t seen_us, record_us; /* when the server was seen gone; when it wrote the record */
 	pid_t from;
 };
+/* By main, for --resume: the server's state back from the memfd at fd.
+ * given: NULL in the same process (the state is made here; descriptors
+ * keep their numbers); in a standby, whose state is made, the descriptors
+ * it was handed, in the order of the record's list; w: after a crash. */
 int srv_handover_resume(struct srv_state *s, struct srv_driver *drv, int fd, const int *given, unsigned ngiven,
 			const struct srv_words *w, char *err, size_t errlen);
-/* checkpoint.c, with every client's run_lock held: the record of the
- * clients idle with nothing queued, as for a fault; its descriptors (its
- * memfd first) in fds; those of memory chunks and module images are copies
+/* checkpoint.c, with the run_lock of each client parked with nothing
+ * queued held (c->ck_held): the record of those clients, as for a fault;
+ * its descriptors (its memfd first) in fds; those of memory chunks and module images are copies
  * (made under their structures' locks, which a busy client's worker may
  * take next to close one), at [dups[0], dups[1]). 0; 1 if no client is to
  * be kept (nothing written); -1 (said in the log). */

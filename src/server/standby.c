@@ -287,6 +287,20 @@ int srv_standby_ready(void)
 	return standby.ready;
 }
 
+/* The descriptors of a record (kind BATCH or RECORD), BATCH at a time,
+ * each message saying where its first stands (the caller holds
+ * standby.lock where a worker may send a chunk meanwhile). 0, or -1. */
+static int send_batch(uint32_t kind, const int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i += BATCH) {
+		struct standby_msg m = {.kind = kind, .total = n, .count = n - i < BATCH ? n - i : BATCH, .first = i};
+
+		if (send_msg(standby.fd, &m, fds + i, m.count, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The main loop's, as standby.ready is written only by it. A standby that
  * does not take it is let go, and another started. */
 int srv_standby_record(struct srv_state *s, const int *fds, unsigned n)
@@ -297,20 +311,13 @@ int srv_standby_record(struct srv_state *s, const int *fds, unsigned n)
 	if (!standby.ready || words < 0)
 		return -1;
 	pthread_mutex_lock(&standby.lock);
-	if (!n) {
-		struct standby_msg f = {.kind = STANDBY_FORGET};
-
-		r = send_msg(standby.fd, &f, NULL, 0, 1);
-	}
 	if (!standby.words_sent)
 		r = send_msg(standby.fd, &w, &words, 1, 1);
 	standby.words_sent = r == 0;
-	for (unsigned i = 0; i < n && r == 0; i += BATCH) {
-		struct standby_msg m = {
-			.kind = STANDBY_RECORD, .total = n, .count = n - i < BATCH ? n - i : BATCH, .first = i};
-
-		r = send_msg(standby.fd, &m, fds + i, m.count, 1);
-	}
+	if (r == 0 && !n)
+		r = send_msg(standby.fd, &(struct standby_msg){.kind = STANDBY_FORGET}, NULL, 0, 1);
+	else if (r == 0)
+		r = send_batch(STANDBY_RECORD, fds, n);
 	pthread_mutex_unlock(&standby.lock);
 	if (r == 0)
 		return 0;
@@ -345,14 +352,9 @@ pid_t srv_standby_take(struct srv_state *s, const int *fds, unsigned n)
 			drop("was not ready within " STR(READY_WAIT_MS) " ms of the fault");
 		return 0;
 	}
-	for (unsigned i = 0; i < n; i += BATCH) {
-		struct standby_msg m = {
-			.kind = STANDBY_BATCH, .total = n, .count = n - i < BATCH ? n - i : BATCH, .first = i};
-
-		if (send_msg(standby.fd, &m, fds + i, m.count, 1) < 0) {
-			drop("could not be handed the clients");
-			return 0;
-		}
+	if (send_batch(STANDBY_BATCH, fds, n) < 0) {
+		drop("could not be handed the clients");
+		return 0;
 	}
 	p = (struct pollfd){.fd = standby.fd, .events = POLLIN};
 	do
