@@ -507,7 +507,6 @@ static int take_over(struct ctl_daemon *d, struct ctl_server *s, int status)
 		 (int)s->pid, (int)heir);
 	s->pid = heir;
 	s->taking_over = 1;
-	s->wedged = 1; /* not pinged until it serves */
 	s->kill_at = ctl_now() + TAKEOVER_WAIT;
 	return 1;
 }

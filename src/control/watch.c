@@ -153,7 +153,7 @@ void ctl_watch_timers(struct ctl_daemon *d, double *next)
 	if (!d->watchdog_s)
 		return;
 	for (s = d->servers; s; s = s->next) {
-		if (s->fd < 0 || s->wedged)
+		if (s->fd < 0 || s->wedged || s->taking_over) /* a standby taking over: pinged once it serves */
 			continue;
 		if (s->state == CTL_SERVER_INITIALIZING) {
 			/* A driver's start takes seconds, not minutes. */
