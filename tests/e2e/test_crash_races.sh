@@ -1,0 +1,103 @@
+# The record against a crash when its standby misbehaves
+# (src/server/checkpoint.c, standby.c):
+# 1. a record the standby cannot have whole (its descriptor limit, lowered
+#    here with prlimit): it says so and keeps the one before, which a kill -9
+#    then uses: the client that record named is kept, one that came later
+#    (named only in the record cut short) loses its server;
+# 2. a standby that stops reading (SIGSTOP): the server's send gives up on
+#    it within 500 ms, kills it and starts another, and the main loop goes on
+#    serving meanwhile; the new standby takes over at a kill -9.
+. "$(dirname "$0")/lib.sh"
+SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
+export OPENMPS_REAL_DRIVER=$FAKECUDA LD_LIBRARY_PATH=$SHIM_DIR OPENMPS_RECORD_LOG=1
+PROBE=$OPENMPS_BIN/omps-fault-probe
+command -v prlimit >/dev/null || { echo "SKIP: prlimit is not installed (Debian: util-linux)"; exit 77; }
+
+count() { grep -cE -- "$1" "$OPENMPS_LOG_DIRECTORY/server.log"; }
+got_server() { S=$(servers) && [ -n "$S" ]; }
+neighbour() { # neighbour NAME MODE: started, and ready
+	rm -f "$TMP/go-$1" "$TMP/$1.out"
+	timeout 60 "$PROBE" --$2 "$TMP/go-$1" >"$TMP/$1.out" 2>&1 &
+	eval "$1=\$!"
+	wait_for "the $1 neighbour to be ready" 20 grep -q "ready" "$TMP/$1.out"
+}
+# The newest standby of server S, ready: its pid in R.
+standing_by() {
+	R=$(sed -nE "s/.*Server +$S\] Standby server process ([0-9]+) started.*/\1/p" \
+		"$OPENMPS_LOG_DIRECTORY/server.log" | tail -1) &&
+		[ -n "$R" ] && logged "Standby +$R\] Standing by" server
+}
+records() { count "Server +$S\] Record against a crash: $1 client"; }
+recorded_since() { [ "$(records "$1")" -gt "$2" ]; }
+record_now() { # record_now N [SECONDS]: a record of the N clients as they are now
+	local base
+	base=$(records "$1")
+	"$OPENMPS_BIN/omps-remote-probe" >/dev/null 2>&1
+	wait_for "a record of the $1 as they are now" "${2:-10}" recorded_since "$1" "$base"
+}
+serving() { logged "Server +$R\] Server made anew after server process $S stopped" server && [ "$(servers)" = "$R" ]; }
+soft_nofile() { prlimit --pid "$1" --nofile --noheadings --output SOFT; }
+
+# 1. A record cut short by the standby's descriptor limit.
+start_daemon
+neighbour first idle
+wait_for "the daemon to list its server" 5 got_server
+wait_for "the standby to be ready" 20 standing_by
+record_now 1
+# No descriptor can be had past 3 (stdin, stdout and stderr are open): the
+# next record, and a chunk made meanwhile, cannot come whole.
+was=$(soft_nofile "$R")
+check "the standby's descriptor limit can be lowered [$was]" prlimit --pid "$R" --nofile=3:
+neighbour later idle
+record_now 2
+wait_for "the standby to say the record did not come whole" 5 \
+	logged "Standby +$R\] A record against a crash did not come whole \(this process's descriptor limit\?\); the one before stays" server
+check "... once, not for each message cut" test "$(count "Standby +$R\] A record against a crash did not come whole")" = 1
+check "the standby's descriptor limit can be raised again" prlimit --pid "$R" --nofile="$was":
+kill -9 "$S"
+wait_for "the standby to serve" 10 serving
+check "the standby keeps the one client of the record before" \
+	logged "Server +$R\] Server made anew after server process $S stopped without handing over: 1 client kept of the 1" server
+touch "$TMP/go-first" "$TMP/go-later"
+wait $first $later
+check "the client that record named finds everything as it was [$(tail -1 "$TMP/first.out")]" \
+	grep -qx "fault_probe: PASS" "$TMP/first.out"
+check "the one named only in the record cut short loses its server [$(grep openmps: "$TMP/later.out" | tail -1)]" \
+	grep -q "^openmps: lost the openmps server" "$TMP/later.out"
+out=$("$OPENMPS_BIN/omps-remote-probe" 2>&1)
+check "the next client passes [$(tail -1 <<<"$out")]" grep -qx "remote_probe: PASS" <<<"$out"
+stop_daemon 10
+
+# 2. A standby that stops reading. Records come every 10 ms here; clients
+# coming and going make one each, until the socket to the stopped standby
+# is full and a send waits past 500 ms.
+OPENMPS_RECORD_EVERY_MS=10 start_daemon
+neighbour idle idle
+wait_for "the daemon to list its server" 5 got_server
+wait_for "the standby to be ready" 20 standing_by
+old=$R
+kill -STOP "$old"
+given_up() { logged "Server +$S\] Cannot hand the standby server process $old a record against a crash: it did not read its socket within 500 ms" server; }
+n=0
+t0=$(date +%s%N)
+while ! given_up && [ $n -lt 3000 ] && [ $(($(date +%s%N) - t0)) -lt 60000000000 ]; do
+	"$OPENMPS_BIN/omps-remote-probe" >"$TMP/loop.out" 2>&1 || break
+	n=$((n + 1))
+done
+check "every client served while the standby was stopped [$n ran; $(tail -1 "$TMP/loop.out")]" \
+	grep -qx "remote_probe: PASS" "$TMP/loop.out"
+check "the server gives up on the standby that does not read [after $n clients]" given_up
+wait_for "the stopped standby to be killed" 5 dead "$old"
+wait_for "a new standby to be ready" 20 eval 'standing_by && [ "$R" != "$old" ]'
+# Records are spaced by what they took, 20 times over; the 500 ms the
+# send waited is not counted, or the next would come 10 s later.
+record_now 1 2
+kill -9 "$S"
+wait_for "the new standby to serve" 10 serving
+check "the new standby keeps the idle client" \
+	logged "Server +$R\] Server made anew after server process $S stopped without handing over: 1 client kept of the 1" server
+touch "$TMP/go-idle"
+wait $idle
+check "the idle client finds everything as it was [$(tail -1 "$TMP/idle.out")]" grep -qx "fault_probe: PASS" "$TMP/idle.out"
+stop_daemon 10
+finish
