@@ -59,7 +59,12 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	gpu0=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
 	fd0=$(ls /proc/"$S"/fd | wc -l) rss0=$(awk '/VmRSS/ {print $2}' /proc/"$S"/status)
 	kinds=(illegal trap assert misaligned)
+	# FAULT_SOAK_SECONDS (default 420): no fault starts past it, so that a
+	# slow soak still reports within a device call's 10 minutes.
+	until=$((SECONDS + ${FAULT_SOAK_SECONDS:-420})) faults=0
 	for i in $(seq "${FAULT_SOAK:-100}"); do
+		[ $SECONDS -lt $until ] || { echo "soak: time is up (FAULT_SOAK_SECONDS) after $faults faults"; break; }
+		faults=$i
 		# FAULT_SOAK_READY=1: each fault after the server's standby is ready
 		# (its chunks mapped ahead), as for a service up a while.
 		for w in $(seq 100); do
@@ -82,7 +87,7 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 	gpu1=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
 	S1=$(echo get_server_list | "$B/openmps-control")
 	fd1=$(ls /proc/"$S1"/fd 2>/dev/null | wc -l) rss1=$(awk '/VmRSS/ {print $2}' /proc/"$S1"/status 2>/dev/null)
-	echo "soak: ${FAULT_SOAK:-100} faults, $(grep -c 'Server made anew' "$K/log/server.log") handed over ($(grep -c 'Handed over to the standby' "$K/log/server.log") to a standby, $(grep -c 'Making the server anew in this process' "$K/log/server.log") in the same process), server $S then $S1"
+	echo "soak: $faults faults of ${FAULT_SOAK:-100} in $((SECONDS + ${FAULT_SOAK_SECONDS:-420} - until)) s, $(grep -c 'Server made anew' "$K/log/server.log") handed over ($(grep -c 'Handed over to the standby' "$K/log/server.log") to a standby, $(grep -c 'Making the server anew in this process' "$K/log/server.log") in the same process), server $S then $S1"
 	echo "soak: idle neighbour: $(tail -1 "$K/idle.out")"
 	echo "soak: busy neighbours' runs (${#progs[@]} programs): $(cat "$K"/busy-*.out | grep -c ' pass$') passed, $(cat "$K"/busy-*.out | grep -c ' fail$') failed; after the last fault $after of ${NEIGHBOURS:-8} passed"
 	# Each failed run by its pid: in flight at a fault, not kept, or neither.
