@@ -8,34 +8,9 @@
 #    it within 500 ms, kills it and starts another, and the main loop goes on
 #    serving meanwhile; the new standby takes over at a kill -9.
 . "$(dirname "$0")/lib.sh"
-SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
-export OPENMPS_REAL_DRIVER=$FAKECUDA LD_LIBRARY_PATH=$SHIM_DIR OPENMPS_RECORD_LOG=1
-PROBE=$OPENMPS_BIN/omps-fault-probe
+. "$(dirname "$0")/standby.sh"
+export OPENMPS_RECORD_LOG=1
 command -v prlimit >/dev/null || { echo "SKIP: prlimit is not installed (Debian: util-linux)"; exit 77; }
-
-count() { grep -cE -- "$1" "$OPENMPS_LOG_DIRECTORY/server.log"; }
-got_server() { S=$(servers) && [ -n "$S" ]; }
-neighbour() { # neighbour NAME MODE: started, and ready
-	rm -f "$TMP/go-$1" "$TMP/$1.out"
-	timeout 60 "$PROBE" --$2 "$TMP/go-$1" >"$TMP/$1.out" 2>&1 &
-	eval "$1=\$!"
-	wait_for "the $1 neighbour to be ready" 20 grep -q "ready" "$TMP/$1.out"
-}
-# The newest standby of server S, ready: its pid in R.
-standing_by() {
-	R=$(sed -nE "s/.*Server +$S\] Standby server process ([0-9]+) started.*/\1/p" \
-		"$OPENMPS_LOG_DIRECTORY/server.log" | tail -1) &&
-		[ -n "$R" ] && logged "Standby +$R\] Standing by" server
-}
-records() { count "Server +$S\] Record against a crash: $1 client"; }
-recorded_since() { [ "$(records "$1")" -gt "$2" ]; }
-record_now() { # record_now N [SECONDS]: a record of the N clients as they are now
-	local base
-	base=$(records "$1")
-	"$OPENMPS_BIN/omps-remote-probe" >/dev/null 2>&1
-	wait_for "a record of the $1 as they are now" "${2:-10}" recorded_since "$1" "$base"
-}
-serving() { logged "Server +$R\] Server made anew after server process $S stopped" server && [ "$(servers)" = "$R" ]; }
 soft_nofile() { prlimit --pid "$1" --nofile --noheadings --output SOFT; }
 
 # 1. A record cut short by the standby's descriptor limit.
