@@ -344,6 +344,18 @@ static int has_data(struct omps_ring *r, uint32_t unused)
 	return atomic_load(&r->sh->head) != r->tail || atomic_load(&r->poked);
 }
 
+int omps_ring_spin_until_signal(struct omps_ring *r, const struct omps_ring *sig, uint32_t seq, int spin_us)
+{
+	uint64_t start = omps_now_us();
+
+	while (!has_data(r, 0)) {
+		if (omps_ring_signalled(sig, seq) || omps_now_us() - start >= (uint64_t)spin_us)
+			return 0;
+		cpu_relax();
+	}
+	return 1;
+}
+
 void omps_ring_poke(struct omps_ring *r)
 {
 	atomic_store(&r->poked, 1);

@@ -14,6 +14,7 @@
 	X(replies) \
 	X(ring_park) \
 	X(ring_interrupt) \
+	X(ring_spin_until_signal) \
 	X(ring_basic) \
 	X(ring_peek) \
 	X(ring_corruption) \

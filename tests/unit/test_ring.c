@@ -5,6 +5,7 @@
  * doorbell. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -304,4 +305,35 @@ TEST(ring_park)
 	ASSERT_EQ(type, 3);
 	close(bell);
 	munmap(mem, bytes);
+}
+
+/* A consumer that spins until its producer's signal word lands: a record
+ * ends the spin (1), the word ends it (0), and so does spin_us with
+ * neither; the word counts modulo 2^32. */
+TEST(ring_spin_until_signal)
+{
+	size_t bytes = omps_ring_bytes(256);
+	void *req = shared(bytes), *rep = shared(bytes);
+	struct omps_ring r, s;
+	struct timespec t0, t1;
+
+	ASSERT(req);
+	ASSERT(rep);
+	ASSERT_EQ(omps_ring_init(&r, req, 256), 0);
+	ASSERT_EQ(omps_ring_init(&s, rep, 256), 0);
+	atomic_store(omps_ring_signal_word(&s), 0xfffffffeu);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(omps_ring_spin_until_signal(&r, &s, 3, 20000), 0); /* 3 is 5 ahead of it: 20 ms */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* the spin counts whole microseconds: 19.9996 ms of this clock is 20 of its */
+	ASSERT_GE((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec), 19000000L);
+	atomic_store(omps_ring_signal_word(&s), 3);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(omps_ring_spin_until_signal(&r, &s, 3, 10000000), 0); /* landed: at once, not 10 s */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ASSERT_LT(t1.tv_sec - t0.tv_sec, 5);
+	ASSERT_EQ(omps_ring_push(&r, 1, "a", 1, 0), 0);
+	ASSERT_EQ(omps_ring_spin_until_signal(&r, &s, 4, 10000000), 1); /* a record: at once */
+	munmap(req, bytes);
+	munmap(rep, bytes);
 }
