@@ -112,7 +112,9 @@ void srv_graph_capture_end(struct srv_client *c, const struct omps_call_handle *
 	if (r != CUDA_SUCCESS && g)
 		drv->graph_destroy(g);
 	retired_back(c); /* freed during a capture that left no graph */
-	rep.r.result = r; /* an asynchronous error meanwhile spoils the capture: reported as that */
+	/* an asynchronous error meanwhile spoils the capture: reported as that;
+	 * a fault's is held (no sticky error taken) */
+	rep.r.result = r == CUDA_SUCCESS ? 0 : srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 

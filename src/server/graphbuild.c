@@ -63,7 +63,7 @@ void srv_graphbuild_create(struct srv_client *c, const struct omps_call_graph_cr
 	}
 	if (r == CUDA_SUCCESS)
 		srv_graphdesc_created(&c->graph.graphs[rep.handle - 1]);
-	rep.r.result = r;
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 
@@ -294,7 +294,7 @@ void srv_graphbuild_add_node(struct srv_client *c, const struct omps_call_graph_
 		r = add_bodies(c, m->graph, g->dev, &p, &rep);
 	if (r == CUDA_SUCCESS && m->kind == OMPS_NODE_CONDITIONAL)
 		srv_graphdesc_bodies(c, m->graph, rep.handle, rep.bodies, rep.nbodies);
-	rep.r.result = r;
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 
@@ -348,7 +348,7 @@ void srv_graphbuild_clone(struct srv_client *c, const struct omps_call_handle *m
 	}
 	if (r == CUDA_SUCCESS)
 		srv_graphdesc_cloned(c, m->handle, rep.handle);
-	rep.r.result = r;
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 

@@ -96,7 +96,7 @@ void srv_ipc_get(struct srv_client *c, const struct omps_call_ptr *m)
 		rep.ptr = a->ptr;
 		rep.bytes = a->bytes;
 	}
-	rep.r.result = r;
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 
@@ -178,7 +178,7 @@ void srv_ipc_open(struct srv_client *c, const struct omps_call_ipc_open *m)
 		rep.dev = srv_client_dev(c, a->dev);
 		rep.server_pid = (int32_t)getpid();
 	}
-	rep.r.result = r;
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 
@@ -421,7 +421,7 @@ void srv_ipc_event_get(struct srv_client *c, const struct omps_call_handle *m)
 		rep.server_pid = (int32_t)getpid();
 		rep.dev = srv_client_dev(c, o->dev);
 	}
-	rep.r.result = r;
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 
@@ -464,7 +464,7 @@ void srv_ipc_event_open(struct srv_client *c, const struct omps_call_ipc_open *m
 		rep.dev = srv_client_dev(c, e->dev);
 		rep.server_pid = (int32_t)getpid();
 	}
-	rep.r.result = r;
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 

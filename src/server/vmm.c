@@ -128,7 +128,7 @@ void srv_vmm_reserve(struct srv_client *c, const struct omps_call_vmm *m)
 		v = NULL;
 	}
 	free(v);
-	rep.r.result = r;
+	rep.r.result = srv_with_sticky(c, r);
 	rep.ptr = p;
 	srv_reply(c, &rep, sizeof(rep));
 }
@@ -192,7 +192,7 @@ void srv_vmm_create(struct srv_client *c, const struct omps_call_vmm *m)
 			srv_memory_account(c, m->dev, m->size, 1);
 		}
 	}
-	rep.r.result = r;
+	rep.r.result = srv_with_sticky(c, r);
 	srv_reply(c, &rep, sizeof(rep));
 }
 

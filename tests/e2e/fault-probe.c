@@ -118,6 +118,10 @@
  *   omps-fault-probe --load GATE
  *                               a neighbour whose first call once GATE
  *                               exists loads a module
+ *   omps-fault-probe --graph-add GATE
+ *                               a neighbour building a graph node by node
+ *                               whose first call once GATE exists adds a
+ *                               host node; then the graph runs
  *   omps-fault-probe --busy GATE
  *                               a neighbour that launches without waiting until
  *                               GATE exists; then it synchronizes (its work
@@ -247,6 +251,11 @@ static int idle(const char *gate)
 	return bad;
 }
 
+static void CUDA_CB count_up(void *n)
+{
+	++*(volatile int *)n;
+}
+
 /* A neighbour holding a graph built node by node with a conditional node
  * (an IF whose handle defaults to 1, a kernel doubling d in its body, a
  * kernel after it in the graph) and an executable graph of it, launched
@@ -308,6 +317,13 @@ static int conditional(const char *gate)
 	CK(cuMemcpyDtoH(h, d, WORDS * 4));
 	if (check_words(h, 128, "a conditional graph made from it and its body after the fault"))
 		return 1;
+	{ /* a host node, added to the graph after the fault */
+		static int ran;
+		CUDA_HOST_NODE_PARAMS hp = {.fn = count_up, .userData = &ran};
+		CUgraphNode hn;
+
+		CK(cuGraphAddHostNode(&hn, g, &after, 1, &hp));
+	}
 	CK(cuGraphConditionalHandleCreate(&c2, g, ctx, 0, 0));
 	CHECK(c2 == c + 1, "its second conditional handle is 0x%llx after 0x%llx", (unsigned long long)c2,
 	      (unsigned long long)c);
@@ -638,11 +654,6 @@ static int vmm(const char *gate)
 	return 0;
 }
 
-static void CUDA_CB count_up(void *n)
-{
-	++*(volatile int *)n;
-}
-
 /* A neighbour that runs host functions. */
 static int hostfn(const char *gate)
 {
@@ -953,6 +964,49 @@ static int load_first(const char *gate)
 	CK(cuCtxSynchronize());
 	CHECK(words_are(d, 2, "its data, doubled by the module it loaded after the fault") == 0, "its data");
 	CK(cuModuleUnload(m));
+	CK(cuMemFree(d));
+	printf(PROBE ": PASS\n");
+	return 0;
+}
+
+/* A neighbour building a graph node by node (never launched yet, as the
+ * suite's rt_graph_nodes) whose first call after the gate adds a host node
+ * (held over a fault not seen yet: a poisoned context refuses a graph node,
+ * and the reply carried that, 719 on the H200); then the graph runs. */
+static int graph_add(const char *gate)
+{
+	static int ran;
+	unsigned n = WORDS;
+	void *args[2];
+	CUDA_KERNEL_NODE_PARAMS kp;
+	CUDA_HOST_NODE_PARAMS hp = {.fn = count_up, .userData = &ran};
+	CUgraphNode kn, hn;
+	CUgraphExec x;
+	CUdeviceptr d;
+	CUgraph g;
+	CUresult r;
+
+	CK(cuMemAlloc(&d, WORDS * 4));
+	CHECK(fill_words(d, 1) == 0, "filling");
+	CK(cuCtxSynchronize());
+	args[0] = &d;
+	args[1] = &n;
+	kp = (CUDA_KERNEL_NODE_PARAMS){.func = fn, .gridDimX = (WORDS + 255) / 256, .gridDimY = 1, .gridDimZ = 1,
+				       .blockDimX = 256, .blockDimY = 1, .blockDimZ = 1, .kernelParams = args};
+	CK(cuGraphCreate(&g, 0));
+	CK(cuGraphAddKernelNode(&kn, g, NULL, 0, &kp));
+	printf(PROBE ": ready\n");
+	CHECK(wait_for(gate) == 0, "no gate");
+	r = cuGraphAddHostNode(&hn, g, &kn, 1, &hp);
+	printf(PROBE ": add = %d\n", (int)r);
+	CHECK(r == CUDA_SUCCESS, "its host node was refused: %d", (int)r);
+	CK(cuGraphInstantiate(&x, g, 0));
+	CK(cuGraphLaunch(x, NULL));
+	CK(cuCtxSynchronize());
+	CHECK(ran == 1, "its host node ran %d times", ran);
+	CHECK(words_are(d, 2, "its data, doubled by its graph built across the fault") == 0, "its data");
+	CK(cuGraphExecDestroy(x));
+	CK(cuGraphDestroy(g));
 	CK(cuMemFree(d));
 	printf(PROBE ": PASS\n");
 	return 0;
@@ -1358,7 +1412,7 @@ static const struct {
 	{"--capture", capturing}, {"--exec-set", exec_set}, {"--capture-split", capturing_split},
 	{"--unload", unload_first}, {"--host-late", host_late}, {"--cond", conditional},
 	{"--capture-late", capture_late}, {"--two-streams", two_streams}, {"--two-devices", two_devices},
-	{"--then-busy", then_busy},
+	{"--then-busy", then_busy}, {"--graph-add", graph_add},
 };
 
 int main(int argc, char **argv)

@@ -626,6 +626,13 @@ held_first link link
 check "the input added to a link under way is served, and the link goes on [$(grep "link add" "$TMP/link.out")]" \
 	grep -qx "fault_probe: link add = 0" "$TMP/link.out"
 stop_daemon 10
+# ... and a node added to a graph built node by node: the reply carried
+# the poisoned context's error, not held (the H200 soak: rt_graph_nodes,
+# kept as idle, then its host node refused with 719).
+held_first grapher graph-add
+check "the node is added after the fault, and its graph runs [$(grep "add =" "$TMP/grapher.out")]" \
+	grep -qx "fault_probe: add = 0" "$TMP/grapher.out"
+stop_daemon 10
 # ... and a capture's query, served after its capture is made again.
 held_first capture capture
 stop_daemon 10

@@ -2804,6 +2804,7 @@ CUresult CUDAAPI cuGraphCreate(CUgraph *graph, unsigned int flags)
 {
 	struct fake_graph *g;
 
+	POISONED();
 	if (!graph || flags)
 		return CUDA_ERROR_INVALID_VALUE;
 	g = new_graph();
@@ -2997,6 +2998,7 @@ CUresult CUDAAPI cuGraphAddNode(CUgraphNode *out, CUgraph graph, const CUgraphNo
 	CUresult r;
 	size_t i;
 
+	POISONED(); /* as the H200's: a node added after a fault, 700 */
 	if (!out || !g || !p || edges || (ndeps && !deps))
 		return CUDA_ERROR_INVALID_VALUE;
 	for (i = 0; i < ndeps; i++)
