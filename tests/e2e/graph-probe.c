@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 	d = 0;
 	CK(cuGraphInstantiate(&e2, g, 0));
 	for (k = 1; k <= 3; k++) {
-		CK(cuMemsetD32(c, 0, n));
+		CK(cuMemsetD32Async(c, 0, n, s)); /* on s: the NULL stream does not order a non-blocking one */
 		CK(cuGraphLaunch(e2, s));
 		CK(cuStreamSynchronize(s));
 		CK(cuMemcpyDtoH(host, c, bytes));
