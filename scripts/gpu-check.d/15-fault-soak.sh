@@ -96,17 +96,18 @@ K=$(mktemp -d /tmp/omps-soak.XXXX)
 		awk '{print $1}' | sort -u >"$K/inflight"
 	grep -oE 'Client process [0-9]+ \(ID [0-9]+\) (cannot be kept|could not be kept after the fault): [^;]*' "$L" |
 		sed -E 's/Client process ([0-9]+) \(ID [0-9]+\) [a-z ]+kept( after the fault)?: /\1 /' >"$K/notkept"
-	mkdir -p "$OUT/soak-failed"
+	# What each failed run printed, in one file (a device call brings back
+	# only so many files): "== PID WHY", then its output.
+	saw() { { echo "== $1 $2"; cat "$K/failed-$1.out" 2>/dev/null; } >>"$OUT/soak-failed.txt"; }
 	cat "$K"/busy-*.out | awk '$3 == "fail"' | while read -r pid prog st; do
 		if grep -qx "$pid" "$K/inflight"; then echo "inflight"
 		elif w=$(awk -v p="$pid" '$1 == p {$1 = ""; print; exit}' "$K/notkept") && [ -n "$w" ]; then
 			echo "notkept$w"
-			cp "$K/failed-$pid.out" "$OUT/soak-failed/notkept-$pid.out" 2>/dev/null # what it saw
+			saw "$pid" "not kept:$w"
 		else echo "other $prog (pid $pid)"; fi
 	done >"$K/failed"
-	mkdir -p "$OUT/soak-failed"
 	sed -n 's/^other .* (pid \([0-9]*\))$/\1/p' "$K/failed" | while read -r pid; do
-		cp "$K/failed-$pid.out" "$OUT/soak-failed/" 2>/dev/null
+		saw "$pid" "failed otherwise"
 		echo "soak: failed otherwise, pid $pid: $(grep -vE '^pid ' "$K/failed-$pid.out" 2>/dev/null | tail -2 | joined)"
 	done
 	echo "soak: failed runs: $(grep -c '^inflight' "$K/failed") had work in flight at a fault (theirs to see), $(grep -c '^notkept' "$K/failed") were not kept ($(sed -n 's/^notkept *//p' "$K/failed" | sort | uniq -c | sort -rn | head -4 | joined)), $(grep -c '^other' "$K/failed") failed otherwise ($(sed -n 's/^other //p' "$K/failed" | head -6 | joined))"
