@@ -18,9 +18,10 @@ void srv_farewell(struct srv_client *c, const char *fmt, ...)
 	char why[OMPS_FAREWELL_MAX];
 	va_list ap;
 
-	/* One whose data channel is not open yet has its shim ask the daemon
-	 * again when the connection closes; these words would read as a refusal. */
-	if (!c->map)
+	/* One whose data channel is not open yet (not told it is ready) has
+	 * its shim ask the daemon again when the connection closes; these
+	 * words would read as a refusal. */
+	if (!c->has_worker)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);

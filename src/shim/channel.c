@@ -65,7 +65,8 @@ fail:
 }
 
 /* Sends the rings to the server over the connection the daemon brokered
- * (kept from then on); takes the device cache it answers with. */
+ * (kept from then on); takes the device cache it answers with. 0; -1 if
+ * refused; -2 if the server went meanwhile. */
 int shim_channel_open(const struct shim_connection *conn, struct omps_device_info *devs, int *ndevs, char *err,
 		      size_t errlen)
 {
@@ -106,8 +107,11 @@ int shim_channel_open(const struct shim_connection *conn, struct omps_device_inf
 	*ndevs = n;
 	return 0;
 lost:
-	snprintf(err, errlen, "lost the openmps server while opening the data channel: %s", strerror(errno));
-	return -1;
+	snprintf(err, errlen, "lost the openmps server while opening the data channel: %s",
+		 errno ? strerror(errno) : "it closed the connection");
+	munmap(ch.map, ch.map_len); /* the server's copy went with it; another try makes new rings */
+	ch.map = NULL;
+	return -2;
 }
 
 /* The server's words to a program it lets go, kept once (by whichever

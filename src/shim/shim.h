@@ -31,7 +31,8 @@ enum shim_mode { SHIM_NATIVE, SHIM_REMOTE, SHIM_BROKEN };
 /* Decides, once, whether calls go to the real driver or to a server. */
 enum shim_mode shim_mode(void);
 
-/* channel.c: the data channel. Calls wait for their reply; posts do not. */
+/* channel.c: the data channel (open: 0, -1 refused, -2 the server went).
+ * Calls wait for their reply; posts do not. */
 struct shim_connection;
 int shim_channel_open(const struct shim_connection *conn, struct omps_device_info *devs, int *ndevs, char *err,
 		      size_t errlen);
