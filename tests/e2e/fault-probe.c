@@ -945,6 +945,15 @@ static int capturing_split(const char *gate)
 	return capturing(gate);
 }
 
+/* *d: device memory of its own, filled (word i is i) and synchronized. */
+static int words_at(CUdeviceptr *d)
+{
+	CK(cuMemAlloc(d, WORDS * 4));
+	CHECK(fill_words(*d, 1) == 0, "filling");
+	CK(cuCtxSynchronize());
+	return 0;
+}
+
 /* A neighbour whose first call after the gate loads a module of its own
  * (held over a fault not seen yet: its image must come with it). */
 static int load_first(const char *gate)
@@ -953,9 +962,7 @@ static int load_first(const char *gate)
 	CUfunction k;
 	CUmodule m;
 
-	CK(cuMemAlloc(&d, WORDS * 4));
-	CHECK(fill_words(d, 1) == 0, "filling");
-	CK(cuCtxSynchronize());
+	CHECK(words_at(&d) == 0, "its memory");
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
 	printf(PROBE ": load = %d\n", (int)cuModuleLoadData(&m, twice_counter_ptx));
@@ -986,9 +993,7 @@ static int graph_add(const char *gate)
 	CUgraph g;
 	CUresult r;
 
-	CK(cuMemAlloc(&d, WORDS * 4));
-	CHECK(fill_words(d, 1) == 0, "filling");
-	CK(cuCtxSynchronize());
+	CHECK(words_at(&d) == 0, "its memory");
 	args[0] = &d;
 	args[1] = &n;
 	kp = (CUDA_KERNEL_NODE_PARAMS){.func = fn, .gridDimX = (WORDS + 255) / 256, .gridDimY = 1, .gridDimZ = 1,
