@@ -10,6 +10,15 @@ if [ -x build-base/bin/openmps-control ]; then
 	RESNET_WORKERS=${RESNET_WORKERS:-1} timeout "${AB_SECONDS:-500}" bench/ab --rounds "${AB_ROUNDS:-4}" \
 		build-base build ${AB_WORKLOADS:-resnet} >"$OUT/ab.txt" 2>"$OUT/ab.log"
 	while read -r line; do note "ab: $line"; done <"$OUT/ab.txt"
+	# AB_ALSO_ENV="NAME=VALUE ...": bench/ab once more, AB_ALSO_WORKLOADS
+	# (default launch), 3 rounds, with that environment for both builds'
+	# daemons (e.g. CUDA_DEVICE_MAX_CONNECTIONS=8: what the 32 hardware
+	# queues cost the 4-byte copy, bench/results/2026-12-05-soak-ab.md).
+	if [ -n "${AB_ALSO_ENV:-}" ]; then
+		env $AB_ALSO_ENV RESNET_WORKERS=${RESNET_WORKERS:-1} timeout "${AB_ALSO_SECONDS:-150}" bench/ab --rounds 3 \
+			build-base build ${AB_ALSO_WORKLOADS:-launch} >"$OUT/ab-also.txt" 2>"$OUT/ab-also.log"
+		while read -r line; do note "ab [$AB_ALSO_ENV]: $line"; done <"$OUT/ab-also.txt"
+	fi
 else
 	note "ab: no build-base/ carried; nothing compared"
 fi
