@@ -460,8 +460,10 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 		snprintf(err, errlen, "cannot make its doorbell: %s", strerror(errno));
 		return -1;
 	}
-	srv_beat_doing("page-locking the data channel of client process %d", (int)c->pid);
-	pin(c, 1);
+	/* Its worker page-locks the rings as it first serves it (pin_later):
+	 * 10-30 ms a client on the H200, and seconds behind a faulting GPU,
+	 * which the main loop spent here, admitting nobody meanwhile. */
+	c->pin_later = 1;
 	c->has_worker = 1;
 	atomic_fetch_add(&c->srv->workers.channels, 1);
 	omps_log("Client {PID: %d, ID: %u} opened its data channel", (int)c->pid, c->id);
@@ -520,7 +522,8 @@ int srv_channel_adopt(struct srv_client *c, int ring_fd, int bell, const struct 
 	if (srv_workers_park(c, 1) < 0)
 		return -1;
 	/* Page-locking 12 MiB and more took a client 10-30 ms of the successor's
-	 * start on the H200: its worker does it, once serving has begun. */
+	 * start on the H200: its worker does it, once serving has begun, as
+	 * for a new client. */
 	c->pin_later = 1;
 	c->has_worker = 1;
 	atomic_fetch_add(&c->srv->workers.channels, 1);

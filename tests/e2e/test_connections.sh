@@ -1,8 +1,9 @@
 # The daemon's connections (security review M4): one that says nothing for
 # 10 s is dropped, a user other than root and the daemon's keeps at most
 # 1024 at once, and the log says so in a line a second, not a line a
-# connection. Clients are served meanwhile. Another user runs at most four
-# device_query helpers at once (L1).
+# connection. Clients are served meanwhile. A new client's channel waiting
+# to be page-locked holds up no one's admission. Another user runs at most
+# four device_query helpers at once (L1).
 . "$(dirname "$0")/lib.sh"
 SHIM_DIR=$(realpath "$OPENMPS_BIN/../lib/openmps")
 HOSTILE=$OPENMPS_BIN/omps-hostile-client
@@ -21,6 +22,30 @@ check "the daemon drops them all within 14 s [$(tail -1 "$TMP/silent.out")]" gre
 n=$(grep -c "said nothing for 10 s" "$OPENMPS_LOG_DIRECTORY/control.log")
 check "control.log: a line a second, not one a connection ($n lines)" test "$n" -ge 1 -a "$n" -le 5
 wait_for "control.log: the count of the others, a second later" 3 logged "Dropped 299 more connections in a second; the last: pid [0-9]+ user [0-9]+: it said nothing for 10 s"
+
+# A client's data channel is page-locked by its worker as it first serves
+# it, not by the main loop: a registration that waits (here at fakecuda's
+# gate; on the H200 10-30 ms a client, and seconds behind a faulting GPU)
+# holds that client's first call, and the next client is admitted and its
+# channel opened meanwhile.
+stop_daemon
+FAKECUDA_REGISTER_GATE=$TMP/register-gate start_daemon
+touch "$TMP/register-gate"
+for n in 1 2; do
+	LD_LIBRARY_PATH=$SHIM_DIR timeout 60 bash -c 'echo "pid $$"; exec "$@"' _ "$OPENMPS_BIN/omps-remote-probe" \
+		--bytes 4096 >"$TMP/gated-$n.out" 2>&1 &
+	eval "gated$n=\$!"
+	wait_for "client $n to start" 5 grep -q "^pid " "$TMP/gated-$n.out"
+	P=$(sed -n 's/^pid //p' "$TMP/gated-$n.out")
+	wait_for "client $n's channel to open while page-locking waits [$P]" 10 \
+		logged "Client \{PID: $P, ID: [0-9]+\} opened its data channel" server
+done
+rm -f "$TMP/register-gate"
+wait "$gated1" "$gated2"
+check "... and both are served once it is done [$(tail -1 "$TMP/gated-1.out"); $(tail -1 "$TMP/gated-2.out")]" \
+	test "$(grep -cx "remote_probe: PASS" "$TMP/gated-1.out" "$TMP/gated-2.out" | grep -c ':1$')" = 2
+stop_daemon
+start_daemon
 
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
 	! setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups test -x "$HOSTILE"; then

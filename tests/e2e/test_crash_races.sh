@@ -8,7 +8,7 @@
 #    it within 500 ms, kills it and starts another, and the main loop goes on
 #    serving meanwhile; the new standby takes over at a kill -9;
 # 3. a program starting as the server is killed, its data channel not open
-#    yet (the server held in page-locking it): in no record, its shim asks
+#    yet (the server held in opening it): in no record, its shim asks
 #    the daemon again and the standby, now the server, serves it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/standby.sh"
@@ -79,25 +79,25 @@ wait $idle
 check "the idle client finds everything as it was [$(tail -1 "$TMP/idle.out")]" grep -qx "fault_probe: PASS" "$TMP/idle.out"
 stop_daemon 10
 
-# 3. A program whose data channel the server was page-locking as it was
-# killed: fakecuda's registration waits while the gate exists, so the
-# server's main loop stands in it; the program is in no record.
-FAKECUDA_REGISTER_GATE=$TMP/register-gate start_daemon
+# 3. A program whose data channel the server was opening as it was killed:
+# fakecuda's cuCtxGetApiVersion, which the main loop asks then, waits while
+# the gate exists; the program is in no record.
+FAKECUDA_API_VERSION_GATE=$TMP/open-gate start_daemon
 neighbour idle idle
 wait_for "the daemon to list its server" 5 got_server
 wait_for "the standby to be ready" 20 standing_by
 record_now 1
 connected=$(count "Server +$S\] Client \{PID: [0-9]+, ID: [0-9]+\} connected")
-touch "$TMP/register-gate"
+touch "$TMP/open-gate"
 timeout 60 bash -c 'echo "pid $$"; exec "$@"' _ "$OPENMPS_BIN/omps-remote-probe" >"$TMP/starting.out" 2>&1 &
 starting=$!
 welcomed() { [ "$(count "Server +$S\] Client \{PID: [0-9]+, ID: [0-9]+\} connected")" -gt "$connected" ]; }
 wait_for "the starting program to be welcomed" 10 welcomed
 P=$(sed -n 's/^pid //p' "$TMP/starting.out")
-sleep 0.3 # its channel's page-locking waits at the gate
+sleep 0.3 # the opening of its channel waits at the gate
 check "... its data channel not open [$P]" not_logged "Server +$S\] Client \{PID: $P, ID: [0-9]+\} opened its data channel" server
 kill -9 "$S"
-rm -f "$TMP/register-gate"
+rm -f "$TMP/open-gate"
 wait_for "the standby to serve" 10 serving
 wait $starting
 check "the starting program is served by the standby [$(grep -v '^pid' "$TMP/starting.out" | tail -1)]" \

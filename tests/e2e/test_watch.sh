@@ -9,22 +9,26 @@ export OPENMPS_REAL_DRIVER=$FAKECUDA
 probe() { LD_LIBRARY_PATH=$SHIM_DIR "$PROBE" "$@"; } # the test's watchdog bounds it
 status_is() { [[ "$(c "get_server_status $1")" =~ $2 ]]; }
 
-# 1. A loop stuck in the driver: page-locking a client's channel, which a
-# gate holds (fakecuda's FAKECUDA_REGISTER_GATE), as a driver call can hang.
+# 1. A loop stuck in the driver: opening a client's channel, whose API
+# version query a gate holds (fakecuda's FAKECUDA_API_VERSION_GATE), as a
+# driver call can hang. (Page-locking the channel, which once hung here, is
+# its worker's since.)
 touch "$TMP/gate"
-OPENMPS_SERVER_WATCHDOG_S=4 FAKECUDA_REGISTER_GATE=$TMP/gate start_daemon
+OPENMPS_SERVER_WATCHDOG_S=4 FAKECUDA_API_VERSION_GATE=$TMP/gate start_daemon
 probe --hold-ms 100 >"$TMP/a.out" 2>&1 &
 apid=$!
 wait_for "the server to start" 5 has_servers
 S=$(servers)
-wait_for "the server to be late" 10 status_is "$S" "^ACTIVE, not answering for [0-9.]+ s: page-locking the data channel of client process [0-9]+, for [0-9.]+ s$"
+wait_for "the server to be late" 10 status_is "$S" "^ACTIVE, not answering for [0-9.]+ s: opening the data channel of client process [0-9]+, for [0-9.]+ s$"
 check "get_server_status says what its loop does [$(c "get_server_status $S")]" \
-	grep -qE "not answering .*page-locking the data channel" <<<"$(c "get_server_status $S")"
+	grep -qE "not answering .*opening the data channel" <<<"$(c "get_server_status $S")"
 wait_for "the daemon to kill it" 10 dead "$S"
 check "control.log: not answering, and what it was doing" \
-	logged "Server $S has not answered for 4 s \(its main loop: page-locking the data channel of client process [0-9]+, for [0-9.]+ s\); killing it"
+	logged "Server $S has not answered for 4 s \(its main loop: opening the data channel of client process [0-9]+, for [0-9.]+ s\); killing it"
 wait_for "control.log: killed for not answering" 5 logged "Server $S was killed: it did not answer"
 wait "$apid"
+# (Its shim asks the daemon again, up to four times, as for any server gone
+# while its channel opens; each new server stands at the gate as well.)
 check "the client it held ends with an error, not a hang [$(tail -1 "$TMP/a.out")]" grep -q "openmps: lost the openmps server" "$TMP/a.out"
 rm -f "$TMP/gate"
 out=$(probe 2>&1)
