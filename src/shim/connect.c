@@ -246,24 +246,34 @@ static enum shim_connect_result connect_once(struct shim_connection *c, char *er
 	return r;
 }
 
-/* A server that goes before it welcomes us (it found its context poisoned
- * by a GPU fault, or it crashed) holds nothing of ours: the daemon starts a
- * new one, so ask again, a few times. */
+/* A server that goes before it welcomes us, or before our data channel is
+ * ready (it found its context poisoned by a GPU fault, or it crashed or was
+ * killed), holds nothing of ours: the daemon starts a new one, so ask again,
+ * a few times. (A soak of 100 faults on the H200 lost 19 starting programs
+ * when only a server gone before its welcome was asked again.) */
 #define CONNECT_TRIES 4
 
-enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size_t errlen)
+enum shim_connect_result shim_connect_then(struct shim_connection *c, shim_connect_step *then, char *err,
+					   size_t errlen)
 {
 	enum shim_connect_result r;
 	int i;
 
 	for (i = 0;; i++) {
 		r = connect_once(c, err, errlen);
+		if (r == SHIM_CONNECT_OK && then && (r = then(c, err, errlen)) != SHIM_CONNECT_OK)
+			shim_disconnect(c);
 		if (r != SHIM_CONNECT_LOST)
 			return r;
 		if (i + 1 == CONNECT_TRIES)
 			return SHIM_CONNECT_FAILED;
 		usleep(20000u << i); /* 20, 40, 80 ms: while the daemon reaps the old one */
 	}
+}
+
+enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size_t errlen)
+{
+	return shim_connect_then(c, NULL, err, errlen);
 }
 
 void shim_disconnect(struct shim_connection *c)

@@ -17,7 +17,7 @@ enum shim_connect_result {
 	SHIM_CONNECT_UNTRUSTED, /* another user's daemon or directory: as if none */
 	SHIM_CONNECT_REFUSED,	/* the daemon or server said no; err says why */
 	SHIM_CONNECT_FAILED,	/* the conversation broke off */
-	SHIM_CONNECT_LOST,	/* the server went before its welcome (a GPU fault): try again */
+	SHIM_CONNECT_LOST,	/* the server went before it was ready for us (a GPU fault): try again */
 };
 
 struct shim_connection {
@@ -29,6 +29,12 @@ struct shim_connection {
 };
 
 enum shim_connect_result shim_connect(struct shim_connection *c, char *err, size_t errlen);
+/* The same, with a step after the welcome (the data channel's opening)
+ * inside each try: one that answers SHIM_CONNECT_LOST is tried again with
+ * the rest; any other failure ends it, the connection closed. */
+typedef enum shim_connect_result shim_connect_step(struct shim_connection *c, char *err, size_t errlen);
+enum shim_connect_result shim_connect_then(struct shim_connection *c, shim_connect_step *then, char *err,
+					   size_t errlen);
 void shim_disconnect(struct shim_connection *c);
 
 #endif

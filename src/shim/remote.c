@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "connect.h"
 #include "shim.h"
@@ -80,41 +79,33 @@ static int env_on(const char *name)
 	return v && *v && strcmp(v, "0");
 }
 
-/* A server that goes while the data channel opens (a GPU fault's handover
- * came first, or it was killed) held nothing of this program's, which has
- * made no call yet: the daemon has another, so ask again, as shim_connect
- * does for one that goes before its welcome (an H200 soak of 100 faults
- * lost 19 programs starting so). */
-#define OPEN_TRIES 4
+/* The data channel, opened within each try of shim_connect_then: a server
+ * gone meanwhile is asked for again. */
+static enum shim_connect_result open_channel(struct shim_connection *conn, char *err, size_t errlen)
+{
+	int r = shim_channel_open(conn, devs, &ndevs, err, errlen);
+
+	return r == 0 ? SHIM_CONNECT_OK : r == -2 ? SHIM_CONNECT_LOST : SHIM_CONNECT_FAILED;
+}
 
 static void decide(void)
 {
 	struct shim_connection conn;
 	enum shim_connect_result r;
-	int none, opened, i;
+	int none;
 	char err[512];
 
 	if (env_on("OPENMPS_NATIVE")) {
 		shim_say_no_driver();
 		return;
 	}
-	for (i = 0;; i++) {
-		r = shim_connect(&conn, err, sizeof(err));
-		if (r != SHIM_CONNECT_OK)
-			break;
-		opened = shim_channel_open(&conn, devs, &ndevs, err, sizeof(err));
-		if (opened == 0) {
-			install_remote();
-			mode = SHIM_REMOTE;
-			if (shim_trace_on)
-				shim_trace_note("remote mode: client %u of server %d", conn.client_id,
-						(int)conn.server_pid);
-			return;
-		}
-		shim_disconnect(&conn);
-		if (opened != -2 || i + 1 == OPEN_TRIES)
-			break;
-		usleep(20000u << i); /* 20, 40, 80 ms: while the daemon takes the next server */
+	r = shim_connect_then(&conn, open_channel, err, sizeof(err));
+	if (r == SHIM_CONNECT_OK) {
+		install_remote();
+		mode = SHIM_REMOTE;
+		if (shim_trace_on)
+			shim_trace_note("remote mode: client %u of server %d", conn.client_id, (int)conn.server_pid);
+		return;
 	}
 	none = r == SHIM_CONNECT_NO_DAEMON || r == SHIM_CONNECT_UNTRUSTED;
 	if (none && !env_on("OPENMPS_REQUIRE_SERVER")) {
