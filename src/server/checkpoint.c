@@ -174,7 +174,7 @@ static void said(struct srv_state *s, unsigned nfds)
 
 static void write_one(struct srv_state *s)
 {
-	uint64_t t0 = omps_now_us(), sent = 0;
+	uint64_t t0 = omps_now_us(), written;
 	unsigned n = 0, dups[2] = {0, 0};
 	int r;
 
@@ -183,14 +183,13 @@ static void write_one(struct srv_state *s)
 	atomic_store(&ck.dirty, 0); /* what moves from here on makes another */
 	hold(s); /* with none to hold, the record would keep no one: the one before goes */
 	r = srv_handover_record(s, ck.fds, MAX_FDS, &n, dups);
+	written = omps_now_us();
 	if (r == 0) {
-		sent = omps_now_us();
 		r = srv_standby_record(s, ck.fds, n);
 		close(ck.fds[0]); /* the memfd and the copies: the standby has its own now */
 		for (unsigned i = dups[0]; i < dups[1]; i++)
 			close(ck.fds[i]);
 	} else if (r == 1) {
-		sent = omps_now_us();
 		r = srv_standby_record(s, NULL, 0); /* none to keep: the record before is dropped */
 	}
 	let_go(s); /* after the hand-over: the clients' own descriptors are not copies */
@@ -198,7 +197,7 @@ static void write_one(struct srv_state *s)
 	/* A send that failed waited on a standby that would not read (up to
 	 * 500 ms): not the record's cost, which spaces the records out (20
 	 * times it), so the new standby is handed one once it is ready. */
-	ck.took_us = (r < 0 && sent ? sent : ck.last_us) - t0;
+	ck.took_us = (r < 0 ? written : ck.last_us) - t0;
 	if (r < 0) {
 		atomic_store(&ck.dirty, 1);
 		return;
