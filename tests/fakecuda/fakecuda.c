@@ -68,6 +68,16 @@ static void sleep_ms(int ms)
 		nanosleep(&ts, NULL);
 }
 
+/* A call a real driver may hold up: it waits while the file the variable
+ * knob names exists, 30 s at most. */
+static void wait_gate(const char *knob)
+{
+	const char *gate = getenv(knob);
+
+	for (int waited = 0; gate && *gate && access(gate, F_OK) == 0 && waited < 3000; waited++)
+		sleep_ms(10);
+}
+
 static int pci_bus(int p)
 {
 	return 0x10 + (env_int("FAKECUDA_PCI_BUS_REVERSED", 0) ? nphys - 1 - p : p);
@@ -1672,13 +1682,9 @@ CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
 {
 	fault_shows_if("FAKECUDA_FAULT_AT_REGISTER");
 	POISONED();
-	const char *gate = getenv("FAKECUDA_REGISTER_GATE");
-	int waited = 0;
-
 	(void)flags;
 	sleep_ms(env_int("FAKECUDA_REGISTER_DELAY_MS", 0));
-	while (gate && *gate && access(gate, F_OK) == 0 && waited++ < 3000) /* 30 s at most */
-		sleep_ms(10);
+	wait_gate("FAKECUDA_REGISTER_GATE");
 	if (!p || !bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	live_add_range((uintptr_t)p, bytes); /* kernels reach it */
@@ -1690,11 +1696,7 @@ CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytes, unsigned int flags)
  * client's host function. */
 CUresult CUDAAPI cuMemHostUnregister(void *p)
 {
-	const char *gate = getenv("FAKECUDA_UNREGISTER_GATE");
-	int waited = 0;
-
-	while (gate && *gate && access(gate, F_OK) == 0 && waited++ < 3000)
-		sleep_ms(10);
+	wait_gate("FAKECUDA_UNREGISTER_GATE");
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
 	live_remove_range((uintptr_t)p);
@@ -3423,10 +3425,7 @@ CUresult CUDAAPI cuCtxSetLimit(CUlimit limit, size_t value)
  * at most): the server asks it only as it opens a client's data channel. */
 CUresult CUDAAPI cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
 {
-	const char *gate = getenv("FAKECUDA_API_VERSION_GATE");
-
-	for (int waited = 0; gate && *gate && access(gate, F_OK) == 0 && waited < 3000; waited++)
-		sleep_ms(10);
+	wait_gate("FAKECUDA_API_VERSION_GATE");
 	(void)ctx;
 	if (!version)
 		return CUDA_ERROR_INVALID_VALUE;
