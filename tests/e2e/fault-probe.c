@@ -1109,6 +1109,11 @@ static int then_busy(const char *gate)
 	CK(cuCtxSynchronize());
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
+	/* Said once the server has run a call of this run (its record of us
+	 * is out of date), not before: a kill between the saying and a first
+	 * launch no worker took yet would find us rightly kept. */
+	CK(twice(d, WORDS, NULL));
+	CK(cuCtxSynchronize());
 	printf(PROBE ": launching\n");
 	for (; r == CUDA_SUCCESS && n < 100000000; n++)
 		r = twice(d, WORDS, NULL);
