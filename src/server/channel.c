@@ -271,25 +271,16 @@ static int64_t gather(struct srv_client *c, uint32_t *type, int64_t n)
  * its park would. At most once a pause, never while it posts faster. */
 #define SETTLE_MS 1
 
-/* After a synchronize the GPU signals (signal.c), the client spins on its
- * word and posts its next record the moment the word lands; a worker asleep
- * by then costs that record a wake-up (tens of microseconds: a loop of
- * 16 MiB copies, 310 us each, ran 5 % slower than with the server's own
- * synchronize on the H100). So, while the server is not crowded (it signals
- * then), the worker spins until the word is due, for up to this long, as
- * the driver's synchronize would have spun. */
-#define SIGNAL_SPIN_US 1000
-
-/* Whether a record came within ms (after the spin); at once when every
- * thread of the pool is busy. */
+/* Whether a record came within ms (after the spin for a signalled
+ * synchronize's word, while the server is not crowded: srv_signal_await);
+ * at once when every thread of the pool is busy. */
 static int wait_for_work(struct srv_client *c, int ms)
 {
 	struct srv_state *s = c->srv;
 
 	if (srv_workers_saturated(s) || ms < 0)
 		ms = 0;
-	else if (c->signal.last && !srv_workers_crowded(s) &&
-		 omps_ring_spin_until_signal(&c->req, &c->rep, c->signal.seq, SIGNAL_SPIN_US))
+	else if (c->signal.last && !srv_workers_crowded(s) && srv_signal_await(c))
 		return 1;
 	return omps_ring_wait_data(&c->req, c->settled ? 0 : s->workers.spin_us, ms);
 }

@@ -256,6 +256,9 @@ struct srv_client {
 		CUevent event[OMPS_MAX_DEVICES];   /* recorded on each of those streams in turn */
 		CUstream last; /* where the last write went, on device last_dev */
 		int last_dev;
+		uint64_t sent_us; /* when the last write was queued */
+		uint32_t wait_us; /* how long the last wait took; 0: not known, SIGNAL_WAIT_LONG: past the spin */
+		int awaited;	  /* its worker spun for the last write already */
 	} signal;
 
 	/* answering calls (call.c) */
@@ -372,6 +375,7 @@ struct srv_workers {
 	int wake_fd; /* readable once stopping: every thread's epoll_wait returns */
 	int spawn_failed;
 	int spin_us; /* a worker's spin for its client's next request before it sleeps */
+	int signal_spin_us; /* the longest spin for a signalled synchronize's word (signal.c) */
 	int park_ms; /* how long a worker keeps a client with nothing to do before it parks it */
 	unsigned sync_crowd;	/* clients served at once past which the server is crowded */
 	unsigned sync_spinners; /* synchronizes that spin at once then; the rest sleep */
@@ -733,6 +737,13 @@ void srv_signal_release(struct srv_client *c); /* as it goes, before its rings a
  * NULL if none can be (moddata.c queues its copies on it). */
 CUstream srv_signal_join_all(struct srv_client *c, int dev, CUstream null_stream);
 void srv_signal_drain(struct srv_client *c, int dev); /* waits for its signal stream on dev */
+int srv_signal_await(struct srv_client *c); /* 1: a record came while its worker spun for the word */
+/* How long a worker spins for a client's word, given its last wait, and
+ * that wait learned from a spin of spun_us (landed: the word came after
+ * waited_us); SIGNAL_WAIT_LONG: past the most the spin may take. */
+#define SIGNAL_WAIT_LONG UINT32_MAX
+uint32_t srv_signal_spin_bound(uint32_t wait_us, int most_us);
+uint32_t srv_signal_learn(uint32_t before, uint32_t spun_us, int landed, uint32_t waited_us, int most_us);
 
 /* moddata.c: the __device__ variables of a client's own modules, copied as
  * it goes idle, put back by a successor after a fault. */

@@ -251,6 +251,11 @@ static unsigned per_cpus(const char *name, long divisor)
  * client that pauses 1 ms is settled first (channel.c). */
 #define PARK_MS 20
 
+/* OPENMPS_SIGNAL_SPIN_US: the longest a worker spins for the word of a
+ * synchronize the GPU signals (signal.c), where the client's waits are
+ * that long; 0: none. */
+#define SIGNAL_SPIN_US 4000
+
 /* The pool's lock and epoll set, without threads (the fuzz targets and
  * unit tests run the workers' loop themselves). */
 int srv_workers_init(struct srv_state *s, char *err, size_t errlen)
@@ -276,6 +281,7 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 
 	w->max = limit();
 	w->spin_us = (int)omps_env_range("OPENMPS_SERVER_SPIN_US", 0, 1000, " microseconds", SPIN_US);
+	w->signal_spin_us = (int)omps_env_range("OPENMPS_SIGNAL_SPIN_US", 0, 20000, " microseconds", SIGNAL_SPIN_US);
 	w->sync_crowd = per_cpus("OPENMPS_SYNC_CROWD", 2);
 	w->sync_spinners = per_cpus("OPENMPS_SYNC_SPINNERS", 8);
 	the_server = s;
@@ -295,6 +301,9 @@ int srv_workers_start(struct srv_state *s, char *err, size_t errlen)
 	omps_log("Serving clients with up to %u worker threads", w->max);
 	if (w->spin_us != SPIN_US)
 		omps_log("Workers spin %d us for a client's next request (OPENMPS_SERVER_SPIN_US)", w->spin_us);
+	if (w->signal_spin_us != SIGNAL_SPIN_US)
+		omps_log("Workers spin up to %d us for a signalled synchronize's word (OPENMPS_SIGNAL_SPIN_US)",
+			 w->signal_spin_us);
 	if (w->park_ms != PARK_MS)
 		omps_log("Workers park a client after %d ms with nothing to do (OPENMPS_SERVER_PARK_MS)", w->park_ms);
 	omps_log("Synchronizes spin, but for %u at once past %u clients served (OPENMPS_SYNC_SPINNERS, "

@@ -45,6 +45,7 @@
 	X(server_host_node_refusals) \
 	X(server_legacy_stream_order) \
 	X(server_sync_signal) \
+	X(server_signal_spin) \
 	X(server_sync_covers_devices) \
 	X(server_module_data_copies) \
 	X(server_moved_globals) \

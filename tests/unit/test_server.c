@@ -918,6 +918,58 @@ TEST(server_sync_signal)
  * that device; an event's, when it all went to one device, the event
  * recorded after it on that stream (both NULL streams are "stream 0").
  * Otherwise the client stays busy until its worker asks its streams. */
+/* The worker's spin for a signalled synchronize's word (signal.c): at
+ * least 1 ms; a client whose waits are alike (1.8 ms: two clients of
+ * full-GPU kernels) is caught as its word lands from the third wait on,
+ * within the most it may spin; one whose waits are past the most gets the
+ * least until one lands within it. */
+static uint32_t spin_once(uint32_t *wait, uint32_t takes, int most)
+{
+	uint32_t bound = srv_signal_spin_bound(*wait, most);
+
+	*wait = srv_signal_learn(*wait, bound, takes <= bound, takes, most);
+	return bound;
+}
+
+TEST(server_signal_spin)
+{
+	uint32_t wait = 0;
+	int i;
+
+	ASSERT_UEQ(srv_signal_spin_bound(0, 4000), 1000);
+	ASSERT_UEQ(srv_signal_spin_bound(10, 4000), 1000);
+	ASSERT_UEQ(srv_signal_spin_bound(1800, 4000), 2300);
+	ASSERT_UEQ(srv_signal_spin_bound(3500, 4000), 4000);
+	ASSERT_UEQ(srv_signal_spin_bound(SIGNAL_WAIT_LONG, 4000), 1000);
+	ASSERT_UEQ(srv_signal_spin_bound(0, 0), 0);
+	ASSERT_UEQ(srv_signal_spin_bound(1800, 500), 500);
+
+	ASSERT_UEQ(spin_once(&wait, 1800, 4000), 1000); /* not known: the least, which ends first */
+	ASSERT_UEQ(wait, 2000);
+	ASSERT_UEQ(spin_once(&wait, 1800, 4000), 2550);
+	ASSERT_UEQ(wait, 1800);
+	for (i = 0; i < 5; i++)
+		ASSERT_UEQ(spin_once(&wait, 1800, 4000), 2300);
+	ASSERT_UEQ(spin_once(&wait, 300, 4000), 2300); /* a shorter one lands: learned */
+	ASSERT_UEQ(wait, 300);
+	ASSERT_UEQ(spin_once(&wait, 300, 4000), 1000);
+
+	wait = 0; /* waits of 10 ms: past the most after two guesses, then the least */
+	ASSERT_UEQ(spin_once(&wait, 10000, 4000), 1000);
+	ASSERT_UEQ(spin_once(&wait, 10000, 4000), 2550);
+	ASSERT_UEQ(wait, SIGNAL_WAIT_LONG);
+	for (i = 0; i < 5; i++)
+		ASSERT_UEQ(spin_once(&wait, 10000, 4000), 1000);
+	ASSERT_UEQ(wait, SIGNAL_WAIT_LONG);
+	ASSERT_UEQ(spin_once(&wait, 1800, 4000), 1000); /* then waits of 1.8 ms again */
+	ASSERT_UEQ(wait, SIGNAL_WAIT_LONG);
+	ASSERT_UEQ(spin_once(&wait, 900, 4000), 1000);
+	ASSERT_UEQ(wait, 900);
+	ASSERT_UEQ(spin_once(&wait, 1800, 4000), 1175);
+	ASSERT_UEQ(spin_once(&wait, 1800, 4000), 2987);
+	ASSERT_UEQ(spin_once(&wait, 1800, 4000), 2300);
+}
+
 TEST(server_sync_covers_devices)
 {
 	struct omps_call_alloc a = {.bytes = 4096};
