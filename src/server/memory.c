@@ -449,7 +449,7 @@ void srv_memory_copy_htod(struct srv_client *c, const struct omps_call_copy *m, 
 		r = c->srv->drv->memcpy_htod_async(dst, data, len, s);
 	/* The data lives in the worker's record buffer, reused by the next call. */
 	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->stream_synchronize(s);
+		r = srv_signal_wait(c, m->dev, s);
 	srv_deferred(c, r);
 }
 
@@ -457,6 +457,7 @@ struct dtoh {
 	struct srv_client *c;
 	uint64_t src;
 	CUstream s;
+	int dev;
 };
 
 /* A piece of a copy from the device, straight into the client's reply ring. */
@@ -465,12 +466,12 @@ static CUresult dtoh_piece(void *dst, uint64_t off, uint32_t n, void *arg)
 	const struct dtoh *d = arg;
 	CUresult r = d->c->srv->drv->memcpy_dtoh_async(dst, d->src + off, n, d->s);
 
-	return r == CUDA_SUCCESS ? d->c->srv->drv->stream_synchronize(d->s) : r;
+	return r == CUDA_SUCCESS ? srv_signal_wait(d->c, d->dev, d->s) : r;
 }
 
 void srv_memory_copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 {
-	struct dtoh d = {.c = c, .src = m->src};
+	struct dtoh d = {.c = c, .src = m->src, .dev = m->dev};
 	CUresult r = srv_stream(c, m->stream, m->dev, &d.s);
 
 	if (r == CUDA_SUCCESS && !usable(c, &d.src, m->bytes))

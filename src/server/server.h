@@ -259,6 +259,8 @@ struct srv_client {
 		uint64_t sent_us; /* when the last write was queued */
 		uint32_t wait_us; /* how long the last wait took; 0: not known, SIGNAL_WAIT_LONG: past the spin */
 		int awaited;	  /* its worker spun for the last write already */
+		CUstream waited; /* where srv_signal_wait last had the GPU write, on device waited_dev */
+		int waited_dev;
 	} signal;
 
 	/* answering calls (call.c) */
@@ -738,6 +740,7 @@ void srv_signal_release(struct srv_client *c); /* as it goes, before its rings a
 CUstream srv_signal_join_all(struct srv_client *c, int dev, CUstream null_stream);
 void srv_signal_drain(struct srv_client *c, int dev); /* waits for its signal stream on dev */
 int srv_signal_await(struct srv_client *c); /* 1: a record came while its worker spun for the word */
+CUresult srv_signal_wait(struct srv_client *c, int dev, CUstream s); /* the server's wait for s's work (dev current) */
 /* How long a worker spins for a client's word, given its last wait, and
  * that wait learned from a spin of spun_us (landed: the word came after
  * waited_us); SIGNAL_WAIT_LONG: past the most the spin may take. */

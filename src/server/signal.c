@@ -197,11 +197,13 @@ void srv_signal_stream_gone(struct srv_client *c, int dev, CUstream s)
 	CUstream sig;
 	CUevent ev;
 
+	if (c->signal.waited == s) { /* done unless the client wrote its word: then it is now */
+		c->srv->drv->stream_synchronize(s);
+		c->signal.waited = NULL;
+	}
 	if (c->signal.last != s)
 		return;
 	c->signal.last = NULL;
-	if (omps_ring_signalled(&c->rep, c->signal.seq))
-		return;
 	sig = signal_stream(c, dev, &ev);
 	if (sig && join(c->srv->drv, sig, ev, s) == CUDA_SUCCESS) {
 		c->signal.last = sig;
@@ -214,19 +216,24 @@ void srv_signal_stream_gone(struct srv_client *c, int dev, CUstream s)
 /* As it goes, before its rings are unregistered (channel.c): no write of
  * its may land after, for a GPU write to memory no longer mapped faults
  * the context every client shares. So the stream of its last signal is
- * waited for if the word has not reached it (a client that left with work
- * queued behind a signal holds a worker until that work is done, as a
- * synchronize does), and its signal streams, whose writes follow at once
- * work a synchronize of the server's has waited for. Then they go. */
+ * waited for (a client that left with work queued behind a signal holds a
+ * worker until that work is done, as a synchronize does), and so is the
+ * stream of the server's last wait on its request ring's word, and its
+ * signal streams, whose writes follow at once work a synchronize of the
+ * server's has waited for. Then they go. The streams, not the words: the
+ * client can write those, and one that wrote its word and left would
+ * have a write land in memory unmapped. */
 void srv_signal_release(struct srv_client *c)
 {
 	struct srv_driver *drv = c->srv->drv;
 	int dev;
 
-	if (c->signal.last && !omps_ring_signalled(&c->rep, c->signal.seq) &&
-	    drv->ctx_set_current(c->srv->ctx[c->signal.last_dev]) == CUDA_SUCCESS)
+	if (c->signal.last && drv->ctx_set_current(c->srv->ctx[c->signal.last_dev]) == CUDA_SUCCESS)
 		drv->stream_synchronize(c->signal.last);
 	c->signal.last = NULL;
+	if (c->signal.waited && drv->ctx_set_current(c->srv->ctx[c->signal.waited_dev]) == CUDA_SUCCESS)
+		drv->stream_synchronize(c->signal.waited);
+	c->signal.waited = NULL;
 	for (dev = 0; dev < OMPS_MAX_DEVICES; dev++) {
 		if (!c->signal.stream[dev] && !c->signal.event[dev])
 			continue;
@@ -292,4 +299,36 @@ int srv_signal_await(struct srv_client *c)
 	c->signal.wait_us = srv_signal_learn(c->signal.wait_us, bound, omps_ring_signalled(&c->rep, c->signal.seq),
 					     waited > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)waited, most);
 	return 0;
+}
+
+/* The server's own wait for the work queued on s (its device current),
+ * where a copy's reply waits for its bytes (memory.c). While the server is
+ * not crowded and the client's rings are page-locked, the GPU writes a
+ * number into the request ring's signal word behind the work, and the
+ * worker spins on it: in one process with 32 hardware queues on the H200,
+ * a launch followed by such a write took 8.5-8.9 us to be seen, and by the
+ * driver's synchronize 9.5-10.5 us (bench/results/2026-12-04-h200-signal.md).
+ * A word that does not come within COPY_SPIN_US (work queued ahead, or a
+ * fault: a poisoned context writes nothing) is left to the driver's
+ * synchronize, which says which. The word is the client's to write, as its
+ * rings are: one that writes it early has its own reply early, and its
+ * streams, not its words, are waited for before its rings go. */
+#define COPY_SPIN_US 2000
+
+CUresult srv_signal_wait(struct srv_client *c, int dev, CUstream s)
+{
+	struct srv_driver *drv = c->srv->drv;
+	_Atomic uint32_t *word = omps_ring_signal_word(&c->req);
+	uint32_t seq = atomic_load_explicit(word, memory_order_relaxed) + 1;
+
+	if (!c->signal.at || srv_workers_crowded(c->srv) ||
+	    drv->stream_write_value32(s, (CUdeviceptr)(uintptr_t)word, seq, CU_STREAM_WRITE_VALUE_DEFAULT) !=
+		    CUDA_SUCCESS)
+		return drv->stream_synchronize(s);
+	c->signal.waited = s;
+	c->signal.waited_dev = dev;
+	omps_ring_advise(&c->rep, 0); /* the reply comes as the word does: the client spins for it */
+	if (omps_ring_wait_signal(&c->req, seq, COPY_SPIN_US))
+		return CUDA_SUCCESS;
+	return drv->stream_synchronize(s);
 }

@@ -23,6 +23,7 @@
  *   FAKECUDA_LOAD_LOG=FILE    a line for each module load, for tests to count
  *   FAKECUDA_ACCESS_LOG=FILE  a line for each cuMemSetAccess and cuMemPoolSetAccess: the devices
  *   FAKECUDA_WAIT_LOG=FILE    a line for each stream wait on an event
+ *   FAKECUDA_SYNC_LOG=FILE    a line for each cuStreamSynchronize (read at each call)
  *   FAKECUDA_HOST_DEVPTR_NONE=FILE  while FILE exists, the next cuMemHostGetDevicePointer
  *                             fails, and FILE goes (once)
  *   FAKECUDA_VA_TAKEN=FILE    while FILE exists, the next cuMemAddressReserve asked for an
@@ -638,11 +639,23 @@ CUresult CUDAAPI cuStreamDestroy(CUstream stream)
 	return CUDA_SUCCESS;
 }
 
+/* A line into the file log names (FAKECUDA_*_LOG), for tests to count. */
+static void logged(const char *log, const char *line)
+{
+	FILE *f;
+
+	if (log && *log && (f = fopen(log, "a"))) {
+		fprintf(f, "%s\n", line);
+		fclose(f);
+	}
+}
+
 CUresult CUDAAPI cuStreamSynchronize(CUstream stream)
 {
 	POISONED();
 	if (capturing(stream))
 		return spoil(stream);
+	logged(getenv("FAKECUDA_SYNC_LOG"), "synchronize");
 	sleep_ms(env_int("FAKECUDA_SYNC_DELAY_MS", 0));
 	POISONED(); /* a fault while it waited */
 	late_writes_done(stream);
@@ -1020,8 +1033,6 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int 
 {
 	POISONED();
 	const char *log = getenv("FAKECUDA_WAIT_LOG");
-	FILE *f;
-
 	CUresult r;
 
 	(void)flags;
@@ -1034,10 +1045,7 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int 
 		stream_of(stream)->waits = 1;
 		stream_of(stream)->after = *(struct fake_event *)event;
 	}
-	if (log && *log && (f = fopen(log, "a"))) {
-		fputs("wait\n", f);
-		fclose(f);
-	}
+	logged(log, "wait");
 	return CUDA_SUCCESS;
 }
 

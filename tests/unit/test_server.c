@@ -912,12 +912,111 @@ TEST(server_sync_signal)
 	leave(c);
 }
 
-/* A synchronize counts as the client's (srv_fault_busy: no work in
- * flight, as a fault would keep it) only where it waited for all the work
- * it queued since it was last idle: a device's, when all of it went to
- * that device; an event's, when it all went to one device, the event
- * recorded after it on that stream (both NULL streams are "stream 0").
- * Otherwise the client stays busy until its worker asks its streams. */
+/* A copy from the device into the reply ring as a worker serves it: its
+ * bytes, then its result (the reply's type in *data_type). */
+static void copy_back(struct srv_client *c, const struct omps_call_copy *m, void *data, uint32_t *data_type,
+		      struct omps_reply *r)
+{
+	struct omps_ring replies;
+	uint32_t type = 0;
+
+	memcpy(c->buf, m, sizeof(*m));
+	srv_qos_check(c);
+	srv_dispatch(c, OMPS_CALL_MEMCPY_DTOH, c->buf, sizeof(*m));
+	ASSERT_EQ(omps_ring_attach(&replies, (char *)c->map + c->map_len / 2, c->map_len / 2), 0);
+	ASSERT_EQ(omps_ring_pop(&replies, data_type, data, m->bytes), (int64_t)m->bytes);
+	ASSERT_EQ(omps_ring_pop(&replies, &type, r, sizeof(*r)), sizeof(*r));
+	ASSERT_EQ(type, OMPS_REPLY);
+}
+
+/* The server's own wait in a copy (srv_signal_wait): once the client's
+ * rings are page-locked, the GPU writes the request ring's word behind the
+ * copy and no driver wait is made (fakecuda logs each); a word that never
+ * comes (FAKECUDA_LOSE_WRITES) is left to the driver's wait, the bytes
+ * right either way. A client that leaves has the streams of its last copy
+ * and its last signal waited for before its rings go, whatever its words
+ * say (it can write them). */
+TEST(server_copy_wait)
+{
+	char log[] = "/tmp/omps-copy-waits.XXXXXX";
+	struct omps_call_memset set = {.dev = 0, .elem = 4, .count = 16, .value = 0x5a5a5a5a};
+	struct srv_client *c = waits_logged(log, &set);
+	_Atomic uint32_t *word = omps_ring_signal_word(&c->req);
+	unsigned char host[64], back[64];
+	struct omps_call_copy m = {.dev = 0, .bytes = sizeof(host)};
+	struct omps_reply r;
+	struct srv_client *other;
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_reply_ptr p;
+	struct omps_call_sync_signal sig = {.dev = 0, .seq = 7};
+	struct omps_reply_value v;
+	uint32_t type;
+	int i, before, plain;
+
+	for (i = 0; i < (int)sizeof(host); i++)
+		host[i] = (unsigned char)(3 * i + 1);
+	unsetenv("FAKECUDA_WAIT_LOG"); /* the driver's synchronizes, not its stream waits, counted */
+	setenv("FAKECUDA_SYNC_LOG", log, 1);
+	m.dst = m.src = set.ptr;
+	memcpy(c->buf, &m, sizeof(m)); /* not page-locked yet: the driver waits */
+	memcpy(c->buf + sizeof(m), host, sizeof(host));
+	srv_qos_check(c);
+	srv_dispatch(c, OMPS_CALL_MEMCPY_HTOD, c->buf, sizeof(m) + sizeof(host));
+	ASSERT_EQ(c->sticky, CUDA_SUCCESS);
+	ASSERT_EQ(waits(log), 1);
+	ASSERT_UEQ(atomic_load(word), 0);
+
+	c->pin_later = 1;
+	ASSERT_EQ(srv_workers_park(c, 1), 0);
+	srv_channel_run(c);
+	ASSERT(c->signal.at != 0);
+	memset(back, 0, sizeof(back));
+	copy_back(c, &m, back, &type, &r);
+	ASSERT_EQ(type, OMPS_REPLY_DATA);
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	ASSERT_EQ(memcmp(back, host, sizeof(host)), 0);
+	ASSERT_EQ(waits(log), 1); /* the word, not the driver */
+	ASSERT_UEQ(atomic_load(word), 1);
+	host[0] = 0xee;
+	memcpy(c->buf, &m, sizeof(m));
+	memcpy(c->buf + sizeof(m), host, sizeof(host));
+	srv_dispatch(c, OMPS_CALL_MEMCPY_HTOD, c->buf, sizeof(m) + sizeof(host));
+	ASSERT_EQ(waits(log), 1);
+	ASSERT_UEQ(atomic_load(word), 2);
+
+	setenv("FAKECUDA_LOSE_WRITES", "1", 1); /* the word never comes: the driver's wait */
+	memset(back, 0, sizeof(back));
+	copy_back(c, &m, back, &type, &r);
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	ASSERT_EQ(memcmp(back, host, sizeof(host)), 0);
+	ASSERT_EQ(waits(log), 2);
+	ASSERT_UEQ(atomic_load(word), 2);
+	unsetenv("FAKECUDA_LOSE_WRITES");
+
+	atomic_store(word, 1000); /* the client's own scribble: its next copy's number follows it */
+	copy_back(c, &m, back, &type, &r);
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	ASSERT_UEQ(atomic_load(word), 1001);
+	ASSERT_EQ(waits(log), 2);
+	ASSERT(c->signal.waited != NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &sig, sizeof(sig), &v, sizeof(v)), sizeof(v));
+	ASSERT_EQ(v.value, 1); /* signalled: its stream is the last signal's */
+	atomic_store(omps_ring_signal_word(&c->rep), 99); /* as if it came, or the client wrote it: waited for */
+	other = client(NULL); /* the same, but with no copy: what leaving waits for besides */
+	ASSERT_EQ(call(other, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+	other->pin_later = 1;
+	ASSERT_EQ(srv_workers_park(other, 1), 0);
+	srv_channel_run(other);
+	before = waits(log);
+	leave(other);
+	plain = waits(log) - before;
+	before = waits(log);
+	leave(c);
+	ASSERT_EQ(waits(log) - before, plain + 2); /* the streams of its last copy and last signal, as it went */
+	unlink(log);
+	unsetenv("FAKECUDA_SYNC_LOG");
+}
+
 /* The worker's spin for a signalled synchronize's word (signal.c): at
  * least 1 ms; a client whose waits are alike (1.8 ms: two clients of
  * full-GPU kernels) is caught as its word lands from the third wait on,
@@ -970,6 +1069,12 @@ TEST(server_signal_spin)
 	ASSERT_UEQ(spin_once(&wait, 1800, 4000), 2300);
 }
 
+/* A synchronize counts as the client's (srv_fault_busy: no work in
+ * flight, as a fault would keep it) only where it waited for all the work
+ * it queued since it was last idle: a device's, when all of it went to
+ * that device; an event's, when it all went to one device, the event
+ * recorded after it on that stream (both NULL streams are "stream 0").
+ * Otherwise the client stays busy until its worker asks its streams. */
 TEST(server_sync_covers_devices)
 {
 	struct omps_call_alloc a = {.bytes = 4096};
