@@ -189,28 +189,33 @@ void srv_signal_sync(struct srv_client *c, const struct omps_call_sync_signal *m
 	srv_reply_value(c, r, 0);
 }
 
-/* Stream s of the client's, on dev (current), goes: a write of its last
- * signal still queued there is handed to its signal stream, which
- * srv_signal_release waits for; where there is none, s is waited for. */
+/* Where a write of the client's may still be queued on s (on dev, current)
+ * as s goes: its signal stream, made to wait for s (srv_signal_release
+ * waits for it); NULL where there is none, s waited for instead. */
+static CUstream handed(struct srv_client *c, int dev, CUstream s)
+{
+	CUevent ev;
+	CUstream sig = signal_stream(c, dev, &ev);
+
+	if (sig && join(c->srv->drv, sig, ev, s) == CUDA_SUCCESS)
+		return sig;
+	c->srv->drv->stream_synchronize(s);
+	return NULL;
+}
+
+/* Stream s of the client's, on dev (current), goes: the write of its last
+ * signal, or of the server's last wait on it, may still be queued there
+ * (whatever the words say: the client can write them), and is handed over. */
 void srv_signal_stream_gone(struct srv_client *c, int dev, CUstream s)
 {
-	CUstream sig;
-	CUevent ev;
-
-	if (c->signal.waited == s) { /* done unless the client wrote its word: then it is now */
-		c->srv->drv->stream_synchronize(s);
-		c->signal.waited = NULL;
+	if (c->signal.waited == s) {
+		c->signal.waited = handed(c, dev, s);
+		c->signal.waited_dev = dev;
 	}
-	if (c->signal.last != s)
-		return;
-	c->signal.last = NULL;
-	sig = signal_stream(c, dev, &ev);
-	if (sig && join(c->srv->drv, sig, ev, s) == CUDA_SUCCESS) {
-		c->signal.last = sig;
+	if (c->signal.last == s) {
+		c->signal.last = handed(c, dev, s);
 		c->signal.last_dev = dev;
-		return;
 	}
-	c->srv->drv->stream_synchronize(s);
 }
 
 /* As it goes, before its rings are unregistered (channel.c): no write of

@@ -949,6 +949,10 @@ TEST(server_copy_wait)
 	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
 	struct omps_reply_ptr p;
 	struct omps_call_sync_signal sig = {.dev = 0, .seq = 7};
+	struct omps_call_create sc = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
+	struct omps_call_handle gone = {0};
+	struct omps_reply_handle sh;
+	CUstream destroyed;
 	struct omps_reply_value v;
 	uint32_t type;
 	int i, before, plain;
@@ -999,6 +1003,17 @@ TEST(server_copy_wait)
 	ASSERT_UEQ(atomic_load(word), 1001);
 	ASSERT_EQ(waits(log), 2);
 	ASSERT(c->signal.waited != NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc), &sh, sizeof(sh)), sizeof(sh));
+	m.stream = sh.handle; /* a copy on a stream it then destroys: the wait's stream handed over, not lost */
+	copy_back(c, &m, back, &type, &r);
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	ASSERT_UEQ(atomic_load(word), 1002);
+	destroyed = c->signal.waited;
+	gone.handle = sh.handle;
+	ASSERT_EQ(call(c, OMPS_CALL_STREAM_DESTROY, &gone, sizeof(gone), NULL, 0), -1);
+	ASSERT(c->signal.waited != NULL && c->signal.waited != destroyed);
+	ASSERT(c->signal.waited == c->signal.stream[0]);
+	m.stream = 0;
 	ASSERT_EQ(call(c, OMPS_CALL_SYNC_SIGNAL, &sig, sizeof(sig), &v, sizeof(v)), sizeof(v));
 	ASSERT_EQ(v.value, 1); /* signalled: its stream is the last signal's */
 	atomic_store(omps_ring_signal_word(&c->rep), 99); /* as if it came, or the client wrote it: waited for */
@@ -1012,7 +1027,9 @@ TEST(server_copy_wait)
 	plain = waits(log) - before;
 	before = waits(log);
 	leave(c);
-	ASSERT_EQ(waits(log) - before, plain + 2); /* the streams of its last copy and last signal, as it went */
+	/* As it went: its last copy's stream (now the signal stream), its last
+	 * signal's (the NULL stream), and its signal stream on its own. */
+	ASSERT_EQ(waits(log) - before, plain + 3);
 	unlink(log);
 	unsetenv("FAKECUDA_SYNC_LOG");
 }
