@@ -35,7 +35,10 @@ struct omps_ring {
 /* The ring's signal word, in its shared header: the server has the GPU
  * write a sequence number there once a client's work is done (a stream
  * memory operation, after that work), and the client waits on it rather
- * than for a reply (calls.h, SYNC_SIGNAL). Only the GPU writes it. */
+ * than for a reply (calls.h, SYNC_SIGNAL): the reply ring's word. The
+ * request ring's is the server's own, for its waits in a copy (server's
+ * signal.c). The GPU writes them; a client that writes one misleads only
+ * its own replies (the server waits for streams, not words, as it goes). */
 _Atomic uint32_t *omps_ring_signal_word(struct omps_ring *r);
 /* Whether the word has reached seq (modulo 2^32, within 2^31). */
 int omps_ring_signalled(const struct omps_ring *r, uint32_t seq);
