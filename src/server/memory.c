@@ -438,8 +438,9 @@ void srv_memory_copy_htod(struct srv_client *c, const struct omps_call_copy *m, 
 			 size_t len)
 {
 	uint64_t dst = m->dst;
+	int dev = m->dev;
 	CUstream s;
-	CUresult r = srv_stream(c, m->stream, m->dev, &s);
+	CUresult r = srv_stream_on(c, m->stream, &dev, &s);
 
 	if (r == CUDA_SUCCESS && (m->bytes != len || !usable(c, &dst, m->bytes)))
 		r = CUDA_ERROR_INVALID_VALUE;
@@ -449,7 +450,7 @@ void srv_memory_copy_htod(struct srv_client *c, const struct omps_call_copy *m, 
 		r = c->srv->drv->memcpy_htod_async(dst, data, len, s);
 	/* The data lives in the worker's record buffer, reused by the next call. */
 	if (r == CUDA_SUCCESS)
-		r = srv_signal_wait(c, m->dev, s);
+		r = srv_signal_wait(c, dev, s);
 	srv_deferred(c, r);
 }
 
@@ -472,7 +473,7 @@ static CUresult dtoh_piece(void *dst, uint64_t off, uint32_t n, void *arg)
 void srv_memory_copy_dtoh(struct srv_client *c, const struct omps_call_copy *m)
 {
 	struct dtoh d = {.c = c, .src = m->src, .dev = m->dev};
-	CUresult r = srv_stream(c, m->stream, m->dev, &d.s);
+	CUresult r = srv_stream_on(c, m->stream, &d.dev, &d.s);
 
 	if (r == CUDA_SUCCESS && !usable(c, &d.src, m->bytes))
 		r = CUDA_ERROR_INVALID_VALUE;
@@ -714,23 +715,26 @@ static CUresult alloc_ordered(struct srv_client *c, int dev, uint64_t bytes, CUs
 	return r == CUDA_SUCCESS ? c->srv->drv->mem_alloc_from_pool_async(ptr, bytes, pool, s) : r;
 }
 
+/* On the stream's device, as the driver allocates from the pool current
+ * to the stream's device. */
 void srv_memory_alloc_async(struct srv_client *c, const struct omps_call_alloc *m)
 {
 	struct srv_alloc *a = calloc(1, sizeof(*a));
+	struct omps_call_alloc on = *m;
 	CUdeviceptr ptr = 0;
 	CUstream s;
-	CUresult r = a ? srv_stream(c, m->reserved, m->dev, &s) : CUDA_ERROR_OUT_OF_MEMORY;
+	CUresult r = a ? srv_stream_on(c, m->reserved, &on.dev, &s) : CUDA_ERROR_OUT_OF_MEMORY;
 	int graph = 0; /* allocated in a capture: the driver makes it an allocation node */
 
 	if (r == CUDA_SUCCESS && !m->bytes)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
-		r = srv_qos_mem_check(c, m->dev, m->bytes, "cuMemAllocAsync");
+		r = srv_qos_mem_check(c, on.dev, m->bytes, "cuMemAllocAsync");
 	if (r == CUDA_SUCCESS) {
 		graph = srv_capturing(c, s);
-		r = alloc_ordered(c, m->dev, m->bytes, s, graph, &ptr);
+		r = alloc_ordered(c, on.dev, m->bytes, s, graph, &ptr);
 	}
-	reply_alloc(c, m, a, r, ptr);
+	reply_alloc(c, &on, a, r, ptr);
 	if (r == CUDA_SUCCESS && graph)
 		a->graph = SRV_GRAPH_ALLOC_LIVE;
 }

@@ -771,8 +771,11 @@ int srv_moddata_add(struct srv_client *c, struct srv_module *m, const char *name
 /* The host named a global of module (1-based) in a call: its data may change. */
 void srv_moddata_touched(struct srv_client *c, uint32_t module);
 /* The stream a call names: 0 is the client's NULL stream on dev. Also makes
- * that stream's device's context current. */
+ * that stream's device's context current. dev must be one of the server's
+ * either way (callers index by it). */
 CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream);
+/* The same, *dev becoming the stream's device: the call's, as the driver has it. */
+CUresult srv_stream_on(struct srv_client *c, uint32_t handle, int *dev, CUstream *stream);
 /* Waits for all of the client's work on dev: its NULL stream and every
  * stream it created there. */
 CUresult srv_sync_device(struct srv_client *c, int dev);

@@ -73,20 +73,23 @@ static CUresult null_after_blocking(struct srv_client *c, int dev, CUstream null
 	return r;
 }
 
-CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream)
+CUresult srv_stream_on(struct srv_client *c, uint32_t handle, int *dev, CUstream *stream)
 {
 	struct srv_object *o;
 	CUstream null_stream;
 	CUresult r;
 
+	if (*dev < 0 || (uint32_t)*dev >= c->srv->devices.ndevices)
+		return CUDA_ERROR_INVALID_DEVICE; /* named with a stream too: callers index by it */
 	if (!handle) {
-		srv_fault_work_on(c, dev);
-		r = srv_use_device(c, dev, stream);
-		return r == CUDA_SUCCESS ? null_after_blocking(c, dev, *stream) : r;
+		srv_fault_work_on(c, *dev);
+		r = srv_use_device(c, *dev, stream);
+		return r == CUDA_SUCCESS ? null_after_blocking(c, *dev, *stream) : r;
 	}
 	o = srv_object_find(c, c->streams, c->nstreams, handle, "stream");
 	if (!o)
 		return CUDA_ERROR_INVALID_HANDLE;
+	*dev = o->dev;
 	srv_fault_work_on(c, o->dev);
 	r = srv_use_device(c, o->dev, &null_stream);
 	*stream = o->obj;
@@ -99,6 +102,11 @@ CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *st
 	}
 	o->dirty = 1;
 	return r;
+}
+
+CUresult srv_stream(struct srv_client *c, uint32_t handle, int dev, CUstream *stream)
+{
+	return srv_stream_on(c, handle, &dev, stream);
 }
 
 int srv_stream_waited(struct srv_client *c, const struct srv_object *o, int dev)

@@ -31,6 +31,7 @@
 	X(sock_peer) \
 	X(server_dispatch_lengths) \
 	X(server_handles) \
+	X(server_stream_device) \
 	X(server_memory_limit) \
 	X(server_arena_blocks) \
 	X(server_arena_chunks) \

@@ -133,6 +133,45 @@ TEST(server_handles)
 	leave(other);
 }
 
+/* A call that names a stream is on the stream's device, as the driver has
+ * it, whatever device the client had current; a device that is none of
+ * the server's is refused with a stream named too (fuzz_dispatch: handlers
+ * indexed their tables by it, and a quiet stream made for "device 1" on a
+ * one-device server was never destroyed). */
+TEST(server_stream_device)
+{
+	struct omps_call_create sc = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
+	struct omps_call_alloc m = {.bytes = 4096};
+	struct omps_reply_handle s;
+	struct omps_reply_ptr p;
+	struct srv_client *c;
+
+	setenv("FAKECUDA_DEVICES", "2", 1);
+	server_up();
+	ASSERT_EQ(st.devices.ndevices, 2);
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc), &s, sizeof(s)), sizeof(s));
+	ASSERT_EQ(s.r.result, CUDA_SUCCESS);
+	m.reserved = s.handle;
+	m.dev = 1; /* device 1 current, a stream of device 0's */
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC_ASYNC, &m, sizeof(m), &p, sizeof(p)), sizeof(p));
+	ASSERT_EQ(p.r.result, CUDA_SUCCESS);
+	ASSERT_NOT_NULL(c->mem.allocs);
+	ASSERT_EQ(c->mem.allocs->dev, 0);
+	ASSERT_NOT_NULL(c->mem.quiet[0]);
+	ASSERT_NULL(c->mem.quiet[1]);
+	m.dev = 2;
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC_ASYNC, &m, sizeof(m), &p, sizeof(p)), sizeof(p));
+	ASSERT_EQ(p.r.result, CUDA_ERROR_INVALID_DEVICE);
+	m.dev = -7;
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC_ASYNC, &m, sizeof(m), &p, sizeof(p)), sizeof(p));
+	ASSERT_EQ(p.r.result, CUDA_ERROR_INVALID_DEVICE);
+	ASSERT_NULL(c->mem.quiet[2]);
+	ASSERT_EQ(c->mem.allocs->next, NULL);
+	leave(c);
+	unsetenv("FAKECUDA_DEVICES");
+}
+
 TEST(server_memory_limit)
 {
 	static const struct omps_settings limit = {.priority = -1, .nmem = 1, .mem = {{"0", 1u << 20}}};
