@@ -14,7 +14,9 @@
  * HOST_SLOT_UNMAP, whose first payload byte picks one of 8 slots of 64 KiB
  * at a fixed address a client (HOST_BASE, then HOST_BASE + 1 MiB for the
  * second), so that copies and host functions of other records can name
- * them. */
+ * them. The second client's rings are page-locked, as a client's are once
+ * its worker first serves it, so that its synchronizes and copies are
+ * signalled by the (fake) GPU; the first's are not. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -58,7 +60,7 @@ static void *drain_replies(void *arg)
 	return NULL;
 }
 
-static struct srv_client *new_client(struct omps_ring *req, struct drain *d, int *peer)
+static struct srv_client *new_client(struct omps_ring *req, struct drain *d, int *peer, int pinned)
 {
 	size_t half = omps_ring_bytes(RING);
 	struct srv_client *c = calloc(1, sizeof(*c));
@@ -87,6 +89,7 @@ static struct srv_client *new_client(struct omps_ring *req, struct drain *d, int
 		abort();
 	req->doorbell = c->bell;
 	c->has_worker = 1;
+	c->pin_later = pinned; /* its worker page-locks its rings: the GPU signals its waits (signal.c) */
 	return c;
 }
 
@@ -142,7 +145,7 @@ static void start(struct side *x, uint64_t base)
 {
 	memset(x, 0, sizeof(*x));
 	x->base = base;
-	x->c = new_client(&x->req, &x->d, &x->peer);
+	x->c = new_client(&x->req, &x->d, &x->peer, base != HOST_BASE);
 	x->c->pid = (pid_t)(4242 + (base != HOST_BASE));
 	pthread_create(&x->t, NULL, drain_replies, &x->d);
 }
