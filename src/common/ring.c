@@ -331,7 +331,7 @@ int omps_ring_wait_signal(const struct omps_ring *r, uint32_t seq, int spin_us)
 	uint64_t start = omps_now_us();
 
 	while (!omps_ring_signalled(r, seq)) {
-		if (omps_now_us() - start >= (uint64_t)spin_us)
+		if (omps_now_us() - start >= (uint64_t)spin_us || atomic_load_explicit(&r->interrupted, memory_order_relaxed))
 			return 0;
 		cpu_relax();
 	}
@@ -349,7 +349,8 @@ int omps_ring_spin_until_signal(struct omps_ring *r, const struct omps_ring *sig
 	uint64_t start = omps_now_us();
 
 	while (!has_data(r, 0)) {
-		if (omps_ring_signalled(sig, seq) || omps_now_us() - start >= (uint64_t)spin_us)
+		if (omps_ring_signalled(sig, seq) || omps_now_us() - start >= (uint64_t)spin_us ||
+		    atomic_load_explicit(&r->interrupted, memory_order_relaxed))
 			return 0;
 		cpu_relax();
 	}

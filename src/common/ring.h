@@ -42,11 +42,11 @@ struct omps_ring {
 _Atomic uint32_t *omps_ring_signal_word(struct omps_ring *r);
 /* Whether the word has reached seq (modulo 2^32, within 2^31). */
 int omps_ring_signalled(const struct omps_ring *r, uint32_t seq);
-/* Spins up to spin_us for it; 1 if it was reached. */
+/* Spins up to spin_us for it, or until r is interrupted; 1 if it was reached. */
 int omps_ring_wait_signal(const struct omps_ring *r, uint32_t seq, int spin_us);
 /* The consumer of r spins while r is empty and sig's word has not reached
- * seq, up to spin_us: its producer waits on that word and posts the moment
- * it lands. 1 if a record came. */
+ * seq, up to spin_us or until r is interrupted: its producer waits on that
+ * word and posts the moment it lands. 1 if a record came. */
 int omps_ring_spin_until_signal(struct omps_ring *r, const struct omps_ring *sig, uint32_t seq, int spin_us);
 
 /* Bytes of shared memory a ring with `size` bytes of records needs. */
