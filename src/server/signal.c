@@ -264,9 +264,12 @@ void srv_signal_release(struct srv_client *c)
  * spins until the word is due, as the driver's synchronize would have
  * spun: SIGNAL_SPIN_MIN_US, or the client's last wait and a quarter more
  * where that is longer (a loop that waits alike each time is caught as its
- * word lands), up to OPENMPS_SIGNAL_SPIN_US. A spin that ends before the
- * word guesses twice as long next time; past the most, the client's waits
- * are long, and it gets the least until one lands within it. */
+ * word lands), up to OPENMPS_SIGNAL_SPIN_US, while the clients served fit a
+ * quarter of the CPUs (past that, each waiting client's spinning worker and
+ * spinning self would take the CPUs its neighbours' launches need: the
+ * least, as before). A spin that ends before the word guesses twice as long
+ * next time; past the most, the client's waits are long, and it gets the
+ * least until one lands within it. */
 #define SIGNAL_SPIN_MIN_US 1000
 
 uint32_t srv_signal_spin_bound(uint32_t wait_us, int most_us)
@@ -295,6 +298,8 @@ int srv_signal_await(struct srv_client *c)
 
 	if (c->signal.awaited) /* spun for once: the word landed, or its wait was past the spin */
 		return 0;
+	if (atomic_load(&c->srv->workers.serving) * 2 > c->srv->workers.sync_crowd && most > SIGNAL_SPIN_MIN_US)
+		most = SIGNAL_SPIN_MIN_US;
 	bound = srv_signal_spin_bound(c->signal.wait_us, most);
 	came = omps_ring_spin_until_signal(&c->req, &c->rep, c->signal.seq, (int)bound);
 	if (came)
