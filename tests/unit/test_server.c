@@ -133,6 +133,15 @@ TEST(server_handles)
 	leave(other);
 }
 
+/* A server over two fake GPUs, and a client of it. */
+static struct srv_client *two_devices(void)
+{
+	setenv("FAKECUDA_DEVICES", "2", 1);
+	server_up();
+	ASSERT_UEQ(st.devices.ndevices, 2);
+	return client(NULL);
+}
+
 /* A call that names a stream is on the stream's device, as the driver has
  * it, whatever device the client had current; a device that is none of
  * the server's is refused with a stream named too (fuzz_dispatch: handlers
@@ -146,10 +155,7 @@ TEST(server_stream_device)
 	struct omps_reply_ptr p;
 	struct srv_client *c;
 
-	setenv("FAKECUDA_DEVICES", "2", 1);
-	server_up();
-	ASSERT_EQ(st.devices.ndevices, 2);
-	c = client(NULL);
+	c = two_devices();
 	ASSERT_EQ(call(c, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc), &s, sizeof(s)), sizeof(s));
 	ASSERT_EQ(s.r.result, CUDA_SUCCESS);
 	m.reserved = s.handle;
@@ -213,10 +219,7 @@ TEST(server_device_view)
 	struct omps_reply_ptr p;
 	struct srv_client *c;
 
-	setenv("FAKECUDA_DEVICES", "2", 1);
-	server_up();
-	ASSERT_UEQ(st.devices.ndevices, 2);
-	c = client(NULL);
+	c = two_devices();
 	c->nview = 1;
 	c->view[0] = 1;
 	c->remapped = 1;
@@ -1144,9 +1147,7 @@ TEST(server_sync_covers_devices)
 	struct omps_reply r;
 	struct srv_client *c;
 
-	setenv("FAKECUDA_DEVICES", "2", 1);
-	server_up();
-	c = client(NULL);
+	c = two_devices();
 	for (int d = 0; d < 2; d++) {
 		a.dev = d;
 		ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
