@@ -65,7 +65,8 @@ static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *
 	CUlaunchConfig cfg;
 	uint32_t i;
 	CUstream s;
-	CUresult r = f ? srv_stream(c, m->stream, m->dev, &s) : CUDA_ERROR_INVALID_HANDLE;
+	int dev = m->dev;
+	CUresult r = f ? srv_stream_on(c, m->stream, &dev, &s) : CUDA_ERROR_INVALID_HANDLE;
 
 	if (f)
 		srv_function_ran(c, f);
@@ -92,7 +93,7 @@ static CUresult launch_one(struct srv_client *c, const struct omps_call_launch *
 				r = CUDA_ERROR_NOT_SUPPORTED;
 			}
 			if (attrs[i].id == CU_LAUNCH_ATTRIBUTE_PRIORITY) /* as its streams' (security review L4) */
-				attrs[i].value.priority = srv_qos_priority(c, m->dev, attrs[i].value.priority);
+				attrs[i].value.priority = srv_qos_priority(c, dev, attrs[i].value.priority);
 		}
 	}
 	if (r == CUDA_SUCCESS) {
