@@ -208,14 +208,29 @@ static CUstream handed(struct srv_client *c, int dev, CUstream s)
  * (whatever the words say: the client can write them), and is handed over. */
 void srv_signal_stream_gone(struct srv_client *c, int dev, CUstream s)
 {
+	CUstream to;
+
+	if (c->signal.waited != s && c->signal.last != s)
+		return;
+	to = handed(c, dev, s); /* once, where both were s */
 	if (c->signal.waited == s) {
-		c->signal.waited = handed(c, dev, s);
+		c->signal.waited = to;
 		c->signal.waited_dev = dev;
 	}
 	if (c->signal.last == s) {
-		c->signal.last = handed(c, dev, s);
+		c->signal.last = to;
 		c->signal.last_dev = dev;
 	}
+}
+
+/* *s, on dev, waited for if there is one; then none. */
+static void wait_gone(struct srv_client *c, CUstream *s, int dev)
+{
+	struct srv_driver *drv = c->srv->drv;
+
+	if (*s && drv->ctx_set_current(c->srv->ctx[dev]) == CUDA_SUCCESS)
+		drv->stream_synchronize(*s);
+	*s = NULL;
 }
 
 /* As it goes, before its rings are unregistered (channel.c): no write of
@@ -233,12 +248,8 @@ void srv_signal_release(struct srv_client *c)
 	struct srv_driver *drv = c->srv->drv;
 	int dev;
 
-	if (c->signal.last && drv->ctx_set_current(c->srv->ctx[c->signal.last_dev]) == CUDA_SUCCESS)
-		drv->stream_synchronize(c->signal.last);
-	c->signal.last = NULL;
-	if (c->signal.waited && drv->ctx_set_current(c->srv->ctx[c->signal.waited_dev]) == CUDA_SUCCESS)
-		drv->stream_synchronize(c->signal.waited);
-	c->signal.waited = NULL;
+	wait_gone(c, &c->signal.last, c->signal.last_dev);
+	wait_gone(c, &c->signal.waited, c->signal.waited_dev);
 	for (dev = 0; dev < OMPS_MAX_DEVICES; dev++) {
 		if (!c->signal.stream[dev] && !c->signal.event[dev])
 			continue;
