@@ -195,11 +195,13 @@ struct omps_ping {
 /* What a server's main loop is doing, in a page of shared memory it sends
  * with SERVER_READY, so that the daemon can say where it was stuck.
  * busy_since_us: CLOCK_MONOTONIC when the loop took the event it handles,
- * 0 while it waits for one; doing: what it does, whole while seq is even. */
+ * 0 while it waits for one; doing: what it does, and client: the client
+ * process it does it for (the daemon's pid, 0: none), whole while seq is
+ * even. */
 struct omps_server_beat {
 	uint64_t busy_since_us;
 	uint32_t seq;
-	uint32_t reserved;
+	int32_t client;
 	char doing[240];
 };
 

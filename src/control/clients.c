@@ -31,6 +31,60 @@ static unsigned long pid_namespace(pid_t pid)
 	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
 }
 
+/* A server's main loop stuck on a driver call for a client (opening its
+ * data channel, say) is killed by the watch, and the client's shim, which
+ * must ask again after a lost server (a fault, a crash: the next one serves
+ * it), would stop a new server the same way: four of them, with every other
+ * client of each, before its program heard why. A second stop is no
+ * accident: such a process is refused from then on. The first is forgiven:
+ * a loop may wait on a driver held up by the GPU another client hung,
+ * which the kill ended. */
+#define STUCK_REFUSED 2
+
+static struct ctl_stuck *stuck_find(struct ctl_daemon *d, pid_t pid, unsigned long long start)
+{
+	unsigned i;
+
+	for (i = 0; i < CTL_STUCK_MAX; i++)
+		if (d->stuck[i].pid == pid && d->stuck[i].start == start)
+			return &d->stuck[i];
+	return NULL;
+}
+
+void ctl_client_stuck(struct ctl_daemon *d, pid_t pid, const char *what)
+{
+	unsigned long long start;
+	struct ctl_stuck *e;
+
+	if (pid <= 0 || ctl_proc_stat(pid, NULL, &start) < 0)
+		return; /* gone: it asks nobody again */
+	e = stuck_find(d, pid, start);
+	if (!e) {
+		e = &d->stuck[d->stuck_next++ % CTL_STUCK_MAX];
+		*e = (struct ctl_stuck){.pid = pid, .start = start};
+	}
+	e->times++;
+	snprintf(e->what, sizeof(e->what), "%s", what);
+	if (e->times >= STUCK_REFUSED)
+		omps_log("Client process %d stopped %u servers' main loops (the last: %s): it is refused from now on",
+			 (int)pid, e->times, what);
+}
+
+/* Why client process pid is refused for having stopped servers; NULL: it is not. */
+static const char *stuck_refusal(struct ctl_daemon *d, pid_t pid, char *why, size_t len)
+{
+	unsigned long long start;
+	struct ctl_stuck *e;
+
+	if (ctl_proc_stat(pid, NULL, &start) < 0 || !(e = stuck_find(d, pid, start)) || e->times < STUCK_REFUSED)
+		return NULL;
+	snprintf(why, len,
+		 "%u servers stopped answering while they worked for this process (the last: %s) and were "
+		 "killed; it is not served again",
+		 e->times, e->what);
+	return why;
+}
+
 /* A client's text, for ps (an operator's terminal) and the metrics: its
  * control characters made '?'. src need not end within len. */
 static void printable(char *dst, size_t len, const char *src)
@@ -73,6 +127,10 @@ void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payl
 	c->id = ++d->next_client_id;
 	if (d->quitting) {
 		refuse(d, c, "the control daemon is shutting down");
+		return;
+	}
+	if (stuck_refusal(d, c->pid, err, sizeof(err))) {
+		refuse(d, c, err);
 		return;
 	}
 	ctl_schedule(d);

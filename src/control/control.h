@@ -21,6 +21,8 @@ enum ctl_server_state {
 	CTL_SERVER_SHUTTING_DOWN /* told to exit once its clients have left, or forced */
 };
 
+#define CTL_STUCK_MAX 16 /* client processes remembered that servers' loops were stuck on */
+
 struct ctl_server {
 	struct ctl_server *next;
 	pid_t pid;
@@ -155,6 +157,13 @@ struct ctl_daemon {
 	int quitting;
 	double quit_force_at;
 	int watchdog_s; /* OPENMPS_SERVER_WATCHDOG_S; 0: servers are not watched */
+	struct ctl_stuck {	   /* client processes a killed server's loop was stuck on (clients.c) */
+		pid_t pid;
+		unsigned long long start; /* with pid, the process */
+		unsigned times;
+		char what[160];
+	} stuck[CTL_STUCK_MAX];
+	unsigned stuck_next; /* the slot taken next: the oldest */
 	int static_parts; /* -S: clients run in static SM partitions (partitions.c) */
 	struct ctl_sm_device *smdev;
 	unsigned nsmdev;
@@ -219,12 +228,19 @@ void ctl_server_lost(struct ctl_server *s); /* its socket broke: it takes no one
 void ctl_servers_reap(struct ctl_daemon *d);
 void ctl_servers_timers(struct ctl_daemon *d, double *next);
 const char *ctl_server_state_name(enum ctl_server_state st);
+/* From /proc/pid/stat: its parent and its start (clock ticks after boot,
+ * which with the pid names one process for good). -1 if unreadable. */
+int ctl_proc_stat(pid_t pid, pid_t *parent, unsigned long long *start);
 int ctl_job_start(struct ctl_daemon *d, struct ctl_conn *c, int csv, char *tail, int json);
 void ctl_job_readable(struct ctl_daemon *d, struct ctl_job *j);
 
 /* clients.c */
 void ctl_client_hello(struct ctl_daemon *d, struct ctl_conn *c, const void *payload, size_t len);
 void ctl_client_gone(struct ctl_daemon *d, struct ctl_conn *c);
+/* The watch killed a server whose main loop was stuck working for client
+ * process pid (what: on what): a process that stops a second server so is
+ * refused from then on, and its shim stops asking (clients.c). */
+void ctl_client_stuck(struct ctl_daemon *d, pid_t pid, const char *what);
 void ctl_schedule(struct ctl_daemon *d);
 
 /* report.c: the daemon's servers and clients as data, for scripts and tools */

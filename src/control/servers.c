@@ -368,20 +368,36 @@ int ctl_server_readable(struct ctl_daemon *d, struct ctl_server *s)
 	return 1;
 }
 
-/* The parent of process pid, from /proc; -1 if it cannot be read. */
-static pid_t parent_of(pid_t pid)
+int ctl_proc_stat(pid_t pid, pid_t *parent, unsigned long long *start)
 {
 	char path[64], buf[512], *p;
+	unsigned long long st = 0;
+	int ppid = -1, ok = 0;
 	FILE *f;
-	int ppid = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (!(f = fopen(path, "r")))
 		return -1;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && sscanf(p + 1, " %*c %d", &ppid) != 1)
-		ppid = -1;
+	/* After the command's ")": state, ppid, then 18 fields to starttime. */
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		ok = sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			    &ppid, &st) == 2;
 	fclose(f);
-	return ppid;
+	if (!ok)
+		return -1;
+	if (parent)
+		*parent = ppid;
+	if (start)
+		*start = st;
+	return 0;
+}
+
+/* The parent of process pid, from /proc; -1 if it cannot be read. */
+static pid_t parent_of(pid_t pid)
+{
+	pid_t ppid;
+
+	return ctl_proc_stat(pid, &ppid, NULL) == 0 ? ppid : -1;
 }
 
 /* Whether pid is the standby server s started: its child, or, once s has

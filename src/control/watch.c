@@ -69,16 +69,20 @@ void ctl_watch_pong(struct ctl_server *s, const char *buf, size_t n)
 	}
 }
 
-/* What the loop was doing, and for how long: "" when the page says nothing. */
-static void doing(const struct ctl_server *s, char *out, size_t len)
+/* What the loop was doing, and for how long: "" when the page says nothing.
+ * *client: the client process it did it for (0: none, or not busy). */
+static void doing(const struct ctl_server *s, char *out, size_t len, pid_t *client)
 {
 	const struct omps_server_beat *b = s->beat;
 	char text[sizeof(b->doing)];
 	uint64_t since = 0;
+	int32_t who = 0;
 	uint32_t seq;
 	int tries;
 
 	*out = '\0';
+	if (client)
+		*client = 0;
 	if (!b)
 		return;
 	for (tries = 0; tries < 100; tries++) {
@@ -86,15 +90,19 @@ static void doing(const struct ctl_server *s, char *out, size_t len)
 		if (seq & 1)
 			continue;
 		since = __atomic_load_n(&b->busy_since_us, __ATOMIC_ACQUIRE);
+		who = b->client;
 		memcpy(text, b->doing, sizeof(text));
 		if (__atomic_load_n(&b->seq, __ATOMIC_ACQUIRE) == seq)
 			break;
 	}
 	text[sizeof(text) - 1] = '\0'; /* the server's own words: no client's text is in them */
-	if (tries < 100 && since)
+	if (tries < 100 && since) {
 		snprintf(out, len, "%s, for %.1f s", text, (double)(omps_now_us() - since) / 1e6);
-	else if (tries < 100)
+		if (client)
+			*client = who;
+	} else if (tries < 100) {
 		snprintf(out, len, "waiting for messages");
+	}
 }
 
 /* Since when the server has shown no sign of life (0: it has): its ping
@@ -139,7 +147,7 @@ int ctl_watch_describe(const struct ctl_server *s, char *out, size_t len)
 
 	if (!since || ctl_now() - since < 2 * PING_EVERY)
 		return 0;
-	doing(s, what, sizeof(what));
+	doing(s, what, sizeof(what), NULL);
 	snprintf(out, len, "not answering for %.1f s%s%s", ctl_now() - since, *what ? ": " : "", what);
 	return 1;
 }
@@ -149,6 +157,7 @@ void ctl_watch_timers(struct ctl_daemon *d, double *next)
 	double now = ctl_now(), at, since;
 	struct ctl_server *s;
 	char what[320];
+	pid_t client;
 
 	if (!d->watchdog_s)
 		return;
@@ -183,12 +192,13 @@ void ctl_watch_timers(struct ctl_daemon *d, double *next)
 			continue;
 		}
 		if (since && now - since >= d->watchdog_s) {
-			doing(s, what, sizeof(what));
+			doing(s, what, sizeof(what), &client);
 			omps_log("Server %d has not answered for %d s (its main loop: %s); killing it: its clients get "
 				 "an error, and the next a new server",
 				 (int)s->pid, d->watchdog_s, *what ? what : "no record of what it was doing");
 			kill(s->pid, SIGKILL);
 			s->wedged = 1;
+			ctl_client_stuck(d, client, what);
 			continue;
 		}
 		/* Late: look at its page again in a while, or kill it then. */

@@ -45,13 +45,14 @@ int srv_beat_init(void)
 	return fd;
 }
 
-void srv_beat_doing(const char *fmt, ...)
+void srv_beat_doing(pid_t client, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!beat)
 		return;
 	__atomic_add_fetch(&beat->seq, 1, __ATOMIC_ACQ_REL); /* odd: being written */
+	beat->client = (int32_t)client;
 	va_start(ap, fmt);
 	vsnprintf(beat->doing, sizeof(beat->doing), fmt, ap);
 	va_end(ap);

@@ -420,7 +420,7 @@ int srv_channel_open(struct srv_client *c, int memfd, const void *payload, size_
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	srv_beat_doing("opening the data channel of client process %d", (int)c->pid);
+	srv_beat_doing(c->pid, "opening the data channel of client process %d", (int)c->pid);
 	for (k = 0; k < c->nview; k++) { /* the GPUs it sees, in its order */
 		int i = c->view[k];
 		struct omps_device_info info = {.dev = c->srv->devices.dev[i]};

@@ -180,7 +180,7 @@ static void serve(struct srv_state *s)
 			i = FIRST_CLIENT + (next + k - 1) % (n - FIRST_CLIENT);
 			if (!pfd[i].revents)
 				continue;
-			srv_beat_doing("reading a message of client process %d", (int)who[i]->pid);
+			srv_beat_doing(who[i]->pid, "reading a message of client process %d", (int)who[i]->pid);
 			srv_client_readable(s, who[i]);
 		}
 		next += k - 1;
@@ -188,7 +188,7 @@ static void serve(struct srv_state *s)
 		 * behind hundreds of admissions is answered within rounds. */
 		t0 = omps_now_us();
 		while (pfd[0].revents && !s->exit_why && omps_now_us() - t0 < ROUND_US) {
-			srv_beat_doing("reading a message of the control daemon");
+			srv_beat_doing(0, "reading a message of the control daemon");
 			if (!srv_control_readable(s) || s->control_fd < 0)
 				break;
 			pfd[0].fd = s->control_fd; /* its socket blocks: read on only what is there */
@@ -196,7 +196,7 @@ static void serve(struct srv_state *s)
 				break;
 		}
 		if (s->nclients && omps_now_us() - swept >= STATS_EVERY_MS * 1000) {
-			srv_beat_doing("sending the daemon its clients' counters");
+			srv_beat_doing(0, "sending the daemon its clients' counters");
 			srv_stats_sweep(s);
 			swept = omps_now_us();
 		}

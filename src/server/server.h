@@ -554,7 +554,8 @@ int srv_state_init(struct srv_state *s, struct srv_driver *drv, char *err, size_
 /* beat.c: what the main loop does, for the daemon's watch (protocol.h). */
 int srv_beat_init(void); /* the page's memfd, sent with SERVER_READY; -1 if none */
 void srv_beat_adopt(int fd); /* a successor's: the page it had, from its memfd */
-void srv_beat_doing(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What the loop does now, and for which client process (0: none). */
+void srv_beat_doing(pid_t client, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void srv_beat_idle(void); /* back in poll */
 
 /* workers.c */
