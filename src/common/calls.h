@@ -362,7 +362,8 @@ struct omps_call_create {
 };
 
 struct omps_call_pair {
-	uint32_t first, second; /* (stream, event) for WAIT and RECORD; (start, end) for ELAPSED */
+	uint32_t first, second; /* (stream, event) for WAIT and RECORD; (start, end) for ELAPSED; (exec, graph)
+				   for GRAPH_EXEC_UPDATE, answered with the CUgraphExecUpdateResult */
 	uint32_t flags;
 	uint32_t reserved;
 };
@@ -681,7 +682,8 @@ struct omps_reply_link {
 	X(HOST_FUNC_CAPTURE, hostfn, call, hostfn, FIXED, SYNC, "host function, maybe captured") /* -> value: 1 captured */ \
 	X(MEMCPY_PEER, memory, copy_peer, copy_peer, FIXED, ASYNC, "peer copy")                              \
 	X(LAUNCH_RUN, launch, run, launch_run, TAIL, ASYNC, "run of kernel launches") /* entries */ \
-	X(SYNC_SIGNAL, signal, sync, sync_signal, FIXED, SYNC, "synchronize the GPU may signal") /* -> value */
+	X(SYNC_SIGNAL, signal, sync, sync_signal, FIXED, SYNC, "synchronize the GPU may signal") /* -> value */ \
+	X(GRAPH_EXEC_UPDATE, graph, exec_update, pair, FIXED, SYNC, "executable graph update") /* (exec, graph) -> value */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -100,6 +100,7 @@
 	OPT(graph_clone, cuGraphClone) \
 	OPT(graph_node_set_params, cuGraphNodeSetParams) \
 	OPT(graph_exec_node_set_params, cuGraphExecNodeSetParams) \
+	OPT(graph_exec_update, cuGraphExecUpdate) \
 	OPT(graph_conditional_handle_create, cuGraphConditionalHandleCreate) \
 	OPT(graph_get_edges, cuGraphGetEdges) \
 	OPT(graph_node_get_type, cuGraphNodeGetType) \

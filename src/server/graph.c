@@ -197,6 +197,28 @@ void srv_graph_on_exec(struct srv_client *c, const struct omps_call_pair *m)
 	srv_deferred(c, r);
 }
 
+/* cuGraphExecUpdate: the executable graph takes the parameters of a graph
+ * of the same shape (the driver checks it; a refusal leaves it as it was).
+ * The nodes that name its nodes stay those of the graph it was made from,
+ * as natively. The reply's value: the driver's CUgraphExecUpdateResult. */
+void srv_graph_exec_update(struct srv_client *c, const struct omps_call_pair *m)
+{
+	struct srv_object *e = srv_object_find(c, c->graph.execs, c->graph.nexecs, m->first, "executable graph");
+	struct srv_object *g = srv_object_find(c, c->graph.graphs, c->graph.ngraphs, m->second, "graph");
+	CUgraphExecUpdateResultInfo info = {.result = CU_GRAPH_EXEC_UPDATE_ERROR};
+	CUresult r = e && g ? srv_use_device(c, e->dev, NULL) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS && !c->srv->drv->graph_exec_update)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	else if (r == CUDA_SUCCESS && g->dev != e->dev) /* its kernels' context would change */
+		r = CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+	else if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_exec_update(e->obj, g->obj, &info);
+	if (r == CUDA_SUCCESS)
+		srv_graphdesc_exec_update(c, e, m->second);
+	srv_reply_value(c, r, r == CUDA_SUCCESS ? CU_GRAPH_EXEC_UPDATE_SUCCESS : info.result);
+}
+
 /* GRAPH_DESTROY, GRAPH_EXEC_DESTROY */
 void srv_graph_destroy(struct srv_client *c, const struct omps_call_handle *m)
 {

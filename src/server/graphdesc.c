@@ -27,8 +27,9 @@
  * Invariants: a graph's desc is NULL from a change not written down until
  * its next walk; a node handle of the client's is node `place` of its
  * graph's desc; an executable graph's desc is what it was made from, its
- * own once a node of it was set (cuGraphExecNodeSetParams), NULL if that
- * could not be written down. A desc shared (refs > 1) never changes: it is
+ * own once a node of it was set (cuGraphExecNodeSetParams), the graph's it
+ * was updated from (cuGraphExecUpdate), NULL if that could not be written
+ * down. A desc shared (refs > 1) never changes: it is
  * copied first. */
 #include <stdlib.h>
 #include <string.h>
@@ -855,6 +856,22 @@ void srv_graphdesc_exec_set(struct srv_client *c, struct srv_object *e, const st
 	}
 }
 
+/* Its parameters are graph's now, node for node: graph's description is
+ * its own too, as at an instantiation. Its owner stays the graph it was
+ * made from, whose nodes still name its nodes: a successor makes it from
+ * that graph if it is the one updated from, else from the description
+ * (exec_from), and refuses then a set of its nodes, as after any change of
+ * shape. */
+void srv_graphdesc_exec_update(struct srv_client *c, struct srv_object *e, uint32_t graph)
+{
+	struct srv_graph_desc *d = srv_graphdesc_of(c, graph);
+
+	if (d)
+		d->refs++;
+	srv_graphdesc_put(e->desc); /* NULL (none written down): lost at a fault */
+	e->desc = d;
+}
+
 void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone)
 {
 	const struct srv_graph_desc *d = c->graph.graphs[from - 1].desc;
@@ -950,7 +967,8 @@ const char *srv_graphdesc_unkeepable(struct srv_client *c, char *buf, size_t len
 	if ((why = lost_in(c->graph.graphs, c->graph.ngraphs, "graph",
 			   "changed since its worker last parked (not written down yet)", buf, len)) ||
 	    (why = lost_in(c->graph.execs, c->graph.nexecs, "executable graph",
-			   "had a node's parameters set that could not be written down", buf, len)))
+			   "had parameters set (a node's, or a graph's by an update) that could not be written down",
+			   buf, len)))
 		return why;
 	for (uint32_t i = 0; i < c->graph.ngraphs; i++)
 		if (c->graph.graphs[i].obj && c->graph.graphs[i].cond_node && !body_bound(c, &c->graph.graphs[i])) {

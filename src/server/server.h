@@ -912,6 +912,8 @@ void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle, co
 void srv_graphdesc_exec_set(struct srv_client *c, struct srv_object *e, const struct srv_object *n,
 			    const struct omps_call_graph_node *m, const unsigned char *args);
 void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone);
+/* Executable graph e took graph's parameters (cuGraphExecUpdate). */
+void srv_graphdesc_exec_update(struct srv_client *c, struct srv_object *e, uint32_t graph);
 /* On its worker as it goes idle: the graphs that changed walked. */
 void srv_graphdesc_take(struct srv_client *c);
 /* Why its graphs cannot be made again (perhaps written into buf), or NULL. */

@@ -205,6 +205,44 @@ static CUresult instantiate_with_params(CUgraphExec *exec, CUgraph graph, CUDA_G
 	return r;
 }
 
+/* The server's driver updates its executable graph; the error node, which
+ * would be one of the server's, is left NULL (a generic error's, as the
+ * driver has it). */
+static CUresult exec_update(CUgraphExec exec, CUgraph graph, CUgraphExecUpdateResultInfo *info)
+{
+	struct shim_object *e = shim_object(exec, EXEC_MAGIC), *g = shim_object(graph, GRAPH_MAGIC);
+	struct omps_call_pair m = {0};
+	struct omps_reply_value rep = {{0}, CU_GRAPH_EXEC_UPDATE_ERROR};
+	CUresult r;
+
+	if (!info)
+		return CUDA_ERROR_INVALID_VALUE;
+	*info = (CUgraphExecUpdateResultInfo){.result = CU_GRAPH_EXEC_UPDATE_ERROR};
+	if (!e || !g)
+		return CUDA_ERROR_INVALID_VALUE;
+	m.first = e->handle;
+	m.second = g->handle;
+	r = shim_call(OMPS_CALL_GRAPH_EXEC_UPDATE, &m, sizeof(m), &rep, sizeof(rep));
+	if (rep.value >= CU_GRAPH_EXEC_UPDATE_SUCCESS && rep.value <= CU_GRAPH_EXEC_UPDATE_ERROR_ATTRIBUTES_CHANGED)
+		info->result = (CUgraphExecUpdateResult)rep.value;
+	if (r != CUDA_SUCCESS && info->result == CU_GRAPH_EXEC_UPDATE_SUCCESS)
+		info->result = CU_GRAPH_EXEC_UPDATE_ERROR;
+	return r;
+}
+
+/* The unversioned ABI (CUDA 11): the error node and the result apart. */
+static CUresult exec_update_v1(CUgraphExec exec, CUgraph graph, CUgraphNode *err_node, CUgraphExecUpdateResult *result)
+{
+	CUgraphExecUpdateResultInfo info;
+	CUresult r = exec_update(exec, graph, &info);
+
+	if (err_node)
+		*err_node = NULL;
+	if (result)
+		*result = info.result;
+	return r;
+}
+
 /* The count only: nodes are the server's, so a node array cannot be given. */
 static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
 {
@@ -260,10 +298,12 @@ void shim_graph_install(void)
 	SHIM_INSTALL(cuGraphDestroy, graph_destroy);
 	SHIM_INSTALL(cuGraphExecDestroy, exec_destroy);
 	SHIM_INSTALL(cuGraphGetNodes, get_nodes);
+	SHIM_INSTALL(cuGraphExecUpdate_v2, exec_update);
 	/* Names whose prototypes cuda.h gives only to the driver's own build
 	 * (the unversioned ABI): typed here, by hand. */
 	SHIM_UNTYPED(cuStreamBeginCapture, begin_capture_v1);
 	SHIM_UNTYPED(cuStreamGetCaptureInfo, capture_info_v1);
 	SHIM_UNTYPED(cuGraphInstantiate, instantiate_v1);
 	SHIM_UNTYPED(cuGraphInstantiate_v2, instantiate_v1);
+	SHIM_UNTYPED(cuGraphExecUpdate, exec_update_v1);
 }

@@ -64,8 +64,9 @@
  *                               a neighbour holding graphs, one captured, one
  *                               built node by node (a child graph and a host
  *                               function in it), and an executable graph of
- *                               each: launches them once GATE exists, checks
- *                               what they did, and builds on
+ *                               each, and one updated from another capture:
+ *                               launches them once GATE exists, checks what
+ *                               they did, and builds on
  *   omps-fault-probe --graph-host GATE
  *                               a neighbour holding a captured graph that runs
  *                               a host function: launches it once GATE exists,
@@ -1233,7 +1234,9 @@ static int graph(const char *gate)
 	unsigned one = 1;
 	int plain = 0, before = 0, after = 0;
 	CUgraphNode node[4], more;
-	CUgraphExec x, y, z, w;
+	CUgraphExec x, y, z, w, u;
+	CUgraphExecUpdateResultInfo info;
+	CUdeviceptr uq, ur;
 	CUgraph g, b;
 	CUstream s;
 	CUevent ev;
@@ -1294,6 +1297,22 @@ static int graph(const char *gate)
 	if (all_are(h, 12, "the built graph before the fault"))
 		return 1;
 	CHECK(host_calls == 1, "its graph's host function ran %d times before the fault", host_calls);
+	/* An executable graph updated from another capture (cuGraphExecUpdate),
+	 * both graphs gone: made again with the update's parameters. */
+	CK(cuMemAlloc(&uq, WORDS * 4));
+	CK(cuMemAlloc(&ur, WORDS * 4));
+	CK(cuMemsetD32(uq, 1, WORDS));
+	CK(cuMemsetD32(ur, 1, WORDS));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(uq, WORDS, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&u, g, 0));
+	CK(cuGraphDestroy(g));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(ur, WORDS, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphExecUpdate(u, g, &info));
+	CK(cuGraphDestroy(g));
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
 	CK(cuGraphLaunch(x, s));
@@ -1316,6 +1335,14 @@ static int graph(const char *gate)
 	CK(cuMemcpyDtoH(h, o, WORDS * 4));
 	if (all_are(h, 18, "its graph with memory of its own after the fault"))
 		return 1;
+	CK(cuGraphLaunch(u, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(h, ur, WORDS * 4));
+	if (all_are(h, 2, "its updated executable graph after the fault"))
+		return 1;
+	CK(cuMemcpyDtoH(h, uq, WORDS * 4));
+	if (all_are(h, 1, "... not the memory of the graph it was made from"))
+		return 1;
 	five.dst = e;
 	CK(cuGraphAddMemsetNode(&more, b, &node[2], 1, &five, ctx));
 	CK(cuGraphInstantiate(&z, b, 0));
@@ -1327,6 +1354,9 @@ static int graph(const char *gate)
 	if (all_are(h, 5, "... and its new node"))
 		return 1;
 	CK(cuGraphExecDestroy(w));
+	CK(cuGraphExecDestroy(u));
+	CK(cuMemFree(uq));
+	CK(cuMemFree(ur));
 	CK(cuMemFree(o));
 	CK(cuGraphExecDestroy(z));
 	CK(cuGraphExecDestroy(y));

@@ -11,7 +11,8 @@
  *     and writes the program's pageable memory as it is then. A third of
  *     stream-ordered memory allocated and freed in it (graph memory nodes):
  *     each launch allocates, works in and frees it; and one allocated in it
- *     and freed after each launch, outside the graph.
+ *     and freed after each launch, outside the graph. An executable graph
+ *     updated from graphs captured again (cuGraphExecUpdate).
  *   omps-graph-probe --refused
  *     through openmps only: a stream callback in a capture spoils it (as
  *     natively).
@@ -82,6 +83,7 @@ int main(int argc, char **argv)
 	CUevent fork = NULL, join = NULL;
 	CUgraph g = NULL, bad = NULL;
 	CUgraphExec e = NULL, e2 = NULL;
+	CUgraphExecUpdateResultInfo info;
 	int opt, status = 1, refused = 0, unload = 0;
 	size_t bytes, nodes = 0;
 
@@ -323,6 +325,47 @@ int main(int argc, char **argv)
 	CK(cuGraphDestroy(g));
 	g = NULL;
 	printf("graph memory: allocated and freed at each launch, in the graph or after it\n");
+
+	/* cuGraphExecUpdate, as llama.cpp recaptures and updates: a graph of
+	 * the same shape gives its parameters (the graphs may go after); one of
+	 * another shape is refused, and the executable graph stays as it was. */
+	CK(cuMemAlloc(&d, bytes));
+	CK(cuMemsetD32(d, 1, n));
+	CK(cuMemsetD32(c, 1, n));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(f, c, n, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&e2, g, 0));
+	CK(cuGraphLaunch(e2, s));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(f, d, n, s));
+	CK(cuStreamEndCapture(s, &bad));
+	CK(cuGraphExecUpdate(e2, bad, &info));
+	CHECK(info.result == CU_GRAPH_EXEC_UPDATE_SUCCESS, "an update of the same shape: result %d", (int)info.result);
+	CK(cuGraphDestroy(g));
+	CK(cuGraphDestroy(bad));
+	g = bad = NULL;
+	CK(cuGraphLaunch(e2, s)); /* d doubled, c not */
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(twice(f, c, n, s));
+	CK(twice(f, d, n, s));
+	CK(cuStreamEndCapture(s, &g));
+	EXPECT(cuGraphExecUpdate(e2, g, &info), CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE);
+	CHECK(info.result == CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED, "an update of two nodes for one: result %d",
+	      (int)info.result);
+	CK(cuGraphDestroy(g));
+	g = NULL;
+	CK(cuGraphLaunch(e2, s)); /* as it was: d again */
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(host, c, bytes));
+	CHECK(host[0] == 2 && host[n - 1] == 2, "after the updates, the first graph's memory holds %u", host[0]);
+	CK(cuMemcpyDtoH(host, d, bytes));
+	CHECK(host[0] == 4 && host[n - 1] == 4, "after the updates, the second graph's memory holds %u", host[0]);
+	CK(cuGraphExecDestroy(e2));
+	e2 = NULL;
+	CK(cuMemFree(d));
+	d = 0;
+	printf("an executable graph updated: a graph of its shape gives its parameters, another is refused\n");
 
 	EXPECT(cuStreamBeginCapture(NULL, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
 	printf("the NULL stream cannot be captured\n");

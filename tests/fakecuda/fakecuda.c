@@ -2304,6 +2304,7 @@ struct fake_graph {
 	struct fake_cond **conds;  /* its conditional handles: handle k is conds[k - 1], as the */
 	unsigned nconds;	   /* H200's driver numbers a graph's handles from 1 */
 	const struct fake_graph *from; /* an executable graph's: the graph it was made from (compared only) */
+	size_t from_edges;	       /* and how many edges that had */
 };
 
 static pthread_mutex_t graph_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -2552,8 +2553,43 @@ CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph, u
 	if (!e)
 		return CUDA_ERROR_INVALID_VALUE; /* a cycle, or no memory */
 	e->from = g;
+	e->from_edges = g->nedges;
 	*exec = (CUgraphExec)e;
 	return CUDA_SUCCESS;
+}
+
+/* The executable graph takes graph's nodes if graph has its shape: as many
+ * nodes and edges, the same kinds in the same order of their graphs. Its
+ * nodes keep the indices they had, so that the nodes of the graph it was
+ * made from still name them. */
+CUresult CUDAAPI cuGraphExecUpdate(CUgraphExec exec, CUgraph graph, CUgraphExecUpdateResultInfo *info)
+{
+	struct fake_graph *e = (struct fake_graph *)exec, *c;
+	const struct fake_graph *g = (const struct fake_graph *)graph;
+	struct fake_node *swap;
+	size_t i;
+
+	POISONED();
+	if (!info)
+		return CUDA_ERROR_INVALID_VALUE;
+	*info = (CUgraphExecUpdateResultInfo){.result = CU_GRAPH_EXEC_UPDATE_ERROR};
+	if (!e || !g || !e->from)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!(c = graph_copy(g, 1)))
+		return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+	info->result = c->n != e->n || g->nedges != e->from_edges ? CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED
+								   : CU_GRAPH_EXEC_UPDATE_SUCCESS;
+	for (i = 0; info->result == CU_GRAPH_EXEC_UPDATE_SUCCESS && i < c->n; i++)
+		if (c->nodes[i].orig != e->nodes[i].orig)
+			info->result = CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
+		else if (c->nodes[i].kind != e->nodes[i].kind)
+			info->result = CU_GRAPH_EXEC_UPDATE_ERROR_NODE_TYPE_CHANGED;
+	if (info->result == CU_GRAPH_EXEC_UPDATE_SUCCESS) {
+		swap = e->nodes, e->nodes = c->nodes, c->nodes = swap;
+		i = e->cap, e->cap = c->cap, c->cap = i;
+	}
+	graph_free(c); /* the nodes the executable graph had, or the copy */
+	return info->result == CU_GRAPH_EXEC_UPDATE_SUCCESS ? CUDA_SUCCESS : CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
 }
 
 static CUresult run_graph(const struct fake_graph *e);

@@ -32,6 +32,7 @@ int main(int argc, char **argv)
 	struct omps_call_get_function gf = {.module = 1};
 	struct omps_call_create cr = {0};
 	struct omps_call_pair pr = {.first = 1, .second = 1};
+	struct omps_call_pair up = {.first = 1, .second = 2}; /* GRAPH_EXEC_UPDATE: exec 1 from graph 2 */
 	struct omps_call_handle h = {1};
 	struct omps_call_sync_signal sig = {.seq = 1};
 	struct omps_call_capture cap = {.stream = 1};
@@ -112,6 +113,12 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_GRAPH_UPLOAD, &pr, sizeof(pr));
 	rec(OMPS_CALL_GRAPH_LAUNCH, &pr, sizeof(pr));
 	rec(OMPS_CALL_STREAM_SYNC, &h, sizeof(h));
+	rec(OMPS_CALL_CAPTURE_BEGIN, &cap, sizeof(cap)); /* graph 2, of the same shape */
+	rec(OMPS_CALL_MEMSET, &ms, sizeof(ms));
+	rec(OMPS_CALL_EVENT_RECORD, &pr, sizeof(pr));
+	rec(OMPS_CALL_CAPTURE_END, &h, sizeof(h));
+	rec(OMPS_CALL_GRAPH_EXEC_UPDATE, &up, sizeof(up));
+	rec(OMPS_CALL_GRAPH_LAUNCH, &pr, sizeof(pr));
 	rec(OMPS_CALL_GRAPH_DESTROY, &h, sizeof(h));
 	rec(OMPS_CALL_GRAPH_EXEC_DESTROY, &h, sizeof(h));
 	rec(OMPS_CALL_CAPTURE_BEGIN, &cap, sizeof(cap)); /* left open: ended at release */

@@ -7,7 +7,9 @@
 //   fault pc           a call through a pointer to 0x10 (an invalid program counter)
 //   fault stack        recursion without end (the call stack overflows)
 //   fault neighbour FILE   fills 64 MiB, and 4 MiB of stream-ordered memory
-//                          (cudaMallocAsync) by a captured graph, checks
+//                          (cudaMallocAsync) by a captured graph (its
+//                          executable graph updated from a second capture,
+//                          cudaGraphExecUpdate), checks
 //                          them, waits until FILE exists, then checks them
 //                          again, runs a kernel, and launches the graph again;
 //                          and __constant__ and __device__ variables it set
@@ -142,6 +144,7 @@ static int neighbour(const char *gate, bool sync)
 	cudaStream_t s;
 	cudaGraph_t g;
 	cudaGraphExec_t x;
+	cudaGraphExecUpdateResultInfo info;
 	cudaError_t e;
 
 	if ((e = cudaMalloc(&d, n * 4)) != cudaSuccess || (e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking)) ||
@@ -149,9 +152,15 @@ static int neighbour(const char *gate, bool sync)
 		printf("fault neighbour: setting up: %s\n", cudaGetErrorName(e));
 		return 1;
 	}
-	fill<<<64, 256, 0, s>>>(a, m, 11);
-	if ((e = cudaStreamEndCapture(s, &g)) || (e = cudaGraphInstantiate(&x, g, 0)) || (e = cudaGraphLaunch(x, s)) ||
-	    (e = cudaStreamSynchronize(s))) {
+	fill<<<64, 256, 0, s>>>(a, m, 10);
+	if ((e = cudaStreamEndCapture(s, &g)) || (e = cudaGraphInstantiate(&x, g, 0)) || (e = cudaGraphDestroy(g)) ||
+	    (e = cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed))) {
+		printf("fault neighbour: its graph: %s\n", cudaGetErrorName(e));
+		return 1;
+	}
+	fill<<<64, 256, 0, s>>>(a, m, 11); /* the executable graph updated from it, as llama.cpp does */
+	if ((e = cudaStreamEndCapture(s, &g)) || (e = cudaGraphExecUpdate(x, g, &info)) || (e = cudaGraphDestroy(g)) ||
+	    (e = cudaGraphLaunch(x, s)) || (e = cudaStreamSynchronize(s))) {
 		printf("fault neighbour: its graph: %s\n", cudaGetErrorName(e));
 		return 1;
 	}
