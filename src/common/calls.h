@@ -466,6 +466,29 @@ struct omps_reply_node {
 	uint32_t bodies[OMPS_MAX_COND_BODIES]; /* a conditional node's body graphs */
 };
 
+/* GRAPH_NODE_LIST: the handles of the graph's first count nodes, in the
+ * driver's order (count at most its nodes), as data, then the reply. A
+ * captured graph's nodes get handles so, as a built one's have them. */
+struct omps_call_node_list {
+	uint32_t graph;
+	uint32_t count;
+};
+
+/* GRAPH_KERNEL_NODE: a kernel node's function, shape and argument size;
+ * GRAPH_KERNEL_ARGS: its packed arguments (bytes: that size), as data. */
+struct omps_call_kernel_node {
+	uint32_t node;
+	uint32_t bytes;
+};
+
+struct omps_reply_kernel_node {
+	struct omps_reply r;
+	uint32_t function; /* the client's handle */
+	uint32_t grid[3], block[3];
+	uint32_t shared_mem, args_size;
+	uint32_t graph; /* the node's */
+};
+
 /* GRAPH_ADD_DEPS: count edges follow, as count `from` handles, then count `to`. */
 struct omps_call_graph_deps {
 	uint32_t graph;
@@ -683,7 +706,11 @@ struct omps_reply_link {
 	X(MEMCPY_PEER, memory, copy_peer, copy_peer, FIXED, ASYNC, "peer copy")                              \
 	X(LAUNCH_RUN, launch, run, launch_run, TAIL, ASYNC, "run of kernel launches") /* entries */ \
 	X(SYNC_SIGNAL, signal, sync, sync_signal, FIXED, SYNC, "synchronize the GPU may signal") /* -> value */ \
-	X(GRAPH_EXEC_UPDATE, graph, exec_update, pair, FIXED, SYNC, "executable graph update") /* (exec, graph) -> value */
+	X(GRAPH_EXEC_UPDATE, graph, exec_update, pair, FIXED, SYNC, "executable graph update") /* (exec, graph) -> value */ \
+	X(GRAPH_NODE_LIST, graph, node_list, node_list, FIXED, SYNC, "graph node list") /* data: handles */ \
+	X(GRAPH_NODE_TYPE, graphbuild, node_type, handle, FIXED, SYNC, "graph node type") /* -> value */ \
+	X(GRAPH_KERNEL_NODE, graphbuild, kernel_node, kernel_node, FIXED, SYNC, "kernel node query") /* -> reply_kernel_node */ \
+	X(GRAPH_KERNEL_ARGS, graphbuild, kernel_node, kernel_node, FIXED, SYNC, "kernel node arguments") /* data */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -122,6 +122,12 @@ void *srv_reply_space(struct srv_client *c, uint32_t n, uint64_t deadline_us)
 	return dst;
 }
 
+CUresult srv_bytes_piece(void *dst, uint64_t off, uint32_t n, void *from)
+{
+	memcpy(dst, (const char *)from + off, n);
+	return CUDA_SUCCESS;
+}
+
 CUresult srv_reply_chunks(struct srv_client *c, uint64_t bytes,
 			  CUresult (*fill)(void *dst, uint64_t off, uint32_t n, void *arg), void *arg)
 {

@@ -10,6 +10,7 @@
  * or through a staging buffer, a stream callback) is refused with
  * CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and spoils the capture, which then
  * ends with CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, as the driver would. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -179,6 +180,79 @@ void srv_graph_nodes(struct srv_client *c, const struct omps_call_handle *m)
 	if (r == CUDA_SUCCESS)
 		r = c->srv->drv->graph_get_nodes(g->obj, NULL, &n);
 	srv_reply_value(c, r, (int64_t)n);
+}
+
+struct node_at {
+	CUgraphNode node;
+	uint32_t handle;
+};
+
+static int by_node(const void *a, const void *b)
+{
+	const struct node_at *x = a, *y = b;
+
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* The client's handle of node (of graph `graph`): the one it has (known,
+ * sorted by node), or one made now; 0 without memory. */
+static uint32_t node_handle(struct srv_client *c, uint32_t graph, int dev, CUgraphNode node,
+			    const struct node_at *known, size_t nknown, int *made)
+{
+	struct node_at key = {node, 0}, *hit = nknown ? bsearch(&key, known, nknown, sizeof(*known), by_node) : NULL;
+	uint32_t h;
+
+	if (hit)
+		return hit->handle;
+	h = srv_object_add(&c->graph.nodes, &c->graph.nnodes, node, dev);
+	if (h) {
+		c->graph.nodes[h - 1].owner = graph;
+		*made = 1;
+	}
+	return h;
+}
+
+/* GRAPH_NODE_LIST: handles of the graph's first count nodes, in the
+ * driver's order, as data (llama.cpp reads its captured kernels' parameters
+ * through them). Asked twice, the same handles, as the driver's nodes. */
+void srv_graph_node_list(struct srv_client *c, const struct omps_call_node_list *m)
+{
+	struct srv_object *g = srv_object_find(c, c->graph.graphs, c->graph.ngraphs, m->graph, "graph");
+	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_VALUE;
+	struct node_at *known = NULL;
+	CUgraphNode *nodes = NULL;
+	uint32_t *handles = NULL;
+	size_t n = 0, nknown = 0, i;
+	int made = 0;
+
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_get_nodes(g->obj, NULL, &n);
+	if (r == CUDA_SUCCESS && (!m->count || m->count > n))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS) {
+		nodes = calloc(n, sizeof(*nodes));
+		handles = calloc(m->count, sizeof(*handles));
+		known = calloc(c->graph.nnodes + 1, sizeof(*known));
+		r = nodes && handles && known ? c->srv->drv->graph_get_nodes(g->obj, nodes, &n) : CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if (r == CUDA_SUCCESS && n < m->count)
+		r = CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; r == CUDA_SUCCESS && i < c->graph.nnodes; i++)
+		if (c->graph.nodes[i].obj && c->graph.nodes[i].owner == m->graph)
+			known[nknown++] = (struct node_at){c->graph.nodes[i].obj, (uint32_t)i + 1};
+	if (nknown)
+		qsort(known, nknown, sizeof(*known), by_node);
+	for (i = 0; r == CUDA_SUCCESS && i < m->count; i++)
+		if (!(handles[i] = node_handle(c, m->graph, g->dev, nodes[i], known, nknown, &made)))
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+	if (made)
+		srv_graphdesc_placed(c, m->graph);
+	if (r == CUDA_SUCCESS)
+		r = srv_reply_chunks(c, (uint64_t)m->count * sizeof(*handles), srv_bytes_piece, handles);
+	free(known);
+	free(nodes);
+	free(handles);
+	srv_reply_result(c, r);
 }
 
 /* Launch or upload: (executable graph, stream), posted. */

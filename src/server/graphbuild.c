@@ -352,6 +352,61 @@ void srv_graphbuild_clone(struct srv_client *c, const struct omps_call_handle *m
 	srv_reply(c, &rep, sizeof(rep));
 }
 
+/* GRAPH_NODE_TYPE: the driver's CUgraphNodeType of a node of the client's. */
+void srv_graphbuild_node_type(struct srv_client *c, const struct omps_call_handle *m)
+{
+	struct srv_object *n = node_of(c, m->handle);
+	CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
+	CUresult r = n ? srv_use_device(c, n->dev, NULL) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS && !c->srv->drv->graph_node_get_type)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_node_get_type(n->obj, &t);
+	srv_reply_value(c, r, (int64_t)t);
+}
+
+/* GRAPH_KERNEL_NODE: a kernel node's function (the client's handle),
+ * shape and argument size; GRAPH_KERNEL_ARGS: its packed arguments, as
+ * data: the shim lays them out as the function's parameters lie. */
+void srv_graphbuild_kernel_node(struct srv_client *c, const struct omps_call_kernel_node *m)
+{
+	struct srv_object *n = node_of(c, m->node);
+	struct omps_reply_kernel_node rep;
+	struct srv_graph_node_desc nd;
+	CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
+	CUresult r = n ? srv_use_device(c, n->dev, NULL) : CUDA_ERROR_INVALID_VALUE;
+
+	memset(&rep, 0, sizeof(rep));
+	memset(&nd, 0, sizeof(nd));
+	if (r == CUDA_SUCCESS && !c->srv->drv->graph_node_get_type)
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS)
+		r = c->srv->drv->graph_node_get_type(n->obj, &t);
+	if (r == CUDA_SUCCESS && t != CU_GRAPH_NODE_TYPE_KERNEL)
+		r = CUDA_ERROR_INVALID_VALUE; /* as the driver answers for another kind */
+	if (r == CUDA_SUCCESS)
+		r = srv_graphdesc_kernel(c, n->obj, &nd);
+	if (c->call == OMPS_CALL_GRAPH_KERNEL_ARGS) {
+		if (r == CUDA_SUCCESS && m->bytes != nd.rec.args_size)
+			r = CUDA_ERROR_INVALID_VALUE;
+		if (r == CUDA_SUCCESS && m->bytes)
+			r = srv_reply_chunks(c, m->bytes, srv_bytes_piece, nd.args);
+		free(nd.args);
+		srv_reply_result(c, r);
+		return;
+	}
+	rep.function = nd.rec.object;
+	memcpy(rep.grid, nd.rec.grid, sizeof(rep.grid));
+	memcpy(rep.block, nd.rec.block, sizeof(rep.block));
+	rep.shared_mem = nd.rec.shared_mem;
+	rep.args_size = nd.rec.args_size;
+	rep.graph = n ? n->owner : 0;
+	free(nd.args);
+	rep.r.result = srv_with_sticky(c, r);
+	srv_reply(c, &rep, sizeof(rep));
+}
+
 void srv_graphbuild_cond_handle(struct srv_client *c, const struct omps_call_cond_handle *m)
 {
 	struct srv_object *g = graph_of(c, m->graph);

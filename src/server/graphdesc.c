@@ -283,12 +283,12 @@ static const char *kernel_attrs(struct srv_client *c, CUgraphNode node, struct s
 	return NULL;
 }
 
-static const char *walk_kernel(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd)
+/* A kernel node's function (the client's handle), shape and arguments. */
+static const char *kernel_of(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd)
 {
 	struct omps_call_graph_node *m = &nd->rec;
 	CUDA_KERNEL_NODE_PARAMS k;
 	struct srv_function *f;
-	const char *why;
 	uint32_t h;
 
 	memset(&k, 0, sizeof(k));
@@ -307,9 +307,26 @@ static const char *walk_kernel(struct srv_client *c, CUgraphNode node, struct sr
 	m->block[0] = k.blockDimX, m->block[1] = k.blockDimY, m->block[2] = k.blockDimZ;
 	m->shared_mem = k.sharedMemBytes;
 	m->args_size = f->args_size;
-	why = kernel_args(f, &k, nd->args);
-	srv_memory_args_known(c, nd->args, f->args_size); /* as its launch named them */
+	return kernel_args(f, &k, nd->args);
+}
+
+static const char *walk_kernel(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd)
+{
+	const char *why = kernel_of(c, node, nd);
+
+	if (nd->args)
+		srv_memory_args_known(c, nd->args, nd->rec.args_size); /* as its launch named them */
 	return why ? why : kernel_attrs(c, node, nd);
+}
+
+CUresult srv_graphdesc_kernel(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd)
+{
+	const char *why = c->srv->drv->graph_kernel_node_get_params ? kernel_of(c, node, nd) : "no driver call";
+
+	if (!why)
+		return CUDA_SUCCESS;
+	srv_refused(c, "cuGraphKernelNodeGetParams: %s", why);
+	return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 static const char *walk_memset(struct srv_client *c, CUgraphNode node, struct omps_call_graph_node *m)
@@ -854,6 +871,18 @@ void srv_graphdesc_exec_set(struct srv_client *c, struct srv_object *e, const st
 		srv_graphdesc_put(d); /* not written down: lost at a fault */
 		e->desc = NULL;
 	}
+}
+
+void srv_graphdesc_placed(struct srv_client *c, uint32_t graph)
+{
+	const struct srv_graph_desc *d = c->graph.graphs[graph - 1].desc;
+	struct srv_graph_node_index *x;
+
+	if (!d)
+		return; /* placed as it is walked */
+	x = index_nodes(d);
+	place_nodes(c, graph, d, x); /* without memory: none placed, and the client not kept at a fault */
+	free(x);
 }
 
 /* Its parameters are graph's now, node for node: graph's description is

@@ -296,12 +296,6 @@ void srv_link_complete(struct srv_client *c, const struct omps_call_handle *m)
 	reply_link(c, l, r);
 }
 
-static CUresult bytes_piece(void *dst, uint64_t off, uint32_t n, void *from)
-{
-	memcpy(dst, (const char *)from + off, n);
-	return CUDA_SUCCESS;
-}
-
 void srv_link_read(struct srv_client *c, const struct omps_call_link_read *m)
 {
 	struct srv_link *l = link_of(c, m->handle);
@@ -318,7 +312,7 @@ void srv_link_read(struct srv_client *c, const struct omps_call_link_read *m)
 	if (r == CUDA_SUCCESS && (!from || m->bytes != have))
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
-		r = srv_reply_chunks(c, m->bytes, bytes_piece, (void *)from);
+		r = srv_reply_chunks(c, m->bytes, srv_bytes_piece, (void *)from);
 	srv_reply_result(c, r);
 }
 

@@ -512,6 +512,8 @@ uint64_t srv_reply_deadline(uint64_t bytes);
  * the first failure ends it. The caller replies after. */
 CUresult srv_reply_chunks(struct srv_client *c, uint64_t bytes,
 			  CUresult (*fill)(void *dst, uint64_t off, uint32_t n, void *arg), void *arg);
+/* For srv_reply_chunks: bytes that are in memory already (from). */
+CUresult srv_bytes_piece(void *dst, uint64_t off, uint32_t n, void *from);
 void srv_reply_result(struct srv_client *c, CUresult r);
 void srv_reply_value(struct srv_client *c, CUresult r, int64_t value); /* omps_reply_value */
 /* r, or else the sticky error of an earlier asynchronous call (then cleared). */
@@ -912,6 +914,11 @@ void srv_graphdesc_set(struct srv_client *c, uint32_t graph, uint32_t handle, co
 void srv_graphdesc_exec_set(struct srv_client *c, struct srv_object *e, const struct srv_object *n,
 			    const struct omps_call_graph_node *m, const unsigned char *args);
 void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone);
+/* Node handles of graph `graph` made for its nodes: placed in its desc. */
+void srv_graphdesc_placed(struct srv_client *c, uint32_t graph);
+/* A kernel node's function, shape and packed arguments, as a walk writes
+ * them down into nd (its args the caller's to free). */
+CUresult srv_graphdesc_kernel(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd);
 /* Executable graph e took graph's parameters (cuGraphExecUpdate). */
 void srv_graphdesc_exec_update(struct srv_client *c, struct srv_object *e, uint32_t graph);
 /* On its worker as it goes idle: the graphs that changed walked. */

@@ -243,38 +243,16 @@ static CUresult exec_update_v1(CUgraphExec exec, CUgraph graph, CUgraphNode *err
 	return r;
 }
 
-/* The count only: nodes are the server's, so a node array cannot be given. */
-static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
-{
-	struct shim_object *g = shim_object(graph, GRAPH_MAGIC);
-	struct omps_call_handle m;
-	struct omps_reply_value rep = {{0}, 0};
-	static atomic_int said;
-	CUresult r;
-
-	if (!count)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (!g)
-		return CUDA_ERROR_INVALID_HANDLE;
-	if (nodes) {
-		if (!atomic_exchange(&said, 1))
-			fprintf(stderr, "openmps: cuGraphGetNodes with an array of nodes is not supported through "
-					"openmps (a captured graph's nodes stay in the server); it returns "
-					"CUDA_ERROR_NOT_SUPPORTED\n");
-		return CUDA_ERROR_NOT_SUPPORTED;
-	}
-	m.handle = g->handle;
-	r = shim_call(OMPS_CALL_GRAPH_NODES, &m, sizeof(m), &rep, sizeof(rep));
-	if (r == CUDA_SUCCESS)
-		*count = (size_t)rep.value;
-	return r;
-}
-
 /* As the driver: a handle that is not a graph is an invalid value. */
 static CUresult graph_destroy(CUgraph g)
 {
-	return shim_object(g, GRAPH_MAGIC) ? shim_object_destroy(OMPS_CALL_GRAPH_DESTROY, GRAPH_MAGIC, g)
-					    : CUDA_ERROR_INVALID_VALUE;
+	struct shim_object *o = shim_object(g, GRAPH_MAGIC);
+	uint32_t handle = o ? o->handle : 0;
+	CUresult r = o ? shim_object_destroy(OMPS_CALL_GRAPH_DESTROY, GRAPH_MAGIC, g) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS)
+		shim_graphbuild_forget(handle);
+	return r;
 }
 
 static CUresult exec_destroy(CUgraphExec e)
@@ -297,7 +275,6 @@ void shim_graph_install(void)
 	SHIM_INSTALL(cuGraphUpload, upload);
 	SHIM_INSTALL(cuGraphDestroy, graph_destroy);
 	SHIM_INSTALL(cuGraphExecDestroy, exec_destroy);
-	SHIM_INSTALL(cuGraphGetNodes, get_nodes);
 	SHIM_INSTALL(cuGraphExecUpdate_v2, exec_update);
 	/* Names whose prototypes cuda.h gives only to the driver's own build
 	 * (the unversioned ABI): typed here, by hand. */

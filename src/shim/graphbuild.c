@@ -588,6 +588,208 @@ static CUresult cond_handle_create(CUgraphConditionalHandle *out, CUgraph graph,
 	return r;
 }
 
+/* A graph's nodes: the count, or the first *count nodes' handles (a
+ * captured graph's are made as they are asked for), the rest NULL. */
+static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
+{
+	struct omps_call_node_list m;
+	struct omps_call_handle h;
+	struct omps_reply_value rep = {{0}, 0};
+	uint32_t *handles;
+	size_t n, i;
+	CUresult r;
+
+	if (!count)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = graph_handle(graph, &m.graph);
+	h.handle = m.graph;
+	if (r == CUDA_SUCCESS)
+		r = shim_call(OMPS_CALL_GRAPH_NODES, &h, sizeof(h), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (rep.value < 0 || (uint64_t)rep.value > UINT32_MAX)
+		return CUDA_ERROR_MPS_RPC_FAILURE;
+	n = (size_t)rep.value;
+	if (!nodes) {
+		*count = n;
+		return CUDA_SUCCESS;
+	}
+	m.count = (uint32_t)(n < *count ? n : *count);
+	handles = calloc(m.count + 1, sizeof(*handles));
+	if (!handles)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	r = m.count ? shim_call_read(OMPS_CALL_GRAPH_NODE_LIST, &m, sizeof(m), handles,
+				     (uint64_t)m.count * sizeof(*handles))
+		    : CUDA_SUCCESS;
+	for (i = 0; r == CUDA_SUCCESS && i < *count; i++)
+		nodes[i] = i < m.count ? node_value(handles[i]) : NULL;
+	if (r == CUDA_SUCCESS)
+		*count = m.count;
+	free(handles);
+	return r;
+}
+
+static CUresult node_get_type(CUgraphNode node, CUgraphNodeType *type)
+{
+	struct omps_call_handle m = {.handle = node_handle(node)};
+	struct omps_reply_value rep = {{0}, 0};
+	CUresult r;
+
+	if (!type || !m.handle)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = shim_call(OMPS_CALL_GRAPH_NODE_TYPE, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS)
+		*type = (CUgraphNodeType)rep.value;
+	return r;
+}
+
+/* A kernel node's arguments as cuGraphKernelNodeGetParams gives them: its
+ * kernelParams point in here, and stay valid until the node's graph goes,
+ * as the driver's (llama.cpp writes an argument through them, then sets
+ * the node's parameters with them). A node read again reuses its place. */
+struct node_args {
+	struct node_args *next;
+	uint32_t node, graph, size, nparams;
+	void **ptrs;
+	unsigned char *args;
+};
+static struct node_args *node_args;
+static pthread_mutex_t node_args_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct node_args *node_args_for(uint32_t node, uint32_t graph, const struct shim_function *f)
+{
+	struct node_args *a;
+
+	for (a = node_args; a; a = a->next)
+		if (a->node == node && a->size == f->args_size && a->nparams == f->nparams)
+			return a;
+	a = calloc(1, sizeof(*a));
+	if (!a || !(a->args = calloc(1, f->args_size + 1)) || !(a->ptrs = calloc(f->nparams + 1, sizeof(*a->ptrs)))) {
+		if (a)
+			free(a->args);
+		free(a);
+		return NULL;
+	}
+	a->next = node_args;
+	a->node = node;
+	a->graph = graph;
+	a->size = f->args_size;
+	a->nparams = f->nparams;
+	for (uint32_t i = 0; i < f->nparams; i++)
+		a->ptrs[i] = a->args + f->params[i].offset;
+	node_args = a;
+	return a;
+}
+
+void shim_graphbuild_forget(uint32_t graph)
+{
+	struct node_args **pp = &node_args, *a;
+
+	pthread_mutex_lock(&node_args_lock);
+	while ((a = *pp)) {
+		if (a->graph != graph) {
+			pp = &a->next;
+			continue;
+		}
+		*pp = a->next;
+		free(a->ptrs);
+		free(a->args);
+		free(a);
+	}
+	pthread_mutex_unlock(&node_args_lock);
+}
+
+/* The server describes the node; its function is the one this process
+ * has of that handle (cudart maps it back to its kernel). */
+static CUresult kernel_node_get_params(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS *k)
+{
+	struct omps_call_kernel_node m = {.node = node_handle(node)};
+	struct omps_reply_kernel_node rep;
+	struct shim_function *f;
+	struct node_args *a = NULL;
+	unsigned char *args;
+	CUresult r;
+
+	if (!k || !m.node)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(&rep, 0, sizeof(rep));
+	r = shim_call(OMPS_CALL_GRAPH_KERNEL_NODE, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS)
+		return r;
+	f = shim_function_of(rep.function);
+	if (!f)
+		return shim_unsupported("cuGraphKernelNodeGetParams of a kernel this process has no function for");
+	if (f->args_size != rep.args_size)
+		return CUDA_ERROR_MPS_RPC_FAILURE;
+	m.bytes = f->args_size;
+	args = calloc(1, m.bytes + 1);
+	r = !args ? CUDA_ERROR_OUT_OF_MEMORY
+	    : m.bytes ? shim_call_read(OMPS_CALL_GRAPH_KERNEL_ARGS, &m, sizeof(m), args, m.bytes)
+		      : CUDA_SUCCESS;
+	if (r == CUDA_SUCCESS) { /* no lock held across the call */
+		pthread_mutex_lock(&node_args_lock);
+		a = node_args_for(m.node, rep.graph, f);
+		if (a)
+			memcpy(a->args, args, m.bytes);
+		pthread_mutex_unlock(&node_args_lock);
+		r = a ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	free(args);
+	if (r != CUDA_SUCCESS)
+		return r;
+	memset(k, 0, sizeof(*k));
+	k->func = (CUfunction)f;
+	k->gridDimX = rep.grid[0], k->gridDimY = rep.grid[1], k->gridDimZ = rep.grid[2];
+	k->blockDimX = rep.block[0], k->blockDimY = rep.block[1], k->blockDimZ = rep.block[2];
+	k->sharedMemBytes = rep.shared_mem;
+	k->kernelParams = a->ptrs;
+	return CUDA_SUCCESS;
+}
+
+/* The unversioned ABI: parameters without a CUkernel or a context. */
+static CUresult kernel_node_get_params_v1(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS_v1 *k)
+{
+	CUDA_KERNEL_NODE_PARAMS k2 = {0};
+	CUresult r = k ? kernel_node_get_params(node, &k2) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	*k = (CUDA_KERNEL_NODE_PARAMS_v1){k2.func,	    k2.gridDimX,    k2.gridDimY, k2.gridDimZ, k2.blockDimX,
+					  k2.blockDimY,	    k2.blockDimZ,   k2.sharedMemBytes, k2.kernelParams,
+					  k2.extra};
+	return CUDA_SUCCESS;
+}
+
+static CUresult kernel_params_v1(const CUDA_KERNEL_NODE_PARAMS_v1 *k, CUDA_KERNEL_NODE_PARAMS *k2)
+{
+	if (!k)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(k2, 0, sizeof(*k2));
+	k2->func = k->func;
+	k2->gridDimX = k->gridDimX, k2->gridDimY = k->gridDimY, k2->gridDimZ = k->gridDimZ;
+	k2->blockDimX = k->blockDimX, k2->blockDimY = k->blockDimY, k2->blockDimZ = k->blockDimZ;
+	k2->sharedMemBytes = k->sharedMemBytes;
+	k2->kernelParams = k->kernelParams;
+	k2->extra = k->extra;
+	return CUDA_SUCCESS;
+}
+
+static CUresult kernel_node_set_params_v1(CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1 *k)
+{
+	CUDA_KERNEL_NODE_PARAMS k2;
+	CUresult r = kernel_params_v1(k, &k2);
+
+	return r == CUDA_SUCCESS ? kernel_node_set_params(node, &k2) : r;
+}
+
+static CUresult exec_kernel_node_set_params_v1(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1 *k)
+{
+	CUDA_KERNEL_NODE_PARAMS k2;
+	CUresult r = kernel_params_v1(k, &k2);
+
+	return r == CUDA_SUCCESS ? exec_kernel_node_set_params(exec, node, &k2) : r;
+}
+
 void shim_graphbuild_install(void)
 {
 	SHIM_INSTALL(cuGraphCreate, graph_create);
@@ -612,8 +814,14 @@ void shim_graphbuild_install(void)
 	SHIM_INSTALL(cuGraphExecMemcpyNodeSetParams, exec_memcpy_node_set_params);
 	SHIM_INSTALL(cuGraphExecMemsetNodeSetParams, exec_memset_node_set_params);
 	SHIM_INSTALL(cuGraphConditionalHandleCreate, cond_handle_create);
+	SHIM_INSTALL(cuGraphGetNodes, get_nodes);
+	SHIM_INSTALL(cuGraphNodeGetType, node_get_type);
+	SHIM_INSTALL(cuGraphKernelNodeGetParams_v2, kernel_node_get_params);
 	/* The unversioned ABI, typed by hand (cuda.h gives it to the driver's build only). */
 	SHIM_UNTYPED(cuGraphAddNode, add_node_v1);
 	SHIM_UNTYPED(cuGraphAddDependencies, add_deps_v1);
 	SHIM_UNTYPED(cuGraphAddKernelNode, add_kernel_node_v1);
+	SHIM_UNTYPED(cuGraphKernelNodeGetParams, kernel_node_get_params_v1);
+	SHIM_UNTYPED(cuGraphKernelNodeSetParams, kernel_node_set_params_v1);
+	SHIM_UNTYPED(cuGraphExecKernelNodeSetParams, exec_kernel_node_set_params_v1);
 }

@@ -328,6 +328,18 @@ struct shim_function *shim_function(CUfunction hfunc)
 	return f && f->magic == FUNCTION_MAGIC ? f : NULL;
 }
 
+struct shim_function *shim_function_of(uint32_t handle)
+{
+	struct shim_function *f, *oldest = NULL;
+
+	pthread_mutex_lock(&functions_lock);
+	for (f = functions; f; f = f->next) /* newest first */
+		if (f->handle == handle)
+			oldest = f;
+	pthread_mutex_unlock(&functions_lock);
+	return oldest;
+}
+
 static CUresult func_get_param_info(CUfunction hfunc, size_t index, size_t *offset, size_t *size)
 {
 	struct shim_function *f = shim_function(hfunc);

@@ -94,6 +94,7 @@ void shim_launch_install(void);
 void shim_stream_install(void);
 void shim_graph_install(void);
 void shim_graphbuild_install(void);
+void shim_graphbuild_forget(uint32_t graph); /* graph destroyed: what its nodes' reads left */
 void shim_ipc_install(void);
 void shim_managed_install(void);
 void shim_managed_forget(uint64_t id); /* a managed range's advice, as it is freed */
@@ -177,6 +178,9 @@ struct shim_function {
 	struct omps_param params[OMPS_MAX_PARAMS];
 };
 struct shim_function *shim_function(CUfunction h); /* NULL if h is not one */
+/* The function the server numbers handle, as this process first had it
+ * (cudart knows its kernels by that CUfunction); NULL if none. */
+struct shim_function *shim_function_of(uint32_t handle);
 void shim_stream_reset(int dev);		    /* stream.c: cuDevicePrimaryCtxReset ends threads' default streams on dev */
 void shim_range_forget_device(int dev);		    /* ranges.c: ... and its device memory */
 /* launch.c: a launch's arguments, packed into buf (args_size bytes at

@@ -64,9 +64,11 @@
  *                               a neighbour holding graphs, one captured, one
  *                               built node by node (a child graph and a host
  *                               function in it), and an executable graph of
- *                               each, and one updated from another capture:
+ *                               each, and one updated from another capture,
+ *                               and a captured graph whose node it listed:
  *                               launches them once GATE exists, checks what
- *                               they did, and builds on
+ *                               they did, sets the listed kernel node's
+ *                               argument, and builds on
  *   omps-fault-probe --graph-host GATE
  *                               a neighbour holding a captured graph that runs
  *                               a host function: launches it once GATE exists,
@@ -1237,7 +1239,11 @@ static int graph(const char *gate)
 	CUgraphExec x, y, z, w, u;
 	CUgraphExecUpdateResultInfo info;
 	CUdeviceptr uq, ur;
-	CUgraph g, b;
+	CUgraphNode ln, lns[2];
+	CUgraphNodeType lt;
+	CUDA_KERNEL_NODE_PARAMS kp;
+	size_t nl;
+	CUgraph g, b, lg;
 	CUstream s;
 	CUevent ev;
 	unsigned *h;
@@ -1313,6 +1319,18 @@ static int graph(const char *gate)
 	CK(cuStreamEndCapture(s, &g));
 	CK(cuGraphExecUpdate(u, g, &info));
 	CK(cuGraphDestroy(g));
+	/* A captured graph whose node it listed (as llama.cpp reads its
+	 * kernels' parameters): the handle names the node after the fault. */
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(cuMemsetD32Async(uq, 1, WORDS, s));
+	CK(twice(uq, WORDS, s));
+	CK(cuStreamEndCapture(s, &lg));
+	nl = 2;
+	CK(cuGraphGetNodes(lg, lns, &nl));
+	CK(cuGraphNodeGetType(lns[1], &lt));
+	CHECK(nl == 2 && lt == CU_GRAPH_NODE_TYPE_KERNEL, "its listed graph: %zu nodes, the second of type %d", nl,
+	      (int)lt);
+	ln = lns[1];
 	printf(PROBE ": ready\n");
 	CHECK(wait_for(gate) == 0, "no gate");
 	CK(cuGraphLaunch(x, s));
@@ -1342,6 +1360,21 @@ static int graph(const char *gate)
 		return 1;
 	CK(cuMemcpyDtoH(h, uq, WORDS * 4));
 	if (all_are(h, 1, "... not the memory of the graph it was made from"))
+		return 1;
+	CK(cuGraphKernelNodeGetParams(ln, &kp));
+	CHECK(kp.kernelParams && *(CUdeviceptr *)kp.kernelParams[0] == uq, "its listed kernel node after the fault");
+	*(CUdeviceptr *)kp.kernelParams[0] = ur;
+	CK(cuGraphKernelNodeSetParams(ln, &kp));
+	CK(cuGraphInstantiate(&z, lg, 0));
+	CK(cuGraphLaunch(z, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuGraphExecDestroy(z));
+	CK(cuGraphDestroy(lg));
+	CK(cuMemcpyDtoH(h, ur, WORDS * 4));
+	if (all_are(h, 4, "its listed kernel node set after the fault"))
+		return 1;
+	CK(cuMemcpyDtoH(h, uq, WORDS * 4));
+	if (all_are(h, 1, "... and its memset node's memory"))
 		return 1;
 	five.dst = e;
 	CK(cuGraphAddMemsetNode(&more, b, &node[2], 1, &five, ctx));

@@ -12,7 +12,9 @@
  *     stream-ordered memory allocated and freed in it (graph memory nodes):
  *     each launch allocates, works in and frees it; and one allocated in it
  *     and freed after each launch, outside the graph. An executable graph
- *     updated from graphs captured again (cuGraphExecUpdate).
+ *     updated from graphs captured again (cuGraphExecUpdate). A captured
+ *     graph's nodes listed, typed, a kernel node's parameters read, changed
+ *     and set, as llama.cpp does.
  *   omps-graph-probe --refused
  *     through openmps only: a stream callback in a capture spoils it (as
  *     natively).
@@ -34,6 +36,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "twice_ptx.h"
@@ -47,6 +50,28 @@ static CUresult twice(CUfunction f, CUdeviceptr p, unsigned n, CUstream s)
 	void *args[] = {&p, &n};
 
 	return cuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, s, args, NULL);
+}
+
+/* A kernel node's two arguments (twice's pointer and count), from its
+ * array of pointers or its buffer (as fakecuda gives them). */
+static CUresult kernel_args(const CUDA_KERNEL_NODE_PARAMS *k, CUdeviceptr *p, unsigned *n)
+{
+	size_t off[2], size;
+	const char *buf = NULL;
+
+	if (k->kernelParams) {
+		*p = *(const CUdeviceptr *)k->kernelParams[0];
+		*n = *(const unsigned *)k->kernelParams[1];
+		return CUDA_SUCCESS;
+	}
+	for (unsigned i = 0; k->extra && k->extra[i] != CU_LAUNCH_PARAM_END; i += 2)
+		if (k->extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER)
+			buf = k->extra[i + 1];
+	if (!buf || cuFuncGetParamInfo(k->func, 0, &off[0], &size) || cuFuncGetParamInfo(k->func, 1, &off[1], &size))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(p, buf + off[0], sizeof(*p));
+	memcpy(n, buf + off[1], sizeof(*n));
+	return CUDA_SUCCESS;
 }
 
 static void count(void *calls)
@@ -84,6 +109,11 @@ int main(int argc, char **argv)
 	CUgraph g = NULL, bad = NULL;
 	CUgraphExec e = NULL, e2 = NULL;
 	CUgraphExecUpdateResultInfo info;
+	CUgraphNode list[4], kernel;
+	CUgraphNodeType type;
+	CUDA_KERNEL_NODE_PARAMS kp;
+	CUdeviceptr arg_ptr = 0;
+	unsigned arg_n = 0;
 	int opt, status = 1, refused = 0, unload = 0;
 	size_t bytes, nodes = 0;
 
@@ -366,6 +396,67 @@ int main(int argc, char **argv)
 	CK(cuMemFree(d));
 	d = 0;
 	printf("an executable graph updated: a graph of its shape gives its parameters, another is refused\n");
+
+	/* A captured graph's nodes read and set, as llama.cpp keeps its graph:
+	 * listed (the same handles each time, NULL past the last), their
+	 * types, a kernel node's parameters read, an argument written through
+	 * them and set back, and the executable graph updated from the graph. */
+	CK(cuMemAlloc(&d, bytes));
+	CK(cuMemsetD32(c, 1, n));
+	CK(cuMemsetD32(d, 1, n));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CK(cuMemsetD32Async(b, 3, n, s));
+	CK(twice(f, c, n, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&e2, g, 0));
+	nodes = 4;
+	CK(cuGraphGetNodes(g, list, &nodes));
+	CHECK(nodes == 2 && list[0] && list[1] && !list[2] && !list[3], "a graph of two nodes listed: %zu", nodes);
+	nodes = 1;
+	CK(cuGraphGetNodes(g, &kernel, &nodes));
+	CHECK(nodes == 1 && kernel == list[0], "its nodes listed again are not the same handles");
+	kernel = NULL;
+	for (k = 0; k < 2; k++) {
+		CK(cuGraphNodeGetType(list[k], &type));
+		CHECK(type == CU_GRAPH_NODE_TYPE_KERNEL || type == CU_GRAPH_NODE_TYPE_MEMSET, "node %u: type %d", k,
+		      (int)type);
+		if (type == CU_GRAPH_NODE_TYPE_KERNEL)
+			kernel = list[k];
+		else
+			EXPECT(cuGraphKernelNodeGetParams(list[k], &kp), CUDA_ERROR_INVALID_VALUE);
+	}
+	CHECK(kernel, "no kernel node among its nodes");
+	CK(cuGraphKernelNodeGetParams(kernel, &kp));
+	CK(kernel_args(&kp, &arg_ptr, &arg_n));
+	CHECK(kp.func == f && kp.gridDimX == (n + 127) / 128 && kp.blockDimX == 128 && arg_ptr == c && arg_n == n,
+	      "its kernel node read back: grid %u, block %u, arguments %#llx %u", kp.gridDimX, kp.blockDimX,
+	      (unsigned long long)arg_ptr, arg_n);
+	if (kp.kernelParams) { /* as llama.cpp changes an argument: through the pointers read */
+		*(CUdeviceptr *)kp.kernelParams[0] = d;
+	} else { /* fakecuda itself gives them as a buffer */
+		void *fresh[] = {&d, &arg_n};
+
+		kp.kernelParams = fresh;
+		kp.extra = NULL;
+		CK(cuGraphKernelNodeSetParams(kernel, &kp));
+		kp.kernelParams = NULL;
+	}
+	if (kp.kernelParams)
+		CK(cuGraphKernelNodeSetParams(kernel, &kp));
+	CK(cuGraphExecUpdate(e2, g, &info));
+	CK(cuGraphLaunch(e2, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(host, d, bytes));
+	CHECK(host[0] == 2 && host[n - 1] == 2, "the kernel node set to other memory: it holds %u", host[0]);
+	CK(cuMemcpyDtoH(host, c, bytes));
+	CHECK(host[0] == 1 && host[n - 1] == 1, "the kernel node set to other memory: its old memory holds %u", host[0]);
+	CK(cuGraphExecDestroy(e2));
+	e2 = NULL;
+	CK(cuGraphDestroy(g));
+	g = NULL;
+	CK(cuMemFree(d));
+	d = 0;
+	printf("a captured graph's nodes listed, typed, a kernel node's parameters read and set\n");
 
 	EXPECT(cuStreamBeginCapture(NULL, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
 	printf("the NULL stream cannot be captured\n");

@@ -3920,6 +3920,16 @@ CUresult CUDAAPI cuGraphAddChildGraphNode(CUgraphNode *node, CUgraph g, const CU
 	return cuGraphAddNode(node, g, deps, NULL, n, &p);
 }
 
+CUresult CUDAAPI cuGraphKernelNodeSetParams(CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *k)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_KERNEL};
+
+	if (!k)
+		return CUDA_ERROR_INVALID_VALUE;
+	p.kernel = kernel_v3(k);
+	return cuGraphNodeSetParams(node, &p);
+}
+
 CUresult CUDAAPI cuGraphExecKernelNodeSetParams(CUgraphExec e, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *k)
 {
 	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_KERNEL};

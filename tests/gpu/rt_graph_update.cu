@@ -5,6 +5,9 @@
 // refused with cudaErrorGraphExecUpdateFailure and a topology result, the
 // error cleared and the graph made again, as llama.cpp does. Every step's
 // words are checked, and the executable graph left as it was by a refusal.
+// Then llama.cpp's other habit (until mid-2025): the captured graph's nodes
+// listed, a kernel node's parameters read, one argument written through
+// them and set back, and the executable graph updated from the graph.
 #define NAME "rt_graph_update"
 #include "check.cuh"
 
@@ -93,6 +96,39 @@ int main(void)
 	CK(cudaMemcpy(h, x, bytes, cudaMemcpyDeviceToHost));
 	EXPECT(h[0] == want_x + 12.0f && h[n - 1] == want_x + 12.0f);
 	CK(cudaGraphExecDestroy(e));
+
+	// llama.cpp's maintain_cuda_graph: the graph's nodes listed and typed,
+	// the kernel node's parameters read (its function is add's), an
+	// argument changed through them and set, the executable graph updated.
+	cudaGraph_t g = capture(s, x, y, 1, n); // x += 1
+	cudaGraphNode_t nodes[2] = {NULL, NULL};
+	cudaGraphNodeType type;
+	cudaKernelNodeParams kp;
+	size_t count = 0;
+	float before;
+
+	CK(cudaGraphInstantiate(&e, g, 0));
+	CK(cudaGraphGetNodes(g, NULL, &count));
+	EXPECT(count == 1);
+	count = 2;
+	CK(cudaGraphGetNodes(g, nodes, &count));
+	EXPECT(count == 1 && nodes[0] && !nodes[1]);
+	CK(cudaGraphNodeGetType(nodes[0], &type));
+	EXPECT(type == cudaGraphNodeTypeKernel);
+	CK(cudaGraphKernelNodeGetParams(nodes[0], &kp));
+	EXPECT(kp.func == (void *)add && kp.blockDim.x == 256 && kp.gridDim.x == (unsigned)n / 256);
+	EXPECT(*(float **)kp.kernelParams[0] == x && *(float *)kp.kernelParams[1] == 1.0f);
+	*(float *)kp.kernelParams[1] = 5.0f;
+	CK(cudaGraphKernelNodeSetParams(nodes[0], &kp));
+	CK(cudaGraphExecUpdate(e, g, &info));
+	EXPECT(info.result == cudaGraphExecUpdateSuccess);
+	CK(cudaMemcpy(&before, x, sizeof(before), cudaMemcpyDeviceToHost));
+	CK(cudaGraphLaunch(e, s));
+	CK(cudaStreamSynchronize(s));
+	CK(cudaMemcpy(h, x, bytes, cudaMemcpyDeviceToHost));
+	EXPECT(h[0] == before + 5.0f && h[n - 1] == before + 5.0f);
+	CK(cudaGraphExecDestroy(e));
+	CK(cudaGraphDestroy(g));
 	CK(cudaFree(x));
 	CK(cudaFree(y));
 	CK(cudaStreamDestroy(s));
