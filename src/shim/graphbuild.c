@@ -588,6 +588,47 @@ static CUresult cond_handle_create(CUgraphConditionalHandle *out, CUgraph graph,
 	return r;
 }
 
+/* The typed setters of child graph and event nodes, through the generic one
+ * (XLA's command buffers set a child graph of an executable graph so). */
+static CUresult exec_child_set(CUgraphExec exec, CUgraphNode node, CUgraph child)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_GRAPH};
+
+	p.graph.graph = child;
+	return exec ? set_params(exec, node, &p) : CUDA_ERROR_INVALID_VALUE;
+}
+
+static CUresult event_set(CUgraphExec exec, CUgraphNode node, CUevent ev, CUgraphNodeType type)
+{
+	CUgraphNodeParams p = {.type = type};
+
+	if (type == CU_GRAPH_NODE_TYPE_EVENT_RECORD)
+		p.eventRecord.event = ev;
+	else
+		p.eventWait.event = ev;
+	return set_params(exec, node, &p);
+}
+
+static CUresult record_node_set_event(CUgraphNode node, CUevent ev)
+{
+	return event_set(NULL, node, ev, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
+}
+
+static CUresult wait_node_set_event(CUgraphNode node, CUevent ev)
+{
+	return event_set(NULL, node, ev, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
+}
+
+static CUresult exec_record_node_set_event(CUgraphExec exec, CUgraphNode node, CUevent ev)
+{
+	return exec ? event_set(exec, node, ev, CU_GRAPH_NODE_TYPE_EVENT_RECORD) : CUDA_ERROR_INVALID_VALUE;
+}
+
+static CUresult exec_wait_node_set_event(CUgraphExec exec, CUgraphNode node, CUevent ev)
+{
+	return exec ? event_set(exec, node, ev, CU_GRAPH_NODE_TYPE_WAIT_EVENT) : CUDA_ERROR_INVALID_VALUE;
+}
+
 /* A graph's nodes: the count, or the first *count nodes' handles (a
  * captured graph's are made as they are asked for), the rest NULL. */
 static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
@@ -815,6 +856,11 @@ void shim_graphbuild_install(void)
 	SHIM_INSTALL(cuGraphExecMemsetNodeSetParams, exec_memset_node_set_params);
 	SHIM_INSTALL(cuGraphConditionalHandleCreate, cond_handle_create);
 	SHIM_INSTALL(cuGraphGetNodes, get_nodes);
+	SHIM_INSTALL(cuGraphExecChildGraphNodeSetParams, exec_child_set);
+	SHIM_INSTALL(cuGraphEventRecordNodeSetEvent, record_node_set_event);
+	SHIM_INSTALL(cuGraphEventWaitNodeSetEvent, wait_node_set_event);
+	SHIM_INSTALL(cuGraphExecEventRecordNodeSetEvent, exec_record_node_set_event);
+	SHIM_INSTALL(cuGraphExecEventWaitNodeSetEvent, exec_wait_node_set_event);
 	SHIM_INSTALL(cuGraphNodeGetType, node_get_type);
 	SHIM_INSTALL(cuGraphKernelNodeGetParams_v2, kernel_node_get_params);
 	/* The unversioned ABI, typed by hand (cuda.h gives it to the driver's build only). */

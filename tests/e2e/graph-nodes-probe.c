@@ -6,7 +6,8 @@
  *     it depends on (edges added after: cuGraphAddDependencies), and an IF
  *     node whose body doubles a buffer; R launches give the expected words;
  *     then the executable graph's kernel node on half the words, a clone,
- *     and a node of another graph refused as a dependency.
+ *     and a node of another graph refused as a dependency; the executable
+ *     graph's child graph and event record node set anew.
  *   omps-graph-nodes-probe --refused
  *     through openmps only: a copy node of pageable memory and a host node
  *     are refused (CUDA_ERROR_NOT_SUPPORTED), and a destroyed graph's node is
@@ -112,10 +113,10 @@ int main(int argc, char **argv)
 	CUcontext ctx;
 	CUmodule mod = NULL;
 	CUfunction f;
-	CUdeviceptr a = 0, b = 0;
+	CUdeviceptr a = 0, b = 0, c = 0;
 	CUstream s = NULL;
-	CUevent ev = NULL;
-	CUgraph g = NULL, child = NULL, other = NULL, clone = NULL, gone = NULL;
+	CUevent ev = NULL, ev2 = NULL;
+	CUgraph g = NULL, child = NULL, child2 = NULL, other = NULL, clone = NULL, gone = NULL;
 	CUgraphExec e = NULL, ec = NULL;
 	CUgraphNode n_in, n_k, n_child, n_out, n_set, n_rec, n_join, n_if, n_body, n_bout, n_other, n_gone, n_host, x;
 	struct host_seen seen = {0};
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
 	CUDA_KERNEL_NODE_PARAMS kp;
 	CUDA_MEMSET_NODE_PARAMS ms;
 	CUDA_MEMCPY3D cp;
-	void *args_a[2], *args_b[2], *args_half[2];
+	void *args_a[2], *args_b[2], *args_half[2], *args_c[2] = {&c, &n};
 	CUgraphNode deps[2];
 	int opt, status = 1, refused = 0, exit_in_host = 0;
 	size_t bytes, count = 0;
@@ -284,6 +285,29 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		CHECK(out[i] == 8 * i, "the clone of the child graph: a[%u] = %u, expected %u", i, out[i], 8 * i);
 	printf("a clone runs as its graph did\n");
+
+	/* The typed setters: the executable graph's child graph swapped for one
+	 * of its shape (twice on c, not on a), its event record node's event
+	 * for another, and the graph's own record node's too. */
+	CK(cuMemAlloc(&c, bytes));
+	CK(cuMemsetD32(c, 3, n));
+	CK(cuGraphCreate(&child2, 0));
+	kp = twice(f, args_c, n);
+	CK(cuGraphAddKernelNode(&x, child2, NULL, 0, &kp));
+	CK(cuEventCreate(&ev2, CU_EVENT_DEFAULT));
+	CK(cuGraphExecChildGraphNodeSetParams(e, n_child, child2));
+	CK(cuGraphExecEventRecordNodeSetEvent(e, n_rec, ev2));
+	CK(cuGraphEventRecordNodeSetEvent(n_rec, ev2));
+	memset(out, 0, bytes);
+	CK(cuGraphLaunch(e, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuEventQuery(ev2));
+	for (i = 0; i < n; i++)
+		CHECK(out[i] == 2 * i, "its child graph set anew: a[%u] = %u, expected %u", i, out[i], 2 * i);
+	CK(cuMemcpyDtoH(out, c, bytes));
+	for (i = 0; i < n; i++)
+		CHECK(out[i] == 6, "its child graph set anew: c[%u] = %u, expected 6", i, out[i]);
+	printf("an executable graph's child graph and event set anew\n");
 	printf("graph_nodes_probe: PASS\n");
 	status = 0;
 out:
@@ -297,6 +321,12 @@ out:
 		cuGraphDestroy(other);
 	if (child)
 		cuGraphDestroy(child);
+	if (child2)
+		cuGraphDestroy(child2);
+	if (ev2)
+		cuEventDestroy(ev2);
+	if (c)
+		cuMemFree(c);
 	if (g)
 		cuGraphDestroy(g);
 	if (ev)

@@ -3920,6 +3920,30 @@ CUresult CUDAAPI cuGraphAddChildGraphNode(CUgraphNode *node, CUgraph g, const CU
 	return cuGraphAddNode(node, g, deps, NULL, n, &p);
 }
 
+CUresult CUDAAPI cuGraphExecChildGraphNodeSetParams(CUgraphExec e, CUgraphNode node, CUgraph child)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_GRAPH};
+
+	p.graph.graph = child;
+	return cuGraphExecNodeSetParams(e, node, &p);
+}
+
+CUresult CUDAAPI cuGraphEventRecordNodeSetEvent(CUgraphNode node, CUevent ev)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_EVENT_RECORD};
+
+	p.eventRecord.event = ev;
+	return cuGraphNodeSetParams(node, &p);
+}
+
+CUresult CUDAAPI cuGraphExecEventRecordNodeSetEvent(CUgraphExec e, CUgraphNode node, CUevent ev)
+{
+	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_EVENT_RECORD};
+
+	p.eventRecord.event = ev;
+	return cuGraphExecNodeSetParams(e, node, &p);
+}
+
 CUresult CUDAAPI cuGraphKernelNodeSetParams(CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *k)
 {
 	CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_KERNEL};
