@@ -343,6 +343,7 @@ enum omps_occupancy {
 	OMPS_OCC_BLOCKS_PER_SM, /* cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags */
 	OMPS_OCC_DYNAMIC_SMEM,	/* cuOccupancyAvailableDynamicSMemPerBlock */
 	OMPS_OCC_CLUSTERS,	/* cuOccupancyMaxActiveClusters */
+	OMPS_OCC_CLUSTER_SIZE,	/* cuOccupancyMaxPotentialClusterSize */
 };
 
 struct omps_call_occupancy {
@@ -350,7 +351,7 @@ struct omps_call_occupancy {
 	uint32_t what; /* enum omps_occupancy */
 	int32_t block_size, num_blocks;
 	uint32_t flags;
-	uint32_t grid[3], block[3], cluster[3]; /* OMPS_OCC_CLUSTERS: the launch; cluster 0s: none */
+	uint32_t grid[3], block[3], cluster[3]; /* OMPS_OCC_CLUSTER*: the launch; cluster 0s: none */
 	uint64_t smem;
 };
 

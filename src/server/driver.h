@@ -61,6 +61,7 @@
 	X(occupancy_blocks, cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags) \
 	X(occupancy_dynamic_smem, cuOccupancyAvailableDynamicSMemPerBlock) \
 	X(occupancy_clusters, cuOccupancyMaxActiveClusters) \
+	OPT(occupancy_cluster_size, cuOccupancyMaxPotentialClusterSize) \
 	X(launch_kernel_ex, cuLaunchKernelEx) \
 	X(ctx_get_stream_priority_range, cuCtxGetStreamPriorityRange) \
 	X(ctx_get_api_version, cuCtxGetApiVersion) \

@@ -135,12 +135,17 @@ void srv_launch_occupancy(struct srv_client *c, const struct omps_call_occupancy
 		value = (int64_t)smem;
 		break;
 	case OMPS_OCC_CLUSTERS:
+	case OMPS_OCC_CLUSTER_SIZE: /* on its stream: as its SM share lets clusters run */
 		cluster.value.clusterDim.x = m->cluster[0];
 		cluster.value.clusterDim.y = m->cluster[1];
 		cluster.value.clusterDim.z = m->cluster[2];
 		cfg = (CUlaunchConfig){m->grid[0], m->grid[1],	    m->grid[2], m->block[0], m->block[1], m->block[2],
 				       (unsigned int)m->smem, s, &cluster,	    m->cluster[0] ? 1 : 0};
-		r = c->srv->drv->occupancy_clusters(&v, f->fn, &cfg);
+		if (m->what == OMPS_OCC_CLUSTERS)
+			r = c->srv->drv->occupancy_clusters(&v, f->fn, &cfg);
+		else
+			r = c->srv->drv->occupancy_cluster_size ? c->srv->drv->occupancy_cluster_size(&v, f->fn, &cfg)
+								: CUDA_ERROR_NOT_SUPPORTED;
 		value = v;
 		break;
 	default:

@@ -183,16 +183,16 @@ static CUresult occupancy_dynamic_smem(size_t *smem, CUfunction func, int num_bl
 }
 
 /* Only the cluster dimension among the attributes changes the answer. */
-static CUresult occupancy_clusters(int *clusters, CUfunction func, const CUlaunchConfig *c)
+static CUresult occupancy_cluster_query(uint32_t what, int *out, CUfunction func, const CUlaunchConfig *c)
 {
 	struct omps_call_occupancy m;
 	int64_t v = 0;
 	unsigned int i;
 	CUresult r;
 
-	if (!clusters || !c || (c->numAttrs && !c->attrs))
+	if (!out || !c || (c->numAttrs && !c->attrs))
 		return CUDA_ERROR_INVALID_VALUE;
-	m = (struct omps_call_occupancy){.what = OMPS_OCC_CLUSTERS, .grid = {c->gridDimX, c->gridDimY, c->gridDimZ},
+	m = (struct omps_call_occupancy){.what = what, .grid = {c->gridDimX, c->gridDimY, c->gridDimZ},
 					 .block = {c->blockDimX, c->blockDimY, c->blockDimZ},
 					 .smem = c->sharedMemBytes};
 	for (i = 0; i < c->numAttrs; i++) {
@@ -204,8 +204,20 @@ static CUresult occupancy_clusters(int *clusters, CUfunction func, const CUlaunc
 	}
 	r = occupancy(&m, func, &v);
 	if (r == CUDA_SUCCESS)
-		*clusters = (int)v;
+		*out = (int)v;
 	return r;
+}
+
+static CUresult occupancy_clusters(int *clusters, CUfunction func, const CUlaunchConfig *c)
+{
+	return occupancy_cluster_query(OMPS_OCC_CLUSTERS, clusters, func, c);
+}
+
+/* The largest cluster that runs: within the client's SM share, which may
+ * hold smaller clusters than the GPU (a fine split's: 2 blocks). */
+static CUresult occupancy_cluster_size(int *size, CUfunction func, const CUlaunchConfig *c)
+{
+	return occupancy_cluster_query(OMPS_OCC_CLUSTER_SIZE, size, func, c);
 }
 
 /* The block size with the most threads resident on an SM, as the driver
@@ -264,6 +276,7 @@ void shim_launch_install(void)
 	SHIM_INSTALL(cuLaunchCooperativeKernel, launch_cooperative);
 	SHIM_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessor, occupancy_blocks_default);
 	SHIM_INSTALL(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, occupancy_blocks);
+	SHIM_INSTALL(cuOccupancyMaxPotentialClusterSize, occupancy_cluster_size);
 	SHIM_INSTALL(cuOccupancyAvailableDynamicSMemPerBlock, occupancy_dynamic_smem);
 	SHIM_INSTALL(cuOccupancyMaxActiveClusters, occupancy_clusters);
 	SHIM_INSTALL(cuOccupancyMaxPotentialBlockSize, potential_block_size_default);

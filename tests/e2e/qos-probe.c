@@ -8,8 +8,10 @@
  *   launch-prio P the same kernel on a stream of default priority, launched
  *                 with the launch attribute priority P: "launch-prio P: runs at X"
  *   cluster K     the smid kernel in clusters of K blocks: how many such
- *                 clusters cuOccupancyMaxActiveClusters says fit, and the
- *                 launch's result: "cluster K: fits N, launch CUDA_..."
+ *                 clusters cuOccupancyMaxActiveClusters says fit, the
+ *                 largest cluster cuOccupancyMaxPotentialClusterSize says
+ *                 runs, and the launch's result: "cluster K: fits N, at
+ *                 most M, launch CUDA_..."
  *   meminfo       "meminfo: free F total T"
  *   stack V, heap V  cuCtxSetLimit of the stack or heap size to V bytes:
  *                 "stack V: CUDA_..., now N" (cuCtxGetLimit after it)
@@ -148,7 +150,7 @@ static int cluster(unsigned k)
 	void *args[] = {&out, &n};
 	CUfunction fn;
 	CUresult r;
-	int fits = -1;
+	int fits = -1, most = -1;
 
 	attr.value.clusterDim.x = k;
 	attr.value.clusterDim.y = attr.value.clusterDim.z = 1;
@@ -157,11 +159,12 @@ static int cluster(unsigned k)
 	CK(cuStreamCreate(&cfg.hStream, CU_STREAM_NON_BLOCKING));
 	CK(cuModuleGetFunction(&fn, smid_mod, "smid"));
 	CK(cuOccupancyMaxActiveClusters(&fits, fn, &cfg));
+	CK(cuOccupancyMaxPotentialClusterSize(&most, fn, &cfg));
 	r = cuLaunchKernelEx(&cfg, fn, args, NULL);
 	if (r == CUDA_SUCCESS)
 		r = cuStreamSynchronize(cfg.hStream);
 	CK(cuStreamDestroy(cfg.hStream));
-	printf("cluster %u: fits %d, launch %s\n", k, fits, name(r));
+	printf("cluster %u: fits %d, at most %d, launch %s\n", k, fits, most, name(r));
 	return 0;
 }
 

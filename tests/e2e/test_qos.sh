@@ -72,10 +72,10 @@ done)"
 # Clusters: 2 blocks fit a fine share, 4 do not, and the client is told so.
 out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe cluster 2 cluster 4 | tr '\n' ';')
 check "at 25%, clusters of 2 run and clusters of 4 are refused as the driver refuses them [$out]" \
-	test "$out" = "cluster 2: fits 16, launch CUDA_SUCCESS;cluster 4: fits 0, launch CUDA_ERROR_INVALID_CLUSTER_SIZE;"
+	test "$out" = "cluster 2: fits 16, at most 2, launch CUDA_SUCCESS;cluster 4: fits 0, at most 2, launch CUDA_ERROR_INVALID_CLUSTER_SIZE;"
 check "server.log: why the cluster did not fit" logged "its SM share is split finely, where clusters of more than 2 blocks do not run; OPENMPS_SM_SPLIT=coscheduled" server
 out=$(probe cluster 4 | tr '\n' ';')
-check "without a share, clusters of 4 run [$out]" test "$out" = "cluster 4: fits 33, launch CUDA_SUCCESS;"
+check "without a share, clusters of 4 run, of 8 at most [$out]" test "$out" = "cluster 4: fits 33, at most 8, launch CUDA_SUCCESS;"
 
 # A running client, then the server's share lowered: its next launch obeys.
 rm -f "$TMP/go"
@@ -227,7 +227,7 @@ restart 5 OPENMPS_SM_SPLIT=coscheduled
 out=$(together 50 50)
 check "coscheduled: two at 50% hold 8 groups of 8 each [$out]" test "$out" = "64 SMs, 0..63;64 SMs, 64..127;"
 out=$(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25 probe cluster 8 | tr '\n' ';')
-check "coscheduled: at 25%, clusters of 8 run [$out]" test "$out" = "cluster 8: fits 4, launch CUDA_SUCCESS;"
+check "coscheduled: at 25%, clusters of 8 run [$out]" test "$out" = "cluster 8: fits 4, at most 8, launch CUDA_SUCCESS;"
 restart 5 OPENMPS_SM_SPLIT=bogus
 out=$(together 50 50)
 check "a bad OPENMPS_SM_SPLIT is refused, and the fine split applies [$out]" \

@@ -1543,6 +1543,18 @@ CUresult CUDAAPI cuOccupancyMaxActiveClusters(int *n, CUfunction f, const CUlaun
 	return CUDA_SUCCESS;
 }
 
+/* The largest cluster its stream's SMs run (as the H200's driver, 8 for
+ * a whole GPU, without the non-portable attribute). */
+CUresult CUDAAPI cuOccupancyMaxPotentialClusterSize(int *size, CUfunction f, const CUlaunchConfig *c)
+{
+	if (!fake_fn(f))
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!size || !c)
+		return CUDA_ERROR_INVALID_VALUE;
+	*size = (int)max_cluster(c->hStream);
+	return CUDA_SUCCESS;
+}
+
 /* Attributes are checked for being known ones, then ignored. */
 CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **params, void **extra)
 {
