@@ -402,6 +402,32 @@ static CUresult kernel_set_cache_config(CUkernel k, CUfunc_cache config, CUdevic
 	return func_set_cache_config((CUfunction)k, config);
 }
 
+/* Shared memory banks have been 4 bytes wide, fixed, since Maxwell: the
+ * setting does nothing, as natively, and the width read back is 4 bytes. */
+static CUresult ctx_get_shared_config(CUsharedconfig *config)
+{
+	if (!config)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (current < 0)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	*config = CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE;
+	return CUDA_SUCCESS;
+}
+
+static CUresult ctx_set_shared_config(CUsharedconfig config)
+{
+	if (config > CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE)
+		return CUDA_ERROR_INVALID_VALUE;
+	return current < 0 ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
+}
+
+static CUresult func_set_shared_config(CUfunction f, CUsharedconfig config)
+{
+	if (!shim_function(f))
+		return CUDA_ERROR_INVALID_HANDLE;
+	return config > CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
 static CUresult device_compute_capability(int *major, int *minor, CUdevice dev)
 {
 	if (!major || !minor)
@@ -661,6 +687,13 @@ void shim_device_install(const struct omps_device_info *info, int n)
 	SHIM_LOCAL(cuCtxGetCacheConfig, ctx_get_cache_config);
 	SHIM_LOCAL(cuCtxSetCacheConfig, ctx_set_cache_config);
 	SHIM_LOCAL(cuFuncSetCacheConfig, func_set_cache_config);
+	/* Deprecated in cuda.h, still called (cudaDeviceSetSharedMemConfig). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	SHIM_LOCAL(cuCtxGetSharedMemConfig, ctx_get_shared_config);
+	SHIM_LOCAL(cuCtxSetSharedMemConfig, ctx_set_shared_config);
+	SHIM_LOCAL(cuFuncSetSharedMemConfig, func_set_shared_config);
+#pragma GCC diagnostic pop
 	SHIM_LOCAL(cuKernelSetCacheConfig, kernel_set_cache_config);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* still called: served */

@@ -6,6 +6,7 @@
  *   current context's the same, bad flags an invalid value, a created
  *   context's flags its own; the compute capability as the attributes say;
  *   the PCI bus id names the device back; profiling starts and stops; the
+ *   shared memory bank width set (a no-op) and read back as 4 bytes; the
  *   potential block size reaches the most resident threads of any block
  *   size; freeing 0 asynchronously does nothing; a kernel still runs.
  * Ends with "context_probe: PASS" or the first check that failed. */
@@ -33,6 +34,7 @@ int main(void)
 	CUcontext ctx, mine, cur;
 	CUmodule mod;
 	CUfunction f;
+	CUsharedconfig banks = CU_SHARED_MEM_CONFIG_DEFAULT_BANK_SIZE;
 	CUdeviceptr p;
 	CUlibrary lib;
 	CUkernel kern;
@@ -90,6 +92,15 @@ int main(void)
 	CK(cuModuleLoad(&mod, path));
 	unlink(path);
 	CK(cuModuleGetFunction(&f, mod, "twice"));
+	/* Shared memory bank width: fixed at 4 bytes, the setting a no-op. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	CK(cuCtxSetSharedMemConfig(CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE));
+	CK(cuCtxGetSharedMemConfig(&banks));
+	CHECK(banks == CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE, "shared memory banks of config %d", (int)banks);
+	EXPECT(cuCtxSetSharedMemConfig((CUsharedconfig)7), CUDA_ERROR_INVALID_VALUE);
+	CK(cuFuncSetSharedMemConfig(f, CU_SHARED_MEM_CONFIG_DEFAULT_BANK_SIZE));
+#pragma GCC diagnostic pop
 	CK(cuOccupancyMaxPotentialBlockSize(&grid, &block, f, NULL, 0, 0));
 	CK(cuDeviceGetAttribute(&warp, CU_DEVICE_ATTRIBUTE_WARP_SIZE, dev));
 	CK(cuDeviceGetAttribute(&maxb, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, dev));

@@ -3477,6 +3477,27 @@ CUresult CUDAAPI cuCtxSetLimit(CUlimit limit, size_t value)
 	return CUDA_SUCCESS;
 }
 
+/* Banks 4 bytes wide, fixed, as since Maxwell: the setting does nothing. */
+CUresult CUDAAPI cuCtxGetSharedMemConfig(CUsharedconfig *config)
+{
+	if (!config)
+		return CUDA_ERROR_INVALID_VALUE;
+	*config = CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxSetSharedMemConfig(CUsharedconfig config)
+{
+	return config > CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuFuncSetSharedMemConfig(CUfunction f, CUsharedconfig config)
+{
+	if (!fake_fn(f))
+		return CUDA_ERROR_INVALID_HANDLE;
+	return config > CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
 /* FAKECUDA_API_VERSION_GATE: waits while the file it names exists (30 s
  * at most): the server asks it only as it opens a client's data channel. */
 CUresult CUDAAPI cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
