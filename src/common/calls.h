@@ -475,6 +475,25 @@ struct omps_call_node_list {
 	uint32_t count;
 };
 
+/* GRAPH_QUERY: a graph's edges or root nodes, or a node's dependencies or
+ * dependent nodes, as the driver has them: count 0 asks how many (the
+ * reply's value); else the first count, as data, each an omps_graph_edge
+ * (from alone for nodes), then the reply. Nodes get handles as for
+ * GRAPH_NODE_LIST. */
+enum omps_graph_query { OMPS_GRAPH_EDGES = 1, OMPS_GRAPH_ROOTS, OMPS_GRAPH_DEPS, OMPS_GRAPH_DEPENDENTS };
+
+struct omps_call_graph_query {
+	uint32_t handle; /* the graph's, or the node's */
+	uint32_t what;	 /* enum omps_graph_query */
+	uint32_t count;
+	uint32_t reserved;
+};
+
+struct omps_graph_edge {
+	uint32_t from, to;
+	uint8_t data[8]; /* its CUgraphEdgeData, as the driver gives it */
+};
+
 /* GRAPH_KERNEL_NODE: a kernel node's function, shape and argument size;
  * GRAPH_KERNEL_ARGS: its packed arguments (bytes: that size), as data. */
 struct omps_call_kernel_node {
@@ -711,7 +730,8 @@ struct omps_reply_link {
 	X(GRAPH_NODE_LIST, graph, node_list, node_list, FIXED, SYNC, "graph node list") /* data: handles */ \
 	X(GRAPH_NODE_TYPE, graphbuild, node_type, handle, FIXED, SYNC, "graph node type") /* -> value */ \
 	X(GRAPH_KERNEL_NODE, graphbuild, kernel_node, kernel_node, FIXED, SYNC, "kernel node query") /* -> reply_kernel_node */ \
-	X(GRAPH_KERNEL_ARGS, graphbuild, kernel_node, kernel_node, FIXED, SYNC, "kernel node arguments") /* data */
+	X(GRAPH_KERNEL_ARGS, graphbuild, kernel_node, kernel_node, FIXED, SYNC, "kernel node arguments") /* data */ \
+	X(GRAPH_QUERY, graph, query, graph_query, FIXED, SYNC, "graph edges query") /* -> value, or data: edges */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

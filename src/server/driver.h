@@ -104,6 +104,9 @@
 	OPT(graph_exec_update, cuGraphExecUpdate) \
 	OPT(graph_conditional_handle_create, cuGraphConditionalHandleCreate) \
 	OPT(graph_get_edges, cuGraphGetEdges) \
+	OPT(graph_get_root_nodes, cuGraphGetRootNodes) \
+	OPT(graph_node_get_dependencies, cuGraphNodeGetDependencies) \
+	OPT(graph_node_get_dependent_nodes, cuGraphNodeGetDependentNodes) \
 	OPT(graph_node_get_type, cuGraphNodeGetType) \
 	OPT(graph_kernel_node_get_params, cuGraphKernelNodeGetParams) \
 	OPT(graph_memset_node_get_params, cuGraphMemsetNodeGetParams) \

@@ -212,6 +212,22 @@ static uint32_t node_handle(struct srv_client *c, uint32_t graph, int dev, CUgra
 	return h;
 }
 
+/* The handles the client has of graph's nodes, sorted by node, for
+ * node_handle (NULL without memory; *n: how many). */
+static struct node_at *known_nodes(const struct srv_client *c, uint32_t graph, size_t *n)
+{
+	struct node_at *known = calloc(c->graph.nnodes + 1, sizeof(*known));
+	uint32_t i;
+
+	*n = 0;
+	for (i = 0; known && i < c->graph.nnodes; i++)
+		if (c->graph.nodes[i].obj && c->graph.nodes[i].owner == graph)
+			known[(*n)++] = (struct node_at){c->graph.nodes[i].obj, i + 1};
+	if (*n)
+		qsort(known, *n, sizeof(*known), by_node);
+	return known;
+}
+
 /* GRAPH_NODE_LIST: handles of the graph's first count nodes, in the
  * driver's order, as data (llama.cpp reads its captured kernels' parameters
  * through them). Asked twice, the same handles, as the driver's nodes. */
@@ -232,16 +248,11 @@ void srv_graph_node_list(struct srv_client *c, const struct omps_call_node_list 
 	if (r == CUDA_SUCCESS) {
 		nodes = calloc(n, sizeof(*nodes));
 		handles = calloc(m->count, sizeof(*handles));
-		known = calloc(c->graph.nnodes + 1, sizeof(*known));
+		known = known_nodes(c, m->graph, &nknown);
 		r = nodes && handles && known ? c->srv->drv->graph_get_nodes(g->obj, nodes, &n) : CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	if (r == CUDA_SUCCESS && n < m->count)
 		r = CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; r == CUDA_SUCCESS && i < c->graph.nnodes; i++)
-		if (c->graph.nodes[i].obj && c->graph.nodes[i].owner == m->graph)
-			known[nknown++] = (struct node_at){c->graph.nodes[i].obj, (uint32_t)i + 1};
-	if (nknown)
-		qsort(known, nknown, sizeof(*known), by_node);
 	for (i = 0; r == CUDA_SUCCESS && i < m->count; i++)
 		if (!(handles[i] = node_handle(c, m->graph, g->dev, nodes[i], known, nknown, &made)))
 			r = CUDA_ERROR_OUT_OF_MEMORY;
@@ -252,6 +263,94 @@ void srv_graph_node_list(struct srv_client *c, const struct omps_call_node_list 
 	free(known);
 	free(nodes);
 	free(handles);
+	srv_reply_result(c, r);
+}
+
+/* What GRAPH_QUERY asks of the driver: up to *n, from (nodes) and to
+ * (edges' other ends) and data given; all NULL: how many. */
+static CUresult query_driver(const struct srv_driver *drv, uint32_t what, CUgraph g, CUgraphNode node,
+			     CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *data, size_t *n)
+{
+	switch (what) {
+	case OMPS_GRAPH_EDGES:
+		return drv->graph_get_edges ? drv->graph_get_edges(g, from, to, data, n) : CUDA_ERROR_NOT_SUPPORTED;
+	case OMPS_GRAPH_ROOTS:
+		return drv->graph_get_root_nodes ? drv->graph_get_root_nodes(g, from, n) : CUDA_ERROR_NOT_SUPPORTED;
+	case OMPS_GRAPH_DEPS:
+		return drv->graph_node_get_dependencies ? drv->graph_node_get_dependencies(node, from, data, n)
+							: CUDA_ERROR_NOT_SUPPORTED;
+	case OMPS_GRAPH_DEPENDENTS:
+		return drv->graph_node_get_dependent_nodes ? drv->graph_node_get_dependent_nodes(node, from, data, n)
+							   : CUDA_ERROR_NOT_SUPPORTED;
+	}
+	return CUDA_ERROR_INVALID_VALUE;
+}
+
+/* The edges and nodes GRAPH_QUERY found, each node the client's handle. */
+static CUresult query_handles(struct srv_client *c, uint32_t graph, int dev, const CUgraphNode *from,
+			      const CUgraphNode *to, const CUgraphEdgeData *data, uint32_t n, struct omps_graph_edge *out)
+{
+	size_t nknown;
+	struct node_at *known = known_nodes(c, graph, &nknown);
+	CUresult r = known ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+	int made = 0;
+
+	for (uint32_t i = 0; r == CUDA_SUCCESS && i < n; i++) {
+		out[i].from = node_handle(c, graph, dev, from[i], known, nknown, &made);
+		out[i].to = to ? node_handle(c, graph, dev, to[i], known, nknown, &made) : 0;
+		memcpy(out[i].data, &data[i], sizeof(out[i].data));
+		if (!out[i].from || (to && !out[i].to))
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if (made)
+		srv_graphdesc_placed(c, graph);
+	free(known);
+	return r;
+}
+
+/* GRAPH_QUERY: a graph's edges or roots, a node's dependencies or
+ * dependents: how many (count 0), or the first count of them, as data. */
+void srv_graph_query(struct srv_client *c, const struct omps_call_graph_query *m)
+{
+	int of_graph = m->what == OMPS_GRAPH_EDGES || m->what == OMPS_GRAPH_ROOTS;
+	struct srv_object *o = of_graph ? srv_object_find(c, c->graph.graphs, c->graph.ngraphs, m->handle, "graph")
+				       : srv_object_find(c, c->graph.nodes, c->graph.nnodes, m->handle, "graph node");
+	CUresult r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_VALUE;
+	uint32_t graph = o ? (of_graph ? m->handle : o->owner) : 0;
+	CUgraph g = of_graph && o ? o->obj : NULL;
+	CUgraphNode node = !of_graph && o ? o->obj : NULL, *from = NULL, *to = NULL;
+	CUgraphEdgeData *data = NULL;
+	struct omps_graph_edge *out = NULL;
+	size_t n = 0;
+
+	if (r == CUDA_SUCCESS)
+		r = query_driver(c->srv->drv, m->what, g, node, NULL, NULL, NULL, &n);
+	if (r != CUDA_SUCCESS || !m->count) {
+		srv_reply_value(c, r, (int64_t)n);
+		return;
+	}
+	if (m->count > n)
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS) {
+		from = calloc(n, sizeof(*from));
+		to = calloc(n, sizeof(*to));
+		data = calloc(n, sizeof(*data));
+		out = calloc(m->count, sizeof(*out));
+		r = from && to && data && out ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if (r == CUDA_SUCCESS)
+		r = query_driver(c->srv->drv, m->what, g, node, from, m->what == OMPS_GRAPH_EDGES ? to : NULL,
+				 m->what == OMPS_GRAPH_ROOTS ? NULL : data, &n);
+	if (r == CUDA_SUCCESS && n < m->count)
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = query_handles(c, graph, o->dev, from, m->what == OMPS_GRAPH_EDGES ? to : NULL, data, m->count, out);
+	if (r == CUDA_SUCCESS)
+		r = srv_reply_chunks(c, (uint64_t)m->count * sizeof(*out), srv_bytes_piece, out);
+	free(from);
+	free(to);
+	free(data);
+	free(out);
 	srv_reply_result(c, r);
 }
 

@@ -670,6 +670,97 @@ static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
 	return r;
 }
 
+/* A graph's edges or roots, a node's dependencies or dependents: the
+ * count, or the first *count (each node named by its handle, made for a
+ * captured graph's as it is listed), the rest NULL. Without room for
+ * edge data, an edge that has some makes it lossy, as the driver says. */
+static CUresult query(uint32_t handle, uint32_t what, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *data,
+		      size_t *count)
+{
+	static const unsigned char plain[sizeof(((struct omps_graph_edge *)0)->data)];
+	struct omps_call_graph_query m = {.handle = handle, .what = what};
+	struct omps_reply_value rep = {{0}, 0};
+	struct omps_graph_edge *e;
+	int lossy = 0;
+	size_t i;
+	CUresult r;
+
+	if (!count || !handle)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = shim_call(OMPS_CALL_GRAPH_QUERY, &m, sizeof(m), &rep, sizeof(rep));
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (rep.value < 0 || (uint64_t)rep.value > UINT32_MAX)
+		return CUDA_ERROR_MPS_RPC_FAILURE;
+	if (!from) {
+		*count = (size_t)rep.value;
+		return CUDA_SUCCESS;
+	}
+	m.count = (uint32_t)((size_t)rep.value < *count ? (size_t)rep.value : *count);
+	e = calloc(m.count + 1, sizeof(*e));
+	if (!e)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	r = m.count ? shim_call_read(OMPS_CALL_GRAPH_QUERY, &m, sizeof(m), e, (uint64_t)m.count * sizeof(*e))
+		    : CUDA_SUCCESS;
+	for (i = 0; r == CUDA_SUCCESS && i < *count; i++) {
+		from[i] = i < m.count ? node_value(e[i].from) : NULL;
+		if (to)
+			to[i] = i < m.count ? node_value(e[i].to) : NULL;
+		if (data)
+			memcpy(&data[i], i < m.count ? e[i].data : plain, sizeof(data[i]));
+		else if (i < m.count && memcmp(e[i].data, plain, sizeof(plain)))
+			lossy = 1;
+	}
+	if (r == CUDA_SUCCESS)
+		*count = m.count;
+	free(e);
+	return r == CUDA_SUCCESS && lossy ? CUDA_ERROR_LOSSY_QUERY : r;
+}
+
+static CUresult get_edges(CUgraph graph, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *data, size_t *count)
+{
+	uint32_t h;
+	CUresult r = graph_handle(graph, &h);
+
+	if (r != CUDA_SUCCESS || (from && !to) || (to && !from))
+		return r != CUDA_SUCCESS ? r : CUDA_ERROR_INVALID_VALUE;
+	return query(h, OMPS_GRAPH_EDGES, from, to, data, count);
+}
+
+static CUresult get_root_nodes(CUgraph graph, CUgraphNode *roots, size_t *count)
+{
+	uint32_t h;
+	CUresult r = graph_handle(graph, &h);
+
+	return r == CUDA_SUCCESS ? query(h, OMPS_GRAPH_ROOTS, roots, NULL, NULL, count) : r;
+}
+
+static CUresult node_dependencies(CUgraphNode node, CUgraphNode *deps, CUgraphEdgeData *data, size_t *count)
+{
+	return query(node_handle(node), OMPS_GRAPH_DEPS, deps, NULL, data, count);
+}
+
+static CUresult node_dependents(CUgraphNode node, CUgraphNode *out, CUgraphEdgeData *data, size_t *count)
+{
+	return query(node_handle(node), OMPS_GRAPH_DEPENDENTS, out, NULL, data, count);
+}
+
+/* The unversioned ABI: no edge data. */
+static CUresult get_edges_v1(CUgraph graph, CUgraphNode *from, CUgraphNode *to, size_t *count)
+{
+	return get_edges(graph, from, to, NULL, count);
+}
+
+static CUresult node_dependencies_v1(CUgraphNode node, CUgraphNode *deps, size_t *count)
+{
+	return node_dependencies(node, deps, NULL, count);
+}
+
+static CUresult node_dependents_v1(CUgraphNode node, CUgraphNode *out, size_t *count)
+{
+	return node_dependents(node, out, NULL, count);
+}
+
 static CUresult node_get_type(CUgraphNode node, CUgraphNodeType *type)
 {
 	struct omps_call_handle m = {.handle = node_handle(node)};
@@ -862,6 +953,10 @@ void shim_graphbuild_install(void)
 	SHIM_INSTALL(cuGraphExecEventRecordNodeSetEvent, exec_record_node_set_event);
 	SHIM_INSTALL(cuGraphExecEventWaitNodeSetEvent, exec_wait_node_set_event);
 	SHIM_INSTALL(cuGraphNodeGetType, node_get_type);
+	SHIM_INSTALL(cuGraphGetEdges_v2, get_edges);
+	SHIM_INSTALL(cuGraphGetRootNodes, get_root_nodes);
+	SHIM_INSTALL(cuGraphNodeGetDependencies_v2, node_dependencies);
+	SHIM_INSTALL(cuGraphNodeGetDependentNodes_v2, node_dependents);
 	SHIM_INSTALL(cuGraphKernelNodeGetParams_v2, kernel_node_get_params);
 	/* The unversioned ABI, typed by hand (cuda.h gives it to the driver's build only). */
 	SHIM_UNTYPED(cuGraphAddNode, add_node_v1);
@@ -870,4 +965,7 @@ void shim_graphbuild_install(void)
 	SHIM_UNTYPED(cuGraphKernelNodeGetParams, kernel_node_get_params_v1);
 	SHIM_UNTYPED(cuGraphKernelNodeSetParams, kernel_node_set_params_v1);
 	SHIM_UNTYPED(cuGraphExecKernelNodeSetParams, exec_kernel_node_set_params_v1);
+	SHIM_UNTYPED(cuGraphGetEdges, get_edges_v1);
+	SHIM_UNTYPED(cuGraphNodeGetDependencies, node_dependencies_v1);
+	SHIM_UNTYPED(cuGraphNodeGetDependentNodes, node_dependents_v1);
 }

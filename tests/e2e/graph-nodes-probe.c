@@ -6,7 +6,8 @@
  *     it depends on (edges added after: cuGraphAddDependencies), and an IF
  *     node whose body doubles a buffer; R launches give the expected words;
  *     then the executable graph's kernel node on half the words, a clone,
- *     and a node of another graph refused as a dependency; the executable
+ *     and a node of another graph refused as a dependency; its edges,
+ *     roots, dependencies and dependents read back; the executable
  *     graph's child graph and event record node set anew.
  *   omps-graph-nodes-probe --refused
  *     through openmps only: a copy node of pageable memory and a host node
@@ -100,6 +101,12 @@ static void on_host(void *p)
 	h->last = h->out[1];
 }
 
+/* Whether the first two of got are a and b, in either order. */
+static int same_pair(const CUgraphNode *got, CUgraphNode a, CUgraphNode b)
+{
+	return (got[0] == a && got[1] == b) || (got[0] == b && got[1] == a);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"words", required_argument, 0, 'w'},
@@ -127,7 +134,7 @@ int main(int argc, char **argv)
 	CUDA_MEMSET_NODE_PARAMS ms;
 	CUDA_MEMCPY3D cp;
 	void *args_a[2], *args_b[2], *args_half[2], *args_c[2] = {&c, &n};
-	CUgraphNode deps[2];
+	CUgraphNode deps[2], ef[12], et[12], some[4];
 	int opt, status = 1, refused = 0, exit_in_host = 0;
 	size_t bytes, count = 0;
 
@@ -242,6 +249,29 @@ int main(int argc, char **argv)
 	CHECK(hp.fn == on_host && hp.userData == &seen, "the host node's parameters read back differ");
 	CK(cuGraphGetNodes(g, NULL, &count));
 	CHECK(count == 10, "the graph has %zu nodes, expected 10", count);
+
+	/* Its shape read back: 9 edges (the one added later among them), its
+	 * roots, a node's dependencies and dependents, in any order. */
+	CK(cuGraphGetEdges(g, NULL, NULL, NULL, &count));
+	CHECK(count == 9, "the graph has %zu edges, expected 9", count);
+	count = 12;
+	CK(cuGraphGetEdges(g, ef, et, NULL, &count));
+	CHECK(count == 9 && !ef[9] && !et[11], "its edges listed: %zu", count);
+	for (i = 0; i < 9 && !(ef[i] == n_child && et[i] == n_out); i++)
+		;
+	CHECK(i < 9, "the edge added later is not among its edges");
+	count = 4;
+	CK(cuGraphGetRootNodes(g, some, &count));
+	CHECK(count == 2 && same_pair(some, n_in, n_set) && !some[2], "its roots: %zu", count);
+	count = 4;
+	CK(cuGraphNodeGetDependencies(n_join, some, NULL, &count));
+	CHECK(count == 2 && same_pair(some, n_out, n_bout), "the join node's dependencies: %zu", count);
+	count = 4;
+	CK(cuGraphNodeGetDependentNodes(n_child, some, NULL, &count));
+	CHECK(count == 2 && same_pair(some, n_rec, n_out), "the child graph node's dependents: %zu", count);
+	CK(cuGraphNodeGetDependencies(n_set, NULL, NULL, &count));
+	CHECK(count == 0, "the memset node has %zu dependencies, expected none", count);
+	printf("its edges, roots, dependencies and dependents read back\n");
 
 	/* A node of another graph is not a dependency. */
 	CK(cuGraphCreate(&other, 0));

@@ -3216,8 +3216,72 @@ CUresult CUDAAPI cuGraphGetEdges(CUgraph graph, CUgraphNode *from, CUgraphNode *
 		if (data)
 			memset(&data[i], 0, sizeof(data[i]));
 	}
+	for (; from && i < *count; i++) /* past the last: NULL, as the driver's */
+		from[i] = to[i] = NULL;
 	if (!from || *count > g->nedges)
 		*count = g->nedges;
+	return CUDA_SUCCESS;
+}
+
+/* A node's edges: those to it (its dependencies) or from it (its
+ * dependent nodes), the other ends in *count places, the rest NULL. */
+static CUresult node_edges(CUgraphNode node, int dependents, CUgraphNode *out, CUgraphEdgeData *data, size_t *count)
+{
+	const struct fake_node_ref *ref = ref_of(node);
+	size_t k, n = 0;
+
+	if (!ref || !count)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (k = 0; k < ref->g->nedges; k++) {
+		if (ref->g->edges[k][dependents ? 0 : 1] != ref->i)
+			continue;
+		if (out && n < *count) {
+			if (!(out[n] = ref_at(ref->g, ref->g->edges[k][dependents ? 1 : 0])))
+				return CUDA_ERROR_OUT_OF_MEMORY;
+			if (data)
+				memset(&data[n], 0, sizeof(data[n]));
+		}
+		n++;
+	}
+	for (k = n; out && k < *count; k++)
+		out[k] = NULL;
+	if (!out || *count > n)
+		*count = n;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphNodeGetDependencies(CUgraphNode node, CUgraphNode *deps, CUgraphEdgeData *data, size_t *count)
+{
+	return node_edges(node, 0, deps, data, count);
+}
+
+CUresult CUDAAPI cuGraphNodeGetDependentNodes(CUgraphNode node, CUgraphNode *out, CUgraphEdgeData *data,
+					      size_t *count)
+{
+	return node_edges(node, 1, out, data, count);
+}
+
+/* The nodes no edge leads to, in the graph's order. */
+CUresult CUDAAPI cuGraphGetRootNodes(CUgraph graph, CUgraphNode *roots, size_t *count)
+{
+	struct fake_graph *g = (struct fake_graph *)graph;
+	size_t i, k, n = 0;
+
+	if (!g || !count)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < g->n; i++) {
+		for (k = 0; k < g->nedges && g->edges[k][1] != i; k++)
+			;
+		if (k < g->nedges)
+			continue;
+		if (roots && n < *count && !(roots[n] = ref_at(g, i)))
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		n++;
+	}
+	for (i = n; roots && i < *count; i++)
+		roots[i] = NULL;
+	if (!roots || *count > n)
+		*count = n;
 	return CUDA_SUCCESS;
 }
 
