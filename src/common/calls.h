@@ -494,6 +494,13 @@ struct omps_graph_edge {
 	uint8_t data[8]; /* its CUgraphEdgeData, as the driver gives it */
 };
 
+/* GRAPH_NODE_ENABLE: a node of an executable graph turned on or off (set
+ * 1: to value), or asked whether it is on (the reply's value). */
+struct omps_call_node_enable {
+	uint32_t exec, node;
+	uint32_t value, set;
+};
+
 /* GRAPH_KERNEL_NODE: a kernel node's function, shape and argument size;
  * GRAPH_KERNEL_ARGS: its packed arguments (bytes: that size), as data. */
 struct omps_call_kernel_node {
@@ -731,7 +738,8 @@ struct omps_reply_link {
 	X(GRAPH_NODE_TYPE, graphbuild, node_type, handle, FIXED, SYNC, "graph node type") /* -> value */ \
 	X(GRAPH_KERNEL_NODE, graphbuild, kernel_node, kernel_node, FIXED, SYNC, "kernel node query") /* -> reply_kernel_node */ \
 	X(GRAPH_KERNEL_ARGS, graphbuild, kernel_node, kernel_node, FIXED, SYNC, "kernel node arguments") /* data */ \
-	X(GRAPH_QUERY, graph, query, graph_query, FIXED, SYNC, "graph edges query") /* -> value, or data: edges */
+	X(GRAPH_QUERY, graph, query, graph_query, FIXED, SYNC, "graph edges query") /* -> value, or data: edges */ \
+	X(GRAPH_NODE_ENABLE, graphbuild, node_enable, node_enable, FIXED, SYNC, "executable graph node enable") /* -> value */
 
 enum omps_call {
 	OMPS_CALL_NONE_, /* 0 is no call */

@@ -107,6 +107,8 @@
 	OPT(graph_get_root_nodes, cuGraphGetRootNodes) \
 	OPT(graph_node_get_dependencies, cuGraphNodeGetDependencies) \
 	OPT(graph_node_get_dependent_nodes, cuGraphNodeGetDependentNodes) \
+	OPT(graph_node_set_enabled, cuGraphNodeSetEnabled) \
+	OPT(graph_node_get_enabled, cuGraphNodeGetEnabled) \
 	OPT(graph_node_get_type, cuGraphNodeGetType) \
 	OPT(graph_kernel_node_get_params, cuGraphKernelNodeGetParams) \
 	OPT(graph_memset_node_get_params, cuGraphMemsetNodeGetParams) \

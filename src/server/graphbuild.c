@@ -366,6 +366,29 @@ void srv_graphbuild_node_type(struct srv_client *c, const struct omps_call_handl
 	srv_reply_value(c, r, (int64_t)t);
 }
 
+/* GRAPH_NODE_ENABLE: a node of an executable graph turned off or on, or
+ * asked whether it is on (XLA's command buffers turn nodes off so). A
+ * node turned off is not written down: at a fault the executable graph
+ * is not made again, and its client is let go then (graphdesc.c). */
+void srv_graphbuild_node_enable(struct srv_client *c, const struct omps_call_node_enable *m)
+{
+	struct srv_object *e = srv_object_find(c, c->graph.execs, c->graph.nexecs, m->exec, "executable graph");
+	struct srv_object *n = node_of(c, m->node);
+	const struct srv_driver *drv = c->srv->drv;
+	unsigned on = 0;
+	CUresult r = e && n ? srv_use_device(c, e->dev, NULL) : CUDA_ERROR_INVALID_VALUE;
+
+	if (r == CUDA_SUCCESS && (!drv->graph_node_set_enabled || !drv->graph_node_get_enabled))
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	if (r == CUDA_SUCCESS && m->set)
+		r = drv->graph_node_set_enabled(e->obj, n->obj, m->value);
+	else if (r == CUDA_SUCCESS)
+		r = drv->graph_node_get_enabled(e->obj, n->obj, &on);
+	if (r == CUDA_SUCCESS && m->set && !m->value)
+		srv_graphdesc_exec_disabled(e);
+	srv_reply_value(c, r, (int64_t)on);
+}
+
 /* GRAPH_KERNEL_NODE: a kernel node's function (the client's handle),
  * shape and argument size; GRAPH_KERNEL_ARGS: its packed arguments, as
  * data: the shim lays them out as the function's parameters lie. */

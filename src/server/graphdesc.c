@@ -873,6 +873,10 @@ void srv_graphdesc_exec_set(struct srv_client *c, struct srv_object *e, const st
 	}
 }
 
+/* Why an executable graph with a node turned off is not made again: which
+ * of its nodes are off is not written down (a successor would run them). */
+static const char disabled[] = "a node of it was turned off (cuGraphNodeSetEnabled), which is not written down";
+
 void srv_graphdesc_placed(struct srv_client *c, uint32_t graph)
 {
 	const struct srv_graph_desc *d = c->graph.graphs[graph - 1].desc;
@@ -894,11 +898,22 @@ void srv_graphdesc_placed(struct srv_client *c, uint32_t graph)
 void srv_graphdesc_exec_update(struct srv_client *c, struct srv_object *e, uint32_t graph)
 {
 	struct srv_graph_desc *d = srv_graphdesc_of(c, graph);
+	int off = e->desc && e->desc->why == disabled; /* its nodes stay off */
 
 	if (d)
 		d->refs++;
 	srv_graphdesc_put(e->desc); /* NULL (none written down): lost at a fault */
 	e->desc = d;
+	if (off)
+		srv_graphdesc_exec_disabled(e);
+}
+
+void srv_graphdesc_exec_disabled(struct srv_object *e)
+{
+	struct srv_graph_desc *d = unshared(&e->desc); /* shared with its graph: its own from now on */
+
+	if (d)
+		d->why = disabled;
 }
 
 void srv_graphdesc_cloned(struct srv_client *c, uint32_t from, uint32_t clone)

@@ -919,6 +919,8 @@ void srv_graphdesc_placed(struct srv_client *c, uint32_t graph);
 /* A kernel node's function, shape and packed arguments, as a walk writes
  * them down into nd (its args the caller's to free). */
 CUresult srv_graphdesc_kernel(struct srv_client *c, CUgraphNode node, struct srv_graph_node_desc *nd);
+/* A node of executable graph e was turned off: not made again at a fault. */
+void srv_graphdesc_exec_disabled(struct srv_object *e);
 /* Executable graph e took graph's parameters (cuGraphExecUpdate). */
 void srv_graphdesc_exec_update(struct srv_client *c, struct srv_object *e, uint32_t graph);
 /* On its worker as it goes idle: the graphs that changed walked. */

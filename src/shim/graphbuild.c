@@ -761,6 +761,33 @@ static CUresult node_dependents_v1(CUgraphNode node, CUgraphNode *out, size_t *c
 	return node_dependents(node, out, NULL, count);
 }
 
+/* A node of an executable graph turned off or on, or asked (on: NULL). */
+static CUresult node_enable(CUgraphExec exec, CUgraphNode node, unsigned int value, unsigned int *on)
+{
+	struct shim_object *e = shim_object(exec, EXEC_MAGIC);
+	struct omps_call_node_enable m = {.node = node_handle(node), .value = value, .set = !on};
+	struct omps_reply_value rep = {{0}, 0};
+	CUresult r;
+
+	if (!e || !m.node)
+		return CUDA_ERROR_INVALID_VALUE;
+	m.exec = e->handle;
+	r = shim_call(OMPS_CALL_GRAPH_NODE_ENABLE, &m, sizeof(m), &rep, sizeof(rep));
+	if (r == CUDA_SUCCESS && on)
+		*on = rep.value != 0;
+	return r;
+}
+
+static CUresult node_set_enabled(CUgraphExec exec, CUgraphNode node, unsigned int value)
+{
+	return node_enable(exec, node, value, NULL);
+}
+
+static CUresult node_get_enabled(CUgraphExec exec, CUgraphNode node, unsigned int *on)
+{
+	return on ? node_enable(exec, node, 0, on) : CUDA_ERROR_INVALID_VALUE;
+}
+
 static CUresult node_get_type(CUgraphNode node, CUgraphNodeType *type)
 {
 	struct omps_call_handle m = {.handle = node_handle(node)};
@@ -953,6 +980,8 @@ void shim_graphbuild_install(void)
 	SHIM_INSTALL(cuGraphExecEventRecordNodeSetEvent, exec_record_node_set_event);
 	SHIM_INSTALL(cuGraphExecEventWaitNodeSetEvent, exec_wait_node_set_event);
 	SHIM_INSTALL(cuGraphNodeGetType, node_get_type);
+	SHIM_INSTALL(cuGraphNodeSetEnabled, node_set_enabled);
+	SHIM_INSTALL(cuGraphNodeGetEnabled, node_get_enabled);
 	SHIM_INSTALL(cuGraphGetEdges_v2, get_edges);
 	SHIM_INSTALL(cuGraphGetRootNodes, get_root_nodes);
 	SHIM_INSTALL(cuGraphNodeGetDependencies_v2, node_dependencies);

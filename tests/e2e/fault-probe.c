@@ -1442,6 +1442,10 @@ static int exec_set(const char *gate)
 	CK(cuGraphAddKernelNode(&k, b, &set, 1, &kp));
 	CK(cuGraphInstantiate(&x, b, 0));
 	CK(cuGraphInstantiate(&y, b, 0));
+	if (getenv("FAULT_GRAPH_OFF")) { /* a node turned off, and on: not written down, not kept */
+		CK(cuGraphNodeSetEnabled(y, k, 0));
+		CK(cuGraphNodeSetEnabled(y, k, 1));
+	}
 	ms.value = 7;
 	CK(cuGraphExecMemsetNodeSetParams(x, set, &ms, ctx));
 	ms.value = 4;

@@ -8,7 +8,8 @@
  *     then the executable graph's kernel node on half the words, a clone,
  *     and a node of another graph refused as a dependency; its edges,
  *     roots, dependencies and dependents read back; the executable
- *     graph's child graph and event record node set anew.
+ *     graph's child graph and event record node set anew, and a node of it
+ *     turned off for a launch.
  *   omps-graph-nodes-probe --refused
  *     through openmps only: a copy node of pageable memory and a host node
  *     are refused (CUDA_ERROR_NOT_SUPPORTED), and a destroyed graph's node is
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
 	CUDA_MEMCPY3D cp;
 	void *args_a[2], *args_b[2], *args_half[2], *args_c[2] = {&c, &n};
 	CUgraphNode deps[2], ef[12], et[12], some[4];
+	unsigned on = 0;
 	int opt, status = 1, refused = 0, exit_in_host = 0;
 	size_t bytes, count = 0;
 
@@ -338,6 +340,22 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		CHECK(out[i] == 6, "its child graph set anew: c[%u] = %u, expected 6", i, out[i]);
 	printf("an executable graph's child graph and event set anew\n");
+	/* Its child graph node turned off: c as it was; on again: doubled. */
+	CK(cuGraphNodeSetEnabled(e, n_child, 0));
+	CK(cuGraphNodeGetEnabled(e, n_child, &on));
+	CHECK(!on, "the child graph node turned off reads as on");
+	CK(cuGraphLaunch(e, s));
+	CK(cuGraphNodeSetEnabled(e, n_child, 1));
+	CK(cuGraphNodeGetEnabled(e, n_child, &on));
+	CHECK(on, "the child graph node turned on again reads as off");
+	CK(cuGraphLaunch(e, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(out, c, bytes));
+	for (i = 0; i < n; i++)
+		CHECK(out[i] == 12, "its child graph node off for one launch, on for the next: c[%u] = %u, expected 12", i,
+		      out[i]);
+	EXPECT(cuGraphNodeSetEnabled(e, n_other, 0), CUDA_ERROR_INVALID_VALUE);
+	printf("a node of the executable graph turned off and on again\n");
 	printf("graph_nodes_probe: PASS\n");
 	status = 0;
 out:

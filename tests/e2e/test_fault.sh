@@ -695,6 +695,21 @@ check "... and the program is told why, in one line [$(grep "^openmps:" "$TMP/ca
 	grep -qx "openmps: a GPU fault in another program cost this one its context: it allocated or freed stream-ordered memory in its capture under way (server.log says more); CUDA calls fail from now on" "$TMP/capture.out"
 stop_daemon 10
 
+# 4g. An executable graph a node of which was turned off (even if on again
+# since) is not kept: which nodes are off is not written down, and a
+# successor would run them. Its client loses its context, and says why.
+FAKECUDA_STICKY_FAULTS=1 start_daemon
+FAULT_GRAPH_OFF=1 neighbour execset exec-set
+server_pid
+timeout 30 "$PROBE" >/dev/null 2>&1
+wait_for "the standby to take over" 10 took_over
+check "server.log: the executable graph with a node turned off is not kept, and why" \
+	logged "Server +$S\] Client process [0-9]+ \(ID 1\) cannot be kept: its executable graph 2 cannot be made again: a node of it was turned off \(cuGraphNodeSetEnabled\), which is not written down" server
+touch "$TMP/go-execset"
+wait $execset
+check "... it gets an error, not a hang [$(tail -1 "$TMP/execset.out")]" grep -qE "lost the openmps server|FAIL" "$TMP/execset.out"
+stop_daemon 10
+
 # 4b. A server short of descriptors (its limit 24: half of it for the
 # clients' sockets) closes what a shared host range would need to be kept;
 # its client is then not kept through a fault, and the log says why. (At

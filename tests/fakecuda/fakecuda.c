@@ -434,6 +434,7 @@ struct fake_node {
 	struct fake_graph *bodies[FAKE_COND_BODIES];
 	unsigned nbodies;
 	size_t orig; /* in an executable graph: the node's index in its graph */
+	int off;     /* in an executable graph: turned off (cuGraphNodeSetEnabled), it does nothing */
 	/* NODE_KERNEL: what cuGraphKernelNodeGetParams says of it */
 	CUfunction func;
 	unsigned grid[3], block[3], smem;
@@ -2709,7 +2710,7 @@ static CUresult run_graph(const struct fake_graph *e)
 	size_t i;
 
 	for (i = 0; i < e->n && r == CUDA_SUCCESS; i++)
-		r = run_node(&e->nodes[i]);
+		r = e->nodes[i].off ? CUDA_SUCCESS : run_node(&e->nodes[i]);
 	return r;
 }
 
@@ -3134,6 +3135,7 @@ static CUresult node_update(struct fake_node *old, CUgraphNodeParams *p)
 	}
 	graph_free(old->child);
 	n.orig = old->orig;
+	n.off = old->off;
 	*old = n;
 	return CUDA_SUCCESS;
 }
@@ -3147,18 +3149,47 @@ CUresult CUDAAPI cuGraphNodeSetParams(CUgraphNode node, CUgraphNodeParams *p)
 	return node_update(&ref->g->nodes[ref->i], p);
 }
 
-CUresult CUDAAPI cuGraphExecNodeSetParams(CUgraphExec exec, CUgraphNode node, CUgraphNodeParams *p)
+/* The node of executable graph exec that node names: a node of the graph
+ * it was made from, as the driver checks; NULL if none. */
+static struct fake_node *exec_node(CUgraphExec exec, CUgraphNode node)
 {
 	struct fake_graph *e = (struct fake_graph *)exec;
 	const struct fake_node_ref *ref = ref_of(node);
 	size_t i;
 
-	if (!e || !ref || !p || ref->g != e->from) /* a node of the graph it was made from, as the driver checks */
-		return CUDA_ERROR_INVALID_VALUE;
+	if (!e || !ref || ref->g != e->from)
+		return NULL;
 	for (i = 0; i < e->n; i++)
 		if (e->nodes[i].orig == ref->i)
-			return node_update(&e->nodes[i], p);
-	return CUDA_ERROR_INVALID_VALUE;
+			return &e->nodes[i];
+	return NULL;
+}
+
+CUresult CUDAAPI cuGraphNodeSetEnabled(CUgraphExec exec, CUgraphNode node, unsigned int on)
+{
+	struct fake_node *n = exec_node(exec, node);
+
+	if (!n)
+		return CUDA_ERROR_INVALID_VALUE;
+	n->off = !on;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphNodeGetEnabled(CUgraphExec exec, CUgraphNode node, unsigned int *on)
+{
+	const struct fake_node *n = exec_node(exec, node);
+
+	if (!n || !on)
+		return CUDA_ERROR_INVALID_VALUE;
+	*on = !n->off;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphExecNodeSetParams(CUgraphExec exec, CUgraphNode node, CUgraphNodeParams *p)
+{
+	struct fake_node *n = exec_node(exec, node);
+
+	return n && p ? node_update(n, p) : CUDA_ERROR_INVALID_VALUE;
 }
 
 /* The handle of node i of g: the one cuGraphAddNode gave, or one made now
