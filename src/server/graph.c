@@ -204,11 +204,8 @@ static uint32_t node_handle(struct srv_client *c, uint32_t graph, int dev, CUgra
 
 	if (hit)
 		return hit->handle;
-	h = srv_object_add(&c->graph.nodes, &c->graph.nnodes, node, dev);
-	if (h) {
-		c->graph.nodes[h - 1].owner = graph;
-		*made = 1;
-	}
+	h = srv_graphbuild_node_add(c, node, dev, graph);
+	*made |= h != 0;
 	return h;
 }
 
@@ -453,8 +450,11 @@ void srv_graph_release(struct srv_client *c)
 	free(c->graph.execs);
 	free(c->graph.graphs);
 	free(c->graph.nodes);
+	free(c->graph.free_nodes);
 	c->graph.execs = c->graph.graphs = c->graph.nodes = NULL;
+	c->graph.free_nodes = NULL;
 	c->graph.nexecs = c->graph.ngraphs = c->graph.nnodes = 0;
+	c->graph.nfree_nodes = c->graph.free_cap = 0;
 	c->graph.captures = 0;
 	srv_capture_release(c);
 }

@@ -283,9 +283,7 @@ void srv_graphbuild_add_node(struct srv_client *c, const struct omps_call_graph_
 	if (m->kind == OMPS_NODE_HOST && p.type == CU_GRAPH_NODE_TYPE_GRAPH && p.graph.graph)
 		drv->graph_destroy(p.graph.graph); /* the node holds a copy */
 	if (r == CUDA_SUCCESS) {
-		rep.handle = srv_object_add(&c->graph.nodes, &c->graph.nnodes, node, g->dev);
-		if (rep.handle)
-			c->graph.nodes[rep.handle - 1].owner = m->graph;
+		rep.handle = srv_graphbuild_node_add(c, node, g->dev, m->graph);
 		r = rep.handle ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	if (r == CUDA_SUCCESS)
@@ -448,13 +446,43 @@ void srv_graphbuild_cond_handle(struct srv_client *c, const struct omps_call_con
 
 /* Graph `handle` is going: its nodes and the body graphs it owns go with
  * it (the driver frees them), and theirs in turn. */
+/* A node handle given out again: a client that captures a graph, lists
+ * its nodes and destroys it at every step (llama.cpp reads its kernels so)
+ * must not grow its table for ever. Handles are not otherwise reused: a
+ * stale one names nothing, or (like a driver's dangling node) another node
+ * of its. */
+uint32_t srv_graphbuild_node_add(struct srv_client *c, CUgraphNode node, int dev, uint32_t graph)
+{
+	uint32_t h = c->graph.nfree_nodes ? c->graph.free_nodes[--c->graph.nfree_nodes]
+					  : srv_object_add(&c->graph.nodes, &c->graph.nnodes, node, dev);
+
+	if (h)
+		c->graph.nodes[h - 1] = (struct srv_object){.obj = node, .dev = dev, .owner = graph};
+	return h;
+}
+
+static void node_let_go(struct srv_client *c, uint32_t i)
+{
+	uint32_t *more;
+
+	c->graph.nodes[i] = (struct srv_object){0};
+	if (c->graph.nfree_nodes == c->graph.free_cap) {
+		more = realloc(c->graph.free_nodes, (c->graph.free_cap * 2 + 16) * sizeof(*more));
+		if (!more)
+			return; /* not given out again */
+		c->graph.free_nodes = more;
+		c->graph.free_cap = c->graph.free_cap * 2 + 16;
+	}
+	c->graph.free_nodes[c->graph.nfree_nodes++] = i + 1;
+}
+
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle)
 {
 	uint32_t i;
 
 	for (i = 0; i < c->graph.nnodes; i++)
 		if (c->graph.nodes[i].owner == handle)
-			c->graph.nodes[i] = (struct srv_object){0};
+			node_let_go(c, i);
 	for (i = 0; i < c->graph.ngraphs; i++)
 		if (c->graph.graphs[i].owner == handle && c->graph.graphs[i].obj) {
 			srv_graphdesc_put(c->graph.graphs[i].desc);

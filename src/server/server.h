@@ -334,8 +334,10 @@ struct srv_client {
 	} runs;
 	struct { /* graph.c */
 		struct srv_object *graphs, *execs; /* CUgraph, CUgraphExec */
-		struct srv_object *nodes;	   /* CUgraphNode of graphs built node by node */
+		struct srv_object *nodes;	   /* CUgraphNode of graphs built node by node, or listed */
 		uint32_t ngraphs, nexecs, nnodes;
+		uint32_t *free_nodes; /* node handles let go with their graphs, given out again first */
+		uint32_t nfree_nodes, free_cap;
 		unsigned captures; /* begun and not yet ended */
 		int spoiled;	   /* something in them could not be captured */
 		struct {	   /* capture.c: the records of its captures under way */
@@ -882,6 +884,8 @@ const char *srv_link_restore(struct srv_client *c, struct srv_unpack *u, const c
 
 /* graphbuild.c: graph `handle` is going; its nodes and body graphs go too. */
 void srv_graphbuild_forget(struct srv_client *c, uint32_t handle);
+/* A handle for node of graph `graph` (a slot let go first); 0 without memory. */
+uint32_t srv_graphbuild_node_add(struct srv_client *c, CUgraphNode node, int dev, uint32_t graph);
 /* The driver's parameters for the node record m describes, on dev, checked
  * as the client's call (args: a kernel node's packed arguments; extra holds
  * 5; both and *args_size must last until the driver has the node). A host

@@ -47,6 +47,7 @@
 	X(server_legacy_stream_order) \
 	X(server_sync_signal) \
 	X(server_signal_spin) \
+	X(server_listed_nodes) \
 	X(server_copy_wait) \
 	X(server_sync_covers_devices) \
 	X(server_module_data_copies) \

@@ -1466,6 +1466,67 @@ static uint32_t handle_reply(struct srv_client *c, uint32_t type, const void *re
 	return rep.handle;
 }
 
+/* GRAPH_NODE_LIST of graph g's first n nodes: their handles. */
+static void list_nodes(struct srv_client *c, uint32_t g, uint32_t n, uint32_t *handles)
+{
+	struct omps_call_node_list m = {.graph = g, .count = n};
+	struct omps_ring replies;
+	struct omps_reply r;
+	uint32_t type = 0;
+
+	memcpy(c->buf, &m, sizeof(m));
+	srv_dispatch(c, OMPS_CALL_GRAPH_NODE_LIST, c->buf, sizeof(m));
+	ASSERT_EQ(omps_ring_attach(&replies, (char *)c->map + c->map_len / 2, c->map_len / 2), 0);
+	ASSERT_EQ(omps_ring_pop(&replies, &type, handles, n * sizeof(*handles)), (int64_t)(n * sizeof(*handles)));
+	ASSERT_EQ(omps_ring_pop(&replies, &type, &r, sizeof(r)), sizeof(r));
+	ASSERT_EQ(type, OMPS_REPLY);
+	ASSERT_EQ(r.result, CUDA_SUCCESS);
+}
+
+/* A captured graph's nodes get handles as they are listed, the same ones
+ * listed again, placed in its description; a graph captured, listed and
+ * destroyed at every step (as llama.cpp reads its kernels) takes the
+ * handles its predecessor let go, and the table does not grow. */
+TEST(server_listed_nodes)
+{
+	struct omps_call_create sc = {.dev = 0, .flags = CU_STREAM_NON_BLOCKING};
+	struct omps_call_alloc a = {.dev = 0, .bytes = 4096};
+	struct omps_call_memset ms = {.dev = 0, .value = 9, .elem = 4, .count = 1024};
+	struct omps_call_handle h;
+	struct omps_reply_ptr p;
+	struct omps_reply r;
+	struct srv_client *c;
+	uint32_t stream, g, first[2], again[2], step;
+
+	server_up();
+	c = client(NULL);
+	ASSERT_EQ(call(c, OMPS_CALL_MEM_ALLOC, &a, sizeof(a), &p, sizeof(p)), sizeof(p));
+	stream = handle_reply(c, OMPS_CALL_STREAM_CREATE, &sc, sizeof(sc));
+	ms.stream = stream;
+	ms.ptr = p.ptr;
+	for (step = 0; step < 3; step++) {
+		ASSERT_EQ(call(c, OMPS_CALL_CAPTURE_BEGIN, &(struct omps_call_capture){stream, 0}, 8, &r, sizeof(r)),
+			  sizeof(r));
+		call(c, OMPS_CALL_MEMSET, &ms, sizeof(ms), NULL, 0);
+		call(c, OMPS_CALL_MEMSET, &ms, sizeof(ms), NULL, 0);
+		h.handle = stream;
+		g = handle_reply(c, OMPS_CALL_CAPTURE_END, &h, sizeof(h));
+		list_nodes(c, g, 2, step ? again : first);
+		if (!step) {
+			list_nodes(c, g, 2, again); /* the same handles, not new ones */
+			ASSERT_EQ(again[0], first[0]);
+			ASSERT_EQ(again[1], first[1]);
+			ASSERT_EQ(c->graph.nodes[first[1] - 1].place, 1);
+			ASSERT_NULL(srv_graphdesc_unkeepable(c, (char[160]){0}, 160));
+		}
+		ASSERT_EQ(c->graph.nnodes, 2);
+		h.handle = g;
+		call(c, OMPS_CALL_GRAPH_DESTROY, &h, sizeof(h), NULL, 0);
+	}
+	ASSERT_EQ(c->graph.nfree_nodes, 2);
+	leave(c);
+}
+
 /* Graphs written down for a successor (graphdesc.c): one built node by
  * node as it is built, one captured walked as its capture ends; an
  * executable graph shares its graph's description until the graph
