@@ -467,20 +467,19 @@ struct omps_reply_node {
 	uint32_t bodies[OMPS_MAX_COND_BODIES]; /* a conditional node's body graphs */
 };
 
-/* GRAPH_NODE_LIST: the handles of the graph's first count nodes, in the
- * driver's order (count at most its nodes), as data, then the reply. A
- * captured graph's nodes get handles so, as a built one's have them. */
-struct omps_call_node_list {
-	uint32_t graph;
-	uint32_t count;
+/* GRAPH_QUERY: a graph's nodes, edges or root nodes, or a node's
+ * dependencies or dependent nodes, as the driver has them, in its order:
+ * count 0 asks how many (the reply's value); else the first count (at
+ * most that many), as data, each an omps_graph_edge (from alone for
+ * nodes), then the reply. A node the client has no handle for (a captured
+ * graph's) gets one, the same each time it is named. */
+enum omps_graph_query {
+	OMPS_GRAPH_EDGES = 1,
+	OMPS_GRAPH_ROOTS,
+	OMPS_GRAPH_DEPS,
+	OMPS_GRAPH_DEPENDENTS,
+	OMPS_GRAPH_NODES,
 };
-
-/* GRAPH_QUERY: a graph's edges or root nodes, or a node's dependencies or
- * dependent nodes, as the driver has them: count 0 asks how many (the
- * reply's value); else the first count, as data, each an omps_graph_edge
- * (from alone for nodes), then the reply. Nodes get handles as for
- * GRAPH_NODE_LIST. */
-enum omps_graph_query { OMPS_GRAPH_EDGES = 1, OMPS_GRAPH_ROOTS, OMPS_GRAPH_DEPS, OMPS_GRAPH_DEPENDENTS };
 
 struct omps_call_graph_query {
 	uint32_t handle; /* the graph's, or the node's */
@@ -734,7 +733,6 @@ struct omps_reply_link {
 	X(LAUNCH_RUN, launch, run, launch_run, TAIL, ASYNC, "run of kernel launches") /* entries */ \
 	X(SYNC_SIGNAL, signal, sync, sync_signal, FIXED, SYNC, "synchronize the GPU may signal") /* -> value */ \
 	X(GRAPH_EXEC_UPDATE, graph, exec_update, pair, FIXED, SYNC, "executable graph update") /* (exec, graph) -> value */ \
-	X(GRAPH_NODE_LIST, graph, node_list, node_list, FIXED, SYNC, "graph node list") /* data: handles */ \
 	X(GRAPH_NODE_TYPE, graphbuild, node_type, handle, FIXED, SYNC, "graph node type") /* -> value */ \
 	X(GRAPH_KERNEL_NODE, graphbuild, kernel_node, kernel_node, FIXED, SYNC, "kernel node query") /* -> reply_kernel_node */ \
 	X(GRAPH_KERNEL_ARGS, graphbuild, kernel_node, kernel_node, FIXED, SYNC, "kernel node arguments") /* data */ \

@@ -225,50 +225,14 @@ static struct node_at *known_nodes(const struct srv_client *c, uint32_t graph, s
 	return known;
 }
 
-/* GRAPH_NODE_LIST: handles of the graph's first count nodes, in the
- * driver's order, as data (llama.cpp reads its captured kernels' parameters
- * through them). Asked twice, the same handles, as the driver's nodes. */
-void srv_graph_node_list(struct srv_client *c, const struct omps_call_node_list *m)
-{
-	struct srv_object *g = srv_object_find(c, c->graph.graphs, c->graph.ngraphs, m->graph, "graph");
-	CUresult r = g ? srv_use_device(c, g->dev, NULL) : CUDA_ERROR_INVALID_VALUE;
-	struct node_at *known = NULL;
-	CUgraphNode *nodes = NULL;
-	uint32_t *handles = NULL;
-	size_t n = 0, nknown = 0, i;
-	int made = 0;
-
-	if (r == CUDA_SUCCESS)
-		r = c->srv->drv->graph_get_nodes(g->obj, NULL, &n);
-	if (r == CUDA_SUCCESS && (!m->count || m->count > n))
-		r = CUDA_ERROR_INVALID_VALUE;
-	if (r == CUDA_SUCCESS) {
-		nodes = calloc(n, sizeof(*nodes));
-		handles = calloc(m->count, sizeof(*handles));
-		known = known_nodes(c, m->graph, &nknown);
-		r = nodes && handles && known ? c->srv->drv->graph_get_nodes(g->obj, nodes, &n) : CUDA_ERROR_OUT_OF_MEMORY;
-	}
-	if (r == CUDA_SUCCESS && n < m->count)
-		r = CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; r == CUDA_SUCCESS && i < m->count; i++)
-		if (!(handles[i] = node_handle(c, m->graph, g->dev, nodes[i], known, nknown, &made)))
-			r = CUDA_ERROR_OUT_OF_MEMORY;
-	if (made)
-		srv_graphdesc_placed(c, m->graph);
-	if (r == CUDA_SUCCESS)
-		r = srv_reply_chunks(c, (uint64_t)m->count * sizeof(*handles), srv_bytes_piece, handles);
-	free(known);
-	free(nodes);
-	free(handles);
-	srv_reply_result(c, r);
-}
-
 /* What GRAPH_QUERY asks of the driver: up to *n, from (nodes) and to
  * (edges' other ends) and data given; all NULL: how many. */
 static CUresult query_driver(const struct srv_driver *drv, uint32_t what, CUgraph g, CUgraphNode node,
 			     CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *data, size_t *n)
 {
 	switch (what) {
+	case OMPS_GRAPH_NODES:
+		return drv->graph_get_nodes(g, from, n);
 	case OMPS_GRAPH_EDGES:
 		return drv->graph_get_edges ? drv->graph_get_edges(g, from, to, data, n) : CUDA_ERROR_NOT_SUPPORTED;
 	case OMPS_GRAPH_ROOTS:
@@ -305,11 +269,13 @@ static CUresult query_handles(struct srv_client *c, uint32_t graph, int dev, con
 	return r;
 }
 
-/* GRAPH_QUERY: a graph's edges or roots, a node's dependencies or
- * dependents: how many (count 0), or the first count of them, as data. */
+/* GRAPH_QUERY: a graph's nodes (in the driver's order: llama.cpp reads its
+ * captured kernels' parameters through them; asked twice, the same
+ * handles), edges or roots, a node's dependencies or dependents: how many
+ * (count 0), or the first count of them, as data. */
 void srv_graph_query(struct srv_client *c, const struct omps_call_graph_query *m)
 {
-	int of_graph = m->what == OMPS_GRAPH_EDGES || m->what == OMPS_GRAPH_ROOTS;
+	int of_graph = m->what == OMPS_GRAPH_NODES || m->what == OMPS_GRAPH_EDGES || m->what == OMPS_GRAPH_ROOTS;
 	struct srv_object *o = of_graph ? srv_object_find(c, c->graph.graphs, c->graph.ngraphs, m->handle, "graph")
 				       : srv_object_find(c, c->graph.nodes, c->graph.nnodes, m->handle, "graph node");
 	CUresult r = o ? srv_use_device(c, o->dev, NULL) : CUDA_ERROR_INVALID_VALUE;
@@ -337,7 +303,7 @@ void srv_graph_query(struct srv_client *c, const struct omps_call_graph_query *m
 	}
 	if (r == CUDA_SUCCESS)
 		r = query_driver(c->srv->drv, m->what, g, node, from, m->what == OMPS_GRAPH_EDGES ? to : NULL,
-				 m->what == OMPS_GRAPH_ROOTS ? NULL : data, &n);
+				 of_graph && m->what != OMPS_GRAPH_EDGES ? NULL : data, &n);
 	if (r == CUDA_SUCCESS && n < m->count)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)

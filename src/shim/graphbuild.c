@@ -357,21 +357,27 @@ static CUresult add_kernel_node(CUgraphNode *node, CUgraph graph, const CUgraphN
 }
 
 /* The unversioned ABI: parameters without a CUkernel or a context. */
+static CUresult kernel_params_v1(const CUDA_KERNEL_NODE_PARAMS_v1 *k, CUDA_KERNEL_NODE_PARAMS *k2)
+{
+	if (!k)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(k2, 0, sizeof(*k2));
+	k2->func = k->func;
+	k2->gridDimX = k->gridDimX, k2->gridDimY = k->gridDimY, k2->gridDimZ = k->gridDimZ;
+	k2->blockDimX = k->blockDimX, k2->blockDimY = k->blockDimY, k2->blockDimZ = k->blockDimZ;
+	k2->sharedMemBytes = k->sharedMemBytes;
+	k2->kernelParams = k->kernelParams;
+	k2->extra = k->extra;
+	return CUDA_SUCCESS;
+}
+
 static CUresult add_kernel_node_v1(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps, size_t ndeps,
 				   const CUDA_KERNEL_NODE_PARAMS_v1 *k)
 {
 	CUDA_KERNEL_NODE_PARAMS k2;
+	CUresult r = kernel_params_v1(k, &k2);
 
-	if (!k)
-		return CUDA_ERROR_INVALID_VALUE;
-	memset(&k2, 0, sizeof(k2));
-	k2.func = k->func;
-	k2.gridDimX = k->gridDimX, k2.gridDimY = k->gridDimY, k2.gridDimZ = k->gridDimZ;
-	k2.blockDimX = k->blockDimX, k2.blockDimY = k->blockDimY, k2.blockDimZ = k->blockDimZ;
-	k2.sharedMemBytes = k->sharedMemBytes;
-	k2.kernelParams = k->kernelParams;
-	k2.extra = k->extra;
-	return add_kernel_node(node, graph, deps, ndeps, &k2);
+	return r == CUDA_SUCCESS ? add_kernel_node(node, graph, deps, ndeps, &k2) : r;
 }
 
 static CUresult memset_params(const CUDA_MEMSET_NODE_PARAMS *s, CUcontext ctx, CUgraphNodeParams *p)
@@ -629,50 +635,9 @@ static CUresult exec_wait_node_set_event(CUgraphExec exec, CUgraphNode node, CUe
 	return exec ? event_set(exec, node, ev, CU_GRAPH_NODE_TYPE_WAIT_EVENT) : CUDA_ERROR_INVALID_VALUE;
 }
 
-/* A graph's nodes: the count, or the first *count nodes' handles (a
- * captured graph's are made as they are asked for), the rest NULL. */
-static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
-{
-	struct omps_call_node_list m;
-	struct omps_call_handle h;
-	struct omps_reply_value rep = {{0}, 0};
-	uint32_t *handles;
-	size_t n, i;
-	CUresult r;
-
-	if (!count)
-		return CUDA_ERROR_INVALID_VALUE;
-	r = graph_handle(graph, &m.graph);
-	h.handle = m.graph;
-	if (r == CUDA_SUCCESS)
-		r = shim_call(OMPS_CALL_GRAPH_NODES, &h, sizeof(h), &rep, sizeof(rep));
-	if (r != CUDA_SUCCESS)
-		return r;
-	if (rep.value < 0 || (uint64_t)rep.value > UINT32_MAX)
-		return CUDA_ERROR_MPS_RPC_FAILURE;
-	n = (size_t)rep.value;
-	if (!nodes) {
-		*count = n;
-		return CUDA_SUCCESS;
-	}
-	m.count = (uint32_t)(n < *count ? n : *count);
-	handles = calloc(m.count + 1, sizeof(*handles));
-	if (!handles)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	r = m.count ? shim_call_read(OMPS_CALL_GRAPH_NODE_LIST, &m, sizeof(m), handles,
-				     (uint64_t)m.count * sizeof(*handles))
-		    : CUDA_SUCCESS;
-	for (i = 0; r == CUDA_SUCCESS && i < *count; i++)
-		nodes[i] = i < m.count ? node_value(handles[i]) : NULL;
-	if (r == CUDA_SUCCESS)
-		*count = m.count;
-	free(handles);
-	return r;
-}
-
-/* A graph's edges or roots, a node's dependencies or dependents: the
- * count, or the first *count (each node named by its handle, made for a
- * captured graph's as it is listed), the rest NULL. Without room for
+/* A graph's nodes, edges or roots, a node's dependencies or dependents:
+ * the count, or the first *count (each node named by its handle, made for
+ * a captured graph's as it is listed), the rest NULL. Without room for
  * edge data, an edge that has some makes it lossy, as the driver says. */
 static CUresult query(uint32_t handle, uint32_t what, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *data,
 		      size_t *count)
@@ -715,6 +680,14 @@ static CUresult query(uint32_t handle, uint32_t what, CUgraphNode *from, CUgraph
 		*count = m.count;
 	free(e);
 	return r == CUDA_SUCCESS && lossy ? CUDA_ERROR_LOSSY_QUERY : r;
+}
+
+static CUresult get_nodes(CUgraph graph, CUgraphNode *nodes, size_t *count)
+{
+	uint32_t h;
+	CUresult r = graph_handle(graph, &h);
+
+	return r == CUDA_SUCCESS ? query(h, OMPS_GRAPH_NODES, nodes, NULL, NULL, count) : r;
 }
 
 static CUresult get_edges(CUgraph graph, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *data, size_t *count)
@@ -916,20 +889,6 @@ static CUresult kernel_node_get_params_v1(CUgraphNode node, CUDA_KERNEL_NODE_PAR
 	*k = (CUDA_KERNEL_NODE_PARAMS_v1){k2.func,	    k2.gridDimX,    k2.gridDimY, k2.gridDimZ, k2.blockDimX,
 					  k2.blockDimY,	    k2.blockDimZ,   k2.sharedMemBytes, k2.kernelParams,
 					  k2.extra};
-	return CUDA_SUCCESS;
-}
-
-static CUresult kernel_params_v1(const CUDA_KERNEL_NODE_PARAMS_v1 *k, CUDA_KERNEL_NODE_PARAMS *k2)
-{
-	if (!k)
-		return CUDA_ERROR_INVALID_VALUE;
-	memset(k2, 0, sizeof(*k2));
-	k2->func = k->func;
-	k2->gridDimX = k->gridDimX, k2->gridDimY = k->gridDimY, k2->gridDimZ = k->gridDimZ;
-	k2->blockDimX = k->blockDimX, k2->blockDimY = k->blockDimY, k2->blockDimZ = k->blockDimZ;
-	k2->sharedMemBytes = k->sharedMemBytes;
-	k2->kernelParams = k->kernelParams;
-	k2->extra = k->extra;
 	return CUDA_SUCCESS;
 }
 

@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 	struct omps_call_create cr = {0};
 	struct omps_call_pair pr = {.first = 1, .second = 1};
 	struct omps_call_pair up = {.first = 1, .second = 2}; /* GRAPH_EXEC_UPDATE: exec 1 from graph 2 */
-	struct omps_call_node_list nl = {.graph = 2, .count = 2};
+	struct omps_call_graph_query nl = {.handle = 2, .what = OMPS_GRAPH_NODES, .count = 2};
 	struct omps_call_kernel_node kn = {.node = 1};
 	struct omps_call_handle h = {1};
 	struct omps_call_sync_signal sig = {.seq = 1};
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	rec(OMPS_CALL_EVENT_RECORD, &pr, sizeof(pr));
 	rec(OMPS_CALL_CAPTURE_END, &h, sizeof(h));
 	rec(OMPS_CALL_GRAPH_EXEC_UPDATE, &up, sizeof(up));
-	rec(OMPS_CALL_GRAPH_NODE_LIST, &nl, sizeof(nl)); /* node handles 1 and 2, of graph 2 */
+	rec(OMPS_CALL_GRAPH_QUERY, &nl, sizeof(nl)); /* node handles 1 and 2, of graph 2 */
 	rec(OMPS_CALL_GRAPH_NODE_TYPE, &h, sizeof(h));
 	rec(OMPS_CALL_GRAPH_KERNEL_NODE, &kn, sizeof(kn));
 	kn.bytes = 12;

@@ -1466,21 +1466,25 @@ static uint32_t handle_reply(struct srv_client *c, uint32_t type, const void *re
 	return rep.handle;
 }
 
-/* GRAPH_NODE_LIST of graph g's first n nodes: their handles. */
+/* GRAPH_QUERY of graph g's first n nodes (at most 4): their handles. */
 static void list_nodes(struct srv_client *c, uint32_t g, uint32_t n, uint32_t *handles)
 {
-	struct omps_call_node_list m = {.graph = g, .count = n};
+	struct omps_call_graph_query m = {.handle = g, .what = OMPS_GRAPH_NODES, .count = n};
+	struct omps_graph_edge e[4];
 	struct omps_ring replies;
 	struct omps_reply r;
-	uint32_t type = 0;
+	uint32_t type = 0, i;
 
+	ASSERT_LE(n, 4);
 	memcpy(c->buf, &m, sizeof(m));
-	srv_dispatch(c, OMPS_CALL_GRAPH_NODE_LIST, c->buf, sizeof(m));
+	srv_dispatch(c, OMPS_CALL_GRAPH_QUERY, c->buf, sizeof(m));
 	ASSERT_EQ(omps_ring_attach(&replies, (char *)c->map + c->map_len / 2, c->map_len / 2), 0);
-	ASSERT_EQ(omps_ring_pop(&replies, &type, handles, n * sizeof(*handles)), (int64_t)(n * sizeof(*handles)));
+	ASSERT_EQ(omps_ring_pop(&replies, &type, e, sizeof(e)), (int64_t)(n * sizeof(*e)));
 	ASSERT_EQ(omps_ring_pop(&replies, &type, &r, sizeof(r)), sizeof(r));
 	ASSERT_EQ(type, OMPS_REPLY);
 	ASSERT_EQ(r.result, CUDA_SUCCESS);
+	for (i = 0; i < n; i++)
+		handles[i] = e[i].from;
 }
 
 /* A captured graph's nodes get handles as they are listed, the same ones
